@@ -1,0 +1,174 @@
+"""Raw-log ingest throughput against DuckDB, and peak memory on a large file.
+
+Cases (each side run at least 3 times in the same process, medians reported):
+
+* ``jsonl_nested``: ``stage_logs`` on generated nested web logs versus DuckDB's own
+  ``COPY (SELECT * FROM read_json(file)) TO 'out.parquet'`` on the same file.
+  ``ratio`` is our throughput divided by DuckDB's (``baseline_s / ours_s``; the target is
+  >= 0.5). DuckDB's side samples types from 20,480 lines, keeps no raw text, no line numbers,
+  no errors, and writes snappy; ours reads types from every line, keeps ``_raw``, writes zstd.
+* ``peak_rss``: peak resident memory of a subprocess that stages one large file (target:
+  under 1.5 GB for 2 GB).
+
+``run(scale=1.0)`` is sized so ``python -m bench`` stays within a few minutes (200,000 lines,
+a 200 MB file for memory); ``run(scale=FULL_SCALE)`` is the full case (2,000,000 lines,
+about 500 MB; a 2 GB file for memory).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FULL_SCALE = 10.0
+LINES_PER_SCALE = 200_000
+RSS_BYTES_PER_SCALE = 200 << 20
+REPEATS = 3
+
+_METHODS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
+_PATHS = ("/api/v1/users", "/api/v1/orders", "/static/app.js", "/login", "/api/v2/search")
+_COUNTRIES = ("DE", "US", "FR", "BR", "IN", "JP")
+_LEVELS = ("info", "info", "info", "warn", "error")
+_TAGS = ('[]', '["web"]', '["api","eu"]', '["edge","canary","us"]')
+
+
+def generate(path: Path, lines: int, *, seed: int = 7) -> int:
+    """Write ``lines`` nested JSON web-log lines (about 250 bytes each); return bytes written."""
+    r = random.Random(seed)
+    base = 1_700_000_000_000  # ms
+    out = []
+    size = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(lines):
+            ms = base + i * 450 + r.randrange(450)
+            t = time.gmtime(ms // 1000)
+            ts = (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:"
+                  f"{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z")
+            user = r.randrange(1, 1_000_000) if r.random() < 0.8 else None
+            line = (
+                f'{{"@timestamp":"{ts}","level":"{r.choice(_LEVELS)}",'
+                f'"request":{{"method":"{r.choice(_METHODS)}","path":"{r.choice(_PATHS)}/'
+                f'{r.randrange(100000)}"}},'
+                f'"response":{{"status":{r.choice((200, 200, 200, 201, 301, 404, 500))},'
+                f'"bytes":{r.randrange(200000)},"duration_ms":{r.random() * 300:.3f}}},'
+                f'"client":{{"ip":"{r.randrange(256)}.{r.randrange(256)}.{r.randrange(256)}.'
+                f'{r.randrange(256)}","geo":{{"country":"{r.choice(_COUNTRIES)}",'
+                f'"lat":{r.uniform(-90, 90):.2f},"lon":{r.uniform(-180, 180):.2f}}}}},'
+                f'"tags":{r.choice(_TAGS)},"user_id":{json.dumps(user)}}}\n'
+            )
+            out.append(line)
+            if len(out) >= 10_000:
+                chunk = "".join(out)
+                size += len(chunk)
+                f.write(chunk)
+                out.clear()
+        chunk = "".join(out)
+        size += len(chunk)
+        f.write(chunk)
+    return size
+
+
+def _median_time(fn, repeats: int) -> float:  # noqa: ANN001 - a callable
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _throughput_case(tmp: Path, lines: int, repeats: int) -> dict:
+    import duckdb
+
+    from ingest.logstage import stage_logs
+
+    data = tmp / "web.jsonl"
+    size = generate(data, lines)
+    con = duckdb.connect()
+    out = tmp / "duckdb.parquet"
+    staging = tmp / "staging"
+    ours_times, base_times = [], []
+    records = 0
+    for _ in range(repeats):  # interleaved, so machine noise hits both sides alike
+        start = time.perf_counter()
+        con.execute("COPY (SELECT * FROM read_json(?)) TO '" + str(out).replace("'", "''")
+                    + "'", [str(data)])
+        base_times.append(time.perf_counter() - start)
+        shutil.rmtree(staging, ignore_errors=True)
+        start = time.perf_counter()
+        staged = stage_logs([str(data)], staging_dir=staging)
+        ours_times.append(time.perf_counter() - start)
+        records = staged.records_read
+    con.close()
+    ours, base = statistics.median(ours_times), statistics.median(base_times)
+    return {
+        "case": "jsonl_nested",
+        "lines": lines,
+        "mb": round(size / 1e6, 1),
+        "records": records,
+        "ours_s": round(ours, 3),
+        "baseline_s": round(base, 3),
+        "ratio": round(base / ours, 3),
+        "ours_mb_s": round(size / 1e6 / ours, 1),
+        "baseline_mb_s": round(size / 1e6 / base, 1),
+        "target": ">= 0.5",
+    }
+
+
+# VmHWM, not ru_maxrss: ru_maxrss survives fork+exec and may report the parent's peak.
+_RSS_CHILD = r"""
+import sys, time
+from ingest.logstage import stage_logs
+start = time.perf_counter()
+staged = stage_logs([sys.argv[1]], staging_dir=sys.argv[2])
+took = time.perf_counter() - start
+with open("/proc/self/status") as f:
+    rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(staged.records_read, rss_kb, took)
+"""
+
+
+def _rss_case(tmp: Path, target_bytes: int) -> dict:
+    data = tmp / "large.jsonl"
+    per_line = 290
+    size = generate(data, max(1, target_bytes // per_line))
+    staging = tmp / "staging-rss"
+    repo = Path(__file__).resolve().parent.parent
+    res = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(data), str(staging)],
+        capture_output=True, text=True, cwd=repo, check=False,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"the peak-RSS child failed: {res.stderr.strip()[-2000:]}")
+    records, rss_kb, took = res.stdout.split()
+    shutil.rmtree(staging, ignore_errors=True)
+    data.unlink()
+    return {
+        "case": "peak_rss",
+        "mb": round(size / 1e6, 1),
+        "records": int(records),
+        "ours_s": round(float(took), 3),
+        "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+        "target": "< 1536 MB",
+    }
+
+
+def run(scale: float = 1.0) -> list[dict]:
+    """Benchmark rows; ``scale=FULL_SCALE`` gives the full 2M-line and 2 GB cases."""
+    lines = max(1000, int(LINES_PER_SCALE * scale))
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as tmp:
+        rows = [_throughput_case(Path(tmp), lines, REPEATS)]
+        rows.append(_rss_case(Path(tmp), int(RSS_BYTES_PER_SCALE * scale)))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0):
+        print(json.dumps(row))

@@ -1,0 +1,87 @@
+"""Errors of the catalog's registry, lineage and retention (all :class:`LakeError`).
+
+Each keeps the values it is about as attributes and builds its one-sentence message from
+them, saying what to do.
+"""
+
+from __future__ import annotations
+
+from lake.errors import LakeError, VersionVacuumed
+
+
+class TrainingSetNotFound(LakeError):
+    """No training set of that name (or that version of it) is registered."""
+
+    def __init__(self, name: str, version: int | None = None, *, latest: int | None = None) -> None:
+        self.name, self.version, self.latest = name, version, latest
+        if version is None:
+            message = f"No training set named {name!r} is registered; create it with `lake materialize {name} ...`."
+        elif latest is None:
+            message = f"No training set named {name!r} is registered, so there is no version {version}."
+        else:
+            message = f"Training set {name!r} has no version {version}; its latest is {latest}."
+        super().__init__(message)
+
+
+class ModelNotFound(LakeError):
+    """No model of that name (or that version of it) is registered."""
+
+    def __init__(self, name: str, version: str | None = None, *, known: tuple[str, ...] = ()) -> None:
+        self.name, self.version, self.known = name, version, known
+        if version is None or not known:
+            message = f"No model named {name!r} is registered; register it with `lake model register {name} --training-set ...`."
+        else:
+            message = f"Model {name!r} has no version {version!r}; registered versions: {', '.join(known[-10:])}."
+        super().__init__(message)
+
+
+class ModelExists(LakeError):
+    """That model version is registered already (model versions are immutable)."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self.name, self.version = name, version
+        super().__init__(
+            f"Model {name}@{version} is already registered and model versions never change; "
+            f"register a new version (omit --version to get the next one)."
+        )
+
+
+class TagExists(LakeError):
+    """The table already has a tag of that name, on another version."""
+
+    def __init__(self, table: str, name: str, version: int) -> None:
+        self.table, self.name, self.version = table, name, version
+        super().__init__(
+            f"Tag {name!r} of {table} already marks version {version}; pass --move to move it, "
+            f"or choose another name."
+        )
+
+
+class TagNotFound(LakeError):
+    def __init__(self, table: str, name: str) -> None:
+        self.table, self.name = table, name
+        super().__init__(f"{table} has no tag named {name!r}; `lake tag {table} --list` shows its tags.")
+
+
+class PinnedVersionMissing(VersionVacuumed):
+    """A version that must stay readable (pinned, or within the retention) already lacks
+    data files: vacuum refuses to delete anything until that is understood."""
+
+    def __init__(self, table: str, version: int, reason: str, missing: tuple[str, ...]) -> None:
+        self.table, self.version, self.reason, self.missing = table, version, reason, missing
+        super().__init__(
+            f"Version {version} of {table} ({reason}) is missing {len(missing)} data file(s), "
+            f"e.g. {missing[0]}; vacuum deleted nothing. Restore the files from a backup, or "
+            f"find what removed them, before vacuuming again."
+        )
+
+
+class VacuumRefused(LakeError):
+    """Vacuum's own plan would delete a file that a kept version needs (a safety check)."""
+
+    def __init__(self, table: str, files: tuple[str, ...]) -> None:
+        self.table, self.files = table, files
+        super().__init__(
+            f"Vacuum of {table} would have deleted {len(files)} file(s) that a pinned or retained "
+            f"version still needs (e.g. {files[0]}); nothing was deleted. Report this as a bug."
+        )

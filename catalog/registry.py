@@ -1,0 +1,394 @@
+"""Training sets and models in the catalog, and the pins that keep their data.
+
+A training set version is a SQL query over exact table versions, written once as Parquet
+(see ``queries.training``). Registering it records, in one transaction, the training-set
+row (with its manifest), the lineage edge from the run that produced it, and one *pin*
+per input table version, so that vacuum never deletes data a registered training set
+needs. A model version names the training set it was trained on; registering it records
+a ``train`` run that consumed that training set and produced the model (OpenLineage:
+job ``train:<model>``), and pins the same table versions under the model's name, so the
+data stays as long as the model is registered even if the training set is dropped.
+
+Pin names are ``<owner>@<version>#v<table version>`` (``churn@2#v5``): one per table
+version an owner needs, unique as the pins table requires.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
+from catalog.store import Catalog, _jsonable
+from lake.errors import CommitConflict, InvalidName
+
+REGISTER_ATTEMPTS = 5
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
+
+
+@dataclass(frozen=True)
+class InputVersion:
+    """One table version a training set read."""
+
+    table_id: int
+    table: str
+    version: int
+    committed_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "version": self.version, "committed_at": self.committed_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class TrainingSetInfo:
+    id: int
+    name: str
+    version: int
+    sql: str
+    content_hash: str
+    row_count: int
+    location: str | None
+    run_id: str | None
+    created_at: datetime
+    manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sql": self.sql,
+            "content_hash": self.content_hash,
+            "row_count": self.row_count,
+            "location": self.location,
+            "run_id": self.run_id,
+            "created_at": self.created_at.isoformat(),
+            "inputs": list(self.manifest.get("inputs", [])),
+        }
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    name: str
+    version: str
+    training_set: str | None
+    """``name@version`` of the training set, when the model names one."""
+    training_set_id: int | None
+    uri: str | None
+    metrics: Mapping[str, Any]
+    run_id: str | None
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "training_set": self.training_set,
+            "uri": self.uri,
+            "metrics": dict(self.metrics),
+            "run_id": self.run_id,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def pin_name(owner: str, table_version: int) -> str:
+    return f"{owner}#v{table_version}"
+
+
+# -- training sets -------------------------------------------------------------------------
+
+
+def register_training_set(
+    catalog: Catalog,
+    *,
+    name: str,
+    sql: str,
+    content_hash: str,
+    row_count: int,
+    location: str | None,
+    inputs: Sequence[InputVersion],
+    run_id: str,
+    manifest: Callable[[int], Mapping[str, Any]],
+) -> TrainingSetInfo:
+    """Register the next version of training set ``name``, produced by ``run_id``.
+
+    ``manifest(version)`` builds the manifest once the version number is known. The
+    version is ``1`` + the newest registered one; two writers racing for the same number
+    are resolved by the unique constraint and a retry.
+    """
+
+    def work(session: Session) -> TrainingSetInfo:
+        newest = session.scalar(select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name))
+        version = (newest or 0) + 1
+        row = m.TrainingSet(
+            name=name,
+            version=version,
+            sql=sql,
+            content_hash=content_hash,
+            row_count=row_count,
+            location=location,
+            manifest=_jsonable(dict(manifest(version))),
+            run_id=run_id,
+        )
+        session.add(row)
+        session.flush()
+        session.add(m.LineageEdge(run_id=run_id, direction="output", training_set_id=row.id))
+        owner = f"{name}@{version}"
+        for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
+            session.add(
+                m.Pin(table_id=table_id, version=table_version, kind="training_set", name=pin_name(owner, table_version))
+            )
+        session.flush()
+        return _training_set_info(row)
+
+    for attempt in range(REGISTER_ATTEMPTS):
+        try:
+            return catalog.transaction(work)
+        except CommitConflict:
+            if attempt == REGISTER_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def find_training_set(catalog: Catalog, name: str, version: int | None = None) -> TrainingSetInfo:
+    """The training set ``name`` at ``version`` (default: its newest).
+
+    Raises:
+        TrainingSetNotFound: naming the newest version when only the number is wrong.
+    """
+
+    def work(session: Session) -> TrainingSetInfo | int | None:
+        query = select(m.TrainingSet).where(m.TrainingSet.name == name)
+        if version is not None:
+            row = session.scalar(query.where(m.TrainingSet.version == version))
+        else:
+            row = session.scalar(query.order_by(m.TrainingSet.version.desc()).limit(1))
+        if row is not None:
+            return _training_set_info(row)
+        return session.scalar(select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name))
+
+    found = catalog.transaction(work)
+    if isinstance(found, TrainingSetInfo):
+        return found
+    raise TrainingSetNotFound(name, version, latest=found)
+
+
+def training_sets(catalog: Catalog, name: str | None = None) -> list[TrainingSetInfo]:
+    def work(session: Session) -> list[TrainingSetInfo]:
+        query = select(m.TrainingSet).order_by(m.TrainingSet.name, m.TrainingSet.version)
+        if name is not None:
+            query = query.where(m.TrainingSet.name == name)
+        return [_training_set_info(r) for r in session.scalars(query)]
+
+    return catalog.transaction(work)
+
+
+def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list[InputVersion]:
+    """The table versions the run that produced ``training_set`` consumed."""
+
+    def work(session: Session) -> list[InputVersion]:
+        rows = session.execute(
+            select(m.TableVersion.table_id, m.Namespace.name, m.Table.name, m.TableVersion.version, m.TableVersion.committed_at)
+            .select_from(m.LineageEdge)
+            .join(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
+            .join(m.Table, m.Table.id == m.TableVersion.table_id)
+            .join(m.Namespace, m.Namespace.id == m.Table.namespace_id)
+            .where(m.LineageEdge.run_id == training_set.run_id, m.LineageEdge.direction == "input")
+            .order_by(m.Namespace.name, m.Table.name, m.TableVersion.version)
+        )
+        return [InputVersion(r[0], f"{r[1]}.{r[2]}", r[3], r[4]) for r in rows]
+
+    if training_set.run_id is None:
+        return []
+    return catalog.transaction(work)
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def register_model(
+    catalog: Catalog,
+    *,
+    name: str,
+    training_set: TrainingSetInfo,
+    version: str | None = None,
+    uri: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> ModelInfo:
+    """Register a model version trained on ``training_set``.
+
+    The ``train`` run that links them is created here, or ``run_id`` names one the
+    training job recorded itself (it then gets the edges and stays as it is).
+
+    Raises:
+        ModelExists: ``name@version`` is registered already.
+    """
+    inputs = training_set_inputs(catalog, training_set)
+    parameters = {"training_set": training_set.ref, "uri": uri, "metrics": dict(metrics or {})}
+    own_run = run_id is None or not _run_exists(catalog, run_id)
+    if own_run:
+        run_id = catalog.start_run(kind="train", job=f"train:{name}", parameters=parameters, run_id=run_id)
+    assert run_id is not None
+
+    def work(session: Session) -> ModelInfo:
+        chosen = version if version is not None else _next_model_version(session, name)
+        exists = session.scalar(select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen))
+        if exists is not None:
+            raise ModelExists(name, chosen)
+        row = m.Model(
+            name=name,
+            version=chosen,
+            training_set_id=training_set.id,
+            uri=uri,
+            metrics=_jsonable(dict(metrics or {})),
+            run_id=run_id,
+        )
+        session.add(row)
+        session.flush()
+        session.add(m.LineageEdge(run_id=run_id, direction="input", training_set_id=training_set.id))
+        session.add(m.LineageEdge(run_id=run_id, direction="output", model_id=row.id))
+        owner = f"{name}@{chosen}"
+        for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
+            session.add(m.Pin(table_id=table_id, version=table_version, kind="model", name=pin_name(owner, table_version)))
+        session.flush()
+        return _model_info(row, training_set.ref)
+
+    try:
+        for attempt in range(REGISTER_ATTEMPTS):
+            try:
+                model = catalog.transaction(work)
+                break
+            except CommitConflict:
+                if version is not None or attempt == REGISTER_ATTEMPTS - 1:
+                    raise
+    except BaseException as error:
+        if own_run:
+            catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
+        raise
+    if own_run:
+        catalog.finish_run(run_id, status="completed", stats={"model": model.ref})
+    return model
+
+
+def find_model(catalog: Catalog, name: str, version: str | None = None) -> ModelInfo:
+    """The model ``name`` at ``version`` (default: the one registered last).
+
+    Raises:
+        ModelNotFound: listing the registered versions when only the version is wrong.
+    """
+
+    def work(session: Session) -> ModelInfo | tuple[str, ...]:
+        query = (
+            select(m.Model, m.TrainingSet.name, m.TrainingSet.version)
+            .outerjoin(m.TrainingSet, m.TrainingSet.id == m.Model.training_set_id)
+            .where(m.Model.name == name)
+        )
+        if version is not None:
+            query = query.where(m.Model.version == version)
+        found = session.execute(query.order_by(m.Model.id.desc()).limit(1)).first()
+        if found is not None:
+            row, ts_name, ts_version = found
+            return _model_info(row, f"{ts_name}@{ts_version}" if ts_name else None)
+        return tuple(session.scalars(select(m.Model.version).where(m.Model.name == name).order_by(m.Model.id)))
+
+    found = catalog.transaction(work)
+    if isinstance(found, ModelInfo):
+        return found
+    raise ModelNotFound(name, version, known=found)
+
+
+def models(catalog: Catalog, name: str | None = None) -> list[ModelInfo]:
+    def work(session: Session) -> list[ModelInfo]:
+        query = (
+            select(m.Model, m.TrainingSet.name, m.TrainingSet.version)
+            .outerjoin(m.TrainingSet, m.TrainingSet.id == m.Model.training_set_id)
+            .order_by(m.Model.name, m.Model.id)
+        )
+        if name is not None:
+            query = query.where(m.Model.name == name)
+        return [
+            _model_info(row, f"{ts_name}@{ts_version}" if ts_name else None)
+            for row, ts_name, ts_version in session.execute(query)
+        ]
+
+    return catalog.transaction(work)
+
+
+def check_name(name: str, what: str) -> str:
+    """A training-set or model name: 1-128 characters, none of them whitespace, ``@`` or ``#``
+    (they separate versions and pins).
+
+    Raises:
+        InvalidName: saying what is allowed.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidName(
+            f"{what.capitalize()} name {name!r} is not allowed: use 1-128 letters, digits or . _ - / :, "
+            f"starting with a letter or digit."
+        )
+    return name
+
+
+def parse_ref(text: str) -> tuple[str, str | None]:
+    """``NAME`` or ``NAME@VERSION`` -> (name, version or None)."""
+    name, at, version = text.strip().partition("@")
+    return name, (version if at and version else None)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _next_model_version(session: Session, name: str) -> str:
+    """One more than the largest numeric version registered (``1`` for the first)."""
+    versions = session.scalars(select(m.Model.version).where(m.Model.name == name))
+    numbers = [int(v) for v in versions if v.isdigit()]
+    return str(max(numbers, default=0) + 1)
+
+
+def _run_exists(catalog: Catalog, run_id: str) -> bool:
+    return catalog.transaction(lambda session: session.get(m.Run, run_id) is not None)
+
+
+def _training_set_info(row: m.TrainingSet) -> TrainingSetInfo:
+    return TrainingSetInfo(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        sql=row.sql,
+        content_hash=row.content_hash,
+        row_count=row.row_count,
+        location=row.location,
+        run_id=row.run_id,
+        created_at=row.created_at,
+        manifest=dict(row.manifest or {}),
+    )
+
+
+def _model_info(row: m.Model, training_set: str | None) -> ModelInfo:
+    return ModelInfo(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        training_set=training_set,
+        training_set_id=row.training_set_id,
+        uri=row.uri,
+        metrics=dict(row.metrics or {}),
+        run_id=row.run_id,
+        created_at=row.created_at,
+    )

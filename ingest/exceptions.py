@@ -1,0 +1,207 @@
+"""Errors of the ingest stage (raw logs and database extracts)."""
+
+from __future__ import annotations
+
+from lake.errors import LakeError
+
+
+class IngestError(LakeError):
+    """An ingest could not be completed; the table stays at its last good version."""
+
+
+class SourceNotFound(IngestError):
+    """A path, glob or prefix given to an ingest matched nothing."""
+
+
+class SourceUnreadable(IngestError):
+    """A source file exists but cannot be read (permissions, truncated compression, a loop)."""
+
+
+class ExtractError(IngestError):
+    """A database extract failed."""
+
+
+class SourceUnreachable(ExtractError):
+    """The source database did not answer, or refused the login."""
+
+
+# --- Database extracts (ingest/dbsource.py and friends) ---------------------------------------
+# Each error keeps the offending values as attributes and builds its one-sentence message from
+# them. None of them ever holds a password: sources are named by `describe_source`-style text.
+
+
+class InvalidSourceUrl(ExtractError):
+    """The --source value is not a SQLAlchemy URL the extractor can use."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"The source URL is not usable ({reason}); give a SQLAlchemy URL such as "
+            "postgresql+psycopg2://user:password@host:5432/db, mysql+pymysql://user@host/db "
+            "or sqlite:///path/to/file.db."
+        )
+
+
+class UnsupportedSource(ExtractError):
+    """The URL names a database the extractor does not read."""
+
+    def __init__(self, *, dialect: str) -> None:
+        self.dialect = dialect
+        super().__init__(
+            f"Extracting from '{dialect}' databases is not supported; use a PostgreSQL "
+            "(postgresql+psycopg2://), MySQL/MariaDB (mysql+pymysql://) or SQLite (sqlite:///) URL."
+        )
+
+
+class DriverMissing(ExtractError):
+    """The Python driver a source needs is not installed."""
+
+    def __init__(self, *, driver: str, package: str) -> None:
+        self.driver = driver
+        self.package = package
+        super().__init__(
+            f"The database driver '{driver}' is not installed; install it with "
+            f"`pip install {package}` (or use a URL whose driver is installed)."
+        )
+
+
+class SourceLoginRefused(SourceUnreachable):
+    """The source database refused the user name or password."""
+
+    def __init__(self, *, source: str, user: str | None, detail: str = "") -> None:
+        self.source = source
+        self.user = user
+        self.detail = detail
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The source {source} refused the login of user '{user or ''}'{why}; "
+            "check the user name and password in the URL."
+        )
+
+
+class SourceDatabaseMissing(SourceUnreachable):
+    """The server answered, but the database named in the URL does not exist."""
+
+    def __init__(self, *, source: str, database: str | None, detail: str = "") -> None:
+        self.source = source
+        self.database = database
+        self.detail = detail
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The database '{database or ''}' does not exist at {source}{why}; "
+            "check the database name (or file path) at the end of the URL."
+        )
+
+
+class SourceTableMissing(ExtractError):
+    """The --table named does not exist in the source database."""
+
+    def __init__(self, *, source: str, table: str, suggestions: list[str]) -> None:
+        self.source = source
+        self.table = table
+        self.suggestions = suggestions
+        hint = (
+            f"did you mean {', '.join(repr(s) for s in suggestions)}?"
+            if suggestions
+            else "list the source's tables and check the spelling and case."
+        )
+        super().__init__(f"No table or view '{table}' in {source}; {hint}")
+
+
+class SourceQueryFailed(ExtractError):
+    """The source database refused a query (SQL error, permission, lost connection)."""
+
+    def __init__(self, *, source: str, detail: str) -> None:
+        self.source = source
+        self.detail = detail
+        super().__init__(f"The source {source} refused the extract query: {detail}; fix the SQL or the table name and retry.")
+
+
+class CursorColumnMissing(ExtractError):
+    """The --cursor column is not among the extracted columns."""
+
+    def __init__(self, *, column: str, available: list[str]) -> None:
+        self.column = column
+        self.available = available
+        super().__init__(
+            f"The cursor column '{column}' is not in the extracted columns "
+            f"({', '.join(available)}); pass one of them to --cursor."
+        )
+
+
+class CursorColumnInvalid(ExtractError):
+    """The cursor column cannot order rows, or does not match the stored watermark."""
+
+    def __init__(self, *, column: str, reason: str) -> None:
+        self.column = column
+        self.reason = reason
+        super().__init__(f"The cursor column '{column}' cannot be used: {reason}.")
+
+
+class CursorHasNulls(ExtractError):
+    """Rows with a NULL cursor could never be picked up by an incremental extract."""
+
+    def __init__(self, *, column: str, source: str) -> None:
+        self.column = column
+        self.source = source
+        super().__init__(
+            f"The cursor column '{column}' holds NULLs in {source}, and such rows would never be "
+            "extracted incrementally; fill them (or pick a NOT NULL column, or filter them out in a "
+            "--query) and retry."
+        )
+
+
+class KeyColumnMissing(ExtractError):
+    """A --key column is not among the extracted columns."""
+
+    def __init__(self, *, columns: list[str], available: list[str]) -> None:
+        self.columns = columns
+        self.available = available
+        super().__init__(
+            f"The key column(s) {', '.join(columns)} are not in the extracted columns "
+            f"({', '.join(available)}); fix --key."
+        )
+
+
+class DuplicateKey(ExtractError):
+    """The rows extracted hold the same --key more than once, so merging by it is ambiguous."""
+
+    def __init__(self, *, key: list[str], examples: list[tuple[object, ...]], duplicated: int) -> None:
+        self.key = key
+        self.examples = examples
+        self.duplicated = duplicated
+        shown = ", ".join(repr(e[0] if len(e) == 1 else e) for e in examples)
+        super().__init__(
+            f"The key ({', '.join(key)}) is not unique in the extracted rows: {duplicated} "
+            f"value(s) occur more than once, e.g. {shown}; choose a unique --key (often the "
+            "primary key)."
+        )
+
+
+class KeyHasNulls(ExtractError):
+    """A --key column holds NULL, which cannot identify a row."""
+
+    def __init__(self, *, key: list[str], column: str) -> None:
+        self.key = key
+        self.column = column
+        super().__init__(
+            f"The key column '{column}' holds NULLs in the extracted rows, so rows cannot be "
+            f"merged by ({', '.join(key)}); choose NOT NULL key columns."
+        )
+
+
+class SourceValueUnsupported(ExtractError):
+    """A source value has no lossless Arrow form under the column's mapped type."""
+
+    def __init__(self, *, column: str, value: str, reason: str) -> None:
+        self.column = column
+        self.value = value
+        self.reason = reason
+        super().__init__(
+            f"Column '{column}' holds {value}, which {reason}; cast or filter it in a --query "
+            "(see docs/types.md) and retry."
+        )
+
+
+class LogFormatError(IngestError):
+    """The options describing a log format are invalid (a bad regex, an unknown preset)."""

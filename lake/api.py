@@ -1,0 +1,456 @@
+"""The lake's Python API: the same verbs as the ``lake`` command line.
+
+>>> import lake
+>>> lk = lake.connect()                     # flags > environment > lake.toml > ./.lake
+>>> lk.tables()
+[]
+
+Every method is keyword-only past its subject, returns plain data (dataclasses, dicts or
+Arrow tables) and raises :class:`lake.errors.LakeError` subclasses only. The command line
+calls these methods and holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lake.config import LakeConfig, resolve
+from lake.names import TableName, TableRef
+from lake.storage import Storage
+
+if TYPE_CHECKING:
+    from catalog.store import Catalog, RunInfo, TableInfo, VersionInfo
+    from catalog.sync import SyncResult
+    from catalog.lineage import Audit, Impact
+    from catalog.registry import ModelInfo, TrainingSetInfo
+    from catalog.retention import PinInfo, VacuumReport
+    from ingest.logs import IngestReport
+    from lake.tables import DeltaStore, Snapshot
+    from queries.training import MaterializeResult
+    from queries.sql import QueryResult
+
+
+@dataclass(frozen=True)
+class TableDescription:
+    """What ``lake describe`` shows: a table at one version."""
+
+    table: TableInfo
+    version: VersionInfo | None
+    snapshot: Snapshot | None
+    run: RunInfo | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.table.to_json()
+        data["version"] = self.version.to_json() if self.version else None
+        if self.snapshot is not None:
+            data["partition_columns"] = list(self.snapshot.partition_columns)
+            data["columns"] = [
+                {"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in self.snapshot.schema
+            ]
+            data["files"] = len(self.snapshot.files)
+        else:
+            data["partition_columns"], data["columns"], data["files"] = [], [], 0
+        data["run"] = self.run.to_json() if self.run else None
+        return data
+
+
+class Lake:
+    """One lake: a warehouse and a catalog."""
+
+    def __init__(self, config: LakeConfig) -> None:
+        self.config = config
+        self.storage = Storage(config)
+        self._catalog: Catalog | None = None
+
+    def __repr__(self) -> str:
+        return f"Lake(warehouse={self.config.warehouse!r})"
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, connected (and migrated) on first use."""
+        if self._catalog is None:
+            from catalog.store import Catalog
+
+            self._catalog = Catalog(self.config.catalog_url)
+        return self._catalog
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def init(self) -> dict[str, str]:
+        """Prepare both sides: the warehouse exists and is writable, the catalog is migrated."""
+        self.storage.prepare()
+        migration = self.catalog.migration
+        return {"warehouse": self.config.warehouse, "catalog": migration}
+
+    def describe_config(self) -> dict[str, dict[str, Any]]:
+        """The resolved configuration with where each value came from; secrets masked."""
+        return self.config.describe()
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def tables(self) -> list[TableInfo]:
+        return self.catalog.list_tables()
+
+    def table(self, name: str | TableName) -> TableInfo:
+        """A table, with the catalog brought up to date with its Delta log first."""
+        info = self.catalog.get_table(_table_name(name))
+        result = self.sync_table(info)
+        return self.catalog.get_table(info.name) if result.recorded else info
+
+    def describe(self, name: str, *, version: int | None = None) -> TableDescription:
+        """A table at its latest version, or at ``version`` (``TABLE@N`` works too)."""
+        ref = TableRef.parse(name) if isinstance(name, str) else TableRef(name)
+        info = self.table(ref.table)
+        wanted = version if version is not None else ref.version
+        if wanted is None and ref.as_of is not None:
+            wanted = self.catalog.version_at(info, ref.as_of).version
+        if wanted is None:
+            wanted = info.current_version
+        if wanted is None:
+            return TableDescription(info, None, None, notes=("The table has no committed version yet.",))
+        recorded = self.catalog.get_version(info, wanted)
+        snapshot = self.delta(info).snapshot(wanted)
+        run = self.catalog.get_run(recorded.run_id) if recorded.run_id else None
+        return TableDescription(info, recorded, snapshot, run)
+
+    def history(self, name: str) -> list[VersionInfo]:
+        """Every recorded version of a table, oldest first."""
+        info = self.table(TableRef.parse(name).table if isinstance(name, str) else name)
+        return self.catalog.versions(info)
+
+    def runs(self, *, limit: int = 50, kind: str | None = None) -> list[RunInfo]:
+        return self.catalog.list_runs(limit=limit, kind=kind)
+
+    def run(self, run_id: str) -> RunInfo:
+        return self.catalog.get_run(run_id)
+
+    def write_table(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: str = "append",
+        kind: str = "arrow",
+        source: str | None = None,
+    ) -> VersionInfo:
+        """Land an Arrow table (or anything exposing the Arrow stream interface, such as a
+        pandas or polars frame via pyarrow) as a new version of a lake table.
+
+        ``mode`` is ``append`` or ``overwrite``; the table is created on first write. For
+        labels and other data produced in Python; ``source`` names where it came from.
+        """
+        import pyarrow as pa
+
+        from catalog.commits import TableRun
+        from catalog.store import SourceRef
+        from lake.errors import ConfigError
+
+        if mode not in ("append", "overwrite"):
+            raise ConfigError(f"mode must be 'append' or 'overwrite', not {mode!r}.")
+        table_name = _table_name(name)
+        arrow = data if isinstance(data, (pa.Table, pa.RecordBatchReader)) else pa.table(data)
+        info = self.catalog.create_table(
+            table_name, kind=kind, location=self.storage.table_uri(table_name.namespace, table_name.name), exist_ok=True
+        )
+        self.sync_table(info)
+        inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
+        with TableRun.start(
+            self.catalog, self.delta(info), info, kind="write", parameters={"mode": mode}, inputs=inputs
+        ) as run:
+            return run.write(arrow, mode=mode, operation=mode.upper())
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest_logs(
+        self,
+        table: str,
+        paths: str | Sequence[str],
+        *,
+        format: str = "auto",
+        pattern: str | None = None,
+        preset: str | None = None,
+        multiline_start: str | None = None,
+        time_field: str | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
+        into ``table`` as one new version; the table is created on first ingest.
+
+        ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
+        groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
+        """
+        from ingest.logs import ingest_logs
+
+        return ingest_logs(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            [paths] if isinstance(paths, str) else list(paths),
+            fmt=format,
+            pattern=pattern,
+            preset=preset,
+            multiline_start=multiline_start,
+            time_field=time_field,
+            progress=progress,
+        )
+
+    def schema(self, name: str, *, history: bool = False) -> dict[str, Any]:
+        """A table's current schema (from the catalog) and, with ``history``, its drift ledger:
+        every column added, widened or in conflict, with the version and source where it
+        first appeared."""
+        ref = TableRef.parse(name)
+        info = self.table(ref.table)
+        version = ref.version if ref.version is not None else info.current_version
+        result: dict[str, Any] = {"table": str(info.name), "version": version, "columns": []}
+        if version is not None:
+            recorded = self.catalog.get_version(info, version)
+            if recorded.schema_id is not None:
+                schema = self.catalog.schema(recorded.schema_id)
+                result["columns"] = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+        if history:
+            result["history"] = [c.to_json() for c in self.catalog.schema_changes(info)]
+        return result
+
+    def optimize(self, name: str) -> VersionInfo | None:
+        """Compact a table's small files into large ones (a new version with the same rows);
+        None when there was nothing to compact."""
+        from catalog.commits import TableRun
+
+        info = self.table(name)
+        with TableRun.start(self.catalog, self.delta(info), info, kind="optimize", parameters={}) as run:
+            return run.compact()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def sql(
+        self,
+        query: str,
+        *,
+        read_only: bool = False,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """Run one DuckDB SQL statement over the lake's tables (``namespace.table``), each read
+        at one exact version: the latest, or ``VERSION AS OF 3`` / ``TIMESTAMP AS OF '...'`` /
+        ``AT (VERSION => 3)``. The result holds the rows (Arrow) and the versions read.
+
+        ``read_only`` locks DuckDB down to the query's own table files (for services);
+        ``max_rows`` cuts the result short (``truncated``); ``timeout_s`` interrupts it.
+        Raises :class:`queries.exceptions.QueryError` subclasses.
+        """
+        from queries.sql import run_query
+
+        return run_query(
+            self.catalog, self.storage, query, read_only=read_only, max_rows=max_rows, timeout_s=timeout_s
+        )
+
+    # -- training sets, models, audit ----------------------------------------------------------
+
+    def materialize(
+        self,
+        name: str | None = None,
+        *,
+        sql: str | None = None,
+        out: str | Path,
+        shard_rows: int | None = None,
+        from_: str | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> MaterializeResult:
+        """Materialize ``sql`` as the next version of training set ``name``: every table it
+        reads pinned to one version, Parquet shards and ``lake-manifest.json`` in ``out``.
+
+        The same SQL over the same versions with the output already in ``out`` is a cache
+        hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the
+        slice is rebuilt from its recorded versions and proven identical by its content hash.
+        """
+        from lake.errors import ConfigError
+        from queries.training import materialize, rebuild
+
+        if from_ is not None:
+            if sql is not None:
+                raise ConfigError("Give either --sql (a new training set) or --from (a rebuild), not both.")
+            return rebuild(self.catalog, self.storage, from_, out=Path(out), progress=progress)
+        if name is None or sql is None:
+            raise ConfigError("materialize needs a NAME and --sql QUERY (or --from MANIFEST to rebuild one).")
+        return materialize(
+            self.catalog, self.storage, name, sql, out=Path(out), shard_rows=shard_rows, progress=progress
+        )
+
+    def training_sets(self, name: str | None = None) -> list[TrainingSetInfo]:
+        from catalog.registry import training_sets
+
+        return training_sets(self.catalog, name)
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        training_set: str,
+        version: str | None = None,
+        uri: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> ModelInfo:
+        """Register a model version trained on ``training_set`` (``NAME`` or ``NAME@VERSION``;
+        default its newest version). ``version`` defaults to the next number; ``run_id`` names
+        the training job's own run when it recorded one. Its input data is pinned: vacuum
+        keeps it for as long as the model is registered."""
+        from catalog.registry import check_name, find_training_set, parse_ref, register_model
+
+        set_name, set_version = parse_ref(training_set)
+        found = find_training_set(self.catalog, set_name, _int_version(set_version, training_set))
+        return register_model(
+            self.catalog,
+            name=check_name(name, "model"),
+            training_set=found,
+            version=version,
+            uri=uri,
+            metrics=metrics,
+            run_id=run_id,
+        )
+
+    def models(self, name: str | None = None) -> list[ModelInfo]:
+        from catalog.registry import models
+
+        return models(self.catalog, name)
+
+    def audit(self, model: str, *, sources: str = "auto") -> Audit:
+        """The chain behind ``MODEL[@VERSION]``: model -> training set -> table versions ->
+        the runs that produced their data -> those runs' sources. ``sources`` is ``auto``
+        (list them up to 2,000, else counts per run), ``all`` or ``none``."""
+        from catalog.lineage import Lineage
+        from catalog.registry import find_model, parse_ref
+        from lake.errors import ConfigError
+
+        if sources not in ("auto", "all", "none"):
+            raise ConfigError(f"sources must be auto, all or none, not {sources!r}.")
+        name, version = parse_ref(model)
+        found = find_model(self.catalog, name, version)
+        return Lineage(self.catalog, self._files_reader).audit_model(found, sources=sources)  # type: ignore[arg-type]
+
+    def impact(self, table_version: str | None = None, *, source: str | None = None) -> Impact:
+        """Every table version, training set and model downstream of ``TABLE@N`` (or of a
+        source file or database table, by its URI or name)."""
+        from catalog.lineage import Lineage, parse_table_version
+        from lake.errors import ConfigError
+
+        lineage = Lineage(self.catalog, self._files_reader)
+        if (table_version is None) == (source is None):
+            raise ConfigError("impact needs either TABLE@VERSION or --source URI.")
+        if source is not None:
+            return lineage.impact_of_source(source)
+        name, version = parse_table_version(table_version)  # type: ignore[arg-type]
+        info = self.catalog.get_table(name)
+        if self.catalog.find_version(info, version) is None:
+            info = self.table(name)  # a version the catalog has not recorded yet: sync first
+        return lineage.impact_of_version(info, version)
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def vacuum(self, table: str | None = None, *, retain: str = "7d", apply: bool = False) -> list[VacuumReport]:
+        """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
+        latest version, versions within ``retain``, and every version a training set, a model
+        or a tag pins, whatever its age."""
+        from catalog.retention import parse_retention, vacuum_table
+
+        duration = parse_retention(retain)
+        targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
+        reports = []
+        for info in targets:
+            report = vacuum_table(self.catalog, self.delta(info), info, retain=duration, apply=apply)
+            if apply:
+                self.sync_table(info)  # vacuum commits VACUUM START/END versions
+            reports.append(report)
+        return reports
+
+    def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
+        """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""
+        from catalog.retention import add_tag
+        from lake.errors import VersionNotFound
+
+        parsed = TableRef.parse(ref)
+        info = self.table(parsed.table)
+        version = parsed.version
+        if version is None and parsed.as_of is not None:
+            version = self.catalog.version_at(info, parsed.as_of).version
+        if version is None:
+            raise VersionNotFound(f"{ref!r} names no version: write TABLE@N, e.g. {parsed.table}@3.")
+        return add_tag(self.catalog, info, version, name, move=move)
+
+    def untag(self, table: str, name: str) -> PinInfo:
+        from catalog.retention import remove_tag
+
+        return remove_tag(self.catalog, self.table(TableRef.parse(table).table), name)
+
+    def pins(self, table: str) -> list[PinInfo]:
+        """Tags, and pins by training sets and models, of a table."""
+        from catalog.retention import pins
+
+        return pins(self.catalog, self.table(TableRef.parse(table).table))
+
+    def _files_reader(self, info: TableInfo) -> Callable[[int], frozenset[str]]:
+        store = self.delta(info)
+        return lambda version: frozenset(f.path for f in store.snapshot(version).files)
+
+    # -- catalog maintenance -----------------------------------------------------------------
+
+    def sync(self, name: str | None = None) -> list[SyncResult]:
+        """Record Delta versions the catalog is missing (all tables, or one)."""
+        targets = [self.catalog.get_table(_table_name(name))] if name else self.tables()
+        return [self.sync_table(info) for info in targets]
+
+    def sync_table(self, info: TableInfo) -> SyncResult:
+        from catalog.sync import sync_table
+
+        return sync_table(self.catalog, self.delta(info), info)
+
+    def delta(self, info: TableInfo) -> DeltaStore:
+        from lake.tables import DeltaStore
+
+        return DeltaStore(info.location, self.storage)
+
+
+def connect(
+    *,
+    warehouse: str | None = None,
+    catalog: str | None = None,
+    cwd: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Lake:
+    """Open a lake. Arguments override the environment, ``lake.toml`` and the defaults."""
+    config = resolve(
+        warehouse=warehouse,
+        catalog_url=catalog,
+        cwd=Path(cwd) if cwd is not None else None,
+        environ=environ,
+    )
+    return Lake(config)
+
+
+def _table_name(name: str | TableName) -> TableName:
+    return name if isinstance(name, TableName) else TableName.parse(name)
+
+
+def _int_version(version: str | None, ref: str) -> int | None:
+    from lake.errors import VersionNotFound
+
+    if version is None:
+        return None
+    if not version.isdigit():
+        raise VersionNotFound(f"{ref!r}: a training set version is a number, as in churn@2.")
+    return int(version)

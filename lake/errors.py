@@ -1,0 +1,69 @@
+"""The one exception root of the lake, and the errors every package shares.
+
+Every error a user can act on derives from :class:`LakeError`. Its message is one
+sentence that says what went wrong, where, and what to do about it. Driver errors
+(SQLAlchemy, DuckDB, delta-rs, botocore) never reach a user untranslated: the
+package that calls the driver re-raises one of these ``from`` the original, and the
+command line turns a ``LakeError`` into one line and exit code 1 in one place.
+
+Stage packages (``ingest``, ``queries``) keep their own errors in their own
+``exceptions.py``, derived from the classes here.
+"""
+
+from __future__ import annotations
+
+
+class LakeError(Exception):
+    """Root of every error the lake raises on purpose."""
+
+
+class ConfigError(LakeError):
+    """A setting is missing, malformed or contradictory."""
+
+
+class InvalidName(LakeError):
+    """A table, namespace or column name that the lake refuses."""
+
+
+class StorageError(LakeError):
+    """The warehouse (local folder or S3) could not be read or written."""
+
+
+class StorageUnreachable(StorageError):
+    """The warehouse's server did not answer or refused the credentials."""
+
+
+class CatalogError(LakeError):
+    """The catalog database could not do what was asked."""
+
+
+class CatalogUnreachable(CatalogError):
+    """The catalog's database server did not answer or refused the login."""
+
+
+class CatalogOutdated(CatalogError):
+    """The catalog's schema is older or newer than this version of the lake expects."""
+
+
+class CommitConflict(LakeError):
+    """Another writer won a race, and retrying did not help."""
+
+
+class TableNotFound(LakeError):
+    """No table of that name is in the catalog."""
+
+
+class TableExists(LakeError):
+    """A table of that name already exists."""
+
+
+class VersionNotFound(LakeError):
+    """The requested version of a table does not exist, or no longer exists."""
+
+
+class VersionVacuumed(VersionNotFound):
+    """The version existed, but its data files were removed by vacuum."""
+
+
+class SchemaConflict(LakeError):
+    """New data does not fit the table's schema, and the lake will not widen it silently."""

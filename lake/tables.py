@@ -1,0 +1,791 @@
+"""The table format: Delta Lake tables on the warehouse, through deltalake (delta-rs).
+
+The Delta log is the truth for data: which files make each version, and when it was
+committed. Every commit the lake makes carries the id of the run that made it in its
+commit info (``lake.run_id``), so the catalog can always tell which run produced which
+version, even when a process died between the Delta commit and the catalog write.
+
+This module is the only one that calls deltalake; its errors are translated here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from lake.errors import (
+    CommitConflict,
+    LakeError,
+    SchemaConflict,
+    StorageError,
+    TableNotFound,
+    VersionNotFound,
+    VersionVacuumed,
+)
+from lake.storage import Storage
+
+if TYPE_CHECKING:
+    import deltalake
+    import pyarrow as pa
+
+RUN_ID_KEY = "lake.run_id"
+OPERATION_KEY = "lake.operation"
+
+# Row groups of at most this many rows: DuckDB can skip row groups by their statistics,
+# and deltalake aborts the process writing nested structs in larger row groups.
+ROW_GROUP_ROWS = 65_536
+TARGET_FILE_BYTES = 256 * 1024 * 1024
+MERGE_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a table version."""
+
+    uri: str
+    path: str
+    """Relative to the table's location, as in the Delta log."""
+    size: int
+    rows: int | None
+    partition_values: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a table: its schema and the exact files that make it."""
+
+    uri: str
+    version: int
+    committed_at: datetime
+    schema: pa.Schema
+    partition_columns: tuple[str, ...]
+    files: tuple[DataFile, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows or 0 for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of a table's Delta history."""
+
+    version: int
+    committed_at: datetime
+    operation: str
+    run_id: str | None
+    metrics: Mapping[str, object]
+    parameters: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A Parquet file written on local disk, ready to become part of a table.
+
+    Partition columns are not stored inside the file (the Delta convention); their
+    values are given here, as strings (None for a null partition value).
+    """
+
+    path: Path
+    partition_values: Mapping[str, str | None] = field(default_factory=dict)
+
+
+WriteMode = Literal["append", "overwrite"]
+
+
+class DeltaStore:
+    """A Delta table at one location of the warehouse."""
+
+    def __init__(self, uri: str, storage: Storage) -> None:
+        self.uri = uri
+        self.storage = storage
+
+    def __repr__(self) -> str:
+        return f"DeltaStore({self.uri!r})"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        from deltalake import DeltaTable
+
+        try:
+            return DeltaTable.is_deltatable(self.uri, storage_options=self.storage.delta_options())
+        except Exception as error:  # noqa: BLE001 - translated below
+            raise self._translate(error, "checking") from error
+
+    def open(self, version: int | None = None) -> deltalake.DeltaTable:
+        """Load the table's log at ``version`` (default: the latest).
+
+        Raises:
+            TableNotFound: no Delta table is at this location.
+            VersionNotFound: the version does not exist.
+        """
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        if version is not None and version < 0:
+            raise VersionNotFound(f"Version {version} of {self.uri} does not exist: versions start at 0.")
+        try:
+            return DeltaTable(self.uri, version=version, storage_options=self.storage.delta_options())
+        except TableNotFoundError as error:
+            raise TableNotFound(f"No Delta table at {self.uri}.") from error
+        except Exception as error:  # noqa: BLE001
+            if version is not None and _is_missing_version(error):
+                latest = self.latest_version()
+                raise VersionNotFound(
+                    f"Version {version} of {self.uri} does not exist; the latest is {latest}."
+                ) from error
+            raise self._translate(error, "reading the log of") from error
+
+    def latest_version(self) -> int:
+        return self.open().version()
+
+    def snapshot(self, version: int | None = None, *, table: deltalake.DeltaTable | None = None) -> Snapshot:
+        """The files, schema and commit time of one version.
+
+        Raises:
+            VersionVacuumed: the version's files were deleted by vacuum.
+        """
+        import pyarrow as pa
+
+        dt = table or self.open(version)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        partition_columns = tuple(dt.metadata().partition_columns)
+        paths = actions.column("path").to_pylist() if actions.num_rows else []
+        sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
+        rows = (
+            actions.column("num_records").to_pylist()
+            if actions.num_rows and "num_records" in actions.column_names
+            else [None] * len(paths)
+        )
+        partitions: list[dict[str, str | None]] = [{} for _ in paths]
+        for column in partition_columns:
+            values = actions.column(f"partition.{column}").to_pylist() if actions.num_rows else []
+            for i, value in enumerate(values):
+                partitions[i][column] = None if value is None else _partition_text(value)
+        files = tuple(
+            DataFile(
+                uri=self._file_uri(path),
+                path=path,
+                size=size,
+                rows=n,
+                partition_values=partition,
+            )
+            for path, size, n, partition in zip(paths, sizes, rows, partitions, strict=True)
+        )
+        return Snapshot(
+            uri=self.uri,
+            version=dt.version(),
+            committed_at=self._commit_time(dt),
+            schema=pa.schema(dt.schema().to_arrow()),
+            partition_columns=partition_columns,
+            files=files,
+        )
+
+    def history(self, *, after: int | None = None) -> list[Commit]:
+        """The commits after version ``after`` (all when None), oldest first."""
+        dt = self.open()
+        latest = dt.version()
+        limit = None if after is None else max(latest - after, 0)
+        if limit == 0:
+            return []
+        try:
+            entries = dt.history(limit)
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "reading the history of") from error
+        commits = [_commit_from_history(entry) for entry in entries]
+        commits = [c for c in commits if after is None or c.version > after]
+        return sorted(commits, key=lambda c: c.version)
+
+    def version_at(self, moment: datetime) -> int:
+        """The latest version committed at or before ``moment``.
+
+        Raises:
+            VersionNotFound: ``moment`` is before the table's first commit.
+        """
+        commits = self.history()
+        eligible = [c.version for c in commits if c.committed_at <= moment]
+        if not eligible:
+            first = commits[0].committed_at.isoformat() if commits else "never"
+            raise VersionNotFound(
+                f"{self.uri} did not exist at {moment.isoformat()}; its first version was "
+                f"committed at {first}."
+            )
+        return max(eligible)
+
+    def check_files(self, snapshot: Snapshot) -> None:
+        """Raise :class:`VersionVacuumed` when a file of the snapshot is gone."""
+        fs, base = self.storage.filesystem_for(self.uri)
+        import pyarrow.fs as pafs
+
+        paths = [f"{base.rstrip('/')}/{f.path}" for f in snapshot.files]
+        for start in range(0, len(paths), 1000):
+            try:
+                infos = fs.get_file_info(paths[start : start + 1000])
+            except OSError as error:
+                raise self.storage.translate(error, self.uri) from error
+            missing = [i.path for i in infos if i.type == pafs.FileType.NotFound]
+            if missing:
+                raise VersionVacuumed(
+                    f"Version {snapshot.version} of {self.uri} can no longer be read: its data files "
+                    f"were removed by vacuum ({len(missing)} missing, e.g. {missing[0]}). Tag or pin "
+                    f"versions you need before vacuuming."
+                )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def commit_staged(
+        self,
+        files: Sequence[StagedFile],
+        *,
+        schema: pa.Schema,
+        partition_by: Sequence[str] = (),
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Commit:
+        """Publish locally staged Parquet files into the table and commit them, in one commit.
+
+        The staged files must already conform to ``schema`` (partition columns excluded).
+        When the table exists and ``schema`` equals its schema, the files are committed as
+        they are (no re-encoding). A schema that only adds columns goes through deltalake's
+        schema merge; a schema that changes a column's type is refused here: the caller
+        decides to rewrite (see :meth:`rewrite`).
+
+        Raises:
+            SchemaConflict: ``schema`` changes the type of an existing column.
+            CommitConflict: the commit kept conflicting with other writers.
+        """
+        properties = _commit_properties(run_id, operation, metadata)
+        exists = self.exists()
+        if exists:
+            current = self.snapshot()
+            check_compatible(current.schema, schema, where=self.uri)
+            if not _same_schema(current.schema, schema):
+                return self._append_with_merge(files, schema, partition_by, properties, run_id)
+        actions = self._publish(files, schema, partition_by)
+        from deltalake import DeltaTable, Schema
+        from deltalake.transaction import create_table_with_add_actions
+
+        try:
+            if not exists:
+                try:
+                    create_table_with_add_actions(
+                        self.uri,
+                        Schema.from_arrow(schema),
+                        actions,
+                        mode="error",
+                        partition_by=list(partition_by) or None,
+                        storage_options=self.storage.delta_options(),
+                        commit_properties=properties,
+                    )
+                    return self._find_commit(run_id)
+                except Exception as error:  # noqa: BLE001
+                    if "already exists" not in str(error):
+                        raise
+                    # Another writer created the table first: append to it instead.
+                    current = self.snapshot()
+                    check_compatible(current.schema, schema, where=self.uri)
+                    if not _same_schema(current.schema, schema):
+                        return self._append_with_merge(files, schema, partition_by, properties, run_id)
+            dt = DeltaTable(self.uri, storage_options=self.storage.delta_options())
+            dt.create_write_transaction(
+                actions,
+                mode="append",
+                schema=schema,
+                partition_by=list(partition_by) or None,
+                commit_properties=properties,
+            )
+        except LakeError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "committing to") from error
+        return self._find_commit(run_id)
+
+    def write(
+        self,
+        data: pa.RecordBatchReader | pa.Table,
+        *,
+        mode: WriteMode,
+        run_id: str,
+        operation: str,
+        partition_by: Sequence[str] = (),
+        overwrite_schema: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Commit:
+        """Write Arrow data as one commit (append, or overwrite the whole table).
+
+        deltalake casts silently (a float 1.5 appended to a long column becomes 1), so the
+        schemas are compared here first: adding columns is allowed, changing a type only
+        with ``overwrite_schema`` (which replaces the table's schema with the data's).
+
+        Raises:
+            SchemaConflict: the data changes a column's type and ``overwrite_schema`` is off.
+        """
+        from deltalake import WriterProperties, write_deltalake
+
+        if self.exists() and not (mode == "overwrite" and overwrite_schema):
+            check_compatible(self.snapshot().schema, data.schema, where=self.uri)
+        schema_mode = "overwrite" if overwrite_schema else "merge"
+        try:
+            write_deltalake(
+                self.uri,
+                data,
+                mode=mode,
+                schema_mode=schema_mode,
+                partition_by=list(partition_by) or None,
+                storage_options=self.storage.delta_options(),
+                writer_properties=WriterProperties(
+                    compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
+                ),
+                target_file_size=TARGET_FILE_BYTES,
+                commit_properties=_commit_properties(run_id, operation, metadata),
+            )
+        except LakeError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "writing to") from error
+        return self._find_commit(run_id)
+
+    def merge(
+        self,
+        source: pa.Table,
+        *,
+        keys: Sequence[str],
+        run_id: str,
+        operation: str = "MERGE",
+        metadata: Mapping[str, str] | None = None,
+    ) -> tuple[Commit, Mapping[str, object]]:
+        """Upsert ``source`` by ``keys``: matching rows are replaced, new rows inserted.
+
+        delta-rs does not retry conflicting merges itself; this does, with backoff, and
+        re-reads the table each time so a retry never applies on a stale version.
+
+        Raises:
+            CommitConflict: still conflicting after several attempts.
+        """
+        from deltalake import WriterProperties
+        from deltalake.exceptions import CommitFailedError
+
+        check_compatible(self.snapshot().schema, source.schema, where=self.uri)
+        predicate = " AND ".join(f"t.{_delta_ident(k)} = s.{_delta_ident(k)}" for k in keys)
+        for attempt in range(MERGE_RETRIES):
+            if attempt:
+                previous = self._commit_by_run(run_id)
+                if previous is not None:  # the "failed" attempt did commit
+                    return previous, {}
+            dt = self.open()
+            try:
+                metrics = (
+                    dt.merge(
+                        source,
+                        predicate=predicate,
+                        source_alias="s",
+                        target_alias="t",
+                        merge_schema=True,
+                        writer_properties=WriterProperties(
+                            compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
+                        ),
+                        commit_properties=_commit_properties(run_id, operation, metadata),
+                    )
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+                return self._find_commit(run_id), metrics
+            except CommitFailedError:
+                time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
+            except Exception as error:  # noqa: BLE001
+                raise self._translate(error, "merging into") from error
+        raise CommitConflict(
+            f"Merging into {self.uri} kept conflicting with other writers after {MERGE_RETRIES} "
+            f"attempts; run the command again."
+        )
+
+    def compact(
+        self, *, run_id: str, target_file_bytes: int = TARGET_FILE_BYTES, metadata: Mapping[str, str] | None = None
+    ) -> tuple[Commit | None, Mapping[str, object]]:
+        """Rewrite small files into fewer large ones (one commit; no data changes).
+
+        Returns (None, metrics) when there was nothing to compact.
+        """
+        from deltalake import WriterProperties
+
+        dt = self.open()
+        before = dt.version()
+        try:
+            metrics = dt.optimize.compact(
+                target_size=target_file_bytes,
+                writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS),
+                commit_properties=_commit_properties(run_id, "OPTIMIZE", metadata),
+            )
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "compacting") from error
+        if not metrics.get("numFilesRemoved") and dt.version() == before:
+            return None, metrics
+        return self._find_commit(run_id), metrics
+
+    def vacuum(
+        self, *, retain_hours: float, keep_versions: Iterable[int], apply: bool
+    ) -> list[str]:
+        """Delete files no version within ``retain_hours`` or in ``keep_versions`` needs.
+
+        Returns the files deleted (or, when ``apply`` is false, those that would be).
+        """
+        dt = self.open()
+        try:
+            return dt.vacuum(
+                retention_hours=int(retain_hours),
+                dry_run=not apply,
+                enforce_retention_duration=False,
+                full=True,
+                keep_versions=sorted(set(keep_versions)) or None,
+            )
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "vacuuming") from error
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _append_with_merge(
+        self,
+        files: Sequence[StagedFile],
+        schema: pa.Schema,
+        partition_by: Sequence[str],
+        properties: object,
+        run_id: str,
+    ) -> Commit:
+        """Append staged files whose schema adds columns: deltalake re-encodes them so the
+        new schema and the files land in one commit."""
+        import pyarrow as pa
+
+        reader = pa.RecordBatchReader.from_batches(schema, _read_staged(files, schema))
+        from deltalake import WriterProperties, write_deltalake
+
+        try:
+            write_deltalake(
+                self.uri,
+                reader,
+                mode="append",
+                schema_mode="merge",
+                partition_by=list(partition_by) or None,
+                storage_options=self.storage.delta_options(),
+                writer_properties=WriterProperties(
+                    compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
+                ),
+                target_file_size=TARGET_FILE_BYTES,
+                commit_properties=properties,
+            )
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "writing to") from error
+        return self._find_commit(run_id)
+
+    def _publish(
+        self, files: Sequence[StagedFile], schema: pa.Schema, partition_by: Sequence[str]
+    ) -> list:
+        """Copy staged files into the table's location; return their Delta add actions."""
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+        from deltalake.transaction import AddAction
+
+        fs, base = self.storage.filesystem_for(self.uri)
+        local = pafs.LocalFileSystem()
+        actions = []
+        now_ms = int(time.time() * 1000)
+        for staged in files:
+            folder = "/".join(
+                f"{column}={_hive_value(staged.partition_values.get(column))}" for column in partition_by
+            )
+            relative = f"{folder}/" if folder else ""
+            relative += f"part-{uuid.uuid4()}.zstd.parquet"
+            target = f"{base.rstrip('/')}/{relative}"
+            try:
+                if not self.storage.is_s3:
+                    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+                pafs.copy_files(
+                    str(staged.path), target, source_filesystem=local, destination_filesystem=fs
+                )
+            except OSError as error:
+                raise self.storage.translate(error, self.uri) from error
+            metadata = pq.read_metadata(staged.path)
+            actions.append(
+                AddAction(
+                    path=relative,
+                    size=staged.path.stat().st_size,
+                    partition_values={
+                        column: staged.partition_values.get(column) for column in partition_by
+                    },
+                    modification_time=now_ms,
+                    data_change=True,
+                    stats=json.dumps(_file_stats(metadata, schema)),
+                )
+            )
+        return actions
+
+    def _find_commit(self, run_id: str) -> Commit:
+        commit = self._commit_by_run(run_id)
+        if commit is None:
+            raise StorageError(
+                f"The commit of run {run_id} to {self.uri} is not in the table's history; run "
+                f"`lake catalog sync` and try again."
+            )
+        return commit
+
+    def _commit_by_run(self, run_id: str, depth: int = 200) -> Commit | None:
+        dt = self.open()
+        latest = dt.version()
+        for entry in dt.history(min(depth, latest + 1)):
+            commit = _commit_from_history(entry)
+            if commit.run_id == run_id:
+                return commit
+        return None
+
+    def _commit_time(self, dt: deltalake.DeltaTable) -> datetime:
+        entries = dt.history(1)
+        for entry in entries:
+            if entry.get("version") == dt.version():
+                return _ms_to_datetime(entry["timestamp"])
+        return _ms_to_datetime(entries[0]["timestamp"]) if entries else datetime.now(timezone.utc)
+
+    def _file_uri(self, path: str) -> str:
+        from urllib.parse import unquote
+
+        return f"{self.uri.rstrip('/')}/{unquote(path)}"
+
+    def _translate(self, error: BaseException, doing: str) -> LakeError:
+        from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+        if isinstance(error, LakeError):
+            return error
+        if isinstance(error, TableNotFoundError):
+            return TableNotFound(f"No Delta table at {self.uri}.")
+        if isinstance(error, CommitFailedError):
+            return CommitConflict(
+                f"Another writer committed to {self.uri} at the same time and the commit could not "
+                f"be retried; run the command again."
+            )
+        if isinstance(error, FileNotFoundError) or "not found" in str(error).lower() and ".parquet" in str(error):
+            return VersionVacuumed(
+                f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
+            )
+        return self.storage.translate(error, f"{doing} {self.uri}")
+
+
+# -- schemas ---------------------------------------------------------------------------------
+
+
+def check_compatible(current: pa.Schema, new: pa.Schema, *, where: str) -> None:
+    """Refuse a schema that changes the type of a column the table already has.
+
+    Adding columns (top-level or inside structs) is compatible; so is leaving columns
+    out (they read as null).
+
+    Raises:
+        SchemaConflict: naming the column and both types.
+    """
+    for problem in schema_type_changes(current, new):
+        column, old, new_type = problem
+        raise SchemaConflict(
+            f"Column {column!r} of {where} is {old}, the new data has {new_type}; the lake does not "
+            f"change a column's type in an append. Cast the data, or rewrite the table with the "
+            f"widened type."
+        )
+
+
+def schema_type_changes(current: pa.Schema, new: pa.Schema) -> list[tuple[str, str, str]]:
+    """(column path, old type, new type) for every column whose type differs."""
+    import pyarrow as pa
+
+    changes: list[tuple[str, str, str]] = []
+
+    def walk(prefix: str, old: pa.DataType, newer: pa.DataType) -> None:
+        if _normalize_type(old) == _normalize_type(newer):
+            return
+        if pa.types.is_struct(old) and pa.types.is_struct(newer):
+            old_fields = {old.field(i).name: old.field(i).type for i in range(old.num_fields)}
+            for i in range(newer.num_fields):
+                f = newer.field(i)
+                if f.name in old_fields:
+                    walk(f"{prefix}.{f.name}", old_fields[f.name], f.type)
+            return
+        if _is_list(old) and _is_list(newer):
+            walk(f"{prefix}[]", old.value_type, newer.value_type)
+            return
+        changes.append((prefix, str(old), str(newer)))
+
+    old_by_name = {f.name: f.type for f in current}
+    for f in new:
+        if f.name in old_by_name:
+            walk(f.name, old_by_name[f.name], f.type)
+    return changes
+
+
+def _same_schema(a: pa.Schema, b: pa.Schema) -> bool:
+    def norm(schema: pa.Schema) -> list[tuple[str, str]]:
+        return [(f.name, str(_normalize_type(f.type))) for f in schema]
+
+    return norm(a) == norm(b)
+
+
+def _normalize_type(t: pa.DataType) -> pa.DataType:
+    """Types deltalake reports differently from what was written, mapped to one form."""
+    import pyarrow as pa
+
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if _is_list(t):
+        return pa.list_(_normalize_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct(
+            [pa.field(t.field(i).name, _normalize_type(t.field(i).type)) for i in range(t.num_fields)]
+        )
+    if pa.types.is_map(t):
+        return pa.map_(_normalize_type(t.key_type), _normalize_type(t.item_type))
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz="UTC" if t.tz else None)
+    return t
+
+
+def _is_list(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
+
+
+def _read_staged(files: Sequence[StagedFile], schema: pa.Schema):
+    """Batches of the staged files, with partition values restored and cast to ``schema``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for staged in files:
+        parquet = pq.ParquetFile(staged.path)
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
+            columns = []
+            for f in schema:
+                if f.name in batch.schema.names:
+                    columns.append(batch.column(f.name).cast(f.type))
+                elif f.name in staged.partition_values:
+                    value = staged.partition_values[f.name]
+                    columns.append(pa.array([value] * batch.num_rows, pa.string()).cast(f.type))
+                else:
+                    columns.append(pa.nulls(batch.num_rows, f.type))
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _file_stats(metadata, schema: pa.Schema) -> dict[str, object]:
+    """Delta file statistics: record count, and min/max/null count of plain top-level columns."""
+    import pyarrow as pa
+
+    stats: dict[str, object] = {"numRecords": metadata.num_rows}
+    minimum: dict[str, object] = {}
+    maximum: dict[str, object] = {}
+    nulls: dict[str, int] = {}
+    wanted = {
+        f.name: f.type
+        for f in schema
+        if pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type)
+        or pa.types.is_date(f.type)
+        or pa.types.is_timestamp(f.type)
+    }
+    positions = {
+        metadata.schema.column(i).path: i
+        for i in range(metadata.num_columns)
+        if metadata.schema.column(i).path in wanted
+    }
+    for name, index in positions.items():
+        lows, highs, null_count, complete = [], [], 0, True
+        for g in range(metadata.num_row_groups):
+            column_stats = metadata.row_group(g).column(index).statistics
+            if column_stats is None or not column_stats.has_min_max:
+                if column_stats is not None and column_stats.null_count == metadata.row_group(g).num_rows:
+                    null_count += column_stats.null_count
+                    continue
+                complete = False
+                break
+            lows.append(column_stats.min)
+            highs.append(column_stats.max)
+            null_count += column_stats.null_count or 0
+        if not complete:
+            continue
+        nulls[name] = null_count
+        if lows:
+            minimum[name] = _stat_json(min(lows), wanted[name])
+            maximum[name] = _stat_json(max(highs), wanted[name])
+    if minimum:
+        stats["minValues"] = minimum
+        stats["maxValues"] = maximum
+    if nulls:
+        stats["nullCount"] = nulls
+    return stats
+
+
+def _stat_json(value: object, type_: pa.DataType) -> object:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(type_) and isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if pa.types.is_date(type_):
+        return value.isoformat()  # type: ignore[union-attr]
+    if isinstance(value, float) and value != value:  # NaN has no JSON form
+        return None
+    return value
+
+
+def _commit_properties(run_id: str, operation: str, metadata: Mapping[str, str] | None):
+    from deltalake import CommitProperties
+
+    custom = {RUN_ID_KEY: run_id, OPERATION_KEY: operation, **(metadata or {})}
+    return CommitProperties(custom_metadata=custom, max_commit_retries=50)
+
+
+def _commit_from_history(entry: Mapping[str, object]) -> Commit:
+    metrics = entry.get("operationMetrics") or {}
+    parameters = entry.get("operationParameters") or {}
+    return Commit(
+        version=int(entry["version"]),  # type: ignore[arg-type]
+        committed_at=_ms_to_datetime(entry["timestamp"]),
+        operation=str(entry.get(OPERATION_KEY) or entry.get("operation") or "UNKNOWN"),
+        run_id=entry.get(RUN_ID_KEY),  # type: ignore[arg-type]
+        metrics=metrics if isinstance(metrics, Mapping) else {},
+        parameters=parameters if isinstance(parameters, Mapping) else {},
+    )
+
+
+def _ms_to_datetime(ms: object) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)  # type: ignore[arg-type]
+
+
+def _is_missing_version(error: BaseException) -> bool:
+    text = str(error)
+    return "not the same as the specified end version" in text or "Invalid table version" in text or (
+        "version" in text.lower() and "not found" in text.lower()
+    )
+
+
+def _partition_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _hive_value(value: str | None) -> str:
+    from urllib.parse import quote
+
+    return "__HIVE_DEFAULT_PARTITION__" if value is None else quote(value, safe="-_.:")
+
+
+def _delta_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"

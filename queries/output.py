@@ -1,0 +1,247 @@
+"""Writing a query result: a table for people, CSV, JSON or Parquet for programs.
+
+The JSON document is the one shape every face uses (``lake sql --output json``, and the
+HTTP service to come)::
+
+    {"columns":  [{"name": "method", "type": "VARCHAR"}, ...],
+     "rows":     [{"method": "GET", "n": 12}, ...],
+     "versions": [{"table": "web.logs", "version": 3, "committed_at": "2026-11-20T10:00:00+00:00"}],
+     "row_count": 1, "truncated": false}
+
+Values are JSON-safe and lose nothing: decimals are strings ("12.50"), times ISO 8601,
+binary base64, NaN and infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
+8601 durations; structs are objects, lists arrays, maps objects (arrays of {key, value}
+when the keys are not strings). Column names repeated in a result get a suffix (``a``,
+``a_2``) so every row is an object.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+from uuid import UUID
+
+from queries.exceptions import OutputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from queries.sql import QueryResult
+
+Format = Literal["table", "csv", "json", "parquet"]
+TABLE_ROWS = 40
+CSV_BATCH_ROWS = 65_536
+
+
+def write_result(
+    result: QueryResult, *, format: Format, out: Path | None = None, stream: TextIO | None = None
+) -> None:
+    """Write ``result`` in ``format`` to ``out`` (a file) or ``stream`` (default: stdout).
+
+    Raises:
+        OutputError: parquet without ``out``, a table with ``out``, or ``out`` not writable.
+    """
+    if format == "parquet" and out is None:
+        raise OutputError("Parquet output is binary: give a file with --out PATH.")
+    if format == "table" and out is not None:
+        raise OutputError("The table output is for the terminal; write files with --output csv, json or parquet.")
+    if format == "table":
+        print_table(result, stream=stream)
+        return
+    if format == "parquet":
+        assert out is not None
+        write_parquet(result.table, out)
+        return
+    if out is None:
+        target = stream or sys.stdout
+        _write_text(result, format, target)
+        target.flush()
+        return
+    try:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            _write_text(result, format, handle)
+    except OSError as error:
+        raise OutputError(f"Cannot write {out}: {error.strerror or error}.") from error
+
+
+def json_document(result: QueryResult) -> dict[str, Any]:
+    names = unique_names(result.column_names)
+    rows = [
+        {name: json_value(value) for name, value in zip(names, row, strict=True)}
+        for row in zip(*(column.to_pylist() for column in result.table.columns), strict=True)
+    ] if result.table.num_columns else [{} for _ in range(result.table.num_rows)]
+    return {
+        "columns": [
+            {"name": name, "type": column.type} for name, column in zip(names, result.columns, strict=True)
+        ],
+        "rows": rows,
+        "versions": [v.to_json() for v in result.versions],
+        "row_count": result.table.num_rows,
+        "truncated": result.truncated,
+    }
+
+
+def json_value(value: Any) -> Any:
+    """A Python value from Arrow as a JSON-safe value (see the module's rules)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return _iso_duration(0, value.days, value.seconds * 10**9 + value.microseconds * 1000)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):  # an Arrow map
+            if all(isinstance(k, str) for k, _ in value):
+                return {k: json_value(v) for k, v in value}
+            return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
+        return [json_value(item) for item in value]
+    if hasattr(value, "months") and hasattr(value, "days") and hasattr(value, "nanoseconds"):
+        return _iso_duration(value.months, value.days, value.nanoseconds)
+    if isinstance(value, UUID):
+        return str(value)
+    return str(value)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique for JSON objects: ``a, a`` -> ``a, a_2``."""
+    taken: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, count = name, 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{name}_{count}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def write_parquet(table: pa.Table, out: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.write_table(table, str(out), compression="zstd")
+    except OSError as error:
+        raise OutputError(f"Cannot write {out}: {error.strerror or error}.") from error
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as error:
+        raise OutputError(
+            f"The result cannot be written as Parquet ({str(error).splitlines()[0]}); cast that column "
+            f"in the query (for example to VARCHAR)."
+        ) from error
+
+
+def print_table(result: QueryResult, *, rows: int = TABLE_ROWS, stream: TextIO | None = None) -> None:
+    """A rich table of the first ``rows`` rows, then how many there were and what was read."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, highlight=False)
+    shown = result.table.slice(0, rows)
+    table = Table(header_style="bold")
+    for column in result.columns:
+        table.add_column(column.name, overflow="fold")
+    for row in zip(*(c.to_pylist() for c in shown.columns), strict=True):
+        table.add_row(*(_cell(value) for value in row))
+    if result.columns:
+        console.print(table)
+    total = result.table.num_rows
+    count = f"{total:,} row{'s' if total != 1 else ''}"
+    if result.truncated:
+        count = f"the first {count} (the row limit was reached)"
+    if total > rows:
+        count += f"; showing {rows}: use --output csv, json or parquet (with --out PATH) for all of them"
+    read = ", ".join(
+        f"{v.table}@{v.version} ({v.committed_at.isoformat(timespec='seconds')})" for v in result.versions
+    )
+    console.print(f"{count}." + (f" Read {read}." if read else ""), style="dim")
+
+
+def _write_text(result: QueryResult, format: Format, stream: TextIO) -> None:
+    if format == "json":
+        stream.write(json.dumps(json_document(result), indent=2, ensure_ascii=False) + "\n")
+        return
+    import pyarrow.csv as pacsv
+
+    table = _csv_ready(result.table)
+    names = unique_names(result.column_names)
+    table = table.rename_columns(names)
+    if table.num_rows == 0:
+        stream.write(",".join(_csv_header(n) for n in names) + ("\n" if names else ""))
+        return
+    for start in range(0, table.num_rows, CSV_BATCH_ROWS):
+        buffer = io.BytesIO()
+        pacsv.write_csv(
+            table.slice(start, CSV_BATCH_ROWS),
+            buffer,
+            write_options=pacsv.WriteOptions(include_header=start == 0),
+        )
+        stream.write(buffer.getvalue().decode("utf-8"))
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Columns CSV cannot hold as they are (nested, binary, intervals) become JSON text."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    columns = []
+    for column in table.columns:
+        t = column.type
+        plain = not (
+            pt.is_nested(t) or pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t)
+            or pt.is_interval(t) or pt.is_duration(t) or pt.is_binary_view(t)
+        )
+        if plain:
+            columns.append(column)
+            continue
+        values = [None if v is None else _compact_json(json_value(v)) for v in column.to_pylist()]
+        columns.append(pa.array(values, pa.string()))
+    return pa.table(columns, names=table.column_names)
+
+
+def _csv_header(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _compact_json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    converted = json_value(value)
+    return converted if isinstance(converted, str) else _compact_json(converted)
+
+
+def _iso_duration(months: int, days: int, nanoseconds: int) -> str:
+    seconds = Decimal(nanoseconds) / Decimal(10**9)
+    text = "P"
+    if months:
+        text += f"{months}M"
+    if days:
+        text += f"{days}D"
+    if seconds or text == "P":
+        text += f"T{seconds.normalize():f}S"
+    return text

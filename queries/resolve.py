@@ -1,0 +1,203 @@
+"""Which lake table a name means, and which exact version a query reads of it.
+
+Every table a query reads is pinned to one version before the query runs: the latest
+recorded version, or the one a time-travel clause names. A commit the catalog has not
+recorded yet (its writer died, or another tool wrote the table) is recorded first with
+:func:`catalog.sync.sync_table`, so it is never missed.
+
+Looking for such a commit must not cost a full read of the Delta log on every query (tens
+of milliseconds, more on S3): the catalog knows the newest recorded version ``N``, and a
+newer commit exists exactly when the log holds ``N+1``, one existence check. Only then (or
+for a time-travel clause the catalog cannot answer) is the table synced.
+
+A version's file list never changes, so snapshots are cached per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from catalog.store import Catalog, TableInfo
+from catalog.sync import sync_table
+from lake.errors import VersionNotFound
+from lake.names import DEFAULT_NAMESPACE, TableName
+from lake.storage import Storage
+from lake.tables import DeltaStore, Snapshot
+from queries.exceptions import TimeTravelError, UnknownTable
+from queries.parse import TableReference, TimeTravel
+
+SNAPSHOT_CACHE_SIZE = 64
+_snapshots: OrderedDict[tuple[str, int, str, int], tuple[Snapshot, datetime]] = OrderedDict()
+_snapshots_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ResolvedTable:
+    name: TableName
+    info: TableInfo
+    snapshot: Snapshot
+    committed_at: datetime
+    """From the catalog: ``Snapshot.committed_at`` of an old version is not reliable (it is
+    read from the newest commit of the log)."""
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+
+class Resolver:
+    """Resolves the names of one query against the catalog (read once per query)."""
+
+    def __init__(self, catalog: Catalog, storage: Storage) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self._tables = {info.name: info for info in catalog.list_tables()}
+        self._latest: dict[TableName, TableInfo] = {}
+
+    def known(self) -> list[str]:
+        return sorted(str(name) for name in self._tables)
+
+    def known_phrase(self) -> str:
+        names = self.known()
+        if not names:
+            return "The lake has no tables yet."
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        return f"Lake tables: {shown}."
+
+    def lake_name(self, ref: TableReference) -> TableName | None:
+        """The lake table a reference means, or None when it is a CTE or not a lake table.
+
+        ``ns.t`` is a lake table when the catalog has it; a bare ``t`` means ``default.t``
+        only when that table exists (otherwise it is left to DuckDB: a CTE, a view, a
+        function's table)."""
+        if ref.shadowed or len(ref.parts) > 2:
+            return None
+        namespace, name = ref.parts if len(ref.parts) == 2 else (DEFAULT_NAMESPACE, ref.parts[0])
+        candidate = TableName(namespace, name)
+        return candidate if candidate in self._tables else None
+
+    def resolve(
+        self,
+        name: TableName,
+        travel: TimeTravel | None,
+        *,
+        where: str,
+        evaluate: Callable[[str], datetime],
+    ) -> ResolvedTable:
+        """Pin ``name`` to one version.
+
+        Raises:
+            TimeTravelError: the version does not exist, the time is before the table
+                existed, or the table has no version at all.
+        """
+        info = self._tables[name]
+        store = DeltaStore(info.location, self.storage)
+        if travel is None:
+            info = self._current(name, info, store)
+            if info.current_version is None:
+                raise TimeTravelError(f"Table {name}{where} has no committed version yet; write to it first.")
+            version = info.current_version
+        elif travel.version is not None:
+            version = self._existing_version(name, info, store, travel, where)
+        else:
+            moment = travel.moment if travel.moment is not None else evaluate(travel.expression or "")
+            version = self._version_at(name, info, store, moment, travel, where)
+        snapshot, committed_at = self._snapshot(info, store, version, name, where)
+        return ResolvedTable(name, info, snapshot, committed_at)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _current(self, name: TableName, info: TableInfo, store: DeltaStore) -> TableInfo:
+        if name in self._latest:
+            return self._latest[name]
+        if info.current_version is None or self._has_commit_after(store, info.current_version):
+            info = self._sync(info, store)
+        self._latest[name] = info
+        return info
+
+    def _sync(self, info: TableInfo, store: DeltaStore) -> TableInfo:
+        sync_table(self.catalog, store, info)
+        # re-read even when this sync recorded nothing: another process may have recorded
+        # the newer commit in between
+        refreshed = self.catalog.get_table(info.name)
+        self._tables[info.name] = refreshed
+        return refreshed
+
+    def _has_commit_after(self, store: DeltaStore, version: int) -> bool:
+        """Whether the Delta log holds a commit newer than ``version`` (one existence check)."""
+        import pyarrow.fs as pafs
+
+        fs, base = self.storage.filesystem_for(store.uri)
+        path = f"{base.rstrip('/')}/_delta_log/{version + 1:020d}.json"
+        try:
+            return fs.get_file_info(path).type != pafs.FileType.NotFound
+        except OSError as error:
+            raise self.storage.translate(error, store.uri) from error
+
+    def _existing_version(
+        self, name: TableName, info: TableInfo, store: DeltaStore, travel: TimeTravel, where: str
+    ) -> int:
+        wanted = travel.version
+        assert wanted is not None
+        if self.catalog.find_version(info, wanted) is None:
+            info = self._sync(info, store)
+            if self.catalog.find_version(info, wanted) is None:
+                latest = info.current_version
+                raise TimeTravelError(
+                    f"Version {wanted} of {name} does not exist ({travel.clause}{where}); the latest "
+                    f"is {latest if latest is not None else 'none: the table has no version yet'}."
+                )
+        return wanted
+
+    def _version_at(
+        self, name: TableName, info: TableInfo, store: DeltaStore, moment: datetime, travel: TimeTravel, where: str
+    ) -> int:
+        # A commit the catalog missed may be the answer: record it before asking.
+        info = self._sync(info, store)
+        try:
+            return self.catalog.version_at(info, moment).version
+        except VersionNotFound as error:
+            versions = self.catalog.versions(info)
+            first = (
+                f"its first version was committed at {versions[0].committed_at.isoformat()}"
+                if versions
+                else "it has no version yet"
+            )
+            raise TimeTravelError(
+                f"Table {name} did not exist at {moment.isoformat()} ({travel.clause}{where}); {first}."
+            ) from error
+
+    def _snapshot(
+        self, info: TableInfo, store: DeltaStore, version: int, name: TableName, where: str
+    ) -> tuple[Snapshot, datetime]:
+        key = (self.catalog.url, info.id, info.location, version)
+        with _snapshots_lock:
+            found = _snapshots.get(key)
+            if found is not None:
+                _snapshots.move_to_end(key)
+                return found
+        recorded = self.catalog.get_version(info, version)
+        try:
+            snapshot = store.snapshot(version)
+        except VersionNotFound as error:
+            raise TimeTravelError(
+                f"Version {version} of {name}{where} cannot be read: its Delta log entry is gone ({error})."
+            ) from error
+        with _snapshots_lock:
+            _snapshots[key] = (snapshot, recorded.committed_at)
+            while len(_snapshots) > SNAPSHOT_CACHE_SIZE:
+                _snapshots.popitem(last=False)
+        return snapshot, recorded.committed_at
+
+
+def unknown_time_travel(ref: TableReference, known: str) -> UnknownTable:
+    return UnknownTable(
+        f"{ref.name} (line {ref.line}, column {ref.column}) is not a lake table, so "
+        f"{ref.time_travel.clause if ref.time_travel else 'time travel'} cannot apply to it. {known}",
+        line=ref.line,
+        column=ref.column,
+    )

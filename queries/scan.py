@@ -1,0 +1,229 @@
+"""One table version as DuckDB SQL: a subquery over exactly that version's Parquet files.
+
+The subquery reads the files with DuckDB's own Parquet reader (``read_parquet`` over the
+file list from the Delta log), so DuckDB pushes filters and projections into the scan, and
+casts every column to the version's Delta schema, so types are exact whatever each file
+declares (an identical cast costs nothing: DuckDB drops it).
+
+Partition columns are not stored in the files; their values are in the Delta log
+(``DataFile.partition_values``). Two constructions give them back:
+
+* **hive**: when every file's path spells the log's values in ``col=value`` folders (what
+  delta-rs and the lake write), DuckDB reads them from the paths with explicit
+  ``hive_types``. This is the fast form: a filter on a partition column drops files before
+  they are opened (``EXPLAIN ANALYZE`` shows ``Scanning Files: 5/30``). Only types whose
+  text form does not depend on the session (strings, integers, dates, booleans) go this way.
+* **by value**: otherwise the files are grouped by their partition values and each group
+  gets its values as typed constants, ``UNION ALL BY NAME`` (DuckDB still prunes the groups
+  a filter excludes).
+
+``robust=True`` adds a typed empty row (``UNION ALL BY NAME``) so a schema column that no file
+of the version contains (added to the schema, never written) reads as NULL. It is slower
+(struct fields are no longer pushed down), so it is used only when DuckDB says a column is
+missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from lake.quoting import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lake.tables import DataFile, Snapshot
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+SOURCE = quote_ident("lake_files")
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    """The DuckDB type name of an Arrow type, as DuckDB itself maps it.
+
+    Raises:
+        ValueError: a type DuckDB cannot hold (none of Delta's types).
+    """
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    simple = [
+        (pt.is_boolean, "BOOLEAN"),
+        (pt.is_int8, "TINYINT"),
+        (pt.is_int16, "SMALLINT"),
+        (pt.is_int32, "INTEGER"),
+        (pt.is_int64, "BIGINT"),
+        (pt.is_uint8, "UTINYINT"),
+        (pt.is_uint16, "USMALLINT"),
+        (pt.is_uint32, "UINTEGER"),
+        (pt.is_uint64, "UBIGINT"),
+        (pt.is_float32, "FLOAT"),
+        (pt.is_float64, "DOUBLE"),
+        (lambda x: pt.is_string(x) or pt.is_large_string(x) or pt.is_string_view(x), "VARCHAR"),
+        (
+            lambda x: (
+                pt.is_binary(x) or pt.is_large_binary(x) or pt.is_binary_view(x) or pt.is_fixed_size_binary(x)
+            ),
+            "BLOB",
+        ),
+        (lambda x: pt.is_date32(x) or pt.is_date64(x), "DATE"),
+        (pt.is_time, "TIME"),
+        (pt.is_duration, "INTERVAL"),
+        (pt.is_interval, "INTERVAL"),
+    ]
+    for test, name in simple:
+        if test(t):
+            return name
+    if pt.is_timestamp(t):
+        if t.tz is not None:
+            return "TIMESTAMP WITH TIME ZONE"
+        return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[t.unit]
+    if pt.is_decimal(t):
+        if t.precision > 38:
+            raise ValueError(f"DECIMAL({t.precision},{t.scale}) is wider than DuckDB's 38 digits")
+        return f"DECIMAL({t.precision},{t.scale})"
+    if pt.is_list(t) or pt.is_large_list(t) or pt.is_list_view(t) or pt.is_large_list_view(t):
+        return f"{duckdb_type(t.value_type)}[]"
+    if pt.is_fixed_size_list(t):
+        return f"{duckdb_type(t.value_type)}[{t.list_size}]"
+    if pt.is_map(t):
+        return f"MAP({duckdb_type(t.key_type)}, {duckdb_type(t.item_type)})"
+    if pt.is_struct(t):
+        fields = ", ".join(
+            f"{quote_ident(t.field(i).name)} {duckdb_type(t.field(i).type)}" for i in range(t.num_fields)
+        )
+        return f"STRUCT({fields})"
+    if t == pa.null():
+        return "INTEGER"  # DuckDB's own choice for an all-null Arrow column
+    raise ValueError(f"the Arrow type {t} has no DuckDB equivalent")
+
+
+def hive_safe_type(t: pa.DataType) -> bool:
+    """Partition types DuckDB may read from paths: their text form is the same in every session
+    (a timestamp's text would be read in the session's time zone; floats have many spellings)."""
+    import pyarrow.types as pt
+
+    return (
+        pt.is_string(t)
+        or pt.is_large_string(t)
+        or pt.is_string_view(t)
+        or pt.is_integer(t)
+        or pt.is_date32(t)
+        or pt.is_boolean(t)
+    )
+
+
+def path_partition_values(path: str) -> dict[str, str | None]:
+    """The ``col=value`` folders of a path as DuckDB reads them (URL-decoded, the hive null
+    marker as None; a later folder with the same name wins)."""
+    found: dict[str, str | None] = {}
+    for segment in path.split("/")[:-1]:
+        key, equals, raw = segment.partition("=")
+        if not equals or not key or "=" in raw:
+            continue
+        found[unquote(key)] = None if raw == HIVE_NULL else unquote(raw)
+    return found
+
+
+def hive_matches(file: DataFile, path: str, columns: Sequence[tuple[str, pa.DataType]]) -> bool:
+    """True when DuckDB, reading ``path`` with hive partitioning, gets exactly the log's values."""
+    folders = path.rsplit("/", 1)[0]
+    if "+" in folders:  # whether '+' decodes to a space is the reader's choice: never rely on it
+        return False
+    from_path = path_partition_values(path)
+    for name, type_ in columns:
+        if name not in from_path:
+            return False
+        expected, seen = file.partition_values.get(name), from_path[name]
+        if expected is None or seen is None:
+            if expected is not seen:
+                return False
+        elif not _same_text(expected, seen, type_):
+            return False
+    return True
+
+
+def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) -> str:
+    """A parenthesised subquery returning the version's rows, columns in schema order.
+
+    ``paths`` are DuckDB's addresses of ``snapshot.files`` (same order).
+    """
+    schema = snapshot.schema
+    fields = [(f.name, f.type) for f in schema]
+    # Qualified by the source's alias: a column missing from every file is then a binder
+    # error with a position (unqualified, DuckDB would take it for the output alias).
+    projection = ", ".join(
+        f"CAST({SOURCE}.{quote_ident(n)} AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields
+    )
+    if not snapshot.files:
+        nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
+        return f"(SELECT {nulls} WHERE false)"
+    partitions = [(n, schema.field(n).type) for n in snapshot.partition_columns]
+    if not partitions:
+        source = _read(paths, hive=None)
+    elif all(hive_safe_type(t) for _, t in partitions) and all(
+        hive_matches(f, p, partitions) for f, p in zip(snapshot.files, paths, strict=True)
+    ):
+        source = _read(paths, hive={n: duckdb_type(t) for n, t in partitions})
+    else:
+        source = _by_partition_value(snapshot.files, paths, partitions)
+    if robust:
+        nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
+        source = f"(SELECT {nulls} WHERE false UNION ALL BY NAME SELECT * FROM {source})"
+    return f"(SELECT {projection} FROM {source} AS {SOURCE})"
+
+
+def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:
+    files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+    if hive is None:
+        return f"read_parquet({files}, union_by_name = true, hive_partitioning = false)"
+    types = ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in hive.items())
+    return f"read_parquet({files}, union_by_name = true, hive_partitioning = true, hive_types = {{{types}}})"
+
+
+def _by_partition_value(
+    files: Sequence[DataFile], paths: Sequence[str], partitions: Sequence[tuple[str, pa.DataType]]
+) -> str:
+    groups: dict[tuple[str | None, ...], list[str]] = {}
+    for file, path in zip(files, paths, strict=True):
+        key = tuple(file.partition_values.get(n) for n, _ in partitions)
+        groups.setdefault(key, []).append(path)
+    names = ", ".join(quote_literal(n) for n, _ in partitions)
+    branches = []
+    for values, group in groups.items():
+        constants = ", ".join(
+            f"CAST({'NULL' if v is None else quote_literal(v)} AS {duckdb_type(t)}) AS {quote_ident(n)}"
+            for (n, t), v in zip(partitions, values, strict=True)
+        )
+        # files may also carry the partition columns themselves: the log's value wins
+        branches.append(f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM {_read(group, hive=None)}")
+    return "(" + " UNION ALL BY NAME ".join(branches) + ")"
+
+
+def _same_text(expected: str, seen: str, type_: pa.DataType) -> bool:
+    import pyarrow.types as pt
+
+    if pt.is_integer(type_):
+        return _int(expected) is not None and _int(expected) == _int(seen)
+    if pt.is_date32(type_):
+        return _date(expected) is not None and _date(expected) == _date(seen)
+    if pt.is_boolean(type_):
+        return expected.strip().lower() == seen.strip().lower() and seen.strip().lower() in ("true", "false")
+    return expected == seen
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()[:10]) if len(text.strip()) == 10 else None
+    except ValueError:
+        return None

@@ -1,0 +1,285 @@
+"""DuckDB connections for queries, running a statement under limits, and DuckDB's errors.
+
+Two kinds of connection, both set up by :meth:`lake.storage.Storage.configure_duckdb` only
+(no network, the S3 secret, nothing installed at run time):
+
+* **shared** (the default): one in-memory DuckDB database per :class:`~lake.storage.Storage`
+  (that is, per ``Lake``), created on first use; each query runs on its own cursor. Opening
+  a database and loading httpfs costs 20-100 ms, more than most queries.
+* **locked** (``read_only=True``, for the HTTP service): a fresh database per query that,
+  once set up, can read the query's own files and nothing else: ``allowed_paths`` is the
+  exact file list of the table versions the query reads, ``enable_external_access=false``
+  closes every other file, network, extension and ATTACH path, and ``lock_configuration``
+  stops ``SET``/``RESET``/``PRAGMA`` from undoing it. Credentials live only in the session
+  secret (redacted): the plain settings httpfs fills from ``AWS_*`` variables are blanked.
+
+Every DuckDB error is turned into one :class:`~queries.exceptions.QueryError` sentence;
+``errors_as_json`` gives the error's kind and its byte position in the SQL DuckDB ran.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from lake.storage import Storage
+from queries.exceptions import (
+    QueryError,
+    QueryFailed,
+    QueryInvalid,
+    QueryRefused,
+    QuerySyntaxError,
+    QueryTimeout,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+BATCH_ROWS = 100_000
+# Nothing downloaded at run time.
+_BASE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# Per connection: times in UTC (whatever an earlier statement set globally), errors with
+# their kind and position, no progress bar (DuckDB draws it on stdout, into the CSV or JSON
+# a command is writing there).
+_LOCAL_SETTINGS = (
+    "SET SESSION TimeZone = 'UTC'; SET errors_as_json = true; SET enable_progress_bar = false"
+)
+_shared: weakref.WeakKeyDictionary[Storage, duckdb.DuckDBPyConnection] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DuckError:
+    """A DuckDB error, read from its JSON form."""
+
+    kind: str
+    """DuckDB's exception type: ``Binder``, ``Catalog``, ``IO``, ``Permission``..."""
+    message: str
+    position: int | None
+    """Byte offset in the SQL text DuckDB ran, when DuckDB knows it."""
+    subtype: str | None = None
+    name: str | None = None
+    entry_type: str | None = None
+
+    @classmethod
+    def read(cls, error: BaseException) -> DuckError:
+        text = str(error)
+        prefix, _, rest = text.partition(": ")
+        try:
+            found = json.loads(rest)
+        except ValueError:
+            found = None
+        if not isinstance(found, dict):
+            kind = prefix.removesuffix(" Error") if rest else type(error).__name__
+            return cls(kind=kind, message=(rest or text).split("\n\nLINE ")[0], position=None)
+        position = found.get("position")
+        return cls(
+            kind=str(found.get("exception_type") or prefix.removesuffix(" Error")),
+            message=str(found.get("exception_message") or text),
+            position=int(position) if position is not None and str(position).isdigit() else None,
+            subtype=found.get("error_subtype"),
+            name=found.get("name"),
+            entry_type=found.get("type"),
+        )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    table: pa.Table
+    types: tuple[str, ...]
+    """DuckDB's type of each column (``BIGINT``, ``STRUCT(...)``)."""
+    truncated: bool
+
+
+def shared_cursor(storage: Storage) -> duckdb.DuckDBPyConnection:
+    """A new cursor on the lake's shared database (created and configured on first use)."""
+    import duckdb
+
+    with _shared_lock:
+        database = _shared.get(storage)
+        if database is None:
+            database = duckdb.connect(config=_BASE_CONFIG)
+            try:
+                storage.configure_duckdb(database)
+            except duckdb.Error as error:
+                database.close()
+                raise QueryFailed(
+                    f"DuckDB could not be prepared to read the warehouse: {_trim(str(error))}."
+                ) from error
+            _shared[storage] = database
+        cursor = database.cursor()
+    cursor.execute(_LOCAL_SETTINGS)
+    return cursor
+
+
+def close_shared(storage: Storage) -> None:
+    """Close the lake's shared database now (it is otherwise freed with its ``Storage``)."""
+    with _shared_lock:
+        database = _shared.pop(storage, None)
+    if database is not None:
+        database.close()
+
+
+def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.DuckDBPyConnection:
+    """A new database that can read ``allowed_paths`` and nothing else, its settings locked."""
+    import duckdb
+
+    from lake.quoting import quote_literal
+
+    connection = duckdb.connect(config={**_BASE_CONFIG, "allow_persistent_secrets": False})
+    try:
+        storage.configure_duckdb(connection)
+        # httpfs copies AWS_* environment variables into plain settings, which any query can
+        # read with current_setting(); the session secret carries the credentials instead.
+        for name in _credential_settings(connection, storage.config.secrets):
+            connection.execute(f"SET {name} = ''")
+        connection.execute(_LOCAL_SETTINGS)
+        connection.execute("SET allowed_paths = [" + ", ".join(quote_literal(p) for p in allowed_paths) + "]")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET allow_community_extensions = false")
+        connection.execute("SET lock_configuration = true")
+    except duckdb.Error as error:
+        connection.close()
+        raise QueryFailed(
+            f"DuckDB could not be locked down for a read-only query: {_trim(str(error))}."
+        ) from error
+    return connection
+
+
+def run(
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    max_rows: int | None,
+    timeout_s: float | None,
+) -> Fetched:
+    """Run ``sql`` and fetch at most ``max_rows`` rows (streaming: DuckDB stops producing
+    once they are read). A timer interrupts DuckDB after ``timeout_s``.
+
+    Raises:
+        duckdb.Error: untranslated; the caller knows the query and translates it.
+    """
+    import pyarrow as pa
+
+    timer = threading.Timer(timeout_s, connection.interrupt) if timeout_s else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        connection.execute(sql)
+        description = connection.description or []
+        types = tuple(str(column[1]) for column in description)
+        batch_rows = BATCH_ROWS if max_rows is None else max(1, min(BATCH_ROWS, max_rows + 1))
+        reader = connection.to_arrow_reader(batch_rows)
+        batches, rows, truncated = [], 0, False
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if max_rows is not None and rows > max_rows:
+                truncated = True
+                break
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+        if truncated:
+            table = table.slice(0, max_rows)
+        return Fetched(table=table, types=types, truncated=truncated)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def constant_time(expression: str, *, context: str) -> datetime:
+    """Evaluate a constant time expression (``now() - INTERVAL 1 DAY``) in a database that
+    can reach nothing outside itself. A time without offset is UTC.
+
+    Raises:
+        QueryInvalid: the expression is not a time.
+    """
+    import duckdb
+
+    connection = duckdb.connect(config={**_BASE_CONFIG, "enable_external_access": False})
+    try:
+        connection.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+        row = connection.execute(f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)").fetchone()
+    except duckdb.Error as error:
+        raise QueryInvalid(
+            f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
+        ) from error
+    finally:
+        connection.close()
+    value = row[0] if row else None
+    if not isinstance(value, datetime):
+        raise QueryInvalid(f"{context} evaluates to NULL, not a time.")
+    return value.astimezone(timezone.utc)
+
+
+def translate(
+    error: BaseException,
+    *,
+    locate: Callable[[int], tuple[int, int] | None],
+    read_only: bool,
+    timeout_s: float | None,
+    secrets: Sequence[str] = (),
+) -> QueryError:
+    """One sentence for a DuckDB error; ``locate`` maps DuckDB's byte position to the line
+    and column of the user's query."""
+    found = DuckError.read(error)
+    message = _trim(found.message)
+    for secret in secrets:
+        message = message.replace(secret, "****")
+    where = locate(found.position) if found.position is not None else None
+    line, column = where if where else (None, None)
+    at = f" at line {line}, column {column}" if where else ""
+    kind = found.kind.lower()
+    if kind == "interrupt":
+        limit = f" of {timeout_s:g} s" if timeout_s else ""
+        return QueryTimeout(
+            f"The query ran past its time limit{limit} and was stopped; narrow it (a WHERE on a "
+            f"partition column, fewer columns) or allow more time."
+        )
+    if kind == "permission" or (kind == "invalid input" and "configuration has been locked" in message):
+        if read_only:
+            return QueryRefused(
+                f"Read-only mode refused this{at}: it reads lake tables and nothing else ({message}).",
+                line=line,
+                column=column,
+            )
+        return QueryRefused(f"DuckDB refused this{at}: {message}.", line=line, column=column)
+    if kind == "parser":
+        return QuerySyntaxError(f"SQL syntax error{at}: {message}.", line=line, column=column)
+    if kind in ("binder", "catalog"):
+        return QueryInvalid(f"The query is not valid{at}: {message}.", line=line, column=column)
+    doing = {
+        "io": "reading data",
+        "http": "reading data",
+        "conversion": "converting a value",
+        "out of range": "computing a value",
+    }
+    if kind in doing:
+        return QueryFailed(f"The query failed{at} while {doing[kind]}: {message}.", line=line, column=column)
+    return QueryFailed(f"The query failed{at} ({found.kind} error): {message}.", line=line, column=column)
+
+
+def _credential_settings(connection: duckdb.DuckDBPyConnection, secrets: Sequence[str]) -> list[str]:
+    """Settings holding a credential: httpfs's key, secret and token settings, and any
+    setting whose value is one of the configuration's secrets."""
+    rows = connection.execute("SELECT name, value FROM duckdb_settings()").fetchall()
+    suffixes = ("_access_key_id", "_secret_access_key", "_session_token", "_secret", "_key_id")
+    return [
+        name
+        for name, value in rows
+        if value and (name.endswith(suffixes) or value in secrets) and name.replace("_", "").isalnum()
+    ]
+
+
+def _trim(text: str, limit: int = 400) -> str:
+    """DuckDB's message as one line: its own lines joined, the query echo dropped."""
+    text = text.split("\n\nLINE ")[0]
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    joined = "; ".join(lines).rstrip(".!")
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."

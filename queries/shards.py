@@ -1,0 +1,242 @@
+"""Writing a training set's rows as Parquet shards, deterministically, while hashing them.
+
+Same rows in the same order give byte-identical files (with the same pyarrow version):
+
+* a shard holds exactly ``shard_rows`` rows (the last one the rest), a row group exactly
+  ``ROW_GROUP_ROWS`` rows: incoming batches are re-cut, so how DuckDB happened to batch
+  its result never shows in the files;
+* the writer settings are fixed (:data:`WRITER`), and pyarrow writes no time, host or
+  path into a file (its footer holds the schema and ``created_by: parquet-cpp-arrow
+  version X``);
+* shards are named ``part-00000.parquet``, ``part-00001.parquet`` ...
+
+The content hash (:mod:`queries.content_hash`) and each file's sha256 are computed on the
+way, so nothing is read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from queries.content_hash import ContentHasher
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROW_GROUP_ROWS = 65_536
+DEFAULT_SHARD_ROWS = 1_048_576  # 16 row groups
+WRITER: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "store_schema": True,
+}
+
+Progress = Callable[[int, int, int], None]
+"""``progress(files_done, rows_written, bytes_written)``."""
+
+
+@dataclass(frozen=True)
+class ShardFile:
+    path: str
+    """Relative to the output folder."""
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class WrittenShards:
+    files: tuple[ShardFile, ...]
+    rows: int
+    content_hash: str
+    schema: pa.Schema
+
+
+def writer_settings(shard_rows: int) -> dict[str, Any]:
+    """What the manifest records about how the files were written."""
+    import pyarrow as pa
+
+    return {
+        "library": f"pyarrow {pa.__version__}",
+        **WRITER,
+        "row_group_rows": ROW_GROUP_ROWS,
+        "shard_rows": shard_rows,
+    }
+
+
+def write_shards(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    folder: Path,
+    *,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    progress: Progress | None = None,
+) -> WrittenShards:
+    """Write ``batches`` (in order) to ``folder`` as Parquet shards; an empty result is one
+    empty shard, so the schema is always on disk."""
+    if shard_rows <= 0:
+        raise ValueError("shard_rows must be positive")
+    hasher = ContentHasher(schema)
+    writer = _ShardWriter(folder, schema, shard_rows, progress)
+    rows = _Rows(batches, schema)
+    while True:
+        # Row groups start at each shard's first row, so the layout depends on the row
+        # order alone, never on how the result arrived.
+        in_shard = writer.rows_in_shard
+        wanted = min(ROW_GROUP_ROWS - in_shard % ROW_GROUP_ROWS, shard_rows - in_shard)
+        pieces = rows.take(wanted)
+        if not pieces:
+            break
+        for piece in pieces:
+            hasher.update(piece)
+        writer.write_row_group(pieces)
+    files = writer.close()
+    return WrittenShards(tuple(files), hasher.rows, hasher.hexdigest(), schema)
+
+
+def sha256_file(path: Path, *, block: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(block), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _ShardWriter:
+    def __init__(self, folder: Path, schema: pa.Schema, shard_rows: int, progress: Progress | None) -> None:
+        self.folder = folder
+        self.schema = schema
+        self.shard_rows = shard_rows
+        self.progress = progress
+        self.files: list[ShardFile] = []
+        self.rows_in_shard = 0
+        self._writer = None
+        self._sink: _HashingFile | None = None
+        self._rows_total = 0
+        self._bytes_done = 0
+
+    def write_row_group(self, pieces: list[pa.RecordBatch]) -> None:
+        """One row group (it never crosses a shard boundary)."""
+        import pyarrow as pa
+
+        if self._writer is None:
+            self._open()
+        rows = sum(p.num_rows for p in pieces)
+        self._writer.write_table(pa.Table.from_batches(pieces, self.schema), row_group_size=ROW_GROUP_ROWS)
+        self.rows_in_shard += rows
+        self._rows_total += rows
+        if self.rows_in_shard == self.shard_rows:
+            self._finish()
+        elif self.progress is not None:
+            self.progress(len(self.files), self._rows_total, self._bytes_done + self._sink.size)
+
+    def close(self) -> list[ShardFile]:
+        if self._writer is None and not self.files:
+            self._open()  # an empty result still gets one (empty) shard with the schema
+        if self._writer is not None:
+            self._finish()
+        return self.files
+
+    def _open(self) -> None:
+        import pyarrow.parquet as pq
+
+        name = f"part-{len(self.files):05d}.parquet"
+        self._sink = _HashingFile(self.folder / name)
+        self._writer = pq.ParquetWriter(self._sink, self.schema, **WRITER)
+        self.rows_in_shard = 0
+
+    def _finish(self) -> None:
+        assert self._writer is not None and self._sink is not None
+        self._writer.close()
+        self._sink.close()
+        self.files.append(
+            ShardFile(self._sink.path.name, self.rows_in_shard, self._sink.size, self._sink.hexdigest())
+        )
+        self._bytes_done += self._sink.size
+        self._writer, self._sink = None, None
+        self.rows_in_shard = 0
+        if self.progress is not None:
+            self.progress(len(self.files), self._rows_total, self._bytes_done)
+
+
+class _HashingFile:
+    """A write-only file object that hashes what passes through it (pyarrow writes
+    Parquet sequentially, so the digest is the file's sha256)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._digest.update(view)
+        self._handle.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            # No fsync: a torn file fails its sha256 check in the manifest and is rewritten.
+            self._handle.close()
+            self.closed = True
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+
+class _Rows:
+    """Rows of a batch stream, handed out ``n`` at a time (as slices, never copied)."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> None:
+        self._batches = iter(batches)
+        self._schema = schema
+        self._current: pa.RecordBatch | None = None
+        self._offset = 0
+
+    def take(self, n: int) -> list[pa.RecordBatch]:
+        import pyarrow as pa
+
+        pieces: list[pa.RecordBatch] = []
+        while n > 0:
+            if self._current is None or self._offset >= self._current.num_rows:
+                self._current = next(self._batches, None)
+                self._offset = 0
+                if self._current is None:
+                    break
+                if self._current.schema != self._schema:
+                    self._current = pa.RecordBatch.from_arrays(self._current.columns, schema=self._schema)
+                continue
+            piece = self._current.slice(self._offset, min(n, self._current.num_rows - self._offset))
+            self._offset += piece.num_rows
+            n -= piece.num_rows
+            pieces.append(piece)
+        return pieces

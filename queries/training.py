@@ -1,0 +1,816 @@
+"""Training sets: a SQL query over pinned table versions, materialized as Parquet, provable.
+
+``lake materialize NAME --sql QUERY --out DIR``:
+
+1. **Pin.** Every lake table the query names is pinned to one version before anything is
+   read (the latest, or what its ``VERSION AS OF`` / ``TIMESTAMP AS OF`` / ``AT (...)``
+   clause names), through the SQL layer's resolver; the query then reads exactly those
+   versions' files, so a concurrent ingest cannot change the result.
+2. **Order.** Rows are written in one deterministic order (the *ordering rule*):
+
+   * a query without a top-level ORDER BY is ordered by all its output columns, left to
+     right (``ORDER BY ALL``);
+   * a query with one keeps it, and every output column (by position, left to right) is
+     appended as a tie-breaker, so the order is total and a LIMIT picks the same rows
+     every time; ``ORDER BY ALL`` is total already.
+
+   Rows that tie on every column are identical, so any order among them writes the same
+   bytes. A LIMIT/OFFSET without ORDER BY, a sample, and functions whose value changes
+   between runs (``random()``, ``now()``, ``uuid()`` ...) are refused: they cannot give
+   the same rows twice. (Order-dependent aggregates such as ``list()`` or ``first()``
+   without ORDER BY are not detected; a rebuild then reports the content differs.)
+3. **Write** Parquet shards deterministically and hash the rows as they pass
+   (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
+   ``DIR``; then register the training-set version in the catalog (with the run's lineage
+   and the pins that keep its data from vacuum), move the files into place and write
+   ``lake-manifest.json`` last (:mod:`queries.manifest`).
+
+**Cache.** When ``DIR`` holds a manifest of the same name, SQL, shard size and input
+versions, registered in the catalog with the same content hash, and every file listed has
+its recorded size and sha256, nothing is recomputed (a cache hit). Checking the sha256 of
+every file reads the output once (about 2 GB/s); sizes alone would miss a corrupted file,
+and re-running the query costs far more.
+
+**Same SQL, same versions, another folder**: the registered version is written there
+again (no new version); content that differs is refused as not reproducible.
+
+**Rebuild** (``--from MANIFEST`` or ``--from NAME@VERSION``): the recorded SQL runs with
+every table reference pinned to its recorded version (by position in the query, so even
+a ``TIMESTAMP AS OF now() - ...`` clause reads what it read then); the output must have
+the recorded schema, row count and content hash, or the rebuild fails saying what differs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from catalog.registry import (
+    InputVersion,
+    TrainingSetInfo,
+    check_name,
+    find_training_set,
+    parse_ref,
+    register_training_set,
+    training_sets,
+)
+from catalog.store import Catalog, TableVersionRef
+from lake.errors import LakeError, VersionVacuumed
+from lake.names import TableName
+from lake.storage import Storage
+from lake.tables import DeltaStore
+from queries import session
+from queries.content_hash import SCHEME, canonical_type
+from queries.exceptions import (
+    ManifestError,
+    NotReproducible,
+    OutputFolderNotEmpty,
+    QueryInvalid,
+    QueryRefused,
+    RebuildMismatch,
+    TrainingSetError,
+)
+from queries.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from queries.parse import TimeTravel, parse_statement
+from queries.resolve import ResolvedTable, Resolver
+from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+Progress = Callable[[int, int, int], None]
+BATCH_ROWS = 65_536
+WRAPPER_ALIAS = "lake_training_set"
+_TEMP_PREFIX = ".lake-tmp-"
+_VOLATILE = {
+    "random", "rand", "setseed", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "now",
+    "current_timestamp", "current_date", "current_time", "get_current_time",
+    "get_current_timestamp", "transaction_timestamp", "localtimestamp", "localtime", "today",
+}
+
+
+@dataclass(frozen=True)
+class MaterializeResult:
+    """What ``lake materialize`` did."""
+
+    name: str
+    version: int
+    out: str
+    status: str
+    """``materialized`` (a new version), ``cached`` (nothing recomputed), ``copied`` (a
+    registered version written to another folder) or ``rebuilt`` (proven identical)."""
+    row_count: int
+    content_hash: str
+    files: tuple[ShardFile, ...]
+    inputs: tuple[dict[str, Any], ...]
+    manifest: str
+    seconds: float
+    run_id: str | None = None
+    files_identical: bool | None = None
+    """For a rebuild: every shard is byte-identical to the recorded one."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def cached(self) -> bool:
+        return self.status == "cached"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "status": self.status,
+            "out": self.out,
+            "row_count": self.row_count,
+            "content_hash": self.content_hash,
+            "files": [f.to_json() for f in self.files],
+            "inputs": list(self.inputs),
+            "manifest": self.manifest,
+            "seconds": round(self.seconds, 3),
+            "run_id": self.run_id,
+            "files_identical": self.files_identical,
+            "notes": list(self.notes),
+        }
+
+
+# -- the ordering rule (pure) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """How a query's rows get their deterministic order."""
+
+    kind: str
+    """``wrap`` (no ORDER BY: order by all columns), ``append`` (tie-breakers appended to the
+    query's ORDER BY at ``insert_at``) or ``total`` (the query orders BY ALL)."""
+    insert_at: int
+    text: str
+    """The query without trailing semicolons."""
+
+    @property
+    def description(self) -> str:
+        return {
+            "wrap": "ORDER BY all output columns, left to right",
+            "append": "the query's ORDER BY, then every output column left to right as tie-breakers",
+            "total": "the query's ORDER BY ALL",
+        }[self.kind]
+
+    def ordered_sql(self, columns: int) -> str:
+        if self.kind == "wrap":
+            return f"SELECT * FROM ({self.text}\n) AS {WRAPPER_ALIAS} ORDER BY ALL"
+        if self.kind == "total":
+            return self.text
+        ties = ", ".join(str(i) for i in range(1, columns + 1))
+        return f"{self.text[: self.insert_at]}, {ties}{self.text[self.insert_at :]}"
+
+
+def plan_order(sql: str) -> OrderPlan:
+    """Apply the ordering rule to a query's text (see the module docstring).
+
+    Raises:
+        NotReproducible: a LIMIT/OFFSET without ORDER BY, a sample, or a volatile function.
+        QueryRefused: the statement is not a query.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.dialects.duckdb import DuckDB
+    from sqlglot.tokens import TokenType
+
+    dialect = DuckDB()
+    tokens = list(dialect.tokenize(sql))
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        tokens.pop()
+    text = sql[: tokens[-1].end + 1] if tokens else sql
+    tree = sqlglot.parse_one(text, dialect=dialect)
+    if not isinstance(tree, exp.Query):
+        raise QueryRefused(
+            f"A training set is the result of a query (SELECT, WITH ..., VALUES); this is a "
+            f"{type(tree).__name__.upper()} statement."
+        )
+    _refuse_nondeterminism(tree, exp)
+    order = tree.args.get("order")
+    if order is None:
+        return OrderPlan("wrap", len(text), text)
+    keys = order.expressions
+    if len(keys) == 1 and isinstance(keys[0].this, exp.Var) and keys[0].this.name.upper() == "ALL":
+        return OrderPlan("total", len(text), text)
+    depth, start = 0, None
+    for index, token in enumerate(tokens):
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE):
+            depth -= 1
+        elif depth == 0 and token.token_type == TokenType.ORDER_BY:
+            start = index
+    if start is None:  # pragma: no cover - the tree has an ORDER BY, so a token does
+        raise QueryInvalid("The query's ORDER BY could not be located; write ORDER BY ALL.")
+    end = tokens[-1].end + 1
+    depth, previous = 0, tokens[start]
+    for token in tokens[start + 1 :]:
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE):
+            depth -= 1
+        elif depth == 0 and (token.token_type in (TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH) or token.text.upper() in ("LIMIT", "OFFSET", "FETCH", "USING")):
+            end = previous.end + 1
+            break
+        previous = token
+    return OrderPlan("append", end, text)
+
+
+def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
+    for node in tree.walk():
+        if isinstance(node, (exp.Select, exp.SetOperation)) and (node.args.get("limit") or node.args.get("offset")):
+            if node.args.get("order") is None:
+                raise NotReproducible(
+                    "The query has a LIMIT or OFFSET without ORDER BY, so which rows it keeps can change "
+                    "from run to run; add an ORDER BY (e.g. ORDER BY ALL) before the LIMIT."
+                )
+        if isinstance(node, exp.TableSample) or (isinstance(node, exp.Select) and node.args.get("sample")):
+            raise NotReproducible(
+                "The query samples rows (USING SAMPLE / TABLESAMPLE), which can pick other rows on "
+                "another run; filter on a hash instead, e.g. WHERE hash(id) % 10 = 0."
+            )
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name in _VOLATILE:
+                name = {"rand": "random", "currentdate": "current_date"}.get(name, name)
+                raise NotReproducible(
+                    f"The query calls {name}(), whose value changes from run to run, so the training "
+                    f"set could not be rebuilt; use a column or a literal instead."
+                )
+
+
+# -- preparing a query over pinned versions ----------------------------------------------------
+
+
+class _PinningResolver(Resolver):
+    """The SQL layer's resolver, recording each reference's version in query order and,
+    for a rebuild, pinning the n-th reference to the n-th recorded version."""
+
+    def __init__(self, catalog: Catalog, storage: Storage, pins: Sequence[tuple[str, int]] | None) -> None:
+        super().__init__(catalog, storage)
+        self.pins = list(pins) if pins is not None else None
+        self.calls: list[tuple[TableName, TimeTravel | None, ResolvedTable]] = []
+        self._replay: int | None = None
+
+    def replay(self) -> None:
+        """Answer the next plan's references with the versions already chosen."""
+        self._replay = 0
+
+    def resolve(self, name, travel, *, where, evaluate):  # noqa: ANN001, ANN201 - same as Resolver
+        if self._replay is not None:
+            recorded_name, _, resolved = self.calls[self._replay]
+            self._replay += 1
+            assert recorded_name == name
+            return resolved
+        if self.pins is not None:
+            index = len(self.calls)
+            if index >= len(self.pins) or self.pins[index][0] != str(name):
+                expected = self.pins[index][0] if index < len(self.pins) else "nothing more"
+                raise RebuildMismatch(
+                    f"The SQL's table reference {index + 1} is {name}{where}, but the manifest records "
+                    f"{expected}; the manifest's SQL and references do not match."
+                )
+            travel_used = TimeTravel(clause=f"VERSION AS OF {self.pins[index][1]}", version=self.pins[index][1])
+        else:
+            travel_used = travel
+        resolved = super().resolve(name, travel_used, where=where, evaluate=evaluate)
+        self.calls.append((name, travel, resolved))
+        return resolved
+
+
+@dataclass
+class _Prepared:
+    sql: str
+    order: OrderPlan
+    resolver: _PinningResolver
+    statement: Any
+    plan: Any
+    rewritten: Any
+    robust: set[tuple[str, int]]
+    columns: int
+    text_order: list[int]
+    """Indexes into ``resolver.calls`` in the order the references appear in the text."""
+
+    def references(self) -> list[dict[str, Any]]:
+        """Each lake table reference, in text order, with the version it read."""
+        found = []
+        for index in self.text_order:
+            name, travel, resolved = self.resolver.calls[index]
+            found.append({"table": str(name), "clause": travel.clause if travel else None, "version": resolved.version})
+        return found
+
+    def inputs(self) -> list[InputVersion]:
+        seen: dict[tuple[int, int], InputVersion] = {}
+        for name, _, resolved in self.resolver.calls:
+            key = (resolved.info.id, resolved.version)
+            seen.setdefault(key, InputVersion(resolved.info.id, str(name), resolved.version, resolved.snapshot.committed_at))
+        return sorted(seen.values(), key=lambda i: (i.table, i.version))
+
+    def resolved(self) -> list[ResolvedTable]:
+        unique: dict[tuple[int, int], ResolvedTable] = {}
+        for _, _, resolved in self.resolver.calls:
+            unique.setdefault((resolved.info.id, resolved.version), resolved)
+        return list(unique.values())
+
+
+def _prepare(
+    catalog: Catalog, storage: Storage, sql: str, cursor: duckdb.DuckDBPyConnection, *, pins: Sequence[tuple[str, int]] | None = None
+) -> _Prepared:
+    """Pin every table of ``sql``, bind it (errors point into the user's own text), and
+    build the ordered statement to run."""
+    from queries import sql as layer
+
+    order = plan_order(sql)
+    statement = parse_statement(order.text)
+    resolver = _PinningResolver(catalog, storage, None)
+    # The resolver sees references in parse-tree order; manifests list them in text order.
+    starts = [ref.start for ref in statement.tables if not ref.shadowed and resolver.lake_name(ref) is not None]
+    text_order = sorted(range(len(starts)), key=lambda i: starts[i])
+    if pins is not None:
+        if len(pins) != len(starts):
+            raise RebuildMismatch(
+                f"The SQL reads {len(starts)} lake table reference(s) but the manifest records {len(pins)}; "
+                f"the manifest's SQL and references do not match."
+            )
+        by_call = [None] * len(pins)
+        for rank, index in enumerate(text_order):
+            by_call[index] = pins[rank]
+        resolver.pins = by_call
+    plan = layer._plan(statement, resolver)
+    if pins is not None and len(resolver.calls) != len(pins):
+        raise RebuildMismatch(
+            f"The SQL reads {len(resolver.calls)} table reference(s) but the manifest records {len(pins)}; "
+            f"the manifest's SQL and references do not match."
+        )
+    robust: set[tuple[str, int]] = set()
+    columns = _bind(cursor, statement, plan, robust, resolver, storage, layer)
+    resolver.replay()
+    final = parse_statement(order.ordered_sql(columns))
+    final_plan = layer._plan(final, resolver)
+    rewritten = layer._rewrite(final, final_plan, robust)
+    return _Prepared(order.text, order, resolver, final, final_plan, rewritten, robust, columns, text_order)
+
+
+def _bind(cursor, statement, plan, robust, resolver, storage, layer) -> int:  # noqa: ANN001
+    """DESCRIBE the user's query (binds, reads no data); returns its column count. A
+    schema column that no file of a version holds switches that version to the
+    NULL-filling scan, as ``lake sql`` does."""
+    prefix = "DESCRIBE "
+    for _ in range(layer.MAX_ROBUST_RETRIES + 1):
+        rewritten = layer._rewrite(statement, plan, robust)
+        shifted = _shift(rewritten, prefix)
+        try:
+            return len(cursor.execute(prefix + rewritten.text).fetchall())
+        except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
+            if not layer._is_duckdb_error(error):
+                raise
+            retry = layer._needs_robust_scan(error, shifted, plan, robust)
+            if retry is not None:
+                robust.add(retry)
+                continue
+            raise layer._translate(error, statement, shifted, plan, resolver, storage, False, None) from error
+    raise QueryInvalid("The query kept failing on missing columns; report this as a bug.")
+
+
+def _shift(rewritten: Any, prefix: str) -> Any:
+    """The rewritten text behind ``prefix``, with positions mapped back to the user's text."""
+    k = len(prefix)
+    edits = ((0, 0, 0, k, -1),) + tuple((a, b, c + k, d + k, t) for a, b, c, d, t in rewritten.edits)
+    return type(rewritten)(prefix + rewritten.text, rewritten.original, edits)
+
+
+def _stream(
+    prepared: _Prepared, cursor: duckdb.DuckDBPyConnection, storage: Storage
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    from queries import sql as layer
+
+    def translated(error: BaseException) -> LakeError:
+        return layer._translate(
+            error, prepared.statement, prepared.rewritten, prepared.plan, prepared.resolver, storage, False, None
+        )
+
+    try:
+        cursor.execute(prepared.rewritten.text)
+        reader = cursor.to_arrow_reader(BATCH_ROWS)
+    except Exception as error:  # noqa: BLE001
+        if not layer._is_duckdb_error(error):
+            raise
+        raise translated(error) from error
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except Exception as error:  # noqa: BLE001
+            if not layer._is_duckdb_error(error) and not _is_arrow_error(error):
+                raise
+            raise translated(error) from error
+
+    return reader.schema, batches()
+
+
+def _is_arrow_error(error: BaseException) -> bool:
+    import pyarrow as pa
+
+    return isinstance(error, pa.ArrowException)
+
+
+# -- materialize -------------------------------------------------------------------------------
+
+
+def materialize(
+    catalog: Catalog,
+    storage: Storage,
+    name: str,
+    sql: str,
+    *,
+    out: Path,
+    shard_rows: int | None = None,
+    progress: Progress | None = None,
+) -> MaterializeResult:
+    """Materialize ``sql`` as training set ``name`` into folder ``out`` (see the module
+    docstring for the rules).
+
+    Raises:
+        NotReproducible: the query cannot give the same rows twice.
+        OutputFolderNotEmpty: ``out`` holds files that are not a training set's.
+        QueryError: the query is not valid or failed (line and column of ``sql``).
+        VersionVacuumed: a version the query names lost its files to vacuum.
+    """
+    started = time.perf_counter()
+    check_name(name, "training set")
+    shard_rows = shard_rows or DEFAULT_SHARD_ROWS
+    if shard_rows <= 0:
+        raise TrainingSetError(f"--shard-rows must be a positive number of rows, not {shard_rows}.")
+    out = out.expanduser().resolve()
+    previous = _existing_manifest(out)
+    cursor = session.shared_cursor(storage)
+    try:
+        prepared = _prepare(catalog, storage, sql, cursor)
+        inputs = prepared.inputs()
+        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs)
+        if registered is not None and previous is not None:
+            hit = _cache_hit(previous, registered, out, shard_rows)
+            if hit:
+                return _result(previous, out, "cached", started, registered.run_id)
+        _prepare_folder(out, previous)
+        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
+        staging.mkdir()
+        try:
+            run_id = catalog.start_run(
+                kind="materialize",
+                job=f"materialize:{name}",
+                parameters={"name": name, "sql": prepared.sql, "out": str(out), "shard_rows": shard_rows},
+                inputs=[TableVersionRef(i.table_id, i.version) for i in inputs],
+            )
+            try:
+                schema, batches = _stream(prepared, cursor, storage)
+                written = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+                base = {
+                    "name": name,
+                    "sql": prepared.sql,
+                    "order": prepared.order.description,
+                    "inputs": tuple(i.to_json() for i in inputs),
+                    "references": tuple(prepared.references()),
+                    "schema": tuple(_schema_json(written.schema)),
+                    "row_count": written.rows,
+                    "content_hash": written.content_hash,
+                    "content_hash_scheme": SCHEME,
+                    "files": tuple(f.to_json() for f in written.files),
+                    "writer": writer_settings(shard_rows),
+                }
+                if registered is not None:
+                    manifest = _copy_of(registered, written, base, run_id)
+                    status = "copied"
+                else:
+                    info = register_training_set(
+                        catalog,
+                        name=name,
+                        sql=prepared.sql,
+                        content_hash=written.content_hash,
+                        row_count=written.rows,
+                        location=str(out),
+                        inputs=inputs,
+                        run_id=run_id,
+                        manifest=lambda version: _manifest(base, version, run_id).to_json(),
+                    )
+                    manifest = Manifest.from_json(info.manifest, where=f"training set {info.ref}")
+                    status = "materialized"
+            except BaseException as error:
+                catalog.finish_run(run_id, status="failed", error=_message(error))
+                raise
+            _install(out, staging, previous, manifest)
+            catalog.finish_run(
+                run_id,
+                status="completed",
+                stats={"training_set": f"{name}@{manifest.version}", "rows": written.rows, "status": status},
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        cursor.close()
+    return _result(manifest, out, status, started, run_id)
+
+
+def rebuild(
+    catalog: Catalog,
+    storage: Storage,
+    source: str,
+    *,
+    out: Path,
+    progress: Progress | None = None,
+) -> MaterializeResult:
+    """Rebuild a training set from its manifest (a path to ``lake-manifest.json`` or its
+    folder, or ``NAME@VERSION`` of a registered one) and prove it is the same.
+
+    Raises:
+        ManifestError: the manifest is missing or damaged.
+        VersionVacuumed: a recorded version lost its files (vacuum without a pin).
+        RebuildMismatch: the result differs; the message says how.
+    """
+    started = time.perf_counter()
+    manifest = _load_manifest(catalog, source)
+    out = out.expanduser().resolve()
+    previous = _existing_manifest(out)
+    pins = _recorded_pins(manifest)
+    cursor = session.shared_cursor(storage)
+    try:
+        prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
+        _check_inputs(manifest, prepared)
+        _check_files_present(manifest, prepared, storage)
+        _prepare_folder(out, previous)
+        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
+        staging.mkdir()
+        try:
+            run_id = catalog.start_run(
+                kind="rebuild",
+                job=f"rebuild:{manifest.name}",
+                parameters={"training_set": f"{manifest.name}@{manifest.version}", "out": str(out)},
+                inputs=[TableVersionRef(i.table_id, i.version) for i in prepared.inputs()],
+            )
+            try:
+                shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
+                schema, batches = _stream(prepared, cursor, storage)
+                written = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+                _compare(manifest, written)
+            except BaseException as error:
+                catalog.finish_run(run_id, status="failed", error=_message(error))
+                raise
+            identical = [f.sha256 for f in written.files] == [str(f["sha256"]) for f in manifest.files]
+            rebuilt = Manifest(
+                **{
+                    **{k: getattr(manifest, k) for k in Manifest.__dataclass_fields__ if k != "extra"},
+                    "files": tuple(f.to_json() for f in written.files),
+                    "writer": writer_settings(shard_rows),
+                    "extra": {
+                        **manifest.extra,
+                        "rebuild": {
+                            "run_id": run_id,
+                            "at": datetime.now(timezone.utc).isoformat(),
+                            "files_identical": identical,
+                        },
+                    },
+                }
+            )
+            _install(out, staging, previous, rebuilt)
+            catalog.finish_run(
+                run_id,
+                status="completed",
+                stats={"training_set": f"{manifest.name}@{manifest.version}", "verified": True, "files_identical": identical},
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        cursor.close()
+    notes = () if identical else (
+        "same content hash; the Parquet bytes differ (another pyarrow version or writer settings)",
+    )
+    result = _result(rebuilt, out, "rebuilt", started, run_id)
+    return MaterializeResult(**{**result.__dict__, "files_identical": identical, "notes": notes})
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _registered_with_same_inputs(
+    catalog: Catalog, name: str, sql: str, inputs: Sequence[InputVersion]
+) -> TrainingSetInfo | None:
+    """The registered version of ``name`` made by the same SQL over the same versions."""
+    wanted = sorted((i.table, i.version) for i in inputs)
+    for candidate in reversed(training_sets(catalog, name)):
+        recorded = sorted((str(i.get("table")), int(i.get("version", -1))) for i in candidate.manifest.get("inputs", []))
+        if candidate.sql == sql and recorded == wanted:
+            return candidate
+    return None
+
+
+def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard_rows: int) -> bool:
+    if (previous.name, previous.version, previous.content_hash) != (registered.name, registered.version, registered.content_hash):
+        return False
+    if int(previous.writer.get("shard_rows") or 0) != shard_rows:
+        return False
+    return _intact(previous, out)
+
+
+def _intact(manifest: Manifest, out: Path) -> bool:
+    """Every listed file is there with its recorded size and sha256."""
+    for entry in manifest.files:
+        path = out / str(entry["path"])
+        try:
+            if path.stat().st_size != int(entry["bytes"]):
+                return False
+        except OSError:
+            return False
+    return all(sha256_file(out / str(entry["path"])) == entry["sha256"] for entry in manifest.files)
+
+
+def _existing_manifest(out: Path) -> Manifest | None:
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        return read_manifest(path)
+    except ManifestError as error:
+        raise OutputFolderNotEmpty(
+            f"{out} holds a {MANIFEST_NAME} the lake cannot read ({error}); remove the folder's "
+            f"contents or choose another --out."
+        ) from error
+
+
+def _prepare_folder(out: Path, previous: Manifest | None) -> None:
+    """Create ``out``; refuse when it holds files that are not the previous training set's."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainingSetError(f"Cannot create the output folder {out}: {error.strerror}.") from error
+    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp"} | ({str(f["path"]) for f in previous.files} if previous else set())
+    foreign = sorted(
+        p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
+    )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputFolderNotEmpty(
+            f"The output folder {out} holds files that are not a training set's ({shown}); the lake "
+            f"does not delete them: choose an empty or new folder."
+        )
+    for stale in out.glob(f"{_TEMP_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
+
+
+def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
+    """Replace the folder's training set with the staged one; the manifest goes last, so a
+    folder with a manifest always holds the files it lists."""
+    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    if previous is not None:
+        for entry in previous.files:
+            (out / str(entry["path"])).unlink(missing_ok=True)
+    for path in sorted(staging.iterdir()):
+        path.replace(out / path.name)
+    write_manifest(out, manifest)
+
+
+def _manifest(base: dict[str, Any], version: int, run_id: str) -> Manifest:
+    return Manifest(
+        version=version,
+        run_id=run_id,
+        created_at=datetime.now(timezone.utc).isoformat(),
+        **base,
+    )
+
+
+def _copy_of(registered: TrainingSetInfo, written: Any, base: dict[str, Any], run_id: str) -> Manifest:
+    if written.content_hash != registered.content_hash:
+        raise NotReproducible(
+            f"The same SQL over the same table versions as {registered.ref} gave different rows "
+            f"(content hash {written.content_hash[:12]}..., registered {registered.content_hash[:12]}...): "
+            f"the query is not deterministic (an order-dependent aggregate such as list() or first()?)."
+        )
+    recorded = Manifest.from_json(registered.manifest, where=f"training set {registered.ref}")
+    return Manifest(
+        **{
+            **{k: getattr(recorded, k) for k in Manifest.__dataclass_fields__ if k != "extra"},
+            "files": base["files"],
+            "writer": base["writer"],
+            "extra": {**recorded.extra, "copied_by_run": run_id},
+        }
+    )
+
+
+def _load_manifest(catalog: Catalog, source: str) -> Manifest:
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if path.suffix == ".json" or path.exists():
+        return read_manifest(path)
+    name, version = parse_ref(source)
+    if version is not None and not version.isdigit():
+        raise ManifestError(f"{source!r} is neither a manifest file nor NAME@VERSION (e.g. churn@2).")
+    found = find_training_set(catalog, name, int(version) if version else None)
+    return Manifest.from_json(found.manifest, where=f"training set {found.ref}")
+
+
+def _recorded_pins(manifest: Manifest) -> list[tuple[str, int]]:
+    if manifest.references:
+        return [(str(r["table"]), int(r["version"])) for r in manifest.references]
+    # A manifest without references: every table must have been read at one version.
+    tables = [str(i["table"]) for i in manifest.inputs]
+    if len(set(tables)) != len(tables):
+        raise ManifestError(
+            f"The manifest of {manifest.name}@{manifest.version} lists a table at several versions "
+            f"but not which reference read which; it cannot be rebuilt."
+        )
+    raise ManifestError(f"The manifest of {manifest.name}@{manifest.version} has no 'references'; it is damaged.")
+
+
+def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
+    recorded = sorted((str(i["table"]), int(i["version"])) for i in manifest.inputs)
+    now = sorted((i.table, i.version) for i in prepared.inputs())
+    if recorded != now:
+        raise RebuildMismatch(
+            f"The rebuild of {manifest.name}@{manifest.version} would read {_versions(now)} but the "
+            f"manifest records {_versions(recorded)}.",
+            differences=("inputs",),
+        )
+
+
+def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Storage) -> None:
+    for resolved in prepared.resolved():
+        try:
+            DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
+        except VersionVacuumed as error:
+            raise VersionVacuumed(
+                f"{manifest.name}@{manifest.version} cannot be rebuilt: version {resolved.version} of "
+                f"{resolved.name} lost its data files to vacuum (it was not pinned). {error}"
+            ) from error
+
+
+def _compare(manifest: Manifest, written: Any) -> None:
+    differences: list[str] = []
+    recorded_schema = [(str(c["name"]), str(c["type"])) for c in manifest.schema]
+    new_schema = [(c["name"], c["type"]) for c in _schema_json(written.schema)]
+    if recorded_schema != new_schema:
+        changed = [
+            f"{a[0]} {a[1]} became {b[0]} {b[1]}"
+            for a, b in zip(recorded_schema, new_schema, strict=False)
+            if a != b
+        ]
+        if len(recorded_schema) != len(new_schema):
+            changed.append(f"{len(recorded_schema)} columns became {len(new_schema)}")
+        differences.append(f"schema ({'; '.join(changed)})")
+    if written.rows != manifest.row_count:
+        differences.append(f"row count ({manifest.row_count} recorded, {written.rows} now)")
+    if written.content_hash != manifest.content_hash:
+        differences.append(
+            f"content hash ({manifest.content_hash[:16]}... recorded, {written.content_hash[:16]}... now)"
+        )
+    if differences:
+        raise RebuildMismatch(
+            f"The rebuild of {manifest.name}@{manifest.version} from the recorded versions differs: "
+            f"{'; '.join(differences)}. The folder was left as it was.",
+            differences=tuple(differences),
+        )
+
+
+def _schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
+    return [{"name": f.name, "type": canonical_type(f.type), "nullable": f.nullable} for f in schema]
+
+
+def _result(manifest: Manifest, out: Path, status: str, started: float, run_id: str | None) -> MaterializeResult:
+    return MaterializeResult(
+        name=manifest.name,
+        version=manifest.version,
+        out=str(out),
+        status=status,
+        row_count=manifest.row_count,
+        content_hash=manifest.content_hash,
+        files=tuple(
+            ShardFile(str(f["path"]), int(f.get("rows") or 0), int(f["bytes"]), str(f["sha256"])) for f in manifest.files
+        ),
+        inputs=tuple(dict(i) for i in manifest.inputs),
+        manifest=str(out / MANIFEST_NAME),
+        seconds=time.perf_counter() - started,
+        run_id=run_id,
+    )
+
+
+def _versions(pairs: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{t}@{v}" for t, v in pairs) or "no tables"
+
+
+def _message(error: BaseException) -> str:
+    text = str(error) if isinstance(error, LakeError) else f"{type(error).__name__}: {error}"
+    return text[:2000]
+
+
+__all__ = ["MaterializeResult", "OrderPlan", "materialize", "plan_order", "rebuild"]

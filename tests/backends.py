@@ -1,0 +1,185 @@
+"""Real backends for the test suite: a loopback S3 server and a PostgreSQL server.
+
+S3 is moto's server mode, started in-process on a free loopback port. PostgreSQL is the
+server at 127.0.0.1:5432 (user postgres) when it answers, else a throwaway server that
+pytest-postgresql starts from the machine's PostgreSQL binaries. Each test gets its own
+database and its own bucket prefix, and they are removed afterwards.
+
+Without a backend the tests that need it are skipped, except with ``CI=true``: then a
+missing backend fails the run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+PG_HOST = os.environ.get("LAKE_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("LAKE_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("LAKE_TEST_PG_USER", "postgres")
+S3_KEY_ID = "lake-test-key"
+S3_SECRET = "lake-test-secret-do-not-leak"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail under CI=true, because a backend is missing."""
+    if in_ci():
+        pytest.fail(f"backend unavailable under CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    bucket: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": S3_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_KEY_ID,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+        )
+
+    def create_bucket(self, name: str) -> None:
+        self.client().create_bucket(Bucket=name)
+
+
+@contextmanager
+def start_s3() -> Iterator[S3Server]:
+    """moto's S3 server in its own process.
+
+    Not in a thread of the test process: deltalake holds the GIL while it waits for the
+    server, so an in-process server would never answer it.
+    """
+    import subprocess
+    import sys
+    import time
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _port_open("127.0.0.1", port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto's S3 server did not start on port {port}")
+            time.sleep(0.05)  # waiting for a child process to listen: a readiness poll
+        s3 = S3Server(endpoint=f"http://127.0.0.1:{port}", bucket=f"lake-test-{uuid.uuid4().hex[:12]}")
+        s3.create_bucket(s3.bucket)
+        yield s3
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{database}"
+
+    def admin(self):
+        import psycopg2
+
+        connection = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres")
+        connection.autocommit = True
+        return connection
+
+    def create_database(self) -> str:
+        name = f"lake_test_{uuid.uuid4().hex[:16]}"
+        connection = self.admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            connection.close()
+        return name
+
+    def drop_database(self, name: str) -> None:
+        connection = self.admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            connection.close()
+
+
+@contextmanager
+def start_postgres() -> Iterator[PostgresServer | None]:
+    """The local server if it answers, else a throwaway one; None when neither is possible."""
+    if _port_open(PG_HOST, PG_PORT):
+        yield PostgresServer(PG_HOST, PG_PORT, PG_USER)
+        return
+    pg_ctl = shutil.which("pg_ctl") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None)
+    if pg_ctl is None:
+        yield None
+        return
+    from pytest_postgresql.executor import PostgreSQLExecutor
+
+    port = _free_port()
+    datadir = tempfile.mkdtemp(prefix="lake-pg-")
+    executor = PostgreSQLExecutor(
+        executable=pg_ctl,
+        host="127.0.0.1",
+        port=port,
+        datadir=datadir,
+        unixsocketdir=datadir,
+        logfile=os.path.join(datadir, "log"),
+        startparams="-w",
+        dbname="postgres",
+        user="postgres",
+        password="",
+        postgres_options="",
+    )
+    executor.start()
+    try:
+        yield PostgresServer("127.0.0.1", port, "postgres")
+    finally:
+        executor.stop()
+        shutil.rmtree(datadir, ignore_errors=True)
