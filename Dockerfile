@@ -7,4 +7,5 @@ COPY ingest ./ingest
 COPY queries ./queries
 RUN pip install --no-cache-dir -c constraints.txt .
 WORKDIR /work
+EXPOSE 8080
 CMD ["lake", "--help"]

@@ -11,6 +11,9 @@ Cases (medians of alternating runs in one process; ratio = ours / baseline, lowe
 * ``... (same Delta files)``: the same query through ``lk.sql`` against DuckDB reading the
   very files of that version. It isolates what the SQL layer costs from what the file layout
   and the Parquet writer cost (delta-rs writes one file per day, with its own encodings).
+* ``ingested logs: ...``: the same rows as raw JSON lines through ``lake ingest logs``
+  (event time from ``ts``, laid out by day, ``_raw`` kept), queried through ``lk.sql``, against
+  DuckDB on one Parquet file that DuckDB wrote from that table's rows. Target <= 1.25.
 * ``after N appends + optimize``: N appends of 100 rows, compacted by ``Lake.optimize``,
   against the same rows written in one go (both through ``lk.sql``). Target <= 1.5. The row
   ``before optimize`` shows what compaction buys.
@@ -124,11 +127,66 @@ def run(scale: float = 1.0) -> list[dict]:
                 compare(f"{case} (same Delta files)", ours(query), plain_duckdb(query, same_files),
                         repeat=REPEAT, baseline_name="DuckDB on the version's files", rows=rows)
             )
+        results += _ingested(lk, generator, folder, rows)
         results += _appends(lk, generator, appends)
         return results
     finally:
         generator.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+INGESTED_QUERIES = {
+    "group by": QUERIES["group by"],
+    "10-day range (partition)": QUERIES["10-day range (partition)"],
+    "1-day range (event time)": (
+        "SELECT request.path, count(*) AS n FROM {t} "
+        "WHERE _event_time >= TIMESTAMPTZ '2026-10-07 00:00:00+00' "
+        "AND _event_time < TIMESTAMPTZ '2026-10-08 00:00:00+00' "
+        "GROUP BY ALL ORDER BY n DESC, request.path LIMIT 10"
+    ),
+}
+
+
+def _ingested(lk, generator, folder: Path, rows: int) -> list[dict]:
+    """The same rows as raw JSON lines through ``lake ingest logs`` (event time ``ts``, laid
+    out by day, ``_raw`` and the other lake columns kept), queried through ``lk.sql``,
+    against DuckDB on one Parquet file DuckDB wrote from that table's rows."""
+    import duckdb
+
+    jsonl = folder / "logs.jsonl"
+    generator.execute(f"COPY (SELECT * EXCLUDE (_event_date) FROM ({logs_sql(rows)})) TO '{jsonl}' (FORMAT json)")
+    lk.ingest_logs("bench.ingested", [str(jsonl)], time_field="ts")
+    jsonl.unlink()
+    files = [lk.storage.duckdb_path(f.uri) for f in lk.delta(lk.catalog.get_table(_name("bench.ingested"))).snapshot().files]
+    plain = folder / "ingested.parquet"
+    baseline = duckdb.connect()
+    baseline.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+    baseline.execute(
+        "COPY (SELECT * FROM read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], "
+        "hive_partitioning = true, hive_types = {'_event_date': 'DATE'})) "
+        f"TO '{plain}' (FORMAT parquet, ROW_GROUP_SIZE 65536, COMPRESSION zstd)"
+    )
+    results = []
+    for case, query in INGESTED_QUERIES.items():
+        def ours(q: str = query):
+            return lk.sql(q.format(t="bench.ingested"))
+
+        def theirs(q: str = query):
+            return baseline.execute(q.format(t=f"read_parquet('{plain}')")).to_arrow_table()
+
+        assert _rounded(ours().table.to_pylist()) == _rounded(theirs().to_pylist()), f"ingested {case}: results differ"
+        results.append(
+            compare(f"ingested logs: {case}", ours, theirs, repeat=REPEAT,
+                    baseline_name="DuckDB on one Parquet file", rows=rows, files=len(files), target=1.25)
+        )
+    baseline.close()
+    return results
+
+
+def _name(text: str):  # noqa: ANN202
+    from lake.names import TableName
+
+    return TableName.parse(text)
 
 
 def _appends(lk, generator, appends: int) -> list[dict]:

@@ -11,11 +11,12 @@ commits nothing further; the table stays at its last good version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, TableVersionRef, VersionInfo
 from lake.errors import LakeError
+from lake.failpoints import failpoint
 from lake.tables import Commit, DeltaStore, StagedFile
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class TableRun:
         )
         return self._record(commit)
 
+    def replace_staged(self, files: Sequence[StagedFile], *, schema: pa.Schema, operation: str) -> VersionInfo:
+        """Replace the table's rows (and schema) with the staged files, in one commit."""
+        commit = self.store.replace_staged(files, schema=schema, run_id=self.run_id, operation=operation)
+        return self._record(commit)
+
     def write(
         self,
         data: pa.RecordBatchReader | pa.Table,
@@ -87,6 +93,7 @@ class TableRun:
         operation: str,
         partition_by: Sequence[str] = (),
         overwrite_schema: bool = False,
+        base_version: int | None = None,
     ) -> VersionInfo:
         commit = self.store.write(
             data,
@@ -95,11 +102,24 @@ class TableRun:
             operation=operation,
             partition_by=partition_by,
             overwrite_schema=overwrite_schema,
+            base_version=base_version,
         )
         return self._record(commit)
 
-    def merge(self, source: pa.Table, *, keys: Sequence[str], operation: str = "MERGE") -> tuple[VersionInfo, Mapping[str, object]]:
+    def merge(
+        self,
+        source: pa.Table,
+        *,
+        keys: Sequence[str],
+        operation: str = "MERGE",
+        outcome: Callable[[Mapping[str, object]], Mapping[str, Any]] | None = None,
+    ) -> tuple[VersionInfo, Mapping[str, object]]:
+        """Upsert ``source`` by ``keys``. ``outcome`` turns the merge's metrics into the
+        prepared outcome (row counts are known only once delta-rs has merged); it is stored
+        before the version is recorded, so a crash in between loses only those counts."""
         commit, metrics = self.store.merge(source, keys=keys, run_id=self.run_id, operation=operation)
+        if outcome is not None and metrics:
+            self.prepare(outcome=outcome(metrics))
         return self._record(commit), metrics
 
     def compact(self) -> VersionInfo | None:
@@ -109,6 +129,7 @@ class TableRun:
         return None if commit is None else self._record(commit)
 
     def _record(self, commit: Commit) -> VersionInfo:
+        failpoint("after_delta_commit")
         snapshot = self.store.snapshot(commit.version)
         previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)

@@ -9,6 +9,7 @@ than silently rebuilt.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from lake.config import mask_url
-from lake.errors import CatalogError, CatalogOutdated, CatalogUnreachable
+from lake.errors import CatalogError, CatalogOutdated, CatalogUnreachable, CommitConflict
 
 # The newest migration in catalog/migrations/versions. Checked against the scripts by a
 # test; comparing with it lets a command skip importing Alembic when nothing is to do.
@@ -98,6 +99,15 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
         try:
             return action()
         except OperationalError as error:
+            if _is_conflict(error):
+                if attempt == attempts - 1:
+                    raise CommitConflict(
+                        f"The catalog database at {mask_url(url)} kept reporting conflicts with other "
+                        f"writers ({_first_line(error)}) after {attempts} attempts; run the command again."
+                    ) from error
+                # Jittered, so the writers that collided do not collide again.
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+                continue
             failure = describe_failure(error, url)
             transient = isinstance(failure, CatalogUnreachable) and "refused the login" not in str(
                 failure
@@ -108,6 +118,20 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
         except DBAPIError as error:
             raise describe_failure(error, url) from error
     raise AssertionError("unreachable")
+
+
+def _is_conflict(error: OperationalError) -> bool:
+    """A serialization failure or deadlock (Postgres), or a lock timeout (SQLite): the
+    transaction lost a race and can simply run again."""
+    if getattr(error.orig, "pgcode", None) in ("40001", "40P01", "55P03"):
+        return True
+    text = str(error.orig).lower()
+    return "database is locked" in text or "deadlock detected" in text
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", error)).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def ensure_schema(engine: Engine, url: str) -> str:
@@ -174,8 +198,9 @@ def _migrate(engine: Engine, url: str) -> str:
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator:
     """One connection that holds the catalog's migration lock (Postgres: an advisory lock;
-    SQLite: its database lock, taken by the migration's own writes)."""
-    with engine.connect() as connection:
+    SQLite: an exclusive lock on a file beside the database, because pysqlite commits
+    Alembic's DDL piecemeal and a second process saw half a catalog, "not a lake catalog")."""
+    with _sqlite_file_lock(engine), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
             connection.commit()
@@ -186,3 +211,19 @@ def _migration_lock(engine: Engine) -> Iterator:
                 connection.rollback()
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
                 connection.commit()
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the database's own locking is all there is
+        yield
+        return
+    with open(f"{database}.migration-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield

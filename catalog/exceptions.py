@@ -6,7 +6,7 @@ them, saying what to do.
 
 from __future__ import annotations
 
-from lake.errors import LakeError, VersionVacuumed
+from lake.errors import CatalogError, LakeError, VersionVacuumed
 
 
 class TrainingSetNotFound(LakeError):
@@ -85,3 +85,19 @@ class VacuumRefused(LakeError):
             f"Vacuum of {table} would have deleted {len(files)} file(s) that a pinned or retained "
             f"version still needs (e.g. {files[0]}); nothing was deleted. Report this as a bug."
         )
+
+
+class RunNotFound(CatalogError):
+    """No run with that id is in the catalog."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"Run {run_id} is not in the catalog; list runs with `lake runs`.")
+
+
+class TokenNotFound(LakeError):
+    """No API token with that id, or it is revoked already."""
+
+    def __init__(self, token_id: int) -> None:
+        self.token_id = token_id
+        super().__init__(f"API token {token_id} does not exist or is revoked; list them with `lake token list`.")

@@ -192,7 +192,7 @@ class Source(Base):
     extract (query and watermark range), or a dataset named by an OpenLineage event."""
 
     __tablename__ = "sources"
-    __table_args__ = (Index(None, "kind", "namespace", "name"),)
+    __table_args__ = (Index(None, "kind", "namespace", "name"), Index(None, "name"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # file | database | external
@@ -269,7 +269,7 @@ class TrainingSet(Base):
     """A materialized slice: a SQL query over exact table versions, written as Parquet."""
 
     __tablename__ = "training_sets"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("name", "version"), Index(None, "run_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -285,7 +285,7 @@ class TrainingSet(Base):
 
 class Model(Base):
     __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("name", "version"), Index(None, "training_set_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -304,6 +304,7 @@ class Pin(Base):
     __table_args__ = (
         UniqueConstraint("table_id", "kind", "name"),
         Index(None, "table_id", "version"),
+        Index(None, "kind", "name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -15,7 +15,9 @@ version an owner needs, unique as the pins table requires.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,9 +161,14 @@ def register_training_set(
     for attempt in range(REGISTER_ATTEMPTS):
         try:
             return catalog.transaction(work)
-        except CommitConflict:
+        except CommitConflict as error:
             if attempt == REGISTER_ATTEMPTS - 1:
-                raise
+                raise CommitConflict(
+                    f"Training set {name} got a new version from another writer at each of "
+                    f"{REGISTER_ATTEMPTS} attempts; run the command again."
+                ) from error
+            # Jittered backoff: writers that took the same number do not collide again.
+            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)
     raise AssertionError("unreachable")
 
 

@@ -275,7 +275,7 @@ def vacuum_table(
         parameters={"retain_hours": hours, "keep_versions": keep_versions},
     )
     try:
-        deleted = store.vacuum(retain_hours=hours, keep_versions=keep_versions, apply=True)
+        deleted = store.vacuum(retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id)
     except BaseException as error:
         catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
         raise

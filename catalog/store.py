@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import models as m
 from catalog.database import describe_failure, ensure_schema, open_engine, with_retries
 from lake.errors import CatalogError, CommitConflict, TableExists, TableNotFound, VersionNotFound
+from lake.failpoints import failpoint
 from lake.names import TableName
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class RunInfo:
             "host": self.host,
             "code_version": self.code_version,
             "error": self.error,
-            "stats": {k: v for k, v in self.stats.items() if k != "pending"},
+            "stats": {k: v for k, v in self.stats.items() if k not in ("pending", "pid_namespace")},
         }
 
 
@@ -196,6 +197,10 @@ class Catalog:
         self.engine = open_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.migration = ensure_schema(self.engine, url) if migrate else "skipped"
+        from catalog.openlineage import Emitter
+
+        # OpenLineage out (LAKE_OPENLINEAGE_URL): None, and free, when unset.
+        self.lineage_out = Emitter.from_environment()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -344,6 +349,7 @@ class Catalog:
     ) -> str:
         """Record a run as running, with the dataset versions it reads."""
         run_id = run_id or str(uuid.uuid4())
+        self.reap_dead_runs()
 
         def work(session: Session) -> str:
             session.add(
@@ -356,12 +362,43 @@ class Catalog:
                     user=_user(),
                     host=socket.gethostname(),
                     code_version=_code_version(),
-                    stats={},
+                    stats={"pid": os.getpid(), "pid_namespace": _pid_namespace()},
                 )
             )
             session.flush()
             _add_edges(session, run_id, "input", inputs)
             return run_id
+
+        self.transaction(work)
+        if self.lineage_out is not None:
+            self.lineage_out.emit_run(self, run_id, "START")
+        return run_id
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark failed the runs of this host whose process is gone (killed, or the machine
+        restarted), so no run stays ``running`` forever; returns their ids.
+
+        Safe against a commit such a run did make: recording it (``catalog.sync``) completes
+        the run whatever its status. Runs of other hosts are left alone: their processes
+        cannot be checked from here.
+        """
+        host = socket.gethostname()
+
+        def work(session: Session) -> list[str]:
+            reaped = []
+            for run in session.scalars(select(m.Run).where(m.Run.status == "running", m.Run.host == host)):
+                pid = (run.stats or {}).get("pid")
+                # Containers can share a host name; a pid means something only in its namespace.
+                same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
+                if isinstance(pid, int) and same_namespace and not _process_alive(pid):
+                    run.status = "failed"
+                    run.ended_at = m.utcnow()
+                    run.error = (
+                        f"The process (pid {pid} on {host}) ended before the run finished; nothing "
+                        f"it had not committed is visible. Run the command again."
+                    )
+                    reaped.append(run.id)
+            return reaped
 
         return self.transaction(work)
 
@@ -423,12 +460,16 @@ class Catalog:
                 run.stats = {**(run.stats or {}), **_jsonable(stats)}
 
         self.transaction(work)
+        if self.lineage_out is not None and status in ("completed", "failed"):
+            self.lineage_out.emit_run(self, run_id, "COMPLETE" if status == "completed" else "FAIL")
 
     def get_run(self, run_id: str) -> RunInfo:
         def work(session: Session) -> RunInfo:
             row = session.get(m.Run, run_id)
             if row is None:
-                raise CatalogError(f"Run {run_id} is not in the catalog.")
+                from catalog.exceptions import RunNotFound
+
+                raise RunNotFound(run_id)
             return _run_info(row)
 
         return self.transaction(work)
@@ -458,8 +499,10 @@ class Catalog:
         events, ingested file ranges, the watermark; the run becomes ``completed``.
         """
         fingerprint, arrow_b64, columns = describe_schema(snapshot.schema)
+        completed: set[str] = set()
 
         def work(session: Session) -> VersionInfo:
+            completed.clear()
             existing = session.scalar(
                 select(m.TableVersion).where(
                     m.TableVersion.table_id == table.id, m.TableVersion.version == commit.version
@@ -498,16 +541,22 @@ class Catalog:
             )
             if run is not None:
                 _complete_run(session, run, table.id, row, pending)
+                completed.add(run.id)
+            failpoint("catalog_write")
             return _version_info(row, table.name)
 
         try:
-            return self.transaction(work)
+            recorded_now = self.transaction(work)
         except CommitConflict:
             # Someone else (a concurrent sync) recorded this version first.
             recorded = self.find_version(table, commit.version)
             if recorded is None:
                 raise
             return recorded
+        if self.lineage_out is not None:
+            for run_id in completed:
+                self.lineage_out.emit_run(self, run_id, "COMPLETE")
+        return recorded_now
 
     def find_version(self, table: TableInfo, version: int) -> VersionInfo | None:
         def work(session: Session) -> VersionInfo | None:
@@ -675,16 +724,19 @@ class Catalog:
 def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, bool]]]:
     """(fingerprint, base64 Arrow IPC, flattened columns) of a schema.
 
-    The fingerprint hashes names, types and nullability only (not metadata), so the same
-    schema written twice is stored once.
+    The fingerprint hashes names, types (JSON text columns as ``json``) and nullability,
+    not other metadata, so the same schema written twice is stored once.
     """
     import pyarrow as pa
+
+    from lake.tables import column_type
 
     columns: list[tuple[str, str, bool]] = []
 
     def walk(prefix: str, f: pa.Field) -> None:
-        path = f"{prefix}{f.name}"
-        columns.append((path, str(f.type), f.nullable))
+        # Postgres text cannot hold NUL; the Arrow schema below keeps the exact name.
+        path = f"{prefix}{f.name}".replace("\x00", "\ufffd")
+        columns.append((path, column_type(f), f.nullable))
         if pa.types.is_struct(f.type):
             for i in range(f.type.num_fields):
                 walk(f"{path}.", f.type.field(i))
@@ -915,6 +967,25 @@ def _user() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):
         return os.environ.get("USER")
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _code_version() -> str | None:

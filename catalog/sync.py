@@ -28,7 +28,14 @@ class SyncResult:
 
 
 def sync_table(catalog: Catalog, store: DeltaStore, table: TableInfo) -> SyncResult:
-    """Record every Delta version of ``table`` newer than the catalog's newest record."""
+    """Record every Delta version of ``table`` newer than the catalog's newest record, then
+    mark failed the runs whose process died before committing (see ``Catalog.reap_dead_runs``)."""
+    result = _record_missing(catalog, store, table)
+    catalog.reap_dead_runs()
+    return result
+
+
+def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> SyncResult:
     try:
         dt = store.open()
     except TableNotFound:

@@ -388,6 +388,7 @@ class Source:
         since: Watermark | None = None,
         key: Sequence[str] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        dedupe: bool | None = None,
     ) -> Extract:
         """Rows of ``table`` or ``query`` as an iterator of Arrow record batches.
 
@@ -395,7 +396,10 @@ class Source:
         watermark; with ``since`` too, reads only the rows at or past it (see
         ingest/watermark.py for the boundary rule, which depends on whether ``key`` is given).
         With ``key``: checks that the key is unique and NOT NULL in the rows read (the caller
-        merges by it). Nothing is read until the first batch is asked for.
+        merges by it). Nothing is read until the first batch is asked for. ``dedupe`` (default:
+        only without a key) drops rows re-read at the old watermark that the last run delivered
+        unchanged (by fingerprint); with a key it spares re-merging them, so a night without
+        changes reads nothing new.
 
         Raises (before reading) SourceTableMissing, SourceQueryFailed, CursorColumnMissing,
         CursorColumnInvalid, KeyColumnMissing; (while reading) SourceValueUnsupported,
@@ -427,7 +431,8 @@ class Source:
                     f"{cursor_col.arrow_type}) do not sort as the source sorts them",
                 )
             tracker = BoundaryTracker(
-                cursor, arrow_type=cursor_col.arrow_type, since=since, dedupe=not key
+                cursor, arrow_type=cursor_col.arrow_type, since=since,
+                dedupe=not key if dedupe is None else dedupe,
             )
         reader = self._read(target, columns, cursor_col, since, batch_rows)
         return Extract(

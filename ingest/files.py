@@ -17,6 +17,7 @@ import fnmatch
 import glob as globmod
 import hashlib
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,12 @@ def _expand_local(path: str, given: str) -> list[SourceFile]:
         ) from e
     if os.path.isdir(path):
         return _walk_local(path)
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe, socket or device would block the read forever or never end.
+        raise SourceUnreadable(
+            f"Cannot read '{path}' (given as '{given}'): it is not a regular file (a pipe, "
+            "socket or device); copy its content into a file and ingest that."
+        )
     return [_local_file(path, st.st_size)]
 
 

@@ -15,7 +15,7 @@ values parsed from JSON), so the rules can be read and unit-tested on their own:
   yet: there is no type to give it, and its values stay in ``_raw``.
 
 Names (:func:`assign_names`): a JSON key keeps its name, except that the empty key becomes
-``_blank`` and a key whose name is taken (a reserved column at the top level, or a name equal
+``_blank``, a NUL character in a key becomes U+FFFD, and a key whose name is taken (a reserved column at the top level, or a name equal
 ignoring case to an earlier one at the same level: Delta and DuckDB compare names without
 case) gets the first free suffix ``_2``, ``_3``, ... A name already in the table keeps
 belonging to the key that produced it.
@@ -23,8 +23,10 @@ belonging to the key that produced it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +35,11 @@ from typing import Literal
 
 import pyarrow as pa
 
+from lake.tables import JSON_ENCODING_KEY
+
 MAX_DEPTH = 32
 """Struct/list levels kept as typed columns; deeper subtrees are stored as JSON text."""
 
-JSON_ENCODING_KEY = b"lake.encoding"
-"""Arrow field metadata key marking a string column that holds JSON text (value ``b"json"``)."""
 
 RESERVED_COLUMNS = (
     "_source",
@@ -70,10 +72,15 @@ class Struct:
     fields: tuple[tuple[str, Type], ...]
 
     def get(self, key: str) -> Type | None:
+        return self._by_key.get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Type]:
+        # Not a dataclass field: equality and hashing still see ``fields`` only.
+        by_key: dict[str, Type] = {}
         for k, t in self.fields:
-            if k == key:
-                return t
-        return None
+            by_key.setdefault(k, t)
+        return by_key
 
     def __str__(self) -> str:
         return "struct<" + ", ".join(f"{json.dumps(k)}: {t}" for k, t in self.fields) + ">"
@@ -222,7 +229,23 @@ def parse_json_line(text: str) -> tuple[object, str | None]:
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(value), "a number")
         return None, f"not a JSON object but {kind}"
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        # Valid JSON grammar, but no Unicode text: Arrow and Parquet cannot store it.
+        return None, "invalid JSON: a \\u escape is a lone surrogate, not a character"
     return value, None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (RecursionError, ValueError):
+        return False
+    return False
 
 
 def json_text(value: object) -> str:
@@ -378,7 +401,8 @@ def assign_names(
     for key in keys:
         if key in result:
             continue
-        base = key if key != "" else BLANK_KEY_NAME
+        # NUL cannot be stored in a Postgres catalog, nor quoted for DuckDB.
+        base = key.replace("\x00", "\ufffd") if key != "" else BLANK_KEY_NAME
         candidate, n = base, 1
         while True:
             folded = candidate.casefold()

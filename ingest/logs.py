@@ -19,7 +19,6 @@ from typing import Any, Literal
 from catalog.commits import TableRun
 from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, VersionInfo
 from catalog.sync import sync_table
-from lake.errors import SchemaConflict
 from lake.names import TableName
 from lake.storage import Storage
 from lake.tables import DeltaStore, StagedFile
@@ -100,9 +99,12 @@ def ingest_logs(
 ) -> IngestReport:
     """Ingest log files into table ``name`` (created on first ingest) as one new version.
 
+    A column the new logs widen (``int`` to ``float``, or to JSON text on a conflict) is
+    widened in the rows already in the table too, in the same commit.
+
     Raises:
         SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed.
-        SchemaConflict: the logs change the type of an existing column (see the message).
+        CommitConflict: another writer committed while a widening rewrite was running.
     """
     from ingest.files import expand_paths
     from ingest.logstage import stage_logs
@@ -164,7 +166,6 @@ def ingest_logs(
             drift = tuple(_drift_json(event) for event in staged.drift)
             if not staged.files:
                 return IngestReport(str(name), None, run.run_id, tuple(outcomes), drift, time.perf_counter() - started)
-            _refuse_type_changes(name, staged.drift)
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
             run.prepare(
                 outcome={"rows_added": sum(f.records for f in staged.files), "drift": list(drift)},
@@ -180,12 +181,13 @@ def ingest_logs(
                     for r in staged.sources
                 ],
             )
-            version = run.commit_staged(
-                [StagedFile(path=_path(f.path), partition_values=f.partition_values) for f in staged.files],
-                schema=staged.schema,
-                partition_by=staged.partition_by,
-                operation="INGEST LOGS",
-            )
+            new_files = [StagedFile(path=_path(f.path), partition_values=f.partition_values) for f in staged.files]
+            if _changes_types(existing_schema, staged.schema):
+                version = _rewrite_widened(run, store, new_files, staged.schema, staged.partition_by)
+            else:
+                version = run.commit_staged(
+                    new_files, schema=staged.schema, partition_by=staged.partition_by, operation="INGEST LOGS"
+                )
     return IngestReport(str(name), version.version, run.run_id, tuple(outcomes), drift, time.perf_counter() - started)
 
 
@@ -229,15 +231,57 @@ def _sha256(source: Any) -> str:
     return digest.hexdigest()
 
 
-def _refuse_type_changes(name: TableName, drift: Sequence[Any]) -> None:
-    changed = [d for d in drift if d.kind in ("widened", "conflict") and d.old_type is not None]
-    if changed:
-        first = changed[0]
-        raise SchemaConflict(
-            f"The logs change column {'.'.join(first.column)!r} of {name} from {first.old_type} to "
-            f"{first.new_type} (first at {first.source} line {first.line}); an ingest does not "
-            f"rewrite existing data: ingest these logs into a new table."
-        )
+def _changes_types(existing: Any, new: Any) -> bool:
+    """Whether the new logs widen a column the table already has (its type, or a string
+    column that becomes JSON text)."""
+    if existing is None:
+        return False
+    for field in existing:
+        index = new.get_field_index(field.name)
+        if index < 0:
+            continue
+        widened = new.field(index)
+        if widened.type != field.type or _encoding(widened) != _encoding(field):
+            return True
+    return False
+
+
+def _encoding(field: Any) -> bytes | None:
+    from ingest.inference import JSON_ENCODING_KEY
+
+    return (field.metadata or {}).get(JSON_ENCODING_KEY)
+
+
+def _rewrite_widened(
+    run: TableRun,
+    store: DeltaStore,
+    new_files: Sequence[StagedFile],
+    schema: Any,
+    partition_by: Sequence[str],
+) -> VersionInfo:
+    """Commit the new rows together with the table's current rows converted to the widened
+    schema (see :mod:`ingest.widen`): one version, one type per column, no value lost.
+
+    The rewrite reads the whole table; it happens once per widening, not per ingest.
+    """
+    import itertools
+
+    import pyarrow as pa
+
+    from ingest.widen import widen
+    from lake.tables import read_staged
+
+    base = store.snapshot()
+    old_rows = (widen(batch, schema) for batch in store.scan(base))
+    reader = pa.RecordBatchReader.from_batches(schema, itertools.chain(old_rows, read_staged(new_files, schema)))
+    return run.write(
+        reader,
+        mode="overwrite",
+        operation="INGEST LOGS (WIDEN)",
+        partition_by=partition_by,
+        overwrite_schema=True,
+        base_version=base.version,
+    )
 
 
 def _drift_json(event: Any) -> dict[str, Any]:
@@ -245,7 +289,8 @@ def _drift_json(event: Any) -> dict[str, Any]:
         "column": ".".join(event.column),
         "change": event.kind,
         "old_type": None if event.old_type is None else str(event.old_type),
-        "new_type": str(event.new_type),
+        # A conflict makes a string column of JSON text: say so, not just "string".
+        "new_type": "json" if event.kind == "conflict" else str(event.new_type),
         "source": event.source,
         "line": event.line,
     }

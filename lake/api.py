@@ -20,13 +20,17 @@ from typing import TYPE_CHECKING, Any
 from lake.config import LakeConfig, resolve
 from lake.names import TableName, TableRef
 from lake.storage import Storage
+from lake.tables import column_type
 
 if TYPE_CHECKING:
     from catalog.store import Catalog, RunInfo, TableInfo, VersionInfo
     from catalog.sync import SyncResult
     from catalog.lineage import Audit, Impact
     from catalog.registry import ModelInfo, TrainingSetInfo
+    from catalog.openlineage import RecordedEvent
+    from catalog.tokens import NewToken, TokenInfo
     from catalog.retention import PinInfo, VacuumReport
+    from ingest.extracts import ExtractReport
     from ingest.logs import IngestReport
     from lake.tables import DeltaStore, Snapshot
     from queries.training import MaterializeResult
@@ -49,7 +53,7 @@ class TableDescription:
         if self.snapshot is not None:
             data["partition_columns"] = list(self.snapshot.partition_columns)
             data["columns"] = [
-                {"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in self.snapshot.schema
+                {"name": f.name, "type": column_type(f), "nullable": f.nullable} for f in self.snapshot.schema
             ]
             data["files"] = len(self.snapshot.files)
         else:
@@ -76,6 +80,10 @@ class Lake:
         self.close()
 
     def close(self) -> None:
+        """Release the catalog connections and the lake's DuckDB database."""
+        from queries.session import close_shared
+
+        close_shared(self.storage)
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -133,8 +141,8 @@ class Lake:
         info = self.table(TableRef.parse(name).table if isinstance(name, str) else name)
         return self.catalog.versions(info)
 
-    def runs(self, *, limit: int = 50, kind: str | None = None) -> list[RunInfo]:
-        return self.catalog.list_runs(limit=limit, kind=kind)
+    def runs(self, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> list[RunInfo]:
+        return self.catalog.list_runs(limit=limit, offset=offset, kind=kind)
 
     def run(self, run_id: str) -> RunInfo:
         return self.catalog.get_run(run_id)
@@ -209,6 +217,41 @@ class Lake:
             progress=progress,
         )
 
+    def ingest_db(
+        self,
+        table: str,
+        *,
+        source: str,
+        table_name: str | None = None,
+        query: str | None = None,
+        mode: str = "full",
+        cursor: str | None = None,
+        key: str | Sequence[str] | None = None,
+    ) -> ExtractReport:
+        """Extract a database table (``table_name``) or ``query`` from ``source`` (a SQLAlchemy
+        URL: PostgreSQL, MySQL/MariaDB or SQLite) into ``table`` as one new version; the table
+        is created on first extract.
+
+        ``mode`` ``full`` makes the version exactly the source's rows and records rows added,
+        removed and changed (matched by ``key`` when given); ``incremental`` reads the rows at
+        or past the table's watermark on ``cursor`` and merges them by ``key`` (or appends them
+        without one). The watermark moves only when the commit succeeds.
+        """
+        from ingest.extracts import ingest_db
+
+        keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
+        return ingest_db(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            source=source,
+            table=table_name,
+            query=query,
+            mode=mode,
+            cursor=cursor,
+            key=keys,
+        )
+
     def schema(self, name: str, *, history: bool = False) -> dict[str, Any]:
         """A table's current schema (from the catalog) and, with ``history``, its drift ledger:
         every column added, widened or in conflict, with the version and source where it
@@ -221,7 +264,7 @@ class Lake:
             recorded = self.catalog.get_version(info, version)
             if recorded.schema_id is not None:
                 schema = self.catalog.schema(recorded.schema_id)
-                result["columns"] = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+                result["columns"] = [{"name": f.name, "type": column_type(f), "nullable": f.nullable} for f in schema]
         if history:
             result["history"] = [c.to_json() for c in self.catalog.schema_changes(info)]
         return result
@@ -406,6 +449,45 @@ class Lake:
     def _files_reader(self, info: TableInfo) -> Callable[[int], frozenset[str]]:
         store = self.delta(info)
         return lambda version: frozenset(f.path for f in store.snapshot(version).files)
+
+    # -- the HTTP service: tokens and OpenLineage ------------------------------------------------
+
+    def create_token(self, *, role: str, name: str | None = None) -> NewToken:
+        """A new API token with role ``read``, ``write`` or ``admin``; its secret is in the
+        result only (the catalog keeps a hash)."""
+        from catalog.tokens import create_token
+
+        return create_token(self.catalog, role=role, name=name)
+
+    def tokens(self, *, include_revoked: bool = False) -> list[TokenInfo]:
+        from catalog.tokens import list_tokens
+
+        return list_tokens(self.catalog, include_revoked=include_revoked)
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        from catalog.tokens import revoke_token
+
+        return revoke_token(self.catalog, token_id)
+
+    def check_token(self, secret: str) -> TokenInfo | None:
+        """The live token with this secret, or None (for the service's bearer auth)."""
+        from catalog.tokens import check_token
+
+        return check_token(self.catalog, secret)
+
+    def record_lineage(self, event: Mapping[str, Any]) -> RecordedEvent:
+        """Record one OpenLineage run event (START, COMPLETE, FAIL... of one ``runId``):
+        lake tables link to exact versions, other datasets become external sources."""
+        from catalog.openlineage import record_event
+
+        return record_event(self.catalog, event, refresh=self.sync_table)
+
+    def run_lineage(self, run_id: str) -> dict[str, Any]:
+        """A run with its input and output dataset versions, named as in OpenLineage."""
+        from catalog.openlineage import run_lineage
+
+        run = self.catalog.get_run(run_id)
+        return {**run.to_json(), **run_lineage(self.catalog, run.id)}
 
     # -- catalog maintenance -----------------------------------------------------------------
 

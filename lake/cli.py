@@ -286,7 +286,13 @@ def ingest_logs(
     if output is Output.json:
         print_json(report.to_json())
         return
-    print_rows([f.to_json() for f in report.files], columns=["uri", "status", "records_read", "records_parsed", "records_failed", "note"])
+    print_rows(
+        [
+            {"file": _short_uri(f.uri), "status": f.status, "read": f.records_read,
+             "parsed": f.records_parsed, "failed": f.records_failed, "note": f.note}
+            for f in report.files
+        ]
+    )
     if report.drift:
         kinds = Counter(d["change"] for d in report.drift)
         print_message(
@@ -297,6 +303,52 @@ def ingest_logs(
     print_message(
         f"{report.records_read} records read, {report.records_parsed} parsed, {report.records_failed} failed "
         f"(kept with _error), {report.files_skipped} files skipped -> {where} in {report.seconds:.1f}s."
+    )
+
+
+class ExtractMode(str, Enum):
+    full = "full"
+    incremental = "incremental"
+
+
+@ingest_app.command("db")
+def ingest_db(
+    table: Annotated[str, typer.Argument(help="namespace.table (created on first extract)")],
+    source: Annotated[str, typer.Option("--source", help="The source database's SQLAlchemy URL (postgresql+psycopg2://, mysql+pymysql://, sqlite:///).", show_default=False)],
+    source_table: Annotated[Optional[str], typer.Option("--table", help="The source table or view (schema.table for Postgres/MySQL).")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", help="A SELECT to extract instead of a table.")] = None,
+    mode: Annotated[ExtractMode, typer.Option("--mode", help="full: the version is exactly the source's rows; incremental: rows at or past the watermark.")] = ExtractMode.full,
+    cursor: Annotated[Optional[str], typer.Option("--cursor", help="The column the watermark follows (e.g. updated_at); needed by --mode incremental.")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="Column(s) identifying a row, comma-separated: incremental rows are merged by it, full extracts compared by it.")] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Extract a database table or query into a table as one new version (full or incremental).
+
+    Example:  lake ingest db shop.orders --source postgresql+psycopg2://reader@db/shop --table orders --mode incremental --cursor updated_at --key id
+    """
+    from lake.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        report = lk.ingest_db(
+            table, source=source, table_name=source_table, query=query, mode=mode.value, cursor=cursor, key=key
+        )
+    if output is Output.json:
+        print_json(report.to_json())
+        return
+    if report.drift:
+        kinds = Counter(d["change"] for d in report.drift)
+        print_message(
+            "schema: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            + f" (see: lake schema {report.table} --history)"
+        )
+    where = f"version {report.version} of {report.table}" if report.version is not None else f"{report.table} (nothing new: no version)"
+    changed = "?" if report.rows_changed is None else report.rows_changed
+    mark = f", watermark {report.watermark['column']} = {report.watermark['value']}" if report.watermark else ""
+    print_message(
+        f"{report.rows} rows read ({report.mode}): {report.rows_added} added, {report.rows_removed} removed, "
+        f"{changed} changed -> {where}{mark} in {report.seconds:.1f}s."
     )
 
 
@@ -633,6 +685,130 @@ def catalog_sync(
         print_json(results)
     else:
         print_rows(results, columns=["table", "recorded", "latest"], empty="No tables to sync.")
+
+
+# -- the HTTP service -------------------------------------------------------------------------
+
+token_app = typer.Typer(help="Create, list and revoke the HTTP service's API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+class Role(str, Enum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to bind; 0.0.0.0 exposes the service to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8080,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Most rows one SQL answer holds.")] = 100_000,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds a SQL query may run.")] = 30.0,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Serve the catalog over HTTP: read API under /api/v1, read-only SQL, OpenLineage in
+    (POST /api/v1/lineage), bearer tokens; OpenAPI at /openapi.json.
+
+    Example:  lake serve --host 127.0.0.1 --port 8080
+    """
+    from lake.service import serve as run_service
+    from lake.service.app import ServiceSettings
+
+    with _lake(warehouse, catalog) as lk:
+        lk.init()
+        run_service(
+            lk,
+            host=host,
+            port=port,
+            settings=ServiceSettings(max_rows=max_rows, timeout_s=timeout),
+            announce=_announce,
+        )
+
+
+def _announce(url: str) -> None:
+    from lake.render import print_message
+
+    print_message(f"lake serve: listening on {url} (Ctrl-C stops)")
+    sys.stdout.flush()  # a supervisor or a test reads this line from a pipe
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option("--role", help="read: GET and SQL; write: also POST lineage; admin: everything.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="A label, e.g. who holds it.", show_default=False)] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Create an API token; it is shown this once (the catalog stores only its hash).
+
+    Example:  lake token create --role read --name notebook
+    """
+    from lake.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        created = lk.create_token(role=role.value, name=name)
+    if output is Output.json:
+        print_json(created.to_json())
+    else:
+        print_message(f"Token {created.info.id} ({created.info.role}); shown once, keep it secret:")
+        sys.stdout.write(created.secret + "\n")
+
+
+@token_app.command("list")
+def token_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List API tokens (never their secrets).
+
+    Example:  lake token list --output json
+    """
+    from lake.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = [t.to_json() for t in lk.tokens(include_revoked=all_)]
+    if output is Output.json:
+        print_json(found)
+    else:
+        print_rows(found, columns=["id", "name", "role", "created_at", "last_used_at", "revoked_at"], empty="No tokens.")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (from lake token list).")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Revoke an API token: requests with it are refused from now on.
+
+    Example:  lake token revoke 3
+    """
+    from lake.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        revoked = lk.revoke_token(token_id)
+    if output is Output.json:
+        print_json(revoked.to_json())
+    else:
+        print_message(f"Revoked token {revoked.id} ({revoked.role}).")
+
+
+def _short_uri(uri: str) -> str:
+    """A local file as a path relative to here when it is below here; other URIs as they are."""
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    if not uri.startswith("file://"):
+        return uri
+    path = unquote(urlsplit(uri).path)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def main() -> None:

@@ -67,8 +67,18 @@ def print_message(text: str) -> None:
 
 
 def print_error(text: str) -> None:
-    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.write(f"error: {one_line(text)}\n")
     sys.stderr.flush()
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): a message quoting a file
+    name or a driver's output stays one line and cannot drive the terminal."""
+    return "".join(
+        ch if ch >= " " and ch != "\x7f" or ch == "\t"
+        else {"\n": "\\n", "\r": "\\r"}.get(ch, f"\\x{ord(ch):02x}")
+        for ch in text
+    )
 
 
 def _cell(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,23 +190,25 @@ class Storage:
 
     def translate(self, error: BaseException, where: str) -> StorageError:
         """One sentence for a failure of the warehouse's server, naming what and where."""
-        text = str(error)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # object_store colours its errors
         for secret in self.config.secrets:
             text = text.replace(secret, "****")
         lowered = text.lower()
         if not self.is_s3 and isinstance(error, OSError) and error.strerror:
             return StorageError(f"Cannot use {where}: {error.strerror}.")
+        # A bare "403" also matches a port or a key (":40315"): only a status code counts.
         if any(
             marker in lowered
-            for marker in ("invalidaccesskeyid", "signaturedoesnotmatch", "access denied", "403")
-        ):
+            for marker in ("invalidaccesskeyid", "signaturedoesnotmatch", "access denied", "forbidden")
+        ) or re.search(r"(?<![\w:./-])403(?![\w.])", lowered):
             return StorageUnreachable(
                 f"The S3 server at {self.endpoint_label} refused the credentials for {where}; "
                 f"check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             )
         if any(
             marker in lowered
-            for marker in ("connect", "timed out", "timeout", "dns", "resolve", "refused", "unreachable")
+            for marker in ("connect", "timed out", "timeout", "dns", "resolve", "refused", "unreachable",
+                           "error performing", "error sending request")
         ):
             return StorageUnreachable(
                 f"The S3 server at {self.endpoint_label} is unreachable (while using {where}); "

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
 
 from lake.errors import (
     CommitConflict,
@@ -28,6 +29,7 @@ from lake.errors import (
     VersionNotFound,
     VersionVacuumed,
 )
+from lake.failpoints import failpoint
 from lake.storage import Storage
 
 if TYPE_CHECKING:
@@ -37,11 +39,26 @@ if TYPE_CHECKING:
 RUN_ID_KEY = "lake.run_id"
 OPERATION_KEY = "lake.operation"
 
+JSON_ENCODING_KEY = b"lake.encoding"
+"""Arrow field metadata key marking a string column that holds JSON text (value ``b"json"``);
+Delta keeps field metadata in the table's schema."""
+
+
+def column_type(field: pa.Field) -> str:
+    """A column's type as shown to users and fingerprinted by the catalog: its Arrow type,
+    and ``json`` for a string column of JSON text."""
+    if (field.metadata or {}).get(JSON_ENCODING_KEY) == b"json":
+        return "json"
+    return str(field.type)
+
 # Row groups of at most this many rows: DuckDB can skip row groups by their statistics,
 # and deltalake aborts the process writing nested structs in larger row groups.
 ROW_GROUP_ROWS = 65_536
 TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
+# Every reader and writer replays the log from the last checkpoint; delta-rs's default of
+# 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
+TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 
 
 @dataclass(frozen=True)
@@ -200,10 +217,14 @@ class DeltaStore:
         if limit == 0:
             return []
         try:
-            entries = dt.history(limit)
+            commits = self._history(dt, limit)
+            if after is not None and commits and limit is not None and len(commits) >= limit:
+                # Commits landed since ``dt`` was loaded: the oldest wanted ones were cut off.
+                commits = self._history(dt, limit + min(c.version for c in commits) - after - 1)
+        except LakeError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "reading the history of") from error
-        commits = [_commit_from_history(entry) for entry in entries]
         commits = [c for c in commits if after is None or c.version > after]
         return sorted(commits, key=lambda c: c.version)
 
@@ -286,6 +307,7 @@ class DeltaStore:
                         actions,
                         mode="error",
                         partition_by=list(partition_by) or None,
+                        configuration=TABLE_CONFIGURATION,
                         storage_options=self.storage.delta_options(),
                         commit_properties=properties,
                     )
@@ -312,6 +334,38 @@ class DeltaStore:
             raise self._translate(error, "committing to") from error
         return self._find_commit(run_id)
 
+    def replace_staged(
+        self,
+        files: Sequence[StagedFile],
+        *,
+        schema: pa.Schema,
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Commit:
+        """Make the staged files the table's whole content, with ``schema`` as its schema, in
+        one commit (an overwrite; earlier versions stay readable). Unpartitioned tables only.
+
+        Raises:
+            CommitConflict: the commit kept conflicting with other writers.
+        """
+        if not self.exists():
+            return self.commit_staged(files, schema=schema, run_id=run_id, operation=operation, metadata=metadata)
+        actions = self._publish(files, schema, ())
+        from deltalake import DeltaTable
+
+        try:
+            dt = DeltaTable(self.uri, storage_options=self.storage.delta_options())
+            dt.create_write_transaction(
+                actions,
+                mode="overwrite",
+                schema=schema,
+                commit_properties=_commit_properties(run_id, operation, metadata),
+            )
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "committing to") from error
+        return self._find_commit(run_id)
+
     def write(
         self,
         data: pa.RecordBatchReader | pa.Table,
@@ -322,6 +376,7 @@ class DeltaStore:
         partition_by: Sequence[str] = (),
         overwrite_schema: bool = False,
         metadata: Mapping[str, str] | None = None,
+        base_version: int | None = None,
     ) -> Commit:
         """Write Arrow data as one commit (append, or overwrite the whole table).
 
@@ -329,17 +384,32 @@ class DeltaStore:
         schemas are compared here first: adding columns is allowed, changing a type only
         with ``overwrite_schema`` (which replaces the table's schema with the data's).
 
+        ``base_version``: the version the data was derived from (a rewrite). The write is
+        refused if another writer committed since, because an overwrite replaces only the
+        files of the version it is based on.
+
         Raises:
             SchemaConflict: the data changes a column's type and ``overwrite_schema`` is off.
+            CommitConflict: another writer committed after ``base_version``.
         """
         from deltalake import WriterProperties, write_deltalake
 
-        if self.exists() and not (mode == "overwrite" and overwrite_schema):
+        target: str | deltalake.DeltaTable = self.uri
+        if base_version is not None:
+            target = self.open()
+            if target.version() != base_version:
+                raise CommitConflict(
+                    f"Another writer committed version {target.version()} of {self.uri} while "
+                    f"this write was rewriting version {base_version}; nothing was written: run "
+                    f"the command again."
+                )
+        exists = self.exists()
+        if exists and not (mode == "overwrite" and overwrite_schema):
             check_compatible(self.snapshot().schema, data.schema, where=self.uri)
         schema_mode = "overwrite" if overwrite_schema else "merge"
         try:
             write_deltalake(
-                self.uri,
+                target,
                 data,
                 mode=mode,
                 schema_mode=schema_mode,
@@ -349,6 +419,7 @@ class DeltaStore:
                     compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
                 ),
                 target_file_size=TARGET_FILE_BYTES,
+                configuration=None if exists else TABLE_CONFIGURATION,
                 commit_properties=_commit_properties(run_id, operation, metadata),
             )
         except LakeError:
@@ -385,6 +456,7 @@ class DeltaStore:
                 if previous is not None:  # the "failed" attempt did commit
                     return previous, {}
             dt = self.open()
+            failpoint("merge")
             try:
                 metrics = (
                     dt.merge(
@@ -436,11 +508,12 @@ class DeltaStore:
         return self._find_commit(run_id), metrics
 
     def vacuum(
-        self, *, retain_hours: float, keep_versions: Iterable[int], apply: bool
+        self, *, retain_hours: float, keep_versions: Iterable[int], apply: bool, run_id: str | None = None
     ) -> list[str]:
         """Delete files no version within ``retain_hours`` or in ``keep_versions`` needs.
 
-        Returns the files deleted (or, when ``apply`` is false, those that would be).
+        Returns the files deleted (or, when ``apply`` is false, those that would be). The
+        commits deltalake writes for a vacuum carry ``run_id``, like every other commit.
         """
         dt = self.open()
         try:
@@ -450,11 +523,27 @@ class DeltaStore:
                 enforce_retention_duration=False,
                 full=True,
                 keep_versions=sorted(set(keep_versions)) or None,
+                commit_properties=_commit_properties(run_id, "VACUUM", None) if run_id else None,
             )
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "vacuuming") from error
 
     # -- internals -----------------------------------------------------------------------------
+
+    def scan(self, snapshot: Snapshot) -> Iterator[pa.RecordBatch]:
+        """Every row of one version, batch by batch, in the version's schema (partition
+        values restored; columns a file predates are null)."""
+        import pyarrow.parquet as pq
+
+        fs, base = self.storage.filesystem_for(self.uri)
+        for data_file in snapshot.files:
+            try:
+                handle = fs.open_input_file(f"{base.rstrip('/')}/{unquote(data_file.path)}")
+            except OSError as error:
+                raise self._translate(error, "reading") from error
+            with handle:
+                for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROW_GROUP_ROWS):
+                    yield _conform(batch, snapshot.schema, data_file.partition_values)
 
     def _append_with_merge(
         self,
@@ -468,7 +557,7 @@ class DeltaStore:
         new schema and the files land in one commit."""
         import pyarrow as pa
 
-        reader = pa.RecordBatchReader.from_batches(schema, _read_staged(files, schema))
+        reader = pa.RecordBatchReader.from_batches(schema, read_staged(files, schema))
         from deltalake import WriterProperties, write_deltalake
 
         try:
@@ -516,6 +605,7 @@ class DeltaStore:
                 )
             except OSError as error:
                 raise self.storage.translate(error, self.uri) from error
+            failpoint("upload")
             metadata = pq.read_metadata(staged.path)
             actions.append(
                 AddAction(
@@ -543,21 +633,74 @@ class DeltaStore:
     def _commit_by_run(self, run_id: str, depth: int = 200) -> Commit | None:
         dt = self.open()
         latest = dt.version()
-        for entry in dt.history(min(depth, latest + 1)):
-            commit = _commit_from_history(entry)
-            if commit.run_id == run_id:
-                return commit
+        # The run's commit is nearly always among the newest: read a few entries before all.
+        for window in (8, depth):
+            for commit in self._history(dt, min(window, latest + 1)):
+                if commit.run_id == run_id:
+                    return commit
+            if window >= latest + 1:
+                break
+        return None
+
+    def _history(self, dt: deltalake.DeltaTable, limit: int | None) -> list[Commit]:
+        """``dt.history(limit)``, newest first, each commit with its true version.
+
+        delta-rs reads the newest commits of the log but numbers them down from the version
+        ``dt`` was loaded at, so a commit landing in between shifts every number (seen with
+        4 concurrent writers: two runs were given the same version). The newest entry's own
+        log file tells the shift.
+        """
+        entries = dt.history(limit)
+        if not entries:
+            return []
+        newest = {k: v for k, v in entries[0].items() if k != "version"}
+        loaded = int(entries[0]["version"])
+        shift = 0
+        while True:
+            info = self._commit_info(loaded + shift)
+            if info == newest:
+                break
+            if info is None:  # past the end, or the log entry was cleaned up: trust delta-rs
+                shift = 0
+                break
+            shift += 1
+        return [_commit_from_history({**e, "version": int(e["version"]) + shift}) for e in entries]
+
+    def _commit_info(self, version: int) -> dict[str, object] | None:
+        """The commitInfo of one version, from its log entry (None when there is none)."""
+        fs, base = self.storage.filesystem_for(self.uri)
+        try:
+            with fs.open_input_stream(f"{base.rstrip('/')}/_delta_log/{version:020d}.json") as log:
+                for line in log.read().decode("utf-8").splitlines():
+                    info = json.loads(line).get("commitInfo") if line.strip() else None
+                    if info is not None:
+                        return info
+        except (OSError, ValueError):
+            return None
         return None
 
     def _commit_time(self, dt: deltalake.DeltaTable) -> datetime:
-        entries = dt.history(1)
-        for entry in entries:
-            if entry.get("version") == dt.version():
+        """When version ``dt.version()`` was committed: its commitInfo timestamp.
+
+        ``DeltaTable.history`` lists the newest commits whatever version the table was
+        loaded at, so the version's own log entry is read instead.
+        """
+        version = dt.version()
+        fs, base = self.storage.filesystem_for(self.uri)
+        try:
+            with fs.open_input_stream(f"{base.rstrip('/')}/_delta_log/{version:020d}.json") as log:
+                for line in log.read().decode("utf-8").splitlines():
+                    info = json.loads(line).get("commitInfo") if line.strip() else None
+                    if info and "timestamp" in info:
+                        return _ms_to_datetime(info["timestamp"])
+        except (OSError, ValueError):
+            pass  # the log entry was cleaned up (log retention): fall back to the history
+        for entry in dt.history(1):
+            if entry.get("version") == version:
                 return _ms_to_datetime(entry["timestamp"])
-        return _ms_to_datetime(entries[0]["timestamp"]) if entries else datetime.now(timezone.utc)
+        return datetime.now(timezone.utc)
 
     def _file_uri(self, path: str) -> str:
-        from urllib.parse import unquote
 
         return f"{self.uri.rstrip('/')}/{unquote(path)}"
 
@@ -663,7 +806,7 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
 
 
-def _read_staged(files: Sequence[StagedFile], schema: pa.Schema):
+def read_staged(files: Sequence[StagedFile], schema: pa.Schema):
     """Batches of the staged files, with partition values restored and cast to ``schema``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -671,16 +814,26 @@ def _read_staged(files: Sequence[StagedFile], schema: pa.Schema):
     for staged in files:
         parquet = pq.ParquetFile(staged.path)
         for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
-            columns = []
-            for f in schema:
-                if f.name in batch.schema.names:
-                    columns.append(batch.column(f.name).cast(f.type))
-                elif f.name in staged.partition_values:
-                    value = staged.partition_values[f.name]
-                    columns.append(pa.array([value] * batch.num_rows, pa.string()).cast(f.type))
-                else:
-                    columns.append(pa.nulls(batch.num_rows, f.type))
-            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+            yield _conform(batch, schema, staged.partition_values)
+
+
+def _conform(
+    batch: pa.RecordBatch, schema: pa.Schema, partition_values: Mapping[str, str | None]
+) -> pa.RecordBatch:
+    """``batch`` of one data file in ``schema``: partition values restored from the log,
+    columns the file predates filled with nulls."""
+    import pyarrow as pa
+
+    columns = []
+    for f in schema:
+        if f.name in batch.schema.names:
+            columns.append(batch.column(f.name).cast(f.type))
+        elif f.name in partition_values:
+            value = partition_values[f.name]
+            columns.append(pa.array([value] * batch.num_rows, pa.string()).cast(f.type))
+        else:
+            columns.append(pa.nulls(batch.num_rows, f.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _file_stats(metadata, schema: pa.Schema) -> dict[str, object]:

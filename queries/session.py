@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 BATCH_ROWS = 100_000
 # Nothing downloaded at run time.
 _BASE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# Parquet footers are cached: a Delta data file is written once and never changed in place,
+# and a table version lists tens to thousands of them (one query re-read them all).
+_DATABASE_SETTINGS = "SET GLOBAL parquet_metadata_cache = true"
 # Per connection: times in UTC (whatever an earlier statement set globally), errors with
 # their kind and position, no progress bar (DuckDB draws it on stdout, into the CSV or JSON
 # a command is writing there).
@@ -106,6 +109,7 @@ def shared_cursor(storage: Storage) -> duckdb.DuckDBPyConnection:
         if database is None:
             database = duckdb.connect(config=_BASE_CONFIG)
             try:
+                database.execute(_DATABASE_SETTINGS)
                 storage.configure_duckdb(database)
             except duckdb.Error as error:
                 database.close()
@@ -134,6 +138,7 @@ def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.
 
     connection = duckdb.connect(config={**_BASE_CONFIG, "allow_persistent_secrets": False})
     try:
+        connection.execute(_DATABASE_SETTINGS)
         storage.configure_duckdb(connection)
         # httpfs copies AWS_* environment variables into plain settings, which any query can
         # read with current_setting(); the session secret carries the credentials instead.

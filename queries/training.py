@@ -62,6 +62,7 @@ from catalog.registry import (
 )
 from catalog.store import Catalog, TableVersionRef
 from lake.errors import LakeError, VersionVacuumed
+from lake.failpoints import failpoint
 from lake.names import TableName
 from lake.storage import Storage
 from lake.tables import DeltaStore
@@ -89,6 +90,7 @@ Progress = Callable[[int, int, int], None]
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
 _TEMP_PREFIX = ".lake-tmp-"
+_INSTALLING = f".{MANIFEST_NAME}.installing"
 _VOLATILE = {
     "random", "rand", "setseed", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "now",
     "current_timestamp", "current_date", "current_time", "get_current_time",
@@ -315,7 +317,7 @@ class _Prepared:
         seen: dict[tuple[int, int], InputVersion] = {}
         for name, _, resolved in self.resolver.calls:
             key = (resolved.info.id, resolved.version)
-            seen.setdefault(key, InputVersion(resolved.info.id, str(name), resolved.version, resolved.snapshot.committed_at))
+            seen.setdefault(key, InputVersion(resolved.info.id, str(name), resolved.version, resolved.committed_at))
         return sorted(seen.values(), key=lambda i: (i.table, i.version))
 
     def resolved(self) -> list[ResolvedTable]:
@@ -477,6 +479,7 @@ def materialize(
             try:
                 schema, batches = _stream(prepared, cursor, storage)
                 written = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+                failpoint("materialize_shards")
                 base = {
                     "name": name,
                     "sql": prepared.sql,
@@ -510,6 +513,7 @@ def materialize(
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
+            failpoint("materialize_registered")
             _install(out, staging, previous, manifest)
             catalog.finish_run(
                 run_id,
@@ -654,10 +658,14 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TrainingSetError(f"Cannot create the output folder {out}: {error.strerror}.") from error
-    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp"} | ({str(f["path"]) for f in previous.files} if previous else set())
+    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp", _INSTALLING} | ({str(f["path"]) for f in previous.files} if previous else set())
     foreign = sorted(
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
     )
+    journal = out / _INSTALLING
+    if journal.exists():
+        installing = set(journal.read_text(encoding="utf-8").splitlines())
+        foreign = [name for name in foreign if name not in installing]
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise OutputFolderNotEmpty(
@@ -666,18 +674,29 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         )
     for stale in out.glob(f"{_TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
+    journal = out / _INSTALLING
+    if journal.exists():  # a writer died installing: the files it names are the lake's own
+        for name in journal.read_text(encoding="utf-8").splitlines():
+            if name and "/" not in name and name != MANIFEST_NAME:
+                (out / name).unlink(missing_ok=True)
+        journal.unlink()
 
 
 def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
     """Replace the folder's training set with the staged one; the manifest goes last, so a
-    folder with a manifest always holds the files it lists."""
+    folder with a manifest always holds the files it lists. The journal names the files
+    being moved in, so a writer dying half-way leaves nothing the next one takes for foreign."""
+    journal = out / _INSTALLING
+    journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     if previous is not None:
         for entry in previous.files:
             (out / str(entry["path"])).unlink(missing_ok=True)
     for path in sorted(staging.iterdir()):
         path.replace(out / path.name)
+    failpoint("materialize_install")
     write_manifest(out, manifest)
+    journal.unlink()
 
 
 def _manifest(base: dict[str, Any], version: int, run_id: str) -> Manifest:

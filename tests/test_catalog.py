@@ -32,6 +32,21 @@ def test_first_use_creates_the_catalog_and_the_second_finds_it_current(backend):
     second.close()
 
 
+def test_the_migrated_catalog_is_exactly_what_the_models_declare(backend):
+    """Every model change comes with its migration: nothing to autogenerate after upgrading."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from catalog.models import Base
+
+    Catalog(backend.catalog_url).close()
+    engine = create_engine(backend.catalog_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
 def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
     Catalog(backend.catalog_url).close()
     engine = create_engine(backend.catalog_url)

@@ -41,3 +41,17 @@ def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio():
     assert env["LAKE_CATALOG_URL"].startswith("postgresql+psycopg2://")
     assert env["AWS_ENDPOINT_URL"] == "http://minio:9000"
     assert services["lake"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_compose_runs_the_http_service_published_on_loopback_only():
+    result = subprocess.run(
+        [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lake = json.loads(result.stdout)["services"]["lake"]
+    assert lake["command"][:2] == ["lake", "serve"] and "0.0.0.0" in lake["command"]
+    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in lake["ports"]] == [("127.0.0.1", "8080", 8080)]
+    assert "/health" in " ".join(lake["healthcheck"]["test"])

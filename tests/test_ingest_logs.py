@@ -84,6 +84,18 @@ def test_logs_under_an_s3_prefix_ingest_like_local_ones(lk, backend, tmp_path):
     assert _rows(lk, "web.access").num_rows == 10_300
 
 
+@pytest.mark.parametrize("backend", ["s3-postgres"], indirect=True)
+def test_an_unreadable_s3_prefix_is_one_sentence_and_creates_nothing(lk, backend, cli):
+    missing = f"s3://{backend.s3.bucket}-nobody-made/incoming/"
+
+    result = cli("ingest", "logs", "web.access", missing)
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"{backend.s3.bucket}-nobody-made" in result.stderr
+    assert lk.tables() == []
+
+
 def test_one_call_is_one_commit_and_the_same_content_is_never_ingested_twice(lk, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -168,6 +180,51 @@ def test_new_fields_in_a_later_ingest_evolve_the_table_and_the_drift_ledger(lk, 
     assert len(region) == 1
     assert region[0]["version"] == 1 and region[0]["change"] == "added"
     assert region[0]["source"] == Path(second).resolve().as_uri() and region[0]["line"] == 1
+
+
+def test_a_later_ingest_that_widens_a_column_rewrites_the_old_rows_without_loss(lk, tmp_path, cli):
+    ints = _write(tmp_path / "a.jsonl", [json.dumps({"n": i, "ctx": {"k": i}}) + "\n" for i in range(3)])
+    floats = _write(tmp_path / "b.jsonl", [json.dumps({"n": 2.5, "ctx": {"k": 0.5}}) + "\n"])
+    words = _write(tmp_path / "c.jsonl", [json.dumps({"n": "many", "ctx": {"k": 1}}) + "\n"])
+
+    lk.ingest_logs("app.counts", ints)
+    widened = lk.ingest_logs("app.counts", floats)
+    rows = _rows(lk, "app.counts").sort_by("_raw")
+    assert rows.schema.field("n").type == pa.float64()
+    assert rows.column("n").to_pylist() == [0.0, 1.0, 2.0, 2.5]
+    assert [c["k"] for c in rows.column("ctx").to_pylist()] == [0.0, 1.0, 2.0, 0.5]
+
+    lk.ingest_logs("app.counts", words)
+    rows = _rows(lk, "app.counts").sort_by("_raw")
+    assert rows.schema.field("n").type == pa.string()
+    assert rows.column("n").to_pylist() == ['"many"', "0.0", "1.0", "2.0", "2.5"]
+    assert rows.column("_error").null_count == rows.num_rows
+
+    # Time travel still shows each version in its own types.
+    first = lk.sql("SELECT n FROM app.counts VERSION AS OF 0 ORDER BY n").table
+    assert first.schema.field("n").type == pa.int64() and first.column("n").to_pylist() == [0, 1, 2]
+    assert widened.version == 1
+    ledger = cli("schema", "app.counts", "--history", "--output", "json").json()["history"]
+    changes = {(c["column"], c["change"], c["version"]) for c in ledger}
+    assert {("n", "widened", 1), ("ctx.k", "widened", 1), ("n", "conflict", 2)} <= changes
+
+
+def test_a_type_change_past_line_30000_is_kept_and_shows_in_the_drift_ledger(lk, tmp_path, cli):
+    lines = [json.dumps({"id": i, "code": i % 7}) + "\n" for i in range(35_000)]
+    lines[30_500] = json.dumps({"id": 30_500, "code": "E42", "extra": {"k": True}}) + "\n"
+    log = _write(tmp_path / "big.jsonl", lines)
+
+    report = lk.ingest_logs("app.big", log)
+
+    assert (report.records_read, report.records_failed) == (35_000, 0)
+    codes = lk.sql("SELECT code FROM app.big WHERE id IN (0, 30500) ORDER BY id").table.column("code")
+    assert codes.to_pylist() == ["0", '"E42"']
+    ledger = cli("schema", "app.big", "--history", "--output", "json").json()["history"]
+    found = {c["column"]: c for c in ledger}
+    assert found["code"]["change"] == "conflict" and found["code"]["line"] == 30_501
+    assert found["code"]["new_type"] == "json"
+    assert found["extra"]["change"] == "added" and found["extra"]["line"] == 30_501
+    assert found["code"]["source"] == Path(log).resolve().as_uri()
 
 
 def test_ingest_logs_from_the_command_line_reports_counts(cli, tmp_path):

@@ -4,13 +4,14 @@ model, find it from its input version, and rebuild its training set bit for bit.
 
 from __future__ import annotations
 
+import datetime
 import json
 
-import pyarrow as pa
 import pytest
 
 from lake.errors import VersionVacuumed
 from tests.conftest import DATA
+from tests.extract_fixtures import pg_source, sqlite_source, unique  # noqa: F401 - fixtures
 
 APACHE = DATA / "elastic-logs" / "apache_logs"
 
@@ -22,27 +23,45 @@ def _sql(lk, query: str):
     return run_query(lk.catalog, lk.storage, query)
 
 
-def _extract(plans: dict[str, str]) -> pa.Table:
-    """Rows as a database extract of a `customers` table would land them."""
-    return pa.table({"client_ip": list(plans), "plan": list(plans.values())})
+def _night(n: int) -> datetime.datetime:
+    return datetime.datetime(2026, 1, n, 2, 0)
 
 
-def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_retention_vacuum(lk, tmp_path):
+class _Crm:
+    """A customers table in a source database, extracted in full every night."""
+
+    def __init__(self, source) -> None:  # noqa: ANN001 - tests.extract_fixtures.SourceDb
+        self.source = source
+        self.table = unique("customers")
+        source.run(f"CREATE TABLE {self.table} (client_ip varchar(64) PRIMARY KEY, plan text, updated_at timestamp)")
+
+    def set(self, plans: dict[str, str], *, night: int) -> None:
+        self.source.run(
+            f"DELETE FROM {self.table}",
+            *[(f"INSERT INTO {self.table} VALUES (:ip, :plan, :t)", {"ip": ip, "plan": plan, "t": _night(night)})
+              for ip, plan in plans.items()],
+        )  # fmt: skip
+
+    def extract(self, lk):  # noqa: ANN001, ANN201
+        return lk.ingest_db("crm.customers", source=self.source.url, table_name=self.table, cursor="updated_at", key="client_ip")
+
+
+def _crm_database(backend, request) -> _Crm:  # noqa: ANN001
+    return _Crm(request.getfixturevalue("sqlite_source" if backend.name == "local-sqlite" else "pg_source"))
+
+
+def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_retention_vacuum(lk, backend, request, tmp_path):
     lines = APACHE.read_text().splitlines(keepends=True)
     first_logs = tmp_path / "access-1.log"
     first_logs.write_text("".join(lines[:400]))
     ips = sorted({line.split(" ", 1)[0] for line in lines[:400]})[:40]
 
     logs_v0 = lk.ingest_logs("web.access", str(first_logs), preset="apache-combined")
-    # TODO(extract): land this with lk.ingest_db(...) once the database-extract integration is in
-    # lake/api.py, so the audit shows the extract's query and watermark range; until then the
-    # extract's rows arrive through write_table with the source named.
-    customers_v0 = lk.write_table(
-        "crm.customers",
-        _extract({ip: ("pro" if i % 3 == 0 else "free") for i, ip in enumerate(ips)}),
-        mode="overwrite",
-        source="postgresql://crm/customers",
-    )
+    # The CRM's customers table, extracted from a real database: a SQLite file next to a local
+    # lake, the test PostgreSQL next to the S3 one.
+    crm = _crm_database(backend, request)
+    crm.set({ip: ("pro" if i % 3 == 0 else "free") for i, ip in enumerate(ips)}, night=1)
+    customers_v0 = crm.extract(lk)
     sql = (
         "SELECT a.client_ip, c.plan, count(*) AS requests, sum(a.bytes) AS bytes\n"
         "FROM web.access a JOIN crm.customers c USING (client_ip)\n"
@@ -54,8 +73,10 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
     more_logs = tmp_path / "access-2.log"
     more_logs.write_text("".join(lines[400:900]))
     lk.ingest_logs("web.access", str(more_logs), preset="apache-combined")
-    lk.write_table("crm.customers", _extract({ip: "team" for ip in ips}), mode="overwrite", source="postgresql://crm/customers")
-    lk.write_table("crm.customers", _extract({ip: "free" for ip in ips[:5]}), mode="overwrite", source="postgresql://crm/customers")
+    crm.set({ip: "team" for ip in ips}, night=2)
+    crm.extract(lk)
+    crm.set({ip: "free" for ip in ips[:5]}, night=3)
+    crm.extract(lk)
 
     reports = {r.table: r for r in lk.vacuum(retain="0d", apply=True)}
 
@@ -77,7 +98,11 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
     log_sources = [s for c in by_table["web.access"]["data_from"] for s in c["sources"]]
     assert [s["name"] for s in log_sources] == [first_logs.resolve().as_uri()]
     assert log_sources[0]["version"] == log_sources[0]["facets"]["sha256"]
-    assert by_table["crm.customers"]["data_from"][0]["sources"][0]["name"] == "postgresql://crm/customers"
+    extract = by_table["crm.customers"]["data_from"][0]["sources"][0]
+    assert (extract["kind"], extract["name"]) == ("database", crm.table)
+    assert extract["namespace"].startswith(crm.source.dialect) and "password" not in json.dumps(extract)
+    assert extract["version"] == f"updated_at up to {_night(1).isoformat()}"  # the watermark range read
+    assert extract["facets"]["watermark_to"] == _night(1).isoformat() and extract["facets"]["rows"] == len(ips)
 
     impact = lk.impact(f"crm.customers@{customers_v0.version}").to_json()
     assert [(m["name"], m["version"]) for m in impact["models"]] == [("plan_model", model.version)]

@@ -1,0 +1,511 @@
+"""OpenLineage in and out: the catalog's runs and edges as OpenLineage run events.
+
+The catalog already holds OpenLineage's model (see ``catalog.lineage``): a run with a UUID
+consumes and produces dataset *versions*, each dataset named by ``(namespace, name)``.
+This module only translates.
+
+**Out** (:class:`Emitter`): with ``LAKE_OPENLINEAGE_URL`` set, each run the catalog starts
+sends ``START`` and each run it ends sends ``COMPLETE`` or ``FAIL``, with the run's input
+and output dataset versions as ``version`` facets. Sending is best effort: an endpoint
+that fails is reported once (a :class:`LineageEmitWarning`) and never fails the run. With
+the variable unset nothing is built or sent.
+
+**In** (:func:`record_event`): a run event from any producer (Airflow, Spark, dbt, the
+``openlineage-python`` client) becomes a run with the event's ``runId`` as its id. A
+dataset that is a lake table (namespace ``lake`` and a table's name, or a table's storage
+location) links to one exact table version: the one its ``version`` facet names, else the
+one current at the event's time; other datasets become ``external`` sources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.lineage import MODEL_NAMESPACE, TABLE_NAMESPACE, TRAINING_SET_NAMESPACE
+from catalog.store import Catalog, SourceRef, TableInfo, TableVersionRef, _add_edges, _source_id
+from lake.errors import LakeError, VersionNotFound
+
+URL_VARIABLE = "LAKE_OPENLINEAGE_URL"
+API_KEY_VARIABLE = "LAKE_OPENLINEAGE_API_KEY"
+ENDPOINT = "api/v1/lineage"
+JOB_NAMESPACE = "lake"
+PRODUCER = "https://github.com/lake-project/lake"
+EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+VERSION_FACET_SCHEMA = (
+    "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+)
+ERROR_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+SEND_TIMEOUT_S = 5.0
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+_ENDED = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "failed"}
+
+
+class LineageEventInvalid(LakeError):
+    """An OpenLineage event the catalog cannot record (malformed, or naming a missing version)."""
+
+
+class LineageEmitWarning(UserWarning):
+    """The OpenLineage endpoint did not take an event; the run itself is unaffected."""
+
+
+# -- out -------------------------------------------------------------------------------------
+
+
+class Emitter:
+    """Posts run events to one OpenLineage endpoint (Marquez, another lake, a collector)."""
+
+    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = SEND_TIMEOUT_S) -> None:
+        self.url = endpoint_url(url)
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self._warned = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Emitter | None:
+        env = os.environ if environ is None else environ
+        url = (env.get(URL_VARIABLE) or "").strip()
+        return cls(url, api_key=env.get(API_KEY_VARIABLE) or None) if url else None
+
+    def emit_run(self, catalog: Catalog, run_id: str, event_type: str) -> None:
+        """Send the run's event; never raises."""
+        try:
+            event = run_event(catalog, run_id, event_type)
+        except Exception as error:  # noqa: BLE001 - lineage must never fail a run
+            self._warn(f"could not describe run {run_id}: {error}")
+            return
+        if event is not None:
+            self.send(event)
+
+    def send(self, event: Mapping[str, Any]) -> bool:
+        body = json.dumps(event).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - configured URL
+                response.read()
+            return True
+        except urllib.error.HTTPError as error:
+            self._warn(f"it answered HTTP {error.code}")
+        except (OSError, ValueError) as error:
+            self._warn(str(getattr(error, "reason", error)))
+        return False
+
+    def _warn(self, why: str) -> None:
+        with self._lock:
+            if self._warned:
+                return
+            self._warned = True
+        warnings.warn(
+            LineageEmitWarning(
+                f"OpenLineage events could not be sent to {self.url} ({why}); runs go on, "
+                f"check {URL_VARIABLE} or the endpoint (reported once)."
+            ),
+            stacklevel=3,
+        )
+
+
+def endpoint_url(url: str) -> str:
+    """The endpoint for a base URL (``http://marquez:5000`` -> ``.../api/v1/lineage``), as
+    the OpenLineage HTTP transport does; a URL with a path is used as it is."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LineageEventInvalid(f"{URL_VARIABLE} must be an http(s) URL, not {url!r}.")
+    return url.rstrip("/") + "/" + ENDPOINT if parts.path in ("", "/") else url
+
+
+def run_event(catalog: Catalog, run_id: str, event_type: str, *, at: datetime | None = None) -> dict[str, Any] | None:
+    """The OpenLineage run event for a run as the catalog holds it now (None if unknown)."""
+
+    def work(session: Session) -> dict[str, Any] | None:
+        run = session.get(m.Run, run_id)
+        if run is None:
+            return None
+        inputs, outputs = _datasets(session, run_id)
+        moment = at or (run.ended_at if event_type in ("COMPLETE", "FAIL") and run.ended_at else None)
+        moment = moment or (run.started_at if event_type == "START" else datetime.now(timezone.utc))
+        facets: dict[str, Any] = {}
+        if event_type == "FAIL" and run.error:
+            facets["errorMessage"] = {
+                "_producer": PRODUCER,
+                "_schemaURL": ERROR_FACET_SCHEMA,
+                "message": run.error,
+                "programmingLanguage": "python",
+            }
+        return {
+            "eventType": event_type,
+            "eventTime": moment.isoformat(),
+            "producer": PRODUCER,
+            "schemaURL": EVENT_SCHEMA,
+            "run": {"runId": run.id, "facets": facets},
+            "job": {"namespace": JOB_NAMESPACE, "name": run.job, "facets": {}},
+            "inputs": inputs,
+            "outputs": outputs if event_type != "START" else [],
+        }
+
+    return catalog.transaction(work)
+
+
+def _datasets(session: Session, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {"input": [], "output": []}
+    edges = session.execute(
+        select(
+            m.LineageEdge.direction,
+            m.Namespace.name,
+            m.Table.name,
+            m.TableVersion.version,
+            m.Source.namespace,
+            m.Source.name,
+            m.Source.version,
+            m.TrainingSet.name,
+            m.TrainingSet.version,
+            m.Model.name,
+            m.Model.version,
+        )
+        .select_from(m.LineageEdge)
+        .outerjoin(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
+        .outerjoin(m.Table, m.Table.id == m.TableVersion.table_id)
+        .outerjoin(m.Namespace, m.Namespace.id == m.Table.namespace_id)
+        .outerjoin(m.Source, m.Source.id == m.LineageEdge.source_id)
+        .outerjoin(m.TrainingSet, m.TrainingSet.id == m.LineageEdge.training_set_id)
+        .outerjoin(m.Model, m.Model.id == m.LineageEdge.model_id)
+        .where(m.LineageEdge.run_id == run_id)
+        .order_by(m.LineageEdge.id)
+    )
+    for direction, ns, table, tversion, s_ns, s_name, s_version, ts_name, ts_version, model, m_version in edges:
+        if table is not None:
+            dataset = _dataset(TABLE_NAMESPACE, f"{ns}.{table}", str(tversion))
+        elif s_name is not None:
+            dataset = _dataset(s_ns, s_name, s_version)
+        elif ts_name is not None:
+            dataset = _dataset(TRAINING_SET_NAMESPACE, ts_name, str(ts_version))
+        else:
+            dataset = _dataset(MODEL_NAMESPACE, model, m_version)
+        found[direction].append(dataset)
+    return found["input"], found["output"]
+
+
+def _dataset(namespace: str, name: str, version: str | None) -> dict[str, Any]:
+    facets = (
+        {"version": {"_producer": PRODUCER, "_schemaURL": VERSION_FACET_SCHEMA, "datasetVersion": version}}
+        if version is not None
+        else {}
+    )
+    return {"namespace": namespace, "name": name, "facets": facets}
+
+
+# -- in --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What one incoming event did to the catalog."""
+
+    run_id: str
+    status: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    """Each dataset as ``namespace/name@version`` (``lake/web.access@3``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "inputs": list(self.inputs), "outputs": list(self.outputs)}
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    namespace: str
+    name: str
+    version: str | None
+    facets: Mapping[str, Any]
+
+
+def record_event(
+    catalog: Catalog,
+    event: Any,
+    *,
+    refresh: Callable[[TableInfo], None] | None = None,
+) -> RecordedEvent:
+    """Record one OpenLineage run event; START, RUNNING and COMPLETE/FAIL/ABORT of the same
+    ``runId`` update the same run. ``refresh(table)`` brings a lake table's recorded
+    versions up to date with its Delta log before a version is looked up.
+
+    Raises:
+        LineageEventInvalid: not a run event, a malformed field, or a version that does not exist.
+    """
+    parsed = _parse(event)
+    tables = _lake_tables(catalog)
+    resolved: dict[str, list[tuple[str, SourceRef | TableVersionRef]]] = {"input": [], "output": []}
+    for direction, datasets in (("input", parsed.inputs), ("output", parsed.outputs)):
+        for dataset in datasets:
+            table = tables.get((dataset.namespace, dataset.name)) or tables.get(
+                ("", _location(dataset.namespace, dataset.name))
+            )
+            if table is None:
+                ref = SourceRef(
+                    kind="external",
+                    namespace=dataset.namespace,
+                    name=dataset.name,
+                    version=dataset.version,
+                    facets={k: v for k, v in dataset.facets.items() if k != "version"},
+                )
+                label = f"{dataset.namespace}/{dataset.name}" + (f"@{dataset.version}" if dataset.version else "")
+                resolved[direction].append((label, ref))
+                continue
+            version = _table_version(catalog, table, dataset, direction, parsed, refresh)
+            if version is not None:
+                resolved[direction].append((f"{TABLE_NAMESPACE}/{table.name}@{version}", TableVersionRef(table.id, version)))
+
+    def work(session: Session) -> str:
+        run = session.get(m.Run, parsed.run_id)
+        if run is None:
+            run = m.Run(
+                id=parsed.run_id,
+                kind="external",
+                job=parsed.job,
+                status="running",
+                started_at=parsed.time,
+                parameters={"job_namespace": parsed.job_namespace, "producer": parsed.producer},
+                stats={},
+            )
+            session.add(run)
+            session.flush()
+        if run.kind == "external":
+            _apply_status(run, parsed)
+        for direction in ("input", "output"):
+            wanted = [ref for _, ref in resolved[direction]]
+            _add_edges(session, run.id, direction, _new_targets(session, run.id, direction, wanted))
+        return run.status
+
+    status = catalog.transaction(work)
+    return RecordedEvent(
+        parsed.run_id,
+        status,
+        tuple(label for label, _ in resolved["input"]),
+        tuple(label for label, _ in resolved["output"]),
+    )
+
+
+@dataclass(frozen=True)
+class _Event:
+    event_type: str
+    time: datetime
+    run_id: str
+    job_namespace: str
+    job: str
+    producer: str
+    error: str | None
+    inputs: tuple[_Dataset, ...]
+    outputs: tuple[_Dataset, ...]
+
+
+def _parse(event: Any) -> _Event:
+    if not isinstance(event, Mapping):
+        raise LineageEventInvalid("An OpenLineage event is a JSON object; send one run event per request.")
+    run, job = event.get("run"), event.get("job")
+    if not isinstance(run, Mapping) or not isinstance(job, Mapping):
+        raise LineageEventInvalid(
+            "Only OpenLineage run events are recorded: the event needs a 'run' with a 'runId' and a 'job'."
+        )
+    event_type = event.get("eventType") or "OTHER"
+    if event_type not in EVENT_TYPES:
+        raise LineageEventInvalid(f"eventType must be one of {', '.join(EVENT_TYPES)}, not {event_type!r}.")
+    run_id = run.get("runId")
+    try:
+        run_id = str(uuid.UUID(str(run_id)))
+    except ValueError:
+        raise LineageEventInvalid(f"run.runId must be a UUID, not {run_id!r}.") from None
+    job_namespace, job_name = job.get("namespace"), job.get("name")
+    if not _text(job_namespace) or not _text(job_name):
+        raise LineageEventInvalid("job.namespace and job.name must be non-empty strings.")
+    moment = _time(event.get("eventTime"))
+    error = None
+    facets = run.get("facets")
+    if isinstance(facets, Mapping) and isinstance(facets.get("errorMessage"), Mapping):
+        error = str(facets["errorMessage"].get("message") or "")[:2000] or None
+    producer = event.get("producer")
+    return _Event(
+        event_type=str(event_type),
+        time=moment,
+        run_id=run_id,
+        job_namespace=str(job_namespace),
+        job=str(job_name),
+        producer=str(producer) if isinstance(producer, str) else "",
+        error=error,
+        inputs=_datasets_of(event.get("inputs"), "inputs"),
+        outputs=_datasets_of(event.get("outputs"), "outputs"),
+    )
+
+
+def _datasets_of(value: Any, field: str) -> tuple[_Dataset, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+        raise LineageEventInvalid(f"{field} must be a list of datasets.")
+    found = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or not _text(item.get("namespace")) or not _text(item.get("name")):
+            raise LineageEventInvalid(f"{field}[{i}] needs a non-empty 'namespace' and 'name'.")
+        facets = item.get("facets") if isinstance(item.get("facets"), Mapping) else {}
+        version_facet = facets.get("version") if isinstance(facets.get("version"), Mapping) else {}
+        version = version_facet.get("datasetVersion")
+        found.append(
+            _Dataset(
+                namespace=str(item["namespace"]),
+                name=str(item["name"]),
+                version=str(version) if version is not None and str(version) else None,
+                facets=dict(facets),
+            )
+        )
+    return tuple(found)
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise LineageEventInvalid("eventTime must be an ISO 8601 time with a UTC offset, e.g. 2026-11-30T05:00:00Z.")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise LineageEventInvalid(f"eventTime {value!r} is not an ISO 8601 time.") from None
+    if moment.tzinfo is None:
+        raise LineageEventInvalid(f"eventTime {value!r} has no UTC offset; add one (Z or +00:00).")
+    return moment.astimezone(timezone.utc)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _lake_tables(catalog: Catalog) -> dict[tuple[str, str], TableInfo]:
+    found: dict[tuple[str, str], TableInfo] = {}
+    for table in catalog.list_tables():
+        found[(TABLE_NAMESPACE, str(table.name))] = table
+        found[("", _location(table.location))] = table
+    return found
+
+
+def _location(namespace: str, name: str = "") -> str:
+    """A storage location in one spelling: Spark's Delta integration names a table by
+    ``(s3://bucket, /prefix/ns/table)`` or ``(file, /path)``."""
+    if namespace in ("file", "file://") and name:
+        text = name
+    else:
+        text = namespace if not name else f"{namespace.rstrip('/')}/{name.lstrip('/')}"
+    for prefix in ("file://", "file:"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    return "/" + text.lstrip("/") if "://" not in text else text.rstrip("/")
+
+
+def _table_version(
+    catalog: Catalog,
+    table: TableInfo,
+    dataset: _Dataset,
+    direction: str,
+    event: _Event,
+    refresh: Callable[[TableInfo], None] | None,
+) -> int | None:
+    if dataset.version is not None:
+        if not dataset.version.isdigit():
+            raise LineageEventInvalid(
+                f"{table.name}: a lake table's version facet is a Delta version number, not {dataset.version!r}."
+            )
+        version = int(dataset.version)
+        if catalog.find_version(table, version) is None and refresh is not None:
+            refresh(table)
+        if catalog.find_version(table, version) is None:
+            raise LineageEventInvalid(f"Version {version} of {table.name} does not exist; name a recorded version.")
+        return version
+    if direction == "output" and event.event_type not in ("COMPLETE",):
+        return None  # a run's output version exists only once it has completed
+    if refresh is not None:
+        refresh(table)
+    try:
+        return catalog.version_at(table, event.time).version
+    except VersionNotFound:
+        raise LineageEventInvalid(
+            f"{table.name} had no version at {event.time.isoformat()} (the event's time); "
+            f"give the version in a 'version' dataset facet."
+        ) from None
+
+
+def _apply_status(run: m.Run, event: _Event) -> None:
+    ended = _ENDED.get(event.event_type)
+    if ended is not None:
+        run.status = ended
+        run.ended_at = event.time
+        if ended == "failed":
+            run.error = event.error or f"{event.event_type} reported by {event.producer or 'the producer'}"
+    if event.event_type == "START" and event.time < run.started_at:
+        run.started_at = event.time
+
+
+def _new_targets(
+    session: Session, run_id: str, direction: str, targets: Sequence[SourceRef | TableVersionRef]
+) -> list[SourceRef | TableVersionRef]:
+    """The targets the run has no edge to yet (START and COMPLETE repeat their datasets)."""
+    rows = session.execute(
+        select(m.LineageEdge.table_version_id, m.LineageEdge.source_id).where(
+            m.LineageEdge.run_id == run_id, m.LineageEdge.direction == direction
+        )
+    ).all()
+    versions = {r[0] for r in rows if r[0] is not None}
+    sources = {r[1] for r in rows if r[1] is not None}
+    fresh: list[SourceRef | TableVersionRef] = []
+    for target in targets:
+        if isinstance(target, SourceRef):
+            source_id = _source_id(session, target)
+            if source_id in sources:
+                continue
+            sources.add(source_id)
+        else:
+            row_id = session.scalar(
+                select(m.TableVersion.id).where(
+                    m.TableVersion.table_id == target.table_id, m.TableVersion.version == target.version
+                )
+            )
+            if row_id in versions:
+                continue
+            versions.add(row_id)
+        fresh.append(target)
+    return fresh
+
+
+def run_lineage(catalog: Catalog, run_id: str) -> dict[str, Any]:
+    """A run's input and output dataset versions, named as in OpenLineage."""
+
+    def work(session: Session) -> dict[str, Any]:
+        inputs, outputs = _datasets(session, run_id)
+        return {"inputs": inputs, "outputs": outputs}
+
+    return catalog.transaction(work)
+
+
+__all__ = [
+    "Emitter",
+    "LineageEmitWarning",
+    "LineageEventInvalid",
+    "RecordedEvent",
+    "endpoint_url",
+    "record_event",
+    "run_event",
+    "run_lineage",
+]

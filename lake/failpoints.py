@@ -1,0 +1,45 @@
+"""Named crash points: a test hook for the fault-injection suite (tests/faults), nothing more.
+
+``LAKE_FAILPOINT=NAME`` makes the process kill itself with SIGKILL the first time it
+reaches the point called ``NAME`` (no cleanup, no ``finally``: a machine dying there).
+``LAKE_FAILPOINT=NAME:stop`` stops it with SIGSTOP instead, so a test can change the
+world (take a server away) before it sends SIGCONT. ``NAME@N`` fires on the N-th visit.
+
+The variable is read once, at import; unset, :func:`failpoint` is one comparison. The
+points, in the order a write reaches them:
+
+* ``upload``: after each data file is copied into the table's location (before the commit);
+* ``merge``: a merge (upsert) has loaded the table and is about to merge into it;
+* ``after_delta_commit``: the Delta commit is made, the catalog has not recorded it;
+* ``catalog_write``: inside the catalog transaction that records a version, before it commits;
+* ``materialize_shards``: a training set's shards are written, nothing is registered;
+* ``materialize_registered``: registered in the catalog, files not yet moved into place;
+* ``materialize_install``: shards moved into the output folder, the manifest not yet written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_SPEC = os.environ.get("LAKE_FAILPOINT") or None
+_visits: dict[str, int] = {}
+
+
+def _parse(spec: str) -> tuple[str, int, str]:
+    target, _, action = spec.partition(":")
+    name, _, nth = target.partition("@")
+    return name, int(nth) if nth else 1, action or "kill"
+
+
+_ARMED = _parse(_SPEC) if _SPEC else None
+
+
+def failpoint(name: str) -> None:
+    """Die (or stop) here when ``LAKE_FAILPOINT`` names this point; else do nothing."""
+    if _ARMED is None or _ARMED[0] != name:
+        return
+    _visits[name] = _visits.get(name, 0) + 1
+    if _visits[name] != _ARMED[1]:
+        return
+    os.kill(os.getpid(), signal.SIGSTOP if _ARMED[2] == "stop" else signal.SIGKILL)

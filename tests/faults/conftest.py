@@ -1,0 +1,69 @@
+"""Helpers of the fault-injection suite: lakes in child processes, and their checks.
+
+The backend fixtures (``backend``, ``lk``, ``cli``) come from tests/conftest.py. A child
+process gets exactly the backend's environment plus what a test adds (for example
+``LAKE_FAILPOINT``, see lake/failpoints.py), never the developer's own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Proc:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def child_env(backend, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "AWS_"))}
+    env.update(backend.env)
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def lake_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lake.cli", *args]
+
+
+def run_lake(backend, *args: str, timeout: float = 120, **extra: str) -> Proc:
+    """``lake ARGS`` in a child process (a real OS process: it can be killed)."""
+    done = subprocess.run(
+        lake_argv(*args), env=child_env(backend, **extra), capture_output=True, text=True, timeout=timeout
+    )
+    return Proc(done.returncode, done.stdout, done.stderr)
+
+
+def assert_one_line_error(stderr: str, pattern: str | None = None) -> str:
+    """A LakeError as the CLI prints it: one line, no traceback."""
+    import re
+
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), stderr
+    if pattern is not None:
+        assert re.search(pattern, lines[0], re.IGNORECASE), lines[0]
+    return lines[0]
+
+
+S3_POSTGRES = pytest.mark.parametrize("backend", ["s3-postgres"], indirect=True)
+"""For cases that exist only with a remote warehouse and a server catalog (outages, secrets
+in S3 and Postgres settings, many processes on one S3 table)."""
+
+
+@pytest.fixture
+def s3_only(backend):
+    assert backend.name == "s3-postgres", "mark the test with S3_POSTGRES"
+    return backend

@@ -1,0 +1,199 @@
+"""Several OS processes writing one table on S3 + Postgres at once, and a reader watching.
+
+4 writer processes each ingest 25 distinct log files (10 records each) into the same
+table, one version per ingest, while a reader process runs ``lake sql "SELECT count(*)"``
+in a loop. Every record must arrive exactly once, the table must get 100 versions, the
+catalog must record each version once with the run that made it, and the reader must
+only ever see whole ingests, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.faults.conftest import S3_POSTGRES, child_env
+
+WORKERS = Path(__file__).with_name("workers.py")
+PROCESSES = 4
+INGESTS = 25
+RECORDS = 10
+TABLE = "conc.events"
+
+
+def _files(folder: Path) -> list[list[str]]:
+    per_process = []
+    for p in range(PROCESSES):
+        files = []
+        for i in range(INGESTS):
+            path = folder / f"p{p}" / f"f{i:02d}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(
+                "".join(
+                    json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": p, "file": i, "k": k}) + "\n"
+                    for k in range(RECORDS)
+                )
+            )
+            files.append(str(path))
+        per_process.append(files)
+    return per_process
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@S3_POSTGRES
+def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_versions(s3_only, lk, tmp_path):
+    backend = s3_only
+    env = child_env(backend)
+    stop = tmp_path / "writers-done"
+    reader = subprocess.Popen(
+        [sys.executable, str(WORKERS), "read", TABLE, str(stop)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKERS), "ingest", TABLE, *files],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for files in _files(tmp_path / "logs")
+    ]
+    results = []
+    try:
+        for writer in writers:
+            out, err = writer.communicate(timeout=540)
+            assert writer.returncode == 0, err[-3000:]
+            results += [json.loads(line) for line in out.splitlines()]
+        stop.touch()
+        seen, reader_err = reader.communicate(timeout=120)
+    finally:
+        for process in [*writers, reader]:
+            if process.poll() is None:
+                process.kill()
+    assert reader.returncode == 0, reader_err[-3000:]
+
+    # Every ingest made its own version; all records are there once.
+    assert len(results) == PROCESSES * INGESTS
+    versions = sorted(r["version"] for r in results)
+    assert versions == list(range(PROCESSES * INGESTS))
+    count = lk.sql(f"SELECT count(*) AS n, count(DISTINCT (writer, file, k)) AS d FROM {TABLE}").rows()[0]
+    assert count == {"n": PROCESSES * INGESTS * RECORDS, "d": PROCESSES * INGESTS * RECORDS}
+
+    # The catalog recorded each version once, with the run that made it, completed.
+    history = lk.history(TABLE)
+    assert [v.version for v in history] == versions
+    by_version = {r["version"]: r["run_id"] for r in results}
+    assert {v.version: v.run_id for v in history} == by_version
+    assert [v.rows_total for v in history] == [RECORDS * (v + 1) for v in versions]
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            statuses = dict(
+                connection.execute(
+                    text("SELECT status, count(*) FROM runs WHERE kind = 'ingest_logs' GROUP BY status")
+                ).all()
+            )
+            ledger = connection.execute(
+                text("SELECT count(*), count(DISTINCT uri), count(DISTINCT version) FROM ingested_files WHERE state = 'committed'")
+            ).one()
+            duplicates = connection.execute(
+                text("SELECT count(*) FROM (SELECT table_id, version FROM table_versions GROUP BY 1, 2 HAVING count(*) > 1) d")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert statuses == {"completed": PROCESSES * INGESTS}
+    assert tuple(ledger) == (PROCESSES * INGESTS,) * 3
+    assert duplicates == 0
+
+    # The reader only ever saw whole ingests, and never went back in time.
+    lines = seen.splitlines()
+    assert not [line for line in lines if line.startswith("error")], lines[:5]
+    counts = [int(line) for line in lines]
+    assert counts, "the reader read at least once"
+    assert counts == sorted(counts)
+    assert all(c % RECORDS == 0 for c in counts)
+    assert counts[-1] == PROCESSES * INGESTS * RECORDS
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplicates(s3_only, lk, cli, tmp_path):
+    """The first upsert stops after loading the table (failpoint ``merge``), the second
+    commits meanwhile, so the first one's merge must conflict and be retried on the new
+    version, deterministically."""
+    import os
+    import signal
+    import sqlite3
+
+    from tests.faults.conftest import lake_argv
+
+    source = tmp_path / "source.db"
+    connection = sqlite3.connect(source)
+    connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT)")
+    connection.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, f"old{i}", "2026-11-20 10:00:00") for i in range(100)])
+    connection.commit()
+    args = ("ingest", "db", "conc.items", "--source", f"sqlite:///{source}", "--table", "items",
+            "--mode", "incremental", "--cursor", "updated_at", "--key", "id", "--output", "json")
+    first = cli(*args)
+    assert first.exit_code == 0, first.stderr
+    connection.executemany("UPDATE items SET v = ?, updated_at = ? WHERE id = ?", [(f"new{i}", "2026-11-21 10:00:00", i) for i in range(50)])
+    connection.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, f"new{i}", "2026-11-21 10:00:00") for i in range(100, 150)])
+    connection.commit()
+    connection.close()
+
+    stalled = subprocess.Popen(lake_argv(*args), env=child_env(s3_only, LAKE_FAILPOINT="merge:stop"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, status = os.waitpid(stalled.pid, os.WUNTRACED)  # returns once it stopped at the failpoint
+        assert os.WIFSTOPPED(status)
+        winner = subprocess.run(lake_argv(*args), env=child_env(s3_only), capture_output=True, text=True, timeout=200)
+        assert winner.returncode == 0, winner.stderr
+        os.kill(stalled.pid, signal.SIGCONT)
+        out, err = stalled.communicate(timeout=200)
+    finally:
+        if stalled.poll() is None:
+            stalled.kill()
+    assert stalled.returncode == 0, err[-3000:]
+
+    rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d, count(*) FILTER (v LIKE 'new%') AS new FROM conc.items").rows()[0]
+    assert rows == {"n": 150, "d": 150, "new": 100}
+    history = lk.history("conc.items")
+    assert [v.version for v in history] == [0, 1, 2]
+    runs = {json.loads(out)["run_id"], json.loads(winner.stdout)["run_id"]}
+    assert {v.run_id for v in history[1:]} == runs
+    assert lk.catalog.watermark(lk.table("conc.items"))[1]["value"] is not None
+
+
+@pytest.mark.timeout(240)
+def test_catalog_writers_racing_for_the_same_names_and_numbers_all_succeed_once(backend, lk):
+    """4 processes x 10 rounds: create the same table (exist_ok), start a run, register the
+    next version of the same training set. The unique constraints decide the races; the
+    losers retry with backoff: one table, 40 distinct versions 1..40, each with its own run."""
+    env = child_env(backend)
+    racers = [
+        subprocess.Popen([sys.executable, str(WORKERS), "catalog-race", "race.t", "race_set", "10"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    got = []
+    try:
+        for racer in racers:
+            out, err = racer.communicate(timeout=200)
+            assert racer.returncode == 0, err[-3000:]
+            got += [json.loads(line) for line in out.splitlines()]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+    assert len({g["table_id"] for g in got}) == 1
+    assert sorted(g["version"] for g in got) == list(range(1, 41))
+    assert len({g["run_id"] for g in got}) == 40
+    from catalog.registry import training_sets
+
+    assert sorted((s.version, s.run_id) for s in training_sets(lk.catalog, "race_set")) == sorted(
+        (g["version"], g["run_id"]) for g in got
+    )

@@ -1,0 +1,139 @@
+"""kill -9 in the middle of writes, then: a consistent table, a healed catalog, one copy.
+
+A child process runs ``lake ingest logs`` or ``lake materialize`` with ``LAKE_FAILPOINT``
+set (lake/failpoints.py): it SIGKILLs itself at that point, as a machine dying there
+would. Afterwards the table must read at a whole version, the catalog must heal (on next
+use, or by ``lake catalog sync``), running the same command again must leave exactly one
+copy of the data, and data files orphaned by the killed write must never be read and must
+go with ``lake vacuum --retain 0d --apply``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.faults.conftest import run_lake
+
+TABLE = "crash.events"
+FIRST = 5
+SECOND = 7
+
+
+def _log(path: Path, records: int, tag: str) -> str:
+    path.write_text(
+        "".join(json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n" for k in range(records))
+    )
+    return str(path)
+
+
+def _data_files(backend, lk) -> set[str]:
+    """Every Parquet file under the table's location, relative to it."""
+    location = lk.catalog.get_table(_name()).location.rstrip("/")
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://"):].partition("/")
+        client = backend.s3.client()
+        keys = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+            for item in page.get("Contents", [])
+        ]
+        return {k[len(prefix) + 1:] for k in keys if k.endswith(".parquet") and "_delta_log" not in k}
+    root = Path(location)
+    return {str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts}
+
+
+def _name():
+    from lake.names import TableName
+
+    return TableName.parse(TABLE)
+
+
+def _count(cli) -> int:
+    result = cli("sql", f"SELECT count(*) AS n, count(DISTINCT (tag, k)) AS d FROM {TABLE}", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    row = result.json()["rows"][0]
+    assert row["n"] == row["d"], "no record twice"
+    return row["n"]
+
+
+def _runs(backend) -> dict[str, int]:
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(text("SELECT status, count(*) FROM runs GROUP BY status")).all())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("point", ["upload", "after_delta_commit", "catalog_write"])
+@pytest.mark.timeout(180)
+def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(point, backend, lk, cli, tmp_path):
+    first = _log(tmp_path / "first.jsonl", FIRST, "first")
+    second = _log(tmp_path / "second.jsonl", SECOND, "second")
+    assert cli("ingest", "logs", TABLE, first).exit_code == 0
+
+    killed = run_lake(backend, "ingest", "logs", TABLE, second, LAKE_FAILPOINT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    # A whole version is readable straight away: the old one, or the new one complete.
+    committed = point != "upload"
+    assert _count(cli) == FIRST + (SECOND if committed else 0)
+    # The catalog heals on next use (reading the history syncs it) ...
+    history = cli("history", TABLE, "--output", "json").json()
+    assert [v["version"] for v in history] == ([0, 1] if committed else [0])
+    if committed:
+        assert history[1]["run_id"] is not None and history[1]["rows_added"] == SECOND
+    # ... and `lake catalog sync` finds nothing left to do.
+    synced = cli("catalog", "sync", "--output", "json").json()
+    assert all(s["recorded"] == [] for s in synced)
+
+    again = cli("ingest", "logs", TABLE, second, "--output", "json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["version"] == (None if committed else 1)
+    assert _count(cli) == FIRST + SECOND
+    assert len(cli("history", TABLE, "--output", "json").json()) == 2
+
+    # Orphans of the killed upload are in no version, and vacuum removes them.
+    referenced = {f.path for f in lk.delta(lk.table(TABLE)).snapshot().files}
+    orphans = _data_files(backend, lk) - referenced
+    assert len(orphans) == (1 if point == "upload" else 0)
+    vacuum = cli("vacuum", TABLE, "--retain", "0d", "--apply", "--output", "json")
+    assert vacuum.exit_code == 0, vacuum.stderr
+    assert _data_files(backend, lk) == referenced
+    assert _count(cli) == FIRST + SECOND
+    assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
+
+
+@pytest.mark.parametrize("point", ["materialize_shards", "materialize_registered", "materialize_install"])
+@pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
+@pytest.mark.timeout(180)
+def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(point, backend, lk, cli, tmp_path):
+    assert cli("ingest", "logs", TABLE, _log(tmp_path / "first.jsonl", FIRST, "first")).exit_code == 0
+    out = tmp_path / "set"
+    args = ("materialize", "crash_set", "--sql", f"SELECT tag, k FROM {TABLE}", "--out", str(out))
+
+    killed = run_lake(backend, *args, LAKE_FAILPOINT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    # A folder without a manifest is not a training set; one with a manifest is complete.
+    manifest = out / "lake-manifest.json"
+    assert not manifest.exists()
+
+    again = cli(*args, "--output", "json")
+    assert again.exit_code == 0, again.stderr
+    assert manifest.exists()
+    listed = json.loads(manifest.read_text())
+    shards = sorted(p.name for p in out.iterdir() if p.name != "lake-manifest.json")
+    assert shards == sorted(str(f["path"]) for f in listed["files"])
+    rows = cli("sql", f"SELECT count(*) AS n FROM read_parquet('{out}/*.parquet')", "--output", "json")
+    assert rows.json()["rows"][0]["n"] == FIRST
+    from catalog.registry import training_sets
+
+    assert [s.version for s in training_sets(lk.catalog, "crash_set")] == [1]
+    assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], os.listdir(out)
