@@ -5,8 +5,8 @@ Cases (each side run at least 3 times in the same process, medians reported):
 * ``jsonl_nested``: ``lk.ingest_logs`` into a fresh embedded lake (parse, stage, publish,
   Delta commit, catalog record) on generated nested web logs versus DuckDB's own
   ``COPY (SELECT * FROM read_json(file)) TO 'out.parquet'`` on the same file.
-  ``ratio`` is our throughput divided by DuckDB's (``baseline_s / ours_s``; the target is
-  >= 0.5). DuckDB's side samples types from 20,480 lines, keeps no raw text, no line numbers,
+  ``ratio`` is our time over DuckDB's, like every bench row (target <= 2, i.e. at least
+  half DuckDB's throughput; ``throughput_vs_duckdb`` is its inverse). DuckDB's side samples types from 20,480 lines, keeps no raw text, no line numbers,
   no errors, and writes snappy; ours reads types from every line, keeps ``_raw``, writes zstd.
 * ``peak_rss``: peak resident memory of a subprocess that stages one large file (target:
   under 1.5 GB for 2 GB).
@@ -119,10 +119,11 @@ def _throughput_case(tmp: Path, lines: int, repeats: int) -> dict:
         "records": records,
         "ours_s": round(ours, 3),
         "baseline_s": round(base, 3),
-        "ratio": round(base / ours, 3),
+        "ratio": round(ours / base, 3),
+        "throughput_vs_duckdb": round(base / ours, 3),
         "ours_mb_s": round(size / 1e6 / ours, 1),
         "baseline_mb_s": round(size / 1e6 / base, 1),
-        "target": ">= 0.5",
+        "target": "ratio <= 2 (throughput >= 0.5x)",
     }
 
 

@@ -686,22 +686,16 @@ class DeltaStore:
         loaded at, so the version's own log entry is read instead.
         """
         version = dt.version()
-        fs, base = self.storage.filesystem_for(self.uri)
-        try:
-            with fs.open_input_stream(f"{base.rstrip('/')}/_delta_log/{version:020d}.json") as log:
-                for line in log.read().decode("utf-8").splitlines():
-                    info = json.loads(line).get("commitInfo") if line.strip() else None
-                    if info and "timestamp" in info:
-                        return _ms_to_datetime(info["timestamp"])
-        except (OSError, ValueError):
-            pass  # the log entry was cleaned up (log retention): fall back to the history
+        info = self._commit_info(version)
+        if info is not None and "timestamp" in info:
+            return _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
+        # The log entry was cleaned up (log retention): the history may still know it.
         for entry in dt.history(1):
             if entry.get("version") == version:
                 return _ms_to_datetime(entry["timestamp"])
         return datetime.now(timezone.utc)
 
     def _file_uri(self, path: str) -> str:
-
         return f"{self.uri.rstrip('/')}/{unquote(path)}"
 
     def _translate(self, error: BaseException, doing: str) -> LakeError:
