@@ -127,7 +127,7 @@ def run_query(
             f"EXPLAIN); this is a {statement.kind.upper()} statement."
         )
     resolver = Resolver(catalog, storage)
-    plan = _plan(statement, resolver)
+    plan = plan_reads(statement, resolver)
     robust: set[tuple[str, int]] = set()
     connection = (
         session.locked_connection(storage, sorted({p for _, paths in plan.reads.values() for p in paths}))
@@ -136,18 +136,18 @@ def run_query(
     )
     try:
         for _ in range(MAX_ROBUST_RETRIES + 1):
-            rewritten = _rewrite(statement, plan, robust)
+            rewritten = rewrite(statement, plan, robust)
             try:
                 fetched = session.run(connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s)
                 break
             except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
-                if not _is_duckdb_error(error):
+                if not is_duckdb_error(error):
                     raise
-                retry = _needs_robust_scan(error, rewritten, plan, robust)
+                retry = needs_robust_scan(error, rewritten, plan, robust)
                 if retry is not None:
                     robust.add(retry)
                     continue
-                raise _translate(
+                raise translate_error(
                     error, statement, rewritten, plan, resolver, storage, read_only, timeout_s
                 ) from error
         else:  # pragma: no cover - each retry adds one table version; the loop ends first
@@ -167,7 +167,7 @@ def run_query(
 
 
 @dataclass
-class _Plan:
+class Plan:
     lake: dict[int, ResolvedTable]
     """Index in ``statement.tables`` -> the lake table version it reads."""
     reads: dict[tuple[str, int], tuple[ResolvedTable, list[str]]]
@@ -182,8 +182,8 @@ class _Plan:
         ]
 
 
-def _plan(statement: Statement, resolver: Resolver) -> _Plan:
-    plan = _Plan(lake={}, reads={}, unaliased=set())
+def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
+    plan = Plan(lake={}, reads={}, unaliased=set())
     for index, ref in enumerate(statement.tables):
         name = resolver.lake_name(ref)
         if name is None:
@@ -220,7 +220,7 @@ def _plan(statement: Statement, resolver: Resolver) -> _Plan:
 
 
 @dataclass(frozen=True)
-class _Rewritten:
+class Rewritten:
     text: str
     original: str
     edits: tuple[tuple[int, int, int, int, int], ...]
@@ -244,7 +244,7 @@ class _Rewritten:
         return self.original_position(chars)
 
 
-def _rewrite(statement: Statement, plan: _Plan, robust: set[tuple[str, int]]) -> _Rewritten:
+def rewrite(statement: Statement, plan: Plan, robust: set[tuple[str, int]]) -> Rewritten:
     edits: list[tuple[int, int, str, int]] = []
     for index, ref in enumerate(statement.tables):
         resolved = plan.lake.get(index)
@@ -265,10 +265,10 @@ def _rewrite(statement: Statement, plan: _Plan, robust: set[tuple[str, int]]) ->
         length += len(replacement)
         cursor = end
     pieces.append(statement.text[cursor:])
-    return _Rewritten("".join(pieces), statement.text, tuple(mapped))
+    return Rewritten("".join(pieces), statement.text, tuple(mapped))
 
 
-def _replacement(ref: TableReference, resolved: ResolvedTable, plan: _Plan, robust: set[tuple[str, int]]) -> str:
+def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]) -> str:
     key = (str(resolved.name), resolved.version)
     scan = scan_sql(resolved.snapshot, plan.reads[key][1], robust=key in robust)
     binding = quote_ident(resolved.name.name)
@@ -284,14 +284,14 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: _Plan, robu
 # -- errors ---------------------------------------------------------------------------------
 
 
-def _is_duckdb_error(error: BaseException) -> bool:
+def is_duckdb_error(error: BaseException) -> bool:
     import duckdb
 
     return isinstance(error, duckdb.Error)
 
 
-def _needs_robust_scan(
-    error: BaseException, rewritten: _Rewritten, plan: _Plan, robust: set[tuple[str, int]]
+def needs_robust_scan(
+    error: BaseException, rewritten: Rewritten, plan: Plan, robust: set[tuple[str, int]]
 ) -> tuple[str, int] | None:
     """The table version to re-read with NULL-filling when DuckDB says a column of our own
     scan is missing (a schema column no file of that version contains)."""
@@ -306,11 +306,11 @@ def _needs_robust_scan(
     return None if key in robust else key
 
 
-def _translate(
+def translate_error(
     error: BaseException,
     statement: Statement,
-    rewritten: _Rewritten,
-    plan: _Plan,
+    rewritten: Rewritten,
+    plan: Plan,
     resolver: Resolver,
     storage: Storage,
     read_only: bool,
@@ -349,7 +349,7 @@ def _translate(
     )
 
 
-def _vacuumed(plan: _Plan, storage: Storage) -> VacuumedVersion | None:
+def _vacuumed(plan: Plan, storage: Storage) -> VacuumedVersion | None:
     """Which version lost files to vacuum, when a read failed (checked only then: the check
     costs one request per file on S3)."""
     for resolved, _ in plan.reads.values():

@@ -350,7 +350,7 @@ def _prepare(
         for rank, index in enumerate(text_order):
             by_call[index] = pins[rank]
         resolver.pins = by_call
-    plan = layer._plan(statement, resolver)
+    plan = layer.plan_reads(statement, resolver)
     if pins is not None and len(resolver.calls) != len(pins):
         raise RebuildMismatch(
             f"The SQL reads {len(resolver.calls)} table reference(s) but the manifest records {len(pins)}; "
@@ -360,8 +360,8 @@ def _prepare(
     columns = _bind(cursor, statement, plan, robust, resolver, storage, layer)
     resolver.replay()
     final = parse_statement(order.ordered_sql(columns))
-    final_plan = layer._plan(final, resolver)
-    rewritten = layer._rewrite(final, final_plan, robust)
+    final_plan = layer.plan_reads(final, resolver)
+    rewritten = layer.rewrite(final, final_plan, robust)
     return _Prepared(order.text, order, resolver, final, final_plan, rewritten, robust, columns, text_order)
 
 
@@ -371,18 +371,18 @@ def _bind(cursor, statement, plan, robust, resolver, storage, layer) -> int:  # 
     NULL-filling scan, as ``lake sql`` does."""
     prefix = "DESCRIBE "
     for _ in range(layer.MAX_ROBUST_RETRIES + 1):
-        rewritten = layer._rewrite(statement, plan, robust)
+        rewritten = layer.rewrite(statement, plan, robust)
         shifted = _shift(rewritten, prefix)
         try:
             return len(cursor.execute(prefix + rewritten.text).fetchall())
         except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
-            if not layer._is_duckdb_error(error):
+            if not layer.is_duckdb_error(error):
                 raise
-            retry = layer._needs_robust_scan(error, shifted, plan, robust)
+            retry = layer.needs_robust_scan(error, shifted, plan, robust)
             if retry is not None:
                 robust.add(retry)
                 continue
-            raise layer._translate(error, statement, shifted, plan, resolver, storage, False, None) from error
+            raise layer.translate_error(error, statement, shifted, plan, resolver, storage, False, None) from error
     raise QueryInvalid("The query kept failing on missing columns; report this as a bug.")
 
 
@@ -399,7 +399,7 @@ def _stream(
     from queries import sql as layer
 
     def translated(error: BaseException) -> LakeError:
-        return layer._translate(
+        return layer.translate_error(
             error, prepared.statement, prepared.rewritten, prepared.plan, prepared.resolver, storage, False, None
         )
 
@@ -407,7 +407,7 @@ def _stream(
         cursor.execute(prepared.rewritten.text)
         reader = cursor.to_arrow_reader(BATCH_ROWS)
     except Exception as error:  # noqa: BLE001
-        if not layer._is_duckdb_error(error):
+        if not layer.is_duckdb_error(error):
             raise
         raise translated(error) from error
 
@@ -415,7 +415,7 @@ def _stream(
         try:
             yield from reader
         except Exception as error:  # noqa: BLE001
-            if not layer._is_duckdb_error(error) and not _is_arrow_error(error):
+            if not layer.is_duckdb_error(error) and not _is_arrow_error(error):
                 raise
             raise translated(error) from error
 

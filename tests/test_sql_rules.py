@@ -18,7 +18,7 @@ from queries.output import json_value, unique_names
 from queries.parse import parse_statement
 from queries.scan import duckdb_type, hive_matches, path_partition_values, scan_sql
 from queries.session import DuckError
-from queries.sql import _Rewritten
+from queries.sql import Rewritten
 
 # -- parsing -----------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ def test_full_name_column_qualifiers_are_found_for_removal():
 def test_positions_in_the_rewritten_text_map_back_to_the_users_text():
     original = "SELECT x FROM t WHERE y = 1"
     # "t" (14-15) became "(SELECT ...)" of 12 characters at 14-26
-    rewritten = _Rewritten("SELECT x FROM (SELECT 1 x) WHERE y = 1", original, ((14, 15, 14, 26, 0),))
+    rewritten = Rewritten("SELECT x FROM (SELECT 1 x) WHERE y = 1", original, ((14, 15, 14, 26, 0),))
     assert rewritten.original_position(7) == (7, None)  # before the edit
     assert rewritten.original_position(20) == (14, 0)  # inside the replacement: the reference
     assert rewritten.original_position(33) == (22, None)  # after it: shifted back
