@@ -365,8 +365,12 @@ def _stage(batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path) -
     return _Staged(tuple(paths), rows)
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` with ``schema``'s columns: cast where the table is wider, NULL where absent."""
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, *, lenient: bool = False) -> pa.RecordBatch:
+    """``batch`` with ``schema``'s columns: cast where the table is wider, NULL where absent.
+
+    ``lenient``, for old rows being compared: a column whose old values cannot be cast (an
+    incompatible type change) reads as NULL, so every such row compares as changed.
+    """
     import pyarrow as pa
 
     if batch.schema.equals(schema):
@@ -378,38 +382,19 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             columns.append(pa.nulls(batch.num_rows, f.type))
             continue
         column = batch.column(i)
-        columns.append(column if column.type.equals(f.type) else column.cast(f.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-def _conform_lenient(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """Like :func:`_conform`, for old rows being compared: a column whose old values cannot be
-    cast (an incompatible type change) reads as NULL, so every such row compares as changed."""
-    import pyarrow as pa
-
-    columns = []
-    for f in schema:
-        i = batch.schema.get_field_index(f.name)
-        if i < 0:
-            columns.append(pa.nulls(batch.num_rows, f.type))
-            continue
-        column = batch.column(i)
         try:
             columns.append(column if column.type.equals(f.type) else column.cast(f.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if not lenient:
+                raise
             columns.append(pa.nulls(batch.num_rows, f.type))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _version_batches(store: DeltaStore, snapshot: Snapshot, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """The rows of one table version, as batches conformed to ``schema``."""
-    import pyarrow.parquet as pq
-
-    for f in snapshot.files:
-        fs, path = store.storage.filesystem_for(f.uri)
-        with fs.open_input_file(path) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROW_GROUP_ROWS):
-                yield _conform_lenient(_plain(batch), schema)
+    for batch in store.scan(snapshot):
+        yield _conform(_plain(batch), schema, lenient=True)
 
 
 def _staged_batches(paths: Sequence[Path], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
