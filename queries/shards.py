@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,18 +91,21 @@ def write_shards(
     hasher = ContentHasher(schema)
     writer = _ShardWriter(folder, schema, shard_rows, progress)
     rows = _Rows(batches, schema)
-    while True:
-        # Row groups start at each shard's first row, so the layout depends on the row
-        # order alone, never on how the result arrived.
-        in_shard = writer.rows_in_shard
-        wanted = min(ROW_GROUP_ROWS - in_shard % ROW_GROUP_ROWS, shard_rows - in_shard)
-        pieces = rows.take(wanted)
-        if not pieces:
-            break
-        for piece in pieces:
-            hasher.update(piece)
-        writer.write_row_group(pieces)
-    files = writer.close()
+    try:
+        while True:
+            # Row groups start at each shard's first row, so the layout depends on the row
+            # order alone, never on how the result arrived.
+            in_shard = writer.rows_in_shard
+            wanted = min(ROW_GROUP_ROWS - in_shard % ROW_GROUP_ROWS, shard_rows - in_shard)
+            pieces = rows.take(wanted)
+            if not pieces:
+                break
+            writer.write_row_group(pieces)
+            for piece in pieces:
+                hasher.update(piece)
+        files = writer.close()
+    finally:
+        writer.shutdown()
     return WrittenShards(tuple(files), hasher.rows, hasher.hexdigest(), schema)
 
 
@@ -125,6 +129,10 @@ class _ShardWriter:
         self._sink: _HashingFile | None = None
         self._rows_total = 0
         self._bytes_done = 0
+        # Encoding a row group (pyarrow, GIL released) overlaps with fetching and hashing the
+        # next one; one write in flight keeps memory bounded and the file in row order.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-shard-writer")
+        self._pending: Future[None] | None = None
 
     def write_row_group(self, pieces: list[pa.RecordBatch]) -> None:
         """One row group (it never crosses a shard boundary)."""
@@ -133,7 +141,10 @@ class _ShardWriter:
         if self._writer is None:
             self._open()
         rows = sum(p.num_rows for p in pieces)
-        self._writer.write_table(pa.Table.from_batches(pieces, self.schema), row_group_size=ROW_GROUP_ROWS)
+        self._wait()
+        self._pending = self._pool.submit(
+            self._writer.write_table, pa.Table.from_batches(pieces, self.schema), row_group_size=ROW_GROUP_ROWS
+        )
         self.rows_in_shard += rows
         self._rows_total += rows
         if self.rows_in_shard == self.shard_rows:
@@ -148,6 +159,16 @@ class _ShardWriter:
             self._finish()
         return self.files
 
+    def shutdown(self) -> None:
+        """Stop the writer thread once its write is done (after close, or after a failure)."""
+        self._pool.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        """Let the write in flight finish (and raise its error here)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
     def _open(self) -> None:
         import pyarrow.parquet as pq
 
@@ -158,6 +179,7 @@ class _ShardWriter:
 
     def _finish(self) -> None:
         assert self._writer is not None and self._sink is not None
+        self._wait()
         self._writer.close()
         self._sink.close()
         self.files.append(
