@@ -102,6 +102,11 @@ class TableReference:
     """A CTE of this name is visible here, so the name is the CTE, not a lake table."""
     line: int
     column: int
+    event_time_bounds: tuple[tuple[str, str], ...] = ()
+    """Conditions the query puts on this table's ``_event_time`` in the WHERE of the SELECT
+    that reads it, as ``(operator, constant SQL)``: ``(">=", "TIMESTAMPTZ '2026-10-07'")``.
+    Each is necessary for a row to be returned (top-level ``AND`` terms only), so the scan
+    may skip files that cannot hold such rows (see :mod:`queries.sql`)."""
 
     @property
     def name(self) -> str:
@@ -257,7 +262,55 @@ def _reference(table: exp.Table, text: str, offset: int, tokens: list) -> TableR
         shadowed=len(identifiers) == 1 and identifiers[0].name.lower() in _visible_ctes(table),
         line=line,
         column=column,
+        event_time_bounds=_event_time_bounds(table) if role == "relation" else (),
     )
+
+
+EVENT_TIME = "_event_time"
+_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "="}
+_OPERATORS: dict[type[exp.Expression], str] = {exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
+
+
+def _event_time_bounds(table: exp.Table) -> tuple[tuple[str, str], ...]:
+    """``_event_time <op> constant`` terms of the WHERE of the SELECT whose FROM or JOIN
+    names ``table``; a column counts when qualified by the table's alias (or name), or
+    unqualified in a SELECT that reads this table alone."""
+    holder = table.parent
+    select = holder.parent if isinstance(holder, (exp.From, exp.Join)) else None
+    if not isinstance(select, exp.Select) or select.args.get("where") is None:
+        return ()
+    binding = (table.alias or table.name).lower()
+    alone = isinstance(holder, exp.From) and not select.args.get("joins")
+
+    def ours(node: exp.Expression) -> bool:
+        if not isinstance(node, exp.Column) or node.name.lower() != EVENT_TIME:
+            return False
+        return node.table.lower() == binding if node.table else alone
+
+    condition = select.args["where"].this
+    bounds: list[tuple[str, str]] = []
+    for term in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+        if isinstance(term, exp.Between) and ours(term.this):
+            low, high = term.args.get("low"), term.args.get("high")
+            if _constant(low) and _constant(high):
+                bounds += [(">=", low.sql(dialect=_DIALECT)), ("<=", high.sql(dialect=_DIALECT))]
+            continue
+        operator = _OPERATORS.get(type(term))
+        if operator is None:
+            continue
+        left, right = term.this, term.expression
+        if ours(left) and _constant(right):
+            bounds.append((operator, right.sql(dialect=_DIALECT)))
+        elif ours(right) and _constant(left):
+            bounds.append((_FLIPPED[operator], left.sql(dialect=_DIALECT)))
+    return tuple(bounds)
+
+
+def _constant(node: exp.Expression | None) -> bool:
+    """A value that does not depend on any row: no column, subquery or parameter inside."""
+    if node is None:
+        return False
+    return not any(isinstance(n, (exp.Column, exp.Query, exp.Placeholder, exp.Parameter)) for n in node.walk())
 
 
 def _role(table: exp.Table) -> Role | None:

@@ -176,6 +176,28 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     return f"(SELECT {projection} FROM {source} AS {SOURCE})"
 
 
+EVENT_DATE = "_event_date"
+
+
+def within_days(
+    snapshot: Snapshot, paths: Sequence[str], first: date | None, last: date | None
+) -> tuple[Snapshot, list[str]]:
+    """The version's files whose ``_event_date`` partition lies in ``[first, last]`` (files
+    without a readable date are kept), with their paths: data skipping for a query that
+    bounds ``_event_time``, which DuckDB cannot derive from the partition column itself."""
+    from dataclasses import replace
+
+    if EVENT_DATE not in snapshot.partition_columns or (first is None and last is None):
+        return snapshot, list(paths)
+    kept_files, kept_paths = [], []
+    for file, path in zip(snapshot.files, paths, strict=True):
+        day = _date(file.partition_values.get(EVENT_DATE) or "")
+        if day is None or ((first is None or day >= first) and (last is None or day <= last)):
+            kept_files.append(file)
+            kept_paths.append(path)
+    return replace(snapshot, files=tuple(kept_files)), kept_paths
+
+
 def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:
     files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
     if hive is None:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from catalog.store import Catalog
-from lake.errors import VersionVacuumed
+from lake.errors import LakeError, VersionVacuumed
+from lake.names import parse_time
 from lake.quoting import quote_ident
 from lake.storage import Storage
 from lake.tables import DeltaStore
@@ -37,7 +38,7 @@ from queries.exceptions import (
 )
 from queries.parse import Statement, TableReference, line_and_column, parse_statement
 from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
-from queries.scan import scan_sql
+from queries.scan import scan_sql, within_days
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -270,7 +271,10 @@ def rewrite(statement: Statement, plan: Plan, robust: set[tuple[str, int]]) -> R
 
 def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]) -> str:
     key = (str(resolved.name), resolved.version)
-    scan = scan_sql(resolved.snapshot, plan.reads[key][1], robust=key in robust)
+    snapshot, paths = resolved.snapshot, plan.reads[key][1]
+    if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
+        snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
+    scan = scan_sql(snapshot, paths, robust=key in robust)
     binding = quote_ident(resolved.name.name)
     if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
         return f"SELECT * FROM {scan} AS {binding}"
@@ -279,6 +283,41 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robus
     if ref.alias is not None:
         return f"{scan} AS {ref.alias}"
     return scan if ref.has_alias else f"{scan} AS {binding}"
+
+
+def _event_days(bounds: tuple[tuple[str, str], ...]) -> tuple[date | None, date | None]:
+    """The first and last ``_event_date`` (the UTC date of ``_event_time``) rows meeting
+    ``bounds`` can have. A computed bound (``now() - INTERVAL 1 DAY``) is evaluated here, a
+    moment before DuckDB evaluates it, so its day gets a day's margin. (None, None) when a
+    bound cannot be computed: then nothing is skipped and DuckDB reports the error."""
+    lows: list[date] = []
+    highs: list[date] = []
+    try:
+        for operator, expression in bounds:
+            literal = _string_literal(expression)
+            if literal is not None:
+                day, margin = parse_time(literal).date(), timedelta(0)
+            else:
+                day, margin = session.constant_time(expression, context=expression).date(), timedelta(days=1)
+            if operator in (">", ">=", "="):
+                lows.append(day - margin)
+            if operator in ("<", "<=", "="):
+                highs.append(day + margin)
+    except (LakeError, ValueError):
+        return None, None
+    return (max(lows) if lows else None), (min(highs) if highs else None)
+
+
+def _string_literal(expression: str) -> str | None:
+    """The text of ``'...'`` or ``CAST('...' AS TIMESTAMP[TZ]|DATE)``; None otherwise."""
+    from sqlglot import exp, parse_one
+
+    node = parse_one(expression, read="duckdb")
+    if isinstance(node, exp.Cast) and node.to.this in (
+        exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATE
+    ):
+        node = node.this
+    return node.name if isinstance(node, exp.Literal) and node.is_string else None
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from lake.tables import DataFile, Snapshot
 from queries.exceptions import QuerySyntaxError
 from queries.output import json_value, unique_names
 from queries.parse import parse_statement
-from queries.scan import duckdb_type, hive_matches, path_partition_values, scan_sql
+from queries.scan import duckdb_type, hive_matches, path_partition_values, scan_sql, within_days
 from queries.session import DuckError
 from queries.sql import Rewritten
 
@@ -43,6 +43,37 @@ def test_each_time_travel_form_is_read_with_its_value(clause, version, moment):
     assert (ref.time_travel.version, ref.time_travel.moment) == (version, moment)
     assert query[ref.start : ref.end] == f"web.logs {clause}"
     assert ref.has_alias and ref.alias is None
+
+
+@pytest.mark.parametrize(
+    ("query", "bounds"),
+    [
+        ("SELECT * FROM web.logs WHERE _event_time >= '2026-10-07' AND _event_time < '2026-10-08'",
+         ((">=", "'2026-10-07'"), ("<", "'2026-10-08'"))),
+        ("SELECT * FROM web.logs l JOIN x USING (id) WHERE l._event_time BETWEEN '2026-10-01' AND now()",
+         ((">=", "'2026-10-01'"), ("<=", "NOW()"))),
+        ("SELECT * FROM web.logs WHERE '2026-10-07' < _event_time AND status = 500", ((">", "'2026-10-07'"),)),
+        # Not a condition every returned row meets, or not on this table: nothing to skip by.
+        ("SELECT * FROM web.logs WHERE _event_time > '2026-10-07' OR status = 500", ()),
+        ("SELECT * FROM web.logs JOIN x USING (id) WHERE _event_time > '2026-10-07'", ()),
+        ("SELECT * FROM web.logs WHERE _event_time > (SELECT max(_event_time) FROM x)", ()),
+        ("SELECT * FROM web.logs l WHERE other._event_time > '2026-10-07'", ()),
+    ],
+)
+def test_event_time_conditions_a_table_must_meet_are_read_from_its_where(query, bounds):
+    assert parse_statement(query).tables[0].event_time_bounds == bounds
+
+
+def test_skipping_by_event_date_keeps_the_days_in_range_and_files_without_a_date():
+    days = ["2026-10-05", "2026-10-06", "2026-10-07", None]
+    files = tuple(
+        DataFile(uri=f"s3://b/t/f{i}", path=f"f{i}", size=1, rows=1, partition_values={"_event_date": d})
+        for i, d in enumerate(days)
+    )
+    snapshot = Snapshot("s3://b/t", 3, datetime(2026, 10, 8, tzinfo=timezone.utc), pa.schema([]), ("_event_date",), files)
+    kept, paths = within_days(snapshot, [f.uri for f in files], date(2026, 10, 6), None)
+    assert paths == ["s3://b/t/f1", "s3://b/t/f2", "s3://b/t/f3"]
+    assert [f.path for f in kept.files] == ["f1", "f2", "f3"]
 
 
 def test_a_computed_time_is_kept_as_an_expression_and_its_span_ends_at_the_paren():
