@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import compare
+from bench.common import compare, peak_rss_mb
 
 FULL_ROWS = 5_000_000
 ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -109,8 +108,8 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
         for r in results:
             r["throughput_vs_copy"] = r["baseline_s"] / r["ours_s"] if r["ours_s"] else float("nan")
             r["rows_per_s"] = rows / r["ours_s"] if r["ours_s"] else float("nan")
-        # Peak memory of our path, each in a fresh child process (VmHWM, see _peak_rss_mb): a
-        # first extract, and a nightly re-extract (its lake made by an earlier, unmeasured child).
+        # Peak memory of our path, each in a fresh child process (bench.common.peak_rss_mb):
+        # a first extract, and a nightly re-extract (its lake made by an earlier, unmeasured child).
         for case, nightly_run in (("peak RSS: lk.ingest_db full, first extract", False),
                                   ("peak RSS: lk.ingest_db full, re-extract + diff by key", True)):  # fmt: skip
             samples = []
@@ -118,8 +117,8 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
                 folder = base / f"rss-{int(nightly_run)}-{i}"
                 folder.mkdir()
                 if nightly_run:
-                    _peak_rss_mb(_LAKE_EXTRACT, str(folder), url, "1", str(rows))
-                samples.append(_peak_rss_mb(_LAKE_EXTRACT, str(folder), url, "1", str(rows)))
+                    peak_rss_mb(_LAKE_EXTRACT, str(folder), url, "1", str(rows))
+                samples.append(peak_rss_mb(_LAKE_EXTRACT, str(folder), url, "1", str(rows)))
                 shutil.rmtree(folder)
             results.append(
                 {"case": case, "ours_s": None, "baseline_s": None, "ratio": None,
@@ -190,28 +189,12 @@ def _measure(url: str, rows: int, *, candidates: bool, repeat: int) -> list[dict
             f"with open_source({url!r}) as src:\n"
             + "".join(f"    {line}\n" for line in body.splitlines())
         )
-        samples = [_peak_rss_mb(code) for _ in range(max(1, repeat))]
+        samples = [peak_rss_mb(code) for _ in range(max(1, repeat))]
         results.append(
             {"case": case, "ours_s": None, "baseline_s": None, "ratio": None,
              "peak_rss_mb": statistics.median(samples), "limit_mb": 1024, "rows": rows}
         )  # fmt: skip
     return results
-
-
-def _peak_rss_mb(code: str, *args: str) -> float:
-    """Peak resident memory of a fresh Python process running ``code``, in MB.
-
-    Read from /proc (VmHWM), not from ``ru_maxrss``: on Linux the latter survives fork+exec,
-    so a child would report its parent's peak whenever the parent is the larger.
-    """
-    probe = (
-        "\nwith open('/proc/self/status') as f:\n"
-        "    print([l for l in f if l.startswith('VmHWM:')][0].split()[1])\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code + probe, *args], capture_output=True, text=True, check=True
-    )
-    return int(done.stdout.split()[-1]) / 1024
 
 
 # --------------------------------------------------------------------------------------------

@@ -58,8 +58,9 @@ def compare(
     }
 
 
-def peak_rss_mb(code: str, *, env: dict[str, str] | None = None) -> float:
-    """Peak resident memory of a fresh Python process running ``code``, in MB.
+def peak_rss_mb(code: str, *args: str, env: dict[str, str] | None = None) -> float:
+    """Peak resident memory of a fresh Python process running ``code`` (``args`` in its
+    ``sys.argv``), in MB.
 
     Read from ``VmHWM`` in ``/proc/self/status``: ``ru_maxrss`` survives ``exec`` and would
     report the parent's peak when the parent was larger.
@@ -70,6 +71,8 @@ def peak_rss_mb(code: str, *, env: dict[str, str] | None = None) -> float:
         + "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
         + "sys.stdout.write('\\nPEAK_RSS_KB=%s\\n' % hwm)\n"
     )
-    result = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", wrapped, *args], capture_output=True, text=True, env=env, check=True
+    )
     line = [l for l in result.stdout.splitlines() if l.startswith("PEAK_RSS_KB=")][-1]
     return int(line.split("=")[1]) / 1024

@@ -80,9 +80,13 @@ class TableRun:
         )
         return self._record(commit)
 
-    def replace_staged(self, files: Sequence[StagedFile], *, schema: pa.Schema, operation: str) -> VersionInfo:
+    def replace_staged(
+        self, files: Sequence[StagedFile], *, schema: pa.Schema, operation: str, base_version: int | None = None
+    ) -> VersionInfo:
         """Replace the table's rows (and schema) with the staged files, in one commit."""
-        commit = self.store.replace_staged(files, schema=schema, run_id=self.run_id, operation=operation)
+        commit = self.store.replace_staged(
+            files, schema=schema, run_id=self.run_id, operation=operation, base_version=base_version
+        )
         return self._record(commit)
 
     def write(

@@ -171,7 +171,7 @@ class Run(Base):
     """
 
     __tablename__ = "runs"
-    __table_args__ = (Index(None, "kind", "started_at"),)
+    __table_args__ = (Index(None, "kind", "started_at"), Index(None, "status", "host"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

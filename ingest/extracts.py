@@ -43,6 +43,7 @@ from catalog.commits import TableRun
 from catalog.store import Catalog, SourceRef
 from catalog.sync import sync_table
 from ingest.exceptions import ExtractError
+from ingest.schema_changes import normal_type
 from lake.errors import SchemaConflict
 from lake.names import TableName
 from lake.storage import Storage
@@ -182,11 +183,13 @@ def ingest_db(
             dedupe=True,
         )
         with extract:
+            synced = info is not None  # an existing table was synced above, for its watermark
             info = catalog.create_table(
                 name, kind=KIND, location=storage.table_uri(name.namespace, name.name), exist_ok=True
             )
             store = DeltaStore(info.location, storage)
-            sync_table(catalog, store, info)
+            if not synced:
+                sync_table(catalog, store, info)
             current = store.snapshot() if store.exists() else None
             label = _source_label(described, table, query)
             changes = _schema_changes(current, extract.schema)
@@ -285,7 +288,9 @@ def _commit(
             added, removed, changed, by = _compare(store, current, staged.paths, target, keys, staging)
         run.catalog.add_inputs(run.run_id, [source_ref])
         run.prepare(outcome={**base, "rows_added": added, "rows_removed": removed, "rows_changed": changed})
-        version = run.replace_staged(files, schema=target, operation="EXTRACT OVERWRITE")
+        version = run.replace_staged(
+            files, schema=target, operation="EXTRACT OVERWRITE", base_version=current.version if current else None
+        )
         return _Outcome(version.version, added, removed, changed, by)
 
     if staged.rows == 0:
@@ -300,7 +305,8 @@ def _commit(
         rewritten, added, changed = _rewrite(store, current, staged, target, keys, staging)
         run.prepare(outcome={**base, "rows_added": added, "rows_removed": 0, "rows_changed": changed})
         version = run.replace_staged(
-            [StagedFile(path=p) for p in rewritten], schema=target, operation="EXTRACT WIDEN"
+            [StagedFile(path=p) for p in rewritten], schema=target, operation="EXTRACT WIDEN",
+            base_version=current.version,
         )
         return _Outcome(version.version, added, 0, changed, "merge" if keys else "none")
     if not keys:
@@ -409,24 +415,12 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Files rewritten by delta-rs declare view types (FACTS): read them as plain ones."""
     import pyarrow as pa
 
-    fields = [pa.field(f.name, _plain_type(f.type)) for f in batch.schema]
+    fields = [pa.field(f.name, normal_type(f.type)) for f in batch.schema]
     if all(a.type.equals(b.type) for a, b in zip(fields, batch.schema, strict=True)):
         return batch
     return pa.RecordBatch.from_arrays(
         [c.cast(f.type) for c, f in zip(batch.columns, fields, strict=True)], schema=pa.schema(fields)
     )
-
-
-def _plain_type(t: pa.DataType) -> pa.DataType:
-    import pyarrow as pa
-
-    if pa.types.is_string_view(t) or pa.types.is_large_string(t):
-        return pa.string()
-    if pa.types.is_binary_view(t) or pa.types.is_large_binary(t):
-        return pa.binary()
-    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_list(t):
-        return pa.list_(_plain_type(t.value_type))
-    return t
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,7 +559,7 @@ def _target_schema(old: pa.Schema | None, new: pa.Schema) -> pa.Schema:
     if old is None:
         return new
     by_name = {f.name: f for f in new}
-    fields = [by_name.get(f.name) or pa.field(f.name, _plain_type(f.type)) for f in old]
+    fields = [by_name.get(f.name) or pa.field(f.name, normal_type(f.type)) for f in old]
     fields += [f for f in new if f.name not in set(old.names)]
     return pa.schema(fields)
 

@@ -9,19 +9,22 @@ what happened. The table is created on first ingest.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.commits import TableRun
 from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, VersionInfo
 from catalog.sync import sync_table
 from lake.names import TableName
 from lake.storage import Storage
-from lake.tables import DeltaStore, StagedFile
+from lake.tables import DeltaStore, Snapshot, StagedFile, column_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
@@ -117,7 +120,8 @@ def ingest_logs(
     )
     store = DeltaStore(info.location, storage)
     sync_table(catalog, store, info)
-    existing_schema = store.snapshot().schema if store.exists() else None
+    existing = store.snapshot() if store.exists() else None
+    existing_schema = existing.schema if existing is not None else None
     resume, skipped = _plan(catalog, info, sources)
     to_read = [s for s in sources if s.uri not in skipped]
     parameters = {
@@ -182,8 +186,8 @@ def ingest_logs(
                 ],
             )
             new_files = [StagedFile(path=_path(f.path), partition_values=f.partition_values) for f in staged.files]
-            if _changes_types(existing_schema, staged.schema):
-                version = _rewrite_widened(run, store, new_files, staged.schema, staged.partition_by)
+            if existing is not None and _changes_types(existing.schema, staged.schema):
+                version = _rewrite_widened(run, store, existing, new_files, staged.schema, staged.partition_by)
             else:
                 version = run.commit_staged(
                     new_files, schema=staged.schema, partition_by=staged.partition_by, operation="INGEST LOGS"
@@ -231,36 +235,28 @@ def _sha256(source: Any) -> str:
     return digest.hexdigest()
 
 
-def _changes_types(existing: Any, new: Any) -> bool:
+def _changes_types(existing: pa.Schema, new: pa.Schema) -> bool:
     """Whether the new logs widen a column the table already has (its type, or a string
     column that becomes JSON text)."""
-    if existing is None:
-        return False
     for field in existing:
         index = new.get_field_index(field.name)
-        if index < 0:
-            continue
-        widened = new.field(index)
-        if widened.type != field.type or _encoding(widened) != _encoding(field):
+        if index >= 0 and column_type(new.field(index)) != column_type(field):
             return True
     return False
-
-
-def _encoding(field: Any) -> bytes | None:
-    from ingest.inference import JSON_ENCODING_KEY
-
-    return (field.metadata or {}).get(JSON_ENCODING_KEY)
 
 
 def _rewrite_widened(
     run: TableRun,
     store: DeltaStore,
+    base: Snapshot,
     new_files: Sequence[StagedFile],
     schema: Any,
     partition_by: Sequence[str],
 ) -> VersionInfo:
-    """Commit the new rows together with the table's current rows converted to the widened
-    schema (see :mod:`ingest.widen`): one version, one type per column, no value lost.
+    """Commit the new rows together with the rows of ``base`` (the version the new rows
+    were inferred against) converted to the widened schema (see :mod:`ingest.widen`): one
+    version, one type per column, no value lost. If another writer committed after ``base``,
+    nothing is written (CommitConflict).
 
     The rewrite reads the whole table; it happens once per widening, not per ingest.
     """
@@ -271,7 +267,6 @@ def _rewrite_widened(
     from ingest.widen import widen
     from lake.tables import read_staged
 
-    base = store.snapshot()
     old_rows = (widen(batch, schema) for batch in store.scan(base))
     reader = pa.RecordBatchReader.from_batches(schema, itertools.chain(old_rows, read_staged(new_files, schema)))
     return run.write(

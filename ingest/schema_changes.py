@@ -126,30 +126,32 @@ def compare_schemas(old: pa.Schema, new: pa.Schema) -> list[Change]:
     return changes
 
 
-def _normal(t: pa.DataType) -> pa.DataType:
-    """One spelling per logical type (see the module docstring)."""
+def normal_type(t: pa.DataType) -> pa.DataType:
+    """One spelling per logical type (see the module docstring): plain strings, binaries and
+    lists for their large and view forms, "UTC" for every spelling of it, values for
+    dictionaries."""
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pa.string()
     if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
         return pa.binary()
     if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
-        return pa.list_(_normal(t.value_type))
+        return pa.list_(normal_type(t.value_type))
     if pa.types.is_list(t):
-        return pa.list_(_normal(t.value_type))
+        return pa.list_(normal_type(t.value_type))
     if pa.types.is_timestamp(t) and t.tz in _UTC_NAMES:
         return pa.timestamp(t.unit, tz="UTC")
     if pa.types.is_dictionary(t):
-        return _normal(t.value_type)
+        return normal_type(t.value_type)
     return t
 
 
 def same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    return _normal(a).equals(_normal(b))
+    return normal_type(a).equals(normal_type(b))
 
 
 def widens(a: pa.DataType, b: pa.DataType) -> bool:
     """True when every value of type ``a`` is exactly a value of type ``b`` (and a != b)."""
-    a, b = _normal(a), _normal(b)
+    a, b = normal_type(a), normal_type(b)
     if a.equals(b):
         return False
     if pa.types.is_signed_integer(a):

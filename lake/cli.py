@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -293,12 +294,7 @@ def ingest_logs(
             for f in report.files
         ]
     )
-    if report.drift:
-        kinds = Counter(d["change"] for d in report.drift)
-        print_message(
-            "schema: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-            + f" (see: lake schema {report.table} --history)"
-        )
+    _print_drift(report.table, report.drift)
     where = f"version {report.version} of {report.table}" if report.version is not None else f"{report.table} (nothing new: no version)"
     print_message(
         f"{report.records_read} records read, {report.records_parsed} parsed, {report.records_failed} failed "
@@ -337,12 +333,7 @@ def ingest_db(
     if output is Output.json:
         print_json(report.to_json())
         return
-    if report.drift:
-        kinds = Counter(d["change"] for d in report.drift)
-        print_message(
-            "schema: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-            + f" (see: lake schema {report.table} --history)"
-        )
+    _print_drift(report.table, report.drift)
     where = f"version {report.version} of {report.table}" if report.version is not None else f"{report.table} (nothing new: no version)"
     changed = "?" if report.rows_changed is None else report.rows_changed
     mark = f", watermark {report.watermark['column']} = {report.watermark['value']}" if report.watermark else ""
@@ -797,6 +788,18 @@ def token_revoke(
         print_json(revoked.to_json())
     else:
         print_message(f"Revoked token {revoked.id} ({revoked.role}).")
+
+
+def _print_drift(table: str, drift: Sequence[Mapping[str, Any]]) -> None:
+    """One line counting the schema changes an ingest or extract made."""
+    from lake.render import print_message
+
+    if drift:
+        kinds = Counter(d["change"] for d in drift)
+        print_message(
+            "schema: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            + f" (see: lake schema {table} --history)"
+        )
 
 
 def _short_uri(uri: str) -> str:

@@ -342,20 +342,22 @@ class DeltaStore:
         run_id: str,
         operation: str,
         metadata: Mapping[str, str] | None = None,
+        base_version: int | None = None,
     ) -> Commit:
         """Make the staged files the table's whole content, with ``schema`` as its schema, in
         one commit (an overwrite; earlier versions stay readable). Unpartitioned tables only.
 
+        ``base_version``: the version the files were derived from, as in :meth:`write`.
+
         Raises:
-            CommitConflict: the commit kept conflicting with other writers.
+            CommitConflict: another writer committed after ``base_version``, or the commit
+                kept conflicting with other writers.
         """
         if not self.exists():
             return self.commit_staged(files, schema=schema, run_id=run_id, operation=operation, metadata=metadata)
+        dt = self._at_base(base_version) if base_version is not None else self.open()
         actions = self._publish(files, schema, ())
-        from deltalake import DeltaTable
-
         try:
-            dt = DeltaTable(self.uri, storage_options=self.storage.delta_options())
             dt.create_write_transaction(
                 actions,
                 mode="overwrite",
@@ -394,15 +396,7 @@ class DeltaStore:
         """
         from deltalake import WriterProperties, write_deltalake
 
-        target: str | deltalake.DeltaTable = self.uri
-        if base_version is not None:
-            target = self.open()
-            if target.version() != base_version:
-                raise CommitConflict(
-                    f"Another writer committed version {target.version()} of {self.uri} while "
-                    f"this write was rewriting version {base_version}; nothing was written: run "
-                    f"the command again."
-                )
+        target: str | deltalake.DeltaTable = self.uri if base_version is None else self._at_base(base_version)
         exists = self.exists()
         if exists and not (mode == "overwrite" and overwrite_schema):
             check_compatible(self.snapshot().schema, data.schema, where=self.uri)
@@ -427,6 +421,18 @@ class DeltaStore:
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "writing to") from error
         return self._find_commit(run_id)
+
+    def _at_base(self, base_version: int) -> deltalake.DeltaTable:
+        """The table, which must still be at ``base_version``: an overwrite derived from that
+        version replaces only its files, so a commit made since would be lost or left in an
+        older type."""
+        dt = self.open()
+        if dt.version() != base_version:
+            raise CommitConflict(
+                f"Another writer committed version {dt.version()} of {self.uri} while this write "
+                f"was rewriting version {base_version}; nothing was written: run the command again."
+            )
+        return dt
 
     def merge(
         self,
@@ -800,9 +806,8 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
 
 
-def read_staged(files: Sequence[StagedFile], schema: pa.Schema):
+def read_staged(files: Sequence[StagedFile], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """Batches of the staged files, with partition values restored and cast to ``schema``."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for staged in files:

@@ -658,14 +658,18 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TrainingSetError(f"Cannot create the output folder {out}: {error.strerror}.") from error
-    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp", _INSTALLING} | ({str(f["path"]) for f in previous.files} if previous else set())
+    # A writer that died installing left a journal: the files it names are the lake's own.
+    journal = out / _INSTALLING
+    installing = (
+        {n for n in journal.read_text(encoding="utf-8").splitlines() if n and "/" not in n and n != MANIFEST_NAME}
+        if journal.exists()
+        else set()
+    )
+    previous_files = {str(f["path"]) for f in previous.files} if previous else set()
+    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp", _INSTALLING} | previous_files | installing
     foreign = sorted(
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
     )
-    journal = out / _INSTALLING
-    if journal.exists():
-        installing = set(journal.read_text(encoding="utf-8").splitlines())
-        foreign = [name for name in foreign if name not in installing]
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise OutputFolderNotEmpty(
@@ -674,12 +678,9 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         )
     for stale in out.glob(f"{_TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
-    journal = out / _INSTALLING
-    if journal.exists():  # a writer died installing: the files it names are the lake's own
-        for name in journal.read_text(encoding="utf-8").splitlines():
-            if name and "/" not in name and name != MANIFEST_NAME:
-                (out / name).unlink(missing_ok=True)
-        journal.unlink()
+    for name in installing:
+        (out / name).unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
 
 
 def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:

@@ -22,7 +22,9 @@ def _compose() -> list[str]:
     pytest.skip("no compose binary")
 
 
-def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio():
+@pytest.fixture(scope="module")
+def config() -> dict:
+    """``docker compose config``: the file as Compose itself reads it (it fails if invalid)."""
     result = subprocess.run(
         [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
         capture_output=True,
@@ -30,7 +32,10 @@ def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    config = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio(config):
     services = config["services"]
     assert {"postgres", "minio", "lake"} <= set(services)
     for name in ("postgres", "minio", "lake"):
@@ -43,15 +48,8 @@ def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio():
     assert services["lake"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
-def test_compose_runs_the_http_service_published_on_loopback_only():
-    result = subprocess.run(
-        [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    lake = json.loads(result.stdout)["services"]["lake"]
+def test_compose_runs_the_http_service_published_on_loopback_only(config):
+    lake = config["services"]["lake"]
     assert lake["command"][:2] == ["lake", "serve"] and "0.0.0.0" in lake["command"]
     assert [(p["host_ip"], str(p["published"]), p["target"]) for p in lake["ports"]] == [("127.0.0.1", "8080", 8080)]
     assert "/health" in " ".join(lake["healthcheck"]["test"])
