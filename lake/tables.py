@@ -394,13 +394,15 @@ class DeltaStore:
             SchemaConflict: the data changes a column's type and ``overwrite_schema`` is off.
             CommitConflict: another writer committed after ``base_version``.
         """
-        from deltalake import WriterProperties, write_deltalake
+        from deltalake import write_deltalake
 
         target: str | deltalake.DeltaTable = self.uri if base_version is None else self._at_base(base_version)
         exists = self.exists()
         if exists and not (mode == "overwrite" and overwrite_schema):
             check_compatible(self.snapshot().schema, data.schema, where=self.uri)
         schema_mode = "overwrite" if overwrite_schema else "merge"
+        data, sample = _peek(data)
+        writer_properties = _writer_properties(sample)
         try:
             write_deltalake(
                 target,
@@ -409,9 +411,7 @@ class DeltaStore:
                 schema_mode=schema_mode,
                 partition_by=list(partition_by) or None,
                 storage_options=self.storage.delta_options(),
-                writer_properties=WriterProperties(
-                    compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
-                ),
+                writer_properties=writer_properties,
                 target_file_size=TARGET_FILE_BYTES,
                 configuration=None if exists else TABLE_CONFIGURATION,
                 commit_properties=_commit_properties(run_id, operation, metadata),
@@ -451,7 +451,6 @@ class DeltaStore:
         Raises:
             CommitConflict: still conflicting after several attempts.
         """
-        from deltalake import WriterProperties
         from deltalake.exceptions import CommitFailedError
 
         check_compatible(self.snapshot().schema, source.schema, where=self.uri)
@@ -471,9 +470,7 @@ class DeltaStore:
                         source_alias="s",
                         target_alias="t",
                         merge_schema=True,
-                        writer_properties=WriterProperties(
-                            compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
-                        ),
+                        writer_properties=_writer_properties(source),
                         commit_properties=_commit_properties(run_id, operation, metadata),
                     )
                     .when_matched_update_all()
@@ -497,14 +494,12 @@ class DeltaStore:
 
         Returns (None, metrics) when there was nothing to compact.
         """
-        from deltalake import WriterProperties
-
         dt = self.open()
         before = dt.version()
         try:
             metrics = dt.optimize.compact(
                 target_size=target_file_bytes,
-                writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS),
+                writer_properties=_writer_properties(None),
                 commit_properties=_commit_properties(run_id, "OPTIMIZE", metadata),
             )
         except Exception as error:  # noqa: BLE001
@@ -564,7 +559,8 @@ class DeltaStore:
         import pyarrow as pa
 
         reader = pa.RecordBatchReader.from_batches(schema, read_staged(files, schema))
-        from deltalake import WriterProperties, write_deltalake
+        reader, sample = _peek(reader)
+        from deltalake import write_deltalake
 
         try:
             write_deltalake(
@@ -574,9 +570,7 @@ class DeltaStore:
                 schema_mode="merge",
                 partition_by=list(partition_by) or None,
                 storage_options=self.storage.delta_options(),
-                writer_properties=WriterProperties(
-                    compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS
-                ),
+                writer_properties=_writer_properties(sample),
                 target_file_size=TARGET_FILE_BYTES,
                 commit_properties=properties,
             )
@@ -941,3 +935,27 @@ def _hive_value(value: str | None) -> str:
 
 def _delta_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _writer_properties(sample: pa.Table | None) -> deltalake.WriterProperties:
+    from lake.parquet_encoding import delta_writer_properties
+
+    return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS)
+
+
+def _peek(data: pa.RecordBatchReader | pa.Table) -> tuple[pa.RecordBatchReader | pa.Table, pa.Table | None]:
+    """``data`` unchanged for the writer, and its first rows (None when it has none)."""
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data, data
+    try:
+        first = data.read_next_batch()
+    except StopIteration:
+        return data, None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield first
+        yield from data
+
+    return pa.RecordBatchReader.from_batches(data.schema, batches()), pa.Table.from_batches([first])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from catalog.store import Catalog
@@ -36,7 +36,7 @@ from queries.exceptions import (
     UnknownTable,
     VacuumedVersion,
 )
-from queries.parse import Statement, TableReference, line_and_column, parse_statement
+from queries.parse import Bound, Statement, TableReference, line_and_column, parse_statement
 from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
 from queries.scan import scan_sql, within_days
 
@@ -285,7 +285,7 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robus
     return scan if ref.has_alias else f"{scan} AS {binding}"
 
 
-def _event_days(bounds: tuple[tuple[str, str], ...]) -> tuple[date | None, date | None]:
+def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
     """The first and last ``_event_date`` (the UTC date of ``_event_time``) rows meeting
     ``bounds`` can have. A computed bound (``now() - INTERVAL 1 DAY``) is evaluated here, a
     moment before DuckDB evaluates it, so its day gets a day's margin. (None, None) when a
@@ -293,10 +293,12 @@ def _event_days(bounds: tuple[tuple[str, str], ...]) -> tuple[date | None, date 
     lows: list[date] = []
     highs: list[date] = []
     try:
-        for operator, expression in bounds:
-            literal = _string_literal(expression)
+        for operator, expression, literal in bounds:
             if literal is not None:
-                day, margin = parse_time(literal).date(), timedelta(0)
+                moment = parse_time(literal)
+                day, margin = moment.date(), timedelta(0)
+                if operator == "<" and moment.time() == time(0):
+                    day -= timedelta(days=1)  # "before midnight" ends with the day before
             else:
                 day, margin = session.constant_time(expression, context=expression).date(), timedelta(days=1)
             if operator in (">", ">=", "="):
@@ -306,18 +308,6 @@ def _event_days(bounds: tuple[tuple[str, str], ...]) -> tuple[date | None, date 
     except (LakeError, ValueError):
         return None, None
     return (max(lows) if lows else None), (min(highs) if highs else None)
-
-
-def _string_literal(expression: str) -> str | None:
-    """The text of ``'...'`` or ``CAST('...' AS TIMESTAMP[TZ]|DATE)``; None otherwise."""
-    from sqlglot import exp, parse_one
-
-    node = parse_one(expression, read="duckdb")
-    if isinstance(node, exp.Cast) and node.to.this in (
-        exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATE
-    ):
-        node = node.this
-    return node.name if isinstance(node, exp.Literal) and node.is_string else None
 
 
 # -- errors ---------------------------------------------------------------------------------

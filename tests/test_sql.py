@@ -532,6 +532,10 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
         "_event_time > TIMESTAMPTZ '2026-10-03 01:00:00+05' AND _event_time <= TIMESTAMPTZ '2026-10-03 04:00:00+05'",
         "_event_time BETWEEN '2026-10-04' AND '2026-10-04 00:00:00'",
         "_event_time < now() AND _event_time >= '2026-10-05'",
+        # Before midnight: the next day's files are skipped, its first row must not be lost.
+        "_event_time >= '2026-10-02' AND _event_time < '2026-10-03'",
+        "_event_time > '2026-10-02 12:00' AND _event_time < DATE '2026-10-03'",
+        "_event_time <= '2026-10-03' AND _event_time > '2026-10-02 22:00'",
     ]
     for condition in ranges:
         skipped = lk.sql(f"SELECT n FROM app.events WHERE {condition} ORDER BY n").table.column("n").to_pylist()

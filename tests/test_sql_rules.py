@@ -49,10 +49,13 @@ def test_each_time_travel_form_is_read_with_its_value(clause, version, moment):
     ("query", "bounds"),
     [
         ("SELECT * FROM web.logs WHERE _event_time >= '2026-10-07' AND _event_time < '2026-10-08'",
-         ((">=", "'2026-10-07'"), ("<", "'2026-10-08'"))),
+         ((">=", "'2026-10-07'", "2026-10-07"), ("<", "'2026-10-08'", "2026-10-08"))),
         ("SELECT * FROM web.logs l JOIN x USING (id) WHERE l._event_time BETWEEN '2026-10-01' AND now()",
-         ((">=", "'2026-10-01'"), ("<=", "NOW()"))),
-        ("SELECT * FROM web.logs WHERE '2026-10-07' < _event_time AND status = 500", ((">", "'2026-10-07'"),)),
+         ((">=", "'2026-10-01'", "2026-10-01"), ("<=", "NOW()", None))),
+        ("SELECT * FROM web.logs WHERE '2026-10-07' < _event_time AND status = 500",
+         ((">", "'2026-10-07'", "2026-10-07"),)),
+        ("SELECT * FROM web.logs WHERE _event_time < TIMESTAMPTZ '2026-10-07 12:00:00+02'",
+         (("<", "CAST('2026-10-07 12:00:00+02' AS TIMESTAMPTZ)", "2026-10-07 12:00:00+02"),)),
         # Not a condition every returned row meets, or not on this table: nothing to skip by.
         ("SELECT * FROM web.logs WHERE _event_time > '2026-10-07' OR status = 500", ()),
         ("SELECT * FROM web.logs JOIN x USING (id) WHERE _event_time > '2026-10-07'", ()),
