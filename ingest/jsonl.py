@@ -150,8 +150,8 @@ def _lossy_floats(table: pa.Table, t: Struct) -> bool:
     """True when a float column holds a value that may have been an integer beyond 64 bits."""
     def walk(arr: pa.Array, typ: Type) -> bool:
         if typ == inf.FLOAT:
-            m = pc.max(pc.abs(arr)).as_py()
-            return m is not None and m >= _BIG
+            low, high = pc.min_max(arr).values()  # no abs(): that copies the column
+            return any(v is not None and abs(v) >= _BIG for v in (low.as_py(), high.as_py()))
         if isinstance(typ, Struct):
             return any(walk(arr.field(k), ft) for k, ft in typ.fields)
         if isinstance(typ, inf.List):
