@@ -71,6 +71,10 @@ class DataFile:
     size: int
     rows: int | None
     partition_values: Mapping[str, str | None] = field(default_factory=dict)
+    time_ranges: Mapping[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    """Per top-level timestamp-with-zone column, its (min, max) from the Delta log's file
+    statistics (None where not recorded). Delta keeps them to the millisecond: the true
+    maximum may lie up to 1 ms above the recorded one."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,14 @@ class DeltaStore:
             values = actions.column(f"partition.{column}").to_pylist() if actions.num_rows else []
             for i, value in enumerate(values):
                 partitions[i][column] = None if value is None else _partition_text(value)
+        schema = pa.schema(dt.schema().to_arrow())
+        ranges: list[dict[str, tuple[datetime | None, datetime | None]]] = [{} for _ in paths]
+        for f in schema:
+            low, high = f"min.{f.name}", f"max.{f.name}"
+            if pa.types.is_timestamp(f.type) and f.type.tz and {low, high} <= set(actions.column_names):
+                for i, pair in enumerate(zip(actions.column(low).to_pylist(),
+                                             actions.column(high).to_pylist(), strict=True)):
+                    ranges[i][f.name] = pair
         files = tuple(
             DataFile(
                 uri=self._file_uri(path),
@@ -197,14 +209,15 @@ class DeltaStore:
                 size=size,
                 rows=n,
                 partition_values=partition,
+                time_ranges=time_range,
             )
-            for path, size, n, partition in zip(paths, sizes, rows, partitions, strict=True)
+            for path, size, n, partition, time_range in zip(paths, sizes, rows, partitions, ranges, strict=True)
         )
         return Snapshot(
             uri=self.uri,
             version=dt.version(),
             committed_at=self._commit_time(dt),
-            schema=pa.schema(dt.schema().to_arrow()),
+            schema=schema,
             partition_columns=partition_columns,
             files=files,
         )

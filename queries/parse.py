@@ -104,15 +104,24 @@ class TableReference:
     """A CTE of this name is visible here, so the name is the CTE, not a lake table."""
     line: int
     column: int
-    event_time_bounds: tuple[Bound, ...] = ()
-    """Conditions the query puts on this table's ``_event_time`` in the WHERE of the SELECT
-    that reads it: ``Bound(">=", "TIMESTAMPTZ '2026-10-07'", "2026-10-07")``.
+    bounds: tuple[tuple[str, Bound], ...] = ()
+    """Conditions the query puts on this table's top-level columns in the WHERE of the SELECT
+    that reads it, as (column in lower case, bound):
+    ``("ts", Bound(">=", "TIMESTAMPTZ '2026-10-07'", "2026-10-07"))``.
     Each is necessary for a row to be returned (top-level ``AND`` terms only), so the scan
     may skip files that cannot hold such rows (see :mod:`queries.sql`)."""
 
     @property
     def name(self) -> str:
         return ".".join(self.parts)
+
+    def bounds_on(self, column: str) -> tuple[Bound, ...]:
+        column = column.lower()
+        return tuple(bound for name, bound in self.bounds if name == column)
+
+    @property
+    def event_time_bounds(self) -> tuple[Bound, ...]:
+        return self.bounds_on(EVENT_TIME)
 
 
 @dataclass(frozen=True)
@@ -268,7 +277,7 @@ def _reference(table: exp.Table, text: str, offset: int, tokens: list) -> TableR
         shadowed=len(identifiers) == 1 and identifiers[0].name.lower() in _visible_ctes(table),
         line=line,
         column=column,
-        event_time_bounds=_event_time_bounds(table) if role == "relation" else (),
+        bounds=_column_bounds(table) if role == "relation" else (),
     )
 
 
@@ -296,10 +305,10 @@ def _bound(operator: str, node: exp.Expression) -> Bound:
     return Bound(operator, node.sql(dialect=_DIALECT), literal)
 
 
-def _event_time_bounds(table: exp.Table) -> tuple[Bound, ...]:
-    """``_event_time <op> constant`` terms of the WHERE of the SELECT whose FROM or JOIN
-    names ``table``; a column counts when qualified by the table's alias (or name), or
-    unqualified in a SELECT that reads this table alone."""
+def _column_bounds(table: exp.Table) -> tuple[tuple[str, Bound], ...]:
+    """``column <op> constant`` terms of the WHERE of the SELECT whose FROM or JOIN names
+    ``table``; a column counts when qualified by the table's alias (or name), or unqualified
+    in a SELECT that reads this table alone."""
     holder = table.parent
     select = holder.parent if isinstance(holder, (exp.From, exp.Join)) else None
     if not isinstance(select, exp.Select) or select.args.get("where") is None:
@@ -307,27 +316,29 @@ def _event_time_bounds(table: exp.Table) -> tuple[Bound, ...]:
     binding = (table.alias or table.name).lower()
     alone = isinstance(holder, exp.From) and not select.args.get("joins")
 
-    def ours(node: exp.Expression) -> bool:
-        if not isinstance(node, exp.Column) or node.name.lower() != EVENT_TIME:
-            return False
-        return node.table.lower() == binding if node.table else alone
+    def ours(node: exp.Expression) -> str | None:
+        if not isinstance(node, exp.Column) or node.args.get("db") is not None:
+            return None
+        if node.table.lower() == binding if node.table else alone:
+            return node.name.lower()
+        return None
 
     condition = select.args["where"].this
-    bounds: list[Bound] = []
+    bounds: list[tuple[str, Bound]] = []
     for term in condition.flatten() if isinstance(condition, exp.And) else [condition]:
-        if isinstance(term, exp.Between) and ours(term.this):
+        if isinstance(term, exp.Between) and (column := ours(term.this)):
             low, high = term.args.get("low"), term.args.get("high")
             if _constant(low) and _constant(high):
-                bounds += [_bound(">=", low), _bound("<=", high)]
+                bounds += [(column, _bound(">=", low)), (column, _bound("<=", high))]
             continue
         operator = _OPERATORS.get(type(term))
         if operator is None:
             continue
         left, right = term.this, term.expression
-        if ours(left) and _constant(right):
-            bounds.append(_bound(operator, right))
-        elif ours(right) and _constant(left):
-            bounds.append(_bound(_FLIPPED[operator], left))
+        if (column := ours(left)) and _constant(right):
+            bounds.append((column, _bound(operator, right)))
+        elif (column := ours(right)) and _constant(left):
+            bounds.append((column, _bound(_FLIPPED[operator], left)))
     return tuple(bounds)
 
 

@@ -26,7 +26,8 @@ missing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -196,6 +197,53 @@ def within_days(
             kept_files.append(file)
             kept_paths.append(path)
     return replace(snapshot, files=tuple(kept_files)), kept_paths
+
+
+STATS_PRECISION = timedelta(milliseconds=1)
+"""Delta file statistics keep times to the millisecond, truncated: a true minimum lies at or
+above the recorded one, a true maximum less than 1 ms above it."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One end of a range a column must lie in: ``moment`` itself included unless ``strict``."""
+
+    moment: datetime
+    strict: bool
+
+
+def within_times(
+    snapshot: Snapshot, paths: Sequence[str], column: str, low: Limit | None, high: Limit | None
+) -> tuple[Snapshot, list[str]]:
+    """The version's files whose recorded range of ``column`` can meet ``low`` and ``high``
+    (files without a recorded range are kept), with their paths: data skipping by the Delta
+    log's file statistics, which DuckDB would otherwise read from every file's footer."""
+    from dataclasses import replace
+
+    if low is None and high is None:
+        return snapshot, list(paths)
+    kept_files, kept_paths = [], []
+    for file, path in zip(snapshot.files, paths, strict=True):
+        first, last = file.time_ranges.get(column, (None, None))
+        if first is None or last is None or (_below(first, high) and _above(last, low)):
+            kept_files.append(file)
+            kept_paths.append(path)
+    return replace(snapshot, files=tuple(kept_files)), kept_paths
+
+
+def _below(first: datetime, high: Limit | None) -> bool:
+    """Whether a file whose recorded minimum is ``first`` can hold a value under ``high``."""
+    if high is None:
+        return True
+    return first < high.moment if high.strict else first <= high.moment
+
+
+def _above(last: datetime, low: Limit | None) -> bool:
+    """Whether a file whose recorded maximum is ``last`` can hold a value over ``low``."""
+    if low is None:
+        return True
+    ceiling = last + STATS_PRECISION  # the true maximum is below this
+    return ceiling > low.moment
 
 
 def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:

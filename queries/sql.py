@@ -38,7 +38,7 @@ from queries.exceptions import (
 )
 from queries.parse import Bound, Statement, TableReference, line_and_column, parse_statement
 from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
-from queries.scan import scan_sql, within_days
+from queries.scan import Limit, scan_sql, within_days, within_times
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -274,6 +274,13 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robus
     snapshot, paths = resolved.snapshot, plan.reads[key][1]
     if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
         snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
+    if ref.bounds:
+        import pyarrow as pa
+
+        for column in snapshot.schema:
+            bounds = ref.bounds_on(column.name)
+            if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
+                snapshot, paths = within_times(snapshot, paths, column.name, *_literal_times(bounds))
     scan = scan_sql(snapshot, paths, robust=key in robust)
     binding = quote_ident(resolved.name.name)
     if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
@@ -283,6 +290,29 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robus
     if ref.alias is not None:
         return f"{scan} AS {ref.alias}"
     return scan if ref.has_alias else f"{scan} AS {binding}"
+
+
+def _literal_times(bounds: tuple[Bound, ...]) -> tuple[Limit | None, Limit | None]:
+    """The tightest lower and upper limit among the literal ``bounds`` (computed ones such
+    as ``now()`` are left to DuckDB). (None, None) when a literal is not a time: then
+    nothing is skipped and DuckDB reports the error."""
+    lows: list[Limit] = []
+    highs: list[Limit] = []
+    try:
+        for operator, _, literal in bounds:
+            if literal is None:
+                continue
+            moment = parse_time(literal)
+            if operator in (">", ">=", "="):
+                lows.append(Limit(moment, strict=operator == ">"))
+            if operator in ("<", "<=", "="):
+                highs.append(Limit(moment, strict=operator == "<"))
+    except (LakeError, ValueError):
+        return None, None
+    # The latest lower limit, strict before inclusive at the same moment; the earliest upper.
+    low = max(lows, key=lambda x: (x.moment, x.strict)) if lows else None
+    high = min(highs, key=lambda x: (x.moment, not x.strict)) if highs else None
+    return low, high
 
 
 def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:

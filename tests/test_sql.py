@@ -543,3 +543,31 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
         full = lk.sql(f"SELECT n FROM app.events WHERE ({condition}) OR false ORDER BY n").table.column("n").to_pylist()
         assert skipped == full, condition
         assert skipped, condition
+
+
+def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistics(lk):
+    hour = datetime(2026, 10, 1, 10, tzinfo=timezone.utc)
+    batches = [
+        [hour, hour + timedelta(minutes=59)],
+        # Delta keeps statistics to the millisecond: this file's maximum is logged as 12:00:00.000.
+        [hour + timedelta(hours=2), hour + timedelta(hours=2, microseconds=999)],
+        [hour + timedelta(hours=4), hour + timedelta(hours=4, minutes=30)],
+    ]
+    for n, times in enumerate(batches):
+        lk.write_table("app.clicks", pa.table({"ts": pa.array(times, pa.timestamp("us", tz="UTC")),
+                                               "batch": [n] * len(times)}))
+    query = ("SELECT ts, batch FROM app.clicks WHERE ts > '2026-10-01 12:00:00.0005' "
+             "AND ts < TIMESTAMPTZ '2026-10-01 14:00:00+00' ORDER BY ts")
+    expected = [(batches[1][1], 1)]
+    assert [tuple(r.values()) for r in lk.sql(query).table.to_pylist()] == expected
+
+    # The first and last files cannot hold such rows: with them gone, the query still answers.
+    snapshot = lk.delta(lk.catalog.get_table(TableName.parse("app.clicks"))).snapshot()
+    fs, base = lk.storage.filesystem_for(snapshot.uri)
+    for data_file in snapshot.files:
+        batch = pq.read_table(fs.open_input_file(f"{base.rstrip('/')}/{data_file.path}")).column("batch")[0].as_py()
+        if batch != 1:
+            fs.delete_file(f"{base.rstrip('/')}/{data_file.path}")
+    assert [tuple(r.values()) for r in lk.sql(query).table.to_pylist()] == expected
+    with pytest.raises(LakeError):
+        lk.sql("SELECT count(*) FROM app.clicks")  # the deleted files are really gone

@@ -16,7 +16,15 @@ from lake.tables import DataFile, Snapshot
 from queries.exceptions import QuerySyntaxError
 from queries.output import json_value, unique_names
 from queries.parse import parse_statement
-from queries.scan import duckdb_type, hive_matches, path_partition_values, scan_sql, within_days
+from queries.scan import (
+    Limit,
+    duckdb_type,
+    hive_matches,
+    path_partition_values,
+    scan_sql,
+    within_days,
+    within_times,
+)
 from queries.session import DuckError
 from queries.sql import Rewritten
 
@@ -77,6 +85,46 @@ def test_skipping_by_event_date_keeps_the_days_in_range_and_files_without_a_date
     kept, paths = within_days(snapshot, [f.uri for f in files], date(2026, 10, 6), None)
     assert paths == ["s3://b/t/f1", "s3://b/t/f2", "s3://b/t/f3"]
     assert [f.path for f in kept.files] == ["f1", "f2", "f3"]
+
+
+def test_bounds_are_read_for_every_top_level_column_of_the_table_but_not_for_nested_fields():
+    query = ("SELECT * FROM web.logs l WHERE l.ts >= '2026-10-07' AND status = 500 "
+             "AND l.request.method = 'GET' AND 5 > bytes")
+    (ref,) = parse_statement(query).tables
+    assert [(column, bound.operator) for column, bound in ref.bounds] == [
+        ("ts", ">="), ("status", "="), ("bytes", "<")]
+    assert ref.bounds_on("TS") == ((">=", "'2026-10-07'", "2026-10-07"),)
+
+
+def _clicks(ranges: list[tuple[str, str] | None]) -> Snapshot:
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+    files = tuple(
+        DataFile(uri=f"s3://b/t/f{i}", path=f"f{i}", size=1, rows=1,
+                 time_ranges={} if r is None else {"ts": (moment(r[0]), moment(r[1]))})
+        for i, r in enumerate(ranges)
+    )
+    return Snapshot("s3://b/t", 3, datetime(2026, 10, 8, tzinfo=timezone.utc), pa.schema([]), (), files)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "kept"),
+    [
+        # A logged maximum of 12:00:00.000 may stand for 12:00:00.000999: the file stays.
+        (Limit(datetime(2026, 10, 1, 12, 0, 0, 500, tzinfo=timezone.utc), strict=True), None, [1, 2, 3]),
+        (Limit(datetime(2026, 10, 1, 12, 0, 0, 1000, tzinfo=timezone.utc), strict=False), None, [2, 3]),
+        # "< 14:00" cannot meet a file starting at 14:00; "<= 14:00" can.
+        (None, Limit(datetime(2026, 10, 1, 14, tzinfo=timezone.utc), strict=True), [0, 1, 3]),
+        (None, Limit(datetime(2026, 10, 1, 14, tzinfo=timezone.utc), strict=False), [0, 1, 2, 3]),
+    ],
+)
+def test_skipping_by_file_statistics_allows_for_their_millisecond_precision(low, high, kept):
+    snapshot = _clicks([("2026-10-01 10:00", "2026-10-01 10:59"), ("2026-10-01 11:00", "2026-10-01 12:00"),
+                        ("2026-10-01 14:00", "2026-10-01 14:30"), None])
+    files, paths = within_times(snapshot, [f.uri for f in snapshot.files], "ts", low, high)
+    assert [f.path for f in files.files] == [f"f{i}" for i in kept]
+    assert paths == [f"s3://b/t/f{i}" for i in kept]
 
 
 def test_a_computed_time_is_kept_as_an_expression_and_its_span_ends_at_the_paren():
