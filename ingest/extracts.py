@@ -343,7 +343,7 @@ class _Staged:
 
 
 def _stage(batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path) -> _Staged:
-    """Write batches to Parquet files in ``folder`` (the lake's encodings, one row group per batch)."""
+    """Write batches to Parquet files in ``folder`` (the lake's encodings, a row group a batch)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

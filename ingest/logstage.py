@@ -62,7 +62,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest import inference as inf
-from lake.parquet_encoding import writer_options
 from ingest.eventtime import TIME_FIELDS, EventTimeParser, event_dates
 from ingest.exceptions import IngestError, LogFormatError, SourceUnreadable
 from ingest.files import ContentReader, FilesystemFor, SourceFile, expand_paths
@@ -77,6 +76,7 @@ from ingest.jsonl import (
 )
 from ingest.lines import LONG_LINE_ERROR, LineChunk, blank_mask, iter_chunks, line_strings
 from ingest.textlogs import RecordAssembler, TextFormat, looks_like_json, parse_text, text_format
+from lake.parquet_encoding import writer_options
 
 Format = Literal["auto", "jsonl", "text"]
 ResumePoint = tuple[int, int, str]
@@ -596,11 +596,12 @@ class _Stage:
         written.is_json = written.is_json and buf.is_json
         self._pools[lane].submit(lambda: writer.write_table(ready, row_group_size=ROW_GROUP_ROWS))
 
-    def _writer_for(self, date: str | None, lane: int, schema: _Schema, rows: pa.Table
+    def _writer_for(self, date: str | None, lane: int, schema: _Schema, table: pa.Table
                     ) -> tuple[pq.ParquetWriter, _Written]:
+        """The open writer ``table``'s rows go to (a new file when they would overfill it)."""
         key = (date, lane)
         entry = self.writers.get(key)
-        if entry is not None and entry[1].records + rows.num_rows > ROWS_PER_FILE:
+        if entry is not None and entry[1].records + table.num_rows > ROWS_PER_FILE:
             self._close_writer(key)
             entry = None
         if entry is None:
@@ -611,7 +612,7 @@ class _Stage:
             folder.mkdir(parents=True, exist_ok=True)
             path = str(folder / f"part-{uuid.uuid4().hex}.parquet")
             written = _Written(path, date, schema.type, schema.names, schema.has_time)
-            entry = (_parquet_writer(path, schema.arrow, rows), written)
+            entry = (_parquet_writer(path, schema.arrow, table), written)
             self.written.append(written)
             self.writers[key] = entry
         return entry

@@ -50,7 +50,8 @@ def writer_options(sample: pa.Table, *, unique: Collection[str] = (),
     return {
         "compression": {path: ARCHIVE_CODEC if _top(path) in archive else SCAN_CODEC
                         for path in paths},
-        "use_dictionary": [path for path, arr in _leaves(judged.slice(0, SAMPLE_ROWS).combine_chunks())
+        "use_dictionary": [path for path, arr in _leaves(judged.slice(0, SAMPLE_ROWS)
+                                                          .combine_chunks())
                            if _few_distinct(arr)],
         "write_statistics": [path for path in paths if _top(path) not in archive],
     }

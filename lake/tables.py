@@ -198,7 +198,8 @@ class DeltaStore:
         ranges: list[dict[str, tuple[datetime | None, datetime | None]]] = [{} for _ in paths]
         for f in schema:
             low, high = f"min.{f.name}", f"max.{f.name}"
-            if pa.types.is_timestamp(f.type) and f.type.tz and {low, high} <= set(actions.column_names):
+            recorded = {low, high} <= set(actions.column_names)
+            if recorded and pa.types.is_timestamp(f.type) and f.type.tz:
                 for i, pair in enumerate(zip(actions.column(low).to_pylist(),
                                              actions.column(high).to_pylist(), strict=True)):
                     ranges[i][f.name] = pair
@@ -211,7 +212,9 @@ class DeltaStore:
                 partition_values=partition,
                 time_ranges=time_range,
             )
-            for path, size, n, partition, time_range in zip(paths, sizes, rows, partitions, ranges, strict=True)
+            for path, size, n, partition, time_range in zip(
+                paths, sizes, rows, partitions, ranges, strict=True
+            )
         )
         return Snapshot(
             uri=self.uri,
@@ -956,7 +959,9 @@ def _writer_properties(sample: pa.Table | None) -> deltalake.WriterProperties:
     return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS)
 
 
-def _peek(data: pa.RecordBatchReader | pa.Table) -> tuple[pa.RecordBatchReader | pa.Table, pa.Table | None]:
+def _peek(
+    data: pa.RecordBatchReader | pa.Table,
+) -> tuple[pa.RecordBatchReader | pa.Table, pa.Table | None]:
     """``data`` unchanged for the writer, and its first rows (None when it has none)."""
     import pyarrow as pa
 

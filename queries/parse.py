@@ -21,7 +21,6 @@ each table reference is located by the positions the parser records on its token
 from __future__ import annotations
 
 import functools
-
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -287,7 +286,7 @@ _OPERATORS: dict[type[exp.Expression], str] = {exp.GT: ">", exp.GTE: ">=", exp.L
 
 
 class Bound(NamedTuple):
-    """``_event_time <operator> sql``; ``literal`` is the text of a time literal (``'...'`` or
+    """``column <operator> sql``; ``literal`` is the text of a time literal (``'...'`` or
     ``CAST('...' AS TIMESTAMP[TZ]|DATE)``), None for a computed bound (``now()``)."""
 
     operator: str

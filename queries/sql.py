@@ -280,7 +280,8 @@ def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robus
         for column in snapshot.schema:
             bounds = ref.bounds_on(column.name)
             if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
-                snapshot, paths = within_times(snapshot, paths, column.name, *_literal_times(bounds))
+                low, high = _literal_times(bounds)
+                snapshot, paths = within_times(snapshot, paths, column.name, low, high)
     scan = scan_sql(snapshot, paths, robust=key in robust)
     binding = quote_ident(resolved.name.name)
     if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
