@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 import ingest.lines as lines_mod
@@ -52,7 +53,7 @@ def test_invalid_utf8_is_kept_with_backslash_escapes_and_reported():
 
 
 def test_blank_lines_are_empty_or_whitespace_only():
-    chunk = LineChunk(b"", b"a  \t", [0, 1, 1, 3, 4], 1, 4)
+    chunk = LineChunk(b"", b"a  \t", pa.array([0, 1, 1, 3, 4], pa.int32()), 1, 4)
     arr, _ = line_strings(chunk)
     assert blank_mask(arr).to_pylist() == [False, True, True, True]
 
