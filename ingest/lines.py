@@ -48,40 +48,33 @@ def _one_line(text: bytes | pa.Buffer, line: bytes, first_line: int, newlines: i
                      piece=piece)
 
 
-def _split(region: bytes, max_lines: int) -> tuple[pa.Buffer, pa.Int32Array, int]:
-    """The first ``max_lines`` lines of ``region`` (which ends with ``\\n``): their bytes
-    without endings, their offsets in those bytes, and how many bytes of ``region`` they used.
+def _make_chunks(buf: bytes, start: int, end: int, first_line: int, max_lines: int
+                 ) -> Iterator[LineChunk]:
+    """Chunks of at most ``max_lines`` terminated lines from ``buf[start:end]``.
 
-    Arrow's splitter runs in C++ without the GIL: the reader thread cutting lines no longer
-    holds up the parser on the main thread (a Python ``find`` loop took 0.15 s per 100 MB)."""
-    whole = pa.Array.from_buffers(  # a view of ``region``, not a copy
-        pa.large_binary(), 1, [None, pa.array([0, len(region)], pa.int64()).buffers()[1],
-                               pa.py_buffer(region)])
-    parts = pc.split_pattern(whole, b"\n", max_splits=max_lines)
-    pieces = parts.values  # every line, then what follows the last split (empty if none)
+    The region is split once by Arrow's splitter (C++, without the GIL: a Python ``find``
+    loop took 0.15 s per 100 MB and held up the parser thread). Chunks are views into that
+    one result and into ``buf``, not copies."""
+    # memchr for one byte is several times faster than a search for b"\r\n" (measured).
+    if buf.find(b"\r", start, end) >= 0 and buf.find(b"\r\n", start, end) >= 0:
+        region = pa.py_buffer(buf[start:end].replace(b"\r\n", b"\n"))
+    else:
+        region = pa.py_buffer(memoryview(buf)[start:end])
+    whole = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, pa.array([0, region.size], pa.int64()).buffers()[1], region])
+    pieces = pc.split_pattern(whole, b"\n").values  # the lines, then "" after the last \n
     n = len(pieces) - 1
     _, offsets, data = pieces.buffers()
     bounds = pa.Array.from_buffers(pa.int64(), n + 1, [None, offsets])
-    end = bounds[n].as_py()
-    return data.slice(0, end) if data is not None else pa.py_buffer(b""), \
-        pc.cast(bounds, pa.int32()), end + n
-
-
-def _make_chunk(buf: bytes, start: int, end: int, first_line: int, max_lines: int
-                ) -> tuple[LineChunk, int]:
-    """A chunk of terminated lines from ``buf[start:end]``; returns where it stopped."""
-    region = buf if (start, end) == (0, len(buf)) else buf[start:end]
-    compact, offsets, used = _split(region, max_lines)
-    if used < len(region):
-        region = region[:used]
-    # memchr for one byte is several times faster than a search for b"\r\n" (measured).
-    if region.find(b"\r") >= 0 and region.find(b"\r\n") >= 0:
-        text = region.replace(b"\r\n", b"\n")
-        compact, offsets, _ = _split(text, max_lines)
-        return LineChunk(text, compact, offsets, first_line, len(offsets) - 1), start + used
-    # Zero-copy view of the lines for the JSON reader.
-    return LineChunk(pa.py_buffer(region), compact, offsets, first_line, len(offsets) - 1), \
-        start + used
+    if data is None:  # only empty lines
+        data = pa.py_buffer(b"")
+    for a in range(0, n, max_lines):
+        b = min(a + max_lines, n)
+        low, high = bounds[a].as_py(), bounds[b].as_py()
+        rebased = pc.cast(pc.subtract(bounds.slice(a, b - a + 1), low), pa.int32())
+        # line i starts at bounds[i] + i in the region: the endings before it are not in data
+        yield LineChunk(region.slice(low + a, high + b - low - a), data.slice(low, high - low),
+                        rebased, first_line + a, b - a)
 
 
 def iter_chunks(
@@ -177,10 +170,10 @@ class _Cutter:
                 tail = buf[pos:]
                 yield _one_line(tail, tail, self.line, 0)
                 return b""
-            chunk, used = _make_chunk(buf, pos, last + 1, self.line, self.max_lines)
-            yield chunk
-            self.line += chunk.newlines
-            pos = used
+            for chunk in _make_chunks(buf, pos, last + 1, self.line, self.max_lines):
+                yield chunk
+                self.line += chunk.newlines
+            pos = last + 1
         return buf[pos:] if pos < len(buf) else b""
 
 

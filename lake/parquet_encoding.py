@@ -98,7 +98,7 @@ def _walk(path: str, arr: pa.Array, out: list[tuple[str, pa.Array]]) -> None:
     if pa.types.is_struct(t):
         for i in range(t.num_fields):
             _walk(f"{path}.{t.field(i).name}", arr.field(i), out)
-    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         # pyarrow writes lists in the compliant three-level form: <name>.list.element
         _walk(f"{path}.list.element", arr.flatten(), out)
     elif pa.types.is_map(t):

@@ -417,9 +417,9 @@ class DeltaStore:
         if exists and not (mode == "overwrite" and overwrite_schema):
             check_compatible(self.snapshot().schema, data.schema, where=self.uri)
         schema_mode = "overwrite" if overwrite_schema else "merge"
-        data, sample = _peek(data)
-        writer_properties = _writer_properties(sample)
         try:
+            data, sample = _peek(data)
+            writer_properties = _writer_properties(sample)
             write_deltalake(
                 target,
                 data,
@@ -575,10 +575,10 @@ class DeltaStore:
         import pyarrow as pa
 
         reader = pa.RecordBatchReader.from_batches(schema, read_staged(files, schema))
-        reader, sample = _peek(reader)
         from deltalake import write_deltalake
 
         try:
+            reader, sample = _peek(reader)
             write_deltalake(
                 self.uri,
                 reader,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, NamedTuple
 
 from sqlglot import exp
@@ -286,8 +286,11 @@ _OPERATORS: dict[type[exp.Expression], str] = {exp.GT: ">", exp.GTE: ">=", exp.L
 
 
 class Bound(NamedTuple):
-    """``column <operator> sql``; ``literal`` is the text of a time literal (``'...'`` or
-    ``CAST('...' AS TIMESTAMP[TZ]|DATE)``), None for a computed bound (``now()``)."""
+    """``column <operator> sql``; ``literal`` is the text of a time literal that means the
+    same read as an ISO time with UTC as the default zone: ``'...'``, ``TIMESTAMPTZ '...'``,
+    or ``DATE '...'`` holding a date alone. None for anything else, computed bounds such as
+    ``now()`` included: a ``TIMESTAMP`` cast drops an offset, a ``DATE`` cast a time of day,
+    and the lake leaves such bounds to DuckDB."""
 
     operator: str
     sql: str
@@ -295,12 +298,20 @@ class Bound(NamedTuple):
 
 
 def _bound(operator: str, node: exp.Expression) -> Bound:
-    value = node
-    if isinstance(value, exp.Cast) and value.to.this in (
-        exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATE
-    ):
-        value = value.this
+    value, pure_date = node, False
+    if isinstance(value, exp.Cast):
+        if value.to.this == exp.DataType.Type.TIMESTAMPTZ:
+            value = value.this
+        elif value.to.this == exp.DataType.Type.DATE:
+            value, pure_date = value.this, True
+        else:
+            value = None
     literal = value.name if isinstance(value, exp.Literal) and value.is_string else None
+    if literal is not None and pure_date:
+        try:
+            date.fromisoformat(literal)
+        except ValueError:
+            literal = None
     return Bound(operator, node.sql(dialect=_DIALECT), literal)
 
 
@@ -311,6 +322,11 @@ def _column_bounds(table: exp.Table) -> tuple[tuple[str, Bound], ...]:
     holder = table.parent
     select = holder.parent if isinstance(holder, (exp.From, exp.Join)) else None
     if not isinstance(select, exp.Select) or select.args.get("where") is None:
+        return ()
+    alias = table.args.get("alias")
+    if table.args.get("sample") or select.args.get("sample") or (alias and alias.columns):
+        # A sample is drawn before WHERE (fewer files, other rows); ``AS x(a, b)`` renames
+        # columns by position, so a name in WHERE may be another column of the table.
         return ()
     binding = (table.alias or table.name).lower()
     alone = isinstance(holder, exp.From) and not select.args.get("joins")

@@ -571,3 +571,23 @@ def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistic
     assert [tuple(r.values()) for r in lk.sql(query).table.to_pylist()] == expected
     with pytest.raises(LakeError):
         lk.sql("SELECT count(*) FROM app.clicks")  # the deleted files are really gone
+
+
+def test_time_conditions_whose_casts_change_the_literal_return_the_rows_duckdb_returns(lk):
+    day = datetime(2026, 10, 7, tzinfo=timezone.utc)
+    for n, hour in enumerate((1, 9, 20)):
+        lk.write_table("app.visits", pa.table({
+            "created": pa.array([day - timedelta(days=200)], pa.timestamp("us", tz="UTC")),
+            "ts": pa.array([day + timedelta(hours=hour)], pa.timestamp("us", tz="UTC")),
+            "n": [n]}))
+    for condition in [
+        "ts >= DATE '2026-10-07 23:00:00'",  # the date alone: all three rows
+        "ts <= CAST('2026-10-07 12:00:00+05' AS TIMESTAMP_US)",  # the offset dropped: 12:00 UTC
+        "ts >= TIMESTAMPTZ '2026-10-07 12:00:00+05'",
+    ]:
+        skipped = lk.sql(f"SELECT n FROM app.visits WHERE {condition} ORDER BY n").table
+        full = lk.sql(f"SELECT n FROM app.visits WHERE ({condition}) OR false ORDER BY n").table
+        assert skipped.column("n").to_pylist() == full.column("n").to_pylist(), condition
+        assert skipped.num_rows, condition
+    renamed = "SELECT n FROM app.visits AS v(ts, created) WHERE ts < '2026-06-01' ORDER BY n"
+    assert lk.sql(renamed).table.column("n").to_pylist() == [0, 1, 2]  # ts is "created" here
