@@ -338,9 +338,8 @@ def _column_bounds(table: exp.Table) -> tuple[tuple[str, Bound], ...]:
             return node.name.lower()
         return None
 
-    condition = select.args["where"].this
     bounds: list[tuple[str, Bound]] = []
-    for term in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+    for term in _and_terms(select.args["where"].this):
         if isinstance(term, exp.Between) and (column := ours(term.this)):
             low, high = term.args.get("low"), term.args.get("high")
             if _constant(low) and _constant(high):
@@ -355,6 +354,15 @@ def _column_bounds(table: exp.Table) -> tuple[tuple[str, Bound], ...]:
         elif (column := ours(right)) and _constant(left):
             bounds.append((column, _bound(_FLIPPED[operator], left)))
     return tuple(bounds)
+
+
+def _and_terms(condition: exp.Expression) -> list[exp.Expression]:
+    """The terms a condition ``AND``s together, through parentheses: ``a AND (b AND c)``."""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return [t for part in (condition.this, condition.expression) for t in _and_terms(part)]
+    return [condition]
 
 
 def _constant(node: exp.Expression | None) -> bool:

@@ -536,6 +536,7 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
         "_event_time >= '2026-10-02' AND _event_time < '2026-10-03'",
         "_event_time > '2026-10-02 12:00' AND _event_time < DATE '2026-10-03'",
         "_event_time <= '2026-10-03' AND _event_time > '2026-10-02 22:00'",
+        "n >= 0 AND (_event_time >= '2026-10-02' AND (_event_time < '2026-10-03'))",
     ]
     for condition in ranges:
         skipped = lk.sql(f"SELECT n FROM app.events WHERE {condition} ORDER BY n").table.column("n").to_pylist()
