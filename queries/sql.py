@@ -297,23 +297,32 @@ def _literal_times(bounds: tuple[Bound, ...]) -> tuple[Limit | None, Limit | Non
     """The tightest lower and upper limit among the literal ``bounds`` (computed ones such
     as ``now()`` are left to DuckDB). (None, None) when a literal is not a time: then
     nothing is skipped and DuckDB reports the error."""
-    lows: list[Limit] = []
-    highs: list[Limit] = []
     try:
-        for operator, _, literal in bounds:
-            if literal is None:
-                continue
-            moment = parse_time(literal)
-            if operator in (">", ">=", "="):
-                lows.append(Limit(moment, strict=operator == ">"))
-            if operator in ("<", "<=", "="):
-                highs.append(Limit(moment, strict=operator == "<"))
+        return _time_limits(bounds)
     except (LakeError, ValueError):
         return None, None
+
+
+def _time_limits(bounds: tuple[Bound, ...]) -> tuple[Limit | None, Limit | None]:
+    """:func:`_literal_times`, raising when a literal is not a time."""
+    lows: list[Limit] = []
+    highs: list[Limit] = []
+    for operator, _, literal in bounds:
+        if literal is None:
+            continue
+        moment = parse_time(literal)
+        if operator in _LOWER:
+            lows.append(Limit(moment, strict=operator == ">"))
+        if operator in _UPPER:
+            highs.append(Limit(moment, strict=operator == "<"))
     # The latest lower limit, strict before inclusive at the same moment; the earliest upper.
     low = max(lows, key=lambda x: (x.moment, x.strict)) if lows else None
     high = min(highs, key=lambda x: (x.moment, not x.strict)) if highs else None
     return low, high
+
+
+_LOWER = (">", ">=", "=")
+_UPPER = ("<", "<=", "=")
 
 
 def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
@@ -321,21 +330,20 @@ def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
     ``bounds`` can have. A computed bound (``now() - INTERVAL 1 DAY``) is evaluated here, a
     moment before DuckDB evaluates it, so its day gets a day's margin. (None, None) when a
     bound cannot be computed: then nothing is skipped and DuckDB reports the error."""
-    lows: list[date] = []
-    highs: list[date] = []
     try:
+        low, high = _time_limits(bounds)
+        lows = [low.moment.date()] if low else []
+        highs = [high.moment.date()] if high else []
+        if high and high.strict and high.moment.time() == time(0):
+            highs = [highs[0] - timedelta(days=1)]  # "before midnight" ends with the day before
         for operator, expression, literal in bounds:
             if literal is not None:
-                moment = parse_time(literal)
-                day, margin = moment.date(), timedelta(0)
-                if operator == "<" and moment.time() == time(0):
-                    day -= timedelta(days=1)  # "before midnight" ends with the day before
-            else:
-                day, margin = session.constant_time(expression, context=expression).date(), timedelta(days=1)
-            if operator in (">", ">=", "="):
-                lows.append(day - margin)
-            if operator in ("<", "<=", "="):
-                highs.append(day + margin)
+                continue
+            day = session.constant_time(expression, context=expression).date()
+            if operator in _LOWER:
+                lows.append(day - timedelta(days=1))
+            if operator in _UPPER:
+                highs.append(day + timedelta(days=1))
     except (LakeError, ValueError):
         return None, None
     return (max(lows) if lows else None), (min(highs) if highs else None)
