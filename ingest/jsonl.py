@@ -28,6 +28,8 @@ _DEPTH_GUARD_BYTES = 1000
 """Lines shorter than this cannot nest deeper than pyarrow's parser survives (tested: 1,000)."""
 _DEPTH_GUARD_OPENINGS = 900
 _BLOCK_BYTES = 4 << 20
+_PROBE_BYTES = 256 << 10
+"""A chunk without a hint has its types read from this much of its head first."""
 _BIG = float(2**63)
 _THREADS = True  # A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short
 
@@ -58,6 +60,10 @@ def parse_records(records: pa.StringArray, text: bytes | None,
     of its time); fields it does not name are still inferred.
     """
     if text is not None and not invalid:
+        if (hint is None or not len(hint)) and len(text) > 4 * _PROBE_BYTES:
+            # The first chunk: inferring types over all of it, then reading it again
+            # because pyarrow guessed timestamps, took 0.1 s before the pipeline could flow.
+            hint = _probe_hint(text)
         fast = _fast(records, text, hint) if hint is not None and len(hint) else None
         if fast is None:
             fast = _fast(records, text, None)
@@ -74,6 +80,23 @@ def reader_hint(t: Struct) -> pa.Schema:
         if dt is not None:
             fields.append(pa.field(key, dt))
     return pa.schema(fields)
+
+
+def _probe_hint(text: bytes | pa.Buffer) -> pa.Schema | None:
+    """A hint from the types of the whole lines in the head of ``text`` (None if unclear)."""
+    head = bytes(memoryview(text)[:_PROBE_BYTES])
+    end = head.rfind(b"\n")
+    if end < 0:
+        return None
+    try:
+        table = pj.read_json(pa.BufferReader(head[:end + 1]),
+                             read_options=pj.ReadOptions(block_size=_PROBE_BYTES,
+                                                         use_threads=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    t = inf.from_arrow(pa.struct([pa.field(f.name, _strings_for_times(f.type))
+                                  for f in table.schema]))
+    return reader_hint(t) if isinstance(t, Struct) else None
 
 
 def _hint_type(t: Type) -> pa.DataType | None:

@@ -49,13 +49,34 @@ def test_repeating_columns_get_dictionaries_and_unique_ones_do_not(tmp_path):
     assert pq.read_table(path).equals(table)
 
 
-def test_archived_raw_text_is_zstd_without_statistics_and_the_rest_lz4_with_them(tmp_path):
+def test_archived_raw_text_is_zstd_without_statistics_and_the_rest_lz4(tmp_path):
     table = log_like_table()
     path = tmp_path / "f.parquet"
     pq.write_table(table, path, **writer_options(table, archive=("_raw",)))
     enc = encodings(path)
     assert enc.pop("_raw")[1:] == ("ZSTD", False)
-    assert all(codec == "LZ4" and stats for _, codec, stats in enc.values())
+    assert {codec for _, codec, _ in enc.values()} == {"LZ4"}
+    # "/item/10" sorts before "/item/2": unique and out of order, the only column without
+    assert {col for col, (_, _, stats) in enc.items() if not stats} == {"request.path"}
+
+
+def test_statistics_are_kept_where_they_can_skip_row_groups(tmp_path):
+    table = pa.table({
+        "time": [f"2026-10-07T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+                 for i in range(ROWS)],  # unique, but in order: ranges skip by them
+        "trace": [f"{(i * 7919) % ROWS:08x}" for i in range(ROWS)],  # unique, scattered
+        "level": [("info", "warn")[i % 2] for i in range(ROWS)],  # repeating
+        "error": pa.nulls(ROWS, pa.string()),  # null counts still count
+        "bytes": pa.array([(i * 7919) % ROWS for i in range(ROWS)], pa.int64()),
+    })
+    path = tmp_path / "f.parquet"
+    pq.write_table(table, path, **writer_options(table))
+    stats = {col: s for col, (_, _, s) in encodings(path).items()}
+    assert stats == {"time": True, "trace": False, "level": True, "error": False,
+                     "bytes": True}
+    rg = pq.ParquetFile(path).metadata.row_group(0)
+    assert rg.column(3).statistics.null_count == ROWS
+    assert pq.read_table(path).equals(table)
 
 
 def test_a_small_first_sample_of_distinct_values_gives_strings_a_dictionary_and_numbers_none():
