@@ -11,6 +11,7 @@ This module is the only one that calls deltalake; its errors are translated here
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -616,9 +617,10 @@ class DeltaStore:
             try:
                 if not self.storage.is_s3:
                     fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-                pafs.copy_files(
-                    str(staged.path), target, source_filesystem=local, destination_filesystem=fs
-                )
+                if self.storage.is_s3 or not _linked(staged.path, target):
+                    pafs.copy_files(
+                        str(staged.path), target, source_filesystem=local, destination_filesystem=fs
+                    )
             except OSError as error:
                 raise self.storage.translate(error, self.uri) from error
             failpoint("upload")
@@ -843,6 +845,17 @@ def _conform(
         else:
             columns.append(pa.nulls(batch.num_rows, f.type))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _linked(staged: Path, target: str) -> bool:
+    """Publish a staged file by a hard link when both are on one local file system: staged
+    files are never written again, and copying 500 MB of ingested logs took 0.07 s at the
+    end of an ingest, when nothing else runs. The staged file stays, for a retry to read."""
+    try:
+        os.link(staged, target)
+    except OSError:  # another device, or links not supported: copy instead
+        return False
+    return True
 
 
 def _file_stats(metadata, schema: pa.Schema) -> dict[str, object]:
