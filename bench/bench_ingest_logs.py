@@ -6,8 +6,10 @@ Cases (each side run at least 3 times in the same process, medians reported):
   Delta commit, catalog record) on generated nested web logs versus DuckDB's own
   ``COPY (SELECT * FROM read_json(file)) TO 'out.parquet'`` on the same file.
   ``ratio`` is our time over DuckDB's, like every bench row (target <= 2, i.e. at least
-  half DuckDB's throughput; ``throughput_vs_duckdb`` is its inverse). DuckDB's side samples types from 20,480 lines, keeps no raw text, no line numbers,
-  no errors, and writes snappy; ours reads types from every line, keeps ``_raw``, writes zstd.
+  half DuckDB's throughput; ``throughput_vs_duckdb`` is its inverse). DuckDB's side
+  samples types from 20,480 lines, keeps no raw text, no line numbers, no errors, and
+  writes snappy; ours reads types from every line, keeps ``_raw`` (zstd) and writes the
+  scanned columns LZ4 (:mod:`lake.parquet_encoding`).
 * ``peak_rss``: peak resident memory of a subprocess that stages one large file (target:
   under 1.5 GB for 2 GB).
 

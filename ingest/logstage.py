@@ -8,8 +8,9 @@ what to do about ``StagedLogs.drift``.
 How a file flows: stored bytes -> (decompress, sha256) -> chunks of whole lines
 (:mod:`ingest.lines`) -> records (blank lines skipped; multi-line records joined) -> typed
 columns (:mod:`ingest.jsonl` or :mod:`ingest.textlogs`) -> our columns (``_source``,
-``_line``, ``_ingested_at``, ``_raw``, ``_error``, ``_event_time``) -> Parquet (zstd, row
-groups of at most 65,536 rows), one folder per ``_event_date``. Each chunk is written with
+``_line``, ``_ingested_at``, ``_raw``, ``_error``, ``_event_time``) -> Parquet (encodings
+from :mod:`lake.parquet_encoding`, row groups of at most 65,536 rows), one folder per
+``_event_date``. Each chunk is written with
 the schema known so far; when later data widens it, the files written before are rewritten
 at the end, so every staged file has the final schema. No record is ever dropped: a record
 that does not parse keeps its text in ``_raw`` and says why in ``_error``.
