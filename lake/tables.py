@@ -78,6 +78,28 @@ class DataFile:
     maximum may lie up to 1 ms above the recorded one."""
 
 
+class _LoggedRanges(Mapping[str, tuple[datetime | None, datetime | None]]):
+    """One file's (min, max) per column, read from the log's statistics only when asked:
+    turning every file's times into Python values cost each open of a table of 10,000
+    files tens of milliseconds, and only queries with a time bound need them."""
+
+    __slots__ = ("_columns", "_row")
+
+    def __init__(self, columns: Mapping[str, tuple[pa.Array, pa.Array]], row: int) -> None:
+        self._columns = columns
+        self._row = row
+
+    def __getitem__(self, column: str) -> tuple[datetime | None, datetime | None]:
+        lows, highs = self._columns[column]
+        return lows[self._row].as_py(), highs[self._row].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One version of a table: its schema and the exact files that make it."""
@@ -196,14 +218,13 @@ class DeltaStore:
             for i, value in enumerate(values):
                 partitions[i][column] = None if value is None else _partition_text(value)
         schema = pa.schema(dt.schema().to_arrow())
-        ranges: list[dict[str, tuple[datetime | None, datetime | None]]] = [{} for _ in paths]
+        logged = {}
         for f in schema:
             low, high = f"min.{f.name}", f"max.{f.name}"
             recorded = {low, high} <= set(actions.column_names)
             if recorded and pa.types.is_timestamp(f.type) and f.type.tz:
-                for i, pair in enumerate(zip(actions.column(low).to_pylist(),
-                                             actions.column(high).to_pylist(), strict=True)):
-                    ranges[i][f.name] = pair
+                logged[f.name] = (actions.column(low).combine_chunks(),
+                                  actions.column(high).combine_chunks())
         files = tuple(
             DataFile(
                 uri=self._file_uri(path),
@@ -211,10 +232,10 @@ class DeltaStore:
                 size=size,
                 rows=n,
                 partition_values=partition,
-                time_ranges=time_range,
+                time_ranges=_LoggedRanges(logged, i),
             )
-            for path, size, n, partition, time_range in zip(
-                paths, sizes, rows, partitions, ranges, strict=True
+            for i, (path, size, n, partition) in enumerate(
+                zip(paths, sizes, rows, partitions, strict=True)
             )
         )
         return Snapshot(
