@@ -66,16 +66,18 @@ def test_statistics_are_kept_where_they_can_skip_row_groups(tmp_path):
                  for i in range(ROWS)],  # unique, but in order: ranges skip by them
         "trace": [f"{(i * 7919) % ROWS:08x}" for i in range(ROWS)],  # unique, scattered
         "level": [("info", "warn")[i % 2] for i in range(ROWS)],  # repeating
-        "error": pa.nulls(ROWS, pa.string()),  # null counts still count
+        # scattered too, but with nulls: its null count tells which row groups hold any
+        "error": [None if i % 3 == 0 else f"bad line {(i * 7919) % ROWS}" for i in range(ROWS)],
         "bytes": pa.array([(i * 7919) % ROWS for i in range(ROWS)], pa.int64()),
     })
     path = tmp_path / "f.parquet"
     pq.write_table(table, path, **writer_options(table))
     stats = {col: s for col, (_, _, s) in encodings(path).items()}
-    assert stats == {"time": True, "trace": False, "level": True, "error": False,
+    assert stats == {"time": True, "trace": False, "level": True, "error": True,
                      "bytes": True}
     rg = pq.ParquetFile(path).metadata.row_group(0)
-    assert rg.column(3).statistics.null_count == ROWS
+    assert rg.column(3).statistics.null_count == len(range(0, ROWS, 3))
+    assert not encodings(path)["error"][0]  # no dictionary: kept for the null count alone
     assert pq.read_table(path).equals(table)
 
 
