@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -64,6 +65,20 @@ def test_nested_json_logs_keep_their_nesting(lk):
     first = rows.sort_by("_line").slice(0, 1).to_pylist()[0]
     assert first["connections"]["accepted"] == line_one["connections"]["accepted"]
     assert first["server_zones"]["hg.nginx.org"]["requests"] == line_one["server_zones"]["hg.nginx.org"]["requests"]
+
+
+def test_logs_staged_on_another_file_system_are_copied_whole_into_the_table(lk, monkeypatch):
+    # A local table takes staged files by hard link; staging on tmpfs forces the copy.
+    shm = Path("/dev/shm")
+    monkeypatch.setattr(tempfile, "tempdir", str(shm))
+    before = set(shm.glob("lake-stage-*"))
+    report = lk.ingest_logs("web.copied", str(APACHE), preset="apache-combined")
+
+    assert set(shm.glob("lake-stage-*")) == before  # the staging folder is gone
+    rows = _rows(lk, "web.copied")
+    assert rows.num_rows == report.records_read == 10_000
+    assert sorted(rows.column("_line").to_pylist()) == list(range(1, 10_001))
+    assert rows.sort_by("_line").column("_raw")[0].as_py() == APACHE.read_text().splitlines()[0]
 
 
 @pytest.mark.parametrize("backend", ["s3-postgres"], indirect=True)
