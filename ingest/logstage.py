@@ -10,9 +10,9 @@ How a file flows: stored bytes -> (decompress, sha256) -> chunks of whole lines
 columns (:mod:`ingest.jsonl` or :mod:`ingest.textlogs`) -> our columns (``_source``,
 ``_line``, ``_ingested_at``, ``_raw``, ``_error``, ``_event_time``) -> Parquet (encodings
 from :mod:`lake.parquet_encoding`, row groups of at most 65,536 rows), one folder per
-``_event_date``. Each chunk is written with
-the schema known so far; when later data widens it, the files written before are rewritten
-at the end, so every staged file has the final schema. No record is ever dropped: a record
+``_event_date``. Each chunk is written with the schema known so far; when later data
+widens it, the files written before are rewritten at the end, so every staged file has the
+final schema. No record is ever dropped: a record
 that does not parse keeps its text in ``_raw`` and says why in ``_error``.
 
 Staged files hold every column except the partition column ``_event_date``, whose value is
@@ -93,8 +93,9 @@ EVENT_TIME = pa.timestamp("us", tz="UTC")
 _MAX_OPEN_WRITERS = 64
 _WRITER_THREADS = 1
 """Parquet encoder threads (row groups of a partition alternate between their files). Two
-measured no faster than one on the 2-vCPU machines (0.42 vs 0.41 of DuckDB): the pipeline is
-bound by total CPU, not by the encoder; more files per partition for nothing."""
+measured no faster than one on the 2-vCPU machines (0.48 vs 0.50 of DuckDB's throughput,
+with the queue below): the pipeline is bound by total CPU, not by the encoder; more files
+per partition for nothing."""
 _QUEUED_WRITES = 4
 """Row groups waiting for the encoder. With one, the parser stopped whenever the encoder
 was behind, leaving a core idle (0.5 s of 4.8 s on 2M nested lines)."""
@@ -793,7 +794,8 @@ def _parquet_writer(path: str, schema: pa.Schema, sample: pa.Table) -> pq.Parque
 
 
 class _WriterThread:
-    """Runs Parquet writes on one background thread, one job in flight at a time."""
+    """Runs Parquet writes on one background thread, in order, up to ``_QUEUED_WRITES``
+    waiting."""
 
     def __init__(self) -> None:
         self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=_QUEUED_WRITES)
