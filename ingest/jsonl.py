@@ -59,16 +59,22 @@ def parse_records(records: pa.StringArray, text: bytes | None,
     ``hint`` (see :func:`reader_hint`) spares the fast reader its type inference (about 30%
     of its time); fields it does not name are still inferred.
     """
-    if text is not None and not invalid:
-        if (hint is None or not len(hint)) and len(text) > 4 * _PROBE_BYTES:
-            # The first chunk: inferring types over all of it, then reading it again
-            # because pyarrow guessed timestamps, took 0.1 s before the pipeline could flow.
-            hint = _probe_hint(text)
-        fast = _fast(records, text, hint) if hint is not None and len(hint) else None
-        if fast is None:
-            fast = _fast(records, text, None)
-        if fast is not None:
-            return fast
+    if text is not None and not invalid and len(records):
+        longest = _longest_shallow(records)
+        if longest is not None:
+            probe = None
+            if (hint is None or not len(hint)) and len(text) > 4 * _PROBE_BYTES:
+                # The first chunk: inferring types over all of it, then reading it again
+                # because pyarrow guessed timestamps, took 0.1 s before the pipeline flowed.
+                probe = _probe(text)
+                hint = reader_hint(_our_type(probe)) if probe is not None else None
+            fast = _fast(records, text, hint, longest) if hint is not None and len(hint) else None
+            if fast is not None and probe is not None:
+                fast = _in_order_of(fast, probe)  # None: read it without the hint
+            if fast is None:
+                fast = _fast(records, text, None, longest)
+            if fast is not None:
+                return fast
     return exact(records.to_pylist(), invalid or {})
 
 
@@ -82,8 +88,9 @@ def reader_hint(t: Struct) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _probe_hint(text: bytes | pa.Buffer) -> pa.Schema | None:
-    """A hint from the types of the whole lines in the head of ``text`` (None if unclear)."""
+def _probe(text: bytes | pa.Buffer) -> pa.Schema | None:
+    """The schema pyarrow infers from the whole lines in the head of ``text``, time strings
+    kept as strings (None if it cannot tell). Call only on text known to be shallow."""
     head = bytes(memoryview(text)[:_PROBE_BYTES])
     end = head.rfind(b"\n")
     if end < 0:
@@ -94,9 +101,43 @@ def _probe_hint(text: bytes | pa.Buffer) -> pa.Schema | None:
                                                          use_threads=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    t = inf.from_arrow(pa.struct([pa.field(f.name, _strings_for_times(f.type))
-                                  for f in table.schema]))
-    return reader_hint(t) if isinstance(t, Struct) else None
+    return pa.schema([pa.field(f.name, _strings_for_times(f.type)) for f in table.schema])
+
+
+def _our_type(schema: pa.Schema) -> Struct:
+    t = inf.from_arrow(pa.struct(list(schema)))
+    assert isinstance(t, Struct)
+    return t
+
+
+def _in_order_of(chunk: JsonChunk, probe: pa.Schema) -> JsonChunk | None:
+    """``chunk`` with its columns (and struct fields) in the order reading without a hint
+    gives: keys in order of first appearance. The hint names only the typed keys of the
+    probe, so pyarrow put keys that were null there after them."""
+    schema = pa.schema(_ordered(list(chunk.table.schema), list(probe)))
+    if schema == chunk.table.schema:
+        return chunk
+    try:
+        table = chunk.table.select(schema.names).cast(schema)  # structs cast field by name
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return JsonChunk(table, _our_type(schema), chunk.errors, chunk.values)
+
+
+def _ordered(fields: list[pa.Field], probe: list[pa.Field]) -> list[pa.Field]:
+    rank = {f.name: i for i, f in enumerate(probe)}
+    seen = {f.name: f.type for f in probe}
+    # Stable: keys the probe did not see keep their order, after those it saw.
+    fields = sorted(fields, key=lambda f: rank.get(f.name, len(rank)))
+    return [f.with_type(_ordered_type(f.type, seen.get(f.name))) for f in fields]
+
+
+def _ordered_type(dt: pa.DataType, probe: pa.DataType | None) -> pa.DataType:
+    if probe is not None and pa.types.is_struct(dt) and pa.types.is_struct(probe):
+        return pa.struct(_ordered(list(dt), list(probe)))
+    if probe is not None and pa.types.is_list(dt) and pa.types.is_list(probe):
+        return pa.list_(dt.value_field.with_type(_ordered_type(dt.value_type, probe.value_type)))
+    return dt
 
 
 def _hint_type(t: Type) -> pa.DataType | None:
@@ -111,10 +152,9 @@ def _hint_type(t: Type) -> pa.DataType | None:
     return None
 
 
-def _fast(records: pa.StringArray, text: bytes, hint: pa.Schema | None) -> JsonChunk | None:
-    n = len(records)
-    if n == 0:
-        return None
+def _longest_shallow(records: pa.StringArray) -> int | None:
+    """The longest record's length in bytes, or None when a record may nest deeper than
+    pyarrow's parser survives (it crashes the process): such chunks take the exact reader."""
     lengths = pc.binary_length(records)
     longest = pc.max(lengths).as_py() or 0
     if longest >= _DEPTH_GUARD_BYTES:
@@ -123,6 +163,14 @@ def _fast(records: pa.StringArray, text: bytes, hint: pa.Schema | None) -> JsonC
             s = records[i].as_py()
             if s.count("{") + s.count("[") >= _DEPTH_GUARD_OPENINGS:
                 return None
+    return longest
+
+
+def _fast(records: pa.StringArray, text: bytes, hint: pa.Schema | None, longest: int
+          ) -> JsonChunk | None:
+    """pyarrow's reader over ``text`` (records already checked by :func:`_longest_shallow`),
+    or None where its result would differ from the exact reader's."""
+    n = len(records)
     block = max(_BLOCK_BYTES, longest + 2)
     opts = pj.ReadOptions(block_size=block, use_threads=_THREADS)
     parse = pj.ParseOptions(explicit_schema=hint, unexpected_field_behavior="infer") \

@@ -877,6 +877,9 @@ def _linked(staged: Path, target: str) -> bool:
         os.link(staged, target)
     except OSError:  # another device, or links not supported: copy instead
         return False
+    # A link keeps the staged file's time, hours old after a long ingest: a vacuum running
+    # before our commit would take it for an abandoned file past retention and delete it.
+    os.utime(target)
     return True
 
 

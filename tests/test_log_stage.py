@@ -190,6 +190,32 @@ def test_deeply_nested_json_is_kept_and_flagged_without_a_crash(tmp_path):
     assert json.loads(value) == json.loads(mid[5 * 32:-32])  # JSON text below 32 levels
 
 
+def test_deep_json_at_the_head_of_a_large_first_chunk_is_kept_without_a_crash(tmp_path):
+    # The first chunk's types are read from its head first: that read must not meet the deep
+    # line either (pyarrow's parser kills the process at about 10,000 levels).
+    deep = '{"a":' + "[" * 20_000 + "]" * 20_000 + "}"
+    lines = [deep] + [json.dumps({"b": "x" * 8, "n": i}) for i in range(100_000)]
+    staged = stage(tmp_path, [write_lines(tmp_path / "deep.jsonl", lines)])
+    t = rows(staged)
+    assert staged.records_read == len(t) == 100_001
+    assert t.column("_error").to_pylist()[0] == "JSON nested too deeply to parse"
+    assert t.column("n").to_pylist()[1:] == list(range(100_000))
+
+
+def test_columns_keep_the_order_keys_first_appear_in(tmp_path):
+    # Over 1 MB: the first chunk is typed from its head, where "x" and "s.a" are only null.
+    lines = [json.dumps({"x": None, "s": {"a": None, "b": i}, "y": i}) for i in range(10_000)]
+    lines += [json.dumps({"x": "v", "s": {"a": 5, "b": i}, "y": i, "z": True})
+              for i in range(10_000, 60_000)]
+    assert len("\n".join(lines[:10_000])) > 256 << 10  # past the head the types come from
+    staged = stage(tmp_path, [write_lines(tmp_path / "order.jsonl", lines)])
+    assert staged.schema.names[:4] == ["x", "s", "y", "z"]
+    assert [f.name for f in staged.schema.field("s").type] == ["a", "b"]
+    t = rows(staged)
+    assert t.column("x").to_pylist()[9_999:10_001] == [None, "v"]
+    assert t.column("s").to_pylist()[10_000] == {"a": 5, "b": 10_000}
+
+
 def test_a_10_mb_single_line_is_one_record(tmp_path):
     big = json.dumps({"blob": "x" * 10_000_000, "n": 1})
     path = write_lines(tmp_path / "big.jsonl", ['{"n": 0}', big])

@@ -138,6 +138,34 @@ def test_files_no_commit_ever_named_are_removed_once_older_than_the_retention(lk
     assert "part-orphan-from-a-killed-writer.parquet" not in _files(lk, "ml.t")
 
 
+def test_a_published_file_is_as_new_as_its_publication_however_long_ago_it_was_staged(lk, tmp_path):
+    # Between publishing and committing, an ingest's files are referenced by no version:
+    # vacuum would delete them if they looked older than the retention.
+    import os
+    import time
+
+    import pyarrow.parquet as pq
+
+    from lake.tables import StagedFile
+
+    lk.write_table("ml.t", _rows(0))
+    before = set(_files(lk, "ml.t"))
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(_rows(10), staged)
+    hours_ago = time.time() - 3 * 3600
+    os.utime(staged, (hours_ago, hours_ago))
+    published = time.time()
+
+    lk.delta(lk.table("ml.t")).commit_staged(
+        [StagedFile(path=staged, partition_values={})], schema=_rows(0).schema,
+        run_id="staged-long-ago", operation="WRITE")
+    info = lk.table("ml.t")
+    fs, base = lk.storage.filesystem_for(info.location)
+    [entry] = fs.get_file_info([f"{base}/{f}" for f in set(_files(lk, "ml.t")) - before])
+    assert entry.mtime.timestamp() >= published - 1  # some stores keep whole seconds
+    assert _sql(lk, "SELECT count(*) FROM ml.t").table.column(0)[0].as_py() == 10
+
+
 def test_a_pinned_version_already_missing_a_file_stops_vacuum_before_it_deletes_anything(lk, tmp_path):
     _three_generations(lk)
     lk.materialize("old", sql="SELECT * FROM ml.t VERSION AS OF 0", out=tmp_path / "old")
