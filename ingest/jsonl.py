@@ -187,8 +187,7 @@ def _fast(records: pa.StringArray, text: bytes, hint: pa.Schema | None, longest:
         return None
     if table.num_rows != n:
         return None
-    t = inf.from_arrow(pa.struct(list(table.schema)))
-    assert isinstance(t, Struct)
+    t = _our_type(table.schema)
     if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
         return None
     return JsonChunk(table, t, None)

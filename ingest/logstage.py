@@ -12,8 +12,8 @@ columns (:mod:`ingest.jsonl` or :mod:`ingest.textlogs`) -> our columns (``_sourc
 from :mod:`lake.parquet_encoding`, row groups of at most 65,536 rows), one folder per
 ``_event_date``. Each chunk is written with the schema known so far; when later data
 widens it, the files written before are rewritten at the end, so every staged file has the
-final schema. No record is ever dropped: a record
-that does not parse keeps its text in ``_raw`` and says why in ``_error``.
+final schema. No record is ever dropped: a record that does not parse keeps its text in
+``_raw`` and says why in ``_error``.
 
 Staged files hold every column except the partition column ``_event_date``, whose value is
 in each file's ``partition_values`` (Delta keeps partition values out of data files).

@@ -78,8 +78,7 @@ def delta_writer_properties(sample: pa.Table | None, *, max_row_group_size: int)
     if sample is not None:
         table = sample.slice(0, SAMPLE_ROWS).combine_chunks()
         for field, column in zip(table.schema, table.columns, strict=True):
-            arr = column.chunks[0] if column.num_chunks else pa.nulls(0, field.type)
-            if not pa.types.is_nested(field.type) and not _few_distinct(arr):
+            if not pa.types.is_nested(field.type) and not _few_distinct(_one_array(column)):
                 plain[field.name] = ColumnProperties(dictionary_enabled=False)
     return WriterProperties(compression="LZ4_RAW", max_row_group_size=max_row_group_size,
                             column_properties=plain or None)
@@ -97,9 +96,13 @@ def _top(path: str) -> str:
 def _leaves(table: pa.Table) -> list[tuple[str, pa.Array]]:
     out: list[tuple[str, pa.Array]] = []
     for field, column in zip(table.schema, table.columns, strict=True):
-        arr = column.chunks[0] if column.num_chunks else pa.nulls(0, field.type)
-        _walk(field.name, arr, out)
+        _walk(field.name, _one_array(column), out)
     return out
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column of a table whose chunks were combined, as one array."""
+    return column.chunks[0] if column.num_chunks else pa.nulls(0, column.type)
 
 
 def _walk(path: str, arr: pa.Array, out: list[tuple[str, pa.Array]]) -> None:

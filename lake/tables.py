@@ -219,10 +219,10 @@ class DeltaStore:
                 partitions[i][column] = None if value is None else _partition_text(value)
         schema = pa.schema(dt.schema().to_arrow())
         logged = {}
+        columns = set(actions.column_names)
         for f in schema:
             low, high = f"min.{f.name}", f"max.{f.name}"
-            recorded = {low, high} <= set(actions.column_names)
-            if recorded and pa.types.is_timestamp(f.type) and f.type.tz:
+            if {low, high} <= columns and pa.types.is_timestamp(f.type) and f.type.tz:
                 logged[f.name] = (actions.column(low).combine_chunks(),
                                   actions.column(high).combine_chunks())
         files = tuple(
