@@ -21,9 +21,16 @@ HERE = Path(__file__).parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="module names without bench_ (default: all)")
-    parser.add_argument("--scale", type=float, default=0.1, help="fraction of the full-size data (1.0 = the issue's sizes)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.1,
+        help="fraction of the full-size data (1.0 = the issue's sizes)",
+    )
     args = parser.parse_args(argv)
-    modules = sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_"))
+    modules = sorted(
+        m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_")
+    )
     wanted = [m for m in modules if not args.cases or m.removeprefix("bench_") in args.cases]
     rows: list[dict] = []
     for name in wanted:
@@ -41,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     _print(rows)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"scale": args.scale, "rows": rows}, indent=2, default=str))
+    (out / "latest.json").write_text(
+        json.dumps({"scale": args.scale, "rows": rows}, indent=2, default=str)
+    )
     return 0
 
 
@@ -54,7 +63,9 @@ def _print(rows: list[dict]) -> None:
         table.add_column(column)
     for row in rows:
         notes = ", ".join(
-            f"{k}={_fmt(v)}" for k, v in row.items() if k not in {"case", "ours_s", "baseline_s", "ratio", "module", "baseline"}
+            f"{k}={_fmt(v)}"
+            for k, v in row.items()
+            if k not in {"case", "ours_s", "baseline_s", "ratio", "module", "baseline"}
         )
         table.add_row(
             row["case"],

@@ -6,7 +6,7 @@ ADBC, Parquet staging, Delta commit, catalog record) into a local lake, and its 
 measured from /proc/self/status VmHWM in a fresh child process.
 
 Baseline: ``COPY table TO STDOUT`` read by psycopg2 (``copy_expert``) into a null sink, the
-fastest way the rows can leave the server as text. Ours: ``ingest.dbsource`` streaming the
+fastest way the rows can leave the server as text. Ours: ``ingest.db.source`` streaming the
 same table into Arrow batches, and into Parquet (zstd, 65,536-row groups), which is what the
 lake writes. Target: throughput at least 0.5x COPY's, i.e. ``ratio`` (ours / COPY time) <= 2.
 
@@ -44,7 +44,9 @@ def run(scale: float = 1.0, *, candidates: bool | None = None, repeat: int = 3) 
         candidates = scale <= 0.2
     with _bench_database() as url:
         _make_table(url, rows)
-        return _measure_lake(url, rows, repeat=repeat) + _measure(url, rows, candidates=candidates, repeat=repeat)
+        return _measure_lake(url, rows, repeat=repeat) + _measure(
+            url, rows, candidates=candidates, repeat=repeat
+        )
 
 
 def _copy_out(url: str) -> None:
@@ -86,7 +88,9 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
 
     def fresh() -> None:
         folder = base / f"lake-{next(counter)}"
-        with lake.connect(warehouse=str(folder / "wh"), catalog=f"sqlite:///{folder / 'catalog.db'}") as lk:
+        with lake.connect(
+            warehouse=str(folder / "wh"), catalog=f"sqlite:///{folder / 'catalog.db'}"
+        ) as lk:
             report = lk.ingest_db("bench.extract", source=url, table_name="bench", key="id")
         assert report.rows == rows and report.version == 0, report
         shutil.rmtree(folder)
@@ -94,7 +98,9 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
     nightly = base / "nightly"
 
     def again() -> None:
-        with lake.connect(warehouse=str(nightly / "wh"), catalog=f"sqlite:///{nightly / 'catalog.db'}") as lk:
+        with lake.connect(
+            warehouse=str(nightly / "wh"), catalog=f"sqlite:///{nightly / 'catalog.db'}"
+        ) as lk:
             report = lk.ingest_db("bench.extract", source=url, table_name="bench", key="id")
         assert report.rows == rows and report.rows_changed in (0, None), report
 
@@ -132,7 +138,7 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
 def _measure(url: str, rows: int, *, candidates: bool, repeat: int) -> list[dict]:
     import pyarrow.parquet as pq
 
-    from ingest.dbsource import open_source
+    from ingest.db.source import open_source
 
     def copy_out() -> None:
         _copy_out(url)
@@ -185,7 +191,7 @@ def _measure(url: str, rows: int, *, candidates: bool, repeat: int) -> list[dict
         ),
     ):
         code = (
-            "from ingest.dbsource import open_source\n"
+            "from ingest.db.source import open_source\n"
             f"with open_source({url!r}) as src:\n"
             + "".join(f"    {line}\n" for line in body.splitlines())
         )

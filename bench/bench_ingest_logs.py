@@ -9,7 +9,7 @@ Cases (each side run at least 3 times in the same process, medians reported):
   half DuckDB's throughput; ``throughput_vs_duckdb`` is its inverse). DuckDB's side
   samples types from 20,480 lines, keeps no raw text, no line numbers, no errors, and
   writes snappy; ours reads types from every line, keeps ``_raw`` (zstd) and writes the
-  scanned columns LZ4 (:mod:`lake.parquet_encoding`).
+  scanned columns LZ4 (:mod:`lake.delta.encoding`).
 * ``peak_rss``: peak resident memory of a subprocess that stages one large file (target:
   under 1.5 GB for 2 GB).
 
@@ -39,7 +39,7 @@ _METHODS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
 _PATHS = ("/api/v1/users", "/api/v1/orders", "/static/app.js", "/login", "/api/v2/search")
 _COUNTRIES = ("DE", "US", "FR", "BR", "IN", "JP")
 _LEVELS = ("info", "info", "info", "warn", "error")
-_TAGS = ('[]', '["web"]', '["api","eu"]', '["edge","canary","us"]')
+_TAGS = ("[]", '["web"]', '["api","eu"]', '["edge","canary","us"]')
 
 
 def generate(path: Path, lines: int, *, seed: int = 7) -> int:
@@ -52,8 +52,10 @@ def generate(path: Path, lines: int, *, seed: int = 7) -> int:
         for i in range(lines):
             ms = base + i * 450 + r.randrange(450)
             t = time.gmtime(ms // 1000)
-            ts = (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:"
-                  f"{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z")
+            ts = (
+                f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:"
+                f"{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z"
+            )
             user = r.randrange(1, 1_000_000) if r.random() < 0.8 else None
             line = (
                 f'{{"@timestamp":"{ts}","level":"{r.choice(_LEVELS)}",'
@@ -101,12 +103,16 @@ def _throughput_case(tmp: Path, lines: int, repeats: int) -> dict:
     records = 0
     for _ in range(repeats):  # interleaved, so machine noise hits both sides alike
         start = time.perf_counter()
-        con.execute("COPY (SELECT * FROM read_json(?)) TO '" + str(out).replace("'", "''")
-                    + "'", [str(data)])
+        con.execute(
+            "COPY (SELECT * FROM read_json(?)) TO '" + str(out).replace("'", "''") + "'",
+            [str(data)],
+        )
         base_times.append(time.perf_counter() - start)
         shutil.rmtree(staging, ignore_errors=True)
         # The whole user path: a fresh embedded lake, parse + stage + publish + commit + catalog.
-        with lake.connect(warehouse=str(staging / "warehouse"), catalog=f"sqlite:///{staging}/catalog.db") as lk:
+        with lake.connect(
+            warehouse=str(staging / "warehouse"), catalog=f"sqlite:///{staging}/catalog.db"
+        ) as lk:
             lk.init()
             start = time.perf_counter()
             report = lk.ingest_logs("web.bench", [str(data)])
@@ -132,7 +138,7 @@ def _throughput_case(tmp: Path, lines: int, repeats: int) -> dict:
 # VmHWM, not ru_maxrss: ru_maxrss survives fork+exec and may report the parent's peak.
 _RSS_CHILD = r"""
 import sys, time
-from ingest.logstage import stage_logs
+from ingest.logs.stage import stage_logs
 start = time.perf_counter()
 staged = stage_logs([sys.argv[1]], staging_dir=sys.argv[2])
 took = time.perf_counter() - start
@@ -150,7 +156,10 @@ def _rss_case(tmp: Path, target_bytes: int) -> dict:
     repo = Path(__file__).resolve().parent.parent
     res = subprocess.run(
         [sys.executable, "-c", _RSS_CHILD, str(data), str(staging)],
-        capture_output=True, text=True, cwd=repo, check=False,
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        check=False,
     )
     if res.returncode != 0:
         raise RuntimeError(f"the peak-RSS child failed: {res.stderr.strip()[-2000:]}")

@@ -91,7 +91,15 @@ FILL = [
     f"""INSERT INTO lineage_edges (run_id, direction, model_id)
         SELECT md5('train' || m)::uuid::text, 'output', m FROM generate_series(1, {TRAINING_SETS}) m""",
 ]
-SEQUENCES = ["namespaces", "tables", "table_versions", "sources", "lineage_edges", "training_sets", "models"]
+SEQUENCES = [
+    "namespaces",
+    "tables",
+    "table_versions",
+    "sources",
+    "lineage_edges",
+    "training_sets",
+    "models",
+]
 
 
 def run(scale: float = 1.0) -> list[dict]:
@@ -116,11 +124,15 @@ def run(scale: float = 1.0) -> list[dict]:
             for statement in FILL:
                 cursor.execute(statement)
             for table in SEQUENCES:
-                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
         filler.autocommit = True
         with filler.cursor() as cursor:
             cursor.execute("ANALYZE")
-            cursor.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM lineage_edges)")
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM lineage_edges)"
+            )
             runs, edges = cursor.fetchone()
         filler.close()
         fill_s = time.perf_counter() - started
@@ -128,7 +140,9 @@ def run(scale: float = 1.0) -> list[dict]:
         lk = lake.connect(warehouse=warehouse, catalog=url)
         audited = lk.audit("model2500", sources="all").to_json()
         versions = sum(len(i["data_from"]) for i in audited["training_set"]["inputs"])
-        sources = sum(len(c["sources"]) for i in audited["training_set"]["inputs"] for c in i["data_from"])
+        sources = sum(
+            len(c["sources"]) for i in audited["training_set"]["inputs"] for c in i["data_from"]
+        )
         assert lk.audit("model2500").to_json()["sources_listed"] is False  # over the auto limit
         impact = lk.impact("bench.t042@450").to_json()
         audit_s = median_seconds(lambda: lk.audit("model2500"), repeat=7)

@@ -26,14 +26,18 @@ QUERY = "SELECT * FROM {source} WHERE user_id % 10 = 0"
 def _rows(n: int):
     import duckdb
 
-    return duckdb.connect().execute(
-        f"""SELECT i AS event_id, (i * 7919) % 100000 AS user_id,
+    return (
+        duckdb.connect()
+        .execute(
+            f"""SELECT i AS event_id, (i * 7919) % 100000 AS user_id,
                    TIMESTAMP '2026-01-01' + to_seconds(i) AS event_time,
                    ['view', 'click', 'buy', 'share'][1 + (i % 4)::INT] AS event,
                    (i % 1000) / 10.0 AS value, 'country_' || (i % 50)::VARCHAR AS country,
                    md5(i::VARCHAR) AS session
             FROM range({n}) t(i)"""
-    ).to_arrow_table()
+        )
+        .to_arrow_table()
+    )
 
 
 def run(scale: float = 1.0) -> list[dict]:
@@ -48,7 +52,9 @@ def run(scale: float = 1.0) -> list[dict]:
         table = _rows(rows)
         plain = root / "plain.parquet"
         pq.write_table(table, plain, row_group_size=65_536, compression="zstd")
-        lk = lake.connect(warehouse=str(root / "warehouse"), catalog=f"sqlite:///{root / 'catalog.db'}")
+        lk = lake.connect(
+            warehouse=str(root / "warehouse"), catalog=f"sqlite:///{root / 'catalog.db'}"
+        )
         lk.write_table("bench.events", table)
         del table
         sql = QUERY.format(source="bench.events")
@@ -64,7 +70,9 @@ def run(scale: float = 1.0) -> list[dict]:
         def baseline() -> None:
             out = root / "baseline.parquet"
             connection = duckdb.connect()
-            connection.execute(f"COPY ({baseline_sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+            connection.execute(
+                f"COPY ({baseline_sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+            )
             connection.close()
             out.unlink()
 

@@ -53,16 +53,22 @@ def run(scale: float = 0.1) -> list[dict]:
         with lake.connect(warehouse=env["LAKE_WAREHOUSE"], catalog=catalog_url, cwd=root) as lk:
             for t in range(TABLES):
                 for v in range(VERSIONS):
-                    lk.write_table(f"bench.t{t:02d}", pa.table({"id": list(range(v * 10, v * 10 + 10))}))
+                    lk.write_table(
+                        f"bench.t{t:02d}", pa.table({"id": list(range(v * 10, v * 10 + 10))})
+                    )
             token = lk.create_token(role="read", name="bench").secret
-            table_id = lk.catalog.get_table(lake.names.TableName("bench", "t00")).id
+            table_id = lk.catalog.get_table(lake.core.names.TableName("bench", "t00")).id
         process, url = _start(env)
         paths = ["/api/v1/tables", "/api/v1/runs?limit=50", "/api/v1/tables/bench.t00/versions"]
         engine = _engine(catalog_url)
         queries = [
-            sa.text("SELECT t.*, n.name AS namespace FROM tables t JOIN namespaces n ON n.id = t.namespace_id ORDER BY n.name, t.name"),
+            sa.text(
+                "SELECT t.*, n.name AS namespace FROM tables t JOIN namespaces n ON n.id = t.namespace_id ORDER BY n.name, t.name"
+            ),
             sa.text("SELECT * FROM runs ORDER BY started_at DESC, id LIMIT 50"),
-            sa.text("SELECT * FROM table_versions WHERE table_id = :t ORDER BY version").bindparams(t=table_id),
+            sa.text("SELECT * FROM table_versions WHERE table_id = :t ORDER BY version").bindparams(
+                t=table_id
+            ),
         ]
         service_rounds, direct_rounds, health_rounds = [], [], []
         asyncio.run(_http_load(url, paths, token, CLIENTS))  # warm-up: connections, imports
@@ -138,7 +144,10 @@ def _engine(url: str):  # noqa: ANN202
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "lake.cli", "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "lake", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     line = process.stdout.readline() if process.stdout else ""
     if "listening on " not in line:
@@ -156,7 +165,9 @@ async def _http_load(url: str, paths: list[str], token: str, count: int) -> dict
     issued = 0
     deadline = time.perf_counter() + TIME_LIMIT_S
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as client:
 
         async def worker() -> None:
             nonlocal issued, errors

@@ -83,8 +83,8 @@ def run(scale: float = 1.0) -> list[dict]:
     import duckdb
 
     import lake
-    from catalog.commits import TableRun
-    from lake.names import TableName
+    from lake.core.names import TableName
+    from lake.landing.commits import TableRun
 
     rows = max(int(ROWS_PER_SCALE * scale), 10_000)
     appends = max(int(APPENDS_PER_SCALE * scale), 10)
@@ -92,18 +92,29 @@ def run(scale: float = 1.0) -> list[dict]:
     generator = duckdb.connect()
     generator.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
     try:
-        lk = lake.connect(warehouse=str(folder / "warehouse"), catalog=f"sqlite:///{folder / 'catalog.db'}", cwd=folder)
+        lk = lake.connect(
+            warehouse=str(folder / "warehouse"),
+            catalog=f"sqlite:///{folder / 'catalog.db'}",
+            cwd=folder,
+        )
         # -- the big table, through the write protocol, partitioned by day
         name = TableName("bench", "logs")
-        info = lk.catalog.create_table(name, kind="logs", location=lk.storage.table_uri("bench", "logs"))
+        info = lk.catalog.create_table(
+            name, kind="logs", location=lk.storage.table_uri("bench", "logs")
+        )
         # batches of 65,536 rows: deltalake aborts on larger nested row groups (FACTS)
         reader = generator.execute(logs_sql(rows)).to_arrow_reader(65_536)
-        with TableRun.start(lk.catalog, lk.delta(info), info, kind="write", parameters={}) as table_run:
+        with TableRun.start(
+            lk.catalog, lk.delta(info), info, kind="write", parameters={}
+        ) as table_run:
             table_run.write(reader, mode="append", operation="WRITE", partition_by=["_event_date"])
         plain, plain_zstd = folder / "plain.parquet", folder / "plain-zstd.parquet"
         generator.execute(f"COPY ({logs_sql(rows)}) TO '{plain}' ({DUCKDB_DEFAULTS})")
         generator.execute(f"COPY ({logs_sql(rows)}) TO '{plain_zstd}' ({DUCKDB_ZSTD})")
-        files = [lk.storage.duckdb_path(f.uri) for f in lk.delta(lk.catalog.get_table(name)).snapshot().files]
+        files = [
+            lk.storage.duckdb_path(f.uri)
+            for f in lk.delta(lk.catalog.get_table(name)).snapshot().files
+        ]
         same_files = (
             "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], union_by_name = true, "
             "hive_partitioning = true, hive_types = {'_event_date': 'DATE'})"
@@ -123,18 +134,36 @@ def run(scale: float = 1.0) -> list[dict]:
             check_plain = plain_duckdb(query, f"read_parquet('{plain}')")().to_pylist()
             assert _rounded(check_ours) == _rounded(check_plain), f"{case}: results differ"
             results.append(
-                compare(case, ours(query), plain_duckdb(query, f"read_parquet('{plain}')"),
-                        repeat=REPEAT, baseline_name="DuckDB on one Parquet file", rows=rows,
-                        files=len(files), target=1.25)
+                compare(
+                    case,
+                    ours(query),
+                    plain_duckdb(query, f"read_parquet('{plain}')"),
+                    repeat=REPEAT,
+                    baseline_name="DuckDB on one Parquet file",
+                    rows=rows,
+                    files=len(files),
+                    target=1.25,
+                )
             )
             results.append(
-                compare(f"{case} (vs DuckDB zstd copy)", ours(query),
-                        plain_duckdb(query, f"read_parquet('{plain_zstd}')"), repeat=REPEAT,
-                        baseline_name="DuckDB on one zstd Parquet file", rows=rows)
+                compare(
+                    f"{case} (vs DuckDB zstd copy)",
+                    ours(query),
+                    plain_duckdb(query, f"read_parquet('{plain_zstd}')"),
+                    repeat=REPEAT,
+                    baseline_name="DuckDB on one zstd Parquet file",
+                    rows=rows,
+                )
             )
             results.append(
-                compare(f"{case} (same Delta files)", ours(query), plain_duckdb(query, same_files),
-                        repeat=REPEAT, baseline_name="DuckDB on the version's files", rows=rows)
+                compare(
+                    f"{case} (same Delta files)",
+                    ours(query),
+                    plain_duckdb(query, same_files),
+                    repeat=REPEAT,
+                    baseline_name="DuckDB on the version's files",
+                    rows=rows,
+                )
             )
         results += _ingested(lk, generator, folder, rows)
         results += _appends(lk, generator, appends)
@@ -163,10 +192,15 @@ def _ingested(lk, generator, folder: Path, rows: int) -> list[dict]:
     import duckdb
 
     jsonl = folder / "logs.jsonl"
-    generator.execute(f"COPY (SELECT * EXCLUDE (_event_date) FROM ({logs_sql(rows)})) TO '{jsonl}' (FORMAT json)")
+    generator.execute(
+        f"COPY (SELECT * EXCLUDE (_event_date) FROM ({logs_sql(rows)})) TO '{jsonl}' (FORMAT json)"
+    )
     lk.ingest_logs("bench.ingested", [str(jsonl)], time_field="ts")
     jsonl.unlink()
-    files = [lk.storage.duckdb_path(f.uri) for f in lk.delta(lk.catalog.get_table(_name("bench.ingested"))).snapshot().files]
+    files = [
+        lk.storage.duckdb_path(f.uri)
+        for f in lk.delta(lk.catalog.get_table(_name("bench.ingested"))).snapshot().files
+    ]
     plain, plain_zstd = folder / "ingested.parquet", folder / "ingested-zstd.parquet"
     baseline = duckdb.connect()
     baseline.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
@@ -178,28 +212,44 @@ def _ingested(lk, generator, folder: Path, rows: int) -> list[dict]:
     baseline.execute(f"COPY ({rows_sql}) TO '{plain_zstd}' ({DUCKDB_ZSTD})")
     results = []
     for case, query in INGESTED_QUERIES.items():
+
         def ours(q: str = query):
             return lk.sql(q.format(t="bench.ingested"))
 
         def theirs(q: str = query, source: Path = plain):
             return baseline.execute(q.format(t=f"read_parquet('{source}')")).to_arrow_table()
 
-        assert _rounded(ours().table.to_pylist()) == _rounded(theirs().to_pylist()), f"ingested {case}: results differ"
-        results.append(
-            compare(f"ingested logs: {case}", ours, theirs, repeat=REPEAT,
-                    baseline_name="DuckDB on one Parquet file", rows=rows, files=len(files), target=1.25)
+        assert _rounded(ours().table.to_pylist()) == _rounded(theirs().to_pylist()), (
+            f"ingested {case}: results differ"
         )
         results.append(
-            compare(f"ingested logs: {case} (vs DuckDB zstd copy)", ours,
-                    lambda q=query: theirs(q, plain_zstd), repeat=REPEAT,
-                    baseline_name="DuckDB on one zstd Parquet file", rows=rows)
+            compare(
+                f"ingested logs: {case}",
+                ours,
+                theirs,
+                repeat=REPEAT,
+                baseline_name="DuckDB on one Parquet file",
+                rows=rows,
+                files=len(files),
+                target=1.25,
+            )
+        )
+        results.append(
+            compare(
+                f"ingested logs: {case} (vs DuckDB zstd copy)",
+                ours,
+                lambda q=query: theirs(q, plain_zstd),
+                repeat=REPEAT,
+                baseline_name="DuckDB on one zstd Parquet file",
+                rows=rows,
+            )
         )
     baseline.close()
     return results
 
 
 def _name(text: str):  # noqa: ANN202
-    from lake.names import TableName
+    from lake.core.names import TableName
 
     return TableName.parse(text)
 
@@ -208,23 +258,32 @@ def _appends(lk, generator, appends: int) -> list[dict]:
     """Many small appends, compacted, against the same rows written at once."""
     total = appends * APPEND_ROWS
     for start in range(0, total, APPEND_ROWS):
-        lk.write_table("bench.small", generator.execute(logs_sql(APPEND_ROWS, offset=start)).to_arrow_table())
+        lk.write_table(
+            "bench.small", generator.execute(logs_sql(APPEND_ROWS, offset=start)).to_arrow_table()
+        )
     lk.write_table("bench.once", generator.execute(logs_sql(total)).to_arrow_table())
     query = QUERIES["group by"]
     before = compare(
         f"after {appends} appends, before optimize",
         lambda: lk.sql(query.format(t="bench.small")),
         lambda: lk.sql(query.format(t="bench.once")),
-        repeat=3, baseline_name="same rows written at once", rows=total,
+        repeat=3,
+        baseline_name="same rows written at once",
+        rows=total,
     )
     lk.optimize("bench.small")
-    small, once = (lk.sql(query.format(t=t)).table.to_pylist() for t in ("bench.small", "bench.once"))
+    small, once = (
+        lk.sql(query.format(t=t)).table.to_pylist() for t in ("bench.small", "bench.once")
+    )
     assert _rounded(small) == _rounded(once), "compaction changed the rows"
     after = compare(
         f"after {appends} appends + optimize",
         lambda: lk.sql(query.format(t="bench.small")),
         lambda: lk.sql(query.format(t="bench.once")),
-        repeat=REPEAT, baseline_name="same rows written at once", rows=total, target=1.5,
+        repeat=REPEAT,
+        baseline_name="same rows written at once",
+        rows=total,
+        target=1.5,
     )
     return [after, before]
 

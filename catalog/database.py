@@ -20,8 +20,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from lake.config import mask_url
-from lake.errors import CatalogError, CatalogOutdated, CatalogUnreachable, CommitConflict
+from lake.core.config import mask_url
+from lake.core.errors import CatalogError, CatalogOutdated, CatalogUnreachable, CommitConflict
 
 # The newest migration in catalog/migrations/versions. Checked against the scripts by a
 # test; comparing with it lets a command skip importing Alembic when nothing is to do.
@@ -64,7 +64,9 @@ def describe_failure(error: BaseException, url: str) -> CatalogError:
     """One sentence for a database failure, without the password."""
     shown = mask_url(url)
     original = getattr(error, "orig", None) or error
-    message = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    message = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
     password = make_url(url).password
     if password:
         message = message.replace(str(password), "***")
@@ -80,8 +82,16 @@ def describe_failure(error: BaseException, url: str) -> CatalogError:
         )
     if isinstance(error, OperationalError) and any(
         marker in lowered
-        for marker in ("connection refused", "could not connect", "timeout", "translate host",
-                       "server closed", "connection to server", "no route", "name or service")
+        for marker in (
+            "connection refused",
+            "could not connect",
+            "timeout",
+            "translate host",
+            "server closed",
+            "connection to server",
+            "no route",
+            "name or service",
+        )
     ):
         return CatalogUnreachable(
             f"The catalog database at {shown} is unreachable ({message}); check that it runs and "
@@ -109,9 +119,11 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
                 time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
                 continue
             failure = describe_failure(error, url)
-            transient = isinstance(failure, CatalogUnreachable) and "refused the login" not in str(
-                failure
-            ) and "does not exist" not in str(failure)
+            transient = (
+                isinstance(failure, CatalogUnreachable)
+                and "refused the login" not in str(failure)
+                and "does not exist" not in str(failure)
+            )
             if not transient or attempt == attempts - 1:
                 raise failure from error
             time.sleep(0.5 * 2**attempt)  # backoff before reconnecting, not synchronisation
@@ -209,7 +221,9 @@ def _migration_lock(engine: Engine) -> Iterator:
         finally:
             if connection.dialect.name == "postgresql":
                 connection.rollback()
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
+                )
                 connection.commit()
 
 

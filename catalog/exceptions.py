@@ -6,7 +6,7 @@ them, saying what to do.
 
 from __future__ import annotations
 
-from lake.errors import CatalogError, LakeError, VersionVacuumed
+from lake.core.errors import CatalogError, LakeError, VersionVacuumed
 
 
 class TrainingSetNotFound(LakeError):
@@ -17,7 +17,9 @@ class TrainingSetNotFound(LakeError):
         if version is None:
             message = f"No training set named {name!r} is registered; create it with `lake materialize {name} ...`."
         elif latest is None:
-            message = f"No training set named {name!r} is registered, so there is no version {version}."
+            message = (
+                f"No training set named {name!r} is registered, so there is no version {version}."
+            )
         else:
             message = f"Training set {name!r} has no version {version}; its latest is {latest}."
         super().__init__(message)
@@ -26,7 +28,9 @@ class TrainingSetNotFound(LakeError):
 class ModelNotFound(LakeError):
     """No model of that name (or that version of it) is registered."""
 
-    def __init__(self, name: str, version: str | None = None, *, known: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, name: str, version: str | None = None, *, known: tuple[str, ...] = ()
+    ) -> None:
         self.name, self.version, self.known = name, version, known
         if version is None or not known:
             message = f"No model named {name!r} is registered; register it with `lake model register {name} --training-set ...`."
@@ -60,7 +64,9 @@ class TagExists(LakeError):
 class TagNotFound(LakeError):
     def __init__(self, table: str, name: str) -> None:
         self.table, self.name = table, name
-        super().__init__(f"{table} has no tag named {name!r}; `lake tag {table} --list` shows its tags.")
+        super().__init__(
+            f"{table} has no tag named {name!r}; `lake tag {table} --list` shows its tags."
+        )
 
 
 class PinnedVersionMissing(VersionVacuumed):
@@ -100,4 +106,6 @@ class TokenNotFound(LakeError):
 
     def __init__(self, token_id: int) -> None:
         self.token_id = token_id
-        super().__init__(f"API token {token_id} does not exist or is revoked; list them with `lake token list`.")
+        super().__init__(
+            f"API token {token_id} does not exist or is revoked; list them with `lake token list`."
+        )

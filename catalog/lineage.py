@@ -52,8 +52,8 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.store import Catalog, TableInfo
-from lake.errors import LakeError, VersionNotFound
-from lake.names import TableName
+from lake.core.errors import LakeError, VersionNotFound
+from lake.core.names import TableName
 
 FilesOf = Callable[[int], frozenset[str]]
 SourcesMode = Literal["auto", "all", "none"]
@@ -246,7 +246,12 @@ class Audit:
         training_set = dict(self.training_set) if self.training_set else None
         if training_set is not None:
             training_set["inputs"] = [i.to_json() for i in self.inputs]
-        return {"model": self.model, "training_set": training_set, "sources_listed": self.sources_listed, "rule": RULE}
+        return {
+            "model": self.model,
+            "training_set": training_set,
+            "sources_listed": self.sources_listed,
+            "rule": RULE,
+        }
 
 
 @dataclass
@@ -356,7 +361,9 @@ class Lineage:
                     contribution.inputs = self._audit_inputs(session, producer, depth + 1)
         return nodes
 
-    def _histories(self, session: Session, consumed: Sequence[tuple[int, int]]) -> tuple[dict[int, list[Any]], dict[int, str]]:
+    def _histories(
+        self, session: Session, consumed: Sequence[tuple[int, int]]
+    ) -> tuple[dict[int, list[Any]], dict[int, str]]:
         """Versions 0..v of every consumed table version's table (one query), and the
         tables' names."""
         newest: dict[int, int] = {}
@@ -376,7 +383,14 @@ class Lineage:
                 m.TableVersion.rows_total,
                 m.TableVersion.run_id,
             )
-            .where(or_(*(and_(m.TableVersion.table_id == t, m.TableVersion.version <= v) for t, v in newest.items())))
+            .where(
+                or_(
+                    *(
+                        and_(m.TableVersion.table_id == t, m.TableVersion.version <= v)
+                        for t, v in newest.items()
+                    )
+                )
+            )
             .order_by(m.TableVersion.table_id, m.TableVersion.version)
         )
         found: dict[int, list[Any]] = {t: [] for t in newest}
@@ -392,36 +406,62 @@ class Lineage:
         }
         return found, names
 
-    def _contributions(self, table_id: int, name: str, version: int, history: Sequence[Any]) -> TableVersionNode:
+    def _contributions(
+        self, table_id: int, name: str, version: int, history: Sequence[Any]
+    ) -> TableVersionNode:
         rows = [r for r in history if r.version <= version]
         by_version = {r.version: r for r in rows}
         if version not in by_version:
-            raise VersionNotFound(f"Version {version} of {name} is not recorded; run `lake catalog sync`.")
+            raise VersionNotFound(
+                f"Version {version} of {name} is not recorded; run `lake catalog sync`."
+            )
         facts = [VersionFacts(r.version, r.operation, r.files_added, r.files_removed) for r in rows]
         # The Delta log is read only when the history removed files (see the rule).
-        contributing = [v for v in data_in(version, facts, lambda v: self._files_of(self._table(table_id))(v)) if v in by_version]
+        contributing = [
+            v
+            for v in data_in(version, facts, lambda v: self._files_of(self._table(table_id))(v))
+            if v in by_version
+        ]
         head = by_version[version]
         node = TableVersionNode(name, version, head.committed_at, head.operation, head.rows_total)
         for v in contributing:
             row = by_version[v]
-            placeholder = RunNode(row.run_id, "", "", "", row.committed_at, None, None) if row.run_id else None
-            node.data_from.append(ContributionNode(v, row.committed_at, row.operation, row.rows_added, placeholder))
+            placeholder = (
+                RunNode(row.run_id, "", "", "", row.committed_at, None, None)
+                if row.run_id
+                else None
+            )
+            node.data_from.append(
+                ContributionNode(v, row.committed_at, row.operation, row.rows_added, placeholder)
+            )
         return node
 
-    def _runs_of(self, session: Session, run_ids: Sequence[str]) -> tuple[dict[str, RunNode], dict[str, int], set[str]]:
+    def _runs_of(
+        self, session: Session, run_ids: Sequence[str]
+    ) -> tuple[dict[str, RunNode], dict[str, int], set[str]]:
         """The runs, how many sources each read, and which of them also read lake tables."""
         runs: dict[str, RunNode] = {}
         counts: dict[str, int] = {}
         upstream: set[str] = set()
         for chunk in _chunks(run_ids, 5_000):
             for row in session.execute(
-                select(m.Run.id, m.Run.kind, m.Run.job, m.Run.status, m.Run.started_at, m.Run.ended_at, m.Run.user).where(
-                    self._among(m.Run.id, chunk)
-                )
+                select(
+                    m.Run.id,
+                    m.Run.kind,
+                    m.Run.job,
+                    m.Run.status,
+                    m.Run.started_at,
+                    m.Run.ended_at,
+                    m.Run.user,
+                ).where(self._among(m.Run.id, chunk))
             ):
                 runs[row[0]] = RunNode(*row)
             for run, sources, tables in session.execute(
-                select(m.LineageEdge.run_id, func.count(m.LineageEdge.source_id), func.count(m.LineageEdge.table_version_id))
+                select(
+                    m.LineageEdge.run_id,
+                    func.count(m.LineageEdge.source_id),
+                    func.count(m.LineageEdge.table_version_id),
+                )
                 .where(self._among(m.LineageEdge.run_id, chunk), m.LineageEdge.direction == "input")
                 .group_by(m.LineageEdge.run_id)
             ):
@@ -430,7 +470,9 @@ class Lineage:
                     upstream.add(run)
         return runs, counts, upstream
 
-    def _sources_of(self, session: Session, run_ids: Sequence[str], counts: Mapping[str, int]) -> dict[str, list[SourceNode]] | None:
+    def _sources_of(
+        self, session: Session, run_ids: Sequence[str], counts: Mapping[str, int]
+    ) -> dict[str, list[SourceNode]] | None:
         """The sources each run read, or None when the audit gives counts only."""
         total = sum(counts.get(r, 0) for r in run_ids)
         mode = self._sources_mode
@@ -442,13 +484,22 @@ class Lineage:
         found: dict[str, list[SourceNode]] = {}
         for chunk in _chunks(wanted, 5_000):
             rows = session.execute(
-                select(m.LineageEdge.run_id, m.Source.kind, m.Source.namespace, m.Source.name, m.Source.version, m.Source.facets)
+                select(
+                    m.LineageEdge.run_id,
+                    m.Source.kind,
+                    m.Source.namespace,
+                    m.Source.name,
+                    m.Source.version,
+                    m.Source.facets,
+                )
                 .join(m.Source, m.Source.id == m.LineageEdge.source_id)
                 .where(self._among(m.LineageEdge.run_id, chunk), m.LineageEdge.direction == "input")
                 .order_by(m.LineageEdge.id)
             )
             for run_id, kind, namespace, name, version, facets in rows:
-                found.setdefault(run_id, []).append(SourceNode(kind, namespace, name, version, facets or {}))
+                found.setdefault(run_id, []).append(
+                    SourceNode(kind, namespace, name, version, facets or {})
+                )
         return found
 
     # -- impact --------------------------------------------------------------------------------
@@ -465,7 +516,9 @@ class Lineage:
             return [
                 tuple(r)
                 for r in session.execute(
-                    select(m.Source.id, m.Source.kind, m.Source.namespace, m.Source.version).where(m.Source.name == name)
+                    select(m.Source.id, m.Source.kind, m.Source.namespace, m.Source.version).where(
+                        m.Source.name == name
+                    )
                 )
             ]
 
@@ -476,7 +529,9 @@ class Lineage:
         }
         return self._impact(origin, {}, sources=[r[0] for r in found])
 
-    def _impact(self, origin: dict[str, Any], start: dict[int, set[int]], *, sources: Sequence[int]) -> Impact:
+    def _impact(
+        self, origin: dict[str, Any], start: dict[int, set[int]], *, sources: Sequence[int]
+    ) -> Impact:
         """Walk downstream: table versions -> the versions holding their data -> runs that
         consumed any of them -> what those runs produced (table versions, training sets,
         models) -> ... until nothing new."""
@@ -485,7 +540,9 @@ class Lineage:
         set_ids: set[int] = set()
         model_ids: set[int] = set()
         run_ids: set[str] = set()
-        pending: dict[int, dict[int, str]] = {t: {v: "the version asked about" for v in vs} for t, vs in start.items()}
+        pending: dict[int, dict[int, str]] = {
+            t: {v: "the version asked about" for v in vs} for t, vs in start.items()
+        }
         pending_sets: set[int] = set()
         pending_models: set[int] = set()
         consumers = self._consumers("source_id", sources) if sources else set()
@@ -493,7 +550,9 @@ class Lineage:
             produced = self._outputs_of(consumers - run_ids)
             run_ids |= consumers
             for table_id, version in produced.table_versions:
-                pending.setdefault(table_id, {}).setdefault(version, "written by a run that read affected data")
+                pending.setdefault(table_id, {}).setdefault(
+                    version, "written by a run that read affected data"
+                )
             pending_sets |= produced.training_sets - set_ids
             pending_models |= produced.models - model_ids
             if not (pending or pending_sets or pending_models):
@@ -547,7 +606,12 @@ class Lineage:
         conditions = []
         for table_id, found in affected.items():
             for low, high in _ranges(sorted(found)):
-                conditions.append(and_(m.TableVersion.table_id == table_id, m.TableVersion.version.between(low, high)))
+                conditions.append(
+                    and_(
+                        m.TableVersion.table_id == table_id,
+                        m.TableVersion.version.between(low, high),
+                    )
+                )
         if not conditions:
             return set()
 
@@ -558,7 +622,9 @@ class Lineage:
                     session.execute(
                         select(m.LineageEdge.run_id)
                         .join(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
-                        .where(m.LineageEdge.direction == "input", or_(*conditions[start : start + 50]))
+                        .where(
+                            m.LineageEdge.direction == "input", or_(*conditions[start : start + 50])
+                        )
                         .distinct()
                     ).scalars()
                 )
@@ -576,7 +642,9 @@ class Lineage:
             for chunk in _chunks(ids):
                 found |= set(
                     session.execute(
-                        select(m.LineageEdge.run_id).where(target.in_(chunk), m.LineageEdge.direction == "input").distinct()
+                        select(m.LineageEdge.run_id)
+                        .where(target.in_(chunk), m.LineageEdge.direction == "input")
+                        .distinct()
                     ).scalars()
                 )
             return found
@@ -619,12 +687,16 @@ class Lineage:
         def work(session: Session) -> set[int]:
             found: set[int] = set()
             for chunk in _chunks(set_ids):
-                found |= set(session.scalars(select(m.Model.id).where(m.Model.training_set_id.in_(chunk))))
+                found |= set(
+                    session.scalars(select(m.Model.id).where(m.Model.training_set_id.in_(chunk)))
+                )
             return found
 
         return self.catalog.transaction(work)
 
-    def _describe_sets(self, ids: Sequence[int], versions: Mapping[int, Mapping[int, str]]) -> list[dict[str, Any]]:
+    def _describe_sets(
+        self, ids: Sequence[int], versions: Mapping[int, Mapping[int, str]]
+    ) -> list[dict[str, Any]]:
         if not ids:
             return []
 
@@ -654,9 +726,14 @@ class Lineage:
 
         return self.catalog.transaction(work)
 
-    def _is_affected(self, entry: Mapping[str, Any], versions: Mapping[int, Mapping[int, str]]) -> bool:
+    def _is_affected(
+        self, entry: Mapping[str, Any], versions: Mapping[int, Mapping[int, str]]
+    ) -> bool:
         for table_id, found in versions.items():
-            if str(self._table(table_id).name) == entry.get("table") and entry.get("version") in found:
+            if (
+                str(self._table(table_id).name) == entry.get("table")
+                and entry.get("version") in found
+            ):
                 return True
         return False
 
@@ -695,9 +772,15 @@ class Lineage:
             found = []
             for chunk in _chunks(ids):
                 rows = session.execute(
-                    select(m.Run.id, m.Run.kind, m.Run.job, m.Run.status, m.Run.started_at, m.Run.ended_at, m.Run.user).where(
-                        m.Run.id.in_(chunk)
-                    )
+                    select(
+                        m.Run.id,
+                        m.Run.kind,
+                        m.Run.job,
+                        m.Run.status,
+                        m.Run.started_at,
+                        m.Run.ended_at,
+                        m.Run.user,
+                    ).where(m.Run.id.in_(chunk))
                 )
                 found += [RunNode(*r).to_json() for r in rows]
             return sorted(found, key=lambda r: r["started_at"])
@@ -725,7 +808,9 @@ class Lineage:
 
                 row = session.get(m.Table, table_id)
                 if row is None:
-                    raise LakeError(f"Table id {table_id} is referenced by lineage but not in the catalog.")
+                    raise LakeError(
+                        f"Table id {table_id} is referenced by lineage but not in the catalog."
+                    )
                 return _table_info(row)
 
             found = self._tables[table_id] = self.catalog.transaction(work)
@@ -786,7 +871,9 @@ class Lineage:
             row = session.get(m.Run, run_id)
             if row is None:
                 return None
-            return RunNode(row.id, row.kind, row.job, row.status, row.started_at, row.ended_at, row.user).to_json()
+            return RunNode(
+                row.id, row.kind, row.job, row.status, row.started_at, row.ended_at, row.user
+            ).to_json()
 
         return self.catalog.transaction(work)
 
@@ -817,7 +904,7 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
 
 def parse_table_version(text: str) -> tuple[TableName, int]:
     """``namespace.table@N`` -> (name, N)."""
-    from lake.names import TableRef
+    from lake.core.names import TableRef
 
     ref = TableRef.parse(text)
     if ref.version is None:

@@ -28,7 +28,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.lineage import MODEL_NAMESPACE, TABLE_NAMESPACE, TRAINING_SET_NAMESPACE
 from catalog.store import Catalog, SourceRef, TableInfo, TableVersionRef, _add_edges, _source_id
-from lake.errors import LakeError, VersionNotFound
+from lake.core.errors import LakeError, VersionNotFound
 
 URL_VARIABLE = "LAKE_OPENLINEAGE_URL"
 API_KEY_VARIABLE = "LAKE_OPENLINEAGE_API_KEY"
@@ -45,10 +45,10 @@ ENDPOINT = "api/v1/lineage"
 JOB_NAMESPACE = "lake"
 PRODUCER = "https://github.com/lake-project/lake"
 EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-VERSION_FACET_SCHEMA = (
-    "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+VERSION_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+ERROR_FACET_SCHEMA = (
+    "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
 )
-ERROR_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
 SEND_TIMEOUT_S = 5.0
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 _ENDED = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "failed"}
@@ -68,7 +68,9 @@ class LineageEmitWarning(UserWarning):
 class Emitter:
     """Posts run events to one OpenLineage endpoint (Marquez, another lake, a collector)."""
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = SEND_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, api_key: str | None = None, timeout_s: float = SEND_TIMEOUT_S
+    ) -> None:
         self.url = endpoint_url(url)
         self.api_key = api_key
         self.timeout_s = timeout_s
@@ -132,7 +134,9 @@ def endpoint_url(url: str) -> str:
     return url.rstrip("/") + "/" + ENDPOINT if parts.path in ("", "/") else url
 
 
-def run_event(catalog: Catalog, run_id: str, event_type: str, *, at: datetime | None = None) -> dict[str, Any] | None:
+def run_event(
+    catalog: Catalog, run_id: str, event_type: str, *, at: datetime | None = None
+) -> dict[str, Any] | None:
     """The OpenLineage run event for a run as the catalog holds it now (None if unknown)."""
 
     def work(session: Session) -> dict[str, Any] | None:
@@ -140,8 +144,10 @@ def run_event(catalog: Catalog, run_id: str, event_type: str, *, at: datetime | 
         if run is None:
             return None
         inputs, outputs = _datasets(session, run_id)
-        moment = at or (run.ended_at if event_type in ("COMPLETE", "FAIL") and run.ended_at else None)
-        moment = moment or (run.started_at if event_type == "START" else datetime.now(timezone.utc))
+        moment = at or (
+            run.ended_at if event_type in ("COMPLETE", "FAIL") and run.ended_at else None
+        )
+        moment = moment or (run.started_at if event_type == "START" else datetime.now(UTC))
         facets: dict[str, Any] = {}
         if event_type == "FAIL" and run.error:
             facets["errorMessage"] = {
@@ -190,7 +196,19 @@ def _datasets(session: Session, run_id: str) -> tuple[list[dict[str, Any]], list
         .where(m.LineageEdge.run_id == run_id)
         .order_by(m.LineageEdge.id)
     )
-    for direction, ns, table, tversion, s_ns, s_name, s_version, ts_name, ts_version, model, m_version in edges:
+    for (
+        direction,
+        ns,
+        table,
+        tversion,
+        s_ns,
+        s_name,
+        s_version,
+        ts_name,
+        ts_version,
+        model,
+        m_version,
+    ) in edges:
         if table is not None:
             dataset = _dataset(TABLE_NAMESPACE, f"{ns}.{table}", str(tversion))
         elif s_name is not None:
@@ -205,7 +223,13 @@ def _datasets(session: Session, run_id: str) -> tuple[list[dict[str, Any]], list
 
 def _dataset(namespace: str, name: str, version: str | None) -> dict[str, Any]:
     facets = (
-        {"version": {"_producer": PRODUCER, "_schemaURL": VERSION_FACET_SCHEMA, "datasetVersion": version}}
+        {
+            "version": {
+                "_producer": PRODUCER,
+                "_schemaURL": VERSION_FACET_SCHEMA,
+                "datasetVersion": version,
+            }
+        }
         if version is not None
         else {}
     )
@@ -226,7 +250,12 @@ class RecordedEvent:
     """Each dataset as ``namespace/name@version`` (``lake/web.access@3``)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "status": self.status, "inputs": list(self.inputs), "outputs": list(self.outputs)}
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+        }
 
 
 @dataclass(frozen=True)
@@ -266,12 +295,19 @@ def record_event(
                     version=dataset.version,
                     facets={k: v for k, v in dataset.facets.items() if k != "version"},
                 )
-                label = f"{dataset.namespace}/{dataset.name}" + (f"@{dataset.version}" if dataset.version else "")
+                label = f"{dataset.namespace}/{dataset.name}" + (
+                    f"@{dataset.version}" if dataset.version else ""
+                )
                 resolved[direction].append((label, ref))
                 continue
             version = _table_version(catalog, table, dataset, direction, parsed, refresh)
             if version is not None:
-                resolved[direction].append((f"{TABLE_NAMESPACE}/{table.name}@{version}", TableVersionRef(table.id, version)))
+                resolved[direction].append(
+                    (
+                        f"{TABLE_NAMESPACE}/{table.name}@{version}",
+                        TableVersionRef(table.id, version),
+                    )
+                )
 
     def work(session: Session) -> str:
         run = session.get(m.Run, parsed.run_id)
@@ -318,7 +354,9 @@ class _Event:
 
 def _parse(event: Any) -> _Event:
     if not isinstance(event, Mapping):
-        raise LineageEventInvalid("An OpenLineage event is a JSON object; send one run event per request.")
+        raise LineageEventInvalid(
+            "An OpenLineage event is a JSON object; send one run event per request."
+        )
     run, job = event.get("run"), event.get("job")
     if not isinstance(run, Mapping) or not isinstance(job, Mapping):
         raise LineageEventInvalid(
@@ -326,7 +364,9 @@ def _parse(event: Any) -> _Event:
         )
     event_type = event.get("eventType") or "OTHER"
     if event_type not in EVENT_TYPES:
-        raise LineageEventInvalid(f"eventType must be one of {', '.join(EVENT_TYPES)}, not {event_type!r}.")
+        raise LineageEventInvalid(
+            f"eventType must be one of {', '.join(EVENT_TYPES)}, not {event_type!r}."
+        )
     run_id = run.get("runId")
     try:
         run_id = str(uuid.UUID(str(run_id)))
@@ -361,7 +401,11 @@ def _datasets_of(value: Any, field: str) -> tuple[_Dataset, ...]:
         raise LineageEventInvalid(f"{field} must be a list of datasets.")
     found = []
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or not _text(item.get("namespace")) or not _text(item.get("name")):
+        if (
+            not isinstance(item, Mapping)
+            or not _text(item.get("namespace"))
+            or not _text(item.get("name"))
+        ):
             raise LineageEventInvalid(f"{field}[{i}] needs a non-empty 'namespace' and 'name'.")
         facets = item.get("facets") if isinstance(item.get("facets"), Mapping) else {}
         version_facet = facets.get("version") if isinstance(facets.get("version"), Mapping) else {}
@@ -379,14 +423,16 @@ def _datasets_of(value: Any, field: str) -> tuple[_Dataset, ...]:
 
 def _time(value: Any) -> datetime:
     if not isinstance(value, str):
-        raise LineageEventInvalid("eventTime must be an ISO 8601 time with a UTC offset, e.g. 2026-11-30T05:00:00Z.")
+        raise LineageEventInvalid(
+            "eventTime must be an ISO 8601 time with a UTC offset, e.g. 2026-11-30T05:00:00Z."
+        )
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise LineageEventInvalid(f"eventTime {value!r} is not an ISO 8601 time.") from None
     if moment.tzinfo is None:
         raise LineageEventInvalid(f"eventTime {value!r} has no UTC offset; add one (Z or +00:00).")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _text(value: Any) -> bool:
@@ -432,7 +478,9 @@ def _table_version(
         if catalog.find_version(table, version) is None and refresh is not None:
             refresh(table)
         if catalog.find_version(table, version) is None:
-            raise LineageEventInvalid(f"Version {version} of {table.name} does not exist; name a recorded version.")
+            raise LineageEventInvalid(
+                f"Version {version} of {table.name} does not exist; name a recorded version."
+            )
         return version
     if direction == "output" and event.event_type not in ("COMPLETE",):
         return None  # a run's output version exists only once it has completed
@@ -453,7 +501,9 @@ def _apply_status(run: m.Run, event: _Event) -> None:
         run.status = ended
         run.ended_at = event.time
         if ended == "failed":
-            run.error = event.error or f"{event.event_type} reported by {event.producer or 'the producer'}"
+            run.error = (
+                event.error or f"{event.event_type} reported by {event.producer or 'the producer'}"
+            )
     if event.event_type == "START" and event.time < run.started_at:
         run.started_at = event.time
 
@@ -479,7 +529,8 @@ def _new_targets(
         else:
             row_id = session.scalar(
                 select(m.TableVersion.id).where(
-                    m.TableVersion.table_id == target.table_id, m.TableVersion.version == target.version
+                    m.TableVersion.table_id == target.table_id,
+                    m.TableVersion.version == target.version,
                 )
             )
             if row_id in versions:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.store import Catalog, _jsonable
-from lake.errors import CommitConflict, InvalidName
+from lake.core.errors import CommitConflict, InvalidName
 
 REGISTER_ATTEMPTS = 5
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
@@ -45,7 +45,11 @@ class InputVersion:
     committed_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "version": self.version, "committed_at": self.committed_at.isoformat()}
+        return {
+            "table": self.table,
+            "version": self.version,
+            "committed_at": self.committed_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,9 @@ def register_training_set(
     """
 
     def work(session: Session) -> TrainingSetInfo:
-        newest = session.scalar(select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name))
+        newest = session.scalar(
+            select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name)
+        )
         version = (newest or 0) + 1
         row = m.TrainingSet(
             name=name,
@@ -153,7 +159,12 @@ def register_training_set(
         owner = f"{name}@{version}"
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
             session.add(
-                m.Pin(table_id=table_id, version=table_version, kind="training_set", name=pin_name(owner, table_version))
+                m.Pin(
+                    table_id=table_id,
+                    version=table_version,
+                    kind="training_set",
+                    name=pin_name(owner, table_version),
+                )
             )
         session.flush()
         return _training_set_info(row)
@@ -187,7 +198,9 @@ def find_training_set(catalog: Catalog, name: str, version: int | None = None) -
             row = session.scalar(query.order_by(m.TrainingSet.version.desc()).limit(1))
         if row is not None:
             return _training_set_info(row)
-        return session.scalar(select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name))
+        return session.scalar(
+            select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name)
+        )
 
     found = catalog.transaction(work)
     if isinstance(found, TrainingSetInfo):
@@ -210,7 +223,13 @@ def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list
 
     def work(session: Session) -> list[InputVersion]:
         rows = session.execute(
-            select(m.TableVersion.table_id, m.Namespace.name, m.Table.name, m.TableVersion.version, m.TableVersion.committed_at)
+            select(
+                m.TableVersion.table_id,
+                m.Namespace.name,
+                m.Table.name,
+                m.TableVersion.version,
+                m.TableVersion.committed_at,
+            )
             .select_from(m.LineageEdge)
             .join(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
             .join(m.Table, m.Table.id == m.TableVersion.table_id)
@@ -250,12 +269,16 @@ def register_model(
     parameters = {"training_set": training_set.ref, "uri": uri, "metrics": dict(metrics or {})}
     own_run = run_id is None or not _run_exists(catalog, run_id)
     if own_run:
-        run_id = catalog.start_run(kind="train", job=f"train:{name}", parameters=parameters, run_id=run_id)
+        run_id = catalog.start_run(
+            kind="train", job=f"train:{name}", parameters=parameters, run_id=run_id
+        )
     assert run_id is not None
 
     def work(session: Session) -> ModelInfo:
         chosen = version if version is not None else _next_model_version(session, name)
-        exists = session.scalar(select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen))
+        exists = session.scalar(
+            select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen)
+        )
         if exists is not None:
             raise ModelExists(name, chosen)
         row = m.Model(
@@ -268,11 +291,20 @@ def register_model(
         )
         session.add(row)
         session.flush()
-        session.add(m.LineageEdge(run_id=run_id, direction="input", training_set_id=training_set.id))
+        session.add(
+            m.LineageEdge(run_id=run_id, direction="input", training_set_id=training_set.id)
+        )
         session.add(m.LineageEdge(run_id=run_id, direction="output", model_id=row.id))
         owner = f"{name}@{chosen}"
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
-            session.add(m.Pin(table_id=table_id, version=table_version, kind="model", name=pin_name(owner, table_version)))
+            session.add(
+                m.Pin(
+                    table_id=table_id,
+                    version=table_version,
+                    kind="model",
+                    name=pin_name(owner, table_version),
+                )
+            )
         session.flush()
         return _model_info(row, training_set.ref)
 
@@ -312,7 +344,11 @@ def find_model(catalog: Catalog, name: str, version: str | None = None) -> Model
         if found is not None:
             row, ts_name, ts_version = found
             return _model_info(row, f"{ts_name}@{ts_version}" if ts_name else None)
-        return tuple(session.scalars(select(m.Model.version).where(m.Model.name == name).order_by(m.Model.id)))
+        return tuple(
+            session.scalars(
+                select(m.Model.version).where(m.Model.name == name).order_by(m.Model.id)
+            )
+        )
 
     found = catalog.transaction(work)
     if isinstance(found, ModelInfo):

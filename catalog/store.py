@@ -10,7 +10,7 @@ and never loses one that does:
 4. :meth:`Catalog.record_commit` records the version with all of the above and completes
    the run, in one transaction.
 
-If the process dies between 3 and 4, ``catalog.sync`` finds the commit by its run id and
+If the process dies between 3 and 4, ``lake.landing.sync`` finds the commit by its run id and
 does step 4 from what step 2 stored. Recording is idempotent: whoever records a version
 first wins, the other finds it recorded.
 """
@@ -36,14 +36,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import models as m
 from catalog.database import describe_failure, ensure_schema, open_engine, with_retries
-from lake.errors import CatalogError, CommitConflict, TableExists, TableNotFound, VersionNotFound
-from lake.failpoints import failpoint
-from lake.names import TableName
+from lake.core.errors import (
+    CatalogError,
+    CommitConflict,
+    TableExists,
+    TableNotFound,
+    VersionNotFound,
+)
+from lake.core.failpoints import failpoint
+from lake.core.names import TableName
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lake.tables import Commit, Snapshot
+    from lake.delta.store import Commit, Snapshot
 
 T = TypeVar("T")
 TRANSACTION_ATTEMPTS = 5
@@ -274,7 +280,11 @@ class Catalog:
         found = self.find_table(name)
         if found is None:
             known = [str(t.name) for t in self.list_tables()]
-            hint = f" Known tables: {', '.join(known[:10])}." if known else " The lake has no tables yet."
+            hint = (
+                f" Known tables: {', '.join(known[:10])}."
+                if known
+                else " The lake has no tables yet."
+            )
             raise TableNotFound(f"Table {name} does not exist.{hint}")
         return found
 
@@ -301,7 +311,9 @@ class Catalog:
                         f"Table {name} already exists (a {existing.kind} table at {existing.location})."
                     )
                 return _table_info(existing)
-            namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
+            namespace = session.scalar(
+                select(m.Namespace).where(m.Namespace.name == name.namespace)
+            )
             if namespace is None:
                 namespace = m.Namespace(name=name.namespace)
                 session.add(namespace)
@@ -378,7 +390,7 @@ class Catalog:
         """Mark failed the runs of this host whose process is gone (killed, or the machine
         restarted), so no run stays ``running`` forever; returns their ids.
 
-        Safe against a commit such a run did make: recording it (``catalog.sync``) completes
+        Safe against a commit such a run did make: recording it (``lake.landing.sync``) completes
         the run whatever its status. Runs of other hosts are left alone: their processes
         cannot be checked from here.
         """
@@ -386,7 +398,9 @@ class Catalog:
 
         def work(session: Session) -> list[str]:
             reaped = []
-            for run in session.scalars(select(m.Run).where(m.Run.status == "running", m.Run.host == host)):
+            for run in session.scalars(
+                select(m.Run).where(m.Run.status == "running", m.Run.host == host)
+            ):
                 pid = (run.stats or {}).get("pid")
                 # Containers can share a host name; a pid means something only in its namespace.
                 same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
@@ -427,7 +441,10 @@ class Catalog:
             run = session.get(m.Run, run_id)
             if run is None:
                 raise CatalogError(f"Run {run_id} is not in the catalog.")
-            run.stats = {**(run.stats or {}), "pending": {"table_id": table_id, **_jsonable(outcome)}}
+            run.stats = {
+                **(run.stats or {}),
+                "pending": {"table_id": table_id, **_jsonable(outcome)},
+            }
             session.add_all(
                 m.IngestedFile(
                     table_id=table_id,
@@ -446,7 +463,12 @@ class Catalog:
         self.transaction(work)
 
     def finish_run(
-        self, run_id: str, *, status: str, error: str | None = None, stats: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        status: str,
+        error: str | None = None,
+        stats: Mapping[str, Any] | None = None,
     ) -> None:
         def work(session: Session) -> None:
             run = session.get(m.Run, run_id)
@@ -474,7 +496,9 @@ class Catalog:
 
         return self.transaction(work)
 
-    def list_runs(self, *, limit: int = 100, offset: int = 0, kind: str | None = None) -> list[RunInfo]:
+    def list_runs(
+        self, *, limit: int = 100, offset: int = 0, kind: str | None = None
+    ) -> list[RunInfo]:
         def work(session: Session) -> list[RunInfo]:
             query = select(m.Run).order_by(m.Run.started_at.desc(), m.Run.id)
             if kind:
@@ -535,7 +559,9 @@ class Catalog:
                 update(m.Table)
                 .where(
                     m.Table.id == table.id,
-                    or_(m.Table.current_version.is_(None), m.Table.current_version < commit.version),
+                    or_(
+                        m.Table.current_version.is_(None), m.Table.current_version < commit.version
+                    ),
                 )
                 .values(current_version=commit.version)
             )
@@ -654,7 +680,9 @@ class Catalog:
 
     # -- ingest ledger and watermarks ------------------------------------------------------------
 
-    def ingested_files(self, table: TableInfo, uris: Sequence[str] | None = None) -> list[IngestedFileInfo]:
+    def ingested_files(
+        self, table: TableInfo, uris: Sequence[str] | None = None
+    ) -> list[IngestedFileInfo]:
         """The committed ranges of source files ingested into ``table``."""
 
         def work(session: Session) -> list[IngestedFileInfo]:
@@ -712,7 +740,9 @@ class Catalog:
         def work(session: Session) -> list[str]:
             rows = session.scalars(select(m.Run).where(m.Run.status == "running"))
             return [
-                r.id for r in rows if ((r.stats or {}).get("pending") or {}).get("table_id") == table_id
+                r.id
+                for r in rows
+                if ((r.stats or {}).get("pending") or {}).get("table_id") == table_id
             ]
 
         return self.transaction(work)
@@ -729,7 +759,7 @@ def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, b
     """
     import pyarrow as pa
 
-    from lake.tables import column_type
+    from lake.delta.store import column_type
 
     columns: list[tuple[str, str, bool]] = []
 
@@ -750,7 +780,9 @@ def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, b
     return fingerprint, arrow_b64, columns
 
 
-def _intern_schema(session: Session, fingerprint: str, arrow_b64: str, columns: list[tuple[str, str, bool]]) -> int:
+def _intern_schema(
+    session: Session, fingerprint: str, arrow_b64: str, columns: list[tuple[str, str, bool]]
+) -> int:
     found = session.scalar(select(m.Schema.id).where(m.Schema.fingerprint == fingerprint))
     if found is not None:
         return found
@@ -760,7 +792,9 @@ def _intern_schema(session: Session, fingerprint: str, arrow_b64: str, columns: 
             session.add(row)
             session.flush()
             session.add_all(
-                m.SchemaColumn(schema_id=row.id, position=i, path=path, type=type_, nullable=nullable)
+                m.SchemaColumn(
+                    schema_id=row.id, position=i, path=path, type=type_, nullable=nullable
+                )
                 for i, (path, type_, nullable) in enumerate(columns)
             )
             session.flush()
@@ -774,8 +808,12 @@ def _intern_schema(session: Session, fingerprint: str, arrow_b64: str, columns: 
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _complete_run(session: Session, run: m.Run, table_id: int, version: m.TableVersion, pending: dict[str, Any]) -> None:
-    _add_edges(session, run.id, "output", [TableVersionRef(table_id, version.version)], version_row=version)
+def _complete_run(
+    session: Session, run: m.Run, table_id: int, version: m.TableVersion, pending: dict[str, Any]
+) -> None:
+    _add_edges(
+        session, run.id, "output", [TableVersionRef(table_id, version.version)], version_row=version
+    )
     for event in pending.get("drift") or []:
         session.add(
             m.SchemaChange(
@@ -835,7 +873,8 @@ def _add_edges(
         else:
             row = version_row or session.scalar(
                 select(m.TableVersion).where(
-                    m.TableVersion.table_id == target.table_id, m.TableVersion.version == target.version
+                    m.TableVersion.table_id == target.table_id,
+                    m.TableVersion.version == target.version,
                 )
             )
             if row is None:
@@ -858,14 +897,20 @@ def _source_id(session: Session, ref: SourceRef) -> int:
     if found is not None:
         return found
     row = m.Source(
-        kind=ref.kind, namespace=ref.namespace, name=ref.name, version=ref.version, facets=_jsonable(ref.facets)
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+        version=ref.version,
+        facets=_jsonable(ref.facets),
     )
     session.add(row)
     session.flush()
     return row.id
 
 
-def _version_counts(commit: Commit, snapshot: Snapshot, previous: Snapshot | None) -> dict[str, int | None]:
+def _version_counts(
+    commit: Commit, snapshot: Snapshot, previous: Snapshot | None
+) -> dict[str, int | None]:
     current = {f.path: f for f in snapshot.files}
     if previous is not None:
         before = {f.path: f for f in previous.files}

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.exceptions import TokenNotFound
 from catalog.store import Catalog
-from lake.errors import ConfigError
+from lake.core.errors import ConfigError
 
 ROLES = ("read", "write", "admin")
 PREFIX = "lake_"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lake.errors import LakeError
+from lake.core.errors import LakeError
 
 
 class IngestError(LakeError):
@@ -114,7 +114,9 @@ class SourceQueryFailed(ExtractError):
     def __init__(self, *, source: str, detail: str) -> None:
         self.source = source
         self.detail = detail
-        super().__init__(f"The source {source} refused the extract query: {detail}; fix the SQL or the table name and retry.")
+        super().__init__(
+            f"The source {source} refused the extract query: {detail}; fix the SQL or the table name and retry."
+        )
 
 
 class CursorColumnMissing(ExtractError):
@@ -166,7 +168,9 @@ class KeyColumnMissing(ExtractError):
 class DuplicateKey(ExtractError):
     """The rows extracted hold the same --key more than once, so merging by it is ambiguous."""
 
-    def __init__(self, *, key: list[str], examples: list[tuple[object, ...]], duplicated: int) -> None:
+    def __init__(
+        self, *, key: list[str], examples: list[tuple[object, ...]], duplicated: int
+    ) -> None:
         self.key = key
         self.examples = examples
         self.duplicated = duplicated

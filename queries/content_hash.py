@@ -148,13 +148,22 @@ def canonical_type(type_: pa.DataType) -> str:
     import pyarrow as pa
 
     type_ = _value_type(type_)
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
+    if (
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_string_view(type_)
+    ):
         return "string"
-    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_) or pa.types.is_binary_view(type_):
+    if (
+        pa.types.is_binary(type_)
+        or pa.types.is_large_binary(type_)
+        or pa.types.is_binary_view(type_)
+    ):
         return "binary"
     if pa.types.is_struct(type_):
         inner = ",".join(
-            f"{json.dumps(type_.field(i).name)}:{canonical_type(type_.field(i).type)}" for i in range(type_.num_fields)
+            f"{json.dumps(type_.field(i).name)}:{canonical_type(type_.field(i).type)}"
+            for i in range(type_.num_fields)
         )
         return f"struct<{inner}>"
     if pa.types.is_map(type_):
@@ -219,9 +228,10 @@ def _binary_parts(array: pa.Array) -> tuple[bytes, memoryview | bytes]:
         return b"", b""
     lengths = pc.binary_length(binary).cast(pa.int64())
     offsets = binary.buffers()[1]
-    first, last = struct.unpack_from("<q", offsets, binary.offset * 8)[0], struct.unpack_from(
-        "<q", offsets, (binary.offset + len(binary)) * 8
-    )[0]
+    first, last = (
+        struct.unpack_from("<q", offsets, binary.offset * 8)[0],
+        struct.unpack_from("<q", offsets, (binary.offset + len(binary)) * 8)[0],
+    )
     data = binary.buffers()[2]
     return _plain_buffer(lengths, 8), (b"" if data is None else memoryview(data)[first:last])
 
@@ -270,7 +280,13 @@ def _fixed_width_bytes(array: pa.Array, pc) -> bytes:  # noqa: ANN001
         nan = float("nan")
         array = pc.if_else(pc.is_nan(array), pa.scalar(nan, array.type), array)
         width = array.type.bit_width // 8
-        as_int = pa.Array.from_buffers(pa.int64() if width == 8 else pa.int32(), len(array), array.buffers(), array.null_count, array.offset)
+        as_int = pa.Array.from_buffers(
+            pa.int64() if width == 8 else pa.int32(),
+            len(array),
+            array.buffers(),
+            array.null_count,
+            array.offset,
+        )
         return _plain_buffer(as_int.fill_null(0), width)
     width = type_.bit_width // 8
     if pa.types.is_decimal(type_) or pa.types.is_fixed_size_binary(type_):
@@ -283,7 +299,9 @@ def _fixed_width_bytes(array: pa.Array, pc) -> bytes:  # noqa: ANN001
     integer = {1: pa.int8(), 2: pa.int16(), 4: pa.int32(), 8: pa.int64()}.get(width)
     if integer is None:  # 16-byte intervals: no zero-filling kernel; their bytes as they are
         return _plain_buffer(array, width)
-    as_int = pa.Array.from_buffers(integer, len(array), array.buffers()[:2], array.null_count, array.offset)
+    as_int = pa.Array.from_buffers(
+        integer, len(array), array.buffers()[:2], array.null_count, array.offset
+    )
     return _plain_buffer(as_int.fill_null(0), width)
 
 

@@ -8,7 +8,7 @@ of the rewritten text DuckDB saw). Version errors are also the lake's version er
 
 from __future__ import annotations
 
-from lake.errors import LakeError, TableNotFound, VersionNotFound, VersionVacuumed
+from lake.core.errors import LakeError, TableNotFound, VersionNotFound, VersionVacuumed
 
 
 class QueryError(LakeError):

@@ -93,8 +93,21 @@ class Manifest:
                 f"expected {FORMAT!r})."
             )
         known = {
-            "format", "name", "version", "sql", "order", "inputs", "references", "schema", "row_count",
-            "content_hash", "content_hash_scheme", "files", "writer", "run_id", "created_at",
+            "format",
+            "name",
+            "version",
+            "sql",
+            "order",
+            "inputs",
+            "references",
+            "schema",
+            "row_count",
+            "content_hash",
+            "content_hash_scheme",
+            "files",
+            "writer",
+            "run_id",
+            "created_at",
         }
         try:
             return cls(
@@ -115,9 +128,13 @@ class Manifest:
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except KeyError as error:
-            raise ManifestError(f"{where} has no {error.args[0]!r} field; it is damaged or not from this lake.") from error
+            raise ManifestError(
+                f"{where} has no {error.args[0]!r} field; it is damaged or not from this lake."
+            ) from error
         except (TypeError, ValueError) as error:
-            raise ManifestError(f"{where} has a malformed field ({error}); it is damaged.") from error
+            raise ManifestError(
+                f"{where} has a malformed field ({error}); it is damaged."
+            ) from error
 
     @property
     def pinned_versions(self) -> dict[str, int]:
@@ -130,13 +147,17 @@ def read_manifest(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
-        raise ManifestError(f"No manifest at {path}; give the {MANIFEST_NAME} of a materialized training set.") from error
+        raise ManifestError(
+            f"No manifest at {path}; give the {MANIFEST_NAME} of a materialized training set."
+        ) from error
     except OSError as error:
         raise ManifestError(f"Cannot read the manifest {path}: {error.strerror}.") from error
     try:
         data = json.loads(text)
     except ValueError as error:
-        raise ManifestError(f"{path} is not valid JSON (line {getattr(error, 'lineno', '?')}); it is damaged.") from error
+        raise ManifestError(
+            f"{path} is not valid JSON (line {getattr(error, 'lineno', '?')}); it is damaged."
+        ) from error
     return Manifest.from_json(data, where=str(path))
 
 
@@ -144,7 +165,9 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
     """Write ``folder/lake-manifest.json`` atomically."""
     target = folder / MANIFEST_NAME
     temporary = folder / f".{MANIFEST_NAME}.tmp"
-    temporary.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    temporary.write_text(
+        json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     os.replace(temporary, target)
     return target
 

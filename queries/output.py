@@ -51,7 +51,9 @@ def write_result(
     if format == "parquet" and out is None:
         raise OutputError("Parquet output is binary: give a file with --out PATH.")
     if format == "table" and out is not None:
-        raise OutputError("The table output is for the terminal; write files with --output csv, json or parquet.")
+        raise OutputError(
+            "The table output is for the terminal; write files with --output csv, json or parquet."
+        )
     if format == "table":
         print_table(result, stream=stream)
         return
@@ -73,13 +75,18 @@ def write_result(
 
 def json_document(result: QueryResult) -> dict[str, Any]:
     names = unique_names(result.column_names)
-    rows = [
-        {name: json_value(value) for name, value in zip(names, row, strict=True)}
-        for row in zip(*(column.to_pylist() for column in result.table.columns), strict=True)
-    ] if result.table.num_columns else [{} for _ in range(result.table.num_rows)]
+    rows = (
+        [
+            {name: json_value(value) for name, value in zip(names, row, strict=True)}
+            for row in zip(*(column.to_pylist() for column in result.table.columns), strict=True)
+        ]
+        if result.table.num_columns
+        else [{} for _ in range(result.table.num_rows)]
+    )
     return {
         "columns": [
-            {"name": name, "type": column.type} for name, column in zip(names, result.columns, strict=True)
+            {"name": name, "type": column.type}
+            for name, column in zip(names, result.columns, strict=True)
         ],
         "rows": rows,
         "versions": [v.to_json() for v in result.versions],
@@ -109,7 +116,9 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):  # an Arrow map
+        if value and all(
+            isinstance(item, tuple) and len(item) == 2 for item in value
+        ):  # an Arrow map
             if all(isinstance(k, str) for k, _ in value):
                 return {k: json_value(v) for k, v in value}
             return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
@@ -150,7 +159,9 @@ def write_parquet(table: pa.Table, out: Path) -> None:
         ) from error
 
 
-def print_table(result: QueryResult, *, rows: int = TABLE_ROWS, stream: TextIO | None = None) -> None:
+def print_table(
+    result: QueryResult, *, rows: int = TABLE_ROWS, stream: TextIO | None = None
+) -> None:
     """A rich table of the first ``rows`` rows, then how many there were and what was read."""
     from rich.console import Console
     from rich.table import Table
@@ -169,9 +180,12 @@ def print_table(result: QueryResult, *, rows: int = TABLE_ROWS, stream: TextIO |
     if result.truncated:
         count = f"the first {count} (the row limit was reached)"
     if total > rows:
-        count += f"; showing {rows}: use --output csv, json or parquet (with --out PATH) for all of them"
+        count += (
+            f"; showing {rows}: use --output csv, json or parquet (with --out PATH) for all of them"
+        )
     read = ", ".join(
-        f"{v.table}@{v.version} ({v.committed_at.isoformat(timespec='seconds')})" for v in result.versions
+        f"{v.table}@{v.version} ({v.committed_at.isoformat(timespec='seconds')})"
+        for v in result.versions
     )
     console.print(f"{count}." + (f" Read {read}." if read else ""), style="dim")
 
@@ -207,8 +221,13 @@ def _csv_ready(table: pa.Table) -> pa.Table:
     for column in table.columns:
         t = column.type
         plain = not (
-            pt.is_nested(t) or pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t)
-            or pt.is_interval(t) or pt.is_duration(t) or pt.is_binary_view(t)
+            pt.is_nested(t)
+            or pt.is_binary(t)
+            or pt.is_large_binary(t)
+            or pt.is_fixed_size_binary(t)
+            or pt.is_interval(t)
+            or pt.is_duration(t)
+            or pt.is_binary_view(t)
         )
         if plain:
             columns.append(column)
@@ -223,7 +242,11 @@ def _csv_header(name: str) -> str:
 
 
 def _compact_json(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    )
 
 
 def _cell(value: Any) -> str:

@@ -30,8 +30,8 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError, TokenError
 
-from lake.errors import InvalidName
-from lake.names import parse_time
+from lake.core.errors import InvalidName
+from lake.core.names import parse_time
 from queries.exceptions import QuerySyntaxError
 
 
@@ -168,7 +168,9 @@ def parse_statement(text: str) -> Statement:
         if rest and rest[0].text.upper() == "ANALYZE":
             rest = rest[1:]
         if not rest:
-            raise QuerySyntaxError("EXPLAIN needs a statement to explain, such as EXPLAIN SELECT ...")
+            raise QuerySyntaxError(
+                "EXPLAIN needs a statement to explain, such as EXPLAIN SELECT ..."
+            )
         offset += rest[0].start
         body = text[offset:]
         tokens = _tokenize(body)
@@ -186,9 +188,13 @@ def parse_statement(text: str) -> Statement:
     kind = "explain" if explain else _kind(tree)
     reads_only = isinstance(tree, _QUERY_TYPES)
     tables = tuple(
-        ref for table in tree.find_all(exp.Table) if (ref := _reference(table, text, offset, tokens))
+        ref
+        for table in tree.find_all(exp.Table)
+        if (ref := _reference(table, text, offset, tokens))
     )
-    qualifiers = tuple(q for column in tree.find_all(exp.Column) if (q := _qualifier(column, offset)))
+    qualifiers = tuple(
+        q for column in tree.find_all(exp.Column) if (q := _qualifier(column, offset))
+    )
     return Statement(text, kind, reads_only, tables, qualifiers)
 
 
@@ -228,7 +234,9 @@ def _syntax_error(error: ParseError, text: str, offset: int) -> QuerySyntaxError
     if description.startswith("Invalid expression / Unexpected token"):
         detail = f"unexpected {near!r}" if near else "unexpected token"
     elif description.startswith("Required keyword"):
-        detail = f"{near!r} is missing what should follow it" if near else "an expression is incomplete"
+        detail = (
+            f"{near!r} is missing what should follow it" if near else "an expression is incomplete"
+        )
     else:
         detail = description[0].lower() + description[1:] + (f" near {near!r}" if near else "")
     if near.upper() in ("VERSION", "TIMESTAMP"):
@@ -260,7 +268,9 @@ def _reference(table: exp.Table, text: str, offset: int, tokens: list) -> TableR
     alias_node = table.args.get("alias")
     alias_sql = None
     if alias_node is not None:
-        alias_starts = [i.meta["start"] for i in alias_node.find_all(exp.Identifier) if "start" in i.meta]
+        alias_starts = [
+            i.meta["start"] for i in alias_node.find_all(exp.Identifier) if "start" in i.meta
+        ]
         if alias_starts and min(alias_starts) < end:
             # ``t AS x AT (VERSION => 1)``: the alias is inside the replaced span; repeat it
             alias_sql = alias_node.sql(dialect=_DIALECT)
@@ -282,7 +292,13 @@ def _reference(table: exp.Table, text: str, offset: int, tokens: list) -> TableR
 
 EVENT_TIME = "_event_time"
 _FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "="}
-_OPERATORS: dict[type[exp.Expression], str] = {exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
+_OPERATORS: dict[type[exp.Expression], str] = {
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.EQ: "=",
+}
 
 
 class Bound(NamedTuple):
@@ -369,7 +385,9 @@ def _constant(node: exp.Expression | None) -> bool:
     """A value that does not depend on any row: no column, subquery or parameter inside."""
     if node is None:
         return False
-    return not any(isinstance(n, (exp.Column, exp.Query, exp.Placeholder, exp.Parameter)) for n in node.walk())
+    return not any(
+        isinstance(n, (exp.Column, exp.Query, exp.Placeholder, exp.Parameter)) for n in node.walk()
+    )
 
 
 def _role(table: exp.Table) -> Role | None:
@@ -403,7 +421,11 @@ def _visible_ctes(table: exp.Table) -> set[str]:
             entered.add(id(parent))
         else:
             with_clause = parent.args.get("with_") or parent.args.get("with")
-            if isinstance(with_clause, exp.With) and id(with_clause) not in entered and child is not with_clause:
+            if (
+                isinstance(with_clause, exp.With)
+                and id(with_clause) not in entered
+                and child is not with_clause
+            ):
                 visible.update(cte.alias_or_name.lower() for cte in with_clause.expressions)
         child = parent
     return visible
@@ -511,7 +533,11 @@ def _moment(literal: str, clause: str, where: str) -> datetime:
 def _closing_paren_end(tokens: list, after: int) -> int:
     """End of the ``)`` closing ``AT (...)`` that follows position ``after``."""
     index = next(
-        (i for i, t in enumerate(tokens) if t.start >= after and t.text.upper() in ("AT", "BEFORE")),
+        (
+            i
+            for i, t in enumerate(tokens)
+            if t.start >= after and t.text.upper() in ("AT", "BEFORE")
+        ),
         None,
     )
     if index is None:
@@ -529,7 +555,9 @@ def _closing_paren_end(tokens: list, after: int) -> int:
 
 def _qualifier(column: exp.Column, offset: int) -> ColumnQualifier | None:
     parts = column.parts
-    if len(parts) < 3 or not all(isinstance(p, exp.Identifier) and "start" in p.meta for p in parts[:2]):
+    if len(parts) < 3 or not all(
+        isinstance(p, exp.Identifier) and "start" in p.meta for p in parts[:2]
+    ):
         return None
     return ColumnQualifier(
         parts=(parts[0].name.lower(), parts[1].name.lower()),

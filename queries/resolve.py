@@ -3,7 +3,7 @@
 Every table a query reads is pinned to one version before the query runs: the latest
 recorded version, or the one a time-travel clause names. A commit the catalog has not
 recorded yet (its writer died, or another tool wrote the table) is recorded first with
-:func:`catalog.sync.sync_table`, so it is never missed.
+:func:`lake.landing.sync.sync_table`, so it is never missed.
 
 Looking for such a commit must not cost a full read of the Delta log on every query (tens
 of milliseconds, more on S3): the catalog knows the newest recorded version ``N``, and a
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catalog.store import Catalog, TableInfo
-from catalog.sync import sync_table
-from lake.errors import VersionNotFound
-from lake.names import DEFAULT_NAMESPACE, TableName
-from lake.storage import Storage
-from lake.tables import DeltaStore, Snapshot
+from lake.core.errors import VersionNotFound
+from lake.core.names import DEFAULT_NAMESPACE, TableName
+from lake.core.storage import Storage
+from lake.delta.store import DeltaStore, Snapshot
+from lake.landing.sync import sync_table
 from queries.exceptions import TimeTravelError, UnknownTable
 from queries.parse import TableReference, TimeTravel
 
@@ -99,12 +99,16 @@ class Resolver:
         if travel is None:
             info = self._current(name, info, store)
             if info.current_version is None:
-                raise TimeTravelError(f"Table {name}{where} has no committed version yet; write to it first.")
+                raise TimeTravelError(
+                    f"Table {name}{where} has no committed version yet; write to it first."
+                )
             version = info.current_version
         elif travel.version is not None:
             version = self._existing_version(name, info, store, travel, where)
         else:
-            moment = travel.moment if travel.moment is not None else evaluate(travel.expression or "")
+            moment = (
+                travel.moment if travel.moment is not None else evaluate(travel.expression or "")
+            )
             version = self._version_at(name, info, store, moment, travel, where)
         snapshot, committed_at = self._snapshot(info, store, version, name, where)
         return ResolvedTable(name, info, snapshot, committed_at)
@@ -154,7 +158,13 @@ class Resolver:
         return wanted
 
     def _version_at(
-        self, name: TableName, info: TableInfo, store: DeltaStore, moment: datetime, travel: TimeTravel, where: str
+        self,
+        name: TableName,
+        info: TableInfo,
+        store: DeltaStore,
+        moment: datetime,
+        travel: TimeTravel,
+        where: str,
     ) -> int:
         # A commit the catalog missed may be the answer: record it before asking.
         info = self._sync(info, store)

@@ -31,12 +31,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from lake.quoting import quote_ident, quote_literal
+from lake.core.quoting import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lake.tables import DataFile, Snapshot
+    from lake.delta.store import DataFile, Snapshot
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 SOURCE = quote_ident("lake_files")
@@ -66,7 +66,10 @@ def duckdb_type(t: pa.DataType) -> str:
         (lambda x: pt.is_string(x) or pt.is_large_string(x) or pt.is_string_view(x), "VARCHAR"),
         (
             lambda x: (
-                pt.is_binary(x) or pt.is_large_binary(x) or pt.is_binary_view(x) or pt.is_fixed_size_binary(x)
+                pt.is_binary(x)
+                or pt.is_large_binary(x)
+                or pt.is_binary_view(x)
+                or pt.is_fixed_size_binary(x)
             ),
             "BLOB",
         ),
@@ -81,7 +84,9 @@ def duckdb_type(t: pa.DataType) -> str:
     if pt.is_timestamp(t):
         if t.tz is not None:
             return "TIMESTAMP WITH TIME ZONE"
-        return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[t.unit]
+        return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[
+            t.unit
+        ]
     if pt.is_decimal(t):
         if t.precision > 38:
             raise ValueError(f"DECIMAL({t.precision},{t.scale}) is wider than DuckDB's 38 digits")
@@ -94,7 +99,8 @@ def duckdb_type(t: pa.DataType) -> str:
         return f"MAP({duckdb_type(t.key_type)}, {duckdb_type(t.item_type)})"
     if pt.is_struct(t):
         fields = ", ".join(
-            f"{quote_ident(t.field(i).name)} {duckdb_type(t.field(i).type)}" for i in range(t.num_fields)
+            f"{quote_ident(t.field(i).name)} {duckdb_type(t.field(i).type)}"
+            for i in range(t.num_fields)
         )
         return f"STRUCT({fields})"
     if t == pa.null():
@@ -157,7 +163,8 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     # Qualified by the source's alias: a column missing from every file is then a binder
     # error with a position (unqualified, DuckDB would take it for the output alias).
     projection = ", ".join(
-        f"CAST({SOURCE}.{quote_ident(n)} AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields
+        f"CAST({SOURCE}.{quote_ident(n)} AS {duckdb_type(t)}) AS {quote_ident(n)}"
+        for n, t in fields
     )
     if not snapshot.files:
         nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
@@ -269,7 +276,9 @@ def _by_partition_value(
             for (n, t), v in zip(partitions, values, strict=True)
         )
         # files may also carry the partition columns themselves: the log's value wins
-        branches.append(f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM {_read(group, hive=None)}")
+        branches.append(
+            f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM {_read(group, hive=None)}"
+        )
     return "(" + " UNION ALL BY NAME ".join(branches) + ")"
 
 
@@ -281,7 +290,10 @@ def _same_text(expected: str, seen: str, type_: pa.DataType) -> bool:
     if pt.is_date32(type_):
         return _date(expected) is not None and _date(expected) == _date(seen)
     if pt.is_boolean(type_):
-        return expected.strip().lower() == seen.strip().lower() and seen.strip().lower() in ("true", "false")
+        return expected.strip().lower() == seen.strip().lower() and seen.strip().lower() in (
+            "true",
+            "false",
+        )
     return expected == seen
 
 

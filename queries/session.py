@@ -1,9 +1,9 @@
 """DuckDB connections for queries, running a statement under limits, and DuckDB's errors.
 
-Two kinds of connection, both set up by :meth:`lake.storage.Storage.configure_duckdb` only
+Two kinds of connection, both set up by :meth:`lake.core.storage.Storage.configure_duckdb` only
 (no network, the S3 secret, nothing installed at run time):
 
-* **shared** (the default): one in-memory DuckDB database per :class:`~lake.storage.Storage`
+* **shared** (the default): one in-memory DuckDB database per :class:`~lake.core.storage.Storage`
   (that is, per ``Lake``), created on first use; each query runs on its own cursor. Opening
   a database and loading httpfs costs 20-100 ms, more than most queries.
 * **locked** (``read_only=True``, for the HTTP service): a fresh database per query that,
@@ -24,10 +24,10 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lake.storage import Storage
+from lake.core.storage import Storage
 from queries.exceptions import (
     QueryError,
     QueryFailed,
@@ -134,7 +134,7 @@ def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.
     """A new database that can read ``allowed_paths`` and nothing else, its settings locked."""
     import duckdb
 
-    from lake.quoting import quote_literal
+    from lake.core.quoting import quote_literal
 
     connection = duckdb.connect(config={**_BASE_CONFIG, "allow_persistent_secrets": False})
     try:
@@ -145,7 +145,9 @@ def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.
         for name in _credential_settings(connection, storage.config.secrets):
             connection.execute(f"SET {name} = ''")
         connection.execute(_LOCAL_SETTINGS)
-        connection.execute("SET allowed_paths = [" + ", ".join(quote_literal(p) for p in allowed_paths) + "]")
+        connection.execute(
+            "SET allowed_paths = [" + ", ".join(quote_literal(p) for p in allowed_paths) + "]"
+        )
         connection.execute("SET enable_external_access = false")
         connection.execute("SET allow_community_extensions = false")
         connection.execute("SET lock_configuration = true")
@@ -210,7 +212,9 @@ def constant_time(expression: str, *, context: str) -> datetime:
     connection = duckdb.connect(config={**_BASE_CONFIG, "enable_external_access": False})
     try:
         connection.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
-        row = connection.execute(f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)").fetchone()
+        row = connection.execute(
+            f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)"
+        ).fetchone()
     except duckdb.Error as error:
         raise QueryInvalid(
             f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
@@ -220,7 +224,7 @@ def constant_time(expression: str, *, context: str) -> datetime:
     value = row[0] if row else None
     if not isinstance(value, datetime):
         raise QueryInvalid(f"{context} evaluates to NULL, not a time.")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def translate(
@@ -247,7 +251,9 @@ def translate(
             f"The query ran past its time limit{limit} and was stopped; narrow it (a WHERE on a "
             f"partition column, fewer columns) or allow more time."
         )
-    if kind == "permission" or (kind == "invalid input" and "configuration has been locked" in message):
+    if kind == "permission" or (
+        kind == "invalid input" and "configuration has been locked" in message
+    ):
         if read_only:
             return QueryRefused(
                 f"Read-only mode refused this{at}: it reads lake tables and nothing else ({message}).",
@@ -266,11 +272,17 @@ def translate(
         "out of range": "computing a value",
     }
     if kind in doing:
-        return QueryFailed(f"The query failed{at} while {doing[kind]}: {message}.", line=line, column=column)
-    return QueryFailed(f"The query failed{at} ({found.kind} error): {message}.", line=line, column=column)
+        return QueryFailed(
+            f"The query failed{at} while {doing[kind]}: {message}.", line=line, column=column
+        )
+    return QueryFailed(
+        f"The query failed{at} ({found.kind} error): {message}.", line=line, column=column
+    )
 
 
-def _credential_settings(connection: duckdb.DuckDBPyConnection, secrets: Sequence[str]) -> list[str]:
+def _credential_settings(
+    connection: duckdb.DuckDBPyConnection, secrets: Sequence[str]
+) -> list[str]:
     """Settings holding a credential: httpfs's key, secret and token settings, and any
     setting whose value is one of the configuration's secrets."""
     rows = connection.execute("SELECT name, value FROM duckdb_settings()").fetchall()
@@ -278,7 +290,9 @@ def _credential_settings(connection: duckdb.DuckDBPyConnection, secrets: Sequenc
     return [
         name
         for name, value in rows
-        if value and (name.endswith(suffixes) or value in secrets) and name.replace("_", "").isalnum()
+        if value
+        and (name.endswith(suffixes) or value in secrets)
+        and name.replace("_", "").isalnum()
     ]
 
 

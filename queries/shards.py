@@ -118,7 +118,9 @@ def sha256_file(path: Path, *, block: int = 8 << 20) -> str:
 
 
 class _ShardWriter:
-    def __init__(self, folder: Path, schema: pa.Schema, shard_rows: int, progress: Progress | None) -> None:
+    def __init__(
+        self, folder: Path, schema: pa.Schema, shard_rows: int, progress: Progress | None
+    ) -> None:
         self.folder = folder
         self.schema = schema
         self.shard_rows = shard_rows
@@ -143,7 +145,9 @@ class _ShardWriter:
         rows = sum(p.num_rows for p in pieces)
         self._wait()
         self._pending = self._pool.submit(
-            self._writer.write_table, pa.Table.from_batches(pieces, self.schema), row_group_size=ROW_GROUP_ROWS
+            self._writer.write_table,
+            pa.Table.from_batches(pieces, self.schema),
+            row_group_size=ROW_GROUP_ROWS,
         )
         self.rows_in_shard += rows
         self._rows_total += rows
@@ -183,7 +187,9 @@ class _ShardWriter:
         self._writer.close()
         self._sink.close()
         self.files.append(
-            ShardFile(self._sink.path.name, self.rows_in_shard, self._sink.size, self._sink.hexdigest())
+            ShardFile(
+                self._sink.path.name, self.rows_in_shard, self._sink.size, self._sink.hexdigest()
+            )
         )
         self._bytes_done += self._sink.size
         self._writer, self._sink = None, None
@@ -255,7 +261,9 @@ class _Rows:
                 if self._current is None:
                     break
                 if self._current.schema != self._schema:
-                    self._current = pa.RecordBatch.from_arrays(self._current.columns, schema=self._schema)
+                    self._current = pa.RecordBatch.from_arrays(
+                        self._current.columns, schema=self._schema
+                    )
                 continue
             piece = self._current.slice(self._offset, min(n, self._current.num_rows - self._offset))
             self._offset += piece.num_rows

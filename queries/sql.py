@@ -23,11 +23,11 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from catalog.store import Catalog
-from lake.errors import LakeError, VersionVacuumed
-from lake.names import parse_time
-from lake.quoting import quote_ident
-from lake.storage import Storage
-from lake.tables import DeltaStore
+from lake.core.errors import LakeError, VersionVacuumed
+from lake.core.names import parse_time
+from lake.core.quoting import quote_ident
+from lake.core.storage import Storage
+from lake.delta.store import DeltaStore
 from queries import session
 from queries.exceptions import (
     QueryError,
@@ -56,7 +56,11 @@ class TableVersionRead:
     committed_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "version": self.version, "committed_at": self.committed_at.isoformat()}
+        return {
+            "table": self.table,
+            "version": self.version,
+            "committed_at": self.committed_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,9 @@ def run_query(
     plan = plan_reads(statement, resolver)
     robust: set[tuple[str, int]] = set()
     connection = (
-        session.locked_connection(storage, sorted({p for _, paths in plan.reads.values() for p in paths}))
+        session.locked_connection(
+            storage, sorted({p for _, paths in plan.reads.values() for p in paths})
+        )
         if read_only
         else session.shared_cursor(storage)
     )
@@ -139,7 +145,9 @@ def run_query(
         for _ in range(MAX_ROBUST_RETRIES + 1):
             rewritten = rewrite(statement, plan, robust)
             try:
-                fetched = session.run(connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s)
+                fetched = session.run(
+                    connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s
+                )
                 break
             except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
                 if not is_duckdb_error(error):
@@ -157,7 +165,9 @@ def run_query(
         connection.close()
     return QueryResult(
         table=fetched.table,
-        columns=tuple(Column(n, t) for n, t in zip(fetched.table.column_names, fetched.types, strict=False)),
+        columns=tuple(
+            Column(n, t) for n, t in zip(fetched.table.column_names, fetched.types, strict=False)
+        ),
         versions=plan.versions(),
         truncated=fetched.truncated,
         query=query,
@@ -204,7 +214,8 @@ def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
             ref.time_travel,
             where=where,
             evaluate=lambda expression, ref=ref, where=where: session.constant_time(
-                expression, context=f"{ref.time_travel.clause if ref.time_travel else expression}{where}"
+                expression,
+                context=f"{ref.time_travel.clause if ref.time_travel else expression}{where}",
             ),
         )
         plan.lake[index] = resolved
@@ -269,7 +280,9 @@ def rewrite(statement: Statement, plan: Plan, robust: set[tuple[str, int]]) -> R
     return Rewritten("".join(pieces), statement.text, tuple(mapped))
 
 
-def _replacement(ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]) -> str:
+def _replacement(
+    ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]
+) -> str:
     key = (str(resolved.name), resolved.version)
     snapshot, paths = resolved.snapshot, plan.reads[key][1]
     if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
@@ -425,7 +438,11 @@ def _vacuumed(plan: Plan, storage: Storage) -> VacuumedVersion | None:
             DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
         except VersionVacuumed:
             latest = resolved.info.current_version
-            newer = f" (the latest is {latest})" if latest is not None and latest != resolved.version else ""
+            newer = (
+                f" (the latest is {latest})"
+                if latest is not None and latest != resolved.version
+                else ""
+            )
             return VacuumedVersion(
                 f"Version {resolved.version} of {resolved.name} can no longer be read: vacuum removed "
                 f"its data files. Query a newer version{newer}, and pin the versions you need before "

@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +61,11 @@ from catalog.registry import (
     training_sets,
 )
 from catalog.store import Catalog, TableVersionRef
-from lake.errors import LakeError, VersionVacuumed
-from lake.failpoints import failpoint
-from lake.names import TableName
-from lake.storage import Storage
-from lake.tables import DeltaStore
+from lake.core.errors import LakeError, VersionVacuumed
+from lake.core.failpoints import failpoint
+from lake.core.names import TableName
+from lake.core.storage import Storage
+from lake.delta.store import DeltaStore
 from queries import session
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
@@ -92,9 +92,23 @@ WRAPPER_ALIAS = "lake_training_set"
 _TEMP_PREFIX = ".lake-tmp-"
 _INSTALLING = f".{MANIFEST_NAME}.installing"
 _VOLATILE = {
-    "random", "rand", "setseed", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "now",
-    "current_timestamp", "current_date", "current_time", "get_current_time",
-    "get_current_timestamp", "transaction_timestamp", "localtimestamp", "localtime", "today",
+    "random",
+    "rand",
+    "setseed",
+    "uuid",
+    "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "get_current_time",
+    "get_current_timestamp",
+    "transaction_timestamp",
+    "localtimestamp",
+    "localtime",
+    "today",
 }
 
 
@@ -223,7 +237,10 @@ def plan_order(sql: str) -> OrderPlan:
             depth += 1
         elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE):
             depth -= 1
-        elif depth == 0 and (token.token_type in (TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH) or token.text.upper() in ("LIMIT", "OFFSET", "FETCH", "USING")):
+        elif depth == 0 and (
+            token.token_type in (TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH)
+            or token.text.upper() in ("LIMIT", "OFFSET", "FETCH", "USING")
+        ):
             end = previous.end + 1
             break
         previous = token
@@ -232,13 +249,17 @@ def plan_order(sql: str) -> OrderPlan:
 
 def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
     for node in tree.walk():
-        if isinstance(node, (exp.Select, exp.SetOperation)) and (node.args.get("limit") or node.args.get("offset")):
+        if isinstance(node, (exp.Select, exp.SetOperation)) and (
+            node.args.get("limit") or node.args.get("offset")
+        ):
             if node.args.get("order") is None:
                 raise NotReproducible(
                     "The query has a LIMIT or OFFSET without ORDER BY, so which rows it keeps can change "
                     "from run to run; add an ORDER BY (e.g. ORDER BY ALL) before the LIMIT."
                 )
-        if isinstance(node, exp.TableSample) or (isinstance(node, exp.Select) and node.args.get("sample")):
+        if isinstance(node, exp.TableSample) or (
+            isinstance(node, exp.Select) and node.args.get("sample")
+        ):
             raise NotReproducible(
                 "The query samples rows (USING SAMPLE / TABLESAMPLE), which can pick other rows on "
                 "another run; filter on a hash instead, e.g. WHERE hash(id) % 10 = 0."
@@ -260,7 +281,9 @@ class _PinningResolver(Resolver):
     """The SQL layer's resolver, recording each reference's version in query order and,
     for a rebuild, pinning the n-th reference to the n-th recorded version."""
 
-    def __init__(self, catalog: Catalog, storage: Storage, pins: Sequence[tuple[str, int]] | None) -> None:
+    def __init__(
+        self, catalog: Catalog, storage: Storage, pins: Sequence[tuple[str, int]] | None
+    ) -> None:
         super().__init__(catalog, storage)
         self.pins = list(pins) if pins is not None else None
         self.calls: list[tuple[TableName, TimeTravel | None, ResolvedTable]] = []
@@ -284,7 +307,9 @@ class _PinningResolver(Resolver):
                     f"The SQL's table reference {index + 1} is {name}{where}, but the manifest records "
                     f"{expected}; the manifest's SQL and references do not match."
                 )
-            travel_used = TimeTravel(clause=f"VERSION AS OF {self.pins[index][1]}", version=self.pins[index][1])
+            travel_used = TimeTravel(
+                clause=f"VERSION AS OF {self.pins[index][1]}", version=self.pins[index][1]
+            )
         else:
             travel_used = travel
         resolved = super().resolve(name, travel_used, where=where, evaluate=evaluate)
@@ -310,14 +335,23 @@ class _Prepared:
         found = []
         for index in self.text_order:
             name, travel, resolved = self.resolver.calls[index]
-            found.append({"table": str(name), "clause": travel.clause if travel else None, "version": resolved.version})
+            found.append(
+                {
+                    "table": str(name),
+                    "clause": travel.clause if travel else None,
+                    "version": resolved.version,
+                }
+            )
         return found
 
     def inputs(self) -> list[InputVersion]:
         seen: dict[tuple[int, int], InputVersion] = {}
         for name, _, resolved in self.resolver.calls:
             key = (resolved.info.id, resolved.version)
-            seen.setdefault(key, InputVersion(resolved.info.id, str(name), resolved.version, resolved.committed_at))
+            seen.setdefault(
+                key,
+                InputVersion(resolved.info.id, str(name), resolved.version, resolved.committed_at),
+            )
         return sorted(seen.values(), key=lambda i: (i.table, i.version))
 
     def resolved(self) -> list[ResolvedTable]:
@@ -328,7 +362,12 @@ class _Prepared:
 
 
 def _prepare(
-    catalog: Catalog, storage: Storage, sql: str, cursor: duckdb.DuckDBPyConnection, *, pins: Sequence[tuple[str, int]] | None = None
+    catalog: Catalog,
+    storage: Storage,
+    sql: str,
+    cursor: duckdb.DuckDBPyConnection,
+    *,
+    pins: Sequence[tuple[str, int]] | None = None,
 ) -> _Prepared:
     """Pin every table of ``sql``, bind it (errors point into the user's own text), and
     build the ordered statement to run."""
@@ -338,7 +377,11 @@ def _prepare(
     statement = parse_statement(order.text)
     resolver = _PinningResolver(catalog, storage, None)
     # The resolver sees references in parse-tree order; manifests list them in text order.
-    starts = [ref.start for ref in statement.tables if not ref.shadowed and resolver.lake_name(ref) is not None]
+    starts = [
+        ref.start
+        for ref in statement.tables
+        if not ref.shadowed and resolver.lake_name(ref) is not None
+    ]
     text_order = sorted(range(len(starts)), key=lambda i: starts[i])
     if pins is not None:
         if len(pins) != len(starts):
@@ -362,7 +405,9 @@ def _prepare(
     final = parse_statement(order.ordered_sql(columns))
     final_plan = layer.plan_reads(final, resolver)
     rewritten = layer.rewrite(final, final_plan, robust)
-    return _Prepared(order.text, order, resolver, final, final_plan, rewritten, robust, columns, text_order)
+    return _Prepared(
+        order.text, order, resolver, final, final_plan, rewritten, robust, columns, text_order
+    )
 
 
 def _bind(cursor, statement, plan, robust, resolver, storage, layer) -> int:  # noqa: ANN001
@@ -382,14 +427,18 @@ def _bind(cursor, statement, plan, robust, resolver, storage, layer) -> int:  # 
             if retry is not None:
                 robust.add(retry)
                 continue
-            raise layer.translate_error(error, statement, shifted, plan, resolver, storage, False, None) from error
+            raise layer.translate_error(
+                error, statement, shifted, plan, resolver, storage, False, None
+            ) from error
     raise QueryInvalid("The query kept failing on missing columns; report this as a bug.")
 
 
 def _shift(rewritten: Any, prefix: str) -> Any:
     """The rewritten text behind ``prefix``, with positions mapped back to the user's text."""
     k = len(prefix)
-    edits = ((0, 0, 0, k, -1),) + tuple((a, b, c + k, d + k, t) for a, b, c, d, t in rewritten.edits)
+    edits = ((0, 0, 0, k, -1),) + tuple(
+        (a, b, c + k, d + k, t) for a, b, c, d, t in rewritten.edits
+    )
     return type(rewritten)(prefix + rewritten.text, rewritten.original, edits)
 
 
@@ -400,7 +449,14 @@ def _stream(
 
     def translated(error: BaseException) -> LakeError:
         return layer.translate_error(
-            error, prepared.statement, prepared.rewritten, prepared.plan, prepared.resolver, storage, False, None
+            error,
+            prepared.statement,
+            prepared.rewritten,
+            prepared.plan,
+            prepared.resolver,
+            storage,
+            False,
+            None,
         )
 
     try:
@@ -473,12 +529,19 @@ def materialize(
             run_id = catalog.start_run(
                 kind="materialize",
                 job=f"materialize:{name}",
-                parameters={"name": name, "sql": prepared.sql, "out": str(out), "shard_rows": shard_rows},
+                parameters={
+                    "name": name,
+                    "sql": prepared.sql,
+                    "out": str(out),
+                    "shard_rows": shard_rows,
+                },
                 inputs=[TableVersionRef(i.table_id, i.version) for i in inputs],
             )
             try:
                 schema, batches = _stream(prepared, cursor, storage)
-                written = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+                written = write_shards(
+                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                )
                 failpoint("materialize_shards")
                 base = {
                     "name": name,
@@ -518,7 +581,11 @@ def materialize(
             catalog.finish_run(
                 run_id,
                 status="completed",
-                stats={"training_set": f"{name}@{manifest.version}", "rows": written.rows, "status": status},
+                stats={
+                    "training_set": f"{name}@{manifest.version}",
+                    "rows": written.rows,
+                    "status": status,
+                },
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -566,22 +633,30 @@ def rebuild(
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
                 schema, batches = _stream(prepared, cursor, storage)
-                written = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+                written = write_shards(
+                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                )
                 _compare(manifest, written)
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
-            identical = [f.sha256 for f in written.files] == [str(f["sha256"]) for f in manifest.files]
+            identical = [f.sha256 for f in written.files] == [
+                str(f["sha256"]) for f in manifest.files
+            ]
             rebuilt = Manifest(
                 **{
-                    **{k: getattr(manifest, k) for k in Manifest.__dataclass_fields__ if k != "extra"},
+                    **{
+                        k: getattr(manifest, k)
+                        for k in Manifest.__dataclass_fields__
+                        if k != "extra"
+                    },
                     "files": tuple(f.to_json() for f in written.files),
                     "writer": writer_settings(shard_rows),
                     "extra": {
                         **manifest.extra,
                         "rebuild": {
                             "run_id": run_id,
-                            "at": datetime.now(timezone.utc).isoformat(),
+                            "at": datetime.now(UTC).isoformat(),
                             "files_identical": identical,
                         },
                     },
@@ -591,14 +666,22 @@ def rebuild(
             catalog.finish_run(
                 run_id,
                 status="completed",
-                stats={"training_set": f"{manifest.name}@{manifest.version}", "verified": True, "files_identical": identical},
+                stats={
+                    "training_set": f"{manifest.name}@{manifest.version}",
+                    "verified": True,
+                    "files_identical": identical,
+                },
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         cursor.close()
-    notes = () if identical else (
-        "same content hash; the Parquet bytes differ (another pyarrow version or writer settings)",
+    notes = (
+        ()
+        if identical
+        else (
+            "same content hash; the Parquet bytes differ (another pyarrow version or writer settings)",
+        )
     )
     result = _result(rebuilt, out, "rebuilt", started, run_id)
     return MaterializeResult(**{**result.__dict__, "files_identical": identical, "notes": notes})
@@ -613,14 +696,21 @@ def _registered_with_same_inputs(
     """The registered version of ``name`` made by the same SQL over the same versions."""
     wanted = sorted((i.table, i.version) for i in inputs)
     for candidate in reversed(training_sets(catalog, name)):
-        recorded = sorted((str(i.get("table")), int(i.get("version", -1))) for i in candidate.manifest.get("inputs", []))
+        recorded = sorted(
+            (str(i.get("table")), int(i.get("version", -1)))
+            for i in candidate.manifest.get("inputs", [])
+        )
         if candidate.sql == sql and recorded == wanted:
             return candidate
     return None
 
 
 def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard_rows: int) -> bool:
-    if (previous.name, previous.version, previous.content_hash) != (registered.name, registered.version, registered.content_hash):
+    if (previous.name, previous.version, previous.content_hash) != (
+        registered.name,
+        registered.version,
+        registered.content_hash,
+    ):
         return False
     if int(previous.writer.get("shard_rows") or 0) != shard_rows:
         return False
@@ -657,11 +747,17 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise TrainingSetError(f"Cannot create the output folder {out}: {error.strerror}.") from error
+        raise TrainingSetError(
+            f"Cannot create the output folder {out}: {error.strerror}."
+        ) from error
     # A writer that died installing left a journal: the files it names are the lake's own.
     journal = out / _INSTALLING
     installing = (
-        {n for n in journal.read_text(encoding="utf-8").splitlines() if n and "/" not in n and n != MANIFEST_NAME}
+        {
+            n
+            for n in journal.read_text(encoding="utf-8").splitlines()
+            if n and "/" not in n and n != MANIFEST_NAME
+        }
         if journal.exists()
         else set()
     )
@@ -671,7 +767,9 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
     )
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
         raise OutputFolderNotEmpty(
             f"The output folder {out} holds files that are not a training set's ({shown}); the lake "
             f"does not delete them: choose an empty or new folder."
@@ -704,12 +802,14 @@ def _manifest(base: dict[str, Any], version: int, run_id: str) -> Manifest:
     return Manifest(
         version=version,
         run_id=run_id,
-        created_at=datetime.now(timezone.utc).isoformat(),
+        created_at=datetime.now(UTC).isoformat(),
         **base,
     )
 
 
-def _copy_of(registered: TrainingSetInfo, written: Any, base: dict[str, Any], run_id: str) -> Manifest:
+def _copy_of(
+    registered: TrainingSetInfo, written: Any, base: dict[str, Any], run_id: str
+) -> Manifest:
     if written.content_hash != registered.content_hash:
         raise NotReproducible(
             f"The same SQL over the same table versions as {registered.ref} gave different rows "
@@ -735,7 +835,9 @@ def _load_manifest(catalog: Catalog, source: str) -> Manifest:
         return read_manifest(path)
     name, version = parse_ref(source)
     if version is not None and not version.isdigit():
-        raise ManifestError(f"{source!r} is neither a manifest file nor NAME@VERSION (e.g. churn@2).")
+        raise ManifestError(
+            f"{source!r} is neither a manifest file nor NAME@VERSION (e.g. churn@2)."
+        )
     found = find_training_set(catalog, name, int(version) if version else None)
     return Manifest.from_json(found.manifest, where=f"training set {found.ref}")
 
@@ -750,7 +852,9 @@ def _recorded_pins(manifest: Manifest) -> list[tuple[str, int]]:
             f"The manifest of {manifest.name}@{manifest.version} lists a table at several versions "
             f"but not which reference read which; it cannot be rebuilt."
         )
-    raise ManifestError(f"The manifest of {manifest.name}@{manifest.version} has no 'references'; it is damaged.")
+    raise ManifestError(
+        f"The manifest of {manifest.name}@{manifest.version} has no 'references'; it is damaged."
+    )
 
 
 def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
@@ -803,10 +907,14 @@ def _compare(manifest: Manifest, written: Any) -> None:
 
 
 def _schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
-    return [{"name": f.name, "type": canonical_type(f.type), "nullable": f.nullable} for f in schema]
+    return [
+        {"name": f.name, "type": canonical_type(f.type), "nullable": f.nullable} for f in schema
+    ]
 
 
-def _result(manifest: Manifest, out: Path, status: str, started: float, run_id: str | None) -> MaterializeResult:
+def _result(
+    manifest: Manifest, out: Path, status: str, started: float, run_id: str | None
+) -> MaterializeResult:
     return MaterializeResult(
         name=manifest.name,
         version=manifest.version,
@@ -815,7 +923,8 @@ def _result(manifest: Manifest, out: Path, status: str, started: float, run_id: 
         row_count=manifest.row_count,
         content_hash=manifest.content_hash,
         files=tuple(
-            ShardFile(str(f["path"]), int(f.get("rows") or 0), int(f["bytes"]), str(f["sha256"])) for f in manifest.files
+            ShardFile(str(f["path"]), int(f.get("rows") or 0), int(f["bytes"]), str(f["sha256"]))
+            for f in manifest.files
         ),
         inputs=tuple(dict(i) for i in manifest.inputs),
         manifest=str(out / MANIFEST_NAME),

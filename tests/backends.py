@@ -101,7 +101,9 @@ def start_s3() -> Iterator[S3Server]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"moto's S3 server did not start on port {port}")
             time.sleep(0.05)  # waiting for a child process to listen: a readiness poll
-        s3 = S3Server(endpoint=f"http://127.0.0.1:{port}", bucket=f"lake-test-{uuid.uuid4().hex[:12]}")
+        s3 = S3Server(
+            endpoint=f"http://127.0.0.1:{port}", bucket=f"lake-test-{uuid.uuid4().hex[:12]}"
+        )
         s3.create_bucket(s3.bucket)
         yield s3
     finally:
@@ -127,7 +129,9 @@ class PostgresServer:
     def admin(self):
         import psycopg2
 
-        connection = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres")
+        connection = psycopg2.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres"
+        )
         connection.autocommit = True
         return connection
 
@@ -156,7 +160,9 @@ def start_postgres() -> Iterator[PostgresServer | None]:
     if _port_open(PG_HOST, PG_PORT):
         yield PostgresServer(PG_HOST, PG_PORT, PG_USER)
         return
-    pg_ctl = shutil.which("pg_ctl") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None)
+    pg_ctl = shutil.which("pg_ctl") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None
+    )
     if pg_ctl is None:
         yield None
         return

@@ -21,6 +21,8 @@ import pytest
 
 from tests.backends import PostgresServer, S3Server, start_postgres, start_s3, unavailable
 
+pytest_plugins = ["tests.ingest.db.fixtures"]
+
 BACKENDS = ["local-sqlite", "s3-postgres"]
 DATA = Path(__file__).parent / "data"
 
@@ -124,7 +126,7 @@ def cli(backend):
 def run_cli(*args: str, input: str | None = None) -> CliResult:
     from typer.testing import CliRunner
 
-    from lake.cli import app
+    from lake.faces.cli import app
 
     argv = list(args) if len(args) != 1 or " " not in args[0] else shlex.split(args[0])
     result = CliRunner().invoke(app, argv, input=input, catch_exceptions=False)

@@ -51,5 +51,7 @@ def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio(config):
 def test_compose_runs_the_http_service_published_on_loopback_only(config):
     lake = config["services"]["lake"]
     assert lake["command"][:2] == ["lake", "serve"] and "0.0.0.0" in lake["command"]
-    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in lake["ports"]] == [("127.0.0.1", "8080", 8080)]
+    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in lake["ports"]] == [
+        ("127.0.0.1", "8080", 8080)
+    ]
     assert "/health" in " ".join(lake["healthcheck"]["test"])

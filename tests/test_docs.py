@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from lake.cli import app
+from lake.faces.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from lake.errors import VersionVacuumed
+from lake.core.errors import VersionVacuumed
 from tests.conftest import DATA
-from tests.extract_fixtures import pg_source, sqlite_source, unique  # noqa: F401 - fixtures
+from tests.ingest.db.fixtures import unique
 
 APACHE = DATA / "elastic-logs" / "apache_logs"
 
@@ -30,10 +30,12 @@ def _night(n: int) -> datetime.datetime:
 class _Crm:
     """A customers table in a source database, extracted in full every night."""
 
-    def __init__(self, source) -> None:  # noqa: ANN001 - tests.extract_fixtures.SourceDb
+    def __init__(self, source) -> None:  # noqa: ANN001 - tests.ingest.db.fixtures.SourceDb
         self.source = source
         self.table = unique("customers")
-        source.run(f"CREATE TABLE {self.table} (client_ip varchar(64) PRIMARY KEY, plan text, updated_at timestamp)")
+        source.run(
+            f"CREATE TABLE {self.table} (client_ip varchar(64) PRIMARY KEY, plan text, updated_at timestamp)"
+        )
 
     def set(self, plans: dict[str, str], *, night: int) -> None:
         self.source.run(
@@ -43,14 +45,24 @@ class _Crm:
         )  # fmt: skip
 
     def extract(self, lk):  # noqa: ANN001, ANN201
-        return lk.ingest_db("crm.customers", source=self.source.url, table_name=self.table, cursor="updated_at", key="client_ip")
+        return lk.ingest_db(
+            "crm.customers",
+            source=self.source.url,
+            table_name=self.table,
+            cursor="updated_at",
+            key="client_ip",
+        )
 
 
 def _crm_database(backend, request) -> _Crm:  # noqa: ANN001
-    return _Crm(request.getfixturevalue("sqlite_source" if backend.name == "local-sqlite" else "pg_source"))
+    return _Crm(
+        request.getfixturevalue("sqlite_source" if backend.name == "local-sqlite" else "pg_source")
+    )
 
 
-def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_retention_vacuum(lk, backend, request, tmp_path):
+def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_retention_vacuum(
+    lk, backend, request, tmp_path
+):
     lines = APACHE.read_text().splitlines(keepends=True)
     first_logs = tmp_path / "access-1.log"
     first_logs.write_text("".join(lines[:400]))
@@ -68,7 +80,12 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
         "GROUP BY ALL"
     )
     training = lk.materialize("plan_features", sql=sql, out=tmp_path / "features")
-    model = lk.register_model("plan_model", training_set="plan_features", uri="file:///models/plan/1", metrics={"auc": 0.77})
+    model = lk.register_model(
+        "plan_model",
+        training_set="plan_features",
+        uri="file:///models/plan/1",
+        metrics={"auc": 0.77},
+    )
 
     more_logs = tmp_path / "access-2.log"
     more_logs.write_text("".join(lines[400:900]))
@@ -80,7 +97,10 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
 
     reports = {r.table: r for r in lk.vacuum(retain="0d", apply=True)}
 
-    assert [k.version for k in reports["crm.customers"].kept] == [0, 2]  # the model's version, the latest
+    assert [k.version for k in reports["crm.customers"].kept] == [
+        0,
+        2,
+    ]  # the model's version, the latest
     assert len(reports["crm.customers"].files) == 1  # version 1's file: pinned by nobody
     with pytest.raises(VersionVacuumed):
         _sql(lk, "SELECT * FROM crm.customers VERSION AS OF 1")
@@ -90,25 +110,42 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
     assert audit["training_set"]["content_hash"] == training.content_hash
     assert audit["training_set"]["sql"] == sql
     read = {(i["table"], i["version"]) for i in audit["training_set"]["inputs"]}
-    assert read == {(i["table"], i["version"]) for i in training.inputs} == {
-        ("web.access", logs_v0.version),
-        ("crm.customers", customers_v0.version),
-    }
+    assert (
+        read
+        == {(i["table"], i["version"]) for i in training.inputs}
+        == {
+            ("web.access", logs_v0.version),
+            ("crm.customers", customers_v0.version),
+        }
+    )
     by_table = {i["table"]: i for i in audit["training_set"]["inputs"]}
     log_sources = [s for c in by_table["web.access"]["data_from"] for s in c["sources"]]
     assert [s["name"] for s in log_sources] == [first_logs.resolve().as_uri()]
     assert log_sources[0]["version"] == log_sources[0]["facets"]["sha256"]
     extract = by_table["crm.customers"]["data_from"][0]["sources"][0]
     assert (extract["kind"], extract["name"]) == ("database", crm.table)
-    assert extract["namespace"].startswith(crm.source.dialect) and "password" not in json.dumps(extract)
-    assert extract["version"] == f"updated_at up to {_night(1).isoformat()}"  # the watermark range read
-    assert extract["facets"]["watermark_to"] == _night(1).isoformat() and extract["facets"]["rows"] == len(ips)
+    assert extract["namespace"].startswith(crm.source.dialect) and "password" not in json.dumps(
+        extract
+    )
+    assert (
+        extract["version"] == f"updated_at up to {_night(1).isoformat()}"
+    )  # the watermark range read
+    assert extract["facets"]["watermark_to"] == _night(1).isoformat() and extract["facets"][
+        "rows"
+    ] == len(ips)
 
     impact = lk.impact(f"crm.customers@{customers_v0.version}").to_json()
     assert [(m["name"], m["version"]) for m in impact["models"]] == [("plan_model", model.version)]
     assert [t["name"] for t in impact["training_sets"]] == ["plan_features"]
 
-    rebuilt = lk.materialize(from_=str(tmp_path / "features" / "lake-manifest.json"), out=tmp_path / "rebuilt")
+    rebuilt = lk.materialize(
+        from_=str(tmp_path / "features" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+    )
     assert rebuilt.content_hash == training.content_hash
     assert rebuilt.files_identical is True
-    assert json.loads((tmp_path / "rebuilt" / "lake-manifest.json").read_text())["rebuild"]["files_identical"] is True
+    assert (
+        json.loads((tmp_path / "rebuilt" / "lake-manifest.json").read_text())["rebuild"][
+            "files_identical"
+        ]
+        is True
+    )

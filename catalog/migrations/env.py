@@ -18,7 +18,6 @@ if connection is None:  # pragma: no cover - only `alembic revision --autogenera
     connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
 
 
-
 def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     # Migrations must not import the models (they change; migrations do not).
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":

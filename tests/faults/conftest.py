@@ -34,13 +34,17 @@ def child_env(backend, **extra: str) -> dict[str, str]:
 
 
 def lake_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lake.cli", *args]
+    return [sys.executable, "-m", "lake", *args]
 
 
 def run_lake(backend, *args: str, timeout: float = 120, **extra: str) -> Proc:
     """``lake ARGS`` in a child process (a real OS process: it can be killed)."""
     done = subprocess.run(
-        lake_argv(*args), env=child_env(backend, **extra), capture_output=True, text=True, timeout=timeout
+        lake_argv(*args),
+        env=child_env(backend, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return Proc(done.returncode, done.stdout, done.stderr)
 

@@ -35,7 +35,8 @@ def _files(folder: Path) -> list[list[str]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(
                 "".join(
-                    json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": p, "file": i, "k": k}) + "\n"
+                    json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": p, "file": i, "k": k})
+                    + "\n"
                     for k in range(RECORDS)
                 )
             )
@@ -47,18 +48,26 @@ def _files(folder: Path) -> list[list[str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @S3_POSTGRES
-def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_versions(s3_only, lk, tmp_path):
+def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_versions(
+    s3_only, lk, tmp_path
+):
     backend = s3_only
     env = child_env(backend)
     stop = tmp_path / "writers-done"
     reader = subprocess.Popen(
         [sys.executable, str(WORKERS), "read", TABLE, str(stop)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     writers = [
         subprocess.Popen(
             [sys.executable, str(WORKERS), "ingest", TABLE, *files],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for files in _files(tmp_path / "logs")
     ]
@@ -80,7 +89,9 @@ def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_v
     assert len(results) == PROCESSES * INGESTS
     versions = sorted(r["version"] for r in results)
     assert versions == list(range(PROCESSES * INGESTS))
-    count = lk.sql(f"SELECT count(*) AS n, count(DISTINCT (writer, file, k)) AS d FROM {TABLE}").rows()[0]
+    count = lk.sql(
+        f"SELECT count(*) AS n, count(DISTINCT (writer, file, k)) AS d FROM {TABLE}"
+    ).rows()[0]
     assert count == {"n": PROCESSES * INGESTS * RECORDS, "d": PROCESSES * INGESTS * RECORDS}
 
     # The catalog recorded each version once, with the run that made it, completed.
@@ -94,14 +105,20 @@ def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_v
         with engine.connect() as connection:
             statuses = dict(
                 connection.execute(
-                    text("SELECT status, count(*) FROM runs WHERE kind = 'ingest_logs' GROUP BY status")
+                    text(
+                        "SELECT status, count(*) FROM runs WHERE kind = 'ingest_logs' GROUP BY status"
+                    )
                 ).all()
             )
             ledger = connection.execute(
-                text("SELECT count(*), count(DISTINCT uri), count(DISTINCT version) FROM ingested_files WHERE state = 'committed'")
+                text(
+                    "SELECT count(*), count(DISTINCT uri), count(DISTINCT version) FROM ingested_files WHERE state = 'committed'"
+                )
             ).one()
             duplicates = connection.execute(
-                text("SELECT count(*) FROM (SELECT table_id, version FROM table_versions GROUP BY 1, 2 HAVING count(*) > 1) d")
+                text(
+                    "SELECT count(*) FROM (SELECT table_id, version FROM table_versions GROUP BY 1, 2 HAVING count(*) > 1) d"
+                )
             ).scalar_one()
     finally:
         engine.dispose()
@@ -121,7 +138,9 @@ def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_v
 
 @pytest.mark.timeout(300)
 @S3_POSTGRES
-def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplicates(s3_only, lk, cli, tmp_path):
+def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplicates(
+    s3_only, lk, cli, tmp_path
+):
     """The first upsert stops after loading the table (failpoint ``merge``), the second
     commits meanwhile, so the first one's merge must conflict and be retried on the new
     version, deterministically."""
@@ -134,23 +153,56 @@ def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplica
     source = tmp_path / "source.db"
     connection = sqlite3.connect(source)
     connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT)")
-    connection.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, f"old{i}", "2026-11-20 10:00:00") for i in range(100)])
+    connection.executemany(
+        "INSERT INTO items VALUES (?, ?, ?)",
+        [(i, f"old{i}", "2026-11-20 10:00:00") for i in range(100)],
+    )
     connection.commit()
-    args = ("ingest", "db", "conc.items", "--source", f"sqlite:///{source}", "--table", "items",
-            "--mode", "incremental", "--cursor", "updated_at", "--key", "id", "--output", "json")
+    args = (
+        "ingest",
+        "db",
+        "conc.items",
+        "--source",
+        f"sqlite:///{source}",
+        "--table",
+        "items",
+        "--mode",
+        "incremental",
+        "--cursor",
+        "updated_at",
+        "--key",
+        "id",
+        "--output",
+        "json",
+    )
     first = cli(*args)
     assert first.exit_code == 0, first.stderr
-    connection.executemany("UPDATE items SET v = ?, updated_at = ? WHERE id = ?", [(f"new{i}", "2026-11-21 10:00:00", i) for i in range(50)])
-    connection.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, f"new{i}", "2026-11-21 10:00:00") for i in range(100, 150)])
+    connection.executemany(
+        "UPDATE items SET v = ?, updated_at = ? WHERE id = ?",
+        [(f"new{i}", "2026-11-21 10:00:00", i) for i in range(50)],
+    )
+    connection.executemany(
+        "INSERT INTO items VALUES (?, ?, ?)",
+        [(i, f"new{i}", "2026-11-21 10:00:00") for i in range(100, 150)],
+    )
     connection.commit()
     connection.close()
 
-    stalled = subprocess.Popen(lake_argv(*args), env=child_env(s3_only, LAKE_FAILPOINT="merge:stop"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stalled = subprocess.Popen(
+        lake_argv(*args),
+        env=child_env(s3_only, LAKE_FAILPOINT="merge:stop"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        _, status = os.waitpid(stalled.pid, os.WUNTRACED)  # returns once it stopped at the failpoint
+        _, status = os.waitpid(
+            stalled.pid, os.WUNTRACED
+        )  # returns once it stopped at the failpoint
         assert os.WIFSTOPPED(status)
-        winner = subprocess.run(lake_argv(*args), env=child_env(s3_only), capture_output=True, text=True, timeout=200)
+        winner = subprocess.run(
+            lake_argv(*args), env=child_env(s3_only), capture_output=True, text=True, timeout=200
+        )
         assert winner.returncode == 0, winner.stderr
         os.kill(stalled.pid, signal.SIGCONT)
         out, err = stalled.communicate(timeout=200)
@@ -159,7 +211,9 @@ def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplica
             stalled.kill()
     assert stalled.returncode == 0, err[-3000:]
 
-    rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d, count(*) FILTER (v LIKE 'new%') AS new FROM conc.items").rows()[0]
+    rows = lk.sql(
+        "SELECT count(*) AS n, count(DISTINCT id) AS d, count(*) FILTER (v LIKE 'new%') AS new FROM conc.items"
+    ).rows()[0]
     assert rows == {"n": 150, "d": 150, "new": 100}
     history = lk.history("conc.items")
     assert [v.version for v in history] == [0, 1, 2]
@@ -175,8 +229,13 @@ def test_catalog_writers_racing_for_the_same_names_and_numbers_all_succeed_once(
     losers retry with backoff: one table, 40 distinct versions 1..40, each with its own run."""
     env = child_env(backend)
     racers = [
-        subprocess.Popen([sys.executable, str(WORKERS), "catalog-race", "race.t", "race_set", "10"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(WORKERS), "catalog-race", "race.t", "race_set", "10"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     got = []

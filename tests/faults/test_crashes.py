@@ -27,7 +27,10 @@ SECOND = 7
 
 def _log(path: Path, records: int, tag: str) -> str:
     path.write_text(
-        "".join(json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n" for k in range(records))
+        "".join(
+            json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n"
+            for k in range(records)
+        )
     )
     return str(path)
 
@@ -36,26 +39,37 @@ def _data_files(backend, lk) -> set[str]:
     """Every Parquet file under the table's location, relative to it."""
     location = lk.catalog.get_table(_name()).location.rstrip("/")
     if location.startswith("s3://"):
-        bucket, _, prefix = location[len("s3://"):].partition("/")
+        bucket, _, prefix = location[len("s3://") :].partition("/")
         client = backend.s3.client()
         keys = [
             item["Key"]
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix + "/"
+            )
             for item in page.get("Contents", [])
         ]
-        return {k[len(prefix) + 1:] for k in keys if k.endswith(".parquet") and "_delta_log" not in k}
+        return {
+            k[len(prefix) + 1 :] for k in keys if k.endswith(".parquet") and "_delta_log" not in k
+        }
     root = Path(location)
-    return {str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts}
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts
+    }
 
 
 def _name():
-    from lake.names import TableName
+    from lake.core.names import TableName
 
     return TableName.parse(TABLE)
 
 
 def _count(cli) -> int:
-    result = cli("sql", f"SELECT count(*) AS n, count(DISTINCT (tag, k)) AS d FROM {TABLE}", "--output", "json")
+    result = cli(
+        "sql",
+        f"SELECT count(*) AS n, count(DISTINCT (tag, k)) AS d FROM {TABLE}",
+        "--output",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     row = result.json()["rows"][0]
     assert row["n"] == row["d"], "no record twice"
@@ -66,14 +80,18 @@ def _runs(backend) -> dict[str, int]:
     engine = create_engine(backend.catalog_url)
     try:
         with engine.connect() as connection:
-            return dict(connection.execute(text("SELECT status, count(*) FROM runs GROUP BY status")).all())
+            return dict(
+                connection.execute(text("SELECT status, count(*) FROM runs GROUP BY status")).all()
+            )
     finally:
         engine.dispose()
 
 
 @pytest.mark.parametrize("point", ["upload", "after_delta_commit", "catalog_write"])
 @pytest.mark.timeout(180)
-def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(point, backend, lk, cli, tmp_path):
+def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(
+    point, backend, lk, cli, tmp_path
+):
     first = _log(tmp_path / "first.jsonl", FIRST, "first")
     second = _log(tmp_path / "second.jsonl", SECOND, "second")
     assert cli("ingest", "logs", TABLE, first).exit_code == 0
@@ -110,11 +128,17 @@ def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(point, bac
     assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
 
 
-@pytest.mark.parametrize("point", ["materialize_shards", "materialize_registered", "materialize_install"])
+@pytest.mark.parametrize(
+    "point", ["materialize_shards", "materialize_registered", "materialize_install"]
+)
 @pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
 @pytest.mark.timeout(180)
-def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(point, backend, lk, cli, tmp_path):
-    assert cli("ingest", "logs", TABLE, _log(tmp_path / "first.jsonl", FIRST, "first")).exit_code == 0
+def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(
+    point, backend, lk, cli, tmp_path
+):
+    assert (
+        cli("ingest", "logs", TABLE, _log(tmp_path / "first.jsonl", FIRST, "first")).exit_code == 0
+    )
     out = tmp_path / "set"
     args = ("materialize", "crash_set", "--sql", f"SELECT tag, k FROM {TABLE}", "--out", str(out))
 
@@ -130,7 +154,9 @@ def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(poin
     listed = json.loads(manifest.read_text())
     shards = sorted(p.name for p in out.iterdir() if p.name != "lake-manifest.json")
     assert shards == sorted(str(f["path"]) for f in listed["files"])
-    rows = cli("sql", f"SELECT count(*) AS n FROM read_parquet('{out}/*.parquet')", "--output", "json")
+    rows = cli(
+        "sql", f"SELECT count(*) AS n FROM read_parquet('{out}/*.parquet')", "--output", "json"
+    )
     assert rows.json()["rows"][0]["n"] == FIRST
     from catalog.registry import training_sets
 

@@ -60,7 +60,9 @@ def _zst(data: bytes) -> bytes:
     return zstandard.ZstdCompressor().compress(data)
 
 
-LINES = b"".join(b'{"ts": "2026-11-21T00:00:%02dZ", "user": "u%d", "n": %d}\n' % (i, i, i) for i in range(50))
+LINES = b"".join(
+    b'{"ts": "2026-11-21T00:00:%02dZ", "user": "u%d", "n": %d}\n' % (i, i, i) for i in range(50)
+)
 
 
 def _symlink_loop(folder: Path) -> list[str]:
@@ -130,53 +132,136 @@ CASES = [
     Case("unclosed-object", _file("a.jsonl", b'{"n": 1\n{"n": 2}\n'), records=2, flagged=1),
     Case("trailing-comma", _file("a.jsonl", b'{"n": 1,}\n'), records=1, flagged=1),
     Case("single-quotes", _file("a.jsonl", b"{'n': 1}\n{\"n\": 3}\n"), records=2, flagged=1),
-    Case("bare-scalars-and-arrays", _file("a.jsonl", b'{"n": 1}\n42\n[1, 2]\n"text"\nnull\n'), records=5, flagged=4),
-    Case("two-objects-on-one-line", _file("a.jsonl", b'{"n": 1}{"n": 2}\n{"n": 3}\n'), records=2, flagged=1),
-    Case("unterminated-string", _file("a.jsonl", b'{"n": 1, "s": "abc\n{"n": 2}\n'), records=2, flagged=1),
+    Case(
+        "bare-scalars-and-arrays",
+        _file("a.jsonl", b'{"n": 1}\n42\n[1, 2]\n"text"\nnull\n'),
+        records=5,
+        flagged=4,
+    ),
+    Case(
+        "two-objects-on-one-line",
+        _file("a.jsonl", b'{"n": 1}{"n": 2}\n{"n": 3}\n'),
+        records=2,
+        flagged=1,
+    ),
+    Case(
+        "unterminated-string",
+        _file("a.jsonl", b'{"n": 1, "s": "abc\n{"n": 2}\n'),
+        records=2,
+        flagged=1,
+    ),
     Case("bad-escape", _file("a.jsonl", b'{"s": "\\x41"}\n{"s": "ok"}\n'), records=2, flagged=1),
-    Case("lone-surrogate-escape", _file("a.jsonl", b'{"s": "\\ud800"}\n{"s": "ok"}\n'), records=2, flagged=1),
+    Case(
+        "lone-surrogate-escape",
+        _file("a.jsonl", b'{"s": "\\ud800"}\n{"s": "ok"}\n'),
+        records=2,
+        flagged=1,
+    ),
     Case("raw-nul-byte", _file("a.jsonl", b'{"s": "a\x00b"}\n{"s": "ok"}\n'), records=2, flagged=1),
     Case("escaped-nul", _file("a.jsonl", b'{"s": "a\\u0000b"}\n{"s": "ok"}\n'), records=2),
-    Case("invalid-utf8", _file("a.jsonl", b'{"s": "\xff\xfe\xc3"}\n{"s": "ok"}\n'), records=2, flagged=1),
+    Case(
+        "invalid-utf8",
+        _file("a.jsonl", b'{"s": "\xff\xfe\xc3"}\n{"s": "ok"}\n'),
+        records=2,
+        flagged=1,
+    ),
     Case("utf8-bom", _file("a.jsonl", b'\xef\xbb\xbf{"n": 1}\n{"n": 2}\n'), records=2),
-    Case("deep-nesting-10000", _file("a.jsonl", _deep(10_000) + b'{"n": 1}\n'), records=2, flagged=1),
+    Case(
+        "deep-nesting-10000", _file("a.jsonl", _deep(10_000) + b'{"n": 1}\n'), records=2, flagged=1
+    ),
     Case("duplicate-keys", _file("a.jsonl", b'{"n": 1, "n": 2}\n{"n": 3}\n'), records=2),
-    Case("integer-beyond-64-bits", _file("a.jsonl", b'{"big": 123456789012345678901234567890}\n{"big": -18446744073709551617}\n'), records=2),
-    Case("nan-and-infinity", _file("a.jsonl", b'{"x": NaN}\n{"x": Infinity}\n{"x": -Infinity}\n'), records=3),
+    Case(
+        "integer-beyond-64-bits",
+        _file(
+            "a.jsonl", b'{"big": 123456789012345678901234567890}\n{"big": -18446744073709551617}\n'
+        ),
+        records=2,
+    ),
+    Case(
+        "nan-and-infinity",
+        _file("a.jsonl", b'{"x": NaN}\n{"x": Infinity}\n{"x": -Infinity}\n'),
+        records=3,
+    ),
     Case("exponent-overflow", _file("a.jsonl", b'{"x": 1e999}\n{"x": 1.5}\n'), records=2),
-    Case("mixed-line-endings", _file("a.jsonl", b'{"n": 1}\r\n{"n": 2}\n{"n": 3}\r{"n": 4}\r\n\r\n{"n": 5}'), records=4, flagged=1),
+    Case(
+        "mixed-line-endings",
+        _file("a.jsonl", b'{"n": 1}\r\n{"n": 2}\n{"n": 3}\r{"n": 4}\r\n\r\n{"n": 5}'),
+        records=4,
+        flagged=1,
+    ),
     Case("only-blank-lines", _file("a.jsonl", b"\n\n   \n\t\n"), records=0),
     Case("zero-byte-file", _file("a.jsonl", b""), records=0),
     Case("gigantic-line-10mb", _huge_line, records=2),
     Case("binary-garbage", _garbage, records=None),  # records counted below
-    Case("three-thousand-keys", _file("a.jsonl", (json.dumps({f"k{i}": i for i in range(3_000)}) + "\n{\"k1\": 1}\n").encode()), records=2),
-    Case("100k-character-key-and-ansi-escapes", _file("a.jsonl", json.dumps({"x" * 100_000: 1, "esc\x1b[31m": "\x1b[2J"}).encode() + b"\n"), records=1),
-    Case("key-with-quotes-and-semicolon", _file("a.jsonl", b'{"a\\"; DROP TABLE runs; --": 1, "b\'c": 2}\n'), records=1),
+    Case(
+        "three-thousand-keys",
+        _file(
+            "a.jsonl", (json.dumps({f"k{i}": i for i in range(3_000)}) + '\n{"k1": 1}\n').encode()
+        ),
+        records=2,
+    ),
+    Case(
+        "100k-character-key-and-ansi-escapes",
+        _file("a.jsonl", json.dumps({"x" * 100_000: 1, "esc\x1b[31m": "\x1b[2J"}).encode() + b"\n"),
+        records=1,
+    ),
+    Case(
+        "key-with-quotes-and-semicolon",
+        _file("a.jsonl", b'{"a\\"; DROP TABLE runs; --": 1, "b\'c": 2}\n'),
+        records=1,
+    ),
     # -- compression ----------------------------------------------------------------------------
     Case("truncated-gzip", _file("a.jsonl.gz", _gz(LINES)[:-40]), error=r"a\.jsonl\.gz"),
-    Case("truncated-zstd", _file("a.jsonl.zst", _zst(LINES)[: len(_zst(LINES)) // 2]), error=r"a\.jsonl\.zst"),
+    Case(
+        "truncated-zstd",
+        _file("a.jsonl.zst", _zst(LINES)[: len(_zst(LINES)) // 2]),
+        error=r"a\.jsonl\.zst",
+    ),
     Case("gzip-name-plain-content", _file("a.jsonl.gz", b'{"n": 1}\n'), records=1),
-    Case("gzip-magic-then-garbage", _file("a.jsonl.gz", b"\x1f\x8b" + b"garbage" * 20), error=r"a\.jsonl\.gz"),
+    Case(
+        "gzip-magic-then-garbage",
+        _file("a.jsonl.gz", b"\x1f\x8b" + b"garbage" * 20),
+        error=r"a\.jsonl\.gz",
+    ),
     Case("empty-gzip", _file("a.jsonl.gz", _gz(b"")), records=0),
     # -- files that are not files ---------------------------------------------------------------
     Case("symlink-loop", _symlink_loop, error=r"a\.jsonl"),
     Case("directory-symlink-loop", _dir_loop, records=1),
     Case("directory-with-no-files", _empty_dir, error=r"nothing"),
     Case("missing-file", lambda folder: [str(folder / "nope.jsonl")], error=r"nope\.jsonl"),
-    Case("missing-file-with-newline-and-escape-in-its-name", lambda folder: [str(folder / "no\npe\x1b[2J.jsonl")], error=r"no\\npe\\x1b\[2J"),
+    Case(
+        "missing-file-with-newline-and-escape-in-its-name",
+        lambda folder: [str(folder / "no\npe\x1b[2J.jsonl")],
+        error=r"no\\npe\\x1b\[2J",
+    ),
     Case("named-pipe", _fifo, error=r"pipe\.jsonl"),
     Case("path-outside-the-working-folder", _outside, records=2),
     # -- names ----------------------------------------------------------------------------------
-    Case("table-name-with-sql", _file("a.jsonl", b'{"n": 1}\n'), error=r"not allowed|not of the form",
-         table="hostile.x; DROP TABLE tables; --"),
-    Case("namespace-with-quotes", _file("a.jsonl", b'{"n": 1}\n'), error=r"not allowed", table='"a";b.t'),
-    Case("table-name-path-traversal", _file("a.jsonl", b'{"n": 1}\n'), error=r"not of the form|not allowed",
-         table="../../etc.passwd"),
+    Case(
+        "table-name-with-sql",
+        _file("a.jsonl", b'{"n": 1}\n'),
+        error=r"not allowed|not of the form",
+        table="hostile.x; DROP TABLE tables; --",
+    ),
+    Case(
+        "namespace-with-quotes",
+        _file("a.jsonl", b'{"n": 1}\n'),
+        error=r"not allowed",
+        table='"a";b.t',
+    ),
+    Case(
+        "table-name-path-traversal",
+        _file("a.jsonl", b'{"n": 1}\n'),
+        error=r"not of the form|not allowed",
+        table="../../etc.passwd",
+    ),
 ]
 
 
 def _count(lk) -> tuple[int, int, int]:
-    result = lk.sql(f"SELECT count(*) AS n, count(_error) AS failed, count(_raw) AS raw FROM {TABLE}")
+    result = lk.sql(
+        f"SELECT count(*) AS n, count(_error) AS failed, count(_raw) AS raw FROM {TABLE}"
+    )
     row = result.rows()[0]
     return row["n"], row["failed"], row["raw"]
 
@@ -184,7 +269,9 @@ def _count(lk) -> tuple[int, int, int]:
 @pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.timeout(120)
-def test_hostile_log_input_is_refused_in_one_line_or_kept_and_flagged(case, backend, lk, cli, tmp_path):
+def test_hostile_log_input_is_refused_in_one_line_or_kept_and_flagged(
+    case, backend, lk, cli, tmp_path
+):
     good = tmp_path / "good.jsonl"
     good.write_bytes(GOOD)
     assert cli("ingest", "logs", TABLE, str(good), "--output", "json").exit_code == 0
@@ -205,7 +292,9 @@ def test_hostile_log_input_is_refused_in_one_line_or_kept_and_flagged(case, back
     assert result.exit_code == 0, result.stderr
     report = result.json()
     assert report["records_read"] == expected
-    assert report["records_failed"] == (case.flagged if case.id != "binary-garbage" else report["records_failed"])
+    assert report["records_failed"] == (
+        case.flagged if case.id != "binary-garbage" else report["records_failed"]
+    )
     rows, failed, raw = _count(lk)
     assert rows == 2 + expected, "every accepted record is in the table exactly once"
     assert raw == rows, "every record keeps its raw text"

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import inspect
 
-from lake.errors import InvalidName, LakeError
+from lake.core.errors import InvalidName, LakeError
 
 HOSTILE_TABLE_NAMES = [
     "x; DROP TABLE tables; --",
     "ns.t; DROP TABLE runs",
-    "ns.\"t\"",
+    'ns."t"',
     "ns.t'--",
     "a.b.c",
     "ns.t) UNION SELECT * FROM runs --",
@@ -79,7 +79,10 @@ def test_hostile_column_names_round_trip_through_write_ingest_and_sql(lk, tmp_pa
     data = pa.table({name: [i, i + 1] for i, name in enumerate(HOSTILE_COLUMNS)})
     lk.write_table("inj.written", data)
     log = tmp_path / "a.jsonl"
-    log.write_text("\n".join(json.dumps({name: i for i, name in enumerate(HOSTILE_COLUMNS)}) for _ in range(3)) + "\n")
+    log.write_text(
+        "\n".join(json.dumps({name: i for i, name in enumerate(HOSTILE_COLUMNS)}) for _ in range(3))
+        + "\n"
+    )
     report = lk.ingest_logs("inj.logged", str(log))
     assert (report.records_read, report.records_failed) == (3, 0)
 
@@ -91,7 +94,8 @@ def test_hostile_column_names_round_trip_through_write_ingest_and_sql(lk, tmp_pa
     for name in HOSTILE_COLUMNS:  # each column is a column, and only one column
         quoted = '"' + name.replace('"', '""') + '"'
         assert lk.sql(f"SELECT {quoted} AS v FROM inj.written ORDER BY 1").rows() == [
-            {"v": HOSTILE_COLUMNS.index(name)}, {"v": HOSTILE_COLUMNS.index(name) + 1}
+            {"v": HOSTILE_COLUMNS.index(name)},
+            {"v": HOSTILE_COLUMNS.index(name) + 1},
         ]
     described = lk.schema("inj.logged")
     assert {c["name"] for c in described["columns"]} >= {"semi;colon", "select"}
@@ -141,7 +145,7 @@ def test_time_travel_clauses_cannot_carry_sql(lk):
     for query in (
         "SELECT * FROM tt.t TIMESTAMP AS OF '2026-01-01''); DROP TABLE runs; --'",
         "SELECT * FROM tt.t VERSION AS OF 0; DROP TABLE runs",
-        "SELECT * FROM \"tt\".\"t; DROP TABLE runs\"",
+        'SELECT * FROM "tt"."t; DROP TABLE runs"',
     ):
         with pytest.raises(LakeError) as caught:
             lk.sql(query)

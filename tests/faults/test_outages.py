@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lake.names import TableName
+from lake.core.names import TableName
 from tests.faults.conftest import S3_POSTGRES, assert_one_line_error, child_env, lake_argv, run_lake
 
 TABLE = "out.events"
@@ -103,7 +103,12 @@ def _closed_port() -> int:
 
 
 def _log(path: Path, records: int, tag: str) -> str:
-    path.write_text("".join(json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n" for k in range(records)))
+    path.write_text(
+        "".join(
+            json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n"
+            for k in range(records)
+        )
+    )
     return str(path)
 
 
@@ -115,12 +120,23 @@ def _count(lk) -> int:
 
 @pytest.mark.timeout(180)
 @S3_POSTGRES
-def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_works(s3_only, lk, tmp_path):
+def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_works(
+    s3_only, lk, tmp_path
+):
     backend = s3_only
     first = _log(tmp_path / "a.jsonl", 4, "a")
-    no_s3 = run_lake(backend, "ingest", "logs", TABLE, first, AWS_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}")
+    no_s3 = run_lake(
+        backend,
+        "ingest",
+        "logs",
+        TABLE,
+        first,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}",
+    )
     assert no_s3.returncode == 1
-    line = assert_one_line_error(no_s3.stderr, r"S3 server at http://127\.0\.0\.1:\d+ is unreachable")
+    line = assert_one_line_error(
+        no_s3.stderr, r"S3 server at http://127\.0\.0\.1:\d+ is unreachable"
+    )
     assert "\x1b[" not in line, "no terminal colour codes from the driver"
 
     closed_pg = backend.catalog_url.replace(f":{backend.pg.port}/", f":{_closed_port()}/")
@@ -129,7 +145,9 @@ def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_wo
     assert_one_line_error(no_pg.stderr, r"catalog database at postgresql.* is unreachable")
 
     registered = lk.catalog.find_table(TableName.parse(TABLE))
-    assert registered is None or registered.current_version is None, "no version from the failed runs"
+    assert registered is None or registered.current_version is None, (
+        "no version from the failed runs"
+    )
     again = run_lake(backend, "ingest", "logs", TABLE, first, "--output", "json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["version"] == 0
@@ -137,7 +155,9 @@ def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_wo
 
 
 def _stopped_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
     assert os.WIFSTOPPED(status), "the child reached the failpoint"
     return child
@@ -145,14 +165,26 @@ def _stopped_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 @pytest.mark.timeout(240)
 @S3_POSTGRES
-def test_s3_going_away_during_an_ingest_leaves_no_version_and_the_rerun_completes(s3_only, lk, tmp_path):
+def test_s3_going_away_during_an_ingest_leaves_no_version_and_the_rerun_completes(
+    s3_only, lk, tmp_path
+):
     backend = s3_only
     endpoint = backend.s3.endpoint.rsplit(":", 1)
     proxy = Proxy("127.0.0.1", int(endpoint[1]))
     proxy.open()
     try:
         env = child_env(backend, AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}")
-        assert run_lake(backend, "ingest", "logs", TABLE, _log(tmp_path / "a.jsonl", 4, "a"), AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"]).returncode == 0
+        assert (
+            run_lake(
+                backend,
+                "ingest",
+                "logs",
+                TABLE,
+                _log(tmp_path / "a.jsonl", 4, "a"),
+                AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"],
+            ).returncode
+            == 0
+        )
         second = _log(tmp_path / "b.jsonl", 6, "b")
         env["LAKE_FAILPOINT"] = "upload:stop"
         child = _stopped_child(lake_argv("ingest", "logs", TABLE, second), env)
@@ -165,7 +197,16 @@ def test_s3_going_away_during_an_ingest_leaves_no_version_and_the_rerun_complete
         assert [v.version for v in lk.history(TABLE)] == [0]
         assert _count(lk) == 4, "no partial version"
         proxy.open()  # the server is back, on the same address
-        again = run_lake(backend, "ingest", "logs", TABLE, second, "--output", "json", AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"])
+        again = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            second,
+            "--output",
+            "json",
+            AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"],
+        )
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["version"] == 1
         assert _count(lk) == 10
@@ -181,7 +222,17 @@ def test_postgres_going_away_after_the_delta_commit_heals_on_the_next_run(s3_onl
     proxy.open()
     try:
         url = backend.catalog_url.replace(f":{backend.pg.port}/", f":{proxy.port}/")
-        assert run_lake(backend, "ingest", "logs", TABLE, _log(tmp_path / "a.jsonl", 4, "a"), LAKE_CATALOG_URL=url).returncode == 0
+        assert (
+            run_lake(
+                backend,
+                "ingest",
+                "logs",
+                TABLE,
+                _log(tmp_path / "a.jsonl", 4, "a"),
+                LAKE_CATALOG_URL=url,
+            ).returncode
+            == 0
+        )
         second = _log(tmp_path / "b.jsonl", 6, "b")
         env = child_env(backend, LAKE_CATALOG_URL=url, LAKE_FAILPOINT="after_delta_commit:stop")
         child = _stopped_child(lake_argv("ingest", "logs", TABLE, second), env)
@@ -197,7 +248,9 @@ def test_postgres_going_away_after_the_delta_commit_heals_on_the_next_run(s3_onl
         history = lk.history(TABLE)
         assert [v.version for v in history] == [0, 1]
         assert history[1].run_id is not None
-        again = run_lake(backend, "ingest", "logs", TABLE, second, "--output", "json", LAKE_CATALOG_URL=url)
+        again = run_lake(
+            backend, "ingest", "logs", TABLE, second, "--output", "json", LAKE_CATALOG_URL=url
+        )
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["version"] is None, "already ingested: skipped"
         assert _count(lk) == 10

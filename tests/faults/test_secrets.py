@@ -59,7 +59,9 @@ def _leaks(blob: bytes | str, where: str) -> list[str]:
 
 @pytest.mark.timeout(240)
 @S3_POSTGRES
-def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(secret_lake, cli, tmp_path):
+def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(
+    secret_lake, cli, tmp_path
+):
     backend, url = secret_lake
     outputs: list[tuple[str, str]] = []
 
@@ -69,16 +71,48 @@ def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(secret_
         return result
 
     log = tmp_path / "events.jsonl"
-    log.write_text("".join(json.dumps({"ts": f"2026-11-20T10:00:0{i}Z", "n": i}) + "\n" for i in range(5)))
+    log.write_text(
+        "".join(json.dumps({"ts": f"2026-11-20T10:00:0{i}Z", "n": i}) + "\n" for i in range(5))
+    )
     assert run("init").exit_code == 0
     assert run("ingest", "logs", "sec.events", str(log), "--output", "json").exit_code == 0
     assert run("sql", "SELECT count(*) AS n FROM sec.events", "--output", "json").exit_code == 0
-    source = url.replace("postgresql+psycopg2://", "postgresql+psycopg2://")  # the same role and password
-    extracted = run("ingest", "db", "sec.src", "--source", source, "--query", "SELECT 1 AS x, 'y' AS y", "--output", "json")
+    source = url.replace(
+        "postgresql+psycopg2://", "postgresql+psycopg2://"
+    )  # the same role and password
+    extracted = run(
+        "ingest",
+        "db",
+        "sec.src",
+        "--source",
+        source,
+        "--query",
+        "SELECT 1 AS x, 'y' AS y",
+        "--output",
+        "json",
+    )
     assert extracted.exit_code == 0, extracted.stderr
-    refused = run("ingest", "db", "sec.src2", "--source", source.replace(f":{backend.pg.port}/", ":1/"), "--query", "SELECT 1 AS x")
+    refused = run(
+        "ingest",
+        "db",
+        "sec.src2",
+        "--source",
+        source.replace(f":{backend.pg.port}/", ":1/"),
+        "--query",
+        "SELECT 1 AS x",
+    )
     assert refused.exit_code == 1
-    assert run("materialize", "sec_set", "--sql", "SELECT n FROM sec.events", "--out", str(tmp_path / "set")).exit_code == 0
+    assert (
+        run(
+            "materialize",
+            "sec_set",
+            "--sql",
+            "SELECT n FROM sec.events",
+            "--out",
+            str(tmp_path / "set"),
+        ).exit_code
+        == 0
+    )
     for command in (
         ("config", "--output", "json"),
         ("config",),
@@ -90,12 +124,20 @@ def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(secret_
     ):
         assert run(*command).exit_code == 0, command
     # Failures whose messages could quote a URL or a credential.
-    assert run("sql", "SELECT * FROM read_parquet('s3://no-such-bucket-here/x.parquet')").exit_code == 1
-    assert run("ingest", "logs", "sec.events", f"s3://{backend.s3.bucket}/missing/*.jsonl").exit_code == 1
+    assert (
+        run("sql", "SELECT * FROM read_parquet('s3://no-such-bucket-here/x.parquet')").exit_code
+        == 1
+    )
+    assert (
+        run("ingest", "logs", "sec.events", f"s3://{backend.s3.bucket}/missing/*.jsonl").exit_code
+        == 1
+    )
     closed = url.replace(f":{backend.pg.port}/", ":1/")
     refused = run("tables", "--catalog", closed)
     assert refused.exit_code == 1 and "unreachable" in refused.stderr.lower(), refused.stderr
-    bad_s3 = run("ingest", "logs", "sec.other", str(log), "--warehouse", "s3://no-such-bucket-here/w")
+    bad_s3 = run(
+        "ingest", "logs", "sec.other", str(log), "--warehouse", "s3://no-such-bucket-here/w"
+    )
     assert bad_s3.exit_code == 1
 
     leaks: list[str] = []
@@ -116,12 +158,16 @@ def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(secret_
     prefix = backend.warehouse.split("/", 3)[3]
     keys = [
         item["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=backend.s3.bucket, Prefix=prefix)
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=backend.s3.bucket, Prefix=prefix
+        )
         for item in page.get("Contents", [])
     ]
     assert any("_delta_log" in key for key in keys)
     for key in keys:
-        leaks += _leaks(client.get_object(Bucket=backend.s3.bucket, Key=key)["Body"].read(), f"s3 object {key}")
+        leaks += _leaks(
+            client.get_object(Bucket=backend.s3.bucket, Key=key)["Body"].read(), f"s3 object {key}"
+        )
     for path in tmp_path.rglob("*"):
         if path.is_file():
             leaks += _leaks(path.read_bytes(), f"file {path.relative_to(tmp_path)}")
@@ -131,8 +177,8 @@ def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(secret_
 @pytest.mark.timeout(120)
 @S3_POSTGRES
 def test_a_source_password_never_appears_in_extract_errors(s3_only):
-    from ingest.dbsource import open_source
-    from lake.errors import LakeError
+    from ingest.db.source import open_source
+    from lake.core.errors import LakeError
 
     for url in (
         f"postgresql+psycopg2://nobody:{SOURCE_PASSWORD}@127.0.0.1:1/db",

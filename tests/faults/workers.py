@@ -1,11 +1,11 @@
 """Child processes of the fault-injection suite (run as a script, configured by environment).
 
-    python workers.py ingest TABLE FILE...   one ``ingest_logs`` call per file, one line of
-                                             JSON (version, run id, records) per ingest
-    python workers.py read TABLE STOPFILE    ``lake sql "SELECT count(*) ..."`` in a loop until
-                                             STOPFILE exists, one count per line
-    python workers.py catalog-race TABLE SET N   the same table and training set registered
-                                             N times, racing the other processes
+python workers.py ingest TABLE FILE...   one ``ingest_logs`` call per file, one line of
+                                         JSON (version, run id, records) per ingest
+python workers.py read TABLE STOPFILE    ``lake sql "SELECT count(*) ..."`` in a loop until
+                                         STOPFILE exists, one count per line
+python workers.py catalog-race TABLE SET N   the same table and training set registered
+                                         N times, racing the other processes
 """
 
 from __future__ import annotations
@@ -21,13 +21,22 @@ def ingest(table: str, files: list[str]) -> None:
     with lake.connect() as lk:
         for path in files:
             report = lk.ingest_logs(table, path)
-            print(json.dumps({"version": report.version, "run_id": report.run_id, "records": report.records_read}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "version": report.version,
+                        "run_id": report.run_id,
+                        "records": report.records_read,
+                    }
+                ),
+                flush=True,
+            )
 
 
 def read(table: str, stop_file: str) -> None:
     from typer.testing import CliRunner
 
-    from lake.cli import app
+    from lake.faces.cli import app
 
     os.nice(10)  # the writers are what is under test; the reader takes what CPU is left
     runner = CliRunner()
@@ -48,18 +57,32 @@ def catalog_race(table: str, training_set: str, rounds: int) -> None:
     register versions of the same training set; print each version got."""
     import lake
     from catalog.registry import register_training_set
-    from lake.names import TableName
+    from lake.core.names import TableName
 
     with lake.connect() as lk:
         for _ in range(rounds):
-            info = lk.catalog.create_table(TableName.parse(table), kind="logs", location=f"/nowhere/{table}", exist_ok=True)
-            run_id = lk.catalog.start_run(kind="materialize", job=f"race:{training_set}", parameters={})
+            info = lk.catalog.create_table(
+                TableName.parse(table), kind="logs", location=f"/nowhere/{table}", exist_ok=True
+            )
+            run_id = lk.catalog.start_run(
+                kind="materialize", job=f"race:{training_set}", parameters={}
+            )
             registered = register_training_set(
-                lk.catalog, name=training_set, sql="SELECT 1", content_hash="0" * 64, row_count=0,
-                location=None, inputs=[], run_id=run_id, manifest=lambda version: {"version": version},
+                lk.catalog,
+                name=training_set,
+                sql="SELECT 1",
+                content_hash="0" * 64,
+                row_count=0,
+                location=None,
+                inputs=[],
+                run_id=run_id,
+                manifest=lambda version: {"version": version},
             )
             lk.catalog.finish_run(run_id, status="completed")
-            print(json.dumps({"table_id": info.id, "version": registered.version, "run_id": run_id}), flush=True)
+            print(
+                json.dumps({"table_id": info.id, "version": registered.version, "run_id": run_id}),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,2 @@
+"""Database tables and queries (PostgreSQL, MySQL/MariaDB, SQLite) into Delta tables:
+``lake ingest db``."""

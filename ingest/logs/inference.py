@@ -1,0 +1,515 @@
+"""Schema on read for raw logs: the types we infer, how they widen, and how keys become names.
+
+Everything here is a small pure function over :data:`Type` values (or over Python
+values parsed from JSON), so the rules can be read and unit-tested on their own:
+
+* ``null`` never decides a type: ``merge(NULL, t) == t``.
+* ``int`` + ``float`` -> ``float``.
+* structs merge field-wise (first-seen order, new fields appended); lists merge their elements.
+* anything else that disagrees (``int`` vs ``string``, ``struct`` vs scalar, ``bool`` vs ``int``)
+  -> ``JSON``: a string column that holds the JSON text of *every* value (see
+  :func:`json_text`). An integer outside the signed 64-bit range, or a float literal beyond
+  the double range, also makes its column ``JSON``, so no digit is ever lost.
+* subtrees nested deeper than :data:`MAX_DEPTH` levels are stored as ``JSON`` text.
+* a field that only ever held ``null`` (or ``[]``/``{}`` with nothing inside) gets no column
+  yet: there is no type to give it, and its values stay in ``_raw``.
+
+Names (:func:`assign_names`): a JSON key keeps its name, except that the empty key becomes
+``_blank``, a NUL character in a key becomes U+FFFD, and a key whose name is taken (a reserved column at the top level, or a name equal
+ignoring case to an earlier one at the same level: Delta and DuckDB compare names without
+case) gets the first free suffix ``_2``, ``_3``, ... A name already in the table keeps
+belonging to the key that produced it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+import pyarrow as pa
+
+from lake.delta.store import JSON_ENCODING_KEY
+
+MAX_DEPTH = 32
+"""Struct/list levels kept as typed columns; deeper subtrees are stored as JSON text."""
+
+
+RESERVED_COLUMNS = (
+    "_source",
+    "_line",
+    "_ingested_at",
+    "_raw",
+    "_error",
+    "_event_time",
+    "_event_date",
+)
+BLANK_KEY_NAME = "_blank"
+LIST_STEP = "[]"
+"""How a list's elements appear in a column path, e.g. ``("tags", "[]")``."""
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+ScalarKind = Literal["null", "bool", "int", "float", "string", "timestamp", "json"]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    kind: ScalarKind
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Struct:
+    fields: tuple[tuple[str, Type], ...]
+
+    def get(self, key: str) -> Type | None:
+        return self._by_key.get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Type]:
+        # Not a dataclass field: equality and hashing still see ``fields`` only.
+        by_key: dict[str, Type] = {}
+        for k, t in self.fields:
+            by_key.setdefault(k, t)
+        return by_key
+
+    def __str__(self) -> str:
+        return "struct<" + ", ".join(f"{json.dumps(k)}: {t}" for k, t in self.fields) + ">"
+
+
+@dataclass(frozen=True)
+class List:
+    item: Type
+
+    def __str__(self) -> str:
+        return f"list<{self.item}>"
+
+
+Type = Scalar | Struct | List
+
+NULL = Scalar("null")
+BOOL = Scalar("bool")
+INT = Scalar("int")
+FLOAT = Scalar("float")
+STRING = Scalar("string")
+TIMESTAMP = Scalar("timestamp")  # microseconds, UTC (text-log presets parse their time)
+JSON = Scalar("json")
+
+
+class BigNumber:
+    """A JSON number literal beyond the double range (``1e400``); kept as its text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BigNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"BigNumber({self.text!r})"
+
+
+# ---------------------------------------------------------------------------------------
+# Widening
+
+
+def merge(a: Type, b: Type) -> Type:
+    """The narrowest type that holds every value of ``a`` and of ``b``."""
+    if a == b:
+        return a
+    if a == NULL:
+        return b
+    if b == NULL:
+        return a
+    if a == JSON or b == JSON:
+        return JSON
+    if {a, b} == {INT, FLOAT}:
+        return FLOAT
+    if isinstance(a, Struct) and isinstance(b, Struct):
+        merged = dict(a.fields)
+        for key, t in b.fields:
+            merged[key] = merge(merged[key], t) if key in merged else t
+        return Struct(tuple(merged.items()))
+    if isinstance(a, List) and isinstance(b, List):
+        return List(merge(a.item, b.item))
+    return JSON
+
+
+def merge_all(types: Iterable[Type]) -> Type:
+    result: Type = NULL
+    for t in types:
+        result = merge(result, t)
+    return result
+
+
+def depth(t: Type) -> int:
+    if isinstance(t, Struct):
+        return 1 + max((depth(v) for _, v in t.fields), default=0)
+    if isinstance(t, List):
+        return 1 + depth(t.item)
+    return 0
+
+
+def storable(t: Type) -> Type:
+    """``t`` without the parts that carry no type yet (only nulls, empty lists, empty objects).
+
+    Returns ``NULL`` when nothing is left: the caller then gives the field no column.
+    """
+    if isinstance(t, Struct):
+        kept = tuple((k, s) for k, s in ((k, storable(v)) for k, v in t.fields) if s != NULL)
+        return Struct(kept) if kept else NULL
+    if isinstance(t, List):
+        item = storable(t.item)
+        return List(item) if item != NULL else NULL
+    return t
+
+
+# ---------------------------------------------------------------------------------------
+# Types of parsed Python values (the slow, exact path)
+
+
+def type_of(value: object, max_depth: int = MAX_DEPTH) -> Type:
+    """The type of one value as parsed by :func:`parse_json_line`."""
+    if value is None:
+        return NULL
+    if value is True or value is False:
+        return BOOL
+    if isinstance(value, BigNumber):
+        return JSON
+    if isinstance(value, int):
+        return INT if _INT64_MIN <= value <= _INT64_MAX else JSON
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STRING
+    if max_depth <= 0:
+        return JSON
+    if isinstance(value, dict):
+        return Struct(tuple((k, type_of(v, max_depth - 1)) for k, v in value.items()))
+    if isinstance(value, list):
+        return List(merge_all(type_of(v, max_depth - 1) for v in value))
+    return JSON
+
+
+def _parse_float(text: str) -> float | BigNumber:
+    value = float(text)
+    return BigNumber(text) if math.isinf(value) else value
+
+
+_DECODER = json.JSONDecoder(parse_float=_parse_float)
+
+
+def parse_json_line(text: str) -> tuple[object, str | None]:
+    """Parse one JSON line: ``(value, None)`` or ``(None, reason)``.
+
+    Duplicate keys: the last value wins (as in most JSON readers); the line keeps its
+    text in ``_raw``. ``NaN``/``Infinity``/``-Infinity`` are read as floats.
+    """
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as e:
+        return None, f"invalid JSON: {e.msg} at column {e.colno}"
+    except RecursionError:
+        return None, "JSON nested too deeply to parse"
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(value), "a number"
+        )
+        return None, f"not a JSON object but {kind}"
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        # Valid JSON grammar, but no Unicode text: Arrow and Parquet cannot store it.
+        return None, "invalid JSON: a \\u escape is a lone surrogate, not a character"
+    return value, None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (RecursionError, ValueError):
+        return False
+    return False
+
+
+def json_text(value: object) -> str:
+    """The exact encoding of a value in a JSON column.
+
+    Compact JSON (``separators=(",", ":")``), keys in their original order, non-ASCII
+    characters kept as themselves (not ``\\u`` escapes), integers exact, floats in Python's
+    shortest round-trip form (``1.0``, ``1e+20``), number literals beyond the double range as
+    written; so the string ``abc`` is stored as ``"abc"`` (with the quotes) and ``5`` as ``5``.
+    Raises RecursionError for values nested too deeply to encode.
+    """
+    tokens: dict[str, str] = {}
+
+    def default(obj: object) -> object:
+        if isinstance(obj, BigNumber):
+            token = f"\x00bignum{uuid.uuid4().hex}\x00"
+            tokens[json.dumps(token)] = obj.text
+            return token
+        if isinstance(obj, (datetime, date)):  # typed text-log columns (preset times)
+            return obj.isoformat()
+        raise TypeError(f"cannot encode {type(obj).__name__}")
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=default)
+    for quoted, literal in tokens.items():
+        text = text.replace(quoted, literal)
+    return text
+
+
+def to_arrow_value(value: object, t: Type, names: Names | None = None) -> object:
+    """A parsed Python value shaped for ``pa.array(..., type=arrow_type(t, names))``.
+
+    Raises RecursionError for a value nested too deeply to encode as JSON text.
+    """
+    if value is None or t == NULL:
+        return None
+    if t == JSON:
+        return json_text(value)
+    if isinstance(t, Struct):
+        if not isinstance(value, dict):
+            return None
+        nm = names or _NO_NAMES
+        return {
+            nm.names.get(k, k): to_arrow_value(value.get(k), ft, nm.child(k)) for k, ft in t.fields
+        }
+    if isinstance(t, List):
+        if not isinstance(value, list):
+            return None
+        item_names = names.item if names is not None else None
+        return [to_arrow_value(v, t.item, item_names) for v in value]
+    if t == FLOAT and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow <-> Type
+
+
+def from_arrow(dt: pa.DataType, metadata: Mapping[bytes, bytes] | None = None) -> Type:
+    """Our type for an Arrow type (a JSON column is a string field with JSON metadata)."""
+    if metadata and metadata.get(JSON_ENCODING_KEY) == b"json":
+        return JSON
+    if pa.types.is_null(dt):
+        return NULL
+    if pa.types.is_boolean(dt):
+        return BOOL
+    if pa.types.is_integer(dt):
+        return INT
+    if pa.types.is_floating(dt) or pa.types.is_decimal(dt):
+        return FLOAT
+    if pa.types.is_struct(dt):
+        return Struct(
+            tuple(
+                (dt.field(i).name, from_arrow(dt.field(i).type, dt.field(i).metadata))
+                for i in range(dt.num_fields)
+            )
+        )
+    if pa.types.is_list(dt) or pa.types.is_large_list(dt) or pa.types.is_list_view(dt):
+        return List(from_arrow(dt.value_type, dt.value_field.metadata))
+    if pa.types.is_timestamp(dt):
+        return TIMESTAMP
+    if pa.types.is_string(dt) or pa.types.is_large_string(dt) or pa.types.is_string_view(dt):
+        return STRING
+    return JSON
+
+
+@dataclass(frozen=True)
+class Names:
+    """Column names of a struct's fields (by JSON key), and of their children."""
+
+    names: Mapping[str, str] = field(default_factory=dict)
+    children: Mapping[str, Names] = field(default_factory=dict)
+    item: Names | None = None
+
+    def child(self, key: str) -> Names:
+        return self.children.get(key, _NO_NAMES)
+
+
+_NO_NAMES = Names()
+
+
+def arrow_type(t: Type, names: Names = _NO_NAMES) -> pa.DataType:
+    """The Arrow type of ``t``; struct fields named by ``names`` (JSON keys when absent)."""
+    return arrow_field("x", t, names).type
+
+
+def arrow_field(name: str, t: Type, names: Names = _NO_NAMES) -> pa.Field:
+    if t == JSON:
+        return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"json"})
+    if isinstance(t, Scalar):
+        return pa.field(name, _SCALAR_ARROW[t.kind])
+    if isinstance(t, Struct):
+        return pa.field(
+            name,
+            pa.struct([arrow_field(names.names.get(k, k), v, names.child(k)) for k, v in t.fields]),
+        )
+    return pa.field(name, pa.list_(arrow_field("element", t.item, names.item or _NO_NAMES)))
+
+
+_SCALAR_ARROW = {
+    "null": pa.null(),
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "json": pa.string(),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Names
+
+
+def assign_names(
+    keys: Sequence[str],
+    *,
+    existing: Sequence[str] = (),
+    reserved: Collection[str] = (),
+) -> dict[str, str]:
+    """Column name for each JSON key at one level (see the module docstring for the rule).
+
+    ``existing`` are the names the table already has at this level, ``reserved`` names no
+    key may take (our own columns at the top level).
+    """
+    taken = {n.casefold() for n in reserved}
+    claimed: set[str] = set()
+    result: dict[str, str] = {}
+    existing_set = set(existing)
+    # A key that exactly names an existing column keeps it, wherever it appears.
+    for key in keys:
+        if key in existing_set and key.casefold() not in taken:
+            result[key] = key
+            claimed.add(key)
+    taken |= {n.casefold() for n in existing_set if n in claimed}
+    others = {n.casefold() for n in existing_set if n not in claimed}
+    for key in keys:
+        if key in result:
+            continue
+        # NUL cannot be stored in a Postgres catalog, nor quoted for DuckDB.
+        base = key.replace("\x00", "\ufffd") if key != "" else BLANK_KEY_NAME
+        candidate, n = base, 1
+        while True:
+            folded = candidate.casefold()
+            if candidate in existing_set and candidate not in claimed and folded not in taken:
+                break  # the name this rule gave the same key in an earlier ingest
+            if folded not in taken and folded not in others:
+                break
+            n += 1
+            candidate = f"{base}_{n}"
+        result[key] = candidate
+        claimed.add(candidate)
+        taken.add(candidate.casefold())
+    return result
+
+
+def name_tree(t: Type, existing: pa.DataType | None = None, *, top_level: bool = False) -> Names:
+    """Names for every struct level of ``t``, keeping the names ``existing`` already uses."""
+    if isinstance(t, List):
+        ex_item = existing.value_type if existing is not None and _is_list(existing) else None
+        return Names(item=name_tree(t.item, ex_item))
+    if not isinstance(t, Struct):
+        return _NO_NAMES
+    ex_fields: dict[str, pa.DataType] = {}
+    if existing is not None and pa.types.is_struct(existing):
+        ex_fields = {
+            existing.field(i).name: existing.field(i).type for i in range(existing.num_fields)
+        }
+    names = assign_names(
+        [k for k, _ in t.fields],
+        existing=list(ex_fields),
+        reserved=RESERVED_COLUMNS if top_level else (),
+    )
+    children = {
+        k: name_tree(v, ex_fields.get(names[k]))
+        for k, v in t.fields
+        if isinstance(v, (Struct, List))
+    }
+    return Names(names=names, children=children)
+
+
+def _is_list(dt: pa.DataType) -> bool:
+    return pa.types.is_list(dt) or pa.types.is_large_list(dt)
+
+
+# ---------------------------------------------------------------------------------------
+# Drift
+
+
+DriftKind = Literal["added", "widened", "conflict"]
+
+
+@dataclass(frozen=True)
+class TypeChange:
+    """One difference between a table's type and the type new data needs (by column path)."""
+
+    path: tuple[str, ...]
+    kind: DriftKind
+    old: Type | None
+    new: Type
+
+
+def type_changes(old: Type | None, new: Type, path: tuple[str, ...] = ()) -> list[TypeChange]:
+    """What changes from ``old`` (None: absent) to ``new``, outermost change first.
+
+    A new field is reported once (``added``), not its children; a struct that gains fields
+    reports each field; ``int`` -> ``float`` is ``widened``; becoming JSON is ``conflict``.
+    """
+    if old is None or old == NULL:
+        return [TypeChange(path, "added", None, new)] if new != NULL else []
+    if old == new or new == NULL:
+        return []
+    if isinstance(old, Struct) and isinstance(new, Struct):
+        out: list[TypeChange] = []
+        for key, nt in new.fields:
+            out += type_changes(old.get(key), nt, (*path, key))
+        return out
+    if isinstance(old, List) and isinstance(new, List):
+        return type_changes(old.item, new.item, (*path, LIST_STEP))
+    kind: DriftKind = "conflict" if new == JSON else "widened"
+    return [TypeChange(path, kind, old, new)]
+
+
+def value_at(value: object, path: Sequence[str]) -> list[object]:
+    """Every value found at ``path`` inside one parsed record (lists fan out)."""
+    found = [value]
+    for step in path:
+        nxt: list[object] = []
+        for v in found:
+            if step == LIST_STEP and isinstance(v, list):
+                nxt.extend(v)
+            elif isinstance(v, dict) and step in v:
+                nxt.append(v[step])
+        found = nxt
+    return found
+
+
+def needs_change(values: Iterable[object], old: Type | None) -> bool:
+    """True when some value does not fit ``old`` without a change of type."""
+    for v in values:
+        t = type_of(v)
+        if t == NULL:
+            continue
+        if old is None or merge(old, t) != old:
+            return True
+    return False

@@ -1,0 +1,387 @@
+"""Parsing JSON-lines records into Arrow columns typed from all of the data.
+
+Two readers, one meaning. The fast one is pyarrow's multi-threaded JSON reader over a whole
+chunk; it is used only when it provably gives what the exact reader would: every line an
+object, no duplicate keys, no type conflicts, no timestamps guessed from strings, no
+integer beyond 64 bits turned into a float, nesting shallow enough for its recursive parser
+(it crashes the process at about 10,000 levels). Otherwise the chunk goes through the exact
+reader: Python's json per line (:func:`ingest.logs.inference.parse_json_line`), types from
+:mod:`ingest.logs.inference`, one error reason per line that does not parse.
+
+Chunk tables use the JSON keys as field names; :func:`conform` turns them (or a staged
+file) into the table's final types and column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from ingest.logs import inference as inf
+from ingest.logs.inference import JSON, NULL, Names, Struct, Type
+
+_DEPTH_GUARD_BYTES = 1000
+"""Lines shorter than this cannot nest deeper than pyarrow's parser survives (tested: 1,000)."""
+_DEPTH_GUARD_OPENINGS = 900
+_BLOCK_BYTES = 4 << 20
+_PROBE_BYTES = 256 << 10
+"""A chunk without a hint has its types read from this much of its head first."""
+_BIG = float(2**63)
+_THREADS = True  # A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short
+
+
+class NeedsReparse(Exception):
+    """Typed values cannot become the target type without their original JSON text."""
+
+
+@dataclass
+class JsonChunk:
+    """Parsed records of one chunk: columns keyed by JSON key, their type, and errors."""
+
+    table: pa.Table
+    type: Struct
+    errors: list[str | None] | None  # None: every record parsed
+    values: list[object] | None = None  # parsed Python values, when the exact reader ran
+
+
+def parse_records(
+    records: pa.StringArray,
+    text: bytes | None,
+    invalid: dict[int, str] | None = None,
+    *,
+    hint: pa.Schema | None = None,
+) -> JsonChunk:
+    """Parse one chunk of records (non-blank lines).
+
+    ``text`` is the chunk's lines joined by ``\\n`` (blank lines may be included: both
+    readers skip them); None sends the chunk straight to the exact reader.
+    ``invalid`` maps record index -> reason for records known bad already (bad UTF-8).
+    ``hint`` (see :func:`reader_hint`) spares the fast reader its type inference (about 30%
+    of its time); fields it does not name are still inferred.
+    """
+    if text is not None and not invalid and len(records):
+        longest = _longest_shallow(records)
+        if longest is not None:
+            probe = None
+            if (hint is None or not len(hint)) and len(text) > 4 * _PROBE_BYTES:
+                # The first chunk: inferring types over all of it, then reading it again
+                # because pyarrow guessed timestamps, took 0.1 s before the pipeline flowed.
+                probe = _probe(text)
+                hint = reader_hint(_our_type(probe)) if probe is not None else None
+            fast = _fast(records, text, hint, longest) if hint is not None and len(hint) else None
+            if fast is not None and probe is not None:
+                fast = _in_order_of(fast, probe)  # None: read it without the hint
+            if fast is None:
+                fast = _fast(records, text, None, longest)
+            if fast is not None:
+                return fast
+    return exact(records.to_pylist(), invalid or {})
+
+
+def reader_hint(t: Struct) -> pa.Schema:
+    """Types already known for the fast reader: what it can hold exactly (no JSON, no nulls)."""
+    fields = []
+    for key, ft in t.fields:
+        dt = _hint_type(ft)
+        if dt is not None:
+            fields.append(pa.field(key, dt))
+    return pa.schema(fields)
+
+
+def _probe(text: bytes | pa.Buffer) -> pa.Schema | None:
+    """The schema pyarrow infers from the whole lines in the head of ``text``, time strings
+    kept as strings (None if it cannot tell). Call only on text known to be shallow."""
+    head = bytes(memoryview(text)[:_PROBE_BYTES])
+    end = head.rfind(b"\n")
+    if end < 0:
+        return None
+    try:
+        table = pj.read_json(
+            pa.BufferReader(head[: end + 1]),
+            read_options=pj.ReadOptions(block_size=_PROBE_BYTES, use_threads=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pa.schema([pa.field(f.name, _strings_for_times(f.type)) for f in table.schema])
+
+
+def _our_type(schema: pa.Schema) -> Struct:
+    t = inf.from_arrow(pa.struct(list(schema)))
+    assert isinstance(t, Struct)
+    return t
+
+
+def _in_order_of(chunk: JsonChunk, probe: pa.Schema) -> JsonChunk | None:
+    """``chunk`` with its columns (and struct fields) in the order reading without a hint
+    gives: keys in order of first appearance. The hint names only the typed keys of the
+    probe, so pyarrow put keys that were null there after them."""
+    schema = pa.schema(_ordered(list(chunk.table.schema), list(probe)))
+    if schema == chunk.table.schema:
+        return chunk
+    try:
+        table = chunk.table.select(schema.names).cast(schema)  # structs cast field by name
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return JsonChunk(table, _our_type(schema), chunk.errors, chunk.values)
+
+
+def _ordered(fields: list[pa.Field], probe: list[pa.Field]) -> list[pa.Field]:
+    rank = {f.name: i for i, f in enumerate(probe)}
+    seen = {f.name: f.type for f in probe}
+    # Stable: keys the probe did not see keep their order, after those it saw.
+    fields = sorted(fields, key=lambda f: rank.get(f.name, len(rank)))
+    return [f.with_type(_ordered_type(f.type, seen.get(f.name))) for f in fields]
+
+
+def _ordered_type(dt: pa.DataType, probe: pa.DataType | None) -> pa.DataType:
+    if probe is not None and pa.types.is_struct(dt) and pa.types.is_struct(probe):
+        return pa.struct(_ordered(list(dt), list(probe)))
+    if probe is not None and pa.types.is_list(dt) and pa.types.is_list(probe):
+        return pa.list_(dt.value_field.with_type(_ordered_type(dt.value_type, probe.value_type)))
+    return dt
+
+
+def _hint_type(t: Type) -> pa.DataType | None:
+    if isinstance(t, Struct):
+        fields = [pa.field(k, dt) for k, ft in t.fields if (dt := _hint_type(ft)) is not None]
+        return pa.struct(fields) if fields else None
+    if isinstance(t, inf.List):
+        item = _hint_type(t.item)
+        return pa.list_(item) if item is not None else None
+    if t in (inf.BOOL, inf.INT, inf.FLOAT, inf.STRING):
+        return inf.arrow_type(t)
+    return None
+
+
+def _longest_shallow(records: pa.StringArray) -> int | None:
+    """The longest record's length in bytes, or None when a record may nest deeper than
+    pyarrow's parser survives (it crashes the process): such chunks take the exact reader."""
+    lengths = pc.binary_length(records)
+    longest = pc.max(lengths).as_py() or 0
+    if longest >= _DEPTH_GUARD_BYTES:
+        long_rows = pc.indices_nonzero(pc.greater_equal(lengths, _DEPTH_GUARD_BYTES))
+        for i in long_rows.to_pylist():
+            s = records[i].as_py()
+            if s.count("{") + s.count("[") >= _DEPTH_GUARD_OPENINGS:
+                return None
+    return longest
+
+
+def _fast(
+    records: pa.StringArray, text: bytes, hint: pa.Schema | None, longest: int
+) -> JsonChunk | None:
+    """pyarrow's reader over ``text`` (records already checked by :func:`_longest_shallow`),
+    or None where its result would differ from the exact reader's."""
+    n = len(records)
+    block = max(_BLOCK_BYTES, longest + 2)
+    opts = pj.ReadOptions(block_size=block, use_threads=_THREADS)
+    parse = (
+        pj.ParseOptions(explicit_schema=hint, unexpected_field_behavior="infer")
+        if hint is not None
+        else None
+    )
+    try:
+        table = pj.read_json(pa.BufferReader(text), read_options=opts, parse_options=parse)
+        if _has_timestamp(table.schema):
+            # pyarrow guessed timestamps from strings: read them again as the strings they are.
+            schema = pa.schema([pa.field(f.name, _strings_for_times(f.type)) for f in table.schema])
+            table = pj.read_json(
+                pa.BufferReader(text),
+                read_options=opts,
+                parse_options=pj.ParseOptions(explicit_schema=schema),
+            )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != n:
+        return None
+    t = _our_type(table.schema)
+    if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
+        return None
+    return JsonChunk(table, t, None)
+
+
+def _has_timestamp(schema: pa.Schema) -> bool:
+    def walk(dt: pa.DataType) -> bool:
+        if pa.types.is_timestamp(dt) or pa.types.is_date(dt):
+            return True
+        if pa.types.is_struct(dt):
+            return any(walk(dt.field(i).type) for i in range(dt.num_fields))
+        if pa.types.is_list(dt):
+            return walk(dt.value_type)
+        return False
+
+    return any(walk(f.type) for f in schema)
+
+
+def _strings_for_times(dt: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(dt) or pa.types.is_date(dt):
+        return pa.string()
+    if pa.types.is_struct(dt):
+        return pa.struct(
+            [
+                pa.field(dt.field(i).name, _strings_for_times(dt.field(i).type))
+                for i in range(dt.num_fields)
+            ]
+        )
+    if pa.types.is_list(dt):
+        return pa.list_(_strings_for_times(dt.value_type))
+    return dt
+
+
+def _lossy_floats(table: pa.Table, t: Struct) -> bool:
+    """True when a float column holds a value that may have been an integer beyond 64 bits."""
+
+    def walk(arr: pa.Array, typ: Type) -> bool:
+        if typ == inf.FLOAT:
+            low, high = pc.min_max(arr).values()  # no abs(): that copies the column
+            return any(v is not None and abs(v) >= _BIG for v in (low.as_py(), high.as_py()))
+        if isinstance(typ, Struct):
+            return any(walk(arr.field(k), ft) for k, ft in typ.fields)
+        if isinstance(typ, inf.List):
+            return walk(arr.flatten(), typ.item)
+        return False
+
+    for key, ft in t.fields:
+        for chunk in table.column(key).chunks:
+            if walk(chunk, ft):
+                return True
+    return False
+
+
+def exact(texts: Sequence[str | None], invalid: dict[int, str]) -> JsonChunk:
+    """The exact reader: Python's json per record, types from all of them."""
+    values: list[object] = []
+    errors: list[str | None] = []
+    for i, s in enumerate(texts):
+        if i in invalid or s is None:
+            values.append(None)
+            errors.append(invalid.get(i, "no text"))
+            continue
+        v, err = inf.parse_json_line(s)
+        values.append(v)
+        errors.append(err)
+    t = inf.merge_all(inf.type_of(v) for v in values if v is not None)
+    if not isinstance(t, Struct):
+        t = Struct(())
+    table = python_table(values, t, None, errors)
+    return JsonChunk(table, t, errors if any(e is not None for e in errors) else None, values)
+
+
+def python_table(
+    values: list[object], t: Struct, names: Names | None, errors: list[str | None]
+) -> pa.Table:
+    """Columns of type ``t`` (named by ``names``) from parsed records.
+
+    A record whose value cannot be encoded (nested too deeply for JSON text) gets an error
+    in ``errors`` and nulls in its columns.
+    """
+    nm = names or Names()
+    fields = [inf.arrow_field(nm.names.get(k, k), ft, nm.child(k)) for k, ft in t.fields]
+    columns: list[list[object]] = [[] for _ in t.fields]
+    for i, v in enumerate(values):
+        try:
+            row = [
+                inf.to_arrow_value(v.get(k), ft, nm.child(k)) if isinstance(v, dict) else None
+                for k, ft in t.fields
+            ]
+        except RecursionError:
+            errors[i] = "JSON nested too deeply to store"
+            row = [None] * len(t.fields)
+        for col, x in zip(columns, row, strict=True):
+            col.append(x)
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, fields, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+# ---------------------------------------------------------------------------------------
+# Conforming typed columns to a wider type
+
+
+def conform_table(
+    table: pa.Table, src: Struct, dst: Struct, *, src_names: Names, dst_names: Names, num_rows: int
+) -> list[pa.ChunkedArray]:
+    """``table``'s columns (of type ``src``, named by ``src_names``) as type ``dst``.
+
+    Raises NeedsReparse when a typed value must become JSON text.
+    """
+    out = []
+    n = num_rows
+    present = set(table.column_names)  # a set: a line with 10,000 keys made this quadratic
+    for key, ft in dst.fields:
+        field = inf.arrow_field(dst_names.names.get(key, key), ft, dst_names.child(key))
+        st = src.get(key)
+        col_name = src_names.names.get(key, key)
+        if st is None or col_name not in present:
+            out.append(pa.chunked_array([pa.nulls(n, field.type)], field.type))
+            continue
+        col = table.column(col_name)
+        out.append(
+            pa.chunked_array(
+                [
+                    conform(c, st, ft, src_names.child(key), dst_names.child(key))
+                    for c in col.chunks
+                ],
+                field.type,
+            )
+        )
+    return out
+
+
+def _encodable(t: Type) -> bool:
+    if isinstance(t, inf.List):
+        return _encodable(t.item)
+    return t in (inf.BOOL, inf.INT, inf.STRING, inf.TIMESTAMP, NULL)
+
+
+def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Names) -> pa.Array:
+    """One array of type ``src`` as type ``dst`` (which must hold it without re-encoding)."""
+    target = inf.arrow_type(dst, dst_names)
+    if src == NULL or pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), target)
+    # A string becoming JSON keeps its Arrow type but not its text ("a" -> "\"a\"").
+    if arr.type == target and not (dst == JSON and src != JSON):
+        return arr
+    if dst == JSON:
+        if src == JSON:
+            return arr.cast(pa.string())
+        if _encodable(src):
+            # Exact: these values print the same as the exact reader's (not floats: the fast
+            # reader reads 5 as 5.0 in a column that also holds 1.5).
+            return pa.array(
+                [None if v is None else inf.json_text(v) for v in arr.to_pylist()], pa.string()
+            )
+        raise NeedsReparse
+    if isinstance(dst, Struct):
+        if not isinstance(src, Struct):
+            raise NeedsReparse
+        children, fields = [], []
+        for key, ft in dst.fields:
+            field = inf.arrow_field(dst_names.names.get(key, key), ft, dst_names.child(key))
+            st = src.get(key)
+            name = src_names.names.get(key, key)
+            if st is None or arr.type.get_field_index(name) < 0:
+                child = pa.nulls(len(arr), field.type)
+            else:
+                child = conform(arr.field(name), st, ft, src_names.child(key), dst_names.child(key))
+            children.append(child)
+            fields.append(field)
+        mask = arr.is_null() if arr.null_count else None
+        return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+    if isinstance(dst, inf.List):
+        if not isinstance(src, inf.List):
+            raise NeedsReparse
+        values = conform(
+            arr.values, src.item, dst.item, src_names.item or Names(), dst_names.item or Names()
+        )
+        mask = arr.is_null() if arr.null_count else None
+        return pa.ListArray.from_arrays(arr.offsets, values, type=target, mask=mask)
+    if isinstance(src, (Struct, inf.List)) or src == JSON:
+        raise NeedsReparse
+    try:
+        return arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise NeedsReparse from e

@@ -1,0 +1,353 @@
+"""``lake ingest logs``: raw log files into a Delta table, in one commit per call.
+
+The engine (:mod:`ingest.logs.stage`) reads and parses the files into staged Parquet; this
+module decides what to read (skipping content already ingested, resuming grown files from
+where the last ingest stopped), runs the write protocol of ``lake.landing.commits`` and reports
+what happened. The table is created on first ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, VersionInfo
+from lake.core.names import TableName
+from lake.core.storage import Storage
+from lake.delta.store import DeltaStore, Snapshot, StagedFile, column_type
+from lake.landing.commits import TableRun
+from lake.landing.sync import sync_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Progress = Callable[[int, int, int], None]
+KIND = "logs"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    uri: str
+    status: Literal["ingested", "appended", "skipped"]
+    records_read: int = 0
+    records_parsed: int = 0
+    records_failed: int = 0
+    bytes: int = 0
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ``lake ingest logs`` did."""
+
+    table: str
+    version: int | None
+    """The new version, or None when nothing new was found (every file skipped)."""
+    run_id: str
+    files: tuple[FileOutcome, ...]
+    drift: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+
+    @property
+    def records_read(self) -> int:
+        return sum(f.records_read for f in self.files)
+
+    @property
+    def records_parsed(self) -> int:
+        return sum(f.records_parsed for f in self.files)
+
+    @property
+    def records_failed(self) -> int:
+        return sum(f.records_failed for f in self.files)
+
+    @property
+    def files_skipped(self) -> int:
+        return sum(1 for f in self.files if f.status == "skipped")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "version": self.version,
+            "run_id": self.run_id,
+            "records_read": self.records_read,
+            "records_parsed": self.records_parsed,
+            "records_failed": self.records_failed,
+            "files_skipped": self.files_skipped,
+            "files": [f.to_json() for f in self.files],
+            "drift": list(self.drift),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def ingest_logs(
+    catalog: Catalog,
+    storage: Storage,
+    name: TableName,
+    paths: Sequence[str],
+    *,
+    fmt: str = "auto",
+    pattern: str | None = None,
+    preset: str | None = None,
+    multiline_start: str | None = None,
+    time_field: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest log files into table ``name`` (created on first ingest) as one new version.
+
+    A column the new logs widen (``int`` to ``float``, or to JSON text on a conflict) is
+    widened in the rows already in the table too, in the same commit.
+
+    Raises:
+        SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed.
+        CommitConflict: another writer committed while a widening rewrite was running.
+    """
+    from ingest.logs.stage import stage_logs
+    from ingest.sources import expand_paths
+
+    started = time.perf_counter()
+    # Expand first: a path that matches nothing must not create a table or a run.
+    sources = expand_paths(paths, filesystem_for=storage.filesystem_for)
+    info = catalog.create_table(
+        name, kind=KIND, location=storage.table_uri(name.namespace, name.name), exist_ok=True
+    )
+    store = DeltaStore(info.location, storage)
+    sync_table(catalog, store, info)
+    existing = store.snapshot() if store.exists() else None
+    existing_schema = existing.schema if existing is not None else None
+    resume, skipped = _plan(catalog, info, sources)
+    to_read = [s for s in sources if s.uri not in skipped]
+    parameters = {
+        "paths": list(paths),
+        "format": fmt,
+        "pattern": pattern,
+        "preset": preset,
+        "multiline_start": multiline_start,
+        "time_field": time_field,
+    }
+    with TableRun.start(catalog, store, info, kind="ingest_logs", parameters=parameters) as run:
+        outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
+        if not to_read:
+            return IngestReport(
+                str(name), None, run.run_id, tuple(outcomes), seconds=time.perf_counter() - started
+            )
+        with tempfile.TemporaryDirectory(prefix="lake-stage-") as staging:
+            staged = stage_logs(
+                [s.uri for s in to_read],
+                staging_dir=staging,
+                filesystem_for=storage.filesystem_for,
+                fmt=fmt,  # type: ignore[arg-type]
+                pattern=pattern,
+                preset=preset,
+                multiline_start=multiline_start,
+                time_field=time_field,
+                existing_schema=existing_schema,
+                resume=resume,
+                progress=progress,
+            )
+            new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]
+            for report in staged.sources:
+                grown = report.uri in resume and not report.restarted
+                if report.records_read == 0 and report.start_offset == report.size:
+                    outcomes.append(
+                        FileOutcome(
+                            report.uri, "skipped", note="no new records since the last ingest"
+                        )
+                    )
+                    continue
+                outcomes.append(
+                    FileOutcome(
+                        report.uri,
+                        "appended" if grown else "ingested",
+                        records_read=report.records_read,
+                        records_parsed=report.records_parsed,
+                        records_failed=report.records_failed,
+                        bytes=report.size - report.start_offset,
+                        note="file had grown: read from byte %d" % report.start_offset
+                        if grown
+                        else None,
+                    )
+                )
+            drift = tuple(_drift_json(event) for event in staged.drift)
+            if not staged.files:
+                return IngestReport(
+                    str(name),
+                    None,
+                    run.run_id,
+                    tuple(outcomes),
+                    drift,
+                    time.perf_counter() - started,
+                )
+            catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
+            run.prepare(
+                outcome={"rows_added": sum(f.records for f in staged.files), "drift": list(drift)},
+                files=[
+                    PendingFile(
+                        uri=r.uri,
+                        sha256=r.sha256,
+                        start_offset=r.start_offset,
+                        end_offset=r.bytes_consumed,
+                        end_line=r.next_line - 1,
+                        records=r.records_read,
+                    )
+                    for r in staged.sources
+                ],
+            )
+            new_files = [
+                StagedFile(path=_path(f.path), partition_values=f.partition_values)
+                for f in staged.files
+            ]
+            if existing is not None and _changes_types(existing.schema, staged.schema):
+                version = _rewrite_widened(
+                    run, store, existing, new_files, staged.schema, staged.partition_by
+                )
+            else:
+                version = run.commit_staged(
+                    new_files,
+                    schema=staged.schema,
+                    partition_by=staged.partition_by,
+                    operation="INGEST LOGS",
+                )
+    return IngestReport(
+        str(name),
+        version.version,
+        run.run_id,
+        tuple(outcomes),
+        drift,
+        time.perf_counter() - started,
+    )
+
+
+def _plan(
+    catalog: Catalog, info: TableInfo, sources: Sequence[Any]
+) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
+    """Where to resume each file, and which files to skip because their content is in the
+    table already (under this name or another)."""
+    ledger = catalog.ingested_files(info)
+    resume: dict[str, tuple[int, int, str]] = {}
+    for entry in ledger:  # oldest first: the last entry of a file is where it stopped
+        resume[entry.uri] = (entry.end_offset, entry.end_line + 1, entry.sha256)
+    whole_files = {(e.end_offset, e.sha256): e.uri for e in ledger}
+    sizes = {size for size, _ in whole_files}
+    in_this_call = Counter(s.size for s in sources)
+    skipped: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for source in sources:
+        point = resume.get(source.uri)
+        if point is not None and point[0] == source.size:
+            continue  # the engine checks the hash and reads nothing when unchanged
+        # Hash only files that could be a copy: same size as an ingested or a sibling file.
+        if (point is None and source.size in sizes) or in_this_call[source.size] > 1:
+            digest = _sha256(source)
+            earlier = whole_files.get((source.size, digest)) or seen.get(digest)
+            if earlier is not None:
+                skipped[source.uri] = f"same content as {earlier}, already ingested"
+                continue
+            seen[digest] = source.uri
+    return resume, skipped
+
+
+def _sha256(source: Any) -> str:
+    digest = hashlib.sha256()
+    if source.filesystem is None:
+        with open(source.path, "rb") as handle:
+            for block in iter(lambda: handle.read(8 << 20), b""):
+                digest.update(block)
+    else:
+        with source.filesystem.open_input_stream(source.path) as handle:
+            for block in iter(lambda: handle.read(8 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _changes_types(existing: pa.Schema, new: pa.Schema) -> bool:
+    """Whether the new logs widen a column the table already has (its type, or a string
+    column that becomes JSON text)."""
+    for field in existing:
+        index = new.get_field_index(field.name)
+        if index >= 0 and column_type(new.field(index)) != column_type(field):
+            return True
+    return False
+
+
+def _rewrite_widened(
+    run: TableRun,
+    store: DeltaStore,
+    base: Snapshot,
+    new_files: Sequence[StagedFile],
+    schema: Any,
+    partition_by: Sequence[str],
+) -> VersionInfo:
+    """Commit the new rows together with the rows of ``base`` (the version the new rows
+    were inferred against) converted to the widened schema (see :mod:`ingest.logs.widen`): one
+    version, one type per column, no value lost. If another writer committed after ``base``,
+    nothing is written (CommitConflict).
+
+    The rewrite reads the whole table; it happens once per widening, not per ingest.
+    """
+    import itertools
+
+    import pyarrow as pa
+
+    from ingest.logs.widen import widen
+    from lake.delta.store import read_staged
+
+    old_rows = (widen(batch, schema) for batch in store.scan(base))
+    reader = pa.RecordBatchReader.from_batches(
+        schema, itertools.chain(old_rows, read_staged(new_files, schema))
+    )
+    return run.write(
+        reader,
+        mode="overwrite",
+        operation="INGEST LOGS (WIDEN)",
+        partition_by=partition_by,
+        overwrite_schema=True,
+        base_version=base.version,
+    )
+
+
+def _drift_json(event: Any) -> dict[str, Any]:
+    return {
+        "column": ".".join(event.column),
+        "change": event.kind,
+        "old_type": None if event.old_type is None else str(event.old_type),
+        # A conflict makes a string column of JSON text: say so, not just "string".
+        "new_type": "json" if event.kind == "conflict" else str(event.new_type),
+        "source": event.source,
+        "line": event.line,
+    }
+
+
+def _source_ref(report: Any) -> SourceRef:
+    uri: str = report.uri
+    scheme, _, rest = uri.partition("://")
+    namespace = f"{scheme}://{rest.split('/', 1)[0]}" if scheme != "file" else "file://"
+    return SourceRef(
+        kind="file",
+        namespace=namespace,
+        name=uri,
+        version=report.sha256,
+        facets={
+            "size": report.size,
+            "sha256": report.sha256,
+            "compression": report.compression,
+            "format": report.format,
+            "byte_range": [report.start_offset, report.bytes_consumed],
+            "first_line": report.start_line,
+            "records": report.records_read,
+            "records_failed": report.records_failed,
+        },
+    )
+
+
+def _path(path: str):  # noqa: ANN202
+    from pathlib import Path
+
+    return Path(path)

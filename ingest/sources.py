@@ -1,0 +1,362 @@
+"""Finding log files, and reading their bytes: decompression by magic bytes, hashing, resuming.
+
+Paths are local files, folders (walked recursively, hidden entries skipped), globs (``*``,
+``?``, ``[...]``, ``**``), or URIs such as ``s3://bucket/prefix``, which the caller's
+``filesystem_for(uri)`` resolves to a ``pyarrow.fs.FileSystem`` (or an fsspec filesystem)
+and a path on it, so the caller owns credentials. Local files use ``file://`` URIs.
+
+Offsets, sizes and hashes are all about the **bytes as stored** (compressed bytes for
+``.gz``/``.zst``). A resumed file is read from its recorded offset once the sha256 of the
+stored prefix matches; for a compressed file that offset is the end of the last gzip
+member or zstd frame, which is where an appended member starts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob as globmod
+import hashlib
+import os
+import stat
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import zstandard
+
+from ingest.exceptions import SourceNotFound, SourceUnreadable
+
+FilesystemFor = Callable[[str], tuple[Any, str]]
+"""``filesystem_for(uri) -> (filesystem, path)``: a pyarrow or fsspec filesystem for a URI."""
+
+Compression = Literal["none", "gzip", "zstd"]
+
+READ_BLOCK = 16 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to ingest: its URI (the ``_source`` value), where it lives, and its size."""
+
+    uri: str
+    filesystem: pafs.FileSystem | None  # None: the local disk, read with os
+    path: str
+    size: int
+
+
+# ---------------------------------------------------------------------------------------
+# Expanding paths
+
+
+def expand_paths(
+    paths: Sequence[str], *, filesystem_for: FilesystemFor | None = None
+) -> list[SourceFile]:
+    """Every file the given paths name, in a stable order, each once.
+
+    Raises SourceNotFound when a path matches nothing, SourceUnreadable when it cannot be
+    listed (permissions, a symlink loop, a dangling link).
+    """
+    found: dict[str, SourceFile] = {}
+    for raw in paths:
+        matched = _expand_one(str(raw), filesystem_for)
+        if not matched:
+            raise SourceNotFound(
+                f"No log file found at '{raw}': check the path, or quote a glob so the shell "
+                "does not expand it."
+            )
+        for f in matched:
+            found.setdefault(f.uri, f)
+    return list(found.values())
+
+
+def _expand_one(raw: str, filesystem_for: FilesystemFor | None) -> list[SourceFile]:
+    if "://" in raw and not raw.startswith("file://"):
+        return _expand_remote(raw, filesystem_for)
+    # file:// URIs are what expand_paths returns: percent-decoded, they are paths again.
+    local = url2pathname(urlsplit(raw).path) if raw.startswith("file://") else raw
+    local = os.path.expanduser(local)
+    if any(c in _GLOB_CHARS for c in local) and not os.path.lexists(local):
+        hits = sorted(globmod.glob(local, recursive=True))
+        out: list[SourceFile] = []
+        for h in hits:
+            out += _expand_local(h, raw)
+        return out
+    if not os.path.lexists(local):
+        return []
+    return _expand_local(local, raw)
+
+
+def _expand_local(path: str, given: str) -> list[SourceFile]:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise SourceUnreadable(
+            f"Cannot read '{path}' (given as '{given}'): {e.strerror or e}; fix or remove the "
+            "link or file."
+        ) from e
+    if os.path.isdir(path):
+        return _walk_local(path)
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe, socket or device would block the read forever or never end.
+        raise SourceUnreadable(
+            f"Cannot read '{path}' (given as '{given}'): it is not a regular file (a pipe, "
+            "socket or device); copy its content into a file and ingest that."
+        )
+    return [_local_file(path, st.st_size)]
+
+
+def _local_file(path: str, size: int) -> SourceFile:
+    absolute = os.path.abspath(path)
+    return SourceFile(uri=Path(absolute).as_uri(), filesystem=None, path=absolute, size=size)
+
+
+def _walk_local(root: str) -> list[SourceFile]:
+    # os.walk(followlinks=True) would loop forever on a link to a parent: track (dev, inode).
+    out: list[SourceFile] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError as e:
+            raise SourceUnreadable(
+                f"Cannot list folder '{folder}': {e.strerror or e}; fix its permissions or links."
+            ) from e
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    out.append(_local_file(entry.path, entry.stat().st_size))
+                elif entry.is_symlink():
+                    os.stat(entry.path)  # raises for a dangling link or a loop
+            except OSError as e:
+                raise SourceUnreadable(
+                    f"Cannot read '{entry.path}': {e.strerror or e}; fix or remove the link."
+                ) from e
+    return sorted(out, key=lambda f: f.path)
+
+
+def _as_arrow_fs(fs: Any) -> pafs.FileSystem:
+    if isinstance(fs, pafs.FileSystem):
+        return fs
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+def _expand_remote(uri: str, filesystem_for: FilesystemFor | None) -> list[SourceFile]:
+    if filesystem_for is None:
+        raise SourceUnreadable(
+            f"Cannot read '{uri}': no filesystem was configured for remote paths; configure "
+            "the storage credentials for this scheme."
+        )
+    scheme = uri.split("://", 1)[0]
+    try:
+        fs_any, path = filesystem_for(uri)
+        fs = _as_arrow_fs(fs_any)
+        globbed = any(c in _GLOB_CHARS for c in path)
+        base = path
+        if globbed:
+            cut = min(i for i, c in enumerate(path) if c in _GLOB_CHARS)
+            base = path[:cut].rsplit("/", 1)[0]
+        info = fs.get_file_info(base)
+        if info.type == pafs.FileType.NotFound:
+            return []
+        if info.type == pafs.FileType.File and not globbed:
+            return [SourceFile(uri, fs, path, info.size)]
+        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    except (OSError, pa.ArrowException) as e:
+        raise SourceUnreadable(f"Cannot list '{uri}': {e}; check the URI and credentials.") from e
+    out = []
+    for fi in infos:
+        if fi.type != pafs.FileType.File:
+            continue
+        rel = fi.path[len(base) :].lstrip("/")
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        if globbed and not fnmatch.fnmatchcase(fi.path, path):
+            continue
+        out.append(SourceFile(f"{scheme}://{fi.path}", fs, fi.path, fi.size))
+    return sorted(out, key=lambda f: f.path)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+def _open_stored(src: SourceFile) -> BinaryIO:
+    try:
+        if src.filesystem is None:
+            return open(src.path, "rb")  # noqa: SIM115 - closed by ContentReader
+        # compression=None: pyarrow would otherwise guess from the extension.
+        return src.filesystem.open_input_stream(src.path, compression=None)  # type: ignore[return-value]
+    except (OSError, pa.ArrowException) as e:
+        raise SourceUnreadable(f"Cannot open '{src.uri}': {e}; check that it is readable.") from e
+
+
+class _Decoder:
+    """Turns stored bytes into content, member by member (gzip) or frame by frame (zstd)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.kind: Compression | None = None
+        self._obj: Any = None
+        self._pending = b""  # bytes seen before we know the kind
+
+    def feed(self, data: bytes) -> bytes:
+        if self.kind is None:
+            self._pending += data
+            if len(self._pending) < 4 and data:
+                return b""
+            head = self._pending[:4]
+            self.kind = (
+                "gzip"
+                if head.startswith(_GZIP_MAGIC)
+                else "zstd"
+                if head == _ZSTD_MAGIC
+                else "none"
+            )
+            data, self._pending = self._pending, b""
+        if self.kind == "none":
+            return data
+        out = []
+        while data:
+            if self._obj is None:
+                if self.kind == "gzip" and not data.strip(b"\x00"):
+                    return b"".join(out)  # zero padding after the last member
+                self._obj = (
+                    zlib.decompressobj(wbits=31)
+                    if self.kind == "gzip"
+                    else zstandard.ZstdDecompressor().decompressobj()
+                )
+            try:
+                out.append(self._obj.decompress(data))
+            except (zlib.error, zstandard.ZstdError) as e:
+                raise SourceUnreadable(
+                    f"Cannot decompress '{self.uri}' ({self.kind}): {e}; the file is corrupt."
+                ) from e
+            if self._obj.eof:
+                data = self._obj.unused_data
+                self._obj = None
+            else:
+                data = b""
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        tail = b""
+        if self.kind is None:
+            self.kind = "none"
+            tail, self._pending = self._pending, b""
+        if self._obj is not None:
+            raise SourceUnreadable(
+                f"'{self.uri}' ends in the middle of a {self.kind} stream (truncated); "
+                "copy it again completely, or remove it from the ingest."
+            )
+        return tail
+
+
+class ContentReader:
+    """Reads one file's content block by block, from a resume point, hashing stored bytes.
+
+    After iterating: ``sha256`` (hex, of stored bytes ``[0, size)``), ``start_offset``
+    (where content was read from: the resume offset, or 0 when the file changed),
+    ``restarted`` (a resume point was given but the file no longer starts with that prefix)
+    and ``compression``.
+    """
+
+    def __init__(
+        self, src: SourceFile, *, resume_offset: int = 0, resume_sha256: str | None = None
+    ) -> None:
+        self.src = src
+        self.size = src.size
+        self.resume_offset = resume_offset
+        self.resume_sha256 = resume_sha256
+        self.start_offset = 0
+        self.restarted = False
+        self.compression: Compression = "none"
+        self.sha256 = ""
+        self.position = 0  # stored bytes read so far (for progress)
+        self._file: BinaryIO | None = None
+        self._hash: Any = None
+        self._pos = 0
+
+    def check_resume(self) -> None:
+        """Decide where reading starts (sets ``start_offset`` and ``restarted``); idempotent.
+
+        Hashes the stored prefix up to the resume offset; a prefix that no longer matches
+        means the file was rewritten, and it is read again from the start.
+        """
+        if self._file is not None:
+            return
+        self._hash = hashlib.sha256()
+        self._file = _open_stored(self.src)
+        self._pos = 0
+        if self.resume_offset:
+            if self.resume_offset <= self.size:
+                self._pos = self._hash_prefix(self._file, self._hash)
+            if self._pos and self._hash.hexdigest() == self.resume_sha256:
+                self.start_offset = self._pos
+            else:
+                self.restarted = True
+                self._file.close()
+                self._file = _open_stored(self.src)
+                self._hash, self._pos = hashlib.sha256(), 0
+
+    def blocks(self) -> Iterator[bytes]:
+        self.check_resume()
+        f, h, pos = self._file, self._hash, self._pos
+        assert f is not None
+        try:
+            decoder = _Decoder(self.src.uri)
+            while pos < self.size:
+                data = self._read(f, min(READ_BLOCK, self.size - pos))
+                if not data:
+                    raise SourceUnreadable(
+                        f"'{self.src.uri}' became shorter while it was read (expected "
+                        f"{self.size} bytes, got {pos}); ingest it again."
+                    )
+                pos += len(data)
+                self.position = pos
+                h.update(data)
+                out = decoder.feed(data)
+                if out:
+                    yield out
+            tail = decoder.finish()
+            if tail:
+                yield tail
+            self.compression = decoder.kind or "none"
+        finally:
+            f.close()
+        self.sha256 = h.hexdigest()
+
+    def _hash_prefix(self, f: BinaryIO, h: Any) -> int:
+        pos = 0
+        while pos < self.resume_offset:
+            data = self._read(f, min(READ_BLOCK, self.resume_offset - pos))
+            if not data:
+                return 0
+            h.update(data)
+            pos += len(data)
+        return pos
+
+    def _read(self, f: BinaryIO, n: int) -> bytes:
+        try:
+            return f.read(n)
+        except (OSError, pa.ArrowException) as e:
+            raise SourceUnreadable(f"Cannot read '{self.src.uri}': {e}; check the file.") from e

@@ -1,0 +1,5 @@
+"""``python -m lake``: the command line."""
+
+from lake.faces.cli import main
+
+main()

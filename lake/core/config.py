@@ -1,0 +1,288 @@
+"""Where a lake lives, resolved once.
+
+A lake is a *warehouse* (a local folder or ``s3://bucket/prefix``: where data lives)
+plus a *catalog* (a SQLAlchemy URL: where the catalog's tables live). Every setting
+is taken from the first of these places that has it:
+
+1. a command-line flag (``--warehouse``, ``--catalog``),
+2. the environment (``LAKE_WAREHOUSE``, ``LAKE_CATALOG_URL``; for S3 the standard
+   ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+   ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``),
+3. ``lake.toml`` in the current folder,
+4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``.
+
+This is the only module that reads those places. ``lake.core.storage`` turns the result
+into what each library needs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lake.core.errors import ConfigError
+
+CONFIG_FILE = "lake.toml"
+DEFAULT_WAREHOUSE = "./.lake/warehouse"
+DEFAULT_CATALOG = "sqlite:///./.lake/catalog.db"
+DEFAULT_REGION = "us-east-1"
+
+# setting name -> (flag, environment variable, key in lake.toml)
+_PLACES: dict[str, tuple[str | None, str, str]] = {
+    "warehouse": ("--warehouse", "LAKE_WAREHOUSE", "warehouse"),
+    "catalog_url": ("--catalog", "LAKE_CATALOG_URL", "catalog"),
+    "s3.endpoint_url": (None, "AWS_ENDPOINT_URL", "s3.endpoint_url"),
+    "s3.access_key_id": (None, "AWS_ACCESS_KEY_ID", "s3.access_key_id"),
+    "s3.secret_access_key": (None, "AWS_SECRET_ACCESS_KEY", "s3.secret_access_key"),
+    "s3.session_token": (None, "AWS_SESSION_TOKEN", "s3.session_token"),
+    "s3.region": (None, "AWS_REGION", "s3.region"),
+    "s3.allow_http": (None, "AWS_ALLOW_HTTP", "s3.allow_http"),
+}
+SECRET_SETTINGS = frozenset({"s3.secret_access_key", "s3.session_token"})
+
+
+def places(setting: str) -> str:
+    """Every place a setting can come from, in precedence order, as one phrase."""
+    flag, env, key = _PLACES[setting]
+    found = [f"the {flag} flag"] if flag else []
+    found += [f"the environment variable {env}", f"`{key}` in {CONFIG_FILE}"]
+    return ", ".join(found[:-1]) + " or " + found[-1]
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Connection settings for an S3-compatible server (AWS, MinIO, moto)."""
+
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    region: str = DEFAULT_REGION
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """A resolved configuration: what the lake uses, and where each value came from."""
+
+    warehouse: str
+    """A local absolute path, or ``s3://bucket/prefix`` without a trailing slash."""
+    catalog_url: str
+    """A SQLAlchemy URL; a relative SQLite path is made absolute."""
+    s3: S3Settings
+    origins: Mapping[str, str] = field(compare=False)
+    """Setting name -> where its value came from (``flag --warehouse``, ``environment
+    LAKE_WAREHOUSE``, ``lake.toml (path)``, ``default``)."""
+    root: Path = field(compare=False)
+    """The folder relative paths were resolved against."""
+
+    @property
+    def is_s3(self) -> bool:
+        return self.warehouse.startswith("s3://")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value in this configuration, for masking and for tests that look for leaks."""
+        found = [self.s3.secret_access_key, self.s3.session_token]
+        password = _catalog_password(self.catalog_url)
+        return tuple(s for s in [*found, password] if s)
+
+    def describe(self) -> dict[str, dict[str, str | bool | None]]:
+        """The settings with their origins, secrets masked: what ``lake config`` shows."""
+        shown: dict[str, str | bool | None] = {
+            "warehouse": self.warehouse,
+            "catalog_url": mask_url(self.catalog_url),
+            "s3.endpoint_url": self.s3.endpoint_url,
+            "s3.access_key_id": self.s3.access_key_id,
+            "s3.secret_access_key": "****" if self.s3.secret_access_key else None,
+            "s3.session_token": "****" if self.s3.session_token else None,
+            "s3.region": self.s3.region,
+            "s3.allow_http": self.s3.allow_http,
+        }
+        return {
+            name: {"value": value, "from": self.origins.get(name, "default")}
+            for name, value in shown.items()
+        }
+
+
+def resolve(
+    *,
+    warehouse: str | None = None,
+    catalog_url: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LakeConfig:
+    """Resolve the configuration from flags, environment, ``lake.toml`` and defaults.
+
+    Raises:
+        ConfigError: a setting is malformed; the message names the value's origin and
+            every place the setting could be given.
+    """
+    root = (cwd or Path.cwd()).resolve()
+    env = os.environ if environ is None else environ
+    toml_path = root / CONFIG_FILE
+    from_file = _read_toml(toml_path)
+    flags = {"warehouse": warehouse, "catalog_url": catalog_url}
+    origins: dict[str, str] = {}
+
+    def pick(setting: str, default: str | None) -> str | None:
+        flag, env_name, key = _PLACES[setting]
+        if flags.get(setting):
+            origins[setting] = f"flag {flag}"
+            return flags[setting]
+        if env.get(env_name):
+            origins[setting] = f"environment {env_name}"
+            return env[env_name]
+        value = from_file.get(key)
+        if value is not None and value != "":
+            origins[setting] = f"{CONFIG_FILE} ({toml_path})"
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        origins[setting] = "default"
+        return default
+
+    raw_warehouse = pick("warehouse", DEFAULT_WAREHOUSE)
+    raw_catalog = pick("catalog_url", DEFAULT_CATALOG)
+    assert raw_warehouse is not None and raw_catalog is not None
+    s3 = S3Settings(
+        endpoint_url=_check_endpoint(pick("s3.endpoint_url", None), origins),
+        access_key_id=pick("s3.access_key_id", None),
+        secret_access_key=pick("s3.secret_access_key", None),
+        session_token=pick("s3.session_token", None),
+        region=pick("s3.region", DEFAULT_REGION) or DEFAULT_REGION,
+        allow_http=_parse_bool(pick("s3.allow_http", "false"), "s3.allow_http", origins),
+    )
+    return LakeConfig(
+        warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
+        catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
+        s3=s3,
+        origins=origins,
+        root=root,
+    )
+
+
+def write_config_file(
+    folder: Path, *, warehouse: str, catalog_url: str, s3: Mapping[str, str | bool] | None = None
+) -> Path:
+    """Write ``lake.toml`` in ``folder`` (what ``lake init`` does). Secrets are never written."""
+    import tomli_w
+
+    document: dict[str, object] = {"warehouse": warehouse, "catalog": catalog_url}
+    s3_keys = {k: v for k, v in (s3 or {}).items() if f"s3.{k}" not in SECRET_SETTINGS and v}
+    if s3_keys:
+        document["s3"] = s3_keys
+    path = folder / CONFIG_FILE
+    header = (
+        "# Written by `lake init`. Command-line flags and LAKE_* / AWS_* environment\n"
+        "# variables override these. Keep secrets in the environment, not here.\n"
+    )
+    path.write_text(header + tomli_w.dumps(document), encoding="utf-8")
+    return path
+
+
+def mask_url(url: str) -> str:
+    """A catalog URL with its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has been refused already; never echo it whole
+        return "<unparsable URL>"
+
+
+def _catalog_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML ({error}); fix it or delete it.") from error
+    flat: dict[str, object] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": v for inner, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
+    scheme = urlsplit(value).scheme
+    if value.startswith("s3://"):
+        bucket = urlsplit(value).netloc
+        if not bucket:
+            raise ConfigError(
+                f"The warehouse {value!r} (from {origin}) names no bucket: write s3://bucket/prefix; "
+                f"set it with {places('warehouse')}."
+            )
+        return value.rstrip("/")
+    if scheme == "file":
+        value = urlsplit(value).path
+    elif scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
+        raise ConfigError(
+            f"The warehouse {value!r} (from {origin}) is not supported: use a local folder or "
+            f"s3://bucket/prefix; set it with {places('warehouse')}."
+        )
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (root / path).resolve())
+
+
+def _normalize_catalog(value: str, root: Path, origin: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError as error:
+        raise ConfigError(
+            f"The catalog URL {mask_url(value)!r} (from {origin}) is not a SQLAlchemy URL; "
+            f"write sqlite:///path/catalog.db or postgresql+psycopg2://user@host/db and set it "
+            f"with {places('catalog_url')}."
+        ) from error
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"The catalog URL {mask_url(value)!r} (from {origin}) uses "
+            f"{url.get_backend_name()!r}; the catalog runs on sqlite or postgresql; set it with "
+            f"{places('catalog_url')}."
+        )
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database).expanduser()
+        if not database.is_absolute():
+            url = url.set(database=str((root / database).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def _check_endpoint(value: str | None, origins: Mapping[str, str]) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"The S3 endpoint {value!r} (from {origins['s3.endpoint_url']}) is not an http(s) URL "
+            f"such as http://127.0.0.1:9000; set it with {places('s3.endpoint_url')}."
+        )
+    return value.rstrip("/")
+
+
+def _parse_bool(value: str | None, setting: str, origins: Mapping[str, str]) -> bool:
+    text = (value or "false").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(
+        f"{setting} is {value!r} (from {origins[setting]}); write true or false; set it with "
+        f"{places(setting)}."
+    )

@@ -1,0 +1,94 @@
+"""Table names (``namespace.table``) and version references (``TABLE@N``, ``TABLE@<time>``).
+
+Names are checked here and nowhere else, so a name that reaches the catalog, a storage
+path or a SQL text is always a plain identifier: letters, digits and underscores,
+starting with a letter or underscore, at most 64 characters. Names are case-insensitive
+(DuckDB's identifiers are) and kept in lower case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lake.core.errors import InvalidName
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+DEFAULT_NAMESPACE = "default"
+
+
+def check_identifier(name: str, what: str = "name") -> str:
+    """Return ``name`` in lower case, or raise :class:`InvalidName` saying what is allowed."""
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}..."
+        raise InvalidName(
+            f"{what.capitalize()} {shown!r} is not allowed: use letters, digits and underscores, "
+            f"starting with a letter or underscore, at most 64 characters."
+        )
+    return name.lower()
+
+
+@dataclass(frozen=True, order=True)
+class TableName:
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> TableName:
+        """Parse ``namespace.table`` (or a bare ``table`` in the ``default`` namespace)."""
+        if not isinstance(text, str) or text.count(".") > 1:
+            raise InvalidName(
+                f"Table name {text!r} is not of the form namespace.table "
+                f"(for example web.access_logs)."
+            )
+        namespace, _, name = text.rpartition(".")
+        return cls(
+            check_identifier(namespace or DEFAULT_NAMESPACE, "namespace"),
+            check_identifier(name, "table name"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table and, optionally, one version of it: by number or as of a time."""
+
+    table: TableName
+    version: int | None = None
+    as_of: datetime | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TableRef:
+        """Parse ``TABLE``, ``TABLE@N`` or ``TABLE@2026-11-20T10:00:00Z``."""
+        name, at, selector = text.partition("@")
+        table = TableName.parse(name)
+        if not at:
+            return cls(table)
+        if selector.isdigit():
+            return cls(table, version=int(selector))
+        return cls(table, as_of=parse_time(selector, context=text))
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.table}@{self.version}"
+        if self.as_of is not None:
+            return f"{self.table}@{self.as_of.isoformat().replace('+00:00', 'Z')}"
+        return str(self.table)
+
+
+def parse_time(text: str, *, context: str | None = None) -> datetime:
+    """Parse an ISO 8601 time; a time without an offset is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        where = f" in {context!r}" if context else ""
+        raise InvalidName(
+            f"{text!r}{where} is neither a version number nor an ISO time such as "
+            f"2026-11-20T10:00:00Z."
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,283 @@
+"""The warehouse as each library needs to see it.
+
+This is the one module that turns a :class:`~lake.core.config.LakeConfig` into deltalake
+storage options, a pyarrow filesystem, an fsspec filesystem and DuckDB settings, so
+no other module builds credentials or endpoints itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from lake.core.config import LakeConfig
+from lake.core.errors import StorageError, StorageUnreachable
+from lake.core.quoting import quote_literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow.fs
+
+
+class Storage:
+    """Locations and per-library settings for one warehouse."""
+
+    def __init__(self, config: LakeConfig) -> None:
+        self.config = config
+        self.warehouse = config.warehouse
+
+    @property
+    def is_s3(self) -> bool:
+        return self.config.is_s3
+
+    def __repr__(self) -> str:
+        return f"Storage({self.warehouse!r})"
+
+    # -- locations -------------------------------------------------------------------------
+
+    def table_uri(self, namespace: str, name: str) -> str:
+        """Where a table's Delta log and data live: ``<warehouse>/<namespace>/<name>``."""
+        return self.join(self.warehouse, namespace, name)
+
+    @staticmethod
+    def join(base: str, *parts: str) -> str:
+        return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+    # -- deltalake ---------------------------------------------------------------------------
+
+    def delta_options(self) -> dict[str, str]:
+        """``storage_options`` for deltalake (object_store keys)."""
+        if not self.is_s3:
+            return {}
+        s3 = self.config.s3
+        options = {"AWS_REGION": s3.region, "AWS_S3_ALLOW_UNSAFE_RENAME": "false"}
+        if s3.endpoint_url:
+            options["AWS_ENDPOINT_URL"] = s3.endpoint_url
+            # Loopback and MinIO servers do not have virtual-host style bucket names.
+            options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
+        if s3.allow_http:
+            options["AWS_ALLOW_HTTP"] = "true"
+        if s3.access_key_id:
+            options["AWS_ACCESS_KEY_ID"] = s3.access_key_id
+        if s3.secret_access_key:
+            options["AWS_SECRET_ACCESS_KEY"] = s3.secret_access_key
+        if s3.session_token:
+            options["AWS_SESSION_TOKEN"] = s3.session_token
+        # Bounded retries so an unreachable server fails in seconds, not minutes.
+        options.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+        options["timeout"] = "30s"
+        options["connect_timeout"] = "5s"
+        return options
+
+    # -- pyarrow / fsspec --------------------------------------------------------------------
+
+    def arrow_filesystem(self) -> pyarrow.fs.FileSystem:
+        """A pyarrow filesystem for the warehouse (and any ``s3://`` path the user names)."""
+        return _arrow_filesystem(self.config) if self.is_s3 else _local_filesystem()
+
+    def filesystem_for(self, uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
+        """The pyarrow filesystem and the path within it for a local path or ``s3://`` URI."""
+        if uri.startswith("s3://"):
+            return _arrow_filesystem(self.config), uri[len("s3://") :]
+        if uri.startswith("file://"):
+            uri = urlsplit(uri).path
+        return _local_filesystem(), os.path.abspath(uri)
+
+    def fsspec(self):  # -> fsspec.AbstractFileSystem
+        """An fsspec filesystem for the warehouse (s3fs for S3, local otherwise)."""
+        if not self.is_s3:
+            import fsspec
+
+            return fsspec.filesystem("file")
+        import s3fs
+
+        s3 = self.config.s3
+        client_kwargs = {"region_name": s3.region}
+        if s3.endpoint_url:
+            client_kwargs["endpoint_url"] = s3.endpoint_url
+        return s3fs.S3FileSystem(
+            key=s3.access_key_id,
+            secret=s3.secret_access_key,
+            token=s3.session_token,
+            client_kwargs=client_kwargs,
+            config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 3}},
+            skip_instance_cache=True,
+        )
+
+    # -- DuckDB ------------------------------------------------------------------------------
+
+    def configure_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Prepare a DuckDB connection to read the warehouse, without touching the network.
+
+        Extensions come from their PyPI wheels (nothing is downloaded at run time); for S3,
+        httpfs is loaded and a session secret carries the endpoint and credentials.
+        """
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        if not self.is_s3:
+            return
+        con.execute(f"LOAD {quote_literal(extension_path('httpfs'))}")
+        s3 = self.config.s3
+        options = [("TYPE", "s3"), ("REGION", s3.region)]
+        if s3.access_key_id:
+            options.append(("KEY_ID", s3.access_key_id))
+        if s3.secret_access_key:
+            options.append(("SECRET", s3.secret_access_key))
+        if s3.session_token:
+            options.append(("SESSION_TOKEN", s3.session_token))
+        if s3.endpoint_url:
+            endpoint = urlsplit(s3.endpoint_url)
+            options += [
+                ("ENDPOINT", endpoint.netloc),
+                ("URL_STYLE", "path"),
+                ("USE_SSL", "true" if endpoint.scheme == "https" else "false"),
+            ]
+        rendered = ", ".join(
+            f"{key} {value if key == 'TYPE' or key == 'USE_SSL' else quote_literal(value)}"
+            for key, value in options
+        )
+        con.execute(f"CREATE OR REPLACE SECRET lake_s3 ({rendered})")
+
+    def duckdb_path(self, uri: str) -> str:
+        """A data file's address as DuckDB's readers expect it."""
+        if uri.startswith("file://"):
+            return urlsplit(uri).path
+        return uri
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Make sure the warehouse exists and can be written (creates a local folder).
+
+        Raises:
+            StorageUnreachable: the S3 server does not answer or refuses the credentials.
+            StorageError: the local folder cannot be created or the bucket does not exist.
+        """
+        if not self.is_s3:
+            try:
+                Path(self.warehouse).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StorageError(
+                    f"Cannot create the warehouse folder {self.warehouse}: {error.strerror}."
+                ) from error
+            return
+        bucket = urlsplit(self.warehouse).netloc
+        self.check_reachable(bucket)
+
+    def check_reachable(self, bucket: str) -> None:
+        """Ask the S3 server for ``bucket`` once, translating every failure into one sentence."""
+        import pyarrow.fs as pafs
+
+        fs = self.arrow_filesystem()
+        try:
+            info = fs.get_file_info(bucket)
+        except OSError as error:
+            raise self.translate(error, f"s3://{bucket}") from error
+        if info.type == pafs.FileType.NotFound:
+            raise StorageError(
+                f"The bucket s3://{bucket} does not exist on {self.endpoint_label}; create it first."
+            )
+
+    @property
+    def endpoint_label(self) -> str:
+        return self.config.s3.endpoint_url or "AWS S3"
+
+    def translate(self, error: BaseException, where: str) -> StorageError:
+        """One sentence for a failure of the warehouse's server, naming what and where."""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # object_store colours its errors
+        for secret in self.config.secrets:
+            text = text.replace(secret, "****")
+        lowered = text.lower()
+        if not self.is_s3 and isinstance(error, OSError) and error.strerror:
+            return StorageError(f"Cannot use {where}: {error.strerror}.")
+        # A bare "403" also matches a port or a key (":40315"): only a status code counts.
+        if any(
+            marker in lowered
+            for marker in (
+                "invalidaccesskeyid",
+                "signaturedoesnotmatch",
+                "access denied",
+                "forbidden",
+            )
+        ) or re.search(r"(?<![\w:./-])403(?![\w.])", lowered):
+            return StorageUnreachable(
+                f"The S3 server at {self.endpoint_label} refused the credentials for {where}; "
+                f"check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+            )
+        if any(
+            marker in lowered
+            for marker in (
+                "connect",
+                "timed out",
+                "timeout",
+                "dns",
+                "resolve",
+                "refused",
+                "unreachable",
+                "error performing",
+                "error sending request",
+            )
+        ):
+            return StorageUnreachable(
+                f"The S3 server at {self.endpoint_label} is unreachable (while using {where}); "
+                f"check that it runs and that AWS_ENDPOINT_URL is right."
+            )
+        first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        return StorageError(f"Storage failed for {where}: {first_line[:300]}")
+
+
+def extension_path(name: str) -> str:
+    """The file of a DuckDB extension shipped by its PyPI wheel (``duckdb-extension-<name>``)."""
+    import duckdb
+
+    module = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise StorageError(
+            f"The DuckDB extension {name!r} is not installed; run `make install` "
+            f"(it installs duckdb-extension-{name}=={duckdb.__version__})."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    version = duckdb.__version__
+    candidates: Sequence[Path] = sorted(folder.glob(f"extensions/v{version}/*.duckdb_extension"))
+    if not candidates:
+        raise StorageError(
+            f"The DuckDB extension {name!r} in {folder} does not match duckdb {version}; "
+            f"run `make install`."
+        )
+    return str(candidates[0])
+
+
+@functools.cache
+def _local_filesystem() -> pyarrow.fs.FileSystem:
+    import pyarrow.fs as pafs
+
+    return pafs.LocalFileSystem()
+
+
+@functools.lru_cache(maxsize=8)
+def _arrow_filesystem(config: LakeConfig) -> pyarrow.fs.FileSystem:
+    import pyarrow.fs as pafs
+
+    s3 = config.s3
+    endpoint = urlsplit(s3.endpoint_url) if s3.endpoint_url else None
+    return pafs.S3FileSystem(
+        access_key=s3.access_key_id,
+        secret_key=s3.secret_access_key,
+        session_token=s3.session_token,
+        region=s3.region,
+        endpoint_override=endpoint.netloc if endpoint else None,
+        scheme=endpoint.scheme if endpoint else "https",
+        connect_timeout=5,
+        request_timeout=30,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=3),
+        force_virtual_addressing=False,
+        check_directory_existence_before_creation=False,
+        allow_bucket_creation=False,
+    )

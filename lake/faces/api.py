@@ -1,0 +1,574 @@
+"""The lake's Python API: the same verbs as the ``lake`` command line.
+
+>>> import lake
+>>> lk = lake.connect()                     # flags > environment > lake.toml > ./.lake
+>>> lk.tables()
+[]
+
+Every method is keyword-only past its subject, returns plain data (dataclasses, dicts or
+Arrow tables) and raises :class:`lake.core.errors.LakeError` subclasses only. The command line
+calls these methods and holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lake.core.config import LakeConfig, resolve
+from lake.core.names import TableName, TableRef
+from lake.core.storage import Storage
+from lake.delta.store import column_type
+
+if TYPE_CHECKING:
+    from catalog.lineage import Audit, Impact
+    from catalog.openlineage import RecordedEvent
+    from catalog.registry import ModelInfo, TrainingSetInfo
+    from catalog.store import Catalog, RunInfo, TableInfo, VersionInfo
+    from catalog.tokens import NewToken, TokenInfo
+    from ingest.db.pipeline import ExtractReport
+    from ingest.logs.pipeline import IngestReport
+    from lake.delta.store import DeltaStore, Snapshot
+    from lake.landing.retention import PinInfo, VacuumReport
+    from lake.landing.sync import SyncResult
+    from queries.sql import QueryResult
+    from queries.training import MaterializeResult
+
+
+@dataclass(frozen=True)
+class TableDescription:
+    """What ``lake describe`` shows: a table at one version."""
+
+    table: TableInfo
+    version: VersionInfo | None
+    snapshot: Snapshot | None
+    run: RunInfo | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.table.to_json()
+        data["version"] = self.version.to_json() if self.version else None
+        if self.snapshot is not None:
+            data["partition_columns"] = list(self.snapshot.partition_columns)
+            data["columns"] = [
+                {"name": f.name, "type": column_type(f), "nullable": f.nullable}
+                for f in self.snapshot.schema
+            ]
+            data["files"] = len(self.snapshot.files)
+        else:
+            data["partition_columns"], data["columns"], data["files"] = [], [], 0
+        data["run"] = self.run.to_json() if self.run else None
+        return data
+
+
+class Lake:
+    """One lake: a warehouse and a catalog."""
+
+    def __init__(self, config: LakeConfig) -> None:
+        self.config = config
+        self.storage = Storage(config)
+        self._catalog: Catalog | None = None
+
+    def __repr__(self) -> str:
+        return f"Lake(warehouse={self.config.warehouse!r})"
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the catalog connections and the lake's DuckDB database."""
+        from queries.session import close_shared
+
+        close_shared(self.storage)
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, connected (and migrated) on first use."""
+        if self._catalog is None:
+            from catalog.store import Catalog
+
+            self._catalog = Catalog(self.config.catalog_url)
+        return self._catalog
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def init(self) -> dict[str, str]:
+        """Prepare both sides: the warehouse exists and is writable, the catalog is migrated."""
+        self.storage.prepare()
+        migration = self.catalog.migration
+        return {"warehouse": self.config.warehouse, "catalog": migration}
+
+    def describe_config(self) -> dict[str, dict[str, Any]]:
+        """The resolved configuration with where each value came from; secrets masked."""
+        return self.config.describe()
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def tables(self) -> list[TableInfo]:
+        return self.catalog.list_tables()
+
+    def table(self, name: str | TableName) -> TableInfo:
+        """A table, with the catalog brought up to date with its Delta log first."""
+        info = self.catalog.get_table(_table_name(name))
+        result = self.sync_table(info)
+        return self.catalog.get_table(info.name) if result.recorded else info
+
+    def describe(self, name: str, *, version: int | None = None) -> TableDescription:
+        """A table at its latest version, or at ``version`` (``TABLE@N`` works too)."""
+        ref = TableRef.parse(name) if isinstance(name, str) else TableRef(name)
+        info = self.table(ref.table)
+        wanted = version if version is not None else ref.version
+        if wanted is None and ref.as_of is not None:
+            wanted = self.catalog.version_at(info, ref.as_of).version
+        if wanted is None:
+            wanted = info.current_version
+        if wanted is None:
+            return TableDescription(
+                info, None, None, notes=("The table has no committed version yet.",)
+            )
+        recorded = self.catalog.get_version(info, wanted)
+        snapshot = self.delta(info).snapshot(wanted)
+        run = self.catalog.get_run(recorded.run_id) if recorded.run_id else None
+        return TableDescription(info, recorded, snapshot, run)
+
+    def history(self, name: str) -> list[VersionInfo]:
+        """Every recorded version of a table, oldest first."""
+        info = self.table(TableRef.parse(name).table if isinstance(name, str) else name)
+        return self.catalog.versions(info)
+
+    def runs(self, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> list[RunInfo]:
+        return self.catalog.list_runs(limit=limit, offset=offset, kind=kind)
+
+    def run(self, run_id: str) -> RunInfo:
+        return self.catalog.get_run(run_id)
+
+    def write_table(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: str = "append",
+        kind: str = "arrow",
+        source: str | None = None,
+    ) -> VersionInfo:
+        """Land an Arrow table (or anything exposing the Arrow stream interface, such as a
+        pandas or polars frame via pyarrow) as a new version of a lake table.
+
+        ``mode`` is ``append`` or ``overwrite``; the table is created on first write. For
+        labels and other data produced in Python; ``source`` names where it came from.
+        """
+        import pyarrow as pa
+
+        from catalog.store import SourceRef
+        from lake.core.errors import ConfigError
+        from lake.landing.commits import TableRun
+
+        if mode not in ("append", "overwrite"):
+            raise ConfigError(f"mode must be 'append' or 'overwrite', not {mode!r}.")
+        table_name = _table_name(name)
+        arrow = data if isinstance(data, (pa.Table, pa.RecordBatchReader)) else pa.table(data)
+        info = self.catalog.create_table(
+            table_name,
+            kind=kind,
+            location=self.storage.table_uri(table_name.namespace, table_name.name),
+            exist_ok=True,
+        )
+        self.sync_table(info)
+        inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
+        with TableRun.start(
+            self.catalog,
+            self.delta(info),
+            info,
+            kind="write",
+            parameters={"mode": mode},
+            inputs=inputs,
+        ) as run:
+            return run.write(arrow, mode=mode, operation=mode.upper())
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest_logs(
+        self,
+        table: str,
+        paths: str | Sequence[str],
+        *,
+        format: str = "auto",
+        pattern: str | None = None,
+        preset: str | None = None,
+        multiline_start: str | None = None,
+        time_field: str | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
+        into ``table`` as one new version; the table is created on first ingest.
+
+        ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
+        groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
+        """
+        from ingest.logs.pipeline import ingest_logs
+
+        return ingest_logs(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            [paths] if isinstance(paths, str) else list(paths),
+            fmt=format,
+            pattern=pattern,
+            preset=preset,
+            multiline_start=multiline_start,
+            time_field=time_field,
+            progress=progress,
+        )
+
+    def ingest_db(
+        self,
+        table: str,
+        *,
+        source: str,
+        table_name: str | None = None,
+        query: str | None = None,
+        mode: str = "full",
+        cursor: str | None = None,
+        key: str | Sequence[str] | None = None,
+    ) -> ExtractReport:
+        """Extract a database table (``table_name``) or ``query`` from ``source`` (a SQLAlchemy
+        URL: PostgreSQL, MySQL/MariaDB or SQLite) into ``table`` as one new version; the table
+        is created on first extract.
+
+        ``mode`` ``full`` makes the version exactly the source's rows and records rows added,
+        removed and changed (matched by ``key`` when given); ``incremental`` reads the rows at
+        or past the table's watermark on ``cursor`` and merges them by ``key`` (or appends them
+        without one). The watermark moves only when the commit succeeds.
+        """
+        from ingest.db.pipeline import ingest_db
+
+        keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
+        return ingest_db(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            source=source,
+            table=table_name,
+            query=query,
+            mode=mode,
+            cursor=cursor,
+            key=keys,
+        )
+
+    def schema(self, name: str, *, history: bool = False) -> dict[str, Any]:
+        """A table's current schema (from the catalog) and, with ``history``, its drift ledger:
+        every column added, widened or in conflict, with the version and source where it
+        first appeared."""
+        ref = TableRef.parse(name)
+        info = self.table(ref.table)
+        version = ref.version if ref.version is not None else info.current_version
+        result: dict[str, Any] = {"table": str(info.name), "version": version, "columns": []}
+        if version is not None:
+            recorded = self.catalog.get_version(info, version)
+            if recorded.schema_id is not None:
+                schema = self.catalog.schema(recorded.schema_id)
+                result["columns"] = [
+                    {"name": f.name, "type": column_type(f), "nullable": f.nullable} for f in schema
+                ]
+        if history:
+            result["history"] = [c.to_json() for c in self.catalog.schema_changes(info)]
+        return result
+
+    def optimize(self, name: str) -> VersionInfo | None:
+        """Compact a table's small files into large ones (a new version with the same rows);
+        None when there was nothing to compact."""
+        from lake.landing.commits import TableRun
+
+        info = self.table(name)
+        with TableRun.start(
+            self.catalog, self.delta(info), info, kind="optimize", parameters={}
+        ) as run:
+            return run.compact()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def sql(
+        self,
+        query: str,
+        *,
+        read_only: bool = False,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """Run one DuckDB SQL statement over the lake's tables (``namespace.table``), each read
+        at one exact version: the latest, or ``VERSION AS OF 3`` / ``TIMESTAMP AS OF '...'`` /
+        ``AT (VERSION => 3)``. The result holds the rows (Arrow) and the versions read.
+
+        ``read_only`` locks DuckDB down to the query's own table files (for services);
+        ``max_rows`` cuts the result short (``truncated``); ``timeout_s`` interrupts it.
+        Raises :class:`queries.exceptions.QueryError` subclasses.
+        """
+        from queries.sql import run_query
+
+        return run_query(
+            self.catalog,
+            self.storage,
+            query,
+            read_only=read_only,
+            max_rows=max_rows,
+            timeout_s=timeout_s,
+        )
+
+    # -- training sets, models, audit ----------------------------------------------------------
+
+    def materialize(
+        self,
+        name: str | None = None,
+        *,
+        sql: str | None = None,
+        out: str | Path,
+        shard_rows: int | None = None,
+        from_: str | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> MaterializeResult:
+        """Materialize ``sql`` as the next version of training set ``name``: every table it
+        reads pinned to one version, Parquet shards and ``lake-manifest.json`` in ``out``.
+
+        The same SQL over the same versions with the output already in ``out`` is a cache
+        hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the
+        slice is rebuilt from its recorded versions and proven identical by its content hash.
+        """
+        from lake.core.errors import ConfigError
+        from queries.training import materialize, rebuild
+
+        if from_ is not None:
+            if sql is not None:
+                raise ConfigError(
+                    "Give either --sql (a new training set) or --from (a rebuild), not both."
+                )
+            return rebuild(self.catalog, self.storage, from_, out=Path(out), progress=progress)
+        if name is None or sql is None:
+            raise ConfigError(
+                "materialize needs a NAME and --sql QUERY (or --from MANIFEST to rebuild one)."
+            )
+        return materialize(
+            self.catalog,
+            self.storage,
+            name,
+            sql,
+            out=Path(out),
+            shard_rows=shard_rows,
+            progress=progress,
+        )
+
+    def training_sets(self, name: str | None = None) -> list[TrainingSetInfo]:
+        from catalog.registry import training_sets
+
+        return training_sets(self.catalog, name)
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        training_set: str,
+        version: str | None = None,
+        uri: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> ModelInfo:
+        """Register a model version trained on ``training_set`` (``NAME`` or ``NAME@VERSION``;
+        default its newest version). ``version`` defaults to the next number; ``run_id`` names
+        the training job's own run when it recorded one. Its input data is pinned: vacuum
+        keeps it for as long as the model is registered."""
+        from catalog.registry import check_name, find_training_set, parse_ref, register_model
+
+        set_name, set_version = parse_ref(training_set)
+        found = find_training_set(self.catalog, set_name, _int_version(set_version, training_set))
+        return register_model(
+            self.catalog,
+            name=check_name(name, "model"),
+            training_set=found,
+            version=version,
+            uri=uri,
+            metrics=metrics,
+            run_id=run_id,
+        )
+
+    def models(self, name: str | None = None) -> list[ModelInfo]:
+        from catalog.registry import models
+
+        return models(self.catalog, name)
+
+    def audit(self, model: str, *, sources: str = "auto") -> Audit:
+        """The chain behind ``MODEL[@VERSION]``: model -> training set -> table versions ->
+        the runs that produced their data -> those runs' sources. ``sources`` is ``auto``
+        (list them up to 2,000, else counts per run), ``all`` or ``none``."""
+        from catalog.lineage import Lineage
+        from catalog.registry import find_model, parse_ref
+        from lake.core.errors import ConfigError
+
+        if sources not in ("auto", "all", "none"):
+            raise ConfigError(f"sources must be auto, all or none, not {sources!r}.")
+        name, version = parse_ref(model)
+        found = find_model(self.catalog, name, version)
+        return Lineage(self.catalog, self._files_reader).audit_model(found, sources=sources)  # type: ignore[arg-type]
+
+    def impact(self, table_version: str | None = None, *, source: str | None = None) -> Impact:
+        """Every table version, training set and model downstream of ``TABLE@N`` (or of a
+        source file or database table, by its URI or name)."""
+        from catalog.lineage import Lineage, parse_table_version
+        from lake.core.errors import ConfigError
+
+        lineage = Lineage(self.catalog, self._files_reader)
+        if (table_version is None) == (source is None):
+            raise ConfigError("impact needs either TABLE@VERSION or --source URI.")
+        if source is not None:
+            return lineage.impact_of_source(source)
+        name, version = parse_table_version(table_version)  # type: ignore[arg-type]
+        info = self.catalog.get_table(name)
+        if self.catalog.find_version(info, version) is None:
+            info = self.table(name)  # a version the catalog has not recorded yet: sync first
+        return lineage.impact_of_version(info, version)
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def vacuum(
+        self, table: str | None = None, *, retain: str = "7d", apply: bool = False
+    ) -> list[VacuumReport]:
+        """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
+        latest version, versions within ``retain``, and every version a training set, a model
+        or a tag pins, whatever its age."""
+        from lake.landing.retention import parse_retention, vacuum_table
+
+        duration = parse_retention(retain)
+        targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
+        reports = []
+        for info in targets:
+            report = vacuum_table(
+                self.catalog, self.delta(info), info, retain=duration, apply=apply
+            )
+            if apply:
+                self.sync_table(info)  # vacuum commits VACUUM START/END versions
+            reports.append(report)
+        return reports
+
+    def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
+        """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""
+        from lake.core.errors import VersionNotFound
+        from lake.landing.retention import add_tag
+
+        parsed = TableRef.parse(ref)
+        info = self.table(parsed.table)
+        version = parsed.version
+        if version is None and parsed.as_of is not None:
+            version = self.catalog.version_at(info, parsed.as_of).version
+        if version is None:
+            raise VersionNotFound(
+                f"{ref!r} names no version: write TABLE@N, e.g. {parsed.table}@3."
+            )
+        return add_tag(self.catalog, info, version, name, move=move)
+
+    def untag(self, table: str, name: str) -> PinInfo:
+        from lake.landing.retention import remove_tag
+
+        return remove_tag(self.catalog, self.table(TableRef.parse(table).table), name)
+
+    def pins(self, table: str) -> list[PinInfo]:
+        """Tags, and pins by training sets and models, of a table."""
+        from lake.landing.retention import pins
+
+        return pins(self.catalog, self.table(TableRef.parse(table).table))
+
+    def _files_reader(self, info: TableInfo) -> Callable[[int], frozenset[str]]:
+        store = self.delta(info)
+        return lambda version: frozenset(f.path for f in store.snapshot(version).files)
+
+    # -- the HTTP service: tokens and OpenLineage ------------------------------------------------
+
+    def create_token(self, *, role: str, name: str | None = None) -> NewToken:
+        """A new API token with role ``read``, ``write`` or ``admin``; its secret is in the
+        result only (the catalog keeps a hash)."""
+        from catalog.tokens import create_token
+
+        return create_token(self.catalog, role=role, name=name)
+
+    def tokens(self, *, include_revoked: bool = False) -> list[TokenInfo]:
+        from catalog.tokens import list_tokens
+
+        return list_tokens(self.catalog, include_revoked=include_revoked)
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        from catalog.tokens import revoke_token
+
+        return revoke_token(self.catalog, token_id)
+
+    def check_token(self, secret: str) -> TokenInfo | None:
+        """The live token with this secret, or None (for the service's bearer auth)."""
+        from catalog.tokens import check_token
+
+        return check_token(self.catalog, secret)
+
+    def record_lineage(self, event: Mapping[str, Any]) -> RecordedEvent:
+        """Record one OpenLineage run event (START, COMPLETE, FAIL... of one ``runId``):
+        lake tables link to exact versions, other datasets become external sources."""
+        from catalog.openlineage import record_event
+
+        return record_event(self.catalog, event, refresh=self.sync_table)
+
+    def run_lineage(self, run_id: str) -> dict[str, Any]:
+        """A run with its input and output dataset versions, named as in OpenLineage."""
+        from catalog.openlineage import run_lineage
+
+        run = self.catalog.get_run(run_id)
+        return {**run.to_json(), **run_lineage(self.catalog, run.id)}
+
+    # -- catalog maintenance -----------------------------------------------------------------
+
+    def sync(self, name: str | None = None) -> list[SyncResult]:
+        """Record Delta versions the catalog is missing (all tables, or one)."""
+        targets = [self.catalog.get_table(_table_name(name))] if name else self.tables()
+        return [self.sync_table(info) for info in targets]
+
+    def sync_table(self, info: TableInfo) -> SyncResult:
+        from lake.landing.sync import sync_table
+
+        return sync_table(self.catalog, self.delta(info), info)
+
+    def delta(self, info: TableInfo) -> DeltaStore:
+        from lake.delta.store import DeltaStore
+
+        return DeltaStore(info.location, self.storage)
+
+
+def connect(
+    *,
+    warehouse: str | None = None,
+    catalog: str | None = None,
+    cwd: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Lake:
+    """Open a lake. Arguments override the environment, ``lake.toml`` and the defaults."""
+    config = resolve(
+        warehouse=warehouse,
+        catalog_url=catalog,
+        cwd=Path(cwd) if cwd is not None else None,
+        environ=environ,
+    )
+    return Lake(config)
+
+
+def _table_name(name: str | TableName) -> TableName:
+    return name if isinstance(name, TableName) else TableName.parse(name)
+
+
+def _int_version(version: str | None, ref: str) -> int | None:
+    from lake.core.errors import VersionNotFound
+
+    if version is None:
+        return None
+    if not version.isdigit():
+        raise VersionNotFound(f"{ref!r}: a training set version is a number, as in churn@2.")
+    return int(version)

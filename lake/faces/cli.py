@@ -1,0 +1,1097 @@
+"""The ``lake`` command line.
+
+Each command parses its options, calls one method of :class:`lake.faces.api.Lake` and prints
+the result; there is no logic here. A :class:`~lake.core.errors.LakeError` becomes one line
+on standard error and exit code 1, in :func:`main` only (``--debug`` shows the
+traceback). Heavy libraries are imported by the API on first use, so ``lake --help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from lake.core.errors import LakeError
+
+if TYPE_CHECKING:
+    from lake.faces.api import Lake
+
+_state = {"debug": False}
+
+
+class _LakeGroup(TyperGroup):
+    """Turns a LakeError into one line on standard error and exit code 1, in one place."""
+
+    def invoke(self, ctx: typer.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except LakeError as error:
+            if _state["debug"]:
+                raise
+            from lake.faces.render import print_error
+
+            print_error(str(error))
+            ctx.exit(1)
+
+
+app = typer.Typer(
+    name="lake",
+    cls=_LakeGroup,
+    help=(
+        "A data lake and catalog for machine-learning teams: ingest raw logs and database "
+        "extracts as versioned Delta tables, query them with SQL, materialize reproducible "
+        "training sets and audit what fed a model.\n\n"
+        "Example:  lake init && lake tables --output json"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+catalog_app = typer.Typer(help="Maintain the catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+ingest_app = typer.Typer(
+    help="Land raw logs and database extracts as versioned tables.", no_args_is_help=True
+)
+app.add_typer(ingest_app, name="ingest")
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+# Options shared by commands, defined once.
+WarehouseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--warehouse",
+        help="Where data lives: a folder or s3://bucket/prefix (env LAKE_WAREHOUSE).",
+        show_default=False,
+    ),
+]
+CatalogOption = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog", help="The catalog's SQLAlchemy URL (env LAKE_CATALOG_URL).", show_default=False
+    ),
+]
+OutputOption = Annotated[
+    Output, typer.Option("--output", "-o", help="table for people, json for programs.")
+]
+
+
+def _lake(warehouse: str | None, catalog: str | None) -> Lake:
+    from lake.faces.api import connect
+
+    return connect(warehouse=warehouse, catalog=catalog)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug or os.environ.get("LAKE_DEBUG") == "1"
+
+
+# -- set-up --------------------------------------------------------------------------------
+
+
+@app.command()
+def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> None:
+    """Write lake.toml in this folder and prepare the warehouse and the catalog.
+
+    Example:  lake init --warehouse s3://ml-lake/prod --catalog postgresql+psycopg2://lake@db/lake
+    """
+    from pathlib import Path
+
+    from lake.core.config import DEFAULT_CATALOG, DEFAULT_WAREHOUSE, write_config_file
+    from lake.faces.render import print_message
+
+    lk = _lake(warehouse, catalog)
+    with lk:
+        result = lk.init()
+        origins = lk.config.origins
+        # lake.toml records what the user chose; values that came from the environment stay there.
+        written = write_config_file(
+            Path.cwd(),
+            warehouse=warehouse
+            or (
+                lk.config.warehouse
+                if origins["warehouse"].startswith("lake.toml")
+                else DEFAULT_WAREHOUSE
+            ),
+            catalog_url=catalog
+            or (
+                lk.config.catalog_url
+                if origins["catalog_url"].startswith("lake.toml")
+                else DEFAULT_CATALOG
+            ),
+        )
+        print_message(
+            f"Lake ready: warehouse {lk.config.warehouse}, catalog "
+            f"{lk.describe_config()['catalog_url']['value']} ({result['catalog']}); wrote {written.name}."
+        )
+
+
+@app.command()
+def config(
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the resolved configuration and where each value came from (secrets masked).
+
+    Example:  lake config --output json
+    """
+    from lake.faces.render import print_json, print_rows
+
+    described = _lake(warehouse, catalog).describe_config()
+    if output is Output.json:
+        print_json(described)
+    else:
+        print_rows(
+            [{"setting": k, "value": v["value"], "from": v["from"]} for k, v in described.items()]
+        )
+
+
+# -- inspecting ------------------------------------------------------------------------------
+
+
+@app.command()
+def tables(
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List the lake's tables.
+
+    Example:  lake tables --output json
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = [t.to_json() for t in lk.tables()]
+    if output is Output.json:
+        print_json(found)
+    else:
+        print_rows(
+            found,
+            columns=["table", "kind", "current_version", "created_at", "location"],
+            empty="No tables yet.",
+        )
+
+
+@app.command()
+def describe(
+    table: Annotated[
+        str, typer.Argument(help="namespace.table, or TABLE@N / TABLE@2026-11-20T10:00:00Z")
+    ],
+    version: Annotated[
+        int | None, typer.Option("--version", help="Describe this version.")
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a table at one version: columns, size, and the run that made it.
+
+    Example:  lake describe web.access@3
+    """
+    from lake.faces.render import print_json, print_mapping, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = lk.describe(table, version=version).to_json()
+    if output is Output.json:
+        print_json(found)
+        return
+    columns = found.pop("columns")
+    version_info = found.pop("version") or {}
+    run = found.pop("run") or {}
+    summary = {
+        **found,
+        "version": version_info.get("version"),
+        "committed_at": version_info.get("committed_at"),
+        "operation": version_info.get("operation"),
+        "rows": version_info.get("rows_total"),
+        "bytes": version_info.get("bytes_total"),
+        "run": f"{run.get('job')} ({run.get('run_id')})" if run else None,
+    }
+    print_mapping(summary, title=found["table"])
+    print_rows(columns, title="columns", empty="No columns (no version yet).")
+
+
+@app.command()
+def history(
+    table: Annotated[str, typer.Argument(help="namespace.table")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List every version of a table with what changed and which run made it.
+
+    Example:  lake history web.access --output json
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = [v.to_json() for v in lk.history(table)]
+    if output is Output.json:
+        print_json(found)
+    else:
+        print_rows(
+            found,
+            columns=[
+                "version",
+                "committed_at",
+                "operation",
+                "rows_added",
+                "rows_removed",
+                "rows_total",
+                "files_total",
+                "run_id",
+            ],
+            empty="No versions yet.",
+        )
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
+    run_id: Annotated[str | None, typer.Option("--id", help="Show one run in full.")] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List recent runs (ingests, extracts, materializations), or show one.
+
+    Example:  lake runs --limit 5 --output json
+    """
+    from lake.faces.render import print_json, print_mapping, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        if run_id:
+            found = lk.run(run_id).to_json()
+            print_json(found) if output is Output.json else print_mapping(
+                found, title=f"run {run_id}"
+            )
+            return
+        found_runs = [r.to_json() for r in lk.runs(limit=limit)]
+    if output is Output.json:
+        print_json(found_runs)
+    else:
+        print_rows(
+            found_runs,
+            columns=["run_id", "kind", "job", "status", "started_at", "ended_at"],
+            empty="No runs yet.",
+        )
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+
+class LogFormat(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    text = "text"
+
+
+@ingest_app.command("logs")
+def ingest_logs(
+    table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
+    paths: Annotated[
+        list[str], typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst")
+    ],
+    format: Annotated[
+        LogFormat, typer.Option("--format", help="auto decides per file by its content.")
+    ] = LogFormat.auto,
+    pattern: Annotated[
+        str | None, typer.Option("--pattern", help="A regex with named groups for text logs.")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", help="apache-combined, nginx-combined, syslog or log4j."),
+    ] = None,
+    multiline_start: Annotated[
+        str | None,
+        typer.Option(
+            "--multiline-start",
+            help="A regex matching the first line of a record; other lines join the record before them.",
+        ),
+    ] = None,
+    time_field: Annotated[
+        str | None,
+        typer.Option(
+            "--time-field",
+            help="The event time field (default: timestamp, time, @timestamp or ts).",
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Ingest raw log files into a table as one new version, without declaring a schema.
+
+    Example:  lake ingest logs web.access ./logs/access.log.gz --preset apache-combined
+    """
+    from lake.faces.progress import ingest_progress
+    from lake.faces.render import print_json, print_message, print_rows
+
+    with (
+        _lake(warehouse, catalog) as lk,
+        ingest_progress(enabled=output is Output.table) as progress,
+    ):
+        report = lk.ingest_logs(
+            table,
+            paths,
+            format=format.value,
+            pattern=pattern,
+            preset=preset,
+            multiline_start=multiline_start,
+            time_field=time_field,
+            progress=progress,
+        )
+    if output is Output.json:
+        print_json(report.to_json())
+        return
+    print_rows(
+        [
+            {
+                "file": _short_uri(f.uri),
+                "status": f.status,
+                "read": f.records_read,
+                "parsed": f.records_parsed,
+                "failed": f.records_failed,
+                "note": f.note,
+            }
+            for f in report.files
+        ]
+    )
+    _print_drift(report.table, report.drift)
+    where = (
+        f"version {report.version} of {report.table}"
+        if report.version is not None
+        else f"{report.table} (nothing new: no version)"
+    )
+    print_message(
+        f"{report.records_read} records read, {report.records_parsed} parsed, {report.records_failed} failed "
+        f"(kept with _error), {report.files_skipped} files skipped -> {where} in {report.seconds:.1f}s."
+    )
+
+
+class ExtractMode(StrEnum):
+    full = "full"
+    incremental = "incremental"
+
+
+@ingest_app.command("db")
+def ingest_db(
+    table: Annotated[str, typer.Argument(help="namespace.table (created on first extract)")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="The source database's SQLAlchemy URL (postgresql+psycopg2://, mysql+pymysql://, sqlite:///).",
+            show_default=False,
+        ),
+    ],
+    source_table: Annotated[
+        str | None,
+        typer.Option("--table", help="The source table or view (schema.table for Postgres/MySQL)."),
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="A SELECT to extract instead of a table.")
+    ] = None,
+    mode: Annotated[
+        ExtractMode,
+        typer.Option(
+            "--mode",
+            help="full: the version is exactly the source's rows; incremental: rows at or past the watermark.",
+        ),
+    ] = ExtractMode.full,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            "--cursor",
+            help="The column the watermark follows (e.g. updated_at); needed by --mode incremental.",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Column(s) identifying a row, comma-separated: incremental rows are merged by it, full extracts compared by it.",
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Extract a database table or query into a table as one new version (full or incremental).
+
+    Example:  lake ingest db shop.orders --source postgresql+psycopg2://reader@db/shop --table orders --mode incremental --cursor updated_at --key id
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        report = lk.ingest_db(
+            table,
+            source=source,
+            table_name=source_table,
+            query=query,
+            mode=mode.value,
+            cursor=cursor,
+            key=key,
+        )
+    if output is Output.json:
+        print_json(report.to_json())
+        return
+    _print_drift(report.table, report.drift)
+    where = (
+        f"version {report.version} of {report.table}"
+        if report.version is not None
+        else f"{report.table} (nothing new: no version)"
+    )
+    changed = "?" if report.rows_changed is None else report.rows_changed
+    mark = (
+        f", watermark {report.watermark['column']} = {report.watermark['value']}"
+        if report.watermark
+        else ""
+    )
+    print_message(
+        f"{report.rows} rows read ({report.mode}): {report.rows_added} added, {report.rows_removed} removed, "
+        f"{changed} changed -> {where}{mark} in {report.seconds:.1f}s."
+    )
+
+
+@app.command()
+def schema(
+    table: Annotated[str, typer.Argument(help="namespace.table or TABLE@N")],
+    history: Annotated[bool, typer.Option("--history", help="Also show the drift ledger.")] = False,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a table's schema and, with --history, every column added, widened or in conflict.
+
+    Example:  lake schema web.access --history
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = lk.schema(table, history=history)
+    if output is Output.json:
+        print_json(found)
+        return
+    print_rows(
+        found["columns"],
+        title=f"{found['table']} at version {found['version']}",
+        empty="No version yet.",
+    )
+    if history:
+        print_rows(
+            found["history"],
+            title="drift ledger",
+            columns=["version", "column", "change", "old_type", "new_type", "source", "line"],
+            empty="No schema changes recorded.",
+        )
+
+
+@app.command()
+def optimize(
+    table: Annotated[str, typer.Argument(help="namespace.table")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Compact a table's small files into large ones: a new version with the same rows.
+
+    Example:  lake optimize web.access
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        version = lk.optimize(table)
+    if output is Output.json:
+        print_json(version.to_json() if version else None)
+    elif version is None:
+        print_message(f"{table}: nothing to compact.")
+    else:
+        print_message(
+            f"{table}: version {version.version}, {version.files_removed} files compacted into "
+            f"{version.files_added} ({version.files_total} files in all)."
+        )
+
+
+class SqlOutput(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help="One DuckDB SQL statement; - reads it from standard input.")
+    ],
+    output: Annotated[
+        SqlOutput,
+        typer.Option("--output", "-o", help="table for people; csv, json or parquet for programs."),
+    ] = SqlOutput.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write to this file (required for parquet).", show_default=False
+        ),
+    ] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only", help="Lock DuckDB down: read the query's lake tables and nothing else."
+        ),
+    ] = False,
+    max_rows: Annotated[
+        int | None,
+        typer.Option("--max-rows", help="Stop after this many rows.", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Stop the query after this many seconds.", show_default=False
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Query lake tables with SQL (DuckDB), any version: VERSION AS OF 3, TIMESTAMP AS OF '...',
+    AT (VERSION => 3). JSON output lists the table versions read.
+
+    Example:  lake sql "SELECT request.method, count(*) FROM web.logs VERSION AS OF 3 GROUP BY 1"
+    """
+    from queries.output import write_result
+
+    text = sys.stdin.read() if query == "-" else query
+    with _lake(warehouse, catalog) as lk:
+        result = lk.sql(text, read_only=read_only, max_rows=max_rows, timeout_s=timeout)
+    write_result(result, format=output.value, out=out)
+
+
+# -- training sets, models, audit, retention -------------------------------------------------
+
+model_app = typer.Typer(
+    help="Register models and the training sets they were trained on.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+
+
+@app.command()
+def materialize(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="The training set's name (each run with new inputs is its next version)."
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option(
+            "--sql",
+            help="The query; time travel allowed. - reads it from standard input.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Local folder for the Parquet shards and lake-manifest.json."),
+    ] = ...,  # type: ignore[assignment]
+    shard_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--shard-rows", help="Rows per Parquet file (default 1,048,576).", show_default=False
+        ),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Rebuild from a manifest (file or folder) or NAME@VERSION, and prove it identical.",
+            show_default=False,
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Materialize a reproducible training set: every input table pinned to one version,
+    Parquet shards and a manifest with the content hash; or rebuild one with --from.
+
+    Example:  lake materialize churn --sql "SELECT * FROM web.access JOIN shop.orders USING (user_id)" --out ./data/churn
+    """
+    from lake.faces.progress import ingest_progress
+    from lake.faces.render import print_json, print_message
+
+    text = sys.stdin.read() if sql == "-" else sql
+    with (
+        _lake(warehouse, catalog) as lk,
+        ingest_progress(enabled=output is Output.table) as progress,
+    ):
+        result = lk.materialize(
+            name, sql=text, out=out, shard_rows=shard_rows, from_=from_, progress=progress
+        )
+    if output is Output.json:
+        print_json(result.to_json())
+        return
+    inputs = ", ".join(f"{i['table']}@{i['version']}" for i in result.inputs)
+    what = {
+        "materialized": "materialized",
+        "cached": "cache hit: already materialized, nothing recomputed",
+        "copied": "written again (same SQL and versions as the registered version)",
+        "rebuilt": "rebuilt from the recorded versions: content hash identical"
+        + ("" if result.files_identical else " (Parquet bytes differ)"),
+    }[result.status]
+    print_message(
+        f"{result.ref}: {what}; {result.row_count:,} rows in {len(result.files)} file(s), content "
+        f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in {result.seconds:.2f}s."
+    )
+
+
+@model_app.command("register")
+def model_register(
+    model: Annotated[str, typer.Argument(help="The model's name.")],
+    training_set: Annotated[
+        str,
+        typer.Option("--training-set", help="NAME or NAME@VERSION (default: its newest version)."),
+    ],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", help="The model's version (default: the next number).", show_default=False
+        ),
+    ] = None,
+    uri: Annotated[
+        str | None,
+        typer.Option("--uri", help="Where the model's artifact lives.", show_default=False),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="Metrics as a JSON object, e.g. '{\"auc\": 0.91}'.",
+            show_default=False,
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Register a model version trained on a training set; its input data is then kept by vacuum.
+
+    Example:  lake model register churn_gbm --training-set churn@2 --uri s3://models/churn/7 --metrics '{"auc": 0.91}'
+    """
+    import json
+
+    from lake.core.errors import ConfigError
+    from lake.faces.render import print_json, print_message
+
+    try:
+        parsed = json.loads(metrics) if metrics else None
+    except ValueError as error:
+        raise ConfigError(
+            f"--metrics is not valid JSON ({error.msg} at column {error.colno}); write e.g. '{{\"auc\": 0.91}}'."
+        ) from error
+    if parsed is not None and not isinstance(parsed, dict):
+        raise ConfigError("--metrics must be a JSON object, e.g. '{\"auc\": 0.91}'.")
+    with _lake(warehouse, catalog) as lk:
+        registered = lk.register_model(
+            model, training_set=training_set, version=version, uri=uri, metrics=parsed
+        )
+    if output is Output.json:
+        print_json(registered.to_json())
+    else:
+        print_message(
+            f"Registered model {registered.ref}, trained on {registered.training_set} (run {registered.run_id})."
+        )
+
+
+@model_app.command("list")
+def model_list(
+    model: Annotated[str | None, typer.Argument(help="Only this model's versions.")] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List registered models and the training sets they were trained on.
+
+    Example:  lake model list churn_gbm --output json
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = [m.to_json() for m in lk.models(model)]
+    if output is Output.json:
+        print_json(found)
+    else:
+        print_rows(
+            found,
+            columns=["name", "version", "training_set", "uri", "created_at"],
+            empty="No models registered.",
+        )
+
+
+class SourcesShown(StrEnum):
+    auto = "auto"
+    all = "all"
+    none = "none"
+
+
+@app.command()
+def audit(
+    model: Annotated[
+        str, typer.Argument(help="MODEL or MODEL@VERSION (default: the one registered last).")
+    ],
+    sources: Annotated[
+        SourcesShown,
+        typer.Option(
+            "--sources",
+            help="auto lists sources up to 2,000 (else counts per run); all lists every one; none counts only.",
+        ),
+    ] = SourcesShown.auto,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show everything behind a model: training set (SQL, content hash), each table version it
+    read, the runs that produced their data, and those runs' source files and extracts.
+
+    Example:  lake audit churn_gbm@3 --output json
+    """
+    from lake.faces.lineage_view import print_audit
+    from lake.faces.render import print_json
+
+    with _lake(warehouse, catalog) as lk:
+        found = lk.audit(model, sources=sources.value).to_json()
+    print_json(found) if output is Output.json else print_audit(found)
+
+
+@app.command()
+def impact(
+    table_version: Annotated[
+        str | None, typer.Argument(help="TABLE@VERSION, e.g. web.access@3.")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="A source instead: a file URI or a database table/query name.",
+            show_default=False,
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List every table version, training set and model downstream of a table version or a
+    source: what a bad batch reached.
+
+    Example:  lake impact web.access@3 --output json
+    """
+    from lake.faces.lineage_view import print_impact
+    from lake.faces.render import print_json
+
+    with _lake(warehouse, catalog) as lk:
+        found = lk.impact(table_version, source=source).to_json()
+    print_json(found) if output is Output.json else print_impact(found)
+
+
+@app.command()
+def vacuum(
+    table: Annotated[
+        str | None, typer.Argument(help="namespace.table (default: every table)")
+    ] = None,
+    retain: Annotated[
+        str, typer.Option("--retain", help="Keep versions newer than this: 7d, 12h, 30m, 0d.")
+    ] = "7d",
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply/--dry-run",
+            help="Delete (--apply), or only show what would go (--dry-run, the default).",
+        ),
+    ] = False,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Delete data files no kept version needs; pinned versions (training sets, models, tags)
+    are always kept. A dry run by default: shows the files and the bytes it would free.
+
+    Example:  lake vacuum web.access --retain 7d --apply
+    """
+    from lake.faces.render import print_json, print_message, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        reports = lk.vacuum(table, retain=retain, apply=apply)
+    if output is Output.json:
+        print_json([r.to_json() for r in reports])
+        return
+    for report in reports:
+        kept = "; ".join(f"v{k.version} ({', '.join(k.reasons)})" for k in report.kept)
+        verb = "deleted" if report.applied else "would delete"
+        print_message(
+            f"{report.table}: {verb} {len(report.files)} file(s), {report.bytes / 1e6:,.1f} MB; kept {kept or 'nothing'}"
+            + (f"; {'; '.join(report.notes)}" if report.notes else "")
+        )
+        if report.files and not report.applied:
+            print_rows(
+                [{"file": p, "bytes": s} for p, s in report.files[:20]],
+                title=f"{report.table}: files to delete",
+            )
+    if reports and not apply and any(r.files for r in reports):
+        print_message("Dry run: nothing was deleted. Run again with --apply to delete these files.")
+
+
+@app.command()
+def tag(
+    ref: Annotated[str, typer.Argument(help="TABLE@N to tag, or TABLE to list its tags and pins.")],
+    name: Annotated[str | None, typer.Argument(help="The tag's name.")] = None,
+    move: Annotated[
+        bool, typer.Option("--move", help="Move the tag if it marks another version.")
+    ] = False,
+    delete: Annotated[
+        str | None,
+        typer.Option("--delete", help="Remove this tag from TABLE.", show_default=False),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Tag a table version so vacuum keeps it, remove a tag, or list a table's tags and pins.
+
+    Example:  lake tag web.access@3 before-backfill
+    """
+    from lake.faces.render import print_json, print_message, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        if delete is not None:
+            removed = lk.untag(ref, delete)
+            print_json(removed.to_json()) if output is Output.json else print_message(
+                f"Removed tag {removed.name} from {removed.table}@{removed.version}."
+            )
+            return
+        if name is None:
+            found = [p.to_json() for p in lk.pins(ref)]
+            print_json(found) if output is Output.json else print_rows(
+                found, columns=["version", "kind", "name", "created_at"], empty="No tags or pins."
+            )
+            return
+        pinned = lk.tag(ref, name, move=move)
+    if output is Output.json:
+        print_json(pinned.to_json())
+    else:
+        print_message(f"Tagged {pinned.table}@{pinned.version} as {pinned.name}; vacuum keeps it.")
+
+
+@catalog_app.command("sync")
+def catalog_sync(
+    table: Annotated[
+        str | None, typer.Argument(help="namespace.table (default: every table)")
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Record Delta versions the catalog is missing (after a crash, or writes by other tools).
+
+    Example:  lake catalog sync web.access
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        results = [r.to_json() for r in lk.sync(table)]
+    if output is Output.json:
+        print_json(results)
+    else:
+        print_rows(results, columns=["table", "recorded", "latest"], empty="No tables to sync.")
+
+
+# -- the HTTP service -------------------------------------------------------------------------
+
+token_app = typer.Typer(
+    help="Create, list and revoke the HTTP service's API tokens.", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+class Role(StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Interface to bind; 0.0.0.0 exposes the service to the network."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8080,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Most rows one SQL answer holds.")
+    ] = 100_000,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds a SQL query may run.")
+    ] = 30.0,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Serve the catalog over HTTP: read API under /api/v1, read-only SQL, OpenLineage in
+    (POST /api/v1/lineage), bearer tokens; OpenAPI at /openapi.json.
+
+    Example:  lake serve --host 127.0.0.1 --port 8080
+    """
+    from lake.faces.service import serve as run_service
+    from lake.faces.service.app import ServiceSettings
+
+    with _lake(warehouse, catalog) as lk:
+        lk.init()
+        run_service(
+            lk,
+            host=host,
+            port=port,
+            settings=ServiceSettings(max_rows=max_rows, timeout_s=timeout),
+            announce=_announce,
+        )
+
+
+def _announce(url: str) -> None:
+    from lake.faces.render import print_message
+
+    print_message(f"lake serve: listening on {url} (Ctrl-C stops)")
+    sys.stdout.flush()  # a supervisor or a test reads this line from a pipe
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role", help="read: GET and SQL; write: also POST lineage; admin: everything."
+        ),
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="A label, e.g. who holds it.", show_default=False),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Create an API token; it is shown this once (the catalog stores only its hash).
+
+    Example:  lake token create --role read --name notebook
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        created = lk.create_token(role=role.value, name=name)
+    if output is Output.json:
+        print_json(created.to_json())
+    else:
+        print_message(f"Token {created.info.id} ({created.info.role}); shown once, keep it secret:")
+        sys.stdout.write(created.secret + "\n")
+
+
+@token_app.command("list")
+def token_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List API tokens (never their secrets).
+
+    Example:  lake token list --output json
+    """
+    from lake.faces.render import print_json, print_rows
+
+    with _lake(warehouse, catalog) as lk:
+        found = [t.to_json() for t in lk.tokens(include_revoked=all_)]
+    if output is Output.json:
+        print_json(found)
+    else:
+        print_rows(
+            found,
+            columns=["id", "name", "role", "created_at", "last_used_at", "revoked_at"],
+            empty="No tokens.",
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (from lake token list).")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Revoke an API token: requests with it are refused from now on.
+
+    Example:  lake token revoke 3
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        revoked = lk.revoke_token(token_id)
+    if output is Output.json:
+        print_json(revoked.to_json())
+    else:
+        print_message(f"Revoked token {revoked.id} ({revoked.role}).")
+
+
+def _print_drift(table: str, drift: Sequence[Mapping[str, Any]]) -> None:
+    """One line counting the schema changes an ingest or extract made."""
+    from lake.faces.render import print_message
+
+    if drift:
+        kinds = Counter(d["change"] for d in drift)
+        print_message(
+            "schema: "
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            + f" (see: lake schema {table} --history)"
+        )
+
+
+def _short_uri(uri: str) -> str:
+    """A local file as a path relative to here when it is below here; other URIs as they are."""
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    if not uri.startswith("file://"):
+        return uri
+    path = unquote(urlsplit(uri).path)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def main() -> None:
+    """Entry point of the ``lake`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

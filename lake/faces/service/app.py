@@ -1,0 +1,475 @@
+"""The service's routes: a thin HTTP face over :class:`lake.faces.api.Lake`, like the CLI.
+
+Every list is paginated by ``limit`` (1-1000, default 100) and ``offset``; the answer is
+``{"items": [...], "limit": L, "offset": O, "next_offset": O+L or null}``. Errors are
+``{"error": "<one sentence>"}`` with a 4xx status (5xx only when the catalog or the
+warehouse is down). Handlers are plain functions: FastAPI runs them in its thread pool,
+as the catalog and DuckDB calls block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
+from catalog.openlineage import LineageEventInvalid
+from lake.core.errors import (
+    CatalogError,
+    CommitConflict,
+    ConfigError,
+    InvalidName,
+    LakeError,
+    StorageError,
+    TableNotFound,
+    VersionNotFound,
+    VersionVacuumed,
+)
+from lake.faces.api import Lake
+from lake.faces.service.auth import AccessDenied, TokenCache, require
+from queries.exceptions import QueryError, QueryTimeout
+
+log = logging.getLogger("lake.service")
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+JSON_LINES = "application/x-ndjson"
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    max_rows: int = 100_000
+    """Most rows one SQL answer holds; more are cut (header ``Lake-Truncated: true``)."""
+    timeout_s: float = 30.0
+    """A SQL query running longer is interrupted (400)."""
+    max_body_bytes: int = 1 << 20
+    """Larger request bodies are refused (413) before they are read."""
+    token_cache_s: float = 5.0
+    """A checked token is trusted this long: a revoked one is refused within it."""
+
+
+class SqlRequest(BaseModel):
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="One read-only DuckDB statement over lake tables.",
+    )
+    format: Literal["jsonl", "arrow"] | None = Field(
+        default=None,
+        description="jsonl (default) or arrow (Arrow IPC stream); else the Accept header decides.",
+    )
+    max_rows: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="At most this many rows (capped by the server's limit).",
+    )
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
+TablePath = Annotated[str, Path(description="namespace.table", max_length=200)]
+VersionPath = Annotated[int, Path(ge=0, le=2**62, description="A Delta version.")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
+}
+
+
+def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
+    app = FastAPI(
+        title="lake",
+        version="1",
+        description="The lake's catalog over HTTP: tables and versions, training sets, models, "
+        "lineage (OpenLineage in), runs, and read-only SQL with time travel.",
+        responses=ERRORS,
+    )
+    app.state.lake = lake
+    app.state.settings = settings
+    app.state.tokens = TokenCache(lake.check_token, settings.token_cache_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _handlers(app)
+    read = [Depends(require("read"))]
+    write = [Depends(require("write"))]
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict[str, str]:
+        """Liveness, without a token (for health checks)."""
+        return {"status": "ok"}
+
+    # -- tables --------------------------------------------------------------------------
+
+    @app.get(f"{API}/tables", dependencies=read, tags=["tables"], response_model=Page)
+    def list_tables(limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
+        return _page([t.to_json() for t in lake.tables()], limit, offset)
+
+    @app.get(f"{API}/tables/{{table}}", dependencies=read, tags=["tables"])
+    def get_table(table: TablePath) -> dict[str, Any]:
+        return lake.catalog.get_table(_name(table)).to_json()
+
+    @app.get(
+        f"{API}/tables/{{table}}/versions", dependencies=read, tags=["tables"], response_model=Page
+    )
+    def table_versions(table: TablePath, limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
+        # From the catalog alone: re-reading the Delta log on every request would cost more
+        # than the answer (writers record their versions; `lake catalog sync` heals the rest).
+        versions = lake.catalog.versions(lake.catalog.get_table(_name(table)))
+        return _page([v.to_json() for v in versions], limit, offset)
+
+    @app.get(f"{API}/tables/{{table}}/schema", dependencies=read, tags=["tables"])
+    def table_schema(
+        table: TablePath, version: Annotated[int | None, Query(ge=0, le=2**62)] = None
+    ) -> dict[str, Any]:
+        name = str(_name(table))
+        return lake.schema(f"{name}@{version}" if version is not None else name)
+
+    @app.get(
+        f"{API}/tables/{{table}}/drift", dependencies=read, tags=["tables"], response_model=Page
+    )
+    def table_drift(table: TablePath, limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
+        """The drift ledger: each column added, widened or in conflict, where it first appeared."""
+        return _page(lake.schema(str(_name(table)), history=True)["history"], limit, offset)
+
+    @app.get(
+        f"{API}/tables/{{table}}/versions/{{version}}/impact", dependencies=read, tags=["lineage"]
+    )
+    def version_impact(table: TablePath, version: VersionPath) -> dict[str, Any]:
+        """Every table version, training set, model and run downstream of this version."""
+        return lake.impact(f"{_name(table)}@{version}").to_json()
+
+    # -- training sets and models ----------------------------------------------------------
+
+    @app.get(f"{API}/training-sets", dependencies=read, tags=["training sets"], response_model=Page)
+    def list_training_sets(
+        name: Annotated[str | None, Query(max_length=128)] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        return _page([t.to_json() for t in lake.training_sets(name)], limit, offset)
+
+    @app.get(
+        f"{API}/training-sets/{{name}}/versions/{{version}}/manifest",
+        dependencies=read,
+        tags=["training sets"],
+    )
+    def training_set_manifest(
+        name: Annotated[str, Path(max_length=128)], version: Annotated[int, Path(ge=0, le=2**31)]
+    ) -> dict[str, Any]:
+        """The training set's ``lake-manifest.json``: SQL, exact input versions, files, hash."""
+        found = [t for t in lake.training_sets(name) if t.version == version]
+        if not found:
+            raise TrainingSetNotFound(name, version)
+        return dict(found[0].manifest)
+
+    @app.get(f"{API}/models", dependencies=read, tags=["models"], response_model=Page)
+    def list_models(
+        name: Annotated[str | None, Query(max_length=128)] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        return _page([m.to_json() for m in lake.models(name)], limit, offset)
+
+    @app.get(f"{API}/models/{{name}}/audit", dependencies=read, tags=["lineage"])
+    def model_audit(
+        name: Annotated[str, Path(max_length=128)],
+        version: Annotated[
+            str | None, Query(max_length=64, description="Default: the newest.")
+        ] = None,
+        sources: Literal["auto", "all", "none"] = "auto",
+    ) -> dict[str, Any]:
+        """The chain behind a model: training set, table versions, the runs and sources behind them."""
+        return lake.audit(f"{name}@{version}" if version else name, sources=sources).to_json()
+
+    # -- runs and lineage ---------------------------------------------------------------------
+
+    @app.get(f"{API}/runs", dependencies=read, tags=["lineage"], response_model=Page)
+    def list_runs(
+        kind: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        runs = lake.runs(limit=limit, offset=offset, kind=kind)
+        more = len(runs) == limit
+        return _json(
+            {
+                "items": [r.to_json() for r in runs],
+                "limit": limit,
+                "offset": offset,
+                "next_offset": offset + limit if more else None,
+            }
+        )
+
+    @app.get(f"{API}/runs/{{run_id}}", dependencies=read, tags=["lineage"])
+    def get_run(run_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        """A run with the dataset versions it read and wrote (OpenLineage names)."""
+        return lake.run_lineage(run_id)
+
+    @app.post(f"{API}/lineage", dependencies=write, tags=["lineage"], status_code=201)
+    def post_lineage(
+        event: Annotated[
+            dict[str, Any], Body(description="One OpenLineage RunEvent (as Marquez accepts).")
+        ],
+    ) -> dict[str, Any]:
+        """Record an OpenLineage run event: lake tables link to exact versions, other
+        datasets become external sources; the run keeps the event's runId."""
+        return lake.record_lineage(event).to_json()
+
+    # -- SQL ------------------------------------------------------------------------------------
+
+    @app.post(
+        f"{API}/sql",
+        dependencies=read,
+        tags=["sql"],
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {JSON_LINES: {}, ARROW_STREAM: {}}, "description": "The rows."}
+        },
+    )
+    def post_sql(body: SqlRequest, request: Request) -> StreamingResponse:
+        """Run one read-only statement over lake tables (``VERSION AS OF n`` and
+        ``TIMESTAMP AS OF '...'`` included). Rows stream as JSON lines or an Arrow IPC
+        stream; headers ``Lake-Versions`` (the exact versions read) and ``Lake-Truncated``."""
+        limit = (
+            settings.max_rows if body.max_rows is None else min(body.max_rows, settings.max_rows)
+        )
+        result = lake.sql(body.sql, read_only=True, max_rows=limit, timeout_s=settings.timeout_s)
+        arrow = body.format == "arrow" or (
+            body.format is None and ARROW_STREAM in request.headers.get("accept", "")
+        )
+        headers = {
+            "Lake-Versions": json.dumps([v.to_json() for v in result.versions]),
+            "Lake-Truncated": "true" if result.truncated else "false",
+        }
+        if arrow:
+            return StreamingResponse(
+                _arrow_stream(result.table), media_type=ARROW_STREAM, headers=headers
+            )
+        return StreamingResponse(_json_lines(result.table), media_type=JSON_LINES, headers=headers)
+
+    return app
+
+
+# -- answers -------------------------------------------------------------------------------------
+
+
+def _page(items: Sequence[dict[str, Any]], limit: int, offset: int) -> JSONResponse:
+    chunk = list(items[offset : offset + limit])
+    more = offset + limit < len(items)
+    return _json(
+        {
+            "items": chunk,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if more else None,
+        }
+    )
+
+
+def _json(content: dict[str, Any]) -> JSONResponse:
+    """Already JSON-safe (``to_json()``): skips FastAPI's re-validation of the answer, which
+    cost more than the catalog query under load."""
+    return JSONResponse(content)
+
+
+def _name(text: str):  # noqa: ANN202
+    from lake.core.names import TableName
+
+    return TableName.parse(text)
+
+
+def _json_lines(table: Any) -> Iterator[bytes]:
+    from queries.output import json_value, unique_names
+
+    names = unique_names(list(table.column_names))
+    for batch in table.to_batches(max_chunksize=10_000):
+        columns = [c.to_pylist() for c in batch.columns]
+        lines = (
+            [
+                json.dumps(
+                    {n: json_value(v) for n, v in zip(names, row, strict=True)}, ensure_ascii=False
+                )
+                for row in zip(*columns, strict=True)
+            ]
+            if columns
+            else ["{}"] * batch.num_rows
+        )
+        if lines:
+            yield ("\n".join(lines) + "\n").encode()
+
+
+def _arrow_stream(table: Any) -> Iterator[bytes]:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=65_536):
+            writer.write_batch(batch)
+    yield sink.getvalue().to_pybytes()
+
+
+def _status(error: LakeError) -> int:
+    if isinstance(error, VersionVacuumed):
+        return 410
+    if isinstance(
+        error,
+        (
+            TableNotFound,
+            VersionNotFound,
+            TrainingSetNotFound,
+            ModelNotFound,
+            RunNotFound,
+            TokenNotFound,
+        ),
+    ):
+        return 404
+    if isinstance(error, LineageEventInvalid):
+        return 422
+    if isinstance(error, QueryTimeout):
+        return 422
+    if isinstance(error, (QueryError, ConfigError, InvalidName)):
+        return 400
+    if isinstance(error, CommitConflict):
+        return 409
+    if isinstance(error, (CatalogError, StorageError)):
+        return 503
+    return 400
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(LakeError)
+    def lake_error(_: Request, error: LakeError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=_status(error))
+
+    @app.exception_handler(AccessDenied)
+    def denied(_: Request, error: AccessDenied) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        first = problems[0] if problems else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(
+                {"error": "The request body is not valid JSON; send one JSON object."},
+                status_code=400,
+            )
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        if not where:
+            return JSONResponse(
+                {
+                    "error": "The request body must be a JSON object as /openapi.json describes; send Content-Type: application/json."
+                },
+                status_code=422,
+            )
+        message = str(first.get("msg", "is not valid")).rstrip(".")
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        return JSONResponse({"error": f"{where}: {message}{more}."}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        messages = {
+            404: "No such endpoint; see /openapi.json.",
+            405: "This endpoint does not take that method; see /openapi.json.",
+        }
+        return JSONResponse(
+            {"error": messages.get(error.status_code, str(error.detail))},
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(
+            {
+                "error": f"The service failed unexpectedly ({type(error).__name__}); report this with the request."
+            },
+            status_code=500,
+        )
+
+
+class BodyLimit:
+    """Refuses a body larger than ``max_bytes`` with 413, by its Content-Length or, when
+    chunked, as soon as it grows past the limit."""
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send, self.max_bytes)
+            return
+        seen = 0
+        exceeded = replaced = False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def checked_send(message: dict[str, Any]) -> None:
+            nonlocal replaced
+            # FastAPI turns an error while reading the body into its own 400: answer 413 instead.
+            if exceeded:
+                if not replaced:
+                    replaced = True
+                    await _too_large(send, self.max_bytes)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, checked_send)
+        except _TooLarge:
+            if not replaced:
+                await _too_large(send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = json.dumps(
+        {"error": f"The request body is larger than the service's limit of {limit:,} bytes."}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,375 @@
+"""Retention: tags, pins, and vacuum that never deletes what a registered model needs.
+
+**The vacuum rule.** Vacuum deletes a table's data files that no *kept* version needs,
+and files no version ever committed (left by a killed writer) once they are older than
+the retention. The kept versions are:
+
+* the latest version;
+* every version still within the retention: a version whose successor was committed
+  less than ``retain`` ago (its files were removed less than ``retain`` ago);
+* every *pinned* version, whatever its age: a version read by a registered training set
+  (pins of kind ``training_set``), by the training set of a registered model (``model``),
+  or tagged by a person (``tag``, ``lake tag TABLE@N NAME``).
+
+Before deleting anything, vacuum checks that every file each kept version needs is in
+the warehouse (one listing of the table's folder); a kept version already missing a file
+stops the vacuum with nothing deleted. It also checks that its own plan deletes no file
+a kept version needs. A dry run (the default) shows the files that would go and the
+bytes they free.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.exceptions import PinnedVersionMissing, TagExists, TagNotFound, VacuumRefused
+from catalog.store import Catalog, TableInfo, VersionInfo
+from lake.core.errors import ConfigError, InvalidName, VersionNotFound
+from lake.delta.store import DeltaStore
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
+_UNITS = {"s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168}
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+
+
+# -- durations (pure) ------------------------------------------------------------------------
+
+
+def parse_retention(text: str) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` or ``0d`` -> a duration.
+
+    Raises:
+        ConfigError: anything else, saying what is accepted.
+    """
+    found = _DURATION.fullmatch(text or "")
+    if not found:
+        raise ConfigError(
+            f"Retention {text!r} is not a duration; write a number and a unit: 7d, 12h, 30m, 90s, 2w or 0d."
+        )
+    hours = float(found.group(1)) * _UNITS[found.group(2).lower()]
+    return timedelta(hours=hours)
+
+
+def retention_hours(retain: timedelta) -> int:
+    """Whole hours for deltalake, rounded up: keeping a little more is the safe side."""
+    return math.ceil(retain.total_seconds() / 3600 - 1e-9) if retain.total_seconds() > 0 else 0
+
+
+def retained_versions(commits: Sequence[tuple[int, datetime]], cutoff: datetime) -> list[int]:
+    """The versions a time-based retention keeps readable: the latest, and every version
+    whose successor was committed at or after ``cutoff``. ``commits`` is (version, time),
+    ascending."""
+    kept = []
+    for (version, _), successor in zip(commits, list(commits[1:]) + [None], strict=True):
+        if successor is None or successor[1] >= cutoff:
+            kept.append(version)
+    return kept
+
+
+# -- tags and pins ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PinInfo:
+    table: str
+    version: int
+    kind: str  # tag | training_set | model
+    name: str
+    created_at: datetime
+
+    @property
+    def reason(self) -> str:
+        owner = self.name.split("#", 1)[0]
+        label = {"tag": "tag", "training_set": "training set", "model": "model"}.get(
+            self.kind, self.kind
+        )
+        return f"{label} {owner}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "version": self.version,
+            "kind": self.kind,
+            "name": self.name,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def check_tag(name: str) -> str:
+    if not isinstance(name, str) or not _TAG.fullmatch(name):
+        raise InvalidName(
+            f"Tag {name!r} is not allowed: use letters, digits, '_', '.', '-' (at most 128 characters), "
+            f"starting with a letter, digit or '_'."
+        )
+    return name
+
+
+def add_tag(
+    catalog: Catalog, table: TableInfo, version: int, name: str, *, move: bool = False
+) -> PinInfo:
+    """Tag ``table@version`` as ``name`` (a pin vacuum respects).
+
+    Raises:
+        TagExists: the tag marks another version and ``move`` is false.
+        VersionNotFound: the version is not recorded.
+    """
+    check_tag(name)
+    catalog.get_version(table, version)
+
+    def work(session: Session) -> PinInfo:
+        row = session.scalar(
+            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
+        )
+        if row is not None and row.version != version:
+            if not move:
+                raise TagExists(str(table.name), name, row.version)
+            row.version = version
+            row.created_at = m.utcnow()
+        elif row is None:
+            row = m.Pin(table_id=table.id, version=version, kind="tag", name=name)
+            session.add(row)
+        session.flush()
+        return _pin_info(row, str(table.name))
+
+    return catalog.transaction(work)
+
+
+def remove_tag(catalog: Catalog, table: TableInfo, name: str) -> PinInfo:
+    """Raises: TagNotFound."""
+
+    def work(session: Session) -> PinInfo:
+        row = session.scalar(
+            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
+        )
+        if row is None:
+            raise TagNotFound(str(table.name), name)
+        info = _pin_info(row, str(table.name))
+        session.delete(row)
+        return info
+
+    return catalog.transaction(work)
+
+
+def pins(catalog: Catalog, table: TableInfo, *, kind: str | None = None) -> list[PinInfo]:
+    def work(session: Session) -> list[PinInfo]:
+        query = (
+            select(m.Pin)
+            .where(m.Pin.table_id == table.id)
+            .order_by(m.Pin.version, m.Pin.kind, m.Pin.name)
+        )
+        if kind is not None:
+            query = query.where(m.Pin.kind == kind)
+        return [_pin_info(r, str(table.name)) for r in session.scalars(query)]
+
+    return catalog.transaction(work)
+
+
+def _pin_info(row: m.Pin, table: str) -> PinInfo:
+    return PinInfo(
+        table=table, version=row.version, kind=row.kind, name=row.name, created_at=row.created_at
+    )
+
+
+# -- vacuum ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    version: int
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class VacuumReport:
+    """What vacuum did to one table (or, in a dry run, would do)."""
+
+    table: str
+    retain_hours: int
+    applied: bool
+    files: tuple[tuple[str, int | None], ...]
+    """(path relative to the table, size in bytes) of each file deleted or to delete."""
+    kept: tuple[KeptVersion, ...]
+    checked_files: int
+    run_id: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def bytes(self) -> int:
+        return sum(size or 0 for _, size in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "retain_hours": self.retain_hours,
+            "applied": self.applied,
+            "files": [{"path": p, "bytes": s} for p, s in self.files],
+            "file_count": len(self.files),
+            "bytes": self.bytes,
+            "kept": [k.to_json() for k in self.kept],
+            "checked_files": self.checked_files,
+            "run_id": self.run_id,
+            "notes": list(self.notes),
+        }
+
+
+def vacuum_table(
+    catalog: Catalog,
+    store: DeltaStore,
+    table: TableInfo,
+    *,
+    retain: timedelta,
+    apply: bool,
+    now: datetime | None = None,
+) -> VacuumReport:
+    """Plan (and with ``apply``, run) the vacuum of one table under the rule above.
+
+    Raises:
+        PinnedVersionMissing: a kept version already lacks a file; nothing is deleted.
+        VacuumRefused: the plan would delete a file a kept version needs; nothing is deleted.
+    """
+    if not store.exists():
+        return VacuumReport(
+            str(table.name), retention_hours(retain), apply, (), (), 0, notes=("no data yet",)
+        )
+    now = now or datetime.now(UTC)
+    hours = retention_hours(retain)
+    recorded = catalog.versions(table)
+    latest = store.latest_version()
+    reasons: dict[int, list[str]] = {}
+    commits = [(v.version, v.committed_at) for v in recorded if v.version <= latest]
+    for version in retained_versions(commits, now - timedelta(hours=hours)):
+        if version != latest:
+            reasons.setdefault(version, []).append(f"within the {hours}h retention")
+    reasons.setdefault(latest, []).append("latest")
+    pinned = pins(catalog, table)
+    for pin in pinned:
+        if pin.version > latest:
+            raise VersionNotFound(
+                f"{pin.reason} pins version {pin.version} of {table.name}, but the table's latest version "
+                f"is {latest}; run `lake catalog sync {table.name}`."
+            )
+        reasons.setdefault(pin.version, []).append(pin.reason)
+    kept = tuple(KeptVersion(v, tuple(dict.fromkeys(r))) for v, r in sorted(reasons.items()))
+    needed = _needed_files(store, kept, recorded)
+    present = _listing(store)
+    for version, files in needed.items():
+        missing = sorted(files - present.keys())
+        if missing:
+            why = ", ".join(next(k.reasons for k in kept if k.version == version))
+            raise PinnedVersionMissing(str(table.name), version, why, tuple(missing[:5]))
+    keep_versions = sorted({p.version for p in pinned})
+    candidates = [
+        _relative(store, c)
+        for c in store.vacuum(retain_hours=hours, keep_versions=keep_versions, apply=False)
+    ]
+    candidates = [c for c in candidates if c in present or unquote(c) in present]
+    all_needed = frozenset().union(*needed.values()) if needed else frozenset()
+    clash = sorted({c for c in candidates if c in all_needed or unquote(c) in all_needed})
+    if clash:
+        raise VacuumRefused(str(table.name), tuple(clash[:5]))
+    checked = len(all_needed)
+    if not apply:
+        files = tuple(
+            (path, present.get(path, present.get(unquote(path)))) for path in sorted(candidates)
+        )
+        return VacuumReport(str(table.name), hours, False, files, kept, checked)
+    run_id = catalog.start_run(
+        kind="vacuum",
+        job=f"vacuum:{table.name}",
+        parameters={"retain_hours": hours, "keep_versions": keep_versions},
+    )
+    try:
+        deleted = store.vacuum(
+            retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id
+        )
+    except BaseException as error:
+        catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
+        raise
+    # delta-rs also reports tombstoned files that an earlier vacuum already deleted (and
+    # then by absolute path): only files that were there count.
+    deleted = [_relative(store, path) for path in deleted]
+    deleted = [path for path in deleted if path in present or unquote(path) in present]
+    files = tuple((path, present.get(path, present.get(unquote(path)))) for path in sorted(deleted))
+    notes = []
+    unplanned = sorted(set(deleted) - {_relative(store, c) for c in candidates})
+    if unplanned:
+        notes.append(f"{len(unplanned)} file(s) became deletable between the plan and the vacuum")
+    catalog.finish_run(
+        run_id,
+        status="completed",
+        stats={
+            "files_deleted": len(files),
+            "bytes_freed": sum(s or 0 for _, s in files),
+            "kept_versions": [k.version for k in kept],
+        },
+    )
+    return VacuumReport(str(table.name), hours, True, files, kept, checked, run_id, tuple(notes))
+
+
+def _needed_files(
+    store: DeltaStore, kept: Sequence[KeptVersion], recorded: Sequence[VersionInfo]
+) -> dict[int, frozenset[str]]:
+    """The data files (paths relative to the table) each kept version needs.
+
+    A run of kept versions whose later members only appended (``files_removed == 0`` in the
+    catalog) needs exactly the files of its last member, so that one snapshot stands for
+    the whole run; other versions are read from the Delta log one by one.
+    """
+    removed = {v.version: v.files_removed for v in recorded}
+    versions = sorted(k.version for k in kept)
+    needed: dict[int, frozenset[str]] = {}
+    i = 0
+    while i < len(versions):
+        j = i
+        while (
+            j + 1 < len(versions)
+            and versions[j + 1] == versions[j] + 1
+            and removed.get(versions[j + 1]) == 0
+        ):
+            j += 1
+        files = frozenset(unquote(f.path) for f in store.snapshot(versions[j]).files)
+        for version in versions[i : j + 1]:
+            needed[version] = files if version == versions[j] else frozenset()
+        i = j + 1
+    return {v: f for v, f in needed.items() if f}
+
+
+def _relative(store: DeltaStore, path: str) -> str:
+    """A path vacuum reported, relative to the table (it reports some absolute ones)."""
+    _, base = store.storage.filesystem_for(store.uri)
+    for prefix in (
+        store.uri.rstrip("/") + "/",
+        base.rstrip("/") + "/",
+        "/" + base.strip("/") + "/",
+    ):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
+
+
+def _listing(store: DeltaStore) -> dict[str, int]:
+    """Every file under the table's folder: relative path -> size (one listing)."""
+    import pyarrow.fs as pafs
+
+    fs, base = store.storage.filesystem_for(store.uri)
+    base = base.rstrip("/")
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    except OSError as error:
+        raise store.storage.translate(error, store.uri) from error
+    return {
+        info.path[len(base) + 1 :]: info.size for info in infos if info.type == pafs.FileType.File
+    }

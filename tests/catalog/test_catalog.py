@@ -1,0 +1,221 @@
+"""The catalog on every backend pair: migrations, recorded versions, self-healing."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import create_engine, text
+
+import lake
+from catalog.database import HEAD_REVISION
+from catalog.store import Catalog
+from lake.core.errors import (
+    CatalogError,
+    CatalogOutdated,
+    CatalogUnreachable,
+    TableNotFound,
+    VersionNotFound,
+)
+from lake.core.names import TableName
+
+
+def test_the_newest_migration_is_the_revision_the_code_expects():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "catalog:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_first_use_creates_the_catalog_and_the_second_finds_it_current(backend):
+    first = Catalog(backend.catalog_url)
+    assert first.migration == "created"
+    first.close()
+    second = Catalog(backend.catalog_url)
+    assert second.migration == "current"
+    assert second.list_tables() == []
+    second.close()
+
+
+def test_the_migrated_catalog_is_exactly_what_the_models_declare(backend):
+    """Every model change comes with its migration: nothing to autogenerate after upgrading."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from catalog.models import Base
+
+    Catalog(backend.catalog_url).close()
+    engine = create_engine(backend.catalog_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
+    Catalog(backend.catalog_url).close()
+    engine = create_engine(backend.catalog_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(CatalogOutdated, match="revision 9999.*newer lake"):
+        Catalog(backend.catalog_url)
+
+
+def test_a_database_that_is_not_a_lake_catalog_is_refused(backend):
+    engine = create_engine(backend.catalog_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE customers (id integer)"))
+    engine.dispose()
+    with pytest.raises(CatalogError, match="not a lake catalog"):
+        Catalog(backend.catalog_url)
+
+
+def test_an_unreachable_catalog_server_is_one_sentence_without_the_password():
+    url = "postgresql+psycopg2://lake:s3cret-pw@127.0.0.1:1/lake"
+    with pytest.raises(CatalogUnreachable) as caught:
+        Catalog(url)
+    assert "unreachable" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_wrong_catalog_password_is_reported_without_the_password(pg_server):
+    if pg_server is None:
+        pytest.skip("no PostgreSQL")
+    # trust authentication accepts any password, so ask for a user that does not exist
+    url = pg_server.url("postgres").replace(f"{pg_server.user}@", "nobody_at_all:pw-visible@")
+    with pytest.raises(CatalogUnreachable) as caught:
+        Catalog(url)
+    assert "pw-visible" not in str(caught.value)
+
+
+def _labels(n: int, start: int = 0) -> pa.Table:
+    return pa.table({"id": pa.array(range(start, start + n), pa.int64()), "label": ["ok"] * n})
+
+
+def test_each_write_is_one_version_recorded_with_its_run(lk):
+    first = lk.write_table("ml.labels", _labels(3))
+    second = lk.write_table("ml.labels", _labels(2, start=3))
+    assert (first.version, second.version) == (0, 1)
+    history = lk.history("ml.labels")
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 3, 3), (1, 2, 5)]
+    run = lk.run(history[1].run_id)
+    assert run.status == "completed"
+    assert run.kind == "write"
+    assert run.stats["version"] == 1
+
+
+def test_describe_shows_any_recorded_version_and_refuses_one_that_does_not_exist(lk):
+    lk.write_table("ml.labels", _labels(3))
+    lk.write_table("ml.labels", pa.table({"id": [9], "label": ["bad"], "weight": [0.5]}))
+    old = lk.describe("ml.labels@0")
+    new = lk.describe("ml.labels")
+    assert [f.name for f in old.snapshot.schema] == ["id", "label"]
+    assert [f.name for f in new.snapshot.schema] == ["id", "label", "weight"]
+    assert new.version.rows_total == 4
+    with pytest.raises(
+        VersionNotFound, match="Version 7 of ml.labels is not recorded; the latest is 1"
+    ):
+        lk.describe("ml.labels", version=7)
+    with pytest.raises(
+        TableNotFound, match="Table ml.nothing does not exist. Known tables: ml.labels"
+    ):
+        lk.describe("ml.nothing")
+
+
+def test_a_commit_the_catalog_missed_is_recorded_with_its_run_on_next_touch(lk):
+    """A writer died between the Delta commit and the catalog write: the next touch heals it."""
+    from catalog.store import PendingFile
+
+    lk.write_table("ml.labels", _labels(3))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    store = lk.delta(info)
+    run_id = lk.catalog.start_run(kind="write", job="crashy", parameters={})
+    lk.catalog.prepare_commit(
+        run_id,
+        table_id=info.id,
+        outcome={
+            "drift": [
+                {"column": "weight", "change": "added", "new_type": "double", "source": "mem://x"}
+            ]
+        },
+        files=[PendingFile("file:///x.log", "ab" * 32, 0, 10, 1, 1)],
+    )
+    store.write(
+        pa.table({"id": [3], "label": ["x"], "weight": [1.0]}),
+        mode="append",
+        run_id=run_id,
+        operation="APPEND",
+    )
+    # ... and the process died here: the catalog has not heard of version 1.
+    assert lk.catalog.get_table(info.name).current_version == 0
+    assert lk.catalog.get_run(run_id).status == "running"
+
+    history = lk.history("ml.labels")  # touching the table heals the catalog
+
+    assert [v.version for v in history] == [0, 1]
+    assert history[1].run_id == run_id
+    assert lk.catalog.get_run(run_id).status == "completed"
+    assert [c.column for c in lk.catalog.schema_changes(info)] == ["weight"]
+    assert [f.version for f in lk.catalog.ingested_files(info)] == [1]
+
+
+def test_catalog_sync_records_versions_written_by_another_tool(lk, cli):
+    from deltalake import write_deltalake
+
+    lk.write_table("ml.labels", _labels(3))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    write_deltalake(
+        info.location, _labels(4, 3), mode="append", storage_options=lk.storage.delta_options()
+    )
+
+    result = cli("catalog", "sync", "--output", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json() == [{"table": "ml.labels", "recorded": [1], "latest": 1}]
+    version = lk.catalog.get_version(info, 1)
+    assert version.run_id is None
+    assert (version.rows_added, version.rows_total) == (4, 7)
+    again = cli("catalog", "sync", "ml.labels", "--output", "json")
+    assert again.json() == [{"table": "ml.labels", "recorded": [], "latest": 1}]
+
+
+def test_recording_the_same_commit_twice_keeps_one_record(lk):
+    version = lk.write_table("ml.labels", _labels(3))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    store = lk.delta(info)
+    commit = store.history()[0]
+    again = lk.catalog.record_commit(info, commit, store.snapshot(0), previous=None)
+    assert again == version
+    assert len(lk.catalog.versions(info)) == 1
+
+
+def test_schemas_are_stored_once_per_distinct_content(lk):
+    lk.write_table("ml.a", _labels(1))
+    lk.write_table("ml.b", _labels(2))
+    a = lk.history("ml.a")[0]
+    b = lk.history("ml.b")[0]
+    assert a.schema_id == b.schema_id
+    assert lk.catalog.schema(a.schema_id).names == ["id", "label"]
+
+
+def test_a_type_change_is_refused_and_the_table_stays_at_its_last_version(lk):
+    from lake.core.errors import SchemaConflict
+
+    lk.write_table("ml.labels", _labels(3))
+    with pytest.raises(SchemaConflict, match=r"Column 'id' .* is int64, the new data has double"):
+        lk.write_table("ml.labels", pa.table({"id": [1.5], "label": ["x"]}))
+    assert [v.version for v in lk.history("ml.labels")] == [0]
+    failed = [r for r in lk.runs() if r.status == "failed"]
+    assert len(failed) == 1 and "Column 'id'" in failed[0].error
+
+
+def test_connect_works_from_the_python_api_with_explicit_settings(tmp_path):
+    with lake.connect(
+        warehouse=str(tmp_path / "wh"), catalog=f"sqlite:///{tmp_path / 'c.db'}"
+    ) as lk:
+        lk.init()
+        assert lk.tables() == []
+        assert (tmp_path / "wh").is_dir()

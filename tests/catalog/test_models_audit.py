@@ -1,0 +1,290 @@
+"""Models, audit and impact: the rule for which versions hold a batch's data (pure), and
+the chain model -> training set -> table versions -> runs -> sources on both backend pairs."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
+from catalog.lineage import VersionFacts, carries_data, data_in, holders
+from tests.conftest import DATA
+
+APACHE = DATA / "elastic-logs" / "apache_logs"
+
+
+# -- the rule, on made-up histories -----------------------------------------------------------
+
+
+def _history(*steps: tuple[str, set[str]]):
+    """(operation, files of the version) per version -> (facts, files_of)."""
+    files = [frozenset(f) for _, f in steps]
+    facts = []
+    for v, (operation, current) in enumerate(steps):
+        before = files[v - 1] if v else frozenset()
+        facts.append(VersionFacts(v, operation, len(current - before), len(before - current)))
+    return facts, (lambda version: files[version] if version >= 0 else frozenset())
+
+
+def _no_delta(version: int) -> frozenset[str]:
+    raise AssertionError("an append-only history must be answered without the Delta log")
+
+
+def test_in_an_append_only_table_every_later_version_holds_a_batch_and_the_log_is_not_read():
+    facts = [VersionFacts(v, "APPEND", 1, 0) for v in range(6)]
+    assert holders(3, facts, _no_delta) == [3, 4, 5]
+    assert data_in(4, facts, _no_delta) == [0, 1, 2, 3, 4]
+
+
+def test_a_version_that_added_no_files_contributes_no_data():
+    facts = [
+        VersionFacts(0, "APPEND", 1, 0),
+        VersionFacts(1, "VACUUM END", 0, 0),
+        VersionFacts(2, "APPEND", 1, 0),
+    ]
+    assert data_in(2, facts, _no_delta) == [0, 2]
+
+
+def test_compaction_carries_a_batch_into_the_files_it_writes():
+    facts, files_of = _history(
+        ("APPEND", {"a"}),
+        ("APPEND", {"a", "b"}),  # the bad batch
+        ("OPTIMIZE", {"ab"}),
+        ("APPEND", {"ab", "c"}),
+    )
+    assert holders(1, facts, files_of) == [1, 2, 3]
+    assert data_in(3, facts, files_of) == [0, 1, 2, 3]
+
+
+def test_an_overwrite_ends_a_batch():
+    facts, files_of = _history(
+        ("APPEND", {"a"}),
+        ("APPEND", {"a", "b"}),
+        ("OVERWRITE", {"x"}),
+        ("APPEND", {"x", "y"}),
+    )
+    assert holders(1, facts, files_of) == [1]
+    assert data_in(3, facts, files_of) == [2, 3]
+
+
+def test_a_delete_that_rewrites_the_batch_file_is_assumed_to_keep_some_of_its_rows():
+    facts, files_of = _history(
+        ("APPEND", {"a"}),
+        ("APPEND", {"a", "b"}),
+        ("DELETE", {"a", "b2"}),  # b rewritten without some rows: which ones is not known
+        ("APPEND", {"a", "b2", "c"}),
+    )
+    assert holders(1, facts, files_of) == [1, 2, 3]
+
+
+def test_a_delete_of_other_files_does_not_extend_a_batch():
+    facts, files_of = _history(
+        ("APPEND", {"a"}),
+        ("APPEND", {"a", "b"}),
+        ("DELETE", {"b"}),  # removes a only
+        ("APPEND", {"b", "c"}),
+    )
+    assert holders(0, facts, files_of) == [0, 1]
+    assert holders(1, facts, files_of) == [1, 2, 3]
+
+
+def test_a_restore_brings_a_batch_back():
+    facts, files_of = _history(
+        ("APPEND", {"a"}),
+        ("APPEND", {"a", "b"}),
+        ("OVERWRITE", {"x"}),
+        ("RESTORE", {"a", "b"}),
+    )
+    assert holders(1, facts, files_of) == [1, 3]
+
+
+def test_only_operations_that_replace_the_table_end_its_data():
+    assert not carries_data("OVERWRITE")
+    assert not carries_data("CREATE OR REPLACE TABLE")
+    assert carries_data("OPTIMIZE") and carries_data("MERGE") and carries_data("DELETE")
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _labels(start: int, n: int) -> pa.Table:
+    return pa.table(
+        {
+            "user_id": pa.array(range(start, start + n), pa.int64()),
+            "label": [i % 2 for i in range(n)],
+        }
+    )
+
+
+def test_models_are_versioned_per_name_and_never_overwritten(lk, tmp_path):
+    lk.write_table("ml.labels", _labels(0, 10))
+    lk.materialize("labels", sql="SELECT * FROM ml.labels", out=tmp_path / "v1")
+    lk.write_table("ml.labels", _labels(10, 5))
+    lk.materialize("labels", sql="SELECT * FROM ml.labels", out=tmp_path / "v2")
+
+    first = lk.register_model("scorer", training_set="labels@1", metrics={"auc": 0.71})
+    second = lk.register_model("scorer", training_set="labels", uri="s3://models/scorer/2")
+    named = lk.register_model("scorer", training_set="labels@2", version="2026-11-release")
+
+    assert (first.version, second.version, named.version) == ("1", "2", "2026-11-release")
+    assert (first.training_set, second.training_set) == ("labels@1", "labels@2")
+    assert first.metrics == {"auc": 0.71}
+    with pytest.raises(ModelExists, match="scorer@2 is already registered"):
+        lk.register_model("scorer", training_set="labels@1", version="2")
+    with pytest.raises(TrainingSetNotFound, match="has no version 7; its latest is 2"):
+        lk.register_model("scorer", training_set="labels@7")
+    with pytest.raises(ModelNotFound, match="registered versions: 1, 2, 2026-11-release"):
+        lk.audit("scorer@9")
+    assert [m.version for m in lk.models("scorer")] == ["1", "2", "2026-11-release"]
+    run = lk.run(first.run_id)
+    assert (run.kind, run.job, run.status) == ("train", "train:scorer", "completed")
+
+
+def test_a_training_script_can_register_its_model_under_its_own_run(lk, tmp_path):
+    lk.write_table("ml.labels", _labels(0, 4))
+    lk.materialize("labels", sql="SELECT * FROM ml.labels", out=tmp_path / "ts")
+    run_id = lk.catalog.start_run(kind="train", job="train:my_job", parameters={"lr": 0.1})
+
+    model = lk.register_model("scorer", training_set="labels", run_id=run_id)
+
+    assert model.run_id == run_id
+    assert lk.run(run_id).status == "running"  # the script finishes its own run
+    assert lk.audit("scorer").to_json()["model"]["run"]["job"] == "train:my_job"
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+def test_audit_walks_from_the_model_to_every_source_file_and_extract(lk, tmp_path):
+    lines = APACHE.read_text().splitlines(keepends=True)
+    (tmp_path / "a.log").write_text("".join(lines[:30]))
+    (tmp_path / "b.log").write_text("".join(lines[30:50]))
+    first = lk.ingest_logs("web.access", str(tmp_path / "a.log"), preset="apache-combined")
+    second = lk.ingest_logs("web.access", str(tmp_path / "b.log"), preset="apache-combined")
+    lk.write_table(
+        "shop.users",
+        pa.table({"client_ip": ["83.149.9.216"], "plan": ["pro"]}),
+        source="crm export 2026-11-20",
+    )
+    sql = "SELECT a.client_ip, a.status, u.plan FROM web.access a LEFT JOIN shop.users u USING (client_ip)"
+    ts = lk.materialize("visits", sql=sql, out=tmp_path / "visits")
+    lk.register_model(
+        "visit_model", training_set="visits", uri="file:///models/1", metrics={"f1": 0.5}
+    )
+    lk.ingest_logs("web.access", str(APACHE), preset="apache-combined")  # a later version, not read
+
+    audit = lk.audit("visit_model").to_json()
+
+    assert audit["model"]["name"] == "visit_model" and audit["model"]["metrics"] == {"f1": 0.5}
+    training_set = audit["training_set"]
+    assert (training_set["name"], training_set["version"], training_set["sql"]) == (
+        "visits",
+        1,
+        sql,
+    )
+    assert training_set["content_hash"] == ts.content_hash
+    assert training_set["run"]["kind"] == "materialize"
+    inputs = {i["table"]: i for i in training_set["inputs"]}
+    assert {t: i["version"] for t, i in inputs.items()} == {"web.access": 1, "shop.users": 0}
+    access = inputs["web.access"]
+    assert [c["version"] for c in access["data_from"]] == [0, 1]  # version 1 holds both batches
+    assert [c["run"]["run_id"] for c in access["data_from"]] == [first.run_id, second.run_id]
+    sources = [s for c in access["data_from"] for s in c["sources"]]
+    assert [s["name"] for s in sources] == [
+        (tmp_path / "a.log").resolve().as_uri(),
+        (tmp_path / "b.log").resolve().as_uri(),
+    ]
+    assert all(s["kind"] == "file" and len(s["version"]) == 64 for s in sources)
+    assert sources[0]["facets"]["records"] == 30
+    users = inputs["shop.users"]["data_from"][0]
+    assert users["sources"][0]["name"] == "crm export 2026-11-20"
+
+
+def test_audit_and_impact_print_trees_and_json(lk, cli, tmp_path):
+    lk.write_table("ml.labels", _labels(0, 4), source="labelling tool")
+    lk.materialize("labels", sql="SELECT * FROM ml.labels", out=tmp_path / "ts")
+    lk.register_model("scorer", training_set="labels")
+
+    tree = cli("audit", "scorer")
+    assert tree.exit_code == 0, tree.stderr
+    assert "model scorer@1" in tree.stdout and "training set labels@1" in tree.stdout
+    assert "ml.labels@0" in tree.stdout and "labelling tool" in tree.stdout
+    as_json = cli("audit", "scorer@1", "--output", "json")
+    assert as_json.json()["training_set"]["inputs"][0]["table"] == "ml.labels"
+    impact = cli("impact", "ml.labels@0", "--output", "json").json()
+    assert [m["name"] for m in impact["models"]] == ["scorer"]
+    assert "scorer@1" in cli("impact", "ml.labels@0").stdout
+    registered = cli(
+        "model",
+        "register",
+        "scorer",
+        "--training-set",
+        "labels@1",
+        "--metrics",
+        '{"auc": 0.8}',
+        "--output",
+        "json",
+    )
+    assert registered.json()["version"] == "2"
+    bad = cli("model", "register", "scorer", "--training-set", "labels", "--metrics", "{auc}")
+    assert bad.exit_code == 1 and "--metrics is not valid JSON" in bad.stderr
+    listed = cli("model", "list", "--output", "json").json()
+    assert [m["version"] for m in listed] == ["1", "2"]
+
+
+# -- impact ------------------------------------------------------------------------------------
+
+
+def test_impact_of_a_bad_batch_reaches_consumers_of_later_versions_until_an_overwrite(lk, tmp_path):
+    for start in (0, 10, 20):  # versions 0, 1 (the bad batch), 2
+        lk.write_table("ml.events", _labels(start, 10))
+    lk.materialize("before", sql="SELECT * FROM ml.events VERSION AS OF 0", out=tmp_path / "before")
+    lk.materialize(
+        "at_bad", sql="SELECT * FROM ml.events AT (VERSION => 1)", out=tmp_path / "at_bad"
+    )
+    lk.materialize("after", sql="SELECT * FROM ml.events", out=tmp_path / "after")  # version 2
+    lk.register_model("m_after", training_set="after")
+    lk.optimize("ml.events")  # version 3: the bad batch's rows move into a compacted file
+    lk.materialize(
+        "compacted", sql="SELECT count(*) AS n FROM ml.events", out=tmp_path / "compacted"
+    )
+    lk.write_table(
+        "ml.events", _labels(100, 3), mode="overwrite"
+    )  # version 4: the bad rows are gone
+    lk.materialize("fresh", sql="SELECT * FROM ml.events", out=tmp_path / "fresh")
+
+    impact = lk.impact("ml.events@1").to_json()
+
+    assert [(v["version"], v["why"]) for v in impact["table_versions"]] == [
+        (1, "the version asked about"),
+        (2, "still holds data of version 1"),
+        (3, "still holds data of version 1"),
+    ]
+    assert [(t["name"], t["read"]) for t in impact["training_sets"]] == [
+        ("after", ["ml.events@2"]),
+        ("at_bad", ["ml.events@1"]),
+        ("compacted", ["ml.events@3"]),
+    ]
+    assert [m["name"] for m in impact["models"]] == ["m_after"]
+    assert {r["kind"] for r in impact["runs"]} == {"materialize", "train"}
+    assert [t["name"] for t in lk.impact("ml.events@4").to_json()["training_sets"]] == ["fresh"]
+
+
+def test_impact_of_a_source_file_follows_it_into_the_table_and_on(lk, tmp_path):
+    lines = APACHE.read_text().splitlines(keepends=True)
+    (tmp_path / "bad.log").write_text("".join(lines[:20]))
+    (tmp_path / "good.log").write_text("".join(lines[20:40]))
+    lk.ingest_logs("web.access", str(tmp_path / "good.log"), preset="apache-combined")
+    lk.ingest_logs("web.access", str(tmp_path / "bad.log"), preset="apache-combined")
+    lk.materialize(
+        "visits", sql="SELECT client_ip, status FROM web.access", out=tmp_path / "visits"
+    )
+    lk.register_model("visit_model", training_set="visits")
+
+    impact = lk.impact(source=(tmp_path / "bad.log").resolve().as_uri()).to_json()
+
+    assert impact["origin"]["versions"][0]["kind"] == "file"
+    assert [(v["table"], v["version"]) for v in impact["table_versions"]] == [("web.access", 1)]
+    assert [t["name"] for t in impact["training_sets"]] == ["visits"]
+    assert [m["name"] for m in impact["models"]] == ["visit_model"]
+    assert lk.impact(source="file:///never/ingested.log").to_json()["training_sets"] == []

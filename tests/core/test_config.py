@@ -1,0 +1,109 @@
+"""Configuration: one precedence order, every origin named, secrets never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from lake.core.config import resolve
+from lake.core.errors import ConfigError
+
+
+def test_the_embedded_default_is_a_local_folder_and_a_sqlite_file(tmp_path):
+    config = resolve(cwd=tmp_path, environ={})
+    assert config.warehouse == str(tmp_path / ".lake" / "warehouse")
+    assert config.catalog_url == f"sqlite:///{tmp_path / '.lake' / 'catalog.db'}"
+    assert config.origins["warehouse"] == "default"
+    assert config.origins["catalog_url"] == "default"
+
+
+def test_flags_beat_environment_which_beats_lake_toml(tmp_path):
+    (tmp_path / "lake.toml").write_text('warehouse = "from-toml"\ncatalog = "sqlite:///toml.db"\n')
+    from_file = resolve(cwd=tmp_path, environ={})
+    assert from_file.warehouse == str(tmp_path / "from-toml")
+    assert from_file.origins["warehouse"].startswith("lake.toml")
+
+    from_env = resolve(cwd=tmp_path, environ={"LAKE_WAREHOUSE": "s3://bucket/env"})
+    assert from_env.warehouse == "s3://bucket/env"
+    assert from_env.origins["warehouse"] == "environment LAKE_WAREHOUSE"
+    assert from_env.catalog_url == f"sqlite:///{tmp_path / 'toml.db'}"
+
+    from_flag = resolve(
+        cwd=tmp_path, warehouse="s3://bucket/flag/", environ={"LAKE_WAREHOUSE": "s3://b/env"}
+    )
+    assert from_flag.warehouse == "s3://bucket/flag"
+    assert from_flag.origins["warehouse"] == "flag --warehouse"
+
+
+def test_s3_settings_come_from_the_standard_aws_variables(tmp_path):
+    config = resolve(
+        cwd=tmp_path,
+        environ={
+            "LAKE_WAREHOUSE": "s3://bucket/prefix",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000/",
+            "AWS_ACCESS_KEY_ID": "key",
+            "AWS_SECRET_ACCESS_KEY": "very-secret",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ALLOW_HTTP": "true",
+        },
+    )
+    assert config.is_s3
+    assert config.s3.endpoint_url == "http://127.0.0.1:9000"
+    assert config.s3.region == "eu-west-1"
+    assert config.s3.allow_http is True
+    assert "very-secret" not in repr(config)
+    shown = config.describe()
+    assert shown["s3.secret_access_key"]["value"] == "****"
+    assert "very-secret" not in str(shown)
+
+
+def test_a_catalog_password_is_masked_wherever_the_configuration_is_shown(tmp_path):
+    config = resolve(
+        cwd=tmp_path,
+        environ={"LAKE_CATALOG_URL": "postgresql+psycopg2://lake:hunter2@db:5432/lake"},
+    )
+    assert config.secrets == ("hunter2",)
+    assert "hunter2" not in str(config.describe())
+    assert (
+        config.describe()["catalog_url"]["value"] == "postgresql+psycopg2://lake:***@db:5432/lake"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"LAKE_WAREHOUSE": "gs://bucket/x"},
+            r"gs://bucket/x.*environment LAKE_WAREHOUSE.*--warehouse flag, the environment variable LAKE_WAREHOUSE or `warehouse` in lake.toml",
+        ),
+        ({"LAKE_WAREHOUSE": "s3:///nobucket"}, r"names no bucket"),
+        (
+            {"LAKE_CATALOG_URL": "mysql://root@localhost/x"},
+            r"uses 'mysql'.*--catalog flag, the environment variable LAKE_CATALOG_URL",
+        ),
+        ({"LAKE_CATALOG_URL": "not a url"}, r"not a SQLAlchemy URL"),
+        (
+            {"AWS_ALLOW_HTTP": "perhaps"},
+            r"s3.allow_http is 'perhaps' \(from environment AWS_ALLOW_HTTP\)",
+        ),
+        ({"AWS_ENDPOINT_URL": "127.0.0.1:9000"}, r"not an http\(s\) URL"),
+    ],
+)
+def test_a_wrong_setting_names_its_origin_and_every_place_to_set_it(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(cwd=tmp_path, environ=environ)
+
+
+def test_a_broken_lake_toml_is_reported_with_its_path(tmp_path):
+    (tmp_path / "lake.toml").write_text("warehouse = \n")
+    with pytest.raises(ConfigError, match=r"lake.toml is not valid TOML"):
+        resolve(cwd=tmp_path, environ={})
+
+
+def test_lake_toml_values_are_relative_to_its_folder(tmp_path):
+    (tmp_path / "lake.toml").write_text(
+        'warehouse = "data/wh"\n[s3]\nregion = "eu-central-1"\nallow_http = true\n'
+    )
+    config = resolve(cwd=tmp_path, environ={})
+    assert config.warehouse == str(tmp_path / "data" / "wh")
+    assert config.s3.region == "eu-central-1"
+    assert config.s3.allow_http is True

@@ -1,0 +1,401 @@
+"""The HTTP service (`lake serve`): a real server process on a free loopback port, fed by the
+openlineage-python client as a real producer, on both backend pairs."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pyarrow as pa
+import pytest
+
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class Service:
+    url: str
+    read: str
+    write: str
+
+    def get(self, path: str, token: str | None = None, **kwargs) -> httpx.Response:
+        return httpx.get(self.url + path, headers=_auth(token), timeout=30, **kwargs)
+
+    def post(self, path: str, token: str | None = None, **kwargs) -> httpx.Response:
+        headers = {**_auth(token), **kwargs.pop("headers", {})}
+        return httpx.post(self.url + path, headers=headers, timeout=30, **kwargs)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def start_service(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`lake serve --port 0` as a child process (deltalake holds the GIL: not a thread),
+    with the test's environment; returns once it has printed the URL it listens on."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lake", "serve", "--port", "0", "--timeout", "20"],
+        env={**os.environ, **(extra_env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()
+    try:
+        line = lines.get(timeout=START_TIMEOUT_S)
+    except queue.Empty:
+        process.kill()
+        raise AssertionError(
+            f"lake serve printed nothing in {START_TIMEOUT_S}s: {process.stderr.read()}"
+        ) from None
+    if "listening on " not in line:
+        process.kill()
+        raise AssertionError(f"lake serve did not start: {line}{process.stderr.read()}")
+    return process, line.split("listening on ")[1].split()[0]
+
+
+def stop_service(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def service(lk) -> Iterator[Service]:
+    lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["a", "b", "c"]}))
+    lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["d"]}))
+    read = lk.create_token(role="read", name="notebook").secret
+    write = lk.create_token(role="write", name="airflow").secret
+    process, url = start_service()
+    try:
+        yield Service(url, read, write)
+    finally:
+        stop_service(process)
+
+
+def _client(service: Service):
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+
+    config = HttpConfig(
+        url=service.url, auth=ApiKeyTokenProvider({"apiKey": service.write}), timeout=30
+    )
+    return OpenLineageClient(transport=HttpTransport(config))
+
+
+def _event(event_type: str, run_id: str, inputs: list, outputs: list, facets: dict | None = None):
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+
+    return RunEvent(
+        eventType=getattr(RunState, event_type),
+        eventTime=datetime.now(UTC).isoformat(),
+        run=Run(runId=run_id, facets=facets or {}),
+        job=Job(namespace="airflow", name="daily_clicks.aggregate"),
+        producer="https://github.com/apache/airflow",
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+def test_openlineage_events_from_the_client_become_one_run_linked_to_exact_table_versions(
+    service, lk
+):
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
+    from openlineage.client.facet_v2 import dataset_version_dataset
+    from openlineage.client.uuid import generate_new_uuid
+
+    run_id = str(generate_new_uuid())
+    clicks = InputDataset(
+        namespace="lake", name="web.clicks"
+    )  # no version facet: current at eventTime
+    users = InputDataset(namespace="postgresql://db.internal:5432", name="shop.public.users")
+    pinned = InputDataset(
+        namespace="lake",
+        name="web.clicks",
+        facets={"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion="0")},
+    )
+    report = OutputDataset(namespace="s3://reports", name="daily/clicks.csv")
+    client = _client(service)
+
+    client.emit(_event("START", run_id, [clicks, users], [report]))
+    started = service.get(f"/api/v1/runs/{run_id}", service.read).json()
+    assert started["status"] == "running" and started["kind"] == "external"
+    assert started["job"] == "daily_clicks.aggregate"
+
+    client.emit(_event("COMPLETE", run_id, [clicks, users, pinned], [report]))
+    run = service.get(f"/api/v1/runs/{run_id}", service.read).json()
+    assert run["run_id"] == run_id and run["status"] == "completed"
+    inputs = {
+        (d["namespace"], d["name"], d["facets"].get("version", {}).get("datasetVersion"))
+        for d in run["inputs"]
+    }
+    assert inputs == {
+        ("lake", "web.clicks", "1"),
+        ("lake", "web.clicks", "0"),
+        ("postgresql://db.internal:5432", "shop.public.users", None),
+    }
+    assert [(d["namespace"], d["name"]) for d in run["outputs"]] == [
+        ("s3://reports", "daily/clicks.csv")
+    ]
+    assert len(run["inputs"]) == 3  # START and COMPLETE repeat datasets; each edge is kept once
+
+    impact = service.get("/api/v1/tables/web.clicks/versions/1/impact", service.read).json()
+    assert run_id in [r["run_id"] for r in impact["runs"]]
+    listed = service.get("/api/v1/runs", service.read, params={"kind": "external"}).json()
+    assert [r["run_id"] for r in listed["items"]] == [run_id]
+
+
+def test_a_failed_run_keeps_the_producers_error(service):
+    from openlineage.client.facet_v2 import error_message_run
+    from openlineage.client.uuid import generate_new_uuid
+
+    run_id = str(generate_new_uuid())
+    client = _client(service)
+    client.emit(_event("START", run_id, [], []))
+    error = error_message_run.ErrorMessageRunFacet(
+        message="disk full", programmingLanguage="python"
+    )
+    client.emit(_event("FAIL", run_id, [], [], facets={"errorMessage": error}))
+    run = service.get(f"/api/v1/runs/{run_id}", service.read).json()
+    assert (run["status"], run["error"]) == ("failed", "disk full")
+
+
+def test_time_travel_sql_over_http_streams_json_lines_and_arrow(service):
+    old = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={"sql": "SELECT user_id FROM web.clicks VERSION AS OF 0 ORDER BY 1"},
+    )
+    assert old.status_code == 200, old.text
+    assert old.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(line)["user_id"] for line in old.text.splitlines()] == [1, 2, 3]
+    assert [v["version"] for v in json.loads(old.headers["lake-versions"])] == [0]
+
+    latest = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={"sql": "SELECT count(*) AS n FROM web.clicks"},
+        headers={"Accept": "application/vnd.apache.arrow.stream"},
+    )
+    assert latest.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    assert pa.ipc.open_stream(latest.content).read_all().to_pylist() == [{"n": 4}]
+
+    cut = service.post(
+        "/api/v1/sql", service.read, json={"sql": "SELECT * FROM web.clicks", "max_rows": 2}
+    )
+    assert len(cut.text.splitlines()) == 2 and cut.headers["lake-truncated"] == "true"
+
+
+def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
+    event = {
+        "eventType": "START",
+        "eventTime": "2026-11-30T05:00:00Z",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "x", "name": "y"},
+    }
+    assert service.get("/api/v1/tables").status_code == 401
+    assert service.get("/api/v1/tables", "lake_not-a-real-token").status_code == 401
+    assert service.post("/api/v1/sql", json={"sql": "SELECT 1"}).status_code == 401
+    refused = service.post("/api/v1/lineage", service.read, json=event)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "This endpoint needs a write token; the one given has role read."
+    }
+    assert service.post("/api/v1/lineage", service.write, json=event).status_code == 201
+    assert service.get("/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM 'http://169.254.169.254/latest/meta-data'",
+        "COPY (SELECT 1) TO 'stolen.csv'",
+        "ATTACH 'other.db' AS other",
+        "SET enable_external_access = true",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO web.clicks VALUES (5, 'e')",
+        "SELECT current_setting('s3_secret_access_key')",
+    ],
+)
+def test_sql_that_writes_or_reads_anything_but_lake_tables_is_a_4xx(backend, sql):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        lk.write_table("web.clicks", pa.table({"user_id": [1], "page": ["a"]}))
+        token = lk.create_token(role="admin").secret
+        answer = TestClient(create_app(lk)).post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": sql}
+        )
+    if answer.status_code == 200:  # only a setting that holds no secret may be read
+        assert (
+            sql.startswith("SELECT current_setting")
+            and backend.env.get("AWS_SECRET_ACCESS_KEY", "-") not in answer.text
+        )
+        return
+    assert 400 <= answer.status_code < 500, answer.text
+    message = answer.json()["error"]
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_bad_input_gets_a_one_sentence_4xx(backend):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+    from lake.faces.service.app import ServiceSettings
+
+    with lake.connect() as lk:
+        lk.write_table("web.clicks", pa.table({"user_id": [1], "page": ["a"]}))
+        read, write = lk.create_token(role="read").secret, lk.create_token(role="write").secret
+        client = TestClient(create_app(lk, ServiceSettings(max_body_bytes=10_000)))
+        json_type = {"Content-Type": "application/json"}
+        answers = {
+            "malformed json": client.post(
+                "/api/v1/sql", headers={**_auth(read), **json_type}, content=b'{"sql": '
+            ),
+            "unknown table": client.get("/api/v1/tables/web.nope", headers=_auth(read)),
+            "unknown table in sql": client.post(
+                "/api/v1/sql", headers=_auth(read), json={"sql": "SELECT * FROM web.nope"}
+            ),
+            "unknown version": client.post(
+                "/api/v1/sql",
+                headers=_auth(read),
+                json={"sql": "SELECT * FROM web.clicks VERSION AS OF 9"},
+            ),
+            "bad table name": client.get("/api/v1/tables/a.b.c", headers=_auth(read)),
+            "oversized": client.post(
+                "/api/v1/lineage", headers={**_auth(write), **json_type}, content=b" " * 20_000
+            ),
+            "oversized chunked": client.post(
+                "/api/v1/lineage",
+                headers={**_auth(write), **json_type},
+                content=iter([b"[" + b" " * 8_000] * 3),
+            ),
+            "not a run event": client.post(
+                "/api/v1/lineage", headers=_auth(write), json={"eventType": "START"}
+            ),
+            "bad run id": client.post(
+                "/api/v1/lineage",
+                headers=_auth(write),
+                json={
+                    "eventTime": "2026-11-30T05:00:00Z",
+                    "run": {"runId": "x"},
+                    "job": {"namespace": "a", "name": "b"},
+                },
+            ),
+            "missing lake version": client.post(
+                "/api/v1/lineage",
+                headers=_auth(write),
+                json={
+                    "eventType": "COMPLETE",
+                    "eventTime": "2026-11-30T05:00:00Z",
+                    "run": {"runId": str(uuid.uuid4())},
+                    "job": {"namespace": "a", "name": "b"},
+                    "inputs": [
+                        {
+                            "namespace": "lake",
+                            "name": "web.clicks",
+                            "facets": {"version": {"datasetVersion": "7"}},
+                        }
+                    ],
+                },
+            ),
+            "bad limit": client.get("/api/v1/tables?limit=0", headers=_auth(read)),
+            "unknown run": client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=_auth(read)),
+            "no such endpoint": client.get("/api/v1/nothing", headers=_auth(read)),
+        }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {
+        "malformed json": 400,
+        "unknown table": 404,
+        "unknown table in sql": 404,
+        "unknown version": 404,
+        "bad table name": 400,
+        "oversized": 413,
+        "oversized chunked": 413,
+        "not a run event": 422,
+        "bad run id": 422,
+        "missing lake version": 422,
+        "bad limit": 422,
+        "unknown run": 404,
+        "no such endpoint": 404,
+    }
+    for name, answer in answers.items():
+        message = answer.json()["error"]
+        assert message.endswith(".") and "\n" not in message and "Traceback" not in message, (
+            name,
+            message,
+        )
+
+
+def test_lists_are_paginated_by_limit_and_offset(backend):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        for name in ("a.one", "a.two", "a.three"):
+            lk.write_table(name, pa.table({"x": [1]}))
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+        first = client.get("/api/v1/tables?limit=2", headers=_auth(token)).json()
+        second = client.get(
+            f"/api/v1/tables?limit=2&offset={first['next_offset']}", headers=_auth(token)
+        ).json()
+        runs = client.get("/api/v1/runs?limit=2", headers=_auth(token)).json()
+    assert [t["table"] for t in first["items"]] == ["a.one", "a.three"] and first[
+        "next_offset"
+    ] == 2
+    assert [t["table"] for t in second["items"]] == ["a.two"] and second["next_offset"] is None
+    assert len(runs["items"]) == 2 and runs["next_offset"] == 2
+
+
+def test_revoked_tokens_are_refused_and_secrets_are_stored_hashed(backend, cli):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+    from lake.faces.service.app import ServiceSettings
+
+    created = cli("token create --role read --name ci --output json")
+    assert created.exit_code == 0, created.stderr
+    secret = created.json()["token"]
+    listed = cli("token list --output json").json()
+    assert [(t["name"], t["role"]) for t in listed] == [("ci", "read")] and "token" not in listed[0]
+    with lake.connect() as lk:
+        client = TestClient(create_app(lk, ServiceSettings(token_cache_s=0)))
+        assert client.get("/api/v1/tables", headers=_auth(secret)).status_code == 200
+        from sqlalchemy import text
+
+        with lk.catalog.engine.connect() as connection:
+            stored = connection.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+        assert secret not in stored and len(stored[0]) == 64
+        assert cli(f"token revoke {created.json()['id']}").exit_code == 0
+        assert client.get("/api/v1/tables", headers=_auth(secret)).status_code == 401
+    again = cli(f"token revoke {created.json()['id']}")
+    assert again.exit_code == 1 and "does not exist or is revoked" in again.stderr
+    assert cli("token create --role superuser").exit_code == 2

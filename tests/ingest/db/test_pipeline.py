@@ -1,0 +1,509 @@
+"""Database extracts through the lake (``lk.ingest_db`` / ``lake ingest db``) on both backend
+pairs: Chinook from SQLite, PostgreSQL and MariaDB with exact money, nightly incremental upserts
+with a failed night in the middle, full-extract statistics, schema drift, and every bad input
+leaving the table at its last good version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from urllib.parse import quote
+
+import pyarrow as pa
+import pytest
+
+from ingest.exceptions import (
+    CursorColumnMissing,
+    CursorHasNulls,
+    DuplicateKey,
+    ExtractError,
+    SourceTableMissing,
+    SourceUnreachable,
+)
+from lake.core.errors import SchemaConflict
+from tests.ingest.db.fixtures import (
+    CHINOOK_COUNTS,
+    SourceDb,
+    mysql_admin,
+    mysql_url,
+    pg_name,
+    unique,
+)
+
+SECRET = "s3cr3t-Pa55word"
+T0 = dt.datetime(2026, 1, 1)
+
+
+def T(hours: int) -> dt.datetime:
+    return T0 + dt.timedelta(hours=hours)
+
+
+def _source_rows(src: SourceDb, sql: str) -> list[tuple]:
+    engine = src.engine()
+    try:
+        with engine.connect() as conn:
+            import sqlalchemy as sa
+
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def _lake_rows(lk, sql: str) -> list[tuple]:
+    return [tuple(r.values()) for r in lk.sql(sql).table.to_pylist()]
+
+
+def _versions(lk, table: str) -> list[int]:
+    return [v.version for v in lk.history(table)]
+
+
+def _watermark(lk, table: str):
+    return lk.catalog.watermark(lk.table(table))
+
+
+# --------------------------------------------------------------------------------------------
+# Chinook: three dialects, exact row counts and money
+
+
+MONEY = {
+    "Invoice": ("InvoiceId", "Total"),
+    "InvoiceLine": ("InvoiceLineId", "UnitPrice"),
+    "Track": ("TrackId", "UnitPrice"),
+}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_chinook_lands_with_the_source_row_counts_and_exact_money(lk, dialect, request):
+    src: SourceDb = request.getfixturevalue(
+        {"sqlite": "chinook_sqlite", "postgresql": "chinook_pg", "mysql": "chinook_mysql"}[dialect]
+    )
+    spell = pg_name if dialect == "postgresql" else (lambda n: n)
+    for name, (id_col, money) in MONEY.items():
+        report = lk.ingest_db(
+            f"chinook.{name.lower()}", source=src.url, table_name=spell(name), key=[spell(id_col)]
+        )
+        assert (report.version, report.rows, report.rows_added) == (
+            0,
+            CHINOOK_COUNTS[name],
+            CHINOOK_COUNTS[name],
+        )
+        lake_money = _lake_rows(
+            lk, f"SELECT {spell(id_col)}, {spell(money)} FROM chinook.{name.lower()} ORDER BY 1"
+        )
+        source_money = _source_rows(
+            src,
+            f"SELECT {src.quote(spell(id_col))}, {src.quote(spell(money))} FROM {src.quote(spell(name))} ORDER BY 1",
+        )
+        if (
+            dialect == "sqlite"
+        ):  # SQLite stores NUMERIC as REAL: its shortest repr is the value written
+            source_money = [
+                (i, Decimal(repr(m)).quantize(Decimal("0.01"))) for i, m in source_money
+            ]
+        assert lake_money == source_money
+        assert all(isinstance(m, Decimal) for _, m in lake_money)  # money never became a float
+        column = lk.describe(f"chinook.{name.lower()}").snapshot.schema.field(spell(money))
+        assert pa.types.is_decimal(column.type) and column.type.scale == 2
+    total = _lake_rows(lk, f"SELECT sum({spell('Total')}) FROM chinook.invoice")[0][0]
+    assert total == Decimal("2328.60")
+
+
+# --------------------------------------------------------------------------------------------
+# Nightly incremental upserts
+
+
+def _orders(src: SourceDb) -> str:
+    table = unique("orders")
+    ts = "timestamp" if src.dialect == "postgresql" else "datetime(6)"
+    src.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, amount numeric(10,2), updated_at {ts})",
+        (f"INSERT INTO {table} VALUES (1, 10.50, :a), (2, 20.00, :b), (3, 30.25, :c), (4, 40.00, :c)",
+         {"a": T(1), "b": T(2), "c": T(3)}),
+    )  # fmt: skip
+    return table
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_nightly_incremental_upserts_end_with_exactly_the_source_rows_and_each_night_stays_readable(
+    lk, dialect, request
+):
+    src: SourceDb = request.getfixturevalue(
+        {"postgresql": "pg_source", "mysql": "mysql_source"}[dialect]
+    )
+    table = _orders(src)
+    everything = f"SELECT id, amount, updated_at FROM {table} ORDER BY id"
+    lake_all = "SELECT id, amount, updated_at FROM shop.orders ORDER BY id"
+
+    def night():
+        return lk.ingest_db(
+            "shop.orders",
+            source=src.url,
+            table_name=table,
+            mode="incremental",
+            cursor="updated_at",
+            key="id",
+        )
+
+    nights = {}
+    first = night()
+    nights[first.version] = _source_rows(src, everything)
+    assert (first.version, first.rows, first.watermark["value"]) == (0, 4, T(3).isoformat())
+
+    # Night 1: an update, a late row sharing the watermark's value, a new row, and a NULL cursor.
+    src.run(
+        (f"UPDATE {table} SET amount = 11.75, updated_at = :t WHERE id = 1", {"t": T(4)}),
+        (
+            f"INSERT INTO {table} VALUES (5, 50.00, :w), (6, 60.00, :t), (7, 70.00, NULL)",
+            {"w": T(3), "t": T(4)},
+        ),
+    )
+    with pytest.raises(CursorHasNulls, match="updated_at"):
+        night()
+    assert _versions(lk, "shop.orders") == [0]  # the failed night committed nothing...
+    assert (
+        _watermark(lk, "shop.orders")[1]["value"] == T(3).isoformat()
+    )  # ...and kept the watermark
+    failed = [r for r in lk.runs(kind="ingest_db") if r.status == "failed"]
+    assert len(failed) == 1 and "updated_at" in (failed[0].error or "")
+
+    src.run((f"UPDATE {table} SET updated_at = :t WHERE id = 7", {"t": T(5)}))
+    second = night()
+    nights[second.version] = _source_rows(src, everything)
+    assert second.version == 1 and second.rows_added == 3  # 5, 6, 7; 1 changed; 3 and 4 re-read
+    assert _lake_rows(lk, lake_all) == nights[1]
+
+    # Night 2: two more updates (one of a row that arrived late).
+    src.run(
+        (f"UPDATE {table} SET amount = amount + 1, updated_at = :t WHERE id IN (3, 5)", {"t": T(6)})
+    )
+    third = night()
+    nights[third.version] = _source_rows(src, everything)
+    assert (
+        third.version == 2
+        and third.rows_added == 0
+        and third.watermark["value"] == T(6).isoformat()
+    )
+    assert _lake_rows(lk, lake_all) == nights[2]
+
+    # Nothing new: no version, the same watermark.
+    assert night().version is None
+    for version, rows in nights.items():  # time travel: each night's state
+        assert (
+            _lake_rows(
+                lk,
+                f"SELECT id, amount, updated_at FROM shop.orders VERSION AS OF {version} ORDER BY id",
+            )
+            == rows
+        )
+    run = lk.run(lk.describe("shop.orders@1").version.run_id)
+    assert (
+        run.parameters["source"]["dialect"].startswith(src.dialect[:5])
+        and run.parameters["table"] == table
+    )
+    impact = lk.impact(source=table).to_json()  # which versions hold which source state
+    ranges = sorted(v["version"] for v in impact["origin"]["versions"])
+    assert ranges == sorted([f"updated_at up to {T(3).isoformat()}", f"updated_at from {T(3).isoformat()} to {T(5).isoformat()}",
+                             f"updated_at from {T(5).isoformat()} to {T(6).isoformat()}"])  # fmt: skip
+
+
+def test_appending_without_a_key_delivers_rows_sharing_the_watermark_exactly_once(
+    lk, sqlite_source
+):
+    table = unique("events")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (seq integer NOT NULL, payload text)",
+        f"INSERT INTO {table} VALUES (1, 'a'), (2, 'b'), (2, 'c')",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "app.events",
+            source=sqlite_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="seq",
+        )
+
+    assert run().rows_added == 3
+    sqlite_source.run(
+        f"INSERT INTO {table} VALUES (2, 'late'), (2, 'b'), (3, 'd')"
+    )  # (2,'b') again: a true duplicate row
+    second = run()
+    assert (second.version, second.rows_added, second.rows_skipped) == (1, 3, 2)
+    assert run().version is None
+    everything = "SELECT seq, payload FROM {} ORDER BY seq, payload"
+    assert _lake_rows(lk, everything.format("app.events")) == _source_rows(
+        sqlite_source, everything.format(table)
+    )
+
+    # A full extract in between moves the watermark too: the next run appends nothing twice.
+    sqlite_source.run(f"INSERT INTO {table} VALUES (4, 'e')")
+    full = lk.ingest_db("app.events", source=sqlite_source.url, table_name=table)
+    assert full.watermark["value"] == 4 and full.rows_added == 1
+    assert run().version is None
+    assert _lake_rows(lk, everything.format("app.events")) == _source_rows(
+        sqlite_source, everything.format(table)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Full extracts: added, removed, changed
+
+
+def test_a_full_extract_records_rows_added_removed_and_changed_by_key_or_by_whole_row(
+    lk, sqlite_source, cli
+):
+    table = unique("people")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (id integer PRIMARY KEY, name text, score numeric(10,2))",
+        f"INSERT INTO {table} VALUES (1, 'ann', 1.10), (2, 'bob', 2.20), (3, 'cy', 3.30), (4, 'di', 4.40)",
+    )
+    by_key = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
+    by_row = lk.ingest_db("crm.people_rows", source=sqlite_source.url, table_name=table)
+    assert (by_key.rows_added, by_row.rows_added) == (4, 4)
+
+    sqlite_source.run(
+        f"UPDATE {table} SET score = 2.25 WHERE id = 2",
+        f"DELETE FROM {table} WHERE id = 3",
+        f"INSERT INTO {table} VALUES (5, 'eve', 5.50), (6, 'fay', 6.60)",
+    )
+    by_key = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
+    assert (by_key.rows_added, by_key.rows_removed, by_key.rows_changed, by_key.compared_by) == (
+        2,
+        1,
+        1,
+        "key",
+    )
+    result = cli(
+        f"ingest db crm.people_rows --source {sqlite_source.url} --table {table} --output json"
+    )
+    assert result.exit_code == 0, result.stderr
+    by_row = result.json()
+    assert (
+        by_row["rows_added"],
+        by_row["rows_removed"],
+        by_row["rows_changed"],
+        by_row["compared_by"],
+    ) == (3, 2, None, "row")
+
+    recorded = lk.history("crm.people")[-1]
+    assert (
+        recorded.rows_added,
+        recorded.rows_removed,
+        recorded.rows_changed,
+        recorded.rows_total,
+    ) == (2, 1, 1, 5)
+    everything = "SELECT id, name, score FROM {} ORDER BY id"
+    source = [
+        (i, n, Decimal(repr(m)).quantize(Decimal("0.01")))
+        for i, n, m in _source_rows(sqlite_source, everything.format(table))
+    ]
+    assert _lake_rows(lk, everything.format("crm.people")) == source
+    assert _lake_rows(lk, "SELECT count(*) FROM crm.people VERSION AS OF 0") == [(4,)]
+    again = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
+    assert (again.version, again.rows_added, again.rows_removed, again.rows_changed) == (2, 0, 0, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Schema drift
+
+
+def test_source_schema_changes_evolve_the_table_into_the_drift_ledger_or_stop_with_a_way_forward(
+    lk, pg_source, cli
+):
+    table = unique("items")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, qty int, note text, updated_at timestamp)",
+        (f"INSERT INTO {table} VALUES (1, 5, 'x', :t), (2, 7, 'y', :t)", {"t": T(1)}),
+    )
+
+    def night(**options):
+        options = {"mode": "incremental", "cursor": "updated_at", "key": "id", **options}
+        return lk.ingest_db("shop.items", source=pg_source.url, table_name=table, **options)
+
+    night()
+    pg_source.run(
+        f"ALTER TABLE {table} ADD COLUMN price numeric(10,2)",
+        (f"INSERT INTO {table} VALUES (3, 1, 'z', :t, 9.99)", {"t": T(2)}),
+    )
+    added = night()
+    assert [(d["column"], d["change"]) for d in added.drift] == [("price", "added")]
+    pg_source.run(
+        f"ALTER TABLE {table} ALTER COLUMN qty TYPE bigint",
+        (f"UPDATE {table} SET qty = 5000000000, updated_at = :t WHERE id = 1", {"t": T(3)}),
+    )
+    widened = night()
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("qty", "widened")]
+    everything = "SELECT id, qty, note, updated_at, price FROM {} ORDER BY id"
+    assert _lake_rows(lk, everything.format("shop.items")) == _source_rows(
+        pg_source, everything.format(table)
+    )
+    assert _lake_rows(lk, "SELECT qty FROM shop.items VERSION AS OF 0 ORDER BY id") == [(5,), (7,)]
+
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN note TYPE int USING length(note)")
+    with pytest.raises(SchemaConflict, match=r"'note'.*--mode full"):
+        night()
+    assert _versions(lk, "shop.items") == [0, 1, 2]
+    rebuilt = night(mode="full")
+    assert rebuilt.version == 3 and [(d["column"], d["change"]) for d in rebuilt.drift] == [
+        ("note", "changed")
+    ]
+
+    result = cli("schema shop.items --history --output json")
+    assert result.exit_code == 0, result.stderr
+    ledger = [(h["version"], h["column"], h["change"]) for h in result.json()["history"]]
+    assert ledger == [(1, "price", "added"), (2, "qty", "widened"), (3, "note", "changed")]
+    assert _lake_rows(lk, everything.format("shop.items")) == _source_rows(
+        pg_source, everything.format(table)
+    )
+
+
+def test_a_widened_column_in_an_appending_extract_rewrites_the_table_in_one_commit(lk, pg_source):
+    table = unique("readings")
+    pg_source.run(
+        f"CREATE TABLE {table} (seq int NOT NULL, level smallint)",
+        f"INSERT INTO {table} VALUES (1, 10), (2, 20)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "iot.readings", source=pg_source.url, table_name=table, mode="incremental", cursor="seq"
+        )
+
+    run()
+    pg_source.run(
+        f"ALTER TABLE {table} ALTER COLUMN level TYPE int",
+        f"INSERT INTO {table} VALUES (3, 100000)",
+    )
+    widened = run()
+    assert (widened.version, widened.rows_added) == (1, 1)
+    assert [(d["column"], d["change"], d["old_type"], d["new_type"]) for d in widened.drift] == [
+        ("level", "widened", "int16", "int32")
+    ]
+    assert _lake_rows(lk, "SELECT seq, level FROM iot.readings ORDER BY seq") == [
+        (1, 10),
+        (2, 20),
+        (3, 100000),
+    ]
+    assert str(lk.describe("iot.readings").snapshot.schema.field("level").type) == "int32"
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: one sentence, nothing committed
+
+
+def _events(src: SourceDb) -> str:
+    table = unique("ev")
+    src.run(
+        f"CREATE TABLE {table} (id integer, seq integer, payload text)",
+        f"INSERT INTO {table} VALUES (1, 1, 'a'), (2, 2, 'b')",
+    )
+    return table
+
+
+def _stays_at_v0(lk, name: str) -> None:
+    assert _versions(lk, name) == [0]
+    assert _lake_rows(lk, f"SELECT count(*) FROM {name}") == [(2,)]
+
+
+def test_an_unreachable_source_fails_in_one_sentence_without_the_password_and_commits_nothing(
+    lk, sqlite_source, cli
+):
+    table = _events(sqlite_source)
+    lk.ingest_db("app.ev", source=sqlite_source.url, table_name=table)
+    url = f"postgresql+psycopg2://reader:{SECRET}@127.0.0.1:1/shop"
+    with pytest.raises(SourceUnreachable) as raised:
+        lk.ingest_db("app.ev", source=url, table_name=table)
+    assert SECRET not in str(raised.value)
+    result = cli(f"ingest db app.ev --source {url} --table {table}")
+    assert result.exit_code == 1 and SECRET not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+    _stays_at_v0(lk, "app.ev")
+
+
+def test_a_wrong_password_is_refused_by_the_cli_in_one_line_that_never_shows_it(
+    lk, mysql_source, cli
+):
+    user = unique("lake_u")
+    admin = mysql_admin()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'the-right-one'")
+        url = mysql_url("mysql", user=user, password=quote(SECRET, safe=""))
+        result = cli(f"ingest db app.users --source {url} --table user")
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and user in result.stderr
+    assert (
+        SECRET not in result.stderr + result.stdout and quote(SECRET, safe="") not in result.stderr
+    )
+    assert lk.tables() == []  # a refused login creates nothing
+
+
+def test_a_missing_table_names_it_and_commits_nothing(lk, sqlite_source):
+    table = _events(sqlite_source)
+    lk.ingest_db("app.ev", source=sqlite_source.url, table_name=table)
+    with pytest.raises(SourceTableMissing, match=f"{table}_nope"):
+        lk.ingest_db("app.ev", source=sqlite_source.url, table_name=f"{table}_nope")
+    _stays_at_v0(lk, "app.ev")
+    lk.write_table("app.labels", pa.table({"id": [1]}))
+    with pytest.raises(
+        ExtractError, match="app.labels holds arrow data"
+    ):  # never overwrite another writer's table
+        lk.ingest_db("app.labels", source=sqlite_source.url, table_name=table)
+
+
+def test_a_cursor_that_is_missing_or_holds_nulls_and_a_key_that_repeats_commit_nothing(
+    lk, sqlite_source
+):
+    table = _events(sqlite_source)
+    first = lk.ingest_db(
+        "app.ev",
+        source=sqlite_source.url,
+        table_name=table,
+        mode="incremental",
+        cursor="seq",
+        key="id",
+    )
+    mark = _watermark(lk, "app.ev")
+    with pytest.raises(CursorColumnMissing, match="'updated'"):
+        lk.ingest_db(
+            "app.ev",
+            source=sqlite_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="updated",
+            key="id",
+        )
+    sqlite_source.run(f"INSERT INTO {table} VALUES (3, NULL, 'c')")
+    with pytest.raises(CursorHasNulls, match="'seq'"):
+        lk.ingest_db(
+            "app.ev",
+            source=sqlite_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="seq",
+            key="id",
+        )
+    sqlite_source.run(
+        f"UPDATE {table} SET seq = 3 WHERE id = 3", f"INSERT INTO {table} VALUES (3, 4, 'again')"
+    )
+    with pytest.raises(DuplicateKey, match=r"\(id\)"):
+        lk.ingest_db(
+            "app.ev",
+            source=sqlite_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="seq",
+            key="id",
+        )
+    with pytest.raises(DuplicateKey):
+        lk.ingest_db(
+            "app.ev", source=sqlite_source.url, table_name=table, key="id"
+        )  # full mode checks it too
+    assert first.version == 0 and _watermark(lk, "app.ev") == mark
+    _stays_at_v0(lk, "app.ev")
+    assert [r.status for r in lk.runs(kind="ingest_db")].count("failed") == 3

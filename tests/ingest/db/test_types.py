@@ -1,0 +1,481 @@
+"""Every source type, with edge values, through a real server and back, compared exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from ingest.db.source import open_source
+from ingest.exceptions import SourceValueUnsupported
+from tests.ingest.db.fixtures import unique
+
+UTC = dt.UTC
+
+
+def f32(x: float) -> float:
+    """The float32 nearest ``x``, as Python sees a float32 column's value."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def extract(url: str, delta_dir=None, **kw) -> tuple[pa.Schema, list[dict]]:
+    with open_source(url) as src:
+        schema = src.schema(**kw)
+        with src.stream(**kw) as ex:
+            batches = list(ex)
+        assert ex.schema == schema
+    rows = sorted((r for b in batches for r in b.to_pylist()), key=lambda r: r["id"])
+    if delta_dir is not None:
+        # Delta-compatible means delta-rs writes it, appends to it, and reads it back unchanged.
+        from deltalake import DeltaTable, write_deltalake
+
+        table = pa.Table.from_batches(batches, schema=schema)
+        write_deltalake(str(delta_dir), table)
+        write_deltalake(str(delta_dir), table, mode="append")
+        back = DeltaTable(str(delta_dir)).to_pyarrow_table().to_pylist()
+        assert sorted(back, key=lambda r: r["id"]) == sorted(rows + rows, key=lambda r: r["id"])
+    return schema, rows
+
+
+def check(schema: pa.Schema, rows: list[dict], expected_types: dict, expected_rows: list[dict]):
+    assert {f.name: f.type for f in schema} == expected_types
+    assert len(rows) == len(expected_rows)
+    for got, want in zip(rows, expected_rows, strict=True):
+        for name, value in want.items():
+            assert got[name] == value, f"column {name}: {got[name]!r} != {value!r}"
+            if isinstance(value, (Decimal, dt.datetime)) and value is not None:
+                assert str(got[name]) == str(value), name  # same scale, same instant form
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL
+
+PG_TYPES = {
+    "id": pa.int32(),
+    "i2": pa.int16(),
+    "i4": pa.int32(),
+    "i8": pa.int64(),
+    "money": pa.decimal128(20, 4),
+    "big": pa.decimal128(38, 10),
+    "free": pa.string(),
+    "wide": pa.string(),
+    "f4": pa.float32(),
+    "f8": pa.float64(),
+    "b": pa.bool_(),
+    "t": pa.string(),
+    "vc": pa.string(),
+    "ch": pa.string(),
+    "d": pa.date32(),
+    "ts": pa.timestamp("us"),
+    "tstz": pa.timestamp("us", tz="UTC"),
+    "tm": pa.string(),
+    "tmtz": pa.string(),
+    "iv": pa.string(),
+    "u": pa.string(),
+    "j": pa.string(),
+    "jb": pa.string(),
+    "ai": pa.list_(pa.int32()),
+    "at": pa.list_(pa.string()),
+    "an": pa.list_(pa.decimal128(6, 2)),
+    "au": pa.list_(pa.string()),
+    "tsa": pa.list_(pa.timestamp("us", tz="UTC")),
+    "by": pa.binary(),
+    "m": pa.string(),
+    "cash": pa.string(),
+}
+
+
+def test_postgres_types_round_trip_exactly(pg_source, tmp_path):
+    table, mood = unique("types"), unique("mood")
+    pg_source.run(
+        f"CREATE TYPE {mood} AS ENUM ('sad', 'happy')",
+        f"""CREATE TABLE {table} (
+            id int PRIMARY KEY, i2 smallint, i4 integer, i8 bigint,
+            money numeric(20,4), big numeric(38,10), free numeric, wide numeric(50,5),
+            f4 real, f8 double precision, b boolean, t text, vc varchar(10), ch char(3),
+            d date, ts timestamp, tstz timestamptz, tm time, tmtz timetz, iv interval,
+            u uuid, j json, jb jsonb, ai int[], at text[], an numeric(6,2)[], au uuid[],
+            tsa timestamptz[], by bytea, m {mood}, cash money)""",
+        f"""INSERT INTO {table} VALUES (
+            1, 32767, 2147483647, 9223372036854775807,
+            9999999999999999.9999, 999999999999999999999999999.9999999999,
+            123456789012345678901234567890.123456789012345,
+            123456789012345678901234567890123456789012345.12345,
+            1.5, 1.7976931348623157e308, true, 'héllo wörld ✓ 日本語 🎉', 'abcdefghij', 'ab',
+            '9999-12-31', '9999-12-31 23:59:59.999999', '2024-03-31 01:30:00.123456+02',
+            '24:00:00', '12:00:00+03', '1 year 2 months 3 days 04:05:06.789',
+            'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{{"b": 1,  "a": [1, 2]}}',
+            '{{"b": 1, "a": {{"ü": null}}}}', '{{}}', '{{"x",NULL,"ü"}}', '{{1.5,2.25}}',
+            '{{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}}', '{{"2024-01-01 00:00:00+00"}}',
+            '\\x00ff00', 'happy', 1234.56)""",
+        f"""INSERT INTO {table} VALUES (
+            2, -32768, -2147483648, -9223372036854775808, -0.0001, -1.5, 'NaN', 0,
+            -0.1, 5e-324, false, '', 'a', 'xyz', '0001-01-01', '0001-01-01 00:00:00',
+            '1970-01-01 00:00:00+00', '00:00:00.000001', '00:00:00-05:30', '-1 day',
+            '00000000-0000-0000-0000-000000000000', '[]', 'null', '{{1,NULL,-3}}', '{{}}',
+            '{{}}', '{{}}', '{{}}', '', 'sad', -0.01)""",
+        f"INSERT INTO {table} (id) VALUES (3)",
+    )
+    schema, rows = extract(pg_source.url, tmp_path / "delta", table=table)
+    check(
+        schema,
+        rows,
+        PG_TYPES,
+        [
+            {
+                "i2": 32767,
+                "i4": 2147483647,
+                "i8": 9223372036854775807,
+                "money": Decimal("9999999999999999.9999"),
+                "big": Decimal("999999999999999999999999999.9999999999"),
+                "free": "123456789012345678901234567890.123456789012345",
+                "wide": "123456789012345678901234567890123456789012345.12345",
+                "f4": 1.5,
+                "f8": 1.7976931348623157e308,
+                "b": True,
+                "t": "héllo wörld ✓ 日本語 🎉",
+                "vc": "abcdefghij",
+                "ch": "ab ",  # char(n) keeps the padding Postgres gives it
+                "d": dt.date(9999, 12, 31),
+                "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+                "tstz": dt.datetime(2024, 3, 30, 23, 30, 0, 123456, tzinfo=UTC),
+                "tm": "24:00:00.000000",
+                "tmtz": "12:00:00+03",
+                "iv": "P1Y2M3DT4H5M6.789S",
+                "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                "j": '{"b": 1,  "a": [1, 2]}',
+                "jb": '{"a": {"ü": null}, "b": 1}',
+                "ai": [],
+                "at": ["x", None, "ü"],
+                "an": [Decimal("1.50"), Decimal("2.25")],
+                "au": ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"],
+                "tsa": [dt.datetime(2024, 1, 1, tzinfo=UTC)],
+                "by": b"\x00\xff\x00",
+                "m": "happy",
+                "cash": "1234.56",
+            },
+            {
+                "i2": -32768,
+                "i4": -2147483648,
+                "i8": -9223372036854775808,
+                "money": Decimal("-0.0001"),
+                "big": Decimal("-1.5000000000"),
+                "free": "NaN",
+                "wide": "0.00000",
+                "f4": f32(-0.1),
+                "f8": 5e-324,
+                "b": False,
+                "t": "",
+                "d": dt.date(1, 1, 1),
+                "ts": dt.datetime(1, 1, 1),
+                "tstz": dt.datetime(1970, 1, 1, tzinfo=UTC),
+                "tm": "00:00:00.000001",
+                "tmtz": "00:00:00-05:30",
+                "iv": "P-1D",
+                "j": "[]",
+                "jb": "null",
+                "ai": [1, None, -3],
+                "at": [],
+                "an": [],
+                "by": b"",
+                "m": "sad",
+                "cash": "-0.01",
+            },
+            {name: None for name in PG_TYPES if name != "id"},
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql_type", "value", "match"),
+    [
+        ("timestamptz", "'infinity'", "'infinity'"),
+        ("date", "'-infinity'", "'infinity'"),
+        ("numeric(10,2)", "'NaN'", "'nan'"),
+        ("int[]", "'{{1,2},{3,4}}'", "2-dimensional array"),
+    ],
+)
+def test_postgres_values_without_a_lossless_arrow_form_are_refused(
+    pg_source, sql_type, value, match
+):
+    table = unique("edge")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int, v {sql_type})", f"INSERT INTO {table} VALUES (1, {value})"
+    )
+    with (
+        open_source(pg_source.url) as src,
+        pytest.raises(SourceValueUnsupported, match=match) as info,
+    ):
+        list(src.stream(table=table))
+    assert info.value.column == "v"
+
+
+def test_postgres_query_columns_are_typed_like_table_columns(pg_source):
+    schema, rows = extract(
+        pg_source.url,
+        query="SELECT 1 AS id, CAST(12.5 AS numeric(8,3)) AS amount, now() AS at, "
+        "ARRAY['a'] AS tags, CAST('x' AS text) AS t WHERE 'a%' LIKE 'a%'",
+    )
+    assert schema.field("amount").type == pa.decimal128(8, 3)
+    assert schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("tags").type == pa.list_(pa.string())
+    assert rows[0]["amount"] == Decimal("12.500")
+
+
+# --------------------------------------------------------------------------------------------
+# MySQL / MariaDB
+
+MYSQL_TYPES = {
+    "id": pa.int32(),
+    "ti": pa.int8(),
+    "tiu": pa.int16(),
+    "si": pa.int16(),
+    "siu": pa.int32(),
+    "mi": pa.int32(),
+    "miu": pa.int32(),
+    "i": pa.int32(),
+    "iu": pa.int64(),
+    "bi": pa.int64(),
+    "biu": pa.decimal128(20, 0),
+    "money": pa.decimal128(20, 4),
+    "big": pa.decimal128(38, 10),
+    "wide": pa.string(),
+    "f": pa.float32(),
+    "d": pa.float64(),
+    "flag": pa.bool_(),
+    "bit1": pa.bool_(),
+    "bits": pa.int64(),
+    "bit64": pa.decimal128(20, 0),
+    "yr": pa.int16(),
+    "dt": pa.date32(),
+    "dtm": pa.timestamp("us"),
+    "ts": pa.timestamp("us", tz="UTC"),
+    "tm": pa.string(),
+    "ch": pa.string(),
+    "vc": pa.string(),
+    "tx": pa.string(),
+    "bl": pa.binary(),
+    "vb": pa.binary(),
+    "bn": pa.binary(),
+    "js": pa.string(),
+    "en": pa.string(),
+    "st": pa.string(),
+}
+
+
+def test_mysql_types_round_trip_exactly(mysql_source, tmp_path):
+    table = unique("types")
+    mysql_source.run(
+        f"""CREATE TABLE {table} (
+            id INT PRIMARY KEY, ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT,
+            siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED,
+            bi BIGINT, biu BIGINT UNSIGNED, money DECIMAL(20,4), big DECIMAL(38,10),
+            wide DECIMAL(65,30), f FLOAT, d DOUBLE, flag TINYINT(1), bit1 BIT(1), bits BIT(10),
+            bit64 BIT(64), yr YEAR, dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6),
+            ch CHAR(3), vc VARCHAR(20), tx TEXT, bl BLOB, vb VARBINARY(10), bn BINARY(3),
+            js JSON, en ENUM('sad','happy'), st SET('a','b','c')
+        ) CHARACTER SET utf8mb4""",
+        # TIMESTAMP is stored in UTC and shown in the session's zone: insert at +02:00.
+        "SET time_zone = '+02:00'",
+        f"""INSERT INTO {table} VALUES (
+            1, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295,
+            9223372036854775807, 18446744073709551615, 9999999999999999.9999,
+            9999999999999999999999999999.9999999999,
+            12345678901234567890123456789012345.123456789012345678901234567890,
+            1.1, 1.7976931348623157e308, 1, b'1', b'1111111111',
+            b'1111111111111111111111111111111111111111111111111111111111111111', 2155,
+            '9999-12-31', '9999-12-31 23:59:59.999999', '2024-03-31 01:30:00.123456',
+            '838:59:59.000000', 'ab', 'héllo ✓ 日本語 🎉', 'text', x'00ff00', x'0001', x'000100',
+            '{{"b": 1, "a": [1, 2]}}', 'happy', 'a,c')""",
+        f"""INSERT INTO {table} VALUES (
+            2, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
+            -0.0001, -1.5, 0, -0.1, 5e-324, 0, b'0', b'0', b'0', 1901, '1000-01-01',
+            '1000-01-01 00:00:00', '1970-01-01 02:00:01', '-838:59:59.000000', '', '', '',
+            x'', x'', x'000000', '[]', 'sad', '')""",
+        f"INSERT INTO {table} (id) VALUES (3)",
+    )
+    schema, rows = extract(mysql_source.url, tmp_path / "delta", table=table)
+    check(
+        schema,
+        rows,
+        MYSQL_TYPES,
+        [
+            {
+                "ti": 127,
+                "tiu": 255,
+                "si": 32767,
+                "siu": 65535,
+                "mi": 8388607,
+                "miu": 16777215,
+                "i": 2147483647,
+                "iu": 4294967295,
+                "bi": 9223372036854775807,
+                "biu": Decimal("18446744073709551615"),
+                "money": Decimal("9999999999999999.9999"),
+                "big": Decimal("9999999999999999999999999999.9999999999"),
+                "wide": "12345678901234567890123456789012345.123456789012345678901234567890",
+                "f": f32(1.1),
+                "d": 1.7976931348623157e308,
+                "flag": True,
+                "bit1": True,
+                "bits": 1023,
+                "bit64": Decimal(2**64 - 1),
+                "yr": 2155,
+                "dt": dt.date(9999, 12, 31),
+                "dtm": dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+                "ts": dt.datetime(2024, 3, 30, 23, 30, 0, 123456, tzinfo=UTC),
+                "tm": "838:59:59.000000",
+                "ch": "ab",
+                "vc": "héllo ✓ 日本語 🎉",
+                "tx": "text",
+                "bl": b"\x00\xff\x00",
+                "vb": b"\x00\x01",
+                "bn": b"\x00\x01\x00",
+                "en": "happy",
+                "st": "a,c",
+            },
+            {
+                "ti": -128,
+                "bi": -9223372036854775808,
+                "biu": Decimal(0),
+                "money": Decimal("-0.0001"),
+                "big": Decimal("-1.5000000000"),
+                "f": f32(-0.1),
+                "d": 5e-324,
+                "flag": False,
+                "bit1": False,
+                "bits": 0,
+                "yr": 1901,
+                "dt": dt.date(1000, 1, 1),
+                "ts": dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),
+                "tm": "-838:59:59.000000",
+                "tx": "",
+                "bl": b"",
+                "bn": b"\x00\x00\x00",
+                "js": "[]",
+                "en": "sad",
+                "st": "",
+            },
+            {name: None for name in MYSQL_TYPES if name != "id"},
+        ],
+    )
+    # The JSON text as the server keeps it (MySQL normalizes it, MariaDB stores it as written).
+    assert json.loads(rows[0]["js"]) == {"a": [1, 2], "b": 1}
+
+
+def test_mysql_tinyint1_holding_other_values_is_refused_not_folded_into_true(mysql_source):
+    table = unique("flags")
+    mysql_source.run(
+        f"CREATE TABLE {table} (id INT, flag TINYINT(1))",
+        f"INSERT INTO {table} VALUES (1, 1), (2, 2)",
+    )
+    with (
+        open_source(mysql_source.url) as src,
+        pytest.raises(SourceValueUnsupported, match="holds 2"),
+    ):
+        list(src.stream(table=table))
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite
+
+SQLITE_TYPES = {
+    "id": pa.int64(),
+    "i": pa.int64(),
+    "r": pa.float64(),
+    "money": pa.decimal128(20, 4),
+    "flag": pa.bool_(),
+    "t": pa.string(),
+    "b": pa.binary(),
+    "d": pa.date32(),
+    "ts": pa.timestamp("us"),
+    "mixed": pa.string(),
+    "dirty": pa.string(),
+    "odd_date": pa.string(),
+}
+
+
+def test_sqlite_types_round_trip_exactly_and_mixed_columns_lose_nothing(sqlite_source, tmp_path):
+    import sqlite3
+
+    table = unique("types")
+    path = sqlite_source.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"""CREATE TABLE {table} (id INTEGER PRIMARY KEY, i INTEGER, r REAL,
+            money NUMERIC(20,4), flag BOOLEAN, t TEXT, b BLOB, d DATE, ts DATETIME, mixed,
+            dirty INTEGER, odd_date DATE)"""
+        )
+        conn.executemany(
+            f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    1,
+                    2**63 - 1,
+                    1.5,
+                    "12345.6789",
+                    1,
+                    "héllo ✓ 🎉",
+                    b"\x00\xff\x00",
+                    "2024-02-29",
+                    "2024-01-01 12:34:56.123456",
+                    1,
+                    5,
+                    "2024-01-01",
+                ),
+                (
+                    2,
+                    -(2**63),
+                    -0.1,
+                    "-0.0001",
+                    0,
+                    "",
+                    b"",
+                    "0001-01-01",
+                    "2024-01-01T00:00:00",
+                    "x",
+                    "oops",
+                    "2024-02-30",
+                ),
+                (3, None, None, None, None, None, None, None, None, 2.5, None, None),
+            ],  # fmt: skip
+        )
+    schema, rows = extract(sqlite_source.url, tmp_path / "delta", table=table)
+    check(
+        schema,
+        rows,
+        SQLITE_TYPES,
+        [
+            {
+                "i": 2**63 - 1,
+                "r": 1.5,
+                "money": Decimal("12345.6789"),
+                "flag": True,
+                "t": "héllo ✓ 🎉",
+                "b": b"\x00\xff\x00",
+                "d": dt.date(2024, 2, 29),
+                "ts": dt.datetime(2024, 1, 1, 12, 34, 56, 123456),
+                "mixed": "1",
+                "dirty": "5",
+                "odd_date": "2024-01-01",
+            },
+            {
+                "i": -(2**63),
+                "r": -0.1,
+                "money": Decimal("-0.0001"),
+                "flag": False,
+                "t": "",
+                "b": b"",
+                "d": dt.date(1, 1, 1),
+                "ts": dt.datetime(2024, 1, 1),
+                "mixed": "x",
+                "dirty": "oops",  # text in an INTEGER column: the column becomes text
+                "odd_date": "2024-02-30",  # not a date: kept as written
+            },
+            {"i": None, "money": None, "flag": None, "ts": None, "mixed": "2.5"},
+        ],
+    )

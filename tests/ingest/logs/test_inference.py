@@ -1,0 +1,158 @@
+"""The pure rules of schema on read: widening, JSON text, names, drift."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from ingest.logs import inference as inf
+from ingest.logs.inference import BOOL, FLOAT, INT, JSON, NULL, STRING, List, Struct
+
+
+def s(**fields: inf.Type) -> Struct:
+    return Struct(tuple(fields.items()))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (INT, FLOAT, FLOAT),
+        (FLOAT, INT, FLOAT),
+        (NULL, STRING, STRING),
+        (BOOL, NULL, BOOL),
+        (INT, STRING, JSON),
+        (BOOL, INT, JSON),
+        (s(a=INT), INT, JSON),
+        (List(INT), INT, JSON),
+        (JSON, INT, JSON),
+        (List(INT), List(FLOAT), List(FLOAT)),
+        (List(NULL), List(STRING), List(STRING)),
+    ],
+)
+def test_merge_widens_by_the_written_rules(a, b, expected):
+    assert inf.merge(a, b) == expected
+
+
+def test_structs_merge_field_by_field_in_first_seen_order():
+    merged = inf.merge(s(a=INT, b=s(x=STRING)), s(c=BOOL, b=s(y=INT, x=NULL), a=FLOAT))
+    assert merged == s(a=FLOAT, b=s(x=STRING, y=INT), c=BOOL)
+
+
+def test_null_never_decides_a_type_and_typeless_fields_get_no_column():
+    assert inf.merge_all([NULL, NULL]) == NULL
+    assert inf.storable(s(a=NULL, b=List(NULL), c=s(), d=INT)) == s(d=INT)
+
+
+def test_type_of_values_marks_numbers_beyond_64_bits_as_json():
+    v, err = inf.parse_json_line('{"a": 9223372036854775807, "b": 9223372036854775808, "c": 1e400}')
+    assert err is None
+    assert inf.type_of(v) == s(a=INT, b=JSON, c=JSON)
+
+
+def test_type_of_caps_nesting_with_json_text():
+    value: object = 1
+    for _ in range(40):
+        value = {"a": value}
+    assert inf.depth(inf.type_of(value)) == inf.MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("abc", '"abc"'),
+        (5, "5"),
+        (1.0, "1.0"),
+        (True, "true"),
+        ({"b": [1, "x"], "a": None}, '{"b":[1,"x"],"a":null}'),
+        ("é", '"é"'),
+    ],
+)
+def test_json_text_is_compact_json_of_every_value(value, text):
+    assert inf.json_text(value) == text
+
+
+def test_json_text_keeps_big_numbers_as_written():
+    v, _ = inf.parse_json_line('{"x": [123456789012345678901234567890, 1e400]}')
+    assert inf.json_text(v["x"]) == "[123456789012345678901234567890,1e400]"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("[1, 2]", "not a JSON object but an array"),
+        ('"text"', "not a JSON object but a string"),
+        ("null", "not a JSON object but null"),
+        ('{"a": 1', "invalid JSON"),
+        ("{'a': 1}", "invalid JSON"),
+        ('{"a": 1}}', "invalid JSON"),
+        ("", "invalid JSON"),
+    ],
+)
+def test_lines_that_are_not_json_objects_say_why(line, reason):
+    value, err = inf.parse_json_line(line)
+    assert value is None
+    assert err is not None and err.startswith(reason)
+
+
+def test_duplicate_keys_keep_the_last_value():
+    assert inf.parse_json_line('{"a": 1, "a": 2}') == ({"a": 2}, None)
+
+
+def test_names_keep_keys_and_suffix_collisions_deterministically():
+    names = inf.assign_names(
+        ["a", "A", "", "_raw", "x.y", 'q"; DROP', "a_2"], reserved=inf.RESERVED_COLUMNS
+    )
+    assert names == {
+        "a": "a",
+        "A": "A_2",
+        "": "_blank",
+        "_raw": "_raw_2",
+        "x.y": "x.y",
+        'q"; DROP': 'q"; DROP',
+        "a_2": "a_2_2",
+    }
+
+
+def test_names_already_in_the_table_stay_with_their_key():
+    names = inf.assign_names(
+        ["User", "_source", "user"],
+        existing=["user", "User_2", "_source_2"],
+        reserved=inf.RESERVED_COLUMNS,
+    )
+    assert names == {"user": "user", "User": "User_2", "_source": "_source_2"}
+
+
+def test_name_tree_renames_case_collisions_inside_structs_too():
+    t = s(obj=s(Key=INT, key=INT))
+    names = inf.name_tree(t, None, top_level=True)
+    assert names.child("obj").names == {"Key": "Key", "key": "key_2"}
+    assert inf.arrow_type(t, names) == pa.struct(
+        [("obj", pa.struct([("Key", pa.int64()), ("key_2", pa.int64())]))]
+    )
+
+
+def test_json_columns_carry_their_encoding_in_field_metadata():
+    field = inf.arrow_field("v", JSON)
+    assert field.type == pa.string()
+    assert inf.from_arrow(field.type, field.metadata) == JSON
+    assert inf.from_arrow(pa.string()) == STRING
+
+
+def test_type_changes_name_added_widened_and_conflicting_paths():
+    old = s(a=INT, b=s(x=STRING), c=List(INT))
+    new = s(a=FLOAT, b=s(x=JSON, y=INT), c=List(FLOAT), d=s(z=INT))
+    changes = {(c.path, c.kind) for c in inf.type_changes(old, new)}
+    assert changes == {
+        (("a",), "widened"),
+        (("b", "x"), "conflict"),
+        (("b", "y"), "added"),
+        (("c", "[]"), "widened"),
+        (("d",), "added"),
+    }
+
+
+def test_needs_change_finds_values_that_do_not_fit():
+    assert not inf.needs_change([1, None], INT)
+    assert inf.needs_change([1.5], INT)
+    assert inf.needs_change(["x"], None)
+    assert inf.value_at({"a": [{"b": 1}, {"b": 2}]}, ("a", "[]", "b")) == [1, 2]

@@ -1,0 +1,392 @@
+"""`lake materialize`: pinned inputs, deterministic shards and content hash, manifest, cache,
+rebuild; the content hash and the ordering rule as pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from catalog.exceptions import TrainingSetNotFound
+from lake.core.errors import InvalidName
+from queries.content_hash import content_hash
+from queries.exceptions import (
+    NotReproducible,
+    OutputFolderNotEmpty,
+    QueryInvalid,
+    QueryRefused,
+    RebuildMismatch,
+    TimeTravelError,
+)
+from queries.training import plan_order
+
+# -- the content hash (pure) -------------------------------------------------------------------
+
+
+def _mixed(n: int = 500) -> pa.Table:
+    return pa.table(
+        {
+            "i": pa.array([None if i % 7 == 0 else i for i in range(n)], pa.int64()),
+            "f": pa.array(
+                [
+                    float("nan") if i % 11 == 0 else (None if i % 13 == 0 else i / 3)
+                    for i in range(n)
+                ]
+            ),
+            "s": pa.array([None if i % 5 == 0 else "x" * (i % 9) for i in range(n)]),
+            "b": pa.array([None if i % 3 == 0 else i % 2 == 0 for i in range(n)]),
+            "st": pa.array(
+                [None if i % 17 == 0 else {"a": i, "tags": [str(i)] * (i % 3)} for i in range(n)]
+            ),
+            "m": pa.array(
+                [None if i % 6 == 0 else {f"k{i % 3}": i} for i in range(n)],
+                pa.map_(pa.string(), pa.int64()),
+            ),
+            "d": pa.array(
+                [None if i % 8 == 0 else Decimal(i) / 100 for i in range(n)], pa.decimal128(10, 2)
+            ),
+            "ts": pa.array(
+                [None if i % 9 == 0 else i * 1000 for i in range(n)], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+
+
+def test_the_content_hash_does_not_depend_on_how_rows_are_batched():
+    table = _mixed()
+    whole = content_hash(table.to_batches(), table.schema)
+    assert content_hash(table.to_batches(max_chunksize=7), table.schema) == whole
+    uneven = [table.slice(0, 3).to_batches()[0], *table.slice(3).to_batches(max_chunksize=101)]
+    assert content_hash(uneven, table.schema) == whole
+    assert whole[1] == 500 and len(whole[0]) == 64
+
+
+def test_the_content_hash_does_not_depend_on_the_arrow_layout_of_a_value():
+    table = _mixed()
+    whole = content_hash(table.to_batches(), table.schema)[0]
+    large = table.set_column(2, "s", table.column("s").cast(pa.large_string()))
+    dictionary = table.set_column(2, "s", table.column("s").dictionary_encode())
+    assert content_hash(large.to_batches(max_chunksize=50), large.schema)[0] == whole
+    assert content_hash(dictionary.to_batches(max_chunksize=50), dictionary.schema)[0] == whole
+
+
+def test_the_content_hash_changes_with_any_value_order_name_or_type():
+    table = pa.table({"a": pa.array([1, 2, None], pa.int64()), "b": ["x", "", None]})
+    base = content_hash(table.to_batches(), table.schema)[0]
+    variants = [
+        pa.table({"a": pa.array([1, 2, 0], pa.int64()), "b": ["x", "", None]}),  # null is not 0
+        pa.table(
+            {"a": pa.array([1, 2, None], pa.int64()), "b": ["x", None, ""]}
+        ),  # empty is not null
+        pa.table({"a": pa.array([2, 1, None], pa.int64()), "b": ["", "x", None]}),  # order matters
+        pa.table({"c": pa.array([1, 2, None], pa.int64()), "b": ["x", "", None]}),  # names matter
+        pa.table({"a": pa.array([1, 2, None], pa.int32()), "b": ["x", "", None]}),  # types matter
+        pa.table({"a": pa.array([1, 2, None], pa.int64()), "b": ["x", "", None]}).slice(0, 2),
+    ]
+    hashes = {content_hash(v.to_batches(), v.schema)[0] for v in variants}
+    assert base not in hashes and len(hashes) == len(variants)
+
+
+# -- the ordering rule (pure) ------------------------------------------------------------------
+
+
+def test_a_query_without_order_by_is_ordered_by_all_its_columns():
+    plan = plan_order("SELECT a, b FROM t;  ")
+    assert plan.kind == "wrap"
+    assert (
+        plan.ordered_sql(2)
+        == "SELECT * FROM (SELECT a, b FROM t\n) AS lake_training_set ORDER BY ALL"
+    )
+
+
+def test_a_query_order_by_gets_every_column_as_tie_breakers_before_its_limit():
+    plan = plan_order("SELECT a, b FROM t ORDER BY b DESC NULLS FIRST LIMIT 10")
+    assert plan.kind == "append"
+    assert plan.ordered_sql(2) == "SELECT a, b FROM t ORDER BY b DESC NULLS FIRST, 1, 2 LIMIT 10"
+    window = plan_order("SELECT a, row_number() OVER (ORDER BY a) AS n FROM t ORDER BY n")
+    assert window.ordered_sql(2).endswith("ORDER BY n, 1, 2")
+    assert plan_order("SELECT a FROM t ORDER BY ALL DESC").kind == "total"
+
+
+@pytest.mark.parametrize(
+    "sql,match",
+    [
+        ("SELECT * FROM t LIMIT 5", "LIMIT or OFFSET without ORDER BY"),
+        (
+            "WITH x AS (SELECT * FROM t LIMIT 5) SELECT * FROM x ORDER BY ALL",
+            "LIMIT or OFFSET without ORDER BY",
+        ),
+        ("SELECT * FROM t USING SAMPLE 10%", "samples rows"),
+        ("SELECT random() AS r FROM t", r"calls random\(\)"),
+        ("SELECT *, now() AS at FROM t", r"calls now\(\)"),
+    ],
+)
+def test_queries_that_cannot_give_the_same_rows_twice_are_refused(sql, match):
+    with pytest.raises(NotReproducible, match=match):
+        plan_order(sql)
+
+
+def test_only_queries_can_be_materialized():
+    with pytest.raises(QueryRefused, match="result of a query"):
+        plan_order("CREATE TABLE x AS SELECT 1")
+
+
+# -- materialize on both backend pairs -----------------------------------------------------------
+
+
+def _events(start: int, n: int) -> pa.Table:
+    return pa.table(
+        {
+            "user_id": pa.array([(start + i) % 7 for i in range(n)], pa.int64()),
+            "event": [["view", "click", "buy"][(start + i) % 3] for i in range(n)],
+            "amount": pa.array(
+                [None if (start + i) % 5 == 0 else float(start + i) for i in range(n)]
+            ),
+        }
+    )
+
+
+def _read(folder) -> list[dict]:
+    """The training set's rows, shard after shard (the folder also holds the manifest)."""
+    return pa.concat_tables(
+        pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))
+    ).to_pylist()
+
+
+SQL = "SELECT e.user_id, e.event, e.amount, u.plan FROM web.events e JOIN shop.users u USING (user_id)"
+
+
+def _fill(lk) -> None:
+    lk.write_table("web.events", _events(0, 200))
+    lk.write_table(
+        "shop.users",
+        pa.table(
+            {"user_id": pa.array(range(7), pa.int64()), "plan": ["free", "pro"] * 3 + ["team"]}
+        ),
+    )
+
+
+def test_a_training_set_pins_its_inputs_and_writes_verifiable_shards_and_a_manifest(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+
+    result = lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
+
+    assert (result.status, result.version, result.row_count) == ("materialized", 1, 200)
+    manifest = json.loads((out / "lake-manifest.json").read_text())
+    assert manifest["name"] == "churn" and manifest["version"] == 1 and manifest["sql"] == SQL
+    assert [(i["table"], i["version"]) for i in manifest["inputs"]] == [
+        ("shop.users", 0),
+        ("web.events", 0),
+    ]
+    assert all(i["committed_at"] for i in manifest["inputs"])
+    assert [c["name"] for c in manifest["schema"]] == ["user_id", "event", "amount", "plan"]
+    assert manifest["row_count"] == 200 and manifest["content_hash"] == result.content_hash
+    assert [f["rows"] for f in manifest["files"]] == [70, 70, 60]
+    for entry in manifest["files"]:
+        data = (out / entry["path"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["bytes"], entry["sha256"])
+    rows = _read(out)
+    assert rows == sorted(
+        rows,
+        key=lambda r: (r["user_id"], r["event"], r["amount"] is None, r["amount"] or 0, r["plan"]),
+    )
+    registered = lk.training_sets("churn")[0]
+    assert (registered.version, registered.content_hash, registered.location) == (
+        1,
+        result.content_hash,
+        str(out),
+    )
+    run = lk.run(registered.run_id)
+    assert (run.kind, run.status) == ("materialize", "completed")
+    assert {(p.kind, p.name) for p in lk.pins("web.events")} == {("training_set", "churn@1#v0")}
+
+
+def test_the_content_hash_is_the_same_however_the_output_is_sharded(lk, tmp_path):
+    _fill(lk)
+    one = lk.materialize("churn", sql=SQL, out=tmp_path / "one")
+    many = lk.materialize("churn", sql=SQL, out=tmp_path / "many", shard_rows=33)
+    assert len(one.files) == 1 and len(many.files) == 7
+    assert many.content_hash == one.content_hash
+    assert many.status == "copied" and many.version == 1  # same SQL, same versions: same version
+
+
+def test_the_same_sql_over_the_same_versions_is_a_cache_hit(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    written = (out / "part-00000.parquet").stat().st_mtime_ns
+
+    again = lk.materialize("churn", sql=SQL, out=out)
+
+    assert (again.status, again.version, again.content_hash) == ("cached", 1, first.content_hash)
+    assert (out / "part-00000.parquet").stat().st_mtime_ns == written
+    lk.write_table("web.events", _events(200, 10))
+    newer = lk.materialize("churn", sql=SQL, out=out)
+    assert (newer.status, newer.version, newer.row_count) == ("materialized", 2, 210)
+    assert [(i["table"], i["version"]) for i in newer.inputs] == [
+        ("shop.users", 0),
+        ("web.events", 1),
+    ]
+
+
+def test_a_damaged_output_is_written_again_not_served_from_cache(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    shard = out / "part-00000.parquet"
+    damaged = bytearray(shard.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, one byte flipped
+    shard.write_bytes(bytes(damaged))
+
+    again = lk.materialize("churn", sql=SQL, out=out)
+
+    assert again.status == "copied" and again.version == 1
+    assert hashlib.sha256(shard.read_bytes()).hexdigest() == first.files[0].sha256
+
+
+def test_time_travel_in_every_spelling_pins_the_versions_it_names(lk, tmp_path):
+    lk.write_table("web.events", _events(0, 10))
+    lk.write_table("web.events", _events(10, 10))
+    lk.write_table("web.events", _events(20, 10))
+    moment = lk.history("web.events")[1].committed_at.isoformat()
+    sql = (
+        "SELECT 'a' AS src, count(*) AS n FROM web.events VERSION AS OF 0 "
+        f"UNION ALL SELECT 'b', count(*) FROM web.events TIMESTAMP AS OF '{moment}' "
+        "UNION ALL SELECT 'c', count(*) FROM web.events AT (VERSION => 2) "
+        "UNION ALL SELECT 'd', count(*) FROM web.events"
+    )
+
+    result = lk.materialize("counts", sql=sql, out=tmp_path / "counts")
+
+    assert [(i["table"], i["version"]) for i in result.inputs] == [
+        ("web.events", v) for v in (0, 1, 2)
+    ]
+    assert _read(tmp_path / "counts") == [
+        {"src": s, "n": n} for s, n in (("a", 10), ("b", 20), ("c", 30), ("d", 30))
+    ]
+    references = json.loads((tmp_path / "counts" / "lake-manifest.json").read_text())["references"]
+    assert [(r["clause"], r["version"]) for r in references] == [
+        ("VERSION AS OF 0", 0),
+        (f"TIMESTAMP AS OF '{moment}'", 1),
+        ("AT (VERSION => 2)", 2),
+        (None, 2),
+    ]
+    with pytest.raises(TimeTravelError, match="Version 9 of web.events does not exist"):
+        lk.materialize(
+            "counts", sql="SELECT * FROM web.events VERSION AS OF 9", out=tmp_path / "nine"
+        )
+
+
+def test_a_commit_made_while_materializing_is_not_read(lk, tmp_path):
+    _fill(lk)
+    committed = []
+
+    def ingest_meanwhile(files: int, rows: int, size: int) -> None:
+        if not committed:  # the query is running: its versions are already pinned
+            committed.append(lk.write_table("web.events", _events(500, 50)).version)
+
+    result = lk.materialize(
+        "churn", sql=SQL, out=tmp_path / "churn", shard_rows=50, progress=ingest_meanwhile
+    )
+
+    assert committed == [1]
+    assert result.row_count == 200
+    assert [(i["table"], i["version"]) for i in result.inputs] == [
+        ("shop.users", 0),
+        ("web.events", 0),
+    ]
+
+
+def test_order_by_with_limit_picks_the_same_rows_every_time(lk, tmp_path):
+    _fill(lk)
+    sql = "SELECT user_id, event FROM web.events ORDER BY user_id LIMIT 5"  # many ties on user_id
+    result = lk.materialize("top", sql=sql, out=tmp_path / "top")
+    # the tie-breakers (every column) decide among the 29 rows of user 0: "buy" sorts first
+    assert _read(tmp_path / "top") == [{"user_id": 0, "event": "buy"}] * 5
+    again = lk.materialize(from_="top@1", out=tmp_path / "again")
+    assert (again.content_hash, again.files_identical) == (result.content_hash, True)
+
+
+def test_a_rebuild_from_the_manifest_is_byte_identical(lk, tmp_path):
+    _fill(lk)
+    first = lk.materialize("churn", sql=SQL, out=tmp_path / "churn", shard_rows=64)
+    lk.write_table("web.events", _events(200, 30))  # the latest version moves on
+
+    from_file = lk.materialize(
+        from_=str(tmp_path / "churn" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+    )
+    from_name = lk.materialize(from_="churn@1", out=tmp_path / "by-name")
+
+    for rebuilt in (from_file, from_name):
+        assert (rebuilt.status, rebuilt.version, rebuilt.content_hash) == (
+            "rebuilt",
+            1,
+            first.content_hash,
+        )
+        assert rebuilt.files_identical is True
+        assert [f.sha256 for f in rebuilt.files] == [f.sha256 for f in first.files]
+        assert [(i["table"], i["version"]) for i in rebuilt.inputs] == [
+            ("shop.users", 0),
+            ("web.events", 0),
+        ]
+    assert lk.run(from_name.run_id).kind == "rebuild"
+
+
+def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
+    _fill(lk)
+    lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
+    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["row_count"] = 199
+    manifest["content_hash"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+
+    with pytest.raises(
+        RebuildMismatch, match=r"differs: row count \(199 recorded, 200 now\); content hash"
+    ):
+        lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
+    assert not (tmp_path / "rebuilt" / "lake-manifest.json").exists()
+
+
+def test_the_output_folder_must_hold_nothing_but_a_training_set(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    with pytest.raises(
+        OutputFolderNotEmpty, match=r"holds files that are not a training set's \(notes.txt\)"
+    ):
+        lk.materialize("churn", sql=SQL, out=out)
+    assert (out / "notes.txt").read_text() == "precious"
+    assert lk.training_sets() == []
+
+
+def test_errors_point_into_the_users_query(lk, tmp_path):
+    _fill(lk)
+    with pytest.raises(QueryInvalid, match="line 2, column 8"):
+        lk.materialize(
+            "bad", sql="SELECT user_id,\n       nope FROM web.events", out=tmp_path / "bad"
+        )
+    with pytest.raises(InvalidName, match="Training set name 'a b'"):
+        lk.materialize("a b", sql=SQL, out=tmp_path / "x")
+    with pytest.raises(TrainingSetNotFound, match="No training set named 'ghost'"):
+        lk.materialize(from_="ghost@1", out=tmp_path / "ghost")
+
+
+def test_the_command_line_materializes_rebuilds_and_reports_a_cache_hit(cli, lk, tmp_path):
+    _fill(lk)
+    out = str(tmp_path / "churn")
+    made = cli("materialize", "churn", "--sql", SQL, "--out", out, "--output", "json")
+    assert made.exit_code == 0, made.stderr
+    assert made.json()["status"] == "materialized"
+    cached = cli("materialize", "churn", "--sql", SQL, "--out", out)
+    assert "churn@1: cache hit" in cached.stdout
+    rebuilt = cli("materialize", "--from", "churn@1", "--out", str(tmp_path / "again"))
+    assert "content hash identical" in rebuilt.stdout
+    neither = cli("materialize", "--out", out)
+    assert neither.exit_code == 1 and "needs a NAME and --sql" in neither.stderr

@@ -1,0 +1,741 @@
+"""SQL over the lake on every backend pair: names, time travel, partitions, types, errors,
+read-only mode and the ``lake sql`` command."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import lake
+from lake.core.errors import LakeError, TableNotFound, VersionNotFound, VersionVacuumed
+from lake.core.names import TableName
+from lake.landing.commits import TableRun
+from queries.exceptions import (
+    QueryError,
+    QueryFailed,
+    QueryInvalid,
+    QueryRefused,
+    QuerySyntaxError,
+    QueryTimeout,
+    TimeTravelError,
+    UnknownTable,
+    VacuumedVersion,
+)
+from tests.backends import unavailable
+from tests.conftest import BACKENDS, run_cli
+
+REQUEST = pa.struct([("method", pa.string()), ("path", pa.string())])
+REQUEST_V1 = pa.struct([("method", pa.string()), ("path", pa.string()), ("query", pa.string())])
+UTC = UTC
+
+
+def _write(lk, name: str, data: pa.Table, *, partition_by=(), mode: str = "append"):
+    """A write through the lake's write protocol (partitioned when asked)."""
+    table = TableName.parse(name)
+    info = lk.catalog.create_table(
+        table,
+        kind="arrow",
+        location=lk.storage.table_uri(table.namespace, table.name),
+        exist_ok=True,
+    )
+    lk.sync_table(info)
+    with TableRun.start(lk.catalog, lk.delta(info), info, kind="write", parameters={}) as run:
+        return run.write(data, mode=mode, operation=mode.upper(), partition_by=partition_by)
+
+
+def _logs_v0() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4], pa.int64()),
+            "ts": pa.array(
+                [datetime(2026, 11, d, 10, tzinfo=UTC) for d in (1, 1, 2, 3)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "request": pa.array(
+                [
+                    {"method": "GET", "path": "/a"},
+                    {"method": "POST", "path": "/b"},
+                    {"method": "GET", "path": "/c"},
+                    {"method": "GET", "path": "/d"},
+                ],
+                REQUEST,
+            ),
+            "_event_date": pa.array(
+                [date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 2), None], pa.date32()
+            ),
+        }
+    )
+
+
+def _logs_v1() -> pa.Table:
+    """Two more rows, a new column and a new struct field (schema evolution)."""
+    return pa.table(
+        {
+            "id": pa.array([5, 6], pa.int64()),
+            "ts": pa.array(
+                [datetime(2026, 11, 3, 12, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")
+            ),
+            "request": pa.array(
+                [
+                    {"method": "PUT", "path": "/e", "query": "q=1"},
+                    {"method": "GET", "path": "/f", "query": None},
+                ],
+                REQUEST_V1,
+            ),
+            "_event_date": pa.array([date(2026, 11, 3)] * 2, pa.date32()),
+            "status": pa.array([201, 404], pa.int32()),
+        }
+    )
+
+
+@dataclass
+class SharedLake:
+    lk: lake.Lake
+    env: dict[str, str]
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.env.items() if k == "AWS_SECRET_ACCESS_KEY"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(request, tmp_path_factory, s3_server, pg_server) -> Iterator[SharedLake]:
+    """One lake per backend pair for the tests that only read it (built once: writes are the
+    slow part of these tests). web.logs is partitioned by _event_date: version 0 has 4 rows,
+    version 1 has 6 and a new column and struct field; ml.labels has versions 0 and 1."""
+    root = tmp_path_factory.mktemp("sql")
+    database = None
+    if request.param == "local-sqlite":
+        env = {
+            "LAKE_WAREHOUSE": str(root / "warehouse"),
+            "LAKE_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
+        }
+    else:
+        if s3_server is None:
+            unavailable("the loopback S3 server (moto) could not start")
+        if pg_server is None:
+            unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
+        database = pg_server.create_database()
+        env = {
+            **s3_server.env(),
+            "LAKE_WAREHOUSE": f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}",
+            "LAKE_CATALOG_URL": pg_server.url(database),
+        }
+    lk = lake.connect(environ=env, cwd=root)
+    try:
+        _write(lk, "web.logs", _logs_v0(), partition_by=["_event_date"])
+        _write(lk, "web.logs", _logs_v1(), partition_by=["_event_date"])
+        lk.write_table("ml.labels", pa.table({"id": [1, 2], "label": ["good", "bad"]}))
+        lk.write_table("ml.labels", pa.table({"id": [5], "label": ["good"]}))
+        yield SharedLake(lk, env)
+    finally:
+        lk.close()
+        if database is not None:
+            pg_server.drop_database(database)
+
+
+@pytest.fixture
+def web_logs(shared) -> lake.Lake:
+    return shared.lk
+
+
+@pytest.fixture
+def logs_cli(shared, monkeypatch, tmp_path):
+    """``lake ...`` in-process against the shared lake, configured by the environment."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in shared.env.items():
+        monkeypatch.setenv(key, value)
+    return run_cli
+
+
+def _values(result, column: str) -> list:
+    return result.table.column(column).to_pylist()
+
+
+# -- names and nested fields -----------------------------------------------------------------
+
+
+def test_a_lake_table_is_read_by_its_name_at_its_latest_version_with_nested_fields(web_logs):
+    result = web_logs.sql(
+        "SELECT t.request.method AS m, request.path AS p, t.id FROM web.logs t ORDER BY t.id"
+    )
+    assert _values(result, "m") == ["GET", "POST", "GET", "GET", "PUT", "GET"]
+    assert _values(result, "p") == ["/a", "/b", "/c", "/d", "/e", "/f"]
+    assert [(v.table, v.version) for v in result.versions] == [("web.logs", 1)]
+    recorded = web_logs.history("web.logs")[1]
+    assert result.versions[0].committed_at == recorded.committed_at
+
+
+def test_a_column_qualified_by_the_full_table_name_works_as_in_duckdb(web_logs):
+    result = web_logs.sql(
+        "SELECT web.logs.id, logs.request.method AS m FROM web.logs WHERE web.logs.id = 2"
+    )
+    assert result.rows() == [{"id": 2, "m": "POST"}]
+
+
+def test_a_bare_name_means_the_default_namespace_only_when_that_table_exists(lk):
+    lk.write_table("default.events", pa.table({"x": [1, 2]}))
+    lk.write_table("ml.labels", pa.table({"x": [9]}))
+    assert lk.sql("SELECT sum(x) AS s FROM events").rows() == [{"s": 3}]
+    with pytest.raises(
+        UnknownTable,
+        match=r"Table labels \(line 1, column 15\) is neither a lake table.*default\.events, ml\.labels",
+    ):
+        lk.sql("SELECT * FROM labels")
+
+
+# -- time travel -----------------------------------------------------------------------------
+
+
+def test_every_time_travel_syntax_reads_the_version_it_names(web_logs):
+    history = web_logs.history("web.logs")
+    t0 = history[0].committed_at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    forms = {
+        "web.logs VERSION AS OF 0": 0,
+        "web.logs AT (VERSION => 0)": 0,
+        f"web.logs TIMESTAMP AS OF '{t0}'": 0,
+        f"web.logs AT (TIMESTAMP => '{t0}')": 0,
+        f"web.logs AT (TIMESTAMP => TIMESTAMP '{t0}' + INTERVAL 0 SECOND)": 0,
+        f"web.logs FOR SYSTEM_TIME AS OF '{t0}'": 0,
+        "web.logs AT (TIMESTAMP => now())": 1,
+        "web.logs VERSION AS OF 1": 1,
+    }
+    for clause, version in forms.items():
+        result = web_logs.sql(f"SELECT count(*) AS n FROM {clause}")
+        assert result.rows() == [{"n": 4 if version == 0 else 6}], clause
+        assert [v.version for v in result.versions] == [version], clause
+
+
+def test_one_query_reads_the_same_table_at_two_versions_in_a_self_join(web_logs):
+    result = web_logs.sql(
+        """
+        SELECT new.id, old.id IS NULL AS added
+        FROM web.logs AS new
+        LEFT JOIN web.logs VERSION AS OF 0 AS old ON old.id = new.id
+        ORDER BY new.id
+        """
+    )
+    assert _values(result, "added") == [False, False, False, False, True, True]
+    assert [(v.table, v.version) for v in result.versions] == [("web.logs", 1), ("web.logs", 0)]
+
+
+def test_time_travel_works_inside_subqueries_ctes_joins_and_unions(web_logs):
+    result = web_logs.sql(
+        """
+        WITH old AS (SELECT id FROM web.logs AT (VERSION => 0))
+        SELECT 'cte' AS src, count(*) AS n FROM old JOIN ml.labels VERSION AS OF 0 USING (id)
+        UNION ALL
+        SELECT 'sub', count(*) FROM (SELECT * FROM ml.labels) l WHERE l.id IN (SELECT id FROM web.logs)
+        ORDER BY src
+        """
+    )
+    assert result.rows() == [{"src": "cte", "n": 2}, {"src": "sub", "n": 3}]
+    assert sorted((v.table, v.version) for v in result.versions) == [
+        ("ml.labels", 0),
+        ("ml.labels", 1),
+        ("web.logs", 0),
+        ("web.logs", 1),
+    ]
+
+
+def test_a_timestamp_without_offset_is_utc_whatever_the_local_time_zone(web_logs, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        t1 = web_logs.history("web.logs")[1].committed_at.astimezone(UTC)
+        naive = t1.replace(tzinfo=None).isoformat(sep=" ")
+        with_offset = t1.astimezone(timezone(timedelta(hours=2))).isoformat(sep=" ")
+        before = (t1 - timedelta(milliseconds=1)).replace(tzinfo=None).isoformat(sep=" ")
+        assert (
+            web_logs.sql(f"SELECT 1 FROM web.logs TIMESTAMP AS OF '{naive}' LIMIT 0")
+            .versions[0]
+            .version
+            == 1
+        )
+        assert (
+            web_logs.sql(f"SELECT 1 FROM web.logs TIMESTAMP AS OF '{with_offset}' LIMIT 0")
+            .versions[0]
+            .version
+            == 1
+        )
+        assert (
+            web_logs.sql(f"SELECT 1 FROM web.logs TIMESTAMP AS OF '{before}' LIMIT 0")
+            .versions[0]
+            .version
+            == 0
+        )
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_a_time_before_the_table_existed_is_an_error_never_version_0(web_logs):
+    with pytest.raises(
+        TimeTravelError,
+        match=r"Table web\.logs did not exist at 2020-01-01T00:00:00\+00:00 .*first version was committed at",
+    ) as caught:
+        web_logs.sql("SELECT * FROM web.logs TIMESTAMP AS OF '2020-01-01 00:00:00'")
+    assert isinstance(caught.value, VersionNotFound)
+
+
+def test_a_version_that_does_not_exist_names_the_latest(web_logs):
+    with pytest.raises(
+        TimeTravelError,
+        match=r"Version 7 of web\.logs does not exist \(VERSION AS OF 7 at line 1, column 15\); the latest is 1\.",
+    ):
+        web_logs.sql("SELECT * FROM web.logs VERSION AS OF 7")
+
+
+def test_a_vacuumed_version_is_a_clear_error_and_newer_versions_still_read(lk):
+    lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
+    lk.write_table("ml.labels", pa.table({"id": [3]}), mode="overwrite")
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    assert lk.delta(info).vacuum(retain_hours=0, keep_versions=[], apply=True)
+    with pytest.raises(
+        VacuumedVersion,
+        match=r"Version 0 of ml\.labels can no longer be read: vacuum removed its data files",
+    ) as caught:
+        lk.sql("SELECT * FROM ml.labels VERSION AS OF 0")
+    assert isinstance(caught.value, VersionVacuumed)
+    assert lk.sql("SELECT id FROM ml.labels").rows() == [{"id": 3}]
+
+
+def test_a_commit_the_catalog_missed_is_recorded_and_read(lk):
+    from deltalake import write_deltalake
+
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    write_deltalake(
+        info.location,
+        pa.table({"id": [2]}),
+        mode="append",
+        storage_options=lk.storage.delta_options(),
+    )
+
+    result = lk.sql("SELECT count(*) AS n FROM ml.labels")
+
+    assert result.rows() == [{"n": 2}]
+    assert [v.version for v in result.versions] == [1]
+    assert lk.catalog.get_table(info.name).current_version == 1
+
+
+# -- what is and is not a lake table ----------------------------------------------------------
+
+
+def test_cte_names_shadow_lake_tables_and_duckdb_objects_are_left_alone(lk):
+    lk.write_table("default.t", pa.table({"x": [1, 2, 3]}))
+    result = lk.sql(
+        """
+        WITH t AS (SELECT x * 10 AS x FROM t)  -- inside its own definition, t is the lake table
+        SELECT (SELECT sum(x)::BIGINT FROM t) AS from_cte,
+               (SELECT count(*) FROM range(5)) AS from_function,
+               (SELECT count(*) FROM information_schema.schemata WHERE catalog_name = 'memory' AND schema_name = 'main') AS from_duckdb
+        """
+    )
+    assert result.rows() == [{"from_cte": 60, "from_function": 5, "from_duckdb": 1}]
+    assert [v.table for v in result.versions] == ["default.t"]
+
+
+def test_an_unknown_table_is_an_error_naming_the_lake_tables(web_logs):
+    with pytest.raises(
+        UnknownTable,
+        match=r"Table web\.nothing \(line 2, column 6\) is neither a lake table, a CTE nor a DuckDB table\. Lake tables: ml\.labels, web\.logs\.",
+    ) as caught:
+        web_logs.sql("SELECT *\nFROM web.nothing")
+    assert isinstance(caught.value, TableNotFound)
+    assert (caught.value.line, caught.value.column) == (2, 6)
+    with pytest.raises(
+        UnknownTable,
+        match=r"nothing \(line 1, column 15\) is not a lake table, so VERSION AS OF 1 cannot apply",
+    ):
+        web_logs.sql("SELECT * FROM nothing VERSION AS OF 1")
+
+
+def test_lake_tables_cannot_be_changed_with_sql(web_logs):
+    for statement in (
+        "INSERT INTO web.logs SELECT * FROM web.logs",
+        "DELETE FROM web.logs",
+        "DROP TABLE web.logs",
+    ):
+        with pytest.raises(
+            QueryRefused,
+            match=r"web\.logs .* is a lake table: SQL reads lake tables but does not change them",
+        ):
+            web_logs.sql(statement)
+
+
+# -- partitions and types --------------------------------------------------------------------
+
+
+def test_partition_values_come_from_the_log_with_their_types_and_nulls(lk):
+    data = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4], pa.int64()),
+            "day": pa.array(
+                [date(2026, 11, 1), None, date(2026, 11, 2), date(2026, 11, 2)], pa.date32()
+            ),
+            "site": pa.array(["a b/c", "x", None, "100%"], pa.string()),
+            "shard": pa.array([7, 7, None, 8], pa.int32()),
+        }
+    )
+    _write(lk, "web.parts", data, partition_by=["day", "site", "shard"])
+    result = lk.sql("SELECT * FROM web.parts ORDER BY id")
+    assert result.table.to_pylist() == data.to_pylist()
+    assert [c.type for c in result.columns] == ["BIGINT", "DATE", "VARCHAR", "INTEGER"]
+    assert lk.sql("SELECT id FROM web.parts WHERE day IS NULL").rows() == [{"id": 2}]
+    assert lk.sql("SELECT id FROM web.parts WHERE site = 'a b/c' AND shard = 7").rows() == [
+        {"id": 1}
+    ]
+
+
+def test_a_filter_on_the_partition_column_prunes_files(web_logs):
+    plan = web_logs.sql(
+        "EXPLAIN ANALYZE SELECT count(*) FROM web.logs WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
+    )
+    text = "\n".join(_values(plan, "explain_value"))
+    # version 1 has four files (one per day, NULL included); the filter opens two
+    assert "Scanning Files: 2/4" in text and "Total Files Read: 2" in text
+    counted = web_logs.sql(
+        "SELECT count(*) AS n FROM web.logs WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
+    )
+    assert counted.rows() == [{"n": 3}]
+
+
+def test_columns_added_by_schema_evolution_are_null_in_old_files_and_types_follow_the_schema(
+    web_logs,
+):
+    result = web_logs.sql("SELECT id, status, request FROM web.logs ORDER BY id")
+    assert _values(result, "status") == [None, None, None, None, 201, 404]
+    assert _values(result, "request")[0] == {"method": "GET", "path": "/a", "query": None}
+    assert [c.type for c in result.columns] == [
+        "BIGINT",
+        "INTEGER",
+        'STRUCT("method" VARCHAR, path VARCHAR, query VARCHAR)',
+    ]
+    old = web_logs.sql("SELECT * FROM web.logs VERSION AS OF 0 LIMIT 0")
+    assert old.column_names == ["id", "ts", "request", "_event_date"]
+    assert old.columns[1].type == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_a_schema_column_that_no_file_holds_reads_as_null(lk):
+    from deltalake import DeltaTable
+    from deltalake.schema import Field
+
+    lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    DeltaTable(info.location, storage_options=lk.storage.delta_options()).alter.add_columns(
+        [Field("note", "string")]
+    )
+    result = lk.sql("SELECT id, note FROM ml.labels ORDER BY id")
+    assert result.rows() == [{"id": 1, "note": None}, {"id": 2, "note": None}]
+    assert [c.type for c in result.columns] == ["BIGINT", "VARCHAR"]
+
+
+def test_an_empty_version_returns_zero_rows_with_the_right_columns(lk):
+    from deltalake import DeltaTable
+
+    lk.write_table("ml.labels", pa.table({"id": [1, 2], "label": ["a", "b"]}))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    DeltaTable(info.location, storage_options=lk.storage.delta_options()).delete()
+    result = lk.sql("SELECT * FROM ml.labels")
+    assert result.num_rows == 0
+    assert [(c.name, c.type) for c in result.columns] == [("id", "BIGINT"), ("label", "VARCHAR")]
+    assert result.versions[0].version == 1
+
+
+# -- read-only mode and limits -----------------------------------------------------------------
+
+
+def test_read_only_mode_reads_lake_tables_and_refuses_everything_else(web_logs, shared, tmp_path):
+    assert web_logs.sql("SELECT count(*) AS n FROM web.logs", read_only=True).rows() == [{"n": 6}]
+    refused = {
+        "SELECT * FROM read_csv('/etc/passwd')": "Read-only mode refused this at line 1, column 15",
+        f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'": "Read-only mode runs queries only",
+        f"ATTACH '{tmp_path / 'x.duckdb'}' AS x": "Read-only mode runs queries only",
+        "SET threads = 1": "Read-only mode runs queries only",
+        "INSTALL httpfs": "Read-only mode runs queries only",
+        "SELECT * FROM read_text('/etc/hostname')": "file system operations are disabled",
+    }
+    for statement, message in refused.items():
+        with pytest.raises(QueryRefused, match=message):
+            web_logs.sql(statement, read_only=True)
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "x.duckdb").exists()
+    for probe in (
+        "SELECT * FROM duckdb_secrets()",
+        "SELECT current_setting('s3_secret_access_key') AS s",
+    ):
+        try:
+            shown = json.dumps(web_logs.sql(probe, read_only=True).to_json())
+        except QueryError:  # refused, or not available without httpfs: nothing shown either way
+            continue
+        for secret in shared.secrets:
+            assert secret not in shown
+
+
+def test_the_locked_connection_refuses_set_attach_copy_and_files_by_itself(web_logs, tmp_path):
+    """Below the statement check: DuckDB's own settings refuse, whatever reaches it."""
+    import duckdb
+
+    from queries import session
+
+    connection = session.locked_connection(web_logs.storage, [])
+    try:
+        for statement in (
+            "SET threads = 1",
+            "SET enable_external_access = true",
+            f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+            f"ATTACH '{tmp_path / 'x.duckdb'}' AS x",
+            "INSTALL httpfs",
+            "SELECT * FROM read_csv('/etc/passwd')",
+        ):
+            with pytest.raises(duckdb.Error):
+                connection.execute(statement)
+    finally:
+        connection.close()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_row_limit_truncates_and_a_time_limit_interrupts(web_logs):
+    limited = web_logs.sql("SELECT * FROM web.logs ORDER BY id", max_rows=2)
+    assert limited.truncated and _values(limited, "id") == [1, 2]
+    assert not web_logs.sql("SELECT * FROM web.logs", max_rows=6).truncated
+    with pytest.raises(QueryTimeout, match="time limit of 0.2 s"):
+        web_logs.sql(
+            "SELECT count(*) FROM range(1000000000000) a, web.logs", timeout_s=0.2, read_only=True
+        )
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_errors_are_one_sentence_with_the_position_in_the_users_text(web_logs):
+    cases = [
+        (
+            "SELECT * FORM web.logs",
+            QuerySyntaxError,
+            r"SQL syntax error at line 1, column 15: unexpected 'web'",
+        ),
+        (
+            "SELECT id,, ts FROM web.logs",
+            QuerySyntaxError,
+            r"SQL syntax error at line 1, column 11: syntax error at or near \",\"",
+        ),
+        (
+            "SELECT * FROM web.logs t VERSION AS OF 0",
+            QuerySyntaxError,
+            r"line 1, column 26: unexpected 'VERSION'; put a table alias after",
+        ),
+        (
+            "SELECT * FROM web.logs VERSION AS OF 0\nWHERE nope = 1",
+            QueryInvalid,
+            r"line 2, column 7: Referenced column \"nope\" not found",
+        ),
+        (
+            "SELECT CAST('x' AS INTEGER) FROM web.logs",
+            QueryFailed,
+            r"line 1, column 8 while converting a value: Could not convert string 'x' to INT32",
+        ),
+        (
+            "SELECT CAST(request.path AS INTEGER) FROM web.logs",
+            QueryFailed,
+            r"failed while converting a value: Could not convert string '/\w' to INT32",
+        ),
+        (
+            "SELECT 'é' AS e, nope FROM web.logs",
+            QueryInvalid,
+            r"line 1, column 18: Referenced column \"nope\"",
+        ),
+        (
+            "SELECT no_such_function(1)",
+            QueryInvalid,
+            r"line 1, column 8: Scalar Function with name no_such_function does not exist",
+        ),
+        ("SELECT 1; SELECT 2", QuerySyntaxError, "one statement at a time"),
+        ("SELECT * FROM web.logs VERSION AS OF -1", QuerySyntaxError, "versions start at 0"),
+    ]
+    for query, kind, message in cases:
+        with pytest.raises(kind, match=message) as caught:
+            web_logs.sql(query)
+        assert isinstance(caught.value, QueryError) and isinstance(caught.value, LakeError)
+        assert "\n" not in str(caught.value), query
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_lake_sql_prints_json_with_columns_rows_and_versions(web_logs, logs_cli):
+    result = logs_cli(
+        "sql",
+        "SELECT id, ts, request, 1.50::DECIMAL(5,2) AS price FROM web.logs VERSION AS OF 0 WHERE id = 1",
+        "--output",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert document["columns"] == [
+        {"name": "id", "type": "BIGINT"},
+        {"name": "ts", "type": "TIMESTAMP WITH TIME ZONE"},
+        {"name": "request", "type": 'STRUCT("method" VARCHAR, path VARCHAR)'},
+        {"name": "price", "type": "DECIMAL(5,2)"},
+    ]
+    assert document["rows"] == [
+        {
+            "id": 1,
+            "ts": "2026-11-01T10:00:00+00:00",
+            "request": {"method": "GET", "path": "/a"},
+            "price": "1.50",
+        }
+    ]
+    recorded = web_logs.history("web.logs")[0]
+    assert document["versions"] == [
+        {"table": "web.logs", "version": 0, "committed_at": recorded.committed_at.isoformat()}
+    ]
+    assert (document["row_count"], document["truncated"]) == (1, False)
+
+
+def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, logs_cli, tmp_path):
+    csv = logs_cli("sql", "SELECT id, request FROM web.logs WHERE id <= 2 ORDER BY id", "-o", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines() == [
+        '"id","request"',
+        '1,"{""method"":""GET"",""path"":""/a"",""query"":null}"',
+        '2,"{""method"":""POST"",""path"":""/b"",""query"":null}"',
+    ]
+    out = tmp_path / "logs.parquet"
+    parquet = logs_cli("sql", "SELECT * FROM web.logs", "--output", "parquet", "--out", str(out))
+    assert parquet.exit_code == 0, parquet.stderr
+    assert pq.read_table(out).num_rows == 6
+    missing = logs_cli("sql", "SELECT 1", "--output", "parquet")
+    assert missing.exit_code == 1 and "give a file with --out PATH" in missing.stderr
+    shown = logs_cli("sql", "SELECT * FROM range(100)")
+    assert shown.exit_code == 0
+    assert "100 rows; showing 40" in shown.stdout.replace("\n", " ")
+    read = logs_cli("sql", "SELECT count(*) FROM web.logs")
+    assert "Read web.logs@1" in read.stdout
+    piped = logs_cli("sql", "-", "--output", "csv", input="SELECT 42 AS x")
+    assert piped.stdout == '"x"\n42\n'
+
+
+def test_lake_sql_errors_are_one_line_and_exit_1(web_logs, logs_cli):
+    result = logs_cli("sql", "SELECT * FROM web.logs VERSION AS OF 9")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: Version 9 of web.logs does not exist (VERSION AS OF 9 at line 1, column 15); the latest is 1."
+    )
+    assert result.stdout == ""
+
+
+def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(lk, tmp_path):
+    start = datetime(2026, 10, 1, 22, 0, tzinfo=timezone.utc)
+    lines = [
+        json.dumps({"ts": (start + timedelta(minutes=30 * i)).isoformat(), "n": i}) + "\n"
+        for i in range(200)
+    ]
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(lines))
+    lk.ingest_logs("app.events", str(log))
+    days = (
+        lk.sql("SELECT count(DISTINCT _event_date) AS d FROM app.events")
+        .table.column("d")[0]
+        .as_py()
+    )
+    assert days >= 4
+
+    ranges = [
+        "_event_time >= TIMESTAMPTZ '2026-10-02 23:30:00+00' AND _event_time < '2026-10-03 00:30:00'",
+        # An offset that moves the bound across midnight UTC.
+        "_event_time > TIMESTAMPTZ '2026-10-03 01:00:00+05' AND _event_time <= TIMESTAMPTZ '2026-10-03 04:00:00+05'",
+        "_event_time BETWEEN '2026-10-04' AND '2026-10-04 00:00:00'",
+        "_event_time < now() AND _event_time >= '2026-10-05'",
+        # Before midnight: the next day's files are skipped, its first row must not be lost.
+        "_event_time >= '2026-10-02' AND _event_time < '2026-10-03'",
+        "_event_time > '2026-10-02 12:00' AND _event_time < DATE '2026-10-03'",
+        "_event_time <= '2026-10-03' AND _event_time > '2026-10-02 22:00'",
+        "n >= 0 AND (_event_time >= '2026-10-02' AND (_event_time < '2026-10-03'))",
+    ]
+    for condition in ranges:
+        skipped = (
+            lk.sql(f"SELECT n FROM app.events WHERE {condition} ORDER BY n")
+            .table.column("n")
+            .to_pylist()
+        )
+        # OR false: the same rows, but not a condition the lake can skip files by.
+        full = (
+            lk.sql(f"SELECT n FROM app.events WHERE ({condition}) OR false ORDER BY n")
+            .table.column("n")
+            .to_pylist()
+        )
+        assert skipped == full, condition
+        assert skipped, condition
+
+
+def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistics(lk):
+    hour = datetime(2026, 10, 1, 10, tzinfo=timezone.utc)
+    batches = [
+        [hour, hour + timedelta(minutes=59)],
+        # Delta keeps statistics to the millisecond: this file's maximum is logged as 12:00:00.000.
+        [hour + timedelta(hours=2), hour + timedelta(hours=2, microseconds=999)],
+        [hour + timedelta(hours=4), hour + timedelta(hours=4, minutes=30)],
+    ]
+    for n, times in enumerate(batches):
+        lk.write_table(
+            "app.clicks",
+            pa.table(
+                {"ts": pa.array(times, pa.timestamp("us", tz="UTC")), "batch": [n] * len(times)}
+            ),
+        )
+    query = (
+        "SELECT ts, batch FROM app.clicks WHERE ts > '2026-10-01 12:00:00.0005' "
+        "AND ts < TIMESTAMPTZ '2026-10-01 14:00:00+00' ORDER BY ts"
+    )
+    expected = [(batches[1][1], 1)]
+    assert [tuple(r.values()) for r in lk.sql(query).table.to_pylist()] == expected
+
+    # The first and last files cannot hold such rows: with them gone, the query still answers.
+    snapshot = lk.delta(lk.catalog.get_table(TableName.parse("app.clicks"))).snapshot()
+    fs, base = lk.storage.filesystem_for(snapshot.uri)
+    for data_file in snapshot.files:
+        batch = (
+            pq.read_table(fs.open_input_file(f"{base.rstrip('/')}/{data_file.path}"))
+            .column("batch")[0]
+            .as_py()
+        )
+        if batch != 1:
+            fs.delete_file(f"{base.rstrip('/')}/{data_file.path}")
+    assert [tuple(r.values()) for r in lk.sql(query).table.to_pylist()] == expected
+    with pytest.raises(LakeError):
+        lk.sql("SELECT count(*) FROM app.clicks")  # the deleted files are really gone
+
+
+def test_time_conditions_whose_casts_change_the_literal_return_the_rows_duckdb_returns(lk):
+    day = datetime(2026, 10, 7, tzinfo=timezone.utc)
+    for n, hour in enumerate((1, 9, 20)):
+        lk.write_table(
+            "app.visits",
+            pa.table(
+                {
+                    "created": pa.array([day - timedelta(days=200)], pa.timestamp("us", tz="UTC")),
+                    "ts": pa.array([day + timedelta(hours=hour)], pa.timestamp("us", tz="UTC")),
+                    "n": [n],
+                }
+            ),
+        )
+    for condition in [
+        "ts >= DATE '2026-10-07 23:00:00'",  # the date alone: all three rows
+        "ts <= CAST('2026-10-07 12:00:00+05' AS TIMESTAMP_US)",  # the offset dropped: 12:00 UTC
+        "ts >= TIMESTAMPTZ '2026-10-07 12:00:00+05'",
+    ]:
+        skipped = lk.sql(f"SELECT n FROM app.visits WHERE {condition} ORDER BY n").table
+        full = lk.sql(f"SELECT n FROM app.visits WHERE ({condition}) OR false ORDER BY n").table
+        assert skipped.column("n").to_pylist() == full.column("n").to_pylist(), condition
+        assert skipped.num_rows, condition
+    renamed = "SELECT n FROM app.visits AS v(ts, created) WHERE ts < '2026-06-01' ORDER BY n"
+    assert lk.sql(renamed).table.column("n").to_pylist() == [0, 1, 2]  # ts is "created" here
