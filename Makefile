@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./examples/demo.sh
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# Style and the direction of imports (pyproject.toml: [tool.ruff], [tool.importlinter]).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench
