@@ -67,7 +67,8 @@ def _copy_out(url: str) -> None:
 
 _LAKE_EXTRACT = """
 import lake, sys
-with lake.connect(warehouse=sys.argv[1] + '/wh', catalog='sqlite:///' + sys.argv[1] + '/catalog.db') as lk:
+with lake.connect(warehouse=sys.argv[1] + '/wh',
+                  catalog='sqlite:///' + sys.argv[1] + '/catalog.db') as lk:
     for _ in range(int(sys.argv[3])):
         report = lk.ingest_db('bench.extract', source=sys.argv[2], table_name='bench', key='id')
 assert report.rows == int(sys.argv[4]), report
@@ -108,16 +109,19 @@ def _measure_lake(url: str, rows: int, *, repeat: int) -> list[dict]:
         results = [
             compare("lake: lk.ingest_db full, first extract", fresh, lambda: _copy_out(url),
                     baseline_name="COPY TO STDOUT", repeat=repeat, rows=rows),
-            compare("lake: lk.ingest_db full, re-extract + diff by key", again, lambda: _copy_out(url),
-                    baseline_name="COPY TO STDOUT", repeat=repeat, rows=rows),
+            compare("lake: lk.ingest_db full, re-extract + diff by key", again,
+                    lambda: _copy_out(url), baseline_name="COPY TO STDOUT", repeat=repeat,
+                    rows=rows),
         ]  # fmt: skip
         for r in results:
             r["throughput_vs_copy"] = r["baseline_s"] / r["ours_s"] if r["ours_s"] else float("nan")
             r["rows_per_s"] = rows / r["ours_s"] if r["ours_s"] else float("nan")
         # Peak memory of our path, each in a fresh child process (bench.common.peak_rss_mb):
         # a first extract, and a nightly re-extract (its lake made by an earlier, unmeasured child).
-        for case, nightly_run in (("peak RSS: lk.ingest_db full, first extract", False),
-                                  ("peak RSS: lk.ingest_db full, re-extract + diff by key", True)):  # fmt: skip
+        for case, nightly_run in (
+            ("peak RSS: lk.ingest_db full, first extract", False),
+            ("peak RSS: lk.ingest_db full, re-extract + diff by key", True),
+        ):
             samples = []
             for i in range(max(1, min(repeat, 2))):
                 folder = base / f"rss-{int(nightly_run)}-{i}"

@@ -38,24 +38,34 @@ TRAINING_SETS = 5_000
 
 FILL = [
     "INSERT INTO namespaces (id, name, created_at) VALUES (1, 'bench', now())",
-    f"""INSERT INTO tables (id, namespace_id, name, kind, location, format, created_at, properties, current_version)
-        SELECT t, 1, 't' || lpad(t::text, 3, '0'), 'logs', 's3://bench/t' || t, 'delta', now(), '{{}}', {VERSIONS - 1}
+    f"""INSERT INTO tables (id, namespace_id, name, kind, location, format, created_at, properties,
+                            current_version)
+        SELECT t, 1, 't' || lpad(t::text, 3, '0'), 'logs', 's3://bench/t' || t, 'delta', now(),
+               '{{}}', {VERSIONS - 1}
         FROM generate_series(1, {TABLES}) t""",
-    f"""INSERT INTO runs (id, kind, job, status, started_at, ended_at, parameters, "user", host, stats)
-        SELECT md5('ingest' || g)::uuid::text, 'ingest_logs', 'ingest_logs:bench.t' || lpad(((g - 1) / {VERSIONS} + 1)::text, 3, '0'),
-               'completed', timestamptz '2026-01-01' + g * interval '1 minute', timestamptz '2026-01-01' + g * interval '1 minute' + interval '20 seconds',
+    f"""INSERT INTO runs (id, kind, job, status, started_at, ended_at, parameters, "user", host,
+                          stats)
+        SELECT md5('ingest' || g)::uuid::text, 'ingest_logs',
+               'ingest_logs:bench.t' || lpad(((g - 1) / {VERSIONS} + 1)::text, 3, '0'),
+               'completed', timestamptz '2026-01-01' + g * interval '1 minute',
+               timestamptz '2026-01-01' + g * interval '1 minute' + interval '20 seconds',
                '{{}}', 'etl', 'worker-1', '{{}}'
         FROM generate_series(1, {TABLES * VERSIONS}) g""",
-    f"""INSERT INTO table_versions (id, table_id, version, committed_at, recorded_at, operation, run_id, rows_added, rows_removed,
-                                    files_added, files_removed, bytes_added, rows_total, files_total, bytes_total)
-        SELECT g, (g - 1) / {VERSIONS} + 1, (g - 1) % {VERSIONS}, timestamptz '2026-01-01' + g * interval '1 minute', now(),
+    f"""INSERT INTO table_versions (id, table_id, version, committed_at, recorded_at, operation,
+                                    run_id, rows_added, rows_removed, files_added, files_removed,
+                                    bytes_added, rows_total, files_total, bytes_total)
+        SELECT g, (g - 1) / {VERSIONS} + 1, (g - 1) % {VERSIONS},
+               timestamptz '2026-01-01' + g * interval '1 minute', now(),
                'INGEST LOGS', md5('ingest' || g)::uuid::text, 10000, 0, 1, 0, 1000000,
-               10000 * ((g - 1) % {VERSIONS} + 1), (g - 1) % {VERSIONS} + 1, 1000000 * ((g - 1) % {VERSIONS} + 1)
+               10000 * ((g - 1) % {VERSIONS} + 1), (g - 1) % {VERSIONS} + 1,
+               1000000 * ((g - 1) % {VERSIONS} + 1)
         FROM generate_series(1, {TABLES * VERSIONS}) g""",
     f"""INSERT INTO sources (id, kind, namespace, name, version, facets, created_at)
-        SELECT s, 'file', 's3://logs', 's3://logs/incoming/' || s || '.log.gz', md5(s::text) || md5((s + 1)::text),
-               json_build_object('size', 25000000, 'sha256', md5(s::text) || md5((s + 1)::text), 'compression', 'gzip',
-                                 'format', 'jsonl', 'byte_range', json_build_array(0, 25000000), 'first_line', 1,
+        SELECT s, 'file', 's3://logs', 's3://logs/incoming/' || s || '.log.gz',
+               md5(s::text) || md5((s + 1)::text),
+               json_build_object('size', 25000000, 'sha256', md5(s::text) || md5((s + 1)::text),
+                                 'compression', 'gzip', 'format', 'jsonl',
+                                 'byte_range', json_build_array(0, 25000000), 'first_line', 1,
                                  'records', 1000, 'records_failed', 0),
                now()
         FROM generate_series(1, {TABLES * VERSIONS * FILES_PER_INGEST}) s""",
@@ -63,33 +73,49 @@ FILL = [
         SELECT md5('ingest' || ((s - 1) / {FILES_PER_INGEST} + 1))::uuid::text, 'input', s
         FROM generate_series(1, {TABLES * VERSIONS * FILES_PER_INGEST}) s""",
     f"""INSERT INTO lineage_edges (run_id, direction, table_version_id)
-        SELECT md5('ingest' || g)::uuid::text, 'output', g FROM generate_series(1, {TABLES * VERSIONS}) g""",
-    f"""INSERT INTO runs (id, kind, job, status, started_at, ended_at, parameters, "user", host, stats)
-        SELECT md5(kind || m)::uuid::text, kind, kind || ':' || (CASE kind WHEN 'train' THEN 'model' ELSE 'set' END) || m, 'completed', timestamptz '2026-03-01' + m * interval '1 minute',
-               timestamptz '2026-03-01' + m * interval '1 minute' + interval '30 seconds', '{{}}', 'ml', 'trainer-1', '{{}}'
-        FROM generate_series(1, {TRAINING_SETS}) m, (VALUES ('materialize'), ('train')) k(kind)""",
+        SELECT md5('ingest' || g)::uuid::text, 'output', g
+        FROM generate_series(1, {TABLES * VERSIONS}) g""",
+    f"""INSERT INTO runs (id, kind, job, status, started_at, ended_at, parameters, "user", host,
+                          stats)
+        SELECT md5(kind || m)::uuid::text, kind,
+               kind || ':' || (CASE kind WHEN 'train' THEN 'model' ELSE 'set' END) || m,
+               'completed', timestamptz '2026-03-01' + m * interval '1 minute',
+               timestamptz '2026-03-01' + m * interval '1 minute' + interval '30 seconds',
+               '{{}}', 'ml', 'trainer-1', '{{}}'
+        FROM generate_series(1, {TRAINING_SETS}) m,
+             (VALUES ('materialize'), ('train')) k(kind)""",
     f"""INSERT INTO lineage_edges (run_id, direction, table_version_id)
         SELECT md5('materialize' || m)::uuid::text, 'input',
                ((m * 37 + k * 11) % {TABLES}) * {VERSIONS} + ((m * 7 + k * 13) % {VERSIONS}) + 1
         FROM generate_series(1, {TRAINING_SETS}) m, generate_series(1, 4) k""",
-    f"""INSERT INTO training_sets (id, name, version, sql, content_hash, row_count, location, manifest, run_id, created_at)
-        SELECT m, 'set' || m, 1, 'SELECT * FROM bench.t001 JOIN bench.t002 USING (user_id)', md5(m::text) || md5(m::text),
-               100000, '/data/set' || m, '{{}}', md5('materialize' || m)::uuid::text, timestamptz '2026-03-01' + m * interval '1 minute'
+    f"""INSERT INTO training_sets (id, name, version, sql, content_hash, row_count, location,
+                                   manifest, run_id, created_at)
+        SELECT m, 'set' || m, 1, 'SELECT * FROM bench.t001 JOIN bench.t002 USING (user_id)',
+               md5(m::text) || md5(m::text), 100000, '/data/set' || m, '{{}}',
+               md5('materialize' || m)::uuid::text,
+               timestamptz '2026-03-01' + m * interval '1 minute'
         FROM generate_series(1, {TRAINING_SETS}) m""",
     """UPDATE training_sets SET manifest = (
-           SELECT json_build_object('inputs', json_agg(json_build_object('table', 'bench.' || t.name, 'version', tv.version)))
-           FROM lineage_edges e JOIN table_versions tv ON tv.id = e.table_version_id JOIN tables t ON t.id = tv.table_id
+           SELECT json_build_object('inputs',
+                                    json_agg(json_build_object('table', 'bench.' || t.name,
+                                                               'version', tv.version)))
+           FROM lineage_edges e JOIN table_versions tv ON tv.id = e.table_version_id
+                JOIN tables t ON t.id = tv.table_id
            WHERE e.run_id = training_sets.run_id AND e.direction = 'input')""",
     f"""INSERT INTO lineage_edges (run_id, direction, training_set_id)
-        SELECT md5('materialize' || m)::uuid::text, 'output', m FROM generate_series(1, {TRAINING_SETS}) m""",
+        SELECT md5('materialize' || m)::uuid::text, 'output', m
+        FROM generate_series(1, {TRAINING_SETS}) m""",
     f"""INSERT INTO models (id, name, version, training_set_id, uri, metrics, run_id, created_at)
-        SELECT m, 'model' || m, '1', m, 's3://models/' || m, '{{"auc": 0.9}}', md5('train' || m)::uuid::text,
+        SELECT m, 'model' || m, '1', m, 's3://models/' || m, '{{"auc": 0.9}}',
+               md5('train' || m)::uuid::text,
                timestamptz '2026-03-01' + m * interval '1 minute' + interval '1 hour'
         FROM generate_series(1, {TRAINING_SETS}) m""",
     f"""INSERT INTO lineage_edges (run_id, direction, training_set_id)
-        SELECT md5('train' || m)::uuid::text, 'input', m FROM generate_series(1, {TRAINING_SETS}) m""",
+        SELECT md5('train' || m)::uuid::text, 'input', m
+        FROM generate_series(1, {TRAINING_SETS}) m""",
     f"""INSERT INTO lineage_edges (run_id, direction, model_id)
-        SELECT md5('train' || m)::uuid::text, 'output', m FROM generate_series(1, {TRAINING_SETS}) m""",
+        SELECT md5('train' || m)::uuid::text, 'output', m
+        FROM generate_series(1, {TRAINING_SETS}) m""",
 ]
 SEQUENCES = [
     "namespaces",
@@ -125,7 +151,8 @@ def run(scale: float = 1.0) -> list[dict]:
                 cursor.execute(statement)
             for table in SEQUENCES:
                 cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
                 )
         filler.autocommit = True
         with filler.cursor() as cursor:
@@ -150,7 +177,10 @@ def run(scale: float = 1.0) -> list[dict]:
         impact_s = median_seconds(lambda: lk.impact("bench.t042@450"), repeat=7)
         lk.close()
         common = {"runs": runs, "edges": edges, "fill_s": round(fill_s, 1)}
-        chain = f"model -> training set -> {len(audited['training_set']['inputs'])} table versions -> {versions:,} contributing runs"
+        chain = (
+            f"model -> training set -> {len(audited['training_set']['inputs'])} table versions -> "
+            f"{versions:,} contributing runs"
+        )
         return [
             {
                 "case": f"lake audit ({chain}, source counts)",
@@ -170,7 +200,8 @@ def run(scale: float = 1.0) -> list[dict]:
             },
             {
                 "case": (
-                    f"lake impact ({len(impact['table_versions'])} versions -> {len(impact['training_sets'])} training sets, "
+                    f"lake impact ({len(impact['table_versions'])} versions -> "
+                    f"{len(impact['training_sets'])} training sets, "
                     f"{len(impact['models'])} models)"
                 ),
                 "ours_s": impact_s,

@@ -93,7 +93,10 @@ def run(scale: float = 1.0) -> list[dict]:
         return [
             result,
             {
-                "case": f"materialize cache hit ({first.row_count:,} rows, {sum(f.bytes for f in first.files) / 1e6:.1f} MB)",
+                "case": (
+                    f"materialize cache hit ({first.row_count:,} rows, "
+                    f"{sum(f.bytes for f in first.files) / 1e6:.1f} MB)"
+                ),
                 "ours_s": hit,
                 "baseline_s": 0.5,
                 "baseline": "target 0.5 s",

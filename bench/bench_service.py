@@ -63,7 +63,8 @@ def run(scale: float = 0.1) -> list[dict]:
         engine = _engine(catalog_url)
         queries = [
             sa.text(
-                "SELECT t.*, n.name AS namespace FROM tables t JOIN namespaces n ON n.id = t.namespace_id ORDER BY n.name, t.name"
+                "SELECT t.*, n.name AS namespace FROM tables t "
+                "JOIN namespaces n ON n.id = t.namespace_id ORDER BY n.name, t.name"
             ),
             sa.text("SELECT * FROM runs ORDER BY started_at DESC, id LIMIT 50"),
             sa.text("SELECT * FROM table_versions WHERE table_id = :t ORDER BY version").bindparams(

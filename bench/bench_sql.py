@@ -47,11 +47,13 @@ QUERIES = {
     ),
     "10-day range (partition)": (
         "SELECT client.country, count(*) AS n, sum(bytes) AS bytes FROM {t} "
-        "WHERE _event_date BETWEEN DATE '2026-10-05' AND DATE '2026-10-14' GROUP BY ALL ORDER BY ALL"
+        "WHERE _event_date BETWEEN DATE '2026-10-05' AND DATE '2026-10-14' "
+        "GROUP BY ALL ORDER BY ALL"
     ),
     "1-day range (ts stats)": (
         "SELECT request.path, count(*) AS n FROM {t} "
-        "WHERE ts >= TIMESTAMPTZ '2026-10-07 00:00:00+00' AND ts < TIMESTAMPTZ '2026-10-08 00:00:00+00' "
+        "WHERE ts >= TIMESTAMPTZ '2026-10-07 00:00:00+00' "
+        "AND ts < TIMESTAMPTZ '2026-10-08 00:00:00+00' "
         "GROUP BY ALL ORDER BY n DESC, request.path LIMIT 10"
     ),
 }
@@ -61,13 +63,17 @@ def logs_sql(rows: int, *, offset: int = 0) -> str:
     """DuckDB SQL generating ``rows`` deterministic nested web-log rows over DAYS days."""
     span_us = DAYS * 86_400 * 10**6
     total = max(rows + offset, 1)
-    ts = f"TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_microseconds(((i::HUGEINT * {span_us}) // {total})::BIGINT)"
+    ts = (
+        "TIMESTAMPTZ '2026-10-01 00:00:00+00' + "
+        f"to_microseconds(((i::HUGEINT * {span_us}) // {total})::BIGINT)"
+    )
     pick = "[{values}][1 + (hash(i, {seed}) % {n})::BIGINT]"
     return f"""
 SELECT {ts} AS ts,
   {{'method': {pick.format(values="'GET','GET','GET','POST','PUT','DELETE','HEAD'", seed=1, n=7)},
     'path': '/api/v1/items/' || (hash(i, 2) % 500)::VARCHAR,
-    'query': CASE WHEN hash(i, 3) % 3 = 0 THEN 'q=' || (hash(i, 4) % 1000)::VARCHAR END}} AS request,
+    'query': CASE WHEN hash(i, 3) % 3 = 0
+                  THEN 'q=' || (hash(i, 4) % 1000)::VARCHAR END}} AS request,
   {pick.format(values="200,200,200,200,201,301,404,500", seed=5, n=8)}::INTEGER AS status,
   (100 + hash(i, 6) % 100000)::BIGINT AS bytes,
   (hash(i, 7) % 100000) / 1000.0 AS latency_ms,

@@ -74,5 +74,5 @@ def peak_rss_mb(code: str, *args: str, env: dict[str, str] | None = None) -> flo
     result = subprocess.run(
         [sys.executable, "-c", wrapped, *args], capture_output=True, text=True, env=env, check=True
     )
-    line = [l for l in result.stdout.splitlines() if l.startswith("PEAK_RSS_KB=")][-1]
+    line = [out for out in result.stdout.splitlines() if out.startswith("PEAK_RSS_KB=")][-1]
     return int(line.split("=")[1]) / 1024

@@ -112,8 +112,9 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
             if _is_conflict(error):
                 if attempt == attempts - 1:
                     raise CommitConflict(
-                        f"The catalog database at {mask_url(url)} kept reporting conflicts with other "
-                        f"writers ({_first_line(error)}) after {attempts} attempts; run the command again."
+                        f"The catalog database at {mask_url(url)} kept reporting conflicts with "
+                        f"other writers ({_first_line(error)}) after {attempts} attempts; run the "
+                        f"command again."
                     ) from error
                 # Jittered, so the writers that collided do not collide again.
                 time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
@@ -188,15 +189,17 @@ def _migrate(engine: Engine, url: str) -> str:
             return "current"
         if revision is not None and revision not in known:
             raise CatalogOutdated(
-                f"The catalog at {mask_url(url)} is at schema revision {revision}, which this version "
-                f"of the lake does not know: it was written by a newer lake. Upgrade the lake."
+                f"The catalog at {mask_url(url)} is at schema revision {revision}, which this "
+                f"version of the lake does not know: it was written by a newer lake. "
+                f"Upgrade the lake."
             )
         if revision is None:
             existing = set(inspect(connection).get_table_names())
             if existing - {"alembic_version"}:
                 raise CatalogError(
-                    f"The database at {mask_url(url)} already holds tables ({', '.join(sorted(existing)[:5])}) "
-                    f"but is not a lake catalog; point LAKE_CATALOG_URL at an empty database."
+                    f"The database at {mask_url(url)} already holds tables "
+                    f"({', '.join(sorted(existing)[:5])}) but is not a lake catalog; point "
+                    f"LAKE_CATALOG_URL at an empty database."
                 )
         config.attributes["connection"] = connection
         try:

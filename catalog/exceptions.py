@@ -15,7 +15,10 @@ class TrainingSetNotFound(LakeError):
     def __init__(self, name: str, version: int | None = None, *, latest: int | None = None) -> None:
         self.name, self.version, self.latest = name, version, latest
         if version is None:
-            message = f"No training set named {name!r} is registered; create it with `lake materialize {name} ...`."
+            message = (
+                f"No training set named {name!r} is registered; create it with "
+                f"`lake materialize {name} ...`."
+            )
         elif latest is None:
             message = (
                 f"No training set named {name!r} is registered, so there is no version {version}."
@@ -33,9 +36,15 @@ class ModelNotFound(LakeError):
     ) -> None:
         self.name, self.version, self.known = name, version, known
         if version is None or not known:
-            message = f"No model named {name!r} is registered; register it with `lake model register {name} --training-set ...`."
+            message = (
+                f"No model named {name!r} is registered; register it with "
+                f"`lake model register {name} --training-set ...`."
+            )
         else:
-            message = f"Model {name!r} has no version {version!r}; registered versions: {', '.join(known[-10:])}."
+            message = (
+                f"Model {name!r} has no version {version!r}; registered versions: "
+                f"{', '.join(known[-10:])}."
+            )
         super().__init__(message)
 
 

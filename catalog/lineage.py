@@ -596,7 +596,8 @@ class Lineage:
         rows = self._version_rows(table.id, version, None)
         if not rows or rows[0].version != version:
             raise VersionNotFound(
-                f"Version {version} of {table.name} is not recorded; `lake history {table.name}` lists its versions."
+                f"Version {version} of {table.name} is not recorded; `lake history {table.name}` "
+                f"lists its versions."
             )
         facts = [VersionFacts(r.version, r.operation, r.files_added, r.files_removed) for r in rows]
         return holders(version, facts, self._files_of(table))

@@ -360,7 +360,8 @@ def _parse(event: Any) -> _Event:
     run, job = event.get("run"), event.get("job")
     if not isinstance(run, Mapping) or not isinstance(job, Mapping):
         raise LineageEventInvalid(
-            "Only OpenLineage run events are recorded: the event needs a 'run' with a 'runId' and a 'job'."
+            "Only OpenLineage run events are recorded: the event needs a 'run' with a 'runId' "
+            "and a 'job'."
         )
     event_type = event.get("eventType") or "OTHER"
     if event_type not in EVENT_TYPES:
@@ -472,7 +473,8 @@ def _table_version(
     if dataset.version is not None:
         if not dataset.version.isdigit():
             raise LineageEventInvalid(
-                f"{table.name}: a lake table's version facet is a Delta version number, not {dataset.version!r}."
+                f"{table.name}: a lake table's version facet is a Delta version number, "
+                f"not {dataset.version!r}."
             )
         version = int(dataset.version)
         if catalog.find_version(table, version) is None and refresh is not None:

@@ -382,8 +382,8 @@ def check_name(name: str, what: str) -> str:
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidName(
-            f"{what.capitalize()} name {name!r} is not allowed: use 1-128 letters, digits or . _ - / :, "
-            f"starting with a letter or digit."
+            f"{what.capitalize()} name {name!r} is not allowed: use 1-128 letters, digits "
+            f"or . _ - / :, starting with a letter or digit."
         )
     return name
 

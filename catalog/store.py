@@ -308,7 +308,8 @@ class Catalog:
             if existing is not None:
                 if not exist_ok or existing.kind != kind:
                     raise TableExists(
-                        f"Table {name} already exists (a {existing.kind} table at {existing.location})."
+                        f"Table {name} already exists "
+                        f"(a {existing.kind} table at {existing.location})."
                     )
                 return _table_info(existing)
             namespace = session.scalar(

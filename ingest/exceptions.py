@@ -115,7 +115,8 @@ class SourceQueryFailed(ExtractError):
         self.source = source
         self.detail = detail
         super().__init__(
-            f"The source {source} refused the extract query: {detail}; fix the SQL or the table name and retry."
+            f"The source {source} refused the extract query: {detail}; fix the SQL or the table "
+            f"name and retry."
         )
 
 
@@ -148,8 +149,8 @@ class CursorHasNulls(ExtractError):
         self.source = source
         super().__init__(
             f"The cursor column '{column}' holds NULLs in {source}, and such rows would never be "
-            "extracted incrementally; fill them (or pick a NOT NULL column, or filter them out in a "
-            "--query) and retry."
+            "extracted incrementally; fill them (or pick a NOT NULL column, or filter them out in "
+            "a --query) and retry."
         )
 
 

@@ -68,7 +68,8 @@ class ManifestError(TrainingSetError):
 
 
 class OutputFolderNotEmpty(TrainingSetError):
-    """The output folder holds files that are not a training set's: the lake will not delete them."""
+    """The output folder holds files that are not a training set's: the lake will not delete
+    them."""
 
 
 class NotReproducible(TrainingSetError):

@@ -8,7 +8,8 @@
       "version": 2,
       "sql": "SELECT ... FROM web.access JOIN shop.orders USING (user_id)",
       "order": "ORDER BY all output columns",
-      "inputs": [{"table": "web.access", "version": 5, "committed_at": "2026-11-23T19:00:00+00:00"}],
+      "inputs": [{"table": "web.access", "version": 5,
+                  "committed_at": "2026-11-23T19:00:00+00:00"}],
       "references": [{"table": "web.access", "clause": null, "version": 5}],
       "schema": [{"name": "user_id", "type": "int64", "nullable": true}],
       "row_count": 1234,
@@ -178,6 +179,7 @@ def _entries(value: Any, required: Sequence[str], what: str, where: str) -> list
     for index, entry in enumerate(value):
         if not isinstance(entry, Mapping) or any(key not in entry for key in required):
             raise ManifestError(
-                f"{where}: entry {index} of {what!r} lacks one of {', '.join(required)}; the manifest is damaged."
+                f"{where}: entry {index} of {what!r} lacks one of {', '.join(required)}; "
+                f"the manifest is damaged."
             )
     return value

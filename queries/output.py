@@ -154,8 +154,8 @@ def write_parquet(table: pa.Table, out: Path) -> None:
         raise OutputError(f"Cannot write {out}: {error.strerror or error}.") from error
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as error:
         raise OutputError(
-            f"The result cannot be written as Parquet ({str(error).splitlines()[0]}); cast that column "
-            f"in the query (for example to VARCHAR)."
+            f"The result cannot be written as Parquet ({str(error).splitlines()[0]}); cast that "
+            f"column in the query (for example to VARCHAR)."
         ) from error
 
 

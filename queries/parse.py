@@ -462,8 +462,9 @@ def _time_travel(
         literal = _time_literal(value)
         if literal is None:
             raise QuerySyntaxError(
-                f"{clause}{where} is not a time literal; write TIMESTAMP AS OF '2026-11-20 10:00:00' "
-                f"(UTC unless it has an offset), or AT (TIMESTAMP => <expression>) to compute it."
+                f"{clause}{where} is not a time literal; write "
+                f"TIMESTAMP AS OF '2026-11-20 10:00:00' (UTC unless it has an offset), or "
+                f"AT (TIMESTAMP => <expression>) to compute it."
             )
         return TimeTravel(clause, moment=_moment(literal, clause, where)), end
     prefix, kind = str(when.this).upper(), str(when.args.get("kind") or "").upper()

@@ -152,8 +152,9 @@ class Resolver:
             if self.catalog.find_version(info, wanted) is None:
                 latest = info.current_version
                 raise TimeTravelError(
-                    f"Version {wanted} of {name} does not exist ({travel.clause}{where}); the latest "
-                    f"is {latest if latest is not None else 'none: the table has no version yet'}."
+                    f"Version {wanted} of {name} does not exist ({travel.clause}{where}); the "
+                    f"latest is "
+                    f"{latest if latest is not None else 'none: the table has no version yet'}."
                 )
         return wanted
 
@@ -178,7 +179,8 @@ class Resolver:
                 else "it has no version yet"
             )
             raise TimeTravelError(
-                f"Table {name} did not exist at {moment.isoformat()} ({travel.clause}{where}); {first}."
+                f"Table {name} did not exist at {moment.isoformat()} "
+                f"({travel.clause}{where}); {first}."
             ) from error
 
     def _snapshot(
@@ -195,7 +197,8 @@ class Resolver:
             snapshot = store.snapshot(version)
         except VersionNotFound as error:
             raise TimeTravelError(
-                f"Version {version} of {name}{where} cannot be read: its Delta log entry is gone ({error})."
+                f"Version {version} of {name}{where} cannot be read: its Delta log entry is "
+                f"gone ({error})."
             ) from error
         with _snapshots_lock:
             _snapshots[key] = (snapshot, recorded.committed_at)
@@ -207,7 +210,8 @@ class Resolver:
 def unknown_time_travel(ref: TableReference, known: str) -> UnknownTable:
     return UnknownTable(
         f"{ref.name} (line {ref.line}, column {ref.column}) is not a lake table, so "
-        f"{ref.time_travel.clause if ref.time_travel else 'time travel'} cannot apply to it. {known}",
+        f"{ref.time_travel.clause if ref.time_travel else 'time travel'} cannot apply to it. "
+        f"{known}",
         line=ref.line,
         column=ref.column,
     )

@@ -258,7 +258,10 @@ def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:
     if hive is None:
         return f"read_parquet({files}, union_by_name = true, hive_partitioning = false)"
     types = ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in hive.items())
-    return f"read_parquet({files}, union_by_name = true, hive_partitioning = true, hive_types = {{{types}}})"
+    return (
+        f"read_parquet({files}, union_by_name = true, hive_partitioning = true, "
+        f"hive_types = {{{types}}})"
+    )
 
 
 def _by_partition_value(
@@ -272,7 +275,8 @@ def _by_partition_value(
     branches = []
     for values, group in groups.items():
         constants = ", ".join(
-            f"CAST({'NULL' if v is None else quote_literal(v)} AS {duckdb_type(t)}) AS {quote_ident(n)}"
+            f"CAST({'NULL' if v is None else quote_literal(v)} AS {duckdb_type(t)}) "
+            f"AS {quote_ident(n)}"
             for (n, t), v in zip(partitions, values, strict=True)
         )
         # files may also carry the partition columns themselves: the log's value wins

@@ -256,7 +256,8 @@ def translate(
     ):
         if read_only:
             return QueryRefused(
-                f"Read-only mode refused this{at}: it reads lake tables and nothing else ({message}).",
+                f"Read-only mode refused this{at}: it reads lake tables and nothing else "
+                f"({message}).",
                 line=line,
                 column=column,
             )

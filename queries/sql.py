@@ -203,8 +203,9 @@ def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
             continue
         if ref.role == "target":
             raise QueryRefused(
-                f"{name} (line {ref.line}, column {ref.column}) is a lake table: SQL reads lake tables "
-                f"but does not change them; write with lake ingest, Lake.write_table or a materialization.",
+                f"{name} (line {ref.line}, column {ref.column}) is a lake table: SQL reads lake "
+                f"tables but does not change them; write with lake ingest, Lake.write_table or a "
+                f"materialization.",
                 line=ref.line,
                 column=ref.column,
             )
@@ -444,8 +445,8 @@ def _vacuumed(plan: Plan, storage: Storage) -> VacuumedVersion | None:
                 else ""
             )
             return VacuumedVersion(
-                f"Version {resolved.version} of {resolved.name} can no longer be read: vacuum removed "
-                f"its data files. Query a newer version{newer}, and pin the versions you need before "
-                f"vacuuming."
+                f"Version {resolved.version} of {resolved.name} can no longer be read: vacuum "
+                f"removed its data files. Query a newer version{newer}, and pin the versions you "
+                f"need before vacuuming."
             )
     return None

@@ -177,7 +177,9 @@ class OrderPlan:
     def description(self) -> str:
         return {
             "wrap": "ORDER BY all output columns, left to right",
-            "append": "the query's ORDER BY, then every output column left to right as tie-breakers",
+            "append": (
+                "the query's ORDER BY, then every output column left to right as tie-breakers"
+            ),
             "total": "the query's ORDER BY ALL",
         }[self.kind]
 
@@ -254,8 +256,8 @@ def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
         ):
             if node.args.get("order") is None:
                 raise NotReproducible(
-                    "The query has a LIMIT or OFFSET without ORDER BY, so which rows it keeps can change "
-                    "from run to run; add an ORDER BY (e.g. ORDER BY ALL) before the LIMIT."
+                    "The query has a LIMIT or OFFSET without ORDER BY, so which rows it keeps can "
+                    "change from run to run; add an ORDER BY (e.g. ORDER BY ALL) before the LIMIT."
                 )
         if isinstance(node, exp.TableSample) or (
             isinstance(node, exp.Select) and node.args.get("sample")
@@ -269,8 +271,8 @@ def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
             if name in _VOLATILE:
                 name = {"rand": "random", "currentdate": "current_date"}.get(name, name)
                 raise NotReproducible(
-                    f"The query calls {name}(), whose value changes from run to run, so the training "
-                    f"set could not be rebuilt; use a column or a literal instead."
+                    f"The query calls {name}(), whose value changes from run to run, so the "
+                    f"training set could not be rebuilt; use a column or a literal instead."
                 )
 
 
@@ -304,8 +306,8 @@ class _PinningResolver(Resolver):
             if index >= len(self.pins) or self.pins[index][0] != str(name):
                 expected = self.pins[index][0] if index < len(self.pins) else "nothing more"
                 raise RebuildMismatch(
-                    f"The SQL's table reference {index + 1} is {name}{where}, but the manifest records "
-                    f"{expected}; the manifest's SQL and references do not match."
+                    f"The SQL's table reference {index + 1} is {name}{where}, but the manifest "
+                    f"records {expected}; the manifest's SQL and references do not match."
                 )
             travel_used = TimeTravel(
                 clause=f"VERSION AS OF {self.pins[index][1]}", version=self.pins[index][1]
@@ -386,8 +388,8 @@ def _prepare(
     if pins is not None:
         if len(pins) != len(starts):
             raise RebuildMismatch(
-                f"The SQL reads {len(starts)} lake table reference(s) but the manifest records {len(pins)}; "
-                f"the manifest's SQL and references do not match."
+                f"The SQL reads {len(starts)} lake table reference(s) but the manifest records "
+                f"{len(pins)}; the manifest's SQL and references do not match."
             )
         by_call = [None] * len(pins)
         for rank, index in enumerate(text_order):
@@ -396,8 +398,8 @@ def _prepare(
     plan = layer.plan_reads(statement, resolver)
     if pins is not None and len(resolver.calls) != len(pins):
         raise RebuildMismatch(
-            f"The SQL reads {len(resolver.calls)} table reference(s) but the manifest records {len(pins)}; "
-            f"the manifest's SQL and references do not match."
+            f"The SQL reads {len(resolver.calls)} table reference(s) but the manifest records "
+            f"{len(pins)}; the manifest's SQL and references do not match."
         )
     robust: set[tuple[str, int]] = set()
     columns = _bind(cursor, statement, plan, robust, resolver, storage, layer)
@@ -680,7 +682,8 @@ def rebuild(
         ()
         if identical
         else (
-            "same content hash; the Parquet bytes differ (another pyarrow version or writer settings)",
+            "same content hash; the Parquet bytes differ "
+            "(another pyarrow version or writer settings)",
         )
     )
     result = _result(rebuilt, out, "rebuilt", started, run_id)
@@ -771,8 +774,8 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
             f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         )
         raise OutputFolderNotEmpty(
-            f"The output folder {out} holds files that are not a training set's ({shown}); the lake "
-            f"does not delete them: choose an empty or new folder."
+            f"The output folder {out} holds files that are not a training set's ({shown}); the "
+            f"lake does not delete them: choose an empty or new folder."
         )
     for stale in out.glob(f"{_TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
@@ -813,8 +816,9 @@ def _copy_of(
     if written.content_hash != registered.content_hash:
         raise NotReproducible(
             f"The same SQL over the same table versions as {registered.ref} gave different rows "
-            f"(content hash {written.content_hash[:12]}..., registered {registered.content_hash[:12]}...): "
-            f"the query is not deterministic (an order-dependent aggregate such as list() or first()?)."
+            f"(content hash {written.content_hash[:12]}..., registered "
+            f"{registered.content_hash[:12]}...): the query is not deterministic (an "
+            f"order-dependent aggregate such as list() or first()?)."
         )
     recorded = Manifest.from_json(registered.manifest, where=f"training set {registered.ref}")
     return Manifest(
@@ -862,8 +866,8 @@ def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
     now = sorted((i.table, i.version) for i in prepared.inputs())
     if recorded != now:
         raise RebuildMismatch(
-            f"The rebuild of {manifest.name}@{manifest.version} would read {_versions(now)} but the "
-            f"manifest records {_versions(recorded)}.",
+            f"The rebuild of {manifest.name}@{manifest.version} would read {_versions(now)} but "
+            f"the manifest records {_versions(recorded)}.",
             differences=("inputs",),
         )
 
@@ -874,8 +878,9 @@ def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Stora
             DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
         except VersionVacuumed as error:
             raise VersionVacuumed(
-                f"{manifest.name}@{manifest.version} cannot be rebuilt: version {resolved.version} of "
-                f"{resolved.name} lost its data files to vacuum (it was not pinned). {error}"
+                f"{manifest.name}@{manifest.version} cannot be rebuilt: version "
+                f"{resolved.version} of {resolved.name} lost its data files to vacuum (it was not "
+                f"pinned). {error}"
             ) from error
 
 
@@ -896,12 +901,13 @@ def _compare(manifest: Manifest, written: Any) -> None:
         differences.append(f"row count ({manifest.row_count} recorded, {written.rows} now)")
     if written.content_hash != manifest.content_hash:
         differences.append(
-            f"content hash ({manifest.content_hash[:16]}... recorded, {written.content_hash[:16]}... now)"
+            f"content hash ({manifest.content_hash[:16]}... recorded, "
+            f"{written.content_hash[:16]}... now)"
         )
     if differences:
         raise RebuildMismatch(
-            f"The rebuild of {manifest.name}@{manifest.version} from the recorded versions differs: "
-            f"{'; '.join(differences)}. The folder was left as it was.",
+            f"The rebuild of {manifest.name}@{manifest.version} from the recorded versions "
+            f"differs: {'; '.join(differences)}. The folder was left as it was.",
             differences=tuple(differences),
         )
 

@@ -34,13 +34,15 @@ class _Crm:
         self.source = source
         self.table = unique("customers")
         source.run(
-            f"CREATE TABLE {self.table} (client_ip varchar(64) PRIMARY KEY, plan text, updated_at timestamp)"
+            f"CREATE TABLE {self.table} "
+            "(client_ip varchar(64) PRIMARY KEY, plan text, updated_at timestamp)"
         )
 
     def set(self, plans: dict[str, str], *, night: int) -> None:
         self.source.run(
             f"DELETE FROM {self.table}",
-            *[(f"INSERT INTO {self.table} VALUES (:ip, :plan, :t)", {"ip": ip, "plan": plan, "t": _night(night)})
+            *[(f"INSERT INTO {self.table} VALUES (:ip, :plan, :t)",
+               {"ip": ip, "plan": plan, "t": _night(night)})
               for ip, plan in plans.items()],
         )  # fmt: skip
 

@@ -60,7 +60,8 @@ Mode = Literal["full", "incremental"]
 MODES = ("full", "incremental")
 # One staged file per this many rows: big enough that a 5M-row extract is a handful of files.
 ROWS_PER_FILE = 1 << 21
-# With a key, the boundary fingerprints only spare re-merging unchanged rows: keep at most this many.
+# With a key, the boundary fingerprints only spare re-merging unchanged rows: keep at most this
+# many.
 MAX_KEYED_BOUNDARY = 10_000
 
 
@@ -570,7 +571,8 @@ def _rewrite(
             if incoming is None:
                 yield batch
                 continue
-            index = pa.table([*(batch.column(k) for k in keys), pa.array(range(batch.num_rows), pa.int64())],
+            index = pa.table([*(batch.column(k) for k in keys),
+                              pa.array(range(batch.num_rows), pa.int64())],
                              names=[*keys, "lake_row"])  # fmt: skip
             kept = index.join(incoming, keys=list(keys), join_type="left anti")[
                 "lake_row"
@@ -641,7 +643,10 @@ def _drift_json(change: Change, source: str) -> dict[str, Any]:
 def _namespace(described: Mapping[str, Any]) -> str:
     if described.get("dialect") == "sqlite":
         return f"sqlite://{described.get('database') or ''}"
-    return f"{described.get('dialect')}://{described.get('host') or 'localhost'}:{described.get('port')}/{described.get('database') or ''}"
+    return (
+        f"{described.get('dialect')}://{described.get('host') or 'localhost'}:"
+        f"{described.get('port')}/{described.get('database') or ''}"
+    )
 
 
 def _source_label(described: Mapping[str, Any], table: str | None, query: str | None) -> str:

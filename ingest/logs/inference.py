@@ -15,10 +15,10 @@ values parsed from JSON), so the rules can be read and unit-tested on their own:
   yet: there is no type to give it, and its values stay in ``_raw``.
 
 Names (:func:`assign_names`): a JSON key keeps its name, except that the empty key becomes
-``_blank``, a NUL character in a key becomes U+FFFD, and a key whose name is taken (a reserved column at the top level, or a name equal
-ignoring case to an earlier one at the same level: Delta and DuckDB compare names without
-case) gets the first free suffix ``_2``, ``_3``, ... A name already in the table keeps
-belonging to the key that produced it.
+``_blank``, a NUL character in a key becomes U+FFFD, and a key whose name is taken (a reserved
+column at the top level, or a name equal ignoring case to an earlier one at the same level:
+Delta and DuckDB compare names without case) gets the first free suffix ``_2``, ``_3``, ...
+A name already in the table keeps belonging to the key that produced it.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ _BLOCK_BYTES = 4 << 20
 _PROBE_BYTES = 256 << 10
 """A chunk without a hint has its types read from this much of its head first."""
 _BIG = float(2**63)
-_THREADS = True  # A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short
+# A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short.
+_THREADS = True
 
 
 class NeedsReparse(Exception):

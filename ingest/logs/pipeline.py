@@ -170,7 +170,7 @@ def ingest_logs(
                         records_parsed=report.records_parsed,
                         records_failed=report.records_failed,
                         bytes=report.size - report.start_offset,
-                        note="file had grown: read from byte %d" % report.start_offset
+                        note=f"file had grown: read from byte {report.start_offset}"
                         if grown
                         else None,
                     )
@@ -270,9 +270,9 @@ def _sha256(source: Any) -> str:
 def _changes_types(existing: pa.Schema, new: pa.Schema) -> bool:
     """Whether the new logs widen a column the table already has (its type, or a string
     column that becomes JSON text)."""
-    for field in existing:
-        index = new.get_field_index(field.name)
-        if index >= 0 and column_type(new.field(index)) != column_type(field):
+    for column in existing:
+        index = new.get_field_index(column.name)
+        if index >= 0 and column_type(new.field(index)) != column_type(column):
             return True
     return False
 

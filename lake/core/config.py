@@ -86,7 +86,8 @@ class LakeConfig:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value in this configuration, for masking and for tests that look for leaks."""
+        """Every secret value in this configuration, for masking and for tests that look for
+        leaks."""
         found = [self.s3.secret_access_key, self.s3.session_token]
         password = _catalog_password(self.catalog_url)
         return tuple(s for s in [*found, password] if s)
@@ -186,19 +187,22 @@ def write_config_file(
 def mask_url(url: str) -> str:
     """A catalog URL with its password replaced by ``***``."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has been refused already; never echo it whole
+    except (ArgumentError, ValueError):
+        # an unparsable URL has been refused already; never echo it whole
         return "<unparsable URL>"
 
 
 def _catalog_password(url: str) -> str | None:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).password
-    except Exception:
+    except (ArgumentError, ValueError):
         return None
 
 
@@ -224,8 +228,8 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
         bucket = urlsplit(value).netloc
         if not bucket:
             raise ConfigError(
-                f"The warehouse {value!r} (from {origin}) names no bucket: write s3://bucket/prefix; "
-                f"set it with {places('warehouse')}."
+                f"The warehouse {value!r} (from {origin}) names no bucket: write "
+                f"s3://bucket/prefix; set it with {places('warehouse')}."
             )
         return value.rstrip("/")
     if scheme == "file":

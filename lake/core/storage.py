@@ -181,7 +181,8 @@ class Storage:
             raise self.translate(error, f"s3://{bucket}") from error
         if info.type == pafs.FileType.NotFound:
             raise StorageError(
-                f"The bucket s3://{bucket} does not exist on {self.endpoint_label}; create it first."
+                f"The bucket s3://{bucket} does not exist on {self.endpoint_label}; "
+                f"create it first."
             )
 
     @property

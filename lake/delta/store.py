@@ -305,9 +305,9 @@ class DeltaStore:
             missing = [i.path for i in infos if i.type == pafs.FileType.NotFound]
             if missing:
                 raise VersionVacuumed(
-                    f"Version {snapshot.version} of {self.uri} can no longer be read: its data files "
-                    f"were removed by vacuum ({len(missing)} missing, e.g. {missing[0]}). Tag or pin "
-                    f"versions you need before vacuuming."
+                    f"Version {snapshot.version} of {self.uri} can no longer be read: its data "
+                    f"files were removed by vacuum ({len(missing)} missing, e.g. {missing[0]}). "
+                    f"Tag or pin versions you need before vacuuming."
                 )
 
     # -- writing -------------------------------------------------------------------------------
@@ -800,9 +800,9 @@ def check_compatible(current: pa.Schema, new: pa.Schema, *, where: str) -> None:
     for problem in schema_type_changes(current, new):
         column, old, new_type = problem
         raise SchemaConflict(
-            f"Column {column!r} of {where} is {old}, the new data has {new_type}; the lake does not "
-            f"change a column's type in an append. Cast the data, or rewrite the table with the "
-            f"widened type."
+            f"Column {column!r} of {where} is {old}, the new data has {new_type}; the lake does "
+            f"not change a column's type in an append. Cast the data, or rewrite the table with "
+            f"the widened type."
         )
 
 

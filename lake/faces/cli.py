@@ -139,7 +139,8 @@ def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> No
         )
         print_message(
             f"Lake ready: warehouse {lk.config.warehouse}, catalog "
-            f"{lk.describe_config()['catalog_url']['value']} ({result['catalog']}); wrote {written.name}."
+            f"{lk.describe_config()['catalog_url']['value']} ({result['catalog']}); "
+            f"wrote {written.name}."
         )
 
 
@@ -196,9 +197,7 @@ def describe(
     table: Annotated[
         str, typer.Argument(help="namespace.table, or TABLE@N / TABLE@2026-11-20T10:00:00Z")
     ],
-    version: Annotated[
-        int | None, typer.Option("--version", help="Describe this version.")
-    ] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Describe this version.")] = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -325,7 +324,10 @@ def ingest_logs(
         str | None,
         typer.Option(
             "--multiline-start",
-            help="A regex matching the first line of a record; other lines join the record before them.",
+            help=(
+                "A regex matching the first line of a record; other lines join the record "
+                "before them."
+            ),
         ),
     ] = None,
     time_field: Annotated[
@@ -383,8 +385,9 @@ def ingest_logs(
         else f"{report.table} (nothing new: no version)"
     )
     print_message(
-        f"{report.records_read} records read, {report.records_parsed} parsed, {report.records_failed} failed "
-        f"(kept with _error), {report.files_skipped} files skipped -> {where} in {report.seconds:.1f}s."
+        f"{report.records_read} records read, {report.records_parsed} parsed, "
+        f"{report.records_failed} failed (kept with _error), {report.files_skipped} files "
+        f"skipped -> {where} in {report.seconds:.1f}s."
     )
 
 
@@ -415,21 +418,29 @@ def ingest_db(
         ExtractMode,
         typer.Option(
             "--mode",
-            help="full: the version is exactly the source's rows; incremental: rows at or past the watermark.",
+            help=(
+                "full: the version is exactly the source's rows; incremental: rows at or past "
+                "the watermark."
+            ),
         ),
     ] = ExtractMode.full,
     cursor: Annotated[
         str | None,
         typer.Option(
             "--cursor",
-            help="The column the watermark follows (e.g. updated_at); needed by --mode incremental.",
+            help=(
+                "The column the watermark follows (e.g. updated_at); needed by --mode incremental."
+            ),
         ),
     ] = None,
     key: Annotated[
         str | None,
         typer.Option(
             "--key",
-            help="Column(s) identifying a row, comma-separated: incremental rows are merged by it, full extracts compared by it.",
+            help=(
+                "Column(s) identifying a row, comma-separated: incremental rows are merged by it, "
+                "full extracts compared by it."
+            ),
         ),
     ] = None,
     warehouse: WarehouseOption = None,
@@ -438,7 +449,8 @@ def ingest_db(
 ) -> None:
     """Extract a database table or query into a table as one new version (full or incremental).
 
-    Example:  lake ingest db shop.orders --source postgresql+psycopg2://reader@db/shop --table orders --mode incremental --cursor updated_at --key id
+    Example:  lake ingest db shop.orders --source postgresql+psycopg2://reader@db/shop \
+--table orders --mode incremental --cursor updated_at --key id
     """
     from lake.faces.render import print_json, print_message
 
@@ -468,8 +480,9 @@ def ingest_db(
         else ""
     )
     print_message(
-        f"{report.rows} rows read ({report.mode}): {report.rows_added} added, {report.rows_removed} removed, "
-        f"{changed} changed -> {where}{mark} in {report.seconds:.1f}s."
+        f"{report.rows} rows read ({report.mode}): {report.rows_added} added, "
+        f"{report.rows_removed} removed, {changed} changed -> {where}{mark} in "
+        f"{report.seconds:.1f}s."
     )
 
 
@@ -624,7 +637,9 @@ def materialize(
         str | None,
         typer.Option(
             "--from",
-            help="Rebuild from a manifest (file or folder) or NAME@VERSION, and prove it identical.",
+            help=(
+                "Rebuild from a manifest (file or folder) or NAME@VERSION, and prove it identical."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -635,7 +650,8 @@ def materialize(
     """Materialize a reproducible training set: every input table pinned to one version,
     Parquet shards and a manifest with the content hash; or rebuild one with --from.
 
-    Example:  lake materialize churn --sql "SELECT * FROM web.access JOIN shop.orders USING (user_id)" --out ./data/churn
+    Example:  lake materialize churn \
+--sql "SELECT * FROM web.access JOIN shop.orders USING (user_id)" --out ./data/churn
     """
     from lake.faces.progress import ingest_progress
     from lake.faces.render import print_json, print_message
@@ -661,7 +677,8 @@ def materialize(
     }[result.status]
     print_message(
         f"{result.ref}: {what}; {result.row_count:,} rows in {len(result.files)} file(s), content "
-        f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in {result.seconds:.2f}s."
+        f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in "
+        f"{result.seconds:.2f}s."
     )
 
 
@@ -696,7 +713,8 @@ def model_register(
 ) -> None:
     """Register a model version trained on a training set; its input data is then kept by vacuum.
 
-    Example:  lake model register churn_gbm --training-set churn@2 --uri s3://models/churn/7 --metrics '{"auc": 0.91}'
+    Example:  lake model register churn_gbm --training-set churn@2 --uri s3://models/churn/7 \
+--metrics '{"auc": 0.91}'
     """
     import json
 
@@ -707,7 +725,8 @@ def model_register(
         parsed = json.loads(metrics) if metrics else None
     except ValueError as error:
         raise ConfigError(
-            f"--metrics is not valid JSON ({error.msg} at column {error.colno}); write e.g. '{{\"auc\": 0.91}}'."
+            f"--metrics is not valid JSON ({error.msg} at column {error.colno}); "
+            f"write e.g. '{{\"auc\": 0.91}}'."
         ) from error
     if parsed is not None and not isinstance(parsed, dict):
         raise ConfigError("--metrics must be a JSON object, e.g. '{\"auc\": 0.91}'.")
@@ -719,7 +738,8 @@ def model_register(
         print_json(registered.to_json())
     else:
         print_message(
-            f"Registered model {registered.ref}, trained on {registered.training_set} (run {registered.run_id})."
+            f"Registered model {registered.ref}, trained on {registered.training_set} "
+            f"(run {registered.run_id})."
         )
 
 
@@ -763,7 +783,10 @@ def audit(
         SourcesShown,
         typer.Option(
             "--sources",
-            help="auto lists sources up to 2,000 (else counts per run); all lists every one; none counts only.",
+            help=(
+                "auto lists sources up to 2,000 (else counts per run); all lists every one; "
+                "none counts only."
+            ),
         ),
     ] = SourcesShown.auto,
     warehouse: WarehouseOption = None,
@@ -848,8 +871,8 @@ def vacuum(
         kept = "; ".join(f"v{k.version} ({', '.join(k.reasons)})" for k in report.kept)
         verb = "deleted" if report.applied else "would delete"
         print_message(
-            f"{report.table}: {verb} {len(report.files)} file(s), {report.bytes / 1e6:,.1f} MB; kept {kept or 'nothing'}"
-            + (f"; {'; '.join(report.notes)}" if report.notes else "")
+            f"{report.table}: {verb} {len(report.files)} file(s), {report.bytes / 1e6:,.1f} MB; "
+            f"kept {kept or 'nothing'}" + (f"; {'; '.join(report.notes)}" if report.notes else "")
         )
         if report.files and not report.applied:
             print_rows(

@@ -20,7 +20,8 @@ def print_audit(audit: Mapping[str, Any]) -> None:
     training_set = audit.get("training_set")
     if model is not None:
         root = Tree(
-            f"[bold]model {model['name']}@{model['version']}[/]  registered {_time(model['created_at'])}"
+            f"[bold]model {model['name']}@{model['version']}[/]  "
+            f"registered {_time(model['created_at'])}"
             + (f"  uri {model['uri']}" if model.get("uri") else "")
             + (f"  metrics {_compact(model['metrics'])}" if model.get("metrics") else "")
         )
@@ -59,9 +60,11 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
             continue
         run = contribution.get("run") or {}
         label = (
-            f"v{contribution['version']} {contribution['operation']}  {_count(contribution.get('rows_added'))} rows added"
+            f"v{contribution['version']} {contribution['operation']}  "
+            f"{_count(contribution.get('rows_added'))} rows added"
             + (
-                f"  run {run.get('job')} {run.get('run_id', '')[:8]} ({run.get('status')}, {_time(run.get('started_at'))})"
+                f"  run {run.get('job')} {run.get('run_id', '')[:8]} "
+                f"({run.get('status')}, {_time(run.get('started_at'))})"
                 if run
                 else "  [dim]no run recorded[/]"
             )
@@ -71,14 +74,16 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
         if sources is None:
             if contribution.get("source_count"):
                 child.add(
-                    f"[dim]{contribution['source_count']} sources (lake audit --sources all lists them)[/]"
+                    f"[dim]{contribution['source_count']} sources "
+                    f"(lake audit --sources all lists them)[/]"
                 )
             sources = []
         for source in sources[:SOURCES_SHOWN]:
             child.add(_source_label(source))
         if len(sources) > SOURCES_SHOWN:
             child.add(
-                f"[dim]... and {len(sources) - SOURCES_SHOWN} more sources (--output json lists all)[/]"
+                f"[dim]... and {len(sources) - SOURCES_SHOWN} more sources "
+                f"(--output json lists all)[/]"
             )
         for upstream in contribution.get("inputs", []):
             _add_table_version(child, upstream)
@@ -99,7 +104,10 @@ def _source_label(source: Mapping[str, Any]) -> str:
             facets.get("watermark") or facets.get("watermark_range") or source.get("version")
         )
         return f"database {source['namespace']} {source['name']}  watermark {_compact(watermark)}"
-    return f"{source.get('kind')} {source.get('namespace')} {source.get('name')} {source.get('version') or ''}".rstrip()
+    return (
+        f"{source.get('kind')} {source.get('namespace')} {source.get('name')} "
+        f"{source.get('version') or ''}"
+    ).rstrip()
 
 
 def print_impact(impact: Mapping[str, Any]) -> None:
@@ -122,13 +130,15 @@ def print_impact(impact: Mapping[str, Any]) -> None:
     sets = root.add(f"training sets ({len(impact['training_sets'])})")
     for entry in impact["training_sets"]:
         sets.add(
-            f"[bold]{entry['name']}@{entry['version']}[/]  read {', '.join(entry.get('read', [])) or '?'}  "
+            f"[bold]{entry['name']}@{entry['version']}[/]  "
+            f"read {', '.join(entry.get('read', [])) or '?'}  "
             f"{entry.get('location') or ''}"
         )
     models = root.add(f"models ({len(impact['models'])})")
     for entry in impact["models"]:
         models.add(
-            f"[bold red]{entry['name']}@{entry['version']}[/]  trained on {entry.get('training_set')}"
+            f"[bold red]{entry['name']}@{entry['version']}[/]  "
+            f"trained on {entry.get('training_set')}"
         )
     Console().print(root)
 

@@ -54,7 +54,8 @@ def parse_retention(text: str) -> timedelta:
     found = _DURATION.fullmatch(text or "")
     if not found:
         raise ConfigError(
-            f"Retention {text!r} is not a duration; write a number and a unit: 7d, 12h, 30m, 90s, 2w or 0d."
+            f"Retention {text!r} is not a duration; write a number and a unit: "
+            f"7d, 12h, 30m, 90s, 2w or 0d."
         )
     hours = float(found.group(1)) * _UNITS[found.group(2).lower()]
     return timedelta(hours=hours)
@@ -108,8 +109,8 @@ class PinInfo:
 def check_tag(name: str) -> str:
     if not isinstance(name, str) or not _TAG.fullmatch(name):
         raise InvalidName(
-            f"Tag {name!r} is not allowed: use letters, digits, '_', '.', '-' (at most 128 characters), "
-            f"starting with a letter, digit or '_'."
+            f"Tag {name!r} is not allowed: use letters, digits, '_', '.', '-' "
+            f"(at most 128 characters), starting with a letter, digit or '_'."
         )
     return name
 
@@ -258,8 +259,8 @@ def vacuum_table(
     for pin in pinned:
         if pin.version > latest:
             raise VersionNotFound(
-                f"{pin.reason} pins version {pin.version} of {table.name}, but the table's latest version "
-                f"is {latest}; run `lake catalog sync {table.name}`."
+                f"{pin.reason} pins version {pin.version} of {table.name}, but the table's latest "
+                f"version is {latest}; run `lake catalog sync {table.name}`."
             )
         reasons.setdefault(pin.version, []).append(pin.reason)
     kept = tuple(KeptVersion(v, tuple(dict.fromkeys(r))) for v, r in sorted(reasons.items()))

@@ -166,7 +166,10 @@ def test_audit_walks_from_the_model_to_every_source_file_and_extract(lk, tmp_pat
         pa.table({"client_ip": ["83.149.9.216"], "plan": ["pro"]}),
         source="crm export 2026-11-20",
     )
-    sql = "SELECT a.client_ip, a.status, u.plan FROM web.access a LEFT JOIN shop.users u USING (client_ip)"
+    sql = (
+        "SELECT a.client_ip, a.status, u.plan "
+        "FROM web.access a LEFT JOIN shop.users u USING (client_ip)"
+    )
     ts = lk.materialize("visits", sql=sql, out=tmp_path / "visits")
     lk.register_model(
         "visit_model", training_set="visits", uri="file:///models/1", metrics={"f1": 0.5}

@@ -73,7 +73,8 @@ def test_a_catalog_password_is_masked_wherever_the_configuration_is_shown(tmp_pa
     [
         (
             {"LAKE_WAREHOUSE": "gs://bucket/x"},
-            r"gs://bucket/x.*environment LAKE_WAREHOUSE.*--warehouse flag, the environment variable LAKE_WAREHOUSE or `warehouse` in lake.toml",
+            r"gs://bucket/x.*environment LAKE_WAREHOUSE.*--warehouse flag, "
+            r"the environment variable LAKE_WAREHOUSE or `warehouse` in lake.toml",
         ),
         ({"LAKE_WAREHOUSE": "s3:///nobucket"}, r"names no bucket"),
         (

@@ -129,7 +129,8 @@ def test_an_unreachable_catalog_is_one_line_naming_it(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.startswith(
-        "error: The catalog database at postgresql+psycopg2://lake:***@127.0.0.1:1/lake is unreachable"
+        "error: The catalog database at postgresql+psycopg2://lake:***@127.0.0.1:1/lake "
+        "is unreachable"
     )
     assert "pw-x" not in result.stderr
     assert result.stderr.count("\n") == 1
@@ -152,7 +153,8 @@ def test_help_starts_without_loading_the_heavy_libraries():
     probe = (
         "import sys; from lake.faces.cli import app; from typer.testing import CliRunner;"
         "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output;"
-        "print(json.dumps(sorted(m for m in ('duckdb','deltalake','pyarrow','sqlalchemy','sqlglot') if m in sys.modules)))"
+        "print(json.dumps(sorted(m for m in "
+        "('duckdb','deltalake','pyarrow','sqlalchemy','sqlglot') if m in sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", "import json;" + probe], capture_output=True, text=True, timeout=60

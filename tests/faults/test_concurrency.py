@@ -106,18 +106,21 @@ def test_four_processes_ingesting_one_table_lose_nothing_and_readers_see_whole_v
             statuses = dict(
                 connection.execute(
                     text(
-                        "SELECT status, count(*) FROM runs WHERE kind = 'ingest_logs' GROUP BY status"
+                        "SELECT status, count(*) FROM runs WHERE kind = 'ingest_logs' "
+                        "GROUP BY status"
                     )
                 ).all()
             )
             ledger = connection.execute(
                 text(
-                    "SELECT count(*), count(DISTINCT uri), count(DISTINCT version) FROM ingested_files WHERE state = 'committed'"
+                    "SELECT count(*), count(DISTINCT uri), count(DISTINCT version) "
+                    "FROM ingested_files WHERE state = 'committed'"
                 )
             ).one()
             duplicates = connection.execute(
                 text(
-                    "SELECT count(*) FROM (SELECT table_id, version FROM table_versions GROUP BY 1, 2 HAVING count(*) > 1) d"
+                    "SELECT count(*) FROM (SELECT table_id, version FROM table_versions "
+                    "GROUP BY 1, 2 HAVING count(*) > 1) d"
                 )
             ).scalar_one()
     finally:
@@ -212,7 +215,8 @@ def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplica
     assert stalled.returncode == 0, err[-3000:]
 
     rows = lk.sql(
-        "SELECT count(*) AS n, count(DISTINCT id) AS d, count(*) FILTER (v LIKE 'new%') AS new FROM conc.items"
+        "SELECT count(*) AS n, count(DISTINCT id) AS d, count(*) FILTER (v LIKE 'new%') AS new "
+        "FROM conc.items"
     ).rows()[0]
     assert rows == {"n": 150, "d": 150, "new": 100}
     history = lk.history("conc.items")

@@ -23,7 +23,10 @@ import zstandard
 from tests.faults.conftest import assert_one_line_error
 
 TABLE = "hostile.logs"
-GOOD = b'{"ts": "2026-11-20T10:00:00Z", "user": "ann", "n": 1}\n{"ts": "2026-11-20T10:00:01Z", "user": "bob", "n": 2}\n'
+GOOD = (
+    b'{"ts": "2026-11-20T10:00:00Z", "user": "ann", "n": 1}\n'
+    b'{"ts": "2026-11-20T10:00:01Z", "user": "bob", "n": 2}\n'
+)
 
 
 @dataclass(frozen=True)

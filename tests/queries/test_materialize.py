@@ -157,7 +157,10 @@ def _read(folder) -> list[dict]:
     ).to_pylist()
 
 
-SQL = "SELECT e.user_id, e.event, e.amount, u.plan FROM web.events e JOIN shop.users u USING (user_id)"
+SQL = (
+    "SELECT e.user_id, e.event, e.amount, u.plan "
+    "FROM web.events e JOIN shop.users u USING (user_id)"
+)
 
 
 def _fill(lk) -> None:

@@ -187,7 +187,10 @@ def test_a_bare_name_means_the_default_namespace_only_when_that_table_exists(lk)
     assert lk.sql("SELECT sum(x) AS s FROM events").rows() == [{"s": 3}]
     with pytest.raises(
         UnknownTable,
-        match=r"Table labels \(line 1, column 15\) is neither a lake table.*default\.events, ml\.labels",
+        match=(
+            r"Table labels \(line 1, column 15\) is neither a lake table"
+            r".*default\.events, ml\.labels"
+        ),
     ):
         lk.sql("SELECT * FROM labels")
 
@@ -233,7 +236,8 @@ def test_time_travel_works_inside_subqueries_ctes_joins_and_unions(web_logs):
         WITH old AS (SELECT id FROM web.logs AT (VERSION => 0))
         SELECT 'cte' AS src, count(*) AS n FROM old JOIN ml.labels VERSION AS OF 0 USING (id)
         UNION ALL
-        SELECT 'sub', count(*) FROM (SELECT * FROM ml.labels) l WHERE l.id IN (SELECT id FROM web.logs)
+        SELECT 'sub', count(*) FROM (SELECT * FROM ml.labels) l
+        WHERE l.id IN (SELECT id FROM web.logs)
         ORDER BY src
         """
     )
@@ -280,7 +284,10 @@ def test_a_timestamp_without_offset_is_utc_whatever_the_local_time_zone(web_logs
 def test_a_time_before_the_table_existed_is_an_error_never_version_0(web_logs):
     with pytest.raises(
         TimeTravelError,
-        match=r"Table web\.logs did not exist at 2020-01-01T00:00:00\+00:00 .*first version was committed at",
+        match=(
+            r"Table web\.logs did not exist at 2020-01-01T00:00:00\+00:00 "
+            r".*first version was committed at"
+        ),
     ) as caught:
         web_logs.sql("SELECT * FROM web.logs TIMESTAMP AS OF '2020-01-01 00:00:00'")
     assert isinstance(caught.value, VersionNotFound)
@@ -289,7 +296,10 @@ def test_a_time_before_the_table_existed_is_an_error_never_version_0(web_logs):
 def test_a_version_that_does_not_exist_names_the_latest(web_logs):
     with pytest.raises(
         TimeTravelError,
-        match=r"Version 7 of web\.logs does not exist \(VERSION AS OF 7 at line 1, column 15\); the latest is 1\.",
+        match=(
+            r"Version 7 of web\.logs does not exist \(VERSION AS OF 7 at line 1, column 15\); "
+            r"the latest is 1\."
+        ),
     ):
         web_logs.sql("SELECT * FROM web.logs VERSION AS OF 7")
 
@@ -337,7 +347,8 @@ def test_cte_names_shadow_lake_tables_and_duckdb_objects_are_left_alone(lk):
         WITH t AS (SELECT x * 10 AS x FROM t)  -- inside its own definition, t is the lake table
         SELECT (SELECT sum(x)::BIGINT FROM t) AS from_cte,
                (SELECT count(*) FROM range(5)) AS from_function,
-               (SELECT count(*) FROM information_schema.schemata WHERE catalog_name = 'memory' AND schema_name = 'main') AS from_duckdb
+               (SELECT count(*) FROM information_schema.schemata
+                WHERE catalog_name = 'memory' AND schema_name = 'main') AS from_duckdb
         """
     )
     assert result.rows() == [{"from_cte": 60, "from_function": 5, "from_duckdb": 1}]
@@ -347,7 +358,10 @@ def test_cte_names_shadow_lake_tables_and_duckdb_objects_are_left_alone(lk):
 def test_an_unknown_table_is_an_error_naming_the_lake_tables(web_logs):
     with pytest.raises(
         UnknownTable,
-        match=r"Table web\.nothing \(line 2, column 6\) is neither a lake table, a CTE nor a DuckDB table\. Lake tables: ml\.labels, web\.logs\.",
+        match=(
+            r"Table web\.nothing \(line 2, column 6\) is neither a lake table, a CTE nor a "
+            r"DuckDB table\. Lake tables: ml\.labels, web\.logs\."
+        ),
     ) as caught:
         web_logs.sql("SELECT *\nFROM web.nothing")
     assert isinstance(caught.value, TableNotFound)
@@ -398,13 +412,15 @@ def test_partition_values_come_from_the_log_with_their_types_and_nulls(lk):
 
 def test_a_filter_on_the_partition_column_prunes_files(web_logs):
     plan = web_logs.sql(
-        "EXPLAIN ANALYZE SELECT count(*) FROM web.logs WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
+        "EXPLAIN ANALYZE SELECT count(*) FROM web.logs "
+        "WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
     )
     text = "\n".join(_values(plan, "explain_value"))
     # version 1 has four files (one per day, NULL included); the filter opens two
     assert "Scanning Files: 2/4" in text and "Total Files Read: 2" in text
     counted = web_logs.sql(
-        "SELECT count(*) AS n FROM web.logs WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
+        "SELECT count(*) AS n FROM web.logs "
+        "WHERE _event_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-02'"
     )
     assert counted.rows() == [{"n": 3}]
 
@@ -574,7 +590,8 @@ def test_errors_are_one_sentence_with_the_position_in_the_users_text(web_logs):
 def test_lake_sql_prints_json_with_columns_rows_and_versions(web_logs, logs_cli):
     result = logs_cli(
         "sql",
-        "SELECT id, ts, request, 1.50::DECIMAL(5,2) AS price FROM web.logs VERSION AS OF 0 WHERE id = 1",
+        "SELECT id, ts, request, 1.50::DECIMAL(5,2) AS price FROM web.logs VERSION AS OF 0 "
+        "WHERE id = 1",
         "--output",
         "json",
     )
@@ -628,13 +645,14 @@ def test_lake_sql_errors_are_one_line_and_exit_1(web_logs, logs_cli):
     result = logs_cli("sql", "SELECT * FROM web.logs VERSION AS OF 9")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "error: Version 9 of web.logs does not exist (VERSION AS OF 9 at line 1, column 15); the latest is 1."
+        "error: Version 9 of web.logs does not exist (VERSION AS OF 9 at line 1, column 15); "
+        "the latest is 1."
     )
     assert result.stdout == ""
 
 
 def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(lk, tmp_path):
-    start = datetime(2026, 10, 1, 22, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 10, 1, 22, 0, tzinfo=UTC)
     lines = [
         json.dumps({"ts": (start + timedelta(minutes=30 * i)).isoformat(), "n": i}) + "\n"
         for i in range(200)
@@ -650,9 +668,11 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
     assert days >= 4
 
     ranges = [
-        "_event_time >= TIMESTAMPTZ '2026-10-02 23:30:00+00' AND _event_time < '2026-10-03 00:30:00'",
+        "_event_time >= TIMESTAMPTZ '2026-10-02 23:30:00+00' "
+        "AND _event_time < '2026-10-03 00:30:00'",
         # An offset that moves the bound across midnight UTC.
-        "_event_time > TIMESTAMPTZ '2026-10-03 01:00:00+05' AND _event_time <= TIMESTAMPTZ '2026-10-03 04:00:00+05'",
+        "_event_time > TIMESTAMPTZ '2026-10-03 01:00:00+05' "
+        "AND _event_time <= TIMESTAMPTZ '2026-10-03 04:00:00+05'",
         "_event_time BETWEEN '2026-10-04' AND '2026-10-04 00:00:00'",
         "_event_time < now() AND _event_time >= '2026-10-05'",
         # Before midnight: the next day's files are skipped, its first row must not be lost.
@@ -678,7 +698,7 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
 
 
 def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistics(lk):
-    hour = datetime(2026, 10, 1, 10, tzinfo=timezone.utc)
+    hour = datetime(2026, 10, 1, 10, tzinfo=UTC)
     batches = [
         [hour, hour + timedelta(minutes=59)],
         # Delta keeps statistics to the millisecond: this file's maximum is logged as 12:00:00.000.
@@ -716,7 +736,7 @@ def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistic
 
 
 def test_time_conditions_whose_casts_change_the_literal_return_the_rows_duckdb_returns(lk):
-    day = datetime(2026, 10, 7, tzinfo=timezone.utc)
+    day = datetime(2026, 10, 7, tzinfo=UTC)
     for n, hour in enumerate((1, 9, 20)):
         lk.write_table(
             "app.visits",

@@ -73,19 +73,23 @@ def test_each_time_travel_form_is_read_with_its_value(clause, version, moment):
     ("query", "bounds"),
     [
         (
-            "SELECT * FROM web.logs WHERE _event_time >= '2026-10-07' AND _event_time < '2026-10-08'",
+            "SELECT * FROM web.logs WHERE _event_time >= '2026-10-07' "
+            "AND _event_time < '2026-10-08'",
             ((">=", "'2026-10-07'", "2026-10-07"), ("<", "'2026-10-08'", "2026-10-08")),
         ),
         (
-            "SELECT * FROM web.logs l JOIN x USING (id) WHERE l._event_time BETWEEN '2026-10-01' AND now()",
+            "SELECT * FROM web.logs l JOIN x USING (id) "
+            "WHERE l._event_time BETWEEN '2026-10-01' AND now()",
             ((">=", "'2026-10-01'", "2026-10-01"), ("<=", "NOW()", None)),
         ),
         (
-            "SELECT * FROM web.logs WHERE status = 500 AND (_event_time >= '2026-10-07' AND (_event_time < '2026-10-08'))",
+            "SELECT * FROM web.logs WHERE status = 500 "
+            "AND (_event_time >= '2026-10-07' AND (_event_time < '2026-10-08'))",
             ((">=", "'2026-10-07'", "2026-10-07"), ("<", "'2026-10-08'", "2026-10-08")),
         ),
         (
-            "SELECT * FROM web.logs WHERE (_event_time > '2026-10-07' OR status = 500) AND status = 1",
+            "SELECT * FROM web.logs "
+            "WHERE (_event_time > '2026-10-07' OR status = 500) AND status = 1",
             (),
         ),
         ("SELECT * FROM web.logs WHERE NOT (_event_time > '2026-10-07' AND status = 1)", ()),
@@ -167,7 +171,8 @@ def test_only_literals_that_keep_their_meaning_are_read_as_times(condition, lite
     "query",
     [
         # A sample is drawn before WHERE: skipping files would change which rows it draws.
-        "SELECT * FROM web.logs TABLESAMPLE reservoir(1 ROWS) REPEATABLE (0) WHERE ts > '2026-06-01'",
+        "SELECT * FROM web.logs TABLESAMPLE reservoir(1 ROWS) REPEATABLE (0) "
+        "WHERE ts > '2026-06-01'",
         "SELECT * FROM web.logs USING SAMPLE 10% WHERE ts > '2026-06-01'",
         # Column aliases rename by position: ts here may be another column of the table.
         "SELECT * FROM web.logs AS x(ts, created) WHERE ts > '2026-06-01'",
@@ -192,9 +197,7 @@ def _clicks(ranges: list[tuple[str, str] | None]) -> Snapshot:
         )
         for i, r in enumerate(ranges)
     )
-    return Snapshot(
-        "s3://b/t", 3, datetime(2026, 10, 8, tzinfo=UTC), pa.schema([]), (), files
-    )
+    return Snapshot("s3://b/t", 3, datetime(2026, 10, 8, tzinfo=UTC), pa.schema([]), (), files)
 
 
 @pytest.mark.parametrize(

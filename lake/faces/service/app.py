@@ -196,7 +196,8 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         ] = None,
         sources: Literal["auto", "all", "none"] = "auto",
     ) -> dict[str, Any]:
-        """The chain behind a model: training set, table versions, the runs and sources behind them."""
+        """The chain behind a model: training set, table versions, the runs and sources behind
+        them."""
         return lake.audit(f"{name}@{version}" if version else name, sources=sources).to_json()
 
     # -- runs and lineage ---------------------------------------------------------------------
@@ -377,7 +378,10 @@ def _handlers(app: FastAPI) -> None:
         if not where:
             return JSONResponse(
                 {
-                    "error": "The request body must be a JSON object as /openapi.json describes; send Content-Type: application/json."
+                    "error": (
+                        "The request body must be a JSON object as /openapi.json describes; "
+                        "send Content-Type: application/json."
+                    )
                 },
                 status_code=422,
             )
@@ -402,7 +406,10 @@ def _handlers(app: FastAPI) -> None:
         log.exception("unexpected error")
         return JSONResponse(
             {
-                "error": f"The service failed unexpectedly ({type(error).__name__}); report this with the request."
+                "error": (
+                    f"The service failed unexpectedly ({type(error).__name__}); "
+                    "report this with the request."
+                )
             },
             status_code=500,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -60,12 +61,14 @@ def require(role: str) -> Callable[..., Awaitable[TokenInfo]]:
 
     # async: a cached token is checked on the event loop, without a thread-pool hop.
     async def check(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> TokenInfo:
         if credentials is None or not credentials.credentials:
             raise AccessDenied(
                 401,
-                "This endpoint needs a bearer token: create one with `lake token create --role read`.",
+                "This endpoint needs a bearer token: create one with "
+                "`lake token create --role read`.",
             )
         tokens: TokenCache = request.app.state.tokens
         token = tokens.cached(credentials.credentials) or await run_in_threadpool(
@@ -74,7 +77,8 @@ def require(role: str) -> Callable[..., Awaitable[TokenInfo]]:
         if token is None:
             raise AccessDenied(
                 401,
-                "The bearer token is unknown or revoked; create a new one with `lake token create`.",
+                "The bearer token is unknown or revoked; create a new one with "
+                "`lake token create`.",
             )
         if not allows(token.role, role):
             raise AccessDenied(

@@ -92,7 +92,8 @@ def test_chinook_lands_with_the_source_row_counts_and_exact_money(lk, dialect, r
         )
         source_money = _source_rows(
             src,
-            f"SELECT {src.quote(spell(id_col))}, {src.quote(spell(money))} FROM {src.quote(spell(name))} ORDER BY 1",
+            f"SELECT {src.quote(spell(id_col))}, {src.quote(spell(money))} "
+            f"FROM {src.quote(spell(name))} ORDER BY 1",
         )
         if (
             dialect == "sqlite"
@@ -117,7 +118,8 @@ def _orders(src: SourceDb) -> str:
     ts = "timestamp" if src.dialect == "postgresql" else "datetime(6)"
     src.run(
         f"CREATE TABLE {table} (id int PRIMARY KEY, amount numeric(10,2), updated_at {ts})",
-        (f"INSERT INTO {table} VALUES (1, 10.50, :a), (2, 20.00, :b), (3, 30.25, :c), (4, 40.00, :c)",
+        (f"INSERT INTO {table} VALUES (1, 10.50, :a), (2, 20.00, :b), (3, 30.25, :c), "
+         "(4, 40.00, :c)",
          {"a": T(1), "b": T(2), "c": T(3)}),
     )  # fmt: skip
     return table
@@ -191,7 +193,8 @@ def test_nightly_incremental_upserts_end_with_exactly_the_source_rows_and_each_n
         assert (
             _lake_rows(
                 lk,
-                f"SELECT id, amount, updated_at FROM shop.orders VERSION AS OF {version} ORDER BY id",
+                f"SELECT id, amount, updated_at FROM shop.orders VERSION AS OF {version} "
+                "ORDER BY id",
             )
             == rows
         )
@@ -202,8 +205,11 @@ def test_nightly_incremental_upserts_end_with_exactly_the_source_rows_and_each_n
     )
     impact = lk.impact(source=table).to_json()  # which versions hold which source state
     ranges = sorted(v["version"] for v in impact["origin"]["versions"])
-    assert ranges == sorted([f"updated_at up to {T(3).isoformat()}", f"updated_at from {T(3).isoformat()} to {T(5).isoformat()}",
-                             f"updated_at from {T(5).isoformat()} to {T(6).isoformat()}"])  # fmt: skip
+    assert ranges == sorted([
+        f"updated_at up to {T(3).isoformat()}",
+        f"updated_at from {T(3).isoformat()} to {T(5).isoformat()}",
+        f"updated_at from {T(5).isoformat()} to {T(6).isoformat()}",
+    ])  # fmt: skip
 
 
 def test_appending_without_a_key_delivers_rows_sharing_the_watermark_exactly_once(
@@ -256,7 +262,8 @@ def test_a_full_extract_records_rows_added_removed_and_changed_by_key_or_by_whol
     table = unique("people")
     sqlite_source.run(
         f"CREATE TABLE {table} (id integer PRIMARY KEY, name text, score numeric(10,2))",
-        f"INSERT INTO {table} VALUES (1, 'ann', 1.10), (2, 'bob', 2.20), (3, 'cy', 3.30), (4, 'di', 4.40)",
+        f"INSERT INTO {table} VALUES (1, 'ann', 1.10), (2, 'bob', 2.20), (3, 'cy', 3.30), "
+        "(4, 'di', 4.40)",
     )
     by_key = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
     by_row = lk.ingest_db("crm.people_rows", source=sqlite_source.url, table_name=table)
