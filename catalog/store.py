@@ -49,7 +49,7 @@ from lake.core.names import TableName
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lake.delta.store import Commit, Snapshot
+    from lake.delta.snapshot import Commit, Snapshot
 
 T = TypeVar("T")
 TRANSACTION_ATTEMPTS = 5
@@ -760,7 +760,7 @@ def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, b
     """
     import pyarrow as pa
 
-    from lake.delta.store import column_type
+    from lake.delta.types import column_type
 
     columns: list[tuple[str, str, bool]] = []
 

@@ -25,7 +25,8 @@ from catalog.store import Catalog, TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName
 from lake.core.storage import Storage
-from lake.delta.store import DeltaStore, Snapshot
+from lake.delta.snapshot import Snapshot
+from lake.delta.store import DeltaStore
 from lake.landing.sync import sync_table
 from queries.exceptions import TimeTravelError, UnknownTable
 from queries.parse import TableReference, TimeTravel

@@ -36,7 +36,7 @@ from lake.core.quoting import quote_ident, quote_literal
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lake.delta.store import DataFile, Snapshot
+    from lake.delta.snapshot import DataFile, Snapshot
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 SOURCE = quote_ident("lake_files")

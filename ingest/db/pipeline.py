@@ -32,7 +32,6 @@ with the source's (it rewrites every row anyway) and records the change in the l
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,26 +39,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.store import Catalog, SourceRef
-from ingest.db.schema_changes import normal_type
 from ingest.exceptions import ExtractError
-from lake.core.errors import SchemaConflict
 from lake.core.names import TableName
 from lake.core.storage import Storage
-from lake.delta.store import ROW_GROUP_ROWS, DeltaStore, Snapshot, StagedFile
-from lake.landing.commits import TableRun
+from lake.delta.evolution import Change, conform, plan
+from lake.delta.snapshot import Snapshot
+from lake.delta.store import DeltaStore
+from lake.landing.commits import Counts, TableRun
+from lake.landing.staging import Staged, StagingFolder, read_staged, stage_batches
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ingest.db.schema_changes import Change
     from ingest.db.watermark import Watermark
 
 KIND = "extract"
 Mode = Literal["full", "incremental"]
 MODES = ("full", "incremental")
-# One staged file per this many rows: big enough that a 5M-row extract is a handful of files.
-ROWS_PER_FILE = 1 << 21
 # With a key, the boundary fingerprints only spare re-merging unchanged rows: keep at most this
 # many.
 MAX_KEYED_BOUNDARY = 10_000
@@ -196,10 +193,18 @@ def ingest_db(
                 sync_table(catalog, store, info)
             current = store.snapshot() if store.exists() else None
             label = _source_label(described, table, query)
-            changes = _schema_changes(current, extract.schema)
-            if mode == "incremental":
-                _refuse_incompatible(name, changes)
-            target = _target_schema(current.schema if current else None, extract.schema)
+            # Full extracts replace every row, so the source's types win; incremental ones
+            # keep the table's rows and may only widen them losslessly.
+            evolution = plan(
+                current.schema if current is not None else None,
+                extract.schema,
+                "replace" if mode == "full" else "lossless",
+                where=f"table {name}",
+                hint=(
+                    f"cast it to the old type in a --query, or rebuild {name} from the source "
+                    "with --mode full, which replaces the table's schema in a new version"
+                ),
+            )
             parameters = {
                 "source": described,
                 "table": table,
@@ -211,8 +216,8 @@ def ingest_db(
             with TableRun.start(
                 catalog, store, info, kind="ingest_db", parameters=parameters
             ) as run:
-                with tempfile.TemporaryDirectory(prefix="lake-extract-") as staging:
-                    staged = _stage(extract, target, Path(staging))
+                with StagingFolder("lake-extract-") as staging:
+                    staged = stage_batches(extract, evolution.schema, staging)
                     watermark = extract.watermark
                     if (
                         keys
@@ -222,23 +227,20 @@ def ingest_db(
                         # A coarse cursor (a date): re-merging its last value's rows next time is
                         # idempotent by key and cheaper than storing a fingerprint per row.
                         watermark = Watermark(watermark.column, watermark.value, ())
-                    drift = tuple(_drift_json(c, label) for c in changes)
+                    drift = tuple(_drift_json(c, label) for c in evolution.changes)
                     report = _commit(
                         run,
                         store,
                         current,
                         staged,
-                        target,
                         mode=mode,  # type: ignore[arg-type]
                         keys=keys,
-                        widened=any(c.kind == "widened" for c in changes),
                         watermark=watermark,
-                        since=since,
                         drift=drift,
                         source_ref=_source_ref(
                             described, table, query, mode, since, watermark, extract.rows, cursor
                         ),
-                        staging=Path(staging),
+                        staging=staging,
                     )
     return ExtractReport(
         table=str(name),
@@ -276,19 +278,15 @@ def _commit(
     run: TableRun,
     store: DeltaStore,
     current: Snapshot | None,
-    staged: _Staged,
-    target: pa.Schema,
+    staged: Staged,
     *,
     mode: Mode,
     keys: Sequence[str],
-    widened: bool,
     watermark: Watermark | None,
-    since: Watermark | None,
     drift: tuple[dict[str, Any], ...],
     source_ref: SourceRef,
     staging: Path,
 ) -> _Outcome:
-    files = [StagedFile(path=p) for p in staged.paths]
     base: dict[str, Any] = {"drift": list(drift)}
     if watermark is not None:
         base["watermark"] = {"cursor": watermark.column, "value": watermark.to_dict()}
@@ -297,169 +295,59 @@ def _commit(
         if current is None:
             added, removed, changed, by = staged.rows, 0, 0, ("key" if keys else "row")
         else:
-            added, removed, changed, by = _compare(
-                store, current, staged.paths, target, keys, staging
-            )
+            added, removed, changed, by = _compare(store, current, staged, keys, staging)
         run.catalog.add_inputs(run.run_id, [source_ref])
-        run.prepare(
-            outcome={**base, "rows_added": added, "rows_removed": removed, "rows_changed": changed}
-        )
-        version = run.replace_staged(
-            files,
-            schema=target,
+        landed = run.land(
+            staged,
+            policy="replace",
+            mode="overwrite",
             operation="EXTRACT OVERWRITE",
-            base_version=current.version if current else None,
+            base=current,
+            outcome={**base, "rows_added": added, "rows_removed": removed, "rows_changed": changed},
         )
-        return _Outcome(version.version, added, removed, changed, by)
+        return _Outcome(landed.version.version, added, removed, changed, by)
 
     if staged.rows == 0:
         return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
     run.catalog.add_inputs(run.run_id, [source_ref])
-    if current is None:
-        run.prepare(
-            outcome={**base, "rows_added": staged.rows, "rows_removed": 0, "rows_changed": 0}
-        )
-        version = run.commit_staged(files, schema=target, operation="EXTRACT APPEND")
-        return _Outcome(version.version, staged.rows, 0, 0, "merge" if keys else "none")
-    if widened:
-        # The table's files hold the narrower type: rewrite them with the new rows, in one commit.
-        rewritten, added, changed = _rewrite(store, current, staged, target, keys, staging)
-        run.prepare(
-            outcome={**base, "rows_added": added, "rows_removed": 0, "rows_changed": changed}
-        )
-        version = run.replace_staged(
-            [StagedFile(path=p) for p in rewritten],
-            schema=target,
-            operation="EXTRACT WIDEN",
-            base_version=current.version,
-        )
-        return _Outcome(version.version, added, 0, changed, "merge" if keys else "none")
-    if not keys:
-        run.prepare(
-            outcome={**base, "rows_added": staged.rows, "rows_removed": 0, "rows_changed": 0}
-        )
-        version = run.commit_staged(files, schema=target, operation="EXTRACT APPEND")
-        return _Outcome(version.version, staged.rows, 0, 0, "none")
+    merged = bool(keys) and current is not None
 
-    import pyarrow.parquet as pq
+    def outcome(counts: Counts) -> Mapping[str, Any]:
+        if counts.metrics:
+            added = int(counts.metrics.get("num_target_rows_inserted") or 0)  # type: ignore[call-overload]
+            changed: int | None = int(counts.metrics.get("num_target_rows_updated") or 0)  # type: ignore[call-overload]
+        elif counts.rows_replaced is None:  # a merge by deltalake, not done yet
+            return {**base, "rows_added": counts.rows, "rows_removed": 0}
+        else:
+            added, changed = counts.rows - counts.rows_replaced, counts.rows_replaced
+        return {**base, "rows_added": added, "rows_removed": 0, "rows_changed": changed}
 
-    # An increment is the rows past the watermark: held in memory for the merge (delta-rs
-    # merges an in-memory table, and a retry must be able to re-read it).
-    increment = (
-        pq.read_table([str(p) for p in staged.paths], schema=target) if staged.paths else None
+    landed = run.land(
+        staged,
+        policy="lossless",
+        mode="merge" if merged else "append",
+        keys=keys,
+        operation="EXTRACT MERGE" if merged else "EXTRACT APPEND",
+        base=current,
+        outcome=outcome,
     )
-    assert increment is not None
-    run.prepare(outcome={**base, "rows_added": staged.rows, "rows_removed": 0})
-    counts: dict[str, int] = {}
-
-    def outcome_of(metrics: Mapping[str, object]) -> Mapping[str, Any]:
-        counts["added"] = int(metrics.get("num_target_rows_inserted") or 0)  # type: ignore[call-overload]
-        counts["changed"] = int(metrics.get("num_target_rows_updated") or 0)  # type: ignore[call-overload]
-        return {
-            **base,
-            "rows_added": counts["added"],
-            "rows_removed": 0,
-            "rows_changed": counts["changed"],
-        }
-
-    version, _ = run.merge(increment, keys=keys, operation="EXTRACT MERGE", outcome=outcome_of)
-    return _Outcome(version.version, counts.get("added", 0), 0, counts.get("changed"), "merge")
+    final = outcome(landed.counts)
+    by = "merge" if keys else "none"
+    return _Outcome(landed.version.version, final["rows_added"], 0, final.get("rows_changed"), by)
 
 
 # --------------------------------------------------------------------------------------------
-# Staging
-
-
-@dataclass(frozen=True)
-class _Staged:
-    paths: tuple[Path, ...]
-    rows: int
-
-
-def _stage(batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path) -> _Staged:
-    """Write batches to Parquet files in ``folder`` (the lake's encodings, a row group a batch)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from lake.delta.encoding import writer_options
-
-    paths: list[Path] = []
-    writer: pq.ParquetWriter | None = None
-    in_file = 0
-    rows = 0
-    try:
-        for batch in batches:
-            batch = _conform(batch, schema)
-            if writer is None or in_file >= ROWS_PER_FILE:
-                if writer is not None:
-                    writer.close()
-                paths.append(folder / f"part-{len(paths):05d}.parquet")
-                writer = pq.ParquetWriter(
-                    paths[-1], schema, **writer_options(pa.Table.from_batches([batch]))
-                )
-                in_file = 0
-            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-            in_file += batch.num_rows
-            rows += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    return _Staged(tuple(paths), rows)
-
-
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, *, lenient: bool = False) -> pa.RecordBatch:
-    """``batch`` with ``schema``'s columns: cast where the table is wider, NULL where absent.
-
-    ``lenient``, for old rows being compared: a column whose old values cannot be cast (an
-    incompatible type change) reads as NULL, so every such row compares as changed.
-    """
-    import pyarrow as pa
-
-    if batch.schema.equals(schema):
-        return batch
-    columns = []
-    for f in schema:
-        i = batch.schema.get_field_index(f.name)
-        if i < 0:
-            columns.append(pa.nulls(batch.num_rows, f.type))
-            continue
-        column = batch.column(i)
-        try:
-            columns.append(column if column.type.equals(f.type) else column.cast(f.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            if not lenient:
-                raise
-            columns.append(pa.nulls(batch.num_rows, f.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+# Reading versions
 
 
 def _version_batches(
     store: DeltaStore, snapshot: Snapshot, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of one table version, as batches conformed to ``schema``."""
+    """The rows of one table version, as batches conformed to ``schema``; a column whose old
+    values cannot be cast (an incompatible type change) reads as NULL, so every such row
+    compares as changed."""
     for batch in store.scan(snapshot):
-        yield _conform(_plain(batch), schema, lenient=True)
-
-
-def _staged_batches(paths: Sequence[Path], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    import pyarrow.parquet as pq
-
-    for path in paths:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-            yield _conform(batch, schema)
-
-
-def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Files rewritten by delta-rs declare view types (FACTS): read them as plain ones."""
-    import pyarrow as pa
-
-    fields = [pa.field(f.name, normal_type(f.type)) for f in batch.schema]
-    if all(a.type.equals(b.type) for a, b in zip(fields, batch.schema, strict=True)):
-        return batch
-    return pa.RecordBatch.from_arrays(
-        [c.cast(f.type) for c, f in zip(batch.columns, fields, strict=True)],
-        schema=pa.schema(fields),
-    )
+        yield conform(batch, schema, lenient=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,8 +393,7 @@ def _hashed(
 def _compare(
     store: DeltaStore,
     previous: Snapshot,
-    staged: Sequence[Path],
-    schema: pa.Schema,
+    staged: Staged,
     keys: Sequence[str],
     staging: Path,
 ) -> tuple[int, int, int | None, str]:
@@ -515,8 +402,9 @@ def _compare(
 
     con = _duck(staging)
     try:
+        schema = staged.schema
         _hashed(con, "old", _version_batches(store, previous, schema), schema, keys)
-        _hashed(con, "new", _staged_batches(staged, schema), schema, keys)
+        _hashed(con, "new", read_staged(staged, schema), schema, keys)
         if keys:
             using = ", ".join(_ident(k) for k in keys)
             # One outer join (one hash table) answers all three counts.
@@ -544,92 +432,12 @@ def _compare(
         con.close()
 
 
-def _rewrite(
-    store: DeltaStore,
-    current: Snapshot,
-    staged: _Staged,
-    schema: pa.Schema,
-    keys: Sequence[str],
-    staging: Path,
-) -> tuple[list[Path], int, int]:
-    """The table's rows in the widened ``schema`` with the increment applied (merged by key, or
-    appended), staged as new files: (files, rows added, rows changed)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    folder = staging / "rewrite"
-    folder.mkdir()
-    incoming = None
-    replaced = 0
-    if keys:
-        incoming = pq.read_table([str(p) for p in staged.paths], columns=list(keys), schema=schema)
-
-    def old_rows() -> Iterator[pa.RecordBatch]:
-        nonlocal replaced
-        for batch in _version_batches(store, current, schema):
-            if incoming is None:
-                yield batch
-                continue
-            index = pa.table([*(batch.column(k) for k in keys),
-                              pa.array(range(batch.num_rows), pa.int64())],
-                             names=[*keys, "lake_row"])  # fmt: skip
-            kept = index.join(incoming, keys=list(keys), join_type="left anti")[
-                "lake_row"
-            ].combine_chunks()
-            replaced += batch.num_rows - len(kept)
-            yield (
-                batch.take(pc.take(kept, pc.sort_indices(kept)))
-                if len(kept) < batch.num_rows
-                else batch
-            )
-
-    def both() -> Iterator[pa.RecordBatch]:
-        yield from old_rows()
-        yield from _staged_batches(staged.paths, schema)
-
-    result = _stage(both(), schema, folder)
-    return list(result.paths), staged.rows - replaced, replaced
-
-
-# --------------------------------------------------------------------------------------------
-# Schemas
-
-
-def _schema_changes(current: Snapshot | None, new: pa.Schema) -> list[Change]:
-    from ingest.db.schema_changes import compare_schemas
-
-    return [] if current is None else compare_schemas(current.schema, new)
-
-
-def _refuse_incompatible(name: TableName, changes: Sequence[Change]) -> None:
-    bad = [c for c in changes if not c.compatible]
-    if bad:
-        raise SchemaConflict(
-            f"{bad[0].message.rstrip('.')} (table {name}); or rebuild {name} from the source with "
-            f"--mode full, which replaces the table's schema in a new version."
-        )
-
-
-def _target_schema(old: pa.Schema | None, new: pa.Schema) -> pa.Schema:
-    """The table's schema after this extract: its columns in their order (with the source's
-    type where it changed), columns the source dropped kept, new columns appended."""
-    import pyarrow as pa
-
-    if old is None:
-        return new
-    by_name = {f.name: f for f in new}
-    fields = [by_name.get(f.name) or pa.field(f.name, normal_type(f.type)) for f in old]
-    fields += [f for f in new if f.name not in set(old.names)]
-    return pa.schema(fields)
-
-
 def _drift_json(change: Change, source: str) -> dict[str, Any]:
     return {
         "column": change.column,
         "change": change.kind,
-        "old_type": None if change.old_type is None else str(change.old_type),
-        "new_type": None if change.new_type is None else str(change.new_type),
+        "old_type": change.old_type,
+        "new_type": change.new_type,
         "source": source,
         "line": None,
         "detail": change.message,

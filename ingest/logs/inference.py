@@ -35,7 +35,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from lake.delta.store import JSON_ENCODING_KEY
+from lake.delta.types import JSON_ENCODING_KEY
 
 MAX_DEPTH = 32
 """Struct/list levels kept as typed columns; deeper subtrees are stored as JSON text."""

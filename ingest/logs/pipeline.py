@@ -9,22 +9,22 @@ what happened. The table is created on first ingest.
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, VersionInfo
+from catalog.store import Catalog, PendingFile, SourceRef, TableInfo
 from lake.core.names import TableName
 from lake.core.storage import Storage
-from lake.delta.store import DeltaStore, Snapshot, StagedFile, column_type
+from lake.delta.store import DeltaStore
 from lake.landing.commits import TableRun
+from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    pass
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
@@ -138,7 +138,7 @@ def ingest_logs(
             return IngestReport(
                 str(name), None, run.run_id, tuple(outcomes), seconds=time.perf_counter() - started
             )
-        with tempfile.TemporaryDirectory(prefix="lake-stage-") as staging:
+        with StagingFolder("lake-stage-") as staging:
             staged = stage_logs(
                 [s.uri for s in to_read],
                 staging_dir=staging,
@@ -186,9 +186,13 @@ def ingest_logs(
                     time.perf_counter() - started,
                 )
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
-            run.prepare(
-                outcome={"rows_added": sum(f.records for f in staged.files), "drift": list(drift)},
-                files=[
+            landed = run.land(
+                staged.staged,
+                policy="logs",
+                operation="INGEST LOGS",
+                base=existing,
+                outcome={"rows_added": staged.staged.rows, "drift": list(drift)},
+                ledger=[
                     PendingFile(
                         uri=r.uri,
                         sha256=r.sha256,
@@ -200,24 +204,9 @@ def ingest_logs(
                     for r in staged.sources
                 ],
             )
-            new_files = [
-                StagedFile(path=_path(f.path), partition_values=f.partition_values)
-                for f in staged.files
-            ]
-            if existing is not None and _changes_types(existing.schema, staged.schema):
-                version = _rewrite_widened(
-                    run, store, existing, new_files, staged.schema, staged.partition_by
-                )
-            else:
-                version = run.commit_staged(
-                    new_files,
-                    schema=staged.schema,
-                    partition_by=staged.partition_by,
-                    operation="INGEST LOGS",
-                )
     return IngestReport(
         str(name),
-        version.version,
+        landed.version.version,
         run.run_id,
         tuple(outcomes),
         drift,
@@ -267,52 +256,6 @@ def _sha256(source: Any) -> str:
     return digest.hexdigest()
 
 
-def _changes_types(existing: pa.Schema, new: pa.Schema) -> bool:
-    """Whether the new logs widen a column the table already has (its type, or a string
-    column that becomes JSON text)."""
-    for column in existing:
-        index = new.get_field_index(column.name)
-        if index >= 0 and column_type(new.field(index)) != column_type(column):
-            return True
-    return False
-
-
-def _rewrite_widened(
-    run: TableRun,
-    store: DeltaStore,
-    base: Snapshot,
-    new_files: Sequence[StagedFile],
-    schema: Any,
-    partition_by: Sequence[str],
-) -> VersionInfo:
-    """Commit the new rows together with the rows of ``base`` (the version the new rows
-    were inferred against) converted to the widened schema (see :mod:`ingest.logs.widen`): one
-    version, one type per column, no value lost. If another writer committed after ``base``,
-    nothing is written (CommitConflict).
-
-    The rewrite reads the whole table; it happens once per widening, not per ingest.
-    """
-    import itertools
-
-    import pyarrow as pa
-
-    from ingest.logs.widen import widen
-    from lake.delta.store import read_staged
-
-    old_rows = (widen(batch, schema) for batch in store.scan(base))
-    reader = pa.RecordBatchReader.from_batches(
-        schema, itertools.chain(old_rows, read_staged(new_files, schema))
-    )
-    return run.write(
-        reader,
-        mode="overwrite",
-        operation="INGEST LOGS (WIDEN)",
-        partition_by=partition_by,
-        overwrite_schema=True,
-        base_version=base.version,
-    )
-
-
 def _drift_json(event: Any) -> dict[str, Any]:
     return {
         "column": ".".join(event.column),
@@ -345,9 +288,3 @@ def _source_ref(report: Any) -> SourceRef:
             "records_failed": report.records_failed,
         },
     )
-
-
-def _path(path: str):  # noqa: ANN202
-    from pathlib import Path
-
-    return Path(path)

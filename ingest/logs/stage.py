@@ -83,7 +83,9 @@ from ingest.logs.textlogs import (
     text_format,
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
-from lake.delta.encoding import writer_options
+from lake.delta.encoding import ROW_GROUP_ROWS, writer_options
+from lake.delta.snapshot import StagedFile
+from lake.landing.staging import Staged
 
 Format = Literal["auto", "jsonl", "text"]
 ResumePoint = tuple[int, int, str]
@@ -91,8 +93,6 @@ ResumePoint = tuple[int, int, str]
 Progress = Callable[[int, int, int], None]
 """``progress(files_done, records, bytes)``, called after every chunk."""
 
-ROW_GROUP_ROWS = 65_536
-"""deltalake aborts the process on nested row groups larger than this (FACTS.md)."""
 ROWS_PER_FILE = 1_048_576
 PARTITION_COLUMN = "_event_date"
 EVENT_TIME = pa.timestamp("us", tz="UTC")
@@ -136,16 +136,6 @@ class FileReport:
 
 
 @dataclass(frozen=True)
-class StagedFile:
-    """One staged Parquet file (local path) and the partition it belongs to."""
-
-    path: str
-    partition_values: Mapping[str, str | None]
-    records: int
-    size_bytes: int
-
-
-@dataclass(frozen=True)
 class DriftEvent:
     """A column the table does not have yet, or must widen, and where data first needed it."""
 
@@ -159,16 +149,26 @@ class DriftEvent:
 
 @dataclass(frozen=True)
 class StagedLogs:
-    """Everything an ingest staged. ``schema`` is the table's schema after the ingest,
+    """Everything an ingest staged. ``staged.schema`` is the table's schema after the ingest,
     ``_event_date`` (the partition column) included; files do not contain it."""
 
-    schema: pa.Schema
-    partition_by: tuple[str, ...]
-    files: tuple[StagedFile, ...]
+    staged: Staged
     sources: tuple[FileReport, ...]
     drift: tuple[DriftEvent, ...]
     ingested_at: datetime
     time_field: str | None
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.staged.schema
+
+    @property
+    def partition_by(self) -> tuple[str, ...]:
+        return self.staged.partition_by
+
+    @property
+    def files(self) -> tuple[StagedFile, ...]:
+        return self.staged.files
 
     @property
     def records_read(self) -> int:
@@ -739,19 +739,21 @@ class _Stage:
                 self._rewrite(w, schema)
             files.append(
                 StagedFile(
-                    path=w.path,
+                    path=Path(w.path),
                     partition_values={PARTITION_COLUMN: w.date} if schema.has_time else {},
-                    records=w.records,
-                    size_bytes=os.path.getsize(w.path),
                 )
             )
         full = schema.arrow
         if schema.has_time:
             full = full.append(pa.field(PARTITION_COLUMN, pa.date32()))
-        return StagedLogs(
-            schema=full,
-            partition_by=(PARTITION_COLUMN,) if schema.has_time else (),
+        staged = Staged(
             files=tuple(files),
+            schema=full,
+            rows=sum(w.records for w in self.written),
+            partition_by=(PARTITION_COLUMN,) if schema.has_time else (),
+        )
+        return StagedLogs(
+            staged=staged,
             sources=tuple(self.reports),
             drift=tuple(self._drift(schema)),
             ingested_at=self.ingested_at,

@@ -67,3 +67,11 @@ class VersionVacuumed(VersionNotFound):
 
 class SchemaConflict(LakeError):
     """New data does not fit the table's schema, and the lake will not widen it silently."""
+
+
+class TypeNotStorable(SchemaConflict):
+    """A column's type, or one of its values, has no exact form in a Delta table."""
+
+    def __init__(self, message: str, *, column: str) -> None:
+        super().__init__(message)
+        self.column = column

@@ -27,6 +27,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+ROW_GROUP_ROWS = 65_536
+"""Row groups of at most this many rows: DuckDB skips row groups by their statistics, and
+deltalake aborts the process writing nested structs in larger row groups (FACTS.md)."""
 SCAN_CODEC = "lz4"
 """pyarrow's ``lz4`` is Parquet's ``LZ4_RAW``."""
 ARCHIVE_CODEC = "zstd"

@@ -15,10 +15,9 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from lake.core.errors import (
@@ -32,6 +31,12 @@ from lake.core.errors import (
 )
 from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
+from lake.delta.encoding import ROW_GROUP_ROWS
+from lake.delta.evolution import conform
+from lake.delta.partitions import folder_name, read_text
+from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
+from lake.delta.stats import file_stats
+from lake.delta.types import has_timestamp_ntz, same_schema
 
 if TYPE_CHECKING:
     import deltalake
@@ -40,112 +45,11 @@ if TYPE_CHECKING:
 RUN_ID_KEY = "lake.run_id"
 OPERATION_KEY = "lake.operation"
 
-JSON_ENCODING_KEY = b"lake.encoding"
-"""Arrow field metadata key marking a string column that holds JSON text (value ``b"json"``);
-Delta keeps field metadata in the table's schema."""
-
-
-def column_type(field: pa.Field) -> str:
-    """A column's type as shown to users and fingerprinted by the catalog: its Arrow type,
-    and ``json`` for a string column of JSON text."""
-    if (field.metadata or {}).get(JSON_ENCODING_KEY) == b"json":
-        return "json"
-    return str(field.type)
-
-
-# Row groups of at most this many rows: DuckDB can skip row groups by their statistics,
-# and deltalake aborts the process writing nested structs in larger row groups.
-ROW_GROUP_ROWS = 65_536
 TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
 TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """One Parquet file of a table version."""
-
-    uri: str
-    path: str
-    """Relative to the table's location, as in the Delta log."""
-    size: int
-    rows: int | None
-    partition_values: Mapping[str, str | None] = field(default_factory=dict)
-    time_ranges: Mapping[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
-    """Per top-level timestamp-with-zone column, its (min, max) from the Delta log's file
-    statistics (None where not recorded). Delta keeps them to the millisecond: the true
-    maximum may lie up to 1 ms above the recorded one."""
-
-
-class _LoggedRanges(Mapping[str, tuple[datetime | None, datetime | None]]):
-    """One file's (min, max) per column, read from the log's statistics only when asked:
-    turning every file's times into Python values made each open of a table of 1,000 files
-    take 17 ms instead of 3, and only queries with a time bound need them."""
-
-    __slots__ = ("_columns", "_row")
-
-    def __init__(self, columns: Mapping[str, tuple[pa.Array, pa.Array]], row: int) -> None:
-        self._columns = columns
-        self._row = row
-
-    def __getitem__(self, column: str) -> tuple[datetime | None, datetime | None]:
-        lows, highs = self._columns[column]
-        return lows[self._row].as_py(), highs[self._row].as_py()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One version of a table: its schema and the exact files that make it."""
-
-    uri: str
-    version: int
-    committed_at: datetime
-    schema: pa.Schema
-    partition_columns: tuple[str, ...]
-    files: tuple[DataFile, ...]
-
-    @property
-    def rows(self) -> int:
-        return sum(f.rows or 0 for f in self.files)
-
-    @property
-    def bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-
-@dataclass(frozen=True)
-class Commit:
-    """One entry of a table's Delta history."""
-
-    version: int
-    committed_at: datetime
-    operation: str
-    run_id: str | None
-    metrics: Mapping[str, object]
-    parameters: Mapping[str, object]
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """A Parquet file written on local disk, ready to become part of a table.
-
-    Partition columns are not stored inside the file (the Delta convention); their
-    values are given here, as strings (None for a null partition value).
-    """
-
-    path: Path
-    partition_values: Mapping[str, str | None] = field(default_factory=dict)
-
-
-WriteMode = Literal["append", "overwrite"]
 
 
 class DeltaStore:
@@ -223,7 +127,7 @@ class DeltaStore:
         for column in partition_columns:
             values = actions.column(f"partition.{column}").to_pylist() if actions.num_rows else []
             for i, value in enumerate(values):
-                partitions[i][column] = None if value is None else _partition_text(value)
+                partitions[i][column] = read_text(value)
         schema = pa.schema(dt.schema().to_arrow())
         logged = {}
         columns = set(actions.column_names)
@@ -241,7 +145,7 @@ class DeltaStore:
                 size=size,
                 rows=n,
                 partition_values=partition,
-                time_ranges=_LoggedRanges(logged, i),
+                time_ranges=LoggedRanges(logged, i),
             )
             for i, (path, size, n, partition) in enumerate(
                 zip(paths, sizes, rows, partitions, strict=True)
@@ -311,8 +215,11 @@ class DeltaStore:
                 )
 
     # -- writing -------------------------------------------------------------------------------
+    #
+    # The write protocol (lake.landing) plans every schema before it calls these: they
+    # commit what they are given. Each is one Delta commit carrying ``run_id``.
 
-    def commit_staged(
+    def append(
         self,
         files: Sequence[StagedFile],
         *,
@@ -322,25 +229,22 @@ class DeltaStore:
         operation: str,
         metadata: Mapping[str, str] | None = None,
     ) -> Commit:
-        """Publish locally staged Parquet files into the table and commit them, in one commit.
+        """Publish locally staged Parquet files into the table and commit them, in one commit
+        (creating the table on its first write).
 
-        The staged files must already conform to ``schema`` (partition columns excluded).
-        When the table exists and ``schema`` equals its schema, the files are committed as
-        they are (no re-encoding). A schema that only adds columns goes through deltalake's
-        schema merge; a schema that changes a column's type is refused here: the caller
-        decides to rewrite (see :meth:`rewrite`).
+        The staged files hold ``schema``'s columns (partition columns excluded), which is the
+        table's schema or adds columns to it. With the table's own schema the files are
+        committed as they are (no re-encoding); a schema that adds columns goes through
+        deltalake's schema merge, which re-encodes the files so the new schema and the files
+        land in one commit.
 
         Raises:
-            SchemaConflict: ``schema`` changes the type of an existing column.
             CommitConflict: the commit kept conflicting with other writers.
         """
         properties = _commit_properties(run_id, operation, metadata)
         exists = self.exists()
-        if exists:
-            current = self.snapshot()
-            check_compatible(current.schema, schema, where=self.uri)
-            if not _same_schema(current.schema, schema):
-                return self._append_with_merge(files, schema, partition_by, properties, run_id)
+        if exists and not same_schema(self.snapshot().schema, schema):
+            return self._append_with_merge(files, schema, partition_by, properties, run_id)
         actions = self._publish(files, schema, partition_by)
         from deltalake import DeltaTable, Schema
         from deltalake.transaction import create_table_with_add_actions
@@ -363,9 +267,7 @@ class DeltaStore:
                     if "already exists" not in str(error):
                         raise
                     # Another writer created the table first: append to it instead.
-                    current = self.snapshot()
-                    check_compatible(current.schema, schema, where=self.uri)
-                    if not _same_schema(current.schema, schema):
+                    if not same_schema(self.snapshot().schema, schema):
                         return self._append_with_merge(
                             files, schema, partition_by, properties, run_id
                         )
@@ -383,7 +285,7 @@ class DeltaStore:
             raise self._translate(error, "committing to") from error
         return self._find_commit(run_id)
 
-    def replace_staged(
+    def replace(
         self,
         files: Sequence[StagedFile],
         *,
@@ -396,17 +298,27 @@ class DeltaStore:
         """Make the staged files the table's whole content, with ``schema`` as its schema, in
         one commit (an overwrite; earlier versions stay readable). Unpartitioned tables only.
 
-        ``base_version``: the version the files were derived from, as in :meth:`write`.
+        A schema that needs a Delta protocol feature the table lacks (``timestampNtz`` for a
+        timestamp without a zone) goes through deltalake's writer, which adds the feature
+        in the same commit: deltalake's transaction API would commit a schema the table's
+        protocol does not allow, and the table could never be read again.
+
+        ``base_version``: the version the files were derived from (see :meth:`rewrite`).
 
         Raises:
             CommitConflict: another writer committed after ``base_version``, or the commit
                 kept conflicting with other writers.
         """
         if not self.exists():
-            return self.commit_staged(
+            return self.append(
                 files, schema=schema, run_id=run_id, operation=operation, metadata=metadata
             )
         dt = self._at_base(base_version) if base_version is not None else self.open()
+        if self._lacks_features(dt, schema):
+            import pyarrow as pa
+
+            reader = pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema))
+            return self._overwrite(dt, reader, (), run_id, operation, metadata)
         actions = self._publish(files, schema, ())
         try:
             dt.create_write_transaction(
@@ -419,54 +331,53 @@ class DeltaStore:
             raise self._translate(error, "committing to") from error
         return self._find_commit(run_id)
 
-    def write(
+    def rewrite(
         self,
-        data: pa.RecordBatchReader | pa.Table,
+        data: pa.RecordBatchReader,
         *,
-        mode: WriteMode,
+        schema: pa.Schema,
+        partition_by: Sequence[str] = (),
         run_id: str,
         operation: str,
-        partition_by: Sequence[str] = (),
-        overwrite_schema: bool = False,
+        base_version: int,
         metadata: Mapping[str, str] | None = None,
-        base_version: int | None = None,
     ) -> Commit:
-        """Write Arrow data as one commit (append, or overwrite the whole table).
+        """Replace every row of the table with ``data``, and its schema with ``schema``, in one
+        commit: the rewrite of a table whose column types change.
 
-        deltalake casts silently (a float 1.5 appended to a long column becomes 1), so the
-        schemas are compared here first: adding columns is allowed, changing a type only
-        with ``overwrite_schema`` (which replaces the table's schema with the data's).
-
-        ``base_version``: the version the data was derived from (a rewrite). The write is
-        refused if another writer committed since, because an overwrite replaces only the
-        files of the version it is based on.
+        ``base_version``: the version ``data`` was derived from. The rewrite is refused if
+        another writer committed since, because it replaces only the files of the version it
+        is based on: rows committed since would be lost, or left in an older type.
 
         Raises:
-            SchemaConflict: the data changes a column's type and ``overwrite_schema`` is off.
             CommitConflict: another writer committed after ``base_version``.
         """
+        if not data.schema.equals(schema):
+            raise ValueError("rewrite: the data's schema is not the schema to write")
+        dt = self._at_base(base_version)
+        return self._overwrite(dt, data, partition_by, run_id, operation, metadata)
+
+    def _overwrite(
+        self,
+        dt: deltalake.DeltaTable,
+        data: pa.RecordBatchReader,
+        partition_by: Sequence[str],
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None,
+    ) -> Commit:
         from deltalake import write_deltalake
 
-        target: str | deltalake.DeltaTable = (
-            self.uri if base_version is None else self._at_base(base_version)
-        )
-        exists = self.exists()
-        if exists and not (mode == "overwrite" and overwrite_schema):
-            check_compatible(self.snapshot().schema, data.schema, where=self.uri)
-        schema_mode = "overwrite" if overwrite_schema else "merge"
         try:
             data, sample = _peek(data)
-            writer_properties = _writer_properties(sample)
             write_deltalake(
-                target,
+                dt,
                 data,
-                mode=mode,
-                schema_mode=schema_mode,
+                mode="overwrite",
+                schema_mode="overwrite",
                 partition_by=list(partition_by) or None,
-                storage_options=self.storage.delta_options(),
-                writer_properties=writer_properties,
+                writer_properties=_writer_properties(sample),
                 target_file_size=TARGET_FILE_BYTES,
-                configuration=None if exists else TABLE_CONFIGURATION,
                 commit_properties=_commit_properties(run_id, operation, metadata),
             )
         except LakeError:
@@ -487,6 +398,17 @@ class DeltaStore:
             )
         return dt
 
+    def can_merge(self, schema: pa.Schema) -> bool:
+        """Whether deltalake's merge can commit ``schema``: not when it needs a protocol
+        feature the table lacks (deltalake would commit a table no reader can open)."""
+        return not self._lacks_features(self.open(), schema)
+
+    def _lacks_features(self, dt: deltalake.DeltaTable, schema: pa.Schema) -> bool:
+        if not has_timestamp_ntz(schema):
+            return False
+        features = dt.protocol().reader_features or []
+        return "timestampNtz" not in features
+
     def merge(
         self,
         source: pa.Table,
@@ -502,11 +424,17 @@ class DeltaStore:
         re-reads the table each time so a retry never applies on a stale version.
 
         Raises:
+            SchemaConflict: ``source`` needs a protocol feature the table lacks (see
+                :meth:`can_merge`): rewrite the table instead.
             CommitConflict: still conflicting after several attempts.
         """
         from deltalake.exceptions import CommitFailedError
 
-        check_compatible(self.snapshot().schema, source.schema, where=self.uri)
+        if not self.can_merge(source.schema):
+            raise SchemaConflict(
+                f"Merging into {self.uri} would add a timestamp without a time zone, which the "
+                "table's Delta protocol does not allow yet; rewrite the table instead."
+            )
         predicate = " AND ".join(f"t.{_delta_ident(k)} = s.{_delta_ident(k)}" for k in keys)
         for attempt in range(MERGE_RETRIES):
             if attempt:
@@ -606,7 +534,7 @@ class DeltaStore:
                 raise self._translate(error, "reading") from error
             with handle:
                 for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    yield _conform(batch, snapshot.schema, data_file.partition_values)
+                    yield _with_partitions(batch, snapshot.schema, data_file.partition_values)
 
     def _append_with_merge(
         self,
@@ -620,7 +548,7 @@ class DeltaStore:
         new schema and the files land in one commit."""
         import pyarrow as pa
 
-        reader = pa.RecordBatchReader.from_batches(schema, read_staged(files, schema))
+        reader = pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema))
         from deltalake import write_deltalake
 
         try:
@@ -654,8 +582,7 @@ class DeltaStore:
         now_ms = int(time.time() * 1000)
         for staged in files:
             folder = "/".join(
-                f"{column}={_hive_value(staged.partition_values.get(column))}"
-                for column in partition_by
+                folder_name(column, staged.partition_values.get(column)) for column in partition_by
             )
             relative = f"{folder}/" if folder else ""
             relative += f"part-{uuid.uuid4()}.zstd.parquet"
@@ -680,7 +607,7 @@ class DeltaStore:
                     },
                     modification_time=now_ms,
                     data_change=True,
-                    stats=json.dumps(_file_stats(metadata, schema)),
+                    stats=json.dumps(file_stats(metadata, schema)),
                 )
             )
         return actions
@@ -785,119 +712,30 @@ class DeltaStore:
         return self.storage.translate(error, f"{doing} {self.uri}")
 
 
-# -- schemas ---------------------------------------------------------------------------------
-
-
-def check_compatible(current: pa.Schema, new: pa.Schema, *, where: str) -> None:
-    """Refuse a schema that changes the type of a column the table already has.
-
-    Adding columns (top-level or inside structs) is compatible; so is leaving columns
-    out (they read as null).
-
-    Raises:
-        SchemaConflict: naming the column and both types.
-    """
-    for problem in schema_type_changes(current, new):
-        column, old, new_type = problem
-        raise SchemaConflict(
-            f"Column {column!r} of {where} is {old}, the new data has {new_type}; the lake does "
-            f"not change a column's type in an append. Cast the data, or rewrite the table with "
-            f"the widened type."
-        )
-
-
-def schema_type_changes(current: pa.Schema, new: pa.Schema) -> list[tuple[str, str, str]]:
-    """(column path, old type, new type) for every column whose type differs."""
-    import pyarrow as pa
-
-    changes: list[tuple[str, str, str]] = []
-
-    def walk(prefix: str, old: pa.DataType, newer: pa.DataType) -> None:
-        if _normalize_type(old) == _normalize_type(newer):
-            return
-        if pa.types.is_struct(old) and pa.types.is_struct(newer):
-            old_fields = {old.field(i).name: old.field(i).type for i in range(old.num_fields)}
-            for i in range(newer.num_fields):
-                f = newer.field(i)
-                if f.name in old_fields:
-                    walk(f"{prefix}.{f.name}", old_fields[f.name], f.type)
-            return
-        if _is_list(old) and _is_list(newer):
-            walk(f"{prefix}[]", old.value_type, newer.value_type)
-            return
-        changes.append((prefix, str(old), str(newer)))
-
-    old_by_name = {f.name: f.type for f in current}
-    for f in new:
-        if f.name in old_by_name:
-            walk(f.name, old_by_name[f.name], f.type)
-    return changes
-
-
-def _same_schema(a: pa.Schema, b: pa.Schema) -> bool:
-    def norm(schema: pa.Schema) -> list[tuple[str, str]]:
-        return [(f.name, str(_normalize_type(f.type))) for f in schema]
-
-    return norm(a) == norm(b)
-
-
-def _normalize_type(t: pa.DataType) -> pa.DataType:
-    """Types deltalake reports differently from what was written, mapped to one form."""
-    import pyarrow as pa
-
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return pa.string()
-    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return pa.binary()
-    if _is_list(t):
-        return pa.list_(_normalize_type(t.value_type))
-    if pa.types.is_struct(t):
-        return pa.struct(
-            [
-                pa.field(t.field(i).name, _normalize_type(t.field(i).type))
-                for i in range(t.num_fields)
-            ]
-        )
-    if pa.types.is_map(t):
-        return pa.map_(_normalize_type(t.key_type), _normalize_type(t.item_type))
-    if pa.types.is_timestamp(t):
-        return pa.timestamp("us", tz="UTC" if t.tz else None)
-    return t
-
-
-def _is_list(t: pa.DataType) -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
-
-
-def read_staged(files: Sequence[StagedFile], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Batches of the staged files, with partition values restored and cast to ``schema``."""
+def _staged_batches(files: Sequence[StagedFile], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Batches of the staged files, with partition values restored, in ``schema``."""
     import pyarrow.parquet as pq
 
     for staged in files:
         parquet = pq.ParquetFile(staged.path)
         for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
-            yield _conform(batch, schema, staged.partition_values)
+            yield _with_partitions(batch, schema, staged.partition_values)
 
 
-def _conform(
+def _with_partitions(
     batch: pa.RecordBatch, schema: pa.Schema, partition_values: Mapping[str, str | None]
 ) -> pa.RecordBatch:
-    """``batch`` of one data file in ``schema``: partition values restored from the log,
-    columns the file predates filled with nulls."""
+    """``batch`` of one data file in ``schema``: partition values restored from the log (as
+    the Delta protocol writes them), columns the file predates filled with nulls."""
     import pyarrow as pa
 
-    columns = []
-    for f in schema:
-        if f.name in batch.schema.names:
-            columns.append(batch.column(f.name).cast(f.type))
-        elif f.name in partition_values:
-            value = partition_values[f.name]
-            columns.append(pa.array([value] * batch.num_rows, pa.string()).cast(f.type))
-        else:
-            columns.append(pa.nulls(batch.num_rows, f.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    for name, value in partition_values.items():
+        index = schema.get_field_index(name)
+        if index >= 0 and name not in batch.schema.names:
+            target = schema.field(index).type
+            column = pa.array([value] * batch.num_rows, pa.string())
+            batch = batch.append_column(name, column.cast(target))
+    return conform(batch, schema)
 
 
 def _linked(staged: Path, target: str) -> bool:
@@ -913,70 +751,6 @@ def _linked(staged: Path, target: str) -> bool:
     # before our commit would take it for an abandoned file past retention and delete it.
     os.utime(target)
     return True
-
-
-def _file_stats(metadata, schema: pa.Schema) -> dict[str, object]:
-    """Delta file statistics: record count, and min/max/null count of plain top-level columns."""
-    import pyarrow as pa
-
-    stats: dict[str, object] = {"numRecords": metadata.num_rows}
-    minimum: dict[str, object] = {}
-    maximum: dict[str, object] = {}
-    nulls: dict[str, int] = {}
-    wanted = {
-        f.name: f.type
-        for f in schema
-        if pa.types.is_integer(f.type)
-        or pa.types.is_floating(f.type)
-        or pa.types.is_date(f.type)
-        or pa.types.is_timestamp(f.type)
-    }
-    positions = {
-        metadata.schema.column(i).path: i
-        for i in range(metadata.num_columns)
-        if metadata.schema.column(i).path in wanted
-    }
-    for name, index in positions.items():
-        lows, highs, null_count, complete = [], [], 0, True
-        for g in range(metadata.num_row_groups):
-            column_stats = metadata.row_group(g).column(index).statistics
-            if column_stats is None or not column_stats.has_min_max:
-                if (
-                    column_stats is not None
-                    and column_stats.null_count == metadata.row_group(g).num_rows
-                ):
-                    null_count += column_stats.null_count
-                    continue
-                complete = False
-                break
-            lows.append(column_stats.min)
-            highs.append(column_stats.max)
-            null_count += column_stats.null_count or 0
-        if not complete:
-            continue
-        nulls[name] = null_count
-        if lows:
-            minimum[name] = _stat_json(min(lows), wanted[name])
-            maximum[name] = _stat_json(max(highs), wanted[name])
-    if minimum:
-        stats["minValues"] = minimum
-        stats["maxValues"] = maximum
-    if nulls:
-        stats["nullCount"] = nulls
-    return stats
-
-
-def _stat_json(value: object, type_: pa.DataType) -> object:
-    import pyarrow as pa
-
-    if pa.types.is_timestamp(type_) and isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if pa.types.is_date(type_):
-        return value.isoformat()  # type: ignore[union-attr]
-    if isinstance(value, float) and value != value:  # NaN has no JSON form
-        return None
-    return value
 
 
 def _commit_properties(run_id: str, operation: str, metadata: Mapping[str, str] | None):
@@ -1010,18 +784,6 @@ def _is_missing_version(error: BaseException) -> bool:
         or "Invalid table version" in text
         or ("version" in text.lower() and "not found" in text.lower())
     )
-
-
-def _partition_text(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _hive_value(value: str | None) -> str:
-    from urllib.parse import quote
-
-    return "__HIVE_DEFAULT_PARTITION__" if value is None else quote(value, safe="-_.:")
 
 
 def _delta_ident(name: str) -> str:

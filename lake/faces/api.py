@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lake.core.config import LakeConfig, resolve
 from lake.core.names import TableName, TableRef
 from lake.core.storage import Storage
-from lake.delta.store import column_type
+from lake.delta.types import column_type
 
 if TYPE_CHECKING:
     from catalog.lineage import Audit, Impact
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from catalog.tokens import NewToken, TokenInfo
     from ingest.db.pipeline import ExtractReport
     from ingest.logs.pipeline import IngestReport
-    from lake.delta.store import DeltaStore, Snapshot
+    from lake.delta.snapshot import Snapshot
+    from lake.delta.store import DeltaStore
     from lake.landing.retention import PinInfo, VacuumReport
     from lake.landing.sync import SyncResult
     from queries.sql import QueryResult
@@ -167,31 +168,18 @@ class Lake:
         """
         import pyarrow as pa
 
-        from catalog.store import SourceRef
-        from lake.core.errors import ConfigError
-        from lake.landing.commits import TableRun
+        from lake.landing.writes import write_table
 
-        if mode not in ("append", "overwrite"):
-            raise ConfigError(f"mode must be 'append' or 'overwrite', not {mode!r}.")
-        table_name = _table_name(name)
         arrow = data if isinstance(data, (pa.Table, pa.RecordBatchReader)) else pa.table(data)
-        info = self.catalog.create_table(
-            table_name,
-            kind=kind,
-            location=self.storage.table_uri(table_name.namespace, table_name.name),
-            exist_ok=True,
-        )
-        self.sync_table(info)
-        inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
-        with TableRun.start(
+        return write_table(
             self.catalog,
-            self.delta(info),
-            info,
-            kind="write",
-            parameters={"mode": mode},
-            inputs=inputs,
-        ) as run:
-            return run.write(arrow, mode=mode, operation=mode.upper())
+            self.storage,
+            _table_name(name),
+            arrow,
+            mode=mode,  # type: ignore[arg-type]
+            kind=kind,
+            source=source,
+        )
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -285,13 +273,9 @@ class Lake:
     def optimize(self, name: str) -> VersionInfo | None:
         """Compact a table's small files into large ones (a new version with the same rows);
         None when there was nothing to compact."""
-        from lake.landing.commits import TableRun
+        from lake.landing.writes import optimize
 
-        info = self.table(name)
-        with TableRun.start(
-            self.catalog, self.delta(info), info, kind="optimize", parameters={}
-        ) as run:
-            return run.compact()
+        return optimize(self.catalog, self.storage, self.table(name))
 
     # -- queries -----------------------------------------------------------------------------
 

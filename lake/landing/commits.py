@@ -1,26 +1,77 @@
-"""The write protocol every writer of a lake table follows (see ``catalog.store``).
+"""The one landing path: how every write reaches a table and the catalog.
 
-    with TableRun.start(catalog, store, table, kind="ingest_logs", job=..., parameters=...,
+    with TableRun.start(catalog, store, table, kind="ingest_logs", parameters=...,
                         inputs=[...]) as run:
-        run.prepare(outcome={...}, files=[...])      # what the commit will mean
-        version = run.commit_staged(files, schema=...)  # Delta commit + catalog record
+        run.prepare(files=[...])                           # the ledger entries to record
+        landed = run.land(staged, policy="logs", operation="INGEST LOGS",
+                          outcome={"rows_added": n})
 
-Leaving the block with an exception marks the run failed with the error's message and
-commits nothing further; the table stays at its last good version.
+Every writer (log ingest, database extracts, ``write_table``, ``optimize``, the rewrite of
+a table whose column types change) goes through :meth:`TableRun.land` (or
+:meth:`TableRun.compact`), which runs the same four steps:
+
+1. **Stage**: the data as local Parquet files (the stages stage their own rows; Arrow data
+   is staged here, :mod:`lake.landing.staging`).
+2. **Conform** to the table's schema under the writer's named policy
+   (:mod:`lake.delta.evolution`): columns added, types widened by the rules, or the write
+   refused with one sentence before anything is committed.
+3. **Commit** one Delta version: an append, an overwrite, a merge by key, or, when a
+   column's stored type changes, a rewrite of the table's rows in the new types together
+   with the new rows (the same commit). The table format adds any protocol feature the
+   schema needs (``timestampNtz``).
+4. **Record** the version in the catalog, with what the run prepared.
+
+What the commit will mean (row counts, drift, ledger entries, the watermark) is prepared
+in the catalog *before* the Delta commit; if the process dies between the commit and its
+record, ``lake.landing.sync`` finds the commit by its run id and records it with that.
+Leaving the ``with`` block with an exception marks the run failed with the error's message
+and commits nothing further; the table stays at its last good version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, TableVersionRef, VersionInfo
 from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
-from lake.delta.store import Commit, DeltaStore, StagedFile
+from lake.delta.evolution import Evolution, Policy, conform, plan
+from lake.delta.snapshot import Commit, Snapshot
+from lake.delta.store import DeltaStore
+from lake.delta.types import same_type
+from lake.landing.staging import Staged, StagingFolder, as_batches, read_staged, stage_batches
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+Mode = Literal["append", "overwrite", "merge"]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a write does to the table's rows, known before its commit (except ``metrics``)."""
+
+    rows: int
+    """Rows of the new data."""
+    rows_replaced: int | None = 0
+    """Rows of the table the write replaces: every row for an overwrite; for a merge, the
+    rows whose key the new data has (None before deltalake has merged)."""
+    metrics: Mapping[str, object] = field(default_factory=dict)
+    """deltalake's merge metrics (after a merge by deltalake only)."""
+
+
+Outcome = Mapping[str, Any] | Callable[[Counts], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Landed:
+    version: VersionInfo
+    evolution: Evolution
+    counts: Counts
 
 
 class TableRun:
@@ -32,6 +83,7 @@ class TableRun:
         self.table = table
         self.run_id = run_id
         self.version: VersionInfo | None = None
+        self._ledger: Sequence[PendingFile] = ()
 
     @classmethod
     def start(
@@ -73,71 +125,92 @@ class TableRun:
             self.run_id, table_id=self.table.id, outcome=outcome or {}, files=files
         )
 
-    def commit_staged(
+    def land(
         self,
-        files: Sequence[StagedFile],
+        data: Staged | pa.Table | pa.RecordBatchReader,
         *,
-        schema: pa.Schema,
+        policy: Policy,
+        operation: str,
+        mode: Mode = "append",
+        keys: Sequence[str] = (),
         partition_by: Sequence[str] = (),
-        operation: str,
-    ) -> VersionInfo:
-        commit = self.store.commit_staged(
-            files, schema=schema, partition_by=partition_by, run_id=self.run_id, operation=operation
-        )
-        return self._record(commit)
+        base: Snapshot | None = None,
+        hint: str = "",
+        outcome: Outcome | None = None,
+        ledger: Sequence[PendingFile] = (),
+    ) -> Landed:
+        """Land ``data`` as one new version of the table (see the module docstring).
 
-    def replace_staged(
-        self,
-        files: Sequence[StagedFile],
-        *,
-        schema: pa.Schema,
-        operation: str,
-        base_version: int | None = None,
-    ) -> VersionInfo:
-        """Replace the table's rows (and schema) with the staged files, in one commit."""
-        commit = self.store.replace_staged(
-            files, schema=schema, run_id=self.run_id, operation=operation, base_version=base_version
-        )
-        return self._record(commit)
+        ``mode``: ``append``; ``overwrite`` (the data becomes the table's whole content);
+        ``merge`` (rows whose ``keys`` match are replaced, the others inserted).
+        ``partition_by``: the partition columns of a new table written from Arrow data (an
+        existing table keeps its own; staged data says its own). ``base``:
+        the version the data was derived from; an overwrite or a rewrite is refused if
+        another writer committed since. ``hint`` ends the sentence of a refused schema
+        change (what the user can do). ``outcome``: the counts to record with the version
+        (row counts, drift...), or a function of :class:`Counts` that returns them;
+        ``ledger``: the parts of source files the version holds (log ingest).
 
-    def write(
-        self,
-        data: pa.RecordBatchReader | pa.Table,
-        *,
-        mode: str,
-        operation: str,
-        partition_by: Sequence[str] = (),
-        overwrite_schema: bool = False,
-        base_version: int | None = None,
-    ) -> VersionInfo:
-        commit = self.store.write(
-            data,
-            mode=mode,  # type: ignore[arg-type]
-            run_id=self.run_id,
-            operation=operation,
-            partition_by=partition_by,
-            overwrite_schema=overwrite_schema,
-            base_version=base_version,
+        Raises:
+            SchemaConflict: the policy refuses the data's schema (nothing is committed).
+            CommitConflict: another writer committed after ``base`` during an overwrite
+                or a rewrite, or commits kept conflicting.
+        """
+        current = self.store.snapshot() if self.store.exists() else None
+        incoming = data.schema
+        evolution = plan(
+            current.schema if current is not None else None,
+            incoming,
+            policy,
+            where=f"table {self.table.name}",
+            hint=hint,
         )
-        return self._record(commit)
-
-    def merge(
-        self,
-        source: pa.Table,
-        *,
-        keys: Sequence[str],
-        operation: str = "MERGE",
-        outcome: Callable[[Mapping[str, object]], Mapping[str, Any]] | None = None,
-    ) -> tuple[VersionInfo, Mapping[str, object]]:
-        """Upsert ``source`` by ``keys``. ``outcome`` turns the merge's metrics into the
-        prepared outcome (row counts are known only once delta-rs has merged); it is stored
-        before the version is recorded, so a crash in between loses only those counts."""
-        commit, metrics = self.store.merge(
-            source, keys=keys, run_id=self.run_id, operation=operation
-        )
-        if outcome is not None and metrics:
-            self.prepare(outcome=outcome(metrics))
-        return self._record(commit), metrics
+        self._ledger = ledger
+        if current is not None:
+            partition_by = current.partition_columns
+        with StagingFolder("lake-write-") as folder:
+            staged = self._staged(data, evolution, partition_by, folder)
+            if mode == "overwrite":
+                base_version = (base or current).version if (base or current) else None
+                counts = Counts(staged.rows, current.rows if current is not None else 0)
+                self._prepare_outcome(outcome, counts)
+                commit = self.store.replace(
+                    staged.files,
+                    schema=evolution.schema,
+                    run_id=self.run_id,
+                    operation=operation,
+                    base_version=base_version,
+                )
+            elif current is None:
+                counts = Counts(staged.rows)
+                self._prepare_outcome(outcome, counts)
+                commit = self.store.append(
+                    staged.files,
+                    schema=evolution.schema,
+                    partition_by=staged.partition_by,
+                    run_id=self.run_id,
+                    operation=operation,
+                )
+            elif evolution.retyped or (
+                mode == "merge" and not self.store.can_merge(evolution.schema)
+            ):
+                commit, counts = self._rewrite(
+                    current, base, staged, evolution, mode, keys, operation, outcome
+                )
+            elif mode == "append":
+                counts = Counts(staged.rows)
+                self._prepare_outcome(outcome, counts)
+                commit = self.store.append(
+                    staged.files,
+                    schema=evolution.schema,
+                    partition_by=current.partition_columns,
+                    run_id=self.run_id,
+                    operation=operation,
+                )
+            else:
+                commit, counts = self._merge(staged, evolution, keys, operation, outcome)
+            version = self._record(commit)
+        return Landed(version, evolution, counts)
 
     def compact(self) -> VersionInfo | None:
         """Compact the table's small files; None when there was nothing to compact."""
@@ -145,9 +218,141 @@ class TableRun:
         commit, _ = self.store.compact(run_id=self.run_id)
         return None if commit is None else self._record(commit)
 
+    # -- the steps --------------------------------------------------------------------------
+
+    def _staged(
+        self,
+        data: Staged | pa.Table | pa.RecordBatchReader,
+        evolution: Evolution,
+        partition_by: Sequence[str],
+        folder: Path,
+    ) -> Staged:
+        """``data`` as staged files in the planned schema (staged again only where a column's
+        stored type differs: a stage's own files normally are in it already)."""
+        if not isinstance(data, Staged):
+            batches = as_batches(data)
+            return stage_batches(batches, evolution.schema, folder, partition_by=partition_by)
+        target = {f.name: f.type for f in evolution.schema}
+        if all(f.name not in target or same_type(f.type, target[f.name]) for f in data.schema):
+            return data
+        if data.partition_by:
+            raise ValueError("a partitioned stage must stage its files in the planned schema")
+        restaged = stage_batches(read_staged(data, evolution.schema), evolution.schema, folder)
+        return Staged(restaged.files, restaged.schema, restaged.rows)
+
+    def _rewrite(
+        self,
+        current: Snapshot,
+        base: Snapshot | None,
+        staged: Staged,
+        evolution: Evolution,
+        mode: Mode,
+        keys: Sequence[str],
+        operation: str,
+        outcome: Outcome | None,
+    ) -> tuple[Commit, Counts]:
+        """The table's rows in the new schema (those whose key the data has left out, for a
+        merge) and the new rows, as one overwrite of ``current``."""
+        import pyarrow as pa
+
+        schema = evolution.schema
+        incoming_keys = _key_table(staged, keys) if mode == "merge" else None
+        replaced = 0
+        if incoming_keys is not None:
+            replaced = _count_matching(self.store, current, schema, keys, incoming_keys)
+        counts = Counts(staged.rows, replaced)
+        self._prepare_outcome(outcome, counts)
+        old_rows = (conform(b, schema) for b in self.store.scan(current))
+        if incoming_keys is not None:
+            old_rows = _without_keys(old_rows, keys, incoming_keys)
+        rows = itertools.chain(old_rows, read_staged(staged, schema))
+        commit = self.store.rewrite(
+            pa.RecordBatchReader.from_batches(schema, rows),
+            schema=schema,
+            partition_by=current.partition_columns,
+            run_id=self.run_id,
+            operation=f"{operation} (REWRITE)",
+            base_version=(base or current).version,
+        )
+        return commit, counts
+
+    def _merge(
+        self,
+        staged: Staged,
+        evolution: Evolution,
+        keys: Sequence[str],
+        operation: str,
+        outcome: Outcome | None,
+    ) -> tuple[Commit, Counts]:
+        """Upsert by key through deltalake. Its counts are known only once it merged: they
+        are stored before the version is recorded, so a crash in between loses only them."""
+        import pyarrow as pa
+
+        # delta-rs merges an in-memory table, and a retry must be able to read it again.
+        source = pa.Table.from_batches(
+            list(read_staged(staged, evolution.schema)), schema=evolution.schema
+        )
+        self._prepare_outcome(outcome, Counts(staged.rows, None))
+        commit, metrics = self.store.merge(
+            source, keys=keys, run_id=self.run_id, operation=operation
+        )
+        updated = metrics.get("num_target_rows_updated") if metrics else None
+        counts = Counts(staged.rows, None if updated is None else int(updated), metrics)  # type: ignore[call-overload]
+        if metrics:
+            self._prepare_outcome(outcome, counts)
+        return commit, counts
+
+    def _prepare_outcome(self, outcome: Outcome | None, counts: Counts) -> None:
+        """Store the outcome (and, the first time, the ledger) in one catalog transaction."""
+        ledger, self._ledger = self._ledger, ()
+        if outcome is None and not ledger:
+            return
+        resolved = outcome(counts) if callable(outcome) else outcome
+        self.prepare(outcome=resolved, files=ledger)
+
     def _record(self, commit: Commit) -> VersionInfo:
         failpoint("after_delta_commit")
         snapshot = self.store.snapshot(commit.version)
         previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)
         return self.version
+
+
+def _key_table(staged: Staged, keys: Sequence[str]) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.read_table([str(f.path) for f in staged.files], columns=list(keys))
+
+
+def _count_matching(
+    store: DeltaStore,
+    snapshot: Snapshot,
+    schema: pa.Schema,
+    keys: Sequence[str],
+    incoming: pa.Table,
+) -> int:
+    """Rows of ``snapshot`` whose key is among ``incoming``'s keys."""
+    import pyarrow as pa
+
+    total = 0
+    for batch in (conform(b, schema) for b in store.scan(snapshot)):
+        index = pa.table([batch.column(k) for k in keys], names=list(keys))
+        total += index.join(incoming, keys=list(keys), join_type="left semi").num_rows
+    return total
+
+
+def _without_keys(
+    batches: Iterator[pa.RecordBatch], keys: Sequence[str], incoming: pa.Table
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` without the rows whose key is among ``incoming``'s (in their order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for batch in batches:
+        rows = pa.array(range(batch.num_rows), pa.int64())
+        index = pa.table([*(batch.column(k) for k in keys), rows], names=[*keys, "lake_row"])
+        kept = index.join(incoming, keys=list(keys), join_type="left anti")["lake_row"]
+        kept = kept.combine_chunks()
+        if len(kept) < batch.num_rows:
+            batch = batch.take(pc.take(kept, pc.sort_indices(kept)))
+        yield batch

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from catalog.store import Catalog, TableInfo
 from lake.core.errors import TableNotFound, VersionNotFound
-from lake.delta.store import DeltaStore, Snapshot
+from lake.delta.snapshot import Snapshot
+from lake.delta.store import DeltaStore
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,12 @@ def test_describe_shows_any_recorded_version_and_refuses_one_that_does_not_exist
         lk.describe("ml.nothing")
 
 
-def test_a_commit_the_catalog_missed_is_recorded_with_its_run_on_next_touch(lk):
+def test_a_commit_the_catalog_missed_is_recorded_with_its_run_on_next_touch(lk, tmp_path):
     """A writer died between the Delta commit and the catalog write: the next touch heals it."""
+    import pyarrow.parquet as pq
+
     from catalog.store import PendingFile
+    from lake.delta.snapshot import StagedFile
 
     lk.write_table("ml.labels", _labels(3))
     info = lk.catalog.get_table(TableName.parse("ml.labels"))
@@ -143,9 +146,11 @@ def test_a_commit_the_catalog_missed_is_recorded_with_its_run_on_next_touch(lk):
         },
         files=[PendingFile("file:///x.log", "ab" * 32, 0, 10, 1, 1)],
     )
-    store.write(
-        pa.table({"id": [3], "label": ["x"], "weight": [1.0]}),
-        mode="append",
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(pa.table({"id": [3], "label": ["x"], "weight": [1.0]}), staged)
+    store.append(
+        [StagedFile(staged)],
+        schema=store.snapshot().schema.append(pa.field("weight", pa.float64())),
         run_id=run_id,
         operation="APPEND",
     )

@@ -178,7 +178,7 @@ def test_a_published_file_is_as_new_as_its_publication_however_long_ago_it_was_s
 
     import pyarrow.parquet as pq
 
-    from lake.delta.store import StagedFile
+    from lake.delta.snapshot import StagedFile
 
     lk.write_table("ml.t", _rows(0))
     before = set(_files(lk, "ml.t"))
@@ -188,7 +188,7 @@ def test_a_published_file_is_as_new_as_its_publication_however_long_ago_it_was_s
     os.utime(staged, (hours_ago, hours_ago))
     published = time.time()
 
-    lk.delta(lk.table("ml.t")).commit_staged(
+    lk.delta(lk.table("ml.t")).append(
         [StagedFile(path=staged, partition_values={})],
         schema=_rows(0).schema,
         run_id="staged-long-ago",

@@ -48,7 +48,10 @@ def _write(lk, name: str, data: pa.Table, *, partition_by=(), mode: str = "appen
     )
     lk.sync_table(info)
     with TableRun.start(lk.catalog, lk.delta(info), info, kind="write", parameters={}) as run:
-        return run.write(data, mode=mode, operation=mode.upper(), partition_by=partition_by)
+        landed = run.land(
+            data, policy="strict", mode=mode, operation=mode.upper(), partition_by=partition_by
+        )
+        return landed.version
 
 
 def _logs_v0() -> pa.Table:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lake.delta.store import DataFile, Snapshot
+from lake.delta.snapshot import DataFile, Snapshot
 from queries.exceptions import QuerySyntaxError
 from queries.output import json_value, unique_names
 from queries.parse import parse_statement

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from ingest.db.keys import KeyChecker
-from ingest.db.schema_changes import compare_schemas
 from ingest.db.source import _Target, describe_source
 from ingest.db.types import (
     MySqlField,
@@ -259,59 +258,6 @@ def test_sqlite_declared_decimals_read_reals_as_the_decimal_that_was_meant():
     )
     got = convert_column(col, [0.99, 1, 13.86, None]).to_pylist()
     assert got == [Decimal("0.99"), Decimal("1.00"), Decimal("13.86"), None]
-
-
-# --------------------------------------------------------------------------------------------
-# Schema changes
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "kind", "compatible"),
-    [
-        (pa.int32(), pa.int64(), "widened", True),
-        (pa.int16(), pa.int32(), "widened", True),
-        (pa.int32(), pa.decimal128(12, 2), "widened", True),
-        (pa.int64(), pa.decimal128(18, 0), "changed", False),  # 19 digits do not fit 18
-        (pa.decimal128(10, 2), pa.decimal128(12, 2), "widened", True),
-        (pa.decimal128(10, 2), pa.decimal128(12, 4), "widened", True),
-        (pa.decimal128(10, 2), pa.decimal128(11, 4), "changed", False),  # integer digits shrink
-        (pa.decimal128(12, 2), pa.decimal128(10, 2), "narrowed", False),
-        (pa.float32(), pa.float64(), "widened", True),
-        (pa.float64(), pa.float32(), "narrowed", False),
-        (pa.int64(), pa.int32(), "narrowed", False),
-        (pa.string(), pa.int64(), "changed", False),
-        (pa.int64(), pa.string(), "changed", False),
-        (pa.date32(), pa.timestamp("us"), "widened", True),
-        (pa.timestamp("us"), pa.timestamp("us", tz="UTC"), "changed", False),
-        (pa.list_(pa.int32()), pa.list_(pa.int64()), "widened", True),
-    ],
-)
-def test_compare_schemas_classifies_type_changes(old, new, kind, compatible):
-    (change,) = compare_schemas(pa.schema([("c", old)]), pa.schema([("c", new)]))
-    assert (change.kind, change.compatible) == (kind, compatible)
-    assert "'c'" in change.message and str(old) in change.message
-
-
-def test_compare_schemas_reports_added_and_dropped_columns_as_compatible():
-    old = pa.schema([("id", pa.int64()), ("gone", pa.string())])
-    new = pa.schema([("id", pa.int64()), ("fresh", pa.float64())])
-    changes = compare_schemas(old, new)
-    assert [(c.kind, c.column, c.compatible) for c in changes] == [
-        ("added", "fresh", True),
-        ("dropped", "gone", True),
-    ]
-
-
-def test_compare_schemas_ignores_physical_spellings_of_the_same_type():
-    old = pa.schema(
-        [
-            ("s", pa.large_string()),
-            ("b", pa.large_binary()),
-            ("t", pa.timestamp("us", tz="Etc/UTC")),
-        ]
-    )
-    new = pa.schema([("s", pa.string()), ("b", pa.binary()), ("t", pa.timestamp("us", tz="UTC"))])
-    assert compare_schemas(old, new) == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""Staged data: Parquet files on local disk, in a table's planned schema, waiting for a commit.
+
+Every write lands through staging (:mod:`lake.landing.commits`): the log stage and the
+extract stage write their own staged files; Arrow data handed to the lake (``write_table``)
+is staged here. Files are written with the lake's encodings (:mod:`lake.delta.encoding`),
+row groups of at most :data:`~lake.delta.encoding.ROW_GROUP_ROWS` rows, and never written again
+after staging, so a retry can read them and a local table can take them by hard link.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lake.delta.encoding import ROW_GROUP_ROWS
+from lake.delta.evolution import conform
+from lake.delta.partitions import partition_text
+from lake.delta.snapshot import StagedFile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROWS_PER_FILE = 1 << 21
+"""One staged file per this many rows: a 5M-row extract is a handful of files."""
+STAGING_PREFIXES = ("lake-stage-", "lake-extract-", "lake-write-")
+"""Temporary folders of runs that stage data (ingest, extract, write)."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Files staged for one commit, all in ``schema`` (partition columns excepted)."""
+
+    files: tuple[StagedFile, ...]
+    schema: pa.Schema
+    rows: int
+    partition_by: tuple[str, ...] = ()
+
+
+def stage_batches(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    folder: Path,
+    *,
+    partition_by: Sequence[str] = (),
+    rows_per_file: int = ROWS_PER_FILE,
+) -> Staged:
+    """Write ``batches``, each conformed to ``schema`` (:func:`lake.delta.evolution.conform`),
+    to Parquet files in ``folder``: one series of files per partition when ``partition_by``
+    names columns (their values then live in the Delta log, not in the files)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lake.delta.encoding import writer_options
+
+    file_schema = pa.schema([f for f in schema if f.name not in partition_by])
+    writers: dict[tuple[str | None, ...], tuple[pq.ParquetWriter, int]] = {}
+    files: list[StagedFile] = []
+    rows = 0
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            batch = conform(batch, schema)
+            for values, part in _partitions(batch, partition_by):
+                writer, in_file = writers.get(values, (None, 0))
+                if writer is None or in_file >= rows_per_file:
+                    if writer is not None:
+                        writer.close()
+                    path = folder / f"part-{len(files):05d}.parquet"
+                    files.append(StagedFile(path, dict(zip(partition_by, values, strict=True))))
+                    options = writer_options(pa.Table.from_batches([part]))
+                    writer, in_file = pq.ParquetWriter(path, file_schema, **options), 0
+                writer.write_batch(part, row_group_size=ROW_GROUP_ROWS)
+                writers[values] = (writer, in_file + part.num_rows)
+                rows += part.num_rows
+    finally:
+        for writer, _ in writers.values():
+            writer.close()
+    return Staged(tuple(files), schema, rows, tuple(partition_by))
+
+
+def _partitions(
+    batch: pa.RecordBatch, partition_by: Sequence[str]
+) -> Iterator[tuple[tuple[str | None, ...], pa.RecordBatch]]:
+    """The rows of ``batch`` per partition: (the partition values as the Delta log writes
+    them, the rows without the partition columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not partition_by:
+        yield (), batch
+        return
+    table = pa.Table.from_batches([batch])
+    data = table.drop_columns(list(partition_by))
+    keys = table.select(list(partition_by)).group_by(list(partition_by), use_threads=False)
+    for row in keys.aggregate([]).to_pylist():
+        mask = None
+        for column in partition_by:
+            value = row[column]
+            test = pc.is_null(table[column]) if value is None else pc.equal(table[column], value)
+            mask = test if mask is None else pc.and_(mask, test)
+        rows = data.filter(mask).combine_chunks()
+        texts = tuple(partition_text(row[c], table.schema.field(c).type) for c in partition_by)
+        for part in rows.to_batches():
+            yield texts, part
+
+
+def read_staged(staged: Staged, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The staged rows, batch by batch, in ``schema`` (partition values restored)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for file in staged.files:
+        for batch in pq.ParquetFile(file.path).iter_batches(batch_size=ROW_GROUP_ROWS):
+            for column, value in file.partition_values.items():
+                if column in schema.names and column not in batch.schema.names:
+                    batch = batch.append_column(
+                        column, pa.array([value] * batch.num_rows, pa.string())
+                    )
+            yield conform(batch, schema)
+
+
+def as_batches(data: pa.Table | pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        yield from data.to_batches(max_chunksize=ROW_GROUP_ROWS)
+    else:
+        yield from data
+
+
+class StagingFolder:
+    """A temporary folder for one run's staged files, removed when the run ends.
+
+    The run holds an exclusive lock on a file inside it for as long as it lives; the lock
+    dies with the process, so a folder whose lock can be taken was left by a killed run
+    (``kill -9`` skips every clean-up) and is removed by the next run that stages.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        remove_abandoned()
+        self._folder = tempfile.TemporaryDirectory(prefix=prefix)
+        self.path = Path(self._folder.name)
+        # Locked before it takes its name: a lock file anyone can see is always held.
+        self._lock = open(self.path / ".locking", "w")  # noqa: SIM115 - held for the run's life
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(self.path / ".locking", self.path / LOCK_NAME)
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._lock.closed:
+            self._lock.close()
+        self._folder.cleanup()
+
+
+LOCK_NAME = ".lake-run.lock"
+UNLOCKED_AFTER_S = 24 * 3600
+"""A staging folder without a lock file (left by an older lake) this old is abandoned."""
+
+
+def remove_abandoned(root: str | None = None) -> list[str]:
+    """Remove the staging folders that killed runs left in the temporary directory (their
+    lock is free); returns them."""
+    import shutil
+
+    base = Path(root or tempfile.gettempdir())
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(STAGING_PREFIXES) or not entry.is_dir(follow_symlinks=False):
+            continue
+        lock_path = Path(entry.path) / LOCK_NAME
+        try:
+            with open(lock_path) as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live run holds it
+        except FileNotFoundError:
+            if not _older_than(entry, UNLOCKED_AFTER_S):
+                continue  # being created, or left by an older lake not long ago
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
+def _older_than(entry: os.DirEntry[str], seconds: float) -> bool:
+    import time
+
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime > seconds
+    except OSError:
+        return False

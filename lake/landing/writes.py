@@ -1,0 +1,69 @@
+"""Writes that are no stage of their own: Arrow data from Python, and compaction.
+
+``write_table`` lands data produced in Python (labels from user feedback, features) under
+the strict policy: columns may be added, a column's type never changes on append (cast the
+data, or overwrite). ``optimize`` compacts small files into large ones. Both go through
+the one landing path (:mod:`lake.landing.commits`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from catalog.store import Catalog, SourceRef, TableInfo, VersionInfo
+from lake.core.errors import ConfigError
+from lake.core.names import TableName
+from lake.core.storage import Storage
+from lake.delta.store import DeltaStore
+from lake.delta.types import storable_schema
+from lake.landing.commits import TableRun
+from lake.landing.sync import sync_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+WriteMode = Literal["append", "overwrite"]
+
+
+def write_table(
+    catalog: Catalog,
+    storage: Storage,
+    name: TableName,
+    data: pa.Table | pa.RecordBatchReader,
+    *,
+    mode: WriteMode = "append",
+    kind: str = "arrow",
+    source: str | None = None,
+) -> VersionInfo:
+    """Land Arrow data as one new version of table ``name`` (created on first write).
+
+    Raises:
+        ConfigError: ``mode`` is neither ``append`` nor ``overwrite``.
+        TypeNotStorable: a column has no Delta type (nothing is created or committed).
+        SchemaConflict: the data changes the type of a column the table has.
+    """
+    if mode not in ("append", "overwrite"):
+        raise ConfigError(f"mode must be 'append' or 'overwrite', not {mode!r}.")
+    # Before the table is created: a refused first write leaves no trace.
+    storable_schema(data.schema)
+    info = catalog.create_table(
+        name, kind=kind, location=storage.table_uri(name.namespace, name.name), exist_ok=True
+    )
+    store = DeltaStore(info.location, storage)
+    sync_table(catalog, store, info)
+    inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
+    with TableRun.start(
+        catalog, store, info, kind="write", parameters={"mode": mode}, inputs=inputs
+    ) as run:
+        # Rows added and removed are the files' counts (the catalog reads them off the log).
+        landed = run.land(data, policy="strict", mode=mode, operation=mode.upper())
+    return landed.version
+
+
+def optimize(catalog: Catalog, storage: Storage, info: TableInfo) -> VersionInfo | None:
+    """Compact a table's small files into large ones (a new version with the same rows);
+    None when there was nothing to compact."""
+    store = DeltaStore(info.location, storage)
+    sync_table(catalog, store, info)
+    with TableRun.start(catalog, store, info, kind="optimize", parameters={}) as run:
+        return run.compact()
