@@ -343,8 +343,9 @@ def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Na
     target = inf.arrow_type(dst, dst_names)
     if src == NULL or pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target)
-    # A string becoming JSON keeps its Arrow type but not its text ("a" -> "\"a\"").
-    if arr.type == target and not (dst == JSON and src != JSON):
+    # A string becoming JSON keeps its Arrow type but not its text ("a" -> "\"a\""), at any
+    # depth (a list of strings becoming a list of JSON): only the same type passes as it is.
+    if arr.type == target and src == dst:
         return arr
     if dst == JSON:
         if src == JSON:

@@ -36,7 +36,12 @@ from lake.delta.evolution import conform
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
 from lake.delta.stats import file_stats
-from lake.delta.types import has_timestamp_ntz, same_schema
+from lake.delta.types import (
+    from_delta_schema,
+    has_timestamp_ntz,
+    same_schema,
+    to_delta_schema,
+)
 
 if TYPE_CHECKING:
     import deltalake
@@ -128,7 +133,7 @@ class DeltaStore:
             values = actions.column(f"partition.{column}").to_pylist() if actions.num_rows else []
             for i, value in enumerate(values):
                 partitions[i][column] = read_text(value)
-        schema = pa.schema(dt.schema().to_arrow())
+        schema = from_delta_schema(pa.schema(dt.schema().to_arrow()))
         logged = {}
         columns = set(actions.column_names)
         for f in schema:
@@ -254,7 +259,7 @@ class DeltaStore:
                 try:
                     create_table_with_add_actions(
                         self.uri,
-                        Schema.from_arrow(schema),
+                        Schema.from_arrow(to_delta_schema(schema)),
                         actions,
                         mode="error",
                         partition_by=list(partition_by) or None,
@@ -275,7 +280,7 @@ class DeltaStore:
             dt.create_write_transaction(
                 actions,
                 mode="append",
-                schema=schema,
+                schema=to_delta_schema(schema),
                 partition_by=list(partition_by) or None,
                 commit_properties=properties,
             )
@@ -324,7 +329,7 @@ class DeltaStore:
             dt.create_write_transaction(
                 actions,
                 mode="overwrite",
-                schema=schema,
+                schema=to_delta_schema(schema),
                 commit_properties=_commit_properties(run_id, operation, metadata),
             )
         except Exception as error:  # noqa: BLE001
@@ -369,7 +374,7 @@ class DeltaStore:
         from deltalake import write_deltalake
 
         try:
-            data, sample = _peek(data)
+            data, sample = _peek(_marked(data))
             write_deltalake(
                 dt,
                 data,
@@ -446,7 +451,7 @@ class DeltaStore:
             try:
                 metrics = (
                     dt.merge(
-                        source,
+                        source.cast(to_delta_schema(source.schema)),
                         predicate=predicate,
                         source_alias="s",
                         target_alias="t",
@@ -548,7 +553,7 @@ class DeltaStore:
         new schema and the files land in one commit."""
         import pyarrow as pa
 
-        reader = pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema))
+        reader = _marked(pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema)))
         from deltalake import write_deltalake
 
         try:
@@ -710,6 +715,15 @@ class DeltaStore:
                 f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
             )
         return self.storage.translate(error, f"{doing} {self.uri}")
+
+
+def _marked(data: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """``data`` under its schema as Delta will keep it (:func:`to_delta_schema`)."""
+    import pyarrow as pa
+
+    schema = to_delta_schema(data.schema)
+    batches = (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in data)
+    return pa.RecordBatchReader.from_batches(schema, batches)
 
 
 def _staged_batches(files: Sequence[StagedFile], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

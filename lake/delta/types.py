@@ -73,10 +73,38 @@ def json_field(name: str, *, nullable: bool = True) -> pa.Field:
 
 def column_type(field: pa.Field) -> str:
     """A column's type as shown to users and fingerprinted by the catalog: its Arrow type,
-    and ``json`` for a string column of JSON text."""
+    with ``json`` for a string of JSON text, at any depth (``list<element: json>``)."""
     if is_json(field):
         return "json"
-    return str(field.type)
+    if not _holds_json(field.type):
+        return str(field.type)
+    import pyarrow as pa
+
+    t = field.type
+    if pa.types.is_struct(t):
+        inner = ", ".join(
+            f"{f.name}: {column_type(f)}" for f in (t.field(i) for i in range(t.num_fields))
+        )
+        return f"struct<{inner}>"
+    if is_list(t):
+        return f"list<{t.value_field.name}: {column_type(t.value_field)}>"
+    if pa.types.is_map(t):
+        return f"map<{t.key_type}, {column_type(t.item_field)}>"
+    return str(t)
+
+
+def _holds_json(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return any(
+            is_json(f) or _holds_json(f.type) for f in (t.field(i) for i in range(t.num_fields))
+        )
+    if is_list(t):
+        return is_json(t.value_field) or _holds_json(t.value_type)
+    if pa.types.is_map(t):
+        return is_json(t.item_field) or _holds_json(t.item_type)
+    return False
 
 
 def json_text(value: object, *, default: Callable[[object], object] | None = None) -> str:
@@ -282,3 +310,91 @@ def same_schema(a: pa.Schema, b: pa.Schema) -> bool:
         return [(f.name, str(normal_type(f.type)), is_json(f)) for f in schema]
 
     return norm(a) == norm(b)
+
+
+JSON_ELEMENTS_KEY = b"lake.json_elements"
+"""Field metadata listing the places inside a column's lists and maps that hold JSON text
+(``[]``: the elements; ``[].[]``: the elements' elements; ``{}``: a map's values). Delta
+keeps metadata on columns and struct fields but not on a list's element or a map's value,
+so :func:`to_delta_schema` moves their JSON marks up to the nearest field and
+:func:`from_delta_schema` puts them back."""
+
+
+def to_delta_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with JSON marks Delta would drop kept on the nearest field."""
+    import pyarrow as pa
+
+    return pa.schema([_mark_field(f) for f in schema], metadata=schema.metadata)
+
+
+def from_delta_schema(schema: pa.Schema) -> pa.Schema:
+    """The inverse of :func:`to_delta_schema`, for a schema read from a table's log."""
+    import pyarrow as pa
+
+    return pa.schema([_unmark_field(f) for f in schema], metadata=schema.metadata)
+
+
+def _mark_field(f: pa.Field) -> pa.Field:
+    import pyarrow as pa
+
+    paths: list[str] = []
+    inner = _mark_type(f.type, "", paths)
+    metadata = dict(f.metadata or {})
+    metadata.pop(JSON_ELEMENTS_KEY, None)
+    if paths:
+        metadata[JSON_ELEMENTS_KEY] = json.dumps(paths).encode()
+    return pa.field(f.name, inner, nullable=f.nullable, metadata=metadata or None)
+
+
+def _mark_type(t: pa.DataType, path: str, paths: list[str]) -> pa.DataType:
+    """``t`` with struct fields marked in place and list/map JSON marks collected in ``paths``."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return pa.struct([_mark_field(t.field(i)) for i in range(t.num_fields)])
+    if is_list(t):
+        step = f"{path}[]"
+        if is_json(t.value_field):
+            paths.append(step)
+        item = _mark_type(t.value_type, f"{step}.", paths)
+        return pa.list_(pa.field(t.value_field.name, item, nullable=t.value_field.nullable))
+    if pa.types.is_map(t):
+        step = f"{path}{{}}"
+        if is_json(t.item_field):
+            paths.append(step)
+        item = _mark_type(t.item_type, f"{step}.", paths)
+        return pa.map_(
+            t.key_type, pa.field(t.item_field.name, item, nullable=t.item_field.nullable)
+        )
+    return t
+
+
+def _unmark_field(f: pa.Field) -> pa.Field:
+    import pyarrow as pa
+
+    metadata = dict(f.metadata or {})
+    raw = metadata.pop(JSON_ELEMENTS_KEY, None)
+    paths = set(json.loads(raw)) if raw else set()
+    inner = _unmark_type(f.type, "", paths)
+    return pa.field(f.name, inner, nullable=f.nullable, metadata=metadata or None)
+
+
+def _unmark_type(t: pa.DataType, path: str, paths: set[str]) -> pa.DataType:
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return pa.struct([_unmark_field(t.field(i)) for i in range(t.num_fields)])
+    if is_list(t):
+        step = f"{path}[]"
+        item = _unmark_type(t.value_type, f"{step}.", paths)
+        meta = {JSON_ENCODING_KEY: b"json"} if step in paths else None
+        return pa.list_(
+            pa.field(t.value_field.name, item, nullable=t.value_field.nullable, metadata=meta)
+        )
+    if pa.types.is_map(t):
+        step = f"{path}{{}}"
+        item = _unmark_type(t.item_type, f"{step}.", paths)
+        meta = {JSON_ENCODING_KEY: b"json"} if step in paths else None
+        value = pa.field(t.item_field.name, item, nullable=t.item_field.nullable, metadata=meta)
+        return pa.map_(t.key_type, value)
+    return t
