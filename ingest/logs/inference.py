@@ -4,7 +4,8 @@ Everything here is a small pure function over :data:`Type` values (or over Pytho
 values parsed from JSON), so the rules can be read and unit-tested on their own:
 
 * ``null`` never decides a type: ``merge(NULL, t) == t``.
-* ``int`` + ``float`` -> ``float``.
+* ``int`` + ``float`` -> ``float`` (the logs policy of :mod:`lake.delta.evolution`, the one
+  place that rule lives).
 * structs merge field-wise (first-seen order, new fields appended); lists merge their elements.
 * anything else that disagrees (``int`` vs ``string``, ``struct`` vs scalar, ``bool`` vs ``int``)
   -> ``JSON``: a string column that holds the JSON text of *every* value (see
@@ -35,6 +36,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from lake.delta.evolution import log_union
 from lake.delta.types import JSON_ENCODING_KEY
 
 MAX_DEPTH = 32
@@ -137,8 +139,8 @@ def merge(a: Type, b: Type) -> Type:
         return a
     if a == JSON or b == JSON:
         return JSON
-    if {a, b} == {INT, FLOAT}:
-        return FLOAT
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return _SCALAR_UNION.get((a.kind, b.kind), JSON)
     if isinstance(a, Struct) and isinstance(b, Struct):
         merged = dict(a.fields)
         for key, t in b.fields:
@@ -147,6 +149,20 @@ def merge(a: Type, b: Type) -> Type:
     if isinstance(a, List) and isinstance(b, List):
         return List(merge(a.item, b.item))
     return JSON
+
+
+def _scalar_union() -> dict[tuple[str, str], Scalar]:
+    """Which two scalar kinds meet in a third, by the logs policy's rule
+    (:func:`lake.delta.evolution.log_union`); the pairs not listed meet in JSON."""
+    kinds = {Scalar(k): arrow for k, arrow in _SCALAR_ARROW.items() if k not in ("null", "json")}
+    by_arrow = {str(arrow): scalar for scalar, arrow in kinds.items()}
+    union = {}
+    for a, arrow_a in kinds.items():
+        for b, arrow_b in kinds.items():
+            met = log_union(arrow_a, arrow_b)
+            if met is not None and str(met) in by_arrow:
+                union[(a.kind, b.kind)] = by_arrow[str(met)]
+    return union
 
 
 def merge_all(types: Iterable[Type]) -> Type:
@@ -375,6 +391,7 @@ _SCALAR_ARROW = {
     "timestamp": pa.timestamp("us", tz="UTC"),
     "json": pa.string(),
 }
+_SCALAR_UNION = _scalar_union()
 
 
 # ---------------------------------------------------------------------------------------
