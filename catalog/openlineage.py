@@ -35,8 +35,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
+from catalog.catalog import Catalog
+from catalog.edges import SourceRef, TableVersionRef, add_edges, source_id
 from catalog.lineage import MODEL_NAMESPACE, TABLE_NAMESPACE, TRAINING_SET_NAMESPACE
-from catalog.store import Catalog, SourceRef, TableInfo, TableVersionRef, _add_edges, _source_id
+from catalog.tables import TableInfo
 from lake.core.errors import LakeError, VersionNotFound
 
 URL_VARIABLE = "LAKE_OPENLINEAGE_URL"
@@ -327,7 +329,7 @@ def record_event(
             _apply_status(run, parsed)
         for direction in ("input", "output"):
             wanted = [ref for _, ref in resolved[direction]]
-            _add_edges(session, run.id, direction, _new_targets(session, run.id, direction, wanted))
+            add_edges(session, run.id, direction, _new_targets(session, run.id, direction, wanted))
         return run.status
 
     status = catalog.transaction(work)
@@ -524,10 +526,10 @@ def _new_targets(
     fresh: list[SourceRef | TableVersionRef] = []
     for target in targets:
         if isinstance(target, SourceRef):
-            source_id = _source_id(session, target)
-            if source_id in sources:
+            found = source_id(session, target)
+            if found in sources:
                 continue
-            sources.add(source_id)
+            sources.add(found)
         else:
             row_id = session.scalar(
                 select(m.TableVersion.id).where(

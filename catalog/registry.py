@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
+from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
-from catalog.store import Catalog, _jsonable
 from lake.core.errors import CommitConflict, InvalidName
 
 REGISTER_ATTEMPTS = 5
@@ -150,7 +150,7 @@ def register_training_set(
             content_hash=content_hash,
             row_count=row_count,
             location=location,
-            manifest=_jsonable(dict(manifest(version))),
+            manifest=m.jsonable(dict(manifest(version))),
             run_id=run_id,
         )
         session.add(row)
@@ -286,7 +286,7 @@ def register_model(
             version=chosen,
             training_set_id=training_set.id,
             uri=uri,
-            metrics=_jsonable(dict(metrics or {})),
+            metrics=m.jsonable(dict(metrics or {})),
             run_id=run_id,
         )
         session.add(row)

@@ -23,11 +23,14 @@ from lake.core.storage import Storage
 from lake.delta.types import column_type
 
 if TYPE_CHECKING:
+    from catalog.catalog import Catalog
     from catalog.lineage import Audit, Impact
     from catalog.openlineage import RecordedEvent
     from catalog.registry import ModelInfo, TrainingSetInfo
-    from catalog.store import Catalog, RunInfo, TableInfo, VersionInfo
+    from catalog.runs import RunInfo
+    from catalog.tables import TableInfo
     from catalog.tokens import NewToken, TokenInfo
+    from catalog.versions import VersionInfo
     from ingest.db.pipeline import ExtractReport
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
@@ -94,7 +97,7 @@ class Lake:
     def catalog(self) -> Catalog:
         """The catalog, connected (and migrated) on first use."""
         if self._catalog is None:
-            from catalog.store import Catalog
+            from catalog.catalog import Catalog
 
             self._catalog = Catalog(self.config.catalog_url)
         return self._catalog

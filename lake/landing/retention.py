@@ -32,8 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
+from catalog.catalog import Catalog
 from catalog.exceptions import PinnedVersionMissing, TagExists, TagNotFound, VacuumRefused
-from catalog.store import Catalog, TableInfo, VersionInfo
+from catalog.tables import TableInfo
+from catalog.versions import VersionInfo
 from lake.core.errors import ConfigError, InvalidName, VersionNotFound
 from lake.delta.store import DeltaStore
 
