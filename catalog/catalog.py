@@ -15,6 +15,10 @@ module that owns its concept:
 ``catalog.ledger``       ingested file ranges and extract watermarks
 =======================  ============================================================
 
+The catalog tells a :class:`RunListener` (OpenLineage out, ``catalog.openlineage_out``)
+when a run starts and ends; whoever builds the catalog gives it one, from the lake's
+configuration (``lake.core.config``). The catalog reads no configuration itself.
+
 Every method may also raise what :meth:`Connection.transaction` raises (a
 ``CatalogError`` when the database fails, ``CatalogUnreachable`` when it cannot be
 reached, ``CommitConflict`` when conflicts outlast the retries); each lists its own errors.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog import edges, ledger, recording, runs, schemas, tables, versions
 from catalog.connection import Connection
@@ -42,9 +46,15 @@ if TYPE_CHECKING:
     from lake.delta.snapshot import Commit, Snapshot
 
 
+class RunListener(Protocol):
+    """Told of each run's START, and of its COMPLETE or FAIL; must never raise."""
+
+    def emit_run(self, catalog: Catalog, run_id: str, event_type: str) -> None: ...
+
+
 class Catalog(Connection):
     """The lake's catalog on one SQLAlchemy database, migrated on opening unless ``migrate``
-    is false.
+    is false; ``lineage_out`` hears of runs starting and ending (None: nobody does).
 
     Raises (on opening):
         CatalogUnreachable: the database cannot be reached or refused the login.
@@ -52,12 +62,11 @@ class Catalog(Connection):
         CatalogError: the database holds tables but is not a lake catalog.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, lineage_out: RunListener | None = None
+    ) -> None:
         super().__init__(url, migrate=migrate)
-        from catalog.openlineage import Emitter
-
-        # OpenLineage out (LAKE_OPENLINEAGE_URL): None, and free, when unset.
-        self.lineage_out = Emitter.from_environment()
+        self.lineage_out = lineage_out
 
     # -- namespaces and tables -----------------------------------------------------------------
 
@@ -290,4 +299,4 @@ class Catalog(Connection):
         return ledger.watermark(self, table)
 
 
-__all__ = ["Catalog"]
+__all__ = ["Catalog", "RunListener"]

@@ -25,7 +25,8 @@ from lake.delta.types import column_type
 if TYPE_CHECKING:
     from catalog.catalog import Catalog
     from catalog.lineage import Audit, Impact
-    from catalog.openlineage import RecordedEvent
+    from catalog.openlineage_in import RecordedEvent
+    from catalog.openlineage_out import Emitter
     from catalog.registry import ModelInfo, TrainingSetInfo
     from catalog.runs import RunInfo
     from catalog.tables import TableInfo
@@ -99,8 +100,18 @@ class Lake:
         if self._catalog is None:
             from catalog.catalog import Catalog
 
-            self._catalog = Catalog(self.config.catalog_url)
+            self._catalog = Catalog(self.config.catalog_url, lineage_out=self._lineage_out())
         return self._catalog
+
+    def _lineage_out(self) -> Emitter | None:
+        """OpenLineage out, when the configuration names a URL (``openlineage.url``); with
+        none, nothing is built or sent."""
+        settings = self.config.openlineage
+        if settings.url is None:
+            return None
+        from catalog.openlineage_out import Emitter
+
+        return Emitter(settings.url, api_key=settings.api_key)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -501,13 +512,13 @@ class Lake:
     def record_lineage(self, event: Mapping[str, Any]) -> RecordedEvent:
         """Record one OpenLineage run event (START, COMPLETE, FAIL... of one ``runId``):
         lake tables link to exact versions, other datasets become external sources."""
-        from catalog.openlineage import record_event
+        from catalog.openlineage_in import record_event
 
         return record_event(self.catalog, event, refresh=self.sync_table)
 
     def run_lineage(self, run_id: str) -> dict[str, Any]:
         """A run with its input and output dataset versions, named as in OpenLineage."""
-        from catalog.openlineage import run_lineage
+        from catalog.openlineage_out import run_lineage
 
         run = self.catalog.get_run(run_id)
         return {**run.to_json(), **run_lineage(self.catalog, run.id)}
