@@ -9,8 +9,8 @@ a ``train`` run that consumed that training set and produced the model (OpenLine
 job ``train:<model>``), and pins the same table versions under the model's name, so the
 data stays as long as the model is registered even if the training set is dropped.
 
-Pin names are ``<owner>@<version>#v<table version>`` (``churn@2#v5``): one per table
-version an owner needs, unique as the pins table requires.
+Pins are named by ``catalog.pins.pin_name``: ``<owner>@<version>#v<table version>``
+(``churn@2#v5``), one per table version an owner needs.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
+from catalog.pins import pin_name
 from lake.core.errors import CommitConflict, InvalidName
 
 REGISTER_ATTEMPTS = 5
@@ -110,10 +111,6 @@ class ModelInfo:
             "run_id": self.run_id,
             "created_at": self.created_at.isoformat(),
         }
-
-
-def pin_name(owner: str, table_version: int) -> str:
-    return f"{owner}#v{table_version}"
 
 
 # -- training sets -------------------------------------------------------------------------

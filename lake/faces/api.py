@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from catalog.lineage import Audit, Impact
     from catalog.openlineage_in import RecordedEvent
     from catalog.openlineage_out import Emitter
+    from catalog.pins import PinInfo
     from catalog.registry import ModelInfo, TrainingSetInfo
     from catalog.runs import RunInfo
     from catalog.tables import TableInfo
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
-    from lake.landing.retention import PinInfo, VacuumReport
     from lake.landing.sync import SyncResult
+    from lake.landing.vacuum import VacuumReport
     from queries.sql import QueryResult
     from queries.training import MaterializeResult
 
@@ -439,7 +440,7 @@ class Lake:
         """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
         latest version, versions within ``retain``, and every version a training set, a model
         or a tag pins, whatever its age."""
-        from lake.landing.retention import parse_retention, vacuum_table
+        from lake.landing.vacuum import parse_retention, vacuum_table
 
         duration = parse_retention(retain)
         targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
@@ -455,8 +456,8 @@ class Lake:
 
     def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
         """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""
+        from catalog.pins import add_tag
         from lake.core.errors import VersionNotFound
-        from lake.landing.retention import add_tag
 
         parsed = TableRef.parse(ref)
         info = self.table(parsed.table)
@@ -470,13 +471,13 @@ class Lake:
         return add_tag(self.catalog, info, version, name, move=move)
 
     def untag(self, table: str, name: str) -> PinInfo:
-        from lake.landing.retention import remove_tag
+        from catalog.pins import remove_tag
 
         return remove_tag(self.catalog, self.table(TableRef.parse(table).table), name)
 
     def pins(self, table: str) -> list[PinInfo]:
         """Tags, and pins by training sets and models, of a table."""
-        from lake.landing.retention import pins
+        from catalog.pins import pins
 
         return pins(self.catalog, self.table(TableRef.parse(table).table))
 
