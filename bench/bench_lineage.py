@@ -133,7 +133,7 @@ def run(scale: float = 1.0) -> list[dict]:
     import psycopg2
 
     import lake
-    from catalog.store import Catalog
+    from catalog.catalog import Catalog
 
     database = f"lake_bench_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(PG.replace("postgresql+psycopg2", "postgresql") + "/postgres")

@@ -113,7 +113,7 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
                 if attempt == attempts - 1:
                     raise CommitConflict(
                         f"The catalog database at {mask_url(url)} kept reporting conflicts with "
-                        f"other writers ({_first_line(error)}) after {attempts} attempts; run the "
+                        f"other writers ({first_line(error)}) after {attempts} attempts; run the "
                         f"command again."
                     ) from error
                 # Jittered, so the writers that collided do not collide again.
@@ -142,7 +142,8 @@ def _is_conflict(error: OperationalError) -> bool:
     return "database is locked" in text or "deadlock detected" in text
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of a driver error's message (at most 200 characters), for a sentence."""
     text = str(getattr(error, "orig", error)).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
 

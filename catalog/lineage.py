@@ -51,7 +51,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
-from catalog.store import Catalog, TableInfo
+from catalog.catalog import Catalog
+from catalog.tables import TableInfo, table_info
 from lake.core.errors import LakeError, VersionNotFound
 from lake.core.names import TableName
 
@@ -805,14 +806,12 @@ class Lineage:
         if found is None:
 
             def work(session: Session) -> TableInfo:
-                from catalog.store import _table_info
-
                 row = session.get(m.Table, table_id)
                 if row is None:
                     raise LakeError(
                         f"Table id {table_id} is referenced by lineage but not in the catalog."
                     )
-                return _table_info(row)
+                return table_info(row)
 
             found = self._tables[table_id] = self.catalog.transaction(work)
         return found

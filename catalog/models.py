@@ -12,6 +12,7 @@ Schema changes to these models reach a database only through a migration in
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def jsonable(value: Any) -> Any:
+    """Round-trip through JSON so the catalog never stores something it cannot read back."""
+    return json.loads(json.dumps(value, default=str))
 
 
 class Base(DeclarativeBase):

@@ -9,8 +9,8 @@ a ``train`` run that consumed that training set and produced the model (OpenLine
 job ``train:<model>``), and pins the same table versions under the model's name, so the
 data stays as long as the model is registered even if the training set is dropped.
 
-Pin names are ``<owner>@<version>#v<table version>`` (``churn@2#v5``): one per table
-version an owner needs, unique as the pins table requires.
+Pins are named by ``catalog.pins.pin_name``: ``<owner>@<version>#v<table version>``
+(``churn@2#v5``), one per table version an owner needs.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
+from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
-from catalog.store import Catalog, _jsonable
+from catalog.pins import pin_name
 from lake.core.errors import CommitConflict, InvalidName
 
 REGISTER_ATTEMPTS = 5
@@ -112,10 +113,6 @@ class ModelInfo:
         }
 
 
-def pin_name(owner: str, table_version: int) -> str:
-    return f"{owner}#v{table_version}"
-
-
 # -- training sets -------------------------------------------------------------------------
 
 
@@ -150,7 +147,7 @@ def register_training_set(
             content_hash=content_hash,
             row_count=row_count,
             location=location,
-            manifest=_jsonable(dict(manifest(version))),
+            manifest=m.jsonable(dict(manifest(version))),
             run_id=run_id,
         )
         session.add(row)
@@ -286,7 +283,7 @@ def register_model(
             version=chosen,
             training_set_id=training_set.id,
             uri=uri,
-            metrics=_jsonable(dict(metrics or {})),
+            metrics=m.jsonable(dict(metrics or {})),
             run_id=run_id,
         )
         session.add(row)

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
+from catalog.catalog import Catalog
 from catalog.exceptions import TokenNotFound
-from catalog.store import Catalog
 from lake.core.errors import ConfigError
 
 ROLES = ("read", "write", "admin")

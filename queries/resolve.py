@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from catalog.store import Catalog, TableInfo
+from catalog.catalog import Catalog
+from catalog.tables import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName
 from lake.core.storage import Storage

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from catalog.store import Catalog
+from catalog.catalog import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.names import parse_time
 from lake.core.quoting import quote_ident

@@ -51,6 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from catalog.catalog import Catalog
+from catalog.edges import TableVersionRef
 from catalog.registry import (
     InputVersion,
     TrainingSetInfo,
@@ -60,7 +62,6 @@ from catalog.registry import (
     register_training_set,
     training_sets,
 )
-from catalog.store import Catalog, TableVersionRef
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName

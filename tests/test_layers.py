@@ -118,10 +118,11 @@ def test_no_private_name_is_imported_from_another_module():
 @pytest.mark.parametrize("stage", ["catalog", "ingest", "queries", "lake.landing"])
 def test_importing_a_stage_or_the_catalog_loads_no_face(stage):
     modules = {
-        "catalog": "catalog.store, catalog.lineage, catalog.registry",
+        "catalog": "catalog.catalog, catalog.lineage, catalog.registry, catalog.pins, "
+        "catalog.openlineage_in, catalog.openlineage_out",
         "ingest": "ingest.logs.pipeline, ingest.db.pipeline",
         "queries": "queries.sql, queries.training",
-        "lake.landing": "lake.landing.commits, lake.landing.sync",
+        "lake.landing": "lake.landing.commits, lake.landing.sync, lake.landing.vacuum",
     }[stage]
     code = (
         f"import {modules}, sys; "

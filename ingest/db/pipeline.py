@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from catalog.store import Catalog, SourceRef
+from catalog.catalog import Catalog
+from catalog.edges import SourceRef
 from ingest.exceptions import ExtractError
 from lake.core.names import TableName
 from lake.core.storage import Storage

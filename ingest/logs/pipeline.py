@@ -15,7 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from catalog.store import Catalog, PendingFile, SourceRef, TableInfo
+from catalog.catalog import Catalog
+from catalog.edges import SourceRef
+from catalog.ledger import PendingFile
+from catalog.tables import TableInfo
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore

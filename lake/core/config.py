@@ -1,15 +1,18 @@
 """Where a lake lives, resolved once.
 
 A lake is a *warehouse* (a local folder or ``s3://bucket/prefix``: where data lives)
-plus a *catalog* (a SQLAlchemy URL: where the catalog's tables live). Every setting
-is taken from the first of these places that has it:
+plus a *catalog* (a SQLAlchemy URL: where the catalog's tables live), and optionally an
+OpenLineage endpoint its runs are reported to. Every setting is taken from the first of
+these places that has it:
 
 1. a command-line flag (``--warehouse``, ``--catalog``),
 2. the environment (``LAKE_WAREHOUSE``, ``LAKE_CATALOG_URL``; for S3 the standard
    ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-   ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``),
+   ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``; for OpenLineage
+   ``LAKE_OPENLINEAGE_URL`` and ``LAKE_OPENLINEAGE_API_KEY``),
 3. ``lake.toml`` in the current folder,
-4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``.
+4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``; no
+   OpenLineage endpoint.
 
 This is the only module that reads those places. ``lake.core.storage`` turns the result
 into what each library needs.
@@ -22,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from lake.core.errors import ConfigError
 
@@ -41,8 +44,10 @@ _PLACES: dict[str, tuple[str | None, str, str]] = {
     "s3.session_token": (None, "AWS_SESSION_TOKEN", "s3.session_token"),
     "s3.region": (None, "AWS_REGION", "s3.region"),
     "s3.allow_http": (None, "AWS_ALLOW_HTTP", "s3.allow_http"),
+    "openlineage.url": (None, "LAKE_OPENLINEAGE_URL", "openlineage.url"),
+    "openlineage.api_key": (None, "LAKE_OPENLINEAGE_API_KEY", "openlineage.api_key"),
 }
-SECRET_SETTINGS = frozenset({"s3.secret_access_key", "s3.session_token"})
+SECRET_SETTINGS = frozenset({"s3.secret_access_key", "s3.session_token", "openlineage.api_key"})
 
 
 def places(setting: str) -> str:
@@ -66,6 +71,17 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class OpenLineageSettings:
+    """Where the lake sends OpenLineage run events (OpenLineage out); none without a URL."""
+
+    url: str | None = None
+    """A base URL (``http://marquez:5000``, events go to ``/api/v1/lineage``) or the
+    endpoint itself."""
+    api_key: str | None = field(default=None, repr=False)
+    """Sent as a bearer token."""
+
+
+@dataclass(frozen=True)
 class LakeConfig:
     """A resolved configuration: what the lake uses, and where each value came from."""
 
@@ -74,6 +90,7 @@ class LakeConfig:
     catalog_url: str
     """A SQLAlchemy URL; a relative SQLite path is made absolute."""
     s3: S3Settings
+    openlineage: OpenLineageSettings
     origins: Mapping[str, str] = field(compare=False)
     """Setting name -> where its value came from (``flag --warehouse``, ``environment
     LAKE_WAREHOUSE``, ``lake.toml (path)``, ``default``)."""
@@ -88,7 +105,7 @@ class LakeConfig:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value in this configuration, for masking and for tests that look for
         leaks."""
-        found = [self.s3.secret_access_key, self.s3.session_token]
+        found = [self.s3.secret_access_key, self.s3.session_token, self.openlineage.api_key]
         password = _catalog_password(self.catalog_url)
         return tuple(s for s in [*found, password] if s)
 
@@ -103,6 +120,8 @@ class LakeConfig:
             "s3.session_token": "****" if self.s3.session_token else None,
             "s3.region": self.s3.region,
             "s3.allow_http": self.s3.allow_http,
+            "openlineage.url": _mask_userinfo(self.openlineage.url),
+            "openlineage.api_key": "****" if self.openlineage.api_key else None,
         }
         return {
             name: {"value": value, "from": self.origins.get(name, "default")}
@@ -156,10 +175,15 @@ def resolve(
         region=pick("s3.region", DEFAULT_REGION) or DEFAULT_REGION,
         allow_http=_parse_bool(pick("s3.allow_http", "false"), "s3.allow_http", origins),
     )
+    openlineage = OpenLineageSettings(
+        url=_check_openlineage_url(pick("openlineage.url", None), origins),
+        api_key=pick("openlineage.api_key", None),
+    )
     return LakeConfig(
         warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
         catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
         s3=s3,
+        openlineage=openlineage,
         origins=origins,
         root=root,
     )
@@ -194,6 +218,15 @@ def mask_url(url: str) -> str:
     except (ArgumentError, ValueError):
         # an unparsable URL has been refused already; never echo it whole
         return "<unparsable URL>"
+
+
+def _mask_userinfo(url: str | None) -> str | None:
+    """An http(s) URL with the password in it, if any, replaced by ``***``."""
+    parts = urlsplit(url) if url else None
+    if parts is None or parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _catalog_password(url: str) -> str | None:
@@ -278,6 +311,19 @@ def _check_endpoint(value: str | None, origins: Mapping[str, str]) -> str | None
             f"such as http://127.0.0.1:9000; set it with {places('s3.endpoint_url')}."
         )
     return value.rstrip("/")
+
+
+def _check_openlineage_url(value: str | None, origins: Mapping[str, str]) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"The OpenLineage URL {text!r} (from {origins['openlineage.url']}) is not an http(s) "
+            f"URL such as http://marquez:5000; set it with {places('openlineage.url')}."
+        )
+    return text
 
 
 def _parse_bool(value: str | None, setting: str, origins: Mapping[str, str]) -> bool:

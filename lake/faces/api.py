@@ -23,17 +23,22 @@ from lake.core.storage import Storage
 from lake.delta.types import column_type
 
 if TYPE_CHECKING:
+    from catalog.catalog import Catalog
     from catalog.lineage import Audit, Impact
-    from catalog.openlineage import RecordedEvent
+    from catalog.openlineage_in import RecordedEvent
+    from catalog.openlineage_out import Emitter
+    from catalog.pins import PinInfo
     from catalog.registry import ModelInfo, TrainingSetInfo
-    from catalog.store import Catalog, RunInfo, TableInfo, VersionInfo
+    from catalog.runs import RunInfo
+    from catalog.tables import TableInfo
     from catalog.tokens import NewToken, TokenInfo
+    from catalog.versions import VersionInfo
     from ingest.db.pipeline import ExtractReport
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
-    from lake.landing.retention import PinInfo, VacuumReport
     from lake.landing.sync import SyncResult
+    from lake.landing.vacuum import VacuumReport
     from queries.sql import QueryResult
     from queries.training import MaterializeResult
 
@@ -94,10 +99,20 @@ class Lake:
     def catalog(self) -> Catalog:
         """The catalog, connected (and migrated) on first use."""
         if self._catalog is None:
-            from catalog.store import Catalog
+            from catalog.catalog import Catalog
 
-            self._catalog = Catalog(self.config.catalog_url)
+            self._catalog = Catalog(self.config.catalog_url, lineage_out=self._lineage_out())
         return self._catalog
+
+    def _lineage_out(self) -> Emitter | None:
+        """OpenLineage out, when the configuration names a URL (``openlineage.url``); with
+        none, nothing is built or sent."""
+        settings = self.config.openlineage
+        if settings.url is None:
+            return None
+        from catalog.openlineage_out import Emitter
+
+        return Emitter(settings.url, api_key=settings.api_key)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -425,7 +440,7 @@ class Lake:
         """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
         latest version, versions within ``retain``, and every version a training set, a model
         or a tag pins, whatever its age."""
-        from lake.landing.retention import parse_retention, vacuum_table
+        from lake.landing.vacuum import parse_retention, vacuum_table
 
         duration = parse_retention(retain)
         targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
@@ -441,8 +456,8 @@ class Lake:
 
     def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
         """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""
+        from catalog.pins import add_tag
         from lake.core.errors import VersionNotFound
-        from lake.landing.retention import add_tag
 
         parsed = TableRef.parse(ref)
         info = self.table(parsed.table)
@@ -456,13 +471,13 @@ class Lake:
         return add_tag(self.catalog, info, version, name, move=move)
 
     def untag(self, table: str, name: str) -> PinInfo:
-        from lake.landing.retention import remove_tag
+        from catalog.pins import remove_tag
 
         return remove_tag(self.catalog, self.table(TableRef.parse(table).table), name)
 
     def pins(self, table: str) -> list[PinInfo]:
         """Tags, and pins by training sets and models, of a table."""
-        from lake.landing.retention import pins
+        from catalog.pins import pins
 
         return pins(self.catalog, self.table(TableRef.parse(table).table))
 
@@ -498,13 +513,13 @@ class Lake:
     def record_lineage(self, event: Mapping[str, Any]) -> RecordedEvent:
         """Record one OpenLineage run event (START, COMPLETE, FAIL... of one ``runId``):
         lake tables link to exact versions, other datasets become external sources."""
-        from catalog.openlineage import record_event
+        from catalog.openlineage_in import record_event
 
         return record_event(self.catalog, event, refresh=self.sync_table)
 
     def run_lineage(self, run_id: str) -> dict[str, Any]:
         """A run with its input and output dataset versions, named as in OpenLineage."""
-        from catalog.openlineage import run_lineage
+        from catalog.openlineage_out import run_lineage
 
         run = self.catalog.get_run(run_id)
         return {**run.to_json(), **run_lineage(self.catalog, run.id)}

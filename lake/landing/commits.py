@@ -36,7 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, TableVersionRef, VersionInfo
+from catalog.catalog import Catalog
+from catalog.edges import SourceRef, TableVersionRef
+from catalog.ledger import PendingFile
+from catalog.tables import TableInfo
+from catalog.versions import VersionInfo
 from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
 from lake.delta.evolution import Evolution, Policy, conform, plan

@@ -3,7 +3,7 @@
 The Delta log is the truth for data. A version committed to Delta but not recorded in
 the catalog (the writer died in between, or another tool wrote the table) is recorded
 here, with the run that made it when the commit carries a run id, and with everything
-that run prepared (see ``catalog.store``). Runs every time a table is touched, and on
+that run prepared (see ``catalog.recording``). Runs every time a table is touched, and on
 ``lake catalog sync``.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.store import Catalog, TableInfo
+from catalog.catalog import Catalog
+from catalog.tables import TableInfo
 from lake.core.errors import TableNotFound, VersionNotFound
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore

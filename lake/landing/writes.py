@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from catalog.store import Catalog, SourceRef, TableInfo, VersionInfo
+from catalog.catalog import Catalog
+from catalog.edges import SourceRef
+from catalog.tables import TableInfo
+from catalog.versions import VersionInfo
 from lake.core.errors import ConfigError
 from lake.core.names import TableName
 from lake.core.storage import Storage

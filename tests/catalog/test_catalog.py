@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import lake
+from catalog.catalog import Catalog
 from catalog.database import HEAD_REVISION
-from catalog.store import Catalog
 from lake.core.errors import (
     CatalogError,
     CatalogOutdated,
@@ -129,7 +129,7 @@ def test_a_commit_the_catalog_missed_is_recorded_with_its_run_on_next_touch(lk, 
     """A writer died between the Delta commit and the catalog write: the next touch heals it."""
     import pyarrow.parquet as pq
 
-    from catalog.store import PendingFile
+    from catalog.ledger import PendingFile
     from lake.delta.snapshot import StagedFile
 
     lk.write_table("ml.labels", _labels(3))

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow as pa
 import pytest
 
-from catalog.openlineage import LineageEmitWarning
+from catalog.openlineage_out import LineageEmitWarning
 
 # The parts of OpenLineage 2-0-2's RunEvent and DatasetVersionDatasetFacet our events use:
 # required fields, types and formats as the spec states them.

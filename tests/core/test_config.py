@@ -87,6 +87,11 @@ def test_a_catalog_password_is_masked_wherever_the_configuration_is_shown(tmp_pa
             r"s3.allow_http is 'perhaps' \(from environment AWS_ALLOW_HTTP\)",
         ),
         ({"AWS_ENDPOINT_URL": "127.0.0.1:9000"}, r"not an http\(s\) URL"),
+        (
+            {"LAKE_OPENLINEAGE_URL": "marquez:5000"},
+            r"OpenLineage URL 'marquez:5000' \(from environment LAKE_OPENLINEAGE_URL\) is not an "
+            r"http\(s\) URL.*LAKE_OPENLINEAGE_URL or `openlineage.url` in lake.toml",
+        ),
     ],
 )
 def test_a_wrong_setting_names_its_origin_and_every_place_to_set_it(tmp_path, environ, message):
@@ -108,3 +113,38 @@ def test_lake_toml_values_are_relative_to_its_folder(tmp_path):
     assert config.warehouse == str(tmp_path / "data" / "wh")
     assert config.s3.region == "eu-central-1"
     assert config.s3.allow_http is True
+
+
+def test_openlineage_is_off_unless_a_url_is_set_and_its_api_key_is_a_secret(tmp_path):
+    assert resolve(cwd=tmp_path, environ={}).openlineage.url is None
+    assert resolve(cwd=tmp_path, environ={"LAKE_OPENLINEAGE_URL": "  "}).openlineage.url is None
+
+    (tmp_path / "lake.toml").write_text('[openlineage]\nurl = "http://toml:5000"\n')
+    from_file = resolve(cwd=tmp_path, environ={})
+    assert from_file.openlineage.url == "http://toml:5000"
+    assert from_file.origins["openlineage.url"].startswith("lake.toml")
+
+    config = resolve(
+        cwd=tmp_path,
+        environ={
+            "LAKE_OPENLINEAGE_URL": "http://marquez:5000",
+            "LAKE_OPENLINEAGE_API_KEY": "ol-secret",
+        },
+    )
+    assert config.openlineage.url == "http://marquez:5000"
+    assert config.origins["openlineage.url"] == "environment LAKE_OPENLINEAGE_URL"
+    assert config.openlineage.api_key == "ol-secret"
+    assert config.secrets == ("ol-secret",)
+    assert "ol-secret" not in repr(config)
+    shown = config.describe()
+    assert shown["openlineage.api_key"] == {
+        "value": "****",
+        "from": "environment LAKE_OPENLINEAGE_API_KEY",
+    }
+    assert "ol-secret" not in str(shown)
+
+
+def test_a_password_in_the_openlineage_url_is_masked_when_shown(tmp_path):
+    config = resolve(cwd=tmp_path, environ={"LAKE_OPENLINEAGE_URL": "https://ol:pw-123@host/x"})
+    assert config.openlineage.url == "https://ol:pw-123@host/x"
+    assert config.describe()["openlineage.url"]["value"] == "https://ol:***@host/x"

@@ -12,7 +12,7 @@ import pytest
 from catalog.exceptions import PinnedVersionMissing, TagExists, TagNotFound
 from lake.core.errors import ConfigError, VersionVacuumed
 from lake.core.names import TableName
-from lake.landing.retention import parse_retention, retained_versions, retention_hours
+from lake.landing.vacuum import parse_retention, retained_versions, retention_hours
 
 
 def _sql(lk, query: str):

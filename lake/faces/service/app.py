@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
-from catalog.openlineage import LineageEventInvalid
+from catalog.openlineage_in import LineageEventInvalid
 from lake.core.errors import (
     CatalogError,
     CommitConflict,

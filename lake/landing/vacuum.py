@@ -1,4 +1,4 @@
-"""Retention: tags, pins, and vacuum that never deletes what a registered model needs.
+"""Vacuum that never deletes what a registered model needs, and retention durations.
 
 **The vacuum rule.** Vacuum deletes a table's data files that no *kept* version needs,
 and files no version ever committed (left by a killed writer) once they are older than
@@ -9,7 +9,8 @@ the retention. The kept versions are:
   less than ``retain`` ago (its files were removed less than ``retain`` ago);
 * every *pinned* version, whatever its age: a version read by a registered training set
   (pins of kind ``training_set``), by the training set of a registered model (``model``),
-  or tagged by a person (``tag``, ``lake tag TABLE@N NAME``).
+  or tagged by a person (``tag``, ``lake tag TABLE@N NAME``); the pins are catalog
+  records (``catalog.pins``).
 
 Before deleting anything, vacuum checks that every file each kept version needs is in
 the warehouse (one listing of the table's folder); a kept version already missing a file
@@ -28,18 +29,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from catalog import models as m
-from catalog.exceptions import PinnedVersionMissing, TagExists, TagNotFound, VacuumRefused
-from catalog.store import Catalog, TableInfo, VersionInfo
-from lake.core.errors import ConfigError, InvalidName, VersionNotFound
+from catalog.catalog import Catalog
+from catalog.exceptions import PinnedVersionMissing, VacuumRefused
+from catalog.pins import pins
+from catalog.tables import TableInfo
+from catalog.versions import VersionInfo
+from lake.core.errors import ConfigError, VersionNotFound
 from lake.delta.store import DeltaStore
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
 _UNITS = {"s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168}
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 
 
 # -- durations (pure) ------------------------------------------------------------------------
@@ -75,110 +74,6 @@ def retained_versions(commits: Sequence[tuple[int, datetime]], cutoff: datetime)
         if successor is None or successor[1] >= cutoff:
             kept.append(version)
     return kept
-
-
-# -- tags and pins ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PinInfo:
-    table: str
-    version: int
-    kind: str  # tag | training_set | model
-    name: str
-    created_at: datetime
-
-    @property
-    def reason(self) -> str:
-        owner = self.name.split("#", 1)[0]
-        label = {"tag": "tag", "training_set": "training set", "model": "model"}.get(
-            self.kind, self.kind
-        )
-        return f"{label} {owner}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "version": self.version,
-            "kind": self.kind,
-            "name": self.name,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-def check_tag(name: str) -> str:
-    if not isinstance(name, str) or not _TAG.fullmatch(name):
-        raise InvalidName(
-            f"Tag {name!r} is not allowed: use letters, digits, '_', '.', '-' "
-            f"(at most 128 characters), starting with a letter, digit or '_'."
-        )
-    return name
-
-
-def add_tag(
-    catalog: Catalog, table: TableInfo, version: int, name: str, *, move: bool = False
-) -> PinInfo:
-    """Tag ``table@version`` as ``name`` (a pin vacuum respects).
-
-    Raises:
-        TagExists: the tag marks another version and ``move`` is false.
-        VersionNotFound: the version is not recorded.
-    """
-    check_tag(name)
-    catalog.get_version(table, version)
-
-    def work(session: Session) -> PinInfo:
-        row = session.scalar(
-            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
-        )
-        if row is not None and row.version != version:
-            if not move:
-                raise TagExists(str(table.name), name, row.version)
-            row.version = version
-            row.created_at = m.utcnow()
-        elif row is None:
-            row = m.Pin(table_id=table.id, version=version, kind="tag", name=name)
-            session.add(row)
-        session.flush()
-        return _pin_info(row, str(table.name))
-
-    return catalog.transaction(work)
-
-
-def remove_tag(catalog: Catalog, table: TableInfo, name: str) -> PinInfo:
-    """Raises: TagNotFound."""
-
-    def work(session: Session) -> PinInfo:
-        row = session.scalar(
-            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
-        )
-        if row is None:
-            raise TagNotFound(str(table.name), name)
-        info = _pin_info(row, str(table.name))
-        session.delete(row)
-        return info
-
-    return catalog.transaction(work)
-
-
-def pins(catalog: Catalog, table: TableInfo, *, kind: str | None = None) -> list[PinInfo]:
-    def work(session: Session) -> list[PinInfo]:
-        query = (
-            select(m.Pin)
-            .where(m.Pin.table_id == table.id)
-            .order_by(m.Pin.version, m.Pin.kind, m.Pin.name)
-        )
-        if kind is not None:
-            query = query.where(m.Pin.kind == kind)
-        return [_pin_info(r, str(table.name)) for r in session.scalars(query)]
-
-    return catalog.transaction(work)
-
-
-def _pin_info(row: m.Pin, table: str) -> PinInfo:
-    return PinInfo(
-        table=table, version=row.version, kind=row.kind, name=row.name, created_at=row.created_at
-    )
 
 
 # -- vacuum ----------------------------------------------------------------------------------

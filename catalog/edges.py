@@ -1,0 +1,119 @@
+"""Lineage edges: which dataset versions a run read (``input``) and wrote (``output``).
+
+An edge joins a run to one *version* of a dataset, never to a dataset as a whole
+(OpenLineage's model; ``catalog.lineage`` reads the graph these edges make). A dataset
+version is a lake table at a recorded Delta version (:class:`TableVersionRef`) or a
+source outside the lake at one version (:class:`SourceRef`: a file by its sha256, a
+database extract by its watermark range, an external dataset named by an OpenLineage
+event). Sources are stored once per ``(kind, namespace, name, version)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from lake.core.errors import VersionNotFound
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A dataset outside the lake at one version (OpenLineage: namespace + name)."""
+
+    kind: str  # file | database | external
+    namespace: str
+    name: str
+    version: str | None = None
+    facets: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableVersionRef:
+    table_id: int
+    version: int
+
+
+def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVersionRef]) -> None:
+    """Record that the run read these dataset versions.
+
+    Raises:
+        VersionNotFound: a table version is not recorded.
+    """
+    db.transaction(lambda session: add_edges(session, run_id, "input", inputs))
+
+
+def add_outputs(
+    db: Connection, run_id: str, outputs: Sequence[SourceRef | TableVersionRef]
+) -> None:
+    """Record that the run wrote these dataset versions.
+
+    Raises:
+        VersionNotFound: a table version is not recorded.
+    """
+    db.transaction(lambda session: add_edges(session, run_id, "output", outputs))
+
+
+def add_edges(
+    session: Session,
+    run_id: str,
+    direction: str,
+    targets: Sequence[SourceRef | TableVersionRef],
+    *,
+    version_row: m.TableVersion | None = None,
+) -> None:
+    """Add one edge per target in ``session`` (``version_row``: the table version's row,
+    when the caller has it).
+
+    Raises:
+        VersionNotFound: a table version is not recorded.
+    """
+    for target in targets:
+        if isinstance(target, SourceRef):
+            found = source_id(session, target)
+            session.add(m.LineageEdge(run_id=run_id, direction=direction, source_id=found))
+        else:
+            row = version_row or session.scalar(
+                select(m.TableVersion).where(
+                    m.TableVersion.table_id == target.table_id,
+                    m.TableVersion.version == target.version,
+                )
+            )
+            if row is None:
+                raise VersionNotFound(
+                    f"Version {target.version} of table id {target.table_id} is not recorded; "
+                    f"run `lake catalog sync`."
+                )
+            session.add(m.LineageEdge(run_id=run_id, direction=direction, table_version_id=row.id))
+    session.flush()
+
+
+def source_id(session: Session, ref: SourceRef) -> int:
+    """The id of the source's row, added when the catalog does not have it yet."""
+    condition = and_(
+        m.Source.kind == ref.kind,
+        m.Source.namespace == ref.namespace,
+        m.Source.name == ref.name,
+        m.Source.version.is_(None) if ref.version is None else m.Source.version == ref.version,
+    )
+    found = session.scalar(select(m.Source.id).where(condition).limit(1))
+    if found is not None:
+        return found
+    row = m.Source(
+        kind=ref.kind,
+        namespace=ref.namespace,
+        name=ref.name,
+        version=ref.version,
+        facets=m.jsonable(ref.facets),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+__all__ = ["SourceRef", "TableVersionRef", "add_edges", "add_inputs", "add_outputs", "source_id"]

@@ -1,0 +1,173 @@
+"""The ingest ledger and extract watermarks: what each table has taken in from its sources.
+
+**Ingested files.** Each range of a source file an ingest commits (byte offsets, last
+line, records, the file's sha256) is entered ``pending`` when the commit is prepared and
+becomes ``committed``, with the version, when the commit is recorded; only committed
+ranges are listed (:func:`ingested_files`), so a commit that never happened leaves no
+trace an ingest would skip.
+
+**Watermarks.** An incremental extract's cursor column and the value it reached, moved by
+the recording of the extract's commit and only forward (a later version wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from catalog.tables import TableInfo
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """The part of one source file an ingest is about to commit."""
+
+    uri: str
+    sha256: str
+    start_offset: int
+    end_offset: int
+    end_line: int
+    records: int
+
+
+@dataclass(frozen=True)
+class IngestedFileInfo:
+    uri: str
+    sha256: str
+    start_offset: int
+    end_offset: int
+    end_line: int
+    records: int
+    version: int | None
+
+
+# -- ingested files --------------------------------------------------------------------------
+
+
+def add_pending_files(
+    session: Session, table_id: int, run_id: str, files: Sequence[PendingFile]
+) -> None:
+    """Enter the ranges the run is about to commit, ``pending``, in the caller's session."""
+    session.add_all(
+        m.IngestedFile(
+            table_id=table_id,
+            run_id=run_id,
+            uri=f.uri,
+            sha256=f.sha256,
+            start_offset=f.start_offset,
+            end_offset=f.end_offset,
+            end_line=f.end_line,
+            records=f.records,
+            state="pending",
+        )
+        for f in files
+    )
+
+
+def commit_pending_files(session: Session, run_id: str, version: int) -> None:
+    """Mark the run's pending ranges committed in ``version``, in the caller's session."""
+    session.execute(
+        update(m.IngestedFile)
+        .where(m.IngestedFile.run_id == run_id, m.IngestedFile.state == "pending")
+        .values(state="committed", version=version)
+    )
+
+
+def ingested_files(
+    db: Connection, table: TableInfo, uris: Sequence[str] | None = None
+) -> list[IngestedFileInfo]:
+    """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
+    when given), in the order they were entered."""
+
+    def work(session: Session) -> list[IngestedFileInfo]:
+        query = select(m.IngestedFile).where(
+            m.IngestedFile.table_id == table.id, m.IngestedFile.state == "committed"
+        )
+        if uris is not None:
+            query = query.where(m.IngestedFile.uri.in_(list(uris)))
+        return [
+            IngestedFileInfo(
+                uri=r.uri,
+                sha256=r.sha256,
+                start_offset=r.start_offset,
+                end_offset=r.end_offset,
+                end_line=r.end_line,
+                records=r.records,
+                version=r.version,
+            )
+            for r in session.scalars(query.order_by(m.IngestedFile.id))
+        ]
+
+    return db.transaction(work)
+
+
+def has_ingested_content(db: Connection, table: TableInfo, sha256: str) -> bool:
+    """Whether a committed range of ``table`` came from a file with this sha256."""
+
+    def work(session: Session) -> bool:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(m.IngestedFile)
+                .where(
+                    m.IngestedFile.table_id == table.id,
+                    m.IngestedFile.sha256 == sha256,
+                    m.IngestedFile.state == "committed",
+                )
+            )
+            or 0
+        ) > 0
+
+    return db.transaction(work)
+
+
+# -- watermarks ------------------------------------------------------------------------------
+
+
+def watermark(db: Connection, table: TableInfo) -> tuple[str, dict[str, Any]] | None:
+    """(cursor column, {"type": ..., "value": ...}) of the table's last committed extract."""
+
+    def work(session: Session) -> tuple[str, dict[str, Any]] | None:
+        row = session.get(m.Watermark, table.id)
+        return (row.cursor, dict(row.value)) if row else None
+
+    return db.transaction(work)
+
+
+def advance_watermark(
+    session: Session, table_id: int, mark: Mapping[str, Any], *, version: int, run_id: str
+) -> None:
+    """Set the table's watermark to ``mark`` ({"cursor": ..., "value": {...}}) reached by
+    ``version``, unless a later version set it already; in the caller's session."""
+    row = session.get(m.Watermark, table_id)
+    if row is None:
+        session.add(
+            m.Watermark(
+                table_id=table_id,
+                cursor=mark["cursor"],
+                value=mark["value"],
+                version=version,
+                run_id=run_id,
+            )
+        )
+    elif row.version < version:
+        row.cursor, row.value = mark["cursor"], mark["value"]
+        row.version, row.run_id, row.updated_at = version, run_id, m.utcnow()
+
+
+__all__ = [
+    "IngestedFileInfo",
+    "PendingFile",
+    "add_pending_files",
+    "advance_watermark",
+    "commit_pending_files",
+    "has_ingested_content",
+    "ingested_files",
+    "watermark",
+]

@@ -1,0 +1,212 @@
+"""Recording commits: the catalog's side of the write protocol.
+
+Writers follow one protocol (``lake.landing.commits``), so the catalog never records a
+version that does not exist and never loses one that does:
+
+1. :meth:`Catalog.start_run` records the run and what it will read (its inputs);
+2. :func:`prepare_commit` records, before the Delta commit, what the commit will mean
+   (row counts, schema drift, ingested file ranges, a new watermark);
+3. the writer commits to Delta with the run id in the commit info;
+4. :func:`record_commit` records the version with all of the above and completes the
+   run, in one transaction.
+
+If the process dies between 3 and 4, ``lake.landing.sync`` finds the commit by its run id and
+does step 4 from what step 2 stored (:func:`running_runs` lists the runs that prepared a
+commit and never recorded it). Recording is idempotent: whoever records a version first
+wins, the other finds it recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from catalog.edges import TableVersionRef, add_edges
+from catalog.ledger import PendingFile, add_pending_files, advance_watermark, commit_pending_files
+from catalog.runs import mark_completed
+from catalog.schemas import describe_schema, intern_schema, record_drift
+from catalog.tables import TableInfo
+from catalog.versions import VersionInfo, find_version, version_info
+from lake.core.errors import CatalogError, CommitConflict
+from lake.core.failpoints import failpoint
+
+if TYPE_CHECKING:
+    from lake.delta.snapshot import Commit, Snapshot
+
+
+def prepare_commit(
+    db: Connection,
+    run_id: str,
+    *,
+    table_id: int,
+    outcome: Mapping[str, Any],
+    files: Sequence[PendingFile] = (),
+) -> None:
+    """Store what the coming Delta commit of this run means, before it is made.
+
+    ``outcome`` may hold ``rows_added``, ``rows_removed``, ``rows_changed`` (ints),
+    ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
+    detail) and ``watermark`` ({"cursor": ..., "value": {...}}).
+
+    Raises:
+        CatalogError: the run is not in the catalog.
+    """
+
+    def work(session: Session) -> None:
+        run = session.get(m.Run, run_id)
+        if run is None:
+            raise CatalogError(f"Run {run_id} is not in the catalog.")
+        run.stats = {
+            **(run.stats or {}),
+            "pending": {"table_id": table_id, **m.jsonable(outcome)},
+        }
+        add_pending_files(session, table_id, run_id, files)
+
+    db.transaction(work)
+
+
+def record_commit(
+    db: Connection,
+    table: TableInfo,
+    commit: Commit,
+    snapshot: Snapshot,
+    *,
+    previous: Snapshot | None,
+) -> tuple[VersionInfo, list[str]]:
+    """Record one Delta version, and complete the run that made it (idempotent); returns
+    the version and the ids of the runs this call completed (none when the version was
+    recorded already).
+
+    Everything the run prepared is applied in the same transaction: row counts, drift
+    events, ingested file ranges, the watermark; the run becomes ``completed``.
+
+    Raises:
+        CommitConflict: the transaction lost a race and the version is still not recorded.
+    """
+    fingerprint, arrow_b64, columns = describe_schema(snapshot.schema)
+    completed: list[str] = []
+
+    def work(session: Session) -> VersionInfo:
+        completed.clear()
+        existing = session.scalar(
+            select(m.TableVersion).where(
+                m.TableVersion.table_id == table.id, m.TableVersion.version == commit.version
+            )
+        )
+        if existing is not None:
+            return version_info(existing, table.name)
+        run = session.get(m.Run, commit.run_id) if commit.run_id else None
+        pending: dict[str, Any] = dict((run.stats or {}).get("pending") or {}) if run else {}
+        schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
+        counts = _version_counts(commit, snapshot, previous)
+        for key in ("rows_added", "rows_removed", "rows_changed"):
+            if pending.get(key) is not None:
+                counts[key] = int(pending[key])
+        row = m.TableVersion(
+            table_id=table.id,
+            version=commit.version,
+            committed_at=commit.committed_at,
+            operation=commit.operation,
+            schema_id=schema_id,
+            run_id=run.id if run else None,
+            rows_total=snapshot.rows,
+            files_total=len(snapshot.files),
+            bytes_total=snapshot.bytes,
+            **counts,
+        )
+        session.add(row)
+        session.flush()
+        session.execute(
+            update(m.Table)
+            .where(
+                m.Table.id == table.id,
+                or_(m.Table.current_version.is_(None), m.Table.current_version < commit.version),
+            )
+            .values(current_version=commit.version)
+        )
+        if run is not None:
+            _apply_prepared(session, run, table.id, row, pending)
+            completed.append(run.id)
+        failpoint("catalog_write")
+        return version_info(row, table.name)
+
+    try:
+        recorded_now = db.transaction(work)
+    except CommitConflict:
+        # Someone else (a concurrent sync) recorded this version first.
+        recorded = find_version(db, table, commit.version)
+        if recorded is None:
+            raise
+        return recorded, []
+    return recorded_now, list(completed)
+
+
+def running_runs(db: Connection, table_id: int) -> list[str]:
+    """Runs still marked running that prepared a commit to ``table_id``."""
+
+    def work(session: Session) -> list[str]:
+        rows = session.scalars(select(m.Run).where(m.Run.status == "running"))
+        return [
+            r.id for r in rows if ((r.stats or {}).get("pending") or {}).get("table_id") == table_id
+        ]
+
+    return db.transaction(work)
+
+
+def _apply_prepared(
+    session: Session, run: m.Run, table_id: int, version: m.TableVersion, pending: dict[str, Any]
+) -> None:
+    """What the run prepared, applied to the version it committed; the run completes."""
+    add_edges(
+        session, run.id, "output", [TableVersionRef(table_id, version.version)], version_row=version
+    )
+    record_drift(session, table_id, version.version, pending.get("drift") or [])
+    commit_pending_files(session, run.id, version.version)
+    watermark = pending.get("watermark")
+    if watermark:
+        advance_watermark(session, table_id, watermark, version=version.version, run_id=run.id)
+    mark_completed(run, version.version)
+
+
+def _version_counts(
+    commit: Commit, snapshot: Snapshot, previous: Snapshot | None
+) -> dict[str, int | None]:
+    current = {f.path: f for f in snapshot.files}
+    if previous is not None:
+        before = {f.path: f for f in previous.files}
+        added = [f for p, f in current.items() if p not in before]
+        removed = [f for p, f in before.items() if p not in current]
+        rows_added = sum(f.rows or 0 for f in added)
+        rows_removed = sum(f.rows or 0 for f in removed)
+        return {
+            "rows_added": rows_added,
+            "rows_removed": rows_removed,
+            "rows_changed": None,
+            "files_added": len(added),
+            "files_removed": len(removed),
+            "bytes_added": sum(f.size for f in added),
+        }
+    metrics = commit.metrics
+    return {
+        "rows_added": _int(metrics.get("num_added_rows")) if metrics else snapshot.rows,
+        "rows_removed": _int(metrics.get("num_removed_rows")) or 0,
+        "rows_changed": None,
+        "files_added": _int(metrics.get("num_added_files")) if metrics else len(snapshot.files),
+        "files_removed": _int(metrics.get("num_removed_files")) or 0,
+        "bytes_added": snapshot.bytes if commit.version == 0 else None,
+    }
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = ["prepare_commit", "record_commit", "running_runs"]

@@ -1,0 +1,266 @@
+"""Runs: one execution of a job (an ingest, an extract, a write, a materialization...).
+
+A run is recorded ``running`` when it starts, with who ran it where (user, host, process
+id, the lake's version) and the dataset versions it reads (``catalog.edges``). It ends
+``completed`` or ``failed``: by :func:`finish_run`, or completed by the recording of the
+commit it made (``catalog.recording``), whatever its status then. A run whose process
+died never ends by itself: :func:`reap_dead_runs` marks failed the runs of this host
+whose process is gone.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from catalog.edges import SourceRef, TableVersionRef, add_edges
+from catalog.exceptions import RunNotFound
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    kind: str
+    job: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    parameters: Mapping[str, Any]
+    user: str | None
+    host: str | None
+    code_version: str | None
+    error: str | None
+    stats: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.id,
+            "kind": self.kind,
+            "job": self.job,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "parameters": dict(self.parameters),
+            "user": self.user,
+            "host": self.host,
+            "code_version": self.code_version,
+            "error": self.error,
+            "stats": {k: v for k, v in self.stats.items() if k not in ("pending", "pid_namespace")},
+        }
+
+
+def start_run(
+    db: Connection,
+    *,
+    kind: str,
+    job: str,
+    parameters: Mapping[str, Any],
+    inputs: Sequence[SourceRef | TableVersionRef] = (),
+    run_id: str | None = None,
+) -> str:
+    """Record a run as running, with the dataset versions it reads; returns its id (a new
+    UUID unless ``run_id`` is given). Reaps this host's dead runs first.
+
+    Raises:
+        VersionNotFound: an input table version is not recorded.
+        CommitConflict: a run with ``run_id`` exists already.
+    """
+    run_id = run_id or str(uuid.uuid4())
+    reap_dead_runs(db)
+
+    def work(session: Session) -> str:
+        session.add(
+            m.Run(
+                id=run_id,
+                kind=kind,
+                job=job,
+                status="running",
+                parameters=m.jsonable(parameters),
+                user=_user(),
+                host=socket.gethostname(),
+                code_version=_code_version(),
+                stats={"pid": os.getpid(), "pid_namespace": _pid_namespace()},
+            )
+        )
+        session.flush()
+        add_edges(session, run_id, "input", inputs)
+        return run_id
+
+    db.transaction(work)
+    return run_id
+
+
+def reap_dead_runs(db: Connection) -> list[str]:
+    """Mark failed the runs of this host whose process is gone (killed, or the machine
+    restarted), so no run stays ``running`` forever; returns their ids.
+
+    Safe against a commit such a run did make: recording it (``lake.landing.sync``) completes
+    the run whatever its status. Runs of other hosts are left alone: their processes
+    cannot be checked from here.
+    """
+    host = socket.gethostname()
+
+    def work(session: Session) -> list[str]:
+        reaped = []
+        for run in session.scalars(
+            select(m.Run).where(m.Run.status == "running", m.Run.host == host)
+        ):
+            pid = (run.stats or {}).get("pid")
+            # Containers can share a host name; a pid means something only in its namespace.
+            same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
+            if isinstance(pid, int) and same_namespace and not _process_alive(pid):
+                run.status = "failed"
+                run.ended_at = m.utcnow()
+                run.error = (
+                    f"The process (pid {pid} on {host}) ended before the run finished; nothing "
+                    f"it had not committed is visible. Run the command again."
+                )
+                reaped.append(run.id)
+        return reaped
+
+    return db.transaction(work)
+
+
+def finish_run(
+    db: Connection,
+    run_id: str,
+    *,
+    status: str,
+    error: str | None = None,
+    stats: Mapping[str, Any] | None = None,
+) -> None:
+    """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats.
+
+    A run that has ended already keeps its status and end time, except that ``completed``
+    always applies; an unknown run is ignored.
+    """
+
+    def work(session: Session) -> None:
+        run = session.get(m.Run, run_id)
+        if run is None:
+            return
+        if run.status == "running" or status == "completed":
+            run.status = status
+            run.ended_at = m.utcnow()
+        run.error = error
+        if stats:
+            run.stats = {**(run.stats or {}), **m.jsonable(stats)}
+
+    db.transaction(work)
+
+
+def mark_completed(run: m.Run, version: int) -> None:
+    """Complete the run's row (in the caller's session): it committed ``version``."""
+    stats = dict(run.stats or {})
+    stats.pop("pending", None)
+    stats["version"] = version
+    run.stats = stats
+    run.status = "completed"
+    run.ended_at = run.ended_at or m.utcnow()
+    run.error = None
+
+
+def get_run(db: Connection, run_id: str) -> RunInfo:
+    """The run with this id.
+
+    Raises:
+        RunNotFound: no run has this id.
+    """
+
+    def work(session: Session) -> RunInfo:
+        row = session.get(m.Run, run_id)
+        if row is None:
+            raise RunNotFound(run_id)
+        return run_info(row)
+
+    return db.transaction(work)
+
+
+def list_runs(
+    db: Connection, *, limit: int = 100, offset: int = 0, kind: str | None = None
+) -> list[RunInfo]:
+    """Runs, the latest started first (of one ``kind``, when given)."""
+
+    def work(session: Session) -> list[RunInfo]:
+        query = select(m.Run).order_by(m.Run.started_at.desc(), m.Run.id)
+        if kind:
+            query = query.where(m.Run.kind == kind)
+        return [run_info(r) for r in session.scalars(query.limit(limit).offset(offset))]
+
+    return db.transaction(work)
+
+
+def run_info(row: m.Run) -> RunInfo:
+    """What the catalog hands out for a run's row."""
+    return RunInfo(
+        id=row.id,
+        kind=row.kind,
+        job=row.job,
+        status=row.status,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        parameters=dict(row.parameters or {}),
+        user=row.user,
+        host=row.host,
+        code_version=row.code_version,
+        error=row.error,
+        stats=dict(row.stats or {}),
+    )
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER")
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _code_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"lake {version('lake')}"
+    except PackageNotFoundError:
+        return None
+
+
+__all__ = [
+    "RunInfo",
+    "finish_run",
+    "get_run",
+    "list_runs",
+    "mark_completed",
+    "reap_dead_runs",
+    "run_info",
+    "start_run",
+]

@@ -1,0 +1,178 @@
+"""Namespaces and tables: what the lake holds, where each table lives, of what kind.
+
+A table belongs to a namespace (``web`` in ``web.access``), created with its first table.
+``current_version`` is the newest version the catalog has recorded (``catalog.recording``
+moves it, only forward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from lake.core.errors import CommitConflict, TableExists, TableNotFound
+from lake.core.names import TableName
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    id: int
+    name: TableName
+    kind: str
+    location: str
+    format: str
+    created_at: datetime
+    current_version: int | None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": str(self.name),
+            "kind": self.kind,
+            "format": self.format,
+            "location": self.location,
+            "created_at": self.created_at.isoformat(),
+            "current_version": self.current_version,
+        }
+
+
+def list_tables(db: Connection) -> list[TableInfo]:
+    """Every table, by namespace and name."""
+
+    def work(session: Session) -> list[TableInfo]:
+        rows = session.scalars(
+            select(m.Table).join(m.Namespace).order_by(m.Namespace.name, m.Table.name)
+        )
+        return [table_info(row) for row in rows]
+
+    return db.transaction(work)
+
+
+def find_table(db: Connection, name: TableName) -> TableInfo | None:
+    """The table called ``name``, or None."""
+
+    def work(session: Session) -> TableInfo | None:
+        row = table_row(session, name)
+        return table_info(row) if row else None
+
+    return db.transaction(work)
+
+
+def get_table(db: Connection, name: TableName) -> TableInfo:
+    """The table called ``name``.
+
+    Raises:
+        TableNotFound: naming the tables that do exist, when few.
+    """
+    found = find_table(db, name)
+    if found is None:
+        known = [str(t.name) for t in list_tables(db)]
+        hint = (
+            f" Known tables: {', '.join(known[:10])}." if known else " The lake has no tables yet."
+        )
+        raise TableNotFound(f"Table {name} does not exist.{hint}")
+    return found
+
+
+def create_table(
+    db: Connection,
+    name: TableName,
+    *,
+    kind: str,
+    location: str,
+    properties: Mapping[str, Any] | None = None,
+    exist_ok: bool = False,
+) -> TableInfo:
+    """Register a table (and its namespace).
+
+    Raises:
+        TableExists: unless ``exist_ok``; an existing table of another kind always raises.
+    """
+
+    def work(session: Session) -> TableInfo:
+        existing = table_row(session, name)
+        if existing is not None:
+            if not exist_ok or existing.kind != kind:
+                raise TableExists(
+                    f"Table {name} already exists (a {existing.kind} table at {existing.location})."
+                )
+            return table_info(existing)
+        namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
+        if namespace is None:
+            namespace = m.Namespace(name=name.namespace)
+            session.add(namespace)
+            session.flush()
+        row = m.Table(
+            namespace_id=namespace.id,
+            name=name.name,
+            kind=kind,
+            location=location,
+            properties=dict(properties or {}),
+        )
+        session.add(row)
+        session.flush()
+        return table_info(row)
+
+    try:
+        return db.transaction(work)
+    except CommitConflict:
+        # Two writers created the namespace or table at once: the other one won.
+        found = find_table(db, name)
+        if found is None:
+            raise
+        if found.kind != kind or not exist_ok:
+            raise TableExists(f"Table {name} already exists (a {found.kind} table).") from None
+        return found
+
+
+def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:
+    """Merge ``properties`` into the table's properties (a key given replaces its value)."""
+
+    def work(session: Session) -> None:
+        row = session.get(m.Table, table_id)
+        assert row is not None
+        row.properties = {**(row.properties or {}), **properties}
+
+    db.transaction(work)
+
+
+def table_row(session: Session, name: TableName) -> m.Table | None:
+    """The table's row, or None."""
+    return session.scalar(
+        select(m.Table)
+        .join(m.Namespace)
+        .where(m.Namespace.name == name.namespace, m.Table.name == name.name)
+    )
+
+
+def table_info(row: m.Table) -> TableInfo:
+    """What the catalog hands out for a table's row."""
+    return TableInfo(
+        id=row.id,
+        name=TableName(row.namespace.name, row.name),
+        kind=row.kind,
+        location=row.location,
+        format=row.format,
+        created_at=row.created_at,
+        current_version=row.current_version,
+        properties=dict(row.properties or {}),
+    )
+
+
+__all__ = [
+    "TableInfo",
+    "create_table",
+    "find_table",
+    "get_table",
+    "list_tables",
+    "set_table_properties",
+    "table_info",
+    "table_row",
+]

@@ -1,0 +1,158 @@
+"""Recorded versions: each Delta version of a table the catalog has recorded, with its
+operation, row, file and byte counts, schema and the run that made it.
+
+Versions are recorded by ``catalog.recording`` and never change afterwards; a version the
+catalog has not recorded yet is recorded by ``lake.landing.sync`` from the Delta log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog import models as m
+from catalog.connection import Connection
+from catalog.tables import TableInfo
+from lake.core.errors import VersionNotFound
+from lake.core.names import TableName
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    table: TableName
+    version: int
+    committed_at: datetime
+    operation: str
+    run_id: str | None
+    rows_added: int | None
+    rows_removed: int | None
+    rows_changed: int | None
+    files_added: int | None
+    files_removed: int | None
+    bytes_added: int | None
+    rows_total: int | None
+    files_total: int | None
+    bytes_total: int | None
+    schema_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("table",)}
+        data["table"] = str(self.table)
+        data["committed_at"] = self.committed_at.isoformat()
+        return data
+
+
+def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:
+    """The recorded ``version`` of ``table``, or None."""
+
+    def work(session: Session) -> VersionInfo | None:
+        row = session.scalar(
+            select(m.TableVersion).where(
+                m.TableVersion.table_id == table.id, m.TableVersion.version == version
+            )
+        )
+        return version_info(row, table.name) if row else None
+
+    return db.transaction(work)
+
+
+def get_version(db: Connection, table: TableInfo, version: int) -> VersionInfo:
+    """The recorded ``version`` of ``table``.
+
+    Raises:
+        VersionNotFound: the version is not recorded (naming the latest one).
+    """
+    found = find_version(db, table, version)
+    if found is None:
+        raise VersionNotFound(
+            f"Version {version} of {table.name} is not recorded; the latest is "
+            f"{table.current_version if table.current_version is not None else 'none'}."
+        )
+    return found
+
+
+def recorded_versions(db: Connection, table: TableInfo) -> set[int]:
+    """The numbers of the table's recorded versions."""
+
+    def work(session: Session) -> set[int]:
+        return set(
+            session.scalars(
+                select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
+            )
+        )
+
+    return db.transaction(work)
+
+
+def versions(db: Connection, table: TableInfo) -> list[VersionInfo]:
+    """Every recorded version of the table, oldest first."""
+
+    def work(session: Session) -> list[VersionInfo]:
+        rows = session.scalars(
+            select(m.TableVersion)
+            .where(m.TableVersion.table_id == table.id)
+            .order_by(m.TableVersion.version)
+        )
+        return [version_info(r, table.name) for r in rows]
+
+    return db.transaction(work)
+
+
+def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInfo:
+    """The newest recorded version committed at or before ``moment``.
+
+    Raises:
+        VersionNotFound: the table had no version then.
+    """
+
+    def work(session: Session) -> VersionInfo | None:
+        row = session.scalar(
+            select(m.TableVersion)
+            .where(m.TableVersion.table_id == table.id, m.TableVersion.committed_at <= moment)
+            .order_by(m.TableVersion.version.desc())
+            .limit(1)
+        )
+        return version_info(row, table.name) if row else None
+
+    found = db.transaction(work)
+    if found is None:
+        raise VersionNotFound(
+            f"{table.name} had no version at {moment.isoformat()}: it was created later."
+        )
+    return found
+
+
+def version_info(row: m.TableVersion, name: TableName) -> VersionInfo:
+    """What the catalog hands out for a version's row."""
+    return VersionInfo(
+        table=name,
+        version=row.version,
+        committed_at=row.committed_at,
+        operation=row.operation,
+        run_id=row.run_id,
+        rows_added=row.rows_added,
+        rows_removed=row.rows_removed,
+        rows_changed=row.rows_changed,
+        files_added=row.files_added,
+        files_removed=row.files_removed,
+        bytes_added=row.bytes_added,
+        rows_total=row.rows_total,
+        files_total=row.files_total,
+        bytes_total=row.bytes_total,
+        schema_id=row.schema_id,
+    )
+
+
+__all__ = [
+    "VersionInfo",
+    "find_version",
+    "get_version",
+    "recorded_versions",
+    "version_at",
+    "version_info",
+    "versions",
+]
