@@ -44,7 +44,7 @@ from lake.core.errors import (
     VersionNotFound,
 )
 from lake.core.failpoints import failpoint
-from lake.core.names import TableName
+from lake.core.names import TableName, TableVersion
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -146,12 +146,6 @@ class SourceRef:
     name: str
     version: str | None = None
     facets: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TableVersionRef:
-    table_id: int
-    version: int
 
 
 @dataclass(frozen=True)
@@ -357,7 +351,7 @@ class Catalog:
         kind: str,
         job: str,
         parameters: Mapping[str, Any],
-        inputs: Sequence[SourceRef | TableVersionRef] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
         run_id: str | None = None,
     ) -> str:
         """Record a run as running, with the dataset versions it reads."""
@@ -417,10 +411,10 @@ class Catalog:
 
         return self.transaction(work)
 
-    def add_inputs(self, run_id: str, inputs: Sequence[SourceRef | TableVersionRef]) -> None:
+    def add_inputs(self, run_id: str, inputs: Sequence[SourceRef | TableVersion]) -> None:
         self.transaction(lambda session: _add_edges(session, run_id, "input", inputs))
 
-    def add_outputs(self, run_id: str, outputs: Sequence[SourceRef | TableVersionRef]) -> None:
+    def add_outputs(self, run_id: str, outputs: Sequence[SourceRef | TableVersion]) -> None:
         self.transaction(lambda session: _add_edges(session, run_id, "output", outputs))
 
     def prepare_commit(
@@ -567,7 +561,7 @@ class Catalog:
                 .values(current_version=commit.version)
             )
             if run is not None:
-                _complete_run(session, run, table.id, row, pending)
+                _complete_run(session, run, table, row, pending)
                 completed.add(run.id)
             failpoint("catalog_write")
             return _version_info(row, table.name)
@@ -810,11 +804,11 @@ def _intern_schema(
 
 
 def _complete_run(
-    session: Session, run: m.Run, table_id: int, version: m.TableVersion, pending: dict[str, Any]
+    session: Session, run: m.Run, table: TableInfo, version: m.TableVersion, pending: dict[str, Any]
 ) -> None:
-    _add_edges(
-        session, run.id, "output", [TableVersionRef(table_id, version.version)], version_row=version
-    )
+    table_id = table.id
+    produced = TableVersion(table.name, version.version, version.committed_at, table_id)
+    _add_edges(session, run.id, "output", [produced], version_row=version)
     for event in pending.get("drift") or []:
         session.add(
             m.SchemaChange(
@@ -863,7 +857,7 @@ def _add_edges(
     session: Session,
     run_id: str,
     direction: str,
-    targets: Sequence[SourceRef | TableVersionRef],
+    targets: Sequence[SourceRef | TableVersion],
     *,
     version_row: m.TableVersion | None = None,
 ) -> None:
@@ -880,7 +874,7 @@ def _add_edges(
             )
             if row is None:
                 raise VersionNotFound(
-                    f"Version {target.version} of table id {target.table_id} is not recorded; "
+                    f"Version {target.version} of {target.table} is not recorded; "
                     f"run `lake catalog sync`."
                 )
             session.add(m.LineageEdge(run_id=run_id, direction=direction, table_version_id=row.id))
@@ -1056,7 +1050,6 @@ __all__ = [
     "SchemaChangeInfo",
     "SourceRef",
     "TableInfo",
-    "TableVersionRef",
     "VersionInfo",
     "describe_schema",
 ]

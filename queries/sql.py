@@ -2,7 +2,7 @@
 
 >>> result = lk.sql("SELECT request.method, count(*) FROM web.logs VERSION AS OF 3 GROUP BY 1")
 >>> result.table        # a pyarrow.Table
->>> result.versions     # [TableVersionRead(table='web.logs', version=3, committed_at=...)]
+>>> result.versions     # [TableVersion(table=TableName('web', 'logs'), version=3, ...)]
 
 1. :func:`queries.parse.parse_statement` finds every table reference and its time-travel
    clause with sqlglot, with their positions in the query text;
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from catalog.store import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
-from lake.core.names import parse_time
+from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -48,22 +48,6 @@ MAX_ROBUST_RETRIES = 8
 
 
 @dataclass(frozen=True)
-class TableVersionRead:
-    """One table version a query read."""
-
-    table: str
-    version: int
-    committed_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "version": self.version,
-            "committed_at": self.committed_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
 class Column:
     name: str
     type: str
@@ -76,7 +60,7 @@ class QueryResult:
 
     table: pa.Table
     columns: tuple[Column, ...]
-    versions: list[TableVersionRead]
+    versions: list[TableVersion]
     truncated: bool = False
     """True when ``max_rows`` cut the result short."""
     query: str = field(default="", repr=False)
@@ -186,11 +170,8 @@ class Plan:
     unaliased: set[tuple[str, str]]
     """(namespace, table) of lake tables read without alias: ``ns.t.col`` qualifiers apply."""
 
-    def versions(self) -> list[TableVersionRead]:
-        return [
-            TableVersionRead(str(resolved.name), resolved.version, resolved.committed_at)
-            for resolved, _ in self.reads.values()
-        ]
+    def versions(self) -> list[TableVersion]:
+        return [resolved.pinned for resolved, _ in self.reads.values()]
 
 
 def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
@@ -220,7 +201,7 @@ def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
             ),
         )
         plan.lake[index] = resolved
-        key = (str(name), resolved.version)
+        key = (str(name), resolved.pinned.version)
         if key not in plan.reads:
             paths = [resolver.storage.duckdb_path(f.uri) for f in resolved.snapshot.files]
             plan.reads[key] = (resolved, paths)
@@ -284,7 +265,7 @@ def rewrite(statement: Statement, plan: Plan, robust: set[tuple[str, int]]) -> R
 def _replacement(
     ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]
 ) -> str:
-    key = (str(resolved.name), resolved.version)
+    key = (str(resolved.pinned.table), resolved.pinned.version)
     snapshot, paths = resolved.snapshot, plan.reads[key][1]
     if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
         snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
@@ -297,7 +278,7 @@ def _replacement(
                 low, high = _literal_times(bounds)
                 snapshot, paths = within_times(snapshot, paths, column.name, low, high)
     scan = scan_sql(snapshot, paths, robust=key in robust)
-    binding = quote_ident(resolved.name.name)
+    binding = quote_ident(resolved.pinned.table.name)
     if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
         return f"SELECT * FROM {scan} AS {binding}"
     if ref.role == "copy":  # COPY (query) TO ...
@@ -383,8 +364,8 @@ def needs_robust_scan(
     _offset, table = rewritten.locate(found.position)
     if table is None or table not in plan.lake:
         return None
-    resolved = plan.lake[table]
-    key = (str(resolved.name), resolved.version)
+    pinned = plan.lake[table].pinned
+    key = (str(pinned.table), pinned.version)
     return None if key in robust else key
 
 
@@ -439,13 +420,14 @@ def _vacuumed(plan: Plan, storage: Storage) -> VacuumedVersion | None:
             DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
         except VersionVacuumed:
             latest = resolved.info.current_version
+            pinned = resolved.pinned
             newer = (
                 f" (the latest is {latest})"
-                if latest is not None and latest != resolved.version
+                if latest is not None and latest != pinned.version
                 else ""
             )
             return VacuumedVersion(
-                f"Version {resolved.version} of {resolved.name} can no longer be read: vacuum "
+                f"Version {pinned.version} of {pinned.table} can no longer be read: vacuum "
                 f"removed its data files. Query a newer version{newer}, and pin the versions you "
                 f"need before vacuuming."
             )

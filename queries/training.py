@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalog.registry import (
-    InputVersion,
     TrainingSetInfo,
     check_name,
     find_training_set,
@@ -60,10 +59,10 @@ from catalog.registry import (
     register_training_set,
     training_sets,
 )
-from catalog.store import Catalog, TableVersionRef
+from catalog.store import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.failpoints import failpoint
-from lake.core.names import TableName
+from lake.core.names import TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
@@ -341,25 +340,19 @@ class _Prepared:
                 {
                     "table": str(name),
                     "clause": travel.clause if travel else None,
-                    "version": resolved.version,
+                    "version": resolved.pinned.version,
                 }
             )
         return found
 
-    def inputs(self) -> list[InputVersion]:
-        seen: dict[tuple[int, int], InputVersion] = {}
-        for name, _, resolved in self.resolver.calls:
-            key = (resolved.info.id, resolved.version)
-            seen.setdefault(
-                key,
-                InputVersion(resolved.info.id, str(name), resolved.version, resolved.committed_at),
-            )
-        return sorted(seen.values(), key=lambda i: (i.table, i.version))
+    def inputs(self) -> list[TableVersion]:
+        unique = {resolved.pinned: None for _, _, resolved in self.resolver.calls}
+        return sorted(unique, key=lambda v: (str(v.table), v.version))
 
     def resolved(self) -> list[ResolvedTable]:
-        unique: dict[tuple[int, int], ResolvedTable] = {}
+        unique: dict[TableVersion, ResolvedTable] = {}
         for _, _, resolved in self.resolver.calls:
-            unique.setdefault((resolved.info.id, resolved.version), resolved)
+            unique.setdefault(resolved.pinned, resolved)
         return list(unique.values())
 
 
@@ -537,7 +530,7 @@ def materialize(
                     "out": str(out),
                     "shard_rows": shard_rows,
                 },
-                inputs=[TableVersionRef(i.table_id, i.version) for i in inputs],
+                inputs=inputs,
             )
             try:
                 schema, batches = _stream(prepared, cursor, storage)
@@ -630,7 +623,7 @@ def rebuild(
                 kind="rebuild",
                 job=f"rebuild:{manifest.name}",
                 parameters={"training_set": f"{manifest.name}@{manifest.version}", "out": str(out)},
-                inputs=[TableVersionRef(i.table_id, i.version) for i in prepared.inputs()],
+                inputs=prepared.inputs(),
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
@@ -694,10 +687,10 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[InputVersion]
+    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion]
 ) -> TrainingSetInfo | None:
     """The registered version of ``name`` made by the same SQL over the same versions."""
-    wanted = sorted((i.table, i.version) for i in inputs)
+    wanted = sorted((str(i.table), i.version) for i in inputs)
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
@@ -863,7 +856,7 @@ def _recorded_pins(manifest: Manifest) -> list[tuple[str, int]]:
 
 def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
     recorded = sorted((str(i["table"]), int(i["version"])) for i in manifest.inputs)
-    now = sorted((i.table, i.version) for i in prepared.inputs())
+    now = sorted((str(i.table), i.version) for i in prepared.inputs())
     if recorded != now:
         raise RebuildMismatch(
             f"The rebuild of {manifest.name}@{manifest.version} would read {_versions(now)} but "
@@ -879,8 +872,8 @@ def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Stora
         except VersionVacuumed as error:
             raise VersionVacuumed(
                 f"{manifest.name}@{manifest.version} cannot be rebuilt: version "
-                f"{resolved.version} of {resolved.name} lost its data files to vacuum (it was not "
-                f"pinned). {error}"
+                f"{resolved.pinned.version} of {resolved.pinned.table} lost its data files to "
+                f"vacuum (it was not pinned). {error}"
             ) from error
 
 

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, TableVersionRef, VersionInfo
+from catalog.store import Catalog, PendingFile, SourceRef, TableInfo, VersionInfo
 from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
+from lake.core.names import TableVersion
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
 from lake.delta.store import DeltaStore
@@ -95,7 +96,7 @@ class TableRun:
         kind: str,
         job: str | None = None,
         parameters: Mapping[str, Any],
-        inputs: Sequence[SourceRef | TableVersionRef] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
     ) -> TableRun:
         run_id = catalog.start_run(
             kind=kind, job=job or f"{kind}:{table.name}", parameters=parameters, inputs=inputs
