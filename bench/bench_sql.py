@@ -113,7 +113,13 @@ def run(scale: float = 1.0) -> list[dict]:
         with TableRun.start(
             lk.catalog, lk.delta(info), info, kind="write", parameters={}
         ) as table_run:
-            table_run.write(reader, mode="append", operation="WRITE", partition_by=["_event_date"])
+            table_run.land(
+                reader,
+                policy="strict",
+                mode="append",
+                operation="WRITE",
+                partition_by=["_event_date"],
+            )
         plain, plain_zstd = folder / "plain.parquet", folder / "plain-zstd.parquet"
         generator.execute(f"COPY ({logs_sql(rows)}) TO '{plain}' ({DUCKDB_DEFAULTS})")
         generator.execute(f"COPY ({logs_sql(rows)}) TO '{plain_zstd}' ({DUCKDB_ZSTD})")

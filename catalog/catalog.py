@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog import edges, ledger, recording, runs, schemas, tables, versions
 from catalog.connection import Connection
-from catalog.edges import SourceRef, TableVersionRef
+from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.runs import RunInfo
 from catalog.schemas import SchemaChangeInfo
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
-from lake.core.names import TableName
+from lake.core.names import TableName, TableVersion
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -116,7 +116,7 @@ class Catalog(Connection):
         kind: str,
         job: str,
         parameters: Mapping[str, Any],
-        inputs: Sequence[SourceRef | TableVersionRef] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
         run_id: str | None = None,
     ) -> str:
         """Record a run as running, with the dataset versions it reads; returns its id (a new
@@ -143,7 +143,7 @@ class Catalog(Connection):
         """
         return runs.reap_dead_runs(self)
 
-    def add_inputs(self, run_id: str, inputs: Sequence[SourceRef | TableVersionRef]) -> None:
+    def add_inputs(self, run_id: str, inputs: Sequence[SourceRef | TableVersion]) -> None:
         """Record that the run read these dataset versions.
 
         Raises:
@@ -151,7 +151,7 @@ class Catalog(Connection):
         """
         edges.add_inputs(self, run_id, inputs)
 
-    def add_outputs(self, run_id: str, outputs: Sequence[SourceRef | TableVersionRef]) -> None:
+    def add_outputs(self, run_id: str, outputs: Sequence[SourceRef | TableVersion]) -> None:
         """Record that the run wrote these dataset versions.
 
         Raises:

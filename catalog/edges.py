@@ -2,7 +2,8 @@
 
 An edge joins a run to one *version* of a dataset, never to a dataset as a whole
 (OpenLineage's model; ``catalog.lineage`` reads the graph these edges make). A dataset
-version is a lake table at a recorded Delta version (:class:`TableVersionRef`) or a
+version is a lake table at a recorded Delta version
+(:class:`lake.core.names.TableVersion`) or a
 source outside the lake at one version (:class:`SourceRef`: a file by its sha256, a
 database extract by its watermark range, an external dataset named by an OpenLineage
 event). Sources are stored once per ``(kind, namespace, name, version)``.
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.connection import Connection
 from lake.core.errors import VersionNotFound
+from lake.core.names import TableVersion
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,7 @@ class SourceRef:
     facets: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TableVersionRef:
-    table_id: int
-    version: int
-
-
-def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVersionRef]) -> None:
+def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVersion]) -> None:
     """Record that the run read these dataset versions.
 
     Raises:
@@ -48,9 +44,7 @@ def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVe
     db.transaction(lambda session: add_edges(session, run_id, "input", inputs))
 
 
-def add_outputs(
-    db: Connection, run_id: str, outputs: Sequence[SourceRef | TableVersionRef]
-) -> None:
+def add_outputs(db: Connection, run_id: str, outputs: Sequence[SourceRef | TableVersion]) -> None:
     """Record that the run wrote these dataset versions.
 
     Raises:
@@ -63,7 +57,7 @@ def add_edges(
     session: Session,
     run_id: str,
     direction: str,
-    targets: Sequence[SourceRef | TableVersionRef],
+    targets: Sequence[SourceRef | TableVersion],
     *,
     version_row: m.TableVersion | None = None,
 ) -> None:
@@ -86,7 +80,7 @@ def add_edges(
             )
             if row is None:
                 raise VersionNotFound(
-                    f"Version {target.version} of table id {target.table_id} is not recorded; "
+                    f"Version {target.version} of {target.table} is not recorded; "
                     f"run `lake catalog sync`."
                 )
             session.add(m.LineageEdge(run_id=run_id, direction=direction, table_version_id=row.id))
@@ -116,4 +110,4 @@ def source_id(session: Session, ref: SourceRef) -> int:
     return row.id
 
 
-__all__ = ["SourceRef", "TableVersionRef", "add_edges", "add_inputs", "add_outputs", "source_id"]
+__all__ = ["SourceRef", "add_edges", "add_inputs", "add_outputs", "source_id"]

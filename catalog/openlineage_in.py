@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.catalog import Catalog
-from catalog.edges import SourceRef, TableVersionRef, add_edges, source_id
+from catalog.edges import SourceRef, add_edges, source_id
 from catalog.lineage import TABLE_NAMESPACE
 from catalog.tables import TableInfo
+from catalog.versions import VersionInfo
 from lake.core.errors import LakeError, VersionNotFound
+from lake.core.names import TableVersion
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 _ENDED = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "failed"}
@@ -76,7 +78,7 @@ def record_event(
     """
     parsed = _parse(event)
     tables = _lake_tables(catalog)
-    resolved: dict[str, list[tuple[str, SourceRef | TableVersionRef]]] = {"input": [], "output": []}
+    resolved: dict[str, list[tuple[str, SourceRef | TableVersion]]] = {"input": [], "output": []}
     for direction, datasets in (("input", parsed.inputs), ("output", parsed.outputs)):
         for dataset in datasets:
             table = tables.get((dataset.namespace, dataset.name)) or tables.get(
@@ -95,12 +97,12 @@ def record_event(
                 )
                 resolved[direction].append((label, ref))
                 continue
-            version = _table_version(catalog, table, dataset, direction, parsed, refresh)
-            if version is not None:
+            found = _table_version(catalog, table, dataset, direction, parsed, refresh)
+            if found is not None:
                 resolved[direction].append(
                     (
-                        f"{TABLE_NAMESPACE}/{table.name}@{version}",
-                        TableVersionRef(table.id, version),
+                        f"{TABLE_NAMESPACE}/{table.name}@{found.version}",
+                        TableVersion(table.name, found.version, found.committed_at, table.id),
                     )
                 )
 
@@ -264,7 +266,7 @@ def _table_version(
     direction: str,
     event: _Event,
     refresh: Callable[[TableInfo], None] | None,
-) -> int | None:
+) -> VersionInfo | None:
     if dataset.version is not None:
         if not dataset.version.isdigit():
             raise LineageEventInvalid(
@@ -272,19 +274,21 @@ def _table_version(
                 f"not {dataset.version!r}."
             )
         version = int(dataset.version)
-        if catalog.find_version(table, version) is None and refresh is not None:
+        found = catalog.find_version(table, version)
+        if found is None and refresh is not None:
             refresh(table)
-        if catalog.find_version(table, version) is None:
+            found = catalog.find_version(table, version)
+        if found is None:
             raise LineageEventInvalid(
                 f"Version {version} of {table.name} does not exist; name a recorded version."
             )
-        return version
+        return found
     if direction == "output" and event.event_type not in ("COMPLETE",):
         return None  # a run's output version exists only once it has completed
     if refresh is not None:
         refresh(table)
     try:
-        return catalog.version_at(table, event.time).version
+        return catalog.version_at(table, event.time)
     except VersionNotFound:
         raise LineageEventInvalid(
             f"{table.name} had no version at {event.time.isoformat()} (the event's time); "
@@ -306,8 +310,8 @@ def _apply_status(run: m.Run, event: _Event) -> None:
 
 
 def _new_targets(
-    session: Session, run_id: str, direction: str, targets: Sequence[SourceRef | TableVersionRef]
-) -> list[SourceRef | TableVersionRef]:
+    session: Session, run_id: str, direction: str, targets: Sequence[SourceRef | TableVersion]
+) -> list[SourceRef | TableVersion]:
     """The targets the run has no edge to yet (START and COMPLETE repeat their datasets)."""
     rows = session.execute(
         select(m.LineageEdge.table_version_id, m.LineageEdge.source_id).where(
@@ -316,7 +320,7 @@ def _new_targets(
     ).all()
     versions = {r[0] for r in rows if r[0] is not None}
     sources = {r[1] for r in rows if r[1] is not None}
-    fresh: list[SourceRef | TableVersionRef] = []
+    fresh: list[SourceRef | TableVersion] = []
     for target in targets:
         if isinstance(target, SourceRef):
             found = source_id(session, target)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
-from catalog.edges import TableVersionRef, add_edges
+from catalog.edges import add_edges
 from catalog.ledger import PendingFile, add_pending_files, advance_watermark, commit_pending_files
 from catalog.runs import mark_completed
 from catalog.schemas import describe_schema, intern_schema, record_drift
@@ -34,6 +34,7 @@ from catalog.tables import TableInfo
 from catalog.versions import VersionInfo, find_version, version_info
 from lake.core.errors import CatalogError, CommitConflict
 from lake.core.failpoints import failpoint
+from lake.core.names import TableVersion
 
 if TYPE_CHECKING:
     from lake.delta.snapshot import Commit, Snapshot
@@ -130,7 +131,7 @@ def record_commit(
             .values(current_version=commit.version)
         )
         if run is not None:
-            _apply_prepared(session, run, table.id, row, pending)
+            _apply_prepared(session, run, table, row, pending)
             completed.append(run.id)
         failpoint("catalog_write")
         return version_info(row, table.name)
@@ -159,12 +160,17 @@ def running_runs(db: Connection, table_id: int) -> list[str]:
 
 
 def _apply_prepared(
-    session: Session, run: m.Run, table_id: int, version: m.TableVersion, pending: dict[str, Any]
+    session: Session, run: m.Run, table: TableInfo, version: m.TableVersion, pending: dict[str, Any]
 ) -> None:
     """What the run prepared, applied to the version it committed; the run completes."""
     add_edges(
-        session, run.id, "output", [TableVersionRef(table_id, version.version)], version_row=version
+        session,
+        run.id,
+        "output",
+        [TableVersion(table.name, version.version, version.committed_at, table.id)],
+        version_row=version,
     )
+    table_id = table.id
     record_drift(session, table_id, version.version, pending.get("drift") or [])
     commit_pending_files(session, run.id, version.version)
     watermark = pending.get("watermark")

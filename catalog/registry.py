@@ -31,26 +31,10 @@ from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.pins import pin_name
 from lake.core.errors import CommitConflict, InvalidName
+from lake.core.names import TableName, TableVersion
 
 REGISTER_ATTEMPTS = 5
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
-
-
-@dataclass(frozen=True)
-class InputVersion:
-    """One table version a training set read."""
-
-    table_id: int
-    table: str
-    version: int
-    committed_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "version": self.version,
-            "committed_at": self.committed_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True)
@@ -124,7 +108,7 @@ def register_training_set(
     content_hash: str,
     row_count: int,
     location: str | None,
-    inputs: Sequence[InputVersion],
+    inputs: Sequence[TableVersion],
     run_id: str,
     manifest: Callable[[int], Mapping[str, Any]],
 ) -> TrainingSetInfo:
@@ -215,10 +199,10 @@ def training_sets(catalog: Catalog, name: str | None = None) -> list[TrainingSet
     return catalog.transaction(work)
 
 
-def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list[InputVersion]:
+def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list[TableVersion]:
     """The table versions the run that produced ``training_set`` consumed."""
 
-    def work(session: Session) -> list[InputVersion]:
+    def work(session: Session) -> list[TableVersion]:
         rows = session.execute(
             select(
                 m.TableVersion.table_id,
@@ -234,7 +218,7 @@ def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list
             .where(m.LineageEdge.run_id == training_set.run_id, m.LineageEdge.direction == "input")
             .order_by(m.Namespace.name, m.Table.name, m.TableVersion.version)
         )
-        return [InputVersion(r[0], f"{r[1]}.{r[2]}", r[3], r[4]) for r in rows]
+        return [TableVersion(TableName(r[1], r[2]), r[3], r[4], r[0]) for r in rows]
 
     if training_set.run_id is None:
         return []

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
-from catalog.edges import SourceRef, TableVersionRef, add_edges
+from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
+from lake.core.names import TableVersion
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def start_run(
     kind: str,
     job: str,
     parameters: Mapping[str, Any],
-    inputs: Sequence[SourceRef | TableVersionRef] = (),
+    inputs: Sequence[SourceRef | TableVersion] = (),
     run_id: str | None = None,
 ) -> str:
     """Record a run as running, with the dataset versions it reads; returns its id (a new

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, NamedTuple
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token
 
 from lake.core.errors import InvalidName
 from lake.core.names import parse_time
@@ -136,6 +137,9 @@ class ColumnQualifier:
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement, parsed once: what every later step (pinning, rewriting, a training
+    set's ordering rule) reads instead of parsing the text again."""
+
     text: str
     kind: str
     """The statement type in lower case: ``select``, ``describe``, ``explain``, ``copy``..."""
@@ -143,6 +147,13 @@ class Statement:
     """True for statements that only read (allowed in read-only mode)."""
     tables: tuple[TableReference, ...]
     qualifiers: tuple[ColumnQualifier, ...]
+    tree: exp.Expression = field(compare=False, repr=False)
+    """sqlglot's tree of the statement (the one after ``EXPLAIN [ANALYZE]``). Shared by every
+    caller of the cached parse: read it, never change it."""
+    tokens: tuple[Token, ...] = field(compare=False, repr=False)
+    """The tokens of that statement; their positions are offsets into ``text[offset:]``."""
+    offset: int = 0
+    """Where the statement after ``EXPLAIN [ANALYZE]`` starts in ``text`` (0 without one)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -195,7 +206,7 @@ def parse_statement(text: str) -> Statement:
     qualifiers = tuple(
         q for column in tree.find_all(exp.Column) if (q := _qualifier(column, offset))
     )
-    return Statement(text, kind, reads_only, tables, qualifiers)
+    return Statement(text, kind, reads_only, tables, qualifiers, tree, tuple(tokens), offset)
 
 
 def line_and_column(text: str, position: int) -> tuple[int, int]:

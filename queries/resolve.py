@@ -24,7 +24,7 @@ from datetime import datetime
 from catalog.catalog import Catalog
 from catalog.tables import TableInfo
 from lake.core.errors import VersionNotFound
-from lake.core.names import DEFAULT_NAMESPACE, TableName
+from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
@@ -39,16 +39,14 @@ _snapshots_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ResolvedTable:
-    name: TableName
+    """A lake table a query reads, pinned to one version, with what reading it takes."""
+
+    pinned: TableVersion
+    """The version read; its ``committed_at`` is the catalog's (``Snapshot.committed_at`` of
+    an old version is not reliable: it is read from the newest commit of the log)."""
     info: TableInfo
     snapshot: Snapshot
-    committed_at: datetime
-    """From the catalog: ``Snapshot.committed_at`` of an old version is not reliable (it is
-    read from the newest commit of the log)."""
-
-    @property
-    def version(self) -> int:
-        return self.snapshot.version
+    """The version's files and schema."""
 
 
 class Resolver:
@@ -113,7 +111,9 @@ class Resolver:
             )
             version = self._version_at(name, info, store, moment, travel, where)
         snapshot, committed_at = self._snapshot(info, store, version, name, where)
-        return ResolvedTable(name, info, snapshot, committed_at)
+        return ResolvedTable(
+            TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
+        )
 
     # -- internals ---------------------------------------------------------------------------
 

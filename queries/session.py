@@ -1,7 +1,8 @@
 """DuckDB connections for queries, running a statement under limits, and DuckDB's errors.
 
-Two kinds of connection, both set up by :meth:`lake.core.storage.Storage.configure_duckdb` only
-(no network, the S3 secret, nothing installed at run time):
+Two kinds of connection, both opened by :func:`lake.core.duckdb.connect` (nothing installed or
+loaded at run time, times in UTC, no progress bar) and set up by
+:meth:`lake.core.storage.Storage.configure_duckdb` only (no network, the S3 secret):
 
 * **shared** (the default): one in-memory DuckDB database per :class:`~lake.core.storage.Storage`
   (that is, per ``Lake``), created on first use; each query runs on its own cursor. Opening
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from lake.core import duckdb as lake_duckdb
 from lake.core.storage import Storage
 from queries.exceptions import (
     QueryError,
@@ -42,8 +44,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 100_000
-# Nothing downloaded at run time.
-_BASE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 # Parquet footers are cached: a Delta data file is written once and never changed in place,
 # and a table version lists tens to thousands of them (one query re-read them all).
 _DATABASE_SETTINGS = "SET GLOBAL parquet_metadata_cache = true"
@@ -107,7 +107,7 @@ def shared_cursor(storage: Storage) -> duckdb.DuckDBPyConnection:
     with _shared_lock:
         database = _shared.get(storage)
         if database is None:
-            database = duckdb.connect(config=_BASE_CONFIG)
+            database = lake_duckdb.connect()
             try:
                 database.execute(_DATABASE_SETTINGS)
                 storage.configure_duckdb(database)
@@ -136,7 +136,7 @@ def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.
 
     from lake.core.quoting import quote_literal
 
-    connection = duckdb.connect(config={**_BASE_CONFIG, "allow_persistent_secrets": False})
+    connection = lake_duckdb.connect(persistent_secrets=False)
     try:
         connection.execute(_DATABASE_SETTINGS)
         storage.configure_duckdb(connection)
@@ -209,9 +209,8 @@ def constant_time(expression: str, *, context: str) -> datetime:
     """
     import duckdb
 
-    connection = duckdb.connect(config={**_BASE_CONFIG, "enable_external_access": False})
+    connection = lake_duckdb.connect(external_access=False)
     try:
-        connection.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         row = connection.execute(
             f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)"
         ).fetchone()

@@ -2,29 +2,37 @@
 
 >>> result = lk.sql("SELECT request.method, count(*) FROM web.logs VERSION AS OF 3 GROUP BY 1")
 >>> result.table        # a pyarrow.Table
->>> result.versions     # [TableVersionRead(table='web.logs', version=3, committed_at=...)]
+>>> result.versions     # [TableVersion(table=TableName('web', 'logs'), version=3, ...)]
 
-1. :func:`queries.parse.parse_statement` finds every table reference and its time-travel
-   clause with sqlglot, with their positions in the query text;
-2. :class:`queries.resolve.Resolver` decides which are lake tables (CTEs shadow them,
-   DuckDB's own objects and table functions are left alone) and pins each to one version;
-3. each lake reference's span is replaced by a subquery over exactly that version's files
-   (:func:`queries.scan.scan_sql`); the rest of the text reaches DuckDB as the user wrote it,
-   so DuckDB's error positions are mapped back to the user's line and column;
-4. :mod:`queries.session` runs it, on the lake's shared DuckDB database or, read-only, on a
-   locked one that can read those files and nothing else.
+One preparation serves every caller (``lake sql``, the HTTP service, training sets):
+
+1. :func:`queries.parse.parse_statement` parses the text once with sqlglot: every table
+   reference, its time-travel clause and its position in the text, and the syntax tree;
+2. :func:`prepare` asks :class:`queries.resolve.Resolver` which references are lake tables
+   (CTEs shadow them, DuckDB's own objects and table functions are left alone) and pins each
+   to one version: a :class:`PreparedQuery`;
+3. :meth:`PreparedQuery.run` rewrites the text: each lake reference's span is replaced by a
+   subquery over exactly that version's files (:func:`queries.scan.scan_sql`), and the
+   caller's own edits are applied (a ``DESCRIBE`` in front, a training set's ordering); the
+   rest reaches DuckDB as the user wrote it, so DuckDB's error positions are mapped back to
+   the user's line and column. It then runs the caller's step on DuckDB (fetch the rows,
+   describe the columns, open a stream), and when DuckDB says a schema column is in no file
+   of a version, runs it again with that version's NULL-filling scan: the one bind loop;
+4. :mod:`queries.session` gives the DuckDB connection: the lake's shared database or, for a
+   read-only query, a locked one that can read those files and nothing else.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.catalog import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
-from lake.core.names import parse_time
+from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -36,31 +44,29 @@ from queries.exceptions import (
     UnknownTable,
     VacuumedVersion,
 )
-from queries.parse import Bound, Statement, TableReference, line_and_column, parse_statement
+from queries.parse import (
+    Bound,
+    Statement,
+    TableReference,
+    TimeTravel,
+    line_and_column,
+    parse_statement,
+)
 from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
 from queries.scan import Limit, scan_sql, within_days, within_times
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 # Retries with the slower, NULL-filling scan when a schema column is in no file of a version.
 MAX_ROBUST_RETRIES = 8
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
-class TableVersionRead:
-    """One table version a query read."""
-
-    table: str
-    version: int
-    committed_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "version": self.version,
-            "committed_at": self.committed_at.isoformat(),
-        }
+Edit = tuple[int, int, str]
+"""``(start, end, text)``: replace that span of the statement's text (``start == end``
+inserts). A caller's own changes to the query, applied with the table rewrites."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class QueryResult:
 
     table: pa.Table
     columns: tuple[Column, ...]
-    versions: list[TableVersionRead]
+    versions: list[TableVersion]
     truncated: bool = False
     """True when ``max_rows`` cut the result short."""
     query: str = field(default="", repr=False)
@@ -131,36 +137,15 @@ def run_query(
             f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, PIVOT, "
             f"EXPLAIN); this is a {statement.kind.upper()} statement."
         )
-    resolver = Resolver(catalog, storage)
-    plan = plan_reads(statement, resolver)
-    robust: set[tuple[str, int]] = set()
-    connection = (
-        session.locked_connection(
-            storage, sorted({p for _, paths in plan.reads.values() for p in paths})
-        )
-        if read_only
-        else session.shared_cursor(storage)
-    )
+    prepared = prepare(Resolver(catalog, storage), statement, read_only=read_only)
+    connection = prepared.connect()
     try:
-        for _ in range(MAX_ROBUST_RETRIES + 1):
-            rewritten = rewrite(statement, plan, robust)
-            try:
-                fetched = session.run(
-                    connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s
-                )
-                break
-            except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
-                if not is_duckdb_error(error):
-                    raise
-                retry = needs_robust_scan(error, rewritten, plan, robust)
-                if retry is not None:
-                    robust.add(retry)
-                    continue
-                raise translate_error(
-                    error, statement, rewritten, plan, resolver, storage, read_only, timeout_s
-                ) from error
-        else:  # pragma: no cover - each retry adds one table version; the loop ends first
-            raise QueryInvalid("The query kept failing on missing columns; report this as a bug.")
+        fetched = prepared.run(
+            lambda rewritten: session.run(
+                connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s
+            ),
+            timeout_s=timeout_s,
+        )
     finally:
         connection.close()
     return QueryResult(
@@ -168,33 +153,228 @@ def run_query(
         columns=tuple(
             Column(n, t) for n, t in zip(fetched.table.column_names, fetched.types, strict=False)
         ),
-        versions=plan.versions(),
+        versions=prepared.versions(),
         truncated=fetched.truncated,
         query=query,
     )
 
 
-# -- planning -------------------------------------------------------------------------------
+# -- preparing ------------------------------------------------------------------------------
 
 
 @dataclass
-class Plan:
+class PreparedQuery:
+    """A parsed statement with every lake table it reads pinned to one version: what
+    :func:`run_query` and a training set (:mod:`queries.training`) both run."""
+
+    statement: Statement
+    resolver: Resolver
+    read_only: bool
     lake: dict[int, ResolvedTable]
     """Index in ``statement.tables`` -> the lake table version it reads."""
-    reads: dict[tuple[str, int], tuple[ResolvedTable, list[str]]]
-    """(table, version) -> the version and DuckDB's paths of its files, in query order."""
+    reads: dict[TableVersion, tuple[ResolvedTable, list[str]]]
+    """Each version read -> the version and DuckDB's paths of its files, in query order."""
     unaliased: set[tuple[str, str]]
     """(namespace, table) of lake tables read without alias: ``ns.t.col`` qualifiers apply."""
+    robust: set[TableVersion] = field(default_factory=set)
+    """Versions read with the NULL-filling scan (a schema column is in none of their files)."""
 
-    def versions(self) -> list[TableVersionRead]:
-        return [
-            TableVersionRead(str(resolved.name), resolved.version, resolved.committed_at)
-            for resolved, _ in self.reads.values()
-        ]
+    @property
+    def storage(self) -> Storage:
+        return self.resolver.storage
+
+    def versions(self) -> list[TableVersion]:
+        """Every table version the statement reads, once each, in query order."""
+        return list(self.reads)
+
+    def resolved(self) -> list[ResolvedTable]:
+        """The pinned tables, once per version, in query order."""
+        return [resolved for resolved, _ in self.reads.values()]
+
+    def references(self) -> list[tuple[TableReference, ResolvedTable]]:
+        """Each lake table reference, in the order of the text, with the version it reads."""
+        order = sorted(self.lake, key=lambda index: self.statement.tables[index].start)
+        return [(self.statement.tables[index], self.lake[index]) for index in order]
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection to run this statement on: a cursor of the lake's shared database, or
+        for a read-only statement a database locked to the files it reads."""
+        if self.read_only:
+            paths = sorted({p for _, paths in self.reads.values() for p in paths})
+            return session.locked_connection(self.storage, paths)
+        return session.shared_cursor(self.storage)
+
+    def run(
+        self,
+        step: Callable[[Rewritten], T],
+        *,
+        edits: Sequence[Edit] = (),
+        timeout_s: float | None = None,
+    ) -> T:
+        """Rewrite the statement (with ``edits``) and run ``step`` on it; DuckDB's errors
+        become one :class:`~queries.exceptions.QueryError` pointing into the user's text.
+
+        This is the one bind loop: when DuckDB says a column of our own scan is missing (a
+        schema column no file of that version contains), that version switches to the
+        NULL-filling scan and ``step`` runs again; the switch holds for later runs.
+        """
+        for _ in range(MAX_ROBUST_RETRIES + 1):
+            rewritten = self.rewrite(edits)
+            try:
+                return step(rewritten)
+            except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
+                if not is_duckdb_error(error):
+                    raise
+                retry = self._needs_robust_scan(error, rewritten)
+                if retry is None:
+                    raise self.translate(error, rewritten, timeout_s=timeout_s) from error
+                self.robust.add(retry)
+        raise QueryInvalid(  # pragma: no cover - each retry adds one version; the loop ends first
+            "The query kept failing on missing columns; report this as a bug."
+        )
+
+    def rewrite(self, edits: Sequence[Edit] = ()) -> Rewritten:
+        """The text DuckDB runs: lake references replaced by scans of their versions'
+        files, ``ns.`` of ``ns.t.col`` dropped where ``t`` is read without alias, and
+        ``edits`` applied."""
+        changes: list[tuple[int, int, str, int]] = []
+        for index, ref in enumerate(self.statement.tables):
+            resolved = self.lake.get(index)
+            if resolved is not None:
+                changes.append((ref.start, ref.end, self._replacement(ref, resolved), index))
+        for qualifier in self.statement.qualifiers:
+            if qualifier.parts in self.unaliased:
+                changes.append((qualifier.start, qualifier.end, "", -1))
+        changes += [(start, end, text, -1) for start, end, text in edits]
+        changes.sort()
+        text = self.statement.text
+        pieces, mapped, cursor, length = [], [], 0, 0
+        for start, end, replacement, index in changes:
+            if start < cursor:  # overlapping spans cannot come from one parse tree
+                raise QueryInvalid(
+                    "The query could not be rewritten (overlapping table references)."
+                )
+            pieces.append(text[cursor:start])
+            length += start - cursor
+            mapped.append((start, end, length, length + len(replacement), index))
+            pieces.append(replacement)
+            length += len(replacement)
+            cursor = end
+        pieces.append(text[cursor:])
+        return Rewritten("".join(pieces), text, tuple(mapped))
+
+    def translate(
+        self, error: BaseException, rewritten: Rewritten, *, timeout_s: float | None = None
+    ) -> QueryError:
+        """One sentence for a DuckDB error met running ``rewritten``."""
+        found = session.DuckError.read(error)
+        kind = found.kind.lower()
+        if kind in ("io", "http") and self.reads:
+            vacuumed = self._vacuumed()
+            if vacuumed is not None:
+                return vacuumed
+        offset = rewritten.locate(found.position)[0] if found.position is not None else None
+        where = line_and_column(self.statement.text, offset) if offset is not None else None
+        ref = next(
+            (
+                r
+                for i, r in enumerate(self.statement.tables)
+                if i not in self.lake and offset is not None and r.start <= offset < r.end
+            ),
+            None,
+        )
+        if kind == "catalog" and ref is not None and where is not None:
+            # DuckDB could not find a name we left to it (not a lake table, not a CTE)
+            return UnknownTable(
+                f"Table {ref.name} (line {where[0]}, column {where[1]}) is neither a lake table, "
+                f"a CTE nor a DuckDB table. {self.resolver.known_phrase()}",
+                line=where[0],
+                column=where[1],
+            )
+        return session.translate(
+            error,
+            locate=lambda _position: where,
+            read_only=self.read_only,
+            timeout_s=timeout_s,
+            secrets=self.storage.config.secrets,
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _replacement(self, ref: TableReference, resolved: ResolvedTable) -> str:
+        snapshot, paths = resolved.snapshot, self.reads[resolved.pinned][1]
+        if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
+            snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
+        if ref.bounds:
+            import pyarrow as pa
+
+            for column in snapshot.schema:
+                bounds = ref.bounds_on(column.name)
+                if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
+                    low, high = _literal_times(bounds)
+                    snapshot, paths = within_times(snapshot, paths, column.name, low, high)
+        scan = scan_sql(snapshot, paths, robust=resolved.pinned in self.robust)
+        binding = quote_ident(resolved.pinned.table.name)
+        if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
+            return f"SELECT * FROM {scan} AS {binding}"
+        if ref.role == "copy":  # COPY (query) TO ...
+            return f"(SELECT * FROM {scan} AS {binding})"
+        if ref.alias is not None:
+            return f"{scan} AS {ref.alias}"
+        return scan if ref.has_alias else f"{scan} AS {binding}"
+
+    def _needs_robust_scan(self, error: BaseException, rewritten: Rewritten) -> TableVersion | None:
+        """The table version to re-read with NULL-filling when DuckDB says a column of our
+        own scan is missing (a schema column no file of that version contains)."""
+        found = session.DuckError.read(error)
+        if found.kind.lower() != "binder" or found.position is None:
+            return None
+        _offset, table = rewritten.locate(found.position)
+        if table is None or table not in self.lake:
+            return None
+        pinned = self.lake[table].pinned
+        return None if pinned in self.robust else pinned
+
+    def _vacuumed(self) -> VacuumedVersion | None:
+        """Which version lost files to vacuum, when a read failed (checked only then: the
+        check costs one request per file on S3)."""
+        for resolved, _ in self.reads.values():
+            try:
+                DeltaStore(resolved.info.location, self.storage).check_files(resolved.snapshot)
+            except VersionVacuumed:
+                latest = resolved.info.current_version
+                pinned = resolved.pinned
+                newer = (
+                    f" (the latest is {latest})"
+                    if latest is not None and latest != pinned.version
+                    else ""
+                )
+                return VacuumedVersion(
+                    f"Version {pinned.version} of {pinned.table} can no longer be read: vacuum "
+                    f"removed its data files. Query a newer version{newer}, and pin the versions "
+                    f"you need before vacuuming."
+                )
+        return None
 
 
-def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
-    plan = Plan(lake={}, reads={}, unaliased=set())
+def prepare(
+    resolver: Resolver,
+    statement: Statement,
+    *,
+    read_only: bool = False,
+    travel: Mapping[int, TimeTravel] | None = None,
+) -> PreparedQuery:
+    """Pin every lake table ``statement`` reads to one version.
+
+    ``travel`` replaces the time-travel clause of references (by index in
+    ``statement.tables``): a rebuild reads exactly the versions it recorded.
+
+    Raises:
+        UnknownTable: a time-travel clause on a name that is not a lake table.
+        QueryRefused: the statement writes to a lake table.
+        TimeTravelError: a version that does not exist, or a time before the table existed.
+    """
+    prepared = PreparedQuery(statement, resolver, read_only, lake={}, reads={}, unaliased=set())
     for index, ref in enumerate(statement.tables):
         name = resolver.lake_name(ref)
         if name is None:
@@ -210,26 +390,23 @@ def plan_reads(statement: Statement, resolver: Resolver) -> Plan:
                 column=ref.column,
             )
         where = f" at line {ref.line}, column {ref.column}"
+        clause = travel[index] if travel is not None and index in travel else ref.time_travel
         resolved = resolver.resolve(
             name,
-            ref.time_travel,
+            clause,
             where=where,
             evaluate=lambda expression, ref=ref, where=where: session.constant_time(
                 expression,
                 context=f"{ref.time_travel.clause if ref.time_travel else expression}{where}",
             ),
         )
-        plan.lake[index] = resolved
-        key = (str(name), resolved.version)
-        if key not in plan.reads:
+        prepared.lake[index] = resolved
+        if resolved.pinned not in prepared.reads:
             paths = [resolver.storage.duckdb_path(f.uri) for f in resolved.snapshot.files]
-            plan.reads[key] = (resolved, paths)
+            prepared.reads[resolved.pinned] = (resolved, paths)
         if not ref.has_alias:
-            plan.unaliased.add((name.namespace, name.name))
-    return plan
-
-
-# -- rewriting ------------------------------------------------------------------------------
+            prepared.unaliased.add((name.namespace, name.name))
+    return prepared
 
 
 @dataclass(frozen=True)
@@ -255,56 +432,6 @@ class Rewritten:
         of the lake reference whose replacement it falls in, or None)."""
         chars = len(self.text.encode("utf-8")[:byte_position].decode("utf-8", errors="ignore"))
         return self.original_position(chars)
-
-
-def rewrite(statement: Statement, plan: Plan, robust: set[tuple[str, int]]) -> Rewritten:
-    edits: list[tuple[int, int, str, int]] = []
-    for index, ref in enumerate(statement.tables):
-        resolved = plan.lake.get(index)
-        if resolved is not None:
-            edits.append((ref.start, ref.end, _replacement(ref, resolved, plan, robust), index))
-    for qualifier in statement.qualifiers:
-        if qualifier.parts in plan.unaliased:
-            edits.append((qualifier.start, qualifier.end, "", -1))
-    edits.sort()
-    pieces, mapped, cursor, length = [], [], 0, 0
-    for start, end, replacement, index in edits:
-        if start < cursor:  # overlapping spans cannot come from one parse tree
-            raise QueryInvalid("The query could not be rewritten (overlapping table references).")
-        pieces.append(statement.text[cursor:start])
-        length += start - cursor
-        mapped.append((start, end, length, length + len(replacement), index))
-        pieces.append(replacement)
-        length += len(replacement)
-        cursor = end
-    pieces.append(statement.text[cursor:])
-    return Rewritten("".join(pieces), statement.text, tuple(mapped))
-
-
-def _replacement(
-    ref: TableReference, resolved: ResolvedTable, plan: Plan, robust: set[tuple[str, int]]
-) -> str:
-    key = (str(resolved.name), resolved.version)
-    snapshot, paths = resolved.snapshot, plan.reads[key][1]
-    if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
-        snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
-    if ref.bounds:
-        import pyarrow as pa
-
-        for column in snapshot.schema:
-            bounds = ref.bounds_on(column.name)
-            if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
-                low, high = _literal_times(bounds)
-                snapshot, paths = within_times(snapshot, paths, column.name, low, high)
-    scan = scan_sql(snapshot, paths, robust=key in robust)
-    binding = quote_ident(resolved.name.name)
-    if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
-        return f"SELECT * FROM {scan} AS {binding}"
-    if ref.role == "copy":  # COPY (query) TO ...
-        return f"(SELECT * FROM {scan} AS {binding})"
-    if ref.alias is not None:
-        return f"{scan} AS {ref.alias}"
-    return scan if ref.has_alias else f"{scan} AS {binding}"
 
 
 def _literal_times(bounds: tuple[Bound, ...]) -> tuple[Limit | None, Limit | None]:
@@ -370,83 +497,3 @@ def is_duckdb_error(error: BaseException) -> bool:
     import duckdb
 
     return isinstance(error, duckdb.Error)
-
-
-def needs_robust_scan(
-    error: BaseException, rewritten: Rewritten, plan: Plan, robust: set[tuple[str, int]]
-) -> tuple[str, int] | None:
-    """The table version to re-read with NULL-filling when DuckDB says a column of our own
-    scan is missing (a schema column no file of that version contains)."""
-    found = session.DuckError.read(error)
-    if found.kind.lower() != "binder" or found.position is None:
-        return None
-    _offset, table = rewritten.locate(found.position)
-    if table is None or table not in plan.lake:
-        return None
-    resolved = plan.lake[table]
-    key = (str(resolved.name), resolved.version)
-    return None if key in robust else key
-
-
-def translate_error(
-    error: BaseException,
-    statement: Statement,
-    rewritten: Rewritten,
-    plan: Plan,
-    resolver: Resolver,
-    storage: Storage,
-    read_only: bool,
-    timeout_s: float | None,
-) -> QueryError:
-    found = session.DuckError.read(error)
-    kind = found.kind.lower()
-    if kind in ("io", "http") and plan.reads:
-        vacuumed = _vacuumed(plan, storage)
-        if vacuumed is not None:
-            return vacuumed
-    offset = rewritten.locate(found.position)[0] if found.position is not None else None
-    where = line_and_column(statement.text, offset) if offset is not None else None
-    ref = next(
-        (
-            r
-            for i, r in enumerate(statement.tables)
-            if i not in plan.lake and offset is not None and r.start <= offset < r.end
-        ),
-        None,
-    )
-    if kind == "catalog" and ref is not None and where is not None:
-        # DuckDB could not find a name we left to it (not a lake table, not a CTE)
-        return UnknownTable(
-            f"Table {ref.name} (line {where[0]}, column {where[1]}) is neither a lake table, a CTE "
-            f"nor a DuckDB table. {resolver.known_phrase()}",
-            line=where[0],
-            column=where[1],
-        )
-    return session.translate(
-        error,
-        locate=lambda _position: where,
-        read_only=read_only,
-        timeout_s=timeout_s,
-        secrets=storage.config.secrets,
-    )
-
-
-def _vacuumed(plan: Plan, storage: Storage) -> VacuumedVersion | None:
-    """Which version lost files to vacuum, when a read failed (checked only then: the check
-    costs one request per file on S3)."""
-    for resolved, _ in plan.reads.values():
-        try:
-            DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
-        except VersionVacuumed:
-            latest = resolved.info.current_version
-            newer = (
-                f" (the latest is {latest})"
-                if latest is not None and latest != resolved.version
-                else ""
-            )
-            return VacuumedVersion(
-                f"Version {resolved.version} of {resolved.name} can no longer be read: vacuum "
-                f"removed its data files. Query a newer version{newer}, and pin the versions you "
-                f"need before vacuuming."
-            )
-    return None

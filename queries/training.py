@@ -4,7 +4,8 @@
 
 1. **Pin.** Every lake table the query names is pinned to one version before anything is
    read (the latest, or what its ``VERSION AS OF`` / ``TIMESTAMP AS OF`` / ``AT (...)``
-   clause names), through the SQL layer's resolver; the query then reads exactly those
+   clause names) by the preparation ``lake sql`` uses (:func:`queries.sql.prepare`: the
+   text parsed once, pinned, rewritten and bound); the query then reads exactly those
    versions' files, so a concurrent ingest cannot change the result.
 2. **Order.** Rows are written in one deterministic order (the *ordering rule*):
 
@@ -52,9 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalog.catalog import Catalog
-from catalog.edges import TableVersionRef
 from catalog.registry import (
-    InputVersion,
     TrainingSetInfo,
     check_name,
     find_training_set,
@@ -64,7 +63,7 @@ from catalog.registry import (
 )
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.failpoints import failpoint
-from lake.core.names import TableName
+from lake.core.names import TableVersion
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
@@ -79,9 +78,10 @@ from queries.exceptions import (
     TrainingSetError,
 )
 from queries.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from queries.parse import TimeTravel, parse_statement
-from queries.resolve import ResolvedTable, Resolver
+from queries.parse import Statement, TimeTravel, parse_statement
+from queries.resolve import Resolver
 from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
+from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
 if TYPE_CHECKING:
     import duckdb
@@ -171,8 +171,15 @@ class OrderPlan:
     """``wrap`` (no ORDER BY: order by all columns), ``append`` (tie-breakers appended to the
     query's ORDER BY at ``insert_at``) or ``total`` (the query orders BY ALL)."""
     insert_at: int
-    text: str
-    """The query without trailing semicolons."""
+    end: int
+    """Where the query ends in ``source``: trailing semicolons (and comments) are dropped."""
+    source: str = field(repr=False)
+    """The statement's text."""
+
+    @property
+    def text(self) -> str:
+        """The query without trailing semicolons."""
+        return self.source[: self.end]
 
     @property
     def description(self) -> str:
@@ -184,45 +191,63 @@ class OrderPlan:
             "total": "the query's ORDER BY ALL",
         }[self.kind]
 
-    def ordered_sql(self, columns: int) -> str:
+    def trimmed(self) -> tuple[Edit, ...]:
+        """The statement as the query alone: what follows its end dropped."""
+        return ((self.end, len(self.source), ""),)
+
+    def edits(self, columns: int) -> tuple[Edit, ...]:
+        """The ordering rule as edits of the statement's text, for a query of ``columns``
+        output columns."""
         if self.kind == "wrap":
-            return f"SELECT * FROM ({self.text}\n) AS {WRAPPER_ALIAS} ORDER BY ALL"
+            return (
+                (0, 0, "SELECT * FROM ("),
+                (self.end, len(self.source), f"\n) AS {WRAPPER_ALIAS} ORDER BY ALL"),
+            )
         if self.kind == "total":
-            return self.text
+            return self.trimmed()
         ties = ", ".join(str(i) for i in range(1, columns + 1))
-        return f"{self.text[: self.insert_at]}, {ties}{self.text[self.insert_at :]}"
+        return ((self.insert_at, self.insert_at, f", {ties}"), *self.trimmed())
+
+    def ordered_sql(self, columns: int) -> str:
+        """The query with the ordering rule applied (table names as written)."""
+        text, cursor, pieces = self.source, 0, []
+        for start, end, replacement in sorted(self.edits(columns)):
+            pieces += [text[cursor:start], replacement]
+            cursor = end
+        return "".join(pieces) + text[cursor:]
 
 
-def plan_order(sql: str) -> OrderPlan:
-    """Apply the ordering rule to a query's text (see the module docstring).
+def plan_order(statement: Statement | str) -> OrderPlan:
+    """Apply the ordering rule to a parsed query (see the module docstring).
 
     Raises:
         NotReproducible: a LIMIT/OFFSET without ORDER BY, a sample, or a volatile function.
         QueryRefused: the statement is not a query.
+        QuerySyntaxError: the text is not one valid statement.
     """
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.dialects.duckdb import DuckDB
     from sqlglot.tokens import TokenType
 
-    dialect = DuckDB()
-    tokens = list(dialect.tokenize(sql))
-    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
-        tokens.pop()
-    text = sql[: tokens[-1].end + 1] if tokens else sql
-    tree = sqlglot.parse_one(text, dialect=dialect)
-    if not isinstance(tree, exp.Query):
+    if isinstance(statement, str):
+        statement = parse_statement(statement)
+    tree = statement.tree
+    if statement.kind == "explain" or not isinstance(tree, exp.Query):
         raise QueryRefused(
-            f"A training set is the result of a query (SELECT, WITH ..., VALUES); this is a "
-            f"{type(tree).__name__.upper()} statement."
+            f"A training set is the result of a query (SELECT, WITH ..., VALUES), not of "
+            f"{statement.kind.upper()}."
         )
     _refuse_nondeterminism(tree, exp)
+    tokens = list(statement.tokens)
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        tokens.pop()
+    text = statement.text
+    end = tokens[-1].end + 1 if tokens else len(text)
     order = tree.args.get("order")
     if order is None:
-        return OrderPlan("wrap", len(text), text)
+        return OrderPlan("wrap", end, end, text)
     keys = order.expressions
     if len(keys) == 1 and isinstance(keys[0].this, exp.Var) and keys[0].this.name.upper() == "ALL":
-        return OrderPlan("total", len(text), text)
+        return OrderPlan("total", end, end, text)
     depth, start = 0, None
     for index, token in enumerate(tokens):
         if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
@@ -233,7 +258,7 @@ def plan_order(sql: str) -> OrderPlan:
             start = index
     if start is None:  # pragma: no cover - the tree has an ORDER BY, so a token does
         raise QueryInvalid("The query's ORDER BY could not be located; write ORDER BY ALL.")
-    end = tokens[-1].end + 1
+    insert_at = end
     depth, previous = 0, tokens[start]
     for token in tokens[start + 1 :]:
         if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
@@ -244,10 +269,10 @@ def plan_order(sql: str) -> OrderPlan:
             token.token_type in (TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH)
             or token.text.upper() in ("LIMIT", "OFFSET", "FETCH", "USING")
         ):
-            end = previous.end + 1
+            insert_at = previous.end + 1
             break
         previous = token
-    return OrderPlan("append", end, text)
+    return OrderPlan("append", insert_at, end, text)
 
 
 def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
@@ -280,88 +305,34 @@ def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
 # -- preparing a query over pinned versions ----------------------------------------------------
 
 
-class _PinningResolver(Resolver):
-    """The SQL layer's resolver, recording each reference's version in query order and,
-    for a rebuild, pinning the n-th reference to the n-th recorded version."""
-
-    def __init__(
-        self, catalog: Catalog, storage: Storage, pins: Sequence[tuple[str, int]] | None
-    ) -> None:
-        super().__init__(catalog, storage)
-        self.pins = list(pins) if pins is not None else None
-        self.calls: list[tuple[TableName, TimeTravel | None, ResolvedTable]] = []
-        self._replay: int | None = None
-
-    def replay(self) -> None:
-        """Answer the next plan's references with the versions already chosen."""
-        self._replay = 0
-
-    def resolve(self, name, travel, *, where, evaluate):  # noqa: ANN001, ANN201 - same as Resolver
-        if self._replay is not None:
-            recorded_name, _, resolved = self.calls[self._replay]
-            self._replay += 1
-            assert recorded_name == name
-            return resolved
-        if self.pins is not None:
-            index = len(self.calls)
-            if index >= len(self.pins) or self.pins[index][0] != str(name):
-                expected = self.pins[index][0] if index < len(self.pins) else "nothing more"
-                raise RebuildMismatch(
-                    f"The SQL's table reference {index + 1} is {name}{where}, but the manifest "
-                    f"records {expected}; the manifest's SQL and references do not match."
-                )
-            travel_used = TimeTravel(
-                clause=f"VERSION AS OF {self.pins[index][1]}", version=self.pins[index][1]
-            )
-        else:
-            travel_used = travel
-        resolved = super().resolve(name, travel_used, where=where, evaluate=evaluate)
-        self.calls.append((name, travel, resolved))
-        return resolved
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Prepared:
-    sql: str
+    """A training set's query as the SQL layer prepared it (parsed once, every table pinned,
+    bound), and the ordering rule to run it with."""
+
+    query: PreparedQuery
     order: OrderPlan
-    resolver: _PinningResolver
-    statement: Any
-    plan: Any
-    rewritten: Any
-    robust: set[tuple[str, int]]
     columns: int
-    text_order: list[int]
-    """Indexes into ``resolver.calls`` in the order the references appear in the text."""
+
+    @property
+    def sql(self) -> str:
+        """The query as recorded: the user's text without trailing semicolons."""
+        return self.order.text
 
     def references(self) -> list[dict[str, Any]]:
         """Each lake table reference, in text order, with the version it read."""
-        found = []
-        for index in self.text_order:
-            name, travel, resolved = self.resolver.calls[index]
-            found.append(
-                {
-                    "table": str(name),
-                    "clause": travel.clause if travel else None,
-                    "version": resolved.version,
-                }
-            )
-        return found
+        return [
+            {
+                "table": str(resolved.pinned.table),
+                "clause": ref.time_travel.clause if ref.time_travel else None,
+                "version": resolved.pinned.version,
+            }
+            for ref, resolved in self.query.references()
+        ]
 
-    def inputs(self) -> list[InputVersion]:
-        seen: dict[tuple[int, int], InputVersion] = {}
-        for name, _, resolved in self.resolver.calls:
-            key = (resolved.info.id, resolved.version)
-            seen.setdefault(
-                key,
-                InputVersion(resolved.info.id, str(name), resolved.version, resolved.committed_at),
-            )
-        return sorted(seen.values(), key=lambda i: (i.table, i.version))
-
-    def resolved(self) -> list[ResolvedTable]:
-        unique: dict[tuple[int, int], ResolvedTable] = {}
-        for _, _, resolved in self.resolver.calls:
-            unique.setdefault((resolved.info.id, resolved.version), resolved)
-        return list(unique.values())
+    def inputs(self) -> list[TableVersion]:
+        """Every table version read, once each, by table and version."""
+        return sorted(self.query.versions(), key=lambda v: (str(v.table), v.version))
 
 
 def _prepare(
@@ -372,111 +343,67 @@ def _prepare(
     *,
     pins: Sequence[tuple[str, int]] | None = None,
 ) -> _Prepared:
-    """Pin every table of ``sql``, bind it (errors point into the user's own text), and
-    build the ordered statement to run."""
-    from queries import sql as layer
+    """Parse ``sql`` once, pin every table it reads (for a rebuild: the n-th reference in
+    the text to the n-th of ``pins``) and bind it on ``cursor``: ``DESCRIBE`` reads no data,
+    and its errors point into the user's own text."""
+    statement = parse_statement(sql)
+    order = plan_order(statement)
+    resolver = Resolver(catalog, storage)
+    travel = _pinned(statement, resolver, pins) if pins is not None else None
+    query = prepare(resolver, statement, travel=travel)
+    columns = query.run(
+        lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+        edits=((0, 0, "DESCRIBE "), *order.trimmed()),
+    )
+    return _Prepared(query, order, columns)
 
-    order = plan_order(sql)
-    statement = parse_statement(order.text)
-    resolver = _PinningResolver(catalog, storage, None)
-    # The resolver sees references in parse-tree order; manifests list them in text order.
-    starts = [
-        ref.start
-        for ref in statement.tables
-        if not ref.shadowed and resolver.lake_name(ref) is not None
-    ]
-    text_order = sorted(range(len(starts)), key=lambda i: starts[i])
-    if pins is not None:
-        if len(pins) != len(starts):
-            raise RebuildMismatch(
-                f"The SQL reads {len(starts)} lake table reference(s) but the manifest records "
-                f"{len(pins)}; the manifest's SQL and references do not match."
-            )
-        by_call = [None] * len(pins)
-        for rank, index in enumerate(text_order):
-            by_call[index] = pins[rank]
-        resolver.pins = by_call
-    plan = layer.plan_reads(statement, resolver)
-    if pins is not None and len(resolver.calls) != len(pins):
+
+def _pinned(
+    statement: Statement, resolver: Resolver, pins: Sequence[tuple[str, int]]
+) -> dict[int, TimeTravel]:
+    """``VERSION AS OF`` each recorded version, for the lake references of ``statement``
+    (index in ``statement.tables``) in the order of the text."""
+    lake = sorted(
+        (i for i, ref in enumerate(statement.tables) if resolver.lake_name(ref) is not None),
+        key=lambda i: statement.tables[i].start,
+    )
+    if len(pins) != len(lake):
         raise RebuildMismatch(
-            f"The SQL reads {len(resolver.calls)} table reference(s) but the manifest records "
+            f"The SQL reads {len(lake)} lake table reference(s) but the manifest records "
             f"{len(pins)}; the manifest's SQL and references do not match."
         )
-    robust: set[tuple[str, int]] = set()
-    columns = _bind(cursor, statement, plan, robust, resolver, storage, layer)
-    resolver.replay()
-    final = parse_statement(order.ordered_sql(columns))
-    final_plan = layer.plan_reads(final, resolver)
-    rewritten = layer.rewrite(final, final_plan, robust)
-    return _Prepared(
-        order.text, order, resolver, final, final_plan, rewritten, robust, columns, text_order
-    )
-
-
-def _bind(cursor, statement, plan, robust, resolver, storage, layer) -> int:  # noqa: ANN001
-    """DESCRIBE the user's query (binds, reads no data); returns its column count. A
-    schema column that no file of a version holds switches that version to the
-    NULL-filling scan, as ``lake sql`` does."""
-    prefix = "DESCRIBE "
-    for _ in range(layer.MAX_ROBUST_RETRIES + 1):
-        rewritten = layer.rewrite(statement, plan, robust)
-        shifted = _shift(rewritten, prefix)
-        try:
-            return len(cursor.execute(prefix + rewritten.text).fetchall())
-        except Exception as error:  # noqa: BLE001 - every DuckDB error is translated below
-            if not layer.is_duckdb_error(error):
-                raise
-            retry = layer.needs_robust_scan(error, shifted, plan, robust)
-            if retry is not None:
-                robust.add(retry)
-                continue
-            raise layer.translate_error(
-                error, statement, shifted, plan, resolver, storage, False, None
-            ) from error
-    raise QueryInvalid("The query kept failing on missing columns; report this as a bug.")
-
-
-def _shift(rewritten: Any, prefix: str) -> Any:
-    """The rewritten text behind ``prefix``, with positions mapped back to the user's text."""
-    k = len(prefix)
-    edits = ((0, 0, 0, k, -1),) + tuple(
-        (a, b, c + k, d + k, t) for a, b, c, d, t in rewritten.edits
-    )
-    return type(rewritten)(prefix + rewritten.text, rewritten.original, edits)
+    travel = {}
+    for rank, (index, (table, version)) in enumerate(zip(lake, pins, strict=True)):
+        ref = statement.tables[index]
+        name = resolver.lake_name(ref)
+        if str(name) != table:
+            raise RebuildMismatch(
+                f"The SQL's table reference {rank + 1} is {name} at line {ref.line}, column "
+                f"{ref.column}, but the manifest records {table}; the manifest's SQL and "
+                f"references do not match."
+            )
+        travel[index] = TimeTravel(clause=f"VERSION AS OF {version}", version=version)
+    return travel
 
 
 def _stream(
-    prepared: _Prepared, cursor: duckdb.DuckDBPyConnection, storage: Storage
+    prepared: _Prepared, cursor: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    from queries import sql as layer
+    """Run the ordered query and stream its rows."""
 
-    def translated(error: BaseException) -> LakeError:
-        return layer.translate_error(
-            error,
-            prepared.statement,
-            prepared.rewritten,
-            prepared.plan,
-            prepared.resolver,
-            storage,
-            False,
-            None,
-        )
+    def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
+        cursor.execute(rewritten.text)
+        return rewritten, cursor.to_arrow_reader(BATCH_ROWS)
 
-    try:
-        cursor.execute(prepared.rewritten.text)
-        reader = cursor.to_arrow_reader(BATCH_ROWS)
-    except Exception as error:  # noqa: BLE001
-        if not layer.is_duckdb_error(error):
-            raise
-        raise translated(error) from error
+    rewritten, reader = prepared.query.run(start, edits=prepared.order.edits(prepared.columns))
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
         except Exception as error:  # noqa: BLE001
-            if not layer.is_duckdb_error(error) and not _is_arrow_error(error):
+            if not is_duckdb_error(error) and not _is_arrow_error(error):
                 raise
-            raise translated(error) from error
+            raise prepared.query.translate(error, rewritten) from error
 
     return reader.schema, batches()
 
@@ -538,10 +465,10 @@ def materialize(
                     "out": str(out),
                     "shard_rows": shard_rows,
                 },
-                inputs=[TableVersionRef(i.table_id, i.version) for i in inputs],
+                inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, cursor, storage)
+                schema, batches = _stream(prepared, cursor)
                 written = write_shards(
                     batches, schema, staging, shard_rows=shard_rows, progress=progress
                 )
@@ -631,11 +558,11 @@ def rebuild(
                 kind="rebuild",
                 job=f"rebuild:{manifest.name}",
                 parameters={"training_set": f"{manifest.name}@{manifest.version}", "out": str(out)},
-                inputs=[TableVersionRef(i.table_id, i.version) for i in prepared.inputs()],
+                inputs=prepared.inputs(),
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor, storage)
+                schema, batches = _stream(prepared, cursor)
                 written = write_shards(
                     batches, schema, staging, shard_rows=shard_rows, progress=progress
                 )
@@ -695,10 +622,10 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[InputVersion]
+    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion]
 ) -> TrainingSetInfo | None:
     """The registered version of ``name`` made by the same SQL over the same versions."""
-    wanted = sorted((i.table, i.version) for i in inputs)
+    wanted = sorted((str(i.table), i.version) for i in inputs)
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
@@ -864,7 +791,7 @@ def _recorded_pins(manifest: Manifest) -> list[tuple[str, int]]:
 
 def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
     recorded = sorted((str(i["table"]), int(i["version"])) for i in manifest.inputs)
-    now = sorted((i.table, i.version) for i in prepared.inputs())
+    now = sorted((str(i.table), i.version) for i in prepared.inputs())
     if recorded != now:
         raise RebuildMismatch(
             f"The rebuild of {manifest.name}@{manifest.version} would read {_versions(now)} but "
@@ -874,14 +801,14 @@ def _check_inputs(manifest: Manifest, prepared: _Prepared) -> None:
 
 
 def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Storage) -> None:
-    for resolved in prepared.resolved():
+    for resolved in prepared.query.resolved():
         try:
             DeltaStore(resolved.info.location, storage).check_files(resolved.snapshot)
         except VersionVacuumed as error:
             raise VersionVacuumed(
                 f"{manifest.name}@{manifest.version} cannot be rebuilt: version "
-                f"{resolved.version} of {resolved.name} lost its data files to vacuum (it was not "
-                f"pinned). {error}"
+                f"{resolved.pinned.version} of {resolved.pinned.table} lost its data files to "
+                f"vacuum (it was not pinned). {error}"
             ) from error
 
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from ingest.exceptions import ExtractError
+from lake.core import duckdb as lake_duckdb
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.evolution import Change, conform, plan
@@ -355,22 +356,6 @@ def _version_batches(
 # Comparing and rewriting versions
 
 
-def _duck(staging: Path):  # noqa: ANN202
-    import duckdb
-
-    con = duckdb.connect(
-        config={
-            "threads": 2,
-            "memory_limit": "256MB",  # it spills to the staging folder beyond that
-            "temp_directory": str(staging / "duckdb-spill"),
-            "autoinstall_known_extensions": "false",
-            "autoload_known_extensions": "false",
-        }
-    )
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -401,7 +386,10 @@ def _compare(
     """(added, removed, changed, "key" | "row") of the staged rows against ``previous``."""
     import duckdb
 
-    con = _duck(staging)
+    # 256 MB of memory, then it spills to the staging folder
+    con = lake_duckdb.connect(
+        threads=2, memory_limit="256MB", temp_directory=staging / "duckdb-spill"
+    )
     try:
         schema = staged.schema
         _hashed(con, "old", _version_batches(store, previous, schema), schema, keys)

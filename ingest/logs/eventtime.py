@@ -16,6 +16,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake.core import duckdb as lake_duckdb
+
 TIME_FIELDS = ("timestamp", "time", "@timestamp", "ts")
 """Top-level JSON keys recognised as the event time, in this order, when none is given."""
 
@@ -91,7 +93,7 @@ class EventTimeParser:
 
     def _sql(self, t: pa.Table, sql: str) -> pa.Array:
         if self._con is None:
-            self._con = duckdb.connect(config={"threads": 1, "autoinstall_known_extensions": False})
+            self._con = lake_duckdb.connect(threads=1)
         try:
             self._con.register("t", t)
             out = self._con.execute(sql).to_arrow_table().column(0)

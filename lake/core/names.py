@@ -1,4 +1,5 @@
-"""Table names (``namespace.table``) and version references (``TABLE@N``, ``TABLE@<time>``).
+"""Table names (``namespace.table``), version references (``TABLE@N``, ``TABLE@<time>``) and
+resolved table versions.
 
 Names are checked here and nowhere else, so a name that reaches the catalog, a storage
 path or a SQL text is always a plain identifier: letters, digits and underscores,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from lake.core.errors import InvalidName
 
@@ -77,6 +79,31 @@ class TableRef:
         if self.as_of is not None:
             return f"{self.table}@{self.as_of.isoformat().replace('+00:00', 'Z')}"
         return str(self.table)
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """One exact, committed version of a lake table: what a query read, what a training set
+    was made of, what a run consumed or produced. (A :class:`TableRef` is a request that
+    still has to be resolved to one of these.)"""
+
+    table: TableName
+    version: int
+    committed_at: datetime
+    table_id: int | None = None
+    """The catalog's id of the table, where the catalog gave it (lineage edges and pins are
+    keyed by it); never part of the JSON form."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"table": "web.logs", "version": 3, "committed_at": "2026-11-20T10:00:00+00:00"}``"""
+        return {
+            "table": str(self.table),
+            "version": self.version,
+            "committed_at": self.committed_at.isoformat(),
+        }
+
+    def __str__(self) -> str:
+        return f"{self.table}@{self.version}"
 
 
 def parse_time(text: str, *, context: str | None = None) -> datetime:

@@ -37,12 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
-from catalog.edges import SourceRef, TableVersionRef
+from catalog.edges import SourceRef
 from catalog.ledger import PendingFile
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
+from lake.core.names import TableVersion
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
 from lake.delta.store import DeltaStore
@@ -99,7 +100,7 @@ class TableRun:
         kind: str,
         job: str | None = None,
         parameters: Mapping[str, Any],
-        inputs: Sequence[SourceRef | TableVersionRef] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
     ) -> TableRun:
         run_id = catalog.start_run(
             kind=kind, job=job or f"{kind}:{table.name}", parameters=parameters, inputs=inputs

@@ -17,8 +17,10 @@ from queries.content_hash import content_hash
 from queries.exceptions import (
     NotReproducible,
     OutputFolderNotEmpty,
+    QueryFailed,
     QueryInvalid,
     QueryRefused,
+    QuerySyntaxError,
     RebuildMismatch,
     TimeTravelError,
 )
@@ -356,6 +358,29 @@ def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
     assert not (tmp_path / "rebuilt" / "lake-manifest.json").exists()
 
 
+def test_a_rebuild_whose_manifest_names_other_tables_than_its_sql_is_refused(lk, tmp_path):
+    _fill(lk)
+    lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
+    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    references = manifest["references"]
+    assert [r["table"] for r in references] == ["web.events", "shop.users"]  # text order
+
+    manifest["references"] = references[::-1]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(
+        RebuildMismatch,
+        match=r"reference 1 is web.events at line 1, column 50, but the manifest records "
+        r"shop.users",
+    ):
+        lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
+
+    manifest["references"] = references[:1]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(RebuildMismatch, match="reads 2 lake table reference.s. but the manifest"):
+        lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
+
+
 def test_the_output_folder_must_hold_nothing_but_a_training_set(lk, tmp_path):
     _fill(lk)
     out = tmp_path / "mine"
@@ -374,6 +399,13 @@ def test_errors_point_into_the_users_query(lk, tmp_path):
     with pytest.raises(QueryInvalid, match="line 2, column 8"):
         lk.materialize(
             "bad", sql="SELECT user_id,\n       nope FROM web.events", out=tmp_path / "bad"
+        )
+    with pytest.raises(QuerySyntaxError, match="SQL syntax error at line 1, column 13"):
+        lk.materialize("bad", sql="SELECT FROM WHERE", out=tmp_path / "bad")
+    # fails while rows stream, in the ordered query: still a position in the user's text
+    with pytest.raises(QueryFailed, match="line 1, column 8 while converting a value"):
+        lk.materialize(
+            "bad", sql="SELECT CAST(event AS INTEGER) AS n FROM web.events", out=tmp_path / "bad"
         )
     with pytest.raises(InvalidName, match="Training set name 'a b'"):
         lk.materialize("a b", sql=SQL, out=tmp_path / "x")

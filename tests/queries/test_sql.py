@@ -172,7 +172,7 @@ def test_a_lake_table_is_read_by_its_name_at_its_latest_version_with_nested_fiel
     )
     assert _values(result, "m") == ["GET", "POST", "GET", "GET", "PUT", "GET"]
     assert _values(result, "p") == ["/a", "/b", "/c", "/d", "/e", "/f"]
-    assert [(v.table, v.version) for v in result.versions] == [("web.logs", 1)]
+    assert [str(v) for v in result.versions] == ["web.logs@1"]
     recorded = web_logs.history("web.logs")[1]
     assert result.versions[0].committed_at == recorded.committed_at
 
@@ -230,7 +230,7 @@ def test_one_query_reads_the_same_table_at_two_versions_in_a_self_join(web_logs)
         """
     )
     assert _values(result, "added") == [False, False, False, False, True, True]
-    assert [(v.table, v.version) for v in result.versions] == [("web.logs", 1), ("web.logs", 0)]
+    assert [str(v) for v in result.versions] == ["web.logs@1", "web.logs@0"]
 
 
 def test_time_travel_works_inside_subqueries_ctes_joins_and_unions(web_logs):
@@ -245,11 +245,11 @@ def test_time_travel_works_inside_subqueries_ctes_joins_and_unions(web_logs):
         """
     )
     assert result.rows() == [{"src": "cte", "n": 2}, {"src": "sub", "n": 3}]
-    assert sorted((v.table, v.version) for v in result.versions) == [
-        ("ml.labels", 0),
-        ("ml.labels", 1),
-        ("web.logs", 0),
-        ("web.logs", 1),
+    assert sorted(str(v) for v in result.versions) == [
+        "ml.labels@0",
+        "ml.labels@1",
+        "web.logs@0",
+        "web.logs@1",
     ]
 
 
@@ -355,7 +355,7 @@ def test_cte_names_shadow_lake_tables_and_duckdb_objects_are_left_alone(lk):
         """
     )
     assert result.rows() == [{"from_cte": 60, "from_function": 5, "from_duckdb": 1}]
-    assert [v.table for v in result.versions] == ["default.t"]
+    assert [str(v.table) for v in result.versions] == ["default.t"]
 
 
 def test_an_unknown_table_is_an_error_naming_the_lake_tables(web_logs):

@@ -1,0 +1,67 @@
+"""Every DuckDB database the lake opens comes from one factory, with the same settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from lake.core.duckdb import connect
+
+
+def _setting(connection, name: str):
+    return connection.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+
+
+def test_a_database_installs_and_loads_nothing_on_its_own_and_draws_no_progress_bar():
+    connection = connect()
+    try:
+        assert _setting(connection, "autoinstall_known_extensions") is False
+        assert _setting(connection, "autoload_known_extensions") is False
+        assert _setting(connection, "enable_progress_bar") is False
+        assert _setting(connection.cursor(), "enable_progress_bar") is False
+    finally:
+        connection.close()
+
+
+def test_what_differs_by_use_is_asked_for_by_name(tmp_path):
+    connection = connect(threads=1, memory_limit="64MB", temp_directory=tmp_path / "spill")
+    try:
+        assert _setting(connection, "threads") == 1
+        assert _setting(connection, "memory_limit") == "61.0 MiB"  # DuckDB shows MiB
+        assert _setting(connection, "temp_directory") == str(tmp_path / "spill")
+    finally:
+        connection.close()
+
+
+def test_a_database_without_external_access_reads_no_file(tmp_path):
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    connection = connect(external_access=False, persistent_secrets=False)
+    try:
+        assert _setting(connection, "enable_external_access") is False
+        assert _setting(connection, "allow_persistent_secrets") is False
+        with pytest.raises(duckdb.Error, match="disabled"):
+            connection.execute(f"SELECT * FROM read_csv('{tmp_path / 'x.csv'}')")
+    finally:
+        connection.close()
+
+
+def test_times_without_an_offset_are_utc_whatever_the_host_zone():
+    # ICU reads the host's zone once per process: ask a process that starts in Tokyo.
+    code = (
+        "from lake.core.duckdb import connect; c = connect(); "
+        "q = \"SELECT current_setting('TimeZone'), "
+        "epoch(CAST('2026-01-01 00:00:00' AS TIMESTAMPTZ))\"; "
+        "print(c.execute(q).fetchone(), c.cursor().execute(q).fetchone())"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TZ": "Asia/Tokyo"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "('UTC', 1767225600.0) ('UTC', 1767225600.0)"
