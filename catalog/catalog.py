@@ -255,6 +255,11 @@ class Catalog(Connection):
         """The numbers of the table's recorded versions."""
         return versions.recorded_versions(self, table)
 
+    def recorded_through(self, table: TableInfo) -> int | None:
+        """The newest version N such that every version 0..N is recorded (None: none is).
+        One indexed query, however long the history: what every write asks first."""
+        return versions.recorded_through(self, table)
+
     def versions(self, table: TableInfo) -> list[VersionInfo]:
         """Every recorded version of the table, oldest first."""
         return versions.versions(self, table)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
@@ -84,6 +84,34 @@ def recorded_versions(db: Connection, table: TableInfo) -> set[int]:
                 select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
             )
         )
+
+    return db.transaction(work)
+
+
+def recorded_through(db: Connection, table: TableInfo) -> int | None:
+    """The newest version N with every version 0..N recorded, or None (see the facade)."""
+
+    def work(session: Session) -> int | None:
+        count, newest = session.execute(
+            select(func.count(), func.max(m.TableVersion.version)).where(
+                m.TableVersion.table_id == table.id
+            )
+        ).one()
+        if not count:
+            return None
+        if count == newest + 1:  # versions are unique per table: no gap below the newest
+            return int(newest)
+        recorded = sorted(
+            session.scalars(
+                select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
+            )
+        )
+        through = -1
+        for version in recorded:
+            if version != through + 1:
+                break
+            through = version
+        return through if through >= 0 else None
 
     return db.transaction(work)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,7 +55,26 @@ TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
-TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
+TABLE_CONFIGURATION = {
+    "delta.checkpointInterval": "10",
+    # Every version stays readable (time travel is the lake's promise): other engines must
+    # not clean the log either.
+    "delta.enableExpiredLogCleanup": "false",
+}
+KEPT_TABLES = 64
+"""Tables whose latest log each thread keeps loaded (see :func:`_kept`)."""
+_THREAD = threading.local()
+
+
+def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
+    """This thread's loaded logs, by table: a fresh load replays the log from the last
+    checkpoint (6 ms of a 100-row append, seven times over before the log was kept), while
+    bringing a kept one up to date reads only the commits since. Per thread, because a
+    DeltaTable is not to be shared between threads; oldest dropped first past KEPT_TABLES."""
+    kept = getattr(_THREAD, "tables", None)
+    if kept is None:
+        kept = _THREAD.tables = {}
+    return kept
 
 
 class DeltaStore:
@@ -63,15 +83,31 @@ class DeltaStore:
     def __init__(self, uri: str, storage: Storage) -> None:
         self.uri = uri
         self.storage = storage
+        self._key = (uri, tuple(sorted(storage.delta_options().items())))
 
     def __repr__(self) -> str:
         return f"DeltaStore({self.uri!r})"
 
     # -- reading -------------------------------------------------------------------------------
 
+    @property
+    def _latest(self) -> deltalake.DeltaTable | None:
+        return _kept().get(self._key)
+
+    @_latest.setter
+    def _latest(self, table: deltalake.DeltaTable | None) -> None:
+        kept = _kept()
+        kept.pop(self._key, None)
+        if table is not None:
+            kept[self._key] = table
+            while len(kept) > KEPT_TABLES:
+                kept.pop(next(iter(kept)))
+
     def exists(self) -> bool:
         from deltalake import DeltaTable
 
+        if self._latest is not None:
+            return True
         try:
             return DeltaTable.is_deltatable(self.uri, storage_options=self.storage.delta_options())
         except Exception as error:  # noqa: BLE001 - translated below
@@ -91,10 +127,19 @@ class DeltaStore:
             raise VersionNotFound(
                 f"Version {version} of {self.uri} does not exist: versions start at 0."
             )
+        if version is None and self._latest is not None:
+            try:
+                self._latest.update_incremental()
+                return self._latest
+            except Exception:  # noqa: BLE001 - e.g. the log was cleaned: load it afresh below
+                self._latest = None
         try:
-            return DeltaTable(
+            table = DeltaTable(
                 self.uri, version=version, storage_options=self.storage.delta_options()
             )
+            if version is None:
+                self._latest = table
+            return table
         except TableNotFoundError as error:
             raise TableNotFound(f"No Delta table at {self.uri}.") from error
         except Exception as error:  # noqa: BLE001
@@ -118,7 +163,12 @@ class DeltaStore:
         """
         import pyarrow as pa
 
-        dt = table or self.open(version)
+        if table is not None:
+            dt = table
+        elif version is not None and self._latest is not None and self._latest.version() == version:
+            dt = self._latest  # a version never changes: the kept log serves it as it is
+        else:
+            dt = self.open(version)
         actions = pa.table(dt.get_add_actions(flatten=True))
         partition_columns = tuple(dt.metadata().partition_columns)
         paths = actions.column("path").to_pylist() if actions.num_rows else []
@@ -133,7 +183,7 @@ class DeltaStore:
             values = actions.column(f"partition.{column}").to_pylist() if actions.num_rows else []
             for i, value in enumerate(values):
                 partitions[i][column] = read_text(value)
-        schema = from_delta_schema(pa.schema(dt.schema().to_arrow()))
+        schema = _schema_of(dt)
         logged = {}
         columns = set(actions.column_names)
         for f in schema:
@@ -248,10 +298,12 @@ class DeltaStore:
         """
         properties = _commit_properties(run_id, operation, metadata)
         exists = self.exists()
-        if exists and not same_schema(self.snapshot().schema, schema):
+        dt = self.open() if exists else None
+        before = dt.version() if dt is not None else -1
+        if dt is not None and not same_schema(_schema_of(dt), schema):
             return self._append_with_merge(files, schema, partition_by, properties, run_id)
         actions = self._publish(files, schema, partition_by)
-        from deltalake import DeltaTable, Schema
+        from deltalake import Schema
         from deltalake.transaction import create_table_with_add_actions
 
         try:
@@ -266,29 +318,31 @@ class DeltaStore:
                         configuration=TABLE_CONFIGURATION,
                         storage_options=self.storage.delta_options(),
                         commit_properties=properties,
+                        post_commithook_properties=_hooks(),
                     )
                     return self._find_commit(run_id)
                 except Exception as error:  # noqa: BLE001
                     if "already exists" not in str(error):
                         raise
                     # Another writer created the table first: append to it instead.
-                    if not same_schema(self.snapshot().schema, schema):
+                    if not same_schema(_schema_of(self.open()), schema):
                         return self._append_with_merge(
                             files, schema, partition_by, properties, run_id
                         )
-            dt = DeltaTable(self.uri, storage_options=self.storage.delta_options())
+            dt = dt or self.open()
             dt.create_write_transaction(
                 actions,
                 mode="append",
                 schema=to_delta_schema(schema),
                 partition_by=list(partition_by) or None,
                 commit_properties=properties,
+                post_commithook_properties=_hooks(),
             )
         except LakeError:
             raise
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "committing to") from error
-        return self._find_commit(run_id)
+        return self._find_commit(run_id, after=before)
 
     def replace(
         self,
@@ -331,6 +385,7 @@ class DeltaStore:
                 mode="overwrite",
                 schema=to_delta_schema(schema),
                 commit_properties=_commit_properties(run_id, operation, metadata),
+                post_commithook_properties=_hooks(),
             )
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "committing to") from error
@@ -384,6 +439,7 @@ class DeltaStore:
                 writer_properties=_writer_properties(sample),
                 target_file_size=TARGET_FILE_BYTES,
                 commit_properties=_commit_properties(run_id, operation, metadata),
+                post_commithook_properties=_hooks(),
             )
         except LakeError:
             raise
@@ -458,6 +514,7 @@ class DeltaStore:
                         merge_schema=True,
                         writer_properties=_writer_properties(source),
                         commit_properties=_commit_properties(run_id, operation, metadata),
+                        post_commithook_properties=_hooks(),
                     )
                     .when_matched_update_all()
                     .when_not_matched_insert_all()
@@ -491,6 +548,7 @@ class DeltaStore:
                 target_size=target_file_bytes,
                 writer_properties=_writer_properties(None),
                 commit_properties=_commit_properties(run_id, "OPTIMIZE", metadata),
+                post_commithook_properties=_hooks(),
             )
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "compacting") from error
@@ -568,6 +626,7 @@ class DeltaStore:
                 writer_properties=_writer_properties(sample),
                 target_file_size=TARGET_FILE_BYTES,
                 commit_properties=properties,
+                post_commithook_properties=_hooks(),
             )
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "writing to") from error
@@ -617,7 +676,15 @@ class DeltaStore:
             )
         return actions
 
-    def _find_commit(self, run_id: str) -> Commit:
+    def _find_commit(self, run_id: str, *, after: int | None = None) -> Commit:
+        """The commit ``run_id`` just made; ``after``: a version the table had before it
+        (then the log entries after it are read, nearly always one, instead of the history)."""
+        if after is not None:
+            latest = self.open().version()
+            for version in range(after + 1, latest + 1):
+                info = self._commit_info(version)
+                if info is not None and info.get(RUN_ID_KEY) == run_id:
+                    return _commit_from_history({**info, "version": version})
         commit = self._commit_by_run(run_id)
         if commit is None:
             raise StorageError(
@@ -717,6 +784,13 @@ class DeltaStore:
         return self.storage.translate(error, f"{doing} {self.uri}")
 
 
+def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:
+    """The schema of the version ``dt`` is at, as the lake writes it."""
+    import pyarrow as pa
+
+    return from_delta_schema(pa.schema(dt.schema().to_arrow()))
+
+
 def _marked(data: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """``data`` under its schema as Delta will keep it (:func:`to_delta_schema`)."""
     import pyarrow as pa
@@ -765,6 +839,16 @@ def _linked(staged: Path, target: str) -> bool:
     # before our commit would take it for an abandoned file past retention and delete it.
     os.utime(target)
     return True
+
+
+def _hooks() -> deltalake.PostCommitHookProperties:
+    """After each commit: a checkpoint every ``delta.checkpointInterval`` commits, but no
+    clean-up of expired log entries. That clean-up listed the whole log on every commit
+    (commits of a 100-row append took 1.7 ms at version 10 and 17 ms at version 1,500; 5.8 ms
+    without it), and the lake keeps every version readable: log entries are never expired."""
+    from deltalake import PostCommitHookProperties
+
+    return PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
 def _commit_properties(run_id: str, operation: str, metadata: Mapping[str, str] | None):

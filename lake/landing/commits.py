@@ -31,6 +31,8 @@ and commits nothing further; the table stays at its last good version.
 from __future__ import annotations
 
 import itertools
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,31 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Mode = Literal["append", "overwrite", "merge"]
+
+log = logging.getLogger("lake")
+
+SMALL_FILE_BYTES = 8 << 20
+AUTO_COMPACT_SMALL_FILES = 32
+AUTO_COMPACT_TARGET_BYTES = 64 << 20
+
+
+def fragmented(snapshot: Snapshot) -> bool:
+    """Whether appends left enough small files that compacting them is due: at least
+    AUTO_COMPACT_SMALL_FILES files under SMALL_FILE_BYTES in partitions holding two or more
+    (a partition's one file cannot be compacted further).
+
+    Small appends each add a file; past a few hundred, every commit's checkpoint, every open
+    of the table and every query pays for all of them (1,000 appends of 100 rows made a
+    10-day GROUP BY 5.6x slower than over one file). Auto-compaction into files of up to
+    AUTO_COMPACT_TARGET_BYTES keeps the count bounded, like Delta's own auto compaction; files
+    past that size are never rewritten again by it, so its cost per append stays flat.
+    """
+    small: Counter[tuple[tuple[str, str | None], ...]] = Counter(
+        tuple(sorted(f.partition_values.items()))
+        for f in snapshot.files
+        if f.size < SMALL_FILE_BYTES
+    )
+    return sum(n for n in small.values() if n > 1) >= AUTO_COMPACT_SMALL_FILES
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,8 @@ class TableRun:
         self.run_id = run_id
         self.version: VersionInfo | None = None
         self._ledger: Sequence[PendingFile] = ()
+        self._appended: Snapshot | None = None
+        self._last_snapshot: Snapshot | None = None
 
     @classmethod
     def start(
@@ -116,6 +145,8 @@ class TableRun:
         if error is None:
             if self.version is None:  # nothing to commit (e.g. every file skipped)
                 self.catalog.finish_run(self.run_id, status="completed")
+            elif self._appended is not None and fragmented(self._appended):
+                self._compact_small_files()
             return
         message = str(error) if isinstance(error, LakeError) else f"{type(error).__name__}: {error}"
         try:
@@ -173,6 +204,7 @@ class TableRun:
         self._ledger = ledger
         if current is not None:
             partition_by = current.partition_columns
+        appended = False
         with StagingFolder("lake-write-") as folder:
             staged = self._staged(data, evolution, partition_by, folder)
             if mode == "overwrite":
@@ -203,6 +235,7 @@ class TableRun:
                     current, base, staged, evolution, mode, keys, operation, outcome
                 )
             elif mode == "append":
+                appended = True
                 counts = Counts(staged.rows)
                 self._prepare_outcome(outcome, counts)
                 commit = self.store.append(
@@ -214,14 +247,36 @@ class TableRun:
                 )
             else:
                 commit, counts = self._merge(staged, evolution, keys, operation, outcome)
-            version = self._record(commit)
+            version = self._record(commit, previous=current)
+            if appended:
+                self._appended = self._last_snapshot
         return Landed(version, evolution, counts)
 
-    def compact(self) -> VersionInfo | None:
+    def compact(self, *, target_file_bytes: int | None = None) -> VersionInfo | None:
         """Compact the table's small files; None when there was nothing to compact."""
         self.prepare(outcome={"rows_added": 0, "rows_removed": 0})
-        commit, _ = self.store.compact(run_id=self.run_id)
+        if target_file_bytes is None:
+            commit, _ = self.store.compact(run_id=self.run_id)
+        else:
+            commit, _ = self.store.compact(run_id=self.run_id, target_file_bytes=target_file_bytes)
         return None if commit is None else self._record(commit)
+
+    def _compact_small_files(self) -> None:
+        """Auto-compaction, after an append left many small files (see :func:`fragmented`): a
+        run and a version of its own, so the write's version stays exactly what it wrote. A
+        failure here fails nothing: the write is committed, and the next append tries again."""
+        try:
+            with TableRun.start(
+                self.catalog,
+                self.store,
+                self.table,
+                kind="optimize",
+                job=f"auto-compact:{self.table.name}",
+                parameters={"auto": True, "after_run": self.run_id},
+            ) as run:
+                run.compact(target_file_bytes=AUTO_COMPACT_TARGET_BYTES)
+        except LakeError as error:
+            log.warning("Auto-compaction of %s did not run: %s", self.table.name, error)
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -315,10 +370,13 @@ class TableRun:
         resolved = outcome(counts) if callable(outcome) else outcome
         self.prepare(outcome=resolved, files=ledger)
 
-    def _record(self, commit: Commit) -> VersionInfo:
+    def _record(self, commit: Commit, *, previous: Snapshot | None = None) -> VersionInfo:
+        """Record ``commit``; ``previous``: a snapshot the caller read before it (used when it
+        is the version just before, as it nearly always is)."""
         failpoint("after_delta_commit")
-        snapshot = self.store.snapshot(commit.version)
-        previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
+        snapshot = self._last_snapshot = self.store.snapshot(commit.version)
+        if previous is None or previous.version != commit.version - 1:
+            previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)
         return self.version
 

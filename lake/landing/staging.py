@@ -143,7 +143,10 @@ class StagingFolder:
     """
 
     def __init__(self, prefix: str) -> None:
-        remove_abandoned()
+        global _CLEANED
+        if not _CLEANED:  # once a process: a killed run's folder does not come back
+            remove_abandoned()
+            _CLEANED = True
         self._folder = tempfile.TemporaryDirectory(prefix=prefix)
         self.path = Path(self._folder.name)
         # Locked before it takes its name: a lock file anyone can see is always held.
@@ -163,6 +166,7 @@ class StagingFolder:
         self._folder.cleanup()
 
 
+_CLEANED = False
 LOCK_NAME = ".lake-run.lock"
 UNLOCKED_AFTER_S = 24 * 3600
 """A staging folder without a lock file (left by an older lake) this old is abandoned."""

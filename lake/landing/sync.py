@@ -44,6 +44,8 @@ def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> Sy
         # Registered, but the first commit never happened (or failed): nothing to record.
         return SyncResult(str(table.name), (), table.current_version)
     latest = dt.version()
+    if catalog.recorded_through(table) == latest:
+        return SyncResult(str(table.name), (), latest)  # the common case: nothing to record
     known = catalog.recorded_versions(table)
     # Writers record their versions themselves, possibly out of order; look for gaps, not
     # only for versions past the newest record.

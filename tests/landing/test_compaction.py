@@ -1,0 +1,49 @@
+"""Small appends do not pile up files: the landing path compacts them on its own."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pyarrow as pa
+
+from lake.landing.commits import AUTO_COMPACT_SMALL_FILES
+
+
+def _rows(start: int, n: int = 10) -> pa.Table:
+    return pa.table({"id": pa.array(range(start, start + n), pa.int64()), "v": [1.5] * n})
+
+
+def test_many_small_appends_are_compacted_into_few_files_in_versions_of_their_own(lk):
+    appends = AUTO_COMPACT_SMALL_FILES * 2 + 5
+    for i in range(appends):
+        lk.write_table("ml.small", _rows(10 * i))
+    history = lk.history("ml.small")
+    optimized = [v for v in history if v.operation == "OPTIMIZE"]
+    assert len(optimized) == 2
+    assert all(v.rows_added == 0 and v.rows_removed == 0 for v in optimized)
+    assert len(history) == appends + len(optimized)
+    # The compaction runs are runs of their own, named for what they did.
+    runs = {v.run_id: lk.run(v.run_id) for v in optimized}
+    assert {r.job for r in runs.values()} == {"auto-compact:ml.small"}
+    latest = lk.describe("ml.small").snapshot
+    assert len(latest.files) < AUTO_COMPACT_SMALL_FILES
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.small").rows() == [
+        {"n": 10 * appends, "s": sum(range(10 * appends))}
+    ]
+    # Every version before a compaction still reads as it was written.
+    first = optimized[0].version
+    before = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first - 1}").rows()
+    after = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first}").rows()
+    assert before == after == [{"n": 10 * AUTO_COMPACT_SMALL_FILES}]
+
+
+def test_a_partition_of_one_file_is_not_compacted_again_and_again(lk, tmp_path):
+    # One small file per day: nothing to compact, however many days.
+    days = AUTO_COMPACT_SMALL_FILES + 5
+    for n in range(days):
+        day = date(2026, 9, 1) + timedelta(days=n)
+        path = tmp_path / f"{day}.jsonl"
+        path.write_text(f'{{"ts": "{day}T10:00:00Z", "n": {n}}}\n')
+        lk.ingest_logs("app.days", str(path))
+    assert not [v for v in lk.history("app.days") if v.operation == "OPTIMIZE"]
+    assert len(lk.describe("app.days").snapshot.files) == days
