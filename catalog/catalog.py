@@ -27,10 +27,11 @@ reached, ``CommitConflict`` when conflicts outlast the retries); each lists its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from catalog import edges, ledger, recording, runs, schemas, tables, versions
+from catalog import edges, leases, ledger, recording, runs, schemas, tables, versions
 from catalog.connection import Connection
 from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
@@ -254,6 +255,17 @@ class Catalog(Connection):
     def recorded_versions(self, table: TableInfo) -> set[int]:
         """The numbers of the table's recorded versions."""
         return versions.recorded_versions(self, table)
+
+    def lease(
+        self, name: str, *, seconds: float, what: str, wait_s: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """Hold the exclusive lease ``name`` for a ``with`` block, waiting up to ``wait_s``
+        for another holder to give it back (see catalog/leases.py).
+
+        Raises:
+            LeaseHeld: another process still holds it.
+        """
+        return leases.lease(self, name, seconds=seconds, what=what, wait_s=wait_s)
 
     def recorded_through(self, table: TableInfo) -> int | None:
         """The newest version N such that every version 0..N is recorded (None: none is).

@@ -25,7 +25,7 @@ from lake.core.errors import CatalogError, CatalogOutdated, CatalogUnreachable, 
 
 # The newest migration in catalog/migrations/versions. Checked against the scripts by a
 # test; comparing with it lets a command skip importing Alembic when nothing is to do.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 CONNECT_ATTEMPTS = 3
 _MIGRATION_LOCK = 7_310_452_113  # an arbitrary, fixed key for pg_advisory_lock

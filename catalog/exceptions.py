@@ -6,7 +6,7 @@ them, saying what to do.
 
 from __future__ import annotations
 
-from lake.core.errors import CatalogError, LakeError, VersionVacuumed
+from lake.core.errors import CatalogError, CommitConflict, LakeError, VersionVacuumed
 
 
 class TrainingSetNotFound(LakeError):
@@ -118,3 +118,7 @@ class TokenNotFound(LakeError):
         super().__init__(
             f"API token {token_id} does not exist or is revoked; list them with `lake token list`."
         )
+
+
+class LeaseHeld(CommitConflict):
+    """Another process holds the exclusive right to this work (see catalog/leases.py)."""

@@ -335,3 +335,16 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class Lease(Base):
+    """An exclusive right to do one thing to the lake for a while (e.g. compact a table),
+    held by one process; taken by a compare-and-swap, so it works on every catalog backend.
+    A lease past ``expires_at`` is free again: a killed holder cannot keep it."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

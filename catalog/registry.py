@@ -33,7 +33,7 @@ from catalog.pins import pin_name
 from lake.core.errors import CommitConflict, InvalidName
 from lake.core.names import TableName, TableVersion
 
-REGISTER_ATTEMPTS = 5
+REGISTER_ATTEMPTS = 12
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
 
 
@@ -160,7 +160,7 @@ def register_training_set(
                     f"{REGISTER_ATTEMPTS} attempts; run the command again."
                 ) from error
             # Jittered backoff: writers that took the same number do not collide again.
-            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)
+            time.sleep(random.uniform(0.02, 0.1) * min(2**attempt, 16))  # jittered backoff
     raise AssertionError("unreachable")
 
 

@@ -84,6 +84,9 @@ class Commit:
     run_id: str | None
     metrics: Mapping[str, object]
     parameters: Mapping[str, object]
+    added: tuple[str, ...] | None = None
+    """The files this commit added, when it only added files (an append the lake made):
+    the version before it is then this version without them."""
 
 
 @dataclass(frozen=True)

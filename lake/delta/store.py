@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -165,9 +166,10 @@ class DeltaStore:
 
         if table is not None:
             dt = table
-        elif version is not None and self._latest is not None and self._latest.version() == version:
-            dt = self._latest  # a version never changes: the kept log serves it as it is
         else:
+            # A version is always loaded by its number, never taken from the kept latest log:
+            # under concurrent writers that log's version number can trail its files (four
+            # processes appending: version 28 was recorded with the files of 29).
             dt = self.open(version)
         actions = pa.table(dt.get_add_actions(flatten=True))
         partition_columns = tuple(dt.metadata().partition_columns)
@@ -342,7 +344,8 @@ class DeltaStore:
             raise
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "committing to") from error
-        return self._find_commit(run_id, after=before)
+        commit = self._find_commit(run_id, after=before)
+        return replace(commit, added=tuple(a.path for a in actions))
 
     def replace(
         self,

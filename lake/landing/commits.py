@@ -30,16 +30,19 @@ and commits nothing further; the table stays at its last good version.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
+from catalog.exceptions import LeaseHeld
 from catalog.ledger import PendingFile
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
@@ -62,6 +65,9 @@ log = logging.getLogger("lake")
 SMALL_FILE_BYTES = 8 << 20
 AUTO_COMPACT_SMALL_FILES = 32
 AUTO_COMPACT_TARGET_BYTES = 64 << 20
+REWRITE_LEASE_S = 6 * 3600.0
+"""How long a rewrite may hold its table's lease; a killed rewriter's lease frees then."""
+REWRITE_WAIT_S = 600.0
 
 
 def fragmented(snapshot: Snapshot) -> bool:
@@ -211,13 +217,14 @@ class TableRun:
                 base_version = (base or current).version if (base or current) else None
                 counts = Counts(staged.rows, current.rows if current is not None else 0)
                 self._prepare_outcome(outcome, counts)
-                commit = self.store.replace(
-                    staged.files,
-                    schema=evolution.schema,
-                    run_id=self.run_id,
-                    operation=operation,
-                    base_version=base_version,
-                )
+                with self._rewriting():
+                    commit = self.store.replace(
+                        staged.files,
+                        schema=evolution.schema,
+                        run_id=self.run_id,
+                        operation=operation,
+                        base_version=base_version,
+                    )
             elif current is None:
                 counts = Counts(staged.rows)
                 self._prepare_outcome(outcome, counts)
@@ -247,19 +254,44 @@ class TableRun:
                 )
             else:
                 commit, counts = self._merge(staged, evolution, keys, operation, outcome)
-            version = self._record(commit, previous=current)
+            version = self._record(commit)
             if appended:
                 self._appended = self._last_snapshot
         return Landed(version, evolution, counts)
 
     def compact(self, *, target_file_bytes: int | None = None) -> VersionInfo | None:
-        """Compact the table's small files; None when there was nothing to compact."""
+        """Compact the table's small files; None when there was nothing to compact.
+
+        Raises:
+            LeaseHeld: another process kept rewriting this table's files (see
+                :meth:`_rewriting`).
+        """
         self.prepare(outcome={"rows_added": 0, "rows_removed": 0})
-        if target_file_bytes is None:
-            commit, _ = self.store.compact(run_id=self.run_id)
-        else:
-            commit, _ = self.store.compact(run_id=self.run_id, target_file_bytes=target_file_bytes)
+        with self._rewriting(wait=target_file_bytes is None):
+            if target_file_bytes is None:
+                commit, _ = self.store.compact(run_id=self.run_id)
+            else:
+                commit, _ = self.store.compact(
+                    run_id=self.run_id, target_file_bytes=target_file_bytes
+                )
         return None if commit is None else self._record(commit)
+
+    def _rewriting(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        """The table's rewrite lease, held while all files of its latest version are replaced
+        or compacted (an overwrite, a rewrite, a compaction), so one process does it at a time.
+
+        deltalake 1.6.6 lets a compaction commit at the same time as another compaction or an
+        overwrite of the same files, and the table then holds their rows twice (seen with
+        processes racing: 40 rows became 80). It does detect a merge racing either, and an
+        overwrite racing an overwrite; appends only add files. Those need no lease.
+        ``wait``: wait for another holder (up to REWRITE_WAIT_S) rather than fail at once.
+        """
+        return self.catalog.lease(
+            f"rewrite:{self.table.id}",
+            seconds=REWRITE_LEASE_S,
+            what=f"rewriting the files of {self.table.name}",
+            wait_s=REWRITE_WAIT_S if wait else 0.0,
+        )
 
     def _compact_small_files(self) -> None:
         """Auto-compaction, after an append left many small files (see :func:`fragmented`): a
@@ -275,6 +307,8 @@ class TableRun:
                 parameters={"auto": True, "after_run": self.run_id},
             ) as run:
                 run.compact(target_file_bytes=AUTO_COMPACT_TARGET_BYTES)
+        except LeaseHeld:
+            pass  # another process is compacting the table right now: that is enough
         except LakeError as error:
             log.warning("Auto-compaction of %s did not run: %s", self.table.name, error)
 
@@ -316,6 +350,9 @@ class TableRun:
         import pyarrow as pa
 
         schema = evolution.schema
+        # The rows to rewrite come from the version loaded by its number (see
+        # DeltaStore.snapshot), not from the kept latest log the write was planned on.
+        current = self.store.snapshot(current.version)
         incoming_keys = _key_table(staged, keys) if mode == "merge" else None
         replaced = 0
         if incoming_keys is not None:
@@ -326,14 +363,15 @@ class TableRun:
         if incoming_keys is not None:
             old_rows = _without_keys(old_rows, keys, incoming_keys)
         rows = itertools.chain(old_rows, read_staged(staged, schema))
-        commit = self.store.rewrite(
-            pa.RecordBatchReader.from_batches(schema, rows),
-            schema=schema,
-            partition_by=current.partition_columns,
-            run_id=self.run_id,
-            operation=f"{operation} (REWRITE)",
-            base_version=(base or current).version,
-        )
+        with self._rewriting():
+            commit = self.store.rewrite(
+                pa.RecordBatchReader.from_batches(schema, rows),
+                schema=schema,
+                partition_by=current.partition_columns,
+                run_id=self.run_id,
+                operation=f"{operation} (REWRITE)",
+                base_version=(base or current).version,
+            )
         return commit, counts
 
     def _merge(
@@ -353,6 +391,8 @@ class TableRun:
             list(read_staged(staged, evolution.schema)), schema=evolution.schema
         )
         self._prepare_outcome(outcome, Counts(staged.rows, None))
+        # No lease: deltalake detects a merge that races a compaction or another writer, and
+        # the store retries it on the new version.
         commit, metrics = self.store.merge(
             source, keys=keys, run_id=self.run_id, operation=operation
         )
@@ -370,12 +410,16 @@ class TableRun:
         resolved = outcome(counts) if callable(outcome) else outcome
         self.prepare(outcome=resolved, files=ledger)
 
-    def _record(self, commit: Commit, *, previous: Snapshot | None = None) -> VersionInfo:
-        """Record ``commit``; ``previous``: a snapshot the caller read before it (used when it
-        is the version just before, as it nearly always is)."""
+    def _record(self, commit: Commit) -> VersionInfo:
+        """Record ``commit`` in the catalog."""
         failpoint("after_delta_commit")
         snapshot = self._last_snapshot = self.store.snapshot(commit.version)
-        if previous is None or previous.version != commit.version - 1:
+        if commit.added is not None and commit.version > 0:
+            # An append: the version before is this one without the files it added.
+            added = set(commit.added)
+            files = tuple(f for f in snapshot.files if f.path not in added)
+            previous = dataclasses.replace(snapshot, version=commit.version - 1, files=files)
+        else:
             previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)
         return self.version
