@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -109,6 +110,15 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
                         title="Form refused",
                         message="This form did not come from this lake's own page (or it "
                         "expired); reload the page and send it again.",
+                    )
+                except RequestValidationError as error:
+                    answer = request.app.exception_handlers[RequestValidationError](request, error)
+                    return render(
+                        request,
+                        "error.html",
+                        status=answer.status_code,
+                        title="Not possible",
+                        message=json.loads(answer.body)["error"],
                     )
                 except LakeError as error:
                     answer = request.app.exception_handlers[LakeError](request, error)

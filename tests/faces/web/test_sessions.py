@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
+import pyarrow as pa
 
 PAGES = [
     "/",
@@ -71,43 +71,30 @@ def test_signing_in_sets_an_httponly_samesite_strict_cookie_and_signing_out_ends
         cookie = answer.headers["set-cookie"].lower()
         assert "lake_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         assert client.get(site.url + "/").status_code == 200
+        assert client.get(site.url + "/api/v1/tables").status_code == 401  # bearer tokens only
+        for target in ("//attacker.example/", "https://attacker.example/", "/\\attacker"):
+            answer = client.post(  # where to go next: this site only
+                site.url + "/sign-in", data={"csrf": csrf, "token": site.read, "next": target}
+            )
+            assert answer.headers["location"] == "/"
         client.post(site.url + "/sign-out", data={"csrf": csrf})
         assert client.get(site.url + "/").status_code == 303
 
 
-@pytest.mark.parametrize(
-    "where",
-    ["/sign-in", "/sign-out", "/sql", "/sql/download"],
-)
-def test_a_form_posted_from_another_site_is_refused(site, where):
+def test_a_form_posted_from_another_site_is_refused(site):
     client = _signed_in(site)
     csrf = client.cookies["lake_csrf"]
     form = {"token": site.read, "sql": "SELECT * FROM web.clicks", "format": "csv"}
-    no_token = client.post(site.url + where, data=form)
-    assert no_token.status_code == 403 and "home" not in no_token.text
-    other_site = client.post(
-        site.url + where,
-        data={**form, "csrf": csrf},
-        headers={"Origin": "http://attacker.example"},
-    )
-    assert other_site.status_code == 403 and "home" not in other_site.text
+    for where in ("/sign-in", "/sign-out", "/sql", "/sql/download"):
+        no_token = client.post(site.url + where, data=form)
+        assert no_token.status_code == 403 and "home" not in no_token.text, where
+        other_site = client.post(
+            site.url + where,
+            data={**form, "csrf": csrf},
+            headers={"Origin": "http://attacker.example"},
+        )
+        assert other_site.status_code == 403 and "home" not in other_site.text, where
     assert client.get(site.url + "/").status_code == 200  # still signed in
-
-
-def test_next_after_sign_in_stays_on_this_site(site):
-    with httpx.Client(timeout=30) as client:
-        csrf = _csrf(client, site.url)
-        for target in ("//attacker.example/", "https://attacker.example/", "/\\attacker"):
-            answer = client.post(
-                site.url + "/sign-in", data={"csrf": csrf, "token": site.read, "next": target}
-            )
-            assert answer.headers["location"] == "/"
-
-
-def test_the_api_ignores_the_session_cookie(site):
-    client = _signed_in(site)
-    assert client.get(site.url + "/").status_code == 200
-    assert client.get(site.url + "/api/v1/tables").status_code == 401
 
 
 def test_pages_and_api_docs_name_no_other_host(site):
@@ -118,3 +105,31 @@ def test_pages_and_api_docs_name_no_other_host(site):
         hosts = set(re.findall(r'(?:src|href)="(?:https?:)?//([^/"]+)', page.text))
         assert not hosts, (path, hosts)
     assert "default-src 'self'" in client.get(site.url + "/").headers["content-security-policy"]
+
+
+def test_pages_that_cannot_show_something_say_why_in_one_sentence(site, lk):
+    client = _signed_in(site)
+    for path, status, words in [
+        ("/tables/web.nothing", 404, "web.nothing"),
+        ("/tables/a.b.c", 400, "namespace.table"),
+        ("/tables/web.clicks?version=99", 404, "99"),
+        ("/tables/web.clicks?version=abc", 422, "version"),
+        ("/models/nothing/audit", 404, "nothing"),
+        ("/runs/nothing", 404, "nothing"),
+    ]:
+        page = client.get(site.url + path)
+        assert page.status_code == status, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        message = re.search(r'role="alert">([^<]*)<', page.text).group(1)
+        assert words in message and message.endswith("."), (path, message)
+        assert "Traceback" not in page.text
+
+    lk.write_table("web.snapshots", pa.table({"n": [1]}), mode="overwrite")
+    lk.write_table("web.snapshots", pa.table({"n": [2]}), mode="overwrite")
+    lk.vacuum("web.snapshots", retain="0d", apply=True)  # version 0's file is gone
+    page = client.get(site.url + "/tables/web.snapshots?version=0")  # the rest of it stands
+    assert page.status_code == 200
+    assert 'id="sample-error"' in page.text and 'id="sample"' not in page.text
+    assert "OVERWRITE" in page.text and "<code>n</code>" in page.text
+    latest = client.get(site.url + "/tables/web.snapshots")
+    assert 'id="sample"' in latest.text and "sample-error" not in latest.text
