@@ -276,6 +276,10 @@ class Catalog(Connection):
         """Every recorded version of the table, oldest first."""
         return versions.versions(self, table)
 
+    def current_versions(self) -> dict[TableName, VersionInfo]:
+        """The current recorded version of every table that has one (one query)."""
+        return versions.current_versions(self)
+
     def version_at(self, table: TableInfo, moment: datetime) -> VersionInfo:
         """The newest recorded version committed at or before ``moment``.
 

@@ -785,9 +785,53 @@ class Lineage:
                     ).where(m.Run.id.in_(chunk))
                 )
                 found += [RunNode(*r).to_json() for r in rows]
+            links = self._links_of(session, ids)
+            for run in found:
+                run.update(links.get(run["run_id"], {"read": [], "wrote": []}))
             return sorted(found, key=lambda r: r["started_at"])
 
         return self.catalog.transaction(work)
+
+    def _links_of(self, session: Session, ids: Sequence[str]) -> dict[str, dict[str, list]]:
+        """Each run's inputs (``read``) and outputs (``wrote``): table versions, training
+        sets, models and sources, so that an impact can be drawn edge by edge."""
+        found: dict[str, dict[str, list]] = {}
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(
+                    m.LineageEdge.run_id,
+                    m.LineageEdge.direction,
+                    m.Namespace.name,
+                    m.Table.name,
+                    m.TableVersion.version,
+                    m.TrainingSet.name,
+                    m.TrainingSet.version,
+                    m.Model.name,
+                    m.Model.version,
+                    m.Source.kind,
+                    m.Source.name,
+                )
+                .outerjoin(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
+                .outerjoin(m.Table, m.Table.id == m.TableVersion.table_id)
+                .outerjoin(m.Namespace, m.Namespace.id == m.Table.namespace_id)
+                .outerjoin(m.TrainingSet, m.TrainingSet.id == m.LineageEdge.training_set_id)
+                .outerjoin(m.Model, m.Model.id == m.LineageEdge.model_id)
+                .outerjoin(m.Source, m.Source.id == m.LineageEdge.source_id)
+                .where(m.LineageEdge.run_id.in_(chunk))
+                .order_by(m.LineageEdge.id)
+            )
+            for run_id, direction, ns, table, version, ts, ts_v, model, model_v, kind, src in rows:
+                if table is not None:
+                    link = {"kind": "table_version", "name": f"{ns}.{table}", "version": version}
+                elif ts is not None:
+                    link = {"kind": "training_set", "name": ts, "version": ts_v}
+                elif model is not None:
+                    link = {"kind": "model", "name": model, "version": model_v}
+                else:
+                    link = {"kind": "source", "name": src, "source_kind": kind}
+                lists = found.setdefault(run_id, {"read": [], "wrote": []})
+                lists["read" if direction == "input" else "wrote"].append(link)
+        return found
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -130,6 +130,26 @@ def versions(db: Connection, table: TableInfo) -> list[VersionInfo]:
     return db.transaction(work)
 
 
+def current_versions(db: Connection) -> dict[TableName, VersionInfo]:
+    """The current recorded version of every table that has one, in one query (for
+    listings that show each table's rows, size and last write)."""
+
+    def work(session: Session) -> dict[TableName, VersionInfo]:
+        rows = session.execute(
+            select(m.TableVersion, m.Namespace.name, m.Table.name)
+            .join(m.Table, m.Table.id == m.TableVersion.table_id)
+            .join(m.Namespace, m.Namespace.id == m.Table.namespace_id)
+            .where(m.TableVersion.version == m.Table.current_version)
+        )
+        found = {}
+        for row, namespace, table in rows:
+            name = TableName(namespace, table)
+            found[name] = version_info(row, name)
+        return found
+
+    return db.transaction(work)
+
+
 def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInfo:
     """The newest recorded version committed at or before ``moment``.
 
@@ -177,6 +197,7 @@ def version_info(row: m.TableVersion, name: TableName) -> VersionInfo:
 
 __all__ = [
     "VersionInfo",
+    "current_versions",
     "find_version",
     "get_version",
     "recorded_versions",

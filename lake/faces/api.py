@@ -69,6 +69,22 @@ class TableDescription:
         return data
 
 
+@dataclass(frozen=True)
+class TableSummary:
+    """A table with its current version's size: what a listing of tables shows."""
+
+    table: TableInfo
+    current: VersionInfo | None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.table.to_json()
+        data["rows"] = self.current.rows_total if self.current else None
+        data["bytes"] = self.current.bytes_total if self.current else None
+        data["files"] = self.current.files_total if self.current else None
+        data["last_write"] = self.current.committed_at.isoformat() if self.current else None
+        return data
+
+
 class Lake:
     """One lake: a warehouse and a catalog."""
 
@@ -130,6 +146,12 @@ class Lake:
 
     def tables(self) -> list[TableInfo]:
         return self.catalog.list_tables()
+
+    def table_summaries(self) -> list[TableSummary]:
+        """Every table with its current version's rows, bytes and commit time (from the
+        catalog alone: two queries whatever the number of tables)."""
+        current = self.catalog.current_versions()
+        return [TableSummary(t, current.get(t.name)) for t in self.tables()]
 
     def table(self, name: str | TableName) -> TableInfo:
         """A table, with the catalog brought up to date with its Delta log first."""

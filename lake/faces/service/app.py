@@ -102,6 +102,8 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         description="The lake's catalog over HTTP: tables and versions, training sets, models, "
         "lineage (OpenLineage in), runs, and read-only SQL with time travel.",
         responses=ERRORS,
+        docs_url=None,  # /docs and /redoc come from the lake itself (lake.faces.web)
+        redoc_url=None,
     )
     app.state.lake = lake
     app.state.settings = settings
@@ -249,10 +251,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         """Run one read-only statement over lake tables (``VERSION AS OF n`` and
         ``TIMESTAMP AS OF '...'`` included). Rows stream as JSON lines or an Arrow IPC
         stream; headers ``Lake-Versions`` (the exact versions read) and ``Lake-Truncated``."""
-        limit = (
-            settings.max_rows if body.max_rows is None else min(body.max_rows, settings.max_rows)
-        )
-        result = lake.sql(body.sql, read_only=True, max_rows=limit, timeout_s=settings.timeout_s)
+        result = run_sql(lake, settings, body.sql, max_rows=body.max_rows)
         arrow = body.format == "arrow" or (
             body.format is None and ARROW_STREAM in request.headers.get("accept", "")
         )
@@ -266,7 +265,17 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
             )
         return StreamingResponse(_json_lines(result.table), media_type=JSON_LINES, headers=headers)
 
+    from lake.faces.web import mount
+
+    mount(app, lake, settings, run_sql=run_sql)
     return app
+
+
+def run_sql(lake: Lake, settings: ServiceSettings, sql: str, *, max_rows: int | None = None) -> Any:
+    """One read-only query under the service's limits: ``POST /api/v1/sql`` and the web
+    catalog's SQL console both run their queries here."""
+    limit = settings.max_rows if max_rows is None else min(max_rows, settings.max_rows)
+    return lake.sql(sql, read_only=True, max_rows=limit, timeout_s=settings.timeout_s)
 
 
 # -- answers -------------------------------------------------------------------------------------

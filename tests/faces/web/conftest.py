@@ -1,0 +1,116 @@
+"""The web catalog's fixtures: a small lake with a lineage chain, served by a real
+`lake serve` process on a free loopback port, and Debian's headless Chromium driven by
+Playwright (never a browser of Playwright's own).
+
+The lake: ``web.clicks`` (v0: 3 rows; v1: one more row and a new column ``amount``; v0
+tagged ``golden``), ``web.events`` ingested from two JSON lines files (source files in the
+lineage; the second adds a field, an entry of the drift ledger), a training set ``churn``
+joining both, and a model ``churn_gbm`` trained on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.backends import unavailable
+from tests.faces.service.test_service import start_service, stop_service
+
+CHROMIUM = "/usr/bin/chromium"
+# The machine's notes: without the background-networking flags Chromium tries Google's
+# hosts at every start, and this machine has no network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Site:
+    url: str
+    read: str
+    events_file: str
+    requests: list[str] = field(default_factory=list)
+    """Every URL the browser asked for (to prove nothing left the lake)."""
+
+    def foreign_requests(self) -> list[str]:
+        return [
+            u for u in self.requests if not u.startswith(self.url) and not u.startswith("data:")
+        ]
+
+
+@pytest.fixture
+def site(lk, tmp_path) -> Iterator[Site]:
+    lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["home", "cart", "pay"]}))
+    lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["refund"], "amount": [12.5]}))
+    lk.tag("web.clicks@0", "golden")
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            f'{{"ts": "2026-11-20T10:0{i}:00Z", "user_id": {i % 4 + 1}, "action": "view"}}\n'
+            for i in range(6)
+        )
+    )
+    lk.ingest_logs("web.events", str(events))
+    refunds = tmp_path / "refunds.jsonl"  # a new field: the drift ledger records it
+    refunds.write_text(
+        '{"ts": "2026-11-21T09:00:00Z", "user_id": 4, "action": "refund", "amount": 12.5}\n'
+    )
+    lk.ingest_logs("web.events", str(refunds))
+    lk.materialize(
+        "churn",
+        sql="SELECT c.user_id, c.page, count(e.action) AS events "
+        "FROM web.clicks c LEFT JOIN web.events e USING (user_id) GROUP BY ALL",
+        out=tmp_path / "churn",
+    )
+    lk.register_model("churn_gbm", training_set="churn", metrics={"auc": 0.81})
+    read = lk.create_token(role="read", name="analyst").secret
+    process, url = start_service()
+    try:
+        yield Site(url, read, events.as_uri())
+    finally:
+        stop_service(process)
+
+
+@pytest.fixture
+def browser(tmp_path, site) -> Iterator:
+    """A fresh Chromium profile per test; every request the pages make is recorded."""
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable(f"no {CHROMIUM}: `make install` installs Debian's chromium when run as root")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1360, "height": 860},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        context.on("request", lambda request: site.requests.append(request.url))
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def sign_in(page, site: Site, shots: Path | None = None) -> None:
+    page.goto(site.url + "/")
+    assert "/sign-in" in page.url
+    if shots is not None:
+        page.screenshot(path=str(shots / "sign-in.png"))
+    page.fill("#token", site.read)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(site.url + "/")
