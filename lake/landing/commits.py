@@ -122,6 +122,7 @@ class TableRun:
         self.run_id = run_id
         self.version: VersionInfo | None = None
         self._ledger: Sequence[PendingFile] = ()
+        self._drift: tuple[dict[str, Any], ...] = ()
         self._appended: Snapshot | None = None
         self._last_snapshot: Snapshot | None = None
 
@@ -180,6 +181,7 @@ class TableRun:
         hint: str = "",
         outcome: Outcome | None = None,
         ledger: Sequence[PendingFile] = (),
+        source: str | None = None,
     ) -> Landed:
         """Land ``data`` as one new version of the table (see the module docstring).
 
@@ -191,7 +193,8 @@ class TableRun:
         another writer committed since. ``hint`` ends the sentence of a refused schema
         change (what the user can do). ``outcome``: the counts to record with the version
         (row counts, drift...), or a function of :class:`Counts` that returns them;
-        ``ledger``: the parts of source files the version holds (log ingest).
+        ``ledger``: the parts of source files the version holds (log ingest); ``source``:
+        where the data came from, for the drift ledger of a writer that keeps none itself.
 
         Raises:
             SchemaConflict: the policy refuses the data's schema (nothing is committed).
@@ -208,6 +211,19 @@ class TableRun:
             hint=hint,
         )
         self._ledger = ledger
+        self._drift = tuple(
+            {
+                "column": c.column,
+                "change": c.kind,
+                "old_type": c.old_type,
+                "new_type": c.new_type,
+                "source": source or f"{self.table.name} ({operation.lower()})",
+                "line": None,
+                "detail": c.message,
+            }
+            for c in evolution.changes
+            if c.kind != "dropped"
+        )
         if current is not None:
             partition_by = current.partition_columns
         appended = False
@@ -403,11 +419,17 @@ class TableRun:
         return commit, counts
 
     def _prepare_outcome(self, outcome: Outcome | None, counts: Counts) -> None:
-        """Store the outcome (and, the first time, the ledger) in one catalog transaction."""
+        """Store the outcome (and, the first time, the ledger) in one catalog transaction.
+
+        A writer that says no drift of its own (``write_table``) gets the changes the plan
+        made to the table's schema recorded in the drift ledger all the same."""
         ledger, self._ledger = self._ledger, ()
-        if outcome is None and not ledger:
+        drift, self._drift = self._drift, ()
+        resolved = dict((outcome(counts) if callable(outcome) else outcome) or {})
+        if drift and "drift" not in resolved:
+            resolved["drift"] = list(drift)
+        if not resolved and not ledger:
             return
-        resolved = outcome(counts) if callable(outcome) else outcome
         self.prepare(outcome=resolved, files=ledger)
 
     def _record(self, commit: Commit) -> VersionInfo:

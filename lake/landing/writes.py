@@ -59,7 +59,9 @@ def write_table(
         catalog, store, info, kind="write", parameters={"mode": mode}, inputs=inputs
     ) as run:
         # Rows added and removed are the files' counts (the catalog reads them off the log).
-        landed = run.land(data, policy="strict", mode=mode, operation=mode.upper())
+        landed = run.land(
+            data, policy="strict", mode=mode, operation=mode.upper(), source=source or "python"
+        )
     return landed.version
 
 

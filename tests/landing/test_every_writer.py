@@ -358,3 +358,16 @@ def test_log_ingest_adds_every_json_type_and_rewrites_widened_columns(lk, tmp_pa
     # A list's elements became JSON text, the old ones included.
     assert [r["ints"] for r in got] == [None, ["1", "2"], None, ['"a"']]
     assert [r["x"] for r in got] == [None, 1.0, 1.25, None]
+
+
+def test_a_column_write_table_adds_is_in_the_drift_ledger(lk):
+    lk.write_table("ml.labels", pa.table({"id": pa.array([1], pa.int64())}))
+    lk.write_table(
+        "ml.labels",
+        pa.table({"id": pa.array([2], pa.int64()), "label": ["cat"]}),
+        source="feedback-form",
+    )
+    history = lk.schema("ml.labels", history=True)["history"]
+    assert [
+        (h["column"], h["change"], h["new_type"], h["source"], h["version"]) for h in history
+    ] == [("label", "added", "string", "feedback-form", 1)]
