@@ -54,6 +54,7 @@ OPERATION_KEY = "lake.operation"
 
 TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
+APPEND_ATTEMPTS = 8
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
 TABLE_CONFIGURATION = {
@@ -299,53 +300,92 @@ class DeltaStore:
             CommitConflict: the commit kept conflicting with other writers.
         """
         properties = _commit_properties(run_id, operation, metadata)
-        exists = self.exists()
-        dt = self.open() if exists else None
-        before = dt.version() if dt is not None else -1
-        if dt is not None and not same_schema(_schema_of(dt), schema):
-            return self._append_with_merge(files, schema, partition_by, properties, run_id)
-        actions = self._publish(files, schema, partition_by)
+        actions: list | None = None
+        for attempt in range(APPEND_ATTEMPTS):
+            if attempt:
+                time.sleep(min(0.05 * 2**attempt, 1.0))  # backoff between retries, not a sync
+            exists = self.exists()
+            dt = self.open() if exists else None
+            before = dt.version() if dt is not None else -1
+            table_schema = _schema_of(dt) if dt is not None else schema
+            commit_schema = _append_schema(table_schema, schema)
+            if commit_schema is None:
+                # The files add columns: deltalake's schema merge re-encodes them. Files this
+                # run published for an attempt that lost the race are nobody's: remove them.
+                self._unpublish(actions or [])
+                actions = None
+                try:
+                    return self._append_with_merge(files, schema, partition_by, properties, run_id)
+                except _Raced:
+                    continue
+            if actions is None:
+                actions = self._publish(files, schema, partition_by)
+            try:
+                if not exists:
+                    if self._create(schema, actions, partition_by, properties):
+                        return self._find_commit(run_id)
+                    continue  # another writer created the table first: append to it
+                dt.create_write_transaction(
+                    actions,
+                    mode="append",
+                    schema=to_delta_schema(commit_schema),
+                    partition_by=list(partition_by) or None,
+                    commit_properties=properties,
+                    post_commithook_properties=_hooks(),
+                )
+            except LakeError:
+                raise
+            except Exception as error:  # noqa: BLE001
+                # delta-rs retries a plain append itself, but not one that lost the race to a
+                # commit that changed the table's metadata (a column added by another
+                # writer): decide the schema again against the new one and retry.
+                if _metadata_changed(error):
+                    continue
+                raise self._translate(error, "committing to") from error
+            commit = self._find_commit(run_id, after=before)
+            return replace(commit, added=tuple(a.path for a in actions))
+        self._unpublish(actions or [])
+        raise CommitConflict(
+            f"Other writers kept changing the schema of {self.uri} while this append committed; "
+            f"run the command again."
+        )
+
+    def _create(
+        self, schema: pa.Schema, actions: list, partition_by: Sequence[str], properties: object
+    ) -> bool:
+        """Create the table with ``actions`` as its first version; False when another writer
+        created it first."""
         from deltalake import Schema
         from deltalake.transaction import create_table_with_add_actions
 
         try:
-            if not exists:
-                try:
-                    create_table_with_add_actions(
-                        self.uri,
-                        Schema.from_arrow(to_delta_schema(schema)),
-                        actions,
-                        mode="error",
-                        partition_by=list(partition_by) or None,
-                        configuration=TABLE_CONFIGURATION,
-                        storage_options=self.storage.delta_options(),
-                        commit_properties=properties,
-                        post_commithook_properties=_hooks(),
-                    )
-                    return self._find_commit(run_id)
-                except Exception as error:  # noqa: BLE001
-                    if "already exists" not in str(error):
-                        raise
-                    # Another writer created the table first: append to it instead.
-                    if not same_schema(_schema_of(self.open()), schema):
-                        return self._append_with_merge(
-                            files, schema, partition_by, properties, run_id
-                        )
-            dt = dt or self.open()
-            dt.create_write_transaction(
+            create_table_with_add_actions(
+                self.uri,
+                Schema.from_arrow(to_delta_schema(schema)),
                 actions,
-                mode="append",
-                schema=to_delta_schema(schema),
+                mode="error",
                 partition_by=list(partition_by) or None,
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.storage.delta_options(),
                 commit_properties=properties,
                 post_commithook_properties=_hooks(),
             )
-        except LakeError:
-            raise
         except Exception as error:  # noqa: BLE001
-            raise self._translate(error, "committing to") from error
-        commit = self._find_commit(run_id, after=before)
-        return replace(commit, added=tuple(a.path for a in actions))
+            if "already exists" in str(error):
+                return False
+            raise
+        return True
+
+    def _unpublish(self, actions: Sequence[object]) -> None:
+        """Remove published files no commit refers to (best effort: vacuum removes any left)."""
+        if not actions:
+            return
+        fs, base = self.storage.filesystem_for(self.uri)
+        for action in actions:
+            try:
+                fs.delete_file(f"{base.rstrip('/')}/{action.path}")
+            except OSError:
+                pass
 
     def replace(
         self,
@@ -632,6 +672,8 @@ class DeltaStore:
                 post_commithook_properties=_hooks(),
             )
         except Exception as error:  # noqa: BLE001
+            if _metadata_changed(error):
+                raise _Raced from error
             raise self._translate(error, "writing to") from error
         return self._find_commit(run_id)
 
@@ -785,6 +827,33 @@ class DeltaStore:
                 f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
             )
         return self.storage.translate(error, f"{doing} {self.uri}")
+
+
+class _Raced(Exception):
+    """A commit lost the race to one that changed the table's metadata; decide again."""
+
+
+def _append_schema(table: pa.Schema, files: pa.Schema) -> pa.Schema | None:
+    """The schema to commit files of ``files``'s schema under, appended to a table of
+    ``table``'s: the table's own when it has every column of the files, of the same type
+    (columns the files lack read as null, as the Delta protocol says); None when the files
+    add columns (they must go through a schema merge)."""
+    import pyarrow as pa
+
+    if same_schema(table, files):
+        return files
+    for field in files:
+        index = table.get_field_index(field.name)
+        if index < 0 or not same_schema(pa.schema([table.field(index)]), pa.schema([field])):
+            return None
+    return table
+
+
+def _metadata_changed(error: BaseException) -> bool:
+    """Whether a failed commit lost the race to a commit that changed the table's metadata."""
+    from deltalake.exceptions import CommitFailedError
+
+    return isinstance(error, CommitFailedError) and "Metadata changed" in str(error)
 
 
 def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:
