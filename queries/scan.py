@@ -160,10 +160,15 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     """
     schema = snapshot.schema
     fields = [(f.name, f.type) for f in schema]
+    # Column mapping: a column is read by its name in the files; partition values are given
+    # under the schema's names.
+    stored = {
+        n: p for n, p in snapshot.physical_names.items() if n not in snapshot.partition_columns
+    }
     # Qualified by the source's alias: a column missing from every file is then a binder
     # error with a position (unqualified, DuckDB would take it for the output alias).
     projection = ", ".join(
-        f"CAST({SOURCE}.{quote_ident(n)} AS {duckdb_type(t)}) AS {quote_ident(n)}"
+        f"CAST({SOURCE}.{quote_ident(stored.get(n, n))} AS {duckdb_type(t)}) AS {quote_ident(n)}"
         for n, t in fields
     )
     if not snapshot.files:
@@ -172,14 +177,18 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     partitions = [(n, schema.field(n).type) for n in snapshot.partition_columns]
     if not partitions:
         source = _read(paths, hive=None)
-    elif all(hive_safe_type(t) for _, t in partitions) and all(
-        hive_matches(f, p, partitions) for f, p in zip(snapshot.files, paths, strict=True)
+    elif (
+        not snapshot.physical_names
+        and all(hive_safe_type(t) for _, t in partitions)
+        and all(hive_matches(f, p, partitions) for f, p in zip(snapshot.files, paths, strict=True))
     ):
         source = _read(paths, hive={n: duckdb_type(t) for n, t in partitions})
     else:
         source = _by_partition_value(snapshot.files, paths, partitions)
     if robust:
-        nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
+        nulls = ", ".join(
+            f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(stored.get(n, n))}" for n, t in fields
+        )
         source = f"(SELECT {nulls} WHERE false UNION ALL BY NAME SELECT * FROM {source})"
     return f"(SELECT {projection} FROM {source} AS {SOURCE})"
 
@@ -275,8 +284,7 @@ def _by_partition_value(
     branches = []
     for values, group in groups.items():
         constants = ", ".join(
-            f"CAST({'NULL' if v is None else quote_literal(v)} AS {duckdb_type(t)}) "
-            f"AS {quote_ident(n)}"
+            f"{_constant(v, t)} AS {quote_ident(n)}"
             for (n, t), v in zip(partitions, values, strict=True)
         )
         # files may also carry the partition columns themselves: the log's value wins
@@ -284,6 +292,19 @@ def _by_partition_value(
             f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM {_read(group, hive=None)}"
         )
     return "(" + " UNION ALL BY NAME ".join(branches) + ")"
+
+
+def _constant(value: str | None, type_: pa.DataType) -> str:
+    """A partition value (the log's text, see ``lake.delta.partitions``) as a typed SQL
+    constant. Binary values are one character per byte: spelled in hex, since a text literal
+    cast to BLOB would take the characters' UTF-8 bytes."""
+    import pyarrow.types as pt
+
+    if value is None:
+        return f"CAST(NULL AS {duckdb_type(type_)})"
+    if pt.is_binary(type_) or pt.is_large_binary(type_) or pt.is_fixed_size_binary(type_):
+        return f"unhex({quote_literal(value.encode('latin-1').hex())})"
+    return f"CAST({quote_literal(value)} AS {duckdb_type(type_)})"
 
 
 def _same_text(expected: str, seen: str, type_: pa.DataType) -> bool:

@@ -64,6 +64,10 @@ class Snapshot:
     schema: pa.Schema
     partition_columns: tuple[str, ...]
     files: tuple[DataFile, ...]
+    physical_names: Mapping[str, str] = field(default_factory=dict)
+    """Column mapping (a table another engine wrote with ``delta.columnMapping.mode`` =
+    ``name``): the name in the data files of each top-level column whose name there differs
+    from its name in the schema. Empty for every table the lake writes."""
 
     @property
     def rows(self) -> int:
