@@ -908,10 +908,10 @@ def _unreadable(dt: deltalake.DeltaTable) -> str | None:
     features = set(dt.protocol().reader_features or [])
     if "deletionVectors" in features:
         return (
-            "uses deletion vectors (Delta reader feature deletionVectors), which the lake cannot "
-            "apply, so it would return deleted rows: have its writer purge them and drop the "
-            "feature (REORG TABLE ... APPLY (PURGE), then ALTER TABLE ... DROP FEATURE "
-            "deletionVectors) before registering it"
+            "allows deletion vectors (Delta reader feature deletionVectors), which the lake "
+            "cannot apply, so it could return deleted rows: have its writer purge them and drop "
+            "the feature (REORG TABLE t APPLY (PURGE), then ALTER TABLE t DROP FEATURE "
+            "deletionVectors), or read it with an engine that applies them"
         )
     unknown = sorted(features - READABLE_FEATURES - {"deletionVectors"})
     if unknown:

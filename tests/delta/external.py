@@ -1,0 +1,310 @@
+"""Delta tables as other engines write them, built in the test with deltalake's own writer and,
+where deltalake writes no such thing, by adding log entries written after the Delta protocol
+(PROTOCOL.md of delta-io/delta: "Deletion Vector Format", "Partition Value Serialization",
+"Column Mapping"). Delta's own acceptance tables (DAT) are not downloaded: these are their
+equivalents, one builder per feature.
+
+Every builder takes a location (a folder or an s3:// URI) and deltalake ``storage_options``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from deltalake import DeltaTable, write_deltalake
+
+PARTITION_TYPES = ("s", "i", "d", "ts", "ntz", "dec", "b", "bo", "f")
+"""The partition columns of :func:`partitioned`: string, int, date, timestamp (UTC),
+timestamp without zone, decimal, binary, boolean, double."""
+
+
+def partitioned_rows(first_id: int) -> pa.Table:
+    """Rows whose partition values cover every Delta type, escapes and nulls."""
+    ids = list(range(first_id, first_id + 5))
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "value": pa.array([f"row {i}" for i in ids]),
+            "s": pa.array(["a b/c", "x=y%z", None, "ü#?&+:", "__HIVE_DEFAULT_PARTITION__x"]),
+            "i": pa.array([1, -7, None, 2**40, 0], pa.int64()),
+            "d": pa.array([date(2024, 1, 1), None, date(1999, 12, 31), date(2024, 2, 29), None]),
+            "ts": pa.array(
+                [
+                    datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
+                    None,
+                    datetime(1970, 1, 1, tzinfo=UTC),
+                    datetime(2024, 6, 1, 23, 59, 59, tzinfo=UTC),
+                    datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
+                ],
+                pa.timestamp("us", "UTC"),
+            ),
+            "ntz": pa.array(
+                [datetime(2024, 3, 1, 8, 30), None, datetime(2000, 1, 1), None, None],
+                pa.timestamp("us"),
+            ),
+            # deltalake 1.6.6 cannot write a negative decimal partition value ("-3.-50")
+            "dec": pa.array(
+                [Decimal("12.30"), None, Decimal("999.99"), Decimal("0.05"), Decimal("12.30")],
+                pa.decimal128(5, 2),
+            ),
+            "b": pa.array([b"hello", None, b"\x00\xff", b"hello", b"\\u0041"], pa.binary()),
+            "bo": pa.array([True, None, False, True, False]),
+            "f": pa.array([1.5, None, -0.25, 1e10, 1.5]),
+        }
+    )
+
+
+def partitioned(uri: str, options: dict[str, str]) -> pa.Table:
+    """Three versions of a table partitioned by every type (append, append, delete by a
+    predicate, which deltalake makes by rewriting files). Returns every row ever written."""
+    first, second = partitioned_rows(0), partitioned_rows(5)
+    write_deltalake(uri, first, partition_by=list(PARTITION_TYPES), storage_options=options)
+    write_deltalake(uri, second, mode="append", storage_options=options)
+    DeltaTable(uri, storage_options=options).delete("id = 7 OR id = 1")
+    return pa.concat_tables([first, second])
+
+
+def cleaned_log(uri: str, options: dict[str, str], *, drop_checkpoint_commit: bool = False) -> None:
+    """Six appends, a checkpoint at version 5, the log before it cleaned up (as a writer's log
+    retention does), then one more append: versions 5 and 6 can be read, 0 to 4 cannot.
+    ``drop_checkpoint_commit`` also removes version 5's own commit file (only its
+    checkpoint holds it)."""
+    for i in range(6):
+        write_deltalake(
+            uri,
+            pa.table({"id": [i], "part": [f"p{i % 2}"]}),
+            mode="append",
+            partition_by=["part"],
+            storage_options=options,
+        )
+    table = DeltaTable(uri, storage_options=options)
+    table.create_checkpoint()
+    remove_log_entries(uri, options, [f"{v:020d}.json" for v in range(5)])
+    write_deltalake(
+        uri, pa.table({"id": [6], "part": ["p0"]}), mode="append", storage_options=options
+    )
+    if drop_checkpoint_commit:
+        remove_log_entries(uri, options, [f"{5:020d}.json"])
+
+
+def stats_as_struct(uri: str, options: dict[str, str]) -> None:
+    """A table whose checkpoint keeps file statistics as a struct (``stats_parsed``) and not
+    as JSON, with the commits before the checkpoint cleaned up so only it is read."""
+    configuration = {
+        "delta.checkpoint.writeStatsAsStruct": "true",
+        "delta.checkpoint.writeStatsAsJson": "false",
+    }
+    for i in range(3):
+        write_deltalake(
+            uri,
+            pa.table({"id": pa.array(range(i * 10, i * 10 + 10), pa.int64())}),
+            mode="append",
+            configuration=configuration if i == 0 else None,
+            storage_options=options,
+        )
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    remove_log_entries(uri, options, [f"{v:020d}.json" for v in range(2)])
+
+
+def without_statistics(uri: str, options: dict[str, str]) -> None:
+    """Two versions whose add actions carry no ``stats`` (writers may leave them out)."""
+    write_deltalake(uri, pa.table({"id": pa.array(range(7), pa.int64())}), storage_options=options)
+    write_deltalake(
+        uri,
+        pa.table({"id": pa.array(range(7, 10), pa.int64())}),
+        mode="append",
+        storage_options=options,
+    )
+    for version in (0, 1):
+        rewrite_log_entry(uri, options, version, _drop_stats)
+
+
+def column_mapped(uri: str, options: dict[str, str], *, mode: str = "name") -> pa.Table:
+    """Column mapping: deltalake stores every column under a physical name (``col-<uuid>``),
+    partition values keyed by it; version 1 appends, version 2 renames ``Name x`` to
+    ``label`` (a metadata-only commit, as Spark's ``ALTER TABLE RENAME COLUMN`` writes).
+    For mode ``id`` the table's configuration is rewritten to say so. Returns every row."""
+    first = pa.table(
+        {"id": pa.array([1, 2, 3], pa.int64()), "Name x": ["a", "b", None], "part": ["p", "q", "p"]}
+    )
+    write_deltalake(
+        uri,
+        first,
+        partition_by=["part"],
+        configuration={"delta.columnMapping.mode": "name"},
+        storage_options=options,
+    )
+    second = pa.table({"id": pa.array([4], pa.int64()), "Name x": ["d"], "part": ["q"]})
+    write_deltalake(uri, second, mode="append", storage_options=options)
+    metadata = next(a["metaData"] for a in read_log_entry(uri, options, 0) if "metaData" in a)
+    schema = json.loads(metadata["schemaString"])
+    for column in schema["fields"]:
+        if column["name"] == "Name x":
+            column["name"] = "label"
+    now = int(time.time() * 1000)
+    write_log_entry(
+        uri,
+        options,
+        2,
+        [
+            {"commitInfo": {"timestamp": now, "operation": "RENAME COLUMN"}},
+            {"metaData": {**metadata, "schemaString": json.dumps(schema)}},
+        ],
+    )
+    if mode != "name":
+        for version in (0, 2):
+            rewrite_log_entry(uri, options, version, lambda a: _set_mapping_mode(a, mode))
+    return pa.concat_tables([first, second])
+
+
+def nested_column_mapped(uri: str, options: dict[str, str]) -> None:
+    """Column mapping with a struct column: its fields too are stored under physical names."""
+    data = pa.table({"id": [1], "point": pa.array([{"x": 1, "y": 2}])})
+    write_deltalake(
+        uri, data, configuration={"delta.columnMapping.mode": "name"}, storage_options=options
+    )
+
+
+def with_deletion_vector(uri: str, options: dict[str, str], deleted: list[int]) -> None:
+    """Forty rows (id 0..39, one file), then :func:`delete_with_vector`."""
+    write_deltalake(uri, pa.table({"id": pa.array(range(40), pa.int64())}), storage_options=options)
+    delete_with_vector(uri, options, deleted)
+
+
+def delete_with_vector(uri: str, options: dict[str, str], deleted: list[int]) -> None:
+    """Version 1: the table's protocol gains the deletionVectors feature and the rows at
+    ``deleted`` (row indexes of version 0's one file) are deleted by an inline deletion
+    vector, as Spark and Databricks write them."""
+    add = next(a["add"] for a in read_log_entry(uri, options, 0) if "add" in a)
+    now = int(time.time() * 1000)
+    vector = deletion_vector(deleted)
+    dv = {
+        "storageType": "i",
+        "pathOrInlineDv": z85(vector),
+        "sizeInBytes": len(vector),
+        "cardinality": len(deleted),
+    }
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["deletionVectors"],
+        "writerFeatures": ["deletionVectors"],
+    }
+    write_log_entry(
+        uri,
+        options,
+        1,
+        [
+            {"commitInfo": {"timestamp": now, "operation": "DELETE", "operationParameters": {}}},
+            {"protocol": protocol},
+            {
+                "remove": {
+                    "path": add["path"],
+                    "deletionTimestamp": now,
+                    "dataChange": True,
+                    "extendedFileMetadata": True,
+                    "partitionValues": {},
+                    "size": add["size"],
+                }
+            },
+            {"add": {**add, "modificationTime": now, "deletionVector": dv}},
+        ],
+    )
+
+
+# -- the Delta protocol's encodings ---------------------------------------------------------------
+
+Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+DV_MAGIC = 1681511377
+ROARING_NO_RUNS = 12346  # the portable format's cookie when no container is run-encoded
+
+
+def z85(data: bytes) -> str:
+    """ZeroMQ's Base85 (Z85), which Delta uses for inline deletion vectors."""
+    assert len(data) % 4 == 0
+    out = []
+    for i in range(0, len(data), 4):
+        value = int.from_bytes(data[i : i + 4], "big")
+        chunk = []
+        for _ in range(5):
+            value, digit = divmod(value, 85)
+            chunk.append(Z85[digit])
+        out.extend(reversed(chunk))
+    return "".join(out)
+
+
+def deletion_vector(rows: list[int]) -> bytes:
+    """Row indexes (under 65,536, at most 4,096, an even count) as Delta's
+    RoaringBitmapArray: the magic number, then a 64-bit portable Roaring bitmap with one
+    bucket holding one array container."""
+    rows = sorted(rows)
+    assert rows and rows[-1] < 65536 and len(rows) <= 4096 and len(rows) % 2 == 0
+    container = struct.pack(f"<{len(rows)}H", *rows)
+    header = struct.pack("<II", ROARING_NO_RUNS, 1) + struct.pack("<HH", 0, len(rows) - 1)
+    offsets = struct.pack("<I", len(header) + 4)
+    bucket = header + offsets + container
+    return struct.pack("<i", DV_MAGIC) + struct.pack("<q", 1) + struct.pack("<i", 0) + bucket
+
+
+# -- the log, read and written as files -------------------------------------------------------
+
+
+def _log_folder(uri: str, options: dict[str, str]) -> tuple[pafs.FileSystem, str]:
+    if uri.startswith("s3://"):
+        fs = pafs.S3FileSystem(
+            access_key=options["AWS_ACCESS_KEY_ID"],
+            secret_key=options["AWS_SECRET_ACCESS_KEY"],
+            endpoint_override=options["AWS_ENDPOINT_URL"],
+            scheme="http",
+            region=options.get("AWS_REGION", "us-east-1"),
+        )
+        return fs, f"{uri[len('s3://') :].rstrip('/')}/_delta_log"
+    return pafs.LocalFileSystem(), os.path.join(uri, "_delta_log")
+
+
+def read_log_entry(uri: str, options: dict[str, str], version: int) -> list[dict]:
+    fs, folder = _log_folder(uri, options)
+    with fs.open_input_stream(f"{folder}/{version:020d}.json") as f:
+        return [json.loads(line) for line in f.read().decode().splitlines() if line.strip()]
+
+
+def write_log_entry(uri: str, options: dict[str, str], version: int, actions: list[dict]) -> None:
+    fs, folder = _log_folder(uri, options)
+    with fs.open_output_stream(f"{folder}/{version:020d}.json") as f:
+        f.write(("\n".join(json.dumps(a) for a in actions) + "\n").encode())
+
+
+def rewrite_log_entry(uri: str, options: dict[str, str], version: int, change) -> None:
+    write_log_entry(
+        uri, options, version, [change(a) for a in read_log_entry(uri, options, version)]
+    )
+
+
+def remove_log_entries(uri: str, options: dict[str, str], names: list[str]) -> None:
+    fs, folder = _log_folder(uri, options)
+    for name in names:
+        fs.delete_file(f"{folder}/{name}")
+
+
+def log_names(uri: str, options: dict[str, str]) -> list[str]:
+    fs, folder = _log_folder(uri, options)
+    return sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(folder)))
+
+
+def _drop_stats(action: dict) -> dict:
+    if "add" in action:
+        action["add"].pop("stats", None)
+    return action
+
+
+def _set_mapping_mode(action: dict, mode: str) -> dict:
+    if "metaData" in action:
+        action["metaData"]["configuration"]["delta.columnMapping.mode"] = mode
+    return action
