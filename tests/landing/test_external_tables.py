@@ -256,6 +256,7 @@ def test_versions_the_writer_commits_later_are_recorded_and_materialize_pins_one
     assert [p.version for p in lk.pins("ext.parts")] == [3]
     audit = lk.audit(lk.register_model("m", training_set="parts_set").name).to_json()
     assert "ext.parts" in str(audit)
+    assert "parts_set" in str(lk.impact("ext.parts@3").to_json())
 
 
 def test_registering_bad_input_says_what_and_where(lk, where):
