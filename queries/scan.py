@@ -176,9 +176,10 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
         return f"(SELECT {nulls} WHERE false)"
     partitions = [(n, schema.field(n).type) for n in snapshot.partition_columns]
     if not partitions:
-        source = _read(paths, hive=None)
+        source = _read_files(snapshot.files, paths)
     elif (
         not snapshot.physical_names
+        and not any(f.deleted_rows for f in snapshot.files)
         and all(hive_safe_type(t) for _, t in partitions)
         and all(hive_matches(f, p, partitions) for f, p in zip(snapshot.files, paths, strict=True))
     ):
@@ -262,10 +263,31 @@ def _above(last: datetime, low: Limit | None) -> bool:
     return ceiling > low.moment
 
 
-def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:
+def _read_files(files: Sequence[DataFile], paths: Sequence[str]) -> str:
+    """The files' rows, without those their deletion vectors delete: files without one in
+    one read, each file with one on its own, its rows numbered and the deleted left out."""
+    plain = [p for f, p in zip(files, paths, strict=True) if not f.deleted_rows]
+    if len(plain) == len(paths):
+        return _read(paths, hive=None)
+    branches = [f"SELECT * FROM {_read(plain, hive=None)}"] if plain else []
+    for file, path in zip(files, paths, strict=True):
+        if file.deleted_rows:
+            deleted = ", ".join(str(i) for i in file.deleted_rows)
+            branches.append(
+                f"SELECT * EXCLUDE ({ROW_NUMBER}) FROM {_read([path], hive=None, numbered=True)} "
+                f"WHERE {ROW_NUMBER} NOT IN (SELECT unnest([{deleted}]::BIGINT[]))"
+            )
+    return "(" + " UNION ALL BY NAME ".join(branches) + ")"
+
+
+ROW_NUMBER = "file_row_number"
+
+
+def _read(paths: Sequence[str], *, hive: dict[str, str] | None, numbered: bool = False) -> str:
     files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
     if hive is None:
-        return f"read_parquet({files}, union_by_name = true, hive_partitioning = false)"
+        numbers = f", {ROW_NUMBER} = true" if numbered else ""
+        return f"read_parquet({files}, union_by_name = true, hive_partitioning = false{numbers})"
     types = ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in hive.items())
     return (
         f"read_parquet({files}, union_by_name = true, hive_partitioning = true, "
@@ -276,10 +298,10 @@ def _read(paths: Sequence[str], *, hive: dict[str, str] | None) -> str:
 def _by_partition_value(
     files: Sequence[DataFile], paths: Sequence[str], partitions: Sequence[tuple[str, pa.DataType]]
 ) -> str:
-    groups: dict[tuple[str | None, ...], list[str]] = {}
+    groups: dict[tuple[str | None, ...], list[tuple[DataFile, str]]] = {}
     for file, path in zip(files, paths, strict=True):
         key = tuple(file.partition_values.get(n) for n, _ in partitions)
-        groups.setdefault(key, []).append(path)
+        groups.setdefault(key, []).append((file, path))
     names = ", ".join(quote_literal(n) for n, _ in partitions)
     branches = []
     for values, group in groups.items():
@@ -289,7 +311,8 @@ def _by_partition_value(
         )
         # files may also carry the partition columns themselves: the log's value wins
         branches.append(
-            f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM {_read(group, hive=None)}"
+            f"SELECT COLUMNS(c -> c NOT IN ({names})), {constants} FROM "
+            f"{_read_files([f for f, _ in group], [p for _, p in group])}"
         )
     return "(" + " UNION ALL BY NAME ".join(branches) + ")"
 

@@ -35,6 +35,7 @@ from lake.core.errors import (
 )
 from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
+from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
 from lake.delta.partitions import folder_name, read_text
@@ -234,6 +235,10 @@ class DeltaStore:
             if actions.num_rows and "num_records" in actions.column_names
             else [None] * len(paths)
         )
+        deleted: list[tuple[int, ...]] = [()] * len(paths)
+        if "deletionVectors" in (dt.protocol().reader_features or []):
+            vectors = self._deletion_vectors(dt.version())
+            deleted = [self._deleted_rows(vectors.get(unquote(p)), p, dt) for p in paths]
         if None in rows:  # a writer that kept no statistics: the files' footers tell
             rows = [
                 n if n is not None else self._footer_rows(p)
@@ -259,12 +264,13 @@ class DeltaStore:
                 uri=self._file_uri(path),
                 path=path,
                 size=size,
-                rows=n,
+                rows=n - len(gone) if n is not None else None,
                 partition_values=partition,
                 time_ranges=LoggedRanges(logged, i),
+                deleted_rows=gone,
             )
-            for i, (path, size, n, partition) in enumerate(
-                zip(paths, sizes, rows, partitions, strict=True)
+            for i, (path, size, n, partition, gone) in enumerate(
+                zip(paths, sizes, rows, partitions, deleted, strict=True)
             )
         )
         return Snapshot(
@@ -276,6 +282,103 @@ class DeltaStore:
             files=files,
             physical_names=_physical_names(schema),
         )
+
+    def _deletion_vectors(self, version: int) -> dict[str, DeletionVector]:
+        """The deletion vector of each file of ``version`` that has one, by its (decoded)
+        path: read from the log itself, since deltalake does not hand them out. The newest
+        checkpoint at or before ``version`` (classic, multi-part, or v2 with its sidecars)
+        and the commits after it; the newest ``add`` of a path wins."""
+        import pyarrow.fs as pafs
+
+        fs, base = self.storage.filesystem_for(self.uri)
+        log = f"{base.rstrip('/')}/_delta_log"
+        try:
+            names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(log))]
+        except OSError as error:
+            raise self.storage.translate(error, self.uri) from error
+        _, checkpoints = _log_entries(names)
+        start = max((c for c in checkpoints if c <= version), default=None)
+        found: dict[str, Mapping[str, object] | None] = {}
+        if start is not None:
+            for name in sorted(n for n in names if n.startswith(f"{start:020d}.checkpoint.")):
+                for add in self._checkpoint_adds(fs, log, name):
+                    found[unquote(str(add["path"]))] = add.get("deletionVector")  # type: ignore[assignment]
+        for number in range(start + 1 if start is not None else 0, version + 1):
+            for action in self._log_actions(fs, f"{log}/{number:020d}.json"):
+                add = action.get("add")
+                if isinstance(add, Mapping):
+                    found[unquote(str(add["path"]))] = add.get("deletionVector")  # type: ignore[assignment]
+        return {path: DeletionVector.from_action(dv) for path, dv in found.items() if dv}
+
+    def _checkpoint_adds(self, fs: object, log: str, name: str) -> Iterator[Mapping[str, object]]:
+        """The ``add`` actions of one checkpoint file, and of the sidecars a v2 checkpoint
+        names."""
+        sidecars: list[str] = []
+        if name.endswith(".json"):
+            for action in self._log_actions(fs, f"{log}/{name}"):
+                if isinstance(action.get("add"), Mapping):
+                    yield action["add"]  # type: ignore[misc]
+                if isinstance(action.get("sidecar"), Mapping):
+                    sidecars.append(str(action["sidecar"]["path"]))  # type: ignore[index]
+        else:
+            adds, sidecars = self._parquet_actions(fs, f"{log}/{name}")
+            yield from adds
+        for sidecar in sidecars:
+            path = sidecar if "/" in sidecar else f"{log}/_sidecars/{sidecar}"
+            yield from self._parquet_actions(fs, path)[0]
+
+    def _parquet_actions(
+        self, fs: object, path: str
+    ) -> tuple[list[Mapping[str, object]], list[str]]:
+        import pyarrow.parquet as pq
+
+        try:
+            with fs.open_input_file(path) as handle:  # type: ignore[attr-defined]
+                parquet = pq.ParquetFile(handle)
+                wanted = [c for c in ("add", "sidecar") if c in parquet.schema_arrow.names]
+                table = parquet.read(columns=wanted)
+        except OSError as error:
+            raise self._translate(error, "reading the checkpoint of") from error
+        adds = [a for a in table.column("add").to_pylist() if a] if "add" in wanted else []
+        sidecars = (
+            [str(s["path"]) for s in table.column("sidecar").to_pylist() if s]
+            if "sidecar" in wanted
+            else []
+        )
+        return adds, sidecars
+
+    def _log_actions(self, fs: object, path: str) -> list[Mapping[str, object]]:
+        try:
+            with fs.open_input_stream(path) as stream:  # type: ignore[attr-defined]
+                text = stream.read().decode("utf-8")
+        except OSError as error:
+            raise self._translate(error, "reading the log of") from error
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def _deleted_rows(
+        self, vector: DeletionVector | None, path: str, dt: deltalake.DeltaTable
+    ) -> tuple[int, ...]:
+        """The row indexes ``vector`` deletes from the file at ``path`` (none without one)."""
+        if vector is None:
+            return ()
+        try:
+            where = vector.file_path()
+            if where is None:
+                return tuple(inline_rows(vector))
+            if vector.storage_type == "p":
+                fs, location = self.storage.filesystem_for(unquote(where))
+            else:
+                fs, base = self.storage.filesystem_for(self.uri)
+                location = f"{base.rstrip('/')}/{where}"
+            with fs.open_input_file(location) as handle:
+                return tuple(stored_rows(vector, handle.read()))
+        except DeletionVectorError as error:
+            raise StorageError(
+                f"The deletion vector of {path} in version {dt.version()} of {self.uri} is not "
+                f"valid ({error}); the table cannot be read at this version."
+            ) from error
+        except OSError as error:
+            raise self._translate(error, "reading a deletion vector of") from error
 
     def _footer_rows(self, path: str) -> int:
         """The row count of one data file, from its Parquet footer."""
@@ -670,7 +773,12 @@ class DeltaStore:
             except OSError as error:
                 raise self._translate(error, "reading") from error
             with handle:
+                start = 0  # the index in the file of the batch's first row
                 for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROW_GROUP_ROWS):
+                    read = batch.num_rows
+                    if data_file.deleted_rows:
+                        batch = _without_rows(batch, start, data_file.deleted_rows)
+                    start += read
                     if snapshot.physical_names:
                         batch = _logical(batch, snapshot.physical_names)
                     yield _with_partitions(batch, snapshot.schema, data_file.partition_values)
@@ -889,6 +997,7 @@ PHYSICAL_NAME = "delta.columnMapping.physicalName"
 READABLE_FEATURES = frozenset(
     {
         "columnMapping",  # name mode: read by each column's physical name (see _unreadable)
+        "deletionVectors",  # each file's deleted rows are read from the log and left out
         "timestampNtz",
         "v2Checkpoint",  # deltalake reads the log; the data files are plain Parquet
         "vacuumProtocolCheck",
@@ -906,14 +1015,7 @@ def _unreadable(dt: deltalake.DeltaTable) -> str | None:
     import pyarrow as pa
 
     features = set(dt.protocol().reader_features or [])
-    if "deletionVectors" in features:
-        return (
-            "allows deletion vectors (Delta reader feature deletionVectors), which the lake "
-            "cannot apply, so it could return deleted rows: have its writer purge them and drop "
-            "the feature (REORG TABLE t APPLY (PURGE), then ALTER TABLE t DROP FEATURE "
-            "deletionVectors), or read it with an engine that applies them"
-        )
-    unknown = sorted(features - READABLE_FEATURES - {"deletionVectors"})
+    unknown = sorted(features - READABLE_FEATURES)
     if unknown:
         return (
             f"uses the Delta reader feature {', '.join(unknown)}, which the lake cannot read; "
@@ -968,6 +1070,15 @@ def _physical_names(schema: pa.Schema) -> dict[str, str]:
         if physical is not None and physical.decode() != f.name:
             found[f.name] = physical.decode()
     return found
+
+
+def _without_rows(batch: pa.RecordBatch, first: int, deleted: Sequence[int]) -> pa.RecordBatch:
+    """``batch`` (rows ``first``.. of its file) without the rows a deletion vector deletes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    indexes = pa.array(range(first, first + batch.num_rows), pa.int64())
+    return batch.filter(pc.invert(pc.is_in(indexes, value_set=pa.array(deleted, pa.int64()))))
 
 
 def _logical(batch: pa.RecordBatch, physical_names: Mapping[str, str]) -> pa.RecordBatch:

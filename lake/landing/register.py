@@ -9,10 +9,11 @@ The rules:
   any table. Versions the writer's log retention cleaned up are never recorded; asking for one
   says which versions can be read.
 * The lake reads it through the same path as its own tables (exact files of one version),
-  with partition values decoded as the Delta protocol writes them and column mapping (mode
-  ``name``) applied. A version whose files cannot be read as plain Parquet without returning
-  wrong rows (deletion vectors, column mapping by id, an unknown reader feature) is refused
-  in one sentence naming the feature (:meth:`DeltaStore.check_readable`).
+  with partition values decoded as the Delta protocol writes them, column mapping (mode
+  ``name``) applied and the rows deletion vectors delete left out. A version whose files
+  cannot be read without returning wrong rows (column mapping by id or inside nested columns,
+  an unknown reader feature) is refused in one sentence naming the feature
+  (:meth:`DeltaStore.check_readable`).
 * The lake never writes to it: ingests and ``write_table`` into it are refused. Vacuum and
   optimize touch its files only when the user says the lake owns it (``--owned``); they then
   commit to its log under the table's own protocol.
@@ -64,8 +65,8 @@ def register_table(
     Raises:
         TableNotFound: no Delta table is at ``location``.
         TableExists: ``name`` is taken, or the location is already in the catalog.
-        UnsupportedTableFeature: its latest version cannot be read correctly; nothing is
-            recorded.
+        UnsupportedTableFeature, StorageError: its latest version cannot be read correctly
+            (a feature the lake does not read, a broken deletion vector); nothing is recorded.
     """
     uri = normalized_location(location)
     store = DeltaStore(uri, storage)
@@ -73,7 +74,7 @@ def register_table(
         raise TableNotFound(
             f"No Delta table at {uri}: give the folder (or s3:// prefix) that holds its _delta_log."
         )
-    store.check_readable(store.open())
+    store.snapshot()  # its latest version must read correctly before anything is recorded
     oldest = store.oldest_version()
     existing = catalog.find_table(name)
     if existing is not None and not (existing.kind == EXTERNAL_KIND and existing.location == uri):

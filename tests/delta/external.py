@@ -13,12 +13,14 @@ import json
 import os
 import struct
 import time
+import uuid
+import zlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 
 PARTITION_TYPES = ("s", "i", "d", "ts", "ntz", "dec", "b", "bo", "f")
 """The partition columns of :func:`partitioned`: string, int, date, timestamp (UTC),
@@ -172,25 +174,47 @@ def nested_column_mapped(uri: str, options: dict[str, str]) -> None:
     )
 
 
-def with_deletion_vector(uri: str, options: dict[str, str], deleted: list[int]) -> None:
-    """Forty rows (id 0..39, one file), then :func:`delete_with_vector`."""
-    write_deltalake(uri, pa.table({"id": pa.array(range(40), pa.int64())}), storage_options=options)
-    delete_with_vector(uri, options, deleted)
+def with_deletion_vector(
+    uri: str, options: dict[str, str], deleted: list[int], *, rows: int = 40, **how: object
+) -> None:
+    """``rows`` rows (id 0.., one file), then :func:`delete_with_vector`."""
+    write_deltalake(
+        uri,
+        pa.table({"id": pa.array(range(rows), pa.int64())}),
+        storage_options=options,
+        writer_properties=WriterProperties(max_row_group_size=10_000),
+    )
+    delete_with_vector(uri, options, deleted, **how)  # type: ignore[arg-type]
 
 
-def delete_with_vector(uri: str, options: dict[str, str], deleted: list[int]) -> None:
-    """Version 1: the table's protocol gains the deletionVectors feature and the rows at
-    ``deleted`` (row indexes of version 0's one file) are deleted by an inline deletion
-    vector, as Spark and Databricks write them."""
+def delete_with_vector(
+    uri: str,
+    options: dict[str, str],
+    deleted: list[int],
+    *,
+    stored: bool = False,
+    runs: bool = False,
+    version: int = 1,
+) -> None:
+    """Version ``version``: the table's protocol gains the deletionVectors feature and the
+    rows at ``deleted`` (row indexes of version 0's one file) are deleted by a deletion vector,
+    as Spark and Databricks write them: inline in the log, or (``stored``) in a
+    ``deletion_vector_<uuid>.bin`` file under a random prefix; ``runs``: run-length
+    containers."""
     add = next(a["add"] for a in read_log_entry(uri, options, 0) if "add" in a)
     now = int(time.time() * 1000)
-    vector = deletion_vector(deleted)
-    dv = {
-        "storageType": "i",
-        "pathOrInlineDv": z85(vector),
-        "sizeInBytes": len(vector),
-        "cardinality": len(deleted),
-    }
+    vector = deletion_vector(deleted, runs=runs)
+    dv: dict[str, object] = {"sizeInBytes": len(vector), "cardinality": len(set(deleted))}
+    if stored:
+        name = uuid.uuid4()
+        prefix = "ab"
+        content = b"\x01" + struct.pack(">i", len(vector)) + vector
+        content += struct.pack(">I", zlib.crc32(vector))
+        write_file(uri, options, f"{prefix}/deletion_vector_{name}.bin", content)
+        dv.update(storageType="u", pathOrInlineDv=prefix + z85(name.bytes), offset=1)
+    else:
+        padded = vector + b"\x00" * (-len(vector) % 4)
+        dv.update(storageType="i", pathOrInlineDv=z85(padded))
     protocol = {
         "minReaderVersion": 3,
         "minWriterVersion": 7,
@@ -200,7 +224,7 @@ def delete_with_vector(uri: str, options: dict[str, str], deleted: list[int]) ->
     write_log_entry(
         uri,
         options,
-        1,
+        version,
         [
             {"commitInfo": {"timestamp": now, "operation": "DELETE", "operationParameters": {}}},
             {"protocol": protocol},
@@ -224,10 +248,11 @@ def delete_with_vector(uri: str, options: dict[str, str], deleted: list[int]) ->
 Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 DV_MAGIC = 1681511377
 ROARING_NO_RUNS = 12346  # the portable format's cookie when no container is run-encoded
+ROARING_RUNS = 12347
 
 
 def z85(data: bytes) -> str:
-    """ZeroMQ's Base85 (Z85), which Delta uses for inline deletion vectors."""
+    """ZeroMQ's Base85 (Z85), which Delta uses for inline deletion vectors and UUIDs."""
     assert len(data) % 4 == 0
     out = []
     for i in range(0, len(data), 4):
@@ -240,16 +265,48 @@ def z85(data: bytes) -> str:
     return "".join(out)
 
 
-def deletion_vector(rows: list[int]) -> bytes:
-    """Row indexes (under 65,536, at most 4,096, an even count) as Delta's
-    RoaringBitmapArray: the magic number, then a 64-bit portable Roaring bitmap with one
-    bucket holding one array container."""
-    rows = sorted(rows)
-    assert rows and rows[-1] < 65536 and len(rows) <= 4096 and len(rows) % 2 == 0
-    container = struct.pack(f"<{len(rows)}H", *rows)
-    header = struct.pack("<II", ROARING_NO_RUNS, 1) + struct.pack("<HH", 0, len(rows) - 1)
-    offsets = struct.pack("<I", len(header) + 4)
-    bucket = header + offsets + container
+def deletion_vector(rows: list[int], *, runs: bool = False) -> bytes:
+    """Row indexes (under 2**32) as Delta's RoaringBitmapArray: the magic number, then a
+    64-bit portable Roaring bitmap with one bucket. Its 16-bit containers are arrays (up to
+    4,096 values), bitmaps (more), or with ``runs`` run-length encoded."""
+    values = sorted(set(rows))
+    assert values and values[-1] < 2**32
+    containers: dict[int, list[int]] = {}
+    for value in values:
+        containers.setdefault(value >> 16, []).append(value & 0xFFFF)
+    keys = sorted(containers)
+    bodies = []
+    for key in keys:
+        low = containers[key]
+        if runs:
+            pairs: list[tuple[int, int]] = []
+            for v in low:
+                if pairs and pairs[-1][0] + pairs[-1][1] + 1 == v:
+                    pairs[-1] = (pairs[-1][0], pairs[-1][1] + 1)
+                else:
+                    pairs.append((v, 0))
+            flat = [x for pair in pairs for x in pair]
+            bodies.append(struct.pack(f"<H{len(flat)}H", len(pairs), *flat))
+        elif len(low) > 4096:
+            bits = bytearray(8192)
+            for v in low:
+                bits[v // 8] |= 1 << (v % 8)
+            bodies.append(bytes(bits))
+        else:
+            bodies.append(struct.pack(f"<{len(low)}H", *low))
+    n = len(keys)
+    if runs:
+        header = struct.pack("<I", ROARING_RUNS | (n - 1) << 16)
+        header += sum(1 << i for i in range(n)).to_bytes((n + 7) // 8, "little")
+    else:
+        header = struct.pack("<II", ROARING_NO_RUNS, n)
+    header += b"".join(struct.pack("<HH", k, len(containers[k]) - 1) for k in keys)
+    if not runs or n >= 4:
+        offset = len(header) + 4 * n
+        for body in bodies:
+            header += struct.pack("<I", offset)
+            offset += len(body)
+    bucket = header + b"".join(bodies)
     return struct.pack("<i", DV_MAGIC) + struct.pack("<q", 1) + struct.pack("<i", 0) + bucket
 
 
@@ -273,6 +330,15 @@ def read_log_entry(uri: str, options: dict[str, str], version: int) -> list[dict
     fs, folder = _log_folder(uri, options)
     with fs.open_input_stream(f"{folder}/{version:020d}.json") as f:
         return [json.loads(line) for line in f.read().decode().splitlines() if line.strip()]
+
+
+def write_file(uri: str, options: dict[str, str], relative: str, content: bytes) -> None:
+    fs, folder = _log_folder(uri, options)
+    path = f"{folder.rsplit('/', 1)[0]}/{relative}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as f:
+        f.write(content)
 
 
 def write_log_entry(uri: str, options: dict[str, str], version: int, actions: list[dict]) -> None:

@@ -17,6 +17,7 @@ from deltalake import DeltaTable
 
 from lake.core.errors import (
     ExternalTable,
+    StorageError,
     TableExists,
     TableNotFound,
     UnsupportedTableFeature,
@@ -181,12 +182,8 @@ def test_column_mapping_by_name_reads_every_column_under_its_name_before_and_aft
     [
         (lambda uri, o: external.column_mapped(uri, o, mode="id"), "column mapping by field id"),
         (external.nested_column_mapped, "column mapping inside the nested column point"),
-        (
-            lambda uri, o: external.with_deletion_vector(uri, o, [3, 4, 7, 11, 18, 29]),
-            "deletion vectors",
-        ),
     ],
-    ids=["column-mapping-id", "column-mapping-nested", "deletion-vectors"],
+    ids=["column-mapping-id", "column-mapping-nested"],
 )
 def test_a_table_the_lake_cannot_read_exactly_is_refused_in_one_sentence(lk, where, build, feature):
     uri, options = where("refused")
@@ -198,24 +195,59 @@ def test_a_table_the_lake_cannot_read_exactly_is_refused_in_one_sentence(lk, whe
     assert lk.tables() == []
 
 
-def test_deletion_vectors_written_after_registration_stop_reads_of_later_versions_only(
-    lk, where, backend
-):
+DELETED = [3, 4, 7, 11, 18, 29]
+
+
+@pytest.mark.parametrize(
+    "rows,deleted,how",
+    [
+        (40, DELETED, {}),
+        (40, DELETED, {"stored": True}),
+        (40, [*range(5, 25), 33], {"runs": True}),
+        # 70,000 rows: a bitmap container (5,000 values) and a second container (past 65,535)
+        (70_000, [*range(0, 15_000, 3), *range(65_530, 69_000, 7)], {"stored": True}),
+    ],
+    ids=["inline", "in-a-file", "runs", "bitmap-two-containers"],
+)
+def test_rows_deleted_by_deletion_vectors_are_not_read(lk, where, rows, deleted, how):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, deleted, rows=rows, **how)
+    lk.register_table("ext.dv", uri)
+    kept = [i for i in range(rows) if i not in set(deleted)]
+    # the independent reader (delta-kernel) applies the same vector
+    assert sorted(_kernel_read(lk, uri, 1).column("id").to_pylist()) == kept
+    assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": len(kept)}]
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv VERSION AS OF 0").rows() == [{"n": rows}]
+    assert [v.rows_total for v in lk.history("ext.dv")] == [rows, len(kept)]
+    assert lk.describe("ext.dv").version.rows_total == len(kept)
+
+
+def test_deletion_vectors_written_after_registration_are_applied_from_their_version(lk, where):
     from deltalake import write_deltalake
 
     uri, options = where("dv")
     write_deltalake(uri, pa.table({"id": pa.array(range(40), pa.int64())}), storage_options=options)
     lk.register_table("ext.dv", uri)
     assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": 40}]
-    deleted = [3, 4, 7, 11, 18, 29]
-    external.delete_with_vector(uri, options, deleted)
-    # the independent reader applies the vector: these are the rows a reader must return,
-    # and reading the files as they are would return all forty
-    kept = _kernel_read(lk, uri, 1).column("id").to_pylist()
-    assert sorted(kept) == [i for i in range(40) if i not in deleted]
-    with pytest.raises(UnsupportedTableFeature, match="Version 1 .* allows deletion vectors"):
-        lk.sql("SELECT count(*) AS n FROM ext.dv")
+    external.delete_with_vector(uri, options, DELETED)
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": 34}]
     assert lk.sql("SELECT count(*) AS n FROM ext.dv VERSION AS OF 0").rows() == [{"n": 40}]
+
+
+def test_a_deletion_vector_that_does_not_match_its_descriptor_is_refused_not_guessed(lk, where):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, DELETED)
+
+    def lie(action: dict) -> dict:
+        if "add" in action:
+            action["add"]["deletionVector"]["cardinality"] = 5
+        return action
+
+    external.rewrite_log_entry(uri, options, 1, lie)
+    with pytest.raises(StorageError, match="deletion vector .* is not valid .*holds 6 rows"):
+        lk.register_table("ext.dv", uri)
+    assert lk.tables() == []
 
 
 def test_the_lake_does_not_write_to_an_external_table_and_vacuums_or_optimizes_it_only_if_owned(
