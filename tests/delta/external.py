@@ -374,3 +374,135 @@ def _set_mapping_mode(action: dict, mode: str) -> dict:
     if "metaData" in action:
         action["metaData"]["configuration"]["delta.columnMapping.mode"] = mode
     return action
+
+
+# -- checkpoints written by hand (deltalake cannot checkpoint a table with deletion vectors) ----
+
+_DV_TYPE = pa.struct(
+    [
+        ("storageType", pa.string()),
+        ("pathOrInlineDv", pa.string()),
+        ("offset", pa.int32()),
+        ("sizeInBytes", pa.int32()),
+        ("cardinality", pa.int64()),
+    ]
+)
+_ADD_TYPE = pa.struct(
+    [
+        ("path", pa.string()),
+        ("partitionValues", pa.map_(pa.string(), pa.string())),
+        ("size", pa.int64()),
+        ("modificationTime", pa.int64()),
+        ("dataChange", pa.bool_()),
+        ("stats", pa.string()),
+        ("deletionVector", _DV_TYPE),
+    ]
+)
+_PROTOCOL_TYPE = pa.struct(
+    [
+        ("minReaderVersion", pa.int32()),
+        ("minWriterVersion", pa.int32()),
+        ("readerFeatures", pa.list_(pa.string())),
+        ("writerFeatures", pa.list_(pa.string())),
+    ]
+)
+_METADATA_TYPE = pa.struct(
+    [
+        ("id", pa.string()),
+        ("name", pa.string()),
+        ("description", pa.string()),
+        (
+            "format",
+            pa.struct([("provider", pa.string()), ("options", pa.map_(pa.string(), pa.string()))]),
+        ),
+        ("schemaString", pa.string()),
+        ("partitionColumns", pa.list_(pa.string())),
+        ("createdTime", pa.int64()),
+        ("configuration", pa.map_(pa.string(), pa.string())),
+    ]
+)
+
+
+def checkpoint_by_hand(
+    uri: str, options: dict[str, str], version: int, *, kind: str = "classic"
+) -> None:
+    """A checkpoint of ``version`` written after the protocol's "Checkpoints" section, from
+    the commits 0..version: ``classic`` (one Parquet file), ``multi-part`` (two parts) or
+    ``v2`` (a JSON top-level file naming a Parquet sidecar that holds the adds; the table's
+    protocol then declares v2Checkpoint)."""
+    import pyarrow.parquet as pq
+
+    protocol: dict = {}
+    metadata: dict = {}
+    adds: dict[str, dict] = {}
+    for number in range(version + 1):
+        for action in read_log_entry(uri, options, number):
+            if "protocol" in action:
+                protocol = action["protocol"]
+            if "metaData" in action:
+                metadata = action["metaData"]
+            if "remove" in action:
+                adds.pop(action["remove"]["path"], None)
+            if "add" in action:
+                adds[action["add"]["path"]] = action["add"]
+    if kind == "v2":
+        protocol = {
+            **protocol,
+            "readerFeatures": sorted({*protocol.get("readerFeatures", []), "v2Checkpoint"}),
+            "writerFeatures": sorted({*protocol.get("writerFeatures", []), "v2Checkpoint"}),
+        }
+    metadata = {**metadata, "format": {"provider": "parquet", "options": {}}}
+
+    def add_row(add: dict) -> dict:
+        return {
+            "path": add["path"],
+            "partitionValues": list(add.get("partitionValues", {}).items()),
+            "size": add["size"],
+            "modificationTime": add["modificationTime"],
+            "dataChange": False,
+            "stats": add.get("stats"),
+            "deletionVector": add.get("deletionVector"),
+        }
+
+    def table(rows: list[dict]) -> pa.Table:
+        return pa.table(
+            {
+                "protocol": pa.array([r.get("protocol") for r in rows], _PROTOCOL_TYPE),
+                "metaData": pa.array([r.get("metaData") for r in rows], _METADATA_TYPE),
+                "add": pa.array([r.get("add") for r in rows], _ADD_TYPE),
+            }
+        )
+
+    meta_row = {
+        **metadata,
+        "format": {"provider": "parquet", "options": []},
+        "configuration": list((metadata.get("configuration") or {}).items()),
+    }
+    head = [{"protocol": protocol}, {"metaData": meta_row}]
+    add_rows = [{"add": add_row(a)} for a in adds.values()]
+    fs, folder = _log_folder(uri, options)
+    name = f"{version:020d}.checkpoint"
+    if kind == "classic":
+        pq.write_table(table(head + add_rows), f"{folder}/{name}.parquet", filesystem=fs)
+    elif kind == "multi-part":
+        pq.write_table(table(head), f"{folder}/{name}.{1:010d}.{2:010d}.parquet", filesystem=fs)
+        pq.write_table(table(add_rows), f"{folder}/{name}.{2:010d}.{2:010d}.parquet", filesystem=fs)
+    else:
+        sidecar = f"{uuid.uuid4()}.parquet"
+        if isinstance(fs, pafs.LocalFileSystem):
+            fs.create_dir(f"{folder}/_sidecars", recursive=True)
+        pq.write_table(
+            pa.table({"add": pa.array([r["add"] for r in add_rows], _ADD_TYPE)}),
+            f"{folder}/_sidecars/{sidecar}",
+            filesystem=fs,
+        )
+        size = fs.get_file_info(f"{folder}/_sidecars/{sidecar}").size
+        now = int(time.time() * 1000)
+        top = [
+            {"checkpointMetadata": {"version": version}},
+            {"protocol": protocol},
+            {"metaData": metadata},
+            {"sidecar": {"path": sidecar, "sizeInBytes": size, "modificationTime": now}},
+        ]
+        with fs.open_output_stream(f"{folder}/{name}.{uuid.uuid4()}.json") as f:
+            f.write(("\n".join(json.dumps(a) for a in top) + "\n").encode())

@@ -219,8 +219,23 @@ def test_rows_deleted_by_deletion_vectors_are_not_read(lk, where, rows, deleted,
     assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
     assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": len(kept)}]
     assert lk.sql("SELECT count(*) AS n FROM ext.dv VERSION AS OF 0").rows() == [{"n": rows}]
-    assert [v.rows_total for v in lk.history("ext.dv")] == [rows, len(kept)]
+    history = lk.history("ext.dv")
+    assert [v.rows_total for v in history] == [rows, len(kept)]
+    assert history[1].rows_removed == rows - len(kept) and history[1].rows_added == 0
     assert lk.describe("ext.dv").version.rows_total == len(kept)
+
+
+@pytest.mark.parametrize("kind", ["classic", "multi-part", "v2"])
+def test_deletion_vectors_held_only_by_a_checkpoint_are_applied(lk, where, kind):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, DELETED, stored=True)
+    external.checkpoint_by_hand(uri, options, 1, kind=kind)
+    external.remove_log_entries(uri, options, [f"{0:020d}.json"])
+    registered = lk.register_table("ext.dv", uri)
+    assert (registered.oldest, registered.recorded) == (1, (1,))
+    kept = [i for i in range(40) if i not in DELETED]
+    assert sorted(_kernel_read(lk, uri, 1).column("id").to_pylist()) == kept
+    assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
 
 
 def test_deletion_vectors_written_after_registration_are_applied_from_their_version(lk, where):
