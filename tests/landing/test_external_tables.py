@@ -106,6 +106,43 @@ def test_partition_filters_and_nulls_select_the_same_rows_as_deltalake(lk, where
         ), condition
 
 
+def test_iso_timestamps_and_empty_strings_in_the_log_decode_as_the_protocol_says(lk, where):
+    # The protocol allows a timestamp partition value as ISO 8601 in UTC
+    # ("1970-01-01T00:00:00.123456Z"), and says an empty string is null for every type.
+    from datetime import UTC, datetime
+
+    from deltalake import write_deltalake
+
+    uri, options = where("spelled")
+    moments = [datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC), datetime(1999, 1, 1, tzinfo=UTC)]
+    data = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "ts": pa.array(moments, pa.timestamp("us", "UTC")),
+            "s": ["kept", "emptied"],
+        }
+    )
+    write_deltalake(uri, data, partition_by=["ts", "s"], storage_options=options)
+
+    def respell(action: dict) -> dict:
+        values = action.get("add", {}).get("partitionValues")
+        if values is not None:
+            values["ts"] = values["ts"].replace(" ", "T") + "Z"
+            if values["s"] == "emptied":
+                values["s"] = ""
+        return action
+
+    external.rewrite_log_entry(uri, options, 0, respell)
+    lk.register_table("ext.spelled", uri)
+    ours = lk.sql("SELECT id, ts, s FROM ext.spelled ORDER BY id").rows()
+    assert ours == [
+        {"id": 1, "ts": moments[0], "s": "kept"},
+        {"id": 2, "ts": moments[1], "s": None},
+    ]
+    theirs = _kernel_read(lk, uri, 0).sort_by("id").select(["id", "ts"]).to_pylist()
+    assert [(r["id"], r["ts"]) for r in ours] == [(r["id"], r["ts"]) for r in theirs]
+
+
 def test_a_cleaned_up_log_registers_the_versions_it_still_has_and_says_which(lk, where):
     uri, options = where("cleaned")
     external.cleaned_log(uri, options)
