@@ -272,10 +272,13 @@ def _read_files(files: Sequence[DataFile], paths: Sequence[str]) -> str:
     branches = [f"SELECT * FROM {_read(plain, hive=None)}"] if plain else []
     for file, path in zip(files, paths, strict=True):
         if file.deleted_rows:
-            deleted = ", ".join(str(i) for i in file.deleted_rows)
+            # one text constant, split by DuckDB: a list literal of 100,000 numbers took 5.1 s
+            # to plan, this 0.65 s (1,000,000 rows read)
+            deleted = quote_literal(",".join(str(i) for i in file.deleted_rows))
             branches.append(
                 f"SELECT * EXCLUDE ({ROW_NUMBER}) FROM {_read([path], hive=None, numbered=True)} "
-                f"WHERE {ROW_NUMBER} NOT IN (SELECT unnest([{deleted}]::BIGINT[]))"
+                f"WHERE {ROW_NUMBER} NOT IN "
+                f"(SELECT CAST(unnest(string_split({deleted}, ',')) AS BIGINT))"
             )
     return "(" + " UNION ALL BY NAME ".join(branches) + ")"
 

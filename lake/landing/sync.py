@@ -73,10 +73,13 @@ def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> Sy
         missing.sort(key=lambda c: c.version)
     recorded = []
     loaded: dict[int, Snapshot] = {}
+    walker = None  # one log moved forward version by version (see DeltaStore.open_after)
     for commit in missing:
-        snapshot = (
-            store.snapshot(table=dt) if commit.version == latest else store.snapshot(commit.version)
-        )
+        if commit.version == latest:
+            snapshot = store.snapshot(table=dt)
+        else:
+            walker = store.open_after(commit.version, walker)
+            snapshot = store.snapshot(table=walker)
         loaded[commit.version] = snapshot
         previous = loaded.get(commit.version - 1) or _snapshot_or_none(store, commit.version - 1)
         catalog.record_commit(table, commit, snapshot, previous=previous)
