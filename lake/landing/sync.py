@@ -75,11 +75,10 @@ def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> Sy
     loaded: dict[int, Snapshot] = {}
     walker = None  # one log moved forward version by version (see DeltaStore.open_after)
     for commit in missing:
-        if commit.version == latest:
-            snapshot = store.snapshot(table=dt)
-        else:
-            walker = store.open_after(commit.version, walker)
-            snapshot = store.snapshot(table=walker)
+        # Never the kept latest log (``dt``), even for the latest version: under concurrent
+        # writers its version number can trail its files (see ``DeltaStore.snapshot``).
+        walker = store.open_after(commit.version, walker)
+        snapshot = store.snapshot(table=walker)
         loaded[commit.version] = snapshot
         previous = loaded.get(commit.version - 1) or _snapshot_or_none(store, commit.version - 1)
         catalog.record_commit(table, commit, snapshot, previous=previous)
