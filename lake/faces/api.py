@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lake.core.config import LakeConfig, resolve
+from lake.core.config import LakeConfig, require_lake, resolve
 from lake.core.names import TableName, TableRef
 from lake.core.storage import Storage
 from lake.delta.types import column_type
@@ -570,15 +570,27 @@ def connect(
     catalog: str | None = None,
     cwd: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    create: bool = False,
 ) -> Lake:
-    """Open a lake. Arguments override the environment, ``lake.toml`` and the defaults."""
+    """Open a lake. Arguments override the environment, ``lake.toml`` (in ``cwd`` or the
+    nearest folder above it) and the defaults.
+
+    With ``create`` (what ``lake init`` does) the lake is the one named here: ``lake.toml`` is
+    read from ``cwd`` only, and the embedded default is used when nothing names one.
+
+    Raises:
+        NoLakeHere: nothing names a lake (no argument, no ``LAKE_WAREHOUSE`` /
+            ``LAKE_CATALOG_URL``, no ``lake.toml`` here or above) and ``create`` is false.
+        ConfigError: a setting is malformed.
+    """
     config = resolve(
         warehouse=warehouse,
         catalog_url=catalog,
         cwd=Path(cwd) if cwd is not None else None,
         environ=environ,
+        search_parents=not create,
     )
-    return Lake(config)
+    return Lake(config if create else require_lake(config))
 
 
 def _table_name(name: str | TableName) -> TableName:
