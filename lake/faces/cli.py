@@ -670,20 +670,32 @@ def sql(
             "--timeout", help="Stop the query after this many seconds.", show_default=False
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help=(
+                "Also show, on standard error, the files and bytes read of each table version "
+                "and the files skipped by partition or statistics."
+            ),
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Query lake tables with SQL (DuckDB), any version: VERSION AS OF 3, TIMESTAMP AS OF '...',
-    AT (VERSION => 3). JSON output lists the table versions read.
+    AT (VERSION => 3). JSON output lists the table versions read and what was read of each.
 
     Example:  lake sql "SELECT request.method, count(*) FROM web.logs VERSION AS OF 3 GROUP BY 1"
     """
-    from queries.output import write_result
+    from queries.output import print_scans, write_result
 
     text = sys.stdin.read() if query == "-" else query
     with _lake(warehouse, catalog) as lk:
         result = lk.sql(text, read_only=read_only, max_rows=max_rows, timeout_s=timeout)
     write_result(result, format=output.value, out=out)
+    if explain:
+        print_scans(result)
 
 
 # -- training sets, models, audit, retention -------------------------------------------------
