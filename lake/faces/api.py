@@ -104,9 +104,12 @@ class Lake:
 
     def close(self) -> None:
         """Release the catalog connections and the lake's DuckDB database."""
-        from queries.session import close_shared
+        import sys
 
-        close_shared(self.storage)
+        if "queries.session" in sys.modules:  # else no DuckDB was opened: start-up stays light
+            from queries.session import close_shared
+
+            close_shared(self.storage)
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
