@@ -156,6 +156,16 @@ class Lake:
         current = self.catalog.current_versions()
         return [TableSummary(t, current.get(t.name)) for t in self.tables()]
 
+    def table_summary(self, name: str | TableName) -> TableSummary:
+        """One table with its current version's rows, bytes and commit time (catalog only)."""
+        info = self.catalog.get_table(_table_name(name))
+        current = (
+            self.catalog.find_version(info, info.current_version)
+            if info.current_version is not None
+            else None
+        )
+        return TableSummary(info, current)
+
     def table(self, name: str | TableName) -> TableInfo:
         """A table, with the catalog brought up to date with its Delta log first."""
         info = self.catalog.get_table(_table_name(name))
@@ -398,7 +408,7 @@ class Lake:
         name: str,
         *,
         training_set: str,
-        version: str | None = None,
+        version: int | None = None,
         uri: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         run_id: str | None = None,

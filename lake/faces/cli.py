@@ -260,20 +260,20 @@ def tables(
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """List the lake's tables.
+    """List the lake's tables with their current version's rows, bytes and last write.
 
     Example:  lake tables --output json
     """
     from lake.faces.render import print_json, print_rows
 
     with _lake(warehouse, catalog) as lk:
-        found = [t.to_json() for t in lk.tables()]
+        found = [t.to_json() for t in lk.table_summaries()]
     if output is Output.json:
         print_json(found)
     else:
         print_rows(
-            found,
-            columns=["table", "kind", "current_version", "created_at", "location"],
+            [{**t, "version": t["current_version"]} for t in found],
+            columns=["table", "kind", "version", "rows", "bytes", "last_write", "location"],
             empty="No tables yet.",
         )
 
@@ -790,9 +790,12 @@ def model_register(
         typer.Option("--training-set", help="NAME or NAME@VERSION (default: its newest version)."),
     ],
     version: Annotated[
-        str | None,
+        int | None,
         typer.Option(
-            "--version", help="The model's version (default: the next number).", show_default=False
+            "--version",
+            help="The model's version, a whole number (default: the next one).",
+            show_default=False,
+            min=1,
         ),
     ] = None,
     uri: Annotated[
