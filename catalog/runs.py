@@ -140,25 +140,30 @@ def finish_run(
     status: str,
     error: str | None = None,
     stats: Mapping[str, Any] | None = None,
-) -> None:
-    """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats.
+) -> bool:
+    """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats;
+    returns whether the run's status changed (so its end is announced once).
 
-    A run that has ended already keeps its status and end time, except that ``completed``
-    always applies; an unknown run is ignored.
+    A run that has ended already keeps its status, error and end time, except that
+    ``completed`` always applies (a run reaped as failed whose commit did land); an unknown
+    run is ignored.
     """
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> bool:
         run = session.get(m.Run, run_id)
         if run is None:
-            return
-        if run.status == "running" or status == "completed":
-            run.status = status
-            run.ended_at = m.utcnow()
-        run.error = error
+            return False
         if stats:
             run.stats = {**(run.stats or {}), **m.jsonable(stats)}
+        if run.status != "running" and status != "completed":
+            return False
+        changed = run.status != status
+        run.status = status
+        run.ended_at = m.utcnow()
+        run.error = error
+        return changed
 
-    db.transaction(work)
+    return db.transaction(work)
 
 
 def mark_completed(run: m.Run, version: int) -> None:

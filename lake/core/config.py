@@ -328,7 +328,7 @@ def _normalize_catalog(value: str, root: Path, origin: str) -> str:
 
     try:
         url = make_url(value)
-    except ArgumentError as error:
+    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number
         raise ConfigError(
             f"The catalog URL {mask_url(value)!r} (from {origin}) is not a SQLAlchemy URL; "
             f"write sqlite:///path/catalog.db or postgresql+psycopg2://user@host/db and set it "

@@ -79,3 +79,13 @@ class TypeNotStorable(SchemaConflict):
     def __init__(self, message: str, *, column: str) -> None:
         super().__init__(message)
         self.column = column
+
+
+class UnsupportedTableFeature(LakeError):
+    """A Delta table (written by another engine) uses a feature the lake cannot read
+    correctly, so it refuses rather than return wrong rows."""
+
+
+class ExternalTable(LakeError):
+    """The table was registered from another engine's Delta table: the lake does not write
+    to it, and touches its files only when told it owns them."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
+    from lake.landing.register import Registered
     from lake.landing.sync import SyncResult
     from lake.landing.vacuum import VacuumReport
     from queries.sql import QueryResult
@@ -320,12 +321,22 @@ class Lake:
             result["history"] = [c.to_json() for c in self.catalog.schema_changes(info)]
         return result
 
-    def optimize(self, name: str) -> VersionInfo | None:
+    def optimize(self, name: str, *, owned: bool = False) -> VersionInfo | None:
         """Compact a table's small files into large ones (a new version with the same rows);
-        None when there was nothing to compact."""
+        None when there was nothing to compact. An external table (see
+        :meth:`register_table`) only with ``owned``."""
         from lake.landing.writes import optimize
 
-        return optimize(self.catalog, self.storage, self.table(name))
+        return optimize(self.catalog, self.storage, self.table(name), owned=owned)
+
+    def register_table(self, name: str, location: str) -> Registered:
+        """Register the Delta table another engine wrote at ``location`` (a folder or an
+        ``s3://`` prefix) as ``name``, with every version its log still has. The lake reads
+        it (SQL, time travel, materialize, audit, impact) but never writes to it; vacuum and
+        optimize touch it only with ``owned=True``."""
+        from lake.landing.register import register_table
+
+        return register_table(self.catalog, self.storage, _table_name(name), location)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -470,19 +481,32 @@ class Lake:
     # -- retention ---------------------------------------------------------------------------
 
     def vacuum(
-        self, table: str | None = None, *, retain: str = "7d", apply: bool = False
+        self,
+        table: str | None = None,
+        *,
+        retain: str = "7d",
+        apply: bool = False,
+        owned: bool = False,
     ) -> list[VacuumReport]:
         """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
         latest version, versions within ``retain``, and every version a training set, a model
-        or a tag pins, whatever its age."""
-        from lake.landing.vacuum import parse_retention, vacuum_table
+        or a tag pins, whatever its age. External tables (see :meth:`register_table`) are left
+        alone unless named with ``owned``."""
+        from lake.core.errors import ConfigError
+        from lake.landing.vacuum import VacuumReport, parse_retention, vacuum_table
 
         duration = parse_retention(retain)
+        if owned and not table:
+            raise ConfigError("--owned applies to one table: name the external table to vacuum.")
         targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
         reports = []
         for info in targets:
+            if not table and info.kind == "external":
+                note = "external table: not vacuumed (name it with --owned if the lake owns it)"
+                reports.append(VacuumReport(str(info.name), 0, apply, (), (), 0, notes=(note,)))
+                continue
             report = vacuum_table(
-                self.catalog, self.delta(info), info, retain=duration, apply=apply
+                self.catalog, self.delta(info), info, retain=duration, apply=apply, owned=owned
             )
             if apply:
                 self.sync_table(info)  # vacuum commits VACUUM START/END versions

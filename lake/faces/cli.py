@@ -165,6 +165,13 @@ CatalogOption = Annotated[
 OutputOption = Annotated[
     Output, typer.Option("--output", "-o", help="table for people, json for programs.")
 ]
+OwnedOption = Annotated[
+    bool,
+    typer.Option(
+        "--owned",
+        help="The table is external (lake table register) and the lake owns its files now.",
+    ),
+]
 
 
 def _lake(warehouse: str | None, catalog: str | None, *, create: bool = False) -> Lake:
@@ -276,6 +283,40 @@ def tables(
             columns=["table", "kind", "version", "rows", "bytes", "last_write", "location"],
             empty="No tables yet.",
         )
+
+
+table_app = typer.Typer(help="Bring in Delta tables other engines wrote.", no_args_is_help=True)
+app.add_typer(table_app, name="table")
+
+
+@table_app.command("register")
+def table_register(
+    table: Annotated[str, typer.Argument(help="namespace.table to register it as")],
+    location: Annotated[
+        str, typer.Argument(help="The Delta table's folder or s3://bucket/prefix.")
+    ],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Register a Delta table another engine wrote (Spark, Databricks, delta-rs, Flink...)
+    with every version its log still has; the lake reads it and never writes to it.
+
+    Example:  lake table register sales.orders s3://warehouse/spark/orders
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        registered = lk.register_table(table, location)
+    if output is Output.json:
+        print_json(registered.to_json())
+        return
+    first = registered.oldest
+    cleaned = f" (versions before {first} were cleaned up by its writer)" if first else ""
+    print_message(
+        f"{registered.table.name}: external Delta table at {registered.table.location}, versions "
+        f"{first} to {registered.latest}{cleaned}; {len(registered.recorded)} recorded now."
+    )
 
 
 @app.command()
@@ -608,6 +649,7 @@ def schema(
 @app.command()
 def optimize(
     table: Annotated[str, typer.Argument(help="namespace.table")],
+    owned: OwnedOption = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -619,7 +661,7 @@ def optimize(
     from lake.faces.render import print_json, print_message
 
     with _lake(warehouse, catalog) as lk:
-        version = lk.optimize(table)
+        version = lk.optimize(table, owned=owned)
     if output is Output.json:
         print_json(version.to_json() if version else None)
     elif version is None:
@@ -954,19 +996,21 @@ def vacuum(
             help="Delete (--apply), or only show what would go (--dry-run, the default).",
         ),
     ] = False,
+    owned: OwnedOption = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Delete data files no kept version needs; pinned versions (training sets, models, tags)
     are always kept. A dry run by default: shows the files and the bytes it would free.
+    External tables are skipped unless named with --owned.
 
     Example:  lake vacuum web.access --retain 7d --apply
     """
     from lake.faces.render import print_json, print_message, print_rows
 
     with _lake(warehouse, catalog) as lk:
-        reports = lk.vacuum(table, retain=retain, apply=apply)
+        reports = lk.vacuum(table, retain=retain, apply=apply, owned=owned)
     if output is Output.json:
         print_json([r.to_json() for r in reports])
         return

@@ -129,13 +129,19 @@ def vacuum_table(
     retain: timedelta,
     apply: bool,
     now: datetime | None = None,
+    owned: bool = False,
 ) -> VacuumReport:
-    """Plan (and with ``apply``, run) the vacuum of one table under the rule above.
+    """Plan (and with ``apply``, run) the vacuum of one table under the rule above; an
+    external table (``lake table register``) only when ``owned``.
 
     Raises:
+        ExternalTable: an external table, not ``owned``.
         PinnedVersionMissing: a kept version already lacks a file; nothing is deleted.
         VacuumRefused: the plan would delete a file a kept version needs; nothing is deleted.
     """
+    from lake.landing.register import check_owned
+
+    check_owned(table, owned=owned, doing="vacuum")
     if not store.exists():
         return VacuumReport(
             str(table.name), retention_hours(retain), apply, (), (), 0, notes=("no data yet",)

@@ -83,6 +83,10 @@ def test_a_catalog_password_is_masked_wherever_the_configuration_is_shown(tmp_pa
         ),
         ({"LAKE_CATALOG_URL": "not a url"}, r"not a SQLAlchemy URL"),
         (
+            {"LAKE_CATALOG_URL": "postgresql+psycopg2://postgres@db:port/lake"},
+            r"not a SQLAlchemy URL.*LAKE_CATALOG_URL",
+        ),
+        (
             {"AWS_ALLOW_HTTP": "perhaps"},
             r"s3.allow_http is 'perhaps' \(from environment AWS_ALLOW_HTTP\)",
         ),
