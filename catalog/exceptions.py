@@ -105,9 +105,14 @@ class VacuumRefused(LakeError):
 class RunNotFound(CatalogError):
     """No run with that id is in the catalog."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, ambiguous: bool = False) -> None:
         self.run_id = run_id
-        super().__init__(f"Run {run_id} is not in the catalog; list runs with `lake runs`.")
+        super().__init__(
+            f"Run id {run_id} starts more than one run's id; give more of it "
+            f"(`lake runs --output json` lists whole ids)."
+            if ambiguous
+            else f"Run {run_id} is not in the catalog; list runs with `lake runs`."
+        )
 
 
 class TokenNotFound(LakeError):

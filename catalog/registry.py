@@ -31,7 +31,7 @@ from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.pins import pin_name
 from lake.core.errors import CommitConflict, InvalidName
-from lake.core.names import TableName, TableVersion
+from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
@@ -72,7 +72,7 @@ class TrainingSetInfo:
 class ModelInfo:
     id: int
     name: str
-    version: str
+    version: int
     training_set: str | None
     """``name@version`` of the training set, when the model names one."""
     training_set_id: int | None
@@ -233,7 +233,7 @@ def register_model(
     *,
     name: str,
     training_set: TrainingSetInfo,
-    version: str | None = None,
+    version: int | str | None = None,
     uri: str | None = None,
     metrics: Mapping[str, Any] | None = None,
     run_id: str | None = None,
@@ -256,7 +256,11 @@ def register_model(
     assert run_id is not None
 
     def work(session: Session) -> ModelInfo:
-        chosen = version if version is not None else _next_model_version(session, name)
+        chosen = (
+            check_model_version(version)
+            if version is not None
+            else _next_model_version(session, name)
+        )
         exists = session.scalar(
             select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen)
         )
@@ -408,7 +412,7 @@ def _model_info(row: m.Model, training_set: str | None) -> ModelInfo:
     return ModelInfo(
         id=row.id,
         name=row.name,
-        version=row.version,
+        version=model_version(row.version),  # type: ignore[arg-type] - int but for old text
         training_set=training_set,
         training_set_id=row.training_set_id,
         uri=row.uri,

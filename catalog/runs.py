@@ -177,15 +177,28 @@ def mark_completed(run: m.Run, version: int) -> None:
     run.error = None
 
 
+SHORTEST_RUN_PREFIX = 6
+"""The fewest leading characters of a run id that name the run, as tables show them (like
+git's abbreviated commits): ``lake runs --id 3f2a9c1b``."""
+
+
 def get_run(db: Connection, run_id: str) -> RunInfo:
-    """The run with this id.
+    """The run with this id, or the one run whose id starts with it (at least
+    :data:`SHORTEST_RUN_PREFIX` characters).
 
     Raises:
-        RunNotFound: no run has this id.
+        RunNotFound: no run has this id, or a prefix names more than one.
     """
 
     def work(session: Session) -> RunInfo:
         row = session.get(m.Run, run_id)
+        if row is None and len(run_id) >= SHORTEST_RUN_PREFIX and "%" not in run_id:
+            found = session.scalars(
+                select(m.Run).where(m.Run.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
+            if len(found) > 1:
+                raise RunNotFound(run_id, ambiguous=True)
+            row = found[0] if found else None
         if row is None:
             raise RunNotFound(run_id)
         return run_info(row)

@@ -91,7 +91,9 @@ Format = Literal["auto", "jsonl", "text"]
 ResumePoint = tuple[int, int, str]
 """``(bytes_consumed, next_line, sha256)`` of a file from an earlier ingest."""
 Progress = Callable[[int, int, int], None]
-"""``progress(files_done, records, bytes)``, called after every chunk."""
+"""``progress(files_done, records, bytes)``, called after every chunk. When the callable also
+has an ``expect(files, bytes)`` method, it is told first how many files and bytes there are to
+read (so a bar can show percent and time left)."""
 
 ROWS_PER_FILE = 1_048_576
 PARTITION_COLUMN = "_event_date"
@@ -210,6 +212,12 @@ def stage_logs(
         existing_schema = pa.schema(existing_schema)  # e.g. deltalake's arro3 schema
     sources = expand_paths(paths, filesystem_for=filesystem_for)
     stage = _Stage(Path(staging_dir), existing_schema, time_field, text)
+    expect = getattr(progress, "expect", None)
+    if expect is not None:
+        expect(
+            len(sources),
+            sum(max(src.size - (resume or {}).get(src.uri, (0,))[0], 0) for src in sources),
+        )
     try:
         for i, src in enumerate(sources):
             point = (resume or {}).get(src.uri)

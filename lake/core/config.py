@@ -10,9 +10,15 @@ these places that has it:
    ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
    ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``; for OpenLineage
    ``LAKE_OPENLINEAGE_URL`` and ``LAKE_OPENLINEAGE_API_KEY``),
-3. ``lake.toml`` in the current folder,
+3. ``lake.toml`` in the current folder or the nearest folder above it that has one (as git
+   finds its repository); relative paths in it, and the defaults, are read from that folder,
 4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``; no
    OpenLineage endpoint.
+
+A lake is *found* when a flag or ``LAKE_WAREHOUSE`` / ``LAKE_CATALOG_URL`` names it or a
+``lake.toml`` was found; otherwise there is no lake here, and only ``lake init`` (which
+writes ``lake.toml`` in the current folder) may make one: :func:`resolve` records that in
+:attr:`LakeConfig.found` and :func:`require_lake` turns it into :class:`NoLakeHere`.
 
 This is the only module that reads those places. ``lake.core.storage`` turns the result
 into what each library needs.
@@ -27,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from lake.core.errors import ConfigError
+from lake.core.errors import ConfigError, NoLakeHere
 
 CONFIG_FILE = "lake.toml"
 DEFAULT_WAREHOUSE = "./.lake/warehouse"
@@ -95,7 +101,11 @@ class LakeConfig:
     """Setting name -> where its value came from (``flag --warehouse``, ``environment
     LAKE_WAREHOUSE``, ``lake.toml (path)``, ``default``)."""
     root: Path = field(compare=False)
-    """The folder relative paths were resolved against."""
+    """The folder relative paths were resolved against: the one holding the ``lake.toml``
+    found, else the current folder."""
+    found: str | None = field(default=None, compare=False)
+    """What named this lake (``lake.toml (path)``, ``flag --warehouse``, ``environment
+    LAKE_CATALOG_URL``...), or None: nothing did, and the settings are only the defaults."""
 
     @property
     def is_s3(self) -> bool:
@@ -129,22 +139,38 @@ class LakeConfig:
         }
 
 
+def find_config_file(start: Path) -> Path | None:
+    """The ``lake.toml`` in ``start`` or the nearest folder above it, if any."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def resolve(
     *,
     warehouse: str | None = None,
     catalog_url: str | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    search_parents: bool = True,
 ) -> LakeConfig:
     """Resolve the configuration from flags, environment, ``lake.toml`` and defaults.
+
+    ``lake.toml`` is looked for in ``cwd`` and, with ``search_parents``, every folder above it;
+    ``lake init`` looks only in ``cwd``, since it makes the lake there.
 
     Raises:
         ConfigError: a setting is malformed; the message names the value's origin and
             every place the setting could be given.
     """
-    root = (cwd or Path.cwd()).resolve()
+    start = (cwd or Path.cwd()).resolve()
     env = os.environ if environ is None else environ
-    toml_path = root / CONFIG_FILE
+    toml_path = (
+        find_config_file(start) if search_parents else start / CONFIG_FILE
+    ) or start / CONFIG_FILE
+    root = toml_path.parent
     from_file = _read_toml(toml_path)
     flags = {"warehouse": warehouse, "catalog_url": catalog_url}
     origins: dict[str, str] = {}
@@ -179,6 +205,9 @@ def resolve(
         url=_check_openlineage_url(pick("openlineage.url", None), origins),
         api_key=pick("openlineage.api_key", None),
     )
+    named_by = [origins[s] for s in ("warehouse", "catalog_url") if origins[s] != "default"]
+    if toml_path.is_file():
+        named_by.append(f"{CONFIG_FILE} ({toml_path})")
     return LakeConfig(
         warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
         catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
@@ -186,7 +215,24 @@ def resolve(
         openlineage=openlineage,
         origins=origins,
         root=root,
+        found=named_by[0] if named_by else None,
     )
+
+
+def require_lake(config: LakeConfig) -> LakeConfig:
+    """``config`` when something named a lake.
+
+    Raises:
+        NoLakeHere: no flag, no ``LAKE_WAREHOUSE`` / ``LAKE_CATALOG_URL`` and no ``lake.toml``
+            here or above; nothing is created.
+    """
+    if config.found is None:
+        raise NoLakeHere(
+            f"no lake here: run `lake init` (no {CONFIG_FILE} in {config.root} or any folder "
+            f"above it, and neither --warehouse/--catalog nor LAKE_WAREHOUSE/LAKE_CATALOG_URL "
+            f"is set)."
+        )
+    return config
 
 
 def write_config_file(

@@ -21,6 +21,10 @@ class ConfigError(LakeError):
     """A setting is missing, malformed or contradictory."""
 
 
+class NoLakeHere(ConfigError):
+    """No lake is named here: no flag, no ``LAKE_*`` variable, no ``lake.toml`` up the folders."""
+
+
 class InvalidName(LakeError):
     """A table, namespace or column name that the lake refuses."""
 

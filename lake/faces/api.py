@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lake.core.config import LakeConfig, resolve
+from lake.core.config import LakeConfig, require_lake, resolve
 from lake.core.names import TableName, TableRef
 from lake.core.storage import Storage
 from lake.delta.types import column_type
@@ -105,9 +105,12 @@ class Lake:
 
     def close(self) -> None:
         """Release the catalog connections and the lake's DuckDB database."""
-        from queries.session import close_shared
+        import sys
 
-        close_shared(self.storage)
+        if "queries.session" in sys.modules:  # else no DuckDB was opened: start-up stays light
+            from queries.session import close_shared
+
+            close_shared(self.storage)
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -153,6 +156,16 @@ class Lake:
         catalog alone: two queries whatever the number of tables)."""
         current = self.catalog.current_versions()
         return [TableSummary(t, current.get(t.name)) for t in self.tables()]
+
+    def table_summary(self, name: str | TableName) -> TableSummary:
+        """One table with its current version's rows, bytes and commit time (catalog only)."""
+        info = self.catalog.get_table(_table_name(name))
+        current = (
+            self.catalog.find_version(info, info.current_version)
+            if info.current_version is not None
+            else None
+        )
+        return TableSummary(info, current)
 
     def table(self, name: str | TableName) -> TableInfo:
         """A table, with the catalog brought up to date with its Delta log first."""
@@ -406,7 +419,7 @@ class Lake:
         name: str,
         *,
         training_set: str,
-        version: str | None = None,
+        version: int | None = None,
         uri: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         run_id: str | None = None,
@@ -594,15 +607,27 @@ def connect(
     catalog: str | None = None,
     cwd: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    create: bool = False,
 ) -> Lake:
-    """Open a lake. Arguments override the environment, ``lake.toml`` and the defaults."""
+    """Open a lake. Arguments override the environment, ``lake.toml`` (in ``cwd`` or the
+    nearest folder above it) and the defaults.
+
+    With ``create`` (what ``lake init`` does) the lake is the one named here: ``lake.toml`` is
+    read from ``cwd`` only, and the embedded default is used when nothing names one.
+
+    Raises:
+        NoLakeHere: nothing names a lake (no argument, no ``LAKE_WAREHOUSE`` /
+            ``LAKE_CATALOG_URL``, no ``lake.toml`` here or above) and ``create`` is false.
+        ConfigError: a setting is malformed.
+    """
     config = resolve(
         warehouse=warehouse,
         catalog_url=catalog,
         cwd=Path(cwd) if cwd is not None else None,
         environ=environ,
+        search_parents=not create,
     )
-    return Lake(config)
+    return Lake(config if create else require_lake(config))
 
 
 def _table_name(name: str | TableName) -> TableName:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lake.core.config import resolve
-from lake.core.errors import ConfigError
+from lake.core.config import require_lake, resolve
+from lake.core.errors import ConfigError, NoLakeHere
 
 
 def test_the_embedded_default_is_a_local_folder_and_a_sqlite_file(tmp_path):
@@ -152,3 +152,33 @@ def test_a_password_in_the_openlineage_url_is_masked_when_shown(tmp_path):
     config = resolve(cwd=tmp_path, environ={"LAKE_OPENLINEAGE_URL": "https://ol:pw-123@host/x"})
     assert config.openlineage.url == "https://ol:pw-123@host/x"
     assert config.describe()["openlineage.url"]["value"] == "https://ol:***@host/x"
+
+
+def test_lake_toml_is_found_in_the_nearest_folder_above(tmp_path):
+    (tmp_path / "lake.toml").write_text('catalog = "sqlite:///meta/catalog.db"\n')
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    config = resolve(cwd=deep, environ={})
+    assert config.root == tmp_path
+    assert config.found == f"lake.toml ({tmp_path / 'lake.toml'})"
+    assert config.catalog_url == f"sqlite:///{tmp_path / 'meta' / 'catalog.db'}"
+    assert config.warehouse == str(tmp_path / ".lake" / "warehouse")  # the default, there too
+    (tmp_path / "a" / "lake.toml").write_text('warehouse = "wh"\n')
+    assert resolve(cwd=deep, environ={}).warehouse == str(tmp_path / "a" / "wh")
+
+
+def test_without_flag_environment_or_lake_toml_no_lake_is_found(tmp_path):
+    config = resolve(cwd=tmp_path, environ={})
+    assert config.found is None
+    with pytest.raises(NoLakeHere, match=r"^no lake here: run `lake init` \(no lake.toml in "):
+        require_lake(config)
+    named = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_URL": "sqlite:///c.db"})
+    assert named.found == "environment LAKE_CATALOG_URL"
+    assert resolve(cwd=tmp_path, environ={}, warehouse="wh").found == "flag --warehouse"
+
+
+def test_init_reads_lake_toml_of_its_own_folder_only(tmp_path):
+    (tmp_path / "lake.toml").write_text('warehouse = "wh"\n')
+    (tmp_path / "sub").mkdir()
+    config = resolve(cwd=tmp_path / "sub", environ={}, search_parents=False)
+    assert config.found is None and config.root == tmp_path / "sub"

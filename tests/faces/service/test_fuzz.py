@@ -1,5 +1,6 @@
 """Fuzz the HTTP service from its own OpenAPI document: whatever schemathesis sends, the
-answer is never a 5xx (bounded examples per endpoint, so the run stays short)."""
+answer is never a 5xx, and its status and body are ones the document declares for that
+endpoint (bounded examples per endpoint, so the run stays short)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 import lake
 from lake.faces.service import create_app
@@ -24,6 +30,8 @@ def served(tmp_path_factory):
     )
     connected.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["a", "b", "c"]}))
     connected.write_table("web.clicks", pa.table({"user_id": [4], "page": ["d"]}))
+    connected.materialize("clicks", sql="SELECT * FROM web.clicks", out=root / "clicks")
+    connected.register_model("gbm", training_set="clicks", metrics={"auc": 0.9})
     token = connected.create_token(role="admin").secret
     app = create_app(connected, ServiceSettings(max_rows=1_000, timeout_s=5))
     yield app, token
@@ -51,7 +59,15 @@ def test_no_input_makes_the_service_fail(served, mode):
             database=None,
         )
         def no_server_error(case) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(
+                headers=headers,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
+            )
 
         try:
             no_server_error()
