@@ -51,6 +51,7 @@ RESERVED_COLUMNS = (
     "_error",
     "_event_time",
     "_event_date",
+    "_raw_bytes",
 )
 BLANK_KEY_NAME = "_blank"
 LIST_STEP = "[]"

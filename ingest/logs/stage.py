@@ -48,6 +48,7 @@ Rules a user can see (each is tested in tests/test_log_*.py):
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import queue
 import threading
@@ -74,7 +75,22 @@ from ingest.logs.jsonl import (
     python_table,
     reader_hint,
 )
-from ingest.logs.lines import LONG_LINE_ERROR, LineChunk, blank_mask, iter_chunks, line_strings
+from ingest.logs.lines import (
+    LONG_LINE_ERROR,
+    Ending,
+    LineChunk,
+    blank_mask,
+    check_encoding,
+    cr_as_lf,
+    detect_ending,
+    invalid_lines,
+    iter_chunks,
+    line_strings,
+    original_bytes,
+    sniff_encoding,
+    to_utf8,
+    wide,
+)
 from ingest.logs.textlogs import (
     RecordAssembler,
     TextFormat,
@@ -95,6 +111,10 @@ Progress = Callable[[int, int, int], None]
 
 ROWS_PER_FILE = 1_048_576
 PARTITION_COLUMN = "_event_date"
+RAW_BYTES = "_raw_bytes"
+"""Binary: a record's bytes as the file holds them, where ``_raw`` cannot show them exactly
+(bytes not valid in the file's encoding); null for every other record. The column exists
+only in tables that ever had such a record."""
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 _MAX_OPEN_WRITERS = 64
 _WRITER_THREADS = 1
@@ -125,6 +145,12 @@ class FileReport:
     records_parsed: int
     records_failed: int
     restarted: bool  # a resume point was given but the file changed before it: read again
+    replaces_from: int | None = None
+    """Rows of this file at ``_line`` >= this number are in the table already and are replaced
+    by this ingest's (a last line read before it was finished, a rewritten file, a re-parse);
+    None: the ingest only adds rows."""
+    encoding: str = "utf-8"
+    line_ending: Ending = "lf"
 
     @property
     def next_line(self) -> int:
@@ -196,24 +222,42 @@ def stage_logs(
     existing_schema: pa.Schema | None = None,
     resume: Mapping[str, ResumePoint] | None = None,
     progress: Progress | None = None,
+    encoding: str | None = None,
+    formats: Mapping[str, Literal["jsonl", "text"]] | None = None,
+    reparse: frozenset[str] = frozenset(),
 ) -> StagedLogs:
     """Read log files and stage them as Parquet under ``staging_dir`` (see the module doc).
 
     Raises SourceNotFound (a path matches nothing), SourceUnreadable (a file cannot be read,
     or its compression is truncated: nothing of the ingest should be committed),
     LogFormatError (bad pattern or options).
+
+    ``encoding``: the files' text encoding when they have no byte-order mark (UTF-8 when
+    None). ``formats``: the format each resumed file was read with before (kept: never
+    guessed again from the middle of a file). ``reparse``: URIs read whole again, whose
+    rows already in the table these replace (``FileReport.replaces_from``).
     """
     if fmt not in ("auto", "jsonl", "text"):
         raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    codec = check_encoding(encoding)
     if existing_schema is not None and not isinstance(existing_schema, pa.Schema):
         existing_schema = pa.schema(existing_schema)  # e.g. deltalake's arro3 schema
     sources = expand_paths(paths, filesystem_for=filesystem_for)
-    stage = _Stage(Path(staging_dir), existing_schema, time_field, text)
+    stage = _Stage(Path(staging_dir), existing_schema, time_field, text, codec)
     try:
         for i, src in enumerate(sources):
-            point = (resume or {}).get(src.uri)
-            stage.ingest_file(src, fmt, point, progress=progress, files_done=i)
+            again = src.uri in reparse
+            point = None if again else (resume or {}).get(src.uri)
+            stage.ingest_file(
+                src,
+                fmt,
+                point,
+                progress=progress,
+                files_done=i,
+                known_format=(formats or {}).get(src.uri),
+                replace=again,
+            )
             if progress:
                 progress(i + 1, stage.records, stage.bytes)
         return stage.finish()
@@ -244,6 +288,7 @@ class _Batch:
     errors: list[str | None] | None
     is_json: bool
     values: list[object] | None = None
+    raw_bytes: list[bytes | None] | None = None  # original bytes where the text is not exact
 
 
 @dataclass
@@ -255,6 +300,7 @@ class _Written:
     has_time: bool
     records: int = 0
     is_json: bool = True
+    has_raw_bytes: bool = False
 
 
 @dataclass
@@ -273,6 +319,7 @@ class _Schema:
     type: Struct
     names: Names
     has_time: bool
+    has_raw_bytes: bool = False
     arrow: pa.Schema = field(init=False)
 
     def __post_init__(self) -> None:
@@ -289,10 +336,12 @@ class _Schema:
         ]
         if self.has_time:
             meta.append(pa.field("_event_time", EVENT_TIME))
+        if self.has_raw_bytes:
+            meta.append(pa.field(RAW_BYTES, pa.binary()))
         self.arrow = pa.schema(data + meta)
 
-    def key(self) -> tuple[Struct, Names, bool]:
-        return (self.type, self.names, self.has_time)
+    def key(self) -> tuple[Struct, Names, bool, bool]:
+        return (self.type, self.names, self.has_time, self.has_raw_bytes)
 
 
 class _Stage:
@@ -302,7 +351,9 @@ class _Stage:
         existing: pa.Schema | None,
         time_field: str | None,
         text: TextFormat,
+        encoding: str = "utf-8",
     ) -> None:
+        self.encoding = encoding
         self.dir = staging_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
@@ -320,6 +371,7 @@ class _Stage:
         self.has_time = (
             "_event_time" in existing.names if existing is not None else bool(time_field)
         )
+        self.has_raw_bytes = existing is not None and RAW_BYTES in existing.names
         self.running: Struct = Struct(())
         self.schema: _Schema | None = None
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int]]] = {}
@@ -348,26 +400,67 @@ class _Stage:
         *,
         progress: Progress | None = None,
         files_done: int = 0,
+        known_format: Literal["jsonl", "text"] | None = None,
+        replace: bool = False,
     ) -> None:
+        """Stage one file. ``point``: where the last ingest of it stopped; ``known_format``:
+        the format its rows were read with then (a resumed file keeps it); ``replace``: the
+        file's rows already in the table are replaced by these (a re-parse)."""
         offset, line, sha = point if point else (0, 1, None)
         reader = ContentReader(src, resume_offset=offset, resume_sha256=sha)
         reader.check_resume()
+        replaces_from: int | None = 1 if replace else None
+        codec, ending = self.encoding, "lf"
+        if reader.start_offset and reader.start_offset < src.size:
+            # The file grew. Did the last ingest end inside a line (one still being written)?
+            codec, _ = sniff_encoding(reader.prefix_head, self.encoding)
+            ending = detect_ending(reader.prefix_head)
+            tail = reader.prefix_tails[1 if ending == "cr" else 0]
+            if wide(codec):
+                reader.restart()  # UTF-16/32: read again whole (rows replaced)
+            elif tail:
+                if reader.prefix_kind == "none":
+                    # Read that line again whole, from where it starts, and replace its row.
+                    reader.replay(tail)
+                    line -= 1
+                    replaces_from = line
+                else:
+                    reader.restart()  # a compressed stream cannot be entered mid-member
+            elif tail is None:
+                reader.restart()
         if reader.restarted:
             line = 1
+            replaces_from = 1 if point else replaces_from
+        blocks: Iterator[bytes] = reader.blocks()
+        if reader.start_offset == 0:
+            # A fresh read: the encoding (byte-order mark) and the line endings are found
+            # in the file's first bytes.
+            first = next(blocks, b"")
+            codec, bom = sniff_encoding(first, self.encoding)
+            blocks = to_utf8(itertools.chain([first], blocks), codec, skip=bom if wide(codec) else 0)
+            head = next(blocks, b"")
+            ending = detect_ending(head[:65536])
+            blocks = itertools.chain([head], blocks)
+        else:
+            blocks = to_utf8(blocks, codec)
+        if ending == "cr":
+            blocks = cr_as_lf(blocks)
         # Reading, hashing, decompressing and cutting lines run on a thread of their own
         # while this one parses and the writer thread encodes Parquet.
         chunks = _Prefetch(
-            _with_strings(iter_chunks(reader.blocks(), first_line=line)), 2, label=src.uri
+            _with_strings(iter_chunks(blocks, first_line=line), codec), 2, label=src.uri
         )
         counts = [0, 0, 0]  # records read, records failed, line endings
         unterminated = False  # the content ends with a line that has no ending
-        bad_lines: list[int] = []
+        bad_lines: dict[int, bytes] = {}
         kind: Literal["jsonl", "text"] = "jsonl" if fmt == "jsonl" else "text"
+        if fmt == "auto" and known_format is not None and replaces_from != 1:
+            kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
         try:
-            for n, (chunk, lines, invalid) in enumerate(chunks):
+            for n, (chunk, lines, invalid, raw) in enumerate(chunks):
                 if n == 0:
-                    if fmt == "auto":
+                    if fmt == "auto" and (known_format is None or replaces_from == 1):
                         kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                     assembler = RecordAssembler(
                         None if kind == "jsonl" else self.text.multiline_start
@@ -376,9 +469,9 @@ class _Stage:
                 unterminated = chunk.n_lines > chunk.newlines
                 assert assembler is not None
                 batch = (
-                    self._json_batch(chunk, lines, invalid)
+                    self._json_batch(chunk, lines, invalid, raw)
                     if kind == "jsonl"
-                    else self._text_batch(chunk, lines, invalid, assembler, bad_lines)
+                    else self._text_batch(chunk, lines, invalid, raw, assembler, bad_lines, codec)
                 )
                 if batch is not None:
                     self._add(batch, src.uri, counts)
@@ -390,7 +483,7 @@ class _Stage:
                     if pool.error:
                         raise pool.error
             if kind == "text" and assembler is not None:
-                batch = self._text_records(*assembler.flush(), bad_lines)
+                batch = self._text_records(*assembler.flush(), bad_lines, codec)
                 if batch is not None:
                     self._add(batch, src.uri, counts)
         finally:
@@ -411,16 +504,25 @@ class _Stage:
                 records_parsed=counts[0] - counts[1],
                 records_failed=counts[1],
                 restarted=reader.restarted,
+                replaces_from=replaces_from,
+                encoding=codec,
+                line_ending=ending,  # type: ignore[arg-type]
             )
         )
 
     def _json_batch(
-        self, chunk: LineChunk, lines: pa.StringArray, invalid: dict[int, str]
+        self,
+        chunk: LineChunk,
+        lines: pa.StringArray,
+        invalid: dict[int, str],
+        raw: dict[int, bytes],
     ) -> _Batch | None:
         numbers = range(chunk.first_line, chunk.first_line + chunk.n_lines)
         if chunk.piece:
             errors: list[str | None] = [LONG_LINE_ERROR] * len(lines)
-            return _Batch(pa.table({}), Struct(()), lines, numbers, errors, True)
+            return _Batch(
+                pa.table({}), Struct(()), lines, numbers, errors, True, raw_bytes=_listed(raw, len(lines))
+            )
         # A line starting with "{" is not blank: most JSON chunks skip the blank scan.
         starts = pc.starts_with(lines, "{")
         blank = None if pc.all(starts).as_py() else blank_mask(lines)
@@ -430,6 +532,7 @@ class _Stage:
             lines = lines.filter(keep)
             index = {old: new for new, old in enumerate(kept)}
             invalid = {index[i]: r for i, r in invalid.items() if i in index}
+            raw = {index[i]: r for i, r in raw.items() if i in index}
             line_numbers: Sequence[int] = [chunk.first_line + i for i in kept]
         else:
             line_numbers = numbers
@@ -437,7 +540,14 @@ class _Stage:
             return None
         parsed = parse_records(lines, chunk.text, invalid, hint=self._hint())
         return _Batch(
-            parsed.table, parsed.type, lines, line_numbers, parsed.errors, True, parsed.values
+            parsed.table,
+            parsed.type,
+            lines,
+            line_numbers,
+            parsed.errors,
+            True,
+            parsed.values,
+            _listed(raw, len(lines)),
         )
 
     def _hint(self) -> pa.Schema:
@@ -451,45 +561,66 @@ class _Stage:
         chunk: LineChunk,
         lines: pa.StringArray,
         invalid: dict[int, str],
+        raw: dict[int, bytes],
         assembler: RecordAssembler,
-        bad_lines: list[int],
+        bad_lines: dict[int, bytes],
+        codec: str,
     ) -> _Batch | None:
         numbers = list(range(chunk.first_line, chunk.first_line + chunk.n_lines))
-        for i in invalid:
-            bad_lines.append(numbers[i])
         if chunk.piece:
             table, _ = parse_text(lines, self.text)
             return _Batch(
-                table, self.text.type, lines, numbers, [LONG_LINE_ERROR] * len(lines), False
+                table,
+                self.text.type,
+                lines,
+                numbers,
+                [LONG_LINE_ERROR] * len(lines),
+                False,
+                raw_bytes=_listed(raw, len(lines)),
             )
-        return self._text_records(*assembler.feed(lines, numbers, blank_mask(lines)), bad_lines)
+        for i, data in raw.items():
+            bad_lines[numbers[i]] = data
+        return self._text_records(
+            *assembler.feed(lines, numbers, blank_mask(lines)), bad_lines, codec
+        )
 
     def _text_records(
         self,
         records: pa.StringArray,
         firsts: list[int],
         errors: list[str | None] | None,
-        bad_lines: list[int],
+        bad_lines: dict[int, bytes],
+        codec: str,
     ) -> _Batch | None:
         if not len(records):
             return None
         table, parse_errors = parse_text(records, self.text, year=self.ingested_at.year)
         errs = _combine(errors, parse_errors, len(records))
+        raw_bytes: list[bytes | None] | None = None
         if bad_lines:
             errs = errs or [None] * len(records)
-            bad_lines.sort()
+            raw_bytes = [None] * len(records)
+            bad = sorted(bad_lines)
             for i, first in enumerate(firsts):
                 nxt = firsts[i + 1] if i + 1 < len(firsts) else first + 1
-                j = bisect.bisect_left(bad_lines, first)
-                if j < len(bad_lines) and bad_lines[j] < max(nxt, first + 1):
-                    errs[i] = f"invalid UTF-8 in line {bad_lines[j]}"
-            del bad_lines[: bisect.bisect_left(bad_lines, firsts[-1])]
-        return _Batch(table, self.text.type, records, firsts, errs, False)
+                j = bisect.bisect_left(bad, first)
+                if j < len(bad) and bad[j] < max(nxt, first + 1):
+                    line = bad[j]
+                    errs[i] = (
+                        f"{'invalid UTF-8' if codec == 'utf-8' else f'not valid {codec} text'} "
+                        f"in line {line}; the original bytes are in {RAW_BYTES}"
+                    )
+                    raw_bytes[i] = _record_bytes(records[i].as_py(), first, bad_lines, codec)
+            for line in bad[: bisect.bisect_left(bad, firsts[-1])]:
+                del bad_lines[line]
+        return _Batch(table, self.text.type, records, firsts, errs, False, raw_bytes=raw_bytes)
 
     # -- per batch --------------------------------------------------------------------
 
     def _add(self, batch: _Batch, uri: str, counts: list[int]) -> None:
         n = len(batch.raw)
+        if batch.raw_bytes is not None:
+            self.has_raw_bytes = True
         self._choose_time_key(batch)
         merged = inf.merge(self.running, batch.type)
         assert isinstance(merged, Struct)
@@ -513,6 +644,12 @@ class _Stage:
         ]
         if times is not None:
             columns.append(times)
+        if schema.has_raw_bytes:
+            columns.append(
+                pa.nulls(n, pa.binary())
+                if batch.raw_bytes is None
+                else pa.array(batch.raw_bytes, pa.binary())
+            )
         table = pa.Table.from_arrays(columns, schema=schema.arrow)
         self._batches += 1
         self._flush_stale()
@@ -556,9 +693,10 @@ class _Stage:
             or self.schema.type != final
             or self.schema.names != names
             or self.schema.has_time != self.has_time
+            or self.schema.has_raw_bytes != self.has_raw_bytes
         ):
             self._close_writers()
-            self.schema = _Schema(final, names, self.has_time)
+            self.schema = _Schema(final, names, self.has_time, self.has_raw_bytes)
         return self.schema
 
     def _conform(self, batch: _Batch, schema: _Schema) -> list[pa.ChunkedArray]:
@@ -683,7 +821,14 @@ class _Stage:
             )
             folder.mkdir(parents=True, exist_ok=True)
             path = str(folder / f"part-{uuid.uuid4().hex}.parquet")
-            written = _Written(path, date, schema.type, schema.names, schema.has_time)
+            written = _Written(
+                path,
+                date,
+                schema.type,
+                schema.names,
+                schema.has_time,
+                has_raw_bytes=schema.has_raw_bytes,
+            )
             entry = (_parquet_writer(path, schema.arrow, table), written)
             self.written.append(written)
             self.writers[key] = entry
@@ -735,7 +880,7 @@ class _Stage:
         schema = self._current_schema()
         files = []
         for w in self.written:
-            if (w.type, w.names, w.has_time) != schema.key():
+            if (w.type, w.names, w.has_time, w.has_raw_bytes) != schema.key():
                 self._rewrite(w, schema)
             files.append(
                 StagedFile(
@@ -794,6 +939,12 @@ class _Stage:
                         if w.has_time
                         else pa.chunked_array([pa.nulls(t.num_rows, EVENT_TIME)])
                     )
+                if schema.has_raw_bytes:
+                    meta.append(
+                        t.column(RAW_BYTES)
+                        if w.has_raw_bytes
+                        else pa.chunked_array([pa.nulls(t.num_rows, pa.binary())])
+                    )
                 table = pa.Table.from_arrays([*data, *meta], schema=schema.arrow)
                 if writer is None:
                     writer = _parquet_writer(tmp, schema.arrow, table)
@@ -805,6 +956,7 @@ class _Stage:
                 writer.close()
         os.replace(tmp, w.path)
         w.type, w.names, w.has_time = schema.type, schema.names, schema.has_time
+        w.has_raw_bytes = schema.has_raw_bytes
 
     def _reencode(self, batch: _Batch, w: _Written, schema: _Schema) -> list[pa.ChunkedArray]:
         errors = list(batch.errors or [None] * len(batch.raw))
@@ -925,11 +1077,27 @@ def _translate_write_error(e: BaseException) -> BaseException:
 
 
 def _with_strings(
-    chunks: Iterator[LineChunk],
-) -> Iterator[tuple[LineChunk, pa.StringArray, dict[int, str]]]:
+    chunks: Iterator[LineChunk], codec: str
+) -> Iterator[tuple[LineChunk, pa.StringArray, dict[int, str], dict[int, bytes]]]:
     for chunk in chunks:
-        lines, invalid = line_strings(chunk)
-        yield chunk, lines, invalid
+        lines, invalid = line_strings(chunk, codec)
+        raw = invalid_lines(chunk, invalid, codec) if invalid else {}
+        yield chunk, lines, invalid, raw
+
+
+def _listed(raw: Mapping[int, bytes], n: int) -> list[bytes | None] | None:
+    if not raw:
+        return None
+    return [raw.get(i) for i in range(n)]
+
+
+def _record_bytes(text: str, first: int, bad_lines: Mapping[int, bytes], codec: str) -> bytes:
+    """A multi-line record's bytes as in the file (its lines joined by ``\\n``, as ``_raw``)."""
+    out = []
+    for j, line in enumerate(text.split("\n")):
+        data = bad_lines.get(first + j)
+        out.append(data if data is not None else original_bytes(line.encode(), codec))
+    return b"\n".join(out)
 
 
 def _head(chunk: LineChunk) -> bytes:

@@ -57,7 +57,7 @@ def test_invalid_utf8_is_kept_with_backslash_escapes_and_reported():
     [chunk] = list(iter_chunks([b"ok\nbad \xff\xfe here\n"]))
     arr, errors = line_strings(chunk)
     assert arr.to_pylist() == ["ok", "bad \\xff\\xfe here"]
-    assert errors == {1: "invalid UTF-8 at byte 5"}
+    assert errors == {1: "invalid UTF-8 at byte 5; the original bytes are in _raw_bytes"}
 
 
 def test_blank_lines_are_empty_or_whitespace_only():
