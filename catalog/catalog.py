@@ -311,6 +311,10 @@ class Catalog(Connection):
         when given)."""
         return ledger.ingested_files(self, table, uris)
 
+    def ingested_formats(self, table: TableInfo, uris: Sequence[str]) -> dict[str, str]:
+        """The format each of ``uris`` was last ingested into ``table`` with."""
+        return ledger.ingested_formats(self, table, uris)
+
     def has_ingested_content(self, table: TableInfo, sha256: str) -> bool:
         """Whether a committed range of ``table`` came from a file with this sha256."""
         return ledger.has_ingested_content(self, table, sha256)

@@ -107,6 +107,40 @@ def ingested_files(
     return db.transaction(work)
 
 
+def ingested_formats(db: Connection, table: TableInfo, uris: Sequence[str]) -> dict[str, str]:
+    """The format (``jsonl``/``text``) each of ``uris`` was last read with into ``table``,
+    from the file facets its committed ingest runs recorded; files never ingested are absent."""
+    if not uris:
+        return {}
+
+    def work(session: Session) -> dict[str, str]:
+        query = (
+            select(m.IngestedFile.uri, m.Source.facets)
+            .join(
+                m.LineageEdge,
+                (m.LineageEdge.run_id == m.IngestedFile.run_id)
+                & (m.LineageEdge.direction == "input"),
+            )
+            .join(m.Source, (m.Source.id == m.LineageEdge.source_id))
+            .where(
+                m.IngestedFile.table_id == table.id,
+                m.IngestedFile.state == "committed",
+                m.IngestedFile.uri.in_(list(uris)),
+                m.Source.kind == "file",
+                m.Source.name == m.IngestedFile.uri,
+            )
+            .order_by(m.IngestedFile.id)
+        )
+        out: dict[str, str] = {}
+        for uri, facets in session.execute(query):
+            fmt = (facets or {}).get("format")
+            if fmt in ("jsonl", "text"):
+                out[uri] = fmt
+        return out
+
+    return db.transaction(work)
+
+
 def has_ingested_content(db: Connection, table: TableInfo, sha256: str) -> bool:
     """Whether a committed range of ``table`` came from a file with this sha256."""
 
@@ -169,5 +203,6 @@ __all__ = [
     "commit_pending_files",
     "has_ingested_content",
     "ingested_files",
+    "ingested_formats",
     "watermark",
 ]

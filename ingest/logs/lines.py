@@ -251,10 +251,12 @@ Ending = Literal["lf", "crlf", "cr"]
 
 
 def detect_ending(head: bytes) -> Ending:
-    """How a file's lines end, from its first bytes: ``cr`` (classic Mac OS: a lone ``\\r``,
-    no ``\\n`` at all in the head), ``crlf`` (Windows), else ``lf``."""
+    """How a file's lines end, from its first bytes: ``cr`` (classic Mac OS: a lone ``\\r``
+    followed by more text, no ``\\n`` at all in the head), ``crlf`` (Windows), else ``lf``.
+
+    A ``\\r`` that ends the head decides nothing: its ``\\n`` may not be written yet."""
     if b"\n" not in head:
-        return "cr" if b"\r" in head else "lf"
+        return "cr" if b"\r" in head.rstrip(b"\r") else "lf"
     return "crlf" if b"\r\n" in head else "lf"
 
 

@@ -337,6 +337,26 @@ def ingest_logs(
             help="The event time field (default: timestamp, time, @timestamp or ts).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help=(
+                "Text encoding of files without a byte-order mark: utf-8 (default), latin-1, "
+                "cp1252, utf-16..."
+            ),
+        ),
+    ] = None,
+    reparse: Annotated[
+        bool,
+        typer.Option(
+            "--reparse",
+            help=(
+                "Read the files again even if already ingested and replace their rows "
+                "(new version; older versions keep the old parse)."
+            ),
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -361,6 +381,8 @@ def ingest_logs(
             multiline_start=multiline_start,
             time_field=time_field,
             progress=progress,
+            encoding=encoding,
+            reparse=reparse,
         )
     if output is Output.json:
         print_json(report.to_json())
