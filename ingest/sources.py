@@ -40,7 +40,7 @@ Compression = Literal["none", "gzip", "zstd"]
 READ_BLOCK = 16 << 20
 MAX_INFLATE = 16 << 20
 """The most content one step of decompression may produce (see ``_Decoder``)."""
-_ZSTD_STEP = 4096
+_ZSTD_STEP = 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GLOB_CHARS = set("*?[")
@@ -246,7 +246,7 @@ class _Decoder:
             return
         if self.kind == "zstd":
             # zstandard's decompressobj has no output limit: give it small inputs (a zstd
-            # frame expands at most about 32,000 times: 4 KiB gives at most ~128 MiB).
+            # frame expands at most about 32,000 times: 1 KiB gives at most ~32 MiB).
             for i in range(0, len(data), _ZSTD_STEP):
                 yield from self._inflate(data[i : i + _ZSTD_STEP])
             return

@@ -172,15 +172,25 @@ class _Cutter:
                     pos = cut
                     continue
                 break
+            long_at = _long_line(buf, pos)
+            if long_at is not None and long_at > pos:
+                # Whole lines first, up to an over-long one: it is cut into pieces below.
+                for chunk in _make_chunks(buf, pos, long_at, self.line, self.max_lines):
+                    yield chunk
+                    self.line += chunk.newlines
+                pos = long_at
+                continue
+            if long_at == pos:
+                # The next line is longer than the limit, whether or not its end is here
+                # (a 72 MiB line whose newline came in the same read was once kept whole).
+                cut = pos + _char_boundary(buf[pos : pos + MAX_LINE_BYTES + 4], MAX_LINE_BYTES)
+                piece = buf[pos:cut]
+                yield _one_line(piece, piece, self.line, 0, piece=True)
+                pos = cut
+                self.in_piece = True
+                continue
             last = buf.rfind(b"\n", pos)
             if last < 0:
-                if len(buf) - pos > MAX_LINE_BYTES:
-                    cut = pos + _char_boundary(buf[pos : pos + MAX_LINE_BYTES + 4], MAX_LINE_BYTES)
-                    piece = buf[pos:cut]
-                    yield _one_line(piece, piece, self.line, 0, piece=True)
-                    pos = cut
-                    self.in_piece = True
-                    continue
                 if not final:
                     break
                 # The final line has no ending: it is still a line (nothing is dropped).
@@ -192,6 +202,17 @@ class _Cutter:
                 self.line += chunk.newlines
             pos = last + 1
         return buf[pos:] if pos < len(buf) else b""
+
+
+def _long_line(buf: bytes, pos: int) -> int | None:
+    """Where the first line longer than :data:`MAX_LINE_BYTES` starts in ``buf[pos:]``, or
+    None. Steps a window at a time: only content longer than the limit is searched."""
+    while len(buf) - pos > MAX_LINE_BYTES:
+        last = buf.rfind(b"\n", pos, pos + MAX_LINE_BYTES + 1)
+        if last < 0:
+            return pos
+        pos = last + 1
+    return None
 
 
 def _char_boundary(data: bytes, n: int) -> int:

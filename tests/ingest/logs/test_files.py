@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
 import zstandard
 
+import ingest.sources
 from ingest.exceptions import SourceNotFound, SourceUnreadable
 from ingest.sources import ContentReader, SourceFile, expand_paths
 
@@ -150,3 +152,27 @@ def test_a_gzip_file_grown_by_a_new_member_resumes_at_the_member(tmp_path):
         f.write(gzip.compress(b"two\n"))
     content, again = read_all(one(path), resume_offset=size, resume_sha256=first.sha256)
     assert content == b"two\n"
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_decompression_is_bounded_whatever_the_ratio(tmp_path, kind):
+    # A bomb: 256 MiB of one byte, a few hundred KB stored. Measured before: the whole read
+    # block was inflated at once (a 2.3 MB gzip that expands to 1.5 GiB took 5.6 GB).
+    size = 256 << 20
+    path = tmp_path / f"bomb.{kind}"
+    if kind == "gzip":
+        raw = zlib.compressobj(1, zlib.DEFLATED, 31)
+        with open(path, "wb") as f:
+            block = b"A" * (16 << 20)
+            for _ in range(size // len(block)):
+                f.write(raw.compress(block))
+            f.write(raw.flush())
+    else:
+        path.write_bytes(zstandard.ZstdCompressor().compress(b"A" * size))
+    reader = ContentReader(one(path))
+    total, largest = 0, 0
+    for block in reader.blocks():
+        total += len(block)
+        largest = max(largest, len(block))
+    assert total == size
+    assert largest <= (ingest.sources.MAX_INFLATE if kind == "gzip" else 40 << 20)
