@@ -267,3 +267,48 @@ def test_reparse_replaces_a_files_rows_in_one_commit_and_keeps_the_old_parse(lk,
     info = lk.catalog.get_table(TableName.parse("app.text"))
     added = [c for c in lk.catalog.schema_changes(info) if c.column in ("lvl", "m")]
     assert added, "the reparse's new columns are in the drift history"
+
+
+# -- 4. Fields with no value yet -----------------------------------------------------------
+
+
+def test_fields_always_null_or_empty_are_columns_of_type_null_and_in_the_ledger(lk, tmp_path):
+    # Measured: 13 such paths of a public event stream were missing from the schema, so a
+    # query naming one failed with "Could not find key".
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"a":1,"n":null,"e":[],"o":{},"s":{"x":null,"y":1}}\n{"a":2,"n":null,"e":[]}\n'
+    )
+
+    report = lk.ingest_logs("app.events", str(path))
+
+    rows = _rows(lk, "app.events")
+    assert rows.column("n").to_pylist() == [None, None]
+    assert rows.column("e").to_pylist() == [[], []]
+    assert rows.column("o").to_pylist() == [None, None]
+    assert rows.column("s").to_pylist() == [{"x": None, "y": 1}, None]
+    drift = {d["column"]: d for d in report.drift}
+    assert (drift["n"]["change"], drift["n"]["new_type"]) == ("added", "string")
+    assert {"n", "e", "o", "s"} <= set(drift)
+    info = lk.catalog.get_table(TableName.parse("app.events"))
+    snapshot = lk.delta(info).snapshot()
+    from lake.delta.types import column_type
+
+    types = {f.name: column_type(f) for f in snapshot.schema}
+    assert (types["n"], types["o"], types["e"]) == ("null", "null", "list<element: null>")
+    assert types["s"] == "struct<x: null, y: int64>"
+    found = lk.sql("SELECT count(*) AS c FROM app.events WHERE n IS NULL AND s.x IS NULL")
+    assert found.table.to_pylist() == [{"c": 2}]
+
+    # The first real values give the columns their types; the rows before read NULL.
+    _grow(path, b'{"a":3,"n":5,"e":[1],"o":{"k":"v"},"s":{"x":"hi","y":2}}\n')
+    second = lk.ingest_logs("app.events", str(path))
+
+    rows = _rows(lk, "app.events")
+    assert rows.schema.field("n").type == pa.int64()
+    assert rows.column("n").to_pylist() == [None, None, 5]
+    assert rows.column("e").to_pylist() == [[], [], [1]]
+    assert rows.column("o").to_pylist() == [None, None, {"k": "v"}]
+    assert rows.column("s").to_pylist()[2] == {"x": "hi", "y": 2}
+    changed = {d["column"]: d["change"] for d in second.drift}
+    assert changed["n"] == "widened"
