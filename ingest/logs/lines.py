@@ -297,7 +297,6 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
-
 def check_encoding(name: str | None) -> str:
     """The codec name for ``--encoding`` (``utf-8`` when not given).
 

@@ -177,7 +177,9 @@ def ingest_logs(
                 if report.records_read == 0 and report.start_offset == report.size:
                     outcomes.append(
                         FileOutcome(
-                            report.uri, "skipped", note="no new records since the last ingest; --reparse reads it again"
+                            report.uri,
+                            "skipped",
+                            note="no new records since the last ingest; --reparse reads it again",
                         )
                     )
                     continue
@@ -248,7 +250,9 @@ def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
     if reparse:
         return "read again whole: its rows in the table are replaced by this parse"
     if report.restarted:
-        return "the file changed before the point read last time: read again whole, its rows replaced"
+        return (
+            "the file changed before the point read last time: read again whole, its rows replaced"
+        )
     if first is not None:
         return (
             f"file had grown and its line {first} was unfinished last time: read from byte "

@@ -126,6 +126,9 @@ _QUEUED_WRITES = 4
 """Row groups waiting for the encoder. With one, the parser stopped whenever the encoder
 was behind, leaving a core idle (0.5 s of 4.8 s on 2M nested lines)."""
 _MAX_PENDING_ROWS = 4 * ROW_GROUP_ROWS  # rows held for full row groups, over all partitions
+_MAX_PENDING_BYTES = 256 << 20
+"""Bytes held for full row groups: records of 64 MiB pieces (a 1.5 GiB line) were all held
+for one row group, and an ingest took 1.9 GB."""
 
 
 @dataclass(frozen=True)
@@ -386,6 +389,7 @@ class _Stage:
         self._pools = [_WriterThread() for _ in range(_WRITER_THREADS)]
         self._closed = False
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._batches = 0
         self._hint_for: Struct | None = None
         self._hint_cache = pa.schema([])
@@ -437,7 +441,9 @@ class _Stage:
             # in the file's first bytes.
             first = next(blocks, b"")
             codec, bom = sniff_encoding(first, self.encoding)
-            blocks = to_utf8(itertools.chain([first], blocks), codec, skip=bom if wide(codec) else 0)
+            blocks = to_utf8(
+                itertools.chain([first], blocks), codec, skip=bom if wide(codec) else 0
+            )
             head = next(blocks, b"")
             ending = detect_ending(head[:65536])
             blocks = itertools.chain([head], blocks)
@@ -521,7 +527,13 @@ class _Stage:
         if chunk.piece:
             errors: list[str | None] = [LONG_LINE_ERROR] * len(lines)
             return _Batch(
-                pa.table({}), Struct(()), lines, numbers, errors, True, raw_bytes=_listed(raw, len(lines))
+                pa.table({}),
+                Struct(()),
+                lines,
+                numbers,
+                errors,
+                True,
+                raw_bytes=_listed(raw, len(lines)),
             )
         # A line starting with "{" is not blank: most JSON chunks skip the blank scan.
         starts = pc.starts_with(lines, "{")
@@ -769,11 +781,13 @@ class _Stage:
         buf.rows += table.num_rows
         buf.is_json = buf.is_json and is_json
         self._pending_rows += table.num_rows
+        self._pending_bytes += table.nbytes
         if buf.rows >= ROW_GROUP_ROWS:
             self._flush(date, whole_groups=True)
-        if self._pending_rows > _MAX_PENDING_ROWS:
+        if self._pending_rows > _MAX_PENDING_ROWS or self._pending_bytes > _MAX_PENDING_BYTES:
             for d in list(self._pending):
                 self._flush(d, whole_groups=False)
+            self._pending_bytes = sum(t.nbytes for b in self._pending.values() for t in b.tables)
 
     def _flush_stale(self) -> None:
         # Logs come roughly in time order: a date no batch wrote to lately is done. Writing
@@ -842,6 +856,7 @@ class _Stage:
         for date in list(self._pending):
             self._flush(date, whole_groups=False)
         self._pending.clear()
+        self._pending_bytes = 0
         for key in list(self.writers):
             self._close_writer(key)
 

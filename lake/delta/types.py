@@ -173,7 +173,9 @@ def normal_type(t: pa.DataType) -> pa.DataType:
         return pa.binary()
     if is_list(t):
         # The element's marks (json, null) stay: Arrow's type equality ignores them.
-        return pa.list_(pa.field("item", normal_type(t.value_type), metadata=t.value_field.metadata))
+        return pa.list_(
+            pa.field("item", normal_type(t.value_type), metadata=t.value_field.metadata)
+        )
     if pa.types.is_struct(t):
         return pa.struct([_normal_field(t.field(i)) for i in range(t.num_fields)])
     if pa.types.is_map(t):
