@@ -366,8 +366,11 @@ class ContentReader:
         assert f is not None
         try:
             decoder = _Decoder(self.src.uri)
+            if self.resume_offset and not self.restarted:
+                # The bytes after a resume point continue the stored stream: a plain file
+                # stays plain even if its new bytes happen to start like a gzip header.
+                decoder.kind = self.prefix_kind
             if self._replay:
-                decoder.kind = "none"
                 yield self._replay
             while pos < self.size:
                 data = self._read(f, min(READ_BLOCK, self.size - pos))

@@ -124,6 +124,31 @@ def test_any_sequence_of_appends_and_ingests_gives_the_records_one_ingest_would(
     assert _rows(lk, "app.grown").select(["n", "msg", *DATA_COLUMNS]).to_pylist() == expected
 
 
+def test_a_growing_file_with_lone_cr_endings_never_splits_a_record(lk, tmp_path):
+    path = tmp_path / "mac.log"
+    path.write_bytes(b"alpha\rbeta\rgam")
+    lk.ingest_logs("mac.text", str(path))
+    _grow(path, b"ma\rdelta\r")
+
+    lk.ingest_logs("mac.text", str(path))
+
+    rows = _rows(lk, "mac.text")
+    assert rows.column("_raw").to_pylist() == ["alpha", "beta", "gamma", "delta"]
+    assert rows.column("_line").to_pylist() == [1, 2, 3, 4]
+
+
+def test_a_plain_file_stays_plain_when_its_new_bytes_look_like_gzip(lk, tmp_path):
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"first\n")
+    lk.ingest_logs("app.text", str(path))
+    _grow(path, b"\x1f\x8bnot really gzip\n")
+
+    report = lk.ingest_logs("app.text", str(path))
+
+    assert report.records_read == 1
+    assert _rows(lk, "app.text").column("_raw").to_pylist()[1] == "\x1f\\x8bnot really gzip"
+
+
 def test_a_rewritten_file_replaces_its_rows_instead_of_adding_them_twice(lk, tmp_path):
     path = tmp_path / "app.log"
     path.write_bytes(b"alpha\nbeta\n")
