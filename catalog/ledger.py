@@ -107,21 +107,28 @@ def ingested_files(
     return db.transaction(work)
 
 
-def ingested_formats(db: Connection, table: TableInfo, uris: Sequence[str]) -> dict[str, str]:
-    """The format (``jsonl``/``text``) each of ``uris`` was last read with into ``table``,
-    from the file facets its committed ingest runs recorded; files never ingested are absent."""
+PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
+
+
+def ingested_parsers(
+    db: Connection, table: TableInfo, uris: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
+    "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
+    last committed ingest run; files never ingested are absent."""
     if not uris:
         return {}
 
-    def work(session: Session) -> dict[str, str]:
+    def work(session: Session) -> dict[str, dict[str, Any]]:
         query = (
-            select(m.IngestedFile.uri, m.Source.facets)
+            select(m.IngestedFile.uri, m.Source.facets, m.Run.parameters)
             .join(
                 m.LineageEdge,
                 (m.LineageEdge.run_id == m.IngestedFile.run_id)
                 & (m.LineageEdge.direction == "input"),
             )
             .join(m.Source, (m.Source.id == m.LineageEdge.source_id))
+            .join(m.Run, m.Run.id == m.IngestedFile.run_id)
             .where(
                 m.IngestedFile.table_id == table.id,
                 m.IngestedFile.state == "committed",
@@ -131,11 +138,14 @@ def ingested_formats(db: Connection, table: TableInfo, uris: Sequence[str]) -> d
             )
             .order_by(m.IngestedFile.id)
         )
-        out: dict[str, str] = {}
-        for uri, facets in session.execute(query):
+        out: dict[str, dict[str, Any]] = {}
+        for uri, facets, parameters in session.execute(query):
             fmt = (facets or {}).get("format")
             if fmt in ("jsonl", "text"):
-                out[uri] = fmt
+                out[uri] = {
+                    "format": fmt,
+                    **{k: (parameters or {}).get(k) for k in PARSER_PARAMETERS},
+                }
         return out
 
     return db.transaction(work)
@@ -203,6 +213,6 @@ __all__ = [
     "commit_pending_files",
     "has_ingested_content",
     "ingested_files",
-    "ingested_formats",
+    "ingested_parsers",
     "watermark",
 ]

@@ -137,7 +137,10 @@ def ingest_logs(
     if reparse:
         skipped = {}
     to_read = [s for s in sources if s.uri not in skipped]
-    formats = catalog.ingested_formats(info, [s.uri for s in to_read if s.uri in resume])
+    parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
+    if fmt != "auto" or pattern or preset or multiline_start:
+        # Options given: they parse the new records; the format a file had is kept.
+        parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
     parameters = {
         "paths": list(paths),
         "format": fmt,
@@ -168,7 +171,7 @@ def ingest_logs(
                 resume=resume,
                 progress=progress,
                 encoding=encoding,
-                formats=formats,  # type: ignore[arg-type]
+                parsers=parsers,
                 reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
             )
             new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]

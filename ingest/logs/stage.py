@@ -226,7 +226,7 @@ def stage_logs(
     resume: Mapping[str, ResumePoint] | None = None,
     progress: Progress | None = None,
     encoding: str | None = None,
-    formats: Mapping[str, Literal["jsonl", "text"]] | None = None,
+    parsers: Mapping[str, Mapping[str, Any]] | None = None,
     reparse: frozenset[str] = frozenset(),
 ) -> StagedLogs:
     """Read log files and stage them as Parquet under ``staging_dir`` (see the module doc).
@@ -236,8 +236,9 @@ def stage_logs(
     LogFormatError (bad pattern or options).
 
     ``encoding``: the files' text encoding when they have no byte-order mark (UTF-8 when
-    None). ``formats``: the format each resumed file was read with before (kept: never
-    guessed again from the middle of a file). ``reparse``: URIs read whole again, whose
+    None). ``parsers``: how each resumed file was read before (``format``, and for text
+    ``pattern``/``preset``/``multiline_start``): kept, never guessed again from the middle of
+    a file. ``reparse``: URIs read whole again, whose
     rows already in the table these replace (``FileReport.replaces_from``).
     """
     if fmt not in ("auto", "jsonl", "text"):
@@ -252,14 +253,16 @@ def stage_logs(
         for i, src in enumerate(sources):
             again = src.uri in reparse
             point = None if again else (resume or {}).get(src.uri)
+            parser = (parsers or {}).get(src.uri) or {}
             stage.ingest_file(
                 src,
                 fmt,
                 point,
                 progress=progress,
                 files_done=i,
-                known_format=(formats or {}).get(src.uri),
+                known_format=parser.get("format"),
                 replace=again,
+                text=_text_of(parser, text),
             )
             if progress:
                 progress(i + 1, stage.records, stage.bytes)
@@ -406,10 +409,28 @@ class _Stage:
         files_done: int = 0,
         known_format: Literal["jsonl", "text"] | None = None,
         replace: bool = False,
+        text: TextFormat | None = None,
     ) -> None:
         """Stage one file. ``point``: where the last ingest of it stopped; ``known_format``:
-        the format its rows were read with then (a resumed file keeps it); ``replace``: the
-        file's rows already in the table are replaced by these (a re-parse)."""
+        the format its rows were read with then (a resumed file keeps it), ``text`` its text
+        parser; ``replace``: the file's rows already in the table are replaced by these (a
+        re-parse)."""
+        own, self.text = self.text, text or self.text
+        try:
+            self._ingest_file(src, fmt, point, progress, files_done, known_format, replace)
+        finally:
+            self.text = own
+
+    def _ingest_file(
+        self,
+        src: SourceFile,
+        fmt: Format,
+        point: ResumePoint | None,
+        progress: Progress | None,
+        files_done: int,
+        known_format: Literal["jsonl", "text"] | None,
+        replace: bool,
+    ) -> None:
         offset, line, sha = point if point else (0, 1, None)
         reader = ContentReader(src, resume_offset=offset, resume_sha256=sha)
         reader.check_resume()
@@ -1098,6 +1119,18 @@ def _with_strings(
         lines, invalid = line_strings(chunk, codec)
         raw = invalid_lines(chunk, invalid, codec) if invalid else {}
         yield chunk, lines, invalid, raw
+
+
+def _text_of(parser: Mapping[str, Any], default: TextFormat) -> TextFormat:
+    """The text parser a resumed file was read with (``default`` when it had none, or when
+    it no longer checks out, e.g. a preset since renamed)."""
+    options = {k: parser.get(k) for k in ("pattern", "preset", "multiline_start")}
+    if not any(options.values()):
+        return default
+    try:
+        return text_format(**options)
+    except LogFormatError:
+        return default
 
 
 def _listed(raw: Mapping[int, bytes], n: int) -> list[bytes | None] | None:

@@ -386,3 +386,16 @@ def test_a_line_over_the_64_mib_limit_is_kept_in_pieces_with_nothing_lost(tmp_pa
     assert [len(r["_raw"]) for r in pieces] == [64 << 20, len(long) - (64 << 20)]
     assert "".join(r["_raw"] for r in pieces).encode() == long
     assert {r["_error"] for r in pieces} == {"line longer than 64 MiB: stored in pieces"}
+
+
+def test_a_resumed_text_file_keeps_the_pattern_it_was_read_with(lk, tmp_path):
+    path = tmp_path / "app.log"
+    pattern = r"^(?P<day>\S+) (?P<level>[A-Z]+) (?P<msg>.*)$"
+    path.write_text("2024-01-21 INFO started\n")
+    lk.ingest_logs("app.text", str(path), pattern=pattern)
+    _grow(path, b"2024-01-21 WARN disk low\n")
+
+    report = lk.ingest_logs("app.text", str(path))  # a cron job that forgot the pattern
+
+    assert (report.records_parsed, report.records_failed) == (1, 0)
+    assert _rows(lk, "app.text").column("level").to_pylist() == ["INFO", "WARN"]
