@@ -140,7 +140,11 @@ def ingested_parsers(
         )
         out: dict[str, dict[str, Any]] = {}
         for uri, facets, parameters in session.execute(query):
-            fmt = (facets or {}).get("format")
+            # A format the run was told wins: a file's facets are those of its first
+            # ingest with that content (a re-parse with --format reuses them).
+            fmt = (parameters or {}).get("format")
+            if fmt not in ("jsonl", "text"):
+                fmt = (facets or {}).get("format")
             if fmt in ("jsonl", "text"):
                 out[uri] = {
                     "format": fmt,
