@@ -25,8 +25,11 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   ``--multiline-start``. ``_line`` is the 1-based number of the record's first line;
   ``_raw`` its text without the line ending (``\\r\\n`` or ``\\n``), lines of a multi-line
   record joined by ``\\n``. A last line without an ending is still a record.
+* Bytes: line endings (LF, CRLF, lone CR) and the encoding (``encoding``, UTF-8 by default;
+  a UTF-8/16/32 byte-order mark decides) are found per file (:mod:`ingest.logs.lines`).
 * ``_error`` is null or one short reason: invalid JSON (with the column), not a JSON object,
-  invalid UTF-8 (``_raw`` then shows the bad bytes as ``\\xNN``), JSON nested too deeply to
+  bytes not valid in the encoding (``_raw`` then shows them as ``\\xNN`` and
+  ``_raw_bytes`` holds the record's exact bytes), JSON nested too deeply to
   parse (about 1,000 levels; deeper than 32 levels is kept as JSON text, no error), a line
   longer than 64 MiB (stored in pieces with the same ``_line``), a text record that does not
   match its pattern. Failed records keep null data columns; nothing is dropped.
@@ -42,7 +45,11 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   layout (``existing_schema`` with or without ``_event_time``).
 * Appended files: ``resume[uri] = FileReport.resume_point()`` of the last ingest. When the
   stored prefix still hashes the same, reading starts at that offset with that line number;
-  otherwise the file was rewritten and is read whole again (``restarted``).
+  otherwise the file was rewritten and is read whole again (``restarted``). When the last
+  ingest ended inside a line (no newline yet), reading starts where that line starts, and
+  ``FileReport.replaces_from`` tells the caller to replace the row it made (a compressed or
+  UTF-16/32 file is read whole again instead). A resumed file keeps its format and parser
+  (``parsers``).
 """
 
 from __future__ import annotations
