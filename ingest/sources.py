@@ -6,13 +6,15 @@ Paths are local files, folders (walked recursively, hidden entries skipped), glo
 and a path on it, so the caller owns credentials. Local files use ``file://`` URIs.
 
 Offsets, sizes and hashes are all about the **bytes as stored** (compressed bytes for
-``.gz``/``.zst``). A resumed file is read from its recorded offset once the sha256 of the
-stored prefix matches; for a compressed file that offset is the end of the last gzip
-member or zstd frame, which is where an appended member starts.
+``.gz``/``.zst``/``.bz2``, found by their magic bytes, not their names). A resumed file is
+read from its recorded offset once the sha256 of the stored prefix matches; for a compressed
+file that offset is the end of the last gzip member, zstd frame or bzip2 stream, which is
+where an appended one starts. Decompression runs in bounded steps whatever the ratio.
 """
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import glob as globmod
 import hashlib
@@ -35,7 +37,7 @@ from ingest.exceptions import SourceNotFound, SourceUnreadable
 FilesystemFor = Callable[[str], tuple[Any, str]]
 """``filesystem_for(uri) -> (filesystem, path)``: a pyarrow or fsspec filesystem for a URI."""
 
-Compression = Literal["none", "gzip", "zstd"]
+Compression = Literal["none", "gzip", "zstd", "bzip2"]
 
 READ_BLOCK = 16 << 20
 MAX_INFLATE = 16 << 20
@@ -43,6 +45,9 @@ MAX_INFLATE = 16 << 20
 _ZSTD_STEP = 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BZIP2_BLOCKS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+"""What follows ``BZh1``..``BZh9``: a block's magic (pi), or the end-of-stream one (sqrt pi):
+ten bytes, so a text file that starts with ``BZh9`` is not taken for bzip2."""
 _GLOB_CHARS = set("*?[")
 
 
@@ -229,20 +234,25 @@ class _Decoder:
     def feed(self, data: bytes) -> Iterator[bytes]:
         if self.kind is None:
             self._pending += data
-            if len(self._pending) < 4 and data:
+            if len(self._pending) < 10 and data:
                 return
-            head = self._pending[:4]
+            head = self._pending[:10]
             self.kind = (
                 "gzip"
                 if head.startswith(_GZIP_MAGIC)
                 else "zstd"
-                if head == _ZSTD_MAGIC
+                if head[:4] == _ZSTD_MAGIC
+                else "bzip2"
+                if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS
                 else "none"
             )
             data, self._pending = self._pending, b""
         if self.kind == "none":
             if data:
                 yield data
+            return
+        if self.kind == "bzip2":
+            yield from self._inflate_bzip2(data)
             return
         if self.kind == "zstd":
             # zstandard's decompressobj has no output limit: give it small inputs (a zstd
@@ -277,6 +287,31 @@ class _Decoder:
             if self._obj.eof:
                 data = self._obj.unused_data
                 self._obj = None
+
+    def _inflate_bzip2(self, data: bytes) -> Iterator[bytes]:
+        """bzip2 streams one after another (``bzip2 -c a >> log.bz2``), in bounded steps: the
+        decompressor keeps the input it has not inflated yet and is asked again with none."""
+        while True:
+            if self._obj is None:
+                if not data.strip(b"\x00"):
+                    return
+                self._obj = bz2.BZ2Decompressor()
+            try:
+                out = self._obj.decompress(data, MAX_INFLATE)
+            except (OSError, EOFError) as e:
+                raise SourceUnreadable(
+                    f"Cannot decompress '{self.uri}' (bzip2): {e}; the file is corrupt."
+                ) from e
+            data = b""
+            if out:
+                yield out
+            if self._obj.eof:
+                data = self._obj.unused_data
+                self._obj = None
+                if not data:
+                    return
+            elif self._obj.needs_input:
+                return
 
     def finish(self) -> bytes:
         tail = b""

@@ -145,7 +145,7 @@ class FileReport:
     uri: str
     size: int
     sha256: str  # of the stored bytes [0, size): compressed bytes for .gz/.zst
-    compression: Literal["none", "gzip", "zstd"]
+    compression: Literal["none", "gzip", "zstd", "bzip2"]
     format: Literal["jsonl", "text"]
     start_offset: int  # where this ingest started reading (the resume offset, or 0)
     bytes_consumed: int  # stored bytes covered once this ingest is committed (== size)

@@ -234,7 +234,7 @@ class Lake:
         encoding: str | None = None,
         reparse: bool = False,
     ) -> IngestReport:
-        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
+        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
 
         ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named

@@ -308,7 +308,8 @@ class LogFormat(StrEnum):
 def ingest_logs(
     table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
     paths: Annotated[
-        list[str], typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst")
+        list[str],
+        typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst, .bz2"),
     ],
     format: Annotated[
         LogFormat, typer.Option("--format", help="auto decides per file by its content.")

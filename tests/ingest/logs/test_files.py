@@ -176,3 +176,33 @@ def test_decompression_is_bounded_whatever_the_ratio(tmp_path, kind):
         largest = max(largest, len(block))
     assert total == size
     assert largest <= (ingest.sources.MAX_INFLATE if kind == "gzip" else 40 << 20)
+
+
+def test_bzip2_streams_are_read_one_after_another_and_bounded(tmp_path):
+    import bz2
+
+    path = tmp_path / "app.log.bz2"
+    path.write_bytes(bz2.compress(b"one\ntwo\n") + bz2.compress(b"A" * (64 << 20) + b"\n"))
+    reader = ContentReader(one(path))
+    blocks = list(reader.blocks())
+    assert b"".join(blocks) == b"one\ntwo\n" + b"A" * (64 << 20) + b"\n"
+    assert max(len(b) for b in blocks) <= ingest.sources.MAX_INFLATE
+    assert reader.compression == "bzip2"
+
+
+def test_text_that_starts_like_bzip2_is_text(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"BZh9 is how bzip2 files start\n")
+    content, reader = read_all(one(path))
+    assert content == path.read_bytes() and reader.compression == "none"
+
+
+def test_a_corrupt_bzip2_file_is_one_sentence(tmp_path):
+    import bz2
+
+    path = tmp_path / "bad.log.bz2"
+    data = bytearray(bz2.compress(b"hello\n" * 1000))
+    data[40] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceUnreadable, match=r"^Cannot decompress .* \(bzip2\): .*corrupt\.$"):
+        read_all(one(path))
