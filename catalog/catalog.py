@@ -316,6 +316,10 @@ class Catalog(Connection):
         when given)."""
         return ledger.ingested_files(self, table, uris)
 
+    def ingested_parsers(self, table: TableInfo, uris: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """How each of ``uris`` was last ingested into ``table``: format and text parser."""
+        return ledger.ingested_parsers(self, table, uris)
+
     def has_ingested_content(self, table: TableInfo, sha256: str) -> bool:
         """Whether a committed range of ``table`` came from a file with this sha256."""
         return ledger.has_ingested_content(self, table, sha256)

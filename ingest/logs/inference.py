@@ -51,6 +51,7 @@ RESERVED_COLUMNS = (
     "_error",
     "_event_time",
     "_event_date",
+    "_raw_bytes",
 )
 BLANK_KEY_NAME = "_blank"
 LIST_STEP = "[]"
@@ -181,16 +182,16 @@ def depth(t: Type) -> int:
 
 
 def storable(t: Type) -> Type:
-    """``t`` without the parts that carry no type yet (only nulls, empty lists, empty objects).
-
-    Returns ``NULL`` when nothing is left: the caller then gives the field no column.
+    """``t`` as it can be stored: an object that was only ever empty (``{}``) carries no
+    field and becomes ``NULL``. ``NULL`` parts (a field only ever null, the elements of a
+    list only ever empty) stay: they are columns of type ``null`` (see
+    :func:`arrow_field`), so the schema names every field the data had.
     """
     if isinstance(t, Struct):
-        kept = tuple((k, s) for k, s in ((k, storable(v)) for k, v in t.fields) if s != NULL)
+        kept = tuple((k, storable(v)) for k, v in t.fields)
         return Struct(kept) if kept else NULL
     if isinstance(t, List):
-        item = storable(t.item)
-        return List(item) if item != NULL else NULL
+        return List(storable(t.item))
     return t
 
 
@@ -325,7 +326,7 @@ def from_arrow(dt: pa.DataType, metadata: Mapping[bytes, bytes] | None = None) -
     """Our type for an Arrow type (a JSON column is a string field with JSON metadata)."""
     if metadata and metadata.get(JSON_ENCODING_KEY) == b"json":
         return JSON
-    if pa.types.is_null(dt):
+    if pa.types.is_null(dt) or (metadata and metadata.get(JSON_ENCODING_KEY) == b"null"):
         return NULL
     if pa.types.is_boolean(dt):
         return BOOL
@@ -372,6 +373,9 @@ def arrow_type(t: Type, names: Names = _NO_NAMES) -> pa.DataType:
 def arrow_field(name: str, t: Type, names: Names = _NO_NAMES) -> pa.Field:
     if t == JSON:
         return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"json"})
+    if t == NULL:
+        # No value yet: a string column marked null-only (lake.delta.types.is_null_only).
+        return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"null"})
     if isinstance(t, Scalar):
         return pa.field(name, _SCALAR_ARROW[t.kind])
     if isinstance(t, Struct):
@@ -492,10 +496,12 @@ def type_changes(old: Type | None, new: Type, path: tuple[str, ...] = ()) -> lis
     A new field is reported once (``added``), not its children; a struct that gains fields
     reports each field; ``int`` -> ``float`` is ``widened``; becoming JSON is ``conflict``.
     """
-    if old is None or old == NULL:
-        return [TypeChange(path, "added", None, new)] if new != NULL else []
+    if old is None:
+        return [TypeChange(path, "added", None, new)]
     if old == new or new == NULL:
         return []
+    if old == NULL:
+        return [TypeChange(path, "widened", old, new)]  # a null-only column gets its type
     if isinstance(old, Struct) and isinstance(new, Struct):
         out: list[TypeChange] = []
         for key, nt in new.fields:

@@ -36,7 +36,7 @@ KIND = "logs"
 @dataclass(frozen=True)
 class FileOutcome:
     uri: str
-    status: Literal["ingested", "appended", "skipped"]
+    status: Literal["ingested", "appended", "reparsed", "skipped"]
     records_read: int = 0
     records_parsed: int = 0
     records_failed: int = 0
@@ -102,11 +102,19 @@ def ingest_logs(
     multiline_start: str | None = None,
     time_field: str | None = None,
     progress: Progress | None = None,
+    encoding: str | None = None,
+    reparse: bool = False,
 ) -> IngestReport:
     """Ingest log files into table ``name`` (created on first ingest) as one new version.
 
     A column the new logs widen (``int`` to ``float``, or to JSON text on a conflict) is
     widened in the rows already in the table too, in the same commit.
+
+    ``encoding``: the text encoding of files without a byte-order mark (UTF-8 when None).
+    ``reparse``: read the named files whole again, even when already ingested, and replace
+    their rows in the table with the new parse, in the same commit (older versions keep the
+    old parse). A grown file whose last ingest ended inside an unfinished last line has
+    that line read again whole, its row replaced the same way.
 
     Raises:
         SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed.
@@ -126,7 +134,13 @@ def ingest_logs(
     existing = store.snapshot() if store.exists() else None
     existing_schema = existing.schema if existing is not None else None
     resume, skipped = _plan(catalog, info, sources)
+    if reparse:
+        skipped = {}
     to_read = [s for s in sources if s.uri not in skipped]
+    parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
+    if fmt != "auto" or pattern or preset or multiline_start:
+        # Options given: they parse the new records; the format a file had is kept.
+        parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
     parameters = {
         "paths": list(paths),
         "format": fmt,
@@ -134,6 +148,8 @@ def ingest_logs(
         "preset": preset,
         "multiline_start": multiline_start,
         "time_field": time_field,
+        "encoding": encoding,
+        "reparse": reparse,
     }
     with TableRun.start(catalog, store, info, kind="ingest_logs", parameters=parameters) as run:
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
@@ -154,28 +170,31 @@ def ingest_logs(
                 existing_schema=existing_schema,
                 resume=resume,
                 progress=progress,
+                encoding=encoding,
+                parsers=parsers,
+                reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
             )
             new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]
             for report in staged.sources:
-                grown = report.uri in resume and not report.restarted
+                grown = report.uri in resume and not report.restarted and not reparse
                 if report.records_read == 0 and report.start_offset == report.size:
                     outcomes.append(
                         FileOutcome(
-                            report.uri, "skipped", note="no new records since the last ingest"
+                            report.uri,
+                            "skipped",
+                            note="no new records since the last ingest; --reparse reads it again",
                         )
                     )
                     continue
                 outcomes.append(
                     FileOutcome(
                         report.uri,
-                        "appended" if grown else "ingested",
+                        "reparsed" if reparse else "appended" if grown else "ingested",
                         records_read=report.records_read,
                         records_parsed=report.records_parsed,
                         records_failed=report.records_failed,
                         bytes=report.size - report.start_offset,
-                        note=f"file had grown: read from byte {report.start_offset}"
-                        if grown
-                        else None,
+                        note=_note(report, grown=grown, reparse=reparse),
                     )
                 )
             drift = tuple(_drift_json(event) for event in staged.drift)
@@ -189,12 +208,24 @@ def ingest_logs(
                     time.perf_counter() - started,
                 )
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
+            replaced = [
+                (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
+            ]
             landed = run.land(
                 staged.staged,
                 policy="logs",
                 operation="INGEST LOGS",
                 base=existing,
-                outcome={"rows_added": staged.staged.rows, "drift": list(drift)},
+                outcome={
+                    "rows_added": staged.staged.rows,
+                    "drift": list(drift),
+                    **(
+                        {"rows_replaced_from": [{"source": u, "line": n} for u, n in replaced]}
+                        if replaced
+                        else {}
+                    ),
+                },
+                replace_lines=replaced,
                 ledger=[
                     PendingFile(
                         uri=r.uri,
@@ -215,6 +246,22 @@ def ingest_logs(
         drift,
         time.perf_counter() - started,
     )
+
+
+def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
+    first = report.replaces_from
+    if reparse:
+        return "read again whole: its rows in the table are replaced by this parse"
+    if report.restarted:
+        return (
+            "the file changed before the point read last time: read again whole, its rows replaced"
+        )
+    if first is not None:
+        return (
+            f"file had grown and its line {first} was unfinished last time: read from byte "
+            f"{report.start_offset}, that line's row replaced"
+        )
+    return f"file had grown: read from byte {report.start_offset}" if grown else None
 
 
 def _plan(
@@ -240,7 +287,9 @@ def _plan(
             digest = _sha256(source)
             earlier = whole_files.get((source.size, digest)) or seen.get(digest)
             if earlier is not None:
-                skipped[source.uri] = f"same content as {earlier}, already ingested"
+                skipped[source.uri] = (
+                    f"same content as {earlier}, already ingested; --reparse reads it again"
+                )
                 continue
             seen[digest] = source.uri
     return resume, skipped
@@ -285,6 +334,8 @@ def _source_ref(report: Any) -> SourceRef:
             "sha256": report.sha256,
             "compression": report.compression,
             "format": report.format,
+            "encoding": report.encoding,
+            "line_ending": report.line_ending,
             "byte_range": [report.start_offset, report.bytes_consumed],
             "first_line": report.start_line,
             "records": report.records_read,

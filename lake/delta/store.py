@@ -622,6 +622,48 @@ class DeltaStore:
             raise self._translate(error, "committing to") from error
         return self._find_commit(run_id)
 
+    def replace_rows(
+        self,
+        files: Sequence[StagedFile],
+        *,
+        schema: pa.Schema,
+        predicate: str,
+        partition_by: Sequence[str] = (),
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Commit:
+        """Delete the rows ``predicate`` (a Delta SQL predicate) matches and add the staged
+        files' rows, in one commit (deltalake's overwrite with a predicate: only the files
+        holding matching rows are rewritten). Every staged row must match ``predicate``.
+
+        Raises:
+            CommitConflict: the commit kept conflicting with other writers.
+        """
+        import pyarrow as pa
+        from deltalake import write_deltalake
+
+        reader = _marked(pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema)))
+        try:
+            reader, sample = _peek(reader)
+            write_deltalake(
+                self.open(),
+                reader,
+                mode="overwrite",
+                predicate=predicate,
+                schema_mode="merge",
+                partition_by=list(partition_by) or None,
+                writer_properties=_writer_properties(sample),
+                target_file_size=TARGET_FILE_BYTES,
+                commit_properties=_commit_properties(run_id, operation, metadata),
+                post_commithook_properties=_hooks(),
+            )
+        except LakeError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "writing to") from error
+        return self._find_commit(run_id)
+
     def rewrite(
         self,
         data: pa.RecordBatchReader,
@@ -1293,6 +1335,16 @@ def _is_missing_version(error: BaseException) -> bool:
         "not the same as the specified end version" in text
         or "Invalid table version" in text
         or ("version" in text.lower() and "not found" in text.lower())
+    )
+
+
+def rows_from_lines(source_column: str, line_column: str, ranges: Sequence[tuple[str, int]]) -> str:
+    """A Delta SQL predicate for the rows of each ``(source, first_line)``: ``source_column``
+    equal to the source and ``line_column`` at least the line."""
+    return " OR ".join(
+        f"({_delta_ident(source_column)} = '{source.replace(chr(39), chr(39) * 2)}'"
+        f" AND {_delta_ident(line_column)} >= {int(line)})"
+        for source, line in ranges
     )
 
 

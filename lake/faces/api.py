@@ -245,12 +245,17 @@ class Lake:
         multiline_start: str | None = None,
         time_field: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
+        encoding: str | None = None,
+        reparse: bool = False,
     ) -> IngestReport:
-        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
+        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
 
         ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
         groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
+        ``encoding``: of files without a byte-order mark (UTF-8 when None). ``reparse``: read
+        the files again even if already ingested, their rows replaced by the new parse in
+        the same commit (older versions keep the old parse).
         """
         from ingest.logs.pipeline import ingest_logs
 
@@ -265,6 +270,8 @@ class Lake:
             multiline_start=multiline_start,
             time_field=time_field,
             progress=progress,
+            encoding=encoding,
+            reparse=reparse,
         )
 
     def ingest_db(

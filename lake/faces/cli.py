@@ -435,7 +435,8 @@ class LogFormat(StrEnum):
 def ingest_logs(
     table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
     paths: Annotated[
-        list[str], typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst")
+        list[str],
+        typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst, .bz2"),
     ],
     format: Annotated[
         LogFormat, typer.Option("--format", help="auto decides per file by its content.")
@@ -464,6 +465,26 @@ def ingest_logs(
             help="The event time field (default: timestamp, time, @timestamp or ts).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help=(
+                "Text encoding of files without a byte-order mark: utf-8 (default), latin-1, "
+                "cp1252, utf-16..."
+            ),
+        ),
+    ] = None,
+    reparse: Annotated[
+        bool,
+        typer.Option(
+            "--reparse",
+            help=(
+                "Read the files again even if already ingested and replace their rows "
+                "(new version; older versions keep the old parse)."
+            ),
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -488,6 +509,8 @@ def ingest_logs(
             multiline_start=multiline_start,
             time_field=time_field,
             progress=progress,
+            encoding=encoding,
+            reparse=reparse,
         )
     if output is Output.json:
         print_json(report.to_json())

@@ -38,9 +38,14 @@ def test_structs_merge_field_by_field_in_first_seen_order():
     assert merged == s(a=FLOAT, b=s(x=STRING, y=INT), c=BOOL)
 
 
-def test_null_never_decides_a_type_and_typeless_fields_get_no_column():
+def test_null_never_decides_a_type_and_typeless_fields_are_null_columns():
     assert inf.merge_all([NULL, NULL]) == NULL
-    assert inf.storable(s(a=NULL, b=List(NULL), c=s(), d=INT)) == s(d=INT)
+    assert inf.merge(NULL, INT) == INT
+    # Issue 13: a field with no value yet is still a column (of type null), an empty object
+    # is null.
+    assert inf.storable(s(a=NULL, b=List(NULL), c=s(), d=INT)) == s(
+        a=NULL, b=List(NULL), c=NULL, d=INT
+    )
 
 
 def test_type_of_values_marks_numbers_beyond_64_bits_as_json():
