@@ -292,7 +292,9 @@ def test_counts_are_written_in_the_singular_for_one(cli, backend, tmp_path):
     assert "0 records read" in again.stdout and "1 file skipped" in again.stdout
 
 
-def test_tables_in_a_pipe_keep_each_row_on_one_line_with_short_values(cli, lk):
+def test_tables_in_a_pipe_keep_each_row_on_one_line_with_short_values(cli, lk, monkeypatch):
+    # A width the user sets is kept; GNU readline, once any test loads it, exports COLUMNS=80.
+    monkeypatch.delenv("COLUMNS", raising=False)
     lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
     history = cli("history", "ml.labels", "--output", "json").json()
     run_id, committed_at = history[0]["run_id"], history[0]["committed_at"]
