@@ -52,6 +52,7 @@ import os
 import queue
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,7 +65,15 @@ import pyarrow.parquet as pq
 
 from ingest.exceptions import IngestError, LogFormatError, SourceUnreadable
 from ingest.logs import inference as inf
-from ingest.logs.eventtime import TIME_FIELDS, EventTimeParser, event_dates
+from ingest.logs.eventtime import (
+    TIME_FIELDS,
+    EventTimeParser,
+    EventTimes,
+    TimeRules,
+    event_dates,
+    join_fields,
+    time_rules,
+)
 from ingest.logs.inference import JSON, NULL, Names, Struct, Type
 from ingest.logs.jsonl import (
     NeedsReparse,
@@ -78,6 +87,7 @@ from ingest.logs.lines import LONG_LINE_ERROR, LineChunk, blank_mask, iter_chunk
 from ingest.logs.textlogs import (
     RecordAssembler,
     TextFormat,
+    choose_preset,
     looks_like_json,
     parse_text,
     text_format,
@@ -125,6 +135,10 @@ class FileReport:
     records_parsed: int
     records_failed: int
     restarted: bool  # a resume point was given but the file changed before it: read again
+    parser: str | None = None  # the preset or "pattern" its text records were parsed with
+    records_with_time: int | None = None  # None: the table has no _event_time
+    time_reasons: Mapping[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
 
     @property
     def next_line(self) -> int:
@@ -192,7 +206,11 @@ def stage_logs(
     pattern: str | None = None,
     preset: str | None = None,
     multiline_start: str | None = None,
-    time_field: str | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | datetime | None = None,
+    latest: str | datetime | None = None,
     existing_schema: pa.Schema | None = None,
     resume: Mapping[str, ResumePoint] | None = None,
     progress: Progress | None = None,
@@ -206,10 +224,21 @@ def stage_logs(
     if fmt not in ("auto", "jsonl", "text"):
         raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
     if existing_schema is not None and not isinstance(existing_schema, pa.Schema):
         existing_schema = pa.schema(existing_schema)  # e.g. deltalake's arro3 schema
+    if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
+        raise LogFormatError(
+            f"The table has no _event_time column (it was created without a time field), so "
+            f"--time-field '{rules.field_label}' cannot apply; ingest into a new table to have "
+            "event times, or leave --time-field out."
+        )
     sources = expand_paths(paths, filesystem_for=filesystem_for)
-    stage = _Stage(Path(staging_dir), existing_schema, time_field, text)
+    stage = _Stage(
+        Path(staging_dir), existing_schema, rules, text, explicit=bool(pattern or preset)
+    )
     try:
         for i, src in enumerate(sources):
             point = (resume or {}).get(src.uri)
@@ -244,6 +273,8 @@ class _Batch:
     errors: list[str | None] | None
     is_json: bool
     values: list[object] | None = None
+    texts: dict[str, pa.Array] | None = None  # text records: each group's text
+    text: TextFormat | None = None  # text records: the format they were parsed with
 
 
 @dataclass
@@ -300,13 +331,19 @@ class _Stage:
         self,
         staging_dir: Path,
         existing: pa.Schema | None,
-        time_field: str | None,
+        rules: TimeRules,
         text: TextFormat,
+        *,
+        explicit: bool = True,
     ) -> None:
         self.dir = staging_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
         self.text = text
+        self.explicit_text = explicit  # --pattern or --preset given: no preset is guessed
+        self.file_text = text
+        self.rules = rules
+        self.year_base: datetime | None = None
         self.existing_arrow = existing
         ex_fields = [f for f in (existing or []) if f.name not in inf.RESERVED_COLUMNS]
         self.existing_struct = pa.struct(ex_fields)
@@ -315,11 +352,13 @@ class _Stage:
         self.existing_type: Struct = ex
         # A table's partitioning cannot change: a table without _event_time stays without it.
         self.fixed_time = existing is not None
-        self.time_field = time_field
-        self.time_key: str | None = time_field  # JSON key or group name of the event time
+        # JSON keys / group names of the event time (joined by a space when several).
+        self.time_keys: tuple[str, ...] | None = rules.fields or None
+        self.time_label: str | None = rules.field_label
         self.has_time = (
-            "_event_time" in existing.names if existing is not None else bool(time_field)
+            "_event_time" in existing.names if existing is not None else bool(rules.fields)
         )
+        self.file_times: Counter[str] = Counter()
         self.running: Struct = Struct(())
         self.schema: _Schema | None = None
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int]]] = {}
@@ -327,7 +366,7 @@ class _Stage:
         self.writers: dict[tuple[str | None, int], tuple[pq.ParquetWriter, _Written]] = {}
         self._pending: dict[str | None, _Pending] = {}
         self._lanes: dict[str | None, int] = {}
-        self.times = EventTimeParser()
+        self.times = EventTimeParser(rules, now=self.ingested_at)
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
@@ -364,13 +403,21 @@ class _Stage:
         bad_lines: list[int] = []
         kind: Literal["jsonl", "text"] = "jsonl" if fmt == "jsonl" else "text"
         assembler: RecordAssembler | None = None
+        self.year_base = _modified(src) or self.ingested_at
+        self.file_text = self.text
+        self.file_times = Counter()
         try:
             for n, (chunk, lines, invalid) in enumerate(chunks):
                 if n == 0:
                     if fmt == "auto":
                         kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
+                        if kind == "text" and not self.explicit_text:
+                            head = lines.slice(0, 4 * 200).to_pylist()
+                            self.file_text = choose_preset(
+                                [x for x in head if x is not None], where=src.uri
+                            )
                     assembler = RecordAssembler(
-                        None if kind == "jsonl" else self.text.multiline_start
+                        None if kind == "jsonl" else self.file_text.multiline_start
                     )
                 counts[2] += chunk.newlines
                 unterminated = chunk.n_lines > chunk.newlines
@@ -411,6 +458,19 @@ class _Stage:
                 records_parsed=counts[0] - counts[1],
                 records_failed=counts[1],
                 restarted=reader.restarted,
+                parser=None
+                if kind == "jsonl"
+                else (
+                    self.file_text.preset.name
+                    if self.file_text.preset
+                    else "pattern"
+                    if self.file_text.pattern
+                    else None
+                ),
+                records_with_time=(counts[0] - sum(self.file_times.values()))
+                if self.has_time
+                else None,
+                time_reasons=dict(self.file_times) if self.has_time else {},
             )
         )
 
@@ -458,9 +518,15 @@ class _Stage:
         for i in invalid:
             bad_lines.append(numbers[i])
         if chunk.piece:
-            table, _ = parse_text(lines, self.text)
+            table, _ = parse_text(lines, self.file_text, times=self.times, year_base=self.year_base)
             return _Batch(
-                table, self.text.type, lines, numbers, [LONG_LINE_ERROR] * len(lines), False
+                table,
+                self.file_text.type,
+                lines,
+                numbers,
+                [LONG_LINE_ERROR] * len(lines),
+                False,
+                text=self.file_text,
             )
         return self._text_records(*assembler.feed(lines, numbers, blank_mask(lines)), bad_lines)
 
@@ -473,7 +539,10 @@ class _Stage:
     ) -> _Batch | None:
         if not len(records):
             return None
-        table, parse_errors = parse_text(records, self.text, year=self.ingested_at.year)
+        texts: dict[str, pa.Array] = {}
+        table, parse_errors = parse_text(
+            records, self.file_text, times=self.times, year_base=self.year_base, texts=texts
+        )
         errs = _combine(errors, parse_errors, len(records))
         if bad_lines:
             errs = errs or [None] * len(records)
@@ -484,7 +553,16 @@ class _Stage:
                 if j < len(bad_lines) and bad_lines[j] < max(nxt, first + 1):
                     errs[i] = f"invalid UTF-8 in line {bad_lines[j]}"
             del bad_lines[: bisect.bisect_left(bad_lines, firsts[-1])]
-        return _Batch(table, self.text.type, records, firsts, errs, False)
+        return _Batch(
+            table,
+            self.file_text.type,
+            records,
+            firsts,
+            errs,
+            False,
+            texts=texts,
+            text=self.file_text,
+        )
 
     # -- per batch --------------------------------------------------------------------
 
@@ -501,8 +579,15 @@ class _Stage:
         counts[0] += n
         counts[1] += sum(1 for e in batch.errors if e is not None) if batch.errors else 0
         self.records += n
-        times = self._event_times(batch) if schema.has_time else None
-        errors = pa.array(batch.errors, pa.string()) if batch.errors else pa.nulls(n, pa.string())
+        times = None
+        record_errors = batch.errors
+        if schema.has_time:
+            found = self._event_times(batch)
+            times = found.times
+            self.file_times.update(found.counts)
+            if found.errors is not None:
+                record_errors = _combine(batch.errors, found.errors, n)
+        errors = pa.array(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
         columns = [
             *data,
             pa.repeat(pa.scalar(uri, pa.string()), n),
@@ -536,15 +621,32 @@ class _Stage:
             self._write(table.filter(mask), d.isoformat() if d else None, schema, batch.is_json)
 
     def _choose_time_key(self, batch: _Batch) -> None:
-        if self.time_key is not None:
-            return
-        if not batch.is_json and self.text.preset and self.text.preset.time:
-            self.time_key = self.text.preset.time
-        else:
-            keys = {k for k, _ in batch.type.fields}
-            self.time_key = next((k for k in TIME_FIELDS if k in keys), None)
-        if self.time_key is not None and not self.fixed_time:
+        keys = self._time_keys(batch)
+        if keys and self.time_label is None:
+            self.time_label = "+".join(keys)
+        if keys and not self.fixed_time:
             self.has_time = True
+
+    def _time_keys(self, batch: _Batch) -> tuple[str, ...]:
+        """The fields the batch's event time is read from: ``--time-field``; else a text
+        format's own (a preset's time, or groups named like a time, any case: ``date`` and
+        ``time`` together); else the first of :data:`TIME_FIELDS` among the JSON keys."""
+        if self.time_keys is not None:
+            return self.time_keys
+        if not batch.is_json and batch.text is not None:
+            fmt = batch.text
+            if fmt.preset is not None:
+                return fmt.preset.event_time_fields
+            groups = {g.casefold(): g for g in fmt.group_names}
+            if "date" in groups and "time" in groups:
+                return (groups["date"], groups["time"])
+            return next(((groups[k],) for k in TIME_FIELDS if k in groups), ())
+        keys = {k for k, _ in batch.type.fields}
+        found = next((k for k in TIME_FIELDS if k in keys), None)
+        if found is not None:
+            self.time_keys = (found,)  # JSON: the first key found stays the event time
+            return self.time_keys
+        return ()
 
     def _current_schema(self) -> _Schema:
         final = inf.storable(inf.merge(self.existing_type, self.running))
@@ -586,17 +688,49 @@ class _Stage:
             batch.errors = errors
         return list(table.columns)
 
-    def _event_times(self, batch: _Batch) -> pa.Array:
+    def _event_times(self, batch: _Batch) -> EventTimes:
+        found = self._read_times(batch)
+        if batch.errors is None:
+            return found
+        # A record that did not parse has no time of its own: count it as such.
+        failed = pa.array([e is not None for e in batch.errors], pa.bool_())
+        moved = pc.sum(pc.and_(failed, pc.is_null(found.times))).as_py() or 0
+        if moved:
+            found.counts["no_value"] -= min(moved, found.counts["no_value"])
+            found.counts["record_failed"] += moved
+            found.counts = +found.counts
+        return found
+
+    def _read_times(self, batch: _Batch) -> EventTimes:
         n = len(batch.raw)
-        key = self.time_key
-        if key is None:
-            return pa.nulls(n, EVENT_TIME)
-        col, t = _find_column(batch.table, batch.type, key)
-        if col is None or t is None:
-            return pa.nulls(n, EVENT_TIME)
-        if isinstance(t, (Struct, inf.List)):
-            return pa.nulls(n, EVENT_TIME)
-        return self.times.parse(col, json_encoded=(t == JSON))
+        keys = self._time_keys(batch)
+        if not keys:
+            return self.times.missing(n)
+        fmt = batch.text
+        if not batch.is_json and fmt is not None and batch.texts is not None:
+            if not all(k in batch.texts for k in keys):
+                return self.times.missing(n)
+            text = join_fields([batch.texts[k] for k in keys])
+            p = fmt.preset
+            if p is not None and keys == p.event_time_fields and not self.rules.formats:
+                if p.time is not None and keys == (p.time,) and p.time in batch.table.column_names:
+                    # Already read by the preset: only the window is left to apply.
+                    return self.times.window(batch.table.column(p.time), text)
+                return self.times.event_times(
+                    text, formats=p.time_formats, year_base=self.year_base
+                )
+            return self.times.event_times(text, year_base=self.year_base)
+        cols = []
+        for key in keys:
+            col, t = _find_column(batch.table, batch.type, key)
+            if col is None or t is None or isinstance(t, (Struct, inf.List)):
+                return self.times.missing(n)
+            cols.append((col, t))
+        if len(cols) == 1:
+            col, t = cols[0]
+            return self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
+        parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
+        return self.times.event_times(join_fields(parts), year_base=self.year_base)
 
     def _record_history(self, old: Struct, new: Struct, batch: _Batch, uri: str) -> None:
         # Changes are relative to what the table can already hold, so the line found is the
@@ -757,7 +891,7 @@ class _Stage:
             sources=tuple(self.reports),
             drift=tuple(self._drift(schema)),
             ingested_at=self.ingested_at,
-            time_field=self.time_key,
+            time_field=self.time_label,
         )
 
     def _rewrite(self, w: _Written, schema: _Schema) -> None:
@@ -930,6 +1064,19 @@ def _with_strings(
     for chunk in chunks:
         lines, invalid = line_strings(chunk)
         yield chunk, lines, invalid
+
+
+def _modified(src: SourceFile) -> datetime | None:
+    """When the file was last written (the year rule of year-less times), if known."""
+    try:
+        if src.filesystem is None:
+            return datetime.fromtimestamp(os.stat(src.path).st_mtime, UTC)
+        mtime = src.filesystem.get_file_info(src.path).mtime
+    except (OSError, ValueError):
+        return None
+    if mtime is None:
+        return None
+    return mtime if mtime.tzinfo else mtime.replace(tzinfo=UTC)
 
 
 def _head(chunk: LineChunk) -> bytes:

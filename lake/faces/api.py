@@ -229,14 +229,23 @@ class Lake:
         pattern: str | None = None,
         preset: str | None = None,
         multiline_start: str | None = None,
-        time_field: str | None = None,
+        time_field: str | Sequence[str] | None = None,
+        time_format: str | Sequence[str] | None = None,
+        year: int | None = None,
+        earliest: str | None = None,
+        latest: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
     ) -> IngestReport:
         """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
         into ``table`` as one new version; the table is created on first ingest.
 
-        ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
-        groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
+        ``format`` is auto (JSON lines, or text parsed by the preset that fits), jsonl or text;
+        text logs take ``pattern`` (a regex with named groups) or ``preset`` (see
+        :meth:`presets`). The event time: ``time_field`` (``"date+time"`` or a list joins
+        fields), ``time_format`` (strptime formats tried in order; ``epoch``, ``epoch_ms``,
+        ``epoch_us``, ``epoch_ns``, ``iso8601``), ``year`` for times without one, and the
+        plausible window ``earliest``/``latest`` (ISO dates; default 1970-01-02 to a day
+        after the ingest).
         """
         from ingest.logs.pipeline import ingest_logs
 
@@ -250,8 +259,19 @@ class Lake:
             preset=preset,
             multiline_start=multiline_start,
             time_field=time_field,
+            time_format=time_format,
+            year=year,
+            earliest=earliest,
+            latest=latest,
             progress=progress,
         )
+
+    def presets(self) -> list[dict[str, object]]:
+        """The text log presets: name, description, regex, time format, multi-line start and
+        an example line."""
+        from ingest.logs.textlogs import PRESETS
+
+        return [p.to_json() for p in PRESETS.values()]
 
     def ingest_db(
         self,
