@@ -294,9 +294,24 @@ class EventTimeParser:
         ):
             return pa.nulls(n, EVENT_TIME), _as_text(values), None
         text = values.cast(pa.string())
-        if json_encoded:
-            text = pa.array([_unjson(v) for v in text.to_pylist()], pa.string())
-        return self._strings(text, fmts, year_base)
+        if not json_encoded:
+            return self._strings(text, fmts, year_base)
+        # A column of JSON text (its values disagreed on type): a JSON number in it is an
+        # epoch as in a numeric column; a JSON string is read as text.
+        encoded = text
+        text = pa.array([_unjson(v) for v in encoded.to_pylist()], pa.string())
+        numbers = pc.and_(
+            pc.invert(pc.fill_null(pc.starts_with(encoded, '"'), True)),
+            pc.fill_null(pc.match_substring_regex(encoded, _NUMERIC), False),
+        )
+        if not pc.any(numbers).as_py():
+            return self._strings(text, fmts, year_base)
+        as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
+        times, _, unread = self._strings(as_text, fmts, year_base)
+        nums = pc.cast(pc.if_else(numbers, encoded, pa.scalar(None, pa.string())), pa.float64())
+        unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
+        times = pc.if_else(numbers, self._epochs(nums, unit), times)
+        return times, text, unread
 
     def _epochs(self, values: pa.Array, unit: int | None) -> pa.Array:
         """Epoch numbers to instants: ``unit`` microseconds per unit, None for nanoseconds,

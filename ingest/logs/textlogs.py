@@ -187,7 +187,9 @@ PRESETS: dict[str, Preset] = {
     "kafka": Preset(
         "kafka",
         r"^\[(?P<time>" + _ISO_TIME + r")\] (?P<level>" + _LEVELS + r")\s+"
-        r"(?P<message>(?s:.*?))(?: \((?P<logger>[^()\s]+)\))?(?:\n(?P<trace>(?s:.*)))?$",
+        # %m (%c)%n then the throwable: the logger closes the message (which may span
+        # lines); what follows it is the stack trace.
+        r"(?P<message>(?s:.*?))(?: \((?P<logger>[^()\s]+)\)(?:\n(?P<trace>(?s:.*)))?)?$",
         time="time",
         time_formats=_LOG4J_FORMATS,
         optional=("logger", "trace"),

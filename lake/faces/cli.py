@@ -448,23 +448,13 @@ def presets(output: OutputOption = Output.table) -> None:
     Example:  lake presets --output json
     """
     from ingest.logs.textlogs import PRESETS
-    from lake.faces.render import print_json, print_rows
+    from lake.faces.render import print_json, print_presets
 
     found = [p.to_json() for p in PRESETS.values()]
     if output is Output.json:
         print_json(found)
         return
-    print_rows(
-        [
-            {
-                "preset": p["name"],
-                "layout": p["description"],
-                "time_format": " | ".join(p["time_formats"]),  # type: ignore[arg-type]
-                "example": p["example"],
-            }
-            for p in found
-        ]
-    )
+    print_presets(found)
 
 
 class ExtractMode(StrEnum):
