@@ -63,14 +63,17 @@ def print_mapping(data: Mapping[str, Any], *, title: str | None = None) -> None:
 def print_presets(presets: Sequence[Mapping[str, Any]]) -> None:
     """Each log preset as a block: name and layout, its regex, time format and example."""
     from rich.console import Console
-    from rich.markup import escape
 
     console = Console(highlight=False)
     for p in presets:
-        console.print(f"[bold]{escape(str(p['name']))}[/bold]  {escape(str(p['description']))}")
-        console.print(f"  regex:   {escape(str(p['pattern']))}", soft_wrap=True)
-        console.print(f"  time:    {escape(' | '.join(p['time_formats']))}", soft_wrap=True)
-        console.print(f"  example: {escape(str(p['example']))}", soft_wrap=True)
+        console.print(p["name"], style="bold", markup=False, end="")
+        console.print(f"  {p['description']}", markup=False)
+        for label, value in (
+            ("regex:  ", p["pattern"]),
+            ("time:   ", " | ".join(p["time_formats"])),
+            ("example:", p["example"]),
+        ):
+            console.print(f"  {label} {value}", markup=False, soft_wrap=True)
 
 
 def print_message(text: str) -> None:
