@@ -34,12 +34,17 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   names follow :mod:`ingest.logs.inference` (int+float -> float, conflicts and numbers beyond
   64 bits -> a JSON-text string column, marked with field metadata
   ``lake.encoding = json``; case/reserved collisions get ``_2``, ``_3``...).
-* Event time: ``time_field`` (a top-level key, or a dotted path into objects), else the
-  first of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present, else the preset's time.
-  Reading rules in :mod:`ingest.logs.eventtime`; an unreadable time is a null ``_event_time`` and
-  a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), not an error. A new table gets
-  ``_event_time``/``_event_date`` only when a time field exists; an existing table keeps its
-  layout (``existing_schema`` with or without ``_event_time``).
+* Event time: ``time_field`` (a top-level key or a dotted path into objects; several are
+  joined by a space), else a text format's own (a preset's time; for a pattern, a group named
+  like one of the keys below in any case, or ``date`` and ``time`` together), else the first
+  of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present. Reading rules, the plausible
+  window and the reasons are in :mod:`ingest.logs.eventtime`: a time not used is a null
+  ``_event_time`` and a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), its reason in
+  ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
+  table gets ``_event_time``/``_event_date`` only when a time field exists; an existing table
+  keeps its layout, and ``time_field`` on one without ``_event_time`` is refused.
+* Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
+  file's head (``FileReport.parser``), or LogFormatError naming the best three.
 * Appended files: ``resume[uri] = FileReport.resume_point()`` of the last ingest. When the
   stored prefix still hashes the same, reading starts at that offset with that line number;
   otherwise the file was rewritten and is read whole again (``restarted``).

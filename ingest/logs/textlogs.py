@@ -2,10 +2,13 @@
 
 A pattern is *searched* in each record (anchor it with ``^...$`` for a full match); each
 named group becomes a string column (an optional group that did not take part gives an
-empty string). Presets also give their columns types: integers for HTTP status, bytes,
-syslog priority and pid ("-" is null), and the time parsed to timestamp[us, UTC] (syslog
-lines carry no year: the year of the ingest is used, or the year before when that would put
-the line more than a day in the future).
+empty string). Presets are written after the layouts real systems write (see
+``tests/data/real-logs``); they give their columns types: integers for HTTP status, bytes,
+syslog priority and pid ("-" is null), and the time read to timestamp[us, UTC] by
+:mod:`ingest.logs.eventtime` with the preset's own formats (syslog's year-less time takes
+the year rule there). Each has its own multi-line start, derived from its time prefix.
+``--format auto`` on a text file without a pattern or preset picks the preset that parses a
+clear majority of the file's first records (:func:`choose_preset`), or refuses.
 
 Patterns run on RE2 (Arrow's regex engine, vectorised); a pattern RE2 refuses (look-around,
 back-references) runs on Python's ``re`` instead, record by record.
