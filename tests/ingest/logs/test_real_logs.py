@@ -87,8 +87,14 @@ CORPUS = [
         "syslog",
         11,
         dt.datetime(2005, 6, 14, 15, 16, 1, tzinfo=UTC),
-        {"2005-06-14": 2, "2005-06-15": 3, "2005-07-01": 3, "2005-07-10": 1, "2004-10-11": 1,
-         "2004-12-31": 1},
+        {
+            "2005-06-14": 2,
+            "2005-06-15": 3,
+            "2005-07-01": 3,
+            "2005-07-10": 1,
+            "2004-10-11": 1,
+            "2004-12-31": 1,
+        },
     ),
     (
         "syslog-macos.log",
@@ -157,7 +163,10 @@ def test_each_preset_reads_its_systems_layout_whole_records_and_exact_times(
 def test_kafka_records_keep_their_logger_and_stack_trace(tmp_path):
     staged = stage_logs([str(REAL / "kafka-server.log")], staging_dir=tmp_path, preset="kafka")
     rows = _staged_rows(staged)
-    assert [r["logger"] for r in rows[:2]] == ["kafka.server.KafkaConfig", "kafka.server.KafkaServer"]
+    assert [r["logger"] for r in rows[:2]] == [
+        "kafka.server.KafkaConfig",
+        "kafka.server.KafkaServer",
+    ]
     warn = rows[4]
     assert warn["level"] == "WARN" and warn["logger"] == "kafka.server.ReplicaFetcherThread"
     assert warn["trace"].startswith("java.io.IOException: Connection to 1 was disconnected")
@@ -351,3 +360,38 @@ def test_every_presets_own_example_parses_with_an_event_time(tmp_path, name):
     staged = stage_logs([str(path)], staging_dir=tmp_path / "s", preset=name, earliest="1990-01-01")
     assert staged.records_failed == 0
     assert _staged_rows(staged)[0]["_event_time"] is not None
+
+
+# ---------------------------------------------------------------------------------------
+# ISO 8601 strings in JSON are timestamps
+
+
+def test_iso_time_strings_in_json_are_timestamps_a_query_can_compare(lk, tmp_path):
+    """Before: they stayed text and `WHERE ts >= TIMESTAMP '...'` failed with "Cannot compare
+    VARCHAR and TIMESTAMP"."""
+    first = tmp_path / "a.jsonl"
+    first.write_text(
+        '{"ts":"2024-01-21T10:00:00.123Z","at":{"seen":"2024-01-20 23:00:00+01:00"},"n":1}\n'
+        '{"ts":"2024-01-20T09:00:00Z","at":{"seen":"2024-01-20T08:00:00+01:00"},"n":2}\n'
+        '{"ts":"2024-01-22T00:00:00.5+02:00","local":"2024-01-22 00:00:00","n":3}\n'
+    )
+    lk.ingest_logs("app.iso", str(first))
+    rows = _rows(lk, "app.iso")
+    assert rows[0]["ts"] == dt.datetime(2024, 1, 21, 10, 0, 0, 123000, tzinfo=UTC)
+    assert rows[0]["at"]["seen"] == dt.datetime(2024, 1, 20, 22, tzinfo=UTC)
+    assert rows[2]["local"] == "2024-01-22 00:00:00"  # no zone: no instant, kept as text
+    assert rows[0]["_raw"].startswith('{"ts":"2024-01-21T10:00:00.123Z"')
+    found = lk.sql("SELECT n FROM app.iso WHERE ts >= TIMESTAMP '2024-01-21' ORDER BY n")
+    assert found.rows() == [{"n": 1}, {"n": 3}]
+
+    # A later string that is no time: the column keeps every value as JSON text (the logs
+    # policy's conflict, in the drift ledger), older rows rewritten in the same commit.
+    later = tmp_path / "b.jsonl"
+    later.write_text('{"ts":"not yet","n":4}\n')
+    lk.ingest_logs("app.iso", str(later))
+    by_n = {r["n"]: r for r in _rows(lk, "app.iso")}
+    assert by_n[4]["ts"] == '"not yet"'
+    assert by_n[1]["ts"] is not None and by_n[1]["ts"].startswith('"2024-01-21')
+    assert all(r["ts"] is not None for r in by_n.values())
+    changes = [c for c in lk.schema("app.iso", history=True)["history"] if c["column"] == "ts"]
+    assert [c["change"] for c in changes][-1] == "conflict"
