@@ -44,7 +44,8 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   table gets ``_event_time``/``_event_date`` only when a time field exists; an existing table
   keeps its layout, and ``time_field`` on one without ``_event_time`` is refused.
 * Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
-  file's head (``FileReport.parser``), or LogFormatError naming the best three.
+  file's head (``FileReport.parser``); lines kept unparsed when no preset parses any record
+  there; LogFormatError naming the best three when some parse but none a clear majority.
 * Appended files: ``resume[uri] = FileReport.resume_point()`` of the last ingest. When the
   stored prefix still hashes the same, reading starts at that offset with that line number;
   otherwise the file was rewritten and is read whole again (``restarted``).
@@ -418,9 +419,10 @@ class _Stage:
                         kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                         if kind == "text" and not self.explicit_text:
                             head = lines.slice(0, 4 * 200).to_pylist()
-                            self.file_text = choose_preset(
+                            chosen = choose_preset(
                                 [x for x in head if x is not None], where=src.uri
                             )
+                            self.file_text = chosen or self.text
                     assembler = RecordAssembler(
                         None if kind == "jsonl" else self.file_text.multiline_start
                     )

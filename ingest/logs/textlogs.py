@@ -530,13 +530,20 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
     return sorted(scores, key=lambda s: (-s.rate, order[s.name]))
 
 
-def choose_preset(lines: list[str], *, where: str) -> TextFormat:
-    """The preset that parses a clear majority of ``lines``. Raises LogFormatError naming the
-    best three (with their parse rates) when none does."""
+def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
+    """The preset that parses a clear majority of ``lines``, or None when no preset parses
+    any of them (plain text: its lines are kept unparsed, as with ``--format text``).
+
+    Raises LogFormatError naming the best three (with their parse rates) when some preset
+    parses some records but none a clear majority: a log of a known family read with the
+    wrong layout would land with most of its records failed.
+    """
     sample = [s for s in lines if s.strip()][:AUTO_SAMPLE_LINES]
     scores = score_presets(sample)
     best = scores[0] if scores else None
-    if best is None or best.rate < AUTO_MIN_RATE:
+    if best is None or best.parsed == 0:
+        return None
+    if best.rate < AUTO_MIN_RATE:
         listed = ", ".join(f"{s.name} {s.rate:.0%}" for s in scores[:3])
         raise LogFormatError(
             f"No log preset parses '{where}' (best on its first {len(sample)} lines: {listed}); "

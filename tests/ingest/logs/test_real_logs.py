@@ -393,3 +393,11 @@ def test_iso_time_strings_in_json_are_timestamps_a_query_can_compare(lk, tmp_pat
     assert all(r["ts"] is not None for r in by_n.values())
     changes = [c for c in lk.schema("app.iso", history=True)["history"] if c["column"] == "ts"]
     assert [c["change"] for c in changes][-1] == "conflict"
+
+
+def test_auto_keeps_plain_text_no_preset_parses_at_all_as_unparsed_lines(tmp_path):
+    plain = tmp_path / "notes.txt"
+    plain.write_text("first note\nsecond note\n")
+    staged = stage_logs([str(plain)], staging_dir=tmp_path / "s")
+    assert staged.sources[0].parser is None
+    assert [r["_raw"] for r in _staged_rows(staged)] == ["first note", "second note"]
