@@ -588,7 +588,10 @@ class _Stage:
         self.records += n
         times = None
         record_errors = batch.errors
-        if schema.has_time:
+        if not schema.has_time:
+            # No time field yet: should a later batch bring one, these records have none.
+            self.file_times["no_value"] += n
+        else:
             found = self._event_times(batch)
             times = found.times
             self.file_times.update(found.counts)
@@ -719,12 +722,12 @@ class _Stage:
                 return self.times.missing(n)
             text = join_fields([batch.texts[k] for k in keys])
             p = fmt.preset
-            if p is not None and keys == p.event_time_fields and not self.rules.formats:
+            if p is not None and keys == p.event_time_fields:
                 if p.time is not None and keys == (p.time,) and p.time in batch.table.column_names:
-                    # Already read by the preset: only the window is left to apply.
+                    # Already read with the preset (or --time-format): the window is left.
                     return self.times.window(batch.table.column(p.time), text)
                 return self.times.event_times(
-                    text, formats=p.time_formats, year_base=self.year_base
+                    text, formats=self.rules.formats or p.time_formats, year_base=self.year_base
                 )
             return self.times.event_times(text, year_base=self.year_base)
         cols = []

@@ -452,7 +452,8 @@ def parse_text(
                 col = pc.cast(col, pa.int64())
             elif t == inf.TIMESTAMP:
                 assert p is not None
-                col = parser.parse(col, formats=p.time_formats, year_base=year_base)
+                formats = parser.rules.formats or p.time_formats  # --time-format overrides
+                col = parser.parse(col, formats=formats, year_base=year_base)
             arrays.append(col)
             fields.append(inf.arrow_field(g, t))
     finally:

@@ -401,3 +401,15 @@ def test_auto_keeps_plain_text_no_preset_parses_at_all_as_unparsed_lines(tmp_pat
     staged = stage_logs([str(plain)], staging_dir=tmp_path / "s")
     assert staged.sources[0].parser is None
     assert [r["_raw"] for r in _staged_rows(staged)] == ["first note", "second note"]
+
+
+def test_time_format_overrides_a_presets_own(tmp_path):
+    # A cluster whose log4j layout writes dd/MM/yy: the user says so, the preset obeys.
+    staged = stage_logs(
+        [str(REAL / "spark.log")],
+        staging_dir=tmp_path,
+        preset="spark",
+        time_format="%d/%m/%y %H:%M:%S",
+    )
+    first = _staged_rows(staged)[0]
+    assert first["time"] == first["_event_time"] == dt.datetime(2009, 6, 17, 20, 10, 40, tzinfo=UTC)
