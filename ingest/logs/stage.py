@@ -91,6 +91,7 @@ from ingest.logs.jsonl import (
 )
 from ingest.logs.lines import LONG_LINE_ERROR, LineChunk, blank_mask, iter_chunks, line_strings
 from ingest.logs.textlogs import (
+    AUTO_SAMPLE_LINES,
     RecordAssembler,
     TextFormat,
     choose_preset,
@@ -418,7 +419,7 @@ class _Stage:
                     if fmt == "auto":
                         kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                         if kind == "text" and not self.explicit_text:
-                            head = lines.slice(0, 4 * 200).to_pylist()
+                            head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
                             chosen = choose_preset(
                                 [x for x in head if x is not None], where=src.uri
                             )
@@ -465,15 +466,7 @@ class _Stage:
                 records_parsed=counts[0] - counts[1],
                 records_failed=counts[1],
                 restarted=reader.restarted,
-                parser=None
-                if kind == "jsonl"
-                else (
-                    self.file_text.preset.name
-                    if self.file_text.preset
-                    else "pattern"
-                    if self.file_text.pattern
-                    else None
-                ),
+                parser=None if kind == "jsonl" else _parser_name(self.file_text),
                 records_with_time=(counts[0] - sum(self.file_times.values()))
                 if self.has_time
                 else None,
@@ -1074,6 +1067,13 @@ def _with_strings(
     for chunk in chunks:
         lines, invalid = line_strings(chunk)
         yield chunk, lines, invalid
+
+
+def _parser_name(fmt: TextFormat) -> str | None:
+    """What text records were parsed with: a preset's name, "pattern", or None (unparsed)."""
+    if fmt.preset is not None:
+        return fmt.preset.name
+    return "pattern" if fmt.pattern else None
 
 
 def _modified(src: SourceFile) -> datetime | None:
