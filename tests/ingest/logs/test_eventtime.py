@@ -144,3 +144,27 @@ def test_time_formats_are_tried_in_order_and_only_they():
 def test_bad_time_options_are_refused_in_one_sentence(kw, message):
     with pytest.raises(LogFormatError, match=message):
         time_rules(**kw)
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2015-10-18 18:01:47,978", "2015-10-18 18:01:47,9"], "%Y-%m-%d %H:%M:%S,%f"),
+        (["17/06/09 20:10:40"], "%y/%m/%d %H:%M:%S"),
+        (["081109 203615"], "%y%m%d %H%M%S"),
+        (["2016/12/19 16:00:01"], "%Y/%m/%d %H:%M:%S"),
+        (["2024-01-21 10:00:00", "2024-01-21T10:00:00.5"], "iso8601"),
+        (["17/May/2015:10:05:03 +0200"], "%d/%b/%Y:%H:%M:%S %z"),
+    ],
+)
+def test_a_column_every_value_of_which_one_format_reads_gets_the_same_instants(values, fmt):
+    # A column the first format reads whole may take Arrow's parser; one with a value it
+    # cannot read goes through DuckDB. Both must give the same instants.
+    p = EventTimeParser(now=NOW)
+    try:
+        whole = p.parse(pa.array(values), formats=[fmt]).to_pylist()
+        mixed = p.parse(pa.array([*values, "zzz"]), formats=[fmt]).to_pylist()
+    finally:
+        p.close()
+    assert whole == mixed[:-1] and mixed[-1] is None
+    assert None not in whole
