@@ -27,14 +27,17 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 Reasons, as counted in the ingest report (``event_times.reasons``); all but ``no_value`` are
 also written to the record's ``_error`` (when the record has no other error):
 
-==================  ===============================================================
-``no_value``        the time field is absent, null or empty
-``unreadable``      the value matches none of the formats
-``number_not_epoch`` a numeric string and no ``epoch*`` format was given
-``before_earliest`` the instant is before ``--earliest``
-``after_latest``    the instant is after ``--latest``
-``record_failed``   the record itself did not parse (its ``_error`` says why)
-==================  ===============================================================
+======================  ===========================================================
+``no_value``            the time field is absent, null or empty
+``unreadable``          the value matches none of the formats
+``number_not_epoch``    a numeric string and no ``epoch*`` format was given
+``before_earliest``     the instant is before ``--earliest``
+``after_latest``        the instant is after ``--latest``
+``record_failed``       the record itself did not parse (its ``_error`` says why)
+======================  ===========================================================
+
+JSON strings that are ISO 8601 instants arrive already typed as timestamps
+(:func:`ingest.logs.inference.type_of`); only the window is applied to them.
 """
 
 from __future__ import annotations
