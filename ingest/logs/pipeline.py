@@ -19,6 +19,7 @@ from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from catalog.ledger import PendingFile
 from catalog.tables import TableInfo
+from ingest.exceptions import LogFormatError
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -42,6 +43,12 @@ class FileOutcome:
     records_failed: int = 0
     bytes: int = 0
     note: str | None = None
+    parser: str | None = None
+    """Text records: the preset (chosen by ``--format auto`` or given) or "pattern"."""
+    records_with_time: int | None = None
+    """Records that got an ``_event_time``; None when the table has none."""
+    time_reasons: dict[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,6 +65,8 @@ class IngestReport:
     files: tuple[FileOutcome, ...]
     drift: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    time_field: str | None = None
+    """The field(s) the event time was read from (``date+time``), None when none."""
 
     @property
     def records_read(self) -> int:
@@ -72,6 +81,34 @@ class IngestReport:
         return sum(f.records_failed for f in self.files)
 
     @property
+    def has_event_time(self) -> bool:
+        return any(f.records_with_time is not None for f in self.files)
+
+    @property
+    def records_with_time(self) -> int:
+        return sum(f.records_with_time or 0 for f in self.files)
+
+    @property
+    def time_reasons(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.time_reasons)
+        return dict(total.most_common())
+
+    def event_times_json(self) -> dict[str, Any] | None:
+        """How many records got an event time, how many did not and why (None: the table
+        has no ``_event_time``)."""
+        if not self.has_event_time:
+            return None
+        reasons = self.time_reasons
+        return {
+            "time_field": self.time_field,
+            "with_time": self.records_with_time,
+            "without_time": sum(reasons.values()),
+            "reasons": reasons,
+        }
+
+    @property
     def files_skipped(self) -> int:
         return sum(1 for f in self.files if f.status == "skipped")
 
@@ -84,6 +121,7 @@ class IngestReport:
             "records_parsed": self.records_parsed,
             "records_failed": self.records_failed,
             "files_skipped": self.files_skipped,
+            "event_times": self.event_times_json(),
             "files": [f.to_json() for f in self.files],
             "drift": list(self.drift),
             "seconds": round(self.seconds, 3),
@@ -100,7 +138,11 @@ def ingest_logs(
     pattern: str | None = None,
     preset: str | None = None,
     multiline_start: str | None = None,
-    time_field: str | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | None = None,
+    latest: str | None = None,
     progress: Progress | None = None,
     encoding: str | None = None,
     reparse: bool = False,
@@ -117,13 +159,21 @@ def ingest_logs(
     that line read again whole, its row replaced the same way.
 
     Raises:
-        SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed.
+        SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed (bad options
+            are refused before any table or run is created).
         CommitConflict: another writer committed while a widening rewrite was running.
     """
+    from ingest.logs.eventtime import time_rules
     from ingest.logs.stage import stage_logs
+    from ingest.logs.textlogs import text_format
     from ingest.sources import expand_paths
 
     started = time.perf_counter()
+    # Check the options before anything is created.
+    text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
     # Expand first: a path that matches nothing must not create a table or a run.
     sources = expand_paths(paths, filesystem_for=storage.filesystem_for)
     info = catalog.create_table(
@@ -133,6 +183,12 @@ def ingest_logs(
     sync_table(catalog, store, info)
     existing = store.snapshot() if store.exists() else None
     existing_schema = existing.schema if existing is not None else None
+    if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
+        raise LogFormatError(
+            f"Table {name} has no _event_time column (it was created without a time field), "
+            f"so --time-field '{rules.field_label}' cannot apply; ingest into a new table to "
+            "have event times, or leave --time-field out."
+        )
     resume, skipped = _plan(catalog, info, sources)
     if reparse:
         skipped = {}
@@ -147,7 +203,11 @@ def ingest_logs(
         "pattern": pattern,
         "preset": preset,
         "multiline_start": multiline_start,
-        "time_field": time_field,
+        "time_field": time_field if isinstance(time_field, str | None) else list(time_field),
+        "time_format": time_format if isinstance(time_format, str | None) else list(time_format),
+        "year": year,
+        "earliest": earliest,
+        "latest": latest,
         "encoding": encoding,
         "reparse": reparse,
     }
@@ -167,6 +227,10 @@ def ingest_logs(
                 preset=preset,
                 multiline_start=multiline_start,
                 time_field=time_field,
+                time_format=time_format,
+                year=year,
+                earliest=earliest,
+                latest=latest,
                 existing_schema=existing_schema,
                 resume=resume,
                 progress=progress,
@@ -193,6 +257,9 @@ def ingest_logs(
                         records_read=report.records_read,
                         records_parsed=report.records_parsed,
                         records_failed=report.records_failed,
+                        parser=report.parser,
+                        records_with_time=report.records_with_time,
+                        time_reasons=dict(report.time_reasons),
                         bytes=report.size - report.start_offset,
                         note=_note(report, grown=grown, reparse=reparse),
                     )
@@ -206,6 +273,7 @@ def ingest_logs(
                     tuple(outcomes),
                     drift,
                     time.perf_counter() - started,
+                    staged.time_field,
                 )
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
             replaced = [
@@ -245,6 +313,7 @@ def ingest_logs(
         tuple(outcomes),
         drift,
         time.perf_counter() - started,
+        staged.time_field,
     )
 
 

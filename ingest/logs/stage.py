@@ -37,12 +37,18 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   names follow :mod:`ingest.logs.inference` (int+float -> float, conflicts and numbers beyond
   64 bits -> a JSON-text string column, marked with field metadata
   ``lake.encoding = json``; case/reserved collisions get ``_2``, ``_3``...).
-* Event time: ``time_field`` (a top-level key, or a dotted path into objects), else the
-  first of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present, else the preset's time.
-  Reading rules in :mod:`ingest.logs.eventtime`; an unreadable time is a null ``_event_time`` and
-  a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), not an error. A new table gets
-  ``_event_time``/``_event_date`` only when a time field exists; an existing table keeps its
-  layout (``existing_schema`` with or without ``_event_time``).
+* Event time: ``time_field`` (a top-level key or a dotted path into objects; several are
+  joined by a space), else a text format's own (a preset's time; for a pattern, a group named
+  like one of the keys below in any case, or ``date`` and ``time`` together), else the first
+  of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present. Reading rules, the plausible
+  window and the reasons are in :mod:`ingest.logs.eventtime`: a time not used is a null
+  ``_event_time`` and a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), its reason in
+  ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
+  table gets ``_event_time``/``_event_date`` only when a time field exists; an existing table
+  keeps its layout, and ``time_field`` on one without ``_event_time`` is refused.
+* Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
+  file's head (``FileReport.parser``); lines kept unparsed when no preset parses any record
+  there; LogFormatError naming the best three when some parse but none a clear majority.
 * Appended files: ``resume[uri] = FileReport.resume_point()`` of the last ingest. When the
   stored prefix still hashes the same, reading starts at that offset with that line number;
   otherwise the file was rewritten and is read whole again (``restarted``). When the last
@@ -60,6 +66,7 @@ import os
 import queue
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,7 +79,15 @@ import pyarrow.parquet as pq
 
 from ingest.exceptions import IngestError, LogFormatError, SourceUnreadable
 from ingest.logs import inference as inf
-from ingest.logs.eventtime import TIME_FIELDS, EventTimeParser, event_dates
+from ingest.logs.eventtime import (
+    TIME_FIELDS,
+    EventTimeParser,
+    EventTimes,
+    TimeRules,
+    event_dates,
+    join_fields,
+    time_rules,
+)
 from ingest.logs.inference import JSON, NULL, Names, Struct, Type
 from ingest.logs.jsonl import (
     NeedsReparse,
@@ -99,8 +114,10 @@ from ingest.logs.lines import (
     wide,
 )
 from ingest.logs.textlogs import (
+    AUTO_SAMPLE_LINES,
     RecordAssembler,
     TextFormat,
+    choose_preset,
     looks_like_json,
     parse_text,
     text_format,
@@ -163,6 +180,10 @@ class FileReport:
     None: the ingest only adds rows."""
     encoding: str = "utf-8"
     line_ending: Ending = "lf"
+    parser: str | None = None  # the preset or "pattern" its text records were parsed with
+    records_with_time: int | None = None  # None: the table has no _event_time
+    time_reasons: Mapping[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
 
     @property
     def next_line(self) -> int:
@@ -230,7 +251,11 @@ def stage_logs(
     pattern: str | None = None,
     preset: str | None = None,
     multiline_start: str | None = None,
-    time_field: str | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | datetime | None = None,
+    latest: str | datetime | None = None,
     existing_schema: pa.Schema | None = None,
     resume: Mapping[str, ResumePoint] | None = None,
     progress: Progress | None = None,
@@ -254,10 +279,21 @@ def stage_logs(
         raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     codec = check_encoding(encoding)
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
     if existing_schema is not None and not isinstance(existing_schema, pa.Schema):
         existing_schema = pa.schema(existing_schema)  # e.g. deltalake's arro3 schema
+    if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
+        raise LogFormatError(
+            f"The table has no _event_time column (it was created without a time field), so "
+            f"--time-field '{rules.field_label}' cannot apply; ingest into a new table to have "
+            "event times, or leave --time-field out."
+        )
     sources = expand_paths(paths, filesystem_for=filesystem_for)
-    stage = _Stage(Path(staging_dir), existing_schema, time_field, text, codec)
+    stage = _Stage(
+        Path(staging_dir), existing_schema, rules, text, codec, explicit=bool(pattern or preset)
+    )
     expect = getattr(progress, "expect", None)
     if expect is not None:
         starts = {uri: point[0] for uri, point in (resume or {}).items() if uri not in reparse}
@@ -308,6 +344,8 @@ class _Batch:
     is_json: bool
     values: list[object] | None = None
     raw_bytes: list[bytes | None] | None = None  # original bytes where the text is not exact
+    texts: dict[str, pa.Array] | None = None  # text records: each group's text
+    text: TextFormat | None = None  # text records: the format they were parsed with
 
 
 @dataclass
@@ -368,15 +406,21 @@ class _Stage:
         self,
         staging_dir: Path,
         existing: pa.Schema | None,
-        time_field: str | None,
+        rules: TimeRules,
         text: TextFormat,
         encoding: str = "utf-8",
+        *,
+        explicit: bool = True,
     ) -> None:
         self.encoding = encoding
         self.dir = staging_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
         self.text = text
+        self.explicit_text = explicit  # --pattern or --preset given: no preset is guessed
+        self.file_text = text
+        self.rules = rules
+        self.year_base: datetime | None = None
         self.existing_arrow = existing
         ex_fields = [f for f in (existing or []) if f.name not in inf.RESERVED_COLUMNS]
         self.existing_struct = pa.struct(ex_fields)
@@ -385,12 +429,14 @@ class _Stage:
         self.existing_type: Struct = ex
         # A table's partitioning cannot change: a table without _event_time stays without it.
         self.fixed_time = existing is not None
-        self.time_field = time_field
-        self.time_key: str | None = time_field  # JSON key or group name of the event time
+        # JSON keys / group names of the event time (joined by a space when several).
+        self.time_keys: tuple[str, ...] | None = rules.fields or None
+        self.time_label: str | None = rules.field_label
         self.has_time = (
-            "_event_time" in existing.names if existing is not None else bool(time_field)
+            "_event_time" in existing.names if existing is not None else bool(rules.fields)
         )
         self.has_raw_bytes = existing is not None and RAW_BYTES in existing.names
+        self.file_times: Counter[str] = Counter()
         self.running: Struct = Struct(())
         self.schema: _Schema | None = None
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int]]] = {}
@@ -402,7 +448,7 @@ class _Stage:
         # judging 16,384 rows of every column took about 12 ms per file, 42% of the main
         # thread's time on a 60-day ingest.
         self._options: dict[pa.Schema, dict[str, object]] = {}
-        self.times = EventTimeParser()
+        self.times = EventTimeParser(rules, now=self.ingested_at)
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
@@ -501,13 +547,22 @@ class _Stage:
         if fmt == "auto" and known_format is not None and replaces_from != 1:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
+        self.year_base = _modified(src) or self.ingested_at
+        self.file_text = self.text
+        self.file_times = Counter()
         try:
             for n, (chunk, lines, invalid, raw) in enumerate(chunks):
                 if n == 0:
                     if fmt == "auto" and (known_format is None or replaces_from == 1):
                         kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
+                        if kind == "text" and not self.explicit_text:
+                            head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
+                            chosen = choose_preset(
+                                [x for x in head if x is not None], where=src.uri
+                            )
+                            self.file_text = chosen or self.text
                     assembler = RecordAssembler(
-                        None if kind == "jsonl" else self.text.multiline_start
+                        None if kind == "jsonl" else self.file_text.multiline_start
                     )
                 counts[2] += chunk.newlines
                 unterminated = chunk.n_lines > chunk.newlines
@@ -551,6 +606,11 @@ class _Stage:
                 replaces_from=replaces_from,
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
+                parser=None if kind == "jsonl" else _parser_name(self.file_text),
+                records_with_time=(counts[0] - sum(self.file_times.values()))
+                if self.has_time
+                else None,
+                time_reasons=dict(self.file_times) if self.has_time else {},
             )
         )
 
@@ -618,15 +678,16 @@ class _Stage:
     ) -> _Batch | None:
         numbers = list(range(chunk.first_line, chunk.first_line + chunk.n_lines))
         if chunk.piece:
-            table, _ = parse_text(lines, self.text)
+            table, _ = parse_text(lines, self.file_text, times=self.times, year_base=self.year_base)
             return _Batch(
                 table,
-                self.text.type,
+                self.file_text.type,
                 lines,
                 numbers,
                 [LONG_LINE_ERROR] * len(lines),
                 False,
                 raw_bytes=_listed(raw, len(lines)),
+                text=self.file_text,
             )
         for i, data in raw.items():
             bad_lines[numbers[i]] = data
@@ -644,7 +705,10 @@ class _Stage:
     ) -> _Batch | None:
         if not len(records):
             return None
-        table, parse_errors = parse_text(records, self.text, year=self.ingested_at.year)
+        texts: dict[str, pa.Array] = {}
+        table, parse_errors = parse_text(
+            records, self.file_text, times=self.times, year_base=self.year_base, texts=texts
+        )
         errs = _combine(errors, parse_errors, len(records))
         raw_bytes: list[bytes | None] | None = None
         if bad_lines:
@@ -663,7 +727,17 @@ class _Stage:
                     raw_bytes[i] = _record_bytes(records[i].as_py(), first, bad_lines, codec)
             for line in bad[: bisect.bisect_left(bad, firsts[-1])]:
                 del bad_lines[line]
-        return _Batch(table, self.text.type, records, firsts, errs, False, raw_bytes=raw_bytes)
+        return _Batch(
+            table,
+            self.file_text.type,
+            records,
+            firsts,
+            errs,
+            False,
+            raw_bytes=raw_bytes,
+            texts=texts,
+            text=self.file_text,
+        )
 
     # -- per batch --------------------------------------------------------------------
 
@@ -682,8 +756,18 @@ class _Stage:
         counts[0] += n
         counts[1] += sum(1 for e in batch.errors if e is not None) if batch.errors else 0
         self.records += n
-        times = self._event_times(batch) if schema.has_time else None
-        errors = pa.array(batch.errors, pa.string()) if batch.errors else pa.nulls(n, pa.string())
+        times = None
+        record_errors = batch.errors
+        if not schema.has_time:
+            # No time field yet: should a later batch bring one, these records have none.
+            self.file_times["no_value"] += n
+        else:
+            found = self._event_times(batch)
+            times = found.times
+            self.file_times.update(found.counts)
+            if found.errors is not None:
+                record_errors = _combine(batch.errors, found.errors, n)
+        errors = pa.array(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
         columns = [
             *data,
             pa.repeat(pa.scalar(uri, pa.string()), n),
@@ -723,15 +807,32 @@ class _Stage:
             self._write(table.filter(mask), d.isoformat() if d else None, schema, batch.is_json)
 
     def _choose_time_key(self, batch: _Batch) -> None:
-        if self.time_key is not None:
-            return
-        if not batch.is_json and self.text.preset and self.text.preset.time:
-            self.time_key = self.text.preset.time
-        else:
-            keys = {k for k, _ in batch.type.fields}
-            self.time_key = next((k for k in TIME_FIELDS if k in keys), None)
-        if self.time_key is not None and not self.fixed_time:
+        keys = self._time_keys(batch)
+        if keys and self.time_label is None:
+            self.time_label = "+".join(keys)
+        if keys and not self.fixed_time:
             self.has_time = True
+
+    def _time_keys(self, batch: _Batch) -> tuple[str, ...]:
+        """The fields the batch's event time is read from: ``--time-field``; else a text
+        format's own (a preset's time, or groups named like a time, any case: ``date`` and
+        ``time`` together); else the first of :data:`TIME_FIELDS` among the JSON keys."""
+        if self.time_keys is not None:
+            return self.time_keys
+        if not batch.is_json and batch.text is not None:
+            fmt = batch.text
+            if fmt.preset is not None:
+                return fmt.preset.event_time_fields
+            groups = {g.casefold(): g for g in fmt.group_names}
+            if "date" in groups and "time" in groups:
+                return (groups["date"], groups["time"])
+            return next(((groups[k],) for k in TIME_FIELDS if k in groups), ())
+        keys = {k for k, _ in batch.type.fields}
+        found = next((k for k in TIME_FIELDS if k in keys), None)
+        if found is not None:
+            self.time_keys = (found,)  # JSON: the first key found stays the event time
+            return self.time_keys
+        return ()
 
     def _current_schema(self) -> _Schema:
         final = inf.storable(inf.merge(self.existing_type, self.running))
@@ -774,17 +875,49 @@ class _Stage:
             batch.errors = errors
         return list(table.columns)
 
-    def _event_times(self, batch: _Batch) -> pa.Array:
+    def _event_times(self, batch: _Batch) -> EventTimes:
+        found = self._read_times(batch)
+        if batch.errors is None:
+            return found
+        # A record that did not parse has no time of its own: count it as such.
+        failed = pa.array([e is not None for e in batch.errors], pa.bool_())
+        moved = pc.sum(pc.and_(failed, pc.is_null(found.times))).as_py() or 0
+        if moved:
+            found.counts["no_value"] -= min(moved, found.counts["no_value"])
+            found.counts["record_failed"] += moved
+            found.counts = +found.counts
+        return found
+
+    def _read_times(self, batch: _Batch) -> EventTimes:
         n = len(batch.raw)
-        key = self.time_key
-        if key is None:
-            return pa.nulls(n, EVENT_TIME)
-        col, t = _find_column(batch.table, batch.type, key)
-        if col is None or t is None:
-            return pa.nulls(n, EVENT_TIME)
-        if isinstance(t, (Struct, inf.List)):
-            return pa.nulls(n, EVENT_TIME)
-        return self.times.parse(col, json_encoded=(t == JSON))
+        keys = self._time_keys(batch)
+        if not keys:
+            return self.times.missing(n)
+        fmt = batch.text
+        if not batch.is_json and fmt is not None and batch.texts is not None:
+            if not all(k in batch.texts for k in keys):
+                return self.times.missing(n)
+            text = join_fields([batch.texts[k] for k in keys])
+            p = fmt.preset
+            if p is not None and keys == p.event_time_fields:
+                if p.time is not None and keys == (p.time,) and p.time in batch.table.column_names:
+                    # Already read with the preset (or --time-format): the window is left.
+                    return self.times.window(batch.table.column(p.time), text)
+                return self.times.event_times(
+                    text, formats=self.rules.formats or p.time_formats, year_base=self.year_base
+                )
+            return self.times.event_times(text, year_base=self.year_base)
+        cols = []
+        for key in keys:
+            col, t = _find_column(batch.table, batch.type, key)
+            if col is None or t is None or isinstance(t, (Struct, inf.List)):
+                return self.times.missing(n)
+            cols.append((col, t))
+        if len(cols) == 1:
+            col, t = cols[0]
+            return self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
+        parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
+        return self.times.event_times(join_fields(parts), year_base=self.year_base)
 
     def _record_history(self, old: Struct, new: Struct, batch: _Batch, uri: str) -> None:
         # Changes are relative to what the table can already hold, so the line found is the
@@ -967,7 +1100,7 @@ class _Stage:
             sources=tuple(self.reports),
             drift=tuple(self._drift(schema)),
             ingested_at=self.ingested_at,
-            time_field=self.time_key,
+            time_field=self.time_label,
         )
 
     def _rewrite(self, w: _Written, schema: _Schema) -> None:
@@ -1182,6 +1315,26 @@ def _record_bytes(text: str, first: int, bad_lines: Mapping[int, bytes], codec: 
         data = bad_lines.get(first + j)
         out.append(data if data is not None else original_bytes(line.encode(), codec))
     return b"\n".join(out)
+
+
+def _parser_name(fmt: TextFormat) -> str | None:
+    """What text records were parsed with: a preset's name, "pattern", or None (unparsed)."""
+    if fmt.preset is not None:
+        return fmt.preset.name
+    return "pattern" if fmt.pattern else None
+
+
+def _modified(src: SourceFile) -> datetime | None:
+    """When the file was last written (the year rule of year-less times), if known."""
+    try:
+        if src.filesystem is None:
+            return datetime.fromtimestamp(os.stat(src.path).st_mtime, UTC)
+        mtime = src.filesystem.get_file_info(src.path).mtime
+    except (OSError, ValueError):
+        return None
+    if mtime is None:
+        return None
+    return mtime if mtime.tzinfo else mtime.replace(tzinfo=UTC)
 
 
 def _head(chunk: LineChunk) -> bytes:

@@ -243,7 +243,11 @@ class Lake:
         pattern: str | None = None,
         preset: str | None = None,
         multiline_start: str | None = None,
-        time_field: str | None = None,
+        time_field: str | Sequence[str] | None = None,
+        time_format: str | Sequence[str] | None = None,
+        year: int | None = None,
+        earliest: str | None = None,
+        latest: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
         encoding: str | None = None,
         reparse: bool = False,
@@ -251,11 +255,15 @@ class Lake:
         """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
 
-        ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
-        groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
-        ``encoding``: of files without a byte-order mark (UTF-8 when None). ``reparse``: read
-        the files again even if already ingested, their rows replaced by the new parse in
-        the same commit (older versions keep the old parse).
+        ``format`` is auto (JSON lines, or text parsed by the preset that fits), jsonl or text;
+        text logs take ``pattern`` (a regex with named groups) or ``preset`` (see
+        :meth:`presets`). The event time: ``time_field`` (``"date+time"`` or a list joins
+        fields), ``time_format`` (strptime formats tried in order; ``epoch``, ``epoch_ms``,
+        ``epoch_us``, ``epoch_ns``, ``iso8601``), ``year`` for times without one, and the
+        plausible window ``earliest``/``latest`` (ISO dates; default 1970-01-02 to a day
+        after the ingest). ``encoding``: of files without a byte-order mark (UTF-8 when None).
+        ``reparse``: read the files again even if already ingested, their rows replaced by the
+        new parse in the same commit (older versions keep the old parse).
         """
         from ingest.logs.pipeline import ingest_logs
 
@@ -269,10 +277,21 @@ class Lake:
             preset=preset,
             multiline_start=multiline_start,
             time_field=time_field,
+            time_format=time_format,
+            year=year,
+            earliest=earliest,
+            latest=latest,
             progress=progress,
             encoding=encoding,
             reparse=reparse,
         )
+
+    def presets(self) -> list[dict[str, object]]:
+        """The text log presets: name, description, regex, time format, multi-line start and
+        an example line."""
+        from ingest.logs.textlogs import PRESETS
+
+        return [p.to_json() for p in PRESETS.values()]
 
     def ingest_db(
         self,

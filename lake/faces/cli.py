@@ -446,7 +446,7 @@ def ingest_logs(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option("--preset", help="apache-combined, nginx-combined, syslog or log4j."),
+        typer.Option("--preset", help="A layout of a known system; `lake presets` lists them."),
     ] = None,
     multiline_start: Annotated[
         str | None,
@@ -459,10 +459,47 @@ def ingest_logs(
         ),
     ] = None,
     time_field: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--time-field",
-            help="The event time field (default: timestamp, time, @timestamp or ts).",
+            help=(
+                "The event time field (default: timestamp, time, @timestamp or ts; a preset's "
+                "time). Fields joined by a space: date+time, or the option given twice."
+            ),
+        ),
+    ] = None,
+    time_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--time-format",
+            help=(
+                "How the time is written, strptime-style ('%y/%m/%d %H:%M:%S'); repeat to try "
+                "several in order. epoch, epoch_ms, epoch_us, epoch_ns read numbers; iso8601."
+            ),
+        ),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            "--year",
+            help=(
+                "The year of times written without one (RFC 3164 syslog). Default: the year "
+                "the file was last modified (the year before for a later date)."
+            ),
+        ),
+    ] = None,
+    earliest: Annotated[
+        str | None,
+        typer.Option(
+            "--earliest",
+            help="Event times before this are not used (default 1970-01-02).",
+        ),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option(
+            "--latest",
+            help="Event times after this are not used (default: a day after the ingest).",
         ),
     ] = None,
     encoding: Annotated[
@@ -508,6 +545,10 @@ def ingest_logs(
             preset=preset,
             multiline_start=multiline_start,
             time_field=time_field,
+            time_format=time_format,
+            year=year,
+            earliest=earliest,
+            latest=latest,
             progress=progress,
             encoding=encoding,
             reparse=reparse,
@@ -523,6 +564,7 @@ def ingest_logs(
                 "read": f.records_read,
                 "parsed": f.records_parsed,
                 "failed": f.records_failed,
+                "parser": f.parser,
                 "note": f.note,
             }
             for f in report.files
@@ -534,11 +576,35 @@ def ingest_logs(
         if report.version is not None
         else f"{report.table} (nothing new: no version)"
     )
+    times = report.event_times_json()
+    if times is not None:
+        why = ", ".join(f"{k} {v}" for k, v in times["reasons"].items())
+        print_message(
+            f"Event time from {times['time_field'] or '(no time field found)'}: "
+            f"{times['with_time']} records have one, {times['without_time']} do not"
+            + (f" ({why}; see _error)." if why else ".")
+        )
     print_message(
         f"{plural(report.records_read, 'record')} read, {report.records_parsed:,} parsed, "
         f"{report.records_failed:,} failed (kept with _error), "
         f"{plural(report.files_skipped, 'file')} skipped -> {where} in {report.seconds:.1f}s."
     )
+
+
+@app.command()
+def presets(output: OutputOption = Output.table) -> None:
+    """List the text log presets: each one's regex, time format and an example line.
+
+    Example:  lake presets --output json
+    """
+    from ingest.logs.textlogs import PRESETS
+    from lake.faces.render import print_json, print_presets
+
+    found = [p.to_json() for p in PRESETS.values()]
+    if output is Output.json:
+        print_json(found)
+        return
+    print_presets(found)
 
 
 class ExtractMode(StrEnum):

@@ -64,6 +64,22 @@ def print_mapping(data: Mapping[str, Any], *, title: str | None = None) -> None:
     _console().print(table)
 
 
+def print_presets(presets: Sequence[Mapping[str, Any]]) -> None:
+    """Each log preset as a block: name and layout, its regex, time format and example."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for p in presets:
+        console.print(p["name"], style="bold", markup=False, end="")
+        console.print(f"  {p['description']}", markup=False)
+        for label, value in (
+            ("regex:  ", p["pattern"]),
+            ("time:   ", " | ".join(p["time_formats"])),
+            ("example:", p["example"]),
+        ):
+            console.print(f"  {label} {value}", markup=False, soft_wrap=True)
+
+
 def print_message(text: str) -> None:
     """One line for people: never broken by the terminal's width (a pipe gets it whole)."""
     _console().print(text, soft_wrap=True)

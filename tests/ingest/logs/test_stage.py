@@ -351,7 +351,14 @@ def test_time_fields_become_event_time_and_date(tmp_path, value, expected):
     r = rows(staged).to_pylist()[0]
     assert r["_event_time"] == expected
     assert r["_event_date"] == (expected.date() if expected else None)
-    assert r["_error"] is None  # an unreadable time is not an error of the record
+    # An unreadable time is said in _error; the record itself parsed (its columns are kept).
+    assert r["_error"] == (
+        None
+        if expected
+        else "event time 'yesterday-ish' matches no time format: give --time-format"
+    )
+    assert r["n"] == 1 and staged.records_failed == 0
+    assert staged.sources[0].time_reasons == ({} if expected else {"unreadable": 1})
     assert staged.files[0].partition_values == {
         "_event_date": expected.date().isoformat() if expected else None
     }
