@@ -120,6 +120,17 @@ class SourceQueryFailed(ExtractError):
         )
 
 
+class SourceQueryRefused(ExtractError):
+    """An extract query is not one query statement; nothing was sent to the source."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"The extract query was refused before it reached the source: {reason}; give one "
+            f"SELECT statement (without ';' inside) in --query."
+        )
+
+
 class CursorColumnMissing(ExtractError):
     """The --cursor column is not among the extracted columns."""
 
