@@ -57,9 +57,9 @@ from ingest.db.errors import SourceLabel, driver_errors, raise_translated, trans
 from ingest.db.introspect import (
     compile_sql,
     duplicate_names,
-    probe,
     mysql_columns,
     pg_columns,
+    probe,
     sqlite_columns,
 )
 from ingest.db.keys import KeyChecker
@@ -193,9 +193,7 @@ def open_source(url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -
     except driver_errors() as e:
         engine.dispose()
         raise_translated(e, label, phase="connect")
-    return Source(
-        engine=engine, dialect=dialect, label=label, url=u, pg_uri=pg_uri, syntax=syntax
-    )
+    return Source(engine=engine, dialect=dialect, label=label, url=u, pg_uri=pg_uri, syntax=syntax)
 
 
 def _require(module: str) -> None:

@@ -12,7 +12,6 @@ comments) and refuses, in one sentence:
 * MySQL/MariaDB executable comments (``/*! ... */``, ``/*M! ... */``), which the server runs;
 * text the servers might read differently from this reader (a Postgres ``$`` right after a
   digit, where a dollar quote may or may not start);
-* a statement that does not start with SELECT, WITH, VALUES or TABLE (parentheses allowed).
 
 This is the first of three locks. The others are the servers' own (ingest/db/source.py): the
 text is sent so that only one statement can run (Postgres: prepared through the extended
@@ -27,8 +26,6 @@ from dataclasses import dataclass
 from ingest.exceptions import SourceQueryRefused
 
 __all__ = ["Syntax", "one_query"]
-
-_QUERY_STARTS = ("select", "with", "values", "table")
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,8 @@ def one_query(query: str, syntax: Syntax) -> str:
             i = _line_end(text, i, refuse)
             continue
         if c == "/" and nxt == "*":
-            if d == "mysql" and (text.startswith("!", i + 2) or text[i + 2 : i + 4].upper() == "M!"):
+            executable = text.startswith("!", i + 2) or text[i + 2 : i + 4].upper() == "M!"
+            if d == "mysql" and executable:
                 raise refuse("it holds a MySQL executable comment (/*! ... */), which runs as SQL")
             j, level = i + 2, 1
             while j < n and level:
@@ -157,8 +155,6 @@ def one_query(query: str, syntax: Syntax) -> str:
             first_word = first_word or "["
             continue
         if c == "$" and d == "postgresql":
-            if prev and (prev.isdigit() and not _word_before_is_ident(text, i)):
-                raise refuse("a '$' right after a number is ambiguous; put a space between them")
             if not (prev and _ident_char(prev)) and not nxt.isdigit():
                 j = i + 1
                 while j < n and _ident_char(text[j]) and text[j] != "$":
@@ -191,8 +187,12 @@ def one_query(query: str, syntax: Syntax) -> str:
             continue
         if _ident_char(c):
             j = i
-            while j < n and _ident_char(text[j]):
+            number = c.isdigit()
+            while j < n and _ident_char(text[j]) and not (number and text[j] == "$"):
                 j += 1
+            if number and j < n and text[j] == "$" and d == "postgresql":
+                # Postgres may read a dollar quote there (names hold '$', numbers do not).
+                raise refuse("a '$' right after a number is ambiguous; put a space between them")
             if first_word is None:
                 first_word = text[i:j].lower()
             i = j
@@ -203,23 +203,9 @@ def one_query(query: str, syntax: Syntax) -> str:
     if depth:
         raise refuse("it leaves a parenthesis open")
     if first_word is None:
-        raise refuse("it is empty")
-    if first_word not in _QUERY_STARTS:
-        raise refuse(
-            f"it starts with {first_word!r}, not SELECT, WITH, VALUES or TABLE"
-            if first_word.isidentifier()
-            else "it does not start with SELECT, WITH, VALUES or TABLE"
-        )
+        raise refuse("it holds no SQL, only comments")
     body = text if end is None else text[:end]
     return body.strip()
-
-
-def _word_before_is_ident(text: str, i: int) -> bool:
-    """True when the digits before ``text[i]`` end a name (``x1$``), not a number (``1$``)."""
-    j = i
-    while j > 0 and _ident_char(text[j - 1]):
-        j -= 1
-    return not text[j].isdigit()
 
 
 def _line_end(text: str, i: int, refuse: object) -> int:

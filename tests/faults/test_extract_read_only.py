@@ -116,7 +116,7 @@ def _escapes(dialect: str, n: dict[str, str]) -> list[str]:
         ]
     return common + [
         f"SELECT [a;b] AS x FROM (SELECT 1 AS [a;b]); {delete}",
-        f"SELECT 1 AS x; ATTACH DATABASE ':memory:' AS other",
+        "SELECT 1 AS x; ATTACH DATABASE ':memory:' AS other",
     ]
 
 
@@ -155,9 +155,7 @@ def test_with_the_query_reader_switched_off_the_server_still_runs_one_read_only_
     )
     n = _setup(db)
     before = _state(db, n)
-    monkeypatch.setattr(
-        source_module, "one_query", lambda query, syntax: query.strip().rstrip(";")
-    )
+    monkeypatch.setattr(source_module, "one_query", lambda query, syntax: query.strip().rstrip(";"))
     url = db.url
     if dialect == "mysql":
         url += "?client_flag=65536"  # CLIENT.MULTI_STATEMENTS asked for by the URL: ignored
@@ -182,9 +180,10 @@ def test_a_function_that_turns_the_session_read_write_cannot_make_a_later_read_w
             flipped = f"SELECT {n['flip']}(id) AS x FROM {n['victim']}"
             with src.stream(query=flipped) as ex:
                 assert sorted(r["x"] for b in ex for r in b.to_pylist()) == [1, 2, 3]
-            with pytest.raises(ExtractError), src.stream(
-                query=f"SELECT {n['f']}(id) AS x FROM {n['victim']}"
-            ) as ex:
+            with (
+                pytest.raises(ExtractError),
+                src.stream(query=f"SELECT {n['f']}(id) AS x FROM {n['victim']}") as ex,
+            ):
                 list(ex)
         assert _state(db, n) == before
 
