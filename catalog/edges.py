@@ -95,7 +95,7 @@ def source_id(session: Session, ref: SourceRef) -> int:
         m.Source.name == ref.name,
         m.Source.version.is_(None) if ref.version is None else m.Source.version == ref.version,
     )
-    found = session.scalar(select(m.Source.id).where(condition).limit(1))
+    found = session.scalar(select(m.Source.id).where(condition).order_by(m.Source.id).limit(1))
     if found is not None:
         return found
     row = m.Source(
