@@ -148,3 +148,28 @@ def test_a_password_in_the_openlineage_url_is_masked_when_shown(tmp_path):
     config = resolve(cwd=tmp_path, environ={"LAKE_OPENLINEAGE_URL": "https://ol:pw-123@host/x"})
     assert config.openlineage.url == "https://ol:pw-123@host/x"
     assert config.describe()["openlineage.url"]["value"] == "https://ol:***@host/x"
+
+
+def test_lake_toml_is_written_without_the_catalog_password(tmp_path):
+    from lake.core.config import write_config_file
+
+    write_config_file(
+        tmp_path, warehouse="w", catalog_url="postgresql+psycopg2://lake:hunter2@db:5432/lake"
+    )
+    text = (tmp_path / "lake.toml").read_text()
+    assert "hunter2" not in text
+    assert 'catalog = "postgresql+psycopg2://lake@db:5432/lake"' in text
+
+
+def test_the_catalog_password_comes_from_the_variable_lake_toml_names(tmp_path):
+    (tmp_path / "lake.toml").write_text(
+        'catalog = "postgresql+psycopg2://lake@db:5432/lake"\n'
+        'catalog_password_env = "LAKE_CATALOG_PASSWORD"\n'
+    )
+    config = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_PASSWORD": "hunter2"})
+    assert config.secrets == ("hunter2",)
+    assert "hunter2" not in str(config.describe())
+    assert resolve(cwd=tmp_path, environ={}).secrets == ()
+    (tmp_path / "lake.toml").write_text('catalog_password_env = "not a name"\n')
+    with pytest.raises(ConfigError, match="must name an environment variable"):
+        resolve(cwd=tmp_path, environ={})
