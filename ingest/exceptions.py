@@ -165,6 +165,20 @@ class CursorHasNulls(ExtractError):
         )
 
 
+class BoundaryColumnsMissing(ExtractError):
+    """An incremental extract without a key cannot match the rows at its watermark: the
+    source dropped a column their fingerprints cover."""
+
+    def __init__(self, *, cursor: str, missing: list[str]) -> None:
+        self.cursor, self.missing = cursor, missing
+        names = ", ".join(f"'{c}'" for c in missing)
+        super().__init__(
+            f"The rows at the watermark on '{cursor}' were recorded with column(s) {names}, "
+            f"which the source no longer has, so they could be delivered twice; give --key, or "
+            f"run one extract with --mode full."
+        )
+
+
 class KeyColumnMissing(ExtractError):
     """A --key column is not among the extracted columns."""
 

@@ -493,6 +493,7 @@ class Source:
                 arrow_type=cursor_col.arrow_type,
                 since=since,
                 dedupe=not key if dedupe is None else dedupe,
+                columns=names,
             )
         reader = self._read(target, columns, cursor_col, since, batch_rows)
         return Extract(
