@@ -224,8 +224,8 @@ def coerce_batch(
             if pg_out_of_range(arr) is not None:
                 raise SourceValueUnsupported(
                     column=col.name,
-                    value="'infinity', '-infinity' or a value at the edge of Postgres' range",
-                    reason=f"no Arrow {col.arrow_type} can hold",
+                    value="'infinity', '-infinity', a BC date or one past the year 9999",
+                    reason="no lake table can hold (they hold the years 1 to 9999)",
                 )
         if col.check == CHECK_PG_NDIMS and i in ndims_at:
             dims = pc.max(raw.column(ndims_at[i])).as_py()
