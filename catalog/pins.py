@@ -92,7 +92,9 @@ def check_pinnable(session: Session, table_id: int, version: int, table: str) ->
         VersionNotPinnable: naming the vacuum run.
     """
     runs = session.scalars(
-        select(m.Run).where(m.Run.kind == "vacuum").order_by(m.Run.started_at.desc())
+        select(m.Run)
+        .where(m.Run.kind == "vacuum", m.Run.job == f"vacuum:{table}")
+        .order_by(m.Run.started_at.desc())
     )
     for run in runs:
         params = run.parameters or {}

@@ -59,7 +59,7 @@ def one_query(query: str, syntax: Syntax) -> str:
     i = 0
     depth = 0
     end: int | None = None  # where a top-level ';' was seen
-    first_word: str | None = None
+    seen_sql = False
     d = syntax.dialect
 
     def refuse(reason: str) -> SourceQueryRefused:
@@ -133,7 +133,7 @@ def one_query(query: str, syntax: Syntax) -> str:
                 before = text[i - 2] if i > 1 else ""
                 backslash = not (before and _ident_char(before))  # E'...' escape string
             i = skip_quoted(i, "'", backslash=backslash, what="string")
-            first_word = first_word or "'"
+            seen_sql = True
             continue
         if c == '"':
             as_string = d == "mysql" and not syntax.ansi_quotes
@@ -141,18 +141,18 @@ def one_query(query: str, syntax: Syntax) -> str:
                 i, '"', backslash=as_string and syntax.backslash_escapes,
                 what="string" if as_string else "quoted name",
             )  # fmt: skip
-            first_word = first_word or '"'
+            seen_sql = True
             continue
         if c == "`" and d in ("mysql", "sqlite"):
             i = skip_quoted(i, "`", backslash=False, what="quoted name")
-            first_word = first_word or "`"
+            seen_sql = True
             continue
         if c == "[" and d == "sqlite":
             close = text.find("]", i + 1)
             if close < 0:
                 raise refuse("it has an unterminated [quoted name]")
             i = close + 1
-            first_word = first_word or "["
+            seen_sql = True
             continue
         if c == "$" and d == "postgresql":
             if not (prev and _ident_char(prev)) and not nxt.isdigit():
@@ -165,7 +165,7 @@ def one_query(query: str, syntax: Syntax) -> str:
                     if close < 0:
                         raise refuse(f"it has an unterminated {tag}-quoted string")
                     i = close + len(tag)
-                    first_word = first_word or "$"
+                    seen_sql = True
                     continue
 
         # -- structure
@@ -193,16 +193,15 @@ def one_query(query: str, syntax: Syntax) -> str:
             if number and j < n and text[j] == "$" and d == "postgresql":
                 # Postgres may read a dollar quote there (names hold '$', numbers do not).
                 raise refuse("a '$' right after a number is ambiguous; put a space between them")
-            if first_word is None:
-                first_word = text[i:j].lower()
+            seen_sql = True
             i = j
             continue
-        first_word = first_word or c
+        seen_sql = True
         i += 1
 
     if depth:
         raise refuse("it leaves a parenthesis open")
-    if first_word is None:
+    if not seen_sql:
         raise refuse("it holds no SQL, only comments")
     body = text if end is None else text[:end]
     return body.strip()
