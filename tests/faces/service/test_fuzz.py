@@ -1,7 +1,7 @@
 """Fuzz the HTTP service from its own OpenAPI document: whatever schemathesis sends, the
 answer is never a 5xx nor a traceback, and an error is one sentence. Bounded examples per
-endpoint (``LAKE_FUZZ_EXAMPLES``, default 25: about 750 cases over both modes; 40 gives over
-1,000), plus OpenLineage events built field by field from hostile values (``LAKE_FUZZ_EVENTS``,
+endpoint (``LAKE_FUZZ_EXAMPLES``, default 40: up to 1,200 cases over 15 operations and both modes
+), plus OpenLineage events built field by field from hostile values (``LAKE_FUZZ_EVENTS``,
 default 300)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import lake
 from lake.faces.service import create_app
 from lake.faces.service.app import ServiceSettings
 
-EXAMPLES = int(os.environ.get("LAKE_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("LAKE_FUZZ_EXAMPLES", "40"))
 EVENTS = int(os.environ.get("LAKE_FUZZ_EVENTS", "300"))
 
 
