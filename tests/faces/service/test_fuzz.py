@@ -1,8 +1,8 @@
 """Fuzz the HTTP service from its own OpenAPI document: whatever schemathesis sends, the
 answer is never a 5xx nor a traceback, and an error is one sentence. Bounded examples per
-endpoint (``LAKE_FUZZ_EXAMPLES``, default 40: up to 1,200 cases over 15 operations and both modes
-), plus OpenLineage events built field by field from hostile values (``LAKE_FUZZ_EVENTS``,
-default 300)."""
+endpoint (``LAKE_FUZZ_EXAMPLES``, default 40: up to 1,200 cases over 15 operations and both
+modes), plus OpenLineage events built field by field from hostile values
+(``LAKE_FUZZ_EVENTS``, default 300)."""
 
 from __future__ import annotations
 
