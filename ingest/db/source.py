@@ -268,9 +268,9 @@ def _mysql_one_statement(
 def _mysql_begin_read_only(conn: sa.Connection) -> None:
     """Every transaction starts read-only, and so does the session again.
 
-    A stored function may run ``SET SESSION TRANSACTION READ WRITE`` (MariaDB allows it inside
-    a read-only transaction); that changes only later transactions, and each one is started
-    here, read-only, so nothing the query calls can write.
+    A stored function the query calls may turn the session's mode off (MariaDB 10.11 runs
+    ``SET @@session.tx_read_only = 0`` inside a read-only transaction); that changes only later
+    transactions, and each one is started here, read-only, so nothing the query calls writes.
     """
     conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
     conn.exec_driver_sql("START TRANSACTION READ ONLY")
