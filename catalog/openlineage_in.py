@@ -18,7 +18,7 @@ extract, a materialization...) is refused with one sentence (:class:`LineageRunO
 nothing from outside may add inputs or outputs to it, or change its status.
 
 **Limits.** An event names at most ``MAX_DATASETS`` inputs and as many outputs; job and
-dataset names and namespaces are at most ``MAX_NAME`` characters and hold no NUL; times must
+dataset names and namespaces are at most ``MAX_NAME`` bytes of UTF-8 and hold no NUL; times must
 fit the catalog (years 1 to 9999 in UTC); a version facet of a lake table is ASCII digits.
 """
 
@@ -48,9 +48,9 @@ EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 _ENDED = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "failed"}
 #: Most inputs (and most outputs) one event may name.
 MAX_DATASETS = 1000
-#: Longest job or dataset name or namespace, in characters (a Postgres index row holds ~2,700
-#: bytes; names longer than this are not names).
-MAX_NAME = 1024
+#: Longest job or dataset name or namespace, in UTF-8 bytes: a dataset's namespace and name
+#: share one Postgres index row, which holds at most ~2,700 bytes.
+MAX_NAME = 1000
 #: Attempts at recording one event when concurrent writers keep winning.
 RECORD_ATTEMPTS = 8
 
@@ -237,10 +237,10 @@ def _parse(event: Any) -> _Event:
     error = None
     facets = run.get("facets")
     if isinstance(facets, Mapping) and isinstance(facets.get("errorMessage"), Mapping):
-        error = str(facets["errorMessage"].get("message") or "")[:2000].replace("\x00", "") or None
+        error = _clean(str(facets["errorMessage"].get("message") or "")[:2000]) or None
     producer = event.get("producer")
     if isinstance(producer, str):
-        producer = producer[:MAX_NAME].replace("\x00", "")
+        producer = _clean(producer[:MAX_NAME])
     return _Event(
         event_type=str(event_type),
         time=moment,
@@ -313,10 +313,21 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
+def _clean(text: str) -> str:
+    """Free text kept as it is, less what no catalog column can hold (NUL, lone surrogates)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _name(value: str, field: str) -> None:
-    if len(value) > MAX_NAME:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
         raise LineageEventInvalid(
-            f"{field} is {len(value)} characters long, more than the {MAX_NAME} allowed."
+            f"{field} holds a lone UTF-16 surrogate (a broken \\u escape), which is not text."
+        ) from None
+    if size > MAX_NAME:
+        raise LineageEventInvalid(
+            f"{field} is {size} bytes long in UTF-8, more than the {MAX_NAME} allowed."
         )
     if "\x00" in value:
         raise LineageEventInvalid(f"{field} holds a NUL character, which no name may hold.")

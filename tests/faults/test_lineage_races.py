@@ -116,6 +116,8 @@ def test_an_event_too_large_or_malformed_is_refused_in_one_sentence(lk):
             "START", run, [_dataset(f"f{i}") for i in range(MAX_DATASETS + 1)]
         ),
         "a 9 KB name": _event("START", run, [_dataset("x" * 9000)]),
+        "300 four-byte characters": _event("START", run, [_dataset("🎉" * 300)]),
+        "a lone surrogate": _event("START", run, [_dataset("a\ud800b")]),
         "a NUL in the job name": {
             **_event("START", run, []),
             "job": {"namespace": "airflow", "name": "a\x00b"},
@@ -158,3 +160,7 @@ def test_an_event_too_large_or_malformed_is_refused_in_one_sentence(lk):
         assert message.endswith(".") and "\n" not in message, (what, message)
     with pytest.raises(RunNotFound):
         lk.run_lineage(run)
+    # At the limit, a namespace and a name of 1,000 bytes each fit the catalog's index.
+    big = {"namespace": "n" * 996 + "🎉", "name": "🎉" * 250}
+    assert lk.record_lineage(_event("START", run, [big])).run_id == run
+    assert [d["name"] for d in lk.run_lineage(run)["inputs"]] == ["🎉" * 250]
