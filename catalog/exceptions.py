@@ -91,6 +91,19 @@ class PinnedVersionMissing(VersionVacuumed):
         )
 
 
+class VersionNotPinnable(VersionVacuumed):
+    """A vacuum that did not keep the version deleted files since it was read: a pin on it
+    could hold a version that cannot be read any more."""
+
+    def __init__(self, table: str, version: int, run_id: str, when: str) -> None:
+        self.table, self.version, self.run_id = table, version, run_id
+        super().__init__(
+            f"Version {version} of {table} was not kept by the vacuum of {when} (run {run_id}), "
+            f"which deleted files, so it may be unreadable and cannot be pinned; pin a version "
+            f"that vacuum keeps (the latest, or one within the retention), then vacuum again."
+        )
+
+
 class VacuumRefused(LakeError):
     """Vacuum's own plan would delete a file that a kept version needs (a safety check)."""
 

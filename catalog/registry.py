@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
-from catalog.pins import pin_name
+from catalog.pins import check_pinnable, pin_name, pinning
 from lake.core.errors import CommitConflict, InvalidName
 from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
@@ -138,6 +138,9 @@ def register_training_set(
         session.flush()
         session.add(m.LineageEdge(run_id=run_id, direction="output", training_set_id=row.id))
         owner = f"{name}@{version}"
+        for i in inputs:
+            if i.table_id is not None:
+                check_pinnable(session, i.table_id, i.version, str(i.table))
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
             session.add(
                 m.Pin(
@@ -150,6 +153,13 @@ def register_training_set(
         session.flush()
         return _training_set_info(row)
 
+    with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
+        return _register_with_retries(catalog, work, name)
+
+
+def _register_with_retries(
+    catalog: Catalog, work: Callable[[Session], TrainingSetInfo], name: str
+) -> TrainingSetInfo:
     for attempt in range(REGISTER_ATTEMPTS):
         try:
             return catalog.transaction(work)
@@ -281,6 +291,9 @@ def register_model(
         )
         session.add(m.LineageEdge(run_id=run_id, direction="output", model_id=row.id))
         owner = f"{name}@{chosen}"
+        for i in inputs:
+            if i.table_id is not None:
+                check_pinnable(session, i.table_id, i.version, str(i.table))
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
             session.add(
                 m.Pin(
@@ -294,13 +307,14 @@ def register_model(
         return _model_info(row, training_set.ref)
 
     try:
-        for attempt in range(REGISTER_ATTEMPTS):
-            try:
-                model = catalog.transaction(work)
-                break
-            except CommitConflict:
-                if version is not None or attempt == REGISTER_ATTEMPTS - 1:
-                    raise
+        with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
+            for attempt in range(REGISTER_ATTEMPTS):
+                try:
+                    model = catalog.transaction(work)
+                    break
+                except CommitConflict:
+                    if version is not None or attempt == REGISTER_ATTEMPTS - 1:
+                        raise
     except BaseException as error:
         if own_run:
             catalog.finish_run(run_id, status="failed", error=str(error)[:2000])

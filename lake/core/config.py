@@ -20,6 +20,11 @@ A lake is *found* when a flag or ``LAKE_WAREHOUSE`` / ``LAKE_CATALOG_URL`` names
 writes ``lake.toml`` in the current folder) may make one: :func:`resolve` records that in
 :attr:`LakeConfig.found` and :func:`require_lake` turns it into :class:`NoLakeHere`.
 
+Secrets are never written to ``lake.toml``: ``lake init`` keeps the catalog URL without its
+password. A Postgres catalog then takes the password from libpq's own places (``PGPASSWORD``,
+``~/.pgpass``), or from the environment variable that ``catalog_password_env`` in
+``lake.toml`` names (e.g. ``catalog_password_env = "LAKE_CATALOG_PASSWORD"``).
+
 This is the only module that reads those places. ``lake.core.storage`` turns the result
 into what each library needs.
 """
@@ -193,6 +198,7 @@ def resolve(
     raw_warehouse = pick("warehouse", DEFAULT_WAREHOUSE)
     raw_catalog = pick("catalog_url", DEFAULT_CATALOG)
     assert raw_warehouse is not None and raw_catalog is not None
+    raw_catalog = _catalog_password_from_env(raw_catalog, from_file, env, origins)
     s3 = S3Settings(
         endpoint_url=_check_endpoint(pick("s3.endpoint_url", None), origins),
         access_key_id=pick("s3.access_key_id", None),
@@ -238,10 +244,11 @@ def require_lake(config: LakeConfig) -> LakeConfig:
 def write_config_file(
     folder: Path, *, warehouse: str, catalog_url: str, s3: Mapping[str, str | bool] | None = None
 ) -> Path:
-    """Write ``lake.toml`` in ``folder`` (what ``lake init`` does). Secrets are never written."""
+    """Write ``lake.toml`` in ``folder`` (what ``lake init`` does). Secrets are never written:
+    the catalog URL goes without its password (see :func:`without_password`)."""
     import tomli_w
 
-    document: dict[str, object] = {"warehouse": warehouse, "catalog": catalog_url}
+    document: dict[str, object] = {"warehouse": warehouse, "catalog": without_password(catalog_url)}
     s3_keys = {k: v for k, v in (s3 or {}).items() if f"s3.{k}" not in SECRET_SETTINGS and v}
     if s3_keys:
         document["s3"] = s3_keys
@@ -252,6 +259,54 @@ def write_config_file(
     )
     path.write_text(header + tomli_w.dumps(document), encoding="utf-8")
     return path
+
+
+def without_password(url: str) -> str:
+    """A catalog URL with no password in it (to be written down); unparsable: as given."""
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url
+    if parsed.password is None:
+        return url
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False)
+
+
+def _catalog_password_from_env(
+    url: str, from_file: Mapping[str, object], env: Mapping[str, str], origins: dict[str, str]
+) -> str:
+    """The catalog URL with the password from the variable ``catalog_password_env`` names."""
+    name = from_file.get("catalog_password_env")
+    if not name:
+        return url
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(
+            f"catalog_password_env in {CONFIG_FILE} must name an environment variable, e.g. "
+            f"LAKE_CATALOG_PASSWORD, not {name!r}."
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url  # refused with its own sentence by _normalize_catalog
+    password = env.get(name)
+    if parsed.password is not None or not password:
+        return url
+    origins["catalog_password"] = f"environment {name}"
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def mask_url(url: str) -> str:

@@ -207,7 +207,14 @@ def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> No
 
     Example:  lake init --warehouse s3://ml-lake/prod --catalog postgresql+psycopg2://lake@db/lake
     """
-    from lake.core.config import DEFAULT_CATALOG, DEFAULT_WAREHOUSE, write_config_file
+    from pathlib import Path
+
+    from lake.core.config import (
+        DEFAULT_CATALOG,
+        DEFAULT_WAREHOUSE,
+        without_password,
+        write_config_file,
+    )
     from lake.faces.render import print_message
 
     lk = _lake(warehouse, catalog, create=True)
@@ -230,10 +237,16 @@ def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> No
                 else DEFAULT_CATALOG
             ),
         )
+        left_out = ""
+        if catalog and without_password(catalog) != catalog:
+            left_out = (
+                " without the catalog password (give it in PGPASSWORD or ~/.pgpass, or name "
+                "an environment variable with catalog_password_env in lake.toml)"
+            )
         print_message(
             f"Lake ready: warehouse {lk.config.warehouse}, catalog "
             f"{lk.describe_config()['catalog_url']['value']} ({result['catalog']}); "
-            f"wrote {written.name}."
+            f"wrote {written.name}{left_out}."
         )
 
 

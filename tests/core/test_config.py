@@ -182,3 +182,28 @@ def test_init_reads_lake_toml_of_its_own_folder_only(tmp_path):
     (tmp_path / "sub").mkdir()
     config = resolve(cwd=tmp_path / "sub", environ={}, search_parents=False)
     assert config.found is None and config.root == tmp_path / "sub"
+
+
+def test_lake_toml_is_written_without_the_catalog_password(tmp_path):
+    from lake.core.config import write_config_file
+
+    write_config_file(
+        tmp_path, warehouse="w", catalog_url="postgresql+psycopg2://lake:hunter2@db:5432/lake"
+    )
+    text = (tmp_path / "lake.toml").read_text()
+    assert "hunter2" not in text
+    assert 'catalog = "postgresql+psycopg2://lake@db:5432/lake"' in text
+
+
+def test_the_catalog_password_comes_from_the_variable_lake_toml_names(tmp_path):
+    (tmp_path / "lake.toml").write_text(
+        'catalog = "postgresql+psycopg2://lake@db:5432/lake"\n'
+        'catalog_password_env = "LAKE_CATALOG_PASSWORD"\n'
+    )
+    config = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_PASSWORD": "hunter2"})
+    assert config.secrets == ("hunter2",)
+    assert "hunter2" not in str(config.describe())
+    assert resolve(cwd=tmp_path, environ={}).secrets == ()
+    (tmp_path / "lake.toml").write_text('catalog_password_env = "not a name"\n')
+    with pytest.raises(ConfigError, match="must name an environment variable"):
+        resolve(cwd=tmp_path, environ={})

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
-from catalog.openlineage_in import LineageEventInvalid
+from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned
 from lake.core.errors import (
     CatalogError,
     CommitConflict,
@@ -443,6 +443,8 @@ def _status(error: LakeError) -> int:
         ),
     ):
         return 404
+    if isinstance(error, LineageRunOwned):
+        return 409
     if isinstance(error, LineageEventInvalid):
         return 422
     if isinstance(error, QueryTimeout):
