@@ -156,6 +156,10 @@ class Statement:
     """Where the statement after ``EXPLAIN [ANALYZE]`` starts in ``text`` (0 without one)."""
 
 
+MAX_VERSION = 2**63 - 1
+"""The largest version number a table can have (a signed 64-bit integer, as Delta's)."""
+
+
 @functools.lru_cache(maxsize=256)
 def parse_statement(text: str) -> Statement:
     """Parse one DuckDB statement (``EXPLAIN [ANALYZE]`` prefixes are looked through).
@@ -165,8 +169,18 @@ def parse_statement(text: str) -> Statement:
 
     Raises:
         QuerySyntaxError: the text is empty, is not valid SQL, holds several statements,
-            or a time-travel clause is malformed.
+            or a time-travel clause is malformed, or nests too deeply for the parser.
     """
+    try:
+        return _parse(text)
+    except RecursionError:
+        raise QuerySyntaxError(
+            "The query nests too deeply to be read (parentheses, subqueries or expressions "
+            "inside one another); flatten it, for instance with WITH ... AS (...)."
+        ) from None
+
+
+def _parse(text: str) -> Statement:
     tokens = _tokenize(text)
     if not tokens:
         raise QuerySyntaxError("The query is empty; write one SQL statement.")
@@ -510,8 +524,15 @@ def _where(text: str, offset: int, table: exp.Table) -> str:
 def _version_number(value: exp.Expression, clause: str, where: str) -> int:
     if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
         raise QuerySyntaxError(f"{clause}{where} asks for a negative version; versions start at 0.")
-    if isinstance(value, exp.Literal) and str(value.this).strip().isdigit():
-        return int(str(value.this).strip())
+    digits = str(value.this).strip() if isinstance(value, exp.Literal) else ""
+    if digits.isascii() and digits.isdigit():
+        number = int(digits) if len(digits) <= 20 else MAX_VERSION + 1
+        if number > MAX_VERSION:
+            raise QuerySyntaxError(
+                f"{clause}{where} asks for a version past the largest a table can have "
+                f"({MAX_VERSION:,})."
+            )
+        return number
     raise QuerySyntaxError(f"{clause}{where} needs a version number, such as VERSION AS OF 3.")
 
 
