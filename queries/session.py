@@ -407,6 +407,11 @@ def translate(
         return QuerySyntaxError(f"SQL syntax error{at}: {message}.", line=line, column=column)
     if kind in ("binder", "catalog"):
         return QueryInvalid(f"The query is not valid{at}: {message}.", line=line, column=column)
+    if kind == "out of memory":
+        return QueryFailed(
+            f"The query needed more memory than its limit and was stopped ({message}); narrow "
+            f"it (fewer columns, a WHERE, smaller groups) or allow more memory (--memory-limit)."
+        )
     doing = {
         "io": "reading data",
         "http": "reading data",
