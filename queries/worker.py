@@ -32,9 +32,9 @@ import resource
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing import forkserver, popen_forkserver, spawn, util
 from multiprocessing.context import ForkServerProcess, reduction, set_spawning_popen
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from lake.core.config import format_bytes

@@ -25,7 +25,12 @@ from queries.exceptions import (
     QuerySyntaxError,
     QueryTimeout,
 )
-from tests.queries.test_sql import logs_cli, shared, web_logs  # noqa: F401 - fixtures
+from tests.queries import test_sql
+
+# The shared lake of test_sql.py (one per backend pair), its fixtures used here by name.
+shared = test_sql.shared
+web_logs = test_sql.web_logs
+logs_cli = test_sql.logs_cli
 
 # DuckDB folds this constant before running anything: about 30 s of one core here, 10 s on a
 # fast machine. Before queries ran in a worker, no time limit stopped it.
@@ -72,7 +77,9 @@ def test_the_time_limit_of_the_configuration_applies_to_lake_sql_read_only(logs_
     monkeypatch.setenv("LAKE_QUERY_TIMEOUT", "1")
     started = time.monotonic()
     result = logs_cli(
-        "sql", "--read-only", f"SELECT count(*) FROM web.logs AT (TIMESTAMP => now() + {SLOW_CONSTANT})"
+        "sql",
+        "--read-only",
+        f"SELECT count(*) FROM web.logs AT (TIMESTAMP => now() + {SLOW_CONSTANT})",
     )
     assert result.exit_code == 1
     assert "time limit of 1 s" in result.stderr and "Traceback" not in result.stderr

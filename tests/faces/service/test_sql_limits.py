@@ -12,8 +12,8 @@ import threading
 import time
 
 import httpx
-import pyarrow as pa
 import psutil
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -76,7 +76,9 @@ def test_other_clients_get_answers_while_a_query_runs_away(lk):
             answer = httpx.post(
                 f"{url}/api/v1/sql",
                 headers=_auth(token),
-                json={"sql": f"SELECT * FROM web.clicks AT (TIMESTAMP => now() + {RUNAWAY_CONSTANT})"},
+                json={
+                    "sql": f"SELECT * FROM web.clicks AT (TIMESTAMP => now() + {RUNAWAY_CONSTANT})"
+                },
                 timeout=SERVICE_TIMEOUT_S + 120,
             )
             runaway.update(answer=answer, seconds=time.monotonic() - started)
@@ -110,9 +112,7 @@ def test_other_clients_get_answers_while_a_query_runs_away(lk):
         big = httpx.post(
             f"{url}/api/v1/sql",
             headers=other,
-            json={
-                "sql": "SELECT repeat('x', 100000000) a, repeat('y', 100000000) b FROM range(3)"
-            },
+            json={"sql": "SELECT repeat('x', 100000000) a, repeat('y', 100000000) b FROM range(3)"},
             timeout=SERVICE_TIMEOUT_S + 60,
         )
         assert big.status_code in (200, 400, 422), big.text
@@ -172,9 +172,7 @@ def test_generated_sql_requests_are_answered_or_refused_in_one_sentence(app, bod
 
     served, token = app
     with TestClient(served, raise_server_exceptions=False) as client:
-        answer = client.post(
-            "/api/v1/sql", json=body, headers={**_auth(token), "Accept": accept}
-        )
+        answer = client.post("/api/v1/sql", json=body, headers={**_auth(token), "Accept": accept})
     assert answer.status_code < 500, answer.text
     if answer.status_code >= 400:
         message = answer.json()["error"]
