@@ -179,8 +179,9 @@ def _process(target: Any, args: tuple[Any, ...] = ()) -> _Process:
 
 
 def _call(job: Job, deadline: float, timeout_s: float) -> Any:
-    context = _ctx()
-    receiver, sender = context.Pipe(duplex=False)
+    if deadline - time.monotonic() <= 0:  # parsing and pinning took the whole time
+        raise _timeout(timeout_s)
+    receiver, sender = _ctx().Pipe(duplex=False)
     process = _process(_work, (sender, job))
     try:
         try:
@@ -189,9 +190,9 @@ def _call(job: Job, deadline: float, timeout_s: float) -> Any:
             raise QueryFailed(
                 f"The query's worker process could not be started ({error.strerror}); try again."
             ) from error
-        sender.close()
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not receiver.poll(remaining):
+        finally:
+            sender.close()  # the worker holds its own end: EOF here when it dies
+        if not receiver.poll(max(0.0, deadline - time.monotonic())):
             raise _timeout(timeout_s)
         try:
             status, payload = receiver.recv()
@@ -200,9 +201,9 @@ def _call(job: Job, deadline: float, timeout_s: float) -> Any:
             raise _died(process.exitcode, job.limits) from None
     finally:
         receiver.close()
-        if process.is_alive():
-            process.kill()
         if process.pid is not None:
+            if process.is_alive():
+                process.kill()  # past the deadline, or done: its clean-up is not waited for
             process.join()
             process.close()
     if status == "ok":

@@ -10,6 +10,7 @@ for tens of seconds to minutes; the margins are wide enough that only the latter
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -302,7 +303,7 @@ def _queries(draw) -> str:
 
 @given(query=_queries())
 @settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("LAKE_FUZZ_EXAMPLES", "60")),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
