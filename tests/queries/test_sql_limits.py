@@ -303,7 +303,7 @@ def _queries(draw) -> str:
 
 @given(query=_queries())
 @settings(
-    max_examples=int(os.environ.get("LAKE_FUZZ_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("SQL_FUZZ_EXAMPLES", "60")),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),

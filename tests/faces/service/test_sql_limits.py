@@ -162,7 +162,7 @@ _BODIES = st.one_of(
 
 @given(body=_BODIES, accept=st.sampled_from(["*/*", "application/vnd.apache.arrow.stream"]))
 @settings(
-    max_examples=int(os.environ.get("LAKE_FUZZ_EXAMPLES", "80")),
+    max_examples=int(os.environ.get("SQL_FUZZ_EXAMPLES", "80")),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
