@@ -14,7 +14,7 @@ import os
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lake.core.errors import LakeError
@@ -274,7 +274,10 @@ def _queries(draw) -> str:
     name = draw(_NAMES)
     travel = draw(
         st.one_of(
-            st.just(""),
+            st.sampled_from(["", "", " VERSION AS OF 0", " AT (VERSION => 1)"]),
+            st.sampled_from(
+                [" TIMESTAMP AS OF now()", " AT (TIMESTAMP => now() - INTERVAL 1 DAY)"]
+            ),
             _LITERALS.map(lambda v: f" VERSION AS OF {v}"),
             _LITERALS.map(lambda v: f" TIMESTAMP AS OF {v}"),
             _LITERALS.map(lambda v: f" AT (VERSION => {v})"),
@@ -284,6 +287,7 @@ def _queries(draw) -> str:
     column = draw(st.sampled_from(["*", "count(*)", "id", "_event_time", "nope", "1/0"]))
     where = draw(
         st.one_of(
+            st.just(""),
             st.just(""),
             st.tuples(
                 st.sampled_from(["_event_time", "id", "_event_date", "label"]),
@@ -312,6 +316,8 @@ def test_generated_queries_answer_or_fail_with_one_sentence(web_logs, query):
     for read_only in (False, True):
         try:
             web_logs.sql(query, read_only=read_only, timeout_s=20)
+            event("answered")
         except LakeError as error:
+            event(type(error).__name__)
             message = str(error)
             assert message and "\n" not in message and "Traceback" not in message, message
