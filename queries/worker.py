@@ -1,7 +1,7 @@
 """Read-only queries run in a worker process each, killed at the time limit.
 
 DuckDB stops a running query when interrupted, but not its planning or constant folding: a
-200-way self-join plans for minutes, and an expensive constant (``AT (TIMESTAMP => ...)``)
+chain of 100 joins plans for minutes, and an expensive constant (``AT (TIMESTAMP => ...)``)
 is folded before anything runs. Neither can be stopped from inside the process. So every
 DuckDB step of a read-only query (``lake sql --read-only``, the HTTP service, the web
 catalog's SQL console) runs in a process of its own:
@@ -223,10 +223,17 @@ def _timeout(timeout_s: float) -> QueryTimeout:
 
 
 def _died(exitcode: int | None, limits: Limits) -> QueryFailed:
-    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
+    """The query's worker ran out of memory (``exitcode`` None) or died."""
+    limit = format_bytes(limits.memory_limit)
+    if exitcode is None:
+        return QueryFailed(
+            f"The query needed more memory than its limit of {limit} and was stopped; narrow it "
+            f"or allow more memory (--memory-limit)."
+        )
+    how = f"signal {-exitcode}" if exitcode < 0 else f"exit {exitcode}"
     return QueryFailed(
-        f"The query's worker stopped ({how}), most likely past its memory limit of "
-        f"{format_bytes(limits.memory_limit)}; narrow the query or allow more memory."
+        f"The query's worker stopped ({how}), most likely past its memory limit of {limit}; "
+        f"narrow the query or allow more memory (--memory-limit)."
     )
 
 
