@@ -321,3 +321,39 @@ def test_generated_queries_answer_or_fail_with_one_sentence(web_logs, query):
             event(type(error).__name__)
             message = str(error)
             assert message and "\n" not in message and "Traceback" not in message, message
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_query_limits_come_from_the_environment_or_lake_toml_with_defaults(tmp_path):
+    from lake.core.config import QuerySettings, resolve
+    from lake.core.errors import ConfigError
+
+    assert resolve(cwd=tmp_path, environ={}).query == QuerySettings()
+    assert QuerySettings() == QuerySettings(
+        timeout_s=30.0, memory_limit=2 << 30, threads=2, max_bytes=100 << 20
+    )
+    (tmp_path / "lake.toml").write_text(
+        '[query]\ntimeout = 5\nmemory_limit = "512MiB"\nthreads = 1\nmax_bytes = "1MB"\n'
+    )
+    limits = resolve(cwd=tmp_path, environ={}).query
+    assert (limits.timeout_s, limits.memory_limit, limits.threads, limits.max_bytes) == (
+        5.0,
+        512 << 20,
+        1,
+        1_000_000,
+    )
+    env = {"LAKE_QUERY_TIMEOUT": "2.5", "LAKE_QUERY_MEMORY_LIMIT": "1GB"}
+    limits = resolve(cwd=tmp_path, environ=env).query
+    assert (limits.timeout_s, limits.memory_limit, limits.threads) == (2.5, 10**9, 1)
+    for name, value, phrase in (
+        ("LAKE_QUERY_TIMEOUT", "-1", "write seconds"),
+        ("LAKE_QUERY_TIMEOUT", "soon", "write seconds"),
+        ("LAKE_QUERY_MEMORY_LIMIT", "lots", "write a size"),
+        ("LAKE_QUERY_THREADS", "0", "whole number"),
+        ("LAKE_QUERY_MAX_BYTES", "-5MB", "write a size"),
+    ):
+        with pytest.raises(ConfigError, match=phrase) as raised:
+            resolve(cwd=tmp_path, environ={name: value})
+        assert name in str(raised.value) and "lake.toml" in str(raised.value)
