@@ -341,19 +341,27 @@ def check_private_names(connection: duckdb.DuckDBPyConnection, sql: str) -> None
         return
     if not isinstance(tree, dict) or tree.get("error"):
         return
-    found: list[str] = []
+    functions: list[str] = []
+    tables: list[str] = []
+    ctes: set[str] = set()
     stack: list[object] = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("function_name", "table_name") and isinstance(value, str):
-                    if is_private_name(value, function=key == "function_name"):
-                        found.append(value.lower())
+                if key == "function_name" and isinstance(value, str):
+                    functions.append(value.lower())
+                elif key == "table_name" and isinstance(value, str):
+                    tables.append(value.lower())
                 else:
+                    if key == "cte_map" and isinstance(value, dict):
+                        entries = value.get("map") or []
+                        ctes.update(str(e.get("key", "")).lower() for e in entries if e)
                     stack.append(value)
         elif isinstance(node, list):
             stack.extend(node)
+    found = [name for name in functions if is_private_name(name, function=True)]
+    found += [name for name in tables if name not in ctes and is_private_name(name, function=False)]
     if found:
         raise private_names_refused(found)
 

@@ -179,16 +179,16 @@ def run_query(
                 f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, "
                 f"PIVOT, EXPLAIN); this is a {statement.kind.upper()} statement."
             )
-        private = private_names(statement)
+    resolver = Resolver(catalog, storage)
+    if read_only:
+        private = private_names(statement, resolver)
         if private:
             raise session.private_names_refused(private)
     if limits is not None and deadline is not None and timeout_s is not None:
         evaluate = functools.partial(
             _worker_time, limits=limits, deadline=deadline, timeout_s=timeout_s
         )
-        prepared = prepare(
-            Resolver(catalog, storage), statement, read_only=read_only, evaluate=evaluate
-        )
+        prepared = prepare(resolver, statement, read_only=read_only, evaluate=evaluate)
         paths = tuple(sorted({p for _, paths in prepared.reads.values() for p in paths}))
         fetched = prepared.run(
             lambda rewritten: worker.run(
@@ -202,7 +202,7 @@ def run_query(
             timeout_s=timeout_s,
         )
     else:
-        prepared = prepare(Resolver(catalog, storage), statement, read_only=read_only)
+        prepared = prepare(resolver, statement, read_only=read_only)
         connection = prepared.connect()
         try:
             fetched = prepared.run(
@@ -228,9 +228,10 @@ def run_query(
     )
 
 
-def private_names(statement: Statement) -> list[str]:
+def private_names(statement: Statement, resolver: Resolver) -> list[str]:
     """The functions and tables ``statement`` names that show DuckDB's own state (settings,
-    secrets, catalog) or run SQL from a string: refused in read-only mode."""
+    secrets, catalog) or run SQL from a string: refused in read-only mode. (A lake table may
+    have such a name: it is a lake table.)"""
     from sqlglot import exp
 
     found = [
@@ -239,10 +240,11 @@ def private_names(statement: Statement) -> list[str]:
         if session.is_private_name(node.name, function=True)
     ]
     found += [
-        table.name
-        for table in statement.tree.find_all(exp.Table)
-        if isinstance(table.this, exp.Identifier)
-        and session.is_private_name(table.name, function=False)
+        ref.parts[-1]
+        for ref in statement.tables
+        if session.is_private_name(ref.parts[-1], function=False)
+        and not ref.shadowed
+        and resolver.lake_name(ref) is None
     ]
     return [name.lower() for name in found]
 

@@ -175,6 +175,18 @@ def test_duckdb_settings_and_secrets_are_refused_in_read_only_mode(web_logs, sha
         web_logs.sql(sql, read_only=True)
 
 
+def test_a_lake_table_or_cte_named_like_a_duckdb_view_is_read(lk):
+    import pyarrow as pa
+
+    lk.write_table("default.duckdb_events", pa.table({"id": [1, 2]}))
+    for sql in (
+        "SELECT count(*) AS n FROM duckdb_events",
+        "SELECT count(*) AS n FROM default.duckdb_events",
+        "WITH pg_settings AS (FROM range(2)) SELECT count(*) AS n FROM pg_settings",
+    ):
+        assert lk.sql(sql, read_only=True).rows() == [{"n": 2}]
+
+
 def test_duckdb_own_parse_is_checked_too(web_logs):
     """The second check, on DuckDB's own parse, refuses what the lake's parse might miss."""
     connection = session.locked_connection(web_logs.storage, [])
