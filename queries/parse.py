@@ -479,7 +479,7 @@ def _time_travel(
                 f"Only {kind} AS OF is supported for time travel{where}; write "
                 f"VERSION AS OF 3 or TIMESTAMP AS OF '2026-11-20 10:00:00'."
             )
-        clause = f"{kind} AS OF {value.sql(dialect=_DIALECT)}"
+        clause = f"{kind} AS OF {_shown(value.sql(dialect=_DIALECT))}"
         ends = [i.meta["end"] for i in value.walk() if "end" in i.meta]
         end = max(ends) + 1 if ends else name_end
         if kind == "VERSION":
@@ -494,7 +494,8 @@ def _time_travel(
         return TimeTravel(clause, moment=_moment(literal, clause, where)), end
     prefix, kind = str(when.this).upper(), str(when.args.get("kind") or "").upper()
     value = when.args.get("expression")
-    clause = f"{prefix} ({kind} => {value.sql(dialect=_DIALECT) if value is not None else ''})"
+    shown = _shown(value.sql(dialect=_DIALECT)) if value is not None else ""
+    clause = f"{prefix} ({kind} => {shown})"
     if prefix != "AT" or kind not in ("VERSION", "TIMESTAMP") or value is None:
         raise QuerySyntaxError(
             f"{clause}{where} is not supported; write AT (VERSION => 3) or "
@@ -597,6 +598,13 @@ def _qualifier(column: exp.Column, offset: int) -> ColumnQualifier | None:
         start=parts[0].meta["start"] + offset,
         end=parts[1].meta["start"] + offset,
     )
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """A piece of the user's query as a message shows it: on one line (control characters
+    escaped) and at most ``limit`` characters."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
 def _first_line(text: str) -> str:

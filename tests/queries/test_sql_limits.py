@@ -286,14 +286,27 @@ def _queries(draw) -> str:
     name = draw(_NAMES)
     travel = draw(
         st.one_of(
-            st.sampled_from(["", "", " VERSION AS OF 0", " AT (VERSION => 1)"]),
             st.sampled_from(
-                [" TIMESTAMP AS OF now()", " AT (TIMESTAMP => now() - INTERVAL 1 DAY)"]
+                [
+                    "",
+                    "",
+                    " VERSION AS OF 0",
+                    " AT (VERSION => 1)",
+                    " TIMESTAMP AS OF now()",
+                    " AT (TIMESTAMP => now() - INTERVAL 1 DAY)",
+                ]
             ),
-            _LITERALS.map(lambda v: f" VERSION AS OF {v}"),
-            _LITERALS.map(lambda v: f" TIMESTAMP AS OF {v}"),
-            _LITERALS.map(lambda v: f" AT (VERSION => {v})"),
-            _LITERALS.map(lambda v: f" AT (TIMESTAMP => {v})"),
+            st.tuples(
+                st.sampled_from(
+                    [
+                        " VERSION AS OF ",
+                        " TIMESTAMP AS OF ",
+                        " AT (VERSION => ",
+                        " AT (TIMESTAMP => ",
+                    ]
+                ),
+                _LITERALS,
+            ).map(lambda t: t[0] + t[1] + (")" if t[0].startswith(" AT") else "")),
         )
     )
     column = draw(st.sampled_from(["*", "count(*)", "id", "_event_time", "nope", "1/0"]))
@@ -308,7 +321,7 @@ def _queries(draw) -> str:
             ).map(lambda t: f" WHERE {t[0]} {t[1]} {t[2]}"),
         )
     )
-    depth = draw(st.sampled_from([0, 0, 0, 3, 200]))
+    depth = draw(st.sampled_from([0, 0, 0, 0, 0, 3, 200]))
     query = f"SELECT {column} FROM {name}{travel}{where}"
     if depth:
         query = "SELECT * FROM " + "(" * depth + query + ")" * depth
