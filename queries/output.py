@@ -182,7 +182,7 @@ def print_table(
     total = result.table.num_rows
     count = f"{total:,} row{'s' if total != 1 else ''}"
     if result.truncated:
-        count = f"the first {count} (the row limit was reached)"
+        count = f"the first {count} (the row or byte limit was reached)"
     if total > rows:
         count += (
             f"; showing {rows}: use --output csv, json or parquet (with --out PATH) for all of them"

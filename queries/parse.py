@@ -156,6 +156,10 @@ class Statement:
     """Where the statement after ``EXPLAIN [ANALYZE]`` starts in ``text`` (0 without one)."""
 
 
+MAX_VERSION = 2**63 - 1
+"""The largest version number a table can have (a signed 64-bit integer, as Delta's)."""
+
+
 @functools.lru_cache(maxsize=256)
 def parse_statement(text: str) -> Statement:
     """Parse one DuckDB statement (``EXPLAIN [ANALYZE]`` prefixes are looked through).
@@ -165,8 +169,18 @@ def parse_statement(text: str) -> Statement:
 
     Raises:
         QuerySyntaxError: the text is empty, is not valid SQL, holds several statements,
-            or a time-travel clause is malformed.
+            or a time-travel clause is malformed, or nests too deeply for the parser.
     """
+    try:
+        return _parse(text)
+    except RecursionError:
+        raise QuerySyntaxError(
+            "The query nests too deeply to be read (parentheses, subqueries or expressions "
+            "inside one another); flatten it, for instance with WITH ... AS (...)."
+        ) from None
+
+
+def _parse(text: str) -> Statement:
     tokens = _tokenize(text)
     if not tokens:
         raise QuerySyntaxError("The query is empty; write one SQL statement.")
@@ -465,7 +479,7 @@ def _time_travel(
                 f"Only {kind} AS OF is supported for time travel{where}; write "
                 f"VERSION AS OF 3 or TIMESTAMP AS OF '2026-11-20 10:00:00'."
             )
-        clause = f"{kind} AS OF {value.sql(dialect=_DIALECT)}"
+        clause = f"{kind} AS OF {_shown(value.sql(dialect=_DIALECT))}"
         ends = [i.meta["end"] for i in value.walk() if "end" in i.meta]
         end = max(ends) + 1 if ends else name_end
         if kind == "VERSION":
@@ -480,7 +494,8 @@ def _time_travel(
         return TimeTravel(clause, moment=_moment(literal, clause, where)), end
     prefix, kind = str(when.this).upper(), str(when.args.get("kind") or "").upper()
     value = when.args.get("expression")
-    clause = f"{prefix} ({kind} => {value.sql(dialect=_DIALECT) if value is not None else ''})"
+    shown = _shown(value.sql(dialect=_DIALECT)) if value is not None else ""
+    clause = f"{prefix} ({kind} => {shown})"
     if prefix != "AT" or kind not in ("VERSION", "TIMESTAMP") or value is None:
         raise QuerySyntaxError(
             f"{clause}{where} is not supported; write AT (VERSION => 3) or "
@@ -510,8 +525,15 @@ def _where(text: str, offset: int, table: exp.Table) -> str:
 def _version_number(value: exp.Expression, clause: str, where: str) -> int:
     if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
         raise QuerySyntaxError(f"{clause}{where} asks for a negative version; versions start at 0.")
-    if isinstance(value, exp.Literal) and str(value.this).strip().isdigit():
-        return int(str(value.this).strip())
+    digits = str(value.this).strip() if isinstance(value, exp.Literal) else ""
+    if digits.isascii() and digits.isdigit():
+        number = int(digits) if len(digits) <= 20 else MAX_VERSION + 1
+        if number > MAX_VERSION:
+            raise QuerySyntaxError(
+                f"{clause}{where} asks for a version past the largest a table can have "
+                f"({MAX_VERSION:,})."
+            )
+        return number
     raise QuerySyntaxError(f"{clause}{where} needs a version number, such as VERSION AS OF 3.")
 
 
@@ -576,6 +598,13 @@ def _qualifier(column: exp.Column, offset: int) -> ColumnQualifier | None:
         start=parts[0].meta["start"] + offset,
         end=parts[1].meta["start"] + offset,
     )
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """A piece of the user's query as a message shows it: on one line (control characters
+    escaped) and at most ``limit`` characters."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
 def _first_line(text: str) -> str:

@@ -130,19 +130,39 @@ def close_shared(storage: Storage) -> None:
         database.close()
 
 
-def locked_connection(storage: Storage, allowed_paths: Sequence[str]) -> duckdb.DuckDBPyConnection:
-    """A new database that can read ``allowed_paths`` and nothing else, its settings locked."""
+def locked_connection(
+    storage: Storage,
+    allowed_paths: Sequence[str],
+    *,
+    memory_limit: int | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
+    secrets: Sequence[str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A new database that can read ``allowed_paths`` and nothing else, its settings locked.
+    ``secrets`` are the configuration's secret values (by default read from it again).
+
+    ``temp_directory`` is where DuckDB may spill past ``memory_limit`` (bytes); DuckDB lists
+    it among the directories queries may read, so give a private, empty one (without it,
+    DuckDB would name ``.tmp`` in the working folder)."""
     import duckdb
 
     from lake.core.quoting import quote_literal
 
-    connection = lake_duckdb.connect(persistent_secrets=False)
+    connection = lake_duckdb.connect(
+        persistent_secrets=False,
+        memory_limit=f"{memory_limit}B" if memory_limit is not None else None,
+        threads=threads,
+        temp_directory=temp_directory if temp_directory is not None else "",
+    )
     try:
         connection.execute(_DATABASE_SETTINGS)
         storage.configure_duckdb(connection)
         # httpfs copies AWS_* environment variables into plain settings, which any query can
         # read with current_setting(); the session secret carries the credentials instead.
-        for name in _credential_settings(connection, storage.config.secrets):
+        if secrets is None:
+            secrets = storage.config.secrets
+        for name in _credential_settings(connection, secrets):
             connection.execute(f"SET {name} = ''")
         connection.execute(_LOCAL_SETTINGS)
         connection.execute(
@@ -165,9 +185,11 @@ def run(
     *,
     max_rows: int | None,
     timeout_s: float | None,
+    max_bytes: int | None = None,
 ) -> Fetched:
-    """Run ``sql`` and fetch at most ``max_rows`` rows (streaming: DuckDB stops producing
-    once they are read). A timer interrupts DuckDB after ``timeout_s``.
+    """Run ``sql`` and fetch at most ``max_rows`` rows and ``max_bytes`` bytes of Arrow data
+    (streaming: DuckDB stops producing once they are read). A timer interrupts DuckDB's
+    execution after ``timeout_s`` (not its planning: see :mod:`queries.worker`).
 
     Raises:
         duckdb.Error: untranslated; the caller knows the query and translates it.
@@ -184,15 +206,20 @@ def run(
         types = tuple(str(column[1]) for column in description)
         batch_rows = BATCH_ROWS if max_rows is None else max(1, min(BATCH_ROWS, max_rows + 1))
         reader = connection.to_arrow_reader(batch_rows)
-        batches, rows, truncated = [], 0, False
+        batches, rows, size, truncated = [], 0, 0, False
         for batch in reader:
+            if max_bytes is not None and size + batch.nbytes > max_bytes:
+                batch = batch.slice(0, _rows_within(batch, max_bytes - size))
+                truncated = True
             batches.append(batch)
             rows += batch.num_rows
+            size += batch.nbytes
             if max_rows is not None and rows > max_rows:
                 truncated = True
+            if truncated:
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
-        if truncated:
+        if max_rows is not None and table.num_rows > max_rows:
             table = table.slice(0, max_rows)
         return Fetched(table=table, types=types, truncated=truncated)
     finally:
@@ -200,30 +227,153 @@ def run(
             timer.cancel()
 
 
+def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
+    """How many first rows of ``batch`` fit in ``budget`` bytes."""
+    low, high = 0, batch.num_rows
+    while low < high:
+        middle = (low + high + 1) // 2
+        if batch.slice(0, middle).nbytes <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def constant_time(expression: str, *, context: str) -> datetime:
     """Evaluate a constant time expression (``now() - INTERVAL 1 DAY``) in a database that
-    can reach nothing outside itself. A time without offset is UTC.
+    can reach nothing outside itself. A time without offset is UTC. (Read-only queries
+    evaluate it in a worker process instead, under their time limit: :mod:`queries.worker`.)
 
     Raises:
         QueryInvalid: the expression is not a time.
     """
     import duckdb
 
-    connection = lake_duckdb.connect(external_access=False)
+    connection = time_connection()
     try:
-        row = connection.execute(
-            f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)"
-        ).fetchone()
+        value = evaluate_time(connection, expression)
     except duckdb.Error as error:
-        raise QueryInvalid(
-            f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
-        ) from error
+        raise not_a_time(error, context) from error
     finally:
         connection.close()
-    value = row[0] if row else None
+    return read_time(value, context)
+
+
+def time_connection(
+    *, memory_limit: int | None = None, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A database for constant expressions: no file, network or extension."""
+    return lake_duckdb.connect(
+        external_access=False,
+        memory_limit=f"{memory_limit}B" if memory_limit is not None else None,
+        threads=threads,
+    )
+
+
+def evaluate_time(connection: duckdb.DuckDBPyConnection, expression: str) -> object:
+    """The value of ``expression`` cast to a time with zone (None for NULL).
+
+    Raises:
+        duckdb.Error: untranslated (see :func:`not_a_time`).
+    """
+    row = connection.execute(f"SELECT CAST(({expression}) AS TIMESTAMP WITH TIME ZONE)").fetchone()
+    return row[0] if row else None
+
+
+def not_a_time(error: BaseException, context: str) -> QueryInvalid:
+    return QueryInvalid(
+        f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
+    )
+
+
+def read_time(value: object, context: str) -> datetime:
+    """An evaluated time in UTC.
+
+    Raises:
+        QueryInvalid: it is NULL (or not a time).
+    """
     if not isinstance(value, datetime):
         raise QueryInvalid(f"{context} evaluates to NULL, not a time.")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError) as error:
+        raise QueryInvalid(f"{context} is a time out of range ({value}).") from error
+
+
+# -- what SQL may not see -----------------------------------------------------------------------
+
+_PRIVATE_FUNCTIONS = frozenset(
+    {"current_setting", "getvariable", "getenv", "which_secret", "query", "query_table"}
+)
+_PRIVATE_TABLES = frozenset({"pg_settings"})
+_PRIVATE_PREFIXES = ("duckdb_", "pragma_")
+
+
+def is_private_name(name: str, *, function: bool) -> bool:
+    """Whether a function or table name shows DuckDB's own state: its settings (where
+    credentials and folders are), secrets, databases, extensions, or runs SQL from a string.
+    Read-only queries may not name them."""
+    name = name.lower()
+    return name.startswith(_PRIVATE_PREFIXES) or name in (
+        _PRIVATE_FUNCTIONS if function else _PRIVATE_TABLES
+    )
+
+
+def private_names_refused(names: Sequence[str]) -> QueryRefused:
+    shown = ", ".join(sorted(set(names)))
+    return QueryRefused(
+        f"Read-only mode refused {shown}: queries read lake tables, not DuckDB's settings, "
+        f"secrets or catalog."
+    )
+
+
+def check_private_names(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """DuckDB's own parse of ``sql`` names no private function or table (the second check,
+    after the lake's parse; statements DuckDB cannot serialize rely on the first).
+
+    Raises:
+        QueryRefused: it does.
+    """
+    row = connection.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    try:
+        tree = json.loads(row[0]) if row else {}
+    except ValueError:
+        return
+    if not isinstance(tree, dict) or tree.get("error"):
+        return
+    functions: list[str] = []
+    tables: list[str] = []
+    ctes: set[str] = set()
+    stack: list[object] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "function_name" and isinstance(value, str):
+                    functions.append(value.lower())
+                elif key == "table_name" and isinstance(value, str):
+                    tables.append(value.lower())
+                else:
+                    if key == "cte_map" and isinstance(value, dict):
+                        entries = value.get("map") or []
+                        ctes.update(str(e.get("key", "")).lower() for e in entries if e)
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    found = [name for name in functions if is_private_name(name, function=True)]
+    found += [name for name in tables if name not in ctes and is_private_name(name, function=False)]
+    if found:
+        raise private_names_refused(found)
+
+
+class DuckDBFailure(Exception):
+    """DuckDB's error, as text, from a worker process (read like DuckDB's own errors)."""
+
+
+def is_duckdb_error(error: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(error, (duckdb.Error, DuckDBFailure))
 
 
 def translate(
@@ -265,6 +415,11 @@ def translate(
         return QuerySyntaxError(f"SQL syntax error{at}: {message}.", line=line, column=column)
     if kind in ("binder", "catalog"):
         return QueryInvalid(f"The query is not valid{at}: {message}.", line=line, column=column)
+    if kind == "out of memory":
+        return QueryFailed(
+            f"The query needed more memory than its limit and was stopped ({message}); narrow "
+            f"it (fewer columns, a WHERE, smaller groups) or allow more memory (--memory-limit)."
+        )
     doing = {
         "io": "reading data",
         "http": "reading data",

@@ -25,9 +25,11 @@ One preparation serves every caller (``lake sql``, the HTTP service, training se
 from __future__ import annotations
 
 import bisect
+import functools
+import time as clock
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from catalog.catalog import Catalog
@@ -36,7 +38,7 @@ from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
-from queries import session
+from queries import session, worker
 from queries.exceptions import (
     QueryError,
     QueryInvalid,
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
 MAX_ROBUST_RETRIES = 8
 
 T = TypeVar("T")
+
+Evaluate = Callable[..., datetime]
+"""``evaluate(expression, context=...)``: a constant time expression's value, in UTC."""
 
 Edit = tuple[int, int, str]
 """``(start, end, text)``: replace that span of the statement's text (``start == end``
@@ -138,39 +143,103 @@ def run_query(
     read_only: bool = False,
     max_rows: int | None = None,
     timeout_s: float | None = None,
+    max_bytes: int | None = None,
+    memory_limit: int | None = None,
+    threads: int | None = None,
 ) -> QueryResult:
     """Run one SQL statement over the lake.
+
+    A read-only query runs under the limits of ``storage.config.query`` (each argument given
+    overrides its setting): a wall-clock limit from the text to the last row, every DuckDB
+    step in a worker process killed at the limit (:mod:`queries.worker`), DuckDB's memory and
+    threads, and a byte cap on the answer. Other queries run in the lake's own DuckDB
+    database, limited only by what is given (``timeout_s`` interrupts execution there).
 
     Raises:
         QuerySyntaxError: the text is not one valid statement, or a time-travel clause is malformed.
         UnknownTable: a name is neither a lake table, a CTE nor a DuckDB object.
         TimeTravelError: a version that does not exist, or a time before the table existed.
         VacuumedVersion: the version's files were removed by vacuum (a ``VersionVacuumed``).
-        QueryRefused: read-only mode refused the statement or a file outside the lake tables.
+        QueryRefused: read-only mode refused the statement, a file outside the lake tables,
+            DuckDB's own settings or secrets, or a text longer than the limit.
         QueryTimeout: the query ran past ``timeout_s``.
-        QueryInvalid, QueryFailed: DuckDB refused or failed the query.
+        QueryInvalid, QueryFailed: DuckDB refused or failed the query (past its memory too).
     """
+    started = clock.monotonic()
     if max_rows is not None and max_rows < 0:
         raise QueryInvalid(f"max_rows must be 0 or more, not {max_rows}.")
-    if timeout_s is not None and timeout_s <= 0:
-        raise QueryInvalid(f"timeout_s must be more than 0 seconds, not {timeout_s}.")
-    statement = parse_statement(query)
-    if read_only and not statement.reads_only:
-        raise QueryRefused(
-            f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, PIVOT, "
-            f"EXPLAIN); this is a {statement.kind.upper()} statement."
+    for name, value in (("timeout_s", timeout_s), ("max_bytes", max_bytes)):
+        if value is not None and not value > 0:
+            raise QueryInvalid(f"{name} must be more than 0, not {value}.")
+    for name, value in (("memory_limit", memory_limit), ("threads", threads)):
+        if value is not None and value < 1:
+            raise QueryInvalid(f"{name} must be 1 or more, not {value}.")
+    if not read_only and (memory_limit is not None or threads is not None):
+        raise QueryInvalid(
+            "memory_limit and threads apply to read-only queries, which run in a worker process "
+            "of their own; add read_only (--read-only)."
         )
-    prepared = prepare(Resolver(catalog, storage), statement, read_only=read_only)
-    connection = prepared.connect()
-    try:
+    limits: worker.Limits | None = None
+    if read_only:
+        settings = storage.config.query
+        timeout_s = timeout_s if timeout_s is not None else settings.timeout_s
+        limits = worker.Limits(
+            memory_limit=memory_limit or settings.memory_limit,
+            threads=threads or settings.threads,
+            max_rows=max_rows,
+            max_bytes=max_bytes if max_bytes is not None else settings.max_bytes,
+        )
+        if len(query) > settings.max_sql_chars:
+            raise QueryRefused(
+                f"The query is {len(query):,} characters long; read-only queries may be at most "
+                f"{settings.max_sql_chars:,}."
+            )
+    deadline = started + timeout_s if timeout_s is not None else None
+    statement = parse_statement(query)
+    if read_only:
+        if not statement.reads_only:
+            raise QueryRefused(
+                f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, "
+                f"PIVOT, EXPLAIN); this is a {statement.kind.upper()} statement."
+            )
+    resolver = Resolver(catalog, storage)
+    if read_only:
+        private = private_names(statement, resolver)
+        if private:
+            raise session.private_names_refused(private)
+    if limits is not None and deadline is not None and timeout_s is not None:
+        evaluate = functools.partial(
+            _worker_time, limits=limits, deadline=deadline, timeout_s=timeout_s
+        )
+        prepared = prepare(resolver, statement, read_only=read_only, evaluate=evaluate)
+        paths = tuple(sorted({p for _, paths in prepared.reads.values() for p in paths}))
         fetched = prepared.run(
-            lambda rewritten: session.run(
-                connection, rewritten.text, max_rows=max_rows, timeout_s=timeout_s
+            lambda rewritten: worker.run(
+                storage,
+                paths,
+                rewritten.text,
+                limits=limits,
+                deadline=deadline,
+                timeout_s=timeout_s,
             ),
             timeout_s=timeout_s,
         )
-    finally:
-        connection.close()
+    else:
+        prepared = prepare(resolver, statement, read_only=read_only)
+        connection = prepared.connect()
+        try:
+            fetched = prepared.run(
+                lambda rewritten: session.run(
+                    connection,
+                    rewritten.text,
+                    max_rows=max_rows,
+                    max_bytes=max_bytes,
+                    timeout_s=timeout_s,
+                ),
+                timeout_s=timeout_s,
+            )
+        finally:
+            connection.close()
     return QueryResult(
         table=fetched.table,
         columns=tuple(
@@ -180,6 +249,35 @@ def run_query(
         truncated=fetched.truncated,
         query=query,
         scans=prepared.scan_reports(),
+    )
+
+
+def private_names(statement: Statement, resolver: Resolver) -> list[str]:
+    """The functions and tables ``statement`` names that show DuckDB's own state (settings,
+    secrets, catalog) or run SQL from a string: refused in read-only mode. (A lake table may
+    have such a name: it is a lake table.)"""
+    from sqlglot import exp
+
+    found = [
+        node.name
+        for node in statement.tree.find_all(exp.Anonymous)
+        if session.is_private_name(node.name, function=True)
+    ]
+    found += [
+        ref.parts[-1]
+        for ref in statement.tables
+        if session.is_private_name(ref.parts[-1], function=False)
+        and not ref.shadowed
+        and resolver.lake_name(ref) is None
+    ]
+    return [name.lower() for name in found]
+
+
+def _worker_time(
+    expression: str, context: str, *, limits: worker.Limits, deadline: float, timeout_s: float
+) -> datetime:
+    return worker.constant_time(
+        expression, context=context, limits=limits, deadline=deadline, timeout_s=timeout_s
     )
 
 
@@ -226,6 +324,9 @@ class PreparedQuery:
                 )
             )
         return tuple(reports)
+
+    evaluate: Evaluate = session.constant_time
+    """Computes a constant time expression (a time-travel clause, an ``_event_time`` bound)."""
 
     @property
     def storage(self) -> Storage:
@@ -357,7 +458,8 @@ class PreparedQuery:
         )
         if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
             before = set(paths)
-            snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
+            days = _event_days(ref.event_time_bounds, self.evaluate)
+            snapshot, paths = within_days(snapshot, paths, *days)
             by_partition.update(before - set(paths))
         before = set(paths)
         if ref.bounds:
@@ -420,18 +522,22 @@ def prepare(
     *,
     read_only: bool = False,
     travel: Mapping[int, TimeTravel] | None = None,
+    evaluate: Evaluate = session.constant_time,
 ) -> PreparedQuery:
     """Pin every lake table ``statement`` reads to one version.
 
     ``travel`` replaces the time-travel clause of references (by index in
-    ``statement.tables``): a rebuild reads exactly the versions it recorded.
+    ``statement.tables``): a rebuild reads exactly the versions it recorded. ``evaluate``
+    computes constant time expressions (in a worker, for a read-only query).
 
     Raises:
         UnknownTable: a time-travel clause on a name that is not a lake table.
         QueryRefused: the statement writes to a lake table.
         TimeTravelError: a version that does not exist, or a time before the table existed.
     """
-    prepared = PreparedQuery(statement, resolver, read_only, lake={}, reads={}, unaliased=set())
+    prepared = PreparedQuery(
+        statement, resolver, read_only, lake={}, reads={}, unaliased=set(), evaluate=evaluate
+    )
     for index, ref in enumerate(statement.tables):
         name = resolver.lake_name(ref)
         if name is None:
@@ -452,7 +558,7 @@ def prepare(
             name,
             clause,
             where=where,
-            evaluate=lambda expression, ref=ref, where=where: session.constant_time(
+            evaluate=lambda expression, ref=ref, where=where: evaluate(
                 expression,
                 context=f"{ref.time_travel.clause if ref.time_travel else expression}{where}",
             ),
@@ -497,7 +603,7 @@ def _literal_times(bounds: tuple[Bound, ...]) -> tuple[Limit | None, Limit | Non
     nothing is skipped and DuckDB reports the error."""
     try:
         return _time_limits(bounds)
-    except (LakeError, ValueError):
+    except (LakeError, ValueError, OverflowError):
         return None, None
 
 
@@ -523,7 +629,9 @@ _LOWER = (">", ">=", "=")
 _UPPER = ("<", "<=", "=")
 
 
-def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
+def _event_days(
+    bounds: tuple[Bound, ...], evaluate: Evaluate = session.constant_time
+) -> tuple[date | None, date | None]:
     """The first and last ``_event_date`` (the UTC date of ``_event_time``) rows meeting
     ``bounds`` can have. A computed bound (``now() - INTERVAL 1 DAY``) is evaluated here, a
     moment before DuckDB evaluates it, so its day gets a day's margin. (None, None) when a
@@ -537,12 +645,12 @@ def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
         for operator, expression, literal in bounds:
             if literal is not None:
                 continue
-            day = session.constant_time(expression, context=expression).date()
+            day = evaluate(expression, context=expression).date()
             if operator in _LOWER:
                 lows.append(day - timedelta(days=1))
             if operator in _UPPER:
                 highs.append(day + timedelta(days=1))
-    except (LakeError, ValueError):
+    except (LakeError, ValueError, OverflowError):
         return None, None
     return (max(lows) if lows else None), (min(highs) if highs else None)
 
@@ -551,6 +659,4 @@ def _event_days(bounds: tuple[Bound, ...]) -> tuple[date | None, date | None]:
 
 
 def is_duckdb_error(error: BaseException) -> bool:
-    import duckdb
-
-    return isinstance(error, duckdb.Error)
+    return session.is_duckdb_error(error)

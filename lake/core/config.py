@@ -57,6 +57,10 @@ _PLACES: dict[str, tuple[str | None, str, str]] = {
     "s3.allow_http": (None, "AWS_ALLOW_HTTP", "s3.allow_http"),
     "openlineage.url": (None, "LAKE_OPENLINEAGE_URL", "openlineage.url"),
     "openlineage.api_key": (None, "LAKE_OPENLINEAGE_API_KEY", "openlineage.api_key"),
+    "query.timeout": ("--timeout", "LAKE_QUERY_TIMEOUT", "query.timeout"),
+    "query.memory_limit": ("--memory-limit", "LAKE_QUERY_MEMORY_LIMIT", "query.memory_limit"),
+    "query.threads": ("--threads", "LAKE_QUERY_THREADS", "query.threads"),
+    "query.max_bytes": ("--max-bytes", "LAKE_QUERY_MAX_BYTES", "query.max_bytes"),
 }
 SECRET_SETTINGS = frozenset({"s3.secret_access_key", "s3.session_token", "openlineage.api_key"})
 
@@ -92,6 +96,34 @@ class OpenLineageSettings:
     """Sent as a bearer token."""
 
 
+DEFAULT_QUERY_TIMEOUT_S = 30.0
+DEFAULT_QUERY_MEMORY_LIMIT = 2 << 30
+DEFAULT_QUERY_THREADS = 2
+DEFAULT_QUERY_MAX_BYTES = 100 << 20
+MAX_SQL_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    """Limits of one read-only query (``lake sql --read-only``, the HTTP service, the web
+    catalog's SQL console). The defaults keep a service alive on a 2-core machine with a few
+    GB of memory per concurrent query; the ``lake sql`` and ``lake serve`` flags of the same
+    names override them."""
+
+    timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    """Wall-clock seconds from the query's text to its last row: parsing, planning, constant
+    folding and execution. The query's worker process is killed at the limit."""
+    memory_limit: int = DEFAULT_QUERY_MEMORY_LIMIT
+    """Bytes DuckDB may use for one query (its ``memory_limit``); the worker's address space
+    is capped a little above it, so memory DuckDB does not track cannot grow past it."""
+    threads: int = DEFAULT_QUERY_THREADS
+    """DuckDB threads of one query."""
+    max_bytes: int = DEFAULT_QUERY_MAX_BYTES
+    """Most bytes (Arrow, in memory) one answer holds; more rows are cut, as by a row limit."""
+    max_sql_chars: int = MAX_SQL_CHARS
+    """Longest query text read; a longer one is refused before it is parsed."""
+
+
 @dataclass(frozen=True)
 class LakeConfig:
     """A resolved configuration: what the lake uses, and where each value came from."""
@@ -111,6 +143,8 @@ class LakeConfig:
     found: str | None = field(default=None, compare=False)
     """What named this lake (``lake.toml (path)``, ``flag --warehouse``, ``environment
     LAKE_CATALOG_URL``...), or None: nothing did, and the settings are only the defaults."""
+    query: QuerySettings = field(default_factory=QuerySettings)
+    """Limits of read-only queries (``[query]`` in ``lake.toml``, ``LAKE_QUERY_*``)."""
 
     @property
     def is_s3(self) -> bool:
@@ -137,6 +171,10 @@ class LakeConfig:
             "s3.allow_http": self.s3.allow_http,
             "openlineage.url": _mask_userinfo(self.openlineage.url),
             "openlineage.api_key": "****" if self.openlineage.api_key else None,
+            "query.timeout": f"{self.query.timeout_s:g} s",
+            "query.memory_limit": format_bytes(self.query.memory_limit),
+            "query.threads": str(self.query.threads),
+            "query.max_bytes": format_bytes(self.query.max_bytes),
         }
         return {
             name: {"value": value, "from": self.origins.get(name, "default")}
@@ -214,6 +252,14 @@ def resolve(
     named_by = [origins[s] for s in ("warehouse", "catalog_url") if origins[s] != "default"]
     if toml_path.is_file():
         named_by.append(f"{CONFIG_FILE} ({toml_path})")
+    query = QuerySettings(
+        timeout_s=_parse_seconds(pick("query.timeout", None), "query.timeout", origins),
+        memory_limit=_parse_size(pick("query.memory_limit", None), "query.memory_limit", origins)
+        or DEFAULT_QUERY_MEMORY_LIMIT,
+        threads=_parse_count(pick("query.threads", None), "query.threads", origins),
+        max_bytes=_parse_size(pick("query.max_bytes", None), "query.max_bytes", origins)
+        or DEFAULT_QUERY_MAX_BYTES,
+    )
     return LakeConfig(
         warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
         catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
@@ -222,6 +268,7 @@ def resolve(
         origins=origins,
         root=root,
         found=named_by[0] if named_by else None,
+        query=query,
     )
 
 
@@ -437,3 +484,82 @@ def _parse_bool(value: str | None, setting: str, origins: Mapping[str, str]) -> 
         f"{setting} is {value!r} (from {origins[setting]}); write true or false; set it with "
         f"{places(setting)}."
     )
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+
+
+def parse_size(text: str | int) -> int | None:
+    """Bytes of a size such as ``2GB``, ``512 MiB`` or ``1000000``; None when not a size.
+    (``GB`` is 1000**3 and ``GiB`` 1024**3, as DuckDB reads them.)"""
+    if isinstance(text, int):
+        return text if text > 0 else None
+    value = str(text).strip().lower().replace(" ", "")
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number) :]
+    try:
+        amount = float(number)
+    except ValueError:
+        return None
+    if unit not in _UNITS or not (0 < amount < 1e18):
+        return None
+    size = int(amount * _UNITS[unit])
+    return size if size > 0 else None
+
+
+def format_bytes(size: int) -> str:
+    """``2 GiB``, ``100 MiB``, ``512 B``: a size as people read it."""
+    for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.4g} {unit}"
+    return f"{size} B"
+
+
+def _parse_size(value: str | None, setting: str, origins: Mapping[str, str]) -> int | None:
+    if value is None:
+        return None
+    size = parse_size(value)
+    if size is None:
+        raise ConfigError(
+            f"{setting} is {value!r} (from {origins[setting]}); write a size such as 2GB or "
+            f"512MiB; set it with {places(setting)}."
+        )
+    return size
+
+
+def _parse_seconds(value: str | None, setting: str, origins: Mapping[str, str]) -> float:
+    if value is None:
+        return DEFAULT_QUERY_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 < seconds <= 86_400):
+        raise ConfigError(
+            f"{setting} is {value!r} (from {origins[setting]}); write seconds between 0 and "
+            f"86400, such as 30; set it with {places(setting)}."
+        )
+    return seconds
+
+
+def _parse_count(value: str | None, setting: str, origins: Mapping[str, str]) -> int:
+    if value is None:
+        return DEFAULT_QUERY_THREADS
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 1024:
+        raise ConfigError(
+            f"{setting} is {value!r} (from {origins[setting]}); write a whole number from 1 to "
+            f"1024; set it with {places(setting)}."
+        )
+    return int(text)

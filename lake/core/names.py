@@ -118,7 +118,13 @@ def parse_time(text: str, *, context: str | None = None) -> datetime:
         ) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        where = f" in {context!r}" if context else ""
+        raise InvalidName(
+            f"{text!r}{where} is out of range in UTC; write a time between years 1 and 9999."
+        ) from error
 
 
 def model_version(text: str) -> int | str:

@@ -373,13 +373,19 @@ class Lake:
         read_only: bool = False,
         max_rows: int | None = None,
         timeout_s: float | None = None,
+        max_bytes: int | None = None,
+        memory_limit: int | None = None,
+        threads: int | None = None,
     ) -> QueryResult:
         """Run one DuckDB SQL statement over the lake's tables (``namespace.table``), each read
         at one exact version: the latest, or ``VERSION AS OF 3`` / ``TIMESTAMP AS OF '...'`` /
         ``AT (VERSION => 3)``. The result holds the rows (Arrow) and the versions read.
 
-        ``read_only`` locks DuckDB down to the query's own table files (for services);
-        ``max_rows`` cuts the result short (``truncated``); ``timeout_s`` interrupts it.
+        ``read_only`` locks DuckDB down to the query's own table files (for services) and runs
+        it in a worker process under the ``[query]`` limits of the configuration: a time limit
+        covering parsing, planning and execution, DuckDB's memory (bytes) and threads, and a
+        byte cap on the answer; each argument given overrides its setting. ``max_rows`` and
+        ``max_bytes`` cut the result short (``truncated``); ``timeout_s`` stops it.
         Raises :class:`queries.exceptions.QueryError` subclasses.
         """
         from queries.sql import run_query
@@ -391,6 +397,9 @@ class Lake:
             read_only=read_only,
             max_rows=max_rows,
             timeout_s=timeout_s,
+            max_bytes=max_bytes,
+            memory_limit=memory_limit,
+            threads=threads,
         )
 
     # -- training sets, models, audit ----------------------------------------------------------

@@ -172,6 +172,33 @@ OwnedOption = Annotated[
         help="The table is external (lake table register) and the lake owns its files now.",
     ),
 ]
+# Limits of read-only queries (`lake sql --read-only`, `lake serve`); defaults from [query].
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="DuckDB memory of one read-only query, e.g. 2GB (env LAKE_QUERY_MEMORY_LIMIT).",
+        show_default=False,
+    ),
+]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        max=1024,
+        help="DuckDB threads of one read-only query (env LAKE_QUERY_THREADS, default 2).",
+        show_default=False,
+    ),
+]
+MaxBytesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-bytes",
+        help="Most bytes one read-only answer holds, e.g. 100MiB (env LAKE_QUERY_MAX_BYTES).",
+        show_default=False,
+    ),
+]
 
 
 def _lake(warehouse: str | None, catalog: str | None, *, create: bool = False) -> Lake:
@@ -811,7 +838,9 @@ def sql(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", help="Stop the query after this many seconds.", show_default=False
+            "--timeout",
+            help="Stop the query after this many seconds (--read-only: default query.timeout, 30).",
+            show_default=False,
         ),
     ] = None,
     explain: Annotated[
@@ -824,6 +853,9 @@ def sql(
             ),
         ),
     ] = False,
+    memory_limit: MemoryLimitOption = None,
+    threads: ThreadsOption = None,
+    max_bytes: MaxBytesOption = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
 ) -> None:
@@ -836,10 +868,30 @@ def sql(
 
     text = sys.stdin.read() if query == "-" else query
     with _lake(warehouse, catalog) as lk:
-        result = lk.sql(text, read_only=read_only, max_rows=max_rows, timeout_s=timeout)
+        result = lk.sql(
+            text,
+            read_only=read_only,
+            max_rows=max_rows,
+            timeout_s=timeout,
+            max_bytes=_size_option("--max-bytes", max_bytes),
+            memory_limit=_size_option("--memory-limit", memory_limit),
+            threads=threads,
+        )
     write_result(result, format=output.value, out=out)
     if explain:
         print_scans(result)
+
+
+def _size_option(flag: str, value: str | None) -> int | None:
+    from lake.core.config import parse_size
+    from lake.core.errors import ConfigError
+
+    if value is None:
+        return None
+    size = parse_size(value)
+    if size is None:
+        raise ConfigError(f"{flag} is {value!r}; write a size such as 2GB or 512MiB.")
+    return size
 
 
 # -- training sets, models, audit, retention -------------------------------------------------
@@ -1224,8 +1276,16 @@ def serve(
         int, typer.Option("--max-rows", help="Most rows one SQL answer holds.")
     ] = 100_000,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds a SQL query may run.")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds a SQL query may run, planning included (default query.timeout, 30).",
+            show_default=False,
+        ),
+    ] = None,
+    memory_limit: MemoryLimitOption = None,
+    threads: ThreadsOption = None,
+    max_bytes: MaxBytesOption = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
 ) -> None:
@@ -1239,13 +1299,15 @@ def serve(
 
     with _lake(warehouse, catalog) as lk:
         lk.init()
-        run_service(
-            lk,
-            host=host,
-            port=port,
-            settings=ServiceSettings(max_rows=max_rows, timeout_s=timeout),
-            announce=_announce,
+        limits = lk.config.query
+        settings = ServiceSettings(
+            max_rows=max_rows,
+            timeout_s=timeout if timeout is not None else limits.timeout_s,
+            max_bytes=_size_option("--max-bytes", max_bytes) or limits.max_bytes,
+            memory_limit=_size_option("--memory-limit", memory_limit) or limits.memory_limit,
+            threads=threads or limits.threads,
         )
+        run_service(lk, host=host, port=port, settings=settings, announce=_announce)
 
 
 def _announce(url: str) -> None:

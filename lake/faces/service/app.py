@@ -57,8 +57,16 @@ API = "/api/v1"
 class ServiceSettings:
     max_rows: int = 100_000
     """Most rows one SQL answer holds; more are cut (header ``Lake-Truncated: true``)."""
-    timeout_s: float = 30.0
-    """A SQL query running longer is interrupted (400)."""
+    timeout_s: float | None = None
+    """Wall-clock seconds of a SQL query, planning included; its worker is then killed (422).
+    None: the lake's ``query.timeout`` (30 s by default)."""
+    max_bytes: int | None = None
+    """Most bytes (Arrow) one SQL answer holds; more rows are cut (``Lake-Truncated``).
+    None: the lake's ``query.max_bytes`` (100 MiB)."""
+    memory_limit: int | None = None
+    """DuckDB memory of one SQL query in bytes; None: ``query.memory_limit`` (2 GiB)."""
+    threads: int | None = None
+    """DuckDB threads of one SQL query; None: ``query.threads`` (2)."""
     max_body_bytes: int = 1 << 20
     """Larger request bodies are refused (413) before they are read."""
     token_cache_s: float = 5.0
@@ -120,6 +128,9 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
     )
     app.state.lake = lake
     app.state.settings = settings
+    from queries import worker
+
+    worker.warm()  # the first SQL query would otherwise wait for the worker server
     app.state.tokens = TokenCache(lake.check_token, settings.token_cache_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
@@ -367,7 +378,15 @@ def run_sql(lake: Lake, settings: ServiceSettings, sql: str, *, max_rows: int | 
     """One read-only query under the service's limits: ``POST /api/v1/sql`` and the web
     catalog's SQL console both run their queries here."""
     limit = settings.max_rows if max_rows is None else min(max_rows, settings.max_rows)
-    return lake.sql(sql, read_only=True, max_rows=limit, timeout_s=settings.timeout_s)
+    return lake.sql(
+        sql,
+        read_only=True,
+        max_rows=limit,
+        timeout_s=settings.timeout_s,
+        max_bytes=settings.max_bytes,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+    )
 
 
 # -- answers -------------------------------------------------------------------------------------
