@@ -411,18 +411,14 @@ def _stream(
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
-        run = ray_engine.RayRun()
-        found = ray_engine.stream(
+        return ray_engine.stream(
             prepared.query,
             prepared.order,
             prepared.columns,
             cursor,
             address=engine.address,
-            run=run,
+            notes=notes,
         )
-        if notes is not None:
-            notes.append(run.note())
-        return found
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
         cursor.execute(rewritten.text)
