@@ -51,15 +51,16 @@ def run(scale: float = 1.0) -> list[dict]:
 
     import lake
 
+    # before Ray is imported: it reads them then
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
     except ImportError:  # pragma: no cover - the ray extra is not installed
         return []
     rows = max(int(FULL_ROWS * scale), 16_000)
     root = Path(tempfile.mkdtemp(prefix="lake-bench-ray-"))
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
-    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     started_ray = False
     try:
         lk = lake.connect(

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lake.delta.snapshot import DataFile
+    from queries.training import OrderPlan
 
 ENGINES = ("local", "ray")
 BROADCAST_BYTES = 64 * 1024 * 1024
@@ -108,8 +109,10 @@ class RayRun:
         tasks = self.tasks or []
         rows = [t.rows_read for t in tasks]
         nbytes = [t.bytes for t in tasks]
+        seconds = [t.seconds for t in tasks]
         spread = (
             f"; rows per task {min(rows):,}-{max(rows):,}, bytes {min(nbytes):,}-{max(nbytes):,}"
+            f", seconds {min(seconds):.3f}-{max(seconds):.3f}"
             if tasks
             else ""
         )
@@ -155,7 +158,7 @@ class Plan:
 
 
 def plan(
-    query: PreparedQuery, order: Any, names: Sequence[str], aggregates: frozenset[str]
+    query: PreparedQuery, order: OrderPlan, names: Sequence[str], aggregates: frozenset[str]
 ) -> Plan:
     """Decide how ``query`` (prepared and pinned; ``order`` its :class:`OrderPlan`, ``names``
     its output columns, ``aggregates`` the names of DuckDB's aggregate functions) runs on
@@ -290,7 +293,7 @@ def _check_joins(tree: Any, node: Any, big: TableVersion, exp: Any) -> None:
         raise _refused(f"reading {big.table} outside the main FROM")
 
 
-def _order_by(tree: Any, order: Any, names: Sequence[str], exp: Any) -> str:
+def _order_by(tree: Any, order: OrderPlan, names: Sequence[str], exp: Any) -> str:
     """The ordering rule as an ORDER BY over the result's columns (by position)."""
     columns = len(names)
     ties = ", ".join(str(i) for i in range(1, columns + 1))
@@ -371,8 +374,7 @@ def _check_deletion_vectors(storage: Storage, resolved: Any) -> None:
 
 def stream(
     query: PreparedQuery,
-    order: Any,
-    columns: int,
+    order: OrderPlan,
     cursor: duckdb.DuckDBPyConnection,
     *,
     address: str | None = None,
@@ -397,7 +399,6 @@ def stream(
         lambda rewritten: [str(r[0]) for r in cursor.execute(rewritten.text).fetchall()],
         edits=((0, 0, "DESCRIBE "), *order.trimmed()),
     )
-    assert len(names) == columns
     aggregates = frozenset(
         str(r[0]).lower()
         for r in cursor.execute(
@@ -494,7 +495,7 @@ def _parts(files: Sequence[DataFile], count: int) -> list[list[int]]:
 def _run_tasks(
     ray: Any,
     query: PreparedQuery,
-    order: Any,
+    order: OrderPlan,
     found: Plan,
     cursor: duckdb.DuckDBPyConnection,
     run: RayRun,

@@ -414,7 +414,6 @@ def _stream(
         return ray_engine.stream(
             prepared.query,
             prepared.order,
-            prepared.columns,
             cursor,
             address=engine.address,
             notes=notes,

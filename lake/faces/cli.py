@@ -705,6 +705,9 @@ def materialize(
         f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in "
         f"{result.seconds:.2f}s."
     )
+    if engine == "ray":
+        for note in result.notes:
+            print_message(note)
 
 
 @model_app.command("register")

@@ -68,6 +68,7 @@ def ray_cluster() -> Iterator[object]:
         log_to_driver=False,
     )
     try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
         yield ray
     finally:
         started = _children(os.getpid()) - before
