@@ -41,6 +41,7 @@ them cannot be read file by file).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -409,7 +410,8 @@ def stream(
     found = plan(query, order, names, aggregates)
     run.big = str(found.big.table) + f"@{found.big.version}"
     run.broadcast = tuple(f"{v.table}@{v.version}" for v in found.small)
-    ray = _ray()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    ray = _ray(local=address is None)
     started_by_us = _connect(ray, address)
     try:
         started = time.perf_counter()
@@ -438,7 +440,16 @@ def stream(
     return reader.schema, batches()
 
 
-def _ray() -> Any:
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's switch for single-machine clusters: set to ``0`` before Ray is imported, a Ray it
+starts takes the loopback address as its node's address, and every server it runs (GCS,
+raylet, workers, agents) listens on 127.0.0.1 only. Without it they listen on the machine's
+network address, even with ``_node_ip_address="127.0.0.1"``."""
+
+
+def _ray(*, local: bool) -> Any:
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ONLY, "0")
     try:
         import ray
     except ImportError as error:
@@ -454,7 +465,6 @@ def _connect(ray: Any, address: str | None) -> bool:
     loopback; True when this call started or joined it (then it disconnects at the end)."""
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
