@@ -305,8 +305,6 @@ class PreparedQuery:
             secrets=self.storage.config.secrets,
         )
 
-    # -- internals ---------------------------------------------------------------------------
-
     def files_read(self, index: int) -> tuple[Snapshot, list[str]]:
         """The version a lake reference (index in ``statement.tables``) reads, with only the
         files its bounds can match (data skipping), and their DuckDB paths."""
@@ -323,6 +321,8 @@ class PreparedQuery:
                     low, high = _literal_times(bounds)
                     snapshot, paths = within_times(snapshot, paths, column.name, low, high)
         return snapshot, list(paths)
+
+    # -- internals ---------------------------------------------------------------------------
 
     def _replacement(self, index: int, scan: str | None = None) -> str:
         ref, resolved = self.statement.tables[index], self.lake[index]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from queries.exceptions import QueryRefused, RayEngineRefused
+from queries.exceptions import QueryFailed, QueryRefused, RayEngineRefused
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -193,6 +193,16 @@ def test_ray_and_local_engines_give_the_same_content_hash_and_rebuild_each_other
         assert (again.status, again.content_hash) == ("rebuilt", local.content_hash)
         back = lk.materialize(from_=str(tmp_path / f"ray{number}"), out=tmp_path / f"back{number}")
         assert (back.status, back.content_hash) == ("rebuilt", local.content_hash)
+    # a query that fails inside the tasks fails as it does locally; nothing is registered
+    failing = "SELECT user_id,\n  CAST(event AS INTEGER) AS n FROM web.events"
+    with pytest.raises(QueryFailed) as on_ray:
+        lk.materialize("failing", sql=failing, out=tmp_path / "failing", engine="ray")
+    with pytest.raises(QueryFailed) as locally:
+        lk.materialize("failing", sql=failing, out=tmp_path / "failing")
+    assert "Could not convert string 'view' to INT32" in str(on_ray.value)
+    assert type(on_ray.value) is type(locally.value)
+    assert lk.training_sets("failing") == []
+    assert not (tmp_path / "failing" / "lake-manifest.json").exists()
 
 
 REFUSED = [
