@@ -30,7 +30,8 @@ right). Everything else is refused before any task starts, with one sentence nam
 GROUP BY, HAVING, aggregates, DISTINCT, window functions, QUALIFY, LIMIT/OFFSET, set operations
 (UNION ...), the big table read twice or inside a WITH or a subquery, a FULL join or an outer
 join that keeps a small table's rows, an ORDER BY key that is not an output column. The local
-engine runs all of them.
+engine runs all of them. A result column whose DuckDB type does not come back from Arrow
+unchanged (UUID, JSON, ENUM, HUGEINT) is refused once the tasks are done, naming the column.
 
 The driver receives every result row (it writes the shards), so the result must fit in the
 driver's memory; the tasks' reading, filtering and joining is what the cluster spreads.
@@ -396,10 +397,13 @@ def stream(
     import pyarrow as pa
 
     run = run if run is not None else RayRun()
-    names = query.run(
-        lambda rewritten: [str(r[0]) for r in cursor.execute(rewritten.text).fetchall()],
+    described = query.run(
+        lambda rewritten: [
+            (str(r[0]), str(r[1])) for r in cursor.execute(rewritten.text).fetchall()
+        ],
         edits=((0, 0, "DESCRIBE "), *order.trimmed()),
     )
+    names = [name for name, _ in described]
     aggregates = frozenset(
         str(r[0]).lower()
         for r in cursor.execute(
@@ -425,6 +429,11 @@ def stream(
     if result is None:  # pragma: no cover - there is always at least one task
         raise RayEngineError("The Ray engine ran no task; report this as a bug.")
     cursor.register(RESULT, result)
+    try:
+        _check_types(cursor, described)
+    except BaseException:
+        cursor.unregister(RESULT)
+        raise
     cursor.execute(f"SELECT * FROM {quote_ident(RESULT)} ORDER BY {found.order_by}")
     reader = cursor.to_arrow_reader(BATCH_ROWS)
 
@@ -445,6 +454,19 @@ LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 starts takes the loopback address as its node's address, and every server it runs (GCS,
 raylet, workers, agents) listens on 127.0.0.1 only. Without it they listen on the machine's
 network address, even with ``_node_ip_address="127.0.0.1"``."""
+
+
+def _check_types(cursor: duckdb.DuckDBPyConnection, described: Sequence[tuple[str, str]]) -> None:
+    """The task results, read back from Arrow, must have the query's own DuckDB types: a type
+    Arrow does not carry (UUID, ENUM, HUGEINT ... arrive as text, dictionaries, decimals)
+    could order or hash differently from the local engine."""
+    back = cursor.execute(f"DESCRIBE SELECT * FROM {quote_ident(RESULT)}").fetchall()
+    for (name, wanted), row in zip(described, back, strict=True):
+        if str(row[1]) != wanted:
+            raise _refused(
+                f"column {name} of type {wanted}, which comes back from the tasks as "
+                f"{row[1]} (cast it in the query, e.g. to VARCHAR)"
+            )
 
 
 def _ray(*, local: bool) -> Any:

@@ -202,6 +202,14 @@ def test_ray_and_local_engines_give_the_same_content_hash_and_rebuild_each_other
     assert "Could not convert string 'view' to INT32" in str(on_ray.value)
     assert type(on_ray.value) is type(locally.value)
     assert lk.training_sets("failing") == []
+    # a type Arrow does not carry back unchanged is refused, not guessed
+    with pytest.raises(RayEngineRefused, match="cannot run column u of type UUID"):
+        lk.materialize(
+            "uuid",
+            sql="SELECT user_id, md5(event)::UUID AS u FROM web.events",
+            out=tmp_path / "uuid",
+            engine="ray",
+        )
     assert not (tmp_path / "failing" / "lake-manifest.json").exists()
 
 
