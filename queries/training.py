@@ -573,7 +573,7 @@ def rebuild(
         RebuildMismatch: the result differs; the message says how.
     """
     started = time.perf_counter()
-    notes: list[str] = []
+    engine_notes: list[str] = []
     manifest = _load_manifest(catalog, source)
     out = out.expanduser().resolve()
     previous = _existing_manifest(out)
@@ -595,7 +595,7 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor, engine, notes)
+                schema, batches = _stream(prepared, cursor, engine, engine_notes)
                 written = write_shards(
                     batches, schema, staging, shard_rows=shard_rows, progress=progress
                 )
@@ -639,13 +639,18 @@ def rebuild(
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         cursor.close()
-    if not identical:
-        notes.append(
+    notes = (
+        ()
+        if identical
+        else (
             "same content hash; the Parquet bytes differ "
-            "(another pyarrow version or writer settings)"
+            "(another pyarrow version or writer settings)",
         )
-    result = _result(rebuilt, out, "rebuilt", started, run_id, notes)
-    return MaterializeResult(**{**result.__dict__, "files_identical": identical})
+    )
+    result = _result(rebuilt, out, "rebuilt", started, run_id, engine_notes)
+    return MaterializeResult(
+        **{**result.__dict__, "files_identical": identical, "notes": (*result.notes, *notes)}
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------
