@@ -579,20 +579,25 @@ def _run_tasks(
             )
         )
     tables, reports = [], []
-    for (report, ref), variants in zip(pending, texts, strict=True):
-        try:
-            outcome = ray.get(ref)
-        except Exception as error:  # noqa: BLE001 - a task that died (after Ray's retries)
-            raise RayEngineError(
-                f"Ray task {report.task} of {len(pending)} failed: {_first_line(error)}; nothing "
-                f"was written."
-            ) from error
-        if outcome[0] == "error":
-            _, which, text = outcome
-            raise _translate(query, variants[which], text)
-        _, table, seconds = outcome
-        tables.append(table)
-        reports.append(replace(report, rows_out=table.num_rows, seconds=seconds))
+    try:
+        for (report, ref), variants in zip(pending, texts, strict=True):
+            try:
+                outcome = ray.get(ref)
+            except Exception as error:  # noqa: BLE001 - a task that died (after Ray's retries)
+                raise RayEngineError(
+                    f"Ray task {report.task} of {len(pending)} failed: {_first_line(error)}; "
+                    f"nothing was written."
+                ) from error
+            if outcome[0] == "error":
+                _, which, text = outcome
+                raise _translate(query, variants[which], text)
+            _, table, seconds = outcome
+            tables.append(table)
+            reports.append(replace(report, rows_out=table.num_rows, seconds=seconds))
+    except BaseException:
+        for _, ref in pending:  # the other tasks' work is no longer wanted
+            ray.cancel(ref)
+        raise
     run.tasks = reports
     return tables
 
