@@ -82,3 +82,14 @@ class RebuildMismatch(TrainingSetError):
     def __init__(self, message: str, *, differences: tuple[str, ...] = ()) -> None:
         self.differences = differences
         super().__init__(message)
+
+
+# -- the Ray engine (queries/ray_engine.py) ----------------------------------------------------
+
+
+class RayEngineRefused(QueryRefused):
+    """The query has a part the Ray engine cannot split across tasks; the local engine runs it."""
+
+
+class RayEngineError(QueryError):
+    """Ray is not installed, the cluster cannot be reached, or a task died."""

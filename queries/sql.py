@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from lake.delta.snapshot import Snapshot
+
 # Retries with the slower, NULL-filling scan when a schema column is in no file of a version.
 MAX_ROBUST_RETRIES = 8
 
@@ -382,16 +384,20 @@ class PreparedQuery:
             "The query kept failing on missing columns; report this as a bug."
         )
 
-    def rewrite(self, edits: Sequence[Edit] = ()) -> Rewritten:
+    def rewrite(
+        self, edits: Sequence[Edit] = (), *, scans: Mapping[TableVersion, str] | None = None
+    ) -> Rewritten:
         """The text DuckDB runs: lake references replaced by scans of their versions'
         files, ``ns.`` of ``ns.t.col`` dropped where ``t`` is read without alias, and
-        ``edits`` applied."""
+        ``edits`` applied. ``scans`` replaces the scan of a version by other SQL giving the
+        same rows (the Ray engine's broadcast copy of a small table)."""
         changes: list[tuple[int, int, str, int]] = []
         self.pruned.clear()
         for index, ref in enumerate(self.statement.tables):
             resolved = self.lake.get(index)
             if resolved is not None:
-                changes.append((ref.start, ref.end, self._replacement(ref, resolved), index))
+                scan = (scans or {}).get(resolved.pinned)
+                changes.append((ref.start, ref.end, self._replacement(index, scan), index))
         for qualifier in self.statement.qualifiers:
             if qualifier.parts in self.unaliased:
                 changes.append((qualifier.start, qualifier.end, "", -1))
@@ -449,9 +455,10 @@ class PreparedQuery:
             secrets=self.storage.config.secrets,
         )
 
-    # -- internals ---------------------------------------------------------------------------
-
-    def _replacement(self, ref: TableReference, resolved: ResolvedTable) -> str:
+    def files_read(self, index: int) -> tuple[Snapshot, list[str]]:
+        """The version a lake reference (index in ``statement.tables``) reads, with only the
+        files its bounds can match (data skipping), and their DuckDB paths."""
+        ref, resolved = self.statement.tables[index], self.lake[index]
         snapshot, paths = resolved.snapshot, self.reads[resolved.pinned][1]
         read, by_partition, by_statistics = self.pruned.setdefault(
             resolved.pinned, (set(), set(), set())
@@ -472,7 +479,15 @@ class PreparedQuery:
                     snapshot, paths = within_times(snapshot, paths, column.name, low, high)
         by_statistics.update(before - set(paths))
         read.update(paths)
-        scan = scan_sql(snapshot, paths, robust=resolved.pinned in self.robust)
+        return snapshot, list(paths)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _replacement(self, index: int, scan: str | None = None) -> str:
+        ref, resolved = self.statement.tables[index], self.lake[index]
+        if scan is None:
+            snapshot, paths = self.files_read(index)
+            scan = scan_sql(snapshot, paths, robust=resolved.pinned in self.robust)
         binding = quote_ident(resolved.pinned.table.name)
         if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query
             return f"SELECT * FROM {scan} AS {binding}"

@@ -386,10 +386,38 @@ def _pinned(
     return travel
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where the query runs: ``local`` (DuckDB in this process) or ``ray`` (a Ray cluster,
+    :mod:`queries.ray_engine`); the ordering, shards, hash and manifest are the same."""
+
+    name: str = "local"
+    address: str | None = None
+    """The Ray cluster's address (default: ``RAY_ADDRESS``, else a local Ray)."""
+
+    def __post_init__(self) -> None:
+        from queries.ray_engine import check_engine
+
+        check_engine(self.name)
+
+
 def _stream(
-    prepared: _Prepared, cursor: duckdb.DuckDBPyConnection
+    prepared: _Prepared,
+    cursor: duckdb.DuckDBPyConnection,
+    engine: Engine | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Run the ordered query and stream its rows."""
+    if engine is not None and engine.name == "ray":
+        from queries import ray_engine
+
+        return ray_engine.stream(
+            prepared.query,
+            prepared.order,
+            cursor,
+            address=engine.address,
+            notes=notes,
+        )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
         cursor.execute(rewritten.text)
@@ -426,9 +454,10 @@ def materialize(
     out: Path,
     shard_rows: int | None = None,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> MaterializeResult:
     """Materialize ``sql`` as training set ``name`` into folder ``out`` (see the module
-    docstring for the rules).
+    docstring for the rules); ``engine`` runs the query on Ray instead of locally.
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
@@ -437,6 +466,7 @@ def materialize(
         VersionVacuumed: a version the query names lost its files to vacuum.
     """
     started = time.perf_counter()
+    notes: list[str] = []
     check_name(name, "training set")
     shard_rows = shard_rows or DEFAULT_SHARD_ROWS
     if shard_rows <= 0:
@@ -468,7 +498,7 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, cursor)
+                schema, batches = _stream(prepared, cursor, engine, notes)
                 written = write_shards(
                     batches, schema, staging, shard_rows=shard_rows, progress=progress
                 )
@@ -515,13 +545,14 @@ def materialize(
                     "training_set": f"{name}@{manifest.version}",
                     "rows": written.rows,
                     "status": status,
+                    **({"engine": engine.name} if engine is not None else {}),
                 },
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         cursor.close()
-    return _result(manifest, out, status, started, run_id)
+    return _result(manifest, out, status, started, run_id, notes)
 
 
 def rebuild(
@@ -531,6 +562,7 @@ def rebuild(
     *,
     out: Path,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> MaterializeResult:
     """Rebuild a training set from its manifest (a path to ``lake-manifest.json`` or its
     folder, or ``NAME@VERSION`` of a registered one) and prove it is the same.
@@ -541,6 +573,7 @@ def rebuild(
         RebuildMismatch: the result differs; the message says how.
     """
     started = time.perf_counter()
+    engine_notes: list[str] = []
     manifest = _load_manifest(catalog, source)
     out = out.expanduser().resolve()
     previous = _existing_manifest(out)
@@ -562,7 +595,7 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor)
+                schema, batches = _stream(prepared, cursor, engine, engine_notes)
                 written = write_shards(
                     batches, schema, staging, shard_rows=shard_rows, progress=progress
                 )
@@ -614,8 +647,10 @@ def rebuild(
             "(another pyarrow version or writer settings)",
         )
     )
-    result = _result(rebuilt, out, "rebuilt", started, run_id)
-    return MaterializeResult(**{**result.__dict__, "files_identical": identical, "notes": notes})
+    result = _result(rebuilt, out, "rebuilt", started, run_id, engine_notes)
+    return MaterializeResult(
+        **{**result.__dict__, "files_identical": identical, "notes": (*result.notes, *notes)}
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -847,7 +882,12 @@ def _schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
 
 
 def _result(
-    manifest: Manifest, out: Path, status: str, started: float, run_id: str | None
+    manifest: Manifest,
+    out: Path,
+    status: str,
+    started: float,
+    run_id: str | None,
+    notes: Sequence[str] = (),
 ) -> MaterializeResult:
     return MaterializeResult(
         name=manifest.name,
@@ -864,6 +904,7 @@ def _result(
         manifest=str(out / MANIFEST_NAME),
         seconds=time.perf_counter() - started,
         run_id=run_id,
+        notes=tuple(notes),
     )
 
 
@@ -876,4 +917,4 @@ def _message(error: BaseException) -> str:
     return text[:2000]
 
 
-__all__ = ["MaterializeResult", "OrderPlan", "materialize", "plan_order", "rebuild"]
+__all__ = ["Engine", "MaterializeResult", "OrderPlan", "materialize", "plan_order", "rebuild"]

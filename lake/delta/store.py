@@ -732,6 +732,11 @@ class DeltaStore:
             )
         return dt
 
+    def reader_features(self, version: int) -> tuple[str, ...]:
+        """The Delta protocol's reader features of ``version`` (``deletionVectors``,
+        ``columnMapping``, ``timestampNtz`` ...): what a reader must understand to read it."""
+        return tuple(self.open(version).protocol().reader_features or ())
+
     def can_merge(self, schema: pa.Schema) -> bool:
         """Whether deltalake's merge can commit ``schema``: not when it needs a protocol
         feature the table lacks (deltalake would commit a table no reader can open)."""

@@ -413,6 +413,8 @@ class Lake:
         shard_rows: int | None = None,
         from_: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
+        engine: str = "local",
+        ray_address: str | None = None,
     ) -> MaterializeResult:
         """Materialize ``sql`` as the next version of training set ``name``: every table it
         reads pinned to one version, Parquet shards and ``lake-manifest.json`` in ``out``.
@@ -420,16 +422,28 @@ class Lake:
         The same SQL over the same versions with the output already in ``out`` is a cache
         hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the
         slice is rebuilt from its recorded versions and proven identical by its content hash.
+
+        ``engine="ray"`` runs the query on a Ray cluster (``ray_address``, else
+        ``RAY_ADDRESS``, else a local Ray): same versions, order, shards and content hash.
         """
         from lake.core.errors import ConfigError
-        from queries.training import materialize, rebuild
+        from queries.training import Engine, materialize, rebuild
+
+        chosen = Engine(engine, ray_address)
 
         if from_ is not None:
             if sql is not None:
                 raise ConfigError(
                     "Give either --sql (a new training set) or --from (a rebuild), not both."
                 )
-            return rebuild(self.catalog, self.storage, from_, out=Path(out), progress=progress)
+            return rebuild(
+                self.catalog,
+                self.storage,
+                from_,
+                out=Path(out),
+                progress=progress,
+                engine=chosen,
+            )
         if name is None or sql is None:
             raise ConfigError(
                 "materialize needs a NAME and --sql QUERY (or --from MANIFEST to rebuild one)."
@@ -442,6 +456,7 @@ class Lake:
             out=Path(out),
             shard_rows=shard_rows,
             progress=progress,
+            engine=chosen,
         )
 
     def training_sets(self, name: str | None = None) -> list[TrainingSetInfo]:

@@ -938,6 +938,24 @@ def materialize(
             show_default=False,
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help=(
+                "Where the query runs: local (DuckDB here) or ray (a Ray cluster; projections, "
+                "filters and joins with small tables). Same content hash either way."
+            ),
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster for --engine ray (default: RAY_ADDRESS, else a local Ray).",
+            show_default=False,
+        ),
+    ] = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -957,7 +975,14 @@ def materialize(
         ingest_progress(enabled=output is Output.table, sized=False, noun="row") as progress,
     ):
         result = lk.materialize(
-            name, sql=text, out=out, shard_rows=shard_rows, from_=from_, progress=progress
+            name,
+            sql=text,
+            out=out,
+            shard_rows=shard_rows,
+            from_=from_,
+            progress=progress,
+            engine=engine,
+            ray_address=ray_address,
         )
     if output is Output.json:
         print_json(result.to_json())
@@ -976,6 +1001,9 @@ def materialize(
         f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in "
         f"{result.seconds:.2f}s."
     )
+    if engine == "ray":
+        for note in result.notes:
+            print_message(note)
 
 
 @model_app.command("register")

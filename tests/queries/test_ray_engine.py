@@ -1,0 +1,271 @@
+"""`lake materialize --engine ray`: the same pinned versions, order, shards and content hash as
+the local engine, on a Ray started once per session in this process (loopback addresses, token
+auth with a fresh token); queries the Ray engine cannot split are refused naming the part.
+
+Every test here runs in one xdist group, so one worker starts Ray once."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from queries.exceptions import QueryFailed, QueryRefused, RayEngineRefused
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+
+def _children(pid: int) -> set[int]:
+    """Every process descended from ``pid`` (read from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _listening(pids: set[int]) -> list[str]:
+    """The addresses the processes ``pids`` listen on (TCP, from /proc)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.append(fields[1])
+    return found
+
+
+def _loopback(address: str) -> bool:
+    """Whether a /proc/net address (hex, host byte order per 32-bit word) is loopback."""
+    host = address.split(":")[0]
+    if len(host) == 8:
+        return host.endswith("7F")  # 127.x.x.x, little-endian
+    # ::1, or ::ffff:127.x.x.x
+    return host == "00000000000000000000000001000000" or (
+        host.startswith("0000000000000000FFFF0000") and host.endswith("7F")
+    )
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """Ray in this process: 2 CPUs, no dashboard, advertised on 127.0.0.1, token auth with a
+    token made for this session (nothing written to the home folder); shut down at the end,
+    and no Ray process may outlive it."""
+    settings = {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # a one-machine Ray: loopback only
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    import ray  # after the settings: Ray reads them when it is first imported
+
+    before = _children(os.getpid())
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+    )
+    try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+        ray.get(ray.remote(_pid).remote())  # a worker is up
+        ours = (_children(os.getpid()) - before) | {os.getpid()}
+        listening = _listening(ours)
+        assert listening, "Ray listens nowhere?"
+        assert [a for a in listening if not _loopback(a)] == []
+        yield ray
+    finally:
+        started = _children(os.getpid()) - before
+        ray.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    left = sorted(pid for pid in started if _running(pid))
+    assert started, "Ray started no process of its own"
+    assert not left, f"Ray processes still running after shutdown: {left}"
+
+
+def _events(start: int, n: int, *, country: bool = False) -> pa.Table:
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    columns = {
+        "user_id": pa.array([(start + i) % 7 for i in range(n)], pa.int64()),
+        "event": [["view", "click", "buy"][(start + i) % 3] for i in range(n)],
+        "amount": pa.array([None if (start + i) % 5 == 0 else (start + i) / 3 for i in range(n)]),
+        "at": pa.array([base + timedelta(minutes=start + i) for i in range(n)]),
+        "request": pa.array(
+            [{"path": f"/p/{(start + i) % 4}", "bytes": start + i} for i in range(n)]
+        ),
+    }
+    if country:  # a column the first versions' files do not have
+        columns["country"] = [["fr", "de", None][(start + i) % 3] for i in range(n)]
+    return pa.table(columns)
+
+
+def _fill(lk) -> None:
+    for start in range(0, 400, 100):  # four files: four tasks on 2 CPUs
+        lk.write_table("web.events", _events(start, 100, country=start >= 300))
+    lk.write_table(
+        "shop.users",
+        pa.table(
+            {"user_id": pa.array(range(6), pa.int64()), "plan": ["free", "pro"] * 2 + [None, "x"]}
+        ),
+    )
+
+
+JOIN = (
+    "SELECT e.user_id, e.event, e.amount * 2 AS doubled, e.at, e.request.path, e.country, u.plan "
+    "FROM web.events e JOIN shop.users u USING (user_id) WHERE e.event <> 'view'"
+)
+ORDERED = (
+    "SELECT u.plan, e.amount, e.request FROM web.events AS e LEFT JOIN shop.users AS u "
+    "ON e.user_id = u.user_id ORDER BY plan DESC NULLS FIRST, 2"
+)
+
+
+@pytest.mark.slow
+def test_ray_and_local_engines_give_the_same_content_hash_and_rebuild_each_other(
+    lk, cli, ray_cluster, tmp_path
+):
+    _fill(lk)
+    for number, sql in enumerate((JOIN, ORDERED)):
+        local = lk.materialize(f"local{number}", sql=sql, out=tmp_path / f"local{number}")
+        shown = cli(
+            "materialize",
+            f"ray{number}",
+            "--sql",
+            sql,
+            "--out",
+            str(tmp_path / f"ray{number}"),
+            "--engine",
+            "ray",
+            "--output",
+            "json",
+        )
+        assert shown.exit_code == 0, shown.stdout + shown.stderr
+        on_ray = shown.json()
+        assert on_ray["content_hash"] == local.content_hash
+        assert on_ray["row_count"] == local.row_count > 0
+        assert on_ray["inputs"] == list(local.inputs)
+        assert [f["sha256"] for f in on_ray["files"]] == [f.sha256 for f in local.files]
+        notes = on_ray["notes"]
+        assert any(n.startswith("ray engine: 4 task(s) over web.events@") for n in notes), notes
+        # each rebuilds with the other engine
+        again = lk.materialize(
+            from_=f"local{number}@1", out=tmp_path / f"again-ray{number}", engine="ray"
+        )
+        assert (again.status, again.content_hash) == ("rebuilt", local.content_hash)
+        back = lk.materialize(from_=str(tmp_path / f"ray{number}"), out=tmp_path / f"back{number}")
+        assert (back.status, back.content_hash) == ("rebuilt", local.content_hash)
+    # a query that fails inside the tasks fails as it does locally; nothing is registered
+    failing = "SELECT user_id,\n  CAST(event AS INTEGER) AS n FROM web.events"
+    with pytest.raises(QueryFailed) as on_ray:
+        lk.materialize("failing", sql=failing, out=tmp_path / "failing", engine="ray")
+    with pytest.raises(QueryFailed) as locally:
+        lk.materialize("failing", sql=failing, out=tmp_path / "failing")
+    assert "Could not convert string 'view' to INT32" in str(on_ray.value)
+    assert type(on_ray.value) is type(locally.value)
+    assert lk.training_sets("failing") == []
+    # a type Arrow does not carry back unchanged is refused, not guessed
+    with pytest.raises(RayEngineRefused, match="cannot run column u of type UUID"):
+        lk.materialize(
+            "uuid",
+            sql="SELECT user_id, md5(event)::UUID AS u FROM web.events",
+            out=tmp_path / "uuid",
+            engine="ray",
+        )
+    assert not (tmp_path / "failing" / "lake-manifest.json").exists()
+
+
+REFUSED = [
+    ("SELECT event, count(*) FROM web.events GROUP BY event", "GROUP BY"),
+    ("SELECT count(*) FROM web.events", "the aggregate COUNT(*)"),
+    ("SELECT bool_and(amount > 1) FROM web.events", "the aggregate BOOL_AND("),
+    ("SELECT DISTINCT event FROM web.events", "SELECT DISTINCT"),
+    ("SELECT * FROM web.events ORDER BY ALL LIMIT 3", "LIMIT or OFFSET"),
+    (
+        "SELECT user_id, row_number() OVER (ORDER BY amount) FROM web.events",
+        "the window function ROW_NUMBER()",
+    ),
+    (
+        "SELECT * FROM shop.users u LEFT JOIN web.events e USING (user_id)",
+        "a LEFT JOIN with web.events on its right",
+    ),
+    (
+        "SELECT * FROM shop.users u SEMI JOIN web.events e USING (user_id)",
+        "a SEMI JOIN with web.events on its right",
+    ),
+    (
+        "SELECT * FROM web.events e FULL JOIN shop.users u USING (user_id)",
+        "a FULL JOIN that keeps the rows of a table joined to web.events",
+    ),
+    (
+        "SELECT a.user_id FROM web.events a JOIN web.events b USING (user_id)",
+        "reading the largest table web.events twice",
+    ),
+    (
+        "WITH e AS (SELECT * FROM web.events) SELECT * FROM e",
+        "reading the largest table web.events inside a WITH clause or a subquery",
+    ),
+    (
+        "SELECT user_id FROM web.events UNION ALL SELECT user_id FROM shop.users",
+        "a set operation",
+    ),
+    (
+        "SELECT user_id, amount + 1 FROM web.events ORDER BY amount",
+        "ORDER BY amount, which is not an output column",
+    ),
+]
+
+
+def test_a_query_the_ray_engine_cannot_split_is_refused_naming_the_part(lk, tmp_path):
+    _fill(lk)
+    for number, (sql, part) in enumerate(REFUSED):
+        out = tmp_path / f"refused{number}"
+        with pytest.raises(RayEngineRefused, match=f"cannot run {re.escape(part)}") as refused:
+            lk.materialize(f"refused{number}", sql=sql, out=out, engine="ray")
+        assert "--engine local" in str(refused.value)
+        assert not (out / "lake-manifest.json").exists()
+    # the local engine runs them
+    assert lk.materialize("refused0", sql=REFUSED[0][0], out=tmp_path / "local").row_count == 3
+
+
+def test_an_unknown_engine_is_refused(lk, tmp_path):
+    with pytest.raises(QueryRefused, match="Unknown engine 'spark'; use one of: local, ray"):
+        lk.materialize("x", sql="SELECT 1", out=tmp_path / "x", engine="spark")
