@@ -106,7 +106,7 @@ def test_vacuum_is_a_dry_run_by_default_and_says_what_it_would_free(lk, cli):
     assert [(k.version, k.reasons) for k in report.kept] == [(2, ("latest",))]
     shown = cli("vacuum", "ml.t", "--retain", "0d")
     assert (
-        "ml.t: would delete 2 file(s)" in shown.stdout
+        "ml.t: would delete 2 files" in shown.stdout
         and "Dry run: nothing was deleted" in shown.stdout
     )
     assert _files(lk, "ml.t") == before
