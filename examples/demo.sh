@@ -54,7 +54,7 @@ step "Same query, same versions: a cache hit" \
 step "Register the model trained on it" \
     lake model register customer_value_gbm --training-set customer_value --uri file://models/customer_value_gbm --metrics '{"auc": 0.81}'
 step "Rebuild the slice from its manifest, byte for byte" \
-    lake materialize --from training/customer_value/lake-manifest.json --out training/rebuilt
+    lake materialize --from training/customer_value --out training/rebuilt
 step "Which data reached the model, if version 0 of web.access was bad?" lake impact web.access@0
 step "Audit: model -> training set -> table versions -> runs -> source files and extracts" \
     lake audit customer_value_gbm

@@ -24,7 +24,17 @@
    (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
    ``DIR``; then register the training-set version in the catalog (with the run's lineage
    and the pins that keep its data from vacuum), move the files into place and write
-   ``lake-manifest.json`` last (:mod:`queries.manifest`).
+   ``.lake/manifest.json`` last (:mod:`queries.manifest`). The folder then holds Parquet
+   files and nothing a loader trips on: ``pandas.read_parquet(DIR)``,
+   ``pyarrow.dataset.dataset(DIR)``, ``datasets.load_dataset("parquet", data_dir=DIR)``,
+   ``polars.read_parquet("DIR/*.parquet")`` and DuckDB's ``read_parquet('DIR/*.parquet')``
+   read it as it is.
+
+**History is never overwritten.** A folder holds one training-set version for good: a new
+version (other SQL, or newer inputs) into a folder that holds another version is refused,
+before the query runs, naming the version it holds; write it to a new folder. The same
+version into its own folder is a cache hit when intact, and written again (the recorded
+content, proven by its hash) when a file is missing or damaged.
 
 **Cache.** When ``DIR`` holds a manifest of the same name, SQL, shard size and input
 versions, registered in the catalog with the same content hash, and every file listed has
@@ -77,7 +87,16 @@ from queries.exceptions import (
     RebuildMismatch,
     TrainingSetError,
 )
-from queries.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from queries.manifest import (
+    LAKE_FOLDER,
+    MANIFEST_PATH,
+    OLD_MANIFEST_NAME,
+    Manifest,
+    find_manifest,
+    manifest_in,
+    read_manifest,
+    write_manifest,
+)
 from queries.parse import Statement, TimeTravel, parse_statement
 from queries.resolve import Resolver
 from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
@@ -91,7 +110,7 @@ Progress = Callable[[int, int, int], None]
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
 _TEMP_PREFIX = ".lake-tmp-"
-_INSTALLING = f".{MANIFEST_NAME}.installing"
+_INSTALLING = f"{LAKE_FOLDER}/installing"
 _VOLATILE = {
     "random",
     "rand",
@@ -432,7 +451,8 @@ def materialize(
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
-        OutputFolderNotEmpty: ``out`` holds files that are not a training set's.
+        OutputFolderNotEmpty: ``out`` holds files that are not a training set's, or another
+            training-set version (history is never overwritten).
         QueryError: the query is not valid or failed (line and column of ``sql``).
         VersionVacuumed: a version the query names lost its files to vacuum.
     """
@@ -448,9 +468,12 @@ def materialize(
         prepared = _prepare(catalog, storage, sql, cursor)
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs)
-        if registered is not None and previous is not None:
-            hit = _cache_hit(previous, registered, out, shard_rows)
-            if hit:
+        if previous is not None:
+            if registered is None:
+                _refuse_overwrite(out, previous, f"a new version of {name}")
+            elif (previous.name, previous.version) != (registered.name, registered.version):
+                _refuse_overwrite(out, previous, registered.ref)
+            elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
         _prepare_folder(out, previous)
         staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -532,11 +555,13 @@ def rebuild(
     out: Path,
     progress: Progress | None = None,
 ) -> MaterializeResult:
-    """Rebuild a training set from its manifest (a path to ``lake-manifest.json`` or its
-    folder, or ``NAME@VERSION`` of a registered one) and prove it is the same.
+    """Rebuild a training set from its manifest (a path to the manifest or the training
+    set's folder, or ``NAME@VERSION`` of a registered one) and prove it is the same. When
+    ``out`` already holds that version, intact, nothing is recomputed (``cached``).
 
     Raises:
         ManifestError: the manifest is missing or damaged.
+        OutputFolderNotEmpty: ``out`` holds another training-set version or foreign files.
         VersionVacuumed: a recorded version lost its files (vacuum without a pin).
         RebuildMismatch: the result differs; the message says how.
     """
@@ -544,6 +569,11 @@ def rebuild(
     manifest = _load_manifest(catalog, source)
     out = out.expanduser().resolve()
     previous = _existing_manifest(out)
+    if previous is not None:
+        if (previous.name, previous.version) != (manifest.name, manifest.version):
+            _refuse_overwrite(out, previous, f"{manifest.name}@{manifest.version}")
+        if previous.content_hash == manifest.content_hash and _intact(previous, out):
+            return _result(previous, out, "cached", started, previous.run_id)
     pins = _recorded_pins(manifest)
     cursor = session.shared_cursor(storage)
     try:
@@ -661,16 +691,24 @@ def _intact(manifest: Manifest, out: Path) -> bool:
 
 
 def _existing_manifest(out: Path) -> Manifest | None:
-    path = out / MANIFEST_NAME
-    if not path.exists():
+    path = find_manifest(out)
+    if path is None:
         return None
     try:
         return read_manifest(path)
     except ManifestError as error:
         raise OutputFolderNotEmpty(
-            f"{out} holds a {MANIFEST_NAME} the lake cannot read ({error}); remove the folder's "
+            f"{out} holds a manifest the lake cannot read ({error}); remove the folder's "
             f"contents or choose another --out."
         ) from error
+
+
+def _refuse_overwrite(out: Path, previous: Manifest, writing: str) -> None:
+    raise OutputFolderNotEmpty(
+        f"The output folder {out} holds training set {previous.name}@{previous.version}, and "
+        f"the lake never writes over a recorded version (a model or an audit may refer to its "
+        f"files): write {writing} to a new folder, e.g. --out {out.parent / (out.name + '-v2')}."
+    )
 
 
 def _prepare_folder(out: Path, previous: Manifest | None) -> None:
@@ -687,13 +725,13 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         {
             n
             for n in journal.read_text(encoding="utf-8").splitlines()
-            if n and "/" not in n and n != MANIFEST_NAME
+            if n and "/" not in n and n != LAKE_FOLDER
         }
         if journal.exists()
         else set()
     )
     previous_files = {str(f["path"]) for f in previous.files} if previous else set()
-    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp", _INSTALLING} | previous_files | installing
+    ours = {LAKE_FOLDER, OLD_MANIFEST_NAME} | previous_files | installing
     foreign = sorted(
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
     )
@@ -717,8 +755,10 @@ def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Mani
     folder with a manifest always holds the files it lists. The journal names the files
     being moved in, so a writer dying half-way leaves nothing the next one takes for foreign."""
     journal = out / _INSTALLING
+    journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")
-    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    (out / MANIFEST_PATH).unlink(missing_ok=True)
+    (out / OLD_MANIFEST_NAME).unlink(missing_ok=True)
     if previous is not None:
         for entry in previous.files:
             (out / str(entry["path"])).unlink(missing_ok=True)
@@ -760,9 +800,7 @@ def _copy_of(
 
 
 def _load_manifest(catalog: Catalog, source: str) -> Manifest:
-    path = Path(source).expanduser()
-    if path.is_dir():
-        path = path / MANIFEST_NAME
+    path = manifest_in(Path(source).expanduser())
     if path.suffix == ".json" or path.exists():
         return read_manifest(path)
     name, version = parse_ref(source)
@@ -861,7 +899,7 @@ def _result(
             for f in manifest.files
         ),
         inputs=tuple(dict(i) for i in manifest.inputs),
-        manifest=str(out / MANIFEST_NAME),
+        manifest=str(out / MANIFEST_PATH),
         seconds=time.perf_counter() - started,
         run_id=run_id,
     )

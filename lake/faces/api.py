@@ -356,7 +356,7 @@ class Lake:
         progress: Callable[[int, int, int], None] | None = None,
     ) -> MaterializeResult:
         """Materialize ``sql`` as the next version of training set ``name``: every table it
-        reads pinned to one version, Parquet shards and ``lake-manifest.json`` in ``out``.
+        reads pinned to one version, Parquet shards and ``.lake/manifest.json`` in ``out``.
 
         The same SQL over the same versions with the output already in ``out`` is a cache
         hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the

@@ -625,7 +625,10 @@ def materialize(
     ] = None,
     out: Annotated[
         str,
-        typer.Option("--out", help="Local folder for the Parquet shards and lake-manifest.json."),
+        typer.Option(
+            "--out",
+            help="Local folder for the Parquet shards and .lake/manifest.json; one version each.",
+        ),
     ] = ...,  # type: ignore[assignment]
     shard_rows: Annotated[
         int | None,

@@ -182,7 +182,7 @@ def test_a_training_set_pins_its_inputs_and_writes_verifiable_shards_and_a_manif
     result = lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
 
     assert (result.status, result.version, result.row_count) == ("materialized", 1, 200)
-    manifest = json.loads((out / "lake-manifest.json").read_text())
+    manifest = json.loads((out / ".lake" / "manifest.json").read_text())
     assert manifest["name"] == "churn" and manifest["version"] == 1 and manifest["sql"] == SQL
     assert [(i["table"], i["version"]) for i in manifest["inputs"]] == [
         ("shop.users", 0),
@@ -231,12 +231,133 @@ def test_the_same_sql_over_the_same_versions_is_a_cache_hit(lk, tmp_path):
     assert (again.status, again.version, again.content_hash) == ("cached", 1, first.content_hash)
     assert (out / "part-00000.parquet").stat().st_mtime_ns == written
     lk.write_table("web.events", _events(200, 10))
-    newer = lk.materialize("churn", sql=SQL, out=out)
+    newer = lk.materialize("churn", sql=SQL, out=tmp_path / "churn-v2")
     assert (newer.status, newer.version, newer.row_count) == ("materialized", 2, 210)
     assert [(i["table"], i["version"]) for i in newer.inputs] == [
         ("shop.users", 0),
         ("web.events", 1),
     ]
+
+
+def test_a_new_version_never_overwrites_the_files_of_an_old_one(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    lk.register_model("churn-model", training_set="churn@1")
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    lk.write_table("web.events", _events(200, 10))
+
+    with pytest.raises(
+        OutputFolderNotEmpty,
+        match=r"holds training set churn@1, and the lake never writes over a recorded version.*"
+        r"write a new version of churn to a new folder",
+    ):
+        lk.materialize("churn", sql=SQL, out=out)
+    with pytest.raises(OutputFolderNotEmpty, match="holds training set churn@1"):
+        lk.materialize("churn", sql="SELECT user_id FROM web.events", out=out)
+    second = lk.materialize("churn", sql=SQL, out=tmp_path / "churn-v2")
+    with pytest.raises(OutputFolderNotEmpty, match="write churn@2 to a new folder"):
+        lk.materialize(from_="churn@2", out=out)
+
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [(s.version, s.location) for s in lk.training_sets("churn")] == [
+        (1, str(out)),
+        (2, str(tmp_path / "churn-v2")),
+    ]
+    again = lk.materialize(from_="churn@1", out=out)
+    assert (again.status, again.version, again.content_hash) == ("cached", 1, first.content_hash)
+    assert second.content_hash != first.content_hash
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_every_loader_reads_a_training_set_folder_as_it_is(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
+    expected = _read(out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".lake",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+
+    import duckdb
+    import pandas
+    import polars
+    import pyarrow.dataset as ds
+
+    assert ds.dataset(out).to_table().to_pylist() == expected
+    assert pandas.read_parquet(out).replace({float("nan"): None}).to_dict("records") == expected
+    # polars 2.1 refuses a bare folder holding any file that is not Parquet, even a hidden one
+    assert polars.read_parquet(f"{out}/*.parquet").to_dicts() == expected
+    with duckdb.connect() as db:
+        assert (
+            db.sql(f"SELECT * FROM read_parquet('{out}/*.parquet')").arrow().read_all().to_pylist()
+            == expected
+        )
+
+
+def test_hugging_face_datasets_loads_a_training_set_folder(lk, tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
+
+    loaded = datasets.load_dataset("parquet", data_dir=str(out), cache_dir=str(tmp_path / "hf"))
+
+    assert list(loaded) == ["train"]
+    assert loaded["train"].to_list() == _read(out)
+
+
+def test_a_torch_iterable_dataset_streams_a_training_set_folder(lk, tmp_path):
+    import pyarrow.dataset as ds
+    import torch
+
+    class Batches(torch.utils.data.IterableDataset):
+        """The documented loader: pyarrow batches of the folder as tensors."""
+
+        def __init__(self, folder, columns, batch_size):
+            self.folder, self.columns, self.batch_size = folder, columns, batch_size
+
+        def __iter__(self):
+            for batch in ds.dataset(self.folder).to_batches(
+                columns=self.columns, batch_size=self.batch_size
+            ):
+                yield {
+                    c: torch.tensor(batch.column(c).to_numpy(zero_copy_only=False))
+                    for c in self.columns
+                }
+
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql="SELECT user_id, hash(event) % 100 AS e FROM web.events", out=out)
+
+    batches = list(torch.utils.data.DataLoader(Batches(out, ["user_id", "e"], 64), batch_size=None))
+
+    assert sum(len(b["user_id"]) for b in batches) == 200
+    assert torch.cat([b["user_id"] for b in batches]).tolist() == [r["user_id"] for r in _read(out)]
+
+
+def test_a_folder_written_before_the_lake_folder_is_still_read(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    # the layout of earlier releases: the manifest beside the shards
+    (out / ".lake" / "manifest.json").rename(out / "lake-manifest.json")
+    (out / ".lake").rmdir()
+
+    cached = lk.materialize("churn", sql=SQL, out=out)
+    from_file = lk.materialize(from_=str(out / "lake-manifest.json"), out=tmp_path / "a")
+    from_folder = lk.materialize(from_=str(out), out=tmp_path / "b")
+
+    assert cached.status == "cached"
+    assert {from_file.content_hash, from_folder.content_hash} == {first.content_hash}
+    assert (tmp_path / "a" / ".lake" / "manifest.json").exists()
+    assert not (tmp_path / "a" / "lake-manifest.json").exists()
 
 
 def test_a_damaged_output_is_written_again_not_served_from_cache(lk, tmp_path):
@@ -274,7 +395,9 @@ def test_time_travel_in_every_spelling_pins_the_versions_it_names(lk, tmp_path):
     assert _read(tmp_path / "counts") == [
         {"src": s, "n": n} for s, n in (("a", 10), ("b", 20), ("c", 30), ("d", 30))
     ]
-    references = json.loads((tmp_path / "counts" / "lake-manifest.json").read_text())["references"]
+    references = json.loads((tmp_path / "counts" / ".lake" / "manifest.json").read_text())[
+        "references"
+    ]
     assert [(r["clause"], r["version"]) for r in references] == [
         ("VERSION AS OF 0", 0),
         (f"TIMESTAMP AS OF '{moment}'", 1),
@@ -323,7 +446,7 @@ def test_a_rebuild_from_the_manifest_is_byte_identical(lk, tmp_path):
     lk.write_table("web.events", _events(200, 30))  # the latest version moves on
 
     from_file = lk.materialize(
-        from_=str(tmp_path / "churn" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+        from_=str(tmp_path / "churn" / ".lake" / "manifest.json"), out=tmp_path / "rebuilt"
     )
     from_name = lk.materialize(from_="churn@1", out=tmp_path / "by-name")
 
@@ -345,7 +468,7 @@ def test_a_rebuild_from_the_manifest_is_byte_identical(lk, tmp_path):
 def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
     _fill(lk)
     lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
-    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest_path = tmp_path / "churn" / ".lake" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["row_count"] = 199
     manifest["content_hash"] = "0" * 64
@@ -355,13 +478,13 @@ def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
         RebuildMismatch, match=r"differs: row count \(199 recorded, 200 now\); content hash"
     ):
         lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
-    assert not (tmp_path / "rebuilt" / "lake-manifest.json").exists()
+    assert not (tmp_path / "rebuilt" / ".lake" / "manifest.json").exists()
 
 
 def test_a_rebuild_whose_manifest_names_other_tables_than_its_sql_is_refused(lk, tmp_path):
     _fill(lk)
     lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
-    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest_path = tmp_path / "churn" / ".lake" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     references = manifest["references"]
     assert [r["table"] for r in references] == ["web.events", "shop.users"]  # text order
