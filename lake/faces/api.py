@@ -399,11 +399,16 @@ class Lake:
         uri: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        code_version: str | None = None,
     ) -> ModelInfo:
         """Register a model version trained on ``training_set`` (``NAME`` or ``NAME@VERSION``;
         default its newest version). ``version`` defaults to the next number; ``run_id`` names
         the training job's own run when it recorded one. Its input data is pinned: vacuum
-        keeps it for as long as the model is registered."""
+        keeps it for as long as the model is registered.
+
+        ``code_version`` is the training code's version; by default the git commit of the
+        current folder (``git:<sha>``, ``+dirty`` when tracked files have changes), or
+        ``unknown`` outside a git checkout. The audit shows it."""
         from catalog.registry import check_name, find_training_set, parse_ref, register_model
 
         set_name, set_version = parse_ref(training_set)
@@ -416,6 +421,7 @@ class Lake:
             uri=uri,
             metrics=metrics,
             run_id=run_id,
+            code_version=code_version if code_version is not None else git_commit(Path.cwd()),
         )
 
     def models(self, name: str | None = None) -> list[ModelInfo]:
@@ -579,6 +585,31 @@ def connect(
         environ=environ,
     )
     return Lake(config)
+
+
+def git_commit(folder: Path) -> str | None:
+    """``git:<commit>`` of the checkout ``folder`` is in (``+dirty`` when tracked files have
+    uncommitted changes), or None when it is not in one or git is not installed."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "HEAD")
+    if not commit:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"git:{commit}" + ("+dirty" if dirty else "")
 
 
 def _table_name(name: str | TableName) -> TableName:

@@ -710,6 +710,14 @@ def model_register(
             show_default=False,
         ),
     ] = None,
+    code_version: Annotated[
+        str | None,
+        typer.Option(
+            "--code-version",
+            help="The training code's version (default: the git commit of the current folder).",
+            show_default=False,
+        ),
+    ] = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -735,14 +743,19 @@ def model_register(
         raise ConfigError("--metrics must be a JSON object, e.g. '{\"auc\": 0.91}'.")
     with _lake(warehouse, catalog) as lk:
         registered = lk.register_model(
-            model, training_set=training_set, version=version, uri=uri, metrics=parsed
+            model,
+            training_set=training_set,
+            version=version,
+            uri=uri,
+            metrics=parsed,
+            code_version=code_version,
         )
     if output is Output.json:
-        print_json(registered.to_json())
+        print_json({**registered.to_json(), "code_version": registered.code_version})
     else:
         print_message(
             f"Registered model {registered.ref}, trained on {registered.training_set} "
-            f"(run {registered.run_id})."
+            f"(run {registered.run_id}, code {registered.code_version})."
         )
 
 
@@ -818,7 +831,10 @@ def impact(
         str | None,
         typer.Option(
             "--source",
-            help="A source instead: a file URI or a database table/query name.",
+            help=(
+                "A source instead: a path (relative or absolute), a file:// or s3:// URI (a "
+                "folder or prefix: every file below it), or a database table/query name."
+            ),
             show_default=False,
         ),
     ] = None,
