@@ -30,6 +30,9 @@
    ``polars.read_parquet("DIR/*.parquet")`` and DuckDB's ``read_parquet('DIR/*.parquet')``
    read it as it is.
 
+``DIR`` may be an ``s3://bucket/prefix`` (:mod:`queries.outputs`): the same shards are
+staged locally and uploaded, the manifest last.
+
 **History is never overwritten.** A folder holds one training-set version for good: a new
 version (other SQL, or newer inputs) into a folder that holds another version is refused,
 before the query runs, naming the version it holds; write it to a new folder. The same
@@ -54,6 +57,7 @@ the recorded schema, row count and content hash, or the rebuild fails saying wha
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -97,6 +101,7 @@ from queries.manifest import (
     read_manifest,
     write_manifest,
 )
+from queries.outputs import RemoteFolder, is_remote
 from queries.parse import Statement, TimeTravel, parse_statement
 from queries.resolve import Resolver
 from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
@@ -107,6 +112,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Progress = Callable[[int, int, int], None]
+Target = Path | RemoteFolder
+"""A training set's folder: local, or an ``s3://`` prefix (:mod:`queries.outputs`)."""
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
 _TEMP_PREFIX = ".lake-tmp-"
@@ -442,12 +449,12 @@ def materialize(
     name: str,
     sql: str,
     *,
-    out: Path,
+    out: str | Path,
     shard_rows: int | None = None,
     progress: Progress | None = None,
 ) -> MaterializeResult:
-    """Materialize ``sql`` as training set ``name`` into folder ``out`` (see the module
-    docstring for the rules).
+    """Materialize ``sql`` as training set ``name`` into folder ``out``, local or an
+    ``s3://bucket/prefix`` (see the module docstring for the rules).
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
@@ -461,7 +468,7 @@ def materialize(
     shard_rows = shard_rows or DEFAULT_SHARD_ROWS
     if shard_rows <= 0:
         raise TrainingSetError(f"--shard-rows must be a positive number of rows, not {shard_rows}.")
-    out = out.expanduser().resolve()
+    out = _target(out, storage)
     previous = _existing_manifest(out)
     cursor = session.shared_cursor(storage)
     try:
@@ -475,9 +482,7 @@ def materialize(
                 _refuse_overwrite(out, previous, registered.ref)
             elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
-        _prepare_folder(out, previous)
-        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
-        staging.mkdir()
+        staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
                 kind="materialize",
@@ -552,7 +557,7 @@ def rebuild(
     storage: Storage,
     source: str,
     *,
-    out: Path,
+    out: str | Path,
     progress: Progress | None = None,
 ) -> MaterializeResult:
     """Rebuild a training set from its manifest (a path to the manifest or the training
@@ -566,8 +571,8 @@ def rebuild(
         RebuildMismatch: the result differs; the message says how.
     """
     started = time.perf_counter()
-    manifest = _load_manifest(catalog, source)
-    out = out.expanduser().resolve()
+    manifest = _load_manifest(catalog, storage, source)
+    out = _target(out, storage)
     previous = _existing_manifest(out)
     if previous is not None:
         if (previous.name, previous.version) != (manifest.name, manifest.version):
@@ -580,9 +585,7 @@ def rebuild(
         prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
-        _prepare_folder(out, previous)
-        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
-        staging.mkdir()
+        staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
                 kind="rebuild",
@@ -666,7 +669,9 @@ def _registered_with_same_inputs(
     return None
 
 
-def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard_rows: int) -> bool:
+def _cache_hit(
+    previous: Manifest, registered: TrainingSetInfo, out: Target, shard_rows: int
+) -> bool:
     if (previous.name, previous.version, previous.content_hash) != (
         registered.name,
         registered.version,
@@ -678,8 +683,16 @@ def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard
     return _intact(previous, out)
 
 
-def _intact(manifest: Manifest, out: Path) -> bool:
+def _target(out: str | Path, storage: Storage) -> Target:
+    if is_remote(out):
+        return RemoteFolder(str(out), storage)
+    return Path(out).expanduser().resolve()
+
+
+def _intact(manifest: Manifest, out: Target) -> bool:
     """Every listed file is there with its recorded size and sha256."""
+    if isinstance(out, RemoteFolder):
+        return out.intact(manifest)
     for entry in manifest.files:
         path = out / str(entry["path"])
         try:
@@ -690,7 +703,9 @@ def _intact(manifest: Manifest, out: Path) -> bool:
     return all(sha256_file(out / str(entry["path"])) == entry["sha256"] for entry in manifest.files)
 
 
-def _existing_manifest(out: Path) -> Manifest | None:
+def _existing_manifest(out: Target) -> Manifest | None:
+    if isinstance(out, RemoteFolder):
+        return out.read_manifest()
     path = find_manifest(out)
     if path is None:
         return None
@@ -703,16 +718,21 @@ def _existing_manifest(out: Path) -> Manifest | None:
         ) from error
 
 
-def _refuse_overwrite(out: Path, previous: Manifest, writing: str) -> None:
+def _refuse_overwrite(out: Target, previous: Manifest, writing: str) -> None:
+    other = f"{out}-v2" if isinstance(out, RemoteFolder) else out.parent / (out.name + "-v2")
     raise OutputFolderNotEmpty(
         f"The output folder {out} holds training set {previous.name}@{previous.version}, and "
         f"the lake never writes over a recorded version (a model or an audit may refer to its "
-        f"files): write {writing} to a new folder, e.g. --out {out.parent / (out.name + '-v2')}."
+        f"files): write {writing} to a new folder, e.g. --out {other}."
     )
 
 
-def _prepare_folder(out: Path, previous: Manifest | None) -> None:
-    """Create ``out``; refuse when it holds files that are not the previous training set's."""
+def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
+    """Create ``out``; refuse when it holds files that are not the previous training set's.
+    Returns the local folder to stage the shards in (inside ``out`` when it is local)."""
+    if isinstance(out, RemoteFolder):
+        out.check_foreign(previous)
+        return Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -748,12 +768,18 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
     for name in installing:
         (out / name).unlink(missing_ok=True)
     journal.unlink(missing_ok=True)
+    staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    return staging
 
 
-def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
+def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
     """Replace the folder's training set with the staged one; the manifest goes last, so a
     folder with a manifest always holds the files it lists. The journal names the files
     being moved in, so a writer dying half-way leaves nothing the next one takes for foreign."""
+    if isinstance(out, RemoteFolder):
+        out.install(staging, previous, manifest)
+        return
     journal = out / _INSTALLING
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")
@@ -799,7 +825,13 @@ def _copy_of(
     )
 
 
-def _load_manifest(catalog: Catalog, source: str) -> Manifest:
+def _load_manifest(catalog: Catalog, storage: Storage, source: str) -> Manifest:
+    if is_remote(source):
+        folder = source.rstrip("/").removesuffix(f"/{MANIFEST_PATH}")
+        found = RemoteFolder(folder, storage).read_manifest()
+        if found is None:
+            raise ManifestError(f"No manifest under {folder}; give a training set's prefix.")
+        return found
     path = manifest_in(Path(source).expanduser())
     if path.suffix == ".json" or path.exists():
         return read_manifest(path)
@@ -885,7 +917,7 @@ def _schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
 
 
 def _result(
-    manifest: Manifest, out: Path, status: str, started: float, run_id: str | None
+    manifest: Manifest, out: Target, status: str, started: float, run_id: str | None
 ) -> MaterializeResult:
     return MaterializeResult(
         name=manifest.name,

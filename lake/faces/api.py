@@ -370,7 +370,7 @@ class Lake:
                 raise ConfigError(
                     "Give either --sql (a new training set) or --from (a rebuild), not both."
                 )
-            return rebuild(self.catalog, self.storage, from_, out=Path(out), progress=progress)
+            return rebuild(self.catalog, self.storage, from_, out=out, progress=progress)
         if name is None or sql is None:
             raise ConfigError(
                 "materialize needs a NAME and --sql QUERY (or --from MANIFEST to rebuild one)."
@@ -380,7 +380,7 @@ class Lake:
             self.storage,
             name,
             sql,
-            out=Path(out),
+            out=out,
             shard_rows=shard_rows,
             progress=progress,
         )

@@ -25,6 +25,7 @@ from queries.exceptions import (
     TimeTravelError,
 )
 from queries.training import plan_order
+from tests.backends import unavailable
 
 # -- the content hash (pure) -------------------------------------------------------------------
 
@@ -548,3 +549,77 @@ def test_the_command_line_materializes_rebuilds_and_reports_a_cache_hit(cli, lk,
     assert "content hash identical" in rebuilt.stdout
     neither = cli("materialize", "--out", out)
     assert neither.exit_code == 1 and "needs a NAME and --sql" in neither.stderr
+
+
+def test_a_training_set_on_s3_is_the_one_written_to_disk_and_rebuilds_from_there(
+    backend, s3_server, tmp_path, monkeypatch
+):
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():  # the outputs' bucket, whatever the warehouse
+        monkeypatch.setenv(key, value)
+    prefix = f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}/churn"
+    s3 = s3_server.client()
+    with lake.connect() as lk:
+        _fill(lk)
+        remote = lk.materialize("churn", sql=SQL, out=prefix + "/", shard_rows=70)
+        local = lk.materialize("churn", sql=SQL, out=tmp_path / "churn", shard_rows=70)
+        cached = lk.materialize("churn", sql=SQL, out=prefix, shard_rows=70)
+        rebuilt = lk.materialize(from_=prefix, out=tmp_path / "rebuilt")
+        lk.write_table("web.events", _events(200, 10))
+        with pytest.raises(OutputFolderNotEmpty, match="holds training set churn@1"):
+            lk.materialize("churn", sql=SQL, out=prefix)
+        sets = lk.training_sets("churn")
+
+    assert (remote.status, local.status, cached.status) == ("materialized", "copied", "cached")
+    assert remote.content_hash == local.content_hash == rebuilt.content_hash
+    assert [f.sha256 for f in remote.files] == [f.sha256 for f in local.files]
+    assert rebuilt.files_identical is True
+    assert [(s.version, s.location) for s in sets] == [(1, prefix)]
+    key = prefix.split("/", 3)[3]
+    listed = s3.list_objects_v2(Bucket=s3_server.bucket, Prefix=key + "/")["Contents"]
+    assert sorted(o["Key"][len(key) + 1 :] for o in listed) == [
+        ".lake/manifest.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    manifest = json.loads(
+        s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/.lake/manifest.json")["Body"].read()
+    )
+    assert (manifest["name"], manifest["version"], manifest["content_hash"]) == (
+        "churn",
+        1,
+        remote.content_hash,
+    )
+    assert remote.manifest == f"{prefix}/.lake/manifest.json"
+
+
+def test_an_s3_prefix_holding_other_objects_is_not_written_over(
+    backend, s3_server, tmp_path, monkeypatch
+):
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    key = f"training-{uuid.uuid4().hex[:8]}/mine"
+    s3 = s3_server.client()
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{key}/notes.txt", Body=b"precious")
+    with lake.connect() as lk:
+        _fill(lk)
+        with pytest.raises(
+            OutputFolderNotEmpty, match=r"holds objects that are not a training set's \(notes.txt\)"
+        ):
+            lk.materialize("churn", sql=SQL, out=f"s3://{s3_server.bucket}/{key}")
+        assert lk.training_sets() == []
+    assert (
+        s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/notes.txt")["Body"].read() == b"precious"
+    )
