@@ -627,7 +627,7 @@ def materialize(
         str,
         typer.Option(
             "--out",
-            help="Folder (local or s3://bucket/prefix) for the Parquet shards and .lake/manifest.json.",
+            help="Folder (local or s3://bucket/prefix) for the shards and .lake/manifest.json.",
         ),
     ] = ...,  # type: ignore[assignment]
     shard_rows: Annotated[
