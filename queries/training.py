@@ -60,7 +60,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +105,7 @@ from queries.outputs import RemoteFolder, is_remote
 from queries.parse import Statement, TimeTravel, parse_statement
 from queries.resolve import Resolver
 from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
+from queries.splits import SplitRule, parse_split, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
 if TYPE_CHECKING:
@@ -451,10 +452,14 @@ def materialize(
     *,
     out: str | Path,
     shard_rows: int | None = None,
+    split: str | None = None,
+    split_key: str | None = None,
     progress: Progress | None = None,
 ) -> MaterializeResult:
     """Materialize ``sql`` as training set ``name`` into folder ``out``, local or an
-    ``s3://bucket/prefix`` (see the module docstring for the rules).
+    ``s3://bucket/prefix`` (see the module docstring for the rules). With ``split``
+    (``train=0.8,validation=0.1,test=0.1``) and ``split_key``, each row goes to one split's
+    subfolder by a stable hash of its key (:mod:`queries.splits`).
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
@@ -468,13 +473,16 @@ def materialize(
     shard_rows = shard_rows or DEFAULT_SHARD_ROWS
     if shard_rows <= 0:
         raise TrainingSetError(f"--shard-rows must be a positive number of rows, not {shard_rows}.")
+    if split_key is not None and split is None:
+        raise TrainingSetError("--split-key needs --split, e.g. --split train=0.8,test=0.2.")
+    rule = parse_split(split, split_key) if split is not None else None
     out = _target(out, storage)
     previous = _existing_manifest(out)
     cursor = session.shared_cursor(storage)
     try:
         prepared = _prepare(catalog, storage, sql, cursor)
         inputs = prepared.inputs()
-        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs)
+        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs, rule)
         if previous is not None:
             if registered is None:
                 _refuse_overwrite(out, previous, f"a new version of {name}")
@@ -497,8 +505,8 @@ def materialize(
             )
             try:
                 schema, batches = _stream(prepared, cursor)
-                written = write_shards(
-                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                written, split_json = _write(
+                    batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
                 )
                 failpoint("materialize_shards")
                 base = {
@@ -527,7 +535,9 @@ def materialize(
                         location=str(out),
                         inputs=inputs,
                         run_id=run_id,
-                        manifest=lambda version: _manifest(base, version, run_id).to_json(),
+                        manifest=lambda version: _manifest(
+                            base, version, run_id, split_json
+                        ).to_json(),
                     )
                     manifest = Manifest.from_json(info.manifest, where=f"training set {info.ref}")
                     status = "materialized"
@@ -596,10 +606,15 @@ def rebuild(
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
                 schema, batches = _stream(prepared, cursor)
-                written = write_shards(
-                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                written, split_json = _write(
+                    batches,
+                    schema,
+                    staging,
+                    _split_rule(manifest.extra),
+                    shard_rows=shard_rows,
+                    progress=progress,
                 )
-                _compare(manifest, written)
+                _compare(manifest, written, split_json)
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
@@ -655,16 +670,17 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion]
+    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion], rule: SplitRule | None
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions."""
+    """The registered version of ``name`` made by the same SQL over the same versions (and
+    split by the same rule)."""
     wanted = sorted((str(i.table), i.version) for i in inputs)
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
             for i in candidate.manifest.get("inputs", [])
         )
-        if candidate.sql == sql and recorded == wanted:
+        if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
 
@@ -750,7 +766,7 @@ def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
         if journal.exists()
         else set()
     )
-    previous_files = {str(f["path"]) for f in previous.files} if previous else set()
+    previous_files = {str(f["path"]).split("/")[0] for f in previous.files} if previous else set()
     ours = {LAKE_FOLDER, OLD_MANIFEST_NAME} | previous_files | installing
     foreign = sorted(
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
@@ -766,7 +782,10 @@ def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
     for stale in out.glob(f"{_TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
     for name in installing:
-        (out / name).unlink(missing_ok=True)
+        if (out / name).is_dir():  # a split's subfolder
+            shutil.rmtree(out / name)
+        else:
+            (out / name).unlink(missing_ok=True)
     journal.unlink(missing_ok=True)
     staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
     staging.mkdir()
@@ -795,13 +814,39 @@ def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Ma
     journal.unlink()
 
 
-def _manifest(base: dict[str, Any], version: int, run_id: str) -> Manifest:
+def _manifest(
+    base: dict[str, Any], version: int, run_id: str, split: dict[str, Any] | None
+) -> Manifest:
     return Manifest(
         version=version,
         run_id=run_id,
         created_at=datetime.now(UTC).isoformat(),
         **base,
+        extra={"split": split} if split else {},
     )
+
+
+def _write(
+    batches: Iterator[pa.RecordBatch],
+    schema: pa.Schema,
+    staging: Path,
+    rule: SplitRule | None,
+    *,
+    shard_rows: int,
+    progress: Progress | None,
+) -> tuple[Any, dict[str, Any] | None]:
+    """Write the shards (one subfolder per split with a rule); the manifest's ``split``."""
+    if rule is None:
+        return write_shards(
+            batches, schema, staging, shard_rows=shard_rows, progress=progress
+        ), None
+    written = write_splits(batches, schema, staging, rule, shard_rows=shard_rows, progress=progress)
+    return written.whole, {**rule.to_json(), "splits": written.to_json()}
+
+
+def _split_rule(manifest: Mapping[str, Any]) -> SplitRule | None:
+    recorded = manifest.get("split")
+    return SplitRule.from_json(recorded) if recorded else None
 
 
 def _copy_of(
@@ -882,8 +927,12 @@ def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Stora
             ) from error
 
 
-def _compare(manifest: Manifest, written: Any) -> None:
+def _compare(manifest: Manifest, written: Any, split: dict[str, Any] | None = None) -> None:
     differences: list[str] = []
+    recorded_splits = (manifest.extra.get("split") or {}).get("splits") or {}
+    for name, now in ((split or {}).get("splits") or {}).items():
+        if (recorded_splits.get(name) or {}).get("content_hash") != now["content_hash"]:
+            differences.append(f"split {name} ({now['rows']} rows now)")
     recorded_schema = [(str(c["name"]), str(c["type"])) for c in manifest.schema]
     new_schema = [(c["name"], c["type"]) for c in _schema_json(written.schema)]
     if recorded_schema != new_schema:

@@ -352,6 +352,8 @@ class Lake:
         sql: str | None = None,
         out: str | Path,
         shard_rows: int | None = None,
+        split: str | None = None,
+        split_key: str | None = None,
         from_: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
     ) -> MaterializeResult:
@@ -361,14 +363,17 @@ class Lake:
         The same SQL over the same versions with the output already in ``out`` is a cache
         hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the
         slice is rebuilt from its recorded versions and proven identical by its content hash.
+        ``split="train=0.8,test=0.2"`` with ``split_key=COLUMN`` writes one subfolder per
+        split, each row placed by a stable hash of its key.
         """
         from lake.core.errors import ConfigError
         from queries.training import materialize, rebuild
 
         if from_ is not None:
-            if sql is not None:
+            if sql is not None or split is not None or split_key is not None:
                 raise ConfigError(
-                    "Give either --sql (a new training set) or --from (a rebuild), not both."
+                    "Give either --sql (a new training set) or --from (a rebuild, with its "
+                    "recorded splits), not both."
                 )
             return rebuild(self.catalog, self.storage, from_, out=out, progress=progress)
         if name is None or sql is None:
@@ -382,6 +387,8 @@ class Lake:
             sql,
             out=out,
             shard_rows=shard_rows,
+            split=split,
+            split_key=split_key,
             progress=progress,
         )
 

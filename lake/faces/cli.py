@@ -636,6 +636,22 @@ def materialize(
             "--shard-rows", help="Rows per Parquet file (default 1,048,576).", show_default=False
         ),
     ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="Splits and fractions, e.g. train=0.8,validation=0.1,test=0.1 (with --split-key).",
+            show_default=False,
+        ),
+    ] = None,
+    split_key: Annotated[
+        str | None,
+        typer.Option(
+            "--split-key",
+            help="The output column whose stable hash decides each row's split.",
+            show_default=False,
+        ),
+    ] = None,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -665,7 +681,14 @@ def materialize(
         ingest_progress(enabled=output is Output.table) as progress,
     ):
         result = lk.materialize(
-            name, sql=text, out=out, shard_rows=shard_rows, from_=from_, progress=progress
+            name,
+            sql=text,
+            out=out,
+            shard_rows=shard_rows,
+            split=split,
+            split_key=split_key,
+            from_=from_,
+            progress=progress,
         )
     if output is Output.json:
         print_json(result.to_json())

@@ -623,3 +623,124 @@ def test_an_s3_prefix_holding_other_objects_is_not_written_over(
     assert (
         s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/notes.txt")["Body"].read() == b"precious"
     )
+
+
+# -- splits --------------------------------------------------------------------------------------
+
+
+def test_the_split_rule_is_a_documented_hash_that_never_changes():
+    from queries.splits import assign, parse_split, position
+
+    # sha256(b"42")[:8] / 2**64: anyone can check it with sha256sum
+    assert position(42) == int.from_bytes(hashlib.sha256(b"42").digest()[:8], "big") / 2**64
+    assert (position(42), position("alice"), position(-7)) == (
+        0.4503076495696752,
+        0.1712650529798836,
+        0.6540653200469173,
+    )
+    rule = parse_split("train=0.5,test=0.5", "k")
+    assert assign([42, "alice", -7], rule) == [0, 0, 1]
+    assert parse_split(" a=0.25, b=0.75 ", "k").fractions == (("a", 0.25), ("b", 0.75))
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("train=0.8,test=0.1", "add up to 0.9, not 1"),
+        ("train=0.8,train=0.2", "names the split 'train' twice"),
+        ("train=1.5", "not NAME=FRACTION"),
+        ("../x=1", "not NAME=FRACTION"),
+        ("train", "not NAME=FRACTION"),
+    ],
+)
+def test_a_split_spec_that_cannot_be_followed_is_refused(spec, match):
+    from queries.exceptions import TrainingSetError
+    from queries.splits import parse_split
+
+    with pytest.raises(TrainingSetError, match=match):
+        parse_split(spec, "k")
+
+
+def test_a_split_training_set_puts_each_row_in_the_split_its_key_hashes_to(
+    lk, tmp_path, monkeypatch
+):
+    import datasets
+
+    from queries.splits import assign, parse_split
+
+    rule = parse_split("train=0.6,validation=0.2,test=0.2", "row_id")
+    sql = "SELECT row_id, event, amount FROM web.items"
+
+    def items(start: int, n: int) -> pa.Table:
+        return _events(start, n).append_column("row_id", pa.array(range(start, start + n)))
+
+    lk.write_table("web.items", items(0, 300))
+    whole = lk.materialize("plain", sql=sql, out=tmp_path / "plain")
+    split = lk.materialize(
+        "split",
+        sql=sql,
+        out=tmp_path / "v1",
+        split=",".join(f"{n}={f}" for n, f in rule.fractions),
+        split_key="row_id",
+        shard_rows=50,
+    )
+
+    assert split.content_hash == whole.content_hash  # the same rows, in the same order
+    manifest = json.loads((tmp_path / "v1" / ".lake" / "manifest.json").read_text())
+    assert manifest["split"]["key"] == "row_id" and manifest["split"]["rule"] == "lake-split/1"
+    seen = {}
+    for name in ("train", "validation", "test"):
+        rows = _read(tmp_path / "v1" / name)
+        assert rows and all(assign([r["row_id"]], rule) == [rule.names.index(name)] for r in rows)
+        assert manifest["split"]["splits"][name]["rows"] == len(rows)
+        table = pa.Table.from_pylist(
+            rows, schema=pq.read_schema(next((tmp_path / "v1" / name).glob("*.parquet")))
+        )
+        assert (
+            manifest["split"]["splits"][name]["content_hash"]
+            == content_hash(table.to_batches(), table.schema)[0]
+        )
+        seen.update({r["row_id"]: name for r in rows})
+    assert len(seen) == 300
+    assert all(f["path"].split("/")[0] in rule.names for f in manifest["files"])
+
+    lk.write_table("web.items", items(300, 100))  # version 2: more rows, none move
+    newer = lk.materialize(
+        "split",
+        sql=sql,
+        out=tmp_path / "v2",
+        split="train=0.6,validation=0.2,test=0.2",
+        split_key="row_id",
+        shard_rows=50,
+    )
+    assert newer.version == 2
+    for name in ("train", "validation", "test"):
+        for row in _read(tmp_path / "v2" / name):
+            assert seen.get(row["row_id"], name) == name
+
+    rebuilt = lk.materialize(from_="split@1", out=tmp_path / "rebuilt")
+    assert (rebuilt.content_hash, rebuilt.files_identical) == (split.content_hash, True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = datasets.load_dataset(
+        "parquet", data_dir=str(tmp_path / "v1"), cache_dir=str(tmp_path / "hf")
+    )
+    assert {n: loaded[n].num_rows for n in loaded} == {
+        n: manifest["split"]["splits"][n]["rows"] for n in rule.names
+    }
+
+
+def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
+    from queries.exceptions import TrainingSetError
+
+    _fill(lk)
+    with pytest.raises(TrainingSetError, match="split key 'nope' is not a column"):
+        lk.materialize("s", sql=SQL, out=tmp_path / "a", split="a=0.5,b=0.5", split_key="nope")
+    with pytest.raises(TrainingSetError, match="split key 'amount' has a value that is null"):
+        lk.materialize(
+            "s",
+            sql="SELECT CAST(amount AS BIGINT) AS amount FROM web.events",
+            out=tmp_path / "b",
+            split="a=0.5,b=0.5",
+            split_key="amount",
+        )
+    assert lk.training_sets() == []
