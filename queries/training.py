@@ -369,6 +369,7 @@ def _prepare(
     cursor: duckdb.DuckDBPyConnection,
     *,
     pins: Sequence[tuple[str, int]] | None = None,
+    as_of: datetime | None = None,
 ) -> _Prepared:
     """Parse ``sql`` once, pin every table it reads (for a rebuild: the n-th reference in
     the text to the n-th of ``pins``) and bind it on ``cursor``: ``DESCRIBE`` reads no data,
@@ -377,6 +378,8 @@ def _prepare(
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
     travel = _pinned(statement, resolver, pins) if pins is not None else None
+    if as_of is not None:
+        travel = _as_of(statement, resolver, as_of)
     query = prepare(resolver, statement, travel=travel)
     columns = query.run(
         lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
@@ -411,6 +414,39 @@ def _pinned(
             )
         travel[index] = TimeTravel(clause=f"VERSION AS OF {version}", version=version)
     return travel
+
+
+def _as_of(statement: Statement, resolver: Resolver, moment: datetime) -> dict[int, TimeTravel]:
+    """``TIMESTAMP AS OF moment`` for every lake reference without a clause of its own."""
+    clause = f"TIMESTAMP AS OF '{moment.isoformat()}'"
+    return {
+        index: TimeTravel(clause=clause, moment=moment)
+        for index, ref in enumerate(statement.tables)
+        if ref.time_travel is None and resolver.lake_name(ref) is not None
+    }
+
+
+def parse_as_of(value: str | datetime) -> datetime:
+    """``--as-of``: an ISO 8601 time with its offset (``2026-11-20T10:00:00Z``).
+
+    Raises:
+        TrainingSetError: not such a time, or no offset (which time zone would be a guess).
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise TrainingSetError(
+                f"--as-of {value!r} is not an ISO 8601 time; write e.g. 2026-11-20T10:00:00Z."
+            ) from None
+    if moment.tzinfo is None:
+        raise TrainingSetError(
+            f"--as-of {moment.isoformat()} has no time zone; add one, e.g. "
+            f"{moment.isoformat()}Z for UTC."
+        )
+    return moment.astimezone(UTC)
 
 
 def _stream(
@@ -454,12 +490,15 @@ def materialize(
     shard_rows: int | None = None,
     split: str | None = None,
     split_key: str | None = None,
+    as_of: str | datetime | None = None,
     progress: Progress | None = None,
 ) -> MaterializeResult:
     """Materialize ``sql`` as training set ``name`` into folder ``out``, local or an
     ``s3://bucket/prefix`` (see the module docstring for the rules). With ``split``
     (``train=0.8,validation=0.1,test=0.1``) and ``split_key``, each row goes to one split's
-    subfolder by a stable hash of its key (:mod:`queries.splits`).
+    subfolder by a stable hash of its key (:mod:`queries.splits`). With ``as_of`` every
+    table read without a clause of its own is pinned to its version current at that time
+    (what the lake knew then), and the manifest records it.
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
@@ -476,11 +515,12 @@ def materialize(
     if split_key is not None and split is None:
         raise TrainingSetError("--split-key needs --split, e.g. --split train=0.8,test=0.2.")
     rule = parse_split(split, split_key) if split is not None else None
+    moment = parse_as_of(as_of) if as_of is not None else None
     out = _target(out, storage)
     previous = _existing_manifest(out)
     cursor = session.shared_cursor(storage)
     try:
-        prepared = _prepare(catalog, storage, sql, cursor)
+        prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs, rule)
         if previous is not None:
@@ -500,6 +540,7 @@ def materialize(
                     "sql": prepared.sql,
                     "out": str(out),
                     "shard_rows": shard_rows,
+                    "as_of": moment.isoformat() if moment else None,
                 },
                 inputs=inputs,
             )
@@ -536,7 +577,7 @@ def materialize(
                         inputs=inputs,
                         run_id=run_id,
                         manifest=lambda version: _manifest(
-                            base, version, run_id, split_json
+                            base, version, run_id, split_json, moment
                         ).to_json(),
                     )
                     manifest = Manifest.from_json(info.manifest, where=f"training set {info.ref}")
@@ -815,14 +856,21 @@ def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Ma
 
 
 def _manifest(
-    base: dict[str, Any], version: int, run_id: str, split: dict[str, Any] | None
+    base: dict[str, Any],
+    version: int,
+    run_id: str,
+    split: dict[str, Any] | None,
+    as_of: datetime | None,
 ) -> Manifest:
+    extra: dict[str, Any] = {"split": split} if split else {}
+    if as_of is not None:
+        extra["as_of"] = as_of.isoformat()
     return Manifest(
         version=version,
         run_id=run_id,
         created_at=datetime.now(UTC).isoformat(),
         **base,
-        extra={"split": split} if split else {},
+        extra=extra,
     )
 
 

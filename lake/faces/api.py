@@ -23,6 +23,8 @@ from lake.core.storage import Storage
 from lake.delta.types import column_type
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from catalog.catalog import Catalog
     from catalog.lineage import Audit, Impact
     from catalog.openlineage_in import RecordedEvent
@@ -354,6 +356,7 @@ class Lake:
         shard_rows: int | None = None,
         split: str | None = None,
         split_key: str | None = None,
+        as_of: str | datetime | None = None,
         from_: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
     ) -> MaterializeResult:
@@ -370,7 +373,7 @@ class Lake:
         from queries.training import materialize, rebuild
 
         if from_ is not None:
-            if sql is not None or split is not None or split_key is not None:
+            if sql is not None or split is not None or split_key is not None or as_of is not None:
                 raise ConfigError(
                     "Give either --sql (a new training set) or --from (a rebuild, with its "
                     "recorded splits), not both."
@@ -389,6 +392,7 @@ class Lake:
             shard_rows=shard_rows,
             split=split,
             split_key=split_key,
+            as_of=as_of,
             progress=progress,
         )
 

@@ -652,6 +652,14 @@ def materialize(
             show_default=False,
         ),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Pin every input to its version current at this time (ISO 8601 with offset).",
+            show_default=False,
+        ),
+    ] = None,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -687,6 +695,7 @@ def materialize(
             shard_rows=shard_rows,
             split=split,
             split_key=split_key,
+            as_of=as_of,
             from_=from_,
             progress=progress,
         )

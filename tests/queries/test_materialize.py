@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from decimal import Decimal
 
 import pyarrow as pa
@@ -744,3 +745,96 @@ def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
             split_key="amount",
         )
     assert lk.training_sets() == []
+
+
+# -- labels and point-in-time correctness --------------------------------------------------------
+
+
+FEATURES_AT_LABEL_TIME = """
+SELECT l.user_id, l.label_ts, l.churned, f.ts AS feature_ts, f.visits
+  FROM ml.labels l
+  ASOF JOIN ml.features f ON l.user_id = f.user_id AND f.ts <= l.label_ts
+"""
+
+
+def _ts(day: int, hour: int = 0):
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+def test_an_asof_join_gives_each_label_the_features_known_at_its_time_and_no_later(lk, tmp_path):
+    lk.write_table(
+        "ml.features",
+        pa.table(
+            {
+                "user_id": [1, 1, 1, 2, 2],
+                "ts": [_ts(1), _ts(5), _ts(9), _ts(2), _ts(8)],
+                "visits": [1, 5, 90, 2, 8],
+            }
+        ),
+    )
+    lk.write_table(
+        "ml.labels",
+        pa.table(
+            {"user_id": [1, 2, 1], "label_ts": [_ts(6), _ts(7), _ts(2)], "churned": [1, 0, 0]}
+        ),
+    )
+
+    result = lk.materialize("churn_pit", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "pit")
+
+    rows = _read(tmp_path / "pit")
+    assert [(r["user_id"], r["label_ts"].day, r["feature_ts"].day, r["visits"]) for r in rows] == [
+        (1, 2, 1, 1),  # the label of day 2 sees day 1's features, not day 5's
+        (1, 6, 5, 5),  # day 6 sees day 5's, never day 9's (90 visits is the future)
+        (2, 7, 2, 2),
+    ]
+    assert all(r["feature_ts"] <= r["label_ts"] for r in rows)
+    assert sorted((i["table"], i["version"]) for i in result.inputs) == [
+        ("ml.features", 0),
+        ("ml.labels", 0),
+    ]
+
+
+def test_as_of_pins_every_input_to_what_the_lake_knew_then(lk, tmp_path, cli):
+    lk.write_table(
+        "ml.features", pa.table({"user_id": [1, 2], "ts": [_ts(1), _ts(1)], "visits": [3, 4]})
+    )
+    lk.write_table("ml.labels", pa.table({"user_id": [1], "label_ts": [_ts(3)], "churned": [1]}))
+    known = max(v.committed_at for t in ("ml.features", "ml.labels") for v in lk.history(t))
+    late = lk.write_table(  # a label that arrived after the moment asked about
+        "ml.labels", pa.table({"user_id": [2], "label_ts": [_ts(3)], "churned": [0]})
+    )
+    assert lk.history("ml.labels")[-1].committed_at > known
+
+    then = lk.materialize(
+        "churn_then", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "then", as_of=known.isoformat()
+    )
+    lk.materialize("churn_now", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "now")
+
+    assert [r["user_id"] for r in _read(tmp_path / "then")] == [1]  # the late label is not in it
+    assert [r["user_id"] for r in _read(tmp_path / "now")] == [1, 2]
+    assert sorted((i["table"], i["version"]) for i in then.inputs) == [
+        ("ml.features", 0),
+        ("ml.labels", 0),
+    ]
+    assert late.version == 1
+    manifest = json.loads((tmp_path / "then" / ".lake" / "manifest.json").read_text())
+    assert manifest["as_of"] == known.astimezone(UTC).isoformat()
+    assert [(r["table"], r["version"]) for r in manifest["references"]] == [
+        ("ml.labels", 0),
+        ("ml.features", 0),
+    ]
+    rebuilt = lk.materialize(from_="churn_then@1", out=tmp_path / "again")
+    assert rebuilt.content_hash == then.content_hash
+    naive = cli(
+        "materialize",
+        "x",
+        "--sql",
+        FEATURES_AT_LABEL_TIME,
+        "--out",
+        str(tmp_path / "x"),
+        "--as-of",
+        "2026-11-20T10:00:00",
+    )
+    assert naive.exit_code == 1 and "has no time zone" in naive.stderr
