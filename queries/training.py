@@ -81,6 +81,7 @@ from lake.core.names import TableVersion
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
+from queries.assets import localize
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
     ManifestError,
@@ -104,7 +105,14 @@ from queries.manifest import (
 from queries.outputs import RemoteFolder, is_remote
 from queries.parse import Statement, TimeTravel, parse_statement
 from queries.resolve import Resolver
-from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
+from queries.shards import (
+    DEFAULT_SHARD_ROWS,
+    ShardFile,
+    WrittenShards,
+    sha256_file,
+    write_shards,
+    writer_settings,
+)
 from queries.splits import SplitRule, parse_split, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
@@ -547,7 +555,13 @@ def materialize(
             try:
                 schema, batches = _stream(prepared, cursor)
                 written, split_json = _write(
-                    batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
+                    storage,
+                    batches,
+                    schema,
+                    staging,
+                    rule,
+                    shard_rows=shard_rows,
+                    progress=progress,
                 )
                 failpoint("materialize_shards")
                 base = {
@@ -648,6 +662,7 @@ def rebuild(
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
                 schema, batches = _stream(prepared, cursor)
                 written, split_json = _write(
+                    storage,
                     batches,
                     schema,
                     staging,
@@ -875,6 +890,7 @@ def _manifest(
 
 
 def _write(
+    storage: Storage,
     batches: Iterator[pa.RecordBatch],
     schema: pa.Schema,
     staging: Path,
@@ -882,14 +898,21 @@ def _write(
     *,
     shard_rows: int,
     progress: Progress | None,
-) -> tuple[Any, dict[str, Any] | None]:
-    """Write the shards (one subfolder per split with a rule); the manifest's ``split``."""
+) -> tuple[WrittenShards, dict[str, Any] | None]:
+    """Write the shards (one subfolder per split with a rule) and the assets the ``uri``
+    column names (:mod:`queries.assets`); the manifest's ``split``."""
     if rule is None:
-        return write_shards(
-            batches, schema, staging, shard_rows=shard_rows, progress=progress
-        ), None
-    written = write_splits(batches, schema, staging, rule, shard_rows=shard_rows, progress=progress)
-    return written.whole, {**rule.to_json(), "splits": written.to_json()}
+        whole = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+        split = None
+    else:
+        written = write_splits(
+            batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
+        )
+        whole, split = written.whole, {**rule.to_json(), "splits": written.to_json()}
+    assets = localize(storage, staging, whole.files)
+    if assets:
+        whole = WrittenShards((*whole.files, *assets), whole.rows, whole.content_hash, whole.schema)
+    return whole, split
 
 
 def _split_rule(manifest: Mapping[str, Any]) -> SplitRule | None:

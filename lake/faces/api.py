@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from catalog.tokens import NewToken, TokenInfo
     from catalog.versions import VersionInfo
     from ingest.db.pipeline import ExtractReport
+    from ingest.files import FilesReport
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
@@ -253,6 +254,20 @@ class Lake:
             multiline_start=multiline_start,
             time_field=time_field,
             progress=progress,
+        )
+
+    def ingest_files(self, table: str, paths: str | Sequence[str]) -> FilesReport:
+        """Store binary files (a file, folder, glob or ``s3://`` prefix) once each in the
+        warehouse, by sha256 (``objects/ab/cdef...``), and land one row per file in
+        ``table``: ``uri``, ``source``, ``sha256``, ``size``, ``media_type``, ``width`` and
+        ``height`` for images, ``_ingested_at``."""
+        from ingest.files import ingest_files
+
+        return ingest_files(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            [paths] if isinstance(paths, str) else paths,
         )
 
     def ingest_db(

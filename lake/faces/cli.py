@@ -391,6 +391,32 @@ def ingest_logs(
     )
 
 
+@ingest_app.command("files")
+def ingest_files(
+    table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs or s3:// prefixes.")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Store binary files (images, audio, documents) once each by sha256 in the warehouse,
+    one row per file in TABLE (uri, source, sha256, size, media_type, width, height).
+
+    Example:  lake ingest files media.images ./photos --output json
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        report = lk.ingest_files(table, paths)
+    if output is Output.json:
+        print_json(report.to_json())
+    else:
+        print_message(
+            f"{report.table}@{report.version}: {report.files} file(s), {report.bytes:,} bytes, "
+            f"{report.new_objects} new object(s) stored."
+        )
+
+
 class ExtractMode(StrEnum):
     full = "full"
     incremental = "incremental"
