@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
     from lake.landing.sync import SyncResult
-    from lake.landing.vacuum import VacuumReport
+    from lake.landing.vacuum import ObjectsReport, VacuumReport
     from queries.sql import QueryResult
     from queries.training import MaterializeResult
 
@@ -507,6 +507,21 @@ class Lake:
                 self.sync_table(info)  # vacuum commits VACUUM START/END versions
             reports.append(report)
         return reports
+
+    def vacuum_objects(self, *, retain: str = "7d", apply: bool = False) -> ObjectsReport:
+        """Delete the binary assets (``objects/``, from ``lake ingest files``) that no kept
+        version of any table names in its ``uri`` column, once older than ``retain`` (a dry
+        run unless ``apply``); kept versions follow :meth:`vacuum`'s rule, pins included."""
+        from lake.landing.vacuum import parse_retention, vacuum_objects, vacuum_table
+
+        duration = parse_retention(retain)
+        kept = []
+        for table in self.tables():
+            info = self.table(table.name)
+            store = self.delta(info)
+            plan = vacuum_table(self.catalog, store, info, retain=duration, apply=False)
+            kept.append((store, [k.version for k in plan.kept]))
+        return vacuum_objects(self.storage, kept, retain=duration, apply=apply)
 
     def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
         """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""

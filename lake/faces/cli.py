@@ -928,22 +928,40 @@ def vacuum(
             help="Delete (--apply), or only show what would go (--dry-run, the default).",
         ),
     ] = False,
+    objects: Annotated[
+        bool,
+        typer.Option(
+            "--objects",
+            help="Also the binary assets (lake ingest files) no kept version names (all tables).",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Delete data files no kept version needs; pinned versions (training sets, models, tags)
     are always kept. A dry run by default: shows the files and the bytes it would free.
+    With --objects, also the stored files no kept version's uri column names.
 
     Example:  lake vacuum web.access --retain 7d --apply
     """
+    from lake.core.errors import ConfigError
     from lake.faces.render import print_json, print_message, print_rows
 
+    if objects and table is not None:
+        raise ConfigError("--objects looks at every table; leave out TABLE.")
     with _lake(warehouse, catalog) as lk:
         reports = lk.vacuum(table, retain=retain, apply=apply)
+        swept = lk.vacuum_objects(retain=retain, apply=apply) if objects else None
     if output is Output.json:
-        print_json([r.to_json() for r in reports])
+        tables = [r.to_json() for r in reports]
+        print_json(tables if swept is None else {"tables": tables, "objects": swept.to_json()})
         return
+    if swept is not None:
+        print_message(
+            f"objects: {'deleted' if apply else 'would delete'} {len(swept.files)} object(s), "
+            f"{sum(b for _, b in swept.files):,} bytes; {swept.referenced} named by kept versions."
+        )
     for report in reports:
         kept = "; ".join(f"v{k.version} ({', '.join(k.reasons)})" for k in report.kept)
         verb = "deleted" if report.applied else "would delete"
@@ -956,7 +974,7 @@ def vacuum(
                 [{"file": p, "bytes": s} for p, s in report.files[:20]],
                 title=f"{report.table}: files to delete",
             )
-    if reports and not apply and any(r.files for r in reports):
+    if not apply and (any(r.files for r in reports) or (swept and swept.files)):
         print_message("Dry run: nothing was deleted. Run again with --apply to delete these files.")
 
 

@@ -81,3 +81,33 @@ def test_a_training_set_over_files_localizes_them_and_rebuilds_them(lk, tmp_path
         p.name for p in (tmp_path / "rebuilt" / ".assets").rglob("*") if p.is_file()
     ) == sorted(a["path"].rsplit("/", 1)[1] for a in assets)
     assert pq.read_table(tmp_path / "set").num_rows == 2
+
+
+def test_vacuum_deletes_the_objects_no_kept_version_names_and_keeps_pinned_ones(lk, cli, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "k").mkdir()
+    (tmp_path / "d").mkdir()
+    Image.new("RGB", (3, 3), "green").save(tmp_path / "k" / "keep.png")
+    Image.new("RGB", (3, 3), "black").save(tmp_path / "d" / "gone.png")
+    kept = lk.ingest_files("media.keep", str(tmp_path / "k")).rows[0]
+    dropped = lk.ingest_files("media.gone", str(tmp_path / "d")).rows[0]
+    lk.materialize("pinned", sql="SELECT uri FROM media.keep", out=tmp_path / "set")  # pins v0
+    for table in ("media.keep", "media.gone"):  # the rows are gone from the latest versions
+        empty = lk.sql(f"SELECT * FROM {table} WHERE false").table
+        lk.write_table(table, empty, mode="overwrite", kind="files")
+
+    planned = lk.vacuum_objects(retain="0d")
+    shown = cli("vacuum", "--objects", "--retain", "0d", "--output", "json")
+    applied = lk.vacuum_objects(retain="0d", apply=True)
+
+    assert [u for u, _ in planned.files] == [dropped["uri"]] and not planned.applied
+    assert shown.exit_code == 0 and [o["uri"] for o in shown.json()["objects"]["objects"]] == [
+        dropped["uri"]
+    ]
+    assert applied.applied and [u for u, _ in applied.files] == [dropped["uri"]]
+    assert lk.vacuum_objects(retain="0d").files == ()
+    # the pinned version's object is still there: the training set rebuilds with its asset
+    rebuilt = lk.materialize(from_="pinned@1", out=tmp_path / "rebuilt")
+    assert rebuilt.files_identical is True
+    assert kept["sha256"] in {f.sha256 for f in rebuilt.files}
