@@ -862,7 +862,13 @@ def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Ma
     (out / OLD_MANIFEST_NAME).unlink(missing_ok=True)
     if previous is not None:
         for entry in previous.files:
-            (out / str(entry["path"])).unlink(missing_ok=True)
+            path = out / str(entry["path"])
+            path.unlink(missing_ok=True)
+            for parent in path.relative_to(out).parents[:-1]:  # a split's or assets' folders
+                try:
+                    (out / parent).rmdir()
+                except OSError:
+                    break  # not empty: another file of the set is still there
     for path in sorted(staging.iterdir()):
         path.replace(out / path.name)
     failpoint("materialize_install")

@@ -111,3 +111,23 @@ def test_vacuum_deletes_the_objects_no_kept_version_names_and_keeps_pinned_ones(
     rebuilt = lk.materialize(from_="pinned@1", out=tmp_path / "rebuilt")
     assert rebuilt.files_identical is True
     assert kept["sha256"] in {f.sha256 for f in rebuilt.files}
+
+
+def test_a_damaged_asset_is_written_again_from_the_warehouse(lk, tmp_path):
+    _images(tmp_path / "photos")
+    lk.ingest_files("media.images", str(tmp_path / "photos"))
+    sql = "SELECT uri FROM media.images WHERE width IS NOT NULL"
+    made = lk.materialize(
+        "images", sql=sql, out=tmp_path / "set", split="a=0.5,b=0.5", split_key="uri"
+    )
+    asset = next(f for f in made.files if f.path.startswith(".assets/"))
+    (tmp_path / "set" / asset.path).unlink()
+    (tmp_path / "set" / asset.path).write_bytes(b"not the image")
+
+    again = lk.materialize(
+        "images", sql=sql, out=tmp_path / "set", split="a=0.5,b=0.5", split_key="uri"
+    )
+
+    assert (again.status, again.version) == ("copied", 1)
+    data = (tmp_path / "set" / asset.path).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == asset.sha256
