@@ -131,3 +131,33 @@ def test_a_damaged_asset_is_written_again_from_the_warehouse(lk, tmp_path):
     assert (again.status, again.version) == ("copied", 1)
     data = (tmp_path / "set" / asset.path).read_bytes()
     assert hashlib.sha256(data).hexdigest() == asset.sha256
+
+
+def test_files_under_an_s3_prefix_are_ingested_like_local_ones(backend, s3_server, monkeypatch):
+    import io
+    import uuid
+
+    from PIL import Image
+
+    import lake
+    from tests.backends import unavailable
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():  # the files' bucket, whatever the warehouse
+        monkeypatch.setenv(key, value)
+    prefix = f"uploads-{uuid.uuid4().hex[:8]}"
+    s3 = s3_server.client()
+    image = io.BytesIO()
+    Image.new("RGB", (5, 7), "white").save(image, format="PNG")
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{prefix}/a.png", Body=image.getvalue())
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{prefix}/b.txt", Body=b"hello")
+
+    with lake.connect() as lk:
+        report = lk.ingest_files("media.uploads", f"s3://{s3_server.bucket}/{prefix}/")
+
+    rows = {r["source"].rsplit("/", 1)[1]: r for r in report.rows}
+    assert sorted(rows) == ["a.png", "b.txt"]
+    assert rows["a.png"]["source"] == f"s3://{s3_server.bucket}/{prefix}/a.png"
+    assert (rows["a.png"]["width"], rows["a.png"]["height"]) == (5, 7)
+    assert rows["b.txt"]["sha256"] == hashlib.sha256(b"hello").hexdigest()
