@@ -150,7 +150,11 @@ class Catalog(Connection):
         the run whatever its status. Runs of other hosts are left alone: their processes
         cannot be checked from here.
         """
-        return runs.reap_dead_runs(self)
+        reaped = runs.reap_dead_runs(self)
+        if self.lineage_out is not None:
+            for run_id in reaped:
+                self.lineage_out.emit_run(self, run_id, "FAIL")
+        return reaped
 
     def add_inputs(self, run_id: str, inputs: Sequence[SourceRef | TableVersion]) -> None:
         """Record that the run read these dataset versions.
@@ -178,11 +182,12 @@ class Catalog(Connection):
     ) -> None:
         """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats.
 
-        A run that has ended already keeps its status and end time, except that ``completed``
-        always applies; an unknown run is ignored.
+        A run that has ended already keeps its status, error and end time, except that
+        ``completed`` always applies; an unknown run is ignored. OpenLineage hears of a run's
+        end once: no FAIL after its COMPLETE.
         """
-        runs.finish_run(self, run_id, status=status, error=error, stats=stats)
-        if self.lineage_out is not None and status in ("completed", "failed"):
+        changed = runs.finish_run(self, run_id, status=status, error=error, stats=stats)
+        if changed and self.lineage_out is not None and status in ("completed", "failed"):
             self.lineage_out.emit_run(self, run_id, "COMPLETE" if status == "completed" else "FAIL")
 
     def get_run(self, run_id: str) -> RunInfo:
@@ -318,6 +323,10 @@ class Catalog(Connection):
         """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
         when given)."""
         return ledger.ingested_files(self, table, uris)
+
+    def ingested_parsers(self, table: TableInfo, uris: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """How each of ``uris`` was last ingested into ``table``: format and text parser."""
+        return ledger.ingested_parsers(self, table, uris)
 
     def has_ingested_content(self, table: TableInfo, sha256: str) -> bool:
         """Whether a committed range of ``table`` came from a file with this sha256."""

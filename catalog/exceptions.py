@@ -107,6 +107,19 @@ class PinnedVersionMissing(VersionVacuumed):
         )
 
 
+class VersionNotPinnable(VersionVacuumed):
+    """A vacuum that did not keep the version deleted files since it was read: a pin on it
+    could hold a version that cannot be read any more."""
+
+    def __init__(self, table: str, version: int, run_id: str, when: str) -> None:
+        self.table, self.version, self.run_id = table, version, run_id
+        super().__init__(
+            f"Version {version} of {table} was not kept by the vacuum of {when} (run {run_id}), "
+            f"which deleted files, so it may be unreadable and cannot be pinned; pin a version "
+            f"that vacuum keeps (the latest, or one within the retention), then vacuum again."
+        )
+
+
 class VacuumRefused(LakeError):
     """Vacuum's own plan would delete a file that a kept version needs (a safety check)."""
 
@@ -121,9 +134,14 @@ class VacuumRefused(LakeError):
 class RunNotFound(CatalogError):
     """No run with that id is in the catalog."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, ambiguous: bool = False) -> None:
         self.run_id = run_id
-        super().__init__(f"Run {run_id} is not in the catalog; list runs with `lake runs`.")
+        super().__init__(
+            f"Run id {run_id} starts more than one run's id; give more of it "
+            f"(`lake runs --output json` lists whole ids)."
+            if ambiguous
+            else f"Run {run_id} is not in the catalog; list runs with `lake runs`."
+        )
 
 
 class TokenNotFound(LakeError):

@@ -107,6 +107,54 @@ def ingested_files(
     return db.transaction(work)
 
 
+PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
+
+
+def ingested_parsers(
+    db: Connection, table: TableInfo, uris: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
+    "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
+    last committed ingest run; files never ingested are absent."""
+    if not uris:
+        return {}
+
+    def work(session: Session) -> dict[str, dict[str, Any]]:
+        query = (
+            select(m.IngestedFile.uri, m.Source.facets, m.Run.parameters)
+            .join(
+                m.LineageEdge,
+                (m.LineageEdge.run_id == m.IngestedFile.run_id)
+                & (m.LineageEdge.direction == "input"),
+            )
+            .join(m.Source, (m.Source.id == m.LineageEdge.source_id))
+            .join(m.Run, m.Run.id == m.IngestedFile.run_id)
+            .where(
+                m.IngestedFile.table_id == table.id,
+                m.IngestedFile.state == "committed",
+                m.IngestedFile.uri.in_(list(uris)),
+                m.Source.kind == "file",
+                m.Source.name == m.IngestedFile.uri,
+            )
+            .order_by(m.IngestedFile.id)
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for uri, facets, parameters in session.execute(query):
+            # A format the run was told wins: a file's facets are those of its first
+            # ingest with that content (a re-parse with --format reuses them).
+            fmt = (parameters or {}).get("format")
+            if fmt not in ("jsonl", "text"):
+                fmt = (facets or {}).get("format")
+            if fmt in ("jsonl", "text"):
+                out[uri] = {
+                    "format": fmt,
+                    **{k: (parameters or {}).get(k) for k in PARSER_PARAMETERS},
+                }
+        return out
+
+    return db.transaction(work)
+
+
 def has_ingested_content(db: Connection, table: TableInfo, sha256: str) -> bool:
     """Whether a committed range of ``table`` came from a file with this sha256."""
 
@@ -169,5 +217,6 @@ __all__ = [
     "commit_pending_files",
     "has_ingested_content",
     "ingested_files",
+    "ingested_parsers",
     "watermark",
 ]

@@ -60,7 +60,7 @@ from catalog.catalog import Catalog
 from catalog.exceptions import SourceNotFound
 from catalog.tables import TableInfo, table_info
 from lake.core.errors import LakeError, VersionNotFound
-from lake.core.names import TableName
+from lake.core.names import TableName, model_version
 
 FilesOf = Callable[[int], frozenset[str]]
 SourcesMode = Literal["auto", "all", "none"]
@@ -797,7 +797,7 @@ class Lineage:
                         {
                             "namespace": MODEL_NAMESPACE,
                             "name": model.name,
-                            "version": model.version,
+                            "version": model_version(model.version),
                             "training_set": f"{ts_name}@{ts_version}" if ts_name else None,
                             "uri": model.uri,
                             "created_at": model.created_at.isoformat(),
@@ -868,7 +868,7 @@ class Lineage:
                 elif ts is not None:
                     link = {"kind": "training_set", "name": ts, "version": ts_v}
                 elif model is not None:
-                    link = {"kind": "model", "name": model, "version": model_v}
+                    link = {"kind": "model", "name": model, "version": model_version(model_v)}
                 else:
                     link = {"kind": "source", "name": src, "source_kind": kind}
                 lists = found.setdefault(run_id, {"read": [], "wrote": []})

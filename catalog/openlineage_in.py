@@ -6,10 +6,26 @@ with the event's ``runId`` as its id; START, RUNNING and COMPLETE/FAIL/ABORT of 
 table's name, or a table's storage location) links to one exact table version: the one
 its ``version`` facet names, else the one current at the event's time; other datasets
 become ``external`` sources (``catalog.edges``).
+
+**Idempotent, and safe at once.** Events of one run may arrive in any order and at the same
+time (a producer's START and COMPLETE racing): the run is inserted if missing (``INSERT ... ON
+CONFLICT DO NOTHING``) and its row locked (``SELECT ... FOR UPDATE`` on Postgres; SQLite has
+one writer at a time) before its edges are compared and added, so they end as one run with
+every edge once. A transaction that still loses a race is run again (``RECORD_ATTEMPTS``).
+
+**The lake's own runs are closed.** A ``runId`` that names a run the lake made (an ingest, an
+extract, a materialization...) is refused with one sentence (:class:`LineageRunOwned`):
+nothing from outside may add inputs or outputs to it, or change its status.
+
+**Limits.** An event names at most ``MAX_DATASETS`` inputs and as many outputs; job and
+dataset names and namespaces are at most ``MAX_NAME`` bytes of UTF-8 and hold no NUL; times must
+fit the catalog (years 1 to 9999 in UTC); a version facet of a lake table is ASCII digits.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,19 +37,38 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.catalog import Catalog
-from catalog.edges import SourceRef, add_edges, source_id
+from catalog.edges import SourceRef, add_edges
 from catalog.lineage import TABLE_NAMESPACE
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
-from lake.core.errors import LakeError, VersionNotFound
+from lake.core.errors import CommitConflict, LakeError, VersionNotFound
 from lake.core.names import TableVersion
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 _ENDED = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "failed"}
+#: Most inputs (and most outputs) one event may name.
+MAX_DATASETS = 1000
+#: Longest job or dataset name or namespace, in UTF-8 bytes: a dataset's namespace and name
+#: share one Postgres index row, which holds at most ~2,700 bytes.
+MAX_NAME = 1000
+#: Attempts at recording one event when concurrent writers keep winning.
+RECORD_ATTEMPTS = 8
 
 
 class LineageEventInvalid(LakeError):
     """An OpenLineage event the catalog cannot record (malformed, or naming a missing version)."""
+
+
+class LineageRunOwned(LineageEventInvalid):
+    """The event's runId names a run the lake made: its lineage takes nothing from outside."""
+
+    def __init__(self, run_id: str, kind: str, job: str) -> None:
+        self.run_id, self.kind, self.job = run_id, kind, job
+        super().__init__(
+            f"Run {run_id} is the lake's own {kind} run ({job}): its inputs, outputs and status "
+            f"come from the lake alone and accept no OpenLineage events; send the event under "
+            f"a runId of your own."
+        )
 
 
 @dataclass(frozen=True)
@@ -107,33 +142,56 @@ def record_event(
                 )
 
     def work(session: Session) -> str:
-        run = session.get(m.Run, parsed.run_id)
-        if run is None:
-            run = m.Run(
-                id=parsed.run_id,
-                kind="external",
-                job=parsed.job,
-                status="running",
-                started_at=parsed.time,
-                parameters={"job_namespace": parsed.job_namespace, "producer": parsed.producer},
-                stats={},
-            )
-            session.add(run)
-            session.flush()
-        if run.kind == "external":
-            _apply_status(run, parsed)
+        run = _locked_run(session, parsed)
+        if run.kind != "external":
+            raise LineageRunOwned(run.id, run.kind, run.job)
+        _apply_status(run, parsed)
         for direction in ("input", "output"):
             wanted = [ref for _, ref in resolved[direction]]
             add_edges(session, run.id, direction, _new_targets(session, run.id, direction, wanted))
         return run.status
 
-    status = catalog.transaction(work)
+    status = _record_with_retries(catalog, work)
     return RecordedEvent(
         parsed.run_id,
         status,
         tuple(label for label, _ in resolved["input"]),
         tuple(label for label, _ in resolved["output"]),
     )
+
+
+def _record_with_retries(catalog: Catalog, work: Callable[[Session], str]) -> str:
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return catalog.transaction(work)
+        except CommitConflict:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            # Jittered, so the events that collided do not collide again.
+            time.sleep(random.uniform(0.01, 0.05) * 2 ** min(attempt, 5))
+    raise AssertionError("unreachable")
+
+
+def _locked_run(session: Session, event: _Event) -> m.Run:
+    """The event's run, inserted when missing, its row locked for this transaction."""
+    values = {
+        "id": event.run_id,
+        "kind": "external",
+        "job": event.job,
+        "status": "running",
+        "started_at": event.time,
+        "parameters": {"job_namespace": event.job_namespace, "producer": event.producer},
+        "stats": {},
+    }
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(m.Run).values(**values).on_conflict_do_nothing())
+    run = session.scalars(select(m.Run).where(m.Run.id == event.run_id).with_for_update()).one()
+    session.refresh(run)
+    return run
 
 
 @dataclass(frozen=True)
@@ -173,12 +231,16 @@ def _parse(event: Any) -> _Event:
     job_namespace, job_name = job.get("namespace"), job.get("name")
     if not _text(job_namespace) or not _text(job_name):
         raise LineageEventInvalid("job.namespace and job.name must be non-empty strings.")
+    _name(job_namespace, "job.namespace")
+    _name(job_name, "job.name")
     moment = _time(event.get("eventTime"))
     error = None
     facets = run.get("facets")
     if isinstance(facets, Mapping) and isinstance(facets.get("errorMessage"), Mapping):
-        error = str(facets["errorMessage"].get("message") or "")[:2000] or None
+        error = _clean(str(facets["errorMessage"].get("message") or "")[:2000]) or None
     producer = event.get("producer")
+    if isinstance(producer, str):
+        producer = _clean(producer[:MAX_NAME])
     return _Event(
         event_type=str(event_type),
         time=moment,
@@ -197,6 +259,11 @@ def _datasets_of(value: Any, field: str) -> tuple[_Dataset, ...]:
         return ()
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise LineageEventInvalid(f"{field} must be a list of datasets.")
+    if len(value) > MAX_DATASETS:
+        raise LineageEventInvalid(
+            f"{field} names {len(value)} datasets, more than the {MAX_DATASETS} one event may "
+            f"name; send the rest in further events of the same run."
+        )
     found = []
     for i, item in enumerate(value):
         if (
@@ -205,9 +272,13 @@ def _datasets_of(value: Any, field: str) -> tuple[_Dataset, ...]:
             or not _text(item.get("name"))
         ):
             raise LineageEventInvalid(f"{field}[{i}] needs a non-empty 'namespace' and 'name'.")
+        _name(item["namespace"], f"{field}[{i}].namespace")
+        _name(item["name"], f"{field}[{i}].name")
         facets = item.get("facets") if isinstance(item.get("facets"), Mapping) else {}
         version_facet = facets.get("version") if isinstance(facets.get("version"), Mapping) else {}
         version = version_facet.get("datasetVersion")
+        if version is not None:
+            _name(str(version), f"{field}[{i}].facets.version.datasetVersion")
         found.append(
             _Dataset(
                 namespace=str(item["namespace"]),
@@ -230,11 +301,36 @@ def _time(value: Any) -> datetime:
         raise LineageEventInvalid(f"eventTime {value!r} is not an ISO 8601 time.") from None
     if moment.tzinfo is None:
         raise LineageEventInvalid(f"eventTime {value!r} has no UTC offset; add one (Z or +00:00).")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past the year 9999 in UTC
+        raise LineageEventInvalid(
+            f"eventTime {value!r} is outside the years 1 to 9999 once in UTC."
+        ) from None
 
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
+
+
+def _clean(text: str) -> str:
+    """Free text kept as it is, less what no catalog column can hold (NUL, lone surrogates)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _name(value: str, field: str) -> None:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise LineageEventInvalid(
+            f"{field} holds a lone UTF-16 surrogate (a broken \\u escape), which is not text."
+        ) from None
+    if size > MAX_NAME:
+        raise LineageEventInvalid(
+            f"{field} is {size} bytes long in UTF-8, more than the {MAX_NAME} allowed."
+        )
+    if "\x00" in value:
+        raise LineageEventInvalid(f"{field} holds a NUL character, which no name may hold.")
 
 
 def _lake_tables(catalog: Catalog) -> dict[tuple[str, str], TableInfo]:
@@ -268,7 +364,10 @@ def _table_version(
     refresh: Callable[[TableInfo], None] | None,
 ) -> VersionInfo | None:
     if dataset.version is not None:
-        if not dataset.version.isdigit():
+        if (
+            not (dataset.version.isascii() and dataset.version.isdigit())
+            or len(dataset.version) > 18
+        ):
             raise LineageEventInvalid(
                 f"{table.name}: a lake table's version facet is a Delta version number, "
                 f"not {dataset.version!r}."
@@ -312,21 +411,35 @@ def _apply_status(run: m.Run, event: _Event) -> None:
 def _new_targets(
     session: Session, run_id: str, direction: str, targets: Sequence[SourceRef | TableVersion]
 ) -> list[SourceRef | TableVersion]:
-    """The targets the run has no edge to yet (START and COMPLETE repeat their datasets)."""
+    """The targets the run has no edge to yet (START and COMPLETE repeat their datasets).
+
+    Sources are compared by what they are (kind, namespace, name, version), not by row id:
+    events of other runs recording the same new source at once may each have added a row.
+    """
     rows = session.execute(
         select(m.LineageEdge.table_version_id, m.LineageEdge.source_id).where(
             m.LineageEdge.run_id == run_id, m.LineageEdge.direction == direction
         )
     ).all()
     versions = {r[0] for r in rows if r[0] is not None}
-    sources = {r[1] for r in rows if r[1] is not None}
+    source_ids = [r[1] for r in rows if r[1] is not None]
+    sources = set()
+    if source_ids:
+        sources = {
+            tuple(r)
+            for r in session.execute(
+                select(m.Source.kind, m.Source.namespace, m.Source.name, m.Source.version).where(
+                    m.Source.id.in_(source_ids)
+                )
+            )
+        }
     fresh: list[SourceRef | TableVersion] = []
     for target in targets:
         if isinstance(target, SourceRef):
-            found = source_id(session, target)
-            if found in sources:
+            identity = (target.kind, target.namespace, target.name, target.version)
+            if identity in sources:
                 continue
-            sources.add(found)
+            sources.add(identity)
         else:
             row_id = session.scalar(
                 select(m.TableVersion.id).where(
@@ -341,4 +454,12 @@ def _new_targets(
     return fresh
 
 
-__all__ = ["EVENT_TYPES", "LineageEventInvalid", "RecordedEvent", "record_event"]
+__all__ = [
+    "EVENT_TYPES",
+    "MAX_DATASETS",
+    "MAX_NAME",
+    "LineageEventInvalid",
+    "LineageRunOwned",
+    "RecordedEvent",
+    "record_event",
+]

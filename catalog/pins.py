@@ -5,6 +5,15 @@ version a registered training set (``training_set``) or model (``model``) read; 
 registry (``catalog.registry``) adds those two when it registers one. Vacuum
 (``lake.landing.vacuum``) keeps every pinned version's files.
 
+**Pins and vacuum never cross.** Vacuum reads the pins, then deletes files; a pin added in
+between would hold a version whose files go. So vacuum holds the table's lease
+(:func:`vacuum_lease`, ``vacuum:<table id>`` in catalog/leases.py) from reading the pins
+until its run is recorded, and every pin is added holding the same lease (:func:`pinning`,
+waiting up to ``PIN_WAIT_S`` for a vacuum to finish). Under it, :func:`check_pinnable` refuses
+a version that an earlier vacuum did not keep and that vacuum deleted files (its run records
+the versions it kept and the table's latest version then): the caller read that version
+before the vacuum and its files may be gone, so pinning it would promise what is lost.
+
 Tag names are 1-128 letters, digits, ``_``, ``.`` or ``-`` (not ``.`` or ``-`` first), unique
 per table. The pins of a training set or model are named ``<owner>@<version>#v<table
 version>`` (``churn@2#v5``): one per table version an owner needs, unique as the pins table
@@ -14,6 +23,8 @@ requires.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,11 +34,92 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.catalog import Catalog
-from catalog.exceptions import TagExists, TagNotFound
+from catalog.exceptions import TagExists, TagNotFound, VersionNotPinnable
 from catalog.tables import TableInfo
 from lake.core.errors import InvalidName
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+
+#: How long adding a pin waits for a vacuum of the same table to finish (seconds).
+PIN_WAIT_S = 600.0
+#: How long a vacuum's lease lasts: a vacuum that dies holding it blocks pins that long.
+VACUUM_LEASE_S = 3600.0
+
+
+def vacuum_lease_name(table_id: int) -> str:
+    return f"vacuum:{table_id}"
+
+
+def vacuum_lease(catalog: Catalog, table: TableInfo) -> AbstractContextManager[None]:
+    """Held by a vacuum from reading the pins until its files are deleted and recorded."""
+    return catalog.lease(
+        vacuum_lease_name(table.id),
+        seconds=VACUUM_LEASE_S,
+        what=f"vacuuming {table.name}",
+        wait_s=PIN_WAIT_S,
+    )
+
+
+@contextmanager
+def pinning(catalog: Catalog, table_ids: Iterable[int]) -> Iterator[None]:
+    """Hold the vacuum lease of each table (in id order, so holders never deadlock) while
+    pins on them are added.
+
+    Raises:
+        LeaseHeld: a vacuum of one of them ran past ``PIN_WAIT_S``.
+    """
+    with ExitStack() as stack:
+        for table_id in sorted(set(table_ids)):
+            stack.enter_context(
+                catalog.lease(
+                    vacuum_lease_name(table_id),
+                    seconds=VACUUM_LEASE_S,
+                    what=f"vacuuming {_table_label(catalog, table_id)}",
+                    wait_s=PIN_WAIT_S,
+                )
+            )
+        yield
+
+
+def check_pinnable(session: Session, table_id: int, version: int, table: str) -> None:
+    """Refuse to pin a version a vacuum did not keep, when that vacuum deleted files.
+
+    Call it holding :func:`pinning`. Vacuum runs record ``table_id``, ``latest`` and
+    ``kept_versions`` in their parameters (runs without them predate this rule: not counted).
+    A run that did not finish may have deleted files; a completed one says how many.
+
+    Raises:
+        VersionNotPinnable: naming the vacuum run.
+    """
+    runs = session.scalars(
+        select(m.Run)
+        .where(m.Run.kind == "vacuum", m.Run.job == f"vacuum:{table}")
+        .order_by(m.Run.started_at.desc())
+    )
+    for run in runs:
+        params = run.parameters or {}
+        if params.get("table_id") != table_id:
+            continue
+        latest, kept = params.get("latest"), params.get("kept_versions")
+        if not isinstance(latest, int) or not isinstance(kept, list):
+            continue
+        if version >= latest or version in kept:
+            continue
+        if run.status == "completed" and not (run.stats or {}).get("files_deleted"):
+            continue
+        when = run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        raise VersionNotPinnable(table, version, run.id, when)
+
+
+def _table_label(catalog: Catalog, table_id: int) -> str:
+    def work(session: Session) -> str:
+        row = session.get(m.Table, table_id)
+        if row is None:
+            return str(table_id)
+        namespace = session.get(m.Namespace, row.namespace_id)
+        return f"{namespace.name}.{row.name}" if namespace is not None else row.name
+
+    return catalog.transaction(work)
 
 
 @dataclass(frozen=True)
@@ -89,6 +181,7 @@ def add_tag(
     catalog.get_version(table, version)
 
     def work(session: Session) -> PinInfo:
+        check_pinnable(session, table.id, version, str(table.name))
         row = session.scalar(
             select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
         )
@@ -103,7 +196,8 @@ def add_tag(
         session.flush()
         return _pin_info(row, str(table.name))
 
-    return catalog.transaction(work)
+    with pinning(catalog, [table.id]):
+        return catalog.transaction(work)
 
 
 def remove_tag(catalog: Catalog, table: TableInfo, name: str) -> PinInfo:
@@ -148,4 +242,15 @@ def _pin_info(row: m.Pin, table: str) -> PinInfo:
     )
 
 
-__all__ = ["PinInfo", "add_tag", "check_tag", "pin_name", "pins", "remove_tag"]
+__all__ = [
+    "PIN_WAIT_S",
+    "PinInfo",
+    "add_tag",
+    "check_pinnable",
+    "check_tag",
+    "pin_name",
+    "pinning",
+    "pins",
+    "remove_tag",
+    "vacuum_lease",
+]

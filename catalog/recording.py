@@ -189,6 +189,12 @@ def _version_counts(
         removed = [f for p, f in before.items() if p not in current]
         rows_added = sum(f.rows or 0 for f in added)
         rows_removed = sum(f.rows or 0 for f in removed)
+        # a file kept whose deletion vector grew (other engines' deletes) lost those rows
+        rows_removed += sum(
+            len(f.deleted_rows) - len(before[p].deleted_rows)
+            for p, f in current.items()
+            if p in before and f.deleted_rows != before[p].deleted_rows
+        )
         return {
             "rows_added": rows_added,
             "rows_removed": rows_removed,

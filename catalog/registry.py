@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
-from catalog.pins import pin_name
+from catalog.pins import check_pinnable, pin_name, pinning
 from lake.core.errors import CommitConflict, ConfigError, InvalidName
-from lake.core.names import TableName, TableVersion
+from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
 CODE_VERSION_CHARS = 64
@@ -76,7 +76,7 @@ class TrainingSetInfo:
 class ModelInfo:
     id: int
     name: str
-    version: str
+    version: int
     training_set: str | None
     """``name@version`` of the training set, when the model names one."""
     training_set_id: int | None
@@ -145,6 +145,9 @@ def register_training_set(
         session.flush()
         session.add(m.LineageEdge(run_id=run_id, direction="output", training_set_id=row.id))
         owner = f"{name}@{version}"
+        for i in inputs:
+            if i.table_id is not None:
+                check_pinnable(session, i.table_id, i.version, str(i.table))
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
             session.add(
                 m.Pin(
@@ -157,6 +160,13 @@ def register_training_set(
         session.flush()
         return _training_set_info(row)
 
+    with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
+        return _register_with_retries(catalog, work, name)
+
+
+def _register_with_retries(
+    catalog: Catalog, work: Callable[[Session], TrainingSetInfo], name: str
+) -> TrainingSetInfo:
     for attempt in range(REGISTER_ATTEMPTS):
         try:
             return catalog.transaction(work)
@@ -240,7 +250,7 @@ def register_model(
     *,
     name: str,
     training_set: TrainingSetInfo,
-    version: str | None = None,
+    version: int | str | None = None,
     uri: str | None = None,
     metrics: Mapping[str, Any] | None = None,
     run_id: str | None = None,
@@ -276,7 +286,11 @@ def register_model(
     assert run_id is not None
 
     def work(session: Session) -> ModelInfo:
-        chosen = version if version is not None else _next_model_version(session, name)
+        chosen = (
+            check_model_version(version)
+            if version is not None
+            else _next_model_version(session, name)
+        )
         exists = session.scalar(
             select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen)
         )
@@ -301,6 +315,9 @@ def register_model(
         )
         session.add(m.LineageEdge(run_id=run_id, direction="output", model_id=row.id))
         owner = f"{name}@{chosen}"
+        for i in inputs:
+            if i.table_id is not None:
+                check_pinnable(session, i.table_id, i.version, str(i.table))
         for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
             session.add(
                 m.Pin(
@@ -317,13 +334,14 @@ def register_model(
         )
 
     try:
-        for attempt in range(REGISTER_ATTEMPTS):
-            try:
-                model = catalog.transaction(work)
-                break
-            except CommitConflict:
-                if version is not None or attempt == REGISTER_ATTEMPTS - 1:
-                    raise
+        with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
+            for attempt in range(REGISTER_ATTEMPTS):
+                try:
+                    model = catalog.transaction(work)
+                    break
+                except CommitConflict:
+                    if version is not None or attempt == REGISTER_ATTEMPTS - 1:
+                        raise
     except BaseException as error:
         if own_run:
             catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
@@ -435,7 +453,7 @@ def _model_info(row: m.Model, training_set: str | None) -> ModelInfo:
     return ModelInfo(
         id=row.id,
         name=row.name,
-        version=row.version,
+        version=model_version(row.version),  # type: ignore[arg-type] - int but for old text
         training_set=training_set,
         training_set_id=row.training_set_id,
         uri=row.uri,

@@ -142,25 +142,30 @@ def finish_run(
     status: str,
     error: str | None = None,
     stats: Mapping[str, Any] | None = None,
-) -> None:
-    """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats.
+) -> bool:
+    """End a run as ``status`` (``completed`` or ``failed``) with its error and more stats;
+    returns whether the run's status changed (so its end is announced once).
 
-    A run that has ended already keeps its status and end time, except that ``completed``
-    always applies; an unknown run is ignored.
+    A run that has ended already keeps its status, error and end time, except that
+    ``completed`` always applies (a run reaped as failed whose commit did land); an unknown
+    run is ignored.
     """
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> bool:
         run = session.get(m.Run, run_id)
         if run is None:
-            return
-        if run.status == "running" or status == "completed":
-            run.status = status
-            run.ended_at = m.utcnow()
-        run.error = error
+            return False
         if stats:
             run.stats = {**(run.stats or {}), **m.jsonable(stats)}
+        if run.status != "running" and status != "completed":
+            return False
+        changed = run.status != status
+        run.status = status
+        run.ended_at = m.utcnow()
+        run.error = error
+        return changed
 
-    db.transaction(work)
+    return db.transaction(work)
 
 
 def mark_completed(run: m.Run, version: int) -> None:
@@ -174,15 +179,28 @@ def mark_completed(run: m.Run, version: int) -> None:
     run.error = None
 
 
+SHORTEST_RUN_PREFIX = 6
+"""The fewest leading characters of a run id that name the run, as tables show them (like
+git's abbreviated commits): ``lake runs --id 3f2a9c1b``."""
+
+
 def get_run(db: Connection, run_id: str) -> RunInfo:
-    """The run with this id.
+    """The run with this id, or the one run whose id starts with it (at least
+    :data:`SHORTEST_RUN_PREFIX` characters).
 
     Raises:
-        RunNotFound: no run has this id.
+        RunNotFound: no run has this id, or a prefix names more than one.
     """
 
     def work(session: Session) -> RunInfo:
         row = session.get(m.Run, run_id)
+        if row is None and len(run_id) >= SHORTEST_RUN_PREFIX and "%" not in run_id:
+            found = session.scalars(
+                select(m.Run).where(m.Run.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
+            if len(found) > 1:
+                raise RunNotFound(run_id, ambiguous=True)
+            row = found[0] if found else None
         if row is None:
             raise RunNotFound(run_id)
         return run_info(row)

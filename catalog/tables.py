@@ -17,8 +17,12 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
-from lake.core.errors import CommitConflict, TableExists, TableNotFound
+from lake.core.errors import CommitConflict, ExternalTable, TableExists, TableNotFound
 from lake.core.names import TableName
+
+EXTERNAL_KIND = "external"
+"""A table another engine wrote, registered with ``lake table register``: never written by
+the lake (see ``lake.landing.register``)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,12 @@ def create_table(
     def work(session: Session) -> TableInfo:
         existing = table_row(session, name)
         if existing is not None:
+            if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
+                raise ExternalTable(
+                    f"Table {name} is an external Delta table (registered from "
+                    f"{existing.location}) and the lake does not write to it; write to "
+                    "another table."
+                )
             if not exist_ok or existing.kind != kind:
                 raise TableExists(
                     f"Table {name} already exists (a {existing.kind} table at {existing.location})."

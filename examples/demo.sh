@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The lake end to end on the embedded default (a local folder + SQLite), on real sample data:
 # ingest raw logs and a database extract, query them (time travel included), materialize a
-# training slice, register a model and audit it; then images: a split training set over binary
-# assets, a model with its code version, its audit, and the folder loaded with pandas.
-# Run it with `make demo`; it works in examples/out/demo and starts from scratch each time.
+# training slice, register a model and audit it; images as binary assets in a split training
+# set with a model's code version and audit; tag and vacuum, then serve it over HTTP.
+# Run it with `make demo`; its lake is examples/out/demo (rebuilt each time): afterwards,
+# `source .venv/bin/activate && cd examples/out/demo && lake tables` looks at it. Every
+# command is echoed quoted, so it can be pasted into a shell as it is.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 data="$(cd "$here/../tests/data" && pwd)"
@@ -11,7 +13,18 @@ work="$here/out/demo"
 rm -rf "$work" && mkdir -p "$work/logs" && cd "$work"
 unset LAKE_WAREHOUSE LAKE_CATALOG_URL
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+# An argument with spaces or shell characters is echoed in single quotes: what you see pastes.
+quoted() {
+    local arg out=()
+    for arg in "$@"; do
+        if [[ "$arg" =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then out+=("$arg")
+        elif [[ "$arg" != *"'"* ]]; then out+=("'$arg'")
+        elif [[ "$arg" != *[\"\$\`\\!]* ]]; then out+=("\"$arg\"")
+        else out+=("${arg@Q}"); fi
+    done
+    printf '%s' "${out[*]}"
+}
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$(quoted "${@:2}")"; "${@:2}"; }
 
 step "Create a lake here (./.lake/warehouse + ./.lake/catalog.db)" lake init
 step "Where it lives" lake config
@@ -26,8 +39,8 @@ step "Inferred schema and its drift ledger" lake schema web.access --history
 
 step "SQL on read: status codes" \
     lake sql "SELECT status, count(*) AS requests, sum(bytes) AS bytes FROM web.access GROUP BY status ORDER BY requests DESC"
-step "Laid out by event date: a time range reads only that day's files" \
-    lake sql "SELECT method, count(*) AS requests FROM web.access WHERE _event_time >= '2015-05-18' AND _event_time < '2015-05-19' GROUP BY method ORDER BY requests DESC"
+step "Laid out by event date: a time range reads only that day's files (--explain shows it)" \
+    lake sql "SELECT method, count(*) AS requests FROM web.access WHERE _event_time >= '2015-05-18' AND _event_time < '2015-05-19' GROUP BY method ORDER BY requests DESC" --explain
 step "Nested fields by dot access" \
     lake sql "SELECT max(connections.accepted) AS accepted, max(requests.total) AS requests FROM web.nginx"
 
@@ -44,16 +57,13 @@ step "Extract invoices incrementally, by invoice date" \
     lake ingest db crm.invoices --source "$chinook" --table Invoice --mode incremental --cursor InvoiceDate --key InvoiceId
 step "Every version is recorded" lake history crm.invoices
 
-slice="SELECT c.CustomerId, c.Country, count(*) AS invoices, sum(i.Total) AS spent,
-               (SELECT count(*) FROM web.access WHERE status >= 500) AS server_errors_seen
-          FROM crm.customers c JOIN crm.invoices i USING (CustomerId)
-         GROUP BY ALL"
+slice="SELECT c.CustomerId, c.Country, count(*) AS invoices, sum(i.Total) AS spent, (SELECT count(*) FROM web.access WHERE status >= 500) AS server_errors_seen FROM crm.customers c JOIN crm.invoices i USING (CustomerId) GROUP BY ALL"
 step "Materialize a training slice over exact table versions, to local Parquet" \
     lake materialize customer_value --out training/customer_value --sql "$slice"
 step "Same query, same versions: a cache hit" \
     lake materialize customer_value --out training/customer_value --sql "$slice"
 step "Register the model trained on it" \
-    lake model register customer_value_gbm --training-set customer_value --uri file://models/customer_value_gbm --metrics '{"auc": 0.81}'
+    lake model register customer_value_gbm --training-set customer_value --uri "file://$work/models/customer_value_gbm" --metrics '{"auc": 0.81}'
 step "Rebuild the slice from its manifest, byte for byte" \
     lake materialize --from training/customer_value --out training/rebuilt
 step "Which data reached the model, if version 0 of web.access was bad?" lake impact web.access@0
@@ -81,3 +91,22 @@ step "Audit: the model's code version, training set, the images' table version a
     lake audit image_model
 step "Any loader reads the folder as it is (pandas here)" \
     python -c "import pandas; print(pandas.read_parquet('training/image_set').head())"
+
+step "Tag the first load so vacuum keeps it" lake tag web.access@0 first-load
+step "Tags and pins of a table (training sets and models pin what they read)" lake tag web.access
+step "Vacuum: a dry run by default, showing what would go and what is kept" \
+    lake vacuum web.access --retain 0d
+(cd logs && step "Any folder inside the lake finds it, as git finds its repository" lake tables)
+
+step "A read-only token for the HTTP service (shown once)" lake token create --role read --name demo
+token="$(lake token create --role read --name demo-curl --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+printf '\n\033[1m== %s\033[0m\n$ %s\n' "Serve the lake over HTTP (the web catalog at /, the API under /api/v1)" \
+    "lake serve --port 0 &   # 0 picks a free port; the default is 8080"
+lake serve --port 0 > serve.log 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "listening on" serve.log && break; sleep 0.1; done
+url="$(sed -n 's/^lake serve: listening on \([^ ]*\).*/\1/p' serve.log)"
+printf '$ curl -H "Authorization: Bearer $TOKEN" "%s/api/v1/tables?limit=2"\n' "$url"
+curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/tables?limit=2" | python3 -m json.tool
+printf '\nOpen %s/ in a browser and sign in with a token to see the catalog; this server stops now.\n' "$url"

@@ -120,6 +120,17 @@ class SourceQueryFailed(ExtractError):
         )
 
 
+class SourceQueryRefused(ExtractError):
+    """An extract query is not one query statement; nothing was sent to the source."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"The extract query was refused before it reached the source: {reason}; give one "
+            f"SELECT statement (without ';' inside) in --query."
+        )
+
+
 class CursorColumnMissing(ExtractError):
     """The --cursor column is not among the extracted columns."""
 
@@ -151,6 +162,20 @@ class CursorHasNulls(ExtractError):
             f"The cursor column '{column}' holds NULLs in {source}, and such rows would never be "
             "extracted incrementally; fill them (or pick a NOT NULL column, or filter them out in "
             "a --query) and retry."
+        )
+
+
+class BoundaryColumnsMissing(ExtractError):
+    """An incremental extract without a key cannot match the rows at its watermark: the
+    source dropped a column their fingerprints cover."""
+
+    def __init__(self, *, cursor: str, missing: list[str]) -> None:
+        self.cursor, self.missing = cursor, missing
+        names = ", ".join(f"'{c}'" for c in missing)
+        super().__init__(
+            f"The rows at the watermark on '{cursor}' were recorded with column(s) {names}, "
+            f"which the source no longer has, so they could be delivered twice; give --key, or "
+            f"run one extract with --mode full."
         )
 
 

@@ -6,13 +6,15 @@ Paths are local files, folders (walked recursively, hidden entries skipped), glo
 and a path on it, so the caller owns credentials. Local files use ``file://`` URIs.
 
 Offsets, sizes and hashes are all about the **bytes as stored** (compressed bytes for
-``.gz``/``.zst``). A resumed file is read from its recorded offset once the sha256 of the
-stored prefix matches; for a compressed file that offset is the end of the last gzip
-member or zstd frame, which is where an appended member starts.
+``.gz``/``.zst``/``.bz2``, found by their magic bytes, not their names). A resumed file is
+read from its recorded offset once the sha256 of the stored prefix matches; for a compressed
+file that offset is the end of the last gzip member, zstd frame or bzip2 stream, which is
+where an appended one starts. Decompression runs in bounded steps whatever the ratio.
 """
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import glob as globmod
 import hashlib
@@ -35,11 +37,17 @@ from ingest.exceptions import SourceNotFound, SourceUnreadable
 FilesystemFor = Callable[[str], tuple[Any, str]]
 """``filesystem_for(uri) -> (filesystem, path)``: a pyarrow or fsspec filesystem for a URI."""
 
-Compression = Literal["none", "gzip", "zstd"]
+Compression = Literal["none", "gzip", "zstd", "bzip2"]
 
 READ_BLOCK = 16 << 20
+MAX_INFLATE = 16 << 20
+"""The most content one step of decompression may produce (see ``_Decoder``)."""
+_ZSTD_STEP = 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BZIP2_BLOCKS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+"""What follows ``BZh1``..``BZh9``: a block's magic (pi), or the end-of-stream one (sqrt pi):
+ten bytes, so a text file that starts with ``BZh9`` is not taken for bzip2."""
 _GLOB_CHARS = set("*?[")
 
 
@@ -211,7 +219,11 @@ def _open_stored(src: SourceFile) -> BinaryIO:
 
 
 class _Decoder:
-    """Turns stored bytes into content, member by member (gzip) or frame by frame (zstd)."""
+    """Turns stored bytes into content, member by member (gzip) or frame by frame (zstd).
+
+    Output is bounded whatever the compression ratio: :meth:`feed` yields pieces of at most
+    about :data:`MAX_INFLATE` bytes (a 2 MB gzip of zeros expands to GBs; inflating a whole
+    16 MiB read at once once took 5.6 GB of memory)."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -219,44 +231,87 @@ class _Decoder:
         self._obj: Any = None
         self._pending = b""  # bytes seen before we know the kind
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes) -> Iterator[bytes]:
         if self.kind is None:
             self._pending += data
-            if len(self._pending) < 4 and data:
-                return b""
-            head = self._pending[:4]
+            if len(self._pending) < 10 and data:
+                return
+            head = self._pending[:10]
             self.kind = (
                 "gzip"
                 if head.startswith(_GZIP_MAGIC)
                 else "zstd"
-                if head == _ZSTD_MAGIC
+                if head[:4] == _ZSTD_MAGIC
+                else "bzip2"
+                if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS
                 else "none"
             )
             data, self._pending = self._pending, b""
         if self.kind == "none":
-            return data
-        out = []
+            if data:
+                yield data
+            return
+        if self.kind == "bzip2":
+            yield from self._inflate_bzip2(data)
+            return
+        if self.kind == "zstd":
+            # zstandard's decompressobj has no output limit: give it small inputs (a zstd
+            # frame expands at most about 32,000 times: 1 KiB gives at most ~32 MiB).
+            for i in range(0, len(data), _ZSTD_STEP):
+                yield from self._inflate(data[i : i + _ZSTD_STEP])
+            return
+        yield from self._inflate(data)
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
         while data:
             if self._obj is None:
                 if self.kind == "gzip" and not data.strip(b"\x00"):
-                    return b"".join(out)  # zero padding after the last member
+                    return  # zero padding after the last member
                 self._obj = (
                     zlib.decompressobj(wbits=31)
                     if self.kind == "gzip"
                     else zstandard.ZstdDecompressor().decompressobj()
                 )
             try:
-                out.append(self._obj.decompress(data))
+                if self.kind == "gzip":
+                    out = self._obj.decompress(data, MAX_INFLATE)
+                    data = self._obj.unconsumed_tail
+                else:
+                    out, data = self._obj.decompress(data), b""
             except (zlib.error, zstandard.ZstdError) as e:
                 raise SourceUnreadable(
                     f"Cannot decompress '{self.uri}' ({self.kind}): {e}; the file is corrupt."
                 ) from e
+            if out:
+                yield out
             if self._obj.eof:
                 data = self._obj.unused_data
                 self._obj = None
-            else:
-                data = b""
-        return b"".join(out)
+
+    def _inflate_bzip2(self, data: bytes) -> Iterator[bytes]:
+        """bzip2 streams one after another (``bzip2 -c a >> log.bz2``), in bounded steps: the
+        decompressor keeps the input it has not inflated yet and is asked again with none."""
+        while True:
+            if self._obj is None:
+                if not data.strip(b"\x00"):
+                    return
+                self._obj = bz2.BZ2Decompressor()
+            try:
+                out = self._obj.decompress(data, MAX_INFLATE)
+            except (OSError, EOFError) as e:
+                raise SourceUnreadable(
+                    f"Cannot decompress '{self.uri}' (bzip2): {e}; the file is corrupt."
+                ) from e
+            data = b""
+            if out:
+                yield out
+            if self._obj.eof:
+                data = self._obj.unused_data
+                self._obj = None
+                if not data:
+                    return
+            elif self._obj.needs_input:
+                return
 
     def finish(self) -> bytes:
         tail = b""
@@ -278,6 +333,12 @@ class ContentReader:
     (where content was read from: the resume offset, or 0 when the file changed),
     ``restarted`` (a resume point was given but the file no longer starts with that prefix)
     and ``compression``.
+
+    After :meth:`check_resume` on a resumed file, ``prefix_head`` holds the first content
+    bytes of the part already read (up to 64 KiB), and ``prefix_tails`` the content after
+    the last ``\\n`` and after the last ``\\r`` of that part (None when longer than
+    :data:`MAX_TAIL`): the caller tells from them whether the last ingest ended inside a
+    line, and then calls :meth:`replay` or :meth:`restart`.
     """
 
     def __init__(
@@ -292,9 +353,13 @@ class ContentReader:
         self.compression: Compression = "none"
         self.sha256 = ""
         self.position = 0  # stored bytes read so far (for progress)
+        self.prefix_head = b""
+        self.prefix_kind: Compression = "none"
+        self.prefix_tails: tuple[bytes | None, bytes | None] = (b"", b"")
         self._file: BinaryIO | None = None
         self._hash: Any = None
         self._pos = 0
+        self._replay = b""
 
     def check_resume(self) -> None:
         """Decide where reading starts (sets ``start_offset`` and ``restarted``); idempotent.
@@ -313,10 +378,22 @@ class ContentReader:
             if self._pos and self._hash.hexdigest() == self.resume_sha256:
                 self.start_offset = self._pos
             else:
-                self.restarted = True
-                self._file.close()
-                self._file = _open_stored(self.src)
-                self._hash, self._pos = hashlib.sha256(), 0
+                self.restart()
+
+    def restart(self) -> None:
+        """Read the whole file again from its first byte (after :meth:`check_resume`)."""
+        assert self._file is not None
+        self.restarted = True
+        self._file.close()
+        self._file = _open_stored(self.src)
+        self._hash, self._pos, self.start_offset, self._replay = hashlib.sha256(), 0, 0, b""
+
+    def replay(self, tail: bytes) -> None:
+        """Start reading ``len(tail)`` bytes before the resume offset: the end of the part
+        already read (an uncompressed file), given back so a line cut there is read whole."""
+        assert self.prefix_kind == "none" and len(tail) <= self.start_offset
+        self._replay = tail
+        self.start_offset -= len(tail)
 
     def blocks(self) -> Iterator[bytes]:
         self.check_resume()
@@ -324,6 +401,12 @@ class ContentReader:
         assert f is not None
         try:
             decoder = _Decoder(self.src.uri)
+            if self.resume_offset and not self.restarted:
+                # The bytes after a resume point continue the stored stream: a plain file
+                # stays plain even if its new bytes happen to start like a gzip header.
+                decoder.kind = self.prefix_kind
+            if self._replay:
+                yield self._replay
             while pos < self.size:
                 data = self._read(f, min(READ_BLOCK, self.size - pos))
                 if not data:
@@ -334,9 +417,7 @@ class ContentReader:
                 pos += len(data)
                 self.position = pos
                 h.update(data)
-                out = decoder.feed(data)
-                if out:
-                    yield out
+                yield from decoder.feed(data)
             tail = decoder.finish()
             if tail:
                 yield tail
@@ -347,12 +428,27 @@ class ContentReader:
 
     def _hash_prefix(self, f: BinaryIO, h: Any) -> int:
         pos = 0
-        while pos < self.resume_offset:
-            data = self._read(f, min(READ_BLOCK, self.resume_offset - pos))
-            if not data:
-                return 0
-            h.update(data)
-            pos += len(data)
+        decoder = _Decoder(self.src.uri)
+        head = bytearray()
+        tails: list[bytes | None] = [b"", b""]
+        try:
+            while pos < self.resume_offset:
+                data = self._read(f, min(READ_BLOCK, self.resume_offset - pos))
+                if not data:
+                    return 0
+                h.update(data)
+                pos += len(data)
+                for content in decoder.feed(data):
+                    if len(head) < _HEAD_BYTES:
+                        head += content[: _HEAD_BYTES - len(head)]
+                    for i, end in enumerate((b"\n", b"\r")):
+                        tails[i] = _tail_after(tails[i], content, end)
+            decoder.finish()
+        except SourceUnreadable:
+            tails = [None, None]  # a prefix that does not decompress: read the file again
+        self.prefix_head = bytes(head)
+        self.prefix_kind = decoder.kind or "none"
+        self.prefix_tails = (tails[0], tails[1])
         return pos
 
     def _read(self, f: BinaryIO, n: int) -> bytes:
@@ -360,3 +456,21 @@ class ContentReader:
             return f.read(n)
         except (OSError, pa.ArrowException) as e:
             raise SourceUnreadable(f"Cannot read '{self.src.uri}': {e}; check the file.") from e
+
+
+_HEAD_BYTES = 64 << 10
+MAX_TAIL = 64 << 20
+"""The longest unfinished last line a resumed file is re-read from (a longer one was stored
+in pieces: the file is then read again whole)."""
+
+
+def _tail_after(tail: bytes | None, content: bytes, end: bytes) -> bytes | None:
+    """The content after the last ``end`` once ``content`` follows ``tail``."""
+    cut = content.rfind(end)
+    if cut >= 0:
+        rest = content[cut + 1 :]
+    elif tail is None:
+        return None
+    else:
+        rest = tail + content
+    return rest if len(rest) <= MAX_TAIL else None

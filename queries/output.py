@@ -6,7 +6,10 @@ HTTP service to come)::
     {"columns":  [{"name": "method", "type": "VARCHAR"}, ...],
      "rows":     [{"method": "GET", "n": 12}, ...],
      "versions": [{"table": "web.logs", "version": 3, "committed_at": "2026-11-20T10:00:00+00:00"}],
-     "row_count": 1, "truncated": false}
+     "row_count": 1, "truncated": false,
+     "scans":    [{"table": "web.logs", "version": 3, "files_total": 60, "bytes_total": ...,
+                   "files_read": 10, "bytes_read": ..., "skipped_by_partition": 50,
+                   "skipped_by_statistics": 0}]}
 
 Values are JSON-safe and lose nothing: decimals are strings ("12.50"), times ISO 8601,
 binary base64, NaN and infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
@@ -92,6 +95,7 @@ def json_document(result: QueryResult) -> dict[str, Any]:
         "versions": [v.to_json() for v in result.versions],
         "row_count": result.table.num_rows,
         "truncated": result.truncated,
+        "scans": [scan.to_json() for scan in result.scans],
     }
 
 
@@ -188,6 +192,36 @@ def print_table(
         for v in result.versions
     )
     console.print(f"{count}." + (f" Read {read}." if read else ""), style="dim")
+
+
+def print_scans(result: QueryResult, *, stream: TextIO | None = None) -> None:
+    """What the query read of each table version and what the lake skipped (``--explain``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="read", header_style="bold")
+    names = ["table", "files read", "bytes read", "skipped by partition", "by statistics"]
+    for name in names:
+        table.add_column(name, justify="left" if name == "table" else "right", min_width=len(name))
+    for scan in result.scans:
+        table.add_row(
+            f"{scan.table}@{scan.version}",
+            f"{scan.files_read:,} of {scan.files_total:,}",
+            f"{_megabytes(scan.bytes_read)} of {_megabytes(scan.bytes_total)}",
+            f"{scan.skipped_by_partition:,}",
+            f"{scan.skipped_by_statistics:,}",
+        )
+    target = stream or sys.stderr
+    # piped, a row stays one line whatever its length
+    console = Console(file=target, highlight=False, width=None if target.isatty() else 100_000)
+    if result.scans:
+        console.print(table)
+    else:
+        console.print("The query read no lake table.", style="dim")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size:,} B"
 
 
 def _write_text(result: QueryResult, format: Format, stream: TextIO) -> None:

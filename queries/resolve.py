@@ -28,7 +28,7 @@ from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
-from lake.landing.sync import sync_table
+from lake.landing.sync import OLDEST_KEY, sync_table
 from queries.exceptions import TimeTravelError, UnknownTable
 from queries.parse import TableReference, TimeTravel
 
@@ -153,6 +153,13 @@ class Resolver:
             info = self._sync(info, store)
             if self.catalog.find_version(info, wanted) is None:
                 latest = info.current_version
+                oldest = int(info.properties.get(OLDEST_KEY, 0))
+                if 0 <= wanted < oldest and latest is not None:
+                    raise TimeTravelError(
+                        f"Version {wanted} of {name} can no longer be read ({travel.clause}"
+                        f"{where}): its writer cleaned up the Delta log before version {oldest}; "
+                        f"versions {oldest} to {latest} can be read."
+                    )
                 raise TimeTravelError(
                     f"Version {wanted} of {name} does not exist ({travel.clause}{where}); the "
                     f"latest is "
@@ -175,8 +182,10 @@ class Resolver:
             return self.catalog.version_at(info, moment).version
         except VersionNotFound as error:
             versions = self.catalog.versions(info)
+            oldest = int(info.properties.get(OLDEST_KEY, 0))
             first = (
-                f"its first version was committed at {versions[0].committed_at.isoformat()}"
+                f"its {'oldest readable' if oldest else 'first'} version was committed at "
+                f"{versions[0].committed_at.isoformat()}"
                 if versions
                 else "it has no version yet"
             )

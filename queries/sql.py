@@ -77,6 +77,27 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ScanReport:
+    """What a query read of one table version, and what the lake skipped before DuckDB saw
+    it: files of other days by the ``_event_date`` partition (a bound on ``_event_time``),
+    files whose recorded time range misses a bound by the Delta log's statistics."""
+
+    table: str
+    version: int
+    files_total: int
+    bytes_total: int
+    files_read: int
+    bytes_read: int
+    skipped_by_partition: int
+    skipped_by_statistics: int
+
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class QueryResult:
     """The rows of a query (an Arrow table) and the exact table versions it read."""
 
@@ -86,6 +107,8 @@ class QueryResult:
     truncated: bool = False
     """True when ``max_rows`` cut the result short."""
     query: str = field(default="", repr=False)
+    scans: tuple[ScanReport, ...] = ()
+    """Per table version read: files and bytes read and skipped (``lake sql --explain``)."""
 
     @property
     def num_rows(self) -> int:
@@ -156,6 +179,7 @@ def run_query(
         versions=prepared.versions(),
         truncated=fetched.truncated,
         query=query,
+        scans=prepared.scan_reports(),
     )
 
 
@@ -178,6 +202,30 @@ class PreparedQuery:
     """(namespace, table) of lake tables read without alias: ``ns.t.col`` qualifiers apply."""
     robust: set[TableVersion] = field(default_factory=set)
     """Versions read with the NULL-filling scan (a schema column is in none of their files)."""
+    pruned: dict[TableVersion, tuple[set[str], set[str], set[str]]] = field(default_factory=dict)
+    """Per version, in the last rewrite: paths read, skipped by partition, by statistics."""
+
+    def scan_reports(self) -> tuple[ScanReport, ...]:
+        """What the last rewrite reads of each version, in query order: a file one reference
+        reads and another skips counts as read."""
+        reports = []
+        for pinned, (resolved, paths) in self.reads.items():
+            sizes = dict(zip(paths, (f.size for f in resolved.snapshot.files), strict=True))
+            read, by_partition, by_statistics = self.pruned.get(pinned, (set(paths), set(), set()))
+            by_partition = by_partition - read
+            reports.append(
+                ScanReport(
+                    table=str(pinned.table),
+                    version=pinned.version,
+                    files_total=len(sizes),
+                    bytes_total=sum(sizes.values()),
+                    files_read=len(read),
+                    bytes_read=sum(sizes.get(p, 0) for p in read),
+                    skipped_by_partition=len(by_partition),
+                    skipped_by_statistics=len(by_statistics - read - by_partition),
+                )
+            )
+        return tuple(reports)
 
     @property
     def storage(self) -> Storage:
@@ -238,6 +286,7 @@ class PreparedQuery:
         files, ``ns.`` of ``ns.t.col`` dropped where ``t`` is read without alias, and
         ``edits`` applied."""
         changes: list[tuple[int, int, str, int]] = []
+        self.pruned.clear()
         for index, ref in enumerate(self.statement.tables):
             resolved = self.lake.get(index)
             if resolved is not None:
@@ -303,8 +352,14 @@ class PreparedQuery:
 
     def _replacement(self, ref: TableReference, resolved: ResolvedTable) -> str:
         snapshot, paths = resolved.snapshot, self.reads[resolved.pinned][1]
+        read, by_partition, by_statistics = self.pruned.setdefault(
+            resolved.pinned, (set(), set(), set())
+        )
         if ref.event_time_bounds and "_event_time" in snapshot.schema.names:
+            before = set(paths)
             snapshot, paths = within_days(snapshot, paths, *_event_days(ref.event_time_bounds))
+            by_partition.update(before - set(paths))
+        before = set(paths)
         if ref.bounds:
             import pyarrow as pa
 
@@ -313,6 +368,8 @@ class PreparedQuery:
                 if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
                     low, high = _literal_times(bounds)
                     snapshot, paths = within_times(snapshot, paths, column.name, low, high)
+        by_statistics.update(before - set(paths))
+        read.update(paths)
         scan = scan_sql(snapshot, paths, robust=resolved.pinned in self.robust)
         binding = quote_ident(resolved.pinned.table.name)
         if ref.role == "statement":  # DESCRIBE / SUMMARIZE take a query

@@ -35,17 +35,34 @@ def config() -> dict:
     return json.loads(result.stdout)
 
 
-def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_minio(config):
+def test_compose_file_is_valid_and_wires_the_lake_to_postgres_and_s3(config):
     services = config["services"]
-    assert {"postgres", "minio", "lake"} <= set(services)
-    for name in ("postgres", "minio", "lake"):
+    assert {"postgres", "s3", "create-bucket", "lake"} <= set(services)
+    for name in ("postgres", "s3", "lake"):
         assert services[name].get("healthcheck"), f"{name} has no health check"
     assert set(config["volumes"]) >= {"catalog-data", "warehouse-data"}
     env = services["lake"]["environment"]
-    assert env["LAKE_WAREHOUSE"].startswith("s3://")
+    assert env["LAKE_WAREHOUSE"].startswith("s3://lake/")
     assert env["LAKE_CATALOG_URL"].startswith("postgresql+psycopg2://")
-    assert env["AWS_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["AWS_ENDPOINT_URL"] == "http://s3:9000"
     assert services["lake"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    bucket = services["lake"]["depends_on"]["create-bucket"]["condition"]
+    assert bucket == "service_completed_successfully"
+    # the S3 server's one identity is the one the lake uses
+    identities = config["configs"]["s3-identities"]["content"]
+    assert env["AWS_ACCESS_KEY_ID"] in identities and env["AWS_SECRET_ACCESS_KEY"] in identities
+
+
+def test_every_long_running_service_restarts_and_images_are_pinned_and_current(config):
+    services = config["services"]
+    for name in ("postgres", "s3", "lake"):
+        assert services[name]["restart"] == "unless-stopped", name
+    assert services["create-bucket"]["restart"].startswith("on-failure")
+    images = {name: service["image"] for name, service in services.items()}
+    # MinIO's community images (minio/minio, minio/mc) are no longer published
+    assert not any("minio" in image for image in images.values()), images
+    for name, image in images.items():
+        assert ":" in image and not image.endswith(":latest") or name in ("lake", "create-bucket")
 
 
 def test_compose_runs_the_http_service_published_on_loopback_only(config):

@@ -49,7 +49,7 @@ def raw_execute(conn: sa.Connection, sql: str) -> Any:
     return cur
 
 
-def _probe(selectable: sa.FromClause) -> sa.Select[Any]:
+def probe(selectable: sa.FromClause) -> sa.Select[Any]:
     return sa.select(sa.literal_column("*")).select_from(selectable).limit(0)
 
 
@@ -62,7 +62,7 @@ def duplicate_names(names: Sequence[str]) -> list[str]:
 
 
 def pg_columns(conn: sa.Connection, selectable: sa.FromClause) -> list[SourceColumn]:
-    cur = raw_execute(conn, compile_sql(_probe(selectable), conn.dialect))
+    cur = raw_execute(conn, compile_sql(probe(selectable), conn.dialect))
     desc = list(cur.description)
     cur.close()
     names = [d.name for d in desc]
@@ -187,7 +187,7 @@ def _pg_type(
 
 
 def mysql_columns(conn: sa.Connection, selectable: sa.FromClause) -> list[SourceColumn]:
-    cur = raw_execute(conn, compile_sql(_probe(selectable), conn.dialect))
+    cur = raw_execute(conn, compile_sql(probe(selectable), conn.dialect))
     # PyMySQL keeps the protocol's column definitions (flags, charset) only here.
     fields = list(cur._result.fields)
     cur.close()
@@ -214,7 +214,7 @@ def mysql_columns(conn: sa.Connection, selectable: sa.FromClause) -> list[Source
 def sqlite_columns(
     conn: sa.Connection, selectable: sa.FromClause, *, table: str | None
 ) -> list[SourceColumn]:
-    cur = raw_execute(conn, compile_sql(_probe(selectable), conn.dialect))
+    cur = raw_execute(conn, compile_sql(probe(selectable), conn.dialect))
     names = [d[0] for d in cur.description]
     cur.close()
     declared: dict[str, str] = {}

@@ -228,7 +228,7 @@ def ingest_db(
                     ):
                         # A coarse cursor (a date): re-merging its last value's rows next time is
                         # idempotent by key and cheaper than storing a fingerprint per row.
-                        watermark = Watermark(watermark.column, watermark.value, ())
+                        watermark = Watermark(watermark.column, watermark.value)
                     drift = tuple(_drift_json(c, label) for c in evolution.changes)
                     report = _commit(
                         run,

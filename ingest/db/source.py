@@ -18,8 +18,16 @@ The whole public surface of database extracts::
 * Types: ingest/dbtypes.py and docs/types.md. Boundary rule: ingest/watermark.py.
 * Every batch has at most ``batch_rows`` rows (default 65,536, the largest row group that
   delta-rs writes safely with nested data) and memory stays bounded whatever the table's size.
-* Sessions are read-only where the server allows it (Postgres: default_transaction_read_only;
-  SQLite: opened with mode=ro); MySQL sessions run in UTC so TIMESTAMP values are instants.
+* Extracts only read (README "Database extracts"). A ``--query`` must be one query statement
+  (ingest/db/statement.py reads it first) and is sent so that the server runs one statement at
+  most: Postgres prepares it through the extended protocol before anything runs it; PyMySQL
+  never sets the multi-statement flag (a URL's ``client_flag`` cannot turn it on); Python's
+  sqlite3 runs one statement per call. Every session and transaction is read-only: Postgres
+  ``default_transaction_read_only=on`` and ``SET TRANSACTION READ ONLY`` first in every
+  transaction; MySQL/MariaDB ``SET SESSION TRANSACTION READ ONLY`` and ``START TRANSACTION READ
+  ONLY`` around every read (a stored function can turn the session's mode off, never a
+  running transaction's); SQLite opened ``mode=ro`` with ``PRAGMA query_only``.
+* MySQL sessions run in UTC so TIMESTAMP values are instants.
 * Every driver error is raised as an ingest/exceptions.py error; no message, and no chained
   cause, contains the password.
 """
@@ -51,10 +59,19 @@ from ingest.db.introspect import (
     duplicate_names,
     mysql_columns,
     pg_columns,
+    probe,
     sqlite_columns,
 )
 from ingest.db.keys import KeyChecker
-from ingest.db.pg_reader import SESSION_OPTIONS, SINCE_SETTING, adbc_uri, stream_pg
+from ingest.db.pg_reader import (
+    SESSION_OPTIONS,
+    SINCE_SETTING,
+    adbc_uri,
+    prepare_only,
+    read_only_transaction,
+    stream_pg,
+)
+from ingest.db.statement import Syntax, one_query
 from ingest.db.types import (
     CHECK_PG_NDIMS,
     READ_MONEY,
@@ -164,13 +181,19 @@ def open_source(url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -
     if dialect == "postgresql":
         _require("adbc_driver_postgresql")
         pg_uri = adbc_uri(u, connect_timeout=connect_timeout)
+    syntax = Syntax(dialect)
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA schema_version" if dialect == "sqlite" else "SELECT 1")
+            if dialect == "mysql":
+                # How the server reads strings and double quotes (ingest/db/statement.py).
+                mode = conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
+                syntax = Syntax.for_mysql(str(mode or ""))
+            else:
+                conn.exec_driver_sql("PRAGMA schema_version" if dialect == "sqlite" else "SELECT 1")
     except driver_errors() as e:
         engine.dispose()
         raise_translated(e, label, phase="connect")
-    return Source(engine=engine, dialect=dialect, label=label, url=u, pg_uri=pg_uri)
+    return Source(engine=engine, dialect=dialect, label=label, url=u, pg_uri=pg_uri, syntax=syntax)
 
 
 def _require(module: str) -> None:
@@ -185,7 +208,7 @@ def _engine(u: sa.URL, dialect: str, timeout: float) -> sa.Engine:
         # psycopg2 for metadata whatever driver the URL names: rows go through ADBC anyway.
         _require("psycopg2")
         options = (str(u.query.get("options", "")) + " " + SESSION_OPTIONS).strip()
-        return sa.create_engine(
+        engine = sa.create_engine(
             u.set(drivername="postgresql+psycopg2"),
             connect_args={
                 "connect_timeout": max(2, int(round(timeout))),
@@ -194,6 +217,9 @@ def _engine(u: sa.URL, dialect: str, timeout: float) -> sa.Engine:
             },
             pool_pre_ping=False,
         )
+        # psycopg2 has sent BEGIN: make this transaction read-only whatever the session says.
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(read_only_transaction()))
+        return engine
     if dialect == "mysql":
         driver = u.get_driver_name()
         if driver in ("", "mysqldb") and "+" not in u.drivername:
@@ -202,7 +228,7 @@ def _engine(u: sa.URL, dialect: str, timeout: float) -> sa.Engine:
             _create_or_missing(u)
             raise UnsupportedSource(dialect=f"{u.drivername} (use {u.get_backend_name()}+pymysql)")
         _require("pymysql")
-        return sa.create_engine(
+        engine = sa.create_engine(
             u,
             connect_args={
                 "connect_timeout": timeout,
@@ -210,6 +236,9 @@ def _engine(u: sa.URL, dialect: str, timeout: float) -> sa.Engine:
                 "init_command": "SET time_zone = '+00:00'",
             },
         )
+        sa.event.listen(engine, "do_connect", _mysql_one_statement)
+        sa.event.listen(engine, "begin", _mysql_begin_read_only)
+        return engine
     path = u.database
     if not path or path == ":memory:" or path.startswith("file:"):
         raise InvalidSourceUrl(reason="a SQLite source must name a database file: sqlite:///path")
@@ -220,9 +249,31 @@ def _engine(u: sa.URL, dialect: str, timeout: float) -> sa.Engine:
     target = f"file:{quote(os.path.abspath(path))}?mode=ro"
 
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(target, uri=True, check_same_thread=False)
+        conn = sqlite3.connect(target, uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
 
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
+
+
+def _mysql_one_statement(
+    dialect: sa.Dialect, conn_rec: object, cargs: object, cparams: dict[str, Any]
+) -> None:
+    """Never ask the server for multi-statement mode, even if the URL's client_flag does."""
+    from pymysql.constants import CLIENT
+
+    cparams["client_flag"] = int(cparams.get("client_flag", 0)) & ~CLIENT.MULTI_STATEMENTS
+
+
+def _mysql_begin_read_only(conn: sa.Connection) -> None:
+    """Every transaction starts read-only, and so does the session again.
+
+    A stored function the query calls may turn the session's mode off (MariaDB 10.11 runs
+    ``SET @@session.tx_read_only = 0`` inside a read-only transaction); that changes only later
+    transactions, and each one is started here, read-only, so nothing the query calls writes.
+    """
+    conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+    conn.exec_driver_sql("START TRANSACTION READ ONLY")
 
 
 def _create_or_missing(u: sa.URL) -> None:
@@ -254,7 +305,7 @@ class _Target:
         if self.table is not None:
             return sa.table(self.table, *cols, schema=self.schema)
         assert self.query is not None
-        body = self.query.strip().rstrip(";").rstrip()
+        body = self.query  # one query, its trailing ';' already dropped (ingest/db/statement.py)
         # A newline before the closing parenthesis, in case the query ends with a -- comment.
         text = sa.text(_BIND_LIKE.sub(r"\\:\1", body) + "\n")
         return text.columns(*cols).subquery("lake_src")
@@ -265,7 +316,7 @@ class _Target:
         return "the query"
 
 
-def _target(dialect: str, table: str | None, query: str | None) -> _Target:
+def _target(syntax: Syntax, table: str | None, query: str | None) -> _Target:
     if (table is None) == (query is None):
         raise ExtractError(
             "Give exactly one of a table or a query to extract (--table or --query)."
@@ -273,9 +324,9 @@ def _target(dialect: str, table: str | None, query: str | None) -> _Target:
     if query is not None:
         if not query.strip():
             raise ExtractError("The extract query is empty; give a SELECT statement in --query.")
-        return _Target(None, None, query)
+        return _Target(None, None, one_query(query, syntax))
     assert table is not None
-    if dialect != "sqlite" and "." in table:
+    if syntax.dialect != "sqlite" and "." in table:
         schema, name = table.split(".", 1)
         return _Target(name, schema, None)
     return _Target(table, None, None)
@@ -290,9 +341,10 @@ class Source:
 
     def __init__(
         self, *, engine: sa.Engine, dialect: str, label: SourceLabel, url: sa.URL,
-        pg_uri: str | None,
+        pg_uri: str | None, syntax: Syntax | None = None,
     ) -> None:  # fmt: skip
         self._engine = engine
+        self._syntax = syntax or Syntax(dialect)
         self._label = label
         self._url = url
         self._pg_uri = pg_uri
@@ -332,16 +384,22 @@ class Source:
 
     def columns(self, *, table: str | None = None, query: str | None = None) -> list[SourceColumn]:
         """The extracted columns: name, Arrow type and the source's own type name."""
-        return list(self._plan(_target(self.dialect, table, query)))
+        return list(self._plan(_target(self._syntax, table, query)))
 
     def _plan(self, target: _Target) -> list[SourceColumn]:
         if target in self._plans:
             return self._plans[target]
-        with translated(self._label), self._engine.connect() as conn:
+        # An explicit begin: the read-only transaction starts before the driver-level probes.
+        with translated(self._label), self._engine.connect() as conn, conn.begin():
             if target.table is not None:
                 self._check_table(conn, target)
             src = target.selectable()
             if self.dialect == "postgresql":
+                if target.query is not None:
+                    # The server parses the probe as one statement before psycopg2 (which
+                    # sends text through the simple protocol) may run it.
+                    assert self._pg_uri is not None
+                    prepare_only(self._pg_uri, compile_sql(probe(src), _PG_COMPILER))
                 cols = pg_columns(conn, src)
             elif self.dialect == "mysql":
                 cols = mysql_columns(conn, src)
@@ -410,7 +468,7 @@ class Source:
             raise ExtractError(f"batch_rows must be at least 1, not {batch_rows}.")
         if since is not None and cursor is None:
             cursor = since.column
-        target = _target(self.dialect, table, query)
+        target = _target(self._syntax, table, query)
         columns = self._plan(target)
         by_name = {c.name: c for c in columns}
         names = [c.name for c in columns]
@@ -435,6 +493,7 @@ class Source:
                 arrow_type=cursor_col.arrow_type,
                 since=since,
                 dedupe=not key if dedupe is None else dedupe,
+                columns=names,
             )
         reader = self._read(target, columns, cursor_col, since, batch_rows)
         return Extract(

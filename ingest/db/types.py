@@ -244,17 +244,23 @@ def canonical_time_text(arr: pa.Array) -> pa.Array:
     return pc.utf8_rpad(dotted, width=len("HH:MM:SS.ffffff"), padding="0")
 
 
-# Postgres' own limits (4713 BC .. 294276 AD), as Arrow integers; anything outside came from
-# 'infinity' or from an overflow in the reader.
-PG_MIN_DATE_DAYS = -2_440_588  # 4713-11-24 BC (proleptic), days since 1970-01-01
-PG_MIN_TIMESTAMP_US = -210_866_803_200_000_000
+# The years a lake table holds: 1 to 9999, as Python, Parquet statistics and the Delta log
+# write them. Postgres goes from 4713 BC to 294276 AD (dates: 5874897 AD), and 'infinity'
+# arrives as an integer outside even that; all of those are refused, never wrapped.
+LAKE_MIN_DATE_DAYS = -719_162  # 0001-01-01, days since 1970-01-01
+LAKE_MAX_DATE_DAYS = 2_932_896  # 9999-12-31
+LAKE_MIN_TIMESTAMP_US = LAKE_MIN_DATE_DAYS * 86_400_000_000
+LAKE_MAX_TIMESTAMP_US = (LAKE_MAX_DATE_DAYS + 1) * 86_400_000_000 - 1
 
 
 def pg_out_of_range(arr: pa.Array) -> int | None:
-    """Index of the first value of a date/timestamp array below Postgres' minimum, or None."""
-    ints = arr.cast(pa.int32() if pa.types.is_date32(arr.type) else pa.int64())
-    limit = PG_MIN_DATE_DAYS if pa.types.is_date32(arr.type) else PG_MIN_TIMESTAMP_US
-    bad = pc.less(ints, limit)
+    """Index of the first value of a date/timestamp array outside the years 1 to 9999 (a BC
+    date, 'infinity', or past 9999), or None."""
+    if pa.types.is_date32(arr.type):
+        ints, low, high = arr.cast(pa.int32()), LAKE_MIN_DATE_DAYS, LAKE_MAX_DATE_DAYS
+    else:
+        ints, low, high = arr.cast(pa.int64()), LAKE_MIN_TIMESTAMP_US, LAKE_MAX_TIMESTAMP_US
+    bad = pc.or_(pc.less(ints, low), pc.greater(ints, high))
     if not pc.any(bad).as_py():
         return None
     return pc.index(bad, True).as_py()

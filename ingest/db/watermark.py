@@ -13,9 +13,14 @@ The boundary rule (why rows sharing the watermark value are neither lost nor dup
   column values) of every row read whose cursor equals the new watermark, as a multiset. The
   next run drops exactly those rows from what it re-reads at that value, and delivers the
   others, so a row inserted later with a cursor equal to the old maximum is delivered once.
-  This holds for insert-only sources. A row changed in place without changing its cursor, or a
-  schema change that alters every fingerprint, re-delivers the boundary rows (a duplicate), and
-  a row changed in place with a newer cursor is delivered again as a new row (no key, no merge).
+  This holds for insert-only sources. The watermark also names the columns its fingerprints
+  cover, and the next run fingerprints the rows it re-reads on those columns only, so a column
+  the source added since is no change (its boundary rows are not delivered again); a column
+  the source dropped since makes the boundary rows unmatchable, and the extract is refused in
+  one sentence (:class:`~ingest.exceptions.BoundaryColumnsMissing`: give a key, or extract
+  fully once). A row changed in place without changing its cursor re-delivers it (a
+  duplicate), and a row changed in place with a newer cursor is delivered again as a new row
+  (no key, no merge).
   The boundary costs one fingerprint (32 hex characters in the stored watermark) per row that
   shares the maximum: fine for a timestamp or a sequence, large for a coarse cursor such as a
   date (every row of the last day). With a coarse cursor, give a key.
@@ -41,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from ingest.exceptions import CursorColumnInvalid, CursorHasNulls
+from ingest.exceptions import BoundaryColumnsMissing, CursorColumnInvalid, CursorHasNulls
 
 CursorValue = int | float | Decimal | str | dt.date | dt.datetime
 
@@ -51,12 +56,15 @@ class Watermark:
     """How far an incremental extract got: the largest cursor value read.
 
     ``boundary`` holds the sorted fingerprints of the rows read whose cursor equals ``value``
-    (repeated for identical rows); it is empty when the extract had a key.
+    (repeated for identical rows); it is empty when the extract had a key. ``columns`` names
+    the columns those fingerprints cover (empty in watermarks stored before it was kept: then
+    every column the next extract has).
     """
 
     column: str
     value: CursorValue
     boundary: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form for the catalog: {"column", "type", "value", "boundary"}.
@@ -65,7 +73,15 @@ class Watermark:
         (or an int), so no JSON float rounding can move the boundary.
         """
         kind, text = _encode(self.value)
-        return {"column": self.column, "type": kind, "value": text, "boundary": list(self.boundary)}
+        data: dict[str, object] = {
+            "column": self.column,
+            "type": kind,
+            "value": text,
+            "boundary": list(self.boundary),
+        }
+        if self.columns:
+            data["columns"] = list(self.columns)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object], *, column: str | None = None) -> Watermark:
@@ -75,6 +91,7 @@ class Watermark:
             column=str(name),
             value=_decode(str(data["type"]), data["value"]),
             boundary=tuple(str(b) for b in data.get("boundary") or ()),  # type: ignore[union-attr]
+            columns=tuple(str(c) for c in data.get("columns") or ()),  # type: ignore[union-attr]
         )
 
 
@@ -192,7 +209,13 @@ class BoundaryTracker:
     """
 
     def __init__(
-        self, column: str, *, arrow_type: pa.DataType, since: Watermark | None, dedupe: bool
+        self,
+        column: str,
+        *,
+        arrow_type: pa.DataType,
+        since: Watermark | None,
+        dedupe: bool,
+        columns: Sequence[str] | None = None,
     ) -> None:
         if since is not None and since.column != column:
             raise CursorColumnInvalid(
@@ -211,6 +234,15 @@ class BoundaryTracker:
         self.dedupe = dedupe
         self._since_scalar = None if since is None else _scalar(since.value, arrow_type, column)
         self._seen_boundary: Counter[str] = Counter(since.boundary if since and dedupe else ())
+        #: The columns the stored boundary's fingerprints cover (None: every column read).
+        self._since_columns: list[str] | None = None
+        if self._seen_boundary and since is not None and since.columns:
+            self._since_columns = list(since.columns)
+            if columns is not None:
+                missing = [c for c in since.columns if c not in columns]
+                if missing:
+                    raise BoundaryColumnsMissing(cursor=column, missing=missing)
+        self._names: tuple[str, ...] = ()
         self._max: pa.Scalar | None = None
         self._at_max: Counter[str] = Counter()
         self.rows_read = 0
@@ -230,6 +262,7 @@ class BoundaryTracker:
         if batch.num_rows == 0:
             return batch
         batch_max = pc.max(col)
+        self._names = tuple(batch.schema.names)
         if not self.dedupe:
             self._track(batch_max, ())
             return batch
@@ -242,14 +275,21 @@ class BoundaryTracker:
             at_since = pc.equal(col, self._since_scalar)
             if pc.any(at_since).as_py():
                 positions = pc.indices_nonzero(at_since).to_pylist()
-                fps_at_since = _fingerprints(batch.take(positions))
+                rows = batch.take(positions)
+                if self._since_columns is not None:
+                    missing = [c for c in self._since_columns if c not in rows.schema.names]
+                    if missing:
+                        raise BoundaryColumnsMissing(cursor=self.column, missing=missing)
+                    rows = rows.select(self._since_columns)
+                fps_at_since = _fingerprints(rows)
                 for pos, fp in zip(positions, fps_at_since, strict=True):
                     if self._seen_boundary[fp] > 0:
                         self._seen_boundary[fp] -= 1
                         drop.append(pos)
 
         # The next boundary counts every row read at the maximum, dropped or delivered.
-        if fps_at_since and batch_max.equals(self._since_scalar):
+        same_columns = self._since_columns in (None, list(self._names))
+        if fps_at_since and same_columns and batch_max.equals(self._since_scalar):
             fps_at_max = fps_at_since
         else:
             fps_at_max = _fingerprints(batch.filter(pc.equal(col, batch_max)))
@@ -276,7 +316,7 @@ class BoundaryTracker:
         if self._max is None:
             return self.since
         boundary = tuple(sorted(self._at_max.elements())) if self.dedupe else ()
-        return Watermark(self.column, self._max.as_py(), boundary)
+        return Watermark(self.column, self._max.as_py(), boundary, self._names if boundary else ())
 
 
 def _scalar(value: CursorValue, t: pa.DataType, column: str) -> pa.Scalar:

@@ -12,6 +12,12 @@ values parsed from JSON), so the rules can be read and unit-tested on their own:
   :func:`json_text`). An integer outside the signed 64-bit range, or a float literal beyond
   the double range, also makes its column ``JSON``, so no digit is ever lost.
 * subtrees nested deeper than :data:`MAX_DEPTH` levels are stored as ``JSON`` text.
+* a string that is an ISO 8601 time *with a zone* (``2024-01-21T10:00:00.123Z``,
+  ``2024-01-21 10:00:00+01:00``; ``T`` or a space, optional seconds and fraction) is a
+  ``timestamp`` (microseconds, UTC; finer fractions are cut, ``_raw`` keeps the text), as
+  DuckDB's own JSON reader types them; a time without a zone stays text (it is no instant).
+  A timestamp and a string that is not one disagree: the column becomes ``JSON`` text and
+  keeps every value as written.
 * a field that only ever held ``null`` (or ``[]``/``{}`` with nothing inside) gets no column
   yet: there is no type to give it, and its values stay in ``_raw``.
 
@@ -31,7 +37,7 @@ import re
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import pyarrow as pa
@@ -51,6 +57,7 @@ RESERVED_COLUMNS = (
     "_error",
     "_event_time",
     "_event_date",
+    "_raw_bytes",
 )
 BLANK_KEY_NAME = "_blank"
 LIST_STEP = "[]"
@@ -103,7 +110,32 @@ BOOL = Scalar("bool")
 INT = Scalar("int")
 FLOAT = Scalar("float")
 STRING = Scalar("string")
-TIMESTAMP = Scalar("timestamp")  # microseconds, UTC (text-log presets parse their time)
+TIMESTAMP = Scalar("timestamp")  # microseconds, UTC (ISO 8601 strings with a zone; preset times)
+
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
+"""A JSON string typed as a timestamp (the same regex runs in RE2 and in ``re``)."""
+_ISO_INSTANT = re.compile(ISO_INSTANT)
+INSTANT_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
+"""Instants typed as timestamps, [from, to) (what 64-bit nanoseconds hold, so every reader
+agrees); a time outside stays text."""
+
+
+def iso_instant(text: str) -> datetime | None:
+    """The UTC instant an ISO 8601 string with a zone names, or None when it is not one
+    (or falls outside the years 1678-2261)."""
+    if not _ISO_INSTANT.match(text):
+        return None
+    head, dot, rest = text.partition(".")
+    if dot:  # Python reads at most 6 fraction digits: cut the rest, as Arrow's cast does
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = head + "." + rest[: min(digits, 6)] + rest[digits:]
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return value if INSTANT_RANGE[0] <= value < INSTANT_RANGE[1] else None
+
+
 JSON = Scalar("json")
 
 
@@ -181,16 +213,16 @@ def depth(t: Type) -> int:
 
 
 def storable(t: Type) -> Type:
-    """``t`` without the parts that carry no type yet (only nulls, empty lists, empty objects).
-
-    Returns ``NULL`` when nothing is left: the caller then gives the field no column.
+    """``t`` as it can be stored: an object that was only ever empty (``{}``) carries no
+    field and becomes ``NULL``. ``NULL`` parts (a field only ever null, the elements of a
+    list only ever empty) stay: they are columns of type ``null`` (see
+    :func:`arrow_field`), so the schema names every field the data had.
     """
     if isinstance(t, Struct):
-        kept = tuple((k, s) for k, s in ((k, storable(v)) for k, v in t.fields) if s != NULL)
+        kept = tuple((k, storable(v)) for k, v in t.fields)
         return Struct(kept) if kept else NULL
     if isinstance(t, List):
-        item = storable(t.item)
-        return List(item) if item != NULL else NULL
+        return List(storable(t.item))
     return t
 
 
@@ -211,7 +243,7 @@ def type_of(value: object, max_depth: int = MAX_DEPTH) -> Type:
     if isinstance(value, float):
         return FLOAT
     if isinstance(value, str):
-        return STRING
+        return TIMESTAMP if value[:1].isdigit() and iso_instant(value) is not None else STRING
     if max_depth <= 0:
         return JSON
     if isinstance(value, dict):
@@ -314,6 +346,8 @@ def to_arrow_value(value: object, t: Type, names: Names | None = None) -> object
         return [to_arrow_value(v, t.item, item_names) for v in value]
     if t == FLOAT and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if t == TIMESTAMP and isinstance(value, str):
+        return iso_instant(value)
     return value
 
 
@@ -325,7 +359,7 @@ def from_arrow(dt: pa.DataType, metadata: Mapping[bytes, bytes] | None = None) -
     """Our type for an Arrow type (a JSON column is a string field with JSON metadata)."""
     if metadata and metadata.get(JSON_ENCODING_KEY) == b"json":
         return JSON
-    if pa.types.is_null(dt):
+    if pa.types.is_null(dt) or (metadata and metadata.get(JSON_ENCODING_KEY) == b"null"):
         return NULL
     if pa.types.is_boolean(dt):
         return BOOL
@@ -372,6 +406,9 @@ def arrow_type(t: Type, names: Names = _NO_NAMES) -> pa.DataType:
 def arrow_field(name: str, t: Type, names: Names = _NO_NAMES) -> pa.Field:
     if t == JSON:
         return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"json"})
+    if t == NULL:
+        # No value yet: a string column marked null-only (lake.delta.types.is_null_only).
+        return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"null"})
     if isinstance(t, Scalar):
         return pa.field(name, _SCALAR_ARROW[t.kind])
     if isinstance(t, Struct):
@@ -492,10 +529,12 @@ def type_changes(old: Type | None, new: Type, path: tuple[str, ...] = ()) -> lis
     A new field is reported once (``added``), not its children; a struct that gains fields
     reports each field; ``int`` -> ``float`` is ``widened``; becoming JSON is ``conflict``.
     """
-    if old is None or old == NULL:
-        return [TypeChange(path, "added", None, new)] if new != NULL else []
+    if old is None:
+        return [TypeChange(path, "added", None, new)]
     if old == new or new == NULL:
         return []
+    if old == NULL:
+        return [TypeChange(path, "widened", old, new)]  # a null-only column gets its type
     if isinstance(old, Struct) and isinstance(new, Struct):
         out: list[TypeChange] = []
         for key, nt in new.fields:

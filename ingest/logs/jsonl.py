@@ -202,7 +202,68 @@ def _fast(
     t = _our_type(table.schema)
     if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
         return None
-    return JsonChunk(table, t, None)
+    try:
+        table = _typed_times(table)
+    except _Mixed:
+        return None  # some strings are times, some not: the exact reader types the conflict
+    return JsonChunk(table, _our_type(table.schema), None)
+
+
+class _Mixed(Exception):
+    """A string column holds both ISO 8601 instants and other text."""
+
+
+def _typed_times(table: pa.Table) -> pa.Table:
+    """String columns (at any depth) whose every value is an ISO 8601 instant, as timestamps:
+    the same rule as :func:`ingest.logs.inference.type_of` (raises _Mixed when only some are,
+    or when Arrow cannot read them the way Python does)."""
+    columns, changed = [], False
+    for col in table.columns:
+        chunks = [_times_in(c) for c in col.chunks]
+        new_type = chunks[0].type if chunks else col.type
+        changed = changed or any(a is not b for a, b in zip(chunks, col.chunks, strict=True))
+        columns.append(pa.chunked_array(chunks, new_type))
+    if not changed:
+        return table
+    return pa.table(columns, names=table.column_names)
+
+
+def _times_in(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_struct(t):
+        children = [_times_in(arr.field(i)) for i in range(t.num_fields)]
+        if all(c is arr.field(i) for i, c in enumerate(children)):
+            return arr
+        fields = [t.field(i).with_type(c.type) for i, c in enumerate(children)]
+        mask = arr.is_null() if arr.null_count else None
+        return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+    if pa.types.is_list(t):
+        flat = arr.values
+        values = _times_in(flat)
+        if values is flat:
+            return arr
+        mask = arr.is_null() if arr.null_count else None
+        return pa.ListArray.from_arrays(arr.offsets, values, mask=mask)
+    if not pa.types.is_string(t):
+        return arr
+    valid = len(arr) - arr.null_count
+    if not valid:
+        return arr
+    # Anchored on four digits: text that is no time fails at its first characters.
+    matched = pc.sum(pc.match_substring_regex(arr, inf.ISO_INSTANT)).as_py() or 0
+    if matched == 0:
+        return arr
+    if matched != valid:
+        raise _Mixed
+    try:
+        ns = pc.cast(arr, pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise _Mixed from e  # e.g. beyond the years 1678-2261: the exact reader keeps text
+    low, high = pc.min_max(ns.cast(pa.int64())).values()
+    start, end = (int(t.timestamp()) * 10**9 for t in inf.INSTANT_RANGE)
+    if not (start <= low.as_py() and high.as_py() < end):
+        raise _Mixed
+    return pc.cast(ns, pa.timestamp("us", tz="UTC"), safe=False)
 
 
 def _has_timestamp(schema: pa.Schema) -> bool:
@@ -335,7 +396,8 @@ def conform_table(
 def _encodable(t: Type) -> bool:
     if isinstance(t, inf.List):
         return _encodable(t.item)
-    return t in (inf.BOOL, inf.INT, inf.STRING, inf.TIMESTAMP, NULL)
+    # Not timestamps: JSON text keeps a time as written, so it comes from the record's text.
+    return t in (inf.BOOL, inf.INT, inf.STRING, NULL)
 
 
 def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Names) -> pa.Array:

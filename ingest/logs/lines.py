@@ -9,16 +9,21 @@ stays bounded whatever the input. Chunks hold at most ``max_lines`` lines and ab
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ingest.exceptions import LogFormatError
 
 MAX_LINE_BYTES = 64 << 20
 CHUNK_BYTES = 16 << 20
 MAX_LINES = 262_144
 LONG_LINE_ERROR = f"line longer than {MAX_LINE_BYTES >> 20} MiB: stored in pieces"
+DEFAULT_ENCODING = "utf-8"
 
 
 @dataclass(frozen=True)
@@ -167,15 +172,25 @@ class _Cutter:
                     pos = cut
                     continue
                 break
+            long_at = _long_line(buf, pos)
+            if long_at is not None and long_at > pos:
+                # Whole lines first, up to an over-long one: it is cut into pieces below.
+                for chunk in _make_chunks(buf, pos, long_at, self.line, self.max_lines):
+                    yield chunk
+                    self.line += chunk.newlines
+                pos = long_at
+                continue
+            if long_at == pos:
+                # The next line is longer than the limit, whether or not its end is here
+                # (a 72 MiB line whose newline came in the same read was once kept whole).
+                cut = pos + _char_boundary(buf[pos : pos + MAX_LINE_BYTES + 4], MAX_LINE_BYTES)
+                piece = buf[pos:cut]
+                yield _one_line(piece, piece, self.line, 0, piece=True)
+                pos = cut
+                self.in_piece = True
+                continue
             last = buf.rfind(b"\n", pos)
             if last < 0:
-                if len(buf) - pos > MAX_LINE_BYTES:
-                    cut = pos + _char_boundary(buf[pos : pos + MAX_LINE_BYTES + 4], MAX_LINE_BYTES)
-                    piece = buf[pos:cut]
-                    yield _one_line(piece, piece, self.line, 0, piece=True)
-                    pos = cut
-                    self.in_piece = True
-                    continue
                 if not final:
                     break
                 # The final line has no ending: it is still a line (nothing is dropped).
@@ -189,6 +204,17 @@ class _Cutter:
         return buf[pos:] if pos < len(buf) else b""
 
 
+def _long_line(buf: bytes, pos: int) -> int | None:
+    """Where the first line longer than :data:`MAX_LINE_BYTES` starts in ``buf[pos:]``, or
+    None. Steps a window at a time: only content longer than the limit is searched."""
+    while len(buf) - pos > MAX_LINE_BYTES:
+        last = buf.rfind(b"\n", pos, pos + MAX_LINE_BYTES + 1)
+        if last < 0:
+            return pos
+        pos = last + 1
+    return None
+
+
 def _char_boundary(data: bytes, n: int) -> int:
     """``n``, moved back so a multi-byte UTF-8 character is not cut in two."""
     i = n
@@ -197,10 +223,13 @@ def _char_boundary(data: bytes, n: int) -> int:
     return i if i > n - 4 else n
 
 
-def line_strings(chunk: LineChunk) -> tuple[pa.StringArray, dict[int, str]]:
-    """The chunk's lines as Arrow strings (no endings), and reasons for lines not UTF-8.
+def line_strings(
+    chunk: LineChunk, codec: str = DEFAULT_ENCODING
+) -> tuple[pa.StringArray, dict[int, str]]:
+    """The chunk's lines as Arrow strings (no endings), and reasons for lines not valid text.
 
-    Invalid UTF-8 is kept with ``backslashreplace`` (``\\xff``), so no line is lost.
+    Invalid bytes are shown with ``backslashreplace`` (``\\xff``) in the text, so no line is
+    lost; :func:`invalid_lines` gives such lines' original bytes.
     """
     n = chunk.n_lines
     compact = chunk.compact if isinstance(chunk.compact, pa.Buffer) else pa.py_buffer(chunk.compact)
@@ -222,7 +251,11 @@ def line_strings(chunk: LineChunk) -> tuple[pa.StringArray, dict[int, str]]:
             texts.append(b.decode("utf-8"))
         except UnicodeDecodeError as e:
             texts.append(b.decode("utf-8", "backslashreplace"))
-            errors[i] = f"invalid UTF-8 at byte {e.start + 1}"
+            errors[i] = (
+                f"invalid UTF-8 at byte {e.start + 1}"
+                if codec == DEFAULT_ENCODING
+                else f"not valid {codec} text (character {len(b[: e.start].decode()) + 1})"
+            ) + "; the original bytes are in _raw_bytes"
     return pa.array(texts, pa.string()), errors
 
 
@@ -230,3 +263,131 @@ def blank_mask(lines: pa.StringArray) -> pa.BooleanArray:
     """True for lines that are empty or only whitespace: they are not records."""
     empty = pc.equal(pc.binary_length(lines), 0)
     return pc.or_(empty, pc.fill_null(pc.utf8_is_space(lines), False))
+
+
+# ---------------------------------------------------------------------------------------
+# Line endings and encodings, detected per file
+
+Ending = Literal["lf", "crlf", "cr"]
+
+
+def detect_ending(head: bytes) -> Ending:
+    """How a file's lines end, from its first bytes: ``cr`` (classic Mac OS: a lone ``\\r``
+    followed by more text, no ``\\n`` at all in the head), ``crlf`` (Windows), else ``lf``.
+
+    A ``\\r`` that ends the head decides nothing: its ``\\n`` may not be written yet."""
+    if b"\n" not in head:
+        return "cr" if b"\r" in head.rstrip(b"\r") else "lf"
+    return "crlf" if b"\r\n" in head else "lf"
+
+
+def cr_as_lf(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Content whose lines end in a lone ``\\r``, with ``\\n`` endings instead (one byte for
+    one byte: lengths are unchanged)."""
+    for block in blocks:
+        yield block.replace(b"\r", b"\n")
+
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+
+
+def check_encoding(name: str | None) -> str:
+    """The codec name for ``--encoding`` (``utf-8`` when not given).
+
+    Raises LogFormatError for a name Python does not know or that is not a text encoding.
+    """
+    if not name:
+        return DEFAULT_ENCODING
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    if info is None or not _is_text_codec(info.name):
+        raise LogFormatError(
+            f"Unknown encoding '{name}'; use utf-8 (the default), latin-1, cp1252, utf-16 or "
+            "another name Python's codecs know."
+        )
+    return info.name
+
+
+def _is_text_codec(name: str) -> bool:
+    try:
+        return "a".encode(name) != b"" and b"a".decode(name) != ""
+    except (LookupError, TypeError, ValueError):
+        return False
+
+
+def sniff_encoding(head: bytes, declared: str) -> tuple[str, int]:
+    """The codec a file is read with, and the length of its byte-order mark.
+
+    A UTF-16 or UTF-32 byte-order mark decides, whatever was declared (a BOM is not text);
+    ``utf-16``/``utf-32`` declared without one are read little-endian."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            if codec == "utf-8" and declared != DEFAULT_ENCODING:
+                break  # three bytes of Latin-1 text, not a mark, when Latin-1 was declared
+            return codec, len(bom)
+    if declared in ("utf-16", "utf-32"):
+        return f"{declared}-le", 0
+    return declared, 0
+
+
+def wide(codec: str) -> bool:
+    """Whether a codec is not ASCII-compatible (UTF-16/32): its files' lines are not cut on a
+    single ``\\n`` byte, and a resumed one with a cut last line is read again whole."""
+    return codec.startswith(("utf-16", "utf-32"))
+
+
+def to_utf8(blocks: Iterable[bytes], codec: str, *, skip: int = 0) -> Iterator[bytes]:
+    """Content in ``codec`` as UTF-8, block by block, losslessly.
+
+    Bytes not valid in ``codec`` stay recoverable: they come out as bytes that are not valid
+    UTF-8 (``surrogateescape``, or the UTF-8 form of a lone surrogate for UTF-16/32), so the
+    line is marked invalid and :func:`original_bytes` gives its bytes back exactly."""
+    if codec == DEFAULT_ENCODING:
+        yield from blocks
+        return
+    errors = "surrogatepass" if wide(codec) else "surrogateescape"
+    decoder = codecs.getincrementaldecoder(codec)(errors=errors)
+    for block in blocks:
+        if skip:
+            block, skip = block[skip:], max(0, skip - len(block))
+        text = decoder.decode(block)
+        if text:
+            yield text.encode("utf-8", errors)
+    try:
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError as e:  # an odd byte at the end of UTF-16 content
+        text = e.object[e.start :].decode("latin-1")
+        yield b"\xff" + text.encode("utf-8")  # \xff: never valid UTF-8, the line is marked
+        return
+    if text:
+        yield text.encode("utf-8", errors)
+
+
+def original_bytes(text: bytes, codec: str) -> bytes:
+    """A line's bytes as the file holds them, from its UTF-8 form made by :func:`to_utf8`."""
+    if codec == DEFAULT_ENCODING:
+        return text
+    errors = "surrogatepass" if wide(codec) else "surrogateescape"
+    return text.decode("utf-8", errors).encode(codec, errors)
+
+
+def invalid_lines(chunk: LineChunk, indices: Iterable[int], codec: str) -> dict[int, bytes]:
+    """The original bytes of the chunk's lines at ``indices``."""
+    data = chunk.compact.to_pybytes() if isinstance(chunk.compact, pa.Buffer) else chunk.compact
+    offs = chunk.offsets
+    out = {}
+    for i in indices:
+        line = data[offs[i].as_py() : offs[i + 1].as_py()]
+        try:
+            out[i] = original_bytes(line, codec)
+        except UnicodeError:
+            out[i] = line
+    return out

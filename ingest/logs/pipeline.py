@@ -19,6 +19,7 @@ from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from catalog.ledger import PendingFile
 from catalog.tables import TableInfo
+from ingest.exceptions import LogFormatError
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -36,12 +37,18 @@ KIND = "logs"
 @dataclass(frozen=True)
 class FileOutcome:
     uri: str
-    status: Literal["ingested", "appended", "skipped"]
+    status: Literal["ingested", "appended", "reparsed", "skipped"]
     records_read: int = 0
     records_parsed: int = 0
     records_failed: int = 0
     bytes: int = 0
     note: str | None = None
+    parser: str | None = None
+    """Text records: the preset (chosen by ``--format auto`` or given) or "pattern"."""
+    records_with_time: int | None = None
+    """Records that got an ``_event_time``; None when the table has none."""
+    time_reasons: dict[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,6 +65,8 @@ class IngestReport:
     files: tuple[FileOutcome, ...]
     drift: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    time_field: str | None = None
+    """The field(s) the event time was read from (``date+time``), None when none."""
 
     @property
     def records_read(self) -> int:
@@ -72,6 +81,34 @@ class IngestReport:
         return sum(f.records_failed for f in self.files)
 
     @property
+    def has_event_time(self) -> bool:
+        return any(f.records_with_time is not None for f in self.files)
+
+    @property
+    def records_with_time(self) -> int:
+        return sum(f.records_with_time or 0 for f in self.files)
+
+    @property
+    def time_reasons(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.time_reasons)
+        return dict(total.most_common())
+
+    def event_times_json(self) -> dict[str, Any] | None:
+        """How many records got an event time, how many did not and why (None: the table
+        has no ``_event_time``)."""
+        if not self.has_event_time:
+            return None
+        reasons = self.time_reasons
+        return {
+            "time_field": self.time_field,
+            "with_time": self.records_with_time,
+            "without_time": sum(reasons.values()),
+            "reasons": reasons,
+        }
+
+    @property
     def files_skipped(self) -> int:
         return sum(1 for f in self.files if f.status == "skipped")
 
@@ -84,6 +121,7 @@ class IngestReport:
             "records_parsed": self.records_parsed,
             "records_failed": self.records_failed,
             "files_skipped": self.files_skipped,
+            "event_times": self.event_times_json(),
             "files": [f.to_json() for f in self.files],
             "drift": list(self.drift),
             "seconds": round(self.seconds, 3),
@@ -100,22 +138,42 @@ def ingest_logs(
     pattern: str | None = None,
     preset: str | None = None,
     multiline_start: str | None = None,
-    time_field: str | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | None = None,
+    latest: str | None = None,
     progress: Progress | None = None,
+    encoding: str | None = None,
+    reparse: bool = False,
 ) -> IngestReport:
     """Ingest log files into table ``name`` (created on first ingest) as one new version.
 
     A column the new logs widen (``int`` to ``float``, or to JSON text on a conflict) is
     widened in the rows already in the table too, in the same commit.
 
+    ``encoding``: the text encoding of files without a byte-order mark (UTF-8 when None).
+    ``reparse``: read the named files whole again, even when already ingested, and replace
+    their rows in the table with the new parse, in the same commit (older versions keep the
+    old parse). A grown file whose last ingest ended inside an unfinished last line has
+    that line read again whole, its row replaced the same way.
+
     Raises:
-        SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed.
+        SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed (bad options
+            are refused before any table or run is created).
         CommitConflict: another writer committed while a widening rewrite was running.
     """
+    from ingest.logs.eventtime import time_rules
     from ingest.logs.stage import stage_logs
+    from ingest.logs.textlogs import text_format
     from ingest.sources import expand_paths
 
     started = time.perf_counter()
+    # Check the options before anything is created.
+    text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
     # Expand first: a path that matches nothing must not create a table or a run.
     sources = expand_paths(paths, filesystem_for=storage.filesystem_for)
     info = catalog.create_table(
@@ -125,15 +183,33 @@ def ingest_logs(
     sync_table(catalog, store, info)
     existing = store.snapshot() if store.exists() else None
     existing_schema = existing.schema if existing is not None else None
+    if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
+        raise LogFormatError(
+            f"Table {name} has no _event_time column (it was created without a time field), "
+            f"so --time-field '{rules.field_label}' cannot apply; ingest into a new table to "
+            "have event times, or leave --time-field out."
+        )
     resume, skipped = _plan(catalog, info, sources)
+    if reparse:
+        skipped = {}
     to_read = [s for s in sources if s.uri not in skipped]
+    parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
+    if fmt != "auto" or pattern or preset or multiline_start:
+        # Options given: they parse the new records; the format a file had is kept.
+        parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
     parameters = {
         "paths": list(paths),
         "format": fmt,
         "pattern": pattern,
         "preset": preset,
         "multiline_start": multiline_start,
-        "time_field": time_field,
+        "time_field": time_field if isinstance(time_field, str | None) else list(time_field),
+        "time_format": time_format if isinstance(time_format, str | None) else list(time_format),
+        "year": year,
+        "earliest": earliest,
+        "latest": latest,
+        "encoding": encoding,
+        "reparse": reparse,
     }
     with TableRun.start(catalog, store, info, kind="ingest_logs", parameters=parameters) as run:
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
@@ -151,31 +227,41 @@ def ingest_logs(
                 preset=preset,
                 multiline_start=multiline_start,
                 time_field=time_field,
+                time_format=time_format,
+                year=year,
+                earliest=earliest,
+                latest=latest,
                 existing_schema=existing_schema,
                 resume=resume,
                 progress=progress,
+                encoding=encoding,
+                parsers=parsers,
+                reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
             )
             new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]
             for report in staged.sources:
-                grown = report.uri in resume and not report.restarted
+                grown = report.uri in resume and not report.restarted and not reparse
                 if report.records_read == 0 and report.start_offset == report.size:
                     outcomes.append(
                         FileOutcome(
-                            report.uri, "skipped", note="no new records since the last ingest"
+                            report.uri,
+                            "skipped",
+                            note="no new records since the last ingest; --reparse reads it again",
                         )
                     )
                     continue
                 outcomes.append(
                     FileOutcome(
                         report.uri,
-                        "appended" if grown else "ingested",
+                        "reparsed" if reparse else "appended" if grown else "ingested",
                         records_read=report.records_read,
                         records_parsed=report.records_parsed,
                         records_failed=report.records_failed,
+                        parser=report.parser,
+                        records_with_time=report.records_with_time,
+                        time_reasons=dict(report.time_reasons),
                         bytes=report.size - report.start_offset,
-                        note=f"file had grown: read from byte {report.start_offset}"
-                        if grown
-                        else None,
+                        note=_note(report, grown=grown, reparse=reparse),
                     )
                 )
             drift = tuple(_drift_json(event) for event in staged.drift)
@@ -187,14 +273,27 @@ def ingest_logs(
                     tuple(outcomes),
                     drift,
                     time.perf_counter() - started,
+                    staged.time_field,
                 )
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
+            replaced = [
+                (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
+            ]
             landed = run.land(
                 staged.staged,
                 policy="logs",
                 operation="INGEST LOGS",
                 base=existing,
-                outcome={"rows_added": staged.staged.rows, "drift": list(drift)},
+                outcome={
+                    "rows_added": staged.staged.rows,
+                    "drift": list(drift),
+                    **(
+                        {"rows_replaced_from": [{"source": u, "line": n} for u, n in replaced]}
+                        if replaced
+                        else {}
+                    ),
+                },
+                replace_lines=replaced,
                 ledger=[
                     PendingFile(
                         uri=r.uri,
@@ -214,7 +313,24 @@ def ingest_logs(
         tuple(outcomes),
         drift,
         time.perf_counter() - started,
+        staged.time_field,
     )
+
+
+def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
+    first = report.replaces_from
+    if reparse:
+        return "read again whole: its rows in the table are replaced by this parse"
+    if report.restarted:
+        return (
+            "the file changed before the point read last time: read again whole, its rows replaced"
+        )
+    if first is not None:
+        return (
+            f"file had grown and its line {first} was unfinished last time: read from byte "
+            f"{report.start_offset}, that line's row replaced"
+        )
+    return f"file had grown: read from byte {report.start_offset}" if grown else None
 
 
 def _plan(
@@ -240,7 +356,9 @@ def _plan(
             digest = _sha256(source)
             earlier = whole_files.get((source.size, digest)) or seen.get(digest)
             if earlier is not None:
-                skipped[source.uri] = f"same content as {earlier}, already ingested"
+                skipped[source.uri] = (
+                    f"same content as {earlier}, already ingested; --reparse reads it again"
+                )
                 continue
             seen[digest] = source.uri
     return resume, skipped
@@ -285,6 +403,8 @@ def _source_ref(report: Any) -> SourceRef:
             "sha256": report.sha256,
             "compression": report.compression,
             "format": report.format,
+            "encoding": report.encoding,
+            "line_ending": report.line_ending,
             "byte_range": [report.start_offset, report.bytes_consumed],
             "first_line": report.start_line,
             "records": report.records_read,

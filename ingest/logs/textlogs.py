@@ -2,10 +2,13 @@
 
 A pattern is *searched* in each record (anchor it with ``^...$`` for a full match); each
 named group becomes a string column (an optional group that did not take part gives an
-empty string). Presets also give their columns types: integers for HTTP status, bytes,
-syslog priority and pid ("-" is null), and the time parsed to timestamp[us, UTC] (syslog
-lines carry no year: the year of the ingest is used, or the year before when that would put
-the line more than a day in the future).
+empty string). Presets are written after the layouts real systems write (see
+``tests/data/real-logs``); they give their columns types: integers for HTTP status, bytes,
+syslog priority and pid ("-" is null), and the time read to timestamp[us, UTC] by
+:mod:`ingest.logs.eventtime` with the preset's own formats (syslog's year-less time takes
+the year rule there). Each has its own multi-line start, derived from its time prefix.
+``--format auto`` on a text file without a pattern or preset picks the preset that parses a
+clear majority of the file's first records (:func:`choose_preset`), or refuses.
 
 Patterns run on RE2 (Arrow's regex engine, vectorised); a pattern RE2 refuses (look-around,
 back-references) runs on Python's ``re`` instead, record by record.
@@ -15,13 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from ingest.logs import inference as inf
+from ingest.logs.eventtime import EventTimeParser, TimeRules
 
 MAX_RECORD_LINES = 10_000
 """Lines joined into one multi-line record at most; the rest starts a new record (flagged)."""
@@ -34,18 +38,55 @@ _HTTP_REQUEST = (
 )
 
 
+_LEVELS = r"(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL)"
+_ISO_TIME = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[,.]\d{1,9})?"
+_LOG4J_FORMATS = (
+    "%Y-%m-%d %H:%M:%S,%f",
+    "%Y-%m-%dT%H:%M:%S,%f",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
+_SYSLOG_TIME = r"[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+
+
 @dataclass(frozen=True)
 class Preset:
-    """A named pattern, the types of its groups, and how to read its time."""
+    """A named layout: its pattern, the types of its groups, how to read its time, where a
+    multi-line record starts, and a line written after the documented layout."""
 
     name: str
     pattern: str
     ints: tuple[str, ...] = ()
     time: str | None = None
-    time_format: str | None = None
-    optional: tuple[str, ...] = ()  # groups whose empty string means "absent" (null)
+    """The group typed as a timestamp and read as the event time."""
+    time_formats: tuple[str, ...] = ()
+    """How its time is written (``--time-format`` syntax), tried in order."""
+    optional: tuple[str, ...] = ()  # groups whose empty string (or "-") means "absent" (null)
     multiline_start: str | None = None
     alternates: tuple[tuple[str, str], ...] = ()  # (column, group): group fills the column's nulls
+    nil: str = ""
+    """The text that means "absent" in an optional group ("-" in RFC 5424)."""
+    time_fields: tuple[str, ...] = ()
+    """Groups joined (by a space) into the event time when the time is split (HDFS)."""
+    description: str = ""
+    example: str = ""
+
+    @property
+    def event_time_fields(self) -> tuple[str, ...]:
+        return self.time_fields or ((self.time,) if self.time else ())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "pattern": self.pattern,
+            "time_fields": list(self.event_time_fields),
+            "time_formats": list(self.time_formats),
+            "multiline_start": self.multiline_start,
+            "example": self.example,
+        }
 
 
 PRESETS: dict[str, Preset] = {
@@ -54,37 +95,161 @@ PRESETS: dict[str, Preset] = {
         r"^(?P<client_ip>\S+) (?P<ident>\S+) (?P<auth>\S+) \[(?P<time>[^\]]+)\] " + _HTTP_REQUEST,
         ints=("status", "bytes"),
         time="time",
-        time_format="%d/%b/%Y:%H:%M:%S %z",
+        time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        description="Apache httpd access log, Combined or Common Log Format",
+        example='127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" '
+        '200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
     ),
     "nginx-combined": Preset(
         "nginx-combined",
         r"^(?P<client_ip>\S+) - (?P<remote_user>\S+) \[(?P<time>[^\]]+)\] " + _HTTP_REQUEST,
         ints=("status", "bytes"),
         time="time",
-        time_format="%d/%b/%Y:%H:%M:%S %z",
+        time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        description="NGINX access log, log_format combined",
+        example='192.168.1.20 - - [28/Jul/2006:10:27:10 -0300] "GET /cgi-bin/try/ HTTP/1.0" '
+        '200 3395 "-" "Mozilla/5.0"',
+    ),
+    "apache-error": Preset(
+        "apache-error",
+        r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+        r"(?:\.\d{1,6})? \d{4})\] "
+        r"\[(?:(?P<module>[^:\]\s]*):)?(?P<level>[a-z]+\d?)\]"
+        r"(?: \[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\])?"
+        r"(?: \[client (?P<client>[^\]]+)\])? ?(?P<message>(?s:.*))$",
+        ints=("pid", "tid"),
+        time="time",
+        time_formats=("%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y"),
+        optional=("module", "pid", "tid", "client"),
+        multiline_start=r"^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}",
+        description="Apache httpd error log (2.2 and 2.4 layouts)",
+        example="[Thu Jun 27 06:58:09.123456 2019] [core:error] [pid 1234:tid 5678] "
+        "[client 10.0.0.7:51234] AH00126: Invalid URI in request GET /x HTTP/1.1",
+    ),
+    "nginx-error": Preset(
+        "nginx-error",
+        r"^(?P<time>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>[a-z]+)\] "
+        r"(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<connection>\d+) )?(?P<message>(?s:.*))$",
+        ints=("pid", "tid", "connection"),
+        time="time",
+        time_formats=("%Y/%m/%d %H:%M:%S",),
+        optional=("connection",),
+        multiline_start=r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[",
+        description="NGINX error log",
+        example='2016/12/19 16:00:01 [error] 1234#5678: *1 open() "/usr/share/nginx/html/x" '
+        "failed (2: No such file or directory), client: 10.0.0.7, server: localhost",
     ),
     "syslog": Preset(
         "syslog",
-        r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}) "
-        r"(?P<host>\S+) (?P<program>[^:\[\s]+)(?:\[(?P<pid>\d+)\])?: ?(?P<message>(?s:.*))$",
+        r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>" + _SYSLOG_TIME + r") +"
+        r"(?:(?P<host>[^\s:\[\]]+) +)?"
+        r"(?:(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
+        r"(?: \([^)]*\)| [^\s:\[\]]+)?: ?)?"
+        r"(?P<message>(?s:.*))$",
         ints=("priority", "pid"),
         time="time",
-        time_format="syslog",
-        optional=("priority", "pid"),
+        time_formats=("%b %d %H:%M:%S",),
+        optional=("priority", "host", "program", "subsystem", "pid"),
+        multiline_start=r"^(?:<\d{1,3}>)?" + _SYSLOG_TIME + " ",
+        description="BSD syslog (RFC 3164; Linux and macOS files): no year in the time, "
+        "host and pid optional",
+        example="<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick on /dev/pts/8",
+    ),
+    "syslog-rfc5424": Preset(
+        "syslog-rfc5424",
+        r"^<(?P<priority>\d{1,3})>(?P<version>\d{1,2}) (?P<time>\S+) (?P<host>\S+) "
+        r"(?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
+        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>(?s:.*)))?$",
+        ints=("priority", "version"),
+        time="time",
+        time_formats=("iso8601",),
+        optional=("time", "host", "app", "procid", "msgid", "structured_data", "message"),
+        nil="-",
+        multiline_start=r"^<\d{1,3}>\d{1,2} ",
+        description="IETF syslog (RFC 5424); '-' is null",
+        example="<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+        '[exampleSDID@32473 iut="3" eventSource="Application"] An application event',
     ),
     "log4j": Preset(
         "log4j",
-        r"^(?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[,.]\d{1,9})?)\s+"
-        r"(?:\[(?P<thread>[^\]]*)\]\s+)?(?P<level>TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\s+"
+        r"^(?P<time>" + _ISO_TIME + r")\s+"
+        r"(?:\[(?P<thread>[^\]]*)\]\s+)?(?P<level>" + _LEVELS + r")\s+"
         r"(?:\[(?P<thread_after_level>[^\]]*)\]\s+)?(?P<logger>[^\s:]+)\s*(?:-|:)?\s?"
         r"(?P<message>(?s:.*))$",
         time="time",
-        time_format="log4j",
+        time_formats=_LOG4J_FORMATS,
         optional=("thread", "thread_after_level"),
         alternates=(("thread", "thread_after_level"),),
         multiline_start=r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}",
+        description="log4j/logback with an ISO date first (Hadoop YARN/MapReduce, Spring Boot)",
+        example="2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.mapreduce.v2.app."
+        "MRAppMaster: Created MRAppMaster for application appattempt_1445144423722_0020_000001",
+    ),
+    "kafka": Preset(
+        "kafka",
+        r"^\[(?P<time>" + _ISO_TIME + r")\] (?P<level>" + _LEVELS + r")\s+"
+        # %m (%c)%n then the throwable: the logger closes the message (which may span
+        # lines); what follows it is the stack trace.
+        r"(?P<message>(?s:.*?))(?: \((?P<logger>[^()\s]+)\)(?:\n(?P<trace>(?s:.*)))?)?$",
+        time="time",
+        time_formats=_LOG4J_FORMATS,
+        optional=("logger", "trace"),
+        multiline_start=r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",
+        description="Apache Kafka server.log (log4j '[%d] %p %m (%c)%n')",
+        example="[2016-12-19 16:00:01,234] INFO [Kafka Server 0], started "
+        "(kafka.server.KafkaServer)",
+    ),
+    "zookeeper": Preset(
+        "zookeeper",
+        r"^(?P<time>" + _ISO_TIME + r") - (?P<level>" + _LEVELS + r")\s+"
+        r"\[(?P<thread>[^\n]*?):(?P<class>[^:\]@\s]+)@(?P<source_line>\d+)\] - "
+        r"(?P<message>(?s:.*))$",
+        ints=("source_line",),
+        time="time",
+        time_formats=_LOG4J_FORMATS,
+        multiline_start=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} - ",
+        description="Apache ZooKeeper (log4j '%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n')",
+        example="2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:"
+        "FastLeaderElection@774] - Notification time out: 3200",
+    ),
+    "spark": Preset(
+        "spark",
+        r"^(?P<time>\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) (?P<level>" + _LEVELS + r") "
+        r"(?P<logger>[^\s:]+): (?P<message>(?s:.*))$",
+        time="time",
+        time_formats=("%y/%m/%d %H:%M:%S",),
+        multiline_start=r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} ",
+        description="Hadoop/Spark log4j 'yy/MM/dd HH:mm:ss LEVEL class: msg'",
+        example="17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered "
+        "signal handlers for [TERM, HUP, INT]",
+    ),
+    "hdfs": Preset(
+        "hdfs",
+        r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>" + _LEVELS + r") "
+        r"(?P<logger>[^\s:]+): (?P<message>(?s:.*))$",
+        ints=("pid",),
+        time_fields=("date", "time"),
+        time_formats=("%y%m%d %H%M%S",),
+        multiline_start=r"^\d{6} \d{6} \d+ ",
+        description="Hadoop HDFS 0.x 'yyMMdd HHmmss pid LEVEL class: msg'",
+        example="081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for "
+        "block blk_38865049064139660 terminating",
+    ),
+    "python": Preset(
+        "python",
+        r"^(?:(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) - (?P<logger>[^\n]+?) - "
+        r"(?P<level>" + _LEVELS + r") - |(?P<level_basic>" + _LEVELS + r"):"
+        r"(?P<logger_basic>[^:\s]*):)(?P<message>(?s:.*))$",
+        time="time",
+        time_formats=("%Y-%m-%d %H:%M:%S,%f",),
+        optional=("time", "logger", "level", "level_basic", "logger_basic"),
+        alternates=(("level", "level_basic"), ("logger", "logger_basic")),
+        multiline_start=r"^(?:\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} - |" + _LEVELS + ":)",
+        description="Python logging: basicConfig's 'LEVEL:name:msg', or "
+        "'%(asctime)s - %(name)s - %(levelname)s - %(message)s'",
+        example="2003-07-08 16:49:45,896 - simple_example - WARNING - warn message",
     ),
 }
 
@@ -235,9 +400,20 @@ class RecordAssembler:
 
 
 def parse_text(
-    records: pa.StringArray, fmt: TextFormat, *, year: int | None = None
+    records: pa.StringArray,
+    fmt: TextFormat,
+    *,
+    year: int | None = None,
+    times: EventTimeParser | None = None,
+    year_base: datetime | None = None,
+    texts: dict[str, pa.Array] | None = None,
 ) -> tuple[pa.Table, list[str | None] | None]:
-    """Columns of the format's named groups, and an error for each record that did not match."""
+    """Columns of the format's named groups, and an error for each record that did not match.
+
+    A preset's time group is read by ``times`` (:mod:`ingest.logs.eventtime`; a parser with
+    ``year`` is made when none is given), the year of a year-less time from ``year_base``.
+    ``texts``, when given, receives each group's text (null where the record did not match).
+    """
     n = len(records)
     if not fmt.pattern:
         return pa.Table.from_batches([], schema=pa.schema([])), None
@@ -252,29 +428,45 @@ def parse_text(
     if not ok:
         reason = f"did not match {fmt.label}"
         errors = [None if m else reason for m in matched.to_pylist()]
+        columns = {g: pc.if_else(matched, c, pa.scalar(None, c.type)) for g, c in columns.items()}
+    p = fmt.preset
+    if p is not None:
+        columns = {
+            g: _empty_to_null(c, p.nil) if g in p.optional else c for g, c in columns.items()
+        }
+    if texts is not None:
+        texts.update(columns)
+    own = times is None
+    parser = times if times is not None else EventTimeParser(TimeRules(year=year))
     arrays = []
     fields = []
-    for g, t in fmt.type.fields:
-        col = columns[g]
-        if not ok:
-            col = pc.if_else(matched, col, pa.scalar(None, col.type))
-        if fmt.preset and g in fmt.preset.optional:
-            col = _empty_to_null(col)
-            for target, alt in fmt.preset.alternates:
-                if target == g:
-                    col = pc.coalesce(col, _empty_to_null(columns[alt]))
-        if t == inf.INT:
-            col = _empty_to_null(pc.if_else(pc.equal(col, "-"), pa.scalar(None, pa.string()), col))
-            col = pc.cast(col, pa.int64())
-        elif t == inf.TIMESTAMP:
-            col = _preset_time(col, fmt.preset, year)
-        arrays.append(col)
-        fields.append(inf.arrow_field(g, t))
+    try:
+        for g, t in fmt.type.fields:
+            col = columns[g]
+            if p is not None:
+                for target, alt in p.alternates:
+                    if target == g:
+                        col = pc.coalesce(col, columns[alt])
+            if t == inf.INT:
+                col = _empty_to_null(col, "-")
+                col = pc.cast(col, pa.int64())
+            elif t == inf.TIMESTAMP:
+                assert p is not None
+                formats = parser.rules.formats or p.time_formats  # --time-format overrides
+                col = parser.parse(col, formats=formats, year_base=year_base)
+            arrays.append(col)
+            fields.append(inf.arrow_field(g, t))
+    finally:
+        if own:
+            parser.close()
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), errors
 
 
-def _empty_to_null(col: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+def _empty_to_null(col: pa.Array, nil: str = "") -> pa.Array:
+    empty = pc.equal(col, "")
+    if nil:
+        empty = pc.or_(empty, pc.equal(col, nil))
+    return pc.if_else(empty, pa.scalar(None, pa.string()), col)
 
 
 def _python_extract(
@@ -291,47 +483,6 @@ def _python_extract(
     return {g: pa.array(v, pa.string()) for g, v in cols.items()}, pa.array(matched, pa.bool_())
 
 
-def _preset_time(col: pa.Array, preset: Preset | None, year: int | None) -> pa.Array:
-    assert preset is not None and preset.time_format is not None
-    ts = pa.timestamp("us", tz="UTC")
-    if preset.time_format == "log4j":
-        col = pc.replace_substring(pc.replace_substring(col, ",", "."), "T", " ")
-        parsed = pc.strptime(
-            pc.utf8_slice_codeunits(col, 0, 19),
-            format="%Y-%m-%d %H:%M:%S",
-            unit="us",
-            error_is_null=True,
-        )
-        frac = pc.utf8_slice_codeunits(col, 20, 26)
-        frac = pc.utf8_rpad(frac, 6, "0")
-        micros = pc.cast(pc.if_else(pc.equal(frac, "000000"), "0", frac), pa.int64())
-        out = pc.add(pc.cast(parsed, pa.int64()), micros)
-        return pc.assume_timezone(out.cast(pa.timestamp("us")), "UTC")
-    if preset.time_format == "syslog":
-        now = datetime.utcnow()
-        y = year or now.year
-        fixed = pc.replace_substring(col, "  ", " 0")
-        parsed = pc.strptime(
-            pc.binary_join_element_wise(fixed, pa.scalar(str(y)), " "),
-            format="%b %d %H:%M:%S %Y",
-            unit="us",
-            error_is_null=True,
-        )
-        limit = pa.scalar(now + timedelta(days=1), pa.timestamp("us"))
-        prev = pc.strptime(
-            pc.binary_join_element_wise(fixed, pa.scalar(str(y - 1)), " "),
-            format="%b %d %H:%M:%S %Y",
-            unit="us",
-            error_is_null=True,
-        )
-        parsed = pc.if_else(pc.greater(parsed, limit), prev, parsed)
-        return pc.assume_timezone(parsed, "UTC")
-    parsed = pc.strptime(col, format=preset.time_format, unit="us", error_is_null=True)
-    if parsed.type.tz is None:
-        return pc.assume_timezone(parsed, "UTC")
-    return parsed.cast(ts)
-
-
 def looks_like_json(sample: bytes) -> bool:
     """Auto-detection: the first non-blank line starts with ``{``."""
     for line in sample.split(b"\n"):
@@ -339,3 +490,64 @@ def looks_like_json(sample: bytes) -> bool:
         if s:
             return s.startswith(b"{")
     return True
+
+
+# ---------------------------------------------------------------------------------------
+# Choosing a preset (--format auto on a text file without --pattern or --preset)
+
+AUTO_SAMPLE_LINES = 200
+"""Lines of a file's head that ``--format auto`` tries every preset on."""
+AUTO_MIN_RATE = 0.8
+"""The share of sampled records a preset must parse to be chosen (a clear majority)."""
+
+
+@dataclass(frozen=True)
+class PresetScore:
+    name: str
+    records: int
+    parsed: int
+
+    @property
+    def rate(self) -> float:
+        return self.parsed / self.records if self.records else 0.0
+
+
+def score_presets(lines: list[str]) -> list[PresetScore]:
+    """How well each preset parses these lines (cut into its own multi-line records), best
+    first; ties keep the order of :data:`PRESETS`."""
+    scores = []
+    for p in PRESETS.values():
+        rx = re.compile(p.pattern)
+        records: list[str] = []
+        start = re.compile(p.multiline_start) if p.multiline_start else None
+        for line in lines:
+            if start is not None and records and not start.search(line):
+                records[-1] += "\n" + line
+            else:
+                records.append(line)
+        parsed = sum(1 for r in records if rx.search(r))
+        scores.append(PresetScore(p.name, len(records), parsed))
+    order = {name: i for i, name in enumerate(PRESETS)}
+    return sorted(scores, key=lambda s: (-s.rate, order[s.name]))
+
+
+def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
+    """The preset that parses a clear majority of ``lines``, or None when no preset parses
+    any of them (plain text: its lines are kept unparsed, as with ``--format text``).
+
+    Raises LogFormatError naming the best three (with their parse rates) when some preset
+    parses some records but none a clear majority: a log of a known family read with the
+    wrong layout would land with most of its records failed.
+    """
+    sample = [s for s in lines if s.strip()][:AUTO_SAMPLE_LINES]
+    scores = score_presets(sample)
+    best = scores[0] if scores else None
+    if best is None or best.parsed == 0:
+        return None
+    if best.rate < AUTO_MIN_RATE:
+        listed = ", ".join(f"{s.name} {s.rate:.0%}" for s in scores[:3])
+        raise LogFormatError(
+            f"No log preset parses '{where}' (best on its first {len(sample)} lines: {listed}); "
+            "give --preset or --pattern, or --format text to keep its lines unparsed."
+        )
+    return text_format(pattern=None, preset=best.name, multiline_start=None)

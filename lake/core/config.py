@@ -10,9 +10,20 @@ these places that has it:
    ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
    ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``; for OpenLineage
    ``LAKE_OPENLINEAGE_URL`` and ``LAKE_OPENLINEAGE_API_KEY``),
-3. ``lake.toml`` in the current folder,
+3. ``lake.toml`` in the current folder or the nearest folder above it that has one (as git
+   finds its repository); relative paths in it, and the defaults, are read from that folder,
 4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``; no
    OpenLineage endpoint.
+
+A lake is *found* when a flag or ``LAKE_WAREHOUSE`` / ``LAKE_CATALOG_URL`` names it or a
+``lake.toml`` was found; otherwise there is no lake here, and only ``lake init`` (which
+writes ``lake.toml`` in the current folder) may make one: :func:`resolve` records that in
+:attr:`LakeConfig.found` and :func:`require_lake` turns it into :class:`NoLakeHere`.
+
+Secrets are never written to ``lake.toml``: ``lake init`` keeps the catalog URL without its
+password. A Postgres catalog then takes the password from libpq's own places (``PGPASSWORD``,
+``~/.pgpass``), or from the environment variable that ``catalog_password_env`` in
+``lake.toml`` names (e.g. ``catalog_password_env = "LAKE_CATALOG_PASSWORD"``).
 
 This is the only module that reads those places. ``lake.core.storage`` turns the result
 into what each library needs.
@@ -27,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from lake.core.errors import ConfigError
+from lake.core.errors import ConfigError, NoLakeHere
 
 CONFIG_FILE = "lake.toml"
 DEFAULT_WAREHOUSE = "./.lake/warehouse"
@@ -95,7 +106,11 @@ class LakeConfig:
     """Setting name -> where its value came from (``flag --warehouse``, ``environment
     LAKE_WAREHOUSE``, ``lake.toml (path)``, ``default``)."""
     root: Path = field(compare=False)
-    """The folder relative paths were resolved against."""
+    """The folder relative paths were resolved against: the one holding the ``lake.toml``
+    found, else the current folder."""
+    found: str | None = field(default=None, compare=False)
+    """What named this lake (``lake.toml (path)``, ``flag --warehouse``, ``environment
+    LAKE_CATALOG_URL``...), or None: nothing did, and the settings are only the defaults."""
 
     @property
     def is_s3(self) -> bool:
@@ -129,22 +144,38 @@ class LakeConfig:
         }
 
 
+def find_config_file(start: Path) -> Path | None:
+    """The ``lake.toml`` in ``start`` or the nearest folder above it, if any."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def resolve(
     *,
     warehouse: str | None = None,
     catalog_url: str | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    search_parents: bool = True,
 ) -> LakeConfig:
     """Resolve the configuration from flags, environment, ``lake.toml`` and defaults.
+
+    ``lake.toml`` is looked for in ``cwd`` and, with ``search_parents``, every folder above it;
+    ``lake init`` looks only in ``cwd``, since it makes the lake there.
 
     Raises:
         ConfigError: a setting is malformed; the message names the value's origin and
             every place the setting could be given.
     """
-    root = (cwd or Path.cwd()).resolve()
+    start = (cwd or Path.cwd()).resolve()
     env = os.environ if environ is None else environ
-    toml_path = root / CONFIG_FILE
+    toml_path = (
+        find_config_file(start) if search_parents else start / CONFIG_FILE
+    ) or start / CONFIG_FILE
+    root = toml_path.parent
     from_file = _read_toml(toml_path)
     flags = {"warehouse": warehouse, "catalog_url": catalog_url}
     origins: dict[str, str] = {}
@@ -167,6 +198,7 @@ def resolve(
     raw_warehouse = pick("warehouse", DEFAULT_WAREHOUSE)
     raw_catalog = pick("catalog_url", DEFAULT_CATALOG)
     assert raw_warehouse is not None and raw_catalog is not None
+    raw_catalog = _catalog_password_from_env(raw_catalog, from_file, env, origins)
     s3 = S3Settings(
         endpoint_url=_check_endpoint(pick("s3.endpoint_url", None), origins),
         access_key_id=pick("s3.access_key_id", None),
@@ -179,6 +211,9 @@ def resolve(
         url=_check_openlineage_url(pick("openlineage.url", None), origins),
         api_key=pick("openlineage.api_key", None),
     )
+    named_by = [origins[s] for s in ("warehouse", "catalog_url") if origins[s] != "default"]
+    if toml_path.is_file():
+        named_by.append(f"{CONFIG_FILE} ({toml_path})")
     return LakeConfig(
         warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
         catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
@@ -186,16 +221,34 @@ def resolve(
         openlineage=openlineage,
         origins=origins,
         root=root,
+        found=named_by[0] if named_by else None,
     )
+
+
+def require_lake(config: LakeConfig) -> LakeConfig:
+    """``config`` when something named a lake.
+
+    Raises:
+        NoLakeHere: no flag, no ``LAKE_WAREHOUSE`` / ``LAKE_CATALOG_URL`` and no ``lake.toml``
+            here or above; nothing is created.
+    """
+    if config.found is None:
+        raise NoLakeHere(
+            f"no lake here: run `lake init` (no {CONFIG_FILE} in {config.root} or any folder "
+            f"above it, and neither --warehouse/--catalog nor LAKE_WAREHOUSE/LAKE_CATALOG_URL "
+            f"is set)."
+        )
+    return config
 
 
 def write_config_file(
     folder: Path, *, warehouse: str, catalog_url: str, s3: Mapping[str, str | bool] | None = None
 ) -> Path:
-    """Write ``lake.toml`` in ``folder`` (what ``lake init`` does). Secrets are never written."""
+    """Write ``lake.toml`` in ``folder`` (what ``lake init`` does). Secrets are never written:
+    the catalog URL goes without its password (see :func:`without_password`)."""
     import tomli_w
 
-    document: dict[str, object] = {"warehouse": warehouse, "catalog": catalog_url}
+    document: dict[str, object] = {"warehouse": warehouse, "catalog": without_password(catalog_url)}
     s3_keys = {k: v for k, v in (s3 or {}).items() if f"s3.{k}" not in SECRET_SETTINGS and v}
     if s3_keys:
         document["s3"] = s3_keys
@@ -206,6 +259,54 @@ def write_config_file(
     )
     path.write_text(header + tomli_w.dumps(document), encoding="utf-8")
     return path
+
+
+def without_password(url: str) -> str:
+    """A catalog URL with no password in it (to be written down); unparsable: as given."""
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url
+    if parsed.password is None:
+        return url
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False)
+
+
+def _catalog_password_from_env(
+    url: str, from_file: Mapping[str, object], env: Mapping[str, str], origins: dict[str, str]
+) -> str:
+    """The catalog URL with the password from the variable ``catalog_password_env`` names."""
+    name = from_file.get("catalog_password_env")
+    if not name:
+        return url
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(
+            f"catalog_password_env in {CONFIG_FILE} must name an environment variable, e.g. "
+            f"LAKE_CATALOG_PASSWORD, not {name!r}."
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url  # refused with its own sentence by _normalize_catalog
+    password = env.get(name)
+    if parsed.password is not None or not password:
+        return url
+    origins["catalog_password"] = f"environment {name}"
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def mask_url(url: str) -> str:
@@ -282,7 +383,7 @@ def _normalize_catalog(value: str, root: Path, origin: str) -> str:
 
     try:
         url = make_url(value)
-    except ArgumentError as error:
+    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number
         raise ConfigError(
             f"The catalog URL {mask_url(value)!r} (from {origin}) is not a SQLAlchemy URL; "
             f"write sqlite:///path/catalog.db or postgresql+psycopg2://user@host/db and set it "

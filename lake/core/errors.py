@@ -21,6 +21,10 @@ class ConfigError(LakeError):
     """A setting is missing, malformed or contradictory."""
 
 
+class NoLakeHere(ConfigError):
+    """No lake is named here: no flag, no ``LAKE_*`` variable, no ``lake.toml`` up the folders."""
+
+
 class InvalidName(LakeError):
     """A table, namespace or column name that the lake refuses."""
 
@@ -75,3 +79,13 @@ class TypeNotStorable(SchemaConflict):
     def __init__(self, message: str, *, column: str) -> None:
         super().__init__(message)
         self.column = column
+
+
+class UnsupportedTableFeature(LakeError):
+    """A Delta table (written by another engine) uses a feature the lake cannot read
+    correctly, so it refuses rather than return wrong rows."""
+
+
+class ExternalTable(LakeError):
+    """The table was registered from another engine's Delta table: the lake does not write
+    to it, and touches its files only when told it owns them."""

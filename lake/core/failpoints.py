@@ -15,6 +15,8 @@ points, in the order a write reaches them:
 * ``materialize_shards``: a training set's shards are written, nothing is registered;
 * ``materialize_registered``: registered in the catalog, files not yet moved into place;
 * ``materialize_install``: shards moved into the output folder, the manifest not yet written.
+* ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
+  lease, and is about to delete files.
 """
 
 from __future__ import annotations

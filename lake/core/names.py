@@ -119,3 +119,27 @@ def parse_time(text: str, *, context: str | None = None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def model_version(text: str) -> int | str:
+    """A model version as the lake shows it: an integer, like every other version. (The
+    catalog stores model versions as text; registration takes whole numbers only, so text is
+    left only by catalogs written before that rule.)"""
+    return int(text) if text.isdigit() else text
+
+
+def check_model_version(version: int | str) -> str:
+    """A model version given at registration, as the catalog stores it (``"3"``).
+
+    Raises:
+        InvalidName: it is not a whole number of 1 or more.
+    """
+    from lake.core.errors import InvalidName
+
+    text = str(version).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidName(
+            f"Model version {str(version)!r} is not a whole number of 1 or more: versions "
+            f"count 1, 2, 3 (leave the version out to register the next one)."
+        )
+    return str(int(text))

@@ -47,6 +47,7 @@ from lake.core.errors import SchemaConflict, TypeNotStorable
 from lake.delta.types import (
     is_json,
     is_list,
+    is_null_only,
     json_field,
     json_text,
     normal_type,
@@ -251,6 +252,12 @@ def _meet(
     import pyarrow as pa
 
     a, b = normal_type(old.type), normal_type(new.type)
+    if is_null_only(new):
+        return old  # no value yet decides nothing
+    if is_null_only(old):
+        # A column with no value yet takes the first type written: its rows are all null.
+        changes.append(_change("widened", path, old, new, True, where))
+        return new.with_name(old.name)
     if is_json(old) or is_json(new):
         if is_json(old) and is_json(new):
             return old
@@ -324,7 +331,7 @@ def _meet_struct(
 def _type_name(f: pa.Field | None) -> str | None:
     if f is None:
         return None
-    return "json" if is_json(f) else str(f.type)
+    return "json" if is_json(f) else "null" if is_null_only(f) else str(f.type)
 
 
 def _change(
@@ -411,6 +418,8 @@ def _conform_array(array: pa.Array, old: pa.Field, new: pa.Field) -> pa.Array:
 
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if is_null_only(old) and not is_null_only(new):
+        return pa.nulls(len(array), new.type)
     if is_json(new) and not is_json(old):
         return pa.array(
             [None if v is None else json_text(v) for v in array.to_pylist()], type=pa.string()
@@ -436,12 +445,18 @@ def _needs_python(old: pa.DataType, new: pa.DataType) -> bool:
             if source is None:
                 # Arrow's struct cast cannot add fields: build the value in Python.
                 return True
-            if (is_json(target) and not is_json(source)) or _needs_python(source.type, target.type):
+            if (
+                (is_json(target) and not is_json(source))
+                or (is_null_only(source) and not is_null_only(target))
+                or _needs_python(source.type, target.type)
+            ):
                 return True
         return False
     if is_list(new) and is_list(old):
-        return (is_json(new.value_field) and not is_json(old.value_field)) or _needs_python(
-            old.value_type, new.value_type
+        return (
+            (is_json(new.value_field) and not is_json(old.value_field))
+            or (is_null_only(old.value_field) and not is_null_only(new.value_field))
+            or _needs_python(old.value_type, new.value_type)
         )
     return False
 
@@ -458,7 +473,7 @@ def _python_value(value: object, old: pa.DataType, new: pa.DataType) -> object:
             target = new.field(i)
             source = old_fields.get(target.name)
             inner = value.get(target.name)
-            if source is None or inner is None:
+            if source is None or inner is None or is_null_only(source):
                 out[target.name] = None
             elif is_json(target) and not is_json(source):
                 out[target.name] = json_text(inner)
@@ -469,6 +484,8 @@ def _python_value(value: object, old: pa.DataType, new: pa.DataType) -> object:
         target, source = new.value_field, old.value_field
         if is_json(target) and not is_json(source):
             return [None if v is None else json_text(v) for v in value]
+        if is_null_only(source):
+            return [None for _ in value]
         return [_python_value(v, source.type, target.type) for v in value]
     if pa.types.is_floating(new) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -30,6 +30,10 @@ class DataFile:
     """Per top-level timestamp-with-zone column, its (min, max) from the Delta log's file
     statistics (None where not recorded). Delta keeps them to the millisecond: the true
     maximum may lie up to 1 ms above the recorded one."""
+    deleted_rows: tuple[int, ...] = ()
+    """Indexes (0-based, in file order) of the file's rows this version no longer holds: its
+    deletion vector (tables other engines wrote; see ``lake.delta.deletion``). ``rows``
+    already excludes them."""
 
 
 class LoggedRanges(Mapping[str, tuple[datetime | None, datetime | None]]):
@@ -64,6 +68,10 @@ class Snapshot:
     schema: pa.Schema
     partition_columns: tuple[str, ...]
     files: tuple[DataFile, ...]
+    physical_names: Mapping[str, str] = field(default_factory=dict)
+    """Column mapping (a table another engine wrote with ``delta.columnMapping.mode`` =
+    ``name``): the name in the data files of each top-level column whose name there differs
+    from its name in the schema. Empty for every table the lake writes."""
 
     @property
     def rows(self) -> int:

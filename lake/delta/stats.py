@@ -49,8 +49,12 @@ def file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, object
                     continue
                 complete = False
                 break
-            lows.append(column_stats.min)
-            highs.append(column_stats.max)
+            try:
+                lows.append(column_stats.min)
+                highs.append(column_stats.max)
+            except OverflowError:  # a date before year 1 or after 9999: no Python, no JSON form
+                complete = False
+                break
             null_count += column_stats.null_count or 0
         if not complete:
             continue

@@ -64,6 +64,20 @@ def is_json(field: pa.Field) -> bool:
     return (field.metadata or {}).get(JSON_ENCODING_KEY) == b"json"
 
 
+def is_null_only(field: pa.Field) -> bool:
+    """A column (or struct field, or list element) that every record so far left null, an
+    empty object, or absent: stored as a string column marked ``lake.encoding = null``,
+    so a query naming it finds it. The first write with a real value gives it that type."""
+    return (field.metadata or {}).get(JSON_ENCODING_KEY) == b"null"
+
+
+def null_only_field(name: str) -> pa.Field:
+    """A column with no values yet (see :func:`is_null_only`)."""
+    import pyarrow as pa
+
+    return pa.field(name, pa.string(), metadata={JSON_ENCODING_KEY: b"null"})
+
+
 def json_field(name: str, *, nullable: bool = True) -> pa.Field:
     """A column of JSON text."""
     import pyarrow as pa
@@ -76,6 +90,8 @@ def column_type(field: pa.Field) -> str:
     with ``json`` for a string of JSON text, at any depth (``list<element: json>``)."""
     if is_json(field):
         return "json"
+    if is_null_only(field):
+        return "null"
     if not _holds_json(field.type):
         return str(field.type)
     import pyarrow as pa
@@ -94,16 +110,18 @@ def column_type(field: pa.Field) -> str:
 
 
 def _holds_json(t: pa.DataType) -> bool:
+    """Whether a nested type has a part shown other than by Arrow (json, null)."""
     import pyarrow as pa
 
+    def marked(f: pa.Field) -> bool:
+        return is_json(f) or is_null_only(f) or _holds_json(f.type)
+
     if pa.types.is_struct(t):
-        return any(
-            is_json(f) or _holds_json(f.type) for f in (t.field(i) for i in range(t.num_fields))
-        )
+        return any(marked(f) for f in (t.field(i) for i in range(t.num_fields)))
     if is_list(t):
-        return is_json(t.value_field) or _holds_json(t.value_type)
+        return marked(t.value_field)
     if pa.types.is_map(t):
-        return is_json(t.item_field) or _holds_json(t.item_type)
+        return marked(t.item_field)
     return False
 
 
@@ -154,7 +172,10 @@ def normal_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
         return pa.binary()
     if is_list(t):
-        return pa.list_(normal_type(t.value_type))
+        # The element's marks (json, null) stay: Arrow's type equality ignores them.
+        return pa.list_(
+            pa.field("item", normal_type(t.value_type), metadata=t.value_field.metadata)
+        )
     if pa.types.is_struct(t):
         return pa.struct([_normal_field(t.field(i)) for i in range(t.num_fields)])
     if pa.types.is_map(t):
@@ -317,7 +338,8 @@ JSON_ELEMENTS_KEY = b"lake.json_elements"
 (``[]``: the elements; ``[].[]``: the elements' elements; ``{}``: a map's values). Delta
 keeps metadata on columns and struct fields but not on a list's element or a map's value,
 so :func:`to_delta_schema` moves their JSON marks up to the nearest field and
-:func:`from_delta_schema` puts them back."""
+:func:`from_delta_schema` puts them back. A place whose elements are null-only
+(:func:`is_null_only`) is listed with the prefix ``null:`` (``null:[]``)."""
 
 
 def to_delta_schema(schema: pa.Schema) -> pa.Schema:
@@ -356,12 +378,16 @@ def _mark_type(t: pa.DataType, path: str, paths: list[str]) -> pa.DataType:
         step = f"{path}[]"
         if is_json(t.value_field):
             paths.append(step)
+        elif is_null_only(t.value_field):
+            paths.append(f"null:{step}")
         item = _mark_type(t.value_type, f"{step}.", paths)
         return pa.list_(pa.field(t.value_field.name, item, nullable=t.value_field.nullable))
     if pa.types.is_map(t):
         step = f"{path}{{}}"
         if is_json(t.item_field):
             paths.append(step)
+        elif is_null_only(t.item_field):
+            paths.append(f"null:{step}")
         item = _mark_type(t.item_type, f"{step}.", paths)
         return pa.map_(
             t.key_type, pa.field(t.item_field.name, item, nullable=t.item_field.nullable)
@@ -387,14 +413,22 @@ def _unmark_type(t: pa.DataType, path: str, paths: set[str]) -> pa.DataType:
     if is_list(t):
         step = f"{path}[]"
         item = _unmark_type(t.value_type, f"{step}.", paths)
-        meta = {JSON_ENCODING_KEY: b"json"} if step in paths else None
+        meta = _mark_of(step, paths)
         return pa.list_(
             pa.field(t.value_field.name, item, nullable=t.value_field.nullable, metadata=meta)
         )
     if pa.types.is_map(t):
         step = f"{path}{{}}"
         item = _unmark_type(t.item_type, f"{step}.", paths)
-        meta = {JSON_ENCODING_KEY: b"json"} if step in paths else None
+        meta = _mark_of(step, paths)
         value = pa.field(t.item_field.name, item, nullable=t.item_field.nullable, metadata=meta)
         return pa.map_(t.key_type, value)
     return t
+
+
+def _mark_of(step: str, paths: set[str]) -> dict[bytes, bytes] | None:
+    if step in paths:
+        return {JSON_ENCODING_KEY: b"json"}
+    if f"null:{step}" in paths:
+        return {JSON_ENCODING_KEY: b"null"}
+    return None

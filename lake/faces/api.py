@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lake.core.config import LakeConfig, resolve
+from lake.core.config import LakeConfig, require_lake, resolve
 from lake.core.names import TableName, TableRef
 from lake.core.storage import Storage
 from lake.delta.types import column_type
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
+    from lake.landing.register import Registered
     from lake.landing.sync import SyncResult
     from lake.landing.vacuum import ObjectsReport, VacuumReport
     from queries.sql import QueryResult
@@ -107,9 +108,12 @@ class Lake:
 
     def close(self) -> None:
         """Release the catalog connections and the lake's DuckDB database."""
-        from queries.session import close_shared
+        import sys
 
-        close_shared(self.storage)
+        if "queries.session" in sys.modules:  # else no DuckDB was opened: start-up stays light
+            from queries.session import close_shared
+
+            close_shared(self.storage)
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -155,6 +159,16 @@ class Lake:
         catalog alone: two queries whatever the number of tables)."""
         current = self.catalog.current_versions()
         return [TableSummary(t, current.get(t.name)) for t in self.tables()]
+
+    def table_summary(self, name: str | TableName) -> TableSummary:
+        """One table with its current version's rows, bytes and commit time (catalog only)."""
+        info = self.catalog.get_table(_table_name(name))
+        current = (
+            self.catalog.find_version(info, info.current_version)
+            if info.current_version is not None
+            else None
+        )
+        return TableSummary(info, current)
 
     def table(self, name: str | TableName) -> TableInfo:
         """A table, with the catalog brought up to date with its Delta log first."""
@@ -232,14 +246,27 @@ class Lake:
         pattern: str | None = None,
         preset: str | None = None,
         multiline_start: str | None = None,
-        time_field: str | None = None,
+        time_field: str | Sequence[str] | None = None,
+        time_format: str | Sequence[str] | None = None,
+        year: int | None = None,
+        earliest: str | None = None,
+        latest: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
+        encoding: str | None = None,
+        reparse: bool = False,
     ) -> IngestReport:
-        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst)
+        """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
 
-        ``format`` is auto, jsonl or text; text logs need ``pattern`` (a regex with named
-        groups) or ``preset`` (apache-combined, nginx-combined, syslog, log4j).
+        ``format`` is auto (JSON lines, or text parsed by the preset that fits), jsonl or text;
+        text logs take ``pattern`` (a regex with named groups) or ``preset`` (see
+        :meth:`presets`). The event time: ``time_field`` (``"date+time"`` or a list joins
+        fields), ``time_format`` (strptime formats tried in order; ``epoch``, ``epoch_ms``,
+        ``epoch_us``, ``epoch_ns``, ``iso8601``), ``year`` for times without one, and the
+        plausible window ``earliest``/``latest`` (ISO dates; default 1970-01-02 to a day
+        after the ingest). ``encoding``: of files without a byte-order mark (UTF-8 when None).
+        ``reparse``: read the files again even if already ingested, their rows replaced by the
+        new parse in the same commit (older versions keep the old parse).
         """
         from ingest.logs.pipeline import ingest_logs
 
@@ -253,7 +280,13 @@ class Lake:
             preset=preset,
             multiline_start=multiline_start,
             time_field=time_field,
+            time_format=time_format,
+            year=year,
+            earliest=earliest,
+            latest=latest,
             progress=progress,
+            encoding=encoding,
+            reparse=reparse,
         )
 
     def ingest_files(self, table: str, paths: str | Sequence[str]) -> FilesReport:
@@ -269,6 +302,13 @@ class Lake:
             _table_name(table),
             [paths] if isinstance(paths, str) else paths,
         )
+
+    def presets(self) -> list[dict[str, object]]:
+        """The text log presets: name, description, regex, time format, multi-line start and
+        an example line."""
+        from ingest.logs.textlogs import PRESETS
+
+        return [p.to_json() for p in PRESETS.values()]
 
     def ingest_db(
         self,
@@ -324,12 +364,22 @@ class Lake:
             result["history"] = [c.to_json() for c in self.catalog.schema_changes(info)]
         return result
 
-    def optimize(self, name: str) -> VersionInfo | None:
+    def optimize(self, name: str, *, owned: bool = False) -> VersionInfo | None:
         """Compact a table's small files into large ones (a new version with the same rows);
-        None when there was nothing to compact."""
+        None when there was nothing to compact. An external table (see
+        :meth:`register_table`) only with ``owned``."""
         from lake.landing.writes import optimize
 
-        return optimize(self.catalog, self.storage, self.table(name))
+        return optimize(self.catalog, self.storage, self.table(name), owned=owned)
+
+    def register_table(self, name: str, location: str) -> Registered:
+        """Register the Delta table another engine wrote at ``location`` (a folder or an
+        ``s3://`` prefix) as ``name``, with every version its log still has. The lake reads
+        it (SQL, time travel, materialize, audit, impact) but never writes to it; vacuum and
+        optimize touch it only with ``owned=True``."""
+        from lake.landing.register import register_table
+
+        return register_table(self.catalog, self.storage, _table_name(name), location)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -421,7 +471,7 @@ class Lake:
         name: str,
         *,
         training_set: str,
-        version: str | None = None,
+        version: int | None = None,
         uri: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         run_id: str | None = None,
@@ -489,19 +539,32 @@ class Lake:
     # -- retention ---------------------------------------------------------------------------
 
     def vacuum(
-        self, table: str | None = None, *, retain: str = "7d", apply: bool = False
+        self,
+        table: str | None = None,
+        *,
+        retain: str = "7d",
+        apply: bool = False,
+        owned: bool = False,
     ) -> list[VacuumReport]:
         """Delete data files no kept version needs (a dry run unless ``apply``): kept are the
         latest version, versions within ``retain``, and every version a training set, a model
-        or a tag pins, whatever its age."""
-        from lake.landing.vacuum import parse_retention, vacuum_table
+        or a tag pins, whatever its age. External tables (see :meth:`register_table`) are left
+        alone unless named with ``owned``."""
+        from lake.core.errors import ConfigError
+        from lake.landing.vacuum import VacuumReport, parse_retention, vacuum_table
 
         duration = parse_retention(retain)
+        if owned and not table:
+            raise ConfigError("--owned applies to one table: name the external table to vacuum.")
         targets = [self.table(table)] if table else [self.table(t.name) for t in self.tables()]
         reports = []
         for info in targets:
+            if not table and info.kind == "external":
+                note = "external table: not vacuumed (name it with --owned if the lake owns it)"
+                reports.append(VacuumReport(str(info.name), 0, apply, (), (), 0, notes=(note,)))
+                continue
             report = vacuum_table(
-                self.catalog, self.delta(info), info, retain=duration, apply=apply
+                self.catalog, self.delta(info), info, retain=duration, apply=apply, owned=owned
             )
             if apply:
                 self.sync_table(info)  # vacuum commits VACUUM START/END versions
@@ -519,7 +582,8 @@ class Lake:
         for table in self.tables():
             info = self.table(table.name)
             store = self.delta(info)
-            plan = vacuum_table(self.catalog, store, info, retain=duration, apply=False)
+            # a dry run of every table, external ones included: only its kept versions count
+            plan = vacuum_table(self.catalog, store, info, retain=duration, apply=False, owned=True)
             kept.append((store, [k.version for k in plan.kept]))
         return vacuum_objects(self.storage, kept, retain=duration, apply=apply)
 
@@ -617,15 +681,27 @@ def connect(
     catalog: str | None = None,
     cwd: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    create: bool = False,
 ) -> Lake:
-    """Open a lake. Arguments override the environment, ``lake.toml`` and the defaults."""
+    """Open a lake. Arguments override the environment, ``lake.toml`` (in ``cwd`` or the
+    nearest folder above it) and the defaults.
+
+    With ``create`` (what ``lake init`` does) the lake is the one named here: ``lake.toml`` is
+    read from ``cwd`` only, and the embedded default is used when nothing names one.
+
+    Raises:
+        NoLakeHere: nothing names a lake (no argument, no ``LAKE_WAREHOUSE`` /
+            ``LAKE_CATALOG_URL``, no ``lake.toml`` here or above) and ``create`` is false.
+        ConfigError: a setting is malformed.
+    """
     config = resolve(
         warehouse=warehouse,
         catalog_url=catalog,
         cwd=Path(cwd) if cwd is not None else None,
         environ=environ,
+        search_parents=not create,
     )
-    return Lake(config)
+    return Lake(config if create else require_lake(config))
 
 
 def git_commit(folder: Path) -> str | None:

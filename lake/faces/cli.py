@@ -18,18 +18,60 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from lake.core.errors import LakeError
+from lake.faces.render import plural, short_path, short_run_id
 
 if TYPE_CHECKING:
+    import click
+
     from lake.faces.api import Lake
 
 _state = {"debug": False}
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
 
 
-class _LakeGroup(TyperGroup):
-    """Turns a LakeError into one line on standard error and exit code 1, in one place."""
+class _Option(TyperOption):
+    """An option shown as the tools people know show one: a flag alone (``--debug``), a
+    value with its kind (``--limit INTEGER``, ``--output [table|json]``)."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        if self.is_flag:
+            return None
+        label = super().display_type_rich(ctx) or ""
+        inner = label.removeprefix("<").removesuffix(">")
+        return f"[{inner}]" if "|" in inner else _TYPE_NAMES.get(inner, inner.upper())
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its name in capitals: ``TABLE``, ``[NAME]``, ``PATHS...``."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _conventional(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _conventional(super().get_params(ctx))
+
+
+class _LakeGroup(_Group):
+    """Turns a LakeError into one line on standard error and exit code 1, in one place;
+    shows every command's options and arguments the usual way (see :class:`_Option`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _conventional_commands(self)
 
     def invoke(self, ctx: typer.Context):  # noqa: ANN201
         try:
@@ -43,6 +85,42 @@ class _LakeGroup(TyperGroup):
             ctx.exit(1)
 
 
+def _conventional(params: list[click.Parameter]) -> list[click.Parameter]:
+    for param in params:
+        if type(param) is TyperOption:
+            param.__class__ = _Option
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
+            param.metavar = param.metavar or (param.name or "").upper()
+    return params
+
+
+def _conventional_commands(group: click.Group) -> None:
+    for command in group.commands.values():
+        if command.help:  # the summary is one paragraph, whatever the docstring's line breaks
+            import inspect
+
+            summary, _, rest = inspect.cleandoc(command.help).partition("\n\n")
+            command.help = " ".join(summary.split()) + (f"\n\n{rest}" if rest else "")
+        if type(command) is TyperGroup:
+            command.__class__ = _Group
+            _conventional_commands(command)  # type: ignore[arg-type]
+        elif type(command) is TyperCommand:
+            command.__class__ = _Command
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("lake")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            from lake import __version__ as found
+        sys.stdout.write(f"lake {found}\n")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     name="lake",
     cls=_LakeGroup,
@@ -53,7 +131,6 @@ app = typer.Typer(
         "Example:  lake init && lake tables --output json"
     ),
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -88,17 +165,34 @@ CatalogOption = Annotated[
 OutputOption = Annotated[
     Output, typer.Option("--output", "-o", help="table for people, json for programs.")
 ]
+OwnedOption = Annotated[
+    bool,
+    typer.Option(
+        "--owned",
+        help="The table is external (lake table register) and the lake owns its files now.",
+    ),
+]
 
 
-def _lake(warehouse: str | None, catalog: str | None) -> Lake:
+def _lake(warehouse: str | None, catalog: str | None, *, create: bool = False) -> Lake:
+    """The lake named by the flags, ``LAKE_*`` or the nearest ``lake.toml`` (as git finds its
+    repository); with none, every command but ``lake init`` stops with "no lake here"."""
     from lake.faces.api import connect
 
-    return connect(warehouse=warehouse, catalog=catalog)
+    return connect(warehouse=warehouse, catalog=catalog, create=create)
 
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of errors (or LAKE_DEBUG=1).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug or os.environ.get("LAKE_DEBUG") == "1"
 
@@ -108,16 +202,22 @@ def _root(
 
 @app.command()
 def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> None:
-    """Write lake.toml in this folder and prepare the warehouse and the catalog.
+    """Write lake.toml in this folder and prepare the warehouse and the catalog: the only
+    command that makes a lake (the others find one here or in a folder above).
 
     Example:  lake init --warehouse s3://ml-lake/prod --catalog postgresql+psycopg2://lake@db/lake
     """
     from pathlib import Path
 
-    from lake.core.config import DEFAULT_CATALOG, DEFAULT_WAREHOUSE, write_config_file
+    from lake.core.config import (
+        DEFAULT_CATALOG,
+        DEFAULT_WAREHOUSE,
+        without_password,
+        write_config_file,
+    )
     from lake.faces.render import print_message
 
-    lk = _lake(warehouse, catalog)
+    lk = _lake(warehouse, catalog, create=True)
     with lk:
         result = lk.init()
         origins = lk.config.origins
@@ -137,10 +237,16 @@ def init(warehouse: WarehouseOption = None, catalog: CatalogOption = None) -> No
                 else DEFAULT_CATALOG
             ),
         )
+        left_out = ""
+        if catalog and without_password(catalog) != catalog:
+            left_out = (
+                " without the catalog password (give it in PGPASSWORD or ~/.pgpass, or name "
+                "an environment variable with catalog_password_env in lake.toml)"
+            )
         print_message(
             f"Lake ready: warehouse {lk.config.warehouse}, catalog "
             f"{lk.describe_config()['catalog_url']['value']} ({result['catalog']}); "
-            f"wrote {written.name}."
+            f"wrote {written.name}{left_out}."
         )
 
 
@@ -174,22 +280,56 @@ def tables(
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """List the lake's tables.
+    """List the lake's tables with their current version's rows, bytes and last write.
 
     Example:  lake tables --output json
     """
     from lake.faces.render import print_json, print_rows
 
     with _lake(warehouse, catalog) as lk:
-        found = [t.to_json() for t in lk.tables()]
+        found = [t.to_json() for t in lk.table_summaries()]
     if output is Output.json:
         print_json(found)
     else:
         print_rows(
-            found,
-            columns=["table", "kind", "current_version", "created_at", "location"],
+            [{**t, "version": t["current_version"]} for t in found],
+            columns=["table", "kind", "version", "rows", "bytes", "last_write", "location"],
             empty="No tables yet.",
         )
+
+
+table_app = typer.Typer(help="Bring in Delta tables other engines wrote.", no_args_is_help=True)
+app.add_typer(table_app, name="table")
+
+
+@table_app.command("register")
+def table_register(
+    table: Annotated[str, typer.Argument(help="namespace.table to register it as")],
+    location: Annotated[
+        str, typer.Argument(help="The Delta table's folder or s3://bucket/prefix.")
+    ],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Register a Delta table another engine wrote (Spark, Databricks, delta-rs, Flink...)
+    with every version its log still has; the lake reads it and never writes to it.
+
+    Example:  lake table register sales.orders s3://warehouse/spark/orders
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        registered = lk.register_table(table, location)
+    if output is Output.json:
+        print_json(registered.to_json())
+        return
+    first = registered.oldest
+    cleaned = f" (versions before {first} were cleaned up by its writer)" if first else ""
+    print_message(
+        f"{registered.table.name}: external Delta table at {registered.table.location}, versions "
+        f"{first} to {registered.latest}{cleaned}; {len(registered.recorded)} recorded now."
+    )
 
 
 @app.command()
@@ -223,7 +363,7 @@ def describe(
         "operation": version_info.get("operation"),
         "rows": version_info.get("rows_total"),
         "bytes": version_info.get("bytes_total"),
-        "run": f"{run.get('job')} ({run.get('run_id')})" if run else None,
+        "run": f"{run.get('job')} ({short_run_id(run.get('run_id'))})" if run else None,
     }
     print_mapping(summary, title=found["table"])
     print_rows(columns, title="columns", empty="No columns (no version yet).")
@@ -308,7 +448,8 @@ class LogFormat(StrEnum):
 def ingest_logs(
     table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
     paths: Annotated[
-        list[str], typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst")
+        list[str],
+        typer.Argument(help="files, folders, globs or s3:// prefixes; plain, .gz, .zst, .bz2"),
     ],
     format: Annotated[
         LogFormat, typer.Option("--format", help="auto decides per file by its content.")
@@ -318,7 +459,7 @@ def ingest_logs(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option("--preset", help="apache-combined, nginx-combined, syslog or log4j."),
+        typer.Option("--preset", help="A layout of a known system; `lake presets` lists them."),
     ] = None,
     multiline_start: Annotated[
         str | None,
@@ -331,12 +472,69 @@ def ingest_logs(
         ),
     ] = None,
     time_field: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--time-field",
-            help="The event time field (default: timestamp, time, @timestamp or ts).",
+            help=(
+                "The event time field (default: timestamp, time, @timestamp or ts; a preset's "
+                "time). Fields joined by a space: date+time, or the option given twice."
+            ),
         ),
     ] = None,
+    time_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--time-format",
+            help=(
+                "How the time is written, strptime-style ('%y/%m/%d %H:%M:%S'); repeat to try "
+                "several in order. epoch, epoch_ms, epoch_us, epoch_ns read numbers; iso8601."
+            ),
+        ),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            "--year",
+            help=(
+                "The year of times written without one (RFC 3164 syslog). Default: the year "
+                "the file was last modified (the year before for a later date)."
+            ),
+        ),
+    ] = None,
+    earliest: Annotated[
+        str | None,
+        typer.Option(
+            "--earliest",
+            help="Event times before this are not used (default 1970-01-02).",
+        ),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option(
+            "--latest",
+            help="Event times after this are not used (default: a day after the ingest).",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help=(
+                "Text encoding of files without a byte-order mark: utf-8 (default), latin-1, "
+                "cp1252, utf-16..."
+            ),
+        ),
+    ] = None,
+    reparse: Annotated[
+        bool,
+        typer.Option(
+            "--reparse",
+            help=(
+                "Read the files again even if already ingested and replace their rows "
+                "(new version; older versions keep the old parse)."
+            ),
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -360,7 +558,13 @@ def ingest_logs(
             preset=preset,
             multiline_start=multiline_start,
             time_field=time_field,
+            time_format=time_format,
+            year=year,
+            earliest=earliest,
+            latest=latest,
             progress=progress,
+            encoding=encoding,
+            reparse=reparse,
         )
     if output is Output.json:
         print_json(report.to_json())
@@ -368,11 +572,12 @@ def ingest_logs(
     print_rows(
         [
             {
-                "file": _short_uri(f.uri),
+                "file": short_path(f.uri),
                 "status": f.status,
                 "read": f.records_read,
                 "parsed": f.records_parsed,
                 "failed": f.records_failed,
+                "parser": f.parser,
                 "note": f.note,
             }
             for f in report.files
@@ -384,10 +589,18 @@ def ingest_logs(
         if report.version is not None
         else f"{report.table} (nothing new: no version)"
     )
+    times = report.event_times_json()
+    if times is not None:
+        why = ", ".join(f"{k} {v}" for k, v in times["reasons"].items())
+        print_message(
+            f"Event time from {times['time_field'] or '(no time field found)'}: "
+            f"{times['with_time']} records have one, {times['without_time']} do not"
+            + (f" ({why}; see _error)." if why else ".")
+        )
     print_message(
-        f"{report.records_read} records read, {report.records_parsed} parsed, "
-        f"{report.records_failed} failed (kept with _error), {report.files_skipped} files "
-        f"skipped -> {where} in {report.seconds:.1f}s."
+        f"{plural(report.records_read, 'record')} read, {report.records_parsed:,} parsed, "
+        f"{report.records_failed:,} failed (kept with _error), "
+        f"{plural(report.files_skipped, 'file')} skipped -> {where} in {report.seconds:.1f}s."
     )
 
 
@@ -415,6 +628,22 @@ def ingest_files(
             f"{report.table}@{report.version}: {report.files} file(s), {report.bytes:,} bytes, "
             f"{report.new_objects} new object(s) stored."
         )
+
+
+@app.command()
+def presets(output: OutputOption = Output.table) -> None:
+    """List the text log presets: each one's regex, time format and an example line.
+
+    Example:  lake presets --output json
+    """
+    from ingest.logs.textlogs import PRESETS
+    from lake.faces.render import print_json, print_presets
+
+    found = [p.to_json() for p in PRESETS.values()]
+    if output is Output.json:
+        print_json(found)
+        return
+    print_presets(found)
 
 
 class ExtractMode(StrEnum):
@@ -506,8 +735,8 @@ def ingest_db(
         else ""
     )
     print_message(
-        f"{report.rows} rows read ({report.mode}): {report.rows_added} added, "
-        f"{report.rows_removed} removed, {changed} changed -> {where}{mark} in "
+        f"{plural(report.rows, 'row')} read ({report.mode}): {report.rows_added:,} added, "
+        f"{report.rows_removed:,} removed, {changed} changed -> {where}{mark} in "
         f"{report.seconds:.1f}s."
     )
 
@@ -548,6 +777,7 @@ def schema(
 @app.command()
 def optimize(
     table: Annotated[str, typer.Argument(help="namespace.table")],
+    owned: OwnedOption = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -559,15 +789,16 @@ def optimize(
     from lake.faces.render import print_json, print_message
 
     with _lake(warehouse, catalog) as lk:
-        version = lk.optimize(table)
+        version = lk.optimize(table, owned=owned)
     if output is Output.json:
         print_json(version.to_json() if version else None)
     elif version is None:
         print_message(f"{table}: nothing to compact.")
     else:
         print_message(
-            f"{table}: version {version.version}, {version.files_removed} files compacted into "
-            f"{version.files_added} ({version.files_total} files in all)."
+            f"{table}: version {version.version}, {plural(version.files_removed, 'file')} "
+            f"compacted into {version.files_added:,} "
+            f"({plural(version.files_total, 'file')} in all)."
         )
 
 
@@ -609,20 +840,32 @@ def sql(
             "--timeout", help="Stop the query after this many seconds.", show_default=False
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help=(
+                "Also show, on standard error, the files and bytes read of each table version "
+                "and the files skipped by partition or statistics."
+            ),
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Query lake tables with SQL (DuckDB), any version: VERSION AS OF 3, TIMESTAMP AS OF '...',
-    AT (VERSION => 3). JSON output lists the table versions read.
+    AT (VERSION => 3). JSON output lists the table versions read and what was read of each.
 
     Example:  lake sql "SELECT request.method, count(*) FROM web.logs VERSION AS OF 3 GROUP BY 1"
     """
-    from queries.output import write_result
+    from queries.output import print_scans, write_result
 
     text = sys.stdin.read() if query == "-" else query
     with _lake(warehouse, catalog) as lk:
         result = lk.sql(text, read_only=read_only, max_rows=max_rows, timeout_s=timeout)
     write_result(result, format=output.value, out=out)
+    if explain:
+        print_scans(result)
 
 
 # -- training sets, models, audit, retention -------------------------------------------------
@@ -712,7 +955,7 @@ def materialize(
     text = sys.stdin.read() if sql == "-" else sql
     with (
         _lake(warehouse, catalog) as lk,
-        ingest_progress(enabled=output is Output.table) as progress,
+        ingest_progress(enabled=output is Output.table, sized=False, noun="row") as progress,
     ):
         result = lk.materialize(
             name,
@@ -737,7 +980,8 @@ def materialize(
         + ("" if result.files_identical else " (Parquet bytes differ)"),
     }[result.status]
     print_message(
-        f"{result.ref}: {what}; {result.row_count:,} rows in {len(result.files)} file(s), content "
+        f"{result.ref}: {what}; {plural(result.row_count, 'row')} in "
+        f"{plural(len(result.files), 'file')}, content "
         f"{result.content_hash[:16]}..., read {inputs or 'no tables'} -> {result.manifest} in "
         f"{result.seconds:.2f}s."
     )
@@ -751,9 +995,12 @@ def model_register(
         typer.Option("--training-set", help="NAME or NAME@VERSION (default: its newest version)."),
     ],
     version: Annotated[
-        str | None,
+        int | None,
         typer.Option(
-            "--version", help="The model's version (default: the next number).", show_default=False
+            "--version",
+            help="The model's version, a whole number (default: the next one).",
+            show_default=False,
+            min=1,
         ),
     ] = None,
     uri: Annotated[
@@ -928,6 +1175,7 @@ def vacuum(
             help="Delete (--apply), or only show what would go (--dry-run, the default).",
         ),
     ] = False,
+    owned: OwnedOption = False,
     objects: Annotated[
         bool,
         typer.Option(
@@ -941,6 +1189,7 @@ def vacuum(
 ) -> None:
     """Delete data files no kept version needs; pinned versions (training sets, models, tags)
     are always kept. A dry run by default: shows the files and the bytes it would free.
+    External tables are skipped unless named with --owned.
     With --objects, also the stored files no kept version's uri column names.
 
     Example:  lake vacuum web.access --retain 7d --apply
@@ -951,7 +1200,7 @@ def vacuum(
     if objects and table is not None:
         raise ConfigError("--objects looks at every table; leave out TABLE.")
     with _lake(warehouse, catalog) as lk:
-        reports = lk.vacuum(table, retain=retain, apply=apply)
+        reports = lk.vacuum(table, retain=retain, apply=apply, owned=owned)
         swept = lk.vacuum_objects(retain=retain, apply=apply) if objects else None
     if output is Output.json:
         tables = [r.to_json() for r in reports]
@@ -966,7 +1215,8 @@ def vacuum(
         kept = "; ".join(f"v{k.version} ({', '.join(k.reasons)})" for k in report.kept)
         verb = "deleted" if report.applied else "would delete"
         print_message(
-            f"{report.table}: {verb} {len(report.files)} file(s), {report.bytes / 1e6:,.1f} MB; "
+            f"{report.table}: {verb} {plural(len(report.files), 'file')}, "
+            f"{report.bytes / 1e6:,.1f} MB; "
             f"kept {kept or 'nothing'}" + (f"; {'; '.join(report.notes)}" if report.notes else "")
         )
         if report.files and not report.applied:
@@ -1188,18 +1438,6 @@ def _print_drift(table: str, drift: Sequence[Mapping[str, Any]]) -> None:
             + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
             + f" (see: lake schema {table} --history)"
         )
-
-
-def _short_uri(uri: str) -> str:
-    """A local file as a path relative to here when it is below here; other URIs as they are."""
-    import os
-    from urllib.parse import unquote, urlsplit
-
-    if not uri.startswith("file://"):
-        return uri
-    path = unquote(urlsplit(uri).path)
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lake.faces.render import plural, short_path
+
 SOURCES_SHOWN = 5
 CONTRIBUTIONS_SHOWN = 20
 RUNS_SHOWN = 30
@@ -54,7 +56,7 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
     node = parent.add(
         f"[bold cyan]{table_version['table']}@{table_version['version']}[/]  committed "
         f"{_time(table_version['committed_at'])}  {_count(table_version.get('rows_total'))} rows, "
-        f"data from {len(contributions)} version(s)"
+        f"data from {plural(len(contributions), 'version')}"
     )
     shown = contributions
     if len(contributions) > CONTRIBUTIONS_SHOWN:  # a long append-only history: its ends
@@ -105,7 +107,8 @@ def _source_label(source: Mapping[str, Any]) -> str:
             if isinstance(byte_range, list) and len(byte_range) == 2
             else ""
         )
-        return f"file {source['name']}  sha256 {str(source.get('version') or '')[:16]}...{where}"
+        digest = str(source.get("version") or "")[:16]
+        return f"file {short_path(source['name'])}  sha256 {digest}...{where}"
     if source.get("kind") == "database":
         watermark = (
             facets.get("watermark") or facets.get("watermark_range") or source.get("version")

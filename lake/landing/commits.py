@@ -51,7 +51,7 @@ from lake.core.failpoints import failpoint
 from lake.core.names import TableVersion
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
-from lake.delta.store import DeltaStore
+from lake.delta.store import DeltaStore, rows_from_lines
 from lake.delta.types import same_type
 from lake.landing.staging import Staged, StagingFolder, as_batches, read_staged, stage_batches
 
@@ -68,6 +68,8 @@ AUTO_COMPACT_TARGET_BYTES = 64 << 20
 REWRITE_LEASE_S = 6 * 3600.0
 """How long a rewrite may hold its table's lease; a killed rewriter's lease frees then."""
 REWRITE_WAIT_S = 600.0
+SOURCE_COLUMN = "_source"
+LINE_COLUMN = "_line"
 
 
 def fragmented(snapshot: Snapshot) -> bool:
@@ -182,6 +184,7 @@ class TableRun:
         outcome: Outcome | None = None,
         ledger: Sequence[PendingFile] = (),
         source: str | None = None,
+        replace_lines: Sequence[tuple[str, int]] = (),
     ) -> Landed:
         """Land ``data`` as one new version of the table (see the module docstring).
 
@@ -195,6 +198,9 @@ class TableRun:
         (row counts, drift...), or a function of :class:`Counts` that returns them;
         ``ledger``: the parts of source files the version holds (log ingest); ``source``:
         where the data came from, for the drift ledger of a writer that keeps none itself.
+        ``replace_lines`` (an append of log rows): ``(source, first_line)`` pairs whose rows
+        already in the table (``_source`` equal, ``_line`` at least) the data replaces, in
+        the same commit (a line read before it was finished, a re-parsed file).
 
         Raises:
             SchemaConflict: the policy refuses the data's schema (nothing is committed).
@@ -255,7 +261,18 @@ class TableRun:
                 mode == "merge" and not self.store.can_merge(evolution.schema)
             ):
                 commit, counts = self._rewrite(
-                    current, base, staged, evolution, mode, keys, operation, outcome
+                    current, base, staged, evolution, mode, keys, operation, outcome, replace_lines
+                )
+            elif mode == "append" and replace_lines:
+                counts = Counts(staged.rows, None)
+                self._prepare_outcome(outcome, counts)
+                commit = self.store.replace_rows(
+                    staged.files,
+                    schema=evolution.schema,
+                    predicate=rows_from_lines(SOURCE_COLUMN, LINE_COLUMN, replace_lines),
+                    partition_by=current.partition_columns,
+                    run_id=self.run_id,
+                    operation=f"{operation} (REPLACE LINES)",
                 )
             elif mode == "append":
                 appended = True
@@ -360,9 +377,11 @@ class TableRun:
         keys: Sequence[str],
         operation: str,
         outcome: Outcome | None,
+        replace_lines: Sequence[tuple[str, int]] = (),
     ) -> tuple[Commit, Counts]:
         """The table's rows in the new schema (those whose key the data has left out, for a
-        merge) and the new rows, as one overwrite of ``current``."""
+        merge; those not replaced by ``replace_lines``) and the new rows, as one overwrite of
+        ``current``."""
         import pyarrow as pa
 
         schema = evolution.schema
@@ -378,6 +397,8 @@ class TableRun:
         old_rows = (conform(b, schema) for b in self.store.scan(current))
         if incoming_keys is not None:
             old_rows = _without_keys(old_rows, keys, incoming_keys)
+        if replace_lines:
+            old_rows = _without_lines(old_rows, replace_lines)
         rows = itertools.chain(old_rows, read_staged(staged, schema))
         with self._rewriting():
             commit = self.store.rewrite(
@@ -445,6 +466,21 @@ class TableRun:
             previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)
         return self.version
+
+
+def _without_lines(
+    batches: Iterator[pa.RecordBatch], ranges: Sequence[tuple[str, int]]
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` without the rows of each ``(source, first_line)`` (see ``land``)."""
+    import pyarrow.compute as pc
+
+    for batch in batches:
+        source, line = batch.column(SOURCE_COLUMN), batch.column(LINE_COLUMN)
+        drop = None
+        for uri, first in ranges:
+            hit = pc.and_(pc.equal(source, uri), pc.greater_equal(line, first))
+            drop = hit if drop is None else pc.or_(drop, hit)
+        yield batch if drop is None else batch.filter(pc.invert(pc.fill_null(drop, False)))
 
 
 def _key_table(staged: Staged, keys: Sequence[str]) -> pa.Table:

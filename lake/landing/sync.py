@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog.catalog import Catalog
-from catalog.tables import TableInfo
+from catalog.tables import EXTERNAL_KIND, TableInfo
 from lake.core.errors import TableNotFound, VersionNotFound
-from lake.delta.snapshot import Snapshot
+from lake.delta.snapshot import Commit, Snapshot
 from lake.delta.store import DeltaStore
+
+OLDEST_KEY = "oldest_version"
+"""A registered table's property: its oldest version the log could rebuild when it was
+registered (versions before it were cleaned up by its writer and are never recorded)."""
 
 
 @dataclass(frozen=True)
@@ -49,16 +53,32 @@ def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> Sy
     known = catalog.recorded_versions(table)
     # Writers record their versions themselves, possibly out of order; look for gaps, not
     # only for versions past the newest record.
-    gaps = sorted(set(range(latest + 1)) - known)
+    oldest = int(table.properties.get(OLDEST_KEY, 0))
+    gaps = sorted(set(range(oldest, latest + 1)) - known)
+    if gaps and table.kind == EXTERNAL_KIND:
+        # Its writer may have cleaned up more of the log since: those versions are gone.
+        floor = store.oldest_version()
+        if floor > oldest:
+            catalog.set_table_properties(table.id, {OLDEST_KEY: floor})
+            oldest = floor
+            gaps = [g for g in gaps if g >= floor]
     if not gaps:
         return SyncResult(str(table.name), (), latest)
     missing = [c for c in store.history(after=gaps[0] - 1) if c.version not in known]
+    if oldest:
+        # Another engine's log: a version whose commit file was cleaned up (only its
+        # checkpoint is left) has no entry in the history, but can still be read.
+        listed = {c.version for c in missing}
+        missing += [_unlogged(store, v) for v in gaps if v not in listed]
+        missing.sort(key=lambda c: c.version)
     recorded = []
     loaded: dict[int, Snapshot] = {}
+    walker = None  # one log moved forward version by version (see DeltaStore.open_after)
     for commit in missing:
-        snapshot = (
-            store.snapshot(table=dt) if commit.version == latest else store.snapshot(commit.version)
-        )
+        # Never the kept latest log (``dt``), even for the latest version: under concurrent
+        # writers its version number can trail its files (see ``DeltaStore.snapshot``).
+        walker = store.open_after(commit.version, walker)
+        snapshot = store.snapshot(table=walker)
         loaded[commit.version] = snapshot
         previous = loaded.get(commit.version - 1) or _snapshot_or_none(store, commit.version - 1)
         catalog.record_commit(table, commit, snapshot, previous=previous)
@@ -73,3 +93,16 @@ def _snapshot_or_none(store: DeltaStore, version: int) -> Snapshot | None:
         return store.snapshot(version)
     except VersionNotFound:
         return None
+
+
+def _unlogged(store: DeltaStore, version: int) -> Commit:
+    """The commit of a version whose log entry is gone (only a checkpoint holds it)."""
+    snapshot = store.snapshot(version)
+    return Commit(
+        version=version,
+        committed_at=snapshot.committed_at,
+        operation="UNKNOWN",
+        run_id=None,
+        metrics={},
+        parameters={},
+    )

@@ -12,6 +12,12 @@ the retention. The kept versions are:
   or tagged by a person (``tag``, ``lake tag TABLE@N NAME``); the pins are catalog
   records (``catalog.pins``).
 
+A vacuum that deletes holds the table's vacuum lease (catalog/pins.py) from reading the
+pins until its run is recorded, and every pin is added under the same lease: a pin made
+during a vacuum waits for it, and one on a version that vacuum did not keep is then refused.
+Its run records the table's id, its latest version and the versions it kept, which is what
+that refusal reads.
+
 Before deleting anything, vacuum checks that every file each kept version needs is in
 the warehouse (one listing of the table's folder); a kept version already missing a file
 stops the vacuum with nothing deleted. It also checks that its own plan deletes no file
@@ -31,10 +37,11 @@ from urllib.parse import unquote
 
 from catalog.catalog import Catalog
 from catalog.exceptions import PinnedVersionMissing, VacuumRefused
-from catalog.pins import pins
+from catalog.pins import pins, vacuum_lease
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import ConfigError, VersionNotFound
+from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 
@@ -130,17 +137,38 @@ def vacuum_table(
     retain: timedelta,
     apply: bool,
     now: datetime | None = None,
+    owned: bool = False,
 ) -> VacuumReport:
-    """Plan (and with ``apply``, run) the vacuum of one table under the rule above.
+    """Plan (and with ``apply``, run) the vacuum of one table under the rule above; an
+    external table (``lake table register``) only when ``owned``.
 
     Raises:
+        ExternalTable: an external table, not ``owned``.
         PinnedVersionMissing: a kept version already lacks a file; nothing is deleted.
         VacuumRefused: the plan would delete a file a kept version needs; nothing is deleted.
     """
+    from lake.landing.register import check_owned
+
+    check_owned(table, owned=owned, doing="vacuum")
     if not store.exists():
         return VacuumReport(
             str(table.name), retention_hours(retain), apply, (), (), 0, notes=("no data yet",)
         )
+    if not apply:
+        return _vacuum(catalog, store, table, retain=retain, apply=False, now=now)
+    with vacuum_lease(catalog, table):
+        return _vacuum(catalog, store, table, retain=retain, apply=True, now=now)
+
+
+def _vacuum(
+    catalog: Catalog,
+    store: DeltaStore,
+    table: TableInfo,
+    *,
+    retain: timedelta,
+    apply: bool,
+    now: datetime | None,
+) -> VacuumReport:
     now = now or datetime.now(UTC)
     hours = retention_hours(retain)
     recorded = catalog.versions(table)
@@ -186,9 +214,18 @@ def vacuum_table(
     run_id = catalog.start_run(
         kind="vacuum",
         job=f"vacuum:{table.name}",
-        parameters={"retain_hours": hours, "keep_versions": keep_versions},
+        parameters={
+            "retain_hours": hours,
+            "keep_versions": keep_versions,
+            # What catalog.pins.check_pinnable reads: versions below `latest` not kept here
+            # may lose files.
+            "table_id": table.id,
+            "latest": latest,
+            "kept_versions": [k.version for k in kept],
+        },
     )
     try:
+        failpoint("vacuum_delete")
         deleted = store.vacuum(
             retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id
         )

@@ -65,9 +65,18 @@ def write_table(
     return landed.version
 
 
-def optimize(catalog: Catalog, storage: Storage, info: TableInfo) -> VersionInfo | None:
+def optimize(
+    catalog: Catalog, storage: Storage, info: TableInfo, *, owned: bool = False
+) -> VersionInfo | None:
     """Compact a table's small files into large ones (a new version with the same rows);
-    None when there was nothing to compact."""
+    None when there was nothing to compact. An external table only when ``owned``.
+
+    Raises:
+        ExternalTable: an external table, not ``owned``.
+    """
+    from lake.landing.register import check_owned
+
+    check_owned(info, owned=owned, doing="optimize")
     store = DeltaStore(info.location, storage)
     sync_table(catalog, store, info)
     with TableRun.start(catalog, store, info, kind="optimize", parameters={}) as run:

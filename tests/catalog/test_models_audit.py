@@ -8,6 +8,7 @@ import pytest
 
 from catalog.exceptions import ModelExists, ModelNotFound, SourceNotFound, TrainingSetNotFound
 from catalog.lineage import VersionFacts, carries_data, data_in, holders, source_spellings
+from lake.core.errors import InvalidName
 from tests.conftest import DATA
 
 APACHE = DATA / "elastic-logs" / "apache_logs"
@@ -124,18 +125,20 @@ def test_models_are_versioned_per_name_and_never_overwritten(lk, tmp_path):
 
     first = lk.register_model("scorer", training_set="labels@1", metrics={"auc": 0.71})
     second = lk.register_model("scorer", training_set="labels", uri="s3://models/scorer/2")
-    named = lk.register_model("scorer", training_set="labels@2", version="2026-11-release")
+    named = lk.register_model("scorer", training_set="labels@2", version=7)
 
-    assert (first.version, second.version, named.version) == ("1", "2", "2026-11-release")
+    assert (first.version, second.version, named.version) == (1, 2, 7)
+    with pytest.raises(InvalidName, match=r"Model version '2026-11-release' is not a whole number"):
+        lk.register_model("scorer", training_set="labels@2", version="2026-11-release")
     assert (first.training_set, second.training_set) == ("labels@1", "labels@2")
     assert first.metrics == {"auc": 0.71}
     with pytest.raises(ModelExists, match="scorer@2 is already registered"):
-        lk.register_model("scorer", training_set="labels@1", version="2")
+        lk.register_model("scorer", training_set="labels@1", version=2)
     with pytest.raises(TrainingSetNotFound, match="has no version 7; its latest is 2"):
         lk.register_model("scorer", training_set="labels@7")
-    with pytest.raises(ModelNotFound, match="registered versions: 1, 2, 2026-11-release"):
+    with pytest.raises(ModelNotFound, match="registered versions: 1, 2, 7"):
         lk.audit("scorer@9")
-    assert [m.version for m in lk.models("scorer")] == ["1", "2", "2026-11-release"]
+    assert [m.version for m in lk.models("scorer")] == [1, 2, 7]
     run = lk.run(first.run_id)
     assert (run.kind, run.job, run.status) == ("train", "train:scorer", "completed")
 
@@ -228,11 +231,11 @@ def test_audit_and_impact_print_trees_and_json(lk, cli, tmp_path):
         "--output",
         "json",
     )
-    assert registered.json()["version"] == "2"
+    assert registered.json()["version"] == 2
     bad = cli("model", "register", "scorer", "--training-set", "labels", "--metrics", "{auc}")
     assert bad.exit_code == 1 and "--metrics is not valid JSON" in bad.stderr
     listed = cli("model", "list", "--output", "json").json()
-    assert [m["version"] for m in listed] == ["1", "2"]
+    assert [m["version"] for m in listed] == [1, 2]
 
 
 # -- impact ------------------------------------------------------------------------------------

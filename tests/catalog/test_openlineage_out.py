@@ -303,3 +303,58 @@ def test_a_database_extract_sends_start_and_complete_with_its_source_and_table_v
     assert [d["name"] for d in events[-1]["inputs"]] and all(
         d["namespace"] != "lake" for d in events[-1]["inputs"]
     )
+
+
+def test_a_run_ends_once_no_fail_after_complete_and_its_error_stays_its_own(
+    backend, monkeypatch, collector
+):
+    import lake
+
+    monkeypatch.setenv("LAKE_OPENLINEAGE_URL", collector.url)
+    with lake.connect() as lk:
+        written = lk.write_table("ml.labels", pa.table({"n": [1]}))
+        # A late "failed" (say, a cleanup step after the commit raised) must not turn a
+        # completed run into a failed one, give it an error, or send FAIL after COMPLETE.
+        lk.catalog.finish_run(written.run_id, status="failed", error="late trouble")
+        run = lk.catalog.get_run(written.run_id)
+    assert (run.status, run.error) == ("completed", None)
+    assert [e["eventType"] for e in collector.by_run()[written.run_id]] == ["START", "COMPLETE"]
+
+
+def test_a_run_whose_process_died_is_reaped_and_sends_fail(backend, monkeypatch, collector):
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, text
+
+    import lake
+
+    monkeypatch.setenv("LAKE_OPENLINEAGE_URL", collector.url)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    with lake.connect() as lk:
+        run_id = lk.catalog.start_run(kind="write", job="write:ml.gone", parameters={})
+        # The run's process is the child that has exited: the state a kill -9 leaves.
+        engine = create_engine(backend.catalog_url)
+        try:
+            with engine.begin() as connection:
+                stats = connection.execute(
+                    text("SELECT stats FROM runs WHERE id = :id"), {"id": run_id}
+                ).scalar_one()
+                stats = json.loads(stats) if isinstance(stats, str) else stats
+                stats["pid"] = int(gone.stdout)
+                connection.execute(
+                    text("UPDATE runs SET stats = :stats WHERE id = :id"),
+                    {"stats": json.dumps(stats), "id": run_id},
+                )
+        finally:
+            engine.dispose()
+        assert lk.catalog.reap_dead_runs() == [run_id]
+        assert lk.catalog.get_run(run_id).status == "failed"
+    events = collector.by_run()[run_id]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert_valid_openlineage(events[-1])

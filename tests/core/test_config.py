@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lake.core.config import resolve
-from lake.core.errors import ConfigError
+from lake.core.config import require_lake, resolve
+from lake.core.errors import ConfigError, NoLakeHere
 
 
 def test_the_embedded_default_is_a_local_folder_and_a_sqlite_file(tmp_path):
@@ -83,6 +83,10 @@ def test_a_catalog_password_is_masked_wherever_the_configuration_is_shown(tmp_pa
         ),
         ({"LAKE_CATALOG_URL": "not a url"}, r"not a SQLAlchemy URL"),
         (
+            {"LAKE_CATALOG_URL": "postgresql+psycopg2://postgres@db:port/lake"},
+            r"not a SQLAlchemy URL.*LAKE_CATALOG_URL",
+        ),
+        (
             {"AWS_ALLOW_HTTP": "perhaps"},
             r"s3.allow_http is 'perhaps' \(from environment AWS_ALLOW_HTTP\)",
         ),
@@ -148,3 +152,58 @@ def test_a_password_in_the_openlineage_url_is_masked_when_shown(tmp_path):
     config = resolve(cwd=tmp_path, environ={"LAKE_OPENLINEAGE_URL": "https://ol:pw-123@host/x"})
     assert config.openlineage.url == "https://ol:pw-123@host/x"
     assert config.describe()["openlineage.url"]["value"] == "https://ol:***@host/x"
+
+
+def test_lake_toml_is_found_in_the_nearest_folder_above(tmp_path):
+    (tmp_path / "lake.toml").write_text('catalog = "sqlite:///meta/catalog.db"\n')
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    config = resolve(cwd=deep, environ={})
+    assert config.root == tmp_path
+    assert config.found == f"lake.toml ({tmp_path / 'lake.toml'})"
+    assert config.catalog_url == f"sqlite:///{tmp_path / 'meta' / 'catalog.db'}"
+    assert config.warehouse == str(tmp_path / ".lake" / "warehouse")  # the default, there too
+    (tmp_path / "a" / "lake.toml").write_text('warehouse = "wh"\n')
+    assert resolve(cwd=deep, environ={}).warehouse == str(tmp_path / "a" / "wh")
+
+
+def test_without_flag_environment_or_lake_toml_no_lake_is_found(tmp_path):
+    config = resolve(cwd=tmp_path, environ={})
+    assert config.found is None
+    with pytest.raises(NoLakeHere, match=r"^no lake here: run `lake init` \(no lake.toml in "):
+        require_lake(config)
+    named = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_URL": "sqlite:///c.db"})
+    assert named.found == "environment LAKE_CATALOG_URL"
+    assert resolve(cwd=tmp_path, environ={}, warehouse="wh").found == "flag --warehouse"
+
+
+def test_init_reads_lake_toml_of_its_own_folder_only(tmp_path):
+    (tmp_path / "lake.toml").write_text('warehouse = "wh"\n')
+    (tmp_path / "sub").mkdir()
+    config = resolve(cwd=tmp_path / "sub", environ={}, search_parents=False)
+    assert config.found is None and config.root == tmp_path / "sub"
+
+
+def test_lake_toml_is_written_without_the_catalog_password(tmp_path):
+    from lake.core.config import write_config_file
+
+    write_config_file(
+        tmp_path, warehouse="w", catalog_url="postgresql+psycopg2://lake:hunter2@db:5432/lake"
+    )
+    text = (tmp_path / "lake.toml").read_text()
+    assert "hunter2" not in text
+    assert 'catalog = "postgresql+psycopg2://lake@db:5432/lake"' in text
+
+
+def test_the_catalog_password_comes_from_the_variable_lake_toml_names(tmp_path):
+    (tmp_path / "lake.toml").write_text(
+        'catalog = "postgresql+psycopg2://lake@db:5432/lake"\n'
+        'catalog_password_env = "LAKE_CATALOG_PASSWORD"\n'
+    )
+    config = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_PASSWORD": "hunter2"})
+    assert config.secrets == ("hunter2",)
+    assert "hunter2" not in str(config.describe())
+    assert resolve(cwd=tmp_path, environ={}).secrets == ()
+    (tmp_path / "lake.toml").write_text('catalog_password_env = "not a name"\n')
+    with pytest.raises(ConfigError, match="must name an environment variable"):
+        resolve(cwd=tmp_path, environ={})

@@ -10,6 +10,8 @@ only ever see whole ingests, in order.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -264,3 +266,49 @@ def test_catalog_writers_racing_for_the_same_names_and_numbers_all_succeed_once(
     assert sorted((s.version, s.run_id) for s in training_sets(lk.catalog, "race_set")) == sorted(
         (g["version"], g["run_id"]) for g in got
     )
+
+
+def _stopped_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
+    assert os.WIFSTOPPED(status), "the child reached the failpoint"
+    return child
+
+
+@pytest.mark.timeout(240)
+def test_an_append_racing_a_schema_change_commits_under_the_new_schema(backend, lk, tmp_path):
+    """An ingest whose commit loses the race to a commit that changed the table's schema (a
+    column added by another writer) decides its schema again and commits; delta-rs refuses
+    such a commit ("Metadata changed since last commit") and does not retry it itself."""
+    table = "conc.racing"
+    first = tmp_path / "first.jsonl"
+    first.write_text(json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": 0, "k": 0}) + "\n")
+    lk.ingest_logs(table, str(first))
+    late = tmp_path / "late.jsonl"
+    late.write_text(json.dumps({"ts": "2026-11-20T11:00:00Z", "writer": 1, "k": 1}) + "\n")
+    env = child_env(backend, LAKE_FAILPOINT="upload:stop")
+    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(late)], env)
+    try:
+        # While the child holds its files, uncommitted, another writer adds a column.
+        wide = tmp_path / "wide.jsonl"
+        wide.write_text(
+            json.dumps({"ts": "2026-11-20T12:00:00Z", "writer": 2, "k": 2, "added": 7}) + "\n"
+        )
+        lk.ingest_logs(table, str(wide))
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err[-3000:]
+    assert json.loads(out.splitlines()[-1])["version"] == 2
+    rows = lk.sql(f"SELECT writer, k, added FROM {table} ORDER BY writer").rows()
+    assert rows == [
+        {"writer": 0, "k": 0, "added": None},
+        {"writer": 1, "k": 1, "added": None},
+        {"writer": 2, "k": 2, "added": 7},
+    ]
+    assert "added" in lk.describe(table).snapshot.schema.names
+    assert [v.version for v in lk.history(table)] == [0, 1, 2]

@@ -195,3 +195,28 @@ def test_a_source_password_never_appears_in_extract_errors(s3_only):
             error = error.__cause__ or error.__context__
         assert SOURCE_PASSWORD not in "\n".join(chain), url
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.timeout(120)
+@S3_POSTGRES
+def test_lake_init_never_writes_the_catalog_password_into_lake_toml(
+    secret_lake, cli, tmp_path, monkeypatch
+):
+    backend, url = secret_lake
+    monkeypatch.delenv("LAKE_CATALOG_URL")
+    result = cli("init", "--catalog", url)
+    assert result.exit_code == 0, result.stderr
+    assert "without the catalog password" in result.stdout + result.stderr
+    written = (tmp_path / "lake.toml").read_text()
+    assert _leaks(written, "lake.toml") == []
+    assert f"@{backend.pg.host}:{backend.pg.port}/{backend.database}" in written
+    # The password then comes from libpq's PGPASSWORD ...
+    monkeypatch.setenv("PGPASSWORD", PG_PASSWORD)
+    assert cli("tables").exit_code == 0
+    monkeypatch.delenv("PGPASSWORD")
+    # ... or from the variable lake.toml names.
+    (tmp_path / "lake.toml").write_text(written + 'catalog_password_env = "MY_CATALOG_PW"\n')
+    monkeypatch.setenv("MY_CATALOG_PW", PG_PASSWORD)
+    shown = cli("config", "--output", "json")
+    assert shown.exit_code == 0 and PG_PASSWORD not in shown.stdout
+    assert cli("tables").exit_code == 0

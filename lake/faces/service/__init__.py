@@ -54,6 +54,16 @@ def serve(
         ) from None
     sock.listen(2048)
     bound = sock.getsockname()[1]
+    import logging
+    import sys
+
+    access = logging.getLogger("lake.access")  # one line per request (app.AccessLog)
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     config = uvicorn.Config(
         create_app(lake, settings), log_level="warning", access_log=False, lifespan="off"
     )

@@ -5,6 +5,13 @@ Every list is paginated by ``limit`` (1-1000, default 100) and ``offset``; the a
 ``{"error": "<one sentence>"}`` with a 4xx status (5xx only when the catalog or the
 warehouse is down). Handlers are plain functions: FastAPI runs them in its thread pool,
 as the catalog and DuckDB calls block.
+
+Every answer has a typed schema in ``/openapi.json`` (the models of :mod:`lake.faces.schemas`,
+the shapes ``--output json`` prints too), and each endpoint lists only the statuses it can
+answer. Handlers hand FastAPI JSON that is already in that shape (``to_json()``), so it is
+not validated again on the way out (that cost more than the catalog query under load); the
+tests validate it instead. Each request is logged on one line by the ``lake.access`` logger
+(method, path, status, time, the token's id; never a secret).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
-from catalog.openlineage_in import LineageEventInvalid
+from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned
 from lake.core.errors import (
     CatalogError,
     CommitConflict,
@@ -34,6 +41,7 @@ from lake.core.errors import (
     VersionNotFound,
     VersionVacuumed,
 )
+from lake.faces import schemas
 from lake.faces.api import Lake
 from lake.faces.service.auth import AccessDenied, TokenCache, require
 from queries.exceptions import QueryError, QueryTimeout
@@ -75,24 +83,30 @@ class SqlRequest(BaseModel):
     )
 
 
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    limit: int
-    offset: int
-    next_offset: int | None
-
-
-class ErrorBody(BaseModel):
-    error: str
-
-
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
 TablePath = Annotated[str, Path(description="namespace.table", max_length=200)]
 VersionPath = Annotated[int, Path(ge=0, le=2**62, description="A Delta version.")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
+ERROR_MEANINGS = {
+    400: "Bad input: an invalid name, query or setting.",
+    401: "No bearer token, or an unknown or revoked one.",
+    403: "The token's role is too weak for this endpoint.",
+    404: "No such table, version, training set, model or run.",
+    409: "A concurrent write won; try again.",
+    410: "The version's data files were removed by vacuum.",
+    413: "The request body is larger than the service's limit.",
+    422: "A parameter or the body does not match this document.",
+    503: "The catalog or the warehouse is unreachable.",
 }
+READ = (401, 422, 503)
+"""What every read endpoint can answer besides 200 (a read token is the weakest: no 403)."""
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"model": schemas.Error, "description": ERROR_MEANINGS[code]}
+        for code in sorted(set(codes))
+    }
 
 
 def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
@@ -101,7 +115,6 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         version="1",
         description="The lake's catalog over HTTP: tables and versions, training sets, models, "
         "lineage (OpenLineage in), runs, and read-only SQL with time travel.",
-        responses=ERRORS,
         docs_url=None,  # /docs and /redoc come from the lake itself (lake.faces.web)
         redoc_url=None,
     )
@@ -109,27 +122,45 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = TokenCache(lake.check_token, settings.token_cache_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
     _handlers(app)
     read = [Depends(require("read"))]
     write = [Depends(require("write"))]
 
-    @app.get("/health", tags=["service"])
-    async def health() -> dict[str, str]:
+    @app.get("/health", tags=["service"], response_model=schemas.Health)
+    async def health() -> JSONResponse:
         """Liveness, without a token (for health checks)."""
-        return {"status": "ok"}
+        return _json({"status": "ok"})
 
     # -- tables --------------------------------------------------------------------------
 
-    @app.get(f"{API}/tables", dependencies=read, tags=["tables"], response_model=Page)
+    @app.get(
+        f"{API}/tables",
+        dependencies=read,
+        tags=["tables"],
+        response_model=schemas.TablePage,
+        responses=_errors(*READ),
+    )
     def list_tables(limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
-        return _page([t.to_json() for t in lake.tables()], limit, offset)
-
-    @app.get(f"{API}/tables/{{table}}", dependencies=read, tags=["tables"])
-    def get_table(table: TablePath) -> dict[str, Any]:
-        return lake.catalog.get_table(_name(table)).to_json()
+        """Every table with its current version's rows, bytes and commit time."""
+        return _page([t.to_json() for t in lake.table_summaries()], limit, offset)
 
     @app.get(
-        f"{API}/tables/{{table}}/versions", dependencies=read, tags=["tables"], response_model=Page
+        f"{API}/tables/{{table}}",
+        dependencies=read,
+        tags=["tables"],
+        response_model=schemas.Table,
+        responses=_errors(*READ, 400, 404),
+    )
+    def get_table(table: TablePath) -> JSONResponse:
+        return _json(lake.table_summary(_name(table)).to_json())
+
+    @app.get(
+        f"{API}/tables/{{table}}/versions",
+        dependencies=read,
+        tags=["tables"],
+        response_model=schemas.VersionPage,
+        responses=_errors(*READ, 400, 404),
     )
     def table_versions(table: TablePath, limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
         # From the catalog alone: re-reading the Delta log on every request would cost more
@@ -137,30 +168,50 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         versions = lake.catalog.versions(lake.catalog.get_table(_name(table)))
         return _page([v.to_json() for v in versions], limit, offset)
 
-    @app.get(f"{API}/tables/{{table}}/schema", dependencies=read, tags=["tables"])
+    @app.get(
+        f"{API}/tables/{{table}}/schema",
+        dependencies=read,
+        tags=["tables"],
+        response_model=schemas.TableSchema,
+        responses=_errors(*READ, 400, 404),
+    )
     def table_schema(
         table: TablePath, version: Annotated[int | None, Query(ge=0, le=2**62)] = None
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         name = str(_name(table))
-        return lake.schema(f"{name}@{version}" if version is not None else name)
+        return _json(lake.schema(f"{name}@{version}" if version is not None else name))
 
     @app.get(
-        f"{API}/tables/{{table}}/drift", dependencies=read, tags=["tables"], response_model=Page
+        f"{API}/tables/{{table}}/drift",
+        dependencies=read,
+        tags=["tables"],
+        response_model=schemas.SchemaChangePage,
+        responses=_errors(*READ, 400, 404),
     )
     def table_drift(table: TablePath, limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
         """The drift ledger: each column added, widened or in conflict, where it first appeared."""
         return _page(lake.schema(str(_name(table)), history=True)["history"], limit, offset)
 
     @app.get(
-        f"{API}/tables/{{table}}/versions/{{version}}/impact", dependencies=read, tags=["lineage"]
+        f"{API}/tables/{{table}}/versions/{{version}}/impact",
+        dependencies=read,
+        tags=["lineage"],
+        response_model=schemas.Impact,
+        responses=_errors(*READ, 400, 404),
     )
-    def version_impact(table: TablePath, version: VersionPath) -> dict[str, Any]:
+    def version_impact(table: TablePath, version: VersionPath) -> JSONResponse:
         """Every table version, training set, model and run downstream of this version."""
-        return lake.impact(f"{_name(table)}@{version}").to_json()
+        return _json(lake.impact(f"{_name(table)}@{version}").to_json())
 
     # -- training sets and models ----------------------------------------------------------
 
-    @app.get(f"{API}/training-sets", dependencies=read, tags=["training sets"], response_model=Page)
+    @app.get(
+        f"{API}/training-sets",
+        dependencies=read,
+        tags=["training sets"],
+        response_model=schemas.TrainingSetPage,
+        responses=_errors(*READ),
+    )
     def list_training_sets(
         name: Annotated[str | None, Query(max_length=128)] = None,
         limit: Limit = 100,
@@ -172,17 +223,25 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         f"{API}/training-sets/{{name}}/versions/{{version}}/manifest",
         dependencies=read,
         tags=["training sets"],
+        response_model=schemas.Manifest,
+        responses=_errors(*READ, 404),
     )
     def training_set_manifest(
         name: Annotated[str, Path(max_length=128)], version: Annotated[int, Path(ge=0, le=2**31)]
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """The training set's manifest (``.lake/manifest.json``): SQL, input versions, files."""
         found = [t for t in lake.training_sets(name) if t.version == version]
         if not found:
             raise TrainingSetNotFound(name, version)
-        return dict(found[0].manifest)
+        return _json(dict(found[0].manifest))
 
-    @app.get(f"{API}/models", dependencies=read, tags=["models"], response_model=Page)
+    @app.get(
+        f"{API}/models",
+        dependencies=read,
+        tags=["models"],
+        response_model=schemas.ModelPage,
+        responses=_errors(*READ),
+    )
     def list_models(
         name: Annotated[str | None, Query(max_length=128)] = None,
         limit: Limit = 100,
@@ -190,21 +249,34 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
     ) -> JSONResponse:
         return _page([m.to_json() for m in lake.models(name)], limit, offset)
 
-    @app.get(f"{API}/models/{{name}}/audit", dependencies=read, tags=["lineage"])
+    @app.get(
+        f"{API}/models/{{name}}/audit",
+        dependencies=read,
+        tags=["lineage"],
+        response_model=schemas.Audit,
+        responses=_errors(*READ, 400, 404),
+    )
     def model_audit(
         name: Annotated[str, Path(max_length=128)],
         version: Annotated[
-            str | None, Query(max_length=64, description="Default: the newest.")
+            int | None, Query(ge=1, le=2**62, description="Default: the one registered last.")
         ] = None,
         sources: Literal["auto", "all", "none"] = "auto",
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """The chain behind a model: training set, table versions, the runs and sources behind
         them."""
-        return lake.audit(f"{name}@{version}" if version else name, sources=sources).to_json()
+        ref = f"{name}@{version}" if version is not None else name
+        return _json(lake.audit(ref, sources=sources).to_json())
 
     # -- runs and lineage ---------------------------------------------------------------------
 
-    @app.get(f"{API}/runs", dependencies=read, tags=["lineage"], response_model=Page)
+    @app.get(
+        f"{API}/runs",
+        dependencies=read,
+        tags=["lineage"],
+        response_model=schemas.RunPage,
+        responses=_errors(*READ),
+    )
     def list_runs(
         kind: Annotated[str | None, Query(max_length=32)] = None,
         limit: Limit = 100,
@@ -221,20 +293,33 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
             }
         )
 
-    @app.get(f"{API}/runs/{{run_id}}", dependencies=read, tags=["lineage"])
-    def get_run(run_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    @app.get(
+        f"{API}/runs/{{run_id}}",
+        dependencies=read,
+        tags=["lineage"],
+        response_model=schemas.RunLineage,
+        responses=_errors(*READ, 404),
+    )
+    def get_run(run_id: Annotated[str, Path(max_length=64)]) -> JSONResponse:
         """A run with the dataset versions it read and wrote (OpenLineage names)."""
-        return lake.run_lineage(run_id)
+        return _json(lake.run_lineage(run_id))
 
-    @app.post(f"{API}/lineage", dependencies=write, tags=["lineage"], status_code=201)
+    @app.post(
+        f"{API}/lineage",
+        dependencies=write,
+        tags=["lineage"],
+        status_code=201,
+        response_model=schemas.RecordedEvent,
+        responses=_errors(*READ, 400, 403, 404, 409, 413),
+    )
     def post_lineage(
         event: Annotated[
             dict[str, Any], Body(description="One OpenLineage RunEvent (as Marquez accepts).")
         ],
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Record an OpenLineage run event: lake tables link to exact versions, other
         datasets become external sources; the run keeps the event's runId."""
-        return lake.record_lineage(event).to_json()
+        return _json(lake.record_lineage(event).to_json(), status_code=201)
 
     # -- SQL ------------------------------------------------------------------------------------
 
@@ -244,7 +329,14 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         tags=["sql"],
         response_class=StreamingResponse,
         responses={
-            200: {"content": {JSON_LINES: {}, ARROW_STREAM: {}}, "description": "The rows."}
+            200: {
+                "content": {
+                    JSON_LINES: {"schema": {"type": "string", "description": "JSON lines"}},
+                    ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+                },
+                "description": "The rows: one JSON object per line, or an Arrow IPC stream.",
+            },
+            **_errors(*READ, 400, 404, 410, 413),
         },
     )
     def post_sql(body: SqlRequest, request: Request) -> StreamingResponse:
@@ -294,10 +386,10 @@ def _page(items: Sequence[dict[str, Any]], limit: int, offset: int) -> JSONRespo
     )
 
 
-def _json(content: dict[str, Any]) -> JSONResponse:
+def _json(content: dict[str, Any], *, status_code: int = 200) -> JSONResponse:
     """Already JSON-safe (``to_json()``): skips FastAPI's re-validation of the answer, which
     cost more than the catalog query under load."""
-    return JSONResponse(content)
+    return JSONResponse(content, status_code=status_code)
 
 
 def _name(text: str):  # noqa: ANN202
@@ -351,6 +443,8 @@ def _status(error: LakeError) -> int:
         ),
     ):
         return 404
+    if isinstance(error, LineageRunOwned):
+        return 409
     if isinstance(error, LineageEventInvalid):
         return 422
     if isinstance(error, QueryTimeout):
@@ -422,6 +516,48 @@ def _handlers(app: FastAPI) -> None:
             },
             status_code=500,
         )
+
+
+access_log = logging.getLogger("lake.access")
+
+
+class AccessLog:
+    """One line per request on the ``lake.access`` logger: client, method, path (the query
+    string left out: it may carry anything), status, milliseconds and the token's id (set by
+    the auth dependency), never a token or a body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import time
+
+        started = time.perf_counter()
+        status = 500
+
+        async def noted_send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted_send)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            token = scope.get("state", {}).get("token_id")
+            access_log.info(
+                '%s "%s %s" %d %.1fms token=%s',
+                client[0],
+                scope.get("method", "-"),
+                scope.get("path", "-"),
+                status,
+                (time.perf_counter() - started) * 1000,
+                token if token is not None else "-",
+            )
 
 
 class BodyLimit:

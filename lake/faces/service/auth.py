@@ -80,6 +80,7 @@ def require(role: str) -> Callable[..., Awaitable[TokenInfo]]:
                 "The bearer token is unknown or revoked; create a new one with "
                 "`lake token create`.",
             )
+        request.state.token_id = token.id  # for the access log: the id, never the secret
         if not allows(token.role, role):
             raise AccessDenied(
                 403, f"This endpoint needs a {role} token; the one given has role {token.role}."

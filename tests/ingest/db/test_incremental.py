@@ -221,3 +221,39 @@ def test_closing_an_extract_early_cancels_the_read_and_frees_the_source(pg_sourc
             # The source still answers at once on a fresh extract.
             with src.stream(query=f"SELECT count(*) AS n FROM {table}") as again:
                 assert next(again).column("n")[0].as_py() == 200000
+
+
+def test_without_a_key_a_column_the_source_adds_does_not_deliver_the_boundary_rows_again(
+    any_source,
+):
+    db, table = any_source, make_events(any_source)
+    insert(db, table, (1, at(1), "a"), (2, at(2), "b"), (3, at(2), "c"))
+    delivered, wm, _ = extract(db, table=table, cursor="updated_at")
+    assert delivered == [1, 2, 3] and wm.columns == ("id", "updated_at", "v")
+
+    db.run(f"ALTER TABLE {table} ADD COLUMN extra INTEGER")
+    statements: list = ["SET time_zone = '+00:00'"] if db.dialect == "mysql" else []
+    statements.append(
+        (
+            f"INSERT INTO {table} (id, updated_at, v, extra) VALUES (4, :t, 'd', 7)",
+            {"t": stored(db, at(2))},
+        )
+    )
+    db.run(*statements)
+    ids, wm, skipped = extract(db, table=table, since=wm)
+    assert ids == [4] and skipped == 2  # rows 2 and 3 are matched on the columns they had
+    assert wm.columns == ("id", "updated_at", "v", "extra") and len(wm.boundary) == 3
+
+    ids, _, skipped = extract(db, table=table, since=Watermark.from_dict(wm.to_dict()))
+    assert ids == [] and skipped == 3
+
+
+def test_without_a_key_a_column_the_source_dropped_is_refused_in_one_sentence(any_source):
+    from ingest.exceptions import BoundaryColumnsMissing
+
+    db, table = any_source, make_events(any_source)
+    insert(db, table, (1, at(1), "a"), (2, at(2), "b"))
+    _, wm, _ = extract(db, table=table, cursor="updated_at")
+    db.run(f"ALTER TABLE {table} DROP COLUMN v")
+    with pytest.raises(BoundaryColumnsMissing, match=r"recorded with column\(s\) 'v'.*--key"):
+        extract(db, table=table, since=wm)

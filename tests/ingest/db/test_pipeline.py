@@ -252,6 +252,36 @@ def test_appending_without_a_key_delivers_rows_sharing_the_watermark_exactly_onc
     )
 
 
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_appending_without_a_key_after_the_source_adds_a_column_duplicates_no_boundary_row(
+    lk, dialect, request
+):
+    db = request.getfixturevalue({"postgresql": "pg_source", "sqlite": "sqlite_source"}[dialect])
+    table = unique("events")
+    db.run(
+        f"CREATE TABLE {table} (seq integer NOT NULL, payload text)",
+        f"INSERT INTO {table} VALUES (1, 'a'), (2, 'b'), (2, 'c')",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "app.grown", source=db.url, table_name=table, mode="incremental", cursor="seq"
+        )
+
+    assert run().rows_added == 3
+    db.run(
+        f"ALTER TABLE {table} ADD COLUMN note text",
+        f"INSERT INTO {table} (seq, payload, note) VALUES (2, 'late', 'x'), (3, 'd', 'y')",
+    )
+    second = run()
+    assert (second.rows_added, second.rows_skipped) == (2, 2)
+    everything = "SELECT seq, payload, note FROM {} ORDER BY seq, payload"
+    assert _lake_rows(lk, everything.format("app.grown")) == _source_rows(
+        db, everything.format(table)
+    )
+    assert run().version is None
+
+
 # --------------------------------------------------------------------------------------------
 # Full extracts: added, removed, changed
 

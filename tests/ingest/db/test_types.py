@@ -195,6 +195,10 @@ def test_postgres_types_round_trip_exactly(pg_source, tmp_path):
     [
         ("timestamptz", "'infinity'", "'infinity'"),
         ("date", "'-infinity'", "'infinity'"),
+        ("date", "'0044-03-15 BC'", "BC date"),
+        ("timestamp", "'0044-03-15 12:00 BC'", "BC date"),
+        ("timestamptz", "'0001-01-01 00:00+00 BC'", "BC date"),
+        ("date", "'10000-01-01'", "past the year 9999"),
         ("numeric(10,2)", "'NaN'", "'nan'"),
         ("int[]", "'{{1,2},{3,4}}'", "2-dimensional array"),
     ],
@@ -212,6 +216,25 @@ def test_postgres_values_without_a_lossless_arrow_form_are_refused(
     ):
         list(src.stream(table=table))
     assert info.value.column == "v"
+
+
+def test_postgres_dates_at_the_years_1_and_9999_land_and_a_bc_date_is_refused_by_ingest(
+    pg_source, lk
+):
+    from lake.core.errors import LakeError
+
+    edge = unique("years")
+    pg_source.run(
+        f"CREATE TABLE {edge} (id int, d date, t timestamp)",
+        f"INSERT INTO {edge} VALUES (1, '0001-01-01', '0001-01-01 00:00'), "
+        "(2, '9999-12-31', '9999-12-31 23:59:59.999999')",
+    )
+    report = lk.ingest_db("edge.years", source=pg_source.url, table_name=edge)
+    assert report.rows == 2
+    pg_source.run(f"INSERT INTO {edge} VALUES (3, '0044-03-15 BC', NULL)")
+    with pytest.raises(LakeError, match=r"Column 'd' holds .*BC date.*cast or filter it"):
+        lk.ingest_db("edge.years", source=pg_source.url, table_name=edge)
+    assert lk.sql("SELECT count(*) AS n FROM edge.years").rows() == [{"n": 2}]
 
 
 def test_postgres_query_columns_are_typed_like_table_columns(pg_source):

@@ -1,10 +1,17 @@
-"""Event times: a time without an offset is UTC, whichever zone the host is in."""
+"""Event times (ingest.logs.eventtime): formats, epochs, years, the plausible window, zones."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from ingest.exceptions import LogFormatError
+from ingest.logs.eventtime import EventTimeParser, time_rules
 
 
 def test_a_log_time_without_offset_is_utc_on_a_host_in_another_zone():
@@ -31,3 +38,133 @@ def test_a_log_time_without_offset_is_utc_on_a_host_in_another_zone():
             "2015-05-17T08:05:03+00:00",
         ]
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The rules of ingest.logs.eventtime, one value at a time
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def _times(values, rules=None, **kw):
+    p = EventTimeParser(rules, now=NOW)
+    try:
+        return p.event_times(pa.array(values), **kw)
+    finally:
+        p.close()
+
+
+def test_hdfs_yymmdd_hhmmss_and_spark_yy_mm_dd_are_read_with_their_own_years():
+    found = _times(["081109 203615", "17/06/09 20:10:40", "2017/06/09 20:10:40"])
+    assert found.times.to_pylist() == [
+        datetime(2008, 11, 9, 20, 36, 15, tzinfo=UTC),
+        datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),  # not the year 0017
+        datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),
+    ]
+    assert found.errors is None and not found.counts
+
+
+def test_a_numeric_string_is_an_epoch_only_when_the_format_says_so():
+    found = _times(["1700000000", "081109"])
+    assert found.times.to_pylist() == [None, None]
+    assert found.counts == {"number_not_epoch": 2}
+    assert found.errors[0] == (
+        "event time '1700000000' is a number, not read as an epoch: give --time-format epoch "
+        "(or epoch_ms, epoch_us, epoch_ns) or a format"
+    )
+    told = _times(["1700000000123"], time_rules(time_format="epoch_ms"))
+    assert told.times.to_pylist() == [datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)]
+    # JSON numbers keep the magnitude rule.
+    numbers = _times([1_700_000_000, 1_700_000_000_123])
+    assert [t.microsecond for t in numbers.times.to_pylist()] == [0, 123000]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9999-12-31T23:59:59-05:00", "after_latest"),
+        ("0001-01-01T00:00:00+05:00", "before_earliest"),
+        (-62135596801, "before_earliest"),
+        (2**63 - 1, "after_latest"),
+        ("1969-12-31T23:59:59Z", "before_earliest"),
+        ("2026-12-06T00:00:00Z", "after_latest"),
+        (1e300, "after_latest"),
+    ],
+)
+def test_an_implausible_or_out_of_range_time_is_a_reason_never_an_exception(value, reason):
+    found = _times([value])
+    assert found.times.to_pylist() == [None]
+    assert found.counts == {reason: 1}
+    assert "not used" in found.errors[0] and str(value)[:10] in found.errors[0]
+
+
+def test_the_window_can_be_widened():
+    rules = time_rules(earliest="1900-01-01", latest="2200-01-01")
+    found = _times(["1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z"], rules)
+    assert found.times.to_pylist() == [
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2100, 1, 1, tzinfo=UTC),
+    ]
+
+
+def test_a_year_less_time_takes_the_year_given_or_the_files_year_with_rollover():
+    values = ["Dec 31 23:59:59", "Jan  1 00:00:01"]
+    given = _times(values, time_rules(year=2005))
+    assert [t.year for t in given.times.to_pylist()] == [2005, 2005]
+    # The file was last written on 2006-01-02: December is the year before.
+    base = datetime(2006, 1, 2, tzinfo=UTC)
+    found = _times(values, year_base=base)
+    assert found.times.to_pylist() == [
+        datetime(2005, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2006, 1, 1, 0, 0, 1, tzinfo=UTC),
+    ]
+
+
+def test_time_formats_are_tried_in_order_and_only_they():
+    rules = time_rules(time_format=["%d.%m.%Y %H:%M", "%Y%m%d"])
+    found = _times(["09.06.2017 20:10", "20170610", "2017-06-11T00:00:00Z"], rules)
+    assert found.times.to_pylist() == [
+        datetime(2017, 6, 9, 20, 10, tzinfo=UTC),
+        datetime(2017, 6, 10, tzinfo=UTC),
+        None,  # ISO 8601 was not among the formats given
+    ]
+    assert found.counts == {"unreadable": 1}
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"time_format": "yyyy-MM-dd"}, "has no % directive"),
+        ({"time_field": "date+"}, "names an empty field"),
+        ({"year": 0}, "is not a year"),
+        ({"earliest": "last week"}, "is not an ISO 8601 date"),
+        ({"earliest": "2020-01-01", "latest": "2010-01-01"}, "is not before --latest"),
+    ],
+)
+def test_bad_time_options_are_refused_in_one_sentence(kw, message):
+    with pytest.raises(LogFormatError, match=message):
+        time_rules(**kw)
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2015-10-18 18:01:47,978", "2015-10-18 18:01:47,9"], "%Y-%m-%d %H:%M:%S,%f"),
+        (["17/06/09 20:10:40"], "%y/%m/%d %H:%M:%S"),
+        (["081109 203615"], "%y%m%d %H%M%S"),
+        (["2016/12/19 16:00:01"], "%Y/%m/%d %H:%M:%S"),
+        (["2024-01-21 10:00:00", "2024-01-21T10:00:00.5"], "iso8601"),
+        (["17/May/2015:10:05:03 +0200"], "%d/%b/%Y:%H:%M:%S %z"),
+    ],
+)
+def test_a_column_every_value_of_which_one_format_reads_gets_the_same_instants(values, fmt):
+    # A column the first format reads whole may take Arrow's parser; one with a value it
+    # cannot read goes through DuckDB. Both must give the same instants.
+    p = EventTimeParser(now=NOW)
+    try:
+        whole = p.parse(pa.array(values), formats=[fmt]).to_pylist()
+        mixed = p.parse(pa.array([*values, "zzz"]), formats=[fmt]).to_pylist()
+    finally:
+        p.close()
+    assert whole == mixed[:-1] and mixed[-1] is None
+    assert None not in whole

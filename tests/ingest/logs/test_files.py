@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
 import zstandard
 
+import ingest.sources
 from ingest.exceptions import SourceNotFound, SourceUnreadable
 from ingest.sources import ContentReader, SourceFile, expand_paths
 
@@ -150,3 +152,57 @@ def test_a_gzip_file_grown_by_a_new_member_resumes_at_the_member(tmp_path):
         f.write(gzip.compress(b"two\n"))
     content, again = read_all(one(path), resume_offset=size, resume_sha256=first.sha256)
     assert content == b"two\n"
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_decompression_is_bounded_whatever_the_ratio(tmp_path, kind):
+    # A bomb: 256 MiB of one byte, a few hundred KB stored. Measured before: the whole read
+    # block was inflated at once (a 2.3 MB gzip that expands to 1.5 GiB took 5.6 GB).
+    size = 256 << 20
+    path = tmp_path / f"bomb.{kind}"
+    if kind == "gzip":
+        raw = zlib.compressobj(1, zlib.DEFLATED, 31)
+        with open(path, "wb") as f:
+            block = b"A" * (16 << 20)
+            for _ in range(size // len(block)):
+                f.write(raw.compress(block))
+            f.write(raw.flush())
+    else:
+        path.write_bytes(zstandard.ZstdCompressor().compress(b"A" * size))
+    reader = ContentReader(one(path))
+    total, largest = 0, 0
+    for block in reader.blocks():
+        total += len(block)
+        largest = max(largest, len(block))
+    assert total == size
+    assert largest <= (ingest.sources.MAX_INFLATE if kind == "gzip" else 40 << 20)
+
+
+def test_bzip2_streams_are_read_one_after_another_and_bounded(tmp_path):
+    import bz2
+
+    path = tmp_path / "app.log.bz2"
+    path.write_bytes(bz2.compress(b"one\ntwo\n") + bz2.compress(b"A" * (64 << 20) + b"\n"))
+    reader = ContentReader(one(path))
+    blocks = list(reader.blocks())
+    assert b"".join(blocks) == b"one\ntwo\n" + b"A" * (64 << 20) + b"\n"
+    assert max(len(b) for b in blocks) <= ingest.sources.MAX_INFLATE
+    assert reader.compression == "bzip2"
+
+
+def test_text_that_starts_like_bzip2_is_text(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"BZh9 is how bzip2 files start\n")
+    content, reader = read_all(one(path))
+    assert content == path.read_bytes() and reader.compression == "none"
+
+
+def test_a_corrupt_bzip2_file_is_one_sentence(tmp_path):
+    import bz2
+
+    path = tmp_path / "bad.log.bz2"
+    data = bytearray(bz2.compress(b"hello\n" * 1000))
+    data[40] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceUnreadable, match=r"^Cannot decompress .* \(bzip2\): .*corrupt\.$"):
+        read_all(one(path))

@@ -38,9 +38,14 @@ def test_structs_merge_field_by_field_in_first_seen_order():
     assert merged == s(a=FLOAT, b=s(x=STRING, y=INT), c=BOOL)
 
 
-def test_null_never_decides_a_type_and_typeless_fields_get_no_column():
+def test_null_never_decides_a_type_and_typeless_fields_are_null_columns():
     assert inf.merge_all([NULL, NULL]) == NULL
-    assert inf.storable(s(a=NULL, b=List(NULL), c=s(), d=INT)) == s(d=INT)
+    assert inf.merge(NULL, INT) == INT
+    # Issue 13: a field with no value yet is still a column (of type null), an empty object
+    # is null.
+    assert inf.storable(s(a=NULL, b=List(NULL), c=s(), d=INT)) == s(
+        a=NULL, b=List(NULL), c=NULL, d=INT
+    )
 
 
 def test_type_of_values_marks_numbers_beyond_64_bits_as_json():
@@ -156,3 +161,44 @@ def test_needs_change_finds_values_that_do_not_fit():
     assert inf.needs_change([1.5], INT)
     assert inf.needs_change(["x"], None)
     assert inf.value_at({"a": [{"b": 1}, {"b": 2}]}, ("a", "[]", "b")) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-21T10:00:00.123Z", inf.TIMESTAMP),
+        ("2024-01-21 10:00:00+01:00", inf.TIMESTAMP),
+        ("2023-11-14T23:13:20.123456789+0100", inf.TIMESTAMP),
+        ("2024-01-21T10:00:00", STRING),  # no zone: not an instant
+        ("2024-01-21", STRING),
+        ("9999-12-31T23:59:59-05:00", STRING),  # beyond what every reader holds
+        ("0001-01-01T00:00:00+05:00", STRING),
+        ("2024-13-45T10:00:00Z", STRING),
+        ("21/Jan/2024:10:00:00 +0000", STRING),
+    ],
+)
+def test_iso_8601_strings_with_a_zone_are_timestamps(value, expected):
+    assert inf.type_of(value) == expected
+
+
+def test_the_fast_and_the_exact_json_reader_type_time_strings_alike():
+    from ingest.logs.jsonl import exact, parse_records
+
+    lines = [
+        '{"a": "2024-01-21T10:00:00.123Z", "b": {"c": ["2024-01-21T10:00:00+01:00"]}, "d": "x"}',
+        '{"a": "2024-01-22T10:00:00.1234567Z", "b": {"c": []}, "d": "2024-01-21T10:00:00Z"}',
+    ]
+    for sample in (lines, [s.replace(', "d": "x"', "") for s in lines]):
+        fast = parse_records(pa.array(sample), ("\n".join(sample) + "\n").encode())
+        slow = exact(sample, {})
+        assert fast.type == slow.type
+        assert fast.table.to_pylist() == slow.table.to_pylist()
+    assert slow.type == Struct(
+        (
+            ("a", inf.TIMESTAMP),
+            ("b", Struct((("c", List(inf.TIMESTAMP)),))),
+            ("d", inf.TIMESTAMP),
+        )
+    )
+    mixed = exact(lines, {})
+    assert mixed.type.get("d") == JSON  # a time and a text: the conflict keeps both as written

@@ -57,7 +57,7 @@ def test_invalid_utf8_is_kept_with_backslash_escapes_and_reported():
     [chunk] = list(iter_chunks([b"ok\nbad \xff\xfe here\n"]))
     arr, errors = line_strings(chunk)
     assert arr.to_pylist() == ["ok", "bad \\xff\\xfe here"]
-    assert errors == {1: "invalid UTF-8 at byte 5"}
+    assert errors == {1: "invalid UTF-8 at byte 5; the original bytes are in _raw_bytes"}
 
 
 def test_blank_lines_are_empty_or_whitespace_only():
@@ -90,3 +90,61 @@ def test_a_byte_order_mark_at_the_start_is_not_text():
     assert cut(b"\xef\xbb\xbf") == []
     assert cut(b"\xef\xbb\xbfab\n", block=1) == [(1, "ab", False)]
     assert cut(b"x\xef\xbb\xbf\n") == [(1, "x\ufeff", False)]
+
+
+def test_an_over_long_line_whose_end_comes_in_the_same_read_is_cut_too(monkeypatch):
+    # Measured: a 72 MiB line was kept whole when its newline arrived with the read that
+    # crossed the 64 MiB limit.
+    monkeypatch.setattr(lines_mod, "MAX_LINE_BYTES", 5)
+    assert cut(b"ab\n0123456789abc\nde\n", block=100, chunk_bytes=100) == [
+        (1, "ab", False),
+        (2, "01234", True),
+        (2, "56789", True),
+        (2, "abc", True),
+        (3, "de", False),
+    ]
+    assert cut(b"01234\n", block=100, chunk_bytes=100) == [(1, "01234", False)]  # at the limit
+
+
+@pytest.mark.parametrize(
+    ("head", "ending"),
+    [
+        (b"a\rb\r", "cr"),
+        (b"a\r\nb\r\n", "crlf"),
+        (b"a\nb\rc\n", "lf"),
+        (b"a\r", "lf"),  # its \n may not be written yet
+        (b"no ending at all", "lf"),
+    ],
+)
+def test_line_endings_are_detected_per_file(head, ending):
+    assert lines_mod.detect_ending(head) == ending
+
+
+@pytest.mark.parametrize(
+    ("codec", "data"),
+    [
+        ("latin-1", "Grüße\n".encode("latin-1")),
+        ("cp1252", b"\x93quoted\x94 \x81\n"),
+        ("utf-16-le", "Jürgen\n".encode("utf-16-le") + b"\x00\xd8" + "x\n".encode("utf-16-le")),
+    ],
+)
+def test_any_encoding_becomes_utf8_with_every_original_byte_recoverable(codec, data):
+    blocks = [data[i : i + 3] for i in range(0, len(data), 3)]  # characters cut across reads
+    text = b"".join(lines_mod.to_utf8(blocks, codec))
+    lines = text.split(b"\n")[:-1]
+    originals = data.split("\n".encode(codec))[:-1]
+    assert [lines_mod.original_bytes(line, codec) for line in lines] == originals
+
+
+@pytest.mark.parametrize(
+    ("head", "declared", "expected"),
+    [
+        (b"\xff\xfe{\x00", "utf-8", ("utf-16-le", 2)),
+        (b"\xfe\xff\x00{", "utf-8", ("utf-16-be", 2)),
+        (b"\xef\xbb\xbf{", "utf-8", ("utf-8", 3)),
+        (b"{", "utf-16", ("utf-16-le", 0)),
+        (b"\xef\xbb\xbf{", "latin_1", ("latin_1", 0)),
+    ],
+)
+def test_a_byte_order_mark_decides_the_encoding(head, declared, expected):
+    assert lines_mod.sniff_encoding(head, declared) == expected

@@ -283,7 +283,7 @@ def test_ingest_logs_from_the_command_line_reports_counts(cli, tmp_path):
     )
     assert report["version"] == 0
     table = cli("ingest", "logs", "web.access", log, "--preset", "apache-combined")
-    assert "1 files skipped" in table.stdout
+    assert "1 file skipped" in table.stdout
 
 
 def _write(path: Path, lines: list[str]) -> str:

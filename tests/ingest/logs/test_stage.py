@@ -194,8 +194,10 @@ def test_bad_json_lines_are_kept_with_a_reason_and_counted(tmp_path):
     assert set(by_line) == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13}
     assert by_line[2]["_error"].startswith("invalid JSON")
     assert by_line[4]["_error"] == "not a JSON object but an array"
-    assert by_line[9]["_error"] == "invalid UTF-8 at byte 12"
+    assert by_line[9]["_error"] == "invalid UTF-8 at byte 12; the original bytes are in _raw_bytes"
     assert by_line[9]["_raw"] == '{"a": "bad \\xff utf8"}'
+    assert by_line[9]["_raw_bytes"] == b'{"a": "bad \xff utf8"}'
+    assert {r["_raw_bytes"] for n, r in by_line.items() if n != 9} == {None}
     assert by_line[10]["_error"].startswith("invalid JSON")
     assert by_line[10]["_raw"] == '{"a": "nul\x00byte"}'
     assert by_line[8]["_error"] is None and by_line[8]["a"] == 3.0
@@ -349,7 +351,14 @@ def test_time_fields_become_event_time_and_date(tmp_path, value, expected):
     r = rows(staged).to_pylist()[0]
     assert r["_event_time"] == expected
     assert r["_event_date"] == (expected.date() if expected else None)
-    assert r["_error"] is None  # an unreadable time is not an error of the record
+    # An unreadable time is said in _error; the record itself parsed (its columns are kept).
+    assert r["_error"] == (
+        None
+        if expected
+        else "event time 'yesterday-ish' matches no time format: give --time-format"
+    )
+    assert r["n"] == 1 and staged.records_failed == 0
+    assert staged.sources[0].time_reasons == ({} if expected else {"unreadable": 1})
     assert staged.files[0].partition_values == {
         "_event_date": expected.date().isoformat() if expected else None
     }

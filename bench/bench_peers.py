@@ -1,0 +1,541 @@
+"""The lake against plain DuckDB and against DuckLake, on the same files, in the same run.
+
+Every case is timed for each side alternately and reported as medians; ``ratio`` is the
+lake's time over plain DuckDB's (lower is better), and each row also carries DuckLake's
+times (``ducklake_*``, and ``ducklake_*_ratio`` against plain DuckDB). Sides:
+
+* **plain DuckDB**: ``COPY (SELECT * FROM read_json(file)) TO 'f.parquet'`` and queries over
+  that file; the floor nothing with a catalog can beat.
+* **DuckLake** 1.5.5 (the ``duckdb-extension-ducklake`` wheel pinned to our duckdb) with its
+  catalog in a DuckDB file, in SQLite, and in PostgreSQL (``ducklake_duckdb``,
+  ``ducklake_sqlite``, ``ducklake_pg``).
+* **the lake** on the embedded default (local folder + SQLite, ``ours_s``) and on a local
+  folder + PostgreSQL (``lake_pg_s``).
+
+Cases (``scale`` 1.0 = 1,000,000 JSON log lines, about 250 MB; ``make bench`` runs 0.1):
+
+* ``ingest N days, whole process``: a fresh process per run (``lake ingest logs`` /
+  ``python -c`` for DuckDB and DuckLake), for files spanning 1, 28 and 60 days.
+* ``append +10%``: a 10% file after the first ingest, whole process.
+* ``100-row append``: one call each (``lk.write_table`` and ``lk.ingest_logs`` of a 100-line
+  file against DuckLake's ``INSERT``), in-process; medians of the first and the last ten of
+  APPENDS appends, to show whether it stays flat as history grows.
+* ``10-day GROUP BY after the appends``: over the appended table, against one file of the
+  same rows (plain DuckDB) and DuckLake's table.
+* ``count at the first version``: time travel, warm, in-process.
+* ``first 10-day query in a new process``: whole process, start-up included.
+
+Read the load (``uptime``) before believing a figure: these are shared 2-core machines.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+LINES_PER_SCALE = 1_000_000
+APPENDS_PER_SCALE = 1_000
+APPEND_ROWS = 100
+REPEAT = 3
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+QUERY_10_DAYS = (
+    "SELECT request.method AS method, status, count(*) AS n, avg(latency_ms) AS latency "
+    "FROM {t} WHERE ts >= '2026-10-05T00:00:00Z' AND ts < '2026-10-15T00:00:00Z' "
+    "GROUP BY ALL ORDER BY ALL"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+
+def generate(path: Path, lines: int, days: int, *, offset: int = 0) -> int:
+    """``lines`` nested JSON web-log lines spread over ``days`` days (DuckDB writes them)."""
+    import duckdb
+
+    span_s = days * 86_400
+    sql = f"""
+    COPY (
+      SELECT strftime(TIMESTAMPTZ '2026-10-01 00:00:00+00'
+                        + to_seconds(((i * {span_s}) // {max(lines, 1)})::BIGINT),
+                      '%Y-%m-%dT%H:%M:%SZ') AS ts,
+             {{'method': ['GET','GET','POST','PUT','DELETE'][1 + (hash(i, 1) % 5)::BIGINT],
+               'path': '/api/v1/items/' || (hash(i, 2) % 500)::VARCHAR}} AS request,
+             [200, 200, 200, 201, 404, 500][1 + (hash(i, 3) % 6)::BIGINT] AS status,
+             (100 + hash(i, 4) % 100000)::BIGINT AS bytes,
+             (hash(i, 5) % 100000) / 1000.0 AS latency_ms,
+             'user-' || (hash(i, 6) % 10000)::VARCHAR AS user_id
+      FROM range({offset}, {offset + lines}) t(i)
+    ) TO '{path}' (FORMAT json)
+    """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(sql)
+    con.close()
+    return path.stat().st_size
+
+
+# --------------------------------------------------------------------------------------------
+# Sides
+
+
+def extension(name: str) -> str:
+    """A DuckDB extension file from its ``duckdb-extension-*`` wheel, named as DuckDB wants
+    (the sqlite and postgres files must be renamed before LOAD: FACTS.md)."""
+    import importlib
+
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    [found] = glob.glob(
+        str(Path(package.__file__).parent / "extensions" / "*" / "*.duckdb_extension")
+    )
+    wanted = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}.get(name, name)
+    target = Path(tempfile.gettempdir()) / "lake-bench-extensions" / f"{wanted}.duckdb_extension"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, target)
+    return str(target)
+
+
+def ducklake_attach(kind: str, folder: Path, pg_db: str | None) -> str:
+    """SQL that loads DuckLake and attaches a lake ``dl`` with its catalog in ``kind``."""
+    loads = [f"LOAD '{extension('ducklake')}'"]
+    data = folder / "ducklake-data"
+    if kind == "duckdb":
+        meta = f"ducklake:{folder / 'meta.ducklake'}"
+    elif kind == "sqlite":
+        loads.append(f"LOAD '{extension('sqlite')}'")
+        meta = f"ducklake:sqlite:{folder / 'meta.sqlite'}"
+    else:
+        loads.append(f"LOAD '{extension('postgres')}'")
+        meta = f"ducklake:postgres:dbname={pg_db} host={PG['host']} user={PG['user']}"
+    return (
+        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false; "
+        + "; ".join(loads)
+        + f"; ATTACH '{meta}' AS dl (DATA_PATH '{data}/')"
+    )
+
+
+def pg_database() -> str:
+    import psycopg2
+
+    name = f"lake_bench_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(dbname="postgres", **PG)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(dbname="postgres", **PG)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+def pg_url(name: str) -> str:
+    return f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+
+
+def run_process(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def duckdb_process(sql: str) -> list[str]:
+    return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r}).fetchall()"]
+
+
+def lake_env(warehouse: Path, catalog: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "AWS_"))}
+    env.update({"LAKE_WAREHOUSE": str(warehouse), "LAKE_CATALOG_URL": catalog})
+    return env
+
+
+def lake_command() -> list[str]:
+    return [sys.executable, "-m", "lake"]
+
+
+# --------------------------------------------------------------------------------------------
+# Cases
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def timed_alternately(sides: dict[str, Callable[[int], float]], repeat: int) -> dict[str, float]:
+    """Each side's median over ``repeat`` rounds, the sides alternating within a round."""
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for attempt in range(repeat):
+        for name, side in sides.items():
+            samples[name].append(side(attempt))
+    return {name: median(values) for name, values in samples.items()}
+
+
+def row(case: str, times: dict[str, float], **extra: Any) -> dict[str, Any]:
+    base = times["duckdb"]
+    out: dict[str, Any] = {
+        "case": case,
+        "ours_s": times["lake_sqlite"],
+        "baseline_s": base,
+        "baseline": "plain DuckDB",
+        "ratio": times["lake_sqlite"] / base if base else float("nan"),
+    }
+    for name, value in times.items():
+        if name in ("duckdb", "lake_sqlite"):
+            continue
+        out[f"{name}_s"] = value
+        out[f"{name}_ratio"] = value / base if base else float("nan")
+    out.update(extra)
+    return out
+
+
+def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[dict[str, Any]]:
+    source = folder / f"logs-{days}d.jsonl"
+    size = generate(source, lines, days)
+    extra = folder / f"logs-{days}d-extra.jsonl"
+    generate(extra, max(lines // 10, 1), days, offset=lines)
+
+    def fresh(name: str, attempt: int) -> Path:
+        place = folder / f"{name}-{days}d-{attempt}"
+        shutil.rmtree(place, ignore_errors=True)
+        place.mkdir(parents=True)
+        return place
+
+    places: dict[tuple[str, int], Path] = {}
+    pg_for: dict[tuple[str, int], str] = {}
+
+    def duckdb_side(attempt: int) -> float:
+        place = places[("duckdb", attempt)] = fresh("duckdb", attempt)
+        return run_process(
+            duckdb_process(f"COPY (SELECT * FROM read_json('{source}')) TO '{place}/0.parquet'")
+        )
+
+    def ducklake_side(kind: str) -> Callable[[int], float]:
+        def side(attempt: int) -> float:
+            place = places[(kind, attempt)] = fresh(f"ducklake-{kind}", attempt)
+            db = None
+            if kind == "pg":
+                db = pg_for[(kind, attempt)] = pg_database()
+                pg_dbs.append(db)
+            sql = ducklake_attach(kind, place, db) + (
+                f"; CREATE TABLE dl.logs AS SELECT * FROM read_json('{source}')"
+            )
+            return run_process(duckdb_process(sql))
+
+        return side
+
+    def lake_side(kind: str) -> Callable[[int], float]:
+        def side(attempt: int) -> float:
+            place = places[(f"lake_{kind}", attempt)] = fresh(f"lake-{kind}", attempt)
+            if kind == "pg":
+                db = pg_for[(f"lake_{kind}", attempt)] = pg_database()
+                pg_dbs.append(db)
+                catalog = pg_url(db)
+            else:
+                catalog = f"sqlite:///{place / 'catalog.db'}"
+            env = lake_env(place / "warehouse", catalog)
+            return run_process(
+                [*lake_command(), "ingest", "logs", "web.logs", str(source)], env=env, cwd=place
+            )
+
+        return side
+
+    sides = {
+        "duckdb": duckdb_side,
+        "ducklake_duckdb": ducklake_side("duckdb"),
+        "ducklake_sqlite": ducklake_side("sqlite"),
+        "ducklake_pg": ducklake_side("pg"),
+        "lake_sqlite": lake_side("sqlite"),
+        "lake_pg": lake_side("pg"),
+    }
+    times = timed_alternately(sides, REPEAT)
+    rows = [
+        row(
+            f"ingest {days} day{'s' if days > 1 else ''}, whole process",
+            times,
+            lines=lines,
+            mb=round(size / 1e6, 1),
+            throughput_vs_duckdb=round(times["duckdb"] / times["lake_sqlite"], 3),
+        )
+    ]
+
+    # Append 10% more, whole process, onto each side's first ingest.
+    def append_duckdb(attempt: int) -> float:
+        place = places[("duckdb", 0)]
+        return run_process(
+            duckdb_process(
+                f"COPY (SELECT * FROM read_json('{extra}')) TO '{place}/a{attempt}.parquet'"
+            )
+        )
+
+    def append_ducklake(kind: str) -> Callable[[int], float]:
+        def side(attempt: int) -> float:
+            sql = ducklake_attach(kind, places[(kind, 0)], pg_for.get((kind, 0))) + (
+                f"; INSERT INTO dl.logs SELECT * FROM read_json('{extra}')"
+            )
+            return run_process(duckdb_process(sql))
+
+        return side
+
+    def append_lake(kind: str) -> Callable[[int], float]:
+        def side(attempt: int) -> float:
+            place = places[(f"lake_{kind}", 0)]
+            copy = place / f"extra-{attempt}.jsonl"
+            shutil.copyfile(extra, copy)
+            copy.write_text(copy.read_text().replace('"user-', f'"u{attempt}-'))  # new content
+            catalog = (
+                pg_url(pg_for[(f"lake_{kind}", 0)])
+                if kind == "pg"
+                else f"sqlite:///{place / 'catalog.db'}"
+            )
+            env = lake_env(place / "warehouse", catalog)
+            return run_process(
+                [*lake_command(), "ingest", "logs", "web.logs", str(copy)], env=env, cwd=place
+            )
+
+        return side
+
+    if days == 60:
+        times = timed_alternately(
+            {
+                "duckdb": append_duckdb,
+                "ducklake_duckdb": append_ducklake("duckdb"),
+                "ducklake_sqlite": append_ducklake("sqlite"),
+                "ducklake_pg": append_ducklake("pg"),
+                "lake_sqlite": append_lake("sqlite"),
+                "lake_pg": append_lake("pg"),
+            },
+            REPEAT,
+        )
+        rows.append(row("append +10%, whole process", times, lines=max(lines // 10, 1)))
+    return rows
+
+
+def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str, Any]]:
+    """100-row appends one call each, then queries over the result."""
+    import duckdb
+    import pyarrow as pa
+
+    import lake
+
+    source = folder / "appends.jsonl"
+    generate(source, appends * APPEND_ROWS, 10)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows_all = con.execute(f"SELECT * FROM read_json('{source}')").to_arrow_table()
+    batches = [rows_all.slice(i * APPEND_ROWS, APPEND_ROWS) for i in range(appends)]
+    batches = [pa.Table.from_batches(b.to_batches()).combine_chunks() for b in batches]
+
+    results: list[dict[str, Any]] = []
+    per_append: dict[str, list[float]] = {}
+
+    # The lake, write_table, on SQLite and PostgreSQL catalogs.
+    lakes = {}
+    for kind in ("sqlite", "pg"):
+        place = folder / f"lake-appends-{kind}"
+        place.mkdir()
+        if kind == "pg":
+            db = pg_database()
+            pg_dbs.append(db)
+            catalog = pg_url(db)
+        else:
+            catalog = f"sqlite:///{place / 'catalog.db'}"
+        lk = lake.connect(warehouse=str(place / "warehouse"), catalog=catalog, cwd=place)
+        lakes[kind] = lk
+        samples = []
+        for batch in batches:
+            start = time.perf_counter()
+            lk.write_table("web.appends", batch)
+            samples.append(time.perf_counter() - start)
+        per_append[f"lake_{kind}"] = samples
+
+    # The lake, ingest of a 100-line file, embedded default (a tenth as many calls).
+    place = folder / "lake-ingests"
+    place.mkdir()
+    lk = lake.connect(
+        warehouse=str(place / "warehouse"), catalog=f"sqlite:///{place / 'catalog.db'}", cwd=place
+    )
+    lines = source.read_text().splitlines(keepends=True)
+    samples = []
+    for i in range(max(appends // 10, 10)):
+        small = place / f"a{i}.jsonl"
+        small.write_text("".join(lines[i * APPEND_ROWS : (i + 1) * APPEND_ROWS]))
+        start = time.perf_counter()
+        lk.ingest_logs("web.ingested", str(small))
+        samples.append(time.perf_counter() - start)
+    per_append["lake_ingest_logs"] = samples
+    lk.close()
+
+    # DuckLake: INSERT of the same Arrow rows, one statement each.
+    dl_cons = {}
+    for kind in ("duckdb", "sqlite", "pg"):
+        place = folder / f"ducklake-appends-{kind}"
+        place.mkdir()
+        db = None
+        if kind == "pg":
+            db = pg_database()
+            pg_dbs.append(db)
+        dl = duckdb.connect()
+        for statement in ducklake_attach(kind, place, db).split("; "):
+            dl.execute(statement)
+        first = batches[0]
+        dl.register("batch", first)
+        dl.execute("CREATE TABLE dl.appends AS SELECT * FROM batch LIMIT 0")
+        samples = []
+        for batch in batches:
+            dl.register("batch", batch)
+            start = time.perf_counter()
+            dl.execute("INSERT INTO dl.appends SELECT * FROM batch")
+            samples.append(time.perf_counter() - start)
+        per_append[f"ducklake_{kind}"] = samples
+        dl_cons[kind] = dl
+
+    # Plain DuckDB: the same rows in one COPY (there is no per-append cost to compare).
+    plain = folder / "plain-appends.parquet"
+    start = time.perf_counter()
+    con.register("all_rows", rows_all)
+    con.execute(f"COPY all_rows TO '{plain}' (FORMAT parquet)")
+    one_copy = time.perf_counter() - start
+
+    def first_last(samples: list[float]) -> tuple[float, float, float]:
+        return median(samples), median(samples[1:11]), median(samples[-10:])
+
+    stats = {name: first_last(samples) for name, samples in per_append.items()}
+    out = {
+        "case": f"100-row append, one call each ({appends} appends)",
+        "ours_s": stats["lake_sqlite"][0],
+        "baseline_s": one_copy,
+        "baseline": "plain DuckDB: one COPY of all rows",
+        "ratio": float("nan"),
+    }
+    for name, (mid, first10, last10) in stats.items():
+        out[f"{name}_median_ms"] = round(mid * 1000, 1)
+        out[f"{name}_first10_ms"] = round(first10 * 1000, 1)
+        out[f"{name}_last10_ms"] = round(last10 * 1000, 1)
+    results.append(out)
+
+    # Queries over the appended tables.
+    query = QUERY_10_DAYS
+    lk_sqlite = lakes["sqlite"]
+    sides = {
+        "duckdb": lambda _: _timed(lambda: con.execute(query.format(t=f"'{plain}'")).fetchall()),
+        "lake_sqlite": lambda _: _timed(lambda: lk_sqlite.sql(query.format(t="web.appends"))),
+        "lake_pg": lambda _: _timed(lambda: lakes["pg"].sql(query.format(t="web.appends"))),
+        **{
+            f"ducklake_{kind}": (
+                lambda _, c=c: _timed(lambda: c.execute(query.format(t="dl.appends")).fetchall())
+            )
+            for kind, c in dl_cons.items()
+        },
+    }
+    files = len(lk_sqlite.describe("web.appends").snapshot.files)
+    results.append(
+        row("10-day GROUP BY after the appends", timed_alternately(sides, 7), files=files)
+    )
+
+    count_first = "SELECT count(*) FROM {t}"
+    sides = {
+        "duckdb": lambda _: _timed(
+            lambda: con.execute(f"SELECT count(*) FROM '{plain}'").fetchall()
+        ),
+        "lake_sqlite": lambda _: _timed(
+            lambda: lk_sqlite.sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
+        ),
+        "lake_pg": lambda _: _timed(
+            lambda: lakes["pg"].sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
+        ),
+        **{
+            f"ducklake_{kind}": (
+                lambda _, c=c: _timed(
+                    lambda: c.execute(
+                        count_first.format(t="dl.appends AT (VERSION => 2)")
+                    ).fetchall()
+                )
+            )
+            for kind, c in dl_cons.items()
+        },
+    }
+    results.append(row("count at the first version, warm", timed_alternately(sides, 9)))
+
+    # The first query of a new process (start-up, catalog, planning, the query); DuckLake's
+    # DuckDB-file catalog is locked while this process holds it open.
+    for c in dl_cons.values():
+        c.close()
+    lake_place = folder / "lake-appends-sqlite"
+    env = lake_env(lake_place / "warehouse", f"sqlite:///{lake_place / 'catalog.db'}")
+    q = query.format(t="web.appends")
+    lake_code = f"import lake; lake.connect().sql({q!r})"
+    sides = {
+        "duckdb": lambda _: run_process(duckdb_process(query.format(t=f"'{plain}'"))),
+        "lake_sqlite": lambda _: run_process(
+            [sys.executable, "-c", lake_code], env=env, cwd=lake_place
+        ),
+        **{
+            f"ducklake_{kind}": (
+                lambda _, kind=kind: run_process(
+                    duckdb_process(
+                        ducklake_attach(kind, folder / f"ducklake-appends-{kind}", None)
+                        + "; "
+                        + query.format(t="dl.appends")
+                    )
+                )
+            )
+            for kind in ("duckdb", "sqlite")
+        },
+    }
+    results.append(row("first 10-day query in a new process", timed_alternately(sides, 5)))
+
+    for lk in lakes.values():
+        lk.close()
+    con.close()
+    return results
+
+
+def _timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def run(scale: float = 1.0) -> list[dict[str, Any]]:
+    lines = max(int(LINES_PER_SCALE * scale), 1000)
+    appends = max(int(APPENDS_PER_SCALE * scale), 50)
+    folder = Path(tempfile.mkdtemp(prefix="lake-bench-peers-"))
+    pg_dbs: list[str] = []
+    rows: list[dict[str, Any]] = [
+        {"case": "load (1-minute average, start)", "load": os.getloadavg()[0]}
+    ]
+    try:
+        for days in (1, 28, 60):
+            rows += ingest_case(folder, days, lines, pg_dbs)
+        rows += appends_case(folder, appends, pg_dbs)
+    finally:
+        for db in pg_dbs:
+            drop_pg_database(db)
+        shutil.rmtree(folder, ignore_errors=True)
+    rows.append({"case": "load (1-minute average, end)", "load": os.getloadavg()[0]})
+    return rows
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 0.01), indent=2, default=str))

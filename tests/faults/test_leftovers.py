@@ -1,0 +1,60 @@
+"""A run killed with SIGKILL leaves its staging folder in the temporary directory; the next
+run that stages removes it (its lock died with the process), never a live run's folder."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+
+import pytest
+
+from lake.landing.staging import LOCK_NAME, StagingFolder, remove_abandoned
+from tests.faults.conftest import run_lake
+
+
+def _staging(tmp: str) -> list[str]:
+    return sorted(e for e in os.listdir(tmp) if e.startswith(("lake-stage-", "lake-extract-")))
+
+
+@pytest.mark.timeout(240)
+def test_folders_of_killed_ingests_and_extracts_are_removed_by_the_next_run(backend, tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    log = tmp_path / "a.jsonl"
+    log.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(100)))
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as db:
+        db.execute("CREATE TABLE t (id INTEGER)")
+        db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    killed = run_lake(
+        backend, "ingest", "logs", "left.logs", str(log), TMPDIR=str(tmp), LAKE_FAILPOINT="upload"
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert [name.split("-")[1] for name in _staging(str(tmp))] == ["stage"]
+    killed = run_lake(
+        backend, "ingest", "db", "left.db", "--source", f"sqlite:///{source}", "--table", "t",
+        TMPDIR=str(tmp), LAKE_FAILPOINT="upload",
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    # The extract removed the dead ingest's folder before staging, then died with its own.
+    assert [name.split("-")[1] for name in _staging(str(tmp))] == ["extract"]
+    done = run_lake(backend, "ingest", "logs", "left.logs", str(log), TMPDIR=str(tmp))
+    assert done.returncode == 0, done.stderr
+    assert _staging(str(tmp)) == []
+
+
+def test_a_live_runs_folder_is_never_removed(tmp_path):
+    with StagingFolder("lake-stage-") as live:
+        moved = tmp_path / live.name
+        os.rename(live, moved)  # into a directory of our own, with its lock still held
+        try:
+            with open(moved / LOCK_NAME) as lock:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert remove_abandoned(str(tmp_path)) == []
+            assert moved.is_dir()
+        finally:
+            os.rename(moved, live)

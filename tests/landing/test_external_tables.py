@@ -1,0 +1,382 @@
+"""Delta tables written by other engines: ``lake table register`` records them, and every read
+(SQL at every version, describe, history, materialize) returns exactly what deltalake's own
+reader returns, or refuses in one sentence naming the feature.
+
+The tables are built by ``tests/delta/external.py`` with deltalake's writer (and log entries
+written after the Delta protocol where deltalake writes no such thing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from lake.core.errors import (
+    ExternalTable,
+    StorageError,
+    TableExists,
+    TableNotFound,
+    UnsupportedTableFeature,
+    VersionNotFound,
+)
+from queries.exceptions import TimeTravelError
+from tests.delta import external
+
+
+@pytest.fixture
+def where(backend, lk, tmp_path):
+    """``where(name)``: a location for a table another engine writes, on the backend's
+    storage (a folder, or a prefix of the test bucket outside the warehouse), with the
+    deltalake options to write it."""
+    options = lk.storage.delta_options()
+
+    def make(name: str) -> tuple[str, dict[str, str]]:
+        if backend.s3 is not None:
+            return f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/{name}", options
+        return str(tmp_path / "spark" / name), options
+
+    return make
+
+
+def _rows(table: pa.Table, columns: list[str]) -> list[tuple]:
+    """Rows as tuples of Python values, in id order (times compared as instants)."""
+    columns = ["id", *[c for c in columns if c != "id"]]
+    data = table.select(columns).to_pylist()
+    return sorted((tuple(r[c] for c in columns) for r in data), key=lambda r: r[0])
+
+
+def _lake_read(lk, table: str, version: int) -> pa.Table:
+    return lk.sql(f"SELECT * FROM {table} VERSION AS OF {version}").table
+
+
+def _delta_read(uri: str, options: dict[str, str], version: int) -> pa.Table:
+    return DeltaTable(uri, version=version, storage_options=options).to_pyarrow_table()
+
+
+def test_every_version_of_a_table_partitioned_by_every_type_reads_as_deltalake_reads_it(lk, where):
+    uri, options = where("parts")
+    external.partitioned(uri, options)
+    registered = lk.register_table("ext.parts", uri)
+    assert (registered.oldest, registered.latest, registered.recorded) == (0, 2, (0, 1, 2))
+    columns = ["id", "value", *[c for c in external.PARTITION_TYPES if c != "b"]]
+    for version in (0, 1, 2):
+        ours, theirs = _lake_read(lk, "ext.parts", version), _delta_read(uri, options, version)
+        assert ours.num_rows == theirs.num_rows == [5, 10, 8][version]
+        assert _rows(ours, columns) == _rows(theirs, columns)
+        assert lk.describe(f"ext.parts@{version}").version.rows_total == theirs.num_rows
+
+
+def test_binary_partition_values_read_as_the_bytes_written(lk, where):
+    # deltalake writes binary partition values as escape text ("\\u0068...") and reads that
+    # text back as the bytes (so does DuckDB's delta_scan); the lake decodes it.
+    uri, options = where("parts")
+    written = external.partitioned(uri, options)
+    lk.register_table("ext.parts", uri)
+    ours = lk.sql("SELECT id, b FROM ext.parts VERSION AS OF 1").table
+    assert _rows(ours, ["id", "b"]) == _rows(written, ["id", "b"])
+    found = lk.sql("SELECT count(*) AS n FROM ext.parts WHERE b = 'hello'::BLOB").rows()
+    assert found == [{"n": 4}]
+
+
+def test_partition_filters_and_nulls_select_the_same_rows_as_deltalake(lk, where):
+    uri, options = where("parts")
+    external.partitioned(uri, options)
+    lk.register_table("ext.parts", uri)
+    theirs = _delta_read(uri, options, 2).to_pylist()
+    checks = {
+        "s IS NULL": lambda r: r["s"] is None,
+        "s = 'x=y%z'": lambda r: r["s"] == "x=y%z",
+        "d = DATE '2024-02-29'": lambda r: str(r["d"]) == "2024-02-29",
+        "ts = TIMESTAMPTZ '1970-01-01 00:00:00+00'": lambda r: (
+            r["ts"] is not None and r["ts"].timestamp() == 0
+        ),
+        "dec = 12.30": lambda r: r["dec"] == Decimal("12.30"),
+        "i > 1": lambda r: r["i"] is not None and r["i"] > 1,
+        "bo IS NULL": lambda r: r["bo"] is None,
+        "f < 0": lambda r: r["f"] is not None and r["f"] < 0,
+    }
+    for condition, keep in checks.items():
+        ours = lk.sql(f"SELECT id FROM ext.parts WHERE {condition}").table
+        assert sorted(ours.column("id").to_pylist()) == sorted(
+            r["id"] for r in theirs if keep(r)
+        ), condition
+
+
+def test_iso_timestamps_and_empty_strings_in_the_log_decode_as_the_protocol_says(lk, where):
+    # The protocol allows a timestamp partition value as ISO 8601 in UTC
+    # ("1970-01-01T00:00:00.123456Z"), and says an empty string is null for every type.
+    from datetime import UTC, datetime
+
+    from deltalake import write_deltalake
+
+    uri, options = where("spelled")
+    moments = [datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC), datetime(1999, 1, 1, tzinfo=UTC)]
+    data = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "ts": pa.array(moments, pa.timestamp("us", "UTC")),
+            "s": ["kept", "emptied"],
+        }
+    )
+    write_deltalake(uri, data, partition_by=["ts", "s"], storage_options=options)
+
+    def respell(action: dict) -> dict:
+        values = action.get("add", {}).get("partitionValues")
+        if values is not None:
+            values["ts"] = values["ts"].replace(" ", "T") + "Z"
+            if values["s"] == "emptied":
+                values["s"] = ""
+        return action
+
+    external.rewrite_log_entry(uri, options, 0, respell)
+    lk.register_table("ext.spelled", uri)
+    ours = lk.sql("SELECT id, ts, s FROM ext.spelled ORDER BY id").rows()
+    assert ours == [
+        {"id": 1, "ts": moments[0], "s": "kept"},
+        {"id": 2, "ts": moments[1], "s": None},
+    ]
+    theirs = _kernel_read(lk, uri, 0).sort_by("id").select(["id", "ts"]).to_pylist()
+    assert [(r["id"], r["ts"]) for r in ours] == [(r["id"], r["ts"]) for r in theirs]
+
+
+def test_a_cleaned_up_log_registers_the_versions_it_still_has_and_says_which(lk, where):
+    uri, options = where("cleaned")
+    external.cleaned_log(uri, options)
+    registered = lk.register_table("ext.cleaned", uri)
+    assert (registered.oldest, registered.latest, registered.recorded) == (5, 6, (5, 6))
+    assert [v.version for v in lk.history("ext.cleaned")] == [5, 6]
+    for version in (5, 6):
+        ours, theirs = _lake_read(lk, "ext.cleaned", version), _delta_read(uri, options, version)
+        assert _rows(ours, ["id", "part"]) == _rows(theirs, ["id", "part"])
+    with pytest.raises(
+        TimeTravelError,
+        match=r"Version 2 of ext.cleaned can no longer be read \(VERSION AS OF 2 .*\): its writer "
+        "cleaned up the Delta log before version 5; versions 5 to 6 can be read.",
+    ):
+        lk.sql("SELECT * FROM ext.cleaned VERSION AS OF 2")
+    with pytest.raises(VersionNotFound, match="cleaned up the Delta log before version 5"):
+        lk.delta(lk.table("ext.cleaned")).snapshot(2)
+
+
+def test_a_version_only_its_checkpoint_holds_is_recorded_and_read(lk, where):
+    uri, options = where("cleaned")
+    external.cleaned_log(uri, options, drop_checkpoint_commit=True)
+    registered = lk.register_table("ext.cleaned", uri)
+    assert registered.recorded == (5, 6)
+    ours, theirs = _lake_read(lk, "ext.cleaned", 5), _delta_read(uri, options, 5)
+    assert _rows(ours, ["id", "part"]) == _rows(theirs, ["id", "part"])
+    assert lk.history("ext.cleaned")[0].operation == "UNKNOWN"
+
+
+def test_statistics_only_in_a_checkpoint_struct_and_no_statistics_at_all_give_exact_counts(
+    lk, where
+):
+    uri, options = where("parsed")
+    external.stats_as_struct(uri, options)
+    lk.register_table("ext.parsed", uri)
+    assert lk.describe("ext.parsed@2").version.rows_total == 30
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ext.parsed").rows() == [
+        {"n": 30, "s": sum(range(30))}
+    ]
+    uri, options = where("nostats")
+    external.without_statistics(uri, options)
+    lk.register_table("ext.nostats", uri)
+    assert [v.rows_total for v in lk.history("ext.nostats")] == [7, 10]
+    for version in (0, 1):
+        ours, theirs = _lake_read(lk, "ext.nostats", version), _delta_read(uri, options, version)
+        assert _rows(ours, ["id"]) == _rows(theirs, ["id"])
+
+
+def test_column_mapping_by_name_reads_every_column_under_its_name_before_and_after_a_rename(
+    lk, where
+):
+    # Neither independent reader gets this table whole: deltalake 1.6.6's to_pyarrow_table
+    # returns NULL in every column, and DuckDB's delta_scan (delta-kernel) returns NULL in the
+    # partition column. Data columns are compared with delta_scan, all with the rows written.
+    uri, options = where("mapped")
+    written = external.column_mapped(uri, options)
+    lk.register_table("ext.mapped", uri)
+    for version, name in ((0, "Name x"), (1, "Name x"), (2, "label")):
+        ours, theirs = _lake_read(lk, "ext.mapped", version), _kernel_read(lk, uri, version)
+        assert ours.column_names == theirs.column_names == ["id", name, "part"]
+        assert ours.num_rows == [3, 4, 4][version]
+        assert _rows(ours, ["id", name]) == _rows(theirs, ["id", name])
+        assert _rows(ours, ["id", name, "part"]) == _rows(
+            written.slice(0, ours.num_rows).rename_columns(["id", name, "part"]),
+            ["id", name, "part"],
+        )
+    assert lk.sql("SELECT label FROM ext.mapped WHERE part = 'q' AND id = 4").rows() == [
+        {"label": "d"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "build,feature",
+    [
+        (lambda uri, o: external.column_mapped(uri, o, mode="id"), "column mapping by field id"),
+        (external.nested_column_mapped, "column mapping inside the nested column point"),
+    ],
+    ids=["column-mapping-id", "column-mapping-nested"],
+)
+def test_a_table_the_lake_cannot_read_exactly_is_refused_in_one_sentence(lk, where, build, feature):
+    uri, options = where("refused")
+    build(uri, options)
+    with pytest.raises(UnsupportedTableFeature, match=feature) as raised:
+        lk.register_table("ext.refused", uri)
+    message = str(raised.value)
+    assert uri in message and message.count(". ") == 0 and message.endswith(".")
+    assert lk.tables() == []
+
+
+DELETED = [3, 4, 7, 11, 18, 29]
+
+
+@pytest.mark.parametrize(
+    "rows,deleted,how",
+    [
+        (40, DELETED, {}),
+        (40, DELETED, {"stored": True}),
+        (40, [*range(5, 25), 33], {"runs": True}),
+        # 70,000 rows: a bitmap container (5,000 values) and a second container (past 65,535)
+        (70_000, [*range(0, 15_000, 3), *range(65_530, 69_000, 7)], {"stored": True}),
+    ],
+    ids=["inline", "in-a-file", "runs", "bitmap-two-containers"],
+)
+def test_rows_deleted_by_deletion_vectors_are_not_read(lk, where, rows, deleted, how):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, deleted, rows=rows, **how)
+    lk.register_table("ext.dv", uri)
+    kept = [i for i in range(rows) if i not in set(deleted)]
+    # the independent reader (delta-kernel) applies the same vector
+    assert sorted(_kernel_read(lk, uri, 1).column("id").to_pylist()) == kept
+    assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": len(kept)}]
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv VERSION AS OF 0").rows() == [{"n": rows}]
+    history = lk.history("ext.dv")
+    assert [v.rows_total for v in history] == [rows, len(kept)]
+    assert history[1].rows_removed == rows - len(kept) and history[1].rows_added == 0
+    assert lk.describe("ext.dv").version.rows_total == len(kept)
+
+
+@pytest.mark.parametrize("kind", ["classic", "multi-part", "v2"])
+def test_deletion_vectors_held_only_by_a_checkpoint_are_applied(lk, where, kind):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, DELETED, stored=True)
+    external.checkpoint_by_hand(uri, options, 1, kind=kind)
+    external.remove_log_entries(uri, options, [f"{0:020d}.json"])
+    registered = lk.register_table("ext.dv", uri)
+    assert (registered.oldest, registered.recorded) == (1, (1,))
+    kept = [i for i in range(40) if i not in DELETED]
+    assert sorted(_kernel_read(lk, uri, 1).column("id").to_pylist()) == kept
+    assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
+
+
+def test_deletion_vectors_written_after_registration_are_applied_from_their_version(lk, where):
+    from deltalake import write_deltalake
+
+    uri, options = where("dv")
+    write_deltalake(uri, pa.table({"id": pa.array(range(40), pa.int64())}), storage_options=options)
+    lk.register_table("ext.dv", uri)
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": 40}]
+    external.delete_with_vector(uri, options, DELETED)
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": 34}]
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv VERSION AS OF 0").rows() == [{"n": 40}]
+
+
+def test_a_deletion_vector_that_does_not_match_its_descriptor_is_refused_not_guessed(lk, where):
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, DELETED)
+
+    def lie(action: dict) -> dict:
+        if "add" in action:
+            action["add"]["deletionVector"]["cardinality"] = 5
+        return action
+
+    external.rewrite_log_entry(uri, options, 1, lie)
+    with pytest.raises(StorageError, match="deletion vector .* is not valid .*holds 6 rows"):
+        lk.register_table("ext.dv", uri)
+    assert lk.tables() == []
+
+
+def test_the_lake_does_not_write_to_an_external_table_and_vacuums_or_optimizes_it_only_if_owned(
+    lk, where
+):
+    uri, options = where("owned")
+    external.cleaned_log(uri, options)
+    lk.register_table("ext.owned", uri)
+    with pytest.raises(ExternalTable, match="does not write to it"):
+        lk.write_table("ext.owned", pa.table({"id": [1], "part": ["p9"]}))
+    with pytest.raises(ExternalTable, match="will not optimize it unless"):
+        lk.optimize("ext.owned")
+    with pytest.raises(ExternalTable, match="will not vacuum it unless"):
+        lk.vacuum("ext.owned", retain="0d", apply=True)
+    (report,) = lk.vacuum(retain="0d")
+    assert report.notes and "external table: not vacuumed" in report.notes[0]
+    compacted = lk.optimize("ext.owned", owned=True)
+    assert compacted is not None and compacted.version == 7
+    ours, theirs = _lake_read(lk, "ext.owned", 7), _delta_read(uri, options, 7)
+    assert _rows(ours, ["id", "part"]) == _rows(theirs, ["id", "part"])
+    assert sorted(ours.column("id").to_pylist()) == list(range(7))
+
+
+def test_versions_the_writer_commits_later_are_recorded_and_materialize_pins_one(
+    lk, where, tmp_path
+):
+    from deltalake import write_deltalake
+
+    uri, options = where("growing")
+    external.partitioned(uri, options)
+    lk.register_table("ext.parts", uri)
+    write_deltalake(uri, external.partitioned_rows(100), mode="append", storage_options=options)
+    assert lk.sql("SELECT count(*) AS n FROM ext.parts").rows() == [{"n": 13}]
+    assert [v.version for v in lk.history("ext.parts")] == [0, 1, 2, 3]
+    result = lk.materialize("parts_set", sql="SELECT id, s FROM ext.parts", out=tmp_path / "out")
+    assert result.row_count == 13
+    assert [(i["table"], i["version"]) for i in result.inputs] == [("ext.parts", 3)]
+    assert [p.version for p in lk.pins("ext.parts")] == [3]
+    audit = lk.audit(lk.register_model("m", training_set="parts_set").name).to_json()
+    assert "ext.parts" in str(audit)
+    assert "parts_set" in str(lk.impact("ext.parts@3").to_json())
+
+
+def test_registering_bad_input_says_what_and_where(lk, where):
+    uri, options = where("twice")
+    external.cleaned_log(uri, options)
+    with pytest.raises(TableNotFound, match="No Delta table at .*_delta_log"):
+        lk.register_table("ext.none", uri + "-missing")
+    lk.register_table("ext.once", uri)
+    again = lk.register_table("ext.once", uri)  # the same again: nothing new to record
+    assert again.recorded == ()
+    with pytest.raises(TableExists, match="already in the catalog as ext.once"):
+        lk.register_table("ext.twice", uri)
+    lk.write_table("own.t", pa.table({"id": [1]}))
+    with pytest.raises(TableExists, match="Table own.t already exists"):
+        lk.register_table("own.t", uri)
+
+
+def test_the_command_line_registers_and_reads_an_external_table(cli, where):
+    uri, options = where("parts")
+    external.partitioned(uri, options)
+    result = cli("table", "register", "ext.parts", uri, "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["recorded"] == [0, 1, 2] and result.json()["kind"] == "external"
+    counted = cli("sql", "SELECT count(*) AS n FROM ext.parts VERSION AS OF 1", "--output", "json")
+    assert counted.json()["rows"] == [{"n": 10}]
+    refused = cli("vacuum", "ext.parts", "--apply")
+    assert refused.exit_code == 1 and "--owned" in refused.stderr
+
+
+def _kernel_read(lk, uri: str, version: int) -> pa.Table:
+    """One version as DuckDB's delta extension (delta-kernel) reads it."""
+    import duckdb
+
+    from lake.core.storage import extension_path
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": "false"})
+    lk.storage.configure_duckdb(con)
+    con.execute(f"LOAD '{extension_path('delta')}'")
+    return con.execute(f"SELECT * FROM delta_scan('{uri}', version => {version})").to_arrow_table()
