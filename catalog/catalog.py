@@ -119,16 +119,24 @@ class Catalog(Connection):
         parameters: Mapping[str, Any],
         inputs: Sequence[SourceRef | TableVersion] = (),
         run_id: str | None = None,
+        code_version: str | None = None,
     ) -> str:
         """Record a run as running, with the dataset versions it reads; returns its id (a new
-        UUID unless ``run_id`` is given). Reaps this host's dead runs first.
+        UUID unless ``run_id`` is given). Reaps this host's dead runs first. ``code_version``
+        is what the run's code was (a training job's commit); the lake's own version otherwise.
 
         Raises:
             VersionNotFound: an input table version is not recorded.
             CommitConflict: a run with ``run_id`` exists already.
         """
         run_id = runs.start_run(
-            self, kind=kind, job=job, parameters=parameters, inputs=inputs, run_id=run_id
+            self,
+            kind=kind,
+            job=job,
+            parameters=parameters,
+            inputs=inputs,
+            run_id=run_id,
+            code_version=code_version,
         )
         if self.lineage_out is not None:
             self.lineage_out.emit_run(self, run_id, "START")

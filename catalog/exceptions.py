@@ -28,6 +28,22 @@ class TrainingSetNotFound(LakeError):
         super().__init__(message)
 
 
+class SourceNotFound(LakeError):
+    """No recorded source matches what ``lake impact --source`` was given, in any spelling."""
+
+    def __init__(self, given: str, *, tried: tuple[str, ...] = (), nearest: tuple[str, ...] = ()):
+        self.given, self.tried, self.nearest = given, tried, nearest
+        looked = f" (looked for {', '.join(tried)})" if tried and tried != (given,) else ""
+        if nearest:
+            hint = f"the nearest known sources are {', '.join(nearest)}"
+        else:
+            hint = "no recorded source is near it; `lake runs` lists what was ingested"
+        super().__init__(
+            f"No source the lake recorded matches {given!r}{looked}, so its impact is unknown, "
+            f"not empty: {hint}."
+        )
+
+
 class ModelNotFound(LakeError):
     """No model of that name (or that version of it) is registered."""
 

@@ -42,16 +42,22 @@ reads the Delta log (one snapshot per version involved).
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.catalog import Catalog
+from catalog.exceptions import SourceNotFound
 from catalog.tables import TableInfo, table_info
 from lake.core.errors import LakeError, VersionNotFound
 from lake.core.names import TableName, model_version
@@ -153,6 +159,8 @@ class RunNode:
     started_at: datetime
     ended_at: datetime | None
     user: str | None
+    code_version: str | None = None
+    """What the run's code was: ``git:<commit>`` of a training job, ``lake X`` of the lake's."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,6 +171,7 @@ class RunNode:
             "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "user": self.user,
+            "code_version": self.code_version,
         }
 
 
@@ -308,6 +317,7 @@ class Lineage:
         model_json = model.to_json()
         model_json["namespace"] = MODEL_NAMESPACE
         model_json["run"] = self._run_json(model.run_id)
+        model_json["code_version"] = (model_json["run"] or {}).get("code_version")
         return Audit(model_json, training_set, inputs, self._sources_listed)
 
     def audit_training_set(self, training_set: Any, *, sources: SourcesMode = "auto") -> Audit:
@@ -510,25 +520,56 @@ class Lineage:
         return self._impact(origin, {table.id: {version}}, sources=())
 
     def impact_of_source(self, name: str) -> Impact:
-        """Everything downstream of a source (a file URI, or a database table/query name),
-        whatever version (sha256, watermark range) of it was read."""
+        """Everything downstream of a source, whatever version (sha256, watermark range) of
+        it was read. ``name`` is what a user types (:func:`source_spellings`): a path,
+        relative or absolute, a ``file://`` or ``s3://`` URI, a database table or query
+        name; a folder or prefix stands for every source below it.
 
-        def work(session: Session) -> list[tuple[int, str, str, str | None]]:
-            return [
-                tuple(r)
-                for r in session.execute(
-                    select(m.Source.id, m.Source.kind, m.Source.namespace, m.Source.version).where(
-                        m.Source.name == name
-                    )
-                )
-            ]
+        Raises:
+            SourceNotFound: nothing recorded matches, with the nearest known sources (an
+                empty answer would read as "nothing was affected").
+        """
+        spellings = source_spellings(name)
+        columns = (m.Source.id, m.Source.kind, m.Source.namespace, m.Source.name, m.Source.version)
+
+        def work(session: Session) -> list[tuple[Any, ...]]:
+            exact = session.execute(select(*columns).where(m.Source.name.in_(spellings))).all()
+            if exact:
+                return [tuple(r) for r in exact]
+            prefixes = [s.rstrip("/") + "/" for s in spellings if "://" in s]
+            if not prefixes:
+                return []
+            below = or_(*(m.Source.name.startswith(p, autoescape=True) for p in prefixes))
+            return [tuple(r) for r in session.execute(select(*columns).where(below))]
 
         found = self.catalog.transaction(work)
+        if not found:
+            raise SourceNotFound(
+                name, tried=tuple(spellings), nearest=self._nearest_sources(spellings)
+            )
         origin = {
             "source": name,
-            "versions": [{"kind": k, "namespace": ns, "version": v} for _, k, ns, v in found],
+            "matched": sorted({n for _, _, _, n, _ in found}),
+            "versions": [
+                {"kind": k, "namespace": ns, "name": n, "version": v} for _, k, ns, n, v in found
+            ],
         }
         return self._impact(origin, {}, sources=[r[0] for r in found])
+
+    def _nearest_sources(self, spellings: Sequence[str], limit: int = 3) -> tuple[str, ...]:
+        """The recorded source names most like any spelling (difflib's ratio), best first."""
+
+        def work(session: Session) -> list[str]:
+            query = select(m.Source.name).distinct().limit(NEAREST_SCAN)
+            return [r[0] for r in session.execute(query)]
+
+        names = self.catalog.transaction(work)
+        scored: dict[str, float] = {}
+        for spelling in spellings:
+            for candidate in difflib.get_close_matches(spelling, names, n=limit, cutoff=0.5):
+                ratio = difflib.SequenceMatcher(None, spelling, candidate).ratio()
+                scored[candidate] = max(scored.get(candidate, 0.0), ratio)
+        return tuple(sorted(scored, key=lambda n: (-scored[n], n))[:limit])
 
     def _impact(
         self, origin: dict[str, Any], start: dict[int, set[int]], *, sources: Sequence[int]
@@ -782,6 +823,7 @@ class Lineage:
                         m.Run.started_at,
                         m.Run.ended_at,
                         m.Run.user,
+                        m.Run.code_version,
                     ).where(m.Run.id.in_(chunk))
                 )
                 found += [RunNode(*r).to_json() for r in rows]
@@ -916,7 +958,14 @@ class Lineage:
             if row is None:
                 return None
             return RunNode(
-                row.id, row.kind, row.job, row.status, row.started_at, row.ended_at, row.user
+                row.id,
+                row.kind,
+                row.job,
+                row.status,
+                row.started_at,
+                row.ended_at,
+                row.user,
+                row.code_version,
             ).to_json()
 
         return self.catalog.transaction(work)
@@ -944,6 +993,33 @@ def _ranges(values: Sequence[int]) -> list[tuple[int, int]]:
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+NEAREST_SCAN = 50_000
+"""How many distinct source names the nearest-match hint compares against at most."""
+
+
+def source_spellings(text: str, *, cwd: str | None = None) -> list[str]:
+    """The names a source typed by a user may be recorded under, the text itself first.
+
+    Sources are recorded as the ingest named them: a local file as its absolute
+    ``file:///`` URI (percent-encoded, :meth:`pathlib.Path.as_uri`), an object as
+    ``s3://bucket/key``, a database extract by its table or query name. So a relative or
+    absolute path, ``~/...``, ``file:/path`` or ``file://localhost/path`` all become the
+    ``file:///`` URI of the absolute path (as typed, and with symbolic links resolved);
+    a remote URI loses a trailing ``/``.
+    """
+    text = text.strip()
+    found = [text]
+    if "://" in text and not text.startswith("file:"):
+        found.append(text.rstrip("/"))
+    else:
+        local = url2pathname(urlsplit(text).path) if text.startswith("file:") else text
+        local = os.path.expanduser(local)
+        absolute = os.path.normpath(os.path.join(cwd or os.getcwd(), local))
+        for path in (absolute, os.path.realpath(absolute)):
+            found += [Path(path).as_uri(), f"file://{path}"]
+    return list(dict.fromkeys(s for s in found if s))
 
 
 def parse_table_version(text: str) -> tuple[TableName, int]:

@@ -19,7 +19,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +30,14 @@ from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.pins import check_pinnable, pin_name, pinning
-from lake.core.errors import CommitConflict, InvalidName
+from lake.core.errors import CommitConflict, ConfigError, InvalidName
 from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
+CODE_VERSION_CHARS = 64
+UNKNOWN_CODE_VERSION = "unknown"
+"""A train run's code version when neither the caller nor a git checkout said it (never the
+lake's own version, which says nothing about the model's code)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
 
 
@@ -80,6 +84,9 @@ class ModelInfo:
     metrics: Mapping[str, Any]
     run_id: str | None
     created_at: datetime
+    code_version: str | None = None
+    """The training code's version recorded on its train run (set by :func:`register_model`;
+    the audit reads it from the run)."""
 
     @property
     def ref(self) -> str:
@@ -247,21 +254,34 @@ def register_model(
     uri: str | None = None,
     metrics: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    code_version: str | None = None,
 ) -> ModelInfo:
     """Register a model version trained on ``training_set``.
 
     The ``train`` run that links them is created here, or ``run_id`` names one the
     training job recorded itself (it then gets the edges and stays as it is).
+    ``code_version`` (the training code's version, e.g. ``git:<commit>``) is recorded as the
+    train run's code version (on a run the job recorded itself too, when given); at most
+    64 characters.
 
     Raises:
         ModelExists: ``name@version`` is registered already.
     """
+    if code_version is not None and not 0 < len(code_version) <= CODE_VERSION_CHARS:
+        raise ConfigError(
+            f"--code-version must be 1 to {CODE_VERSION_CHARS} characters (a commit, a tag, a "
+            f"version), not {len(code_version)}."
+        )
     inputs = training_set_inputs(catalog, training_set)
     parameters = {"training_set": training_set.ref, "uri": uri, "metrics": dict(metrics or {})}
     own_run = run_id is None or not _run_exists(catalog, run_id)
     if own_run:
         run_id = catalog.start_run(
-            kind="train", job=f"train:{name}", parameters=parameters, run_id=run_id
+            kind="train",
+            job=f"train:{name}",
+            parameters=parameters,
+            run_id=run_id,
+            code_version=code_version or UNKNOWN_CODE_VERSION,
         )
     assert run_id is not None
 
@@ -286,6 +306,10 @@ def register_model(
         )
         session.add(row)
         session.flush()
+        if code_version is not None and not own_run:
+            run = session.get(m.Run, run_id)
+            if run is not None:
+                run.code_version = code_version
         session.add(
             m.LineageEdge(run_id=run_id, direction="input", training_set_id=training_set.id)
         )
@@ -304,7 +328,10 @@ def register_model(
                 )
             )
         session.flush()
-        return _model_info(row, training_set.ref)
+        run = session.get(m.Run, run_id)
+        return replace(
+            _model_info(row, training_set.ref), code_version=run.code_version if run else None
+        )
 
     try:
         with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):

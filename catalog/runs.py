@@ -69,9 +69,11 @@ def start_run(
     parameters: Mapping[str, Any],
     inputs: Sequence[SourceRef | TableVersion] = (),
     run_id: str | None = None,
+    code_version: str | None = None,
 ) -> str:
     """Record a run as running, with the dataset versions it reads; returns its id (a new
-    UUID unless ``run_id`` is given). Reaps this host's dead runs first.
+    UUID unless ``run_id`` is given). Reaps this host's dead runs first. ``code_version``
+    is what the run's code was (a training job's commit); the lake's own version otherwise.
 
     Raises:
         VersionNotFound: an input table version is not recorded.
@@ -90,7 +92,7 @@ def start_run(
                 parameters=m.jsonable(parameters),
                 user=_user(),
                 host=socket.gethostname(),
-                code_version=_code_version(),
+                code_version=code_version or _code_version(),
                 stats={"pid": os.getpid(), "pid_namespace": _pid_namespace()},
             )
         )

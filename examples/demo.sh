@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lake end to end on the embedded default (a local folder + SQLite), on real sample data:
 # ingest raw logs and a database extract, query them (time travel included), materialize a
-# training slice, register a model and audit it, tag and vacuum, then serve it over HTTP.
+# training slice, register a model and audit it; images as binary assets in a split training
+# set with a model's code version and audit; tag and vacuum, then serve it over HTTP.
 # Run it with `make demo`; its lake is examples/out/demo (rebuilt each time): afterwards,
 # `source .venv/bin/activate && cd examples/out/demo && lake tables` looks at it. Every
 # command is echoed quoted, so it can be pasted into a shell as it is.
@@ -64,10 +65,32 @@ step "Same query, same versions: a cache hit" \
 step "Register the model trained on it" \
     lake model register customer_value_gbm --training-set customer_value --uri "file://$work/models/customer_value_gbm" --metrics '{"auc": 0.81}'
 step "Rebuild the slice from its manifest, byte for byte" \
-    lake materialize --from training/customer_value/lake-manifest.json --out training/rebuilt
+    lake materialize --from training/customer_value --out training/rebuilt
 step "Which data reached the model, if version 0 of web.access was bad?" lake impact web.access@0
 step "Audit: model -> training set -> table versions -> runs -> source files and extracts" \
     lake audit customer_value_gbm
+
+# Binary assets and a split training set: a few small images made here with Pillow.
+mkdir -p images
+python - <<'PY'
+from PIL import Image
+for i, colour in enumerate(["red", "green", "blue", "orange", "purple", "black"]):
+    Image.new("RGB", (8 + i, 6 + i), colour).save(f"images/img-{i}.png")
+PY
+step "Store images once each by sha256, one row per file (size, media type, width, height)" \
+    lake ingest files media.images images
+step "A split training set over the images: each row's split is a stable hash of its key" \
+    lake materialize image_set --out training/image_set \
+        --split train=0.5,validation=0.25,test=0.25 --split-key sha256 \
+        --sql "SELECT sha256, uri, width, height FROM media.images"
+step "The images are localized beside the shards, listed with their sha256 in the manifest" \
+    find training/image_set -type f
+step "Register a model trained on it, with its code version" \
+    lake model register image_model --training-set image_set --code-version demo-1.0
+step "Audit: the model's code version, training set, the images' table version and files" \
+    lake audit image_model
+step "Any loader reads the folder as it is (pandas here)" \
+    python -c "import pandas; print(pandas.read_parquet('training/image_set').head())"
 
 step "Tag the first load so vacuum keeps it" lake tag web.access@0 first-load
 step "Tags and pins of a table (training sets and models pin what they read)" lake tag web.access

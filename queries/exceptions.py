@@ -64,7 +64,7 @@ class TrainingSetError(LakeError):
 
 
 class ManifestError(TrainingSetError):
-    """A ``lake-manifest.json`` is missing, unreadable or not a training-set manifest."""
+    """A manifest (``.lake/manifest.json``) is missing, unreadable or not a training set's."""
 
 
 class OutputFolderNotEmpty(TrainingSetError):

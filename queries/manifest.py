@@ -1,4 +1,13 @@
-"""``lake-manifest.json``: what a training-set folder holds and how to make it again.
+"""``.lake/manifest.json``: what a training-set folder holds and how to make it again.
+
+The manifest lives in the folder's ``.lake/`` subfolder, a name the loaders skip: pandas and
+``pyarrow.dataset`` ignore names starting with ``.`` or ``_``, Hugging Face ``datasets``
+only those starting with ``.`` (``_lake/`` would break it), so ``pandas.read_parquet(DIR)``
+and ``load_dataset("parquet", data_dir=DIR)`` read the training set and nothing else.
+polars 2.1 refuses a bare folder holding any file that is not Parquet, hidden or not: give
+it ``DIR/*.parquet``. Folders written before that change hold ``DIR/lake-manifest.json``; it
+is still read (:func:`find_manifest`), and replaced by ``.lake/manifest.json`` when the lake
+next writes that folder.
 
 .. code-block:: json
 
@@ -41,7 +50,13 @@ from typing import Any
 
 from queries.exceptions import ManifestError
 
-MANIFEST_NAME = "lake-manifest.json"
+LAKE_FOLDER = ".lake"
+"""The folder's own subfolder for lake files (manifest, install journal): loaders skip it."""
+MANIFEST_NAME = "manifest.json"
+MANIFEST_PATH = f"{LAKE_FOLDER}/{MANIFEST_NAME}"
+"""Where the manifest is, relative to the training set's folder."""
+OLD_MANIFEST_NAME = "lake-manifest.json"
+"""Where folders written before ``.lake/`` held it (still read, never written)."""
 FORMAT = "lake-training-set/1"
 
 
@@ -149,7 +164,7 @@ def read_manifest(path: Path) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise ManifestError(
-            f"No manifest at {path}; give the {MANIFEST_NAME} of a materialized training set."
+            f"No manifest at {path}; give a training set's folder or its {MANIFEST_PATH}."
         ) from error
     except OSError as error:
         raise ManifestError(f"Cannot read the manifest {path}: {error.strerror}.") from error
@@ -162,14 +177,33 @@ def read_manifest(path: Path) -> Manifest:
     return Manifest.from_json(data, where=str(path))
 
 
+def find_manifest(folder: Path) -> Path | None:
+    """The manifest of the training set in ``folder`` (``.lake/manifest.json``, or the
+    ``lake-manifest.json`` of a folder written before it), or None."""
+    for candidate in (folder / MANIFEST_PATH, folder / OLD_MANIFEST_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def manifest_in(source: Path) -> Path:
+    """The manifest a ``--from`` path names: a manifest file, or a training set's folder."""
+    if source.is_dir():
+        return find_manifest(source) or source / MANIFEST_PATH
+    return source
+
+
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
-    """Write ``folder/lake-manifest.json`` atomically."""
-    target = folder / MANIFEST_NAME
-    temporary = folder / f".{MANIFEST_NAME}.tmp"
+    """Write ``folder/.lake/manifest.json`` atomically (and drop a ``lake-manifest.json``
+    written before ``.lake/`` existed, so the folder holds one manifest)."""
+    (folder / LAKE_FOLDER).mkdir(exist_ok=True)
+    target = folder / MANIFEST_PATH
+    temporary = folder / LAKE_FOLDER / f".{MANIFEST_NAME}.tmp"
     temporary.write_text(
         json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8"
     )
     os.replace(temporary, target)
+    (folder / OLD_MANIFEST_NAME).unlink(missing_ok=True)
     return target
 
 

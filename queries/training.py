@@ -24,7 +24,20 @@
    (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
    ``DIR``; then register the training-set version in the catalog (with the run's lineage
    and the pins that keep its data from vacuum), move the files into place and write
-   ``lake-manifest.json`` last (:mod:`queries.manifest`).
+   ``.lake/manifest.json`` last (:mod:`queries.manifest`). The folder then holds Parquet
+   files and nothing a loader trips on: ``pandas.read_parquet(DIR)``,
+   ``pyarrow.dataset.dataset(DIR)``, ``datasets.load_dataset("parquet", data_dir=DIR)``,
+   ``polars.read_parquet("DIR/*.parquet")`` and DuckDB's ``read_parquet('DIR/*.parquet')``
+   read it as it is.
+
+``DIR`` may be an ``s3://bucket/prefix`` (:mod:`queries.outputs`): the same shards are
+staged locally and uploaded, the manifest last.
+
+**History is never overwritten.** A folder holds one training-set version for good: a new
+version (other SQL, or newer inputs) into a folder that holds another version is refused,
+before the query runs, naming the version it holds; write it to a new folder. The same
+version into its own folder is a cache hit when intact, and written again (the recorded
+content, proven by its hash) when a file is missing or damaged.
 
 **Cache.** When ``DIR`` holds a manifest of the same name, SQL, shard size and input
 versions, registered in the catalog with the same content hash, and every file listed has
@@ -44,9 +57,10 @@ the recorded schema, row count and content hash, or the rebuild fails saying wha
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +81,7 @@ from lake.core.names import TableVersion
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
+from queries.assets import localize
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
     ManifestError,
@@ -77,10 +92,28 @@ from queries.exceptions import (
     RebuildMismatch,
     TrainingSetError,
 )
-from queries.manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from queries.manifest import (
+    LAKE_FOLDER,
+    MANIFEST_PATH,
+    OLD_MANIFEST_NAME,
+    Manifest,
+    find_manifest,
+    manifest_in,
+    read_manifest,
+    write_manifest,
+)
+from queries.outputs import RemoteFolder, is_remote
 from queries.parse import Statement, TimeTravel, parse_statement
 from queries.resolve import Resolver
-from queries.shards import DEFAULT_SHARD_ROWS, ShardFile, sha256_file, write_shards, writer_settings
+from queries.shards import (
+    DEFAULT_SHARD_ROWS,
+    ShardFile,
+    WrittenShards,
+    sha256_file,
+    write_shards,
+    writer_settings,
+)
+from queries.splits import SplitRule, parse_split, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
 if TYPE_CHECKING:
@@ -88,10 +121,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Progress = Callable[[int, int, int], None]
+Target = Path | RemoteFolder
+"""A training set's folder: local, or an ``s3://`` prefix (:mod:`queries.outputs`)."""
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
 _TEMP_PREFIX = ".lake-tmp-"
-_INSTALLING = f".{MANIFEST_NAME}.installing"
+_INSTALLING = f"{LAKE_FOLDER}/installing"
 _VOLATILE = {
     "random",
     "rand",
@@ -342,6 +377,7 @@ def _prepare(
     cursor: duckdb.DuckDBPyConnection,
     *,
     pins: Sequence[tuple[str, int]] | None = None,
+    as_of: datetime | None = None,
 ) -> _Prepared:
     """Parse ``sql`` once, pin every table it reads (for a rebuild: the n-th reference in
     the text to the n-th of ``pins``) and bind it on ``cursor``: ``DESCRIBE`` reads no data,
@@ -350,6 +386,8 @@ def _prepare(
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
     travel = _pinned(statement, resolver, pins) if pins is not None else None
+    if as_of is not None:
+        travel = _as_of(statement, resolver, as_of)
     query = prepare(resolver, statement, travel=travel)
     columns = query.run(
         lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
@@ -399,6 +437,39 @@ class Engine:
         from queries.ray_engine import check_engine
 
         check_engine(self.name)
+
+
+def _as_of(statement: Statement, resolver: Resolver, moment: datetime) -> dict[int, TimeTravel]:
+    """``TIMESTAMP AS OF moment`` for every lake reference without a clause of its own."""
+    clause = f"TIMESTAMP AS OF '{moment.isoformat()}'"
+    return {
+        index: TimeTravel(clause=clause, moment=moment)
+        for index, ref in enumerate(statement.tables)
+        if ref.time_travel is None and resolver.lake_name(ref) is not None
+    }
+
+
+def parse_as_of(value: str | datetime) -> datetime:
+    """``--as-of``: an ISO 8601 time with its offset (``2026-11-20T10:00:00Z``).
+
+    Raises:
+        TrainingSetError: not such a time, or no offset (which time zone would be a guess).
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise TrainingSetError(
+                f"--as-of {value!r} is not an ISO 8601 time; write e.g. 2026-11-20T10:00:00Z."
+            ) from None
+    if moment.tzinfo is None:
+        raise TrainingSetError(
+            f"--as-of {moment.isoformat()} has no time zone; add one, e.g. "
+            f"{moment.isoformat()}Z for UTC."
+        )
+    return moment.astimezone(UTC)
 
 
 def _stream(
@@ -451,17 +522,26 @@ def materialize(
     name: str,
     sql: str,
     *,
-    out: Path,
+    out: str | Path,
     shard_rows: int | None = None,
+    split: str | None = None,
+    split_key: str | None = None,
+    as_of: str | datetime | None = None,
     progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> MaterializeResult:
-    """Materialize ``sql`` as training set ``name`` into folder ``out`` (see the module
-    docstring for the rules); ``engine`` runs the query on Ray instead of locally.
+    """Materialize ``sql`` as training set ``name`` into folder ``out``, local or an
+    ``s3://bucket/prefix`` (see the module docstring for the rules). With ``split``
+    (``train=0.8,validation=0.1,test=0.1``) and ``split_key``, each row goes to one split's
+    subfolder by a stable hash of its key (:mod:`queries.splits`). With ``as_of`` every
+    table read without a clause of its own is pinned to its version current at that time
+    (what the lake knew then), and the manifest records it. ``engine`` runs the query on Ray
+    instead of locally (same ordering, shards and content hash).
 
     Raises:
         NotReproducible: the query cannot give the same rows twice.
-        OutputFolderNotEmpty: ``out`` holds files that are not a training set's.
+        OutputFolderNotEmpty: ``out`` holds files that are not a training set's, or another
+            training-set version (history is never overwritten).
         QueryError: the query is not valid or failed (line and column of ``sql``).
         VersionVacuumed: a version the query names lost its files to vacuum.
     """
@@ -471,20 +551,25 @@ def materialize(
     shard_rows = shard_rows or DEFAULT_SHARD_ROWS
     if shard_rows <= 0:
         raise TrainingSetError(f"--shard-rows must be a positive number of rows, not {shard_rows}.")
-    out = out.expanduser().resolve()
+    if split_key is not None and split is None:
+        raise TrainingSetError("--split-key needs --split, e.g. --split train=0.8,test=0.2.")
+    rule = parse_split(split, split_key) if split is not None else None
+    moment = parse_as_of(as_of) if as_of is not None else None
+    out = _target(out, storage)
     previous = _existing_manifest(out)
     cursor = session.shared_cursor(storage)
     try:
-        prepared = _prepare(catalog, storage, sql, cursor)
+        prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
-        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs)
-        if registered is not None and previous is not None:
-            hit = _cache_hit(previous, registered, out, shard_rows)
-            if hit:
+        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs, rule)
+        if previous is not None:
+            if registered is None:
+                _refuse_overwrite(out, previous, f"a new version of {name}")
+            elif (previous.name, previous.version) != (registered.name, registered.version):
+                _refuse_overwrite(out, previous, registered.ref)
+            elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
-        _prepare_folder(out, previous)
-        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
-        staging.mkdir()
+        staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
                 kind="materialize",
@@ -494,13 +579,20 @@ def materialize(
                     "sql": prepared.sql,
                     "out": str(out),
                     "shard_rows": shard_rows,
+                    "as_of": moment.isoformat() if moment else None,
                 },
                 inputs=inputs,
             )
             try:
                 schema, batches = _stream(prepared, cursor, engine, notes)
-                written = write_shards(
-                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                written, split_json = _write(
+                    storage,
+                    batches,
+                    schema,
+                    staging,
+                    rule,
+                    shard_rows=shard_rows,
+                    progress=progress,
                 )
                 failpoint("materialize_shards")
                 base = {
@@ -529,7 +621,9 @@ def materialize(
                         location=str(out),
                         inputs=inputs,
                         run_id=run_id,
-                        manifest=lambda version: _manifest(base, version, run_id).to_json(),
+                        manifest=lambda version: _manifest(
+                            base, version, run_id, split_json, moment
+                        ).to_json(),
                     )
                     manifest = Manifest.from_json(info.manifest, where=f"training set {info.ref}")
                     status = "materialized"
@@ -560,32 +654,37 @@ def rebuild(
     storage: Storage,
     source: str,
     *,
-    out: Path,
+    out: str | Path,
     progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> MaterializeResult:
-    """Rebuild a training set from its manifest (a path to ``lake-manifest.json`` or its
-    folder, or ``NAME@VERSION`` of a registered one) and prove it is the same.
+    """Rebuild a training set from its manifest (a path to the manifest or the training
+    set's folder, or ``NAME@VERSION`` of a registered one) and prove it is the same. When
+    ``out`` already holds that version, intact, nothing is recomputed (``cached``).
 
     Raises:
         ManifestError: the manifest is missing or damaged.
+        OutputFolderNotEmpty: ``out`` holds another training-set version or foreign files.
         VersionVacuumed: a recorded version lost its files (vacuum without a pin).
         RebuildMismatch: the result differs; the message says how.
     """
     started = time.perf_counter()
     engine_notes: list[str] = []
-    manifest = _load_manifest(catalog, source)
-    out = out.expanduser().resolve()
+    manifest = _load_manifest(catalog, storage, source)
+    out = _target(out, storage)
     previous = _existing_manifest(out)
+    if previous is not None:
+        if (previous.name, previous.version) != (manifest.name, manifest.version):
+            _refuse_overwrite(out, previous, f"{manifest.name}@{manifest.version}")
+        if previous.content_hash == manifest.content_hash and _intact(previous, out):
+            return _result(previous, out, "cached", started, previous.run_id)
     pins = _recorded_pins(manifest)
     cursor = session.shared_cursor(storage)
     try:
         prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
-        _prepare_folder(out, previous)
-        staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
-        staging.mkdir()
+        staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
                 kind="rebuild",
@@ -596,10 +695,16 @@ def rebuild(
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
                 schema, batches = _stream(prepared, cursor, engine, engine_notes)
-                written = write_shards(
-                    batches, schema, staging, shard_rows=shard_rows, progress=progress
+                written, split_json = _write(
+                    storage,
+                    batches,
+                    schema,
+                    staging,
+                    _split_rule(manifest.extra),
+                    shard_rows=shard_rows,
+                    progress=progress,
                 )
-                _compare(manifest, written)
+                _compare(manifest, written, split_json)
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
@@ -657,21 +762,24 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion]
+    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion], rule: SplitRule | None
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions."""
+    """The registered version of ``name`` made by the same SQL over the same versions (and
+    split by the same rule)."""
     wanted = sorted((str(i.table), i.version) for i in inputs)
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
             for i in candidate.manifest.get("inputs", [])
         )
-        if candidate.sql == sql and recorded == wanted:
+        if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
 
 
-def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard_rows: int) -> bool:
+def _cache_hit(
+    previous: Manifest, registered: TrainingSetInfo, out: Target, shard_rows: int
+) -> bool:
     if (previous.name, previous.version, previous.content_hash) != (
         registered.name,
         registered.version,
@@ -683,8 +791,16 @@ def _cache_hit(previous: Manifest, registered: TrainingSetInfo, out: Path, shard
     return _intact(previous, out)
 
 
-def _intact(manifest: Manifest, out: Path) -> bool:
+def _target(out: str | Path, storage: Storage) -> Target:
+    if is_remote(out):
+        return RemoteFolder(str(out), storage)
+    return Path(out).expanduser().resolve()
+
+
+def _intact(manifest: Manifest, out: Target) -> bool:
     """Every listed file is there with its recorded size and sha256."""
+    if isinstance(out, RemoteFolder):
+        return out.intact(manifest)
     for entry in manifest.files:
         path = out / str(entry["path"])
         try:
@@ -695,21 +811,36 @@ def _intact(manifest: Manifest, out: Path) -> bool:
     return all(sha256_file(out / str(entry["path"])) == entry["sha256"] for entry in manifest.files)
 
 
-def _existing_manifest(out: Path) -> Manifest | None:
-    path = out / MANIFEST_NAME
-    if not path.exists():
+def _existing_manifest(out: Target) -> Manifest | None:
+    if isinstance(out, RemoteFolder):
+        return out.read_manifest()
+    path = find_manifest(out)
+    if path is None:
         return None
     try:
         return read_manifest(path)
     except ManifestError as error:
         raise OutputFolderNotEmpty(
-            f"{out} holds a {MANIFEST_NAME} the lake cannot read ({error}); remove the folder's "
+            f"{out} holds a manifest the lake cannot read ({error}); remove the folder's "
             f"contents or choose another --out."
         ) from error
 
 
-def _prepare_folder(out: Path, previous: Manifest | None) -> None:
-    """Create ``out``; refuse when it holds files that are not the previous training set's."""
+def _refuse_overwrite(out: Target, previous: Manifest, writing: str) -> None:
+    other = f"{out}-v2" if isinstance(out, RemoteFolder) else out.parent / (out.name + "-v2")
+    raise OutputFolderNotEmpty(
+        f"The output folder {out} holds training set {previous.name}@{previous.version}, and "
+        f"the lake never writes over a recorded version (a model or an audit may refer to its "
+        f"files): write {writing} to a new folder, e.g. --out {other}."
+    )
+
+
+def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
+    """Create ``out``; refuse when it holds files that are not the previous training set's.
+    Returns the local folder to stage the shards in (inside ``out`` when it is local)."""
+    if isinstance(out, RemoteFolder):
+        out.check_foreign(previous)
+        return Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -722,13 +853,13 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
         {
             n
             for n in journal.read_text(encoding="utf-8").splitlines()
-            if n and "/" not in n and n != MANIFEST_NAME
+            if n and "/" not in n and n != LAKE_FOLDER
         }
         if journal.exists()
         else set()
     )
-    previous_files = {str(f["path"]) for f in previous.files} if previous else set()
-    ours = {MANIFEST_NAME, f".{MANIFEST_NAME}.tmp", _INSTALLING} | previous_files | installing
+    previous_files = {str(f["path"]).split("/")[0] for f in previous.files} if previous else set()
+    ours = {LAKE_FOLDER, OLD_MANIFEST_NAME} | previous_files | installing
     foreign = sorted(
         p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(_TEMP_PREFIX)
     )
@@ -743,20 +874,37 @@ def _prepare_folder(out: Path, previous: Manifest | None) -> None:
     for stale in out.glob(f"{_TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a writer that died
     for name in installing:
-        (out / name).unlink(missing_ok=True)
+        if (out / name).is_dir():  # a split's subfolder
+            shutil.rmtree(out / name)
+        else:
+            (out / name).unlink(missing_ok=True)
     journal.unlink(missing_ok=True)
+    staging = out / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    return staging
 
 
-def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
+def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
     """Replace the folder's training set with the staged one; the manifest goes last, so a
     folder with a manifest always holds the files it lists. The journal names the files
     being moved in, so a writer dying half-way leaves nothing the next one takes for foreign."""
+    if isinstance(out, RemoteFolder):
+        out.install(staging, previous, manifest)
+        return
     journal = out / _INSTALLING
+    journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")
-    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    (out / MANIFEST_PATH).unlink(missing_ok=True)
+    (out / OLD_MANIFEST_NAME).unlink(missing_ok=True)
     if previous is not None:
         for entry in previous.files:
-            (out / str(entry["path"])).unlink(missing_ok=True)
+            path = out / str(entry["path"])
+            path.unlink(missing_ok=True)
+            for parent in path.relative_to(out).parents[:-1]:  # a split's or assets' folders
+                try:
+                    (out / parent).rmdir()
+                except OSError:
+                    break  # not empty: another file of the set is still there
     for path in sorted(staging.iterdir()):
         path.replace(out / path.name)
     failpoint("materialize_install")
@@ -764,13 +912,54 @@ def _install(out: Path, staging: Path, previous: Manifest | None, manifest: Mani
     journal.unlink()
 
 
-def _manifest(base: dict[str, Any], version: int, run_id: str) -> Manifest:
+def _manifest(
+    base: dict[str, Any],
+    version: int,
+    run_id: str,
+    split: dict[str, Any] | None,
+    as_of: datetime | None,
+) -> Manifest:
+    extra: dict[str, Any] = {"split": split} if split else {}
+    if as_of is not None:
+        extra["as_of"] = as_of.isoformat()
     return Manifest(
         version=version,
         run_id=run_id,
         created_at=datetime.now(UTC).isoformat(),
         **base,
+        extra=extra,
     )
+
+
+def _write(
+    storage: Storage,
+    batches: Iterator[pa.RecordBatch],
+    schema: pa.Schema,
+    staging: Path,
+    rule: SplitRule | None,
+    *,
+    shard_rows: int,
+    progress: Progress | None,
+) -> tuple[WrittenShards, dict[str, Any] | None]:
+    """Write the shards (one subfolder per split with a rule) and the assets the ``uri``
+    column names (:mod:`queries.assets`); the manifest's ``split``."""
+    if rule is None:
+        whole = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+        split = None
+    else:
+        written = write_splits(
+            batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
+        )
+        whole, split = written.whole, {**rule.to_json(), "splits": written.to_json()}
+    assets = localize(storage, staging, whole.files)
+    if assets:
+        whole = WrittenShards((*whole.files, *assets), whole.rows, whole.content_hash, whole.schema)
+    return whole, split
+
+
+def _split_rule(manifest: Mapping[str, Any]) -> SplitRule | None:
+    recorded = manifest.get("split")
+    return SplitRule.from_json(recorded) if recorded else None
 
 
 def _copy_of(
@@ -794,10 +983,14 @@ def _copy_of(
     )
 
 
-def _load_manifest(catalog: Catalog, source: str) -> Manifest:
-    path = Path(source).expanduser()
-    if path.is_dir():
-        path = path / MANIFEST_NAME
+def _load_manifest(catalog: Catalog, storage: Storage, source: str) -> Manifest:
+    if is_remote(source):
+        folder = source.rstrip("/").removesuffix(f"/{MANIFEST_PATH}")
+        found = RemoteFolder(folder, storage).read_manifest()
+        if found is None:
+            raise ManifestError(f"No manifest under {folder}; give a training set's prefix.")
+        return found
+    path = manifest_in(Path(source).expanduser())
     if path.suffix == ".json" or path.exists():
         return read_manifest(path)
     name, version = parse_ref(source)
@@ -847,8 +1040,12 @@ def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Stora
             ) from error
 
 
-def _compare(manifest: Manifest, written: Any) -> None:
+def _compare(manifest: Manifest, written: Any, split: dict[str, Any] | None = None) -> None:
     differences: list[str] = []
+    recorded_splits = (manifest.extra.get("split") or {}).get("splits") or {}
+    for name, now in ((split or {}).get("splits") or {}).items():
+        if (recorded_splits.get(name) or {}).get("content_hash") != now["content_hash"]:
+            differences.append(f"split {name} ({now['rows']} rows now)")
     recorded_schema = [(str(c["name"]), str(c["type"])) for c in manifest.schema]
     new_schema = [(c["name"], c["type"]) for c in _schema_json(written.schema)]
     if recorded_schema != new_schema:
@@ -883,7 +1080,7 @@ def _schema_json(schema: pa.Schema) -> list[dict[str, Any]]:
 
 def _result(
     manifest: Manifest,
-    out: Path,
+    out: Target,
     status: str,
     started: float,
     run_id: str | None,
@@ -901,7 +1098,7 @@ def _result(
             for f in manifest.files
         ),
         inputs=tuple(dict(i) for i in manifest.inputs),
-        manifest=str(out / MANIFEST_NAME),
+        manifest=str(out / MANIFEST_PATH),
         seconds=time.perf_counter() - started,
         run_id=run_id,
         notes=tuple(notes),

@@ -141,12 +141,12 @@ def test_a_model_stays_auditable_and_its_training_set_rebuildable_after_zero_ret
     assert [t["name"] for t in impact["training_sets"]] == ["plan_features"]
 
     rebuilt = lk.materialize(
-        from_=str(tmp_path / "features" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+        from_=str(tmp_path / "features" / ".lake" / "manifest.json"), out=tmp_path / "rebuilt"
     )
     assert rebuilt.content_hash == training.content_hash
     assert rebuilt.files_identical is True
     assert (
-        json.loads((tmp_path / "rebuilt" / "lake-manifest.json").read_text())["rebuild"][
+        json.loads((tmp_path / "rebuilt" / ".lake" / "manifest.json").read_text())["rebuild"][
             "files_identical"
         ]
         is True

@@ -45,6 +45,15 @@ class Storage:
         """Where a table's Delta log and data live: ``<warehouse>/<namespace>/<name>``."""
         return self.join(self.warehouse, namespace, name)
 
+    @property
+    def objects_root(self) -> str:
+        """Where binary assets live, content-addressed: ``<warehouse>/objects``."""
+        return self.join(self.warehouse, "objects")
+
+    def object_uri(self, sha256: str) -> str:
+        """The object holding the bytes with this sha256: ``objects/ab/cdef...``."""
+        return self.join(self.objects_root, sha256[:2], sha256[2:])
+
     @staticmethod
     def join(base: str, *parts: str) -> str:
         return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])

@@ -23,6 +23,8 @@ from lake.core.storage import Storage
 from lake.delta.types import column_type
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from catalog.catalog import Catalog
     from catalog.lineage import Audit, Impact
     from catalog.openlineage_in import RecordedEvent
@@ -34,12 +36,13 @@ if TYPE_CHECKING:
     from catalog.tokens import NewToken, TokenInfo
     from catalog.versions import VersionInfo
     from ingest.db.pipeline import ExtractReport
+    from ingest.files import FilesReport
     from ingest.logs.pipeline import IngestReport
     from lake.delta.snapshot import Snapshot
     from lake.delta.store import DeltaStore
     from lake.landing.register import Registered
     from lake.landing.sync import SyncResult
-    from lake.landing.vacuum import VacuumReport
+    from lake.landing.vacuum import ObjectsReport, VacuumReport
     from queries.sql import QueryResult
     from queries.training import MaterializeResult
 
@@ -286,6 +289,20 @@ class Lake:
             reparse=reparse,
         )
 
+    def ingest_files(self, table: str, paths: str | Sequence[str]) -> FilesReport:
+        """Store binary files (a file, folder, glob or ``s3://`` prefix) once each in the
+        warehouse, by sha256 (``objects/ab/cdef...``), and land one row per file in
+        ``table``: ``uri``, ``source``, ``sha256``, ``size``, ``media_type``, ``width`` and
+        ``height`` for images, ``_ingested_at``."""
+        from ingest.files import ingest_files
+
+        return ingest_files(
+            self.catalog,
+            self.storage,
+            _table_name(table),
+            [paths] if isinstance(paths, str) else paths,
+        )
+
     def presets(self) -> list[dict[str, object]]:
         """The text log presets: name, description, regex, time format, multi-line start and
         an example line."""
@@ -411,13 +428,16 @@ class Lake:
         sql: str | None = None,
         out: str | Path,
         shard_rows: int | None = None,
+        split: str | None = None,
+        split_key: str | None = None,
+        as_of: str | datetime | None = None,
         from_: str | None = None,
         progress: Callable[[int, int, int], None] | None = None,
         engine: str = "local",
         ray_address: str | None = None,
     ) -> MaterializeResult:
         """Materialize ``sql`` as the next version of training set ``name``: every table it
-        reads pinned to one version, Parquet shards and ``lake-manifest.json`` in ``out``.
+        reads pinned to one version, Parquet shards and ``.lake/manifest.json`` in ``out``.
 
         The same SQL over the same versions with the output already in ``out`` is a cache
         hit (nothing recomputed). With ``from_`` (a manifest path or ``NAME@VERSION``) the
@@ -425,6 +445,8 @@ class Lake:
 
         ``engine="ray"`` runs the query on a Ray cluster (``ray_address``, else
         ``RAY_ADDRESS``, else a local Ray): same versions, order, shards and content hash.
+        ``split="train=0.8,test=0.2"`` with ``split_key=COLUMN`` writes one subfolder per
+        split, each row placed by a stable hash of its key.
         """
         from lake.core.errors import ConfigError
         from queries.training import Engine, materialize, rebuild
@@ -432,15 +454,16 @@ class Lake:
         chosen = Engine(engine, ray_address)
 
         if from_ is not None:
-            if sql is not None:
+            if sql is not None or split is not None or split_key is not None or as_of is not None:
                 raise ConfigError(
-                    "Give either --sql (a new training set) or --from (a rebuild), not both."
+                    "Give either --sql (a new training set) or --from (a rebuild, with its "
+                    "recorded splits), not both."
                 )
             return rebuild(
                 self.catalog,
                 self.storage,
                 from_,
-                out=Path(out),
+                out=out,
                 progress=progress,
                 engine=chosen,
             )
@@ -453,8 +476,11 @@ class Lake:
             self.storage,
             name,
             sql,
-            out=Path(out),
+            out=out,
             shard_rows=shard_rows,
+            split=split,
+            split_key=split_key,
+            as_of=as_of,
             progress=progress,
             engine=chosen,
         )
@@ -473,11 +499,16 @@ class Lake:
         uri: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        code_version: str | None = None,
     ) -> ModelInfo:
         """Register a model version trained on ``training_set`` (``NAME`` or ``NAME@VERSION``;
         default its newest version). ``version`` defaults to the next number; ``run_id`` names
         the training job's own run when it recorded one. Its input data is pinned: vacuum
-        keeps it for as long as the model is registered."""
+        keeps it for as long as the model is registered.
+
+        ``code_version`` is the training code's version; by default the git commit of the
+        current folder (``git:<sha>``, ``+dirty`` when tracked files have changes), or
+        ``unknown`` outside a git checkout. The audit shows it."""
         from catalog.registry import check_name, find_training_set, parse_ref, register_model
 
         set_name, set_version = parse_ref(training_set)
@@ -490,6 +521,7 @@ class Lake:
             uri=uri,
             metrics=metrics,
             run_id=run_id,
+            code_version=code_version if code_version is not None else git_commit(Path.cwd()),
         )
 
     def models(self, name: str | None = None) -> list[ModelInfo]:
@@ -562,6 +594,22 @@ class Lake:
                 self.sync_table(info)  # vacuum commits VACUUM START/END versions
             reports.append(report)
         return reports
+
+    def vacuum_objects(self, *, retain: str = "7d", apply: bool = False) -> ObjectsReport:
+        """Delete the binary assets (``objects/``, from ``lake ingest files``) that no kept
+        version of any table names in its ``uri`` column, once older than ``retain`` (a dry
+        run unless ``apply``); kept versions follow :meth:`vacuum`'s rule, pins included."""
+        from lake.landing.vacuum import parse_retention, vacuum_objects, vacuum_table
+
+        duration = parse_retention(retain)
+        kept = []
+        for table in self.tables():
+            info = self.table(table.name)
+            store = self.delta(info)
+            # a dry run of every table, external ones included: only its kept versions count
+            plan = vacuum_table(self.catalog, store, info, retain=duration, apply=False, owned=True)
+            kept.append((store, [k.version for k in plan.kept]))
+        return vacuum_objects(self.storage, kept, retain=duration, apply=apply)
 
     def tag(self, ref: str, name: str, *, move: bool = False) -> PinInfo:
         """Tag ``TABLE@N`` as ``name``: vacuum keeps a tagged version's files."""
@@ -678,6 +726,31 @@ def connect(
         search_parents=not create,
     )
     return Lake(config if create else require_lake(config))
+
+
+def git_commit(folder: Path) -> str | None:
+    """``git:<commit>`` of the checkout ``folder`` is in (``+dirty`` when tracked files have
+    uncommitted changes), or None when it is not in one or git is not installed."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "HEAD")
+    if not commit:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"git:{commit}" + ("+dirty" if dirty else "")
 
 
 def _table_name(name: str | TableName) -> TableName:

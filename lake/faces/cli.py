@@ -631,6 +631,32 @@ def ingest_logs(
     )
 
 
+@ingest_app.command("files")
+def ingest_files(
+    table: Annotated[str, typer.Argument(help="namespace.table (created on first ingest)")],
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs or s3:// prefixes.")],
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Store binary files (images, audio, documents) once each by sha256 in the warehouse,
+    one row per file in TABLE (uri, source, sha256, size, media_type, width, height).
+
+    Example:  lake ingest files media.images ./photos --output json
+    """
+    from lake.faces.render import print_json, print_message
+
+    with _lake(warehouse, catalog) as lk:
+        report = lk.ingest_files(table, paths)
+    if output is Output.json:
+        print_json(report.to_json())
+    else:
+        print_message(
+            f"{report.table}@{report.version}: {report.files} file(s), {report.bytes:,} bytes, "
+            f"{report.new_objects} new object(s) stored."
+        )
+
+
 @app.command()
 def presets(output: OutputOption = Output.table) -> None:
     """List the text log presets: each one's regex, time format and an example line.
@@ -920,12 +946,39 @@ def materialize(
     ] = None,
     out: Annotated[
         str,
-        typer.Option("--out", help="Local folder for the Parquet shards and lake-manifest.json."),
+        typer.Option(
+            "--out",
+            help="Folder (local or s3://bucket/prefix) for the shards and .lake/manifest.json.",
+        ),
     ] = ...,  # type: ignore[assignment]
     shard_rows: Annotated[
         int | None,
         typer.Option(
             "--shard-rows", help="Rows per Parquet file (default 1,048,576).", show_default=False
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="Splits and fractions, e.g. train=0.8,validation=0.1,test=0.1 (with --split-key).",
+            show_default=False,
+        ),
+    ] = None,
+    split_key: Annotated[
+        str | None,
+        typer.Option(
+            "--split-key",
+            help="The output column whose stable hash decides each row's split.",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Pin every input to its version current at this time (ISO 8601 with offset).",
+            show_default=False,
         ),
     ] = None,
     from_: Annotated[
@@ -979,6 +1032,9 @@ def materialize(
             sql=text,
             out=out,
             shard_rows=shard_rows,
+            split=split,
+            split_key=split_key,
+            as_of=as_of,
             from_=from_,
             progress=progress,
             engine=engine,
@@ -1034,6 +1090,14 @@ def model_register(
             show_default=False,
         ),
     ] = None,
+    code_version: Annotated[
+        str | None,
+        typer.Option(
+            "--code-version",
+            help="The training code's version (default: the git commit of the current folder).",
+            show_default=False,
+        ),
+    ] = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -1059,14 +1123,19 @@ def model_register(
         raise ConfigError("--metrics must be a JSON object, e.g. '{\"auc\": 0.91}'.")
     with _lake(warehouse, catalog) as lk:
         registered = lk.register_model(
-            model, training_set=training_set, version=version, uri=uri, metrics=parsed
+            model,
+            training_set=training_set,
+            version=version,
+            uri=uri,
+            metrics=parsed,
+            code_version=code_version,
         )
     if output is Output.json:
-        print_json(registered.to_json())
+        print_json({**registered.to_json(), "code_version": registered.code_version})
     else:
         print_message(
             f"Registered model {registered.ref}, trained on {registered.training_set} "
-            f"(run {registered.run_id})."
+            f"(run {registered.run_id}, code {registered.code_version})."
         )
 
 
@@ -1142,7 +1211,10 @@ def impact(
         str | None,
         typer.Option(
             "--source",
-            help="A source instead: a file URI or a database table/query name.",
+            help=(
+                "A source instead: a path (relative or absolute), a file:// or s3:// URI (a "
+                "folder or prefix: every file below it), or a database table/query name."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -1179,6 +1251,13 @@ def vacuum(
         ),
     ] = False,
     owned: OwnedOption = False,
+    objects: Annotated[
+        bool,
+        typer.Option(
+            "--objects",
+            help="Also the binary assets (lake ingest files) no kept version names (all tables).",
+        ),
+    ] = False,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -1186,16 +1265,27 @@ def vacuum(
     """Delete data files no kept version needs; pinned versions (training sets, models, tags)
     are always kept. A dry run by default: shows the files and the bytes it would free.
     External tables are skipped unless named with --owned.
+    With --objects, also the stored files no kept version's uri column names.
 
     Example:  lake vacuum web.access --retain 7d --apply
     """
+    from lake.core.errors import ConfigError
     from lake.faces.render import print_json, print_message, print_rows
 
+    if objects and table is not None:
+        raise ConfigError("--objects looks at every table; leave out TABLE.")
     with _lake(warehouse, catalog) as lk:
         reports = lk.vacuum(table, retain=retain, apply=apply, owned=owned)
+        swept = lk.vacuum_objects(retain=retain, apply=apply) if objects else None
     if output is Output.json:
-        print_json([r.to_json() for r in reports])
+        tables = [r.to_json() for r in reports]
+        print_json(tables if swept is None else {"tables": tables, "objects": swept.to_json()})
         return
+    if swept is not None:
+        print_message(
+            f"objects: {'deleted' if apply else 'would delete'} {len(swept.files)} object(s), "
+            f"{sum(b for _, b in swept.files):,} bytes; {swept.referenced} named by kept versions."
+        )
     for report in reports:
         kept = "; ".join(f"v{k.version} ({', '.join(k.reasons)})" for k in report.kept)
         verb = "deleted" if report.applied else "would delete"
@@ -1209,7 +1299,7 @@ def vacuum(
                 [{"file": p, "bytes": s} for p, s in report.files[:20]],
                 title=f"{report.table}: files to delete",
             )
-    if reports and not apply and any(r.files for r in reports):
+    if not apply and (any(r.files for r in reports) or (swept and swept.files)):
         print_message("Dry run: nothing was deleted. Run again with --apply to delete these files.")
 
 

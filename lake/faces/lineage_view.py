@@ -12,6 +12,7 @@ from lake.faces.render import plural, short_path
 
 SOURCES_SHOWN = 5
 CONTRIBUTIONS_SHOWN = 20
+RUNS_SHOWN = 30
 
 
 def print_audit(audit: Mapping[str, Any]) -> None:
@@ -26,6 +27,12 @@ def print_audit(audit: Mapping[str, Any]) -> None:
             f"registered {_time(model['created_at'])}"
             + (f"  uri {model['uri']}" if model.get("uri") else "")
             + (f"  metrics {_compact(model['metrics'])}" if model.get("metrics") else "")
+        )
+        code = model.get("code_version")
+        root.add(
+            f"code {code}"
+            if code and code != "unknown"
+            else "[yellow]code version not recorded[/] (lake model register --code-version)"
         )
         parent = root
     else:
@@ -124,6 +131,11 @@ def print_impact(impact: Mapping[str, Any]) -> None:
         else f"source {origin.get('source')}"
     )
     root = Tree(f"[bold]impact of {title}[/]")
+    matched = origin.get("matched") or []
+    if matched and matched != [origin.get("source")]:
+        shown = ", ".join(matched[:SOURCES_SHOWN])
+        more = f" and {len(matched) - SOURCES_SHOWN} more" if len(matched) > SOURCES_SHOWN else ""
+        root.add(f"[dim]recorded as[/] {shown}{more}")
     versions = root.add(f"table versions holding the data ({len(impact['table_versions'])})")
     by_table: dict[str, list[Mapping[str, Any]]] = {}
     for entry in impact["table_versions"]:
@@ -143,7 +155,26 @@ def print_impact(impact: Mapping[str, Any]) -> None:
             f"[bold red]{entry['name']}@{entry['version']}[/]  "
             f"trained on {entry.get('training_set')}"
         )
+    runs = impact.get("runs", [])
+    consumers = root.add(f"runs that read affected data ({len(runs)})")
+    for run in runs[:RUNS_SHOWN]:
+        wrote = ", ".join(_link(link) for link in run.get("wrote", [])) or "nothing recorded"
+        consumers.add(
+            f"{run.get('job')}  {run.get('run_id', '')[:8]}  "
+            + ("reported through OpenLineage  " if run.get("kind") == "external" else "")
+            + f"{run.get('status')}, {_time(run.get('started_at'))}  wrote {wrote}"
+        )
+    if len(runs) > RUNS_SHOWN:
+        consumers.add(
+            f"[dim]... and {len(runs) - RUNS_SHOWN} more runs (--output json lists all)[/]"
+        )
     Console().print(root)
+
+
+def _link(link: Mapping[str, Any]) -> str:
+    if link.get("kind") == "source":
+        return str(link.get("name"))
+    return f"{link.get('name')}@{link.get('version')}"
 
 
 def _ranges(values: Sequence[int]) -> str:

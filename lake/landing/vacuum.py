@@ -42,6 +42,7 @@ from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import ConfigError, VersionNotFound
 from lake.core.failpoints import failpoint
+from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
@@ -306,3 +307,69 @@ def _listing(store: DeltaStore) -> dict[str, int]:
     return {
         info.path[len(base) + 1 :]: info.size for info in infos if info.type == pafs.FileType.File
     }
+
+
+# -- binary assets (objects/ab/cdef..., written by `lake ingest files`) ----------------------
+
+
+@dataclass(frozen=True)
+class ObjectsReport:
+    """What vacuum did to the warehouse's objects (or, in a dry run, would do)."""
+
+    applied: bool
+    referenced: int
+    """Objects a kept version of some table names in its ``uri`` column."""
+    files: tuple[tuple[str, int], ...]
+    """(object URI, size) of each object deleted or to delete."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "referenced": self.referenced,
+            "objects": [{"uri": u, "bytes": b} for u, b in self.files],
+            "bytes": sum(b for _, b in self.files),
+        }
+
+
+def vacuum_objects(
+    storage: Storage,
+    kept: Sequence[tuple[DeltaStore, Sequence[int]]],
+    *,
+    retain: timedelta,
+    apply: bool = False,
+) -> ObjectsReport:
+    """Delete the objects no kept version of any table names (a dry run unless ``apply``).
+
+    ``kept`` is every table with its kept versions (:func:`vacuum_table`'s rule, so a
+    version a training set, model or tag pins keeps its objects). Only objects older than
+    ``retain`` go: an ingest still running has stored objects its version does not name yet.
+    """
+    from pyarrow.fs import FileSelector, FileType
+
+    prefix = storage.objects_root + "/"
+    named: set[str] = set()
+    for store, versions in kept:
+        for version in versions:
+            snapshot = store.snapshot(version)
+            if "uri" not in snapshot.schema.names:
+                continue  # no uri column at this version: names no object
+            for batch in store.scan(snapshot):
+                named.update(
+                    u for u in batch.column("uri").to_pylist() if u and u.startswith(prefix)
+                )
+    fs, root = storage.filesystem_for(storage.objects_root)
+    cutoff = datetime.now(UTC) - retain
+    doomed = []
+    for info in fs.get_file_info(FileSelector(root, recursive=True, allow_not_found=True)):
+        if info.type != FileType.File:
+            continue
+        uri = prefix + info.path[len(root.rstrip("/")) + 1 :]
+        mtime = info.mtime
+        if mtime is not None and mtime.tzinfo is None:
+            mtime = mtime.replace(tzinfo=UTC)
+        if uri not in named and (mtime is None or mtime < cutoff):
+            doomed.append((uri, info.size or 0, info.path))
+    if apply:
+        for _, _, path in doomed:
+            fs.delete_file(path)
+    return ObjectsReport(apply, len(named), tuple((u, s) for u, s, _ in sorted(doomed)))

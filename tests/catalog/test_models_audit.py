@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
-from catalog.lineage import VersionFacts, carries_data, data_in, holders
+from catalog.exceptions import ModelExists, ModelNotFound, SourceNotFound, TrainingSetNotFound
+from catalog.lineage import VersionFacts, carries_data, data_in, holders, source_spellings
 from lake.core.errors import InvalidName
 from tests.conftest import DATA
 
@@ -293,4 +293,111 @@ def test_impact_of_a_source_file_follows_it_into_the_table_and_on(lk, tmp_path):
     assert [(v["table"], v["version"]) for v in impact["table_versions"]] == [("web.access", 1)]
     assert [t["name"] for t in impact["training_sets"]] == ["visits"]
     assert [m["name"] for m in impact["models"]] == ["visit_model"]
-    assert lk.impact(source="file:///never/ingested.log").to_json()["training_sets"] == []
+    with pytest.raises(SourceNotFound, match="its impact is unknown, not empty"):
+        lk.impact(source="file:///never/ingested.log")
+
+
+def test_the_spellings_of_a_typed_source_are_its_recorded_uri(tmp_path):
+    cwd = str(tmp_path)
+    uri = (tmp_path / "logs" / "app one.log").as_uri()  # percent-encoded, as ingest records it
+    for typed in (
+        "logs/app one.log",
+        "./logs/../logs/app one.log",
+        f"{tmp_path}/logs/app one.log",
+        uri,
+        f"file:{tmp_path}/logs/app%20one.log",
+        f"file://localhost{tmp_path}/logs/app%20one.log",
+    ):
+        assert uri in source_spellings(typed, cwd=cwd), typed
+    assert source_spellings("s3://bucket/logs/", cwd=cwd) == [
+        "s3://bucket/logs/",
+        "s3://bucket/logs",
+    ]
+    assert source_spellings("Customer", cwd=cwd)[0] == "Customer"  # a database table's name
+
+
+def test_impact_of_a_source_takes_the_forms_users_type_and_refuses_what_matches_nothing(
+    lk, cli, tmp_path
+):
+    lines = APACHE.read_text().splitlines(keepends=True)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "app.log").write_text("".join(lines[:20]))
+    lk.ingest_logs("web.access", str(tmp_path / "logs" / "app.log"), preset="apache-combined")
+    lk.materialize("visits", sql="SELECT client_ip FROM web.access", out=tmp_path / "visits")
+    lk.register_model("visit_model", training_set="visits")
+    uri = (tmp_path / "logs" / "app.log").resolve().as_uri()
+
+    for typed in ("logs/app.log", str(tmp_path / "logs" / "app.log"), uri, "logs", "logs/"):
+        impact = lk.impact(source=typed).to_json()  # the tests run in tmp_path
+        assert impact["origin"]["matched"] == [uri], typed
+        assert [m["name"] for m in impact["models"]] == ["visit_model"], typed
+
+    typo = cli("impact", "--source", "logs/ap.log")
+    assert typo.exit_code == 1 and typo.stdout == ""
+    assert "No source the lake recorded matches 'logs/ap.log'" in typo.stderr
+    assert "the nearest known sources are" in typo.stderr and "app.log" in typo.stderr
+    tree = cli("impact", "--source", "logs/app.log")
+    assert tree.exit_code == 0, tree.stderr
+    assert "visit_model@1" in tree.stdout and "recorded as" in tree.stdout  # the URI, wrapped
+
+
+def test_the_impact_tree_shows_runs_reported_through_openlineage(lk, cli, tmp_path):
+    from datetime import UTC, datetime
+
+    lk.write_table("ml.events", _labels(0, 4))
+    run_id = "0191d7a0-0000-7000-8000-00000000beef"
+    for state in ("START", "COMPLETE"):
+        lk.record_lineage(
+            {
+                "eventType": state,
+                "eventTime": datetime.now(UTC).isoformat(),
+                "producer": "https://example.com/scorer",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": run_id},
+                "job": {"namespace": "batch", "name": "nightly_scoring"},
+                "inputs": [{"namespace": "lake", "name": "ml.events"}],
+                "outputs": [{"namespace": "s3://reports", "name": "scores.csv"}],
+            }
+        )
+
+    tree = cli("impact", "ml.events@0")
+
+    assert tree.exit_code == 0, tree.stderr
+    assert "runs that read affected data (1)" in tree.stdout
+    assert "nightly_scoring" in tree.stdout and "reported through OpenLineage" in tree.stdout
+    assert "wrote scores.csv" in tree.stdout
+
+
+def test_a_model_records_the_commit_of_its_training_code_and_the_audit_shows_it(
+    lk, cli, tmp_path, monkeypatch
+):
+    import subprocess
+
+    lk.write_table("ml.labels", _labels(0, 4))
+    lk.materialize("labels", sql="SELECT * FROM ml.labels", out=tmp_path / "ts")
+    code = tmp_path / "training-code"
+    code.mkdir()
+    (code / "train.py").write_text("print('training')\n")
+    git = ["git", "-C", str(code), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "train"], check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    monkeypatch.chdir(code)
+
+    clean = lk.register_model("m", training_set="labels")
+    (code / "train.py").write_text("print('changed')\n")
+    dirty = lk.register_model("m", training_set="labels")
+    said = cli("model", "register", "m", "--training-set", "labels", "--code-version", "v1.4.2")
+    monkeypatch.chdir(tmp_path)  # not a git checkout
+    unknown = lk.register_model("m", training_set="labels")
+
+    assert said.exit_code == 0, said.stderr
+    assert (clean.code_version, dirty.code_version) == (f"git:{commit}", f"git:{commit}+dirty")
+    assert unknown.code_version == "unknown"
+    assert lk.audit("m@1").to_json()["model"]["code_version"] == f"git:{commit}"
+    assert lk.audit("m@3").to_json()["model"]["code_version"] == "v1.4.2"
+    assert f"code git:{commit}" in cli("audit", "m@1").stdout
+    assert "code version not recorded" in cli("audit", "m@4").stdout

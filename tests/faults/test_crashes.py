@@ -145,14 +145,14 @@ def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(
     killed = run_lake(backend, *args, LAKE_FAILPOINT=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     # A folder without a manifest is not a training set; one with a manifest is complete.
-    manifest = out / "lake-manifest.json"
+    manifest = out / ".lake" / "manifest.json"
     assert not manifest.exists()
 
     again = cli(*args, "--output", "json")
     assert again.exit_code == 0, again.stderr
     assert manifest.exists()
     listed = json.loads(manifest.read_text())
-    shards = sorted(p.name for p in out.iterdir() if p.name != "lake-manifest.json")
+    shards = sorted(p.name for p in out.iterdir() if p.name != ".lake")
     assert shards == sorted(str(f["path"]) for f in listed["files"])
     rows = cli(
         "sql", f"SELECT count(*) AS n FROM read_parquet('{out}/*.parquet')", "--output", "json"
@@ -162,4 +162,7 @@ def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(
 
     assert [s.version for s in training_sets(lk.catalog, "crash_set")] == [1]
     assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
-    assert not [p for p in out.iterdir() if p.name.startswith(".")], os.listdir(out)
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".lake"], (
+        os.listdir(out)
+    )
+    assert os.listdir(out / ".lake") == ["manifest.json"], "no journal or temporary file is left"

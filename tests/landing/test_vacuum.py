@@ -126,7 +126,7 @@ def test_zero_retention_keeps_every_version_a_training_set_or_model_needs(lk, tm
     ]
     assert lk.run(report.run_id).stats["files_deleted"] == 1
     rebuilt = lk.materialize(
-        from_=str(tmp_path / "old" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+        from_=str(tmp_path / "old" / ".lake" / "manifest.json"), out=tmp_path / "rebuilt"
     )
     assert rebuilt.content_hash == first.content_hash
     with pytest.raises(VersionVacuumed, match="Version 1 of ml.t can no longer be read"):

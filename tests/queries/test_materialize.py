@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from decimal import Decimal
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ from queries.exceptions import (
     TimeTravelError,
 )
 from queries.training import plan_order
+from tests.backends import unavailable
 
 # -- the content hash (pure) -------------------------------------------------------------------
 
@@ -182,7 +184,7 @@ def test_a_training_set_pins_its_inputs_and_writes_verifiable_shards_and_a_manif
     result = lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
 
     assert (result.status, result.version, result.row_count) == ("materialized", 1, 200)
-    manifest = json.loads((out / "lake-manifest.json").read_text())
+    manifest = json.loads((out / ".lake" / "manifest.json").read_text())
     assert manifest["name"] == "churn" and manifest["version"] == 1 and manifest["sql"] == SQL
     assert [(i["table"], i["version"]) for i in manifest["inputs"]] == [
         ("shop.users", 0),
@@ -231,12 +233,133 @@ def test_the_same_sql_over_the_same_versions_is_a_cache_hit(lk, tmp_path):
     assert (again.status, again.version, again.content_hash) == ("cached", 1, first.content_hash)
     assert (out / "part-00000.parquet").stat().st_mtime_ns == written
     lk.write_table("web.events", _events(200, 10))
-    newer = lk.materialize("churn", sql=SQL, out=out)
+    newer = lk.materialize("churn", sql=SQL, out=tmp_path / "churn-v2")
     assert (newer.status, newer.version, newer.row_count) == ("materialized", 2, 210)
     assert [(i["table"], i["version"]) for i in newer.inputs] == [
         ("shop.users", 0),
         ("web.events", 1),
     ]
+
+
+def test_a_new_version_never_overwrites_the_files_of_an_old_one(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    lk.register_model("churn-model", training_set="churn@1")
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    lk.write_table("web.events", _events(200, 10))
+
+    with pytest.raises(
+        OutputFolderNotEmpty,
+        match=r"holds training set churn@1, and the lake never writes over a recorded version.*"
+        r"write a new version of churn to a new folder",
+    ):
+        lk.materialize("churn", sql=SQL, out=out)
+    with pytest.raises(OutputFolderNotEmpty, match="holds training set churn@1"):
+        lk.materialize("churn", sql="SELECT user_id FROM web.events", out=out)
+    second = lk.materialize("churn", sql=SQL, out=tmp_path / "churn-v2")
+    with pytest.raises(OutputFolderNotEmpty, match="write churn@2 to a new folder"):
+        lk.materialize(from_="churn@2", out=out)
+
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [(s.version, s.location) for s in lk.training_sets("churn")] == [
+        (1, str(out)),
+        (2, str(tmp_path / "churn-v2")),
+    ]
+    again = lk.materialize(from_="churn@1", out=out)
+    assert (again.status, again.version, again.content_hash) == ("cached", 1, first.content_hash)
+    assert second.content_hash != first.content_hash
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_every_loader_reads_a_training_set_folder_as_it_is(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
+    expected = _read(out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".lake",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+
+    import duckdb
+    import pandas
+    import polars
+    import pyarrow.dataset as ds
+
+    assert ds.dataset(out).to_table().to_pylist() == expected
+    assert pandas.read_parquet(out).replace({float("nan"): None}).to_dict("records") == expected
+    # polars 2.1 refuses a bare folder holding any file that is not Parquet, even a hidden one
+    assert polars.read_parquet(f"{out}/*.parquet").to_dicts() == expected
+    with duckdb.connect() as db:
+        assert (
+            db.sql(f"SELECT * FROM read_parquet('{out}/*.parquet')").arrow().read_all().to_pylist()
+            == expected
+        )
+
+
+def test_hugging_face_datasets_loads_a_training_set_folder(lk, tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql=SQL, out=out, shard_rows=70)
+
+    loaded = datasets.load_dataset("parquet", data_dir=str(out), cache_dir=str(tmp_path / "hf"))
+
+    assert list(loaded) == ["train"]
+    assert loaded["train"].to_list() == _read(out)
+
+
+def test_a_torch_iterable_dataset_streams_a_training_set_folder(lk, tmp_path):
+    import pyarrow.dataset as ds
+    import torch
+
+    class Batches(torch.utils.data.IterableDataset):
+        """The documented loader: pyarrow batches of the folder as tensors."""
+
+        def __init__(self, folder, columns, batch_size):
+            self.folder, self.columns, self.batch_size = folder, columns, batch_size
+
+        def __iter__(self):
+            for batch in ds.dataset(self.folder).to_batches(
+                columns=self.columns, batch_size=self.batch_size
+            ):
+                yield {
+                    c: torch.tensor(batch.column(c).to_numpy(zero_copy_only=False))
+                    for c in self.columns
+                }
+
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql="SELECT user_id, hash(event) % 100 AS e FROM web.events", out=out)
+
+    batches = list(torch.utils.data.DataLoader(Batches(out, ["user_id", "e"], 64), batch_size=None))
+
+    assert sum(len(b["user_id"]) for b in batches) == 200
+    assert torch.cat([b["user_id"] for b in batches]).tolist() == [r["user_id"] for r in _read(out)]
+
+
+def test_a_folder_written_before_the_lake_folder_is_still_read(lk, tmp_path):
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    # the layout of earlier releases: the manifest beside the shards
+    (out / ".lake" / "manifest.json").rename(out / "lake-manifest.json")
+    (out / ".lake").rmdir()
+
+    cached = lk.materialize("churn", sql=SQL, out=out)
+    from_file = lk.materialize(from_=str(out / "lake-manifest.json"), out=tmp_path / "a")
+    from_folder = lk.materialize(from_=str(out), out=tmp_path / "b")
+
+    assert cached.status == "cached"
+    assert {from_file.content_hash, from_folder.content_hash} == {first.content_hash}
+    assert (tmp_path / "a" / ".lake" / "manifest.json").exists()
+    assert not (tmp_path / "a" / "lake-manifest.json").exists()
 
 
 def test_a_damaged_output_is_written_again_not_served_from_cache(lk, tmp_path):
@@ -274,7 +397,9 @@ def test_time_travel_in_every_spelling_pins_the_versions_it_names(lk, tmp_path):
     assert _read(tmp_path / "counts") == [
         {"src": s, "n": n} for s, n in (("a", 10), ("b", 20), ("c", 30), ("d", 30))
     ]
-    references = json.loads((tmp_path / "counts" / "lake-manifest.json").read_text())["references"]
+    references = json.loads((tmp_path / "counts" / ".lake" / "manifest.json").read_text())[
+        "references"
+    ]
     assert [(r["clause"], r["version"]) for r in references] == [
         ("VERSION AS OF 0", 0),
         (f"TIMESTAMP AS OF '{moment}'", 1),
@@ -323,7 +448,7 @@ def test_a_rebuild_from_the_manifest_is_byte_identical(lk, tmp_path):
     lk.write_table("web.events", _events(200, 30))  # the latest version moves on
 
     from_file = lk.materialize(
-        from_=str(tmp_path / "churn" / "lake-manifest.json"), out=tmp_path / "rebuilt"
+        from_=str(tmp_path / "churn" / ".lake" / "manifest.json"), out=tmp_path / "rebuilt"
     )
     from_name = lk.materialize(from_="churn@1", out=tmp_path / "by-name")
 
@@ -345,7 +470,7 @@ def test_a_rebuild_from_the_manifest_is_byte_identical(lk, tmp_path):
 def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
     _fill(lk)
     lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
-    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest_path = tmp_path / "churn" / ".lake" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["row_count"] = 199
     manifest["content_hash"] = "0" * 64
@@ -355,13 +480,13 @@ def test_a_rebuild_that_differs_says_what_differs(lk, tmp_path):
         RebuildMismatch, match=r"differs: row count \(199 recorded, 200 now\); content hash"
     ):
         lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
-    assert not (tmp_path / "rebuilt" / "lake-manifest.json").exists()
+    assert not (tmp_path / "rebuilt" / ".lake" / "manifest.json").exists()
 
 
 def test_a_rebuild_whose_manifest_names_other_tables_than_its_sql_is_refused(lk, tmp_path):
     _fill(lk)
     lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
-    manifest_path = tmp_path / "churn" / "lake-manifest.json"
+    manifest_path = tmp_path / "churn" / ".lake" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     references = manifest["references"]
     assert [r["table"] for r in references] == ["web.events", "shop.users"]  # text order
@@ -425,3 +550,291 @@ def test_the_command_line_materializes_rebuilds_and_reports_a_cache_hit(cli, lk,
     assert "content hash identical" in rebuilt.stdout
     neither = cli("materialize", "--out", out)
     assert neither.exit_code == 1 and "needs a NAME and --sql" in neither.stderr
+
+
+def test_a_training_set_on_s3_is_the_one_written_to_disk_and_rebuilds_from_there(
+    backend, s3_server, tmp_path, monkeypatch
+):
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():  # the outputs' bucket, whatever the warehouse
+        monkeypatch.setenv(key, value)
+    prefix = f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}/churn"
+    s3 = s3_server.client()
+    with lake.connect() as lk:
+        _fill(lk)
+        remote = lk.materialize("churn", sql=SQL, out=prefix + "/", shard_rows=70)
+        local = lk.materialize("churn", sql=SQL, out=tmp_path / "churn", shard_rows=70)
+        cached = lk.materialize("churn", sql=SQL, out=prefix, shard_rows=70)
+        rebuilt = lk.materialize(from_=prefix, out=tmp_path / "rebuilt")
+        lk.write_table("web.events", _events(200, 10))
+        with pytest.raises(OutputFolderNotEmpty, match="holds training set churn@1"):
+            lk.materialize("churn", sql=SQL, out=prefix)
+        sets = lk.training_sets("churn")
+
+    assert (remote.status, local.status, cached.status) == ("materialized", "copied", "cached")
+    assert remote.content_hash == local.content_hash == rebuilt.content_hash
+    assert [f.sha256 for f in remote.files] == [f.sha256 for f in local.files]
+    assert rebuilt.files_identical is True
+    assert [(s.version, s.location) for s in sets] == [(1, prefix)]
+    key = prefix.split("/", 3)[3]
+    listed = s3.list_objects_v2(Bucket=s3_server.bucket, Prefix=key + "/")["Contents"]
+    assert sorted(o["Key"][len(key) + 1 :] for o in listed) == [
+        ".lake/manifest.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    manifest = json.loads(
+        s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/.lake/manifest.json")["Body"].read()
+    )
+    assert (manifest["name"], manifest["version"], manifest["content_hash"]) == (
+        "churn",
+        1,
+        remote.content_hash,
+    )
+    assert remote.manifest == f"{prefix}/.lake/manifest.json"
+
+
+def test_an_s3_prefix_holding_other_objects_is_not_written_over(
+    backend, s3_server, tmp_path, monkeypatch
+):
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    key = f"training-{uuid.uuid4().hex[:8]}/mine"
+    s3 = s3_server.client()
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{key}/notes.txt", Body=b"precious")
+    with lake.connect() as lk:
+        _fill(lk)
+        with pytest.raises(
+            OutputFolderNotEmpty, match=r"holds objects that are not a training set's \(notes.txt\)"
+        ):
+            lk.materialize("churn", sql=SQL, out=f"s3://{s3_server.bucket}/{key}")
+        assert lk.training_sets() == []
+    assert (
+        s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/notes.txt")["Body"].read() == b"precious"
+    )
+
+
+# -- splits --------------------------------------------------------------------------------------
+
+
+def test_the_split_rule_is_a_documented_hash_that_never_changes():
+    from queries.splits import assign, parse_split, position
+
+    # sha256(b"42")[:8] / 2**64: anyone can check it with sha256sum
+    assert position(42) == int.from_bytes(hashlib.sha256(b"42").digest()[:8], "big") / 2**64
+    assert (position(42), position("alice"), position(-7)) == (
+        0.4503076495696752,
+        0.1712650529798836,
+        0.6540653200469173,
+    )
+    rule = parse_split("train=0.5,test=0.5", "k")
+    assert assign([42, "alice", -7], rule) == [0, 0, 1]
+    assert parse_split(" a=0.25, b=0.75 ", "k").fractions == (("a", 0.25), ("b", 0.75))
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("train=0.8,test=0.1", "add up to 0.9, not 1"),
+        ("train=0.8,train=0.2", "names the split 'train' twice"),
+        ("train=1.5", "not NAME=FRACTION"),
+        ("../x=1", "not NAME=FRACTION"),
+        ("train", "not NAME=FRACTION"),
+    ],
+)
+def test_a_split_spec_that_cannot_be_followed_is_refused(spec, match):
+    from queries.exceptions import TrainingSetError
+    from queries.splits import parse_split
+
+    with pytest.raises(TrainingSetError, match=match):
+        parse_split(spec, "k")
+
+
+def test_a_split_training_set_puts_each_row_in_the_split_its_key_hashes_to(
+    lk, tmp_path, monkeypatch
+):
+    import datasets
+
+    from queries.splits import assign, parse_split
+
+    rule = parse_split("train=0.6,validation=0.2,test=0.2", "row_id")
+    sql = "SELECT row_id, event, amount FROM web.items"
+
+    def items(start: int, n: int) -> pa.Table:
+        return _events(start, n).append_column("row_id", pa.array(range(start, start + n)))
+
+    lk.write_table("web.items", items(0, 300))
+    whole = lk.materialize("plain", sql=sql, out=tmp_path / "plain")
+    split = lk.materialize(
+        "split",
+        sql=sql,
+        out=tmp_path / "v1",
+        split=",".join(f"{n}={f}" for n, f in rule.fractions),
+        split_key="row_id",
+        shard_rows=50,
+    )
+
+    assert split.content_hash == whole.content_hash  # the same rows, in the same order
+    manifest = json.loads((tmp_path / "v1" / ".lake" / "manifest.json").read_text())
+    assert manifest["split"]["key"] == "row_id" and manifest["split"]["rule"] == "lake-split/1"
+    seen = {}
+    for name in ("train", "validation", "test"):
+        rows = _read(tmp_path / "v1" / name)
+        assert rows and all(assign([r["row_id"]], rule) == [rule.names.index(name)] for r in rows)
+        assert manifest["split"]["splits"][name]["rows"] == len(rows)
+        table = pa.Table.from_pylist(
+            rows, schema=pq.read_schema(next((tmp_path / "v1" / name).glob("*.parquet")))
+        )
+        assert (
+            manifest["split"]["splits"][name]["content_hash"]
+            == content_hash(table.to_batches(), table.schema)[0]
+        )
+        seen.update({r["row_id"]: name for r in rows})
+    assert len(seen) == 300
+    assert all(f["path"].split("/")[0] in rule.names for f in manifest["files"])
+
+    lk.write_table("web.items", items(300, 100))  # version 2: more rows, none move
+    newer = lk.materialize(
+        "split",
+        sql=sql,
+        out=tmp_path / "v2",
+        split="train=0.6,validation=0.2,test=0.2",
+        split_key="row_id",
+        shard_rows=50,
+    )
+    assert newer.version == 2
+    for name in ("train", "validation", "test"):
+        for row in _read(tmp_path / "v2" / name):
+            assert seen.get(row["row_id"], name) == name
+
+    rebuilt = lk.materialize(from_="split@1", out=tmp_path / "rebuilt")
+    assert (rebuilt.content_hash, rebuilt.files_identical) == (split.content_hash, True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = datasets.load_dataset(
+        "parquet", data_dir=str(tmp_path / "v1"), cache_dir=str(tmp_path / "hf")
+    )
+    assert {n: loaded[n].num_rows for n in loaded} == {
+        n: manifest["split"]["splits"][n]["rows"] for n in rule.names
+    }
+
+
+def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
+    from queries.exceptions import TrainingSetError
+
+    _fill(lk)
+    with pytest.raises(TrainingSetError, match="split key 'nope' is not a column"):
+        lk.materialize("s", sql=SQL, out=tmp_path / "a", split="a=0.5,b=0.5", split_key="nope")
+    with pytest.raises(TrainingSetError, match="split key 'amount' has a value that is null"):
+        lk.materialize(
+            "s",
+            sql="SELECT CAST(amount AS BIGINT) AS amount FROM web.events",
+            out=tmp_path / "b",
+            split="a=0.5,b=0.5",
+            split_key="amount",
+        )
+    assert lk.training_sets() == []
+
+
+# -- labels and point-in-time correctness --------------------------------------------------------
+
+
+FEATURES_AT_LABEL_TIME = """
+SELECT l.user_id, l.label_ts, l.churned, f.ts AS feature_ts, f.visits
+  FROM ml.labels l
+  ASOF JOIN ml.features f ON l.user_id = f.user_id AND f.ts <= l.label_ts
+"""
+
+
+def _ts(day: int, hour: int = 0):
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+def test_an_asof_join_gives_each_label_the_features_known_at_its_time_and_no_later(lk, tmp_path):
+    lk.write_table(
+        "ml.features",
+        pa.table(
+            {
+                "user_id": [1, 1, 1, 2, 2],
+                "ts": [_ts(1), _ts(5), _ts(9), _ts(2), _ts(8)],
+                "visits": [1, 5, 90, 2, 8],
+            }
+        ),
+    )
+    lk.write_table(
+        "ml.labels",
+        pa.table(
+            {"user_id": [1, 2, 1], "label_ts": [_ts(6), _ts(7), _ts(2)], "churned": [1, 0, 0]}
+        ),
+    )
+
+    result = lk.materialize("churn_pit", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "pit")
+
+    rows = _read(tmp_path / "pit")
+    assert [(r["user_id"], r["label_ts"].day, r["feature_ts"].day, r["visits"]) for r in rows] == [
+        (1, 2, 1, 1),  # the label of day 2 sees day 1's features, not day 5's
+        (1, 6, 5, 5),  # day 6 sees day 5's, never day 9's (90 visits is the future)
+        (2, 7, 2, 2),
+    ]
+    assert all(r["feature_ts"] <= r["label_ts"] for r in rows)
+    assert sorted((i["table"], i["version"]) for i in result.inputs) == [
+        ("ml.features", 0),
+        ("ml.labels", 0),
+    ]
+
+
+def test_as_of_pins_every_input_to_what_the_lake_knew_then(lk, tmp_path, cli):
+    lk.write_table(
+        "ml.features", pa.table({"user_id": [1, 2], "ts": [_ts(1), _ts(1)], "visits": [3, 4]})
+    )
+    lk.write_table("ml.labels", pa.table({"user_id": [1], "label_ts": [_ts(3)], "churned": [1]}))
+    known = max(v.committed_at for t in ("ml.features", "ml.labels") for v in lk.history(t))
+    late = lk.write_table(  # a label that arrived after the moment asked about
+        "ml.labels", pa.table({"user_id": [2], "label_ts": [_ts(3)], "churned": [0]})
+    )
+    assert lk.history("ml.labels")[-1].committed_at > known
+
+    then = lk.materialize(
+        "churn_then", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "then", as_of=known.isoformat()
+    )
+    lk.materialize("churn_now", sql=FEATURES_AT_LABEL_TIME, out=tmp_path / "now")
+
+    assert [r["user_id"] for r in _read(tmp_path / "then")] == [1]  # the late label is not in it
+    assert [r["user_id"] for r in _read(tmp_path / "now")] == [1, 2]
+    assert sorted((i["table"], i["version"]) for i in then.inputs) == [
+        ("ml.features", 0),
+        ("ml.labels", 0),
+    ]
+    assert late.version == 1
+    manifest = json.loads((tmp_path / "then" / ".lake" / "manifest.json").read_text())
+    assert manifest["as_of"] == known.astimezone(UTC).isoformat()
+    assert [(r["table"], r["version"]) for r in manifest["references"]] == [
+        ("ml.labels", 0),
+        ("ml.features", 0),
+    ]
+    rebuilt = lk.materialize(from_="churn_then@1", out=tmp_path / "again")
+    assert rebuilt.content_hash == then.content_hash
+    naive = cli(
+        "materialize",
+        "x",
+        "--sql",
+        FEATURES_AT_LABEL_TIME,
+        "--out",
+        str(tmp_path / "x"),
+        "--as-of",
+        "2026-11-20T10:00:00",
+    )
+    assert naive.exit_code == 1 and "has no time zone" in naive.stderr

@@ -240,7 +240,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
     def training_set_manifest(
         name: Annotated[str, Path(max_length=128)], version: Annotated[int, Path(ge=0, le=2**31)]
     ) -> JSONResponse:
-        """The training set's ``lake-manifest.json``: SQL, exact input versions, files, hash."""
+        """The training set's manifest (``.lake/manifest.json``): SQL, input versions, files."""
         found = [t for t in lake.training_sets(name) if t.version == version]
         if not found:
             raise TrainingSetNotFound(name, version)

@@ -1,0 +1,163 @@
+"""`lake ingest files`: binary assets stored once by sha256, one row per file; a training
+set over them localizes the files it names (both backend pairs). The images are made here
+with Pillow, a few pixels each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pyarrow.parquet as pq
+
+
+def _images(folder):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size, colour in (("red.png", (4, 3), "red"), ("blue.png", (2, 5), "blue")):
+        Image.new("RGB", size, colour).save(folder / name)
+    (folder / "notes.txt").write_text("not an image\n")
+    return folder
+
+
+def test_files_are_stored_once_by_content_and_land_as_rows(lk, cli, tmp_path):
+    photos = _images(tmp_path / "photos")
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "red-copy.png").write_bytes((photos / "red.png").read_bytes())
+
+    first = lk.ingest_files("media.images", str(photos))
+    second = cli("ingest", "files", "media.images", str(tmp_path / "again"), "--output", "json")
+
+    assert (first.files, first.new_objects, first.version) == (3, 3, 0)
+    assert second.exit_code == 0, second.stderr
+    assert (second.json()["new_objects"], second.json()["version"]) == (0, 1)  # same bytes
+    rows = {
+        r["source"].rsplit("/", 1)[1]: r
+        for r in lk.sql("SELECT * FROM media.images").table.to_pylist()
+    }
+    red = (photos / "red.png").read_bytes()
+    assert rows["red.png"]["sha256"] == hashlib.sha256(red).hexdigest()
+    assert (rows["red.png"]["size"], rows["red.png"]["media_type"]) == (len(red), "image/png")
+    assert (rows["red.png"]["width"], rows["red.png"]["height"]) == (4, 3)
+    assert (rows["blue.png"]["width"], rows["blue.png"]["height"]) == (2, 5)
+    assert (rows["notes.txt"]["media_type"], rows["notes.txt"]["width"]) == ("text/plain", None)
+    assert rows["red-copy.png"]["uri"] == rows["red.png"]["uri"]
+    sha = rows["red.png"]["sha256"]
+    assert rows["red.png"]["uri"].endswith(f"/objects/{sha[:2]}/{sha[2:]}")
+    assert all(r["_ingested_at"] is not None for r in rows.values())
+    assert [v.version for v in lk.history("media.images")] == [0, 1]
+    impact = lk.impact(source=str(photos / "red.png")).to_json()
+    assert [(v["table"], v["version"]) for v in impact["table_versions"]] == [
+        ("media.images", 0),
+        ("media.images", 1),
+    ]
+
+
+def test_a_training_set_over_files_localizes_them_and_rebuilds_them(lk, tmp_path):
+    import pandas
+
+    _images(tmp_path / "photos")
+    lk.ingest_files("media.images", str(tmp_path / "photos"))
+    sql = "SELECT uri, sha256, width, height FROM media.images WHERE media_type = 'image/png'"
+
+    made = lk.materialize("images", sql=sql, out=tmp_path / "set")
+    cached = lk.materialize("images", sql=sql, out=tmp_path / "set")
+    rebuilt = lk.materialize(from_="images@1", out=tmp_path / "rebuilt")
+
+    manifest = json.loads((tmp_path / "set" / ".lake" / "manifest.json").read_text())
+    assets = [f for f in manifest["files"] if f["path"].startswith(".assets/")]
+    rows = pandas.read_parquet(tmp_path / "set").to_dict("records")  # assets do not disturb it
+    assert sorted(a["sha256"] for a in assets) == sorted(r["sha256"] for r in rows)
+    for asset in assets:
+        data = (tmp_path / "set" / asset["path"]).read_bytes()
+        assert (
+            hashlib.sha256(data).hexdigest()
+            == asset["sha256"]
+            == asset["path"][8:10] + asset["path"][11:]
+        )
+    assert (made.status, cached.status, rebuilt.status) == ("materialized", "cached", "rebuilt")
+    assert rebuilt.files_identical is True
+    assert sorted(
+        p.name for p in (tmp_path / "rebuilt" / ".assets").rglob("*") if p.is_file()
+    ) == sorted(a["path"].rsplit("/", 1)[1] for a in assets)
+    assert pq.read_table(tmp_path / "set").num_rows == 2
+
+
+def test_vacuum_deletes_the_objects_no_kept_version_names_and_keeps_pinned_ones(lk, cli, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "k").mkdir()
+    (tmp_path / "d").mkdir()
+    Image.new("RGB", (3, 3), "green").save(tmp_path / "k" / "keep.png")
+    Image.new("RGB", (3, 3), "black").save(tmp_path / "d" / "gone.png")
+    kept = lk.ingest_files("media.keep", str(tmp_path / "k")).rows[0]
+    dropped = lk.ingest_files("media.gone", str(tmp_path / "d")).rows[0]
+    lk.materialize("pinned", sql="SELECT uri FROM media.keep", out=tmp_path / "set")  # pins v0
+    for table in ("media.keep", "media.gone"):  # the rows are gone from the latest versions
+        empty = lk.sql(f"SELECT * FROM {table} WHERE false").table
+        lk.write_table(table, empty, mode="overwrite", kind="files")
+
+    planned = lk.vacuum_objects(retain="0d")
+    shown = cli("vacuum", "--objects", "--retain", "0d", "--output", "json")
+    applied = lk.vacuum_objects(retain="0d", apply=True)
+
+    assert [u for u, _ in planned.files] == [dropped["uri"]] and not planned.applied
+    assert shown.exit_code == 0 and [o["uri"] for o in shown.json()["objects"]["objects"]] == [
+        dropped["uri"]
+    ]
+    assert applied.applied and [u for u, _ in applied.files] == [dropped["uri"]]
+    assert lk.vacuum_objects(retain="0d").files == ()
+    # the pinned version's object is still there: the training set rebuilds with its asset
+    rebuilt = lk.materialize(from_="pinned@1", out=tmp_path / "rebuilt")
+    assert rebuilt.files_identical is True
+    assert kept["sha256"] in {f.sha256 for f in rebuilt.files}
+
+
+def test_a_damaged_asset_is_written_again_from_the_warehouse(lk, tmp_path):
+    _images(tmp_path / "photos")
+    lk.ingest_files("media.images", str(tmp_path / "photos"))
+    sql = "SELECT uri FROM media.images WHERE width IS NOT NULL"
+    made = lk.materialize(
+        "images", sql=sql, out=tmp_path / "set", split="a=0.5,b=0.5", split_key="uri"
+    )
+    asset = next(f for f in made.files if f.path.startswith(".assets/"))
+    (tmp_path / "set" / asset.path).unlink()
+    (tmp_path / "set" / asset.path).write_bytes(b"not the image")
+
+    again = lk.materialize(
+        "images", sql=sql, out=tmp_path / "set", split="a=0.5,b=0.5", split_key="uri"
+    )
+
+    assert (again.status, again.version) == ("copied", 1)
+    data = (tmp_path / "set" / asset.path).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == asset.sha256
+
+
+def test_files_under_an_s3_prefix_are_ingested_like_local_ones(backend, s3_server, monkeypatch):
+    import io
+    import uuid
+
+    from PIL import Image
+
+    import lake
+    from tests.backends import unavailable
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():  # the files' bucket, whatever the warehouse
+        monkeypatch.setenv(key, value)
+    prefix = f"uploads-{uuid.uuid4().hex[:8]}"
+    s3 = s3_server.client()
+    image = io.BytesIO()
+    Image.new("RGB", (5, 7), "white").save(image, format="PNG")
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{prefix}/a.png", Body=image.getvalue())
+    s3.put_object(Bucket=s3_server.bucket, Key=f"{prefix}/b.txt", Body=b"hello")
+
+    with lake.connect() as lk:
+        report = lk.ingest_files("media.uploads", f"s3://{s3_server.bucket}/{prefix}/")
+
+    rows = {r["source"].rsplit("/", 1)[1]: r for r in report.rows}
+    assert sorted(rows) == ["a.png", "b.txt"]
+    assert rows["a.png"]["source"] == f"s3://{s3_server.bucket}/{prefix}/a.png"
+    assert (rows["a.png"]["width"], rows["a.png"]["height"]) == (5, 7)
+    assert rows["b.txt"]["sha256"] == hashlib.sha256(b"hello").hexdigest()
