@@ -251,9 +251,13 @@ def line_strings(
             texts.append(b.decode("utf-8"))
         except UnicodeDecodeError as e:
             texts.append(b.decode("utf-8", "backslashreplace"))
+            head, torn = _split_torn(b, codec)
             errors[i] = (
                 f"invalid UTF-8 at byte {e.start + 1}"
                 if codec == DEFAULT_ENCODING
+                else f"not valid {codec} text: the file ends inside a character "
+                f"({len(torn)} byte{'s' if len(torn) > 1 else ''} left over)"
+                if torn and len(head) == e.start
                 else f"not valid {codec} text (character {len(b[: e.start].decode()) + 1})"
             ) + "; the original bytes are in _raw_bytes"
     return pa.array(texts, pa.string()), errors
@@ -348,8 +352,9 @@ def to_utf8(blocks: Iterable[bytes], codec: str, *, skip: int = 0) -> Iterator[b
     """Content in ``codec`` as UTF-8, block by block, losslessly.
 
     Bytes not valid in ``codec`` stay recoverable: they come out as bytes that are not valid
-    UTF-8 (``surrogateescape``, or the UTF-8 form of a lone surrogate for UTF-16/32), so the
-    line is marked invalid and :func:`original_bytes` gives its bytes back exactly."""
+    UTF-8 (``surrogateescape``, the UTF-8 form of a lone surrogate for UTF-16/32, or a mark
+    and hex digits for the bytes of a code unit cut off at the end), so the line is marked
+    invalid and :func:`original_bytes` gives its bytes back exactly."""
     if codec == DEFAULT_ENCODING:
         yield from blocks
         return
@@ -363,20 +368,38 @@ def to_utf8(blocks: Iterable[bytes], codec: str, *, skip: int = 0) -> Iterator[b
             yield text.encode("utf-8", errors)
     try:
         text = decoder.decode(b"", final=True)
-    except UnicodeDecodeError as e:  # an odd byte at the end of UTF-16 content
-        text = e.object[e.start :].decode("latin-1")
-        yield b"\xff" + text.encode("utf-8")  # \xff: never valid UTF-8, the line is marked
+    except UnicodeDecodeError as e:  # the content ends inside a UTF-16/32 code unit
+        yield _torn(e.object[e.start :])
         return
     if text:
         yield text.encode("utf-8", errors)
+
+
+# The bytes of a code unit cut off at the end of UTF-16/32 content come out as this mark and
+# their hex digits: never valid UTF-8 (so the line is marked invalid), never made by a wide
+# codec's decoding otherwise, and free of line endings (a cut ``\n`` byte ends no line).
+_TORN = b"\xff"
+
+
+def _torn(data: bytes) -> bytes:
+    return _TORN + data.hex().encode("ascii")
+
+
+def _split_torn(text: bytes, codec: str) -> tuple[bytes, bytes]:
+    """A line's UTF-8 form without the mark of a cut-off code unit, and that unit's bytes."""
+    at = text.find(_TORN) if wide(codec) else -1
+    if at < 0:
+        return text, b""
+    return text[:at], bytes.fromhex(text[at + 1 :].decode("ascii"))
 
 
 def original_bytes(text: bytes, codec: str) -> bytes:
     """A line's bytes as the file holds them, from its UTF-8 form made by :func:`to_utf8`."""
     if codec == DEFAULT_ENCODING:
         return text
+    text, torn = _split_torn(text, codec)
     errors = "surrogatepass" if wide(codec) else "surrogateescape"
-    return text.decode("utf-8", errors).encode(codec, errors)
+    return text.decode("utf-8", errors).encode(codec, errors) + torn
 
 
 def invalid_lines(chunk: LineChunk, indices: Iterable[int], codec: str) -> dict[int, bytes]:

@@ -716,7 +716,12 @@ class _Stage:
             raw_bytes = [None] * len(records)
             bad = sorted(bad_lines)
             for i, first in enumerate(firsts):
-                nxt = firsts[i + 1] if i + 1 < len(firsts) else first + 1
+                # A record's lines are consecutive; the last one's end is its own line count.
+                nxt = (
+                    firsts[i + 1]
+                    if i + 1 < len(firsts)
+                    else first + records[i].as_py().count("\n") + 1
+                )
                 j = bisect.bisect_left(bad, first)
                 if j < len(bad) and bad[j] < max(nxt, first + 1):
                     line = bad[j]
@@ -1309,12 +1314,13 @@ def _listed(raw: Mapping[int, bytes], n: int) -> list[bytes | None] | None:
 
 
 def _record_bytes(text: str, first: int, bad_lines: Mapping[int, bytes], codec: str) -> bytes:
-    """A multi-line record's bytes as in the file (its lines joined by ``\\n``, as ``_raw``)."""
+    """A multi-line record's bytes as in the file (its lines joined by ``\\n`` in ``codec``,
+    as ``_raw``)."""
     out = []
     for j, line in enumerate(text.split("\n")):
         data = bad_lines.get(first + j)
         out.append(data if data is not None else original_bytes(line.encode(), codec))
-    return b"\n".join(out)
+    return "\n".encode(codec).join(out)
 
 
 def _parser_name(fmt: TextFormat) -> str | None:

@@ -216,6 +216,57 @@ def test_utf16_with_a_bom_is_decoded_and_its_bytes_recoverable(lk):
     assert [r.encode("utf-16-le") for r in rows.column("_raw").to_pylist()] == original
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "options"),
+    [
+        # PowerShell's UTF-16 output cut one byte into its last character ("}" is 7D 00).
+        ("cut.jsonl", '{"a":1}\r\n{"user":"Jürgen"}\r\n{"a":3}', {}),
+        # A whole file, then half a code unit that is a newline byte on its own.
+        ("cut.log", "alpha ≥ 1\r\nbeta\r\n\n", {}),
+        # The cut character is in a continuation line of a multi-line record.
+        (
+            "trace.log",
+            "2024-01-21 a\n  more\n2024-01-22 b\n  at f()\n  tail",
+            {"multiline_start": "^2024"},
+        ),
+    ],
+    ids=["json", "text", "multi-line"],
+)
+def test_utf16_cut_inside_its_last_character_keeps_every_byte_exactly(
+    lk, tmp_path, name, text, options
+):
+    # Measured: the odd last byte was kept as \xff plus its Latin-1 reading, not as itself.
+    path = tmp_path / name
+    path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le")[:-1])
+
+    report = lk.ingest_logs("win.cut", str(path), **options)
+
+    rows = _rows(lk, "win.cut").to_pylist()
+    assert (report.records_read, report.records_failed) == (len(rows), 1)
+    originals = [
+        r["_raw_bytes"] if r["_raw_bytes"] is not None else r["_raw"].encode("utf-16-le")
+        for r in rows
+    ]
+    ending = ("\r\n" if "\r\n" in text else "\n").encode("utf-16-le")
+    assert b"\xff\xfe" + ending.join(originals) == path.read_bytes()
+    assert [r["_raw_bytes"] is None for r in rows] == [True] * (len(rows) - 1) + [False]
+    assert rows[-1]["_error"].startswith("not valid utf-16-le text")
+    assert rows[-1]["_error"].endswith("; the original bytes are in _raw_bytes")
+
+
+def test_invalid_bytes_in_a_continuation_line_keep_the_records_exact_bytes(lk, tmp_path):
+    path = tmp_path / "trace.log"
+    path.write_bytes(b"2024-01-21 a\n  m\xfcnchen\n2024-01-22 b\n")
+
+    report = lk.ingest_logs("app.trace", str(path), multiline_start="^2024")
+
+    assert (report.records_read, report.records_failed) == (2, 1)
+    first, second = _rows(lk, "app.trace").to_pylist()
+    assert first["_raw_bytes"] == b"2024-01-21 a\n  m\xfcnchen"
+    assert first["_error"] == "invalid UTF-8 in line 2; the original bytes are in _raw_bytes"
+    assert second["_raw_bytes"] is None and second["_error"] is None
+
+
 def test_a_utf8_bom_is_not_text(lk):
     lk.ingest_logs("win.notepad", str(ODD / "notepad-utf8-bom.jsonl"))
 
