@@ -348,7 +348,9 @@ def wide(codec: str) -> bool:
     return codec.startswith(("utf-16", "utf-32"))
 
 
-def to_utf8(blocks: Iterable[bytes], codec: str, *, skip: int = 0) -> Iterator[bytes]:
+def to_utf8(
+    blocks: Iterable[bytes], codec: str, *, skip: int = 0, where: str = "the file"
+) -> Iterator[bytes]:
     """Content in ``codec`` as UTF-8, block by block, losslessly.
 
     Bytes not valid in ``codec`` stay recoverable: they come out as bytes that are not valid
@@ -360,10 +362,19 @@ def to_utf8(blocks: Iterable[bytes], codec: str, *, skip: int = 0) -> Iterator[b
         return
     errors = "surrogatepass" if wide(codec) else "surrogateescape"
     decoder = codecs.getincrementaldecoder(codec)(errors=errors)
+    read = skip
     for block in blocks:
         if skip:
             block, skip = block[skip:], max(0, skip - len(block))
-        text = decoder.decode(block)
+        try:
+            text = decoder.decode(block)
+        except UnicodeDecodeError as e:
+            # A UTF-32 unit above U+10FFFF: no error handler keeps such bytes recoverable.
+            raise LogFormatError(
+                f"{where} is not {codec} text near byte {read + e.start} ({e.reason}); "
+                f"ingest it with --encoding latin-1 to keep every byte, or fix the file."
+            ) from None
+        read += len(block)
         if text:
             yield text.encode("utf-8", errors)
     try:

@@ -526,13 +526,16 @@ class _Stage:
             first = next(blocks, b"")
             codec, bom = sniff_encoding(first, self.encoding)
             blocks = to_utf8(
-                itertools.chain([first], blocks), codec, skip=bom if wide(codec) else 0
+                itertools.chain([first], blocks),
+                codec,
+                skip=bom if wide(codec) else 0,
+                where=src.uri,
             )
             head = next(blocks, b"")
             ending = detect_ending(head[:65536])
             blocks = itertools.chain([head], blocks)
         else:
-            blocks = to_utf8(blocks, codec)
+            blocks = to_utf8(blocks, codec, where=src.uri)
         if ending == "cr":
             blocks = cr_as_lf(blocks)
         # Reading, hashing, decompressing and cutting lines run on a thread of their own

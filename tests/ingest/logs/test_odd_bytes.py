@@ -453,3 +453,26 @@ def test_a_resumed_text_file_keeps_the_pattern_it_was_read_with(lk, tmp_path):
 
     assert (report.records_parsed, report.records_failed) == (1, 0)
     assert _rows(lk, "app.text").column("level").to_pylist() == ["INFO", "WARN"]
+
+
+def test_a_utf32_unit_beyond_unicode_is_refused_in_one_sentence_and_the_table_stands(lk, tmp_path):
+    import codecs
+
+    good = tmp_path / "good.log"
+    good.write_bytes(codecs.BOM_UTF32_LE + "first\n".encode("utf-32-le"))
+    lk.ingest_logs("win.u32", str(good), format="text")
+    bad = tmp_path / "bad.log"
+    # 0x00110000 is one past U+10FFFF: no code point, and no error handler keeps its bytes.
+    bad.write_bytes(
+        codecs.BOM_UTF32_LE
+        + "a line\n".encode("utf-32-le")
+        + b"\x00\x00\x11\x00"
+        + "\nnext\n".encode("utf-32-le")
+    )
+    with pytest.raises(LogFormatError) as refused:
+        lk.ingest_logs("win.u32", str(bad), format="text")
+    message = str(refused.value)
+    assert "bad.log is not utf-32-le text near byte 32" in message
+    assert "--encoding latin-1" in message and "\n" not in message
+    assert [v.version for v in lk.history("win.u32")] == [0]
+    assert _rows(lk, "win.u32").column("_raw").to_pylist() == ["first"]
