@@ -266,14 +266,17 @@ class TableRun:
             elif mode == "append" and replace_lines:
                 counts = Counts(staged.rows, None)
                 self._prepare_outcome(outcome, counts)
-                commit = self.store.replace_rows(
-                    staged.files,
-                    schema=evolution.schema,
-                    predicate=rows_from_lines(SOURCE_COLUMN, LINE_COLUMN, replace_lines),
-                    partition_by=current.partition_columns,
-                    run_id=self.run_id,
-                    operation=f"{operation} (REPLACE LINES)",
-                )
+                # An overwrite of the files holding those lines: it races a compaction of the
+                # same files as any overwrite does (see _rewriting).
+                with self._rewriting():
+                    commit = self.store.replace_rows(
+                        staged.files,
+                        schema=evolution.schema,
+                        predicate=rows_from_lines(SOURCE_COLUMN, LINE_COLUMN, replace_lines),
+                        partition_by=current.partition_columns,
+                        run_id=self.run_id,
+                        operation=f"{operation} (REPLACE LINES)",
+                    )
             elif mode == "append":
                 appended = True
                 counts = Counts(staged.rows)
