@@ -46,10 +46,20 @@ def read(table: str, stop_file: str) -> None:
         result = runner.invoke(app, ["sql", query, "--output", "json"], catch_exceptions=False)
         if result.exit_code == 0:
             print(json.loads(result.stdout)["rows"][0]["n"], flush=True)
-        elif "does not exist" not in result.stderr and "not found" not in result.stderr.lower():
+        elif not _before_first_commit(result.stderr):
             print(f"error {result.stderr.strip()}", flush=True)
         if last:
             return
+
+
+def _before_first_commit(stderr: str) -> bool:
+    """The honest answers while the table has no version yet (not registered, or registered
+    by a writer whose first commit is still on its way)."""
+    return (
+        "does not exist" in stderr
+        or "not found" in stderr.lower()
+        or "has no committed version yet" in stderr
+    )
 
 
 def catalog_race(table: str, training_set: str, rounds: int) -> None:
