@@ -644,6 +644,36 @@ def test_the_split_rule_is_a_documented_hash_that_never_changes():
     assert parse_split(" a=0.25, b=0.75 ", "k").fractions == (("a", 0.25), ("b", 0.75))
 
 
+def test_the_split_computed_in_duckdb_is_the_documented_rule_key_for_key():
+    import random
+
+    from lake.core.duckdb import connect
+    from queries.splits import assign, assign_array, parse_split
+
+    rule = parse_split("train=0.8,validation=0.1,test=0.1", "k")
+    draw = random.Random(7)
+    ints = [draw.randint(-(2**63), 2**63 - 1) for _ in range(20_000)] + [0, -1, 42, 2**63 - 1]
+    texts = [
+        "".join(draw.choice("aé中\u0000 ") for _ in range(draw.randint(0, 9)))
+        for _ in range(20_000)
+    ]
+    connection = connect(threads=1)
+    try:
+        for values, kind in [
+            (ints, pa.int64()),
+            (texts, pa.string()),
+            ([t.encode() for t in texts], pa.binary()),
+            ([1, 2, 250], pa.uint8()),
+        ]:
+            vectorized = assign_array(pa.array(values, kind), rule, connection).to_pylist()
+            assert vectorized == assign(values, rule), kind
+        for refused, why in [(pa.array([1, None]), "NoneType"), (pa.array([1.5]), "double")]:
+            with pytest.raises(TypeError, match=why):
+                assign_array(refused, rule, connection)
+    finally:
+        connection.close()
+
+
 @pytest.mark.parametrize(
     "spec,match",
     [
