@@ -140,7 +140,7 @@ class RunNotFound(CatalogError):
             f"Run id {run_id} starts more than one run's id; give more of it "
             f"(`lake runs --output json` lists whole ids)."
             if ambiguous
-            else f"Run {run_id} is not in the catalog; list runs with `lake runs`."
+            else f"Run {run_id!r} is not in the catalog; list runs with `lake runs`."
         )
 
 
