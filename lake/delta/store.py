@@ -640,23 +640,15 @@ class DeltaStore:
         Raises:
             CommitConflict: the commit kept conflicting with other writers.
         """
-        import pyarrow as pa
-        from deltalake import write_deltalake
-
-        reader = _marked(pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema)))
         try:
-            reader, sample = _peek(reader)
-            write_deltalake(
+            self._write(
                 self.open(),
-                reader,
+                _staged_reader(files, schema),
                 mode="overwrite",
-                predicate=predicate,
                 schema_mode="merge",
-                partition_by=list(partition_by) or None,
-                writer_properties=_writer_properties(sample),
-                target_file_size=TARGET_FILE_BYTES,
-                commit_properties=_commit_properties(run_id, operation, metadata),
-                post_commithook_properties=_hooks(),
+                predicate=predicate,
+                partition_by=partition_by,
+                properties=_commit_properties(run_id, operation, metadata),
             )
         except LakeError:
             raise
@@ -699,20 +691,14 @@ class DeltaStore:
         operation: str,
         metadata: Mapping[str, str] | None,
     ) -> Commit:
-        from deltalake import write_deltalake
-
         try:
-            data, sample = _peek(_marked(data))
-            write_deltalake(
+            self._write(
                 dt,
-                data,
+                _marked(data),
                 mode="overwrite",
                 schema_mode="overwrite",
-                partition_by=list(partition_by) or None,
-                writer_properties=_writer_properties(sample),
-                target_file_size=TARGET_FILE_BYTES,
-                commit_properties=_commit_properties(run_id, operation, metadata),
-                post_commithook_properties=_hooks(),
+                partition_by=partition_by,
+                properties=_commit_properties(run_id, operation, metadata),
             )
         except LakeError:
             raise
@@ -894,30 +880,50 @@ class DeltaStore:
     ) -> Commit:
         """Append staged files whose schema adds columns: deltalake re-encodes them so the
         new schema and the files land in one commit."""
-        import pyarrow as pa
-
-        reader = _marked(pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema)))
-        from deltalake import write_deltalake
-
         try:
-            reader, sample = _peek(reader)
-            write_deltalake(
+            self._write(
                 self.uri,
-                reader,
+                _staged_reader(files, schema),
                 mode="append",
                 schema_mode="merge",
-                partition_by=list(partition_by) or None,
-                storage_options=self.storage.delta_options(),
-                writer_properties=_writer_properties(sample),
-                target_file_size=TARGET_FILE_BYTES,
-                commit_properties=properties,
-                post_commithook_properties=_hooks(),
+                partition_by=partition_by,
+                properties=properties,
             )
         except Exception as error:  # noqa: BLE001
             if _metadata_changed(error):
                 raise _Raced from error
             raise self._translate(error, "writing to") from error
         return self._find_commit(run_id)
+
+    def _write(
+        self,
+        target: str | deltalake.DeltaTable,
+        data: pa.RecordBatchReader,
+        *,
+        mode: str,
+        schema_mode: str,
+        partition_by: Sequence[str],
+        properties: object,
+        predicate: str | None = None,
+    ) -> None:
+        """deltalake's own writer (it encodes the files) with the lake's encodings, file size
+        and hooks; ``target`` a location or an opened table. Errors are the caller's to say."""
+        from deltalake import write_deltalake
+
+        data, sample = _peek(data)
+        write_deltalake(
+            target,
+            data,
+            mode=mode,
+            schema_mode=schema_mode,
+            predicate=predicate,
+            partition_by=list(partition_by) or None,
+            storage_options=self.storage.delta_options() if isinstance(target, str) else None,
+            writer_properties=_writer_properties(sample),
+            target_file_size=TARGET_FILE_BYTES,
+            commit_properties=properties,
+            post_commithook_properties=_hooks(),
+        )
 
     def _publish(
         self, files: Sequence[StagedFile], schema: pa.Schema, partition_by: Sequence[str]
@@ -1244,6 +1250,13 @@ def _log_entries(names: Iterable[str]) -> tuple[set[int], set[int]]:
         if len(seen) == total:
             checkpoints.add(version)
     return commits, checkpoints
+
+
+def _staged_reader(files: Sequence[StagedFile], schema: pa.Schema) -> pa.RecordBatchReader:
+    """The staged files' rows under ``schema``, marked as Delta keeps it (:func:`_marked`)."""
+    import pyarrow as pa
+
+    return _marked(pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema)))
 
 
 def _marked(data: pa.RecordBatchReader) -> pa.RecordBatchReader:
