@@ -5,7 +5,7 @@ The JSON forms (``--output json``) are the results' ``to_json()``; these only dr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lake.faces.render import plural, short_path
@@ -141,7 +141,7 @@ def print_impact(impact: Mapping[str, Any]) -> None:
     for entry in impact["table_versions"]:
         by_table.setdefault(entry["table"], []).append(entry)
     for table, entries in by_table.items():
-        versions.add(f"{table}: versions {_ranges([e['version'] for e in entries])}")
+        versions.add(f"{table}: versions {version_ranges([e['version'] for e in entries])}")
     sets = root.add(f"training sets ({len(impact['training_sets'])})")
     for entry in impact["training_sets"]:
         sets.add(
@@ -177,7 +177,8 @@ def _link(link: Mapping[str, Any]) -> str:
     return f"{link.get('name')}@{link.get('version')}"
 
 
-def _ranges(values: Sequence[int]) -> str:
+def version_ranges(values: Iterable[int]) -> str:
+    """Versions as ranges, for people: ``[1, 2, 3, 5]`` -> ``1-3, 5``."""
     values = sorted(values)
     parts: list[str] = []
     start = previous = None

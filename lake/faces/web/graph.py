@@ -12,12 +12,14 @@ saying how many more, which links to the page that lists them all).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
+
+from lake.faces.lineage_view import version_ranges
 
 NODE_W = 200
 NODE_H = 44
@@ -176,7 +178,7 @@ def impact_graph(impact: Mapping[str, Any]) -> Graph:
             Node(
                 f"versions:{table}",
                 "table_version",
-                f"{table} v{_ranges(versions)}",
+                f"{table} v{version_ranges(versions)}",
                 f"{len(versions):,} version(s) holding the data",
                 href=_table_href(table, max(versions)),
             )
@@ -436,19 +438,3 @@ def _rows(value: Any) -> str:
     if not isinstance(value, int):
         return "? rows"
     return "1 row" if value == 1 else f"{value:,} rows"
-
-
-def _ranges(values: Iterable[int]) -> str:
-    parts: list[str] = []
-    start = previous = None
-    for value in sorted(values):
-        if start is None:
-            start = previous = value
-        elif value == previous + 1:
-            previous = value
-        else:
-            parts.append(str(start) if start == previous else f"{start}-{previous}")
-            start = previous = value
-    if start is not None:
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-    return ", ".join(parts)
