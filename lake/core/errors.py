@@ -14,7 +14,14 @@ from __future__ import annotations
 
 
 class LakeError(Exception):
-    """Root of every error the lake raises on purpose."""
+    """Root of every error the lake raises on purpose.
+
+    Its message is one sentence on one line: a line break that user text brought in (a name,
+    a run id, a path echoed back) is shown escaped, in every face at once, rather than each
+    message quoting what it echoes."""
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(LakeError):

@@ -327,6 +327,9 @@ def test_bad_input_gets_a_one_sentence_4xx(backend):
             "unknown run": client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=_auth(read)),
             # found by the schemathesis run: the id was echoed as it came, newline included
             "run id with a newline": client.get("/api/v1/runs/%0A", headers=_auth(read)),
+            "model name with a newline": client.get(
+                "/api/v1/models/a%0Ab/audit", headers=_auth(read)
+            ),
             "no such endpoint": client.get("/api/v1/nothing", headers=_auth(read)),
         }
     statuses = {name: answer.status_code for name, answer in answers.items()}
@@ -344,6 +347,7 @@ def test_bad_input_gets_a_one_sentence_4xx(backend):
         "bad limit": 422,
         "unknown run": 404,
         "run id with a newline": 404,
+        "model name with a newline": 404,
         "no such endpoint": 404,
     }
     for name, answer in answers.items():
