@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from catalog.catalog import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
@@ -61,6 +60,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from catalog.catalog import Catalog
+    from catalog.reader import CatalogReader
     from lake.delta.snapshot import Snapshot
 
 # Retries with the slower, NULL-filling scan when a schema column is in no file of a version.
@@ -138,7 +139,7 @@ class QueryResult:
 
 
 def run_query(
-    catalog: Catalog,
+    catalog: Catalog | CatalogReader,
     storage: Storage,
     query: str,
     *,
