@@ -241,7 +241,9 @@ class DeltaStore:
             # processes appending: version 28 was recorded with the files of 29).
             dt = self.open(version)
         self.check_readable(dt)
-        actions = pa.table(dt.get_add_actions(flatten=True))
+        # from_stream, not pa.table(): that asks first whether it was given a pandas frame,
+        # and the asking imports pandas (a third of a small query's start-up).
+        actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
         partition_columns = tuple(dt.metadata().partition_columns)
         paths = actions.column("path").to_pylist() if actions.num_rows else []
         sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
