@@ -42,24 +42,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import compare
+from bench.common import compare, process_env
 
 LAKE = str(Path(sys.executable).with_name("lake"))
 APACHE = Path(__file__).resolve().parent.parent / "tests" / "data" / "elastic-logs" / "apache_logs"
 REPEAT = 9
 SMALL_QUERY = "SELECT status, count(*) FROM web.access GROUP BY 1"
-
-
-def process_env(**settings: str) -> dict[str, str]:
-    """The environment of a user's shell: none of this machine's LAKE_/AWS_ settings, bytecode
-    kept (see the module docstring), plus ``settings``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LAKE_", "AWS_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    env.update(settings)
-    return env
 
 
 def run(scale: float = 1.0) -> list[dict]:
