@@ -217,10 +217,15 @@ class Lake:
         """Every recorded version of a table, oldest first."""
         table = TableRef.parse(name).table if isinstance(name, str) else name
         info = self.reads.get_table(_table_name(table))
-        if info.current_version is None or has_commit_after(
+        if info.current_version is not None and not has_commit_after(
             self.storage, info.location, info.current_version
         ):
-            info = self.table(info.name)  # the catalog is behind the Delta log: sync first
+            found = self.reads.versions(info)
+            if [v.version for v in found] == list(range(info.current_version + 1)):
+                return found
+        # The catalog is behind the Delta log, or misses a version below its newest (a writer
+        # died before recording it; a registered table's log was cleaned up): sync first.
+        info = self.table(info.name)
         return self.reads.versions(info)
 
     def runs(self, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> list[RunInfo]:

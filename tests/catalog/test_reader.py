@@ -158,6 +158,28 @@ def test_history_records_a_commit_the_catalog_missed_before_listing(backend):
         assert reader.history("ml.labels")[1].rows_total == 2
 
 
+def test_history_records_a_version_missing_below_the_newest(backend):
+    """A writer that died between its commit and its record leaves a gap below the newest
+    recorded version; history fills it from the Delta log before listing."""
+    with lake.connect() as writer:
+        for n in range(3):
+            writer.write_table("ml.labels", pa.table({"id": [n]}))
+        info = writer.catalog.get_table(TableName("ml", "labels"))
+    engine = create_engine(backend.catalog_url)
+    with engine.begin() as connection:
+        version = {"t": info.id, "v": 1}
+        gone = "SELECT id FROM table_versions WHERE table_id = :t AND version = :v"
+        connection.execute(
+            text(f"DELETE FROM lineage_edges WHERE table_version_id IN ({gone})"), version
+        )
+        connection.execute(
+            text("DELETE FROM table_versions WHERE table_id = :t AND version = :v"), version
+        )
+    engine.dispose()
+    with lake.connect() as reader:
+        assert [v.version for v in reader.history("ml.labels")] == [0, 1, 2]
+
+
 @pytest.mark.parametrize(
     "command", [["tables"], ["history", "ml.labels"], ["runs"], ["tables", "-o", "json"]]
 )
