@@ -44,6 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.common import process_env
+
 LINES_PER_SCALE = 1_000_000
 APPENDS_PER_SCALE = 1_000
 APPEND_ROWS = 100
@@ -165,9 +167,7 @@ def duckdb_process(sql: str) -> list[str]:
 
 
 def lake_env(warehouse: Path, catalog: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "AWS_"))}
-    env.update({"LAKE_WAREHOUSE": str(warehouse), "LAKE_CATALOG_URL": catalog})
-    return env
+    return process_env(LAKE_WAREHOUSE=str(warehouse), LAKE_CATALOG_URL=catalog)
 
 
 def lake_command() -> list[str]:

@@ -6,12 +6,27 @@ the same run, alternating, several times, and reports medians and their ratio.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+
+def process_env(**settings: str) -> dict[str, str]:
+    """The environment of a user's shell for a timed process: none of this machine's LAKE_ and
+    AWS_ settings, plus ``settings``; and without PYTHONDONTWRITEBYTECODE (set on these
+    machines), so the lake's modules are compiled once, as an installed lake's are, not again
+    at every start (about 0.15 s of a small query)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LAKE_", "AWS_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env.update(settings)
+    return env
 
 
 def median_seconds(action: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> float:

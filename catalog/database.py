@@ -20,12 +20,9 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
+from catalog.reader import HEAD_REVISION
 from lake.core.config import mask_url
 from lake.core.errors import CatalogError, CatalogOutdated, CatalogUnreachable, CommitConflict
-
-# The newest migration in catalog/migrations/versions. Checked against the scripts by a
-# test; comparing with it lets a command skip importing Alembic when nothing is to do.
-HEAD_REVISION = "0004"
 
 CONNECT_ATTEMPTS = 3
 _MIGRATION_LOCK = 7_310_452_113  # an arbitrary, fixed key for pg_advisory_lock

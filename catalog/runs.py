@@ -15,8 +15,6 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,39 +24,8 @@ from catalog import models as m
 from catalog.connection import Connection
 from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
+from catalog.records import RunInfo
 from lake.core.names import TableVersion
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: str
-    kind: str
-    job: str
-    status: str
-    started_at: datetime
-    ended_at: datetime | None
-    parameters: Mapping[str, Any]
-    user: str | None
-    host: str | None
-    code_version: str | None
-    error: str | None
-    stats: Mapping[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.id,
-            "kind": self.kind,
-            "job": self.job,
-            "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "parameters": dict(self.parameters),
-            "user": self.user,
-            "host": self.host,
-            "code_version": self.code_version,
-            "error": self.error,
-            "stats": {k: v for k, v in self.stats.items() if k not in ("pending", "pid_namespace")},
-        }
 
 
 def start_run(

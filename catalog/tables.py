@@ -8,8 +8,6 @@ moves it, only forward).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,34 +15,13 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
+from catalog.records import TableInfo
 from lake.core.errors import CommitConflict, ExternalTable, TableExists, TableNotFound
 from lake.core.names import TableName
 
 EXTERNAL_KIND = "external"
 """A table another engine wrote, registered with ``lake table register``: never written by
 the lake (see ``lake.landing.register``)."""
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    id: int
-    name: TableName
-    kind: str
-    location: str
-    format: str
-    created_at: datetime
-    current_version: int | None
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": str(self.name),
-            "kind": self.kind,
-            "format": self.format,
-            "location": self.location,
-            "created_at": self.created_at.isoformat(),
-            "current_version": self.current_version,
-        }
 
 
 def list_tables(db: Connection) -> list[TableInfo]:

@@ -7,43 +7,17 @@ catalog has not recorded yet is recorded by ``lake.landing.sync`` from the Delta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
+from catalog.records import VersionInfo
 from catalog.tables import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import TableName
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    table: TableName
-    version: int
-    committed_at: datetime
-    operation: str
-    run_id: str | None
-    rows_added: int | None
-    rows_removed: int | None
-    rows_changed: int | None
-    files_added: int | None
-    files_removed: int | None
-    bytes_added: int | None
-    rows_total: int | None
-    files_total: int | None
-    bytes_total: int | None
-    schema_id: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("table",)}
-        data["table"] = str(self.table)
-        data["committed_at"] = self.committed_at.isoformat()
-        return data
 
 
 def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:

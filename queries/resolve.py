@@ -20,17 +20,21 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from catalog.catalog import Catalog
-from catalog.tables import TableInfo
+from catalog.reader import CatalogReader, full_catalog
+from catalog.records import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
+from lake.delta.log import has_commit_after
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
-from lake.landing.sync import OLDEST_KEY, sync_table
 from queries.exceptions import TimeTravelError, UnknownTable
 from queries.parse import TableReference, TimeTravel
+
+if TYPE_CHECKING:
+    from catalog.catalog import Catalog
 
 SNAPSHOT_CACHE_SIZE = 64
 _snapshots: OrderedDict[tuple[str, int, str, int], tuple[Snapshot, datetime]] = OrderedDict()
@@ -52,7 +56,7 @@ class ResolvedTable:
 class Resolver:
     """Resolves the names of one query against the catalog (read once per query)."""
 
-    def __init__(self, catalog: Catalog, storage: Storage) -> None:
+    def __init__(self, catalog: Catalog | CatalogReader, storage: Storage) -> None:
         self.catalog = catalog
         self.storage = storage
         self._tables = {info.name: info for info in catalog.list_tables()}
@@ -120,29 +124,22 @@ class Resolver:
     def _current(self, name: TableName, info: TableInfo, store: DeltaStore) -> TableInfo:
         if name in self._latest:
             return self._latest[name]
-        if info.current_version is None or self._has_commit_after(store, info.current_version):
+        if info.current_version is None or has_commit_after(
+            self.storage, store.uri, info.current_version
+        ):
             info = self._sync(info, store)
         self._latest[name] = info
         return info
 
     def _sync(self, info: TableInfo, store: DeltaStore) -> TableInfo:
-        sync_table(self.catalog, store, info)
+        from lake.landing.sync import sync_table
+
+        sync_table(full_catalog(self.catalog), store, info)
         # re-read even when this sync recorded nothing: another process may have recorded
         # the newer commit in between
         refreshed = self.catalog.get_table(info.name)
         self._tables[info.name] = refreshed
         return refreshed
-
-    def _has_commit_after(self, store: DeltaStore, version: int) -> bool:
-        """Whether the Delta log holds a commit newer than ``version`` (one existence check)."""
-        import pyarrow.fs as pafs
-
-        fs, base = self.storage.filesystem_for(store.uri)
-        path = f"{base.rstrip('/')}/_delta_log/{version + 1:020d}.json"
-        try:
-            return fs.get_file_info(path).type != pafs.FileType.NotFound
-        except OSError as error:
-            raise self.storage.translate(error, store.uri) from error
 
     def _existing_version(
         self, name: TableName, info: TableInfo, store: DeltaStore, travel: TimeTravel, where: str
@@ -153,6 +150,8 @@ class Resolver:
             info = self._sync(info, store)
             if self.catalog.find_version(info, wanted) is None:
                 latest = info.current_version
+                from lake.landing.sync import OLDEST_KEY
+
                 oldest = int(info.properties.get(OLDEST_KEY, 0))
                 if 0 <= wanted < oldest and latest is not None:
                     raise TimeTravelError(
@@ -181,6 +180,8 @@ class Resolver:
         try:
             return self.catalog.version_at(info, moment).version
         except VersionNotFound as error:
+            from lake.landing.sync import OLDEST_KEY
+
             versions = self.catalog.versions(info)
             oldest = int(info.properties.get(OLDEST_KEY, 0))
             first = (

@@ -32,13 +32,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from catalog.catalog import Catalog
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
-from queries import session, worker
+from queries import session
 from queries.exceptions import (
     QueryError,
     QueryInvalid,
@@ -61,7 +60,10 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from catalog.catalog import Catalog
+    from catalog.reader import CatalogReader
     from lake.delta.snapshot import Snapshot
+    from queries import worker
 
 # Retries with the slower, NULL-filling scan when a schema column is in no file of a version.
 MAX_ROBUST_RETRIES = 8
@@ -138,7 +140,7 @@ class QueryResult:
 
 
 def run_query(
-    catalog: Catalog,
+    catalog: Catalog | CatalogReader,
     storage: Storage,
     query: str,
     *,
@@ -183,6 +185,9 @@ def run_query(
         )
     limits: worker.Limits | None = None
     if read_only:
+        # A worker process per read-only query; other queries start without multiprocessing.
+        from queries import worker
+
         settings = storage.config.query
         timeout_s = timeout_s if timeout_s is not None else settings.timeout_s
         limits = worker.Limits(
@@ -215,6 +220,8 @@ def run_query(
         )
         prepared = prepare(resolver, statement, read_only=read_only, evaluate=evaluate)
         paths = tuple(sorted({p for _, paths in prepared.reads.values() for p in paths}))
+        from queries import worker
+
         fetched = prepared.run(
             lambda rewritten: worker.run(
                 storage,
@@ -278,6 +285,8 @@ def private_names(statement: Statement, resolver: Resolver) -> list[str]:
 def _worker_time(
     expression: str, context: str, *, limits: worker.Limits, deadline: float, timeout_s: float
 ) -> datetime:
+    from queries import worker
+
     return worker.constant_time(
         expression, context=context, limits=limits, deadline=deadline, timeout_s=timeout_s
     )

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from lake.core.catalog_url import CatalogUrl
 from lake.core.errors import ConfigError, NoLakeHere
 
 CONFIG_FILE = "lake.toml"
@@ -310,24 +311,13 @@ def write_config_file(
 
 def without_password(url: str) -> str:
     """A catalog URL with no password in it (to be written down); unparsable: as given."""
-    from sqlalchemy.engine import URL, make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+        parsed = CatalogUrl.parse(url)
+    except ValueError:
         return url
     if parsed.password is None:
         return url
-    bare = URL.create(
-        parsed.drivername,
-        username=parsed.username,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-        query=parsed.query,
-    )
-    return bare.render_as_string(hide_password=False)
+    return parsed.set(password=None).render(hide_password=False)
 
 
 def _catalog_password_from_env(
@@ -342,28 +332,22 @@ def _catalog_password_from_env(
             f"catalog_password_env in {CONFIG_FILE} must name an environment variable, e.g. "
             f"LAKE_CATALOG_PASSWORD, not {name!r}."
         )
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+        parsed = CatalogUrl.parse(url)
+    except ValueError:
         return url  # refused with its own sentence by _normalize_catalog
     password = env.get(name)
     if parsed.password is not None or not password:
         return url
     origins["catalog_password"] = f"environment {name}"
-    return parsed.set(password=password).render_as_string(hide_password=False)
+    return parsed.set(password=password).render(hide_password=False)
 
 
 def mask_url(url: str) -> str:
     """A catalog URL with its password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
+        return CatalogUrl.parse(url).render(hide_password=True)
+    except ValueError:
         # an unparsable URL has been refused already; never echo it whole
         return "<unparsable URL>"
 
@@ -378,12 +362,9 @@ def _mask_userinfo(url: str | None) -> str | None:
 
 
 def _catalog_password(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        return make_url(url).password
-    except (ArgumentError, ValueError):
+        return CatalogUrl.parse(url).password
+    except ValueError:
         return None
 
 
@@ -425,28 +406,25 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
 
 
 def _normalize_catalog(value: str, root: Path, origin: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        url = make_url(value)
-    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number
+        url = CatalogUrl.parse(value)
+    except ValueError as error:  # a port that is not a number, too
         raise ConfigError(
             f"The catalog URL {mask_url(value)!r} (from {origin}) is not a SQLAlchemy URL; "
             f"write sqlite:///path/catalog.db or postgresql+psycopg2://user@host/db and set it "
             f"with {places('catalog_url')}."
         ) from error
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
+    if url.backend not in ("sqlite", "postgresql"):
         raise ConfigError(
             f"The catalog URL {mask_url(value)!r} (from {origin}) uses "
-            f"{url.get_backend_name()!r}; the catalog runs on sqlite or postgresql; set it with "
+            f"{url.backend!r}; the catalog runs on sqlite or postgresql; set it with "
             f"{places('catalog_url')}."
         )
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+    if url.backend == "sqlite" and url.database and url.database != ":memory:":
         database = Path(url.database).expanduser()
         if not database.is_absolute():
             url = url.set(database=str((root / database).resolve()))
-    return url.render_as_string(hide_password=False)
+    return url.render(hide_password=False)
 
 
 def _check_endpoint(value: str | None, origins: Mapping[str, str]) -> str | None:

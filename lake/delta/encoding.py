@@ -25,7 +25,6 @@ from collections.abc import Collection
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 ROW_GROUP_ROWS = 65_536
 """Row groups of at most this many rows: DuckDB skips row groups by their statistics, and
@@ -140,6 +139,8 @@ def _is_string(t: pa.DataType) -> bool:
 
 def _ordered(arr: pa.Array) -> bool:
     """Whether the non-null values never decrease (time strings of logs do)."""
+    import pyarrow.compute as pc  # only writes need it: reads start without it
+
     values = arr.drop_null()
     if len(values) < 2:
         return True
@@ -147,6 +148,8 @@ def _ordered(arr: pa.Array) -> bool:
 
 
 def _few_distinct(arr: pa.Array) -> bool:
+    import pyarrow.compute as pc  # only writes need it: reads start without it
+
     t = arr.type
     if pa.types.is_boolean(t):
         return False

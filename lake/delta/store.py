@@ -38,6 +38,7 @@ from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
+from lake.delta.log import read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
 from lake.delta.stats import file_stats
@@ -241,7 +242,9 @@ class DeltaStore:
             # processes appending: version 28 was recorded with the files of 29).
             dt = self.open(version)
         self.check_readable(dt)
-        actions = pa.table(dt.get_add_actions(flatten=True))
+        # from_stream, not pa.table(): that asks first whether it was given a pandas frame,
+        # and the asking imports pandas (a third of a small query's start-up).
+        actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
         partition_columns = tuple(dt.metadata().partition_columns)
         paths = actions.column("path").to_pylist() if actions.num_rows else []
         sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
@@ -1024,13 +1027,11 @@ class DeltaStore:
 
     def _commit_info(self, version: int) -> dict[str, object] | None:
         """The commitInfo of one version, from its log entry (None when there is none)."""
-        fs, base = self.storage.filesystem_for(self.uri)
         try:
-            with fs.open_input_stream(f"{base.rstrip('/')}/_delta_log/{version:020d}.json") as log:
-                for line in log.read().decode("utf-8").splitlines():
-                    info = json.loads(line).get("commitInfo") if line.strip() else None
-                    if info is not None:
-                        return info
+            for line in read_entry(self.storage, self.uri, version).decode("utf-8").splitlines():
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if info is not None:
+                    return info
         except (OSError, ValueError):
             return None
         return None

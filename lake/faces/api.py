@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lake.core.config import LakeConfig, require_lake, resolve
 from lake.core.names import TableName, TableRef
 from lake.core.storage import Storage
+from lake.delta.log import has_commit_after
 from lake.delta.types import column_type
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from catalog.openlineage_in import RecordedEvent
     from catalog.openlineage_out import Emitter
     from catalog.pins import PinInfo
+    from catalog.reader import CatalogReader
     from catalog.registry import ModelInfo, TrainingSetInfo
     from catalog.runs import RunInfo
     from catalog.tables import TableInfo
@@ -96,6 +98,7 @@ class Lake:
         self.config = config
         self.storage = Storage(config)
         self._catalog: Catalog | None = None
+        self._reader: CatalogReader | None = None
 
     def __repr__(self) -> str:
         return f"Lake(warehouse={self.config.warehouse!r})"
@@ -114,9 +117,25 @@ class Lake:
             from queries.session import close_shared
 
             close_shared(self.storage)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
+
+    @property
+    def reads(self) -> Catalog | CatalogReader:
+        """The catalog for reading: the full catalog once something opened it, else a reader
+        in plain SQL that needs no SQLAlchemy (``catalog.reader``: a read-only command starts
+        in a fraction of the time) and hands the full catalog what it cannot answer."""
+        if self._catalog is not None:
+            return self._catalog
+        if self._reader is None:
+            from catalog.reader import CatalogReader
+
+            self._reader = CatalogReader(self.config.catalog_url, lambda: self.catalog)
+        return self._reader
 
     @property
     def catalog(self) -> Catalog:
@@ -152,19 +171,19 @@ class Lake:
     # -- tables ------------------------------------------------------------------------------
 
     def tables(self) -> list[TableInfo]:
-        return self.catalog.list_tables()
+        return self.reads.list_tables()
 
     def table_summaries(self) -> list[TableSummary]:
         """Every table with its current version's rows, bytes and commit time (from the
         catalog alone: two queries whatever the number of tables)."""
-        current = self.catalog.current_versions()
+        current = self.reads.current_versions()
         return [TableSummary(t, current.get(t.name)) for t in self.tables()]
 
     def table_summary(self, name: str | TableName) -> TableSummary:
         """One table with its current version's rows, bytes and commit time (catalog only)."""
-        info = self.catalog.get_table(_table_name(name))
+        info = self.reads.get_table(_table_name(name))
         current = (
-            self.catalog.find_version(info, info.current_version)
+            self.reads.find_version(info, info.current_version)
             if info.current_version is not None
             else None
         )
@@ -196,14 +215,24 @@ class Lake:
 
     def history(self, name: str) -> list[VersionInfo]:
         """Every recorded version of a table, oldest first."""
-        info = self.table(TableRef.parse(name).table if isinstance(name, str) else name)
-        return self.catalog.versions(info)
+        table = TableRef.parse(name).table if isinstance(name, str) else name
+        info = self.reads.get_table(_table_name(table))
+        if info.current_version is not None and not has_commit_after(
+            self.storage, info.location, info.current_version
+        ):
+            found = self.reads.versions(info)
+            if [v.version for v in found] == list(range(info.current_version + 1)):
+                return found
+        # The catalog is behind the Delta log, or misses a version below its newest (a writer
+        # died before recording it; a registered table's log was cleaned up): sync first.
+        info = self.table(info.name)
+        return self.reads.versions(info)
 
     def runs(self, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> list[RunInfo]:
-        return self.catalog.list_runs(limit=limit, offset=offset, kind=kind)
+        return self.reads.list_runs(limit=limit, offset=offset, kind=kind)
 
     def run(self, run_id: str) -> RunInfo:
-        return self.catalog.get_run(run_id)
+        return self.reads.get_run(run_id)
 
     def write_table(
         self,
@@ -408,7 +437,7 @@ class Lake:
         from queries.sql import run_query
 
         return run_query(
-            self.catalog,
+            self.reads,
             self.storage,
             query,
             read_only=read_only,

@@ -59,6 +59,8 @@ def _before_first_commit(stderr: str) -> bool:
         "does not exist" in stderr
         or "not found" in stderr.lower()
         or "has no committed version yet" in stderr
+        # no writer has registered the table yet (a reader that starts fast gets here first)
+        or "The lake has no tables yet." in stderr
     )
 
 

@@ -1,0 +1,325 @@
+"""The catalog's everyday reads in plain SQL over the database's own driver (``sqlite3``,
+``psycopg2``), without SQLAlchemy: what commands that only look at the catalog use, so they
+start in a fraction of the time (importing SQLAlchemy and the models costs about 10 times a
+bare Python start-up).
+
+A :class:`CatalogReader` answers only what it can answer quickly and surely: the tables, the
+current and recorded versions, the runs. Everything else, and every unusual case, goes to the
+full :class:`catalog.catalog.Catalog` it is given (built on first need): a name or id not
+found (whose error names what does exist), a catalog that needs migrating or cannot be
+reached, a driver other than SQLite's or psycopg2, any driver error. The full catalog then
+answers with its own errors, retries and translations, so those rules stay in one place.
+
+The answers are the same objects with the same values as the full catalog's
+(``tests/catalog/test_reader.py`` holds the two to that on both backends); each read's SQL
+is written once, below.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from catalog.records import RunInfo, TableInfo, VersionInfo
+from lake.core.catalog_url import CatalogUrl
+from lake.core.names import TableName
+
+if TYPE_CHECKING:
+    from catalog.catalog import Catalog
+
+HEAD_REVISION = "0004"
+"""The newest migration in catalog/migrations/versions (checked against the scripts by a
+test). Comparing with it lets a command skip importing Alembic when nothing is to do; a
+catalog at another revision is left to the full catalog, which migrates it."""
+
+_TABLE = (
+    "SELECT t.id, n.name, t.name, t.kind, t.location, t.format, t.created_at, "
+    "t.current_version, t.properties FROM tables t JOIN namespaces n ON n.id = t.namespace_id"
+)
+LIST_TABLES = _TABLE + " ORDER BY n.name, t.name"
+FIND_TABLE = _TABLE + " WHERE n.name = ? AND t.name = ?"
+
+_VERSION = (
+    "SELECT v.version, v.committed_at, v.operation, v.run_id, v.rows_added, v.rows_removed, "
+    "v.rows_changed, v.files_added, v.files_removed, v.bytes_added, v.rows_total, "
+    "v.files_total, v.bytes_total, v.schema_id FROM table_versions v"
+)
+VERSIONS = _VERSION + " WHERE v.table_id = ? ORDER BY v.version"
+FIND_VERSION = _VERSION + " WHERE v.table_id = ? AND v.version = ?"
+CURRENT_VERSIONS = (
+    _VERSION.replace("SELECT ", "SELECT n.name, t.name, ", 1)
+    + " JOIN tables t ON t.id = v.table_id JOIN namespaces n ON n.id = t.namespace_id"
+    " WHERE v.version = t.current_version"
+)
+
+_RUN = (
+    'SELECT id, kind, job, status, started_at, ended_at, parameters, "user", host, '
+    "code_version, error, stats FROM runs"
+)
+FIND_RUN = _RUN + " WHERE id = ?"
+LIST_RUNS = _RUN + " ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
+LIST_RUNS_OF_KIND = _RUN + " WHERE kind = ? ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
+
+REVISION = "SELECT version_num FROM alembic_version"
+
+
+class CatalogReader:
+    """Reads of the catalog at ``url``; what it cannot answer, ``full()`` (the full catalog,
+    built when first needed) answers. One connection, opened on the first read."""
+
+    def __init__(self, url: str, full: Callable[[], Catalog]) -> None:
+        self.url = url
+        self.full = full
+        self._usable = True  # False for good once a check or a query fails
+        self._local = threading.local()  # one connection per thread (the service has several)
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def list_tables(self) -> list[TableInfo]:
+        rows = self._rows(LIST_TABLES)
+        if rows is None:
+            return self.full().list_tables()
+        return [_table(row) for row in rows]
+
+    def find_table(self, name: TableName) -> TableInfo | None:
+        rows = self._rows(FIND_TABLE, (name.namespace, name.name))
+        if rows is None:
+            return self.full().find_table(name)
+        return _table(rows[0]) if rows else None
+
+    def get_table(self, name: TableName) -> TableInfo:
+        """Raises TableNotFound (from the full catalog, naming the tables that exist)."""
+        found = self.find_table(name)
+        return found if found is not None else self.full().get_table(name)
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def versions(self, table: TableInfo) -> list[VersionInfo]:
+        rows = self._rows(VERSIONS, (table.id,))
+        if rows is None:
+            return self.full().versions(table)
+        return [_version(row, table.name) for row in rows]
+
+    def find_version(self, table: TableInfo, version: int) -> VersionInfo | None:
+        rows = self._rows(FIND_VERSION, (table.id, version))
+        if rows is None:
+            return self.full().find_version(table, version)
+        return _version(rows[0], table.name) if rows else None
+
+    def get_version(self, table: TableInfo, version: int) -> VersionInfo:
+        """Raises VersionNotFound (from the full catalog)."""
+        found = self.find_version(table, version)
+        return found if found is not None else self.full().get_version(table, version)
+
+    def current_versions(self) -> dict[TableName, VersionInfo]:
+        rows = self._rows(CURRENT_VERSIONS)
+        if rows is None:
+            return self.full().current_versions()
+        found = {}
+        for namespace, name, *version in rows:
+            table = TableName(namespace, name)
+            found[table] = _version(version, table)
+        return found
+
+    def version_at(self, table: TableInfo, moment: datetime) -> VersionInfo:
+        # Comparing times is the database type's business (SQLAlchemy's on SQLite): left there.
+        return self.full().version_at(table, moment)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def list_runs(
+        self, *, limit: int = 100, offset: int = 0, kind: str | None = None
+    ) -> list[RunInfo]:
+        rows = (
+            self._rows(LIST_RUNS_OF_KIND, (kind, limit, offset))
+            if kind
+            else self._rows(LIST_RUNS, (limit, offset))
+        )
+        if rows is None:
+            return self.full().list_runs(limit=limit, offset=offset, kind=kind)
+        return [_run(row) for row in rows]
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """The run with this id; a prefix, and an unknown id (RunNotFound), the full
+        catalog's."""
+        rows = self._rows(FIND_RUN, (run_id,))
+        if rows:
+            return _run(rows[0])
+        return self.full().get_run(run_id)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def _rows(self, sql: str, parameters: tuple = ()) -> list[tuple] | None:
+        """The rows of one query, or None when this reader cannot answer (the caller asks
+        the full catalog)."""
+        opened = self._connection()
+        if opened is None:
+            return None
+        connection, errors, placeholder = opened
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql.replace("?", placeholder), parameters)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        except errors:
+            self._usable = False  # the full catalog retries, translates and explains
+            return None
+
+    def _connection(self) -> tuple[Any, Any, str] | None:
+        """This thread's connection, its driver's error class and its placeholder; None when
+        the catalog is not one this reader can read."""
+        if not self._usable:
+            return None
+        opened = getattr(self._local, "opened", None)
+        if opened is not None:
+            return opened
+        opened = _open(self.url)
+        if opened is None:
+            self._usable = False
+            return None
+        connection, errors, _ = opened
+        with self._lock:
+            self._opened.append(connection)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(REVISION)
+            row = cursor.fetchone()
+            cursor.close()
+        except errors:
+            row = None
+        if row is None or row[0] != HEAD_REVISION:
+            self._usable = False
+            return None
+        self._local.opened = opened
+        return opened
+
+
+def full_catalog(catalog: Catalog | CatalogReader) -> Catalog:
+    """The full catalog behind a reader (what writes need), or the catalog itself."""
+    return catalog.full() if isinstance(catalog, CatalogReader) else catalog
+
+
+def _open(text: str) -> tuple[Any, Any, str] | None:
+    try:
+        url = CatalogUrl.parse(text)
+    except ValueError:
+        return None
+    if url.drivername == "sqlite":
+        return _open_sqlite(url)
+    if url.drivername in ("postgresql", "postgresql+psycopg2"):
+        return _open_postgres(url)
+    return None
+
+
+def _open_sqlite(url: CatalogUrl) -> tuple[Any, Any, str] | None:
+    import sqlite3
+
+    database = url.database
+    # An in-memory or missing database is the full catalog's to create; a URL with options
+    # asks for what SQLAlchemy does with them.
+    if not database or database == ":memory:" or url.query or not Path(database).is_file():
+        return None
+    try:
+        # The same wait for a writer's lock as the full catalog's (catalog.database).
+        connection = sqlite3.connect(
+            database, timeout=30, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error:
+        return None
+    return connection, sqlite3.Error, "?"
+
+
+def _open_postgres(url: CatalogUrl) -> tuple[Any, Any, str] | None:
+    import psycopg2
+
+    arguments: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "user": url.username,
+            "password": url.password,
+            "host": url.host,
+            "port": url.port,
+            "dbname": url.database,
+        }.items()
+        if value is not None
+    }
+    if any(not isinstance(value, str) for value in url.query.values()):
+        return None
+    # As catalog.database.open_engine connects, the URL's options on top.
+    arguments = {"connect_timeout": 5, "application_name": "lake", **arguments, **url.query}
+    try:
+        connection = psycopg2.connect(**arguments)
+        connection.autocommit = True  # a reader never holds a transaction open
+    except psycopg2.Error:
+        return None
+    return connection, psycopg2.Error, "%s"
+
+
+def _time(value: Any) -> datetime | None:
+    """A stored time as the full catalog returns it (``catalog.models.UTCDateTime``): aware,
+    in UTC. SQLite holds SQLAlchemy's text form, naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as SQLAlchemy's JSON type returns it (psycopg2 parses it already)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _table(row: tuple) -> TableInfo:
+    id_, namespace, name, kind, location, format_, created_at, current, properties = row
+    return TableInfo(
+        id=id_,
+        name=TableName(namespace, name),
+        kind=kind,
+        location=location,
+        format=format_,
+        created_at=_time(created_at),
+        current_version=current,
+        properties=dict(_json(properties) or {}),
+    )
+
+
+def _version(row: Any, name: TableName) -> VersionInfo:
+    version, committed_at, operation, run_id, *counts, schema_id = row
+    return VersionInfo(name, version, _time(committed_at), operation, run_id, *counts, schema_id)
+
+
+def _run(row: tuple) -> RunInfo:
+    id_, kind, job, status, started, ended, parameters, user, host, code, error, stats = row
+    return RunInfo(
+        id=id_,
+        kind=kind,
+        job=job,
+        status=status,
+        started_at=_time(started),
+        ended_at=_time(ended),
+        parameters=dict(_json(parameters) or {}),
+        user=user,
+        host=host,
+        code_version=code,
+        error=error,
+        stats=dict(_json(stats) or {}),
+    )
+
+
+__all__ = ["HEAD_REVISION", "CatalogReader", "full_catalog"]

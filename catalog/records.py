@@ -1,0 +1,98 @@
+"""What the catalog hands out: a table, a recorded version, a run, as plain frozen
+dataclasses.
+
+They live apart from the modules that read and write them (``catalog.tables``,
+``catalog.versions``, ``catalog.runs``) so that a reader needs neither SQLAlchemy nor the
+models to build them: ``catalog.reader`` answers start-up-sensitive reads with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lake.core.names import TableName
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    id: int
+    name: TableName
+    kind: str
+    location: str
+    format: str
+    created_at: datetime
+    current_version: int | None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": str(self.name),
+            "kind": self.kind,
+            "format": self.format,
+            "location": self.location,
+            "created_at": self.created_at.isoformat(),
+            "current_version": self.current_version,
+        }
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    table: TableName
+    version: int
+    committed_at: datetime
+    operation: str
+    run_id: str | None
+    rows_added: int | None
+    rows_removed: int | None
+    rows_changed: int | None
+    files_added: int | None
+    files_removed: int | None
+    bytes_added: int | None
+    rows_total: int | None
+    files_total: int | None
+    bytes_total: int | None
+    schema_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("table",)}
+        data["table"] = str(self.table)
+        data["committed_at"] = self.committed_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    kind: str
+    job: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    parameters: Mapping[str, Any]
+    user: str | None
+    host: str | None
+    code_version: str | None
+    error: str | None
+    stats: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.id,
+            "kind": self.kind,
+            "job": self.job,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "parameters": dict(self.parameters),
+            "user": self.user,
+            "host": self.host,
+            "code_version": self.code_version,
+            "error": self.error,
+            "stats": {k: v for k, v in self.stats.items() if k not in ("pending", "pid_namespace")},
+        }
+
+
+__all__ = ["RunInfo", "TableInfo", "VersionInfo"]

@@ -1,0 +1,82 @@
+"""What the command line skips to start fast must not change what it does: the app holding
+only the named command answers as the whole app, and a value taken as it is (without typer's
+pydantic coercion) is the value typer would have made."""
+
+from __future__ import annotations
+
+import pytest
+from typer.main import get_command, get_command_name
+from typer.testing import CliRunner
+
+from lake.faces import cli
+from lake.faces.cli import NOT_PLAIN, app, app_for, plain_value
+
+NAMES = sorted(
+    [info.name or get_command_name(info.callback.__name__) for info in app.registered_commands]
+    + [info.name for info in app.registered_groups]
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_app_of_one_command_answers_its_help_as_the_whole_app(name):
+    runner = CliRunner()
+    alone = runner.invoke(app_for([name, "-h"]), [name, "-h"])
+    whole = runner.invoke(app, [name, "-h"])
+    assert alone.exit_code == whole.exit_code == 0
+    assert alone.output == whole.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], [], ["--version"], ["no-such-command"], ["--debug", "tablez"]],
+    ids=" ".join,
+)
+def test_without_a_known_command_the_whole_app_answers(args):
+    assert app_for(args) is app
+
+
+def test_root_options_before_the_command_still_pick_it():
+    alone = app_for(["--debug", "history", "web.access"])
+    assert [c.callback for c in alone.registered_commands] == [cli.history]
+    assert alone.registered_groups == []
+
+
+def _params():
+    group = get_command(app)
+    for name, command in sorted(group.commands.items()):
+        subcommands = getattr(command, "commands", None)
+        for sub in [command] if subcommands is None else subcommands.values():
+            for param in sub.params:
+                yield f"{name} {sub.name} {param.name}", param
+
+
+VALUES = [None, "json", "table", "web.access", "", "5", "-3", "x" * 3, "csv", "parquet", 0, 7]
+
+
+@pytest.mark.parametrize(("where", "param"), list(_params()), ids=lambda v: str(v))
+def test_a_value_taken_as_it_is_is_what_typer_would_make(where, param):
+    context = get_command(app).make_context("lake", ["tables"], resilient_parsing=True)
+    defaults = [param.default] if param.default is not None else []
+    for value in [*VALUES, *defaults]:
+        plain = plain_value(param, value)
+        if plain is NOT_PLAIN:
+            continue
+        expected = param.get_runtime_param().coerce(value, param=param, ctx=context)
+        assert plain == expected and type(plain) is type(expected), (where, value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "--limit", "many"], "Invalid value"),
+        (["tables", "--output", "xml"], "Invalid value"),
+        (["sql", "SELECT 1", "--threads", "0"], "Invalid value"),
+        (["history"], "Missing argument"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_a_value_typer_refuses_is_still_refused_by_typer(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app_for(args), args)
+    assert result.exit_code == 2
+    assert message in result.output
