@@ -623,25 +623,43 @@ class _Stage:
         self.year_base = _modified(src) or self.ingested_at
         self.file_text = self.text
         self.file_times = Counter()
+        parsed: _Prefetch | None = None
         try:
-            for n, (chunk, lines, invalid, raw) in enumerate(chunks):
-                if n == 0:
-                    if fmt == "auto" and (known_format is None or replaces_from == 1):
-                        kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
-                        if kind == "text" and not self.explicit_text:
-                            head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
-                            chosen = choose_preset(
-                                [x for x in head if x is not None], where=src.uri
-                            )
-                            self.file_text = chosen or self.text
-                    assembler = RecordAssembler(
-                        None if kind == "jsonl" else self.file_text.multiline_start
-                    )
+            first = next(chunks, None)
+            if first is not None:
+                chunk, lines = first[0], first[1]
+                if fmt == "auto" and (known_format is None or replaces_from == 1):
+                    kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
+                    if kind == "text" and not self.explicit_text:
+                        head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
+                        chosen = choose_preset([x for x in head if x is not None], where=src.uri)
+                        self.file_text = chosen or self.text
+                assembler = RecordAssembler(
+                    None if kind == "jsonl" else self.file_text.multiline_start
+                )
+            items: Iterator[tuple[_ChunkLines, _Batch | None]]
+            if first is None:
+                items = iter(())
+            elif kind == "jsonl":
+                # JSON chunks are parsed on a thread of their own, one chunk ahead, while
+                # this one conforms, splits by day and queues the previous chunk's rows:
+                # the parse (pyarrow's reader, then the instant and float checks) was half
+                # of this thread's time, with a core idle meanwhile.
+                parsed = _Prefetch(
+                    ((c, self._json_batch(*c)) for c in itertools.chain([first], chunks)),
+                    1,
+                    label=src.uri,
+                    translate=False,
+                )
+                items = parsed
+            else:
+                items = ((c, None) for c in itertools.chain([first], chunks))
+            for (chunk, lines, invalid, raw), parsed_batch in items:
                 counts[2] += chunk.newlines
                 unterminated = chunk.n_lines > chunk.newlines
                 assert assembler is not None
                 batch = (
-                    self._json_batch(chunk, lines, invalid, raw)
+                    parsed_batch
                     if kind == "jsonl"
                     else self._text_batch(chunk, lines, invalid, raw, assembler, bad_lines, codec)
                 )
@@ -659,6 +677,8 @@ class _Stage:
                 if batch is not None:
                     self._add(batch, src.uri, counts)
         finally:
+            if parsed is not None:
+                parsed.close()
             chunks.close()
         self.bytes += src.size - reader.start_offset
         self.reports.append(
@@ -1359,9 +1379,11 @@ def _translate_write_error(e: BaseException) -> BaseException:
     return IngestError(f"Cannot write staged Parquet: {e}; check the staging folder's disk.")
 
 
-def _with_strings(
-    chunks: Iterator[LineChunk], codec: str
-) -> Iterator[tuple[LineChunk, pa.StringArray, dict[int, str], dict[int, bytes]]]:
+_ChunkLines = tuple[LineChunk, pa.StringArray, dict[int, str], dict[int, bytes]]
+"""A chunk, its lines as strings, reasons for lines not valid text, and their bytes."""
+
+
+def _with_strings(chunks: Iterator[LineChunk], codec: str) -> Iterator[_ChunkLines]:
     for chunk in chunks:
         lines, invalid = line_strings(chunk, codec)
         raw = invalid_lines(chunk, invalid, codec) if invalid else {}
@@ -1425,8 +1447,11 @@ class _Prefetch:
 
     _END = object()
 
-    def __init__(self, it: Iterator[Any], depth: int, *, label: str) -> None:
+    def __init__(
+        self, it: Iterator[Any], depth: int, *, label: str, translate: bool = True
+    ) -> None:
         self.label = label
+        self.translate = translate  # False: errors are re-raised as they are
         self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._it = it
@@ -1466,7 +1491,7 @@ class _Prefetch:
             raise StopIteration
         if isinstance(item, BaseException):
             self._q.put(item)
-            if isinstance(item, IngestError):
+            if isinstance(item, IngestError) or not self.translate:
                 raise item
             raise SourceUnreadable(
                 f"Cannot read '{self.label}': {item}; check the file and retry."
