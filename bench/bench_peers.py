@@ -55,10 +55,11 @@ machine's load was 3-20 during the work):
   walks, and the CLI skips the exit collection (0.17 -> 0.03 s); a string column whose
   smallest and largest values start with no digit skips the instant regex; JSON chunks
   are parsed on a thread of their own, one chunk ahead of the main thread. Staging
-  3.0 -> 2.6 CPU-s; the whole command 4.52 -> 3.95 CPU-s (medians of 3, against 1.15 for
-  DuckDB's COPY process); whole process alternating with DuckDB in one run at load 13-16,
-  medians of 5: 3.46x -> 3.08x DuckDB's time. Peak memory staging a 2.1 GB file (14M
-  lines): 524 -> 500 MB.
+  3.0 -> 2.5 CPU-s; the whole command 4.85 -> 4.16 CPU-s (user + system, medians of 3
+  alternating in one run at load 15, against 1.31 for DuckDB's COPY process: 3.7x -> 3.2x
+  DuckDB's CPU); whole process alternating with DuckDB in one run at load 13-16, medians
+  of 5: 3.46x -> 3.08x DuckDB's time. Staging a 2.1 GB file (14M lines): 33.0+4.2 CPU-s
+  and 468 MB at peak, against 33.1+5.7 CPU-s and 535 MB with the default pool.
 * DuckDB itself, keeping the same things (load about 3): ``DESCRIBE read_json(f,
   sample_size=-1)`` alone took 1.77 s against 0.84 s for the whole plain COPY (its
   detection over every line runs on one thread); ``json_structure`` grouped over all lines
