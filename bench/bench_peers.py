@@ -26,6 +26,47 @@ Cases (``scale`` 1.0 = 1,000,000 JSON log lines, about 250 MB; ``make bench`` ru
 * ``first 10-day query in a new process``: whole process, start-up included.
 
 Read the load (``uptime``) before believing a figure: these are shared 2-core machines.
+
+``duckdb_same_work`` (in the ingest rows) is DuckDB made to keep what the lake keeps, in one
+process: types from every line (``json_group_structure`` over all of them), each line's
+text and number, one folder per event day (:func:`same_work_sql`). It is the honest floor
+for an ingest that keeps ``_raw``/``_line`` and reads types from every line; plain DuckDB's
+COPY samples 20,480 lines and keeps neither.
+
+Profile of the 60-day ingest (issue 18; 1M lines, 153 MB, December 2026; ``py-spy record
+--threads --native`` and ``perf record -g`` of the whole process; CPU-seconds because the
+machine's load was 3-20 during the work):
+
+* Before: the in-process ingest took 3.9 CPU-s (user 3.07, system 0.82), staging 3.0 of
+  it. ``perf`` shares: pyarrow's JSON reader about 22%; the Python interpreter 25% (imports
+  0.45-0.5 CPU-s, pandas among them, imported by pyarrow's first ``pa.array`` of a list);
+  the kernel 17%, half of it zeroing pages (``clear_page_erms``: the default mimalloc pool
+  handed each 16 MiB chunk back and faulted it in again); zstd, LZ4 and the Parquet encoder
+  10%; the garbage collector 5-7% (0.14 s of it the interpreter's last collection at exit);
+  sha256 3%.
+* Per thread: the main thread was the critical path. The reader thread (read, sha256, line
+  cutting) waited on its full queue 40% of its time and the encoder thread half of its;
+  the main thread spent 0.57-0.72 s in pyarrow's reader, 0.47 s in the instant checks
+  (a regex over every string column of every chunk), 0.2 s in schema checks, 0.2 s
+  conforming and splitting by day. ``writer_options`` is no longer there: its encodings
+  are decided once per schema.
+* Changed: Arrow buffers come from jemalloc while staging (system time 0.82 -> 0.45 s, peak
+  memory 534 -> 495 MB); objects alive before the ingest are frozen out of the collector's
+  walks, and the CLI skips the exit collection (0.17 -> 0.03 s); a string column whose
+  smallest and largest values start with no digit skips the instant regex; JSON chunks
+  are parsed on a thread of their own, one chunk ahead of the main thread. Staging
+  3.0 -> 2.5 CPU-s; the whole command 4.85 -> 4.16 CPU-s (user + system, medians of 3
+  alternating in one run at load 15, against 1.31 for DuckDB's COPY process: 3.7x -> 3.2x
+  DuckDB's CPU); whole process alternating with DuckDB in one run at load 13-16, medians
+  of 5: 3.46x -> 3.08x DuckDB's time. Staging a 2.1 GB file (14M lines): 33.0+4.2 CPU-s
+  and 468 MB at peak, against 33.1+5.7 CPU-s and 535 MB with the default pool.
+* DuckDB itself, keeping the same things (load about 3): ``DESCRIBE read_json(f,
+  sample_size=-1)`` alone took 1.77 s against 0.84 s for the whole plain COPY (its
+  detection over every line runs on one thread); ``json_structure`` grouped over all lines
+  1.9 s; typed + raw columns 1.46 s, with ``row_number()`` for ``_line`` 1.93 s. A fast path
+  where DuckDB parses and writes would therefore not beat today's path on these files
+  while keeping what the lake keeps (see ``duckdb_same_work``): the gap to plain DuckDB is
+  the work plain DuckDB leaves out, plus start-up.
 """
 
 from __future__ import annotations
@@ -90,6 +131,26 @@ def generate(path: Path, lines: int, days: int, *, offset: int = 0) -> int:
 
 # --------------------------------------------------------------------------------------------
 # Sides
+
+
+def same_work_sql(source: Path, target: Path) -> str:
+    """DuckDB doing what a lake ingest keeps, in one process: types from every line (not a
+    20,480-line sample), each line's text (``_raw``) and number (``_line``), and one folder
+    per event day. Still less than the lake: no sha256 of the file, no ``_error``, no drift
+    ledger, no Delta commit, times left as text (the lake types them), and a line that is
+    not JSON fails the whole COPY."""
+    lines = (
+        f"read_csv('{source}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', "
+        "escape='', header=false, auto_detect=false)"
+    )
+    return (
+        "SET TimeZone = 'UTC'; "
+        f"SET VARIABLE s = (SELECT json_group_structure(line::JSON) FROM {lines}); "
+        "COPY (SELECT unnest(json_transform(line, getvariable('s'))), line AS _raw, "
+        "row_number() OVER () AS _line, "
+        "CAST(TRY_CAST(json_extract_string(line, '$.ts') AS TIMESTAMPTZ) AS DATE) AS _event_date "
+        f"FROM {lines}) TO '{target}' (FORMAT parquet, PARTITION_BY (_event_date))"
+    )
 
 
 def extension(name: str) -> str:
@@ -230,6 +291,10 @@ def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[
             duckdb_process(f"COPY (SELECT * FROM read_json('{source}')) TO '{place}/0.parquet'")
         )
 
+    def same_work_side(attempt: int) -> float:
+        place = fresh("duckdb-same-work", attempt)
+        return run_process(duckdb_process(same_work_sql(source, place / "out")))
+
     def ducklake_side(kind: str) -> Callable[[int], float]:
         def side(attempt: int) -> float:
             place = places[(kind, attempt)] = fresh(f"ducklake-{kind}", attempt)
@@ -262,6 +327,7 @@ def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[
 
     sides = {
         "duckdb": duckdb_side,
+        "duckdb_same_work": same_work_side,
         "ducklake_duckdb": ducklake_side("duckdb"),
         "ducklake_sqlite": ducklake_side("sqlite"),
         "ducklake_pg": ducklake_side("pg"),
@@ -278,6 +344,8 @@ def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[
             throughput_vs_duckdb=round(times["duckdb"] / times["lake_sqlite"], 3),
         )
     ]
+
+    rows.append(in_process_ingest(folder, source, days, lines))
 
     # Append 10% more, whole process, onto each side's first ingest.
     def append_duckdb(attempt: int) -> float:
@@ -329,6 +397,60 @@ def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[
         )
         rows.append(row("append +10%, whole process", times, lines=max(lines // 10, 1)))
     return rows
+
+
+def in_process_ingest(folder: Path, source: Path, days: int, lines: int) -> dict[str, Any]:
+    """The same ingest with start-up left out: one process, imports done, each side into a
+    fresh place (the lake on the embedded default: a local folder and SQLite)."""
+    import duckdb
+
+    import lake
+
+    def fresh(name: str, attempt: int) -> Path:
+        # A new path per attempt: the process keeps each table's loaded Delta log by
+        # location, and a folder deleted and made again under it fails to commit.
+        place = folder / f"{name}-{days}d-inproc-{attempt}"
+        shutil.rmtree(place, ignore_errors=True)
+        place.mkdir(parents=True)
+        return place
+
+    def duckdb_side(attempt: int) -> float:
+        place = fresh("duckdb", attempt)
+        con = duckdb.connect()
+        took = _timed(
+            lambda: con.execute(
+                f"COPY (SELECT * FROM read_json('{source}')) TO '{place}/0.parquet'"
+            ).fetchall()
+        )
+        con.close()
+        return took
+
+    def same_work_side(attempt: int) -> float:
+        place = fresh("duckdb-same-work", attempt)
+        con = duckdb.connect()
+        took = _timed(lambda: con.execute(same_work_sql(source, place / "out")).fetchall())
+        con.close()
+        return took
+
+    def lake_side(attempt: int) -> float:
+        place = fresh("lake", attempt)
+        lk = lake.connect(
+            warehouse=str(place / "warehouse"), catalog=f"sqlite:///{place / 'catalog.db'}"
+        )
+        took = _timed(lambda: lk.ingest_logs("web.logs", [str(source)]))
+        lk.close()
+        return took
+
+    times = timed_alternately(
+        {"duckdb": duckdb_side, "duckdb_same_work": same_work_side, "lake_sqlite": lake_side},
+        REPEAT,
+    )
+    return row(
+        f"ingest {days} day{'s' if days > 1 else ''}, in-process",
+        times,
+        lines=lines,
+        throughput_vs_duckdb=round(times["duckdb"] / times["lake_sqlite"], 3),
+    )
 
 
 def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str, Any]]:
@@ -517,7 +639,11 @@ def _timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def run(scale: float = 1.0) -> list[dict[str, Any]]:
+def run(
+    scale: float = 1.0, *, days: tuple[int, ...] = (1, 28, 60), appends_too: bool = True
+) -> list[dict[str, Any]]:
+    """Every case; ``days`` picks the ingest files, ``appends_too=False`` leaves out the
+    1,000 small appends and the queries after them (minutes at scale 1)."""
     lines = max(int(LINES_PER_SCALE * scale), 1000)
     appends = max(int(APPENDS_PER_SCALE * scale), 50)
     folder = Path(tempfile.mkdtemp(prefix="lake-bench-peers-"))
@@ -526,9 +652,10 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
         {"case": "load (1-minute average, start)", "load": os.getloadavg()[0]}
     ]
     try:
-        for days in (1, 28, 60):
-            rows += ingest_case(folder, days, lines, pg_dbs)
-        rows += appends_case(folder, appends, pg_dbs)
+        for span in days:
+            rows += ingest_case(folder, span, lines, pg_dbs)
+        if appends_too:
+            rows += appends_case(folder, appends, pg_dbs)
     finally:
         for db in pg_dbs:
             drop_pg_database(db)
@@ -538,4 +665,17 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 0.01), indent=2, default=str))
+    # python -m bench.bench_peers [SCALE [DAYS,DAYS... [ingest]]]: "ingest" skips the appends.
+    args = sys.argv[1:]
+    chosen = tuple(int(d) for d in args[1].split(",")) if len(args) > 1 else (1, 28, 60)
+    print(
+        json.dumps(
+            run(
+                float(args[0]) if args else 0.01,
+                days=chosen,
+                appends_too=not (len(args) > 2 and args[2] == "ingest"),
+            ),
+            indent=2,
+            default=str,
+        )
+    )

@@ -491,3 +491,41 @@ def test_struct_against_scalar_and_big_numbers_become_json_text_of_every_value(t
     }
     kinds = {(e.column, e.kind) for e in staged.drift}
     assert (("v",), "added") in kinds and (("big",), "added") in kinds
+
+
+# ---------------------------------------------------------------------------------------
+# What staging leaves behind in the process
+
+
+def test_staging_restores_the_memory_pool_and_garbage_collector_it_found(tmp_path):
+    import gc
+
+    before = pa.default_memory_pool().backend_name
+    src = write_lines(tmp_path / "a.jsonl", ['{"ts": "2024-01-21T10:00:00Z", "n": 1}'] * 3)
+    staged = stage(tmp_path, [src])
+    assert staged.records_parsed == 3
+    assert pa.default_memory_pool().backend_name == before
+    assert gc.get_freeze_count() == 0
+    torn = tmp_path / "torn.jsonl.gz"
+    torn.write_bytes(gzip.compress(b'{"n": 1}\n' * 1000)[:-20])
+    with pytest.raises(SourceUnreadable):
+        stage(tmp_path, [torn])
+    assert pa.default_memory_pool().backend_name == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_strings_all_before_or_after_the_digits_are_never_instants_and_a_mix_still_conflicts(
+    tmp_path,
+):
+    # The instant check skips columns whose smallest and largest values start with no digit;
+    # a column with a time among other text still becomes JSON text, value for value.
+    lines = [
+        json.dumps({"a": "/path", "b": "user-1", "c": "2024-01-21T10:00:00Z"}),
+        json.dumps({"a": "", "b": "~tilde", "c": "later"}),
+    ]
+    staged = stage(tmp_path, [write_lines(tmp_path / "s.jsonl", lines)])
+    t = rows(staged)
+    assert t.schema.field("a").type == pa.string()
+    assert t.schema.field("b").type == pa.string()
+    assert t.column("a").to_pylist() == ["/path", ""]
+    assert t.column("c").to_pylist() == ['"2024-01-21T10:00:00Z"', '"later"']
