@@ -260,6 +260,10 @@ def ingest_logs(
                     parsers=parsers,
                     reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
                     progress=progress,
+                    expected_bytes=sum(
+                        max(s.size - (0 if reparse else resume.get(s.uri, (0,))[0]), 0)
+                        for s in to_read
+                    ),
                     run=ray_run,
                 )
             else:

@@ -131,14 +131,16 @@ def stage_logs_on_ray(
     parsers: Mapping[str, Mapping[str, Any]] | None = None,
     reparse: frozenset[str] = frozenset(),
     progress: Progress | None = None,
+    expected_bytes: int = 0,
     run: RayIngest | None = None,
 ) -> StagedLogs:
     """Stage the files ``uris`` (expanded, in order) on Ray into local ``staging_dir``, as
     :func:`ingest.logs.stage.stage_logs` stages them (see the module doc). ``options``: the
     parsing options of ``stage_logs`` (``fmt``, ``pattern``, ``preset``, ``multiline_start``,
     ``time_field``, ``time_format``, ``year``, ``earliest``, ``latest``, ``encoding``);
-    ``address``: the cluster (else ``RAY_ADDRESS``, else a local Ray on loopback); ``run`` is
-    filled with the work split.
+    ``address``: the cluster (else ``RAY_ADDRESS``, else a local Ray on loopback); ``progress``
+    is told of each file staged (``expected_bytes``: the bytes to read); ``run`` is filled
+    with the work split.
 
     Raises:
         RayIngestError: Ray is missing or unreachable, or a task died more than
@@ -162,7 +164,7 @@ def stage_logs_on_ray(
     remote = worker_storage(storage)
     expect = getattr(progress, "expect", None)
     if expect is not None:
-        expect(len(uris), 0)
+        expect(len(uris), expected_bytes)
 
     def submit(index: int, start: StageContext | None, round_: int) -> Any:
         uri = uris[index]
