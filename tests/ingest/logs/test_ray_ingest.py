@@ -119,13 +119,16 @@ def _same_as_local(lk, cli, paths: list[str], name: str) -> dict:
 
 
 def _leftovers(lk, table: str) -> list[str]:
-    """Files under the table's folder that its latest version and its log do not account for."""
+    """Files under the table's folder that no version of it and not its log account for."""
     info = lk.catalog.get_table(TableName.parse(table))
     fs, base = lk.storage.filesystem_for(info.location)
     found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     files = {i.path[len(base.rstrip("/")) + 1 :] for i in found if i.type == pafs.FileType.File}
     store = lk.delta(info)
-    used = {f.path for f in store.snapshot().files} if store.exists() else set()
+    used: set[str] = set()
+    if store.exists():
+        for version in range(store.snapshot().version + 1):
+            used |= {f.path for f in store.snapshot(version).files}
     return sorted(f for f in files - used if not f.startswith("_delta_log/"))
 
 
@@ -155,6 +158,38 @@ def test_type_drift_across_files_in_any_order_gives_what_the_local_ingest_gives(
     paths = _logs(tmp_path / "logs", count=18)
     random.Random(seed).shuffle(paths)
     _same_as_local(lk, cli, paths, f"order{seed}")
+
+
+@pytest.mark.slow
+def test_grown_files_and_a_reparse_on_ray_give_what_they_give_locally(
+    lk, cli, ray_cluster, tmp_path
+):
+    paths = _logs(tmp_path / "logs", count=4)
+    for name in ("grow_local", "grow_ray"):
+        lk.ingest_logs(f"app.{name}", paths)
+    record = {"ts": "2026-11-02T00:00:00Z", "level": "info", "ms": 2.5, "shard": 3}
+    with open(paths[1], "a") as grown:  # a widened column, a new one, an unfinished line
+        grown.write(json.dumps(record) + "\n" + '{"ts": "2026-11-02T00:00:01Z", "ms": 4')
+    steps = [[], ["--reparse"]]
+    for step, flags in enumerate(steps):
+        if step:
+            with open(paths[1], "a") as grown:
+                grown.write(', "level": "warn"}\n')
+        local = lk.ingest_logs("app.grow_local", paths, reparse=bool(flags))
+        shown = cli(
+            "ingest", "logs", "app.grow_ray", *paths, *flags, "--engine", "ray", "--output", "json"
+        )
+        assert shown.exit_code == 0, shown.stderr
+        on_ray = shown.json()
+        assert len(on_ray["engine"]["tasks"]) >= (4 if flags else 1)
+        assert {
+            k: v for k, v in on_ray.items() if k not in ("table", "run_id", "seconds", "engine")
+        } == _report(local)
+        assert _rows(lk, "app.grow_ray").equals(_rows(lk, "app.grow_local"))
+        assert _ledger(lk, "app.grow_ray") == _ledger(lk, "app.grow_local")
+        assert _history(cli, "app.grow_ray") == _history(cli, "app.grow_local")
+        assert _leftovers(lk, "app.grow_ray") == []
+    assert [f["status"] for f in on_ray["files"]] == ["reparsed"] * 4
 
 
 @pytest.mark.slow
