@@ -178,7 +178,7 @@ def _ingest_case(lk, folder: Path, scale: float, *, drift: bool) -> dict:  # noq
     )
     result["overhead_s"] = result["ours_s"] - result["baseline_s"]
     last = engines[-1]
-    first = [t for t in last["tasks"] if t["round"] == 0]
+    first = [t for t in last["tasks"] if t["step"] == "parse" and t["round"] == 0]
     rows, nbytes = [t["rows"] for t in first], [t["bytes"] for t in first]
     seconds = [t["seconds"] for t in last["tasks"]]
     result["work_split"] = (
@@ -187,6 +187,7 @@ def _ingest_case(lk, folder: Path, scale: float, *, drift: bool) -> dict:  # noq
         f"{min(seconds):.3f}-{max(seconds):.3f}"
     )
     result["ray_tasks_s"] = statistics.median(e["seconds_tasks"] for e in engines)
+    result["ray_conform_s"] = statistics.median(e["seconds_conform"] for e in engines)
     result["ray_join_s"] = statistics.median(e["seconds_join"] for e in engines)
     return result
 

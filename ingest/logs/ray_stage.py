@@ -20,9 +20,13 @@ How an ingest runs:
    difference (it widens a column an earlier file had, or it would read its event time from
    another field) is staged again, by a task given that state. Usually only files with type
    drift are; each round settles at least the first of them.
-3. **Join.** The driver copies the staged files to its own staging folder, rewrites those in
-   an older schema to the final one and finds the drift (:func:`~ingest.logs.stage.finish_parts`),
-   then removes the warehouse staging folder; the pipeline lands the files as one version.
+3. **Conform.** Once every file's state is right, the schema the ingest ends in is known: a
+   task per file staged in an older one (a column it lacked or held narrower) rewrites those
+   files in it (:func:`~ingest.logs.stage.conform_part`), as local staging rewrites the files
+   it wrote before a widening.
+4. **Join.** The driver copies the staged files to its own staging folder and finds the drift
+   (:func:`~ingest.logs.stage.finish_parts`), then removes the warehouse staging folder; the
+   pipeline lands the files as one version.
 
 A task whose worker dies is run again by Ray (``max_retries``); a task that fails with one of
 the lake's errors (an unreadable file) fails the ingest with that error, and nothing is
@@ -47,9 +51,13 @@ from typing import Any
 
 from ingest.exceptions import RayIngestError
 from ingest.logs.stage import (
+    PartFile,
     StageContext,
     StagedLogs,
     StagedPart,
+    after_parts,
+    conform_needed,
+    conform_part,
     finish_parts,
     reconcile_parts,
     stage_part,
@@ -76,6 +84,9 @@ class IngestTask:
     source: str
     round: int
     """0: the first round; 1 and more: staged again from the state the files before left."""
+    step: str
+    """``parse`` (staging the file) or ``conform`` (rewriting its staged files in the final
+    schema)."""
     bytes: int
     rows: int
     files: int
@@ -86,6 +97,7 @@ class IngestTask:
         return {
             "source": self.source,
             "round": self.round,
+            "step": self.step,
             "bytes": self.bytes,
             "rows": self.rows,
             "files": self.files,
@@ -100,12 +112,14 @@ class RayIngest:
     tasks: list[IngestTask] = field(default_factory=list)
     seconds_tasks: float = 0.0
     """Parsing on the cluster, every round."""
+    seconds_conform: float = 0.0
+    """Rewriting staged files in the final schema, on the cluster."""
     seconds_join: float = 0.0
     """Copying the staged files to the driver, rewriting, finding the drift."""
 
     @property
     def rounds(self) -> int:
-        return max((t.round for t in self.tasks), default=0) + 1
+        return max((t.round for t in self.tasks if t.step == "parse"), default=0) + 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +127,7 @@ class RayIngest:
             "rounds": self.rounds,
             "tasks": [t.to_json() for t in self.tasks],
             "seconds_tasks": round(self.seconds_tasks, 3),
+            "seconds_conform": round(self.seconds_conform, 3),
             "seconds_join": round(self.seconds_join, 3),
         }
 
@@ -197,6 +212,21 @@ def stage_logs_on_ray(
             round_ += 1
             _gather(ray, {submit(i, contexts[i], round_): i for i in redo}, parts, run, None)
         run.seconds_tasks = time.perf_counter() - started
+        started = time.perf_counter()
+        final = after_parts(_done(parts), contexts)
+        stale = [
+            i
+            for i, part in enumerate(_done(parts))
+            if conform_needed(part, final=final, existing_schema=existing_schema)
+        ]
+        if stale:
+            conform = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_conform_task)
+            pending = {
+                conform.remote(remote, staging_uri, parts[i], final, existing_schema): i
+                for i in stale
+            }
+            _gather(ray, pending, parts, run, None)
+        run.seconds_conform = time.perf_counter() - started
         started = time.perf_counter()
         local = [_fetch(storage, staging_uri, part, Path(staging_dir)) for part in _done(parts)]
         staged = finish_parts(
@@ -299,9 +329,76 @@ def _task(
         IngestTask(
             source=uri,
             round=round_,
+            step="parse",
             bytes=report.size - report.start_offset,
             rows=part.rows,
             files=len(moved),
+            seconds=time.perf_counter() - started,
+        ),
+    )
+
+
+def _conform_task(
+    storage: Storage,
+    staging_uri: str,
+    part: StagedPart,
+    final: StageContext,
+    existing_schema: Any,
+) -> tuple[Any, ...]:
+    """One Ray task: rewrite the staged files of ``part`` that are in an older schema than
+    ``final``'s, in the warehouse's staging folder (new names; the old files go with it)."""
+    import pyarrow.fs as pafs
+
+    started = time.perf_counter()
+    fs, base = storage.filesystem_for(staging_uri)
+
+    def fetch(file: PartFile, folder: Path) -> str:
+        target = str(folder / file.path)
+        pafs.copy_files(
+            f"{base}/{file.path}",
+            target,
+            source_filesystem=fs,
+            destination_filesystem=pafs.LocalFileSystem(),
+        )
+        return target
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="lake-stage-") as folder:
+            done = conform_part(
+                part,
+                final=final,
+                staging_dir=folder,
+                existing_schema=existing_schema,
+                fetch=fetch,
+            )
+            files = []
+            for before, after in zip(part.files, done.files, strict=True):
+                if after is before:
+                    files.append(after)
+                    continue
+                name = f"{uuid.uuid4().hex}.parquet"
+                pafs.copy_files(
+                    after.path,
+                    f"{base}/{name}",
+                    source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=fs,
+                )
+                files.append(replace(after, path=name))
+    except LakeError as error:
+        return ("error", error)
+    except OSError as error:
+        return ("error", storage.translate(error, staging_uri))
+    report = part.report
+    return (
+        "ok",
+        replace(part, files=tuple(files)),
+        IngestTask(
+            source=report.uri,
+            round=0,
+            step="conform",
+            bytes=0,
+            rows=part.rows,
+            files=sum(1 for a, b in zip(part.files, files, strict=True) if a is not b),
             seconds=time.perf_counter() - started,
         ),
     )

@@ -68,7 +68,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -574,6 +574,93 @@ def finish_parts(
         raise _staging_failed(e, staging_dir) from e
     finally:
         stage.close()
+
+
+def after_parts(parts: Sequence[StagedPart], contexts: Sequence[StageContext]) -> StageContext:
+    """The context the ingest ends in: after the last part, from the contexts
+    :func:`reconcile_parts` gave (when it asked to stage none again)."""
+    if not parts:
+        return StageContext()
+    return _after(contexts[-1], parts[-1])
+
+
+def conform_part(
+    part: StagedPart,
+    *,
+    final: StageContext,
+    staging_dir: str | os.PathLike[str],
+    existing_schema: pa.Schema | None = None,
+    fetch: Callable[[PartFile, Path], str] | None = None,
+) -> StagedPart:
+    """``part`` with each file written in an older schema than the one the ingest ends in
+    (``final``, from :func:`after_parts`) rewritten in it under ``staging_dir``, as
+    :func:`finish_parts` would rewrite it (then it has nothing left to do). ``fetch(file,
+    folder)``: a local copy of a file kept elsewhere (the warehouse), called only for the
+    files to rewrite; without it the paths are local. A part with nothing to rewrite is
+    returned as it is."""
+    existing_schema = _as_schema(existing_schema)
+    if not conform_needed(part, final=final, existing_schema=existing_schema):
+        return part
+    stage = _Stage(
+        Path(staging_dir),
+        existing_schema,
+        time_rules(time_field=None, time_format=None, year=None, earliest=None, latest=None),
+        text_format(pattern=None, preset=None, multiline_start=None),
+    )
+    try:
+        _enter(stage, final)
+        schema = stage._current_schema()
+        files = []
+        for f in part.files:
+            if not _stale(f, final, existing_schema):
+                files.append(f)
+                continue
+            path = fetch(f, stage.dir) if fetch is not None else f.path
+            w = _Written(
+                path,
+                f.date,
+                f.type,
+                f.names,
+                f.has_time,
+                records=f.records,
+                is_json=f.is_json,
+                has_raw_bytes=f.has_raw_bytes,
+            )
+            stage._rewrite(w, schema)
+            files.append(
+                PartFile(
+                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.is_json, f.records
+                )
+            )
+        return replace(part, files=tuple(files))
+    except BaseException as e:
+        raise _staging_failed(e, staging_dir) from e
+    finally:
+        stage.close()
+
+
+def conform_needed(
+    part: StagedPart, *, final: StageContext, existing_schema: pa.Schema | None = None
+) -> bool:
+    """Whether :func:`conform_part` has a file of ``part`` to rewrite."""
+    existing_schema = _as_schema(existing_schema)
+    return any(_stale(f, final, existing_schema) for f in part.files)
+
+
+def _stale(file: PartFile, final: StageContext, existing: pa.Schema | None) -> bool:
+    """Whether ``file`` is in an older schema than the one the ingest ends in (the names
+    follow from the type)."""
+    return (file.type, file.has_time, file.has_raw_bytes) != (
+        _stored_type(_existing_type(existing)[1], final.types),
+        final.has_time,
+        final.has_raw_bytes,
+    )
+
+
+def _stored_type(existing: Struct, running: Struct) -> Struct:
+    """The data columns' types the table ends with: what it had, widened by the records."""
+    final = inf.storable(inf.merge(existing, running))
+    return final if isinstance(final, Struct) else Struct(())
 
 
 def _as_schema(existing: pa.Schema | None) -> pa.Schema | None:
@@ -1163,9 +1250,7 @@ class _Stage:
         return ()
 
     def _current_schema(self) -> _Schema:
-        final = inf.storable(inf.merge(self.existing_type, self.running))
-        if not isinstance(final, Struct):
-            final = Struct(())
+        final = _stored_type(self.existing_type, self.running)
         names = inf.name_tree(final, self.existing_struct, top_level=True)
         if (
             self.schema is None

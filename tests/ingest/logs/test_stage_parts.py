@@ -13,6 +13,9 @@ import pytest
 
 from ingest.logs.stage import (
     StagedLogs,
+    after_parts,
+    conform_needed,
+    conform_part,
     finish_parts,
     reconcile_parts,
     stage_logs,
@@ -65,8 +68,11 @@ def _files(folder: Path) -> list[str]:
     return uris
 
 
-def _by_parts(uris: list[str], folder: Path, **options) -> tuple[StagedLogs, int]:
-    """The Ray engine's steps, in this process: stage apart, reconcile, stage again, join."""
+def _by_parts(
+    uris: list[str], folder: Path, *, conform: bool = True, **options
+) -> tuple[StagedLogs, int]:
+    """The Ray engine's steps, in this process: stage apart, reconcile, stage again, rewrite
+    the parts in the final schema (``conform``; else the join does it), join."""
     at = datetime.now(UTC)
     parts = [
         stage_part(u, staging_dir=folder / f"p{i}", ingested_at=at, **options)
@@ -86,6 +92,21 @@ def _by_parts(uris: list[str], folder: Path, **options) -> tuple[StagedLogs, int
                 start=contexts[i],
                 **options,
             )
+    if conform:
+        final = after_parts(parts, contexts)
+        parts = [
+            conform_part(
+                p,
+                final=final,
+                staging_dir=folder / f"c{i}",
+                existing_schema=options.get("existing_schema"),
+            )
+            for i, p in enumerate(parts)
+        ]
+        assert not any(
+            conform_needed(p, final=final, existing_schema=options.get("existing_schema"))
+            for p in parts
+        )
     joined = finish_parts(
         parts,
         staging_dir=folder / "joined",
@@ -112,7 +133,7 @@ def test_files_staged_apart_and_joined_in_any_order_are_what_staging_them_togeth
     if seed:
         random.Random(seed).shuffle(uris)
     staged = stage_logs(uris, staging_dir=tmp_path / "together")
-    joined, rounds = _by_parts(uris, tmp_path / "apart")
+    joined, rounds = _by_parts(uris, tmp_path / "apart", conform=seed % 2 == 0)
     _same(staged, joined)
     assert rounds <= len(uris)
 
