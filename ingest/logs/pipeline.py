@@ -181,6 +181,10 @@ def ingest_logs(
     # Check the options before anything is created.
     if engine not in ENGINES:
         raise LogFormatError(f"Unknown engine {engine!r}; use one of: {', '.join(ENGINES)}.")
+    if engine == "ray":
+        from ingest.logs.ray_stage import check_ray
+
+        check_ray(ray_address)
     text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     rules = time_rules(
         time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest

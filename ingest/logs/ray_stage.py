@@ -132,6 +132,15 @@ class RayIngest:
         }
 
 
+def check_ray(address: str | None = None) -> None:
+    """Refuse at once, before anything is created, when Ray is not installed.
+
+    Raises:
+        RayIngestError: Ray is missing.
+    """
+    import_ray(local=(address or os.environ.get("RAY_ADDRESS")) is None, error=RayIngestError)
+
+
 def stage_logs_on_ray(
     uris: Sequence[str],
     *,

@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import random
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -245,4 +246,15 @@ def test_an_unknown_engine_is_refused_before_anything_is_created(lk, cli, tmp_pa
     shown = cli("ingest", "logs", "app.nothing", paths[0], "--engine", "spark")
     assert shown.exit_code == 1
     assert "Unknown engine 'spark'; use one of: local, ray." in shown.stderr
+    assert [t.name for t in lk.tables()] == []
+
+
+def test_without_ray_installed_the_ray_engine_is_refused_in_one_sentence(
+    lk, cli, tmp_path, monkeypatch
+):
+    paths = _logs(tmp_path / "logs", count=1)
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without the extra
+    shown = cli("ingest", "logs", "app.noray", paths[0], "--engine", "ray")
+    assert shown.exit_code == 1
+    assert "needs Ray, which is not installed; pip install 'lake[ray]'" in shown.stderr
     assert [t.name for t in lk.tables()] == []
