@@ -1,6 +1,10 @@
-"""The in-process Ray of the tests: started once per session (per xdist worker: every Ray test
-is in the xdist group "ray"), 2 CPUs, loopback addresses only, token auth with a fresh token;
-no Ray process may outlive it and nothing of it may listen on another address."""
+"""The in-process Ray of the tests: started once per session in each xdist worker that runs a
+Ray test, 2 CPUs, loopback addresses only, token auth with a fresh token; no Ray process may
+outlive it and nothing of it may listen on another address.
+
+The Ray tests carry the xdist group "ray" to share one worker, but under pytest 9.2 xdist 3.8's
+``--dist loadgroup`` does not take (it renames ``item._nodeid``, which ``nodeid`` no longer
+reads), so each worker may start its own Ray."""
 
 from __future__ import annotations
 
@@ -62,6 +66,18 @@ def _pid() -> int:
     return os.getpid()
 
 
+def _of_ray(pid: int) -> bool:
+    """Whether a process is one of Ray's (GCS, raylet, agents, workers: their command lines
+    name Ray). Other tests of the session start long-lived children of their own (the query
+    forkserver), which are not Ray's to stop."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    # ray::IDLE, ray::DashboardAgent...; python -u .../ray/_private/...; .../ray/raylet/raylet
+    return argv[0].startswith(b"ray::") or any(b"/ray/" in arg for arg in argv[:3])
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -101,7 +117,7 @@ def ray_cluster() -> Iterator[object]:
         assert [a for a in listening if not _loopback(a)] == []
         yield ray
     finally:
-        started = _children(os.getpid()) - before
+        started = {pid for pid in _children(os.getpid()) - before if _of_ray(pid)}
         ray.shutdown()
         for key, value in saved.items():
             if value is None:

@@ -422,8 +422,7 @@ def stage_part(
     rules = time_rules(
         time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
     )
-    if existing_schema is not None and not isinstance(existing_schema, pa.Schema):
-        existing_schema = pa.schema(existing_schema)
+    existing_schema = _as_schema(existing_schema)
     sources = expand_paths([uri], filesystem_for=filesystem_for)
     stage = _Stage(
         Path(staging_dir),
