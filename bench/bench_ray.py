@@ -1,6 +1,9 @@
-"""The Ray engine's overhead: ``lake materialize --engine ray`` against the local engine on the
+"""The Ray engines' overhead: ``lake materialize --engine ray`` against the local engine on the
 same slice, in the same run (a filter and a broadcast join over 5,000,000 rows in 16 files at
-scale 1.0, about 10% kept).
+scale 1.0, about 10% kept), and ``lake ingest logs --engine ray`` against the local ingest of
+the same files (1,000,000 nested JSON lines, about 256 MB, in 8 files at scale 1.0; once with
+the same types in every file, once with one file widening a column, which the driver has
+staged again from the state the files before it left).
 
 On a 2-core machine a cluster cannot be faster: what this measures is what the engine adds
 (starting and reaching Ray, one DuckDB per task, moving the task results through Ray's object
@@ -113,9 +116,11 @@ def run(scale: float = 1.0) -> list[dict]:
             result["ray_tasks_s"] = float(split.group(1))
             result["ray_order_write_s"] = float(split.group(2))
         result["overhead_s"] = result["ours_s"] - result["baseline_s"]
+        ingests = [_ingest_case(lk, root / "logs", scale, drift=drift) for drift in (False, True)]
         lk.close()
         return [
             result,
+            *ingests,
             {
                 "case": "start a local Ray in-process (once; a cluster is already running)",
                 "ours_s": ray_start,
@@ -128,6 +133,63 @@ def run(scale: float = 1.0) -> list[dict]:
         if started_ray:
             ray.shutdown()
         shutil.rmtree(root, ignore_errors=True)
+
+
+LOG_FILES = 8
+LOG_LINES = 1_000_000
+
+
+def _ingest_case(lk, folder: Path, scale: float, *, drift: bool) -> dict:  # noqa: ANN001
+    """``lake ingest logs`` of the same files with both engines, alternating, each into a
+    table of its own (a table skips content it holds already)."""
+    import statistics
+
+    from bench.bench_ingest_logs import generate
+
+    folder = folder / ("drift" if drift else "same")
+    folder.mkdir(parents=True, exist_ok=True)
+    per_file = max(int(LOG_LINES * scale / LOG_FILES), 2_000)
+    paths = []
+    size = 0
+    for number in range(LOG_FILES):
+        path = folder / f"app-{number}.jsonl"
+        generate(path, per_file, seed=number)
+        if drift and number == LOG_FILES // 2:  # response.bytes: int before, float from here
+            path.write_text(path.read_text().replace('"bytes":1', '"bytes":1.5', 50))
+        size += path.stat().st_size
+        paths.append(str(path))
+    counter = iter(range(1_000_000))
+    engines: list[dict] = []
+
+    def ingest(engine: str) -> None:
+        table = f"logs.{'drift' if drift else 'same'}_{engine}_{next(counter)}"
+        report = lk.ingest_logs(table, paths, engine=engine)
+        if report.engine is not None:
+            engines.append(dict(report.engine))
+
+    result = compare(
+        f"ingest logs: {per_file * LOG_FILES:,} JSON lines, {size / 1e6:,.0f} MB in {LOG_FILES} "
+        f"files, {'one file widening a column' if drift else 'same types in every file'}",
+        lambda: ingest("ray"),
+        lambda: ingest("local"),
+        repeat=3,
+        baseline_name="same files, --engine local",
+        rows=per_file * LOG_FILES,
+    )
+    result["overhead_s"] = result["ours_s"] - result["baseline_s"]
+    last = engines[-1]
+    first = [t for t in last["tasks"] if t["step"] == "parse" and t["round"] == 0]
+    rows, nbytes = [t["rows"] for t in first], [t["bytes"] for t in first]
+    seconds = [t["seconds"] for t in last["tasks"]]
+    result["work_split"] = (
+        f"{len(last['tasks'])} task(s) in {last['rounds']} round(s); rows per task "
+        f"{min(rows):,}-{max(rows):,}, bytes {min(nbytes):,}-{max(nbytes):,}, seconds "
+        f"{min(seconds):.3f}-{max(seconds):.3f}"
+    )
+    result["ray_tasks_s"] = statistics.median(e["seconds_tasks"] for e in engines)
+    result["ray_conform_s"] = statistics.median(e["seconds_conform"] for e in engines)
+    result["ray_join_s"] = statistics.median(e["seconds_join"] for e in engines)
+    return result
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -233,5 +233,9 @@ class SourceValueUnsupported(ExtractError):
         )
 
 
+class RayIngestError(IngestError):
+    """Ray is not installed, the cluster cannot be reached, or an ingest task died for good."""
+
+
 class LogFormatError(IngestError):
     """The options describing a log format are invalid (a bad regex, an unknown preset)."""

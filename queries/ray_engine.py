@@ -42,13 +42,12 @@ them cannot be read file by file).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from lake.core.config import OpenLineageSettings
+from lake.core.cluster import connect, first_line, import_ray, worker_storage
 from lake.core.errors import LakeError
 from lake.core.names import TableVersion
 from lake.core.quoting import quote_ident
@@ -415,8 +414,8 @@ def stream(
     run.big = str(found.big.table) + f"@{found.big.version}"
     run.broadcast = tuple(f"{v.table}@{v.version}" for v in found.small)
     address = address or os.environ.get("RAY_ADDRESS") or None
-    ray = _ray(local=address is None)
-    started_by_us = _connect(ray, address)
+    ray = import_ray(local=address is None, error=RayEngineError)
+    started_by_us = connect(ray, address, error=RayEngineError)
     try:
         started = time.perf_counter()
         tables = _run_tasks(ray, query, order, found, cursor, run)
@@ -449,13 +448,6 @@ def stream(
     return reader.schema, batches()
 
 
-LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-"""Ray's switch for single-machine clusters: set to ``0`` before Ray is imported, a Ray it
-starts takes the loopback address as its node's address, and every server it runs (GCS,
-raylet, workers, agents) listens on 127.0.0.1 only. Without it they listen on the machine's
-network address, even with ``_node_ip_address="127.0.0.1"``."""
-
-
 def _check_types(cursor: duckdb.DuckDBPyConnection, described: Sequence[tuple[str, str]]) -> None:
     """The task results, read back from Arrow, must have the query's own DuckDB types: a type
     Arrow does not carry (UUID, ENUM, HUGEINT ... arrive as text, dictionaries, decimals)
@@ -467,44 +459,6 @@ def _check_types(cursor: duckdb.DuckDBPyConnection, described: Sequence[tuple[st
                 f"column {name} of type {wanted}, which comes back from the tasks as "
                 f"{row[1]} (cast it in the query, e.g. to VARCHAR)"
             )
-
-
-def _ray(*, local: bool) -> Any:
-    if local and "ray" not in sys.modules:
-        os.environ.setdefault(LOOPBACK_ONLY, "0")
-    try:
-        import ray
-    except ImportError as error:
-        raise RayEngineError(
-            "The Ray engine needs Ray, which is not installed; pip install 'lake[ray]' on the "
-            "driver and on every node of the cluster."
-        ) from error
-    return ray
-
-
-def _connect(ray: Any, address: str | None) -> bool:
-    """Connect to the cluster (``address``, else ``RAY_ADDRESS``), or start a local Ray on
-    loopback; True when this call started or joined it (then it disconnects at the end)."""
-    if ray.is_initialized():
-        return False
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    except Exception as error:  # noqa: BLE001 - Ray raises many kinds; one sentence for all
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise RayEngineError(
-            f"Could not start or reach {where}: {_first_line(error)}; check --ray-address or "
-            f"RAY_ADDRESS and the cluster's token (RAY_AUTH_TOKEN)."
-        ) from error
-    return True
-
-
-def _worker_storage(storage: Storage) -> Storage:
-    """The warehouse settings a task needs to read files: no catalog URL, no lineage key."""
-    config = replace(storage.config, catalog_url="", openlineage=OpenLineageSettings())
-    return Storage(config)
 
 
 def _parts(files: Sequence[DataFile], count: int) -> list[list[int]]:
@@ -545,7 +499,7 @@ def _run_tasks(
         refs.append((name, ray.put(table)))
     cpus = int(ray.cluster_resources().get("CPU", 1))
     groups = _parts(snapshot.files, max(1, cpus * TASKS_PER_CPU))
-    storage = _worker_storage(query.storage)
+    storage = worker_storage(query.storage)
     task = ray.remote(num_cpus=1, max_retries=3)(_task)
     pending, texts = [], []
     for number, group in enumerate(groups):
@@ -585,7 +539,7 @@ def _run_tasks(
                 outcome = ray.get(ref)
             except Exception as error:  # noqa: BLE001 - a task that died (after Ray's retries)
                 raise RayEngineError(
-                    f"Ray task {report.task} of {len(pending)} failed: {_first_line(error)}; "
+                    f"Ray task {report.task} of {len(pending)} failed: {first_line(error)}; "
                     f"nothing was written."
                 ) from error
             if outcome[0] == "error":
@@ -636,11 +590,6 @@ def _task(
     finally:
         connection.close()
     return ("error", len(texts) - 1, "no query ran")  # pragma: no cover
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:300]
 
 
 __all__ = [

@@ -21,7 +21,7 @@ import pytest
 
 from tests.backends import PostgresServer, S3Server, start_postgres, start_s3, unavailable
 
-pytest_plugins = ["tests.ingest.db.fixtures"]
+pytest_plugins = ["tests.ingest.db.fixtures", "tests.ray_cluster"]
 
 BACKENDS = ["local-sqlite", "s3-postgres"]
 DATA = Path(__file__).parent / "data"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class IngestReport:
     seconds: float = 0.0
     time_field: str | None = None
     """The field(s) the event time was read from (``date+time``), None when none."""
+    engine: Mapping[str, Any] | None = None
+    """What the Ray engine did (its tasks, bytes and rows each); None for the local engine."""
 
     @property
     def records_read(self) -> int:
@@ -125,6 +128,7 @@ class IngestReport:
             "files": [f.to_json() for f in self.files],
             "drift": list(self.drift),
             "seconds": round(self.seconds, 3),
+            **({"engine": dict(self.engine)} if self.engine is not None else {}),
         }
 
 
@@ -146,6 +150,8 @@ def ingest_logs(
     progress: Progress | None = None,
     encoding: str | None = None,
     reparse: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> IngestReport:
     """Ingest log files into table ``name`` (created on first ingest) as one new version.
 
@@ -157,11 +163,14 @@ def ingest_logs(
     their rows in the table with the new parse, in the same commit (older versions keep the
     old parse). A grown file whose last ingest ended inside an unfinished last line has
     that line read again whole, its row replaced the same way.
+    ``engine``: ``ray`` parses the files on a Ray cluster (``ray_address``, else
+    ``RAY_ADDRESS``, else a local Ray; :mod:`ingest.logs.ray_stage`), with the same result.
 
     Raises:
         SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed (bad options
             are refused before any table or run is created).
         CommitConflict: another writer committed while a widening rewrite was running.
+        RayIngestError: Ray is missing or unreachable, or a task kept dying.
     """
     from ingest.logs.eventtime import time_rules
     from ingest.logs.stage import stage_logs
@@ -170,6 +179,12 @@ def ingest_logs(
 
     started = time.perf_counter()
     # Check the options before anything is created.
+    if engine not in ENGINES:
+        raise LogFormatError(f"Unknown engine {engine!r}; use one of: {', '.join(ENGINES)}.")
+    if engine == "ray":
+        from ingest.logs.ray_stage import check_ray
+
+        check_ray(ray_address)
     text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     rules = time_rules(
         time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
@@ -210,6 +225,7 @@ def ingest_logs(
         "latest": latest,
         "encoding": encoding,
         "reparse": reparse,
+        **({"engine": engine} if engine != "local" else {}),
     }
     with TableRun.start(catalog, store, info, kind="ingest_logs", parameters=parameters) as run:
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
@@ -218,26 +234,54 @@ def ingest_logs(
                 str(name), None, run.run_id, tuple(outcomes), seconds=time.perf_counter() - started
             )
         with StagingFolder("lake-stage-") as staging:
-            staged = stage_logs(
-                [s.uri for s in to_read],
-                staging_dir=staging,
-                filesystem_for=storage.filesystem_for,
-                fmt=fmt,  # type: ignore[arg-type]
-                pattern=pattern,
-                preset=preset,
-                multiline_start=multiline_start,
-                time_field=time_field,
-                time_format=time_format,
-                year=year,
-                earliest=earliest,
-                latest=latest,
-                existing_schema=existing_schema,
-                resume=resume,
-                progress=progress,
-                encoding=encoding,
-                parsers=parsers,
-                reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
-            )
+            options = {
+                "fmt": fmt,
+                "pattern": pattern,
+                "preset": preset,
+                "multiline_start": multiline_start,
+                "time_field": time_field,
+                "time_format": time_format,
+                "year": year,
+                "earliest": earliest,
+                "latest": latest,
+                "encoding": encoding,
+            }
+            ray_run = None
+            if engine == "ray":
+                from ingest.logs.ray_stage import RayIngest, stage_logs_on_ray
+
+                ray_run = RayIngest()
+                staged = stage_logs_on_ray(
+                    [s.uri for s in to_read],
+                    storage=storage,
+                    table_uri=info.location,
+                    run_id=run.run_id,
+                    staging_dir=staging,
+                    address=ray_address,
+                    options=options,
+                    existing_schema=existing_schema,
+                    resume=resume,
+                    parsers=parsers,
+                    reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
+                    progress=progress,
+                    expected_bytes=sum(
+                        max(s.size - (0 if reparse else resume.get(s.uri, (0,))[0]), 0)
+                        for s in to_read
+                    ),
+                    run=ray_run,
+                )
+            else:
+                staged = stage_logs(
+                    [s.uri for s in to_read],
+                    staging_dir=staging,
+                    filesystem_for=storage.filesystem_for,
+                    **options,
+                    existing_schema=existing_schema,
+                    resume=resume,
+                    progress=progress,
+                    parsers=parsers,
+                    reparse=frozenset(s.uri for s in to_read) if reparse else frozenset(),
+                )
             new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]
             for report in staged.sources:
                 grown = report.uri in resume and not report.restarted and not reparse
@@ -274,6 +318,7 @@ def ingest_logs(
                     drift,
                     time.perf_counter() - started,
                     staged.time_field,
+                    _engine_json(ray_run),
                 )
             catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
             replaced = [
@@ -314,7 +359,12 @@ def ingest_logs(
         drift,
         time.perf_counter() - started,
         staged.time_field,
+        _engine_json(ray_run),
     )
+
+
+def _engine_json(run: Any) -> dict[str, Any] | None:
+    return None if run is None else run.to_json()
 
 
 def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:

@@ -70,7 +70,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -352,12 +352,7 @@ def _stage_sources(
     except BaseException as e:
         stage.close()
         stage.discard()
-        if isinstance(e, (pa.ArrowException, OSError)):
-            # An input or a disk state we did not foresee: still one sentence, no traceback.
-            raise IngestError(
-                f"Staging logs into '{staging_dir}' failed: {e}; nothing was staged."
-            ) from e
-        raise
+        raise _staging_failed(e, staging_dir) from e
     finally:
         stage.close()
 
@@ -402,6 +397,409 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _staging_failed(e: BaseException, staging_dir: object) -> BaseException:
+    if isinstance(e, (pa.ArrowException, OSError)):
+        # An input or a disk state we did not foresee: still one sentence, no traceback.
+        return IngestError(f"Staging logs into '{staging_dir}' failed: {e}; nothing was staged.")
+    return e
+
+
+# -- staging files apart (on a cluster) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What staging a file takes from the files staged before it in the same ingest:
+    :func:`stage_logs` carries it from file to file, :func:`stage_part` is given it. The
+    types steer the drift ledger (a change is found relative to them), the time keys and
+    ``has_time`` the event times."""
+
+    types: Struct = Struct(())
+    """The records' types so far in this ingest (not the table's)."""
+    time_keys: tuple[str, ...] | None = None
+    time_label: str | None = None
+    has_time: bool = False
+    has_raw_bytes: bool = False
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """A file :func:`stage_part` staged, and the schema it was written in."""
+
+    path: str
+    date: str | None
+    type: Struct
+    names: Names
+    has_time: bool
+    has_raw_bytes: bool
+    is_json: bool
+    records: int
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """One source file staged on its own, from ``start``: what :func:`finish_parts` needs to
+    make of several parts what :func:`stage_logs` makes of their files."""
+
+    report: FileReport
+    files: tuple[PartFile, ...]
+    start: StageContext
+    end: StageContext
+    own: Struct
+    """The types of this file's records alone."""
+    history: tuple[tuple[tuple[str, ...], Type, str, int], ...]
+    """``(column path, type, source, line)`` of each change, relative to ``start``."""
+    used_keys: tuple[tuple[str, ...], ...]
+    """The event-time keys its record batches were read with, each once, in order."""
+    time_all: bool
+    """Every batch, and the file's report, had ``_event_time``."""
+
+    @property
+    def rows(self) -> int:
+        return sum(f.records for f in self.files)
+
+
+def stage_part(
+    uri: str,
+    *,
+    staging_dir: str | os.PathLike[str],
+    ingested_at: datetime,
+    start: StageContext | None = None,
+    filesystem_for: FilesystemFor | None = None,
+    fmt: Format = "auto",
+    pattern: str | None = None,
+    preset: str | None = None,
+    multiline_start: str | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | datetime | None = None,
+    latest: str | datetime | None = None,
+    existing_schema: pa.Schema | None = None,
+    resume: ResumePoint | None = None,
+    encoding: str | None = None,
+    parser: Mapping[str, Any] | None = None,
+    reparse: bool = False,
+) -> StagedPart:
+    """Stage the one file ``uri`` under ``staging_dir`` as :func:`stage_logs` stages it
+    after files that left ``start`` (None: as the first file). The options mean what they
+    mean there (``resume``, ``parser``, ``reparse``: this file's entries); ``ingested_at``
+    is the ingest's one time, the same on every part.
+
+    Raises what :func:`stage_logs` raises; nothing stays staged then.
+    """
+    if fmt not in ("auto", "jsonl", "text"):
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
+    text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    codec = check_encoding(encoding)
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
+    existing_schema = _as_schema(existing_schema)
+    sources = expand_paths([uri], filesystem_for=filesystem_for)
+    stage = _Stage(
+        Path(staging_dir),
+        existing_schema,
+        rules,
+        text,
+        codec,
+        explicit=bool(pattern or preset),
+        ingested_at=ingested_at,
+    )
+    try:
+        if start is not None:
+            _enter(stage, start)
+        first = _context_of(stage)
+        for src in sources:
+            stage.ingest_file(
+                src,
+                fmt,
+                None if reparse else resume,
+                known_format=(parser or {}).get("format"),
+                replace=reparse,
+                text=_text_of(parser or {}, text),
+            )
+        stage._close_writers()
+        stage._wait()
+        history = tuple(
+            (path, t, where, line)
+            for path, steps in stage.history.items()
+            for t, where, line in steps
+        )
+        return StagedPart(
+            report=stage.reports[0],
+            files=tuple(
+                PartFile(
+                    w.path,
+                    w.date,
+                    w.type,
+                    w.names,
+                    w.has_time,
+                    w.has_raw_bytes,
+                    w.is_json,
+                    w.records,
+                )
+                for w in stage.written
+            ),
+            start=first,
+            end=_context_of(stage),
+            own=stage.own,
+            history=history,
+            used_keys=tuple(stage.used_keys),
+            time_all=stage.time_all and stage.has_time,
+        )
+    except BaseException as e:
+        stage.close()
+        stage.discard()
+        raise _staging_failed(e, staging_dir) from e
+    finally:
+        stage.close()
+
+
+def reconcile_parts(
+    parts: Sequence[StagedPart], existing_schema: pa.Schema | None
+) -> tuple[list[StageContext], list[int]]:
+    """The context each part starts from in :func:`stage_logs` of the parts' files in this
+    order (the first part's own start, then each one's end in turn), and the indexes of the
+    parts staged from another context where it changes what they staged: stage those again
+    from the context given here, and reconcile again (each round settles at least the
+    first of them, whose context is then exact).
+
+    A part staged from fewer types than its files' predecessors left is still right when
+    no column it changes had another type in them: a file that only repeats the types
+    before it changes nothing (its own history is dropped), one that adds columns adds
+    them at the same lines. A file whose event-time keys or ``has_time`` differ is right
+    only when every one of its batches was read with the keys and time it would have had.
+    """
+    if not parts:
+        return [], []
+    existing = _existing_type(_as_schema(existing_schema))[1]
+    contexts: list[StageContext] = []
+    redo: list[int] = []
+    context = parts[0].start
+    for index, part in enumerate(parts):
+        contexts.append(context)
+        if not _fits(part, context, existing):
+            redo.append(index)
+        context = _after(context, part)
+    return contexts, redo
+
+
+def finish_parts(
+    parts: Sequence[StagedPart],
+    *,
+    staging_dir: str | os.PathLike[str],
+    ingested_at: datetime,
+    existing_schema: pa.Schema | None = None,
+    time_field: str | Sequence[str] | None = None,
+    time_format: str | Sequence[str] | None = None,
+    year: int | None = None,
+    earliest: str | datetime | None = None,
+    latest: str | datetime | None = None,
+) -> StagedLogs:
+    """What :func:`stage_logs` returns for the parts' files in this order: the parts (each
+    staged from the context :func:`reconcile_parts` gives it, their files' ``path`` on local
+    disk) joined, the files written in an older schema rewritten in the final one, the
+    drift found from the parts' histories.
+
+    Raises:
+        ValueError: a part was staged from a context that changes it (a caller's bug).
+    """
+    existing_schema = _as_schema(existing_schema)
+    contexts, redo = reconcile_parts(parts, existing_schema)
+    if redo:
+        raise ValueError(f"parts {redo} were staged from another context; stage them again")
+    rules = time_rules(
+        time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
+    )
+    stage = _Stage(
+        Path(staging_dir),
+        existing_schema,
+        rules,
+        text_format(pattern=None, preset=None, multiline_start=None),
+        ingested_at=ingested_at,
+    )
+    try:
+        if parts:
+            _enter(stage, _after(contexts[-1], parts[-1]))
+        for part, context in zip(parts, contexts, strict=True):
+            changed = _part_changes(part, context, stage.existing_type)
+            for path, t, where, line in part.history:
+                if path in changed:
+                    stage.history.setdefault(path, []).append((t, where, line))
+            stage.written.extend(
+                _Written(
+                    f.path,
+                    f.date,
+                    f.type,
+                    f.names,
+                    f.has_time,
+                    records=f.records,
+                    is_json=f.is_json,
+                    has_raw_bytes=f.has_raw_bytes,
+                )
+                for f in part.files
+            )
+            stage.reports.append(part.report)
+        return stage.finish()
+    except BaseException as e:
+        raise _staging_failed(e, staging_dir) from e
+    finally:
+        stage.close()
+
+
+def after_parts(parts: Sequence[StagedPart], contexts: Sequence[StageContext]) -> StageContext:
+    """The context the ingest ends in: after the last part, from the contexts
+    :func:`reconcile_parts` gave (when it asked to stage none again)."""
+    if not parts:
+        return StageContext()
+    return _after(contexts[-1], parts[-1])
+
+
+def conform_part(
+    part: StagedPart,
+    *,
+    final: StageContext,
+    staging_dir: str | os.PathLike[str],
+    existing_schema: pa.Schema | None = None,
+    fetch: Callable[[PartFile, Path], str] | None = None,
+) -> StagedPart:
+    """``part`` with each file written in an older schema than the one the ingest ends in
+    (``final``, from :func:`after_parts`) rewritten in it under ``staging_dir``, as
+    :func:`finish_parts` would rewrite it (then it has nothing left to do). ``fetch(file,
+    folder)``: a local copy of a file kept elsewhere (the warehouse), called only for the
+    files to rewrite; without it the paths are local. A part with nothing to rewrite is
+    returned as it is."""
+    existing_schema = _as_schema(existing_schema)
+    if not conform_needed(part, final=final, existing_schema=existing_schema):
+        return part
+    stage = _Stage(
+        Path(staging_dir),
+        existing_schema,
+        time_rules(time_field=None, time_format=None, year=None, earliest=None, latest=None),
+        text_format(pattern=None, preset=None, multiline_start=None),
+    )
+    try:
+        _enter(stage, final)
+        schema = stage._current_schema()
+        files = []
+        for f in part.files:
+            if not _stale(f, final, existing_schema):
+                files.append(f)
+                continue
+            path = fetch(f, stage.dir) if fetch is not None else f.path
+            w = _Written(
+                path,
+                f.date,
+                f.type,
+                f.names,
+                f.has_time,
+                records=f.records,
+                is_json=f.is_json,
+                has_raw_bytes=f.has_raw_bytes,
+            )
+            stage._rewrite(w, schema)
+            files.append(
+                PartFile(
+                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.is_json, f.records
+                )
+            )
+        return replace(part, files=tuple(files))
+    except BaseException as e:
+        raise _staging_failed(e, staging_dir) from e
+    finally:
+        stage.close()
+
+
+def conform_needed(
+    part: StagedPart, *, final: StageContext, existing_schema: pa.Schema | None = None
+) -> bool:
+    """Whether :func:`conform_part` has a file of ``part`` to rewrite."""
+    existing_schema = _as_schema(existing_schema)
+    return any(_stale(f, final, existing_schema) for f in part.files)
+
+
+def _stale(file: PartFile, final: StageContext, existing: pa.Schema | None) -> bool:
+    """Whether ``file`` is in an older schema than the one the ingest ends in (the names
+    follow from the type)."""
+    return (file.type, file.has_time, file.has_raw_bytes) != (
+        _stored_type(_existing_type(existing)[1], final.types),
+        final.has_time,
+        final.has_raw_bytes,
+    )
+
+
+def _stored_type(existing: Struct, running: Struct) -> Struct:
+    """The data columns' types the table ends with: what it had, widened by the records."""
+    final = inf.storable(inf.merge(existing, running))
+    return final if isinstance(final, Struct) else Struct(())
+
+
+def _as_schema(existing: pa.Schema | None) -> pa.Schema | None:
+    if existing is not None and not isinstance(existing, pa.Schema):
+        return pa.schema(existing)  # e.g. deltalake's arro3 schema
+    return existing
+
+
+def _existing_type(existing: pa.Schema | None) -> tuple[pa.StructType, Struct]:
+    """The table's data columns (reserved ones left out), as Arrow and as our type."""
+    struct = pa.struct([f for f in (existing or []) if f.name not in inf.RESERVED_COLUMNS])
+    ours = inf.from_arrow(struct)
+    assert isinstance(ours, Struct)
+    return struct, ours
+
+
+def _context_of(stage: _Stage) -> StageContext:
+    return StageContext(
+        stage.running, stage.time_keys, stage.time_label, stage.has_time, stage.has_raw_bytes
+    )
+
+
+def _enter(stage: _Stage, context: StageContext) -> None:
+    stage.running = context.types
+    stage.time_keys = context.time_keys
+    stage.time_label = context.time_label
+    stage.has_time = context.has_time
+    stage.has_raw_bytes = context.has_raw_bytes
+
+
+def _after(context: StageContext, part: StagedPart) -> StageContext:
+    """The context after ``part`` when it started from ``context`` (exact when it fits it)."""
+    types = inf.merge(context.types, part.own)
+    assert isinstance(types, Struct)
+    return StageContext(
+        types,
+        context.time_keys if context.time_keys is not None else part.end.time_keys,
+        context.time_label or part.end.time_label,
+        context.has_time or part.end.has_time,
+        context.has_raw_bytes or part.end.has_raw_bytes,
+    )
+
+
+def _part_changes(
+    part: StagedPart, context: StageContext, existing: Struct
+) -> dict[tuple[str, ...], tuple[Type | None, Type]]:
+    """The column paths whose type ``part`` changes after ``context`` (as ``_record_history``
+    finds them: relative to what the table and the files before can hold)."""
+    base = inf.merge(existing, context.types)
+    return _changed_paths(base, inf.merge(base, part.own))
+
+
+def _fits(part: StagedPart, context: StageContext, existing: Struct) -> bool:
+    """Whether ``part`` staged from ``part.start`` is what staging it from ``context`` gives."""
+    start = part.start
+    if start == context:
+        return True
+    had = inf.merge(existing, start.types)
+    base = inf.merge(existing, context.types)
+    for path in _part_changes(part, context, existing):
+        if _type_at(had, path) != _type_at(base, path):
+            return False  # its first lines of a change were found against other types
+    if start.time_keys != context.time_keys and part.used_keys != (context.time_keys,):
+        return False
+    return start.has_time == context.has_time or (not start.has_time and part.time_all)
 
 
 # ---------------------------------------------------------------------------------------
@@ -486,22 +884,19 @@ class _Stage:
         encoding: str = "utf-8",
         *,
         explicit: bool = True,
+        ingested_at: datetime | None = None,
     ) -> None:
         self.encoding = encoding
         self.dir = staging_dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ingested_at = datetime.now(UTC).replace(tzinfo=UTC)
+        self.ingested_at = ingested_at or datetime.now(UTC).replace(tzinfo=UTC)
         self.text = text
         self.explicit_text = explicit  # --pattern or --preset given: no preset is guessed
         self.file_text = text
         self.rules = rules
         self.year_base: datetime | None = None
         self.existing_arrow = existing
-        ex_fields = [f for f in (existing or []) if f.name not in inf.RESERVED_COLUMNS]
-        self.existing_struct = pa.struct(ex_fields)
-        ex = inf.from_arrow(self.existing_struct)
-        assert isinstance(ex, Struct)
-        self.existing_type: Struct = ex
+        self.existing_struct, self.existing_type = _existing_type(existing)
         # A table's partitioning cannot change: a table without _event_time stays without it.
         self.fixed_time = existing is not None
         # JSON keys / group names of the event time (joined by a space when several).
@@ -534,6 +929,11 @@ class _Stage:
         self._batches = 0
         self._hint_for: Struct | None = None
         self._hint_cache = pa.schema([])
+        # What staging a file apart needs to say about it (stage_part): its own types, the
+        # time keys its batches used, whether every batch had _event_time.
+        self.own: Struct = Struct(())
+        self.used_keys: list[tuple[str, ...]] = []
+        self.time_all = True
 
     # -- per file ---------------------------------------------------------------------
 
@@ -854,7 +1254,11 @@ class _Stage:
         if merged != self.running:
             self._record_history(self.running, merged, batch, uri)
             self.running = merged
+        own = inf.merge(self.own, batch.type)
+        assert isinstance(own, Struct)
+        self.own = own
         schema = self._current_schema()
+        self.time_all = self.time_all and schema.has_time
         data = self._conform(batch, schema)
         counts[0] += n
         counts[1] += sum(1 for e in batch.errors if e is not None) if batch.errors else 0
@@ -911,6 +1315,8 @@ class _Stage:
 
     def _choose_time_key(self, batch: _Batch) -> None:
         keys = self._time_keys(batch)
+        if keys not in self.used_keys:
+            self.used_keys.append(keys)
         if keys and self.time_label is None:
             self.time_label = "+".join(keys)
         if keys and not self.fixed_time:
@@ -938,9 +1344,7 @@ class _Stage:
         return ()
 
     def _current_schema(self) -> _Schema:
-        final = inf.storable(inf.merge(self.existing_type, self.running))
-        if not isinstance(final, Struct):
-            final = Struct(())
+        final = _stored_type(self.existing_type, self.running)
         names = inf.name_tree(final, self.existing_struct, top_level=True)
         if (
             self.schema is None

@@ -17,6 +17,12 @@ points, in the order a write reaches them:
 * ``materialize_install``: shards moved into the output folder, the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
   lease, and is about to delete files.
+* ``ray_ingest_task``: a Ray task of ``lake ingest logs --engine ray`` has staged its file and
+  copied it into the warehouse's staging folder, and is about to return.
+
+``LAKE_FAILPOINT_ONCE=PATH`` makes a point fire only in the process that creates ``PATH``
+first: a task that Ray retries in a fresh worker process then dies once, not on every try.
+Processes the lake starts elsewhere (Ray tasks) get both variables from :func:`environment`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from __future__ import annotations
 import os
 import signal
 
+VARIABLES = ("LAKE_FAILPOINT", "LAKE_FAILPOINT_ONCE")
 _SPEC = os.environ.get("LAKE_FAILPOINT") or None
+_ONCE = os.environ.get("LAKE_FAILPOINT_ONCE") or None
 _visits: dict[str, int] = {}
 
 
@@ -44,4 +52,15 @@ def failpoint(name: str) -> None:
     _visits[name] = _visits.get(name, 0) + 1
     if _visits[name] != _ARMED[1]:
         return
+    if _ONCE is not None:
+        try:
+            os.close(os.open(_ONCE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return  # another process fired it already
     os.kill(os.getpid(), signal.SIGSTOP if _ARMED[2] == "stop" else signal.SIGKILL)
+
+
+def environment() -> dict[str, str]:
+    """The failpoint variables of this process's environment, for a process it starts on a
+    cluster (empty when none is set)."""
+    return {name: os.environ[name] for name in VARIABLES if os.environ.get(name)}

@@ -283,6 +283,8 @@ class Lake:
         progress: Callable[[int, int, int], None] | None = None,
         encoding: str | None = None,
         reparse: bool = False,
+        engine: str = "local",
+        ray_address: str | None = None,
     ) -> IngestReport:
         """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
@@ -295,7 +297,9 @@ class Lake:
         plausible window ``earliest``/``latest`` (ISO dates; default 1970-01-02 to a day
         after the ingest). ``encoding``: of files without a byte-order mark (UTF-8 when None).
         ``reparse``: read the files again even if already ingested, their rows replaced by the
-        new parse in the same commit (older versions keep the old parse).
+        new parse in the same commit (older versions keep the old parse). ``engine="ray"``:
+        the files are parsed on a Ray cluster (``ray_address``, else ``RAY_ADDRESS``, else a
+        local Ray), with the same rows, ledger and drift as the local engine, in one version.
         """
         from ingest.logs.pipeline import ingest_logs
 
@@ -316,6 +320,8 @@ class Lake:
             progress=progress,
             encoding=encoding,
             reparse=reparse,
+            engine=engine,
+            ray_address=ray_address,
         )
 
     def ingest_files(self, table: str, paths: str | Sequence[str]) -> FilesReport:

@@ -211,6 +211,14 @@ CatalogOption = Annotated[
 OutputOption = Annotated[
     Output, typer.Option("--output", "-o", help="table for people, json for programs.")
 ]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster for --engine ray (default: RAY_ADDRESS, else a local Ray).",
+        show_default=False,
+    ),
+]
 OwnedOption = Annotated[
     bool,
     typer.Option(
@@ -608,6 +616,17 @@ def ingest_logs(
             ),
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help=(
+                "Where the files are parsed: local (here) or ray (a Ray cluster, one task per "
+                "file). Same rows, ledger and drift either way; one version."
+            ),
+        ),
+    ] = "local",
+    ray_address: RayAddressOption = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
@@ -638,6 +657,8 @@ def ingest_logs(
             progress=progress,
             encoding=encoding,
             reparse=reparse,
+            engine=engine,
+            ray_address=ray_address,
         )
     if output is Output.json:
         print_json(report.to_json())
@@ -675,6 +696,13 @@ def ingest_logs(
         f"{report.records_failed:,} failed (kept with _error), "
         f"{plural(report.files_skipped, 'file')} skipped -> {where} in {report.seconds:.1f}s."
     )
+    if report.engine is not None:
+        tasks = report.engine["tasks"]
+        print_message(
+            f"ray engine: {plural(len(tasks), 'task')} in {report.engine['rounds']} round(s); "
+            f"parsing {report.engine['seconds_tasks']:.3f} s, joining "
+            f"{report.engine['seconds_join']:.3f} s."
+        )
 
 
 @ingest_app.command("files")
@@ -1047,14 +1075,7 @@ def materialize(
             ),
         ),
     ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="The Ray cluster for --engine ray (default: RAY_ADDRESS, else a local Ray).",
-            show_default=False,
-        ),
-    ] = None,
+    ray_address: RayAddressOption = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
