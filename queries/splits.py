@@ -144,10 +144,40 @@ def _bounds(rule: SplitRule) -> list[float]:
     return bounds
 
 
+_INTEGERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+
+
+def split_sql(rule: SplitRule, key: str) -> str:
+    """The rule as one DuckDB expression (a ``TINYINT``: the split's index) over ``key``, an
+    expression giving the key's bytes (a ``VARCHAR`` or ``BLOB``). ``u`` is the same double
+    as :func:`position`: DuckDB rounds the 64-bit integer to the nearest double as Python
+    does, and the division by 2**64 is exact. A null key gives null."""
+    bounds = _bounds(rule)
+    u = (
+        f"(CAST(CAST(('0x' || substr(sha256({key}), 1, 16)) AS UBIGINT) AS DOUBLE) "
+        "/ 18446744073709551616.0)"
+    )
+    cases = " ".join(f"WHEN {u} < {bound!r} THEN {i}" for i, bound in enumerate(bounds[:-1]))
+    # DuckDB computes the repeated hash once (common subexpressions are shared).
+    return f"CAST(CASE WHEN {key} IS NULL THEN NULL {cases} ELSE {len(bounds) - 1} END AS TINYINT)"
+
+
+def key_sql(column: str, duckdb_type: str) -> str | None:
+    """The key's bytes under the rule, in DuckDB SQL, for a column (``column``: quoted) of
+    ``duckdb_type``; None for a type the rule does not cover."""
+    kind = duckdb_type.upper()
+    if kind in _INTEGERS:
+        return f"CAST({column} AS VARCHAR)"  # decimal digits, "-12", as str(int)
+    if kind in ("VARCHAR", "BLOB"):
+        return column
+    return None
+
+
 def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:
-    """:func:`assign` over a column, in DuckDB (``connection``): the same rule, about 20x
-    faster than hashing row by row in Python. ``u`` is the same double: DuckDB rounds the
-    64-bit integer to the nearest double as Python does, and the division by 2**64 is exact.
+    """:func:`assign` over a column, in DuckDB (``connection``): the same rule
+    (:func:`split_sql`), about 20x faster than hashing row by row in Python.
 
     Raises:
         TypeError: a null key (``"NoneType"``) or a key type the rule does not cover.
@@ -167,16 +197,10 @@ def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:
         raise TypeError(str(kind))
     if keys.null_count:
         raise TypeError("NoneType")
-    bounds = _bounds(rule)
-    cases = " ".join(f"WHEN u < {bound!r} THEN {i}" for i, bound in enumerate(bounds[:-1]))
     connection.register("split_keys", pa.table({"k": keys}))
     try:
         chosen = connection.execute(
-            "SELECT CAST(CASE "
-            + cases
-            + f" ELSE {len(bounds) - 1} END AS TINYINT) AS s FROM (SELECT "
-            "CAST(CAST(('0x' || substr(sha256(k), 1, 16)) AS UBIGINT) AS DOUBLE) "
-            "/ 18446744073709551616.0 AS u FROM split_keys)"
+            f"SELECT {split_sql(rule, 'k')} AS s FROM split_keys"
         ).to_arrow_table()
     finally:
         connection.unregister("split_keys")
@@ -203,10 +227,13 @@ def write_splits(
     rule: SplitRule,
     *,
     shard_rows: int,
+    assigned: bool = False,
     progress: Progress | None = None,
 ) -> WrittenSplits:
     """Route each row to its split's writer (one thread per split, bounded queues), hashing
-    the whole set on the way.
+    the whole set on the way. With ``assigned``, each batch carries one more column than
+    ``schema``, last: the split's index, computed by the query itself (:func:`split_sql`
+    over :func:`key_sql`); otherwise the split is computed here, batch by batch.
 
     Raises:
         TrainingSetError: the key is not an output column, is null, or has another type.
@@ -221,7 +248,7 @@ def write_splits(
         )
     from lake.core.duckdb import connect
 
-    connection = connect(threads=1)
+    connection = None if assigned else connect(threads=1)
     hasher = ContentHasher(schema)
     queues: dict[str, queue.Queue[Any]] = {n: queue.Queue(_QUEUED) for n in rule.names}
     done: dict[str, WrittenShards] = {}
@@ -251,17 +278,24 @@ def write_splits(
     try:
         index = schema.get_field_index(rule.key)
         for batch in batches:
-            if batch.schema != schema:
+            if assigned:
+                chosen = batch.column(batch.num_columns - 1)
+                if chosen.null_count:
+                    raise _refused(rule, "null")
+                batch = pa.RecordBatch.from_arrays(batch.columns[:-1], schema=schema)
+            elif batch.schema != schema:
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
             hasher.update(batch)
-            try:
-                chosen = assign_array(batch.column(index), rule, connection)
-            except TypeError as error:
-                kind = "null" if str(error) == "NoneType" else f"of type {batch.column(index).type}"
-                raise TrainingSetError(
-                    f"The split key {rule.key!r} has a value that is {kind}; the split rule "
-                    f"takes integers and strings: filter the nulls or cast the key in the query."
-                ) from None
+            if not assigned:
+                try:
+                    chosen = assign_array(batch.column(index), rule, connection)
+                except TypeError as error:
+                    raise _refused(
+                        rule,
+                        "null"
+                        if str(error) == "NoneType"
+                        else f"of type {batch.column(index).type}",
+                    ) from None
             for i, name in enumerate(rule.names):
                 part = batch.filter(pc.equal(chosen, i))
                 if part.num_rows:
@@ -272,7 +306,8 @@ def write_splits(
             if failed:
                 break
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
         for name in rule.names:
             queues[name].put(end)
         for thread in threads:
@@ -288,4 +323,20 @@ def write_splits(
     return WrittenSplits(whole, {name: done[name] for name in rule.names})
 
 
-__all__ = ["SplitRule", "WrittenSplits", "assign", "parse_split", "position", "write_splits"]
+def _refused(rule: SplitRule, kind: str) -> TrainingSetError:
+    return TrainingSetError(
+        f"The split key {rule.key!r} has a value that is {kind}; the split rule takes "
+        f"integers and strings: filter the nulls or cast the key in the query."
+    )
+
+
+__all__ = [
+    "SplitRule",
+    "WrittenSplits",
+    "assign",
+    "key_sql",
+    "parse_split",
+    "position",
+    "split_sql",
+    "write_splits",
+]

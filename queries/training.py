@@ -113,7 +113,7 @@ from queries.shards import (
     write_shards,
     writer_settings,
 )
-from queries.splits import SplitRule, parse_split, write_splits
+from queries.splits import SplitRule, key_sql, parse_split, split_sql, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ Target = Path | RemoteFolder
 """A training set's folder: local, or an ``s3://`` prefix (:mod:`queries.outputs`)."""
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
+SPLIT_ALIAS = "lake_split_source"
+SPLIT_COLUMN = "lake_split"
 _TEMP_PREFIX = ".lake-tmp-"
 _INSTALLING = f"{LAKE_FOLDER}/installing"
 _VOLATILE = {
@@ -347,7 +349,12 @@ class _Prepared:
 
     query: PreparedQuery
     order: OrderPlan
-    columns: int
+    described: tuple[tuple[str, str], ...]
+    """Each output column's name and DuckDB type."""
+
+    @property
+    def columns(self) -> int:
+        return len(self.described)
 
     @property
     def sql(self) -> str:
@@ -389,11 +396,13 @@ def _prepare(
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
     query = prepare(resolver, statement, travel=travel)
-    columns = query.run(
-        lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+    described = query.run(
+        lambda rewritten: tuple(
+            (str(row[0]), str(row[1])) for row in cursor.execute(rewritten.text).fetchall()
+        ),
         edits=((0, 0, "DESCRIBE "), *order.trimmed()),
     )
-    return _Prepared(query, order, columns)
+    return _Prepared(query, order, described)
 
 
 def _pinned(
@@ -472,29 +481,45 @@ def parse_as_of(value: str | datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """The ordered query's rows as they come."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    split_assigned: bool = False
+    """Each batch carries one more column, last: the split's index (:func:`_split_edits`)."""
+
+
 def _stream(
     prepared: _Prepared,
     cursor: duckdb.DuckDBPyConnection,
     engine: Engine | None = None,
     notes: list[str] | None = None,
-) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """Run the ordered query and stream its rows."""
+    rule: SplitRule | None = None,
+) -> _Stream:
+    """Run the ordered query and stream its rows; with a split ``rule`` whose key DuckDB
+    can hash here, the query computes each row's split too."""
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
-        return ray_engine.stream(
-            prepared.query,
-            prepared.order,
-            cursor,
-            address=engine.address,
-            notes=notes,
+        return _Stream(
+            *ray_engine.stream(
+                prepared.query,
+                prepared.order,
+                cursor,
+                address=engine.address,
+                notes=notes,
+            )
         )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
         cursor.execute(rewritten.text)
         return rewritten, cursor.to_arrow_reader(BATCH_ROWS)
 
-    rewritten, reader = prepared.query.run(start, edits=prepared.order.edits(prepared.columns))
+    edits = prepared.order.edits(prepared.columns)
+    split = _split_edits(prepared, edits, rule) if rule is not None else None
+    rewritten, reader = prepared.query.run(start, edits=split or edits)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -504,7 +529,39 @@ def _stream(
                 raise
             raise prepared.query.translate(error, rewritten) from error
 
-    return reader.schema, batches()
+    if split is None:
+        return _Stream(reader.schema, batches())
+    schema = reader.schema.remove(len(reader.schema) - 1)
+    return _Stream(schema, batches(), split_assigned=True)
+
+
+def _split_edits(
+    prepared: _Prepared, edits: Sequence[Edit], rule: SplitRule
+) -> tuple[Edit, ...] | None:
+    """The ordered query wrapped in a projection that adds each row's split (the rule in
+    SQL, :func:`queries.splits.split_sql`) as a last column: DuckDB hashes the keys on all
+    its threads, where hashing each batch afterwards ran on one, and a projection keeps the
+    order of the query it reads (DuckDB's order preservation), so the rows, their order and
+    the shards are those of the query alone. None when the key is not one output column of
+    a type the rule covers: the split is then computed batch by batch (which refuses it)."""
+    from lake.core.quoting import quote_ident
+
+    types = [kind for name, kind in prepared.described if name == rule.key]
+    key = key_sql(quote_ident(rule.key), types[0]) if len(types) == 1 else None
+    if key is None:
+        return None
+    head = f"SELECT *, {split_sql(rule, key)} AS {SPLIT_COLUMN} FROM (\n"
+    tail = f"\n) AS {SPLIT_ALIAS}"
+    end = len(prepared.order.source)
+    wrapped = [
+        (start, stop, (head if start == stop == 0 else "") + text + (tail if stop == end else ""))
+        for start, stop, text in edits
+    ]
+    if not any(start == stop == 0 for start, stop, _ in edits):
+        wrapped.append((0, 0, head))
+    if not any(stop == end for _, stop, _ in edits):  # pragma: no cover - the rule trims the end
+        wrapped.append((end, end, tail))
+    return tuple(wrapped)
 
 
 def _is_arrow_error(error: BaseException) -> bool:
@@ -557,11 +614,17 @@ def materialize(
     moment = parse_as_of(as_of) if as_of is not None else None
     out = _target(out, storage)
     previous = _existing_manifest(out)
+    if previous is not None:
+        hit = _quick_cache_hit(catalog, storage, name, sql, previous, out, shard_rows, rule, moment)
+        if hit is not None:
+            return _result(previous, out, "cached", started, hit.run_id)
     cursor = session.shared_cursor(storage)
     try:
         prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
-        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs, rule)
+        registered = _registered_with_same_inputs(
+            catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
+        )
         if previous is not None:
             if registered is None:
                 _refuse_overwrite(out, previous, f"a new version of {name}")
@@ -584,11 +647,9 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, cursor, engine, notes)
                 written, split_json = _write(
                     storage,
-                    batches,
-                    schema,
+                    _stream(prepared, cursor, engine, notes, rule),
                     staging,
                     rule,
                     shard_rows=shard_rows,
@@ -694,13 +755,12 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor, engine, engine_notes)
+                rule = _split_rule(manifest.extra)
                 written, split_json = _write(
                     storage,
-                    batches,
-                    schema,
+                    _stream(prepared, cursor, engine, engine_notes, rule),
                     staging,
-                    _split_rule(manifest.extra),
+                    rule,
                     shard_rows=shard_rows,
                     progress=progress,
                 )
@@ -762,11 +822,15 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion], rule: SplitRule | None
+    catalog: Catalog,
+    name: str,
+    sql: str,
+    inputs: Sequence[tuple[str, int]],
+    rule: SplitRule | None,
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions (and
-    split by the same rule)."""
-    wanted = sorted((str(i.table), i.version) for i in inputs)
+    """The registered version of ``name`` made by the same SQL over the same versions
+    (``(table, version)`` pairs) and split by the same rule."""
+    wanted = sorted(set(inputs))
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
@@ -775,6 +839,58 @@ def _registered_with_same_inputs(
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
+
+
+def _quick_cache_hit(
+    catalog: Catalog,
+    storage: Storage,
+    name: str,
+    sql: str,
+    previous: Manifest,
+    out: Target,
+    shard_rows: int,
+    rule: SplitRule | None,
+    moment: datetime | None,
+) -> TrainingSetInfo | None:
+    """The registered version ``out`` holds intact, when the query would pin the versions it
+    was made from: found from the catalog alone, before the query is prepared (reading each
+    version's Delta log on S3 and starting DuckDB cost most of a cache hit). None when that
+    cannot be told so cheaply (a time-travel clause DuckDB must compute) or it is no hit:
+    the full path then decides, with the same rules.
+
+    Raises:
+        NotReproducible, QueryRefused, QuerySyntaxError: as :func:`materialize`.
+    """
+    statement = parse_statement(sql)
+    order = plan_order(statement)
+    resolver = Resolver(catalog, storage)
+    travel = _as_of(statement, resolver, moment) if moment is not None else {}
+    pins: list[tuple[str, int]] = []
+    for index, ref in enumerate(statement.tables):
+        table = resolver.lake_name(ref)
+        clause = travel.get(index, ref.time_travel)
+        if table is None or ref.role == "target":
+            if ref.time_travel is not None or ref.role == "target":
+                return None  # the full path says what is wrong
+            continue
+        if clause is not None and clause.version is None and clause.moment is None:
+            return None  # an expression such as now() - INTERVAL 1 DAY: DuckDB computes it
+        try:
+            _, version = resolver.version(table, clause, where="", evaluate=_no_evaluation)
+        except LakeError:
+            return None
+        pins.append((str(table), version))
+    registered = _registered_with_same_inputs(catalog, name, order.text, pins, rule)
+    if registered is None or (previous.name, previous.version) != (
+        registered.name,
+        registered.version,
+    ):
+        return None
+    return registered if _cache_hit(previous, registered, out, shard_rows) else None
+
+
+def _no_evaluation(expression: str) -> datetime:  # pragma: no cover - never called
+    raise AssertionError(f"{expression} was to be computed by DuckDB")
 
 
 def _cache_hit(
@@ -933,8 +1049,7 @@ def _manifest(
 
 def _write(
     storage: Storage,
-    batches: Iterator[pa.RecordBatch],
-    schema: pa.Schema,
+    rows: _Stream,
     staging: Path,
     rule: SplitRule | None,
     *,
@@ -944,11 +1059,19 @@ def _write(
     """Write the shards (one subfolder per split with a rule) and the assets the ``uri``
     column names (:mod:`queries.assets`); the manifest's ``split``."""
     if rule is None:
-        whole = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
+        whole = write_shards(
+            rows.batches, rows.schema, staging, shard_rows=shard_rows, progress=progress
+        )
         split = None
     else:
         written = write_splits(
-            batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
+            rows.batches,
+            rows.schema,
+            staging,
+            rule,
+            shard_rows=shard_rows,
+            assigned=rows.split_assigned,
+            progress=progress,
         )
         whole, split = written.whole, {**rule.to_json(), "splits": written.to_json()}
     assets = localize(storage, staging, whole.files)
