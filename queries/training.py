@@ -113,7 +113,7 @@ from queries.shards import (
     write_shards,
     writer_settings,
 )
-from queries.splits import SplitRule, key_sql, parse_split, split_sql, write_splits
+from queries.splits import SplitRule, parse_split, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 
 if TYPE_CHECKING:
@@ -125,8 +125,6 @@ Target = Path | RemoteFolder
 """A training set's folder: local, or an ``s3://`` prefix (:mod:`queries.outputs`)."""
 BATCH_ROWS = 65_536
 WRAPPER_ALIAS = "lake_training_set"
-SPLIT_ALIAS = "lake_split_source"
-SPLIT_COLUMN = "lake_split"
 _TEMP_PREFIX = ".lake-tmp-"
 _INSTALLING = f"{LAKE_FOLDER}/installing"
 _VOLATILE = {
@@ -349,12 +347,7 @@ class _Prepared:
 
     query: PreparedQuery
     order: OrderPlan
-    described: tuple[tuple[str, str], ...]
-    """Each output column's name and DuckDB type."""
-
-    @property
-    def columns(self) -> int:
-        return len(self.described)
+    columns: int
 
     @property
     def sql(self) -> str:
@@ -396,13 +389,11 @@ def _prepare(
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
     query = prepare(resolver, statement, travel=travel)
-    described = query.run(
-        lambda rewritten: tuple(
-            (str(row[0]), str(row[1])) for row in cursor.execute(rewritten.text).fetchall()
-        ),
+    columns = query.run(
+        lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
         edits=((0, 0, "DESCRIBE "), *order.trimmed()),
     )
-    return _Prepared(query, order, described)
+    return _Prepared(query, order, columns)
 
 
 def _pinned(
@@ -481,45 +472,29 @@ def parse_as_of(value: str | datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class _Stream:
-    """The ordered query's rows as they come."""
-
-    schema: pa.Schema
-    batches: Iterator[pa.RecordBatch]
-    split_assigned: bool = False
-    """Each batch carries one more column, last: the split's index (:func:`_split_edits`)."""
-
-
 def _stream(
     prepared: _Prepared,
     cursor: duckdb.DuckDBPyConnection,
     engine: Engine | None = None,
     notes: list[str] | None = None,
-    rule: SplitRule | None = None,
-) -> _Stream:
-    """Run the ordered query and stream its rows; with a split ``rule`` whose key DuckDB
-    can hash here, the query computes each row's split too."""
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Run the ordered query and stream its rows."""
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
-        return _Stream(
-            *ray_engine.stream(
-                prepared.query,
-                prepared.order,
-                cursor,
-                address=engine.address,
-                notes=notes,
-            )
+        return ray_engine.stream(
+            prepared.query,
+            prepared.order,
+            cursor,
+            address=engine.address,
+            notes=notes,
         )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
         cursor.execute(rewritten.text)
         return rewritten, cursor.to_arrow_reader(BATCH_ROWS)
 
-    edits = prepared.order.edits(prepared.columns)
-    split = _split_edits(prepared, edits, rule) if rule is not None else None
-    rewritten, reader = prepared.query.run(start, edits=split or edits)
+    rewritten, reader = prepared.query.run(start, edits=prepared.order.edits(prepared.columns))
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -529,39 +504,7 @@ def _stream(
                 raise
             raise prepared.query.translate(error, rewritten) from error
 
-    if split is None:
-        return _Stream(reader.schema, batches())
-    schema = reader.schema.remove(len(reader.schema) - 1)
-    return _Stream(schema, batches(), split_assigned=True)
-
-
-def _split_edits(
-    prepared: _Prepared, edits: Sequence[Edit], rule: SplitRule
-) -> tuple[Edit, ...] | None:
-    """The ordered query wrapped in a projection that adds each row's split (the rule in
-    SQL, :func:`queries.splits.split_sql`) as a last column: DuckDB hashes the keys on all
-    its threads, where hashing each batch afterwards ran on one, and a projection keeps the
-    order of the query it reads (DuckDB's order preservation), so the rows, their order and
-    the shards are those of the query alone. None when the key is not one output column of
-    a type the rule covers: the split is then computed batch by batch (which refuses it)."""
-    from lake.core.quoting import quote_ident
-
-    types = [kind for name, kind in prepared.described if name == rule.key]
-    key = key_sql(quote_ident(rule.key), types[0]) if len(types) == 1 else None
-    if key is None:
-        return None
-    head = f"SELECT *, {split_sql(rule, key)} AS {SPLIT_COLUMN} FROM (\n"
-    tail = f"\n) AS {SPLIT_ALIAS}"
-    end = len(prepared.order.source)
-    wrapped = [
-        (start, stop, (head if start == stop == 0 else "") + text + (tail if stop == end else ""))
-        for start, stop, text in edits
-    ]
-    if not any(start == stop == 0 for start, stop, _ in edits):
-        wrapped.append((0, 0, head))
-    if not any(stop == end for _, stop, _ in edits):  # pragma: no cover - the rule trims the end
-        wrapped.append((end, end, tail))
-    return tuple(wrapped)
+    return reader.schema, batches()
 
 
 def _is_arrow_error(error: BaseException) -> bool:
@@ -647,9 +590,11 @@ def materialize(
                 inputs=inputs,
             )
             try:
+                schema, batches = _stream(prepared, cursor, engine, notes)
                 written, split_json = _write(
                     storage,
-                    _stream(prepared, cursor, engine, notes, rule),
+                    batches,
+                    schema,
                     staging,
                     rule,
                     shard_rows=shard_rows,
@@ -755,12 +700,13 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                rule = _split_rule(manifest.extra)
+                schema, batches = _stream(prepared, cursor, engine, engine_notes)
                 written, split_json = _write(
                     storage,
-                    _stream(prepared, cursor, engine, engine_notes, rule),
+                    batches,
+                    schema,
                     staging,
-                    rule,
+                    _split_rule(manifest.extra),
                     shard_rows=shard_rows,
                     progress=progress,
                 )
@@ -1049,7 +995,8 @@ def _manifest(
 
 def _write(
     storage: Storage,
-    rows: _Stream,
+    batches: Iterator[pa.RecordBatch],
+    schema: pa.Schema,
     staging: Path,
     rule: SplitRule | None,
     *,
@@ -1059,19 +1006,11 @@ def _write(
     """Write the shards (one subfolder per split with a rule) and the assets the ``uri``
     column names (:mod:`queries.assets`); the manifest's ``split``."""
     if rule is None:
-        whole = write_shards(
-            rows.batches, rows.schema, staging, shard_rows=shard_rows, progress=progress
-        )
+        whole = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)
         split = None
     else:
         written = write_splits(
-            rows.batches,
-            rows.schema,
-            staging,
-            rule,
-            shard_rows=shard_rows,
-            assigned=rows.split_assigned,
-            progress=progress,
+            batches, schema, staging, rule, shard_rows=shard_rows, progress=progress
         )
         whole, split = written.whole, {**rule.to_json(), "splits": written.to_json()}
     assets = localize(storage, staging, whole.files)

@@ -714,6 +714,23 @@ def test_the_split_computed_in_duckdb_is_the_documented_rule_key_for_key():
         connection.close()
 
 
+def test_a_split_compares_the_hash_prefix_with_the_exact_point_where_u_reaches_a_bound():
+    import random
+
+    from queries.splits import prefix_threshold
+
+    draw = random.Random(11)
+    for bound in (0.8, 0.9, 0.1 + 0.2, 1 / 3, 0.5, 1.0, 2**-60, 1.0000000001):
+        threshold = prefix_threshold(bound)
+        if threshold < 2**64:
+            assert threshold / 2**64 >= bound
+        if threshold > 0:
+            assert (threshold - 1) / 2**64 < bound
+        near = [threshold + d for d in range(-3000, 3000) if 0 <= threshold + d < 2**64]
+        for n in near + [draw.randrange(2**64) for _ in range(2000)]:
+            assert (n < threshold) == (n / 2**64 < bound), (bound, n)
+
+
 @pytest.mark.parametrize(
     "spec,match",
     [
