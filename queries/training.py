@@ -43,7 +43,9 @@ content, proven by its hash) when a file is missing or damaged.
 versions, registered in the catalog with the same content hash, and every file listed has
 its recorded size and sha256, nothing is recomputed (a cache hit). Checking the sha256 of
 every file reads the output once (about 2 GB/s); sizes alone would miss a corrupted file,
-and re-running the query costs far more.
+and re-running the query costs far more. The versions a hit needs are the catalog's: when
+the folder holds a manifest, they are looked up before the query is prepared, so a hit
+reads no input (no Delta log, no DuckDB), which on S3 was most of its time.
 
 **Same SQL, same versions, another folder**: the registered version is written there
 again (no new version); content that differs is refused as not reproducible.
