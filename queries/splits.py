@@ -250,6 +250,11 @@ def write_splits(
             f"The split key {rule.key!r} is not a column of the query's result "
             f"({', '.join(schema.names)}); --split-key names an output column."
         )
+    if schema.names.count(rule.key) > 1:
+        raise TrainingSetError(
+            f"The split key {rule.key!r} names {schema.names.count(rule.key)} columns of the "
+            f"query's result; give them distinct names (... AS other_name) so the key is one."
+        )
     from lake.core.duckdb import connect
 
     connection = connect(threads=1)

@@ -870,6 +870,15 @@ def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
             split="a=0.5,b=0.5",
             split_key="amount",
         )
+    with pytest.raises(TrainingSetError, match="split key 'user_id' names 2 columns"):
+        lk.materialize(
+            "s",
+            sql="SELECT e.user_id, u.user_id FROM web.events e JOIN shop.users u USING (user_id) "
+            "ORDER BY 1",
+            out=tmp_path / "d",
+            split="a=0.5,b=0.5",
+            split_key="user_id",
+        )
     with pytest.raises(TrainingSetError, match="'amount' has a value that is of type double"):
         lk.materialize("s", sql=SQL, out=tmp_path / "c", split="a=0.5,b=0.5", split_key="amount")
     assert lk.training_sets() == []
