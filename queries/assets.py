@@ -3,8 +3,8 @@
 When the query's result has a string column ``uri`` whose values name objects of the
 warehouse (``<warehouse>/objects/ab/cdef...``, written by ``lake ingest files``), every
 object named is copied into the training set's folder as ``.assets/ab/cdef...`` (hard
-linked when the warehouse is on the same local disk; several at a time, each streamed in
-blocks, so memory stays bounded). A name loaders skip (``.``), so the folder still loads
+linked when the warehouse is on the same local disk; copies several at a time, each
+streamed in blocks, so memory stays bounded). A name loaders skip (``.``), so the folder still loads
 as Parquet alone. Each asset is listed in the manifest's ``files`` with its size and
 sha256, so the cache check verifies it like a shard.
 
@@ -15,7 +15,6 @@ are checked on every cache hit and rebuild.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -59,41 +58,75 @@ def localize(storage: Storage, folder: Path, shards: Sequence[ShardFile]) -> lis
         column = pq.read_table(path, columns=[URI_COLUMN]).column(0)
         named.update(u for u in pc.unique(column).to_pylist() if u and u.startswith(prefix))
     wanted = sorted(named)
+    names = {uri: uri[len(prefix) :].replace("/", "") for uri in wanted}
+    # Each folder once, up front: a mkdir per file (even one that exists) cost more than
+    # the hard link it precedes.
+    for folder_name in sorted({sha256[:2] for sha256 in names.values()}):
+        (folder / ASSETS / folder_name).mkdir(parents=True, exist_ok=True)
 
-    def one(uri: str) -> ShardFile:
-        sha256 = uri[len(prefix) :].replace("/", "")
-        relative = f"{ASSETS}/{sha256[:2]}/{sha256[2:]}"
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def fetch(uri: str) -> ShardFile:
         try:
-            _fetch(storage, uri, target)
+            size = _fetch(storage, uri, folder / _relative(names[uri]))
         except FileNotFoundError as error:
-            raise TrainingSetError(
-                f"The training set's uri column names {uri}, which is not in the warehouse "
-                f"(vacuumed, or another lake's); ingest the file again or filter it out."
-            ) from error
-        return ShardFile(relative, 0, target.stat().st_size, sha256)
+            raise _missing(uri) from error
+        return ShardFile(_relative(names[uri]), 0, size, names[uri])
 
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lake-assets") as pool:
-        return list(pool.map(one, wanted))
+    # A hard link is one quick system call, made here: threads would only add their
+    # hand-offs. Copies (S3, another disk) stream in the pool, several at a time.
+    done: dict[str, ShardFile] = {}
+    if not storage.is_s3:
+        for uri in wanted:
+            size = _link(storage, uri, folder / _relative(names[uri]))
+            if size is not None:
+                done[uri] = ShardFile(_relative(names[uri]), 0, size, names[uri])
+    rest = [uri for uri in wanted if uri not in done]
+    if rest:
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lake-assets") as pool:
+            done.update(zip(rest, pool.map(fetch, rest), strict=True))
+    return [done[uri] for uri in wanted]
 
 
-def _fetch(storage: Storage, uri: str, target: Path) -> None:
+def _relative(sha256: str) -> str:
+    return f"{ASSETS}/{sha256[:2]}/{sha256[2:]}"
+
+
+def _missing(uri: str) -> TrainingSetError:
+    return TrainingSetError(
+        f"The training set's uri column names {uri}, which is not in the warehouse "
+        f"(vacuumed, or another lake's); ingest the file again or filter it out."
+    )
+
+
+def _link(storage: Storage, uri: str, target: Path) -> int | None:
+    """Hard link a local object; its size, or None when it must be copied (another disk).
+
+    Raises:
+        TrainingSetError: the object is not in the warehouse.
+    """
+    _, path = storage.filesystem_for(uri)
+    try:
+        os.link(path, target)
+    except FileNotFoundError as error:
+        raise _missing(uri) from error
+    except OSError:
+        return None
+    return target.stat().st_size
+
+
+def _fetch(storage: Storage, uri: str, target: Path) -> int:
+    """Copy an object to ``target`` in blocks; its size."""
     fs, path = storage.filesystem_for(uri)
     if not storage.is_s3:
         if not os.path.exists(path):
             raise FileNotFoundError(path)
-        try:
-            os.link(path, target)  # same disk: no copy
-            return
-        except OSError:
-            shutil.copyfile(path, target)
-            return
-    digest = hashlib.sha256()
+        shutil.copyfile(path, target)
+        return target.stat().st_size
+    size = 0
     with fs.open_input_stream(path) as source, open(target, "wb") as sink:
         while chunk := source.read(_BLOCK):
-            digest.update(chunk)
             sink.write(chunk)
+            size += len(chunk)
+    return size
 
 
 def manifest_assets(files: Sequence[Any]) -> int:

@@ -98,6 +98,27 @@ class Resolver:
             TimeTravelError: the version does not exist, the time is before the table
                 existed, or the table has no version at all.
         """
+        info, version = self.version(name, travel, where=where, evaluate=evaluate)
+        store = DeltaStore(info.location, self.storage)
+        snapshot, committed_at = self._snapshot(info, store, version, name, where)
+        return ResolvedTable(
+            TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
+        )
+
+    def version(
+        self,
+        name: TableName,
+        travel: TimeTravel | None,
+        *,
+        where: str,
+        evaluate: Callable[[str], datetime],
+    ) -> tuple[TableInfo, int]:
+        """The version :meth:`resolve` pins ``name`` to, and the table as the catalog then
+        knows it, without reading that version's files (a cache check needs no more).
+
+        Raises:
+            TimeTravelError: as :meth:`resolve`.
+        """
         info = self._tables[name]
         store = DeltaStore(info.location, self.storage)
         if travel is None:
@@ -114,10 +135,7 @@ class Resolver:
                 travel.moment if travel.moment is not None else evaluate(travel.expression or "")
             )
             version = self._version_at(name, info, store, moment, travel, where)
-        snapshot, committed_at = self._snapshot(info, store, version, name, where)
-        return ResolvedTable(
-            TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
-        )
+        return info, version
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import queue
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,10 +145,44 @@ def _bounds(rule: SplitRule) -> list[float]:
     return bounds
 
 
+def prefix_threshold(bound: float) -> int:
+    """The least 64-bit prefix ``n`` whose ``u`` (``n / 2**64``, rounded to a double as in
+    :func:`position`) is at least ``bound``: ``u < bound`` exactly when ``n`` is below it, as
+    rounding never reverses an order. ``2**64`` when no prefix reaches ``bound``."""
+    low, high = 0, 2**64
+    while low < high:
+        middle = (low + high) // 2
+        if middle / 2**64 >= bound:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def split_sql(rule: SplitRule, key: str) -> str:
+    """The rule as one DuckDB expression over ``key`` (an expression giving the key's bytes,
+    a ``VARCHAR`` or ``BLOB``): the split's index, a ``TINYINT`` (null for a null key).
+
+    Rather than turning the first 8 bytes of the sha256 into ``u`` (a double) per row, it
+    compares their hex digits with each bound's :func:`prefix_threshold`, written as the
+    same fixed-width lowercase hex as DuckDB's ``sha256``: the same split, about a quarter
+    less work than parsing the hex into a number."""
+    prefix = f"substr(sha256({key}), 1, 16)"
+    cases = []
+    for index, bound in enumerate(_bounds(rule)[:-1]):
+        threshold = prefix_threshold(bound)
+        test = f"{prefix} < '{threshold:016x}'" if threshold < 2**64 else "true"
+        cases.append(f"WHEN {test} THEN {index}")
+    # DuckDB computes the repeated hash once (common subexpressions are shared).
+    return (
+        f"CAST(CASE WHEN {key} IS NULL THEN NULL {' '.join(cases)} "
+        f"ELSE {len(rule.fractions) - 1} END AS TINYINT)"
+    )
+
+
 def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:
-    """:func:`assign` over a column, in DuckDB (``connection``): the same rule, about 20x
-    faster than hashing row by row in Python. ``u`` is the same double: DuckDB rounds the
-    64-bit integer to the nearest double as Python does, and the division by 2**64 is exact.
+    """:func:`assign` over a column, in DuckDB (``connection``): the same rule
+    (:func:`split_sql`), about 20x faster than hashing row by row in Python.
 
     Raises:
         TypeError: a null key (``"NoneType"``) or a key type the rule does not cover.
@@ -167,16 +202,10 @@ def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:
         raise TypeError(str(kind))
     if keys.null_count:
         raise TypeError("NoneType")
-    bounds = _bounds(rule)
-    cases = " ".join(f"WHEN u < {bound!r} THEN {i}" for i, bound in enumerate(bounds[:-1]))
     connection.register("split_keys", pa.table({"k": keys}))
     try:
         chosen = connection.execute(
-            "SELECT CAST(CASE "
-            + cases
-            + f" ELSE {len(bounds) - 1} END AS TINYINT) AS s FROM (SELECT "
-            "CAST(CAST(('0x' || substr(sha256(k), 1, 16)) AS UBIGINT) AS DOUBLE) "
-            "/ 18446744073709551616.0 AS u FROM split_keys)"
+            f"SELECT {split_sql(rule, 'k')} AS s FROM split_keys"
         ).to_arrow_table()
     finally:
         connection.unregister("split_keys")
@@ -206,7 +235,9 @@ def write_splits(
     progress: Progress | None = None,
 ) -> WrittenSplits:
     """Route each row to its split's writer (one thread per split, bounded queues), hashing
-    the whole set on the way.
+    the whole set on the way. Each batch's splits are computed (:func:`assign_array`, in
+    DuckDB, which lets go of the GIL) in a thread of their own while the batch before is
+    routed and the next one fetched: hashing the keys was a fifth of the work, in line.
 
     Raises:
         TrainingSetError: the key is not an output column, is null, or has another type.
@@ -219,9 +250,15 @@ def write_splits(
             f"The split key {rule.key!r} is not a column of the query's result "
             f"({', '.join(schema.names)}); --split-key names an output column."
         )
+    if schema.names.count(rule.key) > 1:
+        raise TrainingSetError(
+            f"The split key {rule.key!r} names {schema.names.count(rule.key)} columns of the "
+            f"query's result; give them distinct names (... AS other_name) so the key is one."
+        )
     from lake.core.duckdb import connect
 
     connection = connect(threads=1)
+    assigner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-split-assign")
     hasher = ContentHasher(schema)
     queues: dict[str, queue.Queue[Any]] = {n: queue.Queue(_QUEUED) for n in rule.names}
     done: dict[str, WrittenShards] = {}
@@ -248,30 +285,42 @@ def write_splits(
     for thread in threads:
         thread.start()
     rows = 0
+    index = schema.get_field_index(rule.key)
+
+    def route(batch: pa.RecordBatch, assigning: Future[pa.Array]) -> None:
+        nonlocal rows
+        try:
+            chosen = assigning.result()
+        except TypeError as error:
+            kind = "null" if str(error) == "NoneType" else f"of type {batch.column(index).type}"
+            raise TrainingSetError(
+                f"The split key {rule.key!r} has a value that is {kind}; the split rule "
+                f"takes integers and strings: filter the nulls or cast the key in the query."
+            ) from None
+        for i, name in enumerate(rule.names):
+            part = batch.filter(pc.equal(chosen, i))
+            if part.num_rows:
+                queues[name].put(part)
+        rows += batch.num_rows
+        if progress is not None:
+            progress(0, rows, 0)
+
+    pending: tuple[pa.RecordBatch, Future[pa.Array]] | None = None
     try:
-        index = schema.get_field_index(rule.key)
         for batch in batches:
             if batch.schema != schema:
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            assigning = assigner.submit(assign_array, batch.column(index), rule, connection)
             hasher.update(batch)
-            try:
-                chosen = assign_array(batch.column(index), rule, connection)
-            except TypeError as error:
-                kind = "null" if str(error) == "NoneType" else f"of type {batch.column(index).type}"
-                raise TrainingSetError(
-                    f"The split key {rule.key!r} has a value that is {kind}; the split rule "
-                    f"takes integers and strings: filter the nulls or cast the key in the query."
-                ) from None
-            for i, name in enumerate(rule.names):
-                part = batch.filter(pc.equal(chosen, i))
-                if part.num_rows:
-                    queues[name].put(part)
-            rows += batch.num_rows
-            if progress is not None:
-                progress(0, rows, 0)
+            if pending is not None:
+                route(*pending)
+            pending = (batch, assigning)
             if failed:
                 break
+        if pending is not None and not failed:
+            route(*pending)
     finally:
+        assigner.shutdown(wait=True)
         connection.close()
         for name in rule.names:
             queues[name].put(end)
@@ -288,4 +337,13 @@ def write_splits(
     return WrittenSplits(whole, {name: done[name] for name in rule.names})
 
 
-__all__ = ["SplitRule", "WrittenSplits", "assign", "parse_split", "position", "write_splits"]
+__all__ = [
+    "SplitRule",
+    "WrittenSplits",
+    "assign",
+    "parse_split",
+    "position",
+    "prefix_threshold",
+    "split_sql",
+    "write_splits",
+]

@@ -43,7 +43,9 @@ content, proven by its hash) when a file is missing or damaged.
 versions, registered in the catalog with the same content hash, and every file listed has
 its recorded size and sha256, nothing is recomputed (a cache hit). Checking the sha256 of
 every file reads the output once (about 2 GB/s); sizes alone would miss a corrupted file,
-and re-running the query costs far more.
+and re-running the query costs far more. The versions a hit needs are the catalog's: when
+the folder holds a manifest, they are looked up before the query is prepared, so a hit
+reads no input (no Delta log, no DuckDB), which on S3 was most of its time.
 
 **Same SQL, same versions, another folder**: the registered version is written there
 again (no new version); content that differs is refused as not reproducible.
@@ -557,11 +559,17 @@ def materialize(
     moment = parse_as_of(as_of) if as_of is not None else None
     out = _target(out, storage)
     previous = _existing_manifest(out)
+    if previous is not None:
+        hit = _quick_cache_hit(catalog, storage, name, sql, previous, out, shard_rows, rule, moment)
+        if hit is not None:
+            return _result(previous, out, "cached", started, hit.run_id)
     cursor = session.shared_cursor(storage)
     try:
         prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
-        registered = _registered_with_same_inputs(catalog, name, prepared.sql, inputs, rule)
+        registered = _registered_with_same_inputs(
+            catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
+        )
         if previous is not None:
             if registered is None:
                 _refuse_overwrite(out, previous, f"a new version of {name}")
@@ -762,11 +770,15 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog, name: str, sql: str, inputs: Sequence[TableVersion], rule: SplitRule | None
+    catalog: Catalog,
+    name: str,
+    sql: str,
+    inputs: Sequence[tuple[str, int]],
+    rule: SplitRule | None,
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions (and
-    split by the same rule)."""
-    wanted = sorted((str(i.table), i.version) for i in inputs)
+    """The registered version of ``name`` made by the same SQL over the same versions
+    (``(table, version)`` pairs) and split by the same rule."""
+    wanted = sorted(set(inputs))
     for candidate in reversed(training_sets(catalog, name)):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
@@ -775,6 +787,58 @@ def _registered_with_same_inputs(
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
+
+
+def _quick_cache_hit(
+    catalog: Catalog,
+    storage: Storage,
+    name: str,
+    sql: str,
+    previous: Manifest,
+    out: Target,
+    shard_rows: int,
+    rule: SplitRule | None,
+    moment: datetime | None,
+) -> TrainingSetInfo | None:
+    """The registered version ``out`` holds intact, when the query would pin the versions it
+    was made from: found from the catalog alone, before the query is prepared (reading each
+    version's Delta log on S3 and starting DuckDB cost most of a cache hit). None when that
+    cannot be told so cheaply (a time-travel clause DuckDB must compute) or it is no hit:
+    the full path then decides, with the same rules.
+
+    Raises:
+        NotReproducible, QueryRefused, QuerySyntaxError: as :func:`materialize`.
+    """
+    statement = parse_statement(sql)
+    order = plan_order(statement)
+    resolver = Resolver(catalog, storage)
+    travel = _as_of(statement, resolver, moment) if moment is not None else {}
+    pins: list[tuple[str, int]] = []
+    for index, ref in enumerate(statement.tables):
+        table = resolver.lake_name(ref)
+        clause = travel.get(index, ref.time_travel)
+        if table is None or ref.role == "target":
+            if ref.time_travel is not None or ref.role == "target":
+                return None  # the full path says what is wrong
+            continue
+        if clause is not None and clause.version is None and clause.moment is None:
+            return None  # an expression such as now() - INTERVAL 1 DAY: DuckDB computes it
+        try:
+            _, version = resolver.version(table, clause, where="", evaluate=_no_evaluation)
+        except LakeError:
+            return None
+        pins.append((str(table), version))
+    registered = _registered_with_same_inputs(catalog, name, order.text, pins, rule)
+    if registered is None or (previous.name, previous.version) != (
+        registered.name,
+        registered.version,
+    ):
+        return None
+    return registered if _cache_hit(previous, registered, out, shard_rows) else None
+
+
+def _no_evaluation(expression: str) -> datetime:  # pragma: no cover - never called
+    raise AssertionError(f"{expression} was to be computed by DuckDB")
 
 
 def _cache_hit(

@@ -20,6 +20,23 @@ def _images(folder):
     return folder
 
 
+def test_a_training_set_naming_an_object_the_warehouse_lacks_is_refused(lk, tmp_path):
+    import pytest
+
+    from queries.exceptions import TrainingSetError
+
+    _images(tmp_path / "photos")
+    lk.ingest_files("media.images", str(tmp_path / "photos"))
+    gone = lk.storage.object_uri("ab" * 32)
+    sql = f"SELECT uri FROM media.images UNION ALL SELECT '{gone}'"
+
+    with pytest.raises(TrainingSetError, match=f"names {gone}, which is not in the warehouse"):
+        lk.materialize("images", sql=sql, out=tmp_path / "set")
+
+    assert lk.training_sets() == []
+    assert [p.name for p in (tmp_path / "set").iterdir()] == []
+
+
 def test_files_are_stored_once_by_content_and_land_as_rows(lk, cli, tmp_path):
     photos = _images(tmp_path / "photos")
     (tmp_path / "again").mkdir()

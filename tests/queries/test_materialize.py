@@ -24,6 +24,7 @@ from queries.exceptions import (
     QuerySyntaxError,
     RebuildMismatch,
     TimeTravelError,
+    VacuumedVersion,
 )
 from queries.training import plan_order
 from tests.backends import unavailable
@@ -239,6 +240,45 @@ def test_the_same_sql_over_the_same_versions_is_a_cache_hit(lk, tmp_path):
         ("shop.users", 0),
         ("web.events", 1),
     ]
+
+
+def test_a_cache_hit_is_told_from_the_catalog_and_the_folder_without_reading_any_input(
+    lk, tmp_path
+):
+    from datetime import datetime
+
+    from lake.core.names import TableName
+
+    _fill(lk)
+    pinned = "SELECT user_id, event FROM web.events VERSION AS OF 0 WHERE user_id > 2"
+    then = datetime.now(UTC).isoformat()
+    made = {
+        "churn": lk.materialize("churn", sql=SQL, out=tmp_path / "churn"),
+        "pinned": lk.materialize("pinned", sql=pinned, out=tmp_path / "pinned"),
+        "then": lk.materialize("then", sql=SQL, out=tmp_path / "then", as_of=then),
+    }
+    # Every data file of the inputs gone: a cache hit must not need them.
+    for table in ("web.events", "shop.users"):
+        snapshot = lk.delta(lk.catalog.get_table(TableName.parse(table))).snapshot()
+        fs, base = lk.storage.filesystem_for(snapshot.uri)
+        for data_file in snapshot.files:
+            fs.delete_file(f"{base.rstrip('/')}/{data_file.path}")
+
+    again = {
+        "churn": lk.materialize("churn", sql=SQL, out=tmp_path / "churn"),
+        "pinned": lk.materialize("pinned", sql=pinned + ";", out=tmp_path / "pinned"),
+        "then": lk.materialize("then", sql=SQL, out=tmp_path / "then", as_of=then),
+    }
+
+    for name, result in again.items():
+        assert (result.status, result.version, result.content_hash) == (
+            "cached",
+            1,
+            made[name].content_hash,
+        ), name
+    assert lk.materialize(from_="churn@1", out=tmp_path / "churn").status == "cached"
+    with pytest.raises(VacuumedVersion):  # the inputs are really gone: a miss would fail
+        lk.materialize("churn", sql=SQL, out=tmp_path / "elsewhere", shard_rows=10)
 
 
 def test_a_new_version_never_overwrites_the_files_of_an_old_one(lk, tmp_path):
@@ -674,6 +714,23 @@ def test_the_split_computed_in_duckdb_is_the_documented_rule_key_for_key():
         connection.close()
 
 
+def test_a_split_compares_the_hash_prefix_with_the_exact_point_where_u_reaches_a_bound():
+    import random
+
+    from queries.splits import prefix_threshold
+
+    draw = random.Random(11)
+    for bound in (0.8, 0.9, 0.1 + 0.2, 1 / 3, 0.5, 1.0, 2**-60, 1.0000000001):
+        threshold = prefix_threshold(bound)
+        if threshold < 2**64:
+            assert threshold / 2**64 >= bound
+        if threshold > 0:
+            assert (threshold - 1) / 2**64 < bound
+        near = [threshold + d for d in range(-3000, 3000) if 0 <= threshold + d < 2**64]
+        for n in near + [draw.randrange(2**64) for _ in range(2000)]:
+            assert (n < threshold) == (n / 2**64 < bound), (bound, n)
+
+
 @pytest.mark.parametrize(
     "spec,match",
     [
@@ -760,6 +817,45 @@ def test_a_split_training_set_puts_each_row_in_the_split_its_key_hashes_to(
     }
 
 
+@pytest.mark.parametrize(
+    "key,column",
+    [
+        ("name", "'user-' || CAST(row_id AS VARCHAR) || '-é'"),
+        ("blob", "CAST('k' || CAST(row_id AS VARCHAR) AS BLOB)"),
+        ("small", "CAST(row_id - 150 AS SMALLINT)"),
+    ],
+)
+def test_a_split_is_the_rule_of_its_key_for_text_bytes_and_integers_in_the_querys_own_order(
+    lk, tmp_path, key, column
+):
+    from queries.splits import assign, parse_split
+
+    lk.write_table(
+        "web.items", _events(0, 300).append_column("row_id", pa.array(range(300), pa.int64()))
+    )
+    sql = (
+        f"SELECT {column} AS {key}, row_id, amount FROM web.items "
+        "ORDER BY amount DESC NULLS FIRST LIMIT 250"
+    )
+    whole = lk.materialize("whole", sql=sql, out=tmp_path / "whole")
+    split = lk.materialize(
+        "split", sql=sql, out=tmp_path / "split", split="a=0.3,b=0.7", split_key=key, shard_rows=40
+    )
+
+    assert (split.content_hash, split.row_count) == (whole.content_hash, 250)
+    rule = parse_split("a=0.3,b=0.7", key)
+    ordered = pa.concat_tables(
+        pq.read_table(p) for p in sorted((tmp_path / "whole").glob("*.parquet"))
+    ).to_pylist()
+    for index, name in enumerate(rule.names):
+        rows = pa.concat_tables(
+            pq.read_table(p) for p in sorted((tmp_path / "split" / name).glob("*.parquet"))
+        ).to_pylist()
+        assert rows == [r for r in ordered if assign([r[key]], rule) == [index]]  # same order
+    rebuilt = lk.materialize(from_="split@1", out=tmp_path / "rebuilt")
+    assert (rebuilt.content_hash, rebuilt.files_identical) == (split.content_hash, True)
+
+
 def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
     from queries.exceptions import TrainingSetError
 
@@ -774,6 +870,17 @@ def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
             split="a=0.5,b=0.5",
             split_key="amount",
         )
+    with pytest.raises(TrainingSetError, match="split key 'user_id' names 2 columns"):
+        lk.materialize(
+            "s",
+            sql="SELECT e.user_id, u.user_id FROM web.events e JOIN shop.users u USING (user_id) "
+            "ORDER BY 1",
+            out=tmp_path / "d",
+            split="a=0.5,b=0.5",
+            split_key="user_id",
+        )
+    with pytest.raises(TrainingSetError, match="'amount' has a value that is of type double"):
+        lk.materialize("s", sql=SQL, out=tmp_path / "c", split="a=0.5,b=0.5", split_key="amount")
     assert lk.training_sets() == []
 
 
