@@ -30,17 +30,19 @@ Read the load (``uptime``) before believing a figure: these are shared 2-core ma
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ APPENDS_PER_SCALE = 1_000
 APPEND_ROWS = 100
 REPEAT = 3
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+S3_BUCKET = "lake-bench"
 QUERY_10_DAYS = (
     "SELECT request.method AS method, status, count(*) AS n, avg(latency_ms) AS latency "
     "FROM {t} WHERE ts >= '2026-10-05T00:00:00Z' AND ts < '2026-10-15T00:00:00Z' "
@@ -331,8 +334,65 @@ def ingest_case(folder: Path, days: int, lines: int, pg_dbs: list[str]) -> list[
     return rows
 
 
-def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str, Any]]:
-    """100-row appends one call each, then queries over the result."""
+@contextlib.contextmanager
+def moto_s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server in a process of its own (in this one it would share the GIL with the
+    writer it serves), with a fresh bucket; yields the environment that points the lake at it."""
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.05)  # waiting for a child process to listen
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
+        ).create_bucket(Bucket=S3_BUCKET)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def appends_case(
+    folder: Path, appends: int, pg_dbs: list[str], *, long: bool = False
+) -> list[dict[str, Any]]:
+    """100-row appends one call each, then queries over the result, before and after
+    ``optimize``. ``long``: only ``write_table`` and DuckLake's DuckDB catalog (the history
+    is what is measured), and the medians around the 1,000th append too."""
     import duckdb
     import pyarrow as pa
 
@@ -345,137 +405,165 @@ def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str
     rows_all = con.execute(f"SELECT * FROM read_json('{source}')").to_arrow_table()
     batches = [rows_all.slice(i * APPEND_ROWS, APPEND_ROWS) for i in range(appends)]
     batches = [pa.Table.from_batches(b.to_batches()).combine_chunks() for b in batches]
+    lines = source.read_text().splitlines(keepends=True)
 
     results: list[dict[str, Any]] = []
     per_append: dict[str, list[float]] = {}
+    lakes: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(moto_s3())
+        # The lake on the embedded default (local folder + SQLite) and on S3 (moto) + PG.
+        for kind in ("sqlite", "s3_pg"):
+            place = folder / f"lake-appends-{kind}"
+            place.mkdir()
+            if kind == "s3_pg":
+                db = pg_database()
+                pg_dbs.append(db)
+                catalog, warehouse = pg_url(db), f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:8]}"
+            else:
+                catalog, warehouse = f"sqlite:///{place / 'catalog.db'}", str(place / "warehouse")
+            lk = stack.enter_context(lake.connect(warehouse=warehouse, catalog=catalog, cwd=place))
+            lakes[kind] = lk
+            samples = []
+            for batch in batches:
+                start = time.perf_counter()
+                lk.write_table("web.appends", batch)
+                samples.append(time.perf_counter() - start)
+            per_append[f"lake_{kind}"] = samples
+            if long:
+                continue
+            # A log ingest of a 100-line file each (a tenth as many calls).
+            samples = []
+            for i in range(max(appends // 10, 10)):
+                small = place / f"a{i}.jsonl"
+                small.write_text("".join(lines[i * APPEND_ROWS : (i + 1) * APPEND_ROWS]))
+                start = time.perf_counter()
+                lk.ingest_logs("web.ingested", str(small))
+                samples.append(time.perf_counter() - start)
+            per_append[f"lake_{kind}_ingest_logs"] = samples
 
-    # The lake, write_table, on SQLite and PostgreSQL catalogs.
-    lakes = {}
-    for kind in ("sqlite", "pg"):
-        place = folder / f"lake-appends-{kind}"
-        place.mkdir()
-        if kind == "pg":
-            db = pg_database()
-            pg_dbs.append(db)
-            catalog = pg_url(db)
-        else:
-            catalog = f"sqlite:///{place / 'catalog.db'}"
-        lk = lake.connect(warehouse=str(place / "warehouse"), catalog=catalog, cwd=place)
-        lakes[kind] = lk
-        samples = []
-        for batch in batches:
-            start = time.perf_counter()
-            lk.write_table("web.appends", batch)
-            samples.append(time.perf_counter() - start)
-        per_append[f"lake_{kind}"] = samples
+        # DuckLake: INSERT of the same Arrow rows, one statement each.
+        dl_cons = {}
+        for kind in ("duckdb",) if long else ("duckdb", "sqlite", "pg"):
+            place = folder / f"ducklake-appends-{kind}"
+            place.mkdir()
+            db = None
+            if kind == "pg":
+                db = pg_database()
+                pg_dbs.append(db)
+            dl = duckdb.connect()
+            for statement in ducklake_attach(kind, place, db).split("; "):
+                dl.execute(statement)
+            first = batches[0]
+            dl.register("batch", first)
+            dl.execute("CREATE TABLE dl.appends AS SELECT * FROM batch LIMIT 0")
+            samples = []
+            for batch in batches:
+                dl.register("batch", batch)
+                start = time.perf_counter()
+                dl.execute("INSERT INTO dl.appends SELECT * FROM batch")
+                samples.append(time.perf_counter() - start)
+            per_append[f"ducklake_{kind}"] = samples
+            dl_cons[kind] = dl
 
-    # The lake, ingest of a 100-line file, embedded default (a tenth as many calls).
-    place = folder / "lake-ingests"
-    place.mkdir()
-    lk = lake.connect(
-        warehouse=str(place / "warehouse"), catalog=f"sqlite:///{place / 'catalog.db'}", cwd=place
-    )
-    lines = source.read_text().splitlines(keepends=True)
-    samples = []
-    for i in range(max(appends // 10, 10)):
-        small = place / f"a{i}.jsonl"
-        small.write_text("".join(lines[i * APPEND_ROWS : (i + 1) * APPEND_ROWS]))
+        # Plain DuckDB: the same rows in one COPY (there is no per-append cost to compare).
+        plain = folder / "plain-appends.parquet"
         start = time.perf_counter()
-        lk.ingest_logs("web.ingested", str(small))
-        samples.append(time.perf_counter() - start)
-    per_append["lake_ingest_logs"] = samples
-    lk.close()
+        con.register("all_rows", rows_all)
+        con.execute(f"COPY all_rows TO '{plain}' (FORMAT parquet)")
+        one_copy = time.perf_counter() - start
 
-    # DuckLake: INSERT of the same Arrow rows, one statement each.
-    dl_cons = {}
-    for kind in ("duckdb", "sqlite", "pg"):
-        place = folder / f"ducklake-appends-{kind}"
-        place.mkdir()
-        db = None
-        if kind == "pg":
-            db = pg_database()
-            pg_dbs.append(db)
-        dl = duckdb.connect()
-        for statement in ducklake_attach(kind, place, db).split("; "):
-            dl.execute(statement)
-        first = batches[0]
-        dl.register("batch", first)
-        dl.execute("CREATE TABLE dl.appends AS SELECT * FROM batch LIMIT 0")
-        samples = []
-        for batch in batches:
-            dl.register("batch", batch)
-            start = time.perf_counter()
-            dl.execute("INSERT INTO dl.appends SELECT * FROM batch")
-            samples.append(time.perf_counter() - start)
-        per_append[f"ducklake_{kind}"] = samples
-        dl_cons[kind] = dl
+        out: dict[str, Any] = {
+            "case": f"100-row append, one call each ({appends} appends)",
+            "ours_s": median(per_append["lake_sqlite"]),
+            "baseline_s": one_copy,
+            "baseline": "plain DuckDB: one COPY of all rows",
+            "ratio": float("nan"),
+        }
+        for name, samples in per_append.items():
+            # The first append creates the table: the medians leave it out.
+            out[f"{name}_median_ms"] = round(median(samples[1:]) * 1000, 1)
+            out[f"{name}_first10_ms"] = round(median(samples[1:11]) * 1000, 1)
+            if long and len(samples) >= 1000:
+                out[f"{name}_at1000_ms"] = round(median(samples[990:1000]) * 1000, 1)
+            out[f"{name}_last10_ms"] = round(median(samples[-10:]) * 1000, 1)
+        results.append(out)
 
-    # Plain DuckDB: the same rows in one COPY (there is no per-append cost to compare).
-    plain = folder / "plain-appends.parquet"
-    start = time.perf_counter()
-    con.register("all_rows", rows_all)
-    con.execute(f"COPY all_rows TO '{plain}' (FORMAT parquet)")
-    one_copy = time.perf_counter() - start
+        # Queries over the appended tables, before and after compaction.
+        query = QUERY_10_DAYS
 
-    def first_last(samples: list[float]) -> tuple[float, float, float]:
-        return median(samples), median(samples[1:11]), median(samples[-10:])
+        def query_sides() -> dict[str, Callable[[int], float]]:
+            return {
+                "duckdb": lambda _: _timed(
+                    lambda: con.execute(query.format(t=f"'{plain}'")).fetchall()
+                ),
+                **{
+                    f"lake_{kind}": (
+                        lambda _, lk=lk: _timed(lambda: lk.sql(query.format(t="web.appends")))
+                    )
+                    for kind, lk in lakes.items()
+                },
+                **{
+                    f"ducklake_{kind}": (
+                        lambda _, c=c: _timed(
+                            lambda: c.execute(query.format(t="dl.appends")).fetchall()
+                        )
+                    )
+                    for kind, c in dl_cons.items()
+                },
+            }
 
-    stats = {name: first_last(samples) for name, samples in per_append.items()}
-    out = {
-        "case": f"100-row append, one call each ({appends} appends)",
-        "ours_s": stats["lake_sqlite"][0],
-        "baseline_s": one_copy,
-        "baseline": "plain DuckDB: one COPY of all rows",
-        "ratio": float("nan"),
-    }
-    for name, (mid, first10, last10) in stats.items():
-        out[f"{name}_median_ms"] = round(mid * 1000, 1)
-        out[f"{name}_first10_ms"] = round(first10 * 1000, 1)
-        out[f"{name}_last10_ms"] = round(last10 * 1000, 1)
-    results.append(out)
+        def files() -> dict[str, int]:
+            return {
+                f"lake_{kind}_files": len(lk.describe("web.appends").snapshot.files)
+                for kind, lk in lakes.items()
+            }
 
-    # Queries over the appended tables.
-    query = QUERY_10_DAYS
-    lk_sqlite = lakes["sqlite"]
-    sides = {
-        "duckdb": lambda _: _timed(lambda: con.execute(query.format(t=f"'{plain}'")).fetchall()),
-        "lake_sqlite": lambda _: _timed(lambda: lk_sqlite.sql(query.format(t="web.appends"))),
-        "lake_pg": lambda _: _timed(lambda: lakes["pg"].sql(query.format(t="web.appends"))),
-        **{
-            f"ducklake_{kind}": (
-                lambda _, c=c: _timed(lambda: c.execute(query.format(t="dl.appends")).fetchall())
+        results.append(
+            row("10-day GROUP BY after the appends", timed_alternately(query_sides(), 7), **files())
+        )
+        for lk in lakes.values():
+            lk.optimize("web.appends")
+        for c in dl_cons.values():
+            c.execute("CALL ducklake_merge_adjacent_files('dl')")
+        results.append(
+            row(
+                "10-day GROUP BY after the appends, optimized",
+                timed_alternately(query_sides(), 7),
+                **files(),
             )
-            for kind, c in dl_cons.items()
-        },
-    }
-    files = len(lk_sqlite.describe("web.appends").snapshot.files)
-    results.append(
-        row("10-day GROUP BY after the appends", timed_alternately(sides, 7), files=files)
-    )
+        )
+        if long:
+            for c in dl_cons.values():
+                c.close()
+            con.close()
+            return results
 
-    count_first = "SELECT count(*) FROM {t}"
-    sides = {
-        "duckdb": lambda _: _timed(
-            lambda: con.execute(f"SELECT count(*) FROM '{plain}'").fetchall()
-        ),
-        "lake_sqlite": lambda _: _timed(
-            lambda: lk_sqlite.sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
-        ),
-        "lake_pg": lambda _: _timed(
-            lambda: lakes["pg"].sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
-        ),
-        **{
-            f"ducklake_{kind}": (
-                lambda _, c=c: _timed(
-                    lambda: c.execute(
-                        count_first.format(t="dl.appends AT (VERSION => 2)")
-                    ).fetchall()
+        count_first = "SELECT count(*) FROM {t}"
+        sides = {
+            "duckdb": lambda _: _timed(
+                lambda: con.execute(f"SELECT count(*) FROM '{plain}'").fetchall()
+            ),
+            **{
+                f"lake_{kind}": (
+                    lambda _, lk=lk: _timed(
+                        lambda: lk.sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
+                    )
                 )
-            )
-            for kind, c in dl_cons.items()
-        },
-    }
-    results.append(row("count at the first version, warm", timed_alternately(sides, 9)))
+                for kind, lk in lakes.items()
+            },
+            **{
+                f"ducklake_{kind}": (
+                    lambda _, c=c: _timed(
+                        lambda: c.execute(
+                            count_first.format(t="dl.appends AT (VERSION => 2)")
+                        ).fetchall()
+                    )
+                )
+                for kind, c in dl_cons.items()
+            },
+        }
+        results.append(row("count at the first version, warm", timed_alternately(sides, 9)))
 
     # The first query of a new process (start-up, catalog, planning, the query); DuckLake's
     # DuckDB-file catalog is locked while this process holds it open.
@@ -504,9 +592,6 @@ def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str
         },
     }
     results.append(row("first 10-day query in a new process", timed_alternately(sides, 5)))
-
-    for lk in lakes.values():
-        lk.close()
     con.close()
     return results
 
@@ -517,18 +602,21 @@ def _timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def run(scale: float = 1.0) -> list[dict[str, Any]]:
+def run(scale: float = 1.0, *, only_appends: int | None = None) -> list[dict[str, Any]]:
+    """Every case at ``scale``; with ``only_appends``, the appends case alone with that many
+    appends (the long mode: ``python -m bench.bench_peers --appends 10000``)."""
     lines = max(int(LINES_PER_SCALE * scale), 1000)
-    appends = max(int(APPENDS_PER_SCALE * scale), 50)
+    appends = only_appends or max(int(APPENDS_PER_SCALE * scale), 50)
     folder = Path(tempfile.mkdtemp(prefix="lake-bench-peers-"))
     pg_dbs: list[str] = []
     rows: list[dict[str, Any]] = [
         {"case": "load (1-minute average, start)", "load": os.getloadavg()[0]}
     ]
     try:
-        for days in (1, 28, 60):
-            rows += ingest_case(folder, days, lines, pg_dbs)
-        rows += appends_case(folder, appends, pg_dbs)
+        if only_appends is None:
+            for days in (1, 28, 60):
+                rows += ingest_case(folder, days, lines, pg_dbs)
+        rows += appends_case(folder, appends, pg_dbs, long=only_appends is not None)
     finally:
         for db in pg_dbs:
             drop_pg_database(db)
@@ -538,4 +626,8 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 0.01), indent=2, default=str))
+    if len(sys.argv) > 2 and sys.argv[1] == "--appends":
+        found = run(only_appends=int(sys.argv[2]))
+    else:
+        found = run(float(sys.argv[1]) if len(sys.argv) > 1 else 0.01)
+    print(json.dumps(found, indent=2, default=str))
