@@ -728,21 +728,26 @@ class DeltaStore:
         return commit
 
     def _put_if_absent(self, version: int, body: bytes, run_id: str) -> bool:
-        """Write the log entry of ``version`` unless it exists; False when it does."""
+        """Write the log entry of ``version`` unless it exists; False when it does (or, on a
+        local file system without hard links, when it cannot tell: deltalake commits then)."""
         fs, base = self.storage.filesystem_for(self.uri)
         target = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
         try:
             if self.storage.is_s3:
                 _object_store(self.storage).pipe_file(target, body, mode="create")
-            else:
-                # A link to a whole file is the local put-if-absent (as deltalake's own).
-                temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
-                with open(temp, "wb") as out:
-                    out.write(body)
-                try:
-                    os.link(temp, target)
-                finally:
-                    os.unlink(temp)
+                return True
+            # A link to a whole file is the local put-if-absent (as deltalake's own).
+            temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
+            with open(temp, "wb") as out:
+                out.write(body)
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                return False
+            except OSError:
+                return False  # no hard links here
+            finally:
+                os.unlink(temp)
             return True
         except FileExistsError:
             return False
@@ -767,8 +772,6 @@ class DeltaStore:
         try:
             dt = self.open()  # up to date: the checkpoint is of the newest version
             dt.create_checkpoint()
-        except LakeError as error:
-            log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
         except Exception as error:  # noqa: BLE001 - a checkpoint is an optimisation only
             log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
 

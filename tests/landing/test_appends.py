@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lake.delta.snapshot import Snapshot, StagedFile
@@ -90,3 +91,38 @@ def test_every_small_append_records_the_counts_its_log_holds(lk, tmp_path):
                 snapshot.bytes,
             )
             assert recorded.committed_at == snapshot.committed_at
+
+
+def test_appends_keep_a_checkpoint_every_ten_versions_and_every_version_readable(lk):
+    for i in range(21):
+        lk.write_table("ml.checked", _rows(5 * i))
+    store = lk.delta(lk.table("ml.checked"))
+    fs, base = lk.storage.filesystem_for(lk.table("ml.checked").location)
+    names = {i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/_delta_log"))}
+    assert {f"{v:020d}.checkpoint.parquet" for v in (10, 20)} <= names
+    assert {f"{v:020d}.json" for v in range(21)} <= names
+    # deltalake reads the log the lake wrote, at every version.
+    assert store.open().version() == 20
+    for version in (0, 9, 10, 15, 20):
+        assert lk.sql(f"SELECT count(*) AS n FROM ml.checked VERSION AS OF {version}").rows() == [
+            {"n": 5 * (version + 1)}
+        ]
+        assert store.snapshot(version).rows == 5 * (version + 1)
+
+
+def test_an_append_after_optimize_commits_on_the_compacted_version(lk):
+    for i in range(4):
+        lk.write_table("ml.compacted", _rows(5 * i))
+    optimized = lk.optimize("ml.compacted")
+    assert optimized is not None and optimized.version == 4
+    assert (optimized.rows_total, optimized.files_total) == (20, 1)
+    after = lk.write_table("ml.compacted", _rows(20))
+    assert after.version == 5
+    assert (after.rows_added, after.rows_total, after.files_total) == (5, 25, 2)
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.compacted").rows() == [
+        {"n": 25, "s": sum(range(25))}
+    ]
+    assert [v.operation for v in lk.history("ml.compacted")] == ["APPEND"] * 4 + [
+        "OPTIMIZE",
+        "APPEND",
+    ]
