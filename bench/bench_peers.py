@@ -456,10 +456,17 @@ def appends_case(
             lk = stack.enter_context(lake.connect(warehouse=warehouse, catalog=catalog, cwd=place))
             lakes[kind] = lk
             samples = []
-            for batch in batches:
+            for i, batch in enumerate(batches, 1):
                 start = time.perf_counter()
                 lk.write_table("web.appends", batch)
                 samples.append(time.perf_counter() - start)
+                if i % 1000 == 0:  # progress of a long run, on stderr
+                    print(
+                        f"lake_{kind}: {i} appends, median of the last 10 "
+                        f"{median(samples[-10:]) * 1000:.1f} ms, load {os.getloadavg()[0]:.1f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             per_append[f"lake_{kind}"] = samples
             if long:
                 continue
@@ -518,6 +525,10 @@ def appends_case(
             if len(samples) >= 1000:
                 out[f"{name}_at1000_ms"] = round(median(samples[990:1000]) * 1000, 1)
             out[f"{name}_last10_ms"] = round(median(samples[-10:]) * 1000, 1)
+            # Means too: a checkpoint every tenth append and the compactions are in them.
+            span = min(1000, len(samples) // 2)
+            out[f"{name}_first{span}_mean_ms"] = round(statistics.fmean(samples[1:span]) * 1000, 1)
+            out[f"{name}_last{span}_mean_ms"] = round(statistics.fmean(samples[-span:]) * 1000, 1)
         results.append(out)
 
         # Queries over the appended tables, before and after compaction.
