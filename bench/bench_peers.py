@@ -54,9 +54,21 @@ more of an append writes its own log entry with a put-if-absent (a hard link loc
 commit when another writer took the version; the new version's snapshot is the base plus
 the added files (never loaded again); the next append plans on that snapshot while the log
 has no entry after it (one look-up); checkpoints every ``delta.checkpointInterval``
-versions as before; files up to 8 MB go to S3 in one PUT. Tried and dropped: committing
-through deltalake on a log left behind by a few versions (it rebases, but slower than
-bringing the log up to date first: 15.1 -> 17.6 ms local, 96 -> 124 ms on S3 + PG).
+versions as before; files up to 8 MB go to S3 in one PUT; "is there a version after it"
+is one HEAD (pyarrow follows a missing key with a listing, which moto answers by scanning
+the bucket). A regular append on S3 is now three requests (HEAD, PUT data, PUT log entry),
+with a checkpoint's two dozen every tenth: 33 requests an append on average before, about
+8 after (20 appends, moto's log, its 404 answers not counted). Tried and dropped:
+committing through deltalake on a log left behind by a few versions (it rebases, but
+slower than bringing the log up to date first: 15.1 -> 17.6 ms local, 96 -> 124 ms on
+S3 + PG).
+
+Measured (``--appends 1000``, main then this code, one after the other, load 12.7-19.8, so
+only ratios within a run mean much): ``write_table`` median 42.0 -> 21.9 ms local + SQLite
+(1,000th append: 115.9 -> 21.8 ms), 302 -> 69 ms S3 + PG; ``ingest_logs`` of 100 lines
+67 -> 35 ms local; against DuckLake's DuckDB catalog in the same run 1.76x -> 0.80x, S3 + PG
+against DuckLake on PG 7.4x -> 1.45x. ``--long 10000`` (load 10-15), median of ten appends
+at 1,000 / 5,000 / 8,000 / 10,000 versions, local + SQLite: 11.9 / 12.6 / 15.6 / 26.5 ms.
 """
 
 from __future__ import annotations

@@ -237,11 +237,14 @@ class DeltaStore:
             self._absent = None
             return False
         fs, base = self.storage.filesystem_for(self.uri)
+        entry = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
         try:
-            info = fs.get_file_info(f"{base.rstrip('/')}/_delta_log/{version:020d}.json")
+            if self.storage.is_s3:
+                found = _object_exists(self.storage, entry)
+            else:
+                found = fs.get_file_info(entry).type != pafs.FileType.NotFound
         except OSError as error:
             raise self.storage.translate(error, self.uri) from error
-        found = info.type != pafs.FileType.NotFound
         self._absent = None if found else version
         return found
 
@@ -1658,6 +1661,22 @@ def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
         if found is None:
             found = _OBJECT_STORES[key] = storage.fsspec()
     return found
+
+
+def _object_exists(storage: Storage, path: str) -> bool:
+    """Whether the object ``path`` (``bucket/key``) exists: one HEAD. pyarrow follows a
+    missing key with a listing (is it a folder?), and a listing costs more as the bucket
+    grows on some servers (moto: 108 ms an append at 1,000 versions, 159 at 2,000)."""
+    bucket, _, key = path.partition("/")
+    try:
+        _object_store(storage).call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - botocore's connection errors
+        raise OSError(str(error)) from error
+    return True
 
 
 def _put_object(storage: Storage, path: str, body: bytes) -> None:
