@@ -67,21 +67,70 @@ machine's load was 3-20 during the work):
   where DuckDB parses and writes would therefore not beat today's path on these files
   while keeping what the lake keeps (see ``duckdb_same_work``): the gap to plain DuckDB is
   the work plain DuckDB leaves out, plus start-up.
+
+``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
+``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's
+DuckDB catalog, and prints the
+medians of appends 2-11, 991-1,000 and the last ten (is it flat at 10,000 versions?), then
+the 10-day GROUP BY before and after ``optimize`` (DuckLake: ``ducklake_merge_adjacent_files``).
+
+What the profile of 200 ``write_table`` appends of 100 rows showed (pyinstrument, local
+folder + SQLite, December 2026; 29.5 ms median at the start):
+
+* deltalake, 45%: loading the new version afresh to record it (5.6 ms); bringing the kept
+  log up to date four times per append (sync, plan, commit, finding the commit: 1.6-2.2 ms
+  each); the commit itself (4.2 ms, a checkpoint every tenth). Each of these lists the log,
+  and on a local disk a listing grows with the log (a bare deltalake commit: 1.1 ms at 100
+  versions, 5.2 at 2,000, 24 at 10,000; loading the log 0.2 -> 11 ms). On S3 (moto) one
+  commit through deltalake was nine requests (three listings, five reads of the newest
+  entries, the write) and loading it after four more; pyarrow uploads a file in three.
+* the catalog, 30%: recording the version (4.2 ms, one transaction of about ten
+  statements), starting the run (3.4 ms, of which reading the lake's installed version 1.8),
+  reaping dead runs twice, the sync's checks.
+* staging (write and remove a temporary folder, 2.5 ms), planning the schema (0.5 ms).
+
+What the write path does since: a 100-row append on a table whose protocol asks nothing
+more of an append writes its own log entry with a put-if-absent (a hard link locally, an
+``If-None-Match`` PUT on S3), the rule deltalake follows, and falls back to deltalake's
+commit when another writer took the version; the new version's snapshot is the base plus
+the added files (never loaded again); the next append plans on that snapshot while the log
+has no entry after it (one look-up); checkpoints every ``delta.checkpointInterval``
+versions as before; files up to 8 MB go to S3 in one PUT; "is there a version after it"
+is one HEAD (pyarrow follows a missing key with a listing, which moto answers by scanning
+the bucket). A regular append on S3 is now three requests (HEAD, PUT data, PUT log entry),
+with a checkpoint's two dozen every tenth: 33 requests an append on average before, about
+8 after (20 appends, moto's log, its 404 answers not counted). Tried and dropped:
+committing through deltalake on a log left behind by a few versions (it rebases, but
+slower than bringing the log up to date first: 15.1 -> 17.6 ms local, 96 -> 124 ms on
+S3 + PG).
+
+Measured (``--appends 1000``, main then this code, one after the other, load 12.7-19.8, so
+only ratios within a run mean much): ``write_table`` median 42.0 -> 21.9 ms local + SQLite
+(1,000th append: 115.9 -> 21.8 ms), 302 -> 69 ms S3 + PG; ``ingest_logs`` of 100 lines
+67 -> 35 ms local; against DuckLake's DuckDB catalog in the same run 1.76x -> 0.80x, S3 + PG
+against DuckLake on PG 7.4x -> 1.45x. When the machine calmed down (load 2.5-4.4, 400
+appends local, 200 on S3, main then this code): 24.1 -> 6.8 ms local + SQLite, 147.9 ->
+24.8 ms S3 + PG (means 26.6 -> 10.8 and 163 -> 53 ms: checkpoints and compactions).
+``--long 10000`` (load 2-5), median of ten appends at 1,000 / 5,000 / 8,000 / 10,000
+versions, local + SQLite: 7.5 / 10.8 / 12.8 / 16.1 ms; S3 + PG at 1,000: 36.5 ms. Not yet
+flat: what still grows with the history was not found in the time there was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +141,7 @@ APPENDS_PER_SCALE = 1_000
 APPEND_ROWS = 100
 REPEAT = 3
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+S3_BUCKET = "lake-bench"
 QUERY_10_DAYS = (
     "SELECT request.method AS method, status, count(*) AS n, avg(latency_ms) AS latency "
     "FROM {t} WHERE ts >= '2026-10-05T00:00:00Z' AND ts < '2026-10-15T00:00:00Z' "
@@ -453,8 +503,65 @@ def in_process_ingest(folder: Path, source: Path, days: int, lines: int) -> dict
     )
 
 
-def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str, Any]]:
-    """100-row appends one call each, then queries over the result."""
+@contextlib.contextmanager
+def moto_s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server in a process of its own (in this one it would share the GIL with the
+    writer it serves), with a fresh bucket; yields the environment that points the lake at it."""
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.05)  # waiting for a child process to listen
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
+        ).create_bucket(Bucket=S3_BUCKET)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def appends_case(
+    folder: Path, appends: int, pg_dbs: list[str], *, long: bool = False
+) -> list[dict[str, Any]]:
+    """100-row appends one call each, then queries over the result, before and after
+    ``optimize``. ``long``: only ``write_table`` and DuckLake's DuckDB catalog (the history
+    is what is measured), and the medians around the 1,000th append too."""
     import duckdb
     import pyarrow as pa
 
@@ -467,137 +574,176 @@ def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str
     rows_all = con.execute(f"SELECT * FROM read_json('{source}')").to_arrow_table()
     batches = [rows_all.slice(i * APPEND_ROWS, APPEND_ROWS) for i in range(appends)]
     batches = [pa.Table.from_batches(b.to_batches()).combine_chunks() for b in batches]
+    lines = source.read_text().splitlines(keepends=True)
 
     results: list[dict[str, Any]] = []
     per_append: dict[str, list[float]] = {}
+    lakes: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(moto_s3())
+        # The lake on the embedded default (local folder + SQLite) and on S3 (moto) + PG.
+        for kind in ("sqlite", "s3_pg"):
+            place = folder / f"lake-appends-{kind}"
+            place.mkdir()
+            if kind == "s3_pg":
+                db = pg_database()
+                pg_dbs.append(db)
+                catalog, warehouse = pg_url(db), f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:8]}"
+            else:
+                catalog, warehouse = f"sqlite:///{place / 'catalog.db'}", str(place / "warehouse")
+            lk = stack.enter_context(lake.connect(warehouse=warehouse, catalog=catalog, cwd=place))
+            lakes[kind] = lk
+            samples = []
+            for i, batch in enumerate(batches, 1):
+                start = time.perf_counter()
+                lk.write_table("web.appends", batch)
+                samples.append(time.perf_counter() - start)
+                if i % 1000 == 0:  # progress of a long run, on stderr
+                    print(
+                        f"lake_{kind}: {i} appends, median of the last 10 "
+                        f"{median(samples[-10:]) * 1000:.1f} ms, load {os.getloadavg()[0]:.1f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            per_append[f"lake_{kind}"] = samples
+            if long:
+                continue
+            # A log ingest of a 100-line file each (a tenth as many calls).
+            samples = []
+            for i in range(max(appends // 10, 10)):
+                small = place / f"a{i}.jsonl"
+                small.write_text("".join(lines[i * APPEND_ROWS : (i + 1) * APPEND_ROWS]))
+                start = time.perf_counter()
+                lk.ingest_logs("web.ingested", str(small))
+                samples.append(time.perf_counter() - start)
+            per_append[f"lake_{kind}_ingest_logs"] = samples
 
-    # The lake, write_table, on SQLite and PostgreSQL catalogs.
-    lakes = {}
-    for kind in ("sqlite", "pg"):
-        place = folder / f"lake-appends-{kind}"
-        place.mkdir()
-        if kind == "pg":
-            db = pg_database()
-            pg_dbs.append(db)
-            catalog = pg_url(db)
-        else:
-            catalog = f"sqlite:///{place / 'catalog.db'}"
-        lk = lake.connect(warehouse=str(place / "warehouse"), catalog=catalog, cwd=place)
-        lakes[kind] = lk
-        samples = []
-        for batch in batches:
-            start = time.perf_counter()
-            lk.write_table("web.appends", batch)
-            samples.append(time.perf_counter() - start)
-        per_append[f"lake_{kind}"] = samples
+        # DuckLake: INSERT of the same Arrow rows, one statement each.
+        dl_cons = {}
+        for kind in ("duckdb",) if long else ("duckdb", "sqlite", "pg"):
+            place = folder / f"ducklake-appends-{kind}"
+            place.mkdir()
+            db = None
+            if kind == "pg":
+                db = pg_database()
+                pg_dbs.append(db)
+            dl = duckdb.connect()
+            for statement in ducklake_attach(kind, place, db).split("; "):
+                dl.execute(statement)
+            first = batches[0]
+            dl.register("batch", first)
+            dl.execute("CREATE TABLE dl.appends AS SELECT * FROM batch LIMIT 0")
+            samples = []
+            for batch in batches:
+                dl.register("batch", batch)
+                start = time.perf_counter()
+                dl.execute("INSERT INTO dl.appends SELECT * FROM batch")
+                samples.append(time.perf_counter() - start)
+            per_append[f"ducklake_{kind}"] = samples
+            dl_cons[kind] = dl
 
-    # The lake, ingest of a 100-line file, embedded default (a tenth as many calls).
-    place = folder / "lake-ingests"
-    place.mkdir()
-    lk = lake.connect(
-        warehouse=str(place / "warehouse"), catalog=f"sqlite:///{place / 'catalog.db'}", cwd=place
-    )
-    lines = source.read_text().splitlines(keepends=True)
-    samples = []
-    for i in range(max(appends // 10, 10)):
-        small = place / f"a{i}.jsonl"
-        small.write_text("".join(lines[i * APPEND_ROWS : (i + 1) * APPEND_ROWS]))
+        # Plain DuckDB: the same rows in one COPY (there is no per-append cost to compare).
+        plain = folder / "plain-appends.parquet"
         start = time.perf_counter()
-        lk.ingest_logs("web.ingested", str(small))
-        samples.append(time.perf_counter() - start)
-    per_append["lake_ingest_logs"] = samples
-    lk.close()
+        con.register("all_rows", rows_all)
+        con.execute(f"COPY all_rows TO '{plain}' (FORMAT parquet)")
+        one_copy = time.perf_counter() - start
 
-    # DuckLake: INSERT of the same Arrow rows, one statement each.
-    dl_cons = {}
-    for kind in ("duckdb", "sqlite", "pg"):
-        place = folder / f"ducklake-appends-{kind}"
-        place.mkdir()
-        db = None
-        if kind == "pg":
-            db = pg_database()
-            pg_dbs.append(db)
-        dl = duckdb.connect()
-        for statement in ducklake_attach(kind, place, db).split("; "):
-            dl.execute(statement)
-        first = batches[0]
-        dl.register("batch", first)
-        dl.execute("CREATE TABLE dl.appends AS SELECT * FROM batch LIMIT 0")
-        samples = []
-        for batch in batches:
-            dl.register("batch", batch)
-            start = time.perf_counter()
-            dl.execute("INSERT INTO dl.appends SELECT * FROM batch")
-            samples.append(time.perf_counter() - start)
-        per_append[f"ducklake_{kind}"] = samples
-        dl_cons[kind] = dl
+        out: dict[str, Any] = {
+            "case": f"100-row append, one call each ({appends} appends)",
+            "ours_s": median(per_append["lake_sqlite"]),
+            "baseline_s": one_copy,
+            "baseline": "plain DuckDB: one COPY of all rows",
+            "ratio": float("nan"),
+        }
+        for name, samples in per_append.items():
+            # The first append creates the table: the medians leave it out.
+            out[f"{name}_median_ms"] = round(median(samples[1:]) * 1000, 1)
+            out[f"{name}_first10_ms"] = round(median(samples[1:11]) * 1000, 1)
+            if len(samples) >= 1000:
+                out[f"{name}_at1000_ms"] = round(median(samples[990:1000]) * 1000, 1)
+            out[f"{name}_last10_ms"] = round(median(samples[-10:]) * 1000, 1)
+            # Means too: a checkpoint every tenth append and the compactions are in them.
+            span = min(1000, len(samples) // 2)
+            out[f"{name}_first{span}_mean_ms"] = round(statistics.fmean(samples[1:span]) * 1000, 1)
+            out[f"{name}_last{span}_mean_ms"] = round(statistics.fmean(samples[-span:]) * 1000, 1)
+        results.append(out)
 
-    # Plain DuckDB: the same rows in one COPY (there is no per-append cost to compare).
-    plain = folder / "plain-appends.parquet"
-    start = time.perf_counter()
-    con.register("all_rows", rows_all)
-    con.execute(f"COPY all_rows TO '{plain}' (FORMAT parquet)")
-    one_copy = time.perf_counter() - start
+        # Queries over the appended tables, before and after compaction.
+        query = QUERY_10_DAYS
 
-    def first_last(samples: list[float]) -> tuple[float, float, float]:
-        return median(samples), median(samples[1:11]), median(samples[-10:])
+        def query_sides() -> dict[str, Callable[[int], float]]:
+            return {
+                "duckdb": lambda _: _timed(
+                    lambda: con.execute(query.format(t=f"'{plain}'")).fetchall()
+                ),
+                **{
+                    f"lake_{kind}": (
+                        lambda _, lk=lk: _timed(lambda: lk.sql(query.format(t="web.appends")))
+                    )
+                    for kind, lk in lakes.items()
+                },
+                **{
+                    f"ducklake_{kind}": (
+                        lambda _, c=c: _timed(
+                            lambda: c.execute(query.format(t="dl.appends")).fetchall()
+                        )
+                    )
+                    for kind, c in dl_cons.items()
+                },
+            }
 
-    stats = {name: first_last(samples) for name, samples in per_append.items()}
-    out = {
-        "case": f"100-row append, one call each ({appends} appends)",
-        "ours_s": stats["lake_sqlite"][0],
-        "baseline_s": one_copy,
-        "baseline": "plain DuckDB: one COPY of all rows",
-        "ratio": float("nan"),
-    }
-    for name, (mid, first10, last10) in stats.items():
-        out[f"{name}_median_ms"] = round(mid * 1000, 1)
-        out[f"{name}_first10_ms"] = round(first10 * 1000, 1)
-        out[f"{name}_last10_ms"] = round(last10 * 1000, 1)
-    results.append(out)
+        def files() -> dict[str, int]:
+            return {
+                f"lake_{kind}_files": len(lk.describe("web.appends").snapshot.files)
+                for kind, lk in lakes.items()
+            }
 
-    # Queries over the appended tables.
-    query = QUERY_10_DAYS
-    lk_sqlite = lakes["sqlite"]
-    sides = {
-        "duckdb": lambda _: _timed(lambda: con.execute(query.format(t=f"'{plain}'")).fetchall()),
-        "lake_sqlite": lambda _: _timed(lambda: lk_sqlite.sql(query.format(t="web.appends"))),
-        "lake_pg": lambda _: _timed(lambda: lakes["pg"].sql(query.format(t="web.appends"))),
-        **{
-            f"ducklake_{kind}": (
-                lambda _, c=c: _timed(lambda: c.execute(query.format(t="dl.appends")).fetchall())
+        results.append(
+            row("10-day GROUP BY after the appends", timed_alternately(query_sides(), 7), **files())
+        )
+        for lk in lakes.values():
+            lk.optimize("web.appends")
+        for c in dl_cons.values():
+            c.execute("CALL ducklake_merge_adjacent_files('dl')")
+        results.append(
+            row(
+                "10-day GROUP BY after the appends, optimized",
+                timed_alternately(query_sides(), 7),
+                **files(),
             )
-            for kind, c in dl_cons.items()
-        },
-    }
-    files = len(lk_sqlite.describe("web.appends").snapshot.files)
-    results.append(
-        row("10-day GROUP BY after the appends", timed_alternately(sides, 7), files=files)
-    )
+        )
+        if long:
+            for c in dl_cons.values():
+                c.close()
+            con.close()
+            return results
 
-    count_first = "SELECT count(*) FROM {t}"
-    sides = {
-        "duckdb": lambda _: _timed(
-            lambda: con.execute(f"SELECT count(*) FROM '{plain}'").fetchall()
-        ),
-        "lake_sqlite": lambda _: _timed(
-            lambda: lk_sqlite.sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
-        ),
-        "lake_pg": lambda _: _timed(
-            lambda: lakes["pg"].sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
-        ),
-        **{
-            f"ducklake_{kind}": (
-                lambda _, c=c: _timed(
-                    lambda: c.execute(
-                        count_first.format(t="dl.appends AT (VERSION => 2)")
-                    ).fetchall()
+        count_first = "SELECT count(*) FROM {t}"
+        sides = {
+            "duckdb": lambda _: _timed(
+                lambda: con.execute(f"SELECT count(*) FROM '{plain}'").fetchall()
+            ),
+            **{
+                f"lake_{kind}": (
+                    lambda _, lk=lk: _timed(
+                        lambda: lk.sql("SELECT count(*) FROM web.appends VERSION AS OF 0")
+                    )
                 )
-            )
-            for kind, c in dl_cons.items()
-        },
-    }
-    results.append(row("count at the first version, warm", timed_alternately(sides, 9)))
+                for kind, lk in lakes.items()
+            },
+            **{
+                f"ducklake_{kind}": (
+                    lambda _, c=c: _timed(
+                        lambda: c.execute(
+                            count_first.format(t="dl.appends AT (VERSION => 2)")
+                        ).fetchall()
+                    )
+                )
+                for kind, c in dl_cons.items()
+            },
+        }
+        results.append(row("count at the first version, warm", timed_alternately(sides, 9)))
 
     # The first query of a new process (start-up, catalog, planning, the query); DuckLake's
     # DuckDB-file catalog is locked while this process holds it open.
@@ -626,9 +772,6 @@ def appends_case(folder: Path, appends: int, pg_dbs: list[str]) -> list[dict[str
         },
     }
     results.append(row("first 10-day query in a new process", timed_alternately(sides, 5)))
-
-    for lk in lakes.values():
-        lk.close()
     con.close()
     return results
 
@@ -640,22 +783,31 @@ def _timed(action: Callable[[], Any]) -> float:
 
 
 def run(
-    scale: float = 1.0, *, days: tuple[int, ...] = (1, 28, 60), appends_too: bool = True
+    scale: float = 1.0,
+    *,
+    days: tuple[int, ...] = (1, 28, 60),
+    appends_too: bool = True,
+    only_appends: int | None = None,
+    long: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every case; ``days`` picks the ingest files, ``appends_too=False`` leaves out the
-    1,000 small appends and the queries after them (minutes at scale 1)."""
+    """Every case at ``scale``; ``days`` picks the ingest files, ``appends_too=False`` leaves
+    out the 1,000 small appends and the queries after them (minutes at scale 1); with
+    ``only_appends``, the appends case alone with that many appends
+    (``python -m bench.bench_peers --appends 1000``), ``long`` for its long mode
+    (``--long 10000``)."""
     lines = max(int(LINES_PER_SCALE * scale), 1000)
-    appends = max(int(APPENDS_PER_SCALE * scale), 50)
+    appends = only_appends or max(int(APPENDS_PER_SCALE * scale), 50)
     folder = Path(tempfile.mkdtemp(prefix="lake-bench-peers-"))
     pg_dbs: list[str] = []
     rows: list[dict[str, Any]] = [
         {"case": "load (1-minute average, start)", "load": os.getloadavg()[0]}
     ]
     try:
-        for span in days:
-            rows += ingest_case(folder, span, lines, pg_dbs)
-        if appends_too:
-            rows += appends_case(folder, appends, pg_dbs)
+        if only_appends is None:
+            for span in days:
+                rows += ingest_case(folder, span, lines, pg_dbs)
+        if appends_too or only_appends is not None:
+            rows += appends_case(folder, appends, pg_dbs, long=long)
     finally:
         for db in pg_dbs:
             drop_pg_database(db)
@@ -665,17 +817,15 @@ def run(
 
 
 if __name__ == "__main__":
-    # python -m bench.bench_peers [SCALE [DAYS,DAYS... [ingest]]]: "ingest" skips the appends.
+    # python -m bench.bench_peers [SCALE [DAYS,DAYS... [ingest]]]: "ingest" skips the appends;
+    # python -m bench.bench_peers --appends N | --long N: the appends case alone.
     args = sys.argv[1:]
-    chosen = tuple(int(d) for d in args[1].split(",")) if len(args) > 1 else (1, 28, 60)
-    print(
-        json.dumps(
-            run(
-                float(args[0]) if args else 0.01,
-                days=chosen,
-                appends_too=not (len(args) > 2 and args[2] == "ingest"),
-            ),
-            indent=2,
-            default=str,
+    if len(args) > 1 and args[0] in ("--appends", "--long"):
+        found = run(only_appends=int(args[1]), long=args[0] == "--long")
+    else:
+        found = run(
+            float(args[0]) if args else 0.01,
+            days=tuple(int(d) for d in args[1].split(",")) if len(args) > 1 else (1, 28, 60),
+            appends_too=not (len(args) > 2 and args[2] == "ingest"),
         )
-    )
+    print(json.dumps(found, indent=2, default=str))

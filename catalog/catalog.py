@@ -318,11 +318,11 @@ class Catalog(Connection):
     # -- ingest ledger and watermarks ------------------------------------------------------------
 
     def ingested_files(
-        self, table: TableInfo, uris: Sequence[str] | None = None
+        self, table: TableInfo, uris: Sequence[str] | None = None, *, sizes: Sequence[int] = ()
     ) -> list[IngestedFileInfo]:
         """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
-        when given)."""
-        return ledger.ingested_files(self, table, uris)
+        when given, and then also the whole files of ``sizes``)."""
+        return ledger.ingested_files(self, table, uris, sizes=sizes)
 
     def ingested_parsers(self, table: TableInfo, uris: Sequence[str]) -> dict[str, dict[str, Any]]:
         """How each of ``uris`` was last ingested into ``table``: format and text parser."""

@@ -12,11 +12,11 @@ the recording of the extract's commit and only forward (a later version wins).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog import models as m
@@ -80,17 +80,25 @@ def commit_pending_files(session: Session, run_id: str, version: int) -> None:
 
 
 def ingested_files(
-    db: Connection, table: TableInfo, uris: Sequence[str] | None = None
+    db: Connection,
+    table: TableInfo,
+    uris: Sequence[str] | None = None,
+    *,
+    sizes: Collection[int] = (),
 ) -> list[IngestedFileInfo]:
     """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
-    when given), in the order they were entered."""
+    when given, and then also those ending at one of ``sizes``: whole files of those sizes),
+    in the order they were entered."""
 
     def work(session: Session) -> list[IngestedFileInfo]:
         query = select(m.IngestedFile).where(
             m.IngestedFile.table_id == table.id, m.IngestedFile.state == "committed"
         )
         if uris is not None:
-            query = query.where(m.IngestedFile.uri.in_(list(uris)))
+            wanted = m.IngestedFile.uri.in_(list(uris))
+            if sizes:
+                wanted = or_(wanted, m.IngestedFile.end_offset.in_(sorted(set(sizes))))
+            query = query.where(wanted)
         return [
             IngestedFileInfo(
                 uri=r.uri,

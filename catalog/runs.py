@@ -10,6 +10,7 @@ whose process is gone.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
@@ -47,9 +48,9 @@ def start_run(
         CommitConflict: a run with ``run_id`` exists already.
     """
     run_id = run_id or str(uuid.uuid4())
-    reap_dead_runs(db)
 
     def work(session: Session) -> str:
+        _reap(session)  # in the same transaction: one round of the catalog fewer per write
         session.add(
             m.Run(
                 id=run_id,
@@ -79,27 +80,26 @@ def reap_dead_runs(db: Connection) -> list[str]:
     the run whatever its status. Runs of other hosts are left alone: their processes
     cannot be checked from here.
     """
+    return db.transaction(_reap)
+
+
+def _reap(session: Session) -> list[str]:
+    """:func:`reap_dead_runs` inside a transaction of the caller's."""
     host = socket.gethostname()
-
-    def work(session: Session) -> list[str]:
-        reaped = []
-        for run in session.scalars(
-            select(m.Run).where(m.Run.status == "running", m.Run.host == host)
-        ):
-            pid = (run.stats or {}).get("pid")
-            # Containers can share a host name; a pid means something only in its namespace.
-            same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
-            if isinstance(pid, int) and same_namespace and not _process_alive(pid):
-                run.status = "failed"
-                run.ended_at = m.utcnow()
-                run.error = (
-                    f"The process (pid {pid} on {host}) ended before the run finished; nothing "
-                    f"it had not committed is visible. Run the command again."
-                )
-                reaped.append(run.id)
-        return reaped
-
-    return db.transaction(work)
+    reaped = []
+    for run in session.scalars(select(m.Run).where(m.Run.status == "running", m.Run.host == host)):
+        pid = (run.stats or {}).get("pid")
+        # Containers can share a host name; a pid means something only in its namespace.
+        same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
+        if isinstance(pid, int) and same_namespace and not _process_alive(pid):
+            run.status = "failed"
+            run.ended_at = m.utcnow()
+            run.error = (
+                f"The process (pid {pid} on {host}) ended before the run finished; nothing "
+                f"it had not committed is visible. Run the command again."
+            )
+            reaped.append(run.id)
+    return reaped
 
 
 def finish_run(
@@ -233,7 +233,10 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+@functools.cache
 def _code_version() -> str | None:
+    """Read once a process: reading the installed package's metadata took 1.8 ms, 6% of a
+    100-row append."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

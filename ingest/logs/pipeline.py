@@ -383,12 +383,23 @@ def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
     return f"file had grown: read from byte {report.start_offset}" if grown else None
 
 
+PLAN_QUERY_SOURCES = 2000
+
+
 def _plan(
     catalog: Catalog, info: TableInfo, sources: Sequence[Any]
 ) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
     """Where to resume each file, and which files to skip because their content is in the
     table already (under this name or another)."""
-    ledger = catalog.ingested_files(info)
+    # Only what these sources can match: their own ranges, and whole files of their sizes
+    # (reading the table's whole ledger grew with every ingest). Past a few thousand sources
+    # the query would be longer than the ledger.
+    few = len(sources) <= PLAN_QUERY_SOURCES
+    ledger = catalog.ingested_files(
+        info,
+        [s.uri for s in sources] if few else None,
+        sizes=[s.size for s in sources] if few else (),
+    )
     resume: dict[str, tuple[int, int, str]] = {}
     for entry in ledger:  # oldest first: the last entry of a file is where it stopped
         resume[entry.uri] = (entry.end_offset, entry.end_line + 1, entry.sha256)

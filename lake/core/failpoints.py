@@ -9,6 +9,8 @@ The variable is read once, at import; unset, :func:`failpoint` is one comparison
 points, in the order a write reaches them:
 
 * ``upload``: after each data file is copied into the table's location (before the commit);
+* ``own_commit``: a small append has published its files and is about to write its own log
+  entry (``lake.delta.store``; another writer may take that version meanwhile);
 * ``merge``: a merge (upsert) has loaded the table and is about to merge into it;
 * ``after_delta_commit``: the Delta commit is made, the catalog has not recorded it;
 * ``catalog_write``: inside the catalog transaction that records a version, before it commits;

@@ -11,6 +11,7 @@ This module is the only one that calls deltalake; its errors are translated here
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     import deltalake
     import pyarrow as pa
 
+log = logging.getLogger("lake")
+
 RUN_ID_KEY = "lake.run_id"
 OPERATION_KEY = "lake.operation"
 
@@ -69,7 +72,53 @@ TABLE_CONFIGURATION = {
 }
 KEPT_TABLES = 64
 """Tables whose latest log each thread keeps loaded (see :func:`_kept`)."""
+SINGLE_PUT_BYTES = 8 << 20
+"""Files up to this size are uploaded to S3 in one request."""
+OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
+"""Writer features under which an append is its add actions alone (see ``_commit_own``)."""
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
+_OBJECT_STORES: dict[tuple[object, ...], object] = {}
+_OBJECT_STORES_LOCK = threading.Lock()
 _THREAD = threading.local()
+
+
+def _commit_times() -> dict[tuple[object, ...], datetime]:
+    """This thread's commit times of versions it has read or made, by table and version: a
+    version's time never changes, and on S3 reading it again is a request of its own on every
+    write (the next write's base is the version the last one made)."""
+    times = getattr(_THREAD, "commit_times", None)
+    if times is None:
+        times = _THREAD.commit_times = {}
+    return times
+
+
+def _remember_time(key: tuple[object, ...], version: int, moment: datetime) -> None:
+    times = _commit_times()
+    while len(times) >= KEPT_TABLES:
+        times.pop(next(iter(times)))
+    times[(*key, version)] = moment
+
+
+def _ours() -> dict[tuple[object, ...], Snapshot]:
+    """This thread's snapshot of the newest version it appended itself, by table: while the
+    log has no entry after it, it is the table's latest version, and the next append plans on
+    it without loading the log (which reads a listing of the log and its newest entries: on
+    S3 a listing and four reads, on a local disk a listing that grows with the log)."""
+    ours = getattr(_THREAD, "ours", None)
+    if ours is None:
+        ours = _THREAD.ours = {}
+    return ours
+
+
+def _derived() -> dict[tuple[object, ...], Snapshot]:
+    """This thread's snapshots of versions its own appends made, told from the version they
+    were committed on and the files they added (see :meth:`DeltaStore.append`), each kept
+    until :meth:`DeltaStore.snapshot` hands it out once: loading the new version by its
+    number instead was the largest single cost of a 100-row append (5.6 of 29 ms)."""
+    derived = getattr(_THREAD, "derived", None)
+    if derived is None:
+        derived = _THREAD.derived = {}
+    return derived
 
 
 def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
@@ -90,6 +139,8 @@ class DeltaStore:
         self.uri = uri
         self.storage = storage
         self._key = (uri, tuple(sorted(storage.delta_options().items())))
+        self._absent: int | None = None
+        """A version :meth:`has_version` just found missing (see there)."""
 
     def __repr__(self) -> str:
         return f"DeltaStore({self.uri!r})"
@@ -175,6 +226,29 @@ class DeltaStore:
                 pass
         return self.open(version)
 
+    def has_version(self, version: int) -> bool:
+        """Whether the log holds the commit of ``version``: one look-up of its entry, however
+        long the log (a log whose writer cleans up old entries may hold the version in a
+        checkpoint only)."""
+        import pyarrow.fs as pafs
+
+        if self._absent == version:
+            # Asked twice in a row by one write (its sync, then its plan): answered once. A
+            # version committed in between makes this write's own commit fail and retry.
+            self._absent = None
+            return False
+        fs, base = self.storage.filesystem_for(self.uri)
+        entry = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
+        try:
+            if self.storage.is_s3:
+                found = _object_exists(self.storage, entry)
+            else:
+                found = fs.get_file_info(entry).type != pafs.FileType.NotFound
+        except OSError as error:
+            raise self.storage.translate(error, self.uri) from error
+        self._absent = None if found else version
+        return found
+
     def oldest_version(self) -> int:
         """The oldest version the Delta log can still rebuild: 0, unless the writer cleaned
         up the log's first entries (another engine's log retention), and then the oldest
@@ -234,6 +308,14 @@ class DeltaStore:
         """
         import pyarrow as pa
 
+        if table is None and version is not None:
+            derived = _derived().pop((*self._key, version), None)
+            if derived is not None:
+                return derived
+        if table is None and version is None:
+            ours = _ours().get(self._key)
+            if ours is not None and not self.has_version(ours.version + 1):
+                return ours
         if table is not None:
             dt = table
         else:
@@ -477,9 +559,17 @@ class DeltaStore:
         run_id: str,
         operation: str,
         metadata: Mapping[str, str] | None = None,
+        base: Snapshot | None = None,
     ) -> Commit:
         """Publish locally staged Parquet files into the table and commit them, in one commit
         (creating the table on its first write).
+
+        ``base``: the latest version as the caller just read it (:meth:`snapshot` without a
+        version). The first attempt commits on that log as it is, without reading the log
+        again (a commit that raced another is rebased by deltalake, or decided again below
+        when the other changed the schema); when the commit lands right after ``base``, the
+        new version's snapshot is ``base`` plus the added files, and :meth:`snapshot` hands
+        it out once instead of loading the version.
 
         The staged files hold ``schema``'s columns (partition columns excluded), which is the
         table's schema or adds columns to it. With the table's own schema the files are
@@ -492,6 +582,12 @@ class DeltaStore:
         """
         properties = _commit_properties(run_id, operation, metadata)
         actions: list | None = None
+        if base is not None and self._own_commit_allowed(base, schema, partition_by):
+            actions = self._publish(files, schema, partition_by)
+            own = self._commit_own(base, actions, partition_by, run_id, operation, metadata)
+            if own is not None:
+                return own
+            # Another writer committed first: deltalake commits it on the log as it is now.
         for attempt in range(APPEND_ATTEMPTS):
             if attempt:
                 time.sleep(min(0.05 * 2**attempt, 1.0))  # backoff between retries, not a sync
@@ -534,11 +630,205 @@ class DeltaStore:
                     continue
                 raise self._translate(error, "committing to") from error
             commit = self._find_commit(run_id, after=before)
-            return replace(commit, added=tuple(a.path for a in actions))
+            commit = replace(commit, added=tuple(a.path for a in actions))
+            if (
+                base is not None
+                and base.version == before
+                and commit.version == before + 1
+                and same_schema(commit_schema, base.schema)
+            ):
+                self._derive(base, commit, actions)
+            return commit
         self._unpublish(actions or [])
         raise CommitConflict(
             f"Other writers kept changing the schema of {self.uri} while this append committed; "
             f"run the command again."
+        )
+
+    def _own_commit_allowed(
+        self, base: Snapshot, schema: pa.Schema, partition_by: Sequence[str]
+    ) -> bool:
+        """Whether an append of files in ``schema`` onto ``base`` (the latest version, as
+        :meth:`snapshot` told it) can be committed by :meth:`_commit_own`: the table's own
+        schema and partitioning, and a protocol that asks an append for nothing more than
+        its add actions (no column mapping, row tracking, constraints or invariants)."""
+        dt = self._latest
+        if dt is None or base.physical_names or tuple(partition_by) != base.partition_columns:
+            return False
+        commit_schema = _append_schema(base.schema, schema)
+        if commit_schema is None or not same_schema(commit_schema, base.schema):
+            return False
+        protocol = dt.protocol()
+        if protocol.min_writer_version > 7 or (
+            protocol.min_writer_version == 7
+            and not set(protocol.writer_features or ()) <= OWN_COMMIT_WRITER_FEATURES
+        ):
+            return False
+        if protocol.min_writer_version in (3, 4, 5, 6):
+            return False  # constraints, generated or identity columns, column mapping
+        return not any(b"delta.invariants" in (f.metadata or {}) for f in base.schema)
+
+    def _commit_own(
+        self,
+        base: Snapshot,
+        actions: Sequence[object],
+        partition_by: Sequence[str],
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None,
+    ) -> Commit | None:
+        """Commit an append of ``actions`` as the version right after ``base`` by writing its
+        log entry only if no writer has (a put-if-absent, the commit protocol's own rule); None
+        when another writer took that version.
+
+        deltalake's own append read the log's listing and its newest entries three times over
+        (on S3: nine requests for one commit, and four more to load it after) and lists the
+        log, which on a local disk grows with it (24 ms a commit at 10,000 versions). This
+        entry is the same deltalake would write; a checkpoint is still made every
+        ``delta.checkpointInterval`` versions."""
+        if any(not _PLAIN_PATH.fullmatch(a.path) for a in actions):  # type: ignore[attr-defined]
+            return None  # deltalake escapes such paths its own way
+        version = base.version + 1
+        moment = max(int(time.time() * 1000), int(base.committed_at.timestamp() * 1000))
+        info = {
+            "timestamp": moment,
+            "operation": "WRITE",
+            "operationParameters": {
+                "mode": "Append",
+                "partitionBy": json.dumps(list(partition_by)),
+            },
+            "clientVersion": "lake",
+            RUN_ID_KEY: run_id,
+            OPERATION_KEY: operation,
+            **(metadata or {}),
+        }
+        entries = [{"commitInfo": info}] + [
+            {
+                "add": {
+                    "path": a.path,  # type: ignore[attr-defined]
+                    "partitionValues": dict(a.partition_values),  # type: ignore[attr-defined]
+                    "size": a.size,  # type: ignore[attr-defined]
+                    "modificationTime": a.modification_time,  # type: ignore[attr-defined]
+                    "dataChange": True,
+                    "stats": a.stats,  # type: ignore[attr-defined]
+                }
+            }
+            for a in actions
+        ]
+        body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+        failpoint("own_commit")
+        if not self._put_if_absent(version, body, run_id):
+            return None
+        commit = Commit(
+            version=version,
+            committed_at=_ms_to_datetime(moment),
+            operation=operation,
+            run_id=run_id,
+            metrics={},
+            parameters=info["operationParameters"],
+            added=tuple(a.path for a in actions),  # type: ignore[attr-defined]
+        )
+        _remember_time(self._key, version, commit.committed_at)
+        self._derive(base, commit, actions)
+        self._checkpoint_if_due(version)
+        return commit
+
+    def _put_if_absent(self, version: int, body: bytes, run_id: str) -> bool:
+        """Write the log entry of ``version`` unless it exists; False when it does (or, on a
+        local file system without hard links, when it cannot tell: deltalake commits then)."""
+        fs, base = self.storage.filesystem_for(self.uri)
+        target = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
+        try:
+            if self.storage.is_s3:
+                _object_store(self.storage).pipe_file(target, body, mode="create")
+                return True
+            # A link to a whole file is the local put-if-absent (as deltalake's own).
+            temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
+            with open(temp, "wb") as out:
+                out.write(body)
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                return False
+            except OSError:
+                return False  # no hard links here
+            finally:
+                os.unlink(temp)
+            return True
+        except FileExistsError:
+            return False
+        except Exception as error:  # noqa: BLE001 - s3fs raises botocore's own errors too
+            # In doubt (the answer was lost, or a store that words a taken name its own way):
+            # the entry itself tells whether it is this run's.
+            info = self._commit_info(version)
+            if info is None:
+                raise self.storage.translate(error, self.uri) from error
+            return info.get(RUN_ID_KEY) == run_id
+
+    def _checkpoint_if_due(self, version: int) -> None:
+        """A checkpoint at ``version`` when the table's interval asks for one (deltalake's
+        commits make theirs in a hook). A failed checkpoint fails nothing: readers replay
+        the commits since the one before."""
+        dt = self._latest
+        if dt is None:
+            return
+        interval = int(dt.metadata().configuration.get("delta.checkpointInterval", "100"))
+        if interval <= 0 or version % interval:
+            return
+        try:
+            dt = self.open()  # up to date: the checkpoint is of the newest version
+            dt.create_checkpoint()
+        except Exception as error:  # noqa: BLE001 - a checkpoint is an optimisation only
+            log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
+
+    def _derive(self, base: Snapshot, commit: Commit, actions: Sequence[object]) -> None:
+        """Keep the snapshot of ``commit``, an append of ``actions`` committed right after
+        ``base``: the files of ``base`` and the added ones, each with its count and time
+        range from the statistics the lake wrote for it (see :func:`_added_file`)."""
+        import pyarrow as pa
+
+        plain = (pa.types.is_string, pa.types.is_large_string, pa.types.is_date32)
+        for column in base.partition_columns:
+            # Other types come back from the log typed, in a text of their own.
+            if not any(is_type(base.schema.field(column).type) for is_type in plain):
+                _ours().pop(self._key, None)
+                return
+        derived = _derived()
+        derived.pop((*self._key, commit.version), None)
+        while len(derived) >= KEPT_TABLES:
+            derived.pop(next(iter(derived)))
+        added = tuple(self._added_file(a, base.schema) for a in actions)
+        snapshot = replace(
+            base, version=commit.version, committed_at=commit.committed_at, files=base.files + added
+        )
+        ours = _ours()
+        ours.pop(self._key, None)
+        while len(ours) >= KEPT_TABLES:
+            ours.pop(next(iter(ours)))
+        derived[(*self._key, commit.version)] = ours[self._key] = snapshot
+
+    def _added_file(self, action: object, schema: pa.Schema) -> DataFile:
+        """The :class:`DataFile` of an add action :meth:`_publish` made, as :meth:`snapshot`
+        would read it back from the log."""
+        import pyarrow as pa
+
+        stats = json.loads(action.stats)  # type: ignore[attr-defined]
+        lows, highs = stats.get("minValues") or {}, stats.get("maxValues") or {}
+        ranges = {
+            f.name: (_logged_time(lows.get(f.name)), _logged_time(highs.get(f.name)))
+            for f in schema
+            if pa.types.is_timestamp(f.type) and f.type.tz and f.name in lows
+        }
+        return DataFile(
+            uri=self._file_uri(action.path),  # type: ignore[attr-defined]
+            path=action.path,  # type: ignore[attr-defined]
+            size=action.size,  # type: ignore[attr-defined]
+            rows=stats.get("numRecords"),
+            partition_values={
+                column: value or None  # an empty string is null, as the protocol says
+                for column, value in (action.partition_values or {}).items()  # type: ignore[attr-defined]
+            },
+            time_ranges=ranges,
         )
 
     def _create(
@@ -565,6 +855,12 @@ class DeltaStore:
             if "already exists" in str(error):
                 return False
             raise
+        # A table made anew where one was (its folder removed by hand): its versions' times
+        # are the new ones.
+        _ours().pop(self._key, None)
+        for kept in (_commit_times(), _derived()):
+            for key in [k for k in kept if k[: len(self._key)] == self._key]:
+                del kept[key]
         return True
 
     def _unpublish(self, actions: Sequence[object]) -> None:
@@ -947,10 +1243,14 @@ class DeltaStore:
             relative = f"{folder}/" if folder else ""
             relative += f"part-{uuid.uuid4()}.zstd.parquet"
             target = f"{base.rstrip('/')}/{relative}"
+            size = staged.path.stat().st_size
             try:
                 if not self.storage.is_s3:
                     fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-                if self.storage.is_s3 or not _linked(staged.path, target):
+                if self.storage.is_s3 and size <= SINGLE_PUT_BYTES:
+                    # One request: pyarrow uploads every file in three (a multipart upload).
+                    _put_object(self.storage, target, staged.path.read_bytes())
+                elif self.storage.is_s3 or not _linked(staged.path, target):
                     pafs.copy_files(
                         str(staged.path), target, source_filesystem=local, destination_filesystem=fs
                     )
@@ -961,7 +1261,7 @@ class DeltaStore:
             actions.append(
                 AddAction(
                     path=relative,
-                    size=staged.path.stat().st_size,
+                    size=size,
                     partition_values={
                         column: staged.partition_values.get(column) for column in partition_by
                     },
@@ -976,11 +1276,15 @@ class DeltaStore:
         """The commit ``run_id`` just made; ``after``: a version the table had before it
         (then the log entries after it are read, nearly always one, instead of the history)."""
         if after is not None:
-            latest = self.open().version()
-            for version in range(after + 1, latest + 1):
-                info = self._commit_info(version)
-                if info is not None and info.get(RUN_ID_KEY) == run_id:
-                    return _commit_from_history({**info, "version": version})
+            # Entry by entry until the first that is not there: listing the log to learn the
+            # latest version grows with the log on a local disk (2 ms at 2,000 versions).
+            version = after + 1
+            while (info := self._commit_info(version)) is not None:
+                if info.get(RUN_ID_KEY) == run_id:
+                    commit = _commit_from_history({**info, "version": version})
+                    _remember_time(self._key, version, commit.committed_at)
+                    return commit
+                version += 1
         commit = self._commit_by_run(run_id)
         if commit is None:
             raise StorageError(
@@ -1043,9 +1347,14 @@ class DeltaStore:
         loaded at, so the version's own log entry is read instead.
         """
         version = dt.version()
+        known = _commit_times().get((*self._key, version))
+        if known is not None:
+            return known
         info = self._commit_info(version)
         if info is not None and "timestamp" in info:
-            return _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
+            moment = _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
+            _remember_time(self._key, version, moment)
+            return moment
         # The log entry was cleaned up (log retention): the history may still know it.
         for entry in dt.history(1):
             if entry.get("version") == version:
@@ -1342,6 +1651,51 @@ def _commit_from_history(entry: Mapping[str, object]) -> Commit:
         metrics=metrics if isinstance(metrics, Mapping) else {},
         parameters=parameters if isinstance(parameters, Mapping) else {},
     )
+
+
+def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
+    """One s3fs filesystem per S3 configuration, for the put-if-absent of a log entry (pyarrow's
+    filesystem has no conditional write); making one costs more than the write."""
+    key = tuple(sorted(storage.delta_options().items()))
+    with _OBJECT_STORES_LOCK:
+        found = _OBJECT_STORES.get(key)
+        if found is None:
+            found = _OBJECT_STORES[key] = storage.fsspec()
+    return found
+
+
+def _object_exists(storage: Storage, path: str) -> bool:
+    """Whether the object ``path`` (``bucket/key``) exists: one HEAD. pyarrow follows a
+    missing key with a listing (is it a folder?), and a listing costs more as the bucket
+    grows on some servers (moto: 108 ms an append at 1,000 versions, 159 at 2,000)."""
+    bucket, _, key = path.partition("/")
+    try:
+        _object_store(storage).call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - botocore's connection errors
+        raise OSError(str(error)) from error
+    return True
+
+
+def _put_object(storage: Storage, path: str, body: bytes) -> None:
+    """One PUT of ``body`` at ``path`` (``bucket/key``); a failure is an OSError, as
+    pyarrow's (s3fs lets botocore's connection errors through)."""
+    try:
+        _object_store(storage).pipe_file(path, body)
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise OSError(str(error)) from error
+
+
+def _logged_time(text: object) -> datetime | None:
+    """A timestamp statistic as the lake writes it (:func:`lake.delta.stats.stat_json`)."""
+    if not isinstance(text, str):
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _ms_to_datetime(ms: object) -> datetime:

@@ -287,6 +287,7 @@ class TableRun:
                     partition_by=current.partition_columns,
                     run_id=self.run_id,
                     operation=operation,
+                    base=current,
                 )
             else:
                 commit, counts = self._merge(staged, evolution, keys, operation, outcome)

@@ -33,22 +33,32 @@ class SyncResult:
         return {"table": self.table, "recorded": list(self.recorded), "latest": self.latest}
 
 
-def sync_table(catalog: Catalog, store: DeltaStore, table: TableInfo) -> SyncResult:
+def sync_table(
+    catalog: Catalog, store: DeltaStore, table: TableInfo, *, reap: bool = True
+) -> SyncResult:
     """Record every Delta version of ``table`` newer than the catalog's newest record, then
-    mark failed the runs whose process died before committing (see ``Catalog.reap_dead_runs``)."""
+    mark failed the runs whose process died before committing (see ``Catalog.reap_dead_runs``;
+    ``reap=False`` for a writer about to start a run, which reaps them itself)."""
     result = _record_missing(catalog, store, table)
-    catalog.reap_dead_runs()
+    if reap:
+        catalog.reap_dead_runs()
     return result
 
 
 def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> SyncResult:
+    through = catalog.recorded_through(table)
+    if through is not None and table.kind != EXTERNAL_KIND and not store.has_version(through + 1):
+        # The common case, told by one look-up: the log has nothing after the catalog's newest
+        # record. Loading the latest log instead lists it, which grows with the log on a local
+        # disk. The lake's own logs are never cleaned, so a later version always has its entry.
+        return SyncResult(str(table.name), (), through)
     try:
         dt = store.open()
     except TableNotFound:
         # Registered, but the first commit never happened (or failed): nothing to record.
         return SyncResult(str(table.name), (), table.current_version)
     latest = dt.version()
-    if catalog.recorded_through(table) == latest:
+    if through == latest:
         return SyncResult(str(table.name), (), latest)  # the common case: nothing to record
     known = catalog.recorded_versions(table)
     # Writers record their versions themselves, possibly out of order; look for gaps, not

@@ -53,7 +53,7 @@ def write_table(
         name, kind=kind, location=storage.table_uri(name.namespace, name.name), exist_ok=True
     )
     store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info)
+    sync_table(catalog, store, info, reap=False)  # the run's start reaps
     inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
     with TableRun.start(
         catalog, store, info, kind="write", parameters={"mode": mode}, inputs=inputs
@@ -78,6 +78,6 @@ def optimize(
 
     check_owned(info, owned=owned, doing="optimize")
     store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info)
+    sync_table(catalog, store, info, reap=False)  # the run's start reaps
     with TableRun.start(catalog, store, info, kind="optimize", parameters={}) as run:
         return run.compact()

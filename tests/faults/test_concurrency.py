@@ -312,3 +312,44 @@ def test_an_append_racing_a_schema_change_commits_under_the_new_schema(backend, 
     ]
     assert "added" in lk.describe(table).snapshot.schema.names
     assert [v.version for v in lk.history(table)] == [0, 1, 2]
+
+
+@pytest.mark.timeout(240)
+def test_an_append_whose_version_another_writer_took_commits_after_it(backend, lk, tmp_path):
+    """The lake writes a small append's log entry itself, only if no writer wrote that
+    version first; an append that loses that race commits through deltalake after the
+    winner, and both versions are recorded once, by the runs that made them."""
+    table = "conc.taken"
+    lines = {
+        name: json.dumps({"ts": f"2026-11-20T1{i}:00:00Z", "writer": i}) + "\n"
+        for i, name in enumerate(("first", "late", "winner"))
+    }
+    paths = {}
+    for name, line in lines.items():
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text(line)
+    lk.ingest_logs(table, str(paths["first"]))
+    env = child_env(backend, LAKE_FAILPOINT="own_commit:stop")
+    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(paths["late"])], env)
+    try:
+        # The child has planned on version 0 and published its file; version 1 is taken now.
+        won = lk.ingest_logs(table, str(paths["winner"]))
+        assert won.version == 1
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err[-3000:]
+    late = json.loads(out.splitlines()[-1])
+    assert late["version"] == 2
+    assert lk.sql(f"SELECT writer FROM {table} ORDER BY writer").rows() == [
+        {"writer": 0},
+        {"writer": 1},
+        {"writer": 2},
+    ]
+    history = lk.history(table)
+    assert [v.version for v in history] == [0, 1, 2]
+    assert [v.rows_added for v in history] == [1, 1, 1]
+    assert [v.rows_total for v in history] == [1, 2, 3]
+    assert history[2].run_id == late["run_id"] and history[1].run_id == won.run_id

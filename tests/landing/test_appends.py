@@ -1,0 +1,128 @@
+"""Small appends: what the write path skips must not change what it records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from lake.delta.snapshot import Snapshot, StagedFile
+
+
+def _rows(start: int, n: int = 5) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(range(start, start + n), pa.int64()),
+            "at": pa.array(
+                [datetime(2026, 10, 5, 10, 0, i, 123456, tzinfo=UTC) for i in range(n)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "label": [f"l{i}" for i in range(n)],
+        }
+    )
+
+
+def _seen(snapshot: Snapshot) -> tuple[object, ...]:
+    files = sorted(
+        (f.uri, f.path, f.size, f.rows, dict(f.partition_values), dict(f.time_ranges))
+        for f in snapshot.files
+    )
+    return (snapshot.version, snapshot.committed_at, snapshot.schema, files)
+
+
+def test_the_snapshot_an_append_tells_from_its_base_is_the_one_its_log_holds(lk, tmp_path):
+    lk.write_table("ml.feed", _rows(0))
+    store = lk.delta(lk.table("ml.feed"))
+    base = store.snapshot()
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(_rows(5), staged)
+    commit = store.append(
+        [StagedFile(staged)], schema=base.schema, run_id="r1", operation="WRITE", base=base
+    )
+    assert commit.version == base.version + 1
+    told = store.snapshot(commit.version)
+    loaded = store.snapshot(commit.version)  # told once: this one is read from the log
+    assert told is not loaded
+    assert _seen(told) == _seen(loaded)
+
+
+def test_a_partitioned_append_tells_its_partition_values_as_the_log_holds_them(lk, tmp_path):
+    path = tmp_path / "first.jsonl"
+    path.write_text('{"ts": "2026-10-05T10:00:00.123456Z", "n": 1}\n')
+    lk.ingest_logs("app.days", str(path))
+    store = lk.delta(lk.table("app.days"))
+    base = store.snapshot()
+    assert base.partition_columns == ("_event_date",)
+    staged = tmp_path / "staged.parquet"
+    rows = pa.Table.from_batches(list(store.scan(base))).drop_columns(["_event_date"])
+    pq.write_table(rows, staged)  # partition values live in the log, not in the file
+    commit = store.append(
+        [StagedFile(staged, {"_event_date": "2026-10-06"})],
+        schema=base.schema,
+        partition_by=base.partition_columns,
+        run_id="r2",
+        operation="INGEST LOGS",
+        base=base,
+    )
+    told = store.snapshot(commit.version)
+    loaded = store.snapshot(commit.version)
+    assert _seen(told) == _seen(loaded)
+    assert {f.partition_values["_event_date"] for f in told.files} == {"2026-10-05", "2026-10-06"}
+
+
+def test_every_small_append_records_the_counts_its_log_holds(lk, tmp_path):
+    for i in range(12):  # past a Delta checkpoint
+        lk.write_table("ml.counts", _rows(5 * i))
+    for i in range(3):
+        path = tmp_path / f"l{i}.jsonl"
+        path.write_text(f'{{"ts": "2026-10-0{i + 1}T10:00:00Z", "n": {i}}}\n')
+        lk.ingest_logs("app.counts", str(path))
+    for name in ("ml.counts", "app.counts"):
+        store = lk.delta(lk.table(name))
+        history = lk.history(name)
+        assert [v.version for v in history] == list(range(len(history)))
+        for recorded in history:
+            snapshot = store.snapshot(recorded.version)
+            assert (recorded.rows_total, recorded.files_total, recorded.bytes_total) == (
+                snapshot.rows,
+                len(snapshot.files),
+                snapshot.bytes,
+            )
+            assert recorded.committed_at == snapshot.committed_at
+
+
+def test_appends_keep_a_checkpoint_every_ten_versions_and_every_version_readable(lk):
+    for i in range(21):
+        lk.write_table("ml.checked", _rows(5 * i))
+    store = lk.delta(lk.table("ml.checked"))
+    fs, base = lk.storage.filesystem_for(lk.table("ml.checked").location)
+    names = {i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/_delta_log"))}
+    assert {f"{v:020d}.checkpoint.parquet" for v in (10, 20)} <= names
+    assert {f"{v:020d}.json" for v in range(21)} <= names
+    # deltalake reads the log the lake wrote, at every version.
+    assert store.open().version() == 20
+    for version in (0, 9, 10, 15, 20):
+        assert lk.sql(f"SELECT count(*) AS n FROM ml.checked VERSION AS OF {version}").rows() == [
+            {"n": 5 * (version + 1)}
+        ]
+        assert store.snapshot(version).rows == 5 * (version + 1)
+
+
+def test_an_append_after_optimize_commits_on_the_compacted_version(lk):
+    for i in range(4):
+        lk.write_table("ml.compacted", _rows(5 * i))
+    optimized = lk.optimize("ml.compacted")
+    assert optimized is not None and optimized.version == 4
+    assert (optimized.rows_total, optimized.files_total) == (20, 1)
+    after = lk.write_table("ml.compacted", _rows(20))
+    assert after.version == 5
+    assert (after.rows_added, after.rows_total, after.files_total) == (5, 25, 2)
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.compacted").rows() == [
+        {"n": 25, "s": sum(range(25))}
+    ]
+    assert [v.operation for v in lk.history("ml.compacted")] == ["APPEND"] * 4 + [
+        "OPTIMIZE",
+        "APPEND",
+    ]
