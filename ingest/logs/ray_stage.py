@@ -305,8 +305,6 @@ def _task(
     storage: Storage, uri: str, staging_uri: str, options: dict[str, Any], round_: int
 ) -> tuple[Any, ...]:
     """One Ray task: stage the file ``uri`` and copy its staged files into ``staging_uri``."""
-    import pyarrow.fs as pafs
-
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="lake-stage-") as folder:
@@ -318,14 +316,7 @@ def _task(
                 fs.create_dir(base, recursive=True)
             moved = []
             for file in part.files:
-                name = f"{uuid.uuid4().hex}.parquet"
-                pafs.copy_files(
-                    file.path,
-                    f"{base}/{name}",
-                    source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=fs,
-                )
-                moved.append(replace(file, path=name))
+                moved.append(replace(file, path=_upload(file.path, fs, base)))
     except LakeError as error:
         return ("error", error)
     except OSError as error:
@@ -385,14 +376,7 @@ def _conform_task(
                 if after is before:
                     files.append(after)
                     continue
-                name = f"{uuid.uuid4().hex}.parquet"
-                pafs.copy_files(
-                    after.path,
-                    f"{base}/{name}",
-                    source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=fs,
-                )
-                files.append(replace(after, path=name))
+                files.append(replace(after, path=_upload(after.path, fs, base)))
     except LakeError as error:
         return ("error", error)
     except OSError as error:
@@ -411,6 +395,18 @@ def _conform_task(
             seconds=time.perf_counter() - started,
         ),
     )
+
+
+def _upload(path: str, fs: Any, base: str) -> str:
+    """Copy a file a task staged on its node into the run's staging folder of the warehouse
+    (``base`` on ``fs``, a pyarrow file system); the name it got there."""
+    import pyarrow.fs as pafs
+
+    name = f"{uuid.uuid4().hex}.parquet"
+    pafs.copy_files(
+        path, f"{base}/{name}", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
+    )
+    return name
 
 
 def _fetch(storage: Storage, staging_uri: str, part: StagedPart, folder: Path) -> StagedPart:
