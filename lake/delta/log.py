@@ -20,7 +20,7 @@ def has_commit_after(storage: Storage, table_uri: str, version: int) -> bool:
     Raises:
         StorageError: the warehouse could not be read.
     """
-    name = _entry_name(version + 1)
+    name = entry_name(version + 1)
     local = _local_folder(table_uri)
     if local is not None:
         return os.path.exists(os.path.join(local, name))
@@ -42,14 +42,15 @@ def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
     """
     local = _local_folder(table_uri)
     if local is not None:
-        with open(os.path.join(local, _entry_name(version)), "rb") as entry:
+        with open(os.path.join(local, entry_name(version)), "rb") as entry:
             return entry.read()
     fs, base = storage.filesystem_for(table_uri)
-    with fs.open_input_stream(f"{base.rstrip('/')}/{_entry_name(version)}") as entry:
+    with fs.open_input_stream(f"{base.rstrip('/')}/{entry_name(version)}") as entry:
         return entry.read()
 
 
-def _entry_name(version: int) -> str:
+def entry_name(version: int) -> str:
+    """The path of the log entry (commit file) of ``version``, relative to the table."""
     return f"_delta_log/{version:020d}.json"
 
 
@@ -59,4 +60,4 @@ def _local_folder(table_uri: str) -> str | None:
     return urlsplit(table_uri).path if table_uri.startswith("file://") else table_uri
 
 
-__all__ = ["has_commit_after", "read_entry"]
+__all__ = ["entry_name", "has_commit_after", "read_entry"]

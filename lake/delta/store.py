@@ -39,7 +39,7 @@ from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
-from lake.delta.log import read_entry
+from lake.delta.log import entry_name, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
 from lake.delta.stats import file_stats
@@ -238,7 +238,7 @@ class DeltaStore:
             self._absent = None
             return False
         fs, base = self.storage.filesystem_for(self.uri)
-        entry = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
+        entry = f"{base.rstrip('/')}/{entry_name(version)}"
         try:
             if self.storage.is_s3:
                 found = _object_exists(self.storage, entry)
@@ -737,7 +737,7 @@ class DeltaStore:
         """Write the log entry of ``version`` unless it exists; False when it does (or, on a
         local file system without hard links, when it cannot tell: deltalake commits then)."""
         fs, base = self.storage.filesystem_for(self.uri)
-        target = f"{base.rstrip('/')}/_delta_log/{version:020d}.json"
+        target = f"{base.rstrip('/')}/{entry_name(version)}"
         try:
             if self.storage.is_s3:
                 _object_store(self.storage).pipe_file(target, body, mode="create")
