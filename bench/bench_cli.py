@@ -32,17 +32,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import compare, process_env
+from bench.common import compare, drop_pg_database, moto_s3_server, pg_database, pg_url, process_env
 
 LAKE = str(Path(sys.executable).with_name("lake"))
 APACHE = Path(__file__).resolve().parent.parent / "tests" / "data" / "elastic-logs" / "apache_logs"
@@ -115,7 +113,8 @@ def _backend_pairs(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     yield "local folder + SQLite", {}
     with contextlib.ExitStack() as stack:
         try:
-            endpoint, bucket = stack.enter_context(_moto_server())
+            bucket = f"lake-bench-{uuid.uuid4().hex[:8]}"
+            s3 = stack.enter_context(moto_s3_server(bucket))
             database = stack.enter_context(_pg_database())
         except Exception as error:  # noqa: BLE001 - reported, and the other pair still runs
             print(f"bench_cli: S3 + PostgreSQL skipped: {error}", file=sys.stderr)
@@ -124,54 +123,14 @@ def _backend_pairs(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
             "S3 (moto) + PostgreSQL",
             {
                 "LAKE_WAREHOUSE": f"s3://{bucket}/bench",
-                "LAKE_CATALOG_URL": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench-secret",
-                "AWS_REGION": "us-east-1",
-                "AWS_ALLOW_HTTP": "true",
+                "LAKE_CATALOG_URL": pg_url(database),
+                **s3,
             },
         )
 
 
 @contextlib.contextmanager
-def _moto_server() -> Iterator[tuple[str, str]]:
-    import boto3
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto's S3 server did not start")
-            time.sleep(0.05)  # a child process starting to listen: a readiness poll
-        endpoint, bucket = f"http://127.0.0.1:{port}", f"lake-bench-{uuid.uuid4().hex[:8]}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench-secret",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=bucket)
-        yield endpoint, bucket
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextlib.contextmanager
 def _pg_database() -> Iterator[str]:
-    from bench.bench_peers import drop_pg_database, pg_database
-
     name = pg_database()
     try:
         yield name

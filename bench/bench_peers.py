@@ -123,7 +123,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -134,13 +133,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import process_env
+from bench.common import (
+    PG,
+    drop_pg_database,
+    moto_s3_server,
+    pg_database,
+    pg_url,
+    process_env,
+)
 
 LINES_PER_SCALE = 1_000_000
 APPENDS_PER_SCALE = 1_000
 APPEND_ROWS = 100
 REPEAT = 3
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 S3_BUCKET = "lake-bench"
 QUERY_10_DAYS = (
     "SELECT request.method AS method, status, count(*) AS n, avg(latency_ms) AS latency "
@@ -237,32 +242,6 @@ def ducklake_attach(kind: str, folder: Path, pg_db: str | None) -> str:
         + "; ".join(loads)
         + f"; ATTACH '{meta}' AS dl (DATA_PATH '{data}/')"
     )
-
-
-def pg_database() -> str:
-    import psycopg2
-
-    name = f"lake_bench_{uuid.uuid4().hex[:10]}"
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return name
-
-
-def drop_pg_database(name: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
-
-
-def pg_url(name: str) -> str:
-    return f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
 def run_process(
@@ -505,42 +484,9 @@ def in_process_ingest(folder: Path, source: Path, days: int, lines: int) -> dict
 
 @contextlib.contextmanager
 def moto_s3() -> Iterator[dict[str, str]]:
-    """moto's S3 server in a process of its own (in this one it would share the GIL with the
-    writer it serves), with a fresh bucket; yields the environment that points the lake at it."""
-    import boto3
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AWS_ALLOW_HTTP": "true",
-    }
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto's S3 server did not start") from None
-                time.sleep(0.05)  # waiting for a child process to listen
-        boto3.client(
-            "s3",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=S3_BUCKET)
+    """moto's S3 server with the bench's bucket, its settings in this process's environment
+    while it runs; yields them."""
+    with moto_s3_server(S3_BUCKET) as env:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -551,9 +497,6 @@ def moto_s3() -> Iterator[dict[str, str]]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def appends_case(

@@ -6,13 +6,19 @@ the same run, alternating, several times, and reports medians and their ratio.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+"""The benches' PostgreSQL server (as the tests': trust authentication)."""
 
 
 def process_env(**settings: str) -> dict[str, str]:
@@ -27,6 +33,76 @@ def process_env(**settings: str) -> dict[str, str]:
     }
     env.update(settings)
     return env
+
+
+@contextlib.contextmanager
+def moto_s3_server(bucket: str) -> Iterator[dict[str, str]]:
+    """moto's S3 server in a child process (in this one it would share the GIL with the
+    writer it serves: deltalake holds it while it waits for the network), with ``bucket``
+    made; yields the AWS_ settings that point the lake at it."""
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto's S3 server did not start on port {port}")
+            time.sleep(0.05)  # a child process starting to listen: a readiness poll
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        ).create_bucket(Bucket=bucket)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def pg_database(prefix: str = "lake_bench") -> str:
+    """A new, empty PostgreSQL database; its name."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(dbname="postgres", **PG)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(dbname="postgres", **PG)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+def pg_url(name: str) -> str:
+    return f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
 def median_seconds(action: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> float:
