@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 from uuid import UUID
 
+from lake.core.terminal import text_console
 from queries.exceptions import OutputError
 
 if TYPE_CHECKING:
@@ -167,10 +168,9 @@ def print_table(
     result: QueryResult, *, rows: int = TABLE_ROWS, stream: TextIO | None = None
 ) -> None:
     """A rich table of the first ``rows`` rows, then how many there were and what was read."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, highlight=False)
+    console = text_console(stream)
     shown = result.table.slice(0, rows)
     table = Table(header_style="bold")
     for column in result.columns:
@@ -196,7 +196,6 @@ def print_table(
 
 def print_scans(result: QueryResult, *, stream: TextIO | None = None) -> None:
     """What the query read of each table version and what the lake skipped (``--explain``)."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="read", header_style="bold")
@@ -211,9 +210,7 @@ def print_scans(result: QueryResult, *, stream: TextIO | None = None) -> None:
             f"{scan.skipped_by_partition:,}",
             f"{scan.skipped_by_statistics:,}",
         )
-    target = stream or sys.stderr
-    # piped, a row stays one line whatever its length
-    console = Console(file=target, highlight=False, width=None if target.isatty() else 100_000)
+    console = text_console(stream or sys.stderr)
     if result.scans:
         console.print(table)
     else:

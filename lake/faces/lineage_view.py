@@ -23,14 +23,14 @@ def print_audit(audit: Mapping[str, Any]) -> None:
     training_set = audit.get("training_set")
     if model is not None:
         root = Tree(
-            f"[bold]model {model['name']}@{model['version']}[/]  "
+            f"[bold]model {_v(model['name'])}@{model['version']}[/]  "
             f"registered {_time(model['created_at'])}"
-            + (f"  uri {model['uri']}" if model.get("uri") else "")
-            + (f"  metrics {_compact(model['metrics'])}" if model.get("metrics") else "")
+            + (f"  uri {_v(model['uri'])}" if model.get("uri") else "")
+            + (f"  metrics {_v(_compact(model['metrics']))}" if model.get("metrics") else "")
         )
         code = model.get("code_version")
         root.add(
-            f"code {code}"
+            f"code {_v(code)}"
             if code and code != "unknown"
             else "[yellow]code version not recorded[/] (lake model register --code-version)"
         )
@@ -41,11 +41,11 @@ def print_audit(audit: Mapping[str, Any]) -> None:
         parent.add("[dim]no training set recorded[/]")
     else:
         node = parent.add(
-            f"[bold]training set {training_set['name']}@{training_set['version']}[/]  "
+            f"[bold]training set {_v(training_set['name'])}@{training_set['version']}[/]  "
             f"{training_set['row_count']:,} rows  content {training_set['content_hash'][:16]}...  "
             f"made {_time(training_set['created_at'])}"
         )
-        node.add(f"[dim]SQL[/] {_one_line(training_set['sql'])}")
+        node.add(f"[dim]SQL[/] {_v(_one_line(training_set['sql']))}")
         for table_version in training_set.get("inputs", []):
             _add_table_version(node, table_version)
     Console().print(root)
@@ -54,7 +54,7 @@ def print_audit(audit: Mapping[str, Any]) -> None:
 def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
     contributions = table_version.get("data_from", [])
     node = parent.add(
-        f"[bold cyan]{table_version['table']}@{table_version['version']}[/]  committed "
+        f"[bold cyan]{_v(table_version['table'])}@{table_version['version']}[/]  committed "
         f"{_time(table_version['committed_at'])}  {_count(table_version.get('rows_total'))} rows, "
         f"data from {plural(len(contributions), 'version')}"
     )
@@ -69,11 +69,11 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
             continue
         run = contribution.get("run") or {}
         label = (
-            f"v{contribution['version']} {contribution['operation']}  "
+            f"v{contribution['version']} {_v(contribution['operation'])}  "
             f"{_count(contribution.get('rows_added'))} rows added"
             + (
-                f"  run {run.get('job')} {run.get('run_id', '')[:8]} "
-                f"({run.get('status')}, {_time(run.get('started_at'))})"
+                f"  run {_v(run.get('job'))} {_v(run.get('run_id', '')[:8])} "
+                f"({_v(run.get('status'))}, {_time(run.get('started_at'))})"
                 if run
                 else "  [dim]no run recorded[/]"
             )
@@ -88,7 +88,7 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
                 )
             sources = []
         for source in sources[:SOURCES_SHOWN]:
-            child.add(_source_label(source))
+            child.add(_v(_source_label(source)))
         if len(sources) > SOURCES_SHOWN:
             child.add(
                 f"[dim]... and {len(sources) - SOURCES_SHOWN} more sources "
@@ -130,39 +130,39 @@ def print_impact(impact: Mapping[str, Any]) -> None:
         if "table" in origin
         else f"source {origin.get('source')}"
     )
-    root = Tree(f"[bold]impact of {title}[/]")
+    root = Tree(f"[bold]impact of {_v(title)}[/]")
     matched = origin.get("matched") or []
     if matched and matched != [origin.get("source")]:
         shown = ", ".join(matched[:SOURCES_SHOWN])
         more = f" and {len(matched) - SOURCES_SHOWN} more" if len(matched) > SOURCES_SHOWN else ""
-        root.add(f"[dim]recorded as[/] {shown}{more}")
+        root.add(f"[dim]recorded as[/] {_v(shown)}{more}")
     versions = root.add(f"table versions holding the data ({len(impact['table_versions'])})")
     by_table: dict[str, list[Mapping[str, Any]]] = {}
     for entry in impact["table_versions"]:
         by_table.setdefault(entry["table"], []).append(entry)
     for table, entries in by_table.items():
-        versions.add(f"{table}: versions {version_ranges([e['version'] for e in entries])}")
+        versions.add(f"{_v(table)}: versions {version_ranges([e['version'] for e in entries])}")
     sets = root.add(f"training sets ({len(impact['training_sets'])})")
     for entry in impact["training_sets"]:
         sets.add(
-            f"[bold]{entry['name']}@{entry['version']}[/]  "
-            f"read {', '.join(entry.get('read', [])) or '?'}  "
-            f"{entry.get('location') or ''}"
+            f"[bold]{_v(entry['name'])}@{entry['version']}[/]  "
+            f"read {_v(', '.join(entry.get('read', [])) or '?')}  "
+            f"{_v(entry.get('location') or '')}"
         )
     models = root.add(f"models ({len(impact['models'])})")
     for entry in impact["models"]:
         models.add(
-            f"[bold red]{entry['name']}@{entry['version']}[/]  "
-            f"trained on {entry.get('training_set')}"
+            f"[bold red]{_v(entry['name'])}@{entry['version']}[/]  "
+            f"trained on {_v(entry.get('training_set'))}"
         )
     runs = impact.get("runs", [])
     consumers = root.add(f"runs that read affected data ({len(runs)})")
     for run in runs[:RUNS_SHOWN]:
         wrote = ", ".join(_link(link) for link in run.get("wrote", [])) or "nothing recorded"
         consumers.add(
-            f"{run.get('job')}  {run.get('run_id', '')[:8]}  "
+            f"{_v(run.get('job'))}  {_v(run.get('run_id', '')[:8])}  "
             + ("reported through OpenLineage  " if run.get("kind") == "external" else "")
-            + f"{run.get('status')}, {_time(run.get('started_at'))}  wrote {wrote}"
+            + f"{_v(run.get('status'))}, {_time(run.get('started_at'))}  wrote {_v(wrote)}"
         )
     if len(runs) > RUNS_SHOWN:
         consumers.add(
@@ -193,6 +193,14 @@ def version_ranges(values: Iterable[int]) -> str:
     if start is not None:
         parts.append(str(start) if start == previous else f"{start}-{previous}")
     return ", ".join(parts)
+
+
+def _v(value: Any) -> str:
+    """A value from the catalog as text in a label: its brackets shown, never read as markup
+    (a source path ``logs/[2024]/app.log`` or SQL ``tags[1]`` would otherwise lose them)."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _time(value: Any) -> str:

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from lake.core.terminal import text_console
+
 
 def to_json_text(data: Any) -> str:
     return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
@@ -39,7 +41,7 @@ def print_rows(
     """A table of dict rows; ``columns`` picks and orders them."""
     from rich.table import Table
 
-    console = _console()
+    console = text_console()
     if not rows:
         console.print(empty, style="dim")
         return
@@ -61,28 +63,26 @@ def print_mapping(data: Mapping[str, Any], *, title: str | None = None) -> None:
     table.add_column("value", overflow="fold")
     for key, value in data.items():
         table.add_row(str(key), _cell(value))
-    _console().print(table)
+    text_console().print(table)
 
 
 def print_presets(presets: Sequence[Mapping[str, Any]]) -> None:
     """Each log preset as a block: name and layout, its regex, time format and example."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = text_console()
     for p in presets:
-        console.print(p["name"], style="bold", markup=False, end="")
-        console.print(f"  {p['description']}", markup=False)
+        console.print(p["name"], style="bold", end="")
+        console.print(f"  {p['description']}")
         for label, value in (
             ("regex:  ", p["pattern"]),
             ("time:   ", " | ".join(p["time_formats"])),
             ("example:", p["example"]),
         ):
-            console.print(f"  {label} {value}", markup=False, soft_wrap=True)
+            console.print(f"  {label} {value}", soft_wrap=True)
 
 
 def print_message(text: str) -> None:
     """One line for people: never broken by the terminal's width (a pipe gets it whole)."""
-    _console().print(text, soft_wrap=True)
+    text_console().print(text, soft_wrap=True)
 
 
 def print_error(text: str) -> None:
@@ -119,14 +119,6 @@ def short_path(value: str) -> str:
     except ValueError:  # pragma: no cover - another drive on Windows
         return path
     return path if relative.startswith("..") else relative
-
-
-def _console():  # noqa: ANN202 - rich is imported on first use
-    from rich.console import Console
-
-    # A pipe (or a file) gets rows whole, as `ps` and `docker ps` print them; a terminal, its width.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
-    return Console(highlight=False, width=width)
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)

@@ -401,3 +401,22 @@ def test_a_model_records_the_commit_of_its_training_code_and_the_audit_shows_it(
     assert lk.audit("m@3").to_json()["model"]["code_version"] == "v1.4.2"
     assert f"code git:{commit}" in cli("audit", "m@1").stdout
     assert "code version not recorded" in cli("audit", "m@4").stdout
+
+
+def test_audit_and_impact_trees_show_brackets_in_paths_and_sql_as_they_are(lk, cli, tmp_path):
+    # rich reads `[...]` as markup: a folder `[2024]` or SQL `tags[1]` lost its brackets.
+    logs = tmp_path / "logs[2024]"
+    logs.mkdir()
+    (logs / "app.log").write_text("".join(APACHE.read_text().splitlines(keepends=True)[:5]))
+    lk.ingest_logs("web.access", str(logs / "app.log"), preset="apache-combined")
+    sql = "SELECT client_ip, [status][1] AS first_status FROM web.access"
+    lk.materialize("visits", sql=sql, out=tmp_path / "visits")
+    lk.register_model("visit_model", training_set="visits", code_version="[dirty] abc123")
+
+    audit = cli("audit", "visit_model")
+    assert audit.exit_code == 0, audit.stderr
+    assert "[status][1]" in audit.stdout and "logs[2024]" in audit.stdout
+    assert "code [dirty] abc123" in audit.stdout
+    impact = cli("impact", "--source", "logs[2024]/app.log")
+    assert impact.exit_code == 0, impact.stderr
+    assert "logs[2024]" in impact.stdout and "visit_model@1" in impact.stdout

@@ -365,3 +365,22 @@ def test_an_ingest_tells_its_progress_the_bytes_it_will_read(lk, tmp_path):
     lk.ingest_logs("web.access", str(log), preset="apache-combined", progress=recorder)
     assert recorder.expected == (1, log.stat().st_size)
     assert recorder.calls[-1] == (1, 200, log.stat().st_size)
+
+
+def test_sql_prints_values_with_brackets_as_they_are(cli, lk, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # GNU readline exports COLUMNS=80
+    # An Apache error log line: rich read `[error]` as markup and printed the line without it.
+    line = "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6"
+    lk.write_table("web.errors", pa.table({"line": [line], "tags": [["[a]", "b"]]}))
+    shown = cli("sql", "SELECT line, tags FROM web.errors")
+    assert shown.exit_code == 0, shown.stderr
+    assert line in shown.stdout and '["[a]","b"]' in shown.stdout
+
+
+def test_sql_in_a_pipe_keeps_a_long_value_on_one_line(cli, lk, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # GNU readline exports COLUMNS=80
+    long = "GET /" + "a" * 300 + " HTTP/1.1"
+    lk.write_table("web.requests", pa.table({"request": [long]}))
+    shown = cli("sql", "SELECT request FROM web.requests")
+    assert shown.exit_code == 0, shown.stderr
+    assert long in shown.stdout
