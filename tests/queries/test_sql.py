@@ -762,3 +762,16 @@ def test_time_conditions_whose_casts_change_the_literal_return_the_rows_duckdb_r
         assert skipped.num_rows, condition
     renamed = "SELECT n FROM app.visits AS v(ts, created) WHERE ts < '2026-06-01' ORDER BY n"
     assert lk.sql(renamed).table.column("n").to_pylist() == [0, 1, 2]  # ts is "created" here
+
+
+def test_a_file_changed_in_place_is_read_anew_between_lake_queries(web_logs, tmp_path):
+    # Lake data files never change in place, a user's file may: trusting DuckDB's file caches
+    # for lake tables must not make it trust them for every other file.
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"v": [1]}), scores)
+    read = f"SELECT sum(v)::INTEGER AS s FROM read_parquet('{scores}')"
+    assert web_logs.sql(read).rows() == [{"s": 1}]
+    assert web_logs.sql("SELECT count(*) AS n FROM web.logs").rows() == [{"n": 6}]
+    pq.write_table(pa.table({"v": [2, 3, 4, 5]}), scores)
+    assert web_logs.sql("SELECT count(*) AS n FROM web.logs").rows() == [{"n": 6}]
+    assert web_logs.sql(read).rows() == [{"s": 14}]
