@@ -53,6 +53,12 @@ _DATABASE_SETTINGS = "SET GLOBAL parquet_metadata_cache = true"
 _LOCAL_SETTINGS = (
     "SET SESSION TimeZone = 'UTC'; SET errors_as_json = true; SET enable_progress_bar = false"
 )
+# A statement that reads lake tables' files and nothing else: DuckDB may trust its caches of
+# them (Parquet footers, data blocks) without asking the file system or S3 whether each file
+# changed. A Delta data file is written once under a new name and never changed in place; a
+# version's file list comes from the log, checked for newer commits before every query. On
+# S3 the check was one HEAD per file and query (8 files: 37 ms of a 44 ms query on moto).
+_TRUST_CACHE = "SET validate_external_file_cache = 'NO_VALIDATION'"
 _shared: weakref.WeakKeyDictionary[Storage, duckdb.DuckDBPyConnection] = weakref.WeakKeyDictionary()
 _shared_lock = threading.Lock()
 
@@ -100,8 +106,12 @@ class Fetched:
     truncated: bool
 
 
-def shared_cursor(storage: Storage) -> duckdb.DuckDBPyConnection:
-    """A new cursor on the lake's shared database (created and configured on first use)."""
+def shared_cursor(storage: Storage, *, lake_files_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A new cursor on the lake's shared database (created and configured on first use).
+
+    ``lake_files_only``: the cursor runs one statement that reads no file but lake tables'
+    data files (immutable), so DuckDB's file caches are used without validating them; any
+    other file a statement names is checked for changes as DuckDB does by default."""
     import duckdb
 
     with _shared_lock:
@@ -118,7 +128,7 @@ def shared_cursor(storage: Storage) -> duckdb.DuckDBPyConnection:
                 ) from error
             _shared[storage] = database
         cursor = database.cursor()
-    cursor.execute(_LOCAL_SETTINGS)
+    cursor.execute(f"{_LOCAL_SETTINGS}; {_TRUST_CACHE}" if lake_files_only else _LOCAL_SETTINGS)
     return cursor
 
 
