@@ -25,9 +25,11 @@ One preparation serves every caller (``lake sql``, the HTTP service, training se
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -235,8 +237,7 @@ def run_query(
         )
     else:
         prepared = prepare(resolver, statement, read_only=read_only)
-        connection = prepared.connect()
-        try:
+        with prepared.cursor(interruptible=timeout_s is not None) as connection:
             fetched = prepared.run(
                 lambda rewritten: session.run(
                     connection,
@@ -247,8 +248,6 @@ def run_query(
                 ),
                 timeout_s=timeout_s,
             )
-        finally:
-            connection.close()
     return QueryResult(
         table=fetched.table,
         columns=tuple(
@@ -365,6 +364,20 @@ class PreparedQuery:
             paths = sorted({p for _, paths in self.reads.values() for p in paths})
             return session.locked_connection(self.storage, paths)
         return session.shared_cursor(self.storage, lake_files_only=self.lake_files_only)
+
+    def cursor(
+        self, *, interruptible: bool = False
+    ) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """:meth:`connect`'s connection for the time of a ``with`` block: a shared cursor is
+        kept for the next read when this statement only reads and no timer may interrupt it
+        (``interruptible``)."""
+        if self.read_only:
+            return contextlib.closing(self.connect())
+        return session.reading_cursor(
+            self.storage,
+            lake_files_only=self.lake_files_only,
+            reusable=self.statement.reads_only and not interruptible,
+        )
 
     @property
     def lake_files_only(self) -> bool:

@@ -398,6 +398,25 @@ def test_a_file_outside_the_lake_that_changes_in_place_is_read_again(lk):
     assert lk.sql(query).rows() == [{"side": 50, "n": 1}]
 
 
+def test_settings_a_statement_changes_do_not_reach_the_next_query_on_a_kept_cursor(lk):
+    """Cursors a read ran on are kept for the next read: a SET, even a global one, must not
+    change what later queries see (times in UTC, errors located)."""
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    at = (
+        "SELECT strftime(TIMESTAMPTZ '2026-01-01 00:00:00+00', '%H') AS h, count(*) AS n "
+        "FROM ml.labels"
+    )
+    assert lk.sql(at).rows() == [{"h": "00", "n": 1}]
+    assert lk.sql("SELECT current_setting('TimeZone') AS tz").rows() == [{"tz": "UTC"}]
+    lk.sql("SET GLOBAL TimeZone = 'Asia/Tokyo'")
+    lk.sql("SET TimeZone = 'Asia/Tokyo'")
+    assert lk.sql(at).rows() == [{"h": "00", "n": 1}]
+    assert lk.sql("SELECT current_setting('TimeZone') AS tz").rows() == [{"tz": "UTC"}]
+    with pytest.raises(QueryInvalid, match="line 1, column 8"):
+        lk.sql("SELECT no_such_column FROM ml.labels")
+    assert lk.sql(at).rows() == [{"h": "00", "n": 1}]
+
+
 # -- what is and is not a lake table ----------------------------------------------------------
 
 
