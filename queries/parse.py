@@ -154,6 +154,11 @@ class Statement:
     """The tokens of that statement; their positions are offsets into ``text[offset:]``."""
     offset: int = 0
     """Where the statement after ``EXPLAIN [ANALYZE]`` starts in ``text`` (0 without one)."""
+    names_only: bool = False
+    """Every table the statement reads is named (``ns.t``, ``t``, a CTE): none is a table
+    function (``read_csv(...)``) or a quoted path (``'f.parquet'`` is a reference, but not a
+    lake table's name). What :mod:`queries.sql` needs to know whether every file read is a
+    lake table's."""
 
 
 MAX_VERSION = 2**63 - 1
@@ -212,15 +217,15 @@ def _parse(text: str) -> Statement:
     tree = trees[0]
     kind = "explain" if explain else _kind(tree)
     reads_only = isinstance(tree, _QUERY_TYPES)
-    tables = tuple(
-        ref
-        for table in tree.find_all(exp.Table)
-        if (ref := _reference(table, text, offset, tokens))
-    )
+    found = list(tree.find_all(exp.Table))
+    tables = tuple(ref for table in found if (ref := _reference(table, text, offset, tokens)))
     qualifiers = tuple(
         q for column in tree.find_all(exp.Column) if (q := _qualifier(column, offset))
     )
-    return Statement(text, kind, reads_only, tables, qualifiers, tree, tuple(tokens), offset)
+    names_only = not isinstance(tree, exp.Command) and len(tables) == len(found)
+    return Statement(
+        text, kind, reads_only, tables, qualifiers, tree, tuple(tokens), offset, names_only
+    )
 
 
 def line_and_column(text: str, position: int) -> tuple[int, int]:

@@ -25,9 +25,11 @@ One preparation serves every caller (``lake sql``, the HTTP service, training se
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -235,8 +237,7 @@ def run_query(
         )
     else:
         prepared = prepare(resolver, statement, read_only=read_only)
-        connection = prepared.connect()
-        try:
+        with prepared.cursor(interruptible=timeout_s is not None) as connection:
             fetched = prepared.run(
                 lambda rewritten: session.run(
                     connection,
@@ -247,8 +248,6 @@ def run_query(
                 ),
                 timeout_s=timeout_s,
             )
-        finally:
-            connection.close()
     return QueryResult(
         table=fetched.table,
         columns=tuple(
@@ -313,6 +312,8 @@ class PreparedQuery:
     """Versions read with the NULL-filling scan (a schema column is in none of their files)."""
     pruned: dict[TableVersion, tuple[set[str], set[str], set[str]]] = field(default_factory=dict)
     """Per version, in the last rewrite: paths read, skipped by partition, by statistics."""
+    latest_only: bool = True
+    """Every lake table is read at its latest version (no time travel)."""
 
     def scan_reports(self) -> tuple[ScanReport, ...]:
         """What the last rewrite reads of each version, in query order: a file one reference
@@ -362,7 +363,38 @@ class PreparedQuery:
         if self.read_only:
             paths = sorted({p for _, paths in self.reads.values() for p in paths})
             return session.locked_connection(self.storage, paths)
-        return session.shared_cursor(self.storage)
+        return session.shared_cursor(self.storage, lake_files_only=self.lake_files_only)
+
+    def cursor(
+        self, *, interruptible: bool = False
+    ) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """:meth:`connect`'s connection for the time of a ``with`` block: a shared cursor is
+        kept for the next read when this statement only reads and no timer may interrupt it
+        (``interruptible``)."""
+        if self.read_only:
+            return contextlib.closing(self.connect())
+        return session.reading_cursor(
+            self.storage,
+            lake_files_only=self.lake_files_only,
+            reusable=self.statement.reads_only and not interruptible,
+        )
+
+    @property
+    def lake_files_only(self) -> bool:
+        """The statement reads the latest versions of lake tables and nothing else that
+        could be a file: every table it names is a lake table or a CTE, and it calls no table
+        function. (An older version's files may since have been vacuumed: reading one must
+        fail as :class:`~queries.exceptions.VacuumedVersion`, not succeed from a cache.)"""
+        return (
+            self.latest_only
+            and self.statement.reads_only
+            and self.statement.names_only
+            and bool(self.lake)
+            and all(
+                index in self.lake or ref.shadowed
+                for index, ref in enumerate(self.statement.tables)
+            )
+        )
 
     def run(
         self,
@@ -578,6 +610,8 @@ def prepare(
             )
         where = f" at line {ref.line}, column {ref.column}"
         clause = travel[index] if travel is not None and index in travel else ref.time_travel
+        if clause is not None:
+            prepared.latest_only = False
         resolved = resolver.resolve(
             name,
             clause,

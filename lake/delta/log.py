@@ -24,13 +24,17 @@ def has_commit_after(storage: Storage, table_uri: str, version: int) -> bool:
     local = _local_folder(table_uri)
     if local is not None:
         return os.path.exists(os.path.join(local, name))
-    import pyarrow.fs as pafs
-
     fs, base = storage.filesystem_for(table_uri)
+    # Opening the entry is one HEAD; get_file_info follows a missing key (the usual answer)
+    # with a listing, asking whether it is a folder: two requests before every query, and
+    # on moto a listing scans the bucket (35 -> 10 ms a query at 1,000 versions).
     try:
-        return fs.get_file_info(f"{base.rstrip('/')}/{name}").type != pafs.FileType.NotFound
+        fs.open_input_file(f"{base.rstrip('/')}/{name}").close()
+    except FileNotFoundError:
+        return False
     except OSError as error:
         raise storage.translate(error, table_uri) from error
+    return True
 
 
 def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
