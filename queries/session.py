@@ -54,18 +54,23 @@ _DATABASE_SETTINGS = "SET GLOBAL parquet_metadata_cache = true"
 _LOCAL_SETTINGS = (
     "SET SESSION TimeZone = 'UTC'; SET errors_as_json = true; SET enable_progress_bar = false"
 )
-# A statement that reads lake tables' files and nothing else: DuckDB may trust its caches of
-# them (Parquet footers, data blocks) without asking the file system or S3 whether each file
-# changed. A Delta data file is written once under a new name and never changed in place; a
-# version's file list comes from the log, checked for newer commits before every query. On
-# S3 the check was one HEAD per file and query (8 files: 37 ms of a 44 ms query on moto).
-_TRUST_CACHE = "SET validate_external_file_cache = 'NO_VALIDATION'"
-_shared: weakref.WeakKeyDictionary[Storage, duckdb.DuckDBPyConnection] = weakref.WeakKeyDictionary()
+# A statement that reads lake tables' files and nothing else runs on a database of its own
+# that trusts its caches of them (Parquet footers, data blocks) without asking the file system
+# or S3 whether each file changed: a Delta data file is written once under a new name and never
+# changed in place, and a version's file list comes from the log, checked for newer commits
+# before every query. On S3 the check was one HEAD per file and query (8 files: 37 ms of a
+# 44 ms query on moto). A database of its own because DuckDB's setting is global: set on a
+# cursor, it made every later statement trust its cache of a user's file changed in place.
+_TRUST_CACHE = "SET GLOBAL validate_external_file_cache = 'NO_VALIDATION'"
+# Per lake, its shared databases: validating (False) and trusting lake files (True).
+_shared: weakref.WeakKeyDictionary[Storage, dict[bool, duckdb.DuckDBPyConnection]] = (
+    weakref.WeakKeyDictionary()
+)
 # Configured cursors a read ran on, kept for the next read: setting a new cursor up is four
-# statements, 0.3-0.4 ms of CPU, 5-7% of a 6 ms query. Per database, by lake_files_only.
-_idle: weakref.WeakKeyDictionary[
-    duckdb.DuckDBPyConnection, dict[bool, list[duckdb.DuckDBPyConnection]]
-] = weakref.WeakKeyDictionary()
+# statements, 0.3-0.4 ms of CPU, 5-7% of a 6 ms query. Per database.
+_idle: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[duckdb.DuckDBPyConnection]] = (
+    weakref.WeakKeyDictionary()
+)
 IDLE_CURSORS = 4
 _shared_lock = threading.Lock()
 
@@ -120,8 +125,8 @@ def shared_cursor(storage: Storage, *, lake_files_only: bool = False) -> duckdb.
     data files (immutable), so DuckDB's file caches are used without validating them; any
     other file a statement names is checked for changes as DuckDB does by default."""
     with _shared_lock:
-        cursor = _database(storage).cursor()
-    cursor.execute(f"{_LOCAL_SETTINGS}; {_TRUST_CACHE}" if lake_files_only else _LOCAL_SETTINGS)
+        cursor = _database(storage, lake_files_only).cursor()
+    cursor.execute(_LOCAL_SETTINGS)
     return cursor
 
 
@@ -136,8 +141,8 @@ def reading_cursor(
     kept, settings and all, for the next such statement instead of closed."""
     cursor = None
     with _shared_lock:
-        database = _database(storage)
-        idle = _idle.setdefault(database, {}).setdefault(lake_files_only, [])
+        database = _database(storage, lake_files_only)
+        idle = _idle.setdefault(database, [])
         if reusable and idle:
             cursor = idle.pop()
     if cursor is None:
@@ -148,7 +153,8 @@ def reading_cursor(
         if reusable:
             with _shared_lock:
                 # not when the database was closed (close_shared) while the statement ran
-                if _shared.get(storage) is database and len(idle) < IDLE_CURSORS:
+                kept_database = _shared.get(storage, {}).get(lake_files_only)
+                if kept_database is database and len(idle) < IDLE_CURSORS:
                     idle.append(cursor)
                     kept = True
     finally:
@@ -156,33 +162,37 @@ def reading_cursor(
             cursor.close()
 
 
-def _database(storage: Storage) -> duckdb.DuckDBPyConnection:
-    """The lake's shared database, created and configured on first use (hold _shared_lock)."""
+def _database(storage: Storage, lake_files_only: bool) -> duckdb.DuckDBPyConnection:
+    """The lake's shared database (validating, or trusting lake files), created and configured
+    on first use (hold _shared_lock)."""
     import duckdb
 
-    database = _shared.get(storage)
+    databases = _shared.setdefault(storage, {})
+    database = databases.get(lake_files_only)
     if database is None:
         database = lake_duckdb.connect()
         try:
             database.execute(_DATABASE_SETTINGS)
+            if lake_files_only:
+                database.execute(_TRUST_CACHE)
             storage.configure_duckdb(database)
         except duckdb.Error as error:
             database.close()
             raise QueryFailed(
                 f"DuckDB could not be prepared to read the warehouse: {_trim(str(error))}."
             ) from error
-        _shared[storage] = database
+        databases[lake_files_only] = database
     return database
 
 
 def close_shared(storage: Storage) -> None:
-    """Close the lake's shared database now (it is otherwise freed with its ``Storage``)."""
+    """Close the lake's shared databases now (they are otherwise freed with its ``Storage``)."""
     with _shared_lock:
-        database = _shared.pop(storage, None)
-        idle = _idle.pop(database, {}) if database is not None else {}
-    for cursor in (c for cursors in idle.values() for c in cursors):
+        databases = list(_shared.pop(storage, {}).values())
+        idle = [c for database in databases for c in _idle.pop(database, [])]
+    for cursor in idle:
         cursor.close()
-    if database is not None:
+    for database in databases:
         database.close()
 
 
