@@ -436,8 +436,6 @@ def in_process_ingest(folder: Path, source: Path, days: int, lines: int) -> dict
     import lake
 
     def fresh(name: str, attempt: int) -> Path:
-        # A new path per attempt: the process keeps each table's loaded Delta log by
-        # location, and a folder deleted and made again under it fails to commit.
         place = folder / f"{name}-{days}d-inproc-{attempt}"
         shutil.rmtree(place, ignore_errors=True)
         place.mkdir(parents=True)

@@ -10,6 +10,7 @@ This module is the only one that calls deltalake; its errors are translated here
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -121,6 +122,25 @@ def _derived() -> dict[tuple[object, ...], Snapshot]:
     return derived
 
 
+def _marks() -> dict[tuple[object, ...], tuple[int, bytes]]:
+    """This thread's mark of each table it keeps anything of (a loaded log, snapshots, commit
+    times): a version of the log it kept them from and the digest of that version's log
+    entry. A table's folder can be deleted and a new table made at the same location; what
+    was kept of the old one must then not stand for the new one (its next append was
+    committed as version N+1 of a log that had no version N: a failed commit on a local disk,
+    a broken table on S3). Every entry holds its commit's run id and time, so the entry of
+    the marked version is the same only in the same table (see
+    :meth:`DeltaStore._check_kept`)."""
+    marks = getattr(_THREAD, "marks", None)
+    if marks is None:
+        marks = _THREAD.marks = {}
+    return marks
+
+
+def _digest(entry: bytes) -> bytes:
+    return hashlib.sha256(entry).digest()
+
+
 def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
     """This thread's loaded logs, by table: a fresh load replays the log from the last
     checkpoint (6 ms of a 100-row append, seven times over before the log was kept), while
@@ -141,6 +161,9 @@ class DeltaStore:
         self._key = (uri, tuple(sorted(storage.delta_options().items())))
         self._absent: int | None = None
         """A version :meth:`has_version` just found missing (see there)."""
+        self._checked = False
+        """Whether what this thread keeps of the table was checked against its log (see
+        :meth:`_check_kept`)."""
 
     def __repr__(self) -> str:
         return f"DeltaStore({self.uri!r})"
@@ -160,9 +183,49 @@ class DeltaStore:
             while len(kept) > KEPT_TABLES:
                 kept.pop(next(iter(kept)))
 
+    def _check_kept(self) -> None:
+        """Drop what this thread keeps of the table (see :func:`_marks`) unless the log still
+        holds the marked version's entry as it was: once per store, which is once per write
+        (a write makes its own store), so one read of a small entry. Without a mark nothing
+        kept can be trusted."""
+        if self._checked:
+            return
+        self._checked = True
+        mark = _marks().get(self._key)
+        if mark is not None:
+            try:
+                if _digest(read_entry(self.storage, self.uri, mark[0])) == mark[1]:
+                    return
+            except OSError:
+                pass  # no entry there: another table, or none
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop everything this thread keeps of the table."""
+        for kept in (_kept(), _ours(), _marks()):
+            kept.pop(self._key, None)
+        for versions in (_commit_times(), _derived()):
+            for key in [k for k in versions if k[: len(self._key)] == self._key]:
+                del versions[key]
+
+    def _mark(self, version: int, entry: bytes | None = None) -> None:
+        """Mark what this thread keeps of the table as kept from the log whose entry of
+        ``version`` is ``entry`` (read when not given)."""
+        marks = _marks()
+        marks.pop(self._key, None)
+        if entry is None:
+            try:
+                entry = read_entry(self.storage, self.uri, version)
+            except OSError:
+                return  # unmarked: the next check drops what is kept
+        while len(marks) >= KEPT_TABLES:
+            marks.pop(next(iter(marks)))
+        marks[self._key] = (version, _digest(entry))
+
     def exists(self) -> bool:
         from deltalake import DeltaTable
 
+        self._check_kept()
         if self._latest is not None:
             return True
         try:
@@ -184,6 +247,7 @@ class DeltaStore:
             raise VersionNotFound(
                 f"Version {version} of {self.uri} does not exist: versions start at 0."
             )
+        self._check_kept()
         if version is None and self._latest is not None:
             try:
                 self._latest.update_incremental()
@@ -196,6 +260,7 @@ class DeltaStore:
             )
             if version is None:
                 self._latest = table
+                self._mark(table.version())
             return table
         except TableNotFoundError as error:
             if version is not None and self.exists():
@@ -308,6 +373,7 @@ class DeltaStore:
         """
         import pyarrow as pa
 
+        self._check_kept()
         if table is None and version is not None:
             derived = _derived().pop((*self._key, version), None)
             if derived is not None:
@@ -728,6 +794,7 @@ class DeltaStore:
             parameters=info["operationParameters"],
             added=tuple(a.path for a in actions),  # type: ignore[attr-defined]
         )
+        self._mark(version, body)
         _remember_time(self._key, version, commit.committed_at)
         self._derive(base, commit, actions)
         self._checkpoint_if_due(version)
@@ -855,12 +922,9 @@ class DeltaStore:
             if "already exists" in str(error):
                 return False
             raise
-        # A table made anew where one was (its folder removed by hand): its versions' times
-        # are the new ones.
-        _ours().pop(self._key, None)
-        for kept in (_commit_times(), _derived()):
-            for key in [k for k in kept if k[: len(self._key)] == self._key]:
-                del kept[key]
+        # A table made anew where one was (its folder removed by hand): nothing kept of the
+        # old one is of this one.
+        self._forget()
         return True
 
     def _unpublish(self, actions: Sequence[object]) -> None:
@@ -1347,6 +1411,7 @@ class DeltaStore:
         loaded at, so the version's own log entry is read instead.
         """
         version = dt.version()
+        self._check_kept()
         known = _commit_times().get((*self._key, version))
         if known is not None:
             return known
