@@ -195,7 +195,7 @@ def ingest_logs(
         name, kind=KIND, location=storage.table_uri(name.namespace, name.name), exist_ok=True
     )
     store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info)
+    sync_table(catalog, store, info, reap=False)  # the run's start reaps
     existing = store.snapshot() if store.exists() else None
     existing_schema = existing.schema if existing is not None else None
     if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:

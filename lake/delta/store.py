@@ -40,7 +40,7 @@ from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
-from lake.delta.log import entry_name, read_entry
+from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
 from lake.delta.stats import file_stats
@@ -194,11 +194,38 @@ class DeltaStore:
         mark = _marks().get(self._key)
         if mark is not None:
             try:
-                if _digest(read_entry(self.storage, self.uri, mark[0])) == mark[1]:
+                if _digest(self._entry(mark[0])) == mark[1]:
                     return
             except OSError:
                 pass  # no entry there: another table, or none
         self._forget()
+
+    def _entry(self, version: int) -> bytes:
+        """The log entry of ``version`` for a writer: on S3 one GET (pyarrow's read asks for
+        the size first: a HEAD and a GET).
+
+        Raises:
+            OSError: there is none, or the storage failed.
+        """
+        if not self.storage.is_s3:
+            return read_entry(self.storage, self.uri, version)
+        from fsspec.asyn import sync
+
+        _, base = self.storage.filesystem_for(self.uri)
+        bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
+        store = _object_store(self.storage)
+
+        async def get() -> bytes:  # s3fs's own cat_file asks for the size first
+            answer = await store._call_s3("get_object", Bucket=bucket, Key=key)
+            async with answer["Body"] as body:
+                return await body.read()
+
+        try:
+            return sync(store.loop, get)
+        except OSError:
+            raise
+        except Exception as error:  # noqa: BLE001 - botocore's connection errors
+            raise OSError(str(error)) from error
 
     def _forget(self) -> None:
         """Drop everything this thread keeps of the table."""
@@ -208,16 +235,12 @@ class DeltaStore:
             for key in [k for k in versions if k[: len(self._key)] == self._key]:
                 del versions[key]
 
-    def _mark(self, version: int, entry: bytes | None = None) -> None:
+    def _mark(self, version: int, entry: bytes) -> None:
         """Mark what this thread keeps of the table as kept from the log whose entry of
-        ``version`` is ``entry`` (read when not given)."""
+        ``version`` is ``entry``. Marked where the entry is at hand (a commit's own, one read
+        for its commit time): kept state left unmarked is dropped at the next check."""
         marks = _marks()
         marks.pop(self._key, None)
-        if entry is None:
-            try:
-                entry = read_entry(self.storage, self.uri, version)
-            except OSError:
-                return  # unmarked: the next check drops what is kept
         while len(marks) >= KEPT_TABLES:
             marks.pop(next(iter(marks)))
         marks[self._key] = (version, _digest(entry))
@@ -260,7 +283,6 @@ class DeltaStore:
             )
             if version is None:
                 self._latest = table
-                self._mark(table.version())
             return table
         except TableNotFoundError as error:
             if version is not None and self.exists():
@@ -292,25 +314,15 @@ class DeltaStore:
         return self.open(version)
 
     def has_version(self, version: int) -> bool:
-        """Whether the log holds the commit of ``version``: one look-up of its entry, however
-        long the log (a log whose writer cleans up old entries may hold the version in a
-        checkpoint only)."""
-        import pyarrow.fs as pafs
-
+        """Whether the log holds the commit of ``version``: one look-up of its entry
+        (:func:`lake.delta.log.has_entry`), however long the log (a log whose writer cleans
+        up old entries may hold the version in a checkpoint only)."""
         if self._absent == version:
-            # Asked twice in a row by one write (its sync, then its plan): answered once. A
-            # version committed in between makes this write's own commit fail and retry.
-            self._absent = None
+            # Asked again by the same write (its sync, the stage's look at the table, its
+            # plan): answered once. A version committed in between makes this write's own
+            # commit fail and go through deltalake's, on the log as it is then.
             return False
-        fs, base = self.storage.filesystem_for(self.uri)
-        entry = f"{base.rstrip('/')}/{entry_name(version)}"
-        try:
-            if self.storage.is_s3:
-                found = _object_exists(self.storage, entry)
-            else:
-                found = fs.get_file_info(entry).type != pafs.FileType.NotFound
-        except OSError as error:
-            raise self.storage.translate(error, self.uri) from error
+        found = has_entry(self.storage, self.uri, version)
         self._absent = None if found else version
         return found
 
@@ -785,6 +797,7 @@ class DeltaStore:
         failpoint("own_commit")
         if not self._put_if_absent(version, body, run_id):
             return None
+        self._absent = None
         commit = Commit(
             version=version,
             committed_at=_ms_to_datetime(moment),
@@ -1339,11 +1352,12 @@ class DeltaStore:
     def _find_commit(self, run_id: str, *, after: int | None = None) -> Commit:
         """The commit ``run_id`` just made; ``after``: a version the table had before it
         (then the log entries after it are read, nearly always one, instead of the history)."""
+        self._absent = None
         if after is not None:
             # Entry by entry until the first that is not there: listing the log to learn the
             # latest version grows with the log on a local disk (2 ms at 2,000 versions).
             version = after + 1
-            while (info := self._commit_info(version)) is not None:
+            while (info := self._commit_info(version, mark=True)) is not None:
                 if info.get(RUN_ID_KEY) == run_id:
                     commit = _commit_from_history({**info, "version": version})
                     _remember_time(self._key, version, commit.committed_at)
@@ -1393,10 +1407,14 @@ class DeltaStore:
             shift += 1
         return [_commit_from_history({**e, "version": int(e["version"]) + shift}) for e in entries]
 
-    def _commit_info(self, version: int) -> dict[str, object] | None:
-        """The commitInfo of one version, from its log entry (None when there is none)."""
+    def _commit_info(self, version: int, *, mark: bool = False) -> dict[str, object] | None:
+        """The commitInfo of one version, from its log entry (None when there is none);
+        ``mark``: the entry marks what this thread keeps of the table (see :func:`_marks`)."""
         try:
-            for line in read_entry(self.storage, self.uri, version).decode("utf-8").splitlines():
+            entry = read_entry(self.storage, self.uri, version)
+            if mark:
+                self._mark(version, entry)
+            for line in entry.decode("utf-8").splitlines():
                 info = json.loads(line).get("commitInfo") if line.strip() else None
                 if info is not None:
                     return info
@@ -1415,7 +1433,7 @@ class DeltaStore:
         known = _commit_times().get((*self._key, version))
         if known is not None:
             return known
-        info = self._commit_info(version)
+        info = self._commit_info(version, mark=dt is self._latest)
         if info is not None and "timestamp" in info:
             moment = _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
             _remember_time(self._key, version, moment)
@@ -1727,22 +1745,6 @@ def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
         if found is None:
             found = _OBJECT_STORES[key] = storage.fsspec()
     return found
-
-
-def _object_exists(storage: Storage, path: str) -> bool:
-    """Whether the object ``path`` (``bucket/key``) exists: one HEAD. pyarrow follows a
-    missing key with a listing (is it a folder?), and a listing costs more as the bucket
-    grows on some servers (moto: 108 ms an append at 1,000 versions, 159 at 2,000)."""
-    bucket, _, key = path.partition("/")
-    try:
-        _object_store(storage).call_s3("head_object", Bucket=bucket, Key=key)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        raise
-    except Exception as error:  # noqa: BLE001 - botocore's connection errors
-        raise OSError(str(error)) from error
-    return True
 
 
 def _put_object(storage: Storage, path: str, body: bytes) -> None:
