@@ -320,7 +320,6 @@ def ingest_logs(
                     staged.time_field,
                     _engine_json(ray_run),
                 )
-            catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
             replaced = [
                 (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
             ]
@@ -329,6 +328,7 @@ def ingest_logs(
                 policy="logs",
                 operation="INGEST LOGS",
                 base=existing,
+                inputs=[_source_ref(r) for r in new_records],
                 outcome={
                     "rows_added": staged.staged.rows,
                     "drift": list(drift),
