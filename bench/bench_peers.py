@@ -152,8 +152,11 @@ time, so CPU seconds and request counts decide, wall-clock figures only within a
   alternating in one process (60 each, load 10-15, local + SQLite): median 43.6 vs 36.8 ms,
   CPU median 13.1 vs 12.1 ms. What grows in a regular append was the catalog's count of the
   table's version rows to tell that none is missing (1.5 ms at 10,000 versions, 0.15 at
-  1,000, SQLite): the process now remembers the prefix it found complete and counts only
-  the rows after it. What grows in the others (cProfile totals, 60 appends, 300 -> 10,400
+  1,000, SQLite). Tried and dropped: remembering in the process the prefix found complete
+  and counting only the rows after it (version rows are never deleted by the lake, but a
+  test that deletes one to stand for a writer that died before recording it then saw no
+  gap); a flat count needs the catalog to keep that prefix itself (a column of ``tables``,
+  with a migration). What grows in the others (cProfile totals, 60 appends, 300 -> 10,400
   versions): the auto-compaction every 32 appends rewrites every file under 8 MB, which at
   100-row appends is the whole table (0.14 -> 0.91 s); bringing the kept log up to date
   before each checkpoint and loading it after each compaction lists ``_delta_log``, which on

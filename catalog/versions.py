@@ -62,51 +62,32 @@ def recorded_versions(db: Connection, table: TableInfo) -> set[int]:
     return db.transaction(work)
 
 
-_THROUGH: dict[tuple[str, int, datetime], int] = {}
-"""The newest version with every one before it recorded, as this process last found it, by
-catalog, table id and the table's creation time (a table made anew, or a catalog made anew at
-the same URL, is another key). Version rows are never deleted, so that prefix stays recorded
-and the next question counts only the rows after it: counting every row grew with the
-history (1.5 ms a write at 10,000 versions on SQLite, 0.15 at 1,000)."""
-KEPT_THROUGH = 1024
-
-
 def recorded_through(db: Connection, table: TableInfo) -> int | None:
     """The newest version N with every version 0..N recorded, or None (see the facade)."""
-    key = (db.url, table.id, table.created_at)
-    known = _THROUGH.get(key, -1)
 
     def work(session: Session) -> int | None:
         count, newest = session.execute(
             select(func.count(), func.max(m.TableVersion.version)).where(
-                m.TableVersion.table_id == table.id, m.TableVersion.version > known
+                m.TableVersion.table_id == table.id
             )
         ).one()
         if not count:
-            return known if known >= 0 else None
-        if count == newest - known:  # versions are unique per table: no gap below the newest
+            return None
+        if count == newest + 1:  # versions are unique per table: no gap below the newest
             return int(newest)
         recorded = sorted(
             session.scalars(
-                select(m.TableVersion.version).where(
-                    m.TableVersion.table_id == table.id, m.TableVersion.version > known
-                )
+                select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
             )
         )
-        through = known
+        through = -1
         for version in recorded:
             if version != through + 1:
                 break
             through = version
         return through if through >= 0 else None
 
-    through = db.transaction(work)
-    if through is not None:
-        _THROUGH.pop(key, None)
-        while len(_THROUGH) >= KEPT_THROUGH:
-            _THROUGH.pop(next(iter(_THROUGH)))
-        _THROUGH[key] = through
-    return through
+    return db.transaction(work)
 
 
 def versions(db: Connection, table: TableInfo) -> list[VersionInfo]:
