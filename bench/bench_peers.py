@@ -149,6 +149,57 @@ query, plain DuckDB on one Parquet file 40.4 (``fetchall``):
   4.92. So the compacted file's writer (its encodings, about 1.1 ms) and its row-group size
   (about 0.8 ms) are the remaining gap, on the write side. Before optimize, seven 100-row
   files beside the big one cost DuckDB a further 5 million instructions.
+
+Issue 18, small appends, second round (December 2026; the machine's load was 10-30 the whole
+time, so CPU seconds and request counts decide, wall-clock figures only within a run):
+
+* A bug first: a table folder deleted and made again at the same location in one process
+  failed to commit (locally), or was committed as version N+1 onto a log without version N
+  (S3: a broken table), because what each thread keeps of a table (its loaded log, the
+  snapshot its last append made, commit times) outlived the folder. What is kept is now
+  marked with the digest of one log entry, and checked once per write (a GET of that entry
+  on S3, a read of a small file locally); the bench's in-process ingest no longer needs a
+  new path per attempt for this.
+* Counted per 100-line ``ingest_logs`` append on moto S3 + PostgreSQL (moto's request log;
+  SQLAlchemy's statement and commit events; 60 appends after the first): a regular append
+  was HEAD, HEAD (the same "is there a version after it" asked by the sync and again by the
+  plan), PUT data, PUT log entry; now HEAD, GET (the check above), PUT, PUT; with a
+  checkpoint's and a compaction's requests 12.3 an append on average before and after. The
+  catalog: 20.3 statements in 8.1 transactions -> 18.3 in 6.1: the log ingest's sync reaped
+  dead runs, which the run's start does in its own transaction anyway; recording a version
+  looked for it first (an insert that fails on the unique key tells the same); the files a
+  log ingest read were recorded in a transaction of their own, now with the prepared
+  outcome. CPU per append, medians, base and this code alternating: local + SQLite
+  ``ingest_logs`` 23.6 -> 20.6 ms, ``write_table`` 11.1 -> 9.1 ms (load 23-31); on S3 + PG
+  not told apart at load 18-28 (base 42.2 / 34.9 / 39.7 ms, this code 36.1 / 37.0 / 36.1).
+  Where the time goes (pyinstrument, S3 + PG, wall at load 14): the catalog about half
+  (recording the version 16%, preparing 8%, the run's start 5%), the S3 requests a third
+  (each PUT through s3fs about 2 ms of CPU, pyarrow's HEAD 0.6), staging a tenth. The
+  quiet-machine target (30 ms) is for the lead's rerun to tell.
+* ``lake history T`` on S3 + PG asked pyarrow for the next log entry, which follows a missing
+  key with a listing: HEAD + LIST. One function (``lake.delta.log.has_entry``) now answers
+  for readers and the store, one HEAD. With 31 ingests in the bucket (load 15): 1,054 ->
+  929 ms a process, 9.6x -> 8.5x a bare ``python -c pass`` (109 ms); CPU 271 / 274 ms. The
+  rest is start-up: importing ``pyarrow.fs`` (with pyarrow and numpy) is the largest piece
+  (0.33 s of ``-X importtime`` under load); s3fs or botocore cost more to import; a HEAD
+  signed by hand would avoid them all (left undone).
+* Flat as history grows: one table at 10,400 versions against one at 300, appends
+  alternating in one process (60 each, load 10-15, local + SQLite): median 43.6 vs 36.8 ms,
+  CPU median 13.1 vs 12.1 ms. What grows in a regular append was the catalog's count of the
+  table's version rows to tell that none is missing (1.5 ms at 10,000 versions, 0.15 at
+  1,000, SQLite). Tried and dropped: remembering in the process the prefix found complete
+  and counting only the rows after it (version rows are never deleted by the lake, but a
+  test that deletes one to stand for a writer that died before recording it then saw no
+  gap); a flat count needs the catalog to keep that prefix itself (a column of ``tables``,
+  with a migration). What grows in the others (cProfile totals, 60 appends, 300 -> 10,400
+  versions): the auto-compaction every 32 appends rewrites every file under 8 MB, which at
+  100-row appends is the whole table (0.14 -> 0.91 s); bringing the kept log up to date
+  before each checkpoint and loading it after each compaction lists ``_delta_log``, which on
+  a local disk grows with the log (``strace``: about 18 ``getdents`` calls a listing at
+  11,400 entries; 0.20 -> 0.74 s); the checkpoint itself (0.13 -> 0.37 s: it holds every
+  file removed within the retention, 32 per compaction). Those are means, not medians;
+  making them flat needs compaction that leaves compacted files alone and a log listing
+  that starts at the kept version (deltalake lists the whole folder).
 """
 
 from __future__ import annotations
@@ -471,8 +522,6 @@ def in_process_ingest(folder: Path, source: Path, days: int, lines: int) -> dict
     import lake
 
     def fresh(name: str, attempt: int) -> Path:
-        # A new path per attempt: the process keeps each table's loaded Delta log by
-        # location, and a folder deleted and made again under it fails to commit.
         place = folder / f"{name}-{days}d-inproc-{attempt}"
         shutil.rmtree(place, ignore_errors=True)
         place.mkdir(parents=True)

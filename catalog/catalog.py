@@ -213,8 +213,10 @@ class Catalog(Connection):
         table_id: int,
         outcome: Mapping[str, Any],
         files: Sequence[PendingFile] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
     ) -> None:
-        """Store what the coming Delta commit of this run means, before it is made.
+        """Store what the coming Delta commit of this run means, before it is made, with the
+        dataset versions the run read (``inputs``, as :meth:`add_inputs`).
 
         ``outcome`` may hold ``rows_added``, ``rows_removed``, ``rows_changed`` (ints),
         ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
@@ -222,8 +224,11 @@ class Catalog(Connection):
 
         Raises:
             CatalogError: the run is not in the catalog.
+            VersionNotFound: an input table version is not recorded.
         """
-        recording.prepare_commit(self, run_id, table_id=table_id, outcome=outcome, files=files)
+        recording.prepare_commit(
+            self, run_id, table_id=table_id, outcome=outcome, files=files, inputs=inputs
+        )
 
     def record_commit(
         self,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
-from catalog.edges import add_edges
+from catalog.edges import SourceRef, add_edges
 from catalog.ledger import PendingFile, add_pending_files, advance_watermark, commit_pending_files
 from catalog.runs import mark_completed
 from catalog.schemas import describe_schema, intern_schema, record_drift
@@ -47,8 +47,10 @@ def prepare_commit(
     table_id: int,
     outcome: Mapping[str, Any],
     files: Sequence[PendingFile] = (),
+    inputs: Sequence[SourceRef | TableVersion] = (),
 ) -> None:
-    """Store what the coming Delta commit of this run means, before it is made.
+    """Store what the coming Delta commit of this run means, before it is made, and the
+    dataset versions the run read (``inputs``), in one transaction.
 
     ``outcome`` may hold ``rows_added``, ``rows_removed``, ``rows_changed`` (ints),
     ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
@@ -67,6 +69,8 @@ def prepare_commit(
             "pending": {"table_id": table_id, **m.jsonable(outcome)},
         }
         add_pending_files(session, table_id, run_id, files)
+        if inputs:
+            add_edges(session, run_id, "input", inputs)
 
     db.transaction(work)
 
@@ -93,14 +97,10 @@ def record_commit(
     completed: list[str] = []
 
     def work(session: Session) -> VersionInfo:
+        # No look for the version first: a version recorded already (a concurrent sync) fails
+        # the insert on its unique key, and is read below; a look was one more round trip of
+        # the catalog on every write.
         completed.clear()
-        existing = session.scalar(
-            select(m.TableVersion).where(
-                m.TableVersion.table_id == table.id, m.TableVersion.version == commit.version
-            )
-        )
-        if existing is not None:
-            return version_info(existing, table.name)
         run = session.get(m.Run, commit.run_id) if commit.run_id else None
         pending: dict[str, Any] = dict((run.stats or {}).get("pending") or {}) if run else {}
         schema_id = intern_schema(session, fingerprint, arrow_b64, columns)

@@ -195,7 +195,7 @@ def ingest_logs(
         name, kind=KIND, location=storage.table_uri(name.namespace, name.name), exist_ok=True
     )
     store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info)
+    sync_table(catalog, store, info, reap=False)  # the run's start reaps
     existing = store.snapshot() if store.exists() else None
     existing_schema = existing.schema if existing is not None else None
     if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
@@ -320,7 +320,6 @@ def ingest_logs(
                     staged.time_field,
                     _engine_json(ray_run),
                 )
-            catalog.add_inputs(run.run_id, [_source_ref(r) for r in new_records])
             replaced = [
                 (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
             ]
@@ -329,6 +328,7 @@ def ingest_logs(
                 policy="logs",
                 operation="INGEST LOGS",
                 base=existing,
+                inputs=[_source_ref(r) for r in new_records],
                 outcome={
                     "rows_added": staged.staged.rows,
                     "drift": list(drift),

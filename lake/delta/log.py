@@ -20,21 +20,31 @@ def has_commit_after(storage: Storage, table_uri: str, version: int) -> bool:
     Raises:
         StorageError: the warehouse could not be read.
     """
-    name = entry_name(version + 1)
+    return has_entry(storage, table_uri, version + 1)
+
+
+def has_entry(storage: Storage, table_uri: str, version: int) -> bool:
+    """Whether the Delta log of the table at ``table_uri`` holds the entry (commit file) of
+    ``version``: the one existence check of a log entry, for readers and writers alike. On S3
+    one HEAD of the entry's key: pyarrow's ``get_file_info`` follows a missing key with a
+    listing (is it a folder?), which moto answers by scanning the bucket (108 ms an append
+    at 1,000 versions, 159 at 2,000), while opening the key as a stream only asks for it.
+
+    Raises:
+        StorageError: the warehouse could not be read.
+    """
+    name = entry_name(version)
     local = _local_folder(table_uri)
     if local is not None:
         return os.path.exists(os.path.join(local, name))
     fs, base = storage.filesystem_for(table_uri)
-    # Opening the entry is one HEAD; get_file_info follows a missing key (the usual answer)
-    # with a listing, asking whether it is a folder: two requests before every query, and
-    # on moto a listing scans the bucket (35 -> 10 ms a query at 1,000 versions).
     try:
-        fs.open_input_file(f"{base.rstrip('/')}/{name}").close()
+        with fs.open_input_stream(f"{base.rstrip('/')}/{name}"):
+            return True
     except FileNotFoundError:
         return False
     except OSError as error:
         raise storage.translate(error, table_uri) from error
-    return True
 
 
 def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
@@ -64,4 +74,4 @@ def _local_folder(table_uri: str) -> str | None:
     return urlsplit(table_uri).path if table_uri.startswith("file://") else table_uri
 
 
-__all__ = ["entry_name", "has_commit_after", "read_entry"]
+__all__ = ["entry_name", "has_commit_after", "has_entry", "read_entry"]

@@ -10,6 +10,7 @@ This module is the only one that calls deltalake; its errors are translated here
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
-from lake.delta.log import entry_name, read_entry
+from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
 from lake.delta.stats import file_stats
@@ -121,6 +122,25 @@ def _derived() -> dict[tuple[object, ...], Snapshot]:
     return derived
 
 
+def _marks() -> dict[tuple[object, ...], tuple[int, bytes]]:
+    """This thread's mark of each table it keeps anything of (a loaded log, snapshots, commit
+    times): a version of the log it kept them from and the digest of that version's log
+    entry. A table's folder can be deleted and a new table made at the same location; what
+    was kept of the old one must then not stand for the new one (its next append was
+    committed as version N+1 of a log that had no version N: a failed commit on a local disk,
+    a broken table on S3). Every entry holds its commit's run id and time, so the entry of
+    the marked version is the same only in the same table (see
+    :meth:`DeltaStore._check_kept`)."""
+    marks = getattr(_THREAD, "marks", None)
+    if marks is None:
+        marks = _THREAD.marks = {}
+    return marks
+
+
+def _digest(entry: bytes) -> bytes:
+    return hashlib.sha256(entry).digest()
+
+
 def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
     """This thread's loaded logs, by table: a fresh load replays the log from the last
     checkpoint (6 ms of a 100-row append, seven times over before the log was kept), while
@@ -141,6 +161,9 @@ class DeltaStore:
         self._key = (uri, tuple(sorted(storage.delta_options().items())))
         self._absent: int | None = None
         """A version :meth:`has_version` just found missing (see there)."""
+        self._checked = False
+        """Whether what this thread keeps of the table was checked against its log (see
+        :meth:`_check_kept`)."""
 
     def __repr__(self) -> str:
         return f"DeltaStore({self.uri!r})"
@@ -160,9 +183,72 @@ class DeltaStore:
             while len(kept) > KEPT_TABLES:
                 kept.pop(next(iter(kept)))
 
+    def _check_kept(self) -> None:
+        """Drop what this thread keeps of the table (see :func:`_marks`) unless the log still
+        holds the marked version's entry as it was: once per store, which is once per write
+        (a write makes its own store), so one read of a small entry. Without a mark nothing
+        kept can be trusted."""
+        if self._checked:
+            return
+        self._checked = True
+        mark = _marks().get(self._key)
+        if mark is not None:
+            try:
+                if _digest(self._entry(mark[0])) == mark[1]:
+                    return
+            except OSError:
+                pass  # no entry there: another table, or none
+        self._forget()
+
+    def _entry(self, version: int) -> bytes:
+        """The log entry of ``version`` for a writer: on S3 one GET (pyarrow's read asks for
+        the size first: a HEAD and a GET).
+
+        Raises:
+            OSError: there is none, or the storage failed.
+        """
+        if not self.storage.is_s3:
+            return read_entry(self.storage, self.uri, version)
+        from fsspec.asyn import sync
+
+        _, base = self.storage.filesystem_for(self.uri)
+        bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
+        store = _object_store(self.storage)
+
+        async def get() -> bytes:  # s3fs's own cat_file asks for the size first
+            answer = await store._call_s3("get_object", Bucket=bucket, Key=key)
+            async with answer["Body"] as body:
+                return await body.read()
+
+        try:
+            return sync(store.loop, get)
+        except OSError:
+            raise
+        except Exception as error:  # noqa: BLE001 - botocore's connection errors
+            raise OSError(str(error)) from error
+
+    def _forget(self) -> None:
+        """Drop everything this thread keeps of the table."""
+        for kept in (_kept(), _ours(), _marks()):
+            kept.pop(self._key, None)
+        for versions in (_commit_times(), _derived()):
+            for key in [k for k in versions if k[: len(self._key)] == self._key]:
+                del versions[key]
+
+    def _mark(self, version: int, entry: bytes) -> None:
+        """Mark what this thread keeps of the table as kept from the log whose entry of
+        ``version`` is ``entry``. Marked where the entry is at hand (a commit's own, one read
+        for its commit time): kept state left unmarked is dropped at the next check."""
+        marks = _marks()
+        marks.pop(self._key, None)
+        while len(marks) >= KEPT_TABLES:
+            marks.pop(next(iter(marks)))
+        marks[self._key] = (version, _digest(entry))
+
     def exists(self) -> bool:
         from deltalake import DeltaTable
 
+        self._check_kept()
         if self._latest is not None:
             return True
         try:
@@ -184,6 +270,7 @@ class DeltaStore:
             raise VersionNotFound(
                 f"Version {version} of {self.uri} does not exist: versions start at 0."
             )
+        self._check_kept()
         if version is None and self._latest is not None:
             try:
                 self._latest.update_incremental()
@@ -227,25 +314,15 @@ class DeltaStore:
         return self.open(version)
 
     def has_version(self, version: int) -> bool:
-        """Whether the log holds the commit of ``version``: one look-up of its entry, however
-        long the log (a log whose writer cleans up old entries may hold the version in a
-        checkpoint only)."""
-        import pyarrow.fs as pafs
-
+        """Whether the log holds the commit of ``version``: one look-up of its entry
+        (:func:`lake.delta.log.has_entry`), however long the log (a log whose writer cleans
+        up old entries may hold the version in a checkpoint only)."""
         if self._absent == version:
-            # Asked twice in a row by one write (its sync, then its plan): answered once. A
-            # version committed in between makes this write's own commit fail and retry.
-            self._absent = None
+            # Asked again by the same write (its sync, the stage's look at the table, its
+            # plan): answered once. A version committed in between makes this write's own
+            # commit fail and go through deltalake's, on the log as it is then.
             return False
-        fs, base = self.storage.filesystem_for(self.uri)
-        entry = f"{base.rstrip('/')}/{entry_name(version)}"
-        try:
-            if self.storage.is_s3:
-                found = _object_exists(self.storage, entry)
-            else:
-                found = fs.get_file_info(entry).type != pafs.FileType.NotFound
-        except OSError as error:
-            raise self.storage.translate(error, self.uri) from error
+        found = has_entry(self.storage, self.uri, version)
         self._absent = None if found else version
         return found
 
@@ -308,6 +385,7 @@ class DeltaStore:
         """
         import pyarrow as pa
 
+        self._check_kept()
         if table is None and version is not None:
             derived = _derived().pop((*self._key, version), None)
             if derived is not None:
@@ -719,6 +797,7 @@ class DeltaStore:
         failpoint("own_commit")
         if not self._put_if_absent(version, body, run_id):
             return None
+        self._absent = None
         commit = Commit(
             version=version,
             committed_at=_ms_to_datetime(moment),
@@ -728,6 +807,7 @@ class DeltaStore:
             parameters=info["operationParameters"],
             added=tuple(a.path for a in actions),  # type: ignore[attr-defined]
         )
+        self._mark(version, body)
         _remember_time(self._key, version, commit.committed_at)
         self._derive(base, commit, actions)
         self._checkpoint_if_due(version)
@@ -855,12 +935,9 @@ class DeltaStore:
             if "already exists" in str(error):
                 return False
             raise
-        # A table made anew where one was (its folder removed by hand): its versions' times
-        # are the new ones.
-        _ours().pop(self._key, None)
-        for kept in (_commit_times(), _derived()):
-            for key in [k for k in kept if k[: len(self._key)] == self._key]:
-                del kept[key]
+        # A table made anew where one was (its folder removed by hand): nothing kept of the
+        # old one is of this one.
+        self._forget()
         return True
 
     def _unpublish(self, actions: Sequence[object]) -> None:
@@ -1275,11 +1352,12 @@ class DeltaStore:
     def _find_commit(self, run_id: str, *, after: int | None = None) -> Commit:
         """The commit ``run_id`` just made; ``after``: a version the table had before it
         (then the log entries after it are read, nearly always one, instead of the history)."""
+        self._absent = None
         if after is not None:
             # Entry by entry until the first that is not there: listing the log to learn the
             # latest version grows with the log on a local disk (2 ms at 2,000 versions).
             version = after + 1
-            while (info := self._commit_info(version)) is not None:
+            while (info := self._commit_info(version, mark=True)) is not None:
                 if info.get(RUN_ID_KEY) == run_id:
                     commit = _commit_from_history({**info, "version": version})
                     _remember_time(self._key, version, commit.committed_at)
@@ -1329,10 +1407,14 @@ class DeltaStore:
             shift += 1
         return [_commit_from_history({**e, "version": int(e["version"]) + shift}) for e in entries]
 
-    def _commit_info(self, version: int) -> dict[str, object] | None:
-        """The commitInfo of one version, from its log entry (None when there is none)."""
+    def _commit_info(self, version: int, *, mark: bool = False) -> dict[str, object] | None:
+        """The commitInfo of one version, from its log entry (None when there is none);
+        ``mark``: the entry marks what this thread keeps of the table (see :func:`_marks`)."""
         try:
-            for line in read_entry(self.storage, self.uri, version).decode("utf-8").splitlines():
+            entry = read_entry(self.storage, self.uri, version)
+            if mark:
+                self._mark(version, entry)
+            for line in entry.decode("utf-8").splitlines():
                 info = json.loads(line).get("commitInfo") if line.strip() else None
                 if info is not None:
                     return info
@@ -1347,10 +1429,11 @@ class DeltaStore:
         loaded at, so the version's own log entry is read instead.
         """
         version = dt.version()
+        self._check_kept()
         known = _commit_times().get((*self._key, version))
         if known is not None:
             return known
-        info = self._commit_info(version)
+        info = self._commit_info(version, mark=dt is self._latest)
         if info is not None and "timestamp" in info:
             moment = _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
             _remember_time(self._key, version, moment)
@@ -1662,22 +1745,6 @@ def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
         if found is None:
             found = _OBJECT_STORES[key] = storage.fsspec()
     return found
-
-
-def _object_exists(storage: Storage, path: str) -> bool:
-    """Whether the object ``path`` (``bucket/key``) exists: one HEAD. pyarrow follows a
-    missing key with a listing (is it a folder?), and a listing costs more as the bucket
-    grows on some servers (moto: 108 ms an append at 1,000 versions, 159 at 2,000)."""
-    bucket, _, key = path.partition("/")
-    try:
-        _object_store(storage).call_s3("head_object", Bucket=bucket, Key=key)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        raise
-    except Exception as error:  # noqa: BLE001 - botocore's connection errors
-        raise OSError(str(error)) from error
-    return True
 
 
 def _put_object(storage: Storage, path: str, body: bytes) -> None:

@@ -124,6 +124,7 @@ class TableRun:
         self.run_id = run_id
         self.version: VersionInfo | None = None
         self._ledger: Sequence[PendingFile] = ()
+        self._inputs: Sequence[SourceRef | TableVersion] = ()
         self._drift: tuple[dict[str, Any], ...] = ()
         self._appended: Snapshot | None = None
         self._last_snapshot: Snapshot | None = None
@@ -159,6 +160,8 @@ class TableRun:
             return
         message = str(error) if isinstance(error, LakeError) else f"{type(error).__name__}: {error}"
         try:
+            if self._inputs:  # a failed run read them all the same
+                self.catalog.add_inputs(self.run_id, self._inputs)
             self.catalog.finish_run(self.run_id, status="failed", error=message[:2000])
         except LakeError:
             pass  # the catalog itself is down; the original error is the one to report
@@ -166,8 +169,9 @@ class TableRun:
     def prepare(
         self, *, outcome: Mapping[str, Any] | None = None, files: Sequence[PendingFile] = ()
     ) -> None:
+        inputs, self._inputs = self._inputs, ()
         self.catalog.prepare_commit(
-            self.run_id, table_id=self.table.id, outcome=outcome or {}, files=files
+            self.run_id, table_id=self.table.id, outcome=outcome or {}, files=files, inputs=inputs
         )
 
     def land(
@@ -185,6 +189,7 @@ class TableRun:
         ledger: Sequence[PendingFile] = (),
         source: str | None = None,
         replace_lines: Sequence[tuple[str, int]] = (),
+        inputs: Sequence[SourceRef | TableVersion] = (),
     ) -> Landed:
         """Land ``data`` as one new version of the table (see the module docstring).
 
@@ -201,12 +206,15 @@ class TableRun:
         ``replace_lines`` (an append of log rows): ``(source, first_line)`` pairs whose rows
         already in the table (``_source`` equal, ``_line`` at least) the data replaces, in
         the same commit (a line read before it was finished, a re-parsed file).
+        ``inputs``: dataset versions the run read, known only now (the files a log ingest
+        staged); recorded with the prepared outcome, in its transaction.
 
         Raises:
             SchemaConflict: the policy refuses the data's schema (nothing is committed).
             CommitConflict: another writer committed after ``base`` during an overwrite
                 or a rewrite, or commits kept conflicting.
         """
+        self._inputs = inputs  # recorded even if the write is refused (see __exit__)
         current = self.store.snapshot() if self.store.exists() else None
         incoming = data.schema
         evolution = plan(
@@ -444,7 +452,8 @@ class TableRun:
         return commit, counts
 
     def _prepare_outcome(self, outcome: Outcome | None, counts: Counts) -> None:
-        """Store the outcome (and, the first time, the ledger) in one catalog transaction.
+        """Store the outcome (and, the first time, the ledger and the inputs) in one catalog
+        transaction.
 
         A writer that says no drift of its own (``write_table``) gets the changes the plan
         made to the table's schema recorded in the drift ledger all the same."""
@@ -453,7 +462,7 @@ class TableRun:
         resolved = dict((outcome(counts) if callable(outcome) else outcome) or {})
         if drift and "drift" not in resolved:
             resolved["drift"] = list(drift)
-        if not resolved and not ledger:
+        if not resolved and not ledger and not self._inputs:
             return
         self.prepare(outcome=resolved, files=ledger)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+import lake
 from lake.delta.snapshot import Snapshot, StagedFile
 
 
@@ -126,3 +131,47 @@ def test_an_append_after_optimize_commits_on_the_compacted_version(lk):
         "OPTIMIZE",
         "APPEND",
     ]
+
+
+def _remove_table_folder(backend, location: str) -> None:
+    """Delete a table's folder (or S3 prefix) as a user would, behind the lake's back."""
+    if backend.s3 is None:
+        shutil.rmtree(location)
+        return
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    client = backend.s3.client()
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/")
+    for found in listed.get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=found["Key"])
+
+
+@contextmanager
+def _another_catalog(backend) -> Iterator[str]:
+    """A second, empty catalog on the backend's own kind of database."""
+    if backend.pg is None:
+        yield f"sqlite:///{Path(backend.warehouse).parent / 'second.db'}"
+        return
+    database = backend.pg.create_database()
+    try:
+        yield backend.pg.url(database)
+    finally:
+        backend.pg.drop_database(database)
+
+
+def test_a_table_deleted_and_made_again_in_one_process_commits_from_its_first_version(lk, backend):
+    for i in range(3):
+        lk.write_table("ml.again", _rows(5 * i))
+    location = lk.table("ml.again").location
+    lk.close()
+    _remove_table_folder(backend, location)
+    with _another_catalog(backend) as catalog, lake.connect(catalog=catalog) as again:
+        first = again.write_table("ml.again", _rows(100, 2))
+        second = again.write_table("ml.again", _rows(200, 1))
+        assert (first.version, second.version) == (0, 1)
+        assert (second.rows_total, second.files_total) == (3, 2)
+        assert again.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.again").rows() == [
+            {"n": 3, "s": 100 + 101 + 200}
+        ]
+        store = again.delta(again.table("ml.again"))
+        assert store.open().version() == 1
+        assert store.snapshot().rows == 3
