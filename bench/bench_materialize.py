@@ -13,6 +13,43 @@ version 1 (history is never overwritten, so the old version's folder is a cache 
 
 Splits: the same slice with ``--split train=0.8,validation=0.1,test=0.1 --split-key event_id``
 against the same DuckDB COPY, in the same run.
+
+What a split costs (issue 14 point 8; December 2026, 2 vCPUs shared with other work, load
+10-30, so decided by CPU-seconds of the whole process, threads included, against COPY's in
+the same run; walls noted but not trusted). Per-thread CPU of one split materialize
+(``time.thread_time`` at each thread's end, medians of 5), against the same without split:
+
+* main thread 0.36-0.39 s (0.33 without): fetching, the set's content hash, routing;
+* assigning splits 0.19-0.23 s, on its own thread: DuckDB's ``sha256`` of 500,000 keys is
+  150 ms of it (software SHA-256, about 290 ns a key). Python's ``hashlib`` is no faster
+  (330 ns a key, OpenSSL or the builtin, with the GIL held) and no dependency offers SHA-256
+  over a whole column; the rule names SHA-256, so this is the floor;
+* Parquet encoders 0.23-0.25 s (0.19-0.21 without: three files, smaller chunks);
+* the three split writers 0.05 s (each split's content hash, re-cutting);
+* DuckDB's workers 0.22 s either way.
+
+The content hash is about 37 ms a pass over the 500,000 rows (SHA-256 of about 60 MB of
+streams is 25 ms of it). It is hashed twice, once for the set in output order and once per
+split: a stream's SHA-256 cannot be put together from its splits' digests, so one pass for
+both would change the definition (``lake-content-hash/1``), which rebuilds from old manifests
+compare against. Not done.
+
+Changed: the split expression compares DuckDB's whole hex digest with each bound's 16 digits
+(no ``substr``, no ``CASE``): 200 -> 155 ms CPU for 500,000 keys, the same splits. Arrow's
+buffers come from jemalloc keeping freed pages while shards are written
+(:mod:`lake.core.arrow_memory`): the kernel zeroed pages mimalloc gave back (perf:
+``clear_page_erms`` and ``madvise``, about 4.5% of a split materialize). Old code (main) and
+new in one run, medians of 7, load 11-16: with split 1.216 -> 1.139 CPU-s (COPY 0.945 s:
+1.29x -> 1.20x), system time 0.214 -> 0.163 s; without split 0.763 -> 0.717 CPU-s (0.81x ->
+0.76x). At load 22-28: with split 1.34x -> 1.24x COPY's CPU-seconds. Shard bytes, the set's
+and each split's content hashes unchanged (compared file by file, old against new).
+
+Tried and dropped: one stable ``sort_indices`` + ``take`` per batch, each split a slice of
+it, instead of three ``filter`` calls: 22 -> 17 ms of routing in isolation, but no change in
+the whole run (1.289 vs 1.293 CPU-s, medians of 9, load 21-31). Found: pyarrow's Parquet bytes
+depend on where a row group's chunks begin (the same rows in one chunk or in 6,553-row chunks
+give different files), so each split's pieces (one per fetched batch) are part of what makes
+its bytes: routing and batch size must keep them as they are.
 """
 
 from __future__ import annotations

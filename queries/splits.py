@@ -164,20 +164,22 @@ def split_sql(rule: SplitRule, key: str) -> str:
     a ``VARCHAR`` or ``BLOB``): the split's index, a ``TINYINT`` (null for a null key).
 
     Rather than turning the first 8 bytes of the sha256 into ``u`` (a double) per row, it
-    compares their hex digits with each bound's :func:`prefix_threshold`, written as the
-    same fixed-width lowercase hex as DuckDB's ``sha256``: the same split, about a quarter
-    less work than parsing the hex into a number."""
-    prefix = f"substr(sha256({key}), 1, 16)"
-    cases = []
-    for index, bound in enumerate(_bounds(rule)[:-1]):
-        threshold = prefix_threshold(bound)
-        test = f"{prefix} < '{threshold:016x}'" if threshold < 2**64 else "true"
-        cases.append(f"WHEN {test} THEN {index}")
+    compares the hash's hex digits, as DuckDB's ``sha256`` writes them (lowercase), with each
+    bound's :func:`prefix_threshold` in the same 16 fixed-width digits: the whole 64-digit
+    hash sorts below those 16 digits exactly when its first 16 do (equal first 16 make the
+    longer string the larger). The index is the number of bounds the key reaches (they
+    rise), and a null key's comparisons are null, so is their sum. The same split as with
+    ``substr`` and ``CASE``, in three quarters of the time: hashing is what is left."""
+    hashed = f"sha256({key})"
+    reached = [
+        f"CAST({hashed} >= '{threshold:016x}' AS TINYINT)"
+        for threshold in map(prefix_threshold, _bounds(rule)[:-1])
+        if threshold < 2**64  # no key reaches it
+    ]
+    if not reached:
+        return f"CAST(CASE WHEN {key} IS NULL THEN NULL ELSE 0 END AS TINYINT)"
     # DuckDB computes the repeated hash once (common subexpressions are shared).
-    return (
-        f"CAST(CASE WHEN {key} IS NULL THEN NULL {' '.join(cases)} "
-        f"ELSE {len(rule.fractions) - 1} END AS TINYINT)"
-    )
+    return " + ".join(reached)
 
 
 def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:

@@ -731,6 +731,32 @@ def test_a_split_compares_the_hash_prefix_with_the_exact_point_where_u_reaches_a
             assert (n < threshold) == (n / 2**64 < bound), (bound, n)
 
 
+def test_a_whole_hex_hash_compares_with_a_bound_as_its_first_16_digits_do_and_null_stays_null():
+    import random
+
+    import duckdb
+
+    from queries.splits import parse_split, split_sql
+
+    draw = random.Random(5)
+    threshold = f"{draw.randrange(2**64):016x}"
+    prefixes = [threshold, f"{int(threshold, 16) - 1:016x}", f"{int(threshold, 16) + 1:016x}"]
+    hashes = [p + f"{draw.randrange(2**192):048x}" for p in prefixes for _ in range(50)]
+    hashes += [threshold + "0" * 48, f"{draw.randrange(2**256):064x}"]
+    connection = duckdb.connect()
+    try:
+        for h in hashes:
+            reached = connection.execute("SELECT ? >= ?", [h, threshold]).fetchone()[0]
+            assert reached == (int(h[:16], 16) >= int(threshold, 16)), h
+        for spec in ("a=1", "a=0.5,b=0.5", "train=0.8,validation=0.1,test=0.1"):
+            expression = split_sql(parse_split(spec, "k"), "k")
+            assert connection.execute(
+                f"SELECT {expression} FROM (SELECT NULL::VARCHAR k)"
+            ).fetchone() == (None,)
+    finally:
+        connection.close()
+
+
 @pytest.mark.parametrize(
     "spec,match",
     [
