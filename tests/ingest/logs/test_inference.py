@@ -221,3 +221,14 @@ def test_the_reader_hint_names_time_fields_as_strings_so_a_chunk_is_read_once():
     absent = ['{"b": {"t": []}}']
     parsed = parse_records(pa.array(absent), ("\n".join(absent) + "\n").encode(), hint=hint)
     assert parsed.type == Struct((("b", Struct((("t", List(NULL)),))),))
+
+
+def test_a_chunk_whose_blocks_type_a_field_apart_is_read_like_the_exact_reader():
+    from ingest.logs.jsonl import exact, parse_records, reader_hint
+
+    # pyarrow reads 4 MiB blocks: the field is null in the first and a time in the last.
+    lines = [f'{{"n": {i}, "t": null}}' for i in range(300_000)]
+    lines += ['{"n": 1, "t": "2024-01-21T10:00:00Z"}']
+    hint = reader_hint(Struct((("n", INT), ("t", STRING))))
+    parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
+    assert parsed.type == exact(lines, {}).type
