@@ -68,6 +68,46 @@ machine's load was 3-20 during the work):
   while keeping what the lake keeps (see ``duckdb_same_work``): the gap to plain DuckDB is
   the work plain DuckDB leaves out, plus start-up.
 
+Second pass (issue 18 ingest, December 2026; ``perf record -g`` of the ingest alone,
+in-process, and per-thread CPU from ``/proc``; the machine's load was 9-30 throughout, so
+only CPU-seconds and ratios within one run are given):
+
+* Found: every JSON chunk after the first was parsed twice. The reader hint (types already
+  known, which spare pyarrow its inference) left out timestamps, pyarrow then guessed the
+  ``ts`` strings as timestamps, and the chunk was read again with them as strings: 36
+  ``read_json`` calls for 10 chunks, 1.6 CPU-s of pyarrow's threads where one read is 0.85.
+  The hint now names top-level time fields as strings (typed after, by the same ISO 8601
+  rule); a hinted field a chunk lacks is dropped, as reading without the hint would have
+  it, and a column whose blocks come out typed apart goes to the exact reader. Staging
+  imports DuckDB only when a ``--time-format`` needs it (0.06 CPU-s of start-up).
+* Measured, main against this code alternating in one run (load 22-30): whole command
+  (user + system, medians of 3) 4.40 -> 3.56 CPU-s on the 60-day file and 4.58 -> 3.54 on
+  the 1-day one, against 1.27-1.29 for DuckDB's COPY process (3.4-3.6x -> 2.8x DuckDB's
+  CPU); in-process 3.5-3.7 -> 2.3-2.8 CPU-s on 1-, 28- and 60-day files.
+* Where the in-process 60-day ingest's 2.34 CPU-s go now: pyarrow's JSON parser 0.89 (its
+  two pool threads); the Parquet encoder thread 0.64 (zstd of ``_raw`` about 0.25, LZ4 of
+  the rest 0.07, dictionaries and statistics the remainder); the reader thread 0.33
+  (splitting lines 0.13, sha256 0.08, reads); the parse-ahead thread besides the parser
+  0.21 (the instant regex 0.07, casts and min/max of the time column 0.12); the main thread
+  0.24 (conforming, splitting by day, queueing row groups, in Python). The parser and the
+  encoder alone are 1.5 CPU-s, more than DuckDB's whole COPY (1.1-1.3). The command's
+  start-up is another 1.0-1.1 CPU-s on a fresh catalog: imports about 0.8 (SQLAlchemy's ORM
+  and the catalog 0.29; pyarrow and numpy 0.15; pandas 0.2, imported by pyarrow itself at
+  its first conversion of any Python value: ``pa.array`` of a list, ``pa.scalar``, a
+  compute function given an int; typer, rich), and creating the catalog (Alembic's import
+  0.12, the migrations 0.14).
+* Tried and dropped: ``_raw`` in LZ4 instead of zstd (-0.10 CPU-s per 1M rows, files 27%
+  larger), zstd level -1 / -5 for ``_raw`` (-0.035 / -0.05 CPU-s, 11% / 35% larger): not
+  worth changing the stored default; ``write_batch_size`` 32,768 or 65,536 (no gain /
+  worse); jemalloc keeping freed pages 10 s or for ever (system time within noise, peak
+  memory +20 MB); pyarrow's JSON blocks of 1, 4 or 16 MiB, threaded or not (0.086-0.092
+  CPU-s per 16 MiB with the hint, all alike); keeping pandas out (every conversion of a
+  Python value by pyarrow imports it, 0.15-0.2 CPU-s of the command; a dozen call sites on
+  the ingest path and in deltalake). DuckDB's ``read_json`` given the columns parses a
+  16 MiB chunk to Arrow in 0.057 CPU-s against pyarrow's 0.088 (about -0.3 CPU-s on 1M
+  lines), but its handling of conflicts, numbers beyond 64 bits and duplicate keys differs
+  from the exact reader's: it would need its own equivalence checks, not done here.
+
 ``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
 ``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's
 DuckDB catalog, and prints the

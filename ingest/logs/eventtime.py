@@ -47,13 +47,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from lake.core import duckdb as lake_duckdb
+
+if TYPE_CHECKING:
+    import duckdb
 
 TIME_FIELDS = ("timestamp", "time", "@timestamp", "ts")
 """Top-level JSON keys recognised as the event time, in this order, when none is given."""
@@ -157,6 +160,8 @@ def time_rules(
                 f"The --time-format '{f}' has no % directive; give a strptime format such as "
                 "'%Y-%m-%d %H:%M:%S', or one of epoch, epoch_ms, epoch_us, epoch_ns, iso8601."
             )
+        import duckdb  # only formats need it: an ingest of ISO times starts without it
+
         try:
             with lake_duckdb.connect(threads=1) as con:
                 con.execute("SELECT try_strptime('x', ?)", [f]).fetchall()
@@ -411,6 +416,8 @@ class EventTimeParser:
         return f"CASE WHEN {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} ELSE {this} END"
 
     def _sql(self, t: pa.Table, sql: str, n: int) -> pa.Array:
+        import duckdb  # only formats need it: an ingest of ISO times starts without it
+
         if self._con is None:
             self._con = lake_duckdb.connect(threads=1)
         try:

@@ -31,6 +31,7 @@ _BLOCK_BYTES = 4 << 20
 _PROBE_BYTES = 256 << 10
 """A chunk without a hint has its types read from this much of its head first."""
 _BIG = float(2**63)
+_INSTANT = pa.timestamp("us", tz="UTC")
 # A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short.
 _THREADS = True
 
@@ -87,10 +88,19 @@ def reader_hint(t: Struct) -> pa.Schema:
     """Types already known for the fast reader: what it can hold exactly (no JSON, no nulls)."""
     fields = []
     for key, ft in t.fields:
+        if ft == inf.TIMESTAMP:
+            # Read as the strings they are, typed after (_typed_times): left out of the hint,
+            # pyarrow guessed timestamps and every chunk was read twice (0.7 of 3 CPU-s of a
+            # 1M-line ingest). Top-level only: the event time is there.
+            fields.append(pa.field(key, pa.string(), metadata=_TIME_HINT))
+            continue
         dt = _hint_type(ft)
         if dt is not None:
             fields.append(pa.field(key, dt))
     return pa.schema(fields)
+
+
+_TIME_HINT = {b"lake.hint": b"time"}
 
 
 def _probe(text: bytes | pa.Buffer) -> pa.Schema | None:
@@ -199,11 +209,16 @@ def _fast(
         return None
     if table.num_rows != n:
         return None
+    times = {f.name for f in hint or () if f.metadata == _TIME_HINT}
+    # A hinted field the chunk lacks comes back as nulls: without the hint it is absent.
+    table = table.drop_columns(
+        [c for c in times if c in table.column_names and table[c].null_count == n]
+    )
     t = _our_type(table.schema)
     if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
         return None
     try:
-        table = _typed_times(table)
+        table = _typed_times(table, times)
     except _Mixed:
         return None  # some strings are times, some not: the exact reader types the conflict
     return JsonChunk(table, _our_type(table.schema), None)
@@ -213,14 +228,21 @@ class _Mixed(Exception):
     """A string column holds both ISO 8601 instants and other text."""
 
 
-def _typed_times(table: pa.Table) -> pa.Table:
+def _typed_times(table: pa.Table, times: set[str] | frozenset[str] = frozenset()) -> pa.Table:
     """String columns (at any depth) whose every value is an ISO 8601 instant, as timestamps:
     the same rule as :func:`ingest.logs.inference.type_of` (raises _Mixed when only some are,
-    or when Arrow cannot read them the way Python does)."""
+    or when Arrow cannot read them the way Python does). ``times``: top-level columns read
+    as strings because earlier chunks had times there; their blocks without a value are
+    null times."""
     columns, changed = [], False
-    for col in table.columns:
-        chunks = [_times_in(c) for c in col.chunks]
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        chunks = [
+            pa.nulls(len(c), _INSTANT) if name in times and c.null_count == len(c) else _times_in(c)
+            for c in col.chunks
+        ]
         new_type = chunks[0].type if chunks else col.type
+        if any(c.type != new_type for c in chunks):
+            raise _Mixed  # blocks typed apart (times in one, other text in another)
         changed = changed or any(a is not b for a, b in zip(chunks, col.chunks, strict=True))
         columns.append(pa.chunked_array(chunks, new_type))
     if not changed:
@@ -268,7 +290,7 @@ def _times_in(arr: pa.Array) -> pa.Array:
     start, end = (int(t.timestamp()) * 10**9 for t in inf.INSTANT_RANGE)
     if not (start <= low.as_py() and high.as_py() < end):
         raise _Mixed
-    return pc.cast(ns, pa.timestamp("us", tz="UTC"), safe=False)
+    return pc.cast(ns, _INSTANT, safe=False)
 
 
 def _has_timestamp(schema: pa.Schema) -> bool:

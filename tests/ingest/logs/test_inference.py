@@ -202,3 +202,33 @@ def test_the_fast_and_the_exact_json_reader_type_time_strings_alike():
     )
     mixed = exact(lines, {})
     assert mixed.type.get("d") == JSON  # a time and a text: the conflict keeps both as written
+
+
+def test_the_reader_hint_names_time_fields_as_strings_so_a_chunk_is_read_once():
+    from ingest.logs.jsonl import parse_records, reader_hint
+
+    known = Struct((("ts", inf.TIMESTAMP), ("b", Struct((("t", List(inf.TIMESTAMP)),)))))
+    hint = reader_hint(known)
+    assert hint == pa.schema([("ts", pa.string())])
+    lines = ['{"ts": "2024-01-21T10:00:00Z", "b": {"t": ["2024-01-21T10:00:00Z"]}}']
+    parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
+    assert parsed.type == known
+    # A chunk where the time field is a number does not fit the hint: read without it.
+    numbers = ['{"ts": 1705831200, "b": {"t": []}}']
+    parsed = parse_records(pa.array(numbers), ("\n".join(numbers) + "\n").encode(), hint=hint)
+    assert parsed.type.get("ts") == INT
+    # A chunk without the field reads as one without the hint: the field is absent.
+    absent = ['{"b": {"t": []}}']
+    parsed = parse_records(pa.array(absent), ("\n".join(absent) + "\n").encode(), hint=hint)
+    assert parsed.type == Struct((("b", Struct((("t", List(NULL)),))),))
+
+
+def test_a_chunk_whose_blocks_type_a_field_apart_is_read_like_the_exact_reader():
+    from ingest.logs.jsonl import exact, parse_records, reader_hint
+
+    # pyarrow reads 4 MiB blocks: the field is null in the first and a time in the last.
+    lines = [f'{{"n": {i}, "t": null}}' for i in range(300_000)]
+    lines += ['{"n": 1, "t": "2024-01-21T10:00:00Z"}']
+    hint = reader_hint(Struct((("n", INT), ("t", STRING))))
+    parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
+    assert parsed.type == exact(lines, {}).type
