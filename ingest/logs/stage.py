@@ -125,6 +125,7 @@ from ingest.logs.textlogs import (
     text_format,
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
+from lake.core.arrow_memory import pages_kept
 from lake.delta.encoding import MIN_SAMPLE, ROW_GROUP_ROWS, writer_options
 from lake.delta.snapshot import StagedFile
 from lake.landing.staging import Staged
@@ -145,7 +146,6 @@ RAW_BYTES = "_raw_bytes"
 only in tables that ever had such a record."""
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 _MAX_OPEN_WRITERS = 64
-_FREED_PAGES_KEPT_MS = 1000
 _WRITER_THREADS = 1
 """Parquet encoder threads (row groups of a partition alternate between their files). Two
 measured no faster than one on the 2-vCPU machines (0.48 vs 0.50 of DuckDB's throughput,
@@ -294,7 +294,7 @@ def stage_logs(
             "event times, or leave --time-field out."
         )
     sources = expand_paths(paths, filesystem_for=filesystem_for)
-    with _staging_allocator(), _long_lived_objects_frozen():
+    with pages_kept(), _long_lived_objects_frozen():
         return _stage_sources(
             sources,
             Path(staging_dir),
@@ -355,32 +355,6 @@ def _stage_sources(
         raise _staging_failed(e, staging_dir) from e
     finally:
         stage.close()
-
-
-@contextlib.contextmanager
-def _staging_allocator() -> Iterator[None]:
-    """Arrow buffers of the staging engine come from jemalloc where the wheel has it.
-
-    The default pool (mimalloc) returns the 16 MiB blocks of every chunk to the system and
-    faults them in again for the next: on a 1M-line ingest the kernel spent 0.4 of 3.9
-    CPU-seconds zeroing pages (``clear_page_erms``); jemalloc keeps them (0.8 -> 0.4 s of
-    system time, peak memory 534 -> 465 MB). Buffers go back to the pool they came from, so
-    switching the process default for the length of the ingest is safe. Freed pages are kept
-    for a second before they go back to the system (Arrow's jemalloc returns them at once):
-    on a 2.1 GB file that was 4.2 s of system time against 5.7 with mimalloc (sys 0.77 ->
-    0.53 s on 1M lines), peak memory 535 -> 468 MB."""
-    try:
-        pa.jemalloc_set_decay_ms(_FREED_PAGES_KEPT_MS)  # for the arenas made from now on
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a pyarrow built without it (Windows wheels)
-        yield
-        return
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
 
 
 @contextlib.contextmanager

