@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_peers import (
-    ducklake_attach,
     duckdb_process,
+    ducklake_attach,
     lake_command,
     lake_env,
 )
