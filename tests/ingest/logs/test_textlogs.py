@@ -195,30 +195,42 @@ def test_access_presets_split_fields_exactly_as_their_regex_reads_them(preset, l
         }
 
 
-def test_many_records_are_parsed_in_slices_as_they_would_be_one_by_one():
-    good = '10.0.0.{} - - [10/Oct/2000:13:55:{:02d} -0700] "GET /{} HTTP/1.1" 200 {} "-" "-"'
+_GOOD = {
+    "apache-combined": '10.0.0.{0} - - [10/Oct/2000:13:55:{1:02d} -0700] "GET /{2} HTTP/1.1" 200 '
+    '{2} "-" "-"',
+    # log4j: the thread before or after the level (one column filled from the other group).
+    "log4j": "2015-10-18 18:01:{1:02d},978 INFO [main] org.x.App: record {2}",
+}
+_ODD_LINE = {
+    "apache-combined": 'h - - [x] "-" 408 -',  # the regex reads it, the split does not
+    "log4j": "2015-10-18 18:01:47,978 WARN [pool-{0}] org.x.App - record",
+}
+
+
+@pytest.mark.parametrize("preset", sorted(_GOOD))
+def test_many_records_are_parsed_in_slices_as_they_would_be_one_by_one(preset):
     n = 2 * PARALLEL_RECORDS + 7
-    # Records that do not match, and one the regex reads but the split does not, around
-    # where the slices meet.
+    # Records that do not match, and odd ones, around where the slices meet.
     odd = {0, PARALLEL_RECORDS - 1, PARALLEL_RECORDS, PARALLEL_RECORDS + 4, n - 1}
     lines = [
-        ("not an access line" if i % 2 else 'h - - [x] "-" 408 -')
+        ("not a log line" if i % 2 else _ODD_LINE[preset].format(i % 256))
         if i in odd
-        else good.format(i % 256, i % 60, i, i)
+        else _GOOD[preset].format(i % 256, i % 60, i)
         for i in range(n)
     ]
-    fmt = text_format(pattern=None, preset="apache-combined", multiline_start=None)
+    fmt = text_format(pattern=None, preset=preset, multiline_start=None)
     texts: dict = {}
     table, errors = parse_text(pa.array(lines), fmt, year=2024, texts=texts)
     step = PARALLEL_RECORDS // 2  # below the threshold: each piece on one thread
-    rows, errs, time_texts = [], [], []
+    rows, errs, piece_texts = [], [], {g: [] for g in fmt.group_names}
     for start in range(0, n, step):
-        piece_texts: dict = {}
-        t, e = parse_text(pa.array(lines[start : start + step]), fmt, year=2024, texts=piece_texts)
+        found: dict = {}
+        t, e = parse_text(pa.array(lines[start : start + step]), fmt, year=2024, texts=found)
         rows += t.to_pylist()
         errs += e or [None] * t.num_rows
-        time_texts += piece_texts["time"].to_pylist()
+        for g in fmt.group_names:
+            piece_texts[g] += found[g].to_pylist()
     assert table.to_pylist() == rows
     assert errors == errs
-    assert texts["time"].to_pylist() == time_texts
+    assert {g: c.to_pylist() for g, c in texts.items()} == piece_texts
     assert sum(e is not None for e in errors) == sum(i % 2 for i in odd) > 0
