@@ -43,6 +43,7 @@ JSON strings that are ISO 8601 instants arrive already typed as timestamps
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -207,7 +208,9 @@ class EventTimes:
 
 
 class EventTimeParser:
-    """Reads time columns; holds one DuckDB connection for the strings Arrow cannot read.
+    """Reads time columns; holds one DuckDB connection for the strings Arrow cannot read,
+    with a cursor per thread that reads (a text chunk's slices are read side by side:
+    :func:`ingest.logs.textlogs.parse_text`).
 
     ``now`` is when the ingest started (the default ``--latest`` is a day after it).
     """
@@ -218,11 +221,17 @@ class EventTimeParser:
         self.earliest = self.rules.earliest or EARLIEST
         self.latest = self.rules.latest or self.now + FUTURE_SLACK
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        with self._lock:
+            for cursor in self._cursors.values():
+                cursor.close()
+            self._cursors.clear()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     # -- public ----------------------------------------------------------------------
 
@@ -415,18 +424,29 @@ class EventTimeParser:
         prev = f"try_strptime(trim(s) || ' {y - 1}', '{q} %Y')::TIMESTAMPTZ"
         return f"CASE WHEN {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} ELSE {this} END"
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        # A DuckDB connection runs one query at a time; its cursors share the database (and
+        # its global settings) and run side by side.
+        with self._lock:
+            if self._con is None:
+                self._con = lake_duckdb.connect(threads=1)
+            me = threading.get_ident()
+            cursor = self._cursors.get(me)
+            if cursor is None:
+                cursor = self._cursors[me] = self._con.cursor()
+            return cursor
+
     def _sql(self, t: pa.Table, sql: str, n: int) -> pa.Array:
         import duckdb  # only formats need it: an ingest of ISO times starts without it
 
-        if self._con is None:
-            self._con = lake_duckdb.connect(threads=1)
+        con = self._cursor()
         try:
-            self._con.register("t", t)
-            out = self._con.execute(sql).to_arrow_table().column(0)
+            con.register("t", t)
+            out = con.execute(sql).to_arrow_table().column(0)
         except duckdb.Error:
             return pa.nulls(n, EVENT_TIME)
         finally:
-            self._con.unregister("t")
+            con.unregister("t")
         return _to_utc(out.combine_chunks() if out.num_chunks != 1 else out.chunk(0))
 
     # -- the window ------------------------------------------------------------------

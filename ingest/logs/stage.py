@@ -1278,8 +1278,10 @@ class _Stage:
             self._write(table, d.isoformat() if d else None, schema, batch.is_json)
             return
         runs = _runs(dates)
-        if runs is not None and len(runs) <= 2 * len(uniq):
-            # Logs are mostly in time order: slices (no copy) instead of one filter per date.
+        if runs is not None:
+            # Logs are mostly in time order: slices (no copy) instead of one filter per date
+            # (each a copy of the chunk, _raw included). A record without a time (a text
+            # line that did not parse) cuts a day's run in two: still slices.
             for start, end, d in runs:
                 self._write(table.slice(start, end - start), d, schema, batch.is_json)
             return

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.exceptions import LogFormatError
 from ingest.logs.lines import blank_mask
-from ingest.logs.textlogs import RecordAssembler, parse_text, text_format
+from ingest.logs.textlogs import PARALLEL_RECORDS, RecordAssembler, parse_text, text_format
 
 
 def parse(lines: list[str], **kw):
@@ -124,3 +127,110 @@ def test_bad_format_options_raise_log_format_error(kw, message):
             preset=kw.get("preset"),
             multiline_start=kw.get("multiline_start"),
         )
+
+
+_ODD = st.sampled_from([" ", '"', "\\", "[", "]", "-", "\t", "\n", "é", "a", "7", "/", ":", "+"])
+_WORD = st.text(alphabet=st.one_of(_ODD, st.sampled_from("abcXYZ019.")), max_size=6)
+
+
+@st.composite
+def _access_lines(draw):
+    """Access-log lines as servers write them, with any field replaced by odd text now and
+    then (delimiters inside fields, missing parts, trailing text, escapes)."""
+    pick = {
+        "ip": st.sampled_from(["10.0.0.1", "::1", "-"]),
+        "ident": st.sampled_from(["-", "bob"]),
+        "user": st.sampled_from(["-", "frank", "a]b"]),
+        "time": st.sampled_from(["10/Oct/2000:13:55:36 -0700", "01/Jan/2026:00:00:00 +0000"]),
+        "method": st.sampled_from(["GET", "POST", "get", ""]),
+        "path": st.sampled_from(["/", "/a?b=c", "", "/x y"]),
+        "protocol": st.sampled_from(["HTTP/1.1", "", "HTTP/1.1 extra"]),
+        "status": st.sampled_from(["200", "-", "20"]),
+        "bytes": st.sampled_from(["2326", "-", "0"]),
+        "ref": st.sampled_from(["-", "http://r/", 'a \\" b', "", "x\\"]),
+        "agent": st.sampled_from(["Mozilla/5.0 (X11; Linux)", "-", "c\\\\"]),
+    }
+    f = {
+        k: draw(st.one_of(v, _WORD) if draw(st.integers(0, 5)) == 0 else v) for k, v in pick.items()
+    }
+    request = " ".join(x for x in (f["method"], f["path"], f["protocol"]) if x)
+    if draw(st.booleans()):
+        request = f["method"] + " " + f["path"] + " " + f["protocol"]
+    if draw(st.integers(0, 9)) == 0:
+        request = "-"
+    line = (
+        f'{f["ip"]} {f["ident"]} {f["user"]} [{f["time"]}] "{request}" {f["status"]} {f["bytes"]}'
+    )
+    tail = draw(st.integers(0, 9))
+    if tail:
+        line += f' "{f["ref"]}" "{f["agent"]}"'
+    if tail == 1:
+        line += draw(_WORD)
+    if tail == 2:
+        line = draw(_WORD) + line
+    return line
+
+
+_STRICT_LINE = '10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "-"'
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(_access_lines(), min_size=1, max_size=12))
+@pytest.mark.parametrize("preset", ["apache-combined", "nginx-combined"])
+def test_access_presets_split_fields_exactly_as_their_regex_reads_them(preset, lines):
+    fmt = text_format(pattern=None, preset=preset, multiline_start=None)
+    # The same regex, written differently: parsed by RE2 alone, never split.
+    by_regex = dataclasses.replace(fmt, pattern=fmt.pattern + "(?:)")
+    nginx = [s.replace(" - - [", " - frank [", 1) for s in lines]
+    for batch in (lines, nginx, lines + [_STRICT_LINE] * (len(lines) + 1)):
+        records = pa.array(batch, pa.string())
+        got_texts: dict = {}
+        want_texts: dict = {}
+        got = parse_text(records, fmt, year=2024, texts=got_texts)
+        want = parse_text(records, by_regex, year=2024, texts=want_texts)
+        assert got[0].to_pylist() == want[0].to_pylist()
+        assert got[1] == want[1]
+        assert {k: v.to_pylist() for k, v in got_texts.items()} == {
+            k: v.to_pylist() for k, v in want_texts.items()
+        }
+
+
+_GOOD = {
+    "apache-combined": '10.0.0.{0} - - [10/Oct/2000:13:55:{1:02d} -0700] "GET /{2} HTTP/1.1" 200 '
+    '{2} "-" "-"',
+    # log4j: the thread before or after the level (one column filled from the other group).
+    "log4j": "2015-10-18 18:01:{1:02d},978 INFO [main] org.x.App: record {2}",
+}
+_ODD_LINE = {
+    "apache-combined": 'h - - [x] "-" 408 -',  # the regex reads it, the split does not
+    "log4j": "2015-10-18 18:01:47,978 WARN [pool-{0}] org.x.App - record",
+}
+
+
+@pytest.mark.parametrize("preset", sorted(_GOOD))
+def test_many_records_are_parsed_in_slices_as_they_would_be_one_by_one(preset):
+    n = 2 * PARALLEL_RECORDS + 7
+    # Records that do not match, and odd ones, around where the slices meet.
+    odd = {0, PARALLEL_RECORDS - 1, PARALLEL_RECORDS, PARALLEL_RECORDS + 4, n - 1}
+    lines = [
+        ("not a log line" if i % 2 else _ODD_LINE[preset].format(i % 256))
+        if i in odd
+        else _GOOD[preset].format(i % 256, i % 60, i)
+        for i in range(n)
+    ]
+    fmt = text_format(pattern=None, preset=preset, multiline_start=None)
+    texts: dict = {}
+    table, errors = parse_text(pa.array(lines), fmt, year=2024, texts=texts)
+    step = PARALLEL_RECORDS // 2  # below the threshold: each piece on one thread
+    rows, errs, piece_texts = [], [], {g: [] for g in fmt.group_names}
+    for start in range(0, n, step):
+        found: dict = {}
+        t, e = parse_text(pa.array(lines[start : start + step]), fmt, year=2024, texts=found)
+        rows += t.to_pylist()
+        errs += e or [None] * t.num_rows
+        for g in fmt.group_names:
+            piece_texts[g] += found[g].to_pylist()
+    assert table.to_pylist() == rows
+    assert errors == errs
+    assert {g: c.to_pylist() for g, c in texts.items()} == piece_texts
+    assert sum(e is not None for e in errors) == sum(i % 2 for i in odd) > 0
