@@ -74,8 +74,9 @@ in-process ingest           7.12          5.99          1.75x -> 1.47x
 
 On two idle cores the wall time is at best the CPU-seconds over two, when the threads keep
 both cores busy (DuckDB's COPY runs on both); before, the main thread alone (4.0-4.3 CPU-s)
-bounded the lake's wall; after, no thread holds more than about 1.3. Target (time <= 1.25x DuckDB's) not yet met by CPU: the rest is
-the work DuckDB leaves out (``_raw`` compressed, sha256, the catalog and the commit).
+bounded the lake's wall; after, no thread holds more than about 1.3. Target (time <= 1.25x
+DuckDB's) not yet met by CPU: the rest is the work DuckDB leaves out (``_raw`` compressed,
+sha256, the catalog and the commit).
 """
 
 from __future__ import annotations

@@ -298,6 +298,11 @@ def _gather(
     except BaseException:
         for ref in waiting:  # the other files' work is no longer wanted
             ray.cancel(ref)
+        # ...but a task past its start may still be copying its file into the staging folder:
+        # removed before it ends, that folder got the file back (2 staged files were left in
+        # the bucket under load). Wait until each has ended, however it did.
+        if waiting:
+            ray.wait(waiting, num_returns=len(waiting))
         raise
 
 
