@@ -13,9 +13,17 @@ system time); a split training set, 4.5% of its CPU.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 FREED_PAGES_KEPT_MS = 1000
+
+_lock = threading.Lock()
+_running = 0
+"""Stages inside :func:`pages_kept` now: the pool is set by the first and put back by the
+last, so stages that overlap (threads of the HTTP service) leave the process as they found it."""
+_previous: Any = None
 
 
 @contextlib.contextmanager
@@ -24,18 +32,26 @@ def pages_kept() -> Iterator[None]:
     the pyarrow wheel has jemalloc (not the Windows wheels); the default pool otherwise."""
     import pyarrow as pa
 
-    try:
-        pa.jemalloc_set_decay_ms(FREED_PAGES_KEPT_MS)  # for the arenas made from now on
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        yield
-        return
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
+    global _running, _previous
+    with _lock:
+        if _running == 0:
+            try:
+                pa.jemalloc_set_decay_ms(FREED_PAGES_KEPT_MS)  # for the arenas made from now on
+                pool = pa.jemalloc_memory_pool()
+            except NotImplementedError:
+                pool = None
+            if pool is not None:
+                _previous = pa.default_memory_pool()
+                pa.set_memory_pool(pool)
+        _running += 1
     try:
         yield
     finally:
-        pa.set_memory_pool(previous)
+        with _lock:
+            _running -= 1
+            if _running == 0 and _previous is not None:
+                pa.set_memory_pool(_previous)
+                _previous = None
 
 
 __all__ = ["FREED_PAGES_KEPT_MS", "pages_kept"]
