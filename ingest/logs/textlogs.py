@@ -36,7 +36,10 @@ MAX_RECORD_LINES = 10_000
 RECORD_CUT_ERROR = f"multi-line record longer than {MAX_RECORD_LINES} lines: continued in the next"
 
 _HTTP_REQUEST = (
-    r'"(?:(?P<method>[A-Z]+) (?P<path>[^" ]*)(?: (?P<protocol>[^"]*))?|[^"]*)" '
+    # Apache and NGINX write a quote inside the request as \" (kept as written, as in the
+    # referrer and the agent); every request read before is read the same way.
+    r'"(?:(?P<method>[A-Z]+) (?P<path>(?:[^" ]|\\")*)(?: (?P<protocol>(?:[^"]|\\")*))?'
+    r'|(?:[^"]|\\")*)" '
     r"(?P<status>\d{3}|-) (?P<bytes>\d+|-)"
     r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
 )

@@ -234,3 +234,24 @@ def test_many_records_are_parsed_in_slices_as_they_would_be_one_by_one(preset):
     assert errors == errs
     assert {g: c.to_pylist() for g, c in texts.items()} == piece_texts
     assert sum(e is not None for e in errors) == sum(i % 2 for i in odd) > 0
+
+
+@pytest.mark.parametrize("preset", ["apache-combined", "nginx-combined"])
+def test_a_quote_escaped_in_the_request_is_read_as_apache_and_nginx_write_it(preset):
+    # mod_log_config and NGINX write `"` inside %r as \" (a probe of /a"b, an injection try):
+    # the line did not match and lost every field to _error.
+    lines = [
+        '203.0.113.9 - - [05/Dec/2026:10:00:00 +0100] "GET /a\\"b HTTP/1.1" 404 5 "-" "curl/8"',
+        '203.0.113.9 - - [05/Dec/2026:10:00:01 +0100] "\\"GET / HTTP/1.1\\"" 400 0 "-" "-"',
+    ]
+    fmt = text_format(pattern=None, preset=preset, multiline_start=None)
+    table, errors = parse_text(pa.array(lines), fmt, year=2024)
+    assert errors is None
+    rows = table.to_pylist()
+    assert (rows[0]["method"], rows[0]["path"], rows[0]["protocol"]) == (
+        "GET",
+        '/a\\"b',
+        "HTTP/1.1",
+    )
+    assert [r["status"] for r in rows] == [404, 400]
+    assert rows[0]["time"] == datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
