@@ -3,8 +3,12 @@
 Same rows in the same order give byte-identical files (with the same pyarrow version):
 
 * a shard holds exactly ``shard_rows`` rows (the last one the rest), a row group exactly
-  ``ROW_GROUP_ROWS`` rows: incoming batches are re-cut, so how DuckDB happened to batch
-  its result never shows in the files;
+  ``ROW_GROUP_ROWS`` rows: incoming batches are re-cut into row groups. Inside a row group,
+  though, pyarrow cuts data pages where its pieces end, so a column whose pages fill (long
+  strings) is written differently when the pieces differ: both engines read their rows in
+  batches of ``ROW_GROUP_ROWS`` and route them by split the same way, and any change to
+  that batching or routing changes the bytes (the content hash stays; a rebuild then says
+  the Parquet bytes differ);
 * the writer settings are fixed (:data:`WRITER`), and pyarrow writes no time, host or
   path into a file (its footer holds the schema and ``created_by: parquet-cpp-arrow
   version X``);

@@ -758,7 +758,8 @@ def rebuild(
         if identical
         else (
             "same content hash; the Parquet bytes differ "
-            "(another pyarrow version or writer settings)",
+            "(another pyarrow version, other writer settings, or rows batched "
+            "differently by another version of the lake)",
         )
     )
     result = _result(rebuilt, out, "rebuilt", started, run_id, engine_notes)
