@@ -86,18 +86,22 @@ def parse_records(
 
 def reader_hint(t: Struct) -> pa.Schema:
     """Types already known for the fast reader: what it can hold exactly (no JSON, no nulls)."""
+    return pa.schema(_hint_fields(t))
+
+
+def _hint_fields(t: Struct) -> list[pa.Field]:
     fields = []
     for key, ft in t.fields:
         if ft == inf.TIMESTAMP:
             # Read as the strings they are, typed after (_typed_times): left out of the hint,
             # pyarrow guessed timestamps and every chunk was read twice (0.7 of 3 CPU-s of a
-            # 1M-line ingest). Top-level only: the event time is there.
+            # 1M-line ingest; nested ones too, as ECS's event.created, whole seconds).
             fields.append(pa.field(key, pa.string(), metadata=_TIME_HINT))
             continue
         dt = _hint_type(ft)
         if dt is not None:
             fields.append(pa.field(key, dt))
-    return pa.schema(fields)
+    return fields
 
 
 _TIME_HINT = {b"lake.hint": b"time"}
@@ -158,7 +162,7 @@ def _ordered_type(dt: pa.DataType, probe: pa.DataType | None) -> pa.DataType:
 
 def _hint_type(t: Type) -> pa.DataType | None:
     if isinstance(t, Struct):
-        fields = [pa.field(k, dt) for k, ft in t.fields if (dt := _hint_type(ft)) is not None]
+        fields = _hint_fields(t)
         return pa.struct(fields) if fields else None
     if isinstance(t, inf.List):
         item = _hint_type(t.item)
@@ -209,10 +213,14 @@ def _fast(
         return None
     if table.num_rows != n:
         return None
-    times = {f.name for f in hint or () if f.metadata == _TIME_HINT}
+    times = _time_paths(hint)
     # A hinted field the chunk lacks comes back as nulls: without the hint it is absent.
     table = table.drop_columns(
-        [c for c in times if c in table.column_names and table[c].null_count == n]
+        [
+            c
+            for (c, *inner) in times
+            if not inner and c in table.column_names and table[c].null_count == n
+        ]
     )
     t = _our_type(table.schema)
     if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
@@ -228,18 +236,30 @@ class _Mixed(Exception):
     """A string column holds both ISO 8601 instants and other text."""
 
 
-def _typed_times(table: pa.Table, times: set[str] | frozenset[str] = frozenset()) -> pa.Table:
+def _time_paths(hint: pa.Schema | None) -> frozenset[tuple[str, ...]]:
+    """Paths (through structs) of the fields :func:`reader_hint` named as times."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(fields: Sequence[pa.Field], path: tuple[str, ...]) -> None:
+        for f in fields:
+            if f.metadata == _TIME_HINT:
+                found.add((*path, f.name))
+            elif pa.types.is_struct(f.type):
+                walk(list(f.type), (*path, f.name))
+
+    walk(list(hint or ()), ())
+    return frozenset(found)
+
+
+def _typed_times(table: pa.Table, times: frozenset[tuple[str, ...]] = frozenset()) -> pa.Table:
     """String columns (at any depth) whose every value is an ISO 8601 instant, as timestamps:
     the same rule as :func:`ingest.logs.inference.type_of` (raises _Mixed when only some are,
-    or when Arrow cannot read them the way Python does). ``times``: top-level columns read
-    as strings because earlier chunks had times there; their blocks without a value are
-    null times."""
+    or when Arrow cannot read them the way Python does). ``times``: paths of fields read as
+    strings because earlier chunks had times there; their blocks without a value are null
+    times (as strings they would make the table's time field a conflict)."""
     columns, changed = [], False
     for name, col in zip(table.column_names, table.columns, strict=True):
-        chunks = [
-            pa.nulls(len(c), _INSTANT) if name in times and c.null_count == len(c) else _times_in(c)
-            for c in col.chunks
-        ]
+        chunks = [_times_in(c, (name,), times) for c in col.chunks]
         new_type = chunks[0].type if chunks else col.type
         if any(c.type != new_type for c in chunks):
             raise _Mixed  # blocks typed apart (times in one, other text in another)
@@ -250,10 +270,16 @@ def _typed_times(table: pa.Table, times: set[str] | frozenset[str] = frozenset()
     return pa.table(columns, names=table.column_names)
 
 
-def _times_in(arr: pa.Array) -> pa.Array:
+def _times_in(
+    arr: pa.Array, path: tuple[str, ...] = (), times: frozenset[tuple[str, ...]] = frozenset()
+) -> pa.Array:
     t = arr.type
+    if path in times and arr.null_count == len(arr):
+        return pa.nulls(len(arr), _INSTANT)
     if pa.types.is_struct(t):
-        children = [_times_in(arr.field(i)) for i in range(t.num_fields)]
+        children = [
+            _times_in(arr.field(i), (*path, t.field(i).name), times) for i in range(t.num_fields)
+        ]
         if all(c is arr.field(i) for i, c in enumerate(children)):
             return arr
         fields = [t.field(i).with_type(c.type) for i, c in enumerate(children)]

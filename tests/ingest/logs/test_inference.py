@@ -232,3 +232,55 @@ def test_a_chunk_whose_blocks_type_a_field_apart_is_read_like_the_exact_reader()
     hint = reader_hint(Struct((("n", INT), ("t", STRING))))
     parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
     assert parsed.type == exact(lines, {}).type
+
+
+def test_a_nested_time_field_is_hinted_as_text_so_its_chunk_is_read_once(monkeypatch):
+    """ECS-style logs carry times inside objects (``event.created``) in whole seconds,
+    which pyarrow guesses as timestamps: without a hint the chunk was read a second time."""
+    import pyarrow.json as pj
+
+    from ingest.logs import jsonl
+    from ingest.logs.jsonl import exact, parse_records, reader_hint
+
+    reads = []
+    real = pj.read_json
+    monkeypatch.setattr(jsonl.pj, "read_json", lambda *a, **k: reads.append(1) or real(*a, **k))
+    known = Struct((("n", INT), ("event", Struct((("created", inf.TIMESTAMP), ("id", INT))))))
+    hint = reader_hint(known)
+    assert hint.field("event").type.field("created").type == pa.string()
+    lines = [
+        f'{{"n": {i}, "event": {{"created": "2024-01-21T10:00:0{i}Z", "id": {i}}}}}'
+        for i in range(5)
+    ]
+    parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
+    assert len(reads) == 1
+    assert parsed.type == known == exact(lines, {}).type
+    assert parsed.table.to_pylist() == exact(lines, {}).table.to_pylist()
+
+
+@pytest.mark.parametrize(
+    "null_block",
+    ['{{"n": {i}, "e": {{"t": null, "k": 1}}}}', '{{"n": {i}, "e": {{"k": 1}}}}', '{{"n": {i}}}'],
+)
+def test_a_nested_time_field_without_values_in_a_block_stays_a_time(null_block):
+    """Hinted as text, a nested time field that holds no value in one of pyarrow's blocks
+    (null, absent, or its object absent) comes back as null text there: it must read as
+    null times, never make the field a conflict of times and text."""
+    from ingest.logs.jsonl import exact, parse_records, reader_hint
+
+    lines = [null_block.format(i=i) for i in range(300_000)]  # more than one 4 MiB block
+    lines += ['{"n": 1, "e": {"t": "2024-01-21T10:00:00Z", "k": 2}}']
+    known = Struct((("n", INT), ("e", Struct((("t", inf.TIMESTAMP), ("k", INT))))))
+    parsed = parse_records(
+        pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=reader_hint(known)
+    )
+    slow = exact(lines, {})
+    # (the keys in the hint's order; the exact reader's are in order of first appearance)
+    expected = {"t": inf.TIMESTAMP, "k": INT}
+    assert dict(parsed.type.get("e").fields) == expected == dict(slow.type.get("e").fields)
+    rows = parsed.table.to_pylist()
+    assert rows[-1]["e"]["t"].isoformat() == "2024-01-21T10:00:00+00:00"
+    assert all((r["e"] or {}).get("t") is None for r in rows[:-1])
+    assert sum(1 for r in rows if r["e"] is not None) == sum(
+        1 for r in slow.table.to_pylist() if r["e"] is not None
+    )
