@@ -50,7 +50,10 @@ def _params():
                 yield f"{name} {sub.name} {param.name}", param
 
 
-VALUES = [None, "json", "table", "web.access", "", "5", "-3", "x" * 3, "csv", "parquet", 0, 7]
+VALUES = [
+    *(None, "json", "table", "web.access", "", "5", "-3", "x" * 3, "csv", "parquet", 0, 7),
+    *(True, False, 1.5, ("a.log", "b.log"), ["x"], (), ("a", 1)),
+]
 
 
 @pytest.mark.parametrize(("where", "param"), list(_params()), ids=lambda v: str(v))
