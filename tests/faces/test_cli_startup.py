@@ -83,3 +83,51 @@ def test_a_value_typer_refuses_is_still_refused_by_typer(args, message, tmp_path
     result = CliRunner().invoke(app_for(args), args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def _imported_by(args: list[str], cwd, env: dict[str, str]) -> set[str]:
+    """The heavy modules a whole ``lake`` command imported, run in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lake.faces.cli import main\n"
+        f"sys.argv = ['lake', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "heavy = sorted(m for m in ('pandas', 'pydantic', 'alembic') if m in sys.modules)\n"
+        "sys.stderr.write('IMPORTED=' + ','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(filter(None, done.stderr.strip().rpartition("IMPORTED=")[2].split(",")))
+
+
+def test_a_json_log_ingest_into_a_new_catalog_starts_without_pandas_pydantic_or_alembic(tmp_path):
+    """pandas (imported by pyarrow to ask whether a Python value is a pandas object),
+    pydantic (typer's coercion of options) and Alembic (a new catalog is made at head in
+    one pass) each cost a writing command's start-up; a command that needs none of them
+    must not import them, on a new catalog and on one already made."""
+    logs = tmp_path / "app.jsonl"
+    logs.write_text(
+        "".join(
+            f'{{"timestamp": "2026-10-0{1 + i % 3}T10:00:00Z", "status": {200 + i % 2}, '
+            f'"latency": {i / 7}, "user": {{"id": {i}}}, "tags": ["a"]}}\n'
+            for i in range(300)
+        )
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    args = ["ingest", "logs", "web.app", str(logs), "--reparse"]
+    assert _imported_by(args, tmp_path, env) == set()  # new table, new catalog
+    assert _imported_by(args, tmp_path, env) == set()  # replacing its rows
