@@ -85,7 +85,10 @@ def test_a_value_typer_refuses_is_still_refused_by_typer(args, message, tmp_path
     assert message in result.output
 
 
-def _imported_by(args: list[str], cwd, env: dict[str, str]) -> set[str]:
+HEAVY = ("pandas", "pydantic", "alembic")
+
+
+def _imported_by(args: list[str], cwd, env: dict[str, str], heavy=HEAVY) -> set[str]:
     """The heavy modules a whole ``lake`` command imported, run in a fresh process."""
     import os
     import subprocess
@@ -96,7 +99,7 @@ def _imported_by(args: list[str], cwd, env: dict[str, str]) -> set[str]:
         "from lake.faces.cli import main\n"
         f"sys.argv = ['lake', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "heavy = sorted(m for m in ('pandas', 'pydantic', 'alembic') if m in sys.modules)\n"
+        f"heavy = sorted(m for m in {heavy!r} if m in sys.modules)\n"
         "sys.stderr.write('IMPORTED=' + ','.join(heavy))\n"
     )
     done = subprocess.run(
@@ -131,3 +134,30 @@ def test_a_json_log_ingest_into_a_new_catalog_starts_without_pandas_pydantic_or_
     args = ["ingest", "logs", "web.app", str(logs), "--reparse"]
     assert _imported_by(args, tmp_path, env) == set()  # new table, new catalog
     assert _imported_by(args, tmp_path, env) == set()  # replacing its rows
+
+
+def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
+    """A cache hit only reads the catalog: plain SQL (``catalog.reader``), as read-only
+    commands do; SQLAlchemy and its models cost a whole command about 0.2 s."""
+    import subprocess
+    import sys
+
+    logs = tmp_path / "app.jsonl"
+    logs.write_text("".join(f'{{"n": {i}, "kind": "k{i % 3}"}}\n' for i in range(50)))
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    materialize = ["materialize", "kinds", "--sql", "SELECT kind, n FROM web.app ORDER BY n"]
+    materialize += ["--out", str(tmp_path / "set")]
+    for args in (["ingest", "logs", "web.app", str(logs)], materialize):
+        done = subprocess.run(
+            [sys.executable, "-m", "lake", *args],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, **env},
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    heavy = ("sqlalchemy", *HEAVY)
+    assert _imported_by(materialize, tmp_path, env, heavy) == set()
