@@ -342,7 +342,13 @@ def result_row(case: str, times: dict[str, tuple[float, float]], **extra: Any) -
 
 
 def text_case(
-    folder: Path, source: Path, preset: str, lines: int, *, repeat: int = REPEAT
+    folder: Path,
+    source: Path,
+    preset: str,
+    lines: int,
+    *,
+    repeat: int = REPEAT,
+    before: Path | None = None,
 ) -> list[dict[str, Any]]:
     import duckdb
 
@@ -400,20 +406,36 @@ def text_case(
         argv = [*lake_command(), "ingest", "logs", "web.access", str(source), "--preset", preset]
         return _timed_process(argv, env=env, cwd=place)
 
-    whole = alternate(
-        {
-            "duckdb": process(lambda p: duckdb_copy_sql(source, p / "0.parquet", preset)),
-            "ducklake_duckdb": process(lambda p: ducklake_sql(source, p, preset)),
-            "lake_sqlite": lake_process,
-        },
-        repeat,
-    )
+    def lake_before(attempt: int) -> tuple[float, float]:
+        # The same command with another checkout's lake (its own .venv), bytecode compiled
+        # into this run's folder (warmed below), so nothing is written into that checkout.
+        place = fresh("lake-before", attempt)
+        env = lake_env(place / "warehouse", f"sqlite:///{place / 'catalog.db'}")
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache-before")
+        python = str(before / ".venv" / "bin" / "python")  # type: ignore[operator]
+        argv = [python, "-m", "lake", "ingest", "logs", "web.access", str(source)]
+        return _timed_process([*argv, "--preset", preset], env=env, cwd=place)
+
+    sides = {
+        "duckdb": process(lambda p: duckdb_copy_sql(source, p / "0.parquet", preset)),
+        "ducklake_duckdb": process(lambda p: ducklake_sql(source, p, preset)),
+        "lake_sqlite": lake_process,
+    }
+    if before is not None:
+        lake_before(-1)
+        sides["lake_before"] = lake_before
+    whole = alternate(sides, repeat)
     rows.append(result_row(f"{label}, whole process", whole, mb=size_mb))
     return rows
 
 
-def run(scale: float = 1.0, *, syslog: bool = False) -> list[dict[str, Any]]:
-    """The Apache combined case at ``scale`` (and the syslog one with ``syslog``)."""
+def run(
+    scale: float = 1.0, *, syslog: bool = False, before: str | None = None
+) -> list[dict[str, Any]]:
+    """The Apache combined case at ``scale`` (and the syslog one with ``syslog``); with
+    ``before`` (a checkout of the lake with its own ``.venv``) its whole command runs too,
+    alternating with this one's."""
+    checkout = Path(before).resolve() if before else None
     lines = max(int(LINES_PER_SCALE * scale), 1000)
     folder = Path(tempfile.mkdtemp(prefix="lake-bench-text-"))
     rows: list[dict[str, Any]] = [
@@ -422,7 +444,7 @@ def run(scale: float = 1.0, *, syslog: bool = False) -> list[dict[str, Any]]:
     try:
         source = folder / "access.log"
         generate_apache(source, lines)
-        rows += text_case(folder, source, "apache-combined", lines)
+        rows += text_case(folder, source, "apache-combined", lines, before=checkout)
         if syslog:
             source = folder / "syslog"
             generate_syslog(source, lines)
@@ -434,7 +456,8 @@ def run(scale: float = 1.0, *, syslog: bool = False) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    # python -m bench.bench_text_logs [SCALE] [--syslog]
+    # python -m bench.bench_text_logs [SCALE] [--syslog] [--before=PATH]
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    found = run(float(args[0]) if args else 0.1, syslog="--syslog" in sys.argv)
+    before = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--before=")), None)
+    found = run(float(args[0]) if args else 0.1, syslog="--syslog" in sys.argv, before=before)
     print(json.dumps(found, indent=2, default=str))
