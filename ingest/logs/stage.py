@@ -126,7 +126,7 @@ from ingest.logs.textlogs import (
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
 from lake.core.arrow_memory import pages_kept
-from lake.core.arrow_values import FALSE, TRUE, array, scalar
+from lake.core.arrow_values import FALSE, TRUE, scalar
 from lake.delta.encoding import MIN_SAMPLE, ROW_GROUP_ROWS, writer_options
 from lake.delta.snapshot import StagedFile
 from lake.landing.staging import Staged
@@ -1915,7 +1915,7 @@ def _runs(dates: pa.Array) -> list[tuple[int, int, str | None]] | None:
 def _line_array(lines: Sequence[int]) -> pa.Array:
     if isinstance(lines, range) and lines.step == 1:
         return pa.arange(lines.start, lines.stop)  # 2M Python ints cost 0.1 s of GIL time
-    return array(list(lines), pa.int64())
+    return pa.array(lines, pa.int64())  # faster than arrow_values.array for 2M ints
 
 
 def _combine(

@@ -12,6 +12,7 @@ answer is "no". The values here are built from their bytes (``pa.Array.from_buff
 from __future__ import annotations
 
 from array import array as _typed
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,41 +40,42 @@ def scalar(value: Any, type: pa.DataType) -> pa.Scalar:
     return made[0] if made is not None else pa.scalar(value, type)
 
 
-def array(values: list[Any], type: pa.DataType) -> pa.Array:
-    """``pa.array(values, type)`` for a list of values without nulls, without importing
-    pandas for the common types."""
+def array(values: Sequence[Any], type: pa.DataType) -> pa.Array:
+    """``pa.array(values, type)`` for values without nulls, without importing pandas for the
+    common types."""
     made = _made(values, type)
     return made if made is not None else pa.array(values, type)
 
 
-def _made(values: list[Any], type: pa.DataType) -> pa.Array | None:
+def _made(values: Sequence[Any], type: pa.DataType) -> pa.Array | None:
     n = len(values)
+    kinds = set(map(_kind, values))  # in C: 2M line numbers in 0.05 s
     code = _INTEGERS.get(type)
-    if code is not None and all(k is int for k in map(_kind, values)):
+    if code is not None and kinds <= {int}:
         try:
             typed = _typed(code, values)
         except OverflowError:  # out of the type's range: pyarrow's own error says so
             return None
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(typed)])
-    if type == pa.float64() and all(k is float for k in map(_kind, values)):
+    if type == pa.float64() and kinds <= {float}:
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(_typed("d", values))])
-    if type == pa.bool_() and all(k is bool for k in map(_kind, values)):
+    if type == pa.bool_() and kinds <= {bool}:
         bits = bytearray((n + 7) // 8)
         for i, value in enumerate(values):
             if value:
                 bits[i // 8] |= 1 << (i % 8)
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(bytes(bits))])
-    if type in (pa.string(), pa.large_string()) and all(k is str for k in map(_kind, values)):
+    if type in (pa.string(), pa.large_string()) and kinds <= {str}:
         return _binary_like([v.encode() for v in values], type)
-    if type in (pa.binary(), pa.large_binary()) and all(k is bytes for k in map(_kind, values)):
+    if type in (pa.binary(), pa.large_binary()) and kinds <= {bytes}:
         return _binary_like(values, type)
-    if type == pa.date32() and all(k is date for k in map(_kind, values)):
+    if type == pa.date32() and kinds <= {date}:
         days = [(v - _EPOCH_DAY).days for v in values]
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(_typed("i", days))])
     if (
         pa.types.is_timestamp(type)
         and type.unit in _PER_MICROSECOND
-        and all(k is datetime for k in map(_kind, values))
+        and kinds <= {datetime}
         and all((v.tzinfo is not None) == (type.tz is not None) for v in values)
     ):
         counts = [_microseconds(v) * _PER_MICROSECOND[type.unit] for v in values]

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from catalog.openlineage_out import Emitter
     from catalog.pins import PinInfo
     from catalog.reader import CatalogReader
-    from catalog.registry import ModelInfo, TrainingSetInfo
+    from catalog.records import TrainingSetInfo
+    from catalog.registry import ModelInfo
     from catalog.runs import RunInfo
     from catalog.tables import TableInfo
     from catalog.tokens import NewToken, TokenInfo
