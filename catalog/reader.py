@@ -167,15 +167,13 @@ class CatalogReader:
 
     # -- training sets -----------------------------------------------------------------------
 
-    def training_sets(self, name: str) -> list[TrainingSetInfo]:
+    def training_sets(self, name: str) -> list[TrainingSetInfo] | None:
         """Every version of training set ``name``, oldest first (as
-        ``catalog.registry.training_sets``): what a cache hit of ``lake materialize`` reads."""
+        ``catalog.registry.training_sets``): what a cache hit of ``lake materialize`` reads.
+        None when this reader cannot answer: the caller asks the registry (which this module
+        does not import: the registry needs the full catalog, which imports this module)."""
         rows = self._rows(TRAINING_SETS, (name,))
-        if rows is None:
-            from catalog.registry import training_sets
-
-            return training_sets(self.full(), name)
-        return [_training_set(row) for row in rows]
+        return None if rows is None else [_training_set(row) for row in rows]
 
     # -- the connection ----------------------------------------------------------------------
 

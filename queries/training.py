@@ -779,12 +779,11 @@ def _registered_with_same_inputs(
     """The registered version of ``name`` made by the same SQL over the same versions
     (``(table, version)`` pairs) and split by the same rule."""
     wanted = sorted(set(inputs))
-    if isinstance(catalog, CatalogReader):
-        recorded_sets = catalog.training_sets(name)
-    else:
+    recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
+    if recorded_sets is None:
         from catalog.registry import training_sets
 
-        recorded_sets = training_sets(catalog, name)
+        recorded_sets = training_sets(full_catalog(catalog), name)
     for candidate in reversed(recorded_sets):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))

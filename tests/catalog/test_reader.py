@@ -61,6 +61,15 @@ def test_the_reader_finds_training_sets_as_the_full_catalog_does(filled, tmp_pat
         assert reader.training_sets("none") == []
     finally:
         reader.close()
+    engine = create_engine(filled.config.catalog_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    engine.dispose()
+    outdated = reader_of(filled)
+    try:
+        assert outdated.training_sets("ids") is None  # not this reader's: the registry's
+    finally:
+        outdated.close()
 
 
 def test_the_reader_answers_every_read_as_the_full_catalog_does(filled):
