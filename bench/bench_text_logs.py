@@ -93,6 +93,8 @@ wall [load 2.8-5.8]         4.72 s         6.89 s, 0.69x  6.07 s, 0.78x
 CPU-s [load 2.8-5.8]        3.06           3.81 (1.25x)   3.45 (1.13x)
 wall [load 5.9-6.4]         5.59 s         7.42 s, 0.75x  6.93 s, 0.81x
 CPU-s [load 5.9-6.4]        3.24           4.01 (1.24x)   3.78 (1.17x)
+wall [load 6.5-6.9], of 5   2.31 s         3.56 s, 0.65x  3.32 s, 0.70x
+CPU-s [load 6.5-6.9], of 5  3.02           3.62 (1.20x)   3.39 (1.12x)
 ==========================  =============  =============  =============
 
 (x: throughput against DuckDB's.) One run of this bench with ``--before`` at load 4.3-5.6
