@@ -6,8 +6,10 @@ drift between them, runs and their lineage (which run consumed and produced whic
 dataset *versions*, the OpenLineage model), the ledger of ingested files and extract
 watermarks, training sets, models, pins and API tokens.
 
-Schema changes to these models reach a database only through a migration in
-``catalog/migrations/versions`` (see ``catalog.migrate``).
+Every change to these models comes with its migration in ``catalog/migrations/versions``:
+an existing catalog changes only through the migrations, and a new one is created from
+these models at the newest revision (``catalog.database.create_at_head``); the tests hold
+both ways to the same schema.
 """
 
 from __future__ import annotations

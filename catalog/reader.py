@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from catalog.records import RunInfo, TableInfo, VersionInfo
+from catalog.records import RunInfo, TableInfo, TrainingSetInfo, VersionInfo
 from lake.core.catalog_url import CatalogUrl
 from lake.core.names import TableName
 
@@ -63,6 +63,11 @@ _RUN = (
 FIND_RUN = _RUN + " WHERE id = ?"
 LIST_RUNS = _RUN + " ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
 LIST_RUNS_OF_KIND = _RUN + " WHERE kind = ? ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
+
+TRAINING_SETS = (
+    'SELECT id, name, version, "sql", content_hash, row_count, location, run_id, created_at, '
+    "manifest FROM training_sets WHERE name = ? ORDER BY version"
+)
 
 REVISION = "SELECT version_num FROM alembic_version"
 
@@ -159,6 +164,16 @@ class CatalogReader:
         if rows:
             return _run(rows[0])
         return self.full().get_run(run_id)
+
+    # -- training sets -----------------------------------------------------------------------
+
+    def training_sets(self, name: str) -> list[TrainingSetInfo] | None:
+        """Every version of training set ``name``, oldest first (as
+        ``catalog.registry.training_sets``): what a cache hit of ``lake materialize`` reads.
+        None when this reader cannot answer: the caller asks the registry (which this module
+        does not import: the registry needs the full catalog, which imports this module)."""
+        rows = self._rows(TRAINING_SETS, (name,))
+        return None if rows is None else [_training_set(row) for row in rows]
 
     # -- the connection ----------------------------------------------------------------------
 
@@ -302,6 +317,22 @@ def _table(row: tuple) -> TableInfo:
 def _version(row: Any, name: TableName) -> VersionInfo:
     version, committed_at, operation, run_id, *counts, schema_id = row
     return VersionInfo(name, version, _time(committed_at), operation, run_id, *counts, schema_id)
+
+
+def _training_set(row: tuple) -> TrainingSetInfo:
+    id_, name, version, sql, content_hash, row_count, location, run_id, created_at, manifest = row
+    return TrainingSetInfo(
+        id=id_,
+        name=name,
+        version=version,
+        sql=sql,
+        content_hash=content_hash,
+        row_count=row_count,
+        location=location,
+        run_id=run_id,
+        created_at=_time(created_at),
+        manifest=dict(_json(manifest) or {}),
+    )
 
 
 def _run(row: tuple) -> RunInfo:

@@ -1,5 +1,5 @@
-"""What the catalog hands out: a table, a recorded version, a run, as plain frozen
-dataclasses.
+"""What the catalog hands out: a table, a recorded version, a run, a training set, as plain
+frozen dataclasses.
 
 They live apart from the modules that read and write them (``catalog.tables``,
 ``catalog.versions``, ``catalog.runs``) so that a reader needs neither SQLAlchemy nor the
@@ -95,4 +95,35 @@ class RunInfo:
         }
 
 
-__all__ = ["RunInfo", "TableInfo", "VersionInfo"]
+@dataclass(frozen=True)
+class TrainingSetInfo:
+    id: int
+    name: str
+    version: int
+    sql: str
+    content_hash: str
+    row_count: int
+    location: str | None
+    run_id: str | None
+    created_at: datetime
+    manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sql": self.sql,
+            "content_hash": self.content_hash,
+            "row_count": self.row_count,
+            "location": self.location,
+            "run_id": self.run_id,
+            "created_at": self.created_at.isoformat(),
+            "inputs": list(self.manifest.get("inputs", [])),
+        }
+
+
+__all__ = ["RunInfo", "TableInfo", "TrainingSetInfo", "VersionInfo"]

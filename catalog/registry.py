@@ -16,10 +16,9 @@ Pins are named by ``catalog.pins.pin_name``: ``<owner>@<version>#v<table version
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +29,8 @@ from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.pins import check_pinnable, pin_name, pinning
-from lake.core.errors import CommitConflict, ConfigError, InvalidName
+from catalog.records import TrainingSetInfo
+from lake.core.errors import CommitConflict, ConfigError
 from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
@@ -38,38 +38,6 @@ CODE_VERSION_CHARS = 64
 UNKNOWN_CODE_VERSION = "unknown"
 """A train run's code version when neither the caller nor a git checkout said it (never the
 lake's own version, which says nothing about the model's code)."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
-
-
-@dataclass(frozen=True)
-class TrainingSetInfo:
-    id: int
-    name: str
-    version: int
-    sql: str
-    content_hash: str
-    row_count: int
-    location: str | None
-    run_id: str | None
-    created_at: datetime
-    manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "sql": self.sql,
-            "content_hash": self.content_hash,
-            "row_count": self.row_count,
-            "location": self.location,
-            "run_id": self.run_id,
-            "created_at": self.created_at.isoformat(),
-            "inputs": list(self.manifest.get("inputs", [])),
-        }
 
 
 @dataclass(frozen=True)
@@ -397,27 +365,6 @@ def models(catalog: Catalog, name: str | None = None) -> list[ModelInfo]:
         ]
 
     return catalog.transaction(work)
-
-
-def check_name(name: str, what: str) -> str:
-    """A training-set or model name: 1-128 characters, none of them whitespace, ``@`` or ``#``
-    (they separate versions and pins).
-
-    Raises:
-        InvalidName: saying what is allowed.
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidName(
-            f"{what.capitalize()} name {name!r} is not allowed: use 1-128 letters, digits "
-            f"or . _ - / :, starting with a letter or digit."
-        )
-    return name
-
-
-def parse_ref(text: str) -> tuple[str, str | None]:
-    """``NAME`` or ``NAME@VERSION`` -> (name, version or None)."""
-    name, at, version = text.strip().partition("@")
-    return name, (version if at and version else None)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -68,19 +68,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from catalog.catalog import Catalog
-from catalog.registry import (
-    TrainingSetInfo,
-    check_name,
-    find_training_set,
-    parse_ref,
-    register_training_set,
-    training_sets,
-)
+from catalog.reader import CatalogReader, full_catalog
+from catalog.records import TrainingSetInfo
 from lake.core.arrow_memory import pages_kept
 from lake.core.errors import LakeError, VersionVacuumed
 from lake.core.failpoints import failpoint
-from lake.core.names import TableVersion
+from lake.core.names import TableVersion, check_name, parse_ref
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
@@ -122,6 +115,8 @@ from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+    from catalog.catalog import Catalog
 
 Progress = Callable[[int, int, int], None]
 Target = Path | RemoteFolder
@@ -520,7 +515,7 @@ def _is_arrow_error(error: BaseException) -> bool:
 
 
 def materialize(
-    catalog: Catalog,
+    catalog: Catalog | CatalogReader,
     storage: Storage,
     name: str,
     sql: str,
@@ -564,6 +559,8 @@ def materialize(
         hit = _quick_cache_hit(catalog, storage, name, sql, previous, out, shard_rows, rule, moment)
         if hit is not None:
             return _result(previous, out, "cached", started, hit.run_id)
+    # Past a cache hit the catalog is written (runs, lineage, the new version): the full one.
+    catalog = full_catalog(catalog)
     cursor = session.shared_cursor(storage)
     try:
         prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
@@ -621,6 +618,8 @@ def materialize(
                     manifest = _copy_of(registered, written, base, run_id)
                     status = "copied"
                 else:
+                    from catalog.registry import register_training_set
+
                     info = register_training_set(
                         catalog,
                         name=name,
@@ -772,7 +771,7 @@ def rebuild(
 
 
 def _registered_with_same_inputs(
-    catalog: Catalog,
+    catalog: Catalog | CatalogReader,
     name: str,
     sql: str,
     inputs: Sequence[tuple[str, int]],
@@ -781,7 +780,12 @@ def _registered_with_same_inputs(
     """The registered version of ``name`` made by the same SQL over the same versions
     (``(table, version)`` pairs) and split by the same rule."""
     wanted = sorted(set(inputs))
-    for candidate in reversed(training_sets(catalog, name)):
+    recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
+    if recorded_sets is None:
+        from catalog.registry import training_sets
+
+        recorded_sets = training_sets(full_catalog(catalog), name)
+    for candidate in reversed(recorded_sets):
         recorded = sorted(
             (str(i.get("table")), int(i.get("version", -1)))
             for i in candidate.manifest.get("inputs", [])
@@ -792,7 +796,7 @@ def _registered_with_same_inputs(
 
 
 def _quick_cache_hit(
-    catalog: Catalog,
+    catalog: Catalog | CatalogReader,
     storage: Storage,
     name: str,
     sql: str,
@@ -1067,6 +1071,8 @@ def _load_manifest(catalog: Catalog, storage: Storage, source: str) -> Manifest:
         raise ManifestError(
             f"{source!r} is neither a manifest file nor NAME@VERSION (e.g. churn@2)."
         )
+    from catalog.registry import find_training_set
+
     found = find_training_set(catalog, name, int(version) if version else None)
     return Manifest.from_json(found.manifest, where=f"training set {found.ref}")
 

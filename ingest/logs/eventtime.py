@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from lake.core import duckdb as lake_duckdb
+from lake.core.arrow_values import FALSE, TRUE, scalar
 
 if TYPE_CHECKING:
     import duckdb
@@ -318,8 +319,8 @@ class EventTimeParser:
         encoded = text
         text = pa.array([_unjson(v) for v in encoded.to_pylist()], pa.string())
         numbers = pc.and_(
-            pc.invert(pc.fill_null(pc.starts_with(encoded, '"'), True)),
-            pc.fill_null(pc.match_substring_regex(encoded, _NUMERIC), False),
+            pc.invert(pc.fill_null(pc.starts_with(encoded, '"'), TRUE)),
+            pc.fill_null(pc.match_substring_regex(encoded, _NUMERIC), FALSE),
         )
         if not pc.any(numbers).as_py():
             return self._strings(text, fmts, year_base)
@@ -392,7 +393,7 @@ class EventTimeParser:
         sql_parts = ", ".join(parts) if parts else "NULL::TIMESTAMPTZ"
         table = pa.table({"s": text})
         times = self._sql(table, f"SELECT COALESCE({sql_parts}) FROM t", n)
-        numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), False)
+        numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
             nums = pc.cast(pc.utf8_trim_whitespace(as_number), pa.float64())
@@ -455,13 +456,13 @@ class EventTimeParser:
         self, times: pa.Array, text: pa.Array | None, unread_numbers: pa.Array | None
     ) -> EventTimes:
         n = len(times)
-        lo = pa.scalar(self.earliest, EVENT_TIME)
-        hi = pa.scalar(self.latest, EVENT_TIME)
-        early = pc.fill_null(pc.less(times, lo), False)
-        late = pc.fill_null(pc.greater(times, hi), False)
+        lo = scalar(self.earliest, EVENT_TIME)
+        hi = scalar(self.latest, EVENT_TIME)
+        early = pc.fill_null(pc.less(times, lo), FALSE)
+        late = pc.fill_null(pc.greater(times, hi), FALSE)
         bad = pc.or_(early, late)
         no_text = (
-            pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
+            pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), scalar("", pa.string())), TRUE)
             if text is not None
             else pc.is_null(times)
         )
@@ -473,7 +474,7 @@ class EventTimeParser:
             "no_value": pc.and_(pc.is_null(times), no_text),
         }
         if unread_numbers is not None:
-            unread_numbers = pc.fill_null(unread_numbers, False)
+            unread_numbers = pc.fill_null(unread_numbers, FALSE)
             kinds["number_not_epoch"] = unread_numbers
             unreadable = pc.and_not(unreadable, unread_numbers)
         kinds["unreadable"] = unreadable
@@ -532,7 +533,7 @@ def _arrow_first_format(text: pa.Array, fmt: str) -> pa.Array | None:
     if not present:
         return None
     if fmt == ISO8601:
-        if not pc.all(pc.fill_null(pc.match_substring_regex(values, _ISO_START), True)).as_py():
+        if not pc.all(pc.fill_null(pc.match_substring_regex(values, _ISO_START), TRUE)).as_py():
             return None
         try:
             return _to_utc(pc.cast(values, pa.timestamp("us")))

@@ -10,6 +10,7 @@ stays bounded whatever the input. Chunks hold at most ``max_lines`` lines and ab
 from __future__ import annotations
 
 import codecs
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
+from lake.core.arrow_values import FALSE, scalar
 
 MAX_LINE_BYTES = 64 << 20
 CHUNK_BYTES = 16 << 20
@@ -68,9 +70,9 @@ def _make_chunks(
         region = pa.py_buffer(buf[start:end].replace(b"\r\n", b"\n"))
     else:
         region = pa.py_buffer(memoryview(buf)[start:end])
-    whole = pa.Array.from_buffers(
-        pa.large_binary(), 1, [None, pa.array([0, region.size], pa.int64()).buffers()[1], region]
-    )
+    # Offsets from a Python array: pa.array() of Python values makes pyarrow import pandas.
+    offsets = pa.py_buffer(array("q", (0, region.size)))
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, region])
     pieces = pc.split_pattern(whole, b"\n").values  # the lines, then "" after the last \n
     n = len(pieces) - 1
     _, offsets, data = pieces.buffers()
@@ -80,7 +82,9 @@ def _make_chunks(
     for a in range(0, n, max_lines):
         b = min(a + max_lines, n)
         low, high = bounds[a].as_py(), bounds[b].as_py()
-        rebased = pc.cast(pc.subtract(bounds.slice(a, b - a + 1), low), pa.int32())
+        rebased = pc.cast(
+            pc.subtract(bounds.slice(a, b - a + 1), scalar(low, pa.int64())), pa.int32()
+        )
         # line i starts at bounds[i] + i in the region: the endings before it are not in data
         yield LineChunk(
             region.slice(low + a, high + b - low - a),
@@ -265,8 +269,8 @@ def line_strings(
 
 def blank_mask(lines: pa.StringArray) -> pa.BooleanArray:
     """True for lines that are empty or only whitespace: they are not records."""
-    empty = pc.equal(pc.binary_length(lines), 0)
-    return pc.or_(empty, pc.fill_null(pc.utf8_is_space(lines), False))
+    empty = pc.equal(pc.binary_length(lines), scalar(0, pa.int64()))
+    return pc.or_(empty, pc.fill_null(pc.utf8_is_space(lines), FALSE))
 
 
 # ---------------------------------------------------------------------------------------

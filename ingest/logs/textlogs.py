@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from ingest.exceptions import LogFormatError
 from ingest.logs import inference as inf
 from ingest.logs.eventtime import EventTimeParser, TimeRules
+from lake.core.arrow_values import FALSE, array, scalar
 
 MAX_RECORD_LINES = 10_000
 """Lines joined into one multi-line record at most; the rest starts a new record (flagged)."""
@@ -370,7 +371,7 @@ class RecordAssembler:
 
     def flush(self) -> tuple[pa.StringArray, list[int], list[str | None] | None]:
         if self._lines is None or not len(self._lines):
-            return pa.array([], pa.string()), [], None
+            return array([], pa.string()), [], None
         lines, numbers = self._lines, self._numbers
         self._lines, self._numbers = None, []
         return self._join(lines, numbers, [0], len(lines))
@@ -378,7 +379,7 @@ class RecordAssembler:
     def _starts(self, lines: pa.StringArray) -> pa.BooleanArray:
         if self._py is not None:
             return pa.array([bool(self._py.search(s)) for s in lines.to_pylist()], pa.bool_())
-        return pc.fill_null(pc.match_substring_regex(lines, self.start), False)
+        return pc.fill_null(pc.match_substring_regex(lines, self.start), FALSE)
 
     def _join(
         self, lines: pa.StringArray, numbers: list[int], idx: list[int], end: int
@@ -395,7 +396,7 @@ class RecordAssembler:
             bounds.append(a)
             errors.append(None)
         if not bounds:
-            return pa.array([], pa.string()), [], None
+            return array([], pa.string()), [], None
         offsets = pa.array([*bounds, end], pa.int32())
         joined = pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "\n")
         firsts = [numbers[a] for a in bounds]
@@ -569,7 +570,7 @@ class _Splitter:
         regex: Callable[[pa.StringArray], tuple[dict[str, pa.Array], pa.BooleanArray]],
     ) -> tuple[dict[str, pa.Array], pa.BooleanArray]:
         n = len(records)
-        strict = pc.fill_null(pc.match_substring_regex(records, self.strict), False)
+        strict = pc.fill_null(pc.match_substring_regex(records, self.strict), FALSE)
         k = strict.true_count
         if k == n:
             return self._split(records), strict
@@ -588,17 +589,17 @@ class _Splitter:
     def _split(self, records: pa.StringArray) -> dict[str, pa.Array]:
         # 'H1 H2 H3 [time] "method path protocol" status bytes "referrer" "agent"'
         parts = pc.split_pattern(records, '"')
-        head = pc.split_pattern(pc.list_element(parts, 0), " ", max_splits=len(self.head))
-        request = pc.split_pattern(pc.list_element(parts, 1), " ", max_splits=2)
-        middle = pc.split_pattern(pc.list_element(parts, 2), " ")
-        out = {g: pc.list_element(head, i) for i, g in enumerate(self.head) if g is not None}
-        out["time"] = pc.utf8_slice_codeunits(pc.list_element(head, len(self.head)), 1, -2)
+        head = pc.split_pattern(_element(parts, 0), " ", max_splits=len(self.head))
+        request = pc.split_pattern(_element(parts, 1), " ", max_splits=2)
+        middle = pc.split_pattern(_element(parts, 2), " ")
+        out = {g: _element(head, i) for i, g in enumerate(self.head) if g is not None}
+        out["time"] = pc.utf8_slice_codeunits(_element(head, len(self.head)), 1, -2)
         for i, g in enumerate(("method", "path", "protocol")):
-            out[g] = pc.list_element(request, i)
-        out["status"] = pc.list_element(middle, 1)
-        out["bytes"] = pc.list_element(middle, 2)
-        out["referrer"] = pc.list_element(parts, 3)
-        out["agent"] = pc.list_element(parts, 5)
+            out[g] = _element(request, i)
+        out["status"] = _element(middle, 1)
+        out["bytes"] = _element(middle, 2)
+        out["referrer"] = _element(parts, 3)
+        out["agent"] = _element(parts, 5)
         return out
 
 
@@ -616,11 +617,17 @@ _SPLITTERS = {
 }
 
 
+def _element(lists: pa.Array, index: int) -> pa.Array:
+    """``pc.list_element`` with the index as an Arrow scalar (a Python int makes pyarrow
+    import pandas, ``lake.core.arrow_values``)."""
+    return pc.list_element(lists, scalar(index, pa.int64()))
+
+
 def _empty_to_null(col: pa.Array, nil: str = "") -> pa.Array:
-    keep = pc.greater(pc.binary_length(col), 0)
+    keep = pc.greater(pc.binary_length(col), scalar(0, pa.int64()))
     if nil:
-        keep = pc.and_(keep, pc.not_equal(col, nil))
-    keep = pc.fill_null(keep, False)
+        keep = pc.and_(keep, pc.not_equal(col, scalar(nil, pa.string())))
+    keep = pc.fill_null(keep, FALSE)
     if pc.all(keep).as_py():
         return col
     if col.offset == 0 and keep.offset == 0 and isinstance(col, pa.StringArray):

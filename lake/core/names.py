@@ -17,6 +17,7 @@ from typing import Any
 from lake.core.errors import InvalidName
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:]{0,127}")
 DEFAULT_NAMESPACE = "default"
 
 
@@ -149,3 +150,24 @@ def check_model_version(version: int | str) -> str:
             f"count 1, 2, 3 (leave the version out to register the next one)."
         )
     return str(int(text))
+
+
+def check_name(name: str, what: str) -> str:
+    """A training-set or model name: 1-128 characters, none of them whitespace, ``@`` or ``#``
+    (they separate versions and pins).
+
+    Raises:
+        InvalidName: saying what is allowed.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidName(
+            f"{what.capitalize()} name {name!r} is not allowed: use 1-128 letters, digits "
+            f"or . _ - / :, starting with a letter or digit."
+        )
+    return name
+
+
+def parse_ref(text: str) -> tuple[str, str | None]:
+    """``NAME`` or ``NAME@VERSION`` -> (name, version or None)."""
+    name, at, version = text.strip().partition("@")
+    return name, (version if at and version else None)

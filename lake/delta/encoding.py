@@ -99,7 +99,8 @@ def delta_writer_properties(sample: pa.Table | None, *, max_row_group_size: int)
 
 def leaf_paths(schema: pa.Schema) -> list[str]:
     """Every Parquet column path of ``schema``, as pyarrow's writer options name them."""
-    return [path for path, _ in _leaves(schema.empty_table())]
+    # Not schema.empty_table(): it builds each column with pa.array([]), which imports pandas.
+    return [path for path, _ in _leaves(pa.Table.from_batches([], schema))]
 
 
 def _top(path: str) -> str:

@@ -1606,8 +1606,10 @@ def _without_rows(batch: pa.RecordBatch, first: int, deleted: Sequence[int]) -> 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    indexes = pa.array(range(first, first + batch.num_rows), pa.int64())
-    return batch.filter(pc.invert(pc.is_in(indexes, value_set=pa.array(deleted, pa.int64()))))
+    from lake.core.arrow_values import array
+
+    indexes = pa.arange(first, first + batch.num_rows)
+    return batch.filter(pc.invert(pc.is_in(indexes, value_set=array(list(deleted), pa.int64()))))
 
 
 def _logical(batch: pa.RecordBatch, physical_names: Mapping[str, str]) -> pa.RecordBatch:
@@ -1678,15 +1680,17 @@ def _with_partitions(
     the Delta protocol writes them), columns the file predates filled with nulls."""
     import pyarrow as pa
 
+    from lake.core.arrow_values import scalar
+
     for name, value in partition_values.items():
         index = schema.get_field_index(name)
         if index >= 0 and name not in batch.schema.names:
             target = schema.field(index).type
             if value is not None and pa.types.is_binary(target):
                 # one character per byte (lake.delta.partitions), not the text's UTF-8
-                column = pa.array([value.encode("latin-1")] * batch.num_rows, pa.binary())
+                column = pa.repeat(scalar(value.encode("latin-1"), pa.binary()), batch.num_rows)
             else:
-                column = pa.array([value] * batch.num_rows, pa.string())
+                column = pa.repeat(scalar(value, pa.string()), batch.num_rows)
             batch = batch.append_column(name, column.cast(target))
     return conform(batch, schema)
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from catalog.openlineage_out import Emitter
     from catalog.pins import PinInfo
     from catalog.reader import CatalogReader
-    from catalog.registry import ModelInfo, TrainingSetInfo
+    from catalog.records import TrainingSetInfo
+    from catalog.registry import ModelInfo
     from catalog.runs import RunInfo
     from catalog.tables import TableInfo
     from catalog.tokens import NewToken, TokenInfo
@@ -507,7 +508,7 @@ class Lake:
                 "materialize needs a NAME and --sql QUERY (or --from MANIFEST to rebuild one)."
             )
         return materialize(
-            self.catalog,
+            self.reads,  # a cache hit only reads; the rest opens the full catalog
             self.storage,
             name,
             sql,
@@ -544,7 +545,8 @@ class Lake:
         ``code_version`` is the training code's version; by default the git commit of the
         current folder (``git:<sha>``, ``+dirty`` when tracked files have changes), or
         ``unknown`` outside a git checkout. The audit shows it."""
-        from catalog.registry import check_name, find_training_set, parse_ref, register_model
+        from catalog.registry import find_training_set, register_model
+        from lake.core.names import check_name, parse_ref
 
         set_name, set_version = parse_ref(training_set)
         found = find_training_set(self.catalog, set_name, _int_version(set_version, training_set))
@@ -569,8 +571,9 @@ class Lake:
         the runs that produced their data -> those runs' sources. ``sources`` is ``auto``
         (list them up to 2,000, else counts per run), ``all`` or ``none``."""
         from catalog.lineage import Lineage
-        from catalog.registry import find_model, parse_ref
+        from catalog.registry import find_model
         from lake.core.errors import ConfigError
+        from lake.core.names import parse_ref
 
         if sources not in ("auto", "all", "none"):
             raise ConfigError(f"sources must be auto, all or none, not {sources!r}.")

@@ -38,7 +38,8 @@ NOT_PLAIN = object()
 
 def plain_value(param: TyperOption | TyperArgument, value: Any) -> Any:
     """``value`` as typer would coerce it, when that needs no work: a missing value, text for
-    a text parameter, a default already of its type, a choice spelled as one of its values.
+    a text parameter, a flag's ``True``/``False``, texts for a list of texts (a list, as typer
+    makes it), a default already of its type, a choice spelled as one of its values.
     Anything else returns ``NOT_PLAIN`` and goes through typer, whose coercion builds a
     pydantic adapter (importing pydantic costs a catalog-only command a third of its start-up).
     """
@@ -55,6 +56,15 @@ def plain_value(param: TyperOption | TyperArgument, value: Any) -> Any:
         return value
     if annotation is int and type(value) is int and not described.is_ranged:
         return value
+    if annotation is bool and type(value) is bool:
+        return value
+    if (
+        annotation == list[str]
+        and type(value) in (tuple, list)
+        and (value or not param.required)  # typer says what is missing
+        and all(type(item) is str for item in value)
+    ):
+        return list(value)
     if isinstance(annotation, type) and issubclass(annotation, StrEnum):
         if isinstance(value, annotation):
             return value

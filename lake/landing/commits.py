@@ -485,15 +485,21 @@ def _without_lines(
     batches: Iterator[pa.RecordBatch], ranges: Sequence[tuple[str, int]]
 ) -> Iterator[pa.RecordBatch]:
     """``batches`` without the rows of each ``(source, first_line)`` (see ``land``)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
+
+    from lake.core.arrow_values import FALSE, scalar
 
     for batch in batches:
         source, line = batch.column(SOURCE_COLUMN), batch.column(LINE_COLUMN)
         drop = None
         for uri, first in ranges:
-            hit = pc.and_(pc.equal(source, uri), pc.greater_equal(line, first))
+            hit = pc.and_(
+                pc.equal(source, scalar(uri, pa.string())),
+                pc.greater_equal(line, scalar(first, pa.int64())),
+            )
             drop = hit if drop is None else pc.or_(drop, hit)
-        yield batch if drop is None else batch.filter(pc.invert(pc.fill_null(drop, False)))
+        yield batch if drop is None else batch.filter(pc.invert(pc.fill_null(drop, FALSE)))
 
 
 def _key_table(staged: Staged, keys: Sequence[str]) -> pa.Table:

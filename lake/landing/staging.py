@@ -115,12 +115,14 @@ def read_staged(staged: Staged, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from lake.core.arrow_values import scalar
+
     for file in staged.files:
         for batch in pq.ParquetFile(file.path).iter_batches(batch_size=ROW_GROUP_ROWS):
             for column, value in file.partition_values.items():
                 if column in schema.names and column not in batch.schema.names:
                     batch = batch.append_column(
-                        column, pa.array([value] * batch.num_rows, pa.string())
+                        column, pa.repeat(scalar(value, pa.string()), batch.num_rows)
                     )
             yield conform(batch, schema)
 

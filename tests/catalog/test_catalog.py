@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pyarrow as pa
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 import lake
 from catalog.catalog import Catalog
-from catalog.database import HEAD_REVISION
+from catalog.database import HEAD_REVISION, create_at_head, open_engine, upgrade_by_migrations
 from lake.core.errors import (
     CatalogError,
     CatalogOutdated,
@@ -38,6 +42,25 @@ def test_first_use_creates_the_catalog_and_the_second_finds_it_current(backend):
     second.close()
 
 
+@pytest.fixture
+def second_database(backend) -> Iterator[str]:
+    """The URL of another empty database on the backend's catalog server."""
+    if backend.pg is None:
+        yield f"sqlite:///{Path(backend.warehouse).parent / 'second.db'}"
+        return
+    name = backend.pg.create_database()
+    yield backend.pg.url(name)
+    backend.pg.drop_database(name)
+
+
+def _migrated(url: str) -> None:
+    """``url``'s empty database taken to head the long way, through every migration."""
+    engine = open_engine(url)
+    with engine.connect() as connection:
+        upgrade_by_migrations(connection, url)
+    engine.dispose()
+
+
 def test_the_migrated_catalog_is_exactly_what_the_models_declare(backend):
     """Every model change comes with its migration: nothing to autogenerate after upgrading."""
     from alembic.autogenerate import compare_metadata
@@ -45,12 +68,77 @@ def test_the_migrated_catalog_is_exactly_what_the_models_declare(backend):
 
     from catalog.models import Base
 
-    Catalog(backend.catalog_url).close()
+    _migrated(backend.catalog_url)
     engine = create_engine(backend.catalog_url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Everything a database's schema holds that the lake relies on, as plain values: per
+    table its columns in order, keys, indexes, constraints and rows (``alembic_version``'s
+    included), and on PostgreSQL its sequences."""
+    engine = create_engine(url)
+    found: dict[str, Any] = {}
+    with engine.connect() as connection:
+        seen = inspect(connection)
+
+        def named(items: list[dict[str, Any]]) -> list[str]:
+            # Reflected dicts, in a stable order; SQL text with its spacing normalised.
+            return sorted(" ".join(repr(sorted(item.items())).split()) for item in items)
+
+        for table in sorted(seen.get_table_names()):
+            columns = [
+                {key: str(value) for key, value in column.items()}
+                for column in seen.get_columns(table)
+            ]
+            found[table] = {
+                "columns": columns,
+                "primary key": seen.get_pk_constraint(table),
+                "foreign keys": named(seen.get_foreign_keys(table)),
+                "indexes": named(seen.get_indexes(table)),
+                "unique": named(seen.get_unique_constraints(table)),
+                "checks": named(seen.get_check_constraints(table)),
+                "rows": sorted(
+                    tuple(map(str, row))
+                    for row in connection.execute(text(f"SELECT * FROM {table}"))
+                ),
+            }
+        if connection.dialect.name == "postgresql":
+            found["sequences"] = sorted(seen.get_sequence_names())
+            found["views"] = sorted(seen.get_view_names())
+    engine.dispose()
+    return found
+
+
+def test_a_new_catalog_has_the_schema_the_migrations_make(backend, second_database):
+    """A new catalog is made at head in one pass (``catalog.database.create_at_head``), not
+    by walking the migrations: both ways must give the same tables, columns, keys, indexes,
+    constraints and rows, so a new migration without its model change (or the reverse)
+    fails here."""
+    created = Catalog(backend.catalog_url)
+    assert created.migration == "created"
+    created.close()
+    _migrated(second_database)
+    made, migrated = _schema(backend.catalog_url), _schema(second_database)
+    assert made["alembic_version"]["rows"] == [(HEAD_REVISION,)]
+    assert made == migrated
+
+
+def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend):
+    engine = create_engine(backend.catalog_url)
+    with engine.connect() as connection:
+        create_at_head(connection)
+        connection.execute(text("DROP TABLE leases"))  # what 0004 adds
+        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+        connection.commit()
+    engine.dispose()
+    upgraded = Catalog(backend.catalog_url)
+    assert upgraded.migration == "upgraded from 0003"
+    upgraded.close()
+    assert "leases" in _schema(backend.catalog_url)
 
 
 def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):

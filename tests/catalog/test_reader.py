@@ -43,6 +43,35 @@ def reader_of(lk) -> CatalogReader:
     return CatalogReader(lk.config.catalog_url, full)
 
 
+def test_the_reader_finds_training_sets_as_the_full_catalog_does(filled, tmp_path):
+    """What a cache hit of ``lake materialize`` reads, without SQLAlchemy."""
+    from catalog.registry import training_sets
+
+    query = "SELECT id FROM ml.labels ORDER BY id"
+    filled.materialize("ids", sql=query, out=str(tmp_path / "one"))
+    filled.write_table("ml.labels", pa.table({"id": [9]}))
+    filled.materialize(
+        "ids", sql=query, out=str(tmp_path / "two"), split="a=0.5,b=0.5", split_key="id"
+    )
+    reader = reader_of(filled)
+    try:
+        found = reader.training_sets("ids")
+        assert found == training_sets(filled.catalog, "ids")
+        assert [(t.version, bool(t.manifest)) for t in found] == [(1, True), (2, True)]
+        assert reader.training_sets("none") == []
+    finally:
+        reader.close()
+    engine = create_engine(filled.config.catalog_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    engine.dispose()
+    outdated = reader_of(filled)
+    try:
+        assert outdated.training_sets("ids") is None  # not this reader's: the registry's
+    finally:
+        outdated.close()
+
+
 def test_the_reader_answers_every_read_as_the_full_catalog_does(filled):
     catalog, reader = filled.catalog, reader_of(filled)
     try:

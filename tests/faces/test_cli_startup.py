@@ -50,7 +50,10 @@ def _params():
                 yield f"{name} {sub.name} {param.name}", param
 
 
-VALUES = [None, "json", "table", "web.access", "", "5", "-3", "x" * 3, "csv", "parquet", 0, 7]
+VALUES = [
+    *(None, "json", "table", "web.access", "", "5", "-3", "x" * 3, "csv", "parquet", 0, 7),
+    *(True, False, 1.5, ("a.log", "b.log"), ["x"], (), ("a", 1)),
+]
 
 
 @pytest.mark.parametrize(("where", "param"), list(_params()), ids=lambda v: str(v))
@@ -80,3 +83,81 @@ def test_a_value_typer_refuses_is_still_refused_by_typer(args, message, tmp_path
     result = CliRunner().invoke(app_for(args), args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+HEAVY = ("pandas", "pydantic", "alembic")
+
+
+def _imported_by(args: list[str], cwd, env: dict[str, str], heavy=HEAVY) -> set[str]:
+    """The heavy modules a whole ``lake`` command imported, run in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lake.faces.cli import main\n"
+        f"sys.argv = ['lake', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        f"heavy = sorted(m for m in {heavy!r} if m in sys.modules)\n"
+        "sys.stderr.write('IMPORTED=' + ','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(filter(None, done.stderr.strip().rpartition("IMPORTED=")[2].split(",")))
+
+
+def test_a_json_log_ingest_into_a_new_catalog_starts_without_pandas_pydantic_or_alembic(tmp_path):
+    """pandas (imported by pyarrow to ask whether a Python value is a pandas object),
+    pydantic (typer's coercion of options) and Alembic (a new catalog is made at head in
+    one pass) each cost a writing command's start-up; a command that needs none of them
+    must not import them, on a new catalog and on one already made."""
+    logs = tmp_path / "app.jsonl"
+    logs.write_text(
+        "".join(
+            f'{{"timestamp": "2026-10-0{1 + i % 3}T10:00:00Z", "status": {200 + i % 2}, '
+            f'"latency": {i / 7}, "user": {{"id": {i}}}, "tags": ["a"]}}\n'
+            for i in range(300)
+        )
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    args = ["ingest", "logs", "web.app", str(logs), "--reparse"]
+    assert _imported_by(args, tmp_path, env) == set()  # new table, new catalog
+    assert _imported_by(args, tmp_path, env) == set()  # replacing its rows
+
+
+def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
+    """A cache hit only reads the catalog: plain SQL (``catalog.reader``), as read-only
+    commands do; SQLAlchemy and its models cost a whole command about 0.2 s."""
+    import subprocess
+    import sys
+
+    logs = tmp_path / "app.jsonl"
+    logs.write_text("".join(f'{{"n": {i}, "kind": "k{i % 3}"}}\n' for i in range(50)))
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    materialize = ["materialize", "kinds", "--sql", "SELECT kind, n FROM web.app ORDER BY n"]
+    materialize += ["--out", str(tmp_path / "set")]
+    for args in (["ingest", "logs", "web.app", str(logs)], materialize):
+        done = subprocess.run(
+            [sys.executable, "-m", "lake", *args],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, **env},
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    heavy = ("sqlalchemy", *HEAVY)
+    assert _imported_by(materialize, tmp_path, env, heavy) == set()

@@ -1,0 +1,220 @@
+"""Start-up of the commands that write, as whole processes, against ``lake --version`` and
+``python -c pass`` in the same run; optionally beside another checkout of the lake.
+
+Issue 18: a whole command should approach the in-process speed, and what separates them is
+start-up (imports, connecting, a new catalog). Cases, each a new process on the embedded
+default (local folder + SQLite), medians of processes alternating with the baselines:
+
+* ``ingest logs`` of a 100-line JSON file into a new catalog (what every first ingest and
+  every bench of a whole ingest pays), and of a new 100-line file into an existing table;
+* ``ingest logs --preset apache-combined`` of 1,000 Apache lines into a new catalog;
+* ``materialize`` of a training set already in its folder (a cache hit).
+
+Each row carries the wall seconds and the CPU seconds of the child (what load disturbs
+least; these machines are shared). ``python -m bench.bench_write_startup [--before PATH]``:
+with ``--before`` the same commands also run with the checkout at PATH (its own ``.venv``),
+alternating with this one, for a before/after in one run. Compiled bytecode goes to a
+folder of the run for both sides (warmed by a first run), so neither writes into a
+checkout and neither compiles at start.
+
+Where a writing command's start-up went (``python -X importtime``, a profile of the whole
+command, December 2026): SQLAlchemy with the catalog's ORM models ~0.2 CPU-s (what a write
+to the catalog needs), Alembic walking the four migrations on a new catalog ~0.2, pandas
+~0.1 (imported by pyarrow to ask whether a Python value handed to ``pa.scalar``,
+``pa.array`` or a compute function is a pandas object; also by ``pyarrow.dataset``, which
+DuckDB imports to scan any Arrow object), pyarrow with numpy ~0.09, typer's coercion of
+lists and flags through pydantic ~0.05, sqlglot ~0.07 (a materialization), DuckDB ~0.03.
+Changed: a new catalog is created from the models at head and stamped (a test holds it to
+the schema the migrations make); lists of texts and flags are taken as typed; the log
+ingest's constants are Arrow scalars made without the probe (``lake.core.arrow_values``),
+the Delta statistics of a timestamp are read from its raw count, and the writer options
+list a schema's columns without ``Schema.empty_table``: a JSON ingest no longer imports
+pandas, pydantic or Alembic (``tests/faces/test_cli_startup.py`` holds it). A text-log
+ingest still imports pandas: DuckDB reads the times and imports ``pyarrow.dataset``.
+
+Measured 2026-12-06 (``--before`` = main before this work; the machine was shared, load in
+brackets; CPU seconds are the steadier figure):
+
+=================================================  ===============  ===============
+case (median of 7; wall s / CPU-s of the process)  before           after
+=================================================  ===============  ===============
+``lake --version``                                 0.24 / 0.10      0.23 / 0.10
+ingest logs, 100 JSON lines, new catalog           2.30 / 1.07      1.51 / 0.67
+ingest logs, 100 JSON lines, existing table        1.25 / 0.85      0.80 / 0.67
+ingest logs --preset apache-combined, 1,000 lines  1.54 / 1.06      1.15 / 0.84
+materialize, cache hit (local + SQLite)            0.84 / 0.55      0.46 / 0.33
+=================================================  ===============  ===============
+
+Load 6.8 at the start, 7.6 at the end (two other helpers' suites and benches), so the wall
+times are the load's as much as ours; the CPU seconds moved by about +-0.05 between runs.
+An earlier run at load 4.1-4.9 (one round each, before the cache hit read the catalog in
+plain SQL): 0.86 -> 0.56, 0.71 -> 0.54, 0.90 -> 0.75 and 0.49 -> 0.47 CPU-s.
+
+What is left of a writing command's start-up: SQLAlchemy and the ORM models (~0.2 CPU-s;
+writing the catalog in plain SQL, as ``catalog.reader`` reads it, would remove it: not done
+here), pyarrow with numpy, DuckDB and (text logs) pandas through ``pyarrow.dataset``, typer
+and rich. Tried and dropped: telling pyarrow's pandas probe that pandas is absent until it
+is imported (its state is private, and ``TimestampScalar.as_py`` returns a pandas
+``Timestamp`` for nanoseconds when pandas is there: answers would change).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import process_env
+
+HERE = Path(__file__).resolve().parent.parent
+APACHE = HERE / "tests" / "data" / "elastic-logs" / "apache_logs"
+REPEAT = 7
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _json_lines(path: Path, lines: int, seed: int) -> None:
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "timestamp": f"2026-10-0{1 + i % 5}T10:{i % 60:02d}:00Z",
+                    "status": (200, 404, 500)[(i + seed) % 3],
+                    "latency_ms": (i * 7 + seed) % 1000 / 10,
+                    "user": {"id": i + seed, "country": "fr"},
+                    "path": f"/items/{i % 13}",
+                }
+            )
+            + "\n"
+            for i in range(lines)
+        )
+    )
+
+
+def run(scale: float = 1.0, *, before: str | None = None) -> list[dict[str, Any]]:
+    """Every case for this checkout (and the one at ``before``); ``scale`` is unused (the
+    inputs are small on purpose: start-up is what is timed)."""
+    folder = Path(tempfile.mkdtemp(prefix="lake-bench-write-startup-"))
+    trees = {"after": HERE, **({"before": Path(before).resolve()} if before else {})}
+    rows: list[dict[str, Any]] = [
+        {"case": "load (1-minute average, start)", "load": os.getloadavg()[0]}
+    ]
+    counter = iter(range(10**9))
+    try:
+        apache = folder / "access.log"
+        apache.write_text("".join(APACHE.read_text().splitlines(keepends=True)[:1000]))
+        small = folder / "small.jsonl"
+        _json_lines(small, 100, 0)
+
+        def env_of(side: str, place: Path) -> dict[str, str]:
+            return process_env(
+                LAKE_WAREHOUSE=str(place / "warehouse"),
+                LAKE_CATALOG_URL=f"sqlite:///{place / 'catalog.db'}",
+                PYTHONPYCACHEPREFIX=str(folder / f"pycache-{side}"),
+            )
+
+        def lake(side: str) -> list[str]:
+            return [str(trees[side] / ".venv" / "bin" / "python"), "-m", "lake"]
+
+        def fresh(side: str) -> Path:
+            place = folder / f"{side}-{next(counter)}"
+            place.mkdir()
+            return place
+
+        # Lakes that already hold the table and a training set, one per side.
+        homes: dict[str, Path] = {}
+        for side in trees:
+            home = homes[side] = fresh(side)
+            env = env_of(side, home)
+            for args in (
+                ("ingest", "logs", "web.app", str(small)),
+                ("ingest", "logs", "web.frozen", str(small)),  # never appended to: cache hits
+                ("materialize", "slice", "--sql", "SELECT * FROM web.frozen", "--out", "set"),
+            ):
+                subprocess.run(
+                    [*lake(side), *args], env=env, cwd=home, check=True, capture_output=True
+                )
+
+        def new_catalog(*args: str) -> Callable[[str], tuple[float, float]]:
+            def side(name: str) -> tuple[float, float]:
+                place = fresh(name)
+                return _timed([*lake(name), *args], env_of(name, place), place)
+
+            return side
+
+        def into_existing(name: str) -> tuple[float, float]:
+            home = homes[name]
+            source = home / f"more-{next(counter)}.jsonl"
+            _json_lines(source, 100, next(counter))
+            args = ("ingest", "logs", "web.app", str(source))
+            return _timed([*lake(name), *args], env_of(name, home), home)
+
+        def cache_hit(name: str) -> tuple[float, float]:
+            home = homes[name]
+            args = ("materialize", "slice", "--sql", "SELECT * FROM web.frozen", "--out", "set")
+            return _timed([*lake(name), *args], env_of(name, home), home)
+
+        cases: dict[str, Callable[[str], tuple[float, float]]] = {
+            "lake --version": new_catalog("--version"),
+            "ingest logs, 100 JSON lines, new catalog": new_catalog(
+                "ingest", "logs", "web.app", str(small)
+            ),
+            "ingest logs, 100 JSON lines, existing table": into_existing,
+            "ingest logs --preset apache-combined, 1,000 lines, new catalog": new_catalog(
+                "ingest", "logs", "web.access", str(apache), "--preset", "apache-combined"
+            ),
+            "materialize, cache hit": cache_hit,
+        }
+        bare_env = process_env(PYTHONPYCACHEPREFIX=str(folder / "pycache-bare"))
+
+        def bare() -> tuple[float, float]:
+            return _timed([sys.executable, "-c", "pass"], bare_env, folder)
+
+        for case, command in cases.items():
+            for side in trees:  # warm the bytecode folder and the page cache
+                command(side)
+            samples: dict[str, list[tuple[float, float]]] = {"bare": [], **{s: [] for s in trees}}
+            for _ in range(REPEAT):
+                samples["bare"].append(bare())
+                for side in trees:
+                    samples[side].append(command(side))
+            row: dict[str, Any] = {"case": case}
+            base = statistics.median(w for w, _ in samples["bare"])
+            row["python -c pass_s"] = round(base, 3)
+            for side, found in samples.items():
+                if side == "bare":
+                    continue
+                wall = statistics.median(w for w, _ in found)
+                row[f"{side}_s"] = round(wall, 3)
+                row[f"{side}_cpu_s"] = round(statistics.median(c for _, c in found), 3)
+                row[f"{side}_x_bare"] = round(wall / base, 2) if base else float("nan")
+            rows.append(row)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rows.append({"case": "load (1-minute average, end)", "load": os.getloadavg()[0]})
+    return rows
+
+
+if __name__ == "__main__":
+    # python -m bench.bench_write_startup [--before PATH]
+    chosen = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--before=")), None)
+    if "--before" in sys.argv:
+        chosen = sys.argv[sys.argv.index("--before") + 1]
+    print(json.dumps(run(before=chosen), indent=2, default=str))
