@@ -73,7 +73,7 @@ TABLE_CONFIGURATION = {
 }
 KEPT_TABLES = 64
 """Tables whose latest log each thread keeps loaded (see :func:`_kept`)."""
-SAMPLE_FILES = 16
+SAMPLE_FILES = 4
 """Files a compaction reads the first rows of to choose its encodings (see
 ``DeltaStore._compaction_sample``)."""
 SINGLE_PUT_BYTES = 8 << 20
