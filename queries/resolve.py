@@ -10,6 +10,12 @@ of milliseconds, more on S3): the catalog knows the newest recorded version ``N`
 newer commit exists exactly when the log holds ``N+1``, one existence check. Only then (or
 for a time-travel clause the catalog cannot answer) is the table synced.
 
+A query that only reads may ask that check while it runs (``defer_checks``): it reads the
+recorded version and is run again, pinned after the newer commit, when the check says there
+was one (:meth:`Resolver.newer_commit_seen`). Either way the answer is of a version that was
+the latest at a moment between the call and its return: on S3 the check's round trip then
+costs nothing beside the query's own time.
+
 A version's file list never changes, so snapshots are cached per process.
 """
 
@@ -27,7 +33,7 @@ from catalog.records import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
-from lake.delta.log import has_commit_after
+from lake.delta.log import CommitCheck, has_commit_after
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
 from queries.exceptions import TimeTravelError, UnknownTable
@@ -56,11 +62,28 @@ class ResolvedTable:
 class Resolver:
     """Resolves the names of one query against the catalog (read once per query)."""
 
-    def __init__(self, catalog: Catalog | CatalogReader, storage: Storage) -> None:
+    def __init__(
+        self, catalog: Catalog | CatalogReader, storage: Storage, *, defer_checks: bool = False
+    ) -> None:
+        """``defer_checks``: pin the latest version the catalog recorded and leave the check
+        for a newer commit running; the caller must ask :meth:`newer_commit_seen` before it
+        trusts anything read, and start again with a resolver that does not defer when it
+        says yes."""
         self.catalog = catalog
         self.storage = storage
         self._tables = {info.name: info for info in catalog.list_tables()}
         self._latest: dict[TableName, TableInfo] = {}
+        self._defer = defer_checks
+        self._checks: list[CommitCheck] = []
+
+    def newer_commit_seen(self) -> bool:
+        """Whether a table pinned without waiting for its check had a newer commit (then what
+        was read is not the latest); waits for the checks.
+
+        Raises:
+            StorageError: the warehouse could not be read.
+        """
+        return any([check.newer() for check in self._checks])
 
     def known(self) -> list[str]:
         return sorted(str(name) for name in self._tables)
@@ -142,9 +165,15 @@ class Resolver:
     def _current(self, name: TableName, info: TableInfo, store: DeltaStore) -> TableInfo:
         if name in self._latest:
             return self._latest[name]
-        if info.current_version is None or has_commit_after(
-            self.storage, store.uri, info.current_version
-        ):
+        if info.current_version is None:
+            info = self._sync(info, store)
+        elif self._defer:
+            check = CommitCheck(self.storage, store.uri, info.current_version)
+            if check.pending:
+                self._checks.append(check)
+            elif check.newer():
+                info = self._sync(info, store)
+        elif has_commit_after(self.storage, store.uri, info.current_version):
             info = self._sync(info, store)
         self._latest[name] = info
         return info

@@ -44,6 +44,7 @@ from queries.exceptions import (
     QueryError,
     QueryInvalid,
     QueryRefused,
+    QueryTimeout,
     UnknownTable,
     VacuumedVersion,
 )
@@ -211,53 +212,82 @@ def run_query(
                 f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, "
                 f"PIVOT, EXPLAIN); this is a {statement.kind.upper()} statement."
             )
-    resolver = Resolver(catalog, storage)
-    if read_only:
-        private = private_names(statement, resolver)
-        if private:
-            raise session.private_names_refused(private)
-    if limits is not None and deadline is not None and timeout_s is not None:
-        evaluate = functools.partial(
-            _worker_time, limits=limits, deadline=deadline, timeout_s=timeout_s
-        )
-        prepared = prepare(resolver, statement, read_only=read_only, evaluate=evaluate)
-        paths = tuple(sorted({p for _, paths in prepared.reads.values() for p in paths}))
-        from queries import worker
 
-        fetched = prepared.run(
-            lambda rewritten: worker.run(
-                storage,
-                paths,
-                rewritten.text,
-                limits=limits,
-                deadline=deadline,
-                timeout_s=timeout_s,
-            ),
-            timeout_s=timeout_s,
-        )
-    else:
-        prepared = prepare(resolver, statement, read_only=read_only)
-        with prepared.cursor(interruptible=timeout_s is not None) as connection:
+    def attempt(*, defer: bool) -> QueryResult | None:
+        """The query's result, or None when a check deferred by ``defer`` found a newer
+        commit than a version it read (its result or error is then not the latest's)."""
+        resolver = Resolver(catalog, storage, defer_checks=defer)
+        try:
+            result = once(resolver)
+        except QueryTimeout:
+            raise  # the time is spent: running it again would double the limit
+        except Exception:
+            if defer and resolver.newer_commit_seen():
+                return None
+            raise
+        if defer and resolver.newer_commit_seen():
+            return None
+        return result
+
+    def once(resolver: Resolver) -> QueryResult:
+        if read_only:
+            private = private_names(statement, resolver)
+            if private:
+                raise session.private_names_refused(private)
+        if limits is not None and deadline is not None and timeout_s is not None:
+            evaluate = functools.partial(
+                _worker_time, limits=limits, deadline=deadline, timeout_s=timeout_s
+            )
+            prepared = prepare(resolver, statement, read_only=read_only, evaluate=evaluate)
+            paths = tuple(sorted({p for _, paths in prepared.reads.values() for p in paths}))
+            from queries import worker
+
             fetched = prepared.run(
-                lambda rewritten: session.run(
-                    connection,
+                lambda rewritten: worker.run(
+                    storage,
+                    paths,
                     rewritten.text,
-                    max_rows=max_rows,
-                    max_bytes=max_bytes,
+                    limits=limits,
+                    deadline=deadline,
                     timeout_s=timeout_s,
                 ),
                 timeout_s=timeout_s,
             )
-    return QueryResult(
-        table=fetched.table,
-        columns=tuple(
-            Column(n, t) for n, t in zip(fetched.table.column_names, fetched.types, strict=False)
-        ),
-        versions=prepared.versions(),
-        truncated=fetched.truncated,
-        query=query,
-        scans=prepared.scan_reports(),
-    )
+        else:
+            prepared = prepare(resolver, statement, read_only=read_only)
+            with prepared.cursor(interruptible=timeout_s is not None) as connection:
+                fetched = prepared.run(
+                    lambda rewritten: session.run(
+                        connection,
+                        rewritten.text,
+                        max_rows=max_rows,
+                        max_bytes=max_bytes,
+                        timeout_s=timeout_s,
+                    ),
+                    timeout_s=timeout_s,
+                )
+        return QueryResult(
+            table=fetched.table,
+            columns=tuple(
+                Column(n, t)
+                for n, t in zip(fetched.table.column_names, fetched.types, strict=False)
+            ),
+            versions=prepared.versions(),
+            truncated=fetched.truncated,
+            query=query,
+            scans=prepared.scan_reports(),
+        )
+
+    # A query that only reads pins the latest versions the catalog recorded while the checks
+    # for newer commits run beside it, and runs again, pinned after them, if one was newer:
+    # nothing it returns or raises is of a version older than the latest when it was called.
+    # A statement that may write runs once, after its checks.
+    deferred = attempt(defer=statement.reads_only)
+    if deferred is not None:
+        return deferred
+    fresh = attempt(defer=False)
+    assert fresh is not None
+    return fresh
 
 
 def private_names(statement: Statement, resolver: Resolver) -> list[str]:

@@ -38,7 +38,7 @@ from lake.core.errors import (
 from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
-from lake.delta.encoding import ROW_GROUP_ROWS
+from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
@@ -73,6 +73,9 @@ TABLE_CONFIGURATION = {
 }
 KEPT_TABLES = 64
 """Tables whose latest log each thread keeps loaded (see :func:`_kept`)."""
+SAMPLE_FILES = 4
+"""Files a compaction reads the first rows of to choose its encodings (see
+``DeltaStore._compaction_sample``)."""
 SINGLE_PUT_BYTES = 8 << 20
 """Files up to this size are uploaded to S3 in one request."""
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
@@ -1186,7 +1189,9 @@ class DeltaStore:
         try:
             metrics = dt.optimize.compact(
                 target_size=target_file_bytes,
-                writer_properties=_writer_properties(None),
+                writer_properties=_writer_properties(
+                    self._compaction_sample(dt, target_file_bytes)
+                ),
                 commit_properties=_commit_properties(run_id, "OPTIMIZE", metadata),
                 post_commithook_properties=_hooks(),
             )
@@ -1195,6 +1200,60 @@ class DeltaStore:
         if not metrics.get("numFilesRemoved") and dt.version() == before:
             return None, metrics
         return self._find_commit(run_id), metrics
+
+    def _compaction_sample(
+        self, dt: deltalake.DeltaTable, target_file_bytes: int
+    ) -> pa.Table | None:
+        """The first rows of the files a compaction of ``dt`` rewrites (those under the target
+        size, largest first), for the encodings of the files it writes; None when none reads.
+
+        Without it deltalake gives every column a dictionary, and a compacted table read 1.2x
+        slower in DuckDB than DuckDB's own file of the same rows (bench_peers): ids, times
+        and measures that rarely repeat cost a hashed dictionary on write and an indirection
+        on every read. Read with the file's own column names, which are the names deltalake
+        writes, and never more than SAMPLE_FILES files, so a table of many tiny files is not
+        read twice over.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+        if not actions.num_rows:
+            return None
+        files = sorted(
+            (
+                (size, path)
+                for size, path in zip(
+                    actions.column("size_bytes").to_pylist(),
+                    actions.column("path").to_pylist(),
+                    strict=True,
+                )
+                if size < target_file_bytes
+            ),
+            reverse=True,
+        )[:SAMPLE_FILES]
+        fs, base = self.storage.filesystem_for(self.uri)
+        parts: list[pa.Table] = []
+        rows = 0
+        for _, path in files:
+            try:
+                with fs.open_input_file(f"{base.rstrip('/')}/{unquote(path)}") as handle:
+                    first = next(
+                        pq.ParquetFile(handle).iter_batches(batch_size=SAMPLE_ROWS - rows), None
+                    )
+            except OSError as error:
+                raise self._translate(error, "reading") from error
+            if first is not None:
+                parts.append(pa.Table.from_batches([first]))
+                rows += first.num_rows
+            if rows >= SAMPLE_ROWS:
+                break
+        if not parts:
+            return None
+        try:
+            return pa.concat_tables(parts, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return parts[0]  # files of different types (the table's types widened): judge one
 
     def vacuum(
         self,

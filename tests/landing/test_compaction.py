@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lake.landing.commits import AUTO_COMPACT_SMALL_FILES
 
@@ -47,3 +49,46 @@ def test_a_partition_of_one_file_is_not_compacted_again_and_again(lk, tmp_path):
         lk.ingest_logs("app.days", str(path))
     assert not [v for v in lk.history("app.days") if v.operation == "OPTIMIZE"]
     assert len(lk.describe("app.days").snapshot.files) == days
+
+
+def _dictionary_columns(lk, name: str) -> dict[str, bool]:
+    """Whether each column of the table's one file starts with a dictionary page."""
+    [data_file] = lk.describe(name).snapshot.files
+    fs, base = lk.storage.filesystem_for(lk.table(name).location)
+    with fs.open_input_file(f"{base}/{unquote(data_file.path)}") as handle:
+        group = pq.ParquetFile(handle).metadata.row_group(0)
+    return {
+        group.column(i).path_in_schema: group.column(i).dictionary_page_offset is not None
+        for i in range(group.num_columns)
+    }
+
+
+def test_optimize_writes_a_dictionary_only_for_columns_whose_values_repeat(lk):
+    # A dictionary over ids and measures that never repeat made DuckDB read a compacted
+    # table 1.2x slower than DuckDB's own file of the same rows.
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    for i in range(3):
+        ids = range(1000 * i, 1000 * (i + 1))
+        lk.write_table(
+            "web.hits",
+            pa.table(
+                {
+                    "id": pa.array(ids, pa.int64()),
+                    "latency": pa.array([n * 1.37 for n in ids], pa.float64()),
+                    "method": [methods[n % 4] for n in ids],
+                    "status": pa.array([200 + 100 * (n % 3) for n in ids], pa.int64()),
+                    "request": [{"path": f"/p/{n % 7}", "size": n} for n in ids],
+                }
+            ),
+        )
+    before = lk.sql("SELECT * FROM web.hits ORDER BY id").rows()
+    assert lk.optimize("web.hits") is not None
+    assert _dictionary_columns(lk, "web.hits") == {
+        "id": False,
+        "latency": False,
+        "method": True,
+        "status": True,
+        "request.path": True,  # nested leaves keep deltalake's default (see encoding.py)
+        "request.size": True,
+    }
+    assert lk.sql("SELECT * FROM web.hits ORDER BY id").rows() == before

@@ -340,6 +340,29 @@ def test_a_commit_the_catalog_missed_is_recorded_and_read(lk):
     assert lk.catalog.get_table(info.name).current_version == 1
 
 
+def test_a_query_naming_a_column_only_a_missed_commit_added_reads_that_commit(lk):
+    """On S3 a read runs while its check for a newer commit is still out: the version the
+    catalog recorded fails to bind ``label``, and the answer must still be the newer one's,
+    not that error."""
+    from deltalake import write_deltalake
+
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    assert lk.sql("SELECT count(*) AS n FROM ml.labels").rows() == [{"n": 1}]
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    write_deltalake(
+        info.location,
+        pa.table({"id": [2], "label": ["b"]}),
+        mode="append",
+        schema_mode="merge",
+        storage_options=lk.storage.delta_options(),
+    )
+
+    result = lk.sql("SELECT id, label FROM ml.labels ORDER BY id")
+
+    assert result.rows() == [{"id": 1, "label": None}, {"id": 2, "label": "b"}]
+    assert [v.version for v in result.versions] == [1]
+
+
 def test_a_query_reads_commits_made_since_its_last_run_by_another_lake_or_process(lk):
     """DuckDB's caches of the files a query read must not hide a newer version: each query
     pins the latest version again (another Lake object, another process, deltalake)."""
