@@ -1,0 +1,231 @@
+"""Small appends, old code against new in the same run: ``write_table`` of 100 rows and
+``ingest_logs`` of a 100-line file, one call each, on the embedded default (local folder +
+SQLite) and on S3 (moto) + PostgreSQL.
+
+    python -m bench.bench_appends [--old PATH] [--appends N] [--ingests N] [--versions V]
+
+Each (code, backend) pair runs in a child process of its own, the old code (a checkout at
+PATH, imported through PYTHONPATH) and this one alternating, twice. A child creates the
+table, optionally grows it to V versions first (``--versions 10000``: is an append at
+10,000 versions as fast as at 10?), then times the appends: wall and CPU (user + system of
+the process) per append, SQL statements and transactions per append (SQLAlchemy's events),
+and S3 requests per append (moto's request log). Medians; read the load printed with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent.parent
+ROWS = 100
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _batch(i: int) -> Any:
+    import pyarrow as pa
+
+    start = i * ROWS
+    return pa.table(
+        {
+            "id": pa.array(range(start, start + ROWS), pa.int64()),
+            "user": pa.array([f"user{n % 97}" for n in range(start, start + ROWS)]),
+            "score": pa.array([n * 0.5 for n in range(start, start + ROWS)], pa.float64()),
+        }
+    )
+
+
+def _lines(i: int) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "ts": f"2026-10-{1 + (i // 50) % 28:02d}T{n % 24:02d}:{n % 60:02d}:00Z",
+                "level": "info",
+                "status": 200 + n % 5,
+                "request": {"method": "GET", "path": f"/p/{n % 13}"},
+                "latency_ms": n % 300,
+            }
+        )
+        + "\n"
+        for n in range(i * ROWS, (i + 1) * ROWS)
+    )
+
+
+def child(backend: str, appends: int, ingests: int, versions: int, log: str | None) -> None:
+    """One (code, backend) pair: prints a JSON line of its samples."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    import lake
+
+    counts = {"statements": 0, "commits": 0}
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _statement(*_: object) -> None:
+        counts["statements"] += 1
+
+    @event.listens_for(Engine, "commit")
+    def _commit(*_: object) -> None:
+        counts["commits"] += 1
+
+    def requests() -> int:
+        if not log:
+            return 0
+        with open(log, "rb") as f:
+            return sum(1 for line in f if b'HTTP/1.1"' in line)
+
+    place = Path(tempfile.mkdtemp(prefix="lake-bench-appends-"))
+    if backend == "s3_pg":
+        warehouse, catalog = os.environ["BENCH_WAREHOUSE"], os.environ["BENCH_CATALOG"]
+    else:
+        warehouse, catalog = str(place / "warehouse"), f"sqlite:///{place / 'catalog.db'}"
+    out: dict[str, Any] = {"backend": backend, "code": str(Path(lake.__file__).parent.parent)}
+    with lake.connect(warehouse=warehouse, catalog=catalog, cwd=place) as lk:
+        lk.write_table("web.appends", _batch(0))
+        for i in range(1, versions):
+            lk.write_table("web.appends", _batch(i))
+        for name, n, action in (
+            ("write_table", appends, lambda i: lk.write_table("web.appends", _batch(i))),
+            ("ingest_logs", ingests, lambda i: lk.ingest_logs("web.logs", str(_file(place, i)))),
+        ):
+            if not n:
+                continue
+            if name == "ingest_logs":
+                action(10**6)  # creates the table: not timed
+            walls, cpus = [], []
+            statements, commits, sent = counts["statements"], counts["commits"], requests()
+            for i in range(n):
+                wall, cpu = time.perf_counter(), _cpu()
+                action(versions + i)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(_cpu() - cpu)
+            out[name] = {
+                "median_ms": round(statistics.median(walls) * 1000, 2),
+                "first10_ms": round(statistics.median(walls[:10]) * 1000, 2),
+                "last10_ms": round(statistics.median(walls[-10:]) * 1000, 2),
+                "mean_ms": round(statistics.fmean(walls) * 1000, 2),
+                "cpu_median_ms": round(statistics.median(cpus) * 1000, 2),
+                "cpu_mean_ms": round(statistics.fmean(cpus) * 1000, 2),
+                "statements": round((counts["statements"] - statements) / n, 2),
+                "transactions": round((counts["commits"] - commits) / n, 2),
+                "s3_requests": round((requests() - sent) / n, 2),
+            }
+    out["load"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
+
+
+def _file(place: Path, i: int) -> Path:
+    path = place / f"small-{i}.jsonl"
+    path.write_text(_lines(i))
+    return path
+
+
+@contextlib.contextmanager
+def _moto(log: Path) -> Any:
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with open(log, "wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=sink,
+            stderr=sink,
+        )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto did not start")
+            time.sleep(0.05)  # a child process starting to listen: a readiness poll
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench-secret",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="lake-bench")
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main(args: list[str]) -> None:
+    options = {"--old": "", "--appends": "200", "--ingests": "60", "--versions": "0"}
+    options.update(zip(args[::2], args[1::2], strict=True))
+    old = options["--old"]
+    sides = [("old", old), ("new", "")] if old else [("new", "")]
+    sys.path.insert(0, str(HERE))
+    from bench.common import drop_pg_database, pg_database, pg_url, process_env
+
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "moto.log"
+        with _moto(log) as aws:
+            for round_ in range(2):
+                for backend in ("sqlite", "s3_pg"):
+                    for side, root in sides:
+                        db = pg_database()
+                        env = process_env(
+                            **aws,
+                            BENCH_CATALOG=pg_url(db),
+                            BENCH_WAREHOUSE=f"s3://lake-bench/{uuid.uuid4().hex[:8]}",
+                            PYTHONPATH=root,
+                        )
+                        try:
+                            done = subprocess.run(
+                                [
+                                    sys.executable,
+                                    __file__,
+                                    "--child",
+                                    backend,
+                                    options["--appends"],
+                                    options["--ingests"],
+                                    options["--versions"],
+                                    str(log) if backend == "s3_pg" else "",
+                                ],
+                                env=env,
+                                capture_output=True,
+                                text=True,
+                                check=False,
+                            )
+                        finally:
+                            drop_pg_database(db)
+                        if done.returncode:
+                            print(done.stderr[-3000:], file=sys.stderr)
+                            continue
+                        result = json.loads(done.stdout.strip().splitlines()[-1])
+                        print(json.dumps({"round": round_, "side": side, **result}), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        backend, appends, ingests, versions, log = sys.argv[2:7]
+        child(backend, int(appends), int(ingests), int(versions), log or None)
+    else:
+        main(sys.argv[1:])
