@@ -176,7 +176,8 @@ def _apply_prepared(
     )
     table_id = table.id
     record_drift(session, table_id, version.version, pending.get("drift") or [])
-    commit_pending_files(session, run.id, version.version)
+    if pending:  # a run that prepared nothing (write_table) entered no file ranges either
+        commit_pending_files(session, run.id, version.version)
     watermark = pending.get("watermark")
     if watermark:
         advance_watermark(session, table_id, watermark, version=version.version, run_id=run.id)
