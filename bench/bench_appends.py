@@ -3,9 +3,10 @@
 SQLite) and on S3 (moto) + PostgreSQL.
 
     python -m bench.bench_appends [--old PATH] [--appends N] [--ingests N] [--versions V]
+                                  [--backends sqlite,s3_pg] [--rounds 2]
 
 Each (code, backend) pair runs in a child process of its own, the old code (a checkout at
-PATH, imported through PYTHONPATH) and this one alternating, twice. A child creates the
+PATH, imported through PYTHONPATH) and this one alternating, ``--rounds`` times. A child creates the
 table, optionally grows it to V versions first (``--versions 10000``: is an append at
 10,000 versions as fast as at 10?), then times the appends: wall and CPU (user + system of
 the process) per append, SQL statements and transactions per append (SQLAlchemy's events),
@@ -177,7 +178,14 @@ def _moto(log: Path) -> Any:
 
 
 def main(args: list[str]) -> None:
-    options = {"--old": "", "--appends": "200", "--ingests": "60", "--versions": "0"}
+    options = {
+        "--old": "",
+        "--appends": "200",
+        "--ingests": "60",
+        "--versions": "0",
+        "--backends": "sqlite,s3_pg",
+        "--rounds": "2",
+    }
     options.update(zip(args[::2], args[1::2], strict=True))
     old = options["--old"]
     sides = [("old", old), ("new", "")] if old else [("new", "")]
@@ -187,8 +195,8 @@ def main(args: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "moto.log"
         with _moto(log) as aws:
-            for round_ in range(2):
-                for backend in ("sqlite", "s3_pg"):
+            for round_ in range(int(options["--rounds"])):
+                for backend in options["--backends"].split(","):
                     for side, root in sides:
                         db = pg_database()
                         env = process_env(

@@ -221,7 +221,7 @@ class DeltaStore:
 
         store = _object_store(self.storage)
         try:
-            return sync(store.loop, self._get_entry, store, version)
+            return sync(store.loop, _get_object, store, *self._entry_key(version))
         except OSError:
             raise
         except Exception as error:  # noqa: BLE001 - botocore's connection errors
@@ -232,13 +232,6 @@ class DeltaStore:
         _, base = self.storage.filesystem_for(self.uri)
         bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
         return bucket, key
-
-    async def _get_entry(self, store: object, version: int) -> bytes:
-        """One GET of the entry (s3fs's own cat_file asks for the size first)."""
-        bucket, key = self._entry_key(version)
-        answer = await store._call_s3("get_object", Bucket=bucket, Key=key)  # type: ignore[attr-defined]
-        async with answer["Body"] as body:
-            return await body.read()
 
     def _check_kept_and_look(self, marked: int, version: int) -> bool | None:
         """On S3: the check of what this thread keeps (:meth:`_check_kept`, a GET of the
@@ -251,11 +244,12 @@ class DeltaStore:
         from fsspec.asyn import sync
 
         store = _object_store(self.storage)
+        marked_at = self._entry_key(marked)
         bucket, key = self._entry_key(version)
 
         async def both() -> list[object]:
             return await asyncio.gather(
-                self._get_entry(store, marked),
+                _get_object(store, *marked_at),
                 store._call_s3("head_object", Bucket=bucket, Key=key),  # type: ignore[attr-defined]
                 return_exceptions=True,
             )
@@ -1794,6 +1788,13 @@ def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
         if found is None:
             found = _OBJECT_STORES[key] = storage.fsspec()
     return found
+
+
+async def _get_object(store: object, bucket: str, key: str) -> bytes:
+    """One GET of an object through s3fs (its own cat_file asks for the size first)."""
+    answer = await store._call_s3("get_object", Bucket=bucket, Key=key)  # type: ignore[attr-defined]
+    async with answer["Body"] as body:
+        return await body.read()
 
 
 def _put_object(storage: Storage, path: str, body: bytes) -> None:
