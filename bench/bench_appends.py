@@ -227,21 +227,18 @@ def _moto(log: Path) -> Any:
         server.wait(timeout=10)
 
 
-def main(args: list[str]) -> None:
-    options = {
-        "--old": "",
-        "--appends": "200",
-        "--ingests": "60",
-        "--versions": "0",
-        "--backends": "sqlite,s3_pg",
-        "--rounds": "2",
-    }
-    options.update(zip(args[::2], args[1::2], strict=True))
-    old = options["--old"]
+TARGETS_S = {"sqlite": 0.015, "s3_pg": 0.030}
+"""Issue 18's targets for a 100-row append (median, in-process)."""
+
+
+def measure(options: dict[str, str]) -> list[dict[str, Any]]:
+    """Each (round, backend, code) pair's child results, printed as they come."""
+    old = options.get("--old", "")
     sides = [("old", old), ("new", "")] if old else [("new", "")]
     sys.path.insert(0, str(HERE))
     from bench.common import drop_pg_database, pg_database, pg_url, process_env
 
+    found = []
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "moto.log"
         with _moto(log) as aws:
@@ -278,7 +275,53 @@ def main(args: list[str]) -> None:
                             print(done.stderr[-3000:], file=sys.stderr)
                             continue
                         result = json.loads(done.stdout.strip().splitlines()[-1])
-                        print(json.dumps({"round": round_, "side": side, **result}), flush=True)
+                        found.append({"round": round_, "side": side, **result})
+                        print(json.dumps(found[-1]), flush=True)
+    return found
+
+
+def run(scale: float = 0.1) -> list[dict[str, Any]]:
+    """``make bench``: this code alone, against issue 18's targets."""
+    options = {
+        "--appends": str(max(int(200 * scale * 10), 20)),
+        "--ingests": str(max(int(60 * scale * 10), 10)),
+        "--versions": "0",
+        "--backends": "sqlite,s3_pg",
+        "--rounds": "1",
+    }
+    rows = []
+    for result in measure(options):
+        for case in ("write_table", "ingest_logs"):
+            figures = result.get(case)
+            if not figures:
+                continue
+            target = TARGETS_S[result["backend"]]
+            ours = figures["median_ms"] / 1000
+            rows.append(
+                {
+                    "case": f"100-row append, {case}, {result['backend']}",
+                    "ours_s": ours,
+                    "baseline_s": target,
+                    "baseline": "issue 18 target",
+                    "ratio": ours / target,
+                    **{k: v for k, v in figures.items() if k != "median_ms"},
+                    "load": round(result["load"], 1),
+                }
+            )
+    return rows
+
+
+def main(args: list[str]) -> None:
+    options = {
+        "--old": "",
+        "--appends": "200",
+        "--ingests": "60",
+        "--versions": "0",
+        "--backends": "sqlite,s3_pg",
+        "--rounds": "2",
+    }
+    options.update(zip(args[::2], args[1::2], strict=True))
+    measure(options)
 
 
 if __name__ == "__main__":
