@@ -287,8 +287,14 @@ class Catalog(Connection):
 
     def recorded_through(self, table: TableInfo) -> int | None:
         """The newest version N such that every version 0..N is recorded (None: none is).
-        One indexed query, however long the history: what every write asks first."""
+        One read of the table's row, however long the history (its versions are counted only
+        when the row does not know: see ``tables.versions_through``). A write asks
+        ``table.versions_through`` first, read with the table."""
         return versions.recorded_through(self, table)
+
+    def mark_recorded_through(self, table: TableInfo, version: int) -> None:
+        """Keep that every version 0..``version`` of the table is recorded."""
+        versions.mark_recorded_through(self, table, version)
 
     def versions(self, table: TableInfo) -> list[VersionInfo]:
         """Every recorded version of the table, oldest first."""

@@ -31,7 +31,7 @@ from lake.core.names import TableName
 if TYPE_CHECKING:
     from catalog.catalog import Catalog
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration in catalog/migrations/versions (checked against the scripts by a
 test). Comparing with it lets a command skip importing Alembic when nothing is to do; a
 catalog at another revision is left to the full catalog, which migrates it."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog import models as m
@@ -122,13 +122,17 @@ def record_commit(
         )
         session.add(row)
         session.flush()
+        newer = or_(m.Table.current_version.is_(None), m.Table.current_version < commit.version)
+        follows = m.Table.versions_through == commit.version - 1
         session.execute(
             update(m.Table)
-            .where(
-                m.Table.id == table.id,
-                or_(m.Table.current_version.is_(None), m.Table.current_version < commit.version),
+            .where(m.Table.id == table.id, or_(newer, follows))
+            .values(
+                current_version=case((newer, commit.version), else_=m.Table.current_version),
+                # The complete prefix grows by this version when it ended right before it (a
+                # version recorded out of order is counted in by the next sync).
+                versions_through=case((follows, commit.version), else_=m.Table.versions_through),
             )
-            .values(current_version=commit.version)
         )
         if run is not None:
             _apply_prepared(session, run, table, row, pending)
@@ -172,7 +176,8 @@ def _apply_prepared(
     )
     table_id = table.id
     record_drift(session, table_id, version.version, pending.get("drift") or [])
-    commit_pending_files(session, run.id, version.version)
+    if pending:  # a run that prepared nothing (write_table) entered no file ranges either
+        commit_pending_files(session, run.id, version.version)
     watermark = pending.get("watermark")
     if watermark:
         advance_watermark(session, table_id, watermark, version=version.version, run_id=run.id)

@@ -26,6 +26,9 @@ class TableInfo:
     created_at: datetime
     current_version: int | None
     properties: Mapping[str, Any] = field(default_factory=dict)
+    versions_through: int | None = field(default=None, compare=False)
+    """The newest version N with every version 0..N recorded (-1: none is) as the catalog
+    kept it when this was read; None: not known (counted when asked)."""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -150,6 +150,7 @@ def table_info(row: m.Table) -> TableInfo:
         created_at=row.created_at,
         current_version=row.current_version,
         properties=dict(row.properties or {}),
+        versions_through=row.versions_through,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog import models as m
@@ -63,31 +63,55 @@ def recorded_versions(db: Connection, table: TableInfo) -> set[int]:
 
 
 def recorded_through(db: Connection, table: TableInfo) -> int | None:
-    """The newest version N with every version 0..N recorded, or None (see the facade)."""
+    """The newest version N with every version 0..N recorded, or None (see the facade): the
+    table's ``versions_through`` when known; counted from its version rows and kept there
+    when not."""
 
     def work(session: Session) -> int | None:
+        kept = session.scalar(select(m.Table.versions_through).where(m.Table.id == table.id))
+        if kept is not None:
+            return int(kept) if kept >= 0 else None
         count, newest = session.execute(
             select(func.count(), func.max(m.TableVersion.version)).where(
                 m.TableVersion.table_id == table.id
             )
         ).one()
-        if not count:
-            return None
-        if count == newest + 1:  # versions are unique per table: no gap below the newest
-            return int(newest)
-        recorded = sorted(
-            session.scalars(
-                select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
-            )
-        )
         through = -1
-        for version in recorded:
-            if version != through + 1:
-                break
-            through = version
+        if count and count == newest + 1:  # versions are unique per table: no gap below
+            through = int(newest)
+        elif count:
+            recorded = sorted(
+                session.scalars(
+                    select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
+                )
+            )
+            for version in recorded:
+                if version != through + 1:
+                    break
+                through = version
+        _advance_through(session, table.id, through)
         return through if through >= 0 else None
 
     return db.transaction(work)
+
+
+def mark_recorded_through(db: Connection, table: TableInfo, version: int) -> None:
+    """Keep that every version 0..``version`` of the table is recorded (a sync that found
+    or filled every gap); a newer mark is left as it is."""
+    db.transaction(lambda session: _advance_through(session, table.id, version))
+
+
+def _advance_through(session: Session, table_id: int, version: int) -> None:
+    # Only forward: version rows are never deleted by the lake, so a complete prefix only
+    # grows, and a concurrent writer's larger mark stays.
+    session.execute(
+        update(m.Table)
+        .where(
+            m.Table.id == table_id,
+            or_(m.Table.versions_through.is_(None), m.Table.versions_through < version),
+        )
+        .values(versions_through=version)
+    )
 
 
 def versions(db: Connection, table: TableInfo) -> list[VersionInfo]:
@@ -174,6 +198,8 @@ __all__ = [
     "current_versions",
     "find_version",
     "get_version",
+    "mark_recorded_through",
+    "recorded_through",
     "recorded_versions",
     "version_at",
     "version_info",

@@ -148,6 +148,8 @@ only in tables that ever had such a record."""
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 _MAX_OPEN_WRITERS = 64
 _WRITER_THREADS = 1
+INLINE_SOURCE_BYTES = 256 << 10
+"""Files up to this size are staged on the calling thread alone (see ``_Stage._ingest_file``)."""
 """Parquet encoder threads (row groups of a partition alternate between their files). Two
 measured no faster than one on the 2-vCPU machines (0.48 vs 0.50 of DuckDB's throughput,
 with the queue below): the pipeline is bound by total CPU, not by the encoder; more files
@@ -945,6 +947,12 @@ class _Stage:
         replace: bool,
     ) -> None:
         offset, line, sha = point if point else (0, 1, None)
+        # A small file is read, parsed and encoded on this thread alone: starting threads and
+        # handing chunks between them cost more than the overlap gave back (several ms of a
+        # 100-line append, more under load).
+        inline = src.size <= INLINE_SOURCE_BYTES
+        for pool in self._pools:
+            pool.inline = inline
         reader = ContentReader(src, resume_offset=offset, resume_sha256=sha)
         reader.check_resume()
         replaces_from: int | None = 1 if replace else None
@@ -991,7 +999,10 @@ class _Stage:
         # Reading, hashing, decompressing and cutting lines run on a thread of their own
         # while this one parses and the writer thread encodes Parquet.
         chunks = _Prefetch(
-            _with_strings(iter_chunks(blocks, first_line=line), codec), 2, label=src.uri
+            _with_strings(iter_chunks(blocks, first_line=line), codec),
+            2,
+            label=src.uri,
+            inline=inline,
         )
         counts = [0, 0, 0]  # records read, records failed, line endings
         unterminated = False  # the content ends with a line that has no ending
@@ -1030,6 +1041,7 @@ class _Stage:
                     1,
                     label=src.uri,
                     translate=False,
+                    inline=inline,
                 )
                 items = parsed
             else:
@@ -1731,13 +1743,14 @@ def _parquet_writer(path: str, schema: pa.Schema, options: dict[str, object]) ->
 
 class _WriterThread:
     """Runs Parquet writes on one background thread, in order, up to ``_QUEUED_WRITES``
-    waiting."""
+    waiting; on the caller's thread while ``inline`` (a small file), after the jobs queued
+    before, so the order stays. The thread starts with the first job it gets."""
 
     def __init__(self) -> None:
         self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=_QUEUED_WRITES)
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="lake-log-writer")
-        self._thread.start()
+        self.inline = False
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while True:
@@ -1745,22 +1758,35 @@ class _WriterThread:
             try:
                 if job is None:
                     return
-                if self.error is None:
-                    job()
-            except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
-                self.error = _translate_write_error(e)
+                self._do(job)
             finally:
                 self._jobs.task_done()
 
+    def _do(self, job: Callable[[], object]) -> None:
+        try:
+            if self.error is None:
+                job()
+        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
+            self.error = _translate_write_error(e)
+
     def submit(self, job: Callable[[], object]) -> None:
+        if self.inline:
+            self.wait()
+            self._do(job)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="lake-log-writer")
+            self._thread.start()
         self._jobs.put(job)
 
     def wait(self) -> None:
-        self._jobs.join()
+        if self._thread is not None:
+            self._jobs.join()
 
     def stop(self) -> None:
-        self._jobs.put(None)
-        self._thread.join()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
 
 
 def _translate_write_error(e: BaseException) -> BaseException:
@@ -1833,20 +1859,30 @@ def _head(chunk: LineChunk) -> bytes:
 
 
 class _Prefetch:
-    """Runs an iterator on a thread of its own, a few items ahead of its consumer."""
+    """Runs an iterator on a thread of its own, a few items ahead of its consumer; with
+    ``inline``, on the consumer's thread, item by item (errors told the same way)."""
 
     _END = object()
 
     def __init__(
-        self, it: Iterator[Any], depth: int, *, label: str, translate: bool = True
+        self,
+        it: Iterator[Any],
+        depth: int,
+        *,
+        label: str,
+        translate: bool = True,
+        inline: bool = False,
     ) -> None:
         self.label = label
         self.translate = translate  # False: errors are re-raised as they are
         self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._it = it
-        self._thread = threading.Thread(target=self._run, daemon=True, name="lake-log-reader")
-        self._thread.start()
+        self._failed: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if not inline:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="lake-log-reader")
+            self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -1875,12 +1911,17 @@ class _Prefetch:
         return self
 
     def __next__(self) -> Any:
-        item = self._q.get()
+        if self._thread is None:
+            item = self._failed or self._next_inline()
+        else:
+            item = self._q.get()
         if item is self._END:
-            self._q.put(item)
+            if self._thread is not None:
+                self._q.put(item)
             raise StopIteration
         if isinstance(item, BaseException):
-            self._q.put(item)
+            if self._thread is not None:
+                self._q.put(item)
             if isinstance(item, IngestError) or not self.translate:
                 raise item
             raise SourceUnreadable(
@@ -1888,9 +1929,19 @@ class _Prefetch:
             ) from item
         return item
 
+    def _next_inline(self) -> object:
+        try:
+            return next(self._it)
+        except StopIteration:
+            return self._END
+        except Exception as e:  # noqa: BLE001 - told as the thread would tell it
+            self._failed = e
+            return e
+
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _runs(dates: pa.Array) -> list[tuple[int, int, str | None]] | None:

@@ -203,6 +203,14 @@ class DeltaStore:
                 pass  # no entry there: another table, or none
         self._forget()
 
+    def _checked_kept_with(self, entry: bytes | BaseException) -> None:
+        """:meth:`_check_kept` with the marked version's entry already read (or the error
+        reading it raised)."""
+        self._checked = True
+        mark = _marks().get(self._key)
+        if mark is None or isinstance(entry, BaseException) or _digest(entry) != mark[1]:
+            self._forget()
+
     def _entry(self, version: int) -> bytes:
         """The log entry of ``version`` for a writer: on S3 one GET (pyarrow's read asks for
         the size first: a HEAD and a GET).
@@ -214,21 +222,51 @@ class DeltaStore:
             return read_entry(self.storage, self.uri, version)
         from fsspec.asyn import sync
 
-        _, base = self.storage.filesystem_for(self.uri)
-        bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
         store = _object_store(self.storage)
-
-        async def get() -> bytes:  # s3fs's own cat_file asks for the size first
-            answer = await store._call_s3("get_object", Bucket=bucket, Key=key)
-            async with answer["Body"] as body:
-                return await body.read()
-
         try:
-            return sync(store.loop, get)
+            return sync(store.loop, _get_object, store, *self._entry_key(version))
         except OSError:
             raise
         except Exception as error:  # noqa: BLE001 - botocore's connection errors
             raise OSError(str(error)) from error
+
+    def _entry_key(self, version: int) -> tuple[str, str]:
+        """The bucket and key of the log entry of ``version`` (on S3)."""
+        _, base = self.storage.filesystem_for(self.uri)
+        bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
+        return bucket, key
+
+    def _check_kept_and_look(self, marked: int, version: int) -> bool | None:
+        """On S3: the check of what this thread keeps (:meth:`_check_kept`, a GET of the
+        marked version's entry) and the look for the entry of ``version`` (a HEAD), sent at
+        once: a write asks both first, and one after the other they were two round trips of
+        every append. None when the HEAD failed otherwise than by a missing key (the caller
+        asks again the usual way, for the usual error)."""
+        import asyncio
+
+        from fsspec.asyn import sync
+
+        store = _object_store(self.storage)
+        marked_at = self._entry_key(marked)
+        bucket, key = self._entry_key(version)
+
+        async def both() -> list[object]:
+            return await asyncio.gather(
+                _get_object(store, *marked_at),
+                store._call_s3("head_object", Bucket=bucket, Key=key),  # type: ignore[attr-defined]
+                return_exceptions=True,
+            )
+
+        try:
+            entry, head = sync(store.loop, both)
+        except Exception:  # noqa: BLE001 - the loop itself failed: ask one by one
+            return None
+        self._checked_kept_with(entry if isinstance(entry, bytes) else OSError(str(entry)))
+        if isinstance(head, FileNotFoundError):
+            return False
+        if isinstance(head, BaseException):
+            return None
+        return True
 
     def _forget(self) -> None:
         """Drop everything this thread keeps of the table."""
@@ -325,7 +363,12 @@ class DeltaStore:
             # plan): answered once. A version committed in between makes this write's own
             # commit fail and go through deltalake's, on the log as it is then.
             return False
-        found = has_entry(self.storage, self.uri, version)
+        found = None
+        mark = _marks().get(self._key)
+        if self.storage.is_s3 and not self._checked and mark is not None:
+            found = self._check_kept_and_look(mark[0], version)
+        if found is None:
+            found = has_entry(self.storage, self.uri, version)
         self._absent = None if found else version
         return found
 
@@ -1808,6 +1851,13 @@ def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
         if found is None:
             found = _OBJECT_STORES[key] = storage.fsspec()
     return found
+
+
+async def _get_object(store: object, bucket: str, key: str) -> bytes:
+    """One GET of an object through s3fs (its own cat_file asks for the size first)."""
+    answer = await store._call_s3("get_object", Bucket=bucket, Key=key)  # type: ignore[attr-defined]
+    async with answer["Body"] as body:
+        return await body.read()
 
 
 def _put_object(storage: Storage, path: str, body: bytes) -> None:

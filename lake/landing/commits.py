@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -62,9 +61,11 @@ Mode = Literal["append", "overwrite", "merge"]
 
 log = logging.getLogger("lake")
 
-SMALL_FILE_BYTES = 8 << 20
 AUTO_COMPACT_SMALL_FILES = 32
 AUTO_COMPACT_TARGET_BYTES = 64 << 20
+AUTO_COMPACT_GROWTH = 2
+"""A file joins an auto-compaction only while it is at most this many times the size of the
+smaller files chosen before it together (see :func:`compaction_target`)."""
 REWRITE_LEASE_S = 6 * 3600.0
 """How long a rewrite may hold its table's lease; a killed rewriter's lease frees then."""
 REWRITE_WAIT_S = 600.0
@@ -73,22 +74,47 @@ LINE_COLUMN = "_line"
 
 
 def fragmented(snapshot: Snapshot) -> bool:
-    """Whether appends left enough small files that compacting them is due: at least
-    AUTO_COMPACT_SMALL_FILES files under SMALL_FILE_BYTES in partitions holding two or more
-    (a partition's one file cannot be compacted further).
+    """Whether appends left enough small files that compacting them is due (see
+    :func:`compaction_target`)."""
+    return compaction_target(snapshot) is not None
+
+
+def compaction_target(snapshot: Snapshot) -> int | None:
+    """The target file size of the auto-compaction due on ``snapshot``, or None when none is:
+    at least AUTO_COMPACT_SMALL_FILES files would be merged.
 
     Small appends each add a file; past a few hundred, every commit's checkpoint, every open
     of the table and every query pays for all of them (1,000 appends of 100 rows made a
-    10-day GROUP BY 5.6x slower than over one file). Auto-compaction into files of up to
-    AUTO_COMPACT_TARGET_BYTES keeps the count bounded, like Delta's own auto compaction; files
-    past that size are never rewritten again by it, so its cost per append stays flat.
+    10-day GROUP BY 5.6x slower than over one file). Auto-compaction keeps the count bounded,
+    like Delta's own auto compaction, but tiered: in each partition it merges its files
+    smallest first, each while it is at most AUTO_COMPACT_GROWTH times the ones before it
+    together, up to AUTO_COMPACT_TARGET_BYTES (a partition's one such file is left alone).
+    Merging every file under 8 MB instead rewrote the whole table every 32 appends while it
+    was small, so the cost of an append grew with the table (0.14 s of compaction per 60
+    appends at 300 versions, 0.91 s at 10,400); now a byte is rewritten about once each
+    time what is merged with it grows threefold, and a partition keeps a few files of
+    growing sizes besides its newest small ones (their count grows with the logarithm of its
+    size). In a simulation of 10,000 appends of equal files: 5.5 files' worth rewritten per
+    append (the old rule: 156), at most 36 files at a time (the old rule: 32).
+
+    The target is the largest partition's chosen total: deltalake merges only files up to
+    the target, and those chosen in one partition fill one file of it exactly.
     """
-    small: Counter[tuple[tuple[str, str | None], ...]] = Counter(
-        tuple(sorted(f.partition_values.items()))
-        for f in snapshot.files
-        if f.size < SMALL_FILE_BYTES
-    )
-    return sum(n for n in small.values() if n > 1) >= AUTO_COMPACT_SMALL_FILES
+    sizes: dict[tuple[tuple[str, str | None], ...], list[int]] = {}
+    for f in snapshot.files:
+        sizes.setdefault(tuple(sorted(f.partition_values.items())), []).append(f.size)
+    merged, target = 0, 0
+    for partition in sizes.values():
+        chosen, total = 0, 0
+        for size in sorted(partition):
+            if total + size > AUTO_COMPACT_TARGET_BYTES or (
+                chosen and size > AUTO_COMPACT_GROWTH * total
+            ):
+                break
+            chosen, total = chosen + 1, total + size
+        if chosen > 1:
+            merged, target = merged + chosen, max(target, total)
+    return target if merged >= AUTO_COMPACT_SMALL_FILES else None
 
 
 @dataclass(frozen=True)
@@ -155,8 +181,10 @@ class TableRun:
         if error is None:
             if self.version is None:  # nothing to commit (e.g. every file skipped)
                 self.catalog.finish_run(self.run_id, status="completed")
-            elif self._appended is not None and fragmented(self._appended):
-                self._compact_small_files()
+            elif self._appended is not None:
+                target = compaction_target(self._appended)
+                if target is not None:
+                    self._compact_small_files(target)
             return
         message = str(error) if isinstance(error, LakeError) else f"{type(error).__name__}: {error}"
         try:
@@ -338,8 +366,9 @@ class TableRun:
             wait_s=REWRITE_WAIT_S if wait else 0.0,
         )
 
-    def _compact_small_files(self) -> None:
-        """Auto-compaction, after an append left many small files (see :func:`fragmented`): a
+    def _compact_small_files(self, target: int) -> None:
+        """Auto-compaction into files of up to ``target`` bytes, after an append left many
+        small files (see :func:`compaction_target`): a
         run and a version of its own, so the write's version stays exactly what it wrote. A
         failure here fails nothing: the write is committed, and the next append tries again."""
         try:
@@ -351,7 +380,7 @@ class TableRun:
                 job=f"auto-compact:{self.table.name}",
                 parameters={"auto": True, "after_run": self.run_id},
             ) as run:
-                run.compact(target_file_bytes=AUTO_COMPACT_TARGET_BYTES)
+                run.compact(target_file_bytes=target)
         except LeaseHeld:
             pass  # another process is compacting the table right now: that is enough
         except LakeError as error:

@@ -46,7 +46,11 @@ def sync_table(
 
 
 def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> SyncResult:
-    through = catalog.recorded_through(table)
+    through: int | None = table.versions_through
+    if through is None:  # not known when the table was read: asked (and counted) now
+        through = catalog.recorded_through(table)
+    elif through < 0:
+        through = None
     if through is not None and table.kind != EXTERNAL_KIND and not store.has_version(through + 1):
         # The common case, told by one look-up: the log has nothing after the catalog's newest
         # record. Loading the latest log instead lists it, which grows with the log on a local
@@ -60,6 +64,17 @@ def _record_missing(catalog: Catalog, store: DeltaStore, table: TableInfo) -> Sy
     latest = dt.version()
     if through == latest:
         return SyncResult(str(table.name), (), latest)  # the common case: nothing to record
+    result = _record_gaps(catalog, store, table, latest)
+    if table.kind != EXTERNAL_KIND and not int(table.properties.get(OLDEST_KEY, 0)):
+        # Every version 0..latest is recorded now (some maybe out of order, by other
+        # writers, which left the table's complete prefix behind): the next write asks one
+        # look-up again instead of coming here.
+        catalog.mark_recorded_through(table, latest)
+    return result
+
+
+def _record_gaps(catalog: Catalog, store: DeltaStore, table: TableInfo, latest: int) -> SyncResult:
+    """Record every version up to ``latest`` the catalog has not recorded."""
     known = catalog.recorded_versions(table)
     # Writers record their versions themselves, possibly out of order; look for gaps, not
     # only for versions past the newest record.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -175,3 +176,29 @@ def test_a_table_deleted_and_made_again_in_one_process_commits_from_its_first_ve
         store = again.delta(again.table("ml.again"))
         assert store.open().version() == 1
         assert store.snapshot().rows == 3
+
+
+def test_a_table_made_again_to_the_same_version_by_another_writer_is_not_taken_for_the_old(
+    lk, backend
+):
+    """The writer's kept state of the old table (its last snapshot) is checked against the log
+    in the same round trip as its look for the next version: the new log has that version
+    number too, but not that entry."""
+    for i in range(3):
+        lk.write_table("ml.again", _rows(5 * i))
+    location = lk.table("ml.again").location
+    _remove_table_folder(backend, location)
+
+    def other_writer() -> None:  # a thread keeps nothing of the table the test's thread keeps
+        with _another_catalog(backend) as catalog, lake.connect(catalog=catalog) as other:
+            for i in range(3):
+                other.write_table("ml.again", _rows(100 + i, 1))
+
+    worker = threading.Thread(target=other_writer)
+    worker.start()
+    worker.join()
+    after = lk.write_table("ml.again", _rows(200, 2))
+    assert after.version == 3
+    assert (after.rows_added, after.rows_total, after.files_total) == (2, 5, 4)
+    store = lk.delta(lk.table("ml.again"))
+    assert store.snapshot(3).rows == 5

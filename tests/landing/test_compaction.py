@@ -92,3 +92,35 @@ def test_optimize_writes_a_dictionary_only_for_columns_whose_values_repeat(lk):
         "request.size": True,
     }
     assert lk.sql("SELECT * FROM web.hits ORDER BY id").rows() == before
+
+
+def test_auto_compaction_leaves_a_file_much_larger_than_the_small_ones_alone(lk):
+    """Tiered: the small files since are merged together; a file more than twice their size
+    together is not rewritten with them (merging every file under 8 MB rewrote the whole
+    table every 32 appends, and an append's cost grew with the table)."""
+    big = lk.write_table("ml.tiered", _rows(0, 20_000))
+    (kept,) = lk.describe("ml.tiered").snapshot.files
+    assert big.files_total == 1
+    for i in range(AUTO_COMPACT_SMALL_FILES):
+        lk.write_table("ml.tiered", _rows(20_000 + 10 * i))
+    optimized = [v for v in lk.history("ml.tiered") if v.operation == "OPTIMIZE"]
+    assert len(optimized) == 1
+    files = lk.describe("ml.tiered").snapshot.files
+    assert kept.path in {f.path for f in files}
+    assert len(files) == 2
+    n = 20_000 + 10 * AUTO_COMPACT_SMALL_FILES
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.tiered").rows() == [
+        {"n": n, "s": sum(range(n))}
+    ]
+
+
+def test_tiered_auto_compaction_keeps_the_file_count_under_its_threshold(lk):
+    for i in range(AUTO_COMPACT_SMALL_FILES * 3):
+        lk.write_table("ml.tiers", _rows(10 * i))
+    history = lk.history("ml.tiers")
+    assert len([v for v in history if v.operation == "OPTIMIZE"]) >= 3
+    assert len(lk.describe("ml.tiers").snapshot.files) < AUTO_COMPACT_SMALL_FILES
+    n = 10 * AUTO_COMPACT_SMALL_FILES * 3
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.tiers").rows() == [
+        {"n": n, "s": sum(range(n))}
+    ]

@@ -529,3 +529,35 @@ def test_strings_all_before_or_after_the_digits_are_never_instants_and_a_mix_sti
     assert t.schema.field("b").type == pa.string()
     assert t.column("a").to_pylist() == ["/path", ""]
     assert t.column("c").to_pylist() == ['"2024-01-21T10:00:00Z"', '"later"']
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "apache"])
+def test_a_small_file_staged_on_one_thread_gives_the_rows_threads_give(tmp_path, monkeypatch, kind):
+    """Files up to INLINE_SOURCE_BYTES are read, parsed and encoded on the calling thread:
+    the same rows, bytes and counts as on the reader, parser and writer threads."""
+    import ingest.logs.stage as stage_module
+
+    source = NGINX if kind == "jsonl" else APACHE
+    lines = source.read_bytes().splitlines(keepends=True)[:600]
+    lines[7] = b"not json at all\n"  # a line that fails, kept in _error
+    path = tmp_path / f"small.{kind}"
+    path.write_bytes(b"".join(lines))
+    options = {"preset": "apache-combined"} if kind == "apache" else {}
+    seen = []
+    for limit in (0, 1 << 30):  # on threads, then inline
+        monkeypatch.setattr(stage_module, "INLINE_SOURCE_BYTES", limit)
+        staged = stage(tmp_path, [path], **options)
+        seen.append(
+            (
+                rows(staged),
+                staged.records_read,
+                staged.records_failed,
+                staged.schema,
+                staged.sources,
+            )
+        )
+    assert seen[0][0].num_rows > 400 and seen[0][2] >= 1
+    names = [c for c in seen[0][0].column_names if c != "_ingested_at"]  # the time of each run
+    differ = [c for c in names if seen[0][0][c] != seen[1][0][c]]
+    assert differ == []
+    assert seen[0][1:] == seen[1][1:]

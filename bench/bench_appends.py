@@ -1,0 +1,342 @@
+"""Small appends, old code against new in the same run: ``write_table`` of 100 rows and
+``ingest_logs`` of a 100-line file, one call each, on the embedded default (local folder +
+SQLite) and on S3 (moto) + PostgreSQL.
+
+    python -m bench.bench_appends [--old PATH] [--appends N] [--ingests N] [--versions V]
+                                  [--backends sqlite,s3_pg] [--rounds 2]
+
+Each (code, backend) pair runs in a child process of its own, the old code (a checkout at
+PATH, imported through PYTHONPATH) and this one alternating, ``--rounds`` times. A child creates the
+table, optionally grows it to V versions first (``--versions 10000``: is an append at
+10,000 versions as fast as at 10?), then times the appends: wall and CPU (user + system of
+the process) per append, SQL statements and transactions per append (SQLAlchemy's events),
+and S3 requests per append (moto's request log). Medians; read the load printed with them.
+
+Issue 18, small appends, third round (December 2026; the machine was shared the whole time,
+load 4-13, so wall times are only compared within a run and CPU, statements, transactions
+and requests decide; a quiet rerun is the lead's):
+
+* What a regular append still did that grew with the history or cost a round trip (counted
+  with SQLAlchemy's events and moto's log, profiled with cProfile): the catalog counted all
+  version rows of the table on every sync, in a transaction of its own (1.5 ms at 10,000
+  versions); every transaction on PostgreSQL began with ``pool_pre_ping``'s ``SELECT 1`` (a
+  round trip, five per log append; the statement events do not count it); on S3 the check
+  of the kept log entry (a GET) waited for the look for the next version (a HEAD);
+  auto-compaction rewrote every file under 8 MB every 32 appends, the whole table while it
+  was small; a 100-line log file started three threads (reader, parser, encoder) and
+  handed its one chunk between them.
+* Changed: the table row keeps the complete prefix of recorded versions
+  (``tables.versions_through``, migration 0005, moved by each record, made unknown by a
+  trigger when a version row is deleted by hand), read with the table: one transaction
+  and two statements fewer per append; a pooled connection is pinged only after a second
+  idle; the GET and the HEAD go out together on s3fs's loop; auto-compaction is tiered
+  (``lake.landing.commits.compaction_target``); a file up to 256 KiB is staged on the
+  calling thread; a run that prepared nothing skips marking file ranges.
+* Counted per append (this bench, 200 ``write_table``, 60 ``ingest_logs``): ``write_table``
+  11.42 -> 9.42 statements in 4.15 -> 3.15 transactions (plus 4.15 -> 0 pings on PG);
+  ``ingest_logs`` 18.23 -> 17.23 statements in 6.08 -> 5.08 transactions (6.08 -> 0
+  pings); S3 requests per append unchanged in number (9.07 -> 8.94 with checkpoints and
+  compactions), the two first ones now in one round trip.
+* Timed, old code (``--old``, the main branch) and this code alternating in one run, three
+  rounds, load 5.4-9.4 (medians per round): local + SQLite ``write_table`` CPU 12.0 / 8.7 /
+  7.4 -> 9.8 / 8.6 / 5.2 ms, wall 26.7 / 15.9 / 17.2 -> 18.3 / 14.2 / 10.8 ms;
+  ``ingest_logs`` CPU 28.6 / 23.9 / 17.3 -> 19.5 / 22.2 / 16.4 ms, wall 57.8 / 38.3 / 43.0 ->
+  40.2 / 32.0 / 34.2 ms. S3 + PG ``write_table`` wall 76.0 / 63.9 / 64.4 -> 56.7 / 55.9 /
+  57.7 ms (CPU alike, 18-23 ms: what went is waiting); ``ingest_logs`` 118 / 73 / 79 -> 94 /
+  74 / 105 ms (not told apart at this load).
+* Quieter (load 1.5-3.2, after the suite), old and new alternating: local + SQLite, five
+  rounds of 150 ``write_table`` and 60 ``ingest_logs``, medians per round: ``write_table``
+  5.5 / 4.3 / 5.8 / 4.4 / 4.7 -> 4.4 / 4.6 / 4.8 / 4.6 / 4.1 ms (median of rounds 4.7 ->
+  4.6); ``ingest_logs`` 16.1 / 10.8 / 12.6 / 11.8 / 12.4 -> 10.2 / 12.0 / 11.6 / 12.0 /
+  10.4 ms (12.4 -> 11.6): both within the 15 ms target, as before this round. S3 (moto) +
+  PG, three rounds: ``write_table`` 32.2 / 36.0 / 44.9 -> 23.8 / 34.2 / 35.8 ms (CPU 14.5 /
+  17.2 / 24.4 -> 12.1 / 18.6 / 20.7); ``ingest_logs`` 41.6 / 47.9 / 56.2 -> 33.9 / 72.3 /
+  50.0 ms (the 72.3 with its CPU at 44 ms against 21-30 in the other rounds: another
+  process's burst). The 30 ms target on S3 + PG is met in the quietest round only; what is
+  left per append is three transactions (about 14 round trips to PostgreSQL, each a few
+  tenths of a ms plus SQLAlchemy), three S3 round trips to moto (its GET/HEAD pair about
+  8 ms, each PUT 5-7 ms through s3fs), and 12-20 ms of CPU.
+* Flat at 10,000 versions (``--versions 10000 --appends 100 --ingests 0 --backends
+  sqlite``, one table grown to 10,000 versions by ``write_table`` then 100 more timed, load
+  4.4-4.7): old code median 18.7 ms (CPU 9.5), mean 40.5 ms (CPU 22.3); this code median
+  9.4 ms (CPU 7.4), mean 19.9 ms (CPU 16.0); at the start of a table in the run above the
+  CPU median is 5.2-9.8 ms, so the median is flat. What is left in the mean at 10,000
+  versions (cProfile, 100 appends, CPU): a checkpoint every ten versions, 36 ms each, of
+  which bringing the kept log up to date lists the whole ``_delta_log`` (deltalake lists
+  the folder; on a local disk that grows with the log) and the checkpoint holds the
+  tombstones of every compaction within the retention; a tiered compaction every 32
+  appends, 164 ms each at this size, now mostly the small files; and recording a version
+  through SQLAlchemy's ORM (its flush is the largest single cost of the catalog's share).
+* Tried and dropped: none of the above was undone. Not tried for lack of time: starting
+  the S3 look-ahead before the catalog reads the table (it could overlap the first
+  transaction), writing the version record with Core inserts instead of the ORM, and
+  checkpoints that do not list the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent.parent
+ROWS = 100
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _batch(i: int) -> Any:
+    import pyarrow as pa
+
+    start = i * ROWS
+    return pa.table(
+        {
+            "id": pa.array(range(start, start + ROWS), pa.int64()),
+            "user": pa.array([f"user{n % 97}" for n in range(start, start + ROWS)]),
+            "score": pa.array([n * 0.5 for n in range(start, start + ROWS)], pa.float64()),
+        }
+    )
+
+
+def _lines(i: int) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "ts": f"2026-10-{1 + (i // 50) % 28:02d}T{n % 24:02d}:{n % 60:02d}:00Z",
+                "level": "info",
+                "status": 200 + n % 5,
+                "request": {"method": "GET", "path": f"/p/{n % 13}"},
+                "latency_ms": n % 300,
+            }
+        )
+        + "\n"
+        for n in range(i * ROWS, (i + 1) * ROWS)
+    )
+
+
+def child(backend: str, appends: int, ingests: int, versions: int, log: str | None) -> None:
+    """One (code, backend) pair: prints a JSON line of its samples."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    import lake
+
+    counts = {"statements": 0, "commits": 0}
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _statement(*_: object) -> None:
+        counts["statements"] += 1
+
+    @event.listens_for(Engine, "commit")
+    def _commit(*_: object) -> None:
+        counts["commits"] += 1
+
+    def requests() -> int:
+        if not log:
+            return 0
+        with open(log, "rb") as f:
+            return sum(1 for line in f if b'HTTP/1.1"' in line)
+
+    place = Path(tempfile.mkdtemp(prefix="lake-bench-appends-"))
+    if backend == "s3_pg":
+        warehouse, catalog = os.environ["BENCH_WAREHOUSE"], os.environ["BENCH_CATALOG"]
+    else:
+        warehouse, catalog = str(place / "warehouse"), f"sqlite:///{place / 'catalog.db'}"
+    out: dict[str, Any] = {"backend": backend, "code": str(Path(lake.__file__).parent.parent)}
+    with lake.connect(warehouse=warehouse, catalog=catalog, cwd=place) as lk:
+        lk.write_table("web.appends", _batch(0))
+        for i in range(1, versions):
+            lk.write_table("web.appends", _batch(i))
+        for name, n, action in (
+            ("write_table", appends, lambda i: lk.write_table("web.appends", _batch(i))),
+            ("ingest_logs", ingests, lambda i: lk.ingest_logs("web.logs", str(_file(place, i)))),
+        ):
+            if not n:
+                continue
+            if name == "ingest_logs":
+                action(10**6)  # creates the table: not timed
+            walls, cpus = [], []
+            statements, commits, sent = counts["statements"], counts["commits"], requests()
+            for i in range(n):
+                wall, cpu = time.perf_counter(), _cpu()
+                action(versions + i)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(_cpu() - cpu)
+            out[name] = {
+                "median_ms": round(statistics.median(walls) * 1000, 2),
+                "first10_ms": round(statistics.median(walls[:10]) * 1000, 2),
+                "last10_ms": round(statistics.median(walls[-10:]) * 1000, 2),
+                "mean_ms": round(statistics.fmean(walls) * 1000, 2),
+                "cpu_median_ms": round(statistics.median(cpus) * 1000, 2),
+                "cpu_mean_ms": round(statistics.fmean(cpus) * 1000, 2),
+                "statements": round((counts["statements"] - statements) / n, 2),
+                "transactions": round((counts["commits"] - commits) / n, 2),
+                "s3_requests": round((requests() - sent) / n, 2),
+            }
+    out["load"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
+
+
+def _file(place: Path, i: int) -> Path:
+    path = place / f"small-{i}.jsonl"
+    path.write_text(_lines(i))
+    return path
+
+
+@contextlib.contextmanager
+def _moto(log: Path) -> Any:
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with open(log, "wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=sink,
+            stderr=sink,
+        )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto did not start")
+            time.sleep(0.05)  # a child process starting to listen: a readiness poll
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench-secret",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="lake-bench")
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+TARGETS_S = {"sqlite": 0.015, "s3_pg": 0.030}
+"""Issue 18's targets for a 100-row append (median, in-process)."""
+
+
+def measure(options: dict[str, str]) -> list[dict[str, Any]]:
+    """Each (round, backend, code) pair's child results, printed as they come."""
+    old = options.get("--old", "")
+    sides = [("old", old), ("new", "")] if old else [("new", "")]
+    sys.path.insert(0, str(HERE))
+    from bench.common import drop_pg_database, pg_database, pg_url, process_env
+
+    found = []
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "moto.log"
+        with _moto(log) as aws:
+            for round_ in range(int(options["--rounds"])):
+                for backend in options["--backends"].split(","):
+                    for side, root in sides:
+                        db = pg_database()
+                        env = process_env(
+                            **aws,
+                            BENCH_CATALOG=pg_url(db),
+                            BENCH_WAREHOUSE=f"s3://lake-bench/{uuid.uuid4().hex[:8]}",
+                            PYTHONPATH=root,
+                        )
+                        try:
+                            done = subprocess.run(
+                                [
+                                    sys.executable,
+                                    __file__,
+                                    "--child",
+                                    backend,
+                                    options["--appends"],
+                                    options["--ingests"],
+                                    options["--versions"],
+                                    str(log) if backend == "s3_pg" else "",
+                                ],
+                                env=env,
+                                capture_output=True,
+                                text=True,
+                                check=False,
+                            )
+                        finally:
+                            drop_pg_database(db)
+                        if done.returncode:
+                            print(done.stderr[-3000:], file=sys.stderr)
+                            continue
+                        result = json.loads(done.stdout.strip().splitlines()[-1])
+                        found.append({"round": round_, "side": side, **result})
+                        print(json.dumps(found[-1]), flush=True)
+    return found
+
+
+def run(scale: float = 0.1) -> list[dict[str, Any]]:
+    """``make bench``: this code alone, against issue 18's targets."""
+    options = {
+        "--appends": str(max(int(200 * scale * 10), 20)),
+        "--ingests": str(max(int(60 * scale * 10), 10)),
+        "--versions": "0",
+        "--backends": "sqlite,s3_pg",
+        "--rounds": "1",
+    }
+    rows = []
+    for result in measure(options):
+        for case in ("write_table", "ingest_logs"):
+            figures = result.get(case)
+            if not figures:
+                continue
+            target = TARGETS_S[result["backend"]]
+            ours = figures["median_ms"] / 1000
+            rows.append(
+                {
+                    "case": f"100-row append, {case}, {result['backend']}",
+                    "ours_s": ours,
+                    "baseline_s": target,
+                    "baseline": "issue 18 target",
+                    "ratio": ours / target,
+                    **{k: v for k, v in figures.items() if k != "median_ms"},
+                    "load": round(result["load"], 1),
+                }
+            )
+    return rows
+
+
+def main(args: list[str]) -> None:
+    options = {
+        "--old": "",
+        "--appends": "200",
+        "--ingests": "60",
+        "--versions": "0",
+        "--backends": "sqlite,s3_pg",
+        "--rounds": "2",
+    }
+    options.update(zip(args[::2], args[1::2], strict=True))
+    measure(options)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        backend, appends, ingests, versions, log = sys.argv[2:7]
+        child(backend, int(appends), int(ingests), int(versions), log or None)
+    else:
+        main(sys.argv[1:])
