@@ -79,7 +79,7 @@ def test_the_migrated_catalog_is_exactly_what_the_models_declare(backend):
 def _schema(url: str) -> dict[str, Any]:
     """Everything a database's schema holds that the lake relies on, as plain values: per
     table its columns in order, keys, indexes, constraints and rows (``alembic_version``'s
-    included), and on PostgreSQL its sequences."""
+    included), its triggers, and on PostgreSQL its sequences, views and functions."""
     engine = create_engine(url)
     found: dict[str, Any] = {}
     with engine.connect() as connection:
@@ -109,6 +109,19 @@ def _schema(url: str) -> dict[str, Any]:
         if connection.dialect.name == "postgresql":
             found["sequences"] = sorted(seen.get_sequence_names())
             found["views"] = sorted(seen.get_view_names())
+            triggers = (
+                "SELECT event_object_table, trigger_name, event_manipulation, action_timing, "
+                "action_statement FROM information_schema.triggers"
+            )
+            functions = (
+                "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            )
+            found["functions"] = sorted(map(tuple, connection.execute(text(functions))))
+        else:
+            triggers = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
+        # The database's own rules (a version row deleted by hand: catalog.models)
+        found["triggers"] = sorted(map(tuple, connection.execute(text(triggers))))
     engine.dispose()
     return found
 
@@ -116,7 +129,7 @@ def _schema(url: str) -> dict[str, Any]:
 def test_a_new_catalog_has_the_schema_the_migrations_make(backend, second_database):
     """A new catalog is made at head in one pass (``catalog.database.create_at_head``), not
     by walking the migrations: both ways must give the same tables, columns, keys, indexes,
-    constraints and rows, so a new migration without its model change (or the reverse)
+    constraints, triggers and rows, so a new migration without its model change (or the reverse)
     fails here."""
     created = Catalog(backend.catalog_url)
     assert created.migration == "created"
@@ -124,21 +137,31 @@ def test_a_new_catalog_has_the_schema_the_migrations_make(backend, second_databa
     _migrated(second_database)
     made, migrated = _schema(backend.catalog_url), _schema(second_database)
     assert made["alembic_version"]["rows"] == [(HEAD_REVISION,)]
+    assert [trigger[1] for trigger in made["triggers"]] == ["table_versions_unrecorded"]
     assert made == migrated
 
 
-def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend):
+def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend, second_database):
+    from alembic import command
+    from alembic.config import Config
+
     engine = create_engine(backend.catalog_url)
     with engine.connect() as connection:
-        create_at_head(connection)
-        connection.execute(text("DROP TABLE leases"))  # what 0004 adds
-        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+        config = Config()
+        config.set_main_option("script_location", "catalog:migrations")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")  # a catalog as a lake of that revision left it
         connection.commit()
     engine.dispose()
+    assert "leases" not in _schema(backend.catalog_url)  # what 0004 adds
     upgraded = Catalog(backend.catalog_url)
     assert upgraded.migration == "upgraded from 0003"
     upgraded.close()
-    assert "leases" in _schema(backend.catalog_url)
+    engine = create_engine(second_database)
+    with engine.connect() as connection:
+        create_at_head(connection)
+    engine.dispose()
+    assert _schema(backend.catalog_url) == _schema(second_database)
 
 
 def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
