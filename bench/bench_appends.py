@@ -75,11 +75,9 @@ and requests decide; a quiet rerun is the lead's):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -196,47 +194,6 @@ def _file(place: Path, i: int) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _moto(log: Path) -> Any:
-    import boto3
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with open(log, "wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=sink,
-            stderr=sink,
-        )
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench-secret",
-        "AWS_REGION": "us-east-1",
-        "AWS_ALLOW_HTTP": "true",
-    }
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto did not start")
-            time.sleep(0.05)  # a child process starting to listen: a readiness poll
-        boto3.client(
-            "s3",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench-secret",
-            region_name="us-east-1",
-        ).create_bucket(Bucket="lake-bench")
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 TARGETS_S = {"sqlite": 0.015, "s3_pg": 0.030}
 """Issue 18's targets for a 100-row append (median, in-process)."""
 
@@ -246,12 +203,18 @@ def measure(options: dict[str, str]) -> list[dict[str, Any]]:
     old = options.get("--old", "")
     sides = [("old", old), ("new", "")] if old else [("new", "")]
     sys.path.insert(0, str(HERE))
-    from bench.common import drop_pg_database, pg_database, pg_url, process_env
+    from bench.common import (
+        drop_pg_database,
+        moto_s3_server,
+        pg_database,
+        pg_url,
+        process_env,
+    )
 
     found = []
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "moto.log"
-        with _moto(log) as aws:
+        with moto_s3_server("lake-bench", log) as aws:
             for round_ in range(int(options["--rounds"])):
                 for backend in options["--backends"].split(","):
                     for side, root in sides:

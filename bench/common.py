@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -36,20 +37,22 @@ def process_env(**settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def moto_s3_server(bucket: str) -> Iterator[dict[str, str]]:
+def moto_s3_server(bucket: str, log: Path | None = None) -> Iterator[dict[str, str]]:
     """moto's S3 server in a child process (in this one it would share the GIL with the
     writer it serves: deltalake holds it while it waits for the network), with ``bucket``
-    made; yields the AWS_ settings that point the lake at it."""
+    made; yields the AWS_ settings that point the lake at it. ``log``: where its request
+    log goes (one line per request), to count requests."""
     import boto3
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log or os.devnull, "wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=sink,
+            stderr=sink,
+        )
     env = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "bench",
