@@ -16,6 +16,13 @@ Cases (each side run at least 3 times in the same process, medians reported):
 ``run(scale=1.0)`` is sized so ``python -m bench`` stays within a few minutes (200,000 lines,
 a 200 MB file for memory); ``run(scale=FULL_SCALE)`` is the full case (2,000,000 lines,
 about 500 MB; a 2 GB file for memory).
+
+Nested time fields (2026-12-06): ECS-style lines whose ``event.created`` is a time in whole
+seconds (pyarrow guesses those as timestamps; with fractions it does not) had every chunk
+read twice, because the reader hint named top-level time fields only. 300,000 such lines,
+``lk.ingest_logs`` in a fresh process, old and new code alternating three times in one run
+(load 3.7): pyarrow reads per ingest 12 -> 7, CPU 1.23-1.26 -> 0.98-1.04 s (medians 1.24 ->
+0.99, -20%), the same rows and types.
 """
 
 from __future__ import annotations
