@@ -193,22 +193,21 @@ class DeltaStore:
         kept can be trusted."""
         if self._checked:
             return
-        self._checked = True
         mark = _marks().get(self._key)
+        entry: bytes | BaseException | None = None
         if mark is not None:
             try:
-                if _digest(self._entry(mark[0])) == mark[1]:
-                    return
-            except OSError:
-                pass  # no entry there: another table, or none
-        self._forget()
+                entry = self._entry(mark[0])
+            except OSError as error:  # no entry there: another table, or none
+                entry = error
+        self._checked_kept_with(entry)
 
-    def _checked_kept_with(self, entry: bytes | BaseException) -> None:
+    def _checked_kept_with(self, entry: bytes | BaseException | None) -> None:
         """:meth:`_check_kept` with the marked version's entry already read (or the error
-        reading it raised)."""
+        reading it raised; None: nothing was marked, so nothing was read)."""
         self._checked = True
         mark = _marks().get(self._key)
-        if mark is None or isinstance(entry, BaseException) or _digest(entry) != mark[1]:
+        if mark is None or not isinstance(entry, bytes) or _digest(entry) != mark[1]:
             self._forget()
 
     def _entry(self, version: int) -> bytes:
@@ -261,7 +260,7 @@ class DeltaStore:
             entry, head = sync(store.loop, both)
         except Exception:  # noqa: BLE001 - the loop itself failed: ask one by one
             return None
-        self._checked_kept_with(entry if isinstance(entry, bytes) else OSError(str(entry)))
+        self._checked_kept_with(entry)
         if isinstance(head, FileNotFoundError):
             return False
         if isinstance(head, BaseException):
