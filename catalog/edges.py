@@ -15,13 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
 from lake.core.errors import VersionNotFound
 from lake.core.names import TableVersion
+
+EDGES = m.LineageEdge.__table__
+SOURCES = m.Source.__table__
+VERSIONS = m.TableVersion.__table__
+_IDENTITY = (SOURCES.c.kind, SOURCES.c.namespace, SOURCES.c.name, SOURCES.c.version)
 
 
 @dataclass(frozen=True)
@@ -62,31 +67,37 @@ def add_edges(
     version_row: m.TableVersion | None = None,
 ) -> None:
     """Add one edge per target in ``session`` (``version_row``: the table version's row,
-    when the caller has it).
+    when the caller has it), in one batched insert.
 
     Raises:
         VersionNotFound: a table version is not recorded.
     """
+    if not targets:
+        return
+    session.flush()  # the caller's pending rows first: the edges refer to them
+    conn = session.connection()
     refs = [t for t in targets if isinstance(t, SourceRef)]
     ids = source_ids(session, refs) if refs else {}
+    rows = []
     for target in targets:
         if isinstance(target, SourceRef):
-            found = ids[_identity(target)]
-            session.add(m.LineageEdge(run_id=run_id, direction=direction, source_id=found))
-        else:
-            row = version_row or session.scalar(
-                select(m.TableVersion).where(
-                    m.TableVersion.table_id == target.table_id,
-                    m.TableVersion.version == target.version,
+            rows.append({"source_id": ids[_identity(target)], "table_version_id": None})
+            continue
+        found = version_row.id if version_row is not None else None
+        if found is None:
+            found = conn.execute(
+                select(VERSIONS.c.id).where(
+                    VERSIONS.c.table_id == target.table_id,
+                    VERSIONS.c.version == target.version,
                 )
+            ).scalar()
+        if found is None:
+            raise VersionNotFound(
+                f"Version {target.version} of {target.table} is not recorded; "
+                f"run `lake catalog sync`."
             )
-            if row is None:
-                raise VersionNotFound(
-                    f"Version {target.version} of {target.table} is not recorded; "
-                    f"run `lake catalog sync`."
-                )
-            session.add(m.LineageEdge(run_id=run_id, direction=direction, table_version_id=row.id))
-    session.flush()
+        rows.append({"source_id": None, "table_version_id": found})
+    conn.execute(insert(EDGES), [{"run_id": run_id, "direction": direction, **r} for r in rows])
 
 
 def _identity(ref: SourceRef) -> tuple[str, str, str, str | None]:
@@ -99,14 +110,18 @@ def source_ids(
     """The ids of the sources' rows by (kind, namespace, name, version), adding the missing
     ones: one query per 500 names and one batched insert, however many sources an event names
     (an event naming 1,000 inputs held the catalog's write lock for seconds one by one)."""
+    session.flush()
+    conn = session.connection()
     wanted = {_identity(r): r for r in refs}
     found: dict[tuple[str, str, str, str | None], int] = {}
     names = sorted({r.name for r in refs})
     for start in range(0, len(names), 500):
-        rows = session.execute(
-            select(m.Source.id, m.Source.kind, m.Source.namespace, m.Source.name, m.Source.version)
-            .where(m.Source.name.in_(names[start : start + 500]))
-            .order_by(m.Source.id)
+        rows = conn.execute(
+            select(
+                SOURCES.c.id, SOURCES.c.kind, SOURCES.c.namespace, SOURCES.c.name, SOURCES.c.version
+            )
+            .where(SOURCES.c.name.in_(names[start : start + 500]))
+            .order_by(SOURCES.c.id)
         )
         for row_id, *identity in rows:
             key = tuple(identity)
@@ -114,20 +129,21 @@ def source_ids(
                 found[key] = row_id  # type: ignore[index]
     missing = [ref for key, ref in wanted.items() if key not in found]
     if missing:
-        rows = [
-            m.Source(
-                kind=ref.kind,
-                namespace=ref.namespace,
-                name=ref.name,
-                version=ref.version,
-                facets=m.jsonable(ref.facets),
-            )
-            for ref in missing
-        ]
-        session.add_all(rows)
-        session.flush()
-        for ref, row in zip(missing, rows, strict=True):
-            found[_identity(ref)] = row.id
+        added = conn.execute(
+            insert(SOURCES).returning(SOURCES.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": ref.kind,
+                    "namespace": ref.namespace,
+                    "name": ref.name,
+                    "version": ref.version,
+                    "facets": m.jsonable(ref.facets),
+                }
+                for ref in missing
+            ],
+        )
+        for ref, row_id in zip(missing, added.scalars().all(), strict=True):
+            found[_identity(ref)] = row_id
     return found
 
 
@@ -154,4 +170,13 @@ def source_id(session: Session, ref: SourceRef) -> int:
     return row.id
 
 
-__all__ = ["SourceRef", "add_edges", "add_inputs", "add_outputs", "source_id", "source_ids"]
+__all__ = [
+    "EDGES",
+    "SOURCES",
+    "SourceRef",
+    "add_edges",
+    "add_inputs",
+    "add_outputs",
+    "source_id",
+    "source_ids",
+]

@@ -16,12 +16,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog import models as m
 from catalog.connection import Connection
 from catalog.tables import TableInfo
+
+INGESTED = m.IngestedFile.__table__
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,32 @@ def add_pending_files(
     session: Session, table_id: int, run_id: str, files: Sequence[PendingFile]
 ) -> None:
     """Enter the ranges the run is about to commit, ``pending``, in the caller's session."""
-    session.add_all(
-        m.IngestedFile(
-            table_id=table_id,
-            run_id=run_id,
-            uri=f.uri,
-            sha256=f.sha256,
-            start_offset=f.start_offset,
-            end_offset=f.end_offset,
-            end_line=f.end_line,
-            records=f.records,
-            state="pending",
-        )
-        for f in files
+    if not files:
+        return
+    session.connection().execute(
+        insert(INGESTED),
+        [
+            {
+                "table_id": table_id,
+                "run_id": run_id,
+                "uri": f.uri,
+                "sha256": f.sha256,
+                "start_offset": f.start_offset,
+                "end_offset": f.end_offset,
+                "end_line": f.end_line,
+                "records": f.records,
+                "state": "pending",
+            }
+            for f in files
+        ],
     )
 
 
 def commit_pending_files(session: Session, run_id: str, version: int) -> None:
     """Mark the run's pending ranges committed in ``version``, in the caller's session."""
-    session.execute(
-        update(m.IngestedFile)
-        .where(m.IngestedFile.run_id == run_id, m.IngestedFile.state == "pending")
+    session.connection().execute(
+        update(INGESTED)
+        .where(INGESTED.c.run_id == run_id, INGESTED.c.state == "pending")
         .values(state="committed", version=version)
     )
 
@@ -89,30 +96,33 @@ def ingested_files(
     """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
     when given, and then also those ending at one of ``sizes``: whole files of those sizes),
     in the order they were entered."""
+    return db.transaction(lambda session: ingested_files_in(session, table.id, uris, sizes=sizes))
 
-    def work(session: Session) -> list[IngestedFileInfo]:
-        query = select(m.IngestedFile).where(
-            m.IngestedFile.table_id == table.id, m.IngestedFile.state == "committed"
-        )
-        if uris is not None:
-            wanted = m.IngestedFile.uri.in_(list(uris))
-            if sizes:
-                wanted = or_(wanted, m.IngestedFile.end_offset.in_(sorted(set(sizes))))
-            query = query.where(wanted)
-        return [
-            IngestedFileInfo(
-                uri=r.uri,
-                sha256=r.sha256,
-                start_offset=r.start_offset,
-                end_offset=r.end_offset,
-                end_line=r.end_line,
-                records=r.records,
-                version=r.version,
-            )
-            for r in session.scalars(query.order_by(m.IngestedFile.id))
-        ]
 
-    return db.transaction(work)
+def ingested_files_in(
+    session: Session,
+    table_id: int,
+    uris: Sequence[str] | None = None,
+    *,
+    sizes: Collection[int] = (),
+) -> list[IngestedFileInfo]:
+    """:func:`ingested_files` inside a transaction of the caller's."""
+    query = select(
+        INGESTED.c.uri,
+        INGESTED.c.sha256,
+        INGESTED.c.start_offset,
+        INGESTED.c.end_offset,
+        INGESTED.c.end_line,
+        INGESTED.c.records,
+        INGESTED.c.version,
+    ).where(INGESTED.c.table_id == table_id, INGESTED.c.state == "committed")
+    if uris is not None:
+        wanted = INGESTED.c.uri.in_(list(uris))
+        if sizes:
+            wanted = or_(wanted, INGESTED.c.end_offset.in_(sorted(set(sizes))))
+        query = query.where(wanted)
+    rows = session.connection().execute(query.order_by(INGESTED.c.id))
+    return [IngestedFileInfo(*row) for row in rows]
 
 
 PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
@@ -225,6 +235,7 @@ __all__ = [
     "commit_pending_files",
     "has_ingested_content",
     "ingested_files",
+    "ingested_files_in",
     "ingested_parsers",
     "watermark",
 ]

@@ -16,9 +16,10 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog import models as m
@@ -27,6 +28,9 @@ from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
 from catalog.records import RunInfo
 from lake.core.names import TableVersion
+
+RUNS = m.Run.__table__
+"""The runs' table, for Core statements (the write path uses no ORM flush)."""
 
 
 def start_run(
@@ -50,21 +54,10 @@ def start_run(
     run_id = run_id or str(uuid.uuid4())
 
     def work(session: Session) -> str:
-        _reap(session)  # in the same transaction: one round of the catalog fewer per write
-        session.add(
-            m.Run(
-                id=run_id,
-                kind=kind,
-                job=job,
-                status="running",
-                parameters=m.jsonable(parameters),
-                user=_user(),
-                host=socket.gethostname(),
-                code_version=code_version or _code_version(),
-                stats={"pid": os.getpid(), "pid_namespace": _pid_namespace()},
-            )
+        reap_in(session)  # in the same transaction: one round of the catalog fewer per write
+        add_run(
+            session, run_id, kind=kind, job=job, parameters=parameters, code_version=code_version
         )
-        session.flush()
         add_edges(session, run_id, "input", inputs)
         return run_id
 
@@ -80,25 +73,60 @@ def reap_dead_runs(db: Connection) -> list[str]:
     the run whatever its status. Runs of other hosts are left alone: their processes
     cannot be checked from here.
     """
-    return db.transaction(_reap)
+    return db.transaction(reap_in)
 
 
-def _reap(session: Session) -> list[str]:
+def add_run(
+    session: Session,
+    run_id: str,
+    *,
+    kind: str,
+    job: str,
+    parameters: Mapping[str, Any],
+    code_version: str | None = None,
+) -> None:
+    """Enter the run as running, in the caller's session (see :func:`start_run`)."""
+    session.connection().execute(
+        insert(RUNS).values(
+            id=run_id,
+            kind=kind,
+            job=job,
+            status="running",
+            parameters=m.jsonable(parameters),
+            user=_user(),
+            host=socket.gethostname(),
+            code_version=code_version or _code_version(),
+            stats={"pid": os.getpid(), "pid_namespace": _pid_namespace()},
+        )
+    )
+
+
+def reap_in(session: Session) -> list[str]:
     """:func:`reap_dead_runs` inside a transaction of the caller's."""
     host = socket.gethostname()
+    conn = session.connection()
     reaped = []
-    for run in session.scalars(select(m.Run).where(m.Run.status == "running", m.Run.host == host)):
-        pid = (run.stats or {}).get("pid")
+    running = conn.execute(
+        select(RUNS.c.id, RUNS.c.stats).where(RUNS.c.status == "running", RUNS.c.host == host)
+    )
+    for run_id, stats in running.all():
+        pid = (stats or {}).get("pid")
         # Containers can share a host name; a pid means something only in its namespace.
-        same_namespace = (run.stats or {}).get("pid_namespace") == _pid_namespace()
+        same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
         if isinstance(pid, int) and same_namespace and not _process_alive(pid):
-            run.status = "failed"
-            run.ended_at = m.utcnow()
-            run.error = (
-                f"The process (pid {pid} on {host}) ended before the run finished; nothing "
-                f"it had not committed is visible. Run the command again."
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(
+                    status="failed",
+                    ended_at=m.utcnow(),
+                    error=(
+                        f"The process (pid {pid} on {host}) ended before the run finished; "
+                        f"nothing it had not committed is visible. Run the command again."
+                    ),
+                )
             )
-            reaped.append(run.id)
+            reaped.append(run_id)
     return reaped
 
 
@@ -135,15 +163,23 @@ def finish_run(
     return db.transaction(work)
 
 
-def mark_completed(run: m.Run, version: int) -> None:
-    """Complete the run's row (in the caller's session): it committed ``version``."""
-    stats = dict(run.stats or {})
-    stats.pop("pending", None)
-    stats["version"] = version
-    run.stats = stats
-    run.status = "completed"
-    run.ended_at = run.ended_at or m.utcnow()
-    run.error = None
+def complete_run(
+    session: Session,
+    run_id: str,
+    stats: Mapping[str, Any] | None,
+    ended_at: datetime | None,
+    version: int,
+) -> None:
+    """Complete the run (in the caller's session) whose row held ``stats`` and ``ended_at``:
+    it committed ``version``."""
+    kept = dict(stats or {})
+    kept.pop("pending", None)
+    kept["version"] = version
+    session.connection().execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id)
+        .values(stats=kept, status="completed", ended_at=ended_at or m.utcnow(), error=None)
+    )
 
 
 SHORTEST_RUN_PREFIX = 6
@@ -246,12 +282,15 @@ def _code_version() -> str | None:
 
 
 __all__ = [
+    "RUNS",
     "RunInfo",
+    "add_run",
     "finish_run",
     "get_run",
     "list_runs",
-    "mark_completed",
+    "complete_run",
     "reap_dead_runs",
+    "reap_in",
     "run_info",
     "start_run",
 ]

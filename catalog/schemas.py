@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,7 +77,12 @@ def intern_schema(
 ) -> int:
     """The id of the stored schema with this fingerprint, stored now if it is new (what
     :func:`describe_schema` gives); a concurrent writer storing it first is no error."""
-    found = session.scalar(select(m.Schema.id).where(m.Schema.fingerprint == fingerprint))
+    schemas = m.Schema.__table__
+    found = (
+        session.connection()
+        .execute(select(schemas.c.id).where(schemas.c.fingerprint == fingerprint))
+        .scalar()
+    )
     if found is not None:
         return found
     try:
@@ -121,20 +126,22 @@ def record_drift(
 ) -> None:
     """Add the drift events a version brought (dicts with column, change, old_type,
     new_type, source, line, detail) in the caller's session."""
-    for event in events:
-        session.add(
-            m.SchemaChange(
-                table_id=table_id,
-                version=version,
-                column=str(event.get("column")),
-                change=str(event.get("change")),
-                old_type=event.get("old_type"),
-                new_type=event.get("new_type"),
-                source=event.get("source"),
-                line=event.get("line"),
-                detail=event.get("detail"),
-            )
-        )
+    rows = [
+        {
+            "table_id": table_id,
+            "version": version,
+            "column": str(event.get("column")),
+            "change": str(event.get("change")),
+            "old_type": event.get("old_type"),
+            "new_type": event.get("new_type"),
+            "source": event.get("source"),
+            "line": event.get("line"),
+            "detail": event.get("detail"),
+        }
+        for event in events
+    ]
+    if rows:
+        session.connection().execute(insert(m.SchemaChange.__table__), rows)
 
 
 def schema_changes(db: Connection, table: TableInfo) -> list[SchemaChangeInfo]:

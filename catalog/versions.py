@@ -7,7 +7,9 @@ catalog has not recorded yet is recorded by ``lake.landing.sync`` from the Delta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +20,9 @@ from catalog.records import VersionInfo
 from catalog.tables import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import TableName
+
+VERSIONS = m.TableVersion.__table__
+"""The versions' table, for Core statements (``catalog.recording`` writes it without the ORM)."""
 
 
 def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:
@@ -172,6 +177,29 @@ def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInf
     return found
 
 
+def version_record(values: Mapping[str, Any], name: TableName) -> VersionInfo:
+    """What the catalog hands out for a version row it has just written from ``values``."""
+    return VersionInfo(table=name, **{k: values.get(k) for k in _INFO_FIELDS})
+
+
+_INFO_FIELDS = (
+    "version",
+    "committed_at",
+    "operation",
+    "run_id",
+    "rows_added",
+    "rows_removed",
+    "rows_changed",
+    "files_added",
+    "files_removed",
+    "bytes_added",
+    "rows_total",
+    "files_total",
+    "bytes_total",
+    "schema_id",
+)
+
+
 def version_info(row: m.TableVersion, name: TableName) -> VersionInfo:
     """What the catalog hands out for a version's row."""
     return VersionInfo(
@@ -194,6 +222,7 @@ def version_info(row: m.TableVersion, name: TableName) -> VersionInfo:
 
 
 __all__ = [
+    "VERSIONS",
     "VersionInfo",
     "current_versions",
     "find_version",
@@ -203,5 +232,6 @@ __all__ = [
     "recorded_versions",
     "version_at",
     "version_info",
+    "version_record",
     "versions",
 ]
