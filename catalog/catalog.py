@@ -26,7 +26,7 @@ reached, ``CommitConflict`` when conflicts outlast the retries); each lists its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +35,7 @@ from catalog import edges, leases, ledger, recording, runs, schemas, tables, ver
 from catalog.connection import Connection
 from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
+from catalog.recording import WriteStart
 from catalog.runs import RunInfo
 from catalog.schemas import SchemaChangeInfo
 from catalog.tables import TableInfo
@@ -141,6 +142,43 @@ class Catalog(Connection):
         if self.lineage_out is not None:
             self.lineage_out.emit_run(self, run_id, "START")
         return run_id
+
+    def start_write(
+        self,
+        name: TableName,
+        *,
+        table_kind: str,
+        location: str,
+        kind: str,
+        parameters: Mapping[str, Any],
+        inputs: Sequence[SourceRef | TableVersion] = (),
+        ingested: Sequence[str] | None = None,
+        sizes: Collection[int] = (),
+    ) -> WriteStart:
+        """A writer's first transaction: the table (created on first write, as
+        :meth:`create_table` with ``exist_ok``), the committed ranges of the files
+        ``ingested`` names (and whole files of ``sizes``, as :meth:`ingested_files`) when
+        given, and the run, started as :meth:`start_run` (job ``kind:table``).
+
+        Raises:
+            TableExists: the table is of another kind (no run is started).
+            ExternalTable: the table is an external one.
+            VersionNotFound: an input table version is not recorded.
+        """
+        started = recording.start_write(
+            self,
+            name,
+            table_kind=table_kind,
+            location=location,
+            kind=kind,
+            parameters=parameters,
+            inputs=inputs,
+            ingested=ingested,
+            sizes=sizes,
+        )
+        if self.lineage_out is not None:
+            self.lineage_out.emit_run(self, started.run_id, "START")
+        return started
 
     def reap_dead_runs(self) -> list[str]:
         """Mark failed the runs of this host whose process is gone (killed, or the machine

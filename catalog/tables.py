@@ -78,34 +78,9 @@ def create_table(
     """
 
     def work(session: Session) -> TableInfo:
-        existing = table_row(session, name)
-        if existing is not None:
-            if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
-                raise ExternalTable(
-                    f"Table {name} is an external Delta table (registered from "
-                    f"{existing.location}) and the lake does not write to it; write to "
-                    "another table."
-                )
-            if not exist_ok or existing.kind != kind:
-                raise TableExists(
-                    f"Table {name} already exists (a {existing.kind} table at {existing.location})."
-                )
-            return table_info(existing)
-        namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
-        if namespace is None:
-            namespace = m.Namespace(name=name.namespace)
-            session.add(namespace)
-            session.flush()
-        row = m.Table(
-            namespace_id=namespace.id,
-            name=name.name,
-            kind=kind,
-            location=location,
-            properties=dict(properties or {}),
+        return ensure_table(
+            session, name, kind=kind, location=location, properties=properties, exist_ok=exist_ok
         )
-        session.add(row)
-        session.flush()
-        return table_info(row)
 
     try:
         return db.transaction(work)
@@ -117,6 +92,50 @@ def create_table(
         if found.kind != kind or not exist_ok:
             raise TableExists(f"Table {name} already exists (a {found.kind} table).") from None
         return found
+
+
+def ensure_table(
+    session: Session,
+    name: TableName,
+    *,
+    kind: str,
+    location: str,
+    properties: Mapping[str, Any] | None = None,
+    exist_ok: bool = False,
+) -> TableInfo:
+    """:func:`create_table` inside a transaction of the caller's (a writer's first one).
+
+    Raises:
+        TableExists: unless ``exist_ok``; an existing table of another kind always raises.
+    """
+    existing = table_row(session, name)
+    if existing is not None:
+        if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
+            raise ExternalTable(
+                f"Table {name} is an external Delta table (registered from "
+                f"{existing.location}) and the lake does not write to it; write to "
+                "another table."
+            )
+        if not exist_ok or existing.kind != kind:
+            raise TableExists(
+                f"Table {name} already exists (a {existing.kind} table at {existing.location})."
+            )
+        return table_info(existing)
+    namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
+    if namespace is None:
+        namespace = m.Namespace(name=name.namespace)
+        session.add(namespace)
+        session.flush()
+    row = m.Table(
+        namespace_id=namespace.id,
+        name=name.name,
+        kind=kind,
+        location=location,
+        properties=dict(properties or {}),
+    )
+    session.add(row)
+    session.flush()
+    return table_info(row)
 
 
 def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:
@@ -157,6 +176,7 @@ def table_info(row: m.Table) -> TableInfo:
 __all__ = [
     "TableInfo",
     "create_table",
+    "ensure_table",
     "find_table",
     "get_table",
     "list_tables",

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
-from catalog.ledger import PendingFile
+from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from ingest.exceptions import LogFormatError
 from lake.core.names import TableName
 from lake.core.storage import Storage
-from lake.delta.store import DeltaStore
 from lake.landing.commits import TableRun
 from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
@@ -191,27 +190,6 @@ def ingest_logs(
     )
     # Expand first: a path that matches nothing must not create a table or a run.
     sources = expand_paths(paths, filesystem_for=storage.filesystem_for)
-    info = catalog.create_table(
-        name, kind=KIND, location=storage.table_uri(name.namespace, name.name), exist_ok=True
-    )
-    store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info, reap=False)  # the run's start reaps
-    existing = store.snapshot() if store.exists() else None
-    existing_schema = existing.schema if existing is not None else None
-    if existing_schema is not None and rules.fields and "_event_time" not in existing_schema.names:
-        raise LogFormatError(
-            f"Table {name} has no _event_time column (it was created without a time field), "
-            f"so --time-field '{rules.field_label}' cannot apply; ingest into a new table to "
-            "have event times, or leave --time-field out."
-        )
-    resume, skipped = _plan(catalog, info, sources)
-    if reparse:
-        skipped = {}
-    to_read = [s for s in sources if s.uri not in skipped]
-    parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
-    if fmt != "auto" or pattern or preset or multiline_start:
-        # Options given: they parse the new records; the format a file had is kept.
-        parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
     parameters = {
         "paths": list(paths),
         "format": fmt,
@@ -227,7 +205,45 @@ def ingest_logs(
         "reparse": reparse,
         **({"engine": engine} if engine != "local" else {}),
     }
-    with TableRun.start(catalog, store, info, kind="ingest_logs", parameters=parameters) as run:
+    few = len(sources) <= PLAN_QUERY_SOURCES
+    with TableRun.begin(
+        catalog,
+        storage,
+        name,
+        table_kind=KIND,
+        kind="ingest_logs",
+        parameters=parameters,
+        # Only what these sources can match: their own ranges, and whole files of their
+        # sizes (reading the table's whole ledger grew with every ingest). Past a few
+        # thousand sources the query would be longer than the ledger.
+        ingested=[s.uri for s in sources] if few else None,
+        sizes=[s.size for s in sources] if few else (),
+    ) as run:
+        info, store = run.table, run.store
+        # Commits of ingests that died before recording them are recorded first: their
+        # file ranges are in the ledger only then (read again when there were any).
+        synced = sync_table(catalog, store, info, reap=False)  # the run's start reaped
+        ledger = run.ingested if not synced.recorded else None
+        existing = store.snapshot() if store.exists() else None
+        existing_schema = existing.schema if existing is not None else None
+        if (
+            existing_schema is not None
+            and rules.fields
+            and "_event_time" not in existing_schema.names
+        ):
+            raise LogFormatError(
+                f"Table {name} has no _event_time column (it was created without a time "
+                f"field), so --time-field '{rules.field_label}' cannot apply; ingest into a "
+                "new table to have event times, or leave --time-field out."
+            )
+        resume, skipped = _plan(catalog, info, sources, ledger)
+        if reparse:
+            skipped = {}
+        to_read = [s for s in sources if s.uri not in skipped]
+        parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
+        if fmt != "auto" or pattern or preset or multiline_start:
+            # Options given: they parse the new records; the format a file had is kept.
+            parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
             return IngestReport(
@@ -387,19 +403,21 @@ PLAN_QUERY_SOURCES = 2000
 
 
 def _plan(
-    catalog: Catalog, info: TableInfo, sources: Sequence[Any]
+    catalog: Catalog,
+    info: TableInfo,
+    sources: Sequence[Any],
+    ledger: Sequence[IngestedFileInfo] | None,
 ) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
     """Where to resume each file, and which files to skip because their content is in the
-    table already (under this name or another)."""
-    # Only what these sources can match: their own ranges, and whole files of their sizes
-    # (reading the table's whole ledger grew with every ingest). Past a few thousand sources
-    # the query would be longer than the ledger.
-    few = len(sources) <= PLAN_QUERY_SOURCES
-    ledger = catalog.ingested_files(
-        info,
-        [s.uri for s in sources] if few else None,
-        sizes=[s.size for s in sources] if few else (),
-    )
+    table already (under this name or another); ``ledger``: the table's committed ranges
+    these sources can match, as the run's start read them (None: read them now)."""
+    if ledger is None:
+        few = len(sources) <= PLAN_QUERY_SOURCES
+        ledger = catalog.ingested_files(
+            info,
+            [s.uri for s in sources] if few else None,
+            sizes=[s.size for s in sources] if few else (),
+        )
     resume: dict[str, tuple[int, int, str]] = {}
     for entry in ledger:  # oldest first: the last entry of a file is where it stopped
         resume[entry.uri] = (entry.end_offset, entry.end_line + 1, entry.sha256)

@@ -10,6 +10,7 @@ This module is the only one that calls deltalake; its errors are translated here
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import logging
@@ -167,6 +168,9 @@ class DeltaStore:
         self._checked = False
         """Whether what this thread keeps of the table was checked against its log (see
         :meth:`_check_kept`)."""
+        self._ahead: tuple[int, int, concurrent.futures.Future[list[object]]] | None = None
+        """The check and the look :meth:`look_ahead` sent: (marked version, looked-for
+        version, their answers to come)."""
 
     def __repr__(self) -> str:
         return f"DeltaStore({self.uri!r})"
@@ -235,15 +239,23 @@ class DeltaStore:
         bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
         return bucket, key
 
-    def _check_kept_and_look(self, marked: int, version: int) -> bool | None:
-        """On S3: the check of what this thread keeps (:meth:`_check_kept`, a GET of the
-        marked version's entry) and the look for the entry of ``version`` (a HEAD), sent at
-        once: a write asks both first, and one after the other they were two round trips of
-        every append. None when the HEAD failed otherwise than by a missing key (the caller
-        asks again the usual way, for the usual error)."""
-        import asyncio
+    def look_ahead(self) -> None:
+        """On S3, when this thread keeps the table's log: send what a write's first look at
+        the table asks (:meth:`_check_kept_and_look`, for the version after the kept one)
+        now, without waiting for the answers, so they come while the caller does other work
+        (the catalog's first transaction). :meth:`has_version` takes them when it asks for
+        that version; otherwise they are dropped. Elsewhere it does nothing."""
+        mark = _marks().get(self._key)
+        if not self.storage.is_s3 or self._checked or mark is None or self._ahead is not None:
+            return
+        self._ahead = (mark[0], mark[0] + 1, self._send_check_and_look(mark[0], mark[0] + 1))
 
-        from fsspec.asyn import sync
+    def _send_check_and_look(
+        self, marked: int, version: int
+    ) -> concurrent.futures.Future[list[object]]:
+        """The GET of ``marked``'s entry and the HEAD of ``version``'s, sent together on
+        s3fs's loop; their answers (or errors) in that order."""
+        import asyncio
 
         store = _object_store(self.storage)
         marked_at = self._entry_key(marked)
@@ -256,8 +268,23 @@ class DeltaStore:
                 return_exceptions=True,
             )
 
+        return asyncio.run_coroutine_threadsafe(both(), store.loop)
+
+    def _check_kept_and_look(self, marked: int, version: int) -> bool | None:
+        """On S3: the check of what this thread keeps (:meth:`_check_kept`, a GET of the
+        marked version's entry) and the look for the entry of ``version`` (a HEAD), sent at
+        once (or taken from :meth:`look_ahead`): a write asks both first, and one after the
+        other they were two round trips of every append. None when the HEAD failed
+        otherwise than by a missing key (the caller asks again the usual way, for the usual
+        error)."""
+        ahead, self._ahead = self._ahead, None
         try:
-            entry, head = sync(store.loop, both)
+            if ahead is not None and ahead[:2] == (marked, version):
+                entry, head = ahead[2].result()
+            else:
+                if ahead is not None:
+                    ahead[2].cancel()
+                entry, head = self._send_check_and_look(marked, version).result()
         except Exception:  # noqa: BLE001 - the loop itself failed: ask one by one
             return None
         self._checked_kept_with(entry)

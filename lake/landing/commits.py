@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,12 +42,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from catalog.exceptions import LeaseHeld
-from catalog.ledger import PendingFile
+from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
-from lake.core.names import TableVersion
+from lake.core.names import TableName, TableVersion
+from lake.core.storage import Storage
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
 from lake.delta.store import DeltaStore, rows_from_lines
@@ -154,6 +155,8 @@ class TableRun:
         self._drift: tuple[dict[str, Any], ...] = ()
         self._appended: Snapshot | None = None
         self._last_snapshot: Snapshot | None = None
+        self.ingested: tuple[IngestedFileInfo, ...] | None = None
+        """The committed ranges the run's start read (see :meth:`begin`)."""
 
     @classmethod
     def start(
@@ -171,6 +174,52 @@ class TableRun:
             kind=kind, job=job or f"{kind}:{table.name}", parameters=parameters, inputs=inputs
         )
         return cls(catalog, store, table, run_id)
+
+    @classmethod
+    def begin(
+        cls,
+        catalog: Catalog,
+        storage: Storage,
+        name: TableName,
+        *,
+        table_kind: str,
+        kind: str,
+        parameters: Mapping[str, Any],
+        inputs: Sequence[SourceRef | TableVersion] = (),
+        ingested: Sequence[str] | None = None,
+        sizes: Collection[int] = (),
+    ) -> TableRun:
+        """A run that writes table ``name`` (created on first write), started in the
+        writer's one transaction before its commit is prepared (``Catalog.start_write``),
+        with the committed ranges of ``ingested`` in :attr:`ingested`.
+
+        The table's unrecorded commits are not looked for here: call :func:`sync_table`
+        inside the ``with`` block (and read the ranges again when it recorded any).
+
+        Raises:
+            TableExists: the table is of another kind (no run is started).
+            ExternalTable: the table is an external one.
+        """
+        location = storage.table_uri(name.namespace, name.name)
+        store = DeltaStore(location, storage)
+        # On S3 the first look at the table's log goes out now and is answered while the
+        # catalog's transaction runs (the two were one round trip after the other).
+        store.look_ahead()
+        started = catalog.start_write(
+            name,
+            table_kind=table_kind,
+            location=location,
+            kind=kind,
+            parameters=parameters,
+            inputs=inputs,
+            ingested=ingested,
+            sizes=sizes,
+        )
+        if started.table.location != location:  # a table made where the default was other
+            store = DeltaStore(started.table.location, storage)
+        run = cls(catalog, store, started.table, started.run_id)
+        run.ingested = started.ingested
+        return run
 
     def __enter__(self) -> TableRun:
         return self

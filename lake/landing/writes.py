@@ -49,15 +49,18 @@ def write_table(
         raise ConfigError(f"mode must be 'append' or 'overwrite', not {mode!r}.")
     # Before the table is created: a refused first write leaves no trace.
     storable_schema(data.schema)
-    info = catalog.create_table(
-        name, kind=kind, location=storage.table_uri(name.namespace, name.name), exist_ok=True
-    )
-    store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info, reap=False)  # the run's start reaps
     inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
-    with TableRun.start(
-        catalog, store, info, kind="write", parameters={"mode": mode}, inputs=inputs
+    with TableRun.begin(
+        catalog,
+        storage,
+        name,
+        table_kind=kind,
+        kind="write",
+        parameters={"mode": mode},
+        inputs=inputs,
     ) as run:
+        # Commits of writers that died before recording them, recorded before this one's.
+        sync_table(catalog, run.store, run.table, reap=False)  # the run's start reaped
         # Rows added and removed are the files' counts (the catalog reads them off the log).
         landed = run.land(
             data, policy="strict", mode=mode, operation=mode.upper(), source=source or "python"

@@ -17,6 +17,7 @@ from lake.core.errors import (
     CatalogError,
     CatalogOutdated,
     CatalogUnreachable,
+    TableExists,
     TableNotFound,
     VersionNotFound,
 )
@@ -335,3 +336,39 @@ def test_connect_works_from_the_python_api_with_explicit_settings(tmp_path):
         lk.init()
         assert lk.tables() == []
         assert (tmp_path / "wh").is_dir()
+
+
+def test_a_writers_first_transaction_finds_the_table_its_ingested_ranges_and_starts_its_run(lk):
+    name = TableName.parse("web.first")
+    first = lk.catalog.start_write(
+        name,
+        table_kind="logs",
+        location="file:///nowhere/web/first",
+        kind="ingest_logs",
+        parameters={"paths": ["a.jsonl"]},
+        ingested=["a.jsonl"],
+        sizes=[10],
+    )
+    assert first.table.name == name and first.table.kind == "logs"
+    assert first.ingested == ()
+    run = lk.run(first.run_id)
+    assert (run.status, run.kind, run.job) == ("running", "ingest_logs", "ingest_logs:web.first")
+    second = lk.catalog.start_write(
+        name, table_kind="logs", location="file:///elsewhere", kind="write", parameters={}
+    )
+    assert second.table.id == first.table.id and second.ingested is None
+    assert second.run_id != first.run_id
+
+
+def test_a_writer_that_finds_a_table_of_another_kind_starts_no_run(lk):
+    lk.write_table("ml.labels", _labels(1))
+    before = len(lk.catalog.list_runs())
+    with pytest.raises(TableExists, match="already exists"):
+        lk.catalog.start_write(
+            TableName.parse("ml.labels"),
+            table_kind="logs",
+            location="file:///x",
+            kind="ingest_logs",
+            parameters={},
+        )
+    assert len(lk.catalog.list_runs()) == before
