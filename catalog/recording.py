@@ -175,7 +175,11 @@ def record_commit(
                 select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == commit.run_id)
             ).first()
         pending: dict[str, Any] = dict((run.stats or {}).get("pending") or {}) if run else {}
-        schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
+        # A schema's row, once committed, is never deleted or changed: its id is asked once
+        # a connection (one statement of every record fewer).
+        schema_id = db.schema_ids.get(fingerprint)
+        if schema_id is None:
+            schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
         counts = _version_counts(commit, snapshot, previous)
         for key in ("rows_added", "rows_removed", "rows_changed"):
             if pending.get(key) is not None:
@@ -215,11 +219,14 @@ def record_commit(
     try:
         recorded_now = db.transaction(work)
     except CommitConflict:
+        db.schema_ids.pop(fingerprint, None)  # a schema row deleted by hand: asked again
         # Someone else (a concurrent sync) recorded this version first.
         recorded = find_version(db, table, commit.version)
         if recorded is None:
             raise
         return recorded, []
+    if recorded_now.schema_id is not None:
+        db.schema_ids[fingerprint] = recorded_now.schema_id
     return recorded_now, list(completed)
 
 

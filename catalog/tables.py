@@ -108,7 +108,7 @@ def ensure_table(
     Raises:
         TableExists: unless ``exist_ok``; an existing table of another kind always raises.
     """
-    existing = table_row(session, name)
+    existing = _found_table(session, name)
     if existing is not None:
         if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
             raise ExternalTable(
@@ -120,7 +120,7 @@ def ensure_table(
             raise TableExists(
                 f"Table {name} already exists (a {existing.kind} table at {existing.location})."
             )
-        return table_info(existing)
+        return existing
     namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
     if namespace is None:
         namespace = m.Namespace(name=name.namespace)
@@ -136,6 +136,43 @@ def ensure_table(
     session.add(row)
     session.flush()
     return table_info(row)
+
+
+def _found_table(session: Session, name: TableName) -> TableInfo | None:
+    """The table called ``name``, read by a Core statement (a writer's first look: the ORM's
+    loading was most of its cost)."""
+    tables, namespaces = m.Table.__table__, m.Namespace.__table__
+    row = (
+        session.connection()
+        .execute(
+            select(
+                tables.c.id,
+                tables.c.kind,
+                tables.c.location,
+                tables.c.format,
+                tables.c.created_at,
+                tables.c.current_version,
+                tables.c.properties,
+                tables.c.versions_through,
+            )
+            .join_from(tables, namespaces, tables.c.namespace_id == namespaces.c.id)
+            .where(namespaces.c.name == name.namespace, tables.c.name == name.name)
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return TableInfo(
+        id=row.id,
+        name=TableName(name.namespace, name.name),
+        kind=row.kind,
+        location=row.location,
+        format=row.format,
+        created_at=row.created_at,
+        current_version=row.current_version,
+        properties=dict(row.properties or {}),
+        versions_through=row.versions_through,
+    )
 
 
 def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:

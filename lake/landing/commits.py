@@ -1,10 +1,10 @@
 """The one landing path: how every write reaches a table and the catalog.
 
-    with TableRun.start(catalog, store, table, kind="ingest_logs", parameters=...,
-                        inputs=[...]) as run:
-        run.prepare(files=[...])                           # the ledger entries to record
+    with TableRun.begin(catalog, storage, name, table_kind="logs", kind="ingest_logs",
+                        parameters=..., ingested=[...]) as run:
+        sync_table(catalog, run.store, run.table, reap=False)  # commits of dead writers
         landed = run.land(staged, policy="logs", operation="INGEST LOGS",
-                          outcome={"rows_added": n})
+                          outcome={"rows_added": n}, ledger=[...])
 
 Every writer (log ingest, database extracts, ``write_table``, ``optimize``, the rewrite of
 a table whose column types change) goes through :meth:`TableRun.land` (or
@@ -21,15 +21,21 @@ a table whose column types change) goes through :meth:`TableRun.land` (or
    schema needs (``timestampNtz``).
 4. **Record** the version in the catalog, with what the run prepared.
 
-What the commit will mean (row counts, drift, ledger entries, the watermark) is prepared
-in the catalog *before* the Delta commit; if the process dies between the commit and its
-record, ``lake.landing.sync`` finds the commit by its run id and records it with that.
+A small append makes three catalog transactions (two when it prepares nothing): the
+writer's first (:meth:`TableRun.begin`: the table, the file ranges it ingested before, the
+run started), the prepare, and the record. What the commit will mean (row counts, drift,
+ledger entries, the watermark) is prepared in the catalog *before* the Delta commit; if the
+process dies between the commit and its record, ``lake.landing.sync`` finds the commit by
+its run id and records it with that. The prepare cannot join the first transaction: a log
+ingest knows its rows only once it has parsed the files, which it reads from where the
+first transaction's ranges say; it cannot join the record, which must follow the commit.
 Leaving the ``with`` block with an exception marks the run failed with the error's message
 and commits nothing further; the table stays at its last good version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -318,7 +324,14 @@ class TableRun:
         if current is not None:
             partition_by = current.partition_columns
         appended = False
-        with StagingFolder("lake-write-") as folder:
+        with contextlib.ExitStack() as cleanup:
+
+            def folder() -> Path:
+                # Made only when the data needs staging here: a stage's files in the
+                # planned schema do not (a folder and its lock were a few system calls of
+                # every log ingest).
+                return cleanup.enter_context(StagingFolder("lake-write-"))
+
             staged = self._staged(data, evolution, partition_by, folder)
             if mode == "overwrite":
                 base_version = (base or current).version if (base or current) else None
@@ -442,19 +455,19 @@ class TableRun:
         data: Staged | pa.Table | pa.RecordBatchReader,
         evolution: Evolution,
         partition_by: Sequence[str],
-        folder: Path,
+        folder: Callable[[], Path],
     ) -> Staged:
         """``data`` as staged files in the planned schema (staged again only where a column's
         stored type differs: a stage's own files normally are in it already)."""
         if not isinstance(data, Staged):
             batches = as_batches(data)
-            return stage_batches(batches, evolution.schema, folder, partition_by=partition_by)
+            return stage_batches(batches, evolution.schema, folder(), partition_by=partition_by)
         target = {f.name: f.type for f in evolution.schema}
         if all(f.name not in target or same_type(f.type, target[f.name]) for f in data.schema):
             return data
         if data.partition_by:
             raise ValueError("a partitioned stage must stage its files in the planned schema")
-        restaged = stage_batches(read_staged(data, evolution.schema), evolution.schema, folder)
+        restaged = stage_batches(read_staged(data, evolution.schema), evolution.schema, folder())
         return Staged(restaged.files, restaged.schema, restaged.rows)
 
     def _rewrite(

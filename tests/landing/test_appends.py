@@ -202,3 +202,26 @@ def test_a_table_made_again_to_the_same_version_by_another_writer_is_not_taken_f
     assert (after.rows_added, after.rows_total, after.files_total) == (2, 5, 4)
     store = lk.delta(lk.table("ml.again"))
     assert store.snapshot(3).rows == 5
+
+
+def test_a_write_after_another_writer_recorded_versions_commits_after_them(lk):
+    """On S3 a write's first look at the log goes out before the catalog has said which
+    version to look for (``DeltaStore.look_ahead``: the one after this thread's own last
+    commit); here another writer made and recorded that one and the next, so the look sent
+    ahead answers another question and the write asks its own."""
+    lk.write_table("ml.shared", _rows(0))  # this thread keeps the log at version 0
+
+    def other_writer() -> None:  # a thread keeps nothing of the table the test's thread keeps
+        with lake.connect() as other:
+            for i in range(2):
+                other.write_table("ml.shared", _rows(100 + i, 1))
+
+    worker = threading.Thread(target=other_writer)
+    worker.start()
+    worker.join()
+    after = lk.write_table("ml.shared", _rows(200, 2))
+    assert after.version == 3
+    assert (after.rows_added, after.rows_total, after.files_total) == (2, 9, 4)
+    history = lk.history("ml.shared")
+    assert [(v.version, v.rows_added) for v in history] == [(0, 5), (1, 1), (2, 1), (3, 2)]
+    assert lk.sql("SELECT count(*) AS n FROM ml.shared").rows() == [{"n": 9}]
