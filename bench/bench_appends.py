@@ -71,6 +71,63 @@ and requests decide; a quiet rerun is the lead's):
   the S3 look-ahead before the catalog reads the table (it could overlap the first
   transaction), writing the version record with Core inserts instead of the ORM, and
   checkpoints that do not list the log.
+
+Issue 18, small appends, fourth round (December 2026; the machine shared with two other
+helpers and, in the second run, this branch's own test suite: CPU, statements,
+transactions and requests decide, wall only within a run):
+
+* Where the time went (cProfile of 130 local log appends; SQLAlchemy's statement events;
+  moto's request log): 47% in the catalog, mostly the ORM's unit of work (flushes of the
+  version, edge and run rows, ``session.get`` of the run twice); five transactions per log
+  append (table, ingested files, start, prepare, record), three per ``write_table``. Why
+  ``ingest_logs`` cost about 20 ms more than ``write_table`` on S3 + PG: the same four S3
+  requests for a typical append (GET of the kept entry + HEAD of the next, together; the
+  data file PUT; the commit PUT), but about ten more PostgreSQL round trips (7.8 more
+  statements, 1.9 more transactions: the ingested-files check and the prepare of its
+  ranges, source and input edge) and 8-10 ms more CPU, of which pyarrow's JSON reader
+  handed the file's one block to its thread pool and waited for it (1.6 ms wall against a
+  0.17 ms parse on one thread, several ms under load).
+* Changed: the catalog writes versions, runs, edges, sources, file ranges and drift with
+  Core statements (no ORM flush on the write path); a writer's first transaction finds (or
+  makes) the table, reads the file ranges its files can match and starts the run
+  (``Catalog.start_write``, ``TableRun.begin``; the sync of missed commits runs right
+  after it, inside the run, and a log ingest reads the ranges again only when that sync
+  recorded something); the record asks a schema's id once per connection; on S3 the GET +
+  HEAD of the table's kept log goes out before that first transaction and is answered
+  while it runs (``DeltaStore.look_ahead``; taken only when the version the catalog then
+  asks about is the one looked for); ``land`` makes its staging folder only when the data
+  needs staging there (a log ingest's never does); a JSON text of one block is parsed
+  without pyarrow's thread pool. The prepare stays a transaction of its own: a log ingest
+  knows its rows only after parsing from where the first transaction's ranges say, and
+  the record must follow the Delta commit, so three transactions (two for ``write_table``)
+  is what the protocol allows.
+* Counted per append (200 ``write_table``, 60 ``ingest_logs``): ``write_table`` 9.42 ->
+  8.39 statements in 3.15 -> 2.15 transactions; ``ingest_logs`` 17.23 -> 16.22 statements
+  in 5.08 -> 3.08 transactions; S3 requests unchanged (write 9.2, ingest 8.5 with
+  checkpoints and compactions; four in a typical append).
+* Timed, ``--old`` (main) and this code alternating, three rounds, medians per round. At
+  load 4.4-6.5, before the JSON change: local + SQLite ``write_table`` CPU 7.7 / 7.2 / 9.3
+  -> 7.6 / 5.4 / 5.7 ms, wall 12.7 / 12.0 / 16.4 -> 12.8 / 8.0 / 8.9 ms; ``ingest_logs`` CPU
+  22.9 / 17.8 / 21.1 -> 16.4 / 11.9 / 14.8 ms, wall 56.6 / 29.3 / 35.3 -> 30.3 / 20.0 / 27.9
+  ms; S3 + PG ``write_table`` CPU 21.2 / 19.5 / 17.6 -> 19.0 / 17.6 / 17.2 ms, wall 60.2 /
+  48.7 / 38.6 -> 46.6 / 43.6 / 37.3 ms; ``ingest_logs`` CPU 30.2 / 31.4 / 29.5 -> 28.9 /
+  27.6 / 26.6 ms, wall 68.0 / 98.2 / 51.6 -> 71.6 / 63.0 / 56.3 ms. With every change, at
+  load 9-15 (the suite running too): local ``write_table`` CPU 8.7 / 8.4 / 8.6 -> 5.5 / 6.8
+  / 6.0 ms; ``ingest_logs`` CPU 20.6 / 19.2 / 17.1 -> 13.8 / 14.5 / 15.7 ms; S3 + PG
+  ``write_table`` CPU 22.5 / 22.6 / 24.7 -> 18.8 / 19.2 / 17.8 ms, ``ingest_logs`` CPU 36.4
+  / 35.7 / 35.8 -> 29.0 / 28.3 / 30.3 ms (walls at that load: 94-100 -> 54-108 ms and
+  141-245 -> 83-197 ms, not to be read). Local only, every change, load 3.1-3.4:
+  ``write_table`` CPU 6.6 / 6.5 / 5.8 -> 4.9 / 4.5 / 5.7 ms, ``ingest_logs`` CPU 16.2 / 15.9
+  / 15.8 -> 12.9 / 12.1 / 14.7 ms (wall 28.1 / 17.4 / 17.8 -> 25.1 / 13.5 / 27.9). A quiet
+  rerun against the targets is the lead's.
+* Not done: a writing command without ``sqlalchemy.orm`` and ``catalog.models`` (the
+  Core statements still take the tables from the declarative models, and every catalog
+  module's transaction is a Session: a Core-only ``Connection`` and table definitions
+  apart from the ORM mapping are a change of their own); skipping the read of the run's
+  stats before the prepare (the catalog would have to trust the writer's copy of them);
+  PostgreSQL's ``synchronous_commit = off`` for the record transaction (a lost record
+  would be recorded again by the next sync, but a version a reader was told of could
+  vanish until then: a guarantee, not a speed-up).
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def ingest_logs(
 
     Raises:
         SourceNotFound, SourceUnreadable, LogFormatError: nothing is committed (bad options
-            are refused before any table or run is created).
+            are refused before any table or run is created; a time field the existing
+            table has no column for fails the run).
         CommitConflict: another writer committed while a widening rewrite was running.
         RayIngestError: Ray is missing or unreachable, or a task kept dying.
     """
