@@ -118,8 +118,12 @@ transactions and requests decide, wall only within a run):
   / 35.7 / 35.8 -> 29.0 / 28.3 / 30.3 ms (walls at that load: 94-100 -> 54-108 ms and
   141-245 -> 83-197 ms, not to be read). Local only, every change, load 3.1-3.4:
   ``write_table`` CPU 6.6 / 6.5 / 5.8 -> 4.9 / 4.5 / 5.7 ms, ``ingest_logs`` CPU 16.2 / 15.9
-  / 15.8 -> 12.9 / 12.1 / 14.7 ms (wall 28.1 / 17.4 / 17.8 -> 25.1 / 13.5 / 27.9). A quiet
-  rerun against the targets is the lead's.
+  / 15.8 -> 12.9 / 12.1 / 14.7 ms (wall 28.1 / 17.4 / 17.8 -> 25.1 / 13.5 / 27.9). After the
+  suite, at load 8-20 (the other helpers' work): local ``write_table`` CPU 7.8 / 10.2 / 10.6
+  -> 7.8 / 6.5 / 7.4 ms, ``ingest_logs`` CPU 20.9 / 21.3 / 28.1 -> 17.6 / 18.5 / 16.0 ms; S3
+  + PG ``write_table`` CPU 23.3 / 25.7 / 22.2 -> 21.8 / 21.5 / 17.4 ms, wall 81 / 93 / 100
+  -> 60 / 72 / 74 ms; ``ingest_logs`` CPU 37.9 / 39.6 / 36.1 -> 32.4 / 32.6 / 27.8 ms, wall
+  127 / 144 / 176 -> 113 / 92 / 123 ms. A quiet rerun against the targets is the lead's.
 * Not done: a writing command without ``sqlalchemy.orm`` and ``catalog.models`` (the
   Core statements still take the tables from the declarative models, and every catalog
   module's transaction is a Session: a Core-only ``Connection`` and table definitions
