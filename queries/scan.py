@@ -161,7 +161,6 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     ``paths`` are DuckDB's addresses of ``snapshot.files`` (same order).
     """
     schema = snapshot.schema
-    fields = [(f.name, f.type) for f in schema]
     # Column mapping: a column is read by its name in the files; partition values are given
     # under the schema's names.
     stored = {
@@ -169,7 +168,9 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     }
     projection = _projection(schema, stored)
     if not snapshot.files:
-        nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
+        nulls = ", ".join(
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote_ident(f.name)}" for f in schema
+        )
         return f"(SELECT {nulls} WHERE false)"
     partitions = [(n, schema.field(n).type) for n in snapshot.partition_columns]
     if not partitions:
@@ -185,7 +186,8 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
         source = _by_partition_value(snapshot.files, paths, partitions)
     if robust:
         nulls = ", ".join(
-            f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(stored.get(n, n))}" for n, t in fields
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote_ident(stored.get(f.name, f.name))}"
+            for f in schema
         )
         source = f"(SELECT {nulls} WHERE false UNION ALL BY NAME SELECT * FROM {source})"
     return f"(SELECT {projection} FROM {source} AS {SOURCE})"
