@@ -25,6 +25,8 @@ missing.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -159,20 +161,16 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
     ``paths`` are DuckDB's addresses of ``snapshot.files`` (same order).
     """
     schema = snapshot.schema
-    fields = [(f.name, f.type) for f in schema]
     # Column mapping: a column is read by its name in the files; partition values are given
     # under the schema's names.
     stored = {
         n: p for n, p in snapshot.physical_names.items() if n not in snapshot.partition_columns
     }
-    # Qualified by the source's alias: a column missing from every file is then a binder
-    # error with a position (unqualified, DuckDB would take it for the output alias).
-    projection = ", ".join(
-        f"CAST({SOURCE}.{quote_ident(stored.get(n, n))} AS {duckdb_type(t)}) AS {quote_ident(n)}"
-        for n, t in fields
-    )
+    projection = _projection(schema, stored)
     if not snapshot.files:
-        nulls = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(n)}" for n, t in fields)
+        nulls = ", ".join(
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote_ident(f.name)}" for f in schema
+        )
         return f"(SELECT {nulls} WHERE false)"
     partitions = [(n, schema.field(n).type) for n in snapshot.partition_columns]
     if not partitions:
@@ -188,10 +186,41 @@ def scan_sql(snapshot: Snapshot, paths: Sequence[str], *, robust: bool = False) 
         source = _by_partition_value(snapshot.files, paths, partitions)
     if robust:
         nulls = ", ".join(
-            f"CAST(NULL AS {duckdb_type(t)}) AS {quote_ident(stored.get(n, n))}" for n, t in fields
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote_ident(stored.get(f.name, f.name))}"
+            for f in schema
         )
         source = f"(SELECT {nulls} WHERE false UNION ALL BY NAME SELECT * FROM {source})"
     return f"(SELECT {projection} FROM {source} AS {SOURCE})"
+
+
+PROJECTIONS_KEPT = 256
+_projections: OrderedDict[int, tuple[pa.Schema, dict[str, str], str]] = OrderedDict()
+_projections_lock = threading.Lock()
+
+
+def _projection(schema: pa.Schema, stored: dict[str, str]) -> str:
+    """The scan's column list: each column cast to the schema's type. Kept per schema object
+    (a version's snapshot is cached, and with it its schema): spelling every type anew was a
+    third of the Python a warm query ran (0.1 ms; hashing a schema costs more than keeping
+    it by identity would save)."""
+    with _projections_lock:
+        kept = _projections.get(id(schema))
+        if kept is not None and kept[0] is schema and kept[1] == stored:
+            _projections.move_to_end(id(schema))
+            return kept[2]
+    # Qualified by the source's alias: a column missing from every file is then a binder
+    # error with a position (unqualified, DuckDB would take it for the output alias).
+    text = ", ".join(
+        f"CAST({SOURCE}.{quote_ident(stored.get(f.name, f.name))} AS {duckdb_type(f.type)}) "
+        f"AS {quote_ident(f.name)}"
+        for f in schema
+    )
+    with _projections_lock:
+        # the schema is kept with its text, so its id cannot be reused while the entry lives
+        _projections[id(schema)] = (schema, dict(stored), text)
+        while len(_projections) > PROJECTIONS_KEPT:
+            _projections.popitem(last=False)
+    return text
 
 
 EVENT_DATE = "_event_date"
@@ -288,14 +317,14 @@ ROW_NUMBER = "file_row_number"
 
 def _read(paths: Sequence[str], *, hive: dict[str, str] | None, numbered: bool = False) -> str:
     files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+    # One file has nothing to unify with; DuckDB's binding of union_by_name cost a warm query
+    # over a compacted table 0.11 million instructions (of 5 on a 100-row file).
+    union = "union_by_name = true, " if len(paths) > 1 else ""
     if hive is None:
         numbers = f", {ROW_NUMBER} = true" if numbered else ""
-        return f"read_parquet({files}, union_by_name = true, hive_partitioning = false{numbers})"
+        return f"read_parquet({files}, {union}hive_partitioning = false{numbers})"
     types = ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in hive.items())
-    return (
-        f"read_parquet({files}, union_by_name = true, hive_partitioning = true, "
-        f"hive_types = {{{types}}})"
-    )
+    return f"read_parquet({files}, {union}hive_partitioning = true, hive_types = {{{types}}})"
 
 
 def _by_partition_value(

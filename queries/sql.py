@@ -544,8 +544,10 @@ class PreparedQuery:
             import pyarrow as pa
 
             for column in snapshot.schema:
+                if not (pa.types.is_timestamp(column.type) and column.type.tz):
+                    continue  # the log keeps time ranges of times with a zone only
                 bounds = ref.bounds_on(column.name)
-                if bounds and pa.types.is_timestamp(column.type) and column.type.tz:
+                if bounds:
                     low, high = _literal_times(bounds)
                     snapshot, paths = within_times(snapshot, paths, column.name, low, high)
         by_statistics.update(before - set(paths))

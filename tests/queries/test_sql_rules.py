@@ -519,6 +519,55 @@ def test_a_scan_of_hive_paths_reads_partitions_from_paths_and_robust_mode_fills_
     assert [str(d[1]) for d in relation.description] == ["BIGINT", "DATE", "VARCHAR"]
 
 
+def test_a_scan_unifies_files_by_name_only_when_a_version_has_more_than_one(tmp_path):
+    """One file has nothing to unify with (DuckDB's binding of union_by_name is a cost of
+    every query over a compacted table); several may differ in columns and must be unified."""
+    schema = pa.schema([("id", pa.int64()), ("note", pa.string())])
+    pq.write_table(pa.table({"id": [1], "note": ["a"]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"note": ["b"], "id": [2]}), tmp_path / "b.parquet")
+    files = [
+        DataFile(uri=str(tmp_path / name), path=name, size=1, rows=1)
+        for name in ("a.parquet", "b.parquet")
+    ]
+    one = scan_sql(_snapshot(schema, (), files[:1]), [files[0].uri])
+    both = scan_sql(_snapshot(schema, (), files), [f.uri for f in files])
+    assert "union_by_name" not in one
+    assert "union_by_name = true" in both
+    connection = duckdb.connect()
+    assert connection.execute(f"SELECT * FROM {one}").fetchall() == [(1, "a")]
+    assert connection.execute(f"SELECT * FROM {both} ORDER BY id").fetchall() == [
+        (1, "a"),
+        (2, "b"),
+    ]
+
+
+def test_the_kept_column_list_of_a_scan_is_the_one_of_its_schema_and_physical_names(tmp_path):
+    """The cast list is kept per schema object: the same schema with other physical names
+    (column mapping), or another schema, never gets a list made for another."""
+    schema = pa.schema([("id", pa.int64()), ("note", pa.string())])
+    pq.write_table(pa.table({"col-1": [1], "note": ["a"]}), tmp_path / "a.parquet")
+    files = [DataFile(uri=str(tmp_path / "a.parquet"), path="a.parquet", size=1, rows=1)]
+    plain = _snapshot(schema, (), files)
+    mapped = Snapshot(
+        uri="/t",
+        version=0,
+        committed_at=plain.committed_at,
+        schema=schema,
+        partition_columns=(),
+        files=tuple(files),
+        physical_names={"id": "col-1"},
+    )
+    first = scan_sql(plain, [files[0].uri])
+    assert '"lake_files"."id"' in first
+    assert scan_sql(plain, [files[0].uri]) == first
+    assert '"lake_files"."col-1"' in scan_sql(mapped, [files[0].uri])
+    assert scan_sql(plain, [files[0].uri]) == first
+    wider = pa.schema([("id", pa.int64()), ("note", pa.string()), ("n", pa.float64())])
+    assert "AS DOUBLE" in scan_sql(_snapshot(wider, (), files), [files[0].uri])
+    rows = duckdb.connect().execute(f"SELECT * FROM {scan_sql(mapped, [files[0].uri])}")
+    assert rows.fetchall() == [(1, "a")]
+
+
 def test_an_empty_version_scans_to_no_rows_with_typed_columns():
     schema = pa.schema([("id", pa.int64()), ("tags", pa.list_(pa.string()))])
     relation = duckdb.connect().execute(f"SELECT * FROM {scan_sql(_snapshot(schema, (), []), [])}")
