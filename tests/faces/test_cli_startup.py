@@ -136,6 +136,28 @@ def test_a_json_log_ingest_into_a_new_catalog_starts_without_pandas_pydantic_or_
     assert _imported_by(args, tmp_path, env) == set()  # replacing its rows
 
 
+def test_a_text_log_ingest_with_a_preset_starts_without_pandas_or_pyarrow_dataset(tmp_path):
+    """The access-log time is read by DuckDB (``strptime``): handed a pyarrow table, DuckDB
+    imports ``pyarrow.dataset`` and with it pandas, 0.15 s of the command; the stream
+    ``lake.core.duckdb.arrow_view`` hands it needs neither."""
+    logs = tmp_path / "access.log"
+    logs.write_text(
+        "".join(
+            f"10.0.0.{i % 9} - - [0{1 + i % 3}/Oct/2026:10:00:{i % 60:02d} +0000] "
+            f'"GET /items/{i} HTTP/1.1" {200 + i % 2} {i * 10} "-" "curl/8.5.0"\n'
+            for i in range(300)
+        )
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    args = ["ingest", "logs", "web.access", str(logs), "--preset", "apache-combined"]
+    heavy = ("pyarrow.dataset", *HEAVY)
+    assert _imported_by(args, tmp_path, env, heavy) == set()  # new table, new catalog
+    assert _imported_by([*args, "--reparse"], tmp_path, env, heavy) == set()  # replacing
+
+
 def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
     """A cache hit only reads the catalog: plain SQL (``catalog.reader``), as read-only
     commands do; SQLAlchemy and its models cost a whole command about 0.2 s."""
