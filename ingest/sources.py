@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -90,7 +89,12 @@ def _expand_one(raw: str, filesystem_for: FilesystemFor | None) -> list[SourceFi
     if "://" in raw and not raw.startswith("file://"):
         return _expand_remote(raw, filesystem_for)
     # file:// URIs are what expand_paths returns: percent-decoded, they are paths again.
-    local = url2pathname(urlsplit(raw).path) if raw.startswith("file://") else raw
+    if raw.startswith("file://"):
+        from urllib.request import url2pathname  # urllib.request: http, ssl, email (5 ms)
+
+        local = url2pathname(urlsplit(raw).path)
+    else:
+        local = raw
     local = os.path.expanduser(local)
     if any(c in _GLOB_CHARS for c in local) and not os.path.lexists(local):
         hits = sorted(globmod.glob(local, recursive=True))

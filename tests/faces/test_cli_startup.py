@@ -26,6 +26,29 @@ def test_the_app_of_one_command_answers_its_help_as_the_whole_app(name):
     assert alone.output == whole.output
 
 
+SUBCOMMANDS = sorted(
+    [info.name, sub.name or get_command_name(sub.callback.__name__)]
+    for info in app.registered_groups
+    for sub in info.typer_instance.registered_commands
+)
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_the_app_of_one_subcommand_answers_its_help_and_its_groups_as_the_whole_app(words):
+    runner = CliRunner()
+    for args in ([*words, "-h"], [words[0], "-h"], [words[0], "nosuch"]):
+        alone = runner.invoke(app_for(args), args)
+        whole = runner.invoke(app, args)
+        assert alone.exit_code == whole.exit_code, args
+        assert alone.output == whole.output, args
+
+
+def test_a_subcommand_alone_is_built_without_its_groups_other_commands():
+    alone = get_command(app_for(["--debug", "ingest", "logs", "web.access", "a.log"]))
+    assert list(alone.commands) == ["ingest"]
+    assert list(alone.commands["ingest"].commands) == ["logs"]
+
+
 @pytest.mark.parametrize(
     "args",
     [["--help"], [], ["--version"], ["no-such-command"], ["--debug", "tablez"]],
