@@ -126,6 +126,7 @@ from ingest.logs.textlogs import (
     text_format,
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
+from lake.core import collection
 from lake.core.arrow_memory import pages_kept
 from lake.core.arrow_values import FALSE, TRUE, scalar
 from lake.delta.encoding import MIN_SAMPLE, ROW_GROUP_ROWS, writer_options
@@ -367,6 +368,7 @@ def _long_lived_objects_frozen() -> Iterator[None]:
     are left out of the garbage collector's walks while it runs: the chunks' short-lived
     wrappers set off full collections that each walked all of them again (0.1-0.25
     CPU-seconds of a 1M-line ingest in ``gc_collect_main``)."""
+    collection.resume()  # the command line's start-up is over: data work collects as usual
     if gc.get_freeze_count():  # the application froze its own: leave them to it
         yield
         return
