@@ -369,7 +369,7 @@ def _long_lived_objects_frozen() -> Iterator[None]:
     wrappers set off full collections that each walked all of them again (0.1-0.25
     CPU-seconds of a 1M-line ingest in ``gc_collect_main``)."""
     collection.resume()  # the command line's start-up is over: data work collects as usual
-    if gc.get_freeze_count():  # the application froze its own: leave them to it
+    if gc.get_freeze_count():  # frozen already (by the application, or resume): leave them
         yield
         return
     gc.freeze()

@@ -19,6 +19,7 @@ from a timer, unfrozen. The Python API (``lake.connect``) never pauses it.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 
 AT_MOST = 2.0
@@ -26,14 +27,19 @@ AT_MOST = 2.0
 
 _lock = threading.Lock()
 _timer: threading.Timer | None = None
+_fork_hook = False
 
 
 def pause() -> None:
     """Stop collecting until :func:`resume`, or :data:`AT_MOST` seconds, whichever first."""
-    global _timer
+    global _timer, _fork_hook
     with _lock:
         if _timer is not None or not gc.isenabled():
             return
+        if not _fork_hook and hasattr(os, "register_at_fork"):
+            # A child forked while paused has no timer thread: it collects from the start.
+            os.register_at_fork(after_in_child=_forked)
+            _fork_hook = True
         gc.disable()
         _timer = threading.Timer(AT_MOST, _enable)
         _timer.daemon = True
@@ -56,3 +62,11 @@ def resume() -> None:
 def _enable() -> None:
     with _lock:
         gc.enable()  # not frozen: the command may hold data now
+
+
+def _forked() -> None:
+    global _timer, _lock
+    _lock = threading.Lock()  # the parent's may have been held by another thread
+    if _timer is not None:
+        _timer = None
+        gc.enable()

@@ -69,3 +69,15 @@ def test_the_python_api_never_pauses_it_and_an_ingest_command_ends_with_it_runni
         "print('GC', gc.isenabled())\n"
     )
     assert cli.splitlines()[-1] == "GC True"
+
+
+def test_a_child_forked_while_paused_collects():
+    out = _run(
+        "import os\n"
+        "collection.pause()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if gc.isenabled() else 1)\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), gc.isenabled())\n"
+    )
+    assert out == "0 False"
