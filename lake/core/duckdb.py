@@ -71,10 +71,12 @@ def connect(
 
 
 @contextmanager
-def arrow_view(connection: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> Iterator[None]:
+def arrow_view(
+    connection: duckdb.DuckDBPyConnection, name: str, data: pa.Table | pa.RecordBatchReader
+) -> Iterator[None]:
     """``data`` as the view ``name`` of ``connection`` for ONE query, unregistered after.
 
-    DuckDB is handed the table's Arrow C stream (a PyCapsule), not the table: for a pyarrow
+    DuckDB is handed the data's Arrow C stream (a PyCapsule), not the object: for a pyarrow
     object (table, reader, or anything with ``__arrow_c_stream__``) DuckDB 1.5.5 imports
     ``pyarrow.dataset`` to offer it filters, and that imports pandas, about 0.15 s of a
     command that needs neither; a bare stream it scans as it comes (projection and filters

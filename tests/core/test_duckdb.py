@@ -82,6 +82,20 @@ def test_an_arrow_view_answers_one_query_with_the_tables_rows_and_is_gone_after(
         connection.close()
 
 
+def test_an_arrow_view_of_a_reader_streams_its_batches():
+    import pyarrow as pa
+
+    batches = (pa.record_batch({"n": [i, i + 1]}) for i in range(0, 6, 2))
+    reader = pa.RecordBatchReader.from_batches(pa.schema({"n": pa.int64()}), batches)
+    connection = connect()
+    try:
+        with arrow_view(connection, "r", reader):
+            connection.execute("CREATE TABLE t AS SELECT sum(n) AS s, count(*) AS c FROM r")
+        assert connection.execute("SELECT * FROM t").fetchall() == [(15, 6)]
+    finally:
+        connection.close()
+
+
 def test_an_arrow_view_is_unregistered_when_its_query_fails():
     import pyarrow as pa
 
