@@ -129,6 +129,7 @@ from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_path
 from lake.core import collection
 from lake.core.arrow_memory import pages_kept
 from lake.core.arrow_values import FALSE, TRUE, scalar
+from lake.core.arrow_values import array as array_of
 from lake.delta.encoding import MIN_SAMPLE, ROW_GROUP_ROWS, writer_options
 from lake.delta.snapshot import StagedFile
 from lake.landing.staging import Staged
@@ -1264,7 +1265,7 @@ class _Stage:
             self.file_times.update(found.counts)
             if found.errors is not None:
                 record_errors = _combine(batch.errors, found.errors, n)
-        errors = pa.array(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
+        errors = array_of(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
         columns = [
             *data,
             pa.repeat(scalar(uri, pa.string()), n),
@@ -1383,7 +1384,7 @@ class _Stage:
         if batch.errors is None:
             return found
         # A record that did not parse has no time of its own: count it as such.
-        failed = pa.array([e is not None for e in batch.errors], pa.bool_())
+        failed = array_of([e is not None for e in batch.errors], pa.bool_())
         moved = pc.sum(pc.and_(failed, pc.is_null(found.times))).as_py() or 0
         if moved:
             found.counts["no_value"] -= min(moved, found.counts["no_value"])

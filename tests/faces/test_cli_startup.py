@@ -170,6 +170,7 @@ def test_a_text_log_ingest_with_a_preset_starts_without_pandas_or_pyarrow_datase
             f'"GET /items/{i} HTTP/1.1" {200 + i % 2} {i * 10} "-" "curl/8.5.0"\n'
             for i in range(300)
         )
+        + "not an access-log line\n"  # a record that fails: its error and flag are arrays too
     )
     env = {
         "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
