@@ -273,6 +273,17 @@ time, so CPU seconds and request counts decide, wall-clock figures only within a
   file removed within the retention, 32 per compaction). Those are means, not medians;
   making them flat needs compaction that leaves compacted files alone and a log listing
   that starts at the kept version (deltalake lists the whole folder).
+
+Start-up of the whole JSON ingest, third round (December 2026; ``bench_write_startup``'s
+docstring has the profile): a JSON ingest imported neither pandas nor Alembic already; what
+changed for it is the garbage collector paused while the command starts (50-60 ms of it
+walking the modules' objects) and a few imports (3-15 ms). ``python -m bench.bench_peers 1 1
+ingest`` run with this code and then with main's (not alternating; load 3.9-5.5, other
+helpers' suites running): whole process 3.49 s against DuckDB's 1.34 (2.60x), main's 4.06 s
+against 1.11 (3.67x); in-process 1.94 s against 0.92 (2.12x), main's 3.99 s against 0.98
+(4.09x) for code the round did not touch: at that load the two runs do not compare, and the
+same-run start-up figures (``bench_write_startup``: 100 JSON lines, new catalog, 0.75 ->
+0.66 CPU-s; existing table 0.68 -> 0.65) are the ones to read.
 """
 
 from __future__ import annotations

@@ -204,13 +204,12 @@ def assign_array(keys: pa.Array, rule: SplitRule, connection: Any) -> pa.Array:
         raise TypeError(str(kind))
     if keys.null_count:
         raise TypeError("NoneType")
-    connection.register("split_keys", pa.table({"k": keys}))
-    try:
+    from lake.core.duckdb import arrow_view
+
+    with arrow_view(connection, "split_keys", pa.Table.from_arrays([keys], names=["k"])):
         chosen = connection.execute(
             f"SELECT {split_sql(rule, 'k')} AS s FROM split_keys"
         ).to_arrow_table()
-    finally:
-        connection.unregister("split_keys")
     return chosen.column("s").combine_chunks()
 
 

@@ -366,14 +366,15 @@ def _hashed(
     """Materialize (key columns, hash of the whole row) of ``batches`` as DuckDB table ``table``."""
     import pyarrow as pa
 
+    from lake.core.duckdb import arrow_view
+
     reader = pa.RecordBatchReader.from_batches(schema, batches)
-    con.register(f"{table}_src", reader)
     columns = ", ".join(_ident(f.name) for f in schema)
     key_list = "".join(f"{_ident(k)}, " for k in keys)
-    con.execute(
-        f"CREATE TABLE {table} AS SELECT {key_list}hash({columns}) AS lake_h FROM {table}_src"
-    )
-    con.unregister(f"{table}_src")
+    with arrow_view(con, f"{table}_src", reader):
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT {key_list}hash({columns}) AS lake_h FROM {table}_src"
+        )
 
 
 def _compare(

@@ -391,7 +391,7 @@ class EventTimeParser:
                 continue
             parts.append(self._format_sql(f, year_base))
         sql_parts = ", ".join(parts) if parts else "NULL::TIMESTAMPTZ"
-        table = pa.table({"s": text})
+        table = pa.Table.from_arrays([text], names=["s"])
         times = self._sql(table, f"SELECT COALESCE({sql_parts}) FROM t", n)
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
@@ -442,12 +442,10 @@ class EventTimeParser:
 
         con = self._cursor()
         try:
-            con.register("t", t)
-            out = con.execute(sql).to_arrow_table().column(0)
+            with lake_duckdb.arrow_view(con, "t", t):
+                out = con.execute(sql).to_arrow_table().column(0)
         except duckdb.Error:
             return pa.nulls(n, EVENT_TIME)
-        finally:
-            con.unregister("t")
         return _to_utc(out.combine_chunks() if out.num_chunks != 1 else out.chunk(0))
 
     # -- the window ------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 _EPOCH_DAY = date(1970, 1, 1)
+_NONE = type(None)
 _PER_MICROSECOND = {"us": 1, "ns": 1_000}
 _INTEGERS = {
     pa.int8(): "b",
@@ -41,8 +42,8 @@ def scalar(value: Any, type: pa.DataType) -> pa.Scalar:
 
 
 def array(values: Sequence[Any], type: pa.DataType) -> pa.Array:
-    """``pa.array(values, type)`` for values without nulls, without importing pandas for the
-    common types."""
+    """``pa.array(values, type)`` without importing pandas for the common types; None is a
+    null in a string array (a record's error or none), other types take no None."""
     made = _made(values, type)
     return made if made is not None else pa.array(values, type)
 
@@ -67,6 +68,8 @@ def _made(values: Sequence[Any], type: pa.DataType) -> pa.Array | None:
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(bytes(bits))])
     if type in (pa.string(), pa.large_string()) and kinds <= {str}:
         return _binary_like([v.encode() for v in values], type)
+    if type in (pa.string(), pa.large_string()) and kinds <= {str, _NONE}:
+        return _with_nulls([None if v is None else v.encode() for v in values], type)
     if type in (pa.binary(), pa.large_binary()) and kinds <= {bytes}:
         return _binary_like(values, type)
     if type == pa.date32() and kinds <= {date}:
@@ -96,6 +99,18 @@ def _binary_like(encoded: list[bytes], type: pa.DataType) -> pa.Array:
         return pa.array(encoded, type)  # too long for 32-bit offsets: pyarrow says so
     buffers = [None, pa.py_buffer(_typed("q" if wide else "i", offsets))]
     return pa.Array.from_buffers(type, len(encoded), [*buffers, pa.py_buffer(b"".join(encoded))])
+
+
+def _with_nulls(encoded: list[bytes | None], type: pa.DataType) -> pa.Array:
+    bits = bytearray((len(encoded) + 7) // 8)
+    for i, value in enumerate(encoded):
+        if value is not None:
+            bits[i // 8] |= 1 << (i % 8)
+    made = _binary_like([b"" if v is None else v for v in encoded], type)
+    if made.null_count:  # pragma: no cover - too long for 32-bit offsets: pyarrow's own
+        return pa.array([None if v is None else v.decode() for v in encoded], type)
+    offsets, data = made.buffers()[1:]
+    return pa.Array.from_buffers(type, len(encoded), [pa.py_buffer(bytes(bits)), offsets, data])
 
 
 def _microseconds(value: datetime) -> int:

@@ -32,7 +32,6 @@ into what each library needs.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,6 +370,8 @@ def _catalog_password(url: str) -> str | None:
 def _read_toml(path: Path) -> dict[str, object]:
     if not path.is_file():
         return {}
+    import tomllib  # only when there is a lake.toml
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

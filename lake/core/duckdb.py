@@ -13,15 +13,21 @@ Every database gets:
 What differs by use is asked for by name: ``threads``; ``memory_limit`` with
 ``temp_directory``, where DuckDB spills beyond the limit; ``external_access=False`` (no
 file, network or extension from the start); ``persistent_secrets=False``.
+
+Arrow data goes to DuckDB through :func:`arrow_view`, never ``register`` of a pyarrow object
+(the reason is in its docstring).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 SETTINGS = "SET GLOBAL TimeZone = 'UTC'; SET enable_progress_bar = false"
 
@@ -62,3 +68,23 @@ def connect(
         connection.close()
         raise
     return connection
+
+
+@contextmanager
+def arrow_view(
+    connection: duckdb.DuckDBPyConnection, name: str, data: pa.Table | pa.RecordBatchReader
+) -> Iterator[None]:
+    """``data`` as the view ``name`` of ``connection`` for ONE query, unregistered after.
+
+    DuckDB is handed the data's Arrow C stream (a PyCapsule), not the object: for a pyarrow
+    object (table, reader, or anything with ``__arrow_c_stream__``) DuckDB 1.5.5 imports
+    ``pyarrow.dataset`` to offer it filters, and that imports pandas, about 0.15 s of a
+    command that needs neither; a bare stream it scans as it comes (projection and filters
+    then run in DuckDB). A stream can be read once: a second query of the view fails with
+    DuckDB's "already been consumed" error, so each query gets its own ``arrow_view``.
+    """
+    connection.register(name, data.__arrow_c_stream__())
+    try:
+        yield
+    finally:
+        connection.unregister(name)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from lake.core import collection
 from lake.core.errors import LakeError
 from lake.faces.render import plural, short_path, short_run_id
 
@@ -1610,7 +1611,8 @@ def app_for(args: Sequence[str]) -> typer.Typer:
 
     from typer.main import get_command_name
 
-    name = next((arg for arg in args if not arg.startswith("-")), None)
+    words = [arg for arg in args if not arg.startswith("-")]
+    name = words[0] if words else None
     commands = [
         info
         for info in app.registered_commands
@@ -1621,11 +1623,35 @@ def app_for(args: Sequence[str]) -> typer.Typer:
         return app
     only = copy(app)
     only.registered_commands, only.registered_groups = commands, groups
+    if groups and len(words) > 1:  # lake ingest logs: the group holding only ``logs``
+        group = copy(groups[0])
+        group.typer_instance = _only_command(group.typer_instance, words[1])  # type: ignore[arg-type]
+        only.registered_groups = [group]
+    return only
+
+
+def _only_command(group: typer.Typer, name: str) -> typer.Typer:
+    """``group`` holding only its command ``name``; the whole group when it has none by that
+    name (``lake ingest nosuch`` is answered by the group, which lists its commands)."""
+    from copy import copy
+
+    from typer.main import get_command_name
+
+    commands = [
+        info
+        for info in group.registered_commands
+        if name == (info.name or get_command_name(info.callback.__name__))  # type: ignore[union-attr]
+    ]
+    if not commands or group.registered_groups:
+        return group
+    only = copy(group)
+    only.registered_commands = commands
     return only
 
 
 def main() -> None:
     """Entry point of the ``lake`` command."""
+    collection.pause()  # start-up makes objects that live to the end (lake.core.collection)
     try:
         app_for(sys.argv[1:])()
     except KeyboardInterrupt:

@@ -57,6 +57,18 @@ def test_an_array_is_the_one_pyarrow_makes(type_, values):
     assert array([], type_).equals(pa.array([], type_))
 
 
+@pytest.mark.parametrize("type_", [pa.string(), pa.large_string()], ids=str)
+@pytest.mark.parametrize(
+    "values", [[None], ["a", None, "é日本"], [None] * 9 + ["x"], ["", None, ""]], ids=str
+)
+def test_a_string_array_with_nulls_is_the_one_pyarrow_makes(type_, values):
+    made = array(values, type_)
+    expected = pa.array(values, type_)
+    made.validate(full=True)
+    assert made.type == expected.type and made.equals(expected)
+    assert made.null_count == expected.null_count
+
+
 @pytest.mark.parametrize(
     ("value", "type_"),
     [

@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from lake.core.duckdb import connect
+from lake.core.duckdb import arrow_view, connect
 
 
 def _setting(connection, name: str):
@@ -65,3 +65,63 @@ def test_times_without_an_offset_are_utc_whatever_the_host_zone():
         check=True,
     )
     assert found.stdout.strip() == "('UTC', 1767225600.0) ('UTC', 1767225600.0)"
+
+
+def test_an_arrow_view_answers_one_query_with_the_tables_rows_and_is_gone_after():
+    import pyarrow as pa
+
+    connection = connect()
+    try:
+        table = pa.table({"s": ["2026-10-01", "x", None], "n": [1, 2, 3]})
+        with arrow_view(connection, "t", table):
+            got = connection.execute("SELECT n, TRY_CAST(s AS DATE) FROM t WHERE n > 1")
+            assert got.fetchall() == [(2, None), (3, None)]
+        with pytest.raises(duckdb.CatalogException):
+            connection.execute("SELECT * FROM t")
+    finally:
+        connection.close()
+
+
+def test_an_arrow_view_of_a_reader_streams_its_batches():
+    import pyarrow as pa
+
+    batches = (pa.record_batch({"n": [i, i + 1]}) for i in range(0, 6, 2))
+    reader = pa.RecordBatchReader.from_batches(pa.schema({"n": pa.int64()}), batches)
+    connection = connect()
+    try:
+        with arrow_view(connection, "r", reader):
+            connection.execute("CREATE TABLE t AS SELECT sum(n) AS s, count(*) AS c FROM r")
+        assert connection.execute("SELECT * FROM t").fetchall() == [(15, 6)]
+    finally:
+        connection.close()
+
+
+def test_an_arrow_view_is_unregistered_when_its_query_fails():
+    import pyarrow as pa
+
+    connection = connect()
+    try:
+        with pytest.raises(duckdb.Error), arrow_view(connection, "t", pa.table({"s": ["a"]})):
+            connection.execute("SELECT CAST(s AS INTEGER) FROM t").fetchall()
+        with pytest.raises(duckdb.CatalogException):
+            connection.execute("SELECT * FROM t")
+    finally:
+        connection.close()
+
+
+def test_scanning_arrow_data_imports_neither_pyarrow_dataset_nor_pandas():
+    """DuckDB imports ``pyarrow.dataset`` (and through it pandas, ~0.15 s of a command) to
+    scan a pyarrow object; the stream ``arrow_view`` hands it needs neither."""
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from lake.core.arrow_values import array\n"
+        "from lake.core.duckdb import arrow_view, connect\n"
+        "c = connect()\n"
+        "t = pa.Table.from_arrays([array(['a', 'b'], pa.string())], names=['s'])\n"
+        "assert 'pandas' not in sys.modules\n"
+        "with arrow_view(c, 't', t):\n"
+        "    assert c.execute('SELECT count(*) FROM t').fetchone() == (2,)\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

@@ -26,6 +26,29 @@ def test_the_app_of_one_command_answers_its_help_as_the_whole_app(name):
     assert alone.output == whole.output
 
 
+SUBCOMMANDS = sorted(
+    [info.name, sub.name or get_command_name(sub.callback.__name__)]
+    for info in app.registered_groups
+    for sub in info.typer_instance.registered_commands
+)
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_the_app_of_one_subcommand_answers_its_help_and_its_groups_as_the_whole_app(words):
+    runner = CliRunner()
+    for args in ([*words, "-h"], [words[0], "-h"], [words[0], "nosuch"]):
+        alone = runner.invoke(app_for(args), args)
+        whole = runner.invoke(app, args)
+        assert alone.exit_code == whole.exit_code, args
+        assert alone.output == whole.output, args
+
+
+def test_a_subcommand_alone_is_built_without_its_groups_other_commands():
+    alone = get_command(app_for(["--debug", "ingest", "logs", "web.access", "a.log"]))
+    assert list(alone.commands) == ["ingest"]
+    assert list(alone.commands["ingest"].commands) == ["logs"]
+
+
 @pytest.mark.parametrize(
     "args",
     [["--help"], [], ["--version"], ["no-such-command"], ["--debug", "tablez"]],
@@ -134,6 +157,29 @@ def test_a_json_log_ingest_into_a_new_catalog_starts_without_pandas_pydantic_or_
     args = ["ingest", "logs", "web.app", str(logs), "--reparse"]
     assert _imported_by(args, tmp_path, env) == set()  # new table, new catalog
     assert _imported_by(args, tmp_path, env) == set()  # replacing its rows
+
+
+def test_a_text_log_ingest_with_a_preset_starts_without_pandas_or_pyarrow_dataset(tmp_path):
+    """The access-log time is read by DuckDB (``strptime``): handed a pyarrow table, DuckDB
+    imports ``pyarrow.dataset`` and with it pandas, 0.15 s of the command; the stream
+    ``lake.core.duckdb.arrow_view`` hands it needs neither."""
+    logs = tmp_path / "access.log"
+    logs.write_text(
+        "".join(
+            f"10.0.0.{i % 9} - - [0{1 + i % 3}/Oct/2026:10:00:{i % 60:02d} +0000] "
+            f'"GET /items/{i} HTTP/1.1" {200 + i % 2} {i * 10} "-" "curl/8.5.0"\n'
+            for i in range(300)
+        )
+        + "not an access-log line\n"  # a record that fails: its error and flag are arrays too
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    args = ["ingest", "logs", "web.access", str(logs), "--preset", "apache-combined"]
+    heavy = ("pyarrow.dataset", *HEAVY)
+    assert _imported_by(args, tmp_path, env, heavy) == set()  # new table, new catalog
+    assert _imported_by([*args, "--reparse"], tmp_path, env, heavy) == set()  # replacing
 
 
 def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
