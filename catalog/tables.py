@@ -160,19 +160,7 @@ def _found_table(session: Session, name: TableName) -> TableInfo | None:
         )
         .first()
     )
-    if row is None:
-        return None
-    return TableInfo(
-        id=row.id,
-        name=TableName(name.namespace, name.name),
-        kind=row.kind,
-        location=row.location,
-        format=row.format,
-        created_at=row.created_at,
-        current_version=row.current_version,
-        properties=dict(row.properties or {}),
-        versions_through=row.versions_through,
-    )
+    return table_info(row, name) if row is not None else None
 
 
 def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:
@@ -195,11 +183,12 @@ def table_row(session: Session, name: TableName) -> m.Table | None:
     )
 
 
-def table_info(row: m.Table) -> TableInfo:
-    """What the catalog hands out for a table's row."""
+def table_info(row: Any, name: TableName | None = None) -> TableInfo:
+    """What the catalog hands out for a table's row (an ORM row, or a Core row of the
+    table's columns with its ``name``)."""
     return TableInfo(
         id=row.id,
-        name=TableName(row.namespace.name, row.name),
+        name=name if name is not None else TableName(row.namespace.name, row.name),
         kind=row.kind,
         location=row.location,
         format=row.format,
