@@ -1636,10 +1636,17 @@ def _append_schema(table: pa.Schema, files: pa.Schema) -> pa.Schema | None:
 
 
 def _metadata_changed(error: BaseException) -> bool:
-    """Whether a failed commit lost the race to a commit that changed the table's metadata."""
+    """Whether a failed commit lost the race to a commit that changed the table's metadata
+    or its protocol. Writers making a new table at once on S3 both pass deltalake's look
+    for an existing one; the loser's first commit is then rebased onto the winner's, and
+    fails with "Protocol changed" (6 rounds of 4 threads each making a new table on the
+    loopback S3: most rounds lost two writers so): deciding again appends to the table the
+    winner made."""
     from deltalake.exceptions import CommitFailedError
 
-    return isinstance(error, CommitFailedError) and "Metadata changed" in str(error)
+    return isinstance(error, CommitFailedError) and (
+        "Metadata changed" in str(error) or "Protocol changed" in str(error)
+    )
 
 
 def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+import lake
 from tests.faults.conftest import S3_POSTGRES, child_env
 
 WORKERS = Path(__file__).with_name("workers.py")
@@ -353,3 +354,50 @@ def test_an_append_whose_version_another_writer_took_commits_after_it(backend, l
     assert [v.rows_added for v in history] == [1, 1, 1]
     assert [v.rows_total for v in history] == [1, 2, 3]
     assert history[2].run_id == late["run_id"] and history[1].run_id == won.run_id
+
+
+@pytest.mark.timeout(240)
+def test_a_sync_that_records_a_writers_commit_before_it_leaves_one_record(backend, lk, tmp_path):
+    """A ``lake catalog sync`` records an ingest's commit (with what the run prepared)
+    between the commit and the ingest's own record; the ingest then finds its version
+    recorded: one version row, one output edge, its file range committed once."""
+    table = "conc.synced"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(json.dumps({"ts": "2026-11-20T10:00:00Z", "k": 0}) + "\n")
+    second.write_text(
+        "".join(json.dumps({"ts": "2026-11-20T11:00:00Z", "k": k}) + "\n" for k in range(1, 4))
+    )
+    lk.ingest_logs(table, str(first))
+    env = child_env(backend, LAKE_FAILPOINT="after_delta_commit:stop")
+    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(second)], env)
+    try:
+        with lake.connect() as syncer:  # another process's sync, as far as the catalog knows
+            assert [s.recorded for s in syncer.sync()] == [(1,)]
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err[-3000:]
+    assert json.loads(out.splitlines()[-1])["version"] == 1
+    history = lk.history(table)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 1, 1), (1, 3, 4)]
+    assert lk.run(history[1].run_id).status == "completed"
+    info = lk.table(table)
+    assert (info.current_version, info.versions_through) == (1, 1)
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            ranges = connection.execute(
+                text("SELECT state, version, records FROM ingested_files ORDER BY id")
+            ).all()
+            outputs = connection.execute(
+                text("SELECT count(*) FROM lineage_edges WHERE direction = 'output'")
+            ).scalar()
+            running = connection.execute(
+                text("SELECT count(*) FROM runs WHERE status = 'running'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in ranges] == [("committed", 0, 1), ("committed", 1, 3)]
+    assert (outputs, running) == (2, 0)

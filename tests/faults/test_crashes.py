@@ -166,3 +166,45 @@ def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(
         os.listdir(out)
     )
     assert os.listdir(out / ".lake") == ["manifest.json"], "no journal or temporary file is left"
+
+
+@pytest.mark.parametrize("point", ["after_delta_commit", "catalog_write"])
+@pytest.mark.timeout(180)
+def test_an_ingest_run_again_at_once_after_a_kill_heals_in_its_own_start(
+    point, backend, lk, cli, tmp_path
+):
+    """No sync in between: the rerun's first transaction marks the killed run failed (its
+    process is gone) before its sync records that run's commit, which completes the run
+    and commits its file range, so the rerun skips the file (one copy, one run each)."""
+    first = _log(tmp_path / "first.jsonl", FIRST, "first")
+    second = _log(tmp_path / "second.jsonl", SECOND, "second")
+    assert cli("ingest", "logs", TABLE, first).exit_code == 0
+    killed = run_lake(backend, "ingest", "logs", TABLE, second, LAKE_FAILPOINT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    again = cli("ingest", "logs", TABLE, second, "--output", "json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["version"] is None, "the killed run's commit holds the file"
+    assert _count(cli) == FIRST + SECOND
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+        (0, FIRST, FIRST),
+        (1, SECOND, FIRST + SECOND),
+    ]
+    assert lk.run(history[1].run_id).status == "completed"
+    info = lk.table(TABLE)
+    assert (info.current_version, info.versions_through) == (1, 1)
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            ranges = connection.execute(
+                text("SELECT state, version, records FROM ingested_files ORDER BY id")
+            ).all()
+            outputs = connection.execute(
+                text("SELECT count(*) FROM lineage_edges WHERE direction = 'output'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in ranges] == [("committed", 0, FIRST), ("committed", 1, SECOND)]
+    assert outputs == 2
+    assert _runs(backend).get("running", 0) == 0
