@@ -40,9 +40,6 @@ class Connection:
         self.engine = open_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.migration = ensure_schema(self.engine, url) if migrate else "skipped"
-        self.schema_ids: dict[str, int] = {}
-        """Ids of stored schemas by fingerprint, as committed transactions found or stored
-        them (``catalog.recording``: schemas are stored once and never change)."""
 
     def close(self) -> None:
         self.engine.dispose()

@@ -40,7 +40,7 @@ from catalog.ledger import (
     ingested_files_in,
 )
 from catalog.runs import RUNS, add_run, complete_run, reap_in
-from catalog.schemas import describe_schema, intern_schema, record_drift
+from catalog.schemas import SCHEMAS, describe_schema, intern_schema, record_drift
 from catalog.tables import TableInfo, create_table, ensure_table
 from catalog.versions import VERSIONS, VersionInfo, find_version, version_record
 from lake.core.errors import CatalogError, CommitConflict
@@ -175,11 +175,6 @@ def record_commit(
                 select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == commit.run_id)
             ).first()
         pending: dict[str, Any] = dict((run.stats or {}).get("pending") or {}) if run else {}
-        # A schema's row, once committed, is never deleted or changed: its id is asked once
-        # a connection (one statement of every record fewer).
-        schema_id = db.schema_ids.get(fingerprint)
-        if schema_id is None:
-            schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
         counts = _version_counts(commit, snapshot, previous)
         for key in ("rows_added", "rows_removed", "rows_changed"):
             if pending.get(key) is not None:
@@ -189,14 +184,28 @@ def record_commit(
             "version": commit.version,
             "committed_at": commit.committed_at,
             "operation": commit.operation,
-            "schema_id": schema_id,
+            # The schema's id is looked up by the insert itself (a statement fewer than
+            # asking first); a schema new to the catalog is stored after. Not kept in the
+            # process: a catalog restored under a running process gives its ids to other
+            # schemas, and a kept id would then name the wrong one without an error.
+            "schema_id": select(SCHEMAS.c.id)
+            .where(SCHEMAS.c.fingerprint == fingerprint)
+            .scalar_subquery(),
             "run_id": run.id if run else None,
             "rows_total": snapshot.rows,
             "files_total": len(snapshot.files),
             "bytes_total": snapshot.bytes,
             **counts,
         }
-        version_id = conn.execute(insert(VERSIONS).values(values)).inserted_primary_key[0]
+        version_id, schema_id = conn.execute(
+            insert(VERSIONS).values(values).returning(VERSIONS.c.id, VERSIONS.c.schema_id)
+        ).one()
+        if schema_id is None:
+            schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
+            conn.execute(
+                update(VERSIONS).where(VERSIONS.c.id == version_id).values(schema_id=schema_id)
+            )
+        values["schema_id"] = schema_id
         tables = m.Table.__table__
         newer = or_(tables.c.current_version.is_(None), tables.c.current_version < commit.version)
         follows = tables.c.versions_through == commit.version - 1
@@ -219,14 +228,11 @@ def record_commit(
     try:
         recorded_now = db.transaction(work)
     except CommitConflict:
-        db.schema_ids.pop(fingerprint, None)  # a schema row deleted by hand: asked again
         # Someone else (a concurrent sync) recorded this version first.
         recorded = find_version(db, table, commit.version)
         if recorded is None:
             raise
         return recorded, []
-    if recorded_now.schema_id is not None:
-        db.schema_ids[fingerprint] = recorded_now.schema_id
     return recorded_now, list(completed)
 
 

@@ -27,6 +27,9 @@ from lake.core.errors import CatalogError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+SCHEMAS = m.Schema.__table__
+"""The stored schemas' table, for Core statements."""
+
 
 @dataclass(frozen=True)
 class SchemaChangeInfo:
@@ -77,10 +80,9 @@ def intern_schema(
 ) -> int:
     """The id of the stored schema with this fingerprint, stored now if it is new (what
     :func:`describe_schema` gives); a concurrent writer storing it first is no error."""
-    schemas = m.Schema.__table__
     found = (
         session.connection()
-        .execute(select(schemas.c.id).where(schemas.c.fingerprint == fingerprint))
+        .execute(select(SCHEMAS.c.id).where(SCHEMAS.c.fingerprint == fingerprint))
         .scalar()
     )
     if found is not None:
@@ -171,6 +173,7 @@ def schema_changes(db: Connection, table: TableInfo) -> list[SchemaChangeInfo]:
 
 
 __all__ = [
+    "SCHEMAS",
     "SchemaChangeInfo",
     "describe_schema",
     "intern_schema",

@@ -269,3 +269,42 @@ def test_writers_on_threads_making_one_table_at_once_each_record_their_versions(
         assert (info.current_version, info.versions_through) == (4 * rounds - 1,) * 2
         assert [str(t.name) for t in lk.tables()].count(table) == 1
         assert lk.sql(f"SELECT count(*) AS n FROM {table}").rows() == [{"n": 8 * rounds}]
+
+
+def test_a_version_records_its_own_schema_after_the_catalog_is_restored_under_the_process(lk):
+    """A catalog restored from a backup while a process runs on: a schema the process stored
+    is gone from it, and its id may name another schema by then (SQLite gives a deleted row
+    id out again). The process's next write of that schema must record that schema, not the
+    id it once had: a kept id failed the write when no schema had it, and recorded another
+    schema's columns without an error once one had."""
+    from sqlalchemy import text
+
+    lk.write_table("ml.before", pa.table({"kept": pa.array([1, 2], pa.int64())}))
+    engine = lk.catalog.engine
+    with engine.begin() as c:  # the restore: the catalog as before ml.before was written
+        table_id = c.execute(text("SELECT id FROM tables WHERE name = 'before'")).scalar_one()
+        schema_ids = [
+            r[0]
+            for r in c.execute(
+                text("SELECT DISTINCT schema_id FROM table_versions WHERE table_id = :t"),
+                {"t": table_id},
+            )
+        ]
+        c.execute(
+            text(
+                "DELETE FROM lineage_edges WHERE table_version_id IN "
+                "(SELECT id FROM table_versions WHERE table_id = :t)"
+            ),
+            {"t": table_id},
+        )
+        for table in ("schema_changes", "ingested_files", "table_versions"):
+            c.execute(text(f"DELETE FROM {table} WHERE table_id = :t"), {"t": table_id})
+        c.execute(text("DELETE FROM tables WHERE id = :t"), {"t": table_id})
+        for schema_id in schema_ids:
+            c.execute(text("DELETE FROM schema_columns WHERE schema_id = :s"), {"s": schema_id})
+            c.execute(text("DELETE FROM schemas WHERE id = :s"), {"s": schema_id})
+    with lake.connect() as other:  # another process stores a schema of its own
+        other.write_table("ml.other", pa.table({"other": pa.array(["x"], pa.string())}))
+    lk.write_table("ml.after", pa.table({"kept": pa.array([3], pa.int64())}))
+    assert [c["name"] for c in lk.schema("ml.after")["columns"]] == ["kept"]
+    assert [c["name"] for c in lk.schema("ml.other")["columns"]] == ["other"]
