@@ -124,6 +124,15 @@ transactions and requests decide, wall only within a run):
   + PG ``write_table`` CPU 23.3 / 25.7 / 22.2 -> 21.8 / 21.5 / 17.4 ms, wall 81 / 93 / 100
   -> 60 / 72 / 74 ms; ``ingest_logs`` CPU 37.9 / 39.6 / 36.1 -> 32.4 / 32.6 / 27.8 ms, wall
   127 / 144 / 176 -> 113 / 92 / 123 ms. A quiet rerun against the targets is the lead's.
+* Quiet rerun (2026-12-06, load 1.5-2.9, ``--old`` = main before this round, with the
+  schema id looked up by the version's insert instead of kept per connection), medians per
+  round: local ``write_table`` 7.1 / 6.3 / 8.4 -> 4.7 / 4.7 / 7.1 ms, ``ingest_logs`` 16.9 /
+  17.8 / 19.3 -> 11.9 / 12.7 / 15.7 ms (CPU 11.8 / 12.5 / 14.7: the third round slowed old
+  and new alike); S3 + PG ``write_table`` 39.0 / 40.5 / 49.0 -> 29.5 / 32.7 / 41.4 ms (CPU
+  17.2 / 19.3 / 25.3), ``ingest_logs`` 52.1 / 68.6 / 92.2 -> 43.4 / 51.1 / 63.3 ms (CPU
+  26.9 / 30.4 / 38.9). Locally both meet 15 ms in two rounds of three; on S3 + PG the 30 ms
+  is met by ``write_table`` in one round, by ``ingest_logs`` in none: its CPU alone is
+  27-39 ms (the JSON reader, staging, three catalog transactions through SQLAlchemy).
 * Not done: a writing command without ``sqlalchemy.orm`` and ``catalog.models`` (the
   Core statements still take the tables from the declarative models, and every catalog
   module's transaction is a Session: a Core-only ``Connection`` and table definitions
