@@ -36,7 +36,6 @@ from catalog.edges import SourceRef
 from ingest.sources import SourceFile, expand_paths
 from lake.core.names import TableName
 from lake.core.storage import Storage
-from lake.delta.store import DeltaStore
 from lake.landing.commits import TableRun
 from lake.landing.sync import sync_table
 
@@ -113,11 +112,6 @@ def ingest_files(
         ]
     )
     data = pa.Table.from_pylist(rows, schema=schema)
-    info = catalog.create_table(
-        table, kind="files", location=storage.table_uri(table.namespace, table.name), exist_ok=True
-    )
-    store = DeltaStore(info.location, storage)
-    sync_table(catalog, store, info)
     inputs = [
         SourceRef(
             kind="file",
@@ -128,9 +122,17 @@ def ingest_files(
         )
         for r in rows
     ]
-    with TableRun.start(
-        catalog, store, info, kind="ingest_files", parameters={"paths": list(paths)}, inputs=inputs
+    with TableRun.begin(
+        catalog,
+        storage,
+        table,
+        table_kind="files",
+        kind="ingest_files",
+        parameters={"paths": list(paths)},
+        inputs=inputs,
     ) as run:
+        # Commits of writers that died before recording them, recorded before this one's.
+        sync_table(catalog, run.store, run.table, reap=False)  # the run's start reaped
         landed = run.land(data, policy="strict", mode="append", operation="APPEND", source="files")
     total = sum(r["size"] for r in rows)
     shown = [{**r, "_ingested_at": at.isoformat()} for r in rows]
