@@ -61,15 +61,12 @@ def _made(values: Sequence[Any], type: pa.DataType) -> pa.Array | None:
     if type == pa.float64() and kinds <= {float}:
         return pa.Array.from_buffers(type, n, [None, pa.py_buffer(_typed("d", values))])
     if type == pa.bool_() and kinds <= {bool}:
-        bits = bytearray((n + 7) // 8)
-        for i, value in enumerate(values):
-            if value:
-                bits[i // 8] |= 1 << (i % 8)
-        return pa.Array.from_buffers(type, n, [None, pa.py_buffer(bytes(bits))])
+        return pa.Array.from_buffers(type, n, [None, pa.py_buffer(_bits(values))])
     if type in (pa.string(), pa.large_string()) and kinds <= {str}:
         return _binary_like([v.encode() for v in values], type)
     if type in (pa.string(), pa.large_string()) and kinds <= {str, _NONE}:
-        return _with_nulls([None if v is None else v.encode() for v in values], type)
+        encoded = [None if v is None else v.encode() for v in values]
+        return _binary_like(encoded, type, nulls=True)
     if type in (pa.binary(), pa.large_binary()) and kinds <= {bytes}:
         return _binary_like(values, type)
     if type == pa.date32() and kinds <= {date}:
@@ -90,27 +87,29 @@ def _kind(value: Any) -> type:
     return type(value)
 
 
-def _binary_like(encoded: list[bytes], type: pa.DataType) -> pa.Array:
+def _bits(flags: Sequence[Any]) -> bytes:
+    """An Arrow bitmap of ``flags``: bit i is set where the i-th is true."""
+    bits = bytearray((len(flags) + 7) // 8)
+    for i, flag in enumerate(flags):
+        if flag:
+            bits[i // 8] |= 1 << (i % 8)
+    return bytes(bits)
+
+
+def _binary_like(
+    encoded: Sequence[bytes | None], type: pa.DataType, *, nulls: bool = False
+) -> pa.Array:
+    """A string or binary array of ``encoded``; with ``nulls``, None is a null."""
+    values = [b"" if v is None else v for v in encoded] if nulls else encoded
     offsets = [0]
-    for value in encoded:
+    for value in values:
         offsets.append(offsets[-1] + len(value))
     wide = type in (pa.large_string(), pa.large_binary())
     if not wide and offsets[-1] >= 2**31:
         return pa.array(encoded, type)  # too long for 32-bit offsets: pyarrow says so
-    buffers = [None, pa.py_buffer(_typed("q" if wide else "i", offsets))]
-    return pa.Array.from_buffers(type, len(encoded), [*buffers, pa.py_buffer(b"".join(encoded))])
-
-
-def _with_nulls(encoded: list[bytes | None], type: pa.DataType) -> pa.Array:
-    bits = bytearray((len(encoded) + 7) // 8)
-    for i, value in enumerate(encoded):
-        if value is not None:
-            bits[i // 8] |= 1 << (i % 8)
-    made = _binary_like([b"" if v is None else v for v in encoded], type)
-    if made.null_count:  # pragma: no cover - too long for 32-bit offsets: pyarrow's own
-        return pa.array([None if v is None else v.decode() for v in encoded], type)
-    offsets, data = made.buffers()[1:]
-    return pa.Array.from_buffers(type, len(encoded), [pa.py_buffer(bytes(bits)), offsets, data])
+    validity = pa.py_buffer(_bits([v is not None for v in encoded])) if nulls else None
+    buffers = [validity, pa.py_buffer(_typed("q" if wide else "i", offsets))]
+    return pa.Array.from_buffers(type, len(encoded), [*buffers, pa.py_buffer(b"".join(values))])
 
 
 def _microseconds(value: datetime) -> int:
