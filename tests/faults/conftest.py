@@ -33,6 +33,29 @@ def child_env(backend, **extra: str) -> dict[str, str]:
     return env
 
 
+def ledger_and_outputs(backend) -> tuple[list[tuple[object, ...]], int, int]:
+    """The catalog's ingested-file ranges (state, version, records, in entry order), its
+    count of output lineage edges and of runs still running, read straight from its
+    database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            ranges = connection.execute(
+                text("SELECT state, version, records FROM ingested_files ORDER BY id")
+            ).all()
+            outputs = connection.execute(
+                text("SELECT count(*) FROM lineage_edges WHERE direction = 'output'")
+            ).scalar_one()
+            running = connection.execute(
+                text("SELECT count(*) FROM runs WHERE status = 'running'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in ranges], outputs, running
+
+
 def lake_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "lake", *args]
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import lake
-from tests.faults.conftest import S3_POSTGRES, child_env
+from tests.faults.conftest import S3_POSTGRES, child_env, ledger_and_outputs
 
 WORKERS = Path(__file__).with_name("workers.py")
 PROCESSES = 4
@@ -385,19 +385,6 @@ def test_a_sync_that_records_a_writers_commit_before_it_leaves_one_record(backen
     assert lk.run(history[1].run_id).status == "completed"
     info = lk.table(table)
     assert (info.current_version, info.versions_through) == (1, 1)
-    engine = create_engine(backend.catalog_url)
-    try:
-        with engine.connect() as connection:
-            ranges = connection.execute(
-                text("SELECT state, version, records FROM ingested_files ORDER BY id")
-            ).all()
-            outputs = connection.execute(
-                text("SELECT count(*) FROM lineage_edges WHERE direction = 'output'")
-            ).scalar()
-            running = connection.execute(
-                text("SELECT count(*) FROM runs WHERE status = 'running'")
-            ).scalar()
-    finally:
-        engine.dispose()
-    assert [tuple(r) for r in ranges] == [("committed", 0, 1), ("committed", 1, 3)]
+    ranges, outputs, running = ledger_and_outputs(backend)
+    assert ranges == [("committed", 0, 1), ("committed", 1, 3)]
     assert (outputs, running) == (2, 0)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.conftest import run_lake
+from tests.faults.conftest import ledger_and_outputs, run_lake
 
 TABLE = "crash.events"
 FIRST = 5
@@ -194,17 +194,7 @@ def test_an_ingest_run_again_at_once_after_a_kill_heals_in_its_own_start(
     assert lk.run(history[1].run_id).status == "completed"
     info = lk.table(TABLE)
     assert (info.current_version, info.versions_through) == (1, 1)
-    engine = create_engine(backend.catalog_url)
-    try:
-        with engine.connect() as connection:
-            ranges = connection.execute(
-                text("SELECT state, version, records FROM ingested_files ORDER BY id")
-            ).all()
-            outputs = connection.execute(
-                text("SELECT count(*) FROM lineage_edges WHERE direction = 'output'")
-            ).scalar()
-    finally:
-        engine.dispose()
-    assert [tuple(r) for r in ranges] == [("committed", 0, FIRST), ("committed", 1, SECOND)]
+    ranges, outputs, _ = ledger_and_outputs(backend)
+    assert ranges == [("committed", 0, FIRST), ("committed", 1, SECOND)]
     assert outputs == 2
     assert _runs(backend).get("running", 0) == 0
