@@ -532,26 +532,25 @@ def _run_tasks(
                 ),
             )
         )
+    # On a failure the other tasks are left to finish and their results dropped with their
+    # references, never cancelled: Ray 2.60's ``ray.cancel`` of a task whose reply is
+    # arriving aborts the calling process ("Tried to complete task that was not pending",
+    # ray-project/ray#54846). A Ray we started is shut down right after, which stops them.
     tables, reports = [], []
-    try:
-        for (report, ref), variants in zip(pending, texts, strict=True):
-            try:
-                outcome = ray.get(ref)
-            except Exception as error:  # noqa: BLE001 - a task that died (after Ray's retries)
-                raise RayEngineError(
-                    f"Ray task {report.task} of {len(pending)} failed: {first_line(error)}; "
-                    f"nothing was written."
-                ) from error
-            if outcome[0] == "error":
-                _, which, text = outcome
-                raise _translate(query, variants[which], text)
-            _, table, seconds = outcome
-            tables.append(table)
-            reports.append(replace(report, rows_out=table.num_rows, seconds=seconds))
-    except BaseException:
-        for _, ref in pending:  # the other tasks' work is no longer wanted
-            ray.cancel(ref)
-        raise
+    for (report, ref), variants in zip(pending, texts, strict=True):
+        try:
+            outcome = ray.get(ref)
+        except Exception as error:  # noqa: BLE001 - a task that died (after Ray's retries)
+            raise RayEngineError(
+                f"Ray task {report.task} of {len(pending)} failed: {first_line(error)}; "
+                f"nothing was written."
+            ) from error
+        if outcome[0] == "error":
+            _, which, text = outcome
+            raise _translate(query, variants[which], text)
+        _, table, seconds = outcome
+        tables.append(table)
+        reports.append(replace(report, rows_out=table.num_rows, seconds=seconds))
     run.tasks = reports
     return tables
 

@@ -296,11 +296,11 @@ def _gather(
             if progress is not None:
                 progress(done, records, size)
     except BaseException:
-        for ref in waiting:  # the other files' work is no longer wanted
-            ray.cancel(ref)
-        # ...but a task past its start may still be copying its file into the staging folder:
-        # removed before it ends, that folder got the file back (2 staged files were left in
-        # the bucket under load). Wait until each has ended, however it did.
+        # The other tasks are waited for, never cancelled: a task past its start may still be
+        # copying its file into the staging folder (removed before it ends, that folder got
+        # the file back: 2 staged files were left in the bucket under load), and Ray 2.60's
+        # ``ray.cancel`` of a task whose reply is arriving aborts this process ("Tried to
+        # complete task that was not pending", ray-project/ray#54846).
         if waiting:
             ray.wait(waiting, num_returns=len(waiting))
         raise
