@@ -76,6 +76,10 @@ class Catalog(Connection):
         """Every table, by namespace and name."""
         return tables.list_tables(self)
 
+    def find_tables(self, names: Collection[TableName]) -> dict[TableName, TableInfo]:
+        """The tables among ``names`` that exist (one query)."""
+        return tables.find_tables(self, names)
+
     def find_table(self, name: TableName) -> TableInfo | None:
         """The table called ``name``, or None."""
         return tables.find_table(self, name)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +98,19 @@ class CatalogReader:
         if rows is None:
             return self.full().list_tables()
         return [_table(row) for row in rows]
+
+    def find_tables(self, names: Collection[TableName]) -> dict[TableName, TableInfo]:
+        """The tables among ``names`` that exist (one query)."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        where = " OR ".join(["(n.name = ? AND t.name = ?)"] * len(wanted))
+        parameters = tuple(part for n in wanted for part in (n.namespace, n.name))
+        rows = self._rows(f"{_TABLE} WHERE {where}", parameters)
+        if rows is None:
+            return self.full().find_tables(wanted)
+        found = (_table(row) for row in rows)
+        return {info.name: info for info in found if info.name in set(wanted)}
 
     def find_table(self, name: TableName) -> TableInfo | None:
         rows = self._rows(FIND_TABLE, (name.namespace, name.name))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -71,7 +71,11 @@ class Resolver:
         says yes."""
         self.catalog = catalog
         self.storage = storage
-        self._tables = {info.name: info for info in catalog.list_tables()}
+        # The tables looked up so far (None: no such table), read on first need: a query
+        # reads the catalog rows of the tables it names, not the whole list (which a lake of
+        # a hundred tables made 1-2 ms of every query).
+        self._tables: dict[TableName, TableInfo | None] = {}
+        self._all: list[TableName] | None = None
         self._latest: dict[TableName, TableInfo] = {}
         self._defer = defer_checks
         self._checks: list[CommitCheck] = []
@@ -85,8 +89,22 @@ class Resolver:
         """
         return any([check.newer() for check in self._checks])
 
+    def look_up(self, refs: Iterable[TableReference]) -> None:
+        """Read the catalog rows of every table ``refs`` may mean, in one query (before
+        :meth:`lake_name` asks of each)."""
+        self._read({c for c in map(_candidate, refs) if c is not None})
+
+    def _read(self, names: set[TableName]) -> None:
+        wanted = names - self._tables.keys()
+        if wanted:
+            found = self.catalog.find_tables(wanted)
+            self._tables.update({name: found.get(name) for name in wanted})
+
     def known(self) -> list[str]:
-        return sorted(str(name) for name in self._tables)
+        """Every table of the lake (for error messages: the whole list is read only then)."""
+        if self._all is None:
+            self._all = [info.name for info in self.catalog.list_tables()]
+        return sorted(str(name) for name in self._all)
 
     def known_phrase(self) -> str:
         names = self.known()
@@ -101,11 +119,12 @@ class Resolver:
         ``ns.t`` is a lake table when the catalog has it; a bare ``t`` means ``default.t``
         only when that table exists (otherwise it is left to DuckDB: a CTE, a view, a
         function's table)."""
-        if ref.shadowed or len(ref.parts) > 2:
+        candidate = _candidate(ref)
+        if candidate is None:
             return None
-        namespace, name = ref.parts if len(ref.parts) == 2 else (DEFAULT_NAMESPACE, ref.parts[0])
-        candidate = TableName(namespace, name)
-        return candidate if candidate in self._tables else None
+        if candidate not in self._tables:
+            self.look_up([ref])
+        return candidate if self._tables[candidate] is not None else None
 
     def resolve(
         self,
@@ -142,7 +161,12 @@ class Resolver:
         Raises:
             TimeTravelError: as :meth:`resolve`.
         """
-        info = self._tables[name]
+        info = self._tables.get(name)
+        if info is None:
+            self._read({name})
+            info = self._tables[name]
+            if info is None:
+                raise UnknownTable(f"Table {name}{where} does not exist. {self.known_phrase()}")
         store = DeltaStore(info.location, self.storage)
         if travel is None:
             info = self._current(name, info, store)
@@ -264,6 +288,14 @@ class Resolver:
             while len(_snapshots) > SNAPSHOT_CACHE_SIZE:
                 _snapshots.popitem(last=False)
         return snapshot, recorded.committed_at
+
+
+def _candidate(ref: TableReference) -> TableName | None:
+    """The lake table a reference would mean, if the catalog has it (a CTE's name never)."""
+    if ref.shadowed or len(ref.parts) > 2:
+        return None
+    namespace, name = ref.parts if len(ref.parts) == 2 else (DEFAULT_NAMESPACE, ref.parts[0])
+    return TableName(namespace, name)
 
 
 def unknown_time_travel(ref: TableReference, known: str) -> UnknownTable:

@@ -27,7 +27,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import functools
+import threading
 import time as clock
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -296,6 +299,7 @@ def private_names(statement: Statement, resolver: Resolver) -> list[str]:
     have such a name: it is a lake table.)"""
     from sqlglot import exp
 
+    resolver.look_up(statement.tables)
     found = [
         node.name
         for node in statement.tree.find_all(exp.Anonymous)
@@ -344,10 +348,15 @@ class PreparedQuery:
     """Per version, in the last rewrite: paths read, skipped by partition, by statistics."""
     latest_only: bool = True
     """Every lake table is read at its latest version (no time travel)."""
+    _kept: _Kept | None = field(default=None, repr=False)
+    """The kept rewrite the last :meth:`rewrite` used or made (None: not keepable)."""
 
     def scan_reports(self) -> tuple[ScanReport, ...]:
         """What the last rewrite reads of each version, in query order: a file one reference
         reads and another skips counts as read."""
+        kept = self._kept
+        if kept is not None and kept.reports is not None:
+            return kept.reports
         reports = []
         for pinned, (resolved, paths) in self.reads.items():
             sizes = dict(zip(paths, (f.size for f in resolved.snapshot.files), strict=True))
@@ -365,6 +374,8 @@ class PreparedQuery:
                     skipped_by_statistics=len(by_statistics - read - by_partition),
                 )
             )
+        if kept is not None:
+            kept.reports = tuple(reports)
         return tuple(reports)
 
     evaluate: Evaluate = session.constant_time
@@ -462,8 +473,17 @@ class PreparedQuery:
         files, ``ns.`` of ``ns.t.col`` dropped where ``t`` is read without alias, and
         ``edits`` applied. ``scans`` replaces the scan of a version by other SQL giving the
         same rows (the Ray engine's broadcast copy of a small table)."""
+        key = self._rewrite_key(edits) if scans is None else None
+        kept = _kept_rewrite(self.storage, key) if key is not None else None
+        if kept is not None and not _same_objects(kept.anchors, self._anchors()):
+            kept = None  # another snapshot object under a reused id: made anew below
+        if kept is not None:
+            self._kept = kept
+            self.pruned = dict(kept.pruned)  # a rewrite starts a new dict: the sets stay shared
+            return kept.rewritten
+        self._kept = None
         changes: list[tuple[int, int, str, int]] = []
-        self.pruned.clear()
+        self.pruned = {}
         for index, ref in enumerate(self.statement.tables):
             resolved = self.lake.get(index)
             if resolved is not None:
@@ -488,7 +508,38 @@ class PreparedQuery:
             length += len(replacement)
             cursor = end
         pieces.append(text[cursor:])
-        return Rewritten("".join(pieces), text, tuple(mapped))
+        rewritten = Rewritten("".join(pieces), text, tuple(mapped))
+        if key is not None:
+            kept = _Kept(rewritten, dict(self.pruned), self._anchors())
+            self._kept = _keep_rewrite(self.storage, key, kept)
+        return rewritten
+
+    def _rewrite_key(self, edits: Sequence[Edit]) -> tuple | None:
+        """What :meth:`rewrite`'s text depends on, once every table is pinned: the text, the
+        edits, each lake reference's version (with its table's id, commit time and
+        location: a version's files and schema never change) and which versions are read
+        robustly, and the very snapshot and path list each reads (the Ray engine rewrites
+        copies holding a part of a version's files). None when a bound on ``_event_time``
+        is computed (``now()``): its days are evaluated at each rewrite."""
+        for index in self.lake:
+            if any(b.literal is None for b in self.statement.tables[index].event_time_bounds):
+                return None
+        return (
+            self.statement.text,
+            tuple(edits),
+            frozenset(self.robust),
+            tuple(
+                (i, r.pinned, r.info.location, id(r.snapshot), id(self.reads[r.pinned][1]))
+                for i, r in sorted(self.lake.items())
+            ),
+        )
+
+    def _anchors(self) -> tuple[object, ...]:
+        """The objects whose ids :meth:`_rewrite_key` holds: kept with the rewrite, so an id
+        cannot be reused while it is kept, and compared by identity when it is found."""
+        return tuple(
+            x for _, r in sorted(self.lake.items()) for x in (r.snapshot, self.reads[r.pinned][1])
+        )
 
     def translate(
         self, error: BaseException, rewritten: Rewritten, *, timeout_s: float | None = None
@@ -626,6 +677,7 @@ def prepare(
     prepared = PreparedQuery(
         statement, resolver, read_only, lake={}, reads={}, unaliased=set(), evaluate=evaluate
     )
+    resolver.look_up(statement.tables)
     for index, ref in enumerate(statement.tables):
         name = resolver.lake_name(ref)
         if name is None:
@@ -655,11 +707,81 @@ def prepare(
         )
         prepared.lake[index] = resolved
         if resolved.pinned not in prepared.reads:
-            paths = [resolver.storage.duckdb_path(f.uri) for f in resolved.snapshot.files]
-            prepared.reads[resolved.pinned] = (resolved, paths)
+            prepared.reads[resolved.pinned] = (resolved, _duckdb_paths(resolver.storage, resolved))
         if not ref.has_alias:
             prepared.unaliased.add((name.namespace, name.name))
     return prepared
+
+
+# -- what repeated queries keep ----------------------------------------------------------------
+#
+# A query run again at the same table versions is rewritten to the same text: each Lake (its
+# Storage) keeps the last KEPT_REWRITES rewrites, keyed by PreparedQuery._rewrite_key, with
+# the files each reads and skips and the scan reports. The key holds the versions the
+# resolver pinned for this very call (the catalog read and the check for a newer commit run
+# on every query, before the key is known), so a new version, a schema change (a new
+# version) or a table registered elsewhere gives another key: a kept rewrite is never of an
+# older version than the one pinned. (Parsing is kept by queries.parse, snapshots by
+# queries.resolve.)
+
+KEPT_REWRITES = 256
+
+
+@dataclass
+class _Kept:
+    rewritten: Rewritten
+    pruned: dict[TableVersion, tuple[set[str], set[str], set[str]]]
+    anchors: tuple[object, ...]
+    reports: tuple[ScanReport, ...] | None = None
+
+
+_rewrites: weakref.WeakKeyDictionary[Storage, OrderedDict[tuple, _Kept]] = (
+    weakref.WeakKeyDictionary()
+)
+_paths: weakref.WeakKeyDictionary[Storage, OrderedDict[tuple, list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_kept_lock = threading.Lock()
+
+
+def _kept_rewrite(storage: Storage, key: tuple) -> _Kept | None:
+    with _kept_lock:
+        kept = _rewrites.get(storage)
+        found = kept.get(key) if kept is not None else None
+        if found is not None:
+            kept.move_to_end(key)  # type: ignore[union-attr]
+        return found
+
+
+def _keep_rewrite(storage: Storage, key: tuple, value: _Kept) -> _Kept:
+    with _kept_lock:
+        kept = _rewrites.setdefault(storage, OrderedDict())
+        kept[key] = value
+        while len(kept) > KEPT_REWRITES:
+            kept.popitem(last=False)
+    return value
+
+
+def _same_objects(kept: tuple[object, ...], now: tuple[object, ...]) -> bool:
+    return len(kept) == len(now) and all(a is b for a, b in zip(kept, now, strict=True))
+
+
+def _duckdb_paths(storage: Storage, resolved: ResolvedTable) -> list[str]:
+    """DuckDB's paths of a version's files (one per file: a table of a thousand appends
+    spelled a thousand of them per query), kept per Lake like its rewrites."""
+    key = (resolved.pinned, resolved.info.location)
+    with _kept_lock:
+        kept = _paths.setdefault(storage, OrderedDict())
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+            return found
+    paths = [storage.duckdb_path(f.uri) for f in resolved.snapshot.files]
+    with _kept_lock:
+        kept[key] = paths
+        while len(kept) > KEPT_REWRITES:
+            kept.popitem(last=False)
+    return paths
 
 
 @dataclass(frozen=True)

@@ -383,6 +383,7 @@ def _prepare(
     statement = parse_statement(sql)
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
+    resolver.look_up(statement.tables)
     travel = _pinned(statement, resolver, pins) if pins is not None else None
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
@@ -818,6 +819,7 @@ def _quick_cache_hit(
     statement = parse_statement(sql)
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
+    resolver.look_up(statement.tables)
     travel = _as_of(statement, resolver, moment) if moment is not None else {}
     pins: list[tuple[str, int]] = []
     for index, ref in enumerate(statement.tables):

@@ -139,6 +139,18 @@ class Lake:
         return self._reader
 
     @property
+    def query_reads(self) -> Catalog | CatalogReader:
+        """The catalog for the reads every SQL query makes (its tables' rows, a version):
+        the plain-SQL reader even once the full catalog is open, for what SQLAlchemy's ORM
+        adds to each read (0.6 ms of CPU of a 2 ms query); it hands the full catalog what it
+        cannot answer."""
+        if self._reader is None:
+            from catalog.reader import CatalogReader
+
+            self._reader = CatalogReader(self.config.catalog_url, lambda: self.catalog)
+        return self._reader
+
+    @property
     def catalog(self) -> Catalog:
         """The catalog, connected (and migrated) on first use."""
         if self._catalog is None:
@@ -444,7 +456,7 @@ class Lake:
         from queries.sql import run_query
 
         return run_query(
-            self.reads,
+            self.query_reads,
             self.storage,
             query,
             read_only=read_only,

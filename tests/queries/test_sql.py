@@ -405,6 +405,96 @@ def test_a_query_reads_commits_made_since_its_last_run_by_another_lake_or_proces
     assert [v.version for v in result.versions] == [3]
 
 
+def test_a_repeated_query_reads_each_new_version_its_files_and_its_scan_report(lk):
+    """A Lake keeps the rewrite of a query it ran at the same table versions, but pins the
+    versions anew on every call: of two identical queries with a write between them, the
+    second reads the new version, its files and reports them (a write by this Lake, another
+    Lake, another process)."""
+    import os
+    import subprocess
+    import sys
+
+    query = "SELECT count(*) AS n, sum(id) AS total FROM ml.labels"
+    lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
+    first, again = lk.sql(query), lk.sql(query)
+    assert first.rows() == again.rows() == [{"n": 2, "total": 3}]
+    assert first.scans == again.scans
+    assert [(s.version, s.files_total) for s in again.scans] == [(0, 1)]
+
+    lk.write_table("ml.labels", pa.table({"id": [3]}))
+    result = lk.sql(query)
+    assert result.rows() == [{"n": 3, "total": 6}]
+    assert [(s.version, s.files_total) for s in result.scans] == [(1, 2)]
+
+    with lake.connect() as other:
+        other.write_table("ml.labels", pa.table({"id": [4]}))
+    result = lk.sql(query)
+    assert result.rows() == [{"n": 4, "total": 10}]
+    assert [(s.version, s.files_total) for s in result.scans] == [(2, 3)]
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lake, pyarrow as pa; "
+            "lake.connect().write_table('ml.labels', pa.table({'id': [100]}), mode='overwrite')",
+        ],
+        check=True,
+        env=dict(os.environ),
+        cwd=os.getcwd(),
+    )
+    result = lk.sql(query)
+    assert result.rows() == [{"n": 1, "total": 100}]
+    assert [v.version for v in result.versions] == [3]
+    assert [(s.version, s.files_total, s.files_read) for s in result.scans] == [(3, 1, 1)]
+    # the older versions still read as they did, pinned or by the kept rewrite
+    assert lk.sql(query + " VERSION AS OF 1").rows() == [{"n": 3, "total": 6}]
+    assert lk.sql(query).rows() == [{"n": 1, "total": 100}]
+
+
+def test_a_repeated_query_shows_a_column_another_lake_added(lk):
+    """A schema change is a new version: ``SELECT *`` run again shows the new column."""
+    query = "SELECT * FROM ml.labels ORDER BY id"
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    assert lk.sql(query).column_names == ["id"]
+    assert lk.sql(query).column_names == ["id"]
+    with lake.connect() as other:
+        other.write_table("ml.labels", pa.table({"id": [2], "label": ["b"]}))
+    result = lk.sql(query)
+    assert result.column_names == ["id", "label"]
+    assert result.rows() == [{"id": 1, "label": None}, {"id": 2, "label": "b"}]
+
+
+def test_a_repeated_query_reads_a_table_created_since_it_was_unknown(lk):
+    """Which names are lake tables is read from the catalog at every query, for the names
+    the query holds only: a table another Lake created since is read, one it was not told of
+    is still an error naming the lake's tables."""
+    query = "SELECT count(*) AS n FROM ml.later"
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    for _ in range(2):
+        with pytest.raises(UnknownTable, match="Lake tables: ml.labels"):
+            lk.sql(query)
+    with lake.connect() as other:
+        other.write_table("ml.later", pa.table({"id": [1, 2]}))
+    assert lk.sql(query).rows() == [{"n": 2}]
+    assert lk.sql(query).rows() == [{"n": 2}]
+    with pytest.raises(UnknownTable, match="ml.labels, ml.later"):
+        lk.sql("SELECT * FROM ml.nope")
+
+
+def test_a_repeated_time_travel_to_a_moment_reads_the_version_of_that_moment(lk):
+    """The same text may pin another version at each call (``now()``): the kept rewrite is
+    the version's, never the text's."""
+    query = "SELECT count(*) AS n FROM ml.labels AT (TIMESTAMP => now())"
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    assert lk.sql(query).rows() == [{"n": 1}]
+    with lake.connect() as other:
+        other.write_table("ml.labels", pa.table({"id": [2]}))
+    result = lk.sql(query)
+    assert result.rows() == [{"n": 2}]
+    assert [v.version for v in result.versions] == [1]
+
+
 def test_a_file_outside_the_lake_that_changes_in_place_is_read_again(lk):
     """Only lake tables' data files are immutable: a query that also names another file
     lets DuckDB check whether that file changed."""
