@@ -526,7 +526,7 @@ class PreparedQuery:
                 return None
         return (
             self.statement.text,
-            tuple(edits),
+            tuple(tuple(edit) for edit in edits),
             frozenset(self.robust),
             tuple(
                 (i, r.pinned, r.info.location, id(r.snapshot), id(self.reads[r.pinned][1]))
@@ -716,7 +716,7 @@ def prepare(
 # -- what repeated queries keep ----------------------------------------------------------------
 #
 # A query run again at the same table versions is rewritten to the same text: each Lake (its
-# Storage) keeps the last KEPT_REWRITES rewrites, keyed by PreparedQuery._rewrite_key, with
+# Storage) keeps its last KEPT_REWRITES rewrites, keyed by PreparedQuery._rewrite_key, with
 # the files each reads and skips and the scan reports. The key holds the versions the
 # resolver pinned for this very call (the catalog read and the check for a newer commit run
 # on every query, before the key is known), so a new version, a schema change (a new
@@ -724,7 +724,7 @@ def prepare(
 # older version than the one pinned. (Parsing is kept by queries.parse, snapshots by
 # queries.resolve.)
 
-KEPT_REWRITES = 256
+KEPT_REWRITES = 64  # as many as snapshots are kept (queries.resolve): they hold them
 
 
 @dataclass
