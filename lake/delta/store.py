@@ -1916,17 +1916,6 @@ async def _get_object(store: object, bucket: str, key: str) -> bytes:
         return await body.read()
 
 
-def _put_object(storage: Storage, path: str, body: bytes) -> None:
-    """One PUT of ``body`` at ``path`` (``bucket/key``); a failure is an OSError, as
-    pyarrow's (s3fs lets botocore's connection errors through)."""
-    try:
-        _object_store(storage).pipe_file(path, body)
-    except OSError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        raise OSError(str(error)) from error
-
-
 def _send_put_object(storage: Storage, path: str, body: bytes) -> concurrent.futures.Future:
     """One PUT of ``body`` at ``path`` (``bucket/key``) sent on s3fs's loop, not waited for."""
     import asyncio
