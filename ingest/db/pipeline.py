@@ -182,42 +182,39 @@ def ingest_db(
             # watermark is then not merged again, and a night without changes makes no version.
             dedupe=True,
         )
+        parameters = {
+            "source": described,
+            "table": table,
+            "query": query,
+            "mode": mode,
+            "cursor": cursor,
+            "key": keys,
+        }
         with extract:
             synced = info is not None  # an existing table was synced above, for its watermark
-            info = catalog.create_table(
-                name,
-                kind=KIND,
-                location=storage.table_uri(name.namespace, name.name),
-                exist_ok=True,
-            )
-            store = DeltaStore(info.location, storage)
-            if not synced:
-                sync_table(catalog, store, info)
-            current = store.snapshot() if store.exists() else None
-            label = _source_label(described, table, query)
-            # Full extracts replace every row, so the source's types win; incremental ones
-            # keep the table's rows and may only widen them losslessly.
-            evolution = plan(
-                current.schema if current is not None else None,
-                extract.schema,
-                "replace" if mode == "full" else "lossless",
-                where=f"table {name}",
-                hint=(
-                    f"cast it to the old type in a --query, or rebuild {name} from the source "
-                    "with --mode full, which replaces the table's schema in a new version"
-                ),
-            )
-            parameters = {
-                "source": described,
-                "table": table,
-                "query": query,
-                "mode": mode,
-                "cursor": cursor,
-                "key": keys,
-            }
-            with TableRun.start(
-                catalog, store, info, kind="ingest_db", parameters=parameters
+            # One transaction makes the table (on the first extract) and starts the run, as
+            # the other writers' first one does.
+            with TableRun.begin(
+                catalog, storage, name, table_kind=KIND, kind="ingest_db", parameters=parameters
             ) as run:
+                store = run.store
+                if not synced:
+                    sync_table(catalog, store, run.table, reap=False)  # the run's start reaped
+                current = store.snapshot() if store.exists() else None
+                label = _source_label(described, table, query)
+                # Full extracts replace every row, so the source's types win; incremental ones
+                # keep the table's rows and may only widen them losslessly.
+                evolution = plan(
+                    current.schema if current is not None else None,
+                    extract.schema,
+                    "replace" if mode == "full" else "lossless",
+                    where=f"table {name}",
+                    hint=(
+                        f"cast it to the old type in a --query, or rebuild {name} from the "
+                        "source with --mode full, which replaces the table's schema in a new "
+                        "version"
+                    ),
+                )
                 with StagingFolder("lake-extract-") as staging:
                     staged = stage_batches(extract, evolution.schema, staging)
                     watermark = extract.watermark
@@ -298,20 +295,20 @@ def _commit(
             added, removed, changed, by = staged.rows, 0, 0, ("key" if keys else "row")
         else:
             added, removed, changed, by = _compare(store, current, staged, keys, staging)
-        run.catalog.add_inputs(run.run_id, [source_ref])
+        # The source is recorded with the prepared outcome, in its transaction.
         landed = run.land(
             staged,
             policy="replace",
             mode="overwrite",
             operation="EXTRACT OVERWRITE",
             base=current,
+            inputs=[source_ref],
             outcome={**base, "rows_added": added, "rows_removed": removed, "rows_changed": changed},
         )
         return _Outcome(landed.version.version, added, removed, changed, by)
 
     if staged.rows == 0:
         return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
-    run.catalog.add_inputs(run.run_id, [source_ref])
     merged = bool(keys) and current is not None
 
     def outcome(counts: Counts) -> Mapping[str, Any]:
@@ -332,6 +329,7 @@ def _commit(
         operation="EXTRACT MERGE" if merged else "EXTRACT APPEND",
         base=current,
         outcome=outcome,
+        inputs=[source_ref],
     )
     final = outcome(landed.counts)
     by = "merge" if keys else "none"

@@ -11,6 +11,7 @@ This module is the only one that calls deltalake; its errors are translated here
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -710,9 +711,12 @@ class DeltaStore:
         operation: str,
         metadata: Mapping[str, str] | None = None,
         base: Snapshot | None = None,
+        published: Publishing | None = None,
     ) -> Commit:
         """Publish locally staged Parquet files into the table and commit them, in one commit
-        (creating the table on its first write).
+        (creating the table on its first write). ``published``: the files' :meth:`publish`
+        begun by the caller (with this schema and partitioning), taken instead of copying
+        them again.
 
         ``base``: the latest version as the caller just read it (:meth:`snapshot` without a
         version). The first attempt commits on that log as it is, without reading the log
@@ -732,8 +736,14 @@ class DeltaStore:
         """
         properties = _commit_properties(run_id, operation, metadata)
         actions: list | None = None
+        if published is not None:
+            if published.matches(self, files, schema, partition_by):
+                actions = published.wait()
+            else:
+                published.discard()
         if base is not None and self._own_commit_allowed(base, schema, partition_by):
-            actions = self._publish(files, schema, partition_by)
+            if actions is None:
+                actions = self._publish(files, schema, partition_by)
             own = self._commit_own(base, actions, partition_by, run_id, operation, metadata)
             if own is not None:
                 return own
@@ -1429,17 +1439,22 @@ class DeltaStore:
             post_commithook_properties=_hooks(),
         )
 
-    def _publish(
-        self, files: Sequence[StagedFile], schema: pa.Schema, partition_by: Sequence[str]
-    ) -> list:
-        """Copy staged files into the table's location; return their Delta add actions."""
+    def publish(
+        self, files: Sequence[StagedFile], *, schema: pa.Schema, partition_by: Sequence[str] = ()
+    ) -> Publishing:
+        """Start copying staged files into the table's location, for an :meth:`append` of
+        them (``published=``) with the same schema and partitioning. On S3 a small file's PUT
+        is sent now and answered while the caller does other work (a log ingest's prepare
+        transaction: the two were one round trip after the other); elsewhere the files are
+        copied (or linked) now. :meth:`Publishing.discard` removes them when no append
+        follows."""
         import pyarrow.fs as pafs
         import pyarrow.parquet as pq
         from deltalake.transaction import AddAction
 
         fs, base = self.storage.filesystem_for(self.uri)
         local = pafs.LocalFileSystem()
-        actions = []
+        publishing = Publishing(self, files, schema, tuple(partition_by))
         now_ms = int(time.time() * 1000)
         for staged in files:
             folder = "/".join(
@@ -1454,16 +1469,18 @@ class DeltaStore:
                     fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
                 if self.storage.is_s3 and size <= SINGLE_PUT_BYTES:
                     # One request: pyarrow uploads every file in three (a multipart upload).
-                    _put_object(self.storage, target, staged.path.read_bytes())
+                    publishing.pending.append(
+                        _send_put_object(self.storage, target, staged.path.read_bytes())
+                    )
                 elif self.storage.is_s3 or not _linked(staged.path, target):
                     pafs.copy_files(
                         str(staged.path), target, source_filesystem=local, destination_filesystem=fs
                     )
             except OSError as error:
+                publishing.discard()
                 raise self.storage.translate(error, self.uri) from error
-            failpoint("upload")
             metadata = pq.read_metadata(staged.path)
-            actions.append(
+            publishing.actions.append(
                 AddAction(
                     path=relative,
                     size=size,
@@ -1475,7 +1492,13 @@ class DeltaStore:
                     stats=json.dumps(file_stats(metadata, schema)),
                 )
             )
-        return actions
+        return publishing
+
+    def _publish(
+        self, files: Sequence[StagedFile], schema: pa.Schema, partition_by: Sequence[str]
+    ) -> list:
+        """Copy staged files into the table's location; return their Delta add actions."""
+        return self.publish(files, schema=schema, partition_by=partition_by).wait()
 
     def _find_commit(self, run_id: str, *, after: int | None = None) -> Commit:
         """The commit ``run_id`` just made; ``after``: a version the table had before it
@@ -1893,15 +1916,78 @@ async def _get_object(store: object, bucket: str, key: str) -> bytes:
         return await body.read()
 
 
-def _put_object(storage: Storage, path: str, body: bytes) -> None:
-    """One PUT of ``body`` at ``path`` (``bucket/key``); a failure is an OSError, as
-    pyarrow's (s3fs lets botocore's connection errors through)."""
-    try:
-        _object_store(storage).pipe_file(path, body)
-    except OSError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        raise OSError(str(error)) from error
+def _send_put_object(storage: Storage, path: str, body: bytes) -> concurrent.futures.Future:
+    """One PUT of ``body`` at ``path`` (``bucket/key``) sent on s3fs's loop, not waited for."""
+    import asyncio
+
+    store = _object_store(storage)
+    return asyncio.run_coroutine_threadsafe(store._pipe_file(path, body), store.loop)  # type: ignore[attr-defined]
+
+
+class Publishing:
+    """Staged files being copied into a table's location (:meth:`DeltaStore.publish`): their
+    add actions, and the PUTs still on their way."""
+
+    def __init__(
+        self,
+        store: DeltaStore,
+        files: Sequence[StagedFile],
+        schema: pa.Schema,
+        partition_by: tuple[str, ...],
+    ) -> None:
+        self._store = store
+        self._files = tuple(files)
+        self._schema = schema
+        self._partition_by = partition_by
+        self.actions: list = []
+        self.pending: list[concurrent.futures.Future] = []
+        self._done = False
+
+    def matches(
+        self,
+        store: DeltaStore,
+        files: Sequence[StagedFile],
+        schema: pa.Schema,
+        partition_by: Sequence[str],
+    ) -> bool:
+        return (
+            store is self._store
+            and not self._done
+            and tuple(files) == self._files
+            and tuple(partition_by) == self._partition_by
+            and schema.equals(self._schema, check_metadata=True)
+        )
+
+    def wait(self) -> list:
+        """The add actions, once every copy is done.
+
+        Raises:
+            StorageError: a copy failed (the others are removed).
+        """
+        self._done = True
+        pending, self.pending = self.pending, []
+        for sent in pending:
+            try:
+                sent.result()
+            except Exception as error:  # noqa: BLE001 - s3fs lets botocore's errors through
+                self._remove(pending)
+                failure = error if isinstance(error, OSError) else OSError(str(error))
+                raise self._store.storage.translate(failure, self._store.uri) from error
+        for _ in self.actions:
+            failpoint("upload")
+        return self.actions
+
+    def discard(self) -> None:
+        """Remove the files (best effort: vacuum removes any left); no append takes them."""
+        self._done = True
+        pending, self.pending = self.pending, []
+        self._remove(pending)
+
+    def _remove(self, pending: Sequence[concurrent.futures.Future]) -> None:
+        for sent in pending:
+            with contextlib.suppress(Exception):
+                sent.result()
+        self._store._unpublish(self.actions)
 
 
 def _logged_time(text: object) -> datetime | None:

@@ -378,7 +378,19 @@ class TableRun:
             elif mode == "append":
                 appended = True
                 counts = Counts(staged.rows)
-                self._prepare_outcome(outcome, counts)
+                # The data files go up while the catalog prepares the commit (on S3 the PUT
+                # and the transaction were one wait after the other); the commit that refers
+                # to them still follows the prepare.
+                published = self.store.publish(
+                    staged.files,
+                    schema=evolution.schema,
+                    partition_by=current.partition_columns,
+                )
+                try:
+                    self._prepare_outcome(outcome, counts)
+                except BaseException:
+                    published.discard()
+                    raise
                 commit = self.store.append(
                     staged.files,
                     schema=evolution.schema,
@@ -386,6 +398,7 @@ class TableRun:
                     run_id=self.run_id,
                     operation=operation,
                     base=current,
+                    published=published,
                 )
             else:
                 commit, counts = self._merge(staged, evolution, keys, operation, outcome)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import pytest
 
 import lake
 from lake.delta.snapshot import Snapshot, StagedFile
@@ -308,3 +309,41 @@ def test_a_version_records_its_own_schema_after_the_catalog_is_restored_under_th
     lk.write_table("ml.after", pa.table({"kept": pa.array([3], pa.int64())}))
     assert [c["name"] for c in lk.schema("ml.after")["columns"]] == ["kept"]
     assert [c["name"] for c in lk.schema("ml.other")["columns"]] == ["other"]
+
+
+def _data_files(lk, name: str) -> set[str]:
+    """The Parquet files under the table's location, wherever it is."""
+    fs, base = lk.storage.filesystem_for(lk.table(name).location)
+    selector = pafs.FileSelector(base.rstrip("/"), recursive=True)
+    return {
+        info.path
+        for info in fs.get_file_info(selector)
+        if info.path.endswith(".parquet") and "_delta_log" not in info.path
+    }
+
+
+def test_an_append_whose_prepare_fails_leaves_no_data_file_in_the_table(lk):
+    """An append sends its data files up while the catalog prepares its commit: when the
+    prepare fails, nothing is committed and the files are removed (no orphan for vacuum)."""
+    from lake.core.names import TableName
+    from lake.landing.commits import TableRun
+
+    lk.write_table("ml.prepared", _rows(0))
+    before = _data_files(lk, "ml.prepared")
+
+    def refused(_counts: object) -> dict[str, object]:
+        raise ValueError("outcome refused")
+
+    with pytest.raises(ValueError, match="outcome refused"):
+        with TableRun.begin(
+            lk.catalog,
+            lk.storage,
+            TableName.parse("ml.prepared"),
+            table_kind="arrow",
+            kind="write",
+            parameters={},
+        ) as run:
+            run.land(_rows(5), policy="strict", operation="APPEND", outcome=refused)
+    assert _data_files(lk, "ml.prepared") == before
+    assert [v.version for v in lk.history("ml.prepared")] == [0]
+    assert lk.sql("SELECT count(*) AS n FROM ml.prepared").rows() == [{"n": 5}]
