@@ -133,14 +133,13 @@ transactions and requests decide, wall only within a run):
   26.9 / 30.4 / 38.9). Locally both meet 15 ms in two rounds of three; on S3 + PG the 30 ms
   is met by ``write_table`` in one round, by ``ingest_logs`` in none: its CPU alone is
   27-39 ms (the JSON reader, staging, three catalog transactions through SQLAlchemy).
-* Not done: a writing command without ``sqlalchemy.orm`` and ``catalog.models`` (the
-  Core statements still take the tables from the declarative models, and every catalog
-  module's transaction is a Session: a Core-only ``Connection`` and table definitions
-  apart from the ORM mapping are a change of their own); skipping the read of the run's
-  stats before the prepare (the catalog would have to trust the writer's copy of them);
-  PostgreSQL's ``synchronous_commit = off`` for the record transaction (a lost record
-  would be recorded again by the next sync, but a version a reader was told of could
-  vanish until then: a guarantee, not a speed-up).
+* Not done here: a writing command without ``sqlalchemy.orm`` and ``catalog.models``
+  (done since: ``catalog.definitions`` and ``Connection.core_transaction``, see
+  ``bench_write_startup``; the appends of this bench were not measured again); skipping
+  the read of the run's stats before the prepare (the catalog would have to trust the
+  writer's copy of them); PostgreSQL's ``synchronous_commit = off`` for the record
+  transaction (a lost record would be recorded again by the next sync, but a version a
+  reader was told of could vanish until then: a guarantee, not a speed-up).
 
 Issue 18, small appends, fifth round (2026-12-06; the machine shared with two other helpers'
 test suites, load 15-42 the whole time: walls are not to be read, CPU, statements,

@@ -1,9 +1,11 @@
 """The catalog's database as every catalog operation uses it: one engine, and units of work
 that each run in one transaction.
 
-A unit of work is a function of a SQLAlchemy session. :meth:`Connection.transaction` runs
-it, commits, and retries it whole when the connection was lost or the database reported
-a serialization conflict; a unique constraint another writer won becomes a
+A unit of work is a function of a SQLAlchemy Core connection (:meth:`Connection.core_transaction`,
+the write path and every statement written against ``catalog.definitions``) or of an ORM
+session (:meth:`Connection.transaction`, the reads that query by ``catalog.models``' classes).
+Either runs it, commits, and retries it whole when the connection was lost or the database
+reported a serialization conflict; a unique constraint another writer won becomes a
 :class:`CommitConflict`, and every other driver error one sentence without the password
 (``catalog.database``). The operations in ``catalog.tables``, ``catalog.runs`` and the
 other modules take a :class:`Connection`; :class:`catalog.catalog.Catalog` is one.
@@ -13,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.engine import Connection as CoreConnection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.database import describe_failure, ensure_schema, first_line, open_engine, with_retries
 from lake.core.errors import CommitConflict
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 TRANSACTION_ATTEMPTS = 5
@@ -38,7 +43,7 @@ class Connection:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = open_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessionmaker: Any = None
         self.migration = ensure_schema(self.engine, url) if migrate else "skipped"
 
     def close(self) -> None:
@@ -47,6 +52,15 @@ class Connection:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def _sessions(self) -> Session:
+        """A new ORM session. ``sqlalchemy.orm`` is imported here, by the first unit of work
+        that wants a session: a command that only writes (Core) never pays for it."""
+        if self._sessionmaker is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessionmaker()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -68,9 +82,28 @@ class Connection:
         finally:
             session.close()
 
+    def core_transaction(self, work: Callable[[CoreConnection], T]) -> T:
+        """Run ``work`` on a Core connection in one transaction (``engine.begin()``), with
+        the retries and translations of :meth:`transaction`; no ORM session is made.
+
+        Raises:
+            CommitConflict: another writer won a unique constraint, or conflicts outlasted
+                the retries.
+            CatalogError: the database failed (CatalogUnreachable when it cannot be reached).
+        """
+
+        def attempt() -> T:
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except IntegrityError as error:
+                raise _conflict(error) from error
+
+        return with_retries(attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS)
+
     def transaction(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in one transaction; retry a lost connection or a serialization
-        conflict with backoff, then give up with one sentence.
+        """Run ``work`` with an ORM session in one transaction; retry a lost connection or a
+        serialization conflict with backoff, then give up with one sentence.
 
         Raises:
             CommitConflict: another writer won a unique constraint, or conflicts outlasted
@@ -86,10 +119,7 @@ class Connection:
                 return result
             except IntegrityError as error:
                 session.rollback()
-                raise CommitConflict(
-                    f"Another writer changed the catalog at the same time ({first_line(error)}); "
-                    f"run the command again."
-                ) from error
+                raise _conflict(error) from error
             except BaseException:
                 session.rollback()
                 raise
@@ -99,4 +129,11 @@ class Connection:
         return with_retries(attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS)
 
 
-__all__ = ["TRANSACTION_ATTEMPTS", "Connection"]
+def _conflict(error: IntegrityError) -> CommitConflict:
+    return CommitConflict(
+        f"Another writer changed the catalog at the same time ({first_line(error)}); "
+        f"run the command again."
+    )
+
+
+__all__ = ["TRANSACTION_ATTEMPTS", "Connection", "CoreConnection"]

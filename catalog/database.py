@@ -238,13 +238,13 @@ def create_at_head(connection: Connection) -> None:
     """Create the catalog's newest schema in an empty database, as the migrations would make
     it, and record it at ``HEAD_REVISION``; committed.
 
-    The models declare the schema at head (``tests/catalog/test_catalog.py`` holds the
-    models and the chain of migrations to the same schema on every backend), so a new
+    ``catalog.definitions`` declares the schema at head (``tests/catalog/test_catalog.py``
+    holds its tables and the chain of migrations to the same schema on every backend), so a new
     catalog is made in one pass: walking Alembic's chain cost a new catalog about 0.2 s
     (importing Alembic and Mako, then each migration in turn)."""
-    from catalog.models import Base
+    from catalog.definitions import METADATA
 
-    Base.metadata.create_all(connection)
+    METADATA.create_all(connection)
     # Alembic's own table, as Alembic makes it (alembic.ddl.impl.version_table_impl).
     version = Table(
         "alembic_version",

@@ -15,17 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import EDGES, SOURCES, VERSIONS, jsonable
 from lake.core.errors import VersionNotFound
 from lake.core.names import TableVersion
 
-EDGES = m.LineageEdge.__table__
-SOURCES = m.Source.__table__
-VERSIONS = m.TableVersion.__table__
 _IDENTITY = (SOURCES.c.kind, SOURCES.c.namespace, SOURCES.c.name, SOURCES.c.version)
 
 
@@ -46,7 +42,7 @@ def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVe
     Raises:
         VersionNotFound: a table version is not recorded.
     """
-    db.transaction(lambda session: add_edges(session, run_id, "input", inputs))
+    db.core_transaction(lambda conn: add_edges(conn, run_id, "input", inputs))
 
 
 def add_outputs(db: Connection, run_id: str, outputs: Sequence[SourceRef | TableVersion]) -> None:
@@ -55,42 +51,36 @@ def add_outputs(db: Connection, run_id: str, outputs: Sequence[SourceRef | Table
     Raises:
         VersionNotFound: a table version is not recorded.
     """
-    db.transaction(lambda session: add_edges(session, run_id, "output", outputs))
+    db.core_transaction(lambda conn: add_edges(conn, run_id, "output", outputs))
 
 
 def add_edges(
-    session: Session,
+    conn: CoreConnection,
     run_id: str,
     direction: str,
     targets: Sequence[SourceRef | TableVersion],
-    *,
-    version_row: m.TableVersion | None = None,
 ) -> None:
-    """Add one edge per target in ``session`` (``version_row``: the table version's row,
-    when the caller has it), in one batched insert.
+    """Add one edge per target in the caller's transaction, in one batched insert (an ORM
+    caller flushes its pending rows first: the edges refer to them).
 
     Raises:
         VersionNotFound: a table version is not recorded.
     """
     if not targets:
         return
-    session.flush()  # the caller's pending rows first: the edges refer to them
-    conn = session.connection()
     refs = [t for t in targets if isinstance(t, SourceRef)]
-    ids = source_ids(session, refs) if refs else {}
+    ids = source_ids(conn, refs) if refs else {}
     rows = []
     for target in targets:
         if isinstance(target, SourceRef):
             rows.append({"source_id": ids[_identity(target)], "table_version_id": None})
             continue
-        found = version_row.id if version_row is not None else None
-        if found is None:
-            found = conn.execute(
-                select(VERSIONS.c.id).where(
-                    VERSIONS.c.table_id == target.table_id,
-                    VERSIONS.c.version == target.version,
-                )
-            ).scalar()
+        found = conn.execute(
+            select(VERSIONS.c.id).where(
+                VERSIONS.c.table_id == target.table_id,
+                VERSIONS.c.version == target.version,
+            )
+        ).scalar()
         if found is None:
             raise VersionNotFound(
                 f"Version {target.version} of {target.table} is not recorded; "
@@ -105,13 +95,11 @@ def _identity(ref: SourceRef) -> tuple[str, str, str, str | None]:
 
 
 def source_ids(
-    session: Session, refs: Sequence[SourceRef]
+    conn: CoreConnection, refs: Sequence[SourceRef]
 ) -> dict[tuple[str, str, str, str | None], int]:
     """The ids of the sources' rows by (kind, namespace, name, version), adding the missing
     ones: one query per 500 names and one batched insert, however many sources an event names
     (an event naming 1,000 inputs held the catalog's write lock for seconds one by one)."""
-    session.flush()
-    conn = session.connection()
     wanted = {_identity(r): r for r in refs}
     found: dict[tuple[str, str, str, str | None], int] = {}
     names = sorted({r.name for r in refs})
@@ -137,7 +125,7 @@ def source_ids(
                     "namespace": ref.namespace,
                     "name": ref.name,
                     "version": ref.version,
-                    "facets": m.jsonable(ref.facets),
+                    "facets": jsonable(ref.facets),
                 }
                 for ref in missing
             ],
@@ -147,29 +135,6 @@ def source_ids(
     return found
 
 
-def source_id(session: Session, ref: SourceRef) -> int:
-    """The id of the source's row, added when the catalog does not have it yet."""
-    condition = and_(
-        m.Source.kind == ref.kind,
-        m.Source.namespace == ref.namespace,
-        m.Source.name == ref.name,
-        m.Source.version.is_(None) if ref.version is None else m.Source.version == ref.version,
-    )
-    found = session.scalar(select(m.Source.id).where(condition).order_by(m.Source.id).limit(1))
-    if found is not None:
-        return found
-    row = m.Source(
-        kind=ref.kind,
-        namespace=ref.namespace,
-        name=ref.name,
-        version=ref.version,
-        facets=m.jsonable(ref.facets),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
 __all__ = [
     "EDGES",
     "SOURCES",
@@ -177,6 +142,5 @@ __all__ = [
     "add_edges",
     "add_inputs",
     "add_outputs",
-    "source_id",
     "source_ids",
 ]

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import LEASES, utcnow
 from catalog.exceptions import LeaseHeld
 from lake.core.errors import CommitConflict
 
@@ -27,33 +27,36 @@ from lake.core.errors import CommitConflict
 def take(db: Connection, name: str, *, holder: str, seconds: float) -> bool:
     """Take lease ``name`` for ``seconds``; False when another holder has it."""
 
-    def work(session) -> bool:  # noqa: ANN001
-        now = m.utcnow()
+    def work(conn: CoreConnection) -> bool:
+        now = utcnow()
         expires = now + timedelta(seconds=seconds)
-        row = session.get(m.Lease, name)
+        row = conn.execute(
+            select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.name == name)
+        ).first()
         if row is None:
-            session.add(m.Lease(name=name, holder=holder, acquired_at=now, expires_at=expires))
-            session.flush()
+            conn.execute(
+                insert(LEASES).values(name=name, holder=holder, acquired_at=now, expires_at=expires)
+            )
             return True
         if row.holder != holder and row.expires_at > now:
             return False
-        taken = session.execute(
-            update(m.Lease)
-            .where(m.Lease.name == name, m.Lease.expires_at == row.expires_at)
+        taken = conn.execute(
+            update(LEASES)
+            .where(LEASES.c.name == name, LEASES.c.expires_at == row.expires_at)
             .values(holder=holder, acquired_at=now, expires_at=expires)
         )
         return taken.rowcount == 1
 
     try:
-        return db.transaction(work)
+        return db.core_transaction(work)
     except CommitConflict:  # another process inserted or took it at the same moment
         return False
 
 
 def give_back(db: Connection, name: str, *, holder: str) -> None:
-    db.transaction(
-        lambda session: session.execute(
-            delete(m.Lease).where(m.Lease.name == name, m.Lease.holder == holder)
+    db.core_transaction(
+        lambda conn: conn.execute(
+            delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == holder)
         )
     )
 
@@ -61,13 +64,15 @@ def give_back(db: Connection, name: str, *, holder: str) -> None:
 def holder_of(db: Connection, name: str) -> str | None:
     """Who holds lease ``name`` now (None: nobody, or it expired)."""
 
-    def work(session) -> str | None:  # noqa: ANN001
-        row = session.scalar(select(m.Lease).where(m.Lease.name == name))
-        if row is None or row.expires_at <= m.utcnow():
+    def work(conn: CoreConnection) -> str | None:
+        row = conn.execute(
+            select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.name == name)
+        ).first()
+        if row is None or row.expires_at <= utcnow():
             return None
         return row.holder
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 @contextmanager

@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.orm import Session
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import EDGES, INGESTED, RUNS, SOURCES, WATERMARKS, utcnow
 from catalog.tables import TableInfo
-
-INGESTED = m.IngestedFile.__table__
 
 
 @dataclass(frozen=True)
@@ -53,12 +50,12 @@ class IngestedFileInfo:
 
 
 def add_pending_files(
-    session: Session, table_id: int, run_id: str, files: Sequence[PendingFile]
+    conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
 ) -> None:
-    """Enter the ranges the run is about to commit, ``pending``, in the caller's session."""
+    """Enter the ranges the run is about to commit, ``pending``, in the caller's transaction."""
     if not files:
         return
-    session.connection().execute(
+    conn.execute(
         insert(INGESTED),
         [
             {
@@ -77,9 +74,9 @@ def add_pending_files(
     )
 
 
-def commit_pending_files(session: Session, run_id: str, version: int) -> None:
-    """Mark the run's pending ranges committed in ``version``, in the caller's session."""
-    session.connection().execute(
+def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
+    """Mark the run's pending ranges committed in ``version``, in the caller's transaction."""
+    conn.execute(
         update(INGESTED)
         .where(INGESTED.c.run_id == run_id, INGESTED.c.state == "pending")
         .values(state="committed", version=version)
@@ -96,11 +93,11 @@ def ingested_files(
     """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
     when given, and then also those ending at one of ``sizes``: whole files of those sizes),
     in the order they were entered."""
-    return db.transaction(lambda session: ingested_files_in(session, table.id, uris, sizes=sizes))
+    return db.core_transaction(lambda conn: ingested_files_in(conn, table.id, uris, sizes=sizes))
 
 
 def ingested_files_in(
-    session: Session,
+    conn: CoreConnection,
     table_id: int,
     uris: Sequence[str] | None = None,
     *,
@@ -121,7 +118,7 @@ def ingested_files_in(
         if sizes:
             wanted = or_(wanted, INGESTED.c.end_offset.in_(sorted(set(sizes))))
         query = query.where(wanted)
-    rows = session.connection().execute(query.order_by(INGESTED.c.id))
+    rows = conn.execute(query.order_by(INGESTED.c.id))
     return [IngestedFileInfo(*row) for row in rows]
 
 
@@ -137,27 +134,27 @@ def ingested_parsers(
     if not uris:
         return {}
 
-    def work(session: Session) -> dict[str, dict[str, Any]]:
+    def work(conn: CoreConnection) -> dict[str, dict[str, Any]]:
         query = (
-            select(m.IngestedFile.uri, m.Source.facets, m.Run.parameters)
+            select(INGESTED.c.uri, SOURCES.c.facets, RUNS.c.parameters)
+            .select_from(INGESTED)
             .join(
-                m.LineageEdge,
-                (m.LineageEdge.run_id == m.IngestedFile.run_id)
-                & (m.LineageEdge.direction == "input"),
+                EDGES,
+                (EDGES.c.run_id == INGESTED.c.run_id) & (EDGES.c.direction == "input"),
             )
-            .join(m.Source, (m.Source.id == m.LineageEdge.source_id))
-            .join(m.Run, m.Run.id == m.IngestedFile.run_id)
+            .join(SOURCES, (SOURCES.c.id == EDGES.c.source_id))
+            .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
             .where(
-                m.IngestedFile.table_id == table.id,
-                m.IngestedFile.state == "committed",
-                m.IngestedFile.uri.in_(list(uris)),
-                m.Source.kind == "file",
-                m.Source.name == m.IngestedFile.uri,
+                INGESTED.c.table_id == table.id,
+                INGESTED.c.state == "committed",
+                INGESTED.c.uri.in_(list(uris)),
+                SOURCES.c.kind == "file",
+                SOURCES.c.name == INGESTED.c.uri,
             )
-            .order_by(m.IngestedFile.id)
+            .order_by(INGESTED.c.id)
         )
         out: dict[str, dict[str, Any]] = {}
-        for uri, facets, parameters in session.execute(query):
+        for uri, facets, parameters in conn.execute(query):
             # A format the run was told wins: a file's facets are those of its first
             # ingest with that content (a re-parse with --format reuses them).
             fmt = (parameters or {}).get("format")
@@ -170,27 +167,27 @@ def ingested_parsers(
                 }
         return out
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def has_ingested_content(db: Connection, table: TableInfo, sha256: str) -> bool:
     """Whether a committed range of ``table`` came from a file with this sha256."""
 
-    def work(session: Session) -> bool:
+    def work(conn: CoreConnection) -> bool:
         return (
-            session.scalar(
+            conn.scalar(
                 select(func.count())
-                .select_from(m.IngestedFile)
+                .select_from(INGESTED)
                 .where(
-                    m.IngestedFile.table_id == table.id,
-                    m.IngestedFile.sha256 == sha256,
-                    m.IngestedFile.state == "committed",
+                    INGESTED.c.table_id == table.id,
+                    INGESTED.c.sha256 == sha256,
+                    INGESTED.c.state == "committed",
                 )
             )
             or 0
         ) > 0
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 # -- watermarks ------------------------------------------------------------------------------
@@ -199,22 +196,26 @@ def has_ingested_content(db: Connection, table: TableInfo, sha256: str) -> bool:
 def watermark(db: Connection, table: TableInfo) -> tuple[str, dict[str, Any]] | None:
     """(cursor column, {"type": ..., "value": ...}) of the table's last committed extract."""
 
-    def work(session: Session) -> tuple[str, dict[str, Any]] | None:
-        row = session.get(m.Watermark, table.id)
+    def work(conn: CoreConnection) -> tuple[str, dict[str, Any]] | None:
+        row = conn.execute(
+            select(WATERMARKS.c.cursor, WATERMARKS.c.value).where(WATERMARKS.c.table_id == table.id)
+        ).first()
         return (row.cursor, dict(row.value)) if row else None
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def advance_watermark(
-    session: Session, table_id: int, mark: Mapping[str, Any], *, version: int, run_id: str
+    conn: CoreConnection, table_id: int, mark: Mapping[str, Any], *, version: int, run_id: str
 ) -> None:
     """Set the table's watermark to ``mark`` ({"cursor": ..., "value": {...}}) reached by
-    ``version``, unless a later version set it already; in the caller's session."""
-    row = session.get(m.Watermark, table_id)
+    ``version``, unless a later version set it already; in the caller's transaction."""
+    row = conn.execute(
+        select(WATERMARKS.c.version).where(WATERMARKS.c.table_id == table_id)
+    ).first()
     if row is None:
-        session.add(
-            m.Watermark(
+        conn.execute(
+            insert(WATERMARKS).values(
                 table_id=table_id,
                 cursor=mark["cursor"],
                 value=mark["value"],
@@ -223,8 +224,17 @@ def advance_watermark(
             )
         )
     elif row.version < version:
-        row.cursor, row.value = mark["cursor"], mark["value"]
-        row.version, row.run_id, row.updated_at = version, run_id, m.utcnow()
+        conn.execute(
+            update(WATERMARKS)
+            .where(WATERMARKS.c.table_id == table_id)
+            .values(
+                cursor=mark["cursor"],
+                value=mark["value"],
+                version=version,
+                run_id=run_id,
+                updated_at=utcnow(),
+            )
+        )
 
 
 __all__ = [

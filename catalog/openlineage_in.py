@@ -148,7 +148,9 @@ def record_event(
         _apply_status(run, parsed)
         for direction in ("input", "output"):
             wanted = [ref for _, ref in resolved[direction]]
-            add_edges(session, run.id, direction, _new_targets(session, run.id, direction, wanted))
+            targets = _new_targets(session, run.id, direction, wanted)
+            session.flush()  # the run's changes first: the edges refer to it
+            add_edges(session.connection(), run.id, direction, targets)
         return run.status
 
     status = _record_with_retries(catalog, work)

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
 
-from catalog import models as m
 from catalog.catalog import Catalog
+from catalog.connection import CoreConnection
+from catalog.definitions import NAMESPACES, PINS, RUNS, TABLES, utcnow
 from catalog.exceptions import TagExists, TagNotFound, VersionNotPinnable
 from catalog.tables import TableInfo
 from lake.core.errors import InvalidName
@@ -81,7 +81,7 @@ def pinning(catalog: Catalog, table_ids: Iterable[int]) -> Iterator[None]:
         yield
 
 
-def check_pinnable(session: Session, table_id: int, version: int, table: str) -> None:
+def check_pinnable(conn: CoreConnection, table_id: int, version: int, table: str) -> None:
     """Refuse to pin a version a vacuum did not keep, when that vacuum deleted files.
 
     Call it holding :func:`pinning`. Vacuum runs record ``table_id``, ``latest`` and
@@ -91,10 +91,10 @@ def check_pinnable(session: Session, table_id: int, version: int, table: str) ->
     Raises:
         VersionNotPinnable: naming the vacuum run.
     """
-    runs = session.scalars(
-        select(m.Run)
-        .where(m.Run.kind == "vacuum", m.Run.job == f"vacuum:{table}")
-        .order_by(m.Run.started_at.desc())
+    runs = conn.execute(
+        select(RUNS.c.id, RUNS.c.status, RUNS.c.started_at, RUNS.c.parameters, RUNS.c.stats)
+        .where(RUNS.c.kind == "vacuum", RUNS.c.job == f"vacuum:{table}")
+        .order_by(RUNS.c.started_at.desc())
     )
     for run in runs:
         params = run.parameters or {}
@@ -112,14 +112,18 @@ def check_pinnable(session: Session, table_id: int, version: int, table: str) ->
 
 
 def _table_label(catalog: Catalog, table_id: int) -> str:
-    def work(session: Session) -> str:
-        row = session.get(m.Table, table_id)
+    def work(conn: CoreConnection) -> str:
+        row = conn.execute(
+            select(TABLES.c.name, NAMESPACES.c.name.label("namespace"))
+            .select_from(TABLES)
+            .outerjoin(NAMESPACES, NAMESPACES.c.id == TABLES.c.namespace_id)
+            .where(TABLES.c.id == table_id)
+        ).first()
         if row is None:
             return str(table_id)
-        namespace = session.get(m.Namespace, row.namespace_id)
-        return f"{namespace.name}.{row.name}" if namespace is not None else row.name
+        return f"{row.namespace}.{row.name}" if row.namespace is not None else row.name
 
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
 @dataclass(frozen=True)
@@ -180,24 +184,31 @@ def add_tag(
     check_tag(name)
     catalog.get_version(table, version)
 
-    def work(session: Session) -> PinInfo:
-        check_pinnable(session, table.id, version, str(table.name))
-        row = session.scalar(
-            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
-        )
+    def work(conn: CoreConnection) -> PinInfo:
+        check_pinnable(conn, table.id, version, str(table.name))
+        row = conn.execute(select(PINS).where(*_tag(table, name))).first()
         if row is not None and row.version != version:
             if not move:
                 raise TagExists(str(table.name), name, row.version)
-            row.version = version
-            row.created_at = m.utcnow()
+            conn.execute(
+                update(PINS).where(PINS.c.id == row.id).values(version=version, created_at=utcnow())
+            )
+            row = conn.execute(select(PINS).where(PINS.c.id == row.id)).one()
         elif row is None:
-            row = m.Pin(table_id=table.id, version=version, kind="tag", name=name)
-            session.add(row)
-        session.flush()
+            row = conn.execute(
+                insert(PINS)
+                .values(table_id=table.id, version=version, kind="tag", name=name)
+                .returning(*PINS.c)
+            ).one()
         return _pin_info(row, str(table.name))
 
     with pinning(catalog, [table.id]):
-        return catalog.transaction(work)
+        return catalog.core_transaction(work)
+
+
+def _tag(table: TableInfo, name: str) -> tuple[Any, ...]:
+    """The conditions naming the table's tag ``name``."""
+    return (PINS.c.table_id == table.id, PINS.c.kind == "tag", PINS.c.name == name)
 
 
 def remove_tag(catalog: Catalog, table: TableInfo, name: str) -> PinInfo:
@@ -207,36 +218,33 @@ def remove_tag(catalog: Catalog, table: TableInfo, name: str) -> PinInfo:
         TagNotFound: the table has no such tag.
     """
 
-    def work(session: Session) -> PinInfo:
-        row = session.scalar(
-            select(m.Pin).where(m.Pin.table_id == table.id, m.Pin.kind == "tag", m.Pin.name == name)
-        )
+    def work(conn: CoreConnection) -> PinInfo:
+        row = conn.execute(select(PINS).where(*_tag(table, name))).first()
         if row is None:
             raise TagNotFound(str(table.name), name)
-        info = _pin_info(row, str(table.name))
-        session.delete(row)
-        return info
+        conn.execute(delete(PINS).where(PINS.c.id == row.id))
+        return _pin_info(row, str(table.name))
 
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
 def pins(catalog: Catalog, table: TableInfo, *, kind: str | None = None) -> list[PinInfo]:
     """The table's pins (of one ``kind``, when given), by version, kind and name."""
 
-    def work(session: Session) -> list[PinInfo]:
+    def work(conn: CoreConnection) -> list[PinInfo]:
         query = (
-            select(m.Pin)
-            .where(m.Pin.table_id == table.id)
-            .order_by(m.Pin.version, m.Pin.kind, m.Pin.name)
+            select(PINS)
+            .where(PINS.c.table_id == table.id)
+            .order_by(PINS.c.version, PINS.c.kind, PINS.c.name)
         )
         if kind is not None:
-            query = query.where(m.Pin.kind == kind)
-        return [_pin_info(r, str(table.name)) for r in session.scalars(query)]
+            query = query.where(PINS.c.kind == kind)
+        return [_pin_info(r, str(table.name)) for r in conn.execute(query)]
 
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
-def _pin_info(row: m.Pin, table: str) -> PinInfo:
+def _pin_info(row: Any, table: str) -> PinInfo:
     return PinInfo(
         table=table, version=row.version, kind=row.kind, name=row.name, created_at=row.created_at
     )

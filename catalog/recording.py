@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, case, insert, or_, select, update
-from sqlalchemy.orm import Session
 
-from catalog import models as m
-from catalog.connection import Connection
-from catalog.edges import EDGES, SourceRef, add_edges
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import EDGES, RUNS, SCHEMAS, TABLES, VERSIONS, jsonable
+from catalog.edges import SourceRef, add_edges
 from catalog.ledger import (
     IngestedFileInfo,
     PendingFile,
@@ -39,10 +38,10 @@ from catalog.ledger import (
     commit_pending_files,
     ingested_files_in,
 )
-from catalog.runs import RUNS, add_run, complete_run, reap_in
-from catalog.schemas import SCHEMAS, describe_schema, intern_schema, record_drift
+from catalog.runs import add_run, complete_run, reap_in
+from catalog.schemas import describe_schema, intern_schema, record_drift
 from catalog.tables import TableInfo, create_table, ensure_table
-from catalog.versions import VERSIONS, VersionInfo, find_version, version_record
+from catalog.versions import VersionInfo, find_version, version_record
 from lake.core.errors import CatalogError, CommitConflict
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName, TableVersion
@@ -86,23 +85,23 @@ def start_write(
     """
     run_id = str(uuid.uuid4())
 
-    def work(session: Session) -> WriteStart:
-        table = ensure_table(session, name, kind=table_kind, location=location, exist_ok=True)
+    def work(conn: CoreConnection) -> WriteStart:
+        table = ensure_table(conn, name, kind=table_kind, location=location, exist_ok=True)
         ranges = None
         if ingested is not None:
-            ranges = tuple(ingested_files_in(session, table.id, ingested, sizes=sizes))
-        reap_in(session)
-        add_run(session, run_id, kind=kind, job=f"{kind}:{name}", parameters=parameters)
-        add_edges(session, run_id, "input", inputs)
+            ranges = tuple(ingested_files_in(conn, table.id, ingested, sizes=sizes))
+        reap_in(conn)
+        add_run(conn, run_id, kind=kind, job=f"{kind}:{name}", parameters=parameters)
+        add_edges(conn, run_id, "input", inputs)
         return WriteStart(table, run_id, ranges)
 
     try:
-        return db.transaction(work)
+        return db.core_transaction(work)
     except CommitConflict:
         # Another writer created the namespace or the table at the same moment: it exists
         # now (or the conflict was another one, and the second try says so).
         create_table(db, name, kind=table_kind, location=location, exist_ok=True)
-        return db.transaction(work)
+        return db.core_transaction(work)
 
 
 def prepare_commit(
@@ -125,21 +124,20 @@ def prepare_commit(
         CatalogError: the run is not in the catalog.
     """
 
-    def work(session: Session) -> None:
+    def work(conn: CoreConnection) -> None:
         # Core statements, not the ORM's unit of work: its flushes were the largest share of
         # the catalog's time in a small append.
-        conn = session.connection()
         found = conn.execute(select(RUNS.c.stats).where(RUNS.c.id == run_id)).first()
         if found is None:
             raise CatalogError(f"Run {run_id} is not in the catalog.")
-        pending = {"table_id": table_id, **m.jsonable(outcome)}
+        pending = {"table_id": table_id, **jsonable(outcome)}
         stats = {**(found.stats or {}), "pending": pending}
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(stats=stats))
-        add_pending_files(session, table_id, run_id, files)
+        add_pending_files(conn, table_id, run_id, files)
         if inputs:
-            add_edges(session, run_id, "input", inputs)
+            add_edges(conn, run_id, "input", inputs)
 
-    db.transaction(work)
+    db.core_transaction(work)
 
 
 def record_commit(
@@ -163,12 +161,11 @@ def record_commit(
     fingerprint, arrow_b64, columns = describe_schema(snapshot.schema)
     completed: list[str] = []
 
-    def work(session: Session) -> VersionInfo:
+    def work(conn: CoreConnection) -> VersionInfo:
         # No look for the version first: a version recorded already (a concurrent sync) fails
         # the insert on its unique key, and is read below; a look was one more round trip of
         # the catalog on every write. Core statements throughout (see prepare_commit).
         completed.clear()
-        conn = session.connection()
         run = None
         if commit.run_id:
             run = conn.execute(
@@ -201,32 +198,31 @@ def record_commit(
             insert(VERSIONS).values(values).returning(VERSIONS.c.id, VERSIONS.c.schema_id)
         ).one()
         if schema_id is None:
-            schema_id = intern_schema(session, fingerprint, arrow_b64, columns)
+            schema_id = intern_schema(conn, fingerprint, arrow_b64, columns)
             conn.execute(
                 update(VERSIONS).where(VERSIONS.c.id == version_id).values(schema_id=schema_id)
             )
         values["schema_id"] = schema_id
-        tables = m.Table.__table__
-        newer = or_(tables.c.current_version.is_(None), tables.c.current_version < commit.version)
-        follows = tables.c.versions_through == commit.version - 1
+        newer = or_(TABLES.c.current_version.is_(None), TABLES.c.current_version < commit.version)
+        follows = TABLES.c.versions_through == commit.version - 1
         conn.execute(
-            update(tables)
-            .where(tables.c.id == table.id, or_(newer, follows))
+            update(TABLES)
+            .where(TABLES.c.id == table.id, or_(newer, follows))
             .values(
-                current_version=case((newer, commit.version), else_=tables.c.current_version),
+                current_version=case((newer, commit.version), else_=TABLES.c.current_version),
                 # The complete prefix grows by this version when it ended right before it (a
                 # version recorded out of order is counted in by the next sync).
-                versions_through=case((follows, commit.version), else_=tables.c.versions_through),
+                versions_through=case((follows, commit.version), else_=TABLES.c.versions_through),
             )
         )
         if run is not None:
-            _apply_prepared(session, run, table, commit.version, version_id, pending)
+            _apply_prepared(conn, run, table, commit.version, version_id, pending)
             completed.append(run.id)
         failpoint("catalog_write")
         return version_record(values, table.name)
 
     try:
-        recorded_now = db.transaction(work)
+        recorded_now = db.core_transaction(work)
     except CommitConflict:
         # Someone else (a concurrent sync) recorded this version first.
         recorded = find_version(db, table, commit.version)
@@ -239,17 +235,17 @@ def record_commit(
 def running_runs(db: Connection, table_id: int) -> list[str]:
     """Runs still marked running that prepared a commit to ``table_id``."""
 
-    def work(session: Session) -> list[str]:
-        rows = session.scalars(select(m.Run).where(m.Run.status == "running"))
+    def work(conn: CoreConnection) -> list[str]:
+        rows = conn.execute(select(RUNS.c.id, RUNS.c.stats).where(RUNS.c.status == "running"))
         return [
             r.id for r in rows if ((r.stats or {}).get("pending") or {}).get("table_id") == table_id
         ]
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def _apply_prepared(
-    session: Session,
+    conn: CoreConnection,
     run: Row[Any],
     table: TableInfo,
     version: int,
@@ -258,16 +254,16 @@ def _apply_prepared(
 ) -> None:
     """What the run prepared, applied to the version it committed (its row ``version_id``);
     the run completes."""
-    session.connection().execute(
+    conn.execute(
         insert(EDGES).values(run_id=run.id, direction="output", table_version_id=version_id)
     )
-    record_drift(session, table.id, version, pending.get("drift") or [])
+    record_drift(conn, table.id, version, pending.get("drift") or [])
     if pending:  # a run that prepared nothing (write_table) entered no file ranges either
-        commit_pending_files(session, run.id, version)
+        commit_pending_files(conn, run.id, version)
     watermark = pending.get("watermark")
     if watermark:
-        advance_watermark(session, table.id, watermark, version=version, run_id=run.id)
-    complete_run(session, run.id, run.stats, run.ended_at, version)
+        advance_watermark(conn, table.id, watermark, version=version, run_id=run.id)
+    complete_run(conn, run.id, run.stats, run.ended_at, version)
 
 
 def _version_counts(

@@ -22,11 +22,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, insert, select, update
 
-from catalog import models as m
 from catalog.catalog import Catalog
+from catalog.connection import CoreConnection
+from catalog.definitions import (
+    EDGES,
+    MODELS,
+    NAMESPACES,
+    PINS,
+    RUNS,
+    TABLES,
+    TRAINING_SETS,
+    VERSIONS,
+    jsonable,
+)
 from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
 from catalog.pins import check_pinnable, pin_name, pinning
 from catalog.records import TrainingSetInfo
@@ -94,50 +104,57 @@ def register_training_set(
     are resolved by the unique constraint and a retry.
     """
 
-    def work(session: Session) -> TrainingSetInfo:
-        newest = session.scalar(
-            select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name)
+    def work(conn: CoreConnection) -> TrainingSetInfo:
+        newest = conn.scalar(
+            select(func.max(TRAINING_SETS.c.version)).where(TRAINING_SETS.c.name == name)
         )
         version = (newest or 0) + 1
-        row = m.TrainingSet(
-            name=name,
-            version=version,
-            sql=sql,
-            content_hash=content_hash,
-            row_count=row_count,
-            location=location,
-            manifest=m.jsonable(dict(manifest(version))),
-            run_id=run_id,
-        )
-        session.add(row)
-        session.flush()
-        session.add(m.LineageEdge(run_id=run_id, direction="output", training_set_id=row.id))
-        owner = f"{name}@{version}"
-        for i in inputs:
-            if i.table_id is not None:
-                check_pinnable(session, i.table_id, i.version, str(i.table))
-        for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
-            session.add(
-                m.Pin(
-                    table_id=table_id,
-                    version=table_version,
-                    kind="training_set",
-                    name=pin_name(owner, table_version),
-                )
+        row = conn.execute(
+            insert(TRAINING_SETS)
+            .values(
+                name=name,
+                version=version,
+                sql=sql,
+                content_hash=content_hash,
+                row_count=row_count,
+                location=location,
+                manifest=jsonable(dict(manifest(version))),
+                run_id=run_id,
             )
-        session.flush()
+            .returning(*TRAINING_SETS.c)
+        ).one()
+        conn.execute(
+            insert(EDGES).values(run_id=run_id, direction="output", training_set_id=row.id)
+        )
+        _add_pins(conn, inputs, kind="training_set", owner=f"{name}@{version}")
         return _training_set_info(row)
 
     with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
         return _register_with_retries(catalog, work, name)
 
 
+def _add_pins(
+    conn: CoreConnection, inputs: Sequence[TableVersion], *, kind: str, owner: str
+) -> None:
+    """Pin each input table version for ``owner`` (``name@version``), after checking that
+    each can be pinned (``catalog.pins.check_pinnable``)."""
+    for i in inputs:
+        if i.table_id is not None:
+            check_pinnable(conn, i.table_id, i.version, str(i.table))
+    rows = [
+        {"table_id": table_id, "version": version, "kind": kind, "name": pin_name(owner, version)}
+        for table_id, version in sorted({(i.table_id, i.version) for i in inputs})
+    ]
+    if rows:
+        conn.execute(insert(PINS), rows)
+
+
 def _register_with_retries(
-    catalog: Catalog, work: Callable[[Session], TrainingSetInfo], name: str
+    catalog: Catalog, work: Callable[[CoreConnection], TrainingSetInfo], name: str
 ) -> TrainingSetInfo:
     for attempt in range(REGISTER_ATTEMPTS):
         try:
-            return catalog.transaction(work)
+            return catalog.core_transaction(work)
         except CommitConflict as error:
             if attempt == REGISTER_ATTEMPTS - 1:
                 raise CommitConflict(
@@ -156,58 +173,58 @@ def find_training_set(catalog: Catalog, name: str, version: int | None = None) -
         TrainingSetNotFound: naming the newest version when only the number is wrong.
     """
 
-    def work(session: Session) -> TrainingSetInfo | int | None:
-        query = select(m.TrainingSet).where(m.TrainingSet.name == name)
+    def work(conn: CoreConnection) -> TrainingSetInfo | int | None:
+        query = select(TRAINING_SETS).where(TRAINING_SETS.c.name == name)
         if version is not None:
-            row = session.scalar(query.where(m.TrainingSet.version == version))
+            row = conn.execute(query.where(TRAINING_SETS.c.version == version)).first()
         else:
-            row = session.scalar(query.order_by(m.TrainingSet.version.desc()).limit(1))
+            row = conn.execute(query.order_by(TRAINING_SETS.c.version.desc()).limit(1)).first()
         if row is not None:
             return _training_set_info(row)
-        return session.scalar(
-            select(func.max(m.TrainingSet.version)).where(m.TrainingSet.name == name)
+        return conn.scalar(
+            select(func.max(TRAINING_SETS.c.version)).where(TRAINING_SETS.c.name == name)
         )
 
-    found = catalog.transaction(work)
+    found = catalog.core_transaction(work)
     if isinstance(found, TrainingSetInfo):
         return found
     raise TrainingSetNotFound(name, version, latest=found)
 
 
 def training_sets(catalog: Catalog, name: str | None = None) -> list[TrainingSetInfo]:
-    def work(session: Session) -> list[TrainingSetInfo]:
-        query = select(m.TrainingSet).order_by(m.TrainingSet.name, m.TrainingSet.version)
+    def work(conn: CoreConnection) -> list[TrainingSetInfo]:
+        query = select(TRAINING_SETS).order_by(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
         if name is not None:
-            query = query.where(m.TrainingSet.name == name)
-        return [_training_set_info(r) for r in session.scalars(query)]
+            query = query.where(TRAINING_SETS.c.name == name)
+        return [_training_set_info(r) for r in conn.execute(query)]
 
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
 def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list[TableVersion]:
     """The table versions the run that produced ``training_set`` consumed."""
 
-    def work(session: Session) -> list[TableVersion]:
-        rows = session.execute(
+    def work(conn: CoreConnection) -> list[TableVersion]:
+        rows = conn.execute(
             select(
-                m.TableVersion.table_id,
-                m.Namespace.name,
-                m.Table.name,
-                m.TableVersion.version,
-                m.TableVersion.committed_at,
+                VERSIONS.c.table_id,
+                NAMESPACES.c.name,
+                TABLES.c.name,
+                VERSIONS.c.version,
+                VERSIONS.c.committed_at,
             )
-            .select_from(m.LineageEdge)
-            .join(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
-            .join(m.Table, m.Table.id == m.TableVersion.table_id)
-            .join(m.Namespace, m.Namespace.id == m.Table.namespace_id)
-            .where(m.LineageEdge.run_id == training_set.run_id, m.LineageEdge.direction == "input")
-            .order_by(m.Namespace.name, m.Table.name, m.TableVersion.version)
+            .select_from(EDGES)
+            .join(VERSIONS, VERSIONS.c.id == EDGES.c.table_version_id)
+            .join(TABLES, TABLES.c.id == VERSIONS.c.table_id)
+            .join(NAMESPACES, NAMESPACES.c.id == TABLES.c.namespace_id)
+            .where(EDGES.c.run_id == training_set.run_id, EDGES.c.direction == "input")
+            .order_by(NAMESPACES.c.name, TABLES.c.name, VERSIONS.c.version)
         )
         return [TableVersion(TableName(r[1], r[2]), r[3], r[4], r[0]) for r in rows]
 
     if training_set.run_id is None:
         return []
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
 # -- models --------------------------------------------------------------------------------
@@ -253,59 +270,56 @@ def register_model(
         )
     assert run_id is not None
 
-    def work(session: Session) -> ModelInfo:
+    def work(conn: CoreConnection) -> ModelInfo:
         chosen = (
-            check_model_version(version)
-            if version is not None
-            else _next_model_version(session, name)
+            check_model_version(version) if version is not None else _next_model_version(conn, name)
         )
-        exists = session.scalar(
-            select(m.Model.id).where(m.Model.name == name, m.Model.version == chosen)
+        exists = conn.scalar(
+            select(MODELS.c.id).where(MODELS.c.name == name, MODELS.c.version == chosen)
         )
         if exists is not None:
             raise ModelExists(name, chosen)
-        row = m.Model(
-            name=name,
-            version=chosen,
-            training_set_id=training_set.id,
-            uri=uri,
-            metrics=m.jsonable(dict(metrics or {})),
-            run_id=run_id,
-        )
-        session.add(row)
-        session.flush()
-        if code_version is not None and not own_run:
-            run = session.get(m.Run, run_id)
-            if run is not None:
-                run.code_version = code_version
-        session.add(
-            m.LineageEdge(run_id=run_id, direction="input", training_set_id=training_set.id)
-        )
-        session.add(m.LineageEdge(run_id=run_id, direction="output", model_id=row.id))
-        owner = f"{name}@{chosen}"
-        for i in inputs:
-            if i.table_id is not None:
-                check_pinnable(session, i.table_id, i.version, str(i.table))
-        for table_id, table_version in sorted({(i.table_id, i.version) for i in inputs}):
-            session.add(
-                m.Pin(
-                    table_id=table_id,
-                    version=table_version,
-                    kind="model",
-                    name=pin_name(owner, table_version),
-                )
+        row = conn.execute(
+            insert(MODELS)
+            .values(
+                name=name,
+                version=chosen,
+                training_set_id=training_set.id,
+                uri=uri,
+                metrics=jsonable(dict(metrics or {})),
+                run_id=run_id,
             )
-        session.flush()
-        run = session.get(m.Run, run_id)
-        return replace(
-            _model_info(row, training_set.ref), code_version=run.code_version if run else None
+            .returning(*MODELS.c)
+        ).one()
+        if code_version is not None and not own_run:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(code_version=code_version))
+        conn.execute(
+            insert(EDGES),
+            [
+                # One key set for the batch: executemany takes every row's keys from the first.
+                {
+                    "run_id": run_id,
+                    "direction": "input",
+                    "training_set_id": training_set.id,
+                    "model_id": None,
+                },
+                {
+                    "run_id": run_id,
+                    "direction": "output",
+                    "training_set_id": None,
+                    "model_id": row.id,
+                },
+            ],
         )
+        _add_pins(conn, inputs, kind="model", owner=f"{name}@{chosen}")
+        run_code = conn.scalar(select(RUNS.c.code_version).where(RUNS.c.id == run_id))
+        return replace(_model_info(row, training_set.ref), code_version=run_code)
 
     try:
         with pinning(catalog, [i.table_id for i in inputs if i.table_id is not None]):
             for attempt in range(REGISTER_ATTEMPTS):
                 try:
-                    model = catalog.transaction(work)
+                    model = catalog.core_transaction(work)
                     break
                 except CommitConflict:
                     if version is not None or attempt == REGISTER_ATTEMPTS - 1:
@@ -326,62 +340,65 @@ def find_model(catalog: Catalog, name: str, version: str | None = None) -> Model
         ModelNotFound: listing the registered versions when only the version is wrong.
     """
 
-    def work(session: Session) -> ModelInfo | tuple[str, ...]:
-        query = (
-            select(m.Model, m.TrainingSet.name, m.TrainingSet.version)
-            .outerjoin(m.TrainingSet, m.TrainingSet.id == m.Model.training_set_id)
-            .where(m.Model.name == name)
-        )
+    def work(conn: CoreConnection) -> ModelInfo | tuple[str, ...]:
+        query = _MODEL_ROW.where(MODELS.c.name == name)
         if version is not None:
-            query = query.where(m.Model.version == version)
-        found = session.execute(query.order_by(m.Model.id.desc()).limit(1)).first()
-        if found is not None:
-            row, ts_name, ts_version = found
-            return _model_info(row, f"{ts_name}@{ts_version}" if ts_name else None)
+            query = query.where(MODELS.c.version == version)
+        row = conn.execute(query.order_by(MODELS.c.id.desc()).limit(1)).first()
+        if row is not None:
+            return _model_info(row, _training_set_ref(row))
         return tuple(
-            session.scalars(
-                select(m.Model.version).where(m.Model.name == name).order_by(m.Model.id)
+            conn.scalars(
+                select(MODELS.c.version).where(MODELS.c.name == name).order_by(MODELS.c.id)
             )
         )
 
-    found = catalog.transaction(work)
+    found = catalog.core_transaction(work)
     if isinstance(found, ModelInfo):
         return found
     raise ModelNotFound(name, version, known=found)
 
 
 def models(catalog: Catalog, name: str | None = None) -> list[ModelInfo]:
-    def work(session: Session) -> list[ModelInfo]:
-        query = (
-            select(m.Model, m.TrainingSet.name, m.TrainingSet.version)
-            .outerjoin(m.TrainingSet, m.TrainingSet.id == m.Model.training_set_id)
-            .order_by(m.Model.name, m.Model.id)
-        )
+    def work(conn: CoreConnection) -> list[ModelInfo]:
+        query = _MODEL_ROW.order_by(MODELS.c.name, MODELS.c.id)
         if name is not None:
-            query = query.where(m.Model.name == name)
-        return [
-            _model_info(row, f"{ts_name}@{ts_version}" if ts_name else None)
-            for row, ts_name, ts_version in session.execute(query)
-        ]
+            query = query.where(MODELS.c.name == name)
+        return [_model_info(row, _training_set_ref(row)) for row in conn.execute(query)]
 
-    return catalog.transaction(work)
+    return catalog.core_transaction(work)
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _next_model_version(session: Session, name: str) -> str:
+_MODEL_ROW = select(
+    MODELS,
+    TRAINING_SETS.c.name.label("training_set_name"),
+    TRAINING_SETS.c.version.label("training_set_version"),
+).outerjoin(TRAINING_SETS, TRAINING_SETS.c.id == MODELS.c.training_set_id)
+"""A model's row with the name and version of its training set (None when it names none)."""
+
+
+def _training_set_ref(row: Any) -> str | None:
+    name = row.training_set_name
+    return f"{name}@{row.training_set_version}" if name else None
+
+
+def _next_model_version(conn: CoreConnection, name: str) -> str:
     """One more than the largest numeric version registered (``1`` for the first)."""
-    versions = session.scalars(select(m.Model.version).where(m.Model.name == name))
+    versions = conn.scalars(select(MODELS.c.version).where(MODELS.c.name == name))
     numbers = [int(v) for v in versions if v.isdigit()]
     return str(max(numbers, default=0) + 1)
 
 
 def _run_exists(catalog: Catalog, run_id: str) -> bool:
-    return catalog.transaction(lambda session: session.get(m.Run, run_id) is not None)
+    return catalog.core_transaction(
+        lambda conn: conn.scalar(select(RUNS.c.id).where(RUNS.c.id == run_id)) is not None
+    )
 
 
-def _training_set_info(row: m.TrainingSet) -> TrainingSetInfo:
+def _training_set_info(row: Any) -> TrainingSetInfo:
     return TrainingSetInfo(
         id=row.id,
         name=row.name,
@@ -396,7 +413,7 @@ def _training_set_info(row: m.TrainingSet) -> TrainingSetInfo:
     )
 
 
-def _model_info(row: m.Model, training_set: str | None) -> ModelInfo:
+def _model_info(row: Any, training_set: str | None) -> ModelInfo:
     return ModelInfo(
         id=row.id,
         name=row.name,

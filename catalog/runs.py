@@ -20,17 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import RUNS, jsonable, utcnow
 from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
 from catalog.records import RunInfo
 from lake.core.names import TableVersion
-
-RUNS = m.Run.__table__
-"""The runs' table, for Core statements (the write path uses no ORM flush)."""
 
 
 def start_run(
@@ -53,15 +49,13 @@ def start_run(
     """
     run_id = run_id or str(uuid.uuid4())
 
-    def work(session: Session) -> str:
-        reap_in(session)  # in the same transaction: one round of the catalog fewer per write
-        add_run(
-            session, run_id, kind=kind, job=job, parameters=parameters, code_version=code_version
-        )
-        add_edges(session, run_id, "input", inputs)
+    def work(conn: CoreConnection) -> str:
+        reap_in(conn)  # in the same transaction: one round of the catalog fewer per write
+        add_run(conn, run_id, kind=kind, job=job, parameters=parameters, code_version=code_version)
+        add_edges(conn, run_id, "input", inputs)
         return run_id
 
-    db.transaction(work)
+    db.core_transaction(work)
     return run_id
 
 
@@ -73,11 +67,11 @@ def reap_dead_runs(db: Connection) -> list[str]:
     the run whatever its status. Runs of other hosts are left alone: their processes
     cannot be checked from here.
     """
-    return db.transaction(reap_in)
+    return db.core_transaction(reap_in)
 
 
 def add_run(
-    session: Session,
+    conn: CoreConnection,
     run_id: str,
     *,
     kind: str,
@@ -85,14 +79,14 @@ def add_run(
     parameters: Mapping[str, Any],
     code_version: str | None = None,
 ) -> None:
-    """Enter the run as running, in the caller's session (see :func:`start_run`)."""
-    session.connection().execute(
+    """Enter the run as running, in the caller's transaction (see :func:`start_run`)."""
+    conn.execute(
         insert(RUNS).values(
             id=run_id,
             kind=kind,
             job=job,
             status="running",
-            parameters=m.jsonable(parameters),
+            parameters=jsonable(parameters),
             user=_user(),
             host=socket.gethostname(),
             code_version=code_version or _code_version(),
@@ -101,10 +95,9 @@ def add_run(
     )
 
 
-def reap_in(session: Session) -> list[str]:
+def reap_in(conn: CoreConnection) -> list[str]:
     """:func:`reap_dead_runs` inside a transaction of the caller's."""
     host = socket.gethostname()
-    conn = session.connection()
     reaped = []
     running = conn.execute(
         select(RUNS.c.id, RUNS.c.stats).where(RUNS.c.status == "running", RUNS.c.host == host)
@@ -119,7 +112,7 @@ def reap_in(session: Session) -> list[str]:
                 .where(RUNS.c.id == run_id)
                 .values(
                     status="failed",
-                    ended_at=m.utcnow(),
+                    ended_at=utcnow(),
                     error=(
                         f"The process (pid {pid} on {host}) ended before the run finished; "
                         f"nothing it had not committed is visible. Run the command again."
@@ -146,39 +139,40 @@ def finish_run(
     run is ignored.
     """
 
-    def work(session: Session) -> bool:
-        run = session.get(m.Run, run_id)
+    def work(conn: CoreConnection) -> bool:
+        run = conn.execute(select(RUNS.c.status, RUNS.c.stats).where(RUNS.c.id == run_id)).first()
         if run is None:
             return False
+        values: dict[str, Any] = {}
         if stats:
-            run.stats = {**(run.stats or {}), **m.jsonable(stats)}
-        if run.status != "running" and status != "completed":
-            return False
-        changed = run.status != status
-        run.status = status
-        run.ended_at = m.utcnow()
-        run.error = error
+            values["stats"] = {**(run.stats or {}), **jsonable(stats)}
+        changed = False
+        if run.status == "running" or status == "completed":
+            changed = run.status != status
+            values.update(status=status, ended_at=utcnow(), error=error)
+        if values:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(values))
         return changed
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def complete_run(
-    session: Session,
+    conn: CoreConnection,
     run_id: str,
     stats: Mapping[str, Any] | None,
     ended_at: datetime | None,
     version: int,
 ) -> None:
-    """Complete the run (in the caller's session) whose row held ``stats`` and ``ended_at``:
+    """Complete the run (in the caller's transaction) whose row held ``stats`` and ``ended_at``:
     it committed ``version``."""
     kept = dict(stats or {})
     kept.pop("pending", None)
     kept["version"] = version
-    session.connection().execute(
+    conn.execute(
         update(RUNS)
         .where(RUNS.c.id == run_id)
-        .values(stats=kept, status="completed", ended_at=ended_at or m.utcnow(), error=None)
+        .values(stats=kept, status="completed", ended_at=ended_at or utcnow(), error=None)
     )
 
 
@@ -195,11 +189,11 @@ def get_run(db: Connection, run_id: str) -> RunInfo:
         RunNotFound: no run has this id, or a prefix names more than one.
     """
 
-    def work(session: Session) -> RunInfo:
-        row = session.get(m.Run, run_id)
+    def work(conn: CoreConnection) -> RunInfo:
+        row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
         if row is None and len(run_id) >= SHORTEST_RUN_PREFIX and "%" not in run_id:
-            found = session.scalars(
-                select(m.Run).where(m.Run.id.startswith(run_id, autoescape=True)).limit(2)
+            found = conn.execute(
+                select(RUNS).where(RUNS.c.id.startswith(run_id, autoescape=True)).limit(2)
             ).all()
             if len(found) > 1:
                 raise RunNotFound(run_id, ambiguous=True)
@@ -208,7 +202,7 @@ def get_run(db: Connection, run_id: str) -> RunInfo:
             raise RunNotFound(run_id)
         return run_info(row)
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def list_runs(
@@ -216,17 +210,18 @@ def list_runs(
 ) -> list[RunInfo]:
     """Runs, the latest started first (of one ``kind``, when given)."""
 
-    def work(session: Session) -> list[RunInfo]:
-        query = select(m.Run).order_by(m.Run.started_at.desc(), m.Run.id)
+    def work(conn: CoreConnection) -> list[RunInfo]:
+        query = select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.id)
         if kind:
-            query = query.where(m.Run.kind == kind)
-        return [run_info(r) for r in session.scalars(query.limit(limit).offset(offset))]
+            query = query.where(RUNS.c.kind == kind)
+        return [run_info(r) for r in conn.execute(query.limit(limit).offset(offset))]
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
-def run_info(row: m.Run) -> RunInfo:
-    """What the catalog hands out for a run's row."""
+def run_info(row: Any) -> RunInfo:
+    """What the catalog hands out for a run's row (an ORM ``Run`` or a Core row of its
+    columns)."""
     return RunInfo(
         id=row.id,
         kind=row.kind,

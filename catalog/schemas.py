@@ -17,18 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import SCHEMA_CHANGES, SCHEMA_COLUMNS, SCHEMAS
 from catalog.tables import TableInfo
 from lake.core.errors import CatalogError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-SCHEMAS = m.Schema.__table__
-"""The stored schemas' table, for Core statements."""
 
 
 @dataclass(frozen=True)
@@ -76,32 +72,37 @@ def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, b
 
 
 def intern_schema(
-    session: Session, fingerprint: str, arrow_b64: str, columns: list[tuple[str, str, bool]]
+    conn: CoreConnection, fingerprint: str, arrow_b64: str, columns: list[tuple[str, str, bool]]
 ) -> int:
     """The id of the stored schema with this fingerprint, stored now if it is new (what
     :func:`describe_schema` gives); a concurrent writer storing it first is no error."""
-    found = (
-        session.connection()
-        .execute(select(SCHEMAS.c.id).where(SCHEMAS.c.fingerprint == fingerprint))
-        .scalar()
-    )
+    found = conn.execute(select(SCHEMAS.c.id).where(SCHEMAS.c.fingerprint == fingerprint)).scalar()
     if found is not None:
         return found
     try:
-        with session.begin_nested():
-            row = m.Schema(fingerprint=fingerprint, arrow=arrow_b64)
-            session.add(row)
-            session.flush()
-            session.add_all(
-                m.SchemaColumn(
-                    schema_id=row.id, position=i, path=path, type=type_, nullable=nullable
+        with conn.begin_nested():
+            schema_id = conn.execute(
+                insert(SCHEMAS)
+                .values(fingerprint=fingerprint, arrow=arrow_b64)
+                .returning(SCHEMAS.c.id)
+            ).scalar_one()
+            if columns:
+                conn.execute(
+                    insert(SCHEMA_COLUMNS),
+                    [
+                        {
+                            "schema_id": schema_id,
+                            "position": i,
+                            "path": path,
+                            "type": type_,
+                            "nullable": nullable,
+                        }
+                        for i, (path, type_, nullable) in enumerate(columns)
+                    ],
                 )
-                for i, (path, type_, nullable) in enumerate(columns)
-            )
-            session.flush()
-            return row.id
+            return schema_id
     except IntegrityError:
-        found = session.scalar(select(m.Schema.id).where(m.Schema.fingerprint == fingerprint))
+        found = conn.scalar(select(SCHEMAS.c.id).where(SCHEMAS.c.fingerprint == fingerprint))
         assert found is not None
         return found
 
@@ -114,20 +115,20 @@ def schema(db: Connection, schema_id: int) -> pa.Schema:
     """
     import pyarrow as pa
 
-    def work(session: Session) -> str:
-        row = session.get(m.Schema, schema_id)
-        if row is None:
+    def work(conn: CoreConnection) -> str:
+        arrow = conn.scalar(select(SCHEMAS.c.arrow).where(SCHEMAS.c.id == schema_id))
+        if arrow is None:
             raise CatalogError(f"Schema {schema_id} is not in the catalog.")
-        return row.arrow
+        return arrow
 
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(db.transaction(work))))
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(db.core_transaction(work))))
 
 
 def record_drift(
-    session: Session, table_id: int, version: int, events: Iterable[Mapping[str, Any]]
+    conn: CoreConnection, table_id: int, version: int, events: Iterable[Mapping[str, Any]]
 ) -> None:
     """Add the drift events a version brought (dicts with column, change, old_type,
-    new_type, source, line, detail) in the caller's session."""
+    new_type, source, line, detail) in the caller's transaction."""
     rows = [
         {
             "table_id": table_id,
@@ -143,17 +144,17 @@ def record_drift(
         for event in events
     ]
     if rows:
-        session.connection().execute(insert(m.SchemaChange.__table__), rows)
+        conn.execute(insert(SCHEMA_CHANGES), rows)
 
 
 def schema_changes(db: Connection, table: TableInfo) -> list[SchemaChangeInfo]:
     """The table's drift ledger, in the order the changes were recorded."""
 
-    def work(session: Session) -> list[SchemaChangeInfo]:
-        rows = session.scalars(
-            select(m.SchemaChange)
-            .where(m.SchemaChange.table_id == table.id)
-            .order_by(m.SchemaChange.version, m.SchemaChange.id)
+    def work(conn: CoreConnection) -> list[SchemaChangeInfo]:
+        rows = conn.execute(
+            select(SCHEMA_CHANGES)
+            .where(SCHEMA_CHANGES.c.table_id == table.id)
+            .order_by(SCHEMA_CHANGES.c.version, SCHEMA_CHANGES.c.id)
         )
         return [
             SchemaChangeInfo(
@@ -169,7 +170,7 @@ def schema_changes(db: Connection, table: TableInfo) -> list[SchemaChangeInfo]:
             for r in rows
         ]
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 __all__ = [

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, insert, or_, select, update
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import NAMESPACES, TABLES
 from catalog.records import TableInfo
 from lake.core.errors import CommitConflict, ExternalTable, TableExists, TableNotFound
 from lake.core.names import TableName
@@ -27,13 +26,15 @@ the lake (see ``lake.landing.register``)."""
 def list_tables(db: Connection) -> list[TableInfo]:
     """Every table, by namespace and name."""
 
-    def work(session: Session) -> list[TableInfo]:
-        rows = session.scalars(
-            select(m.Table).join(m.Namespace).order_by(m.Namespace.name, m.Table.name)
+    def work(conn: CoreConnection) -> list[TableInfo]:
+        rows = conn.execute(
+            _TABLE_ROW.join_from(TABLES, NAMESPACES, TABLES.c.namespace_id == NAMESPACES.c.id)
+            .add_columns(NAMESPACES.c.name.label("namespace_name"), TABLES.c.name)
+            .order_by(NAMESPACES.c.name, TABLES.c.name)
         )
-        return [table_info(row) for row in rows]
+        return [table_info(row, TableName(row.namespace_name, row.name)) for row in rows]
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def find_tables(db: Connection, names: Collection[TableName]) -> dict[TableName, TableInfo]:
@@ -43,33 +44,29 @@ def find_tables(db: Connection, names: Collection[TableName]) -> dict[TableName,
     if not wanted:
         return {}
 
-    def work(session: Session) -> dict[TableName, TableInfo]:
-        rows = session.scalars(
-            select(m.Table)
-            .join(m.Namespace)
+    def work(conn: CoreConnection) -> dict[TableName, TableInfo]:
+        rows = conn.execute(
+            _TABLE_ROW.join_from(TABLES, NAMESPACES, TABLES.c.namespace_id == NAMESPACES.c.id)
+            .add_columns(NAMESPACES.c.name.label("namespace_name"), TABLES.c.name)
             .where(
                 or_(
                     *(
-                        and_(m.Namespace.name == n.namespace, m.Table.name == n.name)
+                        and_(NAMESPACES.c.name == n.namespace, TABLES.c.name == n.name)
                         for n in sorted(wanted)
                     )
                 )
             )
         )
-        found = (table_info(row) for row in rows)
+        found = (table_info(row, TableName(row.namespace_name, row.name)) for row in rows)
         return {info.name: info for info in found if info.name in wanted}
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def find_table(db: Connection, name: TableName) -> TableInfo | None:
     """The table called ``name``, or None."""
 
-    def work(session: Session) -> TableInfo | None:
-        row = table_row(session, name)
-        return table_info(row) if row else None
-
-    return db.transaction(work)
+    return db.core_transaction(lambda conn: _found_table(conn, name))
 
 
 def get_table(db: Connection, name: TableName) -> TableInfo:
@@ -103,13 +100,13 @@ def create_table(
         TableExists: unless ``exist_ok``; an existing table of another kind always raises.
     """
 
-    def work(session: Session) -> TableInfo:
+    def work(conn: CoreConnection) -> TableInfo:
         return ensure_table(
-            session, name, kind=kind, location=location, properties=properties, exist_ok=exist_ok
+            conn, name, kind=kind, location=location, properties=properties, exist_ok=exist_ok
         )
 
     try:
-        return db.transaction(work)
+        return db.core_transaction(work)
     except CommitConflict:
         # Two writers created the namespace or table at once: the other one won.
         found = find_table(db, name)
@@ -121,7 +118,7 @@ def create_table(
 
 
 def ensure_table(
-    session: Session,
+    conn: CoreConnection,
     name: TableName,
     *,
     kind: str,
@@ -134,7 +131,7 @@ def ensure_table(
     Raises:
         TableExists: unless ``exist_ok``; an existing table of another kind always raises.
     """
-    existing = _found_table(session, name)
+    existing = _found_table(conn, name)
     if existing is not None:
         if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
             raise ExternalTable(
@@ -147,66 +144,60 @@ def ensure_table(
                 f"Table {name} already exists (a {existing.kind} table at {existing.location})."
             )
         return existing
-    namespace = session.scalar(select(m.Namespace).where(m.Namespace.name == name.namespace))
-    if namespace is None:
-        namespace = m.Namespace(name=name.namespace)
-        session.add(namespace)
-        session.flush()
-    row = m.Table(
-        namespace_id=namespace.id,
-        name=name.name,
-        kind=kind,
-        location=location,
-        properties=dict(properties or {}),
-    )
-    session.add(row)
-    session.flush()
-    return table_info(row)
-
-
-def _found_table(session: Session, name: TableName) -> TableInfo | None:
-    """The table called ``name``, read by a Core statement (a writer's first look: the ORM's
-    loading was most of its cost)."""
-    tables, namespaces = m.Table.__table__, m.Namespace.__table__
-    row = (
-        session.connection()
-        .execute(
-            select(
-                tables.c.id,
-                tables.c.kind,
-                tables.c.location,
-                tables.c.format,
-                tables.c.created_at,
-                tables.c.current_version,
-                tables.c.properties,
-                tables.c.versions_through,
-            )
-            .join_from(tables, namespaces, tables.c.namespace_id == namespaces.c.id)
-            .where(namespaces.c.name == name.namespace, tables.c.name == name.name)
+    namespace_id = conn.scalar(select(NAMESPACES.c.id).where(NAMESPACES.c.name == name.namespace))
+    if namespace_id is None:
+        namespace_id = conn.execute(
+            insert(NAMESPACES).values(name=name.namespace).returning(NAMESPACES.c.id)
+        ).scalar_one()
+    row = conn.execute(
+        insert(TABLES)
+        .values(
+            namespace_id=namespace_id,
+            name=name.name,
+            kind=kind,
+            location=location,
+            properties=dict(properties or {}),
         )
-        .first()
-    )
+        .returning(*_TABLE_ROW.selected_columns)
+    ).one()
+    return table_info(row, name)
+
+
+_TABLE_ROW = select(
+    TABLES.c.id,
+    TABLES.c.kind,
+    TABLES.c.location,
+    TABLES.c.format,
+    TABLES.c.created_at,
+    TABLES.c.current_version,
+    TABLES.c.properties,
+    TABLES.c.versions_through,
+)
+"""The columns of a table's row that :func:`table_info` reads besides its name."""
+
+
+def _found_table(conn: CoreConnection, name: TableName) -> TableInfo | None:
+    """The table called ``name``, or None."""
+    row = conn.execute(
+        _TABLE_ROW.join_from(TABLES, NAMESPACES, TABLES.c.namespace_id == NAMESPACES.c.id).where(
+            NAMESPACES.c.name == name.namespace, TABLES.c.name == name.name
+        )
+    ).first()
     return table_info(row, name) if row is not None else None
 
 
 def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:
     """Merge ``properties`` into the table's properties (a key given replaces its value)."""
 
-    def work(session: Session) -> None:
-        row = session.get(m.Table, table_id)
-        assert row is not None
-        row.properties = {**(row.properties or {}), **properties}
+    def work(conn: CoreConnection) -> None:
+        kept = conn.scalar(select(TABLES.c.properties).where(TABLES.c.id == table_id))
+        conn.execute(
+            update(TABLES)
+            .where(TABLES.c.id == table_id)
+            .values(properties={**(kept or {}), **properties})
+        )
 
-    db.transaction(work)
-
-
-def table_row(session: Session, name: TableName) -> m.Table | None:
-    """The table's row, or None."""
-    return session.scalar(
-        select(m.Table)
-        .join(m.Namespace)
-        .where(m.Namespace.name == name.namespace, m.Table.name == name.name)
-    )
+    db.core_transaction(work)
 
 
 def table_info(row: Any, name: TableName | None = None) -> TableInfo:
@@ -234,5 +225,4 @@ __all__ = [
     "list_tables",
     "set_table_properties",
     "table_info",
-    "table_row",
 ]

@@ -12,31 +12,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
 
-from catalog import models as m
-from catalog.connection import Connection
+from catalog.connection import Connection, CoreConnection
+from catalog.definitions import NAMESPACES, TABLES, VERSIONS
 from catalog.records import VersionInfo
 from catalog.tables import TableInfo
 from lake.core.errors import VersionNotFound
 from lake.core.names import TableName
 
-VERSIONS = m.TableVersion.__table__
-"""The versions' table, for Core statements (``catalog.recording`` writes it without the ORM)."""
-
 
 def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:
     """The recorded ``version`` of ``table``, or None."""
 
-    def work(session: Session) -> VersionInfo | None:
-        row = session.scalar(
-            select(m.TableVersion).where(
-                m.TableVersion.table_id == table.id, m.TableVersion.version == version
-            )
-        )
+    def work(conn: CoreConnection) -> VersionInfo | None:
+        row = conn.execute(
+            select(VERSIONS).where(VERSIONS.c.table_id == table.id, VERSIONS.c.version == version)
+        ).first()
         return version_info(row, table.name) if row else None
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def get_version(db: Connection, table: TableInfo, version: int) -> VersionInfo:
@@ -57,14 +51,10 @@ def get_version(db: Connection, table: TableInfo, version: int) -> VersionInfo:
 def recorded_versions(db: Connection, table: TableInfo) -> set[int]:
     """The numbers of the table's recorded versions."""
 
-    def work(session: Session) -> set[int]:
-        return set(
-            session.scalars(
-                select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
-            )
-        )
+    def work(conn: CoreConnection) -> set[int]:
+        return set(conn.scalars(select(VERSIONS.c.version).where(VERSIONS.c.table_id == table.id)))
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def recorded_through(db: Connection, table: TableInfo) -> int | None:
@@ -72,13 +62,13 @@ def recorded_through(db: Connection, table: TableInfo) -> int | None:
     table's ``versions_through`` when known; counted from its version rows and kept there
     when not."""
 
-    def work(session: Session) -> int | None:
-        kept = session.scalar(select(m.Table.versions_through).where(m.Table.id == table.id))
+    def work(conn: CoreConnection) -> int | None:
+        kept = conn.scalar(select(TABLES.c.versions_through).where(TABLES.c.id == table.id))
         if kept is not None:
             return int(kept) if kept >= 0 else None
-        count, newest = session.execute(
-            select(func.count(), func.max(m.TableVersion.version)).where(
-                m.TableVersion.table_id == table.id
+        count, newest = conn.execute(
+            select(func.count(), func.max(VERSIONS.c.version)).where(
+                VERSIONS.c.table_id == table.id
             )
         ).one()
         through = -1
@@ -86,34 +76,32 @@ def recorded_through(db: Connection, table: TableInfo) -> int | None:
             through = int(newest)
         elif count:
             recorded = sorted(
-                session.scalars(
-                    select(m.TableVersion.version).where(m.TableVersion.table_id == table.id)
-                )
+                conn.scalars(select(VERSIONS.c.version).where(VERSIONS.c.table_id == table.id))
             )
             for version in recorded:
                 if version != through + 1:
                     break
                 through = version
-        _advance_through(session, table.id, through)
+        _advance_through(conn, table.id, through)
         return through if through >= 0 else None
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def mark_recorded_through(db: Connection, table: TableInfo, version: int) -> None:
     """Keep that every version 0..``version`` of the table is recorded (a sync that found
     or filled every gap); a newer mark is left as it is."""
-    db.transaction(lambda session: _advance_through(session, table.id, version))
+    db.core_transaction(lambda conn: _advance_through(conn, table.id, version))
 
 
-def _advance_through(session: Session, table_id: int, version: int) -> None:
+def _advance_through(conn: CoreConnection, table_id: int, version: int) -> None:
     # Only forward: version rows are never deleted by the lake, so a complete prefix only
     # grows, and a concurrent writer's larger mark stays.
-    session.execute(
-        update(m.Table)
+    conn.execute(
+        update(TABLES)
         .where(
-            m.Table.id == table_id,
-            or_(m.Table.versions_through.is_(None), m.Table.versions_through < version),
+            TABLES.c.id == table_id,
+            or_(TABLES.c.versions_through.is_(None), TABLES.c.versions_through < version),
         )
         .values(versions_through=version)
     )
@@ -122,35 +110,37 @@ def _advance_through(session: Session, table_id: int, version: int) -> None:
 def versions(db: Connection, table: TableInfo) -> list[VersionInfo]:
     """Every recorded version of the table, oldest first."""
 
-    def work(session: Session) -> list[VersionInfo]:
-        rows = session.scalars(
-            select(m.TableVersion)
-            .where(m.TableVersion.table_id == table.id)
-            .order_by(m.TableVersion.version)
+    def work(conn: CoreConnection) -> list[VersionInfo]:
+        rows = conn.execute(
+            select(VERSIONS).where(VERSIONS.c.table_id == table.id).order_by(VERSIONS.c.version)
         )
         return [version_info(r, table.name) for r in rows]
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def current_versions(db: Connection) -> dict[TableName, VersionInfo]:
     """The current recorded version of every table that has one, in one query (for
     listings that show each table's rows, size and last write)."""
 
-    def work(session: Session) -> dict[TableName, VersionInfo]:
-        rows = session.execute(
-            select(m.TableVersion, m.Namespace.name, m.Table.name)
-            .join(m.Table, m.Table.id == m.TableVersion.table_id)
-            .join(m.Namespace, m.Namespace.id == m.Table.namespace_id)
-            .where(m.TableVersion.version == m.Table.current_version)
+    def work(conn: CoreConnection) -> dict[TableName, VersionInfo]:
+        rows = conn.execute(
+            select(
+                VERSIONS,
+                NAMESPACES.c.name.label("namespace_name"),
+                TABLES.c.name.label("table_name"),
+            )
+            .join(TABLES, TABLES.c.id == VERSIONS.c.table_id)
+            .join(NAMESPACES, NAMESPACES.c.id == TABLES.c.namespace_id)
+            .where(VERSIONS.c.version == TABLES.c.current_version)
         )
         found = {}
-        for row, namespace, table in rows:
-            name = TableName(namespace, table)
+        for row in rows:
+            name = TableName(row.namespace_name, row.table_name)
             found[name] = version_info(row, name)
         return found
 
-    return db.transaction(work)
+    return db.core_transaction(work)
 
 
 def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInfo:
@@ -160,16 +150,16 @@ def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInf
         VersionNotFound: the table had no version then.
     """
 
-    def work(session: Session) -> VersionInfo | None:
-        row = session.scalar(
-            select(m.TableVersion)
-            .where(m.TableVersion.table_id == table.id, m.TableVersion.committed_at <= moment)
-            .order_by(m.TableVersion.version.desc())
+    def work(conn: CoreConnection) -> VersionInfo | None:
+        row = conn.execute(
+            select(VERSIONS)
+            .where(VERSIONS.c.table_id == table.id, VERSIONS.c.committed_at <= moment)
+            .order_by(VERSIONS.c.version.desc())
             .limit(1)
-        )
+        ).first()
         return version_info(row, table.name) if row else None
 
-    found = db.transaction(work)
+    found = db.core_transaction(work)
     if found is None:
         raise VersionNotFound(
             f"{table.name} had no version at {moment.isoformat()}: it was created later."
@@ -200,8 +190,9 @@ _INFO_FIELDS = (
 )
 
 
-def version_info(row: m.TableVersion, name: TableName) -> VersionInfo:
-    """What the catalog hands out for a version's row."""
+def version_info(row: Any, name: TableName) -> VersionInfo:
+    """What the catalog hands out for a version's row (an ORM ``TableVersion`` or a Core
+    row of its columns)."""
     return VersionInfo(
         table=name,
         version=row.version,

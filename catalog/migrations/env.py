@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from catalog.models import Base
+from catalog.definitions import METADATA
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -28,7 +28,7 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
 context.configure(
     connection=connection,
     render_item=render_item,
-    target_metadata=Base.metadata,
+    target_metadata=METADATA,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )
