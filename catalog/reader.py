@@ -74,22 +74,27 @@ REVISION = "SELECT version_num FROM alembic_version"
 
 class CatalogReader:
     """Reads of the catalog at ``url``; what it cannot answer, ``full()`` (the full catalog,
-    built when first needed) answers. One connection, opened on the first read."""
+    built when first needed) answers. A connection per read running at once, opened when
+    first needed and kept for the next read."""
 
     def __init__(self, url: str, full: Callable[[], Catalog]) -> None:
         self.url = url
         self.full = full
         self._usable = True  # False for good once a check or a query fails
-        self._local = threading.local()  # one connection per thread (the service has several)
+        # Connections not in use, taken by one read at a time: as many as reads ran at once
+        # (the service's threads), not one per thread that ever read. A connection kept per
+        # thread outlived its thread (a thread pool retires idle threads and starts new
+        # ones), and each new thread opened another: a service leaked a PostgreSQL
+        # connection, or an open file of the SQLite catalog, per thread it ever ran.
+        self._idle: list[tuple[Any, Any, str]] = []
         self._opened: list[Any] = []
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
+            opened, self._opened, self._idle = self._opened, [], []
         for connection in opened:
             connection.close()
-        self._local = threading.local()
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -201,21 +206,26 @@ class CatalogReader:
             cursor = connection.cursor()
             try:
                 cursor.execute(sql.replace("?", placeholder), parameters)
-                return cursor.fetchall()
+                rows = cursor.fetchall()
             finally:
                 cursor.close()
         except errors:
             self._usable = False  # the full catalog retries, translates and explains
             return None
+        with self._lock:
+            if connection in self._opened:  # not closed meanwhile (close)
+                self._idle.append(opened)
+        return rows
 
     def _connection(self) -> tuple[Any, Any, str] | None:
-        """This thread's connection, its driver's error class and its placeholder; None when
-        the catalog is not one this reader can read."""
+        """A connection no other read is using, its driver's error class and its
+        placeholder (handed back by :meth:`_rows`); None when the catalog is not one this
+        reader can read."""
         if not self._usable:
             return None
-        opened = getattr(self._local, "opened", None)
-        if opened is not None:
-            return opened
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
         opened = _open(self.url)
         if opened is None:
             self._usable = False
@@ -233,7 +243,6 @@ class CatalogReader:
         if row is None or row[0] != HEAD_REVISION:
             self._usable = False
             return None
-        self._local.opened = opened
         return opened
 
 

@@ -4,6 +4,8 @@ read-only mode and the ``lake sql`` command."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -493,6 +495,50 @@ def test_a_repeated_time_travel_to_a_moment_reads_the_version_of_that_moment(lk)
     result = lk.sql(query)
     assert result.rows() == [{"n": 2}]
     assert [v.version for v in result.versions] == [1]
+
+
+def _catalog_connections(backend) -> int:
+    """The connections to the test's catalog: this process's open files of the SQLite
+    database, or the server's sessions on the PostgreSQL database."""
+    if backend.pg is None:
+        database = os.path.realpath(backend.catalog_url.removeprefix("sqlite:///"))
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}") == database
+            except OSError:
+                pass  # closed since it was listed
+        return count
+    connection = backend.pg.admin()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (backend.database,)
+            )
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_queries_on_short_lived_threads_leave_no_catalog_connection_each(lk, backend):
+    """The service runs queries on a thread pool that retires idle threads and starts new
+    ones: the catalog reads of a query must not keep a connection per thread that ever ran
+    one (20 threads left 20 more PostgreSQL sessions, or open files of the SQLite catalog)."""
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    query = "SELECT count(*) AS n FROM ml.labels"
+    assert lk.sql(query).rows() == [{"n": 1}]
+    before = _catalog_connections(backend)
+    results = []
+
+    def one() -> None:
+        results.append(lk.sql(query).rows())
+
+    for _ in range(20):
+        worker = threading.Thread(target=one)
+        worker.start()
+        worker.join()
+    assert results == [[{"n": 1}]] * 20
+    assert _catalog_connections(backend) <= before + 1
 
 
 def test_a_file_outside_the_lake_that_changes_in_place_is_read_again(lk):
