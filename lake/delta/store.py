@@ -1456,15 +1456,30 @@ class DeltaStore:
         local = pafs.LocalFileSystem()
         publishing = Publishing(self, files, schema, tuple(partition_by))
         now_ms = int(time.time() * 1000)
-        for staged in files:
-            folder = "/".join(
-                folder_name(column, staged.partition_values.get(column)) for column in partition_by
-            )
-            relative = f"{folder}/" if folder else ""
-            relative += f"part-{uuid.uuid4()}.zstd.parquet"
-            target = f"{base.rstrip('/')}/{relative}"
-            size = staged.path.stat().st_size
-            try:
+        try:
+            for staged in files:
+                folder = "/".join(
+                    folder_name(column, staged.partition_values.get(column))
+                    for column in partition_by
+                )
+                relative = f"{folder}/" if folder else ""
+                relative += f"part-{uuid.uuid4()}.zstd.parquet"
+                target = f"{base.rstrip('/')}/{relative}"
+                size = staged.path.stat().st_size
+                metadata = pq.read_metadata(staged.path)
+                # Recorded before its copy starts: a failure from here on removes it too.
+                publishing.actions.append(
+                    AddAction(
+                        path=relative,
+                        size=size,
+                        partition_values={
+                            column: staged.partition_values.get(column) for column in partition_by
+                        },
+                        modification_time=now_ms,
+                        data_change=True,
+                        stats=json.dumps(file_stats(metadata, schema)),
+                    )
+                )
                 if not self.storage.is_s3:
                     fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
                 if self.storage.is_s3 and size <= SINGLE_PUT_BYTES:
@@ -1476,22 +1491,13 @@ class DeltaStore:
                     pafs.copy_files(
                         str(staged.path), target, source_filesystem=local, destination_filesystem=fs
                     )
-            except OSError as error:
-                publishing.discard()
+        except BaseException as error:
+            # Whatever stopped the copies (an interrupt too), none of the files sent so far
+            # may stay: no commit will refer to them.
+            publishing.discard()
+            if isinstance(error, OSError):
                 raise self.storage.translate(error, self.uri) from error
-            metadata = pq.read_metadata(staged.path)
-            publishing.actions.append(
-                AddAction(
-                    path=relative,
-                    size=size,
-                    partition_values={
-                        column: staged.partition_values.get(column) for column in partition_by
-                    },
-                    modification_time=now_ms,
-                    data_change=True,
-                    stats=json.dumps(file_stats(metadata, schema)),
-                )
-            )
+            raise
         return publishing
 
     def _publish(

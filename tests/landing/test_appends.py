@@ -347,3 +347,18 @@ def test_an_append_whose_prepare_fails_leaves_no_data_file_in_the_table(lk):
     assert _data_files(lk, "ml.prepared") == before
     assert [v.version for v in lk.history("ml.prepared")] == [0]
     assert lk.sql("SELECT count(*) AS n FROM ml.prepared").rows() == [{"n": 5}]
+
+
+def test_a_publish_stopped_by_a_file_that_is_not_parquet_removes_the_files_it_sent(lk, tmp_path):
+    """The first file's copy (on S3 a PUT on its way) is out when the second turns out not to
+    be Parquet: the error is not a storage error, and the first file must go all the same."""
+    lk.write_table("ml.published", _rows(0))
+    before = _data_files(lk, "ml.published")
+    good = tmp_path / "good.parquet"
+    pq.write_table(_rows(5), good)
+    torn = tmp_path / "torn.parquet"
+    torn.write_bytes(good.read_bytes()[:-40])
+    store = lk.delta(lk.table("ml.published"))
+    with pytest.raises(pa.ArrowInvalid):
+        store.publish([StagedFile(good), StagedFile(torn)], schema=_rows(0).schema)
+    assert _data_files(lk, "ml.published") == before
