@@ -17,6 +17,7 @@ is written once, below.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Collection
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from catalog.catalog import Catalog
 
 HEAD_REVISION = "0005"
+READER_FAILURES = 3
+"""Reads failed in a row after which a reader leaves every read to the full catalog."""
 """The newest migration in catalog/migrations/versions (checked against the scripts by a
 test). Comparing with it lets a command skip importing Alembic when nothing is to do; a
 catalog at another revision is left to the full catalog, which migrates it."""
@@ -80,7 +83,8 @@ class CatalogReader:
     def __init__(self, url: str, full: Callable[[], Catalog]) -> None:
         self.url = url
         self.full = full
-        self._usable = True  # False for good once a check or a query fails
+        self._usable = True  # False for good once a check fails, or reads in a row
+        self._failures = 0  # reads failed in a row
         # Connections not in use, taken by one read at a time: as many as reads ran at once
         # (the service's threads), not one per thread that ever read. A connection kept per
         # thread outlived its thread (a thread pool retires idle threads and starts new
@@ -210,9 +214,20 @@ class CatalogReader:
             finally:
                 cursor.close()
         except errors:
-            self._usable = False  # the full catalog retries, translates and explains
+            # The full catalog retries, translates and explains this read. The connection
+            # goes (a server restart or an idle timeout ends it), the reader stays: the next
+            # read opens another, and only failures in a row switch it off.
+            with self._lock:
+                if connection in self._opened:
+                    self._opened.remove(connection)
+                self._failures += 1
+                if self._failures >= READER_FAILURES:
+                    self._usable = False
+            with contextlib.suppress(Exception):
+                connection.close()
             return None
         with self._lock:
+            self._failures = 0
             if connection in self._opened:  # not closed meanwhile (close)
                 self._idle.append(opened)
         return rows

@@ -161,6 +161,41 @@ def test_a_catalog_at_another_revision_is_not_read_by_the_reader(backend):
         reader.close()
 
 
+def test_a_connection_the_server_dropped_costs_one_read_not_the_reader(backend):
+    """PostgreSQL ends idle sessions (a restart, ``idle_session_timeout``, a proxy): that
+    read goes to the full catalog, and the next is the reader's again on a new connection."""
+    if not backend.catalog_url.startswith("postgresql"):
+        pytest.skip("an SQLite catalog is a file: no server drops its connection")
+    Catalog(backend.catalog_url).close()
+    opened: list[Catalog] = []
+
+    def full() -> Catalog:
+        opened.append(Catalog(backend.catalog_url))
+        return opened[-1]
+
+    reader = CatalogReader(backend.catalog_url, full)
+    engine = create_engine(backend.catalog_url)
+    try:
+        assert reader.list_tables() == [] and opened == []
+        with engine.begin() as connection:
+            ended = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).fetchall()
+        assert ended  # the reader's session was among them
+        assert reader.list_tables() == [] and len(opened) == 1
+        for _ in range(3):
+            assert reader.list_tables() == []
+        assert len(opened) == 1
+    finally:
+        engine.dispose()
+        reader.close()
+        for catalog in opened:
+            catalog.close()
+
+
 class _Empty:
     def list_tables(self):
         return []
