@@ -1028,9 +1028,15 @@ class DeltaStore:
             return
         fs, base = self.storage.filesystem_for(self.uri)
         for action in actions:
+            path = f"{base.rstrip('/')}/{action.path}"
             try:
-                fs.delete_file(f"{base.rstrip('/')}/{action.path}")
-            except OSError:
+                if self.storage.is_s3:
+                    # Not pyarrow's delete: on S3 it leaves an empty "folder" object for the
+                    # parent, which deltalake's full vacuum then deletes in commits of its own.
+                    _object_store(self.storage).rm_file(path)
+                else:
+                    fs.delete_file(path)
+            except Exception:  # noqa: BLE001, S110 - best effort: vacuum removes what is left
                 pass
 
     def replace(
@@ -1646,6 +1652,12 @@ class DeltaStore:
 
 class _Raced(Exception):
     """A commit lost the race to one that changed the table's metadata; decide again."""
+
+
+def appends_as_they_are(table: pa.Schema, files: pa.Schema) -> bool:
+    """Whether files of ``files``'s schema append to a table of ``table``'s without a schema
+    merge (which writes files of its own: files published ahead would be thrown away)."""
+    return _append_schema(table, files) is not None
 
 
 def _append_schema(table: pa.Schema, files: pa.Schema) -> pa.Schema | None:

@@ -57,7 +57,7 @@ from lake.core.names import TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
-from lake.delta.store import DeltaStore, rows_from_lines
+from lake.delta.store import DeltaStore, appends_as_they_are, rows_from_lines
 from lake.delta.types import same_type
 from lake.landing.staging import Staged, StagingFolder, as_batches, read_staged, stage_batches
 
@@ -380,16 +380,20 @@ class TableRun:
                 counts = Counts(staged.rows)
                 # The data files go up while the catalog prepares the commit (on S3 the PUT
                 # and the transaction were one wait after the other); the commit that refers
-                # to them still follows the prepare.
-                published = self.store.publish(
-                    staged.files,
-                    schema=evolution.schema,
-                    partition_by=current.partition_columns,
-                )
+                # to them still follows the prepare. Not when they add a column: deltalake's
+                # schema merge writes files of its own.
+                published = None
+                if appends_as_they_are(current.schema, evolution.schema):
+                    published = self.store.publish(
+                        staged.files,
+                        schema=evolution.schema,
+                        partition_by=current.partition_columns,
+                    )
                 try:
                     self._prepare_outcome(outcome, counts)
                 except BaseException:
-                    published.discard()
+                    if published is not None:
+                        published.discard()
                     raise
                 commit = self.store.append(
                     staged.files,
