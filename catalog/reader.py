@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from catalog.catalog import Catalog
 
 HEAD_REVISION = "0005"
-READER_FAILURES = 3
-"""Reads failed in a row after which a reader leaves every read to the full catalog."""
 """The newest migration in catalog/migrations/versions (checked against the scripts by a
 test). Comparing with it lets a command skip importing Alembic when nothing is to do; a
 catalog at another revision is left to the full catalog, which migrates it."""
+READER_FAILURES = 3
+"""Reads failed in a row after which a reader leaves every read to the full catalog."""
 
 _TABLE = (
     "SELECT t.id, n.name, t.name, t.kind, t.location, t.format, t.created_at, "
