@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -269,13 +271,27 @@ def test_catalog_writers_racing_for_the_same_names_and_numbers_all_succeed_once(
     )
 
 
-def _stopped_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+@contextmanager
+def _stopped_child(argv: list[str], env: dict[str, str]) -> Iterator[Callable[[], dict]]:
+    """A worker process held at its failpoint; what the block gets resumes it and returns
+    the report its last line prints (it must succeed). Killed if the block fails first."""
     child = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
     assert os.WIFSTOPPED(status), "the child reached the failpoint"
-    return child
+
+    def resume() -> dict:
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+        assert child.returncode == 0, err[-3000:]
+        return json.loads(out.splitlines()[-1])
+
+    try:
+        yield resume
+    finally:
+        if child.poll() is None:
+            child.kill()
 
 
 @pytest.mark.timeout(240)
@@ -290,21 +306,15 @@ def test_an_append_racing_a_schema_change_commits_under_the_new_schema(backend, 
     late = tmp_path / "late.jsonl"
     late.write_text(json.dumps({"ts": "2026-11-20T11:00:00Z", "writer": 1, "k": 1}) + "\n")
     env = child_env(backend, LAKE_FAILPOINT="upload:stop")
-    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(late)], env)
-    try:
+    with _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(late)], env) as resume:
         # While the child holds its files, uncommitted, another writer adds a column.
         wide = tmp_path / "wide.jsonl"
         wide.write_text(
             json.dumps({"ts": "2026-11-20T12:00:00Z", "writer": 2, "k": 2, "added": 7}) + "\n"
         )
         lk.ingest_logs(table, str(wide))
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err[-3000:]
-    assert json.loads(out.splitlines()[-1])["version"] == 2
+        report = resume()
+    assert report["version"] == 2
     rows = lk.sql(f"SELECT writer, k, added FROM {table} ORDER BY writer").rows()
     assert rows == [
         {"writer": 0, "k": 0, "added": None},
@@ -331,18 +341,13 @@ def test_an_append_whose_version_another_writer_took_commits_after_it(backend, l
         paths[name].write_text(line)
     lk.ingest_logs(table, str(paths["first"]))
     env = child_env(backend, LAKE_FAILPOINT="own_commit:stop")
-    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(paths["late"])], env)
-    try:
+    with _stopped_child(
+        [sys.executable, str(WORKERS), "ingest", table, str(paths["late"])], env
+    ) as resume:
         # The child has planned on version 0 and published its file; version 1 is taken now.
         won = lk.ingest_logs(table, str(paths["winner"]))
         assert won.version == 1
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err[-3000:]
-    late = json.loads(out.splitlines()[-1])
+        late = resume()
     assert late["version"] == 2
     assert lk.sql(f"SELECT writer FROM {table} ORDER BY writer").rows() == [
         {"writer": 0},
@@ -369,17 +374,13 @@ def test_a_sync_that_records_a_writers_commit_before_it_leaves_one_record(backen
     )
     lk.ingest_logs(table, str(first))
     env = child_env(backend, LAKE_FAILPOINT="after_delta_commit:stop")
-    child = _stopped_child([sys.executable, str(WORKERS), "ingest", table, str(second)], env)
-    try:
+    with _stopped_child(
+        [sys.executable, str(WORKERS), "ingest", table, str(second)], env
+    ) as resume:
         with lake.connect() as syncer:  # another process's sync, as far as the catalog knows
             assert [s.recorded for s in syncer.sync()] == [(1,)]
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err[-3000:]
-    assert json.loads(out.splitlines()[-1])["version"] == 1
+        report = resume()
+    assert report["version"] == 1
     history = lk.history(table)
     assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 1, 1), (1, 3, 4)]
     assert lk.run(history[1].run_id).status == "completed"

@@ -368,10 +368,6 @@ def test_a_query_naming_a_column_only_a_missed_commit_added_reads_that_commit(lk
 def test_a_query_reads_commits_made_since_its_last_run_by_another_lake_or_process(lk):
     """DuckDB's caches of the files a query read must not hide a newer version: each query
     pins the latest version again (another Lake object, another process, deltalake)."""
-    import os
-    import subprocess
-    import sys
-
     from deltalake import write_deltalake
 
     query = "SELECT count(*) AS n, sum(id) AS total FROM ml.labels"
@@ -382,17 +378,7 @@ def test_a_query_reads_commits_made_since_its_last_run_by_another_lake_or_proces
         other.write_table("ml.labels", pa.table({"id": [10]}))
     assert lk.sql(query).rows() == [{"n": 3, "total": 13}]
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import lake, pyarrow as pa; "
-            "lake.connect().write_table('ml.labels', pa.table({'id': [100]}), mode='overwrite')",
-        ],
-        check=True,
-        env=dict(os.environ),
-        cwd=os.getcwd(),
-    )
+    _overwrite_labels_in_another_process()
     assert lk.sql(query).rows() == [{"n": 1, "total": 100}]
 
     info = lk.catalog.get_table(TableName.parse("ml.labels"))
@@ -412,10 +398,6 @@ def test_a_repeated_query_reads_each_new_version_its_files_and_its_scan_report(l
     versions anew on every call: of two identical queries with a write between them, the
     second reads the new version, its files and reports them (a write by this Lake, another
     Lake, another process)."""
-    import os
-    import subprocess
-    import sys
-
     query = "SELECT count(*) AS n, sum(id) AS total FROM ml.labels"
     lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
     first, again = lk.sql(query), lk.sql(query)
@@ -434,17 +416,7 @@ def test_a_repeated_query_reads_each_new_version_its_files_and_its_scan_report(l
     assert result.rows() == [{"n": 4, "total": 10}]
     assert [(s.version, s.files_total) for s in result.scans] == [(2, 3)]
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import lake, pyarrow as pa; "
-            "lake.connect().write_table('ml.labels', pa.table({'id': [100]}), mode='overwrite')",
-        ],
-        check=True,
-        env=dict(os.environ),
-        cwd=os.getcwd(),
-    )
+    _overwrite_labels_in_another_process()
     result = lk.sql(query)
     assert result.rows() == [{"n": 1, "total": 100}]
     assert [v.version for v in result.versions] == [3]
@@ -1013,3 +985,23 @@ def test_a_file_changed_in_place_is_read_anew_between_lake_queries(web_logs, tmp
     pq.write_table(pa.table({"v": [2, 3, 4, 5]}), scores)
     assert web_logs.sql("SELECT count(*) AS n FROM web.logs").rows() == [{"n": 6}]
     assert web_logs.sql(read).rows() == [{"s": 14}]
+
+
+def _overwrite_labels_in_another_process() -> None:
+    """``ml.labels`` overwritten with one row (id 100) by a process of its own, as far as
+    the test's Lake knows: a commit it did not make."""
+    import os
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lake, pyarrow as pa; "
+            "lake.connect().write_table('ml.labels', pa.table({'id': [100]}), mode='overwrite')",
+        ],
+        check=True,
+        env=dict(os.environ),
+        cwd=os.getcwd(),
+    )
