@@ -111,7 +111,7 @@ other helpers, load 1.3-6.5 throughout):
   ``--instructions`` counts in a process that opens the lake without writing, which reads
   through the plain-SQL reader (its 0.04 million), while the timed processes, which built
   their tables, went through the ORM. Changed (``queries/resolve.py``,
-  ``queries/sql.py``, ``catalog/reader.py``, ``Lake.query_reads``): a query reads the catalog
+  ``queries/sql.py``, ``catalog/reader.py``, ``Lake.reads``): a query reads the catalog
   rows of the tables it names only (one plain-SQL statement through ``catalog.reader``,
   even with the full catalog open; the whole list only for an error message), and each Lake
   keeps its last 64 rewrites (text, files read and skipped, scan reports) and the DuckDB

@@ -127,23 +127,11 @@ class Lake:
 
     @property
     def reads(self) -> Catalog | CatalogReader:
-        """The catalog for reading: the full catalog once something opened it, else a reader
-        in plain SQL that needs no SQLAlchemy (``catalog.reader``: a read-only command starts
-        in a fraction of the time) and hands the full catalog what it cannot answer."""
-        if self._catalog is not None:
-            return self._catalog
-        if self._reader is None:
-            from catalog.reader import CatalogReader
-
-            self._reader = CatalogReader(self.config.catalog_url, lambda: self.catalog)
-        return self._reader
-
-    @property
-    def query_reads(self) -> Catalog | CatalogReader:
-        """The catalog for the reads every SQL query makes (its tables' rows, a version):
-        the plain-SQL reader even once the full catalog is open, for what SQLAlchemy's ORM
-        adds to each read (0.6 ms of CPU of a 2 ms query); it hands the full catalog what it
-        cannot answer."""
+        """The catalog for reading (tables, versions, runs; the rows of a query's tables):
+        a reader in plain SQL that needs no SQLAlchemy (``catalog.reader``), even once the
+        full catalog is open, for what SQLAlchemy's ORM adds to each read (a read-only
+        command starts in a fraction of the time; 0.6 ms of CPU of a 2 ms query). It hands
+        the full catalog what it cannot answer."""
         if self._reader is None:
             from catalog.reader import CatalogReader
 
@@ -456,7 +444,7 @@ class Lake:
         from queries.sql import run_query
 
         return run_query(
-            self.query_reads,
+            self.reads,
             self.storage,
             query,
             read_only=read_only,
