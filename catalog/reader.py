@@ -82,8 +82,13 @@ class CatalogReader:
 
     def __init__(self, url: str, full: Callable[[], Catalog]) -> None:
         self.url = url
-        self.full = full
+        self._full = full
         self._usable = True  # False for good once a check fails, or reads in a row
+        # The first check found no catalog, or one at an older schema: the full catalog
+        # creates or migrates it when it opens, so the reader checks once more after that
+        # (a Lake made on an empty warehouse read everything through the ORM for good).
+        self._check_again = False
+        self._checked_again = False
         self._failures = 0  # reads failed in a row
         # Connections not in use, taken by one read at a time: as many as reads ran at once
         # (the service's threads), not one per thread that ever read. A connection kept per
@@ -93,6 +98,13 @@ class CatalogReader:
         self._idle: list[tuple[Any, Any, str]] = []
         self._opened: list[Any] = []
         self._lock = threading.Lock()
+
+    def full(self) -> Catalog:
+        """The full catalog (opened, created or migrated on first use)."""
+        catalog = self._full()
+        if self._check_again:
+            self._check_again, self._checked_again, self._usable = False, True, True
+        return catalog
 
     def close(self) -> None:
         with self._lock:
@@ -243,7 +255,7 @@ class CatalogReader:
                 return self._idle.pop()
         opened = _open(self.url)
         if opened is None:
-            self._usable = False
+            self._not_ready()
             return None
         connection, errors, _ = opened
         with self._lock:
@@ -256,9 +268,16 @@ class CatalogReader:
         except errors:
             row = None
         if row is None or row[0] != HEAD_REVISION:
-            self._usable = False
+            with self._lock:
+                self._opened.remove(connection)
+            connection.close()
+            self._not_ready()
             return None
         return opened
+
+    def _not_ready(self) -> None:
+        self._usable = False
+        self._check_again = not self._checked_again
 
 
 def full_catalog(catalog: Catalog | CatalogReader) -> Catalog:

@@ -161,6 +161,31 @@ def test_a_catalog_at_another_revision_is_not_read_by_the_reader(backend):
         reader.close()
 
 
+def test_a_reader_made_before_its_catalog_existed_reads_it_once_the_full_catalog_made_it(
+    backend,
+):
+    """A Lake made on an empty warehouse: its first read finds no catalog, the full catalog
+    creates it, and the reads after that are the reader's again (they had all gone through
+    SQLAlchemy's ORM for the Lake's life)."""
+    opened: list[Catalog] = []
+
+    def full() -> Catalog:
+        opened.append(Catalog(backend.catalog_url))
+        return opened[-1]
+
+    reader = CatalogReader(backend.catalog_url, full)
+    try:
+        assert reader.list_tables() == [] and len(opened) == 1
+        opened[0].create_table(TableName("ml", "new"), kind="arrow", location="/nowhere")
+        for _ in range(3):
+            assert [t.name for t in reader.list_tables()] == [TableName("ml", "new")]
+        assert len(opened) == 1
+    finally:
+        reader.close()
+        for catalog in opened:
+            catalog.close()
+
+
 def test_a_connection_the_server_dropped_costs_one_read_not_the_reader(backend):
     """PostgreSQL ends idle sessions (a restart, ``idle_session_timeout``, a proxy): that
     read goes to the full catalog, and the next is the reader's again on a new connection."""
