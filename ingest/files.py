@@ -168,7 +168,8 @@ def _store(storage: Storage, source: SourceFile, uri: str, size: int) -> bool:
     info = fs.get_file_info(path)
     if info.type == FileType.File and info.size == size:
         return False
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    if not storage.is_s3:  # on S3 a folder is an empty object of its own: none is needed
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with _open(source) as handle, fs.open_output_stream(path) as target:
         while chunk := handle.read(BLOCK):
             target.write(chunk)

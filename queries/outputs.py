@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lake.core.objects import delete
 from lake.core.storage import Storage
 from queries.exceptions import ManifestError, OutputFolderNotEmpty, TrainingSetError
 from queries.manifest import LAKE_FOLDER, MANIFEST_PATH, OLD_MANIFEST_NAME, Manifest
@@ -144,10 +145,8 @@ class RemoteFolder:
             target.write(text.encode("utf-8"))
 
     def _delete(self, relative: str) -> None:
-        from pyarrow.fs import FileType
-
-        if self._info(relative).type == FileType.File:
-            self.fs.delete_file(self._path(relative))
+        """Remove one of the lake's objects under the prefix (gone already is fine)."""
+        delete(self.storage, self / relative)
 
 
 __all__ = ["RemoteFolder", "is_remote"]

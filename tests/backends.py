@@ -77,6 +77,19 @@ class S3Server:
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
 
+    def folder_markers(self, prefix: str) -> list[str]:
+        """The empty "folder" objects (keys ending in ``/``) under ``prefix`` (``s3://bucket/
+        path`` or a key prefix in the test bucket): what pyarrow's S3 deletes leave behind."""
+        if prefix.startswith("s3://"):
+            prefix = prefix[len("s3://") :].partition("/")[2]
+        pages = self.client().get_paginator("list_objects_v2")
+        return sorted(
+            item["Key"]
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix.rstrip("/") + "/")
+            for item in page.get("Contents", [])
+            if item["Key"].endswith("/")
+        )
+
 
 @contextmanager
 def start_s3() -> Iterator[S3Server]:

@@ -63,8 +63,9 @@ from ingest.logs.stage import (
     stage_part,
 )
 from lake.core.cluster import connect, first_line, import_ray, worker_storage
-from lake.core.errors import LakeError
+from lake.core.errors import LakeError, StorageError
 from lake.core.failpoints import environment, failpoint
+from lake.core.objects import delete_tree
 from lake.core.storage import Storage
 
 STAGING_FOLDER = "lake-ray-stage-"
@@ -438,11 +439,7 @@ def _fetch(storage: Storage, staging_uri: str, part: StagedPart, folder: Path) -
 def _remove(storage: Storage, staging_uri: str) -> None:
     """Remove the run's staging folder from the warehouse (whatever a task left there). A
     failure only logs: what stays there belongs to no version, and vacuum deletes it."""
-    import pyarrow.fs as pafs
-
-    fs, base = storage.filesystem_for(staging_uri)
     try:
-        if fs.get_file_info(base).type != pafs.FileType.NotFound:
-            fs.delete_dir(base)
-    except OSError as error:
-        log.warning("Could not remove %s: %s", staging_uri, storage.translate(error, staging_uri))
+        delete_tree(storage, staging_uri)
+    except StorageError as error:
+        log.warning("Could not remove %s: %s", staging_uri, error)

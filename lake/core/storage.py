@@ -1,8 +1,8 @@
 """The warehouse as each library needs to see it.
 
 This is the one module that turns a :class:`~lake.core.config.LakeConfig` into deltalake
-storage options, a pyarrow filesystem, an fsspec filesystem and DuckDB settings, so
-no other module builds credentials or endpoints itself.
+storage options, a pyarrow filesystem and DuckDB settings (and :mod:`lake.core.objects` its
+S3 client), so no other module builds credentials or endpoints itself.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Storage:
         options["connect_timeout"] = "5s"
         return options
 
-    # -- pyarrow / fsspec --------------------------------------------------------------------
+    # -- pyarrow ---------------------------------------------------------------------------
 
     def arrow_filesystem(self) -> pyarrow.fs.FileSystem:
         """A pyarrow filesystem for the warehouse (and any ``s3://`` path the user names)."""
@@ -97,27 +97,6 @@ class Storage:
         if uri.startswith("file://"):
             uri = urlsplit(uri).path
         return _local_filesystem(), os.path.abspath(uri)
-
-    def fsspec(self):  # -> fsspec.AbstractFileSystem
-        """An fsspec filesystem for the warehouse (s3fs for S3, local otherwise)."""
-        if not self.is_s3:
-            import fsspec
-
-            return fsspec.filesystem("file")
-        import s3fs
-
-        s3 = self.config.s3
-        client_kwargs = {"region_name": s3.region}
-        if s3.endpoint_url:
-            client_kwargs["endpoint_url"] = s3.endpoint_url
-        return s3fs.S3FileSystem(
-            key=s3.access_key_id,
-            secret=s3.secret_access_key,
-            token=s3.session_token,
-            client_kwargs=client_kwargs,
-            config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 3}},
-            skip_instance_cache=True,
-        )
 
     # -- DuckDB ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import queue
 import threading
 from urllib.parse import urlsplit
 
+from lake.core import objects
 from lake.core.storage import Storage
 
 
@@ -97,9 +98,9 @@ def _checks() -> queue.SimpleQueue:
 def has_entry(storage: Storage, table_uri: str, version: int) -> bool:
     """Whether the Delta log of the table at ``table_uri`` holds the entry (commit file) of
     ``version``: the one existence check of a log entry, for readers and writers alike. On S3
-    one HEAD of the entry's key: pyarrow's ``get_file_info`` follows a missing key with a
-    listing (is it a folder?), which moto answers by scanning the bucket (108 ms an append
-    at 1,000 versions, 159 at 2,000), while opening the key as a stream only asks for it.
+    one HEAD of the entry's key (:func:`lake.core.objects.exists`): pyarrow's
+    ``get_file_info`` follows a missing key with a listing (is it a folder?), which moto
+    answers by scanning the bucket (108 ms an append at 1,000 versions, 159 at 2,000).
 
     Raises:
         StorageError: the warehouse could not be read.
@@ -108,19 +109,16 @@ def has_entry(storage: Storage, table_uri: str, version: int) -> bool:
     local = _local_folder(table_uri)
     if local is not None:
         return os.path.exists(os.path.join(local, name))
-    fs, base = storage.filesystem_for(table_uri)
     try:
-        with fs.open_input_stream(f"{base.rstrip('/')}/{name}"):
-            return True
-    except FileNotFoundError:
-        return False
+        return objects.exists(storage, f"{table_uri.rstrip('/')}/{name}")
     except OSError as error:
         raise storage.translate(error, table_uri) from error
 
 
 def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
     """The log entry (commit file) of ``version``: a local one with plain file reads (pyarrow's
-    filesystem costs a small query a tenth of its start-up), S3 through pyarrow's.
+    filesystem costs a small query a tenth of its start-up), on S3 one GET
+    (:func:`lake.core.objects.get`).
 
     Raises:
         OSError: the entry cannot be read (there is none, or the storage failed).
@@ -129,9 +127,7 @@ def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
     if local is not None:
         with open(os.path.join(local, entry_name(version)), "rb") as entry:
             return entry.read()
-    fs, base = storage.filesystem_for(table_uri)
-    with fs.open_input_stream(f"{base.rstrip('/')}/{entry_name(version)}") as entry:
-        return entry.read()
+    return objects.get(storage, f"{table_uri.rstrip('/')}/{entry_name(version)}")
 
 
 def entry_name(version: int) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+from lake.core import objects
 from lake.core.errors import (
     CommitConflict,
     LakeError,
@@ -83,8 +84,6 @@ SINGLE_PUT_BYTES = 8 << 20
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
 """Writer features under which an append is its add actions alone (see ``_commit_own``)."""
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
-_OBJECT_STORES: dict[tuple[object, ...], object] = {}
-_OBJECT_STORES_LOCK = threading.Lock()
 _THREAD = threading.local()
 
 
@@ -169,7 +168,7 @@ class DeltaStore:
         self._checked = False
         """Whether what this thread keeps of the table was checked against its log (see
         :meth:`_check_kept`)."""
-        self._ahead: tuple[int, int, concurrent.futures.Future[list[object]]] | None = None
+        self._ahead: tuple[int, int, _CheckAndLook] | None = None
         """The check and the look :meth:`look_ahead` sent: (marked version, looked-for
         version, their answers to come)."""
 
@@ -216,29 +215,17 @@ class DeltaStore:
             self._forget()
 
     def _entry(self, version: int) -> bytes:
-        """The log entry of ``version`` for a writer: on S3 one GET (pyarrow's read asks for
-        the size first: a HEAD and a GET).
+        """The log entry of ``version`` for a writer (on S3 one GET).
 
         Raises:
             OSError: there is none, or the storage failed.
         """
-        if not self.storage.is_s3:
-            return read_entry(self.storage, self.uri, version)
-        from fsspec.asyn import sync
+        return read_entry(self.storage, self.uri, version)
 
-        store = _object_store(self.storage)
-        try:
-            return sync(store.loop, _get_object, store, *self._entry_key(version))
-        except OSError:
-            raise
-        except Exception as error:  # noqa: BLE001 - botocore's connection errors
-            raise OSError(str(error)) from error
-
-    def _entry_key(self, version: int) -> tuple[str, str]:
-        """The bucket and key of the log entry of ``version`` (on S3)."""
+    def _entry_path(self, version: int) -> str:
+        """The ``bucket/key`` of the log entry of ``version`` (on S3)."""
         _, base = self.storage.filesystem_for(self.uri)
-        bucket, _, key = f"{base.rstrip('/')}/{entry_name(version)}".partition("/")
-        return bucket, key
+        return f"{base.rstrip('/')}/{entry_name(version)}"
 
     def look_ahead(self) -> None:
         """On S3, when this thread keeps the table's log: send what a write's first look at
@@ -251,25 +238,13 @@ class DeltaStore:
             return
         self._ahead = (mark[0], mark[0] + 1, self._send_check_and_look(mark[0], mark[0] + 1))
 
-    def _send_check_and_look(
-        self, marked: int, version: int
-    ) -> concurrent.futures.Future[list[object]]:
-        """The GET of ``marked``'s entry and the HEAD of ``version``'s, sent together on
-        s3fs's loop; their answers (or errors) in that order."""
-        import asyncio
-
-        store = _object_store(self.storage)
-        marked_at = self._entry_key(marked)
-        bucket, key = self._entry_key(version)
-
-        async def both() -> list[object]:
-            return await asyncio.gather(
-                _get_object(store, *marked_at),
-                store._call_s3("head_object", Bucket=bucket, Key=key),  # type: ignore[attr-defined]
-                return_exceptions=True,
-            )
-
-        return asyncio.run_coroutine_threadsafe(both(), store.loop)
+    def _send_check_and_look(self, marked: int, version: int) -> _CheckAndLook:
+        """The GET of ``marked``'s entry and the HEAD of ``version``'s, sent together on the
+        process's request threads (:func:`lake.core.objects.send`)."""
+        return (
+            objects.send(objects.get, self.storage, self._entry_path(marked)),
+            objects.send(objects.exists, self.storage, self._entry_path(version)),
+        )
 
     def _check_kept_and_look(self, marked: int, version: int) -> bool | None:
         """On S3: the check of what this thread keeps (:meth:`_check_kept`, a GET of the
@@ -279,21 +254,18 @@ class DeltaStore:
         otherwise than by a missing key (the caller asks again the usual way, for the usual
         error)."""
         ahead, self._ahead = self._ahead, None
-        try:
-            if ahead is not None and ahead[:2] == (marked, version):
-                entry, head = ahead[2].result()
-            else:
-                if ahead is not None:
-                    ahead[2].cancel()
-                entry, head = self._send_check_and_look(marked, version).result()
-        except Exception:  # noqa: BLE001 - the loop itself failed: ask one by one
+        if ahead is not None and ahead[:2] == (marked, version):
+            sent = ahead[2]
+        else:
+            if ahead is not None:
+                for future in ahead[2]:
+                    future.cancel()
+            sent = self._send_check_and_look(marked, version)
+        entry, found = (_answer(future) for future in sent)
+        self._checked_kept_with(entry)  # type: ignore[arg-type]
+        if not isinstance(found, bool):
             return None
-        self._checked_kept_with(entry)
-        if isinstance(head, FileNotFoundError):
-            return False
-        if isinstance(head, BaseException):
-            return None
-        return True
+        return found
 
     def _forget(self) -> None:
         """Drop everything this thread keeps of the table."""
@@ -902,8 +874,12 @@ class DeltaStore:
         target = f"{base.rstrip('/')}/{entry_name(version)}"
         try:
             if self.storage.is_s3:
-                _object_store(self.storage).pipe_file(target, body, mode="create")
-                return True
+                if objects.put_if_absent(self.storage, target, body):
+                    return True
+                # Taken: by another writer, or by this request's own first try (a retry
+                # after a lost answer is refused too). The entry tells whose it is.
+                info = self._commit_info(version)
+                return info is not None and info.get(RUN_ID_KEY) == run_id
             # A link to a whole file is the local put-if-absent (as deltalake's own).
             temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
             with open(temp, "wb") as out:
@@ -919,7 +895,7 @@ class DeltaStore:
             return True
         except FileExistsError:
             return False
-        except Exception as error:  # noqa: BLE001 - s3fs raises botocore's own errors too
+        except Exception as error:  # noqa: BLE001 - whatever the store raised
             # In doubt (the answer was lost, or a store that words a taken name its own way):
             # the entry itself tells whether it is this run's.
             info = self._commit_info(version)
@@ -1026,18 +1002,10 @@ class DeltaStore:
         """Remove published files no commit refers to (best effort: vacuum removes any left)."""
         if not actions:
             return
-        fs, base = self.storage.filesystem_for(self.uri)
         for action in actions:
-            path = f"{base.rstrip('/')}/{action.path}"
-            try:
-                if self.storage.is_s3:
-                    # Not pyarrow's delete: on S3 it leaves an empty "folder" object for the
-                    # parent, which deltalake's full vacuum then deletes in commits of its own.
-                    _object_store(self.storage).rm_file(path)
-                else:
-                    fs.delete_file(path)
-            except Exception:  # noqa: BLE001, S110 - best effort: vacuum removes what is left
-                pass
+            uri = f"{self.uri.rstrip('/')}/{action.path}"  # type: ignore[attr-defined]
+            with contextlib.suppress(LakeError):  # best effort: vacuum removes what is left
+                objects.delete(self.storage, uri)
 
     def replace(
         self,
@@ -1491,7 +1459,7 @@ class DeltaStore:
                 if self.storage.is_s3 and size <= SINGLE_PUT_BYTES:
                     # One request: pyarrow uploads every file in three (a multipart upload).
                     publishing.pending.append(
-                        _send_put_object(self.storage, target, staged.path.read_bytes())
+                        objects.send(objects.put, self.storage, target, staged.path.read_bytes())
                     )
                 elif self.storage.is_s3 or not _linked(staged.path, target):
                     pafs.copy_files(
@@ -1916,30 +1884,16 @@ def _commit_from_history(entry: Mapping[str, object]) -> Commit:
     )
 
 
-def _object_store(storage: Storage):  # -> s3fs.S3FileSystem
-    """One s3fs filesystem per S3 configuration, for the put-if-absent of a log entry (pyarrow's
-    filesystem has no conditional write); making one costs more than the write."""
-    key = tuple(sorted(storage.delta_options().items()))
-    with _OBJECT_STORES_LOCK:
-        found = _OBJECT_STORES.get(key)
-        if found is None:
-            found = _OBJECT_STORES[key] = storage.fsspec()
-    return found
+_CheckAndLook = tuple["concurrent.futures.Future[bytes]", "concurrent.futures.Future[bool]"]
+"""The GET of a kept entry and the HEAD of the next, sent (``DeltaStore._send_check_and_look``)."""
 
 
-async def _get_object(store: object, bucket: str, key: str) -> bytes:
-    """One GET of an object through s3fs (its own cat_file asks for the size first)."""
-    answer = await store._call_s3("get_object", Bucket=bucket, Key=key)  # type: ignore[attr-defined]
-    async with answer["Body"] as body:
-        return await body.read()
-
-
-def _send_put_object(storage: Storage, path: str, body: bytes) -> concurrent.futures.Future:
-    """One PUT of ``body`` at ``path`` (``bucket/key``) sent on s3fs's loop, not waited for."""
-    import asyncio
-
-    store = _object_store(storage)
-    return asyncio.run_coroutine_threadsafe(store._pipe_file(path, body), store.loop)  # type: ignore[attr-defined]
+def _answer(sent: concurrent.futures.Future) -> object:
+    """A sent request's answer, or the error it raised."""
+    try:
+        return sent.result()
+    except Exception as error:  # noqa: BLE001 - handed to the caller to judge
+        return error
 
 
 class Publishing:
@@ -1987,7 +1941,7 @@ class Publishing:
         for sent in pending:
             try:
                 sent.result()
-            except Exception as error:  # noqa: BLE001 - s3fs lets botocore's errors through
+            except Exception as error:  # noqa: BLE001 - whatever the store raised
                 self._remove(pending)
                 failure = error if isinstance(error, OSError) else OSError(str(error))
                 raise self._store.storage.translate(failure, self._store.uri) from error

@@ -42,6 +42,7 @@ from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import ConfigError, VersionNotFound
 from lake.core.failpoints import failpoint
+from lake.core.objects import delete
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 
@@ -226,8 +227,13 @@ def _vacuum(
     )
     try:
         failpoint("vacuum_delete")
-        deleted = store.vacuum(
-            retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id
+        # With nothing planned, deltalake is not asked: its full vacuum commits a VACUUM START
+        # and END whenever it finds candidates, and it finds the tombstones it deleted before
+        # (and any empty "folder" object) every time again: two versions a vacuum, of nothing.
+        deleted = (
+            store.vacuum(retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id)
+            if candidates
+            else []
         )
     except BaseException as error:
         catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
@@ -370,6 +376,6 @@ def vacuum_objects(
         if uri not in named and (mtime is None or mtime < cutoff):
             doomed.append((uri, info.size or 0, info.path))
     if apply:
-        for _, _, path in doomed:
-            fs.delete_file(path)
+        for uri, _, path in doomed:
+            delete(storage, path, where=uri)
     return ObjectsReport(apply, len(named), tuple((u, s) for u, s, _ in sorted(doomed)))

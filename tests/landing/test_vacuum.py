@@ -229,3 +229,30 @@ def test_vacuum_without_a_table_covers_every_table_and_prints_json(lk, cli):
     assert reports["ml.t"]["file_count"] == 2 and reports["ml.t"]["applied"] is True
     assert reports["ml.other"]["file_count"] == 0
     assert lk.catalog.get_table(TableName.parse("ml.t")).current_version >= 2
+
+
+def test_a_vacuum_that_deletes_leaves_no_folder_marker_and_a_second_one_commits_nothing(
+    lk, backend, tmp_path
+):
+    from PIL import Image
+
+    _three_generations(lk)
+    (tmp_path / "d").mkdir()
+    Image.new("RGB", (3, 3), "black").save(tmp_path / "d" / "gone.png")
+    dropped = lk.ingest_files("media.gone", str(tmp_path / "d")).rows[0]
+    empty = lk.sql("SELECT * FROM media.gone WHERE false").table
+    lk.write_table("media.gone", empty, mode="overwrite", kind="files")
+
+    [report] = lk.vacuum("ml.t", retain="0d", apply=True)
+    objects = lk.vacuum_objects(retain="0d", apply=True)
+
+    assert len(report.files) == 2 and [u for u, _ in objects.files] == [dropped["uri"]]
+    if backend.s3 is not None:  # pyarrow's S3 delete put an empty "folder" object in its place
+        assert backend.s3.folder_markers(backend.warehouse) == []
+    store = lk.delta(lk.table("ml.t"))
+    after = store.latest_version()
+    [again] = lk.vacuum("ml.t", retain="0d", apply=True)
+    assert again.files == ()
+    # deltalake's full vacuum commits what it deletes: with nothing of ours left, nothing
+    assert store.latest_version() == after
+    assert [c.run_id for c in store.history(after=after)] == []

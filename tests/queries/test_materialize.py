@@ -640,6 +640,35 @@ def test_a_training_set_on_s3_is_the_one_written_to_disk_and_rebuilds_from_there
     assert remote.manifest == f"{prefix}/.lake/manifest.json"
 
 
+def test_a_training_set_written_again_on_s3_in_fewer_shards_leaves_no_old_shard_or_folder_marker(
+    backend, s3_server, monkeypatch
+):
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    prefix = f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}/churn"
+    with lake.connect() as lk:
+        _fill(lk)
+        first = lk.materialize("churn", sql=SQL, out=prefix, shard_rows=70)
+        again = lk.materialize("churn", sql=SQL, out=prefix, shard_rows=1000)
+
+    assert (first.status, len(first.files), len(again.files)) == ("materialized", 3, 1)
+    assert again.content_hash == first.content_hash
+    key = prefix.split("/", 3)[3]
+    listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=key)["Contents"]
+    # pyarrow's S3 delete put an empty "folder" object in place of each file it removed
+    assert sorted(o["Key"][len(key) :] for o in listed) == [
+        "/.lake/manifest.json",
+        "/part-00000.parquet",
+    ]
+    assert s3_server.folder_markers(prefix) == []
+
+
 def test_an_s3_prefix_holding_other_objects_is_not_written_over(
     backend, s3_server, tmp_path, monkeypatch
 ):

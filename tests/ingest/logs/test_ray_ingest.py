@@ -224,6 +224,23 @@ def test_a_failed_ray_ingest_commits_nothing_and_leaves_no_staged_file(
     assert _leftovers(lk, "app.failing") == []
 
 
+def test_a_ray_ingest_leaves_no_folder_marker_so_a_vacuum_after_it_commits_nothing(
+    lk, backend, ray_cluster, tmp_path
+):
+    paths = _logs(tmp_path / "logs", count=3)
+    lk.ingest_logs("app.tidy", paths, engine="ray")
+    info = lk.catalog.get_table(TableName.parse("app.tidy"))
+    if backend.s3 is not None:  # pyarrow's delete_dir put an empty "folder" object in its place
+        assert backend.s3.folder_markers(info.location) == []
+    assert _leftovers(lk, "app.tidy") == []
+
+    (report,) = lk.vacuum("app.tidy", retain="0h", apply=True)
+
+    assert report.files == ()
+    # deltalake's full vacuum commits what it deletes (a folder object too): nothing here
+    assert lk.delta(info).latest_version() == 0
+
+
 def test_what_a_killed_ray_ingest_left_in_its_staging_folder_is_deleted_by_vacuum(lk, tmp_path):
     paths = _logs(tmp_path / "logs", count=1)
     lk.ingest_logs("app.orphans", paths)
