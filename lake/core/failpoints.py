@@ -8,6 +8,8 @@ world (take a server away) before it sends SIGCONT. ``NAME@N`` fires on the N-th
 The variable is read once, at import; unset, :func:`failpoint` is one comparison. The
 points, in the order a write reaches them:
 
+* ``prepare``: a write is about to prepare its commit in the catalog (a log ingest has
+  planned and parsed its files; nothing of it is in the catalog's ledger yet);
 * ``upload``: after each data file is copied into the table's location (before the commit);
 * ``own_commit``: a small append has published its files and is about to write its own log
   entry (``lake.delta.store``; another writer may take that version meanwhile);

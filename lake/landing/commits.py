@@ -253,6 +253,7 @@ class TableRun:
         self, *, outcome: Mapping[str, Any] | None = None, files: Sequence[PendingFile] = ()
     ) -> None:
         inputs, self._inputs = self._inputs, ()
+        failpoint("prepare")
         self.catalog.prepare_commit(
             self.run_id, table_id=self.table.id, outcome=outcome or {}, files=files, inputs=inputs
         )

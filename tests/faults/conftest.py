@@ -56,6 +56,30 @@ def ledger_and_outputs(backend) -> tuple[list[tuple[object, ...]], int, int]:
     return [tuple(r) for r in ranges], outputs, running
 
 
+def data_files(backend, lk, table: str) -> set[str]:
+    """Every Parquet file under the table's location, relative to it."""
+    from lake.core.names import TableName
+
+    location = lk.catalog.get_table(TableName.parse(table)).location.rstrip("/")
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://") :].partition("/")
+        client = backend.s3.client()
+        keys = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix + "/"
+            )
+            for item in page.get("Contents", [])
+        ]
+        return {
+            k[len(prefix) + 1 :] for k in keys if k.endswith(".parquet") and "_delta_log" not in k
+        }
+    root = Path(location)
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts
+    }
+
+
 def lake_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "lake", *args]
 

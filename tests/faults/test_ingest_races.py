@@ -1,0 +1,185 @@
+"""Two processes ingesting the same log file into the same table at the same time.
+
+A sequential second ingest skips a file the first one took (the ingest ledger); two at
+once planned on the same ledger and both committed the file, every record twice. One of
+them is stopped at a failpoint (lake/failpoints.py) while the other runs whole, in each
+order: exactly one commits the file's range, the other is refused with one sentence and
+commits nothing, leaves no data file and no staged file behind, and running it again
+does what a sequential ingest does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lake.core.errors import LakeError
+from tests.faults.conftest import (
+    Proc,
+    assert_one_line_error,
+    child_env,
+    data_files,
+    lake_argv,
+    ledger_and_outputs,
+    run_lake,
+)
+
+TABLE = "race.events"
+RECORDS = 5
+
+
+def _append(path: Path, tag: str, first: int, records: int) -> str:
+    with path.open("a") as handle:
+        for k in range(first, first + records):
+            handle.write(json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n")
+    return str(path)
+
+
+@contextmanager
+def _stopped_ingest(backend, path: str, point: str, tmp: Path) -> Iterator[Callable[[], Proc]]:
+    """``lake ingest logs TABLE PATH`` in a child held at failpoint ``point`` (stopped);
+    what the block gets resumes it and returns how it ended. Its temporary folder is
+    ``tmp`` (where it stages)."""
+    tmp.mkdir()
+    env = child_env(backend, LAKE_FAILPOINT=f"{point}:stop", TMPDIR=str(tmp))
+    child = subprocess.Popen(
+        lake_argv("ingest", "logs", TABLE, path, "--output", "json"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
+    assert os.WIFSTOPPED(status), "the child reached the failpoint"
+
+    def resume() -> Proc:
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+        return Proc(child.returncode, out, err)
+
+    try:
+        yield resume
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def _rows(lk) -> tuple[int, int]:
+    row = lk.sql(f"SELECT count(*) AS n, count(DISTINCT (tag, k)) AS d FROM {TABLE}").rows()[0]
+    return row["n"], row["d"]
+
+
+def _no_leftovers(backend, lk, tmp: Path) -> None:
+    referenced = {f.path for f in lk.delta(lk.table(TABLE)).snapshot().files}
+    assert data_files(backend, lk, TABLE) == referenced, "no data file of the loser is left"
+    assert list(tmp.iterdir()) == [], "the loser's staged files are removed"
+
+
+@pytest.mark.timeout(240)
+def test_an_ingest_that_planned_before_another_took_the_file_is_refused(backend, lk, tmp_path):
+    """The child has planned and parsed the file, not yet entered it in the ledger; the
+    other ingest takes the file whole meanwhile. The child must not commit it again."""
+    lk.ingest_logs(TABLE, _append(tmp_path / "other.jsonl", "other", 0, 1))
+    log = _append(tmp_path / "app.jsonl", "app", 0, RECORDS)
+    with _stopped_ingest(backend, log, "prepare", tmp_path / "child-tmp") as resume:
+        won = lk.ingest_logs(TABLE, log)
+        assert won.version == 1 and won.records_read == RECORDS
+        late = resume()
+    assert _rows(lk) == (1 + RECORDS, 1 + RECORDS), "every record once"
+    assert late.returncode == 1, late.stdout
+    assert_one_line_error(
+        late.stderr,
+        rf"{log}.* was ingested into {TABLE} by run {won.run_id} .*run the ingest again",
+    )
+    assert [v.version for v in lk.history(TABLE)] == [0, 1]
+    _no_leftovers(backend, lk, tmp_path / "child-tmp")
+    # Run again, it does what a sequential second ingest does: skips the file.
+    again = lk.ingest_logs(TABLE, log)
+    assert again.version is None and again.files_skipped == 1
+    assert _rows(lk) == (1 + RECORDS, 1 + RECORDS)
+
+
+@pytest.mark.timeout(240)
+def test_an_ingest_of_a_file_another_ingest_is_committing_is_refused(backend, lk, tmp_path):
+    """The child has entered the file's range in the ledger (pending) and not committed
+    yet; an ingest of the same file meanwhile is refused, and the child commits."""
+    lk.ingest_logs(TABLE, _append(tmp_path / "other.jsonl", "other", 0, 1))
+    log = _append(tmp_path / "app.jsonl", "app", 0, RECORDS)
+    with _stopped_ingest(backend, log, "upload", tmp_path / "child-tmp") as resume:
+        refused = None
+        try:
+            lk.ingest_logs(TABLE, log)
+        except LakeError as error:
+            refused = error
+        first = resume()
+    assert _rows(lk) == (1 + RECORDS, 1 + RECORDS), "every record once"
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
+    assert report["version"] == 1
+    assert refused is not None
+    assert str(refused).startswith(
+        f"{log} is being ingested into {TABLE} by run {report['run_id']}; run the ingest again"
+    ), str(refused)
+    history = lk.history(TABLE)
+    assert [v.version for v in history] == [0, 1] and history[1].run_id == report["run_id"]
+    referenced = {f.path for f in lk.delta(lk.table(TABLE)).snapshot().files}
+    assert data_files(backend, lk, TABLE) == referenced, "no data file of the loser is left"
+    again = lk.ingest_logs(TABLE, log)
+    assert again.version is None and again.files_skipped == 1
+
+
+@pytest.mark.timeout(240)
+def test_a_grown_file_ingested_twice_at_once_stores_its_common_lines_once(backend, lk, tmp_path):
+    """The child read the file at 5 lines; it grows to 10 and the other ingest takes all
+    10. The child's 5 lines are among them: it is refused, and the next ingest finds
+    nothing new; after another 5 lines it takes only those."""
+    log = _append(tmp_path / "app.jsonl", "app", 0, RECORDS)
+    lk.ingest_logs(TABLE, _append(tmp_path / "other.jsonl", "other", 0, 1))
+    with _stopped_ingest(backend, log, "prepare", tmp_path / "child-tmp") as resume:
+        _append(tmp_path / "app.jsonl", "app", RECORDS, RECORDS)
+        won = lk.ingest_logs(TABLE, log)
+        assert won.records_read == 2 * RECORDS
+        late = resume()
+    assert _rows(lk) == (1 + 2 * RECORDS, 1 + 2 * RECORDS), "the common lines once"
+    assert late.returncode == 1, late.stdout
+    assert_one_line_error(late.stderr, rf"by run {won.run_id}")
+    _no_leftovers(backend, lk, tmp_path / "child-tmp")
+    _append(tmp_path / "app.jsonl", "app", 2 * RECORDS, RECORDS)
+    grown = lk.ingest_logs(TABLE, log)
+    assert grown.records_read == RECORDS
+    assert _rows(lk) == (1 + 3 * RECORDS, 1 + 3 * RECORDS)
+    ranges, _, running = ledger_and_outputs(backend)
+    assert [r for r in ranges if r[0] == "committed"] == [
+        ("committed", 0, 1),
+        ("committed", 1, 2 * RECORDS),
+        ("committed", 2, RECORDS),
+    ]
+    assert running == 0
+
+
+@pytest.mark.timeout(240)
+def test_a_file_whose_ingest_was_killed_after_entering_it_is_ingested_by_the_next(
+    backend, lk, tmp_path
+):
+    """A range left pending by an ingest killed before its commit blocks nothing: the next
+    ingest of the file takes it (its range is dropped from the ledger)."""
+    lk.ingest_logs(TABLE, _append(tmp_path / "other.jsonl", "other", 0, 1))
+    log = _append(tmp_path / "app.jsonl", "app", 0, RECORDS)
+    killed = run_lake(backend, "ingest", "logs", TABLE, log, LAKE_FAILPOINT="upload")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = lk.ingest_logs(TABLE, log)
+    assert again.version == 1 and again.records_read == RECORDS
+    assert _rows(lk) == (1 + RECORDS, 1 + RECORDS)
+    ranges, _, running = ledger_and_outputs(backend)
+    assert [r for r in ranges if r[0] != "abandoned"] == [
+        ("committed", 0, 1),
+        ("committed", 1, RECORDS),
+    ]
+    assert running == 0
