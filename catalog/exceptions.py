@@ -6,6 +6,8 @@ them, saying what to do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lake.core.errors import CatalogError, CommitConflict, LakeError, VersionVacuumed
 
 
@@ -156,3 +158,36 @@ class TokenNotFound(LakeError):
 
 class LeaseHeld(CommitConflict):
     """Another process holds the exclusive right to this work (see catalog/leases.py)."""
+
+
+class FileBeingIngested(CommitConflict):
+    """Another run took part of a source file an ingest was about to commit, after the
+    ingest planned (see ``catalog.ledger.claim_files``): nothing of the ingest is committed."""
+
+    def __init__(self, uri: str, table: str, run_id: str, *, version: int | None = None) -> None:
+        self.uri, self.table, self.run_id, self.version = uri, table, run_id, version
+        if version is None:
+            message = (
+                f"{uri} is being ingested into {table} by run {run_id}; run the ingest again "
+                "when it is done to skip what it takes and take what it does not."
+            )
+        else:
+            message = (
+                f"{uri} was ingested into {table} by run {run_id} (version {version}) while "
+                "this ingest read it; run the ingest again to skip what it took and take what "
+                "it did not."
+            )
+        super().__init__(message)
+
+
+class ClaimsOfEndedRuns(CommitConflict):
+    """Ranges of the files an ingest is about to commit are still pending for runs that
+    ended (or whose process is gone) without recording a commit: whether their commit
+    landed only the table's log can tell (``lake.landing.commits`` syncs, then lets them
+    go with ``catalog.ledger.abandon_claims``)."""
+
+    def __init__(self, run_ids: Sequence[str]) -> None:
+        self.run_ids = tuple(run_ids)
+        super().__init__(
+            f"Runs {', '.join(self.run_ids)} left file ranges pending; run the ingest again."
+        )

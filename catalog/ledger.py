@@ -6,6 +6,17 @@ becomes ``committed``, with the version, when the commit is recorded; only commi
 ranges are listed (:func:`ingested_files`), so a commit that never happened leaves no
 trace an ingest would skip.
 
+**One ingest per range.** An ingest plans on the committed ranges it read; two ingests of
+one file at once plan on the same ones. Entering its ranges (:func:`add_pending_files`)
+is where an ingest claims them: it is refused if another run has entered a range of the
+same file since it planned (committed, or pending for a run that may still commit it), so
+for any interleaving exactly one of them commits what they both read, and the other
+commits nothing (:class:`FileBeingIngested`; run again, it skips what the first took).
+A range left pending by a run that ended without recording a commit (killed, or failed)
+blocks nobody for long: the prepare says so (:class:`ClaimsOfEndedRuns`), the writer
+records what the table's log holds of those runs and lets the rest go
+(:func:`abandon_claims`, state ``abandoned``), and tries again.
+
 **Watermarks.** An incremental extract's cursor column and the value it reached, moved by
 the recording of the extract's commit and only forward (a later version wins).
 """
@@ -14,13 +25,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 
 from catalog.connection import Connection, CoreConnection
-from catalog.definitions import EDGES, INGESTED, RUNS, SOURCES, WATERMARKS, utcnow
+from catalog.definitions import (
+    EDGES,
+    INGESTED,
+    NAMESPACES,
+    RUNS,
+    SOURCES,
+    TABLES,
+    WATERMARKS,
+    utcnow,
+)
+from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested
+from catalog.runs import process_gone
 from catalog.tables import TableInfo
+
+CLAIM_EXPIRY_S = 24 * 3600.0
+"""A range pending for a run still marked running whose process cannot be checked (a run of
+another host) is taken for one that run will never commit once the run started this long
+ago (as a lease expires: a holder that dies keeps it only that long)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,10 @@ class PendingFile:
     end_offset: int
     end_line: int
     records: int
+    known_ranges: int | None = None
+    """How many committed ranges of this file the run's plan read; when given, entering
+    the range is refused if another run has entered one since (see
+    :func:`add_pending_files`). None: not checked."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +84,29 @@ class IngestedFileInfo:
 def add_pending_files(
     conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
 ) -> None:
-    """Enter the ranges the run is about to commit, ``pending``, in the caller's transaction."""
+    """Enter the ranges the run is about to commit, ``pending``, in the caller's transaction,
+    claiming them: a file with ``known_ranges`` is refused when the ledger holds more
+    ranges of it, of other runs, than the run's plan read (committed since, or pending).
+
+    The claims of one table are taken one at a time: the table's row is locked first (FOR
+    NO KEY UPDATE, which a recording of a version also takes; SQLite's one writer at a
+    time does the same), so of two transactions that enter ranges of one file, the second
+    counts after the first committed. Under PostgreSQL's READ COMMITTED each statement
+    sees what was committed before it began, so the count after the lock sees the first's
+    ranges, where a count then insert without it let both find nothing and both commit.
+
+    Raises:
+        FileBeingIngested: another run committed, or is committing, part of a file.
+        ClaimsOfEndedRuns: only ranges of runs that ended without recording a commit (or
+            whose process is gone) stand in the way.
+    """
     if not files:
         return
+    checked = {f.uri: f.known_ranges for f in files if f.known_ranges is not None}
+    if checked:
+        conn.execute(
+            select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True)
+        )
     conn.execute(
         insert(INGESTED),
         [
@@ -72,13 +124,89 @@ def add_pending_files(
             for f in files
         ],
     )
+    if checked:
+        _check_claims(conn, table_id, run_id, checked)
+
+
+def _check_claims(
+    conn: CoreConnection, table_id: int, run_id: str, known: Mapping[str, int]
+) -> None:
+    """Refuse the run's ranges (see :func:`add_pending_files`) when other runs hold more
+    ranges of one of the files than the run planned on."""
+    others = (
+        INGESTED.c.table_id == table_id,
+        INGESTED.c.uri.in_(list(known)),
+        INGESTED.c.run_id != run_id,
+        INGESTED.c.state.in_(("pending", "committed")),
+    )
+    counts = conn.execute(
+        select(INGESTED.c.uri, INGESTED.c.state, func.count())
+        .where(*others)
+        .group_by(INGESTED.c.uri, INGESTED.c.state)
+    ).all()
+    committed = {uri: n for uri, state, n in counts if state == "committed"}
+    taken = {uri for uri, n in committed.items() if n > known[uri]}
+    claimed = {uri for uri, state, _ in counts if state == "pending"}
+    if not taken and not claimed:
+        return
+    pending = conn.execute(
+        select(
+            INGESTED.c.uri, RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at
+        )
+        .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
+        .where(*others, INGESTED.c.state == "pending")
+        .order_by(INGESTED.c.id)
+    ).all()
+    expired = utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
+    ended: list[str] = []
+    for uri, other, status, host, stats, started_at in pending:
+        if status == "running" and not process_gone(host, stats) and started_at > expired:
+            raise FileBeingIngested(uri, _table_name(conn, table_id), other)
+        if other not in ended:
+            ended.append(other)
+    for uri in sorted(taken):
+        other, version = conn.execute(
+            select(INGESTED.c.run_id, INGESTED.c.version)
+            .where(*others, INGESTED.c.uri == uri, INGESTED.c.state == "committed")
+            .order_by(INGESTED.c.version.desc(), INGESTED.c.id.desc())
+            .limit(1)
+        ).one()
+        raise FileBeingIngested(uri, _table_name(conn, table_id), other, version=version)
+    raise ClaimsOfEndedRuns(ended)
+
+
+def _table_name(conn: CoreConnection, table_id: int) -> str:
+    namespace, name = conn.execute(
+        select(NAMESPACES.c.name, TABLES.c.name)
+        .join(NAMESPACES, NAMESPACES.c.id == TABLES.c.namespace_id)
+        .where(TABLES.c.id == table_id)
+    ).one()
+    return f"{namespace}.{name}"
+
+
+def abandon_claims(db: Connection, table_id: int, run_ids: Sequence[str]) -> None:
+    """Let go of the ranges of ``table_id`` still pending for ``run_ids``: runs that ended
+    without recording a commit, whose commits the table's log has been read for and
+    recorded since (``lake.landing.sync``); they block no ingest any more."""
+    db.core_transaction(
+        lambda conn: conn.execute(
+            update(INGESTED)
+            .where(
+                INGESTED.c.table_id == table_id,
+                INGESTED.c.run_id.in_(list(run_ids)),
+                INGESTED.c.state == "pending",
+            )
+            .values(state="abandoned")
+        )
+    )
 
 
 def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
-    """Mark the run's pending ranges committed in ``version``, in the caller's transaction."""
+    """Mark the run's pending ranges committed in ``version``, in the caller's transaction
+    (abandoned ones too: a run taken for dead that did commit has its ranges in the table)."""
     conn.execute(
         update(INGESTED)
-        .where(INGESTED.c.run_id == run_id, INGESTED.c.state == "pending")
+        .where(INGESTED.c.run_id == run_id, INGESTED.c.state.in_(("pending", "abandoned")))
         .values(state="committed", version=version)
     )
 
@@ -238,8 +366,10 @@ def advance_watermark(
 
 
 __all__ = [
+    "CLAIM_EXPIRY_S",
     "IngestedFileInfo",
     "PendingFile",
+    "abandon_claims",
     "add_pending_files",
     "advance_watermark",
     "commit_pending_files",

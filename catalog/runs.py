@@ -104,9 +104,7 @@ def reap_in(conn: CoreConnection) -> list[str]:
     )
     for run_id, stats in running.all():
         pid = (stats or {}).get("pid")
-        # Containers can share a host name; a pid means something only in its namespace.
-        same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
-        if isinstance(pid, int) and same_namespace and not _process_alive(pid):
+        if process_gone(host, stats):
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id)
@@ -121,6 +119,21 @@ def reap_in(conn: CoreConnection) -> list[str]:
             )
             reaped.append(run_id)
     return reaped
+
+
+def process_gone(host: str | None, stats: Mapping[str, Any] | None) -> bool:
+    """Whether the process of a run recorded with ``host`` and ``stats`` is known to be
+    gone: a run of this host whose process id no longer lives (a run of another host is
+    never known to be)."""
+    pid = (stats or {}).get("pid")
+    # Containers can share a host name; a pid means something only in its namespace.
+    same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
+    return (
+        host == socket.gethostname()
+        and isinstance(pid, int)
+        and same_namespace
+        and not _process_alive(pid)
+    )
 
 
 def finish_run(
@@ -284,6 +297,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "complete_run",
+    "process_gone",
     "reap_dead_runs",
     "reap_in",
     "run_info",

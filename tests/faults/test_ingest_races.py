@@ -125,7 +125,8 @@ def test_an_ingest_of_a_file_another_ingest_is_committing_is_refused(backend, lk
     assert report["version"] == 1
     assert refused is not None
     assert str(refused).startswith(
-        f"{log} is being ingested into {TABLE} by run {report['run_id']}; run the ingest again"
+        f"file://{log} is being ingested into {TABLE} by run {report['run_id']}; "
+        "run the ingest again"
     ), str(refused)
     history = lk.history(TABLE)
     assert [v.version for v in history] == [0, 1] and history[1].run_id == report["run_id"]
