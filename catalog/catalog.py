@@ -264,14 +264,17 @@ class Catalog(Connection):
         ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
         detail) and ``watermark`` ({"cursor": ..., "value": {...}}).
 
-        A file range with ``known_ranges`` claims the file (``catalog.ledger``).
+        A file range with ``known_ranges`` claims the file, and ``watermark_from`` the rows
+        past the watermark (``catalog.ledger``).
 
         Raises:
             CatalogError: the run is not in the catalog.
             VersionNotFound: an input table version is not recorded.
             FileBeingIngested: another run committed, or is committing, part of a file
                 since this run planned (nothing is stored).
-            ClaimsOfEndedRuns: ranges of runs that ended without recording their commit
+            WatermarkTaken: another extract moved the watermark since this run read it, or
+                is about to (nothing is stored).
+            ClaimsOfEndedRuns: claims of runs that ended without recording their commit
                 stand in the way (nothing is stored).
         """
         recording.prepare_commit(

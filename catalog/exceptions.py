@@ -180,14 +180,35 @@ class FileBeingIngested(CommitConflict):
         super().__init__(message)
 
 
+class WatermarkTaken(CommitConflict):
+    """Another incremental extract into the table read past the same watermark and has
+    committed, or is committing (see ``catalog.ledger.claim_watermark``): nothing of this
+    one is committed."""
+
+    def __init__(self, table: str, run_id: str, *, committed: bool) -> None:
+        self.table, self.run_id, self.committed = table, run_id, committed
+        if committed:
+            message = (
+                f"The watermark of {table} was moved by run {run_id} while this extract read "
+                "the source; run the extract again to take only the rows past it."
+            )
+        else:
+            message = (
+                f"{table} is being extracted into by run {run_id} from the same watermark; "
+                "run the extract again when it is done to take only the rows past it."
+            )
+        super().__init__(message)
+
+
 class ClaimsOfEndedRuns(CommitConflict):
-    """Ranges of the files an ingest is about to commit are still pending for runs that
-    ended (or whose process is gone) without recording a commit: whether their commit
-    landed only the table's log can tell (``lake.landing.commits`` syncs, then lets them
-    go with ``catalog.ledger.abandon_claims``)."""
+    """Claims in the way of a commit (ranges of its files, rows past its watermark) are
+    held by runs that ended (or whose process is gone) without recording a commit: whether
+    their commit landed only the table's log can tell (``lake.landing.commits`` syncs, then
+    lets them go with ``catalog.ledger.abandon_claims``)."""
 
     def __init__(self, run_ids: Sequence[str]) -> None:
         self.run_ids = tuple(run_ids)
         super().__init__(
-            f"Runs {', '.join(self.run_ids)} left file ranges pending; run the ingest again."
+            f"Runs {', '.join(self.run_ids)} ended holding claims on the table they wrote; "
+            "run the command again."
         )

@@ -18,7 +18,10 @@ records what the table's log holds of those runs and lets the rest go
 (:func:`abandon_claims`, state ``abandoned``), and tries again.
 
 **Watermarks.** An incremental extract's cursor column and the value it reached, moved by
-the recording of the extract's commit and only forward (a later version wins).
+the recording of the extract's commit and only forward (a later version wins). An extract
+that appends the rows past the watermark claims them when it prepares its commit
+(:func:`claim_watermark`): refused if another extract moved the watermark since it read
+it, or is about to; two such extracts at once would append the same rows.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ from catalog.definitions import (
     WATERMARKS,
     utcnow,
 )
-from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested
-from catalog.runs import process_gone
+from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested, WatermarkTaken
+from catalog.runs import process_gone, reap_in
 from catalog.tables import TableInfo
 
 CLAIM_EXPIRY_S = 24 * 3600.0
@@ -185,11 +188,15 @@ def _table_name(conn: CoreConnection, table_id: int) -> str:
 
 
 def abandon_claims(db: Connection, table_id: int, run_ids: Sequence[str]) -> None:
-    """Let go of the ranges of ``table_id`` still pending for ``run_ids``: runs that ended
-    without recording a commit, whose commits the table's log has been read for and
-    recorded since (``lake.landing.sync``); they block no ingest any more."""
-    db.core_transaction(
-        lambda conn: conn.execute(
+    """Let go of the claims of ``run_ids`` on ``table_id`` (see :class:`ClaimsOfEndedRuns`):
+    runs that ended without recording a commit, or whose process is gone, whose commits
+    the table's log has been read for and recorded since (``lake.landing.sync``). Their
+    pending ranges become ``abandoned``; those still marked running are ended, failed (a
+    dead process of this host as :func:`catalog.runs.reap_in` says; another host's after
+    CLAIM_EXPIRY_S). They block no ingest any more."""
+
+    def work(conn: CoreConnection) -> None:
+        conn.execute(
             update(INGESTED)
             .where(
                 INGESTED.c.table_id == table_id,
@@ -198,7 +205,61 @@ def abandon_claims(db: Connection, table_id: int, run_ids: Sequence[str]) -> Non
             )
             .values(state="abandoned")
         )
-    )
+        reap_in(conn)
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id.in_(list(run_ids)), RUNS.c.status == "running")
+            .values(
+                status="failed",
+                ended_at=utcnow(),
+                error=(
+                    f"The run (on another host) held claims for more than "
+                    f"{CLAIM_EXPIRY_S / 3600:g} hours without committing; they were let go, and "
+                    "nothing it had not committed is visible. Run the command again."
+                ),
+            )
+        )
+
+    db.core_transaction(work)
+
+
+def claim_watermark(
+    conn: CoreConnection, table_id: int, run_id: str, planned: Mapping[str, Any] | None
+) -> None:
+    """Claim the rows past the table's watermark for an extract that appends them, which
+    read the source from watermark ``planned`` ({"cursor": ..., "value": {...}}, None: the
+    table had none), in the caller's transaction; under the table row's lock, as
+    :func:`add_pending_files`.
+
+    Raises:
+        WatermarkTaken: another extract moved the watermark since (committed), or holds a
+            claim of its own (its run still running, its process not known to be gone).
+        ClaimsOfEndedRuns: only claims of runs whose process is gone stand in the way.
+    """
+    conn.execute(select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True))
+    row = conn.execute(
+        select(WATERMARKS.c.cursor, WATERMARKS.c.value, WATERMARKS.c.run_id).where(
+            WATERMARKS.c.table_id == table_id
+        )
+    ).first()
+    if row is not None and {"cursor": row.cursor, "value": dict(row.value)} != planned:
+        raise WatermarkTaken(_table_name(conn, table_id), row.run_id, committed=True)
+    running = conn.execute(
+        select(RUNS.c.id, RUNS.c.stats, RUNS.c.host, RUNS.c.started_at).where(
+            RUNS.c.status == "running", RUNS.c.id != run_id
+        )
+    ).all()
+    expired = utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
+    ended = []
+    for other, stats, host, started_at in running:
+        pending = (stats or {}).get("pending") or {}
+        if pending.get("table_id") != table_id or "watermark_from" not in pending:
+            continue
+        if not process_gone(host, stats) and started_at > expired:
+            raise WatermarkTaken(_table_name(conn, table_id), other, committed=False)
+        ended.append(other)
+    if ended:
+        raise ClaimsOfEndedRuns(ended)
 
 
 def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
@@ -371,6 +432,7 @@ __all__ = [
     "PendingFile",
     "abandon_claims",
     "add_pending_files",
+    "claim_watermark",
     "advance_watermark",
     "commit_pending_files",
     "has_ingested_content",

@@ -184,3 +184,105 @@ def test_a_file_whose_ingest_was_killed_after_entering_it_is_ingested_by_the_nex
         ("committed", 1, RECORDS),
     ]
     assert running == 0
+
+
+def _source(path: Path, rows: range) -> str:
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER, updated_at TEXT)")
+    connection.executemany(
+        "INSERT INTO items VALUES (?, ?)", [(i, f"2026-11-{10 + i:02d} 10:00:00") for i in rows]
+    )
+    connection.commit()
+    connection.close()
+    return f"sqlite:///{path}"
+
+
+EXTRACT = ("--table", "items", "--mode", "incremental", "--cursor", "updated_at")
+
+
+@pytest.mark.timeout(240)
+def test_two_incremental_appends_from_one_watermark_at_once_deliver_each_row_once(
+    backend, lk, tmp_path
+):
+    """Two incremental extracts without a key (appends) read past the same watermark; the
+    child is stopped before its prepare while the other commits. The child must not append
+    the same rows again: it is refused, and run again delivers nothing new."""
+    source = _source(tmp_path / "source.db", range(10))
+    assert (
+        lk.ingest_db(
+            "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
+        ).rows
+        == 10
+    )
+    _source(tmp_path / "source.db", range(10, 15))
+    env = child_env(backend, LAKE_FAILPOINT="prepare:stop", TMPDIR=str(tmp_path))
+    argv = lake_argv("ingest", "db", "race.items", "--source", source, *EXTRACT, "--output", "json")
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), "the child reached the failpoint"
+        won = lk.ingest_db(
+            "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
+        )
+        assert won.rows_added == 5
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d FROM race.items").rows()[0]
+    assert rows == {"n": 15, "d": 15}, "every row once"
+    assert child.returncode == 1, out
+    assert_one_line_error(err, rf"by run {won.run_id}.*run the extract again")
+    again = lk.ingest_db(
+        "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
+    )
+    assert again.version is None
+
+
+@pytest.mark.timeout(240)
+def test_an_incremental_append_while_another_is_committing_is_refused(backend, lk, tmp_path):
+    """The child has claimed the rows past the watermark (prepared) and not committed; an
+    extract from the same watermark meanwhile is refused, and the child commits them."""
+    source = _source(tmp_path / "source.db", range(10))
+    lk.ingest_db(
+        "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
+    )
+    _source(tmp_path / "source.db", range(10, 15))
+    env = child_env(backend, LAKE_FAILPOINT="upload:stop", TMPDIR=str(tmp_path))
+    argv = lake_argv("ingest", "db", "race.items", "--source", source, *EXTRACT, "--output", "json")
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), "the child reached the failpoint"
+        refused = None
+        try:
+            lk.ingest_db(
+                "race.items",
+                source=source,
+                table_name="items",
+                mode="incremental",
+                cursor="updated_at",
+            )
+        except LakeError as error:
+            refused = error
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d FROM race.items").rows()[0]
+    assert rows == {"n": 15, "d": 15}, "every row once"
+    assert child.returncode == 0, err[-3000:]
+    report = json.loads(out)
+    assert report["rows_added"] == 5
+    assert str(refused) == (
+        f"race.items is being extracted into by run {report['run_id']} from the same "
+        "watermark; run the extract again when it is done to take only the rows past it."
+    )
