@@ -164,16 +164,26 @@ class FileBeingIngested(CommitConflict):
     """Another run took part of a source file an ingest was about to commit, after the
     ingest planned (see ``catalog.ledger.claim_files``): nothing of the ingest is committed."""
 
-    def __init__(self, uri: str, table: str, run_id: str, *, version: int | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        table: str,
+        run_id: str,
+        *,
+        version: int | None = None,
+        same_as: str | None = None,
+    ) -> None:
         self.uri, self.table, self.run_id, self.version = uri, table, run_id, version
+        self.same_as = same_as
+        what = uri if same_as is None else f"{uri} has the same content as {same_as}, which"
         if version is None:
             message = (
-                f"{uri} is being ingested into {table} by run {run_id}; run the ingest again "
+                f"{what} is being ingested into {table} by run {run_id}; run the ingest again "
                 "when it is done to skip what it takes and take what it does not."
             )
         else:
             message = (
-                f"{uri} was ingested into {table} by run {run_id} (version {version}) while "
+                f"{what} was ingested into {table} by run {run_id} (version {version}) while "
                 "this ingest read it; run the ingest again to skip what it took and take what "
                 "it did not."
             )

@@ -68,6 +68,10 @@ class PendingFile:
     """How many committed ranges of this file the run's plan read; when given, entering
     the range is refused if another run has entered one since (see
     :func:`add_pending_files`). None: not checked."""
+    skip_copies: bool = False
+    """Whether the plan skipped files whose content the table holds already (not a
+    ``--reparse``): a new file read whole is then refused too when another run has entered
+    a range of another file with its content since."""
 
 
 @dataclass(frozen=True)
@@ -128,43 +132,80 @@ def add_pending_files(
         ],
     )
     if checked:
-        _check_claims(conn, table_id, run_id, checked)
+        _check_claims(conn, table_id, run_id, [f for f in files if f.known_ranges is not None])
 
 
 def _check_claims(
-    conn: CoreConnection, table_id: int, run_id: str, known: Mapping[str, int]
+    conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
 ) -> None:
     """Refuse the run's ranges (see :func:`add_pending_files`) when other runs hold more
-    ranges of one of the files than the run planned on."""
+    ranges of one of the files than the run planned on, or (``skip_copies``) a range
+    ending where a new file of the run ends, with the same sha256: a copy of it."""
+    known = {f.uri: f.known_ranges or 0 for f in files}
     others = (
         INGESTED.c.table_id == table_id,
-        INGESTED.c.uri.in_(list(known)),
         INGESTED.c.run_id != run_id,
         INGESTED.c.state.in_(("pending", "committed")),
     )
     counts = conn.execute(
         select(INGESTED.c.uri, INGESTED.c.state, func.count())
-        .where(*others)
+        .where(*others, INGESTED.c.uri.in_(list(known)))
         .group_by(INGESTED.c.uri, INGESTED.c.state)
     ).all()
     committed = {uri: n for uri, state, n in counts if state == "committed"}
     taken = {uri for uri, n in committed.items() if n > known[uri]}
-    claimed = {uri for uri, state, _ in counts if state == "pending"}
-    if not taken and not claimed:
+    claimed = [uri for uri, state, _ in counts if state == "pending"]
+    # A new file read whole: the plan skipped it if the ledger had held its content, so
+    # any such range is another run's since (as _plan in ingest.logs.pipeline matches).
+    fresh = {
+        (f.sha256, f.end_offset): f.uri
+        for f in files
+        if f.skip_copies and f.start_offset == 0 and not f.known_ranges
+    }
+    run_columns = (RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at)
+    copies = []
+    if fresh:
+        copies = [
+            row
+            for row in conn.execute(
+                select(
+                    INGESTED.c.uri,
+                    INGESTED.c.sha256,
+                    INGESTED.c.end_offset,
+                    INGESTED.c.state,
+                    INGESTED.c.version,
+                    *run_columns,
+                )
+                .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
+                .where(
+                    *others,
+                    INGESTED.c.sha256.in_(sorted({sha for sha, _ in fresh})),
+                    INGESTED.c.uri.not_in(list(known)),
+                )
+                .order_by(INGESTED.c.id)
+            )
+            if (row.sha256, row.end_offset) in fresh
+        ]
+    if not taken and not claimed and not copies:
         return
-    pending = conn.execute(
-        select(
-            INGESTED.c.uri, RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at
+    pending = [
+        (uri, None, *run)
+        for uri, *run in conn.execute(
+            select(INGESTED.c.uri, *run_columns)
+            .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
+            .where(*others, INGESTED.c.uri.in_(claimed), INGESTED.c.state == "pending")
+            .order_by(INGESTED.c.id)
         )
-        .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
-        .where(*others, INGESTED.c.state == "pending")
-        .order_by(INGESTED.c.id)
-    ).all()
+    ] + [
+        (fresh[(c.sha256, c.end_offset)], c.uri, c.id, c.status, c.host, c.stats, c.started_at)
+        for c in copies
+        if c.state == "pending"
+    ]
     expired = utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
     ended: list[str] = []
-    for uri, other, status, host, stats, started_at in pending:
+    for uri, copy_of, other, status, host, stats, started_at in pending:
         if status == "running" and not process_gone(host, stats) and started_at > expired:
-            raise FileBeingIngested(uri, _table_name(conn, table_id), other)
+            raise FileBeingIngested(uri, _table_name(conn, table_id), other, same_as=copy_of)
         if other not in ended:
             ended.append(other)
     for uri in sorted(taken):
@@ -175,6 +216,15 @@ def _check_claims(
             .limit(1)
         ).one()
         raise FileBeingIngested(uri, _table_name(conn, table_id), other, version=version)
+    for c in copies:
+        if c.state == "committed":
+            raise FileBeingIngested(
+                fresh[(c.sha256, c.end_offset)],
+                _table_name(conn, table_id),
+                c.id,
+                version=c.version,
+                same_as=c.uri,
+            )
     raise ClaimsOfEndedRuns(ended)
 
 

@@ -367,6 +367,7 @@ def ingest_logs(
                         # The ranges planned on: the prepare refuses the file if another
                         # ingest entered one since (two ingests of it at once).
                         known_ranges=known[r.uri],
+                        skip_copies=not reparse,
                     )
                     for r in staged.sources
                 ],

@@ -166,6 +166,30 @@ def test_a_grown_file_ingested_twice_at_once_stores_its_common_lines_once(backen
 
 
 @pytest.mark.timeout(240)
+def test_a_copy_of_a_file_another_ingest_took_meanwhile_is_refused(backend, lk, tmp_path):
+    """A sequential ingest skips a file whose content the table holds under another name
+    (a rotated log); one that planned before the other name was ingested must not commit
+    the same records again either."""
+    lk.ingest_logs(TABLE, _append(tmp_path / "other.jsonl", "other", 0, 1))
+    log = _append(tmp_path / "app.jsonl", "app", 0, RECORDS)
+    rotated = tmp_path / "app.jsonl.1"
+    rotated.write_bytes(Path(log).read_bytes())
+    with _stopped_ingest(backend, str(rotated), "prepare", tmp_path / "child-tmp") as resume:
+        won = lk.ingest_logs(TABLE, log)
+        late = resume()
+    assert lk.sql(f"SELECT count(*) AS n FROM {TABLE}").rows()[0]["n"] == 1 + RECORDS
+    assert late.returncode == 1, late.stdout
+    assert_one_line_error(
+        late.stderr,
+        rf"{rotated} has the same content as file://{log}, which was ingested into {TABLE} "
+        rf"by run {won.run_id}",
+    )
+    _no_leftovers(backend, lk, tmp_path / "child-tmp")
+    again = lk.ingest_logs(TABLE, str(rotated))
+    assert again.version is None and again.files_skipped == 1
+
+
+@pytest.mark.timeout(240)
 def test_a_file_whose_ingest_was_killed_after_entering_it_is_ingested_by_the_next(
     backend, lk, tmp_path
 ):
