@@ -310,3 +310,57 @@ def test_an_incremental_append_while_another_is_committing_is_refused(backend, l
         f"race.items is being extracted into by run {report['run_id']} from the same "
         "watermark; run the extract again when it is done to take only the rows past it."
     )
+
+
+@pytest.mark.timeout(240)
+def test_a_stored_file_is_never_seen_half_written_by_a_reader_or_another_ingest(
+    backend, lk, tmp_path
+):
+    """``lake ingest files`` stores each content once, by its sha256. While one ingest is
+    writing an object (stopped with nothing written yet), the object is not there; another
+    ingest of the same bytes meanwhile stores it whole, and the first one's finishing
+    leaves it whole."""
+    import hashlib
+
+    from pyarrow.fs import FileType
+
+    asset = tmp_path / "asset.bin"
+    asset.write_bytes(bytes(range(256)) * 64)
+    digest = hashlib.sha256(asset.read_bytes()).hexdigest()
+    fs, path = lk.storage.filesystem_for(lk.storage.object_uri(digest))
+
+    def stored() -> int | None:
+        info = fs.get_file_info(path)
+        return info.size if info.type == FileType.File else None
+
+    tmp = tmp_path / "child-tmp"
+    tmp.mkdir()
+    env = child_env(backend, LAKE_FAILPOINT="object_write:stop", TMPDIR=str(tmp))
+    argv = lake_argv("ingest", "files", "assets.raw", str(asset), "--output", "json")
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), "the child reached the failpoint"
+        assert stored() is None, "no object of the bytes before they are all written"
+        other = lk.ingest_files("assets.raw", str(asset))
+        assert stored() == asset.stat().st_size
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err[-3000:]
+    assert stored() == asset.stat().st_size
+    rows = lk.sql("SELECT uri, sha256 FROM assets.raw").rows()
+    assert [r["sha256"] for r in rows] == [digest, digest], "one row per ingest, as sequentially"
+    assert {json.loads(out)["version"], other.version} == {0, 1}
+    leftovers = [i.path for i in fs.get_file_info(_selector(path)) if i.path != path]
+    assert leftovers == [], "no partial copy is left beside the object"
+
+
+def _selector(path: str):
+    from pyarrow.fs import FileSelector
+
+    return FileSelector(path.rsplit("/", 1)[0], recursive=False)
