@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -45,7 +45,7 @@ from catalog.definitions import (
     utcnow,
 )
 from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested, WatermarkTaken
-from catalog.runs import process_gone, reap_in
+from catalog.runs import process_alive, reap_in
 from catalog.tables import TableInfo
 
 CLAIM_EXPIRY_S = 24 * 3600.0
@@ -201,10 +201,9 @@ def _check_claims(
         for c in copies
         if c.state == "pending"
     ]
-    expired = utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
     ended: list[str] = []
     for uri, copy_of, other, status, host, stats, started_at in pending:
-        if status == "running" and not process_gone(host, stats) and started_at > expired:
+        if _may_commit(status, host, stats, started_at):
             raise FileBeingIngested(uri, _table_name(conn, table_id), other, same_as=copy_of)
         if other not in ended:
             ended.append(other)
@@ -226,6 +225,18 @@ def _check_claims(
                 same_as=c.uri,
             )
     raise ClaimsOfEndedRuns(ended)
+
+
+def _may_commit(status: str, host: str | None, stats: Any, started_at: datetime) -> bool:
+    """Whether a run holding a claim may still commit: it is running, and its process lives
+    (a run of this host), or it started less than CLAIM_EXPIRY_S ago (another host's,
+    whose process cannot be asked)."""
+    if status != "running":
+        return False
+    alive = process_alive(host, stats)
+    if alive is not None:
+        return alive
+    return started_at > utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
 
 
 def _table_name(conn: CoreConnection, table_id: int) -> str:
@@ -299,13 +310,12 @@ def claim_watermark(
             RUNS.c.status == "running", RUNS.c.id != run_id
         )
     ).all()
-    expired = utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
     ended = []
     for other, stats, host, started_at in running:
         pending = (stats or {}).get("pending") or {}
         if pending.get("table_id") != table_id or "watermark_from" not in pending:
             continue
-        if not process_gone(host, stats) and started_at > expired:
+        if _may_commit("running", host, stats, started_at):
             raise WatermarkTaken(_table_name(conn, table_id), other, committed=False)
         ended.append(other)
     if ended:

@@ -87,3 +87,36 @@ def test_a_range_committed_after_the_plan_refuses_the_claim_and_one_read_by_it_d
     grown = PendingFile(URI, "cd" * 32, 100, 200, 20, 10, known_ranges=1)
     catalog.core_transaction(lambda c: add_pending_files(c, table.id, late, [grown]))
     assert [f.end_offset for f in ingested_files(catalog, table)] == [100]
+
+
+@pytest.mark.parametrize(("hours", "blocks"), [(1, True), (25, False)])
+def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blocks):
+    """Whether another host's process lives cannot be asked: its claim holds for
+    CLAIM_EXPIRY_S from its run's start, then it is let go and the run is failed."""
+    from datetime import UTC, datetime, timedelta
+
+    from catalog.definitions import RUNS
+    from catalog.ledger import CLAIM_EXPIRY_S
+
+    assert CLAIM_EXPIRY_S == 24 * 3600
+    table = _table(catalog)
+    away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
+    started = datetime.now(UTC) - timedelta(hours=hours)
+    catalog.core_transaction(
+        lambda c: c.execute(
+            RUNS.update().where(RUNS.c.id == away).values(host="elsewhere", started_at=started)
+        )
+    )
+    here = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    claim = lambda c: add_pending_files(c, table.id, here, [_range(0)])  # noqa: E731
+    if blocks:
+        with pytest.raises(FileBeingIngested, match=f"by run {away}"):
+            catalog.core_transaction(claim)
+        return
+    with pytest.raises(ClaimsOfEndedRuns):
+        catalog.core_transaction(claim)
+    catalog.abandon_claims(table, [away])
+    catalog.core_transaction(claim)
+    run = catalog.get_run(away)
+    assert run.status == "failed" and "more than 24 hours" in run.error
