@@ -8,8 +8,11 @@ process gets exactly the backend's environment plus what a test adds (for exampl
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +85,29 @@ def data_files(backend, lk, table: str) -> set[str]:
 
 def lake_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "lake", *args]
+
+
+@contextmanager
+def stopped_child(argv: list[str], env: dict[str, str]) -> Iterator[Callable[[], Proc]]:
+    """A child process held at its failpoint (``LAKE_FAILPOINT=NAME:stop`` in ``env``);
+    what the block gets resumes it and returns how it ended. Killed if the block fails
+    first."""
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
+    assert os.WIFSTOPPED(status), "the child reached the failpoint"
+
+    def resume() -> Proc:
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+        return Proc(child.returncode, out, err)
+
+    try:
+        yield resume
+    finally:
+        if child.poll() is None:
+            child.kill()
 
 
 def run_lake(backend, *args: str, timeout: float = 120, **extra: str) -> Proc:

@@ -11,24 +11,20 @@ does what a sequential ingest does.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from lake.core.errors import LakeError
 from tests.faults.conftest import (
-    Proc,
     assert_one_line_error,
     child_env,
     data_files,
     lake_argv,
     ledger_and_outputs,
     run_lake,
+    stopped_child,
 )
 
 TABLE = "race.events"
@@ -42,33 +38,12 @@ def _append(path: Path, tag: str, first: int, records: int) -> str:
     return str(path)
 
 
-@contextmanager
-def _stopped_ingest(backend, path: str, point: str, tmp: Path) -> Iterator[Callable[[], Proc]]:
-    """``lake ingest logs TABLE PATH`` in a child held at failpoint ``point`` (stopped);
-    what the block gets resumes it and returns how it ended. Its temporary folder is
-    ``tmp`` (where it stages)."""
+def _stopped_ingest(backend, path: str, point: str, tmp: Path):
+    """``lake ingest logs TABLE PATH`` in a child held at failpoint ``point`` (see
+    :func:`stopped_child`), staging in its temporary folder ``tmp``."""
     tmp.mkdir()
     env = child_env(backend, LAKE_FAILPOINT=f"{point}:stop", TMPDIR=str(tmp))
-    child = subprocess.Popen(
-        lake_argv("ingest", "logs", TABLE, path, "--output", "json"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
-    assert os.WIFSTOPPED(status), "the child reached the failpoint"
-
-    def resume() -> Proc:
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-        return Proc(child.returncode, out, err)
-
-    try:
-        yield resume
-    finally:
-        if child.poll() is None:
-            child.kill()
+    return stopped_child(lake_argv("ingest", "logs", TABLE, path, "--output", "json"), env)
 
 
 def _rows(lk) -> tuple[int, int]:
@@ -226,6 +201,18 @@ def _source(path: Path, rows: range) -> str:
 EXTRACT = ("--table", "items", "--mode", "incremental", "--cursor", "updated_at")
 
 
+def _extract(lk, source: str):
+    return lk.ingest_db(
+        "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
+    )
+
+
+def _stopped_extract(backend, source: str, point: str, tmp: Path):
+    env = child_env(backend, LAKE_FAILPOINT=f"{point}:stop", TMPDIR=str(tmp))
+    argv = lake_argv("ingest", "db", "race.items", "--source", source, *EXTRACT, "--output", "json")
+    return stopped_child(argv, env)
+
+
 @pytest.mark.timeout(240)
 def test_two_incremental_appends_from_one_watermark_at_once_deliver_each_row_once(
     backend, lk, tmp_path
@@ -234,38 +221,17 @@ def test_two_incremental_appends_from_one_watermark_at_once_deliver_each_row_onc
     child is stopped before its prepare while the other commits. The child must not append
     the same rows again: it is refused, and run again delivers nothing new."""
     source = _source(tmp_path / "source.db", range(10))
-    assert (
-        lk.ingest_db(
-            "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
-        ).rows
-        == 10
-    )
+    assert _extract(lk, source).rows == 10
     _source(tmp_path / "source.db", range(10, 15))
-    env = child_env(backend, LAKE_FAILPOINT="prepare:stop", TMPDIR=str(tmp_path))
-    argv = lake_argv("ingest", "db", "race.items", "--source", source, *EXTRACT, "--output", "json")
-    child = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        _, status = os.waitpid(child.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), "the child reached the failpoint"
-        won = lk.ingest_db(
-            "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
-        )
+    with _stopped_extract(backend, source, "prepare", tmp_path) as resume:
+        won = _extract(lk, source)
         assert won.rows_added == 5
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
+        late = resume()
     rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d FROM race.items").rows()[0]
     assert rows == {"n": 15, "d": 15}, "every row once"
-    assert child.returncode == 1, out
-    assert_one_line_error(err, rf"by run {won.run_id}.*run the extract again")
-    again = lk.ingest_db(
-        "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
-    )
-    assert again.version is None
+    assert late.returncode == 1, late.stdout
+    assert_one_line_error(late.stderr, rf"by run {won.run_id}.*run the extract again")
+    assert _extract(lk, source).version is None
 
 
 @pytest.mark.timeout(240)
@@ -273,38 +239,19 @@ def test_an_incremental_append_while_another_is_committing_is_refused(backend, l
     """The child has claimed the rows past the watermark (prepared) and not committed; an
     extract from the same watermark meanwhile is refused, and the child commits them."""
     source = _source(tmp_path / "source.db", range(10))
-    lk.ingest_db(
-        "race.items", source=source, table_name="items", mode="incremental", cursor="updated_at"
-    )
+    _extract(lk, source)
     _source(tmp_path / "source.db", range(10, 15))
-    env = child_env(backend, LAKE_FAILPOINT="upload:stop", TMPDIR=str(tmp_path))
-    argv = lake_argv("ingest", "db", "race.items", "--source", source, *EXTRACT, "--output", "json")
-    child = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        _, status = os.waitpid(child.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), "the child reached the failpoint"
+    with _stopped_extract(backend, source, "upload", tmp_path) as resume:
         refused = None
         try:
-            lk.ingest_db(
-                "race.items",
-                source=source,
-                table_name="items",
-                mode="incremental",
-                cursor="updated_at",
-            )
+            _extract(lk, source)
         except LakeError as error:
             refused = error
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
+        first = resume()
     rows = lk.sql("SELECT count(*) AS n, count(DISTINCT id) AS d FROM race.items").rows()[0]
     assert rows == {"n": 15, "d": 15}, "every row once"
-    assert child.returncode == 0, err[-3000:]
-    report = json.loads(out)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
     assert report["rows_added"] == 5
     assert str(refused) == (
         f"race.items is being extracted into by run {report['run_id']} from the same "
@@ -322,7 +269,7 @@ def test_a_stored_file_is_never_seen_half_written_by_a_reader_or_another_ingest(
     leaves it whole."""
     import hashlib
 
-    from pyarrow.fs import FileType
+    from pyarrow.fs import FileSelector, FileType
 
     asset = tmp_path / "asset.bin"
     asset.write_bytes(bytes(range(256)) * 64)
@@ -333,34 +280,18 @@ def test_a_stored_file_is_never_seen_half_written_by_a_reader_or_another_ingest(
         info = fs.get_file_info(path)
         return info.size if info.type == FileType.File else None
 
-    tmp = tmp_path / "child-tmp"
-    tmp.mkdir()
-    env = child_env(backend, LAKE_FAILPOINT="object_write:stop", TMPDIR=str(tmp))
+    env = child_env(backend, LAKE_FAILPOINT="object_write:stop", TMPDIR=str(tmp_path))
     argv = lake_argv("ingest", "files", "assets.raw", str(asset), "--output", "json")
-    child = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        _, status = os.waitpid(child.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), "the child reached the failpoint"
+    with stopped_child(argv, env) as resume:
         assert stored() is None, "no object of the bytes before they are all written"
         other = lk.ingest_files("assets.raw", str(asset))
         assert stored() == asset.stat().st_size
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err[-3000:]
+        first = resume()
+    assert first.returncode == 0, first.stderr[-3000:]
     assert stored() == asset.stat().st_size
     rows = lk.sql("SELECT uri, sha256 FROM assets.raw").rows()
     assert [r["sha256"] for r in rows] == [digest, digest], "one row per ingest, as sequentially"
-    assert {json.loads(out)["version"], other.version} == {0, 1}
-    leftovers = [i.path for i in fs.get_file_info(_selector(path)) if i.path != path]
+    assert {json.loads(first.stdout)["version"], other.version} == {0, 1}
+    folder = FileSelector(path.rsplit("/", 1)[0], recursive=False)
+    leftovers = [i.path for i in fs.get_file_info(folder) if i.path != path]
     assert leftovers == [], "no partial copy is left beside the object"
-
-
-def _selector(path: str):
-    from pyarrow.fs import FileSelector
-
-    return FileSelector(path.rsplit("/", 1)[0], recursive=False)
