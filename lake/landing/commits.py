@@ -21,6 +21,13 @@ a table whose column types change) goes through :meth:`TableRun.land` (or
    schema needs (``timestampNtz``).
 4. **Record** the version in the catalog, with what the run prepared.
 
+The prepare also claims what the commit takes from its sources (``catalog.ledger``): a log
+ingest's file ranges, an appending extract's rows past the watermark. Of two writers that
+planned on the same ledger and take the same, exactly one commits; the other is refused
+(``FileBeingIngested``, ``WatermarkTaken``) before its commit, and run again it skips what
+the first took. Claims of runs that ended without recording a commit are let go once the
+table's log was read for their commits (:meth:`TableRun.prepare`).
+
 A small append makes three catalog transactions (two when it prepares nothing): the
 writer's first (:meth:`TableRun.begin`: the table, the file ranges it ingested before, the
 run started), the prepare, and the record. What the commit will mean (row counts, drift,
