@@ -264,9 +264,18 @@ class Catalog(Connection):
         ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
         detail) and ``watermark`` ({"cursor": ..., "value": {...}}).
 
+        A file range with ``known_ranges`` claims the file, and ``watermark_from`` the rows
+        past the watermark (``catalog.ledger``).
+
         Raises:
             CatalogError: the run is not in the catalog.
             VersionNotFound: an input table version is not recorded.
+            FileBeingIngested: another run committed, or is committing, part of a file
+                since this run planned (nothing is stored).
+            WatermarkTaken: another extract moved the watermark since this run read it, or
+                is about to (nothing is stored).
+            ClaimsOfEndedRuns: claims of runs that ended without recording their commit
+                stand in the way (nothing is stored).
         """
         recording.prepare_commit(
             self, run_id, table_id=table_id, outcome=outcome, files=files, inputs=inputs
@@ -376,6 +385,12 @@ class Catalog(Connection):
         """The committed ranges of source files ingested into ``table`` (of ``uris`` only,
         when given, and then also the whole files of ``sizes``)."""
         return ledger.ingested_files(self, table, uris, sizes=sizes)
+
+    def abandon_claims(self, table: TableInfo, run_ids: Sequence[str]) -> None:
+        """Let go of the file ranges still pending for ``run_ids`` in ``table``: runs that
+        ended without recording a commit, after the table's log was read for their commits
+        (see ``catalog.ledger``)."""
+        ledger.abandon_claims(self, table.id, run_ids)
 
     def ingested_parsers(self, table: TableInfo, uris: Sequence[str]) -> dict[str, dict[str, Any]]:
         """How each of ``uris`` was last ingested into ``table``: format and text parser."""

@@ -6,6 +6,8 @@ them, saying what to do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lake.core.errors import CatalogError, CommitConflict, LakeError, VersionVacuumed
 
 
@@ -156,3 +158,67 @@ class TokenNotFound(LakeError):
 
 class LeaseHeld(CommitConflict):
     """Another process holds the exclusive right to this work (see catalog/leases.py)."""
+
+
+class FileBeingIngested(CommitConflict):
+    """Another run took part of a source file an ingest was about to commit, after the
+    ingest planned (see ``catalog.ledger.claim_files``): nothing of the ingest is committed."""
+
+    def __init__(
+        self,
+        uri: str,
+        table: str,
+        run_id: str,
+        *,
+        version: int | None = None,
+        same_as: str | None = None,
+    ) -> None:
+        self.uri, self.table, self.run_id, self.version = uri, table, run_id, version
+        self.same_as = same_as
+        what = uri if same_as is None else f"{uri} has the same content as {same_as}, which"
+        if version is None:
+            message = (
+                f"{what} is being ingested into {table} by run {run_id}; run the ingest again "
+                "when it is done to skip what it takes and take what it does not."
+            )
+        else:
+            message = (
+                f"{what} was ingested into {table} by run {run_id} (version {version}) while "
+                "this ingest read it; run the ingest again to skip what it took and take what "
+                "it did not."
+            )
+        super().__init__(message)
+
+
+class WatermarkTaken(CommitConflict):
+    """Another incremental extract into the table read past the same watermark and has
+    committed, or is committing (see ``catalog.ledger.claim_watermark``): nothing of this
+    one is committed."""
+
+    def __init__(self, table: str, run_id: str, *, committed: bool) -> None:
+        self.table, self.run_id, self.committed = table, run_id, committed
+        if committed:
+            message = (
+                f"The watermark of {table} was moved by run {run_id} while this extract read "
+                "the source; run the extract again to take only the rows past it."
+            )
+        else:
+            message = (
+                f"{table} is being extracted into by run {run_id} from the same watermark; "
+                "run the extract again when it is done to take only the rows past it."
+            )
+        super().__init__(message)
+
+
+class ClaimsOfEndedRuns(CommitConflict):
+    """Claims in the way of a commit (ranges of its files, rows past its watermark) are
+    held by runs that ended (or whose process is gone) without recording a commit: whether
+    their commit landed only the table's log can tell (``lake.landing.commits`` syncs, then
+    lets them go with ``catalog.ledger.abandon_claims``)."""
+
+    def __init__(self, run_ids: Sequence[str]) -> None:
+        self.run_ids = tuple(run_ids)
+        super().__init__(
+            f"Runs {', '.join(self.run_ids)} ended holding claims on the table they wrote; "
+            "run the command again."
+        )

@@ -6,21 +6,52 @@ becomes ``committed``, with the version, when the commit is recorded; only commi
 ranges are listed (:func:`ingested_files`), so a commit that never happened leaves no
 trace an ingest would skip.
 
+**One ingest per range.** An ingest plans on the committed ranges it read; two ingests of
+one file at once plan on the same ones. Entering its ranges (:func:`add_pending_files`)
+is where an ingest claims them: it is refused if another run has entered a range of the
+same file since it planned (committed, or pending for a run that may still commit it), so
+for any interleaving exactly one of them commits what they both read, and the other
+commits nothing (:class:`FileBeingIngested`; run again, it skips what the first took).
+A range left pending by a run that ended without recording a commit (killed, or failed)
+blocks nobody for long: the prepare says so (:class:`ClaimsOfEndedRuns`), the writer
+records what the table's log holds of those runs and lets the rest go
+(:func:`abandon_claims`, state ``abandoned``), and tries again.
+
 **Watermarks.** An incremental extract's cursor column and the value it reached, moved by
-the recording of the extract's commit and only forward (a later version wins).
+the recording of the extract's commit and only forward (a later version wins). An extract
+that appends the rows past the watermark claims them when it prepares its commit
+(:func:`claim_watermark`): refused if another extract moved the watermark since it read
+it, or is about to; two such extracts at once would append the same rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 
 from catalog.connection import Connection, CoreConnection
-from catalog.definitions import EDGES, INGESTED, RUNS, SOURCES, WATERMARKS, utcnow
+from catalog.definitions import (
+    EDGES,
+    INGESTED,
+    NAMESPACES,
+    RUNS,
+    SOURCES,
+    TABLES,
+    WATERMARKS,
+    utcnow,
+)
+from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested, WatermarkTaken
+from catalog.runs import process_alive, reap_in
 from catalog.tables import TableInfo
+
+CLAIM_EXPIRY_S = 24 * 3600.0
+"""A range pending for a run still marked running whose process cannot be checked (a run of
+another host) is taken for one that run will never commit once the run started this long
+ago (as a lease expires: a holder that dies keeps it only that long)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +64,14 @@ class PendingFile:
     end_offset: int
     end_line: int
     records: int
+    known_ranges: int | None = None
+    """How many committed ranges of this file the run's plan read; when given, entering
+    the range is refused if another run has entered one since (see
+    :func:`add_pending_files`). None: not checked."""
+    skip_copies: bool = False
+    """Whether the plan skipped files whose content the table holds already (not a
+    ``--reparse``): a new file read whole is then refused too when another run has entered
+    a range of another file with its content since."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +91,29 @@ class IngestedFileInfo:
 def add_pending_files(
     conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
 ) -> None:
-    """Enter the ranges the run is about to commit, ``pending``, in the caller's transaction."""
+    """Enter the ranges the run is about to commit, ``pending``, in the caller's transaction,
+    claiming them: a file with ``known_ranges`` is refused when the ledger holds more
+    ranges of it, of other runs, than the run's plan read (committed since, or pending).
+
+    The claims of one table are taken one at a time: the table's row is locked first (FOR
+    NO KEY UPDATE, which a recording of a version also takes; SQLite's one writer at a
+    time does the same), so of two transactions that enter ranges of one file, the second
+    counts after the first committed. Under PostgreSQL's READ COMMITTED each statement
+    sees what was committed before it began, so the count after the lock sees the first's
+    ranges, where a count then insert without it let both find nothing and both commit.
+
+    Raises:
+        FileBeingIngested: another run committed, or is committing, part of a file.
+        ClaimsOfEndedRuns: only ranges of runs that ended without recording a commit (or
+            whose process is gone) stand in the way.
+    """
     if not files:
         return
+    checked = {f.uri: f.known_ranges for f in files if f.known_ranges is not None}
+    if checked:
+        conn.execute(
+            select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True)
+        )
     conn.execute(
         insert(INGESTED),
         [
@@ -72,13 +131,203 @@ def add_pending_files(
             for f in files
         ],
     )
+    if checked:
+        _check_claims(conn, table_id, run_id, [f for f in files if f.known_ranges is not None])
+
+
+def _check_claims(
+    conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
+) -> None:
+    """Refuse the run's ranges (see :func:`add_pending_files`) when other runs hold more
+    ranges of one of the files than the run planned on, or (``skip_copies``) a range
+    ending where a new file of the run ends, with the same sha256: a copy of it."""
+    known = {f.uri: f.known_ranges or 0 for f in files}
+    others = (
+        INGESTED.c.table_id == table_id,
+        INGESTED.c.run_id != run_id,
+        INGESTED.c.state.in_(("pending", "committed")),
+    )
+    counts = conn.execute(
+        select(INGESTED.c.uri, INGESTED.c.state, func.count())
+        .where(*others, INGESTED.c.uri.in_(list(known)))
+        .group_by(INGESTED.c.uri, INGESTED.c.state)
+    ).all()
+    committed = {uri: n for uri, state, n in counts if state == "committed"}
+    taken = {uri for uri, n in committed.items() if n > known[uri]}
+    claimed = [uri for uri, state, _ in counts if state == "pending"]
+    # A new file read whole: the plan skipped it if the ledger had held its content, so
+    # any such range is another run's since (as _plan in ingest.logs.pipeline matches).
+    fresh = {
+        (f.sha256, f.end_offset): f.uri
+        for f in files
+        if f.skip_copies and f.start_offset == 0 and not f.known_ranges
+    }
+    run_columns = (RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at)
+    copies = []
+    if fresh:
+        copies = [
+            row
+            for row in conn.execute(
+                select(
+                    INGESTED.c.uri,
+                    INGESTED.c.sha256,
+                    INGESTED.c.end_offset,
+                    INGESTED.c.state,
+                    INGESTED.c.version,
+                    *run_columns,
+                )
+                .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
+                .where(
+                    *others,
+                    INGESTED.c.sha256.in_(sorted({sha for sha, _ in fresh})),
+                    INGESTED.c.uri.not_in(list(known)),
+                )
+                .order_by(INGESTED.c.id)
+            )
+            if (row.sha256, row.end_offset) in fresh
+        ]
+    if not taken and not claimed and not copies:
+        return
+    pending = [
+        (uri, None, *run)
+        for uri, *run in conn.execute(
+            select(INGESTED.c.uri, *run_columns)
+            .join(RUNS, RUNS.c.id == INGESTED.c.run_id)
+            .where(*others, INGESTED.c.uri.in_(claimed), INGESTED.c.state == "pending")
+            .order_by(INGESTED.c.id)
+        )
+    ] + [
+        (fresh[(c.sha256, c.end_offset)], c.uri, c.id, c.status, c.host, c.stats, c.started_at)
+        for c in copies
+        if c.state == "pending"
+    ]
+    ended: list[str] = []
+    for uri, copy_of, other, status, host, stats, started_at in pending:
+        if _may_commit(status, host, stats, started_at):
+            raise FileBeingIngested(uri, _table_name(conn, table_id), other, same_as=copy_of)
+        if other not in ended:
+            ended.append(other)
+    for uri in sorted(taken):
+        other, version = conn.execute(
+            select(INGESTED.c.run_id, INGESTED.c.version)
+            .where(*others, INGESTED.c.uri == uri, INGESTED.c.state == "committed")
+            .order_by(INGESTED.c.version.desc(), INGESTED.c.id.desc())
+            .limit(1)
+        ).one()
+        raise FileBeingIngested(uri, _table_name(conn, table_id), other, version=version)
+    for c in copies:
+        if c.state == "committed":
+            raise FileBeingIngested(
+                fresh[(c.sha256, c.end_offset)],
+                _table_name(conn, table_id),
+                c.id,
+                version=c.version,
+                same_as=c.uri,
+            )
+    raise ClaimsOfEndedRuns(ended)
+
+
+def _may_commit(status: str, host: str | None, stats: Any, started_at: datetime) -> bool:
+    """Whether a run holding a claim may still commit: it is running, and its process lives
+    (a run of this host), or it started less than CLAIM_EXPIRY_S ago (another host's,
+    whose process cannot be asked)."""
+    if status != "running":
+        return False
+    alive = process_alive(host, stats)
+    if alive is not None:
+        return alive
+    return started_at > utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
+
+
+def _table_name(conn: CoreConnection, table_id: int) -> str:
+    namespace, name = conn.execute(
+        select(NAMESPACES.c.name, TABLES.c.name)
+        .join(NAMESPACES, NAMESPACES.c.id == TABLES.c.namespace_id)
+        .where(TABLES.c.id == table_id)
+    ).one()
+    return f"{namespace}.{name}"
+
+
+def abandon_claims(db: Connection, table_id: int, run_ids: Sequence[str]) -> None:
+    """Let go of the claims of ``run_ids`` on ``table_id`` (see :class:`ClaimsOfEndedRuns`):
+    runs that ended without recording a commit, or whose process is gone, whose commits
+    the table's log has been read for and recorded since (``lake.landing.sync``). Their
+    pending ranges become ``abandoned``; those still marked running are ended, failed (a
+    dead process of this host as :func:`catalog.runs.reap_in` says; another host's after
+    CLAIM_EXPIRY_S). They block no ingest any more."""
+
+    def work(conn: CoreConnection) -> None:
+        conn.execute(
+            update(INGESTED)
+            .where(
+                INGESTED.c.table_id == table_id,
+                INGESTED.c.run_id.in_(list(run_ids)),
+                INGESTED.c.state == "pending",
+            )
+            .values(state="abandoned")
+        )
+        reap_in(conn)
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id.in_(list(run_ids)), RUNS.c.status == "running")
+            .values(
+                status="failed",
+                ended_at=utcnow(),
+                error=(
+                    f"The run (on another host) held claims for more than "
+                    f"{CLAIM_EXPIRY_S / 3600:g} hours without committing; they were let go, and "
+                    "nothing it had not committed is visible. Run the command again."
+                ),
+            )
+        )
+
+    db.core_transaction(work)
+
+
+def claim_watermark(
+    conn: CoreConnection, table_id: int, run_id: str, planned: Mapping[str, Any] | None
+) -> None:
+    """Claim the rows past the table's watermark for an extract that appends them, which
+    read the source from watermark ``planned`` ({"cursor": ..., "value": {...}}, None: the
+    table had none), in the caller's transaction; under the table row's lock, as
+    :func:`add_pending_files`.
+
+    Raises:
+        WatermarkTaken: another extract moved the watermark since (committed), or holds a
+            claim of its own (its run still running, its process not known to be gone).
+        ClaimsOfEndedRuns: only claims of runs whose process is gone stand in the way.
+    """
+    conn.execute(select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True))
+    row = conn.execute(
+        select(WATERMARKS.c.cursor, WATERMARKS.c.value, WATERMARKS.c.run_id).where(
+            WATERMARKS.c.table_id == table_id
+        )
+    ).first()
+    if row is not None and {"cursor": row.cursor, "value": dict(row.value)} != planned:
+        raise WatermarkTaken(_table_name(conn, table_id), row.run_id, committed=True)
+    running = conn.execute(
+        select(RUNS.c.id, RUNS.c.stats, RUNS.c.host, RUNS.c.started_at).where(
+            RUNS.c.status == "running", RUNS.c.id != run_id
+        )
+    ).all()
+    ended = []
+    for other, stats, host, started_at in running:
+        pending = (stats or {}).get("pending") or {}
+        if pending.get("table_id") != table_id or "watermark_from" not in pending:
+            continue
+        if _may_commit("running", host, stats, started_at):
+            raise WatermarkTaken(_table_name(conn, table_id), other, committed=False)
+        ended.append(other)
+    if ended:
+        raise ClaimsOfEndedRuns(ended)
 
 
 def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
-    """Mark the run's pending ranges committed in ``version``, in the caller's transaction."""
+    """Mark the run's pending ranges committed in ``version``, in the caller's transaction
+    (abandoned ones too: a run taken for dead that did commit has its ranges in the table)."""
     conn.execute(
         update(INGESTED)
-        .where(INGESTED.c.run_id == run_id, INGESTED.c.state == "pending")
+        .where(INGESTED.c.run_id == run_id, INGESTED.c.state.in_(("pending", "abandoned")))
         .values(state="committed", version=version)
     )
 
@@ -238,9 +487,12 @@ def advance_watermark(
 
 
 __all__ = [
+    "CLAIM_EXPIRY_S",
     "IngestedFileInfo",
     "PendingFile",
+    "abandon_claims",
     "add_pending_files",
+    "claim_watermark",
     "advance_watermark",
     "commit_pending_files",
     "has_ingested_content",

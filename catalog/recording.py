@@ -35,6 +35,7 @@ from catalog.ledger import (
     PendingFile,
     add_pending_files,
     advance_watermark,
+    claim_watermark,
     commit_pending_files,
     ingested_files_in,
 )
@@ -118,10 +119,15 @@ def prepare_commit(
 
     ``outcome`` may hold ``rows_added``, ``rows_removed``, ``rows_changed`` (ints),
     ``drift`` (a list of dicts with column, change, old_type, new_type, source, line,
-    detail) and ``watermark`` ({"cursor": ..., "value": {...}}).
+    detail), ``watermark`` ({"cursor": ..., "value": {...}}) and ``watermark_from`` (the
+    watermark an appending extract read from, or None: it claims the rows past it, see
+    :func:`catalog.ledger.claim_watermark`). File ranges claim their files
+    (:func:`catalog.ledger.add_pending_files`).
 
     Raises:
         CatalogError: the run is not in the catalog.
+        FileBeingIngested, WatermarkTaken, ClaimsOfEndedRuns: another run's claim stands in
+            the way (nothing is stored).
     """
 
     def work(conn: CoreConnection) -> None:
@@ -133,6 +139,8 @@ def prepare_commit(
         pending = {"table_id": table_id, **jsonable(outcome)}
         stats = {**(found.stats or {}), "pending": pending}
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(stats=stats))
+        if "watermark_from" in outcome:
+            claim_watermark(conn, table_id, run_id, outcome["watermark_from"])
         add_pending_files(conn, table_id, run_id, files)
         if inputs:
             add_edges(conn, run_id, "input", inputs)

@@ -104,9 +104,7 @@ def reap_in(conn: CoreConnection) -> list[str]:
     )
     for run_id, stats in running.all():
         pid = (stats or {}).get("pid")
-        # Containers can share a host name; a pid means something only in its namespace.
-        same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
-        if isinstance(pid, int) and same_namespace and not _process_alive(pid):
+        if process_alive(host, stats) is False:
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id)
@@ -121,6 +119,17 @@ def reap_in(conn: CoreConnection) -> list[str]:
             )
             reaped.append(run_id)
     return reaped
+
+
+def process_alive(host: str | None, stats: Mapping[str, Any] | None) -> bool | None:
+    """Whether the process of a run recorded with ``host`` and ``stats`` still lives: known
+    only for a run of this host (and of this pid namespace), None for any other."""
+    pid = (stats or {}).get("pid")
+    # Containers can share a host name; a pid means something only in its namespace.
+    same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
+    if host != socket.gethostname() or not isinstance(pid, int) or not same_namespace:
+        return None
+    return _process_alive(pid)
 
 
 def finish_run(
@@ -284,6 +293,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "complete_run",
+    "process_alive",
     "reap_dead_runs",
     "reap_in",
     "run_info",

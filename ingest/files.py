@@ -24,8 +24,10 @@ is new; Pillow reads only an image's header for its size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +36,7 @@ from typing import Any, BinaryIO
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from ingest.sources import SourceFile, expand_paths
+from lake.core.failpoints import failpoint
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.landing.commits import TableRun
@@ -161,7 +164,12 @@ def _hash(source: SourceFile) -> tuple[str, int]:
 
 def _store(storage: Storage, source: SourceFile, uri: str, size: int) -> bool:
     """Copy the file to its object unless an object of that size is there; True if copied.
-    (The name is the sha256 of the bytes, so an existing object holds the same bytes.)"""
+    (The name is the sha256 of the bytes, so an existing object holds the same bytes.)
+
+    The object appears whole or not at all: on S3 an upload is visible only once complete;
+    on a disk the copy is written beside it and renamed onto it. Written in place, an
+    object was there half written (a reader of a version naming it, or another ingest of
+    the same bytes, saw it cut short; that ingest then truncated it to write it again)."""
     from pyarrow.fs import FileType
 
     fs, path = storage.filesystem_for(uri)
@@ -170,9 +178,19 @@ def _store(storage: Storage, source: SourceFile, uri: str, size: int) -> bool:
         return False
     if not storage.is_s3:  # on S3 a folder is an empty object of its own: none is needed
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with _open(source) as handle, fs.open_output_stream(path) as target:
-        while chunk := handle.read(BLOCK):
-            target.write(chunk)
+    target_path = path if storage.is_s3 else f"{path}.{uuid.uuid4().hex}.partial"
+    try:
+        with _open(source) as handle, fs.open_output_stream(target_path) as target:
+            failpoint("object_write")
+            while chunk := handle.read(BLOCK):
+                target.write(chunk)
+        if target_path != path:
+            fs.move(target_path, path)
+    except BaseException:
+        if target_path != path:
+            with contextlib.suppress(OSError):
+                fs.delete_file(target_path)
+        raise
     return True
 
 

@@ -240,6 +240,7 @@ def ingest_db(
                             described, table, query, mode, since, watermark, extract.rows, cursor
                         ),
                         staging=staging,
+                        read_from=None if since is None else {"cursor": cursor, "value": previous},
                     )
     return ExtractReport(
         table=str(name),
@@ -285,6 +286,7 @@ def _commit(
     drift: tuple[dict[str, Any], ...],
     source_ref: SourceRef,
     staging: Path,
+    read_from: Mapping[str, Any] | None = None,
 ) -> _Outcome:
     base: dict[str, Any] = {"drift": list(drift)}
     if watermark is not None:
@@ -310,6 +312,11 @@ def _commit(
     if staged.rows == 0:
         return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
     merged = bool(keys) and current is not None
+    if not merged:
+        # Appended rows are not idempotent: the rows past the watermark this extract read
+        # from are claimed at the prepare, so two extracts from it at once cannot both
+        # append them (catalog.ledger.claim_watermark). A merge by key is idempotent.
+        base["watermark_from"] = read_from
 
     def outcome(counts: Counts) -> Mapping[str, Any]:
         if counts.metrics:

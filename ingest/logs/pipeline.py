@@ -237,7 +237,7 @@ def ingest_logs(
                 f"field), so --time-field '{rules.field_label}' cannot apply; ingest into a "
                 "new table to have event times, or leave --time-field out."
             )
-        resume, skipped = _plan(catalog, info, sources, ledger)
+        resume, skipped, known = _plan(catalog, info, sources, ledger)
         if reparse:
             skipped = {}
         to_read = [s for s in sources if s.uri not in skipped]
@@ -364,6 +364,10 @@ def ingest_logs(
                         end_offset=r.bytes_consumed,
                         end_line=r.next_line - 1,
                         records=r.records_read,
+                        # The ranges planned on: the prepare refuses the file if another
+                        # ingest entered one since (two ingests of it at once).
+                        known_ranges=known[r.uri],
+                        skip_copies=not reparse,
                     )
                     for r in staged.sources
                 ],
@@ -408,10 +412,11 @@ def _plan(
     info: TableInfo,
     sources: Sequence[Any],
     ledger: Sequence[IngestedFileInfo] | None,
-) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
-    """Where to resume each file, and which files to skip because their content is in the
-    table already (under this name or another); ``ledger``: the table's committed ranges
-    these sources can match, as the run's start read them (None: read them now)."""
+) -> tuple[dict[str, tuple[int, int, str]], dict[str, str], Counter[str]]:
+    """Where to resume each file, which files to skip because their content is in the
+    table already (under this name or another), and how many committed ranges of each file
+    the plan read; ``ledger``: the table's committed ranges these sources can match, as
+    the run's start read them (None: read them now)."""
     if ledger is None:
         few = len(sources) <= PLAN_QUERY_SOURCES
         ledger = catalog.ingested_files(
@@ -441,7 +446,7 @@ def _plan(
                 )
                 continue
             seen[digest] = source.uri
-    return resume, skipped
+    return resume, skipped, Counter(entry.uri for entry in ledger)
 
 
 def _sha256(source: Any) -> str:

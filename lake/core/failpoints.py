@@ -8,6 +8,8 @@ world (take a server away) before it sends SIGCONT. ``NAME@N`` fires on the N-th
 The variable is read once, at import; unset, :func:`failpoint` is one comparison. The
 points, in the order a write reaches them:
 
+* ``prepare``: a write is about to prepare its commit in the catalog (a log ingest has
+  planned and parsed its files; nothing of it is in the catalog's ledger yet);
 * ``upload``: after each data file is copied into the table's location (before the commit);
 * ``own_commit``: a small append has published its files and is about to write its own log
   entry (``lake.delta.store``; another writer may take that version meanwhile);
@@ -19,6 +21,8 @@ points, in the order a write reaches them:
 * ``materialize_install``: shards moved into the output folder, the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
   lease, and is about to delete files.
+* ``object_write``: ``lake ingest files`` has opened a new object for writing and written
+  nothing yet.
 * ``ray_ingest_task``: a Ray task of ``lake ingest logs --engine ray`` has staged its file and
   copied it into the warehouse's staging folder, and is about to return.
 

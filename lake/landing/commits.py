@@ -21,6 +21,13 @@ a table whose column types change) goes through :meth:`TableRun.land` (or
    schema needs (``timestampNtz``).
 4. **Record** the version in the catalog, with what the run prepared.
 
+The prepare also claims what the commit takes from its sources (``catalog.ledger``): a log
+ingest's file ranges, an appending extract's rows past the watermark. Of two writers that
+planned on the same ledger and take the same, exactly one commits; the other is refused
+(``FileBeingIngested``, ``WatermarkTaken``) before its commit, and run again it skips what
+the first took. Claims of runs that ended without recording a commit are let go once the
+table's log was read for their commits (:meth:`TableRun.prepare`).
+
 A small append makes three catalog transactions (two when it prepares nothing): the
 writer's first (:meth:`TableRun.begin`: the table, the file ranges it ingested before, the
 run started), the prepare, and the record. What the commit will mean (row counts, drift,
@@ -47,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
-from catalog.exceptions import LeaseHeld
+from catalog.exceptions import ClaimsOfEndedRuns, LeaseHeld
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
@@ -60,6 +67,7 @@ from lake.delta.snapshot import Commit, Snapshot
 from lake.delta.store import DeltaStore, appends_as_they_are, rows_from_lines
 from lake.delta.types import same_type
 from lake.landing.staging import Staged, StagingFolder, as_batches, read_staged, stage_batches
+from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,6 +84,8 @@ smaller files chosen before it together (see :func:`compaction_target`)."""
 REWRITE_LEASE_S = 6 * 3600.0
 """How long a rewrite may hold its table's lease; a killed rewriter's lease frees then."""
 REWRITE_WAIT_S = 600.0
+CLAIM_ATTEMPTS = 3
+"""Prepares tried while ranges of ended runs stand in the way (each lets those go)."""
 SOURCE_COLUMN = "_source"
 LINE_COLUMN = "_line"
 
@@ -252,10 +262,35 @@ class TableRun:
     def prepare(
         self, *, outcome: Mapping[str, Any] | None = None, files: Sequence[PendingFile] = ()
     ) -> None:
+        """Store what the coming commit means (``Catalog.prepare_commit``), claiming the
+        file ranges it holds.
+
+        Ranges of the same files left pending by runs that ended without recording a commit
+        are let go once the table's log was read for those runs' commits (recorded then, and
+        their ranges with them): whatever the log held of them is in the ledger, the rest
+        was never committed and can be taken.
+
+        Raises:
+            FileBeingIngested: another run took part of a file since this one planned.
+        """
         inputs, self._inputs = self._inputs, ()
-        self.catalog.prepare_commit(
-            self.run_id, table_id=self.table.id, outcome=outcome or {}, files=files, inputs=inputs
-        )
+        failpoint("prepare")
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                self.catalog.prepare_commit(
+                    self.run_id,
+                    table_id=self.table.id,
+                    outcome=outcome or {},
+                    files=files,
+                    inputs=inputs,
+                )
+                return
+            except ClaimsOfEndedRuns as ended:
+                if attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                # The runs ended before this read of the log: a commit of theirs is in it.
+                sync_table(self.catalog, self.store, self.table, reap=False)
+                self.catalog.abandon_claims(self.table, ended.run_ids)
 
     def land(
         self,

@@ -8,8 +8,11 @@ process gets exactly the backend's environment plus what a test adds (for exampl
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +59,55 @@ def ledger_and_outputs(backend) -> tuple[list[tuple[object, ...]], int, int]:
     return [tuple(r) for r in ranges], outputs, running
 
 
+def data_files(backend, lk, table: str) -> set[str]:
+    """Every Parquet file under the table's location, relative to it."""
+    from lake.core.names import TableName
+
+    location = lk.catalog.get_table(TableName.parse(table)).location.rstrip("/")
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://") :].partition("/")
+        client = backend.s3.client()
+        keys = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix + "/"
+            )
+            for item in page.get("Contents", [])
+        ]
+        return {
+            k[len(prefix) + 1 :] for k in keys if k.endswith(".parquet") and "_delta_log" not in k
+        }
+    root = Path(location)
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts
+    }
+
+
 def lake_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "lake", *args]
+
+
+@contextmanager
+def stopped_child(argv: list[str], env: dict[str, str]) -> Iterator[Callable[[], Proc]]:
+    """A child process held at its failpoint (``LAKE_FAILPOINT=NAME:stop`` in ``env``);
+    what the block gets resumes it and returns how it ended. Killed if the block fails
+    first."""
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
+    assert os.WIFSTOPPED(status), "the child reached the failpoint"
+
+    def resume() -> Proc:
+        os.kill(child.pid, signal.SIGCONT)
+        out, err = child.communicate(timeout=200)
+        return Proc(child.returncode, out, err)
+
+    try:
+        yield resume
+    finally:
+        if child.poll() is None:
+            child.kill()
 
 
 def run_lake(backend, *args: str, timeout: float = 120, **extra: str) -> Proc:

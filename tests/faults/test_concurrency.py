@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import lake
-from tests.faults.conftest import S3_POSTGRES, child_env, ledger_and_outputs
+from tests.faults.conftest import S3_POSTGRES, child_env, ledger_and_outputs, stopped_child
 
 WORKERS = Path(__file__).with_name("workers.py")
 PROCESSES = 4
@@ -156,8 +156,6 @@ def test_two_concurrent_incremental_upserts_retry_their_conflict_without_duplica
     """The first upsert stops after loading the table (failpoint ``merge``), the second
     commits meanwhile, so the first one's merge must conflict and be retried on the new
     version, deterministically."""
-    import os
-    import signal
     import sqlite3
 
     from tests.faults.conftest import lake_argv
@@ -275,23 +273,14 @@ def test_catalog_writers_racing_for_the_same_names_and_numbers_all_succeed_once(
 def _stopped_child(argv: list[str], env: dict[str, str]) -> Iterator[Callable[[], dict]]:
     """A worker process held at its failpoint; what the block gets resumes it and returns
     the report its last line prints (it must succeed). Killed if the block fails first."""
-    child = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once the failpoint stopped it
-    assert os.WIFSTOPPED(status), "the child reached the failpoint"
+    with stopped_child(argv, env) as resume:
 
-    def resume() -> dict:
-        os.kill(child.pid, signal.SIGCONT)
-        out, err = child.communicate(timeout=200)
-        assert child.returncode == 0, err[-3000:]
-        return json.loads(out.splitlines()[-1])
+        def finish() -> dict:
+            done = resume()
+            assert done.returncode == 0, done.stderr[-3000:]
+            return json.loads(done.stdout.splitlines()[-1])
 
-    try:
-        yield resume
-    finally:
-        if child.poll() is None:
-            child.kill()
+        yield finish
 
 
 @pytest.mark.timeout(240)

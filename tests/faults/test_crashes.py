@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.conftest import ledger_and_outputs, run_lake
+from tests.faults.conftest import data_files, ledger_and_outputs, run_lake
 
 TABLE = "crash.events"
 FIRST = 5
@@ -33,34 +33,6 @@ def _log(path: Path, records: int, tag: str) -> str:
         )
     )
     return str(path)
-
-
-def _data_files(backend, lk) -> set[str]:
-    """Every Parquet file under the table's location, relative to it."""
-    location = lk.catalog.get_table(_name()).location.rstrip("/")
-    if location.startswith("s3://"):
-        bucket, _, prefix = location[len("s3://") :].partition("/")
-        client = backend.s3.client()
-        keys = [
-            item["Key"]
-            for page in client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix + "/"
-            )
-            for item in page.get("Contents", [])
-        ]
-        return {
-            k[len(prefix) + 1 :] for k in keys if k.endswith(".parquet") and "_delta_log" not in k
-        }
-    root = Path(location)
-    return {
-        str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts
-    }
-
-
-def _name():
-    from lake.core.names import TableName
-
-    return TableName.parse(TABLE)
 
 
 def _count(cli) -> int:
@@ -119,11 +91,11 @@ def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(
 
     # Orphans of the killed upload are in no version, and vacuum removes them.
     referenced = {f.path for f in lk.delta(lk.table(TABLE)).snapshot().files}
-    orphans = _data_files(backend, lk) - referenced
+    orphans = data_files(backend, lk, TABLE) - referenced
     assert len(orphans) == (1 if point == "upload" else 0)
     vacuum = cli("vacuum", TABLE, "--retain", "0d", "--apply", "--output", "json")
     assert vacuum.exit_code == 0, vacuum.stderr
-    assert _data_files(backend, lk) == referenced
+    assert data_files(backend, lk, TABLE) == referenced
     assert _count(cli) == FIRST + SECOND
     assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
 

@@ -1,0 +1,122 @@
+"""Claims of file ranges in the ingest ledger, two catalog transactions at once.
+
+Entering a run's ranges checks that no other run entered a range of the same file since
+the run planned, then inserts; two transactions doing that at once must not both find
+nothing (PostgreSQL's READ COMMITTED shows neither the other's uncommitted rows). The
+table's row is locked first, so the second waits for the first: here it is told not to
+wait (``lock_timeout``, ``busy_timeout`` 0) and must fail to claim while the first is
+open, and be refused once the first committed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from catalog.catalog import Catalog
+from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested
+from catalog.ledger import PendingFile, add_pending_files, ingested_files
+from lake.core.names import TableName
+
+URI = "file:///logs/app.log"
+
+
+def _range(known: int, end: int = 100) -> PendingFile:
+    return PendingFile(URI, "ab" * 32, 0, end, 10, 10, known_ranges=known)
+
+
+def _no_wait(connection, dialect: str) -> None:
+    if dialect == "postgresql":
+        connection.execute(text("SET LOCAL lock_timeout = '1ms'"))
+    else:
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+
+
+@pytest.fixture
+def catalog(backend):
+    connected = Catalog(backend.catalog_url)
+    yield connected
+    connected.close()
+
+
+def _table(catalog: Catalog):
+    return catalog.create_table(
+        TableName.parse("claims.events"), kind="logs", location="file:///nowhere", exist_ok=True
+    )
+
+
+def test_a_second_claim_of_a_file_waits_for_the_first_and_is_then_refused(catalog):
+    table = _table(catalog)
+    first = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    second = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    engine, dialect = catalog.engine, catalog.dialect
+    with engine.connect() as a, engine.connect() as b:
+        with a.begin():
+            add_pending_files(a, table.id, first, [_range(0)])
+            # The first's claim is not committed: the second cannot claim meanwhile.
+            with pytest.raises(OperationalError), b.begin():
+                _no_wait(b, dialect)
+                add_pending_files(b, table.id, second, [_range(0)])
+        # Committed (pending, its run alive): the second is refused, naming the first.
+        with pytest.raises(FileBeingIngested, match=f"is being ingested .* by run {first}"):
+            with b.begin():
+                add_pending_files(b, table.id, second, [_range(0)])
+    catalog.finish_run(first, status="failed")
+    # Its run ended without a commit: its range stands in the way until let go.
+    with pytest.raises(ClaimsOfEndedRuns) as ended:
+        catalog.core_transaction(lambda c: add_pending_files(c, table.id, second, [_range(0)]))
+    assert ended.value.run_ids == (first,)
+    catalog.abandon_claims(table, [first])
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, second, [_range(0)]))
+
+
+def test_a_range_committed_after_the_plan_refuses_the_claim_and_one_read_by_it_does_not(
+    catalog,
+):
+    from catalog.ledger import commit_pending_files
+
+    table = _table(catalog)
+    first = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, first, [_range(0)]))
+    catalog.core_transaction(lambda c: commit_pending_files(c, first, 1))
+    late = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    with pytest.raises(FileBeingIngested, match=f"by run {first} \\(version 1\\)"):
+        catalog.core_transaction(lambda c: add_pending_files(c, table.id, late, [_range(0, 50)]))
+    # A run that planned on that range (it read it) claims the rest of the grown file.
+    grown = PendingFile(URI, "cd" * 32, 100, 200, 20, 10, known_ranges=1)
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, late, [grown]))
+    assert [f.end_offset for f in ingested_files(catalog, table)] == [100]
+
+
+@pytest.mark.parametrize(("hours", "blocks"), [(1, True), (25, False)])
+def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blocks):
+    """Whether another host's process lives cannot be asked: its claim holds for
+    CLAIM_EXPIRY_S from its run's start, then it is let go and the run is failed."""
+    from datetime import UTC, datetime, timedelta
+
+    from catalog.definitions import RUNS
+    from catalog.ledger import CLAIM_EXPIRY_S
+
+    assert CLAIM_EXPIRY_S == 24 * 3600
+    table = _table(catalog)
+    away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
+    started = datetime.now(UTC) - timedelta(hours=hours)
+    catalog.core_transaction(
+        lambda c: c.execute(
+            RUNS.update().where(RUNS.c.id == away).values(host="elsewhere", started_at=started)
+        )
+    )
+    here = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    claim = lambda c: add_pending_files(c, table.id, here, [_range(0)])  # noqa: E731
+    if blocks:
+        with pytest.raises(FileBeingIngested, match=f"by run {away}"):
+            catalog.core_transaction(claim)
+        return
+    with pytest.raises(ClaimsOfEndedRuns):
+        catalog.core_transaction(claim)
+    catalog.abandon_claims(table, [away])
+    catalog.core_transaction(claim)
+    run = catalog.get_run(away)
+    assert run.status == "failed" and "more than 24 hours" in run.error
