@@ -1303,6 +1303,12 @@ class _Stage:
             # line that did not parse) cuts a day's run in two: still slices.
             for start, end, d in runs:
                 self._write(table.slice(start, end - start), d, schema, batch.is_json)
+            if _in_order(runs):
+                # The days before the batch's last are over (logs in time order): their rows
+                # go to the encoders now, not two batches later. At the end of a many-day
+                # file only its last day's rows were then left to encode, not two chunks'.
+                for _, _, d in runs[:-1]:
+                    self._flush(d, whole_groups=False)
             return
         for d in uniq.to_pylist():
             mask = (
@@ -1972,6 +1978,12 @@ def _runs(dates: pa.Array) -> list[tuple[int, int, str | None]] | None:
         d = dates[a].as_py()
         out.append((a, b, d.isoformat() if d else None))
     return out
+
+
+def _in_order(runs: Sequence[tuple[int, int, str | None]]) -> bool:
+    """Whether each run's date is later than the one before (none missing)."""
+    dates = [d for _, _, d in runs if d is not None]
+    return len(dates) == len(runs) and all(a < b for a, b in zip(dates, dates[1:], strict=False))
 
 
 def _line_array(lines: Sequence[int]) -> pa.Array:
