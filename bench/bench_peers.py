@@ -137,10 +137,12 @@ given in CPU-seconds of work where it can be):
   (the two threads of an earlier round alternated row groups between two files per
   partition, and were dropped for it). (2) When a batch's days come in order, the days
   before its last go to the encoders as soon as it is written (the two-batch rule stays for
-  days out of order). (3) A straddling line is joined to the next block (a 2 ms copy of 16
-  MiB on the reader thread). Staged rows, types, ``_raw``, ``_line``, ``_error``, event
-  dates, files, row groups, drift and the file reports are the same as main's on the 1-,
-  28- and 60-day files (compared column for column, sorted by ``_line``).
+  days out of order). Staged rows, types, ``_raw``, ``_line``, ``_error``, event dates,
+  files, row groups, drift and the file reports are the same as main's on the 1-, 28- and
+  60-day files (compared column for column, sorted by ``_line``). Peak memory staging
+  ``bench_ingest_logs``' nested file of 2M lines (582 MB, 10 days): 393-400 -> 449 MB (the
+  second encoder's buffers; a queue of two row groups per thread instead of four changed
+  nothing).
 * Measured, main against this code alternating (fresh processes, load 12-15 for this line):
   encoding left after the last parse, 60-day file: 0.23 / 0.19 / 0.11 CPU-s on one thread
   -> 0.11 / 0.11 / 0.10 split over two (0.05-0.06 each); 28-day: 0.27 / 0.22 / 0.14 -> 0.11
@@ -169,8 +171,12 @@ given in CPU-seconds of work where it can be):
   the command before pyarrow loads would put Parquet's pages in jemalloc too: three runs
   each at load 16 told nothing (user 2.55-2.98 / 2.64-3.16 CPU-s, system 0.55-0.73 /
   0.60-0.85), not adopted.
-* Tried and dropped: nothing else was tried in code; the ideas above are measured only as
-  far as stated.
+* Tried and dropped: joining the straddling line to the next block (a 2 ms copy of 16 MiB
+  on the reader thread) to do away with the one-line batches: peak memory on the 2M-line
+  file 389-400 -> 494-514 MB with one encoder thread (two 16 MiB buffers a block, which
+  glibc then keeps in the reader thread's arena), for a gain too small to see in wall time;
+  the A/B above was run with it in, and the final code was checked for the same staged
+  output again.
 
 ``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
 ``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's

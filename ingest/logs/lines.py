@@ -123,10 +123,16 @@ def iter_chunks(
         size += len(block)
         if size < chunk_bytes:
             continue
-        # A short carried-over line and a big block are joined, a copy of the block (2 ms
-        # for 16 MiB on this thread): cut apart, the straddling line was a chunk of its own,
-        # parsed, conformed and queued as one more batch on the busier threads (9 of the
-        # 19 batches of a 153 MB file).
+        if len(parts) == 2 and len(parts[0]) < len(parts[1]) // 8:
+            # A short carried-over line and a big block: cut the straddling line on its own
+            # rather than copy the whole block behind it.
+            carry, big = parts
+            nl = big.find(b"\n")
+            if nl >= 0:
+                yield from cutter.cut(carry + big[: nl + 1], final=False)
+                rest = yield from cutter.cut(big, final=False, start=nl + 1)
+                parts, size = ([rest], len(rest)) if rest else ([], 0)
+                continue
         buf = parts[0] if len(parts) == 1 else b"".join(parts)
         rest = yield from cutter.cut(buf, final=False)
         parts, size = ([rest], len(rest)) if rest else ([], 0)
