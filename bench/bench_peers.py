@@ -123,9 +123,10 @@ given in CPU-seconds of work where it can be):
   without it; so the encoder also started late (after the third batch, 0.4 s in). (2) A
   line straddling two 16 MiB reads became a one-line chunk of its own: 18 batches for 10
   chunks, each one-line batch 1-2 ms of the parse thread and 5-13 ms of the main thread
-  (conforming, event times, and the two-batch rule above counting it as a batch). (3) After
-  staging, ``land`` ran 0.07-0.1 s on one thread: publishing (hard links; reading the 60
-  footers and their statistics again, 23 ms), the Delta commit (26 ms), the catalog's record
+  (conforming, event times, and the two-batch rule above counting it as a batch): left so,
+  see below. (3) After staging, ``land`` ran 0.07-0.1 s on one thread: publishing (hard
+  links; reading the 60 footers and their statistics again, 23 ms), the Delta commit (26
+  ms), the catalog's record
   (30-40 ms, most of it SQLAlchemy compiling statements: its cache is per engine, so cold
   in a new process or connection). (4) ``perf`` of the stage: 7-8% of its samples are the
   kernel zeroing fresh pages; about half of that under Parquet's column writers, which
@@ -143,20 +144,25 @@ given in CPU-seconds of work where it can be):
   ``bench_ingest_logs``' nested file of 2M lines (582 MB, 10 days): 393-400 -> 449 MB (the
   second encoder's buffers; a queue of two row groups per thread instead of four changed
   nothing).
-* Measured, main against this code alternating (fresh processes, load 12-15 for this line):
-  encoding left after the last parse, 60-day file: 0.23 / 0.19 / 0.11 CPU-s on one thread
-  -> 0.11 / 0.11 / 0.10 split over two (0.05-0.06 each); 28-day: 0.27 / 0.22 / 0.14 -> 0.11
-  / 0.11 / 0.19 over two; 1-day: unchanged (0.09-0.24 on one thread: one file at a time).
+* Measured, main against this code alternating (fresh processes, load 12-15 for this line,
+  the straddle join below still in): encoding left after the last parse, 60-day file: 0.23
+  / 0.19 / 0.11 CPU-s on one thread -> 0.11 / 0.11 / 0.10 split over two (0.05-0.06 each);
+  28-day: 0.27 / 0.22 / 0.14 -> 0.11 / 0.11 / 0.19 over two; 1-day: unchanged (0.09-0.24 on
+  one thread: one file at a time).
   In-process wall and CPU (fresh processes, each after a warm-up ingest of 20,000 lines;
-  main, this code and DuckDB's COPY alternating; medians of 5; load 2.2-3.4 in the one quiet
-  window, most of it the bench itself): 60 days 2.00 -> 1.73 s (rounds 1.64-2.08 / 1.65-2.15),
-  CPU 3.07 -> 3.06 s, DuckDB 0.65 s and 1.19 CPU-s (3.10x -> 2.69x DuckDB's time, 0.32x ->
-  0.37x its throughput; per-round ratios 2.83 -> 2.86, DuckDB's own rounds moving 0.58-0.78
-  s); 28 days 1.80 -> 1.69 s, CPU 3.04 -> 2.92, per-round 2.66 -> 2.54; 1 day 1.49 -> 1.44
-  s, CPU 2.53 -> 2.54, per-round 2.23 -> 2.15. So: a few percent of wall where a core was
-  idle, the same CPU, inside the noise of five rounds. At load 4-20 (other suites running)
-  the same A/B said nothing (60 days, per-round medians 2.60 -> 3.00 at load 4-5, 2.84 ->
-  1.94 in seven rounds at load 3-5): other processes fill an idle core there anyway. What
+  main, this code and DuckDB's COPY alternating; medians of 5; load 1.6-2.8, most of it the
+  bench itself), the final code: 60 days 2.22 -> 2.12 s, CPU 3.72 -> 3.56 s, DuckDB 0.79 s
+  and 1.42 CPU-s (per-round ratios to DuckDB 2.69 -> 2.74); 28 days 1.58 -> 1.52 s, CPU
+  2.63 -> 2.64, DuckDB 0.62 s (2.63 -> 2.48); 1 day 1.55 -> 1.60 s, CPU 2.74 -> 2.74,
+  DuckDB 0.62 s (2.54 -> 2.54). An earlier run with the straddle join below (load 2.2-3.4):
+  60 days 2.00 -> 1.73 s (3.10x -> 2.69x DuckDB's time by medians, per round 2.83 -> 2.86),
+  28 days 1.80 -> 1.69 s (2.66 -> 2.54), 1 day 1.49 -> 1.44 s (2.23 -> 2.15), CPU the same.
+  In one quiet timeline each, the stage's ``finish`` (the last files closed) took 0.17 s on
+  main and 0.05 s here. So the tail is shorter, worth about 0.1 s of a 60-day ingest in
+  principle (half of 0.2 s of one core's work moved to the idle one), and that is inside
+  the noise of five rounds; the CPU is the same. At load 4-20 (other suites running) the
+  same A/B said nothing (60 days, per-round medians 2.60 -> 3.00 at load 4-5, 2.84 -> 1.94
+  in seven rounds at load 3-5): other processes fill an idle core there anyway. What
   bounds the ingest now is its work, not the overlap: 2.5-3.1 CPU-s against DuckDB's
   1.1-1.2 (2.2-2.6x), so even perfect use of both cores gives about 0.4-0.45x DuckDB's
   throughput; 0.8x needs the parser and the encoder to do half the work (the second
