@@ -108,6 +108,82 @@ only CPU-seconds and ratios within one run are given):
   lines), but its handling of conflicts, numbers beyond 64 bits and duplicate keys differs
   from the exact reader's: it would need its own equivalence checks, not done here.
 
+Third pass (issue 18 ingest, December 2026): where the cores sit idle. A timeline of the
+in-process 60-day ingest: per-thread CPU from ``/proc/self/task/*/stat`` every 20 ms, and
+the start and end of each chunk's read, parse and conform and of each encoder job (the
+load was 2 for the first runs, then 4-20 from other helpers' suites, so what follows is
+given in CPU-seconds of work where it can be):
+
+* Found. In the middle of the ingest both cores were busy (1.6-2.2 CPU-s per second at load
+  2); they were not at the ends. (1) The end: the days of the last two chunks were encoded
+  after the last parse, on the one encoder thread, with the other core idle: 0.11-0.27
+  CPU-s of encoding (medians 0.19 on the 60-day file, 0.22 on the 28-day one; 0.25-0.3 s of
+  a 1.7 s ingest at load 2 with one core busy). A day of the 60-day file (16,700 rows) never
+  fills a row group, and its rows went to the encoder only once two batches had passed
+  without it; so the encoder also started late (after the third batch, 0.4 s in). (2) A
+  line straddling two 16 MiB reads became a one-line chunk of its own: 18 batches for 10
+  chunks, each one-line batch 1-2 ms of the parse thread and 5-13 ms of the main thread
+  (conforming, event times, and the two-batch rule above counting it as a batch): left so,
+  see below. (3) After staging, ``land`` ran 0.07-0.1 s on one thread: publishing (hard
+  links; reading the 60 footers and their statistics again, 23 ms), the Delta commit (26
+  ms), the catalog's record
+  (30-40 ms, most of it SQLAlchemy compiling statements: its cache is per engine, so cold
+  in a new process or connection). (4) ``perf`` of the stage: 7-8% of its samples are the
+  kernel zeroing fresh pages; about half of that under Parquet's column writers, which
+  allocate from Arrow's C++ default pool (mimalloc) whatever ``pa.set_memory_pool`` says
+  (the jemalloc switch of the first pass covers pyarrow's own buffers only). The rest of
+  the CPU is as the second pass found it (pyarrow's JSON parser, zstd of ``_raw``).
+* Changed: (1) two encoder threads; each staged file is given to one of them when it opens,
+  in turn, so its row groups stay in order and a partition has no more files than before
+  (the two threads of an earlier round alternated row groups between two files per
+  partition, and were dropped for it). (2) When a batch's days come in order, the days
+  before its last go to the encoders as soon as it is written (the two-batch rule stays for
+  days out of order). Staged rows, types, ``_raw``, ``_line``, ``_error``, event dates,
+  files, row groups, drift and the file reports are the same as main's on the 1-, 28- and
+  60-day files (compared column for column, sorted by ``_line``). Peak memory staging
+  ``bench_ingest_logs``' nested file of 2M lines (582 MB, 10 days): 393-400 -> 449 MB (the
+  second encoder's buffers; a queue of two row groups per thread instead of four changed
+  nothing).
+* Measured, main against this code alternating (fresh processes, load 12-15 for this line,
+  the straddle join below still in): encoding left after the last parse, 60-day file: 0.23
+  / 0.19 / 0.11 CPU-s on one thread -> 0.11 / 0.11 / 0.10 split over two (0.05-0.06 each);
+  28-day: 0.27 / 0.22 / 0.14 -> 0.11 / 0.11 / 0.19 over two; 1-day: unchanged (0.09-0.24 on
+  one thread: one file at a time).
+  In-process wall and CPU (fresh processes, each after a warm-up ingest of 20,000 lines;
+  main, this code and DuckDB's COPY alternating; medians of 5; load 1.6-2.8, most of it the
+  bench itself), the final code: 60 days 2.22 -> 2.12 s, CPU 3.72 -> 3.56 s, DuckDB 0.79 s
+  and 1.42 CPU-s (per-round ratios to DuckDB 2.69 -> 2.74); 28 days 1.58 -> 1.52 s, CPU
+  2.63 -> 2.64, DuckDB 0.62 s (2.63 -> 2.48); 1 day 1.55 -> 1.60 s, CPU 2.74 -> 2.74,
+  DuckDB 0.62 s (2.54 -> 2.54). An earlier run with the straddle join below (load 2.2-3.4):
+  60 days 2.00 -> 1.73 s (3.10x -> 2.69x DuckDB's time by medians, per round 2.83 -> 2.86),
+  28 days 1.80 -> 1.69 s (2.66 -> 2.54), 1 day 1.49 -> 1.44 s (2.23 -> 2.15), CPU the same.
+  In one quiet timeline each, the stage's ``finish`` (the last files closed) took 0.17 s on
+  main and 0.05 s here. So the tail is shorter, worth about 0.1 s of a 60-day ingest in
+  principle (half of 0.2 s of one core's work moved to the idle one), and that is inside
+  the noise of five rounds; the CPU is the same. At load 4-20 (other suites running) the
+  same A/B said nothing (60 days, per-round medians 2.60 -> 3.00 at load 4-5, 2.84 -> 1.94
+  in seven rounds at load 3-5): other processes fill an idle core there anyway. What
+  bounds the ingest now is its work, not the overlap: 2.5-3.1 CPU-s against DuckDB's
+  1.1-1.2 (2.2-2.6x), so even perfect use of both cores gives about 0.4-0.45x DuckDB's
+  throughput; 0.8x needs the parser and the encoder to do half the work (the second
+  pass's DuckDB ``read_json`` with its own equivalence checks is the largest piece left).
+* Not done, for a next pass: a 1-day file is one Parquet file, encoded on one thread, and
+  the encoder's queue (up to four row groups) is what is left after the last parse;
+  pyarrow's writer does not expose Arrow's parallel column writing
+  (``ArrowWriterProperties::set_use_threads``). Publishing could take the footers from the
+  writers (``metadata_collector``) instead of reading them again (10 ms for 60 files); the
+  catalog's record and prepare could run while the encoders finish, which needs the stage
+  to hand over before its files are closed. ``ARROW_DEFAULT_MEMORY_POOL=jemalloc`` set by
+  the command before pyarrow loads would put Parquet's pages in jemalloc too: three runs
+  each at load 16 told nothing (user 2.55-2.98 / 2.64-3.16 CPU-s, system 0.55-0.73 /
+  0.60-0.85), not adopted.
+* Tried and dropped: joining the straddling line to the next block (a 2 ms copy of 16 MiB
+  on the reader thread) to do away with the one-line batches: peak memory on the 2M-line
+  file 389-400 -> 494-514 MB with one encoder thread (two 16 MiB buffers a block, which
+  glibc then keeps in the reader thread's arena), for a gain too small to see in wall time;
+  the A/B above was run with it in, and the final code was checked for the same staged
+  output again.
+
 ``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
 ``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's
 DuckDB catalog, and prints the

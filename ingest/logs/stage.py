@@ -150,13 +150,14 @@ RAW_BYTES = "_raw_bytes"
 only in tables that ever had such a record."""
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 _MAX_OPEN_WRITERS = 64
-_WRITER_THREADS = 1
 INLINE_SOURCE_BYTES = 256 << 10
 """Files up to this size are staged on the calling thread alone (see ``_Stage._ingest_file``)."""
-"""Parquet encoder threads (row groups of a partition alternate between their files). Two
-measured no faster than one on the 2-vCPU machines (0.48 vs 0.50 of DuckDB's throughput,
-with the queue below): the pipeline is bound by total CPU, not by the encoder; more files
-per partition for nothing."""
+_WRITER_THREADS = 2
+"""Parquet encoder threads. Each staged file is encoded on one of them, the thread it was
+given when it opened (in turn), so a file's row groups stay in order and a partition has
+no more files than with one thread. With one, the encoder ran alone at the end of a
+many-day file, for the days still held for full row groups (0.2-0.3 s of a 1.7 s 60-day
+ingest with a core idle); a 1-day file has one file at a time and gains nothing."""
 _QUEUED_WRITES = 4
 """Row groups waiting for the encoder. With one, the parser stopped whenever the encoder
 was behind, leaving a core idle (0.5 s of 4.8 s on 2M nested lines)."""
@@ -892,9 +893,10 @@ class _Stage:
         self.schema: _Schema | None = None
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int]]] = {}
         self.written: list[_Written] = []
-        self.writers: dict[tuple[str | None, int], tuple[pq.ParquetWriter, _Written]] = {}
+        # The open file of each partition, and the encoder thread it was given.
+        self.writers: dict[str | None, tuple[pq.ParquetWriter, _Written, int]] = {}
         self._pending: dict[str | None, _Pending] = {}
-        self._lanes: dict[str | None, int] = {}
+        self._next_lane = 0
         # Encodings chosen once per schema from a full sample, not again for every day's file:
         # judging 16,384 rows of every column took about 12 ms per file, 42% of the main
         # thread's time on a 60-day ingest.
@@ -903,7 +905,7 @@ class _Stage:
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
-        self._pools = [_WriterThread() for _ in range(_WRITER_THREADS)]
+        self._pools = [_WriterThread(f"lake-log-writer-{i}") for i in range(_WRITER_THREADS)]
         self._closed = False
         self._pending_rows = 0
         self._pending_bytes = 0
@@ -1301,6 +1303,12 @@ class _Stage:
             # line that did not parse) cuts a day's run in two: still slices.
             for start, end, d in runs:
                 self._write(table.slice(start, end - start), d, schema, batch.is_json)
+            if _in_order(runs):
+                # The days before the batch's last are over (logs in time order): their rows
+                # go to the encoders now, not two batches later. At the end of a many-day
+                # file only its last day's rows were then left to encode, not two chunks'.
+                for _, _, d in runs[:-1]:
+                    self._flush(d, whole_groups=False)
             return
         for d in uniq.to_pylist():
             mask = (
@@ -1483,10 +1491,7 @@ class _Stage:
         buf.tables = [rest] if rest.num_rows else []
         buf.rows = rest.num_rows
         self._pending_rows -= n
-        # With _WRITER_THREADS > 1, row groups of one partition alternate between files,
-        # each encoded on its own thread.
-        lane = self._lanes[date] = (self._lanes.get(date, -1) + 1) % len(self._pools)
-        writer, written = self._writer_for(date, lane, buf.schema, ready)
+        writer, written, lane = self._writer_for(date, buf.schema, ready)
         written.records += n
         written.is_json = written.is_json and buf.is_json
         self._pools[lane].submit(lambda: writer.write_table(ready, row_group_size=ROW_GROUP_ROWS))
@@ -1504,10 +1509,11 @@ class _Stage:
         return options
 
     def _writer_for(
-        self, date: str | None, lane: int, schema: _Schema, table: pa.Table
-    ) -> tuple[pq.ParquetWriter, _Written]:
-        """The open writer ``table``'s rows go to (a new file when they would overfill it)."""
-        key = (date, lane)
+        self, date: str | None, schema: _Schema, table: pa.Table
+    ) -> tuple[pq.ParquetWriter, _Written, int]:
+        """The open writer ``table``'s rows go to (a new file when they would overfill it),
+        and the encoder thread that file is given to."""
+        key = date
         entry = self.writers.get(key)
         if entry is not None and entry[1].records + table.num_rows > ROWS_PER_FILE:
             self._close_writer(key)
@@ -1530,14 +1536,20 @@ class _Stage:
                 schema.has_time,
                 has_raw_bytes=schema.has_raw_bytes,
             )
-            entry = (_parquet_writer(path, schema.arrow, self._options_for(schema, table)), written)
+            lane = self._next_lane
+            self._next_lane = (lane + 1) % len(self._pools)
+            entry = (
+                _parquet_writer(path, schema.arrow, self._options_for(schema, table)),
+                written,
+                lane,
+            )
             self.written.append(written)
             self.writers[key] = entry
         return entry
 
-    def _close_writer(self, key: tuple[str | None, int]) -> None:
-        writer, _ = self.writers.pop(key)
-        self._pools[key[1]].submit(writer.close)
+    def _close_writer(self, key: str | None) -> None:
+        writer, _, lane = self.writers.pop(key)
+        self._pools[lane].submit(writer.close)
 
     def _close_writers(self) -> None:
         for date in list(self._pending):
@@ -1750,7 +1762,8 @@ class _WriterThread:
     waiting; on the caller's thread while ``inline`` (a small file), after the jobs queued
     before, so the order stays. The thread starts with the first job it gets."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "lake-log-writer") -> None:
+        self.name = name
         self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=_QUEUED_WRITES)
         self.error: BaseException | None = None
         self.inline = False
@@ -1779,7 +1792,7 @@ class _WriterThread:
             self._do(job)
             return
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True, name="lake-log-writer")
+            self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
             self._thread.start()
         self._jobs.put(job)
 
@@ -1965,6 +1978,12 @@ def _runs(dates: pa.Array) -> list[tuple[int, int, str | None]] | None:
         d = dates[a].as_py()
         out.append((a, b, d.isoformat() if d else None))
     return out
+
+
+def _in_order(runs: Sequence[tuple[int, int, str | None]]) -> bool:
+    """Whether each run's date is later than the one before (none missing)."""
+    dates = [d for _, _, d in runs if d is not None]
+    return len(dates) == len(runs) and all(a < b for a, b in zip(dates, dates[1:], strict=False))
 
 
 def _line_array(lines: Sequence[int]) -> pa.Array:

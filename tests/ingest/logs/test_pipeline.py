@@ -6,12 +6,13 @@ import gzip
 import json
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from ingest.exceptions import SourceNotFound, SourceUnreadable
+from ingest.exceptions import IngestError, SourceNotFound, SourceUnreadable
 from lake.core.names import TableName
 from tests.conftest import DATA
 
@@ -183,6 +184,49 @@ def test_a_truncated_file_in_a_batch_commits_nothing_and_names_the_file(lk, tmp_
     assert len(failed) == 1 and "broken.log.gz" in failed[0].error
     retry = lk.ingest_logs("web.access", good, preset="apache-combined")
     assert retry.records_read == 10
+
+
+def test_a_failed_write_on_the_second_encoder_thread_commits_nothing_and_leaves_no_file(
+    lk, tmp_path, monkeypatch
+):
+    """Staged files are encoded on two threads, each file on one of them: a write failing on
+    the second fails the ingest with our error, and nothing of it stays or is committed."""
+    import pyarrow.parquet as pq
+
+    lk.ingest_logs("web.days", _write(tmp_path / "first.jsonl", [_day_line(0, 0)]))
+    # Four days, over the size staged on the calling thread alone: the days' files go to
+    # the encoder threads in turn.
+    lines = [_day_line(i % 4, i) for i in range(8_000)]
+    days = _write(tmp_path / "days.jsonl", sorted(lines))
+    real = pq.ParquetWriter.write_table
+    failed = []
+
+    def write_table(self, table, *args, **kwargs):
+        if threading.current_thread().name == "lake-log-writer-1":
+            failed.append(table.num_rows)
+            raise OSError(28, "No space left on device")
+        return real(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write_table)
+    staging = Path(tempfile.mkdtemp(prefix="lake-test-", dir=tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+
+    with pytest.raises(IngestError, match="Cannot write staged Parquet: .*No space left"):
+        lk.ingest_logs("web.days", days)
+
+    assert failed  # the second thread did get a file
+    assert not list(staging.iterdir())  # no staged file (nor folder) is left
+    assert [v.version for v in lk.history("web.days")] == [0]
+    assert _rows(lk, "web.days").num_rows == 1
+    [run] = [r for r in lk.runs() if r.status == "failed"]
+    assert "No space left on device" in run.error
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", real)
+    assert lk.ingest_logs("web.days", days).records_read == 8_000
+
+
+def _day_line(day: int, i: int) -> str:
+    ts = f"2026-10-{day + 1:02d}T{i % 24:02d}:{i % 60:02d}:00Z"
+    return json.dumps({"ts": ts, "n": i, "path": f"/items/{i % 97}", "pad": "x" * 40}) + "\n"
 
 
 def test_a_path_that_does_not_exist_creates_nothing(lk, tmp_path):
