@@ -50,6 +50,16 @@ _STARTED_IN: int | None = None
 """The process in which obstore's runtime started (its first client): only it can use it."""
 
 
+def _after_fork_in_child() -> None:
+    """A fresh lock in a forked child: another thread of the parent may have held it at the
+    fork (making a client), and no thread of the child would ever release it."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # -- S3 ----------------------------------------------------------------------------------------
 
 

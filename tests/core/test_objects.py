@@ -191,3 +191,24 @@ def test_delete_tree_removes_odd_names_and_no_folder_that_only_shares_its_prefix
     objects.delete_tree(storage, f"{folder}/t/part-1")
 
     assert _files(backend, storage, folder) == ["t/part-1.json", "t/part-10/z"]
+
+
+def test_a_process_forked_while_another_thread_made_a_client_can_send_requests(backend):
+    """The module's lock, held by another thread at the fork (making a client, which imports
+    obstore), stayed held for ever in the child."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    answers, answer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        answer.send(objects.send(len, b"four").result())
+
+    with objects._LOCK:  # as another thread inside client() at the moment of the fork
+        process = context.Process(target=child)
+        process.start()
+    process.join(timeout=60)  # a bound on a hang, not a timing assertion
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0 and answers.recv() == 4
