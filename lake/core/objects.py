@@ -14,6 +14,11 @@ names). Locally the delete is a plain file removal.
 
 Errors reach callers as :class:`~lake.core.errors.StorageError` (one sentence, through
 :meth:`Storage.translate`), except where a function says what else it raises.
+
+A process forked after obstore made a request cannot use it: its runtime's threads stayed in
+the parent, and a request in the child waited forever (a DataLoader worker or a ``fork`` pool
+after the parent queried the lake). There the requests go through pyarrow's filesystem, as
+they did before obstore, and a put-if-absent (which pyarrow cannot make) is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from obstore.store import S3Store
 
 T = TypeVar("T")
+_NO_BUCKET = "<Code>NoSuchBucket</Code>"
 
 SENDERS = 4
 """Threads that send requests whose answers the caller takes later (:func:`send`)."""
@@ -40,6 +46,18 @@ SENDERS = 4
 _STORES: dict[tuple[object, ...], S3Store] = {}
 _LOCK = threading.Lock()
 _SENDER: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_STARTED_IN: int | None = None
+"""The process in which obstore's runtime started (its first client): only it can use it."""
+
+
+def _after_fork_in_child() -> None:
+    """A fresh lock in a forked child: another thread of the parent may have held it at the
+    fork (making a client), and no thread of the child would ever release it."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # -- S3 ----------------------------------------------------------------------------------------
@@ -57,12 +75,27 @@ def s3_key(uri: str) -> tuple[str, str]:
 def client(storage: Storage, bucket: str) -> S3Store:
     """One obstore client per S3 configuration, bucket and process (making one costs more
     than a request; a forked child makes its own)."""
+    global _STARTED_IN
     key = (storage.config, bucket, os.getpid())
     with _LOCK:
         found = _STORES.get(key)
         if found is None:
             found = _STORES[key] = _new_client(storage, bucket)
+            if _STARTED_IN is None:
+                _STARTED_IN = os.getpid()
     return found
+
+
+def _forked() -> bool:
+    """Whether this process was forked after obstore's runtime started in its parent."""
+    return _STARTED_IN is not None and _STARTED_IN != os.getpid()
+
+
+def _arrow(storage: Storage, path: str) -> tuple[Any, str]:
+    """pyarrow's filesystem and ``bucket/key`` for ``path`` (in a forked process)."""
+    bucket, key = s3_key(path)
+    fs, _ = storage.filesystem_for(f"s3://{bucket}/{key}")
+    return fs, f"{bucket}/{key}"
 
 
 def _new_client(storage: Storage, bucket: str) -> S3Store:
@@ -119,6 +152,10 @@ def get(storage: Storage, path: str) -> bytes:
         FileNotFoundError: there is none.
         OSError: the request failed (the server's own words).
     """
+    if _forked():
+        fs, at = _arrow(storage, path)
+        with fs.open_input_stream(at) as stream:
+            return stream.read()
     import obstore
 
     bucket, key = s3_key(path)
@@ -136,6 +173,13 @@ def exists(storage: Storage, path: str) -> bool:
     Raises:
         OSError: the request failed (the server's own words).
     """
+    if _forked():
+        fs, at = _arrow(storage, path)
+        try:
+            with fs.open_input_stream(at):  # a HEAD; get_file_info would list a missing key
+                return True
+        except FileNotFoundError:
+            return False
     import obstore
 
     bucket, key = s3_key(path)
@@ -156,6 +200,11 @@ def put(storage: Storage, path: str, body: bytes) -> None:
     Raises:
         OSError: the request failed (the server's own words).
     """
+    if _forked():
+        fs, at = _arrow(storage, path)
+        with fs.open_output_stream(at) as out:
+            out.write(body)
+        return
     import obstore
 
     bucket, key = s3_key(path)
@@ -175,6 +224,11 @@ def put_if_absent(storage: Storage, path: str, body: bytes) -> bool:
     Raises:
         OSError: the request failed otherwise (the server's own words).
     """
+    if _forked():
+        raise OSError(
+            "a process forked after the lake used S3 cannot write a log entry there; start it "
+            "with the spawn or forkserver method"
+        )
     import obstore
     from obstore.exceptions import AlreadyExistsError, PreconditionError
 
@@ -201,14 +255,26 @@ def delete(storage: Storage, uri: str, *, where: str | None = None) -> None:
     Raises:
         StorageError: the storage refused or failed.
     """
+    if _is_s3(storage, uri) and _forked():
+        fs, at = _arrow(storage, uri)
+        try:
+            fs.delete_file(at)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise storage.translate(error, where or uri) from error
+        return
     if _is_s3(storage, uri):
         import obstore
 
         bucket, key = s3_key(uri)
         try:
             obstore.delete(client(storage, bucket), key)
-        except FileNotFoundError:
-            return
+        except FileNotFoundError as error:
+            # S3 deletes a missing key without a word: a 404 is the bucket's.
+            if _NO_BUCKET not in str(error):
+                return
+            raise storage.translate(error, where or uri) from error
         except Exception as error:  # noqa: BLE001 - obstore's own errors
             raise storage.translate(error, where or uri) from error
         return
@@ -228,6 +294,15 @@ def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None
     Raises:
         StorageError: the storage refused or failed.
     """
+    if _is_s3(storage, uri) and _forked():
+        fs, at = _arrow(storage, uri)
+        try:
+            fs.delete_dir(at)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise storage.translate(error, where or uri) from error
+        return
     if _is_s3(storage, uri):
         import obstore
 

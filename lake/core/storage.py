@@ -199,6 +199,20 @@ class Storage:
                 f"The S3 server at {self.endpoint_label} refused the credentials for {where}; "
                 f"check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             )
+        if "<code>nosuchbucket</code>" in lowered or "nosuchbucket" in lowered.split():
+            named = re.search(r"<BucketName>([^<]+)</BucketName>", text)
+            bucket = named.group(1) if named else urlsplit(where).netloc or where.split("/")[0]
+            return StorageError(
+                f"The bucket s3://{bucket} does not exist on {self.endpoint_label}; create it "
+                f"first or fix the location (s3://bucket/prefix)."
+            )
+        # The server answered (object_store words every request "Error performing ..."): an
+        # error of the request, not an unreachable server.
+        answered = re.search(r"server returned non-2xx status code: (\d{3}[^:<]*)", text, re.I)
+        if answered:
+            code = re.search(r"<Code>([^<]+)</Code>", text)
+            said = answered.group(1).strip() + (f" ({code.group(1)})" if code else "")
+            return StorageError(f"The S3 server at {self.endpoint_label} refused {where}: {said}.")
         if any(
             marker in lowered
             for marker in (

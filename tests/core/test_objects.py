@@ -107,3 +107,108 @@ def test_an_unreachable_server_is_one_sentence_naming_what_and_where(backend):
         objects.delete_tree(gone, where)
     assert "\n" not in str(raised.value) and where in str(raised.value)
     assert not any(secret in str(raised.value) for secret in backend.secrets)
+
+
+def test_a_process_forked_after_s3_requests_still_reads_the_log(backend):
+    """obstore's runtime (tokio) has no threads in a forked child: a request there waited
+    forever (a PyTorch DataLoader worker, a multiprocessing pool of the default fork start
+    method, after the parent queried the lake)."""
+    import multiprocessing
+
+    from lake.delta.log import has_entry, read_entry
+
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "forked")
+    _write(storage, f"{folder}/{entry_name(0)}", b"zero")
+    assert has_entry(storage, folder, 0) is True  # the parent's own requests come first
+    objects.delete(storage, f"{folder}/gone")
+    context = multiprocessing.get_context("fork")
+    answers, answer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        objects.delete(storage, f"{folder}/gone")
+        answer.send((has_entry(storage, folder, 0), has_entry(storage, folder, 1)))
+        answer.send(read_entry(storage, folder, 0))
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(timeout=120)  # a bound on a hang, not a timing assertion
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0
+    assert answers.recv() == (True, False) and answers.recv() == b"zero"
+
+
+def test_a_missing_bucket_is_named_not_taken_for_a_gone_file_or_an_unreachable_server(backend):
+    if backend.s3 is None:
+        pytest.skip("an S3 bucket")
+    storage = _storage(backend)
+    missing = f"s3://lake-missing-{uuid.uuid4().hex[:12]}"
+
+    for delete in (objects.delete, objects.delete_tree):
+        with pytest.raises(StorageError) as raised:
+            delete(storage, f"{missing}/t/part-1.parquet")
+        assert not isinstance(raised.value, StorageUnreachable)
+        assert str(raised.value) == (
+            f"The bucket {missing} does not exist on {backend.s3.endpoint}; create it first "
+            f"or fix the location (s3://bucket/prefix)."
+        )
+    with pytest.raises(OSError) as failed:  # a data file's PUT (publish)
+        objects.put(storage, f"{missing}/t/part-1.parquet", b"x")
+    assert str(storage.translate(failed.value, f"{missing}/t")).startswith(
+        f"The bucket {missing} does not exist on "
+    )
+
+
+def test_an_error_status_the_s3_server_answered_is_not_an_unreachable_server(backend):
+    if backend.s3 is None:
+        pytest.skip("an S3 endpoint")
+    storage = _storage(backend)
+    where = storage.join(storage.warehouse, "t")
+    # object_store's words for a request the server answered with an error (after retries)
+    answered = OSError(
+        f"Generic S3 error: Error performing PUT {backend.s3.endpoint}/b/t/x in 4ms, after 3 "
+        f"retries - Server returned non-2xx status code: 503 Service Unavailable: <?xml "
+        f'version="1.0"?><Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>'
+    )
+
+    error = storage.translate(answered, where)
+
+    assert not isinstance(error, StorageUnreachable)
+    assert str(error) == (
+        f"The S3 server at {backend.s3.endpoint} refused {where}: "
+        f"503 Service Unavailable (SlowDown)."
+    )
+
+
+def test_delete_tree_removes_odd_names_and_no_folder_that_only_shares_its_prefix(backend):
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "tree")
+    for name in ("t/part-1/a b%20=ü", "t/part-1/x/y", "t/part-10/z", "t/part-1.json"):
+        _write(storage, f"{folder}/{name}", name.encode())
+
+    objects.delete_tree(storage, f"{folder}/t/part-1")
+
+    assert _files(backend, storage, folder) == ["t/part-1.json", "t/part-10/z"]
+
+
+def test_a_process_forked_while_another_thread_made_a_client_can_send_requests(backend):
+    """The module's lock, held by another thread at the fork (making a client, which imports
+    obstore), stayed held for ever in the child."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    answers, answer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        answer.send(objects.send(len, b"four").result())
+
+    with objects._LOCK:  # as another thread inside client() at the moment of the fork
+        process = context.Process(target=child)
+        process.start()
+    process.join(timeout=60)  # a bound on a hang, not a timing assertion
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0 and answers.recv() == 4
