@@ -76,6 +76,16 @@ _checker: tuple[int, queue.SimpleQueue] | None = None
 _checker_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A fresh lock in a forked child: another thread of the parent may have held it at the
+    fork (starting the checking thread), and no thread of the child would ever release it."""
+    global _checker_lock
+    _checker_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _checks() -> queue.SimpleQueue:
     """The queue of the process's checking thread, started at first use. One long-lived
     thread, not one per check: starting a thread waits for it to run, over a millisecond on a

@@ -1,0 +1,40 @@
+"""lake.delta.log: the background check for a newer commit, in processes forked from a
+parent that used it."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pyarrow as pa
+import pytest
+
+from lake.core.names import TableName
+from lake.delta import log
+
+
+def test_a_process_forked_while_another_thread_started_the_checker_can_check(lk, backend):
+    """The checker's lock, held by another thread at the fork (starting the checking
+    thread), stayed held for ever in the child: its first check on S3 never returned."""
+    if backend.s3 is None:
+        pytest.skip("a local check is a stat on the caller's thread: no checking thread")
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    location = lk.catalog.get_table(TableName("ml", "labels")).location
+    context = multiprocessing.get_context("fork")
+    answers, answer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        answer.send(
+            (
+                log.CommitCheck(lk.storage, location, 0).newer(),
+                log.CommitCheck(lk.storage, location, -1).newer(),
+            )
+        )
+
+    with log._checker_lock:  # as another thread inside _checks() at the moment of the fork
+        process = context.Process(target=child)
+        process.start()
+    process.join(timeout=60)  # a bound on a hang, not a timing assertion
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0 and answers.recv() == (False, True)
