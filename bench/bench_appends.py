@@ -250,6 +250,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -302,8 +303,6 @@ def child(backend: str, appends: int, ingests: int, versions: int, log: str | No
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    import lake
-
     counts = {"statements": 0, "commits": 0}
 
     @event.listens_for(Engine, "before_cursor_execute")
@@ -321,6 +320,23 @@ def child(backend: str, appends: int, ingests: int, versions: int, log: str | No
             return sum(1 for line in f if b'HTTP/1.1"' in line)
 
     place = Path(tempfile.mkdtemp(prefix="lake-bench-appends-"))
+    try:
+        _timed_appends(place, backend, versions, appends, ingests, counts, requests)
+    finally:
+        shutil.rmtree(place, ignore_errors=True)  # one a child: a run had left dozens in /tmp
+
+
+def _timed_appends(
+    place: Path,
+    backend: str,
+    versions: int,
+    appends: int,
+    ingests: int,
+    counts: dict[str, int],
+    requests: Any,
+) -> None:
+    import lake
+
     if backend == "s3_pg":
         warehouse, catalog = os.environ["BENCH_WAREHOUSE"], os.environ["BENCH_CATALOG"]
     else:
