@@ -14,6 +14,7 @@ from lake.core.config import resolve
 from lake.core.errors import StorageError, StorageUnreachable
 from lake.core.storage import Storage
 from lake.delta.log import entry_name
+from tests.forking import in_a_forked_child
 
 
 def _storage(backend) -> Storage:
@@ -113,8 +114,6 @@ def test_a_process_forked_after_s3_requests_still_reads_the_log(backend):
     """obstore's runtime (tokio) has no threads in a forked child: a request there waited
     forever (a PyTorch DataLoader worker, a multiprocessing pool of the default fork start
     method, after the parent queried the lake)."""
-    import multiprocessing
-
     from lake.delta.log import has_entry, read_entry
 
     storage = _storage(backend)
@@ -122,22 +121,14 @@ def test_a_process_forked_after_s3_requests_still_reads_the_log(backend):
     _write(storage, f"{folder}/{entry_name(0)}", b"zero")
     assert has_entry(storage, folder, 0) is True  # the parent's own requests come first
     objects.delete(storage, f"{folder}/gone")
-    context = multiprocessing.get_context("fork")
-    answers, answer = context.Pipe(duplex=False)
 
-    def child() -> None:
+    def child() -> tuple[object, ...]:
         objects.delete(storage, f"{folder}/gone")
-        answer.send((has_entry(storage, folder, 0), has_entry(storage, folder, 1)))
-        answer.send(read_entry(storage, folder, 0))
+        return (has_entry(storage, folder, 0), has_entry(storage, folder, 1)), read_entry(
+            storage, folder, 0
+        )
 
-    process = context.Process(target=child)
-    process.start()
-    process.join(timeout=120)  # a bound on a hang, not a timing assertion
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0
-    assert answers.recv() == (True, False) and answers.recv() == b"zero"
+    assert in_a_forked_child(child) == ((True, False), b"zero")
 
 
 def test_a_missing_bucket_is_named_not_taken_for_a_gone_file_or_an_unreachable_server(backend):
@@ -196,19 +187,8 @@ def test_delete_tree_removes_odd_names_and_no_folder_that_only_shares_its_prefix
 def test_a_process_forked_while_another_thread_made_a_client_can_send_requests(backend):
     """The module's lock, held by another thread at the fork (making a client, which imports
     obstore), stayed held for ever in the child."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    answers, answer = context.Pipe(duplex=False)
-
-    def child() -> None:
-        answer.send(objects.send(len, b"four").result())
-
-    with objects._LOCK:  # as another thread inside client() at the moment of the fork
-        process = context.Process(target=child)
-        process.start()
-    process.join(timeout=60)  # a bound on a hang, not a timing assertion
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0 and answers.recv() == 4
+    # objects._LOCK held as another thread inside client() holds it at the moment of the fork
+    answer = in_a_forked_child(
+        lambda: objects.send(len, b"four").result(), holding=objects._LOCK, bound_s=60
+    )
+    assert answer == 4

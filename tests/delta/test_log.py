@@ -3,13 +3,12 @@ parent that used it."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pyarrow as pa
 import pytest
 
 from lake.core.names import TableName
 from lake.delta import log
+from tests.forking import in_a_forked_child
 
 
 def test_a_process_forked_while_another_thread_started_the_checker_can_check(lk, backend):
@@ -19,22 +18,13 @@ def test_a_process_forked_while_another_thread_started_the_checker_can_check(lk,
         pytest.skip("a local check is a stat on the caller's thread: no checking thread")
     lk.write_table("ml.labels", pa.table({"id": [1]}))
     location = lk.catalog.get_table(TableName("ml", "labels")).location
-    context = multiprocessing.get_context("fork")
-    answers, answer = context.Pipe(duplex=False)
-
-    def child() -> None:
-        answer.send(
-            (
-                log.CommitCheck(lk.storage, location, 0).newer(),
-                log.CommitCheck(lk.storage, location, -1).newer(),
-            )
-        )
-
-    with log._checker_lock:  # as another thread inside _checks() at the moment of the fork
-        process = context.Process(target=child)
-        process.start()
-    process.join(timeout=60)  # a bound on a hang, not a timing assertion
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0 and answers.recv() == (False, True)
+    # log._checker_lock held as another thread inside _checks() holds it at the fork
+    answer = in_a_forked_child(
+        lambda: (
+            log.CommitCheck(lk.storage, location, 0).newer(),
+            log.CommitCheck(lk.storage, location, -1).newer(),
+        ),
+        holding=log._checker_lock,
+        bound_s=60,
+    )
+    assert answer == (False, True)
