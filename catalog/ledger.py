@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import (
@@ -111,11 +111,9 @@ def add_pending_files(
         return
     checked = {f.uri: f.known_ranges for f in files if f.known_ranges is not None}
     if checked:
-        conn.execute(
-            select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True)
-        )
+        conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id})
     conn.execute(
-        insert(INGESTED),
+        _INSERT_RANGE,
         [
             {
                 "table_id": table_id,
@@ -325,11 +323,22 @@ def claim_watermark(
 def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
     """Mark the run's pending ranges committed in ``version``, in the caller's transaction
     (abandoned ones too: a run taken for dead that did commit has its ranges in the table)."""
-    conn.execute(
-        update(INGESTED)
-        .where(INGESTED.c.run_id == run_id, INGESTED.c.state.in_(("pending", "abandoned")))
-        .values(state="committed", version=version)
+    conn.execute(_COMMIT_RANGES, {"b_run_id": run_id, "b_version": version})
+
+
+# Statements of every ingest, built once (see catalog.runs: a statement built per call was
+# walked for its cache key each time).
+_LOCK_TABLE_ROW = (
+    select(TABLES.c.id).where(TABLES.c.id == bindparam("b_id")).with_for_update(key_share=True)
+)
+_INSERT_RANGE = insert(INGESTED)
+_COMMIT_RANGES = (
+    update(INGESTED)
+    .where(
+        INGESTED.c.run_id == bindparam("b_run_id"), INGESTED.c.state.in_(("pending", "abandoned"))
     )
+    .values(state="committed", version=bindparam("b_version", type_=INGESTED.c.version.type))
+)
 
 
 def ingested_files(
