@@ -20,12 +20,26 @@ wins, the other finds it recorded.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, case, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Row,
+    Update,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import EDGES, RUNS, SCHEMAS, TABLES, VERSIONS, jsonable
@@ -133,12 +147,12 @@ def prepare_commit(
     def work(conn: CoreConnection) -> None:
         # Core statements, not the ORM's unit of work: its flushes were the largest share of
         # the catalog's time in a small append.
-        found = conn.execute(_RUN_STATS, {"b_id": run_id}).first()
-        if found is None:
-            raise CatalogError(f"Run {run_id} is not in the catalog.")
+        # The run's stats take their ``pending`` key in the database: one statement where
+        # reading them and writing them back were two.
         pending = {"table_id": table_id, **jsonable(outcome)}
-        stats = {**(found.stats or {}), "pending": pending}
-        conn.execute(_SET_RUN_STATS, {"b_id": run_id, "b_stats": stats})
+        done = conn.execute(_set_pending(conn.dialect.name), {"b_id": run_id, "b_pending": pending})
+        if done.rowcount == 0:
+            raise CatalogError(f"Run {run_id} is not in the catalog.")
         if "watermark_from" in outcome:
             claim_watermark(conn, table_id, run_id, outcome["watermark_from"])
         add_pending_files(conn, table_id, run_id, files)
@@ -259,12 +273,24 @@ def _apply_prepared(
 
 # The statements of every write, built once (see catalog.runs: a statement built per call
 # was walked for its cache key each time).
-_RUN_STATS = select(RUNS.c.stats).where(RUNS.c.id == bindparam("b_id"))
-_SET_RUN_STATS = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("b_id"))
-    .values(stats=bindparam("b_stats", type_=RUNS.c.stats.type))
-)
+@functools.cache
+def _set_pending(dialect: str) -> Update:
+    """``UPDATE runs SET stats = stats with pending = :b_pending WHERE id = :b_id``."""
+    pending = bindparam("b_pending", type_=JSON())
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        stats = cast(
+            func.jsonb_set(
+                cast(RUNS.c.stats, JSONB), literal_column("'{pending}'"), cast(pending, JSONB)
+            ),
+            RUNS.c.stats.type,
+        )
+    else:
+        stats = func.json_set(RUNS.c.stats, "$.pending", func.json(pending))
+    return update(RUNS).where(RUNS.c.id == bindparam("b_id")).values(stats=stats)
+
+
 _RUN_ROW = select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == bindparam("b_id"))
 _INSERT_VERSION = (
     insert(VERSIONS)

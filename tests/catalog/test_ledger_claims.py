@@ -159,3 +159,30 @@ def test_a_copy_entered_by_another_run_since_the_plan_refuses_a_fresh_claim(cata
     # Not the same content (another end): no copy, claimed.
     other = PendingFile(URI, "cd" * 32, 0, 99, 10, 10, known_ranges=0, skip_copies=True)
     catalog.core_transaction(lambda c: add_pending_files(c, table.id, second, [other]))
+
+
+def test_a_prepare_adds_pending_to_the_runs_stats_in_one_statement_and_keeps_the_rest(catalog):
+    from sqlalchemy import event
+
+    from lake.core.errors import CatalogError
+
+    table = _table(catalog)
+    run = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    before = catalog.get_run(run).stats
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", count)
+    try:
+        catalog.prepare_commit(run, table_id=table.id, outcome={"rows_added": 3, "drift": []})
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", count)
+    assert len(seen) == 1, seen  # the stats were read, then written back: two
+    stats = catalog.get_run(run).stats
+    assert stats == {**before, "pending": {"table_id": table.id, "rows_added": 3, "drift": []}}
+    catalog.prepare_commit(run, table_id=table.id, outcome={"rows_added": 4})
+    assert catalog.get_run(run).stats["pending"] == {"table_id": table.id, "rows_added": 4}
+    with pytest.raises(CatalogError, match="is not in the catalog"):
+        catalog.prepare_commit("no-such-run", table_id=table.id, outcome={})
