@@ -72,7 +72,7 @@ def _locked(folder) -> bool:
 
 def test_a_process_takes_its_emptied_staging_folder_again_still_locked():
     with StagingFolder("lake-stage-") as first:
-        (first / "_event_date=2026-10-01").mkdir()
+        (first / "_event_date=2026-10-01").mkdir(exist_ok=True)  # kept from an earlier run
         (first / "_event_date=2026-10-01" / "part-a.parquet").write_bytes(b"staged")
         (first / "part-00000.parquet").write_bytes(b"staged")
     assert _locked(first)  # kept for the next run: never taken for a killed run's
