@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import EDGES, SOURCES, VERSIONS, jsonable
@@ -104,13 +104,7 @@ def source_ids(
     found: dict[tuple[str, str, str, str | None], int] = {}
     names = sorted({r.name for r in refs})
     for start in range(0, len(names), 500):
-        rows = conn.execute(
-            select(
-                SOURCES.c.id, SOURCES.c.kind, SOURCES.c.namespace, SOURCES.c.name, SOURCES.c.version
-            )
-            .where(SOURCES.c.name.in_(names[start : start + 500]))
-            .order_by(SOURCES.c.id)
-        )
+        rows = conn.execute(_SOURCES_NAMED, {"b_names": names[start : start + 500]})
         for row_id, *identity in rows:
             key = tuple(identity)
             if key in wanted and key not in found:
@@ -118,7 +112,7 @@ def source_ids(
     missing = [ref for key, ref in wanted.items() if key not in found]
     if missing:
         added = conn.execute(
-            insert(SOURCES).returning(SOURCES.c.id, sort_by_parameter_order=True),
+            _INSERT_SOURCES,
             [
                 {
                     "kind": ref.kind,
@@ -133,6 +127,15 @@ def source_ids(
         for ref, row_id in zip(missing, added.scalars().all(), strict=True):
             found[_identity(ref)] = row_id
     return found
+
+
+# Built once: a log ingest names its files on every commit (see catalog.runs).
+_SOURCES_NAMED = (
+    select(SOURCES.c.id, SOURCES.c.kind, SOURCES.c.namespace, SOURCES.c.name, SOURCES.c.version)
+    .where(SOURCES.c.name.in_(bindparam("b_names", expanding=True)))
+    .order_by(SOURCES.c.id)
+)
+_INSERT_SOURCES = insert(SOURCES).returning(SOURCES.c.id, sort_by_parameter_order=True)
 
 
 __all__ = [

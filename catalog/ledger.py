@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, null, or_, select, union_all, update
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import (
@@ -111,11 +111,9 @@ def add_pending_files(
         return
     checked = {f.uri: f.known_ranges for f in files if f.known_ranges is not None}
     if checked:
-        conn.execute(
-            select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True)
-        )
+        conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id})
     conn.execute(
-        insert(INGESTED),
+        _INSERT_RANGE,
         [
             {
                 "table_id": table_id,
@@ -147,14 +145,6 @@ def _check_claims(
         INGESTED.c.run_id != run_id,
         INGESTED.c.state.in_(("pending", "committed")),
     )
-    counts = conn.execute(
-        select(INGESTED.c.uri, INGESTED.c.state, func.count())
-        .where(*others, INGESTED.c.uri.in_(list(known)))
-        .group_by(INGESTED.c.uri, INGESTED.c.state)
-    ).all()
-    committed = {uri: n for uri, state, n in counts if state == "committed"}
-    taken = {uri for uri, n in committed.items() if n > known[uri]}
-    claimed = [uri for uri, state, _ in counts if state == "pending"]
     # A new file read whole: the plan skipped it if the ledger had held its content, so
     # any such range is another run's since (as _plan in ingest.logs.pipeline matches).
     fresh = {
@@ -162,9 +152,27 @@ def _check_claims(
         for f in files
         if f.skip_copies and f.start_offset == 0 and not f.known_ranges
     }
+    # One statement: the other runs' ranges of the files, counted by state, and how many
+    # ranges of other files may be copies of the fresh ones (read in full below only when
+    # some may: by sha256 and end alike, as the plan matches).
+    counts = conn.execute(
+        _CLAIM_COUNTS,
+        {
+            "b_table": table_id,
+            "b_run": run_id,
+            "b_uris": list(known),
+            "b_shas": sorted({sha for sha, _ in fresh}),
+            "b_ends": sorted({end for _, end in fresh}),
+        },
+    ).all()
+    maybe_copies = sum(n for uri, state, n in counts if uri is None and state == _COPIES)
+    counts = [(uri, state, n) for uri, state, n in counts if state != _COPIES]
+    committed = {uri: n for uri, state, n in counts if state == "committed"}
+    taken = {uri for uri, n in committed.items() if n > known[uri]}
+    claimed = [uri for uri, state, _ in counts if state == "pending"]
     run_columns = (RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at)
     copies = []
-    if fresh:
+    if fresh and maybe_copies:
         copies = [
             row
             for row in conn.execute(
@@ -225,6 +233,30 @@ def _check_claims(
                 same_as=c.uri,
             )
     raise ClaimsOfEndedRuns(ended)
+
+
+_COPIES = "copies?"
+"""The state :data:`_CLAIM_COUNTS` gives its count of possible copies (no range has it)."""
+_OTHER_RUNS = (
+    INGESTED.c.table_id == bindparam("b_table"),
+    INGESTED.c.run_id != bindparam("b_run"),
+    INGESTED.c.state.in_(("pending", "committed")),
+)
+_CLAIM_COUNTS = union_all(
+    select(INGESTED.c.uri, INGESTED.c.state, func.count().label("n"))
+    .where(*_OTHER_RUNS, INGESTED.c.uri.in_(bindparam("b_uris", expanding=True)))
+    .group_by(INGESTED.c.uri, INGESTED.c.state),
+    select(
+        null().label("uri"), literal(_COPIES, INGESTED.c.state.type), func.count().label("n")
+    ).where(
+        *_OTHER_RUNS,
+        INGESTED.c.sha256.in_(bindparam("b_shas", expanding=True)),
+        INGESTED.c.end_offset.in_(bindparam("b_ends", expanding=True)),
+        INGESTED.c.uri.not_in(bindparam("b_uris", expanding=True)),
+    ),
+)
+"""Built once (see :mod:`catalog.runs`); one round trip where the count and the look for
+copies were two on every log ingest."""
 
 
 def _may_commit(status: str, host: str | None, stats: Any, started_at: datetime) -> bool:
@@ -325,11 +357,22 @@ def claim_watermark(
 def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> None:
     """Mark the run's pending ranges committed in ``version``, in the caller's transaction
     (abandoned ones too: a run taken for dead that did commit has its ranges in the table)."""
-    conn.execute(
-        update(INGESTED)
-        .where(INGESTED.c.run_id == run_id, INGESTED.c.state.in_(("pending", "abandoned")))
-        .values(state="committed", version=version)
+    conn.execute(_COMMIT_RANGES, {"b_run_id": run_id, "b_version": version})
+
+
+# Statements of every ingest, built once (see catalog.runs: a statement built per call was
+# walked for its cache key each time).
+_LOCK_TABLE_ROW = (
+    select(TABLES.c.id).where(TABLES.c.id == bindparam("b_id")).with_for_update(key_share=True)
+)
+_INSERT_RANGE = insert(INGESTED)
+_COMMIT_RANGES = (
+    update(INGESTED)
+    .where(
+        INGESTED.c.run_id == bindparam("b_run_id"), INGESTED.c.state.in_(("pending", "abandoned"))
     )
+    .values(state="committed", version=bindparam("b_version", type_=INGESTED.c.version.type))
+)
 
 
 def ingested_files(
@@ -353,6 +396,12 @@ def ingested_files_in(
     sizes: Collection[int] = (),
 ) -> list[IngestedFileInfo]:
     """:func:`ingested_files` inside a transaction of the caller's."""
+    if uris is not None:  # every log ingest: the statement built once
+        rows = conn.execute(
+            _RANGES_OF,
+            {"b_table": table_id, "b_uris": list(uris), "b_sizes": sorted(set(sizes))},
+        )
+        return [IngestedFileInfo(*row) for row in rows]
     query = select(
         INGESTED.c.uri,
         INGESTED.c.sha256,
@@ -370,6 +419,27 @@ def ingested_files_in(
     rows = conn.execute(query.order_by(INGESTED.c.id))
     return [IngestedFileInfo(*row) for row in rows]
 
+
+_RANGES_OF = (
+    select(
+        INGESTED.c.uri,
+        INGESTED.c.sha256,
+        INGESTED.c.start_offset,
+        INGESTED.c.end_offset,
+        INGESTED.c.end_line,
+        INGESTED.c.records,
+        INGESTED.c.version,
+    )
+    .where(
+        INGESTED.c.table_id == bindparam("b_table"),
+        INGESTED.c.state == "committed",
+        or_(
+            INGESTED.c.uri.in_(bindparam("b_uris", expanding=True)),
+            INGESTED.c.end_offset.in_(bindparam("b_sizes", expanding=True)),
+        ),
+    )
+    .order_by(INGESTED.c.id)
+)
 
 PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
 

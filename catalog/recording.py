@@ -20,12 +20,26 @@ wins, the other finds it recorded.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, case, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Row,
+    Update,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import EDGES, RUNS, SCHEMAS, TABLES, VERSIONS, jsonable
@@ -133,12 +147,12 @@ def prepare_commit(
     def work(conn: CoreConnection) -> None:
         # Core statements, not the ORM's unit of work: its flushes were the largest share of
         # the catalog's time in a small append.
-        found = conn.execute(select(RUNS.c.stats).where(RUNS.c.id == run_id)).first()
-        if found is None:
-            raise CatalogError(f"Run {run_id} is not in the catalog.")
+        # The run's stats take their ``pending`` key in the database: one statement where
+        # reading them and writing them back were two.
         pending = {"table_id": table_id, **jsonable(outcome)}
-        stats = {**(found.stats or {}), "pending": pending}
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(stats=stats))
+        done = conn.execute(_set_pending(conn.dialect.name), {"b_id": run_id, "b_pending": pending})
+        if done.rowcount == 0:
+            raise CatalogError(f"Run {run_id} is not in the catalog.")
         if "watermark_from" in outcome:
             claim_watermark(conn, table_id, run_id, outcome["watermark_from"])
         add_pending_files(conn, table_id, run_id, files)
@@ -176,9 +190,7 @@ def record_commit(
         completed.clear()
         run = None
         if commit.run_id:
-            run = conn.execute(
-                select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == commit.run_id)
-            ).first()
+            run = conn.execute(_RUN_ROW, {"b_id": commit.run_id}).first()
         pending: dict[str, Any] = dict((run.stats or {}).get("pending") or {}) if run else {}
         counts = _version_counts(commit, snapshot, previous)
         for key in ("rows_added", "rows_removed", "rows_changed"):
@@ -189,13 +201,6 @@ def record_commit(
             "version": commit.version,
             "committed_at": commit.committed_at,
             "operation": commit.operation,
-            # The schema's id is looked up by the insert itself (a statement fewer than
-            # asking first); a schema new to the catalog is stored after. Not kept in the
-            # process: a catalog restored under a running process gives its ids to other
-            # schemas, and a kept id would then name the wrong one without an error.
-            "schema_id": select(SCHEMAS.c.id)
-            .where(SCHEMAS.c.fingerprint == fingerprint)
-            .scalar_subquery(),
             "run_id": run.id if run else None,
             "rows_total": snapshot.rows,
             "files_total": len(snapshot.files),
@@ -203,7 +208,7 @@ def record_commit(
             **counts,
         }
         version_id, schema_id = conn.execute(
-            insert(VERSIONS).values(values).returning(VERSIONS.c.id, VERSIONS.c.schema_id)
+            _INSERT_VERSION, {**values, "b_fingerprint": fingerprint}
         ).one()
         if schema_id is None:
             schema_id = intern_schema(conn, fingerprint, arrow_b64, columns)
@@ -211,17 +216,9 @@ def record_commit(
                 update(VERSIONS).where(VERSIONS.c.id == version_id).values(schema_id=schema_id)
             )
         values["schema_id"] = schema_id
-        newer = or_(TABLES.c.current_version.is_(None), TABLES.c.current_version < commit.version)
-        follows = TABLES.c.versions_through == commit.version - 1
         conn.execute(
-            update(TABLES)
-            .where(TABLES.c.id == table.id, or_(newer, follows))
-            .values(
-                current_version=case((newer, commit.version), else_=TABLES.c.current_version),
-                # The complete prefix grows by this version when it ended right before it (a
-                # version recorded out of order is counted in by the next sync).
-                versions_through=case((follows, commit.version), else_=TABLES.c.versions_through),
-            )
+            _MOVE_TABLE,
+            {"b_id": table.id, "b_version": commit.version, "b_before": commit.version - 1},
         )
         if run is not None:
             _apply_prepared(conn, run, table, commit.version, version_id, pending)
@@ -263,7 +260,7 @@ def _apply_prepared(
     """What the run prepared, applied to the version it committed (its row ``version_id``);
     the run completes."""
     conn.execute(
-        insert(EDGES).values(run_id=run.id, direction="output", table_version_id=version_id)
+        _INSERT_EDGE, {"run_id": run.id, "direction": "output", "table_version_id": version_id}
     )
     record_drift(conn, table.id, version, pending.get("drift") or [])
     if pending:  # a run that prepared nothing (write_table) entered no file ranges either
@@ -272,6 +269,55 @@ def _apply_prepared(
     if watermark:
         advance_watermark(conn, table.id, watermark, version=version, run_id=run.id)
     complete_run(conn, run.id, run.stats, run.ended_at, version)
+
+
+# The statements of every write, built once (see catalog.runs: a statement built per call
+# was walked for its cache key each time).
+@functools.cache
+def _set_pending(dialect: str) -> Update:
+    """``UPDATE runs SET stats = stats with pending = :b_pending WHERE id = :b_id``."""
+    pending = bindparam("b_pending", type_=JSON())
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        stats = cast(
+            func.jsonb_set(
+                cast(RUNS.c.stats, JSONB), literal_column("'{pending}'"), cast(pending, JSONB)
+            ),
+            RUNS.c.stats.type,
+        )
+    else:
+        stats = func.json_set(RUNS.c.stats, "$.pending", func.json(pending))
+    return update(RUNS).where(RUNS.c.id == bindparam("b_id")).values(stats=stats)
+
+
+_RUN_ROW = select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == bindparam("b_id"))
+_INSERT_VERSION = (
+    insert(VERSIONS)
+    .values(
+        # The schema's id is looked up by the insert itself (a statement fewer than asking
+        # first); a schema new to the catalog is stored after. Not kept in the process: a
+        # catalog restored under a running process gives its ids to other schemas, and a
+        # kept id would then name the wrong one without an error.
+        schema_id=select(SCHEMAS.c.id)
+        .where(SCHEMAS.c.fingerprint == bindparam("b_fingerprint"))
+        .scalar_subquery()
+    )
+    .returning(VERSIONS.c.id, VERSIONS.c.schema_id)
+)
+_NEWER = or_(TABLES.c.current_version.is_(None), TABLES.c.current_version < bindparam("b_version"))
+_FOLLOWS = TABLES.c.versions_through == bindparam("b_before")
+_MOVE_TABLE = (
+    update(TABLES)
+    .where(TABLES.c.id == bindparam("b_id"), or_(_NEWER, _FOLLOWS))
+    .values(
+        current_version=case((_NEWER, bindparam("b_version")), else_=TABLES.c.current_version),
+        # The complete prefix grows by this version when it ended right before it (a version
+        # recorded out of order is counted in by the next sync).
+        versions_through=case((_FOLLOWS, bindparam("b_version")), else_=TABLES.c.versions_through),
+    )
+)
+_INSERT_EDGE = insert(EDGES)
 
 
 def _version_counts(

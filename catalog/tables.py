@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from catalog.connection import Connection, CoreConnection
 from catalog.definitions import NAMESPACES, TABLES
@@ -174,15 +174,15 @@ _TABLE_ROW = select(
     TABLES.c.versions_through,
 )
 """The columns of a table's row that :func:`table_info` reads besides its name."""
+_FIND_TABLE = _TABLE_ROW.join_from(
+    TABLES, NAMESPACES, TABLES.c.namespace_id == NAMESPACES.c.id
+).where(NAMESPACES.c.name == bindparam("b_namespace"), TABLES.c.name == bindparam("b_name"))
+"""Built once: every write looks its table up (see :mod:`catalog.runs`)."""
 
 
 def _found_table(conn: CoreConnection, name: TableName) -> TableInfo | None:
     """The table called ``name``, or None."""
-    row = conn.execute(
-        _TABLE_ROW.join_from(TABLES, NAMESPACES, TABLES.c.namespace_id == NAMESPACES.c.id).where(
-            NAMESPACES.c.name == name.namespace, TABLES.c.name == name.name
-        )
-    ).first()
+    row = conn.execute(_FIND_TABLE, {"b_namespace": name.namespace, "b_name": name.name}).first()
     return table_info(row, name) if row is not None else None
 
 

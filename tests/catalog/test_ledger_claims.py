@@ -120,3 +120,69 @@ def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blo
     catalog.core_transaction(claim)
     run = catalog.get_run(away)
     assert run.status == "failed" and "more than 24 hours" in run.error
+
+
+def test_a_claim_without_rivals_looks_at_the_ledger_once(catalog):
+    # The table row's lock, the insert, and one look at the other runs' ranges: of the
+    # claimed file, and of copies of it (a fresh file read whole); the look for copies
+    # was a statement of its own on every log ingest.
+    from sqlalchemy import event
+
+    table = _table(catalog)
+    run = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    fresh = PendingFile(URI, "cd" * 32, 0, 100, 10, 10, known_ranges=0, skip_copies=True)
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", count)
+    try:
+        catalog.core_transaction(lambda c: add_pending_files(c, table.id, run, [fresh]))
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", count)
+    looks = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(looks) == 2, seen  # the lock (SQLite's: a plain read), then the look
+    if catalog.dialect == "postgresql":
+        assert "FOR NO KEY UPDATE" in looks[0].upper()
+
+
+def test_a_copy_entered_by_another_run_since_the_plan_refuses_a_fresh_claim(catalog):
+    table = _table(catalog)
+    first = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    second = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    copy = PendingFile("file:///logs/copy.log", "cd" * 32, 0, 100, 10, 10, known_ranges=0)
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, first, [copy]))
+    fresh = PendingFile(URI, "cd" * 32, 0, 100, 10, 10, known_ranges=0, skip_copies=True)
+    with pytest.raises(FileBeingIngested, match=f"by run {first}"):
+        catalog.core_transaction(lambda c: add_pending_files(c, table.id, second, [fresh]))
+    # Not the same content (another end): no copy, claimed.
+    other = PendingFile(URI, "cd" * 32, 0, 99, 10, 10, known_ranges=0, skip_copies=True)
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, second, [other]))
+
+
+def test_a_prepare_adds_pending_to_the_runs_stats_in_one_statement_and_keeps_the_rest(catalog):
+    from sqlalchemy import event
+
+    from lake.core.errors import CatalogError
+
+    table = _table(catalog)
+    run = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    before = catalog.get_run(run).stats
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", count)
+    try:
+        catalog.prepare_commit(run, table_id=table.id, outcome={"rows_added": 3, "drift": []})
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", count)
+    assert len(seen) == 1, seen  # the stats were read, then written back: two
+    stats = catalog.get_run(run).stats
+    assert stats == {**before, "pending": {"table_id": table.id, "rows_added": 3, "drift": []}}
+    catalog.prepare_commit(run, table_id=table.id, outcome={"rows_added": 4})
+    assert catalog.get_run(run).stats["pending"] == {"table_id": table.id, "rows_added": 4}
+    with pytest.raises(CatalogError, match="is not in the catalog"):
+        catalog.prepare_commit("no-such-run", table_id=table.id, outcome={})

@@ -246,3 +246,18 @@ def test_no_type_widens_to_itself_and_widening_is_never_circular(a):
     assert not widens(a, a)
     for b in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.float32(), pa.float64()):
         assert not (widens(a, b) and widens(b, a))
+
+
+def test_same_schema_reads_past_spellings_and_schema_metadata_but_not_json_marks():
+    import pyarrow as pa
+
+    from lake.delta.types import JSON_ENCODING_KEY, same_schema
+
+    plain = pa.schema([pa.field("a", pa.string()), pa.field("n", pa.int64())])
+    assert same_schema(plain, plain)
+    assert same_schema(plain, pa.schema([pa.field("a", pa.large_string()), plain.field("n")]))
+    assert same_schema(plain, plain.with_metadata({b"k": b"v"}))
+    marked = pa.schema([plain.field("a").with_metadata({JSON_ENCODING_KEY: b"json"}), plain[1]])
+    assert not same_schema(plain, marked)
+    assert same_schema(marked, marked)
+    assert not same_schema(plain, pa.schema([plain.field("n"), plain.field("a")]))

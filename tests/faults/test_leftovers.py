@@ -58,3 +58,43 @@ def test_a_live_runs_folder_is_never_removed(tmp_path):
             assert moved.is_dir()
         finally:
             os.rename(moved, live)
+
+
+def _locked(folder) -> bool:
+    with open(folder / LOCK_NAME) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_process_takes_its_emptied_staging_folder_again_still_locked():
+    with StagingFolder("lake-stage-") as first:
+        (first / "_event_date=2026-10-01").mkdir(exist_ok=True)  # kept from an earlier run
+        (first / "_event_date=2026-10-01" / "part-a.parquet").write_bytes(b"staged")
+        (first / "part-00000.parquet").write_bytes(b"staged")
+    assert _locked(first)  # kept for the next run: never taken for a killed run's
+    assert remove_abandoned(str(first.parent)) == []
+    with StagingFolder("lake-stage-") as second:
+        assert second == first
+        assert [p.name for p in second.rglob("*") if p.is_file()] == [LOCK_NAME]
+        assert _locked(second)
+
+
+def test_a_forked_child_stages_in_a_folder_of_its_own():
+    from tests.forking import in_a_forked_child
+
+    with StagingFolder("lake-stage-") as parents:
+        pass  # kept, idle, when the child is forked
+
+    def child() -> tuple[str, bool]:
+        with StagingFolder("lake-stage-") as own:
+            pass
+        return str(own), own.exists()  # a child keeps none: it may leave past the exit hook
+
+    own, kept = in_a_forked_child(child)
+    assert own != str(parents) and not kept
+    with StagingFolder("lake-stage-") as again:
+        assert again == parents and _locked(again)
