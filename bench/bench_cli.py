@@ -61,9 +61,11 @@ after the appends, ``lake sql``            1.20 / 0.521     1.07 / 0.429
 DuckLake in the same rounds: DuckDB catalog 0.77 / 0.345 and 0.81 / 0.381, SQLite catalog
 1.08 / 0.504 and 1.10 / 0.506; plain DuckDB 0.50 / 0.158 and 0.30 / 0.157. The Python API
 against DuckLake's DuckDB catalog: 1.59x -> 1.08x its time (one ingest) and 1.58x -> 1.11x
-(after the appends); CPU 1.54x -> 1.12x and 1.45x -> 1.14x. An earlier run at load 4-7
-(medians of 9): 0.56 / 0.506 -> 0.43 / 0.392 and 0.43 / 0.468 -> 0.36 / 0.373 against
-DuckLake's 0.35 / 0.344 and 0.30 / 0.302. Left: pyarrow with numpy (~70 ms, the answer is
+(after the appends); CPU 1.54x -> 1.12x and 1.45x -> 1.14x. A quieter run of the final code
+(load 3.6-5.1, medians of 9): 0.54 / 0.526 -> 0.42 / 0.387 and 0.56 / 0.549 -> 0.46 / 0.441
+against DuckLake's 0.33 / 0.339 and 0.42 / 0.399 (1.64x -> 1.26x and 1.35x -> 1.11x its
+time); an earlier one at load 4-7: 0.56 / 0.506 -> 0.43 / 0.392 and 0.43 / 0.468 -> 0.36 /
+0.373 against 0.35 / 0.344 and 0.30 / 0.302. Left: pyarrow with numpy (~70 ms, the answer is
 Arrow), the lake's modules (~35 ms), deltalake and reading its log (~25 ms); a query that is
 not plain still imports sqlglot (~0.1 s).
 """
