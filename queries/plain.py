@@ -68,10 +68,11 @@ _GRAMMAR = frozenset(
 
 RESERVED = frozenset(
     """
-    add alias all alter analyze and anti any apply array as asc asof at attach
+    add alias all alter analyze and anti any apply array as asc asof asymmetric at attach
     auto_increment autoincrement begin between bigdecimal bigint bignum bignumeric binary
     bit bitstring blob bool boolean bpchar by byte bytea cache call case cast char character
-    characteristics check clob cluster collate column comment commit connect constraint copy
+    characteristics check clob cluster collate column comment commit connect connect_by_root
+    constraint copy
     create cross cube current_catalog current_date current_datetime current_role
     current_schema current_time current_timestamp current_user database date datemultirange
     daterange datetime dec decfloat decimal decimal128 decimal256 decimal32 decimal64
@@ -81,7 +82,8 @@ RESERVED = frozenset(
     full function geography geometry glob grant group grouping having hugeint if ignore
     ilike in index inet inner insert install int int1 int128 int16 int2 int256 int32 int4
     int4multirange int4range int64 int8 int8multirange int8range integer intersect interval
-    into is isnull join json jsonb keep key kill last lateral left like limit list load
+    into is isnull join json jsonb keep key kill lambda last lateral left like limit list
+    load
     local localtime localtimestamp lock logical long longblob longtext longvarchar macro map
     mediumblob mediumint mediumtext merge minus model namespace natural nchar next not
     notnull null nullable nulls number numeric nummultirange numrange nvarchar nvarchar2
@@ -91,7 +93,8 @@ RESERVED = frozenset(
     recursive ref references refresh regexp rename replace reset respect returning revoke
     right rlike rollback rollup row rows sample schema security select semi separator
     sequence serde session session_user set sets settings short show signed similar smallint
-    some sort sql start str straight_join string struct summarize table tablesample temp
+    some sort sql start str straight_join string struct summarize symmetric table tablesample
+    temp
     temporary text then time time_ns timestamp timestamp_ltz timestamp_ms timestamp_ns
     timestamp_ntz timestamp_s timestamp_us timestampltz timestampntz timestamptz timetz
     tinyblob tinyint tinytext to top transaction trigger true truncate tsmultirange tsrange
@@ -102,8 +105,9 @@ RESERVED = frozenset(
     """.split()
 )
 """Every word sqlglot's duckdb dialect reads as a keyword (or as a function without
-parentheses, such as ``current_date``), with DuckDB's time-travel words (``at``,
-``version``, ``timestamp``): none is a name in a plain query."""
+parentheses, such as ``current_date`` and ``connect_by_root``, or matches by its text inside
+an expression: ``BETWEEN SYMMETRIC``, ``LAMBDA x: ...``), with DuckDB's time-travel words
+(``at``, ``version``, ``timestamp``): none is a name in a plain query."""
 
 _MAX_DEPTH = 64
 

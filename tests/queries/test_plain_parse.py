@@ -162,9 +162,41 @@ def test_every_word_sqlglot_reads_as_a_keyword_is_reserved():
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", word)
     }
     words |= {t.name.lower() for t in dialect.parser_class.NO_PAREN_FUNCTIONS}
+    # Words read as a function without parentheses by their text, not by a token type:
+    # ``connect_by_root x`` (a column name to the plain reader, an error or a call to sqlglot).
+    words |= {
+        w.lower()
+        for w in dialect.parser_class.NO_PAREN_FUNCTION_PARSERS
+        if re.fullmatch(r"[A-Za-z_]+", w)
+    }
     assert words <= RESERVED
     assert _GRAMMAR <= RESERVED
     assert not set(FUNCTIONS) & RESERVED
+
+
+# Words sqlglot's duckdb parser matches by their text inside an expression (``BETWEEN
+# SYMMETRIC``, ``LAMBDA x: ...``) or reads as a function without parentheses
+# (``CONNECT_BY_ROOT x``): as names, sqlglot refuses the query, so the plain reader must too.
+_TEXT_WORDS = ["connect_by_root", "lambda", "symmetric", "asymmetric"]
+_TEXT_WORD_PLACES = [
+    "SELECT {w} FROM t",
+    "SELECT x + {w} FROM t",
+    "SELECT count({w}) FROM t WHERE ts > '2026-10-07'",
+    "SELECT * FROM t WHERE x BETWEEN {w} AND 1",
+    "SELECT * FROM t WHERE x IN (1, {w}) AND ts > '2026-10-07'",
+    "SELECT * FROM t WHERE ts > '2026-10-07' HAVING {w}",
+    "SELECT * FROM t {w} WHERE {w}.ts > '2026-10-07'",
+]
+
+
+@pytest.mark.parametrize("word", _TEXT_WORDS)
+def test_words_sqlglot_reads_by_their_text_are_left_to_sqlglot(word):
+    for place in _TEXT_WORD_PLACES:
+        for spelled in (word, word.upper()):
+            query = place.format(w=spelled)
+            plain = read_plain(query)
+            assert plain is None or plain == _full(query), query
+    assert read_plain(f"SELECT {word} FROM t") is None
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
