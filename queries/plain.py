@@ -419,6 +419,10 @@ class _Reader:
         self.expect(")")
         if not least <= len(arguments) <= most:
             raise _Decline
+        if function.text == "date_trunc" and arguments[0].value is None:
+            # sqlglot reads ``date_trunc(day, ts)`` as ``date_trunc('DAY', ts)``: a constant
+            # where DuckDB reads the column ``day``
+            raise _Decline
         return _combine(*arguments)
 
 
