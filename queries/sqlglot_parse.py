@@ -303,7 +303,20 @@ def _constant(node: exp.Expression | None) -> bool:
     if node is None:
         return False
     return not any(
-        isinstance(n, (exp.Column, exp.Query, exp.Placeholder, exp.Parameter)) for n in node.walk()
+        isinstance(n, (exp.Column, exp.Query, exp.Placeholder, exp.Parameter))
+        or (isinstance(n, exp.Var) and not _a_unit_word(n))
+        for n in node.walk()
+    )
+
+
+def _a_unit_word(var: exp.Var) -> bool:
+    """Whether DuckDB reads the word as sqlglot does: the unit of ``INTERVAL 1 DAY`` or the
+    part of ``EXTRACT(year FROM ...)``. sqlglot also reads ``date_trunc(day, ts)`` as
+    ``date_trunc('DAY', ts)``, where DuckDB reads the column ``day``: such a value may name
+    a column, so it is no constant (and no bound)."""
+    parent = var.parent
+    return (isinstance(parent, exp.Interval) and var.arg_key == "unit") or (
+        isinstance(parent, exp.Extract) and var.arg_key == "this"
     )
 
 
