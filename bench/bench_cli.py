@@ -24,7 +24,50 @@ pandas ~125 ms, imported by ``pa.table()`` asking whether deltalake's add action
 frame -> ``RecordBatchReader.from_stream``; pyarrow.compute and multiprocessing -> imported by
 the writes and read-only queries that use them; deltalake and pyarrow.fs for ``lake history``
 -> one existence check of the next commit file. What is left of ``lake sql``: sqlglot
-(~70 ms), pyarrow with numpy (~85 ms), DuckDB (~45 ms), typer (~30 ms), rich (~20 ms).
+(~70 ms; since the round below only for queries that are not plain), pyarrow with numpy
+(~85 ms), DuckDB (~45 ms), typer (~30 ms), rich (~20 ms).
+
+Issue 18, the first 10-day query of a new process (December 2026). The 10-day GROUP BY of
+``bench_peers`` through ``lake.connect().sql(...)`` in a fresh ``python -c`` and through
+``lake sql``, the code before and after alternating with DuckLake 1.5.5 (DuckDB and SQLite
+catalogs) and plain DuckDB over one Parquet file, on 100,000 lines over 60 days: one ingest
+(this bench's case) and 1,000 appends of 100 rows then ``optimize`` (``bench_peers``' case);
+wall and CPU (user + system of the child) seconds, medians of 11, load 9.5-18 (other
+helpers' suites: read the CPU):
+
+* Where it went before: ``python -X importtime`` (minimum self times of 9 alternating runs)
+  summed 325 ms of imports: sqlglot 76 (``queries.parse`` parsed every query with it; its
+  duckdb generator alone 25-65 ms), DuckDB 59 (DuckLake's process pays it too), numpy 42 and
+  pyarrow 26 (the answer is an Arrow table), the lake's own modules 35, deltalake with arro3
+  14, the standard library and the rest 74. A profile of ``sql()`` with every module
+  imported first: the query's own work is about 45 ms of CPU (DuckDB's connect 13, loading
+  the Delta log 13, the query 8); the rest of the process is the interpreter's start.
+* Changed: ``queries.plain`` reads a plain SELECT (one table named by unquoted parts, no
+  time travel, CTE, join, subquery, comment, quoted name, cast or second statement) to the
+  statement sqlglot gives, bounds included, and declines anything else to sqlglot; the
+  statement's sqlglot tree is made on first use. ``tests/queries/test_plain_parse.py``
+  compares the two readers, ``tests/faces/test_cli_startup.py`` holds a plain query to
+  importing no sqlglot. Imports: 325 -> 249 ms in the same run.
+
+=========================================  ===============  ===============
+case (wall s / CPU-s of the process)       before           after
+=========================================  ===============  ===============
+one ingest, Python API                     1.22 / 0.530     0.83 / 0.386
+one ingest, ``lake sql``                   1.27 / 0.489     0.99 / 0.377
+after the appends, Python API              1.27 / 0.555     0.90 / 0.435
+after the appends, ``lake sql``            1.20 / 0.521     1.07 / 0.429
+=========================================  ===============  ===============
+
+DuckLake in the same rounds: DuckDB catalog 0.77 / 0.345 and 0.81 / 0.381, SQLite catalog
+1.08 / 0.504 and 1.10 / 0.506; plain DuckDB 0.50 / 0.158 and 0.30 / 0.157. The Python API
+against DuckLake's DuckDB catalog: 1.59x -> 1.08x its time (one ingest) and 1.58x -> 1.11x
+(after the appends); CPU 1.54x -> 1.12x and 1.45x -> 1.14x. A quieter run of the final code
+(load 3.6-5.1, medians of 9): 0.54 / 0.526 -> 0.42 / 0.387 and 0.56 / 0.549 -> 0.46 / 0.441
+against DuckLake's 0.33 / 0.339 and 0.42 / 0.399 (1.64x -> 1.26x and 1.35x -> 1.11x its
+time); an earlier one at load 4-7: 0.56 / 0.506 -> 0.43 / 0.392 and 0.43 / 0.468 -> 0.36 /
+0.373 against 0.35 / 0.344 and 0.30 / 0.302. Left: pyarrow with numpy (~70 ms, the answer is
+Arrow), the lake's modules (~35 ms), deltalake and reading its log (~25 ms); a query that is
+not plain still imports sqlglot (~0.1 s).
 """
 
 from __future__ import annotations

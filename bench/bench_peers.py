@@ -23,7 +23,8 @@ Cases (``scale`` 1.0 = 1,000,000 JSON log lines, about 250 MB; ``make bench`` ru
 * ``10-day GROUP BY after the appends``: over the appended table, against one file of the
   same rows (plain DuckDB) and DuckLake's table.
 * ``count at the first version``: time travel, warm, in-process.
-* ``first 10-day query in a new process``: whole process, start-up included.
+* ``first 10-day query in a new process``: whole process, start-up included (where its
+  start-up goes and what was cut: ``bench_cli``'s docstring).
 
 Read the load (``uptime``) before believing a figure: these are shared 2-core machines.
 

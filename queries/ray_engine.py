@@ -54,6 +54,7 @@ from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries.exceptions import QueryRefused, RayEngineError, RayEngineRefused
+from queries.parse import with_syntax_tree
 from queries.scan import scan_sql
 from queries.sql import PreparedQuery, Rewritten
 
@@ -170,7 +171,7 @@ def plan(
     """
     from sqlglot import exp
 
-    statement = query.statement
+    statement = with_syntax_tree(query.statement)
     tree = statement.tree
     if not isinstance(tree, exp.Select):
         part = (

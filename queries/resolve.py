@@ -37,7 +37,7 @@ from lake.delta.log import CommitCheck, has_commit_after
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
 from queries.exceptions import TimeTravelError, UnknownTable
-from queries.parse import TableReference, TimeTravel
+from queries.statement import TableReference, TimeTravel
 
 if TYPE_CHECKING:
     from catalog.catalog import Catalog

@@ -29,7 +29,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -229,9 +229,13 @@ EVENT_DATE = "_event_date"
 def within_days(
     snapshot: Snapshot, paths: Sequence[str], first: date | None, last: date | None
 ) -> tuple[Snapshot, list[str]]:
-    """The version's files whose ``_event_date`` partition lies in ``[first, last]`` (files
-    without a readable date are kept), with their paths: data skipping for a query that
-    bounds ``_event_time``, which DuckDB cannot derive from the partition column itself."""
+    """The version's files whose ``_event_date`` partition lies in ``[first, last]``, with
+    their paths: data skipping for a query that bounds ``_event_time``, which DuckDB cannot
+    derive from the partition column itself. A file is skipped only when the log's range of
+    its ``_event_time`` lies within its ``_event_date`` as a UTC day: the lake's ingestion
+    writes that date, but a table written elsewhere (registered) may hold a local date, or
+    any other, and its rows must not go missing. Files without a readable date or range are
+    kept."""
     from dataclasses import replace
 
     if EVENT_DATE not in snapshot.partition_columns or (first is None and last is None):
@@ -239,10 +243,28 @@ def within_days(
     kept_files, kept_paths = [], []
     for file, path in zip(snapshot.files, paths, strict=True):
         day = _date(file.partition_values.get(EVENT_DATE) or "")
-        if day is None or ((first is None or day >= first) and (last is None or day <= last)):
+        if (
+            day is None
+            or ((first is None or day >= first) and (last is None or day <= last))
+            or not _within_utc_day(file, day)
+        ):
             kept_files.append(file)
             kept_paths.append(path)
     return replace(snapshot, files=tuple(kept_files)), kept_paths
+
+
+EVENT_TIME = "_event_time"
+
+
+def _within_utc_day(file: DataFile, day: date) -> bool:
+    """Whether the log's range of the file's ``_event_time`` lies within ``day`` (UTC): a
+    recorded maximum is truncated to the millisecond, so it is before the next midnight
+    exactly when the true maximum is."""
+    low, high = file.time_ranges.get(EVENT_TIME, (None, None))
+    if low is None or high is None:
+        return False
+    start = datetime.combine(day, time(0), UTC)
+    return start <= low and high < start + timedelta(days=1)
 
 
 STATS_PRECISION = timedelta(milliseconds=1)

@@ -6,8 +6,9 @@
 
 One preparation serves every caller (``lake sql``, the HTTP service, training sets):
 
-1. :func:`queries.parse.parse_statement` parses the text once with sqlglot: every table
-   reference, its time-travel clause and its position in the text, and the syntax tree;
+1. :func:`queries.parse.parse_statement` parses the text once (a plain SELECT by
+   :mod:`queries.plain`, any other with sqlglot): every table reference, its time-travel
+   clause and its position in the text, and the syntax tree;
 2. :func:`prepare` asks :class:`queries.resolve.Resolver` which references are lake tables
    (CTEs shadow them, DuckDB's own objects and table functions are left alone) and pins each
    to one version: a :class:`PreparedQuery`;
@@ -51,16 +52,16 @@ from queries.exceptions import (
     UnknownTable,
     VacuumedVersion,
 )
-from queries.parse import (
+from queries.parse import parse_statement, with_syntax_tree
+from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
+from queries.scan import Limit, scan_sql, within_days, within_times
+from queries.statement import (
     Bound,
     Statement,
     TableReference,
     TimeTravel,
     line_and_column,
-    parse_statement,
 )
-from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
-from queries.scan import Limit, scan_sql, within_days, within_times
 
 if TYPE_CHECKING:
     import duckdb
@@ -302,7 +303,7 @@ def private_names(statement: Statement, resolver: Resolver) -> list[str]:
     resolver.look_up(statement.tables)
     found = [
         node.name
-        for node in statement.tree.find_all(exp.Anonymous)
+        for node in with_syntax_tree(statement).tree.find_all(exp.Anonymous)
         if session.is_private_name(node.name, function=True)
     ]
     found += [

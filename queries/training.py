@@ -99,7 +99,7 @@ from queries.manifest import (
     write_manifest,
 )
 from queries.outputs import RemoteFolder, is_remote
-from queries.parse import Statement, TimeTravel, parse_statement
+from queries.parse import parse_statement, with_syntax_tree
 from queries.resolve import Resolver
 from queries.shards import (
     DEFAULT_SHARD_ROWS,
@@ -111,6 +111,7 @@ from queries.shards import (
 )
 from queries.splits import SplitRule, parse_split, write_splits
 from queries.sql import Edit, PreparedQuery, Rewritten, is_duckdb_error, prepare
+from queries.statement import Statement, TimeTravel
 
 if TYPE_CHECKING:
     import duckdb
@@ -263,6 +264,7 @@ def plan_order(statement: Statement | str) -> OrderPlan:
 
     if isinstance(statement, str):
         statement = parse_statement(statement)
+    statement = with_syntax_tree(statement)
     tree = statement.tree
     if statement.kind == "explain" or not isinstance(tree, exp.Query):
         raise QueryRefused(

@@ -237,3 +237,43 @@ def test_the_writing_commands_start_without_the_orm_or_the_catalog_models(backen
         assert _imported_by(args, tmp_path, backend.env, ORM) == set(), args
     history = cli("history", "web.app", "--output", "json").json()
     assert [v["version"] for v in history] == [0, 1]
+
+
+def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_reads_it(tmp_path):
+    """sqlglot's imports were 0.1-0.15 s of a new process's first query: a plain SELECT is
+    read by ``queries.plain`` (the same statement, held by ``tests/queries/test_plain_parse.py``)
+    in ``lake sql`` and through the Python API; what it cannot read still goes to sqlglot."""
+    import os
+    import subprocess
+    import sys
+
+    logs = tmp_path / "app.jsonl"
+    logs.write_text(
+        "".join(f'{{"ts": "2026-10-0{1 + i % 9}T10:00:00Z", "n": {i}}}\n' for i in range(90))
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    ingest = ["ingest", "logs", "web.app", str(logs)]
+    assert _imported_by(ingest, tmp_path, env, ("sqlglot",)) == set()
+    plain = "SELECT count(*) AS n FROM web.app WHERE ts >= '2026-10-05' AND ts < '2026-10-08'"
+    heavy = ("sqlglot", "sqlalchemy", *HEAVY)
+    assert _imported_by(["sql", plain, "--output", "json"], tmp_path, env, heavy) == set()
+    travel = "SELECT count(*) AS n FROM web.app VERSION AS OF 0 WHERE n < 10"
+    assert _imported_by(["sql", travel], tmp_path, env, ("sqlglot",)) == {"sqlglot"}
+    code = (
+        "import sys, lake\n"
+        f"rows = lake.connect().sql({plain!r}).table.to_pylist()\n"
+        "print(rows, 'sqlglot' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[{'n':", "30}]", "False"]

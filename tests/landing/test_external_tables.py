@@ -9,11 +9,12 @@ written after the Delta protocol where deltalake writes no such thing).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from lake.core.errors import (
     ExternalTable,
@@ -380,3 +381,34 @@ def _kernel_read(lk, uri: str, version: int) -> pa.Table:
     lk.storage.configure_duckdb(con)
     con.execute(f"LOAD '{extension_path('delta')}'")
     return con.execute(f"SELECT * FROM delta_scan('{uri}', version => {version})").to_arrow_table()
+
+
+def test_an_event_date_that_is_not_the_utc_date_of_event_time_loses_no_rows(lk, where):
+    # Written elsewhere with the writer's local date (UTC-4): the 01:00 UTC row is on the
+    # 2nd there. The lake skips a file by its _event_date only when the log's range of its
+    # _event_time says that date is the rows' UTC day.
+    uri, options = where("local_days")
+    moments = [datetime(2026, 10, 3, 1, tzinfo=UTC), datetime(2026, 10, 3, 12, tzinfo=UTC)]
+    write_deltalake(
+        uri,
+        pa.table(
+            {
+                "_event_time": pa.array(moments, pa.timestamp("us", tz="UTC")),
+                "_event_date": pa.array([date(2026, 10, 2), date(2026, 10, 3)], pa.date32()),
+                "n": [1, 2],
+            }
+        ),
+        partition_by=["_event_date"],
+        storage_options=options,
+    )
+    lk.register_table("ext.local_days", uri)
+    for condition in [
+        "_event_time >= '2026-10-03'",
+        "_event_time >= now() - INTERVAL 3650 DAY AND _event_time > '2026-10-02 23:00'",
+    ]:
+        query = f"SELECT n FROM ext.local_days WHERE {condition} ORDER BY n"
+        assert lk.sql(query).table.column("n").to_pylist() == [1, 2], condition
+    noon = "SELECT n FROM ext.local_days WHERE _event_time > '2026-10-03 06:00' ORDER BY n"
+    result = lk.sql(noon)
+    assert result.table.column("n").to_pylist() == [2]
+    assert [(s.files_total, s.files_read) for s in result.scans] == [(2, 1)]  # by statistics

@@ -910,6 +910,24 @@ def test_event_time_ranges_skip_other_days_and_return_exactly_the_rows_in_range(
         assert skipped, condition
 
 
+def test_a_bound_naming_a_column_where_sqlglot_reads_a_word_skips_no_rows(lk, tmp_path):
+    # DuckDB reads date_trunc(day, ...) with the column day ('month' here); sqlglot reads it
+    # as date_trunc('DAY', ...), a constant bound of 2026-10-03 that skipped the 1st's rows.
+    start = datetime(2026, 10, 1, 22, 0, tzinfo=UTC)
+    log = tmp_path / "events.jsonl"
+    log.write_text(
+        "".join(
+            json.dumps({"ts": (start + timedelta(hours=6 * i)).isoformat(), "n": i, "day": "month"})
+            + "\n"
+            for i in range(12)
+        )
+    )
+    lk.ingest_logs("app.events", str(log))
+    condition = "_event_time >= date_trunc(day, TIMESTAMPTZ '2026-10-03 12:00')"
+    rows = lk.sql(f"SELECT n FROM app.events WHERE {condition} ORDER BY n").table
+    assert rows.column("n").to_pylist() == list(range(12))
+
+
 def test_time_ranges_on_any_timestamp_column_skip_files_by_their_delta_statistics(lk):
     hour = datetime(2026, 10, 1, 10, tzinfo=UTC)
     batches = [
