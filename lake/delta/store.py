@@ -737,6 +737,11 @@ class DeltaStore:
                 try:
                     return self._append_with_merge(files, schema, partition_by, properties, run_id)
                 except _Raced:
+                    # Lost to a commit that changed the schema: maybe its own, made already
+                    # (its PUT stored, the answer lost, the retry refused).
+                    found = self._committed_since(before, run_id)
+                    if found is not None:
+                        return found
                     continue
             if actions is None:
                 actions = self._publish(files, schema, partition_by)
@@ -748,10 +753,9 @@ class DeltaStore:
                     created = _commit_properties(run_id, operation, metadata, retries=0)
                     if self._create(schema, actions, partition_by, created):
                         return self._find_commit(run_id)
-                    info = self._read_back(0)
-                    if info is not None and info.get(RUN_ID_KEY) == run_id:
-                        # This run's own create, whose answer was lost and retried.
-                        return self._find_commit(run_id)
+                    found = self._committed_since(before, run_id)
+                    if found is not None:
+                        return replace(found, added=tuple(a.path for a in actions))
                     continue  # another writer created the table first: append to it
                 dt.create_write_transaction(
                     actions,
@@ -768,6 +772,9 @@ class DeltaStore:
                 # commit that changed the table's metadata (a column added by another
                 # writer): decide the schema again against the new one and retry.
                 if _metadata_changed(error):
+                    found = self._committed_since(before, run_id)  # its own, made already?
+                    if found is not None:
+                        return replace(found, added=tuple(a.path for a in actions))
                     continue
                 raise self._translate(error, "committing to") from error
             commit = self._find_commit(run_id, after=before)
@@ -925,6 +932,22 @@ class DeltaStore:
         finally:
             os.unlink(temp)
         return True
+
+    def _committed_since(self, after: int, run_id: str) -> Commit | None:
+        """The commit ``run_id`` made after version ``after``, read entry by entry from the
+        log (the few made since); None when none is its. For a writer told its commit lost a
+        race, which may have lost it to itself: its PUT stored, the answer lost, the retried
+        PUT refused as taken, and deltalake then reports a conflict with its own commit.
+
+        Raises:
+            CommitInDoubt: an entry could not be read.
+        """
+        version = after + 1
+        while (info := self._read_back(version)) is not None:
+            if info.get(RUN_ID_KEY) == run_id:
+                return _commit_from_history({**info, "version": version})
+            version += 1
+        return None
 
     def _read_back(self, version: int) -> dict[str, object] | None:
         """The commitInfo of ``version``'s log entry, read by a writer that cannot know

@@ -159,3 +159,35 @@ def test_a_tables_first_commit_whose_answer_was_lost_is_made_once(s3_only, lk, t
     assert list(runs) == [0], runs
     history = lk.history(TABLE)
     assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
+    """deltalake's schema-merging append: its PUT of version 1 is stored, the answer lost,
+    the retry refused, and deltalake reports the race as lost to a commit that changed the
+    schema (its own). The writer finds version 1 is its own rather than append the rows a
+    second time onto the schema they brought."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    wider = tmp_path / "wider.jsonl"
+    wider.write_text(
+        "".join(
+            json.dumps({"ts": "2026-11-20T11:00:00Z", "writer": 1, "k": k, "extra": "x"}) + "\n"
+            for k in range(3)
+        )
+    )
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(
+            backend, "ingest", "logs", TABLE, str(wider), AWS_ENDPOINT_URL=proxy.endpoint
+        )
+    assert done.returncode == 0, done.stderr
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], proxy.seen
+    runs = _runs_in_log(backend, lk)
+    assert list(runs) == [0, 1], runs
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
