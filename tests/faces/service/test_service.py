@@ -406,3 +406,24 @@ def test_revoked_tokens_are_refused_and_secrets_are_stored_hashed(backend, cli):
     again = cli(f"token revoke {created.json()['id']}")
     assert again.exit_code == 1 and "does not exist or is revoked" in again.stderr
     assert cli("token create --role superuser").exit_code == 2
+
+
+def test_a_service_stopped_by_sigterm_leaves_no_folder_in_the_temporary_folder(lk, tmp_path):
+    """multiprocessing keeps the socket of the query workers' forkserver in a ``pymp-*``
+    folder of the temporary folder, which it removes at the process's exit: a service
+    stopped with SIGTERM exits so, and leaves nothing there."""
+    lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3]}))
+    token = lk.create_token(role="read", name="notebook").secret
+    temporary = tmp_path / "service-tmp"
+    temporary.mkdir()
+    process, url = start_service({"TMPDIR": str(temporary)})
+    try:
+        answer = Service(url, token, "").post(
+            "/api/v1/sql", token, json={"sql": "SELECT count(*) AS n FROM web.clicks"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert [p.name for p in temporary.iterdir() if p.name.startswith("pymp-")]
+    finally:
+        stop_service(process)
+    assert [p.name for p in temporary.iterdir() if p.name.startswith("pymp-")] == []
+    assert process.returncode == 128 + 15, process.stderr.read()
