@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     Row,
+    String,
     Update,
     bindparam,
     case,
@@ -307,7 +308,7 @@ def _set_pending(dialect: str) -> Update:
             ),
             RUNS.c.stats.type,
         )
-        prepared_by = cast(RUNS.c.stats, JSONB).op("#>>")(
+        prepared_by = cast(RUNS.c.stats, JSONB).op("#>>", return_type=String())(
             literal_column(f"'{{pending,{PREPARED_KEY}}}'")
         )
     else:
@@ -317,7 +318,7 @@ def _set_pending(dialect: str) -> Update:
         update(RUNS)
         .where(
             RUNS.c.id == bindparam("b_id"),
-            func.coalesce(prepared_by, "") != bindparam("b_attempt"),
+            func.coalesce(prepared_by, "") != bindparam("b_attempt", type_=String()),
         )
         .values(stats=stats)
     )
