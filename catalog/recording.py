@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     Row,
+    String,
     Update,
     bindparam,
     case,
@@ -100,23 +101,32 @@ def start_write(
     """
     run_id = str(uuid.uuid4())
 
-    def work(conn: CoreConnection) -> WriteStart:
+    def work(conn: CoreConnection, *, started: bool = False) -> WriteStart:
         table = ensure_table(conn, name, kind=table_kind, location=location, exist_ok=True)
         ranges = None
         if ingested is not None:
             ranges = tuple(ingested_files_in(conn, table.id, ingested, sizes=sizes))
-        reap_in(conn)
-        add_run(conn, run_id, kind=kind, job=f"{kind}:{name}", parameters=parameters)
-        add_edges(conn, run_id, "input", inputs)
+        if not started:
+            reap_in(conn)
+            add_run(conn, run_id, kind=kind, job=f"{kind}:{name}", parameters=parameters)
+            add_edges(conn, run_id, "input", inputs)
         return WriteStart(table, run_id, ranges)
 
     try:
         return db.core_transaction(work)
     except CommitConflict:
+        if db.core_transaction(lambda conn: conn.execute(_RUN_ROW, {"b_id": run_id}).first()):
+            # A try that committed, whose answer was lost (the connection dropped after the
+            # COMMIT), was tried again and met its own run: the run is started.
+            return db.core_transaction(lambda conn: work(conn, started=True))
         # Another writer created the namespace or the table at the same moment: it exists
         # now (or the conflict was another one, and the second try says so).
         create_table(db, name, kind=table_kind, location=location, exist_ok=True)
         return db.core_transaction(work)
+
+
+PREPARED_KEY = "prepared_by"
+"""The key of a run's pending outcome naming the :func:`prepare_commit` call that stored it."""
 
 
 def prepare_commit(
@@ -144,14 +154,25 @@ def prepare_commit(
             the way (nothing is stored).
     """
 
+    # The same for every try of this call: a try whose COMMIT the database made but whose
+    # answer was lost (the connection dropped) is tried again, and must then change nothing
+    # (it entered the run's file ranges and input edges a second time).
+    attempt = uuid.uuid4().hex
+
     def work(conn: CoreConnection) -> None:
         # Core statements, not the ORM's unit of work: its flushes were the largest share of
         # the catalog's time in a small append.
         # The run's stats take their ``pending`` key in the database: one statement where
-        # reading them and writing them back were two.
-        pending = {"table_id": table_id, **jsonable(outcome)}
-        done = conn.execute(_set_pending(conn.dialect.name), {"b_id": run_id, "b_pending": pending})
+        # reading them and writing them back were two. Not when this call's earlier try put
+        # it there (see ``attempt``): then nothing is done again.
+        pending = {"table_id": table_id, PREPARED_KEY: attempt, **jsonable(outcome)}
+        done = conn.execute(
+            _set_pending(conn.dialect.name),
+            {"b_id": run_id, "b_pending": pending, "b_attempt": attempt},
+        )
         if done.rowcount == 0:
+            if conn.execute(_RUN_ROW, {"b_id": run_id}).first() is not None:
+                return  # this call's earlier try committed; only its answer was lost
             raise CatalogError(f"Run {run_id} is not in the catalog.")
         if "watermark_from" in outcome:
             claim_watermark(conn, table_id, run_id, outcome["watermark_from"])
@@ -275,7 +296,8 @@ def _apply_prepared(
 # was walked for its cache key each time).
 @functools.cache
 def _set_pending(dialect: str) -> Update:
-    """``UPDATE runs SET stats = stats with pending = :b_pending WHERE id = :b_id``."""
+    """``UPDATE runs SET stats = stats with pending = :b_pending WHERE id = :b_id`` and the
+    pending outcome there is not of ``:b_attempt`` (see :func:`prepare_commit`)."""
     pending = bindparam("b_pending", type_=JSON())
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import JSONB
@@ -286,9 +308,20 @@ def _set_pending(dialect: str) -> Update:
             ),
             RUNS.c.stats.type,
         )
+        prepared_by = cast(RUNS.c.stats, JSONB).op("#>>", return_type=String())(
+            literal_column(f"'{{pending,{PREPARED_KEY}}}'")
+        )
     else:
         stats = func.json_set(RUNS.c.stats, "$.pending", func.json(pending))
-    return update(RUNS).where(RUNS.c.id == bindparam("b_id")).values(stats=stats)
+        prepared_by = func.json_extract(RUNS.c.stats, f"$.pending.{PREPARED_KEY}")
+    return (
+        update(RUNS)
+        .where(
+            RUNS.c.id == bindparam("b_id"),
+            func.coalesce(prepared_by, "") != bindparam("b_attempt", type_=String()),
+        )
+        .values(stats=stats)
+    )
 
 
 _RUN_ROW = select(RUNS.c.id, RUNS.c.stats, RUNS.c.ended_at).where(RUNS.c.id == bindparam("b_id"))

@@ -260,8 +260,11 @@ def resolve(
         max_bytes=_parse_size(pick("query.max_bytes", None), "query.max_bytes", origins)
         or DEFAULT_QUERY_MAX_BYTES,
     )
+    warehouse = _normalize_warehouse(raw_warehouse, root, origins["warehouse"])
+    if warehouse.startswith("s3://") and s3.endpoint_url is None:
+        _check_no_other_endpoint(env)
     return LakeConfig(
-        warehouse=_normalize_warehouse(raw_warehouse, root, origins["warehouse"]),
+        warehouse=warehouse,
         catalog_url=_normalize_catalog(raw_catalog, root, origins["catalog_url"]),
         s3=s3,
         openlineage=openlineage,
@@ -438,6 +441,24 @@ def _check_endpoint(value: str | None, origins: Mapping[str, str]) -> str | None
             f"such as http://127.0.0.1:9000; set it with {places('s3.endpoint_url')}."
         )
     return value.rstrip("/")
+
+
+OTHER_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT")
+"""Endpoint variables the lake does not read, but deltalake and obstore do."""
+
+
+def _check_no_other_endpoint(env: Mapping[str, str]) -> None:
+    """Refuse an S3 server named only where some of the lake's clients look: with no
+    endpoint set, deltalake and obstore would send the warehouse's requests to it, pyarrow
+    and DuckDB to AWS S3 (two stores under one lake)."""
+    for name in OTHER_ENDPOINT_VARIABLES:
+        if env.get(name):
+            raise ConfigError(
+                f"The environment variable {name} names the S3 server {env[name]}, which only "
+                f"some of the lake's S3 clients read (no S3 endpoint is set, so the others "
+                f"would use AWS S3); set the server with {places('s3.endpoint_url')}, or "
+                f"unset {name}."
+            )
 
 
 def _check_openlineage_url(value: str | None, origins: Mapping[str, str]) -> str | None:

@@ -44,6 +44,29 @@ class StorageUnreachable(StorageError):
     """The warehouse's server did not answer or refused the credentials."""
 
 
+class CommitInDoubt(StorageError):
+    """A commit's outcome is unknown: the storage may have stored it (its answer was lost)
+    and could not be asked. The writer stops instead of committing again (which would make
+    the version twice); ``lake catalog sync`` records the version if it is the run's.
+
+    Keeps ``table``, ``version`` and ``reason`` (what failed), and builds its sentence from
+    them."""
+
+    def __init__(self, *, table: str, version: int, reason: str) -> None:
+        self.table, self.version, self.reason = table, version, reason
+        super().__init__(
+            f"The commit of version {version} of {table} is in doubt: its log entry was "
+            f"stored or refused, and reading it back failed ({reason[:1].lower()}{reason[1:]}); "
+            f"once the storage answers, run `lake catalog sync {table}` (it records the "
+            f"version if this run made it) and check `lake history {table}` before running "
+            f"the write again."
+        )
+
+    def naming(self, table: str) -> CommitInDoubt:
+        """The same doubt with the table called ``table`` (its catalog name)."""
+        return CommitInDoubt(table=table, version=self.version, reason=self.reason)
+
+
 class CatalogError(LakeError):
     """The catalog database could not do what was asked."""
 

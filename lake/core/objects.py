@@ -101,28 +101,12 @@ def _arrow(storage: Storage, path: str) -> tuple[Any, str]:
 def _new_client(storage: Storage, bucket: str) -> S3Store:
     from obstore.store import S3Store
 
-    s3 = storage.config.s3
-    config: dict[str, Any] = {"region": s3.region}
-    if s3.endpoint_url:
-        config["endpoint"] = s3.endpoint_url
-        # Loopback and MinIO servers do not have virtual-host style bucket names.
-        config["virtual_hosted_style_request"] = False
-    if s3.access_key_id:
-        config["access_key_id"] = s3.access_key_id
-    if s3.secret_access_key:
-        config["secret_access_key"] = s3.secret_access_key
-    if s3.session_token:
-        config["token"] = s3.session_token
+    # The settings deltalake gets, filtered for obstore (Storage.s3_options).
+    config, client_options = storage.obstore_options()
     return S3Store(
         bucket,
         config=config,  # type: ignore[arg-type]
-        client_options={
-            "allow_http": bool(s3.allow_http),
-            # Bounded, as deltalake's (Storage.delta_options): an unreachable server fails
-            # in seconds, not minutes.
-            "timeout": "30s",
-            "connect_timeout": "5s",
-        },
+        client_options=client_options,  # type: ignore[arg-type]
         retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=30)},
     )
 

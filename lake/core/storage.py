@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     import pyarrow.fs
 
 
+_DELTALAKE_ONLY = frozenset({"AWS_S3_ALLOW_UNSAFE_RENAME", "AWS_EC2_METADATA_DISABLED"})
+"""Keys of :meth:`Storage.s3_options` that deltalake reads and obstore refuses."""
+_CLIENT_OPTIONS = frozenset({"timeout", "connect_timeout"})
+"""Keys of :meth:`Storage.s3_options` that obstore takes as client options."""
+
+
 class Storage:
     """Locations and per-library settings for one warehouse."""
 
@@ -60,29 +66,54 @@ class Storage:
 
     # -- deltalake ---------------------------------------------------------------------------
 
-    def delta_options(self) -> dict[str, str]:
-        """``storage_options`` for deltalake (object_store keys)."""
-        if not self.is_s3:
-            return {}
+    def s3_options(self) -> dict[str, str]:
+        """The warehouse's S3 settings as object_store keys: the one place they are derived
+        for the two object_store clients, deltalake (:meth:`delta_options`, as they are) and
+        obstore (:meth:`obstore_options`, filtered), so a setting added here reaches both.
+
+        The endpoint is given under both of object_store's names: both clients let an
+        ``AWS_ENDPOINT_URL_S3`` in the environment override an ``AWS_ENDPOINT_URL`` they are
+        given (pyarrow and DuckDB do not read it), and the lake's reads and writes would go
+        to two servers.
+        """
         s3 = self.config.s3
-        options = {"AWS_REGION": s3.region, "AWS_S3_ALLOW_UNSAFE_RENAME": "false"}
+        options = {
+            "AWS_REGION": s3.region,
+            "AWS_ALLOW_HTTP": "true" if s3.allow_http else "false",
+            "AWS_S3_ALLOW_UNSAFE_RENAME": "false",
+            # No instance metadata lookups: an unreachable server fails in seconds.
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # Bounded, so an unreachable server fails in seconds, not minutes.
+            "timeout": "30s",
+            "connect_timeout": "5s",
+        }
         if s3.endpoint_url:
-            options["AWS_ENDPOINT_URL"] = s3.endpoint_url
+            options["AWS_ENDPOINT_URL"] = options["AWS_ENDPOINT_URL_S3"] = s3.endpoint_url
             # Loopback and MinIO servers do not have virtual-host style bucket names.
             options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
-        if s3.allow_http:
-            options["AWS_ALLOW_HTTP"] = "true"
         if s3.access_key_id:
             options["AWS_ACCESS_KEY_ID"] = s3.access_key_id
         if s3.secret_access_key:
             options["AWS_SECRET_ACCESS_KEY"] = s3.secret_access_key
         if s3.session_token:
             options["AWS_SESSION_TOKEN"] = s3.session_token
-        # Bounded retries so an unreachable server fails in seconds, not minutes.
-        options.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-        options["timeout"] = "30s"
-        options["connect_timeout"] = "5s"
         return options
+
+    def delta_options(self) -> dict[str, str]:
+        """``storage_options`` for deltalake (object_store keys, see :meth:`s3_options`)."""
+        return self.s3_options() if self.is_s3 else {}
+
+    def obstore_options(self) -> tuple[dict[str, str], dict[str, str]]:
+        """obstore's S3 configuration and client options, from :meth:`s3_options`: without
+        deltalake's own keys (obstore refuses them), the timeouts as client options."""
+        config: dict[str, str] = {}
+        client: dict[str, str] = {}
+        for key, value in self.s3_options().items():
+            if key in _CLIENT_OPTIONS:
+                client[key] = value
+            elif key not in _DELTALAKE_ONLY:
+                config[key] = value
+        return config, client
 
     # -- pyarrow ---------------------------------------------------------------------------
 

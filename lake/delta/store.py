@@ -30,6 +30,7 @@ from urllib.parse import unquote
 from lake.core import objects
 from lake.core.errors import (
     CommitConflict,
+    CommitInDoubt,
     LakeError,
     SchemaConflict,
     StorageError,
@@ -736,13 +737,25 @@ class DeltaStore:
                 try:
                     return self._append_with_merge(files, schema, partition_by, properties, run_id)
                 except _Raced:
+                    # Lost to a commit that changed the schema: maybe its own, made already
+                    # (its PUT stored, the answer lost, the retry refused).
+                    found = self._committed_since(before, run_id)
+                    if found is not None:
+                        return found
                     continue
             if actions is None:
                 actions = self._publish(files, schema, partition_by)
             try:
                 if not exists:
-                    if self._create(schema, actions, partition_by, properties):
+                    # Not retried by deltalake: a version 0 already there may be this run's
+                    # own create (its answer lost, the retried PUT refused), which deltalake
+                    # took for another writer's and committed again as version 1.
+                    created = _commit_properties(run_id, operation, metadata, retries=0)
+                    if self._create(schema, actions, partition_by, created):
                         return self._find_commit(run_id)
+                    found = self._committed_since(before, run_id)
+                    if found is not None:
+                        return replace(found, added=tuple(a.path for a in actions))
                     continue  # another writer created the table first: append to it
                 dt.create_write_transaction(
                     actions,
@@ -759,6 +772,9 @@ class DeltaStore:
                 # commit that changed the table's metadata (a column added by another
                 # writer): decide the schema again against the new one and retry.
                 if _metadata_changed(error):
+                    found = self._committed_since(before, run_id)  # its own, made already?
+                    if found is not None:
+                        return replace(found, added=tuple(a.path for a in actions))
                     continue
                 raise self._translate(error, "committing to") from error
             commit = self._find_commit(run_id, after=before)
@@ -869,39 +885,95 @@ class DeltaStore:
 
     def _put_if_absent(self, version: int, body: bytes, run_id: str) -> bool:
         """Write the log entry of ``version`` unless it exists; False when it does (or, on a
-        local file system without hard links, when it cannot tell: deltalake commits then)."""
+        local file system without hard links, when it cannot tell: deltalake commits then).
+
+        Raises:
+            CommitInDoubt: the entry was refused (or the request failed) and could not be
+                read back: it may be this run's, and committing again would make the
+                version twice.
+            StorageError: the request failed and no entry is there.
+        """
         fs, base = self.storage.filesystem_for(self.uri)
         target = f"{base.rstrip('/')}/{entry_name(version)}"
         try:
             if self.storage.is_s3:
                 if objects.put_if_absent(self.storage, target, body):
                     return True
-                # Taken: by another writer, or by this request's own first try (a retry
-                # after a lost answer is refused too). The entry tells whose it is.
-                info = self._commit_info(version)
-                return info is not None and info.get(RUN_ID_KEY) == run_id
-            # A link to a whole file is the local put-if-absent (as deltalake's own).
-            temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
-            with open(temp, "wb") as out:
-                out.write(body)
-            try:
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-            except OSError:
-                return False  # no hard links here
-            finally:
-                os.unlink(temp)
-            return True
-        except FileExistsError:
-            return False
+                refused = True
+            else:
+                return self._link_entry(base, target, body)
         except Exception as error:  # noqa: BLE001 - whatever the store raised
             # In doubt (the answer was lost, or a store that words a taken name its own way):
             # the entry itself tells whether it is this run's.
-            info = self._commit_info(version)
+            info = self._read_back(version)
             if info is None:
                 raise self.storage.translate(error, self.uri) from error
             return info.get(RUN_ID_KEY) == run_id
+        assert refused
+        # Taken: by another writer, or by this request's own first try (a retry after a
+        # lost answer is refused too). The entry tells whose it is; when it cannot be read,
+        # nobody knows, and a commit at the next version could be this one made twice.
+        info = self._read_back(version)
+        return info is not None and info.get(RUN_ID_KEY) == run_id
+
+    @staticmethod
+    def _link_entry(base: str, target: str, body: bytes) -> bool:
+        """The local put-if-absent: a link to a whole file (as deltalake's own); False when
+        the entry exists or the file system has no hard links."""
+        temp = f"{base.rstrip('/')}/_delta_log/.{uuid.uuid4().hex}.json.tmp"
+        with open(temp, "wb") as out:
+            out.write(body)
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            return False
+        except OSError:
+            return False  # no hard links here
+        finally:
+            os.unlink(temp)
+        return True
+
+    def _committed_since(self, after: int, run_id: str) -> Commit | None:
+        """The commit ``run_id`` made after version ``after``, read entry by entry from the
+        log (the few made since); None when none is its. For a writer told its commit lost a
+        race, which may have lost it to itself: its PUT stored, the answer lost, the retried
+        PUT refused as taken, and deltalake then reports a conflict with its own commit.
+
+        Raises:
+            CommitInDoubt: an entry could not be read.
+        """
+        version = after + 1
+        while (info := self._read_back(version)) is not None:
+            if info.get(RUN_ID_KEY) == run_id:
+                return _commit_from_history({**info, "version": version})
+            version += 1
+        return None
+
+    def _read_back(self, version: int) -> dict[str, object] | None:
+        """The commitInfo of ``version``'s log entry, read by a writer that cannot know
+        whether the entry is its own; None when there is no entry, empty when the entry is
+        not the lake's (it has no commitInfo, or is not JSON).
+
+        Raises:
+            CommitInDoubt: the entry could not be read (the storage failed).
+        """
+        try:
+            entry = read_entry(self.storage, self.uri, version)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            said = str(self.storage.translate(error, entry_name(version)))
+            raise CommitInDoubt(
+                table=self.uri, version=version, reason=said.split(";")[0].rstrip(".")
+            ) from error
+        try:
+            for line in entry.decode("utf-8").splitlines():
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if info is not None:
+                    return info
+        except (ValueError, AttributeError):
+            pass
+        return {}
 
     def _checkpoint_if_due(self, version: int) -> None:
         """A checkpoint at ``version`` when the table's interval asks for one (deltalake's
@@ -975,6 +1047,7 @@ class DeltaStore:
         """Create the table with ``actions`` as its first version; False when another writer
         created it first."""
         from deltalake import Schema
+        from deltalake.exceptions import CommitFailedError
         from deltalake.transaction import create_table_with_add_actions
 
         try:
@@ -989,6 +1062,8 @@ class DeltaStore:
                 commit_properties=properties,
                 post_commithook_properties=_hooks(),
             )
+        except CommitFailedError:
+            return False  # version 0 is taken (deltalake does not retry a create here)
         except Exception as error:  # noqa: BLE001
             if "already exists" in str(error):
                 return False
@@ -1864,11 +1939,15 @@ def _hooks() -> deltalake.PostCommitHookProperties:
     return PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
-def _commit_properties(run_id: str, operation: str, metadata: Mapping[str, str] | None):
+def _commit_properties(
+    run_id: str, operation: str, metadata: Mapping[str, str] | None, *, retries: int = 50
+):
+    """Commit properties carrying ``run_id``; ``retries``: how often deltalake itself commits
+    again at the next version when the one it tried is taken."""
     from deltalake import CommitProperties
 
     custom = {RUN_ID_KEY: run_id, OPERATION_KEY: operation, **(metadata or {})}
-    return CommitProperties(custom_metadata=custom, max_commit_retries=50)
+    return CommitProperties(custom_metadata=custom, max_commit_retries=retries)
 
 
 def _commit_from_history(entry: Mapping[str, object]) -> Commit:

@@ -58,7 +58,7 @@ from catalog.exceptions import ClaimsOfEndedRuns, LeaseHeld
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
-from lake.core.errors import LakeError
+from lake.core.errors import CommitInDoubt, LakeError
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName, TableVersion
 from lake.core.storage import Storage
@@ -359,7 +359,7 @@ class TableRun:
         if current is not None:
             partition_by = current.partition_columns
         appended = False
-        with contextlib.ExitStack() as cleanup:
+        with contextlib.ExitStack() as cleanup, self._doubt_named():
 
             def folder() -> Path:
                 # Made only when the data needs staging here: a stage's files in the
@@ -445,6 +445,15 @@ class TableRun:
             if appended:
                 self._appended = self._last_snapshot
         return Landed(version, evolution, counts)
+
+    @contextlib.contextmanager
+    def _doubt_named(self) -> Iterator[None]:
+        """A commit in doubt names the table as the user knows it (the store knows its
+        location only)."""
+        try:
+            yield
+        except CommitInDoubt as doubt:
+            raise doubt.naming(str(self.table.name)) from doubt
 
     def compact(self, *, target_file_bytes: int | None = None) -> VersionInfo | None:
         """Compact the table's small files; None when there was nothing to compact.

@@ -207,3 +207,17 @@ def test_the_catalog_password_comes_from_the_variable_lake_toml_names(tmp_path):
     (tmp_path / "lake.toml").write_text('catalog_password_env = "not a name"\n')
     with pytest.raises(ConfigError, match="must name an environment variable"):
         resolve(cwd=tmp_path, environ={})
+
+
+@pytest.mark.parametrize("name", ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT"])
+def test_an_s3_server_named_only_where_some_clients_look_is_refused(tmp_path, name):
+    """deltalake and obstore read these variables, pyarrow and DuckDB do not: with no
+    endpoint set, the lake's writes and reads would go to two servers."""
+    environ = {"LAKE_WAREHOUSE": "s3://bucket/prefix", name: "http://127.0.0.1:9000"}
+    with pytest.raises(ConfigError, match=rf"{name} names the S3 server .* AWS_ENDPOINT_URL"):
+        resolve(cwd=tmp_path, environ=environ)
+    # Named where every client looks, the lake's own setting is the one all of them use.
+    agreed = resolve(cwd=tmp_path, environ={**environ, "AWS_ENDPOINT_URL": "http://s3.local"})
+    assert agreed.s3.endpoint_url == "http://s3.local"
+    # A local warehouse does not use S3.
+    resolve(cwd=tmp_path, environ={name: "http://127.0.0.1:9000"})

@@ -8,11 +8,13 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -406,3 +408,28 @@ def test_revoked_tokens_are_refused_and_secrets_are_stored_hashed(backend, cli):
     again = cli(f"token revoke {created.json()['id']}")
     assert again.exit_code == 1 and "does not exist or is revoked" in again.stderr
     assert cli("token create --role superuser").exit_code == 2
+
+
+def test_a_service_stopped_by_sigterm_leaves_no_folder_in_the_temporary_folder(lk):
+    """multiprocessing keeps the socket of the query workers' forkserver in a ``pymp-*``
+    folder of the temporary folder, which it removes at the process's exit: a service
+    stopped with SIGTERM exits so, and leaves nothing there."""
+    lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3]}))
+    token = lk.create_token(role="read", name="notebook").secret
+    # A short path of its own: a socket's path holds at most 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="lake-t-") as folder:
+        _served_and_stopped_leaves_nothing(token, Path(folder))
+
+
+def _served_and_stopped_leaves_nothing(token: str, temporary: Path) -> None:
+    process, url = start_service({"TMPDIR": str(temporary)})
+    try:
+        answer = Service(url, token, "").post(
+            "/api/v1/sql", token, json={"sql": "SELECT count(*) AS n FROM web.clicks"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert [p.name for p in temporary.iterdir() if p.name.startswith("pymp-")]
+    finally:
+        stop_service(process)
+    assert [p.name for p in temporary.iterdir() if p.name.startswith("pymp-")] == []
+    assert process.returncode == 128 + 15, process.stderr.read()

@@ -1,0 +1,193 @@
+"""A commit whose outcome the writer cannot know: refused, then unreadable.
+
+The lake's own append writes its Delta log entry with a put-if-absent. When the server
+stores that PUT but its answer is lost, the client sends it again and the server refuses it
+(the entry exists: this run's own). The writer reads the entry back to tell; when that read
+fails too, it cannot know whether the version is its own, and must say so rather than
+commit the rows again at the next version. A loopback HTTP proxy in front of the real moto
+server (tests/faults/s3_faults.py) loses the PUT's answer and fails the read-back; the
+writer is a child process, as a user's command would be.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lake.core.names import TableName
+from tests.faults.conftest import S3_POSTGRES, assert_one_line_error, run_lake
+from tests.faults.s3_faults import S3FaultProxy
+
+TABLE = "doubt.events"
+
+
+class LostAnswerThenUnreadable:
+    """The first PUT of ``entry`` is stored but answered 500 (the client sends it again and
+    moto refuses it: the entry exists); then every GET or HEAD of it fails, until a request
+    for anything else comes (the writer gave up reading it)."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.state = "armed"
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        ours = path.endswith(self.entry)
+        if self.state == "armed" and ours and method == "PUT":
+            self.state = "refusing"
+            return "lose"
+        if self.state == "refusing":
+            if ours and method in ("GET", "HEAD"):
+                return "fail"
+            if not ours:
+                self.state = "done"
+        return None
+
+
+class LostAnswer:
+    """The first PUT of ``entry`` is stored but answered 500 (the client sends it again)."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.lost = False
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        if not self.lost and method == "PUT" and path.endswith(self.entry):
+            self.lost = True
+            return "lose"
+        return None
+
+
+def _log(tmp_path, name: str, rows: int, writer: int) -> str:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": writer, "k": k}) + "\n"
+            for k in range(rows)
+        )
+    )
+    return str(path)
+
+
+def _runs_in_log(backend, lk) -> dict[int, str | None]:
+    """Each log entry's version and the run id its commitInfo carries, read straight from
+    moto."""
+    location = lk.catalog.get_table(TableName.parse(TABLE)).location
+    bucket, _, prefix = location[len("s3://") :].partition("/")
+    client = backend.s3.client()
+    runs = {}
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_delta_log/")
+    for item in listed.get("Contents", []):
+        name = item["Key"].rsplit("/", 1)[1]
+        if not name.endswith(".json"):
+            continue
+        body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+        infos = [json.loads(line).get("commitInfo") for line in body.splitlines() if line]
+        info = next(i for i in infos if i is not None)
+        runs[int(name[: -len(".json")])] = info.get("lake.run_id")
+    return runs
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_refused_log_entry_that_cannot_be_read_back_is_a_commit_in_doubt_never_a_retry(
+    s3_only, lk, tmp_path
+):
+    backend = s3_only
+    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswerThenUnreadable(entry)) as proxy:
+        doubted = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            _log(tmp_path, "second", 3, 1),
+            AWS_ENDPOINT_URL=proxy.endpoint,
+        )
+    assert doubted.returncode == 1, doubted.stderr
+    line = assert_one_line_error(doubted.stderr, r"in doubt")
+    assert "version 1" in line and TABLE in line and "lake catalog sync" in line, line
+    # The first PUT was stored (its answer lost), the second refused, the read-back failed.
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts == [200, 412], proxy.seen
+    runs = _runs_in_log(backend, lk)
+    assert sorted(runs) == [0, 1], "nothing was committed again at the next version"
+    doubted_run = runs[1]
+    # Readable at its last good version meanwhile.
+    assert lk.sql(f"SELECT count(*) AS n FROM {TABLE} VERSION AS OF 0").rows() == [{"n": 2}]
+    # The next write records the doubted version once, as the run's, then lands its own.
+    landed = lk.ingest_logs(TABLE, _log(tmp_path, "third", 4, 2))
+    assert landed.version == 2
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+        (0, 2, 2),
+        (1, 3, 5),
+        (2, 4, 9),
+    ]
+    assert history[1].run_id == doubted_run
+    assert lk.run(doubted_run).status == "completed"
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [
+        {"writer": 0, "n": 2},
+        {"writer": 1, "n": 3},
+        {"writer": 2, "n": 4},
+    ]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_tables_first_commit_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
+    """The create's PUT of version 0 is stored, its answer lost, the retry refused: the
+    writer finds version 0 is its own, rather than take it for another writer's create and
+    commit its files again as version 1."""
+    backend = s3_only
+    entry = "_delta_log/00000000000000000000.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        made = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            _log(tmp_path, "first", 2, 0),
+            AWS_ENDPOINT_URL=proxy.endpoint,
+        )
+    assert made.returncode == 0, made.stderr
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], proxy.seen
+    runs = _runs_in_log(backend, lk)
+    assert list(runs) == [0], runs
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
+    """deltalake's schema-merging append: its PUT of version 1 is stored, the answer lost,
+    the retry refused, and deltalake reports the race as lost to a commit that changed the
+    schema (its own). The writer finds version 1 is its own rather than append the rows a
+    second time onto the schema they brought."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    wider = tmp_path / "wider.jsonl"
+    wider.write_text(
+        "".join(
+            json.dumps({"ts": "2026-11-20T11:00:00Z", "writer": 1, "k": k, "extra": "x"}) + "\n"
+            for k in range(3)
+        )
+    )
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(
+            backend, "ingest", "logs", TABLE, str(wider), AWS_ENDPOINT_URL=proxy.endpoint
+        )
+    assert done.returncode == 0, done.stderr
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], proxy.seen
+    runs = _runs_in_log(backend, lk)
+    assert list(runs) == [0, 1], runs
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
