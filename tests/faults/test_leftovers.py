@@ -76,7 +76,8 @@ def test_a_process_takes_its_emptied_staging_folder_again_still_locked():
         (first / "_event_date=2026-10-01" / "part-a.parquet").write_bytes(b"staged")
         (first / "part-00000.parquet").write_bytes(b"staged")
     assert _locked(first)  # kept for the next run: never taken for a killed run's
-    assert remove_abandoned(str(first.parent)) == []
+    # Other workers' killed runs may leave folders in the shared temporary directory.
+    assert str(first) not in remove_abandoned(str(first.parent)) and first.exists()
     with StagingFolder("lake-stage-") as second:
         assert second == first
         assert [p.name for p in second.rglob("*") if p.is_file()] == [LOCK_NAME]
