@@ -202,12 +202,15 @@ def send_ahead(
     if evolution.retyped or not appends_as_they_are(kept.schema, evolution.schema):
         return None
     folder = cleanup.enter_context(StagingFolder("lake-write-"))
-    staged = stage_batches(
-        as_batches(data), evolution.schema, folder, partition_by=kept.partition_columns
-    )
-    publishing = store.publish(
-        staged.files, schema=evolution.schema, partition_by=kept.partition_columns
-    )
+    try:
+        staged = stage_batches(
+            as_batches(data), evolution.schema, folder, partition_by=kept.partition_columns
+        )
+        publishing = store.publish(
+            staged.files, schema=evolution.schema, partition_by=kept.partition_columns
+        )
+    except Exception:  # noqa: BLE001 - the write stages again, in its run, for its error
+        return None  # (publish removed what it sent)
     cleanup.callback(lambda: None if publishing.taken else publishing.discard())
     return Ahead(staged, publishing)
 
