@@ -230,6 +230,12 @@ class DeltaStore:
         _, base = self.storage.filesystem_for(self.uri)
         return f"{base.rstrip('/')}/{entry_name(version)}"
 
+    def kept_snapshot(self) -> Snapshot | None:
+        """This thread's snapshot of the newest version it appended itself, not checked
+        against the log: a guess to start work on before the write's own look at the table
+        (which decides; see ``lake.landing.commits.send_ahead``)."""
+        return _ours().get(self._key)
+
     def look_ahead(self) -> None:
         """On S3, when this thread keeps the table's log: send what a write's first look at
         the table asks (:meth:`_check_kept_and_look`, for the version after the kept one)
@@ -2054,6 +2060,11 @@ class Publishing:
         for _ in self.actions:
             failpoint("upload")
         return self.actions
+
+    @property
+    def taken(self) -> bool:
+        """Whether an append took the files (:meth:`wait`) or they were discarded."""
+        return self._done
 
     def discard(self) -> None:
         """Remove the files (best effort: vacuum removes any left); no append takes them."""

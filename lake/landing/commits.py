@@ -64,7 +64,7 @@ from lake.core.names import TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.evolution import Evolution, Policy, conform, plan
 from lake.delta.snapshot import Commit, Snapshot
-from lake.delta.store import DeltaStore, appends_as_they_are, rows_from_lines
+from lake.delta.store import DeltaStore, Publishing, appends_as_they_are, rows_from_lines
 from lake.delta.types import same_type
 from lake.landing.staging import Staged, StagingFolder, as_batches, read_staged, stage_batches
 from lake.landing.sync import sync_table
@@ -157,6 +157,64 @@ class Landed:
     counts: Counts
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """Arrow data staged and sent up before the writer's first transaction (see
+    :func:`send_ahead`), for :meth:`TableRun.land` (``ahead=``) to take when the table's
+    latest version plans the same schema, or to discard."""
+
+    staged: Staged
+    publishing: Publishing
+
+
+def send_ahead(
+    store: DeltaStore,
+    data: pa.Table | pa.RecordBatchReader,
+    *,
+    policy: Policy,
+    cleanup: contextlib.ExitStack,
+) -> Ahead | None:
+    """On S3, an append of ``data`` staged on the schema of the version this thread appended
+    last (the table's latest while no other writer committed since) and its data files'
+    PUTs sent, so they are answered while the catalog's first transaction runs (a
+    ``write_table`` waited for them after it, one round trip more). The table's first look
+    (:meth:`DeltaStore.look_ahead`) goes out before them.
+
+    A guess only: :meth:`TableRun.land` plans on the latest version as always, and takes
+    the files only when that plan stages the same schema and partitioning; otherwise, or
+    when the write ends without taking them, they are removed (``cleanup`` closes the
+    staging folder and removes untaken files). The Delta commit that refers to them still
+    waits for their PUTs. None (nothing sent) when there is no such guess: not on S3, data
+    read once (a reader), nothing kept of the table, or a plan that changes its schema.
+    """
+    import pyarrow as pa
+
+    if not store.storage.is_s3 or not isinstance(data, pa.Table):
+        return None
+    kept = store.kept_snapshot()
+    if kept is None:
+        return None
+    store.look_ahead()
+    try:
+        evolution = plan(kept.schema, data.schema, policy, where=store.uri)
+    except LakeError:
+        return None  # refused on the kept schema: the write plans it again for its error
+    if evolution.retyped or not appends_as_they_are(kept.schema, evolution.schema):
+        return None
+    folder = cleanup.enter_context(StagingFolder("lake-write-"))
+    try:
+        staged = stage_batches(
+            as_batches(data), evolution.schema, folder, partition_by=kept.partition_columns
+        )
+        publishing = store.publish(
+            staged.files, schema=evolution.schema, partition_by=kept.partition_columns
+        )
+    except Exception:  # noqa: BLE001 - the write stages again, in its run, for its error
+        return None  # (publish removed what it sent)
+    cleanup.callback(lambda: None if publishing.taken else publishing.discard())
+    return Ahead(staged, publishing)
+
+
 class TableRun:
     """One run that writes one table."""
 
@@ -204,6 +262,7 @@ class TableRun:
         inputs: Sequence[SourceRef | TableVersion] = (),
         ingested: Sequence[str] | None = None,
         sizes: Collection[int] = (),
+        store: DeltaStore | None = None,
     ) -> TableRun:
         """A run that writes table ``name`` (created on first write), started in the
         writer's one transaction before its commit is prepared (``Catalog.start_write``),
@@ -212,12 +271,16 @@ class TableRun:
         The table's unrecorded commits are not looked for here: call :func:`sync_table`
         inside the ``with`` block (and read the ranges again when it recorded any).
 
+        ``store``: the table's store at its default location, when the caller made it
+        already (:func:`send_ahead`).
+
         Raises:
             TableExists: the table is of another kind (no run is started).
             ExternalTable: the table is an external one.
         """
         location = storage.table_uri(name.namespace, name.name)
-        store = DeltaStore(location, storage)
+        if store is None or store.uri != location:
+            store = DeltaStore(location, storage)
         # On S3 the first look at the table's log goes out now and is answered while the
         # catalog's transaction runs (the two were one round trip after the other).
         store.look_ahead()
@@ -308,6 +371,7 @@ class TableRun:
         source: str | None = None,
         replace_lines: Sequence[tuple[str, int]] = (),
         inputs: Sequence[SourceRef | TableVersion] = (),
+        ahead: Ahead | None = None,
     ) -> Landed:
         """Land ``data`` as one new version of the table (see the module docstring).
 
@@ -325,7 +389,9 @@ class TableRun:
         already in the table (``_source`` equal, ``_line`` at least) the data replaces, in
         the same commit (a line read before it was finished, a re-parsed file).
         ``inputs``: dataset versions the run read, known only now (the files a log ingest
-        staged); recorded with the prepared outcome, in its transaction.
+        staged); recorded with the prepared outcome, in its transaction. ``ahead``: ``data``
+        already staged and being sent (:func:`send_ahead`), taken for an append whose plan
+        stages the same schema and partitioning, discarded otherwise.
 
         Raises:
             SchemaConflict: the policy refuses the data's schema (nothing is committed).
@@ -367,7 +433,25 @@ class TableRun:
                 # every log ingest).
                 return cleanup.enter_context(StagingFolder("lake-write-"))
 
-            staged = self._staged(data, evolution, partition_by, folder)
+            taken = None
+            if ahead is not None:
+                if (
+                    mode == "append"
+                    and not replace_lines
+                    and current is not None
+                    and not isinstance(data, Staged)
+                    and not evolution.retyped
+                    and appends_as_they_are(current.schema, evolution.schema)
+                    and tuple(current.partition_columns) == ahead.staged.partition_by
+                    and ahead.staged.schema.equals(evolution.schema, check_metadata=True)
+                ):
+                    taken = ahead
+                else:
+                    ahead.publishing.discard()
+            if taken is not None:
+                staged = taken.staged
+            else:
+                staged = self._staged(data, evolution, partition_by, folder)
             if mode == "overwrite":
                 base_version = (base or current).version if (base or current) else None
                 counts = Counts(staged.rows, current.rows if current is not None else 0)
@@ -418,7 +502,9 @@ class TableRun:
                 # to them still follows the prepare. Not when they add a column: deltalake's
                 # schema merge writes files of its own.
                 published = None
-                if appends_as_they_are(current.schema, evolution.schema):
+                if taken is not None:
+                    published = taken.publishing
+                elif appends_as_they_are(current.schema, evolution.schema):
                     published = self.store.publish(
                         staged.files,
                         schema=evolution.schema,

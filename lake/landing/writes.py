@@ -8,6 +8,7 @@ the one landing path (:mod:`lake.landing.commits`).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Literal
 
 from catalog.catalog import Catalog
@@ -19,7 +20,7 @@ from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from lake.delta.types import storable_schema
-from lake.landing.commits import TableRun
+from lake.landing.commits import TableRun, send_ahead
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
@@ -50,21 +51,34 @@ def write_table(
     # Before the table is created: a refused first write leaves no trace.
     storable_schema(data.schema)
     inputs = [SourceRef(kind="external", namespace="python", name=source)] if source else []
-    with TableRun.begin(
-        catalog,
-        storage,
-        name,
-        table_kind=kind,
-        kind="write",
-        parameters={"mode": mode},
-        inputs=inputs,
-    ) as run:
-        # Commits of writers that died before recording them, recorded before this one's.
-        sync_table(catalog, run.store, run.table, reap=False)  # the run's start reaped
-        # Rows added and removed are the files' counts (the catalog reads them off the log).
-        landed = run.land(
-            data, policy="strict", mode=mode, operation=mode.upper(), source=source or "python"
+    store = DeltaStore(storage.table_uri(name.namespace, name.name), storage)
+    with contextlib.ExitStack() as cleanup:
+        # On S3 an append's data goes up while the catalog's first transaction runs.
+        ahead = (
+            send_ahead(store, data, policy="strict", cleanup=cleanup) if mode == "append" else None
         )
+        with TableRun.begin(
+            catalog,
+            storage,
+            name,
+            table_kind=kind,
+            kind="write",
+            parameters={"mode": mode},
+            inputs=inputs,
+            store=store,
+        ) as run:
+            # Commits of writers that died before recording them, recorded before this one's.
+            sync_table(catalog, run.store, run.table, reap=False)  # the run's start reaped
+            # Rows added and removed are the files' counts (the catalog reads them off the
+            # log).
+            landed = run.land(
+                data,
+                policy="strict",
+                mode=mode,
+                operation=mode.upper(),
+                source=source or "python",
+                ahead=ahead,
+            )
     return landed.version
 
 

@@ -366,3 +366,90 @@ def test_a_publish_stopped_by_a_file_that_is_not_parquet_removes_the_files_it_se
     with pytest.raises(pa.ArrowInvalid):
         store.publish([StagedFile(good), StagedFile(torn)], schema=_rows(0).schema)
     assert _data_files(lk, "ml.published") == before
+
+
+def test_an_append_on_s3_sends_its_data_before_the_catalogs_first_transaction(
+    lk, backend, monkeypatch
+):
+    """``write_table`` stages an append on the schema of the version this thread appended
+    last and sends its data file's PUT before the writer's first transaction, whose wait it
+    then shares (the commit still waits for the PUT). Locally nothing is sent ahead."""
+    from catalog.catalog import Catalog
+    from lake.core import objects
+
+    lk.write_table("ml.ahead", _rows(0))  # made by deltalake: nothing kept of it yet
+    lk.write_table("ml.ahead", _rows(5))
+    seen: list[str] = []
+    send, start_write = objects.send, Catalog.start_write
+
+    def sending(request, *args):
+        seen.append(request.__name__)
+        return send(request, *args)
+
+    def starting(self, *args, **kwargs):
+        seen.append("start_write")
+        return start_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(objects, "send", sending)
+    monkeypatch.setattr(Catalog, "start_write", starting)
+    landed = lk.write_table("ml.ahead", _rows(10))
+    if backend.s3 is None:
+        assert seen == ["start_write"]
+    else:
+        # The look at the log (GET + HEAD) first, then the data, then the transaction.
+        assert seen == ["get", "exists", "put", "start_write"]
+    assert (landed.version, landed.rows_total, landed.files_total) == (2, 15, 3)
+    assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.ahead").rows() == [
+        {"n": 15, "s": sum(range(15))}
+    ]
+    assert len(_data_files(lk, "ml.ahead")) == 3
+
+
+def test_data_sent_ahead_on_a_schema_another_writer_changed_is_staged_again_and_removed(
+    lk, backend, monkeypatch
+):
+    """Another writer adds a column after this thread's last append: the data this thread
+    sent ahead on the old schema is not what the plan stages, so it is staged again in the
+    new one and the file sent ahead is removed (no orphan in the table)."""
+    lk.write_table("ml.moved", _rows(0))
+    lk.write_table("ml.moved", _rows(100))  # kept by this thread from here on
+
+    def widen() -> None:
+        with lake.connect() as other:
+            other.write_table("ml.moved", _rows(5).append_column("extra", pa.array([1] * 5)))
+
+    other = threading.Thread(target=widen)
+    other.start()
+    other.join()
+    from lake.core import objects
+
+    sent: list[str] = []
+    send = objects.send
+    monkeypatch.setattr(objects, "send", lambda r, *a: sent.append(r.__name__) or send(r, *a))
+    landed = lk.write_table("ml.moved", _rows(10))
+    # On S3 the data went up twice: ahead on the old schema, then in the new one.
+    assert sent.count("put") == (0 if backend.s3 is None else 2)
+    assert (landed.version, landed.rows_total, landed.files_total) == (3, 20, 4)
+    assert lk.sql("SELECT count(*) AS n, count(extra) AS e, sum(id) AS s FROM ml.moved").rows() == [
+        {"n": 20, "e": 5, "s": sum(range(15)) + sum(range(100, 105))}
+    ]
+    snapshot = lk.delta(lk.table("ml.moved")).snapshot()
+    assert {Path(p).name for p in _data_files(lk, "ml.moved")} == {
+        Path(f.path).name for f in snapshot.files
+    }
+
+
+def test_data_sent_ahead_of_a_write_the_catalog_refuses_is_removed(lk):
+    """The writer's first transaction refuses the table (another kind): the data file sent
+    ahead of it is removed."""
+    from lake.core.errors import LakeError
+    from lake.core.names import TableName
+    from lake.landing.writes import write_table
+
+    lk.write_table("ml.kinds", _rows(0))
+    lk.write_table("ml.kinds", _rows(100))
+    before = _data_files(lk, "ml.kinds")
+    with pytest.raises(LakeError):
+        write_table(lk.catalog, lk.storage, TableName.parse("ml.kinds"), _rows(5), kind="logs")
+    assert _data_files(lk, "ml.kinds") == before
+    assert [v.version for v in lk.history("ml.kinds")] == [0, 1]
