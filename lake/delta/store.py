@@ -67,6 +67,8 @@ OPERATION_KEY = "lake.operation"
 TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 APPEND_ATTEMPTS = 8
+TAKEN_RETRIES = 50
+"""Versions in a row an append may find taken by other writers before it gives up."""
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
 TABLE_CONFIGURATION = {
@@ -727,9 +729,19 @@ class DeltaStore:
             if own is not None:
                 return own
             # Another writer committed first: deltalake commits it on the log as it is now.
-        for attempt in range(APPEND_ATTEMPTS):
-            if attempt:
+        # deltalake does not commit again by itself at the next version when the one it
+        # tried is taken: a PUT stored whose answer was lost is retried and refused, and
+        # deltalake took its own entry for another writer's append (no conflict) and
+        # committed the same add actions again one version later (a second version of one
+        # run, empty once readers keep one add per path). Each taken version is looked at
+        # here: this run's own ends the append; another writer's is a retry at once.
+        plain = _commit_properties(run_id, operation, metadata, retries=0)
+        attempt = taken = 0
+        while attempt < APPEND_ATTEMPTS:
+            if attempt and not taken:
                 time.sleep(min(0.05 * 2**attempt, 1.0))  # backoff between retries, not a sync
+            if taken > TAKEN_RETRIES:
+                break
             exists = self.exists()
             dt = self.open() if exists else None
             before = dt.version() if dt is not None else -1
@@ -748,6 +760,7 @@ class DeltaStore:
                     found = self._committed_since(before, run_id)
                     if found is not None:
                         return found
+                    attempt, taken = attempt + 1, 0
                     continue
             if actions is None:
                 actions = self._publish(files, schema, partition_by)
@@ -762,25 +775,31 @@ class DeltaStore:
                     found = self._committed_since(before, run_id)
                     if found is not None:
                         return replace(found, added=tuple(a.path for a in actions))
+                    taken += 1
                     continue  # another writer created the table first: append to it
                 dt.create_write_transaction(
                     actions,
                     mode="append",
                     schema=to_delta_schema(commit_schema),
                     partition_by=list(partition_by) or None,
-                    commit_properties=properties,
+                    commit_properties=plain,
                     post_commithook_properties=_hooks(),
                 )
             except LakeError:
                 raise
             except Exception as error:  # noqa: BLE001
-                # delta-rs retries a plain append itself, but not one that lost the race to a
-                # commit that changed the table's metadata (a column added by another
-                # writer): decide the schema again against the new one and retry.
-                if _metadata_changed(error):
+                # Lost the race: to a commit that changed the table's metadata (a column
+                # added by another writer: decide the schema again against the new one,
+                # after a backoff), or the version was taken (by another writer, or by this
+                # append itself: its PUT stored, the answer lost, the retry refused).
+                if _metadata_changed(error) or _version_taken(error):
                     found = self._committed_since(before, run_id)  # its own, made already?
                     if found is not None:
                         return replace(found, added=tuple(a.path for a in actions))
+                    if _metadata_changed(error):
+                        attempt, taken = attempt + 1, 0
+                    else:
+                        taken += 1
                     continue
                 raise self._translate(error, "committing to") from error
             commit = self._find_commit(run_id, after=before)
@@ -795,8 +814,8 @@ class DeltaStore:
             return commit
         self._unpublish(actions or [])
         raise CommitConflict(
-            f"Other writers kept changing the schema of {self.uri} while this append committed; "
-            f"run the command again."
+            f"Other writers kept changing the schema of {self.uri} or taking the version this "
+            f"append tried ({taken} in a row); run the command again."
         )
 
     def _own_commit_allowed(
@@ -1723,6 +1742,14 @@ def _append_schema(table: pa.Schema, files: pa.Schema) -> pa.Schema | None:
         if index < 0 or not same_schema(pa.schema([table.field(index)]), pa.schema([field])):
             return None
     return table
+
+
+def _version_taken(error: BaseException) -> bool:
+    """Whether a commit made without deltalake's own retries (``retries=0``) failed because
+    the version it tried was taken."""
+    from deltalake.exceptions import CommitFailedError
+
+    return isinstance(error, CommitFailedError) and not _metadata_changed(error)
 
 
 def _metadata_changed(error: BaseException) -> bool:

@@ -158,6 +158,7 @@ class StagingFolder:
             remove_abandoned()
             _CLEANED = True
         self._prefix = prefix
+        self._closed = False
         idle = _take_idle(prefix)
         if idle is not None:
             self.path, self._lock = idle
@@ -175,6 +176,11 @@ class StagingFolder:
         self.close()
 
     def close(self) -> None:
+        # Once: a folder kept idle keeps its lock open, and a second close would empty it
+        # under the run that took it next, or keep it twice (two runs in one folder).
+        if self._closed:
+            return
+        self._closed = True
         if self._lock.closed:
             return
         if _emptied(self.path) and _keep_idle(self._prefix, self.path, self._lock):

@@ -16,7 +16,14 @@ import json
 import pytest
 
 from lake.core.names import TableName
-from tests.faults.conftest import S3_POSTGRES, assert_one_line_error, run_lake
+from tests.faults.conftest import (
+    S3_POSTGRES,
+    assert_one_line_error,
+    child_env,
+    lake_argv,
+    run_lake,
+    stopped_child,
+)
 from tests.faults.s3_faults import S3FaultProxy
 
 TABLE = "doubt.events"
@@ -191,3 +198,41 @@ def test_an_append_adding_a_column_whose_answer_was_lost_is_made_once(s3_only, l
     assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
     history = lk.history(TABLE)
     assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
+    """The lake's own log entry lost its version to another writer, so the append commits
+    through deltalake at the next one; that PUT is stored, its answer lost, the retry
+    refused. deltalake took the refusal for a third writer's blind append (no conflict) and
+    committed the same add actions again one version later: a second version of one run
+    (readers keep one add per path, so the rows were not doubled, but the history showed an
+    empty version 3 by the same run). The writer must find the version is its own."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    entry = "_delta_log/00000000000000000002.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
+        argv = lake_argv("ingest", "logs", TABLE, _log(tmp_path, "late", 3, 1))
+        with stopped_child(argv, env) as resume:
+            # The child published its file and is about to write version 1: take it.
+            assert lk.ingest_logs(TABLE, _log(tmp_path, "winner", 4, 2)).version == 1
+            late = resume()
+    assert late.returncode == 0, late.stderr
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], proxy.seen
+    runs = _runs_in_log(backend, lk)
+    assert sorted(runs) == [0, 1, 2], runs
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [
+        {"writer": 0, "n": 2},
+        {"writer": 1, "n": 3},
+        {"writer": 2, "n": 4},
+    ]
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+        (0, 2, 2),
+        (1, 4, 6),
+        (2, 3, 9),
+    ]

@@ -99,3 +99,19 @@ def test_a_forked_child_stages_in_a_folder_of_its_own():
     assert own != str(parents) and not kept
     with StagingFolder("lake-stage-") as again:
         assert again == parents and _locked(again)
+
+
+def test_a_staging_folder_closed_twice_is_kept_once_and_never_emptied_under_its_next_run():
+    """close() is an exit hook's as well as a with block's: a second close of a folder kept
+    idle must neither empty it while the next run stages in it nor keep it a second time
+    (two runs would then stage in one folder, writing the same part file names)."""
+    folder = StagingFolder("lake-stage-")
+    folder.close()
+    folder.close()
+    with StagingFolder("lake-stage-") as taken:
+        assert taken == folder.path
+        (taken / "part-00000.parquet").write_bytes(b"staged by this run")
+        folder.close()  # late: the folder is another run's now
+        assert (taken / "part-00000.parquet").read_bytes() == b"staged by this run"
+        with StagingFolder("lake-stage-") as other:
+            assert other != taken
