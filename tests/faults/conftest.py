@@ -7,6 +7,7 @@ process gets exactly the backend's environment plus what a test adds (for exampl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -81,6 +82,18 @@ def data_files(backend, lk, table: str) -> set[str]:
     return {
         str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts
     }
+
+
+def write_log(path: Path, records: int, tag: object, *, field: str = "tag") -> str:
+    """A JSON-lines file of ``records`` events of one instant, each with ``field`` = ``tag``
+    and ``k`` its number, so a count by both tells a doubled record from a lost one."""
+    path.write_text(
+        "".join(
+            json.dumps({"ts": "2026-11-20T10:00:00Z", field: tag, "k": k}) + "\n"
+            for k in range(records)
+        )
+    )
+    return str(path)
 
 
 def lake_argv(*args: str) -> list[str]:

@@ -13,26 +13,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.conftest import data_files, ledger_and_outputs, run_lake
+from tests.faults.conftest import data_files, ledger_and_outputs, run_lake, write_log
 
 TABLE = "crash.events"
 FIRST = 5
 SECOND = 7
-
-
-def _log(path: Path, records: int, tag: str) -> str:
-    path.write_text(
-        "".join(
-            json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n"
-            for k in range(records)
-        )
-    )
-    return str(path)
 
 
 def _count(cli) -> int:
@@ -64,8 +53,8 @@ def _runs(backend) -> dict[str, int]:
 def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(
     point, backend, lk, cli, tmp_path
 ):
-    first = _log(tmp_path / "first.jsonl", FIRST, "first")
-    second = _log(tmp_path / "second.jsonl", SECOND, "second")
+    first = write_log(tmp_path / "first.jsonl", FIRST, "first")
+    second = write_log(tmp_path / "second.jsonl", SECOND, "second")
     assert cli("ingest", "logs", TABLE, first).exit_code == 0
 
     killed = run_lake(backend, "ingest", "logs", TABLE, second, LAKE_FAILPOINT=point)
@@ -109,7 +98,8 @@ def test_a_materialization_killed_at_any_point_reruns_into_one_training_set(
     point, backend, lk, cli, tmp_path
 ):
     assert (
-        cli("ingest", "logs", TABLE, _log(tmp_path / "first.jsonl", FIRST, "first")).exit_code == 0
+        cli("ingest", "logs", TABLE, write_log(tmp_path / "first.jsonl", FIRST, "first")).exit_code
+        == 0
     )
     out = tmp_path / "set"
     args = ("materialize", "crash_set", "--sql", f"SELECT tag, k FROM {TABLE}", "--out", str(out))
@@ -148,8 +138,8 @@ def test_an_ingest_run_again_at_once_after_a_kill_heals_in_its_own_start(
     """No sync in between: the rerun's first transaction marks the killed run failed (its
     process is gone) before its sync records that run's commit, which completes the run
     and commits its file range, so the rerun skips the file (one copy, one run each)."""
-    first = _log(tmp_path / "first.jsonl", FIRST, "first")
-    second = _log(tmp_path / "second.jsonl", SECOND, "second")
+    first = write_log(tmp_path / "first.jsonl", FIRST, "first")
+    second = write_log(tmp_path / "second.jsonl", SECOND, "second")
     assert cli("ingest", "logs", TABLE, first).exit_code == 0
     killed = run_lake(backend, "ingest", "logs", TABLE, second, LAKE_FAILPOINT=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

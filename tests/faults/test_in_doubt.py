@@ -23,6 +23,7 @@ from tests.faults.conftest import (
     lake_argv,
     run_lake,
     stopped_child,
+    write_log,
 )
 from tests.faults.s3_faults import S3FaultProxy
 
@@ -65,17 +66,6 @@ class LostAnswer:
         return None
 
 
-def _log(tmp_path, name: str, rows: int, writer: int) -> str:
-    path = tmp_path / f"{name}.jsonl"
-    path.write_text(
-        "".join(
-            json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": writer, "k": k}) + "\n"
-            for k in range(rows)
-        )
-    )
-    return str(path)
-
-
 def _runs_in_log(backend, lk) -> dict[int, str | None]:
     """Each log entry's version and the run id its commitInfo carries, read straight from
     moto."""
@@ -101,7 +91,7 @@ def test_a_refused_log_entry_that_cannot_be_read_back_is_a_commit_in_doubt_never
     s3_only, lk, tmp_path
 ):
     backend = s3_only
-    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
     entry = "_delta_log/00000000000000000001.json"
     with S3FaultProxy(backend.s3.endpoint, LostAnswerThenUnreadable(entry)) as proxy:
         doubted = run_lake(
@@ -109,7 +99,7 @@ def test_a_refused_log_entry_that_cannot_be_read_back_is_a_commit_in_doubt_never
             "ingest",
             "logs",
             TABLE,
-            _log(tmp_path, "second", 3, 1),
+            write_log(tmp_path / "second.jsonl", 3, 1, field="writer"),
             AWS_ENDPOINT_URL=proxy.endpoint,
         )
     assert doubted.returncode == 1, doubted.stderr
@@ -124,7 +114,7 @@ def test_a_refused_log_entry_that_cannot_be_read_back_is_a_commit_in_doubt_never
     # Readable at its last good version meanwhile.
     assert lk.sql(f"SELECT count(*) AS n FROM {TABLE} VERSION AS OF 0").rows() == [{"n": 2}]
     # The next write records the doubted version once, as the run's, then lands its own.
-    landed = lk.ingest_logs(TABLE, _log(tmp_path, "third", 4, 2))
+    landed = lk.ingest_logs(TABLE, write_log(tmp_path / "third.jsonl", 4, 2, field="writer"))
     assert landed.version == 2
     history = lk.history(TABLE)
     assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
@@ -156,7 +146,7 @@ def test_a_tables_first_commit_whose_answer_was_lost_is_made_once(s3_only, lk, t
             "ingest",
             "logs",
             TABLE,
-            _log(tmp_path, "first", 2, 0),
+            write_log(tmp_path / "first.jsonl", 2, 0, field="writer"),
             AWS_ENDPOINT_URL=proxy.endpoint,
         )
     assert made.returncode == 0, made.stderr
@@ -176,7 +166,7 @@ def test_an_append_adding_a_column_whose_answer_was_lost_is_made_once(s3_only, l
     schema (its own). The writer finds version 1 is its own rather than append the rows a
     second time onto the schema they brought."""
     backend = s3_only
-    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
     wider = tmp_path / "wider.jsonl"
     wider.write_text(
         "".join(
@@ -210,14 +200,21 @@ def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only,
     (readers keep one add per path, so the rows were not doubled, but the history showed an
     empty version 3 by the same run). The writer must find the version is its own."""
     backend = s3_only
-    lk.ingest_logs(TABLE, _log(tmp_path, "first", 2, 0))
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
     entry = "_delta_log/00000000000000000002.json"
     with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
         env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
-        argv = lake_argv("ingest", "logs", TABLE, _log(tmp_path, "late", 3, 1))
+        argv = lake_argv(
+            "ingest", "logs", TABLE, write_log(tmp_path / "late.jsonl", 3, 1, field="writer")
+        )
         with stopped_child(argv, env) as resume:
             # The child published its file and is about to write version 1: take it.
-            assert lk.ingest_logs(TABLE, _log(tmp_path, "winner", 4, 2)).version == 1
+            assert (
+                lk.ingest_logs(
+                    TABLE, write_log(tmp_path / "winner.jsonl", 4, 2, field="writer")
+                ).version
+                == 1
+            )
             late = resume()
     assert late.returncode == 0, late.stderr
     puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]

@@ -17,12 +17,18 @@ import signal
 import socket
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
 from lake.core.names import TableName
-from tests.faults.conftest import S3_POSTGRES, assert_one_line_error, child_env, lake_argv, run_lake
+from tests.faults.conftest import (
+    S3_POSTGRES,
+    assert_one_line_error,
+    child_env,
+    lake_argv,
+    run_lake,
+    write_log,
+)
 
 TABLE = "out.events"
 
@@ -102,16 +108,6 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def _log(path: Path, records: int, tag: str) -> str:
-    path.write_text(
-        "".join(
-            json.dumps({"ts": "2026-11-20T10:00:00Z", "tag": tag, "k": k}) + "\n"
-            for k in range(records)
-        )
-    )
-    return str(path)
-
-
 def _count(lk) -> int:
     row = lk.sql(f"SELECT count(*) AS n, count(DISTINCT (tag, k)) AS d FROM {TABLE}").rows()[0]
     assert row["n"] == row["d"]
@@ -124,7 +120,7 @@ def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_wo
     s3_only, lk, tmp_path
 ):
     backend = s3_only
-    first = _log(tmp_path / "a.jsonl", 4, "a")
+    first = write_log(tmp_path / "a.jsonl", 4, "a")
     no_s3 = run_lake(
         backend,
         "ingest",
@@ -180,12 +176,12 @@ def test_s3_going_away_during_an_ingest_leaves_no_version_and_the_rerun_complete
                 "ingest",
                 "logs",
                 TABLE,
-                _log(tmp_path / "a.jsonl", 4, "a"),
+                write_log(tmp_path / "a.jsonl", 4, "a"),
                 AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"],
             ).returncode
             == 0
         )
-        second = _log(tmp_path / "b.jsonl", 6, "b")
+        second = write_log(tmp_path / "b.jsonl", 6, "b")
         env["LAKE_FAILPOINT"] = "upload:stop"
         child = _stopped_child(lake_argv("ingest", "logs", TABLE, second), env)
         proxy.close()  # S3 goes away between the data file upload and the commit
@@ -228,12 +224,12 @@ def test_postgres_going_away_after_the_delta_commit_heals_on_the_next_run(s3_onl
                 "ingest",
                 "logs",
                 TABLE,
-                _log(tmp_path / "a.jsonl", 4, "a"),
+                write_log(tmp_path / "a.jsonl", 4, "a"),
                 LAKE_CATALOG_URL=url,
             ).returncode
             == 0
         )
-        second = _log(tmp_path / "b.jsonl", 6, "b")
+        second = write_log(tmp_path / "b.jsonl", 6, "b")
         env = child_env(backend, LAKE_CATALOG_URL=url, LAKE_FAILPOINT="after_delta_commit:stop")
         child = _stopped_child(lake_argv("ingest", "logs", TABLE, second), env)
         proxy.close()  # the catalog goes away between the Delta commit and its record

@@ -11,21 +11,10 @@ import json
 
 import pytest
 
-from tests.faults.conftest import S3_POSTGRES, run_lake
+from tests.faults.conftest import S3_POSTGRES, run_lake, write_log
 from tests.faults.s3_faults import S3FaultProxy
 
 TABLE = "endpoints.events"
-
-
-def _log(tmp_path, name: str, rows: int, writer: int) -> str:
-    path = tmp_path / f"{name}.jsonl"
-    path.write_text(
-        "".join(
-            json.dumps({"ts": "2026-11-20T10:00:00Z", "writer": writer, "k": k}) + "\n"
-            for k in range(rows)
-        )
-    )
-    return str(path)
 
 
 @pytest.mark.timeout(300)
@@ -45,7 +34,7 @@ def test_an_s3_endpoint_variable_of_the_environment_takes_no_request_elsewhere(
                 "ingest",
                 "logs",
                 TABLE,
-                _log(tmp_path, f"w{writer}", rows, writer),
+                write_log(tmp_path / f"w{writer}.jsonl", rows, writer, field="writer"),
                 AWS_ENDPOINT_URL_S3=other.endpoint,
             )
             assert done.returncode == 0, done.stderr
