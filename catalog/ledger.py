@@ -396,50 +396,34 @@ def ingested_files_in(
     sizes: Collection[int] = (),
 ) -> list[IngestedFileInfo]:
     """:func:`ingested_files` inside a transaction of the caller's."""
-    if uris is not None:  # every log ingest: the statement built once
+    if uris is None:
+        rows = conn.execute(_RANGES, {"b_table": table_id})
+    else:
         rows = conn.execute(
             _RANGES_OF,
             {"b_table": table_id, "b_uris": list(uris), "b_sizes": sorted(set(sizes))},
         )
-        return [IngestedFileInfo(*row) for row in rows]
-    query = select(
-        INGESTED.c.uri,
-        INGESTED.c.sha256,
-        INGESTED.c.start_offset,
-        INGESTED.c.end_offset,
-        INGESTED.c.end_line,
-        INGESTED.c.records,
-        INGESTED.c.version,
-    ).where(INGESTED.c.table_id == table_id, INGESTED.c.state == "committed")
-    if uris is not None:
-        wanted = INGESTED.c.uri.in_(list(uris))
-        if sizes:
-            wanted = or_(wanted, INGESTED.c.end_offset.in_(sorted(set(sizes))))
-        query = query.where(wanted)
-    rows = conn.execute(query.order_by(INGESTED.c.id))
     return [IngestedFileInfo(*row) for row in rows]
 
 
-_RANGES_OF = (
-    select(
-        INGESTED.c.uri,
-        INGESTED.c.sha256,
-        INGESTED.c.start_offset,
-        INGESTED.c.end_offset,
-        INGESTED.c.end_line,
-        INGESTED.c.records,
-        INGESTED.c.version,
+# Built once (every log ingest reads its ranges): a statement built per call was walked for
+# its cache key each time.
+_COMMITTED_RANGES = select(
+    INGESTED.c.uri,
+    INGESTED.c.sha256,
+    INGESTED.c.start_offset,
+    INGESTED.c.end_offset,
+    INGESTED.c.end_line,
+    INGESTED.c.records,
+    INGESTED.c.version,
+).where(INGESTED.c.table_id == bindparam("b_table"), INGESTED.c.state == "committed")
+_RANGES = _COMMITTED_RANGES.order_by(INGESTED.c.id)
+_RANGES_OF = _COMMITTED_RANGES.where(
+    or_(
+        INGESTED.c.uri.in_(bindparam("b_uris", expanding=True)),
+        INGESTED.c.end_offset.in_(bindparam("b_sizes", expanding=True)),
     )
-    .where(
-        INGESTED.c.table_id == bindparam("b_table"),
-        INGESTED.c.state == "committed",
-        or_(
-            INGESTED.c.uri.in_(bindparam("b_uris", expanding=True)),
-            INGESTED.c.end_offset.in_(bindparam("b_sizes", expanding=True)),
-        ),
-    )
-    .order_by(INGESTED.c.id)
-)
+).order_by(INGESTED.c.id)
 
 PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
 
