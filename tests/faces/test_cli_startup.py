@@ -111,12 +111,24 @@ def test_a_value_typer_refuses_is_still_refused_by_typer(args, message, tmp_path
 HEAVY = ("pandas", "pydantic", "alembic")
 
 
-def _imported_by(args: list[str], cwd, env: dict[str, str], heavy=HEAVY) -> set[str]:
-    """The heavy modules a whole ``lake`` command imported, run in a fresh process."""
+def _python(args: list[str], cwd, env: dict[str, str]):
+    """``python ARGS`` in a fresh process, with ``env`` over this one's environment."""
     import os
     import subprocess
     import sys
 
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def _imported_by(args: list[str], cwd, env: dict[str, str], heavy=HEAVY) -> set[str]:
+    """The heavy modules a whole ``lake`` command imported, run in a fresh process."""
     code = (
         "import sys\n"
         "from lake.faces.cli import main\n"
@@ -125,14 +137,7 @@ def _imported_by(args: list[str], cwd, env: dict[str, str], heavy=HEAVY) -> set[
         f"heavy = sorted(m for m in {heavy!r} if m in sys.modules)\n"
         "sys.stderr.write('IMPORTED=' + ','.join(heavy))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=cwd,
-        timeout=120,
-    )
+    done = _python(["-c", code], cwd, env)
     assert done.returncode == 0, done.stderr
     return set(filter(None, done.stderr.strip().rpartition("IMPORTED=")[2].split(",")))
 
@@ -185,9 +190,6 @@ def test_a_text_log_ingest_with_a_preset_starts_without_pandas_or_pyarrow_datase
 def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
     """A cache hit only reads the catalog: plain SQL (``catalog.reader``), as read-only
     commands do; SQLAlchemy and its models cost a whole command about 0.2 s."""
-    import subprocess
-    import sys
-
     logs = tmp_path / "app.jsonl"
     logs.write_text("".join(f'{{"n": {i}, "kind": "k{i % 3}"}}\n' for i in range(50)))
     env = {
@@ -197,13 +199,7 @@ def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy
     materialize = ["materialize", "kinds", "--sql", "SELECT kind, n FROM web.app ORDER BY n"]
     materialize += ["--out", str(tmp_path / "set")]
     for args in (["ingest", "logs", "web.app", str(logs)], materialize):
-        done = subprocess.run(
-            [sys.executable, "-m", "lake", *args],
-            capture_output=True,
-            text=True,
-            env={**__import__("os").environ, **env},
-            cwd=tmp_path,
-        )
+        done = _python(["-m", "lake", *args], tmp_path, env)
         assert done.returncode == 0, done.stderr
     heavy = ("sqlalchemy", *HEAVY)
     assert _imported_by(materialize, tmp_path, env, heavy) == set()
@@ -243,10 +239,6 @@ def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_read
     """sqlglot's imports were 0.1-0.15 s of a new process's first query: a plain SELECT is
     read by ``queries.plain`` (the same statement, held by ``tests/queries/test_plain_parse.py``)
     in ``lake sql`` and through the Python API; what it cannot read still goes to sqlglot."""
-    import os
-    import subprocess
-    import sys
-
     logs = tmp_path / "app.jsonl"
     logs.write_text(
         "".join(f'{{"ts": "2026-10-0{1 + i % 9}T10:00:00Z", "n": {i}}}\n' for i in range(90))
@@ -267,13 +259,6 @@ def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_read
         f"rows = lake.connect().sql({plain!r}).table.to_pylist()\n"
         "print(rows, 'sqlglot' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=tmp_path,
-        timeout=120,
-    )
+    done = _python(["-c", code], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[{'n':", "30}]", "False"]
