@@ -769,8 +769,7 @@ class DeltaStore:
                     # Not retried by deltalake: a version 0 already there may be this run's
                     # own create (its answer lost, the retried PUT refused), which deltalake
                     # took for another writer's and committed again as version 1.
-                    created = _commit_properties(run_id, operation, metadata, retries=0)
-                    if self._create(schema, actions, partition_by, created):
+                    if self._create(schema, actions, partition_by, plain):
                         return self._find_commit(run_id)
                     found = self._committed_since(before, run_id)
                     if found is not None:
@@ -921,12 +920,10 @@ class DeltaStore:
         fs, base = self.storage.filesystem_for(self.uri)
         target = f"{base.rstrip('/')}/{entry_name(version)}"
         try:
-            if self.storage.is_s3:
-                if objects.put_if_absent(self.storage, target, body):
-                    return True
-                refused = True
-            else:
+            if not self.storage.is_s3:
                 return self._link_entry(base, target, body)
+            if objects.put_if_absent(self.storage, target, body):
+                return True
         except Exception as error:  # noqa: BLE001 - whatever the store raised
             # In doubt (the answer was lost, or a store that words a taken name its own way):
             # the entry itself tells whether it is this run's.
@@ -934,7 +931,6 @@ class DeltaStore:
             if info is None:
                 raise self.storage.translate(error, self.uri) from error
             return info.get(RUN_ID_KEY) == run_id
-        assert refused
         # Taken: by another writer, or by this request's own first try (a retry after a
         # lost answer is refused too). The entry tells whose it is; when it cannot be read,
         # nobody knows, and a commit at the next version could be this one made twice.
