@@ -111,7 +111,22 @@ class Resolver:
         if not names:
             return "The lake has no tables yet."
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        # The list is read after the names were looked up: a table registered in between is
+        # in it, and the sentence before would contradict it without this one.
+        missed = sorted(str(n) for n, info in self._tables.items() if info is None)
+        since = [n for n in missed if n in names]
+        if since:
+            return (
+                f"Lake tables: {shown}; {', '.join(since)} was registered while the query ran: "
+                f"run it again."
+            )
         return f"Lake tables: {shown}."
+
+    def registered_since(self) -> bool:
+        """Whether a name this resolver found no table for is a lake table now (registered
+        while the query ran: an error saying it is unknown is of a moment already past)."""
+        missed = {name for name, info in self._tables.items() if info is None}
+        return bool(missed) and bool(self.catalog.find_tables(missed))
 
     def lake_name(self, ref: TableReference) -> TableName | None:
         """The lake table a reference means, or None when it is a CTE or not a lake table.

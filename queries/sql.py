@@ -217,14 +217,21 @@ def run_query(
                 f"PIVOT, EXPLAIN); this is a {statement.kind.upper()} statement."
             )
 
-    def attempt(*, defer: bool) -> QueryResult | None:
+    def attempt(*, defer: bool, last: bool = False) -> QueryResult | None:
         """The query's result, or None when a check deferred by ``defer`` found a newer
-        commit than a version it read (its result or error is then not the latest's)."""
+        commit than a version it read, or (unless ``last``) a table it found unknown was
+        registered while it ran: its result or error is then not the latest's."""
         resolver = Resolver(catalog, storage, defer_checks=defer)
         try:
             result = once(resolver)
         except QueryTimeout:
             raise  # the time is spent: running it again would double the limit
+        except UnknownTable:
+            if not last and resolver.registered_since():
+                return None
+            if defer and resolver.newer_commit_seen():
+                return None
+            raise
         except Exception:
             if defer and resolver.newer_commit_seen():
                 return None
@@ -285,13 +292,18 @@ def run_query(
     # A query that only reads pins the latest versions the catalog recorded while the checks
     # for newer commits run beside it, and runs again, pinned after them, if one was newer:
     # nothing it returns or raises is of a version older than the latest when it was called.
-    # A statement that may write runs once, after its checks.
+    # A statement that may write runs once, after its checks. A name found unknown that the
+    # catalog has by the time of the error (another process registered it meanwhile) runs
+    # the query again too; a statement refused for an unknown name has not run.
     deferred = attempt(defer=statement.reads_only)
     if deferred is not None:
         return deferred
     fresh = attempt(defer=False)
-    assert fresh is not None
-    return fresh
+    if fresh is not None:
+        return fresh
+    final = attempt(defer=False, last=True)
+    assert final is not None
+    return final
 
 
 def private_names(statement: Statement, resolver: Resolver) -> list[str]:

@@ -456,6 +456,56 @@ def test_a_repeated_query_reads_a_table_created_since_it_was_unknown(lk):
         lk.sql("SELECT * FROM ml.nope")
 
 
+def _registering_after_lookup(monkeypatch, names: list[str]) -> list[str]:
+    """A failpoint: after a query's lookup of its names (once per try), another Lake
+    registers the first of ``names`` not registered yet, as another process may between a
+    query's lookup and its error. Returns the names registered, in order."""
+    from queries.resolve import Resolver
+
+    original = Resolver.look_up
+    tries: list[Resolver] = []  # held, so that no try's id is reused
+    registered: list[str] = []
+
+    def look_up(self, refs):
+        original(self, refs)
+        if any(t is self for t in tries):
+            return
+        tries.append(self)
+        with lake.connect() as other:
+            for name in names:
+                if other.catalog.find_table(TableName.parse(name)) is None:
+                    other.write_table(name, pa.table({"id": [1, 2, 3]}))
+                    registered.append(name)
+                    return
+
+    monkeypatch.setattr(Resolver, "look_up", look_up)
+    return registered
+
+
+def test_a_table_registered_while_a_query_ran_is_read_not_called_unknown(lk, monkeypatch):
+    """A table another process registers between a query's lookup of its names and DuckDB's
+    error for the name left to it: the error named the table unknown and listed it among
+    the lake's tables in the same sentence. The query now runs again and reads it."""
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    registered = _registering_after_lookup(monkeypatch, ["ml.later"])
+    assert lk.sql("SELECT count(*) AS n FROM ml.later").rows() == [{"n": 3}]
+    assert registered == ["ml.later"]
+
+
+def test_an_unknown_table_error_never_lists_the_table_it_calls_unknown(lk, monkeypatch):
+    """When a table the query names is registered under every try (three names, one per
+    try), the last try's error says so and what to do instead of contradicting itself."""
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    names = ["ml.a", "ml.b", "ml.c"]
+    registered = _registering_after_lookup(monkeypatch, names)
+    with pytest.raises(UnknownTable) as raised:
+        lk.sql("SELECT count(*) AS n FROM ml.a, ml.b, ml.c")
+    assert registered == names
+    message = str(raised.value)
+    assert message.startswith("Table ml.c (line 1, column ")
+    assert message.endswith("ml.c was registered while the query ran: run it again."), message
+
+
 def test_a_repeated_time_travel_to_a_moment_reads_the_version_of_that_moment(lk):
     """The same text may pin another version at each call (``now()``): the kept rewrite is
     the version's, never the text's."""
