@@ -192,8 +192,8 @@ def record_commit(
     previous: Snapshot | None,
 ) -> tuple[VersionInfo, list[str]]:
     """Record one Delta version, and complete the run that made it (idempotent); returns
-    the version and the ids of the runs this call completed (none when the version was
-    recorded already).
+    the version and the ids of the runs this call completed (none when another call had
+    recorded the version; this call's own earlier try, whose answer was lost, counts as it).
 
     Everything the run prepared is applied in the same transaction: row counts, drift
     events, ingested file ranges, the watermark; the run becomes ``completed``.
