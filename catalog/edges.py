@@ -37,21 +37,21 @@ class SourceRef:
 
 
 def add_inputs(db: Connection, run_id: str, inputs: Sequence[SourceRef | TableVersion]) -> None:
-    """Record that the run read these dataset versions.
+    """Record that the run read these dataset versions (those it has already are kept once).
 
     Raises:
         VersionNotFound: a table version is not recorded.
     """
-    db.core_transaction(lambda conn: add_edges(conn, run_id, "input", inputs))
+    db.core_transaction(lambda conn: add_edges(conn, run_id, "input", inputs, once=True))
 
 
 def add_outputs(db: Connection, run_id: str, outputs: Sequence[SourceRef | TableVersion]) -> None:
-    """Record that the run wrote these dataset versions.
+    """Record that the run wrote these dataset versions (those it has already are kept once).
 
     Raises:
         VersionNotFound: a table version is not recorded.
     """
-    db.core_transaction(lambda conn: add_edges(conn, run_id, "output", outputs))
+    db.core_transaction(lambda conn: add_edges(conn, run_id, "output", outputs, once=True))
 
 
 def add_edges(
@@ -59,9 +59,14 @@ def add_edges(
     run_id: str,
     direction: str,
     targets: Sequence[SourceRef | TableVersion],
+    *,
+    once: bool = False,
 ) -> None:
     """Add one edge per target in the caller's transaction, in one batched insert (an ORM
-    caller flushes its pending rows first: the edges refer to them).
+    caller flushes its pending rows first: the edges refer to them). ``once``: leave out the
+    targets the run has an edge to in this direction already: a transaction of its own whose
+    COMMIT the database made but whose answer was lost is tried again, and entered every
+    edge a second time.
 
     Raises:
         VersionNotFound: a table version is not recorded.
@@ -87,6 +92,18 @@ def add_edges(
                 f"run `lake catalog sync`."
             )
         rows.append({"source_id": None, "table_version_id": found})
+    if once:
+        present = {
+            (edge.source_id, edge.table_version_id)
+            for edge in conn.execute(
+                select(EDGES.c.source_id, EDGES.c.table_version_id).where(
+                    EDGES.c.run_id == run_id, EDGES.c.direction == direction
+                )
+            )
+        }
+        rows = [r for r in rows if (r["source_id"], r["table_version_id"]) not in present]
+        if not rows:
+            return
     conn.execute(insert(EDGES), [{"run_id": run_id, "direction": direction, **r} for r in rows])
 
 

@@ -54,7 +54,7 @@ from catalog.ledger import (
     commit_pending_files,
     ingested_files_in,
 )
-from catalog.runs import add_run, complete_run, reap_in
+from catalog.runs import RECORDED_KEY, add_run, complete_run, reap_in
 from catalog.schemas import describe_schema, intern_schema, record_drift
 from catalog.tables import TableInfo, create_table, ensure_table
 from catalog.versions import VersionInfo, find_version, version_record
@@ -192,8 +192,8 @@ def record_commit(
     previous: Snapshot | None,
 ) -> tuple[VersionInfo, list[str]]:
     """Record one Delta version, and complete the run that made it (idempotent); returns
-    the version and the ids of the runs this call completed (none when the version was
-    recorded already).
+    the version and the ids of the runs this call completed (none when another call had
+    recorded the version; this call's own earlier try, whose answer was lost, counts as it).
 
     Everything the run prepared is applied in the same transaction: row counts, drift
     events, ingested file ranges, the watermark; the run becomes ``completed``.
@@ -203,6 +203,11 @@ def record_commit(
     """
     fingerprint, arrow_b64, columns = describe_schema(snapshot.schema)
     completed: list[str] = []
+    # The same for every try of this call, and kept with the run it completes: a try whose
+    # COMMIT the database made but whose answer was lost is tried again, meets the version
+    # it recorded, and must still report the run it completed (its OpenLineage COMPLETE),
+    # which a concurrent sync's record of the same version must not.
+    attempt = uuid.uuid4().hex
 
     def work(conn: CoreConnection) -> VersionInfo:
         # No look for the version first: a version recorded already (a concurrent sync) fails
@@ -242,7 +247,7 @@ def record_commit(
             {"b_id": table.id, "b_version": commit.version, "b_before": commit.version - 1},
         )
         if run is not None:
-            _apply_prepared(conn, run, table, commit.version, version_id, pending)
+            _apply_prepared(conn, run, table, commit.version, version_id, pending, attempt)
             completed.append(run.id)
         failpoint("catalog_write")
         return version_record(values, table.name)
@@ -254,6 +259,12 @@ def record_commit(
         recorded = find_version(db, table, commit.version)
         if recorded is None:
             raise
+        if commit.run_id and recorded.run_id == commit.run_id:
+            run = db.core_transaction(
+                lambda conn: conn.execute(_RUN_ROW, {"b_id": commit.run_id}).first()
+            )
+            if run is not None and (run.stats or {}).get(RECORDED_KEY) == attempt:
+                return recorded, [run.id]  # recorded by this call's earlier try
         return recorded, []
     return recorded_now, list(completed)
 
@@ -277,6 +288,7 @@ def _apply_prepared(
     version: int,
     version_id: int,
     pending: dict[str, Any],
+    attempt: str,
 ) -> None:
     """What the run prepared, applied to the version it committed (its row ``version_id``);
     the run completes."""
@@ -289,7 +301,7 @@ def _apply_prepared(
     watermark = pending.get("watermark")
     if watermark:
         advance_watermark(conn, table.id, watermark, version=version, run_id=run.id)
-    complete_run(conn, run.id, run.stats, run.ended_at, version)
+    complete_run(conn, run.id, run.stats, run.ended_at, version, recorded_by=attempt)
 
 
 # The statements of every write, built once (see catalog.runs: a statement built per call

@@ -94,7 +94,11 @@ class RunInfo:
             "host": self.host,
             "code_version": self.code_version,
             "error": self.error,
-            "stats": {k: v for k, v in self.stats.items() if k not in ("pending", "pid_namespace")},
+            "stats": {
+                k: v
+                for k, v in self.stats.items()
+                if k not in ("pending", "pid_namespace", "recorded_by")
+            },
         }
 
 

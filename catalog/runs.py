@@ -190,16 +190,24 @@ def complete_run(
     stats: Mapping[str, Any] | None,
     ended_at: datetime | None,
     version: int,
+    *,
+    recorded_by: str | None = None,
 ) -> None:
     """Complete the run (in the caller's transaction) whose row held ``stats`` and ``ended_at``:
-    it committed ``version``."""
+    it committed ``version``; ``recorded_by`` names the call that recorded it (kept under
+    :data:`RECORDED_KEY`, see ``catalog.recording.record_commit``)."""
     kept = dict(stats or {})
     kept.pop("pending", None)
     kept["version"] = version
+    if recorded_by is not None:
+        kept[RECORDED_KEY] = recorded_by
     conn.execute(
         _COMPLETE_RUN, {"b_id": run_id, "b_stats": kept, "b_ended_at": ended_at or utcnow()}
     )
 
+
+RECORDED_KEY = "recorded_by"
+"""The key of a completed run's stats naming the call that recorded its version."""
 
 SHORTEST_RUN_PREFIX = 6
 """The fewest leading characters of a run id that name the run, as tables show them (like

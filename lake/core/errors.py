@@ -49,22 +49,32 @@ class CommitInDoubt(StorageError):
     and could not be asked. The writer stops instead of committing again (which would make
     the version twice); ``lake catalog sync`` records the version if it is the run's.
 
-    Keeps ``table``, ``version`` and ``reason`` (what failed), and builds its sentence from
-    them."""
+    Keeps ``table``, ``version``, ``reason`` (what failed) and ``unanswered`` (the entry's
+    PUT got no answer and the entry was not there when read back: it may still land), and
+    builds its sentence from them."""
 
-    def __init__(self, *, table: str, version: int, reason: str) -> None:
+    def __init__(self, *, table: str, version: int, reason: str, unanswered: bool = False) -> None:
         self.table, self.version, self.reason = table, version, reason
+        self.unanswered = unanswered
+        said = f"{reason[:1].lower()}{reason[1:]}"
+        what = (
+            f"its log entry's PUT got no answer ({said}) and the entry was not there when "
+            "read back, but the PUT may still land"
+            if unanswered
+            else f"its log entry was stored or refused, and reading it back failed ({said})"
+        )
         super().__init__(
-            f"The commit of version {version} of {table} is in doubt: its log entry was "
-            f"stored or refused, and reading it back failed ({reason[:1].lower()}{reason[1:]}); "
-            f"once the storage answers, run `lake catalog sync {table}` (it records the "
-            f"version if this run made it) and check `lake history {table}` before running "
-            f"the write again."
+            f"The commit of version {version} of {table} is in doubt: {what}; once the "
+            f"storage answers, run `lake catalog sync {table}` (it records the version if "
+            f"this run made it) and check `lake history {table}` before running the write "
+            f"again."
         )
 
     def naming(self, table: str) -> CommitInDoubt:
         """The same doubt with the table called ``table`` (its catalog name)."""
-        return CommitInDoubt(table=table, version=self.version, reason=self.reason)
+        return CommitInDoubt(
+            table=table, version=self.version, reason=self.reason, unanswered=self.unanswered
+        )
 
 
 class CatalogError(LakeError):

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +68,9 @@ TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 APPEND_ATTEMPTS = 8
 TAKEN_RETRIES = 50
+ENTRY_PUTS = 2
+"""Times the lake's own log entry is sent when its PUT fails and no entry is found: a second
+PUT settles what a first one that got no answer left in doubt, unless it fails too."""
 """Versions in a row an append may find taken by other writers before it gives up."""
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
@@ -914,28 +917,42 @@ class DeltaStore:
         Raises:
             CommitInDoubt: the entry was refused (or the request failed) and could not be
                 read back: it may be this run's, and committing again would make the
-                version twice.
-            StorageError: the request failed and no entry is there.
+                version twice. Or the request failed twice with no entry there: a PUT
+                that got no answer may still land.
+            StorageError: the local request failed and no entry is there.
         """
         fs, base = self.storage.filesystem_for(self.uri)
         target = f"{base.rstrip('/')}/{entry_name(version)}"
-        try:
-            if not self.storage.is_s3:
-                return self._link_entry(base, target, body)
-            if objects.put_if_absent(self.storage, target, body):
-                return True
-        except Exception as error:  # noqa: BLE001 - whatever the store raised
-            # In doubt (the answer was lost, or a store that words a taken name its own way):
-            # the entry itself tells whether it is this run's.
+        failed: Exception | None = None
+        for _ in range(ENTRY_PUTS):
+            try:
+                if not self.storage.is_s3:
+                    return self._link_entry(base, target, body)
+                if objects.put_if_absent(self.storage, target, body):
+                    return True
+            except Exception as error:  # noqa: BLE001 - whatever the store raised
+                # In doubt (the answer was lost, or a store that words a taken name its own
+                # way): the entry itself tells whether it is this run's.
+                info = self._read_back(version)
+                if info is not None:
+                    return info.get(RUN_ID_KEY) == run_id
+                if not self.storage.is_s3:
+                    raise self.storage.translate(error, self.uri) from error
+                # Not there (yet): a PUT that got no answer may still be on its way. The same
+                # entry is asked for again: the put-if-absent lets only one of the two land,
+                # and either is this run's.
+                failed = error
+                continue
+            # Taken: by another writer, or by this request's own first try (a retry after a
+            # lost answer is refused too). The entry tells whose it is; when it cannot be
+            # read, nobody knows, and a commit at the next version could be this one made
+            # twice.
             info = self._read_back(version)
-            if info is None:
-                raise self.storage.translate(error, self.uri) from error
-            return info.get(RUN_ID_KEY) == run_id
-        # Taken: by another writer, or by this request's own first try (a retry after a
-        # lost answer is refused too). The entry tells whose it is; when it cannot be read,
-        # nobody knows, and a commit at the next version could be this one made twice.
-        info = self._read_back(version)
-        return info is not None and info.get(RUN_ID_KEY) == run_id
+            return info is not None and info.get(RUN_ID_KEY) == run_id
+        said = str(self.storage.translate(failed, entry_name(version)))  # type: ignore[arg-type]
+        raise CommitInDoubt(
+            table=self.uri, version=version, reason=said.split(";")[0].rstrip("."), unanswered=True
+        ) from failed
 
     @staticmethod
     def _link_entry(base: str, target: str, body: bytes) -> bool:
@@ -1135,20 +1152,22 @@ class DeltaStore:
         if self._lacks_features(dt, schema):
             import pyarrow as pa
 
-            reader = pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema))
+            def reader() -> pa.RecordBatchReader:
+                return pa.RecordBatchReader.from_batches(schema, _staged_batches(files, schema))
+
             return self._overwrite(dt, reader, (), run_id, operation, metadata)
         actions = self._publish(files, schema, ())
-        try:
+
+        def commit(retries: int) -> None:
             dt.create_write_transaction(
                 actions,
                 mode="overwrite",
                 schema=to_delta_schema(schema),
-                commit_properties=_commit_properties(run_id, operation, metadata),
+                commit_properties=_commit_properties(run_id, operation, metadata, retries=retries),
                 post_commithook_properties=_hooks(),
             )
-        except Exception as error:  # noqa: BLE001
-            raise self._translate(error, "committing to") from error
-        return self._find_commit(run_id)
+
+        return self._commit_checked(dt.version(), run_id, commit, "committing to")
 
     def replace_rows(
         self,
@@ -1168,21 +1187,20 @@ class DeltaStore:
         Raises:
             CommitConflict: the commit kept conflicting with other writers.
         """
-        try:
+        dt = self.open()
+
+        def commit(retries: int) -> None:
             self._write(
-                self.open(),
+                dt,
                 _staged_reader(files, schema),
                 mode="overwrite",
                 schema_mode="merge",
                 predicate=predicate,
                 partition_by=partition_by,
-                properties=_commit_properties(run_id, operation, metadata),
+                properties=_commit_properties(run_id, operation, metadata, retries=retries),
             )
-        except LakeError:
-            raise
-        except Exception as error:  # noqa: BLE001
-            raise self._translate(error, "writing to") from error
-        return self._find_commit(run_id)
+
+        return self._commit_checked(dt.version(), run_id, commit, "writing to")
 
     def rewrite(
         self,
@@ -1208,31 +1226,83 @@ class DeltaStore:
         if not data.schema.equals(schema):
             raise ValueError("rewrite: the data's schema is not the schema to write")
         dt = self._at_base(base_version)
-        return self._overwrite(dt, data, partition_by, run_id, operation, metadata)
+        given = [data]
+
+        def once() -> pa.RecordBatchReader:
+            if not given:  # read once: another writer committed since (see _at_base)
+                raise self._rewritten_since(dt.version())
+            return given.pop()
+
+        return self._overwrite(dt, once, partition_by, run_id, operation, metadata)
 
     def _overwrite(
         self,
         dt: deltalake.DeltaTable,
-        data: pa.RecordBatchReader,
+        data: Callable[[], pa.RecordBatchReader],
         partition_by: Sequence[str],
         run_id: str,
         operation: str,
         metadata: Mapping[str, str] | None,
     ) -> Commit:
-        try:
+        """Overwrite the table at ``dt`` with the rows ``data`` reads (once per attempt)."""
+
+        def commit(retries: int) -> None:
             self._write(
                 dt,
-                _marked(data),
+                _marked(data()),
                 mode="overwrite",
                 schema_mode="overwrite",
                 partition_by=partition_by,
-                properties=_commit_properties(run_id, operation, metadata),
+                properties=_commit_properties(run_id, operation, metadata, retries=retries),
             )
-        except LakeError:
-            raise
-        except Exception as error:  # noqa: BLE001
-            raise self._translate(error, "writing to") from error
-        return self._find_commit(run_id)
+
+        return self._commit_checked(dt.version(), run_id, commit, "writing to")
+
+    def _commit_checked(
+        self, before: int, run_id: str, commit: Callable[[int], object], doing: str
+    ) -> Commit:
+        """The commit of ``run_id`` that ``commit(retries)`` makes through deltalake on the
+        table as it was at version ``before``, made once.
+
+        deltalake commits again at the next version when the one it tried is taken, after
+        checking the taker's actions against its own. A PUT stored whose answer was lost is
+        retried and refused, and the taker is then the commit itself: an overwrite or a
+        replacement of rows reported a conflict with another writer (and "run the command
+        again"), a compaction committed its removes and adds a second time. So the first
+        attempt is made without deltalake's retries; a taken version is read back (this
+        run's ends the write), and only a version verified as another writer's is retried,
+        from ``before`` again with one retry: deltalake's refused first try is then at a
+        version already taken (nothing of it is stored), it checks the commits since against
+        its own, and makes one more try, whose outcome is read back again.
+
+        Raises:
+            CommitConflict: another writer's commit conflicts with this one, or others kept
+                taking the version.
+            CommitInDoubt: a log entry could not be read back.
+        """
+        from deltalake.exceptions import CommitFailedError
+
+        retries = 0
+        for _ in range(TAKEN_RETRIES):
+            try:
+                commit(retries)
+            except (LakeError, _NoCommit):
+                raise
+            except CommitFailedError as error:
+                found = self._committed_since(before, run_id)
+                if found is not None:
+                    return found
+                if not _RETRIES_EXHAUSTED.fullmatch(str(error)):
+                    raise self._translate(error, doing) from error  # a true conflict
+                retries = 1  # the version was another writer's: check and try once more
+                continue
+            except Exception as error:  # noqa: BLE001
+                raise self._translate(error, doing) from error
+            return self._find_commit(run_id, after=before)
+        raise CommitConflict(
+            f"Other writers kept taking the version this write to {self.uri} tried "
+            f"({TAKEN_RETRIES} in a row); run the command again."
+        )
 
     def _at_base(self, base_version: int) -> deltalake.DeltaTable:
         """The table, which must still be at ``base_version``: an overwrite derived from that
@@ -1240,11 +1310,15 @@ class DeltaStore:
         older type."""
         dt = self.open()
         if dt.version() != base_version:
-            raise CommitConflict(
-                f"Another writer committed version {dt.version()} of {self.uri} while this write "
-                f"was rewriting version {base_version}; nothing was written: run the command again."
-            )
+            raise self._rewritten_since(base_version, dt.version())
         return dt
+
+    def _rewritten_since(self, base_version: int, latest: int | None = None) -> CommitConflict:
+        committed = f"version {latest}" if latest is not None else "a version"
+        return CommitConflict(
+            f"Another writer committed {committed} of {self.uri} while this write was "
+            f"rewriting version {base_version}; nothing was written: run the command again."
+        )
 
     def reader_features(self, version: int) -> tuple[str, ...]:
         """The Delta protocol's reader features of ``version`` (``deletionVectors``,
@@ -1290,11 +1364,8 @@ class DeltaStore:
             )
         predicate = " AND ".join(f"t.{_delta_ident(k)} = s.{_delta_ident(k)}" for k in keys)
         for attempt in range(MERGE_RETRIES):
-            if attempt:
-                previous = self._commit_by_run(run_id)
-                if previous is not None:  # the "failed" attempt did commit
-                    return previous, {}
             dt = self.open()
+            before = dt.version()
             failpoint("merge")
             try:
                 metrics = (
@@ -1305,15 +1376,22 @@ class DeltaStore:
                         target_alias="t",
                         merge_schema=True,
                         writer_properties=_writer_properties(source),
-                        commit_properties=_commit_properties(run_id, operation, metadata),
+                        # Not retried by deltalake: a version taken by this merge itself (its
+                        # answer lost) is looked at below before the merge is made again.
+                        commit_properties=_commit_properties(
+                            run_id, operation, metadata, retries=0
+                        ),
                         post_commithook_properties=_hooks(),
                     )
                     .when_matched_update_all()
                     .when_not_matched_insert_all()
                     .execute()
                 )
-                return self._find_commit(run_id), metrics
+                return self._find_commit(run_id, after=before), metrics
             except CommitFailedError:
+                previous = self._committed_since(before, run_id)
+                if previous is not None:  # the "failed" attempt did commit
+                    return previous, {}
                 time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
             except Exception as error:  # noqa: BLE001
                 raise self._translate(error, "merging into") from error
@@ -1336,19 +1414,32 @@ class DeltaStore:
         dt = self.open()
         before = dt.version()
         try:
-            metrics = dt.optimize.compact(
-                target_size=target_file_bytes,
-                writer_properties=_writer_properties(
-                    self._compaction_sample(dt, target_file_bytes)
-                ),
-                commit_properties=_commit_properties(run_id, "OPTIMIZE", metadata),
-                post_commithook_properties=_hooks(),
-            )
+            properties = _writer_properties(self._compaction_sample(dt, target_file_bytes))
+        except LakeError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise self._translate(error, "compacting") from error
-        if not metrics.get("numFilesRemoved") and dt.version() == before:
-            return None, metrics
-        return self._find_commit(run_id), metrics
+        made: list[Mapping[str, object]] = []
+
+        def commit(retries: int) -> None:
+            made[:] = [
+                dt.optimize.compact(
+                    target_size=target_file_bytes,
+                    writer_properties=properties,
+                    commit_properties=_commit_properties(
+                        run_id, "OPTIMIZE", metadata, retries=retries
+                    ),
+                    post_commithook_properties=_hooks(),
+                )
+            ]
+            if not made[0].get("numFilesRemoved") and dt.version() == before:
+                raise _NoCommit
+
+        try:
+            commit_made = self._commit_checked(before, run_id, commit, "compacting")
+        except _NoCommit:
+            return None, made[0]
+        return commit_made, made[0] if made else {}
 
     def _compaction_sample(
         self, dt: deltalake.DeltaTable, target_file_bytes: int
@@ -1716,6 +1807,15 @@ class DeltaStore:
 
 class _Raced(Exception):
     """A commit lost the race to one that changed the table's metadata; decide again."""
+
+
+class _NoCommit(Exception):
+    """A write found nothing to commit (a compaction with no files to rewrite)."""
+
+
+_RETRIES_EXHAUSTED = re.compile(r"Failed to commit transaction: \d+")
+"""deltalake's words for a commit whose every try found its version taken (as opposed to a
+conflict its check found in another writer's commit)."""
 
 
 def appends_as_they_are(table: pa.Schema, files: pa.Schema) -> bool:

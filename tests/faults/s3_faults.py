@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 Rule = Callable[[str, str, "S3FaultProxy"], "str | None"]
 """``rule(method, path, proxy)``: None to pass the request on, ``"lose"`` to carry it out
-but answer 500 instead of moto's answer, ``"fail"`` to answer 503 without carrying it out."""
+but answer 500 instead of moto's answer, ``"fail"`` to answer 503 without carrying it out,
+``"hold"`` to answer 500 and carry it out only when the test calls ``proxy.release()`` (a
+request that got no answer and lands late)."""
 
 _ERROR = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
@@ -34,6 +36,7 @@ class S3FaultProxy:
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.rule = rule
         self.seen: list[tuple[str, str, int]] = []
+        self.held: list[tuple[str, str, dict[str, str], bytes]] = []
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -43,6 +46,18 @@ class S3FaultProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def release(self) -> list[int]:
+        """Carry out the held requests now, in order; moto's status for each."""
+        with self.lock:
+            held, self.held = self.held, []
+        statuses = []
+        for method, target, headers, body in held:
+            status = _send(self.target, method, target, headers, body)[0].status
+            with self.lock:
+                self.seen.append((method, urlsplit(target).path, status))
+            statuses.append(status)
+        return statuses
+
     def __enter__(self) -> S3FaultProxy:
         self._thread.start()
         return self
@@ -51,6 +66,18 @@ class S3FaultProxy:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+def _send(
+    target: tuple[str, int], method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[http.client.HTTPResponse, bytes]:
+    upstream = http.client.HTTPConnection(*target, timeout=30)
+    try:
+        upstream.request(method, path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        return answer, answer.read()
+    finally:
+        upstream.close()
 
 
 def _handler(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -66,18 +93,17 @@ def _handler(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             with proxy.lock:
                 action = proxy.rule(self.command, path, proxy)
+            if action == "hold":
+                with proxy.lock:
+                    proxy.held.append((self.command, self.path, dict(self.headers), body))
+                self._answer(500, _ERROR.replace(b"{code}", b"InternalError"))
+                return
             if action == "fail":
                 self._answer(503, _ERROR.replace(b"{code}", b"SlowDown"))
                 with proxy.lock:
                     proxy.seen.append((self.command, path, 503))
                 return
-            upstream = http.client.HTTPConnection(*proxy.target, timeout=30)
-            try:
-                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                answer = upstream.getresponse()
-                data = answer.read()
-            finally:
-                upstream.close()
+            answer, data = _send(proxy.target, self.command, self.path, dict(self.headers), body)
             with proxy.lock:
                 proxy.seen.append((self.command, path, answer.status))
             if action == "lose":

@@ -56,3 +56,91 @@ def test_a_write_whose_first_transaction_answer_was_lost_goes_on(s3_only, lk, tm
     assert lk.run(history[0].run_id).status == "completed"
     ranges, outputs, running = ledger_and_outputs(backend)
     assert (ranges, outputs, running) == ([("committed", 0, 3)], 1, 0)
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_recorded_version_whose_commit_answer_was_lost_completes_its_run_once(
+    s3_only, lk, tmp_path, monkeypatch
+):
+    """The transaction recording the version committed, its answer lost: tried again, it
+    meets the version it recorded itself, and still reports the run it completed (its
+    OpenLineage COMPLETE is sent), where it reported none."""
+    from tests.catalog.test_openlineage_out import Collector
+
+    backend = s3_only
+    collector = Collector()
+    try:
+        monkeypatch.setitem(backend.env, "LAKE_OPENLINEAGE_URL", collector.url)
+        _ingest_losing_the_commit_of(backend, b"INSERT INTO table_versions", tmp_path)
+    finally:
+        collector.server.shutdown()
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 3, 3)]
+    run_id = history[0].run_id
+    assert lk.run(run_id).status == "completed"
+    states = [e["eventType"] for e in collector.by_run().get(run_id, [])]
+    assert states == ["START", "COMPLETE"], states
+    ranges, outputs, running = ledger_and_outputs(backend)
+    assert (ranges, outputs, running) == ([("committed", 0, 3)], 1, 0)
+
+
+def _catalog_through(backend, pg):
+    from catalog.catalog import Catalog
+
+    return Catalog(backend.catalog_url.replace(f":{backend.pg.port}/", f":{pg.port}/"))
+
+
+def _edges_of(backend, run_id: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(backend.catalog_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT count(*) FROM lineage_edges WHERE run_id = :r"), {"r": run_id}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.timeout(120)
+@S3_POSTGRES
+def test_inputs_added_whose_commit_answer_was_lost_are_recorded_once(s3_only):
+    from catalog.catalog import Catalog
+    from catalog.edges import SourceRef
+
+    backend = s3_only
+    Catalog(backend.catalog_url).close()  # the schema, made before the proxy watches
+    with LostCommitProxy(backend.pg.host, backend.pg.port, b"INSERT INTO lineage_edges") as pg:
+        catalog = _catalog_through(backend, pg)
+        try:
+            run_id = catalog.start_run(kind="test", job="test:inputs", parameters={})
+            inputs = [SourceRef(kind="file", namespace="file", name=f"/data/{i}") for i in (1, 2)]
+            catalog.add_inputs(run_id, inputs)
+            assert pg.fired
+        finally:
+            catalog.close()
+    assert _edges_of(backend, run_id) == 2
+
+
+@pytest.mark.timeout(120)
+@S3_POSTGRES
+def test_a_lease_taken_whose_commit_answer_was_lost_is_held_and_given_back(s3_only):
+    """Taking a lease is an insert: tried again after its COMMIT's answer was lost, it meets
+    its own row (the same holder) and holds the lease, rather than wait for itself."""
+    from catalog.catalog import Catalog
+
+    backend = s3_only
+    Catalog(backend.catalog_url).close()
+    with LostCommitProxy(backend.pg.host, backend.pg.port, b"INSERT INTO leases") as pg:
+        catalog = _catalog_through(backend, pg)
+        try:
+            with catalog.lease("test:lease", seconds=60, what="testing"):
+                assert pg.fired
+                entered = True
+            with catalog.lease("test:lease", seconds=60, what="testing"):
+                pass  # given back: taken again at once
+        finally:
+            catalog.close()
+    assert entered

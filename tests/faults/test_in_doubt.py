@@ -233,3 +233,87 @@ def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only,
         (1, 4, 6),
         (2, 3, 9),
     ]
+
+
+class HeldThenRefused:
+    """The first PUT of ``entry`` gets no answer and is held (it lands when the test
+    releases it); every later PUT of it fails with 503, until the entry was read back
+    once when ``until_read`` (the writer then asks again, and that PUT goes through)."""
+
+    def __init__(self, entry: str, *, until_read: bool) -> None:
+        self.entry = entry
+        self.until_read = until_read
+        self.state = "armed"
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        if not path.endswith(self.entry):
+            return None
+        if method == "PUT" and self.state == "armed":
+            self.state = "held"
+            return "hold"
+        if self.state == "held" and method in ("GET", "HEAD") and self.until_read:
+            self.state = "read"
+        if method == "PUT" and self.state == "held":
+            return "fail"
+        return None
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_log_entry_whose_put_got_no_answer_and_is_not_there_is_in_doubt_not_failed(
+    s3_only, lk, tmp_path
+):
+    """The PUT of the append's log entry got no answer, every PUT after it failed, and the
+    entry is not there when read back: the PUT may still land, so the write is in doubt
+    (it said the server refused it, as if nothing were committed). It lands; the sync then
+    records it as the run's, once."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            write_log(tmp_path / "second.jsonl", 3, 1, field="writer"),
+            AWS_ENDPOINT_URL=proxy.endpoint,
+        )
+        assert doubted.returncode == 1, doubted.stderr
+        line = assert_one_line_error(doubted.stderr, r"in doubt")
+        assert "version 1" in line and "may still land" in line, line
+        assert f"lake catalog sync {TABLE}" in line, line
+        assert proxy.release() == [200]  # the late PUT lands
+    synced = run_lake(backend, "catalog", "sync", TABLE)
+    assert synced.returncode == 0, synced.stderr
+    runs = _runs_in_log(backend, lk)
+    assert sorted(runs) == [0, 1], runs
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
+    assert lk.run(runs[1]).status == "completed"
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_log_entry_whose_put_got_no_answer_is_sent_again_and_made_once(s3_only, lk, tmp_path):
+    """The PUT of the append's log entry got no answer and the entry is not there when read
+    back: the writer sends it again (only one of the two can land, both its own) instead
+    of failing the write."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=True)) as proxy:
+        done = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            write_log(tmp_path / "second.jsonl", 3, 1, field="writer"),
+            AWS_ENDPOINT_URL=proxy.endpoint,
+        )
+        assert done.returncode == 0, done.stderr
+        assert proxy.release() == [412]  # the late PUT is refused: the entry is there
+    runs = _runs_in_log(backend, lk)
+    assert sorted(runs) == [0, 1], runs
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
