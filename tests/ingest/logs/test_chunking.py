@@ -5,7 +5,8 @@ known when the parse starts, so a chunk may be read knowing less than the chunks
 taught. The hint only spares pyarrow its inference; these tests stage one corpus of
 real-shaped logs whole (one chunk a file) and in chunks of 32 KiB (hundreds of
 chunks, each parsed ahead) and compare everything a user can see: rows, types, drift
-entries and the per-file ledger.
+entries and the per-file ledger. The drift does not agree yet (a widening inside one
+chunk is not recorded): that test is a strict xfail until it does.
 """
 
 from __future__ import annotations
