@@ -109,7 +109,8 @@ def pending() -> int:
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
     """No job starts inside the block (one running finishes first): for tests that look at
-    a table between a write and its upkeep."""
+    a table between a write and its upkeep. Neither :func:`drain` nor ``Lake.close`` may be
+    called inside it (they would wait for a job that cannot start)."""
     with _worker.gate:
         yield
 
