@@ -14,6 +14,8 @@ points, in the order a write reaches them:
 * ``own_commit``: a small append has published its files and is about to write its own log
   entry (``lake.delta.store``; another writer may take that version meanwhile);
 * ``merge``: a merge (upsert) has loaded the table and is about to merge into it;
+* ``checkpoint``: an append's Delta checkpoint is about to be written, on the upkeep thread
+  after the append returned (``lake.core.background``);
 * ``after_delta_commit``: the Delta commit is made, the catalog has not recorded it;
 * ``catalog_write``: inside the catalog transaction that records a version, before it commits;
 * ``materialize_shards``: a training set's shards are written, nothing is registered;

@@ -111,8 +111,14 @@ class Lake:
         self.close()
 
     def close(self) -> None:
-        """Release the catalog connections and the lake's DuckDB database."""
+        """Wait for the upkeep of this process's writes (checkpoints, auto-compactions: see
+        :mod:`lake.core.background`), then release the catalog connections and the lake's
+        DuckDB database."""
         import sys
+
+        from lake.core import background
+
+        background.drain()
 
         if "queries.session" in sys.modules:  # else no DuckDB was opened: start-up stays light
             from queries.session import close_shared

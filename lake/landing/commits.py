@@ -541,8 +541,13 @@ class TableRun:
         except CommitInDoubt as doubt:
             raise doubt.naming(str(self.table.name)) from doubt
 
-    def compact(self, *, target_file_bytes: int | None = None) -> VersionInfo | None:
+    def compact(
+        self, *, target_file_bytes: int | None = None, previous: Snapshot | None = None
+    ) -> VersionInfo | None:
         """Compact the table's small files; None when there was nothing to compact.
+        ``previous``: a snapshot the caller holds of the table's latest version (the append
+        the compaction follows): when the compaction's commit is the very next version, its
+        record takes it for the version before instead of loading that log afresh.
 
         Raises:
             LeaseHeld: another process kept rewriting this table's files (see
@@ -556,7 +561,7 @@ class TableRun:
                 commit, _ = self.store.compact(
                     run_id=self.run_id, target_file_bytes=target_file_bytes
                 )
-        return None if commit is None else self._record(commit)
+        return None if commit is None else self._record(commit, previous=previous)
 
     def _rewriting(self, *, wait: bool = True) -> AbstractContextManager[None]:
         """The table's rewrite lease, held while all files of its latest version are replaced
@@ -589,7 +594,7 @@ class TableRun:
                 job=f"auto-compact:{self.table.name}",
                 parameters={"auto": True, "after_run": self.run_id},
             ) as run:
-                run.compact(target_file_bytes=target)
+                run.compact(target_file_bytes=target, previous=self._appended)
         except LeaseHeld:
             pass  # another process is compacting the table right now: that is enough
         except LakeError as error:
@@ -704,8 +709,9 @@ class TableRun:
             return
         self.prepare(outcome=resolved, files=ledger)
 
-    def _record(self, commit: Commit) -> VersionInfo:
-        """Record ``commit`` in the catalog."""
+    def _record(self, commit: Commit, *, previous: Snapshot | None = None) -> VersionInfo:
+        """Record ``commit`` in the catalog; ``previous``: a snapshot of some version the
+        caller holds, used when it is the version before ``commit``'s."""
         failpoint("after_delta_commit")
         snapshot = self._last_snapshot = self.store.snapshot(commit.version)
         if commit.added is not None and commit.version > 0:
@@ -713,7 +719,7 @@ class TableRun:
             added = set(commit.added)
             files = tuple(f for f in snapshot.files if f.path not in added)
             previous = dataclasses.replace(snapshot, version=commit.version - 1, files=files)
-        else:
+        elif previous is None or previous.version != commit.version - 1:
             previous = self.store.snapshot(commit.version - 1) if commit.version > 0 else None
         self.version = self.catalog.record_commit(self.table, commit, snapshot, previous=previous)
         return self.version

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import lake
+from lake.core import background
 from lake.delta.snapshot import Snapshot, StagedFile
 
 
@@ -104,6 +105,7 @@ def test_every_small_append_records_the_counts_its_log_holds(lk, tmp_path):
 def test_appends_keep_a_checkpoint_every_ten_versions_and_every_version_readable(lk):
     for i in range(21):
         lk.write_table("ml.checked", _rows(5 * i))
+    background.drain()  # checkpoints are written after the append returns
     store = lk.delta(lk.table("ml.checked"))
     fs, base = lk.storage.filesystem_for(lk.table("ml.checked").location)
     names = {i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/_delta_log"))}
