@@ -7,8 +7,9 @@ against 20 ms) and a loop of appends paid it in its mean. A checkpoint is option
 replay the commits since the last one) and appears whole or not at all (one file put in
 place, on a local disk and on S3), so it can be written after the call returns:
 
-* Jobs run one at a time, in order, on a daemon thread; a job waiting under a key is not
-  queued twice.
+* Jobs run one at a time, in order, on a daemon thread; a job submitted under a key whose
+  job is still waiting replaces that job in its place (the newer checkpoint of a table, not
+  the older one, and not neither).
 * :func:`drain` waits until every job submitted so far has run: ``Lake.close`` calls it, and
   so does the interpreter's exit (registered when the worker starts, after the staging
   folders' handler, so it runs first). A process killed meanwhile loses only the jobs not
@@ -38,8 +39,9 @@ class _Worker:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        self.jobs: deque[tuple[Hashable, Callable[[], None]]] = deque()
-        self.waiting: set[Hashable] = set()
+        self.jobs: deque[Hashable] = deque()
+        self.waiting: dict[Hashable, Callable[[], None]] = {}
+        """The job waiting under each key in ``jobs``."""
         self.running = 0
         """Jobs taken off the queue and not yet done (0 or 1)."""
         self.gate = threading.Lock()
@@ -49,9 +51,10 @@ class _Worker:
     def submit(self, key: Hashable, job: Callable[[], None]) -> None:
         with self.lock:
             if key in self.waiting:
+                self.waiting[key] = job
                 return
-            self.waiting.add(key)
-            self.jobs.append((key, job))
+            self.waiting[key] = job
+            self.jobs.append(key)
             if self.thread is None:
                 # Registered now, after the modules whose exit handlers release what jobs
                 # use (the staging folders'): handlers run last-registered first.
@@ -65,8 +68,8 @@ class _Worker:
             with self.lock:
                 while not self.jobs:
                     self.changed.wait()
-                key, job = self.jobs.popleft()
-                self.waiting.discard(key)
+                key = self.jobs.popleft()
+                job = self.waiting.pop(key)
                 self.running += 1
             try:
                 with self.gate:
@@ -90,8 +93,8 @@ _worker = _Worker()
 
 
 def submit(key: Hashable, job: Callable[[], None]) -> None:
-    """Run ``job`` on the upkeep thread, after the jobs before it; nothing when a job under
-    ``key`` is still waiting to start."""
+    """Run ``job`` on the upkeep thread, after the jobs before it; in place of the job under
+    ``key`` when one is still waiting to start."""
     _worker.submit(key, job)
 
 
@@ -117,6 +120,9 @@ def paused() -> Iterator[None]:
 
 def _forget_in_child() -> None:
     global _worker
+    # The parent's worker has no thread here: its exit handler would wait forever for the
+    # jobs the parent had at the fork (a child leaving by sys.exit hung).
+    atexit.unregister(_worker.drain)
     _worker = _Worker()
 
 

@@ -4,6 +4,9 @@ version readable."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -78,3 +81,112 @@ def test_a_process_killed_before_its_checkpoint_leaves_every_version_readable(ba
     assert lk.sql("SELECT count(*) AS n FROM ml.upkeep").rows() == [{"n": 60}]
     store = lk.delta(lk.table("ml.upkeep"))
     assert [store.snapshot(v).rows for v in (9, 10, 11)] == [50, 55, 60]
+
+
+def _last_checkpoint(lk, name: str) -> int:
+    fs, base = lk.storage.filesystem_for(lk.table(name).location)
+    with fs.open_input_stream(f"{base}/_delta_log/_last_checkpoint") as stream:
+        return json.loads(stream.read())["version"]
+
+
+def test_a_checkpoint_due_while_the_tables_last_one_waits_replaces_it(lk):
+    with background.paused():
+        for i in range(11):  # this table's job is the one the paused thread holds
+            lk.write_table("ml.first", _rows(5 * i))
+        for i in range(21):  # version 10's job waits behind it; version 20 falls due meanwhile
+            lk.write_table("ml.upkeep", _rows(5 * i))
+    background.drain()
+    assert f"{20:020d}.checkpoint.parquet" in _log_names(lk, "ml.upkeep")
+    assert _last_checkpoint(lk, "ml.upkeep") == 20
+    assert lk.sql("SELECT count(*) AS n FROM ml.upkeep").rows() == [{"n": 105}]
+
+
+_MORE_APPENDS = """
+import pyarrow as pa, lake
+lk = lake.connect()
+for i in range(11, 21):
+    lk.write_table("ml.upkeep", pa.table({"id": pa.array(range(5 * i, 5 * i + 5), pa.int64())}))
+lk.close()
+"""
+
+
+def test_a_late_checkpoint_does_not_turn_the_tables_last_checkpoint_back(backend, lk):
+    with background.paused():
+        for i in range(11):  # version 10's checkpoint waits
+            lk.write_table("ml.upkeep", _rows(5 * i))
+        # Another process appends up to version 20 and writes its checkpoint meanwhile.
+        done = subprocess.run(
+            [sys.executable, "-c", _MORE_APPENDS],
+            env=child_env(backend),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert _last_checkpoint(lk, "ml.upkeep") == 20
+    background.drain()
+    assert _last_checkpoint(lk, "ml.upkeep") == 20
+    assert lk.sql("SELECT count(*) AS n FROM ml.upkeep").rows() == [{"n": 105}]
+
+
+_FORKS = """
+import os, sys
+import pyarrow as pa, lake
+from lake.core import background
+lk = lake.connect()
+with background.paused():
+    for i in range(11):  # version 10's checkpoint waits for the gate
+        lk.write_table("ml.upkeep", pa.table({"id": pa.array(range(5 * i, 5 * i + 5), pa.int64())}))
+    child = os.fork()
+    if child == 0:
+        sys.exit(7)  # a normal exit of the child: its exit handlers run
+    print(child, flush=True)
+    _, status = os.waitpid(child, 0)
+print("child exited", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_a_child_forked_while_a_checkpoint_waits_exits(backend, lk):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _FORKS],
+        env=child_env(backend),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child = int(parent.stdout.readline())
+    try:
+        out, err = parent.communicate(timeout=60)  # a hang, not a time: the child never exits
+    except subprocess.TimeoutExpired:
+        os.kill(child, signal.SIGKILL)
+        parent.kill()
+        parent.communicate()
+        raise AssertionError("the forked child never exited: it waited for its parent's jobs")
+    assert parent.returncode == 0, err[-3000:]
+    assert out.strip() == "child exited 7"
+    assert CHECKPOINT in _log_names(lk, "ml.upkeep")
+
+
+def test_a_checkpoint_waiting_while_its_table_is_made_anew_in_place_writes_nothing(lk):
+    from deltalake import DeltaTable, write_deltalake
+
+    from lake.core.objects import delete_tree
+
+    with background.paused():
+        for i in range(11):  # version 10's checkpoint waits
+            lk.write_table("ml.upkeep", _rows(5 * i))
+        location = lk.table("ml.upkeep").location
+        options = lk.storage.delta_options()
+        delete_tree(lk.storage, location)
+        for i in range(11):  # another table, at the same place, up to its own version 10
+            write_deltalake(
+                location, _rows(100 * i).slice(0, 1), mode="append", storage_options=options
+            )
+    background.drain()
+    assert CHECKPOINT not in _log_names(lk, "ml.upkeep")
+    made = DeltaTable(location, storage_options=options)
+    assert made.version() == 10
+    assert sorted(made.to_pyarrow_dataset().to_table()["id"].to_pylist()) == [
+        100 * i for i in range(11)
+    ]
