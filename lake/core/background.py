@@ -14,7 +14,8 @@ place, on a local disk and on S3), so it can be written after the call returns:
   so does the interpreter's exit (registered when the worker starts, after the staging
   folders' handler, so it runs first). A process killed meanwhile loses only the jobs not
   yet done: the table reads as before, from the checkpoint before.
-* A failed job fails nothing: it is logged, as the inline work was.
+* A failed job fails nothing: it is logged, as the inline work was, whatever it raised (a
+  Rust panic is a ``BaseException``).
 * A forked child starts with no jobs and no worker (the parent's thread does not exist there).
 
 Auto-compaction stays in the write's call: run here, beside a loop of appends, deltalake's
@@ -74,7 +75,10 @@ class _Worker:
             try:
                 with self.gate:
                     job()
-            except Exception:  # noqa: BLE001 - upkeep fails nothing; the next write asks again
+            except BaseException:  # noqa: BLE001 - upkeep fails nothing; the next write asks again
+                # BaseException too: a Rust panic reaches Python as pyo3's PanicException, and
+                # a thread ended by it left every later job waiting, and drain (Lake.close, the
+                # process's exit) waiting for them forever.
                 log.warning("Background upkeep %r failed", key, exc_info=True)
             finally:
                 with self.lock:

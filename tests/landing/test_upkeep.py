@@ -158,11 +158,13 @@ def test_a_child_forked_while_a_checkpoint_waits_exits(backend, lk):
     child = int(parent.stdout.readline())
     try:
         out, err = parent.communicate(timeout=60)  # a hang, not a time: the child never exits
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as hung:
         os.kill(child, signal.SIGKILL)
         parent.kill()
         parent.communicate()
-        raise AssertionError("the forked child never exited: it waited for its parent's jobs")
+        raise AssertionError(
+            "the forked child never exited: it waited for the parent's jobs"
+        ) from hung
     assert parent.returncode == 0, err[-3000:]
     assert out.strip() == "child exited 7"
     assert CHECKPOINT in _log_names(lk, "ml.upkeep")
@@ -190,3 +192,38 @@ def test_a_checkpoint_waiting_while_its_table_is_made_anew_in_place_writes_nothi
     assert sorted(made.to_pyarrow_dataset().to_table()["id"].to_pylist()) == [
         100 * i for i in range(11)
     ]
+
+
+_PANICS = """
+from lake.core import background
+
+class Panic(BaseException):  # as pyo3's PanicException, a Rust panic in deltalake
+    pass
+
+def panics():
+    raise Panic("a panic in the job")
+
+ran = []
+background.submit(("test", "panics"), panics)
+background.submit(("test", "after"), lambda: ran.append("after"))
+background.drain()
+print("drained", ran, flush=True)
+"""
+
+
+def test_a_job_that_panics_neither_stops_the_jobs_after_it_nor_the_exit():
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PANICS],
+            capture_output=True,
+            text=True,
+            timeout=60,  # a hang, not a time: drain waited forever for a thread that was gone
+            check=False,
+        )
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(
+            "drain never returned: the upkeep thread died with the panic"
+        ) from hung
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "drained ['after']"
+    assert "a panic in the job" in done.stderr  # logged, as a failed job is
