@@ -12,8 +12,9 @@ place, on a local disk and on S3), so it can be written after the call returns:
   the older one, and not neither).
 * :func:`drain` waits until every job submitted so far has run: ``Lake.close`` calls it, and
   so does the interpreter's exit (registered when the worker starts, after the staging
-  folders' handler, so it runs first). A process killed meanwhile loses only the jobs not
-  yet done: the table reads as before, from the checkpoint before.
+  folders' handler, so it runs first), and a multiprocessing child's end (which skips the
+  exit handlers). A process killed meanwhile loses only the jobs not yet done: the table
+  reads as before, from the checkpoint before.
 * A failed job fails nothing: it is logged, as the inline work was, whatever it raised (a
   Rust panic is a ``BaseException``).
 * A forked child starts with no jobs and no worker (the parent's thread does not exist there).
@@ -29,9 +30,14 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.util import Finalize
 
 log = logging.getLogger("lake")
 
@@ -48,6 +54,8 @@ class _Worker:
         self.gate = threading.Lock()
         """Held by a job while it runs, and by :func:`paused`."""
         self.thread: threading.Thread | None = None
+        self.finalizer: Finalize | None = None
+        """multiprocessing's finalizer that drains this worker, if one was registered."""
 
     def submit(self, key: Hashable, job: Callable[[], None]) -> None:
         with self.lock:
@@ -60,6 +68,12 @@ class _Worker:
                 # Registered now, after the modules whose exit handlers release what jobs
                 # use (the staging folders'): handlers run last-registered first.
                 atexit.register(self.drain)
+                if "multiprocessing" in sys.modules:
+                    # Its fork and forkserver children leave by os._exit, past the exit
+                    # handlers, after running its finalizers: a child's checkpoint was lost.
+                    from multiprocessing import util
+
+                    self.finalizer = util.Finalize(None, self.drain, exitpriority=10)
                 self.thread = threading.Thread(target=self._run, name="lake-upkeep", daemon=True)
                 self.thread.start()
             self.changed.notify_all()
@@ -127,6 +141,8 @@ def _forget_in_child() -> None:
     # The parent's worker has no thread here: its exit handler would wait forever for the
     # jobs the parent had at the fork (a child leaving by sys.exit hung).
     atexit.unregister(_worker.drain)
+    if _worker.finalizer is not None:
+        _worker.finalizer.cancel()
     _worker = _Worker()
 
 

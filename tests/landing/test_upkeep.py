@@ -227,3 +227,28 @@ def test_a_job_that_panics_neither_stops_the_jobs_after_it_nor_the_exit():
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "drained ['after']"
     assert "a panic in the job" in done.stderr  # logged, as a failed job is
+
+
+def _appends_in_a_pool_process(environment: dict[str, str]) -> None:
+    import os
+
+    import lake
+
+    os.environ.update(environment)  # the forkserver's own is the first test's
+    lk = lake.connect()  # never closed: the process's end waits for the checkpoint
+    for i in range(11):
+        lk.write_table("ml.upkeep", _rows(5 * i))
+
+
+def test_a_multiprocessing_process_that_appends_writes_its_checkpoint(backend, lk):
+    import multiprocessing
+
+    # multiprocessing's forkserver (and fork) children leave by os._exit: no exit handlers.
+    # (A fork child of a process that used deltalake cannot write: its runtime panics.)
+    context = multiprocessing.get_context("forkserver")
+    process = context.Process(target=_appends_in_a_pool_process, args=(child_env(backend),))
+    process.start()
+    process.join()
+    assert process.exitcode == 0
+    assert [v.version for v in lk.history("ml.upkeep")] == list(range(11))
+    assert CHECKPOINT in _log_names(lk, "ml.upkeep")
