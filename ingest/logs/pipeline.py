@@ -241,9 +241,13 @@ def ingest_logs(
         # meanwhile on the schema of the version this thread appended last, and the stage is
         # taken only when the table's latest version has that schema and the sync recorded
         # nothing (the plan and stage are then the ones made after the look).
+        # Small inputs only: the wait is a few ms, and a guess not taken is staged again.
         guess = (
             _stage_ahead(catalog, store, info, sources, options, run.ingested, reparse=reparse)
-            if engine == "local" and progress is None and storage.is_s3
+            if engine == "local"
+            and progress is None
+            and storage.is_s3
+            and sum(s.size for s in sources) <= AHEAD_BYTES
             else None
         )
         with contextlib.ExitStack() as cleanup:
@@ -454,7 +458,10 @@ def _stage_ahead(
     kept = store.kept_snapshot()
     if kept is None or ledger is None:
         return None
-    plan = _plan_reads(catalog, info, sources, ledger, options, reparse=reparse)
+    try:
+        plan = _plan_reads(catalog, info, sources, ledger, options, reparse=reparse)
+    except Exception:  # noqa: BLE001 - planned again after the look, for its own error
+        return None
     resume, skipped, _, parsers = plan
     to_read = [s.uri for s in sources if s.uri not in skipped]
     if not to_read:
@@ -531,6 +538,9 @@ def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
 
 
 PLAN_QUERY_SOURCES = 2000
+AHEAD_BYTES = 256 << 10
+"""Sources staged while the table's first look is answered (:func:`_stage_ahead`) hold at
+most this much together (what one file is staged on the calling thread up to)."""
 
 
 def _plan(
