@@ -235,6 +235,44 @@ def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only,
     ]
 
 
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_through_deltalake_whose_put_got_no_answer_is_in_doubt_not_failed(
+    s3_only, lk, tmp_path
+):
+    """As above, but deltalake's PUT got no answer (held, to land later) and its every retry
+    failed: the append said the S3 server was unreachable, as if nothing were committed,
+    and the entry then landed. It is in doubt, as the lake's own entry is; the sync then
+    records the version as the run's, once."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    entry = "_delta_log/00000000000000000002.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
+        argv = lake_argv(
+            "ingest", "logs", TABLE, write_log(tmp_path / "late.jsonl", 3, 1, field="writer")
+        )
+        with stopped_child(argv, env) as resume:
+            winner = write_log(tmp_path / "winner.jsonl", 4, 2, field="writer")
+            assert lk.ingest_logs(TABLE, winner).version == 1
+            late = resume()
+        assert late.returncode == 1, late.stderr
+        line = assert_one_line_error(late.stderr, r"in doubt")
+        assert "version 2" in line and "may still land" in line, line
+        assert proxy.release() == [200]  # the late PUT lands
+    synced = run_lake(backend, "catalog", "sync", TABLE)
+    assert synced.returncode == 0, synced.stderr
+    runs = _runs_in_log(backend, lk)
+    assert sorted(runs) == [0, 1, 2], runs
+    assert lk.run(runs[2]).status == "completed"
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+        (0, 2, 2),
+        (1, 4, 6),
+        (2, 3, 9),
+    ]
+
+
 class HeldThenRefused:
     """The first PUT of ``entry`` gets no answer and is held (it lands when the test
     releases it); every later PUT of it fails with 503, until the entry was read back
