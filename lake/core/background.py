@@ -5,7 +5,8 @@ written inside the append's own call, so one append in ten took several times th
 (local + SQLite: 15-20 ms against a 3-5 ms append; S3 (moto) + PostgreSQL: about 190 ms
 against 20 ms) and a loop of appends paid it in its mean. A checkpoint is optional (readers
 replay the commits since the last one) and appears whole or not at all (one file put in
-place, on a local disk and on S3), so it can be written after the call returns:
+place, on a local disk and on S3), so it can be written after the call returns (on a local
+disk: see ``DeltaStore`` for why not on S3):
 
 * Jobs run one at a time, in order, on a daemon thread; a job submitted under a key whose
   job is still waiting replaces that job in its place (the newer checkpoint of a table, not

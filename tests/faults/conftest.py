@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from lake.core.names import TableName
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -157,3 +159,39 @@ in S3 and Postgres settings, many processes on one S3 table)."""
 def s3_only(backend):
     assert backend.name == "s3-postgres", "mark the test with S3_POSTGRES"
     return backend
+
+
+def runs_in_log(backend, lk, table: str) -> dict[int, str | None]:
+    """Each log entry's version of ``table`` and the run id its commitInfo carries, read
+    straight from moto."""
+    location = lk.catalog.get_table(TableName.parse(table)).location
+    bucket, _, prefix = location[len("s3://") :].partition("/")
+    client = backend.s3.client()
+    runs = {}
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_delta_log/")
+    for item in listed.get("Contents", []):
+        name = item["Key"].rsplit("/", 1)[1]
+        if not name.endswith(".json"):
+            continue
+        body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+        infos = [json.loads(line).get("commitInfo") for line in body.splitlines() if line]
+        info = next(i for i in infos if i is not None)
+        runs[int(name[: -len(".json")])] = info.get("lake.run_id")
+    return runs
+
+
+def assert_in_doubt(result: Proc, version: int, table: str) -> str:
+    """``result`` (a lake command) failed with one line saying its commit of ``version`` is
+    in doubt (its PUT may still land) and to sync ``table``; returns the line."""
+    assert result.returncode == 1, result.stderr
+    line = assert_one_line_error(result.stderr, r"in doubt")
+    assert f"version {version}" in line and "may still land" in line, line
+    assert f"lake catalog sync {table}" in line, line
+    return line
+
+
+def synced_runs(backend, lk, table: str) -> dict[int, str | None]:
+    """``lake catalog sync table`` succeeds; then each log entry's version and run id."""
+    synced = run_lake(backend, "catalog", "sync", table)
+    assert synced.returncode == 0, synced.stderr
+    return runs_in_log(backend, lk, table)

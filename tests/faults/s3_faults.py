@@ -132,3 +132,62 @@ def _handler(proxy: S3FaultProxy) -> type[BaseHTTPRequestHandler]:
         do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
 
     return Handler
+
+
+class LostAnswerThenUnreadable:
+    """The first PUT of ``entry`` is stored but answered 500 (the client sends it again and
+    moto refuses it: the entry exists); then every GET or HEAD of it fails, until a request
+    for anything else comes (the writer gave up reading it)."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.state = "armed"
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        ours = path.endswith(self.entry)
+        if self.state == "armed" and ours and method == "PUT":
+            self.state = "refusing"
+            return "lose"
+        if self.state == "refusing":
+            if ours and method in ("GET", "HEAD"):
+                return "fail"
+            if not ours:
+                self.state = "done"
+        return None
+
+
+class LostAnswer:
+    """The first PUT of ``entry`` is stored but answered 500 (the client sends it again)."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.lost = False
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        if not self.lost and method == "PUT" and path.endswith(self.entry):
+            self.lost = True
+            return "lose"
+        return None
+
+
+class HeldThenRefused:
+    """The first PUT of ``entry`` gets no answer and is held (it lands when the test
+    releases it); every later PUT of it fails with 503, until the entry was read back
+    once when ``until_read`` (the writer then asks again, and that PUT goes through)."""
+
+    def __init__(self, entry: str, *, until_read: bool) -> None:
+        self.entry = entry
+        self.until_read = until_read
+        self.state = "armed"
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        if not path.endswith(self.entry):
+            return None
+        if method == "PUT" and self.state == "armed":
+            self.state = "held"
+            return "hold"
+        if self.state == "held" and method in ("GET", "HEAD") and self.until_read:
+            self.state = "read"
+        if method == "PUT" and self.state == "held":
+            return "fail"
+        return None

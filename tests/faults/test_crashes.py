@@ -89,6 +89,34 @@ def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(
     assert _runs(backend).get("running", 0) == 0, "no run is left marked running"
 
 
+@pytest.mark.timeout(180)
+def test_an_ingest_right_after_a_killed_one_committed_the_file_skips_it(backend, lk, tmp_path):
+    """This thread appended the version before the killed run's commit, so on S3 its next
+    ingest reads the file while the table's first look is answered, on the ranges its start
+    read; its sync then records the killed run's commit and range, and the file is skipped,
+    not ingested a second time."""
+    zeroth = write_log(tmp_path / "zeroth.jsonl", 3, "zeroth")
+    first = write_log(tmp_path / "first.jsonl", FIRST, "first")
+    second = write_log(tmp_path / "second.jsonl", SECOND, "second")
+    lk.ingest_logs(TABLE, zeroth)
+    lk.ingest_logs(TABLE, first)  # appended by this thread: the version it keeps
+    killed = run_lake(backend, "ingest", "logs", TABLE, second, LAKE_FAILPOINT="after_delta_commit")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    again = lk.ingest_logs(TABLE, second)
+
+    assert again.version is None
+    assert [f.status for f in again.files] == ["skipped"]
+    history = lk.history(TABLE)
+    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+        (0, 3, 3),
+        (1, FIRST, 3 + FIRST),
+        (2, SECOND, 3 + FIRST + SECOND),
+    ]
+    ranges, _, _ = ledger_and_outputs(backend)
+    assert ranges == [("committed", 0, 3), ("committed", 1, FIRST), ("committed", 2, SECOND)]
+
+
 @pytest.mark.parametrize(
     "point", ["materialize_shards", "materialize_registered", "materialize_install"]
 )

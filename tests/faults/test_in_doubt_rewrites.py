@@ -16,9 +16,15 @@ import sqlite3
 
 import pytest
 
-from tests.faults.conftest import S3_POSTGRES, run_lake, write_log
-from tests.faults.s3_faults import S3FaultProxy
-from tests.faults.test_in_doubt import LostAnswer, _runs_in_log
+from tests.faults.conftest import (
+    S3_POSTGRES,
+    assert_in_doubt,
+    run_lake,
+    runs_in_log,
+    synced_runs,
+    write_log,
+)
+from tests.faults.s3_faults import HeldThenRefused, LostAnswer, S3FaultProxy
 
 TABLE = "doubt.events"
 
@@ -59,7 +65,7 @@ def test_an_overwrite_whose_answer_was_lost_is_made_once_and_reported_made(s3_on
     done, puts = _lose_version(backend, 1, "ingest", "db", TABLE, "--source", url, "--table", "t")
     assert done.returncode == 0, done.stderr
     assert puts[:2] == [200, 412], puts
-    runs = _runs_in_log(backend, lk)
+    runs = runs_in_log(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
     assert _history(lk) == [(0, 2, 2), (1, 2, 3)]
     assert lk.run(runs[1]).status == "completed"
@@ -77,7 +83,7 @@ def test_a_merge_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     done, puts = _lose_version(backend, 1, "ingest", "db", TABLE, "--source", url, *extract)
     assert done.returncode == 0, done.stderr
     assert puts[:2] == [200, 412], puts
-    assert sorted(_runs_in_log(backend, lk)) == [0, 1]
+    assert sorted(runs_in_log(backend, lk, TABLE)) == [0, 1]
     rows = lk.sql(f"SELECT id, name FROM {TABLE} ORDER BY id").rows()
     assert rows == [{"id": 1, "name": "a"}, {"id": 2, "name": "bb"}, {"id": 3, "name": "c"}]
 
@@ -92,7 +98,7 @@ def test_a_reparse_whose_answer_was_lost_is_made_once_and_reported_made(s3_only,
     done, puts = _lose_version(backend, 1, "ingest", "logs", TABLE, log, "--reparse")
     assert done.returncode == 0, done.stderr
     assert puts[:2] == [200, 412], puts
-    assert sorted(_runs_in_log(backend, lk)) == [0, 1]
+    assert sorted(runs_in_log(backend, lk, TABLE)) == [0, 1]
     assert _history(lk) == [(0, 3, 3), (1, 3, 3)]
     assert lk.sql(f"SELECT count(*) AS n FROM {TABLE}").rows() == [{"n": 3}]
 
@@ -113,9 +119,44 @@ def test_a_grown_file_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     done, puts = _lose_version(backend, 1, "ingest", "logs", TABLE, str(path))
     assert done.returncode == 0, done.stderr
     assert puts[:2] == [200, 412], puts
-    assert sorted(_runs_in_log(backend, lk)) == [0, 1]
+    assert sorted(runs_in_log(backend, lk, TABLE)) == [0, 1]
     by_k = lk.sql(f"SELECT k, count(*) AS n FROM {TABLE} GROUP BY k ORDER BY k").rows()
     assert by_k == [{"k": k, "n": 1} for k in (0, 1, 2, 9, 10)]
+
+
+_EXTRACTS = {
+    "overwrite": ("--table", "t"),
+    "merge": ("--table", "t", "--mode", "incremental", "--cursor", "updated_at", "--key", "id"),
+}
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+@pytest.mark.parametrize("kind", sorted(_EXTRACTS))
+def test_a_rewrite_whose_log_entry_put_got_no_answer_is_in_doubt_not_failed(
+    s3_only, lk, tmp_path, kind
+):
+    """deltalake's PUT of the log entry got no answer (held, to land later) and its every
+    retry failed: the write said the S3 server was unreachable, as if nothing were
+    committed, and the entry then landed (a version of a run reported failed). The write
+    is in doubt, as the lake's own entry is; the entry lands and the sync records it as
+    the run's, once."""
+    backend = s3_only
+    url = _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
+    args = ("ingest", "db", TABLE, "--source", url, *_EXTRACTS[kind])
+    first = run_lake(backend, *args)
+    assert first.returncode == 0, first.stderr
+    _source(tmp_path / "src.db", [(1, "a", 1), (2, "bb", 2), (3, "c", 2)])
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(backend, *args, AWS_ENDPOINT_URL=proxy.endpoint)
+        assert_in_doubt(doubted, 1, TABLE)
+        assert proxy.release() == [200]  # the late PUT lands
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert lk.run(runs[1]).status == "completed"
+    rows = lk.sql(f"SELECT id, name FROM {TABLE} ORDER BY id").rows()
+    assert rows == [{"id": 1, "name": "a"}, {"id": 2, "name": "bb"}, {"id": 3, "name": "c"}]
 
 
 @pytest.mark.timeout(300)
@@ -133,4 +174,4 @@ def test_a_compaction_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     assert done.returncode == 0, done.stderr
     assert puts[:2] == [200, 412], puts
     assert lk.sql(f"SELECT count(*) AS n FROM {TABLE}").rows() == [{"n": 6}]
-    assert sorted(_runs_in_log(backend, lk)) == [0, 1, 2, 3]
+    assert sorted(runs_in_log(backend, lk, TABLE)) == [0, 1, 2, 3]

@@ -1,6 +1,6 @@
-"""A small append's checkpoint is written after the append returns (lake.core.background),
-before the lake closes or the process exits, and a process killed before it leaves every
-version readable."""
+"""A small append's checkpoint is written after the append returns (lake.core.background) on a
+local disk, inside it on S3, before the lake closes or the process exits; a process killed
+before it leaves every version readable."""
 
 from __future__ import annotations
 
@@ -29,9 +29,15 @@ def _log_names(lk, name: str) -> set[str]:
 
 
 def test_an_append_returns_before_its_checkpoint_is_written_and_close_waits_for_it(lk):
+    """On a local disk; on S3 the append writes it before returning (on moto a checkpoint's
+    requests beside the next appends' raised their median 21 -> 31 ms; bench_appends)."""
     with background.paused():
         for i in range(11):  # version 10 is due a checkpoint
             lk.write_table("ml.upkeep", _rows(5 * i))
+        if lk.storage.is_s3:
+            assert CHECKPOINT in _log_names(lk, "ml.upkeep")
+            assert background.pending() == 0
+            return
         assert CHECKPOINT not in _log_names(lk, "ml.upkeep")
         assert background.pending() == 1
         # Readable without it, at every version.

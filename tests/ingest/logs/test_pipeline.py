@@ -261,6 +261,37 @@ def test_new_fields_in_a_later_ingest_evolve_the_table_and_the_drift_ledger(lk, 
     assert region[0]["source"] == Path(second).resolve().as_uri() and region[0]["line"] == 1
 
 
+def test_a_column_another_thread_added_since_is_not_drift_of_this_threads_next_ingest(
+    lk, tmp_path, cli
+):
+    """On S3 an ingest reads its files while the table's first look is answered, on the
+    version its thread appended last: another writer's column since must be found in the
+    table, not recorded as this ingest's drift again."""
+
+    def day(i: int, **more: object) -> str:
+        record = {"ts": 1700000000 + i, "user": f"u{i}", "ms": i, **more}
+        return _write(tmp_path / f"day{i}.jsonl", [json.dumps(record) + "\n"])
+
+    lk.ingest_logs("app.events", day(0))
+    lk.ingest_logs("app.events", day(1))  # this thread appended version 1 last
+    other = threading.Thread(target=lk.ingest_logs, args=("app.events", day(2, region="eu")))
+    other.start()
+    other.join()
+    report = lk.ingest_logs("app.events", day(3, region="us"))
+
+    assert report.version == 3 and report.drift == ()
+    ledger = cli("schema", "app.events", "--history", "--output", "json").json()["history"]
+    assert [(c["version"], c["change"]) for c in ledger if c["column"] == "region"] == [
+        (2, "added")
+    ]
+    assert sorted(r or "" for r in _rows(lk, "app.events").column("region").to_pylist()) == [
+        "",
+        "",
+        "eu",
+        "us",
+    ]
+
+
 def test_a_later_ingest_that_widens_a_column_rewrites_the_old_rows_without_loss(lk, tmp_path, cli):
     ints = _write(
         tmp_path / "a.jsonl", [json.dumps({"n": i, "ctx": {"k": i}}) + "\n" for i in range(3)]
