@@ -8,7 +8,6 @@ what happened. The table is created on first ingest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections import Counter
@@ -28,9 +27,7 @@ from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from lake.delta.store import DeltaStore
+    pass
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
@@ -224,86 +221,50 @@ def ingest_logs(
         sizes=[s.size for s in sources] if few else (),
     ) as run:
         info, store = run.table, run.store
-        options = {
-            "fmt": fmt,
-            "pattern": pattern,
-            "preset": preset,
-            "multiline_start": multiline_start,
-            "time_field": time_field,
-            "time_format": time_format,
-            "year": year,
-            "earliest": earliest,
-            "latest": latest,
-            "encoding": encoding,
-        }
-        # On S3 the table's first look is still being answered here (moto serves its GET and
-        # HEAD one after the other, longer than the first transaction): the files are read
-        # meanwhile on the schema of the version this thread appended last, and the stage is
-        # taken only when the table's latest version has that schema and the sync recorded
-        # nothing (the plan and stage are then the ones made after the look).
-        # Small inputs only: the wait is a few ms, and a guess not taken is staged again.
-        guess = (
-            _stage_ahead(catalog, store, info, sources, options, run.ingested, reparse=reparse)
-            if engine == "local"
-            and progress is None
-            and storage.is_s3
-            and sum(s.size for s in sources) <= AHEAD_BYTES
-            else None
-        )
-        with contextlib.ExitStack() as cleanup:
-            if guess is not None:
-                cleanup.callback(guess.folder.close)
-            # Commits of ingests that died before recording them are recorded first: their
-            # file ranges are in the ledger only then (read again when there were any).
-            synced = sync_table(catalog, store, info, reap=False)  # the run's start reaped
-            ledger = run.ingested if not synced.recorded else None
-            existing = store.snapshot() if store.exists() else None
-            existing_schema = existing.schema if existing is not None else None
-            if (
-                existing_schema is not None
-                and rules.fields
-                and "_event_time" not in existing_schema.names
-            ):
-                raise LogFormatError(
-                    f"Table {name} has no _event_time column (it was created without a time "
-                    f"field), so --time-field '{rules.field_label}' cannot apply; ingest into "
-                    "a new table to have event times, or leave --time-field out."
-                )
-            taken = (
-                guess
-                if guess is not None
-                and not synced.recorded
-                and existing is not None
-                and guess.schema.equals(existing.schema, check_metadata=True)
-                else None
+        # Commits of ingests that died before recording them are recorded first: their
+        # file ranges are in the ledger only then (read again when there were any).
+        synced = sync_table(catalog, store, info, reap=False)  # the run's start reaped
+        ledger = run.ingested if not synced.recorded else None
+        existing = store.snapshot() if store.exists() else None
+        existing_schema = existing.schema if existing is not None else None
+        if (
+            existing_schema is not None
+            and rules.fields
+            and "_event_time" not in existing_schema.names
+        ):
+            raise LogFormatError(
+                f"Table {name} has no _event_time column (it was created without a time "
+                f"field), so --time-field '{rules.field_label}' cannot apply; ingest into a "
+                "new table to have event times, or leave --time-field out."
             )
-            if guess is not None and taken is None:
-                guess.folder.close()  # planned or staged on what the look did not confirm
-            if taken is not None:
-                resume, skipped, known, parsers = taken.plan
-            else:
-                resume, skipped, known, parsers = _plan_reads(
-                    catalog, info, sources, ledger, options, reparse=reparse
-                )
-            to_read = [s for s in sources if s.uri not in skipped]
-            outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
-            if not to_read:
-                return IngestReport(
-                    str(name),
-                    None,
-                    run.run_id,
-                    tuple(outcomes),
-                    seconds=time.perf_counter() - started,
-                )
-            staging = (
-                taken.folder.path
-                if taken is not None
-                else cleanup.enter_context(StagingFolder("lake-stage-"))
+        resume, skipped, known = _plan(catalog, info, sources, ledger)
+        if reparse:
+            skipped = {}
+        to_read = [s for s in sources if s.uri not in skipped]
+        parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
+        if fmt != "auto" or pattern or preset or multiline_start:
+            # Options given: they parse the new records; the format a file had is kept.
+            parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
+        outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
+        if not to_read:
+            return IngestReport(
+                str(name), None, run.run_id, tuple(outcomes), seconds=time.perf_counter() - started
             )
+        with StagingFolder("lake-stage-") as staging:
+            options = {
+                "fmt": fmt,
+                "pattern": pattern,
+                "preset": preset,
+                "multiline_start": multiline_start,
+                "time_field": time_field,
+                "time_format": time_format,
+                "year": year,
+                "earliest": earliest,
+                "latest": latest,
+                "encoding": encoding,
+            }
             ray_run = None
-            if taken is not None:
-                staged = taken.staged
-            elif engine == "ray":
+            if engine == "ray":
                 from ingest.logs.ray_stage import RayIngest, stage_logs_on_ray
 
                 ray_run = RayIngest()
@@ -423,100 +384,6 @@ def ingest_logs(
     )
 
 
-@dataclass(frozen=True)
-class _Guess:
-    """Files read and staged before the table's first look was answered (see
-    :func:`_stage_ahead`)."""
-
-    schema: pa.Schema
-    plan: tuple[
-        dict[str, tuple[int, int, str]], dict[str, str], Counter[str], dict[str, dict[str, Any]]
-    ]
-    folder: StagingFolder
-    staged: Any
-
-
-def _stage_ahead(
-    catalog: Catalog,
-    store: DeltaStore,
-    info: TableInfo,
-    sources: Sequence[Any],
-    options: Mapping[str, Any],
-    ledger: Sequence[IngestedFileInfo] | None,
-    *,
-    reparse: bool,
-) -> _Guess | None:
-    """The local engine's plan and stage on the schema of the version this thread appended
-    last (``DeltaStore.kept_snapshot``) and the ranges the run's start read, made while the
-    table's first look is answered. The caller takes them only when the table's latest
-    version has that schema and the sync recorded nothing: the plan and stage are then the
-    ones it would make (the same schema, ranges, files and options), so drift and the ledger
-    are as without the guess. None (nothing kept) when there is no such guess or the stage
-    failed: the caller stages the usual way, for its own error."""
-    from ingest.logs.stage import stage_logs
-
-    kept = store.kept_snapshot()
-    if kept is None or ledger is None:
-        return None
-    try:
-        plan = _plan_reads(catalog, info, sources, ledger, options, reparse=reparse)
-    except Exception:  # noqa: BLE001 - planned again after the look, for its own error
-        return None
-    resume, skipped, _, parsers = plan
-    to_read = [s.uri for s in sources if s.uri not in skipped]
-    if not to_read:
-        return None
-    folder = StagingFolder("lake-stage-")
-    staged = None
-    try:
-        staged = stage_logs(
-            to_read,
-            staging_dir=folder.path,
-            filesystem_for=store.storage.filesystem_for,
-            **options,
-            existing_schema=kept.schema,
-            resume=resume,
-            parsers=parsers,
-            reparse=frozenset(to_read) if reparse else frozenset(),
-        )
-    except Exception:  # noqa: BLE001 - staged again after the look, for its own error
-        return None
-    finally:
-        if staged is None:
-            folder.close()
-    return _Guess(kept.schema, plan, folder, staged)
-
-
-def _plan_reads(
-    catalog: Catalog,
-    info: TableInfo,
-    sources: Sequence[Any],
-    ledger: Sequence[IngestedFileInfo] | None,
-    options: Mapping[str, Any],
-    *,
-    reparse: bool,
-) -> tuple[
-    dict[str, tuple[int, int, str]], dict[str, str], Counter[str], dict[str, dict[str, Any]]
-]:
-    """:func:`_plan`, and how each resumed file was read before (its parser, kept unless
-    the options name one)."""
-    resume, skipped, known = _plan(catalog, info, sources, ledger)
-    if reparse:
-        skipped = {}
-    parsers = catalog.ingested_parsers(
-        info, [s.uri for s in sources if s.uri not in skipped and s.uri in resume]
-    )
-    if (
-        options["fmt"] != "auto"
-        or options["pattern"]
-        or options["preset"]
-        or options["multiline_start"]
-    ):
-        # Options given: they parse the new records; the format a file had is kept.
-        parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
-    return resume, skipped, known, parsers
-
-
 def _engine_json(run: Any) -> dict[str, Any] | None:
     return None if run is None else run.to_json()
 
@@ -538,9 +405,6 @@ def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
 
 
 PLAN_QUERY_SOURCES = 2000
-AHEAD_BYTES = 256 << 10
-"""Sources staged while the table's first look is answered (:func:`_stage_ahead`) hold at
-most this much together (what one file is staged on the calling thread up to)."""
 
 
 def _plan(
