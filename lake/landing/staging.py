@@ -157,9 +157,11 @@ class StagingFolder:
         if not _CLEANED:  # once a process: a killed run's folder does not come back
             remove_abandoned()
             _CLEANED = True
-        self._prefix = prefix
+        # Kept folders are told apart by the temporary directory too: it decides the file
+        # system staged files are on (taken by hard link, or copied from another).
+        self._prefix = os.path.join(tempfile.gettempdir(), prefix)
         self._closed = False
-        idle = _take_idle(prefix)
+        idle = _take_idle(self._prefix)
         if idle is not None:
             self.path, self._lock = idle
             return

@@ -84,6 +84,24 @@ def test_a_process_takes_its_emptied_staging_folder_again_still_locked():
         assert _locked(second)
 
 
+def test_a_folder_kept_in_one_temporary_directory_is_not_taken_once_it_changed(
+    tmp_path, monkeypatch
+):
+    """The temporary directory decides the file system staged files are on (a local table
+    takes them by hard link, or copies them from another): a folder kept before it changed
+    must not be taken after (a test of the copy staged in the old one and passed unproved)."""
+    import tempfile
+
+    with StagingFolder("lake-stage-") as before:
+        pass  # kept, idle, in the directory of before
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with StagingFolder("lake-stage-") as after:
+        assert after.parent == tmp_path and after != before
+    monkeypatch.undo()
+    with StagingFolder("lake-stage-") as again:
+        assert again == before
+
+
 def test_a_forked_child_stages_in_a_folder_of_its_own():
     from tests.forking import in_a_forked_child
 

@@ -14,6 +14,7 @@ import pytest
 
 from ingest.exceptions import IngestError, SourceNotFound, SourceUnreadable
 from lake.core.names import TableName
+from lake.landing.staging import LOCK_NAME
 from tests.conftest import DATA
 
 APACHE = DATA / "elastic-logs" / "apache_logs"
@@ -76,6 +77,15 @@ def test_nested_json_logs_keep_their_nesting(lk):
     )
 
 
+def _emptied_and_kept(temporary: Path) -> bool:
+    """The run staged in ``temporary`` and left no staged file: its one folder is emptied and
+    kept, locked, for the process's next run (lake.landing.staging)."""
+    folders = list(temporary.iterdir())
+    return len(folders) == 1 and [p.name for p in folders[0].rglob("*") if p.is_file()] == [
+        LOCK_NAME
+    ]
+
+
 def test_logs_staged_on_another_file_system_are_copied_whole_into_the_table(lk, monkeypatch):
     # A local table takes staged files by hard link; staging on tmpfs forces the copy.
     # A folder of its own: the test runs for both backends at once, on two workers.
@@ -83,7 +93,7 @@ def test_logs_staged_on_another_file_system_are_copied_whole_into_the_table(lk, 
     monkeypatch.setattr(tempfile, "tempdir", str(shm))
     try:
         report = lk.ingest_logs("web.copied", str(APACHE), preset="apache-combined")
-        assert not list(shm.iterdir())  # the staging folder is gone
+        assert _emptied_and_kept(shm)
     finally:
         shutil.rmtree(shm, ignore_errors=True)
     rows = _rows(lk, "web.copied")
@@ -215,7 +225,7 @@ def test_a_failed_write_on_the_second_encoder_thread_commits_nothing_and_leaves_
         lk.ingest_logs("web.days", days)
 
     assert failed  # the second thread did get a file
-    assert not list(staging.iterdir())  # no staged file (nor folder) is left
+    assert _emptied_and_kept(staging)
     assert [v.version for v in lk.history("web.days")] == [0]
     assert _rows(lk, "web.days").num_rows == 1
     [run] = [r for r in lk.runs() if r.status == "failed"]
