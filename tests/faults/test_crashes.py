@@ -91,10 +91,10 @@ def test_an_ingest_killed_at_any_point_heals_and_reruns_into_one_copy(
 
 @pytest.mark.timeout(180)
 def test_an_ingest_right_after_a_killed_one_committed_the_file_skips_it(backend, lk, tmp_path):
-    """This thread appended the version before the killed run's commit, so on S3 its next
-    ingest reads the file while the table's first look is answered, on the ranges its start
-    read; its sync then records the killed run's commit and range, and the file is skipped,
-    not ingested a second time."""
+    """This thread appended the version before the killed run's commit (the version a
+    writer keeps): its next ingest's sync records the killed run's commit and range, and
+    the file is skipped, not ingested a second time, even by a stage made before the sync
+    on what the thread kept (tried once, to fill the wait for S3's first answers)."""
     zeroth = write_log(tmp_path / "zeroth.jsonl", 3, "zeroth")
     first = write_log(tmp_path / "first.jsonl", FIRST, "first")
     second = write_log(tmp_path / "second.jsonl", SECOND, "second")

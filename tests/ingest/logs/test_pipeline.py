@@ -274,9 +274,9 @@ def test_new_fields_in_a_later_ingest_evolve_the_table_and_the_drift_ledger(lk, 
 def test_a_column_another_thread_added_since_is_not_drift_of_this_threads_next_ingest(
     lk, tmp_path, cli
 ):
-    """On S3 an ingest reads its files while the table's first look is answered, on the
-    version its thread appended last: another writer's column since must be found in the
-    table, not recorded as this ingest's drift again."""
+    """Another writer's column, added since this thread's last append (the version a
+    writer keeps), is found in the table, not recorded as this ingest's drift again (as a
+    stage made on what the thread kept, tried once to fill S3's first wait, recorded it)."""
 
     def day(i: int, **more: object) -> str:
         record = {"ts": 1700000000 + i, "user": f"u{i}", "ms": i, **more}
