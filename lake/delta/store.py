@@ -68,10 +68,10 @@ TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 APPEND_ATTEMPTS = 8
 TAKEN_RETRIES = 50
+"""Versions in a row an append may find taken by other writers before it gives up."""
 ENTRY_PUTS = 2
 """Times the lake's own log entry is sent when its PUT fails and no entry is found: a second
 PUT settles what a first one that got no answer left in doubt, unless it fails too."""
-"""Versions in a row an append may find taken by other writers before it gives up."""
 # Every reader and writer replays the log from the last checkpoint; delta-rs's default of
 # 100 commits between checkpoints made each open of a busy S3 table read up to 100 files.
 TABLE_CONFIGURATION = {
