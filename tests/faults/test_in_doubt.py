@@ -12,11 +12,14 @@ writer is a child process, as a user's command would be.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from tests.faults.conftest import (
     S3_POSTGRES,
+    Proc,
     assert_in_doubt,
     assert_one_line_error,
     child_env,
@@ -68,13 +71,12 @@ def test_a_refused_log_entry_that_cannot_be_read_back_is_a_commit_in_doubt_never
     # The next write records the doubted version once, as the run's, then lands its own.
     landed = lk.ingest_logs(TABLE, write_log(tmp_path / "third.jsonl", 4, 2, field="writer"))
     assert landed.version == 2
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
+    assert _versions(lk) == [
         (0, 2, 2),
         (1, 3, 5),
         (2, 4, 9),
     ]
-    assert history[1].run_id == doubted_run
+    assert lk.history(TABLE)[1].run_id == doubted_run
     assert lk.run(doubted_run).status == "completed"
     by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
     assert lk.sql(by_writer).rows() == [
@@ -106,8 +108,7 @@ def test_a_tables_first_commit_whose_answer_was_lost_is_made_once(s3_only, lk, t
     assert puts[:2] == [200, 412], proxy.seen
     runs = runs_in_log(backend, lk, TABLE)
     assert list(runs) == [0], runs
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2)]
+    assert _versions(lk) == [(0, 2, 2)]
 
 
 @pytest.mark.timeout(300)
@@ -138,8 +139,32 @@ def test_an_append_adding_a_column_whose_answer_was_lost_is_made_once(s3_only, l
     assert list(runs) == [0, 1], runs
     by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
     assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
+
+
+@contextmanager
+def _late_through_deltalake(backend, lk, tmp_path, rule) -> Iterator[tuple[Proc, S3FaultProxy]]:
+    """This process ingests version 0 (2 rows); a child's ingest (3 rows) stops before its
+    own commit, loses version 1 to this process's next ingest (4 rows), and goes on through
+    deltalake at version 2, through a proxy applying ``rule``. Yields the child's result and
+    the proxy, still serving."""
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    with S3FaultProxy(backend.s3.endpoint, rule) as proxy:
+        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
+        argv = lake_argv(
+            "ingest", "logs", TABLE, write_log(tmp_path / "late.jsonl", 3, 1, field="writer")
+        )
+        with stopped_child(argv, env) as resume:
+            # The child published its file and is about to write version 1: take it.
+            winner = write_log(tmp_path / "winner.jsonl", 4, 2, field="writer")
+            assert lk.ingest_logs(TABLE, winner).version == 1
+            late = resume()
+        yield late, proxy
+
+
+def _versions(lk) -> list[tuple[int, int, int]]:
+    """Each recorded version of the table: its number, rows added and rows in all."""
+    return [(v.version, v.rows_added, v.rows_total) for v in lk.history(TABLE)]
 
 
 @pytest.mark.timeout(300)
@@ -152,22 +177,9 @@ def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only,
     (readers keep one add per path, so the rows were not doubled, but the history showed an
     empty version 3 by the same run). The writer must find the version is its own."""
     backend = s3_only
-    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
     entry = "_delta_log/00000000000000000002.json"
-    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
-        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
-        argv = lake_argv(
-            "ingest", "logs", TABLE, write_log(tmp_path / "late.jsonl", 3, 1, field="writer")
-        )
-        with stopped_child(argv, env) as resume:
-            # The child published its file and is about to write version 1: take it.
-            assert (
-                lk.ingest_logs(
-                    TABLE, write_log(tmp_path / "winner.jsonl", 4, 2, field="writer")
-                ).version
-                == 1
-            )
-            late = resume()
+    with _late_through_deltalake(backend, lk, tmp_path, LostAnswer(entry)) as (late, proxy):
+        pass
     assert late.returncode == 0, late.stderr
     puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
     assert puts[:2] == [200, 412], proxy.seen
@@ -179,12 +191,7 @@ def test_an_append_through_deltalake_whose_answer_was_lost_is_made_once(s3_only,
         {"writer": 1, "n": 3},
         {"writer": 2, "n": 4},
     ]
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
-        (0, 2, 2),
-        (1, 4, 6),
-        (2, 3, 9),
-    ]
+    assert _versions(lk) == [(0, 2, 2), (1, 4, 6), (2, 3, 9)]
 
 
 @pytest.mark.timeout(300)
@@ -197,28 +204,15 @@ def test_an_append_through_deltalake_whose_put_got_no_answer_is_in_doubt_not_fai
     and the entry then landed. It is in doubt, as the lake's own entry is; the sync then
     records the version as the run's, once."""
     backend = s3_only
-    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
     entry = "_delta_log/00000000000000000002.json"
-    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
-        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop", AWS_ENDPOINT_URL=proxy.endpoint)
-        argv = lake_argv(
-            "ingest", "logs", TABLE, write_log(tmp_path / "late.jsonl", 3, 1, field="writer")
-        )
-        with stopped_child(argv, env) as resume:
-            winner = write_log(tmp_path / "winner.jsonl", 4, 2, field="writer")
-            assert lk.ingest_logs(TABLE, winner).version == 1
-            late = resume()
+    rule = HeldThenRefused(entry, until_read=False)
+    with _late_through_deltalake(backend, lk, tmp_path, rule) as (late, proxy):
         assert_in_doubt(late, 2, TABLE)
         assert proxy.release() == [200]  # the late PUT lands
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1, 2], runs
     assert lk.run(runs[2]).status == "completed"
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [
-        (0, 2, 2),
-        (1, 4, 6),
-        (2, 3, 9),
-    ]
+    assert _versions(lk) == [(0, 2, 2), (1, 4, 6), (2, 3, 9)]
 
 
 @pytest.mark.timeout(300)
@@ -246,8 +240,7 @@ def test_a_log_entry_whose_put_got_no_answer_and_is_not_there_is_in_doubt_not_fa
         assert proxy.release() == [200]  # the late PUT lands
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
     assert lk.run(runs[1]).status == "completed"
 
 
@@ -273,5 +266,4 @@ def test_a_log_entry_whose_put_got_no_answer_is_sent_again_and_made_once(s3_only
         assert proxy.release() == [412]  # the late PUT is refused: the entry is there
     runs = runs_in_log(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
-    history = lk.history(TABLE)
-    assert [(v.version, v.rows_added, v.rows_total) for v in history] == [(0, 2, 2), (1, 3, 5)]
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
