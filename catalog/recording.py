@@ -54,7 +54,8 @@ from catalog.ledger import (
     commit_pending_files,
     ingested_files_in,
 )
-from catalog.runs import RECORDED_KEY, add_run, complete_run, reap_in
+from catalog.records import RECORDED_KEY
+from catalog.runs import add_run, complete_run, reap_in
 from catalog.schemas import describe_schema, intern_schema, record_drift
 from catalog.tables import TableInfo, create_table, ensure_table
 from catalog.versions import VersionInfo, find_version, version_record

@@ -15,6 +15,10 @@ from typing import Any
 
 from lake.core.names import TableName
 
+RECORDED_KEY = "recorded_by"
+"""The key of a completed run's stats naming the call that recorded its version (see
+``catalog.recording.record_commit``): the lake's own, never shown with the run."""
+
 
 @dataclass(frozen=True)
 class TableInfo:
@@ -97,7 +101,7 @@ class RunInfo:
             "stats": {
                 k: v
                 for k, v in self.stats.items()
-                if k not in ("pending", "pid_namespace", "recorded_by")
+                if k not in ("pending", "pid_namespace", RECORDED_KEY)
             },
         }
 

@@ -25,7 +25,7 @@ from catalog.connection import Connection, CoreConnection
 from catalog.definitions import RUNS, jsonable, utcnow
 from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
-from catalog.records import RunInfo
+from catalog.records import RECORDED_KEY, RunInfo
 from lake.core.names import TableVersion
 
 
@@ -205,9 +205,6 @@ def complete_run(
         _COMPLETE_RUN, {"b_id": run_id, "b_stats": kept, "b_ended_at": ended_at or utcnow()}
     )
 
-
-RECORDED_KEY = "recorded_by"
-"""The key of a completed run's stats naming the call that recorded its version."""
 
 SHORTEST_RUN_PREFIX = 6
 """The fewest leading characters of a run id that name the run, as tables show them (like
