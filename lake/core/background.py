@@ -60,10 +60,10 @@ class _Worker:
 
     def submit(self, key: Hashable, job: Callable[[], None]) -> None:
         with self.lock:
-            if key in self.waiting:
-                self.waiting[key] = job
-                return
+            replacing = key in self.waiting
             self.waiting[key] = job
+            if replacing:
+                return  # in the place of the job it replaces
             self.jobs.append(key)
             if self.thread is None:
                 # Registered now, after the modules whose exit handlers release what jobs

@@ -111,9 +111,9 @@ class Lake:
         self.close()
 
     def close(self) -> None:
-        """Wait for the upkeep of this process's writes (checkpoints, auto-compactions: see
-        :mod:`lake.core.background`), then release the catalog connections and the lake's
-        DuckDB database."""
+        """Wait for the upkeep of this process's writes (checkpoints written after a local
+        append returns: see :mod:`lake.core.background`), then release the catalog
+        connections and the lake's DuckDB database."""
         import sys
 
         from lake.core import background
