@@ -2151,14 +2151,19 @@ def _first_float(raw: pa.StringArray, path: tuple[str, ...], start: int) -> int 
     )
     after = r"\s*:\s*-?[0-9]+[.eE]" if path[-1] != inf.LIST_STEP else ":.*" + _FLOAT_TEXT
     pattern = f"{literal}{after}|{_ESCAPED}.*{_FLOAT_TEXT}|{_FLOAT_TEXT}.*{_ESCAPED}"
-    tail = raw.slice(start)
-    hits = pc.indices_nonzero(pc.match_substring_regex(tail, pattern))
-    for i in hits.to_pylist():
-        value, _ = inf.parse_json_line(tail[i].as_py())
-        if value is not None and any(
-            inf.type_of(found) == inf.FLOAT for found in inf.value_at(value, path)
-        ):
-            return start + i
+    # Windows growing from 1,024 records: a float soon after the first int (a writer that
+    # prints 2.0 as 2) is found without searching the whole chunk (30 ms a 16 MiB chunk).
+    size = 1024
+    while start < len(raw):
+        window = raw.slice(start, size)
+        hits = pc.indices_nonzero(pc.match_substring_regex(window, pattern))
+        for i in hits.to_pylist():
+            value, _ = inf.parse_json_line(window[i].as_py())
+            if value is not None and any(
+                inf.type_of(found) == inf.FLOAT for found in inf.value_at(value, path)
+            ):
+                return start + i
+        start, size = start + size, size * 16
     return None
 
 

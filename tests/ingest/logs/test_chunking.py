@@ -149,7 +149,8 @@ def _widening_lines(exact: bool) -> list[bytes]:
     top-level int that becomes a float at WIDENS_AT (written ``1e3`` there, its key escaped
     as ``took\\u005fms``; a nested key of the same name is a float two lines before), a
     key new in the table's struct from line 10, an int that becomes a float two lines after
-    WIDENS_AT (``-0.0``), the table's int column that becomes a float four lines after it,
+    WIDENS_AT (``-0.0``), the table's int column that becomes a float four lines after it
+    (and six lines after, its list of ints; eight after, a key in its list of structs),
     a column that is a float from its first value (``1.0``), one null before it is a float,
     and ``-0`` (an int).
     ``exact``: a line that is no JSON sends the chunks holding it to the exact reader."""
@@ -168,10 +169,13 @@ def _widening_lines(exact: bool) -> list[bytes]:
         meta = ', "meta": {"took_ms": 2.5}' if line == WIDENS_AT - 2 else ""
         score = "null" if line < 100 else f"{line}.0"
         size = f"{line}" if line < WIDENS_AT + 4 else f"{line}.75"
+        vals = "[1, 2]" if line < WIDENS_AT + 6 else "[3, 4.5]"
+        w = "7" if line < WIDENS_AT + 8 else "7E-1"
         text = (
             f'{{"ts": "2026-10-01T00:00:{line % 60:02d}Z", "{key}": {took}, '
             f'"req": {{"path": "/p/{line % 31}"{nested}}}, "ratio": 1.0, '
-            f'"score": {score}, "zero": -0, "size": {size}{meta}}}'
+            f'"score": {score}, "zero": -0, "size": {size}, '
+            f'"vals": {vals}, "tags": [{{"w": 1}}, {{"w": {w}}}]{meta}}}'
         )
         out.append(text.encode())
     if exact:
@@ -201,7 +205,14 @@ def test_a_widening_inside_a_chunk_is_recorded_at_its_line_whatever_the_chunks(
             yield chunk
 
     monkeypatch.setattr(ingest.logs.stage, "iter_chunks", spied)
-    table = pa.schema([("req", pa.struct([("path", pa.string())])), ("size", pa.int64())])
+    table = pa.schema(
+        [
+            ("req", pa.struct([("path", pa.string())])),
+            ("size", pa.int64()),
+            ("vals", pa.list_(pa.int64())),
+            ("tags", pa.list_(pa.struct([("w", pa.int64())]))),
+        ]
+    )
     whole = stage_logs([str(path)], staging_dir=tmp_path / "whole", existing_schema=table)
     assert starts == [1]
     starts.clear()
@@ -221,9 +232,11 @@ def test_a_widening_inside_a_chunk_is_recorded_at_its_line_whatever_the_chunks(
         (("req", "took"), "widened", "int64", "double", nested_at),
         (("score",), "added", "None", "double", 100 + shift),
         (("size",), "widened", "int64", "double", at + 4),
+        (("tags", "[]", "w"), "widened", "int64", "double", at + 8),
         (("took_ms",), "added", "None", "int64", 1),
         (("took_ms",), "widened", "int64", "double", at),
         (("ts",), "added", "None", "timestamp[us, tz=UTC]", 1),
+        (("vals", "[]"), "widened", "int64", "double", at + 6),
         (("zero",), "added", "None", "int64", 1),
     ]
     assert whole.schema.field("zero").type == pa.int64()
