@@ -5,8 +5,9 @@ known when the parse starts, so a chunk may be read knowing less than the chunks
 taught. The hint only spares pyarrow its inference; these tests stage one corpus of
 real-shaped logs whole (one chunk a file) and in chunks of 32 KiB (hundreds of
 chunks, each parsed ahead) and compare everything a user can see: rows, types, drift
-entries and the per-file ledger. The drift does not agree yet (a widening inside one
-chunk is not recorded): that test is a strict xfail until it does.
+entries and the per-file ledger. The drift is the input's own, wherever chunks fall: a
+column's first line with its first type, then the exact line of each widening, also when
+pyarrow's reader types a whole chunk holding ints and then floats as double.
 """
 
 from __future__ import annotations
@@ -127,15 +128,119 @@ def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(whole_and_chunke
     assert schema.field("req").type.field("tls").type.field("ok").type == pa.bool_()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a widening inside one chunk is not recorded: took_ms (int, float from line "
-    "21,001) is 'added double' at line 1 when the file is one chunk, 'added int64' then "
-    "'widened' at 21,001 when cut in small chunks",
-)
 def test_small_chunks_record_the_drift_whole_files_record(whole_and_chunked):
     whole, chunked = whole_and_chunked
     assert _comparable(chunked)[2] == _comparable(whole)[2]
+    # One chunk holds took_ms's ints and floats (pyarrow reads them all as doubles): the
+    # ledger still says where the column came and where it became float.
+    took = [
+        (k, old, new, line)
+        for c, k, old, new, _, line in _comparable(whole)[2]
+        if c == ("took_ms",)
+    ]
+    assert took == [("added", "None", "int64", 1), ("widened", "int64", "double", 21_001)]
+
+
+WIDENS_AT = 21_005  # inside a chunk of the small-chunk run (checked), not at its start
+
+
+def _widening_lines(exact: bool) -> list[bytes]:
+    """Lines whose number columns change type inside a chunk, written as a writer may: a
+    top-level int that becomes a float at WIDENS_AT (written ``1e3`` there, its key escaped
+    as ``took\\u005fms``; a nested key of the same name is a float two lines before), a
+    key new in the table's struct from line 10, an int that becomes a float two lines after
+    WIDENS_AT (``-0.0``), the table's int column that becomes a float four lines after it
+    (and six lines after, its list of ints; eight after, a key in its list of structs),
+    a column that is a float from its first value (``1.0``), one null before it is a float,
+    and ``-0`` (an int).
+    ``exact``: a line that is no JSON sends the chunks holding it to the exact reader."""
+    out = []
+    for line in range(1, 24_001):
+        took = f"{line % 1000}"
+        if line == WIDENS_AT:
+            took = "1e3"
+        elif line > WIDENS_AT:
+            took = f"{line % 1000}.5"
+        nested = "-0.0" if line == WIDENS_AT + 2 else f"{line % 7}"
+        if line > WIDENS_AT + 2:
+            nested = "2.25"
+        nested = f', "took": {nested}' if line >= 10 else ""
+        key = "took\\u005fms" if line == WIDENS_AT else "took_ms"
+        meta = ', "meta": {"took_ms": 2.5}' if line == WIDENS_AT - 2 else ""
+        score = "null" if line < 100 else f"{line}.0"
+        size = f"{line}" if line < WIDENS_AT + 4 else f"{line}.75"
+        vals = "[1, 2]" if line < WIDENS_AT + 6 else "[3, 4.5]"
+        w = "7" if line < WIDENS_AT + 8 else "7E-1"
+        text = (
+            f'{{"ts": "2026-10-01T00:00:{line % 60:02d}Z", "{key}": {took}, '
+            f'"req": {{"path": "/p/{line % 31}"{nested}}}, "ratio": 1.0, '
+            f'"score": {score}, "zero": -0, "size": {size}, '
+            f'"vals": {vals}, "tags": [{{"w": 1}}, {{"w": {w}}}]{meta}}}'
+        )
+        out.append(text.encode())
+    if exact:
+        out.insert(2, b"not json")
+    return out
+
+
+@pytest.mark.parametrize("reader", ["fast", "exact"])
+def test_a_widening_inside_a_chunk_is_recorded_at_its_line_whatever_the_chunks(
+    tmp_path, monkeypatch, reader
+):
+    """Whole (one chunk) and in chunks of 32 KiB (the float mid-chunk), read by pyarrow's
+    reader or by the exact one: the same drift, at the input's own lines."""
+    import ingest.logs.lines
+    import ingest.logs.stage
+    import ingest.sources
+
+    path = tmp_path / "widening.jsonl"
+    path.write_bytes(b"\n".join(_widening_lines(reader == "exact")) + b"\n")
+    shift = 1 if reader == "exact" else 0  # the line that is no JSON comes before
+    starts: list[int] = []
+    cut = ingest.logs.stage.iter_chunks
+
+    def spied(*args, **kwargs):
+        for chunk in cut(*args, **kwargs):
+            starts.append(chunk.first_line)
+            yield chunk
+
+    monkeypatch.setattr(ingest.logs.stage, "iter_chunks", spied)
+    table = pa.schema(
+        [
+            ("req", pa.struct([("path", pa.string())])),
+            ("size", pa.int64()),
+            ("vals", pa.list_(pa.int64())),
+            ("tags", pa.list_(pa.struct([("w", pa.int64())]))),
+        ]
+    )
+    whole = stage_logs([str(path)], staging_dir=tmp_path / "whole", existing_schema=table)
+    assert starts == [1]
+    starts.clear()
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    chunked = stage_logs([str(path)], staging_dir=tmp_path / "chunked", existing_schema=table)
+    at, nested_at = WIDENS_AT + shift, WIDENS_AT + 2 + shift
+    assert len(starts) > 50
+    assert at not in starts and nested_at not in starts
+    assert {s for s in starts if s < at}, "the widening is inside a chunk, not in the first"
+    drift = _comparable(whole)[2]
+    assert _comparable(chunked)[2] == drift
+    assert [(c, k, old, new, line) for c, k, old, new, _, line in drift] == [
+        (("meta",), "added", "None", "struct<took_ms: double>", at - 2),
+        (("ratio",), "added", "None", "double", 1),
+        (("req", "took"), "added", "None", "int64", 10 + shift),
+        (("req", "took"), "widened", "int64", "double", nested_at),
+        (("score",), "added", "None", "double", 100 + shift),
+        (("size",), "widened", "int64", "double", at + 4),
+        (("tags", "[]", "w"), "widened", "int64", "double", at + 8),
+        (("took_ms",), "added", "None", "int64", 1),
+        (("took_ms",), "widened", "int64", "double", at),
+        (("ts",), "added", "None", "timestamp[us, tz=UTC]", 1),
+        (("vals", "[]"), "widened", "int64", "double", at + 6),
+        (("zero",), "added", "None", "int64", 1),
+    ]
+    assert whole.schema.field("zero").type == pa.int64()
+    assert rows(whole).column("took_ms")[at - 1].as_py() == 1000.0
 
 
 def adversarial_lines(n: int, *, seed: int = 6) -> list[bytes]:
