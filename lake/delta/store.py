@@ -68,11 +68,11 @@ TARGET_FILE_BYTES = 256 * 1024 * 1024
 MERGE_RETRIES = 8
 APPEND_ATTEMPTS = 8
 TAKEN_RETRIES = 50
+"""Versions in a row an append may find taken by other writers before it gives up."""
 RUN_TXN_PREFIX = "lake.run:"
 """The application id of a guarded commit's transaction action, before its run id (see
 ``_commit_properties``); only a retried rewrite sets one, so the log's transaction ids grow
 by one per such retry, not per commit."""
-"""Versions in a row an append may find taken by other writers before it gives up."""
 ENTRY_PUTS = 2
 """Times the lake's own log entry is sent when its PUT fails and no entry is found: a second
 PUT settles what a first one that got no answer left in doubt, unless it fails too."""
@@ -1020,8 +1020,8 @@ class DeltaStore:
                 return None
             if made is not None:
                 log.warning(
-                    "Version %s of %s is committed, but deltalake then failed (%s); a later "
-                    "write makes the checkpoint it may have missed.",
+                    "Version %s of %s is committed, but deltalake failed after it (%s); a "
+                    "checkpoint it was due is left to a later commit.",
                     made.version,
                     self.uri,
                     str(error).splitlines()[0][:300] if str(error) else type(error).__name__,

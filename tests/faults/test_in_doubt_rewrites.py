@@ -236,7 +236,7 @@ def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path
             _source(tmp_path / "src.db", [(1, "a", n), (2, "b", n)][: 1 + n % 2])
             done = run_lake(backend, *args, AWS_ENDPOINT_URL=proxy.endpoint)
             assert done.returncode == 0, (n, done.stderr)
-            if "is committed, but deltalake then failed" in done.stderr:
+            if "is committed, but deltalake failed after it" in done.stderr:
                 warned.append(n)
     assert warned == [9], warned  # the checkpoint at version 9 (interval 10)
     refused = [p for method, p, status in proxy.seen if method == "PUT" and status == 503]
