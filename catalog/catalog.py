@@ -392,6 +392,17 @@ class Catalog(Connection):
         (see ``catalog.ledger``)."""
         ledger.abandon_claims(self, table.id, run_ids)
 
+    def keep_claims_in_doubt(self, table: TableInfo, run_id: str, version: int) -> None:
+        """Keep the claims of ``run_id`` on ``table`` after it ends: its commit of
+        ``version`` is in doubt (its log entry may still land). Other writers' claims that
+        meet them are refused (``ClaimsInDoubt``) until :meth:`settle_claims_in_doubt`."""
+        ledger.keep_claims_in_doubt(self, table.id, run_id, version)
+
+    def settle_claims_in_doubt(self, table: TableInfo) -> list[str]:
+        """Once the table's log was read and its commits recorded (``lake catalog sync``):
+        let go of the claims kept in doubt of runs whose commit was not found; their ids."""
+        return ledger.settle_claims_in_doubt(self, table.id)
+
     def ingested_parsers(self, table: TableInfo, uris: Sequence[str]) -> dict[str, dict[str, Any]]:
         """How each of ``uris`` was last ingested into ``table``: format and text parser."""
         return ledger.ingested_parsers(self, table, uris)

@@ -210,6 +210,20 @@ class WatermarkTaken(CommitConflict):
         super().__init__(message)
 
 
+class ClaimsInDoubt(CommitConflict):
+    """A claim in the way of a commit (a range of its files, the rows past its watermark) is
+    held by a run whose commit is in doubt: its log entry may still land, with those rows
+    (see ``catalog.ledger``). Only ``lake catalog sync TABLE`` lets it go."""
+
+    def __init__(self, table: str, run_id: str, version: int) -> None:
+        self.table, self.run_id, self.version = table, run_id, version
+        super().__init__(
+            f"Run {run_id} may still commit what this write takes from its sources to "
+            f"{table} (its commit of version {version} is in doubt); run "
+            f"`lake catalog sync {table}` first."
+        )
+
+
 class ClaimsOfEndedRuns(CommitConflict):
     """Claims in the way of a commit (ranges of its files, rows past its watermark) are
     held by runs that ended (or whose process is gone) without recording a commit: whether

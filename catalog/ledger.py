@@ -17,6 +17,14 @@ blocks nobody for long: the prepare says so (:class:`ClaimsOfEndedRuns`), the wr
 records what the table's log holds of those runs and lets the rest go
 (:func:`abandon_claims`, state ``abandoned``), and tries again.
 
+**Claims in doubt.** A run whose commit is in doubt because its log entry's PUT got no
+answer (``lake.core.errors.CommitInDoubt``, ``unanswered``) keeps its claims after it ended
+(:func:`keep_claims_in_doubt`): that PUT may land after the next writer read the log, and
+had the claims been let go then, the next writer would commit the same rows again. Until
+``lake catalog sync TABLE`` settles it (:func:`settle_claims_in_doubt`: the commit found is
+recorded, as any; one not found lets its claims go), a writer whose claims meet them is
+refused with :class:`ClaimsInDoubt`.
+
 **Watermarks.** An incremental extract's cursor column and the value it reached, moved by
 the recording of the extract's commit and only forward (a later version wins). An extract
 that appends the rows past the watermark claims them when it prepares its commit
@@ -44,7 +52,12 @@ from catalog.definitions import (
     WATERMARKS,
     utcnow,
 )
-from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested, WatermarkTaken
+from catalog.exceptions import (
+    ClaimsInDoubt,
+    ClaimsOfEndedRuns,
+    FileBeingIngested,
+    WatermarkTaken,
+)
 from catalog.runs import process_alive, reap_in
 from catalog.tables import TableInfo
 
@@ -52,6 +65,9 @@ CLAIM_EXPIRY_S = 24 * 3600.0
 """A range pending for a run still marked running whose process cannot be checked (a run of
 another host) is taken for one that run will never commit once the run started this long
 ago (as a lease expires: a holder that dies keeps it only that long)."""
+IN_DOUBT_KEY = "claims_in_doubt"
+"""The table property naming the runs whose commit of the table is in doubt and whose
+claims are kept until a sync settles them: ``{run id: version}``."""
 
 
 @dataclass(frozen=True)
@@ -104,14 +120,17 @@ def add_pending_files(
 
     Raises:
         FileBeingIngested: another run committed, or is committing, part of a file.
+        ClaimsInDoubt: a range of a run whose commit is in doubt stands in the way.
         ClaimsOfEndedRuns: only ranges of runs that ended without recording a commit (or
             whose process is gone) stand in the way.
     """
     if not files:
         return
     checked = {f.uri: f.known_ranges for f in files if f.known_ranges is not None}
+    doubted: Mapping[str, int] = {}
     if checked:
-        conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id})
+        properties = conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id}).scalar()
+        doubted = (properties or {}).get(IN_DOUBT_KEY) or {}
     conn.execute(
         _INSERT_RANGE,
         [
@@ -130,15 +149,22 @@ def add_pending_files(
         ],
     )
     if checked:
-        _check_claims(conn, table_id, run_id, [f for f in files if f.known_ranges is not None])
+        _check_claims(
+            conn, table_id, run_id, [f for f in files if f.known_ranges is not None], doubted
+        )
 
 
 def _check_claims(
-    conn: CoreConnection, table_id: int, run_id: str, files: Sequence[PendingFile]
+    conn: CoreConnection,
+    table_id: int,
+    run_id: str,
+    files: Sequence[PendingFile],
+    doubted: Mapping[str, int],
 ) -> None:
     """Refuse the run's ranges (see :func:`add_pending_files`) when other runs hold more
     ranges of one of the files than the run planned on, or (``skip_copies``) a range
-    ending where a new file of the run ends, with the same sha256: a copy of it."""
+    ending where a new file of the run ends, with the same sha256: a copy of it.
+    ``doubted``: the runs whose claims on the table are kept in doubt (version by run)."""
     known = {f.uri: f.known_ranges or 0 for f in files}
     others = (
         INGESTED.c.table_id == table_id,
@@ -213,6 +239,8 @@ def _check_claims(
     for uri, copy_of, other, status, host, stats, started_at in pending:
         if _may_commit(status, host, stats, started_at):
             raise FileBeingIngested(uri, _table_name(conn, table_id), other, same_as=copy_of)
+        if other in doubted:
+            raise ClaimsInDoubt(_table_name(conn, table_id), other, doubted[other])
         if other not in ended:
             ended.append(other)
     for uri in sorted(taken):
@@ -316,6 +344,52 @@ def abandon_claims(db: Connection, table_id: int, run_ids: Sequence[str]) -> Non
     db.core_transaction(work)
 
 
+def keep_claims_in_doubt(db: Connection, table_id: int, run_id: str, version: int) -> None:
+    """Keep the claims of ``run_id`` on ``table_id`` after it ends: its commit of ``version``
+    is in doubt (its log entry's PUT got no answer and may still land). They block every
+    claim they meet (:class:`ClaimsInDoubt`) until :func:`settle_claims_in_doubt`."""
+
+    def work(conn: CoreConnection) -> None:
+        properties = dict(conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id}).scalar() or {})
+        properties[IN_DOUBT_KEY] = {**(properties.get(IN_DOUBT_KEY) or {}), run_id: version}
+        conn.execute(update(TABLES).where(TABLES.c.id == table_id).values(properties=properties))
+
+    db.core_transaction(work)
+
+
+def settle_claims_in_doubt(db: Connection, table_id: int) -> list[str]:
+    """After the table's log was read and every commit it holds recorded (``lake catalog
+    sync``): the runs kept in doubt whose commit was not found let their claims go (their
+    pending ranges become ``abandoned``), and none is kept in doubt any more. Returns the
+    ids of the runs let go."""
+
+    def work(conn: CoreConnection) -> list[str]:
+        properties = dict(conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id}).scalar() or {})
+        doubted = properties.pop(IN_DOUBT_KEY, None) or {}
+        if not doubted:
+            return []
+        # A run whose commit was recorded is completed, and its ranges committed with it.
+        released = list(
+            conn.scalars(
+                select(RUNS.c.id).where(RUNS.c.id.in_(list(doubted)), RUNS.c.status != "completed")
+            )
+        )
+        if released:
+            conn.execute(
+                update(INGESTED)
+                .where(
+                    INGESTED.c.table_id == table_id,
+                    INGESTED.c.run_id.in_(released),
+                    INGESTED.c.state == "pending",
+                )
+                .values(state="abandoned")
+            )
+        conn.execute(update(TABLES).where(TABLES.c.id == table_id).values(properties=properties))
+        return released
+
+    return db.core_transaction(work)
+
+
 def claim_watermark(
     conn: CoreConnection, table_id: int, run_id: str, planned: Mapping[str, Any] | None
 ) -> None:
@@ -327,9 +401,11 @@ def claim_watermark(
     Raises:
         WatermarkTaken: another extract moved the watermark since (committed), or holds a
             claim of its own (its run still running, its process not known to be gone).
+        ClaimsInDoubt: an extract whose commit is in doubt claimed the rows.
         ClaimsOfEndedRuns: only claims of runs whose process is gone stand in the way.
     """
-    conn.execute(select(TABLES.c.id).where(TABLES.c.id == table_id).with_for_update(key_share=True))
+    properties = conn.execute(_LOCK_TABLE_ROW, {"b_id": table_id}).scalar()
+    doubted: Mapping[str, int] = (properties or {}).get(IN_DOUBT_KEY) or {}
     row = conn.execute(
         select(WATERMARKS.c.cursor, WATERMARKS.c.value, WATERMARKS.c.run_id).where(
             WATERMARKS.c.table_id == table_id
@@ -337,6 +413,17 @@ def claim_watermark(
     ).first()
     if row is not None and {"cursor": row.cursor, "value": dict(row.value)} != planned:
         raise WatermarkTaken(_table_name(conn, table_id), row.run_id, committed=True)
+    if doubted:
+        # A run in doubt has ended (failed) but kept its prepared outcome; recorded since,
+        # it is completed and its outcome applied.
+        for other, stats in conn.execute(
+            select(RUNS.c.id, RUNS.c.stats).where(
+                RUNS.c.id.in_(list(doubted)), RUNS.c.status != "completed"
+            )
+        ):
+            pending = (stats or {}).get("pending") or {}
+            if pending.get("table_id") == table_id and "watermark_from" in pending:
+                raise ClaimsInDoubt(_table_name(conn, table_id), other, doubted[other])
     running = conn.execute(
         select(RUNS.c.id, RUNS.c.stats, RUNS.c.host, RUNS.c.started_at).where(
             RUNS.c.status == "running", RUNS.c.id != run_id
@@ -363,8 +450,11 @@ def commit_pending_files(conn: CoreConnection, run_id: str, version: int) -> Non
 # Statements of every ingest, built once (see catalog.runs: a statement built per call was
 # walked for its cache key each time).
 _LOCK_TABLE_ROW = (
-    select(TABLES.c.id).where(TABLES.c.id == bindparam("b_id")).with_for_update(key_share=True)
+    select(TABLES.c.properties)
+    .where(TABLES.c.id == bindparam("b_id"))
+    .with_for_update(key_share=True)
 )
+"""The table's row locked, and its properties read (the runs whose claims are in doubt)."""
 _INSERT_RANGE = insert(INGESTED)
 _COMMIT_RANGES = (
     update(INGESTED)
@@ -542,6 +632,7 @@ def advance_watermark(
 
 __all__ = [
     "CLAIM_EXPIRY_S",
+    "IN_DOUBT_KEY",
     "IngestedFileInfo",
     "PendingFile",
     "abandon_claims",
@@ -553,5 +644,7 @@ __all__ = [
     "ingested_files",
     "ingested_files_in",
     "ingested_parsers",
+    "keep_claims_in_doubt",
+    "settle_claims_in_doubt",
     "watermark",
 ]

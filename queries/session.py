@@ -294,6 +294,15 @@ def run(
             timer.cancel()
 
 
+def ran_past(timeout_s: float | None) -> QueryTimeout:
+    """The error of a query stopped at its time limit of ``timeout_s``."""
+    limit = f" of {timeout_s:g} s" if timeout_s else ""
+    return QueryTimeout(
+        f"The query ran past its time limit{limit} and was stopped; narrow it (a WHERE on a "
+        f"partition column, fewer columns) or allow more time."
+    )
+
+
 def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
     """How many first rows of ``batch`` fit in ``budget`` bytes."""
     low, high = 0, batch.num_rows
@@ -462,11 +471,7 @@ def translate(
     at = f" at line {line}, column {column}" if where else ""
     kind = found.kind.lower()
     if kind == "interrupt":
-        limit = f" of {timeout_s:g} s" if timeout_s else ""
-        return QueryTimeout(
-            f"The query ran past its time limit{limit} and was stopped; narrow it (a WHERE on a "
-            f"partition column, fewer columns) or allow more time."
-        )
+        return ran_past(timeout_s)
     if kind == "permission" or (
         kind == "invalid input" and "configuration has been locked" in message
     ):

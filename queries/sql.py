@@ -209,6 +209,18 @@ def run_query(
                 f"{settings.max_sql_chars:,}."
             )
     deadline = started + timeout_s if timeout_s is not None else None
+
+    def left() -> float | None:
+        """The time the call has left: one limit for all of it, every run of the query again
+        (below) and of DuckDB's step (a bind error's rerun) included; each had the whole
+        limit, so a query run three times could take three times it."""
+        if deadline is None:
+            return None
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            raise session.ran_past(timeout_s)
+        return remaining
+
     statement = parse_statement(query)
     if read_only:
         if not statement.reads_only:
@@ -221,6 +233,7 @@ def run_query(
         """The query's result, or None when a check deferred by ``defer`` found a newer
         commit than a version it read, or (unless ``last``) a table it found unknown was
         registered while it ran: its result or error is then not the latest's."""
+        left()
         resolver = Resolver(catalog, storage, defer_checks=defer)
         try:
             result = once(resolver)
@@ -273,7 +286,7 @@ def run_query(
                         rewritten.text,
                         max_rows=max_rows,
                         max_bytes=max_bytes,
-                        timeout_s=timeout_s,
+                        timeout_s=left(),
                     ),
                     timeout_s=timeout_s,
                 )

@@ -69,6 +69,10 @@ MERGE_RETRIES = 8
 APPEND_ATTEMPTS = 8
 TAKEN_RETRIES = 50
 """Versions in a row an append may find taken by other writers before it gives up."""
+RUN_TXN_PREFIX = "lake.run:"
+"""The application id of a guarded commit's transaction action, before its run id (see
+``_commit_properties``); only a retried rewrite sets one, so the log's transaction ids grow
+by one per such retry, not per commit."""
 ENTRY_PUTS = 2
 """Times the lake's own log entry is sent when its PUT fails and no entry is found: a second
 PUT settles what a first one that got no answer left in doubt, unless it fails too."""
@@ -994,8 +998,15 @@ class DeltaStore:
         """After deltalake failed a commit on ``error``: when that is the PUT of one of this
         table's log entries failing (every try of it got no answer or an error), the commit
         ``run_id`` made after version ``before`` (a try was stored, its answer lost); None
-        when ``error`` is something else, or the version is another writer's (this run's
-        PUT cannot land there). The write then fails as before.
+        when the version is another writer's (this run's PUT cannot land there). The write
+        then fails as before.
+
+        Any other error may have come after the commit was made: deltalake writes the
+        checkpoint the table's interval asks for after the commit, and reports that PUT's
+        failure as the commit's (a run failed as "refused" while its version was the
+        table's). The commit found in the log is then the outcome, with a warning; the
+        checkpoint is left to a later writer. None when the log does not hold it, or could
+        not be read (the error is then the one to report).
 
         Raises:
             CommitInDoubt: the entry is not there: a PUT that got no answer may still land
@@ -1003,7 +1014,19 @@ class DeltaStore:
         """
         version = _failed_entry_put(self.uri, error)
         if version is None:
-            return None
+            try:
+                made = self._committed_since(before, run_id)
+            except LakeError:
+                return None
+            if made is not None:
+                log.warning(
+                    "Version %s of %s is committed, but deltalake failed after it (%s); a "
+                    "checkpoint it was due is left to a later commit.",
+                    made.version,
+                    self.uri,
+                    str(error).splitlines()[0][:300] if str(error) else type(error).__name__,
+                )
+            return made
         found = self._committed_since(before, run_id)
         if found is not None or self._read_back(version) is not None:
             return found
@@ -1211,7 +1234,9 @@ class DeltaStore:
                 actions,
                 mode="overwrite",
                 schema=to_delta_schema(schema),
-                commit_properties=_commit_properties(run_id, operation, metadata, retries=retries),
+                commit_properties=_commit_properties(
+                    run_id, operation, metadata, retries=retries, guarded=retries > 0
+                ),
                 post_commithook_properties=_hooks(),
             )
 
@@ -1245,7 +1270,9 @@ class DeltaStore:
                 schema_mode="merge",
                 predicate=predicate,
                 partition_by=partition_by,
-                properties=_commit_properties(run_id, operation, metadata, retries=retries),
+                properties=_commit_properties(
+                    run_id, operation, metadata, retries=retries, guarded=retries > 0
+                ),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1301,7 +1328,9 @@ class DeltaStore:
                 mode="overwrite",
                 schema_mode="overwrite",
                 partition_by=partition_by,
-                properties=_commit_properties(run_id, operation, metadata, retries=retries),
+                properties=_commit_properties(
+                    run_id, operation, metadata, retries=retries, guarded=retries > 0
+                ),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1319,9 +1348,10 @@ class DeltaStore:
         again"), a compaction committed its removes and adds a second time. So the first
         attempt is made without deltalake's retries; a taken version is read back (this
         run's ends the write), and only a version verified as another writer's is retried,
-        from ``before`` again with one retry: deltalake's refused first try is then at a
-        version already taken (nothing of it is stored), it checks the commits since against
-        its own, and makes one more try, whose outcome is read back again.
+        from ``before`` again with one retry: deltalake checks the commits since against its
+        own and tries the next version. That try is guarded (see ``_commit_properties``): its
+        PUT stored and its answer lost, deltalake's retry conflicts with it rather than commit
+        it again, and its outcome is read back as the first try's is.
 
         Raises:
             CommitConflict: another writer's commit conflicts with this one, or others kept
@@ -1481,7 +1511,7 @@ class DeltaStore:
                     target_size=target_file_bytes,
                     writer_properties=properties,
                     commit_properties=_commit_properties(
-                        run_id, "OPTIMIZE", metadata, retries=retries
+                        run_id, "OPTIMIZE", metadata, retries=retries, guarded=retries > 0
                     ),
                     post_commithook_properties=_hooks(),
                 )
@@ -2140,14 +2170,30 @@ def _hooks() -> deltalake.PostCommitHookProperties:
 
 
 def _commit_properties(
-    run_id: str, operation: str, metadata: Mapping[str, str] | None, *, retries: int = 50
+    run_id: str,
+    operation: str,
+    metadata: Mapping[str, str] | None,
+    *,
+    retries: int = 50,
+    guarded: bool = False,
 ):
     """Commit properties carrying ``run_id``; ``retries``: how often deltalake itself commits
-    again at the next version when the one it tried is taken."""
-    from deltalake import CommitProperties
+    again at the next version when the one it tried is taken.
+
+    ``guarded``: the commit also sets an application transaction of its run
+    (:data:`RUN_TXN_PREFIX`). deltalake checks a retry against every commit made since it
+    read the table, and a commit that set the same application id conflicts: so a retry
+    after this commit's own PUT was stored (its answer lost, the PUT sent again refused)
+    fails as a conflict, which the writer reads back, instead of committing the same actions
+    again. Without it, a commit that removes no file (an overwrite of a version without
+    files) found no conflict with itself and was made twice."""
+    from deltalake import CommitProperties, Transaction
 
     custom = {RUN_ID_KEY: run_id, OPERATION_KEY: operation, **(metadata or {})}
-    return CommitProperties(custom_metadata=custom, max_commit_retries=retries)
+    guard = [Transaction(app_id=f"{RUN_TXN_PREFIX}{run_id}", version=0)] if guarded else None
+    return CommitProperties(
+        custom_metadata=custom, max_commit_retries=retries, app_transactions=guard
+    )
 
 
 def _commit_from_history(entry: Mapping[str, object]) -> Commit:

@@ -728,9 +728,12 @@ class Lake:
     # -- catalog maintenance -----------------------------------------------------------------
 
     def sync(self, name: str | None = None) -> list[SyncResult]:
-        """Record Delta versions the catalog is missing (all tables, or one)."""
+        """Record Delta versions the catalog is missing (all tables, or one), then let go of
+        the claims of runs whose commit was in doubt and is not in the log."""
+        from lake.landing.sync import sync_table
+
         targets = [self.catalog.get_table(_table_name(name))] if name else self.tables()
-        return [self.sync_table(info) for info in targets]
+        return [sync_table(self.catalog, self.delta(i), i, settle=True) for i in targets]
 
     def sync_table(self, info: TableInfo) -> SyncResult:
         from lake.landing.sync import sync_table

@@ -316,6 +316,11 @@ class TableRun:
             return
         message = str(error) if isinstance(error, LakeError) else f"{type(error).__name__}: {error}"
         try:
+            if isinstance(error, CommitInDoubt) and error.unanswered:
+                # Its log entry may land after the next writer read the log: the run's
+                # claims stay until a sync settles it (see catalog.ledger). Kept before the
+                # run ends, when another writer would take them for those of an ended run.
+                self.catalog.keep_claims_in_doubt(self.table, self.run_id, error.version)
             if self._inputs:  # a failed run read them all the same
                 self.catalog.add_inputs(self.run_id, self._inputs)
             self.catalog.finish_run(self.run_id, status="failed", error=message[:2000])

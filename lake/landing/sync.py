@@ -34,14 +34,25 @@ class SyncResult:
 
 
 def sync_table(
-    catalog: Catalog, store: DeltaStore, table: TableInfo, *, reap: bool = True
+    catalog: Catalog,
+    store: DeltaStore,
+    table: TableInfo,
+    *,
+    reap: bool = True,
+    settle: bool = False,
 ) -> SyncResult:
     """Record every Delta version of ``table`` newer than the catalog's newest record, then
     mark failed the runs whose process died before committing (see ``Catalog.reap_dead_runs``;
-    ``reap=False`` for a writer about to start a run, which reaps them itself)."""
+    ``reap=False`` for a writer about to start a run, which reaps them itself).
+
+    ``settle`` (``lake catalog sync``): then let go of the claims kept for runs whose commit
+    was in doubt and is not in the log (``Catalog.settle_claims_in_doubt``). Only the user's
+    sync does: a writer's own look at the log may come before such a commit lands."""
     result = _record_missing(catalog, store, table)
     if reap:
         catalog.reap_dead_runs()
+    if settle:
+        catalog.settle_claims_in_doubt(table)
     return result
 
 

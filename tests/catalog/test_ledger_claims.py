@@ -191,3 +191,63 @@ def test_a_prepare_adds_pending_to_the_runs_stats_in_one_statement_and_keeps_the
     assert pending == {"table_id": table.id, "rows_added": 4}
     with pytest.raises(CatalogError, match="is not in the catalog"):
         catalog.prepare_commit("no-such-run", table_id=table.id, outcome={})
+
+
+def test_the_claims_of_a_run_whose_commit_is_in_doubt_hold_until_a_sync_settles_it(catalog):
+    """Its log entry may still land with the rows: taken for an ended run's and let go, the
+    next ingest of the file would commit them again. Settled (not found), they go."""
+    from catalog.exceptions import ClaimsInDoubt
+
+    table = _table(catalog)
+    doubted = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, doubted, [_range(0)]))
+    catalog.keep_claims_in_doubt(table, doubted, 4)
+    catalog.finish_run(doubted, status="failed", error="in doubt")
+    later = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    claim = lambda c: add_pending_files(c, table.id, later, [_range(0)])  # noqa: E731
+    sentence = (
+        f"Run {doubted} may still commit what this write takes from its sources to "
+        "claims.events (its commit of version 4 is in doubt); run "
+        "`lake catalog sync claims.events` first."
+    )
+    with pytest.raises(ClaimsInDoubt) as refused:
+        catalog.core_transaction(claim)
+    assert str(refused.value) == sentence
+    assert catalog.settle_claims_in_doubt(table) == [doubted]
+    catalog.core_transaction(claim)
+    assert catalog.settle_claims_in_doubt(table) == []
+
+
+def test_a_run_in_doubt_whose_commit_was_recorded_lets_nothing_go_when_settled(catalog):
+    from catalog.ledger import commit_pending_files
+
+    table = _table(catalog)
+    doubted = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, doubted, [_range(0)]))
+    catalog.keep_claims_in_doubt(table, doubted, 1)
+    catalog.finish_run(doubted, status="failed", error="in doubt")
+    # Its entry landed and a sync recorded it: the run completed, its range committed.
+    catalog.core_transaction(lambda c: commit_pending_files(c, doubted, 1))
+    catalog.finish_run(doubted, status="completed")
+    assert catalog.settle_claims_in_doubt(table) == []
+    later = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    with pytest.raises(FileBeingIngested, match=f"by run {doubted} \\(version 1\\)"):
+        catalog.core_transaction(lambda c: add_pending_files(c, table.id, later, [_range(0)]))
+
+
+def test_the_watermark_claim_of_an_extract_in_doubt_holds_until_a_sync_settles_it(catalog):
+    """An appending extract's claim on the rows past the watermark lives with its running
+    run: once it ended, another extract read past the same watermark and appended them
+    again, while its entry could still land."""
+    from catalog.exceptions import ClaimsInDoubt
+
+    table = _table(catalog)
+    doubted = catalog.start_run(kind="ingest_db", job="a", parameters={})
+    catalog.prepare_commit(doubted, table_id=table.id, outcome={"watermark_from": None})
+    catalog.keep_claims_in_doubt(table, doubted, 0)
+    catalog.finish_run(doubted, status="failed", error="in doubt")
+    later = catalog.start_run(kind="ingest_db", job="b", parameters={})
+    with pytest.raises(ClaimsInDoubt, match="`lake catalog sync claims.events` first"):
+        catalog.prepare_commit(later, table_id=table.id, outcome={"watermark_from": None})
+    assert catalog.settle_claims_in_doubt(table) == [doubted]
+    catalog.prepare_commit(later, table_id=table.id, outcome={"watermark_from": None})

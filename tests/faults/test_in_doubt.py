@@ -12,6 +12,9 @@ writer is a child process, as a user's command would be.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -266,4 +269,120 @@ def test_a_log_entry_whose_put_got_no_answer_is_sent_again_and_made_once(s3_only
         assert proxy.release() == [412]  # the late PUT is refused: the entry is there
     runs = runs_in_log(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
+
+
+def _again_while_the_late_entry_lands(backend, entry: str, args: tuple[str, ...]):
+    """``lake ARGS`` through a proxy that holds the PUT of ``entry``: the write ends in
+    doubt. Then the same write again, straight to the server and held just before its own
+    commit (if it gets there) while the held PUT lands. Returns whether it got there and
+    how it ended."""
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(backend, *args, AWS_ENDPOINT_URL=proxy.endpoint)
+        version = int(entry.rsplit("/", 1)[1].split(".")[0])
+        assert_in_doubt(doubted, version, TABLE)
+        env = child_env(backend, LAKE_FAILPOINT="own_commit:stop")
+        child = subprocess.Popen(
+            lake_argv(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            _, status = os.waitpid(child.pid, os.WUNTRACED)
+            stopped = os.WIFSTOPPED(status)
+            assert proxy.release() == [200]  # the late entry lands meanwhile
+            if stopped:  # the claim was let go: the write goes on to commit
+                os.kill(child.pid, signal.SIGCONT)
+            out, err = child.communicate(timeout=200)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    return stopped, Proc(child.returncode, out, err)
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_the_claims_of_a_run_in_doubt_hold_until_a_sync_so_its_late_entry_lands_once(
+    s3_only, lk, tmp_path
+):
+    """A log ingest's entry got no answer (held, to land later): the run ended in doubt
+    holding its claim on the file. The next ingest of the same file took that claim for
+    an ended run's once its own look at the log did not find the commit, let it go, and
+    prepared; the late entry landed before that ingest committed, which then committed
+    the same rows again one version later. It must be refused until `lake catalog sync`
+    settles the run; after the sync the late entry is the run's, and the file is not
+    ingested again."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    second = write_log(tmp_path / "second.jsonl", 3, 1, field="writer")
+    entry = "_delta_log/00000000000000000001.json"
+    stopped, again = _again_while_the_late_entry_lands(
+        backend, entry, ("ingest", "logs", TABLE, second)
+    )
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    once = [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
+    assert lk.sql(by_writer).rows() == once, "the late entry's rows were committed again"
+    assert not stopped, again.stderr
+    assert_one_line_error(
+        again.stderr, rf"commit of version 1 is in doubt\); run `lake catalog sync {TABLE}` first"
+    )
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert lk.run(runs[1]).status == "completed"
+    assert run_lake(backend, "ingest", "logs", TABLE, second).returncode == 0
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
+    assert lk.sql(by_writer).rows() == once
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_the_watermark_claim_of_an_extract_in_doubt_holds_until_a_sync(s3_only, lk, tmp_path):
+    """The same for an incremental extract that appends the rows past its watermark: its
+    claim on them lived only while its run was running, so the next extract read past the
+    same watermark and appended the rows of the late entry again."""
+    import sqlite3
+
+    backend = s3_only
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, updated_at INTEGER)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (2, 1)])
+    args = ("ingest", "db", TABLE, "--source", f"sqlite:///{source}", "--table", "t")
+    args += ("--mode", "incremental", "--cursor", "updated_at")
+    first = run_lake(backend, *args)
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(source) as db:
+        db.execute("INSERT INTO t VALUES (3, 2)")
+    entry = "_delta_log/00000000000000000001.json"
+    stopped, again = _again_while_the_late_entry_lands(backend, entry, args)
+    by_id = f"SELECT id, count(*) AS n FROM {TABLE} GROUP BY id ORDER BY id"
+    once = [{"id": 1, "n": 1}, {"id": 2, "n": 1}, {"id": 3, "n": 1}]
+    assert lk.sql(by_id).rows() == once, "the late entry's rows were appended again"
+    assert not stopped, again.stderr
+    assert_one_line_error(again.stderr, rf"run `lake catalog sync {TABLE}` first")
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert run_lake(backend, *args).returncode == 0  # nothing past the watermark now
+    assert lk.sql(by_id).rows() == once
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_sync_that_does_not_find_the_commit_of_a_run_in_doubt_lets_its_claims_go(
+    s3_only, lk, tmp_path
+):
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    entry = "_delta_log/00000000000000000001.json"
+    second = write_log(tmp_path / "second.jsonl", 3, 1, field="writer")
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(
+            backend, "ingest", "logs", TABLE, second, AWS_ENDPOINT_URL=proxy.endpoint
+        )
+        assert_in_doubt(doubted, 1, TABLE)
+        refused = run_lake(backend, "ingest", "logs", TABLE, second)
+        assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
+        runs = synced_runs(backend, lk, TABLE)  # the entry is not there: the claims go
+        assert sorted(runs) == [0], runs
+        landed = run_lake(backend, "ingest", "logs", TABLE, second)
+        assert landed.returncode == 0, landed.stderr
+        assert proxy.release() == [412]  # too late: version 1 is the new ingest's
     assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]

@@ -175,3 +175,73 @@ def test_a_compaction_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     assert puts[:2] == [200, 412], puts
     assert lk.sql(f"SELECT count(*) AS n FROM {TABLE}").rows() == [{"n": 6}]
     assert sorted(runs_in_log(backend, lk, TABLE)) == [0, 1, 2, 3]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_overwrite_of_a_version_without_files_whose_later_answer_was_lost_is_made_once(
+    s3_only, lk, tmp_path
+):
+    """A full extract overwrites a table whose version has no files (its source was
+    empty); another writer takes the next version meanwhile, so the overwrite commits
+    through deltalake's retry one version later, and that PUT's answer is lost. deltalake
+    took the refusal for yet another writer's commit, found no conflict (the overwrite
+    removes no file) and committed the same overwrite a second time."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from lake.core.names import TableName
+    from tests.faults.conftest import child_env, lake_argv, stopped_child
+
+    backend = s3_only
+    url = _source(tmp_path / "src.db", [])
+    args = ("ingest", "db", TABLE, "--source", url, "--table", "t")
+    first = run_lake(backend, *args)
+    assert first.returncode == 0, first.stderr
+    _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
+    entry = "_delta_log/00000000000000000002.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        env = child_env(backend, LAKE_FAILPOINT="upload:stop", AWS_ENDPOINT_URL=proxy.endpoint)
+        with stopped_child(lake_argv(*args), env) as resume:
+            # Another engine's append: the table's schema, one row.
+            location = lk.catalog.get_table(TableName.parse(TABLE)).location
+            schema = pa.schema(DeltaTable(location).schema().to_arrow())
+            other = pa.Table.from_pylist([{"id": 9, "name": "z", "updated_at": 9}], schema)
+            write_deltalake(location, other, mode="append")
+            done = resume()
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], (puts, done.stderr)
+    runs = runs_in_log(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1, 2], (runs, done.stderr)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.timeout(600)
+@S3_POSTGRES
+def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path):
+    """deltalake writes a checkpoint after the commit that reaches the table's interval;
+    when that PUT fails the commit is made all the same, and the write reported the S3
+    server as unreachable (a run failed whose version is the table's). It succeeds, and
+    the checkpoint is left to a later writer."""
+    backend = s3_only
+    url = _source(tmp_path / "src.db", [(1, "a", 0)])
+    args = ("ingest", "db", TABLE, "--source", url, "--table", "t")
+
+    def no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
+        return "fail" if method == "PUT" and ".checkpoint" in path else None
+
+    warned = []
+    with S3FaultProxy(backend.s3.endpoint, no_checkpoints) as proxy:
+        for n in range(12):
+            _source(tmp_path / "src.db", [(1, "a", n), (2, "b", n)][: 1 + n % 2])
+            done = run_lake(backend, *args, AWS_ENDPOINT_URL=proxy.endpoint)
+            assert done.returncode == 0, (n, done.stderr)
+            if "is committed, but deltalake failed after it" in done.stderr:
+                warned.append(n)
+    assert warned == [9], warned  # the checkpoint at version 9 (interval 10)
+    refused = [p for method, p, status in proxy.seen if method == "PUT" and status == 503]
+    assert refused, "a checkpoint was written and refused"
+    runs = runs_in_log(backend, lk, TABLE)
+    assert sorted(runs) == list(range(12)), runs
+    assert all(lk.run(run).status == "completed" for run in runs.values())
+    assert [v.version for v in lk.history(TABLE)] == list(range(12))

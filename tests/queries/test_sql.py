@@ -506,6 +506,41 @@ def test_an_unknown_table_error_never_lists_the_table_it_calls_unknown(lk, monke
     assert message.endswith("ml.c was registered while the query ran: run it again."), message
 
 
+def test_a_query_run_again_has_what_is_left_of_its_time_limit_not_all_of_it(lk, monkeypatch):
+    """A query whose first try found a table registered meanwhile runs again; the first try
+    spent its whole time limit (the failpoint moves the query's clock past it, as a slow
+    first try would): the second try had the limit afresh and answered, so a call could
+    take several times its limit. It stops at the limit."""
+    import time
+
+    import queries.sql
+    from queries.exceptions import QueryTimeout
+
+    lk.write_table("ml.labels", pa.table({"id": [1]}))
+    registered = _registering_after_lookup(monkeypatch, ["ml.later"])
+
+    class Clock:
+        skipped = 0.0
+
+        def monotonic(self) -> float:
+            return time.monotonic() + self.skipped
+
+    clock = Clock()
+    monkeypatch.setattr(queries.sql, "clock", clock)
+    look_up = queries.sql.Resolver.look_up
+
+    def spending(self, refs):
+        look_up(self, refs)  # the failpoint above: registers ml.later on the first try
+        if registered and not clock.skipped:
+            clock.skipped = 60.0
+
+    monkeypatch.setattr(queries.sql.Resolver, "look_up", spending)
+    with pytest.raises(QueryTimeout, match="ran past its time limit of 30 s"):
+        lk.sql("SELECT count(*) AS n FROM ml.later", timeout_s=30)
+    assert registered == ["ml.later"]
+    assert lk.sql("SELECT count(*) AS n FROM ml.later", timeout_s=30).rows() == [{"n": 3}]
+
+
 def test_a_repeated_time_travel_to_a_moment_reads_the_version_of_that_moment(lk):
     """The same text may pin another version at each call (``now()``): the kept rewrite is
     the version's, never the text's."""
