@@ -262,3 +262,51 @@ def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_read
     done = _python(["-c", code], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[{'n':", "30}]", "False"]
+
+
+def test_a_command_starts_no_blas_threads_unless_the_environment_asks_for_them(tmp_path):
+    """numpy (imported by pyarrow and DuckDB) loads OpenBLAS, whose worker threads spin
+    about 0.1 CPU-s each at start for work the lake never gives them (``lake.core.blas``):
+    a command runs OpenBLAS on one thread; a number the environment sets is kept."""
+    import os
+    import subprocess
+    import sys
+
+    logs = tmp_path / "app.jsonl"
+    logs.write_text("".join(f'{{"n": {i}}}\n' for i in range(20)))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    env["LAKE_WAREHOUSE"] = str(tmp_path / "warehouse")
+    env["LAKE_CATALOG_URL"] = f"sqlite:///{tmp_path / 'catalog.db'}"
+    code = (
+        "import ctypes, sys\n"
+        "from lake.faces.cli import main\n"
+        "sys.argv = ['lake', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "import numpy\n"  # the lake's commands import it through pyarrow; this one may not
+        "path = next(line.split()[-1] for line in open('/proc/self/maps')\n"
+        "            if 'openblas' in line.rsplit('/', 1)[-1].lower())\n"
+        "blas = ctypes.CDLL(path)\n"
+        "count = next(getattr(blas, name) for name in ('scipy_openblas_get_num_threads64_',\n"
+        "    'openblas_get_num_threads64_', 'openblas_get_num_threads') if hasattr(blas, name))\n"
+        "sys.stderr.write(f'BLAS_THREADS={count()}')\n"
+    )
+
+    def blas_threads(*args: str, **more: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**env, **more},
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stderr.rpartition("BLAS_THREADS=")[2])
+
+    assert blas_threads("ingest", "logs", "web.app", str(logs)) == 1
+    assert blas_threads("sql", "SELECT count(*) FROM web.app") == 1
+    assert blas_threads("sql", "SELECT 1", OPENBLAS_NUM_THREADS="2") == 2
