@@ -252,16 +252,24 @@ def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_read
     plain = "SELECT count(*) AS n FROM web.app WHERE ts >= '2026-10-05' AND ts < '2026-10-08'"
     heavy = ("sqlglot", "sqlalchemy", *HEAVY)
     assert _imported_by(["sql", plain, "--output", "json"], tmp_path, env, heavy) == set()
+    # Read-only mode (the HTTP service's queries) checks the functions a query calls: a
+    # plain query calls none that is private, read without sqlglot too.
+    read_only = ["sql", plain, "--read-only", "--output", "json"]
+    assert _imported_by(read_only, tmp_path, env, heavy) == set()
+    private = "SELECT current_setting('threads') AS t FROM web.app"
+    refused = _python(["-m", "lake", "sql", private, "--read-only"], tmp_path, env)
+    assert refused.returncode == 1 and "Read-only mode refused current_setting" in refused.stderr
     travel = "SELECT count(*) AS n FROM web.app VERSION AS OF 0 WHERE n < 10"
     assert _imported_by(["sql", travel], tmp_path, env, ("sqlglot",)) == {"sqlglot"}
     code = (
         "import sys, lake\n"
         f"rows = lake.connect().sql({plain!r}).table.to_pylist()\n"
+        f"rows += lake.connect().sql({plain!r}, read_only=True).table.to_pylist()\n"
         "print(rows, 'sqlglot' in sys.modules)\n"
     )
     done = _python(["-c", code], tmp_path, env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[{'n':", "30}]", "False"]
+    assert done.stdout.split() == ["[{'n':", "30},", "{'n':", "30}]", "False"]
 
 
 def test_a_command_starts_no_blas_threads_unless_the_environment_asks_for_them(tmp_path):
