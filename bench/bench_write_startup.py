@@ -195,9 +195,13 @@ def _json_lines(path: Path, lines: int, seed: int) -> None:
     )
 
 
-def run(scale: float = 1.0, *, before: str | None = None) -> list[dict[str, Any]]:
+def run(
+    scale: float = 1.0, *, before: str | None = None, big_lines: int = 0
+) -> list[dict[str, Any]]:
     """Every case for this checkout (and the one at ``before``); ``scale`` is unused (the
-    inputs are small on purpose: start-up is what is timed)."""
+    inputs are small on purpose: start-up is what is timed). ``big_lines``: also a whole
+    ``ingest logs`` of that many JSON lines over 60 days (``bench_peers``' file), against
+    plain DuckDB's COPY of it to Parquet in a process of its own."""
     folder = Path(tempfile.mkdtemp(prefix="lake-bench-write-startup-"))
     trees = {"after": HERE, **({"before": Path(before).resolve()} if before else {})}
     rows: list[dict[str, Any]] = [
@@ -258,8 +262,18 @@ def run(scale: float = 1.0, *, before: str | None = None) -> list[dict[str, Any]
             args = ("materialize", "slice", "--sql", "SELECT * FROM web.frozen", "--out", "set")
             return _timed([*lake(name), *args], env_of(name, home), home)
 
+        def in_home(*args: str) -> Callable[[str], tuple[float, float]]:
+            def side(name: str) -> tuple[float, float]:
+                return _timed([*lake(name), *args], env_of(name, homes[name]), homes[name])
+
+            return side
+
+        count = "SELECT count(*) AS n FROM web.frozen"
         cases: dict[str, Callable[[str], tuple[float, float]]] = {
             "lake --version": new_catalog("--version"),
+            "lake --help": new_catalog("--help"),
+            "lake sql count(*), 100 rows": in_home("sql", count),
+            "lake sql --read-only count(*), 100 rows": in_home("sql", count, "--read-only"),
             "ingest logs, 100 JSON lines, new catalog": new_catalog(
                 "ingest", "logs", "web.app", str(small)
             ),
@@ -274,24 +288,42 @@ def run(scale: float = 1.0, *, before: str | None = None) -> list[dict[str, Any]
         def bare() -> tuple[float, float]:
             return _timed([sys.executable, "-c", "pass"], bare_env, folder)
 
+        baselines = {case: ("python -c pass", bare) for case in cases}
+        if big_lines:
+            from bench.bench_peers import duckdb_process, generate
+
+            big = folder / "big.jsonl"
+            generate(big, big_lines, 60)
+            case = f"ingest logs, {big_lines:,} JSON lines over 60 days, new catalog"
+            cases[case] = new_catalog("ingest", "logs", "web.logs", str(big))
+            copy = f"COPY (SELECT * FROM read_json('{big}')) TO '{folder / 'plain.parquet'}'"
+            baselines[case] = (
+                "plain DuckDB COPY",
+                lambda: _timed(duckdb_process(copy), bare_env, folder),
+            )
+
         for case, command in cases.items():
+            baseline_name, baseline = baselines[case]
             for side in trees:  # warm the bytecode folder and the page cache
                 command(side)
             samples: dict[str, list[tuple[float, float]]] = {"bare": [], **{s: [] for s in trees}}
             for _ in range(REPEAT):
-                samples["bare"].append(bare())
+                samples["bare"].append(baseline())
                 for side in trees:
                     samples[side].append(command(side))
             row: dict[str, Any] = {"case": case}
             base = statistics.median(w for w, _ in samples["bare"])
-            row["python -c pass_s"] = round(base, 3)
+            row[f"{baseline_name}_s"] = round(base, 3)
+            row[f"{baseline_name}_cpu_s"] = round(
+                statistics.median(c for _, c in samples["bare"]), 3
+            )
             for side, found in samples.items():
                 if side == "bare":
                     continue
                 wall = statistics.median(w for w, _ in found)
                 row[f"{side}_s"] = round(wall, 3)
                 row[f"{side}_cpu_s"] = round(statistics.median(c for _, c in found), 3)
-                row[f"{side}_x_bare"] = round(wall / base, 2) if base else float("nan")
+                row[f"{side}_x_baseline"] = round(wall / base, 2) if base else float("nan")
             rows.append(row)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -300,8 +332,9 @@ def run(scale: float = 1.0, *, before: str | None = None) -> list[dict[str, Any]
 
 
 if __name__ == "__main__":
-    # python -m bench.bench_write_startup [--before PATH]
+    # python -m bench.bench_write_startup [--before PATH] [--big-lines N]
     chosen = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--before=")), None)
     if "--before" in sys.argv:
         chosen = sys.argv[sys.argv.index("--before") + 1]
-    print(json.dumps(run(before=chosen), indent=2, default=str))
+    lines = int(sys.argv[sys.argv.index("--big-lines") + 1]) if "--big-lines" in sys.argv else 0
+    print(json.dumps(run(before=chosen, big_lines=lines), indent=2, default=str))
