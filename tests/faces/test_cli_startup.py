@@ -318,3 +318,44 @@ def test_a_command_starts_no_blas_threads_unless_the_environment_asks_for_them(t
     assert blas_threads("ingest", "logs", "web.app", str(logs)) == 1
     assert blas_threads("sql", "SELECT count(*) FROM web.app") == 1
     assert blas_threads("sql", "SELECT 1", OPENBLAS_NUM_THREADS="2") == 2
+
+
+def test_a_text_log_ingest_with_a_time_format_starts_without_pandas(tmp_path):
+    """The ``--time-format`` is tried by DuckDB first; a query with parameters makes DuckDB's
+    Python client import pandas (0.15-0.25 s), so the format goes in as a literal
+    (``lake.core.duckdb.execute_on_text``)."""
+    logs = tmp_path / "app.log"
+    logs.write_text("01/10/2026 10:00:00 INFO start\n02/10/2026 11:00:00 WARN it's slow\n")
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    pattern = r"^(?P<ts>\S+ \S+) (?P<level>[A-Z]+) (?P<msg>.*)"
+    args = ["ingest", "logs", "app.t", str(logs), "--pattern", pattern, "--time-field", "ts"]
+    assert _imported_by([*args, "--time-format", "%d/%m/%Y %H:%M:%S"], tmp_path, env) == set()
+    refused = _python(["-m", "lake", *args, "--time-format", "%Q'x"], tmp_path, env)
+    assert refused.returncode == 1 and "is not a valid strptime format" in refused.stderr
+
+
+def test_a_read_only_querys_worker_checks_the_names_duckdb_reads_without_pandas(tmp_path):
+    """Each read-only query's worker asks DuckDB for its reading of the query
+    (``queries.session.check_private_names``): with the query bound as a parameter, DuckDB's
+    Python client imported pandas in every worker, 0.15-0.25 s of each query of the HTTP
+    service. The query goes in as a literal; the check still refuses what it refused."""
+    code = (
+        "import sys\n"
+        "from lake.core import duckdb\n"
+        "from queries import session\n"
+        "from queries.exceptions import QueryRefused\n"
+        "connection = duckdb.connect()\n"
+        "session.check_private_names(connection, \"SELECT 'it''s \\\\' AS a\")\n"
+        "try:\n"
+        "    session.check_private_names(connection, \"SELECT current_setting('threads')\")\n"
+        "    refused = False\n"
+        "except QueryRefused:\n"
+        "    refused = True\n"
+        "print(refused, 'pandas' in sys.modules)\n"
+    )
+    done = _python(["-c", code], tmp_path, {})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
