@@ -244,7 +244,9 @@ def create_at_head(connection: Connection) -> None:
     (importing Alembic and Mako, then each migration in turn)."""
     from catalog.definitions import METADATA
 
-    METADATA.create_all(connection)
+    # The database holds none of these tables (the caller checked, under the migration
+    # lock): no look-up per table first.
+    METADATA.create_all(connection, checkfirst=False)
     # Alembic's own table, as Alembic makes it (alembic.ddl.impl.version_table_impl).
     version = Table(
         "alembic_version",

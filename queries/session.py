@@ -410,7 +410,7 @@ def check_private_names(connection: duckdb.DuckDBPyConnection, sql: str) -> None
     Raises:
         QueryRefused: it does.
     """
-    row = connection.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    row = lake_duckdb.execute_on_text(connection, "SELECT json_serialize_sql({})", sql).fetchone()
     try:
         tree = json.loads(row[0]) if row else {}
     except ValueError:

@@ -53,6 +53,7 @@ from queries.exceptions import (
     VacuumedVersion,
 )
 from queries.parse import parse_statement, with_syntax_tree
+from queries.plain import FUNCTIONS
 from queries.resolve import ResolvedTable, Resolver, unknown_time_travel
 from queries.scan import Limit, scan_sql, within_days, within_times
 from queries.statement import (
@@ -323,14 +324,8 @@ def private_names(statement: Statement, resolver: Resolver) -> list[str]:
     """The functions and tables ``statement`` names that show DuckDB's own state (settings,
     secrets, catalog) or run SQL from a string: refused in read-only mode. (A lake table may
     have such a name: it is a lake table.)"""
-    from sqlglot import exp
-
     resolver.look_up(statement.tables)
-    found = [
-        node.name
-        for node in with_syntax_tree(statement).tree.find_all(exp.Anonymous)
-        if session.is_private_name(node.name, function=True)
-    ]
+    found = _private_functions(statement)
     found += [
         ref.parts[-1]
         for ref in statement.tables
@@ -339,6 +334,24 @@ def private_names(statement: Statement, resolver: Resolver) -> list[str]:
         and resolver.lake_name(ref) is None
     ]
     return [name.lower() for name in found]
+
+
+def _private_functions(statement: Statement) -> list[str]:
+    """The private functions (:func:`queries.session.is_private_name`) ``statement`` calls,
+    among those sqlglot does not know (its ``Anonymous`` nodes). A statement the plain reader
+    read calls only :data:`queries.plain.FUNCTIONS`, none of them private: it needs no
+    sqlglot tree (sqlglot's imports are 0.1 s of a new process's first read-only query)."""
+    if statement.parsed is None and not any(
+        session.is_private_name(name, function=True) for name in FUNCTIONS
+    ):
+        return []
+    from sqlglot import exp
+
+    return [
+        node.name
+        for node in with_syntax_tree(statement).tree.find_all(exp.Anonymous)
+        if session.is_private_name(node.name, function=True)
+    ]
 
 
 def _worker_time(

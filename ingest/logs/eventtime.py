@@ -166,7 +166,7 @@ def time_rules(
 
         try:
             with lake_duckdb.connect(threads=1) as con:
-                con.execute("SELECT try_strptime('x', ?)", [f]).fetchall()
+                lake_duckdb.execute_on_text(con, "SELECT try_strptime('x', {})", f).fetchall()
         except duckdb.Error as e:
             raise LogFormatError(
                 f"The --time-format '{f}' is not a valid strptime format: {e}."

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from lake.core import collection
+from lake.core import blas, collection
 from lake.core.errors import LakeError
 from lake.faces.render import plural, short_path, short_run_id
 
@@ -1651,6 +1651,7 @@ def _only_command(group: typer.Typer, name: str) -> typer.Typer:
 
 def main() -> None:
     """Entry point of the ``lake`` command."""
+    blas.one_thread()  # before numpy is imported: its idle BLAS threads spin (lake.core.blas)
     collection.pause()  # start-up makes objects that live to the end (lake.core.collection)
     try:
         app_for(sys.argv[1:])()

@@ -252,13 +252,110 @@ def test_a_plain_query_starts_without_sqlglot_and_a_time_travel_query_still_read
     plain = "SELECT count(*) AS n FROM web.app WHERE ts >= '2026-10-05' AND ts < '2026-10-08'"
     heavy = ("sqlglot", "sqlalchemy", *HEAVY)
     assert _imported_by(["sql", plain, "--output", "json"], tmp_path, env, heavy) == set()
+    # Read-only mode (the HTTP service's queries) checks the functions a query calls: a
+    # plain query calls none that is private, read without sqlglot too.
+    read_only = ["sql", plain, "--read-only", "--output", "json"]
+    assert _imported_by(read_only, tmp_path, env, heavy) == set()
+    private = "SELECT current_setting('threads') AS t FROM web.app"
+    refused = _python(["-m", "lake", "sql", private, "--read-only"], tmp_path, env)
+    assert refused.returncode == 1 and "Read-only mode refused current_setting" in refused.stderr
     travel = "SELECT count(*) AS n FROM web.app VERSION AS OF 0 WHERE n < 10"
     assert _imported_by(["sql", travel], tmp_path, env, ("sqlglot",)) == {"sqlglot"}
     code = (
         "import sys, lake\n"
         f"rows = lake.connect().sql({plain!r}).table.to_pylist()\n"
+        f"rows += lake.connect().sql({plain!r}, read_only=True).table.to_pylist()\n"
         "print(rows, 'sqlglot' in sys.modules)\n"
     )
     done = _python(["-c", code], tmp_path, env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[{'n':", "30}]", "False"]
+    assert done.stdout.split() == ["[{'n':", "30},", "{'n':", "30}]", "False"]
+
+
+def test_a_command_starts_no_blas_threads_unless_the_environment_asks_for_them(tmp_path):
+    """numpy (imported by pyarrow and DuckDB) loads OpenBLAS, whose worker threads spin
+    about 0.1 CPU-s each at start for work the lake never gives them (``lake.core.blas``):
+    a command runs OpenBLAS on one thread; a number the environment sets is kept."""
+    import os
+    import subprocess
+    import sys
+
+    logs = tmp_path / "app.jsonl"
+    logs.write_text("".join(f'{{"n": {i}}}\n' for i in range(20)))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    env["LAKE_WAREHOUSE"] = str(tmp_path / "warehouse")
+    env["LAKE_CATALOG_URL"] = f"sqlite:///{tmp_path / 'catalog.db'}"
+    code = (
+        "import ctypes, sys\n"
+        "from lake.faces.cli import main\n"
+        "sys.argv = ['lake', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "import numpy\n"  # the lake's commands import it through pyarrow; this one may not
+        "path = next(line.split()[-1] for line in open('/proc/self/maps')\n"
+        "            if 'openblas' in line.rsplit('/', 1)[-1].lower())\n"
+        "blas = ctypes.CDLL(path)\n"
+        "count = next(getattr(blas, name) for name in ('scipy_openblas_get_num_threads64_',\n"
+        "    'openblas_get_num_threads64_', 'openblas_get_num_threads') if hasattr(blas, name))\n"
+        "sys.stderr.write(f'BLAS_THREADS={count()}')\n"
+    )
+
+    def blas_threads(*args: str, **more: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**env, **more},
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stderr.rpartition("BLAS_THREADS=")[2])
+
+    assert blas_threads("ingest", "logs", "web.app", str(logs)) == 1
+    assert blas_threads("sql", "SELECT count(*) FROM web.app") == 1
+    assert blas_threads("sql", "SELECT 1", OPENBLAS_NUM_THREADS="2") == 2
+
+
+def test_a_text_log_ingest_with_a_time_format_starts_without_pandas(tmp_path):
+    """The ``--time-format`` is tried by DuckDB first; a query with parameters makes DuckDB's
+    Python client import pandas (0.15-0.25 s), so the format goes in as a literal
+    (``lake.core.duckdb.execute_on_text``)."""
+    logs = tmp_path / "app.log"
+    logs.write_text("01/10/2026 10:00:00 INFO start\n02/10/2026 11:00:00 WARN it's slow\n")
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    pattern = r"^(?P<ts>\S+ \S+) (?P<level>[A-Z]+) (?P<msg>.*)"
+    args = ["ingest", "logs", "app.t", str(logs), "--pattern", pattern, "--time-field", "ts"]
+    assert _imported_by([*args, "--time-format", "%d/%m/%Y %H:%M:%S"], tmp_path, env) == set()
+    refused = _python(["-m", "lake", *args, "--time-format", "%Q'x"], tmp_path, env)
+    assert refused.returncode == 1 and "is not a valid strptime format" in refused.stderr
+
+
+def test_a_read_only_querys_worker_checks_the_names_duckdb_reads_without_pandas(tmp_path):
+    """Each read-only query's worker asks DuckDB for its reading of the query
+    (``queries.session.check_private_names``): with the query bound as a parameter, DuckDB's
+    Python client imported pandas in every worker, 0.15-0.25 s of each query of the HTTP
+    service. The query goes in as a literal; the check still refuses what it refused."""
+    code = (
+        "import sys\n"
+        "from lake.core import duckdb\n"
+        "from queries import session\n"
+        "from queries.exceptions import QueryRefused\n"
+        "connection = duckdb.connect()\n"
+        "session.check_private_names(connection, \"SELECT 'it''s \\\\' AS a\")\n"
+        "try:\n"
+        "    session.check_private_names(connection, \"SELECT current_setting('threads')\")\n"
+        "    refused = False\n"
+        "except QueryRefused:\n"
+        "    refused = True\n"
+        "print(refused, 'pandas' in sys.modules)\n"
+    )
+    done = _python(["-c", code], tmp_path, {})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
