@@ -2144,12 +2144,15 @@ def _first_float(raw: pa.StringArray, path: tuple[str, ...], start: int) -> int 
     such a value may be: the path's last key, then a number with a fraction or an exponent
     (for a list, anywhere after the key), or an escape and a float anywhere; only those
     records are parsed, in order, until one has a float at the path."""
-    key = next(step for step in reversed(path) if step != inf.LIST_STEP)
+    # A path's first step is always a key: a path of ``[]`` steps only is a key named ``[]``
+    # (and when a last ``[]`` is a key, the list pattern below still finds its floats).
+    key = next((step for step in reversed(path) if step != inf.LIST_STEP), path[0])
     literal = "".join(
         c if c.isalnum() or not c.isascii() else f"\\x{{{ord(c):02x}}}"
         for c in json.dumps(key, ensure_ascii=False)
     )
-    after = r"\s*:\s*-?[0-9]+[.eE]" if path[-1] != inf.LIST_STEP else ":.*" + _FLOAT_TEXT
+    # JSON allows whitespace before a colon too (``"vals" : [1, 2.5]``).
+    after = r"\s*:\s*-?[0-9]+[.eE]" if path[-1] != inf.LIST_STEP else r"\s*:.*" + _FLOAT_TEXT
     pattern = f"{literal}{after}|{_ESCAPED}.*{_FLOAT_TEXT}|{_FLOAT_TEXT}.*{_ESCAPED}"
     # Windows growing from 1,024 records: a float soon after the first int (a writer that
     # prints 2.0 as 2) is found without searching the whole chunk (30 ms a 16 MiB chunk).
