@@ -297,6 +297,29 @@ def test_a_widening_is_found_at_its_line_however_the_writer_spaces_around_the_co
     assert chunked == whole
 
 
+def test_a_key_written_with_an_escape_among_escaped_values_widens_at_its_line(
+    tmp_path, monkeypatch
+):
+    """PHP writes every ``/`` as ``\\/``: in each URL, and in the one key where an int
+    column first holds a float (``"p\\/s": 2789.25``). Escapes in values are no reason to
+    read a line in Python (bench_ingest_logs), an escape in the key is: the widening is at
+    its line, whole or in chunks, also for a column new in the file."""
+    lines = []
+    for n in range(1, 3_001):
+        rate = f'"p\\/s": {n}.25' if n == 2_789 else f'"p/s": {n}'
+        late = f'"r\\/s": {n}.5' if n == 2_901 else f'"r/s": {n}'
+        lines.append(f'{{"url": "https:\\/\\/x.io\\/{n}", "lat": 0.5, {rate}, {late}}}')
+    table = pa.schema([("p/s", pa.int64())])
+    whole, chunked = _whole_and_chunked_drift(tmp_path, monkeypatch, lines, table)
+    assert [(c, k, line) for c, k, _, _, _, line in whole if c != ("url",)] == [
+        (("lat",), "added", 1),
+        (("p/s",), "widened", _first_float_line(lines, "p/s")),
+        (("r/s",), "added", 1),
+        (("r/s",), "widened", _first_float_line(lines, "r/s")),
+    ]
+    assert chunked == whole
+
+
 def test_a_key_spelled_like_a_list_step_widens_at_its_line(tmp_path, monkeypatch):
     """A key named ``[]`` (the ledger's own spelling of a list's elements) that holds ints
     then a float: staged, at the float's line, whole or in chunks (it raised StopIteration)."""
