@@ -33,6 +33,26 @@ noise: latency_ms is a float from its first line, so no search runs). The same f
 one ``bytes`` value written as a float at line 100,000 (a search of most of the first
 16 MiB chunk), 4 rounds at load 11-12: 2.60 -> 2.59 s; in-process, the search of a 16 MiB
 chunk without a hit took 33 ms, a hit in the first window 0.5 ms.
+
+Escapes in values (2026-12-06, review): PHP writes every ``/`` as ``\\/``, Python's json every
+non-ASCII letter as ``\\u00e9``; the search took any line with an escape and a float anywhere
+as a candidate, so such logs had every line parsed. In-process, the search over 110,000
+lines (14 MB, a ``\\u00e9`` in each message) without a hit: CPU 360-370 ms -> 22 ms with
+candidates limited to a key written with an escape (load 7-9). ``stage_logs`` in-process
+(CPU, best of 3, load 8-9), 15 MB with ``\\/`` in every line and 10 int columns each a float
+at the last line: before the merge 0.24 s, the merge 4.0 s, now 0.47 s; 30 columns (15 MB):
+0.27, 8.7, 0.95 s. What remains is one RE2 pass a widened column (about 22 ms a 14 MB chunk).
+A new struct whose 10 int fields (their key also a float in a sibling struct on every line)
+become float at the chunk's last line, 15 MB: 0.26 s before the merge, 4.0 s with it (a
+search a field, every line a candidate, for lines the ledger never shows: a new column is
+"added" once), 0.25 s now that only paths inside the table's own columns are searched.
+The table's struct (``db``, in the existing schema) whose int fields widen at the chunk's
+last line, each key also a float in another struct on every line (every line a candidate),
+load 6-12: 1 field, 11 MB: 1.28 s before the merge (one Python parse of the chunk, for the
+struct and the field), 1.7 s with it (that parse, and the search's parse of every line),
+0.85 s now (the struct, whose own lines the ledger never shows, is not looked for); 10
+fields, 15 MB: 1.5, 4.7 (a search a field), 1.1 s (one search for all, each candidate
+parsed once).
 """
 
 from __future__ import annotations

@@ -1440,7 +1440,20 @@ class _Stage:
         )
         if not changed:
             return
-        firsts = _first_records(batch, changed)
+        # The ledger shows what ``inf.type_changes`` reports against the table: a path inside
+        # a column (or field) the table lacks is only part of it, "added" at the line where
+        # that came, and a struct (list) the table has as a struct (list) only through its
+        # fields (items). The lines of other paths are never shown, so none is looked for (a
+        # new struct of 10 ints each a float by its chunk's end took 10 searches, 4 s of CPU
+        # for a 15 MB chunk; the table's struct whose int field widens there, a Python parse
+        # of the whole chunk for the struct besides the search for the field).
+        shown = {
+            path: change
+            for path, change in changed.items()
+            if _shown(self.existing_type, path, change[1])
+        }
+        firsts = _first_records(batch, shown)
+        later = _later_floats(batch, shown, firsts)
         for path, (old_t, new_t) in changed.items():
             steps: list[tuple[Type, int]] = []
             if old_t is None and new_t == JSON and batch.values is not None:
@@ -1451,7 +1464,7 @@ class _Stage:
                 # Born as an int and widened to float within one batch (pyarrow's reader
                 # types the whole chunk as double): the ledger shows both lines, as it does
                 # when the float comes in a later chunk.
-                steps = _float_steps(batch, path, firsts[path])
+                steps = _float_steps(batch, path, firsts[path], later.get(path))
             if steps:
                 self.history.setdefault(path, []).extend((t, uri, line) for t, line in steps)
                 continue
@@ -2065,12 +2078,12 @@ def _first_records(
         if values is None:
             # An int column read as double: its first float is found by its text, not by
             # parsing every line before it in Python (a 16 MiB chunk took about 0.3 s).
-            for path, (old, new) in changed.items():
-                if old == inf.INT and new == inf.FLOAT:
-                    del pending[path]
-                    index = _first_float(batch.raw, path, 0)
-                    if index is not None:
-                        found[path] = index
+            widened = {
+                p: 0 for p, (old, new) in changed.items() if (old, new) == (inf.INT, inf.FLOAT)
+            }
+            for path in widened:
+                del pending[path]
+            found.update(_first_floats(batch.raw, widened))
         for i in range(len(batch.raw)):
             if not pending:
                 break
@@ -2114,57 +2127,121 @@ def _type_steps(
     return steps
 
 
-def _float_steps(batch: _Batch, path: tuple[str, ...], first: int) -> list[tuple[Type, int]]:
+def _later_floats(
+    batch: _Batch, changed: Mapping[tuple[str, ...], tuple[Type | None, Type]], firsts: dict
+) -> dict[tuple[str, ...], int]:
+    """For each column new in ``batch`` (fast reader) and typed float there whose first value
+    (at its index in ``firsts``) is no float, the index of its first value written as a
+    float: one search for all of them."""
+    if batch.values is not None:
+        return {}
+    starts = {}
+    for path, (old, new) in changed.items():
+        if old in (None, NULL) and new == inf.FLOAT and path in firsts:
+            value, _ = inf.parse_json_line(batch.raw[firsts[path]].as_py())
+            if inf.merge_all(inf.type_of(v) for v in inf.value_at(value, path)) != inf.FLOAT:
+                # Between the two, the column holds ints and nulls only (a string or a bool
+                # beside a float is a conflict, read by the exact reader): no other step.
+                starts[path] = firsts[path] + 1
+    return _first_floats(batch.raw, starts)
+
+
+def _float_steps(
+    batch: _Batch, path: tuple[str, ...], first: int, later: int | None
+) -> list[tuple[Type, int]]:
     """The steps of a column new in ``batch`` and typed float there: ``first`` is the index
-    of its first value. The fast reader gives ints as doubles in a column that also holds a
-    float, so an int first value is followed by the first value written as a float."""
+    of its first value, ``later`` that of its first float when the first value is an int
+    (fast reader: :func:`_later_floats`)."""
     if batch.values is not None:
         records = zip(batch.values[first:], batch.lines[first:], strict=True)
         return _type_steps(records, path, inf.FLOAT)
-    value, _ = inf.parse_json_line(batch.raw[first].as_py())
-    seen = [(value, batch.lines[first])]
-    if inf.merge_all(inf.type_of(v) for v in inf.value_at(value, path)) != inf.FLOAT:
-        # Between the two, the column holds ints and nulls only (a string or a bool beside a
-        # float is a conflict, read by the exact reader): no other step.
-        later = _first_float(batch.raw, path, first + 1)
-        if later is not None:
-            seen.append((inf.parse_json_line(batch.raw[later].as_py())[0], batch.lines[later]))
+    seen = [
+        (inf.parse_json_line(batch.raw[i].as_py())[0], batch.lines[i])
+        for i in (first, later)
+        if i is not None
+    ]
     return _type_steps(seen, path, inf.FLOAT)
 
 
 _FLOAT_TEXT = "[0-9][.eE]"
 """Where a JSON number is a float: a digit then a fraction or an exponent (``1.0``, ``1e3``)."""
-_ESCAPED = r"\\[u/]"
-"""Escapes a writer may use in a key that ``json.dumps`` writes as it is (``\\u005f``, ``\\/``)."""
+_ESCAPED_KEY = r'"(?:[^"\\]|\\.)*\\[u/](?:[^"\\]|\\.)*"'
+"""A quoted string holding an escape a writer may use in a key that ``json.dumps`` writes as
+it is (``\\u005f``, ``\\/``). Text outside strings has no backslash, so this is a string;
+followed by a colon, a key. Escapes in values do not count: PHP writes every ``/`` as ``\\/``
+and Python's json every non-ASCII letter as ``\\u``, so an escape and a float anywhere made
+every line of such logs a candidate (15 MB, 10 columns widening at its last line: CPU
+0.23 -> 4.0 s)."""
 
 
-def _first_float(raw: pa.StringArray, path: tuple[str, ...], start: int) -> int | None:
-    """The index of the first record at or after ``start`` whose value at ``path`` is written
-    as a JSON float, or None. The text of every record is searched at once (RE2) for where
-    such a value may be: the path's last key, then a number with a fraction or an exponent
-    (for a list, anywhere after the key), or an escape and a float anywhere; only those
-    records are parsed, in order, until one has a float at the path."""
-    key = next(step for step in reversed(path) if step != inf.LIST_STEP)
-    literal = "".join(
-        c if c.isalnum() or not c.isascii() else f"\\x{{{ord(c):02x}}}"
-        for c in json.dumps(key, ensure_ascii=False)
+def _float_pattern(paths: Iterable[tuple[str, ...]]) -> str:
+    """Where a record may hold a value written as a JSON float at one of ``paths``: the
+    path's last key, then a number with a fraction or an exponent (for a list, anywhere
+    after the key), or the same after a key written with an escape."""
+    literals: dict[bool, set[str]] = {False: set(), True: set()}
+    for path in paths:
+        # A path's first step is always a key: a path of ``[]`` steps only is a key named
+        # ``[]`` (and when a last ``[]`` is a key, the list pattern still finds its floats).
+        key = next((step for step in reversed(path) if step != inf.LIST_STEP), path[0])
+        literals[path[-1] == inf.LIST_STEP].add(
+            "".join(
+                c if c.isalnum() or not c.isascii() else f"\\x{{{ord(c):02x}}}"
+                for c in json.dumps(key, ensure_ascii=False)
+            )
+        )
+    # JSON allows whitespace before a colon too (``"vals" : [1, 2.5]``).
+    after = {False: r"\s*:\s*-?[0-9]+[.eE]", True: r"\s*:.*" + _FLOAT_TEXT}
+    return "|".join(
+        f"(?:{'|'.join(sorted(keys))}|{_ESCAPED_KEY}){after[in_list]}"
+        for in_list, keys in literals.items()
+        if keys
     )
-    after = r"\s*:\s*-?[0-9]+[.eE]" if path[-1] != inf.LIST_STEP else ":.*" + _FLOAT_TEXT
-    pattern = f"{literal}{after}|{_ESCAPED}.*{_FLOAT_TEXT}|{_FLOAT_TEXT}.*{_ESCAPED}"
+
+
+def _first_floats(
+    raw: pa.StringArray, starts: Mapping[tuple[str, ...], int]
+) -> dict[tuple[str, ...], int]:
+    """For each path in ``starts``, the index of the first record at or after its start whose
+    value there is written as a JSON float (absent: none). The text of the records is
+    searched at once (RE2) for any path's :func:`_float_pattern`; only those records are
+    parsed, each once for all paths (a search a path parsed a line that is a candidate for
+    each of them once per path: 10 fields of a struct, 3x the CPU of parsing the chunk)."""
+    pending = dict(starts)
+    found: dict[tuple[str, ...], int] = {}
+    start = min(pending.values(), default=len(raw))
     # Windows growing from 1,024 records: a float soon after the first int (a writer that
     # prints 2.0 as 2) is found without searching the whole chunk (30 ms a 16 MiB chunk).
     size = 1024
-    while start < len(raw):
+    while pending and start < len(raw):
         window = raw.slice(start, size)
+        pattern = _float_pattern(pending)
         hits = pc.indices_nonzero(pc.match_substring_regex(window, pattern))
         for i in hits.to_pylist():
             value, _ = inf.parse_json_line(window[i].as_py())
-            if value is not None and any(
-                inf.type_of(found) == inf.FLOAT for found in inf.value_at(value, path)
-            ):
-                return start + i
+            if value is None:
+                continue
+            for path, begin in list(pending.items()):
+                if begin <= start + i and any(
+                    inf.type_of(v) == inf.FLOAT for v in inf.value_at(value, path)
+                ):
+                    found[path] = start + i
+                    del pending[path]
+            if not pending:
+                break
         start, size = start + size, size * 16
-    return None
+    return found
+
+
+def _shown(table: Struct, path: tuple[str, ...], new: Type) -> bool:
+    """Whether the drift ledger can show ``path`` (of type ``new``) apart from its columns
+    and fields: see ``_record_history``."""
+    if not isinstance(_type_at(table, path[:-1]), (Struct, inf.List)):
+        return False
+    had = _type_at(table, path)
+    return not (
+        (isinstance(had, Struct) and isinstance(new, Struct))
+        or (isinstance(had, inf.List) and isinstance(new, inf.List))
+    )
 
 
 def _type_at(t: Type, path: tuple[str, ...]) -> Type | None:

@@ -243,6 +243,98 @@ def test_a_widening_inside_a_chunk_is_recorded_at_its_line_whatever_the_chunks(
     assert rows(whole).column("took_ms")[at - 1].as_py() == 1000.0
 
 
+def _whole_and_chunked_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], table: pa.Schema | None
+) -> tuple[list, list]:
+    """The drift of ``lines`` staged as one chunk, then in chunks of 32 KiB."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    path = tmp_path / "lines.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = stage_logs([str(path)], staging_dir=tmp_path / "whole", existing_schema=table)
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    chunked = stage_logs([str(path)], staging_dir=tmp_path / "chunked", existing_schema=table)
+    return _comparable(whole)[2], _comparable(chunked)[2]
+
+
+def _first_float_line(lines: list[str], *path: str) -> int:
+    """The truth, by Python's json per line: the first line with a float at ``path``
+    (a list's elements fan out as in the drift ledger's ``[]`` steps)."""
+    for number, text in enumerate(lines, 1):
+        found = [json.loads(text)]
+        for step in path:
+            found = [
+                x
+                for v in found
+                for x in (v if step == "[]" and isinstance(v, list) else [v.get(step)])
+                if x is not None
+            ]
+        if any(isinstance(v, float) for v in found):
+            return number
+    raise AssertionError("no float")
+
+
+def test_a_widening_is_found_at_its_line_however_the_writer_spaces_around_the_colon(
+    tmp_path, monkeypatch
+):
+    """Writers that put a space or a tab before a key's colon (``"vals" : [1, 2.5]``, as
+    pretty printers set to one line do): the widening of the table's list of ints and of
+    an int column is at its own line, not at the first line of its chunk."""
+    lines = []
+    for n in range(1, 3_001):
+        vals = "[1, 2]" if n < 2_345 else "[3, 4.5]"
+        took = f"{n}" if n < 2_567 else f"{n}.5"
+        lines.append(f'{{"vals" : {vals}, "took"\t:  {took}, "n": {n}}}')
+    table = pa.schema([("vals", pa.list_(pa.int64())), ("took", pa.int64())])
+    whole, chunked = _whole_and_chunked_drift(tmp_path, monkeypatch, lines, table)
+    widened = [(c, line) for c, k, _, _, _, line in whole if k == "widened"]
+    assert widened == [
+        (("took",), _first_float_line(lines, "took")),
+        (("vals", "[]"), _first_float_line(lines, "vals", "[]")),
+    ]
+    assert chunked == whole
+
+
+def test_a_key_written_with_an_escape_among_escaped_values_widens_at_its_line(
+    tmp_path, monkeypatch
+):
+    """PHP writes every ``/`` as ``\\/``: in each URL, and in the one key where an int
+    column first holds a float (``"p\\/s": 2789.25``). Escapes in values are no reason to
+    read a line in Python (bench_ingest_logs), an escape in the key is: the widening is at
+    its line, whole or in chunks, also for a column new in the file."""
+    lines = []
+    for n in range(1, 3_001):
+        rate = f'"p\\/s": {n}.25' if n == 2_789 else f'"p/s": {n}'
+        late = f'"r\\/s": {n}.5' if n == 2_901 else f'"r/s": {n}'
+        lines.append(f'{{"url": "https:\\/\\/x.io\\/{n}", "lat": 0.5, {rate}, {late}}}')
+    table = pa.schema([("p/s", pa.int64())])
+    whole, chunked = _whole_and_chunked_drift(tmp_path, monkeypatch, lines, table)
+    assert [(c, k, line) for c, k, _, _, _, line in whole if c != ("url",)] == [
+        (("lat",), "added", 1),
+        (("p/s",), "widened", _first_float_line(lines, "p/s")),
+        (("r/s",), "added", 1),
+        (("r/s",), "widened", _first_float_line(lines, "r/s")),
+    ]
+    assert chunked == whole
+
+
+def test_a_key_spelled_like_a_list_step_widens_at_its_line(tmp_path, monkeypatch):
+    """A key named ``[]`` (the ledger's own spelling of a list's elements) that holds ints
+    then a float: staged, at the float's line, whole or in chunks (it raised StopIteration)."""
+    lines = [
+        f'{{"[]": {n if n != 2_345 else 0.5}, "n": {n}, "ok": [{{"[]": {n % 3}}}]}}'
+        for n in range(1, 3_001)
+    ]
+    whole, chunked = _whole_and_chunked_drift(tmp_path, monkeypatch, lines, None)
+    assert [(c, k, new, line) for c, k, _, new, _, line in whole if c == ("[]",)] == [
+        (("[]",), "added", "int64", 1),
+        (("[]",), "widened", "double", _first_float_line(lines, "[]")),
+    ]
+    assert chunked == whole
+
+
 def adversarial_lines(n: int, *, seed: int = 6) -> list[bytes]:
     """JSON lines that push every reader decision: types mixed across lines and changing
     late (int -> float, string -> number, a time field that stops being times), new keys
