@@ -161,11 +161,6 @@ def test_a_rewrite_whose_log_entry_put_got_no_answer_is_in_doubt_not_failed(
 
 @pytest.mark.timeout(300)
 @S3_POSTGRES
-@pytest.mark.xfail(
-    strict=True,
-    reason="deltalake 1.6.6's optimize.compact ignores max_commit_retries and commits its "
-    "removes and adds again one version later (same rows, a second version of one run)",
-)
 def test_a_compaction_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     backend = s3_only
     for i in range(3):
