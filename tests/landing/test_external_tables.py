@@ -412,3 +412,50 @@ def test_an_event_date_that_is_not_the_utc_date_of_event_time_loses_no_rows(lk, 
     result = lk.sql(noon)
     assert result.table.column("n").to_pylist() == [2]
     assert [(s.files_total, s.files_read) for s in result.scans] == [(2, 1)]  # by statistics
+
+
+def test_optimize_leaves_out_the_rows_deletion_vectors_delete_and_every_version_reads_the_same(
+    lk, where
+):
+    """The lake's own compaction commit reads each file as the version holds it: the rows
+    its deletion vector deletes are not written into the new file (and its remove names
+    the vector, as the protocol asks of a file removed with one)."""
+    uri, options = where("dv")
+    write_deltalake(uri, pa.table({"id": pa.array(range(40), pa.int64())}), storage_options=options)
+    more = pa.table({"id": pa.array(range(40, 50), pa.int64())})
+    write_deltalake(uri, more, mode="append", storage_options=options)
+    external.delete_with_vector(uri, options, DELETED, version=2)
+    lk.register_table("ext.dv", uri)
+    compacted = lk.optimize("ext.dv", owned=True)
+    assert compacted is not None and compacted.version == 3
+    kept = [i for i in range(50) if i not in DELETED]
+    for version in (2, 3):
+        assert sorted(_lake_read(lk, "ext.dv", version).column("id").to_pylist()) == kept
+        assert sorted(_kernel_read(lk, uri, version).column("id").to_pylist()) == kept
+    (data_file,) = lk.describe("ext.dv").snapshot.files
+    assert data_file.rows == len(kept) and data_file.deleted_rows == ()
+    removes = [a["remove"] for a in external.read_log_entry(uri, options, 3) if "remove" in a]
+    assert sorted(bool(r.get("deletionVector")) for r in removes) == [False, True]
+    assert all(r["dataChange"] is False for r in removes)
+    assert (compacted.rows_added, compacted.rows_removed) == (0, 0)
+
+
+def test_optimize_rewrites_files_of_a_widened_column_in_its_new_type(lk, where):
+    """Files written before a column was widened (``typeWidening``) hold the narrower type;
+    the compacted file holds the column's type. deltalake 1.6.6's optimize refused the
+    table (an unsupported writer feature), said as a conflict with another writer."""
+    import pyarrow.parquet as pq
+
+    uri, options = where("widened")
+    written = external.widened(uri, options)
+    lk.register_table("ext.widened", uri)
+    compacted = lk.optimize("ext.widened", owned=True)
+    assert compacted is not None and compacted.version == 4
+    expected = _rows(written, ["id", "n"])
+    for version in (3, 4):
+        assert _rows(_lake_read(lk, "ext.widened", version), ["id", "n"]) == expected
+        assert _rows(_kernel_read(lk, uri, version), ["id", "n"]) == expected
+    (data_file,) = lk.describe("ext.widened").snapshot.files
+    fs, base = lk.storage.filesystem_for(uri)
+    with fs.open_input_file(f"{base}/{data_file.path}") as handle:
+        assert pq.ParquetFile(handle).schema_arrow.field("n").type == pa.int64()
