@@ -1488,6 +1488,13 @@ class DeltaStore:
             CommitInDoubt: its log entry's PUT got no answer and it cannot be read back.
         """
         dt = self._latest if base is not None and self._latest is not None else self.open()
+        if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
+            # New files would need the physical names and field ids; deltalake 1.6.6 refuses
+            # too ("Column mapping is not supported for write operation 'OPTIMIZE'").
+            raise UnsupportedTableFeature(
+                f"The Delta table at {self.uri} uses column mapping, which the lake cannot "
+                "write: compact it with an engine that supports the feature."
+            )
         if _own_compaction_refused(dt):
             return self._compact_with_deltalake(
                 run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
@@ -2331,10 +2338,9 @@ OWN_COMPACTION_WRITER_FEATURES = OWN_COMMIT_WRITER_FEATURES | {
 def _own_compaction_refused(dt: deltalake.DeltaTable) -> bool:
     """Whether the lake's own compaction commit cannot serve the table at ``dt``: files it
     cannot read as they are, column mapping (new files would need physical names and field
-    ids), or writer features it does not know to honour. deltalake's optimize then does it."""
+    ids; refused before this is asked), or writer features it does not know to honour.
+    deltalake's optimize then does it."""
     if _unreadable(dt) is not None:
-        return True
-    if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
         return True
     protocol = dt.protocol()
     if protocol.min_writer_version > 7:

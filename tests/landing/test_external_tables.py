@@ -459,3 +459,35 @@ def test_optimize_rewrites_files_of_a_widened_column_in_its_new_type(lk, where):
     fs, base = lk.storage.filesystem_for(uri)
     with fs.open_input_file(f"{base}/{data_file.path}") as handle:
         assert pq.ParquetFile(handle).schema_arrow.field("n").type == pa.int64()
+
+
+def test_optimize_of_a_column_mapped_table_is_refused_in_one_sentence(lk, where):
+    """Column mapping: new files would need the columns' physical names and field ids,
+    which the lake does not write, and deltalake 1.6.6 refuses too (on main its words came
+    out as a storage failure). Nothing is committed."""
+    uri, options = where("mapped")
+    external.column_mapped(uri, options)
+    lk.register_table("ext.mapped", uri)
+    with pytest.raises(UnsupportedTableFeature, match="uses column mapping, which the lake"):
+        lk.optimize("ext.mapped", owned=True)
+    assert external.log_names(uri, options)[-1] == f"{2:020d}.json"
+
+
+def test_optimize_of_a_table_partitioned_by_a_double_goes_through_deltalake(lk, where):
+    """Partition values of types a snapshot does not keep in the log's own text (a double,
+    a timestamp) are spelled deltalake's way: its optimize compacts such a table (the
+    lake's own commit serves the others)."""
+    uri, options = where("floats")
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64()), "f": [1.5] * 3})
+        write_deltalake(uri, rows, mode="append", partition_by=["f"], storage_options=options)
+    lk.register_table("ext.floats", uri)
+    compacted = lk.optimize("ext.floats", owned=True)
+    assert compacted is not None and compacted.version == 2
+    entry = external.read_log_entry(uri, options, 2)
+    assert next(a["commitInfo"] for a in entry if "commitInfo" in a)["clientVersion"] != "lake"
+    for version in (1, 2):
+        ours = _lake_read(lk, "ext.floats", version)
+        assert _rows(ours, ["id", "f"]) == [(i, 1.5) for i in range(6)]
+    assert _rows(_delta_read(uri, options, 2), ["id", "f"]) == [(i, 1.5) for i in range(6)]
+    assert len(lk.describe("ext.floats").snapshot.files) == 1
