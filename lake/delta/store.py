@@ -10,9 +10,11 @@ This module is the only one that calls deltalake; its errors are translated here
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -88,6 +90,9 @@ SAMPLE_FILES = 4
 ``DeltaStore._compaction_sample``)."""
 SINGLE_PUT_BYTES = 8 << 20
 """Files up to this size are uploaded to S3 in one request."""
+PREFETCH_FILES = 16
+"""Small files a compaction on S3 has asked for ahead of the one it reads (see
+``DeltaStore._prefetched``)."""
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
 """Writer features under which an append is its add actions alone (see ``_commit_own``)."""
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
@@ -1508,8 +1513,18 @@ class DeltaStore:
             metrics = _compaction_metrics(plan, target_file_bytes)
             if not plan:
                 return None, metrics
-            if not all(_PLAIN_PATH.fullmatch(f.path) for b in plan for f in b) or any(
-                not _plain_partition(base.schema.field(c).type) for c in base.partition_columns
+            folders = (
+                "/".join(
+                    folder_name(c, b[0].partition_values.get(c)) for c in base.partition_columns
+                )
+                for b in plan
+            )
+            if (
+                not all(_PLAIN_PATH.fullmatch(f.path) for b in plan for f in b)
+                or any(not _PLAIN_PATH.fullmatch(f"{folder}/x") for folder in folders)
+                or any(
+                    not _plain_partition(base.schema.field(c).type) for c in base.partition_columns
+                )
             ):
                 # deltalake escapes paths and spells typed partition values its own way.
                 return self._compact_with_deltalake(
@@ -1586,8 +1601,8 @@ class DeltaStore:
             pending, held = rest.to_batches(), rest.num_rows
 
         try:
-            for number, data_file in enumerate(files):
-                with self._open_data_file(data_file) as parquet:
+            for number, (data_file, sent) in enumerate(self._prefetched(files)):
+                with self._open_data_file(data_file, sent) as parquet:
                     if number == 0:
                         archived = _zstd_columns(parquet.metadata)
                     for batch in _file_rows(parquet, base, data_file):
@@ -1720,7 +1735,7 @@ class DeltaStore:
 
         Raises:
             _Raced: it did (or its entry is gone: the version cannot be judged).
-            CommitInDoubt: the entry could not be read.
+            StorageError: the entry could not be read.
         """
         try:
             entry = self._entry(version)
@@ -1728,11 +1743,8 @@ class DeltaStore:
             # _put_if_absent found the version taken but there is no entry: a local file
             # system without hard links. Not judged: the compaction is planned again.
             raise _Raced from None
-        except OSError as error:
-            said = str(self.storage.translate(error, entry_name(version)))
-            raise CommitInDoubt(
-                table=self.uri, version=version, reason=said.split(";")[0].rstrip(".")
-            ) from error
+        except OSError as error:  # not this compaction's entry: nothing of it is in doubt
+            raise self._translate(error, "reading the log of") from error
         moment = 0
         for line in entry.decode("utf-8").splitlines():
             action = json.loads(line) if line.strip() else {}
@@ -1876,10 +1888,51 @@ class DeltaStore:
             with self._open_data_file(data_file) as parquet:
                 yield from _file_rows(parquet, snapshot, data_file)
 
+    def _prefetched(
+        self, files: Sequence[DataFile]
+    ) -> Iterator[tuple[DataFile, concurrent.futures.Future[bytes] | None]]:
+        """``files``, each with the GET of its bytes already sent when it is small and on S3
+        (up to PREFETCH_FILES ahead, on the process's request threads): read one after the
+        other through pyarrow, each small file cost a compaction three round trips (its
+        size, its footer, its pages)."""
+        if not self.storage.is_s3:
+            yield from ((f, None) for f in files)
+            return
+        _, base = self.storage.filesystem_for(self.uri)
+        ahead: collections.deque[tuple[DataFile, concurrent.futures.Future[bytes] | None]]
+        ahead = collections.deque()
+        waiting = iter(files)
+        try:
+            for f in itertools.chain(waiting, [None]):
+                if f is not None:
+                    sent = None
+                    if f.size <= SINGLE_PUT_BYTES:
+                        path = f"{base.rstrip('/')}/{unquote(f.path)}"
+                        sent = objects.send(objects.get, self.storage, path)
+                    ahead.append((f, sent))
+                    if len(ahead) < PREFETCH_FILES:
+                        continue
+                while ahead and (f is None or len(ahead) >= PREFETCH_FILES):
+                    yield ahead.popleft()
+        finally:
+            for _, sent in ahead:
+                if sent is not None:
+                    sent.cancel()
+
     @contextlib.contextmanager
-    def _open_data_file(self, data_file: DataFile) -> Iterator[pq.ParquetFile]:
+    def _open_data_file(
+        self, data_file: DataFile, sent: concurrent.futures.Future[bytes] | None = None
+    ) -> Iterator[pq.ParquetFile]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if sent is not None:
+            try:
+                content = sent.result()
+            except OSError as error:
+                raise self._translate(error, "reading") from error
+            yield pq.ParquetFile(pa.BufferReader(content))
+            return
         fs, base = self.storage.filesystem_for(self.uri)
         try:
             handle = fs.open_input_file(f"{base.rstrip('/')}/{unquote(data_file.path)}")
