@@ -1688,10 +1688,7 @@ class DeltaStore:
                 "timestamp": moment,
                 "operation": "OPTIMIZE",
                 "operationParameters": parameters,
-                "operationMetrics": {
-                    "numFilesAdded": len(adds),
-                    "numFilesRemoved": len(removes),
-                },
+                "operationMetrics": dict(metrics),
                 "readVersion": base.version,
                 "isBlindAppend": False,
                 "clientVersion": "lake",
