@@ -1509,7 +1509,7 @@ class DeltaStore:
                 # Loaded by its number: the kept log's number can trail its files (see
                 # :meth:`snapshot`), and the removes must name the files of that version.
                 base = self.snapshot(self.open().version())
-            plan = _compaction_plan(base.files, target_file_bytes)
+            plan = compaction_plan(base.files, target_file_bytes)
             metrics = _compaction_metrics(plan, target_file_bytes)
             if not plan:
                 return None, metrics
@@ -1569,13 +1569,20 @@ class DeltaStore:
 
         partitioned = set(base.partition_columns)
         file_schema = pa.schema([f for f in base.schema if f.name not in partitioned])
+        added: list = []
+        # One bin at a time: a compaction of a large table stages one new file, not all.
         with tempfile.TemporaryDirectory(prefix="lake-compact-") as folder:
-            staged = []
-            for number, files in enumerate(plan):
-                path = Path(folder) / f"part-{number:05d}.parquet"
-                self._rewrite_bin(base, files, file_schema, path)
-                staged.append(StagedFile(path, dict(files[0].partition_values)))
-            return self._publish(staged, base.schema, base.partition_columns)
+            try:
+                for number, files in enumerate(plan):
+                    path = Path(folder) / f"part-{number:05d}.parquet"
+                    self._rewrite_bin(base, files, file_schema, path)
+                    staged = StagedFile(path, dict(files[0].partition_values))
+                    added += self._publish([staged], base.schema, base.partition_columns)
+                    path.unlink()
+            except BaseException:
+                self._unpublish(added)  # no entry refers to them
+                raise
+        return added
 
     def _rewrite_bin(
         self, base: Snapshot, files: Sequence[DataFile], file_schema: pa.Schema, path: Path
@@ -2400,7 +2407,7 @@ def _own_compaction_refused(dt: deltalake.DeltaTable) -> bool:
     )
 
 
-def _compaction_plan(
+def compaction_plan(
     files: Sequence[DataFile], target_file_bytes: int
 ) -> list[tuple[DataFile, ...]]:
     """The bins of a compaction: per partition, the files under ``target_file_bytes``,
