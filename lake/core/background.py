@@ -22,7 +22,9 @@ disk: see ``DeltaStore`` for why not on S3):
 
 Auto-compaction stays in the write's call: run here, beside a loop of appends, deltalake's
 optimize lost its commit to the appends 15 times in a row and gave up (its retry reads the
-log again each time; an append of the lake's own takes 3 ms).
+log again each time; an append of the lake's own takes 3 ms). The lake's own compaction
+commit now goes after appends without planning again; moving it here is for a measurement
+on both backend pairs to decide.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ points, in the order a write reaches them:
 * ``upload``: after each data file is copied into the table's location (before the commit);
 * ``own_commit``: a small append has published its files and is about to write its own log
   entry (``lake.delta.store``; another writer may take that version meanwhile);
+* ``compaction_commit``: a compaction has written its new files and is about to write its
+  own log entry (``lake.delta.store``; other writers may commit meanwhile);
 * ``merge``: a merge (upsert) has loaded the table and is about to merge into it;
 * ``checkpoint``: an append's Delta checkpoint is about to be written, on the upkeep thread
   after the append returned (``lake.core.background``);

@@ -62,6 +62,19 @@ class DeletionVector:
             cardinality=int(action["cardinality"]),  # type: ignore[arg-type]
         )
 
+    def to_action(self) -> dict[str, object]:
+        """The descriptor as an action carries it (the inverse of :meth:`from_action`): a
+        ``remove`` of the file names the same vector as its ``add``."""
+        action: dict[str, object] = {
+            "storageType": self.storage_type,
+            "pathOrInlineDv": self.path_or_inline,
+            "sizeInBytes": self.size,
+            "cardinality": self.cardinality,
+        }
+        if self.offset is not None:
+            action["offset"] = self.offset
+        return action
+
     def file_path(self) -> str | None:
         """Where the vector is stored: relative to the table (``u``), absolute (``p``), or
         None (inline)."""

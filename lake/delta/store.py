@@ -10,9 +10,11 @@ This module is the only one that calls deltalake; its errors are translated here
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -20,7 +22,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,7 @@ from lake.delta.types import (
 if TYPE_CHECKING:
     import deltalake
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 log = logging.getLogger("lake")
 
@@ -91,6 +94,9 @@ SAMPLE_FILES = 4
 ``DeltaStore._compaction_sample``)."""
 SINGLE_PUT_BYTES = 8 << 20
 """Files up to this size are uploaded to S3 in one request."""
+PREFETCH_FILES = 16
+"""Small files a compaction on S3 has asked for ahead of the one it reads (see
+``DeltaStore._prefetched``)."""
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
 """Writer features under which an append is its add actions alone (see ``_commit_own``)."""
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
@@ -1100,9 +1106,17 @@ class DeltaStore:
         except Exception as error:  # noqa: BLE001 - a checkpoint is an optimisation only
             log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
 
-    def _derive(self, base: Snapshot, commit: Commit, actions: Sequence[object]) -> None:
+    def _derive(
+        self,
+        base: Snapshot,
+        commit: Commit,
+        actions: Sequence[object],
+        *,
+        removed: Collection[str] = (),
+    ) -> None:
         """Keep the snapshot of ``commit``, an append of ``actions`` committed right after
-        ``base``: the files of ``base`` and the added ones, each with its count and time
+        ``base`` (or a compaction, which also removed the files at the paths ``removed``,
+        decoded): the files of ``base`` and the added ones, each with its count and time
         range from the statistics the lake wrote for it (see :func:`_added_file`)."""
         import pyarrow as pa
 
@@ -1117,8 +1131,9 @@ class DeltaStore:
         while len(derived) >= KEPT_TABLES:
             derived.pop(next(iter(derived)))
         added = tuple(self._added_file(a, base.schema) for a in actions)
+        kept = tuple(f for f in base.files if unquote(f.path) not in removed)
         snapshot = replace(
-            base, version=commit.version, committed_at=commit.committed_at, files=base.files + added
+            base, version=commit.version, committed_at=commit.committed_at, files=kept + added
         )
         ours = _ours()
         ours.pop(self._key, None)
@@ -1490,11 +1505,304 @@ class DeltaStore:
         run_id: str,
         target_file_bytes: int = TARGET_FILE_BYTES,
         metadata: Mapping[str, str] | None = None,
+        base: Snapshot | None = None,
     ) -> tuple[Commit | None, Mapping[str, object]]:
-        """Rewrite small files into fewer large ones (one commit; no data changes).
+        """Rewrite small files into fewer large ones (one commit; no data changes): in each
+        partition, the files under ``target_file_bytes``, largest first, each into the first
+        new file it fits in up to that size (deltalake's bin-packing); a new file of one old
+        file is not made.
+
+        ``base``: the latest version as the caller holds it (the append the compaction
+        follows), planned on without reading the log again; its commit lands after any
+        version committed since that removed none of its files.
 
         Returns (None, metrics) when there was nothing to compact.
+
+        Raises:
+            CommitConflict: other writers kept removing the files it rewrote.
+            CommitInDoubt: its log entry's PUT got no answer and it cannot be read back.
         """
+        dt = self._latest if base is not None and self._latest is not None else self.open()
+        if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
+            # New files would need the physical names and field ids; deltalake 1.6.6 refuses
+            # too ("Column mapping is not supported for write operation 'OPTIMIZE'").
+            raise UnsupportedTableFeature(
+                f"The Delta table at {self.uri} uses column mapping, which the lake cannot "
+                "write: compact it with an engine that supports the feature."
+            )
+        if _own_compaction_refused(dt):
+            return self._compact_with_deltalake(
+                run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
+            )
+        for _ in range(COMPACTION_PLANS):
+            if base is None:
+                # Loaded by its number: the kept log's number can trail its files (see
+                # :meth:`snapshot`), and the removes must name the files of that version.
+                base = self.snapshot(self.open().version())
+            plan = compaction_plan(base.files, target_file_bytes)
+            metrics = _compaction_metrics(plan, target_file_bytes)
+            if not plan:
+                return None, metrics
+            folders = (
+                "/".join(
+                    folder_name(c, b[0].partition_values.get(c)) for c in base.partition_columns
+                )
+                for b in plan
+            )
+            if (
+                not all(_PLAIN_PATH.fullmatch(f.path) for b in plan for f in b)
+                or any(not _PLAIN_PATH.fullmatch(f"{folder}/x") for folder in folders)
+                or any(
+                    not _plain_partition(base.schema.field(c).type) for c in base.partition_columns
+                )
+            ):
+                # deltalake escapes paths and spells typed partition values its own way.
+                return self._compact_with_deltalake(
+                    run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
+                )
+            vectors = (
+                self._deletion_vectors(base.version)
+                if any(f.deleted_rows for b in plan for f in b)
+                else {}
+            )
+            added = self._rewrite_bins(base, plan)
+            try:
+                commit = self._commit_compaction(
+                    base, plan, added, vectors, run_id, target_file_bytes, metrics, metadata
+                )
+            except _Raced:
+                self._unpublish(added)  # no entry refers to them
+                base = None
+                continue
+            except CommitInDoubt:
+                raise  # the entry may still land, and refers to the new files: they stay
+            except BaseException:
+                self._unpublish(added)
+                raise
+            return commit, metrics
+        raise CommitConflict(
+            f"Other writers kept removing files of {self.uri} that this compaction rewrote "
+            f"({COMPACTION_PLANS} plans in a row); nothing was compacted: run it again."
+        )
+
+    def _rewrite_bins(self, base: Snapshot, plan: Sequence[Sequence[DataFile]]) -> list:
+        """Each bin of ``plan`` rewritten into one new file of the table (published, not
+        committed), as the lake writes an append's files: its encodings judged from the
+        bin's first rows (:func:`lake.delta.encoding.writer_options`; a column stored zstd
+        in the first file, an archived one such as a log's ``_raw``, stays so), row groups of
+        ROW_GROUP_ROWS, statistics from the footer (``publish``). Rows a deletion vector
+        deletes are left out; every file is read in the table's current schema (older files
+        of narrower types are cast, columns they predate are null)."""
+        import tempfile
+
+        import pyarrow as pa
+
+        partitioned = set(base.partition_columns)
+        file_schema = pa.schema([f for f in base.schema if f.name not in partitioned])
+        added: list = []
+        # One bin at a time: a compaction of a large table stages one new file, not all.
+        with tempfile.TemporaryDirectory(prefix="lake-compact-") as folder:
+            try:
+                for number, files in enumerate(plan):
+                    path = Path(folder) / f"part-{number:05d}.parquet"
+                    self._rewrite_bin(base, files, file_schema, path)
+                    staged = StagedFile(path, dict(files[0].partition_values))
+                    added += self._publish([staged], base.schema, base.partition_columns)
+                    path.unlink()
+            except BaseException:
+                self._unpublish(added)  # no entry refers to them
+                raise
+        return added
+
+    def _rewrite_bin(
+        self, base: Snapshot, files: Sequence[DataFile], file_schema: pa.Schema, path: Path
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from lake.delta.encoding import writer_options
+
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        writer: pq.ParquetWriter | None = None
+        archived: set[str] = set()
+
+        def write(rows: int) -> None:
+            nonlocal pending, held, writer
+            table = pa.Table.from_batches(pending, file_schema)
+            if writer is None:
+                options = writer_options(table.slice(0, SAMPLE_ROWS), archive=archived)
+                writer = pq.ParquetWriter(path, file_schema, **options)
+            writer.write_table(table.slice(0, rows), row_group_size=ROW_GROUP_ROWS)
+            rest = table.slice(rows).combine_chunks()
+            pending, held = rest.to_batches(), rest.num_rows
+
+        try:
+            for number, (data_file, sent) in enumerate(self._prefetched(files)):
+                with self._open_data_file(data_file, sent) as parquet:
+                    if number == 0:
+                        archived = _zstd_columns(parquet.metadata)
+                    for batch in _file_rows(parquet, base, data_file):
+                        if batch.num_rows:
+                            pending.append(conform(batch, file_schema))
+                            held += batch.num_rows
+                        if held >= ROW_GROUP_ROWS:
+                            write(ROW_GROUP_ROWS * (held // ROW_GROUP_ROWS))
+            if held or writer is None:
+                write(held)
+        except OSError as error:
+            raise self._translate(error, "compacting") from error
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _commit_compaction(
+        self,
+        base: Snapshot,
+        plan: Sequence[Sequence[DataFile]],
+        added: Sequence[object],
+        vectors: Mapping[str, DeletionVector],
+        run_id: str,
+        target_file_bytes: int,
+        metrics: Mapping[str, object],
+        metadata: Mapping[str, str] | None,
+    ) -> Commit:
+        """Commit the compaction's one log entry (its removes and adds, dataChange false) at
+        the version after ``base``, through the same put-if-absent as an append's own
+        commit (:meth:`_put_if_absent`): a lost answer is read back, and the version is
+        made once. A version another writer took first is looked at: when it removed none
+        of the rewritten files and changed neither schema nor protocol (an append), the
+        entry goes to the next version; otherwise the plan is stale (:class:`_Raced`).
+
+        deltalake's optimize did not commit once: after a lost answer it took its own entry
+        for another writer's and committed the same removes and adds again one version
+        later (``max_commit_retries`` is not passed to it).
+
+        Raises:
+            _Raced: another writer removed a rewritten file, or changed the table's metadata.
+            CommitConflict: other writers kept taking the version (TAKEN_RETRIES in a row).
+            CommitInDoubt: see :meth:`_put_if_absent`.
+        """
+        removed = [f for files in plan for f in files]
+        gone = {unquote(f.path) for f in removed}
+        moment = max(int(time.time() * 1000), int(base.committed_at.timestamp() * 1000))
+        partitions = {c: base.schema.field(c).type for c in base.partition_columns}
+        removes = []
+        for f in removed:
+            remove: dict[str, object] = {
+                "path": f.path,
+                "deletionTimestamp": moment,
+                "dataChange": False,
+                "extendedFileMetadata": True,
+                "partitionValues": _log_partition_values(f.partition_values, partitions),
+                "size": f.size,
+            }
+            vector = vectors.get(unquote(f.path))
+            if vector is not None:
+                remove["deletionVector"] = vector.to_action()
+            removes.append({"remove": remove})
+        adds = [
+            {
+                "add": {
+                    "path": a.path,  # type: ignore[attr-defined]
+                    "partitionValues": _log_partition_values(
+                        a.partition_values,  # type: ignore[attr-defined]
+                        partitions,
+                    ),
+                    "size": a.size,  # type: ignore[attr-defined]
+                    "modificationTime": a.modification_time,  # type: ignore[attr-defined]
+                    "dataChange": False,
+                    "stats": a.stats,  # type: ignore[attr-defined]
+                }
+            }
+            for a in added
+        ]
+        parameters = {"targetSize": str(target_file_bytes), "predicate": "[]"}
+        failpoint("compaction_commit")
+        version = base.version + 1
+        for _ in range(TAKEN_RETRIES):
+            info = {
+                "timestamp": moment,
+                "operation": "OPTIMIZE",
+                "operationParameters": parameters,
+                "operationMetrics": dict(metrics),
+                "readVersion": base.version,
+                "isBlindAppend": False,
+                "clientVersion": "lake",
+                RUN_ID_KEY: run_id,
+                OPERATION_KEY: "OPTIMIZE",
+                **(metadata or {}),
+            }
+            entries = [{"commitInfo": info}, *removes, *adds]
+            body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+            if self._put_if_absent(version, body, run_id):
+                break
+            moment = max(moment, self._check_taken(version, gone))
+            version += 1
+        else:
+            raise CommitConflict(
+                f"Other writers kept taking the version this compaction of {self.uri} tried "
+                f"({TAKEN_RETRIES} in a row); run it again."
+            )
+        self._absent = None
+        commit = Commit(
+            version=version,
+            committed_at=_ms_to_datetime(moment),
+            operation="OPTIMIZE",
+            run_id=run_id,
+            metrics=dict(info["operationMetrics"]),  # type: ignore[arg-type]
+            parameters=parameters,
+        )
+        self._mark(version, body)
+        _remember_time(self._key, version, commit.committed_at)
+        if version == base.version + 1:
+            self._derive(base, commit, added, removed=gone)
+        else:
+            _ours().pop(self._key, None)
+        self._checkpoint_if_due(version, body)
+        return commit
+
+    def _check_taken(self, version: int, rewritten: set[str]) -> int:
+        """The commit time of ``version``, another writer's, when a compaction of the files
+        ``rewritten`` may be committed after it: it removed none of them and changed neither
+        the table's metadata nor its protocol.
+
+        Raises:
+            _Raced: it did (or its entry is gone: the version cannot be judged).
+            StorageError: the entry could not be read.
+        """
+        try:
+            entry = self._entry(version)
+        except FileNotFoundError:
+            # _put_if_absent found the version taken but there is no entry: a local file
+            # system without hard links. Not judged: the compaction is planned again.
+            raise _Raced from None
+        except OSError as error:  # not this compaction's entry: nothing of it is in doubt
+            raise self._translate(error, "reading the log of") from error
+        moment = 0
+        for line in entry.decode("utf-8").splitlines():
+            action = json.loads(line) if line.strip() else {}
+            if "metaData" in action or "protocol" in action:
+                raise _Raced
+            for kind in ("remove", "add"):
+                if kind in action and unquote(str(action[kind].get("path"))) in rewritten:
+                    raise _Raced
+            if "commitInfo" in action:
+                moment = int(action["commitInfo"].get("timestamp") or 0)
+        return moment
+
+    def _compact_with_deltalake(
+        self,
+        *,
+        run_id: str,
+        target_file_bytes: int,
+        metadata: Mapping[str, str] | None,
+    ) -> tuple[Commit | None, Mapping[str, object]]:
+        """deltalake's optimize, for tables the lake's own compaction commit does not serve
+        (see :func:`_own_compaction_refused`: column mapping, writer features the lake does
+        not know, escaped paths, typed partition values). It commits again at the next
+        version after a lost answer (see :meth:`_commit_compaction`); :meth:`_commit_checked`
+        reads back what it can."""
         dt = self.open()
         before = dt.version()
         try:
@@ -1610,24 +1918,62 @@ class DeltaStore:
     def scan(self, snapshot: Snapshot) -> Iterator[pa.RecordBatch]:
         """Every row of one version, batch by batch, in the version's schema (partition
         values restored; columns a file predates are null)."""
+        for data_file in snapshot.files:
+            with self._open_data_file(data_file) as parquet:
+                yield from _file_rows(parquet, snapshot, data_file)
+
+    def _prefetched(
+        self, files: Sequence[DataFile]
+    ) -> Iterator[tuple[DataFile, concurrent.futures.Future[bytes] | None]]:
+        """``files``, each with the GET of its bytes already sent when it is small and on S3
+        (up to PREFETCH_FILES ahead, on the process's request threads): read one after the
+        other through pyarrow, each small file cost a compaction three round trips (its
+        size, its footer, its pages)."""
+        if not self.storage.is_s3:
+            yield from ((f, None) for f in files)
+            return
+        _, base = self.storage.filesystem_for(self.uri)
+        ahead: collections.deque[tuple[DataFile, concurrent.futures.Future[bytes] | None]]
+        ahead = collections.deque()
+        waiting = iter(files)
+        try:
+            for f in itertools.chain(waiting, [None]):
+                if f is not None:
+                    sent = None
+                    if f.size <= SINGLE_PUT_BYTES:
+                        path = f"{base.rstrip('/')}/{unquote(f.path)}"
+                        sent = objects.send(objects.get, self.storage, path)
+                    ahead.append((f, sent))
+                    if len(ahead) < PREFETCH_FILES:
+                        continue
+                while ahead and (f is None or len(ahead) >= PREFETCH_FILES):
+                    yield ahead.popleft()
+        finally:
+            for _, sent in ahead:
+                if sent is not None:
+                    sent.cancel()
+
+    @contextlib.contextmanager
+    def _open_data_file(
+        self, data_file: DataFile, sent: concurrent.futures.Future[bytes] | None = None
+    ) -> Iterator[pq.ParquetFile]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        fs, base = self.storage.filesystem_for(self.uri)
-        for data_file in snapshot.files:
+        if sent is not None:
             try:
-                handle = fs.open_input_file(f"{base.rstrip('/')}/{unquote(data_file.path)}")
+                content = sent.result()
             except OSError as error:
                 raise self._translate(error, "reading") from error
-            with handle:
-                start = 0  # the index in the file of the batch's first row
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    read = batch.num_rows
-                    if data_file.deleted_rows:
-                        batch = _without_rows(batch, start, data_file.deleted_rows)
-                    start += read
-                    if snapshot.physical_names:
-                        batch = _logical(batch, snapshot.physical_names)
-                    yield _with_partitions(batch, snapshot.schema, data_file.partition_values)
+            yield pq.ParquetFile(pa.BufferReader(content))
+            return
+        fs, base = self.storage.filesystem_for(self.uri)
+        try:
+            handle = fs.open_input_file(f"{base.rstrip('/')}/{unquote(data_file.path)}")
+        except OSError as error:
+            raise self._translate(error, "reading") from error
+        with handle:
+            yield pq.ParquetFile(handle)
 
     def _append_with_merge(
         self,
@@ -2059,6 +2405,126 @@ def _without_rows(batch: pa.RecordBatch, first: int, deleted: Sequence[int]) -> 
 
     indexes = pa.arange(first, first + batch.num_rows)
     return batch.filter(pc.invert(pc.is_in(indexes, value_set=array(list(deleted), pa.int64()))))
+
+
+COMPACTION_PLANS = 3
+"""Plans a compaction makes when other writers removed files it rewrote meanwhile."""
+OWN_COMPACTION_WRITER_FEATURES = OWN_COMMIT_WRITER_FEATURES | {
+    "deletionVectors",  # the rewritten files leave out the rows their vectors delete
+    "typeWidening",  # every file is read in the table's current types
+    "typeWidening-preview",
+    "vacuumProtocolCheck",
+    "checkConstraints",  # no row changes: the rows kept their constraints
+    "generatedColumns",
+    "changeDataFeed",  # a commit without data change records no change data
+    "identityColumns",
+}
+"""Writer features under which a compaction is its removes and adds alone."""
+
+
+def _own_compaction_refused(dt: deltalake.DeltaTable) -> bool:
+    """Whether the lake's own compaction commit cannot serve the table at ``dt``: files it
+    cannot read as they are, column mapping (new files would need physical names and field
+    ids; refused before this is asked), or writer features it does not know to honour.
+    deltalake's optimize then does it."""
+    if _unreadable(dt) is not None:
+        return True
+    protocol = dt.protocol()
+    if protocol.min_writer_version > 7:
+        return True
+    return protocol.min_writer_version == 7 and not (
+        set(protocol.writer_features or ()) <= OWN_COMPACTION_WRITER_FEATURES
+    )
+
+
+def compaction_plan(
+    files: Sequence[DataFile], target_file_bytes: int
+) -> list[tuple[DataFile, ...]]:
+    """The bins of a compaction: per partition, the files under ``target_file_bytes``,
+    largest first, each into the first bin it fits in up to that size, as deltalake's
+    optimize packs them; a bin of one file is left out (rewriting it changes nothing)."""
+    partitions: dict[tuple[tuple[str, str | None], ...], list[DataFile]] = {}
+    for f in files:
+        if f.size < target_file_bytes:
+            partitions.setdefault(tuple(sorted(f.partition_values.items())), []).append(f)
+    plan: list[tuple[DataFile, ...]] = []
+    for candidates in partitions.values():
+        bins: list[tuple[int, list[DataFile]]] = []
+        for f in sorted(candidates, key=lambda f: f.size, reverse=True):
+            for i, (size, chosen) in enumerate(bins):
+                if size + f.size <= target_file_bytes:
+                    chosen.append(f)
+                    bins[i] = (size + f.size, chosen)
+                    break
+            else:
+                bins.append((f.size, [f]))
+        plan.extend(tuple(chosen) for _, chosen in bins if len(chosen) > 1)
+    return plan
+
+
+def _compaction_metrics(
+    plan: Sequence[Sequence[DataFile]], target_file_bytes: int
+) -> dict[str, object]:
+    removed = [f for files in plan for f in files]
+    return {
+        "numFilesAdded": len(plan),
+        "numFilesRemoved": len(removed),
+        "numBatches": len(plan),
+        "totalSizeRemoved": sum(f.size for f in removed),
+        "partitionsOptimized": len({tuple(sorted(b[0].partition_values.items())) for b in plan}),
+        "targetSize": target_file_bytes,
+    }
+
+
+def _plain_partition(t: pa.DataType) -> bool:
+    """Partition types whose values a snapshot holds in the log's own text (see
+    :func:`lake.delta.partitions.read_text`): the compaction writes them back as they are."""
+    import pyarrow as pa
+
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_date32(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_boolean(t)
+    )
+
+
+def _log_partition_values(
+    values: Mapping[str, str | None], columns: Mapping[str, pa.DataType]
+) -> dict[str, str | None]:
+    """An action's partitionValues: every partition column, null as null."""
+    return {c: values.get(c) for c in columns}
+
+
+def _zstd_columns(metadata: pq.FileMetaData) -> set[str]:
+    """Top-level columns every leaf of which the file stores zstd: the columns the lake
+    archives rather than scans (see :mod:`lake.delta.encoding`), which a rewrite keeps so."""
+    if not metadata.num_row_groups:
+        return set()
+    group = metadata.row_group(0)
+    codecs: dict[str, set[str]] = {}
+    for i in range(group.num_columns):
+        column = group.column(i)
+        codecs.setdefault(column.path_in_schema.split(".", 1)[0], set()).add(column.compression)
+    return {name for name, used in codecs.items() if used == {"ZSTD"}}
+
+
+def _file_rows(
+    parquet: pq.ParquetFile, snapshot: Snapshot, data_file: DataFile
+) -> Iterator[pa.RecordBatch]:
+    """The rows ``snapshot`` holds of one of its files, batch by batch, in its schema: rows
+    its deletion vector deletes left out, columns by their logical names, partition values
+    restored, columns the file predates null, older (narrower) types cast."""
+    start = 0  # the index in the file of the batch's first row
+    for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
+        read = batch.num_rows
+        if data_file.deleted_rows:
+            batch = _without_rows(batch, start, data_file.deleted_rows)
+        start += read
+        if snapshot.physical_names:
+            batch = _logical(batch, snapshot.physical_names)
+        yield _with_partitions(batch, snapshot.schema, data_file.partition_values)
 
 
 def _logical(batch: pa.RecordBatch, physical_names: Mapping[str, str]) -> pa.RecordBatch:

@@ -559,12 +559,12 @@ class TableRun:
                 :meth:`_rewriting`).
         """
         self.prepare(outcome={"rows_added": 0, "rows_removed": 0})
-        with self._rewriting(wait=target_file_bytes is None):
+        with self._rewriting(wait=target_file_bytes is None), self._doubt_named():
             if target_file_bytes is None:
-                commit, _ = self.store.compact(run_id=self.run_id)
+                commit, _ = self.store.compact(run_id=self.run_id, base=previous)
             else:
                 commit, _ = self.store.compact(
-                    run_id=self.run_id, target_file_bytes=target_file_bytes
+                    run_id=self.run_id, target_file_bytes=target_file_bytes, base=previous
                 )
         return None if commit is None else self._record(commit, previous=previous)
 

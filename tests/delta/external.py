@@ -166,6 +166,72 @@ def column_mapped(uri: str, options: dict[str, str], *, mode: str = "name") -> p
     return pa.concat_tables([first, second])
 
 
+def widened(uri: str, options: dict[str, str]) -> pa.Table:
+    """Type widening (the ``typeWidening`` feature, as Spark's ``ALTER TABLE ... CHANGE
+    COLUMN`` writes it): two files with ``n`` an int (versions 0 and 1), the column widened
+    to a long in the schema only (version 2, the old files stay as written), then a file
+    with a value past the int's range (version 3; deltalake writes no such table, so the
+    file and its add action are written here). Returns every row, ``n`` as int64."""
+    import pyarrow.parquet as pq
+
+    parts = [
+        pa.table({"id": pa.array(ids, pa.int64()), "n": pa.array(ids, pa.int32())})
+        for ids in ([0, 1, 2], [3, 4, 5])
+    ]
+    write_deltalake(uri, parts[0], storage_options=options)
+    write_deltalake(uri, parts[1], mode="append", storage_options=options)
+    metadata = next(a["metaData"] for a in read_log_entry(uri, options, 0) if "metaData" in a)
+    schema = json.loads(metadata["schemaString"])
+    for column in schema["fields"]:
+        if column["name"] == "n":
+            column["type"] = "long"
+            column["metadata"] = {"delta.typeChanges": [{"fromType": "integer", "toType": "long"}]}
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["typeWidening"],
+        "writerFeatures": ["typeWidening"],
+    }
+    now = int(time.time() * 1000)
+    write_log_entry(
+        uri,
+        options,
+        2,
+        [
+            {"commitInfo": {"timestamp": now, "operation": "CHANGE COLUMN"}},
+            {"protocol": protocol},
+            {"metaData": {**metadata, "schemaString": json.dumps(schema)}},
+        ],
+    )
+    wide = pa.table({"id": pa.array([6], pa.int64()), "n": pa.array([2**40], pa.int64())})
+    sink = pa.BufferOutputStream()
+    pq.write_table(wide, sink)
+    content = sink.getvalue().to_pybytes()
+    name = f"part-{uuid.uuid4()}.parquet"
+    write_file(uri, options, name, content)
+    stats = {
+        "numRecords": 1,
+        "minValues": {"id": 6, "n": 2**40},
+        "maxValues": {"id": 6, "n": 2**40},
+        "nullCount": {"id": 0, "n": 0},
+    }
+    add = {
+        "path": name,
+        "partitionValues": {},
+        "size": len(content),
+        "modificationTime": now,
+        "dataChange": True,
+        "stats": json.dumps(stats),
+    }
+    write_log_entry(
+        uri,
+        options,
+        3,
+        [{"commitInfo": {"timestamp": now + 1, "operation": "WRITE"}}, {"add": add}],
+    )
+    return pa.concat_tables([p.cast(wide.schema) for p in parts] + [wide])
+
+
 def nested_column_mapped(uri: str, options: dict[str, str]) -> None:
     """Column mapping with a struct column: its fields too are stored under physical names."""
     data = pa.table({"id": [1], "point": pa.array([{"x": 1, "y": 2}])})

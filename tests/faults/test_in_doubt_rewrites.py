@@ -161,11 +161,6 @@ def test_a_rewrite_whose_log_entry_put_got_no_answer_is_in_doubt_not_failed(
 
 @pytest.mark.timeout(300)
 @S3_POSTGRES
-@pytest.mark.xfail(
-    strict=True,
-    reason="deltalake 1.6.6's optimize.compact ignores max_commit_retries and commits its "
-    "removes and adds again one version later (same rows, a second version of one run)",
-)
 def test_a_compaction_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
     backend = s3_only
     for i in range(3):
@@ -245,3 +240,28 @@ def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path
     assert sorted(runs) == list(range(12)), runs
     assert all(lk.run(run).status == "completed" for run in runs.values())
     assert [v.version for v in lk.history(TABLE)] == list(range(12))
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_whose_log_entry_put_got_no_answer_is_in_doubt_and_synced_once(
+    s3_only, lk, tmp_path
+):
+    """The compaction's own entry (as an append's): its PUT got no answer and every retry
+    failed; the files it refers to stay, the entry lands later, and the sync records the
+    compaction as its run's, once, with every row as it was."""
+    backend = s3_only
+    for i in range(3):
+        lk.ingest_logs(TABLE, write_log(tmp_path / f"{i}.jsonl", 2, i, field="writer"))
+    entry = "_delta_log/00000000000000000003.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(backend, "optimize", TABLE, AWS_ENDPOINT_URL=proxy.endpoint)
+        assert_in_doubt(doubted, 3, TABLE)
+        assert proxy.release() == [200]  # the late PUT lands
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1, 2, 3], runs
+    assert lk.run(runs[3]).status == "completed"
+    assert [v.operation for v in lk.history(TABLE)][-1] == "OPTIMIZE"
+    counts = lk.sql(f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer")
+    assert counts.rows() == [{"writer": w, "n": 2} for w in range(3)]
+    assert len(lk.describe(TABLE).snapshot.files) == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 
 from lake.landing.commits import AUTO_COMPACT_SMALL_FILES
 
@@ -88,8 +90,9 @@ def test_optimize_writes_a_dictionary_only_for_columns_whose_values_repeat(lk):
         "latency": False,
         "method": True,
         "status": True,
-        "request.path": True,  # nested leaves keep deltalake's default (see encoding.py)
-        "request.size": True,
+        # nested leaves are judged one by one, as the files of appends are
+        "request.path": True,
+        "request.size": False,
     }
     assert lk.sql("SELECT * FROM web.hits ORDER BY id").rows() == before
 
@@ -124,3 +127,57 @@ def test_tiered_auto_compaction_keeps_the_file_count_under_its_threshold(lk):
     assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.tiers").rows() == [
         {"n": n, "s": sum(range(n))}
     ]
+
+
+def _log(path, day_keys: dict[str | None, list[int]]) -> str:
+    lines = []
+    for day, keys in day_keys.items():
+        for k in keys:
+            record = {"k": k} if day is None else {"ts": f"{day}T10:00:00Z", "k": k}
+            lines.append(json.dumps(record) + "\n")
+    path.write_text("".join(lines))
+    return str(path)
+
+
+def test_optimize_compacts_each_partition_into_its_own_file_and_deltalake_reads_it(lk, tmp_path):
+    for i in range(3):
+        days = {"2026-11-20": [i], "2026-11-21": [10 + i, 20 + i], None: [30 + i]}
+        lk.ingest_logs("app.parts", _log(tmp_path / f"{i}.jsonl", days))
+    info = lk.table("app.parts")
+    options = lk.storage.delta_options()
+    columns = ["k", "_event_date", "ts", "_raw"]
+
+    def deltalake_rows(version=None) -> list[tuple]:
+        table = DeltaTable(info.location, version=version, storage_options=options)
+        return sorted(
+            tuple(r.values()) for r in table.to_pyarrow_table(columns=columns).to_pylist()
+        )
+
+    def by_day(version) -> list[dict]:
+        return lk.sql(
+            "SELECT _event_date AS d, count(*) AS n, sum(k) AS s FROM app.parts "
+            f"VERSION AS OF {version} GROUP BY d ORDER BY d NULLS LAST"
+        ).rows()
+
+    before = lk.describe("app.parts").snapshot
+    assert len(before.files) == 9
+    rows, days = deltalake_rows(), by_day(before.version)
+    compacted = lk.optimize("app.parts")
+    assert compacted is not None and compacted.version == before.version + 1
+    after = lk.describe("app.parts").snapshot
+    assert sorted(str(f.partition_values["_event_date"]) for f in after.files) == [
+        "2026-11-20",
+        "2026-11-21",
+        "None",
+    ]
+    assert (compacted.files_total, compacted.rows_total) == (3, before.rows)
+    assert deltalake_rows() == deltalake_rows(before.version) == rows
+    assert by_day(compacted.version) == by_day(before.version) == days
+    one_day = "SELECT count(*) AS n FROM app.parts WHERE _event_date = DATE '2026-11-21'"
+    assert lk.sql(one_day).rows() == [{"n": 6}]
+    # The archived column stays as the ingest wrote it: zstd, no statistics.
+    fs, base = lk.storage.filesystem_for(info.location)
+    with fs.open_input_file(f"{base}/{after.files[0].path}") as handle:
+        group = pq.ParquetFile(handle).metadata.row_group(0)
+    codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(8)}
+    assert codecs["_raw"] == "ZSTD" and codecs["k"] == "LZ4"
