@@ -760,7 +760,9 @@ class DeltaStore:
                 self._unpublish(actions or [])
                 actions = None
                 try:
-                    return self._append_with_merge(files, schema, partition_by, properties, run_id)
+                    return self._append_with_merge(
+                        files, schema, partition_by, properties, run_id, before
+                    )
                 except _Raced:
                     # Lost to a commit that changed the schema: maybe its own, made already
                     # (its PUT stored, the answer lost, the retry refused).
@@ -1636,9 +1638,12 @@ class DeltaStore:
         partition_by: Sequence[str],
         properties: object,
         run_id: str,
+        before: int,
     ) -> Commit:
         """Append staged files whose schema adds columns: deltalake re-encodes them so the
-        new schema and the files land in one commit."""
+        new schema and the files land in one commit. An error after the commit was made (the
+        checkpoint's PUT), or of its entry's PUT, is told as every commit's is
+        (:meth:`_after_failed_put`; ``before``: the version the table was at)."""
         try:
             self._write(
                 self.uri,
@@ -1651,6 +1656,9 @@ class DeltaStore:
         except Exception as error:  # noqa: BLE001
             if _metadata_changed(error):
                 raise _Raced from error
+            found = self._after_failed_put(error, before, run_id)
+            if found is not None:
+                return found
             raise self._translate(error, "writing to") from error
         return self._find_commit(run_id)
 

@@ -386,3 +386,30 @@ def test_a_sync_that_does_not_find_the_commit_of_a_run_in_doubt_lets_its_claims_
         assert landed.returncode == 0, landed.stderr
         assert proxy.release() == [412]  # too late: version 1 is the new ingest's
     assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_entry_put_got_no_answer_is_in_doubt(s3_only, lk, tmp_path):
+    """deltalake's schema-merging append (the file adds a field): every PUT of its entry
+    failed, the first held to land later. It said the S3 server refused the write, a plain
+    failure whose claims the next ingest of the file let go: it must say the commit is in
+    doubt and keep them until a sync."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    wider = tmp_path / "wider.jsonl"
+    write_log(wider, 3, 1, field="writer")
+    wider.write_text(wider.read_text().replace('"k": ', '"extra": "x", "k": '))
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(
+            backend, "ingest", "logs", TABLE, str(wider), AWS_ENDPOINT_URL=proxy.endpoint
+        )
+        assert_in_doubt(doubted, 1, TABLE)
+        refused = run_lake(backend, "ingest", "logs", TABLE, str(wider))
+        assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
+        assert proxy.release() == [200]
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert run_lake(backend, "ingest", "logs", TABLE, str(wider)).returncode == 0
+    assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 3}]

@@ -245,3 +245,34 @@ def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path
     assert sorted(runs) == list(range(12)), runs
     assert all(lk.run(run).status == "completed" for run in runs.values())
     assert [v.version for v in lk.history(TABLE)] == list(range(12))
+
+
+@pytest.mark.timeout(600)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path):
+    """The append that reaches the checkpoint interval adds a column: deltalake's
+    schema-merging append commits it and then fails to PUT the checkpoint. That path
+    reported the failure as the write's own (the run failed, its version in the table),
+    where every other deltalake commit reports the commit made, with a warning."""
+    backend = s3_only
+
+    def no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
+        return "fail" if method == "PUT" and ".checkpoint" in path else None
+
+    with S3FaultProxy(backend.s3.endpoint, no_checkpoints) as proxy:
+        for n in range(10):
+            path = tmp_path / f"{n}.jsonl"
+            write_log(path, 1, n, field="writer")
+            if n == 9:  # a new field: the table gains a column in version 9
+                path.write_text(path.read_text().replace('"k": 0', '"k": 0, "extra": "x"'))
+            done = run_lake(
+                backend, "ingest", "logs", TABLE, str(path), AWS_ENDPOINT_URL=proxy.endpoint
+            )
+            assert done.returncode == 0, (n, done.stderr)
+    assert "is committed, but deltalake failed after it" in done.stderr, done.stderr
+    refused = [p for method, p, status in proxy.seen if method == "PUT" and status == 503]
+    assert refused, "a checkpoint was written and refused"
+    runs = runs_in_log(backend, lk, TABLE)
+    assert sorted(runs) == list(range(10)), runs
+    assert all(lk.run(run).status == "completed" for run in runs.values())
+    assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 1}]
