@@ -1474,12 +1474,13 @@ class DeltaStore:
             except CommitFailedError:
                 previous = self._committed_since(before, run_id)
                 if previous is not None:  # the "failed" attempt did commit
-                    return previous, {}
+                    # Its counts are in its log entry (the outcome records updates apart).
+                    return previous, previous.metrics
                 time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
             except Exception as error:  # noqa: BLE001
                 found = self._after_failed_put(error, before, run_id)
                 if found is not None:
-                    return found, {}
+                    return found, found.metrics
                 raise self._translate(error, "merging into") from error
         raise CommitConflict(
             f"Merging into {self.uri} kept conflicting with other writers after {MERGE_RETRIES} "
