@@ -305,6 +305,8 @@ def run(
         return Fetched(table=table, types=types, truncated=truncated)
     finally:
         done.set()
+        if timer is not None:
+            timer.join()  # no interrupt of its may reach the connection's next statement
 
 
 def ran_past(timeout_s: float | None) -> QueryTimeout:
