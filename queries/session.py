@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 100_000
+INTERRUPT_AGAIN_S = 0.01
+"""How often a statement past its time limit is interrupted again (see :func:`run`)."""
 # Parquet footers are cached: a Delta data file is written once and never changed in place,
 # and a table version lists tens to thousands of them (one query re-read them all).
 _DATABASE_SETTINGS = "SET GLOBAL parquet_metadata_cache = true"
@@ -262,9 +264,21 @@ def run(
     """
     import pyarrow as pa
 
-    timer = threading.Timer(timeout_s, connection.interrupt) if timeout_s else None
+    done = threading.Event()
+
+    def stop() -> None:
+        # An interrupt that reaches DuckDB before the statement started is lost (nothing
+        # runs yet): with what little is left of a call's time limit (queries.sql), the
+        # timer fired first and the statement then ran without any. Sent again until the
+        # run ends, it stops the statement once it runs.
+        if done.wait(timeout_s):
+            return
+        while not done.is_set():
+            connection.interrupt()
+            done.wait(INTERRUPT_AGAIN_S)
+
+    timer = threading.Thread(target=stop, daemon=True) if timeout_s else None
     if timer is not None:
-        timer.daemon = True
         timer.start()
     try:
         connection.execute(sql)
@@ -290,8 +304,9 @@ def run(
             table = table.slice(0, max_rows)
         return Fetched(table=table, types=types, truncated=truncated)
     finally:
+        done.set()
         if timer is not None:
-            timer.cancel()
+            timer.join()  # no interrupt of its may reach the connection's next statement
 
 
 def ran_past(timeout_s: float | None) -> QueryTimeout:

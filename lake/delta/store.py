@@ -766,7 +766,9 @@ class DeltaStore:
                 self._unpublish(actions or [])
                 actions = None
                 try:
-                    return self._append_with_merge(files, schema, partition_by, properties, run_id)
+                    return self._append_with_merge(
+                        files, schema, partition_by, properties, run_id, before
+                    )
                 except _Raced:
                     # Lost to a commit that changed the schema: maybe its own, made already
                     # (its PUT stored, the answer lost, the retry refused).
@@ -1487,12 +1489,13 @@ class DeltaStore:
             except CommitFailedError:
                 previous = self._committed_since(before, run_id)
                 if previous is not None:  # the "failed" attempt did commit
-                    return previous, {}
+                    # Its counts are in its log entry (the outcome records updates apart).
+                    return previous, previous.metrics
                 time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
             except Exception as error:  # noqa: BLE001
                 found = self._after_failed_put(error, before, run_id)
                 if found is not None:
-                    return found, {}
+                    return found, found.metrics
                 raise self._translate(error, "merging into") from error
         raise CommitConflict(
             f"Merging into {self.uri} kept conflicting with other writers after {MERGE_RETRIES} "
@@ -1982,9 +1985,12 @@ class DeltaStore:
         partition_by: Sequence[str],
         properties: object,
         run_id: str,
+        before: int,
     ) -> Commit:
         """Append staged files whose schema adds columns: deltalake re-encodes them so the
-        new schema and the files land in one commit."""
+        new schema and the files land in one commit. An error after the commit was made (the
+        checkpoint's PUT), or of its entry's PUT, is told as every commit's is
+        (:meth:`_after_failed_put`; ``before``: the version the table was at)."""
         try:
             self._write(
                 self.uri,
@@ -1997,6 +2003,9 @@ class DeltaStore:
         except Exception as error:  # noqa: BLE001
             if _metadata_changed(error):
                 raise _Raced from error
+            found = self._after_failed_put(error, before, run_id)
+            if found is not None:
+                return found
             raise self._translate(error, "writing to") from error
         return self._find_commit(run_id)
 

@@ -386,3 +386,99 @@ def test_a_sync_that_does_not_find_the_commit_of_a_run_in_doubt_lets_its_claims_
         assert landed.returncode == 0, landed.stderr
         assert proxy.release() == [412]  # too late: version 1 is the new ingest's
     assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_two_runs_in_doubt_on_one_table_block_only_their_own_files_and_one_sync_settles_both(
+    s3_only, lk, tmp_path
+):
+    """Two log ingests of different files both end in doubt at version 1 (their PUTs
+    held): the second was not refused for the first's claim (another file). A third ingest
+    of the first's file is refused. Once both PUTs are let go (the first lands, the second
+    finds version 1 taken), one sync records the first and lets the second's claims go:
+    its file is ingested once, the first's is not ingested again."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    second = write_log(tmp_path / "second.jsonl", 3, 1, field="writer")
+    other = write_log(tmp_path / "other.jsonl", 4, 2, field="writer")
+    entry = "_delta_log/00000000000000000001.json"
+    with (
+        S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as one,
+        S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as two,
+    ):
+        a = run_lake(backend, "ingest", "logs", TABLE, second, AWS_ENDPOINT_URL=one.endpoint)
+        assert_in_doubt(a, 1, TABLE)
+        b = run_lake(backend, "ingest", "logs", TABLE, other, AWS_ENDPOINT_URL=two.endpoint)
+        assert_in_doubt(b, 1, TABLE)
+        refused = run_lake(backend, "ingest", "logs", TABLE, second)
+        assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
+        assert one.release() == [200]
+        assert two.release() == [412]
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    for args in ((other,), (second,)):
+        done = run_lake(backend, "ingest", "logs", TABLE, *args)
+        assert done.returncode == 0, done.stderr
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [
+        {"writer": 0, "n": 2},
+        {"writer": 1, "n": 3},
+        {"writer": 2, "n": 4},
+    ]
+    assert _versions(lk) == [(0, 2, 2), (1, 3, 5), (2, 4, 9)]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_late_entry_that_lands_after_the_sync_let_its_claims_go_is_recorded_not_repeated(
+    s3_only, lk, tmp_path
+):
+    """The user syncs while the PUT is still on its way (the claims go), and it lands
+    afterwards: the next ingest of the same file records the late version as the run's
+    (its ranges committed with it) and skips the file, rather than ingest it again."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    second = write_log(tmp_path / "second.jsonl", 3, 1, field="writer")
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(
+            backend, "ingest", "logs", TABLE, second, AWS_ENDPOINT_URL=proxy.endpoint
+        )
+        assert_in_doubt(doubted, 1, TABLE)
+        assert sorted(synced_runs(backend, lk, TABLE)) == [0]
+        assert proxy.release() == [200]
+    again = run_lake(backend, "ingest", "logs", TABLE, second)
+    assert again.returncode == 0, again.stderr
+    by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
+    assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
+    runs = runs_in_log(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert lk.run(runs[1]).status == "completed"
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_entry_put_got_no_answer_is_in_doubt(s3_only, lk, tmp_path):
+    """deltalake's schema-merging append (the file adds a field): every PUT of its entry
+    failed, the first held to land later. It said the S3 server refused the write, a plain
+    failure whose claims the next ingest of the file let go: it must say the commit is in
+    doubt and keep them until a sync."""
+    backend = s3_only
+    lk.ingest_logs(TABLE, write_log(tmp_path / "first.jsonl", 2, 0, field="writer"))
+    wider = tmp_path / "wider.jsonl"
+    write_log(wider, 3, 1, field="writer")
+    wider.write_text(wider.read_text().replace('"k": ', '"extra": "x", "k": '))
+    entry = "_delta_log/00000000000000000001.json"
+    with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
+        doubted = run_lake(
+            backend, "ingest", "logs", TABLE, str(wider), AWS_ENDPOINT_URL=proxy.endpoint
+        )
+        assert_in_doubt(doubted, 1, TABLE)
+        refused = run_lake(backend, "ingest", "logs", TABLE, str(wider))
+        assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
+        assert proxy.release() == [200]
+    runs = synced_runs(backend, lk, TABLE)
+    assert sorted(runs) == [0, 1], runs
+    assert run_lake(backend, "ingest", "logs", TABLE, str(wider)).returncode == 0
+    assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 3}]

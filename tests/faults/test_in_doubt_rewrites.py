@@ -265,3 +265,52 @@ def test_a_compaction_whose_log_entry_put_got_no_answer_is_in_doubt_and_synced_o
     counts = lk.sql(f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer")
     assert counts.rows() == [{"writer": w, "n": 2} for w in range(3)]
     assert len(lk.describe(TABLE).snapshot.files) == 1
+
+
+@pytest.mark.timeout(600)
+@S3_POSTGRES
+def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path):
+    """The append that reaches the checkpoint interval adds a column: deltalake's
+    schema-merging append commits it and then fails to PUT the checkpoint. That path
+    reported the failure as the write's own (the run failed, its version in the table),
+    where every other deltalake commit reports the commit made, with a warning."""
+    backend = s3_only
+
+    def no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
+        return "fail" if method == "PUT" and ".checkpoint" in path else None
+
+    with S3FaultProxy(backend.s3.endpoint, no_checkpoints) as proxy:
+        for n in range(10):
+            path = tmp_path / f"{n}.jsonl"
+            write_log(path, 1, n, field="writer")
+            if n == 9:  # a new field: the table gains a column in version 9
+                path.write_text(path.read_text().replace('"k": 0', '"k": 0, "extra": "x"'))
+            done = run_lake(
+                backend, "ingest", "logs", TABLE, str(path), AWS_ENDPOINT_URL=proxy.endpoint
+            )
+            assert done.returncode == 0, (n, done.stderr)
+    assert "is committed, but deltalake failed after it" in done.stderr, done.stderr
+    refused = [p for method, p, status in proxy.seen if method == "PUT" and status == 503]
+    assert refused, "a checkpoint was written and refused"
+    runs = runs_in_log(backend, lk, TABLE)
+    assert sorted(runs) == list(range(10)), runs
+    assert all(lk.run(run).status == "completed" for run in runs.values())
+    assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 1}]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_merge_whose_answer_was_lost_records_its_own_counts(s3_only, lk, tmp_path):
+    """A merge found made after its error (its answer lost, or the checkpoint after it
+    failed) has its counts in its log entry: they were dropped, and the version recorded
+    every row read as added (an update of one row and an insert of one: two added)."""
+    backend = s3_only
+    url = _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
+    extract = ("--table", "t", "--mode", "incremental", "--cursor", "updated_at", "--key", "id")
+    first = run_lake(backend, "ingest", "db", TABLE, "--source", url, *extract)
+    assert first.returncode == 0, first.stderr
+    _source(tmp_path / "src.db", [(1, "a", 1), (2, "bb", 2), (3, "c", 2)])
+    done, puts = _lose_version(backend, 1, "ingest", "db", TABLE, "--source", url, *extract)
+    assert done.returncode == 0, done.stderr
+    assert puts[:2] == [200, 412], puts
+    assert _history(lk) == [(0, 2, 2), (1, 1, 3)]

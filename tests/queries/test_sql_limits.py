@@ -382,3 +382,38 @@ def test_query_limits_come_from_the_environment_or_lake_toml_with_defaults(tmp_p
         with pytest.raises(ConfigError, match=phrase) as raised:
             resolve(cwd=tmp_path, environ={name: value})
         assert name in str(raised.value) and "lake.toml" in str(raised.value)
+
+
+def test_a_statement_whose_time_limit_ran_out_before_it_started_is_still_stopped():
+    """What is left of a call's time limit may be a few microseconds (queries.sql hands a
+    run again what is left): the timer then interrupted DuckDB before the statement began,
+    DuckDB dropped the interrupt (nothing ran yet), and the statement ran with no limit."""
+    import threading
+
+    import duckdb
+
+    class StartsAfterTheInterrupt:
+        """A DuckDB connection whose statement starts once the timer interrupted it."""
+
+        def __init__(self) -> None:
+            self.connection = duckdb.connect()
+            self.interrupted = threading.Event()
+
+        def interrupt(self) -> None:
+            self.connection.interrupt()
+            self.interrupted.set()
+
+        def execute(self, sql: str):
+            assert self.interrupted.wait(60), "the timer never fired"
+            return self.connection.execute(sql)
+
+        def __getattr__(self, name: str):
+            return getattr(self.connection, name)
+
+    with pytest.raises(duckdb.InterruptException):
+        session.run(
+            StartsAfterTheInterrupt(),  # type: ignore[arg-type]
+            "SELECT count(*) AS n FROM range(30000000000) a",
+            max_rows=None,
+            timeout_s=1e-6,
+        )
