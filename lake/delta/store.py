@@ -2504,16 +2504,20 @@ def _log_partition_values(
 
 
 def _zstd_columns(metadata: pq.FileMetaData) -> set[str]:
-    """Top-level columns every leaf of which the file stores zstd: the columns the lake
-    archives rather than scans (see :mod:`lake.delta.encoding`), which a rewrite keeps so."""
+    """Top-level columns every leaf of which the file stores zstd without statistics: the
+    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
+    rewrite keeps so. zstd alone does not say it: engines that compress every column with
+    zstd (Trino) write statistics a filter skips files by."""
     if not metadata.num_row_groups:
         return set()
     group = metadata.row_group(0)
-    codecs: dict[str, set[str]] = {}
+    archived: dict[str, bool] = {}
     for i in range(group.num_columns):
         column = group.column(i)
-        codecs.setdefault(column.path_in_schema.split(".", 1)[0], set()).add(column.compression)
-    return {name for name, used in codecs.items() if used == {"ZSTD"}}
+        top = column.path_in_schema.split(".", 1)[0]
+        leaf = column.compression == "ZSTD" and not column.is_stats_set
+        archived[top] = archived.get(top, True) and leaf
+    return {name for name, kept in archived.items() if kept}
 
 
 def _file_rows(
