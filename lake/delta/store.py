@@ -1525,23 +1525,29 @@ class DeltaStore:
             CommitConflict: other writers kept removing the files it rewrote.
             CommitInDoubt: its log entry's PUT got no answer and it cannot be read back.
         """
-        dt = self._latest if base is not None and self._latest is not None else self.open()
-        if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
-            # New files would need the physical names and field ids; deltalake 1.6.6 refuses
-            # too ("Column mapping is not supported for write operation 'OPTIMIZE'").
-            raise UnsupportedTableFeature(
-                f"The Delta table at {self.uri} uses column mapping, which the lake cannot "
-                "write: compact it with an engine that supports the feature."
-            )
-        if _own_compaction_refused(dt):
-            return self._compact_with_deltalake(
-                run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
-            )
+        dt = self._latest if base is not None else None
         for _ in range(COMPACTION_PLANS):
             if base is None:
                 # Loaded by its number: the kept log's number can trail its files (see
                 # :meth:`snapshot`), and the removes must name the files of that version.
-                base = self.snapshot(self.open().version())
+                dt = self.open()
+                base = self.snapshot(dt.version())
+            elif dt is None:
+                dt = self.open()
+            # Judged again on each plan: the writer that made the last one stale may have
+            # changed the protocol or the table's configuration.
+            if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
+                # New files would need the physical names and field ids; deltalake 1.6.6
+                # refuses too ("Column mapping is not supported for write operation
+                # 'OPTIMIZE'").
+                raise UnsupportedTableFeature(
+                    f"The Delta table at {self.uri} uses column mapping, which the lake cannot "
+                    "write: compact it with an engine that supports the feature."
+                )
+            if _own_compaction_refused(dt):
+                return self._compact_with_deltalake(
+                    run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
+                )
             plan = compaction_plan(base.files, target_file_bytes)
             metrics = _compaction_metrics(plan, target_file_bytes)
             if not plan:
@@ -1575,7 +1581,7 @@ class DeltaStore:
                 )
             except _Raced:
                 self._unpublish(added)  # no entry refers to them
-                base = None
+                base = dt = None
                 continue
             except CommitInDoubt:
                 raise  # the entry may still land, and refers to the new files: they stay
@@ -2507,16 +2513,20 @@ def _log_partition_values(
 
 
 def _zstd_columns(metadata: pq.FileMetaData) -> set[str]:
-    """Top-level columns every leaf of which the file stores zstd: the columns the lake
-    archives rather than scans (see :mod:`lake.delta.encoding`), which a rewrite keeps so."""
+    """Top-level columns every leaf of which the file stores zstd without statistics: the
+    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
+    rewrite keeps so. zstd alone does not say it: engines that compress every column with
+    zstd (Trino) write statistics a filter skips files by."""
     if not metadata.num_row_groups:
         return set()
     group = metadata.row_group(0)
-    codecs: dict[str, set[str]] = {}
+    archived: dict[str, bool] = {}
     for i in range(group.num_columns):
         column = group.column(i)
-        codecs.setdefault(column.path_in_schema.split(".", 1)[0], set()).add(column.compression)
-    return {name for name, used in codecs.items() if used == {"ZSTD"}}
+        top = column.path_in_schema.split(".", 1)[0]
+        leaf = column.compression == "ZSTD" and not column.is_stats_set
+        archived[top] = archived.get(top, True) and leaf
+    return {name for name, kept in archived.items() if kept}
 
 
 def _file_rows(

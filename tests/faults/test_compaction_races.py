@@ -76,3 +76,40 @@ def test_a_compaction_whose_files_another_writer_removed_meanwhile_plans_again(
     assert _deltalake_rows(lk, 4) == expected
     assert _counts(lk) == [{"tag": 0, "n": 3}, {"tag": 2, "n": 3}]
     assert len(lk.describe(TABLE).snapshot.files) == 1
+
+
+@pytest.mark.timeout(240)
+def test_a_compaction_planned_again_after_a_protocol_change_honours_the_new_protocol(
+    backend, lk, tmp_path
+):
+    """Another writer upgrades the protocol while the compaction commits: a writer feature
+    the lake does not know (row tracking asks every new file for its row ids) refuses the
+    lake's own commit on the table. The plan made again after the race must see it too,
+    not only the first one."""
+    from tests.delta import external
+
+    _ingest(lk, tmp_path, range(3))
+    location = lk.catalog.get_table(TableName.parse(TABLE)).location
+    options = lk.storage.delta_options()
+    env = child_env(backend, LAKE_FAILPOINT="compaction_commit:stop")
+    with stopped_child(lake_argv("optimize", TABLE), env) as resume:
+        features = ["appendOnly", "invariants", "domainMetadata", "rowTracking"]
+        protocol = {"minReaderVersion": 1, "minWriterVersion": 7, "writerFeatures": features}
+        info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
+        external.write_log_entry(
+            location, options, 3, [{"commitInfo": info}, {"protocol": protocol}]
+        )
+        done = resume()
+    assert "rowTracking" in (
+        DeltaTable(location, storage_options=options).protocol().writer_features or []
+    )
+    # deltalake 1.6.6's optimize refuses the feature too (said as a conflict): nothing lands.
+    later = [n for n in external.log_names(location, options) if n > f"{3:020d}.json"]
+    assert all(
+        a["commitInfo"].get("clientVersion") != "lake"
+        for n in later
+        if n.endswith(".json")
+        for a in external.read_log_entry(location, options, int(n.split(".")[0]))
+        if "commitInfo" in a
+    ), done.stderr
+    assert _deltalake_rows(lk) == sorted((t, k) for t in range(3) for k in range(3))

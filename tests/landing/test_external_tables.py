@@ -8,6 +8,7 @@ written after the Delta protocol where deltalake writes no such thing).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -491,3 +492,29 @@ def test_optimize_of_a_table_partitioned_by_a_double_goes_through_deltalake(lk, 
         assert _rows(ours, ["id", "f"]) == [(i, 1.5) for i in range(6)]
     assert _rows(_delta_read(uri, options, 2), ["id", "f"]) == [(i, 1.5) for i in range(6)]
     assert len(lk.describe("ext.floats").snapshot.files) == 1
+
+
+def test_optimize_of_a_table_another_engine_wrote_all_in_zstd_keeps_statistics(lk, where):
+    """Engines that compress every column with zstd (Trino's default; Spark's with
+    ``parquet.compression.codec=zstd``) write statistics for each: the compacted file keeps
+    them, which readers skip the file by. Only a column the lake archives (zstd and no
+    statistics, such as a log's ``_raw``) is written so again."""
+    from deltalake import WriterProperties
+
+    uri, options = where("zstd")
+    for first in (0, 10, 20):
+        rows = pa.table({"id": pa.array(range(first, first + 10), pa.int64())})
+        write_deltalake(
+            uri,
+            rows,
+            mode="append",
+            storage_options=options,
+            writer_properties=WriterProperties(compression="ZSTD"),
+        )
+    lk.register_table("ext.zstd", uri)
+    compacted = lk.optimize("ext.zstd", owned=True)
+    assert compacted is not None and compacted.version == 3
+    [add] = [a["add"] for a in external.read_log_entry(uri, options, 3) if "add" in a]
+    stats = json.loads(add["stats"])
+    assert (stats["minValues"], stats["maxValues"]) == ({"id": 0}, {"id": 29})
+    assert sorted(_kernel_read(lk, uri, 3).column("id").to_pylist()) == list(range(30))
