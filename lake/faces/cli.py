@@ -1431,7 +1431,8 @@ def catalog_sync(
     catalog: CatalogOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Record Delta versions the catalog is missing (after a crash, or writes by other tools).
+    """Record Delta versions the catalog is missing (after a crash, or writes by other tools);
+    let go of the claims of runs whose commit was in doubt and is not in the log (released).
 
     Example:  lake catalog sync web.access
     """
@@ -1442,7 +1443,9 @@ def catalog_sync(
     if output is Output.json:
         print_json(results)
     else:
-        print_rows(results, columns=["table", "recorded", "latest"], empty="No tables to sync.")
+        print_rows(
+            results, columns=["table", "recorded", "latest", "released"], empty="No tables to sync."
+        )
 
 
 # -- the HTTP service -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ that run prepared (see ``catalog.recording``). Runs every time a table is touche
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
@@ -28,9 +28,17 @@ class SyncResult:
     recorded: tuple[int, ...]
     """Versions recorded by this sync (empty when the catalog was current)."""
     latest: int | None
+    released: tuple[str, ...] = ()
+    """Runs whose commit was in doubt and is not in the log: their claims let go by this
+    sync (``settle``), so a write may take what they had taken."""
 
     def to_json(self) -> dict[str, object]:
-        return {"table": self.table, "recorded": list(self.recorded), "latest": self.latest}
+        return {
+            "table": self.table,
+            "recorded": list(self.recorded),
+            "latest": self.latest,
+            "released": list(self.released),
+        }
 
 
 def sync_table(
@@ -52,7 +60,7 @@ def sync_table(
     if reap:
         catalog.reap_dead_runs()
     if settle:
-        catalog.settle_claims_in_doubt(table)
+        result = replace(result, released=tuple(catalog.settle_claims_in_doubt(table)))
     return result
 
 

@@ -302,12 +302,12 @@ def test_catalog_sync_records_versions_written_by_another_tool(lk, cli):
     result = cli("catalog", "sync", "--output", "json")
 
     assert result.exit_code == 0, result.stderr
-    assert result.json() == [{"table": "ml.labels", "recorded": [1], "latest": 1}]
+    assert result.json() == [{"table": "ml.labels", "recorded": [1], "latest": 1, "released": []}]
     version = lk.catalog.get_version(info, 1)
     assert version.run_id is None
     assert (version.rows_added, version.rows_total) == (4, 7)
     again = cli("catalog", "sync", "ml.labels", "--output", "json")
-    assert again.json() == [{"table": "ml.labels", "recorded": [], "latest": 1}]
+    assert again.json() == [{"table": "ml.labels", "recorded": [], "latest": 1, "released": []}]
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):

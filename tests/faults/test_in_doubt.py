@@ -380,8 +380,13 @@ def test_a_sync_that_does_not_find_the_commit_of_a_run_in_doubt_lets_its_claims_
         assert_in_doubt(doubted, 1, TABLE)
         refused = run_lake(backend, "ingest", "logs", TABLE, second)
         assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
-        runs = synced_runs(backend, lk, TABLE)  # the entry is not there: the claims go
-        assert sorted(runs) == [0], runs
+        synced = run_lake(backend, "catalog", "sync", TABLE, "--output", "json")
+        assert synced.returncode == 0, synced.stderr
+        # The entry is not there: the claims go, and the sync names the run they were of.
+        [result] = json.loads(synced.stdout)
+        assert result["recorded"] == [] and len(result["released"]) == 1, result
+        assert lk.run(result["released"][0]).status == "failed"
+        assert sorted(runs_in_log(backend, lk, TABLE)) == [0]
         landed = run_lake(backend, "ingest", "logs", TABLE, second)
         assert landed.returncode == 0, landed.stderr
         assert proxy.release() == [412]  # too late: version 1 is the new ingest's
