@@ -14,7 +14,6 @@ import collections
 import concurrent.futures
 import contextlib
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -1251,9 +1250,7 @@ class DeltaStore:
                 actions,
                 mode="overwrite",
                 schema=to_delta_schema(schema),
-                commit_properties=_commit_properties(
-                    run_id, operation, metadata, retries=retries, guarded=retries > 0
-                ),
+                commit_properties=_checked_try_properties(run_id, operation, metadata, retries),
                 post_commithook_properties=_hooks(),
             )
 
@@ -1287,9 +1284,7 @@ class DeltaStore:
                 schema_mode="merge",
                 predicate=predicate,
                 partition_by=partition_by,
-                properties=_commit_properties(
-                    run_id, operation, metadata, retries=retries, guarded=retries > 0
-                ),
+                properties=_checked_try_properties(run_id, operation, metadata, retries),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1345,9 +1340,7 @@ class DeltaStore:
                 mode="overwrite",
                 schema_mode="overwrite",
                 partition_by=partition_by,
-                properties=_commit_properties(
-                    run_id, operation, metadata, retries=retries, guarded=retries > 0
-                ),
+                properties=_checked_try_properties(run_id, operation, metadata, retries),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1366,7 +1359,7 @@ class DeltaStore:
         attempt is made without deltalake's retries; a taken version is read back (this
         run's ends the write), and only a version verified as another writer's is retried,
         from ``before`` again with one retry: deltalake checks the commits since against its
-        own and tries the next version. That try is guarded (see ``_commit_properties``): its
+        own and tries the next version. That try is guarded (``_checked_try_properties``): its
         PUT stored and its answer lost, deltalake's retry conflicts with it rather than commit
         it again, and its outcome is read back as the first try's is.
 
@@ -1827,8 +1820,8 @@ class DeltaStore:
                 dt.optimize.compact(
                     target_size=target_file_bytes,
                     writer_properties=properties,
-                    commit_properties=_commit_properties(
-                        run_id, "OPTIMIZE", metadata, retries=retries, guarded=retries > 0
+                    commit_properties=_checked_try_properties(
+                        run_id, "OPTIMIZE", metadata, retries
                     ),
                     post_commithook_properties=_hooks(),
                 )
@@ -1941,22 +1934,18 @@ class DeltaStore:
         if not self.storage.is_s3:
             yield from ((f, None) for f in files)
             return
-        _, base = self.storage.filesystem_for(self.uri)
         ahead: collections.deque[tuple[DataFile, concurrent.futures.Future[bytes] | None]]
         ahead = collections.deque()
-        waiting = iter(files)
         try:
-            for f in itertools.chain(waiting, [None]):
-                if f is not None:
-                    sent = None
-                    if f.size <= SINGLE_PUT_BYTES:
-                        path = f"{base.rstrip('/')}/{unquote(f.path)}"
-                        sent = objects.send(objects.get, self.storage, path)
-                    ahead.append((f, sent))
-                    if len(ahead) < PREFETCH_FILES:
-                        continue
-                while ahead and (f is None or len(ahead) >= PREFETCH_FILES):
+            for f in files:
+                sent = None
+                if f.size <= SINGLE_PUT_BYTES:
+                    sent = objects.send(objects.get, self.storage, self._file_uri(f.path))
+                ahead.append((f, sent))
+                if len(ahead) >= PREFETCH_FILES:
                     yield ahead.popleft()
+            while ahead:
+                yield ahead.popleft()
         finally:
             for _, sent in ahead:
                 if sent is not None:
@@ -2679,6 +2668,15 @@ def _commit_properties(
     return CommitProperties(
         custom_metadata=custom, max_commit_retries=retries, app_transactions=guard
     )
+
+
+def _checked_try_properties(
+    run_id: str, operation: str, metadata: Mapping[str, str] | None, retries: int
+):
+    """The commit properties of a try :meth:`DeltaStore._commit_checked` makes: ``retries``
+    of deltalake's own (none on the first try), and a try with retries guarded (see
+    :func:`_commit_properties`), so deltalake's retry cannot commit it a second time."""
+    return _commit_properties(run_id, operation, metadata, retries=retries, guarded=retries > 0)
 
 
 def _commit_from_history(entry: Mapping[str, object]) -> Commit:
