@@ -397,6 +397,46 @@ time, so CPU seconds and request counts decide, wall-clock figures only within a
   making them flat needs compaction that leaves compacted files alone and a log listing
   that starts at the kept version (deltalake lists the whole folder).
 
+Issue 18, reads on S3 + PG, fourth round (December 2026; where the 1.24-1.48x after
+``optimize`` goes; the machine's load was 2-18 with other helpers' suites, so counts and
+CPU decide and wall figures are only compared within one process). The bench's tables were
+built once (1,000 appends of 100 rows on moto + PostgreSQL, one table left at 7 files, one
+optimized to 1), and the warm 10-day GROUP BY was taken apart in a script of its own:
+
+* Counted per warm query (moto's request log; the catalog reader's statements): one catalog
+  statement (the rows of the tables it names), one HEAD (log entry N+1, a 404), no other
+  request: no GET, LIST or HEAD of a data file (DuckDB reads them from its own in-memory
+  file cache, trusted for lake-only reads), no DuckDB set-up (the cursor is kept).
+  ``tests/queries/test_sql.py`` holds the two counts.
+* DuckDB on the rewritten text alone, on the lake's cursor, runs as fast as plain DuckDB on
+  its file: after ``optimize`` 5.69 ms against 5.05 on a local copy with the plain query
+  and 6.57 on DuckDB's own file; before it 6.28 against 6.63 (load 5). So the gap is the
+  two round trips and the Python around them, not the scan.
+* Taken apart (main's code, 41 queries a side alternating in one process, load 4.3, the
+  table before ``optimize``): the lake 10.19 ms; without the HEAD 7.70; without the catalog
+  statement 8.28; without either 6.07; DuckDB on the rewritten text 5.47; plain DuckDB 6.04.
+  CPU at load 9-10 (81 a side, after / before ``optimize``): 10.83 / 13.16 ms, without the
+  HEAD 8.29 / 12.11, without either 8.21 / 11.16, DuckDB alone 6.48 / 8.77.
+* The HEAD is moto's cost more than ours: moto spends 2.1-3.0 ms of CPU on any request
+  (HEAD of a missing or a present key, GET; a LIST 4.8-7.2), on the same two cores DuckDB's
+  two threads use; our side of a HEAD is 0.3 ms of CPU in a loop, 0.8-1.0 ms interleaved.
+  Beside plain DuckDB's query (no lake code at all, a HEAD on a thread) it added 1.4-2.2 ms
+  of wall at load 12-13, and 4.6 ms when asked before the query. A real S3 costs no local
+  CPU but answers a HEAD in 5-20 ms, longer than this query: the check (which must stay,
+  for commits by other tools) then bounds the query's time from below.
+* Tried and dropped: pinning a table from the catalog row the process read before and
+  reading the row again beside DuckDB (on a request thread, or after DuckDB while the HEAD
+  finished), the query running again when the row had changed. Same results and the same
+  guarantee, but in-process paired A/B against the row read first (151-201 queries a side,
+  load 9-18): +0.4-0.9 ms CPU and +0.3-1.2 ms wall (faster in 55-95 of 151-201 pairs; a
+  first run of 61 at load 12-13 had shown 0.2-0.3 ms less wall). On
+  two loaded cores anything that wakes a thread beside DuckDB's two costs more than the
+  0.6-1.7 ms round trip it hides: a Python thread spinning 1 ms beside the plain query
+  added 3.3 ms wall and 1.7 ms CPU, one sleeping 3 ms 0.1-1.6 ms wall (load 6-8; DuckDB's
+  Python client takes the GIL between its tasks). What is left is moto's per-request CPU
+  and the catalog's round trip; a quiet machine (the lead's rerun) may tell whether the
+  overlap is worth it there.
+
 Start-up of the whole JSON ingest, third round (December 2026; ``bench_write_startup``'s
 docstring has the profile): a JSON ingest imported neither pandas nor Alembic already; what
 changed for it is the garbage collector paused while the command starts (50-60 ms of it

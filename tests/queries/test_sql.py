@@ -456,6 +456,62 @@ def test_a_repeated_query_reads_a_table_created_since_it_was_unknown(lk):
         lk.sql("SELECT * FROM ml.nope")
 
 
+def test_a_repeated_query_asks_the_catalog_and_the_log_once_each(lk, monkeypatch):
+    """A repeated read makes one catalog statement (its table's row, read again at every
+    query) and one check for a newer commit (on S3 one HEAD of the next log entry): the
+    round trips a warm query costs besides DuckDB's work (bench_peers' docstring)."""
+    from catalog.reader import CatalogReader
+    from lake.delta import log
+
+    query = "SELECT count(*) AS n FROM ml.labels"
+    lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
+    assert lk.sql(query).rows() == [{"n": 2}]
+    statements: list[str] = []
+    checks: list[int] = []
+    read_rows, has_commit_after = CatalogReader._rows, log.has_commit_after
+
+    def counted_rows(self, sql, parameters=()):
+        statements.append(sql)
+        return read_rows(self, sql, parameters)
+
+    def counted_check(storage, table_uri, version):
+        checks.append(version)
+        return has_commit_after(storage, table_uri, version)
+
+    monkeypatch.setattr(CatalogReader, "_rows", counted_rows)
+    monkeypatch.setattr(log, "has_commit_after", counted_check)
+    for _ in range(3):
+        assert lk.sql(query).rows() == [{"n": 2}]
+    assert len(statements) == 3
+    assert all(sql.startswith("SELECT t.id, n.name, t.name") for sql in statements)
+    assert checks == [0, 0, 0]
+
+
+def test_a_catalog_row_changed_since_the_last_query_is_read_by_the_next(lk):
+    """The catalog row a query pins its table from is read during the call, never taken from
+    an earlier query: here the row of ``ml.a`` is made to point at ``ml.b``'s folder, at the
+    same version, behind the Lake's back (as another tool editing the catalog would), so no
+    newer commit in ``ml.a``'s log tells it."""
+    from sqlalchemy import text
+
+    query = "SELECT count(*) AS n FROM ml.a"
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    lk.write_table("ml.b", pa.table({"id": [2, 3]}))
+    assert lk.sql(query).rows() == lk.sql(query).rows() == [{"n": 1}]
+    a = lk.catalog.get_table(TableName.parse("ml.a"))
+    b = lk.catalog.get_table(TableName.parse("ml.b"))
+    assert a.current_version == b.current_version == 0
+    with lk.catalog.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE tables SET location = :location WHERE id = :id"),
+            {"location": b.location, "id": a.id},
+        )
+
+    result = lk.sql(query)
+    assert result.rows() == [{"n": 2}]
+    assert [(v.version, v.table_id) for v in result.versions] == [(0, a.id)]
+
+
 def _registering_after_lookup(monkeypatch, names: list[str]) -> list[str]:
     """A failpoint: after a query's lookup of its names (once per try), another Lake
     registers the first of ``names`` not registered yet, as another process may between a
