@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from lake.core import s3_keys
+from lake.core.errors import StorageError
 from lake.core.storage import Storage
 
 if TYPE_CHECKING:
@@ -272,30 +275,27 @@ def delete(storage: Storage, uri: str, *, where: str | None = None) -> None:
 
 def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None:
     """Delete every file under the folder (or prefix) ``uri``, and a local folder itself;
-    on S3 one listing and bulk deletes, nothing made in their place. A folder already gone
-    is not an error.
+    nothing made in their place. A folder already gone is not an error.
+
+    On S3 every key under ``<prefix>/`` goes, as the server holds it (one listing, bulk
+    deletes, :mod:`lake.core.s3_keys`): folder markers (``t/``, ``t/sub/``) and keys with an
+    empty or dot segment (``t//x.parquet``) too, which obstore and pyarrow cannot name.
+    Without credentials in the settings (an instance role) obstore lists and deletes, and
+    such a key stops the delete with a :class:`StorageError` naming it.
 
     Raises:
         StorageError: the storage refused or failed.
     """
-    if _is_s3(storage, uri) and _forked():
-        fs, at = _arrow(storage, uri)
-        try:
-            fs.delete_dir(at)
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            raise storage.translate(error, where or uri) from error
-        return
     if _is_s3(storage, uri):
-        import obstore
-
         bucket, prefix = s3_key(uri)
-        store = client(storage, bucket)
+        prefix = prefix.rstrip("/") + "/"
         try:
-            for batch in obstore.list(store, prefix.rstrip("/") + "/", chunk_size=1000):
-                obstore.delete(store, [meta["path"] for meta in batch])
-        except Exception as error:  # noqa: BLE001 - obstore's own errors
+            if s3_keys.can_sign(storage.config.s3):
+                for keys in s3_keys.list_keys(storage.config.s3, bucket, prefix):
+                    s3_keys.delete_keys(storage.config.s3, bucket, keys)
+            else:
+                _delete_tree_by_obstore(storage, bucket, prefix, where or uri)
+        except OSError as error:
             raise storage.translate(error, where or uri) from error
         return
     try:
@@ -304,6 +304,39 @@ def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None
         return
     except OSError as error:
         raise storage.translate(error, where or uri) from error
+
+
+def _delete_tree_by_obstore(storage: Storage, bucket: str, prefix: str, where: str) -> None:
+    if _forked():
+        fs, at = _arrow(storage, f"{bucket}/{prefix}")
+        try:
+            fs.delete_dir(at.rstrip("/"))
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise storage.translate(error, where) from error
+        return
+    import obstore
+    from obstore.exceptions import InvalidPathError
+
+    store = client(storage, bucket)
+    try:
+        for batch in obstore.list(store, prefix, chunk_size=1000):
+            obstore.delete(store, [meta["path"] for meta in batch])
+    except InvalidPathError as error:
+        raise StorageError(
+            f"A key under {where} ({_named_key(error)}) has an empty, '.' or '..' segment or a "
+            f"control character, which obstore cannot list or delete; set AWS_ACCESS_KEY_ID "
+            f"and AWS_SECRET_ACCESS_KEY so the lake deletes it, or delete it with another tool."
+        ) from error
+    except Exception as error:  # noqa: BLE001 - obstore's own errors
+        raise storage.translate(error, where) from error
+
+
+def _named_key(error: BaseException) -> str:
+    """The key obstore's path error names (``Error parsing Path "<key>"``)."""
+    found = re.search(r'Path "([^"]*)"', str(error))
+    return repr(found.group(1)) if found else "unnamed"
 
 
 def _is_s3(storage: Storage, uri: str) -> bool:

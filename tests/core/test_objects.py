@@ -192,3 +192,95 @@ def test_a_process_forked_while_another_thread_made_a_client_can_send_requests(b
         lambda: objects.send(len, b"four").result(), holding=objects._LOCK, bound_s=60
     )
     assert answer == 4
+
+
+def _put_raw(backend, storage: Storage, folder: str, keys: list[str]) -> None:
+    """Keys as another tool writes them (boto3: the S3 console, Spark, rclone), exactly."""
+    bucket, prefix = objects.s3_key(folder)
+    for key in keys:
+        backend.s3.client().put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=b"")
+
+
+def _raw_keys(backend, folder: str) -> list[str]:
+    """Every key under ``folder/`` by S3's own listing (not the lake's client)."""
+    bucket, prefix = objects.s3_key(folder)
+    pages = backend.s3.client().get_paginator("list_objects_v2")
+    return sorted(
+        item["Key"][len(prefix) + 1 :]
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix + "/")
+        for item in page.get("Contents", [])
+    )
+
+
+def test_delete_tree_on_s3_removes_the_folder_markers_other_tools_make(backend):
+    """obstore never lists a folder marker ("t/", "t/sub/": the S3 console, Spark and
+    rclone make them) and its delete of "t/" deletes "t": they outlived the delete."""
+    if backend.s3 is None:
+        pytest.skip("S3 folder markers (a local folder is removed with its folders)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "markers")
+    _put_raw(backend, storage, folder, ["t/", "t/sub/", "t/sub/part-1.parquet", "tt/", "tt/k"])
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["tt/", "tt/k"]
+
+
+def test_delete_tree_on_s3_removes_keys_obstore_cannot_name(backend):
+    """A key with an empty or dot segment or a control character made obstore's listing
+    fail with its own error, and the delete stopped there."""
+    if backend.s3 is None:
+        pytest.skip("S3 keys that are no path (a local file has no such name)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "odd")
+    odd = ["t//x.parquet", "t//", "t/./a", "t/../b", "t/\x01c\rr", "t/tab\there", "t/a b%20c "]
+    _put_raw(backend, storage, folder, [*odd, "t-kept/x"])
+    assert len(_raw_keys(backend, folder)) == len(odd) + 1
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["t-kept/x"]
+
+
+def test_delete_tree_on_s3_takes_more_keys_than_one_listing_answers(backend):
+    if backend.s3 is None:
+        pytest.skip("S3's pages of 1,000 keys")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "many")
+    bucket, prefix = objects.s3_key(folder)
+    s3 = backend.s3.client()
+    for n in range(1003):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/t/{n:05d}", Body=b"")
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == []
+
+
+def test_delete_tree_without_credentials_names_a_key_obstore_cannot_delete(backend):
+    """With no keys in the settings (an instance role), obstore deletes: a key it cannot
+    name is our own one sentence naming it, not obstore's error."""
+    if backend.s3 is None:
+        pytest.skip("S3 keys that are no path")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "keyless")
+    _put_raw(backend, storage, folder, ["t//x.parquet"])
+    config = storage.config
+    keyless = Storage(
+        replace(config, s3=replace(config.s3, access_key_id=None, secret_access_key=None))
+    )
+    s3_keys_before = _raw_keys(backend, folder)
+
+    with pytest.MonkeyPatch.context() as env:  # obstore takes the credentials from here
+        env.setenv("AWS_ACCESS_KEY_ID", config.s3.access_key_id)
+        env.setenv("AWS_SECRET_ACCESS_KEY", config.s3.secret_access_key)
+        with pytest.raises(StorageError) as raised:
+            objects.delete_tree(keyless, f"{folder}/t")
+
+    assert str(raised.value) == (
+        f"A key under {folder}/t ('{objects.s3_key(folder)[1]}/t//x.parquet') has an empty, '.' "
+        f"or '..' segment or a control character, which obstore cannot list or delete; set "
+        f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY so the lake deletes it, or delete it "
+        f"with another tool."
+    )
+    assert _raw_keys(backend, folder) == s3_keys_before
