@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from lake.core.catalog_url import CatalogUrl
-from lake.core.errors import ConfigError, NoLakeHere
+from lake.core.errors import ConfigError, NoLakeHere, UnsupportedLocation
 
 CONFIG_FILE = "lake.toml"
 DEFAULT_WAREHOUSE = "./.lake/warehouse"
@@ -397,7 +397,7 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
                 f"The warehouse {value!r} (from {origin}) names no bucket: write "
                 f"s3://bucket/prefix; set it with {places('warehouse')}."
             )
-        return value.rstrip("/")
+        return _without_percent(value.rstrip("/"), origin)
     if scheme == "file":
         value = urlsplit(value).path
     elif scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
@@ -406,7 +406,17 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
             f"s3://bucket/prefix; set it with {places('warehouse')}."
         )
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (root / path).resolve())
+    return _without_percent(str(path if path.is_absolute() else (root / path).resolve()), origin)
+
+
+def _without_percent(warehouse: str, origin: str) -> str:
+    if "%" in warehouse:
+        raise ConfigError(
+            f"The warehouse {warehouse!r} (from {origin}) holds '%', "
+            f"{UnsupportedLocation.REASON}; choose a location without '%' and set it with "
+            f"{places('warehouse')}."
+        )
+    return warehouse
 
 
 def _normalize_catalog(value: str, root: Path, origin: str) -> str:

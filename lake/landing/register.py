@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
-from lake.core.errors import ExternalTable, TableExists, TableNotFound
+from lake.core.errors import ExternalTable, TableExists, TableNotFound, UnsupportedLocation
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -65,10 +65,13 @@ def register_table(
     Raises:
         TableNotFound: no Delta table is at ``location``.
         TableExists: ``name`` is taken, or the location is already in the catalog.
+        UnsupportedLocation: the location holds a '%' (deltalake would read another folder).
         UnsupportedTableFeature, StorageError: its latest version cannot be read correctly
             (a feature the lake does not read, a broken deletion vector); nothing is recorded.
     """
     uri = normalized_location(location)
+    if "%" in uri:
+        raise UnsupportedLocation(uri, fix="move the table to a location without '%'")
     store = DeltaStore(uri, storage)
     if not store.exists():
         raise TableNotFound(

@@ -518,3 +518,47 @@ def test_optimize_of_a_table_another_engine_wrote_all_in_zstd_keeps_statistics(l
     stats = json.loads(add["stats"])
     assert (stats["minValues"], stats["maxValues"]) == ({"id": 0}, {"id": 29})
     assert sorted(_kernel_read(lk, uri, 3).column("id").to_pylist()) == list(range(30))
+
+
+def _copy_folder(backend, source: str, target: str) -> None:
+    """Copy a table's files key by key, as a tool that takes names literally does (aws s3
+    cp, rclone, Spark): ``target`` may hold characters deltalake would read otherwise."""
+    if backend.s3 is None:
+        import shutil
+
+        shutil.copytree(source, target)
+        return
+    s3 = backend.s3.client()
+    bucket, _, prefix = source[len("s3://") :].partition("/")
+    target_prefix = target[len("s3://") :].partition("/")[2]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for item in page.get("Contents", []):
+            s3.copy_object(
+                Bucket=bucket,
+                Key=target_prefix + item["Key"][len(prefix) :],
+                CopySource={"Bucket": bucket, "Key": item["Key"]},
+            )
+
+
+def test_a_location_holding_a_percent_sign_is_refused_not_read_as_another_folder(
+    lk, backend, where
+):
+    """deltalake takes a location as a URL and decodes it (twice, in its log reader): the
+    Delta table in the folder named "a%20b" was read from the folder "a b", another table,
+    while the lake's own readers took the name literally."""
+    ours, options = where("a%20b/t")
+    other = ours.replace("a%20b", "a b")
+    write_deltalake(other, pa.table({"id": [1, 2, 3]}), storage_options=options)
+    written, _ = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    _copy_folder(backend, written, ours)
+
+    with pytest.raises(StorageError) as refused:
+        lk.register_table("ext.pct", ours)
+
+    assert str(refused.value) == (
+        f"The location {ours} holds '%', which deltalake reads as an escape (a%20b as 'a b', "
+        f"a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
+        f"read different objects; move the table to a location without '%'."
+    )
+    assert [t.name for t in lk.tables()] == []
