@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from lake.core.catalog_url import CatalogUrl
-from lake.core.errors import ConfigError, NoLakeHere, UnsupportedLocation
+from lake.core.errors import ConfigError, NoLakeHere
 
 CONFIG_FILE = "lake.toml"
 DEFAULT_WAREHOUSE = "./.lake/warehouse"
@@ -397,7 +397,7 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
                 f"The warehouse {value!r} (from {origin}) names no bucket: write "
                 f"s3://bucket/prefix; set it with {places('warehouse')}."
             )
-        return _without_percent(value.rstrip("/"), origin)
+        return _checked_location(value.rstrip("/"), origin)
     if scheme == "file":
         value = urlsplit(value).path
     elif scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
@@ -406,17 +406,45 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
             f"s3://bucket/prefix; set it with {places('warehouse')}."
         )
     path = Path(value).expanduser()
-    return _without_percent(str(path if path.is_absolute() else (root / path).resolve()), origin)
+    return _checked_location(str(path if path.is_absolute() else (root / path).resolve()), origin)
 
 
-def _without_percent(warehouse: str, origin: str) -> str:
-    if "%" in warehouse:
+def _checked_location(warehouse: str, origin: str) -> str:
+    problem = location_problem(warehouse)
+    if problem:
+        what, avoid = problem
         raise ConfigError(
-            f"The warehouse {warehouse!r} (from {origin}) holds '%', "
-            f"{UnsupportedLocation.REASON}; choose a location without '%' and set it with "
-            f"{places('warehouse')}."
+            f"The warehouse {warehouse!r} (from {origin}) {what}; choose a location without "
+            f"{avoid} and set it with {places('warehouse')}."
         )
     return warehouse
+
+
+def location_problem(location: str) -> tuple[str, str] | None:
+    """Why deltalake would read other objects at ``location`` (a normalized local path or
+    ``s3://`` URI) than the lake's other readers, and what to avoid; None when it would not.
+
+    deltalake takes a location as a URL: it decodes ``%XX`` (its log reader twice, so even
+    an escaped ``%`` is misread) and resolves ``.`` and ``..`` segments, and it refuses an
+    empty one; pyarrow, DuckDB, obstore and S3 take an S3 key literally. A local path is
+    resolved by the operating system the same way for every reader (and normalized before).
+    """
+    if "%" in location:
+        return (
+            "holds '%', which deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') "
+            "while the lake's other readers take it literally, so they would read different "
+            "objects",
+            "'%'",
+        )
+    if location.startswith("s3://"):
+        segments = location[len("s3://") :].rstrip("/").split("/")[1:]
+        if any(segment in ("", ".", "..") for segment in segments):
+            return (
+                "has an empty, '.' or '..' segment, which deltalake resolves (a/../b as 'b') or "
+                "refuses while S3 and the lake's other readers take the key literally",
+                "such segments",
+            )
+    return None
 
 
 def _normalize_catalog(value: str, root: Path, origin: str) -> str:

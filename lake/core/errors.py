@@ -45,18 +45,9 @@ class StorageUnreachable(StorageError):
 
 
 class UnsupportedLocation(StorageError):
-    """A location the lake's readers would not agree on: deltalake takes a location as a URL
-    and decodes its ``%XX`` (twice, in its log reader), pyarrow, DuckDB, obstore and S3 take
-    it literally. Keeps ``location``."""
-
-    REASON = (
-        "which deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') while the "
-        "lake's other readers take it literally, so they would read different objects"
-    )
-
-    def __init__(self, location: str, *, fix: str) -> None:
-        self.location = location
-        super().__init__(f"The location {location} holds '%', {self.REASON}; {fix}.")
+    """A location the lake's readers would not agree on (see
+    :func:`lake.core.config.location_problem`): deltalake would read other objects than
+    pyarrow, DuckDB, obstore and S3 do."""
 
 
 class CommitInDoubt(StorageError):

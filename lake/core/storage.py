@@ -230,6 +230,15 @@ class Storage:
                 f"The S3 server at {self.endpoint_label} refused the credentials for {where}; "
                 f"check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             )
+        # object_store's words for a key that is no path of its own ("t//x", "t/../x"): one
+        # such key anywhere under a prefix fails deltalake's (and obstore's) whole listing.
+        unnamed = re.search(r'(?:invalid path|parse path).*?Path "([^"]*)"', text, re.S)
+        if unnamed:
+            return StorageError(
+                f"Storage failed for {where}: the key {unnamed.group(1)!r} has an empty, '.' or "
+                f"'..' segment or a control character, which deltalake and obstore cannot name; "
+                f"delete or rename that key with another tool (aws s3 rm, rclone) and try again."
+            )
         if "<code>nosuchbucket</code>" in lowered or "nosuchbucket" in lowered.split():
             named = re.search(r"<BucketName>([^<]+)</BucketName>", text)
             bucket = named.group(1) if named else urlsplit(where).netloc or where.split("/")[0]

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
+from lake.core.config import location_problem
 from lake.core.errors import ExternalTable, TableExists, TableNotFound, UnsupportedLocation
 from lake.core.names import TableName
 from lake.core.storage import Storage
@@ -65,13 +66,18 @@ def register_table(
     Raises:
         TableNotFound: no Delta table is at ``location``.
         TableExists: ``name`` is taken, or the location is already in the catalog.
-        UnsupportedLocation: the location holds a '%' (deltalake would read another folder).
+        UnsupportedLocation: deltalake would read other objects at the location than the
+            lake (a '%' in it, an empty or dot segment in an S3 key).
         UnsupportedTableFeature, StorageError: its latest version cannot be read correctly
             (a feature the lake does not read, a broken deletion vector); nothing is recorded.
     """
     uri = normalized_location(location)
-    if "%" in uri:
-        raise UnsupportedLocation(uri, fix="move the table to a location without '%'")
+    problem = location_problem(uri)
+    if problem:
+        what, avoid = problem
+        raise UnsupportedLocation(
+            f"The location {uri} {what}; move the table to a location without {avoid}."
+        )
     store = DeltaStore(uri, storage)
     if not store.exists():
         raise TableNotFound(

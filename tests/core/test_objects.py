@@ -284,3 +284,23 @@ def test_delete_tree_without_credentials_names_a_key_obstore_cannot_delete(backe
         f"with another tool."
     )
     assert _raw_keys(backend, folder) == s3_keys_before
+
+
+def test_a_key_deltalake_cannot_name_in_a_table_folder_stops_vacuum_in_one_sentence(lk, backend):
+    """deltalake's vacuum lists the table's folder with object_store: one key with an empty
+    segment (another tool's "t//x.parquet") failed it with object_store's own words."""
+    if backend.s3 is None:
+        pytest.skip("S3 keys that are no path (a local file has no such name)")
+    lk.write_table("ml.t", pa.table({"id": [1, 2]}))
+    location = lk.table("ml.t").location
+    _put_raw(backend, lk.storage, location, ["x//y.parquet"])
+
+    with pytest.raises(StorageError) as refused:
+        lk.vacuum("ml.t", retain="0d")
+
+    key = f"{objects.s3_key(location)[1]}/x//y.parquet"
+    assert str(refused.value) == (
+        f"Storage failed for vacuuming {location}: the key {key!r} has an empty, '.' or '..' "
+        f"segment or a control character, which deltalake and obstore cannot name; delete or "
+        f"rename that key with another tool (aws s3 rm, rclone) and try again."
+    )

@@ -562,3 +562,28 @@ def test_a_location_holding_a_percent_sign_is_refused_not_read_as_another_folder
         f"read different objects; move the table to a location without '%'."
     )
     assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.parametrize("odd", ["x/../t", "x/./t", "x//t"])
+def test_an_s3_location_with_an_empty_or_dot_segment_is_refused_not_resolved(
+    lk, backend, where, odd
+):
+    """deltalake resolves "x/../t" to "t" (another table) and refuses "x//t" in its own
+    words, while S3 and the lake's other readers take the key literally."""
+    if backend.s3 is None:
+        pytest.skip("a local path means the same folder to every reader")
+    written, options = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    base = written[: -len("/plain/t")]
+    write_deltalake(f"{base}/t", pa.table({"id": [1, 2, 3]}), storage_options=options)
+    _copy_folder(backend, written, f"{base}/{odd}")
+
+    with pytest.raises(StorageError) as refused:
+        lk.register_table("ext.dots", f"{base}/{odd}")
+
+    assert str(refused.value) == (
+        f"The location {base}/{odd} has an empty, '.' or '..' segment, which deltalake "
+        f"resolves (a/../b as 'b') or refuses while S3 and the lake's other readers take the "
+        f"key literally; move the table to a location without such segments."
+    )
+    assert [t.name for t in lk.tables()] == []
