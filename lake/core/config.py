@@ -35,7 +35,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from lake.core.catalog_url import CatalogUrl
 from lake.core.errors import ConfigError, NoLakeHere
@@ -399,7 +399,7 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
             )
         return _checked_location(value.rstrip("/"), origin)
     if scheme == "file":
-        value = urlsplit(value).path
+        value = unquote(urlsplit(value).path)  # a URL's path is escaped: a%20b is "a b"
     elif scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
         raise ConfigError(
             f"The warehouse {value!r} (from {origin}) is not supported: use a local folder or "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
@@ -111,13 +111,15 @@ def register_table(
 
 
 def normalized_location(location: str) -> str:
-    """A table location as the catalog keeps it: ``s3://bucket/prefix`` or an absolute path,
-    without a trailing slash."""
+    """A table location as the catalog keeps it: ``s3://bucket/prefix`` or an absolute path
+    (a ``file://`` URL unescaped), without a trailing slash."""
     text = location.strip()
     if text.startswith("s3://") or text.startswith("s3a://"):
         return "s3://" + text.split("://", 1)[1].rstrip("/")
     if text.startswith("file://"):
-        text = urlsplit(text).path
+        # A URL's path is escaped: file:///x/a%20b is the folder "a b" (deltalake prints
+        # a table's URI so).
+        text = unquote(urlsplit(text).path)
     return os.path.abspath(os.path.expanduser(text)).rstrip("/") or "/"
 
 

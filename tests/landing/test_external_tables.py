@@ -587,3 +587,19 @@ def test_an_s3_location_with_an_empty_or_dot_segment_is_refused_not_resolved(
         f"key literally; move the table to a location without such segments."
     )
     assert [t.name for t in lk.tables()] == []
+
+
+def test_a_file_url_names_the_folder_its_escapes_spell(lk, backend, where):
+    """file:///x/a%20b is the folder "a b" (deltalake prints a table's URI so); the lake
+    took the escape literally and found no table."""
+    if backend.s3 is not None:
+        pytest.skip("a file:// URL names a local folder")
+    from urllib.parse import quote
+
+    written, options = where("a b/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+
+    registered = lk.register_table("ext.spaced", "file://" + quote(written))
+
+    assert registered.table.location == written
+    assert lk.sql("SELECT id FROM ext.spaced").table.to_pylist() == [{"id": 7}]
