@@ -10,8 +10,9 @@ pyarrow 26.0.1):
 * a key with an empty, ``.`` or ``..`` segment, or a control character (``t//x.parquet``,
   ``t/./x``) cannot be named by obstore at all, and one such key makes its whole listing
   fail;
-* pyarrow's ``delete_file`` refuses or misses those keys, and its ``delete_dir_contents``
-  over them aborted the process (``std::out_of_range``).
+* pyarrow's ``delete_file`` refuses or misses those keys; its ``delete_dir`` makes a marker
+  for the parent, aborts the process (``std::out_of_range``, SIGABRT) on a key ``t//`` and
+  fails on a control character.
 
 So a delete of a whole prefix (:func:`lake.core.objects.delete_tree`) lists and deletes with
 the two requests here, ListObjectsV2 and DeleteObjects, signed with SigV4 from the

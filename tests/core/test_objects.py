@@ -304,3 +304,19 @@ def test_a_key_deltalake_cannot_name_in_a_table_folder_stops_vacuum_in_one_sente
         f"segment or a control character, which deltalake and obstore cannot name; delete or "
         f"rename that key with another tool (aws s3 rm, rclone) and try again."
     )
+
+
+def test_a_process_forked_after_s3_requests_deletes_a_tree_and_makes_no_folder_marker(backend):
+    """A forked child deleted through pyarrow's delete_dir (obstore's runtime has no threads
+    there), which made a marker for the parent ("forked-tree/")."""
+    if backend.s3 is None:
+        pytest.skip("S3 requests in a forked child")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "forked-tree")
+    _put_raw(backend, storage, folder, ["t/a.parquet", "t/sub/", "t//x.parquet"])
+    objects.delete(storage, f"{folder}/gone")  # obstore's runtime starts in the parent
+
+    in_a_forked_child(lambda: objects.delete_tree(storage, f"{folder}/t"))
+
+    assert _raw_keys(backend, folder) == []
+    assert backend.s3.folder_markers(storage.warehouse) == []
