@@ -280,8 +280,9 @@ def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None
     On S3 every key under ``<prefix>/`` goes, as the server holds it (one listing, bulk
     deletes, :mod:`lake.core.s3_keys`): folder markers (``t/``, ``t/sub/``) and keys with an
     empty or dot segment (``t//x.parquet``) too, which obstore and pyarrow cannot name.
-    Without credentials in the settings (an instance role) obstore lists and deletes, and
-    such a key stops the delete with a :class:`StorageError` naming it.
+    Without credentials in the settings (an instance role) obstore lists and deletes: folder
+    markers stay (it never sees them), and a key it cannot name stops the delete with a
+    :class:`StorageError` naming it.
 
     Raises:
         StorageError: the storage refused or failed.
