@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import http.client
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -46,6 +47,9 @@ _BATCH = 1000
 """DeleteObjects takes at most 1,000 keys, ListObjectsV2 answers at most 1,000."""
 _CONNECT_TIMEOUT_S = 5
 _TIMEOUT_S = 30
+_TRIES = 4
+"""obstore's: a first try and 3 retries."""
+_BACKOFF_S = 0.1
 
 
 def can_sign(s3: S3Settings) -> bool:
@@ -128,6 +132,25 @@ def _endpoint(s3: S3Settings, bucket: str) -> tuple[str, str, str]:
 def _request(
     s3: S3Settings, bucket: str, method: str, query: dict[str, str], body: bytes, key: str = ""
 ) -> bytes:
+    """One signed request, tried again (as obstore's are) when the server could not answer
+    or answered 5xx: a list and a delete of named keys can be repeated safely."""
+    for attempt in range(_TRIES):
+        try:
+            return _request_once(s3, bucket, method, query, body, key)
+        except _Retryable as error:
+            if attempt == _TRIES - 1:
+                raise OSError(str(error)) from error
+            time.sleep(_BACKOFF_S * 2**attempt)  # the server asked to slow down, or failed
+    raise AssertionError("unreachable")
+
+
+class _Retryable(OSError):
+    """A request the server did not answer, or answered with a 5xx status."""
+
+
+def _request_once(
+    s3: S3Settings, bucket: str, method: str, query: dict[str, str], body: bytes, key: str
+) -> bytes:
     scheme, host, path = _endpoint(s3, bucket)
     path = f"{path}/{key}" if key else path or "/"
     canonical_query = "&".join(
@@ -185,13 +208,13 @@ def _request(
         answer = response.read()
     except (OSError, http.client.HTTPException) as error:
         reason = "timed out" if isinstance(error, socket.timeout) else str(error)
-        raise OSError(
+        raise _Retryable(
             f"Error performing {method} {url}: error sending request: {reason}"
         ) from error
     finally:
         connection.close()
     if response.status // 100 != 2:
-        raise OSError(
+        raise (_Retryable if response.status >= 500 else OSError)(
             f"Error performing {method} {url} - Server returned non-2xx status code: "
             f"{response.status} {response.reason}: {answer.decode(errors='replace')}"
         )

@@ -320,3 +320,30 @@ def test_a_process_forked_after_s3_requests_deletes_a_tree_and_makes_no_folder_m
 
     assert _raw_keys(backend, folder) == []
     assert backend.s3.folder_markers(storage.warehouse) == []
+
+
+def test_delete_tree_on_s3_sends_a_delete_again_after_the_server_failed_it(backend):
+    """obstore tries a failed request again (3 retries); the lake's own DeleteObjects must
+    too, or one 503 (SlowDown) leaves a staging folder behind."""
+    if backend.s3 is None:
+        pytest.skip("an S3 server's 503")
+    from tests.faults.s3_faults import S3FaultProxy
+
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "retried")
+    _put_raw(backend, storage, folder, ["t/a.parquet", "t/b/"])
+    failed: list[str] = []
+
+    def first_delete_fails(method: str, path: str, proxy: object) -> str | None:
+        if method == "POST" and not failed:
+            failed.append(path)
+            return "fail"
+        return None
+
+    with S3FaultProxy(backend.s3.endpoint, first_delete_fails) as proxy:
+        config = storage.config
+        proxied = Storage(replace(config, s3=replace(config.s3, endpoint_url=proxy.endpoint)))
+        objects.delete_tree(proxied, f"{folder}/t")
+
+    assert [status for method, _, status in proxy.seen if method == "POST"] == [503, 200]
+    assert _raw_keys(backend, folder) == []
