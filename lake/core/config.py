@@ -425,9 +425,11 @@ def location_problem(location: str) -> tuple[str, str] | None:
     ``s3://`` URI) than the lake's other readers, and what to avoid; None when it would not.
 
     deltalake takes a location as a URL: it decodes ``%XX`` (its log reader twice, so even
-    an escaped ``%`` is misread) and resolves ``.`` and ``..`` segments, and it refuses an
-    empty one; pyarrow, DuckDB, obstore and S3 take an S3 key literally. A local path is
-    resolved by the operating system the same way for every reader (and normalized before).
+    an escaped ``%`` is misread), resolves ``.`` and ``..`` segments and refuses an empty
+    one, and its history of a local table in ``q?x`` or ``h#x`` is empty; pyarrow's S3
+    client cannot name such a key; DuckDB globs ``[]*`` in an S3 path; obstore and S3 take a
+    key literally. A local path is resolved by the operating system the same way for every
+    reader (and normalized before).
     """
     if "%" in location:
         return (
@@ -435,6 +437,18 @@ def location_problem(location: str) -> tuple[str, str] | None:
             "while the lake's other readers take it literally, so they would read different "
             "objects",
             "'%'",
+        )
+    if "?" in location or "#" in location:
+        return (
+            "holds '?' or '#', which deltalake's history and pyarrow's S3 client take for the "
+            "start of a URL's query or fragment, so the table's versions would not be found",
+            "'?' and '#'",
+        )
+    if location.startswith("s3://") and any(c in location for c in "[]*"):
+        return (
+            "holds '[', ']' or '*', which DuckDB reads in an S3 path as a pattern (b[a]x "
+            "matches bax), so it would read other objects",
+            "'[', ']' and '*'",
         )
     if location.startswith("s3://"):
         segments = location[len("s3://") :].rstrip("/").split("/")[1:]
