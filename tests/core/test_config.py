@@ -223,15 +223,32 @@ def test_an_s3_server_named_only_where_some_clients_look_is_refused(tmp_path, na
     resolve(cwd=tmp_path, environ={name: "http://127.0.0.1:9000"})
 
 
-def test_a_warehouse_holding_a_percent_sign_is_refused_before_anything_is_written(
-    backend, monkeypatch, tmp_path
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [
+        (
+            "x%20y",
+            "holds '%', which deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') "
+            "while the lake's other readers take it literally, so they would read different "
+            "objects; choose a location without '%'",
+        ),
+        (
+            "C#proj",
+            "holds '?' or '#', which deltalake's history and pyarrow's S3 client take for the "
+            "start of a URL's query or fragment, so the table's versions would not be found; "
+            "choose a location without '?' and '#'",
+        ),
+    ],
+)
+def test_a_warehouse_deltalake_would_misread_is_refused_before_anything_is_written(
+    backend, monkeypatch, tmp_path, folder, said
 ):
     """deltalake decodes a location's %XX (twice, in its log reader), the lake's own requests
     do not: on S3 version 0 of a table landed under "x y" and version 1 under "x%20y";
-    locally the first write failed in deltalake's log reader."""
+    locally the first write failed in deltalake's log reader. Under "C#proj" the first
+    write said its commit was not in the table's history (deltalake's history is empty)."""
     import lake
 
-    folder = "x%20y"
     warehouse = f"{backend.warehouse}/{folder}" if backend.s3 else str(tmp_path / folder)
     monkeypatch.setenv("LAKE_WAREHOUSE", warehouse)
 
@@ -239,9 +256,7 @@ def test_a_warehouse_holding_a_percent_sign_is_refused_before_anything_is_writte
         lake.connect()
 
     assert str(refused.value) == (
-        f"The warehouse {warehouse!r} (from environment LAKE_WAREHOUSE) holds '%', which "
-        f"deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') while the lake's other "
-        f"readers take it literally, so they would read different objects; choose a location "
-        f"without '%' and set it with the --warehouse flag, the environment variable "
-        f"LAKE_WAREHOUSE or `warehouse` in lake.toml."
+        f"The warehouse {warehouse!r} (from environment LAKE_WAREHOUSE) {said} and set it with "
+        f"the --warehouse flag, the environment variable LAKE_WAREHOUSE or `warehouse` in "
+        f"lake.toml."
     )
