@@ -421,8 +421,9 @@ def _checked_location(warehouse: str, origin: str) -> str:
 
 
 def location_problem(location: str) -> tuple[str, str] | None:
-    """Why deltalake would read other objects at ``location`` (a normalized local path or
-    ``s3://`` URI) than the lake's other readers, and what to avoid; None when it would not.
+    """Why the lake's readers (deltalake, pyarrow, DuckDB) would not agree on what
+    ``location`` (a normalized local path or ``s3://`` URI) names, and what to avoid; None
+    when they would.
 
     deltalake takes a location as a URL: it decodes ``%XX`` (its log reader twice, so even
     an escaped ``%`` is misread), resolves ``.`` and ``..`` segments and refuses an empty

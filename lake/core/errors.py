@@ -45,9 +45,8 @@ class StorageUnreachable(StorageError):
 
 
 class UnsupportedLocation(StorageError):
-    """A location the lake's readers would not agree on (see
-    :func:`lake.core.config.location_problem`): deltalake would read other objects than
-    pyarrow, DuckDB, obstore and S3 do."""
+    """A location the lake's readers (deltalake, pyarrow, DuckDB) would not agree on, so one
+    of them would read other objects or none (see :func:`lake.core.config.location_problem`)."""
 
 
 class CommitInDoubt(StorageError):
