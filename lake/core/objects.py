@@ -7,10 +7,12 @@ data stay with pyarrow and deltalake.
 On S3 the requests are made by obstore (Rust's object_store, the client deltalake itself
 uses): about 0.4-0.6 ms of CPU per request against 2-2.5 ms through s3fs/aiobotocore and
 1.3-3.3 ms through pyarrow (measured on moto, see ``bench/bench_appends.py``). Its delete
-removes exactly one key. pyarrow's ``delete_file``/``delete_dir`` on S3 leave an empty
-"folder" object for the parent, which deltalake's full vacuum then "deletes" in commits of
-its own, every vacuum again (the folder object's key ends in ``/``, which object_store never
-names). Locally the delete is a plain file removal.
+removes exactly one key. A whole prefix is deleted by botocore (:func:`delete_tree`,
+:mod:`lake.core.s3_keys`), which names every key as S3 holds it. pyarrow's
+``delete_file``/``delete_dir`` on S3 leave an empty "folder" object for the parent, which
+deltalake's full vacuum then "deletes" in commits of its own, every vacuum again (the folder
+object's key ends in ``/``, which object_store never names). Locally the delete is a plain
+file removal.
 
 Errors reach callers as :class:`~lake.core.errors.StorageError` (one sentence, through
 :meth:`Storage.translate`), except where a function says what else it raises.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -278,25 +279,21 @@ def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None
     nothing made in their place. A folder already gone is not an error.
 
     On S3 every key under ``<prefix>/`` goes, as the server holds it (one listing, bulk
-    deletes, :mod:`lake.core.s3_keys`): folder markers (``t/``, ``t/sub/``) and keys with an
-    empty or dot segment (``t//x.parquet``) too, which obstore and pyarrow cannot name.
-    Without credentials in the settings (an instance role) obstore lists and deletes: folder
-    markers stay (it never sees them), and a key it cannot name stops the delete with a
-    :class:`StorageError` naming it.
+    deletes, by botocore: :mod:`lake.core.s3_keys`), in a forked process too: folder markers
+    (``t/``, ``t/sub/``) and keys with an empty or dot segment (``t//x.parquet``) or a
+    control character, which obstore and pyarrow cannot name.
 
     Raises:
         StorageError: the storage refused or failed.
     """
     if _is_s3(storage, uri):
         bucket, prefix = s3_key(uri)
-        prefix = prefix.rstrip("/") + "/"
         try:
-            if s3_keys.can_sign(storage.config.s3):
-                for keys in s3_keys.list_keys(storage.config.s3, bucket, prefix):
-                    s3_keys.delete_keys(storage.config.s3, bucket, keys)
-            else:
-                _delete_tree_by_obstore(storage, bucket, prefix, where or uri)
-        except OSError as error:
+            for keys in s3_keys.list_keys(storage, bucket, prefix.rstrip("/") + "/"):
+                s3_keys.delete_keys(storage, bucket, keys)
+        except StorageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - botocore's own errors
             raise storage.translate(error, where or uri) from error
         return
     try:
@@ -305,39 +302,6 @@ def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None
         return
     except OSError as error:
         raise storage.translate(error, where or uri) from error
-
-
-def _delete_tree_by_obstore(storage: Storage, bucket: str, prefix: str, where: str) -> None:
-    if _forked():
-        fs, at = _arrow(storage, f"{bucket}/{prefix}")
-        try:
-            fs.delete_dir(at.rstrip("/"))
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            raise storage.translate(error, where) from error
-        return
-    import obstore
-    from obstore.exceptions import InvalidPathError
-
-    store = client(storage, bucket)
-    try:
-        for batch in obstore.list(store, prefix, chunk_size=1000):
-            obstore.delete(store, [meta["path"] for meta in batch])
-    except InvalidPathError as error:
-        raise StorageError(
-            f"A key under {where} ({_named_key(error)}) has an empty, '.' or '..' segment or a "
-            f"control character, which obstore cannot list or delete; set AWS_ACCESS_KEY_ID "
-            f"and AWS_SECRET_ACCESS_KEY so the lake deletes it, or delete it with another tool."
-        ) from error
-    except Exception as error:  # noqa: BLE001 - obstore's own errors
-        raise storage.translate(error, where) from error
-
-
-def _named_key(error: BaseException) -> str:
-    """The key obstore's path error names (``Error parsing Path "<key>"``)."""
-    found = re.search(r'Path "([^"]*)"', str(error))
-    return repr(found.group(1)) if found else "unnamed"
 
 
 def _is_s3(storage: Storage, uri: str) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
-from lake.core import objects
+from lake.core import objects, s3_keys
 from lake.core.config import resolve
 from lake.core.errors import StorageError, StorageUnreachable
 from lake.core.storage import Storage
@@ -233,7 +233,11 @@ def test_delete_tree_on_s3_removes_keys_obstore_cannot_name(backend):
         pytest.skip("S3 keys that are no path (a local file has no such name)")
     storage = _storage(backend)
     folder = storage.join(storage.warehouse, "odd")
-    odd = ["t//x.parquet", "t//", "t/./a", "t/../b", "t/\x01c\rr", "t/tab\there", "t/a b%20c "]
+    # moto stores no key holding a line feed (its router answers 404).
+    odd = [
+        *("t//x.parquet", "t//", "t/./a", "t/../b", "t/../\x02z", "t/\x01c\rr", "t/cr\ronly"),
+        *("t/tab\there", "t/a b%20c ", "t/%2Fx", "t/ü\u2028"),
+    ]
     _put_raw(backend, storage, folder, [*odd, "t-kept/x"])
     assert len(_raw_keys(backend, folder)) == len(odd) + 1
 
@@ -257,33 +261,76 @@ def test_delete_tree_on_s3_takes_more_keys_than_one_listing_answers(backend):
     assert _raw_keys(backend, folder) == []
 
 
-def test_delete_tree_without_credentials_names_a_key_obstore_cannot_delete(backend):
-    """With no keys in the settings (an instance role), obstore deletes: a key it cannot
-    name is our own one sentence naming it, not obstore's error."""
+def _without_keys(storage: Storage, **changes: object) -> Storage:
+    config = storage.config
+    s3 = replace(config.s3, access_key_id=None, secret_access_key=None, **changes)
+    return Storage(replace(config, s3=s3))
+
+
+def test_delete_tree_without_keys_in_the_settings_signs_with_botocores_own_chain(
+    backend, monkeypatch
+):
+    """With no keys in the settings (an instance role, a profile), botocore's credential
+    chain signs and every key goes; obstore, which deleted there, stopped at a key it cannot
+    name and never saw the folder marker."""
     if backend.s3 is None:
-        pytest.skip("S3 keys that are no path")
+        pytest.skip("S3 credentials")
     storage = _storage(backend)
     folder = storage.join(storage.warehouse, "keyless")
-    _put_raw(backend, storage, folder, ["t//x.parquet"])
-    config = storage.config
-    keyless = Storage(
-        replace(config, s3=replace(config.s3, access_key_id=None, secret_access_key=None))
-    )
-    s3_keys_before = _raw_keys(backend, folder)
+    _put_raw(backend, storage, folder, ["t/", "t/a.parquet", "t//x.parquet", "tt/k"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", storage.config.s3.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", storage.config.s3.secret_access_key)
 
-    with pytest.MonkeyPatch.context() as env:  # obstore takes the credentials from here
-        env.setenv("AWS_ACCESS_KEY_ID", config.s3.access_key_id)
-        env.setenv("AWS_SECRET_ACCESS_KEY", config.s3.secret_access_key)
-        with pytest.raises(StorageError) as raised:
-            objects.delete_tree(keyless, f"{folder}/t")
+    objects.delete_tree(_without_keys(storage), f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["tt/k"]
+
+
+def test_delete_tree_with_no_credentials_anywhere_says_where_to_set_them(
+    backend, monkeypatch, tmp_path
+):
+    if backend.s3 is None:
+        pytest.skip("S3 credentials")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(s3_keys, "_CLIENTS", {})  # none made with another test's chain
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "nokeys")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+
+    with pytest.raises(StorageUnreachable) as raised:
+        objects.delete_tree(_without_keys(storage), f"{folder}/t")
 
     assert str(raised.value) == (
-        f"A key under {folder}/t ('{objects.s3_key(folder)[1]}/t//x.parquet') has an empty, '.' "
-        f"or '..' segment or a control character, which obstore cannot list or delete; set "
-        f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY so the lake deletes it, or delete it "
-        f"with another tool."
+        f"No S3 credentials were found for {folder}/t (not in the settings, the environment, "
+        f"~/.aws or an instance role); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
     )
-    assert _raw_keys(backend, folder) == s3_keys_before
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]
+
+
+def test_delete_tree_sends_nothing_over_plain_http_unless_allowed(backend):
+    """deltalake and obstore refuse an http endpoint without AWS_ALLOW_HTTP; the lake's own
+    signed listing and deletes went over it anyway."""
+    if backend.s3 is None:
+        pytest.skip("an S3 endpoint")
+    storage = _storage(backend)
+    assert storage.config.s3.endpoint_url.startswith("http://")
+    folder = storage.join(storage.warehouse, "plain-http")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+    config = storage.config
+    refused = Storage(replace(config, s3=replace(config.s3, allow_http=False)))
+
+    with pytest.raises(StorageError) as raised:
+        objects.delete_tree(refused, f"{folder}/t")
+
+    assert str(raised.value) == (
+        f"The S3 endpoint {config.s3.endpoint_url} is plain http, which the lake uses only "
+        f"when AWS_ALLOW_HTTP is true; set it to true or use an https endpoint."
+    )
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]
 
 
 def test_a_key_deltalake_cannot_name_in_a_table_folder_stops_vacuum_in_one_sentence(lk, backend):
@@ -308,15 +355,20 @@ def test_a_key_deltalake_cannot_name_in_a_table_folder_stops_vacuum_in_one_sente
 
 def test_a_process_forked_after_s3_requests_deletes_a_tree_and_makes_no_folder_marker(backend):
     """A forked child deleted through pyarrow's delete_dir (obstore's runtime has no threads
-    there), which made a marker for the parent ("forked-tree/")."""
+    there), which made a marker for the parent ("forked-tree/"); it makes its own botocore
+    client, even while a thread of the parent held the clients' lock at the fork."""
     if backend.s3 is None:
         pytest.skip("S3 requests in a forked child")
     storage = _storage(backend)
     folder = storage.join(storage.warehouse, "forked-tree")
     _put_raw(backend, storage, folder, ["t/a.parquet", "t/sub/", "t//x.parquet"])
     objects.delete(storage, f"{folder}/gone")  # obstore's runtime starts in the parent
+    objects.delete_tree(storage, f"{folder}/gone")  # and a botocore client of the parent's
 
-    in_a_forked_child(lambda: objects.delete_tree(storage, f"{folder}/t"))
+    # As if another thread of the parent were making a client at the fork.
+    in_a_forked_child(
+        lambda: objects.delete_tree(storage, f"{folder}/t"), holding=s3_keys._LOCK, bound_s=60
+    )
 
     assert _raw_keys(backend, folder) == []
     assert backend.s3.folder_markers(storage.warehouse) == []
@@ -347,3 +399,29 @@ def test_delete_tree_on_s3_sends_a_delete_again_after_the_server_failed_it(backe
 
     assert [status for method, _, status in proxy.seen if method == "POST"] == [503, 200]
     assert _raw_keys(backend, folder) == []
+
+
+def test_delete_tree_on_s3_stops_after_a_first_try_and_3_retries_in_one_sentence(backend):
+    if backend.s3 is None:
+        pytest.skip("an S3 server's 503")
+    from tests.faults.s3_faults import S3FaultProxy
+
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "refused")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+
+    def every_delete_fails(method: str, path: str, proxy: object) -> str | None:
+        return "fail" if method == "POST" else None
+
+    with S3FaultProxy(backend.s3.endpoint, every_delete_fails) as proxy:
+        config = storage.config
+        proxied = Storage(replace(config, s3=replace(config.s3, endpoint_url=proxy.endpoint)))
+        with pytest.raises(StorageError) as raised:
+            objects.delete_tree(proxied, f"{folder}/t")
+
+    assert [status for method, _, status in proxy.seen if method == "POST"] == [503] * 4
+    assert str(raised.value) == (
+        f"The S3 server at {proxy.endpoint} refused {folder}/t: 503 (SlowDown), saying "
+        f"'injected by the test'."
+    )
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]
