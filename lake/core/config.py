@@ -32,6 +32,7 @@ into what each library needs.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,7 +407,10 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
             f"s3://bucket/prefix; set it with {places('warehouse')}."
         )
     path = Path(value).expanduser()
-    return _checked_location(str(path if path.is_absolute() else (root / path).resolve()), origin)
+    # deltalake resolves ".." by the letters ("link/../wh" is "wh"), the operating system
+    # through a symlink: normalized, the path is one folder for every reader.
+    absolute = os.path.normpath(path) if path.is_absolute() else str((root / path).resolve())
+    return _checked_location(absolute, origin)
 
 
 def _checked_location(warehouse: str, origin: str) -> str:
@@ -430,14 +434,16 @@ def location_problem(location: str) -> tuple[str, str] | None:
     one, and its history of a local table in ``q?x`` or ``h#x`` is empty; pyarrow's S3
     client cannot name such a key; DuckDB globs ``[]*`` in an S3 path; obstore and S3 take a
     key literally. A local path is resolved by the operating system the same way for every
-    reader (and normalized before).
+    reader once it is normalized (see :func:`_normalize_warehouse`).
     """
-    if "%" in location:
+    # Only '%' and two hex digits is an escape ("p100%" is read as it is by every reader);
+    # a second decoding can make one only out of one ("%2520").
+    if re.search("%[0-9A-Fa-f]{2}", location):
         return (
-            "holds '%', which deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') "
-            "while the lake's other readers take it literally, so they would read different "
-            "objects",
-            "'%'",
+            "holds '%' and two hex digits, which deltalake reads as an escape (a%20b as 'a b', "
+            "a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
+            "read different objects",
+            "'%' before two hex digits",
         )
     if "?" in location or "#" in location:
         return (

@@ -67,7 +67,8 @@ def register_table(
         TableNotFound: no Delta table is at ``location``.
         TableExists: ``name`` is taken, or the location is already in the catalog.
         UnsupportedLocation: the lake's readers would not agree on what the location names
-            (it holds '%', '?' or '#'; on S3 '[', ']', '*' or an empty or dot segment).
+            (it holds '%' and two hex digits, '?' or '#'; on S3 '[', ']', '*' or an empty or
+            dot segment).
         UnsupportedTableFeature, StorageError: its latest version cannot be read correctly
             (a feature the lake does not read, a broken deletion vector); nothing is recorded.
     """

@@ -228,9 +228,9 @@ def test_an_s3_server_named_only_where_some_clients_look_is_refused(tmp_path, na
     [
         (
             "x%20y",
-            "holds '%', which deltalake reads as an escape (a%20b as 'a b', a%2Fb as 'a/b') "
-            "while the lake's other readers take it literally, so they would read different "
-            "objects; choose a location without '%'",
+            "holds '%' and two hex digits, which deltalake reads as an escape (a%20b as 'a b', "
+            "a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
+            "read different objects; choose a location without '%' before two hex digits",
         ),
         (
             "C#proj",
@@ -260,3 +260,37 @@ def test_a_warehouse_deltalake_would_misread_is_refused_before_anything_is_writt
         f"the --warehouse flag, the environment variable LAKE_WAREHOUSE or `warehouse` in "
         f"lake.toml."
     )
+
+
+def _write_read_and_vacuum(warehouse: str) -> tuple[list[dict], int]:
+    import pyarrow as pa
+
+    import lake
+
+    with lake.connect(warehouse=warehouse) as lk:
+        lk.write_table("ml.t", pa.table({"id": [1, 2]}))
+        lk.write_table("ml.t", pa.table({"id": [3]}))
+        lk.vacuum("ml.t", retain="0d")
+        return lk.sql("SELECT sum(id) AS s FROM ml.t").table.to_pylist(), len(lk.history("ml.t"))
+
+
+@pytest.mark.parametrize("folder", ["p100%", "a%zz", "50%-off"])
+def test_a_warehouse_whose_percent_sign_starts_no_escape_works(backend, tmp_path, folder):
+    """Only '%' and two hex digits is an escape deltalake decodes; a lake in "p100%" wrote,
+    read and vacuumed on main, and the first refusal of every '%' shut it out."""
+    warehouse = f"{backend.warehouse}/{folder}" if backend.s3 else str(tmp_path / folder)
+
+    assert _write_read_and_vacuum(warehouse) == ([{"s": 6}], 2)
+
+
+def test_a_local_warehouse_with_a_dot_dot_segment_is_one_folder_for_every_reader(backend, tmp_path):
+    """deltalake resolves "link/../wh" by its letters, the operating system through the link:
+    data files went to one folder and the log to another, and the first write failed."""
+    if backend.s3 is not None:
+        pytest.skip("an S3 location with a '..' segment is refused")
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+
+    assert _write_read_and_vacuum(str(tmp_path / "link" / ".." / "wh")) == ([{"s": 6}], 2)
+    assert (tmp_path / "wh" / "ml" / "t" / "_delta_log").is_dir()
+    assert not (tmp_path / "real" / "wh").exists()

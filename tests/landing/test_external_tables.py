@@ -557,9 +557,10 @@ def test_a_location_holding_a_percent_sign_is_refused_not_read_as_another_folder
         lk.register_table("ext.pct", ours)
 
     assert str(refused.value) == (
-        f"The location {ours} holds '%', which deltalake reads as an escape (a%20b as 'a b', "
-        f"a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
-        f"read different objects; move the table to a location without '%'."
+        f"The location {ours} holds '%' and two hex digits, which deltalake reads as an "
+        f"escape (a%20b as 'a b', a%2Fb as 'a/b') while the lake's other readers take it "
+        f"literally, so they would read different objects; move the table to a location "
+        f"without '%' before two hex digits."
     )
     assert [t.name for t in lk.tables()] == []
 
