@@ -22,6 +22,7 @@ from lake.core.errors import (
     StorageError,
     TableExists,
     TableNotFound,
+    UnsupportedLocation,
     UnsupportedTableFeature,
     VersionNotFound,
 )
@@ -632,3 +633,44 @@ def test_a_location_holding_a_url_or_pattern_character_is_refused(lk, backend, w
     said = expected.get(odd, expected["q?x"])
     assert str(refused.value) == f"The location {base}/{odd}/t {said}"
     assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.parametrize(
+    ("odd", "avoid"), [("a%20b", "'%' before two hex digits"), ("x/../a b", "such segments")]
+)
+def test_a_table_registered_before_its_location_was_refused_is_not_read_from_another_folder(
+    lk, backend, where, odd, avoid
+):
+    """A catalog made before the refusal holds an external table at "a%20b/t" (or, on S3,
+    "x/../a b/t"): sync recorded the versions of the Delta table in "a b/t", another table,
+    and a query said vacuum had removed version 0's files; at "x/../a b/t" sync told the user
+    to delete the table's own log entry."""
+    from catalog.tables import EXTERNAL_KIND
+    from lake.core.names import TableName
+    from lake.landing.sync import OLDEST_KEY
+
+    if "/" in odd and backend.s3 is None:
+        pytest.skip("a local path is normalized: every reader resolves '..' the same way")
+    written, options = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    base = written[: -len("/plain/t")]
+    write_deltalake(f"{base}/a b/t", pa.table({"id": [1, 2, 3]}), storage_options=options)
+    ours = f"{base}/{odd}/t"
+    _copy_folder(backend, written, ours)
+    # What register_table recorded before it checked locations.
+    lk.catalog.create_table(
+        TableName.parse("ext.old"), kind=EXTERNAL_KIND, location=ours, properties={OLDEST_KEY: 0}
+    )
+
+    lk.write_table("ml.fine", pa.table({"id": [5]}))
+
+    assert lk.sql("SELECT id FROM ml.fine").table.to_pylist() == [{"id": 5}]
+    assert "ext.old" in [str(t.name) for t in lk.tables()]
+    for use in (lambda: lk.sync("ext.old"), lambda: lk.sql("SELECT id FROM ext.old")):
+        with pytest.raises(UnsupportedLocation) as refused:
+            use()
+        assert str(refused.value).startswith(f"The table location {ours} ")
+        assert str(refused.value).endswith(
+            f"; move the table to a location without {avoid} and register it there under "
+            f"another name."
+        )
