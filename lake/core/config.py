@@ -32,10 +32,11 @@ into what each library needs.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from lake.core.catalog_url import CatalogUrl
 from lake.core.errors import ConfigError, NoLakeHere
@@ -397,16 +398,74 @@ def _normalize_warehouse(value: str, root: Path, origin: str) -> str:
                 f"The warehouse {value!r} (from {origin}) names no bucket: write "
                 f"s3://bucket/prefix; set it with {places('warehouse')}."
             )
-        return value.rstrip("/")
+        return _checked_location(value.rstrip("/"), origin)
     if scheme == "file":
-        value = urlsplit(value).path
+        value = unquote(urlsplit(value).path)  # a URL's path is escaped: a%20b is "a b"
     elif scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
         raise ConfigError(
             f"The warehouse {value!r} (from {origin}) is not supported: use a local folder or "
             f"s3://bucket/prefix; set it with {places('warehouse')}."
         )
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (root / path).resolve())
+    # deltalake resolves ".." by the letters ("link/../wh" is "wh"), the operating system
+    # through a symlink: normalized, the path is one folder for every reader.
+    absolute = os.path.normpath(path) if path.is_absolute() else str((root / path).resolve())
+    return _checked_location(absolute, origin)
+
+
+def _checked_location(warehouse: str, origin: str) -> str:
+    problem = location_problem(warehouse)
+    if problem:
+        what, avoid = problem
+        raise ConfigError(
+            f"The warehouse {warehouse!r} (from {origin}) {what}; choose a location without "
+            f"{avoid} and set it with {places('warehouse')}."
+        )
+    return warehouse
+
+
+def location_problem(location: str) -> tuple[str, str] | None:
+    """Why the lake's readers (deltalake, pyarrow, DuckDB) would not agree on what
+    ``location`` (a normalized local path or ``s3://`` URI) names, and what to avoid; None
+    when they would.
+
+    deltalake takes a location as a URL: it decodes ``%XX`` (its log reader twice, so even
+    an escaped ``%`` is misread), resolves ``.`` and ``..`` segments and refuses an empty
+    one, and its history of a local table in ``q?x`` or ``h#x`` is empty; pyarrow's S3
+    client cannot name such a key; DuckDB globs ``[]*`` in an S3 path; obstore and S3 take a
+    key literally. A local path is resolved by the operating system the same way for every
+    reader once it is normalized (see :func:`_normalize_warehouse`).
+    """
+    # Only '%' and two hex digits is an escape ("p100%" is read as it is by every reader);
+    # a second decoding can make one only out of one ("%2520").
+    if re.search("%[0-9A-Fa-f]{2}", location):
+        return (
+            "holds '%' and two hex digits, which deltalake reads as an escape (a%20b as 'a b', "
+            "a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
+            "read different objects",
+            "'%' before two hex digits",
+        )
+    if "?" in location or "#" in location:
+        return (
+            "holds '?' or '#', which deltalake's history and pyarrow's S3 client take for the "
+            "start of a URL's query or fragment, so the table's versions would not be found",
+            "'?' and '#'",
+        )
+    if location.startswith("s3://") and any(c in location for c in "[]*"):
+        return (
+            "holds '[', ']' or '*', which DuckDB reads in an S3 path as a pattern (b[a]x "
+            "matches bax), so it would read other objects",
+            "'[', ']' and '*'",
+        )
+    if location.startswith("s3://"):
+        segments = location[len("s3://") :].rstrip("/").split("/")[1:]
+        if any(segment in ("", ".", "..") for segment in segments):
+            return (
+                "has an empty, '.' or '..' segment, which deltalake resolves (a/../b as 'b') or "
+                "refuses while S3 and the lake's other readers take the key literally",
+                "such segments",
+            )
+    return None
 
 
 def _normalize_catalog(value: str, root: Path, origin: str) -> str:

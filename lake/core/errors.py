@@ -44,6 +44,11 @@ class StorageUnreachable(StorageError):
     """The warehouse's server did not answer or refused the credentials."""
 
 
+class UnsupportedLocation(StorageError):
+    """A location the lake's readers (deltalake, pyarrow, DuckDB) would not agree on, so one
+    of them would read other objects or none (see :func:`lake.core.config.location_problem`)."""
+
+
 class CommitInDoubt(StorageError):
     """A commit's outcome is unknown: the storage may have stored it (its answer was lost)
     and could not be asked. The writer stops instead of committing again (which would make

@@ -7,10 +7,12 @@ data stay with pyarrow and deltalake.
 On S3 the requests are made by obstore (Rust's object_store, the client deltalake itself
 uses): about 0.4-0.6 ms of CPU per request against 2-2.5 ms through s3fs/aiobotocore and
 1.3-3.3 ms through pyarrow (measured on moto, see ``bench/bench_appends.py``). Its delete
-removes exactly one key. pyarrow's ``delete_file``/``delete_dir`` on S3 leave an empty
-"folder" object for the parent, which deltalake's full vacuum then "deletes" in commits of
-its own, every vacuum again (the folder object's key ends in ``/``, which object_store never
-names). Locally the delete is a plain file removal.
+removes exactly one key. A whole prefix is deleted by botocore (:func:`delete_tree`,
+:mod:`lake.core.s3_keys`), which names every key as S3 holds it. pyarrow's
+``delete_file``/``delete_dir`` on S3 leave an empty "folder" object for the parent, which
+deltalake's full vacuum then "deletes" in commits of its own, every vacuum again (the folder
+object's key ends in ``/``, which object_store never names). Locally the delete is a plain
+file removal.
 
 Errors reach callers as :class:`~lake.core.errors.StorageError` (one sentence, through
 :meth:`Storage.translate`), except where a function says what else it raises.
@@ -32,6 +34,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from lake.core import s3_keys
+from lake.core.errors import StorageError
 from lake.core.storage import Storage
 
 if TYPE_CHECKING:
@@ -272,30 +276,24 @@ def delete(storage: Storage, uri: str, *, where: str | None = None) -> None:
 
 def delete_tree(storage: Storage, uri: str, *, where: str | None = None) -> None:
     """Delete every file under the folder (or prefix) ``uri``, and a local folder itself;
-    on S3 one listing and bulk deletes, nothing made in their place. A folder already gone
-    is not an error.
+    nothing made in their place. A folder already gone is not an error.
+
+    On S3 every key under ``<prefix>/`` goes, as the server holds it (one listing, bulk
+    deletes, by botocore: :mod:`lake.core.s3_keys`), in a forked process too: folder markers
+    (``t/``, ``t/sub/``) and keys with an empty or dot segment (``t//x.parquet``) or a
+    control character, which obstore and pyarrow cannot name.
 
     Raises:
         StorageError: the storage refused or failed.
     """
-    if _is_s3(storage, uri) and _forked():
-        fs, at = _arrow(storage, uri)
-        try:
-            fs.delete_dir(at)
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            raise storage.translate(error, where or uri) from error
-        return
     if _is_s3(storage, uri):
-        import obstore
-
         bucket, prefix = s3_key(uri)
-        store = client(storage, bucket)
         try:
-            for batch in obstore.list(store, prefix.rstrip("/") + "/", chunk_size=1000):
-                obstore.delete(store, [meta["path"] for meta in batch])
-        except Exception as error:  # noqa: BLE001 - obstore's own errors
+            for keys in s3_keys.list_keys(storage, bucket, prefix.rstrip("/") + "/"):
+                s3_keys.delete_keys(storage, bucket, keys)
+        except StorageError:
+            raise
+        except Exception as error:  # noqa: BLE001 - botocore's own errors
             raise storage.translate(error, where or uri) from error
         return
     try:

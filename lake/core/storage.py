@@ -2,7 +2,8 @@
 
 This is the one module that turns a :class:`~lake.core.config.LakeConfig` into deltalake
 storage options, a pyarrow filesystem and DuckDB settings (and :mod:`lake.core.objects` its
-S3 client), so no other module builds credentials or endpoints itself.
+S3 clients, obstore's and botocore's), so no other module builds credentials or endpoints
+itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lake.core.config import LakeConfig
@@ -114,6 +115,44 @@ class Storage:
             elif key not in _DELTALAKE_ONLY:
                 config[key] = value
         return config, client
+
+    # -- botocore --------------------------------------------------------------------------
+
+    def botocore_options(self) -> dict[str, Any]:
+        """Arguments of botocore's ``create_client("s3", ...)`` for the warehouse's server
+        (:mod:`lake.core.s3_keys`): its endpoint only (none botocore finds in the
+        environment or ``~/.aws/config``), path-style requests on a given endpoint (as
+        :meth:`s3_options`), the same timeouts, and a first try and 3 retries after a 5xx or
+        no answer (as obstore's). Without access keys in the settings botocore's own
+        credential chain (environment, ``~/.aws``, instance role) signs.
+
+        Raises:
+            StorageError: the endpoint is plain http and ``AWS_ALLOW_HTTP`` is not true.
+        """
+        from botocore.config import Config
+
+        s3 = self.config.s3
+        if s3.endpoint_url and s3.endpoint_url.startswith("http://") and not s3.allow_http:
+            raise StorageError(
+                f"The S3 endpoint {s3.endpoint_url} is plain http, which the lake uses only "
+                f"when AWS_ALLOW_HTTP is true; set it to true or use an https endpoint."
+            )
+        options: dict[str, Any] = {
+            "region_name": s3.region,
+            "endpoint_url": s3.endpoint_url,
+            "config": Config(
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"mode": "standard", "total_max_attempts": 4},
+                s3={"addressing_style": "path" if s3.endpoint_url else "auto"},
+                ignore_configured_endpoint_urls=True,
+            ),
+        }
+        if s3.access_key_id and s3.secret_access_key:
+            options["aws_access_key_id"] = s3.access_key_id
+            options["aws_secret_access_key"] = s3.secret_access_key
+            options["aws_session_token"] = s3.session_token
+        return options
 
     # -- pyarrow ---------------------------------------------------------------------------
 
@@ -230,7 +269,24 @@ class Storage:
                 f"The S3 server at {self.endpoint_label} refused the credentials for {where}; "
                 f"check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             )
-        if "<code>nosuchbucket</code>" in lowered or "nosuchbucket" in lowered.split():
+        # object_store's words for a key that is no path of its own ("t//x", "t/../x"): one
+        # such key anywhere under a prefix fails deltalake's (and obstore's) whole listing.
+        unnamed = re.search(r'(?:invalid path|parse path).*?Path "([^"]*)"', text, re.S)
+        if unnamed:
+            return StorageError(
+                f"Storage failed for {where}: the key {unnamed.group(1)!r} has an empty, '.' or "
+                f"'..' segment or a control character, which deltalake and obstore cannot name; "
+                f"delete or rename that key with another tool (aws s3 rm, rclone) and try again."
+            )
+        # botocore says "Unable to locate credentials": none in the settings or its chain.
+        if "unable to locate credentials" in lowered:
+            return StorageUnreachable(
+                f"No S3 credentials were found for {where} (not in the settings, the "
+                f"environment, ~/.aws or an instance role); set AWS_ACCESS_KEY_ID and "
+                f"AWS_SECRET_ACCESS_KEY."
+            )
+        # object_store's "<Code>NoSuchBucket</Code>", botocore's "(NoSuchBucket)".
+        if re.search(r"\bnosuchbucket\b", lowered):
             named = re.search(r"<BucketName>([^<]+)</BucketName>", text)
             bucket = named.group(1) if named else urlsplit(where).netloc or where.split("/")[0]
             return StorageError(
@@ -244,6 +300,23 @@ class Storage:
             code = re.search(r"<Code>([^<]+)</Code>", text)
             said = answered.group(1).strip() + (f" ({code.group(1)})" if code else "")
             return StorageError(f"The S3 server at {self.endpoint_label} refused {where}: {said}.")
+        # botocore's words for an answer: "An error occurred (SlowDown) when calling the
+        # DeleteObjects operation (reached max retries: 3): Please reduce your request rate."
+        refused = re.search(
+            r"An error occurred \(([^)]+)\) when calling the \w+ operation(?: \([^)]*\))?: ?(.*)",
+            text,
+            re.S,
+        )
+        if refused:
+            status = (
+                getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            )
+            said = f"{status} ({refused.group(1)})" if status else refused.group(1)
+            reason = refused.group(2).strip().rstrip(".")
+            return StorageError(
+                f"The S3 server at {self.endpoint_label} refused {where}: {said}"
+                + (f", saying {reason!r}." if reason else ".")
+            )
         if any(
             marker in lowered
             for marker in (

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from lake.core import background, objects
+from lake.core.config import location_problem
 from lake.core.errors import (
     CommitConflict,
     CommitInDoubt,
@@ -36,6 +37,7 @@ from lake.core.errors import (
     SchemaConflict,
     StorageError,
     TableNotFound,
+    UnsupportedLocation,
     UnsupportedTableFeature,
     VersionNotFound,
     VersionVacuumed,
@@ -175,6 +177,19 @@ class DeltaStore:
     """A Delta table at one location of the warehouse."""
 
     def __init__(self, uri: str, storage: Storage) -> None:
+        """
+        Raises:
+            UnsupportedLocation: deltalake would read another folder than the lake's other
+                readers (a table registered before such locations were refused, see
+                :func:`lake.core.config.location_problem`).
+        """
+        problem = location_problem(uri)
+        if problem:
+            what, avoid = problem
+            raise UnsupportedLocation(
+                f"The table location {uri} {what}; move the table to a location without "
+                f"{avoid} and register it there under another name."
+            )
         self.uri = uri
         self.storage = storage
         self._key = (uri, tuple(sorted(storage.delta_options().items())))

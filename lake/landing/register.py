@@ -24,11 +24,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
-from lake.core.errors import ExternalTable, TableExists, TableNotFound
+from lake.core.config import location_problem
+from lake.core.errors import ExternalTable, TableExists, TableNotFound, UnsupportedLocation
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
@@ -65,10 +66,19 @@ def register_table(
     Raises:
         TableNotFound: no Delta table is at ``location``.
         TableExists: ``name`` is taken, or the location is already in the catalog.
+        UnsupportedLocation: the lake's readers would not agree on what the location names
+            (it holds '%' and two hex digits, '?' or '#'; on S3 '[', ']', '*' or an empty or
+            dot segment).
         UnsupportedTableFeature, StorageError: its latest version cannot be read correctly
             (a feature the lake does not read, a broken deletion vector); nothing is recorded.
     """
     uri = normalized_location(location)
+    problem = location_problem(uri)
+    if problem:
+        what, avoid = problem
+        raise UnsupportedLocation(
+            f"The location {uri} {what}; move the table to a location without {avoid}."
+        )
     store = DeltaStore(uri, storage)
     if not store.exists():
         raise TableNotFound(
@@ -102,13 +112,15 @@ def register_table(
 
 
 def normalized_location(location: str) -> str:
-    """A table location as the catalog keeps it: ``s3://bucket/prefix`` or an absolute path,
-    without a trailing slash."""
+    """A table location as the catalog keeps it: ``s3://bucket/prefix`` or an absolute path
+    (a ``file://`` URL unescaped), without a trailing slash."""
     text = location.strip()
     if text.startswith("s3://") or text.startswith("s3a://"):
         return "s3://" + text.split("://", 1)[1].rstrip("/")
     if text.startswith("file://"):
-        text = urlsplit(text).path
+        # A URL's path is escaped: file:///x/a%20b is the folder "a b" (deltalake prints
+        # a table's URI so).
+        text = unquote(urlsplit(text).path)
     return os.path.abspath(os.path.expanduser(text)).rstrip("/") or "/"
 
 

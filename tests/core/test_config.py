@@ -221,3 +221,76 @@ def test_an_s3_server_named_only_where_some_clients_look_is_refused(tmp_path, na
     assert agreed.s3.endpoint_url == "http://s3.local"
     # A local warehouse does not use S3.
     resolve(cwd=tmp_path, environ={name: "http://127.0.0.1:9000"})
+
+
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [
+        (
+            "x%20y",
+            "holds '%' and two hex digits, which deltalake reads as an escape (a%20b as 'a b', "
+            "a%2Fb as 'a/b') while the lake's other readers take it literally, so they would "
+            "read different objects; choose a location without '%' before two hex digits",
+        ),
+        (
+            "C#proj",
+            "holds '?' or '#', which deltalake's history and pyarrow's S3 client take for the "
+            "start of a URL's query or fragment, so the table's versions would not be found; "
+            "choose a location without '?' and '#'",
+        ),
+    ],
+)
+def test_a_warehouse_deltalake_would_misread_is_refused_before_anything_is_written(
+    backend, monkeypatch, tmp_path, folder, said
+):
+    """deltalake decodes a location's %XX (twice, in its log reader), the lake's own requests
+    do not: on S3 version 0 of a table landed under "x y" and version 1 under "x%20y";
+    locally the first write failed in deltalake's log reader. Under "C#proj" the first
+    write said its commit was not in the table's history (deltalake's history is empty)."""
+    import lake
+
+    warehouse = f"{backend.warehouse}/{folder}" if backend.s3 else str(tmp_path / folder)
+    monkeypatch.setenv("LAKE_WAREHOUSE", warehouse)
+
+    with pytest.raises(ConfigError) as refused:
+        lake.connect()
+
+    assert str(refused.value) == (
+        f"The warehouse {warehouse!r} (from environment LAKE_WAREHOUSE) {said} and set it with "
+        f"the --warehouse flag, the environment variable LAKE_WAREHOUSE or `warehouse` in "
+        f"lake.toml."
+    )
+
+
+def _write_read_and_vacuum(warehouse: str) -> tuple[list[dict], int]:
+    import pyarrow as pa
+
+    import lake
+
+    with lake.connect(warehouse=warehouse) as lk:
+        lk.write_table("ml.t", pa.table({"id": [1, 2]}))
+        lk.write_table("ml.t", pa.table({"id": [3]}))
+        lk.vacuum("ml.t", retain="0d")
+        return lk.sql("SELECT sum(id) AS s FROM ml.t").table.to_pylist(), len(lk.history("ml.t"))
+
+
+@pytest.mark.parametrize("folder", ["p100%", "a%zz", "50%-off"])
+def test_a_warehouse_whose_percent_sign_starts_no_escape_works(backend, tmp_path, folder):
+    """Only '%' and two hex digits is an escape deltalake decodes; a lake in "p100%" wrote,
+    read and vacuumed on main, and the first refusal of every '%' shut it out."""
+    warehouse = f"{backend.warehouse}/{folder}" if backend.s3 else str(tmp_path / folder)
+
+    assert _write_read_and_vacuum(warehouse) == ([{"s": 6}], 2)
+
+
+def test_a_local_warehouse_with_a_dot_dot_segment_is_one_folder_for_every_reader(backend, tmp_path):
+    """deltalake resolves "link/../wh" by its letters, the operating system through the link:
+    data files went to one folder and the log to another, and the first write failed."""
+    if backend.s3 is not None:
+        pytest.skip("an S3 location with a '..' segment is refused")
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+
+    assert _write_read_and_vacuum(str(tmp_path / "link" / ".." / "wh")) == ([{"s": 6}], 2)
+    assert (tmp_path / "wh" / "ml" / "t" / "_delta_log").is_dir()
+    assert not (tmp_path / "real" / "wh").exists()

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
-from lake.core import objects
+from lake.core import objects, s3_keys
 from lake.core.config import resolve
 from lake.core.errors import StorageError, StorageUnreachable
 from lake.core.storage import Storage
@@ -192,3 +192,236 @@ def test_a_process_forked_while_another_thread_made_a_client_can_send_requests(b
         lambda: objects.send(len, b"four").result(), holding=objects._LOCK, bound_s=60
     )
     assert answer == 4
+
+
+def _put_raw(backend, storage: Storage, folder: str, keys: list[str]) -> None:
+    """Keys as another tool writes them (boto3: the S3 console, Spark, rclone), exactly."""
+    bucket, prefix = objects.s3_key(folder)
+    for key in keys:
+        backend.s3.client().put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=b"")
+
+
+def _raw_keys(backend, folder: str) -> list[str]:
+    """Every key under ``folder/`` by S3's own listing (not the lake's client)."""
+    bucket, prefix = objects.s3_key(folder)
+    pages = backend.s3.client().get_paginator("list_objects_v2")
+    return sorted(
+        item["Key"][len(prefix) + 1 :]
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix + "/")
+        for item in page.get("Contents", [])
+    )
+
+
+def test_delete_tree_on_s3_removes_the_folder_markers_other_tools_make(backend):
+    """obstore never lists a folder marker ("t/", "t/sub/": the S3 console, Spark and
+    rclone make them) and its delete of "t/" deletes "t": they outlived the delete."""
+    if backend.s3 is None:
+        pytest.skip("S3 folder markers (a local folder is removed with its folders)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "markers")
+    _put_raw(backend, storage, folder, ["t/", "t/sub/", "t/sub/part-1.parquet", "tt/", "tt/k"])
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["tt/", "tt/k"]
+
+
+def test_delete_tree_on_s3_removes_keys_obstore_cannot_name(backend):
+    """A key with an empty or dot segment or a control character made obstore's listing
+    fail with its own error, and the delete stopped there."""
+    if backend.s3 is None:
+        pytest.skip("S3 keys that are no path (a local file has no such name)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "odd")
+    # moto stores no key holding a line feed (its router answers 404).
+    odd = [
+        *("t//x.parquet", "t//", "t/./a", "t/../b", "t/../\x02z", "t/\x01c\rr", "t/cr\ronly"),
+        *("t/tab\there", "t/a b%20c ", "t/%2Fx", "t/ü\u2028"),
+    ]
+    _put_raw(backend, storage, folder, [*odd, "t-kept/x"])
+    assert len(_raw_keys(backend, folder)) == len(odd) + 1
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["t-kept/x"]
+
+
+def test_delete_tree_on_s3_takes_more_keys_than_one_listing_answers(backend):
+    if backend.s3 is None:
+        pytest.skip("S3's pages of 1,000 keys")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "many")
+    bucket, prefix = objects.s3_key(folder)
+    s3 = backend.s3.client()
+    for n in range(1003):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/t/{n:05d}", Body=b"")
+
+    objects.delete_tree(storage, f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == []
+
+
+def _without_keys(storage: Storage, **changes: object) -> Storage:
+    config = storage.config
+    s3 = replace(config.s3, access_key_id=None, secret_access_key=None, **changes)
+    return Storage(replace(config, s3=s3))
+
+
+def test_delete_tree_without_keys_in_the_settings_signs_with_botocores_own_chain(
+    backend, monkeypatch
+):
+    """With no keys in the settings (an instance role, a profile), botocore's credential
+    chain signs and every key goes; obstore, which deleted there, stopped at a key it cannot
+    name and never saw the folder marker."""
+    if backend.s3 is None:
+        pytest.skip("S3 credentials")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "keyless")
+    _put_raw(backend, storage, folder, ["t/", "t/a.parquet", "t//x.parquet", "tt/k"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", storage.config.s3.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", storage.config.s3.secret_access_key)
+
+    objects.delete_tree(_without_keys(storage), f"{folder}/t")
+
+    assert _raw_keys(backend, folder) == ["tt/k"]
+
+
+def test_delete_tree_with_no_credentials_anywhere_says_where_to_set_them(
+    backend, monkeypatch, tmp_path
+):
+    if backend.s3 is None:
+        pytest.skip("S3 credentials")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(s3_keys, "_CLIENTS", {})  # none made with another test's chain
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "nokeys")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+
+    with pytest.raises(StorageUnreachable) as raised:
+        objects.delete_tree(_without_keys(storage), f"{folder}/t")
+
+    assert str(raised.value) == (
+        f"No S3 credentials were found for {folder}/t (not in the settings, the environment, "
+        f"~/.aws or an instance role); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+    )
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]
+
+
+def test_delete_tree_sends_nothing_over_plain_http_unless_allowed(backend):
+    """deltalake and obstore refuse an http endpoint without AWS_ALLOW_HTTP; the lake's own
+    signed listing and deletes went over it anyway."""
+    if backend.s3 is None:
+        pytest.skip("an S3 endpoint")
+    storage = _storage(backend)
+    assert storage.config.s3.endpoint_url.startswith("http://")
+    folder = storage.join(storage.warehouse, "plain-http")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+    config = storage.config
+    refused = Storage(replace(config, s3=replace(config.s3, allow_http=False)))
+
+    with pytest.raises(StorageError) as raised:
+        objects.delete_tree(refused, f"{folder}/t")
+
+    assert str(raised.value) == (
+        f"The S3 endpoint {config.s3.endpoint_url} is plain http, which the lake uses only "
+        f"when AWS_ALLOW_HTTP is true; set it to true or use an https endpoint."
+    )
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]
+
+
+def test_a_key_deltalake_cannot_name_in_a_table_folder_stops_vacuum_in_one_sentence(lk, backend):
+    """deltalake's vacuum lists the table's folder with object_store: one key with an empty
+    segment (another tool's "t//x.parquet") failed it with object_store's own words."""
+    if backend.s3 is None:
+        pytest.skip("S3 keys that are no path (a local file has no such name)")
+    lk.write_table("ml.t", pa.table({"id": [1, 2]}))
+    location = lk.table("ml.t").location
+    _put_raw(backend, lk.storage, location, ["x//y.parquet"])
+
+    with pytest.raises(StorageError) as refused:
+        lk.vacuum("ml.t", retain="0d")
+
+    key = f"{objects.s3_key(location)[1]}/x//y.parquet"
+    assert str(refused.value) == (
+        f"Storage failed for vacuuming {location}: the key {key!r} has an empty, '.' or '..' "
+        f"segment or a control character, which deltalake and obstore cannot name; delete or "
+        f"rename that key with another tool (aws s3 rm, rclone) and try again."
+    )
+
+
+def test_a_process_forked_after_s3_requests_deletes_a_tree_and_makes_no_folder_marker(backend):
+    """A forked child deleted through pyarrow's delete_dir (obstore's runtime has no threads
+    there), which made a marker for the parent ("forked-tree/"); it makes its own botocore
+    client, even while a thread of the parent held the clients' lock at the fork."""
+    if backend.s3 is None:
+        pytest.skip("S3 requests in a forked child")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "forked-tree")
+    _put_raw(backend, storage, folder, ["t/a.parquet", "t/sub/", "t//x.parquet"])
+    objects.delete(storage, f"{folder}/gone")  # obstore's runtime starts in the parent
+    objects.delete_tree(storage, f"{folder}/gone")  # and a botocore client of the parent's
+
+    # As if another thread of the parent were making a client at the fork.
+    in_a_forked_child(
+        lambda: objects.delete_tree(storage, f"{folder}/t"), holding=s3_keys._LOCK, bound_s=60
+    )
+
+    assert _raw_keys(backend, folder) == []
+    assert backend.s3.folder_markers(storage.warehouse) == []
+
+
+def test_delete_tree_on_s3_sends_a_delete_again_after_the_server_failed_it(backend):
+    """obstore tries a failed request again (3 retries); the lake's own DeleteObjects must
+    too, or one 503 (SlowDown) leaves a staging folder behind."""
+    if backend.s3 is None:
+        pytest.skip("an S3 server's 503")
+    from tests.faults.s3_faults import S3FaultProxy
+
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "retried")
+    _put_raw(backend, storage, folder, ["t/a.parquet", "t/b/"])
+    failed: list[str] = []
+
+    def first_delete_fails(method: str, path: str, proxy: object) -> str | None:
+        if method == "POST" and not failed:
+            failed.append(path)
+            return "fail"
+        return None
+
+    with S3FaultProxy(backend.s3.endpoint, first_delete_fails) as proxy:
+        config = storage.config
+        proxied = Storage(replace(config, s3=replace(config.s3, endpoint_url=proxy.endpoint)))
+        objects.delete_tree(proxied, f"{folder}/t")
+
+    assert [status for method, _, status in proxy.seen if method == "POST"] == [503, 200]
+    assert _raw_keys(backend, folder) == []
+
+
+def test_delete_tree_on_s3_stops_after_a_first_try_and_3_retries_in_one_sentence(backend):
+    if backend.s3 is None:
+        pytest.skip("an S3 server's 503")
+    from tests.faults.s3_faults import S3FaultProxy
+
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "refused")
+    _put_raw(backend, storage, folder, ["t/a.parquet"])
+
+    def every_delete_fails(method: str, path: str, proxy: object) -> str | None:
+        return "fail" if method == "POST" else None
+
+    with S3FaultProxy(backend.s3.endpoint, every_delete_fails) as proxy:
+        config = storage.config
+        proxied = Storage(replace(config, s3=replace(config.s3, endpoint_url=proxy.endpoint)))
+        with pytest.raises(StorageError) as raised:
+            objects.delete_tree(proxied, f"{folder}/t")
+
+    assert [status for method, _, status in proxy.seen if method == "POST"] == [503] * 4
+    assert str(raised.value) == (
+        f"The S3 server at {proxy.endpoint} refused {folder}/t: 503 (SlowDown), saying "
+        f"'injected by the test'."
+    )
+    assert _raw_keys(backend, folder) == ["t/a.parquet"]

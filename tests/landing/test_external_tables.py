@@ -22,6 +22,7 @@ from lake.core.errors import (
     StorageError,
     TableExists,
     TableNotFound,
+    UnsupportedLocation,
     UnsupportedTableFeature,
     VersionNotFound,
 )
@@ -518,3 +519,158 @@ def test_optimize_of_a_table_another_engine_wrote_all_in_zstd_keeps_statistics(l
     stats = json.loads(add["stats"])
     assert (stats["minValues"], stats["maxValues"]) == ({"id": 0}, {"id": 29})
     assert sorted(_kernel_read(lk, uri, 3).column("id").to_pylist()) == list(range(30))
+
+
+def _copy_folder(backend, source: str, target: str) -> None:
+    """Copy a table's files key by key, as a tool that takes names literally does (aws s3
+    cp, rclone, Spark): ``target`` may hold characters deltalake would read otherwise."""
+    if backend.s3 is None:
+        import shutil
+
+        shutil.copytree(source, target)
+        return
+    s3 = backend.s3.client()
+    bucket, _, prefix = source[len("s3://") :].partition("/")
+    target_prefix = target[len("s3://") :].partition("/")[2]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for item in page.get("Contents", []):
+            s3.copy_object(
+                Bucket=bucket,
+                Key=target_prefix + item["Key"][len(prefix) :],
+                CopySource={"Bucket": bucket, "Key": item["Key"]},
+            )
+
+
+def test_a_location_holding_a_percent_sign_is_refused_not_read_as_another_folder(
+    lk, backend, where
+):
+    """deltalake takes a location as a URL and decodes it (twice, in its log reader): the
+    Delta table in the folder named "a%20b" was read from the folder "a b", another table,
+    while the lake's own readers took the name literally."""
+    ours, options = where("a%20b/t")
+    other = ours.replace("a%20b", "a b")
+    write_deltalake(other, pa.table({"id": [1, 2, 3]}), storage_options=options)
+    written, _ = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    _copy_folder(backend, written, ours)
+
+    with pytest.raises(StorageError) as refused:
+        lk.register_table("ext.pct", ours)
+
+    assert str(refused.value) == (
+        f"The location {ours} holds '%' and two hex digits, which deltalake reads as an "
+        f"escape (a%20b as 'a b', a%2Fb as 'a/b') while the lake's other readers take it "
+        f"literally, so they would read different objects; move the table to a location "
+        f"without '%' before two hex digits."
+    )
+    assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.parametrize("odd", ["x/../t", "x/./t", "x//t"])
+def test_an_s3_location_with_an_empty_or_dot_segment_is_refused_not_resolved(
+    lk, backend, where, odd
+):
+    """deltalake resolves "x/../t" to "t" (another table) and refuses "x//t" in its own
+    words, while S3 and the lake's other readers take the key literally."""
+    if backend.s3 is None:
+        pytest.skip("a local path means the same folder to every reader")
+    written, options = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    base = written[: -len("/plain/t")]
+    write_deltalake(f"{base}/t", pa.table({"id": [1, 2, 3]}), storage_options=options)
+    _copy_folder(backend, written, f"{base}/{odd}")
+
+    with pytest.raises(StorageError) as refused:
+        lk.register_table("ext.dots", f"{base}/{odd}")
+
+    assert str(refused.value) == (
+        f"The location {base}/{odd} has an empty, '.' or '..' segment, which deltalake "
+        f"resolves (a/../b as 'b') or refuses while S3 and the lake's other readers take the "
+        f"key literally; move the table to a location without such segments."
+    )
+    assert [t.name for t in lk.tables()] == []
+
+
+def test_a_file_url_names_the_folder_its_escapes_spell(lk, backend, where):
+    """file:///x/a%20b is the folder "a b" (deltalake prints a table's URI so); the lake
+    took the escape literally and found no table."""
+    if backend.s3 is not None:
+        pytest.skip("a file:// URL names a local folder")
+    from urllib.parse import quote
+
+    written, options = where("a b/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+
+    registered = lk.register_table("ext.spaced", "file://" + quote(written))
+
+    assert registered.table.location == written
+    assert lk.sql("SELECT id FROM ext.spaced").table.to_pylist() == [{"id": 7}]
+
+
+@pytest.mark.parametrize("odd", ["q?x", "h#x", "b[a]x"])
+def test_a_location_holding_a_url_or_pattern_character_is_refused(lk, backend, where, odd):
+    """A table in "q?x" or "h#x" was registered locally with no version (deltalake's history
+    of it is empty) and not found on S3 (pyarrow's S3 client); DuckDB globbed "b[a]x/..."
+    on S3 and so read "bax/..." (here: no such file)."""
+    if odd == "b[a]x" and backend.s3 is None:
+        pytest.skip("DuckDB reads a local path with '[' as it is")
+    written, options = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    base = written[: -len("/plain/t")]
+    _copy_folder(backend, written, f"{base}/{odd}/t")
+    expected = {
+        "q?x": "holds '?' or '#', which deltalake's history and pyarrow's S3 client take for "
+        "the start of a URL's query or fragment, so the table's versions would not be found; "
+        "move the table to a location without '?' and '#'.",
+        "b[a]x": "holds '[', ']' or '*', which DuckDB reads in an S3 path as a pattern (b[a]x "
+        "matches bax), so it would read other objects; move the table to a location without "
+        "'[', ']' and '*'.",
+    }
+
+    with pytest.raises(StorageError) as refused:
+        lk.register_table("ext.odd", f"{base}/{odd}/t")
+
+    said = expected.get(odd, expected["q?x"])
+    assert str(refused.value) == f"The location {base}/{odd}/t {said}"
+    assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.parametrize(
+    ("odd", "avoid"), [("a%20b", "'%' before two hex digits"), ("x/../a b", "such segments")]
+)
+def test_a_table_registered_before_its_location_was_refused_is_not_read_from_another_folder(
+    lk, backend, where, odd, avoid
+):
+    """A catalog made before the refusal holds an external table at "a%20b/t" (or, on S3,
+    "x/../a b/t"): sync recorded the versions of the Delta table in "a b/t", another table,
+    and a query said vacuum had removed version 0's files; at "x/../a b/t" sync told the user
+    to delete the table's own log entry."""
+    from catalog.tables import EXTERNAL_KIND
+    from lake.core.names import TableName
+    from lake.landing.sync import OLDEST_KEY
+
+    if "/" in odd and backend.s3 is None:
+        pytest.skip("a local path is normalized: every reader resolves '..' the same way")
+    written, options = where("plain/t")
+    write_deltalake(written, pa.table({"id": [7]}), storage_options=options)
+    base = written[: -len("/plain/t")]
+    write_deltalake(f"{base}/a b/t", pa.table({"id": [1, 2, 3]}), storage_options=options)
+    ours = f"{base}/{odd}/t"
+    _copy_folder(backend, written, ours)
+    # What register_table recorded before it checked locations.
+    lk.catalog.create_table(
+        TableName.parse("ext.old"), kind=EXTERNAL_KIND, location=ours, properties={OLDEST_KEY: 0}
+    )
+
+    lk.write_table("ml.fine", pa.table({"id": [5]}))
+
+    assert lk.sql("SELECT id FROM ml.fine").table.to_pylist() == [{"id": 5}]
+    assert "ext.old" in [str(t.name) for t in lk.tables()]
+    for use in (lambda: lk.sync("ext.old"), lambda: lk.sql("SELECT id FROM ext.old")):
+        with pytest.raises(UnsupportedLocation) as refused:
+            use()
+        assert str(refused.value).startswith(f"The table location {ours} ")
+        assert str(refused.value).endswith(
+            f"; move the table to a location without {avoid} and register it there under "
+            f"another name."
+        )
