@@ -48,10 +48,20 @@ from ingest.exceptions import SourceValueUnsupported
 SINCE_SETTING = "lake.since"
 
 #: Session options of every extract connection: never write; intervals as ISO 8601 text;
-#: backslashes in '' strings are plain characters (as ingest/db/statement.py reads them).
+#: backslashes in '' strings are plain characters (as ingest/db/statement.py reads them);
+#: floats printed with every digit inside the values read as text (composites, points), which
+#: a database set to extra_float_digits=0 would cut to 15.
 SESSION_OPTIONS = (
     "-c default_transaction_read_only=on -c intervalstyle=iso_8601 "
-    "-c standard_conforming_strings=on"
+    "-c standard_conforming_strings=on -c extra_float_digits=3"
+)
+
+#: Dates inside values read as text (ranges, composites) printed as ISO whatever the database's
+#: DateStyle ('SQL, DMY' prints '01/02/2024'), while its day/month order, which a query's own
+#: date literals are read in, stays: a startup ``DateStyle=ISO`` would reset it to MDY.
+ISO_DATES = (
+    "SELECT set_config('DateStyle', 'ISO, ' || split_part(current_setting('DateStyle'), ', ', 2), "
+    "false)"
 )
 
 BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
@@ -144,6 +154,8 @@ def stream_pg(
             cur.adbc_statement.set_options(**{BATCH_HINT_OPTION: str(BATCH_HINT_BYTES)})
             live["cursor"] = cur
             cur.execute(read_only_transaction())
+            cur.execute(ISO_DATES)
+            cur.fetchall()
             if since_text is not None:
                 cur.execute(
                     f"SELECT set_config('{SINCE_SETTING}', $1, false)", parameters=(since_text,)

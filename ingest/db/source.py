@@ -74,6 +74,7 @@ from ingest.db.pg_reader import (
 from ingest.db.statement import Syntax, one_query
 from ingest.db.types import (
     CHECK_PG_NDIMS,
+    READ_DOUBLE,
     READ_MONEY,
     READ_TEXT,
     READ_TEXT_ARRAY,
@@ -494,6 +495,7 @@ class Source:
                 since=since,
                 dedupe=not key if dedupe is None else dedupe,
                 columns=names,
+                keyed=bool(key),
             )
         reader = self._read(target, columns, cursor_col, since, batch_rows)
         return Extract(
@@ -511,7 +513,7 @@ class Source:
         src = target.selectable([c.name for c in columns])
         if self.dialect == "postgresql":
             return self._read_pg(src, columns, cursor, since, batch_rows)
-        stmt = sa.select(*[src.c[c.name] for c in columns]).select_from(src)
+        stmt = sa.select(*[_row_select(src.c[c.name], c) for c in columns]).select_from(src)
         if cursor is not None and since is not None:
             col, value = _row_bound(self.dialect, src.c[cursor.name], cursor, since.value)
             stmt = stmt.where(read_predicate(col, sa.bindparam("lake_since", value)))
@@ -534,7 +536,11 @@ class Source:
             type_sql = cursor.source_type
             if pa.types.is_string(cursor.arrow_type):
                 # Byte order, as Arrow and Python compare; the column's collation may differ.
-                col, type_sql = col.collate("C"), "text"
+                # The value as read: char(n) arrives padded but casts (and compares) unpadded,
+                # and its octet_length alone counts the padding.
+                text = sa.cast(col, sa.Text)
+                padding = sa.func.octet_length(col) - sa.func.octet_length(text)
+                col, type_sql = (text + sa.func.repeat(" ", padding)).collate("C"), "text"
             bound = sa.literal_column(
                 f"(SELECT CAST(current_setting('{SINCE_SETTING}') AS {type_sql}))"
             )
@@ -581,6 +587,13 @@ def _abandon(conn: sa.Connection) -> None:
     conn.invalidate()
 
 
+def _row_select(col: sa.ColumnElement[Any], c: SourceColumn) -> sa.ColumnElement[Any]:
+    if c.read_as == READ_DOUBLE:
+        # '+ 0E0' (a DOUBLE) rather than CAST(.. AS DOUBLE), which MySQL before 8.0.17 lacks.
+        return (col + sa.literal_column("0E0")).label(c.name)
+    return col
+
+
 def _pg_select(col: sa.ColumnElement[Any], c: SourceColumn) -> sa.ColumnElement[Any]:
     if c.read_as in (READ_TEXT, READ_TIME):
         return sa.cast(col, sa.Text).label(c.name)
@@ -610,9 +623,11 @@ def _row_bound(
     """
     t = cursor.arrow_type
     if dialect == "mysql":
-        if pa.types.is_string(t):
-            binary = sa.cast(col, sa_mysql.CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
-            return binary, value
+        if pa.types.is_string(t) and isinstance(value, str):
+            # The UTF-8 bytes, compared as binary strings: code point order, as Python's, and
+            # no padding (a _bin collation pads with spaces, so 'a\t' < 'a' there).
+            text = sa.cast(col, sa_mysql.CHAR(charset="utf8mb4"))
+            return sa.cast(text, sa_mysql.BINARY()), value.encode("utf-8")
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             return col, value.astimezone(dt.UTC).replace(tzinfo=None)
         return col, value

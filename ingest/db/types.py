@@ -74,6 +74,9 @@ READ_MONEY = "money"  # CAST(CAST(c AS NUMERIC) AS TEXT): money's text output is
 # text and pad it to the fixed-width 'HH:MM:SS.ffffff' that MySQL TIME also gets.
 READ_TIME = "time"
 READ_TIME_ARRAY = "time[]"
+# MySQL/MariaDB print a FLOAT with 6 significant digits (1234567 -> '1234570'); as a DOUBLE it
+# arrives with every digit of the stored single (exact), and becomes that float32 again here.
+READ_DOUBLE = "double"
 
 # Checks applied to what the fast reader returns (see dbsource/pg reader).
 CHECK_PG_RANGE = "pg_range"  # dates/timestamps: 'infinity' arrives as an out-of-range integer
@@ -316,7 +319,7 @@ def mysql_column(name: str, f: MySqlField) -> SourceColumn:
             return _col(name, pa.string(), label, _as_text)
         return _col(name, dec, label)
     if tc == _MY_FLOAT:
-        return _col(name, pa.float32(), "float" + u)
+        return _col(name, pa.float32(), "float" + u, read_as=READ_DOUBLE)
     if tc == _MY_DOUBLE:
         return _col(name, pa.float64(), "double" + u)
     if tc == _MY_BIT:
@@ -519,11 +522,16 @@ def sqlite_profile_sql(col: str, declared: str) -> list[str]:
 _UNORDERED = {"_as_text", "_mysql_time_text", "_mixed_text", "_mixed_binary"}
 
 
-def _col(name: str, t: pa.DataType, label: str, conv: Converter | None = None) -> SourceColumn:
+def _col(
+    name: str, t: pa.DataType, label: str, conv: Converter | None = None,
+    read_as: str = READ_NATIVE,
+) -> SourceColumn:  # fmt: skip
     ordered = conv is None or conv.__name__ not in _UNORDERED
     if label in ("enum/set", "json", "geometry", "null"):
         ordered = False
-    return SourceColumn(name, t, label, convert=conv or _direct(t), cursor_ok=ordered)
+    return SourceColumn(
+        name, t, label, read_as=read_as, convert=conv or _direct(t), cursor_ok=ordered
+    )
 
 
 def _direct(t: pa.DataType) -> Converter:

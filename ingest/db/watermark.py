@@ -205,7 +205,9 @@ class BoundaryTracker:
     """Applies the exact boundary rule to each batch read and computes the next watermark.
 
     Feed every batch through :meth:`admit` (in any order); afterwards :meth:`watermark` is the
-    watermark to store. ``dedupe`` is for extracts without a key (see the module docstring).
+    watermark to store. ``dedupe`` is for extracts without a key (see the module docstring);
+    ``keyed`` says the caller merges by a key, so boundary fingerprints that no longer match
+    the source's columns are dropped (the rows are merged again) instead of refused.
     """
 
     def __init__(
@@ -216,6 +218,7 @@ class BoundaryTracker:
         since: Watermark | None,
         dedupe: bool,
         columns: Sequence[str] | None = None,
+        keyed: bool = False,
     ) -> None:
         if since is not None and since.column != column:
             raise CursorColumnInvalid(
@@ -240,7 +243,10 @@ class BoundaryTracker:
             self._since_columns = list(since.columns)
             if columns is not None:
                 missing = [c for c in since.columns if c not in columns]
-                if missing:
+                if missing and keyed:
+                    # The key makes re-merging the boundary rows harmless: forget them.
+                    self._seen_boundary, self._since_columns = Counter(), None
+                elif missing:
                     raise BoundaryColumnsMissing(cursor=column, missing=missing)
         self._names: tuple[str, ...] = ()
         self._max: pa.Scalar | None = None

@@ -282,6 +282,39 @@ def test_appending_without_a_key_after_the_source_adds_a_column_duplicates_no_bo
     assert run().version is None
 
 
+def test_merging_by_key_after_the_source_renames_a_column_re_merges_the_boundary_rows(
+    lk, pg_source
+):
+    # The boundary fingerprints only spare re-merging unchanged rows when there is a key: a
+    # column they cover going away must not refuse the extract (nor ask for the --key given).
+    table = unique("orders")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, seq int, note text, amount int)",
+        f"INSERT INTO {table} VALUES (1, 1, 'x', 10), (2, 1, 'y', 20)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "app.renamed", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="seq", key="id",
+        )  # fmt: skip
+
+    run()
+    pg_source.run(
+        f"ALTER TABLE {table} RENAME COLUMN note TO remark",
+        f"UPDATE {table} SET seq = 2, amount = 11 WHERE id = 1",
+        f"INSERT INTO {table} VALUES (3, 2, 'z', 30)",
+    )
+    second = run()
+    assert second.rows == 3  # id 2, at the old watermark, is merged again
+    assert _lake_rows(lk, "SELECT id, seq, remark, amount FROM app.renamed ORDER BY id") == [
+        (1, 2, "x", 11),
+        (2, 1, "y", 20),
+        (3, 2, "z", 30),
+    ]
+    assert run().version is None
+
+
 # --------------------------------------------------------------------------------------------
 # Full extracts: added, removed, changed
 
