@@ -34,12 +34,12 @@ import sqlalchemy as sa
 from ingest.db.errors import DriverFailure
 from ingest.db.types import (
     CHECK_PG_NDIMS,
-    CHECK_PG_RANGE,
     READ_TIME,
     READ_TIME_ARRAY,
     SourceColumn,
     canonical_time_text,
     pg_out_of_range,
+    pg_temporal,
     schema_of,
 )
 from ingest.exceptions import SourceValueUnsupported
@@ -232,7 +232,8 @@ def coerce_batch(
         arr = raw.column(i)
         if isinstance(arr.type, pa.ExtensionType):
             arr = arr.storage  # numeric (exact text), json/jsonb (text), uuid
-        if col.check == CHECK_PG_RANGE and arr.null_count < len(arr):
+        # Array elements too: the reader flattens nothing there, but wraps 'infinity' alike.
+        if pg_temporal(col.arrow_type) and arr.null_count < len(arr):
             if pg_out_of_range(arr) is not None:
                 raise SourceValueUnsupported(
                     column=col.name,

@@ -79,7 +79,6 @@ READ_TIME_ARRAY = "time[]"
 READ_DOUBLE = "double"
 
 # Checks applied to what the fast reader returns (see dbsource/pg reader).
-CHECK_PG_RANGE = "pg_range"  # dates/timestamps: 'infinity' arrives as an out-of-range integer
 CHECK_PG_NDIMS = "pg_ndims"  # arrays: a multi-dimensional array would be flattened silently
 
 
@@ -223,10 +222,9 @@ def pg_column(name: str, t: PgType) -> SourceColumn:
             cursor_ok=False,
         )  # fmt: skip
     arrow, read_as = pg_scalar(r)
-    check = CHECK_PG_RANGE if r.name in ("date", "timestamp", "timestamptz") else None
-    return SourceColumn(
-        name, arrow, t.display, read_as=read_as, check=check, cursor_ok=read_as == READ_NATIVE
-    )
+    # Dates and timestamps, here and in arrays, are range-checked by their Arrow type
+    # (pg_temporal): 'infinity' arrives as an out-of-range integer.
+    return SourceColumn(name, arrow, t.display, read_as=read_as, cursor_ok=read_as == READ_NATIVE)
 
 
 def map_list_values(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
@@ -256,9 +254,20 @@ LAKE_MIN_TIMESTAMP_US = LAKE_MIN_DATE_DAYS * 86_400_000_000
 LAKE_MAX_TIMESTAMP_US = (LAKE_MAX_DATE_DAYS + 1) * 86_400_000_000 - 1
 
 
+def pg_temporal(t: pa.DataType) -> bool:
+    """Whether values of type ``t`` (or its list elements) are dates or timestamps, which the
+    fast reader hands over unchecked (see pg_out_of_range)."""
+    if pa.types.is_list(t):
+        t = t.value_type
+    return pa.types.is_date32(t) or pa.types.is_timestamp(t)
+
+
 def pg_out_of_range(arr: pa.Array) -> int | None:
     """Index of the first value of a date/timestamp array outside the years 1 to 9999 (a BC
-    date, 'infinity', or past 9999), or None."""
+    date, 'infinity', or past 9999), or None. For a list array: of the first such element
+    among all the lists' values."""
+    if pa.types.is_list(arr.type):
+        arr = arr.flatten()
     if pa.types.is_date32(arr.type):
         ints, low, high = arr.cast(pa.int32()), LAKE_MIN_DATE_DAYS, LAKE_MAX_DATE_DAYS
     else:
