@@ -92,6 +92,21 @@ def adbc_uri(url: sa.URL, *, connect_timeout: float, options: str = SESSION_OPTI
     return f"postgresql://{auth}{host}{port}{db}?{urlencode(params, quote_via=quote)}"
 
 
+def text_settings(uri: str) -> tuple[str, int, int]:
+    """(DateStyle, extra_float_digits, server_version_num) of a session opened with ``uri``,
+    through the driver that reads rows (psycopg2 would set DateStyle to ISO on connect).
+    Driver errors are raised as they are, for the caller to translate."""
+    import adbc_driver_postgresql.dbapi as pgdb
+
+    with pgdb.connect(uri) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT current_setting('DateStyle'), current_setting('extra_float_digits')::int, "
+            "current_setting('server_version_num')::int"
+        )
+        style, digits, version = cur.fetchone()  # type: ignore[misc]
+    return str(style), int(digits), int(version)
+
+
 def read_only_transaction() -> str:
     """The first statement of every extract transaction (before any query, so it holds).
 
@@ -235,9 +250,11 @@ def coerce_batch(
         # Array elements too: the reader flattens nothing there, but wraps 'infinity' alike.
         if pg_temporal(col.arrow_type) and arr.null_count < len(arr):
             if pg_out_of_range(arr) is not None:
+                # Say so for an array: its other elements are fine, one element is not.
+                where = "an element that is " if pa.types.is_list(col.arrow_type) else ""
                 raise SourceValueUnsupported(
                     column=col.name,
-                    value="'infinity', '-infinity', a BC date or one past the year 9999",
+                    value=f"{where}'infinity', '-infinity', a BC date or one past the year 9999",
                     reason="no lake table can hold (they hold the years 1 to 9999)",
                 )
         if col.check == CHECK_PG_NDIMS and i in ndims_at:

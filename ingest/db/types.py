@@ -95,6 +95,8 @@ class SourceColumn:
     # False when the Arrow values do not sort like the source's (enum order, text of numbers,
     # mixed SQLite storage classes): such a column cannot be an incremental cursor.
     cursor_ok: bool = True
+    # Postgres char(n): values arrive padded to n, but the server compares them unpadded.
+    padded: bool = False
 
     def field(self) -> pa.Field:
         return pa.field(self.name, self.arrow_type, nullable=True)
@@ -223,8 +225,12 @@ def pg_column(name: str, t: PgType) -> SourceColumn:
         )  # fmt: skip
     arrow, read_as = pg_scalar(r)
     # Dates and timestamps, here and in arrays, are range-checked by their Arrow type
-    # (pg_temporal): 'infinity' arrives as an out-of-range integer.
-    return SourceColumn(name, arrow, t.display, read_as=read_as, cursor_ok=read_as == READ_NATIVE)
+    # (pg_temporal): 'infinity' arrives as an out-of-range integer. JSON text does not sort as
+    # Postgres sorts jsonb (and json has no order), so neither can be a cursor.
+    ordered = read_as == READ_NATIVE and r.name not in ("json", "jsonb")
+    return SourceColumn(
+        name, arrow, t.display, read_as=read_as, cursor_ok=ordered, padded=r.name == "bpchar"
+    )
 
 
 def map_list_values(arr: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:

@@ -203,10 +203,10 @@ def test_postgres_types_round_trip_exactly(pg_source, tmp_path):
         ("numeric(10,2)", "'NaN'", "'nan'"),
         ("int[]", "'{{1,2},{3,4}}'", "2-dimensional array"),
         # Inside arrays too, where they would land as wrapped integers no reader can convert.
-        ("timestamptz[]", "'{2024-01-01,infinity}'", "'infinity'"),
-        ("date[]", "'{NULL,-infinity}'", "'infinity'"),
-        ("timestamp[]", "'{\"0044-03-15 BC\"}'", "BC date"),
-        ("date[]", "'{10000-01-01}'", "past the year 9999"),
+        ("timestamptz[]", "'{2024-01-01,infinity}'", "an element that is 'infinity'"),
+        ("date[]", "'{NULL,-infinity}'", "an element that is 'infinity'"),
+        ("timestamp[]", "'{\"0044-03-15 BC\"}'", "an element .* BC date"),
+        ("date[]", "'{10000-01-01}'", "an element .* past the year 9999"),
     ],
 )
 def test_postgres_values_without_a_lossless_arrow_form_are_refused(
