@@ -179,6 +179,21 @@ class BoundaryColumnsMissing(ExtractError):
         )
 
 
+class BoundaryFingerprintsOutdated(ExtractError):
+    """An incremental extract without a key met a row at its watermark that the stored
+    watermark, made by an older version that read some columns differently, cannot tell
+    from a row already delivered."""
+
+    def __init__(self, *, cursor: str, columns: list[str]) -> None:
+        self.cursor, self.columns = cursor, columns
+        names = ", ".join(f"'{c}'" for c in columns)
+        super().__init__(
+            f"The watermark on '{cursor}' was stored by an older version that read column(s) "
+            f"{names} less exactly, so rows at it could be delivered twice; run one extract "
+            f"with --mode full, or give --key."
+        )
+
+
 class KeyColumnMissing(ExtractError):
     """A --key column is not among the extracted columns."""
 

@@ -34,12 +34,12 @@ import sqlalchemy as sa
 from ingest.db.errors import DriverFailure
 from ingest.db.types import (
     CHECK_PG_NDIMS,
-    CHECK_PG_RANGE,
     READ_TIME,
     READ_TIME_ARRAY,
     SourceColumn,
     canonical_time_text,
     pg_out_of_range,
+    pg_temporal,
     schema_of,
 )
 from ingest.exceptions import SourceValueUnsupported
@@ -48,10 +48,20 @@ from ingest.exceptions import SourceValueUnsupported
 SINCE_SETTING = "lake.since"
 
 #: Session options of every extract connection: never write; intervals as ISO 8601 text;
-#: backslashes in '' strings are plain characters (as ingest/db/statement.py reads them).
+#: backslashes in '' strings are plain characters (as ingest/db/statement.py reads them);
+#: floats printed with every digit inside the values read as text (composites, points), which
+#: a database set to extra_float_digits=0 would cut to 15.
 SESSION_OPTIONS = (
     "-c default_transaction_read_only=on -c intervalstyle=iso_8601 "
-    "-c standard_conforming_strings=on"
+    "-c standard_conforming_strings=on -c extra_float_digits=3"
+)
+
+#: Dates inside values read as text (ranges, composites) printed as ISO whatever the database's
+#: DateStyle ('SQL, DMY' prints '01/02/2024'), while its day/month order, which a query's own
+#: date literals are read in, stays: a startup ``DateStyle=ISO`` would reset it to MDY.
+ISO_DATES = (
+    "SELECT set_config('DateStyle', 'ISO, ' || split_part(current_setting('DateStyle'), ', ', 2), "
+    "false)"
 )
 
 BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
@@ -80,6 +90,21 @@ def adbc_uri(url: sa.URL, *, connect_timeout: float, options: str = SESSION_OPTI
     params["options"] = (params.get("options", "") + " " + options).strip()
     params.setdefault("application_name", "lake-extract")
     return f"postgresql://{auth}{host}{port}{db}?{urlencode(params, quote_via=quote)}"
+
+
+def text_settings(uri: str) -> tuple[str, int, int]:
+    """(DateStyle, extra_float_digits, server_version_num) of a session opened with ``uri``,
+    through the driver that reads rows (psycopg2 would set DateStyle to ISO on connect).
+    Driver errors are raised as they are, for the caller to translate."""
+    import adbc_driver_postgresql.dbapi as pgdb
+
+    with pgdb.connect(uri) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT current_setting('DateStyle'), current_setting('extra_float_digits')::int, "
+            "current_setting('server_version_num')::int"
+        )
+        style, digits, version = cur.fetchone()  # type: ignore[misc]
+    return str(style), int(digits), int(version)
 
 
 def read_only_transaction() -> str:
@@ -144,6 +169,8 @@ def stream_pg(
             cur.adbc_statement.set_options(**{BATCH_HINT_OPTION: str(BATCH_HINT_BYTES)})
             live["cursor"] = cur
             cur.execute(read_only_transaction())
+            cur.execute(ISO_DATES)
+            cur.fetchall()
             if since_text is not None:
                 cur.execute(
                     f"SELECT set_config('{SINCE_SETTING}', $1, false)", parameters=(since_text,)
@@ -220,11 +247,14 @@ def coerce_batch(
         arr = raw.column(i)
         if isinstance(arr.type, pa.ExtensionType):
             arr = arr.storage  # numeric (exact text), json/jsonb (text), uuid
-        if col.check == CHECK_PG_RANGE and arr.null_count < len(arr):
+        # Array elements too: the reader flattens nothing there, but wraps 'infinity' alike.
+        if pg_temporal(col.arrow_type) and arr.null_count < len(arr):
             if pg_out_of_range(arr) is not None:
+                # Say so for an array: its other elements are fine, one element is not.
+                where = "an element that is " if pa.types.is_list(col.arrow_type) else ""
                 raise SourceValueUnsupported(
                     column=col.name,
-                    value="'infinity', '-infinity', a BC date or one past the year 9999",
+                    value=f"{where}'infinity', '-infinity', a BC date or one past the year 9999",
                     reason="no lake table can hold (they hold the years 1 to 9999)",
                 )
         if col.check == CHECK_PG_NDIMS and i in ndims_at:

@@ -70,10 +70,12 @@ from ingest.db.pg_reader import (
     prepare_only,
     read_only_transaction,
     stream_pg,
+    text_settings,
 )
 from ingest.db.statement import Syntax, one_query
 from ingest.db.types import (
     CHECK_PG_NDIMS,
+    READ_DOUBLE,
     READ_MONEY,
     READ_TEXT,
     READ_TEXT_ARRAY,
@@ -83,7 +85,13 @@ from ingest.db.types import (
     convert_column,
     schema_of,
 )
-from ingest.db.watermark import BoundaryTracker, CursorValue, Watermark, read_predicate
+from ingest.db.watermark import (
+    FINGERPRINT_FORMAT,
+    BoundaryTracker,
+    CursorValue,
+    Watermark,
+    read_predicate,
+)
 from ingest.exceptions import (
     CursorColumnInvalid,
     CursorColumnMissing,
@@ -494,6 +502,8 @@ class Source:
                 since=since,
                 dedupe=not key if dedupe is None else dedupe,
                 columns=names,
+                keyed=bool(key),
+                reread=self._reread(columns, since, key),
             )
         reader = self._read(target, columns, cursor_col, since, batch_rows)
         return Extract(
@@ -504,6 +514,36 @@ class Source:
             label=self._label,
         )
 
+    def _reread(
+        self, columns: list[SourceColumn], since: Watermark | None, key: Sequence[str] | None
+    ) -> list[str]:
+        """The columns whose values may read differently now than when ``since`` was stored
+        (see watermark.FINGERPRINT_FORMAT); only asked when that could duplicate rows."""
+        if key or since is None or since.format >= FINGERPRINT_FORMAT:
+            return []
+        if self.dialect == "mysql":
+            return [c.name for c in columns if c.read_as == READ_DOUBLE]
+        # Postgres cursors are never read as text: only a boundary can be in doubt.
+        if self.dialect != "postgresql" or not since.boundary or self._pg_text_as_before():
+            return []
+        # Any text may hold dates or floats printed by the session: casts in a view or a
+        # query, and the types read as their text (ranges, composites, points).
+        return [c.name for c in columns if _holds_text(c.arrow_type)]
+
+    def _pg_text_as_before(self) -> bool:
+        """Whether a session without this version's settings prints dates and floats as one
+        with them does: ISO dates, and every float digit (PostgreSQL 12 prints the shortest
+        exact form for any extra_float_digits above 0)."""
+        # The URL's own options, as the session had them then; read-only as every session.
+        uri = adbc_uri(
+            self._url,
+            connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+            options="-c default_transaction_read_only=on",
+        )
+        with translated(self._label, phase="connect"):
+            style, digits, version = text_settings(uri)
+        return style.startswith("ISO") and (digits == 3 or (version >= 120000 and digits > 0))
+
     def _read(
         self, target: _Target, columns: list[SourceColumn], cursor: SourceColumn | None,
         since: Watermark | None, batch_rows: int,
@@ -511,7 +551,7 @@ class Source:
         src = target.selectable([c.name for c in columns])
         if self.dialect == "postgresql":
             return self._read_pg(src, columns, cursor, since, batch_rows)
-        stmt = sa.select(*[src.c[c.name] for c in columns]).select_from(src)
+        stmt = sa.select(*[_row_select(src.c[c.name], c) for c in columns]).select_from(src)
         if cursor is not None and since is not None:
             col, value = _row_bound(self.dialect, src.c[cursor.name], cursor, since.value)
             stmt = stmt.where(read_predicate(col, sa.bindparam("lake_since", value)))
@@ -532,8 +572,15 @@ class Source:
         if cursor is not None and since is not None:
             col: sa.ColumnElement[Any] = src.c[cursor.name]
             type_sql = cursor.source_type
-            if pa.types.is_string(cursor.arrow_type):
+            if pa.types.is_string(cursor.arrow_type) and cursor.padded:
+                # The value as read: char(n) arrives padded but casts (and compares) unpadded,
+                # and its octet_length alone counts the padding. Byte order, as below.
+                text = sa.cast(col, sa.Text)
+                padding = sa.func.octet_length(col) - sa.func.octet_length(text)
+                col, type_sql = (text + sa.func.repeat(" ", padding)).collate("C"), "text"
+            elif pa.types.is_string(cursor.arrow_type):
                 # Byte order, as Arrow and Python compare; the column's collation may differ.
+                # The column itself, so that an index under "C" serves the bound.
                 col, type_sql = col.collate("C"), "text"
             bound = sa.literal_column(
                 f"(SELECT CAST(current_setting('{SINCE_SETTING}') AS {type_sql}))"
@@ -581,6 +628,17 @@ def _abandon(conn: sa.Connection) -> None:
     conn.invalidate()
 
 
+def _holds_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or (pa.types.is_list(t) and pa.types.is_string(t.value_type))
+
+
+def _row_select(col: sa.ColumnElement[Any], c: SourceColumn) -> sa.ColumnElement[Any]:
+    if c.read_as == READ_DOUBLE:
+        # '+ 0E0' (a DOUBLE) rather than CAST(.. AS DOUBLE), which MySQL before 8.0.17 lacks.
+        return (col + sa.literal_column("0E0")).label(c.name)
+    return col
+
+
 def _pg_select(col: sa.ColumnElement[Any], c: SourceColumn) -> sa.ColumnElement[Any]:
     if c.read_as in (READ_TEXT, READ_TIME):
         return sa.cast(col, sa.Text).label(c.name)
@@ -610,9 +668,11 @@ def _row_bound(
     """
     t = cursor.arrow_type
     if dialect == "mysql":
-        if pa.types.is_string(t):
-            binary = sa.cast(col, sa_mysql.CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
-            return binary, value
+        if pa.types.is_string(t) and isinstance(value, str):
+            # The UTF-8 bytes, compared as binary strings: code point order, as Python's, and
+            # no padding (a _bin collation pads with spaces, so 'a\t' < 'a' there).
+            text = sa.cast(col, sa_mysql.CHAR(charset="utf8mb4"))
+            return sa.cast(text, sa_mysql.BINARY()), value.encode("utf-8")
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             return col, value.astimezone(dt.UTC).replace(tzinfo=None)
         return col, value

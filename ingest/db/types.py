@@ -74,9 +74,11 @@ READ_MONEY = "money"  # CAST(CAST(c AS NUMERIC) AS TEXT): money's text output is
 # text and pad it to the fixed-width 'HH:MM:SS.ffffff' that MySQL TIME also gets.
 READ_TIME = "time"
 READ_TIME_ARRAY = "time[]"
+# MySQL/MariaDB print a FLOAT with 6 significant digits (1234567 -> '1234570'); as a DOUBLE it
+# arrives with every digit of the stored single (exact), and becomes that float32 again here.
+READ_DOUBLE = "double"
 
 # Checks applied to what the fast reader returns (see dbsource/pg reader).
-CHECK_PG_RANGE = "pg_range"  # dates/timestamps: 'infinity' arrives as an out-of-range integer
 CHECK_PG_NDIMS = "pg_ndims"  # arrays: a multi-dimensional array would be flattened silently
 
 
@@ -93,6 +95,8 @@ class SourceColumn:
     # False when the Arrow values do not sort like the source's (enum order, text of numbers,
     # mixed SQLite storage classes): such a column cannot be an incremental cursor.
     cursor_ok: bool = True
+    # Postgres char(n): values arrive padded to n, but the server compares them unpadded.
+    padded: bool = False
 
     def field(self) -> pa.Field:
         return pa.field(self.name, self.arrow_type, nullable=True)
@@ -220,9 +224,12 @@ def pg_column(name: str, t: PgType) -> SourceColumn:
             cursor_ok=False,
         )  # fmt: skip
     arrow, read_as = pg_scalar(r)
-    check = CHECK_PG_RANGE if r.name in ("date", "timestamp", "timestamptz") else None
+    # Dates and timestamps, here and in arrays, are range-checked by their Arrow type
+    # (pg_temporal): 'infinity' arrives as an out-of-range integer. JSON text does not sort as
+    # Postgres sorts jsonb (and json has no order), so neither can be a cursor.
+    ordered = read_as == READ_NATIVE and r.name not in ("json", "jsonb")
     return SourceColumn(
-        name, arrow, t.display, read_as=read_as, check=check, cursor_ok=read_as == READ_NATIVE
+        name, arrow, t.display, read_as=read_as, cursor_ok=ordered, padded=r.name == "bpchar"
     )
 
 
@@ -253,9 +260,20 @@ LAKE_MIN_TIMESTAMP_US = LAKE_MIN_DATE_DAYS * 86_400_000_000
 LAKE_MAX_TIMESTAMP_US = (LAKE_MAX_DATE_DAYS + 1) * 86_400_000_000 - 1
 
 
+def pg_temporal(t: pa.DataType) -> bool:
+    """Whether values of type ``t`` (or its list elements) are dates or timestamps, which the
+    fast reader hands over unchecked (see pg_out_of_range)."""
+    if pa.types.is_list(t):
+        t = t.value_type
+    return pa.types.is_date32(t) or pa.types.is_timestamp(t)
+
+
 def pg_out_of_range(arr: pa.Array) -> int | None:
     """Index of the first value of a date/timestamp array outside the years 1 to 9999 (a BC
-    date, 'infinity', or past 9999), or None."""
+    date, 'infinity', or past 9999), or None. For a list array: of the first such element
+    among all the lists' values."""
+    if pa.types.is_list(arr.type):
+        arr = arr.flatten()
     if pa.types.is_date32(arr.type):
         ints, low, high = arr.cast(pa.int32()), LAKE_MIN_DATE_DAYS, LAKE_MAX_DATE_DAYS
     else:
@@ -316,7 +334,7 @@ def mysql_column(name: str, f: MySqlField) -> SourceColumn:
             return _col(name, pa.string(), label, _as_text)
         return _col(name, dec, label)
     if tc == _MY_FLOAT:
-        return _col(name, pa.float32(), "float" + u)
+        return _col(name, pa.float32(), "float" + u, read_as=READ_DOUBLE)
     if tc == _MY_DOUBLE:
         return _col(name, pa.float64(), "double" + u)
     if tc == _MY_BIT:
@@ -519,11 +537,16 @@ def sqlite_profile_sql(col: str, declared: str) -> list[str]:
 _UNORDERED = {"_as_text", "_mysql_time_text", "_mixed_text", "_mixed_binary"}
 
 
-def _col(name: str, t: pa.DataType, label: str, conv: Converter | None = None) -> SourceColumn:
+def _col(
+    name: str, t: pa.DataType, label: str, conv: Converter | None = None,
+    read_as: str = READ_NATIVE,
+) -> SourceColumn:  # fmt: skip
     ordered = conv is None or conv.__name__ not in _UNORDERED
     if label in ("enum/set", "json", "geometry", "null"):
         ordered = False
-    return SourceColumn(name, t, label, convert=conv or _direct(t), cursor_ok=ordered)
+    return SourceColumn(
+        name, t, label, read_as=read_as, convert=conv or _direct(t), cursor_ok=ordered
+    )
 
 
 def _direct(t: pa.DataType) -> Converter:

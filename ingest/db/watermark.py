@@ -18,7 +18,11 @@ The boundary rule (why rows sharing the watermark value are neither lost nor dup
   the source added since is no change (its boundary rows are not delivered again); a column
   the source dropped since makes the boundary rows unmatchable, and the extract is refused in
   one sentence (:class:`~ingest.exceptions.BoundaryColumnsMissing`: give a key, or extract
-  fully once). A row changed in place without changing its cursor re-delivers it (a
+  fully once). The watermark also records how the values were read (``format``): after a
+  version that reads some columns more exactly, a boundary row that matches no stored
+  fingerprint may be one delivered before, and the extract is refused in one sentence
+  (:class:`~ingest.exceptions.BoundaryFingerprintsOutdated`) rather than guess; rows that
+  match go on as before. A row changed in place without changing its cursor re-delivers it (a
   duplicate), and a row changed in place with a newer cursor is delivered again as a new row
   (no key, no merge).
   The boundary costs one fingerprint (32 hex characters in the stored watermark) per row that
@@ -46,9 +50,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from ingest.exceptions import BoundaryColumnsMissing, CursorColumnInvalid, CursorHasNulls
+from ingest.exceptions import (
+    BoundaryColumnsMissing,
+    BoundaryFingerprintsOutdated,
+    CursorColumnInvalid,
+    CursorHasNulls,
+)
 
 CursorValue = int | float | Decimal | str | dt.date | dt.datetime
+
+#: How the values behind boundary fingerprints were read. 1 (stored without a ``format``): MySQL
+#: FLOAT as the server's 6-digit text, Postgres text under the database's DateStyle and
+#: extra_float_digits; 2: FLOAT exact, Postgres text with ISO dates and every float digit.
+#: A stored boundary of an older format may not match the same rows read now (see
+#: BoundaryTracker's ``reread``).
+FINGERPRINT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -58,13 +74,15 @@ class Watermark:
     ``boundary`` holds the sorted fingerprints of the rows read whose cursor equals ``value``
     (repeated for identical rows); it is empty when the extract had a key. ``columns`` names
     the columns those fingerprints cover (empty in watermarks stored before it was kept: then
-    every column the next extract has).
+    every column the next extract has). ``format`` is how the fingerprinted values were read
+    (:data:`FINGERPRINT_FORMAT`; 1 in watermarks stored before it was kept).
     """
 
     column: str
     value: CursorValue
     boundary: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    format: int = FINGERPRINT_FORMAT
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form for the catalog: {"column", "type", "value", "boundary"}.
@@ -78,6 +96,7 @@ class Watermark:
             "type": kind,
             "value": text,
             "boundary": list(self.boundary),
+            "format": self.format,
         }
         if self.columns:
             data["columns"] = list(self.columns)
@@ -92,6 +111,7 @@ class Watermark:
             value=_decode(str(data["type"]), data["value"]),
             boundary=tuple(str(b) for b in data.get("boundary") or ()),  # type: ignore[union-attr]
             columns=tuple(str(c) for c in data.get("columns") or ()),  # type: ignore[union-attr]
+            format=int(data.get("format") or 1),  # type: ignore[call-overload]
         )
 
 
@@ -205,7 +225,13 @@ class BoundaryTracker:
     """Applies the exact boundary rule to each batch read and computes the next watermark.
 
     Feed every batch through :meth:`admit` (in any order); afterwards :meth:`watermark` is the
-    watermark to store. ``dedupe`` is for extracts without a key (see the module docstring).
+    watermark to store. ``dedupe`` is for extracts without a key (see the module docstring);
+    ``keyed`` says the caller merges by a key, so boundary fingerprints that no longer match
+    the source's columns are dropped (the rows are merged again) instead of refused.
+    ``reread`` names the columns whose values are read differently now than under an older
+    :data:`FINGERPRINT_FORMAT`: when the stored boundary is older and covers one of them, a
+    row at the old watermark that matches no stored fingerprint may be a row already delivered
+    (read then less exactly) or a new one, and the extract is refused rather than guessing.
     """
 
     def __init__(
@@ -216,6 +242,8 @@ class BoundaryTracker:
         since: Watermark | None,
         dedupe: bool,
         columns: Sequence[str] | None = None,
+        keyed: bool = False,
+        reread: Sequence[str] = (),
     ) -> None:
         if since is not None and since.column != column:
             raise CursorColumnInvalid(
@@ -240,8 +268,25 @@ class BoundaryTracker:
             self._since_columns = list(since.columns)
             if columns is not None:
                 missing = [c for c in since.columns if c not in columns]
-                if missing:
+                if missing and keyed:
+                    # The key makes re-merging the boundary rows harmless: forget them.
+                    self._seen_boundary, self._since_columns = Counter(), None
+                elif missing:
                     raise BoundaryColumnsMissing(cursor=column, missing=missing)
+        #: Columns read differently since the stored boundary was fingerprinted: an unmatched
+        #: row at the old watermark is then ambiguous.
+        self._outdated: list[str] = []
+        if self._seen_boundary and since is not None and since.format < FINGERPRINT_FORMAT:
+            covered = self._since_columns if self._since_columns is not None else columns
+            self._outdated = [c for c in reread if covered is None or c in covered]
+            if keyed:
+                # Re-merging the boundary rows by key is harmless: never refuse for it.
+                self._outdated = []
+        if since is not None and since.format < FINGERPRINT_FORMAT and not keyed:
+            if column in reread:
+                # The old value itself was read less exactly (a FLOAT's 6 digits): rows just
+                # above it may be rows delivered then, which no fingerprint is kept for.
+                raise BoundaryFingerprintsOutdated(cursor=column, columns=[column])
         self._names: tuple[str, ...] = ()
         self._max: pa.Scalar | None = None
         self._at_max: Counter[str] = Counter()
@@ -286,6 +331,10 @@ class BoundaryTracker:
                     if self._seen_boundary[fp] > 0:
                         self._seen_boundary[fp] -= 1
                         drop.append(pos)
+                    elif self._outdated:
+                        raise BoundaryFingerprintsOutdated(
+                            cursor=self.column, columns=self._outdated
+                        )
 
         # The next boundary counts every row read at the maximum, dropped or delivered.
         same_columns = self._since_columns in (None, list(self._names))

@@ -282,6 +282,85 @@ def test_appending_without_a_key_after_the_source_adds_a_column_duplicates_no_bo
     assert run().version is None
 
 
+def test_merging_by_key_after_the_source_renames_a_column_re_merges_the_boundary_rows(
+    lk, pg_source
+):
+    # The boundary fingerprints only spare re-merging unchanged rows when there is a key: a
+    # column they cover going away must not refuse the extract (nor ask for the --key given).
+    table = unique("orders")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, seq int, note text, amount int)",
+        f"INSERT INTO {table} VALUES (1, 1, 'x', 10), (2, 1, 'y', 20)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "app.renamed", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="seq", key="id",
+        )  # fmt: skip
+
+    run()
+    pg_source.run(
+        f"ALTER TABLE {table} RENAME COLUMN note TO remark",
+        f"UPDATE {table} SET seq = 2, amount = 11 WHERE id = 1",
+        f"INSERT INTO {table} VALUES (3, 2, 'z', 30)",
+    )
+    second = run()
+    assert second.rows == 3  # id 2, at the old watermark, is merged again
+    assert _lake_rows(lk, "SELECT id, seq, remark, amount FROM app.renamed ORDER BY id") == [
+        (1, 2, "x", 11),
+        (2, 1, "y", 20),
+        (3, 2, "z", 30),
+    ]
+    assert run().version is None
+
+
+def test_appending_after_an_upgrade_that_reads_floats_exactly_delivers_no_boundary_row_twice(
+    lk, mysql_source
+):
+    # A watermark as versions before the fingerprint format stored it: the boundary rows'
+    # FLOATs fingerprinted from the server's 6-digit text (1234567 read as 1234570).
+    import sqlalchemy as sa
+
+    from catalog.definitions import WATERMARKS
+    from ingest.db.watermark import fingerprint
+    from ingest.exceptions import BoundaryFingerprintsOutdated
+
+    table = unique("readings")
+    mysql_source.run(
+        f"CREATE TABLE {table} (seq INT NOT NULL, f FLOAT)",
+        f"INSERT INTO {table} VALUES (1, 0.5), (2, 1234567)",
+    )
+
+    def run(**kw):
+        return lk.ingest_db(
+            "app.readings", source=mysql_source.url, table_name=table, cursor="seq", **kw
+        )
+
+    first = run(mode="incremental")
+    assert first.rows_added == 2
+    then = {
+        "column": "seq", "type": "int", "value": 2, "columns": ["seq", "f"],
+        "boundary": [fingerprint(["seq", "f"], [2, 1234570.0])],
+    }  # fmt: skip
+    info = lk.table("app.readings")
+    lk.catalog.core_transaction(
+        lambda conn: conn.execute(
+            sa.update(WATERMARKS).where(WATERMARKS.c.table_id == info.id).values(value=then)
+        )
+    )
+    with pytest.raises(BoundaryFingerprintsOutdated, match="--mode full"):
+        run(mode="incremental")
+    assert _lake_rows(lk, "SELECT count(*) FROM app.readings") == [(2,)]
+    # The way forward the message gives: one full extract, then incremental runs as before.
+    mysql_source.run(f"INSERT INTO {table} VALUES (2, 7654321)")
+    assert run(mode="full").rows_added == 1
+    assert run(mode="incremental").version is None
+    assert _lake_rows(lk, "SELECT seq, f FROM app.readings ORDER BY seq, f") == [
+        (1, 0.5), (2, 1234567.0), (2, 7654321.0),
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------
 # Full extracts: added, removed, changed
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import struct
 from decimal import Decimal
+from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
@@ -201,6 +202,11 @@ def test_postgres_types_round_trip_exactly(pg_source, tmp_path):
         ("date", "'10000-01-01'", "past the year 9999"),
         ("numeric(10,2)", "'NaN'", "'nan'"),
         ("int[]", "'{{1,2},{3,4}}'", "2-dimensional array"),
+        # Inside arrays too, where they would land as wrapped integers no reader can convert.
+        ("timestamptz[]", "'{2024-01-01,infinity}'", "an element that is 'infinity'"),
+        ("date[]", "'{NULL,-infinity}'", "an element that is 'infinity'"),
+        ("timestamp[]", "'{\"0044-03-15 BC\"}'", "an element .* BC date"),
+        ("date[]", "'{10000-01-01}'", "an element .* past the year 9999"),
     ],
 )
 def test_postgres_values_without_a_lossless_arrow_form_are_refused(
@@ -235,6 +241,34 @@ def test_postgres_dates_at_the_years_1_and_9999_land_and_a_bc_date_is_refused_by
     with pytest.raises(LakeError, match=r"Column 'd' holds .*BC date.*cast or filter it"):
         lk.ingest_db("edge.years", source=pg_source.url, table_name=edge)
     assert lk.sql("SELECT count(*) AS n FROM edge.years").rows() == [{"n": 2}]
+
+
+def test_postgres_text_read_values_do_not_depend_on_the_databases_date_style_or_float_digits(
+    pg_source,
+):
+    # Settings a production database may have (ALTER DATABASE ... SET), given here in the URL:
+    # ranges, composites and geometric types are read as their text, which these would make
+    # locale-shaped ('01/02/2024') or cut to 15 digits (0.30000000000000004 -> 0.3).
+    table, pair = unique("styled"), unique("pair")
+    pg_source.run(
+        f"CREATE TYPE {pair} AS (at date, x double precision)",
+        f"CREATE TABLE {table} (id int, r daterange, tr tsrange, c {pair}, p point)",
+        f"""INSERT INTO {table} VALUES (1, '[2024-02-01,2024-03-01)',
+            '[2024-02-01 10:00,2024-02-01 11:00)', ROW('2024-02-01', 0.1::float8 + 0.2::float8),
+            point(0.1::float8 + 0.2::float8, 1e-300))""",
+    )
+    options = quote("-c DateStyle=SQL,DMY -c extra_float_digits=0")
+    _, rows = extract(f"{pg_source.url}?options={options}", table=table)
+    assert rows[0]["r"] == "[2024-02-01,2024-03-01)"
+    assert rows[0]["tr"] == '["2024-02-01 10:00:00","2024-02-01 11:00:00")'
+    assert rows[0]["c"] == "(2024-02-01,0.30000000000000004)"
+    assert rows[0]["p"] == "(0.30000000000000004,1e-300)"
+    # The database's day/month order still reads the query's own date literals.
+    _, rows = extract(
+        f"{pg_source.url}?options={options}",
+        query="SELECT 1 AS id, CAST('01/02/2024' AS date) AS d",
+    )
+    assert rows[0]["d"] == dt.date(2024, 2, 1)
 
 
 def test_postgres_query_columns_are_typed_like_table_columns(pg_source):
@@ -388,6 +422,34 @@ def test_mysql_types_round_trip_exactly(mysql_source, tmp_path):
     )
     # The JSON text as the server keeps it (MySQL normalizes it, MariaDB stores it as written).
     assert json.loads(rows[0]["js"]) == {"a": [1, 2], "b": 1}
+
+
+def test_mysql_float_columns_keep_every_bit_of_the_stored_single_precision_value(mysql_source):
+    # The server prints FLOAT with 6 significant digits (1234567 -> '1234570'): a float32
+    # holds 7 to 9, which the lake must keep.
+    import random
+
+    rng = random.Random(7)
+    values = [f32(v) for v in (1234567, 16777215, 0.000123456789, 1.17549435e-38, 3.4e38)]
+    values += [f32(rng.uniform(-1e6, 1e6)) for _ in range(50)]
+    table = unique("floats")
+    mysql_source.run(
+        f"CREATE TABLE {table} (id INT PRIMARY KEY, f FLOAT, fu FLOAT UNSIGNED, f72 FLOAT(7,2))",
+        *[
+            (f"INSERT INTO {table} VALUES (:i, :v, :a, :v2)", {"i": i, "v": v, "a": abs(v),
+                                                               "v2": round(v % 10000, 2)})
+            for i, v in enumerate(values)
+        ],
+    )  # fmt: skip
+    schema, rows = extract(mysql_source.url, table=table)
+    assert schema.field("f").type == pa.float32()
+    assert [r["f"] for r in rows] == values
+    assert [r["fu"] for r in rows] == [abs(v) for v in values]
+    assert [r["f72"] for r in rows] == [f32(round(v % 10000, 2)) for v in values]
+    # As an incremental cursor too: the rows past a float watermark, none lost or repeated.
+    with open_source(mysql_source.url) as src, src.stream(table=table, cursor="f") as ex:
+        list(ex)
+    assert ex.watermark.value == max(values)
 
 
 def test_mysql_tinyint1_holding_other_values_is_refused_not_folded_into_true(mysql_source):
