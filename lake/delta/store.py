@@ -1479,11 +1479,13 @@ class DeltaStore:
                     .execute()
                 )
                 return self._find_commit(run_id, after=before), metrics
-            except CommitFailedError:
+            except CommitFailedError as error:
                 previous = self._committed_since(before, run_id)
                 if previous is not None:  # the "failed" attempt did commit
                     # Its counts are in its log entry (the outcome records updates apart).
                     return previous, previous.metrics
+                if _unsupported_features(error) is not None:  # no retry will write it
+                    raise self._translate(error, "merging into") from error
                 time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
             except Exception as error:  # noqa: BLE001
                 found = self._after_failed_put(error, before, run_id)
@@ -2223,6 +2225,12 @@ class DeltaStore:
             return error
         if isinstance(error, TableNotFoundError):
             return TableNotFound(f"No Delta table at {self.uri}.")
+        features = _unsupported_features(error)
+        if features is not None:
+            return UnsupportedTableFeature(
+                f"The Delta table at {self.uri} requires the writer features {features}, "
+                "which deltalake cannot write: write it with an engine that supports them."
+            )
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "
@@ -2296,7 +2304,29 @@ def _version_taken(error: BaseException) -> bool:
     the version it tried was taken."""
     from deltalake.exceptions import CommitFailedError
 
-    return isinstance(error, CommitFailedError) and not _metadata_changed(error)
+    return (
+        isinstance(error, CommitFailedError)
+        and not _metadata_changed(error)
+        and _unsupported_features(error) is None
+    )
+
+
+_UNSUPPORTED_FEATURES = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
+"""deltalake's words (a ``CommitFailedError``, as a conflict is) for a table whose protocol
+names writer features it cannot write (``rowTracking``, ``domainMetadata`` ...)."""
+
+
+def _unsupported_features(error: BaseException) -> str | None:
+    """The writer features deltalake refused to write, as it names them (``RowTracking,
+    DomainMetadata``); None when ``error`` says something else. deltalake raises the
+    refusal as a ``CommitFailedError``: taken for a conflict, it told the user another writer
+    had committed and to run the command again, which fails the same way every time."""
+    from deltalake.exceptions import CommitFailedError
+
+    if not isinstance(error, CommitFailedError):
+        return None
+    match = _UNSUPPORTED_FEATURES.search(str(error))
+    return match.group(1) if match else None
 
 
 def _metadata_changed(error: BaseException) -> bool:
