@@ -300,3 +300,38 @@ def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(s3_o
     assert sorted(runs) == list(range(10)), runs
     assert all(lk.run(run).status == "completed" for run in runs.values())
     assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 1}]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_of_a_typed_partition_whose_answer_was_lost_is_made_once(s3_only, lk):
+    """A table partitioned by a double (a type whose values each writer spells its own way)
+    was compacted by deltalake's optimize, which drops the retries and application
+    transaction it is given: after the lost answer it committed the same removes and adds
+    again as version 3. Made once, by the lake's own commit."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    backend = s3_only
+    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/floats"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64()), "f": [1.5] * 3})
+        write_deltalake(uri, rows, mode="append", partition_by=["f"], storage_options=options)
+    lk.register_table("ext.floats", uri)
+    entry = "_delta_log/00000000000000000002.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(
+            backend, "optimize", "ext.floats", "--owned", AWS_ENDPOINT_URL=proxy.endpoint
+        )
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], (puts, done.stderr)
+    assert done.returncode == 0, done.stderr
+    ids = lk.sql("SELECT id FROM ext.floats ORDER BY id").rows()
+    assert ids == [{"id": i} for i in range(6)]
+    assert sorted(runs_in_log(backend, lk, "ext.floats")) == [0, 1, 2]
+    table = DeltaTable(uri, storage_options=options)
+    assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == list(range(6))
+    assert len(table.file_uris()) == 1

@@ -474,10 +474,11 @@ def test_optimize_of_a_column_mapped_table_is_refused_in_one_sentence(lk, where)
     assert external.log_names(uri, options)[-1] == f"{2:020d}.json"
 
 
-def test_optimize_of_a_table_partitioned_by_a_double_goes_through_deltalake(lk, where):
-    """Partition values of types a snapshot does not keep in the log's own text (a double,
-    a timestamp) are spelled deltalake's way: its optimize compacts such a table (the
-    lake's own commit serves the others)."""
+def test_optimize_of_a_table_partitioned_by_a_double_is_the_lakes_own_commit(lk, where):
+    """Partition values of types a snapshot does not keep in the log's own text (a double)
+    were left to deltalake's optimize, which committed a compaction whose answer was lost
+    twice: the lake's own commit compacts the table, with the values as the log spells
+    them."""
     uri, options = where("floats")
     for first in (0, 3):
         rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64()), "f": [1.5] * 3})
@@ -486,12 +487,52 @@ def test_optimize_of_a_table_partitioned_by_a_double_goes_through_deltalake(lk, 
     compacted = lk.optimize("ext.floats", owned=True)
     assert compacted is not None and compacted.version == 2
     entry = external.read_log_entry(uri, options, 2)
-    assert next(a["commitInfo"] for a in entry if "commitInfo" in a)["clientVersion"] != "lake"
+    assert next(a["commitInfo"] for a in entry if "commitInfo" in a)["clientVersion"] == "lake"
+    (add,) = [a["add"] for a in entry if "add" in a]
+    assert add["partitionValues"] == {"f": "1.5"} and add["path"].startswith("f=1.5/")
     for version in (1, 2):
         ours = _lake_read(lk, "ext.floats", version)
         assert _rows(ours, ["id", "f"]) == [(i, 1.5) for i in range(6)]
     assert _rows(_delta_read(uri, options, 2), ["id", "f"]) == [(i, 1.5) for i in range(6)]
     assert len(lk.describe("ext.floats").snapshot.files) == 1
+
+
+def test_optimize_of_a_table_partitioned_by_every_type_keeps_each_value_as_its_log_spells_it(
+    lk, where
+):
+    """Escaped folders (a space, a slash, a percent sign), times, decimals, bytes, doubles
+    and nulls: each new file goes into the folder of the files it replaces, with their
+    partition values as their log entries spell them, and every version reads as before,
+    by the lake and by deltalake."""
+    uri, options = where("typed")
+    external.partitioned(uri, options)
+    lk.register_table("ext.typed", uri)
+    before = {
+        a["add"]["path"].rpartition("/")[0]: a["add"]["partitionValues"]
+        for version in (0, 1, 2)
+        for a in external.read_log_entry(uri, options, version)
+        if "add" in a
+    }
+    files_before = len(lk.describe("ext.typed").snapshot.files)
+    compacted = lk.optimize("ext.typed", owned=True)
+    assert compacted is not None and compacted.version == 3
+    entry = external.read_log_entry(uri, options, 3)
+    assert next(a["commitInfo"] for a in entry if "commitInfo" in a)["clientVersion"] == "lake"
+    adds = [a["add"] for a in entry if "add" in a]
+    assert adds, entry
+    for add in adds:
+        assert before[add["path"].rpartition("/")[0]] == add["partitionValues"], add
+    assert any("%25" in add["path"] for add in adds), adds  # an escaped folder was compacted
+    assert len(lk.describe("ext.typed").snapshot.files) == files_before - len(adds)
+    columns = ["id", "value", *[c for c in external.PARTITION_TYPES if c != "b"]]
+    expected = _rows(_delta_read(uri, options, 2), columns)
+    for version in (2, 3):
+        ours, theirs = _lake_read(lk, "ext.typed", version), _delta_read(uri, options, version)
+        assert _rows(ours, columns) == _rows(theirs, columns) == expected
+    # bytes as the lake decodes them (deltalake hands back its escape text for some)
+    assert _rows(_lake_read(lk, "ext.typed", 3), ["id", "b"]) == _rows(
+        _lake_read(lk, "ext.typed", 2), ["id", "b"]
+    )
 
 
 def test_optimize_of_a_table_another_engine_wrote_all_in_zstd_keeps_statistics(lk, where):
