@@ -1855,11 +1855,17 @@ class DeltaStore:
         metadata: Mapping[str, str] | None,
     ) -> tuple[Commit | None, Mapping[str, object]]:
         """deltalake's optimize, for tables the lake's own compaction commit does not serve
-        (see :func:`_own_compaction_refused`: column mapping, writer features the lake does
-        not know, escaped paths, typed partition values). It commits again at the next
-        version after a lost answer (see :meth:`_commit_compaction`); :meth:`_commit_checked`
-        reads back what it can."""
-        dt = self.open()
+        (see :func:`_own_compaction_refused`: writer features the lake does not know, files
+        it cannot read as they are).
+
+        deltalake retries a taken version whatever it is told (see
+        :meth:`_commit_compaction`): a PUT of its entry whose answer was lost, sent again by
+        the S3 client and refused, made it commit the same removes and adds again one version
+        later. Its S3 client is therefore told not to retry (object_store's ``max_retries``):
+        the lost answer is an error, and :meth:`_commit_checked` reads the entry back (this
+        run's ends the compaction, once). A transient error then fails the compaction, which
+        can be run again; the lake's own commit keeps its retries."""
+        dt = self._unretried()
         before = dt.version()
         try:
             properties = _writer_properties(self._compaction_sample(dt, target_file_bytes))
@@ -1888,6 +1894,19 @@ class DeltaStore:
         except _NoCommit:
             return None, made[0]
         return commit_made, made[0] if made else {}
+
+    def _unretried(self) -> deltalake.DeltaTable:
+        """The latest version, loaded through an S3 client that sends no request twice (the
+        table as :meth:`open` loads it elsewhere: a local file system has no lost answers)."""
+        from deltalake import DeltaTable
+
+        if not self.storage.is_s3:
+            return self.open()
+        options = {**self.storage.delta_options(), "max_retries": "0"}
+        try:
+            return DeltaTable(self.uri, storage_options=options)
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "reading the log of") from error
 
     def _compaction_sample(
         self, dt: deltalake.DeltaTable, target_file_bytes: int

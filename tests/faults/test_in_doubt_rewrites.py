@@ -335,3 +335,46 @@ def test_a_compaction_of_a_typed_partition_whose_answer_was_lost_is_made_once(s3
     table = DeltaTable(uri, storage_options=options)
     assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == list(range(6))
     assert len(table.file_uris()) == 1
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_by_deltalake_whose_answer_was_lost_is_made_once(s3_only, lk):
+    """A writer feature the lake's own commit does not know (v2 checkpoints) leaves the
+    compaction to deltalake's optimize, which drops the retries and application
+    transaction it is given: after the lost answer it committed the same removes and adds
+    again one version later. Its PUT is not retried by deltalake, so the lost answer is an
+    error the compaction reads back: made once."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from tests.delta import external
+
+    backend = s3_only
+    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/v2"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["v2Checkpoint"],
+        "writerFeatures": ["v2Checkpoint"],
+    }
+    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
+    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
+    lk.register_table("ext.v2", uri)
+    entry = "_delta_log/00000000000000000003.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(backend, "optimize", "ext.v2", "--owned", AWS_ENDPOINT_URL=proxy.endpoint)
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:1] == [200], (puts, done.stderr)
+    assert done.returncode == 0, done.stderr
+    runs = runs_in_log(backend, lk, "ext.v2")
+    assert sorted(runs) == [0, 1, 2, 3], (runs, done.stderr)
+    assert lk.sql("SELECT id FROM ext.v2 ORDER BY id").rows() == [{"id": i} for i in range(6)]
+    commit = next(a["commitInfo"] for a in external.read_log_entry(uri, options, 3))
+    assert commit["clientVersion"] != "lake" and commit["lake.run_id"] == runs[3]
