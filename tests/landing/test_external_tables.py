@@ -478,11 +478,12 @@ def test_optimize_of_a_table_partitioned_by_a_double_is_the_lakes_own_commit(lk,
     """Partition values of types a snapshot does not keep in the log's own text (a double)
     were left to deltalake's optimize, which committed a compaction whose answer was lost
     twice: the lake's own commit compacts the table, with the values as the log spells
-    them."""
+    them (here from a checkpoint, which holds them as a map)."""
     uri, options = where("floats")
     for first in (0, 3):
         rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64()), "f": [1.5] * 3})
         write_deltalake(uri, rows, mode="append", partition_by=["f"], storage_options=options)
+    DeltaTable(uri, storage_options=options).create_checkpoint()
     lk.register_table("ext.floats", uri)
     compacted = lk.optimize("ext.floats", owned=True)
     assert compacted is not None and compacted.version == 2
