@@ -2179,8 +2179,11 @@ def _float_steps(
     return steps
 
 
-_FLOAT_TEXT = "[0-9][.eE]"
-"""Where a JSON number is a float: a digit then a fraction or an exponent (``1.0``, ``1e3``)."""
+_FLOAT_TEXT = "[0-9][.eE]|NaN|Infinity"
+"""Where a JSON number is a float: a digit then a fraction or an exponent (``1.0``, ``1e3``),
+or ``NaN``, which pyarrow's reader types as a double (missed, the chunk was parsed line by
+line: see _first_floats). ``Infinity`` sends a chunk to the exact reader, which needs no
+search; it is matched all the same."""
 _ESCAPED_KEY = r'"(?:[^"\\]|\\.)*\\[u/](?:[^"\\]|\\.)*"'
 """A quoted string holding an escape a writer may use in a key that ``json.dumps`` writes as
 it is (``\\u005f``, ``\\/``). Text outside strings has no backslash, so this is a string;
@@ -2206,7 +2209,10 @@ def _float_pattern(paths: Iterable[tuple[str, ...]]) -> str:
             )
         )
     # JSON allows whitespace before a colon too (``"vals" : [1, 2.5]``).
-    after = {False: r"\s*:\s*-?[0-9]+[.eE]", True: r"\s*:.*" + _FLOAT_TEXT}
+    after = {
+        False: r"\s*:\s*(?:-?[0-9]+[.eE]|NaN|-?Infinity)",
+        True: rf"\s*:.*(?:{_FLOAT_TEXT})",
+    }
     return "|".join(
         f"(?:{'|'.join(sorted(keys))}|{_ESCAPED_KEY}){after[in_list]}"
         for in_list, keys in literals.items()
