@@ -243,7 +243,12 @@ class Storage:
         if answered:
             code = re.search(r"<Code>([^<]+)</Code>", text)
             said = answered.group(1).strip() + (f" ({code.group(1)})" if code else "")
-            return StorageError(f"The S3 server at {self.endpoint_label} refused {where}: {said}.")
+            # A 5xx is the server's own failure or load (SlowDown), often gone on the next
+            # try; writes not retried by the client (a compaction by deltalake) meet it.
+            then = "; run the command again" if said.startswith("5") else ""
+            return StorageError(
+                f"The S3 server at {self.endpoint_label} refused {where}: {said}{then}."
+            )
         if any(
             marker in lowered
             for marker in (

@@ -169,7 +169,7 @@ def test_an_error_status_the_s3_server_answered_is_not_an_unreachable_server(bac
     assert not isinstance(error, StorageUnreachable)
     assert str(error) == (
         f"The S3 server at {backend.s3.endpoint} refused {where}: "
-        f"503 Service Unavailable (SlowDown)."
+        f"503 Service Unavailable (SlowDown); run the command again."
     )
 
 
