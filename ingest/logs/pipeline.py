@@ -471,6 +471,7 @@ def _drift_json(event: Any) -> dict[str, Any]:
         "new_type": "json" if event.kind == "conflict" else str(event.new_type),
         "source": event.source,
         "line": event.line,
+        "detail": event.detail,
     }
 
 

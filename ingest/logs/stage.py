@@ -214,7 +214,17 @@ class DriftEvent:
     old_type: pa.DataType | None
     new_type: pa.DataType
     source: str
-    line: int
+    line: int | None  # None: not found (see ``detail``)
+
+    @property
+    def detail(self) -> str | None:
+        """Why ``line`` is unknown (None when it is known)."""
+        if self.line is not None:
+            return None
+        return (
+            "line unknown: the chunk's reader typed a value Python's json reads otherwise, "
+            "so no line is shown rather than a wrong one"
+        )
 
 
 @dataclass(frozen=True)
@@ -432,7 +442,7 @@ class StagedPart:
     end: StageContext
     own: Struct
     """The types of this file's records alone."""
-    history: tuple[tuple[tuple[str, ...], Type, str, int], ...]
+    history: tuple[tuple[tuple[str, ...], Type, str, int | None], ...]
     """``(column path, type, source, line)`` of each change, relative to ``start``."""
     used_keys: tuple[tuple[str, ...], ...]
     """The event-time keys its record batches were read with, each once, in order."""
@@ -892,7 +902,7 @@ class _Stage:
         self.file_times: Counter[str] = Counter()
         self.running: Struct = Struct(())
         self.schema: _Schema | None = None
-        self.history: dict[tuple[str, ...], list[tuple[Type, str, int]]] = {}
+        self.history: dict[tuple[str, ...], list[tuple[Type, str, int | None]]] = {}
         self.written: list[_Written] = []
         # The open file of each partition, and the encoder thread it was given.
         self.writers: dict[str | None, tuple[pq.ParquetWriter, _Written, int]] = {}
@@ -1455,7 +1465,7 @@ class _Stage:
         firsts = _first_records(batch, shown)
         later = _later_floats(batch, shown, firsts)
         for path, (old_t, new_t) in changed.items():
-            steps: list[tuple[Type, int]] = []
+            steps: list[tuple[Type, int | None]] = []
             if old_t is None and new_t == JSON and batch.values is not None:
                 # Born and in conflict within one batch: keep each step, so the ledger shows
                 # where the conflict arose and not only where the column appeared.
@@ -1468,7 +1478,9 @@ class _Stage:
             if steps:
                 self.history.setdefault(path, []).extend((t, uri, line) for t, line in steps)
                 continue
-            line = batch.lines[firsts[path]] if path in firsts else batch.lines[0]
+            # Not found (the chunk's reader and Python's json read a line differently): the
+            # line is unknown, and said so, rather than the chunk's first.
+            line = batch.lines[firsts[path]] if path in firsts else None
             self.history.setdefault(path, []).append((new_t, uri, line))
 
     # -- writing ----------------------------------------------------------------------
@@ -1737,7 +1749,7 @@ class _Stage:
 
     @staticmethod
     def _changes_within(
-        column: tuple[str, ...], hist: list[tuple[Type, str, int]], final: Type
+        column: tuple[str, ...], hist: list[tuple[Type, str, int | None]], final: Type
     ) -> list[DriftEvent]:
         first, uri, line = hist[0]
         current = inf.storable(first)
@@ -2148,7 +2160,7 @@ def _later_floats(
 
 def _float_steps(
     batch: _Batch, path: tuple[str, ...], first: int, later: int | None
-) -> list[tuple[Type, int]]:
+) -> list[tuple[Type, int | None]]:
     """The steps of a column new in ``batch`` and typed float there: ``first`` is the index
     of its first value, ``later`` that of its first float when the first value is an int
     (fast reader: :func:`_later_floats`)."""
@@ -2160,11 +2172,18 @@ def _float_steps(
         for i in (first, later)
         if i is not None
     ]
-    return _type_steps(seen, path, inf.FLOAT)
+    steps = _type_steps(seen, path, inf.FLOAT)
+    if steps and steps[-1][0] != inf.FLOAT:
+        # Its first float was not found (see _record_history): at a line unknown.
+        steps.append((inf.FLOAT, None))
+    return steps
 
 
-_FLOAT_TEXT = "[0-9][.eE]"
-"""Where a JSON number is a float: a digit then a fraction or an exponent (``1.0``, ``1e3``)."""
+_FLOAT_TEXT = "[0-9][.eE]|NaN|Infinity"
+"""Where a JSON number is a float: a digit then a fraction or an exponent (``1.0``, ``1e3``),
+or ``NaN``, which pyarrow's reader types as a double (missed, the chunk was parsed line by
+line: see _first_floats). ``Infinity`` sends a chunk to the exact reader, which needs no
+search; it is matched all the same."""
 _ESCAPED_KEY = r'"(?:[^"\\]|\\.)*\\[u/](?:[^"\\]|\\.)*"'
 """A quoted string holding an escape a writer may use in a key that ``json.dumps`` writes as
 it is (``\\u005f``, ``\\/``). Text outside strings has no backslash, so this is a string;
@@ -2190,7 +2209,10 @@ def _float_pattern(paths: Iterable[tuple[str, ...]]) -> str:
             )
         )
     # JSON allows whitespace before a colon too (``"vals" : [1, 2.5]``).
-    after = {False: r"\s*:\s*-?[0-9]+[.eE]", True: r"\s*:.*" + _FLOAT_TEXT}
+    after = {
+        False: r"\s*:\s*(?:-?[0-9]+[.eE]|NaN|-?Infinity)",
+        True: rf"\s*:.*(?:{_FLOAT_TEXT})",
+    }
     return "|".join(
         f"(?:{'|'.join(sorted(keys))}|{_ESCAPED_KEY}){after[in_list]}"
         for in_list, keys in literals.items()
@@ -2229,6 +2251,31 @@ def _first_floats(
             if not pending:
                 break
         start, size = start + size, size * 16
+    if pending:
+        # The reader typed a float the search did not find: a spelling the pattern does not
+        # cover (``NaN``, which pyarrow reads as a double). Each record from the earliest
+        # start is parsed instead, so the ledger shows the exact line, not a guess.
+        found.update(_exact_first_floats(raw, pending))
+    return found
+
+
+def _exact_first_floats(
+    raw: pa.StringArray, starts: Mapping[tuple[str, ...], int]
+) -> dict[tuple[str, ...], int]:
+    """As :func:`_first_floats`, by parsing every record from the earliest start (Python's
+    json): the first value at each path an int column cannot hold."""
+    pending = dict(starts)
+    found: dict[tuple[str, ...], int] = {}
+    for i in range(min(pending.values(), default=len(raw)), len(raw)):
+        value, _ = inf.parse_json_line(raw[i].as_py())
+        if value is None:
+            continue
+        for path, begin in list(pending.items()):
+            if begin <= i and inf.needs_change(inf.value_at(value, path), inf.INT):
+                found[path] = i
+                del pending[path]
+        if not pending:
+            break
     return found
 
 

@@ -299,7 +299,12 @@ class Storage:
         if answered:
             code = re.search(r"<Code>([^<]+)</Code>", text)
             said = answered.group(1).strip() + (f" ({code.group(1)})" if code else "")
-            return StorageError(f"The S3 server at {self.endpoint_label} refused {where}: {said}.")
+            # A 5xx is the server's own failure or load (SlowDown), often gone on the next
+            # try; writes not retried by the client (a compaction by deltalake) meet it.
+            then = "; run the command again" if said.startswith("5") else ""
+            return StorageError(
+                f"The S3 server at {self.endpoint_label} refused {where}: {said}{then}."
+            )
         # botocore's words for an answer: "An error occurred (SlowDown) when calling the
         # DeleteObjects operation (reached max retries: 3): Please reduce your request rate."
         refused = re.search(
@@ -313,9 +318,11 @@ class Storage:
             )
             said = f"{status} ({refused.group(1)})" if status else refused.group(1)
             reason = refused.group(2).strip().rstrip(".")
+            then = "; run the command again" if str(status or "").startswith("5") else ""
             return StorageError(
                 f"The S3 server at {self.endpoint_label} refused {where}: {said}"
-                + (f", saying {reason!r}." if reason else ".")
+                + (f", saying {reason!r}" if reason else "")
+                + f"{then}."
             )
         if any(
             marker in lowered

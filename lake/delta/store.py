@@ -544,9 +544,19 @@ class DeltaStore:
 
     def _deletion_vectors(self, version: int) -> dict[str, DeletionVector]:
         """The deletion vector of each file of ``version`` that has one, by its (decoded)
-        path: read from the log itself, since deltalake does not hand them out. The newest
-        checkpoint at or before ``version`` (classic, multi-part, or v2 with its sidecars)
-        and the commits after it; the newest ``add`` of a path wins."""
+        path: read from the log itself, since deltalake does not hand them out."""
+        found = self._logged_adds(version)
+        return {
+            path: DeletionVector.from_action(add["deletionVector"])  # type: ignore[arg-type]
+            for path, add in found.items()
+            if add.get("deletionVector")
+        }
+
+    def _logged_adds(self, version: int) -> dict[str, Mapping[str, object]]:
+        """The ``add`` action of each file of ``version`` as its log holds it, by its
+        (decoded) path: the newest checkpoint at or before ``version`` (classic, multi-part,
+        or v2 with its sidecars) and the commits after it; the newest ``add`` of a path wins
+        (paths removed since are kept: look up only the version's own files)."""
         import pyarrow.fs as pafs
 
         fs, base = self.storage.filesystem_for(self.uri)
@@ -557,17 +567,17 @@ class DeltaStore:
             raise self.storage.translate(error, self.uri) from error
         _, checkpoints = _log_entries(names)
         start = max((c for c in checkpoints if c <= version), default=None)
-        found: dict[str, Mapping[str, object] | None] = {}
+        found: dict[str, Mapping[str, object]] = {}
         if start is not None:
             for name in sorted(n for n in names if n.startswith(f"{start:020d}.checkpoint.")):
                 for add in self._checkpoint_adds(fs, log, name):
-                    found[unquote(str(add["path"]))] = add.get("deletionVector")  # type: ignore[assignment]
+                    found[unquote(str(add["path"]))] = add
         for number in range(start + 1 if start is not None else 0, version + 1):
             for action in self._log_actions(fs, f"{log}/{number:020d}.json"):
                 add = action.get("add")
                 if isinstance(add, Mapping):
-                    found[unquote(str(add["path"]))] = add.get("deletionVector")  # type: ignore[assignment]
-        return {path: DeletionVector.from_action(dv) for path, dv in found.items() if dv}
+                    found[unquote(str(add["path"]))] = add
+        return found
 
     def _checkpoint_adds(self, fs: object, log: str, name: str) -> Iterator[Mapping[str, object]]:
         """The ``add`` actions of one checkpoint file, and of the sidecars a v2 checkpoint
@@ -840,6 +850,9 @@ class DeltaStore:
                 and base.version == before
                 and commit.version == before + 1
                 and same_schema(commit_schema, base.schema)
+                # deltalake logs an escaped folder's path escaped once more (the key
+                # ``p=a%20b/..`` as ``p=a%2520b/..``): such a version is read from its log.
+                and all(_PLAIN_PATH.fullmatch(a.path) for a in actions)  # type: ignore[attr-defined]
             ):
                 self._derive(base, commit, actions)
             return commit
@@ -1494,11 +1507,13 @@ class DeltaStore:
                     .execute()
                 )
                 return self._find_commit(run_id, after=before), metrics
-            except CommitFailedError:
+            except CommitFailedError as error:
                 previous = self._committed_since(before, run_id)
                 if previous is not None:  # the "failed" attempt did commit
                     # Its counts are in its log entry (the outcome records updates apart).
                     return previous, previous.metrics
+                if _unsupported_features(error) is not None:  # no retry will write it
+                    raise self._translate(error, "merging into") from error
                 time.sleep(min(0.05 * 2**attempt, 2.0))  # backoff between retries, not a sync
             except Exception as error:  # noqa: BLE001
                 found = self._after_failed_put(error, before, run_id)
@@ -1566,26 +1581,44 @@ class DeltaStore:
                 )
                 for b in plan
             )
-            if (
+            # Escaped paths and typed partition values (a double, a timestamp, bytes) are
+            # spelled each writer its own way: such a table's files are removed and added
+            # as its log spells them (deltalake's optimize, which served them, committed a
+            # compaction whose answer was lost twice).
+            as_logged = (
                 not all(_PLAIN_PATH.fullmatch(f.path) for b in plan for f in b)
                 or any(not _PLAIN_PATH.fullmatch(f"{folder}/x") for folder in folders)
                 or any(
                     not _plain_partition(base.schema.field(c).type) for c in base.partition_columns
                 )
-            ):
-                # deltalake escapes paths and spells typed partition values its own way.
-                return self._compact_with_deltalake(
-                    run_id=run_id, target_file_bytes=target_file_bytes, metadata=metadata
-                )
-            vectors = (
-                self._deletion_vectors(base.version)
-                if any(f.deleted_rows for b in plan for f in b)
+            )
+            logged = (
+                self._logged_adds(base.version)
+                if as_logged or any(f.deleted_rows for b in plan for f in b)
                 else {}
             )
-            added = self._rewrite_bins(base, plan)
+            vectors = {
+                path: DeletionVector.from_action(add["deletionVector"])  # type: ignore[arg-type]
+                for path, add in logged.items()
+                if add.get("deletionVector")
+            }
+            spelled = (
+                {unquote(f.path): _logged_values(logged, f) for b in plan for f in b}
+                if as_logged
+                else None
+            )
+            added = self._rewrite_bins(base, plan, spelled)
             try:
                 commit = self._commit_compaction(
-                    base, plan, added, vectors, run_id, target_file_bytes, metrics, metadata
+                    base,
+                    plan,
+                    added,
+                    vectors,
+                    spelled,
+                    run_id,
+                    target_file_bytes,
+                    metrics,
+                    metadata,
                 )
             except _Raced:
                 self._unpublish(added)  # no entry refers to them
@@ -1602,14 +1635,23 @@ class DeltaStore:
             f"({COMPACTION_PLANS} plans in a row); nothing was compacted: run it again."
         )
 
-    def _rewrite_bins(self, base: Snapshot, plan: Sequence[Sequence[DataFile]]) -> list:
+    def _rewrite_bins(
+        self,
+        base: Snapshot,
+        plan: Sequence[Sequence[DataFile]],
+        spelled: Mapping[str, Mapping[str, str | None]] | None = None,
+    ) -> list:
         """Each bin of ``plan`` rewritten into one new file of the table (published, not
         committed), as the lake writes an append's files: its encodings judged from the
         bin's first rows (:func:`lake.delta.encoding.writer_options`; a column stored zstd
         in the first file, an archived one such as a log's ``_raw``, stays so), row groups of
         ROW_GROUP_ROWS, statistics from the footer (``publish``). Rows a deletion vector
         deletes are left out; every file is read in the table's current schema (older files
-        of narrower types are cast, columns they predate are null)."""
+        of narrower types are cast, columns they predate are null).
+
+        ``spelled``: the partition values of each rewritten file (by decoded path) as its log
+        entry spells them; then each new file goes into the folder of its bin's first file,
+        with that file's values as they are spelled (see :meth:`compact`)."""
         import tempfile
 
         import pyarrow as pa
@@ -1623,8 +1665,17 @@ class DeltaStore:
                 for number, files in enumerate(plan):
                     path = Path(folder) / f"part-{number:05d}.parquet"
                     self._rewrite_bin(base, files, file_schema, path)
-                    staged = StagedFile(path, dict(files[0].partition_values))
-                    added += self._publish([staged], base.schema, base.partition_columns)
+                    if spelled is None:
+                        staged = StagedFile(path, dict(files[0].partition_values))
+                        added += self._publish([staged], base.schema, base.partition_columns)
+                    else:
+                        staged = StagedFile(path, dict(spelled[unquote(files[0].path)]))
+                        added += self.publish(
+                            [staged],
+                            schema=base.schema,
+                            partition_by=base.partition_columns,
+                            folders=[_logged_folder(files[0].path)],
+                        ).wait()
                     path.unlink()
             except BaseException:
                 self._unpublish(added)  # no entry refers to them
@@ -1679,21 +1730,24 @@ class DeltaStore:
         plan: Sequence[Sequence[DataFile]],
         added: Sequence[object],
         vectors: Mapping[str, DeletionVector],
+        spelled: Mapping[str, Mapping[str, str | None]] | None,
         run_id: str,
         target_file_bytes: int,
         metrics: Mapping[str, object],
         metadata: Mapping[str, str] | None,
     ) -> Commit:
         """Commit the compaction's one log entry (its removes and adds, dataChange false) at
-        the version after ``base``, through the same put-if-absent as an append's own
-        commit (:meth:`_put_if_absent`): a lost answer is read back, and the version is
-        made once. A version another writer took first is looked at: when it removed none
-        of the rewritten files and changed neither schema nor protocol (an append), the
-        entry goes to the next version; otherwise the plan is stale (:class:`_Raced`).
+        the version after ``base`` (the removed files' partition values as ``spelled``
+        when given), through the same put-if-absent as an append's own commit
+        (:meth:`_put_if_absent`): a lost answer is read back, and the version is made once.
+        A version another writer took first is looked at: when it removed none of the
+        rewritten files and changed neither schema nor protocol (an append), the entry goes
+        to the next version; otherwise the plan is stale (:class:`_Raced`).
 
         deltalake's optimize did not commit once: after a lost answer it took its own entry
         for another writer's and committed the same removes and adds again one version
-        later (``max_commit_retries`` is not passed to it).
+        later (1.6.6 passes only the custom metadata of its ``commit_properties`` on: its
+        retries and application transactions are dropped).
 
         Raises:
             _Raced: another writer removed a rewritten file, or changed the table's metadata.
@@ -1711,7 +1765,10 @@ class DeltaStore:
                 "deletionTimestamp": moment,
                 "dataChange": False,
                 "extendedFileMetadata": True,
-                "partitionValues": _log_partition_values(f.partition_values, partitions),
+                "partitionValues": _log_partition_values(
+                    f.partition_values if spelled is None else spelled[unquote(f.path)],
+                    partitions,
+                ),
                 "size": f.size,
             }
             vector = vectors.get(unquote(f.path))
@@ -1816,11 +1873,17 @@ class DeltaStore:
         metadata: Mapping[str, str] | None,
     ) -> tuple[Commit | None, Mapping[str, object]]:
         """deltalake's optimize, for tables the lake's own compaction commit does not serve
-        (see :func:`_own_compaction_refused`: column mapping, writer features the lake does
-        not know, escaped paths, typed partition values). It commits again at the next
-        version after a lost answer (see :meth:`_commit_compaction`); :meth:`_commit_checked`
-        reads back what it can."""
-        dt = self.open()
+        (see :func:`_own_compaction_refused`: writer features the lake does not know, files
+        it cannot read as they are).
+
+        deltalake retries a taken version whatever it is told (see
+        :meth:`_commit_compaction`): a PUT of its entry whose answer was lost, sent again by
+        the S3 client and refused, made it commit the same removes and adds again one version
+        later. Its S3 client is therefore told not to retry (object_store's ``max_retries``):
+        the lost answer is an error, and :meth:`_commit_checked` reads the entry back (this
+        run's ends the compaction, once). A transient error then fails the compaction, which
+        can be run again; the lake's own commit keeps its retries."""
+        dt = self._unretried()
         before = dt.version()
         try:
             properties = _writer_properties(self._compaction_sample(dt, target_file_bytes))
@@ -1849,6 +1912,19 @@ class DeltaStore:
         except _NoCommit:
             return None, made[0]
         return commit_made, made[0] if made else {}
+
+    def _unretried(self) -> deltalake.DeltaTable:
+        """The latest version, loaded through an S3 client that sends no request twice (the
+        table as :meth:`open` loads it elsewhere: a local file system has no lost answers)."""
+        from deltalake import DeltaTable
+
+        if not self.storage.is_s3:
+            return self.open()
+        options = {**self.storage.delta_options(), "max_retries": "0"}
+        try:
+            return DeltaTable(self.uri, storage_options=options)
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "reading the log of") from error
 
     def _compaction_sample(
         self, dt: deltalake.DeltaTable, target_file_bytes: int
@@ -2050,14 +2126,22 @@ class DeltaStore:
         )
 
     def publish(
-        self, files: Sequence[StagedFile], *, schema: pa.Schema, partition_by: Sequence[str] = ()
+        self,
+        files: Sequence[StagedFile],
+        *,
+        schema: pa.Schema,
+        partition_by: Sequence[str] = (),
+        folders: Sequence[str] | None = None,
     ) -> Publishing:
         """Start copying staged files into the table's location, for an :meth:`append` of
         them (``published=``) with the same schema and partitioning. On S3 a small file's PUT
         is sent now and answered while the caller does other work (a log ingest's prepare
         transaction: the two were one round trip after the other); elsewhere the files are
         copied (or linked) now. :meth:`Publishing.discard` removes them when no append
-        follows."""
+        follows.
+
+        ``folders``: each file's folder as the log spells it (escaped: the object is under
+        its decoded form), instead of ``col=value`` folders of its partition values."""
         import pyarrow.fs as pafs
         import pyarrow.parquet as pq
         from deltalake.transaction import AddAction
@@ -2067,14 +2151,19 @@ class DeltaStore:
         publishing = Publishing(self, files, schema, tuple(partition_by))
         now_ms = int(time.time() * 1000)
         try:
-            for staged in files:
-                folder = "/".join(
-                    folder_name(column, staged.partition_values.get(column))
-                    for column in partition_by
+            for number, staged in enumerate(files):
+                folder = (
+                    "/".join(
+                        folder_name(column, staged.partition_values.get(column))
+                        for column in partition_by
+                    )
+                    if folders is None
+                    else folders[number]
                 )
                 relative = f"{folder}/" if folder else ""
                 relative += f"part-{uuid.uuid4()}.zstd.parquet"
-                target = f"{base.rstrip('/')}/{relative}"
+                stored = relative if folders is None else unquote(relative)
+                target = f"{base.rstrip('/')}/{stored}"
                 size = staged.path.stat().st_size
                 metadata = pq.read_metadata(staged.path)
                 # Recorded before its copy starts: a failure from here on removes it too.
@@ -2238,6 +2327,12 @@ class DeltaStore:
             return error
         if isinstance(error, TableNotFoundError):
             return TableNotFound(f"No Delta table at {self.uri}.")
+        features = _unsupported_features(error)
+        if features is not None:
+            return UnsupportedTableFeature(
+                f"The Delta table at {self.uri} requires the writer features {features}, "
+                "which deltalake cannot write: write it with an engine that supports them."
+            )
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "
@@ -2311,7 +2406,29 @@ def _version_taken(error: BaseException) -> bool:
     the version it tried was taken."""
     from deltalake.exceptions import CommitFailedError
 
-    return isinstance(error, CommitFailedError) and not _metadata_changed(error)
+    return (
+        isinstance(error, CommitFailedError)
+        and not _metadata_changed(error)
+        and _unsupported_features(error) is None
+    )
+
+
+_UNSUPPORTED_FEATURES = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
+"""deltalake's words (a ``CommitFailedError``, as a conflict is) for a table whose protocol
+names writer features it cannot write (``rowTracking``, ``domainMetadata`` ...)."""
+
+
+def _unsupported_features(error: BaseException) -> str | None:
+    """The writer features deltalake refused to write, as it names them (``RowTracking,
+    DomainMetadata``); None when ``error`` says something else. deltalake raises the
+    refusal as a ``CommitFailedError``: taken for a conflict, it told the user another writer
+    had committed and to run the command again, which fails the same way every time."""
+    from deltalake.exceptions import CommitFailedError
+
+    if not isinstance(error, CommitFailedError):
+        return None
+    match = _UNSUPPORTED_FEATURES.search(str(error))
+    return match.group(1) if match else None
 
 
 def _metadata_changed(error: BaseException) -> bool:
@@ -2507,6 +2624,30 @@ def _plain_partition(t: pa.DataType) -> bool:
         or pa.types.is_integer(t)
         or pa.types.is_boolean(t)
     )
+
+
+def _logged_values(
+    logged: Mapping[str, Mapping[str, object]], data_file: DataFile
+) -> dict[str, str | None]:
+    """The partition values of ``data_file`` as its add action in the log spells them
+    (``logged``: see ``DeltaStore._logged_adds``); a checkpoint holds them as a map."""
+    add = logged.get(unquote(data_file.path))
+    if add is None:
+        raise StorageError(
+            f"The Delta log has no add action for {data_file.uri}, which deltalake lists: "
+            "check the table's log, then run the command again."
+        )
+    values = add.get("partitionValues") or {}
+    pairs = values.items() if isinstance(values, Mapping) else values
+    return {str(k): None if v is None else str(v) for k, v in pairs}  # type: ignore[union-attr]
+
+
+def _logged_folder(path: str) -> str:
+    """The folder of a data file's log path, as the log spells it (escaped); the table's own
+    folder for a file the log names by an absolute URI (a new file must be under the table)."""
+    if "://" in path or path.startswith("/"):
+        return ""
+    return path.rpartition("/")[0]
 
 
 def _log_partition_values(

@@ -169,7 +169,7 @@ def test_an_error_status_the_s3_server_answered_is_not_an_unreachable_server(bac
     assert not isinstance(error, StorageUnreachable)
     assert str(error) == (
         f"The S3 server at {backend.s3.endpoint} refused {where}: "
-        f"503 Service Unavailable (SlowDown)."
+        f"503 Service Unavailable (SlowDown); run the command again."
     )
 
 
@@ -422,6 +422,6 @@ def test_delete_tree_on_s3_stops_after_a_first_try_and_3_retries_in_one_sentence
     assert [status for method, _, status in proxy.seen if method == "POST"] == [503] * 4
     assert str(raised.value) == (
         f"The S3 server at {proxy.endpoint} refused {folder}/t: 503 (SlowDown), saying "
-        f"'injected by the test'."
+        f"'injected by the test'; run the command again."
     )
     assert _raw_keys(backend, folder) == ["t/a.parquet"]

@@ -103,7 +103,8 @@ def test_a_compaction_planned_again_after_a_protocol_change_honours_the_new_prot
     assert "rowTracking" in (
         DeltaTable(location, storage_options=options).protocol().writer_features or []
     )
-    # deltalake 1.6.6's optimize refuses the feature too (said as a conflict): nothing lands.
+    # deltalake 1.6.6's optimize refuses the feature too: nothing lands, and the user is told.
+    assert done.returncode == 1 and "requires the writer features" in done.stderr, done.stderr
     later = [n for n in external.log_names(location, options) if n > f"{3:020d}.json"]
     assert all(
         a["commitInfo"].get("clientVersion") != "lake"

@@ -300,3 +300,142 @@ def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(s3_o
     assert sorted(runs) == list(range(10)), runs
     assert all(lk.run(run).status == "completed" for run in runs.values())
     assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 1}]
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_of_a_typed_partition_whose_answer_was_lost_is_made_once(s3_only, lk):
+    """A table partitioned by a double (a type whose values each writer spells its own way)
+    was compacted by deltalake's optimize, which drops the retries and application
+    transaction it is given: after the lost answer it committed the same removes and adds
+    again as version 3. Made once, by the lake's own commit."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    backend = s3_only
+    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/floats"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64()), "f": [1.5] * 3})
+        write_deltalake(uri, rows, mode="append", partition_by=["f"], storage_options=options)
+    lk.register_table("ext.floats", uri)
+    entry = "_delta_log/00000000000000000002.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(
+            backend, "optimize", "ext.floats", "--owned", AWS_ENDPOINT_URL=proxy.endpoint
+        )
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:2] == [200, 412], (puts, done.stderr)
+    assert done.returncode == 0, done.stderr
+    ids = lk.sql("SELECT id FROM ext.floats ORDER BY id").rows()
+    assert ids == [{"id": i} for i in range(6)]
+    assert sorted(runs_in_log(backend, lk, "ext.floats")) == [0, 1, 2]
+    table = DeltaTable(uri, storage_options=options)
+    assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == list(range(6))
+    assert len(table.file_uris()) == 1
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_by_deltalake_whose_answer_was_lost_is_made_once(s3_only, lk):
+    """A writer feature the lake's own commit does not know (v2 checkpoints) leaves the
+    compaction to deltalake's optimize, which drops the retries and application
+    transaction it is given: after the lost answer it committed the same removes and adds
+    again one version later. Its PUT is not retried by deltalake, so the lost answer is an
+    error the compaction reads back: made once."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from tests.delta import external
+
+    backend = s3_only
+    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/v2"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["v2Checkpoint"],
+        "writerFeatures": ["v2Checkpoint"],
+    }
+    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
+    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
+    lk.register_table("ext.v2", uri)
+    entry = "_delta_log/00000000000000000003.json"
+    with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
+        done = run_lake(backend, "optimize", "ext.v2", "--owned", AWS_ENDPOINT_URL=proxy.endpoint)
+    puts = [status for method, path, status in proxy.seen if method == "PUT" and entry in path]
+    assert puts[:1] == [200], (puts, done.stderr)
+    assert done.returncode == 0, done.stderr
+    runs = runs_in_log(backend, lk, "ext.v2")
+    assert sorted(runs) == [0, 1, 2, 3], (runs, done.stderr)
+    assert lk.sql("SELECT id FROM ext.v2 ORDER BY id").rows() == [{"id": i} for i in range(6)]
+    commit = next(a["commitInfo"] for a in external.read_log_entry(uri, options, 3))
+    assert commit["clientVersion"] != "lake" and commit["lake.run_id"] == runs[3]
+
+
+class _FailFirstDataPut:
+    """The first PUT of a data file is answered 503 (SlowDown) and not carried out."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def __call__(self, method: str, path: str, _proxy: object) -> str | None:
+        if not self.failed and method == "PUT" and path.endswith(".parquet"):
+            if "_delta_log" not in path:
+                self.failed = True
+                return "fail"
+        return None
+
+
+@pytest.mark.timeout(300)
+@S3_POSTGRES
+def test_a_compaction_by_deltalake_that_meets_a_busy_server_says_to_run_it_again(s3_only, lk):
+    """deltalake's optimize runs with no retries of its S3 client (see above): one 503 fails
+    the compaction. The user is told in one line to run it again (the line named only the
+    status), nothing is committed, the table reads at its last version, and the next run
+    compacts it."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from tests.delta import external
+
+    backend = s3_only
+    uri = f"s3://{backend.s3.bucket}/revfallback-{uuid.uuid4().hex[:8]}/v2"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["v2Checkpoint"],
+        "writerFeatures": ["v2Checkpoint"],
+    }
+    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
+    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
+    lk.register_table("ext.busy", uri)
+    rule = _FailFirstDataPut()
+    with S3FaultProxy(backend.s3.endpoint, rule) as proxy:
+        done = run_lake(backend, "optimize", "ext.busy", "--owned", AWS_ENDPOINT_URL=proxy.endpoint)
+    told = (rule.failed, done.returncode, done.stdout, done.stderr)
+    assert rule.failed and done.returncode == 1, told
+    # deltalake's writer thread may print a panic of its own first (object_store's upload
+    # task, "Already shut down"): the lake's line is the last.
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "503" in line, done.stderr
+    assert line.endswith("run the command again."), line
+    assert sorted(runs_in_log(backend, lk, "ext.busy")) == [0, 1, 2]
+    assert lk.sql("SELECT id FROM ext.busy ORDER BY id").rows() == [{"id": i} for i in range(6)]
+    again = run_lake(backend, "optimize", "ext.busy", "--owned")
+    assert again.returncode == 0, again.stderr
+    assert sorted(runs_in_log(backend, lk, "ext.busy")) == [0, 1, 2, 3]
+    assert lk.sql("SELECT id FROM ext.busy ORDER BY id").rows() == [{"id": i} for i in range(6)]
