@@ -76,19 +76,30 @@ def writer_options(
     }
 
 
-def delta_writer_properties(sample: pa.Table | None, *, max_row_group_size: int) -> Any:
+def delta_writer_properties(
+    sample: pa.Table | None, *, max_row_group_size: int, archive: Collection[str] = ()
+) -> Any:
     """deltalake ``WriterProperties`` for data starting with ``sample`` (None: not known).
+
+    ``archive``: top-level columns kept rather than scanned: written without statistics,
+    which delta-rs would otherwise copy whole into the Delta log (a log line's ``_raw`` as
+    min and max of every file). delta-rs has no codec per column, so they stay LZ4.
 
     delta-rs addresses columns by top-level name only (a nested path is one unknown name to
     it), so nested leaves keep its default: a dictionary, dropped when it grows too large.
     """
     from deltalake import ColumnProperties, WriterProperties
 
-    plain: dict[str, ColumnProperties] = {}
+    plain: dict[str, ColumnProperties] = {
+        name: ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
+        for name in archive
+    }
     if sample is not None:
         table = sample.slice(0, SAMPLE_ROWS).combine_chunks()
         for field, column in zip(table.schema, table.columns, strict=True):
-            if not pa.types.is_nested(field.type) and not _few_distinct(_one_array(column)):
+            if field.name in plain or pa.types.is_nested(field.type):
+                continue
+            if not _few_distinct(_one_array(column)):
                 plain[field.name] = ColumnProperties(dictionary_enabled=False)
     return WriterProperties(
         compression="LZ4_RAW",

@@ -48,7 +48,7 @@ from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
-from lake.delta.stats import file_stats
+from lake.delta.stats import file_stats, stats_text
 from lake.delta.types import (
     from_delta_schema,
     has_timestamp_ntz,
@@ -904,7 +904,7 @@ class DeltaStore:
             }
             for a in actions
         ]
-        body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+        body = _entry_body(entries)
         failpoint("own_commit")
         if not self._put_if_absent(version, body, run_id):
             return None
@@ -1285,6 +1285,7 @@ class DeltaStore:
                 predicate=predicate,
                 partition_by=partition_by,
                 properties=_checked_try_properties(run_id, operation, metadata, retries),
+                archive=_archived(files),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1736,7 +1737,7 @@ class DeltaStore:
                 **(metadata or {}),
             }
             entries = [{"commitInfo": info}, *removes, *adds]
-            body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+            body = _entry_body(entries)
             if self._put_if_absent(version, body, run_id):
                 break
             moment = max(moment, self._check_taken(version, gone))
@@ -1994,6 +1995,7 @@ class DeltaStore:
                 schema_mode="merge",
                 partition_by=partition_by,
                 properties=properties,
+                archive=_archived(files),
             )
         except Exception as error:  # noqa: BLE001
             if _metadata_changed(error):
@@ -2014,9 +2016,11 @@ class DeltaStore:
         partition_by: Sequence[str],
         properties: object,
         predicate: str | None = None,
+        archive: Collection[str] = (),
     ) -> None:
         """deltalake's own writer (it encodes the files) with the lake's encodings, file size
-        and hooks; ``target`` a location or an opened table. Errors are the caller's to say."""
+        and hooks; ``target`` a location or an opened table; ``archive``: columns kept without
+        statistics. Errors are the caller's to say."""
         from deltalake import write_deltalake
 
         data, sample = _peek(data)
@@ -2028,7 +2032,7 @@ class DeltaStore:
             predicate=predicate,
             partition_by=list(partition_by) or None,
             storage_options=self.storage.delta_options() if isinstance(target, str) else None,
-            writer_properties=_writer_properties(sample),
+            writer_properties=_writer_properties(sample, archive),
             target_file_size=TARGET_FILE_BYTES,
             commit_properties=properties,
             post_commithook_properties=_hooks(),
@@ -2072,7 +2076,7 @@ class DeltaStore:
                         },
                         modification_time=now_ms,
                         data_change=True,
-                        stats=json.dumps(file_stats(metadata, schema)),
+                        stats=stats_text(file_stats(metadata, schema)),
                     )
                 )
                 if not self.storage.is_s3:
@@ -2775,6 +2779,15 @@ class Publishing:
         self._store._unpublish(self.actions)
 
 
+def _entry_body(entries: Iterable[Mapping[str, object]]) -> bytes:
+    """A log entry the lake writes: one action per line, UTF-8, text as itself. deltalake's
+    ``to_pyarrow_dataset`` read U+10FFFF spelled as a ``\\u`` escape pair as U+FFFFF, so
+    a file's maximum of that string fell below its values and a filter kept excluded rows."""
+    return "".join(
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n" for e in entries
+    ).encode()
+
+
 def _logged_time(text: object) -> datetime | None:
     """A timestamp statistic as the lake writes it (:func:`lake.delta.stats.stat_json`)."""
     if not isinstance(text, str):
@@ -2809,10 +2822,20 @@ def _delta_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _writer_properties(sample: pa.Table | None) -> deltalake.WriterProperties:
+def _writer_properties(
+    sample: pa.Table | None, archive: Collection[str] = ()
+) -> deltalake.WriterProperties:
     from lake.delta.encoding import delta_writer_properties
 
-    return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS)
+    return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS, archive=archive)
+
+
+def _archived(files: Sequence[StagedFile]) -> set[str]:
+    """The columns the staged files archive (see :func:`_zstd_columns`): deltalake's writer,
+    which re-encodes them, is told to keep them without statistics."""
+    import pyarrow.parquet as pq
+
+    return _zstd_columns(pq.read_metadata(files[0].path)) if files else set()
 
 
 def _peek(

@@ -1,0 +1,258 @@
+"""Delta file statistics of strings, decimals and booleans, as every reader prunes by them.
+
+The lake writes min/max/null count of these columns for appends, log ingests and its own
+compaction (``lake/delta/stats.py``). Other engines skip files by them: DuckDB's
+``delta_scan`` (delta-kernel), deltalake's ``to_pyarrow_dataset`` (each file's bounds become
+its fragment's expression) and DataFusion. A filter through any of them, or through the
+lake's SQL, must give the rows a full scan gives, for strings cut to their 32-character
+prefix, non-ASCII, 4-byte UTF-8 and runs of U+10FFFF.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from lake.delta.stats import STRING_PREFIX
+from tests.delta import external
+
+TOP = "\U0010ffff"
+WIDE = pa.decimal128(38, 18)
+BIG = Decimal("12345678901234567890.123456789012345678")
+"""A decimal(38, 18) a float cannot hold: as 1.2345678901234567e+19 (what deltalake's own
+writer logs) it lies below itself, and readers skipped its file for ``d >= BIG``."""
+
+FILES: list[list[str | None]] = [
+    ["", "é", None],
+    ["😀" * 40, "𝄞", "a"],
+    [TOP * 40, TOP * 3 + "x", "z"],
+    ["p" * 32 + "a", "p" * 32 + "b", "p" * 33],
+    ["p" * 32, "p" * 31, "q"],
+    ["a" * 31 + "\ud7ff" + "z", "a" * 31 + "\ue000", None],
+    [None, None, None],
+    ["x" * 33, "x" * 32 + TOP, "y"],
+]
+"""Each list one append (one file): its strings."""
+
+
+def _batch(number: int, strings: list[str | None]) -> pa.Table:
+    first = 10 * number
+    return pa.table(
+        {
+            "id": pa.array(range(first, first + len(strings)), pa.int64()),
+            "s": pa.array(strings, pa.string()),
+            "d": pa.array(
+                [BIG if number == 3 else Decimal(number), Decimal(-number) / 8, None][
+                    : len(strings)
+                ],
+                WIDE,
+            ),
+            "b": pa.array([number % 2 == 0, None, True][: len(strings)], pa.bool_()),
+        }
+    )
+
+
+def _probes() -> list[str]:
+    """Every value, its prefix, and strings just past the prefixes and the raised maxima."""
+    values = {v for strings in FILES for v in strings if v is not None}
+    probes = set(values) | {v[:STRING_PREFIX] for v in values}
+    probes |= {v[: STRING_PREFIX - 1] + "\U0010fffe" for v in values if len(v) >= STRING_PREFIX}
+    probes |= {"p" * 31 + "q", "x" * 31 + "y", "a" * 31 + "\ue000", TOP, TOP * 32, "zz"}
+    return sorted(probes)
+
+
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _expression(column: str, op: str, value: object, type_: pa.DataType) -> ds.Expression:
+    field, scalar = ds.field(column), pa.scalar(value, type_)
+    return {
+        "=": field == scalar,
+        "<": field < scalar,
+        "<=": field <= scalar,
+        ">": field > scalar,
+        ">=": field >= scalar,
+    }[op]
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"CAST('{value}' AS DECIMAL(38, 18))"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Readers:
+    """One table's latest version as four readers filter it."""
+
+    def __init__(self, lk, name: str, key: str = "id") -> None:
+        import duckdb
+        from deltalake import DeltaTable, QueryBuilder
+
+        from lake.core.storage import extension_path
+
+        self.lk, self.name, self.key = lk, name, key
+        self.uri = lk.table(name).location
+        self.options = lk.storage.delta_options()
+        table = DeltaTable(self.uri, storage_options=self.options)
+        self.dataset = table.to_pyarrow_dataset()
+        self.datafusion = QueryBuilder().register("t", table)
+        self.duckdb = duckdb.connect(config={"autoinstall_known_extensions": "false"})
+        lk.storage.configure_duckdb(self.duckdb)
+        self.duckdb.execute(f"LOAD '{extension_path('delta')}'")
+        self.rows = lk.sql(f"SELECT * FROM {name}").table.to_pylist()
+
+    def close(self) -> None:
+        self.duckdb.close()
+
+    def check(self, column: str, op: str, value: object, type_: pa.DataType) -> int:
+        """Every reader's ids for ``column op value`` against the full scan's; the files
+        deltalake's dataset keeps for it."""
+
+        def key(v: object) -> object:
+            return v.encode() if isinstance(v, str) else v  # Delta compares UTF-8 bytes
+
+        expected = sorted(
+            r[self.key]
+            for r in self.rows
+            if r[column] is not None and _COMPARE[op](key(r[column]), key(value))
+        )
+        where = f"{column} {op} {_sql_literal(value)}"
+        picked = f"SELECT {self.key} AS k"
+        by_lake = self.lk.sql(f"{picked} FROM {self.name} WHERE {where}").table
+        by_kernel = self.duckdb.execute(
+            f"{picked} FROM delta_scan('{self.uri}') WHERE {where}"
+        ).fetchall()
+        by_datafusion = pa.table(
+            self.datafusion.execute(f"{picked} FROM t WHERE {where}").read_all()
+        )
+        expression = _expression(column, op, value, type_)
+        by_dataset = self.dataset.to_table(columns=[self.key], filter=expression)
+        label = f"{column} {op} {value!r}"
+        assert sorted(by_lake.column("k").to_pylist()) == expected, f"lake: {label}"
+        assert sorted(k for (k,) in by_kernel) == expected, f"delta_scan: {label}"
+        assert sorted(by_dataset.column(self.key).to_pylist()) == expected, f"dataset: {label}"
+        assert sorted(by_datafusion.column("k").to_pylist()) == expected, f"DataFusion: {label}"
+        return len(list(self.dataset.get_fragments(filter=expression)))
+
+
+def _check_every_filter(lk, name: str) -> dict[str, int]:
+    """Every probe through every reader; the least files deltalake kept for a string, a
+    decimal and a boolean filter (to tell the statistics were used)."""
+    readers = Readers(lk, name)
+    try:
+        kept = {"s": 10**6, "d": 10**6, "b": 10**6}
+        for probe in _probes():
+            for op in _COMPARE:
+                kept["s"] = min(kept["s"], readers.check("s", op, probe, pa.string()))
+        for probe in (BIG, Decimal(7), Decimal(-1) / 8):
+            for op in ("=", ">=", "<="):
+                kept["d"] = min(kept["d"], readers.check("d", op, probe, WIDE))
+        for op in ("=", "<"):
+            kept["b"] = min(kept["b"], readers.check("b", op, True, pa.bool_()))
+        return kept
+    finally:
+        readers.close()
+
+
+def _adds(lk, name: str, version: int) -> list[dict[str, Any]]:
+    uri, options = lk.table(name).location, lk.storage.delta_options()
+    return [
+        json.loads(a["add"]["stats"], parse_float=Decimal)
+        for a in external.read_log_entry(uri, options, version)
+        if "add" in a
+    ]
+
+
+@pytest.mark.slow
+def test_appends_and_their_compaction_log_bounds_every_reader_filters_strings_by_correctly(lk):
+    for number, strings in enumerate(FILES):
+        lk.write_table("web.strings", _batch(number, strings))
+    [first] = _adds(lk, "web.strings", 0)
+    assert (first["minValues"]["s"], first["maxValues"]["s"], first["nullCount"]["s"]) == (
+        "",
+        "é",
+        1,
+    )
+    [shared] = _adds(lk, "web.strings", 3)
+    assert (shared["minValues"]["s"], shared["maxValues"]["s"]) == ("p" * 32, "p" * 31 + "q")
+    assert shared["maxValues"]["d"] == BIG and shared["minValues"]["b"] is False
+    [runs] = _adds(lk, "web.strings", 2)
+    assert (runs["minValues"]["s"], runs["maxValues"]["s"]) == ("z", TOP * 40)
+    [nulls] = _adds(lk, "web.strings", 6)
+    assert nulls["nullCount"]["s"] == 3 and "s" not in nulls.get("minValues", {})
+    kept = _check_every_filter(lk, "web.strings")
+    assert kept["s"] == 0 and kept["d"] < len(FILES)  # deltalake pruned files by them
+
+    compacted = lk.optimize("web.strings")
+    assert compacted is not None
+    [merged] = _adds(lk, "web.strings", compacted.version)
+    assert (merged["minValues"]["s"], merged["maxValues"]["s"]) == ("", TOP * 40)
+    assert merged["nullCount"] == {"id": 0, "s": 5, "d": len(FILES), "b": len(FILES)}
+    assert (merged["minValues"]["d"], merged["maxValues"]["d"]) == (Decimal(-7) / 8, BIG)
+    assert (merged["minValues"]["b"], merged["maxValues"]["b"]) == (False, True)
+    _check_every_filter(lk, "web.strings")
+
+
+@pytest.mark.slow
+def test_readers_of_a_checkpoint_holding_the_new_statistics_filter_as_a_full_scan(lk):
+    """deltalake's checkpoint parses each file's statistics into typed columns
+    (``stats_parsed``): decimals in their exact digits, strings with their raised maxima."""
+    for number in range(11):
+        lk.write_table("web.checked", _batch(number, FILES[number % len(FILES)]))
+    info = lk.table("web.checked")
+    store = lk.delta(info)
+    store.write_checkpoint(info.current_version)
+    names = external.log_names(info.location, lk.storage.delta_options())
+    assert f"{info.current_version:020d}.checkpoint.parquet" in names
+    _check_every_filter(lk, "web.checked")
+
+
+def test_log_ingests_write_string_statistics_and_none_of_raw(lk, tmp_path):
+    """``_raw`` is archived: no statistics in the files, none in the log, whether the lake
+    commits the staged files itself or (a new column) deltalake re-encodes them."""
+    first = tmp_path / "a.jsonl"
+    first.write_text(
+        "".join(
+            json.dumps({"ts": f"2026-10-05T10:00:{i:02d}Z", "method": m, "msg": "é" * 40 + str(i)})
+            + "\n"
+            for i, m in enumerate(["GET", "POST", "GET"])
+        )
+    )
+    lk.ingest_logs("app.logs", str(first))
+    drifted = tmp_path / "b.jsonl"
+    drifted.write_text(json.dumps({"ts": "2026-10-05T11:00:00Z", "method": "PUT", "n": 5}) + "\n")
+    lk.ingest_logs("app.logs", str(drifted))
+    [own] = _adds(lk, "app.logs", 0)
+    assert (own["minValues"]["method"], own["maxValues"]["method"]) == ("GET", "POST")
+    assert own["minValues"]["msg"] == "é" * 32 and own["maxValues"]["msg"] == "é" * 31 + "ê"
+    assert own["nullCount"]["msg"] == 0
+    [merged] = _adds(lk, "app.logs", 1)
+    assert merged["minValues"]["method"] == "PUT"
+    for stats in (own, merged):
+        assert "_raw" not in stats["minValues"] and "_raw" not in stats["maxValues"]
+    compacted = lk.optimize("app.logs")
+    assert compacted is not None
+    for stats in _adds(lk, "app.logs", compacted.version):
+        assert "_raw" not in stats["minValues"] and "_raw" not in stats["maxValues"]
+        assert stats["minValues"]["method"] in ("GET", "PUT")
+    readers = Readers(lk, "app.logs", key="_raw")
+    try:
+        for probe in ("é" * 32, "é" * 40 + "1", "é" * 31 + "ê", "GET", "PUT", "P"):
+            for op in _COMPARE:
+                readers.check("msg", op, probe, pa.string())
+                readers.check("method", op, probe, pa.string())
+    finally:
+        readers.close()
