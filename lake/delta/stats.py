@@ -101,23 +101,24 @@ def file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, object
     return stats
 
 
-def stats_text(stats: object) -> str:
-    """The ``stats`` of an add action: JSON, with decimals as numbers in their exact digits
-    (``json.dumps`` has no way to write a number it did not make), and text as itself, not
-    in ``\\u`` escapes: deltalake's ``to_pyarrow_dataset`` read the escaped pair of
-    U+10FFFF as U+FFFFF, a maximum below the value, and returned rows a filter excludes."""
-    if isinstance(stats, dict):
-        return (
-            "{"
-            + ",".join(
-                f"{json.dumps(key, ensure_ascii=False)}:{stats_text(value)}"
-                for key, value in stats.items()
-            )
-            + "}"
-        )
-    if isinstance(stats, Decimal):
-        return format(stats, "f")
-    return json.dumps(stats, allow_nan=False, ensure_ascii=False)
+def stats_text(stats: dict[str, object]) -> str:
+    """The ``stats`` of an add action (:func:`file_stats`): JSON, with decimals as numbers in
+    their exact digits (``json.dumps`` has no way to write a number it did not make), and
+    text as itself, not in ``\\u`` escapes: deltalake's ``to_pyarrow_dataset`` read the
+    escaped pair of U+10FFFF as U+FFFFF, a maximum below the value, and returned rows a
+    filter excludes."""
+    bounds = [stats.get("minValues") or {}, stats.get("maxValues") or {}]
+    if not any(isinstance(v, Decimal) for values in bounds for v in values.values()):  # type: ignore[attr-defined]
+        return json.dumps(stats, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _json(stats)
+
+
+def _json(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_json(k)}:{_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def string_max(value: str) -> str:
