@@ -1467,7 +1467,9 @@ class DeltaStore:
                         source_alias="s",
                         target_alias="t",
                         merge_schema=True,
-                        writer_properties=_writer_properties(source),
+                        writer_properties=_writer_properties(
+                            source, schemas=[source.schema, _schema_of(dt)]
+                        ),
                         # Not retried by deltalake: a version taken by this merge itself (its
                         # answer lost) is looked at below before the merge is made again.
                         commit_properties=_commit_properties(
@@ -1809,7 +1811,10 @@ class DeltaStore:
         dt = self.open()
         before = dt.version()
         try:
-            properties = _writer_properties(self._compaction_sample(dt, target_file_bytes))
+            sample = self._compaction_sample(dt, target_file_bytes)
+            # the sample names columns as the files do (column mapping): the table's schema
+            # only when no file was read
+            properties = _writer_properties(sample, schemas=[] if sample else [_schema_of(dt)])
         except LakeError:
             raise
         except Exception as error:  # noqa: BLE001
@@ -2032,7 +2037,14 @@ class DeltaStore:
             predicate=predicate,
             partition_by=list(partition_by) or None,
             storage_options=self.storage.delta_options() if isinstance(target, str) else None,
-            writer_properties=_writer_properties(sample, archive),
+            writer_properties=_writer_properties(
+                sample,
+                archive,
+                # an overwrite with a predicate rewrites the table's rows it keeps
+                schemas=[data.schema]
+                if isinstance(target, str)
+                else [data.schema, _schema_of(target)],
+            ),
             target_file_size=TARGET_FILE_BYTES,
             commit_properties=properties,
             post_commithook_properties=_hooks(),
@@ -2823,11 +2835,13 @@ def _delta_ident(name: str) -> str:
 
 
 def _writer_properties(
-    sample: pa.Table | None, archive: Collection[str] = ()
+    sample: pa.Table | None, archive: Collection[str] = (), *, schemas: Sequence[pa.Schema] = ()
 ) -> deltalake.WriterProperties:
     from lake.delta.encoding import delta_writer_properties
 
-    return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS, archive=archive)
+    return delta_writer_properties(
+        sample, max_row_group_size=ROW_GROUP_ROWS, archive=archive, schemas=schemas
+    )
 
 
 def _archived(files: Sequence[StagedFile]) -> set[str]:

@@ -193,3 +193,36 @@ def test_any_strings_in_any_row_groups_get_true_bounds(tmp_path_factory, values,
     table = pa.table({"s": pa.array(values, pa.string())})
     stats = _stats_of(tmp_path_factory.mktemp("s"), table, row_group_size=row_group_size)
     _assert_bounds(values, stats, "s")
+
+
+def test_deltalakes_writer_logs_no_decimal_a_float_cannot_hold_at_any_depth(tmp_path):
+    """delta-rs logs decimals as floats: 12345678901234567890.12 as 1.2345678901234567e+19,
+    below itself. Such columns, nested ones included, get no statistics; a decimal of 15
+    digits (exact as a float), and the plain columns beside a nested one, keep theirs."""
+    from deltalake import write_deltalake
+
+    from lake.delta.encoding import delta_writer_properties
+
+    wide = pa.array([Decimal("12345678901234567890.12"), Decimal("1.5")], pa.decimal128(38, 18))
+    exact = pa.array([Decimal("9999999999999.99"), Decimal("-0.01")], pa.decimal128(15, 2))
+    table = pa.table(
+        {
+            "id": pa.array([1, 2]),
+            "wide": wide,
+            "exact": exact,
+            "nested": pa.StructArray.from_arrays([wide, pa.array([1, 2])], ["d", "k"]),
+        }
+    )
+    for data, expected in ((table, {"id", "exact"}), (table.drop(["nested"]), {"id", "exact"})):
+        path = tmp_path / str(data.num_columns)
+        properties = delta_writer_properties(data, max_row_group_size=1000)
+        write_deltalake(str(path), data, writer_properties=properties)
+        [log] = (path / "_delta_log").glob("*.json")
+        [stats] = [
+            json.loads(json.loads(line)["add"]["stats"], parse_float=Decimal)
+            for line in log.read_text().splitlines()
+            if "add" in json.loads(line)
+        ]
+        assert set(stats["minValues"]) == set(stats["maxValues"]) == expected
+        assert stats["maxValues"]["exact"] == Decimal("9999999999999.99")
+        assert stats["minValues"]["exact"] == Decimal("-0.01")
