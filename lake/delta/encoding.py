@@ -89,9 +89,10 @@ def delta_writer_properties(
 ) -> Any:
     """deltalake ``WriterProperties`` for data starting with ``sample`` (None: not known).
 
-    ``archive``: top-level columns kept rather than scanned: written without statistics,
-    which delta-rs would otherwise copy whole into the Delta log (a log line's ``_raw`` as
-    min and max of every file). delta-rs has no codec per column, so they stay LZ4.
+    ``archive``: top-level columns kept rather than scanned: no dictionary. delta-rs has no
+    codec per column, so they stay LZ4; their statistics stay, cut to 64 bytes by delta-rs
+    (its default), in the footer and the log: deltalake's dataset lost every row of a file
+    whose log left ``_raw`` out when a filter named it.
     ``schemas``: the columns of the files it writes besides ``sample``'s (a merge or a
     partial overwrite rewrites the table's own rows too).
 
@@ -115,7 +116,7 @@ def delta_writer_properties(
     nested_inexact = any(
         pa.types.is_nested(f.type) and name in inexact for name, f in fields.items()
     )
-    unsummed = set(archive) | inexact
+    unsummed = inexact
     dictionary: dict[str, bool] = {name: False for name in archive}
     if sample is not None:
         table = sample.slice(0, SAMPLE_ROWS).combine_chunks()

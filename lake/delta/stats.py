@@ -5,7 +5,6 @@ files by each file's record count and the min/max/null count of its columns; the
 writes them for the plain top-level columns queries filter on: numbers, decimals, booleans,
 dates, timestamps and strings. Every value written is a true bound, or it is left out:
 
-
 * Strings are compared as every Delta reader compares them, by UTF-8 bytes (the order of
   code points, which Python's ``str`` comparison is). A value longer than
   :data:`STRING_PREFIX` code points is cut to that many, as Spark's Delta writer does: the
@@ -18,14 +17,18 @@ dates, timestamps and strings. Every value written is a true bound, or it is lef
   leaves them out of the footer for values over 4 KiB, and the column then gets none.
 * Decimals are written as JSON numbers in their exact digits (deltalake's writer writes a
   float, which for a decimal(38, 18) lies below the true maximum and made DuckDB and
-  pyarrow skip a matching file). Infinite floats, which JSON cannot spell, and NaN leave
-  their column out.
+  pyarrow skip a matching file; the lake's deltalake writes therefore keep no statistics of
+  decimals over 15 digits: see :func:`lake.delta.encoding.delta_writer_properties`).
+  Infinite floats, which JSON cannot spell, and NaN leave their column out.
 * deltalake 1.6.6's ``to_pyarrow_dataset`` takes a column missing from a file's min and
   max (while others are there) for bounds of null, and a filter on it loses every row of
   the file: a string's maximum is therefore never left out, however long its U+10FFFF run.
-* Columns without statistics in the footer get none here: the archived ones (a log's
-  ``_raw``, see :mod:`lake.delta.encoding`), whose min and max would be whole log lines,
-  and strings whose values all differ, which skip nothing.
+* Strings the footer has no statistics of (the archived ``_raw``, whose min and max would
+  be whole log lines in every row group, and strings whose values all differ, which skip
+  no row group: see :mod:`lake.delta.encoding`) get theirs from the file's key-value
+  metadata, where :class:`BoundedWriter` puts them (:data:`BOUNDS_KEY`): without them,
+  deltalake's dataset lost every row of the file for a filter on ``_raw`` or an id. They
+  cost a log ingest about 1.5% of its CPU (bench_ingest_logs.py's docstring).
 
 The lake's own file skipping (``queries/scan.py``) reads only timestamp-with-zone ranges;
 other columns' statistics serve other engines, and DuckDB prunes row groups by the footers.
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+BOUNDS_KEY = "lake.string_bounds"
+"""Key of a staged file's metadata holding the bounds :class:`BoundedWriter` computed: JSON,
+``{column: [minimum, maximum, null count]}``, the bounds cut as the log writes them."""
 STRING_PREFIX = 32
 """Code points a string statistic keeps (Spark's ``delta.dataSkippingStringPrefixLength``)."""
 DELTA_DECIMAL_DIGITS = 38
@@ -58,10 +64,11 @@ def file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, object
     maximum: dict[str, object] = {}
     nulls: dict[str, int] = {}
     wanted = {f.name: f.type for f in schema if _has_stats(f.type)}
+    written = _written_bounds(metadata)
     positions = {
         metadata.schema.column(i).path: i
         for i in range(metadata.num_columns)
-        if metadata.schema.column(i).path in wanted
+        if metadata.schema.column(i).path in wanted.keys() - written.keys()
     }
     for name, index in positions.items():
         lows, highs, null_count, complete = [], [], 0, True
@@ -93,12 +100,91 @@ def file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict[str, object
             low, high = _bounds(min(lows), max(highs), wanted[name])
             if low is not None and high is not None:
                 minimum[name], maximum[name] = low, high
+    for name, (low, high, null_count) in written.items():
+        if name in wanted:
+            nulls[name] = null_count
+            if low is not None and high is not None:
+                minimum[name], maximum[name] = low, high
     if minimum:
         stats["minValues"] = minimum
         stats["maxValues"] = maximum
     if nulls:
         stats["nullCount"] = nulls
     return stats
+
+
+def _written_bounds(metadata: pq.FileMetaData) -> dict[str, list]:
+    text = (metadata.metadata or {}).get(BOUNDS_KEY.encode())
+    return json.loads(text) if text else {}
+
+
+class BoundedWriter:
+    """A ``pyarrow.parquet.ParquetWriter`` that also bounds the top-level strings it writes
+    without Parquet statistics (``write_statistics`` leaves them out: ``_raw``, ids), and
+    stores the bounds in the file's metadata (:data:`BOUNDS_KEY`) when it closes.
+
+    ``pyarrow.compute.min_max`` over the batches: about 1.5% of a log ingest's CPU (see
+    ``bench/bench_ingest_logs.py``), where Parquet's own statistics compare every page's
+    values and copy whole lines into every row group's footer. Bounding every string
+    column, for those whose values in some row group pyarrow found too long to keep in the
+    footer (over 4 KiB; the column then gets no statistics), cost 2.2%."""
+
+    def __init__(self, where: object, schema: pa.Schema, **options: object) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(where, schema, **options)
+        summed = options.get("write_statistics", True)
+        strings = [
+            f.name
+            for f in schema
+            if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+            and summed is not True
+            and (summed is False or f.name not in summed)  # type: ignore[operator]
+        ]
+        self._nulls = dict.fromkeys(strings, 0)
+        self._low: dict[str, str] = {}
+        self._high: dict[str, str] = {}
+
+    def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
+        self._bound(table)
+        self._writer.write_table(table, row_group_size=row_group_size)
+
+    def write_batch(self, batch: pa.RecordBatch, row_group_size: int | None = None) -> None:
+        self._bound(batch)
+        self._writer.write_batch(batch, row_group_size=row_group_size)
+
+    def close(self) -> None:
+        if self._writer.is_open and self._nulls:
+            bounds = {
+                name: [
+                    self._low[name][:STRING_PREFIX] if name in self._low else None,
+                    string_max(self._high[name]) if name in self._high else None,
+                    nulls,
+                ]
+                for name, nulls in self._nulls.items()
+            }
+            self._writer.add_key_value_metadata(
+                {BOUNDS_KEY: json.dumps(bounds, ensure_ascii=False)}
+            )
+        self._writer.close()
+
+    def _bound(self, data: pa.Table | pa.RecordBatch) -> None:
+        import pyarrow.compute as pc
+
+        for name in self._nulls:
+            column = data.column(name)
+            self._nulls[name] += column.null_count
+            if column.null_count == len(column):
+                continue
+            found = pc.min_max(column)
+            low, high = found["min"].as_py(), found["max"].as_py()
+            # the minimum's prefix is all the log keeps of it; the maximum is cut at close
+            low = low[:STRING_PREFIX]
+            if name not in self._low or low < self._low[name]:
+                self._low[name] = low
+            if name not in self._high or high > self._high[name]:
+                self._high[name] = high
 
 
 def stats_text(stats: dict[str, object]) -> str:

@@ -48,7 +48,7 @@ from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
-from lake.delta.stats import file_stats, stats_text
+from lake.delta.stats import BoundedWriter, file_stats, stats_text
 from lake.delta.types import (
     from_delta_schema,
     has_timestamp_ntz,
@@ -597,7 +597,7 @@ class DeltaStore:
                 text = stream.read().decode("utf-8")
         except OSError as error:
             raise self._translate(error, "reading the log of") from error
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in _entry_lines(text)]
 
     def _deleted_rows(
         self, vector: DeletionVector | None, path: str, dt: deltalake.DeltaTable
@@ -1060,8 +1060,8 @@ class DeltaStore:
                 table=self.uri, version=version, reason=said.split(";")[0].rstrip(".")
             ) from error
         try:
-            for line in entry.decode("utf-8").splitlines():
-                info = json.loads(line).get("commitInfo") if line.strip() else None
+            for line in _entry_lines(entry.decode("utf-8")):
+                info = json.loads(line).get("commitInfo")
                 if info is not None:
                     return info
         except (ValueError, AttributeError):
@@ -1623,13 +1623,12 @@ class DeltaStore:
         self, base: Snapshot, files: Sequence[DataFile], file_schema: pa.Schema, path: Path
     ) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         from lake.delta.encoding import writer_options
 
         pending: list[pa.RecordBatch] = []
         held = 0
-        writer: pq.ParquetWriter | None = None
+        writer: BoundedWriter | None = None
         archived: set[str] = set()
 
         def write(rows: int) -> None:
@@ -1637,7 +1636,7 @@ class DeltaStore:
             table = pa.Table.from_batches(pending, file_schema)
             if writer is None:
                 options = writer_options(table.slice(0, SAMPLE_ROWS), archive=archived)
-                writer = pq.ParquetWriter(path, file_schema, **options)
+                writer = BoundedWriter(path, file_schema, **options)
             writer.write_table(table.slice(0, rows), row_group_size=ROW_GROUP_ROWS)
             rest = table.slice(rows).combine_chunks()
             pending, held = rest.to_batches(), rest.num_rows
@@ -1785,8 +1784,8 @@ class DeltaStore:
         except OSError as error:  # not this compaction's entry: nothing of it is in doubt
             raise self._translate(error, "reading the log of") from error
         moment = 0
-        for line in entry.decode("utf-8").splitlines():
-            action = json.loads(line) if line.strip() else {}
+        for line in _entry_lines(entry.decode("utf-8")):
+            action = json.loads(line)
             if "metaData" in action or "protocol" in action:
                 raise _Raced
             for kind in ("remove", "add"):
@@ -2025,7 +2024,7 @@ class DeltaStore:
     ) -> None:
         """deltalake's own writer (it encodes the files) with the lake's encodings, file size
         and hooks; ``target`` a location or an opened table; ``archive``: columns kept without
-        statistics. Errors are the caller's to say."""
+        a dictionary. Errors are the caller's to say."""
         from deltalake import write_deltalake
 
         data, sample = _peek(data)
@@ -2182,8 +2181,8 @@ class DeltaStore:
             entry = read_entry(self.storage, self.uri, version)
             if mark:
                 self._mark(version, entry)
-            for line in entry.decode("utf-8").splitlines():
-                info = json.loads(line).get("commitInfo") if line.strip() else None
+            for line in _entry_lines(entry.decode("utf-8")):
+                info = json.loads(line).get("commitInfo")
                 if info is not None:
                     return info
         except (OSError, ValueError):
@@ -2800,6 +2799,14 @@ def _entry_body(entries: Iterable[Mapping[str, object]]) -> bytes:
     ).encode()
 
 
+def _entry_lines(text: str) -> list[str]:
+    """The actions of a log entry, one JSON text a line. Split at newlines only: text in an
+    entry is written as itself (by the lake, see :func:`_entry_body`, and by delta-rs), and
+    ``str.splitlines`` also splits at U+2028, U+2029, U+0085 and U+001C-U+001E, which a
+    string statistic or a predicate may hold, and cut an action in two."""
+    return [line for line in text.split("\n") if line.strip()]
+
+
 def _logged_time(text: object) -> datetime | None:
     """A timestamp statistic as the lake writes it (:func:`lake.delta.stats.stat_json`)."""
     if not isinstance(text, str):
@@ -2846,7 +2853,7 @@ def _writer_properties(
 
 def _archived(files: Sequence[StagedFile]) -> set[str]:
     """The columns the staged files archive (see :func:`_zstd_columns`): deltalake's writer,
-    which re-encodes them, is told to keep them without statistics."""
+    which re-encodes them, is told to keep them without a dictionary."""
     import pyarrow.parquet as pq
 
     return _zstd_columns(pq.read_metadata(files[0].path)) if files else set()

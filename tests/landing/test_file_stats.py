@@ -220,42 +220,68 @@ def test_readers_of_a_checkpoint_holding_the_new_statistics_filter_as_a_full_sca
     _check_every_filter(lk, "web.checked")
 
 
-def test_log_ingests_write_string_statistics_and_none_of_raw(lk, tmp_path):
-    """``_raw`` is archived: no statistics in the files, none in the log, whether the lake
-    commits the staged files itself or (a new column) deltalake re-encodes them."""
+def test_log_ingests_bound_every_string_column_raw_and_ids_included(lk, tmp_path):
+    """``_raw`` and strings whose values all differ (ids) have no Parquet statistics (see
+    ``lake/delta/encoding.py``): their bounds come from the writer, cut as the log cuts
+    strings, whether the lake commits the staged files itself, deltalake re-encodes them (a
+    new column) or the lake compacts them. Without them deltalake's dataset lost every row
+    of such a file for a filter on ``_raw`` or the id."""
+    import hashlib
+
+    from lake.delta.encoding import MIN_SAMPLE
+
     first = tmp_path / "a.jsonl"
-    first.write_text(
-        "".join(
-            json.dumps({"ts": f"2026-10-05T10:00:{i:02d}Z", "method": m, "msg": "é" * 40 + str(i)})
-            + "\n"
-            for i, m in enumerate(["GET", "POST", "GET"])
+    lines = [
+        json.dumps(
+            {
+                "ts": f"2026-10-05T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "method": ["GET", "POST"][i % 2],
+                "msg": "é" * 40 + str(i),
+                "id": hashlib.sha1(str(i).encode()).hexdigest()[:12],
+            }
         )
-    )
+        for i in range(MIN_SAMPLE + 100)
+    ]
+    first.write_text("".join(line + "\n" for line in lines))
     lk.ingest_logs("app.logs", str(first))
     drifted = tmp_path / "b.jsonl"
-    drifted.write_text(json.dumps({"ts": "2026-10-05T11:00:00Z", "method": "PUT", "n": 5}) + "\n")
+    late = json.dumps({"ts": "2026-10-05T11:00:00Z", "method": "PUT", "n": 5, "id": "zz"})
+    drifted.write_text(late + "\n")
     lk.ingest_logs("app.logs", str(drifted))
+    ids = [json.loads(line)["id"] for line in lines]
+
+    def check() -> None:
+        readers = Readers(lk, "app.logs", key="_raw")
+        try:
+            probes = {
+                "id": [min(ids), max(ids), ids[7], "zz", "0"],
+                "_raw": [min(lines), max(lines), lines[7], late, min(lines)[:STRING_PREFIX]],
+                "msg": ["é" * 32, "é" * 40 + "1", "é" * 31 + "ê"],
+            }
+            for column, values in probes.items():
+                for probe in values:
+                    for op in _COMPARE:
+                        readers.check(column, op, probe, pa.string())
+        finally:
+            readers.close()
+
+    check()
     [own] = _adds(lk, "app.logs", 0)
     assert (own["minValues"]["method"], own["maxValues"]["method"]) == ("GET", "POST")
     assert own["minValues"]["msg"] == "é" * 32 and own["maxValues"]["msg"] == "é" * 31 + "ê"
-    assert own["nullCount"]["msg"] == 0
+    assert (own["minValues"]["id"], own["maxValues"]["id"]) == (min(ids), max(ids))
+    assert own["minValues"]["_raw"] == min(lines)[:STRING_PREFIX]
+    assert own["maxValues"]["_raw"] > max(lines) and own["nullCount"]["_raw"] == 0
     [merged] = _adds(lk, "app.logs", 1)
-    assert merged["minValues"]["method"] == "PUT"
-    for stats in (own, merged):
-        assert "_raw" not in stats["minValues"] and "_raw" not in stats["maxValues"]
+    assert merged["minValues"]["method"] == "PUT" and merged["maxValues"]["id"] == "zz"
+    assert merged["minValues"]["_raw"] <= late <= merged["maxValues"]["_raw"]
+
     compacted = lk.optimize("app.logs")
     assert compacted is not None
     for stats in _adds(lk, "app.logs", compacted.version):
-        assert "_raw" not in stats["minValues"] and "_raw" not in stats["maxValues"]
-        assert stats["minValues"]["method"] in ("GET", "PUT")
-    readers = Readers(lk, "app.logs", key="_raw")
-    try:
-        for probe in ("é" * 32, "é" * 40 + "1", "é" * 31 + "ê", "GET", "PUT", "P"):
-            for op in _COMPARE:
-                readers.check("msg", op, probe, pa.string())
-                readers.check("method", op, probe, pa.string())
-    finally:
-        readers.close()
+        assert stats["minValues"]["_raw"] == min(lines)[:STRING_PREFIX]
+        assert stats["maxValues"]["id"] == "zz"
+    check()
 
 
 ABOVE = Decimal("12345678901234567999.999999999999999999")
