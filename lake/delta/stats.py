@@ -133,6 +133,11 @@ class BoundedWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if schema.metadata and BOUNDS_KEY.encode() in schema.metadata:
+            # a schema read from a lake file carries that file's bounds, which the writer
+            # would copy into this one
+            kept = {k: v for k, v in schema.metadata.items() if k != BOUNDS_KEY.encode()}
+            schema = schema.with_metadata(kept)
         self._writer = pq.ParquetWriter(where, schema, **options)
         summed = options.get("write_statistics", True)
         strings = [

@@ -226,3 +226,20 @@ def test_deltalakes_writer_logs_no_decimal_a_float_cannot_hold_at_any_depth(tmp_
         assert set(stats["minValues"]) == set(stats["maxValues"]) == expected
         assert stats["maxValues"]["exact"] == Decimal("9999999999999.99")
         assert stats["minValues"]["exact"] == Decimal("-0.01")
+
+
+def test_bounds_a_schema_carries_are_not_copied_into_a_new_file(tmp_path):
+    """A schema whose metadata holds string bounds (read from a file written with such a
+    schema): pyarrow's writer copies schema metadata into the file, where it was taken for
+    the new file's bounds ('zzz' as the minimum of 'a' and 'b')."""
+    from lake.delta.stats import BOUNDS_KEY, BoundedWriter
+
+    stale = '{"s": ["zzz", "zzzz", 0]}'
+    carried = pa.schema([("s", pa.string())], metadata={BOUNDS_KEY: stale})
+    for summed in (True, False):
+        path = tmp_path / f"{summed}.parquet"
+        writer = BoundedWriter(path, carried, write_statistics=summed)
+        writer.write_table(pa.table({"s": ["a", "b"]}, schema=carried))
+        writer.close()
+        stats = file_stats(pq.read_metadata(path), carried)
+        assert (stats["minValues"]["s"], stats["maxValues"]["s"]) == ("a", "b")
