@@ -1642,10 +1642,13 @@ class DeltaStore:
             pending, held = rest.to_batches(), rest.num_rows
 
         try:
-            for number, (data_file, sent) in enumerate(self._prefetched(files)):
+            for data_file, sent in self._prefetched(files):
                 with self._open_data_file(data_file, sent) as parquet:
-                    if number == 0:
-                        archived = _zstd_columns(parquet.metadata)
+                    if writer is None:
+                        # deltalake's writer (a merge, a schema-merging append) keeps every
+                        # column LZ4 with statistics: a bin whose largest, first file it wrote
+                        # would otherwise turn _raw into LZ4 with whole lines in the footer
+                        archived |= _zstd_columns(parquet.metadata)
                     for batch in _file_rows(parquet, base, data_file):
                         if batch.num_rows:
                             pending.append(conform(batch, file_schema))

@@ -344,3 +344,37 @@ def test_decimals_deltalakes_writer_rewrites_are_filtered_by_every_reader_as_a_f
         mode="overwrite",
     )
     _filters_as_a_full_scan(lk, "web.rewritten")
+
+
+def test_a_compaction_whose_first_file_deltalake_wrote_keeps_raw_archived(lk, tmp_path):
+    """Compaction keeps a column archived (zstd, bounded by the writer, no footer
+    statistics) when the files it merges archive it. deltalake's writer keeps every column
+    LZ4 with statistics; a bin whose first (largest) file it wrote turned ``_raw`` into LZ4
+    with whole log lines as every row group's footer min and max."""
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    small = tmp_path / "a.jsonl"
+    small.write_text(json.dumps({"ts": "2026-10-05T10:00:00Z", "method": "GET"}) + "\n")
+    lk.ingest_logs("app.mixed", str(small))
+    large = tmp_path / "b.jsonl"  # a new column: deltalake's writer re-encodes the file
+    large.write_text(
+        "".join(
+            json.dumps({"ts": "2026-10-05T11:00:00Z", "method": "PUT", "n": i}) + "\n"
+            for i in range(300)
+        )
+    )
+    lk.ingest_logs("app.mixed", str(large))
+    compacted = lk.optimize("app.mixed")
+    assert compacted is not None and compacted.files_removed == 2
+    uri = lk.table("app.mixed").location
+    [path] = DeltaTable(uri, storage_options=lk.storage.delta_options()).file_uris()
+    fs, where = lk.storage.filesystem_for(path)
+    with fs.open_input_file(where) as source:
+        metadata = pq.ParquetFile(source).metadata
+    raw = metadata.schema.to_arrow_schema().get_field_index("_raw")
+    column = metadata.row_group(0).column(raw)
+    assert (column.compression, column.is_stats_set) == ("ZSTD", False)
+    [stats] = _adds(lk, "app.mixed", compacted.version)
+    lines = [small.read_text().strip(), *large.read_text().splitlines()]
+    assert stats["minValues"]["_raw"] == min(lines)[:STRING_PREFIX]
