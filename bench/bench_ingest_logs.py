@@ -53,6 +53,16 @@ struct and the field), 1.7 s with it (that parse, and the search's parse of ever
 0.85 s now (the struct, whose own lines the ledger never shows, is not looked for); 10
 fields, 15 MB: 1.5, 4.7 (a search a field), 1.1 s (one search for all, each candidate
 parsed once).
+
+String bounds of the columns staged without Parquet statistics (2026-12-06,
+``lake.delta.stats.BoundedWriter``), bench_peers' 1M-line 60-day file (153 MB, 60 files):
+``pyarrow.compute.min_max`` over the staged ``user_id`` and ``_raw`` (156 MB) took 0.053 and
+0.059 CPU-s (medians of 7, load 6 and 10); over every top-level string column (``_source``
+and the all-null ``_error`` too) 0.077. ``lake ingest logs`` in fresh processes, the branch
+without and with the bounds alternating, 6 rounds, user+sys medians: 4.10 -> 4.08 s (load
+24-43, rounds 3.5-4.5 s): not told apart, the bounds being about 1.5% of the whole. A
+100-row ``write_table`` (median of 60 in a process, 6 processes alternating): 4.9 -> 4.6 ms
+CPU, noise.
 """
 
 from __future__ import annotations

@@ -133,6 +133,7 @@ from lake.core.arrow_values import FALSE, TRUE, scalar
 from lake.core.arrow_values import array as array_of
 from lake.delta.encoding import MIN_SAMPLE, ROW_GROUP_ROWS, writer_options
 from lake.delta.snapshot import StagedFile
+from lake.delta.stats import BoundedWriter
 from lake.landing.staging import Staged
 
 Format = Literal["auto", "jsonl", "text"]
@@ -905,7 +906,7 @@ class _Stage:
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int | None]]] = {}
         self.written: list[_Written] = []
         # The open file of each partition, and the encoder thread it was given.
-        self.writers: dict[str | None, tuple[pq.ParquetWriter, _Written, int]] = {}
+        self.writers: dict[str | None, tuple[BoundedWriter, _Written, int]] = {}
         self._pending: dict[str | None, _Pending] = {}
         self._next_lane = 0
         # Encodings chosen once per schema from a full sample, not again for every day's file:
@@ -1542,7 +1543,7 @@ class _Stage:
 
     def _writer_for(
         self, date: str | None, schema: _Schema, table: pa.Table
-    ) -> tuple[pq.ParquetWriter, _Written, int]:
+    ) -> tuple[BoundedWriter, _Written, int]:
         """The open writer ``table``'s rows go to (a new file when they would overfill it),
         and the encoder thread that file is given to."""
         key = date
@@ -1655,7 +1656,7 @@ class _Stage:
         """Bring a file written under an older schema to the final one."""
         tmp = w.path + ".tmp"
         src = pq.ParquetFile(w.path)
-        writer: pq.ParquetWriter | None = None
+        writer: BoundedWriter | None = None
         try:
             for rg in range(src.num_row_groups):
                 t = src.read_row_group(rg)
@@ -1779,9 +1780,9 @@ def _writer_options(sample: pa.Table) -> dict[str, object]:
     return writer_options(sample, unique=("_line",), archive=("_raw",))
 
 
-def _parquet_writer(path: str, schema: pa.Schema, options: dict[str, object]) -> pq.ParquetWriter:
+def _parquet_writer(path: str, schema: pa.Schema, options: dict[str, object]) -> BoundedWriter:
     """A writer for one staged file, with ``options`` from :func:`_writer_options`."""
-    return pq.ParquetWriter(
+    return BoundedWriter(
         path,
         schema,
         **options,

@@ -21,7 +21,7 @@ Chosen for scan speed, because analysts scan the same files many times:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -38,6 +38,10 @@ SAMPLE_ROWS = 16_384
 """Rows judged: enough to tell repeating columns from unique ones, cheap enough to do for
 every file an ingest opens (counting distinct values of 65,536 rows took 0.1 s per file
 while the parser and the encoder were busy)."""
+FLOAT_DIGITS = 15
+"""Digits of a decimal a float holds exactly: delta-rs logged every decimal(p <= 15) of a
+sweep of scales and values in its exact digits, and decimal(16, 1) 999999999999999.9 as
+1000000000000000.0."""
 MIN_SAMPLE = 4_096
 """Below this many values many distinct ones say little (a day's first rows may all differ):
 strings then still get a dictionary, numbers and times do not."""
@@ -76,25 +80,84 @@ def writer_options(
     }
 
 
-def delta_writer_properties(sample: pa.Table | None, *, max_row_group_size: int) -> Any:
+def delta_writer_properties(
+    sample: pa.Table | None,
+    *,
+    max_row_group_size: int,
+    archive: Collection[str] = (),
+    schemas: Sequence[pa.Schema] = (),
+) -> Any:
     """deltalake ``WriterProperties`` for data starting with ``sample`` (None: not known).
+
+    ``archive``: top-level columns kept rather than scanned: no dictionary. delta-rs has no
+    codec per column, so they stay LZ4; their statistics stay, cut to 64 bytes by delta-rs
+    (its default), in the footer and the log: deltalake's dataset lost every row of a file
+    whose log left ``_raw`` out when a filter named it.
+    ``schemas``: the columns of the files it writes besides ``sample``'s (a merge or a
+    partial overwrite rewrites the table's own rows too).
+
+    Decimals of more than :data:`FLOAT_DIGITS` digits are written without statistics:
+    delta-rs logs a decimal's min and max as a float, which for those digits may fall
+    inside the file's values (a decimal(38, 18) maximum logged below it), and DuckDB's
+    ``delta_scan`` then skipped the file and lost its rows. Left out, readers read the file.
 
     delta-rs addresses columns by top-level name only (a nested path is one unknown name to
     it), so nested leaves keep its default: a dictionary, dropped when it grows too large.
+    A nested such decimal, which no name reaches, takes the statistics off every column
+    but the plain top-level ones, named one by one.
     """
     from deltalake import ColumnProperties, WriterProperties
 
-    plain: dict[str, ColumnProperties] = {}
+    fields = {f.name: f for f in (sample.schema if sample is not None else ())}
+    for schema in schemas:
+        for field in schema:
+            fields.setdefault(field.name, field)
+    inexact = {name for name, f in fields.items() if _inexact_decimal(f.type)}
+    nested_inexact = any(
+        pa.types.is_nested(f.type) and name in inexact for name, f in fields.items()
+    )
+    unsummed = inexact
+    dictionary: dict[str, bool] = {name: False for name in archive}
     if sample is not None:
         table = sample.slice(0, SAMPLE_ROWS).combine_chunks()
         for field, column in zip(table.schema, table.columns, strict=True):
-            if not pa.types.is_nested(field.type) and not _few_distinct(_one_array(column)):
-                plain[field.name] = ColumnProperties(dictionary_enabled=False)
+            if field.name in dictionary or pa.types.is_nested(field.type):
+                continue
+            if not _few_distinct(_one_array(column)):
+                dictionary[field.name] = False
+    plain: dict[str, ColumnProperties] = {}
+    for name in {*dictionary, *unsummed}:
+        plain[name] = ColumnProperties(
+            dictionary_enabled=dictionary.get(name),
+            statistics_enabled="NONE" if name in unsummed else None,
+        )
+    default = None
+    if nested_inexact:
+        default = ColumnProperties(statistics_enabled="NONE")
+        for name, f in fields.items():
+            if name not in unsummed and not pa.types.is_nested(f.type):
+                plain[name] = ColumnProperties(
+                    dictionary_enabled=dictionary.get(name), statistics_enabled="PAGE"
+                )
     return WriterProperties(
         compression="LZ4_RAW",
         max_row_group_size=max_row_group_size,
+        default_column_properties=default,
         column_properties=plain or None,
     )
+
+
+def _inexact_decimal(t: pa.DataType) -> bool:
+    """Whether ``t`` holds a decimal, at any depth, a float cannot hold exactly."""
+    if pa.types.is_decimal(t):
+        return t.precision > FLOAT_DIGITS
+    if pa.types.is_struct(t):
+        return any(_inexact_decimal(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _inexact_decimal(t.value_type)
+    if pa.types.is_map(t):
+        return _inexact_decimal(t.key_type) or _inexact_decimal(t.item_type)
+    return False
 
 
 def leaf_paths(schema: pa.Schema) -> list[str]:

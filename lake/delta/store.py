@@ -50,7 +50,7 @@ from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
-from lake.delta.stats import file_stats
+from lake.delta.stats import BoundedWriter, file_stats, stats_text
 from lake.delta.types import (
     from_delta_schema,
     has_timestamp_ntz,
@@ -622,7 +622,7 @@ class DeltaStore:
                 text = stream.read().decode("utf-8")
         except OSError as error:
             raise self._translate(error, "reading the log of") from error
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in _entry_lines(text)]
 
     def _deleted_rows(
         self, vector: DeletionVector | None, path: str, dt: deltalake.DeltaTable
@@ -932,7 +932,7 @@ class DeltaStore:
             }
             for a in actions
         ]
-        body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+        body = _entry_body(entries)
         failpoint("own_commit")
         if not self._put_if_absent(version, body, run_id):
             return None
@@ -1088,8 +1088,8 @@ class DeltaStore:
                 table=self.uri, version=version, reason=said.split(";")[0].rstrip(".")
             ) from error
         try:
-            for line in entry.decode("utf-8").splitlines():
-                info = json.loads(line).get("commitInfo") if line.strip() else None
+            for line in _entry_lines(entry.decode("utf-8")):
+                info = json.loads(line).get("commitInfo")
                 if info is not None:
                     return info
         except (ValueError, AttributeError):
@@ -1313,6 +1313,7 @@ class DeltaStore:
                 predicate=predicate,
                 partition_by=partition_by,
                 properties=_checked_try_properties(run_id, operation, metadata, retries),
+                archive=_archived(files),
             )
 
         return self._commit_checked(dt.version(), run_id, commit, "writing to")
@@ -1494,7 +1495,9 @@ class DeltaStore:
                         source_alias="s",
                         target_alias="t",
                         merge_schema=True,
-                        writer_properties=_writer_properties(source),
+                        writer_properties=_writer_properties(
+                            source, schemas=[source.schema, _schema_of(dt)]
+                        ),
                         # Not retried by deltalake: a version taken by this merge itself (its
                         # answer lost) is looked at below before the merge is made again.
                         commit_properties=_commit_properties(
@@ -1686,13 +1689,12 @@ class DeltaStore:
         self, base: Snapshot, files: Sequence[DataFile], file_schema: pa.Schema, path: Path
     ) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         from lake.delta.encoding import writer_options
 
         pending: list[pa.RecordBatch] = []
         held = 0
-        writer: pq.ParquetWriter | None = None
+        writer: BoundedWriter | None = None
         archived: set[str] = set()
 
         def write(rows: int) -> None:
@@ -1700,16 +1702,19 @@ class DeltaStore:
             table = pa.Table.from_batches(pending, file_schema)
             if writer is None:
                 options = writer_options(table.slice(0, SAMPLE_ROWS), archive=archived)
-                writer = pq.ParquetWriter(path, file_schema, **options)
+                writer = BoundedWriter(path, file_schema, **options)
             writer.write_table(table.slice(0, rows), row_group_size=ROW_GROUP_ROWS)
             rest = table.slice(rows).combine_chunks()
             pending, held = rest.to_batches(), rest.num_rows
 
         try:
-            for number, (data_file, sent) in enumerate(self._prefetched(files)):
+            for data_file, sent in self._prefetched(files):
                 with self._open_data_file(data_file, sent) as parquet:
-                    if number == 0:
-                        archived = _zstd_columns(parquet.metadata)
+                    if writer is None:
+                        # deltalake's writer (a merge, a schema-merging append) keeps every
+                        # column LZ4 with statistics: a bin whose largest, first file it wrote
+                        # would otherwise turn _raw into LZ4 with whole lines in the footer
+                        archived |= _zstd_columns(parquet.metadata)
                     for batch in _file_rows(parquet, base, data_file):
                         if batch.num_rows:
                             pending.append(conform(batch, file_schema))
@@ -1808,7 +1813,7 @@ class DeltaStore:
                 **(metadata or {}),
             }
             entries = [{"commitInfo": info}, *removes, *adds]
-            body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
+            body = _entry_body(entries)
             if self._put_if_absent(version, body, run_id):
                 break
             moment = max(moment, self._check_taken(version, gone))
@@ -1854,8 +1859,8 @@ class DeltaStore:
         except OSError as error:  # not this compaction's entry: nothing of it is in doubt
             raise self._translate(error, "reading the log of") from error
         moment = 0
-        for line in entry.decode("utf-8").splitlines():
-            action = json.loads(line) if line.strip() else {}
+        for line in _entry_lines(entry.decode("utf-8")):
+            action = json.loads(line)
             if "metaData" in action or "protocol" in action:
                 raise _Raced
             for kind in ("remove", "add"):
@@ -1886,7 +1891,10 @@ class DeltaStore:
         dt = self._unretried()
         before = dt.version()
         try:
-            properties = _writer_properties(self._compaction_sample(dt, target_file_bytes))
+            sample = self._compaction_sample(dt, target_file_bytes)
+            # the sample names columns as the files do (column mapping): the table's schema
+            # only when no file was read
+            properties = _writer_properties(sample, schemas=[] if sample else [_schema_of(dt)])
         except LakeError:
             raise
         except Exception as error:  # noqa: BLE001
@@ -2085,6 +2093,7 @@ class DeltaStore:
                 schema_mode="merge",
                 partition_by=partition_by,
                 properties=properties,
+                archive=_archived(files),
             )
         except Exception as error:  # noqa: BLE001
             if _metadata_changed(error):
@@ -2105,9 +2114,11 @@ class DeltaStore:
         partition_by: Sequence[str],
         properties: object,
         predicate: str | None = None,
+        archive: Collection[str] = (),
     ) -> None:
         """deltalake's own writer (it encodes the files) with the lake's encodings, file size
-        and hooks; ``target`` a location or an opened table. Errors are the caller's to say."""
+        and hooks; ``target`` a location or an opened table; ``archive``: columns kept without
+        a dictionary. Errors are the caller's to say."""
         from deltalake import write_deltalake
 
         data, sample = _peek(data)
@@ -2119,7 +2130,14 @@ class DeltaStore:
             predicate=predicate,
             partition_by=list(partition_by) or None,
             storage_options=self.storage.delta_options() if isinstance(target, str) else None,
-            writer_properties=_writer_properties(sample),
+            writer_properties=_writer_properties(
+                sample,
+                archive,
+                # an overwrite with a predicate rewrites the table's rows it keeps
+                schemas=[data.schema]
+                if isinstance(target, str)
+                else [data.schema, _schema_of(target)],
+            ),
             target_file_size=TARGET_FILE_BYTES,
             commit_properties=properties,
             post_commithook_properties=_hooks(),
@@ -2176,7 +2194,7 @@ class DeltaStore:
                         },
                         modification_time=now_ms,
                         data_change=True,
-                        stats=json.dumps(file_stats(metadata, schema)),
+                        stats=stats_text(file_stats(metadata, schema)),
                     )
                 )
                 if not self.storage.is_s3:
@@ -2270,8 +2288,8 @@ class DeltaStore:
             entry = read_entry(self.storage, self.uri, version)
             if mark:
                 self._mark(version, entry)
-            for line in entry.decode("utf-8").splitlines():
-                info = json.loads(line).get("commitInfo") if line.strip() else None
+            for line in _entry_lines(entry.decode("utf-8")):
+                info = json.loads(line).get("commitInfo")
                 if info is not None:
                     return info
         except (OSError, ValueError):
@@ -2931,6 +2949,23 @@ class Publishing:
         self._store._unpublish(self.actions)
 
 
+def _entry_body(entries: Iterable[Mapping[str, object]]) -> bytes:
+    """A log entry the lake writes: one action per line, UTF-8, text as itself. deltalake's
+    ``to_pyarrow_dataset`` read U+10FFFF spelled as a ``\\u`` escape pair as U+FFFFF, so
+    a file's maximum of that string fell below its values and a filter kept excluded rows."""
+    return "".join(
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n" for e in entries
+    ).encode()
+
+
+def _entry_lines(text: str) -> list[str]:
+    """The actions of a log entry, one JSON text a line. Split at newlines only: text in an
+    entry is written as itself (by the lake, see :func:`_entry_body`, and by delta-rs), and
+    ``str.splitlines`` also splits at U+2028, U+2029, U+0085 and U+001C-U+001E, which a
+    string statistic or a predicate may hold, and cut an action in two."""
+    return [line for line in text.split("\n") if line.strip()]
+
+
 def _logged_time(text: object) -> datetime | None:
     """A timestamp statistic as the lake writes it (:func:`lake.delta.stats.stat_json`)."""
     if not isinstance(text, str):
@@ -2965,10 +3000,22 @@ def _delta_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _writer_properties(sample: pa.Table | None) -> deltalake.WriterProperties:
+def _writer_properties(
+    sample: pa.Table | None, archive: Collection[str] = (), *, schemas: Sequence[pa.Schema] = ()
+) -> deltalake.WriterProperties:
     from lake.delta.encoding import delta_writer_properties
 
-    return delta_writer_properties(sample, max_row_group_size=ROW_GROUP_ROWS)
+    return delta_writer_properties(
+        sample, max_row_group_size=ROW_GROUP_ROWS, archive=archive, schemas=schemas
+    )
+
+
+def _archived(files: Sequence[StagedFile]) -> set[str]:
+    """The columns the staged files archive (see :func:`_zstd_columns`): deltalake's writer,
+    which re-encodes them, is told to keep them without a dictionary."""
+    import pyarrow.parquet as pq
+
+    return _zstd_columns(pq.read_metadata(files[0].path)) if files else set()
 
 
 def _peek(

@@ -22,6 +22,7 @@ place that knows the difference:
   uint64                                  decimal128(20, 0)
   float16                                 float32
   decimal32/64/256 (p <= 38)              decimal128(p, s)
+  decimal(p, s < 0) (p - s <= 38)         decimal128(p - s, 0)
   date64                                  date32 (a value that is not a whole day: refused)
   timestamp with a zone, any unit         timestamp[us, tz=UTC] (the instant)
   timestamp without a zone, any unit      timestamp[us] (needs Delta's ``timestampNtz``
@@ -34,7 +35,8 @@ place that knows the difference:
   extension types                         their storage type
   null (a column of nothing but nulls),   refused: Delta has no such type
   time32/64, duration, interval, union,
-  decimal with p > 38, an empty struct
+  decimal of more than 38 digits,
+  an empty struct
   ======================================= =================================================
 
 * The ``json`` type of the lake: a string column whose field metadata marks it as holding
@@ -224,12 +226,15 @@ def storable_type(t: pa.DataType, *, column: str) -> pa.DataType:
     if pa.types.is_float16(t):
         return pa.float32()
     if pa.types.is_decimal(t):
-        if t.precision > 38:
+        # a negative scale (12300 as 123 hundreds), which Delta and Parquet lack, is kept as
+        # the same values with scale 0: every digit of them
+        digits = t.precision - min(t.scale, 0)
+        if digits > 38:
             raise refuse(
                 "Delta keeps decimals of up to 38 digits",
                 "cast it to a string, or to a decimal of at most 38 digits",
             )
-        return pa.decimal128(t.precision, t.scale)
+        return pa.decimal128(digits, max(t.scale, 0))
     if pa.types.is_date64(t):
         return pa.date32()
     if pa.types.is_timestamp(t):

@@ -55,12 +55,12 @@ def stage_batches(
     to Parquet files in ``folder``: one series of files per partition when ``partition_by``
     names columns (their values then live in the Delta log, not in the files)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from lake.delta.encoding import writer_options
+    from lake.delta.stats import BoundedWriter
 
     file_schema = pa.schema([f for f in schema if f.name not in partition_by])
-    writers: dict[tuple[str | None, ...], tuple[pq.ParquetWriter, int]] = {}
+    writers: dict[tuple[str | None, ...], tuple[BoundedWriter, int]] = {}
     files: list[StagedFile] = []
     rows = 0
     try:
@@ -76,7 +76,7 @@ def stage_batches(
                     path = folder / f"part-{len(files):05d}.parquet"
                     files.append(StagedFile(path, dict(zip(partition_by, values, strict=True))))
                     options = writer_options(pa.Table.from_batches([part]))
-                    writer, in_file = pq.ParquetWriter(path, file_schema, **options), 0
+                    writer, in_file = BoundedWriter(path, file_schema, **options), 0
                 writer.write_batch(part, row_group_size=ROW_GROUP_ROWS)
                 writers[values] = (writer, in_file + part.num_rows)
                 rows += part.num_rows

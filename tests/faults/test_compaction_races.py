@@ -114,3 +114,24 @@ def test_a_compaction_planned_again_after_a_protocol_change_honours_the_new_prot
         if "commitInfo" in a
     ), done.stderr
     assert _deltalake_rows(lk) == sorted((t, k) for t in range(3) for k in range(3))
+
+
+@pytest.mark.timeout(240)
+def test_a_compaction_goes_after_an_append_whose_statistics_hold_a_line_separator(
+    backend, lk, tmp_path
+):
+    """Log entries hold text as itself: a tag's minimum with U+2028 in it. The compaction
+    read the append that took its version with ``str.splitlines``, which split that action
+    in two, and failed on half a JSON text instead of going after it."""
+    for tag in range(3):
+        lk.ingest_logs(TABLE, write_log(tmp_path / f"{tag}.jsonl", 3, f"t\u2028{tag}"))
+    env = child_env(backend, LAKE_FAILPOINT="compaction_commit:stop")
+    with stopped_child(lake_argv("optimize", TABLE), env) as resume:
+        won = lk.ingest_logs(TABLE, write_log(tmp_path / "late.jsonl", 3, "t\u20289\x85"))
+        assert won.version == 3
+        done = resume()
+    assert done.returncode == 0, done.stderr
+    history = lk.history(TABLE)
+    assert [(v.version, v.operation) for v in history][-2:] == [(3, "INGEST LOGS"), (4, "OPTIMIZE")]
+    tags = ["t\u20280", "t\u20281", "t\u20282", "t\u20289\x85"]
+    assert _counts(lk) == [{"tag": t, "n": 3} for t in tags]

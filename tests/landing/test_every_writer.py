@@ -130,6 +130,9 @@ def _arrow_columns() -> dict[str, pa.Array]:
         "wide_money": pa.array([Decimal("1234567890.0123456789")] * 6, pa.decimal128(38, 10)),
         "decimal256": pa.array([Decimal("1.5")] * 6, pa.decimal256(20, 2)),
         "huge_decimal": pa.array([Decimal("1.5")] * 6, pa.decimal256(40, 2)),
+        # a negative scale (hundreds): Parquet and Delta have none, the digits are kept
+        "hundreds": pa.array([Decimal("-12300"), Decimal("99999E2")] * 3, pa.decimal128(5, -2)),
+        "huge_hundreds": pa.array([Decimal("1E2")] * 6, pa.decimal128(38, -1)),
         "blob": pa.array([b"\x00\x01\xff"] * 6, pa.binary()),
         "large_blob": pa.array([b"\x00" * 10] * 6, pa.large_binary()),
         "fixed": pa.array([b"abcd"] * 6, pa.binary(4)),
@@ -160,7 +163,7 @@ def _arrow_columns() -> dict[str, pa.Array]:
     }
 
 
-REFUSED_ARROW = {"ts_ns_fraction", "clock", "wait", "huge_decimal", "nothing"}
+REFUSED_ARROW = {"ts_ns_fraction", "clock", "wait", "huge_decimal", "huge_hundreds", "nothing"}
 
 
 def _with_ids(name: str, array: pa.Array, first_id: int) -> pa.Table:
@@ -187,6 +190,8 @@ def test_write_table_adds_a_column_of_every_arrow_type_or_refuses_it_cleanly(lk)
     rows = lk.sql("SELECT id, nested, unsigned FROM ml.every WHERE nested IS NOT NULL ORDER BY id")
     assert [r["nested"]["a"] for r in rows.rows()] == [2, 3, 4]
     assert lk.sql("SELECT max(unsigned) AS u FROM ml.every").rows() == [{"u": Decimal(2**64 - 1)}]
+    hundreds = lk.sql("SELECT min(hundreds) AS lo, max(hundreds) AS hi FROM ml.every").rows()
+    assert hundreds == [{"lo": Decimal(-12300), "hi": Decimal(9999900)}]
 
     compacted = lk.optimize("ml.every")
     assert compacted is not None
