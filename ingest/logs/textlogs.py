@@ -376,6 +376,10 @@ class RecordAssembler:
         self._lines, self._numbers = None, []
         return self._join(lines, numbers, [0], len(lines))
 
+    def starts(self, lines: pa.StringArray) -> pa.BooleanArray:
+        """Which of ``lines`` start a record."""
+        return self._starts(lines)
+
     def _starts(self, lines: pa.StringArray) -> pa.BooleanArray:
         if self._py is not None:
             return pa.array([bool(self._py.search(s)) for s in lines.to_pylist()], pa.bool_())
