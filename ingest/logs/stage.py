@@ -986,7 +986,12 @@ class _Stage:
                 reader.restart()
         continued = False
         resumed_text = fmt == "text" or (fmt == "auto" and known_format == "text")
-        if reader.start_offset and not reader.restarted and resumed_text:
+        if (
+            reader.start_offset
+            and not reader.restarted
+            and resumed_text
+            and self.text.multiline_start
+        ):
             replayed = reader.prefix_tails[1 if ending == "cr" else 0] if replaces_from else b""
             if not self._starts_record(replayed + reader.peek(), codec, ending):
                 # The new lines continue the last record read (a stack trace written after
