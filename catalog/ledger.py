@@ -523,7 +523,8 @@ def ingested_parsers(
 ) -> dict[str, dict[str, Any]]:
     """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
     "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
-    last committed ingest run; files never ingested are absent."""
+    last committed ingest run (the preset ``--format auto`` chose is in the facets' ``parser``);
+    files never ingested are absent."""
     if not uris:
         return {}
 
@@ -554,10 +555,13 @@ def ingested_parsers(
             if fmt not in ("jsonl", "text"):
                 fmt = (facets or {}).get("format")
             if fmt in ("jsonl", "text"):
-                out[uri] = {
-                    "format": fmt,
-                    **{k: (parameters or {}).get(k) for k in PARSER_PARAMETERS},
-                }
+                options = {k: (parameters or {}).get(k) for k in PARSER_PARAMETERS}
+                chosen = (facets or {}).get("parser")
+                if not any(options.values()) and chosen not in (None, "pattern"):
+                    # --format auto chose this preset for the file: its new lines are read
+                    # with it too, not as plain text.
+                    options["preset"] = chosen
+                out[uri] = {"format": fmt, **options}
         return out
 
     return db.core_transaction(work)

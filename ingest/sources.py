@@ -370,6 +370,7 @@ class ContentReader:
         self._hash: Any = None
         self._pos = 0
         self._replay = b""
+        self._peeked = b""
 
     def check_resume(self) -> None:
         """Decide where reading starts (sets ``start_offset`` and ``restarted``); idempotent.
@@ -397,6 +398,21 @@ class ContentReader:
         self._file.close()
         self._file = _open_stored(self.src)
         self._hash, self._pos, self.start_offset, self._replay = hashlib.sha256(), 0, 0, b""
+        self._peeked = b""
+
+    def peek(self) -> bytes:
+        """The first content after the resume offset (a block of stored bytes inflated, at
+        most about :data:`MAX_INFLATE`), without consuming it: :meth:`blocks` still yields
+        it. Empty when there is nothing new or it cannot be inflated on its own."""
+        assert self._file is not None
+        if not self._peeked and self._pos < self.size:
+            self._peeked = self._read(self._file, min(READ_BLOCK, self.size - self._pos))
+        decoder = _Decoder(self.src.uri)
+        decoder.kind = self.prefix_kind if self.resume_offset and not self.restarted else None
+        try:
+            return next((c for c in decoder.feed(self._peeked) if c), b"")
+        except SourceUnreadable:
+            return b""
 
     def replay(self, tail: bytes) -> None:
         """Start reading ``len(tail)`` bytes before the resume offset: the end of the part
@@ -417,6 +433,12 @@ class ContentReader:
                 decoder.kind = self.prefix_kind
             if self._replay:
                 yield self._replay
+            if self._peeked:
+                data, self._peeked = self._peeked, b""
+                pos += len(data)
+                self.position = pos
+                h.update(data)
+                yield from decoder.feed(data)
             while pos < self.size:
                 data = self._read(f, min(READ_BLOCK, self.size - pos))
                 if not data:

@@ -392,6 +392,8 @@ def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
     first = report.replaces_from
     if reparse:
         return "read again whole: its rows in the table are replaced by this parse"
+    if report.continued:
+        return "file had grown, its new lines continuing its last record: read again whole"
     if report.restarted:
         return (
             "the file changed before the point read last time: read again whole, its rows replaced"
@@ -489,6 +491,7 @@ def _source_ref(report: Any) -> SourceRef:
             "sha256": report.sha256,
             "compression": report.compression,
             "format": report.format,
+            "parser": report.parser,
             "encoding": report.encoding,
             "line_ending": report.line_ending,
             "byte_range": [report.start_offset, report.bytes_consumed],

@@ -54,8 +54,9 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   otherwise the file was rewritten and is read whole again (``restarted``). When the last
   ingest ended inside a line (no newline yet), reading starts where that line starts, and
   ``FileReport.replaces_from`` tells the caller to replace the row it made (a compressed or
-  UTF-16/32 file is read whole again instead). A resumed file keeps its format and parser
-  (``parsers``).
+  UTF-16/32 file is read whole again instead). New text whose first line is no record start
+  of the file's multi-line start continues the last record: the file is read whole again.
+  A resumed file keeps its format and parser (``parsers``).
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ class FileReport:
     records_parsed: int
     records_failed: int
     restarted: bool  # a resume point was given but the file changed before it: read again
+    continued: bool = False
+    """Read again whole because its new lines continued the last record read (restarted)."""
     replaces_from: int | None = None
     """Rows of this file at ``_line`` >= this number are in the table already and are replaced
     by this ingest's (a last line read before it was finished, a rewritten file, a re-parse);
@@ -992,6 +995,20 @@ class _Stage:
                     reader.restart()  # a compressed stream cannot be entered mid-member
             elif tail is None:
                 reader.restart()
+        continued = False
+        resumed_text = fmt == "text" or (fmt == "auto" and known_format == "text")
+        if (
+            reader.start_offset
+            and not reader.restarted
+            and resumed_text
+            and self.text.multiline_start
+        ):
+            replayed = reader.prefix_tails[1 if ending == "cr" else 0] if replaces_from else b""
+            if not self._starts_record(replayed + reader.peek(), codec, ending):
+                # The new lines continue the last record read (a stack trace written after
+                # the ingest): read again whole so that record is whole, its rows replaced.
+                reader.restart()
+                continued = True
         if reader.restarted:
             line = 1
             replaces_from = 1 if point else replaces_from
@@ -1106,6 +1123,7 @@ class _Stage:
                 records_parsed=counts[0] - counts[1],
                 records_failed=counts[1],
                 restarted=reader.restarted,
+                continued=continued,
                 replaces_from=replaces_from,
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
@@ -1116,6 +1134,16 @@ class _Stage:
                 time_reasons=dict(self.file_times) if self.has_time else {},
             )
         )
+
+    def _starts_record(self, content: bytes, codec: str, ending: str) -> bool:
+        """Whether the text ``content`` opens with a line that starts a record under this
+        file's multi-line start (always, without one; nothing new is no continuation)."""
+        start = self.text.multiline_start
+        if not start or not content:
+            return True
+        first = content.split(b"\r" if ending == "cr" else b"\n", 1)[0].removesuffix(b"\r")
+        text = first.decode(codec, errors="replace")
+        return RecordAssembler(start).starts(pa.array([text], pa.string()))[0].as_py()
 
     def _json_batch(
         self,

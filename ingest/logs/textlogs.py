@@ -376,6 +376,10 @@ class RecordAssembler:
         self._lines, self._numbers = None, []
         return self._join(lines, numbers, [0], len(lines))
 
+    def starts(self, lines: pa.StringArray) -> pa.BooleanArray:
+        """Which of ``lines`` start a record."""
+        return self._starts(lines)
+
     def _starts(self, lines: pa.StringArray) -> pa.BooleanArray:
         if self._py is not None:
             return pa.array([bool(self._py.search(s)) for s in lines.to_pylist()], pa.bool_())
@@ -699,8 +703,9 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
 
 
 def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
-    """The preset that parses a clear majority of ``lines``, or None when no preset parses
-    any of them (plain text: its lines are kept unparsed, as with ``--format text``).
+    """The preset that parses a clear majority of ``lines`` (of several, the one parsing the
+    most records), or None when no preset parses any of them (plain text: its lines are kept
+    unparsed, as with ``--format text``).
 
     Raises LogFormatError naming the best three (with their parse rates) when some preset
     parses some records but none a clear majority: a log of a known family read with the
@@ -717,4 +722,9 @@ def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
             f"No log preset parses '{where}' (best on its first {len(sample)} lines: {listed}); "
             "give --preset or --pattern, or --format text to keep its lines unparsed."
         )
+    # A rate alone favours a preset whose multi-line start matches only the first line: the
+    # rest is its continuation, one record parsed of one. Of the presets that parse a clear
+    # majority, the one that parses the most records reads the file as its writer did.
+    clear = [s for s in scores if s.rate >= AUTO_MIN_RATE]
+    best = max(clear, key=lambda s: s.parsed)  # the first of equals: the best rate
     return text_format(pattern=None, preset=best.name, multiline_start=None)

@@ -140,6 +140,50 @@ def test_a_growing_file_with_lone_cr_endings_never_splits_a_record(lk, tmp_path)
     assert rows.column("_line").to_pylist() == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("compress", ["plain", "gzip"])
+def test_a_multi_line_record_continued_after_an_ingest_is_read_again_whole(lk, tmp_path, compress):
+    """Before: the stack trace's next line, appended after an ingest, became a failed record
+    of its own and the record above it stayed cut short."""
+    parts = [
+        b"2023-11-14 22:13:20,323 ERROR [main] com.x.Foo: boom\njava.lang.RuntimeException: x\n",
+        b"\tat com.x.Foo.bar(Foo.java:10)\n2023-11-14 22:13:21,000 INFO [main] com.x.Foo: next\n",
+    ]
+    pack = {"plain": bytes, "gzip": gzip.compress}[compress]
+    whole = tmp_path / f"whole.{compress}.log"
+    whole.write_bytes(pack(b"".join(parts)))
+    lk.ingest_logs("app.once", str(whole), preset="log4j")
+    expected = _rows(lk, "app.once").select(["message", *DATA_COLUMNS]).to_pylist()
+    growing = tmp_path / f"growing.{compress}.log"
+    growing.write_bytes(b"")
+    for part in parts:
+        _grow(growing, pack(part))
+        report = lk.ingest_logs("app.grown", str(growing), preset="log4j")
+
+    rows = _rows(lk, "app.grown").select(["message", *DATA_COLUMNS]).to_pylist()
+
+    assert rows == expected
+    assert "new lines continuing its last record" in report.files[0].note
+    assert [r["_line"] for r in rows] == [1, 4]
+
+
+def test_a_grown_file_keeps_the_preset_format_auto_chose_for_it(lk, tmp_path):
+    """Before: the preset chosen on the first ingest was not kept, so the appended lines
+    were stored unparsed (no level, no event time) and counted as parsed, with no error."""
+    path = tmp_path / "app.log"
+    path.write_bytes(b"2023-11-14 22:13:20,323 ERROR [main] com.x.Foo: boom\n")
+    lk.ingest_logs("app.auto", str(path))
+    _grow(path, b"2023-11-14 22:13:25,000 INFO [main] com.x.Foo: five\n")
+
+    report = lk.ingest_logs("app.auto", str(path))
+
+    assert report.files[0].status == "appended"
+    rows = _rows(lk, "app.auto").select(["level", "message", "_event_time", "_error"])
+    assert rows.to_pylist()[1]["level"] == "INFO"
+    assert rows.column("message").to_pylist() == ["boom", "five"]
+    assert rows.column("_event_time").null_count == 0
+    assert rows.column("_error").null_count == 2
+
+
 def test_a_plain_file_stays_plain_when_its_new_bytes_look_like_gzip(lk, tmp_path):
     path = tmp_path / "odd.log"
     path.write_bytes(b"first\n")

@@ -395,6 +395,25 @@ def test_iso_time_strings_in_json_are_timestamps_a_query_can_compare(lk, tmp_pat
     assert [c["change"] for c in changes][-1] == "conflict"
 
 
+def test_auto_does_not_pick_a_preset_that_reads_a_file_as_one_record_of_its_first_line(
+    tmp_path,
+):
+    """Before: one syslog line above a Spark log made syslog parse 1 of 1 records (100%,
+    the Spark lines its continuation) against Spark's 8 of 9: the file landed as a single
+    record with no error. Among presets that parse a clear majority, the one that parses the
+    most records is chosen."""
+    path = tmp_path / "service.log"
+    spark = (REAL / "spark.log").read_text().splitlines()
+    path.write_text("\n".join(["Jun 14 15:16:01 combo java[4]: starting", *spark]) + "\n")
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s", earliest="1990-01-01")
+    assert staged.sources[0].parser == "spark"
+    alone = stage_logs([str(REAL / "spark.log")], staging_dir=tmp_path / "a", preset="spark")
+    want = [r["message"] for r in _staged_rows(alone)]
+    rows = _staged_rows(staged)
+    assert [r["message"] for r in rows] == [None, *want]
+    assert [r["_error"] is not None for r in rows] == [True] + [False] * len(want)
+
+
 def test_auto_keeps_plain_text_no_preset_parses_at_all_as_unparsed_lines(tmp_path):
     plain = tmp_path / "notes.txt"
     plain.write_text("first note\nsecond note\n")
