@@ -557,10 +557,16 @@ def ingested_parsers(
             if fmt in ("jsonl", "text"):
                 options = {k: (parameters or {}).get(k) for k in PARSER_PARAMETERS}
                 chosen = (facets or {}).get("parser")
-                if not any(options.values()) and chosen not in (None, "pattern"):
-                    # --format auto chose this preset for the file: its new lines are read
-                    # with it too, not as plain text.
-                    options["preset"] = chosen
+                if not any(options.values()) and chosen is not None:
+                    before = {k: (out.get(uri) or {}).get(k) for k in PARSER_PARAMETERS}
+                    if chosen == "pattern" or before["preset"] == chosen:
+                        # The run named no parser and kept the one an earlier run named
+                        # (pattern, multi-line start): the next one keeps it too.
+                        options = before
+                    else:
+                        # --format auto chose this preset for the file: its new lines are
+                        # read with it too, not as plain text.
+                        options["preset"] = chosen
                 out[uri] = {"format": fmt, **options}
         return out
 

@@ -184,6 +184,85 @@ def test_a_grown_file_keeps_the_preset_format_auto_chose_for_it(lk, tmp_path):
     assert rows.column("_error").null_count == 2
 
 
+def test_a_pattern_given_once_parses_every_later_growth_read_with_format_auto(lk, tmp_path):
+    """Before: the run after the first growth named no parser, so the one after it read the
+    file's new lines unparsed (the pattern was only in the first run's parameters)."""
+    path = tmp_path / "app.log"
+    path.write_bytes(b"alice says hi\n")
+    lk.ingest_logs("app.said", str(path), pattern=r"^(?P<who>\w+) says (?P<message>.*)$")
+    for who in (b"bob", b"carol"):
+        _grow(path, who + b" says yo\n")
+        lk.ingest_logs("app.said", str(path))
+
+    rows = _rows(lk, "app.said")
+
+    assert rows.column("who").to_pylist() == ["alice", "bob", "carol"]
+    assert rows.column("_error").null_count == 3
+
+
+def test_a_multi_line_start_given_once_cuts_every_later_growth_read_with_format_auto(lk, tmp_path):
+    """Before: from the second growth on, the preset's own multi-line start cut records
+    where the one given had joined them."""
+    start = r"^\S+ 22:13:"
+    lines = [
+        b"2023-11-14 22:13:20,323 ERROR [main] com.x.Foo: boom\n",
+        b"2023-11-14 22:13:21,000 INFO [main] com.x.Foo: one\n",
+        b"2023-11-14 22:14:00,000 INFO [main] com.x.Foo: one more\n",
+        b"2023-11-14 22:13:22,000 INFO [main] com.x.Foo: two\n",
+        b"2023-11-14 22:14:01,000 INFO [main] com.x.Foo: two more\n",
+    ]
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(b"".join(lines))
+    lk.ingest_logs("app.once", str(whole), preset="log4j", multiline_start=start)
+    path = tmp_path / "app.log"
+    path.write_bytes(lines[0])
+    lk.ingest_logs("app.grown", str(path), preset="log4j", multiline_start=start)
+    for part in (lines[1:3], lines[3:]):
+        _grow(path, b"".join(part))
+        lk.ingest_logs("app.grown", str(path))
+
+    rows = _rows(lk, "app.grown").select(["message", *DATA_COLUMNS]).to_pylist()
+
+    assert rows == _rows(lk, "app.once").select(["message", *DATA_COLUMNS]).to_pylist()
+    assert [r["_line"] for r in rows] == [1, 2, 4]
+
+
+@pytest.mark.parametrize("compress", ["plain", "gzip"])
+def test_a_record_cut_mid_line_then_continued_is_read_again_whole_once(lk, tmp_path, compress):
+    """The last ingest ended inside a stack trace's line: its end and the trace's next line
+    make one record with the lines above them, not a second row."""
+    pack = {"plain": bytes, "gzip": gzip.compress}[compress]
+    path = tmp_path / f"app.{compress}.log"
+    head = b"2023-11-14 22:13:20,323 ERROR [main] com.x.Foo: boom\n"
+    path.write_bytes(pack(head + b"java.lang.Runtime"))
+    lk.ingest_logs("app.cut", str(path), preset="log4j")
+    _grow(path, pack(b"Exception: x\n\tat com.x.Foo.bar(Foo.java:10)\n"))
+
+    lk.ingest_logs("app.cut", str(path), preset="log4j")
+
+    rows = _rows(lk, "app.cut").to_pylist()
+    assert [r["_line"] for r in rows] == [1]
+    assert rows[0]["message"] == (
+        "boom\njava.lang.RuntimeException: x\n\tat com.x.Foo.bar(Foo.java:10)"
+    )
+
+
+def test_a_record_continued_in_a_file_of_lone_cr_endings_is_read_again_whole(lk, tmp_path):
+    path = tmp_path / "app.log"
+    path.write_bytes(
+        b"2023-11-14 22:13:20,323 ERROR [main] com.x.Foo: boom\rjava.lang.RuntimeException: x\r"
+    )
+    lk.ingest_logs("app.cr", str(path))
+    _grow(path, b"\tat com.x.Foo.bar(Foo.java:10)\r2023-11-14 22:13:21,000 INFO [main] x: next\r")
+
+    report = lk.ingest_logs("app.cr", str(path))
+
+    assert "new lines continuing its last record" in report.files[0].note
+    rows = _rows(lk, "app.cr").to_pylist()
+    assert [r["_line"] for r in rows] == [1, 4]
+    assert rows[0]["message"].endswith("(Foo.java:10)")
+
+
 def test_a_plain_file_stays_plain_when_its_new_bytes_look_like_gzip(lk, tmp_path):
     path = tmp_path / "odd.log"
     path.write_bytes(b"first\n")
