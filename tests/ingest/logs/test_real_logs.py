@@ -414,6 +414,29 @@ def test_auto_does_not_pick_a_preset_that_reads_a_file_as_one_record_of_its_firs
     assert [r["_error"] is not None for r in rows] == [True] + [False] * len(want)
 
 
+def test_auto_does_not_pick_a_preset_whose_records_start_inside_anothers(tmp_path):
+    """A Java service passing on a Python child's logging: each log4j record is followed by
+    two 'LEVEL:name:msg' lines. python parses 40 of 41 records (its start matches those
+    lines, and the log4j lines became part of its messages), log4j 20 of 20; choosing by
+    the count alone read the file as Python logging, every log4j record inside a message,
+    with no error. log4j parses every record and at least half the most: it is taken."""
+    path = tmp_path / "service.log"
+    lines = []
+    for i in range(20):
+        lines += [
+            f"2024-03-01 10:00:{i:02d},123 INFO  [main] com.acme.Job - step {i}",
+            f"WARNING:root:child {i} is slow",
+            f"INFO:root:child {i} done",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s", earliest="1990-01-01")
+    assert staged.sources[0].parser == "log4j"
+    rows = _staged_rows(staged)
+    assert [r["_line"] for r in rows] == [1 + 3 * i for i in range(20)]
+    assert all(r["_error"] is None for r in rows)
+    assert rows[3]["message"].startswith("step 3")
+
+
 def test_auto_keeps_plain_text_no_preset_parses_at_all_as_unparsed_lines(tmp_path):
     plain = tmp_path / "notes.txt"
     plain.write_text("first note\nsecond note\n")
