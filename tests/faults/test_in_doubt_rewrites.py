@@ -345,28 +345,10 @@ def test_a_compaction_by_deltalake_whose_answer_was_lost_is_made_once(s3_only, l
     transaction it is given: after the lost answer it committed the same removes and adds
     again one version later. Its PUT is not retried by deltalake, so the lost answer is an
     error the compaction reads back: made once."""
-    import uuid
-
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
     from tests.delta import external
 
     backend = s3_only
-    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/v2"
-    options = lk.storage.delta_options()
-    for first in (0, 3):
-        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
-        write_deltalake(uri, rows, mode="append", storage_options=options)
-    protocol = {
-        "minReaderVersion": 3,
-        "minWriterVersion": 7,
-        "readerFeatures": ["v2Checkpoint"],
-        "writerFeatures": ["v2Checkpoint"],
-    }
-    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
-    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
-    lk.register_table("ext.v2", uri)
+    uri, options = _v2_checkpoint_table(backend, lk, "ext.v2")
     entry = "_delta_log/00000000000000000003.json"
     with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
         done = run_lake(backend, "optimize", "ext.v2", "--owned", AWS_ENDPOINT_URL=proxy.endpoint)
@@ -401,28 +383,8 @@ def test_a_compaction_by_deltalake_that_meets_a_busy_server_says_to_run_it_again
     the compaction. The user is told in one line to run it again (the line named only the
     status), nothing is committed, the table reads at its last version, and the next run
     compacts it."""
-    import uuid
-
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
-    from tests.delta import external
-
     backend = s3_only
-    uri = f"s3://{backend.s3.bucket}/revfallback-{uuid.uuid4().hex[:8]}/v2"
-    options = lk.storage.delta_options()
-    for first in (0, 3):
-        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
-        write_deltalake(uri, rows, mode="append", storage_options=options)
-    protocol = {
-        "minReaderVersion": 3,
-        "minWriterVersion": 7,
-        "readerFeatures": ["v2Checkpoint"],
-        "writerFeatures": ["v2Checkpoint"],
-    }
-    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
-    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
-    lk.register_table("ext.busy", uri)
+    _v2_checkpoint_table(backend, lk, "ext.busy")
     rule = _FailFirstDataPut()
     with S3FaultProxy(backend.s3.endpoint, rule) as proxy:
         done = run_lake(backend, "optimize", "ext.busy", "--owned", AWS_ENDPOINT_URL=proxy.endpoint)
@@ -439,3 +401,31 @@ def test_a_compaction_by_deltalake_that_meets_a_busy_server_says_to_run_it_again
     assert again.returncode == 0, again.stderr
     assert sorted(runs_in_log(backend, lk, "ext.busy")) == [0, 1, 2, 3]
     assert lk.sql("SELECT id FROM ext.busy ORDER BY id").rows() == [{"id": i} for i in range(6)]
+
+
+def _v2_checkpoint_table(backend, lk, name: str) -> tuple[str, dict[str, str]]:
+    """A table of two appends (ids 0-5) whose protocol names v2 checkpoints, a writer feature
+    the lake's own compaction commit does not know, registered as ``name``: its location and
+    storage options."""
+    import uuid
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from tests.delta import external
+
+    uri = f"s3://{backend.s3.bucket}/fallback-{uuid.uuid4().hex[:8]}/v2"
+    options = lk.storage.delta_options()
+    for first in (0, 3):
+        rows = pa.table({"id": pa.array(range(first, first + 3), pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["v2Checkpoint"],
+        "writerFeatures": ["v2Checkpoint"],
+    }
+    info = {"timestamp": 1, "operation": "UPGRADE PROTOCOL", "clientVersion": "test"}
+    external.write_log_entry(uri, options, 2, [{"commitInfo": info}, {"protocol": protocol}])
+    lk.register_table(name, uri)
+    return uri, options
