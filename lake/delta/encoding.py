@@ -116,7 +116,6 @@ def delta_writer_properties(
     nested_inexact = any(
         pa.types.is_nested(f.type) and name in inexact for name, f in fields.items()
     )
-    unsummed = inexact
     dictionary: dict[str, bool] = {name: False for name in archive}
     if sample is not None:
         table = sample.slice(0, SAMPLE_ROWS).combine_chunks()
@@ -126,16 +125,16 @@ def delta_writer_properties(
             if not _few_distinct(_one_array(column)):
                 dictionary[field.name] = False
     plain: dict[str, ColumnProperties] = {}
-    for name in {*dictionary, *unsummed}:
+    for name in {*dictionary, *inexact}:
         plain[name] = ColumnProperties(
             dictionary_enabled=dictionary.get(name),
-            statistics_enabled="NONE" if name in unsummed else None,
+            statistics_enabled="NONE" if name in inexact else None,
         )
     default = None
     if nested_inexact:
         default = ColumnProperties(statistics_enabled="NONE")
         for name, f in fields.items():
-            if name not in unsummed and not pa.types.is_nested(f.type):
+            if name not in inexact and not pa.types.is_nested(f.type):
                 plain[name] = ColumnProperties(
                     dictionary_enabled=dictionary.get(name), statistics_enabled="PAGE"
                 )

@@ -237,16 +237,14 @@ def string_max(value: str) -> str:
 def _has_stats(type_: pa.DataType) -> bool:
     import pyarrow as pa
 
+    if pa.types.is_decimal(type_):
+        return type_.precision <= DELTA_DECIMAL_DIGITS
     return (
         pa.types.is_integer(type_)
         or pa.types.is_floating(type_)
         or pa.types.is_date(type_)
         or pa.types.is_timestamp(type_)
-        or pa.types.is_boolean(type_)
-        or pa.types.is_string(type_)
-        or pa.types.is_large_string(type_)
-        or pa.types.is_string_view(type_)
-        or (pa.types.is_decimal(type_) and type_.precision <= DELTA_DECIMAL_DIGITS)
+        or _python_type(type_) is not None  # text and booleans
     )
 
 
@@ -294,9 +292,11 @@ def _python_type(type_: pa.DataType) -> type | None:
     """The Python type a column's statistics must read as to be written (None: any)."""
     import pyarrow as pa
 
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return str
-    if pa.types.is_string_view(type_):
+    if (
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_string_view(type_)
+    ):
         return str
     if pa.types.is_decimal(type_):
         return Decimal
