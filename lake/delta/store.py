@@ -1668,17 +1668,16 @@ class DeltaStore:
                 for number, files in enumerate(plan):
                     path = Path(folder) / f"part-{number:05d}.parquet"
                     self._rewrite_bin(base, files, file_schema, path)
-                    if spelled is None:
-                        staged = StagedFile(path, dict(files[0].partition_values))
-                        added += self._publish([staged], base.schema, base.partition_columns)
-                    else:
-                        staged = StagedFile(path, dict(spelled[unquote(files[0].path)]))
-                        added += self.publish(
-                            [staged],
-                            schema=base.schema,
-                            partition_by=base.partition_columns,
-                            folders=[_logged_folder(files[0].path)],
-                        ).wait()
+                    first = files[0]
+                    values = (
+                        first.partition_values if spelled is None else spelled[unquote(first.path)]
+                    )
+                    added += self.publish(
+                        [StagedFile(path, dict(values))],
+                        schema=base.schema,
+                        partition_by=base.partition_columns,
+                        folders=None if spelled is None else [_logged_folder(first.path)],
+                    ).wait()
                     path.unlink()
             except BaseException:
                 self._unpublish(added)  # no entry refers to them
