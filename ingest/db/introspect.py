@@ -67,32 +67,29 @@ def pg_columns(conn: sa.Connection, selectable: sa.FromClause) -> list[SourceCol
     cur.close()
     names = [d.name for d in desc]
 
-    # Declared typmods of plain table columns (numeric(p,s) inside arrays and domains need it).
+    # Declared types and typmods of plain table columns: numeric(p,s) inside arrays needs the
+    # typmod, and a domain column comes over the wire as its base type without the domain's.
     rels = sorted({d.table_oid for d in desc if d.table_oid})
-    attmods: dict[tuple[int, int], int] = {}
+    declared: dict[tuple[int, int], tuple[int, int]] = {}
     if rels:
         rows = conn.execute(
             sa.text(
-                "SELECT attrelid, attnum, atttypmod FROM pg_catalog.pg_attribute "
+                "SELECT attrelid, attnum, atttypid, atttypmod FROM pg_catalog.pg_attribute "
                 "WHERE attrelid = ANY(:rels) AND attnum > 0"
             ),
             {"rels": rels},
         ).all()
-        attmods = {(int(r[0]), int(r[1])): int(r[2]) for r in rows}
+        declared = {(int(r[0]), int(r[1])): (int(r[2]), int(r[3])) for r in rows}
 
-    typmods = []
-    for d in desc:
-        mod = attmods.get((d.table_oid, d.table_column)) if d.table_oid else None
-        if mod is None:
-            mod = _pg_typmod_from_description(d)
-        typmods.append(mod)
-
-    catalog = _pg_types(conn, {int(d.type_code) for d in desc})
-    pairs = sorted(
-        _pg_typmod_pairs(
-            catalog, [(int(d.type_code), m) for d, m in zip(desc, typmods, strict=True)]
-        )
-    )
+    wire = [(int(d.type_code), _pg_typmod_from_description(d)) for d in desc]
+    columns = [declared.get((d.table_oid, d.table_column)) if d.table_oid else None for d in desc]
+    catalog = _pg_types(conn, {oid for oid, _ in wire} | {c[0] for c in columns if c})
+    # The declared type only where it is what the wire carries, or a domain over it.
+    roots = [
+        c if c is not None and _pg_stands_for(catalog, c[0], w[0]) else w
+        for c, w in zip(columns, wire, strict=True)
+    ]
+    pairs = sorted(_pg_typmod_pairs(catalog, roots))
     rows = conn.execute(
         sa.text(
             "SELECT u.o, u.m, format_type(u.o, NULLIF(u.m, -1)) "
@@ -102,8 +99,8 @@ def pg_columns(conn: sa.Connection, selectable: sa.FromClause) -> list[SourceCol
     ).all()
     display = {(int(r[0]), int(r[1])): str(r[2]) for r in rows}
     return [
-        pg_column(name, _pg_type(catalog, display, int(d.type_code), mod))
-        for name, d, mod in zip(names, desc, typmods, strict=True)
+        pg_column(name, _pg_type(catalog, display, oid, mod))
+        for name, (oid, mod) in zip(names, roots, strict=True)
     ]
 
 
@@ -113,6 +110,16 @@ def _pg_typmod_from_description(d: Any) -> int:
         return -1
     scale = d.scale if d.scale < 1024 else d.scale - 2048  # 11-bit signed since Postgres 15
     return ((d.precision << 16) | (scale & 0x7FF)) + 4
+
+
+def _pg_stands_for(catalog: dict[int, dict[str, Any]], oid: int, wire_oid: int) -> bool:
+    """Whether type ``oid`` is ``wire_oid`` or a domain (of domains) over it."""
+    while oid != wire_oid:
+        row = catalog.get(oid)
+        if row is None or row["typtype"] != "d" or not row["typbasetype"]:
+            return False
+        oid = int(row["typbasetype"])
+    return True
 
 
 def _pg_types(conn: sa.Connection, oids: set[int]) -> dict[int, dict[str, Any]]:

@@ -271,6 +271,48 @@ def test_postgres_text_read_values_do_not_depend_on_the_databases_date_style_or_
     assert rows[0]["d"] == dt.date(2024, 2, 1)
 
 
+def test_postgres_domain_columns_keep_their_base_types_precision(pg_source, tmp_path):
+    # The wire reports a domain column as its base type with no typmod, so a numeric(10,2)
+    # domain looked unbounded and landed as text; arrays of such a domain too.
+    table, price, price2, code = unique("doms"), unique("price"), unique("price2"), unique("code")
+    pg_source.run(
+        f"CREATE DOMAIN {price} AS numeric(10,2) CHECK (VALUE >= 0)",
+        f"CREATE DOMAIN {price2} AS {price}",
+        f"CREATE DOMAIN {code} AS varchar(4)",
+        f"CREATE TABLE {table} (id int PRIMARY KEY, p {price}, pp {price2}, "
+        f"ps {price}[], c {code}, n numeric(10,2))",
+        f"INSERT INTO {table} VALUES (1, 12.34, 0.5, ARRAY[1.25, NULL]::{price}[], 'ab', 1.5)",
+        f"INSERT INTO {table} (id) VALUES (2)",
+    )
+    schema, rows = extract(pg_source.url, tmp_path / "delta", table=table)
+    check(
+        schema,
+        rows,
+        {
+            "id": pa.int32(),
+            "p": pa.decimal128(10, 2),
+            "pp": pa.decimal128(10, 2),
+            "ps": pa.list_(pa.decimal128(10, 2)),
+            "c": pa.string(),
+            "n": pa.decimal128(10, 2),
+        },
+        [
+            {
+                "id": 1,
+                "p": Decimal("12.34"),
+                "pp": Decimal("0.50"),
+                "ps": [Decimal("1.25"), None],
+                "c": "ab",
+                "n": Decimal("1.50"),
+            },
+            {"id": 2, "p": None, "pp": None, "ps": None, "c": None, "n": None},
+        ],
+    )
+    query_schema, _ = extract(pg_source.url, query=f"SELECT id, p, ps FROM {table}")
+    assert query_schema.field("p").type == pa.decimal128(10, 2)
+    assert query_schema.field("ps").type == pa.list_(pa.decimal128(10, 2))
+
+
 def test_postgres_query_columns_are_typed_like_table_columns(pg_source):
     schema, rows = extract(
         pg_source.url,
