@@ -144,7 +144,7 @@ def shared(request, tmp_path_factory, s3_server, pg_server) -> Iterator[SharedLa
     finally:
         lk.close()
         if database is not None:
-            pg_server.drop_database(database)
+            pg_server.drop_database_later(database)
 
 
 @pytest.fixture
