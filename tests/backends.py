@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +253,31 @@ def start_postgres() -> Iterator[PostgresServer | None]:
         server.close()
         executor.stop()
         shutil.rmtree(datadir, ignore_errors=True)
+
+
+@contextmanager
+def lake_environment(
+    pair: str, root: Path, s3: S3Server | None, pg: PostgresServer | None
+) -> Iterator[dict[str, str]]:
+    """The settings of a new, empty lake on the backend pair ``pair`` ("local-sqlite" or
+    "s3-postgres"), for fixtures that build one lake for several tests that only read it;
+    ``root`` holds its local files. A PostgreSQL catalog's database is dropped afterwards."""
+    if pair == "local-sqlite":
+        yield {
+            "LAKE_WAREHOUSE": str(root / "warehouse"),
+            "LAKE_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
+        }
+        return
+    if s3 is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    if pg is None:
+        unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
+    database = pg.create_database()
+    try:
+        yield {
+            **s3.env(),
+            "LAKE_WAREHOUSE": f"s3://{s3.bucket}/{uuid.uuid4().hex[:12]}",
+            "LAKE_CATALOG_URL": pg.url(database),
+        }
+    finally:
+        pg.drop_database_later(database)
