@@ -136,3 +136,13 @@ def sign_in(page, site: Site, shots: Path | None = None) -> None:
     page.fill("#token", site.read)
     page.click("button:has-text('Sign in')")
     page.wait_for_url(site.url + "/")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (tests/test_suite_groups.py)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of the shared site run on one xdist worker, so it is built once per backend
+    pair, not once per pair on each worker."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and "site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("web-site"))
