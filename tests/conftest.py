@@ -93,7 +93,7 @@ def backend(request, tmp_path, monkeypatch, s3_server, pg_server) -> Iterator[Ba
         monkeypatch.setenv(key, value)
     yield chosen
     if chosen.database and chosen.pg:
-        chosen.pg.drop_database(chosen.database)
+        chosen.pg.drop_database_later(chosen.database)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def second_database(backend) -> Iterator[str]:
         return
     name = backend.pg.create_database()
     yield backend.pg.url(name)
-    backend.pg.drop_database(name)
+    backend.pg.drop_database_later(name)
 
 
 def _migrated(url: str) -> None:

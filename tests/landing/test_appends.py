@@ -160,7 +160,7 @@ def _another_catalog(backend) -> Iterator[str]:
     try:
         yield backend.pg.url(database)
     finally:
-        backend.pg.drop_database(database)
+        backend.pg.drop_database_later(database)
 
 
 def test_a_table_deleted_and_made_again_in_one_process_commits_from_its_first_version(lk, backend):

@@ -7,7 +7,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -31,7 +30,7 @@ from queries.exceptions import (
     UnknownTable,
     VacuumedVersion,
 )
-from tests.backends import unavailable
+from tests.backends import lake_environment
 from tests.conftest import BACKENDS, run_cli
 
 REQUEST = pa.struct([("method", pa.string()), ("path", pa.string())])
@@ -117,34 +116,16 @@ def shared(request, tmp_path_factory, s3_server, pg_server) -> Iterator[SharedLa
     slow part of these tests). web.logs is partitioned by _event_date: version 0 has 4 rows,
     version 1 has 6 and a new column and struct field; ml.labels has versions 0 and 1."""
     root = tmp_path_factory.mktemp("sql")
-    database = None
-    if request.param == "local-sqlite":
-        env = {
-            "LAKE_WAREHOUSE": str(root / "warehouse"),
-            "LAKE_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
-        }
-    else:
-        if s3_server is None:
-            unavailable("the loopback S3 server (moto) could not start")
-        if pg_server is None:
-            unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
-        database = pg_server.create_database()
-        env = {
-            **s3_server.env(),
-            "LAKE_WAREHOUSE": f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}",
-            "LAKE_CATALOG_URL": pg_server.url(database),
-        }
-    lk = lake.connect(environ=env, cwd=root)
-    try:
-        _write(lk, "web.logs", _logs_v0(), partition_by=["_event_date"])
-        _write(lk, "web.logs", _logs_v1(), partition_by=["_event_date"])
-        lk.write_table("ml.labels", pa.table({"id": [1, 2], "label": ["good", "bad"]}))
-        lk.write_table("ml.labels", pa.table({"id": [5], "label": ["good"]}))
-        yield SharedLake(lk, env)
-    finally:
-        lk.close()
-        if database is not None:
-            pg_server.drop_database(database)
+    with lake_environment(request.param, root, s3_server, pg_server) as env:
+        lk = lake.connect(environ=env, cwd=root)
+        try:
+            _write(lk, "web.logs", _logs_v0(), partition_by=["_event_date"])
+            _write(lk, "web.logs", _logs_v1(), partition_by=["_event_date"])
+            lk.write_table("ml.labels", pa.table({"id": [1, 2], "label": ["good", "bad"]}))
+            lk.write_table("ml.labels", pa.table({"id": [5], "label": ["good"]}))
+            yield SharedLake(lk, env)
+        finally:
+            lk.close()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.backends import unavailable
+from tests.backends import lake_environment, unavailable
+from tests.conftest import BACKENDS
 from tests.faces.service.test_service import start_service, stop_service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,12 +50,13 @@ class Site:
         ]
 
 
-@pytest.fixture
-def site(lk, tmp_path) -> Iterator[Site]:
+def _site(lk, folder: Path, env: dict[str, str] | None = None) -> Iterator[Site]:
+    """The lake described above, written through ``lk`` (its log files in ``folder``) and
+    served by `lake serve` with the environment ``env`` on top of this process's own."""
     lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["home", "cart", "pay"]}))
     lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["refund"], "amount": [12.5]}))
     lk.tag("web.clicks@0", "golden")
-    events = tmp_path / "events.jsonl"
+    events = folder / "events.jsonl"
     events.write_text(
         "".join(
             f'{{"ts": "2026-11-20T10:0{i}:00Z", "user_id": {i % 4 + 1}, "action": "view"}}\n'
@@ -62,7 +64,7 @@ def site(lk, tmp_path) -> Iterator[Site]:
         )
     )
     lk.ingest_logs("web.events", str(events))
-    refunds = tmp_path / "refunds.jsonl"  # a new field: the drift ledger records it
+    refunds = folder / "refunds.jsonl"  # a new field: the drift ledger records it
     refunds.write_text(
         '{"ts": "2026-11-21T09:00:00Z", "user_id": 4, "action": "refund", "amount": 12.5}\n'
     )
@@ -71,20 +73,40 @@ def site(lk, tmp_path) -> Iterator[Site]:
         "churn",
         sql="SELECT c.user_id, c.page, count(e.action) AS events "
         "FROM web.clicks c LEFT JOIN web.events e USING (user_id) GROUP BY ALL",
-        out=tmp_path / "churn",
+        out=folder / "churn",
     )
     lk.register_model("churn_gbm", training_set="churn", metrics={"auc": 0.81})
     read = lk.create_token(role="read", name="analyst").secret
-    process, url = start_service()
+    process, url = start_service(env)
     try:
         yield Site(url, read, events.as_uri())
     finally:
         stop_service(process)
 
 
+@pytest.fixture(scope="package", params=BACKENDS)
+def site(request, tmp_path_factory, s3_server, pg_server) -> Iterator[Site]:
+    """The site, built once per backend pair for the tests that only look at it (building
+    it and starting its server was most of each test's time); a test that changes the lake
+    takes :func:`own_site`."""
+    root = tmp_path_factory.mktemp("site")
+    with lake_environment(request.param, root, s3_server, pg_server) as env:
+        import lake
+
+        with lake.connect(environ=env, cwd=root) as lk:
+            yield from _site(lk, root, env)
+
+
+@pytest.fixture
+def own_site(lk, tmp_path) -> Iterator[Site]:
+    """The site on the test's own lake (``lk``), for a test that changes it."""
+    yield from _site(lk, tmp_path)
+
+
 @pytest.fixture
 def browser(tmp_path, site) -> Iterator:
-    """A fresh Chromium profile per test; every request the pages make is recorded."""
+    """A fresh Chromium profile per test; every request its pages make is recorded."""
+    site.requests.clear()  # the site is shared: only this test's requests
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"no {CHROMIUM}: `make install` installs Debian's chromium when run as root")
     from playwright.sync_api import sync_playwright
@@ -114,3 +136,13 @@ def sign_in(page, site: Site, shots: Path | None = None) -> None:
     page.fill("#token", site.read)
     page.click("button:has-text('Sign in')")
     page.wait_for_url(site.url + "/")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (tests/test_suite_groups.py)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of the shared site run on one xdist worker, so it is built once per backend
+    pair, not once per pair on each worker."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and "site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("web-site"))

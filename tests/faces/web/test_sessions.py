@@ -108,7 +108,8 @@ def test_pages_and_api_docs_name_no_other_host(site):
     assert "default-src 'self'" in client.get(site.url + "/").headers["content-security-policy"]
 
 
-def test_pages_that_cannot_show_something_say_why_in_one_sentence(site, lk):
+def test_pages_that_cannot_show_something_say_why_in_one_sentence(own_site, lk):
+    site = own_site
     client = _signed_in(site)
     for path, status, words in [
         ("/tables/web.nothing", 404, "web.nothing"),
