@@ -2,9 +2,9 @@
 Ray test, 2 CPUs, loopback addresses only, token auth with a fresh token; no Ray process may
 outlive it and nothing of it may listen on another address.
 
-The Ray tests carry the xdist group "ray" to share one worker, but under pytest 9.2 xdist 3.8's
-``--dist loadgroup`` does not take (it renames ``item._nodeid``, which ``nodeid`` no longer
-reads), so each worker may start its own Ray."""
+The Ray tests carry the xdist group "ray" to share one worker (``--dist loadgroup``; pytest is
+pinned below 9.2, where xdist 3.8's groups stop taking, and tests/test_suite_groups.py fails if
+they do), so one worker starts Ray."""
 
 from __future__ import annotations
 
