@@ -71,7 +71,8 @@ from typing import TYPE_CHECKING, Any
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
 from lake.core.arrow_memory import pages_kept
-from lake.core.errors import LakeError, VersionVacuumed
+from lake.core.config import location_problem
+from lake.core.errors import LakeError, UnsupportedLocation, VersionVacuumed
 from lake.core.failpoints import failpoint
 from lake.core.names import TableVersion, check_name, parse_ref
 from lake.core.storage import Storage
@@ -866,9 +867,48 @@ def _cache_hit(
 
 
 def _target(out: str | Path, storage: Storage) -> Target:
+    """``out`` as a training set's folder, checked before anything is read or written.
+
+    Raises:
+        UnsupportedLocation: the lake's readers would name another folder or prefix than
+            the one written (the warehouse's rule, :func:`lake.core.config.location_problem`).
+        OutputFolderNotEmpty: ``out`` is inside another training set's folder or prefix.
+    """
+    target: Target
     if is_remote(out):
-        return RemoteFolder(str(out), storage)
-    return Path(out).expanduser().resolve()
+        target = RemoteFolder(str(out).rstrip("/"), storage)
+    else:
+        target = Path(out).expanduser().resolve()
+    problem = location_problem(str(target))
+    if problem:
+        what, avoid = problem
+        raise UnsupportedLocation(
+            f"The output location {target} {what}; choose a location without {avoid}."
+        )
+    _refuse_inside_another_set(target, storage)
+    return target
+
+
+def _refuse_inside_another_set(out: Target, storage: Storage) -> None:
+    """A set written inside another set's folder would become part of it for every loader
+    (``pandas.read_parquet(DIR)`` and ``pyarrow.dataset`` read subfolders): the files a
+    model was trained on would silently gain rows."""
+    if isinstance(out, RemoteFolder):
+        bucket_and_key = out.location[len("s3://") :].split("/")
+        enclosing: list[Target] = [
+            RemoteFolder("s3://" + "/".join(bucket_and_key[:end]), storage)
+            for end in range(len(bucket_and_key) - 1, 1, -1)
+        ]
+    else:
+        enclosing = list(out.parents)
+    for folder in enclosing:
+        holds = _existing_manifest(folder)
+        if holds is not None:
+            raise OutputFolderNotEmpty(
+                f"The output folder {out} is inside {folder}, which holds training set "
+                f"{holds.name}@{holds.version}, and every loader of that folder would read "
+                f"the new files as part of it: choose a folder outside {folder}."
+            )
 
 
 def _intact(manifest: Manifest, out: Target) -> bool:

@@ -1,0 +1,91 @@
+"""Where a training set may be written: never inside another set's folder or prefix (a
+loader of that set would read the new rows too), never around one, and never at a location
+the lake's readers would name differently (the warehouse's rule)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pyarrow.dataset as ds
+import pytest
+
+from lake.core.errors import UnsupportedLocation
+from queries.exceptions import OutputFolderNotEmpty
+from tests.backends import unavailable
+from tests.queries.test_materialize import SQL, _fill
+
+
+def test_a_training_set_is_never_written_inside_another_sets_folder(lk, tmp_path):
+    _fill(lk)
+    first = lk.materialize("churn", sql=SQL, out=tmp_path / "sets" / "churn")
+    rows = ds.dataset(tmp_path / "sets" / "churn").count_rows()
+
+    with pytest.raises(
+        OutputFolderNotEmpty, match=r"inside .*churn, which holds training set churn@1"
+    ):
+        lk.materialize(
+            "small", sql=SQL + " WHERE e.user_id = 1", out=tmp_path / "sets" / "churn" / "sub"
+        )
+
+    assert ds.dataset(tmp_path / "sets" / "churn").count_rows() == rows == first.row_count
+    assert not (tmp_path / "sets" / "churn" / "sub").exists()
+    assert [s.name for s in lk.training_sets()] == ["churn"]
+
+
+def _s3_lake(s3_server, monkeypatch):
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():  # the outputs' bucket, whatever the warehouse
+        monkeypatch.setenv(key, value)
+    return f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_training_set_is_never_written_under_another_sets_prefix_but_may_share_its_start(
+    backend, s3_server, monkeypatch
+):
+    import lake
+
+    base = _s3_lake(s3_server, monkeypatch)
+    with lake.connect() as lk:
+        _fill(lk)
+        lk.materialize("churn", sql=SQL, out=f"{base}/a")
+        beside = lk.materialize("other", sql=SQL + " WHERE e.user_id = 1", out=f"{base}/ab")
+        with pytest.raises(OutputFolderNotEmpty, match="which holds training set churn@1"):
+            lk.materialize("small", sql=SQL + " WHERE e.user_id = 2", out=f"{base}/a/sub")
+        again = lk.materialize("churn", sql=SQL, out=f"{base}/a")
+
+    assert beside.status == "materialized"
+    assert again.status == "cached"
+    key = base.split("/", 3)[3]
+    listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{key}/a/")
+    assert not any("/sub/" in o["Key"] for o in listed["Contents"])
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["a%20b", "q?x", "h#x", "b[a]x", "star*", "x//y", "x/./y", "x/../y"],
+)
+def test_an_s3_output_prefix_the_lakes_readers_would_name_differently_is_refused(
+    backend, s3_server, monkeypatch, tail
+):
+    import lake
+
+    base = _s3_lake(s3_server, monkeypatch)
+    with lake.connect() as lk:
+        _fill(lk)
+        with pytest.raises(UnsupportedLocation, match="^The output location s3://.*; choose"):
+            lk.materialize("churn", sql=SQL, out=f"{base}/{tail}")
+        assert lk.training_sets() == []
+    key = base.split("/", 3)[3]
+    assert "Contents" not in s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=key)
+
+
+@pytest.mark.parametrize("tail", ["a%20b", "q?x", "h#x"])
+def test_a_local_output_folder_the_lakes_readers_would_name_differently_is_refused(
+    lk, tmp_path, tail
+):
+    _fill(lk)
+    with pytest.raises(UnsupportedLocation, match="^The output location .*; choose"):
+        lk.materialize("churn", sql=SQL, out=tmp_path / tail)
+    assert lk.training_sets() == []
+    assert not (tmp_path / tail).exists()
