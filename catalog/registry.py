@@ -37,7 +37,12 @@ from catalog.definitions import (
     VERSIONS,
     jsonable,
 )
-from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
+from catalog.exceptions import (
+    ModelExists,
+    ModelNotFound,
+    TrainingSetLocationTaken,
+    TrainingSetNotFound,
+)
 from catalog.pins import check_pinnable, pin_name, pinning
 from catalog.records import TrainingSetInfo
 from lake.core.errors import CommitConflict, ConfigError
@@ -102,9 +107,14 @@ def register_training_set(
     ``manifest(version)`` builds the manifest once the version number is known. The
     version is ``1`` + the newest registered one; two writers racing for the same number
     are resolved by the unique constraint and a retry.
+
+    Raises:
+        TrainingSetLocationTaken: another training-set version is recorded at ``location``.
     """
 
     def work(conn: CoreConnection) -> TrainingSetInfo:
+        if location is not None:
+            _check_location(conn, location, writing=None)
         newest = conn.scalar(
             select(func.max(TRAINING_SETS.c.version)).where(TRAINING_SETS.c.name == name)
         )
@@ -164,6 +174,32 @@ def _register_with_retries(
             # Jittered backoff: writers that took the same number do not collide again.
             time.sleep(random.uniform(0.02, 0.1) * min(2**attempt, 16))  # jittered backoff
     raise AssertionError("unreachable")
+
+
+def check_training_set_location(
+    catalog: Catalog, location: str, *, writing: tuple[str, int] | None
+) -> None:
+    """Refuse ``location`` when another training-set version than ``writing`` (``(name,
+    version)``; None for a version not registered yet) is recorded there.
+
+    Raises:
+        TrainingSetLocationTaken: naming the version recorded there.
+    """
+    catalog.core_transaction(lambda conn: _check_location(conn, location, writing=writing))
+
+
+def _check_location(
+    conn: CoreConnection, location: str, *, writing: tuple[str, int] | None
+) -> None:
+    # Checked again inside the registering transaction: a writer that staged its shards
+    # while another registered the same folder must not become a second owner of it.
+    for row in conn.execute(
+        select(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
+        .where(TRAINING_SETS.c.location == location)
+        .order_by(TRAINING_SETS.c.id)
+    ):
+        if (row.name, row.version) != writing:
+            raise TrainingSetLocationTaken(location, row.name, row.version)
 
 
 def find_training_set(catalog: Catalog, name: str, version: int | None = None) -> TrainingSetInfo:

@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
+from catalog.registry import check_training_set_location
 from lake.core.arrow_memory import pages_kept
 from lake.core.config import location_problem
 from lake.core.errors import LakeError, UnsupportedLocation, VersionVacuumed
@@ -579,6 +580,9 @@ def materialize(
                 _refuse_overwrite(out, previous, registered.ref)
             elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
+        check_training_set_location(
+            catalog, str(out), writing=(registered.name, registered.version) if registered else None
+        )
         staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
@@ -696,6 +700,7 @@ def rebuild(
         prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
+        check_training_set_location(catalog, str(out), writing=(manifest.name, manifest.version))
         staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(

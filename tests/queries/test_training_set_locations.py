@@ -12,7 +12,7 @@ import pytest
 from lake.core.errors import UnsupportedLocation
 from queries.exceptions import OutputFolderNotEmpty
 from tests.backends import unavailable
-from tests.queries.test_materialize import SQL, _fill
+from tests.queries.test_materialize import SQL, _events, _fill
 
 
 def test_a_training_set_is_never_written_inside_another_sets_folder(lk, tmp_path):
@@ -89,3 +89,33 @@ def test_a_local_output_folder_the_lakes_readers_would_name_differently_is_refus
         lk.materialize("churn", sql=SQL, out=tmp_path / tail)
     assert lk.training_sets() == []
     assert not (tmp_path / tail).exists()
+
+
+def test_a_folder_a_training_set_is_recorded_in_is_not_given_to_another_set_once_emptied(
+    lk, tmp_path
+):
+    import shutil
+
+    from catalog.exceptions import TrainingSetLocationTaken
+
+    _fill(lk)
+    out = tmp_path / "churn"
+    first = lk.materialize("churn", sql=SQL, out=out)
+    lk.register_model("churn_gbm", training_set="churn")
+    shutil.rmtree(out)  # someone cleans up disk; the catalog still says churn@1 lives here
+
+    with pytest.raises(TrainingSetLocationTaken, match=r"where training set churn@1 is recorded"):
+        lk.materialize("small", sql=SQL + " WHERE e.user_id = 1", out=out)
+    lk.write_table("web.events", _events(200, 10))
+    with pytest.raises(TrainingSetLocationTaken, match=r"where training set churn@1 is recorded"):
+        lk.materialize("churn", sql=SQL, out=out)  # a new version of the same set
+    lk.materialize("small", sql=SQL + " WHERE e.user_id = 1", out=tmp_path / "small")
+    with pytest.raises(TrainingSetLocationTaken, match=r"where training set churn@1 is recorded"):
+        lk.materialize(from_="small@1", out=out)
+
+    rebuilt = lk.materialize(from_="churn@1", out=out)  # its own folder: written back
+    assert (rebuilt.status, rebuilt.content_hash) == ("rebuilt", first.content_hash)
+    assert [(s.name, s.version, s.location) for s in lk.training_sets()] == [
+        ("churn", 1, str(out)),
+        ("small", 1, str(tmp_path / "small")),
+    ]
