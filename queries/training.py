@@ -63,7 +63,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,7 +78,6 @@ from lake.core.failpoints import failpoint
 from lake.core.names import TableVersion, check_name, parse_ref
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
-from queries import session
 from queries.assets import localize
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
@@ -350,6 +349,14 @@ class _Prepared:
     query: PreparedQuery
     order: OrderPlan
     columns: int
+    cursor: duckdb.DuckDBPyConnection = field(repr=False)
+    """A database locked to the pinned versions' files (:meth:`close` it)."""
+    spill: str = field(repr=False)
+    """The private folder DuckDB may spill to (sorting a large set)."""
+
+    def close(self) -> None:
+        self.cursor.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     @property
     def sql(self) -> str:
@@ -376,14 +383,17 @@ def _prepare(
     catalog: Catalog,
     storage: Storage,
     sql: str,
-    cursor: duckdb.DuckDBPyConnection,
     *,
     pins: Sequence[tuple[str, int]] | None = None,
     as_of: datetime | None = None,
 ) -> _Prepared:
     """Parse ``sql`` once, pin every table it reads (for a rebuild: the n-th reference in
-    the text to the n-th of ``pins``) and bind it on ``cursor``: ``DESCRIBE`` reads no data,
-    and its errors point into the user's own text."""
+    the text to the n-th of ``pins``) and bind it: ``DESCRIBE`` reads no data, and its
+    errors point into the user's own text.
+
+    The query runs read-only, in a database that can read the pinned versions' files and
+    nothing else: a file outside the lake (``FROM 'x.parquet'``, ``read_csv(...)``) has no
+    version to pin, so the set could not be rebuilt and its audit would not name it."""
     statement = parse_statement(sql)
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
@@ -391,12 +401,23 @@ def _prepare(
     travel = _pinned(statement, resolver, pins) if pins is not None else None
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
-    query = prepare(resolver, statement, travel=travel)
-    columns = query.run(
-        lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
-        edits=((0, 0, "DESCRIBE "), *order.trimmed()),
-    )
-    return _Prepared(query, order, columns)
+    query = prepare(resolver, statement, read_only=True, travel=travel)
+    spill = tempfile.mkdtemp(prefix="lake-spill-")
+    try:
+        cursor = query.connect(temp_directory=spill)
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    prepared = _Prepared(query, order, 0, cursor, spill)
+    try:
+        columns = query.run(
+            lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+            edits=((0, 0, "DESCRIBE "), *order.trimmed()),
+        )
+    except BaseException:
+        prepared.close()
+        raise
+    return replace(prepared, columns=columns)
 
 
 def _pinned(
@@ -477,11 +498,11 @@ def parse_as_of(value: str | datetime) -> datetime:
 
 def _stream(
     prepared: _Prepared,
-    cursor: duckdb.DuckDBPyConnection,
     engine: Engine | None = None,
     notes: list[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Run the ordered query and stream its rows."""
+    cursor = prepared.cursor
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
@@ -566,9 +587,8 @@ def materialize(
             return _result(previous, out, "cached", started, hit.run_id)
     # Past a cache hit the catalog is written (runs, lineage, the new version): the full one.
     catalog = full_catalog(catalog)
-    cursor = session.shared_cursor(storage)
+    prepared = _prepare(catalog, storage, sql, as_of=moment)
     try:
-        prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(
             catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
@@ -598,7 +618,7 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, cursor, engine, notes)
+                schema, batches = _stream(prepared, engine, notes)
                 written, split_json = _write(
                     storage,
                     batches,
@@ -661,7 +681,7 @@ def materialize(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
-        cursor.close()
+        prepared.close()
     return _result(manifest, out, status, started, run_id, notes)
 
 
@@ -695,9 +715,8 @@ def rebuild(
         if previous.content_hash == manifest.content_hash and _intact(previous, out):
             return _result(previous, out, "cached", started, previous.run_id)
     pins = _recorded_pins(manifest)
-    cursor = session.shared_cursor(storage)
+    prepared = _prepare(catalog, storage, manifest.sql, pins=pins)
     try:
-        prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
         check_training_set_location(catalog, str(out), writing=(manifest.name, manifest.version))
@@ -711,7 +730,7 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor, engine, engine_notes)
+                schema, batches = _stream(prepared, engine, engine_notes)
                 written, split_json = _write(
                     storage,
                     batches,
@@ -760,7 +779,7 @@ def rebuild(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
-        cursor.close()
+        prepared.close()
     notes = (
         ()
         if identical

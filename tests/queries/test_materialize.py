@@ -1030,3 +1030,38 @@ def test_as_of_pins_every_input_to_what_the_lake_knew_then(lk, tmp_path, cli):
         "2026-11-20T10:00:00",
     )
     assert naive.exit_code == 1 and "has no time zone" in naive.stderr
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        "'{folder}/outside.parquet'",
+        "read_parquet('{folder}/outside.parquet')",
+        "read_csv('{folder}/outside.csv')",
+    ],
+)
+def test_a_training_set_reads_lake_tables_and_nothing_it_cannot_pin(lk, tmp_path, reads):
+    _fill(lk)
+    pq.write_table(
+        pa.table({"user_id": pa.array([1, 2], pa.int64())}), tmp_path / "outside.parquet"
+    )
+    (tmp_path / "outside.csv").write_text("user_id\n1\n2\n")
+    sql = (
+        "SELECT e.user_id, e.event FROM web.events e "
+        f"JOIN {reads.format(folder=tmp_path)} o USING (user_id)"
+    )
+
+    # A file outside the lake has no version to pin: the set could not be rebuilt, and its
+    # audit would not name what fed it.
+    with pytest.raises(
+        QueryRefused,
+        match=r"refused this( at line 1, column \d+)?: it reads lake tables and nothing else",
+    ):
+        lk.materialize("joined", sql=sql, out=tmp_path / "joined")
+    assert lk.training_sets() == []
+    made = lk.materialize(
+        "ranged",
+        sql="SELECT e.user_id, r.n FROM web.events e JOIN range(3) r(n) ON e.user_id = r.n",
+        out=tmp_path / "ranged",
+    )
+    assert made.row_count > 0
