@@ -579,7 +579,7 @@ def materialize(
         raise TrainingSetError("--split-key needs --split, e.g. --split train=0.8,test=0.2.")
     rule = parse_split(split, split_key) if split is not None else None
     moment = parse_as_of(as_of) if as_of is not None else None
-    out = _target(out, storage)
+    out = _target(out, storage, catalog)
     previous = _existing_manifest(out)
     if previous is not None:
         hit = _quick_cache_hit(catalog, storage, name, sql, previous, out, shard_rows, rule, moment)
@@ -707,7 +707,7 @@ def rebuild(
     started = time.perf_counter()
     engine_notes: list[str] = []
     manifest = _load_manifest(catalog, storage, source)
-    out = _target(out, storage)
+    out = _target(out, storage, catalog)
     previous = _existing_manifest(out)
     if previous is not None:
         if (previous.name, previous.version) != (manifest.name, manifest.version):
@@ -890,12 +890,13 @@ def _cache_hit(
     return _intact(previous, out)
 
 
-def _target(out: str | Path, storage: Storage) -> Target:
+def _target(out: str | Path, storage: Storage, catalog: Catalog | CatalogReader) -> Target:
     """``out`` as a training set's folder, checked before anything is read or written.
 
     Raises:
         UnsupportedLocation: the lake's readers would name another folder or prefix than
             the one written (the warehouse's rule, :func:`lake.core.config.location_problem`).
+        TrainingSetError: ``out`` is inside the warehouse or a table's folder.
         OutputFolderNotEmpty: ``out`` is inside another training set's folder or prefix.
     """
     target: Target
@@ -909,8 +910,38 @@ def _target(out: str | Path, storage: Storage) -> Target:
         raise UnsupportedLocation(
             f"The output location {target} {what}; choose a location without {avoid}."
         )
+    _refuse_inside_the_lake(target, storage, catalog)
     _refuse_inside_another_set(target, storage)
     return target
+
+
+def _refuse_inside_the_lake(
+    out: Target, storage: Storage, catalog: Catalog | CatalogReader
+) -> None:
+    """Vacuum deletes the files in a table's folder that no kept version lists, and the
+    warehouse's other folders are the lake's own (objects, staging): a set written there
+    would lose its files under the model trained on it."""
+    where = str(out).rstrip("/")
+
+    def within(folder: str) -> bool:
+        if not is_remote(folder):  # as ``out``: through symlinks
+            folder = str(Path(folder).expanduser().resolve())
+        folder = folder.rstrip("/")
+        return where == folder or where.startswith(folder + "/")
+
+    if within(storage.warehouse):
+        raise TrainingSetError(
+            f"The output folder {out} is inside the lake's warehouse {storage.warehouse}, "
+            f"whose files the lake manages (vacuum deletes what no table version lists): "
+            f"choose a folder outside it."
+        )
+    for table in catalog.list_tables():
+        if within(table.location):
+            raise TrainingSetError(
+                f"The output folder {out} is inside the folder of table {table.name} "
+                f"({table.location}), where vacuum deletes what no table version lists: "
+                f"choose a folder outside it."
+            )
 
 
 def _refuse_inside_another_set(out: Target, storage: Storage) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
@@ -48,8 +49,9 @@ def test_a_training_set_is_never_written_under_another_sets_prefix_but_may_share
     base = _s3_lake(s3_server, monkeypatch)
     with lake.connect() as lk:
         _fill(lk)
-        lk.materialize("churn", sql=SQL, out=f"{base}/a")
+        # "ab" first: listing the prefix "a" as a string prefix would find its objects
         beside = lk.materialize("other", sql=SQL + " WHERE e.user_id = 1", out=f"{base}/ab")
+        lk.materialize("churn", sql=SQL, out=f"{base}/a")
         with pytest.raises(OutputFolderNotEmpty, match="which holds training set churn@1"):
             lk.materialize("small", sql=SQL + " WHERE e.user_id = 2", out=f"{base}/a/sub")
         again = lk.materialize("churn", sql=SQL, out=f"{base}/a")
@@ -119,3 +121,26 @@ def test_a_folder_a_training_set_is_recorded_in_is_not_given_to_another_set_once
         ("churn", 1, str(out)),
         ("small", 1, str(tmp_path / "small")),
     ]
+
+
+def test_a_training_set_is_never_written_inside_the_warehouse_or_a_tables_folder(
+    lk, backend, tmp_path
+):
+    from deltalake import write_deltalake
+
+    from queries.exceptions import TrainingSetError
+
+    _fill(lk)
+    external = tmp_path / "spark" / "orders"
+    write_deltalake(str(external), pa.table({"id": [1, 2]}))
+    lk.register_table("sales.orders", str(external))
+
+    # vacuum deletes every file in a table's folder that no kept version lists: a set
+    # there would lose its files under the model trained on it.
+    for out in (f"{backend.warehouse}/web/events/sets/churn", f"{backend.warehouse}/sets"):
+        with pytest.raises(TrainingSetError, match=r"is inside the lake's warehouse"):
+            lk.materialize("churn", sql=SQL, out=out)
+    with pytest.raises(TrainingSetError, match=r"is inside the folder of table sales\.orders"):
+        lk.materialize("churn", sql=SQL, out=external / "sets")
+    assert lk.training_sets() == []
+    assert not (external / "sets").exists()
