@@ -70,7 +70,6 @@ from typing import TYPE_CHECKING, Any
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
-from catalog.registry import check_training_set_location
 from lake.core.arrow_memory import pages_kept
 from lake.core.config import location_problem
 from lake.core.errors import LakeError, UnsupportedLocation, VersionVacuumed
@@ -600,6 +599,8 @@ def materialize(
                 _refuse_overwrite(out, previous, registered.ref)
             elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
+        from catalog.registry import check_training_set_location  # past a cache hit only
+
         check_training_set_location(
             catalog, str(out), writing=(registered.name, registered.version) if registered else None
         )
@@ -719,6 +720,8 @@ def rebuild(
     try:
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
+        from catalog.registry import check_training_set_location
+
         check_training_set_location(catalog, str(out), writing=(manifest.name, manifest.version))
         staging = _prepare_folder(out, previous)
         try:
