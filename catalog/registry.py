@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from catalog.catalog import Catalog
 from catalog.connection import CoreConnection
@@ -46,6 +46,7 @@ from catalog.exceptions import (
 from catalog.pins import check_pinnable, pin_name, pinning
 from catalog.records import TrainingSetInfo
 from lake.core.errors import CommitConflict, ConfigError
+from lake.core.failpoints import failpoint
 from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
@@ -114,7 +115,9 @@ def register_training_set(
 
     def work(conn: CoreConnection) -> TrainingSetInfo:
         if location is not None:
+            _hold_off_registrations(conn)
             _check_location(conn, location, writing=None)
+            failpoint("training_set_location_checked")
         newest = conn.scalar(
             select(func.max(TRAINING_SETS.c.version)).where(TRAINING_SETS.c.name == name)
         )
@@ -186,6 +189,25 @@ def check_training_set_location(
         TrainingSetLocationTaken: naming the version recorded there.
     """
     catalog.core_transaction(lambda conn: _check_location(conn, location, writing=writing))
+
+
+def _hold_off_registrations(conn: CoreConnection) -> None:
+    """Make other registrations wait for this transaction's end.
+
+    Under READ COMMITTED (Postgres) two writers of different sets could both find a folder
+    free and both commit a version there (pysqlite, too, reads before its implicit BEGIN);
+    a unique index on the location cannot be added, as catalogs written before the check
+    may hold a folder twice."""
+    if conn.dialect.name == "postgresql":
+        # Conflicts with itself and with INSERT, not with reads or foreign-key checks.
+        conn.execute(text("LOCK TABLE training_sets IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        # A write statement, even one that changes no row, begins SQLite's write lock.
+        conn.execute(
+            update(TRAINING_SETS)
+            .where(TRAINING_SETS.c.id.is_(None))
+            .values(location=TRAINING_SETS.c.location)
+        )
 
 
 def _check_location(
