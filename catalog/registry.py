@@ -215,13 +215,18 @@ def _check_location(
 ) -> None:
     # Checked again inside the registering transaction: a writer that staged its shards
     # while another registered the same folder must not become a second owner of it.
-    for row in conn.execute(
-        select(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
-        .where(TRAINING_SETS.c.location == location)
-        .order_by(TRAINING_SETS.c.id)
-    ):
-        if (row.name, row.version) != writing:
-            raise TrainingSetLocationTaken(location, row.name, row.version)
+    recorded = [
+        (row.name, row.version)
+        for row in conn.execute(
+            select(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
+            .where(TRAINING_SETS.c.location == location)
+            .order_by(TRAINING_SETS.c.id)
+        )
+    ]
+    # A catalog written before this check may record one folder for several versions:
+    # each of them may be put back there.
+    if recorded and writing not in recorded:
+        raise TrainingSetLocationTaken(location, *recorded[0])
 
 
 def find_training_set(catalog: Catalog, name: str, version: int | None = None) -> TrainingSetInfo:

@@ -144,3 +144,37 @@ def test_a_training_set_is_never_written_inside_the_warehouse_or_a_tables_folder
         lk.materialize("churn", sql=SQL, out=external / "sets")
     assert lk.training_sets() == []
     assert not (external / "sets").exists()
+
+
+def test_a_set_recorded_in_a_folder_another_version_shared_before_the_check_can_be_put_back(
+    backend, lk, tmp_path
+):
+    import shutil
+
+    from sqlalchemy import create_engine, text
+
+    from catalog.exceptions import TrainingSetLocationTaken
+
+    _fill(lk)
+    out = tmp_path / "churn"
+    lk.materialize("churn", sql=SQL, out=out)
+    small = lk.materialize("small", sql=SQL + " WHERE e.user_id = 1", out=tmp_path / "small")
+    # A catalog written before the lake kept folders apart: churn@1's folder was emptied and
+    # small@1 written into it (main's code allowed that), so both are recorded there.
+    shutil.rmtree(out)
+    shutil.move(tmp_path / "small", out)
+    engine = create_engine(backend.catalog_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE training_sets SET location = :out WHERE name = 'small'"),
+            {"out": str(out)},
+        )
+    engine.dispose()
+    shutil.rmtree(out)  # then lost
+
+    # Either recorded version may be put back in the folder it is recorded in; no other.
+    rebuilt = lk.materialize(from_="small@1", out=out)
+    assert (rebuilt.status, rebuilt.content_hash) == ("rebuilt", small.content_hash)
+    shutil.rmtree(out)
+    with pytest.raises(TrainingSetLocationTaken, match=r"where training set churn@1 is recorded"):
+        lk.materialize("other", sql=SQL + " WHERE e.user_id = 2", out=out)
