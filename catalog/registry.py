@@ -200,7 +200,7 @@ def _hold_off_registrations(conn: CoreConnection) -> None:
     may hold a folder twice."""
     if conn.dialect.name == "postgresql":
         # Conflicts with itself and with INSERT, not with reads or foreign-key checks.
-        conn.execute(text("LOCK TABLE training_sets IN SHARE ROW EXCLUSIVE MODE"))
+        conn.execute(text(f"LOCK TABLE {TRAINING_SETS.name} IN SHARE ROW EXCLUSIVE MODE"))
     else:
         # A write statement, even one that changes no row, begins SQLite's write lock.
         conn.execute(
