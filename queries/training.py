@@ -897,22 +897,25 @@ def _target(out: str | Path, storage: Storage, catalog: Catalog | CatalogReader)
     """``out`` as a training set's folder, checked before anything is read or written.
 
     Raises:
-        UnsupportedLocation: the lake's readers would name another folder or prefix than
-            the one written (the warehouse's rule, :func:`lake.core.config.location_problem`).
+        UnsupportedLocation: the lake's readers would name another S3 prefix than the one
+            written (the warehouse's rule, :func:`lake.core.config.location_problem`).
         TrainingSetError: ``out`` is inside the warehouse or a table's folder.
         OutputFolderNotEmpty: ``out`` is inside another training set's folder or prefix.
     """
     target: Target
     if is_remote(out):
         target = RemoteFolder(str(out).rstrip("/"), storage)
+        # A local folder is not: a set is no Delta table, and every reader of a local
+        # folder (pyarrow, DuckDB, the loaders) takes its path literally, '%41', '?' and
+        # '#' included; sets written there by earlier versions stay readable and rebuildable.
+        problem = location_problem(target.location)
+        if problem:
+            what, avoid = problem
+            raise UnsupportedLocation(
+                f"The output location {target} {what}; choose a location without {avoid}."
+            )
     else:
         target = Path(out).expanduser().resolve()
-    problem = location_problem(str(target))
-    if problem:
-        what, avoid = problem
-        raise UnsupportedLocation(
-            f"The output location {target} {what}; choose a location without {avoid}."
-        )
     _refuse_inside_the_lake(target, storage, catalog)
     _refuse_inside_another_set(target, storage)
     return target
