@@ -30,6 +30,20 @@ class TrainingSetNotFound(LakeError):
         super().__init__(message)
 
 
+class TrainingSetLocationTaken(LakeError):
+    """The folder or prefix is where another training-set version is recorded (its files
+    may be gone from it or not moved in yet): a model or an audit refers to it there."""
+
+    def __init__(self, location: str, name: str, version: int) -> None:
+        self.location, self.name, self.version = location, name, version
+        super().__init__(
+            f"The output folder {location} is where training set {name}@{version} is "
+            f"recorded, and the lake never gives a recorded set's folder to another: write "
+            f"to a new folder, or put {name}@{version} back with `lake materialize --from "
+            f"{name}@{version} --out {location}`."
+        )
+
+
 class SourceNotFound(LakeError):
     """No recorded source matches what ``lake impact --source`` was given, in any spelling."""
 

@@ -24,7 +24,9 @@ versions keep the file until one removes it. A version that removes files and ad
 others (OPTIMIZE, MERGE, UPDATE, DELETE, anything that rewrites files) may copy the
 removed files' rows into the files it adds, so its added files carry the removed files'
 data too; only a version that replaces the whole table's data (an operation whose name
-says OVERWRITE, REPLACE or TRUNCATE) does not. A RESTORE re-adds old files with their
+says OVERWRITE, TRUNCATE or REPLACE TABLE) does not. Replacing some rows is a rewrite:
+a reparse (``INGEST LOGS (REPLACE LINES)``) or a ``replaceWhere`` rewrites the files
+holding those rows, other sources' rows included. A RESTORE re-adds old files with their
 data. So:
 
 * ``data_in(v)``: the versions whose data is in version ``v`` (audit lists the runs and
@@ -75,7 +77,8 @@ MODEL_NAMESPACE = "lake.models"
 RULE = (
     "A version holds the data of the files it adds; later versions hold it while they keep "
     "those files, and files added by a version that removed some of them (a rewrite such as "
-    "OPTIMIZE, MERGE, UPDATE or DELETE) hold it too; an OVERWRITE/REPLACE ends it."
+    "OPTIMIZE, MERGE, UPDATE, DELETE or a replacement of some rows) hold it too; an "
+    "OVERWRITE or REPLACE TABLE ends it."
 )
 
 
@@ -96,7 +99,9 @@ class VersionFacts:
 def carries_data(operation: str) -> bool:
     """Whether the files a version adds may carry rows of the files it removes."""
     upper = operation.upper()
-    return not any(word in upper for word in ("OVERWRITE", "REPLACE", "TRUNCATE"))
+    # "REPLACE" alone also names replacing some rows (a reparse's REPLACE LINES), whose
+    # rewritten files keep every other row: only a table's replacement ends its data.
+    return not any(word in upper for word in ("OVERWRITE", "REPLACE TABLE", "TRUNCATE"))
 
 
 def _appends_only(fact: VersionFacts) -> bool:

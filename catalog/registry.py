@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from catalog.catalog import Catalog
 from catalog.connection import CoreConnection
@@ -37,10 +37,16 @@ from catalog.definitions import (
     VERSIONS,
     jsonable,
 )
-from catalog.exceptions import ModelExists, ModelNotFound, TrainingSetNotFound
+from catalog.exceptions import (
+    ModelExists,
+    ModelNotFound,
+    TrainingSetLocationTaken,
+    TrainingSetNotFound,
+)
 from catalog.pins import check_pinnable, pin_name, pinning
 from catalog.records import TrainingSetInfo
 from lake.core.errors import CommitConflict, ConfigError
+from lake.core.failpoints import failpoint
 from lake.core.names import TableName, TableVersion, check_model_version, model_version
 
 REGISTER_ATTEMPTS = 12
@@ -102,9 +108,16 @@ def register_training_set(
     ``manifest(version)`` builds the manifest once the version number is known. The
     version is ``1`` + the newest registered one; two writers racing for the same number
     are resolved by the unique constraint and a retry.
+
+    Raises:
+        TrainingSetLocationTaken: another training-set version is recorded at ``location``.
     """
 
     def work(conn: CoreConnection) -> TrainingSetInfo:
+        if location is not None:
+            _hold_off_registrations(conn)
+            _check_location(conn, location, writing=None)
+            failpoint("training_set_location_checked")
         newest = conn.scalar(
             select(func.max(TRAINING_SETS.c.version)).where(TRAINING_SETS.c.name == name)
         )
@@ -164,6 +177,56 @@ def _register_with_retries(
             # Jittered backoff: writers that took the same number do not collide again.
             time.sleep(random.uniform(0.02, 0.1) * min(2**attempt, 16))  # jittered backoff
     raise AssertionError("unreachable")
+
+
+def check_training_set_location(
+    catalog: Catalog, location: str, *, writing: tuple[str, int] | None
+) -> None:
+    """Refuse ``location`` when another training-set version than ``writing`` (``(name,
+    version)``; None for a version not registered yet) is recorded there.
+
+    Raises:
+        TrainingSetLocationTaken: naming the version recorded there.
+    """
+    catalog.core_transaction(lambda conn: _check_location(conn, location, writing=writing))
+
+
+def _hold_off_registrations(conn: CoreConnection) -> None:
+    """Make other registrations wait for this transaction's end.
+
+    Under READ COMMITTED (Postgres) two writers of different sets could both find a folder
+    free and both commit a version there (pysqlite, too, reads before its implicit BEGIN);
+    a unique index on the location cannot be added, as catalogs written before the check
+    may hold a folder twice."""
+    if conn.dialect.name == "postgresql":
+        # Conflicts with itself and with INSERT, not with reads or foreign-key checks.
+        conn.execute(text(f"LOCK TABLE {TRAINING_SETS.name} IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        # A write statement, even one that changes no row, begins SQLite's write lock.
+        conn.execute(
+            update(TRAINING_SETS)
+            .where(TRAINING_SETS.c.id.is_(None))
+            .values(location=TRAINING_SETS.c.location)
+        )
+
+
+def _check_location(
+    conn: CoreConnection, location: str, *, writing: tuple[str, int] | None
+) -> None:
+    # Checked again inside the registering transaction: a writer that staged its shards
+    # while another registered the same folder must not become a second owner of it.
+    recorded = [
+        (row.name, row.version)
+        for row in conn.execute(
+            select(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
+            .where(TRAINING_SETS.c.location == location)
+            .order_by(TRAINING_SETS.c.id)
+        )
+    ]
+    # A catalog written before this check may record one folder for several versions:
+    # each of them may be put back there.
+    if recorded and writing not in recorded:
+        raise TrainingSetLocationTaken(location, *recorded[0])
 
 
 def find_training_set(catalog: Catalog, name: str, version: int | None = None) -> TrainingSetInfo:

@@ -437,12 +437,13 @@ class PreparedQuery:
         order = sorted(self.lake, key=lambda index: self.statement.tables[index].start)
         return [(self.statement.tables[index], self.lake[index]) for index in order]
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
         """A connection to run this statement on: a cursor of the lake's shared database, or
-        for a read-only statement a database locked to the files it reads."""
+        for a read-only statement a database locked to the files it reads (spilling to
+        ``temp_directory``, a private empty folder, when given)."""
         if self.read_only:
             paths = sorted({p for _, paths in self.reads.values() for p in paths})
-            return session.locked_connection(self.storage, paths)
+            return session.locked_connection(self.storage, paths, temp_directory=temp_directory)
         return session.shared_cursor(self.storage, lake_files_only=self.lake_files_only)
 
     def cursor(
@@ -586,7 +587,9 @@ class PreparedQuery:
         """One sentence for a DuckDB error met running ``rewritten``."""
         found = session.DuckError.read(error)
         kind = found.kind.lower()
-        if kind in ("io", "http") and self.reads:
+        # A locked database refuses a missing file's path as a pattern it may not glob:
+        # "permission" there is a vacuumed version as often as a file outside the lake.
+        if kind in ("io", "http", "permission") and self.reads:
             vacuumed = self._vacuumed()
             if vacuumed is not None:
                 return vacuumed

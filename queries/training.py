@@ -63,7 +63,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,12 +71,12 @@ from typing import TYPE_CHECKING, Any
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
 from lake.core.arrow_memory import pages_kept
-from lake.core.errors import LakeError, VersionVacuumed
+from lake.core.config import location_problem
+from lake.core.errors import LakeError, UnsupportedLocation, VersionVacuumed
 from lake.core.failpoints import failpoint
 from lake.core.names import TableVersion, check_name, parse_ref
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
-from queries import session
 from queries.assets import localize
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
@@ -348,6 +348,14 @@ class _Prepared:
     query: PreparedQuery
     order: OrderPlan
     columns: int
+    cursor: duckdb.DuckDBPyConnection = field(repr=False)
+    """A database locked to the pinned versions' files (:meth:`close` it)."""
+    spill: str = field(repr=False)
+    """The private folder DuckDB may spill to (sorting a large set)."""
+
+    def close(self) -> None:
+        self.cursor.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     @property
     def sql(self) -> str:
@@ -374,14 +382,17 @@ def _prepare(
     catalog: Catalog,
     storage: Storage,
     sql: str,
-    cursor: duckdb.DuckDBPyConnection,
     *,
     pins: Sequence[tuple[str, int]] | None = None,
     as_of: datetime | None = None,
 ) -> _Prepared:
     """Parse ``sql`` once, pin every table it reads (for a rebuild: the n-th reference in
-    the text to the n-th of ``pins``) and bind it on ``cursor``: ``DESCRIBE`` reads no data,
-    and its errors point into the user's own text."""
+    the text to the n-th of ``pins``) and bind it: ``DESCRIBE`` reads no data, and its
+    errors point into the user's own text.
+
+    The query runs read-only, in a database that can read the pinned versions' files and
+    nothing else: a file outside the lake (``FROM 'x.parquet'``, ``read_csv(...)``) has no
+    version to pin, so the set could not be rebuilt and its audit would not name it."""
     statement = parse_statement(sql)
     order = plan_order(statement)
     resolver = Resolver(catalog, storage)
@@ -389,12 +400,23 @@ def _prepare(
     travel = _pinned(statement, resolver, pins) if pins is not None else None
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
-    query = prepare(resolver, statement, travel=travel)
-    columns = query.run(
-        lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
-        edits=((0, 0, "DESCRIBE "), *order.trimmed()),
-    )
-    return _Prepared(query, order, columns)
+    query = prepare(resolver, statement, read_only=True, travel=travel)
+    spill = tempfile.mkdtemp(prefix="lake-spill-")
+    try:
+        cursor = query.connect(temp_directory=spill)
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    prepared = _Prepared(query, order, 0, cursor, spill)
+    try:
+        columns = query.run(
+            lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+            edits=((0, 0, "DESCRIBE "), *order.trimmed()),
+        )
+    except BaseException:
+        prepared.close()
+        raise
+    return replace(prepared, columns=columns)
 
 
 def _pinned(
@@ -475,11 +497,11 @@ def parse_as_of(value: str | datetime) -> datetime:
 
 def _stream(
     prepared: _Prepared,
-    cursor: duckdb.DuckDBPyConnection,
     engine: Engine | None = None,
     notes: list[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Run the ordered query and stream its rows."""
+    cursor = prepared.cursor
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
@@ -556,7 +578,7 @@ def materialize(
         raise TrainingSetError("--split-key needs --split, e.g. --split train=0.8,test=0.2.")
     rule = parse_split(split, split_key) if split is not None else None
     moment = parse_as_of(as_of) if as_of is not None else None
-    out = _target(out, storage)
+    out = _target(out, storage, catalog)
     previous = _existing_manifest(out)
     if previous is not None:
         hit = _quick_cache_hit(catalog, storage, name, sql, previous, out, shard_rows, rule, moment)
@@ -564,9 +586,8 @@ def materialize(
             return _result(previous, out, "cached", started, hit.run_id)
     # Past a cache hit the catalog is written (runs, lineage, the new version): the full one.
     catalog = full_catalog(catalog)
-    cursor = session.shared_cursor(storage)
+    prepared = _prepare(catalog, storage, sql, as_of=moment)
     try:
-        prepared = _prepare(catalog, storage, sql, cursor, as_of=moment)
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(
             catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
@@ -578,6 +599,11 @@ def materialize(
                 _refuse_overwrite(out, previous, registered.ref)
             elif _cache_hit(previous, registered, out, shard_rows):
                 return _result(previous, out, "cached", started, registered.run_id)
+        from catalog.registry import check_training_set_location  # past a cache hit only
+
+        check_training_set_location(
+            catalog, str(out), writing=(registered.name, registered.version) if registered else None
+        )
         staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
@@ -593,7 +619,7 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, cursor, engine, notes)
+                schema, batches = _stream(prepared, engine, notes)
                 written, split_json = _write(
                     storage,
                     batches,
@@ -656,7 +682,7 @@ def materialize(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
-        cursor.close()
+        prepared.close()
     return _result(manifest, out, status, started, run_id, notes)
 
 
@@ -682,7 +708,7 @@ def rebuild(
     started = time.perf_counter()
     engine_notes: list[str] = []
     manifest = _load_manifest(catalog, storage, source)
-    out = _target(out, storage)
+    out = _target(out, storage, catalog)
     previous = _existing_manifest(out)
     if previous is not None:
         if (previous.name, previous.version) != (manifest.name, manifest.version):
@@ -690,11 +716,13 @@ def rebuild(
         if previous.content_hash == manifest.content_hash and _intact(previous, out):
             return _result(previous, out, "cached", started, previous.run_id)
     pins = _recorded_pins(manifest)
-    cursor = session.shared_cursor(storage)
+    prepared = _prepare(catalog, storage, manifest.sql, pins=pins)
     try:
-        prepared = _prepare(catalog, storage, manifest.sql, cursor, pins=pins)
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)
+        from catalog.registry import check_training_set_location
+
+        check_training_set_location(catalog, str(out), writing=(manifest.name, manifest.version))
         staging = _prepare_folder(out, previous)
         try:
             run_id = catalog.start_run(
@@ -705,7 +733,7 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, cursor, engine, engine_notes)
+                schema, batches = _stream(prepared, engine, engine_notes)
                 written, split_json = _write(
                     storage,
                     batches,
@@ -754,7 +782,7 @@ def rebuild(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
-        cursor.close()
+        prepared.close()
     notes = (
         ()
         if identical
@@ -865,10 +893,83 @@ def _cache_hit(
     return _intact(previous, out)
 
 
-def _target(out: str | Path, storage: Storage) -> Target:
+def _target(out: str | Path, storage: Storage, catalog: Catalog | CatalogReader) -> Target:
+    """``out`` as a training set's folder, checked before anything is read or written.
+
+    Raises:
+        UnsupportedLocation: the lake's readers would name another S3 prefix than the one
+            written (the warehouse's rule, :func:`lake.core.config.location_problem`).
+        TrainingSetError: ``out`` is inside the warehouse or a table's folder.
+        OutputFolderNotEmpty: ``out`` is inside another training set's folder or prefix.
+    """
+    target: Target
     if is_remote(out):
-        return RemoteFolder(str(out), storage)
-    return Path(out).expanduser().resolve()
+        target = RemoteFolder(str(out).rstrip("/"), storage)
+        # A local folder is not: a set is no Delta table, and every reader of a local
+        # folder (pyarrow, DuckDB, the loaders) takes its path literally, '%41', '?' and
+        # '#' included; sets written there by earlier versions stay readable and rebuildable.
+        problem = location_problem(target.location)
+        if problem:
+            what, avoid = problem
+            raise UnsupportedLocation(
+                f"The output location {target} {what}; choose a location without {avoid}."
+            )
+    else:
+        target = Path(out).expanduser().resolve()
+    _refuse_inside_the_lake(target, storage, catalog)
+    _refuse_inside_another_set(target, storage)
+    return target
+
+
+def _refuse_inside_the_lake(
+    out: Target, storage: Storage, catalog: Catalog | CatalogReader
+) -> None:
+    """Vacuum deletes the files in a table's folder that no kept version lists, and the
+    warehouse's other folders are the lake's own (objects, staging): a set written there
+    would lose its files under the model trained on it."""
+    where = str(out).rstrip("/")
+
+    def within(folder: str) -> bool:
+        if not is_remote(folder):  # as ``out``: through symlinks
+            folder = str(Path(folder).expanduser().resolve())
+        folder = folder.rstrip("/")
+        return where == folder or where.startswith(folder + "/")
+
+    if within(storage.warehouse):
+        raise TrainingSetError(
+            f"The output folder {out} is inside the lake's warehouse {storage.warehouse}, "
+            f"whose files the lake manages (vacuum deletes what no table version lists): "
+            f"choose a folder outside it."
+        )
+    for table in catalog.list_tables():
+        if within(table.location):
+            raise TrainingSetError(
+                f"The output folder {out} is inside the folder of table {table.name} "
+                f"({table.location}), where vacuum deletes what no table version lists: "
+                f"choose a folder outside it."
+            )
+
+
+def _refuse_inside_another_set(out: Target, storage: Storage) -> None:
+    """A set written inside another set's folder would become part of it for every loader
+    (``pandas.read_parquet(DIR)`` and ``pyarrow.dataset`` read subfolders): the files a
+    model was trained on would silently gain rows."""
+    if isinstance(out, RemoteFolder):
+        bucket_and_key = out.location[len("s3://") :].split("/")
+        enclosing: list[Target] = [
+            RemoteFolder("s3://" + "/".join(bucket_and_key[:end]), storage)
+            for end in range(len(bucket_and_key) - 1, 1, -1)
+        ]
+    else:
+        enclosing = list(out.parents)
+    for folder in enclosing:
+        holds = _existing_manifest(folder)
+        if holds is not None:
+            raise OutputFolderNotEmpty(
+                f"The output folder {out} is inside {folder}, which holds training set "
+                f"{holds.name}@{holds.version}, and every loader of that folder would read "
+                f"the new files as part of it: choose a folder outside {folder}."
+            )
 
 
 def _intact(manifest: Manifest, out: Target) -> bool:

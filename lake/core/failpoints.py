@@ -21,6 +21,8 @@ points, in the order a write reaches them:
 * ``after_delta_commit``: the Delta commit is made, the catalog has not recorded it;
 * ``catalog_write``: inside the catalog transaction that records a version, before it commits;
 * ``materialize_shards``: a training set's shards are written, nothing is registered;
+* ``training_set_location_checked``: inside the transaction that registers a training set,
+  its output folder found free, the version not yet inserted (``catalog.registry``);
 * ``materialize_registered``: registered in the catalog, files not yet moved into place;
 * ``materialize_install``: shards moved into the output folder, the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum

@@ -420,3 +420,39 @@ def test_audit_and_impact_trees_show_brackets_in_paths_and_sql_as_they_are(lk, c
     impact = cli("impact", "--source", "logs[2024]/app.log")
     assert impact.exit_code == 0, impact.stderr
     assert "logs[2024]" in impact.stdout and "visit_model@1" in impact.stdout
+
+
+def test_a_reparse_that_rewrites_a_compacted_file_keeps_the_other_sources_in_its_lineage(
+    lk, tmp_path
+):
+    lines = APACHE.read_text().splitlines(keepends=True)
+    (tmp_path / "good.log").write_text("".join(lines[:20]))
+    (tmp_path / "bad.log").write_text("".join(lines[20:40]))
+    good = lk.ingest_logs("web.access", str(tmp_path / "good.log"), preset="apache-combined")
+    lk.ingest_logs("web.access", str(tmp_path / "bad.log"), preset="apache-combined")
+    lk.optimize("web.access")  # one file holds both sources' rows
+    lk.ingest_logs(
+        "web.access", str(tmp_path / "bad.log"), preset="apache-combined", reparse=True
+    )  # rewrites that file: good.log's rows stay in the file it writes
+    assert lk.sql("SELECT count(*) AS n FROM web.access").rows() == [{"n": 40}]
+    lk.materialize("visits", sql="SELECT client_ip, status FROM web.access", out=tmp_path / "v")
+    lk.register_model("visit_model", training_set="visits")
+
+    impact = lk.impact(source=(tmp_path / "good.log").resolve().as_uri()).to_json()
+    audit = lk.audit("visit_model").to_json()
+
+    assert [m["name"] for m in impact["models"]] == ["visit_model"]
+    assert [(v["table"], v["version"]) for v in impact["table_versions"]] == [
+        ("web.access", v) for v in range(4)
+    ]
+    (access,) = audit["training_set"]["inputs"]
+    assert good.run_id in [c["run"]["run_id"] for c in access["data_from"]]
+    sources = {s["name"] for c in access["data_from"] for s in c["sources"]}
+    assert (tmp_path / "good.log").resolve().as_uri() in sources
+
+
+def test_a_rewrite_of_some_rows_carries_the_rest_and_only_a_whole_table_replace_ends_them():
+    assert carries_data("INGEST LOGS (REPLACE LINES)")  # an overwrite with a predicate
+    assert carries_data("WRITE")  # Delta's replaceWhere, deltalake's predicate overwrite
+    assert not carries_data("REPLACE TABLE AS SELECT")
+    assert not carries_data("EXTRACT OVERWRITE") and not carries_data("TRUNCATE")

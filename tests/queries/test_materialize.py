@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC
 from decimal import Decimal
 
@@ -1030,3 +1031,71 @@ def test_as_of_pins_every_input_to_what_the_lake_knew_then(lk, tmp_path, cli):
         "2026-11-20T10:00:00",
     )
     assert naive.exit_code == 1 and "has no time zone" in naive.stderr
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        "'{folder}/outside.parquet'",
+        "read_parquet('{folder}/outside.parquet')",
+        "read_csv('{folder}/outside.csv')",
+    ],
+)
+def test_a_training_set_reads_lake_tables_and_nothing_it_cannot_pin(lk, tmp_path, reads):
+    _fill(lk)
+    pq.write_table(
+        pa.table({"user_id": pa.array([1, 2], pa.int64())}), tmp_path / "outside.parquet"
+    )
+    (tmp_path / "outside.csv").write_text("user_id\n1\n2\n")
+    sql = (
+        "SELECT e.user_id, e.event FROM web.events e "
+        f"JOIN {reads.format(folder=tmp_path)} o USING (user_id)"
+    )
+
+    # A file outside the lake has no version to pin: the set could not be rebuilt, and its
+    # audit would not name what fed it.
+    with pytest.raises(
+        QueryRefused,
+        match=r"refused this( at line 1, column \d+)?: it reads lake tables and nothing else",
+    ):
+        lk.materialize("joined", sql=sql, out=tmp_path / "joined")
+    assert lk.training_sets() == []
+    made = lk.materialize(
+        "ranged",
+        sql="SELECT e.user_id, r.n FROM web.events e JOIN range(3) r(n) ON e.user_id = r.n",
+        out=tmp_path / "ranged",
+    )
+    assert made.row_count > 0
+
+
+def test_a_training_set_holds_positive_zero_where_the_table_holds_negative_zero(lk, tmp_path):
+    values = [-0.0, 0.0, 1.5]
+    lk.write_table(
+        "num.z",
+        pa.table(
+            {
+                "k": [1, 1, 2],
+                "x": values,
+                "xs": [[v] for v in values],
+                "s": [{"v": v} for v in values],
+            }
+        ),
+    )
+    kept = lk.sql("SELECT x FROM num.z").rows()
+    assert sorted(math.copysign(1, r["x"]) for r in kept) == [-1, 1, 1]
+
+    # Every output column is a sort key (the ordering rule), and DuckDB writes a sort key's
+    # normalized value: rows apart only by the sign of a zero tie, and must not decide the
+    # bytes by the order they tie in.
+    made = lk.materialize(
+        "zeros", sql="SELECT k, x, xs, s FROM num.z ORDER BY k", out=tmp_path / "z"
+    )
+    got = pq.read_table(tmp_path / "z").to_pylist()
+    assert [(r["k"], r["x"], r["xs"], r["s"]) for r in got] == [
+        (1, 0.0, [0.0], {"v": 0.0}),
+        (1, 0.0, [0.0], {"v": 0.0}),
+        (2, 1.5, [1.5], {"v": 1.5}),
+    ]
+    assert all(math.copysign(1, v) == 1 for r in got for v in (r["x"], r["xs"][0], r["s"]["v"]))
+    rebuilt = lk.materialize(from_="zeros@1", out=tmp_path / "again")
+    assert rebuilt.content_hash == made.content_hash

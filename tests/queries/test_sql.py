@@ -290,7 +290,8 @@ def test_a_version_that_does_not_exist_names_the_latest(web_logs):
         web_logs.sql("SELECT * FROM web.logs VERSION AS OF 7")
 
 
-def test_a_vacuumed_version_is_a_clear_error_and_newer_versions_still_read(lk):
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_vacuumed_version_is_a_clear_error_and_newer_versions_still_read(lk, read_only):
     lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
     lk.write_table("ml.labels", pa.table({"id": [3]}), mode="overwrite")
     info = lk.catalog.get_table(TableName.parse("ml.labels"))
@@ -299,7 +300,7 @@ def test_a_vacuumed_version_is_a_clear_error_and_newer_versions_still_read(lk):
         VacuumedVersion,
         match=r"Version 0 of ml\.labels can no longer be read: vacuum removed its data files",
     ) as caught:
-        lk.sql("SELECT * FROM ml.labels VERSION AS OF 0")
+        lk.sql("SELECT * FROM ml.labels VERSION AS OF 0", read_only=read_only)
     assert isinstance(caught.value, VersionVacuumed)
     assert lk.sql("SELECT id FROM ml.labels").rows() == [{"id": 3}]
 
