@@ -56,7 +56,13 @@ _LOG4J_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
 )
-_SYSLOG_TIME = r"[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+_SYSLOG_TIME = (
+    r"(?:[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+    # RFC 3339, as rsyslog's RSYSLOG_FileFormat (Debian 12's default) and syslog-ng's ISO
+    # stamps write it: a year, a fraction and an offset, so the time is exact.
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))"
+)
+_RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
 
 
 @dataclass(frozen=True)
@@ -158,24 +164,30 @@ PRESETS: dict[str, Preset] = {
         r"(?P<message>(?s:.*))$",
         ints=("priority", "pid"),
         time="time",
-        time_formats=("%b %d %H:%M:%S",),
+        time_formats=("%b %d %H:%M:%S", "iso8601"),
         optional=("priority", "host", "program", "subsystem", "pid"),
-        multiline_start=r"^(?:<\d{1,3}>)?" + _SYSLOG_TIME + " ",
-        description="BSD syslog (RFC 3164; Linux and macOS files): no year in the time, "
-        "host and pid optional",
+        # An RFC 5424 line starts a record too: it fails this preset on its own, not as a
+        # continuation of the line above.
+        multiline_start=r"^(?:(?:<\d{1,3}>)?" + _SYSLOG_TIME + " |" + _RFC5424_HEAD + ")",
+        description="BSD syslog (RFC 3164; Linux and macOS files), its time without a year "
+        "or RFC 3339 (rsyslog's file format); host and pid optional",
         example="<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick on /dev/pts/8",
     ),
     "syslog-rfc5424": Preset(
         "syslog-rfc5424",
         r"^<(?P<priority>\d{1,3})>(?P<version>\d{1,2}) (?P<time>\S+) (?P<host>\S+) "
         r"(?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
-        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>(?s:.*)))?$",
+        # A UTF-8 MSG starts with a BOM (RFC 5424 6.4): it marks the encoding, it is no text.
+        # (the BOM written as itself: RE2, Arrow's engine, has no \u escape)
+        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: "
+        "\ufeff?"
+        r"(?P<message>(?s:.*)))?$",
         ints=("priority", "version"),
         time="time",
         time_formats=("iso8601",),
         optional=("time", "host", "app", "procid", "msgid", "structured_data", "message"),
         nil="-",
-        multiline_start=r"^<\d{1,3}>\d{1,2} ",
+        multiline_start="^" + _RFC5424_HEAD,
         description="IETF syslog (RFC 5424); '-' is null",
         example="<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
         '[exampleSDID@32473 iut="3" eventSource="Application"] An application event',

