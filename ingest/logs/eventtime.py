@@ -104,7 +104,8 @@ REASONS = (
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%s", "%C")
 _NUMERIC = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
-_MAX_SHOWN = 64
+SHOWN_CHARS = 64
+"""Characters of a value an ``_error`` text quotes at most."""
 
 
 @dataclass(frozen=True)
@@ -494,9 +495,7 @@ class EventTimeParser:
         return EventTimes(times, errors, counts)
 
     def _message(self, kind: str, value: str | None) -> str:
-        v = (value or "").strip()
-        if len(v) > _MAX_SHOWN:
-            v = v[:_MAX_SHOWN] + "..."
+        v = shown(value)
         if kind == "before_earliest":
             return (
                 f"event time '{v}' is before {_day(self.earliest)}: not used (widen the "
@@ -562,6 +561,12 @@ def _arrow_first_format(text: pa.Array, fmt: str) -> pa.Array | None:
     if micros is not None:
         parsed = pc.add(parsed.cast(pa.int64()), micros).cast(parsed.type)
     return _to_utc(parsed)
+
+
+def shown(value: str | None) -> str:
+    """A value as an ``_error`` text quotes it: stripped, cut to :data:`SHOWN_CHARS`."""
+    v = (value or "").strip()
+    return v[:SHOWN_CHARS] + "..." if len(v) > SHOWN_CHARS else v
 
 
 def _day(t: datetime) -> str:

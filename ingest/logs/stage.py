@@ -125,6 +125,7 @@ from ingest.logs.textlogs import (
     choose_preset,
     looks_like_json,
     parse_text,
+    part_notes,
     text_format,
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
@@ -816,6 +817,8 @@ class _Batch:
     raw_bytes: list[bytes | None] | None = None  # original bytes where the text is not exact
     texts: dict[str, pa.Array] | None = None  # text records: each group's text
     text: TextFormat | None = None  # text records: the format they were parsed with
+    notes: list[str | None] | None = None
+    """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
 
 
 @dataclass
@@ -1273,6 +1276,7 @@ class _Stage:
             raw_bytes=raw_bytes,
             texts=texts,
             text=self.file_text,
+            notes=part_notes(self.file_text, texts),
         )
 
     # -- per batch --------------------------------------------------------------------
@@ -1297,7 +1301,7 @@ class _Stage:
         counts[1] += sum(1 for e in batch.errors if e is not None) if batch.errors else 0
         self.records += n
         times = None
-        record_errors = batch.errors
+        record_errors = _combine(batch.errors, batch.notes, n)
         if not schema.has_time:
             # No time field yet: should a later batch bring one, these records have none.
             self.file_times["no_value"] += n
@@ -1306,7 +1310,7 @@ class _Stage:
             times = found.times
             self.file_times.update(found.counts)
             if found.errors is not None:
-                record_errors = _combine(batch.errors, found.errors, n)
+                record_errors = _combine(record_errors, found.errors, n)
         errors = array_of(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
         columns = [
             *data,

@@ -16,6 +16,7 @@ back-references) runs on Python's ``re`` instead, record by record.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -29,8 +30,8 @@ import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from ingest.logs import inference as inf
-from ingest.logs.eventtime import EventTimeParser, TimeRules
-from lake.core.arrow_values import FALSE, array, scalar
+from ingest.logs.eventtime import EventTimeParser, TimeRules, shown
+from lake.core.arrow_values import FALSE, TRUE, array, scalar
 
 MAX_RECORD_LINES = 10_000
 """Lines joined into one multi-line record at most; the rest starts a new record (flagged)."""
@@ -38,9 +39,12 @@ RECORD_CUT_ERROR = f"multi-line record longer than {MAX_RECORD_LINES} lines: con
 
 _HTTP_REQUEST = (
     # Apache and NGINX write a quote inside the request as \" (kept as written, as in the
-    # referrer and the agent); every request read before is read the same way.
-    r'"(?:(?P<method>[A-Z]+) (?P<path>(?:[^" ]|\\")*)(?: (?P<protocol>(?:[^"]|\\")*))?'
-    r'|(?:[^"]|\\")*)" '
+    # referrer and the agent). The request is kept as logged; its parts are split as NGINX
+    # reads a request line: the protocol is its last word when that is HTTP/x.y, the path
+    # all between (spaces too). Bytes that are no request line (a TLS handshake sent to a
+    # plain HTTP port) leave the parts null, with a note (:data:`REQUEST_PARTS`).
+    r'"(?P<request>(?P<method>[A-Z][A-Z_-]*) (?P<path>(?:[^"]|\\")*?)'
+    r'(?: (?P<protocol>HTTP/\d+(?:\.\d+)?))?|(?:[^"]|\\")*)" '
     r"(?P<status>\d{3}|-) (?P<bytes>\d+|-)"
     r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
 )
@@ -66,6 +70,30 @@ _RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
 
 
 @dataclass(frozen=True)
+class Parts:
+    """A group whose text is split into other groups (an access log's request into method,
+    path and protocol). Text there that gives none of them is kept whole and gets a note in
+    ``_error`` (the record is parsed, not failed): its nulls say why. ``nil`` texts mean
+    nothing was there to split (Apache's ``"-"``, NGINX's ``""``) and get none."""
+
+    whole: str
+    parts: tuple[str, ...]
+    shape: str
+    """What the whole's text is when it splits ("an HTTP request line")."""
+    nil: tuple[str, ...] = ("", "-")
+
+    def note(self, value: str | None) -> str:
+        names = ", ".join(self.parts[:-1]) + " and " + self.parts[-1]
+        return (
+            f"{self.whole} '{shown(value)}' is no {self.shape}: {names} are null "
+            f"({self.whole} keeps it as logged)"
+        )
+
+
+REQUEST_PARTS = Parts("request", ("method", "path", "protocol"), "HTTP request line")
+
+
+@dataclass(frozen=True)
 class Preset:
     """A named layout: its pattern, the types of its groups, how to read its time, where a
     multi-line record starts, and a line written after the documented layout."""
@@ -84,6 +112,7 @@ class Preset:
     """The text that means "absent" in an optional group ("-" in RFC 5424)."""
     time_fields: tuple[str, ...] = ()
     """Groups joined (by a space) into the event time when the time is split (HDFS)."""
+    parts: Parts | None = None
     description: str = ""
     example: str = ""
 
@@ -111,6 +140,7 @@ PRESETS: dict[str, Preset] = {
         time="time",
         time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        parts=REQUEST_PARTS,
         description="Apache httpd access log, Combined or Common Log Format",
         example='127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" '
         '200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
@@ -122,6 +152,7 @@ PRESETS: dict[str, Preset] = {
         time="time",
         time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        parts=REQUEST_PARTS,
         description="NGINX access log, log_format combined",
         example='192.168.1.20 - - [28/Jul/2006:10:27:10 -0300] "GET /cgi-bin/try/ HTTP/1.0" '
         '200 3395 "-" "Mozilla/5.0"',
@@ -484,6 +515,26 @@ def parse_text(
     return pa.Table.from_arrays(typed, schema=pa.schema(fields)), errors
 
 
+def part_notes(fmt: TextFormat, texts: dict[str, pa.Array]) -> list[str | None] | None:
+    """The ``_error`` note of each record whose preset's :class:`Parts` whole holds text
+    that split into none of its parts (None where it did, or when no record has one);
+    ``texts`` as :func:`parse_text` fills them."""
+    split = fmt.preset.parts if fmt.preset is not None else None
+    if split is None:
+        return None
+    whole = texts[split.whole]
+    unsplit = pc.and_(
+        pc.invert(pc.fill_null(pc.is_in(whole, value_set=array(split.nil, pa.string())), TRUE)),
+        functools.reduce(pc.and_, [pc.is_null(texts[g]) for g in split.parts]),
+    )
+    if not pc.any(unsplit).as_py():
+        return None
+    notes: list[str | None] = [None] * len(whole)
+    for i in pc.indices_nonzero(unsplit).to_pylist():
+        notes[i] = split.note(whole[i].as_py())
+    return notes
+
+
 PARALLEL_RECORDS = 16_384
 """Records from which a text chunk is parsed on several threads, in slices of at least this
 many.
@@ -610,6 +661,7 @@ class _Splitter:
         middle = pc.split_pattern(_element(parts, 2), " ")
         out = {g: _element(head, i) for i, g in enumerate(self.head) if g is not None}
         out["time"] = pc.utf8_slice_codeunits(_element(head, len(self.head)), 1, -2)
+        out["request"] = _element(parts, 1)
         for i, g in enumerate(("method", "path", "protocol")):
             out[g] = _element(request, i)
         out["status"] = _element(middle, 1)
@@ -621,7 +673,8 @@ class _Splitter:
 
 _FIELD = r'[^\s"\[\]\\]+'
 _STRICT_TAIL = (
-    r' \[[^\]"\\]+\] "[A-Z]+ [^" \\]* [^"\\]*" (?:\d{3}|-) (?:\d+|-) "[^"\\]*" "[^"\\]*"$'
+    r' \[[^\]"\\]+\] "[A-Z][A-Z_-]* [^" \\]* HTTP/\d+(?:\.\d+)?" (?:\d{3}|-) (?:\d+|-) '
+    r'"[^"\\]*" "[^"\\]*"$'
 )
 _SPLITTERS = {
     "apache-combined": _Splitter(

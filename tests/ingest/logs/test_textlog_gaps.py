@@ -9,9 +9,9 @@ Samples: ``tests/data/real-logs`` (see its README); small odd files are written 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from lake.core.names import TableName
 from tests.conftest import DATA
@@ -116,3 +116,62 @@ def test_rfc5424_lines_keep_nil_values_escaped_brackets_and_a_message_without_it
     as_bsd = lk.ingest_logs("sys.ietf_as_bsd", str(path), preset="syslog")
     assert (as_bsd.records_read, as_bsd.records_failed) == (5, 5)
     assert [r["_line"] for r in _rows(lk, "sys.ietf_as_bsd")] == [1, 2, 3, 4, 5]
+
+
+# -- 2. Access logs with bytes that are no HTTP request ----------------------------------
+
+_TLS = "\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xFC\\x03\\x03\\xB5"  # as nginx escapes them
+_REQUESTS = [
+    # (request as logged, method, path, protocol, _error)
+    (
+        _TLS,
+        None,
+        None,
+        None,
+        f"request '{_TLS}' is no HTTP request line: method, path and "
+        "protocol are null (request keeps it as logged)",
+    ),
+    ("-", None, None, None, None),  # nothing was received (Apache's 408)
+    ("", None, None, None, None),  # nginx: the connection closed before a request
+    ("GET /a b c HTTP/1.1", "GET", "/a b c", "HTTP/1.1", None),
+    ("GET /ok?q=1 HTTP/2.0", "GET", "/ok?q=1", "HTTP/2.0", None),
+    ("M-SEARCH * HTTP/1.1", "M-SEARCH", "*", "HTTP/1.1", None),
+    ("GET /", "GET", "/", None, None),  # HTTP/0.9: no protocol
+    (
+        "SSH-2.0-OpenSSH_9.6",
+        None,
+        None,
+        None,
+        "request 'SSH-2.0-OpenSSH_9.6' is no HTTP "
+        "request line: method, path and protocol are null (request keeps it as logged)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("preset", "head"), [("nginx-combined", "10.0.0.9 - -"), ("apache-combined", "10.0.0.9 - -")]
+)
+def test_a_request_that_is_no_http_request_line_is_kept_whole_and_its_nulls_say_why(
+    lk, tmp_path, preset, head
+):
+    """Before: a TLS handshake or an SSH banner sent to a plain HTTP port left method, path
+    and protocol null with no `_error` and the request nowhere but `_raw`; `GET /a b c
+    HTTP/1.1` gave path `/a` and protocol `b c HTTP/1.1`. Now `request` holds the request as
+    logged, its parts are split as the servers split it (the protocol is the last word when it
+    is `HTTP/x.y`), and a request that is none says so (the record is parsed, not failed)."""
+    path = tmp_path / "access.log"
+    lines = [
+        f'{head} [06/Dec/2025:23:07:{i:02d} +0100] "{r}" 400 {i} "-" "-"'
+        for i, (r, *_) in enumerate(_REQUESTS)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    report = lk.ingest_logs("web.access", str(path), preset=preset)
+    assert (report.records_read, report.records_failed) == (len(lines), 0)
+    rows = _rows(lk, "web.access")
+    got = [(r["request"], r["method"], r["path"], r["protocol"], r["_error"]) for r in rows]
+    assert got == [tuple(x) for x in _REQUESTS]
+    assert [r["bytes"] for r in rows] == list(range(len(lines)))
+    assert [r["_event_time"] for r in rows] == [
+        _at(2025, 12, 6, 23, 7, i, offset=1) for i in range(len(lines))
+    ]
+    assert [r["_raw"] for r in rows] == lines
