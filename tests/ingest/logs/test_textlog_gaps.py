@@ -9,6 +9,8 @@ Samples: ``tests/data/real-logs`` (see its README); small odd files are written 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -175,3 +177,65 @@ def test_a_request_that_is_no_http_request_line_is_kept_whole_and_its_nulls_say_
         _at(2025, 12, 6, 23, 7, i, offset=1) for i in range(len(lines))
     ]
     assert [r["_raw"] for r in rows] == lines
+
+
+# -- 3. Feb 29 without a year, and leap seconds ------------------------------------------
+
+_LEAP = (
+    "Feb 29 12:00:00 web1 app[1]: leap day\n"
+    "Dec 31 23:59:60 web1 ntpd[2]: leap second\n"
+    "2016-12-31T23:59:60Z web1 ntpd[2]: leap second, RFC 3339\n"
+    "Mar  1 00:00:00 web1 app[1]: the day after\n"
+)
+_LEAP_SECOND = (
+    "is a leap second (second 60), which no timestamp holds: not used (the record keeps its "
+    "text in _raw)"
+)
+
+
+def _leap_file(tmp_path: Path, name: str, modified: dt.datetime) -> str:
+    path = tmp_path / name
+    path.write_text(_LEAP)
+    os.utime(path, (modified.timestamp(), modified.timestamp()))
+    return str(path)
+
+
+def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
+    """Before: each said "matches no time format: give --time-format", though the format
+    matched: Feb 29 was read in the file's year (2025, no leap year) and a leap second fits
+    no timestamp. Feb 29 in a file last written in March 2025 is now 2024-02-29 (the latest
+    such day the file can hold, as for any date without a year); where no such year is
+    near, or `--year` is no leap year, the reason says so and names `--year`."""
+    after = _leap_file(tmp_path, "after.log", dt.datetime(2025, 3, 5, tzinfo=UTC))
+    report = lk.ingest_logs("sys.leap", after, preset="syslog")
+    assert (report.records_read, report.records_failed) == (4, 0)
+    assert report.files[0].time_reasons == {"unreadable": 2}
+    rows = _rows(lk, "sys.leap")
+    assert [r["_event_time"] for r in rows] == [
+        _at(2024, 2, 29, 12),
+        None,
+        None,
+        _at(2025, 3, 1),
+    ]
+    assert [r["_error"] for r in rows] == [
+        None,
+        f"event time 'Dec 31 23:59:60' {_LEAP_SECOND}",
+        f"event time '2016-12-31T23:59:60Z' {_LEAP_SECOND}",
+        None,
+    ]
+
+    far = _leap_file(tmp_path, "far.log", dt.datetime(2023, 3, 5, tzinfo=UTC))
+    lk.ingest_logs("sys.leap_far", far, preset="syslog")
+    assert _rows(lk, "sys.leap_far")[0]["_error"] == (
+        "event time 'Feb 29 12:00:00' has no year, and the file's last modification puts it in "
+        "a year without Feb 29: not used (give the log's year with --year)"
+    )
+    lk.ingest_logs("sys.leap_2023", after, preset="syslog", year=2023)
+    assert _rows(lk, "sys.leap_2023")[0]["_error"] == (
+        "event time 'Feb 29 12:00:00' is no date in 2023 (--year): not used (give the log's "
+        "year with --year)"
+    )
+    lk.ingest_logs("sys.leap_2016", after, preset="syslog", year=2016)
+    rows = _rows(lk, "sys.leap_2016")
+    assert rows[0]["_event_time"] == _at(2016, 2, 29, 12)
+    assert rows[1]["_error"] == f"event time 'Dec 31 23:59:60' {_LEAP_SECOND}"
