@@ -103,6 +103,7 @@ from ingest.logs.jsonl import (
     reader_hint,
 )
 from ingest.logs.lines import (
+    DEFAULT_ENCODING,
     LONG_LINE_ERROR,
     Ending,
     LineChunk,
@@ -1024,7 +1025,8 @@ class _Stage:
             blocks = to_utf8(
                 itertools.chain([first], blocks),
                 codec,
-                skip=bom if wide(codec) else 0,
+                # A UTF-8 mark on UTF-8 is cut with the lines (iter_chunks); others here.
+                skip=0 if codec == DEFAULT_ENCODING else bom,
                 where=src.uri,
             )
             head = next(blocks, b"")

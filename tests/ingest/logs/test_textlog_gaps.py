@@ -239,3 +239,41 @@ def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
     rows = _rows(lk, "sys.leap_2016")
     assert rows[0]["_event_time"] == _at(2016, 2, 29, 12)
     assert rows[1]["_error"] == f"event time 'Dec 31 23:59:60' {_LEAP_SECOND}"
+
+
+# -- 4. A UTF-8 byte-order mark on a Latin-1 file ---------------------------------------
+
+_LATIN1_LINES = [
+    b"Feb  5 01:02:03 h\xf6st app[1]: M\xfcller ok",
+    b"Feb  5 01:02:04 host app[1]: plain",
+]
+
+
+def test_a_utf8_mark_on_a_latin1_file_is_no_text_and_every_byte_is_kept(lk, tmp_path):
+    """Before: with `--encoding latin-1` the mark was read as the text 'ï»¿' opening the first
+    record, which then failed the preset ("did not match preset 'syslog'", its fields null).
+    The mark is no text in any encoding now; without `--encoding` the mark says UTF-8 and the
+    Latin-1 line is flagged with its exact bytes kept."""
+    path = tmp_path / "editor.log"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(_LATIN1_LINES) + b"\n")
+
+    as_utf8 = lk.ingest_logs("sys.marked", str(path), preset="syslog", year=2024)
+    assert (as_utf8.records_read, as_utf8.records_failed) == (2, 1)
+    rows = _rows(lk, "sys.marked")
+    assert rows[0]["_error"] == "invalid UTF-8 in line 1; the original bytes are in _raw_bytes"
+    assert rows[0]["_raw_bytes"] == _LATIN1_LINES[0]
+    assert [r["_raw_bytes"] for r in rows[1:]] == [None]
+    assert [r["_event_time"] for r in rows] == [_at(2024, 2, 5, 1, 2, 3), _at(2024, 2, 5, 1, 2, 4)]
+
+    as_latin1 = lk.ingest_logs(
+        "sys.latin1", str(path), preset="syslog", year=2024, encoding="latin-1"
+    )
+    assert (as_latin1.records_read, as_latin1.records_failed) == (2, 0)
+    rows = _rows(lk, "sys.latin1")
+    assert [(r["host"], r["message"], r["_error"]) for r in rows] == [
+        ("höst", "Müller ok", None),
+        ("host", "plain", None),
+    ]
+    assert [r["_raw"].encode("latin-1") for r in rows] == _LATIN1_LINES
+    assert [r["_event_time"] for r in rows] == [_at(2024, 2, 5, 1, 2, 3), _at(2024, 2, 5, 1, 2, 4)]
+    assert "_raw_bytes" not in rows[0]
