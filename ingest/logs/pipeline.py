@@ -20,6 +20,7 @@ from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from ingest.exceptions import LogFormatError
+from ingest.logs.textlogs import presets_with_columns
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.landing.commits import TableRun
@@ -27,7 +28,7 @@ from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
-    pass
+    import pyarrow as pa
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
@@ -245,6 +246,8 @@ def ingest_logs(
         if fmt != "auto" or pattern or preset or multiline_start:
             # Options given: they parse the new records; the format a file had is kept.
             parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
+        else:
+            _refuse_unrecorded(parsers, existing_schema, str(name))
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
             return IngestReport(
@@ -475,6 +478,34 @@ def _drift_json(event: Any) -> dict[str, Any]:
         "line": event.line,
         "detail": event.detail,
     }
+
+
+def _refuse_unrecorded(
+    parsers: dict[str, dict[str, Any]], schema: pa.Schema | None, table: str
+) -> None:
+    """Raises LogFormatError for a grown file whose text an older version parsed without
+    recording how, in a table with parsed columns (read as plain text, its new lines would
+    land with every column null and no error). A table without any was plain text."""
+    columns = {n for n in (schema.names if schema is not None else ()) if not n.startswith("_")}
+    for uri, parser in parsers.items():
+        if not parser.pop("unrecorded", False) or not columns:
+            continue
+        # The columns alone may not tell (spark and python logging have the same four).
+        same = presets_with_columns(columns)
+        give = "--preset"
+        if same:
+            named = " and ".join(f"'{p}'" for p in same)
+            give = (
+                " or ".join(f"--preset {p}" for p in same)
+                + f" (the table's columns are those of preset{'s' if len(same) > 1 else ''} "
+                + f"{named})"
+            )
+        raise LogFormatError(
+            f"{uri} was ingested into {table} by a lake that did not record how it parsed "
+            "the file's text, so its new lines cannot be read the same way without being "
+            f"told: give {give}, --pattern, or --format text, or --reparse to read it again "
+            "whole."
+        )
 
 
 def _source_ref(report: Any) -> SourceRef:

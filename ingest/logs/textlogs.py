@@ -331,6 +331,16 @@ class TextFormat:
         return inf.Struct(tuple(fields))
 
 
+def presets_with_columns(columns: set[str]) -> list[str]:
+    """The presets whose columns are exactly ``columns`` (a table's data columns)."""
+    return [
+        name
+        for name in PRESETS
+        if {g for g, _ in text_format(pattern=None, preset=name, multiline_start=None).type.fields}
+        == columns
+    ]
+
+
 def text_format(
     *, pattern: str | None, preset: str | None, multiline_start: str | None
 ) -> TextFormat:

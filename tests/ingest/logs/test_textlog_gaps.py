@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from ingest.exceptions import LogFormatError
 from lake.core.names import TableName
 from tests.conftest import DATA
 
@@ -277,3 +278,58 @@ def test_a_utf8_mark_on_a_latin1_file_is_no_text_and_every_byte_is_kept(lk, tmp_
     assert [r["_raw"].encode("latin-1") for r in rows] == _LATIN1_LINES
     assert [r["_event_time"] for r in rows] == [_at(2024, 2, 5, 1, 2, 3), _at(2024, 2, 5, 1, 2, 4)]
     assert "_raw_bytes" not in rows[0]
+
+
+# -- 5. A grown file whose parser an older version did not record ------------------------
+
+
+def _forget_parsers(lk) -> None:
+    """The file facets as versions before the parser was recorded left them (no "parser")."""
+    from sqlalchemy import select, update
+
+    from catalog.definitions import SOURCES
+
+    def work(conn) -> None:
+        for sid, facets in conn.execute(select(SOURCES.c.id, SOURCES.c.facets)).all():
+            old = {k: v for k, v in (facets or {}).items() if k != "parser"}
+            conn.execute(update(SOURCES).where(SOURCES.c.id == sid).values(facets=old))
+
+    lk.catalog.core_transaction(work)
+
+
+def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_text(lk, tmp_path):
+    """Before: its new lines landed as plain text (every preset column null, no `_error`).
+    Now the ingest is refused, naming the presets the table's columns are those of (more
+    than one: the columns cannot tell which) and the options that read the file; the table
+    stays at its version. A table with no parsed columns was plain text: its grown files are
+    read so, as before."""
+    path = tmp_path / "spark.log"
+    spark = (REAL / "spark.log").read_text().splitlines(keepends=True)
+    path.write_text("".join(spark[:4]))
+    first = lk.ingest_logs("app.spark", str(path), earliest="1990-01-01")
+    assert first.files[0].parser == "spark"
+    _forget_parsers(lk)
+    path.write_text("".join(spark))
+    with pytest.raises(LogFormatError) as refused:
+        lk.ingest_logs("app.spark", str(path), earliest="1990-01-01")
+    assert str(refused.value) == (
+        f"{path.as_uri()} was ingested into app.spark by a lake that did not record how it "
+        "parsed the file's text, so its new lines cannot be read the same way without being "
+        "told: give --preset spark or --preset python (the table's columns are those of "
+        "presets 'spark' and 'python'), "
+        "--pattern, or --format text, or --reparse to read it again whole."
+    )
+    assert lk.table("app.spark").current_version == first.version
+    again = lk.ingest_logs("app.spark", str(path), preset="spark", earliest="1990-01-01")
+    assert again.files[0].status == "appended"
+    rows = _rows(lk, "app.spark")
+    assert len(rows) == again.records_read + first.records_read
+    assert all(r["_error"] is None and r["level"] is not None for r in rows)
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("first note\n")
+    lk.ingest_logs("app.notes", str(notes))
+    _forget_parsers(lk)
+    notes.write_text("first note\nsecond note\n")
+    lk.ingest_logs("app.notes", str(notes))
+    assert [r["_raw"] for r in _rows(lk, "app.notes")] == ["first note", "second note"]
