@@ -392,6 +392,23 @@ def _engine_json(run: Any) -> dict[str, Any] | None:
 
 
 def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
+    notes = [n for n in (_read_note(report, grown=grown, reparse=reparse), _alike(report)) if n]
+    return "; ".join(notes) or None
+
+
+def _alike(report: Any) -> str | None:
+    alike = report.parsed_alike
+    if not alike:
+        return None
+    others = " and ".join(f"'{p}'" for p in alike)
+    which = f"presets {others} parse" if len(alike) > 1 else f"preset {others} parses"
+    return (
+        f"--format auto read it with preset '{report.parser}'; {which} its first records as "
+        "well, with other columns: give --preset to choose"
+    )
+
+
+def _read_note(report: Any, *, grown: bool, reparse: bool) -> str | None:
     first = report.replaces_from
     if reparse:
         return "read again whole: its rows in the table are replaced by this parse"

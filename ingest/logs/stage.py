@@ -198,6 +198,9 @@ class FileReport:
     encoding: str = "utf-8"
     line_ending: Ending = "lf"
     parser: str | None = None  # the preset or "pattern" its text records were parsed with
+    parsed_alike: tuple[str, ...] = ()
+    """Other presets that parse its first records as well (``--format auto``:
+    :func:`choose_preset`)."""
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
@@ -1133,6 +1136,7 @@ class _Stage:
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
                 parser=None if kind == "jsonl" else _parser_name(self.file_text),
+                parsed_alike=() if kind == "jsonl" else self.file_text.alike,
                 records_with_time=(counts[0] - sum(self.file_times.values()))
                 if self.has_time
                 else None,

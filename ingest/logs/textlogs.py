@@ -16,13 +16,13 @@ back-references) runs on Python's ``re`` instead, record by record.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -69,7 +69,7 @@ _SYSLOG_TIME = (
 _RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Parts:
     """A group whose text is split into other groups (an access log's request into method,
     path and protocol). Text there that gives none of them is kept whole and gets a note in
@@ -93,7 +93,7 @@ class Parts:
 REQUEST_PARTS = Parts("request", ("method", "path", "protocol"), "HTTP request line")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Preset:
     """A named layout: its pattern, the types of its groups, how to read its time, where a
     multi-line record starts, and a line written after the documented layout."""
@@ -305,7 +305,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class TextFormat:
     """How text records are cut and parsed: a pattern (with preset types) and a start regex."""
 
@@ -314,6 +314,9 @@ class TextFormat:
     preset: Preset | None
     multiline_start: str | None
     group_names: tuple[str, ...]
+    alike: tuple[str, ...] = ()
+    """Presets that parse the records ``--format auto`` chose this one by as well, with other
+    columns (:func:`choose_preset`): the report says so."""
 
     @property
     def type(self) -> inf.Struct:
@@ -333,12 +336,7 @@ class TextFormat:
 
 def presets_with_columns(columns: set[str]) -> list[str]:
     """The presets whose columns are exactly ``columns`` (a table's data columns)."""
-    return [
-        name
-        for name in PRESETS
-        if {g for g, _ in text_format(pattern=None, preset=name, multiline_start=None).type.fields}
-        == columns
-    ]
+    return [name for name in PRESETS if set(_columns(name)) == columns]
 
 
 def text_format(
@@ -624,7 +622,7 @@ def _regex(records: pa.StringArray, fmt: TextFormat) -> tuple[dict[str, pa.Array
     return {g: named[g] for g in fmt.group_names}, extracted.is_valid()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Splitter:
     """The groups of an access-log preset by splitting at its delimiters, for the records a
     strict regex accepts; the preset's own regex reads the others.
@@ -747,7 +745,7 @@ AUTO_MIN_RATE = 0.8
 """The share of sampled records a preset must parse to be chosen (a clear majority)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PresetScore:
     name: str
     records: int
@@ -806,4 +804,21 @@ def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
     clear = [s for s in scores if s.rate >= AUTO_MIN_RATE]
     most = max(s.parsed for s in clear)
     best = next(s for s in clear if 2 * s.parsed >= most)  # scores: best rate first
-    return text_format(pattern=None, preset=best.name, multiline_start=None)
+    chosen = text_format(pattern=None, preset=best.name, multiline_start=None)
+    # Presets that parse the same records (an access log: Apache's and NGINX's combined
+    # formats are one layout) cannot be told apart by the file; the first is taken, as
+    # refusing would refuse every access log, and the report names the others.
+    alike = tuple(
+        s.name
+        for s in clear
+        if s is not best
+        and (s.records, s.parsed) == (best.records, best.parsed)
+        and _columns(s.name) != _columns(best.name)
+    )
+    return dataclasses.replace(chosen, alike=alike) if alike else chosen
+
+
+def _columns(preset: str) -> tuple[str, ...]:
+    return tuple(
+        g for g, _ in text_format(pattern=None, preset=preset, multiline_start=None).type.fields
+    )

@@ -333,3 +333,33 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     notes.write_text("first note\nsecond note\n")
     lk.ingest_logs("app.notes", str(notes))
     assert [r["_raw"] for r in _rows(lk, "app.notes")] == ["first note", "second note"]
+
+
+# -- 6. --format auto between presets that parse a file alike ----------------------------
+
+
+def test_auto_says_which_other_preset_parses_the_file_as_well_with_other_columns(lk, tmp_path):
+    """An access log parses wholly by apache-combined and by nginx-combined (NGINX's combined
+    format is Apache's with the ident fixed to '-'), whose columns differ (ident, auth vs
+    remote_user). Refusing would refuse every access log; auto takes the first, as before,
+    but its report now says the other parses the records as well. Before: no word of it."""
+    path = tmp_path / "access.log"
+    path.write_text(
+        '10.0.0.1 - - [06/Dec/2025:23:07:49 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
+        '10.0.0.2 - bob [06/Dec/2025:23:07:50 +0000] "POST /a HTTP/1.1" 201 0 "-" "-"\n'
+    )
+    report = lk.ingest_logs("web.auto", str(path))
+    outcome = report.files[0]
+    assert outcome.parser == "apache-combined"
+    assert outcome.note == (
+        "--format auto read it with preset 'apache-combined'; preset 'nginx-combined' parses "
+        "its first records as well, with other columns: give --preset to choose"
+    )
+    rows = _rows(lk, "web.auto")
+    assert [(r["ident"], r["auth"], r["_error"]) for r in rows] == [
+        ("-", "-", None),
+        ("-", "bob", None),
+    ]
+    # A file only one preset parses has no such note.
+    alone = lk.ingest_logs("sys.auto", str(REAL / "syslog-rsyslog.log"))
+    assert alone.files[0].note is None
