@@ -108,7 +108,7 @@ REASONS = (
 
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%s", "%C")
 _NUMERIC = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
-_LEAP_SECOND = r"\d{2}:\d{2}:60(?:[.,]\d+)?(?:$|[\sZz+-])"
+_LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"

@@ -246,7 +246,7 @@ def ingest_logs(
         if fmt != "auto" or pattern or preset or multiline_start:
             # Options given: they parse the new records; the format a file had is kept.
             parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
-        else:
+        elif not reparse:  # read again whole, the file is parsed anew
             _refuse_unrecorded(parsers, existing_schema, str(name))
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:

@@ -79,7 +79,7 @@ class Parts:
     whole: str
     parts: tuple[str, ...]
     shape: str
-    """What the whole's text is when it splits ("an HTTP request line")."""
+    """What the whole's text is when it splits ("HTTP request line")."""
     nil: tuple[str, ...] = ("", "-")
 
     def note(self, value: str | None) -> str:

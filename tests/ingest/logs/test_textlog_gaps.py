@@ -323,8 +323,17 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     again = lk.ingest_logs("app.spark", str(path), preset="spark", earliest="1990-01-01")
     assert again.files[0].status == "appended"
     rows = _rows(lk, "app.spark")
-    assert len(rows) == again.records_read + first.records_read
+    assert len(rows) == again.records_read + first.records_read == 8  # a stack trace joins
     assert all(r["_error"] is None and r["level"] is not None for r in rows)
+
+    # --reparse reads such a file again whole, its preset chosen anew (as the refusal says).
+    path.write_text("".join(spark[:4]))
+    lk.ingest_logs("app.spark2", str(path), earliest="1990-01-01")
+    _forget_parsers(lk)
+    path.write_text("".join(spark))
+    whole = lk.ingest_logs("app.spark2", str(path), earliest="1990-01-01", reparse=True)
+    assert (whole.files[0].status, whole.files[0].parser) == ("reparsed", "spark")
+    assert [r["level"] is not None for r in _rows(lk, "app.spark2")] == [True] * 8
 
     notes = tmp_path / "notes.txt"
     notes.write_text("first note\n")
