@@ -63,8 +63,9 @@ _LOG4J_FORMATS = (
 _SYSLOG_TIME = (
     r"(?:[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
     # RFC 3339, as rsyslog's RSYSLOG_FileFormat (Debian 12's default) and syslog-ng's ISO
-    # stamps write it: a year, a fraction and an offset, so the time is exact.
-    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))"
+    # stamps write it: a year, a fraction and an offset, so the time is exact. At most six
+    # digits of fraction (RFC 5424's TIME-SECFRAC), as they write it.
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))"
 )
 _RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
 
