@@ -68,6 +68,21 @@ _SYSLOG_TIME = (
     r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))"
 )
 _RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
+_SYSLOG_TAG = (
+    r"(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
+    r"(?: \([^)]*\)| [^\s:\[\]]+)?:"
+)
+_RFC3339_SYSLOG = (
+    # Application and container logs also open with an RFC 3339 time and words (`INFO msg`,
+    # CRI's `stdout F msg`, `docker logs --timestamps`); rsyslog and syslog-ng write a host,
+    # then a tag ending in ':', and no host is a level word or a stream. (An RFC 3164 time
+    # is syslog's own: such a line needs nothing more.)
+    r"^(?:<\d{1,3}>)?(?![0-9]{4}-)|^(?:<\d{1,3}>)?\S+ +(?!(?i:"
+    + _LEVELS
+    + r"|INF|WRN|ERR|DBG|TRC|FTL|CRIT|PANIC|stdout|stderr)\s)[^\s:\[\]]+ +"
+    # the tag as the preset reads it, without its groups
+    + re.sub(r"\(\?P<\w+>", "(?:", _SYSLOG_TAG)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +129,10 @@ class Preset:
     time_fields: tuple[str, ...] = ()
     """Groups joined (by a space) into the event time when the time is split (HDFS)."""
     parts: Parts | None = None
+    auto_check: str | None = None
+    """A regex (Python's ``re``, for :func:`score_presets` only) a record must match as well
+    to count for ``--format auto``: where the preset's own optional groups let it parse the
+    lines of other logs, what its layout always writes."""
     description: str = ""
     example: str = ""
 
@@ -191,13 +210,13 @@ PRESETS: dict[str, Preset] = {
         "syslog",
         r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>" + _SYSLOG_TIME + r") +"
         r"(?:(?P<host>[^\s:\[\]]+) +)?"
-        r"(?:(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
-        r"(?: \([^)]*\)| [^\s:\[\]]+)?: ?)?"
+        r"(?:" + _SYSLOG_TAG + r" ?)?"
         r"(?P<message>(?s:.*))$",
         ints=("priority", "pid"),
         time="time",
         time_formats=("%b %d %H:%M:%S", "iso8601"),
         optional=("priority", "host", "program", "subsystem", "pid"),
+        auto_check=_RFC3339_SYSLOG,
         # An RFC 5424 line starts a record too: it fails this preset on its own, not as a
         # continuation of the line above.
         multiline_start=r"^(?:(?:<\d{1,3}>)?" + _SYSLOG_TIME + " |" + _RFC5424_HEAD + ")",
@@ -770,7 +789,8 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
                 records[-1] += "\n" + line
             else:
                 records.append(line)
-        parsed = sum(1 for r in records if rx.search(r))
+        sure = re.compile(p.auto_check) if p.auto_check else None
+        parsed = sum(1 for r in records if rx.search(r) and (sure is None or sure.search(r)))
         scores.append(PresetScore(p.name, len(records), parsed))
     order = {name: i for i, name in enumerate(PRESETS)}
     return sorted(scores, key=lambda s: (-s.rate, order[s.name]))

@@ -121,6 +121,46 @@ def test_rfc5424_lines_keep_nil_values_escaped_brackets_and_a_message_without_it
     assert [r["_line"] for r in _rows(lk, "sys.ietf_as_bsd")] == [1, 2, 3, 4, 5]
 
 
+# Application and container logs also open with an RFC 3339 time, then words: none is syslog.
+_NOT_SYSLOG = {
+    "plain app": [
+        "2024-01-01T00:00:00Z INFO starting server on :8080",
+        "2024-01-01T00:00:01Z WARN slow request took 2s",
+        "2024-01-01T00:00:02Z ERROR db: connection refused",
+    ],
+    "zerolog console": [
+        "2024-01-01T00:00:00.123Z INF Starting provider *file.Provider",
+        "2024-01-01T00:00:01.456Z WRN slow key=v",
+        "2024-01-01T00:00:02.789Z ERR main.go:12: failed",
+    ],
+    "CRI, micro": [
+        "2024-01-01T00:00:00.123456Z stdout F hello world",
+        "2024-01-01T00:00:01.123456Z stderr F oops: it failed",
+    ],
+    "docker --timestamps": [
+        "2024-01-01T00:00:00.123456+00:00 hello world",
+        "2024-01-01T00:00:01.123456+00:00 second line",
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_NOT_SYSLOG))
+def test_auto_reads_app_and_container_logs_with_rfc3339_times_as_text_not_syslog(
+    lk, tmp_path, kind
+):
+    """rsyslog writes a host and a tag (`prog[pid]:`) after its time. Before: auto read any
+    line "RFC 3339 time, then words" as syslog, a level word or a stream as the host
+    (`host` 'INFO', 'stdout'), with no error. Now such files stay plain text, as on main
+    before RFC 3339 syslog was read; `--preset syslog` still reads them when asked."""
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(_NOT_SYSLOG[kind]) + "\n")
+    report = lk.ingest_logs("app.auto", str(path))
+    assert report.files[0].parser is None
+    rows = _rows(lk, "app.auto")
+    assert [r["_raw"] for r in rows] == _NOT_SYSLOG[kind]
+    assert "host" not in rows[0]
+
+
 # -- 2. Access logs with bytes that are no HTTP request ----------------------------------
 
 _TLS = "\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xFC\\x03\\x03\\xB5"  # as nginx escapes them
