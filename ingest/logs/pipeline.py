@@ -20,7 +20,7 @@ from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from ingest.exceptions import LogFormatError
-from ingest.logs.textlogs import presets_with_columns
+from ingest.logs.textlogs import PRESETS, presets_with_columns
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.landing.commits import TableRun
@@ -248,6 +248,7 @@ def ingest_logs(
             parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
         elif not reparse:  # read again whole, the file is parsed anew
             _refuse_unrecorded(parsers, existing_schema, str(name))
+            _refuse_unknown_presets(parsers, str(name))
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
             return IngestReport(
@@ -523,6 +524,20 @@ def _refuse_unrecorded(
             f"told: give {give}, --pattern, or --format text, or --reparse to read it again "
             "whole."
         )
+
+
+def _refuse_unknown_presets(parsers: dict[str, dict[str, Any]], table: str) -> None:
+    """Raises LogFormatError for a grown file last read with a preset this lake does not
+    have (renamed or dropped since): its new lines would be read with another parser, as
+    plain text under ``--format auto``, every column null and no error."""
+    for uri, parser in parsers.items():
+        named = parser.get("preset")
+        if named and named not in PRESETS:
+            raise LogFormatError(
+                f"{uri} was read into {table} with preset '{named}', which this lake does not "
+                "have: give --preset, --pattern or --format text to read its new lines, or "
+                "--reparse to read it again whole."
+            )
 
 
 def _source_ref(report: Any) -> SourceRef:

@@ -1896,7 +1896,8 @@ def _with_strings(chunks: Iterator[LineChunk], codec: str) -> Iterator[_ChunkLin
 
 def _text_of(parser: Mapping[str, Any], default: TextFormat) -> TextFormat:
     """The text parser a resumed file was read with (``default`` when it had none, or when
-    it no longer checks out, e.g. a preset since renamed)."""
+    it no longer checks out, e.g. a preset since renamed: the pipeline refuses such a grown
+    file unless it is read again whole, when ``default`` parses all of it)."""
     options = {k: parser.get(k) for k in ("pattern", "preset", "multiline_start")}
     if not any(options.values()):
         return default

@@ -384,6 +384,44 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     assert [r["_raw"] for r in _rows(lk, "app.notes")] == ["first note", "second note"]
 
 
+def _rename_parsers(lk, old: str) -> None:
+    """The file facets as a lake whose preset had another name left them."""
+    from sqlalchemy import select, update
+
+    from catalog.definitions import SOURCES
+
+    def work(conn) -> None:
+        for sid, facets in conn.execute(select(SOURCES.c.id, SOURCES.c.facets)).all():
+            conn.execute(
+                update(SOURCES).where(SOURCES.c.id == sid).values(facets={**facets, "parser": old})
+            )
+
+    lk.catalog.core_transaction(work)
+
+
+def test_a_grown_file_read_with_a_preset_this_lake_lacks_is_refused_not_read_as_text(lk, tmp_path):
+    """A preset renamed or dropped since the file's last ingest. Before: its new lines were
+    read with the call's parser (plain text under auto: every column null, no `_error`).
+    Now the ingest is refused naming the preset and the options; the table keeps its
+    version, and `--reparse` reads the file again whole."""
+    path = tmp_path / "spark.log"
+    spark = (REAL / "spark.log").read_text().splitlines(keepends=True)
+    path.write_text("".join(spark[:4]))
+    first = lk.ingest_logs("app.spark", str(path), earliest="1990-01-01")
+    _rename_parsers(lk, "spark-1x")
+    path.write_text("".join(spark))
+    with pytest.raises(LogFormatError) as refused:
+        lk.ingest_logs("app.spark", str(path), earliest="1990-01-01")
+    assert str(refused.value) == (
+        f"{path.as_uri()} was read into app.spark with preset 'spark-1x', which this lake "
+        "does not have: give --preset, --pattern or --format text to read its new lines, "
+        "or --reparse to read it again whole."
+    )
+    assert lk.table("app.spark").current_version == first.version
+    whole = lk.ingest_logs("app.spark", str(path), earliest="1990-01-01", reparse=True)
+    assert (whole.files[0].status, whole.files[0].parser) == ("reparsed", "spark")
+
+
 # -- 6. --format auto between presets that parse a file alike ----------------------------
 
 
