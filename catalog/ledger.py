@@ -524,7 +524,8 @@ def ingested_parsers(
     """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
     "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
     last committed ingest run (the preset ``--format auto`` chose is in the facets' ``parser``);
-    files never ingested are absent."""
+    files never ingested are absent. ``"unrecorded": True`` marks a text file read by a version
+    that did not record that choice."""
     if not uris:
         return {}
 
@@ -568,6 +569,10 @@ def ingested_parsers(
                         # read with it too, not as plain text.
                         options["preset"] = chosen
                 out[uri] = {"format": fmt, **options}
+                if fmt == "text" and not any(options.values()) and "parser" not in (facets or {}):
+                    # Read by a version that did not record the preset --format auto chose:
+                    # how its text was parsed is not known here.
+                    out[uri]["unrecorded"] = True
         return out
 
     return db.core_transaction(work)

@@ -18,7 +18,11 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
   given (every such time gets it); otherwise the year of the file's last modification, or the
   year before for a time that would fall more than a day after it (a file is written after
-  its lines: ``Dec 31`` in a file last written in January is from the year before).
+  its lines: ``Dec 31`` in a file last written in January is from the year before; ``Feb
+  29`` in a year without one is from the year before, when that has one).
+* **No instant.** A leap second (``23:59:60``) fits no timestamp, and ``Feb 29`` none in a
+  year without it: such a time is ``unreadable`` and its ``_error`` says which (and to give
+  ``--year``), not that its format is unknown.
 * **Plausible instants only.** A time before ``--earliest`` (default 1970-01-02) or after
   ``--latest`` (default: one day after the ingest started) is not used: ``_event_time`` is
   null, ``_error`` says why, and the ingest report counts it. A value too large for any
@@ -43,6 +47,7 @@ JSON strings that are ISO 8601 instants arrive already typed as timestamps
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -103,8 +108,12 @@ REASONS = (
 
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%s", "%C")
 _NUMERIC = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
+_LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
+_FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+# (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
-_MAX_SHOWN = 64
+SHOWN_CHARS = 64
+"""Characters of a value an ``_error`` text quotes at most."""
 
 
 @dataclass(frozen=True)
@@ -423,7 +432,11 @@ class EventTimeParser:
         limit = (base + FUTURE_SLACK).strftime("%Y-%m-%d %H:%M:%S")
         this = f"try_strptime(trim(s) || ' {y}', '{q} %Y')::TIMESTAMPTZ"
         prev = f"try_strptime(trim(s) || ' {y - 1}', '{q} %Y')::TIMESTAMPTZ"
-        return f"CASE WHEN {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} ELSE {this} END"
+        # Feb 29 in a year that has none is no date: the year before may have it.
+        return (
+            f"CASE WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
+            f"ELSE {this} END"
+        )
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # A DuckDB connection runs one query at a time; its cursors share the database (and
@@ -494,9 +507,7 @@ class EventTimeParser:
         return EventTimes(times, errors, counts)
 
     def _message(self, kind: str, value: str | None) -> str:
-        v = (value or "").strip()
-        if len(v) > _MAX_SHOWN:
-            v = v[:_MAX_SHOWN] + "..."
+        v = shown(value)
         if kind == "before_earliest":
             return (
                 f"event time '{v}' is before {_day(self.earliest)}: not used (widen the "
@@ -513,6 +524,21 @@ class EventTimeParser:
             return (
                 f"event time '{v}' is a number, not read as an epoch: give --time-format "
                 "epoch (or epoch_ms, epoch_us, epoch_ns) or a format"
+            )
+        if re.search(_LEAP_SECOND, v):
+            return (
+                f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
+                "not used (the record keeps its text in _raw)"
+            )
+        if re.fullmatch(_FEB_29_NO_YEAR, v):
+            if self.rules.year is not None:
+                return (
+                    f"event time '{v}' is no date in {self.rules.year} (--year): not used "
+                    "(give the log's year with --year)"
+                )
+            return (
+                f"event time '{v}' has no year, and the file's last modification puts it in "
+                "a year without Feb 29: not used (give the log's year with --year)"
             )
         return f"event time '{v}' matches no time format: give --time-format"
 
@@ -562,6 +588,12 @@ def _arrow_first_format(text: pa.Array, fmt: str) -> pa.Array | None:
     if micros is not None:
         parsed = pc.add(parsed.cast(pa.int64()), micros).cast(parsed.type)
     return _to_utc(parsed)
+
+
+def shown(value: str | None) -> str:
+    """A value as an ``_error`` text quotes it: stripped, cut to :data:`SHOWN_CHARS`."""
+    v = (value or "").strip()
+    return v[:SHOWN_CHARS] + "..." if len(v) > SHOWN_CHARS else v
 
 
 def _day(t: datetime) -> str:

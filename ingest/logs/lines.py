@@ -335,11 +335,16 @@ def sniff_encoding(head: bytes, declared: str) -> tuple[str, int]:
     """The codec a file is read with, and the length of its byte-order mark.
 
     A UTF-16 or UTF-32 byte-order mark decides, whatever was declared (a BOM is not text);
-    ``utf-16``/``utf-32`` declared without one are read little-endian."""
+    ``utf-16``/``utf-32`` declared without one are read little-endian. A UTF-8 mark on a
+    file declared in a one-byte encoding (Latin-1, CP1252) is no text either, and the rest
+    is read as declared: editors add the mark to files they did not write in UTF-8, and
+    read as text it opened the first record with 'ï»¿' (no preset matched it)."""
     for bom, codec in _BOMS:
         if head.startswith(bom):
             if codec == "utf-8" and declared != DEFAULT_ENCODING:
-                break  # three bytes of Latin-1 text, not a mark, when Latin-1 was declared
+                if wide(declared):
+                    break  # bytes of a UTF-16/32 text, not a UTF-8 mark
+                return declared, len(bom)
             return codec, len(bom)
     if declared in ("utf-16", "utf-32"):
         return f"{declared}-le", 0

@@ -20,6 +20,7 @@ from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.tables import TableInfo
 from ingest.exceptions import LogFormatError
+from ingest.logs.textlogs import PRESETS, presets_with_columns
 from lake.core.names import TableName
 from lake.core.storage import Storage
 from lake.landing.commits import TableRun
@@ -27,7 +28,7 @@ from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
 
 if TYPE_CHECKING:
-    pass
+    import pyarrow as pa
 
 Progress = Callable[[int, int, int], None]
 KIND = "logs"
@@ -245,6 +246,9 @@ def ingest_logs(
         if fmt != "auto" or pattern or preset or multiline_start:
             # Options given: they parse the new records; the format a file had is kept.
             parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
+        elif not reparse:  # read again whole, the file is parsed anew
+            _refuse_unrecorded(parsers, existing_schema, str(name))
+            _refuse_unknown_presets(parsers, str(name))
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
             return IngestReport(
@@ -389,6 +393,23 @@ def _engine_json(run: Any) -> dict[str, Any] | None:
 
 
 def _note(report: Any, *, grown: bool, reparse: bool) -> str | None:
+    notes = [n for n in (_read_note(report, grown=grown, reparse=reparse), _alike(report)) if n]
+    return "; ".join(notes) or None
+
+
+def _alike(report: Any) -> str | None:
+    alike = report.parsed_alike
+    if not alike:
+        return None
+    others = " and ".join(f"'{p}'" for p in alike)
+    which = f"presets {others} parse" if len(alike) > 1 else f"preset {others} parses"
+    return (
+        f"--format auto read it with preset '{report.parser}'; {which} its first records as "
+        "well, with other columns: give --preset to choose"
+    )
+
+
+def _read_note(report: Any, *, grown: bool, reparse: bool) -> str | None:
     first = report.replaces_from
     if reparse:
         return "read again whole: its rows in the table are replaced by this parse"
@@ -475,6 +496,48 @@ def _drift_json(event: Any) -> dict[str, Any]:
         "line": event.line,
         "detail": event.detail,
     }
+
+
+def _refuse_unrecorded(
+    parsers: dict[str, dict[str, Any]], schema: pa.Schema | None, table: str
+) -> None:
+    """Raises LogFormatError for a grown file whose text an older version parsed without
+    recording how, in a table with parsed columns (read as plain text, its new lines would
+    land with every column null and no error). A table without any was plain text."""
+    columns = {n for n in (schema.names if schema is not None else ()) if not n.startswith("_")}
+    for uri, parser in parsers.items():
+        if not parser.pop("unrecorded", False) or not columns:
+            continue
+        # The columns alone may not tell (spark and python logging have the same four).
+        same = presets_with_columns(columns)
+        give = "--preset"
+        if same:
+            named = " and ".join(f"'{p}'" for p in same)
+            give = (
+                " or ".join(f"--preset {p}" for p in same)
+                + f" (the table's columns are those of preset{'s' if len(same) > 1 else ''} "
+                + f"{named})"
+            )
+        raise LogFormatError(
+            f"{uri} was ingested into {table} by a lake that did not record how it parsed "
+            "the file's text, so its new lines cannot be read the same way without being "
+            f"told: give {give}, --pattern, or --format text, or --reparse to read it again "
+            "whole."
+        )
+
+
+def _refuse_unknown_presets(parsers: dict[str, dict[str, Any]], table: str) -> None:
+    """Raises LogFormatError for a grown file last read with a preset this lake does not
+    have (renamed or dropped since): its new lines would be read with another parser, as
+    plain text under ``--format auto``, every column null and no error."""
+    for uri, parser in parsers.items():
+        named = parser.get("preset")
+        if named and named not in PRESETS:
+            raise LogFormatError(
+                f"{uri} was read into {table} with preset '{named}', which this lake does not "
+                "have: give --preset, --pattern or --format text to read its new lines, or "
+                "--reparse to read it again whole."
+            )
 
 
 def _source_ref(report: Any) -> SourceRef:

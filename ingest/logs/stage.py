@@ -103,6 +103,7 @@ from ingest.logs.jsonl import (
     reader_hint,
 )
 from ingest.logs.lines import (
+    DEFAULT_ENCODING,
     LONG_LINE_ERROR,
     Ending,
     LineChunk,
@@ -125,6 +126,7 @@ from ingest.logs.textlogs import (
     choose_preset,
     looks_like_json,
     parse_text,
+    part_notes,
     text_format,
 )
 from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
@@ -196,6 +198,9 @@ class FileReport:
     encoding: str = "utf-8"
     line_ending: Ending = "lf"
     parser: str | None = None  # the preset or "pattern" its text records were parsed with
+    parsed_alike: tuple[str, ...] = ()
+    """Other presets that parse its first records as well (``--format auto``:
+    :func:`choose_preset`)."""
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
@@ -816,6 +821,8 @@ class _Batch:
     raw_bytes: list[bytes | None] | None = None  # original bytes where the text is not exact
     texts: dict[str, pa.Array] | None = None  # text records: each group's text
     text: TextFormat | None = None  # text records: the format they were parsed with
+    notes: list[str | None] | None = None
+    """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
 
 
 @dataclass
@@ -1021,7 +1028,8 @@ class _Stage:
             blocks = to_utf8(
                 itertools.chain([first], blocks),
                 codec,
-                skip=bom if wide(codec) else 0,
+                # A UTF-8 mark on UTF-8 is cut with the lines (iter_chunks); others here.
+                skip=0 if codec == DEFAULT_ENCODING else bom,
                 where=src.uri,
             )
             head = next(blocks, b"")
@@ -1128,6 +1136,7 @@ class _Stage:
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
                 parser=None if kind == "jsonl" else _parser_name(self.file_text),
+                parsed_alike=() if kind == "jsonl" else self.file_text.alike,
                 records_with_time=(counts[0] - sum(self.file_times.values()))
                 if self.has_time
                 else None,
@@ -1273,6 +1282,7 @@ class _Stage:
             raw_bytes=raw_bytes,
             texts=texts,
             text=self.file_text,
+            notes=part_notes(self.file_text, texts),
         )
 
     # -- per batch --------------------------------------------------------------------
@@ -1297,7 +1307,7 @@ class _Stage:
         counts[1] += sum(1 for e in batch.errors if e is not None) if batch.errors else 0
         self.records += n
         times = None
-        record_errors = batch.errors
+        record_errors = _combine(batch.errors, batch.notes, n)
         if not schema.has_time:
             # No time field yet: should a later batch bring one, these records have none.
             self.file_times["no_value"] += n
@@ -1306,7 +1316,7 @@ class _Stage:
             times = found.times
             self.file_times.update(found.counts)
             if found.errors is not None:
-                record_errors = _combine(batch.errors, found.errors, n)
+                record_errors = _combine(record_errors, found.errors, n)
         errors = array_of(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
         columns = [
             *data,
@@ -1886,7 +1896,8 @@ def _with_strings(chunks: Iterator[LineChunk], codec: str) -> Iterator[_ChunkLin
 
 def _text_of(parser: Mapping[str, Any], default: TextFormat) -> TextFormat:
     """The text parser a resumed file was read with (``default`` when it had none, or when
-    it no longer checks out, e.g. a preset since renamed)."""
+    it no longer checks out, e.g. a preset since renamed: the pipeline refuses such a grown
+    file unless it is read again whole, when ``default`` parses all of it)."""
     options = {k: parser.get(k) for k in ("pattern", "preset", "multiline_start")}
     if not any(options.values()):
         return default

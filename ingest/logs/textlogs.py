@@ -16,12 +16,13 @@ back-references) runs on Python's ``re`` instead, record by record.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -29,8 +30,8 @@ import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from ingest.logs import inference as inf
-from ingest.logs.eventtime import EventTimeParser, TimeRules
-from lake.core.arrow_values import FALSE, array, scalar
+from ingest.logs.eventtime import EventTimeParser, TimeRules, shown
+from lake.core.arrow_values import FALSE, TRUE, array, scalar
 
 MAX_RECORD_LINES = 10_000
 """Lines joined into one multi-line record at most; the rest starts a new record (flagged)."""
@@ -38,9 +39,12 @@ RECORD_CUT_ERROR = f"multi-line record longer than {MAX_RECORD_LINES} lines: con
 
 _HTTP_REQUEST = (
     # Apache and NGINX write a quote inside the request as \" (kept as written, as in the
-    # referrer and the agent); every request read before is read the same way.
-    r'"(?:(?P<method>[A-Z]+) (?P<path>(?:[^" ]|\\")*)(?: (?P<protocol>(?:[^"]|\\")*))?'
-    r'|(?:[^"]|\\")*)" '
+    # referrer and the agent). The request is kept as logged; its parts are split as NGINX
+    # reads a request line: the protocol is its last word when that is HTTP/x.y, the path
+    # all between (spaces too). Bytes that are no request line (a TLS handshake sent to a
+    # plain HTTP port) leave the parts null, with a note (:data:`REQUEST_PARTS`).
+    r'"(?P<request>(?P<method>[A-Z][A-Z_-]*) (?P<path>(?:[^"]|\\")*?)'
+    r'(?: (?P<protocol>HTTP/\d+(?:\.\d+)?))?|(?:[^"]|\\")*)" '
     r"(?P<status>\d{3}|-) (?P<bytes>\d+|-)"
     r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
 )
@@ -56,10 +60,56 @@ _LOG4J_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
 )
-_SYSLOG_TIME = r"[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+_SYSLOG_TIME = (
+    r"(?:[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}"
+    # RFC 3339, as rsyslog's RSYSLOG_FileFormat (Debian 12's default) and syslog-ng's ISO
+    # stamps write it: a year, a fraction and an offset, so the time is exact. At most six
+    # digits of fraction (RFC 5424's TIME-SECFRAC), as they write it.
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))"
+)
+_RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
+_SYSLOG_TAG = (
+    r"(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
+    r"(?: \([^)]*\)| [^\s:\[\]]+)?:"
+)
+_RFC3339_SYSLOG = (
+    # Application and container logs also open with an RFC 3339 time and words (`INFO msg`,
+    # CRI's `stdout F msg`, `docker logs --timestamps`); rsyslog and syslog-ng write a host,
+    # then a tag ending in ':', and no host is a level word or a stream. (An RFC 3164 time
+    # is syslog's own: such a line needs nothing more.)
+    r"^(?:<\d{1,3}>)?(?![0-9]{4}-)|^(?:<\d{1,3}>)?\S+ +(?!(?i:"
+    + _LEVELS
+    + r"|INF|WRN|ERR|DBG|TRC|FTL|CRIT|PANIC|stdout|stderr)\s)[^\s:\[\]]+ +"
+    # the tag as the preset reads it, without its groups
+    + re.sub(r"\(\?P<\w+>", "(?:", _SYSLOG_TAG)
+)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """A group whose text is split into other groups (an access log's request into method,
+    path and protocol). Text there that gives none of them is kept whole and gets a note in
+    ``_error`` (the record is parsed, not failed): its nulls say why. ``nil`` texts mean
+    nothing was there to split (Apache's ``"-"``, NGINX's ``""``) and get none."""
+
+    whole: str
+    parts: tuple[str, ...]
+    shape: str
+    """What the whole's text is when it splits ("HTTP request line")."""
+    nil: tuple[str, ...] = ("", "-")
+
+    def note(self, value: str | None) -> str:
+        names = ", ".join(self.parts[:-1]) + " and " + self.parts[-1]
+        return (
+            f"{self.whole} '{shown(value)}' is no {self.shape}: {names} are null "
+            f"({self.whole} keeps it as logged)"
+        )
+
+
+REQUEST_PARTS = Parts("request", ("method", "path", "protocol"), "HTTP request line")
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
     """A named layout: its pattern, the types of its groups, how to read its time, where a
     multi-line record starts, and a line written after the documented layout."""
@@ -78,6 +128,11 @@ class Preset:
     """The text that means "absent" in an optional group ("-" in RFC 5424)."""
     time_fields: tuple[str, ...] = ()
     """Groups joined (by a space) into the event time when the time is split (HDFS)."""
+    parts: Parts | None = None
+    auto_check: str | None = None
+    """A regex (Python's ``re``, for :func:`score_presets` only) a record must match as well
+    to count for ``--format auto``: where the preset's own optional groups let it parse the
+    lines of other logs, what its layout always writes."""
     description: str = ""
     example: str = ""
 
@@ -105,6 +160,7 @@ PRESETS: dict[str, Preset] = {
         time="time",
         time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        parts=REQUEST_PARTS,
         description="Apache httpd access log, Combined or Common Log Format",
         example='127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" '
         '200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
@@ -116,6 +172,7 @@ PRESETS: dict[str, Preset] = {
         time="time",
         time_formats=("%d/%b/%Y:%H:%M:%S %z",),
         optional=("method", "path", "protocol", "referrer", "agent"),
+        parts=REQUEST_PARTS,
         description="NGINX access log, log_format combined",
         example='192.168.1.20 - - [28/Jul/2006:10:27:10 -0300] "GET /cgi-bin/try/ HTTP/1.0" '
         '200 3395 "-" "Mozilla/5.0"',
@@ -153,29 +210,35 @@ PRESETS: dict[str, Preset] = {
         "syslog",
         r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>" + _SYSLOG_TIME + r") +"
         r"(?:(?P<host>[^\s:\[\]]+) +)?"
-        r"(?:(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
-        r"(?: \([^)]*\)| [^\s:\[\]]+)?: ?)?"
+        r"(?:" + _SYSLOG_TAG + r" ?)?"
         r"(?P<message>(?s:.*))$",
         ints=("priority", "pid"),
         time="time",
-        time_formats=("%b %d %H:%M:%S",),
+        time_formats=("%b %d %H:%M:%S", "iso8601"),
         optional=("priority", "host", "program", "subsystem", "pid"),
-        multiline_start=r"^(?:<\d{1,3}>)?" + _SYSLOG_TIME + " ",
-        description="BSD syslog (RFC 3164; Linux and macOS files): no year in the time, "
-        "host and pid optional",
+        auto_check=_RFC3339_SYSLOG,
+        # An RFC 5424 line starts a record too: it fails this preset on its own, not as a
+        # continuation of the line above.
+        multiline_start=r"^(?:(?:<\d{1,3}>)?" + _SYSLOG_TIME + " |" + _RFC5424_HEAD + ")",
+        description="BSD syslog (RFC 3164; Linux and macOS files), its time without a year "
+        "or RFC 3339 (rsyslog's file format); host and pid optional",
         example="<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick on /dev/pts/8",
     ),
     "syslog-rfc5424": Preset(
         "syslog-rfc5424",
         r"^<(?P<priority>\d{1,3})>(?P<version>\d{1,2}) (?P<time>\S+) (?P<host>\S+) "
         r"(?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
-        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>(?s:.*)))?$",
+        # A UTF-8 MSG starts with a BOM (RFC 5424 6.4): it marks the encoding, it is no text.
+        # (the BOM written as itself: RE2, Arrow's engine, has no \u escape)
+        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: "
+        "\ufeff?"
+        r"(?P<message>(?s:.*)))?$",
         ints=("priority", "version"),
         time="time",
         time_formats=("iso8601",),
         optional=("time", "host", "app", "procid", "msgid", "structured_data", "message"),
         nil="-",
-        multiline_start=r"^<\d{1,3}>\d{1,2} ",
+        multiline_start="^" + _RFC5424_HEAD,
         description="IETF syslog (RFC 5424); '-' is null",
         example="<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
         '[exampleSDID@32473 iut="3" eventSource="Application"] An application event',
@@ -262,7 +325,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class TextFormat:
     """How text records are cut and parsed: a pattern (with preset types) and a start regex."""
 
@@ -271,6 +334,9 @@ class TextFormat:
     preset: Preset | None
     multiline_start: str | None
     group_names: tuple[str, ...]
+    alike: tuple[str, ...] = ()
+    """Presets that parse the records ``--format auto`` chose this one by as well, with other
+    columns (:func:`choose_preset`): the report says so."""
 
     @property
     def type(self) -> inf.Struct:
@@ -286,6 +352,11 @@ class TextFormat:
                 t = inf.TIMESTAMP
             fields.append((g, t))
         return inf.Struct(tuple(fields))
+
+
+def presets_with_columns(columns: set[str]) -> list[str]:
+    """The presets whose columns are exactly ``columns`` (a table's data columns)."""
+    return [name for name in PRESETS if set(_columns(name)) == columns]
 
 
 def text_format(
@@ -472,6 +543,26 @@ def parse_text(
     return pa.Table.from_arrays(typed, schema=pa.schema(fields)), errors
 
 
+def part_notes(fmt: TextFormat, texts: dict[str, pa.Array]) -> list[str | None] | None:
+    """The ``_error`` note of each record whose preset's :class:`Parts` whole holds text
+    that split into none of its parts (None where it did, or when no record has one);
+    ``texts`` as :func:`parse_text` fills them."""
+    split = fmt.preset.parts if fmt.preset is not None else None
+    if split is None:
+        return None
+    whole = texts[split.whole]
+    unsplit = pc.and_(
+        pc.invert(pc.fill_null(pc.is_in(whole, value_set=array(split.nil, pa.string())), TRUE)),
+        functools.reduce(pc.and_, [pc.is_null(texts[g]) for g in split.parts]),
+    )
+    if not pc.any(unsplit).as_py():
+        return None
+    notes: list[str | None] = [None] * len(whole)
+    for i in pc.indices_nonzero(unsplit).to_pylist():
+        notes[i] = split.note(whole[i].as_py())
+    return notes
+
+
 PARALLEL_RECORDS = 16_384
 """Records from which a text chunk is parsed on several threads, in slices of at least this
 many.
@@ -551,7 +642,7 @@ def _regex(records: pa.StringArray, fmt: TextFormat) -> tuple[dict[str, pa.Array
     return {g: named[g] for g in fmt.group_names}, extracted.is_valid()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Splitter:
     """The groups of an access-log preset by splitting at its delimiters, for the records a
     strict regex accepts; the preset's own regex reads the others.
@@ -598,6 +689,7 @@ class _Splitter:
         middle = pc.split_pattern(_element(parts, 2), " ")
         out = {g: _element(head, i) for i, g in enumerate(self.head) if g is not None}
         out["time"] = pc.utf8_slice_codeunits(_element(head, len(self.head)), 1, -2)
+        out["request"] = _element(parts, 1)
         for i, g in enumerate(("method", "path", "protocol")):
             out[g] = _element(request, i)
         out["status"] = _element(middle, 1)
@@ -609,7 +701,8 @@ class _Splitter:
 
 _FIELD = r'[^\s"\[\]\\]+'
 _STRICT_TAIL = (
-    r' \[[^\]"\\]+\] "[A-Z]+ [^" \\]* [^"\\]*" (?:\d{3}|-) (?:\d+|-) "[^"\\]*" "[^"\\]*"$'
+    r' \[[^\]"\\]+\] "[A-Z][A-Z_-]* [^" \\]* HTTP/\d+(?:\.\d+)?" (?:\d{3}|-) (?:\d+|-) '
+    r'"[^"\\]*" "[^"\\]*"$'
 )
 _SPLITTERS = {
     "apache-combined": _Splitter(
@@ -672,7 +765,7 @@ AUTO_MIN_RATE = 0.8
 """The share of sampled records a preset must parse to be chosen (a clear majority)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PresetScore:
     name: str
     records: int
@@ -696,7 +789,8 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
                 records[-1] += "\n" + line
             else:
                 records.append(line)
-        parsed = sum(1 for r in records if rx.search(r))
+        sure = re.compile(p.auto_check) if p.auto_check else None
+        parsed = sum(1 for r in records if rx.search(r) and (sure is None or sure.search(r)))
         scores.append(PresetScore(p.name, len(records), parsed))
     order = {name: i for i, name in enumerate(PRESETS)}
     return sorted(scores, key=lambda s: (-s.rate, order[s.name]))
@@ -731,4 +825,21 @@ def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
     clear = [s for s in scores if s.rate >= AUTO_MIN_RATE]
     most = max(s.parsed for s in clear)
     best = next(s for s in clear if 2 * s.parsed >= most)  # scores: best rate first
-    return text_format(pattern=None, preset=best.name, multiline_start=None)
+    chosen = text_format(pattern=None, preset=best.name, multiline_start=None)
+    # Presets that parse the same records (an access log: Apache's and NGINX's combined
+    # formats are one layout) cannot be told apart by the file; the first is taken, as
+    # refusing would refuse every access log, and the report names the others.
+    alike = tuple(
+        s.name
+        for s in clear
+        if s is not best
+        and (s.records, s.parsed) == (best.records, best.parsed)
+        and _columns(s.name) != _columns(best.name)
+    )
+    return dataclasses.replace(chosen, alike=alike) if alike else chosen
+
+
+def _columns(preset: str) -> tuple[str, ...]:
+    return tuple(
+        g for g, _ in text_format(pattern=None, preset=preset, multiline_start=None).type.fields
+    )

@@ -143,7 +143,8 @@ def test_any_encoding_becomes_utf8_with_every_original_byte_recoverable(codec, d
         (b"\xfe\xff\x00{", "utf-8", ("utf-16-be", 2)),
         (b"\xef\xbb\xbf{", "utf-8", ("utf-8", 3)),
         (b"{", "utf-16", ("utf-16-le", 0)),
-        (b"\xef\xbb\xbf{", "latin_1", ("latin_1", 0)),
+        (b"\xef\xbb\xbf{", "latin_1", ("latin_1", 3)),  # a mark, not 'ï»¿'
+        (b"\xef\xbb\xbf{", "utf-16", ("utf-16-le", 0)),  # UTF-16 text, no UTF-8 mark
     ],
 )
 def test_a_byte_order_mark_decides_the_encoding(head, declared, expected):

@@ -38,6 +38,7 @@ def test_nginx_combined_types_status_bytes_and_time():
         "client_ip": "10.0.0.1",
         "remote_user": "alice",
         "time": datetime(2023, 10, 10, 11, 55, 36, tzinfo=UTC),
+        "request": "POST /api?q=1 HTTP/2.0",
         "method": "POST",
         "path": "/api?q=1",
         "protocol": "HTTP/2.0",
