@@ -102,6 +102,20 @@ class TableNotFound(LakeError):
     """No table of that name is in the catalog."""
 
 
+class TableLogGone(TableNotFound):
+    """The catalog records versions of a table whose Delta log is no longer in the warehouse
+    (its folder was deleted or moved behind the lake's back). Names the table, never its
+    location: the message may reach an HTTP client."""
+
+    def __init__(self, *, table: str, recorded_through: int | None) -> None:
+        self.table, self.recorded_through = table, recorded_through
+        super().__init__(
+            f"The Delta log of {table} is gone from the warehouse although the catalog records "
+            f"its versions through {recorded_through}: restore the table's folder from a "
+            f"backup, then run `lake catalog sync {table}`."
+        )
+
+
 class TableExists(LakeError):
     """A table of that name already exists."""
 

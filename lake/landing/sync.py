@@ -18,6 +18,7 @@ from lake.core.errors import (
     CatalogOutdated,
     CatalogUnreachable,
     LakeError,
+    TableLogGone,
     TableNotFound,
     VersionNotFound,
 )
@@ -108,7 +109,7 @@ def sync_table(
     nothing new, so a log that is gone or damaged is reported rather than called current.
 
     Raises:
-        TableNotFound: the table's log is gone although the catalog records versions of it.
+        TableLogGone: the table's log is gone although the catalog records versions of it.
         StorageError: the log could not be read (its storage, or an entry that is damaged).
     """
     result = _record_missing(catalog, store, table, check=check)
@@ -141,10 +142,8 @@ def _record_missing(
         dt = store.open()
     except TableNotFound as error:
         if through is not None or table.current_version is not None:
-            raise TableNotFound(
-                f"The Delta log of {table.name} is gone from {table.location} although the "
-                f"catalog records its versions through {table.current_version}: restore the "
-                f"folder from a backup (or the other engine's copy of it)."
+            raise TableLogGone(
+                table=str(table.name), recorded_through=table.current_version
             ) from error
         # Registered, but the first commit never happened (or failed): nothing to record.
         return SyncResult(str(table.name), (), table.current_version)

@@ -367,8 +367,8 @@ def test_catalog_sync_syncs_every_table_it_can_and_names_each_that_failed(lk, cl
         assert line.removeprefix("error: ") == by_table[name]["error"]
         assert by_table[name]["recorded"] == []
     assert "not valid JSON" in lines[0] and "restore" in lines[0], lines[0]
-    assert f"{gone}" in lines[1] and "restore" in lines[1], lines[1]
-    assert broken not in lines[1]
+    assert "a.gone is gone from the warehouse" in lines[1] and "restore" in lines[1], lines[1]
+    assert gone not in lines[1] and broken not in lines[1]
 
     table = cli("catalog", "sync")  # the table for people, the same failures on stderr
     assert table.exit_code == 1
@@ -383,10 +383,12 @@ def test_catalog_sync_of_a_table_whose_folder_is_gone_says_so(lk, cli):
     result = cli("catalog", "sync", "a.gone")
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: The Delta log of a.gone is gone from ")
-    assert location in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error: The Delta log of a.gone is gone from the warehouse")
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
     with pytest.raises(TableNotFound, match="restore"):
         lk.sync("a.gone")
+    with pytest.raises(TableNotFound, match="The Delta log of a.gone is gone"):
+        lk.sql("SELECT * FROM a.gone")
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):

@@ -293,11 +293,13 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> JSONResponse:
-        runs = lake.runs(limit=limit, offset=offset, kind=kind)
-        more = len(runs) == limit
+        # One run past the page tells whether another page exists: a page that ends with the
+        # last run then has no next_offset (one that only led to an empty page had).
+        runs = lake.runs(limit=limit + 1, offset=offset, kind=kind)
+        more = len(runs) > limit
         return _json(
             {
-                "items": [r.to_json() for r in runs],
+                "items": [r.to_json() for r in runs[:limit]],
                 "limit": limit,
                 "offset": offset,
                 "next_offset": offset + limit if more else None,
@@ -514,6 +516,10 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         messages = {
+            # FastAPI's own words when the body's JSON parser fails other than by a syntax
+            # error (nested deeper than the parser goes).
+            400: "The request body could not be read as JSON (malformed or nested too "
+            "deeply); send one JSON object.",
             404: "No such endpoint; see /openapi.json.",
             405: "This endpoint does not take that method; see /openapi.json.",
         }
