@@ -512,3 +512,37 @@ def _table_name(text: str):  # noqa: ANN201
     from lake.core.names import TableName
 
     return TableName.parse(text)
+
+
+def test_an_error_echoing_control_characters_shows_them_escaped(backend):
+    """A name with a terminal escape is echoed in the error as ``\\x1b``, never as the
+    character itself (a client printing the error would run it); a name or id with a NUL is
+    refused before the catalog is asked, on every backend."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+        escape = client.get("/api/v1/models/%1B%5B31mred/audit", headers=_auth(token))
+        nuls = [  # Postgres's driver cannot send a NUL: these were 500s there
+            client.get(f"/api/v1/{path}", headers=_auth(token))
+            for path in (
+                "models/a%00b/audit",
+                "models?name=a%00",
+                "training-sets?name=a%00",
+                "training-sets/a%00/versions/1/manifest",
+                "runs?kind=a%00",
+                "runs/a%00",
+            )
+        ]
+    assert escape.status_code == 404, escape.text
+    message = escape.json()["error"]
+    assert "\x1b" not in message and "\\x1b[31mred" in message, message
+    for answer in nuls:
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"].endswith(
+            ": holds a NUL character, which no name or id in the lake holds."
+        ), answer.text
