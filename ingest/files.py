@@ -181,9 +181,10 @@ def _store(storage: Storage, source: SourceFile, uri: str, sha256: str, size: in
     if not storage.is_s3:  # on S3 a folder is an empty object of its own: none is needed
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     target_path = path if storage.is_s3 else f"{path}.{uuid.uuid4().hex}.partial"
-    digest, copied = hashlib.sha256(), 0
+    digest, copied, opened = hashlib.sha256(), 0, False
     try:
         with open_stored(source) as handle, fs.open_output_stream(target_path) as target:
+            opened = True
             failpoint("object_write")
             while chunk := handle.read(BLOCK):
                 digest.update(chunk)
@@ -199,8 +200,12 @@ def _store(storage: Storage, source: SourceFile, uri: str, sha256: str, size: in
         if target_path != path:
             fs.move(target_path, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            fs.delete_file(target_path)
+        # On S3 the target is the object itself: deleted only once this ingest wrote it
+        # (pyarrow completes an upload even when its writing failed), never one that another
+        # ingest of the same bytes stored while this one had not started writing.
+        if opened or target_path != path:
+            with contextlib.suppress(OSError):
+                fs.delete_file(target_path)
         raise
     return True
 
