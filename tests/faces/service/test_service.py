@@ -546,3 +546,38 @@ def test_an_error_echoing_control_characters_shows_them_escaped(backend):
         assert answer.json()["error"].endswith(
             ": holds a NUL character, which no name or id in the lake holds."
         ), answer.text
+
+
+def test_an_answer_whose_first_row_is_over_the_byte_limit_is_refused_not_empty(backend):
+    """A row larger than the answer's byte limit was cut away and the answer was a 200 with
+    no rows, its only sign a ``Lake-Truncated`` header: a client not reading it saw an empty
+    result. Refused in one sentence instead; an answer cut after its first rows still comes."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+    from lake.faces.service.app import ServiceSettings
+
+    with lake.connect() as lk:
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk, ServiceSettings(max_bytes=10_000)))
+        wide = client.post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT repeat('x', 50000) AS s"}
+        )
+        cut = client.post(
+            "/api/v1/sql",
+            headers=_auth(token),
+            json={"sql": "SELECT repeat('x', 1000) AS s FROM range(100)"},
+        )
+        nothing_asked = client.post(
+            "/api/v1/sql",
+            headers=_auth(token),
+            json={"sql": "SELECT repeat('x', 50000) AS s", "max_rows": 0},
+        )
+    assert wide.status_code == 400, wide.text
+    message = wide.json()["error"]
+    assert message.startswith("The first row of the answer alone is over the 10,000-byte limit")
+    assert len(message.splitlines()) == 1
+    assert cut.status_code == 200 and cut.headers["Lake-Truncated"] == "true"
+    assert 0 < len(cut.text.splitlines()) < 100
+    assert nothing_asked.status_code == 200 and nothing_asked.text == ""
