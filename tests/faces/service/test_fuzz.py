@@ -1,10 +1,10 @@
 """Fuzz the HTTP service from its own OpenAPI document: whatever schemathesis sends, the
 answer is never a 5xx nor a traceback, its status and body are ones the document declares
 for that endpoint, and an error is one sentence. Bounded examples per endpoint
-(``LAKE_FUZZ_EXAMPLES``, default 10: up to 300 cases over 15 operations and both modes), plus
-OpenLineage events built field by field from hostile values (``LAKE_FUZZ_EVENTS``, default
+(``LAKE_TEST_FUZZ_EXAMPLES``, default 10: up to 300 cases over 15 operations and both modes), plus
+OpenLineage events built field by field from hostile values (``LAKE_TEST_FUZZ_EVENTS``, default
 100). Derandomized: every run sends the same cases, so a failure repeats; raise the counts
-(and set ``LAKE_FUZZ_RANDOM=1`` for fresh cases) to search further."""
+(and set ``LAKE_TEST_FUZZ_RANDOM=1`` for fresh cases) to search further."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import lake
 from lake.faces.service import create_app
 from lake.faces.service.app import ServiceSettings
 
-EXAMPLES = int(os.environ.get("LAKE_FUZZ_EXAMPLES", "10"))
-EVENTS = int(os.environ.get("LAKE_FUZZ_EVENTS", "100"))
-DERANDOMIZE = os.environ.get("LAKE_FUZZ_RANDOM") != "1"
+EXAMPLES = int(os.environ.get("LAKE_TEST_FUZZ_EXAMPLES", "10"))
+EVENTS = int(os.environ.get("LAKE_TEST_FUZZ_EVENTS", "100"))
+DERANDOMIZE = os.environ.get("LAKE_TEST_FUZZ_RANDOM") != "1"
 
 
 @pytest.fixture(scope="module")
