@@ -17,6 +17,10 @@ class SourceUnreadable(IngestError):
     """A source file exists but cannot be read (permissions, truncated compression, a loop)."""
 
 
+class SourceChanged(SourceUnreadable):
+    """A source file changed while it was being read, so what was read is not one content."""
+
+
 class ExtractError(IngestError):
     """A database extract failed."""
 

@@ -31,11 +31,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
-from ingest.sources import SourceFile, expand_paths
+from ingest.exceptions import SourceChanged
+from ingest.sources import SourceFile, expand_paths, open_stored
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName
 from lake.core.storage import Storage
@@ -86,9 +87,9 @@ def ingest_files(
     for source in files:
         sha256, size = _hash(source)
         uri = storage.object_uri(sha256)
-        if _store(storage, source, uri, size):
+        if _store(storage, source, uri, sha256, size):
             new += 1
-        width, height, sniffed = _image_size(source)
+        width, height, sniffed = _image_size(storage, uri)
         guessed = mimetypes.guess_type(source.path)[0]
         rows.append(
             {
@@ -147,29 +148,30 @@ def _namespace(uri: str) -> str:
     return "file://" if scheme == "file" else f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def _open(source: SourceFile) -> BinaryIO:
-    if source.filesystem is None:
-        return open(source.path, "rb")  # noqa: SIM115 - the caller closes it
-    return source.filesystem.open_input_file(source.path)
-
-
 def _hash(source: SourceFile) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with _open(source) as handle:
+    with open_stored(source) as handle:
         while chunk := handle.read(BLOCK):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
 
 
-def _store(storage: Storage, source: SourceFile, uri: str, size: int) -> bool:
+def _store(storage: Storage, source: SourceFile, uri: str, sha256: str, size: int) -> bool:
     """Copy the file to its object unless an object of that size is there; True if copied.
     (The name is the sha256 of the bytes, so an existing object holds the same bytes.)
 
     The object appears whole or not at all: on S3 an upload is visible only once complete;
     on a disk the copy is written beside it and renamed onto it. Written in place, an
     object was there half written (a reader of a version naming it, or another ingest of
-    the same bytes, saw it cut short; that ingest then truncated it to write it again)."""
+    the same bytes, saw it cut short; that ingest then truncated it to write it again).
+
+    The copy is hashed as it is read: a file written to between the hash that named the
+    object and the copy would otherwise leave an object whose bytes are not its name.
+
+    Raises:
+        SourceChanged: the bytes copied are not the bytes hashed (nothing is kept).
+    """
     from pyarrow.fs import FileType
 
     fs, path = storage.filesystem_for(uri)
@@ -179,28 +181,44 @@ def _store(storage: Storage, source: SourceFile, uri: str, size: int) -> bool:
     if not storage.is_s3:  # on S3 a folder is an empty object of its own: none is needed
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     target_path = path if storage.is_s3 else f"{path}.{uuid.uuid4().hex}.partial"
+    digest, copied, opened = hashlib.sha256(), 0, False
     try:
-        with _open(source) as handle, fs.open_output_stream(target_path) as target:
+        with open_stored(source) as handle, fs.open_output_stream(target_path) as target:
+            opened = True
             failpoint("object_write")
             while chunk := handle.read(BLOCK):
+                digest.update(chunk)
+                copied += len(chunk)
                 target.write(chunk)
+        if (digest.hexdigest(), copied) != (sha256, size):
+            # On S3 the upload is complete by now (pyarrow cannot abort it): the object did
+            # not exist a moment ago, so this ingest's is deleted before any version names it.
+            raise SourceChanged(
+                f"'{source.path}' changed while it was being ingested ({size} bytes when "
+                f"hashed, {copied} when copied): run the ingest again once nothing writes it."
+            )
         if target_path != path:
             fs.move(target_path, path)
     except BaseException:
-        if target_path != path:
+        # On S3 the target is the object itself: deleted only once this ingest wrote it
+        # (pyarrow completes an upload even when its writing failed), never one that another
+        # ingest of the same bytes stored while this one had not started writing.
+        if opened or target_path != path:
             with contextlib.suppress(OSError):
                 fs.delete_file(target_path)
         raise
     return True
 
 
-def _image_size(source: SourceFile) -> tuple[int | None, int | None, str | None]:
-    """Width, height and media type when Pillow reads the file as an image (its header
-    only); Nones otherwise."""
+def _image_size(storage: Storage, uri: str) -> tuple[int | None, int | None, str | None]:
+    """Width, height and media type when Pillow reads the stored object as an image (its
+    header only); Nones otherwise. The object, not the source: its bytes are its sha256,
+    while the source may have changed since it was hashed."""
     from PIL import Image, UnidentifiedImageError
 
+    fs, path = storage.filesystem_for(uri)
     try:
-        with _open(source) as handle, Image.open(handle) as image:
+        with fs.open_input_file(path) as handle, Image.open(handle) as image:
             return image.width, image.height, Image.MIME.get(image.format or "")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None, None, None

@@ -77,7 +77,7 @@ def expand_paths(
         matched = _expand_one(str(raw), filesystem_for)
         if not matched:
             raise SourceNotFound(
-                f"No log file found at '{raw}': check the path, or quote a glob so the shell "
+                f"No file found at '{raw}': check the path, or quote a glob so the shell "
                 "does not expand it."
             )
         for f in matched:
@@ -218,7 +218,12 @@ def _expand_remote(uri: str, filesystem_for: FilesystemFor | None) -> list[Sourc
 # Reading
 
 
-def _open_stored(src: SourceFile) -> BinaryIO:
+def open_stored(src: SourceFile) -> BinaryIO:
+    """The file's bytes as stored, for reading; the caller closes it.
+
+    Raises:
+        SourceUnreadable: it cannot be opened (gone or unreadable since it was listed).
+    """
     try:
         if src.filesystem is None:
             return open(src.path, "rb")  # noqa: SIM115 - closed by ContentReader
@@ -381,7 +386,7 @@ class ContentReader:
         if self._file is not None:
             return
         self._hash = hashlib.sha256()
-        self._file = _open_stored(self.src)
+        self._file = open_stored(self.src)
         self._pos = 0
         if self.resume_offset:
             if self.resume_offset <= self.size:
@@ -396,7 +401,7 @@ class ContentReader:
         assert self._file is not None
         self.restarted = True
         self._file.close()
-        self._file = _open_stored(self.src)
+        self._file = open_stored(self.src)
         self._hash, self._pos, self.start_offset, self._replay = hashlib.sha256(), 0, 0, b""
         self._peeked = b""
 

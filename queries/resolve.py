@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TableInfo
-from lake.core.errors import VersionNotFound
+from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.log import CommitCheck, has_commit_after
@@ -293,6 +293,8 @@ class Resolver:
         recorded = self.catalog.get_version(info, version)
         try:
             snapshot = store.snapshot(version)
+        except TableNotFound as error:
+            raise TableLogGone(table=str(name), recorded_through=info.current_version) from error
         except VersionNotFound as error:
             raise TimeTravelError(
                 f"Version {version} of {name}{where} cannot be read: its Delta log entry is "

@@ -260,6 +260,7 @@ def run(
     execution after ``timeout_s`` (not its planning: see :mod:`queries.worker`).
 
     Raises:
+        QueryRefused: not even the first row fits in ``max_bytes``.
         duckdb.Error: untranslated; the caller knows the query and translates it.
     """
     import pyarrow as pa
@@ -291,6 +292,14 @@ def run(
             if max_bytes is not None and size + batch.nbytes > max_bytes:
                 batch = batch.slice(0, _rows_within(batch, max_bytes - size))
                 truncated = True
+                if rows == 0 and batch.num_rows == 0 and max_rows != 0:
+                    # An answer cut to no rows reads as an empty result to any client that
+                    # does not check the truncation flag (an HTTP header).
+                    raise QueryRefused(
+                        f"The first row of the answer alone is over the {max_bytes:,}-byte "
+                        "limit of an answer: select fewer or shorter columns, or raise the "
+                        "limit (--max-bytes, [query] max_bytes)."
+                    )
             batches.append(batch)
             rows += batch.num_rows
             if max_bytes is not None:  # nbytes walks every buffer: a tenth of a small result

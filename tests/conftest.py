@@ -26,9 +26,13 @@ pytest_plugins = ["tests.ingest.db.fixtures", "tests.ray_cluster"]
 BACKENDS = ["local-sqlite", "s3-postgres"]
 DATA = Path(__file__).parent / "data"
 
+TEST_KNOBS = "LAKE_TEST_"
+"""Settings of the tests themselves (``LAKE_TEST_PG_PORT``, ``LAKE_TEST_FUZZ_EXAMPLES``): kept,
+as a test module reads them when it is imported, after this file has run."""
+
 # Nothing a test does may read the developer's own settings.
 for _name in list(os.environ):
-    if _name.startswith("LAKE_") or _name.startswith("AWS_"):
+    if (_name.startswith("LAKE_") and not _name.startswith(TEST_KNOBS)) or _name.startswith("AWS_"):
         os.environ.pop(_name)
 
 

@@ -54,3 +54,31 @@ def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path: Path) -> None:
     # -v prints "[gw0] [ 12%] PASSED test_sample.py::test_worker[0]" for each test.
     workers = {line.split()[0] for line in done.stdout.splitlines() if " PASSED " in line}
     assert len(workers) == 1, done.stdout
+
+
+def test_the_tests_own_settings_outlive_the_clearing_of_the_users():
+    """``LAKE_TEST_*`` (the fuzz test's example counts, the Postgres to use) reach the test
+    modules; every other ``LAKE_*`` and ``AWS_*`` setting is cleared before them. The fuzz
+    counts were ``LAKE_FUZZ_*``, cleared with the user's settings: raising them did nothing."""
+    import os
+
+    env = {
+        **os.environ,
+        "LAKE_TEST_FUZZ_EXAMPLES": "77",
+        "LAKE_WAREHOUSE": "/somewhere",
+        "AWS_REGION": "nowhere",
+    }
+    seen = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, tests.conftest, tests.faces.service.test_fuzz as fuzz; "
+            "print(fuzz.EXAMPLES, os.environ.get('LAKE_WAREHOUSE'), os.environ.get('AWS_REGION'))",
+        ],
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert seen.stdout.split() == ["77", "None", "None"], seen.stderr

@@ -16,12 +16,24 @@ from __future__ import annotations
 class LakeError(Exception):
     """Root of every error the lake raises on purpose.
 
-    Its message is one sentence on one line: a line break that user text brought in (a name,
-    a run id, a path echoed back) is shown escaped, in every face at once, rather than each
-    message quoting what it echoes."""
+    Its message is one sentence on one line: a line break or another control character that
+    user text brought in (a name, a run id, a path echoed back) is shown escaped, in every
+    face at once (the CLI's line, the HTTP service's ``error``), rather than each message
+    quoting what it echoes."""
 
     def __str__(self) -> str:
-        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+        return one_line(super().__str__())
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): a message quoting a file
+    name or a driver's output stays one line and cannot drive a terminal."""
+    return "".join(
+        ch
+        if ch >= " " and ch != "\x7f" or ch == "\t"
+        else {"\n": "\\n", "\r": "\\r"}.get(ch, f"\\x{ord(ch):02x}")
+        for ch in text
+    )
 
 
 class ConfigError(LakeError):
@@ -100,6 +112,20 @@ class CommitConflict(LakeError):
 
 class TableNotFound(LakeError):
     """No table of that name is in the catalog."""
+
+
+class TableLogGone(TableNotFound):
+    """The catalog records versions of a table whose Delta log is no longer in the warehouse
+    (its folder was deleted or moved behind the lake's back). Names the table, never its
+    location: the message may reach an HTTP client."""
+
+    def __init__(self, *, table: str, recorded_through: int | None) -> None:
+        self.table, self.recorded_through = table, recorded_through
+        super().__init__(
+            f"The Delta log of {table} is gone from the warehouse although the catalog records "
+            f"its versions through {recorded_through}: restore the table's folder from a "
+            f"backup, then run `lake catalog sync {table}`."
+        )
 
 
 class TableExists(LakeError):

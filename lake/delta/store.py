@@ -2350,6 +2350,14 @@ class DeltaStore:
                 f"The Delta table at {self.uri} requires the writer features {features}, "
                 "which deltalake cannot write: write it with an engine that supports them."
             )
+        damaged = re.search(r"Json error: ([^\n]*)", str(error))
+        if damaged:
+            # delta-rs names neither the entry nor the line, only what it met.
+            return StorageError(
+                f"The Delta log of {self.uri} has an entry that is not valid JSON "
+                f"({damaged.group(1).strip().rstrip('.')[:200]}): restore the damaged file "
+                f"of its _delta_log folder from a backup."
+            )
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "

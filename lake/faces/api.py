@@ -729,11 +729,16 @@ class Lake:
 
     def sync(self, name: str | None = None) -> list[SyncResult]:
         """Record Delta versions the catalog is missing (all tables, or one), then let go of
-        the claims of runs whose commit was in doubt and is not in the log."""
-        from lake.landing.sync import sync_table
+        the claims of runs whose commit was in doubt and is not in the log.
 
-        targets = [self.catalog.get_table(_table_name(name))] if name else self.tables()
-        return [sync_table(self.catalog, self.delta(i), i, settle=True) for i in targets]
+        Every table: one that cannot be synced (its log gone or damaged) has a result whose
+        ``error`` says why, and the others are synced. One table: its failure is raised."""
+        from lake.landing.sync import sync_tables
+
+        if name:
+            named = [self.catalog.get_table(_table_name(name))]
+            return sync_tables(self.catalog, named, self.delta, keep_going=False)
+        return sync_tables(self.catalog, self.tables(), self.delta)
 
     def sync_table(self, info: TableInfo) -> SyncResult:
         from lake.landing.sync import sync_table

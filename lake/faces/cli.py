@@ -1434,9 +1434,12 @@ def catalog_sync(
     """Record Delta versions the catalog is missing (after a crash, or writes by other tools);
     let go of the claims of runs whose commit was in doubt and is not in the log (released).
 
+    Every table: one that cannot be synced is named on standard error, one line each, the
+    others are synced, and the exit code is 1.
+
     Example:  lake catalog sync web.access
     """
-    from lake.faces.render import print_json, print_rows
+    from lake.faces.render import print_error, print_json, print_rows
 
     with _lake(warehouse, catalog) as lk:
         results = [r.to_json() for r in lk.sync(table)]
@@ -1446,6 +1449,11 @@ def catalog_sync(
         print_rows(
             results, columns=["table", "recorded", "latest", "released"], empty="No tables to sync."
         )
+    failed = [r["error"] for r in results if r["error"]]
+    for error in failed:
+        print_error(error)
+    if failed:
+        raise typer.Exit(1)
 
 
 # -- the HTTP service -------------------------------------------------------------------------

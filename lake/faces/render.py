@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from lake.core.errors import one_line
 from lake.core.terminal import text_console
 
 
@@ -123,17 +124,6 @@ def short_path(value: str) -> str:
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?")
-
-
-def one_line(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``): a message quoting a file
-    name or a driver's output stays one line and cannot drive the terminal."""
-    return "".join(
-        ch
-        if ch >= " " and ch != "\x7f" or ch == "\t"
-        else {"\n": "\\n", "\r": "\\r"}.get(ch, f"\\x{ord(ch):02x}")
-        for ch in text
-    )
 
 
 def _cell(value: Any) -> str:

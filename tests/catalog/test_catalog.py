@@ -302,12 +302,93 @@ def test_catalog_sync_records_versions_written_by_another_tool(lk, cli):
     result = cli("catalog", "sync", "--output", "json")
 
     assert result.exit_code == 0, result.stderr
-    assert result.json() == [{"table": "ml.labels", "recorded": [1], "latest": 1, "released": []}]
+    assert result.json() == [
+        {"table": "ml.labels", "recorded": [1], "latest": 1, "released": [], "error": None}
+    ]
     version = lk.catalog.get_version(info, 1)
     assert version.run_id is None
     assert (version.rows_added, version.rows_total) == (4, 7)
     again = cli("catalog", "sync", "ml.labels", "--output", "json")
-    assert again.json() == [{"table": "ml.labels", "recorded": [], "latest": 1, "released": []}]
+    assert again.json() == [
+        {"table": "ml.labels", "recorded": [], "latest": 1, "released": [], "error": None}
+    ]
+
+
+def _damage(lk, name: str, *, gone: bool) -> str:
+    """Delete a table's folder (``gone``) or give its log a version 2 whose entry is not JSON,
+    behind the lake's back; the table's location."""
+    location = lk.catalog.get_table(TableName.parse(name)).location
+    fs, path = lk.storage.filesystem_for(location)
+    if gone:
+        fs.delete_dir(path)
+    else:
+        with fs.open_output_stream(f"{path}/_delta_log/{2:020d}.json") as out:
+            out.write(b"garbage{\n")
+    return location
+
+
+def test_catalog_sync_syncs_every_table_it_can_and_names_each_that_failed(lk, cli):
+    from deltalake import write_deltalake
+
+    for name in ("a.broken", "a.gone", "a.good", "b.behind"):
+        lk.write_table(name, _labels(2))
+        lk.write_table(name, _labels(1, 2))
+    behind = lk.catalog.get_table(TableName.parse("b.behind"))
+    write_deltalake(
+        behind.location, _labels(4, 3), mode="append", storage_options=lk.storage.delta_options()
+    )
+    broken = _damage(lk, "a.broken", gone=False)
+    gone = _damage(lk, "a.gone", gone=True)
+
+    result = cli("catalog", "sync", "--output", "json")
+
+    assert result.exit_code == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    by_table = {r["table"]: r for r in result.json()}
+    assert by_table["a.good"] == {
+        "table": "a.good",
+        "recorded": [],
+        "latest": 1,
+        "released": [],
+        "error": None,
+    }
+    assert by_table["b.behind"] == {
+        "table": "b.behind",
+        "recorded": [2],
+        "latest": 2,
+        "released": [],
+        "error": None,
+    }
+    assert lk.catalog.get_version(behind, 2).rows_total == 7
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2, result.stderr
+    for line, name in zip(lines, ("a.broken", "a.gone"), strict=True):
+        assert line.startswith(f"error: {name} was not synced: ") and line.endswith("."), line
+        assert line.removeprefix("error: ") == by_table[name]["error"]
+        assert by_table[name]["recorded"] == []
+    assert "not valid JSON" in lines[0] and "restore" in lines[0], lines[0]
+    assert "a.gone is gone from the warehouse" in lines[1] and "restore" in lines[1], lines[1]
+    assert gone not in lines[1] and broken not in lines[1]
+
+    table = cli("catalog", "sync")  # the table for people, the same failures on stderr
+    assert table.exit_code == 1
+    assert "b.behind" in table.stdout and "a.gone" in table.stdout
+    assert table.stderr.splitlines() == lines
+
+
+def test_catalog_sync_of_a_table_whose_folder_is_gone_says_so(lk, cli):
+    lk.write_table("a.gone", _labels(2))
+    location = _damage(lk, "a.gone", gone=True)
+
+    result = cli("catalog", "sync", "a.gone")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: The Delta log of a.gone is gone from the warehouse")
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
+    with pytest.raises(TableNotFound, match="restore"):
+        lk.sync("a.gone")
+    with pytest.raises(TableNotFound, match="The Delta log of a.gone is gone"):
+        lk.sql("SELECT * FROM a.gone")
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):

@@ -295,3 +295,56 @@ def test_a_stored_file_is_never_seen_half_written_by_a_reader_or_another_ingest(
     folder = FileSelector(path.rsplit("/", 1)[0], recursive=False)
     leftovers = [i.path for i in fs.get_file_info(folder) if i.path != path]
     assert leftovers == [], "no partial copy is left beside the object"
+
+
+@pytest.mark.timeout(240)
+def test_a_file_written_to_while_it_is_stored_is_refused_and_no_object_misnames_it(
+    backend, lk, tmp_path
+):
+    """The object's name is the sha256 of the bytes read first; the copy reads the file
+    again. A file written to in between (here: while the copy is stopped before its first
+    byte) is refused in one sentence: no version is made, and no object holds bytes other
+    than its name says."""
+    import hashlib
+
+    from pyarrow.fs import FileSelector, FileType
+
+    asset = tmp_path / "asset.bin"
+    asset.write_bytes(b"first content\n" * 100)
+    digest = hashlib.sha256(asset.read_bytes()).hexdigest()
+    objects_fs, objects = lk.storage.filesystem_for(lk.storage.objects_root)
+
+    env = child_env(backend, LAKE_FAILPOINT="object_write:stop", TMPDIR=str(tmp_path))
+    argv = lake_argv("ingest", "files", "assets.raw", str(asset))
+    with stopped_child(argv, env) as resume:
+        asset.write_bytes(b"second content\n" * 100)  # same file, other bytes
+        ended = resume()
+
+    assert ended.returncode == 1, ended.stdout
+    assert_one_line_error(ended.stderr, rf"'{asset}' changed while it was being ingested")
+    stored = [
+        i
+        for i in objects_fs.get_file_info(
+            FileSelector(objects, recursive=True, allow_not_found=True)
+        )
+        if i.type == FileType.File
+    ]
+    assert stored == [], f"no object is left, least of all one named {digest}"
+    assert lk.tables() == []
+
+
+@pytest.mark.timeout(240)
+def test_a_file_deleted_after_it_was_listed_is_named_in_one_sentence(backend, lk, tmp_path):
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "b.bin").write_bytes(b"b")
+
+    env = child_env(backend, LAKE_FAILPOINT="object_write:stop", TMPDIR=str(tmp_path))
+    with stopped_child(lake_argv("ingest", "files", "assets.raw", str(folder)), env) as resume:
+        (folder / "b.bin").unlink()  # listed with a.bin, whose copy is stopped
+        ended = resume()
+
+    assert ended.returncode == 1, ended.stdout
+    assert_one_line_error(ended.stderr, r"Cannot open 'file://.*/b\.bin'.*No such file")
+    assert lk.tables() == []

@@ -93,6 +93,9 @@ class SqlRequest(BaseModel):
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
+NO_NUL = r"^[^\x00]*$"
+"""Names and ids given as text: the catalog's Postgres driver cannot even send a NUL (it
+raised ValueError, a 500), and no name the lake stores holds one."""
 TablePath = Annotated[str, Path(description="namespace.table", max_length=200)]
 VersionPath = Annotated[int, Path(ge=0, le=2**62, description="A Delta version.")]
 ERROR_MEANINGS = {
@@ -224,7 +227,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         responses=_errors(*READ),
     )
     def list_training_sets(
-        name: Annotated[str | None, Query(max_length=128)] = None,
+        name: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> JSONResponse:
@@ -238,7 +241,8 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         responses=_errors(*READ, 404),
     )
     def training_set_manifest(
-        name: Annotated[str, Path(max_length=128)], version: Annotated[int, Path(ge=0, le=2**31)]
+        name: Annotated[str, Path(max_length=128, pattern=NO_NUL)],
+        version: Annotated[int, Path(ge=0, le=2**31)],
     ) -> JSONResponse:
         """The training set's manifest (``.lake/manifest.json``): SQL, input versions, files."""
         found = [t for t in lake.training_sets(name) if t.version == version]
@@ -254,7 +258,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         responses=_errors(*READ),
     )
     def list_models(
-        name: Annotated[str | None, Query(max_length=128)] = None,
+        name: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> JSONResponse:
@@ -268,7 +272,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         responses=_errors(*READ, 400, 404),
     )
     def model_audit(
-        name: Annotated[str, Path(max_length=128)],
+        name: Annotated[str, Path(max_length=128, pattern=NO_NUL)],
         version: Annotated[
             int | None, Query(ge=1, le=2**62, description="Default: the one registered last.")
         ] = None,
@@ -289,15 +293,17 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         responses=_errors(*READ),
     )
     def list_runs(
-        kind: Annotated[str | None, Query(max_length=32)] = None,
+        kind: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> JSONResponse:
-        runs = lake.runs(limit=limit, offset=offset, kind=kind)
-        more = len(runs) == limit
+        # One run past the page tells whether another page exists: a page that ends with the
+        # last run then has no next_offset (one that only led to an empty page had).
+        runs = lake.runs(limit=limit + 1, offset=offset, kind=kind)
+        more = len(runs) > limit
         return _json(
             {
-                "items": [r.to_json() for r in runs],
+                "items": [r.to_json() for r in runs[:limit]],
                 "limit": limit,
                 "offset": offset,
                 "next_offset": offset + limit if more else None,
@@ -311,7 +317,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         response_model=schemas.RunLineage,
         responses=_errors(*READ, 404),
     )
-    def get_run(run_id: Annotated[str, Path(max_length=64)]) -> JSONResponse:
+    def get_run(run_id: Annotated[str, Path(max_length=64, pattern=NO_NUL)]) -> JSONResponse:
         """A run with the dataset versions it read and wrote (OpenLineage names)."""
         return _json(lake.run_lineage(run_id))
 
@@ -508,12 +514,18 @@ def _handlers(app: FastAPI) -> None:
                 status_code=422,
             )
         message = str(first.get("msg", "is not valid")).rstrip(".")
+        if first.get("ctx", {}).get("pattern") == NO_NUL:
+            message = "holds a NUL character, which no name or id in the lake holds"
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         return JSONResponse({"error": f"{where}: {message}{more}."}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         messages = {
+            # FastAPI's own words when the body's JSON parser fails other than by a syntax
+            # error (nested deeper than the parser goes).
+            400: "The request body could not be read as JSON (malformed or nested too "
+            "deeply); send one JSON object.",
             404: "No such endpoint; see /openapi.json.",
             405: "This endpoint does not take that method; see /openapi.json.",
         }

@@ -433,3 +433,151 @@ def _served_and_stopped_leaves_nothing(token: str, temporary: Path) -> None:
         stop_service(process)
     assert [p.name for p in temporary.iterdir() if p.name.startswith("pymp-")] == []
     assert process.returncode == 128 + 15, process.stderr.read()
+
+
+def test_a_runs_page_ending_at_the_last_run_has_no_next_page(backend):
+    """The next page is promised only when a run is left for it (a page that held exactly
+    the last runs used to point at an empty page)."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        for name in ("a.one", "a.two", "a.three"):
+            lk.write_table(name, pa.table({"x": [1]}))
+        total = len(lk.runs(limit=1000))
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+        whole = client.get(f"/api/v1/runs?limit={total}", headers=_auth(token)).json()
+        first = client.get(f"/api/v1/runs?limit={total - 1}", headers=_auth(token)).json()
+        rest = client.get(
+            f"/api/v1/runs?limit={total - 1}&offset={first['next_offset']}", headers=_auth(token)
+        ).json()
+    assert total >= 3
+    assert (len(whole["items"]), whole["next_offset"]) == (total, None)
+    assert (len(first["items"]), first["next_offset"]) == (total - 1, total - 1)
+    assert (len(rest["items"]), rest["next_offset"]) == (1, None)
+    assert [r["run_id"] for r in first["items"] + rest["items"]] == [
+        r["run_id"] for r in whole["items"]
+    ]
+
+
+def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_one_sentence_400(backend):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        token = lk.create_token(role="write").secret
+        client = TestClient(create_app(lk))
+        headers = {**_auth(token), "Content-Type": "application/json"}
+        answers = [
+            client.post("/api/v1/lineage", headers=headers, content=b"[" * 5000 + b"]" * 5000),
+            client.post(
+                "/api/v1/sql", headers=headers, content=b'{"a":' * 3000 + b"1" + b"}" * 3000
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": "The request body could not be read as JSON (malformed or nested too "
+            "deeply); send one JSON object."
+        }
+
+
+def test_sql_over_a_table_whose_folder_is_gone_names_the_table_not_a_machine_path(backend):
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        lk.write_table("web.gone", pa.table({"x": [1]}))
+        location = lk.catalog.get_table(_table_name("web.gone")).location
+        fs, path = lk.storage.filesystem_for(location)
+        fs.delete_dir(path)
+        token = lk.create_token(role="read").secret
+        answer = TestClient(create_app(lk)).post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT * FROM web.gone"}
+        )
+    assert answer.status_code == 404, answer.text
+    message = answer.json()["error"]
+    assert message.startswith("The Delta log of web.gone is gone from the warehouse"), message
+    assert path not in message and location not in message
+
+
+def _table_name(text: str):  # noqa: ANN201
+    from lake.core.names import TableName
+
+    return TableName.parse(text)
+
+
+def test_an_error_echoing_control_characters_shows_them_escaped(backend):
+    """A name with a terminal escape is echoed in the error as ``\\x1b``, never as the
+    character itself (a client printing the error would run it); a name or id with a NUL is
+    refused before the catalog is asked, on every backend."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+        escape = client.get("/api/v1/models/%1B%5B31mred/audit", headers=_auth(token))
+        nuls = [  # Postgres's driver cannot send a NUL: these were 500s there
+            client.get(f"/api/v1/{path}", headers=_auth(token))
+            for path in (
+                "models/a%00b/audit",
+                "models?name=a%00",
+                "training-sets?name=a%00",
+                "training-sets/a%00/versions/1/manifest",
+                "runs?kind=a%00",
+                "runs/a%00",
+            )
+        ]
+    assert escape.status_code == 404, escape.text
+    message = escape.json()["error"]
+    assert "\x1b" not in message and "\\x1b[31mred" in message, message
+    for answer in nuls:
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"].endswith(
+            ": holds a NUL character, which no name or id in the lake holds."
+        ), answer.text
+
+
+def test_an_answer_whose_first_row_is_over_the_byte_limit_is_refused_not_empty(backend):
+    """A row larger than the answer's byte limit was cut away and the answer was a 200 with
+    no rows, its only sign a ``Lake-Truncated`` header: a client not reading it saw an empty
+    result. Refused in one sentence instead; an answer cut after its first rows still comes."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+    from lake.faces.service.app import ServiceSettings
+
+    with lake.connect() as lk:
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk, ServiceSettings(max_bytes=10_000)))
+        wide = client.post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT repeat('x', 50000) AS s"}
+        )
+        cut = client.post(
+            "/api/v1/sql",
+            headers=_auth(token),
+            json={"sql": "SELECT repeat('x', 1000) AS s FROM range(100)"},
+        )
+        nothing_asked = client.post(
+            "/api/v1/sql",
+            headers=_auth(token),
+            json={"sql": "SELECT repeat('x', 50000) AS s", "max_rows": 0},
+        )
+    assert wide.status_code == 400, wide.text
+    message = wide.json()["error"]
+    assert message.startswith("The first row of the answer alone is over the 10,000-byte limit")
+    assert len(message.splitlines()) == 1
+    assert cut.status_code == 200 and cut.headers["Lake-Truncated"] == "true"
+    assert 0 < len(cut.text.splitlines()) < 100
+    assert nothing_asked.status_code == 200 and nothing_asked.text == ""
