@@ -506,7 +506,7 @@ def _refuse_unrecorded(
     land with every column null and no error). A table without any was plain text."""
     columns = {n for n in (schema.names if schema is not None else ()) if not n.startswith("_")}
     for uri, parser in parsers.items():
-        if not parser.pop("unrecorded", False) or not columns:
+        if not parser.get("unrecorded") or not columns:
             continue
         # The columns alone may not tell (spark and python logging have the same four).
         same = presets_with_columns(columns)
