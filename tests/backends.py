@@ -1,6 +1,6 @@
 """Real backends for the test suite: a loopback S3 server and a PostgreSQL server.
 
-S3 is moto's server mode, started in-process on a free loopback port. PostgreSQL is the
+S3 is moto's server mode, in a process of its own on a free loopback port. PostgreSQL is the
 server at 127.0.0.1:5432 (user postgres) when it answers, else a throwaway server that
 pytest-postgresql starts from the machine's PostgreSQL binaries. Each test gets its own
 database and its own bucket prefix, and they are removed afterwards.
@@ -15,10 +15,11 @@ import glob
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,6 @@ def start_s3() -> Iterator[S3Server]:
     Not in a thread of the test process: deltalake holds the GIL while it waits for the
     server, so an in-process server would never answer it.
     """
-    import subprocess
-    import sys
     import time
 
     port = _free_port()
@@ -137,17 +136,15 @@ class PostgresServer:
     """A PostgreSQL server and the throwaway databases of the tests on it.
 
     ``CREATE DATABASE`` (a copy of the template, synced to disk) and ``DROP DATABASE`` took
-    0.2-2 s each on a loaded 2-core machine, paid by every s3-postgres test. So a thread of
-    this process makes the next database ahead while a test runs and drops a test's database
-    after it: each test still gets a database made fresh from the template, and no test waits
-    for the disk."""
+    0.2-2 s each on a loaded 2-core machine, paid by every s3-postgres test. So a process of
+    its own (``tests/pg_databases.py``, where the docstring says why not a thread) makes the
+    next database ahead while a test runs and drops a test's database after it: each test
+    still gets a database made fresh from the template, and no test waits for the disk."""
 
     host: str
     port: int
     user: str
-    _work: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
-    _spare: Future[str] | None = field(default=None, init=False, repr=False)
-    _drops: list[Future[None]] = field(default_factory=list, init=False, repr=False)
+    _helper: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{database}"
@@ -163,53 +160,53 @@ class PostgresServer:
 
     def create_database(self) -> str:
         """The name of a new, empty database (made ahead, see the class)."""
-        if self._work is None:
-            # One thread: a drop and the next creation never compete with each other.
-            self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-test-pg")
-        made = self._spare or self._work.submit(self._create)
-        self._spare = self._work.submit(self._create)
-        return made.result()
+        return self._ask("take")
 
     def drop_database(self, name: str) -> None:
         """Drop ``name`` now (for a test that must know it is gone)."""
-        self._drop(name)
+        self._ask(f"drop-now {name}")
 
     def drop_database_later(self, name: str) -> None:
         """Drop ``name`` in the background; a failure is raised by :meth:`close`."""
-        if self._work is None:
-            self._drop(name)
-            return
-        self._drops = [d for d in self._drops if not d.done() or d.exception() is not None]
-        self._drops.append(self._work.submit(self._drop, name))
+        self._tell(f"drop {name}")
 
     def close(self) -> None:
         """Drop the spare database, wait for every drop, and raise the first that failed."""
-        if self._work is None:
+        if self._helper is None:
             return
-        if self._spare is not None:
-            self.drop_database_later(self._spare.result())
-        self._work.shutdown(wait=True)
-        self._work = None
-        for drop in self._drops:
-            drop.result()
-
-    def _create(self) -> str:
-        name = f"lake_test_{uuid.uuid4().hex[:16]}"
-        connection = self.admin()
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+            self._ask("close")
         finally:
-            connection.close()
-        return name
+            self._helper.wait(timeout=60)
+            self._helper = None
 
-    def _drop(self, name: str) -> None:
-        connection = self.admin()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            connection.close()
+    def _tell(self, request: str) -> None:
+        if self._helper is None:
+            self._helper = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("pg_databases.py")),
+                    self.host,
+                    str(self.port),
+                    self.user,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        assert self._helper.stdin is not None
+        self._helper.stdin.write(request + "\n")
+        self._helper.stdin.flush()
+
+    def _ask(self, request: str) -> str:
+        self._tell(request)
+        assert self._helper is not None and self._helper.stdout is not None
+        answer = self._helper.stdout.readline().rstrip("\n")
+        if not answer:
+            raise RuntimeError(f"the test databases' process ended on {request!r}")
+        if answer.startswith("error: "):
+            raise RuntimeError(f"test databases: {answer.removeprefix('error: ')}")
+        return answer
 
 
 @contextmanager
