@@ -8,6 +8,7 @@ reads), which is why pytest is pinned below it.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -54,6 +55,50 @@ def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path: Path) -> None:
     # -v prints "[gw0] [ 12%] PASSED test_sample.py::test_worker[0]" for each test.
     workers = {line.split()[0] for line in done.stdout.splitlines() if " PASSED " in line}
     assert len(workers) == 1, done.stdout
+
+
+def test_a_crashed_worker_ends_the_run_with_a_failure(tmp_path: Path) -> None:
+    """Under ``--dist loadgroup`` a worker's segfault (libpq's, see tests/pg_databases.py)
+    left the run waiting for ever for the dead worker's tests: `make test`'s options stop it."""
+    (tmp_path / "test_sample.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal, pytest
+
+            @pytest.mark.parametrize("i", range(4))
+            def test_crash(i):
+                if i == 1:
+                    os.kill(os.getpid(), signal.SIGSEGV)
+
+            @pytest.mark.xdist_group("together")
+            @pytest.mark.parametrize("i", range(4))
+            def test_group(i):
+                pass
+            """
+        )
+    )
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    # The options `make test` runs the suite with: "$(BIN)/python -m pytest -n 2 ...".
+    options = re.search(r"^test:.*\n\t\$\(BIN\)/python -m pytest (.*)$", makefile, re.M)
+    assert options is not None, "the Makefile's test recipe runs no pytest"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            *options.group(1).split(),
+            str(tmp_path / "test_sample.py"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a bound on the hang this test is about, not a timing assertion
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "crashed while running 'test_sample.py::test_crash[1]'" in done.stdout, done.stdout
 
 
 def test_the_tests_own_settings_outlive_the_clearing_of_the_users():
