@@ -77,6 +77,7 @@ from lake.core.failpoints import failpoint
 from lake.core.names import TableVersion, check_name, parse_ref
 from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
+from lake.landing.staging import StagingFolder
 from queries.assets import localize
 from queries.content_hash import SCHEME, canonical_type
 from queries.exceptions import (
@@ -350,12 +351,13 @@ class _Prepared:
     columns: int
     cursor: duckdb.DuckDBPyConnection = field(repr=False)
     """A database locked to the pinned versions' files (:meth:`close` it)."""
-    spill: str = field(repr=False)
-    """The private folder DuckDB may spill to (sorting a large set)."""
+    spill: StagingFolder = field(repr=False)
+    """The private folder DuckDB may spill to (sorting a large set); locked like a staging
+    folder, so that the next run removes the one a killed run left."""
 
     def close(self) -> None:
         self.cursor.close()
-        shutil.rmtree(self.spill, ignore_errors=True)
+        self.spill.close()
 
     @property
     def sql(self) -> str:
@@ -401,11 +403,11 @@ def _prepare(
     if as_of is not None:
         travel = _as_of(statement, resolver, as_of)
     query = prepare(resolver, statement, read_only=True, travel=travel)
-    spill = tempfile.mkdtemp(prefix="lake-spill-")
+    spill = StagingFolder("lake-spill-")
     try:
-        cursor = query.connect(temp_directory=spill)
+        cursor = query.connect(temp_directory=str(spill.path))
     except BaseException:
-        shutil.rmtree(spill, ignore_errors=True)
+        spill.close()
         raise
     prepared = _Prepared(query, order, 0, cursor, spill)
     try:

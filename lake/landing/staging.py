@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 ROWS_PER_FILE = 1 << 21
 """One staged file per this many rows: a 5M-row extract is a handful of files."""
-STAGING_PREFIXES = ("lake-stage-", "lake-extract-", "lake-write-")
-"""Temporary folders of runs that stage data (ingest, extract, write)."""
+STAGING_PREFIXES = ("lake-stage-", "lake-extract-", "lake-write-", "lake-spill-")
+"""Temporary folders of runs that stage data (ingest, extract, write), and of training-set
+queries that DuckDB may spill to."""
 
 
 @dataclass(frozen=True)

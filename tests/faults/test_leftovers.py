@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from lake.landing.staging import LOCK_NAME, StagingFolder, remove_abandoned
-from tests.faults.conftest import run_lake
+from tests.faults.conftest import run_lake, write_log
 
 
 def _staging(tmp: str) -> list[str]:
@@ -44,6 +44,31 @@ def test_folders_of_killed_ingests_and_extracts_are_removed_by_the_next_run(back
     done = run_lake(backend, "ingest", "logs", "left.logs", str(log), TMPDIR=str(tmp))
     assert done.returncode == 0, done.stderr
     assert _staging(str(tmp)) == []
+
+
+@pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)  # a local folder either way
+@pytest.mark.timeout(240)
+def test_the_spill_folder_of_a_killed_materialize_is_removed_by_the_next_run(backend, tmp_path):
+    """A training set's query may spill to a private folder under $TMPDIR; a killed run left
+    it there for ever (the CI runs' kill tests left three)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    log = write_log(tmp_path / "a.jsonl", 20, "a")
+    assert run_lake(backend, "ingest", "logs", "left.logs", log).returncode == 0
+    args = ("materialize", "left_set", "--sql", "SELECT * FROM left.logs")
+
+    def spills() -> list[str]:
+        return [e for e in os.listdir(tmp) if e.startswith("lake-spill-")]
+
+    killed = run_lake(
+        backend, *args, "--out", str(tmp_path / "killed"), TMPDIR=str(tmp),
+        LAKE_FAILPOINT="materialize_shards",
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(spills()) == 1
+    done = run_lake(backend, *args, "--out", str(tmp_path / "set"), TMPDIR=str(tmp))
+    assert done.returncode == 0, done.stderr
+    assert spills() == []
 
 
 def test_a_live_runs_folder_is_never_removed(tmp_path):
