@@ -706,6 +706,8 @@ def rebuild(
         OutputFolderNotEmpty: ``out`` holds another training-set version or foreign files.
         VersionVacuumed: a recorded version lost its files (vacuum without a pin).
         RebuildMismatch: the result differs; the message says how.
+        QueryRefused: the set was made before its query could read only lake tables, and
+            it read something else.
     """
     started = time.perf_counter()
     engine_notes: list[str] = []
@@ -718,7 +720,18 @@ def rebuild(
         if previous.content_hash == manifest.content_hash and _intact(previous, out):
             return _result(previous, out, "cached", started, previous.run_id)
     pins = _recorded_pins(manifest)
-    prepared = _prepare(catalog, storage, manifest.sql, pins=pins)
+    try:
+        prepared = _prepare(catalog, storage, manifest.sql, pins=pins)
+    except QueryRefused as refused:
+        # Only a set made before the query was locked to its pinned files gets here: the
+        # manifest's SQL ran when the set was made.
+        raise QueryRefused(
+            f"{manifest.name}@{manifest.version} cannot be rebuilt: it was made before a "
+            f"training set's query could read only lake tables, and its SQL reads something "
+            f"else, which has no version to pin; its rows are only in its own folder. {refused}",
+            line=refused.line,
+            column=refused.column,
+        ) from refused
     try:
         _check_inputs(manifest, prepared)
         _check_files_present(manifest, prepared, storage)

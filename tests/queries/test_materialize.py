@@ -547,6 +547,29 @@ def test_a_rebuild_whose_manifest_names_other_tables_than_its_sql_is_refused(lk,
         lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
 
 
+def test_a_set_whose_recorded_sql_reads_a_file_outside_the_lake_says_why_it_cannot_be_rebuilt(
+    lk, tmp_path
+):
+    """Sets made before a training set's query was locked to its pinned files could read any
+    file; their manifests record that SQL, and the refusal used to read as if the user had
+    just written it."""
+    _fill(lk)
+    lk.materialize("churn", sql=SQL, out=tmp_path / "churn")
+    outside = tmp_path / "outside.parquet"
+    pq.write_table(pa.table({"user_id": [1]}), outside)
+    manifest_path = tmp_path / "churn" / ".lake" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sql"] += f" WHERE e.user_id IN (SELECT user_id FROM '{outside}')"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(
+        QueryRefused,
+        match=r"^churn@1 cannot be rebuilt: it was made before a training set's query could "
+        r"read only lake tables.* Read-only mode refused this.*outside\.parquet",
+    ):
+        lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
+    assert not (tmp_path / "rebuilt" / ".lake" / "manifest.json").exists()
+
+
 def test_the_output_folder_must_hold_nothing_but_a_training_set(lk, tmp_path):
     _fill(lk)
     out = tmp_path / "mine"
