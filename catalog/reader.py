@@ -67,10 +67,11 @@ FIND_RUN = _RUN + " WHERE id = ?"
 LIST_RUNS = _RUN + " ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
 LIST_RUNS_OF_KIND = _RUN + " WHERE kind = ? ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
 
-TRAINING_SETS = (
+_TRAINING_SET = (
     'SELECT id, name, version, "sql", content_hash, row_count, location, run_id, created_at, '
-    "manifest FROM training_sets WHERE name = ? ORDER BY version"
+    "manifest FROM training_sets"
 )
+TRAINING_SETS = _TRAINING_SET + " WHERE name = ? ORDER BY version"
 
 REVISION = "SELECT version_num FROM alembic_version"
 
@@ -207,6 +208,18 @@ class CatalogReader:
         None when this reader cannot answer: the caller asks the registry (which this module
         does not import: the registry needs the full catalog, which imports this module)."""
         rows = self._rows(TRAINING_SETS, (name,))
+        return None if rows is None else [_training_set(row) for row in rows]
+
+    def training_sets_at(self, locations: Collection[str]) -> list[TrainingSetInfo] | None:
+        """The versions recorded at any of ``locations``, by name and version (as
+        ``catalog.registry.training_sets_at``); None when this reader cannot answer."""
+        wanted = sorted(set(locations))
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = self._rows(
+            f"{_TRAINING_SET} WHERE location IN ({marks}) ORDER BY name, version", tuple(wanted)
+        )
         return None if rows is None else [_training_set(row) for row in rows]
 
     # -- the connection ----------------------------------------------------------------------

@@ -264,6 +264,22 @@ def training_sets(catalog: Catalog, name: str | None = None) -> list[TrainingSet
     return catalog.core_transaction(work)
 
 
+def training_sets_at(catalog: Catalog, locations: Sequence[str]) -> list[TrainingSetInfo]:
+    """The versions recorded at any of ``locations``, by name and version."""
+    if not locations:
+        return []
+
+    def work(conn: CoreConnection) -> list[TrainingSetInfo]:
+        query = (
+            select(TRAINING_SETS)
+            .where(TRAINING_SETS.c.location.in_(sorted(set(locations))))
+            .order_by(TRAINING_SETS.c.name, TRAINING_SETS.c.version)
+        )
+        return [_training_set_info(r) for r in conn.execute(query)]
+
+    return catalog.core_transaction(work)
+
+
 def training_set_inputs(catalog: Catalog, training_set: TrainingSetInfo) -> list[TableVersion]:
     """The table versions the run that produced ``training_set`` consumed."""
 

@@ -932,7 +932,7 @@ def _target(out: str | Path, storage: Storage, catalog: Catalog | CatalogReader)
     else:
         target = Path(out).expanduser().resolve()
     _refuse_inside_the_lake(target, storage, catalog)
-    _refuse_inside_another_set(target, storage)
+    _refuse_inside_another_set(target, storage, catalog)
     return target
 
 
@@ -965,10 +965,13 @@ def _refuse_inside_the_lake(
             )
 
 
-def _refuse_inside_another_set(out: Target, storage: Storage) -> None:
+def _refuse_inside_another_set(
+    out: Target, storage: Storage, catalog: Catalog | CatalogReader
+) -> None:
     """A set written inside another set's folder would become part of it for every loader
     (``pandas.read_parquet(DIR)`` and ``pyarrow.dataset`` read subfolders): the files a
-    model was trained on would silently gain rows."""
+    model was trained on would silently gain rows. A folder where a set is recorded counts
+    even when its files are gone: they may be put back there (``--from NAME@V --out``)."""
     if isinstance(out, RemoteFolder):
         bucket_and_key = out.location[len("s3://") :].split("/")
         enclosing: list[Target] = [
@@ -985,6 +988,21 @@ def _refuse_inside_another_set(out: Target, storage: Storage) -> None:
                 f"{holds.name}@{holds.version}, and every loader of that folder would read "
                 f"the new files as part of it: choose a folder outside {folder}."
             )
+    locations = [str(folder) for folder in enclosing]
+    recorded = catalog.training_sets_at(locations) if isinstance(catalog, CatalogReader) else None
+    if recorded is None:
+        from catalog.registry import training_sets_at
+
+        recorded = training_sets_at(full_catalog(catalog), locations)
+    if recorded:
+        found = recorded[0]
+        raise OutputFolderNotEmpty(
+            f"The output folder {out} is inside {found.location}, where training set "
+            f"{found.name}@{found.version} is recorded; its files are not there now, but put "
+            f"back (lake materialize --from {found.name}@{found.version} --out "
+            f"{found.location}) they would take in the new files: choose a folder outside "
+            f"{found.location}."
+        )
 
 
 def _intact(manifest: Manifest, out: Target) -> bool:

@@ -45,7 +45,7 @@ def reader_of(lk) -> CatalogReader:
 
 def test_the_reader_finds_training_sets_as_the_full_catalog_does(filled, tmp_path):
     """What a cache hit of ``lake materialize`` reads, without SQLAlchemy."""
-    from catalog.registry import training_sets
+    from catalog.registry import training_sets, training_sets_at
 
     query = "SELECT id FROM ml.labels ORDER BY id"
     filled.materialize("ids", sql=query, out=str(tmp_path / "one"))
@@ -59,6 +59,10 @@ def test_the_reader_finds_training_sets_as_the_full_catalog_does(filled, tmp_pat
         assert found == training_sets(filled.catalog, "ids")
         assert [(t.version, bool(t.manifest)) for t in found] == [(1, True), (2, True)]
         assert reader.training_sets("none") == []
+        places = [str((tmp_path / "two").resolve()), str(tmp_path / "none")]
+        at = reader.training_sets_at(places)
+        assert at == training_sets_at(filled.catalog, places) == found[1:]
+        assert reader.training_sets_at([]) == training_sets_at(filled.catalog, []) == []
     finally:
         reader.close()
     engine = create_engine(filled.config.catalog_url)
@@ -68,6 +72,7 @@ def test_the_reader_finds_training_sets_as_the_full_catalog_does(filled, tmp_pat
     outdated = reader_of(filled)
     try:
         assert outdated.training_sets("ids") is None  # not this reader's: the registry's
+        assert outdated.training_sets_at([str(tmp_path / "one")]) is None
     finally:
         outdated.close()
 

@@ -4,6 +4,7 @@ the lake's readers would name differently (the warehouse's rule)."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 
 import pyarrow as pa
@@ -31,6 +32,30 @@ def test_a_training_set_is_never_written_inside_another_sets_folder(lk, tmp_path
     assert ds.dataset(tmp_path / "sets" / "churn").count_rows() == rows == first.row_count
     assert not (tmp_path / "sets" / "churn" / "sub").exists()
     assert [s.name for s in lk.training_sets()] == ["churn"]
+
+
+def test_a_training_set_is_never_written_inside_a_recorded_sets_folder_whose_files_are_gone(
+    lk, tmp_path
+):
+    """The recorded set may be put back in its folder: with another set inside, that folder
+    would not be empty, and a loader of it would read both."""
+    _fill(lk)
+    first = lk.materialize("churn", sql=SQL, out=tmp_path / "sets" / "churn")
+    shutil.rmtree(tmp_path / "sets" / "churn")
+
+    with pytest.raises(
+        OutputFolderNotEmpty,
+        match=r"inside .*churn, where training set churn@1 is recorded; its files are not "
+        r"there now, but put back \(lake materialize --from churn@1 --out .*churn\)",
+    ):
+        lk.materialize(
+            "small", sql=SQL + " WHERE e.user_id = 1", out=tmp_path / "sets" / "churn" / "sub"
+        )
+
+    assert not (tmp_path / "sets" / "churn").exists()
+    assert [s.name for s in lk.training_sets()] == ["churn"]
+    restored = lk.materialize(from_="churn@1", out=tmp_path / "sets" / "churn")
+    assert (restored.content_hash, restored.files_identical) == (first.content_hash, True)
 
 
 def _s3_lake(s3_server, monkeypatch):
