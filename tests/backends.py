@@ -96,7 +96,7 @@ class S3Server:
 
 @contextmanager
 def start_s3() -> Iterator[S3Server]:
-    """moto's S3 server in its own process.
+    """moto's S3 server in its own process (``tests/s3_server.py``).
 
     Not in a thread of the test process: deltalake holds the GIL while it waits for the
     server, so an in-process server would never answer it.
@@ -105,7 +105,8 @@ def start_s3() -> Iterator[S3Server]:
 
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(Path(__file__).with_name("s3_server.py")), "-H", "127.0.0.1"]
+        + ["-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
