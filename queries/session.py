@@ -261,7 +261,8 @@ def run(
 
     Raises:
         QueryRefused: not even the first row fits in ``max_bytes``.
-        duckdb.Error: untranslated; the caller knows the query and translates it.
+        duckdb.Error, DuckDBFailure: untranslated (the latter: DuckDB's error raised by
+            pyarrow while the answer is read); the caller knows the query and translates it.
     """
     import pyarrow as pa
 
@@ -288,26 +289,34 @@ def run(
         batch_rows = BATCH_ROWS if max_rows is None else max(1, min(BATCH_ROWS, max_rows + 1))
         reader = connection.to_arrow_reader(batch_rows)
         batches, rows, size, truncated = [], 0, 0, False
-        for batch in reader:
-            if max_bytes is not None and size + batch.nbytes > max_bytes:
-                batch = batch.slice(0, _rows_within(batch, max_bytes - size))
-                truncated = True
-                if rows == 0 and batch.num_rows == 0 and max_rows != 0:
-                    # An answer cut to no rows reads as an empty result to any client that
-                    # does not check the truncation flag (an HTTP header).
-                    raise QueryRefused(
-                        f"The first row of the answer alone is over the {max_bytes:,}-byte "
-                        "limit of an answer: select fewer or shorter columns, or raise the "
-                        "limit (--max-bytes, [query] max_bytes)."
-                    )
-            batches.append(batch)
-            rows += batch.num_rows
-            if max_bytes is not None:  # nbytes walks every buffer: a tenth of a small result
-                size += batch.nbytes
-            if max_rows is not None and rows > max_rows:
-                truncated = True
-            if truncated:
-                break
+        try:
+            for batch in reader:
+                if max_bytes is not None and size + batch.nbytes > max_bytes:
+                    batch = batch.slice(0, _rows_within(batch, max_bytes - size))
+                    truncated = True
+                    if rows == 0 and batch.num_rows == 0 and max_rows != 0:
+                        # An answer cut to no rows reads as an empty result to any client that
+                        # does not check the truncation flag (an HTTP header).
+                        raise QueryRefused(
+                            f"The first row of the answer alone is over the {max_bytes:,}-byte "
+                            "limit of an answer: select fewer or shorter columns, or raise the "
+                            "limit (--max-bytes, [query] max_bytes)."
+                        )
+                batches.append(batch)
+                rows += batch.num_rows
+                if max_bytes is not None:  # nbytes walks every buffer: a tenth of a small result
+                    size += batch.nbytes
+                if max_rows is not None and rows > max_rows:
+                    truncated = True
+                if truncated:
+                    break
+        except OSError as error:
+            # DuckDB's errors while the answer is read (out of memory in a worker whose
+            # address space is capped) come through pyarrow's reader as an OSError with
+            # DuckDB's text: read like DuckDB's own, not as the worker's unexpected failure.
+            if not str(error).partition(": ")[0].endswith(" Error"):
+                raise
+            raise DuckDBFailure(str(error)) from error
         table = pa.Table.from_batches(batches, schema=reader.schema)
         if max_rows is not None and table.num_rows > max_rows:
             table = table.slice(0, max_rows)

@@ -7,6 +7,10 @@ deltalake then took the refusal for another writer's commit and either committed
 actions again one version later or reported a conflict with itself; the writer must find
 the version is its own (or say the commit is in doubt) and make it once. A loopback HTTP
 proxy in front of the real moto server (tests/faults/s3_faults.py) loses the answer.
+
+Only the command under the fault runs in a child process (behind the proxy); the versions
+before it are made in this process (``lk``, or the CLI in-process: ``cli``), straight to
+moto, which spares a process start (2-4 s under load) each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sqlite3
 
 import pytest
 
+from lake.core.names import TableName
 from tests.faults.conftest import (
     S3_POSTGRES,
     assert_in_doubt,
@@ -54,13 +59,15 @@ def _history(lk) -> list[tuple[int, int | None, int | None]]:
 
 @pytest.mark.timeout(300)
 @S3_POSTGRES
-def test_an_overwrite_whose_answer_was_lost_is_made_once_and_reported_made(s3_only, lk, tmp_path):
+def test_an_overwrite_whose_answer_was_lost_is_made_once_and_reported_made(
+    s3_only, lk, cli, tmp_path
+):
     """A full extract overwrites the table: deltalake reported a conflict with its own
     commit, and the writer said another writer had committed ("run the command again")."""
     backend = s3_only
     url = _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
-    first = run_lake(backend, "ingest", "db", TABLE, "--source", url, "--table", "t")
-    assert first.returncode == 0, first.stderr
+    first = cli("ingest", "db", TABLE, "--source", url, "--table", "t")  # in this process
+    assert first.exit_code == 0, first.stderr
     _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 2), (3, "c", 2)])
     done, puts = _lose_version(backend, 1, "ingest", "db", TABLE, "--source", url, "--table", "t")
     assert done.returncode == 0, done.stderr
@@ -73,15 +80,15 @@ def test_an_overwrite_whose_answer_was_lost_is_made_once_and_reported_made(s3_on
 
 @pytest.mark.timeout(300)
 @S3_POSTGRES
-def test_a_merge_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
+def test_a_merge_whose_answer_was_lost_is_made_once(s3_only, lk, cli, tmp_path):
     """Made once, and with its own counts: a merge found made after its error has them in
     its log entry (they were dropped, and the version recorded every row read as added: an
     update of one row and an insert of one, two added)."""
     backend = s3_only
     url = _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
     extract = ("--table", "t", "--mode", "incremental", "--cursor", "updated_at", "--key", "id")
-    first = run_lake(backend, "ingest", "db", TABLE, "--source", url, *extract)
-    assert first.returncode == 0, first.stderr
+    first = cli("ingest", "db", TABLE, "--source", url, *extract)  # in this process
+    assert first.exit_code == 0, first.stderr
     _source(tmp_path / "src.db", [(1, "a", 1), (2, "bb", 2), (3, "c", 2)])
     done, puts = _lose_version(backend, 1, "ingest", "db", TABLE, "--source", url, *extract)
     assert done.returncode == 0, done.stderr
@@ -138,7 +145,7 @@ _EXTRACTS = {
 @S3_POSTGRES
 @pytest.mark.parametrize("kind", sorted(_EXTRACTS))
 def test_a_rewrite_whose_log_entry_put_got_no_answer_is_in_doubt_not_failed(
-    s3_only, lk, tmp_path, kind
+    s3_only, lk, cli, tmp_path, kind
 ):
     """deltalake's PUT of the log entry got no answer (held, to land later) and its every
     retry failed: the write said the S3 server was unreachable, as if nothing were
@@ -148,8 +155,8 @@ def test_a_rewrite_whose_log_entry_put_got_no_answer_is_in_doubt_not_failed(
     backend = s3_only
     url = _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
     args = ("ingest", "db", TABLE, "--source", url, *_EXTRACTS[kind])
-    first = run_lake(backend, *args)
-    assert first.returncode == 0, first.stderr
+    first = cli(*args)  # the version before the fault's: in this process
+    assert first.exit_code == 0, first.stderr
     _source(tmp_path / "src.db", [(1, "a", 1), (2, "bb", 2), (3, "c", 2)])
     entry = "_delta_log/00000000000000000001.json"
     with S3FaultProxy(backend.s3.endpoint, HeldThenRefused(entry, until_read=False)) as proxy:
@@ -179,7 +186,7 @@ def test_a_compaction_whose_answer_was_lost_is_made_once(s3_only, lk, tmp_path):
 @pytest.mark.timeout(300)
 @S3_POSTGRES
 def test_an_overwrite_of_a_version_without_files_whose_later_answer_was_lost_is_made_once(
-    s3_only, lk, tmp_path
+    s3_only, lk, cli, tmp_path
 ):
     """A full extract overwrites a table whose version has no files (its source was
     empty); another writer takes the next version meanwhile, so the overwrite commits
@@ -195,8 +202,8 @@ def test_an_overwrite_of_a_version_without_files_whose_later_answer_was_lost_is_
     backend = s3_only
     url = _source(tmp_path / "src.db", [])
     args = ("ingest", "db", TABLE, "--source", url, "--table", "t")
-    first = run_lake(backend, *args)
-    assert first.returncode == 0, first.stderr
+    first = cli(*args)  # the version before the fault's: in this process
+    assert first.exit_code == 0, first.stderr
     _source(tmp_path / "src.db", [(1, "a", 1), (2, "b", 1)])
     entry = "_delta_log/00000000000000000002.json"
     with S3FaultProxy(backend.s3.endpoint, LostAnswer(entry)) as proxy:
@@ -215,23 +222,42 @@ def test_an_overwrite_of_a_version_without_files_whose_later_answer_was_lost_is_
     assert done.returncode == 0, done.stderr
 
 
+def _no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
+    return "fail" if method == "PUT" and ".checkpoint" in path else None
+
+
+def _checkpoints(backend, lk) -> list[str]:
+    """The names of the table's checkpoint files, read straight from moto."""
+    location = lk.catalog.get_table(TableName.parse(TABLE)).location
+    bucket, _, prefix = location[len("s3://") :].partition("/")
+    listed = backend.s3.client().list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_delta_log/")
+    keys = [item["Key"].rsplit("/", 1)[1] for item in listed.get("Contents", [])]
+    return [k for k in keys if ".checkpoint" in k]
+
+
 @pytest.mark.timeout(600)
 @S3_POSTGRES
-def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path):
+def test_a_commit_whose_checkpoint_failed_is_reported_made(s3_only, lk, cli, tmp_path):
     """deltalake writes a checkpoint after the commit that reaches the table's interval;
     when that PUT fails the commit is made all the same, and the write reported the S3
     server as unreachable (a run failed whose version is the table's). It succeeds, and
-    the checkpoint is left to a later writer."""
+    the checkpoint is left to a later writer.
+
+    The commits before the checkpoint's are made in this process, straight to moto (a
+    process each took 2-4 s of the test's 40): they write no checkpoint, which is checked."""
     backend = s3_only
     url = _source(tmp_path / "src.db", [(1, "a", 0)])
     args = ("ingest", "db", TABLE, "--source", url, "--table", "t")
-
-    def no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
-        return "fail" if method == "PUT" and ".checkpoint" in path else None
+    for n in range(9):
+        _source(tmp_path / "src.db", [(1, "a", n), (2, "b", n)][: 1 + n % 2])
+        made = cli(*args)
+        assert made.exit_code == 0, (n, made.stderr)
+        assert "deltalake failed after it" not in made.stderr, (n, made.stderr)
+    assert _checkpoints(backend, lk) == []
 
     warned = []
-    with S3FaultProxy(backend.s3.endpoint, no_checkpoints) as proxy:
-        for n in range(12):
+    with S3FaultProxy(backend.s3.endpoint, _no_checkpoints) as proxy:
+        for n in range(9, 12):
             _source(tmp_path / "src.db", [(1, "a", n), (2, "b", n)][: 1 + n % 2])
             done = run_lake(backend, *args, AWS_ENDPOINT_URL=proxy.endpoint)
             assert done.returncode == 0, (n, done.stderr)
@@ -273,26 +299,32 @@ def test_a_compaction_whose_log_entry_put_got_no_answer_is_in_doubt_and_synced_o
 
 @pytest.mark.timeout(600)
 @S3_POSTGRES
-def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(s3_only, lk, tmp_path):
+def test_an_append_adding_a_column_whose_checkpoint_failed_is_reported_made(
+    s3_only, lk, cli, tmp_path
+):
     """The append that reaches the checkpoint interval adds a column: deltalake's
     schema-merging append commits it and then fails to PUT the checkpoint. That path
     reported the failure as the write's own (the run failed, its version in the table),
-    where every other deltalake commit reports the commit made, with a warning."""
+    where every other deltalake commit reports the commit made, with a warning.
+
+    The appends before it are made in this process, straight to moto (as above)."""
     backend = s3_only
+    for n in range(9):
+        made = cli(
+            "ingest", "logs", TABLE, write_log(tmp_path / f"{n}.jsonl", 1, n, field="writer")
+        )
+        assert made.exit_code == 0, (n, made.stderr)
+    assert _checkpoints(backend, lk) == []
 
-    def no_checkpoints(method: str, path: str, _proxy: object) -> str | None:
-        return "fail" if method == "PUT" and ".checkpoint" in path else None
-
-    with S3FaultProxy(backend.s3.endpoint, no_checkpoints) as proxy:
-        for n in range(10):
-            path = tmp_path / f"{n}.jsonl"
-            write_log(path, 1, n, field="writer")
-            if n == 9:  # a new field: the table gains a column in version 9
-                path.write_text(path.read_text().replace('"k": 0', '"k": 0, "extra": "x"'))
-            done = run_lake(
-                backend, "ingest", "logs", TABLE, str(path), AWS_ENDPOINT_URL=proxy.endpoint
-            )
-            assert done.returncode == 0, (n, done.stderr)
+    with S3FaultProxy(backend.s3.endpoint, _no_checkpoints) as proxy:
+        path = tmp_path / "9.jsonl"
+        write_log(path, 1, 9, field="writer")
+        # a new field: the table gains a column in version 9
+        path.write_text(path.read_text().replace('"k": 0', '"k": 0, "extra": "x"'))
+        done = run_lake(
+            backend, "ingest", "logs", TABLE, str(path), AWS_ENDPOINT_URL=proxy.endpoint
+        )
+        assert done.returncode == 0, done.stderr
     assert "is committed, but deltalake failed after it" in done.stderr, done.stderr
     refused = [p for method, p, status in proxy.seen if method == "PUT" and status == 503]
     assert refused, "a checkpoint was written and refused"

@@ -223,14 +223,29 @@ def test_the_reader_hint_names_time_fields_as_strings_so_a_chunk_is_read_once():
     assert parsed.type == Struct((("b", Struct((("t", List(NULL)),))),))
 
 
-def test_a_chunk_whose_blocks_type_a_field_apart_is_read_like_the_exact_reader():
+SMALL_BLOCK = 64 << 10
+"""pyarrow's block size in the tests of blocks (the reader's is 4 MiB): the same blocks,
+over 20,000 lines, not 300,000."""
+
+
+def _small_blocks(monkeypatch, text: bytes) -> bytes:
+    """``text``, read by pyarrow in blocks of SMALL_BLOCK, which it is longer than."""
+    from ingest.logs import jsonl
+
+    monkeypatch.setattr(jsonl, "_BLOCK_BYTES", SMALL_BLOCK)
+    assert len(text) > 2 * SMALL_BLOCK
+    return text
+
+
+def test_a_chunk_whose_blocks_type_a_field_apart_is_read_like_the_exact_reader(monkeypatch):
     from ingest.logs.jsonl import exact, parse_records, reader_hint
 
-    # pyarrow reads 4 MiB blocks: the field is null in the first and a time in the last.
-    lines = [f'{{"n": {i}, "t": null}}' for i in range(300_000)]
+    # pyarrow reads the text in blocks: the field is null in the first and a time in the last.
+    lines = [f'{{"n": {i}, "t": null}}' for i in range(20_000)]
     lines += ['{"n": 1, "t": "2024-01-21T10:00:00Z"}']
     hint = reader_hint(Struct((("n", INT), ("t", STRING))))
-    parsed = parse_records(pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=hint)
+    text = _small_blocks(monkeypatch, ("\n".join(lines) + "\n").encode())
+    parsed = parse_records(pa.array(lines), text, hint=hint)
     assert parsed.type == exact(lines, {}).type
 
 
@@ -262,18 +277,17 @@ def test_a_nested_time_field_is_hinted_as_text_so_its_chunk_is_read_once(monkeyp
     "null_block",
     ['{{"n": {i}, "e": {{"t": null, "k": 1}}}}', '{{"n": {i}, "e": {{"k": 1}}}}', '{{"n": {i}}}'],
 )
-def test_a_nested_time_field_without_values_in_a_block_stays_a_time(null_block):
+def test_a_nested_time_field_without_values_in_a_block_stays_a_time(null_block, monkeypatch):
     """Hinted as text, a nested time field that holds no value in one of pyarrow's blocks
     (null, absent, or its object absent) comes back as null text there: it must read as
     null times, never make the field a conflict of times and text."""
     from ingest.logs.jsonl import exact, parse_records, reader_hint
 
-    lines = [null_block.format(i=i) for i in range(300_000)]  # more than one 4 MiB block
+    lines = [null_block.format(i=i) for i in range(20_000)]  # more than one block
     lines += ['{"n": 1, "e": {"t": "2024-01-21T10:00:00Z", "k": 2}}']
     known = Struct((("n", INT), ("e", Struct((("t", inf.TIMESTAMP), ("k", INT))))))
-    parsed = parse_records(
-        pa.array(lines), ("\n".join(lines) + "\n").encode(), hint=reader_hint(known)
-    )
+    text = _small_blocks(monkeypatch, ("\n".join(lines) + "\n").encode())
+    parsed = parse_records(pa.array(lines), text, hint=reader_hint(known))
     slow = exact(lines, {})
     # (the keys in the hint's order; the exact reader's are in order of first appearance)
     expected = {"t": inf.TIMESTAMP, "k": INT}
