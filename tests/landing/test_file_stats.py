@@ -117,6 +117,7 @@ class Readers:
         # delta_scan('...') re-read the log for every one (over S3 70% of the time).
         self.duckdb.execute(f"ATTACH '{self.uri}' AS kernel (TYPE delta, PIN_SNAPSHOT)")
         self.duckdb.execute("SET enable_http_metadata_cache = true")  # data files never change
+        self.duckdb.execute("SET parquet_metadata_cache = true")
         self.rows = lk.sql(f"SELECT * FROM {name}").table.to_pylist()
 
     def close(self) -> None:
