@@ -80,6 +80,8 @@ def read_everywhere(lk, name: str) -> dict[int, list[str]]:
     con = duckdb.connect()
     lk.storage.configure_duckdb(con)
     con.execute(f"LOAD '{_delta_extension()}'")
+    # a data file never changes: its size is asked of the server once, not once a version
+    con.execute("SET enable_http_metadata_cache = true")
     seen = {}
     for version in versions:
         by_lake = lk.sql(f"SELECT * FROM {name} VERSION AS OF {version}").table

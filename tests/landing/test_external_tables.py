@@ -253,7 +253,8 @@ def test_rows_deleted_by_deletion_vectors_are_not_read(lk, where, rows, deleted,
     uri, options = where("dv")
     external.with_deletion_vector(uri, options, deleted, rows=rows, **how)
     lk.register_table("ext.dv", uri)
-    kept = [i for i in range(rows) if i not in set(deleted)]
+    gone = set(deleted)  # once, not once a row: 70,000 sets of 6,000 values took 8 s
+    kept = [i for i in range(rows) if i not in gone]
     # the independent reader (delta-kernel) applies the same vector
     assert sorted(_kernel_read(lk, uri, 1).column("id").to_pylist()) == kept
     assert sorted(_lake_read(lk, "ext.dv", 1).column("id").to_pylist()) == kept
