@@ -161,6 +161,28 @@ def test_a_query_the_ray_engine_cannot_split_is_refused_naming_the_part(lk, tmp_
     assert lk.materialize("refused0", sql=REFUSED[0][0], out=tmp_path / "local").row_count == 3
 
 
+def test_a_ray_training_set_reading_a_file_outside_the_lake_is_refused_before_any_task(
+    lk, tmp_path
+):
+    """The tasks' own DuckDB is not locked to the pinned files: the driver's DESCRIBE, in a
+    locked database, refuses such a query before a task runs (coverage of that order)."""
+    import pyarrow.parquet as pq
+
+    _fill(lk)
+    outside = tmp_path / "outside.parquet"
+    pq.write_table(pa.table({"user_id": pa.array([1], pa.int64())}), outside)
+    out = tmp_path / "set"
+    with pytest.raises(QueryRefused, match=r"Read-only mode refused this.*outside\.parquet"):
+        lk.materialize(
+            "outside",
+            sql=f"SELECT e.user_id, e.event FROM web.events e JOIN '{outside}' o USING (user_id)",
+            out=out,
+            engine="ray",
+        )
+    assert lk.training_sets() == []
+    assert not (out / ".lake" / "manifest.json").exists()
+
+
 def test_an_unknown_engine_is_refused(lk, tmp_path):
     with pytest.raises(QueryRefused, match="Unknown engine 'spark'; use one of: local, ray"):
         lk.materialize("x", sql="SELECT 1", out=tmp_path / "x", engine="spark")
