@@ -11,8 +11,9 @@ it answers one request per line on stdin, in order:
 Why a process and not a thread of the test process: libpq reads the environment
 (``getenv``) while it connects, and the tests change it (``monkeypatch.setenv``) from the
 main thread. glibc's ``setenv`` beside another thread's ``getenv`` is a use-after-free: a
-worker segfaulted in ``psycopg2.connect`` about one suite in two, and pytest-xdist's
-``loadgroup`` never handed the dead worker's tests on, so the run hung until CI stopped it.
+worker segfaulted in ``psycopg2.connect`` (in CI, and in the next full run on the same
+machine), and pytest-xdist's ``loadgroup`` never handed the dead worker's tests on, so the
+run hung until CI stopped it.
 """
 
 from __future__ import annotations
