@@ -28,28 +28,24 @@ SAMPLE = textwrap.dedent(
 )
 
 
-def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path: Path) -> None:
-    (tmp_path / "test_sample.py").write_text(SAMPLE)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "2",
-            "--dist",
-            "loadgroup",
-            "-v",
-            str(tmp_path / "test_sample.py"),
-        ],
+def _pytest_on(
+    tmp_path: Path, sample: str, *options: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """pytest with ``options``, in a process of its own, on ``sample`` as a test module."""
+    (tmp_path / "test_sample.py").write_text(sample)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options]
+        + [str(tmp_path / "test_sample.py")],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path: Path) -> None:
+    done = _pytest_on(tmp_path, SAMPLE, "-n", "2", "--dist", "loadgroup", "-v", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed" in done.stdout
     # -v prints "[gw0] [ 12%] PASSED test_sample.py::test_worker[0]" for each test.
@@ -60,43 +56,27 @@ def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path: Path) -> None:
 def test_a_crashed_worker_ends_the_run_with_a_failure(tmp_path: Path) -> None:
     """Under ``--dist loadgroup`` a worker's segfault (libpq's, see tests/pg_databases.py)
     left the run waiting for ever for the dead worker's tests: `make test`'s options stop it."""
-    (tmp_path / "test_sample.py").write_text(
-        textwrap.dedent(
-            """
-            import os, signal, pytest
+    sample = textwrap.dedent(
+        """
+        import os, signal, pytest
 
-            @pytest.mark.parametrize("i", range(4))
-            def test_crash(i):
-                if i == 1:
-                    os.kill(os.getpid(), signal.SIGSEGV)
+        @pytest.mark.parametrize("i", range(4))
+        def test_crash(i):
+            if i == 1:
+                os.kill(os.getpid(), signal.SIGSEGV)
 
-            @pytest.mark.xdist_group("together")
-            @pytest.mark.parametrize("i", range(4))
-            def test_group(i):
-                pass
-            """
-        )
+        @pytest.mark.xdist_group("together")
+        @pytest.mark.parametrize("i", range(4))
+        def test_group(i):
+            pass
+        """
     )
     makefile = (Path(__file__).parent.parent / "Makefile").read_text()
     # The options `make test` runs the suite with: "$(BIN)/python -m pytest -n 2 ...".
     options = re.search(r"^test:.*\n\t\$\(BIN\)/python -m pytest (.*)$", makefile, re.M)
     assert options is not None, "the Makefile's test recipe runs no pytest"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            *options.group(1).split(),
-            str(tmp_path / "test_sample.py"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,  # a bound on the hang this test is about, not a timing assertion
-        check=False,
-    )
+    # The timeout bounds the hang this test is about; it is not a timing assertion.
+    done = _pytest_on(tmp_path, sample, *options.group(1).split(), timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "crashed while running 'test_sample.py::test_crash[1]'" in done.stdout, done.stdout
 
