@@ -706,8 +706,8 @@ def rebuild(
         OutputFolderNotEmpty: ``out`` holds another training-set version or foreign files.
         VersionVacuumed: a recorded version lost its files (vacuum without a pin).
         RebuildMismatch: the result differs; the message says how.
-        QueryRefused: the set was made before its query could read only lake tables, and
-            it read something else.
+        QueryRefused: the recorded SQL is refused now (a set made before its query could
+            read only lake tables, which read something else).
     """
     started = time.perf_counter()
     engine_notes: list[str] = []
@@ -723,12 +723,13 @@ def rebuild(
     try:
         prepared = _prepare(catalog, storage, manifest.sql, pins=pins)
     except QueryRefused as refused:
-        # Only a set made before the query was locked to its pinned files gets here: the
-        # manifest's SQL ran when the set was made.
+        # The manifest's SQL ran when the set was made: sets made before the query was held
+        # to its pinned files could read others (the likely case; an edited manifest, too).
         raise QueryRefused(
-            f"{manifest.name}@{manifest.version} cannot be rebuilt: it was made before a "
-            f"training set's query could read only lake tables, and its SQL reads something "
-            f"else, which has no version to pin; its rows are only in its own folder. {refused}",
+            f"{manifest.name}@{manifest.version} cannot be rebuilt: its recorded SQL is refused "
+            f"now (sets made before a training set's query could read only lake tables may "
+            f"read other files, which have no version to pin); its rows are only in its own "
+            f"folder. {refused}",
             line=refused.line,
             column=refused.column,
         ) from refused

@@ -563,8 +563,9 @@ def test_a_set_whose_recorded_sql_reads_a_file_outside_the_lake_says_why_it_cann
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(
         QueryRefused,
-        match=r"^churn@1 cannot be rebuilt: it was made before a training set's query could "
-        r"read only lake tables.* Read-only mode refused this.*outside\.parquet",
+        match=r"^churn@1 cannot be rebuilt: its recorded SQL is refused now \(sets made before "
+        r"a training set's query could read only lake tables may read other files.* Read-only "
+        r"mode refused this.*outside\.parquet",
     ):
         lk.materialize(from_=str(manifest_path), out=tmp_path / "rebuilt")
     assert not (tmp_path / "rebuilt" / ".lake" / "manifest.json").exists()
