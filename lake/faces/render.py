@@ -70,6 +70,7 @@ def print_mapping(data: Mapping[str, Any], *, title: str | None = None) -> None:
 def print_presets(presets: Sequence[Mapping[str, Any]]) -> None:
     """Each log preset as a block: name and layout, its regex, time format and example."""
     console = text_console()
+    hidden = False
     for p in presets:
         console.print(p["name"], style="bold", end="")
         console.print(f"  {p['description']}")
@@ -78,7 +79,21 @@ def print_presets(presets: Sequence[Mapping[str, Any]]) -> None:
             ("time:   ", " | ".join(p["time_formats"])),
             ("example:", p["example"]),
         ):
-            console.print(f"  {label} {value}", soft_wrap=True)
+            shown = _code_points_of_invisibles(value)
+            hidden = hidden or shown != value
+            console.print(f"  {label} {shown}", soft_wrap=True)
+    if hidden:
+        # A regex cannot escape them for both engines that read it (Python's re, RE2), so
+        # they are written as themselves; here they would print as nothing.
+        console.print(
+            "<U+XXXX> stands for that one character, written as itself in the regex; "
+            "`--output json` gives the exact text.",
+            soft_wrap=True,
+        )
+
+
+def _code_points_of_invisibles(text: str) -> str:
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in text)
 
 
 def print_message(text: str) -> None:

@@ -351,6 +351,20 @@ def test_lake_presets_lists_every_preset_with_its_regex_and_an_example(cli):
     assert "zookeeper" in human.stdout and "FastLeaderElection@774" in human.stdout
 
 
+def test_lake_presets_shows_an_invisible_character_of_a_regex_by_its_code_point(cli):
+    """RFC 5424's regex holds the BOM as itself (neither engine shares an escape for it): the
+    listing for people names it, where a terminal would show nothing; JSON keeps it exact."""
+    assert "\ufeff" in PRESETS["syslog-rfc5424"].pattern
+    exact = {p["name"]: p["pattern"] for p in cli("presets", "--output", "json").json()}
+    assert exact["syslog-rfc5424"] == PRESETS["syslog-rfc5424"].pattern
+    human = cli("presets").stdout
+    assert "\ufeff" not in human
+    block = human[human.index("syslog-rfc5424") :].split("\n")
+    regex = next(line for line in block if line.strip().startswith("regex:"))
+    assert "(?: <U+FEFF>?(?P<message>" in regex
+    assert "<U+XXXX> stands for that one character" in human
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_presets_own_example_parses_with_an_event_time(tmp_path, name):
     path = tmp_path / "example.log"
