@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -411,6 +412,16 @@ def read_time(value: object, context: str) -> datetime:
 
 # -- what SQL may not see -----------------------------------------------------------------------
 
+# DuckDB's hint for a function of an extension that is not loaded says to INSTALL it or to
+# switch auto-install on: a download at run time, which the lake itself never makes.
+_INSTALL_ADVICE = re.compile(
+    r"but it exists in the (\w+) extension\.?;? Please try install.*$", re.S
+)
+_NOT_LOADED = (
+    r"but it exists in DuckDB's \1 extension, which the lake does not load (it loads only the "
+    r"extensions its pinned packages bring)"
+)
+
 _PRIVATE_FUNCTIONS = frozenset(
     {"current_setting", "getvariable", "getenv", "which_secret", "query", "query_table"}
 )
@@ -519,6 +530,7 @@ def translate(
     if kind == "parser":
         return QuerySyntaxError(f"SQL syntax error{at}: {message}.", line=line, column=column)
     if kind in ("binder", "catalog"):
+        message = _INSTALL_ADVICE.sub(_NOT_LOADED, message)
         return QueryInvalid(f"The query is not valid{at}: {message}.", line=line, column=column)
     if kind == "out of memory":
         return QueryFailed(

@@ -671,6 +671,23 @@ def test_settings_a_statement_changes_do_not_reach_the_next_query_on_a_kept_curs
     assert lk.sql(at).rows() == [{"h": "00", "n": 1}]
 
 
+@pytest.mark.parametrize(
+    "query,extension",
+    [("SELECT * FROM delta_scan('x')", "delta"), ("SELECT st_point(1, 2) AS p", "spatial")],
+)
+def test_a_function_of_an_extension_the_lake_does_not_load_is_not_answered_with_install_advice(
+    web_logs, query, extension
+):
+    """DuckDB's own hint says to INSTALL the extension or switch auto-install on: a download
+    at run time, which the lake itself never makes (its extensions come from pinned packages)."""
+    with pytest.raises(QueryInvalid) as refused:
+        web_logs.sql(query)
+    message = str(refused.value)
+    assert f"exists in DuckDB's {extension} extension, which the lake does not load" in message
+    assert "INSTALL" not in message and "auto" not in message
+    assert message.count(";") == 0 and message.endswith(".")
+
+
 # -- what is and is not a lake table ----------------------------------------------------------
 
 
