@@ -42,6 +42,7 @@ them cannot be read file by file).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -501,7 +502,7 @@ def _run_tasks(
     cpus = int(ray.cluster_resources().get("CPU", 1))
     groups = _parts(snapshot.files, max(1, cpus * TASKS_PER_CPU))
     storage = worker_storage(query.storage)
-    task = ray.remote(num_cpus=1, max_retries=3)(_task)
+    task = ray.remote(num_cpus=1, max_retries=3)(run_task)
     pending, texts = [], []
     for number, group in enumerate(groups):
         sub = replace(snapshot, files=tuple(snapshot.files[i] for i in group))
@@ -529,7 +530,11 @@ def _run_tasks(
             (
                 report,
                 task.remote(
-                    storage, [v.text for v in variants], [n for n, _ in refs], *[r for _, r in refs]
+                    storage,
+                    sub_paths,
+                    [v.text for v in variants],
+                    [n for n, _ in refs],
+                    *[r for _, r in refs],
                 ),
             )
         )
@@ -562,33 +567,39 @@ def _translate(query: PreparedQuery, rewritten: Rewritten, text: str) -> LakeErr
     return query.translate(duckdb.Error(text), rewritten)
 
 
-def _task(
-    storage: Storage, texts: Sequence[str], names: Sequence[str], *tables: pa.Table
+def run_task(
+    storage: Storage,
+    files: Sequence[str],
+    texts: Sequence[str],
+    names: Sequence[str],
+    *tables: pa.Table,
 ) -> tuple[Any, ...]:
-    """One Ray task: the query over its files, in its own one-thread DuckDB."""
+    """One Ray task: the first of ``texts`` that binds, over ``files`` (its part of the big
+    table) and the broadcast ``tables`` (as ``names``), in a one-thread DuckDB locked to
+    those files as a read-only query's is (spilling to a private folder).
+    ``("ok", table, seconds)`` or ``("error", index of the text, DuckDB's error text)``."""
     import duckdb
 
-    from lake.core import duckdb as lake_duckdb
+    from queries.session import locked_connection
 
     started = time.perf_counter()
-    connection = lake_duckdb.connect(threads=1)
-    try:
-        storage.configure_duckdb(connection)
-        connection.execute("SET errors_as_json = true; SET TimeZone = 'UTC'")
-        for name, table in zip(names, tables, strict=True):
-            connection.register(name, table)
-        for which, text in enumerate(texts):
-            try:
-                result = connection.execute(text).to_arrow_table()
-            except duckdb.BinderException as error:
-                if which + 1 < len(texts):
-                    continue  # a column none of this task's files holds: the NULL-filling scan
-                return ("error", which, str(error))
-            except duckdb.Error as error:
-                return ("error", which, str(error))
-            return ("ok", result, time.perf_counter() - started)
-    finally:
-        connection.close()
+    with tempfile.TemporaryDirectory(prefix="lake-ray-task-") as spill:
+        connection = locked_connection(storage, files, threads=1, temp_directory=spill)
+        try:
+            for name, table in zip(names, tables, strict=True):
+                connection.register(name, table)
+            for which, text in enumerate(texts):
+                try:
+                    result = connection.execute(text).to_arrow_table()
+                except duckdb.BinderException as error:
+                    if which + 1 < len(texts):
+                        continue  # a column none of this task's files holds: NULL-filling scan
+                    return ("error", which, str(error))
+                except duckdb.Error as error:
+                    return ("error", which, str(error))
+                return ("ok", result, time.perf_counter() - started)
+        finally:
+            connection.close()
     return ("error", len(texts) - 1, "no query ran")  # pragma: no cover
 
 
@@ -601,5 +612,6 @@ __all__ = [
     "TaskReport",
     "check_engine",
     "plan",
+    "run_task",
     "stream",
 ]

@@ -164,8 +164,8 @@ def test_a_query_the_ray_engine_cannot_split_is_refused_naming_the_part(lk, tmp_
 def test_a_ray_training_set_reading_a_file_outside_the_lake_is_refused_before_any_task(
     lk, tmp_path
 ):
-    """The tasks' own DuckDB is not locked to the pinned files: the driver's DESCRIBE, in a
-    locked database, refuses such a query before a task runs (coverage of that order)."""
+    """The driver's DESCRIBE, in a locked database, refuses such a query before a task runs
+    (each task's own database is locked too: the test below)."""
     import pyarrow.parquet as pq
 
     _fill(lk)
@@ -181,6 +181,36 @@ def test_a_ray_training_set_reading_a_file_outside_the_lake_is_refused_before_an
         )
     assert lk.training_sets() == []
     assert not (out / ".lake" / "manifest.json").exists()
+
+
+def test_a_ray_tasks_database_reads_its_own_files_and_nothing_else(lk, tmp_path):
+    """Each task's DuckDB is locked to the files of its part, as a read-only query's is: a
+    text that reached a task any other way could read no other file, URL or setting."""
+    import pyarrow.parquet as pq
+
+    from queries.ray_engine import run_task
+
+    own, other = tmp_path / "own.parquet", tmp_path / "other.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), own)
+    pq.write_table(pa.table({"x": [3]}), other)
+    storage = lk.storage
+    broadcast = pa.table({"y": [10]})
+    ok = run_task(
+        storage,
+        [str(own)],
+        [f"SELECT sum(x) + (SELECT y FROM small) AS s FROM read_parquet('{own}')"],
+        ["small"],
+        broadcast,
+    )
+    assert ok[0] == "ok" and ok[1].to_pylist() == [{"s": 13}]
+    for text in (
+        f"SELECT * FROM read_parquet('{other}')",
+        "SET enable_external_access = true",
+    ):
+        refused = run_task(storage, [str(own)], [text], [])
+        assert refused[0] == "error", text
+    tz = run_task(storage, [str(own)], ["SELECT current_setting('TimeZone') AS tz"], [])
+    assert tz[1].to_pylist() == [{"tz": "UTC"}]
 
 
 def test_an_unknown_engine_is_refused(lk, tmp_path):
