@@ -14,6 +14,7 @@ import pytest
 
 from ingest.exceptions import (
     CursorColumnMissing,
+    CursorHasNaN,
     CursorHasNulls,
     DuplicateKey,
     ExtractError,
@@ -502,6 +503,27 @@ def test_a_widened_column_in_an_appending_extract_rewrites_the_table_in_one_comm
         (3, 100000),
     ]
     assert str(lk.describe("iot.readings").snapshot.schema.field("level").type) == "int32"
+
+
+def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
+    # Postgres reads a NaN cursor past any watermark; the lake's exact rule then dropped it
+    # (NaN >= x is false), so the row arrived in no version and the extract said nothing.
+    table = unique("scores")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int NOT NULL, score double precision NOT NULL)",
+        f"INSERT INTO {table} VALUES (1, 1.0), (2, 2.5)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "ml.scores", source=pg_source.url, table_name=table, mode="incremental", cursor="score"
+        )
+
+    run()
+    pg_source.run(f"INSERT INTO {table} VALUES (3, 'NaN'), (4, 3.0)")
+    with pytest.raises(CursorHasNaN, match="'score' holds NaN"):
+        run()
+    assert _versions(lk, "ml.scores") == [0]
 
 
 # --------------------------------------------------------------------------------------------

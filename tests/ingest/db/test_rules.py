@@ -28,6 +28,7 @@ from ingest.db.types import (
 from ingest.db.watermark import BoundaryTracker, Watermark, fingerprint, read_predicate
 from ingest.exceptions import (
     CursorColumnInvalid,
+    CursorHasNaN,
     CursorHasNulls,
     DuplicateKey,
     InvalidSourceUrl,
@@ -328,6 +329,16 @@ def test_a_null_cursor_is_refused_because_such_rows_could_never_be_picked_up():
     tracker = BoundaryTracker("c", arrow_type=pa.int64(), since=None, dedupe=False)
     with pytest.raises(CursorHasNulls, match="cursor column 'c' holds NULLs"):
         tracker.admit(_batch([1, 2], [1, None]))
+
+
+def test_a_nan_cursor_is_refused_because_no_watermark_orders_it():
+    # Postgres orders NaN above every number, so `c >= watermark` reads it, but Arrow's
+    # comparisons are false for NaN and its max skips it: a row whose cursor is NaN was
+    # silently never delivered once a watermark existed.
+    for since in (None, Watermark("c", 1.5)):
+        tracker = BoundaryTracker("c", arrow_type=pa.float64(), since=since, dedupe=False)
+        with pytest.raises(CursorHasNaN, match="cursor column 'c' holds NaN in the source"):
+            tracker.admit(_batch([1, 2], [2.0, float("nan")], pa.float64()), source="the source")
 
 
 def test_a_watermark_from_another_column_is_refused():
