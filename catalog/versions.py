@@ -147,16 +147,28 @@ def current_versions(db: Connection) -> dict[TableName, VersionInfo]:
 
 
 def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInfo:
-    """The newest recorded version committed at or before ``moment``.
+    """The newest recorded version committed at or before ``moment`` with no earlier version
+    committed after it: writers' clocks differ, and a commit time that goes back (version 2
+    stamped before version 1) counts as just after the one before, as Delta readers take it,
+    for a version holds the rows of every version before it.
 
     Raises:
         VersionNotFound: the table had no version then.
     """
+    first_later = (
+        select(func.min(VERSIONS.c.version))
+        .where(VERSIONS.c.table_id == table.id, VERSIONS.c.committed_at > moment)
+        .scalar_subquery()
+    )
 
     def work(conn: CoreConnection) -> VersionInfo | None:
         row = conn.execute(
             select(VERSIONS)
-            .where(VERSIONS.c.table_id == table.id, VERSIONS.c.committed_at <= moment)
+            .where(
+                VERSIONS.c.table_id == table.id,
+                VERSIONS.c.committed_at <= moment,
+                or_(first_later.is_(None), VERSIONS.c.version < first_later),
+            )
             .order_by(VERSIONS.c.version.desc())
             .limit(1)
         ).first()
