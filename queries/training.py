@@ -20,7 +20,7 @@
    between runs (``random()``, ``now()``, ``uuid()`` ...) are refused: they cannot give
    the same rows twice. A query whose result depends on the order DuckDB meets the rows
    in (an aggregate: a sum of doubles, ``list()``, ``first()``; a window; a LIMIT below
-   the top; an ASOF join) runs on one thread, which meets them in the order of the
+   the top; an ASOF join; DISTINCT ON) runs on one thread, which meets them in the order of the
    pinned version's files every time: on several threads that order is whichever file a
    thread reaches first, and a sum of doubles changed in its last bits from run to run.
 3. **Write** Parquet shards deterministically and hash the rows as they pass
@@ -325,7 +325,8 @@ def order_sensitive(tree: Any) -> bool:
     the output order the ordering rule fixes: an aggregate (a sum of doubles adds them in
     that order: 16 files on 2 threads gave 7 different sums in 20 runs; ``list()`` and
     ``first()`` keep it), a window (its frames and ties), a LIMIT or OFFSET below the top
-    (ties at its ORDER BY's cut), an ASOF join (ties in the right side's order). On
+    (ties at its ORDER BY's cut), an ASOF join (ties in the right side's order), DISTINCT ON
+    (the first row of each group). On
     several threads that order is whichever file a thread gets to first."""
     from sqlglot import exp
 
@@ -342,6 +343,8 @@ def order_sensitive(tree: Any) -> bool:
             return True
         if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
             return True
+        if isinstance(node, exp.Distinct) and node.args.get("on") is not None:
+            return True  # DISTINCT ON keeps the first row it meets of each group
     return False
 
 

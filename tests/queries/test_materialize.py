@@ -1151,10 +1151,19 @@ def test_a_training_set_of_floating_point_aggregates_rebuilds_to_the_same_bytes(
         assert again.content_hash == made.content_hash
 
 
-def test_a_training_set_of_a_window_over_doubles_rebuilds_to_the_same_bytes(lk, tmp_path):
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT g, x, sum(x) OVER (PARTITION BY g) AS group_total FROM num.spread",
+        "SELECT DISTINCT ON (g) g, x FROM num.spread",  # the first row met of each g
+    ],
+    ids=["window", "distinct-on"],
+)
+def test_a_training_set_whose_rows_depend_on_the_order_met_rebuilds_to_the_same_bytes(
+    lk, tmp_path, sql
+):
     _spread(lk)
-    sql = "SELECT g, x, sum(x) OVER (PARTITION BY g) AS group_total FROM num.spread"
-    made = lk.materialize("windows", sql=sql, out=tmp_path / "windows")
+    made = lk.materialize("met", sql=sql, out=tmp_path / "met")
     for attempt in range(6):
-        again = lk.materialize(from_="windows@1", out=tmp_path / f"again-{attempt}")
+        again = lk.materialize(from_="met@1", out=tmp_path / f"again-{attempt}")
         assert again.content_hash == made.content_hash
