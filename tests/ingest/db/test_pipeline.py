@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from ingest.exceptions import (
+    CursorColumnInvalid,
     CursorColumnMissing,
     CursorHasNaN,
     CursorHasNulls,
@@ -628,6 +629,26 @@ def test_a_missing_table_names_it_and_commits_nothing(lk, sqlite_source):
         ExtractError, match="app.labels holds arrow data"
     ):  # never overwrite another writer's table
         lk.ingest_db("app.labels", source=sqlite_source.url, table_name=table)
+
+
+def test_a_sqlite_time_cursor_whose_text_is_not_in_time_order_is_refused(lk, sqlite_source):
+    table = unique("stamped")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, "
+        f"updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)",
+        f"INSERT INTO {table} VALUES (1, '2026-01-01T09:00:00Z'), (2, '2026-01-01T12:00:00Z')",
+    )
+    # A later row in CURRENT_TIMESTAMP's form sorts before the watermark as text: it was
+    # never extracted, and the run said there was nothing new.
+    with pytest.raises(CursorColumnInvalid, match="'updated_at'.*declared DATETIME.*datetime"):
+        lk.ingest_db(
+            "app.stamped",
+            source=sqlite_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="updated_at",
+            key="id",
+        )
 
 
 def test_a_cursor_that_is_missing_or_holds_nulls_and_a_key_that_repeats_commit_nothing(

@@ -215,6 +215,19 @@ def test_sqlite_affinity_follows_sqlites_own_rules(declared, affinity):
     assert sqlite_affinity(declared) == affinity
 
 
+@pytest.mark.parametrize("declared", ["DATETIME", "TIMESTAMP", "DATE"])
+def test_a_sqlite_time_column_read_as_text_cannot_be_a_cursor(declared):
+    # '2026-01-01T12:00:00Z' is no time SQLite's ISO check takes, so the column is read as
+    # text, whose order is not time order: '2026-01-01 15:00:00' (CURRENT_TIMESTAMP's form)
+    # sorts before it and was never extracted past that watermark.
+    column = sqlite_column("updated_at", declared, SqliteProfile(texts=2, iso_datetimes=1))
+    assert column.arrow_type == pa.string() and not column.cursor_ok
+    assert "declared " + declared in (column.unordered or "")
+    iso = SqliteProfile(texts=2, iso_dates=2, iso_datetimes=2)
+    assert sqlite_column("updated_at", declared, iso).cursor_ok  # typed, time order
+    assert sqlite_column("note", "TEXT", SqliteProfile(texts=2)).cursor_ok  # text is text
+
+
 @pytest.mark.parametrize(
     ("declared", "profile", "arrow"),
     [
