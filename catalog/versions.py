@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 
@@ -17,8 +17,11 @@ from catalog.connection import Connection, CoreConnection
 from catalog.definitions import NAMESPACES, TABLES, VERSIONS
 from catalog.records import VersionInfo
 from catalog.tables import TableInfo
-from lake.core.errors import VersionNotFound
+from lake.core.errors import TableLogReplaced, VersionNotFound
 from lake.core.names import TableName
+
+if TYPE_CHECKING:
+    from lake.delta.snapshot import Snapshot
 
 
 def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:
@@ -144,16 +147,28 @@ def current_versions(db: Connection) -> dict[TableName, VersionInfo]:
 
 
 def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInfo:
-    """The newest recorded version committed at or before ``moment``.
+    """The newest recorded version committed at or before ``moment`` with no earlier version
+    committed after it: writers' clocks differ, and a commit time that goes back (version 2
+    stamped before version 1) counts as just after the one before, as Delta readers take it,
+    for a version holds the rows of every version before it.
 
     Raises:
         VersionNotFound: the table had no version then.
     """
+    first_later = (
+        select(func.min(VERSIONS.c.version))
+        .where(VERSIONS.c.table_id == table.id, VERSIONS.c.committed_at > moment)
+        .scalar_subquery()
+    )
 
     def work(conn: CoreConnection) -> VersionInfo | None:
         row = conn.execute(
             select(VERSIONS)
-            .where(VERSIONS.c.table_id == table.id, VERSIONS.c.committed_at <= moment)
+            .where(
+                VERSIONS.c.table_id == table.id,
+                VERSIONS.c.committed_at <= moment,
+                or_(first_later.is_(None), VERSIONS.c.version < first_later),
+            )
             .order_by(VERSIONS.c.version.desc())
             .limit(1)
         ).first()
@@ -165,6 +180,27 @@ def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInf
             f"{table.name} had no version at {moment.isoformat()}: it was created later."
         )
     return found
+
+
+def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -> None:
+    """Refuse a log entry that is not the version the catalog recorded (the catalog records
+    each version's rows, files and bytes from the same snapshot when it records it).
+
+    Raises:
+        TableLogReplaced: the totals differ: another table is at the location now.
+    """
+    pairs = (
+        ("rows", recorded.rows_total, snapshot.rows),
+        ("files", recorded.files_total, len(snapshot.files)),
+        ("bytes", recorded.bytes_total, snapshot.bytes),
+    )
+    if any(was is not None and was != now for _, was, now in pairs):
+        raise TableLogReplaced(
+            table=str(name),
+            version=snapshot.version,
+            recorded=", ".join(f"{was} {what}" for what, was, _ in pairs if was is not None),
+            found=", ".join(f"{now} {what}" for what, _, now in pairs),
+        )
 
 
 def version_record(values: Mapping[str, Any], name: TableName) -> VersionInfo:
@@ -215,6 +251,7 @@ def version_info(row: Any, name: TableName) -> VersionInfo:
 __all__ = [
     "VERSIONS",
     "VersionInfo",
+    "check_recorded",
     "current_versions",
     "find_version",
     "get_version",

@@ -169,6 +169,20 @@ class CursorHasNulls(ExtractError):
         )
 
 
+class CursorHasNaN(ExtractError):
+    """A NaN cursor has no place in a watermark's order: Postgres sorts it above every
+    number, and a comparison with it is false, so such a row would be read and dropped."""
+
+    def __init__(self, *, column: str, source: str) -> None:
+        self.column = column
+        self.source = source
+        super().__init__(
+            f"The cursor column '{column}' holds NaN in {source}, which no watermark can "
+            "order, so such rows would never be extracted incrementally; replace them (or "
+            "filter them out in a --query) and retry."
+        )
+
+
 class BoundaryColumnsMissing(ExtractError):
     """An incremental extract without a key cannot match the rows at its watermark: the
     source dropped a column their fingerprints cover."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TableInfo
+from catalog.versions import check_recorded
 from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
@@ -300,6 +301,7 @@ class Resolver:
                 f"Version {version} of {name}{where} cannot be read: its Delta log entry is "
                 f"gone ({error})."
             ) from error
+        check_recorded(snapshot, recorded, name)
         with _snapshots_lock:
             _snapshots[key] = (snapshot, recorded.committed_at)
             while len(_snapshots) > SNAPSHOT_CACHE_SIZE:

@@ -437,13 +437,18 @@ class PreparedQuery:
         order = sorted(self.lake, key=lambda index: self.statement.tables[index].start)
         return [(self.statement.tables[index], self.lake[index]) for index in order]
 
-    def connect(self, *, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(
+        self, *, temp_directory: str | None = None, threads: int | None = None
+    ) -> duckdb.DuckDBPyConnection:
         """A connection to run this statement on: a cursor of the lake's shared database, or
         for a read-only statement a database locked to the files it reads (spilling to
-        ``temp_directory``, a private empty folder, when given)."""
+        ``temp_directory``, a private empty folder, when given; on ``threads`` threads, when
+        given)."""
         if self.read_only:
             paths = sorted({p for _, paths in self.reads.values() for p in paths})
-            return session.locked_connection(self.storage, paths, temp_directory=temp_directory)
+            return session.locked_connection(
+                self.storage, paths, temp_directory=temp_directory, threads=threads
+            )
         return session.shared_cursor(self.storage, lake_files_only=self.lake_files_only)
 
     def cursor(

@@ -18,8 +18,11 @@
    Rows that tie on every column are identical, so any order among them writes the same
    bytes. A LIMIT/OFFSET without ORDER BY, a sample, and functions whose value changes
    between runs (``random()``, ``now()``, ``uuid()`` ...) are refused: they cannot give
-   the same rows twice. (Order-dependent aggregates such as ``list()`` or ``first()``
-   without ORDER BY are not detected; a rebuild then reports the content differs.)
+   the same rows twice. A query whose result depends on the order DuckDB meets the rows
+   in (an aggregate: a sum of doubles, ``list()``, ``first()``; a window; a LIMIT below
+   the top; an ASOF join; DISTINCT ON) runs on one thread, which meets them in the order of the
+   pinned version's files every time: on several threads that order is whichever file a
+   thread reaches first, and a sum of doubles changed in its last bits from run to run.
 3. **Write** Parquet shards deterministically and hash the rows as they pass
    (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
    ``DIR``; then register the training-set version in the catalog (with the run's lineage
@@ -58,6 +61,7 @@ the recorded schema, row count and content hash, or the rebuild fails saying wha
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import time
@@ -210,6 +214,10 @@ class OrderPlan:
     """Where the query ends in ``source``: trailing semicolons (and comments) are dropped."""
     source: str = field(repr=False)
     """The statement's text."""
+    one_thread: bool = False
+    """The result depends on the order DuckDB meets the rows in (an aggregate, a window, a
+    LIMIT below the top, an ASOF join): the query runs on one thread, which meets them in
+    the order of the version's files every time (see :func:`order_sensitive`)."""
 
     @property
     def text(self) -> str:
@@ -278,12 +286,13 @@ def plan_order(statement: Statement | str) -> OrderPlan:
         tokens.pop()
     text = statement.text
     end = tokens[-1].end + 1 if tokens else len(text)
+    one_thread = order_sensitive(tree)
     order = tree.args.get("order")
     if order is None:
-        return OrderPlan("wrap", end, end, text)
+        return OrderPlan("wrap", end, end, text, one_thread)
     keys = order.expressions
     if len(keys) == 1 and isinstance(keys[0].this, exp.Var) and keys[0].this.name.upper() == "ALL":
-        return OrderPlan("total", end, end, text)
+        return OrderPlan("total", end, end, text, one_thread)
     depth, start = 0, None
     for index, token in enumerate(tokens):
         if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE):
@@ -308,7 +317,51 @@ def plan_order(statement: Statement | str) -> OrderPlan:
             insert_at = previous.end + 1
             break
         previous = token
-    return OrderPlan("append", insert_at, end, text)
+    return OrderPlan("append", insert_at, end, text, one_thread)
+
+
+def order_sensitive(tree: Any) -> bool:
+    """Whether a query's result can depend on the order DuckDB meets the rows in, beyond
+    the output order the ordering rule fixes: an aggregate (a sum of doubles adds them in
+    that order: 16 files on 2 threads gave 7 different sums in 20 runs; ``list()`` and
+    ``first()`` keep it), a window (its frames and ties), a LIMIT or OFFSET below the top
+    (ties at its ORDER BY's cut), an ASOF join (ties in the right side's order), DISTINCT ON
+    (the first row of each group). On
+    several threads that order is whichever file a thread gets to first."""
+    from sqlglot import exp
+
+    for node in tree.walk():
+        if isinstance(node, (exp.AggFunc, exp.Window)):
+            return True
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _duckdb_aggregates():
+            return True
+        if (
+            node is not tree
+            and isinstance(node, (exp.Select, exp.SetOperation))
+            and (node.args.get("limit") or node.args.get("offset"))
+        ):
+            return True
+        if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
+            return True
+        if isinstance(node, exp.Distinct) and node.args.get("on") is not None:
+            return True  # DISTINCT ON keeps the first row it meets of each group
+    return False
+
+
+@functools.cache
+def _duckdb_aggregates() -> frozenset[str]:
+    """The names of DuckDB's aggregate functions (sqlglot knows only some of them)."""
+    from lake.core import duckdb as lake_duckdb
+
+    connection = lake_duckdb.connect(threads=1)
+    try:
+        rows = connection.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "WHERE function_type = 'aggregate'"
+        ).fetchall()
+    finally:
+        connection.close()
+    return frozenset(name for (name,) in rows)
 
 
 def _refuse_nondeterminism(tree: Any, exp: Any) -> None:
@@ -405,7 +458,9 @@ def _prepare(
     query = prepare(resolver, statement, read_only=True, travel=travel)
     spill = StagingFolder("lake-spill-")
     try:
-        cursor = query.connect(temp_directory=str(spill.path))
+        cursor = query.connect(
+            temp_directory=str(spill.path), threads=1 if order.one_thread else None
+        )
     except BaseException:
         spill.close()
         raise

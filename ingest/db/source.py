@@ -493,7 +493,8 @@ class Source:
             if not cursor_col.cursor_ok:
                 raise CursorColumnInvalid(
                     column=cursor,
-                    reason=f"its values ({cursor_col.source_type}, read as "
+                    reason=cursor_col.unordered
+                    or f"its values ({cursor_col.source_type}, read as "
                     f"{cursor_col.arrow_type}) do not sort as the source sorts them",
                 )
             tracker = BoundaryTracker(

@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import pyarrow as pa
@@ -95,6 +95,8 @@ class SourceColumn:
     # False when the Arrow values do not sort like the source's (enum order, text of numbers,
     # mixed SQLite storage classes): such a column cannot be an incremental cursor.
     cursor_ok: bool = True
+    # Why not, when the general reason (values that sort otherwise than the source's) is not it.
+    unordered: str | None = field(default=None, compare=False)
     # Postgres char(n): values arrive padded to n, but the server compares them unpadded.
     padded: bool = False
 
@@ -469,6 +471,19 @@ def sqlite_column(name: str, declared: str, p: SqliteProfile) -> SourceColumn:
             return _col(name, pa.date32(), label, _iso_date)
         if is_datetime and p.iso_datetimes == p.texts:
             return _col(name, NAIVE_MICROS, label, _iso_datetime)
+        if is_date or is_datetime:
+            # Times in other forms ('...T12:00:00Z', offsets, unpadded): as text they sort
+            # otherwise than in time ('2026-01-01 15:00:00' < '2026-01-01T12:00:00Z').
+            return replace(
+                _col(name, pa.string(), label),
+                cursor_ok=False,
+                unordered=(
+                    f"it is declared {label} but holds times that are not all "
+                    f"'YYYY-MM-DD[ HH:MM:SS]' text, read as text, whose order is not time "
+                    f"order; select datetime({name}) AS a column of its own in a --query and "
+                    f"use that as the cursor"
+                ),
+            )
         return _col(name, pa.string(), label)
     if kinds == {"b"}:
         return _col(name, pa.binary(), label)

@@ -54,6 +54,7 @@ from ingest.exceptions import (
     BoundaryColumnsMissing,
     BoundaryFingerprintsOutdated,
     CursorColumnInvalid,
+    CursorHasNaN,
     CursorHasNulls,
 )
 
@@ -294,11 +295,16 @@ class BoundaryTracker:
         self.rows_skipped = 0
 
     def admit(self, batch: pa.RecordBatch, *, source: str = "the source") -> pa.RecordBatch:
-        """The rows of ``batch`` to deliver; raises CursorHasNulls on a NULL cursor."""
+        """The rows of ``batch`` to deliver; raises CursorHasNulls on a NULL cursor and
+        CursorHasNaN on a NaN one."""
         self.rows_read += batch.num_rows
         col = batch.column(self.column)
         if col.null_count:
             raise CursorHasNulls(column=self.column, source=source)
+        if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
+            # Postgres sorts NaN above every number, so the SQL reads it; Arrow's max skips
+            # it and every comparison with it is false: it would be read and dropped.
+            raise CursorHasNaN(column=self.column, source=source)
         if self._since_scalar is not None:
             keep = pc.greater_equal(col, self._since_scalar)
             if not pc.all(keep).as_py():

@@ -128,6 +128,22 @@ class TableLogGone(TableNotFound):
         )
 
 
+class TableLogReplaced(TableNotFound):
+    """A version in the table's Delta log is not the one the catalog recorded: another table
+    was made at its location (the folder deleted and written again behind the lake's back).
+    Reading it would answer with other rows under the recorded version's name, lineage and
+    pins. Names the table, never its location."""
+
+    def __init__(self, *, table: str, version: int, recorded: str, found: str) -> None:
+        self.table, self.version = table, version
+        super().__init__(
+            f"Version {version} of {table} in its Delta log is not the one the catalog "
+            f"recorded ({recorded} recorded, {found} in the log): another table was made at "
+            f"its location; restore the table's folder from a backup, or register the new "
+            f"table under a new name."
+        )
+
+
 class TableExists(LakeError):
     """A table of that name already exists."""
 

@@ -680,13 +680,20 @@ class DeltaStore:
         return sorted(commits, key=lambda c: c.version)
 
     def version_at(self, moment: datetime) -> int:
-        """The latest version committed at or before ``moment``.
+        """The latest version committed at or before ``moment`` with no earlier version
+        committed after it (a commit time that goes back counts as just after the one before,
+        as in :func:`catalog.versions.version_at`).
 
         Raises:
             VersionNotFound: ``moment`` is before the table's first commit.
         """
         commits = self.history()
-        eligible = [c.version for c in commits if c.committed_at <= moment]
+        later = [c.version for c in commits if c.committed_at > moment]
+        eligible = [
+            c.version
+            for c in commits
+            if c.committed_at <= moment and (not later or c.version < min(later))
+        ]
         if not eligible:
             first = commits[0].committed_at.isoformat() if commits else "never"
             raise VersionNotFound(

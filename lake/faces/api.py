@@ -217,6 +217,9 @@ class Lake:
             )
         recorded = self.catalog.get_version(info, wanted)
         snapshot = self.delta(info).snapshot(wanted)
+        from catalog.versions import check_recorded
+
+        check_recorded(snapshot, recorded, info.name)
         run = self.catalog.get_run(recorded.run_id) if recorded.run_id else None
         return TableDescription(info, recorded, snapshot, run)
 

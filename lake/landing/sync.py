@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from catalog.catalog import Catalog
 from catalog.tables import EXTERNAL_KIND, TableInfo
+from catalog.versions import check_recorded
 from lake.core.errors import (
     CatalogOutdated,
     CatalogUnreachable,
@@ -195,7 +196,13 @@ def _record_gaps(catalog: Catalog, store: DeltaStore, table: TableInfo, latest: 
         walker = store.open_after(commit.version, walker)
         snapshot = store.snapshot(table=walker)
         loaded[commit.version] = snapshot
-        previous = loaded.get(commit.version - 1) or _snapshot_or_none(store, commit.version - 1)
+        previous = loaded.get(commit.version - 1)
+        if previous is None:
+            previous = _snapshot_or_none(store, commit.version - 1)
+            if previous is not None and commit.version - 1 in known:
+                # A version recorded before this gap: if the log's is another, the table was
+                # made again at its location, and this commit continues that other table.
+                check_recorded(previous, catalog.get_version(table, commit.version - 1), table.name)
         catalog.record_commit(table, commit, snapshot, previous=previous)
         recorded.append(commit.version)
     return SyncResult(str(table.name), tuple(recorded), latest)

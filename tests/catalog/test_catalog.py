@@ -18,6 +18,7 @@ from lake.core.errors import (
     CatalogOutdated,
     CatalogUnreachable,
     TableExists,
+    TableLogReplaced,
     TableNotFound,
     VersionNotFound,
 )
@@ -389,6 +390,53 @@ def test_catalog_sync_of_a_table_whose_folder_is_gone_says_so(lk, cli):
         lk.sync("a.gone")
     with pytest.raises(TableNotFound, match="The Delta log of a.gone is gone"):
         lk.sql("SELECT * FROM a.gone")
+
+
+def test_a_table_re_created_at_its_location_is_not_read_as_the_versions_recorded(lk, tmp_path):
+    from deltalake import write_deltalake
+
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", _labels(2, 2))
+    lk.materialize("redo", sql="SELECT * FROM a.redo VERSION AS OF 1", out=tmp_path / "set")
+    location = _damage(lk, "a.redo", gone=True)
+    # Another table at the same location (a folder deleted and written again, another
+    # engine's CREATE OR REPLACE after a DROP): its versions 0 and 1 hold other rows.
+    for start in (10, 11):
+        write_deltalake(
+            location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
+        )
+    from concurrent.futures import ThreadPoolExecutor
+
+    from queries import resolve
+
+    # What the next process sees: a new connection (this one keeps the files it read), in
+    # a thread of its own (a writer's thread keeps the versions it made), no kept snapshot.
+    resolve._snapshots.clear()
+
+    def reads() -> None:
+        with lake.connect() as fresh:
+            # The catalog records 4 rows in 2 files at version 1; the log's has 2 in 2.
+            for version in (1, 0):
+                with pytest.raises(TableLogReplaced, match=r"a\.redo in its Delta log is not"):
+                    fresh.sql(f"SELECT * FROM a.redo VERSION AS OF {version}")
+            with pytest.raises(TableLogReplaced, match="restore the table's folder"):
+                fresh.materialize(from_="redo@1", out=tmp_path / "again")
+            with pytest.raises(TableLogReplaced, match=r"\(4 rows, 2 files, \d+ bytes recorded"):
+                fresh.describe("a.redo@1")
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(reads).result()
+
+    # A version past the recorded ones continues the other table: not recorded as this one's.
+    write_deltalake(
+        location, _labels(1, 12), mode="append", storage_options=lk.storage.delta_options()
+    )
+    with pytest.raises(TableLogReplaced, match=r"Version 1 of a\.redo"):
+        lk.sync("a.redo")
+    with pytest.raises(TableLogReplaced):
+        lk.history("a.redo")
+    info = lk.catalog.get_table(TableName.parse("a.redo"))
+    assert [v.version for v in lk.catalog.versions(info)] == [0, 1]
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):

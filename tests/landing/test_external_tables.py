@@ -792,3 +792,39 @@ def test_a_table_registered_before_its_location_was_refused_is_not_read_from_ano
             f"; move the table to a location without {avoid} and register it there under "
             f"another name."
         )
+
+
+def test_a_time_before_a_commit_whose_clock_ran_ahead_reads_no_version_after_it(lk, where):
+    """Writers on several machines stamp commits with their own clocks, so a log's commit
+    times can go back (here version 2 at :25 after version 1 at :30). Version 2 holds version
+    1's rows, so it cannot be the version current at :27, when version 1 was not committed
+    yet; Delta readers count a commit that goes back as made just after the one before it."""
+    from datetime import timedelta
+
+    uri, options = where("skew")
+    for i in range(3):
+        write_deltalake(uri, pa.table({"x": [i]}), mode="append", storage_options=options)
+    start = datetime(2026, 11, 20, 10, 0, 20, tzinfo=UTC)
+    fs, path = lk.storage.filesystem_for(uri)
+    for version, seconds in ((0, 0), (1, 10), (2, 5)):
+        entry = f"{path}/_delta_log/{version:020d}.json"
+        with fs.open_input_stream(entry) as stream:
+            actions = [json.loads(line) for line in stream.read().decode().splitlines() if line]
+        for action in actions:
+            if "commitInfo" in action:
+                moment = start + timedelta(seconds=seconds)
+                action["commitInfo"]["timestamp"] = int(moment.timestamp() * 1000)
+        with fs.open_output_stream(entry) as out:
+            out.write("".join(json.dumps(a) + "\n" for a in actions).encode())
+    lk.register_table("ext.skew", uri)
+
+    def read_at(seconds: int) -> tuple[list[int], int]:
+        moment = (start + timedelta(seconds=seconds)).isoformat()
+        result = lk.sql(f"SELECT x FROM ext.skew TIMESTAMP AS OF '{moment}' ORDER BY x")
+        return [r["x"] for r in result.rows()], result.versions[0].version
+
+    assert read_at(7) == ([0], 0)  # not version 2, which holds x = 1, committed at :30
+    assert read_at(10) == ([0, 1, 2], 2)  # every commit up to version 2 is in the past
+    assert (
+        lk.describe(f"ext.skew@{(start + timedelta(seconds=7)).isoformat()}").version.version == 0
+    )

@@ -28,6 +28,7 @@ from ingest.db.types import (
 from ingest.db.watermark import BoundaryTracker, Watermark, fingerprint, read_predicate
 from ingest.exceptions import (
     CursorColumnInvalid,
+    CursorHasNaN,
     CursorHasNulls,
     DuplicateKey,
     InvalidSourceUrl,
@@ -214,6 +215,19 @@ def test_sqlite_affinity_follows_sqlites_own_rules(declared, affinity):
     assert sqlite_affinity(declared) == affinity
 
 
+@pytest.mark.parametrize("declared", ["DATETIME", "TIMESTAMP", "DATE"])
+def test_a_sqlite_time_column_read_as_text_cannot_be_a_cursor(declared):
+    # '2026-01-01T12:00:00Z' is no time SQLite's ISO check takes, so the column is read as
+    # text, whose order is not time order: '2026-01-01 15:00:00' (CURRENT_TIMESTAMP's form)
+    # sorts before it and was never extracted past that watermark.
+    column = sqlite_column("updated_at", declared, SqliteProfile(texts=2, iso_datetimes=1))
+    assert column.arrow_type == pa.string() and not column.cursor_ok
+    assert "declared " + declared in (column.unordered or "")
+    iso = SqliteProfile(texts=2, iso_dates=2, iso_datetimes=2)
+    assert sqlite_column("updated_at", declared, iso).cursor_ok  # typed, time order
+    assert sqlite_column("note", "TEXT", SqliteProfile(texts=2)).cursor_ok  # text is text
+
+
 @pytest.mark.parametrize(
     ("declared", "profile", "arrow"),
     [
@@ -328,6 +342,16 @@ def test_a_null_cursor_is_refused_because_such_rows_could_never_be_picked_up():
     tracker = BoundaryTracker("c", arrow_type=pa.int64(), since=None, dedupe=False)
     with pytest.raises(CursorHasNulls, match="cursor column 'c' holds NULLs"):
         tracker.admit(_batch([1, 2], [1, None]))
+
+
+def test_a_nan_cursor_is_refused_because_no_watermark_orders_it():
+    # Postgres orders NaN above every number, so `c >= watermark` reads it, but Arrow's
+    # comparisons are false for NaN and its max skips it: a row whose cursor is NaN was
+    # silently never delivered once a watermark existed.
+    for since in (None, Watermark("c", 1.5)):
+        tracker = BoundaryTracker("c", arrow_type=pa.float64(), since=since, dedupe=False)
+        with pytest.raises(CursorHasNaN, match="cursor column 'c' holds NaN in the source"):
+            tracker.admit(_batch([1, 2], [2.0, float("nan")], pa.float64()), source="the source")
 
 
 def test_a_watermark_from_another_column_is_refused():
