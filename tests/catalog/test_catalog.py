@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -392,6 +394,27 @@ def test_catalog_sync_of_a_table_whose_folder_is_gone_says_so(lk, cli):
         lk.sql("SELECT * FROM a.gone")
 
 
+def _reads_of_a_table_made_again(out: str) -> list[str]:
+    """In a new process: the refusals of reading a.redo's versions 1 and 0, rebuilding the set
+    made from version 1, and describing version 1 (the catalog records 4 rows in 2 files at
+    version 1; the log's has 2 in 2)."""
+    refusals = []
+    with lake.connect() as fresh:
+        for read in (
+            lambda: fresh.sql("SELECT * FROM a.redo VERSION AS OF 1"),
+            lambda: fresh.sql("SELECT * FROM a.redo VERSION AS OF 0"),
+            lambda: fresh.materialize(from_="redo@1", out=out),
+            lambda: fresh.describe("a.redo@1"),
+        ):
+            try:
+                read()
+            except TableLogReplaced as refused:
+                refusals.append(str(refused))
+            else:
+                refusals.append("not refused")
+    return refusals
+
+
 def test_a_table_re_created_at_its_location_is_not_read_as_the_versions_recorded(lk, tmp_path):
     from deltalake import write_deltalake
 
@@ -405,27 +428,14 @@ def test_a_table_re_created_at_its_location_is_not_read_as_the_versions_recorded
         write_deltalake(
             location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
         )
-    from concurrent.futures import ThreadPoolExecutor
-
-    from queries import resolve
-
-    # What the next process sees: a new connection (this one keeps the files it read), in
-    # a thread of its own (a writer's thread keeps the versions it made), no kept snapshot.
-    resolve._snapshots.clear()
-
-    def reads() -> None:
-        with lake.connect() as fresh:
-            # The catalog records 4 rows in 2 files at version 1; the log's has 2 in 2.
-            for version in (1, 0):
-                with pytest.raises(TableLogReplaced, match=r"a\.redo in its Delta log is not"):
-                    fresh.sql(f"SELECT * FROM a.redo VERSION AS OF {version}")
-            with pytest.raises(TableLogReplaced, match="restore the table's folder"):
-                fresh.materialize(from_="redo@1", out=tmp_path / "again")
-            with pytest.raises(TableLogReplaced, match=r"\(4 rows, 2 files, \d+ bytes recorded"):
-                fresh.describe("a.redo@1")
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(reads).result()
+    # What the next process sees (this one keeps the snapshots and files it read).
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        refusals = pool.apply(_reads_of_a_table_made_again, (str(tmp_path / "again"),))
+    for version, refusal in zip((1, 0), refusals, strict=False):
+        assert refusal.startswith(f"Version {version} of a.redo in its Delta log is not")
+    assert "restore the table's folder" in refusals[2]
+    assert re.search(r"\(4 rows, 2 files, \d+ bytes recorded, 2 rows, 2 files", refusals[3])
 
     # A version past the recorded ones continues the other table: not recorded as this one's.
     write_deltalake(
