@@ -40,6 +40,7 @@ from catalog.runs import RunInfo
 from catalog.schemas import SchemaChangeInfo
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
+from lake.core.config import DEFAULT_CATALOG_RETRY_WAIT_S
 from lake.core.names import TableName, TableVersion
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ class RunListener(Protocol):
 
 class Catalog(Connection):
     """The lake's catalog on one SQLAlchemy database, migrated on opening unless ``migrate``
-    is false; ``lineage_out`` hears of runs starting and ending (None: nobody does).
+    is false; ``lineage_out`` hears of runs starting and ending (None: nobody does);
+    ``retry_wait``: seconds before reconnecting to a database that cannot be reached, doubled
+    each time (the setting ``catalog_retry_wait``).
 
     Raises (on opening):
         CatalogUnreachable: the database cannot be reached or refused the login.
@@ -65,9 +68,14 @@ class Catalog(Connection):
     """
 
     def __init__(
-        self, url: str, *, migrate: bool = True, lineage_out: RunListener | None = None
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        lineage_out: RunListener | None = None,
+        retry_wait: float = DEFAULT_CATALOG_RETRY_WAIT_S,
     ) -> None:
-        super().__init__(url, migrate=migrate)
+        super().__init__(url, migrate=migrate, retry_wait=retry_wait)
         self.lineage_out = lineage_out
 
     # -- namespaces and tables -----------------------------------------------------------------

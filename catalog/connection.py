@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection as CoreConnection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from catalog.database import describe_failure, ensure_schema, first_line, open_engine, with_retries
+from lake.core.config import DEFAULT_CATALOG_RETRY_WAIT_S
 from lake.core.errors import CommitConflict
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ TRANSACTION_ATTEMPTS = 5
 
 class Connection:
     """One catalog database: its engine (a pool of connections), migrated on opening unless
-    ``migrate`` is false.
+    ``migrate`` is false; a lost or refused connection is tried again after ``retry_wait``
+    seconds, then twice as long each time (see ``catalog.database.with_retries``).
 
     Raises (on opening):
         CatalogUnreachable: the database cannot be reached or refused the login.
@@ -40,11 +42,20 @@ class Connection:
         CatalogError: the database holds tables but is not a lake catalog.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        retry_wait: float = DEFAULT_CATALOG_RETRY_WAIT_S,
+    ) -> None:
         self.url = url
+        self.retry_wait = retry_wait
         self.engine = open_engine(url)
         self._sessionmaker: Any = None
-        self.migration = ensure_schema(self.engine, url) if migrate else "skipped"
+        self.migration = (
+            ensure_schema(self.engine, url, retry_wait=retry_wait) if migrate else "skipped"
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -99,7 +110,9 @@ class Connection:
             except IntegrityError as error:
                 raise _conflict(error) from error
 
-        return with_retries(attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS)
+        return with_retries(
+            attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS, retry_wait=self.retry_wait
+        )
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` with an ORM session in one transaction; retry a lost connection or a
@@ -126,7 +139,9 @@ class Connection:
             finally:
                 session.close()
 
-        return with_retries(attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS)
+        return with_retries(
+            attempt, url=self.url, attempts=TRANSACTION_ATTEMPTS, retry_wait=self.retry_wait
+        )
 
 
 def _conflict(error: IntegrityError) -> CommitConflict:

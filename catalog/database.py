@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from catalog.reader import HEAD_REVISION
-from lake.core.config import mask_url
+from lake.core.config import DEFAULT_CATALOG_RETRY_WAIT_S, mask_url
 from lake.core.errors import CatalogError, CatalogOutdated, CatalogUnreachable, CommitConflict
 
 CONNECT_ATTEMPTS = 3
@@ -138,9 +138,16 @@ def describe_failure(error: BaseException, url: str) -> CatalogError:
     return CatalogError(f"The catalog database at {shown} failed: {message}")
 
 
-def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_ATTEMPTS) -> T:
-    """Run ``action``, retrying a lost or refused connection with backoff; then give up in
-    one sentence naming the database."""
+def with_retries(
+    action: Callable[[], T],
+    *,
+    url: str,
+    attempts: int = CONNECT_ATTEMPTS,
+    retry_wait: float = DEFAULT_CATALOG_RETRY_WAIT_S,
+) -> T:
+    """Run ``action``, retrying a lost or refused connection with backoff (``retry_wait``
+    seconds before the first retry, doubled before each next one: the setting
+    ``catalog_retry_wait``); then give up in one sentence naming the database."""
     for attempt in range(attempts):
         try:
             return action()
@@ -163,7 +170,7 @@ def with_retries(action: Callable[[], T], *, url: str, attempts: int = CONNECT_A
             )
             if not transient or attempt == attempts - 1:
                 raise failure from error
-            time.sleep(0.5 * 2**attempt)  # backoff before reconnecting, not synchronisation
+            time.sleep(retry_wait * 2**attempt)  # backoff before reconnecting, not a sync
         except DBAPIError as error:
             raise describe_failure(error, url) from error
     raise AssertionError("unreachable")
@@ -184,7 +191,9 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(error).__name__
 
 
-def ensure_schema(engine: Engine, url: str) -> str:
+def ensure_schema(
+    engine: Engine, url: str, *, retry_wait: float = DEFAULT_CATALOG_RETRY_WAIT_S
+) -> str:
     """Bring the catalog's schema to the newest revision; return what was done.
 
     Returns ``"current"``, ``"created"`` or ``"upgraded from <rev>"``.
@@ -201,7 +210,7 @@ def ensure_schema(engine: Engine, url: str) -> str:
                 return "current"
         return _migrate(engine, url)
 
-    return with_retries(check, url=url)
+    return with_retries(check, url=url, retry_wait=retry_wait)
 
 
 def _current_revision(connection) -> str | None:  # noqa: ANN001

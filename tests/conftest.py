@@ -1,7 +1,8 @@
 """Fixtures: every behaviour test runs on each backend pair.
 
 ``local-sqlite``: a warehouse folder in tmp_path and a SQLite catalog file.
-``s3-postgres``: a bucket prefix on a loopback S3 server and a fresh PostgreSQL database.
+``s3-postgres``: a prefix in a bucket of the test's own on a loopback S3 server and a fresh
+PostgreSQL database.
 
 Tests get a lake through ``lk`` (the Python API) and ``cli`` (the command line, run
 in-process with the same environment); both see the same configuration, set in the
@@ -83,12 +84,13 @@ def backend(request, tmp_path, monkeypatch, s3_server, pg_server) -> Iterator[Ba
         if pg_server is None:
             unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
         database = pg_server.create_database()
+        s3 = s3_server.with_new_bucket()  # see S3Server.with_new_bucket
         chosen = Backend(
             name=request.param,
-            warehouse=f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}",
+            warehouse=f"s3://{s3.bucket}/{uuid.uuid4().hex[:12]}",
             catalog_url=pg_server.url(database),
-            env=s3_server.env(),
-            s3=s3_server,
+            env=s3.env(),
+            s3=s3,
             pg=pg_server,
             database=database,
         )

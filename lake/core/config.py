@@ -9,7 +9,8 @@ these places that has it:
 2. the environment (``LAKE_WAREHOUSE``, ``LAKE_CATALOG_URL``; for S3 the standard
    ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
    ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``; for OpenLineage
-   ``LAKE_OPENLINEAGE_URL`` and ``LAKE_OPENLINEAGE_API_KEY``),
+   ``LAKE_OPENLINEAGE_URL`` and ``LAKE_OPENLINEAGE_API_KEY``; for how long a catalog
+   that cannot be reached is waited for ``LAKE_CATALOG_RETRY_WAIT``),
 3. ``lake.toml`` in the current folder or the nearest folder above it that has one (as git
    finds its repository); relative paths in it, and the defaults, are read from that folder,
 4. the embedded default: ``./.lake/warehouse`` and ``sqlite:///./.lake/catalog.db``; no
@@ -62,6 +63,7 @@ _PLACES: dict[str, tuple[str | None, str, str]] = {
     "query.memory_limit": ("--memory-limit", "LAKE_QUERY_MEMORY_LIMIT", "query.memory_limit"),
     "query.threads": ("--threads", "LAKE_QUERY_THREADS", "query.threads"),
     "query.max_bytes": ("--max-bytes", "LAKE_QUERY_MAX_BYTES", "query.max_bytes"),
+    "catalog_retry_wait": (None, "LAKE_CATALOG_RETRY_WAIT", "catalog_retry_wait"),
 }
 SECRET_SETTINGS = frozenset({"s3.secret_access_key", "s3.session_token", "openlineage.api_key"})
 
@@ -96,6 +98,11 @@ class OpenLineageSettings:
     api_key: str | None = field(default=None, repr=False)
     """Sent as a bearer token."""
 
+
+DEFAULT_CATALOG_RETRY_WAIT_S = 0.5
+"""Seconds before the first reconnect to a catalog database that cannot be reached; each
+next wait is twice the one before (``catalog.database.with_retries``)."""
+MAX_CATALOG_RETRY_WAIT_S = 3600.0
 
 DEFAULT_QUERY_TIMEOUT_S = 30.0
 DEFAULT_QUERY_MEMORY_LIMIT = 2 << 30
@@ -146,6 +153,11 @@ class LakeConfig:
     LAKE_CATALOG_URL``...), or None: nothing did, and the settings are only the defaults."""
     query: QuerySettings = field(default_factory=QuerySettings)
     """Limits of read-only queries (``[query]`` in ``lake.toml``, ``LAKE_QUERY_*``)."""
+    catalog_retry_wait_s: float = DEFAULT_CATALOG_RETRY_WAIT_S
+    """Seconds the lake waits before it first tries again to reach a catalog database that
+    could not be reached (or was lost mid-transaction), doubled before each next try; 0
+    tries again at once. With the default a unit of work gives up after 0.5 + 1 + 2 + 4 =
+    7.5 s of waiting (opening the catalog, after 0.5 + 1)."""
 
     @property
     def is_s3(self) -> bool:
@@ -176,6 +188,7 @@ class LakeConfig:
             "query.memory_limit": format_bytes(self.query.memory_limit),
             "query.threads": str(self.query.threads),
             "query.max_bytes": format_bytes(self.query.max_bytes),
+            "catalog_retry_wait": f"{self.catalog_retry_wait_s:g} s",
         }
         return {
             name: {"value": value, "from": self.origins.get(name, "default")}
@@ -261,6 +274,7 @@ def resolve(
         max_bytes=_parse_size(pick("query.max_bytes", None), "query.max_bytes", origins)
         or DEFAULT_QUERY_MAX_BYTES,
     )
+    retry_wait = _parse_wait(pick("catalog_retry_wait", None), "catalog_retry_wait", origins)
     warehouse = _normalize_warehouse(raw_warehouse, root, origins["warehouse"])
     if warehouse.startswith("s3://") and s3.endpoint_url is None:
         _check_no_other_endpoint(env)
@@ -273,6 +287,7 @@ def resolve(
         root=root,
         found=named_by[0] if named_by else None,
         query=query,
+        catalog_retry_wait_s=retry_wait,
     )
 
 
@@ -608,6 +623,21 @@ def _parse_seconds(value: str | None, setting: str, origins: Mapping[str, str]) 
         raise ConfigError(
             f"{setting} is {value!r} (from {origins[setting]}); write seconds between 0 and "
             f"86400, such as 30; set it with {places(setting)}."
+        )
+    return seconds
+
+
+def _parse_wait(value: str | None, setting: str, origins: Mapping[str, str]) -> float:
+    if value is None:
+        return DEFAULT_CATALOG_RETRY_WAIT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 <= seconds <= MAX_CATALOG_RETRY_WAIT_S):
+        raise ConfigError(
+            f"{setting} is {value!r} (from {origins[setting]}); write seconds from 0 to "
+            f"{MAX_CATALOG_RETRY_WAIT_S:g}, such as 0.5; set it with {places(setting)}."
         )
     return seconds
 

@@ -150,7 +150,11 @@ class Lake:
         if self._catalog is None:
             from catalog.catalog import Catalog
 
-            self._catalog = Catalog(self.config.catalog_url, lineage_out=self._lineage_out())
+            self._catalog = Catalog(
+                self.config.catalog_url,
+                lineage_out=self._lineage_out(),
+                retry_wait=self.config.catalog_retry_wait_s,
+            )
         return self._catalog
 
     def _lineage_out(self) -> Emitter | None:

@@ -201,10 +201,49 @@ def test_a_database_that_is_not_a_lake_catalog_is_refused(backend):
 def test_an_unreachable_catalog_server_is_one_sentence_without_the_password():
     url = "postgresql+psycopg2://lake:s3cret-pw@127.0.0.1:1/lake"
     with pytest.raises(CatalogUnreachable) as caught:
-        Catalog(url)
+        Catalog(url, retry_wait=0.01)  # the same tries, without the default's 1.5 s of waits
     assert "unreachable" in str(caught.value)
     assert "s3cret-pw" not in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "toml", "first"),
+    [
+        ({}, "", 0.5),
+        ({"LAKE_CATALOG_RETRY_WAIT": "0.25"}, "", 0.25),
+        ({}, "catalog_retry_wait = 0\n", 0.0),
+        ({"LAKE_CATALOG_RETRY_WAIT": "3"}, "catalog_retry_wait = 0\n", 3.0),
+    ],
+)
+def test_the_waits_before_reconnecting_to_an_unreachable_catalog_follow_the_setting(
+    tmp_path, monkeypatch, environ, toml, first
+):
+    """``catalog_retry_wait`` is the first wait; each next one is twice the one before:
+    opening the catalog tries 3 times, a unit of work 5. The waits are recorded, not slept."""
+    import time
+    from types import SimpleNamespace
+
+    import catalog.database
+    from catalog.connection import Connection
+
+    slept: list[float] = []
+    monkeypatch.setattr(
+        catalog.database, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic)
+    )
+    (tmp_path / "lake.toml").write_text(toml)
+    url = "postgresql+psycopg2://lake@127.0.0.1:1/lake"
+    environ = {**environ, "LAKE_CATALOG_URL": url, "LAKE_WAREHOUSE": str(tmp_path / "wh")}
+    with lake.connect(cwd=tmp_path, environ=environ) as connected:
+        with pytest.raises(CatalogUnreachable, match="is unreachable"):
+            connected.catalog  # noqa: B018 - opening it is what fails
+        assert slept == [first, 2 * first]
+        slept.clear()
+        opened = Connection(url, migrate=False, retry_wait=connected.config.catalog_retry_wait_s)
+        with pytest.raises(CatalogUnreachable, match="is unreachable"):
+            opened.core_transaction(lambda connection: connection.execute(text("SELECT 1")))
+        opened.close()
+    assert slept == [first, 2 * first, 4 * first, 8 * first]
 
 
 def test_a_wrong_catalog_password_is_reported_without_the_password(pg_server):

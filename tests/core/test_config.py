@@ -103,6 +103,42 @@ def test_a_wrong_setting_names_its_origin_and_every_place_to_set_it(tmp_path, en
         resolve(cwd=tmp_path, environ=environ)
 
 
+@pytest.mark.parametrize(
+    ("environ", "toml", "origin"),
+    [
+        ({"LAKE_CATALOG_RETRY_WAIT": "soon"}, "", "environment LAKE_CATALOG_RETRY_WAIT"),
+        ({"LAKE_CATALOG_RETRY_WAIT": "-1"}, "", "environment LAKE_CATALOG_RETRY_WAIT"),
+        ({"LAKE_CATALOG_RETRY_WAIT": "nan"}, "", "environment LAKE_CATALOG_RETRY_WAIT"),
+        ({}, "catalog_retry_wait = 86400\n", "lake.toml"),
+    ],
+)
+def test_a_wrong_catalog_retry_wait_is_refused_in_one_sentence(tmp_path, environ, toml, origin):
+    (tmp_path / "lake.toml").write_text(toml)
+    with pytest.raises(ConfigError) as refused:
+        resolve(cwd=tmp_path, environ=environ)
+    message = str(refused.value)
+    assert message.startswith("catalog_retry_wait is ") and origin in message, message
+    assert "write seconds from 0 to 3600" in message and "\n" not in message, message
+    assert (
+        "the environment variable LAKE_CATALOG_RETRY_WAIT or `catalog_retry_wait` in lake.toml"
+        in message
+    )
+
+
+def test_the_catalog_retry_wait_comes_from_the_environment_or_lake_toml(tmp_path):
+    assert resolve(cwd=tmp_path, environ={}).catalog_retry_wait_s == 0.5
+    (tmp_path / "lake.toml").write_text("catalog_retry_wait = 0\n")
+    config = resolve(cwd=tmp_path, environ={})
+    assert config.catalog_retry_wait_s == 0.0
+    assert config.describe()["catalog_retry_wait"]["value"] == "0 s"
+    config = resolve(cwd=tmp_path, environ={"LAKE_CATALOG_RETRY_WAIT": "2.5"})
+    assert config.catalog_retry_wait_s == 2.5
+    assert config.describe()["catalog_retry_wait"] == {
+        "value": "2.5 s",
+        "from": "environment LAKE_CATALOG_RETRY_WAIT",
+    }
+
+
 def test_a_broken_lake_toml_is_reported_with_its_path(tmp_path):
     (tmp_path / "lake.toml").write_text("warehouse = \n")
     with pytest.raises(ConfigError, match=r"lake.toml is not valid TOML"):

@@ -28,7 +28,16 @@ def _ingest_losing_the_commit_of(backend, statement: bytes, tmp_path) -> None:
     )
     with LostCommitProxy(backend.pg.host, backend.pg.port, statement) as pg:
         url = backend.catalog_url.replace(f":{backend.pg.port}/", f":{pg.port}/")
-        done = run_lake(backend, "ingest", "logs", TABLE, str(log), LAKE_CATALOG_URL=url)
+        # The cut connection's one retry, after 0.01 s rather than the default 0.5 s.
+        done = run_lake(
+            backend,
+            "ingest",
+            "logs",
+            TABLE,
+            str(log),
+            LAKE_CATALOG_URL=url,
+            LAKE_CATALOG_RETRY_WAIT="0.01",
+        )
         assert pg.fired
     assert done.returncode == 0, done.stderr
 
@@ -88,7 +97,8 @@ def test_a_recorded_version_whose_commit_answer_was_lost_completes_its_run_once(
 def _catalog_through(backend, pg):
     from catalog.catalog import Catalog
 
-    return Catalog(backend.catalog_url.replace(f":{backend.pg.port}/", f":{pg.port}/"))
+    url = backend.catalog_url.replace(f":{backend.pg.port}/", f":{pg.port}/")
+    return Catalog(url, retry_wait=0.01)  # the cut connection's retry, without 0.5 s of wait
 
 
 def _edges_of(backend, run_id: str) -> int:

@@ -31,6 +31,9 @@ from tests.faults.conftest import (
 )
 
 TABLE = "out.events"
+QUICK_RECONNECTS = {"LAKE_CATALOG_RETRY_WAIT": "0.01"}
+"""The children that meet a catalog that is gone wait 0.01 + 0.02 + ... s between their tries
+(the same tries, the same one-line error), not the default 0.5 + 1 + 2 + 4 s."""
 
 
 class Proxy:
@@ -136,7 +139,9 @@ def test_s3_and_postgres_unreachable_at_start_fail_in_one_line_then_the_rerun_wo
     assert "\x1b[" not in line, "no terminal colour codes from the driver"
 
     closed_pg = backend.catalog_url.replace(f":{backend.pg.port}/", f":{_closed_port()}/")
-    no_pg = run_lake(backend, "ingest", "logs", TABLE, first, LAKE_CATALOG_URL=closed_pg)
+    no_pg = run_lake(
+        backend, "ingest", "logs", TABLE, first, LAKE_CATALOG_URL=closed_pg, **QUICK_RECONNECTS
+    )
     assert no_pg.returncode == 1
     assert_one_line_error(no_pg.stderr, r"catalog database at postgresql.* is unreachable")
 
@@ -230,7 +235,12 @@ def test_postgres_going_away_after_the_delta_commit_heals_on_the_next_run(s3_onl
             == 0
         )
         second = write_log(tmp_path / "b.jsonl", 6, "b")
-        env = child_env(backend, LAKE_CATALOG_URL=url, LAKE_FAILPOINT="after_delta_commit:stop")
+        env = child_env(
+            backend,
+            LAKE_CATALOG_URL=url,
+            LAKE_FAILPOINT="after_delta_commit:stop",
+            **QUICK_RECONNECTS,
+        )
         child = _stopped_child(lake_argv("ingest", "logs", TABLE, second), env)
         proxy.close()  # the catalog goes away between the Delta commit and its record
         os.kill(child.pid, signal.SIGCONT)
