@@ -3,7 +3,7 @@
 S3 is moto's server mode, in a process of its own on a free loopback port. PostgreSQL is the
 server at 127.0.0.1:5432 (user postgres) when it answers, else a throwaway server that
 pytest-postgresql starts from the machine's PostgreSQL binaries. Each test gets its own
-database and its own bucket, and they are removed afterwards.
+database (removed afterwards) and its own bucket (gone with the server).
 
 Without a backend the tests that need it are skipped, except with ``CI=true``: then a
 missing backend fails the run.
