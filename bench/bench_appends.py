@@ -503,6 +503,42 @@ earlier run of four rounds: 5.40 / 4.76 / 4.87 / 6.20 -> 4.49 / 4.49 / 5.00 / 6.
 not told apart. ``lake ingest logs`` of bench_peers' 1M-line 60-day file in fresh
 processes, alternating, user+sys medians: 3.52 -> 3.43 s (6 rounds), 3.67 -> 3.77 s (4
 rounds): noise; its first log entry (60 files) grew 59.8 -> 64.8 KB.
+
+Issue 18, S3 + PG appends, what the mean pays (2026-12-07; the machine shared with another
+helper's suite, load 3-16: request counts and CPU decide, walls only within a run):
+
+* Checked first: a fast-path append does not load its log again after the commit (cProfile
+  of 200 ``write_table`` and 60 ``ingest_logs``: ``DeltaStore.snapshot`` 587 calls, 0.14 s
+  of 22.8 s; ``open`` 3 calls; ``TableRun._record`` 2.8 s, all of it the catalog's
+  ``record_commit``). moto's log per append: a plain one 4 requests (GET of the kept entry,
+  HEAD of the next, the data PUT, the entry's put-if-absent); an auto-compaction 38 (the 32
+  small files it merges, read once; its file and entry; nothing re-read); a checkpoint
+  append 74: a fresh load at its version (``_last_checkpoint``, the listing, the previous
+  checkpoint's Parquet in 11 range GETs, the ten commits since it twice), then deltalake's
+  ``create_checkpoint`` reading all of that again itself, and 3 writes. Checkpoints were
+  28% of the loop's time, compactions 8%, the catalog's records 12%. This bench's S3 count
+  skipped moto's coloured lines (206 range GETs, 404 HEADs) until now: 11.86 requests per
+  ``write_table``, not 8.75.
+* Changed: ``create_checkpoint`` takes only its version from the table object (it builds
+  the checkpoint from the log in storage at that version), so on S3 the kept latest log is
+  moved to the checkpoint's version by number (``DeltaStore._checkpoint_log``) instead of a
+  fresh load: 74 -> 62 requests per checkpoint append in a loop, 105 -> 75 for an append
+  at a checkpoint version in a new process (a CLI write); per append 11.86 -> 10.70
+  (``write_table``), 11.28 -> 10.23 (``ingest_logs``). The checkpoint is unchanged
+  (compared with a fresh one in ``tests/landing/test_appends.py``).
+* Timed, checkpoint appends alone (an in-process timeline, 18 a run, old and new
+  alternating, load 4-7): wall median 344 / 325 -> 263 / 282 ms, CPU 85 / 77 -> 58 / 59 ms
+  (at load 10-15: 356 / 373 -> 247 / 236 ms). This bench, ``--old`` = main, 200 / 60,
+  three rounds, S3 + PG, load 2.5-8: ``write_table`` median 24.0 / 23.5 / 28.3 -> 27.5 /
+  24.9 / 29.6 ms, mean 57.0 / 54.3 / 66.1 -> 54.6 / 55.0 / 62.8 ms, CPU mean 18.1 / 18.8 /
+  21.1 -> 16.5 / 16.6 / 21.2 ms; ``ingest_logs`` median 65.0 / 43.9 / 40.8 -> 39.8 / 50.8 /
+  54.9 ms, mean 94.6 / 76.9 / 72.0 -> 66.1 / 85.9 / 83.8 ms: the loop's mean moves by more
+  between rounds than the ~8 ms (one checkpoint append in ten, 60-80 ms less) it saves.
+* Not done, the next step for the mean: a checkpoint written by the lake from what it holds
+  (the previous checkpoint's rows and the entries since, which its own commits have in
+  hand), two PUTs instead of ~58 reads: still 62 requests and 250-280 ms of every tenth
+  append here, about 40% of the loop's mean. Also seen: the first append of a process on
+  S3 loads the table's log (18-34 requests, more after a checkpoint).
 """
 
 from __future__ import annotations
