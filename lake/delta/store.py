@@ -162,6 +162,20 @@ def _digest(entry: bytes) -> bytes:
     return hashlib.sha256(entry).digest()
 
 
+def _checkpointed() -> dict[tuple[object, ...], deltalake.DeltaTable]:
+    """This thread's log of each table at the version it last wrote a checkpoint of (on S3,
+    where the checkpoint is written on the writer's thread, see
+    :meth:`DeltaStore._checkpoint_if_due`): the next checkpoint moves it to its own version
+    by number, reading only the commits in between, where a fresh load at that version also
+    read ``_last_checkpoint``, the listing and the previous checkpoint's Parquet (11 GETs on
+    moto) before deltalake's checkpoint read the segment again. Moved only by
+    ``load_as_version`` with an explicit version, never to "the latest"."""
+    kept = getattr(_THREAD, "checkpointed", None)
+    if kept is None:
+        kept = _THREAD.checkpointed = {}
+    return kept
+
+
 def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
     """This thread's loaded logs, by table: a fresh load replays the log from the last
     checkpoint (6 ms of a 100-row append, seven times over before the log was kept), while
@@ -305,7 +319,7 @@ class DeltaStore:
 
     def _forget(self) -> None:
         """Drop everything this thread keeps of the table."""
-        for kept in (_kept(), _ours(), _marks()):
+        for kept in (_kept(), _ours(), _marks(), _checkpointed()):
             kept.pop(self._key, None)
         for versions in (_commit_times(), _derived()):
             for key in [k for k in versions if k[: len(self._key)] == self._key]:
@@ -1110,7 +1124,7 @@ class DeltaStore:
         if interval <= 0 or version % interval:
             return
         if self.storage.is_s3:
-            self.write_checkpoint(version, own_thread=True)
+            self.write_checkpoint(version, keep=True)
             return
         digest = _digest(entry)
         background.submit(
@@ -1118,48 +1132,49 @@ class DeltaStore:
         )
 
     def write_checkpoint(
-        self, version: int, *, entry_digest: bytes | None = None, own_thread: bool = False
+        self, version: int, *, entry_digest: bytes | None = None, keep: bool = False
     ) -> None:
-        """A checkpoint of exactly ``version``. ``entry_digest``: the digest of the version's
-        log entry when it was committed; nothing is written when the entry is another now
-        (the table was deleted and a new one made at this location since). ``own_thread``:
-        called on the writer's thread, after its check of what the thread keeps (S3, see
-        :meth:`_checkpoint_if_due`), so its kept log may name the version (see
-        :meth:`_checkpoint_log`). A failed checkpoint fails nothing: readers replay the
-        commits since the one before."""
+        """A checkpoint of exactly ``version``, from the log loaded at that version by its
+        number (never a log kept by another thread). ``entry_digest``: the digest of the
+        version's log entry when it was committed; nothing is written when the entry is
+        another now (the table was deleted and a new one made at this location since).
+        ``keep``: on the writer's own thread, after its check of what it keeps: the log
+        this thread loaded for its last checkpoint of the table is moved to ``version``
+        (see :func:`_checkpointed`) and kept for the next. deltalake's checkpoint reads the
+        log segment at that version again from storage whatever the table object holds; the
+        object only names the version. A failed checkpoint fails nothing: readers replay
+        the commits since the one before."""
         failpoint("checkpoint")
         try:
             if entry_digest is not None:
                 if _digest(read_entry(self.storage, self.uri, version)) != entry_digest:
                     return
-            self._checkpoint_log(version, own_thread=own_thread).create_checkpoint()
+            dt = self._checkpoint_log(version, keep=keep)
+            dt.create_checkpoint()
         except Exception as error:  # noqa: BLE001 - a checkpoint is an optimisation only
+            _checkpointed().pop(self._key, None)
             log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
 
-    def _checkpoint_log(self, version: int, *, own_thread: bool) -> deltalake.DeltaTable:
-        """A log at exactly ``version`` for deltalake's ``create_checkpoint``, which takes
-        only its version from it: it builds the checkpoint from the log in storage at that
-        version (delta-kernel's snapshot ``at_version``), whatever the object holds.
-
-        On the writer's own thread, the kept latest log (:func:`_kept`) moved forward to
-        ``version`` by number: only the commits since it are read (on S3 a listing and two
-        GETs each), where a fresh load also read ``_last_checkpoint`` and the previous
-        checkpoint's Parquet (11 range GETs on moto) and replayed the commits since it. The
-        kept log then stands at the table's latest but for later commits, as after
-        :meth:`open`. Elsewhere (the upkeep thread keeps no log of the writer's), or when
-        the kept log is past ``version``, the log is loaded afresh at that version."""
+    def _checkpoint_log(self, version: int, *, keep: bool) -> deltalake.DeltaTable:
+        """The log at exactly ``version`` for its checkpoint: the kept one moved forward
+        when ``keep`` and this thread has one of an older version, else loaded afresh."""
         from deltalake import DeltaTable
 
-        dt = self._latest if own_thread else None
-        if dt is not None and dt.version() <= version:
-            try:
-                if dt.version() < version:
-                    dt.load_as_version(version)
-                if dt.version() == version:
-                    return dt
-            except Exception:  # noqa: BLE001 - e.g. the log was cleaned: load it afresh below
-                self._latest = None
-        return DeltaTable(self.uri, version=version, storage_options=self.storage.delta_options())
+        kept = _checkpointed().pop(self._key, None) if keep else None
+        dt = None
+        if kept is not None and kept.version() < version:
+            with contextlib.suppress(Exception):  # e.g. the log was cleaned: load it afresh
+                kept.load_as_version(version)
+                if kept.version() == version:
+                    dt = kept
+        if dt is None:
+            dt = DeltaTable(self.uri, version=version, storage_options=self.storage.delta_options())
+        if keep:
+            checkpointed = _checkpointed()
+            while len(checkpointed) >= KEPT_TABLES:
+                checkpointed.pop(next(iter(checkpointed)))
+            checkpointed[self._key] = dt
+        return dt
 
     def _derive(
         self,
