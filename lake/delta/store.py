@@ -162,6 +162,20 @@ def _digest(entry: bytes) -> bytes:
     return hashlib.sha256(entry).digest()
 
 
+def _checkpointed() -> dict[tuple[object, ...], deltalake.DeltaTable]:
+    """This thread's log of each table at the version it last wrote a checkpoint of (on S3,
+    where the checkpoint is written on the writer's thread, see
+    :meth:`DeltaStore._checkpoint_if_due`): the next checkpoint moves it to its own version
+    by number, reading only the commits in between, where a fresh load at that version also
+    read ``_last_checkpoint``, the listing and the previous checkpoint's Parquet (11 GETs on
+    moto) before deltalake's checkpoint read the segment again. Moved only by
+    ``load_as_version`` with an explicit version, never to "the latest"."""
+    kept = getattr(_THREAD, "checkpointed", None)
+    if kept is None:
+        kept = _THREAD.checkpointed = {}
+    return kept
+
+
 def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
     """This thread's loaded logs, by table: a fresh load replays the log from the last
     checkpoint (6 ms of a 100-row append, seven times over before the log was kept), while
@@ -305,7 +319,7 @@ class DeltaStore:
 
     def _forget(self) -> None:
         """Drop everything this thread keeps of the table."""
-        for kept in (_kept(), _ours(), _marks()):
+        for kept in (_kept(), _ours(), _marks(), _checkpointed()):
             kept.pop(self._key, None)
         for versions in (_commit_times(), _derived()):
             for key in [k for k in versions if k[: len(self._key)] == self._key]:
@@ -1117,30 +1131,57 @@ class DeltaStore:
         if interval <= 0 or version % interval:
             return
         if self.storage.is_s3:
-            self.write_checkpoint(version)
+            self.write_checkpoint(version, keep=True)
             return
         digest = _digest(entry)
         background.submit(
             ("checkpoint", self._key), lambda: self.write_checkpoint(version, entry_digest=digest)
         )
 
-    def write_checkpoint(self, version: int, *, entry_digest: bytes | None = None) -> None:
-        """A checkpoint of exactly ``version``, from the log loaded afresh at that version
-        (never a log kept by another thread). ``entry_digest``: the digest of the version's
-        log entry when it was committed; nothing is written when the entry is another now
-        (the table was deleted and a new one made at this location since). A failed
-        checkpoint fails nothing: readers replay the commits since the one before."""
-        from deltalake import DeltaTable
-
+    def write_checkpoint(
+        self, version: int, *, entry_digest: bytes | None = None, keep: bool = False
+    ) -> None:
+        """A checkpoint of exactly ``version``, from the log loaded at that version by its
+        number (never a log kept by another thread). ``entry_digest``: the digest of the
+        version's log entry when it was committed; nothing is written when the entry is
+        another now (the table was deleted and a new one made at this location since).
+        ``keep``: on the writer's own thread, after its check of what it keeps: the log
+        this thread loaded for its last checkpoint of the table is moved to ``version``
+        (see :func:`_checkpointed`) and kept for the next. deltalake's checkpoint reads the
+        log segment at that version again from storage whatever the table object holds; the
+        object only names the version. A failed checkpoint fails nothing: readers replay
+        the commits since the one before."""
         failpoint("checkpoint")
         try:
             if entry_digest is not None:
                 if _digest(read_entry(self.storage, self.uri, version)) != entry_digest:
                     return
-            dt = DeltaTable(self.uri, version=version, storage_options=self.storage.delta_options())
+            dt = self._checkpoint_log(version, keep=keep)
             dt.create_checkpoint()
         except Exception as error:  # noqa: BLE001 - a checkpoint is an optimisation only
+            _checkpointed().pop(self._key, None)
             log.warning("No checkpoint of %s at version %s: %s", self.uri, version, error)
+
+    def _checkpoint_log(self, version: int, *, keep: bool) -> deltalake.DeltaTable:
+        """The log at exactly ``version`` for its checkpoint: the kept one moved forward
+        when ``keep`` and this thread has one of an older version, else loaded afresh."""
+        from deltalake import DeltaTable
+
+        kept = _checkpointed().pop(self._key, None) if keep else None
+        dt = None
+        if kept is not None and kept.version() < version:
+            with contextlib.suppress(Exception):  # e.g. the log was cleaned: load it afresh
+                kept.load_as_version(version)
+                if kept.version() == version:
+                    dt = kept
+        if dt is None:
+            dt = DeltaTable(self.uri, version=version, storage_options=self.storage.delta_options())
+        if keep:
+            checkpointed = _checkpointed()
+            while len(checkpointed) >= KEPT_TABLES:
+                checkpointed.pop(next(iter(checkpointed)))
+            checkpointed[self._key] = dt
+        return dt
 
     def _derive(
         self,

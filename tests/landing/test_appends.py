@@ -455,3 +455,48 @@ def test_data_sent_ahead_of_a_write_the_catalog_refuses_is_removed(lk):
         write_table(lk.catalog, lk.storage, TableName.parse("ml.kinds"), _rows(5), kind="logs")
     assert _data_files(lk, "ml.kinds") == before
     assert [v.version for v in lk.history("ml.kinds")] == [0, 1]
+
+
+def test_a_checkpoint_on_s3_moves_the_log_of_the_one_before_and_holds_its_version(
+    lk, backend, monkeypatch
+):
+    """On S3 a checkpoint is written on the writer's thread: from the second one on, the
+    log this thread loaded for the one before is moved to the new version (the commits in
+    between read), not loaded afresh at it (which also read ``_last_checkpoint``, the listing
+    and the previous checkpoint's Parquet). Its content is what deltalake writes from a
+    fresh load at that version, on both pairs."""
+    import deltalake
+
+    for i in range(11):  # the checkpoint at 10: this process's first of the table
+        lk.write_table("ml.checkpointed", _rows(5 * i))
+    background.drain()
+    loads: list[int | None] = []
+
+    class Counted(deltalake.DeltaTable):
+        def __init__(self, *args, **kwargs):
+            loads.append(kwargs.get("version"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(deltalake, "DeltaTable", Counted)
+    for i in range(11, 21):
+        lk.write_table("ml.checkpointed", _rows(5 * i))
+    background.drain()
+    monkeypatch.undo()
+    if backend.s3 is not None:
+        assert 20 not in loads
+    uri = lk.table("ml.checkpointed").location
+    fs, base = lk.storage.filesystem_for(uri)
+    checkpoint = f"{base.rstrip('/')}/_delta_log/{20:020d}.checkpoint.parquet"
+
+    def rows() -> list[dict]:
+        return pq.read_table(checkpoint, filesystem=fs).to_pylist()
+
+    written = rows()
+    deltalake.DeltaTable(
+        uri, version=20, storage_options=lk.storage.delta_options()
+    ).create_checkpoint()
+    assert sorted(map(str, written)) == sorted(map(str, rows()))
+    assert len([row for row in written if row.get("add")]) == 21
+    assert lk.sql("SELECT count(*) AS n FROM ml.checkpointed VERSION AS OF 20").rows() == [
+        {"n": 105}
+    ]
