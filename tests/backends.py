@@ -188,9 +188,10 @@ class PostgresServer:
         connection.autocommit = True
         return connection
 
-    def create_database(self) -> str:
-        """The name of a new, empty database (made ahead, see the class)."""
-        return self._ask("take")
+    def create_database(self, *, catalog: bool = False) -> str:
+        """The name of a new database (made ahead, see the class): empty, or with
+        ``catalog`` holding a new lake catalog (the lake's first use already made it)."""
+        return self._ask("take-catalog" if catalog else "take")
 
     def drop_database(self, name: str) -> None:
         """Drop ``name`` now (for a test that must know it is gone)."""
@@ -299,7 +300,7 @@ def lake_environment(
         unavailable("the loopback S3 server (moto) could not start")
     if pg is None:
         unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
-    database = pg.create_database()
+    database = pg.create_database(catalog=True)
     own = s3.with_new_bucket()
     try:
         yield {

@@ -83,7 +83,10 @@ def backend(request, tmp_path, monkeypatch, s3_server, pg_server) -> Iterator[Ba
             unavailable("the loopback S3 server (moto) could not start")
         if pg_server is None:
             unavailable("no PostgreSQL at 127.0.0.1:5432 and no pg_ctl to start one")
-        database = pg_server.create_database()
+        # A new catalog already made (see tests/pg_databases.py), unless the test is about
+        # making one.
+        empty = request.node.get_closest_marker("empty_catalog_database") is not None
+        database = pg_server.create_database(catalog=not empty)
         s3 = s3_server.with_new_bucket()  # see S3Server.with_new_bucket
         chosen = Backend(
             name=request.param,

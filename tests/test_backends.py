@@ -34,3 +34,28 @@ def test_test_databases_are_made_and_dropped_by_no_thread_of_the_test_process(pg
     finally:
         server.close()
     assert not {later, now} & _databases(server)
+
+
+def test_a_database_taken_with_a_catalog_holds_a_new_one_and_an_empty_one_nothing(pg_server):
+    # Most s3-postgres tests start on a copy of a catalog the lake's first use made (made
+    # ahead); the tests of that first use get an empty database.
+    from catalog.catalog import Catalog
+
+    if pg_server is None:
+        unavailable("no PostgreSQL server answers and none could be started")
+    server = PostgresServer(pg_server.host, pg_server.port, pg_server.user)
+    before = _databases(server)
+    try:
+        with_catalog, empty = server.create_database(catalog=True), server.create_database()
+        opened = Catalog(server.url(with_catalog))
+        assert opened.migration == "current" and opened.list_tables() == []
+        opened.close()
+        opened = Catalog(server.url(empty))
+        assert opened.migration == "created"
+        opened.close()
+    finally:
+        server.close()
+    assert _databases(server) - before == {with_catalog, empty}  # the test's own, taken
+    for name in (with_catalog, empty):
+        pg_server.drop_database(name)
+    assert _databases(server) == before  # no spare, no template left

@@ -36,6 +36,7 @@ def test_the_newest_migration_is_the_revision_the_code_expects():
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
 
 
+@pytest.mark.empty_catalog_database
 def test_first_use_creates_the_catalog_and_the_second_finds_it_current(backend):
     first = Catalog(backend.catalog_url)
     assert first.migration == "created"
@@ -141,6 +142,7 @@ def _schema(url: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.empty_catalog_database
 def test_a_new_catalog_has_the_schema_the_migrations_make(backend, second_database):
     """A new catalog is made at head in one pass (``catalog.database.create_at_head``), not
     by walking the migrations: both ways must give the same tables, columns, keys, indexes,
@@ -156,6 +158,7 @@ def test_a_new_catalog_has_the_schema_the_migrations_make(backend, second_databa
     assert made == migrated
 
 
+@pytest.mark.empty_catalog_database
 def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend, second_database):
     from alembic import command
     from alembic.config import Config
@@ -189,6 +192,7 @@ def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
         Catalog(backend.catalog_url)
 
 
+@pytest.mark.empty_catalog_database
 def test_a_database_that_is_not_a_lake_catalog_is_refused(backend):
     engine = create_engine(backend.catalog_url)
     with engine.begin() as connection:

@@ -135,6 +135,7 @@ def test_what_the_reader_does_not_know_the_full_catalog_answers_with_its_errors(
         reader.close()
 
 
+@pytest.mark.empty_catalog_database
 def test_a_catalog_to_create_or_migrate_is_left_to_the_full_catalog_then_read(backend):
     """A Lake made on an empty warehouse: its first read finds no catalog, the full catalog
     creates it, and the reads after that are the reader's again (they had all gone through
