@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lake.core.errors import TableLogReplaced
 from lake.core.names import TableName
+
+if TYPE_CHECKING:
+    from lake.delta.snapshot import Snapshot
 
 RECORDED_KEY = "recorded_by"
 """The key of a completed run's stats naming the call that recorded its version (see
@@ -137,4 +141,25 @@ class TrainingSetInfo:
         }
 
 
-__all__ = ["RunInfo", "TableInfo", "TrainingSetInfo", "VersionInfo"]
+def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -> None:
+    """Refuse a log entry that is not the version the catalog recorded (the catalog records
+    each version's rows, files and bytes from the same snapshot when it records it).
+
+    Raises:
+        TableLogReplaced: the totals differ: another table is at the location now.
+    """
+    pairs = (
+        ("rows", recorded.rows_total, snapshot.rows),
+        ("files", recorded.files_total, len(snapshot.files)),
+        ("bytes", recorded.bytes_total, snapshot.bytes),
+    )
+    if any(was is not None and was != now for _, was, now in pairs):
+        raise TableLogReplaced(
+            table=str(name),
+            version=snapshot.version,
+            recorded=", ".join(f"{was} {what}" for what, was, _ in pairs if was is not None),
+            found=", ".join(f"{now} {what}" for what, _, now in pairs),
+        )
+
+
+__all__ = ["RunInfo", "TableInfo", "TrainingSetInfo", "VersionInfo", "check_recorded"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
@@ -17,11 +17,8 @@ from catalog.connection import Connection, CoreConnection
 from catalog.definitions import NAMESPACES, TABLES, VERSIONS
 from catalog.records import VersionInfo
 from catalog.tables import TableInfo
-from lake.core.errors import TableLogReplaced, VersionNotFound
+from lake.core.errors import VersionNotFound
 from lake.core.names import TableName
-
-if TYPE_CHECKING:
-    from lake.delta.snapshot import Snapshot
 
 
 def find_version(db: Connection, table: TableInfo, version: int) -> VersionInfo | None:
@@ -182,27 +179,6 @@ def version_at(db: Connection, table: TableInfo, moment: datetime) -> VersionInf
     return found
 
 
-def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -> None:
-    """Refuse a log entry that is not the version the catalog recorded (the catalog records
-    each version's rows, files and bytes from the same snapshot when it records it).
-
-    Raises:
-        TableLogReplaced: the totals differ: another table is at the location now.
-    """
-    pairs = (
-        ("rows", recorded.rows_total, snapshot.rows),
-        ("files", recorded.files_total, len(snapshot.files)),
-        ("bytes", recorded.bytes_total, snapshot.bytes),
-    )
-    if any(was is not None and was != now for _, was, now in pairs):
-        raise TableLogReplaced(
-            table=str(name),
-            version=snapshot.version,
-            recorded=", ".join(f"{was} {what}" for what, was, _ in pairs if was is not None),
-            found=", ".join(f"{now} {what}" for what, _, now in pairs),
-        )
-
-
 def version_record(values: Mapping[str, Any], name: TableName) -> VersionInfo:
     """What the catalog hands out for a version row it has just written from ``values``."""
     return VersionInfo(table=name, **{k: values.get(k) for k in _INFO_FIELDS})
@@ -251,7 +227,6 @@ def version_info(row: Any, name: TableName) -> VersionInfo:
 __all__ = [
     "VERSIONS",
     "VersionInfo",
-    "check_recorded",
     "current_versions",
     "find_version",
     "get_version",

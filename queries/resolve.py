@@ -29,8 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
-from catalog.records import TableInfo
-from catalog.versions import check_recorded
+from catalog.records import TableInfo, check_recorded
 from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage

@@ -221,7 +221,7 @@ class Lake:
             )
         recorded = self.catalog.get_version(info, wanted)
         snapshot = self.delta(info).snapshot(wanted)
-        from catalog.versions import check_recorded
+        from catalog.records import check_recorded
 
         check_recorded(snapshot, recorded, info.name)
         run = self.catalog.get_run(recorded.run_id) if recorded.run_id else None

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from catalog.catalog import Catalog
+from catalog.records import check_recorded
 from catalog.tables import EXTERNAL_KIND, TableInfo
-from catalog.versions import check_recorded
 from lake.core.errors import (
     CatalogOutdated,
     CatalogUnreachable,

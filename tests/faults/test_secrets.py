@@ -59,6 +59,7 @@ def _leaks(blob: bytes | str, where: str) -> list[str]:
 
 @pytest.mark.timeout(240)
 @S3_POSTGRES
+@pytest.mark.empty_catalog_database  # the secret role makes the catalog, as its owner
 def test_no_secret_reaches_the_catalog_the_warehouse_files_or_any_output(
     secret_lake, cli, tmp_path, monkeypatch
 ):
@@ -200,6 +201,7 @@ def test_a_source_password_never_appears_in_extract_errors(s3_only):
 
 @pytest.mark.timeout(120)
 @S3_POSTGRES
+@pytest.mark.empty_catalog_database  # the secret role makes the catalog, as its owner
 def test_lake_init_never_writes_the_catalog_password_into_lake_toml(
     secret_lake, cli, tmp_path, monkeypatch
 ):
