@@ -267,14 +267,27 @@ def resolve(
     if toml_path.is_file():
         named_by.append(f"{CONFIG_FILE} ({toml_path})")
     query = QuerySettings(
-        timeout_s=_parse_seconds(pick("query.timeout", None), "query.timeout", origins),
+        timeout_s=_parse_seconds(
+            pick("query.timeout", None),
+            "query.timeout",
+            origins,
+            default=DEFAULT_QUERY_TIMEOUT_S,
+            most=86_400,
+        ),
         memory_limit=_parse_size(pick("query.memory_limit", None), "query.memory_limit", origins)
         or DEFAULT_QUERY_MEMORY_LIMIT,
         threads=_parse_count(pick("query.threads", None), "query.threads", origins),
         max_bytes=_parse_size(pick("query.max_bytes", None), "query.max_bytes", origins)
         or DEFAULT_QUERY_MAX_BYTES,
     )
-    retry_wait = _parse_wait(pick("catalog_retry_wait", None), "catalog_retry_wait", origins)
+    retry_wait = _parse_seconds(
+        pick("catalog_retry_wait", None),
+        "catalog_retry_wait",
+        origins,
+        default=DEFAULT_CATALOG_RETRY_WAIT_S,
+        most=MAX_CATALOG_RETRY_WAIT_S,
+        zero=True,
+    )
     warehouse = _normalize_warehouse(raw_warehouse, root, origins["warehouse"])
     if warehouse.startswith("s3://") and s3.endpoint_url is None:
         _check_no_other_endpoint(env)
@@ -612,32 +625,27 @@ def _parse_size(value: str | None, setting: str, origins: Mapping[str, str]) -> 
     return size
 
 
-def _parse_seconds(value: str | None, setting: str, origins: Mapping[str, str]) -> float:
+def _parse_seconds(
+    value: str | None,
+    setting: str,
+    origins: Mapping[str, str],
+    *,
+    default: float,
+    most: float,
+    zero: bool = False,
+) -> float:
+    """Seconds above 0 (or from 0 with ``zero``) up to ``most``; ``default`` when unset."""
     if value is None:
-        return DEFAULT_QUERY_TIMEOUT_S
+        return default
     try:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
-    if not (0 < seconds <= 86_400):
+    if not ((0 <= seconds if zero else 0 < seconds) and seconds <= most):
+        span = f"from 0 to {most:g}" if zero else f"between 0 and {most:g}"
         raise ConfigError(
-            f"{setting} is {value!r} (from {origins[setting]}); write seconds between 0 and "
-            f"86400, such as 30; set it with {places(setting)}."
-        )
-    return seconds
-
-
-def _parse_wait(value: str | None, setting: str, origins: Mapping[str, str]) -> float:
-    if value is None:
-        return DEFAULT_CATALOG_RETRY_WAIT_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not (0 <= seconds <= MAX_CATALOG_RETRY_WAIT_S):
-        raise ConfigError(
-            f"{setting} is {value!r} (from {origins[setting]}); write seconds from 0 to "
-            f"{MAX_CATALOG_RETRY_WAIT_S:g}, such as 0.5; set it with {places(setting)}."
+            f"{setting} is {value!r} (from {origins[setting]}); write seconds {span}, such as "
+            f"{default:g}; set it with {places(setting)}."
         )
     return seconds
 
