@@ -95,6 +95,10 @@ def corpus(tmp_path_factory) -> list[Path]:
     return [Path(f) for f in files] + [_drifting(folder / "drifting.jsonl")]
 
 
+# On one worker, so the corpus is staged once (13 s a worker, twice in a run of two).
+SHARES_THE_STAGED_CORPUS = pytest.mark.xdist_group("chunking-corpus")
+
+
 @pytest.fixture(scope="module")
 def whole_and_chunked(corpus, tmp_path_factory) -> tuple[StagedLogs, StagedLogs]:
     """The corpus staged one chunk a file, and in chunks of 32 KiB (hundreds of them)."""
@@ -113,6 +117,7 @@ def whole_and_chunked(corpus, tmp_path_factory) -> tuple[StagedLogs, StagedLogs]
     return whole, chunked
 
 
+@SHARES_THE_STAGED_CORPUS
 def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(whole_and_chunked):
     whole, chunked = whole_and_chunked
     schema, table, drift, ledger = _comparable(whole)
@@ -130,6 +135,7 @@ def test_small_chunks_parsed_ahead_stage_what_whole_files_stage(whole_and_chunke
     assert schema.field("req").type.field("tls").type.field("ok").type == pa.bool_()
 
 
+@SHARES_THE_STAGED_CORPUS
 def test_small_chunks_record_the_drift_whole_files_record(whole_and_chunked):
     whole, chunked = whole_and_chunked
     assert _comparable(chunked)[2] == _comparable(whole)[2]
