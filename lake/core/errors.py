@@ -130,7 +130,9 @@ class TableLogGone(TableNotFound):
 
 class TableLogReplaced(TableNotFound):
     """A version in the table's Delta log is not the one the catalog recorded: another table
-    was made at its location (the folder deleted and written again behind the lake's back).
+    was made at its location (the folder deleted and written again behind the lake's back),
+    or the store broke the commit protocol (a conditional PUT that let two writers make one
+    version: the S3 test server did, until tests/s3_server.py made it atomic).
     Reading it would answer with other rows under the recorded version's name, lineage and
     pins. Names the table, never its location."""
 
@@ -139,8 +141,9 @@ class TableLogReplaced(TableNotFound):
         super().__init__(
             f"Version {version} of {table} in its Delta log is not the one the catalog "
             f"recorded ({recorded} recorded, {found} in the log): another table was made at "
-            f"its location; restore the table's folder from a backup, or register the new "
-            f"table under a new name."
+            f"its location, or the store let two writers make that version (an S3 store "
+            f"without atomic conditional writes); restore the table's folder from a backup, "
+            f"or register the new table under a new name."
         )
 
 
