@@ -50,10 +50,14 @@ SINCE_SETTING = "lake.since"
 #: Session options of every extract connection: never write; intervals as ISO 8601 text;
 #: backslashes in '' strings are plain characters (as ingest/db/statement.py reads them);
 #: floats printed with every digit inside the values read as text (composites, points), which
-#: a database set to extra_float_digits=0 would cut to 15.
+#: a database set to extra_float_digits=0 would cut to 15; times in UTC, the lake's rule (and
+#: the MySQL session's ``time_zone``): an instant inside a value read as text (a tstzrange, a
+#: composite) is printed in the session's zone, so a database whose TimeZone changed gave the
+#: same row other text (a boundary row delivered twice, every row of a keyed extract
+#: "changed"). A time without an offset in a --query is therefore read as UTC.
 SESSION_OPTIONS = (
     "-c default_transaction_read_only=on -c intervalstyle=iso_8601 "
-    "-c standard_conforming_strings=on -c extra_float_digits=3"
+    "-c standard_conforming_strings=on -c extra_float_digits=3 -c TimeZone=UTC"
 )
 
 #: Dates inside values read as text (ranges, composites) printed as ISO whatever the database's

@@ -527,15 +527,6 @@ def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
     assert _versions(lk, "ml.scores") == [0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Postgres prints a timestamptz inside a value read as text (tstzrange, composites) "
-    "in the session's TimeZone, which the lake leaves to the database: when it changes, the "
-    "same row reads as other text (a boundary row delivered twice, every row 'changed'). "
-    "Fix: pin TimeZone=UTC for extracts (as MySQL's time_zone is), which also changes how a "
-    "--query reads timestamp literals without an offset; or record the TimeZone with the "
-    "watermark and refuse when it differs. A policy choice for the lead.",
-)
 def test_the_database_time_zone_does_not_change_a_range_of_instants_read_as_text(lk, pg_source):
     table = unique("spans")
     pg_source.run(
