@@ -693,29 +693,6 @@ class DeltaStore:
         commits = [c for c in commits if after is None or c.version > after]
         return sorted(commits, key=lambda c: c.version)
 
-    def version_at(self, moment: datetime) -> int:
-        """The latest version committed at or before ``moment`` with no earlier version
-        committed after it (a commit time that goes back counts as just after the one before,
-        as in :func:`catalog.versions.version_at`).
-
-        Raises:
-            VersionNotFound: ``moment`` is before the table's first commit.
-        """
-        commits = self.history()
-        later = [c.version for c in commits if c.committed_at > moment]
-        eligible = [
-            c.version
-            for c in commits
-            if c.committed_at <= moment and (not later or c.version < min(later))
-        ]
-        if not eligible:
-            first = commits[0].committed_at.isoformat() if commits else "never"
-            raise VersionNotFound(
-                f"{self.uri} did not exist at {moment.isoformat()}; its first version was "
-                f"committed at {first}."
-            )
-        return max(eligible)
-
     def check_files(self, snapshot: Snapshot) -> None:
         """Raise :class:`VersionVacuumed` when a file of the snapshot is gone."""
         fs, base = self.storage.filesystem_for(self.uri)
