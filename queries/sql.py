@@ -229,6 +229,12 @@ def run_query(
                 f"Read-only mode runs queries only (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, "
                 f"PIVOT, EXPLAIN); this is a {statement.kind.upper()} statement."
             )
+    if installs_extension(statement):
+        raise QueryRefused(
+            "The lake installs no DuckDB extension at run time (INSTALL and UPDATE EXTENSIONS "
+            "download from the network); install its duckdb-extension-NAME package, pinned to "
+            "the lake's DuckDB, and LOAD the file that package brings."
+        )
 
     def attempt(*, defer: bool, last: bool = False) -> QueryResult | None:
         """The query's result, or None when a check deferred by ``defer`` found a newer
@@ -318,6 +324,20 @@ def run_query(
     final = attempt(defer=False, last=True)
     assert final is not None
     return final
+
+
+def installs_extension(statement: Statement) -> bool:
+    """``INSTALL``/``FORCE INSTALL`` or ``UPDATE EXTENSIONS``: a download at run time."""
+    if statement.kind == "install":
+        return True
+    if statement.kind != "update":
+        return False
+    from sqlglot import exp
+
+    # sqlglot reads UPDATE EXTENSIONS as an UPDATE of a table "extensions" with nothing to
+    # SET, which no UPDATE of a table can be
+    tree = with_syntax_tree(statement).tree
+    return isinstance(tree, exp.Update) and not tree.args.get("expressions")
 
 
 def private_names(statement: Statement, resolver: Resolver) -> list[str]:

@@ -691,6 +691,33 @@ def test_a_function_of_an_extension_the_lake_does_not_load_is_not_answered_with_
     assert message.count(";") == 0 and message.endswith(".")
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSTALL spatial",
+        "force install httpfs FROM 'http://extensions.example.org'",
+        "-- refresh\nUPDATE EXTENSIONS",
+        "UPDATE EXTENSIONS (httpfs)",
+    ],
+)
+def test_lake_sql_refuses_to_install_extensions_at_run_time(lk, statement):
+    """Trusted ``lake sql`` runs what the user types, but an INSTALL downloads the extension
+    from DuckDB's repository (or any URL): the lake downloads nothing at run time but from
+    package registries, so it is refused before DuckDB sees it, in one sentence."""
+    with pytest.raises(QueryRefused) as refused:
+        lk.sql(statement)
+    message = str(refused.value)
+    assert message.startswith("The lake installs no DuckDB extension at run time")
+    assert "duckdb-extension-" in message and message.count(".") <= 2
+    # an UPDATE of a DuckDB table that happens to be called extensions is a plain update
+    lk.sql("CREATE OR REPLACE TABLE extensions AS SELECT 1 AS a")
+    try:
+        lk.sql("UPDATE extensions SET a = 2")
+        assert lk.sql("SELECT a FROM extensions").rows() == [{"a": 2}]
+    finally:
+        lk.sql("DROP TABLE extensions")
+
+
 # -- what is and is not a lake table ----------------------------------------------------------
 
 
