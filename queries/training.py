@@ -21,8 +21,10 @@
    the same rows twice. A query whose result depends on the order DuckDB meets the rows
    in (an aggregate: a sum of doubles, ``list()``, ``first()``; a window; a LIMIT below
    the top; an ASOF join; DISTINCT ON) runs on one thread, which meets them in the order of the
-   pinned version's files every time: on several threads that order is whichever file a
-   thread reaches first, and a sum of doubles changed in its last bits from run to run.
+   pinned version's files every time (their path order, the same however the version is
+   read: :func:`lake.delta.snapshot.in_file_order`): on several threads that order is
+   whichever file a thread reaches first, and a sum of doubles changed in its last bits from
+   run to run.
 3. **Write** Parquet shards deterministically and hash the rows as they pass
    (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
    ``DIR``; then register the training-set version in the catalog (with the run's lineage
