@@ -492,6 +492,30 @@ def test_a_table_re_created_at_its_location_is_not_read_as_the_versions_recorded
     assert [v.version for v in lk.catalog.versions(info)] == [0, 1]
 
 
+def test_catalog_sync_refuses_a_table_made_again_with_no_new_version_to_record(lk, cli):
+    # Another table at the location with as many versions as the catalog recorded: nothing to
+    # record, and sync called the table current while every read of it was refused.
+    from deltalake import write_deltalake
+
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", _labels(2, 2))
+    location = _damage(lk, "a.redo", gone=True)
+    for start in (10, 11):
+        write_deltalake(
+            location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
+        )
+
+    result = cli("catalog", "sync", "a.redo")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: Version 1 of a.redo in its Delta log is not the one the catalog recorded (4 rows"
+    )
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
+    with pytest.raises(TableLogReplaced, match=r"Version 1 of a\.redo"):
+        lk.sync("a.redo")
+
+
 def test_recording_the_same_commit_twice_keeps_one_record(lk):
     version = lk.write_table("ml.labels", _labels(3))
     info = lk.catalog.get_table(TableName.parse("ml.labels"))
