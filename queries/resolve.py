@@ -162,6 +162,23 @@ class Resolver:
             TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
         )
 
+    def check_log(self, resolved: ResolvedTable) -> None:
+        """Read ``resolved``'s version from the log again, past this process's cache, and
+        refuse it when it is not the version recorded: for a read that met the cached files
+        missing. The cached snapshot is dropped either way (the next query reads the log).
+
+        Raises:
+            TableLogReplaced: another table was made at the location since it was cached.
+        """
+        info, pinned = resolved.info, resolved.pinned
+        with _snapshots_lock:
+            _snapshots.pop((self.catalog.url, info.id, info.location, pinned.version), None)
+        try:
+            snapshot = DeltaStore(info.location, self.storage).snapshot(pinned.version)
+        except (TableNotFound, VersionNotFound):
+            return  # the caller's own error says what is missing
+        check_recorded(snapshot, self.catalog.get_version(info, pinned.version), pinned.table)
+
     def version(
         self,
         name: TableName,

@@ -516,6 +516,28 @@ def test_catalog_sync_refuses_a_table_made_again_with_no_new_version_to_record(l
         lk.sync("a.redo")
 
 
+def test_a_process_that_read_a_table_before_it_was_made_again_names_the_replacement(lk):
+    # This process keeps the version's snapshot (its files) from its first read: the second
+    # read met the old table's files missing and blamed vacuum, which removed nothing.
+    from deltalake import write_deltalake
+
+    # Files large enough that reading their footers does not fetch them whole: on S3 DuckDB
+    # would serve the blocks it read from its cache (the lake trusts it: a data file never
+    # changes in place), and the second read succeed with the recorded version's rows.
+    noise = pa.table({"id": pa.array(range(0, 400_000, 7), pa.int64())})
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", noise)
+    assert lk.sql("SELECT count(*) AS n FROM a.redo").rows() == [{"n": 2 + noise.num_rows}]
+    location = _damage(lk, "a.redo", gone=True)
+    for start in (10, 11):
+        write_deltalake(
+            location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
+        )
+
+    with pytest.raises(TableLogReplaced, match=r"^Version 1 of a\.redo in its Delta log is not"):
+        lk.sql("SELECT sum(id) AS s FROM a.redo")
+
+
 def test_recording_the_same_commit_twice_keeps_one_record(lk):
     version = lk.write_table("ml.labels", _labels(3))
     info = lk.catalog.get_table(TableName.parse("ml.labels"))
