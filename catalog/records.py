@@ -37,6 +37,11 @@ class TableInfo:
     versions_through: int | None = field(default=None, compare=False)
     """The newest version N with every version 0..N recorded (-1: none is) as the catalog
     kept it when this was read; None: not known (counted when asked)."""
+    recorded_totals: tuple[int | None, int | None, int | None] | None = field(
+        default=None, compare=False
+    )
+    """The rows, files and bytes the catalog recorded for ``current_version``, when read with
+    the table (a writer's first transaction, in the same statement); None otherwise."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,10 +153,30 @@ def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -
     Raises:
         TableLogReplaced: the totals differ: another table is at the location now.
     """
+    _check_totals(snapshot, (recorded.rows_total, recorded.files_total, recorded.bytes_total), name)
+
+
+def check_base(snapshot: Snapshot, table: TableInfo) -> None:
+    """Refuse to write on ``snapshot`` (the latest version a writer loaded) when it is the
+    catalog's current version by number but not by its totals, as read with ``table``
+    (:attr:`TableInfo.recorded_totals`): another table made at the location with as many
+    versions as were recorded. Nothing to compare (another version, or totals not read with
+    the table) passes: a version recorded since was checked by the sync that recorded it.
+
+    Raises:
+        TableLogReplaced: as :func:`check_recorded`.
+    """
+    if table.recorded_totals is not None and snapshot.version == table.current_version:
+        _check_totals(snapshot, table.recorded_totals, table.name)
+
+
+def _check_totals(
+    snapshot: Snapshot, recorded: tuple[int | None, int | None, int | None], name: TableName
+) -> None:
     pairs = (
-        ("rows", recorded.rows_total, snapshot.rows),
-        ("files", recorded.files_total, len(snapshot.files)),
-        ("bytes", recorded.bytes_total, snapshot.bytes),
+        ("rows", recorded[0], snapshot.rows),
+        ("files", recorded[1], len(snapshot.files)),
+        ("bytes", recorded[2], snapshot.bytes),
     )
     if any(was is not None and was != now for _, was, now in pairs):
         raise TableLogReplaced(
@@ -162,4 +187,11 @@ def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -
         )
 
 
-__all__ = ["RunInfo", "TableInfo", "TrainingSetInfo", "VersionInfo", "check_recorded"]
+__all__ = [
+    "RunInfo",
+    "TableInfo",
+    "TrainingSetInfo",
+    "VersionInfo",
+    "check_base",
+    "check_recorded",
+]
