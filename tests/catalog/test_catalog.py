@@ -182,6 +182,73 @@ def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend, s
     assert _schema(backend.catalog_url) == _schema(second_database)
 
 
+def _totals_as_the_first_lake_recorded_them(location: str, version: int, options) -> tuple:
+    """A version's rows, files and bytes as the lake of revision 0001 recorded them: its
+    snapshot's sum of the log's ``numRecords``, count of files and sum of their sizes."""
+    from deltalake import DeltaTable
+
+    adds = pa.RecordBatchReader.from_stream(
+        DeltaTable(location, version=version, storage_options=options).get_add_actions(flatten=True)
+    ).read_all()
+    rows = sum(adds.column("num_records").to_pylist())
+    return rows, adds.num_rows, sum(adds.column("size_bytes").to_pylist())
+
+
+def test_versions_a_first_revision_catalog_recorded_pass_the_checks_that_compare_them(backend, cli):
+    """Every revision's lake recorded a version's totals the same way (since 0001, from its
+    snapshot: the log's numRecords summed, its files counted, their sizes summed), or not at
+    all (NULL, never compared): reads, writes and sync of a catalog upgraded from 0001, which
+    compare them with the log (``catalog.records``), refuse nothing."""
+    from alembic import command
+    from alembic.config import Config
+
+    with lake.connect() as lk:
+        lk.write_table("old.t", _labels(3))
+        lk.write_table("old.t", _labels(2, 3))
+        lk.write_table("old.u", _labels(1))
+        options = lk.storage.delta_options()
+        locations = {n: lk.table(f"old.{n}").location for n in ("t", "u")}
+    engine = create_engine(backend.catalog_url)
+    with engine.connect() as connection:
+        config = Config()
+        config.set_main_option("script_location", "catalog:migrations")
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")  # the catalog's tables as the first lake left them
+        for version in (0, 1):
+            rows, files, size = _totals_as_the_first_lake_recorded_them(
+                locations["t"], version, options
+            )
+            connection.execute(
+                text(
+                    "UPDATE table_versions SET rows_total = :r, files_total = :f, "
+                    "bytes_total = :b WHERE version = :v "
+                    "AND table_id = (SELECT id FROM tables WHERE name = 't')"
+                ),
+                {"r": rows, "f": files, "b": size, "v": version},
+            )
+        connection.execute(
+            text(
+                "UPDATE table_versions SET rows_total = NULL, files_total = NULL, "
+                "bytes_total = NULL WHERE table_id = (SELECT id FROM tables WHERE name = 'u')"
+            )
+        )
+        connection.commit()
+    engine.dispose()
+    upgraded = Catalog(backend.catalog_url)
+    assert upgraded.migration == "upgraded from 0001"
+    upgraded.close()
+
+    with lake.connect() as lk:
+        assert lk.sql("SELECT count(*) AS n FROM old.t VERSION AS OF 0").rows() == [{"n": 3}]
+        assert lk.sql("SELECT sum(id) AS s FROM old.t").rows() == [{"s": 10}]
+        assert lk.sql("SELECT sum(id) AS s FROM old.u").rows() == [{"s": 0}]
+        assert lk.write_table("old.t", _labels(1, 5)).version == 2
+        assert lk.write_table("old.u", _labels(1, 5)).version == 1
+    synced = cli("catalog", "sync", "--output", "json")
+    assert synced.exit_code == 0, synced.stderr
+    assert [r["error"] for r in synced.json()] == [None, None]
+
+
 def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
     Catalog(backend.catalog_url).close()
     engine = create_engine(backend.catalog_url)
