@@ -1223,3 +1223,41 @@ def test_an_order_sensitive_set_rebuilds_after_another_engine_checkpoints_its_in
         == made.content_hash
     )
     assert _read(tmp_path / "b") == _read(tmp_path / "a")
+
+
+def _recorded_as_before_path_order(lk, name: str, folder) -> None:
+    """The set's manifest (file and catalog) as a lake before path order wrote it: without
+    ``file_order``, and with a content hash its query gives no more (the files met in
+    another order)."""
+    from catalog.definitions import TRAINING_SETS
+
+    path = folder / ".lake" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["file_order"]
+    manifest["content_hash"] = "0" * 64
+    path.write_text(json.dumps(manifest))
+    with lk.catalog.engine.begin() as connection:
+        connection.execute(
+            TRAINING_SETS.update()
+            .where(TRAINING_SETS.c.name == name)
+            .values(manifest=manifest, content_hash="0" * 64)
+        )
+
+
+def test_a_set_made_before_path_order_that_no_longer_rebuilds_says_why(lk, tmp_path):
+    for values in _CANCELLING:
+        lk.write_table("num.order", pa.table({"x": values}))
+    sql = "SELECT sum(x) AS total FROM num.order"
+    made = lk.materialize("total", sql=sql, out=tmp_path / "a")
+    assert json.loads((tmp_path / "a" / ".lake" / "manifest.json").read_text())["file_order"] == (
+        "path"
+    )
+    assert lk.materialize(from_="total@1", out=tmp_path / "b").content_hash == made.content_hash
+
+    _recorded_as_before_path_order(lk, "total", tmp_path / "a")
+
+    for source in (str(tmp_path / "a"), "total@1"):
+        with pytest.raises(RebuildMismatch, match=r"made before the lake met a version's files"):
+            lk.materialize(from_=source, out=tmp_path / "c")
+    with pytest.raises(NotReproducible, match=r"materialize it under a new name\.$"):
+        lk.materialize("total", sql=sql, out=tmp_path / "d")
