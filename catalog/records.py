@@ -160,14 +160,31 @@ def check_base(snapshot: Snapshot, table: TableInfo) -> None:
     """Refuse to write on ``snapshot`` (the latest version a writer loaded) when it is the
     catalog's current version by number but not by its totals, as read with ``table``
     (:attr:`TableInfo.recorded_totals`): another table made at the location with as many
-    versions as were recorded. Nothing to compare (another version, or totals not read with
-    the table) passes: a version recorded since was checked by the sync that recorded it.
+    versions as were recorded; or when it is older than the current version: a log never
+    loses its latest version, so another table with fewer versions is there (its commit
+    would take a number the catalog recorded for the old table, and the write report that
+    version). A newer version passes: the sync that recorded it checked the one before it;
+    so does a table read without its totals.
 
     Raises:
         TableLogReplaced: as :func:`check_recorded`.
     """
-    if table.recorded_totals is not None and snapshot.version == table.current_version:
-        _check_totals(snapshot, table.recorded_totals, table.name)
+    current, totals = table.current_version, table.recorded_totals
+    if totals is None or current is None or snapshot.version > current:
+        return
+    if snapshot.version == current:
+        _check_totals(snapshot, totals, table.name)
+        return
+    raise TableLogReplaced(
+        table=str(table.name),
+        version=current,
+        recorded=", ".join(
+            f"{was} {what}"
+            for what, was in zip(("rows", "files", "bytes"), totals, strict=True)
+            if was is not None
+        ),
+        found=f"none: version {snapshot.version} is the latest",
+    )
 
 
 def _check_totals(

@@ -216,6 +216,30 @@ def test_a_table_made_again_to_the_same_version_by_another_writer_is_not_taken_f
     assert lk.table("ml.again").current_version == 2
 
 
+def test_a_table_made_again_with_fewer_versions_is_not_written_on_as_the_old(lk, backend):
+    """The new log's next version is one the catalog recorded for the old table: the append
+    committed it there, the catalog kept its old record of that number, and the write
+    reported the old version (10 rows) for data it had put in another table."""
+    from deltalake import write_deltalake
+
+    for i in range(3):
+        lk.write_table("ml.again", _rows(5 * i))
+    location = lk.table("ml.again").location
+    _remove_table_folder(backend, location)
+    write_deltalake(
+        location, _rows(100, 1), mode="append", storage_options=lk.storage.delta_options()
+    )
+
+    with pytest.raises(
+        TableLogReplaced,
+        match=r"^Version 2 of ml\.again in its Delta log is not the one the catalog recorded "
+        r"\(15 rows, 3 files, \d+ bytes recorded, none: version 0 is the latest in the log\)",
+    ):
+        lk.write_table("ml.again", _rows(200, 2))
+    store = lk.delta(lk.table("ml.again"))
+    assert store.open().version() == 0
+
+
 def test_a_write_after_another_writer_recorded_versions_commits_after_them(lk):
     """On S3 a write's first look at the log goes out before the catalog has said which
     version to look for (``DeltaStore.look_ahead``: the one after this thread's own last
