@@ -175,15 +175,37 @@ def check_base(snapshot: Snapshot, table: TableInfo) -> None:
     if snapshot.version == current:
         _check_totals(snapshot, totals, table.name)
         return
-    raise TableLogReplaced(
-        table=str(table.name),
-        version=current,
+    raise _behind(table.name, current, totals, snapshot.version)
+
+
+def check_behind(recorded: VersionInfo, latest: int, name: TableName) -> None:
+    """Refuse a log whose latest version is older than ``recorded``, a version the catalog
+    recorded of it: a log never loses its latest version, so another table with fewer
+    versions is at the location.
+
+    Raises:
+        TableLogReplaced: naming the recorded version and the log's latest.
+    """
+    if latest < recorded.version:
+        totals = (recorded.rows_total, recorded.files_total, recorded.bytes_total)
+        raise _behind(name, recorded.version, totals, latest)
+
+
+def _behind(
+    name: TableName,
+    version: int,
+    totals: tuple[int | None, int | None, int | None],
+    latest: int,
+) -> TableLogReplaced:
+    return TableLogReplaced(
+        table=str(name),
+        version=version,
         recorded=", ".join(
             f"{was} {what}"
             for what, was in zip(("rows", "files", "bytes"), totals, strict=True)
             if was is not None
         ),
-        found=f"none: version {snapshot.version} is the latest",
+        found=f"none: version {latest} is the latest",
     )
 
 
@@ -210,5 +232,6 @@ __all__ = [
     "TrainingSetInfo",
     "VersionInfo",
     "check_base",
+    "check_behind",
     "check_recorded",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from catalog.catalog import Catalog
-from catalog.records import check_recorded
+from catalog.records import check_behind, check_recorded
 from catalog.tables import EXTERNAL_KIND, TableInfo
 from lake.core.errors import (
     CatalogOutdated,
@@ -155,6 +155,9 @@ def _record_missing(
         # Registered, but the first commit never happened (or failed): nothing to record.
         return SyncResult(str(table.name), (), table.current_version)
     latest = dt.version()
+    if check and through is not None and latest < through:
+        # another table with fewer versions: not called current, nor its prefix lowered
+        check_behind(catalog.get_version(table, through), latest, table.name)
     if through == latest:
         if check:
             _check_newest(catalog, store, table, latest)

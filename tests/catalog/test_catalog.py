@@ -583,7 +583,39 @@ def test_catalog_sync_refuses_a_table_made_again_with_no_new_version_to_record(l
         lk.sync("a.redo")
 
 
-def test_a_process_that_read_a_table_before_it_was_made_again_names_the_replacement(lk):
+def test_catalog_sync_refuses_a_table_made_again_with_fewer_versions(lk, cli):
+    # The log's latest was below the newest recorded version: sync called the table current
+    # (and marked the versions through that latest as the recorded prefix).
+    from deltalake import write_deltalake
+
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", _labels(2, 2))
+    location = _damage(lk, "a.redo", gone=True)
+    write_deltalake(
+        location, _labels(1, 10), mode="append", storage_options=lk.storage.delta_options()
+    )
+
+    result = cli("catalog", "sync", "a.redo")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: Version 1 of a.redo in its Delta log is not the one the catalog recorded (4 rows"
+    )
+    assert "none: version 0 is the latest in the log" in result.stderr
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("versions", "found"),
+    [
+        (2, r"recorded, 2 rows, 2 files, \d+ bytes in the log\)"),
+        (1, r"none: version 0 is the latest"),
+    ],
+    ids=["as-many-versions", "fewer-versions"],
+)
+def test_a_process_that_read_a_table_before_it_was_made_again_names_the_replacement(
+    lk, versions, found
+):
     # This process keeps the version's snapshot (its files) from its first read: the second
     # read met the old table's files missing and blamed vacuum, which removed nothing.
     from deltalake import write_deltalake
@@ -596,13 +628,15 @@ def test_a_process_that_read_a_table_before_it_was_made_again_names_the_replacem
     lk.write_table("a.redo", noise)
     assert lk.sql("SELECT count(*) AS n FROM a.redo").rows() == [{"n": 2 + noise.num_rows}]
     location = _damage(lk, "a.redo", gone=True)
-    for start in (10, 11):
+    for start in range(10, 10 + versions):
         write_deltalake(
             location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
         )
 
     with pytest.raises(TableLogReplaced, match=r"^Version 1 of a\.redo in its Delta log is not"):
         lk.sql("SELECT sum(id) AS s FROM a.redo")
+    with pytest.raises(TableLogReplaced, match=found):
+        lk.sql("SELECT sum(id) AS s FROM a.redo")  # the resolver's own refusal now
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):
