@@ -37,6 +37,11 @@ class TableInfo:
     versions_through: int | None = field(default=None, compare=False)
     """The newest version N with every version 0..N recorded (-1: none is) as the catalog
     kept it when this was read; None: not known (counted when asked)."""
+    recorded_totals: tuple[int | None, int | None, int | None] | None = field(
+        default=None, compare=False
+    )
+    """The rows, files and bytes the catalog recorded for ``current_version``, when read with
+    the table (a writer's first transaction, in the same statement); None otherwise."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,10 +153,69 @@ def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -
     Raises:
         TableLogReplaced: the totals differ: another table is at the location now.
     """
+    _check_totals(snapshot, (recorded.rows_total, recorded.files_total, recorded.bytes_total), name)
+
+
+def check_base(snapshot: Snapshot, table: TableInfo) -> None:
+    """Refuse to write on ``snapshot`` (the latest version a writer loaded) when it is the
+    catalog's current version by number but not by its totals, as read with ``table``
+    (:attr:`TableInfo.recorded_totals`): another table made at the location with as many
+    versions as were recorded; or when it is older than the current version: a log never
+    loses its latest version, so another table with fewer versions is there (its commit
+    would take a number the catalog recorded for the old table, and the write report that
+    version). A newer version passes: the sync that recorded it checked the one before it;
+    so does a table read without its totals.
+
+    Raises:
+        TableLogReplaced: as :func:`check_recorded`.
+    """
+    current, totals = table.current_version, table.recorded_totals
+    if totals is None or current is None or snapshot.version > current:
+        return
+    if snapshot.version == current:
+        _check_totals(snapshot, totals, table.name)
+        return
+    raise _behind(table.name, current, totals, snapshot.version)
+
+
+def check_behind(recorded: VersionInfo, latest: int, name: TableName) -> None:
+    """Refuse a log whose latest version is older than ``recorded``, a version the catalog
+    recorded of it: a log never loses its latest version, so another table with fewer
+    versions is at the location.
+
+    Raises:
+        TableLogReplaced: naming the recorded version and the log's latest.
+    """
+    if latest < recorded.version:
+        totals = (recorded.rows_total, recorded.files_total, recorded.bytes_total)
+        raise _behind(name, recorded.version, totals, latest)
+
+
+def _behind(
+    name: TableName,
+    version: int,
+    totals: tuple[int | None, int | None, int | None],
+    latest: int,
+) -> TableLogReplaced:
+    return TableLogReplaced(
+        table=str(name),
+        version=version,
+        recorded=", ".join(
+            f"{was} {what}"
+            for what, was in zip(("rows", "files", "bytes"), totals, strict=True)
+            if was is not None
+        ),
+        found=f"none: version {latest} is the latest",
+    )
+
+
+def _check_totals(
+    snapshot: Snapshot, recorded: tuple[int | None, int | None, int | None], name: TableName
+) -> None:
     pairs = (
-        ("rows", recorded.rows_total, snapshot.rows),
-        ("files", recorded.files_total, len(snapshot.files)),
-        ("bytes", recorded.bytes_total, snapshot.bytes),
+        ("rows", recorded[0], snapshot.rows),
+        ("files", recorded[1], len(snapshot.files)),
+        ("bytes", recorded[2], snapshot.bytes),
     )
     if any(was is not None and was != now for _, was, now in pairs):
         raise TableLogReplaced(
@@ -162,4 +226,12 @@ def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -
         )
 
 
-__all__ = ["RunInfo", "TableInfo", "TrainingSetInfo", "VersionInfo", "check_recorded"]
+__all__ = [
+    "RunInfo",
+    "TableInfo",
+    "TrainingSetInfo",
+    "VersionInfo",
+    "check_base",
+    "check_behind",
+    "check_recorded",
+]

@@ -8,12 +8,13 @@ moves it, only forward).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from catalog.connection import Connection, CoreConnection
-from catalog.definitions import NAMESPACES, TABLES
+from catalog.definitions import NAMESPACES, TABLES, VERSIONS
 from catalog.records import TableInfo
 from lake.core.errors import CommitConflict, ExternalTable, TableExists, TableNotFound
 from lake.core.names import TableName
@@ -131,7 +132,7 @@ def ensure_table(
     Raises:
         TableExists: unless ``exist_ok``; an existing table of another kind always raises.
     """
-    existing = _found_table(conn, name)
+    existing = _found_table(conn, name, totals=True)
     if existing is not None:
         if existing.kind == EXTERNAL_KIND and kind != EXTERNAL_KIND:
             raise ExternalTable(
@@ -180,10 +181,28 @@ _FIND_TABLE = _TABLE_ROW.join_from(
 """Built once: every write looks its table up (see :mod:`catalog.runs`)."""
 
 
-def _found_table(conn: CoreConnection, name: TableName) -> TableInfo | None:
-    """The table called ``name``, or None."""
-    row = conn.execute(_FIND_TABLE, {"b_namespace": name.namespace, "b_name": name.name}).first()
-    return table_info(row, name) if row is not None else None
+_FIND_TABLE_TO_WRITE = _FIND_TABLE.add_columns(
+    VERSIONS.c.rows_total, VERSIONS.c.files_total, VERSIONS.c.bytes_total
+).outerjoin(
+    VERSIONS,
+    and_(VERSIONS.c.table_id == TABLES.c.id, VERSIONS.c.version == TABLES.c.current_version),
+)
+""":data:`_FIND_TABLE` with the totals recorded for the current version (one statement: a
+writer checks the version it writes on against them, see ``catalog.records.check_base``)."""
+
+
+def _found_table(
+    conn: CoreConnection, name: TableName, *, totals: bool = False
+) -> TableInfo | None:
+    """The table called ``name``, or None; ``totals``: with :attr:`TableInfo.recorded_totals`."""
+    statement = _FIND_TABLE_TO_WRITE if totals else _FIND_TABLE
+    row = conn.execute(statement, {"b_namespace": name.namespace, "b_name": name.name}).first()
+    if row is None:
+        return None
+    info = table_info(row, name)
+    if totals and row.current_version is not None:
+        info = replace(info, recorded_totals=(row.rows_total, row.files_total, row.bytes_total))
+    return info
 
 
 def set_table_properties(db: Connection, table_id: int, properties: Mapping[str, Any]) -> None:

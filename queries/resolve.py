@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
-from catalog.records import TableInfo, check_recorded
+from catalog.records import TableInfo, VersionInfo, check_behind, check_recorded
 from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
@@ -161,6 +161,43 @@ class Resolver:
         return ResolvedTable(
             TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
         )
+
+    def check_log(self, resolved: ResolvedTable) -> None:
+        """Read ``resolved``'s version from the log again, past this process's cache, and
+        refuse it when it is not the version recorded: for a read that met the cached files
+        missing. The cached snapshot is dropped either way (the next query reads the log).
+
+        Raises:
+            TableLogReplaced: another table was made at the location since it was cached.
+        """
+        info, pinned = resolved.info, resolved.pinned
+        with _snapshots_lock:
+            _snapshots.pop((self.catalog.url, info.id, info.location, pinned.version), None)
+        store = DeltaStore(info.location, self.storage)
+        recorded = self.catalog.get_version(info, pinned.version)
+        try:
+            snapshot = store.snapshot(pinned.version)
+        except VersionNotFound:
+            self._check_behind(store, recorded, pinned.table)
+            return  # the caller's own error names what is missing
+        except TableNotFound:
+            return
+        check_recorded(snapshot, recorded, pinned.table)
+
+    @staticmethod
+    def _check_behind(store: DeltaStore, recorded: VersionInfo, name: TableName) -> None:
+        """For a recorded version the log no longer has: refuse a log whose latest is older
+        (another table with fewer versions; see ``catalog.records.check_behind``). An older
+        version's entry cleaned up by another engine's log retention passes.
+
+        Raises:
+            TableLogReplaced: the log's latest is older than ``recorded``.
+        """
+        try:
+            latest = store.latest_version()
+        except TableNotFound:
+            return
+        check_behind(recorded, latest, name)
 
     def version(
         self,
@@ -296,6 +333,7 @@ class Resolver:
         except TableNotFound as error:
             raise TableLogGone(table=str(name), recorded_through=info.current_version) from error
         except VersionNotFound as error:
+            self._check_behind(store, recorded, name)
             raise TimeTravelError(
                 f"Version {version} of {name}{where} cannot be read: its Delta log entry is "
                 f"gone ({error})."

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lake.core.errors import LakeError, VersionVacuumed
+from lake.core.errors import LakeError, TableLogReplaced, VersionVacuumed
 from lake.core.names import TableVersion, parse_time
 from lake.core.quoting import quote_ident
 from lake.core.storage import Storage
@@ -608,7 +608,7 @@ class PreparedQuery:
 
     def translate(
         self, error: BaseException, rewritten: Rewritten, *, timeout_s: float | None = None
-    ) -> QueryError:
+    ) -> QueryError | TableLogReplaced:
         """One sentence for a DuckDB error met running ``rewritten``."""
         found = session.DuckError.read(error)
         kind = found.kind.lower()
@@ -700,13 +700,19 @@ class PreparedQuery:
         pinned = self.lake[table].pinned
         return None if pinned in self.robust else pinned
 
-    def _vacuumed(self) -> VacuumedVersion | None:
+    def _vacuumed(self) -> VacuumedVersion | TableLogReplaced | None:
         """Which version lost files to vacuum, when a read failed (checked only then: the
-        check costs one request per file on S3)."""
+        check costs one request per file on S3). Files missing from a version this process
+        had cached are vacuum's doing only when the log still holds that version: a table
+        made again at the location since has other files (:meth:`Resolver.check_log`)."""
         for resolved, _ in self.reads.values():
             try:
                 DeltaStore(resolved.info.location, self.storage).check_files(resolved.snapshot)
             except VersionVacuumed:
+                try:
+                    self.resolver.check_log(resolved)
+                except TableLogReplaced as replaced:
+                    return replaced
                 latest = resolved.info.current_version
                 pinned = resolved.pinned
                 newer = (

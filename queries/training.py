@@ -21,8 +21,10 @@
    the same rows twice. A query whose result depends on the order DuckDB meets the rows
    in (an aggregate: a sum of doubles, ``list()``, ``first()``; a window; a LIMIT below
    the top; an ASOF join; DISTINCT ON) runs on one thread, which meets them in the order of the
-   pinned version's files every time: on several threads that order is whichever file a
-   thread reaches first, and a sum of doubles changed in its last bits from run to run.
+   pinned version's files every time (their path order, the same however the version is
+   read: :func:`lake.delta.snapshot.in_file_order`): on several threads that order is
+   whichever file a thread reaches first, and a sum of doubles changed in its last bits from
+   run to run.
 3. **Write** Parquet shards deterministically and hash the rows as they pass
    (:mod:`queries.shards`, :mod:`queries.content_hash`), into a temporary folder inside
    ``DIR``; then register the training-set version in the catalog (with the run's lineage
@@ -1186,6 +1188,7 @@ def _manifest(
     extra: dict[str, Any] = {"split": split} if split else {}
     if as_of is not None:
         extra["as_of"] = as_of.isoformat()
+    extra["file_order"] = FILE_ORDER
     return Manifest(
         version=version,
         run_id=run_id,
@@ -1237,7 +1240,8 @@ def _copy_of(
             f"The same SQL over the same table versions as {registered.ref} gave different rows "
             f"(content hash {written.content_hash[:12]}..., registered "
             f"{registered.content_hash[:12]}...): the query is not deterministic (an "
-            f"order-dependent aggregate such as list() or first()?)."
+            f"order-dependent aggregate such as list() or first()?)"
+            f"{_older_file_order(registered.manifest, registered.sql)}."
         )
     recorded = Manifest.from_json(registered.manifest, where=f"training set {registered.ref}")
     return Manifest(
@@ -1309,6 +1313,24 @@ def _check_files_present(manifest: Manifest, prepared: _Prepared, storage: Stora
             ) from error
 
 
+FILE_ORDER = "path"
+"""The order a set's query met each version's files in (``file_order`` in its manifest):
+:func:`lake.delta.snapshot.in_file_order`. Sets made before it met them in deltalake's order
+(newest commit first, unless a checkpoint said otherwise) and have no ``file_order``."""
+
+
+def _older_file_order(recorded: Mapping[str, Any], sql: str) -> str:
+    """What to add to a refusal of a set whose content differs, when the set was made
+    before :data:`FILE_ORDER` and its query depends on the order it meets rows in."""
+    if recorded.get("file_order") is not None or not plan_order(sql).one_thread:
+        return ""
+    return (
+        ", and the set was made before the lake met a version's files in path order, which its "
+        "query depends on (an aggregate, a window, DISTINCT ON): rebuild it with the lake "
+        "that made it, or materialize it under a new name"
+    )
+
+
 def _compare(manifest: Manifest, written: Any, split: dict[str, Any] | None = None) -> None:
     differences: list[str] = []
     recorded_splits = (manifest.extra.get("split") or {}).get("splits") or {}
@@ -1334,9 +1356,12 @@ def _compare(manifest: Manifest, written: Any, split: dict[str, Any] | None = No
             f"{written.content_hash[:16]}... now)"
         )
     if differences:
+        older = ""
+        if written.content_hash != manifest.content_hash:
+            older = _older_file_order(manifest.extra, manifest.sql)
         raise RebuildMismatch(
             f"The rebuild of {manifest.name}@{manifest.version} from the recorded versions "
-            f"differs: {'; '.join(differences)}. The folder was left as it was.",
+            f"differs: {'; '.join(differences)}{older}. The folder was left as it was.",
             differences=tuple(differences),
         )
 

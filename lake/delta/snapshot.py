@@ -6,7 +6,7 @@ above the table format passes these around instead of deltalake's objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +90,7 @@ class Snapshot:
     schema: pa.Schema
     partition_columns: tuple[str, ...]
     files: tuple[DataFile, ...]
+    """In :func:`in_file_order`: the same for a version however it was read."""
     physical_names: Mapping[str, str] = field(default_factory=dict)
     """Column mapping (a table another engine wrote with ``delta.columnMapping.mode`` =
     ``name``): the name in the data files of each top-level column whose name there differs
@@ -102,6 +103,22 @@ class Snapshot:
     @property
     def bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+
+def in_file_order(files: Iterable[DataFile]) -> tuple[DataFile, ...]:
+    """A version's files in the order every reader of the lake meets them: by their path in
+    the Delta log (code point order), a property of the version alone.
+
+    A query whose result depends on the order it meets rows in (a sum of doubles, a window,
+    DISTINCT ON) gives the same result twice only when it meets the files in the same order,
+    and a training set's rebuild is compared byte for byte. deltalake's own order is not a
+    property of the version: it replays JSON commits newest first, but takes a checkpoint's
+    files in the checkpoint's row order, which another engine writes as it likes (a
+    checkpoint listing them oldest first turned a sum of 1.0 into 0.0 for the same version);
+    and the lake's own appends kept the version before plus the added files at the end. The
+    order the adds were committed in cannot be told once a checkpoint holds them (it records
+    no version per file), so the path decides."""
+    return tuple(sorted(files, key=lambda f: f.path))
 
 
 @dataclass(frozen=True)

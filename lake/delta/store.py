@@ -49,7 +49,14 @@ from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
-from lake.delta.snapshot import Commit, DataFile, LoggedRanges, Snapshot, StagedFile
+from lake.delta.snapshot import (
+    Commit,
+    DataFile,
+    LoggedRanges,
+    Snapshot,
+    StagedFile,
+    in_file_order,
+)
 from lake.delta.stats import BoundedWriter, file_stats, stats_text
 from lake.delta.types import (
     from_delta_schema,
@@ -532,7 +539,7 @@ class DeltaStore:
                     actions.column(low).combine_chunks(),
                     actions.column(high).combine_chunks(),
                 )
-        files = tuple(
+        files = in_file_order(
             DataFile(
                 uri=self._file_uri(path),
                 path=path,
@@ -1187,7 +1194,10 @@ class DeltaStore:
         added = tuple(self._added_file(a, base.schema) for a in actions)
         kept = tuple(f for f in base.files if unquote(f.path) not in removed)
         snapshot = replace(
-            base, version=commit.version, committed_at=commit.committed_at, files=kept + added
+            base,
+            version=commit.version,
+            committed_at=commit.committed_at,
+            files=in_file_order(kept + added),
         )
         ours = _ours()
         ours.pop(self._key, None)

@@ -56,6 +56,7 @@ from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from catalog.exceptions import ClaimsOfEndedRuns, LeaseHeld
 from catalog.ledger import IngestedFileInfo, PendingFile
+from catalog.records import check_base
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import CommitInDoubt, LakeError
@@ -405,6 +406,10 @@ class TableRun:
         """
         self._inputs = inputs  # recorded even if the write is refused (see __exit__)
         current = self.store.snapshot() if self.store.exists() else None
+        if current is not None:
+            # Not on another table made at the location with as many versions as recorded:
+            # its latest has the recorded number, not the recorded totals.
+            check_base(current, self.table)
         incoming = data.schema
         evolution = plan(
             current.schema if current is not None else None,

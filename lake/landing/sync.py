@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from catalog.catalog import Catalog
-from catalog.records import check_recorded
+from catalog.records import check_behind, check_recorded
 from catalog.tables import EXTERNAL_KIND, TableInfo
 from lake.core.errors import (
     CatalogOutdated,
@@ -142,6 +142,8 @@ def _record_missing(
         # The user's sync also looks for the newest recorded entry: a log that lost it (its
         # folder deleted) is opened below and reported, not called current. Opening every
         # log instead cost each table 10-25 ms of CPU, and on S3 a listing of its log.
+        if check:
+            _check_newest(catalog, store, table, through)
         return SyncResult(str(table.name), (), through)
     try:
         dt = store.open()
@@ -153,7 +155,12 @@ def _record_missing(
         # Registered, but the first commit never happened (or failed): nothing to record.
         return SyncResult(str(table.name), (), table.current_version)
     latest = dt.version()
+    if check and through is not None and latest < through:
+        # another table with fewer versions: not called current, nor its prefix lowered
+        check_behind(catalog.get_version(table, through), latest, table.name)
     if through == latest:
+        if check:
+            _check_newest(catalog, store, table, latest)
         return SyncResult(str(table.name), (), latest)  # the common case: nothing to record
     result = _record_gaps(catalog, store, table, latest)
     if table.kind != EXTERNAL_KIND and not int(table.properties.get(OLDEST_KEY, 0)):
@@ -162,6 +169,19 @@ def _record_missing(
         # look-up again instead of coming here.
         catalog.mark_recorded_through(table, latest)
     return result
+
+
+def _check_newest(catalog: Catalog, store: DeltaStore, table: TableInfo, version: int) -> None:
+    """The user's sync with nothing to record: refuse, as a read would, a log whose entry of
+    the newest recorded ``version`` is not the version recorded (another table made at the
+    location with as many versions; see :func:`catalog.records.check_recorded`). One
+    snapshot of the log per table, on ``lake catalog sync`` only: a writer's own sync is
+    refused by its commit, a reader by its read.
+
+    Raises:
+        TableLogReplaced: the log's version has other totals than the recorded one.
+    """
+    check_recorded(store.snapshot(version), catalog.get_version(table, version), table.name)
 
 
 def _record_gaps(catalog: Catalog, store: DeltaStore, table: TableInfo, latest: int) -> SyncResult:

@@ -182,6 +182,73 @@ def test_a_catalog_at_an_older_revision_is_upgraded_by_the_migrations(backend, s
     assert _schema(backend.catalog_url) == _schema(second_database)
 
 
+def _totals_as_the_first_lake_recorded_them(location: str, version: int, options) -> tuple:
+    """A version's rows, files and bytes as the lake of revision 0001 recorded them: its
+    snapshot's sum of the log's ``numRecords``, count of files and sum of their sizes."""
+    from deltalake import DeltaTable
+
+    adds = pa.RecordBatchReader.from_stream(
+        DeltaTable(location, version=version, storage_options=options).get_add_actions(flatten=True)
+    ).read_all()
+    rows = sum(adds.column("num_records").to_pylist())
+    return rows, adds.num_rows, sum(adds.column("size_bytes").to_pylist())
+
+
+def test_versions_a_first_revision_catalog_recorded_pass_the_checks_that_compare_them(backend, cli):
+    """Every revision's lake recorded a version's totals the same way (since 0001, from its
+    snapshot: the log's numRecords summed, its files counted, their sizes summed), or not at
+    all (NULL, never compared): reads, writes and sync of a catalog upgraded from 0001, which
+    compare them with the log (``catalog.records``), refuse nothing."""
+    from alembic import command
+    from alembic.config import Config
+
+    with lake.connect() as lk:
+        lk.write_table("old.t", _labels(3))
+        lk.write_table("old.t", _labels(2, 3))
+        lk.write_table("old.u", _labels(1))
+        options = lk.storage.delta_options()
+        locations = {n: lk.table(f"old.{n}").location for n in ("t", "u")}
+    engine = create_engine(backend.catalog_url)
+    with engine.connect() as connection:
+        config = Config()
+        config.set_main_option("script_location", "catalog:migrations")
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")  # the catalog's tables as the first lake left them
+        for version in (0, 1):
+            rows, files, size = _totals_as_the_first_lake_recorded_them(
+                locations["t"], version, options
+            )
+            connection.execute(
+                text(
+                    "UPDATE table_versions SET rows_total = :r, files_total = :f, "
+                    "bytes_total = :b WHERE version = :v "
+                    "AND table_id = (SELECT id FROM tables WHERE name = 't')"
+                ),
+                {"r": rows, "f": files, "b": size, "v": version},
+            )
+        connection.execute(
+            text(
+                "UPDATE table_versions SET rows_total = NULL, files_total = NULL, "
+                "bytes_total = NULL WHERE table_id = (SELECT id FROM tables WHERE name = 'u')"
+            )
+        )
+        connection.commit()
+    engine.dispose()
+    upgraded = Catalog(backend.catalog_url)
+    assert upgraded.migration == "upgraded from 0001"
+    upgraded.close()
+
+    with lake.connect() as lk:
+        assert lk.sql("SELECT count(*) AS n FROM old.t VERSION AS OF 0").rows() == [{"n": 3}]
+        assert lk.sql("SELECT sum(id) AS s FROM old.t").rows() == [{"s": 10}]
+        assert lk.sql("SELECT sum(id) AS s FROM old.u").rows() == [{"s": 0}]
+        assert lk.write_table("old.t", _labels(1, 5)).version == 2
+        assert lk.write_table("old.u", _labels(1, 5)).version == 1
+    synced = cli("catalog", "sync", "--output", "json")
+    assert synced.exit_code == 0, synced.stderr
+    assert [r["error"] for r in synced.json()] == [None, None]
+
+
 def test_a_catalog_from_a_newer_lake_is_refused_not_rebuilt(backend):
     Catalog(backend.catalog_url).close()
     engine = create_engine(backend.catalog_url)
@@ -490,6 +557,86 @@ def test_a_table_re_created_at_its_location_is_not_read_as_the_versions_recorded
         lk.history("a.redo")
     info = lk.catalog.get_table(TableName.parse("a.redo"))
     assert [v.version for v in lk.catalog.versions(info)] == [0, 1]
+
+
+def test_catalog_sync_refuses_a_table_made_again_with_no_new_version_to_record(lk, cli):
+    # Another table at the location with as many versions as the catalog recorded: nothing to
+    # record, and sync called the table current while every read of it was refused.
+    from deltalake import write_deltalake
+
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", _labels(2, 2))
+    location = _damage(lk, "a.redo", gone=True)
+    for start in (10, 11):
+        write_deltalake(
+            location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
+        )
+
+    result = cli("catalog", "sync", "a.redo")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: Version 1 of a.redo in its Delta log is not the one the catalog recorded (4 rows"
+    )
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
+    with pytest.raises(TableLogReplaced, match=r"Version 1 of a\.redo"):
+        lk.sync("a.redo")
+
+
+def test_catalog_sync_refuses_a_table_made_again_with_fewer_versions(lk, cli):
+    # The log's latest was below the newest recorded version: sync called the table current
+    # (and marked the versions through that latest as the recorded prefix).
+    from deltalake import write_deltalake
+
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", _labels(2, 2))
+    location = _damage(lk, "a.redo", gone=True)
+    write_deltalake(
+        location, _labels(1, 10), mode="append", storage_options=lk.storage.delta_options()
+    )
+
+    result = cli("catalog", "sync", "a.redo")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: Version 1 of a.redo in its Delta log is not the one the catalog recorded (4 rows"
+    )
+    assert "none: version 0 is the latest in the log" in result.stderr
+    assert location not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("versions", "found"),
+    [
+        (2, r"recorded, 2 rows, 2 files, \d+ bytes in the log\)"),
+        (1, r"none: version 0 is the latest"),
+    ],
+    ids=["as-many-versions", "fewer-versions"],
+)
+def test_a_process_that_read_a_table_before_it_was_made_again_names_the_replacement(
+    lk, versions, found
+):
+    # This process keeps the version's snapshot (its files) from its first read: the second
+    # read met the old table's files missing and blamed vacuum, which removed nothing.
+    from deltalake import write_deltalake
+
+    # Files large enough that reading their footers does not fetch them whole: on S3 DuckDB
+    # would serve the blocks it read from its cache (the lake trusts it: a data file never
+    # changes in place), and the second read succeed with the recorded version's rows.
+    noise = pa.table({"id": pa.array(range(0, 400_000, 7), pa.int64())})
+    lk.write_table("a.redo", _labels(2))
+    lk.write_table("a.redo", noise)
+    assert lk.sql("SELECT count(*) AS n FROM a.redo").rows() == [{"n": 2 + noise.num_rows}]
+    location = _damage(lk, "a.redo", gone=True)
+    for start in range(10, 10 + versions):
+        write_deltalake(
+            location, _labels(1, start), mode="append", storage_options=lk.storage.delta_options()
+        )
+
+    with pytest.raises(TableLogReplaced, match=r"^Version 1 of a\.redo in its Delta log is not"):
+        lk.sql("SELECT sum(id) AS s FROM a.redo")
+    with pytest.raises(TableLogReplaced, match=found):
+        lk.sql("SELECT sum(id) AS s FROM a.redo")  # the resolver's own refusal now
 
 
 def test_recording_the_same_commit_twice_keeps_one_record(lk):

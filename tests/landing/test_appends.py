@@ -17,6 +17,7 @@ import pytest
 
 import lake
 from lake.core import background
+from lake.core.errors import TableLogReplaced
 from lake.delta.snapshot import Snapshot, StagedFile
 
 
@@ -187,7 +188,9 @@ def test_a_table_made_again_to_the_same_version_by_another_writer_is_not_taken_f
 ):
     """The writer's kept state of the old table (its last snapshot) is checked against the log
     in the same round trip as its look for the next version: the new log has that version
-    number too, but not that entry."""
+    number too, but not that entry. Nor is the new table's version 2 written on as this
+    catalog's version 2 (15 rows recorded, 3 in the log): the write is refused, as a read of
+    that version is, and nothing is committed to the other table's log."""
     for i in range(3):
         lk.write_table("ml.again", _rows(5 * i))
     location = lk.table("ml.again").location
@@ -201,11 +204,40 @@ def test_a_table_made_again_to_the_same_version_by_another_writer_is_not_taken_f
     worker = threading.Thread(target=other_writer)
     worker.start()
     worker.join()
-    after = lk.write_table("ml.again", _rows(200, 2))
-    assert after.version == 3
-    assert (after.rows_added, after.rows_total, after.files_total) == (2, 5, 4)
+    with pytest.raises(
+        TableLogReplaced,
+        match=r"^Version 2 of ml\.again in its Delta log is not the one .*"
+        r"\(15 rows, 3 files, \d+ bytes recorded, 3 rows, 3 files",
+    ):
+        lk.write_table("ml.again", _rows(200, 2))
     store = lk.delta(lk.table("ml.again"))
-    assert store.snapshot(3).rows == 5
+    assert store.open().version() == 2
+    assert store.snapshot(2).rows == 3  # the other table's version, not taken for the old
+    assert lk.table("ml.again").current_version == 2
+
+
+def test_a_table_made_again_with_fewer_versions_is_not_written_on_as_the_old(lk, backend):
+    """The new log's next version is one the catalog recorded for the old table: the append
+    committed it there, the catalog kept its old record of that number, and the write
+    reported the old version (10 rows) for data it had put in another table."""
+    from deltalake import write_deltalake
+
+    for i in range(3):
+        lk.write_table("ml.again", _rows(5 * i))
+    location = lk.table("ml.again").location
+    _remove_table_folder(backend, location)
+    write_deltalake(
+        location, _rows(100, 1), mode="append", storage_options=lk.storage.delta_options()
+    )
+
+    with pytest.raises(
+        TableLogReplaced,
+        match=r"^Version 2 of ml\.again in its Delta log is not the one the catalog recorded "
+        r"\(15 rows, 3 files, \d+ bytes recorded, none: version 0 is the latest in the log\)",
+    ):
+        lk.write_table("ml.again", _rows(200, 2))
+    store = lk.delta(lk.table("ml.again"))
+    assert store.open().version() == 0
 
 
 def test_a_write_after_another_writer_recorded_versions_commits_after_them(lk):
