@@ -209,19 +209,22 @@ process on the same tables unless it says otherwise):
   of 200 a side at load 4.3-11 1.51-1.74x -> 1.71-2.00x, while the 100-row table's query
   went 1.12-1.29x -> 0.88-1.04x in the same runs. (A first look across two processes at
   load 1.2, 1.41 -> 1.23x, did not hold in one process; no quiet moment came to check it
-  there.) The
-  write path's early look works because there the request and the transaction it
-  overlaps are both waits; here the scan is CPU. A prepared catalog statement saves 0.03 ms
-  of a 3 ms query and breaks behind a transaction-pooling pgbouncer: not done.
+  there.) The write path's early look works because there the request and the
+  transaction it overlaps are both waits; here the scan is CPU. A prepared catalog
+  statement saves 0.03 ms of a 3 ms query and breaks behind a transaction-pooling
+  pgbouncer: not done.
 * What remains, on moto: one HEAD a query, which the check for commits by other tools
   needs, at 1.4-2.5 ms of the server's CPU on the same two cores: +0.8-1.3 ms wall on a
   3-4 ms query, 1.17-1.42x at load 1.6-4 with ``python -m moto.server``. The lake's own
   part beside it is at or under plain DuckDB (0.83x without the HEAD and the statement,
   0.98x with the statement). ``--s3`` runs, this checkout alone (load 3.9 -> 12.4): plain
   3.23 ms, lake 6.07 (1.76x of pairs), ``s3_file`` 5.87; ``--light-server`` (load 12.4 ->
-  10.4): plain 3.46, lake 5.01 (1.29x), ``s3_file`` 4.64. A real S3 costs no local CPU but
-  answers a HEAD in 5-20 ms, longer than this scan: there the check bounds the query from
-  below, as it bounds plain DuckDB's on the same S3 file.
+  10.4): plain 3.46, lake 5.01 (1.29x), ``s3_file`` 4.64; ``--s3`` again (load 6.5): plain
+  4.13, lake 8.79 (1.87x), ``s3_file`` 8.61. Beside plain DuckDB on the same S3 file the
+  lake takes 1.02-1.08x its time (1.11x for main's code in the ``--before`` run that tried
+  the early HEAD above, load 6.2-7.2). A real S3 costs no local CPU but answers a HEAD in
+  5-20 ms, longer than this scan: there the check bounds the query from below, as it
+  bounds plain DuckDB's on the same S3 file.
 """
 
 from __future__ import annotations
