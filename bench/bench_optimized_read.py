@@ -2,10 +2,11 @@
 on one Parquet file of the same rows: issue 18's read target (<= 1.1x), alone, in a minute.
 
 ``python -m bench.bench_optimized_read [--before PATH] [--appends N] [--rounds R]
-[--instructions]``. Each checkout (this one, and with ``--before`` the one at PATH, run by
-its own ``.venv``) builds its table in a process of its own (``write_table`` of 100 rows N
-times, then ``optimize``, as ``bench_peers`` does), then serves rounds: the parent asks the
-processes in turn, so old and new code meet the same load. In a round each process runs,
+[--instructions] [--s3 [--light-server]]``. Each checkout (this one, and with ``--before``
+the one at PATH, run by its own ``.venv``) builds its table in a process of its own
+(``write_table`` of 100 rows N times, then ``optimize``, as ``bench_peers`` does), then
+serves rounds: the parent asks the processes in turn, so old and new code meet the same
+load. In a round each process runs,
 alternating, ``QUERIES`` times each:
 
 * ``plain``: DuckDB on one file DuckDB wrote of the same rows (``COPY ... (FORMAT
@@ -18,6 +19,19 @@ alternating, ``QUERIES`` times each:
   nearly nothing: what ``Lake.sql`` costs per query whatever the table (resolution against
   the catalog, the newer-commit check, the rewrite, DuckDB binding the rewritten text,
   Arrow).
+
+With ``--s3`` the lake tables are on S3 (moto's server, one for both checkouts, its request
+log kept) with their catalogs in PostgreSQL (a database per checkout), as ``bench_peers``'
+"S3 + PG" side; ``plain`` still reads its local file (bench_peers' baseline), and one kind
+more runs:
+
+* ``s3_file``: plain DuckDB with its default settings (httpfs, the lake's S3 secret) on the
+  compacted table's own file on S3: what DuckDB alone pays per query on the same S3 file.
+
+and each checkout's row also gives moto's CPU per query of each kind (``/proc``) and the
+requests a warm lake query makes (moto's log, over 20 more queries after the rounds).
+``--light-server`` runs the tests' server instead of ``python -m moto.server`` (about half
+the server's CPU per request; its log has no request lines, so no count).
 
 Reported per checkout: medians of wall time and means of the process's CPU time (every
 thread) per query, and ``lake / plain``, the median of the per-pair ratios (each lake query
@@ -156,12 +170,69 @@ other helpers, load 1.3-6.5 throughout):
   0.884 median of pairs, 0.915 ratio of medians, CPU 0.797 (the code before: 1.162, 1.171,
   0.993); fixed part 0.61 / 0.61 ms wall / CPU (before 1.65 / 1.72); ``lake_file / plain``
   0.76 for both. The 1.1x target is met here.
+
+S3 (moto) + PostgreSQL, where ``bench_peers`` read 1.42x after ``optimize`` (2026-12-07;
+the machine shared with other helpers, load 1.2-12; everything below alternates in one
+process on the same tables unless it says otherwise):
+
+* Requests, counted from moto's log: a warm lake query makes one, the HEAD of log entry
+  ``N+1`` (a 404). No LIST, no GET of ``_last_checkpoint`` or of a log entry, no second
+  HEAD, and nothing of the data file: its footer and pages come from DuckDB's caches,
+  trusted without a HEAD for lake-only reads (``queries/session.py``), the cursor is kept
+  warm. Plain DuckDB on the same S3 file with its defaults (``s3_file``) also makes one
+  request a query (a HEAD of the data file, validating its cache) and waits for it before
+  it scans; the lake's HEAD runs beside DuckDB's scan.
+* Where a warm query goes (``python -m moto.server``, the compacted table of 100,000 rows,
+  100 queries of each kind, load 1.6): plain DuckDB 2.88 ms; DuckDB on the table's file
+  2.22 (0.77x); the lake on local + SQLite 2.65 (0.92x); on S3 + PG 4.09 (1.42x), and with
+  the HEAD left out 2.80 (0.98x), the catalog statement left out 3.42 (1.19x), both 2.38
+  (0.83x). Per step (perf_counter and thread CPU, load 2.2): the catalog statement 0.27 ms
+  wall, 0.11 ms of our CPU and 0.17 of the PostgreSQL backend's (0.105 ms alone, a
+  prepared statement 0.076, ``SELECT 1`` 0.060); the HEAD 1.9 ms from sent to answered on
+  the checking thread, 0.2 ms of its CPU, answered before DuckDB's 3.0 ms scan ends in most
+  queries (wait after the scan: median 0.005 ms, p90 1.7-1.8 ms).
+* So the gap is the server's CPU. moto spends 1.4-2.5 ms of CPU per query (``/proc``),
+  1.40 ms per HEAD in a loop (2.08 ms wall; ours 0.24 ms), on the two cores DuckDB's two
+  threads use. werkzeug answers every request with ``Connection: close``, so each HEAD is
+  a new connection and a new server thread. The tests' server (``tests/s3_server.py``:
+  moto without listing its package per request or a log line per request) takes 0.78 ms
+  of CPU per HEAD (1.29 ms wall): ``--light-server``.
+* Tried and dropped: the HEAD sent before the catalog statement, aimed at the version this
+  process's last query pinned (used only when the catalog then names the same table id,
+  folder and version; ``tests/queries/test_sql.py`` has the moved-folder case). It takes
+  the round trip off the critical path where it is one: a query of a 100-row table 3.54 ->
+  3.30 ms (load 6-7). But where DuckDB's scan is longer than the HEAD, the server's work
+  then lands on the catalog statement (0.25-0.28 -> 0.39-0.70 ms median) instead of the
+  scan's two threads, and the 10-day query got slower in every in-process run: 1.17 ->
+  1.28x plain (400 a side, load 3.4-4), 1.28 -> 1.30x (load 6), 1.28 -> 1.37x (load 7.7),
+  1.44 -> 1.63x (load 6-7), 1.48 -> 1.64x on the tests' server (load 5), and in eight runs
+  of 200 a side at load 4.3-11 1.51-1.74x -> 1.71-2.00x, while the 100-row table's query
+  went 1.12-1.29x -> 0.88-1.04x in the same runs. (A first look across two processes at
+  load 1.2, 1.41 -> 1.23x, did not hold in one process; no quiet moment came to check it
+  there.) The write path's early look works because there the request and the
+  transaction it overlaps are both waits; here the scan is CPU. A prepared catalog
+  statement saves 0.03 ms of a 3 ms query and breaks behind a transaction-pooling
+  pgbouncer: not done.
+* What remains, on moto: one HEAD a query, which the check for commits by other tools
+  needs, at 1.4-2.5 ms of the server's CPU on the same two cores: +0.8-1.3 ms wall on a
+  3-4 ms query, 1.17-1.42x at load 1.6-4 with ``python -m moto.server``. The lake's own
+  part beside it is at or under plain DuckDB (0.83x without the HEAD and the statement,
+  0.98x with the statement). ``--s3`` runs, this checkout alone (load 3.9 -> 12.4): plain
+  3.23 ms, lake 6.07 (1.76x of pairs), ``s3_file`` 5.87; ``--light-server`` (load 12.4 ->
+  10.4): plain 3.46, lake 5.01 (1.29x), ``s3_file`` 4.64; ``--s3`` again (load 6.5): plain
+  4.13, lake 8.79 (1.87x), ``s3_file`` 8.61. Beside plain DuckDB on the same S3 file the
+  lake takes 1.02-1.08x its time (1.11x for main's code in the ``--before`` run that tried
+  the early HEAD above, load 6.2-7.2). A real S3 costs no local CPU but answers a HEAD in
+  5-20 ms, longer than this scan: there the check bounds the query from below, as it
+  bounds plain DuckDB's on the same S3 file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -174,6 +245,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent.parent
 APPENDS_PER_SCALE = 1_000
 APPEND_ROWS = 100
+S3_BUCKET = "lake-bench-optimized-read"
 ROUNDS = 10
 QUERIES = 10
 KINDS = ("plain", "lake", "lake_file", "tiny_lake", "tiny_file")
@@ -195,10 +267,73 @@ def run(
     appends: int | None = None,
     rounds: int = ROUNDS,
     instructions: bool = False,
+    s3: bool = False,
+    light_server: bool = False,
 ) -> list[dict[str, Any]]:
     """The case for this checkout (and the one at ``before``): ``appends`` appends of 100
     rows (``scale`` x 1,000 by default), ``rounds`` rounds of ``QUERIES`` queries of each
-    kind per checkout; ``instructions`` adds callgrind's counts (needs valgrind)."""
+    kind per checkout; ``instructions`` adds callgrind's counts (needs valgrind); ``s3``
+    puts the tables on moto's S3 with PostgreSQL catalogs (``light_server``: the tests'
+    server)."""
+    if s3:
+        return _on_s3(
+            before=before, appends=appends, rounds=rounds, scale=scale, light=light_server
+        )
+    return _run(scale, before=before, appends=appends, rounds=rounds, instructions=instructions)
+
+
+def _on_s3(
+    *, before: str | None, appends: int | None, rounds: int, scale: float, light: bool
+) -> list[dict[str, Any]]:
+    from bench.common import drop_pg_database, moto_s3_server, pg_database, pg_url
+
+    log = Path(tempfile.mkdtemp(prefix="lake-bench-optimized-read-moto-")) / "requests.log"
+    databases: list[str] = []
+    try:
+        with moto_s3_server(S3_BUCKET, log, light=light) as env:
+            moto = _moto_pid(env["AWS_ENDPOINT_URL"])
+
+            def target(side: str) -> dict[str, str]:
+                databases.append(pg_database())
+                return {
+                    **env,
+                    "BENCH_WAREHOUSE": f"s3://{S3_BUCKET}/{side}",
+                    "BENCH_CATALOG": pg_url(databases[-1]),
+                    "BENCH_MOTO_PID": str(moto),
+                    **({} if light else {"BENCH_MOTO_LOG": str(log)}),
+                }
+
+            return _run(scale, before=before, appends=appends, rounds=rounds, target=target)
+    finally:
+        for name in databases:
+            drop_pg_database(name)
+        shutil.rmtree(log.parent, ignore_errors=True)
+
+
+def _moto_pid(endpoint: str) -> int:
+    """The process of the moto server listening at ``endpoint`` (its CPU is read per query)."""
+    port = endpoint.rsplit(":", 1)[1]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                server = b"moto.server" in command or any(
+                    part.endswith(b"s3_server.py") for part in command
+                )
+                if server and port.encode() in command:
+                    return int(entry)
+    raise RuntimeError(f"no moto server process listens at {endpoint}")
+
+
+def _run(
+    scale: float,
+    *,
+    before: str | None,
+    appends: int | None,
+    rounds: int,
+    instructions: bool = False,
+    target: Any = None,
+) -> list[dict[str, Any]]:
     from bench.bench_peers import generate
 
     appends = appends or max(int(APPENDS_PER_SCALE * scale), 20)
@@ -219,10 +354,11 @@ def run(
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
+                env={**os.environ, **target(side)} if target else None,
             )
             _answer(servers[side])  # built: one side at a time, so the builds do not overlap
-        samples: dict[str, dict[str, list[tuple[float, float]]]] = {
-            side: {kind: [] for kind in KINDS} for side in trees
+        samples: dict[str, dict[str, list[tuple[float, ...]]]] = {
+            side: {kind: [] for kind in KINDS + (("s3_file",) if target else ())} for side in trees
         }
         for _ in range(rounds):
             for side, server in servers.items():
@@ -231,13 +367,18 @@ def run(
                 server.stdin.flush()
                 for kind, found in _answer(server).items():
                     samples[side][kind] += [tuple(x) for x in found]
-        for server in servers.values():
+        requests: dict[str, dict[str, Any]] = {}
+        for side, server in servers.items():
             assert server.stdin is not None
+            if target:
+                server.stdin.write("requests\n")
+                server.stdin.flush()
+                requests[side] = _answer(server)
             server.stdin.close()
             server.wait(timeout=60)
         servers.clear()
         for side in trees:
-            rows.append(_row(side, samples[side], appends))
+            rows.append(_row(side, samples[side], appends, requests.get(side)))
         if instructions:
             for side, tree in trees.items():
                 rows.append(_instructions(side, tree, folder))
@@ -280,7 +421,12 @@ def _data(folder: Path, appends: int, generate: Any) -> None:
     source.unlink()
 
 
-def _row(side: str, samples: dict[str, list[tuple[float, float]]], appends: int) -> dict[str, Any]:
+def _row(
+    side: str,
+    samples: dict[str, list[tuple[float, ...]]],
+    appends: int,
+    requests: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     def wall(kind: str) -> float:
         return statistics.median(s[0] for s in samples[kind]) * 1000
 
@@ -292,8 +438,11 @@ def _row(side: str, samples: dict[str, list[tuple[float, float]]], appends: int)
         for lake, plain in zip(samples["lake"], samples["plain"], strict=True)
         if plain[0] > 0
     ]
+    on_s3 = "s3_file" in samples
+    kinds = KINDS + (("s3_file",) if on_s3 else ())
     return {
-        "case": f"10-day GROUP BY after {appends} appends + optimize ({side})",
+        "case": f"10-day GROUP BY after {appends} appends + optimize "
+        f"({side}{', S3 (moto) + PG' if on_s3 else ''})",
         "ours_s": wall("lake") / 1000,
         "baseline_s": wall("plain") / 1000,
         "baseline": "plain DuckDB, its own file",
@@ -306,8 +455,19 @@ def _row(side: str, samples: dict[str, list[tuple[float, float]]], appends: int)
             round(cpu("tiny_lake") - cpu("tiny_file"), 3),
         ),
         **{
-            f"{kind}_ms (wall / cpu)": (round(wall(kind), 3), round(cpu(kind), 3)) for kind in KINDS
+            f"{kind}_ms (wall / cpu)": (round(wall(kind), 3), round(cpu(kind), 3)) for kind in kinds
         },
+        **(
+            {
+                "moto_cpu_ms a query": {
+                    kind: round(statistics.fmean(s[2] for s in samples[kind]) * 1000, 3)
+                    for kind in kinds
+                },
+                "requests a warm lake query": requests,
+            }
+            if on_s3
+            else {}
+        ),
         "queries_each": len(samples["lake"]),
     }
 
@@ -357,7 +517,9 @@ def _open(folder: Path, place: Path, *, build: bool) -> dict[str, Any]:
     import lake
 
     lk = lake.connect(
-        warehouse=str(place / "warehouse"), catalog=f"sqlite:///{place / 'catalog.db'}", cwd=place
+        warehouse=os.environ.get("BENCH_WAREHOUSE") or str(place / "warehouse"),
+        catalog=os.environ.get("BENCH_CATALOG") or f"sqlite:///{place / 'catalog.db'}",
+        cwd=place,
     )
     if build:
         rows = pq.read_table(folder / "rows.parquet")
@@ -370,14 +532,28 @@ def _open(folder: Path, place: Path, *, build: bool) -> dict[str, Any]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
 
-    def files(table: str) -> str:
-        return "read_parquet(%r)" % [f.uri for f in lk.describe(table).snapshot.files]
+    def files(table: str, *, local: bool = True) -> str:
+        return "read_parquet(%r)" % [
+            _local_copy(lk, f.uri, place) if local else f.uri
+            for f in lk.describe(table).snapshot.files
+        ]
 
     plain, lake_file, tiny_file = (
         QUERY.format(t=t)
         for t in (f"'{folder / 'plain.parquet'}'", files("web.appends"), files("web.tiny"))
     )
+    on_s3 = {}
+    if os.environ.get("BENCH_WAREHOUSE"):
+        # plain DuckDB as a user would run it on the same S3 file: httpfs with the lake's
+        # secret, DuckDB's default settings (it validates its file cache with a HEAD a query)
+        from lake.core import duckdb as lake_duckdb
+
+        s3_con = lake_duckdb.connect()
+        lk.storage.configure_duckdb(s3_con)
+        s3_file = QUERY.format(t=files("web.appends", local=False))
+        on_s3["s3_file"] = lambda: s3_con.execute(s3_file).fetchall()
     return {
+        **on_s3,
         "lake": lk,
         "plain": lambda: con.execute(plain).fetchall(),
         "lake_kind": lambda: lk.sql(QUERY.format(t="web.appends")),
@@ -387,29 +563,93 @@ def _open(folder: Path, place: Path, *, build: bool) -> dict[str, Any]:
     }
 
 
+def _local_copy(lk: Any, uri: str, place: Path) -> str:
+    """A table file's local path: itself, or for one on S3 a copy in ``place`` (``lake_file``
+    and ``tiny_file`` are the scan alone, without the network)."""
+    if not uri.startswith("s3://"):
+        return uri
+    copy = place / "copies" / uri.rsplit("/", 1)[1]
+    if not copy.exists():
+        copy.parent.mkdir(exist_ok=True)
+        fs, path = lk.storage.filesystem_for(uri)
+        with fs.open_input_stream(path) as source:
+            copy.write_bytes(source.read())
+    return str(copy)
+
+
 def _serve(folder: Path, place: Path) -> None:
     """Build, say so, then answer each line N of stdin with N queries of each kind,
     alternating: {kind: [[wall_s, cpu_s], ...]} on one line."""
     import resource
 
     runners = _open(folder, place, build=True)
-    order = {kind: runners["lake_kind" if kind == "lake" else kind] for kind in KINDS}
+    kinds = KINDS + (("s3_file",) if "s3_file" in runners else ())
+    order = {kind: runners["lake_kind" if kind == "lake" else kind] for kind in kinds}
+    moto = os.environ.get("BENCH_MOTO_PID")
     for action in order.values():
         for _ in range(3):
             action()
     print(json.dumps({"built": True}), flush=True)
     for line in sys.stdin:
-        found: dict[str, list[list[float]]] = {kind: [] for kind in KINDS}
+        if line.strip() == "requests":
+            counted = _requests(order["lake"]) if os.environ.get("BENCH_MOTO_LOG") else None
+            print(json.dumps(counted), flush=True)
+            continue
+        found: dict[str, list[list[float]]] = {kind: [] for kind in kinds}
         for _ in range(int(line)):
             for kind, action in order.items():
+                server = _cpu_of(moto)
                 cpu = resource.getrusage(resource.RUSAGE_SELF)
                 start = time.perf_counter()
                 action()
                 wall = time.perf_counter() - start
                 after = resource.getrusage(resource.RUSAGE_SELF)
                 spent = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
-                found[kind].append([wall, spent])
+                found[kind].append([wall, spent, _cpu_of(moto) - server])
         print(json.dumps(found), flush=True)
+
+
+def _cpu_of(pid: str | None) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far (0 without one)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _requests(query: Any, count: int = 20) -> dict[str, Any]:
+    """The requests moto's log shows for ``count`` warm lake queries: per query, and by kind
+    (method and what the key is). A marker request after them shows the log is complete."""
+    import boto3
+
+    log = Path(os.environ["BENCH_MOTO_LOG"])
+    start = len(log.read_bytes().splitlines())
+    for _ in range(count):
+        query()
+    marker = f"marker-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    with contextlib.suppress(Exception):
+        s3.head_object(Bucket=S3_BUCKET, Key=marker)
+    lines: list[str] = []
+    for _ in range(1000):  # moto writes the marker's line once it answered: a readiness poll
+        lines = log.read_text(errors="replace").splitlines()[start:]
+        if any(marker in line for line in lines):
+            break
+        time.sleep(0.01)
+    kinds: dict[str, int] = {}
+    for line in lines:
+        if marker in line or '"' not in line:
+            continue
+        method, path = (line.split('"')[1].split() + ["", ""])[:2]
+        method = re.sub(r"\x1b\[[0-9;]*m", "", method)
+        what = (
+            "log entry" if "/_delta_log/" in path else "data file" if ".parquet" in path else path
+        )
+        kinds[f"{method} {what}"] = kinds.get(f"{method} {what}", 0) + 1
+    return {
+        "per query": round(sum(kinds.values()) / count, 2),
+        **{k: round(v / count, 2) for k, v in kinds.items()},
+    }
 
 
 def _count(folder: Path, place: Path, kind: str) -> None:
@@ -454,5 +694,7 @@ if __name__ == "__main__":
             appends=int(option("--appends") or APPENDS_PER_SCALE),
             rounds=int(option("--rounds") or ROUNDS),
             instructions="--instructions" in args,
+            s3="--s3" in args,
+            light_server="--light-server" in args,
         )
         print(json.dumps(found, indent=2, default=str))

@@ -37,19 +37,29 @@ def process_env(**settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def moto_s3_server(bucket: str, log: Path | None = None) -> Iterator[dict[str, str]]:
+def moto_s3_server(
+    bucket: str, log: Path | None = None, *, light: bool = False
+) -> Iterator[dict[str, str]]:
     """moto's S3 server in a child process (in this one it would share the GIL with the
     writer it serves: deltalake holds it while it waits for the network), with ``bucket``
     made; yields the AWS_ settings that point the lake at it. ``log``: where its request
-    log goes (one line per request), to count requests."""
+    log goes (one line per request), to count requests. ``light``: the tests' server
+    (``tests/s3_server.py``: moto without its per-request listing of its own package and
+    without a log line per request; about half of moto's CPU per request), whose log has
+    no request lines."""
     import boto3
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with open(log or os.devnull, "wb") as sink:
+        program = (
+            [str(Path(__file__).resolve().parent.parent / "tests" / "s3_server.py")]
+            if light
+            else ["-m", "moto.server"]
+        )
         server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, *program, "-H", "127.0.0.1", "-p", str(port)],
             stdout=sink,
             stderr=sink,
         )
