@@ -2103,9 +2103,10 @@ def _find_column(
 def _changed_paths(
     old: Type | None, new: Type, path: tuple[str, ...] = ()
 ) -> dict[tuple[str, ...], tuple[Type | None, Type]]:
-    """Every path whose type differs, including each path inside a new subtree."""
+    """Every path whose type differs, including each path inside a new subtree (an int that
+    became a wide int is no change: both are int64 columns)."""
     out: dict[tuple[str, ...], tuple[Type | None, Type]] = {}
-    if path and old != new and new != NULL:
+    if path and old != new and new != NULL and (old is None or inf.plain(old) != inf.plain(new)):
         out[path] = (old, new)
     if isinstance(new, Struct):
         o = old if isinstance(old, Struct) else None
@@ -2166,11 +2167,13 @@ def _type_steps(
     with the line that forced it; stops once the column has its ``final`` type."""
     steps: list[tuple[Type, int]] = []
     current: Type = NULL
+    seen: Type = NULL  # not storable(): a wide int then a float is JSON, not a float
     for value, line in records:
         if value is None:
             continue
         for found in inf.value_at(value, path):
-            merged = inf.storable(inf.merge(current, inf.type_of(found)))
+            seen = inf.merge(seen, inf.type_of(found))
+            merged = inf.storable(seen)
             if merged != current:
                 steps.append((merged, line))
                 current = merged
