@@ -14,6 +14,7 @@ file) into the table's final types and column names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -252,7 +253,7 @@ def _fast(
         ]
     )
     t = _our_type(table.schema)
-    if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
+    if inf.depth(t) > inf.MAX_DEPTH or (_lossy_floats(table, t) and _LONG_INTEGER.search(text)):
         return None
     try:
         table = _typed_times(table, times)
@@ -374,6 +375,11 @@ def _strings_for_times(dt: pa.DataType) -> pa.DataType:
     if pa.types.is_list(dt):
         return pa.list_(_strings_for_times(dt.value_type))
     return dt
+
+
+_LONG_INTEGER = re.compile(rb"(?<![0-9.eE])[0-9]{16,}(?![0-9.eE])")
+"""An integer literal of 16 digits or more: only such a one can be beyond 2**53 (a double
+that large in a float column is then checked by the exact reader)."""
 
 
 def _lossy_floats(table: pa.Table, t: Struct) -> bool:
