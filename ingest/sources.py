@@ -480,7 +480,13 @@ class ContentReader:
                         head += content[: _HEAD_BYTES - len(head)]
                     for i, end in enumerate((b"\n", b"\r")):
                         tails[i] = _tail_after(tails[i], content, end)
-            decoder.finish()
+            # A prefix shorter than a compression header was held back undecided: it is
+            # plain content too (its unfinished last line must be read again whole).
+            rest = decoder.finish()
+            if rest:
+                head += rest[: _HEAD_BYTES - len(head)]
+                for i, end in enumerate((b"\n", b"\r")):
+                    tails[i] = _tail_after(tails[i], rest, end)
         except SourceUnreadable:
             tails = [None, None]  # a prefix that does not decompress: read the file again
         self.prefix_head = bytes(head)

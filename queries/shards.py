@@ -113,6 +113,47 @@ def write_shards(
     return WrittenShards(tuple(files), hasher.rows, hasher.hexdigest(), schema)
 
 
+def check_storable(schema: pa.Schema) -> None:
+    """Refuse a result with a column Parquet cannot hold (DuckDB's INTERVAL and UNION, at
+    any depth), before any shard is written.
+
+    Raises:
+        QueryInvalid: naming the first such column and how to cast it.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from queries.exceptions import QueryInvalid
+
+    for field in schema:
+        try:
+            pq.ParquetWriter(io.BytesIO(), pa.schema([field]), **WRITER).close()
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError):
+            kind = _unstorable_kind(field.type)
+            raise QueryInvalid(
+                f"Column '{field.name}' of the query's result is {kind}, which a Parquet "
+                f"training set cannot hold; cast it in the query (to VARCHAR, or to a "
+                f"number such as epoch(...) seconds) and materialize again."
+            ) from None
+
+
+def _unstorable_kind(t: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_interval(t):
+        return "an INTERVAL"
+    if pa.types.is_union(t):
+        return "a UNION"
+    if pa.types.is_nested(t):
+        for i in range(t.num_fields):
+            kind = _unstorable_kind(t.field(i).type)
+            if not kind.startswith("of type"):
+                return f"{kind} inside a {t}"
+    return f"of type {t}"
+
+
 def sha256_file(path: Path, *, block: int = 8 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -112,6 +112,7 @@ from queries.shards import (
     DEFAULT_SHARD_ROWS,
     ShardFile,
     WrittenShards,
+    check_storable,
     sha256_file,
     write_shards,
     writer_settings,
@@ -1212,6 +1213,7 @@ def _write(
     column names (:mod:`queries.assets`); the manifest's ``split``. Arrow's buffers come
     from a pool that keeps freed pages (:mod:`lake.core.arrow_memory`): with the default one
     the kernel's page zeroing was 0.04-0.06 of 0.8-1.2 CPU-seconds of a 500,000-row set."""
+    check_storable(schema)
     with pages_kept():
         if rule is None:
             whole = write_shards(batches, schema, staging, shard_rows=shard_rows, progress=progress)

@@ -6,6 +6,7 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 * **Formats.** ``--time-format`` (strptime-style, several allowed) lists the formats to try,
   in order, and only those. The names ``epoch``, ``epoch_ms``, ``epoch_us`` and ``epoch_ns``
   read a number (or a numeric string) as a Unix epoch in that unit; ``iso8601`` reads ISO 8601.
+  ``%f`` reads 1 to 9 fraction digits (nanoseconds cut to the microsecond).
   Without ``--time-format``: ISO 8601 (``T`` or space, fractions, ``Z`` or an offset), then
   :data:`DEFAULT_FORMATS` (Apache ``17/May/2015:10:05:03 +0000``, log4j
   ``2023-11-14 22:13:20,323``, Hadoop/Spark ``17/06/09 20:10:40`` (yy/MM/dd), HDFS
@@ -424,6 +425,15 @@ class EventTimeParser:
         if has_year(fmt):
             # One try_strptime per format: with a list of formats, DuckDB 1.5.5 carried one
             # row's zone offset over to the next row.
+            nanos = _nanoseconds(q)
+            if nanos is not None:
+                # DuckDB's %f reads at most 6 digits, Arrow's path (and the presets' patterns)
+                # 1 to 9: %n reads 1 to 9 and cuts to the microsecond as Arrow's path does,
+                # but only within the years of 64-bit nanoseconds, so it comes second.
+                return (
+                    f"COALESCE(try_strptime(trim(s), '{q}')::TIMESTAMPTZ, "
+                    f"try_strptime(trim(s), '{nanos}')::TIMESTAMPTZ)"
+                )
             return f"try_strptime(trim(s), '{q}')::TIMESTAMPTZ"
         if self.rules.year is not None:
             return f"try_strptime(trim(s) || ' {self.rules.year}', '{q} %Y')::TIMESTAMPTZ"
@@ -588,6 +598,15 @@ def _arrow_first_format(text: pa.Array, fmt: str) -> pa.Array | None:
     if micros is not None:
         parsed = pc.add(parsed.cast(pa.int64()), micros).cast(parsed.type)
     return _to_utc(parsed)
+
+
+_FRACTION = re.compile(r"(?<!%)((?:%%)*)%f")
+
+
+def _nanoseconds(fmt: str) -> str | None:
+    """``fmt`` with its fraction read as DuckDB's ``%n`` (1 to 9 digits), or None without one."""
+    changed = _FRACTION.sub(r"\1%n", fmt)
+    return changed if changed != fmt else None
 
 
 def shown(value: str | None) -> str:

@@ -5,7 +5,9 @@ values parsed from JSON), so the rules can be read and unit-tested on their own:
 
 * ``null`` never decides a type: ``merge(NULL, t) == t``.
 * ``int`` + ``float`` -> ``float`` (the logs policy of :mod:`lake.delta.evolution`, the one
-  place that rule lives).
+  place that rule lives), when the float holds every int exactly: an integer beyond
+  ±2**53 (``9007199254740993``) is a ``wide_int`` (an ``int64`` column all the same), and
+  ``wide_int`` + ``float`` -> ``JSON``, so no digit is lost to a double's rounding.
 * structs merge field-wise (first-seen order, new fields appended); lists merge their elements.
 * anything else that disagrees (``int`` vs ``string``, ``struct`` vs scalar, ``bool`` vs ``int``)
   -> ``JSON``: a string column that holds the JSON text of *every* value (see
@@ -64,8 +66,10 @@ LIST_STEP = "[]"
 """How a list's elements appear in a column path, e.g. ``("tags", "[]")``."""
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+EXACT_IN_DOUBLE = 2**53
+"""Every integer of at most this magnitude is exactly a double; 2**53 + 1 is not."""
 
-ScalarKind = Literal["null", "bool", "int", "float", "string", "timestamp", "json"]
+ScalarKind = Literal["null", "bool", "int", "wide_int", "float", "string", "timestamp", "json"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ Type = Scalar | Struct | List
 NULL = Scalar("null")
 BOOL = Scalar("bool")
 INT = Scalar("int")
+WIDE_INT = Scalar("wide_int")
+"""An int with a value beyond ±2**53, which no double holds exactly: stored as int64 like
+``INT``, but a float beside it makes the column JSON (see :func:`merge`)."""
 FLOAT = Scalar("float")
 STRING = Scalar("string")
 TIMESTAMP = Scalar("timestamp")  # microseconds, UTC (ISO 8601 strings with a zone; preset times)
@@ -186,7 +193,11 @@ def merge(a: Type, b: Type) -> Type:
 def _scalar_union() -> dict[tuple[str, str], Scalar]:
     """Which two scalar kinds meet in a third, by the logs policy's rule
     (:func:`lake.delta.evolution.log_union`); the pairs not listed meet in JSON."""
-    kinds = {Scalar(k): arrow for k, arrow in _SCALAR_ARROW.items() if k not in ("null", "json")}
+    kinds = {
+        Scalar(k): arrow
+        for k, arrow in _SCALAR_ARROW.items()
+        if k not in ("null", "json", "wide_int")
+    }
     by_arrow = {str(arrow): scalar for scalar, arrow in kinds.items()}
     union = {}
     for a, arrow_a in kinds.items():
@@ -194,6 +205,8 @@ def _scalar_union() -> dict[tuple[str, str], Scalar]:
             met = log_union(arrow_a, arrow_b)
             if met is not None and str(met) in by_arrow:
                 union[(a.kind, b.kind)] = by_arrow[str(met)]
+    # A wide int is an int64 too, one no double holds: with a float it is no number type.
+    union[("int", "wide_int")] = union[("wide_int", "int")] = WIDE_INT
     return union
 
 
@@ -223,6 +236,18 @@ def storable(t: Type) -> Type:
         return Struct(kept) if kept else NULL
     if isinstance(t, List):
         return List(storable(t.item))
+    return plain(t)
+
+
+def plain(t: Type) -> Type:
+    """``t`` with every ``wide_int`` an ``int``: the type as a column stores it (both are
+    int64; only a float met later tells them apart)."""
+    if t == WIDE_INT:
+        return INT
+    if isinstance(t, Struct):
+        return Struct(tuple((k, plain(v)) for k, v in t.fields))
+    if isinstance(t, List):
+        return List(plain(t.item))
     return t
 
 
@@ -239,7 +264,9 @@ def type_of(value: object, max_depth: int = MAX_DEPTH) -> Type:
     if isinstance(value, BigNumber):
         return JSON
     if isinstance(value, int):
-        return INT if _INT64_MIN <= value <= _INT64_MAX else JSON
+        if -EXACT_IN_DOUBLE <= value <= EXACT_IN_DOUBLE:
+            return INT
+        return WIDE_INT if _INT64_MIN <= value <= _INT64_MAX else JSON
     if isinstance(value, float):
         return FLOAT
     if isinstance(value, str):
@@ -423,6 +450,7 @@ _SCALAR_ARROW = {
     "null": pa.null(),
     "bool": pa.bool_(),
     "int": pa.int64(),
+    "wide_int": pa.int64(),
     "float": pa.float64(),
     "string": pa.string(),
     "timestamp": pa.timestamp("us", tz="UTC"),
@@ -531,7 +559,7 @@ def type_changes(old: Type | None, new: Type, path: tuple[str, ...] = ()) -> lis
     """
     if old is None:
         return [TypeChange(path, "added", None, new)]
-    if old == new or new == NULL:
+    if old == new or new == NULL or plain(old) == plain(new):
         return []
     if old == NULL:
         return [TypeChange(path, "widened", old, new)]  # a null-only column gets its type
@@ -566,6 +594,6 @@ def needs_change(values: Iterable[object], old: Type | None) -> bool:
         t = type_of(v)
         if t == NULL:
             continue
-        if old is None or merge(old, t) != old:
+        if old is None or plain(merge(old, t)) != plain(old):
             return True
     return False

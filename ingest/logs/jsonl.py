@@ -14,6 +14,7 @@ file) into the table's final types and column names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,8 @@ _DEPTH_GUARD_OPENINGS = 900
 _BLOCK_BYTES = 4 << 20
 _PROBE_BYTES = 256 << 10
 """A chunk without a hint has its types read from this much of its head first."""
-_BIG = float(2**63)
+_BIG = float(inf.EXACT_IN_DOUBLE)
+"""A double this large may be an integer pyarrow rounded (2**53 + 1 reads as 2**53)."""
 _INSTANT = pa.timestamp("us", tz="UTC")
 # A/B on a shared 2-vCPU machine: within noise of one thread; keeps the critical path short.
 _THREADS = True
@@ -130,6 +132,32 @@ def _our_type(schema: pa.Schema) -> Struct:
     return t
 
 
+def _read_type(table: pa.Table) -> Struct:
+    """The type of a table the fast reader read: its schema's, with each int column holding
+    a value no double holds exactly a ``wide_int`` (as the exact reader types it)."""
+
+    def walk(arr: pa.Array, typ: Type) -> Type:
+        if typ == inf.INT:
+            low, high = pc.min_max(arr).values()
+            wide = any(
+                v is not None and abs(v) > inf.EXACT_IN_DOUBLE for v in (low.as_py(), high.as_py())
+            )
+            return inf.WIDE_INT if wide else typ
+        if isinstance(typ, Struct):
+            return Struct(tuple((k, walk(arr.field(k), ft)) for k, ft in typ.fields))
+        if isinstance(typ, inf.List):
+            return inf.List(walk(arr.flatten(), typ.item))
+        return typ
+
+    t = _our_type(table.schema)
+    fields = []
+    for key, ft in t.fields:
+        for chunk in table.column(key).chunks:
+            ft = inf.merge(ft, walk(chunk, ft))
+        fields.append((key, ft))
+    return Struct(tuple(fields))
+
+
 def _in_order_of(chunk: JsonChunk, probe: pa.Schema) -> JsonChunk | None:
     """``chunk`` with its columns (and struct fields) in the order reading without a hint
     gives: keys in order of first appearance. The hint names only the typed keys of the
@@ -141,7 +169,7 @@ def _in_order_of(chunk: JsonChunk, probe: pa.Schema) -> JsonChunk | None:
         table = chunk.table.select(schema.names).cast(schema)  # structs cast field by name
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return JsonChunk(table, _our_type(schema), chunk.errors, chunk.values)
+    return JsonChunk(table, _read_type(table), chunk.errors, chunk.values)
 
 
 def _ordered(fields: list[pa.Field], probe: list[pa.Field]) -> list[pa.Field]:
@@ -167,7 +195,7 @@ def _hint_type(t: Type) -> pa.DataType | None:
     if isinstance(t, inf.List):
         item = _hint_type(t.item)
         return pa.list_(item) if item is not None else None
-    if t in (inf.BOOL, inf.INT, inf.FLOAT, inf.STRING):
+    if t in (inf.BOOL, inf.INT, inf.WIDE_INT, inf.FLOAT, inf.STRING):
         return inf.arrow_type(t)
     return None
 
@@ -225,13 +253,13 @@ def _fast(
         ]
     )
     t = _our_type(table.schema)
-    if inf.depth(t) > inf.MAX_DEPTH or _lossy_floats(table, t):
+    if inf.depth(t) > inf.MAX_DEPTH or (_lossy_floats(table, t) and _LONG_INTEGER.search(text)):
         return None
     try:
         table = _typed_times(table, times)
     except _Mixed:
         return None  # some strings are times, some not: the exact reader types the conflict
-    return JsonChunk(table, _our_type(table.schema), None)
+    return JsonChunk(table, _read_type(table), None)
 
 
 class _Mixed(Exception):
@@ -349,8 +377,14 @@ def _strings_for_times(dt: pa.DataType) -> pa.DataType:
     return dt
 
 
+_LONG_INTEGER = re.compile(rb"(?<![0-9.eE])[0-9]{16,}(?![0-9.eE])")
+"""An integer literal of 16 digits or more: only such a one can be beyond 2**53 (a double
+that large in a float column is then checked by the exact reader)."""
+
+
 def _lossy_floats(table: pa.Table, t: Struct) -> bool:
-    """True when a float column holds a value that may have been an integer beyond 64 bits."""
+    """True when a float column holds a value that may have been an integer pyarrow rounded
+    (beyond 2**53): the exact reader types it (beside a float, JSON)."""
 
     def walk(arr: pa.Array, typ: Type) -> bool:
         if typ == inf.FLOAT:
@@ -452,7 +486,7 @@ def _encodable(t: Type) -> bool:
     if isinstance(t, inf.List):
         return _encodable(t.item)
     # Not timestamps: JSON text keeps a time as written, so it comes from the record's text.
-    return t in (inf.BOOL, inf.INT, inf.STRING, NULL)
+    return t in (inf.BOOL, inf.INT, inf.WIDE_INT, inf.STRING, NULL)
 
 
 def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Names) -> pa.Array:
@@ -462,7 +496,7 @@ def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Na
         return pa.nulls(len(arr), target)
     # A string becoming JSON keeps its Arrow type but not its text ("a" -> "\"a\""), at any
     # depth (a list of strings becoming a list of JSON): only the same type passes as it is.
-    if arr.type == target and src == dst:
+    if arr.type == target and inf.plain(src) == dst:
         return arr
     if dst == JSON:
         if src == JSON:

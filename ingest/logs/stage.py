@@ -1374,13 +1374,17 @@ class _Stage:
             self.used_keys.append(keys)
         if keys and self.time_label is None:
             self.time_label = "+".join(keys)
-        if keys and not self.fixed_time:
+        if not self.fixed_time and (
+            keys or (batch.is_json and any(batch.type.get(k) is not None for k in TIME_FIELDS))
+        ):
+            # A time field only null so far still gives the table its event time columns;
+            # which field it is, the first record with a value decides.
             self.has_time = True
 
     def _time_keys(self, batch: _Batch) -> tuple[str, ...]:
         """The fields the batch's event time is read from: ``--time-field``; else a text
         format's own (a preset's time, or groups named like a time, any case: ``date`` and
-        ``time`` together); else the first of :data:`TIME_FIELDS` among the JSON keys."""
+        ``time`` together); else the JSON field :func:`_first_time_key` finds."""
         if self.time_keys is not None:
             return self.time_keys
         if not batch.is_json and batch.text is not None:
@@ -1391,8 +1395,7 @@ class _Stage:
             if "date" in groups and "time" in groups:
                 return (groups["date"], groups["time"])
             return next(((groups[k],) for k in TIME_FIELDS if k in groups), ())
-        keys = {k for k, _ in batch.type.fields}
-        found = next((k for k in TIME_FIELDS if k in keys), None)
+        found = _first_time_key(batch)
         if found is not None:
             self.time_keys = (found,)  # JSON: the first key found stays the event time
             return self.time_keys
@@ -2033,6 +2036,36 @@ class _Prefetch:
             self._thread.join()
 
 
+def _first_time_key(batch: _Batch) -> str | None:
+    """The JSON event time field of the batch's first record holding a value in one of
+    :data:`TIME_FIELDS` (of several in that record, the first in that list); None when no
+    record has one. Decided by the record, never by which keys a chunk holds: that
+    depended on where the file was cut into chunks, and a key only ever null won."""
+    keys = {k for k, _ in batch.type.fields}
+    firsts: dict[str, int] = {}
+    for k in TIME_FIELDS:
+        if k not in keys:
+            continue
+        if batch.values is not None:
+            at = next(
+                (
+                    i
+                    for i, v in enumerate(batch.values)
+                    if isinstance(v, dict) and v.get(k) is not None
+                ),
+                -1,
+            )
+        elif k in batch.table.column_names:
+            at = pc.index(pc.is_valid(batch.table.column(k)), TRUE).as_py()
+        else:
+            at = -1
+        if at >= 0:
+            firsts[k] = at
+    if not firsts:
+        return None
+    return min(firsts, key=lambda k: (firsts[k], TIME_FIELDS.index(k)))
+
+
 def _runs(dates: pa.Array) -> list[tuple[int, int, str | None]] | None:
     """``(start, end, date)`` for each run of equal dates, or None when there are too many."""
     values = dates.cast(pa.int32())
@@ -2103,9 +2136,10 @@ def _find_column(
 def _changed_paths(
     old: Type | None, new: Type, path: tuple[str, ...] = ()
 ) -> dict[tuple[str, ...], tuple[Type | None, Type]]:
-    """Every path whose type differs, including each path inside a new subtree."""
+    """Every path whose type differs, including each path inside a new subtree (an int that
+    became a wide int is no change: both are int64 columns)."""
     out: dict[tuple[str, ...], tuple[Type | None, Type]] = {}
-    if path and old != new and new != NULL:
+    if path and old != new and new != NULL and (old is None or inf.plain(old) != inf.plain(new)):
         out[path] = (old, new)
     if isinstance(new, Struct):
         o = old if isinstance(old, Struct) else None
@@ -2166,11 +2200,13 @@ def _type_steps(
     with the line that forced it; stops once the column has its ``final`` type."""
     steps: list[tuple[Type, int]] = []
     current: Type = NULL
+    seen: Type = NULL  # not storable(): a wide int then a float is JSON, not a float
     for value, line in records:
         if value is None:
             continue
         for found in inf.value_at(value, path):
-            merged = inf.storable(inf.merge(current, inf.type_of(found)))
+            seen = inf.merge(seen, inf.type_of(found))
+            merged = inf.storable(seen)
             if merged != current:
                 steps.append((merged, line))
                 current = merged

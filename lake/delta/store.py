@@ -530,10 +530,14 @@ class DeltaStore:
             for i, value in enumerate(values):
                 partitions[i][column] = read_text(value)
         schema = _schema_of(dt)
+        physical_names = _physical_names(schema)
         logged = {}
         columns = set(actions.column_names)
         for f in schema:
-            low, high = f"min.{f.name}", f"max.{f.name}"
+            # The log keys statistics by a column's name in the data files: under column
+            # mapping another column's logical name may be this one's physical name.
+            stored = physical_names.get(f.name, f.name)
+            low, high = f"min.{stored}", f"max.{stored}"
             if {low, high} <= columns and pa.types.is_timestamp(f.type) and f.type.tz:
                 logged[f.name] = (
                     actions.column(low).combine_chunks(),
@@ -560,7 +564,7 @@ class DeltaStore:
             schema=schema,
             partition_columns=partition_columns,
             files=files,
-            physical_names=_physical_names(schema),
+            physical_names=physical_names,
         )
 
     def _deletion_vectors(self, version: int) -> dict[str, DeletionVector]:

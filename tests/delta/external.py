@@ -166,6 +166,70 @@ def column_mapped(uri: str, options: dict[str, str], *, mode: str = "name") -> p
     return pa.concat_tables([first, second])
 
 
+def swapped_names(uri: str, options: dict[str, str]) -> pa.Table:
+    """Column mapping turned on for a table written without it, then two columns' names
+    swapped (as Spark's ``ALTER TABLE ... SET TBLPROPERTIES ('delta.columnMapping.mode' =
+    'name')`` and three ``RENAME COLUMN``s write it): each column keeps its old name as its
+    physical name. Written as ``late`` (times in the 2020s) and ``early`` (the 2030s), then
+    swapped: the column ``early`` (the 2020s) is stored under the name ``late``, and the
+    file statistics under ``late`` (keyed by physical names, as the protocol says) are its
+    own, not those of the column now called ``late``. Two files (versions 0 and 1), one row
+    each; version 3 renames. Returns every row under its final (logical) names."""
+    rows = []
+    for i, year in enumerate((2020, 2021)):
+        early = datetime(year, 1, 1, tzinfo=UTC)
+        late = datetime(year + 10, 1, 1, tzinfo=UTC)
+        written = pa.table(
+            {
+                "id": pa.array([i], pa.int64()),
+                "late": pa.array([early], pa.timestamp("us", "UTC")),
+                "early": pa.array([late], pa.timestamp("us", "UTC")),
+            }
+        )
+        write_deltalake(uri, written, mode="append", storage_options=options)
+        rows.append(written.rename_columns(["id", "early", "late"]))
+    metadata = next(a["metaData"] for a in read_log_entry(uri, options, 0) if "metaData" in a)
+    schema = json.loads(metadata["schemaString"])
+    for i, column in enumerate(schema["fields"], start=1):
+        column["metadata"] = {
+            "delta.columnMapping.id": i,
+            "delta.columnMapping.physicalName": column["name"],
+        }
+    metadata = {
+        **metadata,
+        "schemaString": json.dumps(schema),
+        "configuration": {
+            **(metadata.get("configuration") or {}),
+            "delta.columnMapping.mode": "name",
+            "delta.columnMapping.maxColumnId": str(len(schema["fields"])),
+        },
+    }
+    now = int(time.time() * 1000)
+    write_log_entry(
+        uri,
+        options,
+        2,
+        [
+            {"commitInfo": {"timestamp": now, "operation": "SET TBLPROPERTIES"}},
+            {"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}},
+            {"metaData": metadata},
+        ],
+    )
+    swap = {"early": "late", "late": "early"}
+    for column in schema["fields"]:
+        column["name"] = swap.get(column["name"], column["name"])
+    write_log_entry(
+        uri,
+        options,
+        3,
+        [
+            {"commitInfo": {"timestamp": now + 1, "operation": "RENAME COLUMN"}},
+            {"metaData": {**metadata, "schemaString": json.dumps(schema)}},
+        ],
+    )
+    return pa.concat_tables(rows).select(["id", "early", "late"])
+
+
 def widened(uri: str, options: dict[str, str]) -> pa.Table:
     """Type widening (the ``typeWidening`` feature, as Spark's ``ALTER TABLE ... CHANGE
     COLUMN`` writes it): two files with ``n`` an int (versions 0 and 1), the column widened

@@ -217,6 +217,33 @@ def test_column_mapping_by_name_reads_every_column_under_its_name_before_and_aft
     ]
 
 
+def test_a_time_filter_on_a_column_mapped_table_skips_files_by_the_columns_own_statistics(
+    lk, where
+):
+    """The log keys file statistics by physical names. After two columns' names were swapped
+    under column mapping, ``late``'s statistics are under the name ``early``, which is the
+    other column's logical name: skipping files by logical names read ``early``'s range (the
+    2020s) for ``late`` and dropped every row of ``WHERE late >= 2030``, without error."""
+    uri, options = where("swapped")
+    written = external.swapped_names(uri, options)
+    lk.register_table("ext.swapped", uri)
+    assert _rows(_lake_read(lk, "ext.swapped", 3), ["early", "late"]) == _rows(
+        written, ["early", "late"]
+    )
+    assert _rows(_kernel_read(lk, uri, 3), ["early", "late"]) == _rows(written, ["early", "late"])
+    for column, bound, ids in (
+        ("late", "2030-01-01", [0, 1]),
+        ("late", "2031-01-01", [1]),
+        ("early", "2021-01-01", [1]),
+        ("early", "2030-01-01", []),
+    ):
+        found = lk.sql(
+            f"SELECT id FROM ext.swapped WHERE {column} >= TIMESTAMPTZ '{bound} 00:00:00+00' "
+            "ORDER BY id"
+        )
+        assert [r["id"] for r in found.rows()] == ids, (column, bound)
+
+
 @pytest.mark.parametrize(
     "build,feature",
     [

@@ -607,6 +607,25 @@ def test_errors_point_into_the_users_query(lk, tmp_path):
         lk.materialize(from_="ghost@1", out=tmp_path / "ghost")
 
 
+def test_a_column_parquet_cannot_hold_is_refused_in_one_sentence_naming_it(lk, tmp_path):
+    """An INTERVAL (or a UNION) column reached pyarrow's Parquet writer and came out as its
+    bare ArrowNotImplementedError, a traceback at the command line; it is the query's to
+    fix (cast it), and the lake says so before writing anything."""
+    _fill(lk)
+    with pytest.raises(QueryInvalid, match="'gap' .*INTERVAL.*Parquet.*cast") as raised:
+        lk.materialize(
+            "gaps",
+            sql="SELECT user_id, INTERVAL 1 DAY AS gap FROM web.events",
+            out=tmp_path / "gaps",
+        )
+    assert str(raised.value).count(". ") == 0
+    with pytest.raises(QueryInvalid, match="'u' "):
+        lk.materialize(
+            "unions", sql="SELECT union_value(a := 1) AS u FROM web.events", out=tmp_path / "u"
+        )
+    assert not list((tmp_path / "gaps").glob("*.parquet"))
+
+
 def test_the_command_line_materializes_rebuilds_and_reports_a_cache_hit(cli, lk, tmp_path):
     _fill(lk)
     out = str(tmp_path / "churn")

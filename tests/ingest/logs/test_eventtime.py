@@ -120,6 +120,25 @@ def test_a_year_less_time_takes_the_year_given_or_the_files_year_with_rollover()
     ]
 
 
+def test_a_preset_reads_the_fractions_its_pattern_takes_whatever_the_lines_beside_them():
+    """The log4j preset's pattern takes 1 to 9 fraction digits after a comma or a dot; a
+    time with 7 to 9 after a dot got no event time ("matches no time format") when the
+    first of the preset's formats (the comma's) did not read every line of the chunk."""
+    from ingest.logs.textlogs import PRESETS
+
+    rules = time_rules(time_format=list(PRESETS["log4j"].time_formats))
+    found = _times(
+        ["2024-01-01 00:00:00,5", "2024-01-01 00:00:00.123456789", "2024-01-01T00:00:00.1234567"],
+        rules,
+    )
+    assert found.times.to_pylist() == [
+        datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC),
+    ]
+    assert found.counts == {}
+
+
 def test_time_formats_are_tried_in_order_and_only_they():
     rules = time_rules(time_format=["%d.%m.%Y %H:%M", "%Y%m%d"])
     found = _times(["09.06.2017 20:10", "20170610", "2017-06-11T00:00:00Z"], rules)
@@ -155,6 +174,10 @@ def test_bad_time_options_are_refused_in_one_sentence(kw, message):
         (["2016/12/19 16:00:01"], "%Y/%m/%d %H:%M:%S"),
         (["2024-01-21 10:00:00", "2024-01-21T10:00:00.5"], "iso8601"),
         (["17/May/2015:10:05:03 +0200"], "%d/%b/%Y:%H:%M:%S %z"),
+        # %f reads 1 to 9 digits (log4j2/logback write nanoseconds), cut to microseconds
+        (["2015-10-18 18:01:47.123456789", "2015-10-18 18:01:47.1234567"], "%Y-%m-%d %H:%M:%S.%f"),
+        (["2015-10-18 18:01:47,999999999"], "%Y-%m-%d %H:%M:%S,%f"),
+        (["Thu Jun 27 06:58:09.123456789 2019"], "%a %b %d %H:%M:%S.%f %Y"),
     ],
 )
 def test_a_column_every_value_of_which_one_format_reads_gets_the_same_instants(values, fmt):

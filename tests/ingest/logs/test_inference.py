@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from ingest.logs import inference as inf
-from ingest.logs.inference import BOOL, FLOAT, INT, JSON, NULL, STRING, List, Struct
+from ingest.logs.inference import BOOL, FLOAT, INT, JSON, NULL, STRING, WIDE_INT, List, Struct
 
 
 def s(**fields: inf.Type) -> Struct:
@@ -27,6 +27,11 @@ def s(**fields: inf.Type) -> Struct:
         (JSON, INT, JSON),
         (List(INT), List(FLOAT), List(FLOAT)),
         (List(NULL), List(STRING), List(STRING)),
+        (INT, WIDE_INT, WIDE_INT),
+        (WIDE_INT, INT, WIDE_INT),
+        (WIDE_INT, FLOAT, JSON),
+        (FLOAT, WIDE_INT, JSON),
+        (List(WIDE_INT), List(FLOAT), List(JSON)),
     ],
 )
 def test_merge_widens_by_the_written_rules(a, b, expected):
@@ -51,7 +56,32 @@ def test_null_never_decides_a_type_and_typeless_fields_are_null_columns():
 def test_type_of_values_marks_numbers_beyond_64_bits_as_json():
     v, err = inf.parse_json_line('{"a": 9223372036854775807, "b": 9223372036854775808, "c": 1e400}')
     assert err is None
-    assert inf.type_of(v) == s(a=INT, b=JSON, c=JSON)
+    assert inf.plain(inf.type_of(v)) == s(a=INT, b=JSON, c=JSON)
+    assert inf.type_of(v).get("a") == WIDE_INT  # an int64 no double holds
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(2**53, INT), (-(2**53), INT), (2**53 + 1, WIDE_INT), (-(2**53) - 1, WIDE_INT)],
+)
+def test_an_int_beyond_2_53_is_a_wide_int_stored_as_int64(value, expected):
+    assert inf.type_of(value) == expected
+    assert inf.arrow_type(expected) == pa.int64()
+    assert inf.type_changes(INT, expected) == []  # no drift: the column is int64 either way
+
+
+def test_the_fast_and_the_exact_json_reader_type_wide_ints_alike():
+    from ingest.logs.jsonl import exact, parse_records
+
+    for sample in (
+        ['{"a": 9007199254740993, "b": {"c": [1, -9007199254740993]}}', '{"a": 1}'],
+        ['{"a": 9007199254740993}', '{"a": 1.5}'],
+    ):
+        fast = parse_records(pa.array(sample), ("\n".join(sample) + "\n").encode())
+        slow = exact(sample, {})
+        assert fast.type == slow.type
+        assert fast.table.to_pylist() == slow.table.to_pylist()
+    assert slow.type.get("a") == JSON
 
 
 def test_type_of_caps_nesting_with_json_text():

@@ -127,6 +127,30 @@ def test_any_sequence_of_appends_and_ingests_gives_the_records_one_ingest_would(
     assert _rows(lk, "app.grown").select(["n", "msg", *DATA_COLUMNS]).to_pylist() == expected
 
 
+@pytest.mark.parametrize("start", [b'{"a":1', b"{", b'{"a":12}\r'])
+def test_a_file_first_read_shorter_than_a_compression_header_never_splits_a_record(
+    lk, tmp_path, start
+):
+    """A file whose first ingest saw fewer bytes than the 10 that tell a compressed stream
+    from plain text (a log just created, its first line half written): the bytes of that
+    part were held back undecided, so the ingest of the grown file did not see that its
+    last line was unfinished and read the rest as a line of its own ('{"a":1' then '2}',
+    both failed, where the file holds {"a":12})."""
+    path = tmp_path / "new.jsonl"
+    whole = b'{"a":12}\r\n{"a":2}\r\n'
+    path.write_bytes(start)
+    lk.ingest_logs("app.new", str(path))
+    _grow(path, whole[len(start) :])
+
+    lk.ingest_logs("app.new", str(path))
+
+    rows = _rows(lk, "app.new")
+    assert rows.column("_line").to_pylist() == [1, 2]
+    assert rows.column("a").to_pylist() == [12, 2]
+    assert rows.column("_raw").to_pylist() == ['{"a":12}', '{"a":2}']
+    assert rows.column("_error").null_count == 2
+
+
 def test_a_growing_file_with_lone_cr_endings_never_splits_a_record(lk, tmp_path):
     path = tmp_path / "mac.log"
     path.write_bytes(b"alpha\rbeta\rgam")

@@ -351,6 +351,79 @@ def test_a_type_change_past_line_30000_is_kept_and_shows_in_the_drift_ledger(lk,
     assert found["code"]["source"] == Path(log).resolve().as_uri()
 
 
+# 2**53 + 1: the first integer a double cannot hold (it reads back as 2**53).
+_WIDE = 9_007_199_254_740_993
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # One chunk, the wide int and the float on neighbouring lines (both readers).
+        [{"n": _WIDE}, {"n": 1.5}],
+        [{"n": 1.5}, {"n": _WIDE}],
+        [{"ctx": {"n": _WIDE}}, {"ctx": {"n": 1.5}}],
+        [{"ns": [_WIDE, 2]}, {"ns": [1.5]}],
+        # Thousands of lines apart: the int read in an early chunk, the float in a later one.
+        [{"n": _WIDE + i} for i in range(6_000)] + [{"n": 0.5}],
+    ],
+    ids=["int-first", "float-first", "in-struct", "in-list", "chunks-apart"],
+)
+def test_an_integer_no_double_holds_meeting_a_float_keeps_every_digit(
+    lk, tmp_path, monkeypatch, lines
+):
+    """int and float widen to float only when the float holds every int exactly: an
+    integer beyond 2**53 beside a float makes the column json (as one beyond 64 bits does),
+    never a double that silently reads 9007199254740992 for 9007199254740993."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    log = _write(tmp_path / "wide.jsonl", [json.dumps(r) + "\n" for r in lines])
+
+    report = lk.ingest_logs("app.wide", log)
+
+    assert (report.records_read, report.records_failed) == (len(lines), 0)
+    rows = _rows(lk, "app.wide").sort_by("_line")
+    key = next(iter(lines[0]))
+    stored = [{key: _decoded(v)} for v in rows.column(key).to_pylist()]
+    assert stored == lines
+    assert repr(stored) == repr(lines)  # 1.5 stays a float, every int an int
+    if key == "n":  # a new struct or list is one "added" entry in its final type
+        drift = [(d["change"], d["new_type"]) for d in report.drift]
+        assert drift[-1] == ("conflict", "json"), drift
+
+
+def test_an_integer_no_double_holds_appended_to_a_float_column_keeps_every_digit(lk, tmp_path, cli):
+    """A float column meeting an integer beyond 2**53 in a later ingest becomes json (its
+    rows rewritten as their JSON text in the same commit), as in one file: not a double
+    that reads 9007199254740992."""
+    floats = _write(tmp_path / "a.jsonl", [json.dumps({"n": 2.5}) + "\n"])
+    wide = _write(tmp_path / "b.jsonl", [json.dumps({"n": _WIDE}) + "\n"])
+
+    lk.ingest_logs("app.widened", floats)
+    lk.ingest_logs("app.widened", wide)
+
+    rows = _rows(lk, "app.widened").sort_by("_source")
+    assert [_decoded(v) for v in rows.column("n").to_pylist()] == [2.5, _WIDE]
+    ledger = cli("schema", "app.widened", "--history", "--output", "json").json()["history"]
+    assert [(c["change"], c["new_type"], c["version"]) for c in ledger] == [
+        ("added", "double", 0),
+        ("conflict", "json", 1),
+    ]
+
+
+def _decoded(value: object) -> object:
+    """A stored value as the JSON it was: a json column's text read back, at any depth."""
+    if isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
+
+
 def test_ingest_logs_from_the_command_line_reports_counts(cli, tmp_path):
     log = _write(
         tmp_path / "x.log",

@@ -561,3 +561,39 @@ def test_a_small_file_staged_on_one_thread_gives_the_rows_threads_give(tmp_path,
     differ = [c for c in names if seen[0][0][c] != seen[1][0][c]]
     assert differ == []
     assert seen[0][1:] == seen[1][1:]
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 32_768])
+def test_the_json_time_field_is_the_first_records_whatever_the_chunks_and_null_only_keys(
+    tmp_path, monkeypatch, chunk_bytes
+):
+    """Without --time-field, a JSON file's event time field is the first of timestamp,
+    time, @timestamp, ts that the first record with one holds a value in. It was the first
+    among the keys of the first chunk: one record at line 2,501 with a 'timestamp' beside
+    its 'time' made a file read as one chunk take 'timestamp', and 2,999 of 3,000 records
+    got no event time; read in 32 KiB chunks, the same file took 'time'. A logger writing
+    '"timestamp": null' in every record took the null field likewise."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(ingest.sources, "READ_BLOCK", chunk_bytes)
+        monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", chunk_bytes)
+    lines = [
+        json.dumps({"time": f"2024-01-01T00:00:{i % 60:02d}Z", "n": i, "pad": "x" * 50})
+        for i in range(3000)
+    ]
+    lines[2500] = json.dumps(
+        {"time": "2024-01-01T00:00:00Z", "timestamp": "2023-06-01T00:00:00Z", "n": 2500}
+    )
+    odd = write_lines(tmp_path / "odd.jsonl", lines)
+    nulls = write_lines(
+        tmp_path / "nulls.jsonl",
+        [json.dumps({"timestamp": None, "time": "2024-01-02T00:00:00Z", "n": i}) for i in range(3)],
+    )
+
+    for path, n in ((odd, 3000), (nulls, 3)):
+        staged = stage(tmp_path, [path])
+        assert staged.time_field == "time"
+        assert rows(staged).column("_event_time").null_count == 0
+        assert staged.staged.rows == n
