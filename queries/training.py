@@ -649,7 +649,11 @@ def materialize(
     try:
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(
-            catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
+            catalog,
+            name,
+            prepared.sql,
+            [(str(r["table"]), int(r["version"])) for r in prepared.references()],
+            rule,
         )
         if previous is not None:
             if registered is None:
@@ -878,22 +882,26 @@ def _registered_with_same_inputs(
     catalog: Catalog | CatalogReader,
     name: str,
     sql: str,
-    inputs: Sequence[tuple[str, int]],
+    references: Sequence[tuple[str, int]],
     rule: SplitRule | None,
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions
-    (``(table, version)`` pairs) and split by the same rule."""
-    wanted = sorted(set(inputs))
+    """The registered version of ``name`` made by the same SQL, each lake table reference
+    (``(table, version)`` pairs in the order of the text) reading the same version, and
+    split by the same rule. The set of versions read is not enough: a table read at two
+    versions by clauses of their own and once more without one reads the same two versions
+    whichever of them that reference is pinned to (by ``--as-of`` or not), and gives other
+    rows."""
+    wanted = [(table, version) for table, version in references]
     recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
     if recorded_sets is None:
         from catalog.registry import training_sets
 
         recorded_sets = training_sets(full_catalog(catalog), name)
     for candidate in reversed(recorded_sets):
-        recorded = sorted(
-            (str(i.get("table")), int(i.get("version", -1)))
-            for i in candidate.manifest.get("inputs", [])
-        )
+        recorded = [
+            (str(r.get("table")), int(r.get("version", -1)))
+            for r in candidate.manifest.get("references") or ()
+        ]
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
@@ -924,7 +932,7 @@ def _quick_cache_hit(
     resolver = Resolver(catalog, storage)
     resolver.look_up(statement.tables)
     travel = _as_of(statement, resolver, moment) if moment is not None else {}
-    pins: list[tuple[str, int]] = []
+    pins: list[tuple[int, str, int]] = []
     for index, ref in enumerate(statement.tables):
         table = resolver.lake_name(ref)
         clause = travel.get(index, ref.time_travel)
@@ -938,8 +946,9 @@ def _quick_cache_hit(
             _, version = resolver.version(table, clause, where="", evaluate=_no_evaluation)
         except LakeError:
             return None
-        pins.append((str(table), version))
-    registered = _registered_with_same_inputs(catalog, name, order.text, pins, rule)
+        pins.append((ref.start, str(table), version))
+    in_text_order = [(table, version) for _, table, version in sorted(pins)]
+    registered = _registered_with_same_inputs(catalog, name, order.text, in_text_order, rule)
     if registered is None or (previous.name, previous.version) != (
         registered.name,
         registered.version,
