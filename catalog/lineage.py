@@ -362,6 +362,9 @@ class Lineage:
         nodes: list[TableVersionNode] = []
         for table_id, version in consumed:
             nodes.append(self._contributions(table_id, names[table_id], version, history[table_id]))
+        reported = self._reported_writers(session, consumed)
+        for (table_id, _), node in zip(consumed, nodes, strict=True):
+            node.data_from = _with_reported_writers(node.data_from, reported.get(table_id, {}))
         run_ids = sorted({c.run.run_id for n in nodes for c in n.data_from if c.run is not None})
         runs, counts, upstream = self._runs_of(session, run_ids)
         listed = self._sources_of(session, run_ids, counts)
@@ -451,6 +454,34 @@ class Lineage:
                 ContributionNode(v, row.committed_at, row.operation, row.rows_added, placeholder)
             )
         return node
+
+    def _reported_writers(
+        self, session: Session, consumed: Sequence[tuple[int, int]]
+    ) -> dict[int, dict[int, list[str]]]:
+        """The runs with an output edge on each version up to the consumed one, per table
+        (table id -> version -> run ids): the lake's own runs, and runs reported through
+        OpenLineage as writing the version (another engine's commit has no lake run), which
+        impact follows downstream and the audit must name upstream."""
+        newest: dict[int, int] = {}
+        for table_id, version in consumed:
+            newest[table_id] = max(version, newest.get(table_id, version))
+        found: dict[int, dict[int, list[str]]] = {}
+        for table_id, version in newest.items():
+            rows = session.execute(
+                select(m.TableVersion.version, m.LineageEdge.run_id)
+                .join(m.LineageEdge, m.LineageEdge.table_version_id == m.TableVersion.id)
+                .where(
+                    m.TableVersion.table_id == table_id,
+                    m.TableVersion.version <= version,
+                    m.LineageEdge.direction == "output",
+                )
+                .order_by(m.TableVersion.version, m.LineageEdge.run_id)
+            )
+            for v, run_id in rows:
+                runs = found.setdefault(table_id, {}).setdefault(v, [])
+                if run_id not in runs:
+                    runs.append(run_id)
+        return found
 
     def _runs_of(
         self, session: Session, run_ids: Sequence[str]
@@ -993,6 +1024,31 @@ def _ranges(values: Sequence[int]) -> list[tuple[int, int]]:
         else:
             found.append((value, value))
     return found
+
+
+def _with_reported_writers(
+    data_from: Sequence[ContributionNode], writers: Mapping[int, Sequence[str]]
+) -> list[ContributionNode]:
+    """Each contribution once per run that wrote its version: the run that committed it
+    first, then every other run with an output edge on it (one reported through
+    OpenLineage); a version no run is known to have written keeps its one entry."""
+    out: list[ContributionNode] = []
+    for contribution in data_from:
+        committed = contribution.run.run_id if contribution.run is not None else None
+        others = [r for r in writers.get(contribution.version, ()) if r != committed]
+        if committed is not None or not others:
+            out.append(contribution)
+        for run_id in others:
+            out.append(
+                ContributionNode(
+                    contribution.version,
+                    contribution.committed_at,
+                    contribution.operation,
+                    contribution.rows_added,
+                    RunNode(run_id, "", "", "", contribution.committed_at, None, None),
+                )
+            )
+    return out
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:

@@ -456,3 +456,64 @@ def test_a_rewrite_of_some_rows_carries_the_rest_and_only_a_whole_table_replace_
     assert carries_data("WRITE")  # Delta's replaceWhere, deltalake's predicate overwrite
     assert not carries_data("REPLACE TABLE AS SELECT")
     assert not carries_data("EXTRACT OVERWRITE") and not carries_data("TRUNCATE")
+
+
+def _reported(lk, run_id: str, job: str, inputs: list[dict], outputs: list[dict]) -> None:
+    from datetime import UTC, datetime
+
+    for state in ("START", "COMPLETE"):
+        lk.record_lineage(
+            {
+                "eventType": state,
+                "eventTime": datetime.now(UTC).isoformat(),
+                "producer": "https://example.com/spark",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": run_id},
+                "job": {"namespace": "spark", "name": job},
+                "inputs": inputs,
+                "outputs": outputs,
+            }
+        )
+
+
+def test_audit_names_the_run_openlineage_reported_as_writing_a_version_as_impact_does(
+    backend, lk, tmp_path
+):
+    """Another engine writes a Delta table the lake registered and reports its run through
+    OpenLineage (read s3://raw/batch-17.csv, wrote spark.t version 0). Impact of that file
+    reached the model trained on spark.t@0, but the model's audit said of spark.t@0 "no run
+    recorded" and listed no source: the audit read only the run that committed a version
+    (none, for another engine's commit), not the runs that reported writing it."""
+    import uuid
+
+    from deltalake import write_deltalake
+
+    options = lk.storage.delta_options()
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
+    else:
+        uri = str(tmp_path / "spark" / "t")
+    write_deltalake(uri, _labels(0, 3), storage_options=options)
+    lk.register_table("spark.t", uri)
+    run_id = "0191d7a0-0000-7000-8000-00000000cafe"
+    version_facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "0"}}
+    _reported(
+        lk,
+        run_id,
+        "load_t",
+        [{"namespace": "s3://raw", "name": "batch-17.csv"}],
+        [{"namespace": "lake", "name": "spark.t", "facets": version_facet}],
+    )
+    lk.materialize("s", sql="SELECT user_id FROM spark.t", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+
+    impact = lk.impact(source="batch-17.csv").to_json()
+    assert [m["name"] for m in impact["models"]] == ["m"]
+    audit = lk.audit("m").to_json()
+    (table,) = audit["training_set"]["inputs"]
+    assert (table["table"], table["version"]) == ("spark.t", 0)
+    assert [(c["version"], (c["run"] or {}).get("run_id")) for c in table["data_from"]] == [
+        (0, run_id)
+    ]
+    (source,) = table["data_from"][0]["sources"]
+    assert source["name"] == "batch-17.csv"
