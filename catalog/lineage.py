@@ -68,6 +68,10 @@ FilesOf = Callable[[int], frozenset[str]]
 SourcesMode = Literal["auto", "all", "none"]
 AUTO_SOURCES = 2_000
 MAX_DEPTH = 8
+"""Levels of runs above a training set's inputs that an audit lists (its answer is a tree,
+which a DAG of runs feeding each other would make exponential); a run whose own inputs lie
+deeper is marked ``inputs_truncated`` and the audit ``inputs_complete: false``, never cut
+silently. Impact has no such limit: it walks until nothing new is found."""
 _CHUNK = 500
 
 TABLE_NAMESPACE = "lake"
@@ -212,6 +216,8 @@ class ContributionNode:
     """None when the audit lists counts only (see ``Lineage.audit_run_inputs``)."""
     source_count: int = 0
     inputs: list[TableVersionNode] = field(default_factory=list)
+    inputs_truncated: bool = False
+    """The run read lake tables that are not listed: they lie deeper than ``MAX_DEPTH``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -223,6 +229,7 @@ class ContributionNode:
             "source_count": self.source_count,
             "sources": [s.to_json() for s in self.sources] if self.sources is not None else None,
             "inputs": [i.to_json() for i in self.inputs],
+            "inputs_truncated": self.inputs_truncated,
         }
 
 
@@ -256,6 +263,9 @@ class Audit:
     inputs: list[TableVersionNode]
     sources_listed: bool = True
     """False when there were too many sources to list (counts only; ask for all)."""
+    inputs_complete: bool = True
+    """False when some run's lake inputs lie deeper than ``MAX_DEPTH`` levels and are not
+    listed (that run is marked ``inputs_truncated``)."""
 
     def to_json(self) -> dict[str, Any]:
         training_set = dict(self.training_set) if self.training_set else None
@@ -265,6 +275,7 @@ class Audit:
             "model": self.model,
             "training_set": training_set,
             "sources_listed": self.sources_listed,
+            "inputs_complete": self.inputs_complete,
             "rule": RULE,
         }
 
@@ -301,6 +312,7 @@ class Lineage:
         self.catalog = catalog
         self._sources_mode: SourcesMode = "auto"
         self._sources_listed = True
+        self._inputs_complete = True
         self._files_for = files_for
         self._files: dict[int, FilesOf] = {}
         self._tables: dict[int, TableInfo] = {}
@@ -313,6 +325,7 @@ class Lineage:
         from catalog.registry import find_training_set
 
         self._sources_mode = sources
+        self._inputs_complete = True
         training_set = None
         inputs: list[TableVersionNode] = []
         if model.training_set is not None:
@@ -323,12 +336,19 @@ class Lineage:
         model_json["namespace"] = MODEL_NAMESPACE
         model_json["run"] = self._run_json(model.run_id)
         model_json["code_version"] = (model_json["run"] or {}).get("code_version")
-        return Audit(model_json, training_set, inputs, self._sources_listed)
+        return Audit(model_json, training_set, inputs, self._sources_listed, self._inputs_complete)
 
     def audit_training_set(self, training_set: Any, *, sources: SourcesMode = "auto") -> Audit:
         self._sources_mode = sources
+        self._inputs_complete = True
         inputs = self.audit_run_inputs(training_set.run_id)
-        return Audit(None, self._training_set_json(training_set), inputs, self._sources_listed)
+        return Audit(
+            None,
+            self._training_set_json(training_set),
+            inputs,
+            self._sources_listed,
+            self._inputs_complete,
+        )
 
     def audit_run_inputs(self, run_id: str | None, depth: int = 0) -> list[TableVersionNode]:
         """The table versions a run consumed, each with the versions whose data it holds,
@@ -346,8 +366,6 @@ class Lineage:
         return self.catalog.transaction(lambda session: self._audit_inputs(session, run_id, 0))
 
     def _audit_inputs(self, session: Session, run_id: str, depth: int) -> list[TableVersionNode]:
-        if depth > MAX_DEPTH:
-            return []
         consumed = sorted(
             {
                 (r[0], r[1])
@@ -377,7 +395,11 @@ class Lineage:
                 contribution.source_count = counts.get(producer, 0)
                 contribution.sources = listed.get(producer, []) if listed is not None else None
                 if producer in upstream:
-                    contribution.inputs = self._audit_inputs(session, producer, depth + 1)
+                    if depth + 1 > MAX_DEPTH:
+                        contribution.inputs_truncated = True
+                        self._inputs_complete = False
+                    else:
+                        contribution.inputs = self._audit_inputs(session, producer, depth + 1)
         return nodes
 
     def _histories(
@@ -624,7 +646,9 @@ class Lineage:
         pending_sets: set[int] = set()
         pending_models: set[int] = set()
         consumers = self._consumers("source_id", sources) if sources else set()
-        for _ in range(MAX_DEPTH * 4):
+        # Every pass handles one more hop; each run, version, set and model is expanded once,
+        # so the walk ends when a pass finds nothing new, however long the chain.
+        while True:
             produced = self._outputs_of(consumers - run_ids)
             run_ids |= consumers
             for table_id, version in produced.table_versions:

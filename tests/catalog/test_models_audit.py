@@ -517,3 +517,56 @@ def test_audit_names_the_run_openlineage_reported_as_writing_a_version_as_impact
     ]
     (source,) = table["data_from"][0]["sources"]
     assert source["name"] == "batch-17.csv"
+
+
+def test_impact_reaches_a_model_however_many_runs_lie_between_and_audit_says_where_it_stops(
+    lk, cli, tmp_path
+):
+    """A bad file loaded by one reported run into dag.t0, then 34 reported steps each
+    reading dag.tN and writing dag.tN+1, a training set on dag.t34 and a model. Impact of
+    the file walked at most 32 hops and answered "no model", with no error; the audit of
+    the model walked 9 levels up and listed no source beyond them, as if there were none."""
+    steps = 34
+    version_facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "0"}}
+    for i in range(steps + 1):
+        lk.write_table(f"dag.t{i}", pa.table({"id": [i]}))
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-000000000100",
+        "load_raw",
+        [{"namespace": "s3://raw", "name": "bad.csv"}],
+        [{"namespace": "lake", "name": "dag.t0", "facets": version_facet}],
+    )
+    for i in range(steps):
+        _reported(
+            lk,
+            f"0191d7a0-0000-7000-8000-0000000000{i:02d}",
+            f"step{i}",
+            [{"namespace": "lake", "name": f"dag.t{i}", "facets": version_facet}],
+            [{"namespace": "lake", "name": f"dag.t{i + 1}", "facets": version_facet}],
+        )
+    lk.materialize("s", sql=f"SELECT id FROM dag.t{steps}", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+
+    impact = lk.impact(source="bad.csv").to_json()
+    assert [m["name"] for m in impact["models"]] == ["m"]
+    assert {t["table"] for t in impact["table_versions"]} == {f"dag.t{i}" for i in range(35)}
+
+    audit = lk.audit("m").to_json()
+    walked, cut = [], []
+
+    def walk(node: dict) -> None:
+        for contribution in node["data_from"]:
+            walked.append((contribution["run"] or {}).get("job"))
+            if contribution.get("inputs_truncated"):
+                cut.append(node["table"])
+            for upstream in contribution["inputs"]:
+                walk(upstream)
+
+    for table in audit["training_set"]["inputs"]:
+        walk(table)
+    # every level is listed up to the bad file, or the audit says where it stopped
+    assert "load_raw" in walked or (cut and audit["inputs_complete"] is False)
+    if "load_raw" not in walked:
+        tree = cli("audit", "m")
+        assert tree.exit_code == 0 and "upstream is not listed" in tree.stdout
