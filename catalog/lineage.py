@@ -912,7 +912,10 @@ class Lineage:
                     m.Model.version,
                     m.Source.kind,
                     m.Source.name,
+                    m.TrainingSet.location,
+                    m.Run.parameters,
                 )
+                .join(m.Run, m.Run.id == m.LineageEdge.run_id)
                 .outerjoin(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
                 .outerjoin(m.Table, m.Table.id == m.TableVersion.table_id)
                 .outerjoin(m.Namespace, m.Namespace.id == m.Table.namespace_id)
@@ -922,11 +925,30 @@ class Lineage:
                 .where(m.LineageEdge.run_id.in_(chunk))
                 .order_by(m.LineageEdge.id)
             )
-            for run_id, direction, ns, table, version, ts, ts_v, model, model_v, kind, src in rows:
+            for (
+                run_id,
+                direction,
+                ns,
+                table,
+                version,
+                ts,
+                ts_v,
+                model,
+                model_v,
+                kind,
+                src,
+                registered_at,
+                parameters,
+            ) in rows:
                 if table is not None:
                     link = {"kind": "table_version", "name": f"{ns}.{table}", "version": version}
                 elif ts is not None:
                     link = {"kind": "training_set", "name": ts, "version": ts_v}
+                    if direction == "output":
+                        # Where this run wrote the set's files: a copy or a rebuild writes
+                        # them to a folder of its own, not the one the version is recorded at.
+                        out = (parameters or {}).get("out")
+                        link["location"] = str(out) if out else registered_at
                 elif model is not None:
                     link = {"kind": "model", "name": model, "version": model_version(model_v)}
                 else:

@@ -707,7 +707,12 @@ def materialize(
                     "writer": writer_settings(shard_rows),
                 }
                 if registered is not None:
+                    from catalog.registry import record_training_set_written
+
                     manifest = _copy_of(registered, written, base, run_id)
+                    record_training_set_written(
+                        catalog, run_id, registered.name, registered.version
+                    )
                     status = "copied"
                 else:
                     from catalog.registry import register_training_set
@@ -821,6 +826,9 @@ def rebuild(
                     progress=progress,
                 )
                 _compare(manifest, written, split_json)
+                from catalog.registry import record_training_set_written
+
+                record_training_set_written(catalog, run_id, manifest.name, manifest.version)
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise

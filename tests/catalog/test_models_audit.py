@@ -570,3 +570,30 @@ def test_impact_reaches_a_model_however_many_runs_lie_between_and_audit_says_whe
     if "load_raw" not in walked:
         tree = cli("audit", "m")
         assert tree.exit_code == 0 and "upstream is not listed" in tree.stdout
+
+
+def test_impact_names_every_folder_a_training_set_was_written_to_copies_and_rebuilds_too(
+    lk, tmp_path
+):
+    """The same SQL over the same versions into a second folder is a copy of the registered
+    version, and `--from` rebuilds one into any folder: both runs read the bad version and
+    wrote the set's files, but impact said they wrote nothing and named the first folder
+    only, so an auditor purging a bad batch's sets never heard of the other two."""
+    lk.write_table("ml.labels", _labels(0, 4))
+    sql = "SELECT user_id, label FROM ml.labels"
+    lk.materialize("s", sql=sql, out=tmp_path / "first")
+    copied = lk.materialize("s", sql=sql, out=tmp_path / "copy")
+    rebuilt = lk.materialize(from_="s@1", out=tmp_path / "rebuilt")
+    assert (copied.status, rebuilt.status) == ("copied", "rebuilt")
+
+    impact = lk.impact("ml.labels@0").to_json()
+
+    written = sorted(
+        (w["name"], w["version"], w.get("location"))
+        for run in impact["runs"]
+        for w in run["wrote"]
+        if w["kind"] == "training_set"
+    )
+    assert written == sorted(
+        ("s", 1, str(tmp_path / folder)) for folder in ("first", "copy", "rebuilt")
+    )
