@@ -64,11 +64,13 @@ the recorded schema, row count and content hash, or the rebuild fails saying wha
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1130,6 +1132,41 @@ def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
         raise TrainingSetError(
             f"Cannot create the output folder {out}: {error.strerror}."
         ) from error
+    with _folder_lock(out, wait=False):
+        return _clear_folder(out, previous)
+
+
+@contextmanager
+def _folder_lock(out: Path, *, wait: bool) -> Iterator[None]:
+    """An exclusive ``flock`` on the output folder itself, which the kernel lets go when
+    the process dies: held by a writer moving its shards in and writing its manifest
+    (:func:`_install`), and taken without waiting by one about to clear what a dead writer
+    left. A second writer of the same set into the folder took a live writer's journal for
+    a dead one's and deleted the files it was installing; the first then wrote a manifest
+    naming files the folder did not hold.
+
+    Raises:
+        OutputFolderNotEmpty: ``wait`` is false and a live writer is installing there.
+    """
+    import fcntl
+
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise OutputFolderNotEmpty(
+                f"Another writer is moving a training set into {out} now; run this again "
+                f"once it has finished."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _clear_folder(out: Path, previous: Manifest | None) -> Path:
+    """Under the folder's lock: refuse foreign files, clear what a dead writer left (its
+    journal's files, its staging folders), and make this writer's staging folder."""
     # A writer that died installing left a journal: the files it names are the lake's own.
     journal = out / _INSTALLING
     installing = (
@@ -1174,6 +1211,17 @@ def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Ma
     if isinstance(out, RemoteFolder):
         out.install(staging, previous, manifest)
         return
+    with _folder_lock(out, wait=True):
+        # Another writer of the same version may have installed since this one looked: its
+        # files go, or those its manifest lists and this one does not would stay as extra
+        # shards that loaders read.
+        current = _existing_manifest(out)
+        _install_locked(out, staging, current or previous, manifest)
+
+
+def _install_locked(
+    out: Path, staging: Path, previous: Manifest | None, manifest: Manifest
+) -> None:
     journal = out / _INSTALLING
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")
