@@ -110,6 +110,7 @@ from queries.manifest import (
 from queries.outputs import RemoteFolder, is_remote
 from queries.parse import parse_statement, with_syntax_tree
 from queries.resolve import Resolver
+from queries.session import check_result_types
 from queries.shards import (
     DEFAULT_SHARD_ROWS,
     ShardFile,
@@ -470,10 +471,12 @@ def _prepare(
         raise
     prepared = _Prepared(query, order, 0, cursor, spill)
     try:
-        columns = query.run(
-            lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+        described = query.run(
+            lambda rewritten: cursor.execute(rewritten.text).fetchall(),
             edits=((0, 0, "DESCRIBE "), *order.trimmed()),
         )
+        check_result_types([(str(row[0]), str(row[1])) for row in described])
+        columns = len(described)
     except BaseException:
         prepared.close()
         raise

@@ -1292,3 +1292,18 @@ def test_the_same_versions_read_by_other_references_are_another_set_not_a_cache_
     assert [r["version"] for r in manifest["references"]] == [0, 1, 1]
     assert lk.materialize(from_="twice@2", out=tmp_path / "latest").status == "cached"
     assert lk.materialize(from_="twice@1", out=tmp_path / "rebuilt").row_count == 11
+
+
+def test_a_time_with_time_zone_is_refused_not_written_without_its_offset(lk, tmp_path):
+    """DuckDB hands a TIME WITH TIME ZONE to Arrow as a plain time, its offset dropped:
+    10:00+02 and 10:00+05, which DuckDB holds unequal, were both written to the training
+    set (and answered by `lake sql`) as 10:00, with no error."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    sql = "SELECT id, '10:00:00+02'::TIMETZ AS at, '10:00:00+05'::TIMETZ AS other FROM ml.a"
+    with pytest.raises(QueryRefused, match=r"column at .*TIME WITH TIME ZONE.*offset"):
+        lk.materialize("tz", sql=sql, out=tmp_path / "tz")
+    assert lk.training_sets("tz") == []
+    with pytest.raises(QueryRefused, match=r"column at .*TIME WITH TIME ZONE"):
+        lk.sql(sql)
+    cast = "SELECT id, CAST('10:00:00+02'::TIMETZ AS VARCHAR) AS at FROM ml.a"
+    assert lk.sql(cast).table.to_pylist() == [{"id": 1, "at": "10:00:00+02"}]
