@@ -597,3 +597,35 @@ def test_impact_names_every_folder_a_training_set_was_written_to_copies_and_rebu
     assert written == sorted(
         ("s", 1, str(tmp_path / folder)) for folder in ("first", "copy", "rebuilt")
     )
+
+
+def test_a_run_reported_reading_a_training_set_is_downstream_of_its_inputs(lk, tmp_path):
+    """The lake names a training set in OpenLineage as namespace lake.training_sets, name
+    and version (and a model as lake.models): a training job outside the lake that reports
+    reading set s@1 and writing a model to its own registry was recorded as reading an
+    external source named "s", so impact of the bad batch in s@1 never reached that job."""
+    lk.write_table("ml.labels", _labels(0, 4))
+    lk.materialize("s", sql="SELECT user_id, label FROM ml.labels", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+    facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "1"}}
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-0000000000aa",
+        "train_outside",
+        [{"namespace": "lake.training_sets", "name": "s", "facets": facet}],
+        [{"namespace": "mlflow://registry", "name": "models/churn"}],
+    )
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-0000000000bb",
+        "deploy",
+        [{"namespace": "lake.models", "name": "m", "facets": facet}],
+        [{"namespace": "k8s://prod", "name": "churn-service"}],
+    )
+
+    impact = lk.impact("ml.labels@0").to_json()
+
+    jobs = {run["job"]: run for run in impact["runs"]}
+    assert {"train_outside", "deploy"} <= set(jobs)
+    assert jobs["train_outside"]["read"] == [{"kind": "training_set", "name": "s", "version": 1}]
+    assert [w["name"] for w in jobs["deploy"]["wrote"]] == ["churn-service"]
