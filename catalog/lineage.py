@@ -68,6 +68,10 @@ FilesOf = Callable[[int], frozenset[str]]
 SourcesMode = Literal["auto", "all", "none"]
 AUTO_SOURCES = 2_000
 MAX_DEPTH = 8
+"""Levels of runs above a training set's inputs that an audit lists (its answer is a tree,
+which a DAG of runs feeding each other would make exponential); a run whose own inputs lie
+deeper is marked ``inputs_truncated`` and the audit ``inputs_complete: false``, never cut
+silently. Impact has no such limit: it walks until nothing new is found."""
 _CHUNK = 500
 
 TABLE_NAMESPACE = "lake"
@@ -212,6 +216,8 @@ class ContributionNode:
     """None when the audit lists counts only (see ``Lineage.audit_run_inputs``)."""
     source_count: int = 0
     inputs: list[TableVersionNode] = field(default_factory=list)
+    inputs_truncated: bool = False
+    """The run read lake tables that are not listed: they lie deeper than ``MAX_DEPTH``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -223,6 +229,7 @@ class ContributionNode:
             "source_count": self.source_count,
             "sources": [s.to_json() for s in self.sources] if self.sources is not None else None,
             "inputs": [i.to_json() for i in self.inputs],
+            "inputs_truncated": self.inputs_truncated,
         }
 
 
@@ -256,6 +263,9 @@ class Audit:
     inputs: list[TableVersionNode]
     sources_listed: bool = True
     """False when there were too many sources to list (counts only; ask for all)."""
+    inputs_complete: bool = True
+    """False when some run's lake inputs lie deeper than ``MAX_DEPTH`` levels and are not
+    listed (that run is marked ``inputs_truncated``)."""
 
     def to_json(self) -> dict[str, Any]:
         training_set = dict(self.training_set) if self.training_set else None
@@ -265,6 +275,7 @@ class Audit:
             "model": self.model,
             "training_set": training_set,
             "sources_listed": self.sources_listed,
+            "inputs_complete": self.inputs_complete,
             "rule": RULE,
         }
 
@@ -301,6 +312,7 @@ class Lineage:
         self.catalog = catalog
         self._sources_mode: SourcesMode = "auto"
         self._sources_listed = True
+        self._inputs_complete = True
         self._files_for = files_for
         self._files: dict[int, FilesOf] = {}
         self._tables: dict[int, TableInfo] = {}
@@ -313,6 +325,7 @@ class Lineage:
         from catalog.registry import find_training_set
 
         self._sources_mode = sources
+        self._inputs_complete = True
         training_set = None
         inputs: list[TableVersionNode] = []
         if model.training_set is not None:
@@ -323,12 +336,19 @@ class Lineage:
         model_json["namespace"] = MODEL_NAMESPACE
         model_json["run"] = self._run_json(model.run_id)
         model_json["code_version"] = (model_json["run"] or {}).get("code_version")
-        return Audit(model_json, training_set, inputs, self._sources_listed)
+        return Audit(model_json, training_set, inputs, self._sources_listed, self._inputs_complete)
 
     def audit_training_set(self, training_set: Any, *, sources: SourcesMode = "auto") -> Audit:
         self._sources_mode = sources
+        self._inputs_complete = True
         inputs = self.audit_run_inputs(training_set.run_id)
-        return Audit(None, self._training_set_json(training_set), inputs, self._sources_listed)
+        return Audit(
+            None,
+            self._training_set_json(training_set),
+            inputs,
+            self._sources_listed,
+            self._inputs_complete,
+        )
 
     def audit_run_inputs(self, run_id: str | None, depth: int = 0) -> list[TableVersionNode]:
         """The table versions a run consumed, each with the versions whose data it holds,
@@ -346,8 +366,6 @@ class Lineage:
         return self.catalog.transaction(lambda session: self._audit_inputs(session, run_id, 0))
 
     def _audit_inputs(self, session: Session, run_id: str, depth: int) -> list[TableVersionNode]:
-        if depth > MAX_DEPTH:
-            return []
         consumed = sorted(
             {
                 (r[0], r[1])
@@ -362,6 +380,9 @@ class Lineage:
         nodes: list[TableVersionNode] = []
         for table_id, version in consumed:
             nodes.append(self._contributions(table_id, names[table_id], version, history[table_id]))
+        reported = self._reported_writers(session, consumed)
+        for (table_id, _), node in zip(consumed, nodes, strict=True):
+            node.data_from = _with_reported_writers(node.data_from, reported.get(table_id, {}))
         run_ids = sorted({c.run.run_id for n in nodes for c in n.data_from if c.run is not None})
         runs, counts, upstream = self._runs_of(session, run_ids)
         listed = self._sources_of(session, run_ids, counts)
@@ -374,7 +395,11 @@ class Lineage:
                 contribution.source_count = counts.get(producer, 0)
                 contribution.sources = listed.get(producer, []) if listed is not None else None
                 if producer in upstream:
-                    contribution.inputs = self._audit_inputs(session, producer, depth + 1)
+                    if depth + 1 > MAX_DEPTH:
+                        contribution.inputs_truncated = True
+                        self._inputs_complete = False
+                    else:
+                        contribution.inputs = self._audit_inputs(session, producer, depth + 1)
         return nodes
 
     def _histories(
@@ -451,6 +476,34 @@ class Lineage:
                 ContributionNode(v, row.committed_at, row.operation, row.rows_added, placeholder)
             )
         return node
+
+    def _reported_writers(
+        self, session: Session, consumed: Sequence[tuple[int, int]]
+    ) -> dict[int, dict[int, list[str]]]:
+        """The runs with an output edge on each version up to the consumed one, per table
+        (table id -> version -> run ids): the lake's own runs, and runs reported through
+        OpenLineage as writing the version (another engine's commit has no lake run), which
+        impact follows downstream and the audit must name upstream."""
+        newest: dict[int, int] = {}
+        for table_id, version in consumed:
+            newest[table_id] = max(version, newest.get(table_id, version))
+        found: dict[int, dict[int, list[str]]] = {}
+        for table_id, version in newest.items():
+            rows = session.execute(
+                select(m.TableVersion.version, m.LineageEdge.run_id)
+                .join(m.LineageEdge, m.LineageEdge.table_version_id == m.TableVersion.id)
+                .where(
+                    m.TableVersion.table_id == table_id,
+                    m.TableVersion.version <= version,
+                    m.LineageEdge.direction == "output",
+                )
+                .order_by(m.TableVersion.version, m.LineageEdge.run_id)
+            )
+            for v, run_id in rows:
+                runs = found.setdefault(table_id, {}).setdefault(v, [])
+                if run_id not in runs:
+                    runs.append(run_id)
+        return found
 
     def _runs_of(
         self, session: Session, run_ids: Sequence[str]
@@ -593,7 +646,9 @@ class Lineage:
         pending_sets: set[int] = set()
         pending_models: set[int] = set()
         consumers = self._consumers("source_id", sources) if sources else set()
-        for _ in range(MAX_DEPTH * 4):
+        # Every pass handles one more hop; each run, version, set and model is expanded once,
+        # so the walk ends when a pass finds nothing new, however long the chain.
+        while True:
             produced = self._outputs_of(consumers - run_ids)
             run_ids |= consumers
             for table_id, version in produced.table_versions:
@@ -857,7 +912,10 @@ class Lineage:
                     m.Model.version,
                     m.Source.kind,
                     m.Source.name,
+                    m.TrainingSet.location,
+                    m.Run.parameters,
                 )
+                .join(m.Run, m.Run.id == m.LineageEdge.run_id)
                 .outerjoin(m.TableVersion, m.TableVersion.id == m.LineageEdge.table_version_id)
                 .outerjoin(m.Table, m.Table.id == m.TableVersion.table_id)
                 .outerjoin(m.Namespace, m.Namespace.id == m.Table.namespace_id)
@@ -867,11 +925,30 @@ class Lineage:
                 .where(m.LineageEdge.run_id.in_(chunk))
                 .order_by(m.LineageEdge.id)
             )
-            for run_id, direction, ns, table, version, ts, ts_v, model, model_v, kind, src in rows:
+            for (
+                run_id,
+                direction,
+                ns,
+                table,
+                version,
+                ts,
+                ts_v,
+                model,
+                model_v,
+                kind,
+                src,
+                registered_at,
+                parameters,
+            ) in rows:
                 if table is not None:
                     link = {"kind": "table_version", "name": f"{ns}.{table}", "version": version}
                 elif ts is not None:
                     link = {"kind": "training_set", "name": ts, "version": ts_v}
+                    if direction == "output":
+                        # Where this run wrote the set's files: a copy or a rebuild writes
+                        # them to a folder of its own, not the one the version is recorded at.
+                        out = (parameters or {}).get("out")
+                        link["location"] = str(out) if out else registered_at
                 elif model is not None:
                     link = {"kind": "model", "name": model, "version": model_version(model_v)}
                 else:
@@ -993,6 +1070,31 @@ def _ranges(values: Sequence[int]) -> list[tuple[int, int]]:
         else:
             found.append((value, value))
     return found
+
+
+def _with_reported_writers(
+    data_from: Sequence[ContributionNode], writers: Mapping[int, Sequence[str]]
+) -> list[ContributionNode]:
+    """Each contribution once per run that wrote its version: the run that committed it
+    first, then every other run with an output edge on it (one reported through
+    OpenLineage); a version no run is known to have written keeps its one entry."""
+    out: list[ContributionNode] = []
+    for contribution in data_from:
+        committed = contribution.run.run_id if contribution.run is not None else None
+        others = [r for r in writers.get(contribution.version, ()) if r != committed]
+        if committed is not None or not others:
+            out.append(contribution)
+        for run_id in others:
+            out.append(
+                ContributionNode(
+                    contribution.version,
+                    contribution.committed_at,
+                    contribution.operation,
+                    contribution.rows_added,
+                    RunNode(run_id, "", "", "", contribution.committed_at, None, None),
+                )
+            )
+    return out
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:

@@ -4,8 +4,10 @@ A run event from Airflow, Spark, dbt or the ``openlineage-python`` client become
 with the event's ``runId`` as its id; START, RUNNING and COMPLETE/FAIL/ABORT of one
 ``runId`` update the same run. A dataset that is a lake table (namespace ``lake`` and a
 table's name, or a table's storage location) links to one exact table version: the one
-its ``version`` facet names, else the one current at the event's time; other datasets
-become ``external`` sources (``catalog.edges``).
+its ``version`` facet names, else the one current at the event's time. An input named as
+the lake names a training set or model (``lake.training_sets`` / ``lake.models``, a name and
+a version facet of a registered version) links to it. Other datasets become ``external``
+sources (``catalog.edges``).
 
 **Idempotent, and safe at once.** Events of one run may arrive in any order and at the same
 time (a producer's START and COMPLETE racing): the run is inserted if missing (``INSERT ... ON
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from catalog import models as m
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef, add_edges
-from catalog.lineage import TABLE_NAMESPACE
+from catalog.lineage import MODEL_NAMESPACE, TABLE_NAMESPACE, TRAINING_SET_NAMESPACE
 from catalog.tables import TableInfo
 from catalog.versions import VersionInfo
 from lake.core.errors import CommitConflict, LakeError, VersionNotFound
@@ -114,8 +116,16 @@ def record_event(
     parsed = _parse(event)
     tables = _lake_tables(catalog)
     resolved: dict[str, list[tuple[str, SourceRef | TableVersion]]] = {"input": [], "output": []}
+    registered: dict[str, list[tuple[str, int]]] = {"input": [], "output": []}
     for direction, datasets in (("input", parsed.inputs), ("output", parsed.outputs)):
         for dataset in datasets:
+            found_id = _registered(catalog, dataset) if direction == "input" else None
+            if found_id is not None:
+                registered[direction].append(found_id)
+                resolved[direction].append(
+                    (f"{dataset.namespace}/{dataset.name}@{dataset.version}", _NOT_A_SOURCE)
+                )
+                continue
             table = tables.get((dataset.namespace, dataset.name)) or tables.get(
                 ("", _location(dataset.namespace, dataset.name))
             )
@@ -147,10 +157,12 @@ def record_event(
             raise LineageRunOwned(run.id, run.kind, run.job)
         _apply_status(run, parsed)
         for direction in ("input", "output"):
-            wanted = [ref for _, ref in resolved[direction]]
+            wanted = [ref for _, ref in resolved[direction] if ref is not _NOT_A_SOURCE]
             targets = _new_targets(session, run.id, direction, wanted)
             session.flush()  # the run's changes first: the edges refer to it
             add_edges(session.connection(), run.id, direction, targets)
+            for column, row_id in registered[direction]:
+                _add_registered_edge(session, run.id, direction, column, row_id)
         return run.status
 
     status = _record_with_retries(catalog, work)
@@ -160,6 +172,54 @@ def record_event(
         tuple(label for label, _ in resolved["input"]),
         tuple(label for label, _ in resolved["output"]),
     )
+
+
+_NOT_A_SOURCE = SourceRef(kind="external", namespace="", name="")
+"""Stands for a dataset linked to a training set or model in the labels of an answer."""
+
+
+def _registered(catalog: Catalog, dataset: _Dataset) -> tuple[str, int] | None:
+    """The training set or model a dataset names as the lake names them in OpenLineage
+    (namespace ``lake.training_sets`` or ``lake.models``, its name and its version facet):
+    the lake edge's column and row id, or None (then it is an external source, as before).
+    A job outside the lake that reports reading a set the lake made (training a model in its
+    own registry) is then downstream of the set's inputs, as impact must find it."""
+    column = {TRAINING_SET_NAMESPACE: "training_set_id", MODEL_NAMESPACE: "model_id"}.get(
+        dataset.namespace
+    )
+    if column is None or dataset.version is None:
+        return None
+    row = m.TrainingSet if column == "training_set_id" else m.Model
+    version: Any = dataset.version
+    if column == "training_set_id":
+        if not dataset.version.isdigit():
+            return None
+        version = int(dataset.version)
+
+    def work(session: Session) -> int | None:
+        return session.scalar(
+            select(row.id).where(row.name == dataset.name, row.version == version)
+        )
+
+    found = catalog.transaction(work)
+    return (column, found) if found is not None else None
+
+
+def _add_registered_edge(
+    session: Session, run_id: str, direction: str, column: str, row_id: int
+) -> None:
+    """An edge from the run to a training set or model, once (events repeat datasets)."""
+    target = getattr(m.LineageEdge, column)
+    present = session.scalar(
+        select(m.LineageEdge.id).where(
+            m.LineageEdge.run_id == run_id,
+            m.LineageEdge.direction == direction,
+            target == row_id,
+        )
+    )
+    if present is None:
+        session.add(m.LineageEdge(run_id=run_id, direction=direction, **{column: row_id}))
+        session.flush()
 
 
 def _record_with_retries(catalog: Catalog, work: Callable[[Session], str]) -> str:

@@ -146,6 +146,27 @@ def register_training_set(
         return _register_with_retries(catalog, work, name)
 
 
+def record_training_set_written(catalog: Catalog, run_id: str, name: str, version: int) -> None:
+    """Record that ``run_id`` wrote the files of the registered training set ``name@version``
+    into its own folder (a copy of the version, or a rebuild from its manifest): an output
+    edge, as the run that registered it has, so that impact names that run and its folder.
+    Nothing is recorded for a version this catalog does not hold (a rebuild from a manifest
+    alone)."""
+
+    def work(conn: CoreConnection) -> None:
+        found = conn.scalar(
+            select(TRAINING_SETS.c.id).where(
+                TRAINING_SETS.c.name == name, TRAINING_SETS.c.version == version
+            )
+        )
+        if found is not None:
+            conn.execute(
+                insert(EDGES).values(run_id=run_id, direction="output", training_set_id=found)
+            )
+
+    catalog.core_transaction(work)
+
+
 def _add_pins(
     conn: CoreConnection, inputs: Sequence[TableVersion], *, kind: str, owner: str
 ) -> None:

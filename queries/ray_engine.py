@@ -28,8 +28,9 @@ joins of the big table with the small ones that keep the big table's rows apart 
 semi, anti, ASOF, a LEFT JOIN with the big table on the left, a RIGHT JOIN with it on the
 right). Everything else is refused before any task starts, with one sentence naming the part:
 GROUP BY, HAVING, aggregates, DISTINCT, window functions, QUALIFY, LIMIT/OFFSET, set operations
-(UNION ...), the big table read twice or inside a WITH or a subquery, a FULL join or an outer
-join that keeps a small table's rows, an ORDER BY key that is not an output column. The local
+(UNION ...), a PIVOT in the main FROM, the big table read twice or inside a WITH or a
+subquery, a FULL join or an outer join that keeps a small table's rows (in the main join or
+in one written in parentheses), an ORDER BY key that is not an output column. The local
 engine runs all of them. A result column whose DuckDB type does not come back from Arrow
 unchanged (UUID, JSON, ENUM, HUGEINT) is refused once the tasks are done, naming the column.
 
@@ -198,6 +199,7 @@ def plan(
             f"(it must be in the main FROM or JOIN)"
         )
     _check_select(tree, exp, aggregates)
+    _check_pivots(tree, exp)
     _check_joins(tree, node, big, exp)
     small = tuple(r.pinned for r in versions if r.pinned != big)
     for resolved in versions:
@@ -271,13 +273,37 @@ def _outer(node: Any, tree: Any, exp: Any) -> bool:
     return True
 
 
+def _check_pivots(tree: Any, exp: Any) -> None:
+    """A PIVOT in the main FROM aggregates (``count(*)`` by default) over the rows it meets:
+    each task's share would give its own groups, and the union would hold a group once per
+    task that met it. Its aggregate is not in the select list, where :func:`_check_select`
+    looks. An UNPIVOT is per row."""
+    for pivot in tree.find_all(exp.Pivot):
+        if not pivot.args.get("unpivot") and _outer(pivot, tree, exp):
+            raise _refused(f"a PIVOT ({pivot.sql(dialect='duckdb')[:80]})")
+
+
 def _check_joins(tree: Any, node: Any, big: TableVersion, exp: Any) -> None:
     """The big table's rows must stay apart: a join that keeps or matches a small table's rows
     against the whole big table (an outer join keeping them, SEMI/ANTI/ASOF with the big table
-    on the right) would give another answer on each task's share."""
+    on the right) would give another answer on each task's share. A join group written in
+    parentheses (``FROM (a LEFT JOIN big ...)``) is held to the same rule as the main one."""
     from_ = tree.args.get("from_") or tree.args.get("from")
-    seen = from_ is not None and any(t is node for t in from_.find_all(exp.Table))
-    for join in tree.args.get("joins") or []:
+    if not _check_group(from_, tree.args.get("joins") or [], node, big, exp):
+        raise _refused(f"reading {big.table} outside the main FROM")  # pragma: no cover
+    for owner in tree.find_all(exp.Expression):
+        if owner is tree or not owner.args.get("joins") or not _outer(owner, tree, exp):
+            continue
+        _check_group(owner, owner.args["joins"], node, big, exp)
+
+
+def _check_group(base: Any, joins: Sequence[Any], node: Any, big: TableVersion, exp: Any) -> bool:
+    """Check one join group (``base`` then ``joins`` in order); whether it reads the big table."""
+    nested = {id(t) for join in joins for t in join.find_all(exp.Table)}
+    seen = base is not None and any(
+        t is node and id(t) not in nested for t in base.find_all(exp.Table)
+    )
+    for join in joins:
         side = (join.side or "").upper()
         kind = (join.kind or "").upper()
         method = str(join.args.get("method") or "").upper()
@@ -292,8 +318,7 @@ def _check_joins(tree: Any, node: Any, big: TableVersion, exp: Any) -> None:
             seen = True
         elif seen and side in ("RIGHT", "FULL"):
             raise _refused(f"a {written} JOIN that keeps the rows of a table joined to {big.table}")
-    if not seen:  # pragma: no cover - the node is in the main select
-        raise _refused(f"reading {big.table} outside the main FROM")
+    return seen
 
 
 def _order_by(tree: Any, order: OrderPlan, names: Sequence[str], exp: Any) -> str:

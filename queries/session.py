@@ -287,6 +287,7 @@ def run(
         connection.execute(sql)
         description = connection.description or []
         types = tuple(str(column[1]) for column in description)
+        check_result_types([(str(column[0]), str(column[1])) for column in description])
         batch_rows = BATCH_ROWS if max_rows is None else max(1, min(BATCH_ROWS, max_rows + 1))
         reader = connection.to_arrow_reader(batch_rows)
         batches, rows, size, truncated = [], 0, 0, False
@@ -335,6 +336,27 @@ def ran_past(timeout_s: float | None) -> QueryTimeout:
         f"The query ran past its time limit{limit} and was stopped; narrow it (a WHERE on a "
         f"partition column, fewer columns) or allow more time."
     )
+
+
+LOSSY_TYPES = ("TIME WITH TIME ZONE",)
+"""DuckDB types whose values its Arrow export changes: a ``TIME WITH TIME ZONE`` comes out
+as a plain time, its offset dropped (10:00+02 and 10:00+05, unequal in DuckDB, both 10:00)."""
+
+
+def check_result_types(columns: Sequence[tuple[str, str]]) -> None:
+    """Refuse a result whose values Arrow would not carry as DuckDB has them
+    (``columns``: name and DuckDB type, a nested type's members included in its text).
+
+    Raises:
+        QueryRefused: naming the first such column and the cast to write instead.
+    """
+    for name, kind in columns:
+        if any(lossy in kind.upper() for lossy in LOSSY_TYPES):
+            raise QueryRefused(
+                f"The result's column {name} is of type {kind}, whose offset DuckDB drops "
+                f"when it hands the rows on (10:00+02 would read 10:00): cast it, e.g. "
+                f"CAST({name} AS VARCHAR), or convert it to TIME in UTC."
+            )
 
 
 def _rows_within(batch: pa.RecordBatch, budget: int) -> int:

@@ -64,11 +64,13 @@ the recorded schema, row count and content hash, or the rebuild fails saying wha
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +110,7 @@ from queries.manifest import (
 from queries.outputs import RemoteFolder, is_remote
 from queries.parse import parse_statement, with_syntax_tree
 from queries.resolve import Resolver
+from queries.session import check_result_types
 from queries.shards import (
     DEFAULT_SHARD_ROWS,
     ShardFile,
@@ -469,10 +472,12 @@ def _prepare(
         raise
     prepared = _Prepared(query, order, 0, cursor, spill)
     try:
-        columns = query.run(
-            lambda rewritten: len(cursor.execute(rewritten.text).fetchall()),
+        described = query.run(
+            lambda rewritten: cursor.execute(rewritten.text).fetchall(),
             edits=((0, 0, "DESCRIBE "), *order.trimmed()),
         )
+        check_result_types([(str(row[0]), str(row[1])) for row in described])
+        columns = len(described)
     except BaseException:
         prepared.close()
         raise
@@ -650,7 +655,11 @@ def materialize(
     try:
         inputs = prepared.inputs()
         registered = _registered_with_same_inputs(
-            catalog, name, prepared.sql, [(str(i.table), i.version) for i in inputs], rule
+            catalog,
+            name,
+            prepared.sql,
+            [(str(r["table"]), int(r["version"])) for r in prepared.references()],
+            rule,
         )
         if previous is not None:
             if registered is None:
@@ -704,7 +713,12 @@ def materialize(
                     "writer": writer_settings(shard_rows),
                 }
                 if registered is not None:
+                    from catalog.registry import record_training_set_written
+
                     manifest = _copy_of(registered, written, base, run_id)
+                    record_training_set_written(
+                        catalog, run_id, registered.name, registered.version
+                    )
                     status = "copied"
                 else:
                     from catalog.registry import register_training_set
@@ -818,6 +832,9 @@ def rebuild(
                     progress=progress,
                 )
                 _compare(manifest, written, split_json)
+                from catalog.registry import record_training_set_written
+
+                record_training_set_written(catalog, run_id, manifest.name, manifest.version)
             except BaseException as error:
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
@@ -879,22 +896,26 @@ def _registered_with_same_inputs(
     catalog: Catalog | CatalogReader,
     name: str,
     sql: str,
-    inputs: Sequence[tuple[str, int]],
+    references: Sequence[tuple[str, int]],
     rule: SplitRule | None,
 ) -> TrainingSetInfo | None:
-    """The registered version of ``name`` made by the same SQL over the same versions
-    (``(table, version)`` pairs) and split by the same rule."""
-    wanted = sorted(set(inputs))
+    """The registered version of ``name`` made by the same SQL, each lake table reference
+    (``(table, version)`` pairs in the order of the text) reading the same version, and
+    split by the same rule. The set of versions read is not enough: a table read at two
+    versions by clauses of their own and once more without one reads the same two versions
+    whichever of them that reference is pinned to (by ``--as-of`` or not), and gives other
+    rows."""
+    wanted = [(table, version) for table, version in references]
     recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
     if recorded_sets is None:
         from catalog.registry import training_sets
 
         recorded_sets = training_sets(full_catalog(catalog), name)
     for candidate in reversed(recorded_sets):
-        recorded = sorted(
-            (str(i.get("table")), int(i.get("version", -1)))
-            for i in candidate.manifest.get("inputs", [])
-        )
+        recorded = [
+            (str(r.get("table")), int(r.get("version", -1)))
+            for r in candidate.manifest.get("references") or ()
+        ]
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
@@ -925,7 +946,7 @@ def _quick_cache_hit(
     resolver = Resolver(catalog, storage)
     resolver.look_up(statement.tables)
     travel = _as_of(statement, resolver, moment) if moment is not None else {}
-    pins: list[tuple[str, int]] = []
+    pins: list[tuple[int, str, int]] = []
     for index, ref in enumerate(statement.tables):
         table = resolver.lake_name(ref)
         clause = travel.get(index, ref.time_travel)
@@ -939,8 +960,9 @@ def _quick_cache_hit(
             _, version = resolver.version(table, clause, where="", evaluate=_no_evaluation)
         except LakeError:
             return None
-        pins.append((str(table), version))
-    registered = _registered_with_same_inputs(catalog, name, order.text, pins, rule)
+        pins.append((ref.start, str(table), version))
+    in_text_order = [(table, version) for _, table, version in sorted(pins)]
+    registered = _registered_with_same_inputs(catalog, name, order.text, in_text_order, rule)
     if registered is None or (previous.name, previous.version) != (
         registered.name,
         registered.version,
@@ -1114,6 +1136,41 @@ def _prepare_folder(out: Target, previous: Manifest | None) -> Path:
         raise TrainingSetError(
             f"Cannot create the output folder {out}: {error.strerror}."
         ) from error
+    with _folder_lock(out, wait=False):
+        return _clear_folder(out, previous)
+
+
+@contextmanager
+def _folder_lock(out: Path, *, wait: bool) -> Iterator[None]:
+    """An exclusive ``flock`` on the output folder itself, which the kernel lets go when
+    the process dies: held by a writer moving its shards in and writing its manifest
+    (:func:`_install`), and taken without waiting by one about to clear what a dead writer
+    left. A second writer of the same set into the folder took a live writer's journal for
+    a dead one's and deleted the files it was installing; the first then wrote a manifest
+    naming files the folder did not hold.
+
+    Raises:
+        OutputFolderNotEmpty: ``wait`` is false and a live writer is installing there.
+    """
+    import fcntl
+
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise OutputFolderNotEmpty(
+                f"Another writer is moving a training set into {out} now; run this again "
+                f"once it has finished."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _clear_folder(out: Path, previous: Manifest | None) -> Path:
+    """Under the folder's lock: refuse foreign files, clear what a dead writer left (its
+    journal's files, its staging folders), and make this writer's staging folder."""
     # A writer that died installing left a journal: the files it names are the lake's own.
     journal = out / _INSTALLING
     installing = (
@@ -1158,6 +1215,17 @@ def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Ma
     if isinstance(out, RemoteFolder):
         out.install(staging, previous, manifest)
         return
+    with _folder_lock(out, wait=True):
+        # Another writer of the same version may have installed since this one looked: its
+        # files go, or those its manifest lists and this one does not would stay as extra
+        # shards that loaders read.
+        current = _existing_manifest(out)
+        _install_locked(out, staging, current or previous, manifest)
+
+
+def _install_locked(
+    out: Path, staging: Path, previous: Manifest | None, manifest: Manifest
+) -> None:
     journal = out / _INSTALLING
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(f"{p.name}\n" for p in staging.iterdir()), encoding="utf-8")

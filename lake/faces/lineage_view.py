@@ -49,6 +49,12 @@ def print_audit(audit: Mapping[str, Any]) -> None:
         for table_version in training_set.get("inputs", []):
             _add_table_version(node, table_version)
     Console().print(root)
+    if audit.get("inputs_complete") is False:
+        Console().print(
+            "[bold yellow]incomplete:[/] some runs read lake tables whose upstream is not "
+            "listed (more levels than an audit lists); `lake impact` of a source walks every "
+            "level."
+        )
 
 
 def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
@@ -96,6 +102,11 @@ def _add_table_version(parent: Any, table_version: Mapping[str, Any]) -> None:
             )
         for upstream in contribution.get("inputs", []):
             _add_table_version(child, upstream)
+        if contribution.get("inputs_truncated"):
+            child.add(
+                "[bold]... this run read lake tables whose upstream is not listed "
+                "(more levels than an audit lists)[/]"
+            )
 
 
 def _source_label(source: Mapping[str, Any]) -> str:

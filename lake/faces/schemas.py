@@ -184,6 +184,10 @@ class Audit(_Shape):
     model: dict[str, Any]
     training_set: dict[str, Any] | None
     sources_listed: bool
+    inputs_complete: bool = Field(
+        description="False when some run's lake inputs lie too many levels up to be listed "
+        "(that run's entry says inputs_truncated)."
+    )
     rule: str
 
 

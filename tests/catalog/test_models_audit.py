@@ -456,3 +456,176 @@ def test_a_rewrite_of_some_rows_carries_the_rest_and_only_a_whole_table_replace_
     assert carries_data("WRITE")  # Delta's replaceWhere, deltalake's predicate overwrite
     assert not carries_data("REPLACE TABLE AS SELECT")
     assert not carries_data("EXTRACT OVERWRITE") and not carries_data("TRUNCATE")
+
+
+def _reported(lk, run_id: str, job: str, inputs: list[dict], outputs: list[dict]) -> None:
+    from datetime import UTC, datetime
+
+    for state in ("START", "COMPLETE"):
+        lk.record_lineage(
+            {
+                "eventType": state,
+                "eventTime": datetime.now(UTC).isoformat(),
+                "producer": "https://example.com/spark",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": run_id},
+                "job": {"namespace": "spark", "name": job},
+                "inputs": inputs,
+                "outputs": outputs,
+            }
+        )
+
+
+def test_audit_names_the_run_openlineage_reported_as_writing_a_version_as_impact_does(
+    backend, lk, tmp_path
+):
+    """Another engine writes a Delta table the lake registered and reports its run through
+    OpenLineage (read s3://raw/batch-17.csv, wrote spark.t version 0). Impact of that file
+    reached the model trained on spark.t@0, but the model's audit said of spark.t@0 "no run
+    recorded" and listed no source: the audit read only the run that committed a version
+    (none, for another engine's commit), not the runs that reported writing it."""
+    import uuid
+
+    from deltalake import write_deltalake
+
+    options = lk.storage.delta_options()
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
+    else:
+        uri = str(tmp_path / "spark" / "t")
+    write_deltalake(uri, _labels(0, 3), storage_options=options)
+    lk.register_table("spark.t", uri)
+    run_id = "0191d7a0-0000-7000-8000-00000000cafe"
+    version_facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "0"}}
+    _reported(
+        lk,
+        run_id,
+        "load_t",
+        [{"namespace": "s3://raw", "name": "batch-17.csv"}],
+        [{"namespace": "lake", "name": "spark.t", "facets": version_facet}],
+    )
+    lk.materialize("s", sql="SELECT user_id FROM spark.t", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+
+    impact = lk.impact(source="batch-17.csv").to_json()
+    assert [m["name"] for m in impact["models"]] == ["m"]
+    audit = lk.audit("m").to_json()
+    (table,) = audit["training_set"]["inputs"]
+    assert (table["table"], table["version"]) == ("spark.t", 0)
+    assert [(c["version"], (c["run"] or {}).get("run_id")) for c in table["data_from"]] == [
+        (0, run_id)
+    ]
+    (source,) = table["data_from"][0]["sources"]
+    assert source["name"] == "batch-17.csv"
+
+
+def test_impact_reaches_a_model_however_many_runs_lie_between_and_audit_says_where_it_stops(
+    lk, cli, tmp_path
+):
+    """A bad file loaded by one reported run into dag.t0, then 34 reported steps each
+    reading dag.tN and writing dag.tN+1, a training set on dag.t34 and a model. Impact of
+    the file walked at most 32 hops and answered "no model", with no error; the audit of
+    the model walked 9 levels up and listed no source beyond them, as if there were none."""
+    steps = 34
+    version_facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "0"}}
+    for i in range(steps + 1):
+        lk.write_table(f"dag.t{i}", pa.table({"id": [i]}))
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-000000000100",
+        "load_raw",
+        [{"namespace": "s3://raw", "name": "bad.csv"}],
+        [{"namespace": "lake", "name": "dag.t0", "facets": version_facet}],
+    )
+    for i in range(steps):
+        _reported(
+            lk,
+            f"0191d7a0-0000-7000-8000-0000000000{i:02d}",
+            f"step{i}",
+            [{"namespace": "lake", "name": f"dag.t{i}", "facets": version_facet}],
+            [{"namespace": "lake", "name": f"dag.t{i + 1}", "facets": version_facet}],
+        )
+    lk.materialize("s", sql=f"SELECT id FROM dag.t{steps}", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+
+    impact = lk.impact(source="bad.csv").to_json()
+    assert [m["name"] for m in impact["models"]] == ["m"]
+    assert {t["table"] for t in impact["table_versions"]} == {f"dag.t{i}" for i in range(35)}
+
+    audit = lk.audit("m").to_json()
+    walked, cut = [], []
+
+    def walk(node: dict) -> None:
+        for contribution in node["data_from"]:
+            walked.append((contribution["run"] or {}).get("job"))
+            if contribution.get("inputs_truncated"):
+                cut.append(node["table"])
+            for upstream in contribution["inputs"]:
+                walk(upstream)
+
+    for table in audit["training_set"]["inputs"]:
+        walk(table)
+    # every level is listed up to the bad file, or the audit says where it stopped
+    assert "load_raw" in walked or (cut and audit["inputs_complete"] is False)
+    if "load_raw" not in walked:
+        tree = cli("audit", "m")
+        assert tree.exit_code == 0 and "upstream is not listed" in tree.stdout
+
+
+def test_impact_names_every_folder_a_training_set_was_written_to_copies_and_rebuilds_too(
+    lk, tmp_path
+):
+    """The same SQL over the same versions into a second folder is a copy of the registered
+    version, and `--from` rebuilds one into any folder: both runs read the bad version and
+    wrote the set's files, but impact said they wrote nothing and named the first folder
+    only, so an auditor purging a bad batch's sets never heard of the other two."""
+    lk.write_table("ml.labels", _labels(0, 4))
+    sql = "SELECT user_id, label FROM ml.labels"
+    lk.materialize("s", sql=sql, out=tmp_path / "first")
+    copied = lk.materialize("s", sql=sql, out=tmp_path / "copy")
+    rebuilt = lk.materialize(from_="s@1", out=tmp_path / "rebuilt")
+    assert (copied.status, rebuilt.status) == ("copied", "rebuilt")
+
+    impact = lk.impact("ml.labels@0").to_json()
+
+    written = sorted(
+        (w["name"], w["version"], w.get("location"))
+        for run in impact["runs"]
+        for w in run["wrote"]
+        if w["kind"] == "training_set"
+    )
+    assert written == sorted(
+        ("s", 1, str(tmp_path / folder)) for folder in ("first", "copy", "rebuilt")
+    )
+
+
+def test_a_run_reported_reading_a_training_set_is_downstream_of_its_inputs(lk, tmp_path):
+    """The lake names a training set in OpenLineage as namespace lake.training_sets, name
+    and version (and a model as lake.models): a training job outside the lake that reports
+    reading set s@1 and writing a model to its own registry was recorded as reading an
+    external source named "s", so impact of the bad batch in s@1 never reached that job."""
+    lk.write_table("ml.labels", _labels(0, 4))
+    lk.materialize("s", sql="SELECT user_id, label FROM ml.labels", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+    facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "1"}}
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-0000000000aa",
+        "train_outside",
+        [{"namespace": "lake.training_sets", "name": "s", "facets": facet}],
+        [{"namespace": "mlflow://registry", "name": "models/churn"}],
+    )
+    _reported(
+        lk,
+        "0191d7a0-0000-7000-8000-0000000000bb",
+        "deploy",
+        [{"namespace": "lake.models", "name": "m", "facets": facet}],
+        [{"namespace": "k8s://prod", "name": "churn-service"}],
+    )
+
+    impact = lk.impact("ml.labels@0").to_json()
+
+    jobs = {run["job"]: run for run in impact["runs"]}
+    assert {"train_outside", "deploy"} <= set(jobs)
+    assert jobs["train_outside"]["read"] == [{"kind": "training_set", "name": "s", "version": 1}]
+    assert [w["name"] for w in jobs["deploy"]["wrote"]] == ["churn-service"]

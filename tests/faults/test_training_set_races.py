@@ -97,3 +97,30 @@ def test_a_set_that_checked_its_folder_holds_off_another_registration_until_it_c
     with pytest.raises(OutputFolderNotEmpty, match=r"holds training set first@1"):
         lk.materialize("second", sql=f"SELECT n * 2 AS n FROM {TABLE}", out=out)
     assert [(s.name, str(s.location)) for s in lk.training_sets()] == [("first", str(out))]
+
+
+@pytest.mark.timeout(300)
+def test_a_second_writer_of_the_same_set_never_deletes_the_files_a_live_writer_is_installing(
+    backend, lk, tmp_path
+):
+    """first@1 is registered at the folder and has moved its shards in (its journal names
+    them), its manifest not yet written. The same SQL over the same versions into that
+    folder is the same version, so a second writer may write it there too; it took the
+    journal for one a dead writer left, deleted the live writer's files and put its own
+    (other shards: --shard-rows 1); the first then wrote its manifest over them, listing a
+    file of 3 rows that held 1, and failed on the journal the second had removed."""
+    from queries.training import _intact
+
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    out = tmp_path / "set"
+    env = child_env(backend, LAKE_FAILPOINT="materialize_install:stop")
+    with stopped_child(_materialize_argv("first", out), env) as resume:
+        try:
+            lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=out, shard_rows=1)
+        except OutputFolderNotEmpty:
+            pass  # refused while another writer installs: the policy that keeps it right
+        done = resume()
+    held = read_manifest(out / MANIFEST_PATH)
+    assert (held.name, held.version) == ("first", 1)
+    assert _intact(held, out), "the manifest names files the folder does not hold as listed"
+    assert done.returncode == 0, done.stderr

@@ -1280,3 +1280,49 @@ def test_a_set_made_before_path_order_that_no_longer_rebuilds_says_why(lk, tmp_p
             lk.materialize(from_=source, out=tmp_path / "c")
     with pytest.raises(NotReproducible, match=r"materialize it under a new name\.$"):
         lk.materialize("total", sql=sql, out=tmp_path / "d")
+
+
+def test_the_same_versions_read_by_other_references_are_another_set_not_a_cache_hit(lk, tmp_path):
+    """A table read at two versions by explicit clauses and once more without one: pinned
+    by --as-of to the first version, or to the latest without it, the query reads the same
+    set of versions, {v0, v1}, and gives other rows. A cache hit or a copy keyed by that set
+    alone served the --as-of set's rows for the query at the latest version (11 rows where
+    the query gives 13), or refused the new version as 'not deterministic'."""
+    lk.write_table("ml.a", pa.table({"id": [1, 2, 3]}))
+    then = lk.history("ml.a")[-1].committed_at.isoformat()
+    lk.write_table("ml.a", pa.table({"id": [4, 5]}))
+    sql = (
+        "SELECT 1 AS k, id FROM ml.a VERSION AS OF 0 UNION ALL "
+        "SELECT 2, id FROM ml.a VERSION AS OF 1 UNION ALL SELECT 3, id FROM ml.a"
+    )
+    first = lk.materialize("twice", sql=sql, out=tmp_path / "then", as_of=then)
+    assert (first.version, first.row_count) == (1, 3 + 5 + 3)
+    expected = lk.sql(f"SELECT count(*) AS n FROM ({sql})").table.to_pylist()[0]["n"]
+    assert expected == 3 + 5 + 5
+
+    same_folder = lk.materialize("twice", sql=sql, out=tmp_path / "then-again", as_of=then)
+    assert (same_folder.status, same_folder.version) == ("copied", 1)
+    with pytest.raises(OutputFolderNotEmpty, match="holds training set twice@1"):
+        lk.materialize("twice", sql=sql, out=tmp_path / "then")
+    latest = lk.materialize("twice", sql=sql, out=tmp_path / "latest")
+
+    assert (latest.status, latest.version, latest.row_count) == ("materialized", 2, expected)
+    manifest = json.loads((tmp_path / "latest" / ".lake" / "manifest.json").read_text())
+    assert [r["version"] for r in manifest["references"]] == [0, 1, 1]
+    assert lk.materialize(from_="twice@2", out=tmp_path / "latest").status == "cached"
+    assert lk.materialize(from_="twice@1", out=tmp_path / "rebuilt").row_count == 11
+
+
+def test_a_time_with_time_zone_is_refused_not_written_without_its_offset(lk, tmp_path):
+    """DuckDB hands a TIME WITH TIME ZONE to Arrow as a plain time, its offset dropped:
+    10:00+02 and 10:00+05, which DuckDB holds unequal, were both written to the training
+    set (and answered by `lake sql`) as 10:00, with no error."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    sql = "SELECT id, '10:00:00+02'::TIMETZ AS at, '10:00:00+05'::TIMETZ AS other FROM ml.a"
+    with pytest.raises(QueryRefused, match=r"column at .*TIME WITH TIME ZONE.*offset"):
+        lk.materialize("tz", sql=sql, out=tmp_path / "tz")
+    assert lk.training_sets("tz") == []
+    with pytest.raises(QueryRefused, match=r"column at .*TIME WITH TIME ZONE"):
+        lk.sql(sql)
+    cast = "SELECT id, CAST('10:00:00+02'::TIMETZ AS VARCHAR) AS at FROM ml.a"
+    assert lk.sql(cast).table.to_pylist() == [{"id": 1, "at": "10:00:00+02"}]
