@@ -44,6 +44,7 @@ from queries.exceptions import (
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+    from duckdb.sqltypes import DuckDBPyType
 
 BATCH_ROWS = 100_000
 INTERRUPT_AGAIN_S = 0.01
@@ -287,7 +288,7 @@ def run(
         connection.execute(sql)
         description = connection.description or []
         types = tuple(str(column[1]) for column in description)
-        check_result_types([(str(column[0]), str(column[1])) for column in description])
+        check_result_types([(str(column[0]), column[1]) for column in description])
         batch_rows = BATCH_ROWS if max_rows is None else max(1, min(BATCH_ROWS, max_rows + 1))
         reader = connection.to_arrow_reader(batch_rows)
         batches, rows, size, truncated = [], 0, 0, False
@@ -338,25 +339,51 @@ def ran_past(timeout_s: float | None) -> QueryTimeout:
     )
 
 
-LOSSY_TYPES = ("TIME WITH TIME ZONE",)
-"""DuckDB types whose values its Arrow export changes: a ``TIME WITH TIME ZONE`` comes out
-as a plain time, its offset dropped (10:00+02 and 10:00+05, unequal in DuckDB, both 10:00)."""
+_LOSSY_TYPES = {
+    # DuckDB's Arrow export drops the offset: 10:00+02 and 10:00+05, unequal in DuckDB,
+    # both come out as 10:00.
+    "time with time zone": "whose offset DuckDB drops when it hands the rows on (10:00+02 "
+    "would read 10:00): cast it, e.g. CAST({name} AS VARCHAR), or convert it to TIME in UTC",
+    # DuckDB's Arrow export gives its internal bytes: '0101' comes out as 04 f5.
+    "bit": "which DuckDB hands on as its internal bytes ('0101' would read as the bytes 04 f5): "
+    "cast it, e.g. CAST({name} AS VARCHAR)",
+}
 
 
-def check_result_types(columns: Sequence[tuple[str, str]]) -> None:
-    """Refuse a result whose values Arrow would not carry as DuckDB has them
-    (``columns``: name and DuckDB type, a nested type's members included in its text).
+def check_result_types(columns: Sequence[tuple[str, DuckDBPyType | str]]) -> None:
+    """Refuse a result whose values Arrow would not carry as DuckDB has them (``columns``:
+    name and DuckDB type, as a type or its text; a nested type's members are looked into,
+    never its field names).
 
     Raises:
         QueryRefused: naming the first such column and the cast to write instead.
     """
+    import duckdb
+
     for name, kind in columns:
-        if any(lossy in kind.upper() for lossy in LOSSY_TYPES):
+        typ = duckdb.sqltype(kind) if isinstance(kind, str) else kind
+        lossy = _lossy_member(typ)
+        if lossy is not None:
             raise QueryRefused(
-                f"The result's column {name} is of type {kind}, whose offset DuckDB drops "
-                f"when it hands the rows on (10:00+02 would read 10:00): cast it, e.g. "
-                f"CAST({name} AS VARCHAR), or convert it to TIME in UTC."
+                f"The result's column {name} is of type {typ}, "
+                + _LOSSY_TYPES[lossy].format(name=name)
+                + "."
             )
+
+
+def _lossy_member(typ: DuckDBPyType) -> str | None:
+    """The id of the first type in ``typ`` (itself or a member) Arrow would not carry."""
+    from duckdb.sqltypes import DuckDBPyType
+
+    if typ.id in _LOSSY_TYPES:
+        return typ.id
+    if typ.id in ("struct", "union", "map", "list", "array"):
+        for _, member in typ.children:
+            if isinstance(member, DuckDBPyType):  # an array's size is an int
+                found = _lossy_member(member)
+                if found is not None:
+                    return found
+    return None
 
 
 def _rows_within(batch: pa.RecordBatch, budget: int) -> int:

@@ -1326,3 +1326,25 @@ def test_a_time_with_time_zone_is_refused_not_written_without_its_offset(lk, tmp
         lk.sql(sql)
     cast = "SELECT id, CAST('10:00:00+02'::TIMETZ AS VARCHAR) AS at FROM ml.a"
     assert lk.sql(cast).table.to_pylist() == [{"id": 1, "at": "10:00:00+02"}]
+
+
+def test_a_bit_string_is_refused_not_written_as_duckdbs_internal_bytes(lk, tmp_path):
+    """DuckDB hands a BIT value to Arrow as its internal bytes: '0101' came out of `lake sql`
+    as the bytes 04 f5 (base64 'BPU=' in JSON) and was written so to a training set, with no
+    error. Refused wherever it sits (a list, a struct, a map), named by its column; a column
+    or struct field whose name merely contains the word is not."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    for column in ("'0101'::BIT", "['1'::BIT]", "{'bits': '01'::BITSTRING}", "MAP {'k': '1'::BIT}"):
+        sql = f"SELECT id, {column} AS flags FROM ml.a"
+        with pytest.raises(QueryRefused, match=r"column flags is of type .*BIT.*CAST"):
+            lk.sql(sql)
+        with pytest.raises(QueryRefused, match=r"column flags is of type .*BIT"):
+            lk.materialize("bits", sql=sql, out=tmp_path / "bits")
+    assert lk.training_sets("bits") == []
+    named = "SELECT id AS bit, {'bitrate': 1, 'time with time zone': 2} AS bits FROM ml.a"
+    assert lk.sql(named).table.to_pylist() == [
+        {"bit": 1, "bits": {"bitrate": 1, "time with time zone": 2}}
+    ]
+    assert lk.materialize("named", sql=named, out=tmp_path / "named").row_count == 1
+    cast = "SELECT CAST('0101'::BIT AS VARCHAR) AS flags FROM ml.a"
+    assert lk.sql(cast).table.to_pylist() == [{"flags": "0101"}]
