@@ -72,17 +72,32 @@ _SYSLOG_TAG = (
     r"(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
     r"(?: \([^)]*\)| [^\s:\[\]]+)?:"
 )
+_APP_WORDS = r"(?i:" + _LEVELS + r"|INF|WRN|ERR|DBG|TRC|FTL|CRIT|PANIC|stdout|stderr)"
+"""What an application or a container runtime writes after its time: a level or a stream.
+No syslog host or program is one of them."""
 _RFC3339_SYSLOG = (
     # Application and container logs also open with an RFC 3339 time and words (`INFO msg`,
     # CRI's `stdout F msg`, `docker logs --timestamps`); rsyslog and syslog-ng write a host,
     # then a tag ending in ':', and no host is a level word or a stream. (An RFC 3164 time
     # is syslog's own: such a line needs nothing more.)
-    r"^(?:<\d{1,3}>)?(?![0-9]{4}-)|^(?:<\d{1,3}>)?\S+ +(?!(?i:"
-    + _LEVELS
-    + r"|INF|WRN|ERR|DBG|TRC|FTL|CRIT|PANIC|stdout|stderr)\s)[^\s:\[\]]+ +"
+    r"^(?:<\d{1,3}>)?(?![0-9]{4}-)|^(?:<\d{1,3}>)?\S+ +(?!"
+    + _APP_WORDS
+    + r"\s)[^\s:\[\]]+ +"
     # the tag as the preset reads it, without its groups
     + re.sub(r"\(\?P<\w+>", "(?:", _SYSLOG_TAG)
 )
+
+
+def _syslog_pattern(*, app_words: bool) -> str:
+    """The syslog preset's regex; without ``app_words`` neither its host nor its program may
+    be a level word or a stream (a look-ahead: Python's ``re`` only, see :data:`_REREADS`)."""
+    guard = "" if app_words else r"(?!" + _APP_WORDS + r"[\s:\[])"
+    return (
+        r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>" + _SYSLOG_TIME + r") +"
+        r"(?:" + guard + r"(?P<host>[^\s:\[\]]+) +)?"
+        r"(?:" + guard + _SYSLOG_TAG + r" ?)?"
+        r"(?P<message>(?s:.*))$"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,10 +223,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "syslog": Preset(
         "syslog",
-        r"^(?:<(?P<priority>\d{1,3})>)?(?P<time>" + _SYSLOG_TIME + r") +"
-        r"(?:(?P<host>[^\s:\[\]]+) +)?"
-        r"(?:" + _SYSLOG_TAG + r" ?)?"
-        r"(?P<message>(?s:.*))$",
+        _syslog_pattern(app_words=True),
         ints=("priority", "pid"),
         time="time",
         time_formats=("%b %d %H:%M:%S", "iso8601"),
@@ -624,6 +636,9 @@ def _extract(
         columns, matched = splitter.extract(records, lambda rest: _regex(rest, fmt))
     else:
         columns, matched = _regex(records, fmt)
+    reread = _REREADS.get(fmt.preset.name) if fmt.preset is not None else None
+    if reread is not None and fmt.pattern == fmt.preset.pattern:  # type: ignore[union-attr]
+        columns, matched = reread.apply(records, columns, matched, fmt)
     p = fmt.preset
     if p is not None:
         columns = {
@@ -710,6 +725,43 @@ _SPLITTERS = {
     ),
     "nginx-combined": _Splitter(
         "^" + _FIELD + " - " + _FIELD + _STRICT_TAIL, ("client_ip", None, "remote_user")
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reread:
+    """Records whose ``groups`` hold a text ``words`` matches whole are read again by
+    ``pattern``, which says what RE2 (no look-around) cannot: a syslog line's level word is
+    no host or program (`2026-12-07T10:00:00Z ERROR detail`, an application's line in a
+    syslog file, had `host` 'ERROR'). Python's ``re`` reads those few records only."""
+
+    groups: tuple[str, ...]
+    words: str
+    pattern: str
+
+    def apply(
+        self,
+        records: pa.StringArray,
+        columns: dict[str, pa.Array],
+        matched: pa.BooleanArray,
+        fmt: TextFormat,
+    ) -> tuple[dict[str, pa.Array], pa.BooleanArray]:
+        hits = [pc.match_substring_regex(columns[g], self.words) for g in self.groups]
+        again = pc.fill_null(functools.reduce(pc.or_kleene, hits), FALSE)
+        if not pc.any(again).as_py():
+            return columns, matched
+        strict = dataclasses.replace(fmt, pattern=self.pattern)
+        fixed, fixed_matched = _python_extract(records.filter(again), strict)
+        columns = {
+            g: pc.replace_with_mask(c, again, fixed[g].cast(c.type)) for g, c in columns.items()
+        }
+        return columns, pc.replace_with_mask(matched, again, fixed_matched)
+
+
+_REREADS = {
+    "syslog": _Reread(
+        ("host", "program"), "^" + _APP_WORDS + "$", _syslog_pattern(app_words=False)
     ),
 }
 

@@ -161,6 +161,38 @@ def test_auto_reads_app_and_container_logs_with_rfc3339_times_as_text_not_syslog
     assert "host" not in rows[0]
 
 
+@pytest.mark.parametrize("stamp", ["2026-12-07T10:00:00Z", "Dec  7 10:00:00"])
+def test_a_level_word_after_a_syslog_time_is_no_host_or_program(lk, tmp_path, stamp):
+    """A line of an application's own inside a syslog file (a multi-line message whose next
+    line opens with a time and a level, or a log that is no syslog read with `--preset
+    syslog`). Before: the level word was read as the host ('ERROR', 'stdout') or the
+    program, with no error. Now neither is a level word or a stream: the word stays in
+    the message, and a real host and tag on the same file are read as before."""
+    lines = [
+        f"{stamp} web1 app[12]: request failed",
+        f"{stamp} ERROR inner detail from the app",
+        f"{stamp} warn db: connection refused",
+        f"{stamp} stdout F hello",
+        f"{stamp} web1 sshd[812]: Accepted publickey for bob",
+    ]
+    path = tmp_path / "sys.log"
+    path.write_text("\n".join(lines) + "\n")
+    report = lk.ingest_logs("sys.levels", str(path), preset="syslog")
+    assert (report.records_read, report.records_failed) == (5, 0)
+    rows = _rows(lk, "sys.levels")
+    assert [r["host"] for r in rows] == ["web1", None, None, None, "web1"]
+    assert [r["program"] for r in rows] == ["app", None, None, None, "sshd"]
+    assert [r["message"] for r in rows] == [
+        "request failed",
+        "ERROR inner detail from the app",
+        "warn db: connection refused",
+        "stdout F hello",
+        "Accepted publickey for bob",
+    ]
+    assert [r["pid"] for r in rows] == [12, None, None, None, 812]
+    assert all(r["_event_time"] is not None for r in rows)
+
+
 # -- 2. Access logs with bytes that are no HTTP request ----------------------------------
 
 _TLS = "\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xFC\\x03\\x03\\xB5"  # as nginx escapes them
