@@ -24,10 +24,13 @@ versions keep the file until one removes it. A version that removes files and ad
 others (OPTIMIZE, MERGE, UPDATE, DELETE, anything that rewrites files) may copy the
 removed files' rows into the files it adds, so its added files carry the removed files'
 data too; only a version that replaces the whole table's data (an operation whose name
-says OVERWRITE, TRUNCATE or REPLACE TABLE) does not. Replacing some rows is a rewrite:
-a reparse (``INGEST LOGS (REPLACE LINES)``) or a ``replaceWhere`` rewrites the files
-holding those rows, other sources' rows included. A RESTORE re-adds old files with their
-data. So:
+says OVERWRITE, TRUNCATE or REPLACE TABLE) does not, nor another engine's ``WRITE``
+whose commit says ``mode: Overwrite`` without a predicate (Spark's and deltalake's
+overwrite: the catalog records the operation's name only, so the Delta log's
+``operationParameters`` of that version are read). Replacing some rows is a rewrite: a
+reparse (``INGEST LOGS (REPLACE LINES)``) or a ``replaceWhere`` (a ``WRITE`` in mode
+Overwrite with a ``predicate``) rewrites the files holding those rows, other sources' rows
+included, so it carries. A RESTORE re-adds old files with their data. So:
 
 * ``data_in(v)``: the versions whose data is in version ``v`` (audit lists the runs and
   sources of all of them, not only of the run that committed ``v``);
@@ -81,8 +84,9 @@ MODEL_NAMESPACE = "lake.models"
 RULE = (
     "A version holds the data of the files it adds; later versions hold it while they keep "
     "those files, and files added by a version that removed some of them (a rewrite such as "
-    "OPTIMIZE, MERGE, UPDATE, DELETE or a replacement of some rows) hold it too; an "
-    "OVERWRITE or REPLACE TABLE ends it."
+    "OPTIMIZE, MERGE, UPDATE, DELETE or a replacement of some rows such as a replaceWhere) "
+    "hold it too; an OVERWRITE (another engine's WRITE in mode Overwrite without a "
+    "predicate) or REPLACE TABLE ends it."
 )
 
 
@@ -100,21 +104,55 @@ class VersionFacts:
     files_removed: int | None = None
 
 
-def carries_data(operation: str) -> bool:
-    """Whether the files a version adds may carry rows of the files it removes."""
+ENGINE_WRITE = "WRITE"
+"""The operation Spark and deltalake name every append and overwrite of another engine's
+table; what it did is in the commit's ``operationParameters`` (``mode``, ``predicate``)."""
+
+
+def carries_data(operation: str, parameters: Mapping[str, object] | None = None) -> bool:
+    """Whether the files a version adds may carry rows of the files it removes;
+    ``parameters``: the commit's ``operationParameters``, which decide for a ``WRITE``
+    (None when not known: then it carries)."""
     upper = operation.upper()
     # "REPLACE" alone also names replacing some rows (a reparse's REPLACE LINES), whose
     # rewritten files keep every other row: only a table's replacement ends its data.
-    return not any(word in upper for word in ("OVERWRITE", "REPLACE TABLE", "TRUNCATE"))
+    if any(word in upper for word in ("OVERWRITE", "REPLACE TABLE", "TRUNCATE")):
+        return False
+    if upper == ENGINE_WRITE and parameters is not None:
+        # Spark's and deltalake's overwrite: mode Overwrite. With a predicate (replaceWhere)
+        # it rewrites the files holding matching rows and keeps their other rows: it carries.
+        # Without one it replaces every file (Spark's dynamic partition overwrite replaces
+        # whole partitions' files): the files it adds hold only the rows it wrote.
+        mode = str(parameters.get("mode") or "").upper()
+        predicate = parameters.get("predicate")
+        return mode != "OVERWRITE" or predicate not in (None, "", "[]", [])
+    return True
+
+
+ParametersOf = Callable[[int], Mapping[str, object] | None]
+"""A version's commit ``operationParameters`` (None when its log entry is gone)."""
+
+
+def _carries(fact: VersionFacts, parameters_of: ParametersOf | None) -> bool:
+    """:func:`carries_data` of one version, its parameters read only for a ``WRITE``."""
+    if parameters_of is None or fact.operation.upper() != ENGINE_WRITE:
+        return carries_data(fact.operation)
+    return carries_data(fact.operation, parameters_of(fact.version))
 
 
 def _appends_only(fact: VersionFacts) -> bool:
     return fact.files_removed == 0 and "RESTORE" not in fact.operation.upper()
 
 
-def holders(origin: int, facts: Sequence[VersionFacts], files_of: FilesOf) -> list[int]:
+def holders(
+    origin: int,
+    facts: Sequence[VersionFacts],
+    files_of: FilesOf,
+    parameters_of: ParametersOf | None = None,
+) -> list[int]:
     """The versions (``origin`` and later) that hold data ``origin`` added; see the module
-    docstring. ``facts`` covers every version from ``origin`` to the latest, ascending."""
+    docstring. ``facts`` covers every version from ``origin`` to the latest, ascending;
+    ``parameters_of`` (the Delta log) tells what another engine's ``WRITE`` did."""
     later = [f for f in facts if f.version > origin]
     if all(_appends_only(f) for f in later):
         return [origin] + [f.version for f in later]
@@ -127,7 +165,7 @@ def holders(origin: int, facts: Sequence[VersionFacts], files_of: FilesOf) -> li
             removed, added = before - after, after - before
             hit = tainted & removed
             tainted = (tainted - removed) | (added & ever)  # a RESTORE brings files back
-            if hit and carries_data(fact.operation):
+            if hit and _carries(fact, parameters_of):
                 tainted |= added
             ever |= tainted
         if tainted:
@@ -135,9 +173,14 @@ def holders(origin: int, facts: Sequence[VersionFacts], files_of: FilesOf) -> li
     return found
 
 
-def data_in(target: int, facts: Sequence[VersionFacts], files_of: FilesOf) -> list[int]:
+def data_in(
+    target: int,
+    facts: Sequence[VersionFacts],
+    files_of: FilesOf,
+    parameters_of: ParametersOf | None = None,
+) -> list[int]:
     """The versions whose data version ``target`` holds; ``facts`` covers versions 0 to
-    ``target``, ascending."""
+    ``target``, ascending; ``parameters_of`` as for :func:`holders`."""
     upto = [f for f in facts if f.version <= target]
     if all(_appends_only(f) for f in upto if f.version > 0):
         return [f.version for f in upto if f.files_added != 0 or f.version == target]
@@ -147,7 +190,7 @@ def data_in(target: int, facts: Sequence[VersionFacts], files_of: FilesOf) -> li
         current = files_of(fact.version)
         removed, added = previous - current, current - previous
         carried: frozenset[int] = frozenset()
-        if removed and carries_data(fact.operation):
+        if removed and _carries(fact, parameters_of):
             carried = frozenset().union(*(origins.get(f, frozenset()) for f in removed))
         for name in added:
             origins[name] = origins.get(name, frozenset()) | carried | {fact.version}
@@ -306,10 +349,20 @@ class Impact:
 
 class Lineage:
     """Audit and impact over one catalog; ``files_for(table)`` gives a table's
-    ``version -> data file paths`` reader (the Delta log), used only when the rule needs it."""
+    ``version -> data file paths`` reader (the Delta log), used only when the rule needs it;
+    ``parameters_for(table)`` its ``version -> operationParameters`` reader, read only for a
+    version another engine named ``WRITE`` that removed files (without it such a version
+    carries, as if it kept every row)."""
 
-    def __init__(self, catalog: Catalog, files_for: Callable[[TableInfo], FilesOf]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        files_for: Callable[[TableInfo], FilesOf],
+        parameters_for: Callable[[TableInfo], ParametersOf] | None = None,
+    ) -> None:
         self.catalog = catalog
+        self._parameters_for = parameters_for
+        self._parameters: dict[int, ParametersOf] = {}
         self._sources_mode: SourcesMode = "auto"
         self._sources_listed = True
         self._inputs_complete = True
@@ -460,7 +513,12 @@ class Lineage:
         # The Delta log is read only when the history removed files (see the rule).
         contributing = [
             v
-            for v in data_in(version, facts, lambda v: self._files_of(self._table(table_id))(v))
+            for v in data_in(
+                version,
+                facts,
+                lambda v: self._files_of(self._table(table_id))(v),
+                lambda v: self._parameters_of(self._table(table_id))(v),
+            )
             if v in by_version
         ]
         head = by_version[version]
@@ -702,7 +760,7 @@ class Lineage:
                 f"lists its versions."
             )
         facts = [VersionFacts(r.version, r.operation, r.files_added, r.files_removed) for r in rows]
-        return holders(version, facts, self._files_of(table))
+        return holders(version, facts, self._files_of(table), self._parameters_of(table))
 
     def _consumers_of_versions(self, affected: Mapping[int, set[int]]) -> set[str]:
         """Runs with an input edge on any of the given table versions (ranges per table)."""
@@ -998,6 +1056,22 @@ class Lineage:
                 return cache[version]
 
             found = self._files[table.id] = files_of
+        return found
+
+    def _parameters_of(self, table: TableInfo) -> ParametersOf:
+        found = self._parameters.get(table.id)
+        if found is None:
+            reader = self._parameters_for(table) if self._parameters_for else None
+            cache: dict[int, Mapping[str, object] | None] = {}
+
+            def parameters_of(version: int) -> Mapping[str, object] | None:
+                if reader is None:
+                    return None
+                if version not in cache:
+                    cache[version] = reader(version)
+                return cache[version]
+
+            found = self._parameters[table.id] = parameters_of
         return found
 
     def _version_rows(self, table_id: int, low: int, high: int | None) -> list[Any]:

@@ -704,6 +704,14 @@ class DeltaStore:
         commits = [c for c in commits if after is None or c.version > after]
         return sorted(commits, key=lambda c: c.version)
 
+    def operation_parameters(self, version: int) -> Mapping[str, object] | None:
+        """The ``operationParameters`` of ``version``'s commitInfo (what a ``WRITE`` did: its
+        ``mode``, its ``predicate``), from its log entry; None when the entry is gone (only a
+        checkpoint holds the version) or has no commitInfo."""
+        info = self._commit_info(version)
+        parameters = info.get("operationParameters") if info else None
+        return parameters if isinstance(parameters, Mapping) else None
+
     def check_files(self, snapshot: Snapshot) -> None:
         """Raise :class:`VersionVacuumed` when a file of the snapshot is gone."""
         fs, base = self.storage.filesystem_for(self.uri)

@@ -592,7 +592,8 @@ class Lake:
             raise ConfigError(f"sources must be auto, all or none, not {sources!r}.")
         name, version = parse_ref(model)
         found = find_model(self.catalog, name, version)
-        return Lineage(self.catalog, self._files_reader).audit_model(found, sources=sources)  # type: ignore[arg-type]
+        lineage = Lineage(self.catalog, self._files_reader, self._parameters_reader)
+        return lineage.audit_model(found, sources=sources)  # type: ignore[arg-type]
 
     def impact(self, table_version: str | None = None, *, source: str | None = None) -> Impact:
         """Every table version, training set and model downstream of ``TABLE@N`` (or of a
@@ -600,7 +601,7 @@ class Lake:
         from catalog.lineage import Lineage, parse_table_version
         from lake.core.errors import ConfigError
 
-        lineage = Lineage(self.catalog, self._files_reader)
+        lineage = Lineage(self.catalog, self._files_reader, self._parameters_reader)
         if (table_version is None) == (source is None):
             raise ConfigError("impact needs either TABLE@VERSION or --source URI.")
         if source is not None:
@@ -692,6 +693,9 @@ class Lake:
     def _files_reader(self, info: TableInfo) -> Callable[[int], frozenset[str]]:
         store = self.delta(info)
         return lambda version: frozenset(f.path for f in store.snapshot(version).files)
+
+    def _parameters_reader(self, info: TableInfo) -> Callable[[int], Mapping[str, object] | None]:
+        return self.delta(info).operation_parameters
 
     # -- the HTTP service: tokens and OpenLineage ------------------------------------------------
 

@@ -458,6 +458,139 @@ def test_a_rewrite_of_some_rows_carries_the_rest_and_only_a_whole_table_replace_
     assert not carries_data("EXTRACT OVERWRITE") and not carries_data("TRUNCATE")
 
 
+def test_another_engines_write_ends_the_data_only_in_mode_overwrite_without_a_predicate():
+    assert carries_data("WRITE", {"mode": "Append"})
+    assert not carries_data("WRITE", {"mode": "Overwrite"})  # deltalake
+    assert not carries_data("WRITE", {"mode": "Overwrite", "partitionBy": "[]"})  # Spark
+    # replaceWhere keeps the rewritten files' other rows: conservatively, it carries.
+    assert carries_data("WRITE", {"mode": "Overwrite", "predicate": "x > 1"})
+    assert carries_data("WRITE", {"mode": "Overwrite", "predicate": '["(x > 1)"]'})
+    assert carries_data("WRITE", None)  # the log entry is gone: not known, so it carries
+    # The lake's own names are decided by the name alone, whatever the log's parameters say.
+    assert carries_data("INGEST LOGS (REPLACE LINES)", {"mode": "Overwrite"})
+
+
+def test_a_write_is_judged_by_its_parameters_and_only_a_writes_are_read():
+    facts, files_of = _history(
+        ("WRITE", {"a"}),
+        ("WRITE", {"a", "b"}),
+        ("WRITE", {"x"}),  # mode Overwrite: ends a and b
+        ("OPTIMIZE", {"xy"}),
+        ("WRITE", {"xy", "z"}),
+    )
+    asked: list[int] = []
+
+    def parameters_of(version: int) -> dict[str, str]:
+        asked.append(version)
+        return {"mode": "Overwrite" if version == 2 else "Append"}
+
+    assert holders(1, facts, files_of, parameters_of) == [1]
+    assert data_in(4, facts, files_of, parameters_of) == [2, 3, 4]
+    assert set(asked) == {2}  # never an OPTIMIZE's, nor a version that removed nothing
+    assert holders(1, facts, files_of) == [1, 2, 3, 4]  # not known: carries
+
+
+def _spark_overwrite(uri: str, options: dict[str, str], rows: pa.Table) -> None:
+    """Version 1 as Spark commits ``df.write.mode("overwrite")``: operation WRITE with
+    ``{"mode": "Overwrite", "partitionBy": "[]"}``, a remove of every file and an add."""
+    import io
+    import json
+    import time
+
+    import pyarrow.parquet as pq
+
+    from tests.delta import external
+
+    buffer = io.BytesIO()
+    pq.write_table(rows, buffer)
+    body = buffer.getvalue()
+    name = "part-00000-spark-overwrite.c000.snappy.parquet"
+    external.write_file(uri, options, name, body)
+    now = int(time.time() * 1000)
+    removes = [
+        {"remove": {"path": a["add"]["path"], "deletionTimestamp": now, "dataChange": True}}
+        for a in external.read_log_entry(uri, options, 0)
+        if "add" in a
+    ]
+    info = {
+        "timestamp": now,
+        "operation": "WRITE",
+        "operationParameters": {"mode": "Overwrite", "partitionBy": "[]"},
+        "engineInfo": "Apache-Spark/3.5.1 Delta-Lake/3.2.0",
+    }
+    add = {
+        "path": name,
+        "partitionValues": {},
+        "size": len(body),
+        "modificationTime": now,
+        "dataChange": True,
+        "stats": json.dumps({"numRecords": rows.num_rows}),
+    }
+    external.write_log_entry(uri, options, 1, [{"commitInfo": info}, *removes, {"add": add}])
+
+
+@pytest.mark.parametrize("how", ["deltalake", "spark", "replace_where"])
+def test_another_engines_overwrite_ends_the_data_of_the_versions_before_it(
+    backend, lk, tmp_path, how
+):
+    """Another engine writes spark.t from a.csv (version 0), then overwrites it from b.csv
+    (version 1); a model is trained on version 1. Spark and deltalake name an overwrite
+    WRITE (``operationParameters`` ``{"mode": "Overwrite"}``), which the rule took for a
+    rewrite that keeps rows: impact of a.csv reached the model and its audit listed a.csv,
+    though no row of it is in version 1. A replaceWhere (an overwrite with a predicate)
+    keeps the rewritten files' other rows, so a.csv still counts (the conservative answer)."""
+    import uuid
+
+    from deltalake import write_deltalake
+
+    options = lk.storage.delta_options()
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
+    else:
+        uri = str(tmp_path / "spark" / "t")
+    write_deltalake(uri, _labels(0, 4), storage_options=options)
+    if how == "deltalake":
+        write_deltalake(uri, _labels(10, 3), mode="overwrite", storage_options=options)
+    elif how == "spark":
+        _spark_overwrite(uri, options, _labels(10, 3))
+    else:
+        write_deltalake(
+            uri,
+            _labels(2, 2),
+            mode="overwrite",
+            predicate="user_id >= 2",
+            storage_options=options,
+        )
+    lk.register_table("spark.t", uri)
+    for n, (version, source) in enumerate([("0", "a.csv"), ("1", "b.csv")]):
+        facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": version}}
+        _reported(
+            lk,
+            f"0191d7a0-0000-7000-8000-00000000ab0{n}",
+            f"load_{source}",
+            [{"namespace": "s3://raw", "name": source}],
+            [{"namespace": "lake", "name": "spark.t", "facets": facet}],
+        )
+    lk.materialize("s", sql="SELECT user_id FROM spark.t", out=tmp_path / "s")
+    lk.register_model("m", training_set="s")
+
+    kept = how == "replace_where"
+    impact = lk.impact(source="a.csv").to_json()
+    assert [m["name"] for m in impact["models"]] == (["m"] if kept else [])
+    assert [(v["table"], v["version"]) for v in impact["table_versions"]] == (
+        [("spark.t", 0), ("spark.t", 1)] if kept else [("spark.t", 0)]
+    )
+    assert [m["name"] for m in lk.impact("spark.t@0").to_json()["models"]] == (
+        ["m"] if kept else []
+    )
+    assert [m["name"] for m in lk.impact(source="b.csv").to_json()["models"]] == ["m"]
+    (table,) = lk.audit("m").to_json()["training_set"]["inputs"]
+    assert (table["table"], table["version"]) == ("spark.t", 1)
+    assert [c["version"] for c in table["data_from"]] == ([0, 1] if kept else [1])
+    sources = sorted(s["name"] for c in table["data_from"] for s in c["sources"])
+    assert sources == (["a.csv", "b.csv"] if kept else ["b.csv"])
+
+
 def _reported(lk, run_id: str, job: str, inputs: list[dict], outputs: list[dict]) -> None:
     from datetime import UTC, datetime
 
