@@ -338,9 +338,27 @@ def ran_past(timeout_s: float | None) -> QueryTimeout:
     )
 
 
-LOSSY_TYPES = ("TIME WITH TIME ZONE",)
-"""DuckDB types whose values its Arrow export changes: a ``TIME WITH TIME ZONE`` comes out
-as a plain time, its offset dropped (10:00+02 and 10:00+05, unequal in DuckDB, both 10:00)."""
+LOSSY_TYPES = {
+    "TIME WITH TIME ZONE": "whose offset DuckDB drops when it hands the rows on (10:00+02 would "
+    "read 10:00): cast it, e.g. CAST({name} AS VARCHAR), or convert it to TIME in UTC.",
+    "BIGNUM": "which DuckDB hands on as its own internal bytes, not the number: cast it, e.g. "
+    "CAST({name} AS VARCHAR), or to a DECIMAL or HUGEINT that holds its values.",
+    "BIT": "which DuckDB hands on as its own internal bytes, not the bits: cast it, e.g. "
+    "CAST({name} AS VARCHAR).",
+}
+"""DuckDB types whose values its Arrow export changes, with the rest of the refusal: a ``TIME
+WITH TIME ZONE`` comes out as a plain time, its offset dropped (10:00+02 and 10:00+05, unequal
+in DuckDB, both 10:00); a ``BIGNUM`` (``VARINT``) and a ``BIT`` string come out as DuckDB's
+internal encoding in a binary column (123456789012345678901234567890 as 16 bytes that read as
+base64 ``gAANAY7p...``, bits 101 as ``05 fd``)."""
+
+_QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"')
+_LOSSY_TYPE = re.compile(
+    r"(?<![\w\"])(" + "|".join(re.escape(kind) for kind in LOSSY_TYPES) + r")(?=[,)\[]|$)"
+)
+"""A lossy type where the type text holds a type, not a member name: DuckDB quotes member names
+that are keywords or not plain words (``STRUCT("bit" INTEGER, b BIT)``), and a plain one is
+followed by its member's type, never by ``,``, ``)``, ``[`` or the end."""
 
 
 def check_result_types(columns: Sequence[tuple[str, str]]) -> None:
@@ -351,12 +369,10 @@ def check_result_types(columns: Sequence[tuple[str, str]]) -> None:
         QueryRefused: naming the first such column and the cast to write instead.
     """
     for name, kind in columns:
-        if any(lossy in kind.upper() for lossy in LOSSY_TYPES):
-            raise QueryRefused(
-                f"The result's column {name} is of type {kind}, whose offset DuckDB drops "
-                f"when it hands the rows on (10:00+02 would read 10:00): cast it, e.g. "
-                f"CAST({name} AS VARCHAR), or convert it to TIME in UTC."
-            )
+        found = _LOSSY_TYPE.search(_QUOTED_NAME.sub('""', kind.upper()))
+        if found:
+            reason = LOSSY_TYPES[found.group(1)].format(name=name)
+            raise QueryRefused(f"The result's column {name} is of type {kind}, {reason}")
 
 
 def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
