@@ -181,13 +181,20 @@ def read_predicate(
     return sa.or_(column >= bound, column.is_(None))
 
 
-def fingerprint(names: Sequence[str], row: Sequence[object]) -> str:
-    """128-bit hash of one row's values, stable across runs and machines for the same schema."""
-    parts = [f"{n}={_canon(v)}" for n, v in sorted(zip(names, row, strict=True))]
+def fingerprint(names: Sequence[str], row: Sequence[object], *, by_value: bool = True) -> str:
+    """128-bit hash of one row's values, stable across runs and machines for the same schema.
+
+    Exact numbers are hashed by their value (``by_value``), not by how the column's type writes
+    them: a decimal as its shortest form and a whole one as the integer (1.2500 as 1.25, 5.00 as
+    5), so a row re-read after its column was widened losslessly (more decimal places, an
+    integer column made numeric) matches the fingerprint it had. Watermarks stored before kept
+    decimals as written: ``by_value=False`` is that older hash, tried for a row that matches
+    none (see :meth:`BoundaryTracker.admit`). Floats stay apart from integers (1.0 is not 1)."""
+    parts = [f"{n}={_canon(v, by_value)}" for n, v in sorted(zip(names, row, strict=True))]
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def _canon(v: object) -> str:
+def _canon(v: object, by_value: bool = True) -> str:
     if v is None:
         return "N"
     if isinstance(v, bool):
@@ -197,6 +204,10 @@ def _canon(v: object) -> str:
     if isinstance(v, float):
         return f"F{v.hex()}"
     if isinstance(v, Decimal):
+        if by_value and v.is_finite():
+            if v == v.to_integral_value():
+                return f"I{int(v)}"
+            return f"D{v.normalize():f}"
         return f"D{v}"
     if isinstance(v, str):
         return f"S{v!r}"
@@ -210,16 +221,20 @@ def _canon(v: object) -> str:
     if isinstance(v, dt.date):
         return f"d{v.isoformat()}"
     if isinstance(v, (list, tuple)):
-        return "[" + ",".join(_canon(x) for x in v) + "]"
+        return "[" + ",".join(_canon(x, by_value) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(f"{k!r}:{_canon(x)}" for k, x in sorted(v.items())) + "}"
+        return "{" + ",".join(f"{k!r}:{_canon(x, by_value)}" for k, x in sorted(v.items())) + "}"
     return f"?{v!r}"
 
 
-def _fingerprints(batch: pa.RecordBatch) -> list[str]:
+def _fingerprints(batch: pa.RecordBatch, *, by_value: bool = True) -> list[str]:
     names = batch.schema.names
     cols = [c.to_pylist() for c in batch.columns]
-    return [fingerprint(names, row) for row in zip(*cols, strict=True)] if cols else []
+    return (
+        [fingerprint(names, row, by_value=by_value) for row in zip(*cols, strict=True)]
+        if cols
+        else []
+    )
 
 
 class BoundaryTracker:
@@ -333,9 +348,16 @@ class BoundaryTracker:
                         raise BoundaryColumnsMissing(cursor=self.column, missing=missing)
                     rows = rows.select(self._since_columns)
                 fps_at_since = _fingerprints(rows)
-                for pos, fp in zip(positions, fps_at_since, strict=True):
+                written: list[str] | None = None  # the hash of watermarks stored before
+                for index, (pos, fp) in enumerate(zip(positions, fps_at_since, strict=True)):
                     if self._seen_boundary[fp] > 0:
                         self._seen_boundary[fp] -= 1
+                        drop.append(pos)
+                        continue
+                    if written is None:
+                        written = _fingerprints(rows, by_value=False)
+                    if self._seen_boundary[written[index]] > 0:
+                        self._seen_boundary[written[index]] -= 1
                         drop.append(pos)
                     elif self._outdated:
                         raise BoundaryFingerprintsOutdated(

@@ -506,6 +506,46 @@ def test_a_widened_column_in_an_appending_extract_rewrites_the_table_in_one_comm
     assert str(lk.describe("iot.readings").snapshot.schema.field("level").type) == "int32"
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "value"),
+    [
+        ("numeric(5,2)", "numeric(12,4)", "1.25"),
+        ("bigint", "numeric(30,2)", "9007199254740993"),
+        ("int", "numeric(12,2)", "-7"),
+    ],
+)
+def test_a_column_widened_to_a_decimal_in_an_appending_extract_delivers_no_boundary_row_twice(
+    lk, pg_source, before, after, value
+):
+    """A boundary row re-read after its column was widened (more decimal places, an integer
+    column made numeric) was fingerprinted from the new type's value (1.2500, 5.00) and so
+    matched none of the last run's (1.25, 5): it was appended again, the lake holding a row
+    the source has once twice, with no error."""
+    table = unique("prices")
+    pg_source.run(
+        f"CREATE TABLE {table} (seq int NOT NULL, amount {before})",
+        f"INSERT INTO {table} VALUES (1, {value}), (2, {value})",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.prices", source=pg_source.url, table_name=table, mode="incremental", cursor="seq"
+        )
+
+    assert run().rows_added == 2
+    pg_source.run(
+        f"ALTER TABLE {table} ALTER COLUMN amount TYPE {after}",
+        f"INSERT INTO {table} VALUES (3, {value})",
+    )
+    widened = run()
+    assert (widened.rows_added, widened.rows_skipped) == (1, 1)
+    everything = "SELECT seq, amount FROM {} ORDER BY seq"
+    assert _lake_rows(lk, everything.format("shop.prices")) == _source_rows(
+        pg_source, everything.format(table)
+    )
+    assert run().version is None
+
+
 def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
     # Postgres reads a NaN cursor past any watermark; the lake's exact rule then dropped it
     # (NaN >= x is false), so the row arrived in no version and the extract said nothing.
