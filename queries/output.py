@@ -82,7 +82,7 @@ def json_document(result: QueryResult) -> dict[str, Any]:
     rows = (
         [
             {name: json_value(value) for name, value in zip(names, row, strict=True)}
-            for row in zip(*(column.to_pylist() for column in result.table.columns), strict=True)
+            for row in zip(*(column_values(column) for column in result.table.columns), strict=True)
         ]
         if result.table.num_columns
         else [{} for _ in range(result.table.num_rows)]
@@ -135,6 +135,52 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects for :func:`json_value`, with times of the day's end
+    kept: Arrow turns TIME '24:00:00' (DuckDB's and Postgres' end of a day, unequal to
+    00:00:00) into ``time(0, 0)``, so such a value is given as its text, "24:00:00"."""
+    import pyarrow.types as pt
+
+    values = column.to_pylist()
+    if pt.is_time(column.type):
+        for i in _day_ends(column):
+            values[i] = _time_text(column[i].cast(_int_of(column.type)).as_py(), column.type)
+    return values
+
+
+def _int_of(t: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.int64() if t.bit_width == 64 else pa.int32()
+
+
+def _day_ends(column: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Positions of a time column's values at or past 24:00:00."""
+    import pyarrow.compute as pc
+
+    day = 86_400 * _PER_SECOND[column.type.unit]
+    past = pc.greater_equal(column.cast(_int_of(column.type)), day)
+    return pc.indices_nonzero(pc.fill_null(past, False)).to_pylist()
+
+
+def _time_text(value: int, t: pa.DataType, *, fixed: bool = False) -> str:
+    """``value`` of time type ``t`` as HH:MM:SS[.fraction], hours past 23 included; the
+    fraction as Arrow's CSV writer has it (``fixed``: the unit's digits, always) or as
+    ``time.isoformat`` (six digits, when not zero)."""
+    per_second = _PER_SECOND[t.unit]
+    seconds, fraction = divmod(value, per_second)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{hour:02d}:{minute:02d}:{second:02d}"
+    width = len(str(per_second)) - 1
+    if not fixed:
+        return text + (f".{fraction * 10**6 // per_second:06d}" if fraction else "")
+    return text + (f".{fraction:0{width}d}" if width else "")
+
+
 def unique_names(names: list[str]) -> list[str]:
     """Column names made unique for JSON objects: ``a, a`` -> ``a, a_2``."""
     taken: set[str] = set()
@@ -175,7 +221,7 @@ def print_table(
     table = Table(header_style="bold")
     for column in result.columns:
         table.add_column(column.name, overflow="fold")
-    for row in zip(*(c.to_pylist() for c in shown.columns), strict=True):
+    for row in zip(*(column_values(c) for c in shown.columns), strict=True):
         table.add_row(*(_cell(value) for value in row))
     if result.columns:
         console.print(table)
@@ -260,6 +306,13 @@ def _csv_ready(table: pa.Table) -> pa.Table:
             or pt.is_duration(t)
             or pt.is_binary_view(t)
         )
+        if pt.is_time(t) and _day_ends(column):
+            # The CSV writer prints 24:00:00 as "<value out of range: ...>": write the column
+            # as text, each value as Arrow writes it, the day's end as 24:00:00.
+            text = column.cast(_int_of(t)).to_pylist()
+            written = [None if v is None else _time_text(v, t, fixed=True) for v in text]
+            columns.append(pa.array(written, pa.string()))
+            continue
         if plain:
             columns.append(column)
             continue

@@ -1058,6 +1058,22 @@ def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, l
     assert piped.stdout == '"x"\n42\n'
 
 
+def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs, logs_cli):
+    """DuckDB (and Postgres) hold TIME '24:00:00', the end of a day, unequal to 00:00:00:
+    `lake sql` answered it as "00:00:00" in JSON and the table (Arrow's conversion wraps it
+    to midnight) and as "<value out of range: 86400000000>" in CSV, with no error."""
+    sql = (
+        "SELECT id, TIME '24:00:00' AS t, TIME '10:00:00.5' AS u FROM web.logs "
+        "VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [{"id": 1, "t": "24:00:00", "u": "10:00:00.500000"}]
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines() == ['"id","t","u"', '1,"24:00:00.000000",10:00:00.500000']
+    table = logs_cli("sql", sql)
+    assert "24:00:00" in table.stdout and "00:00:00 " not in table.stdout
+
+
 def test_lake_sql_errors_are_one_line_and_exit_1(web_logs, logs_cli):
     result = logs_cli("sql", "SELECT * FROM web.logs VERSION AS OF 9")
     assert result.exit_code == 1
