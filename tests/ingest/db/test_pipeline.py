@@ -512,15 +512,17 @@ def test_a_widened_column_in_an_appending_extract_rewrites_the_table_in_one_comm
         ("numeric(5,2)", "numeric(12,4)", "1.25"),
         ("bigint", "numeric(30,2)", "9007199254740993"),
         ("int", "numeric(12,2)", "-7"),
+        ("int", "double precision", "6"),
+        ("real", "double precision", "0.1"),
     ],
 )
-def test_a_column_widened_to_a_decimal_in_an_appending_extract_delivers_no_boundary_row_twice(
+def test_a_column_widened_to_a_decimal_or_double_in_an_appending_extract_keeps_boundary_rows_once(
     lk, pg_source, before, after, value
 ):
     """A boundary row re-read after its column was widened (more decimal places, an integer
-    column made numeric) was fingerprinted from the new type's value (1.2500, 5.00) and so
-    matched none of the last run's (1.25, 5): it was appended again, the lake holding a row
-    the source has once twice, with no error."""
+    column made numeric or double) was fingerprinted from the new type's value (1.2500, 5.00,
+    6.0) and so matched none of the last run's (1.25, 5, 6): it was appended again, the lake
+    holding a row the source has once twice, with no error."""
     table = unique("prices")
     pg_source.run(
         f"CREATE TABLE {table} (seq int NOT NULL, amount {before})",

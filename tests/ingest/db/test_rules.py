@@ -404,12 +404,14 @@ def test_exact_numbers_are_fingerprinted_by_value_and_old_watermarks_still_match
     assert fingerprint(["a"], [Decimal("5.00")]) == fingerprint(["a"], [5])
     assert fingerprint(["a"], [Decimal("1.25")]) != fingerprint(["a"], [Decimal("1.26")])
     assert fingerprint(["a"], [Decimal("5")]) != fingerprint(["a"], [5.0])
+    assert fingerprint(["a"], [5.0], by="widened") == fingerprint(["a"], [5])
+    assert fingerprint(["a"], [5.5], by="widened") == fingerprint(["a"], [5.5])
     # A boundary stored before (decimals hashed as written) still drops the row it names.
     schema = pa.schema([("seq", pa.int64()), ("d", pa.decimal128(6, 4))])
     rows = pa.record_batch(
         [pa.array([1, 1]), pa.array([Decimal("1.2500")] * 2, schema[1].type)], schema=schema
     )
-    old = fingerprint(["seq", "d"], [1, Decimal("1.2500")], by_value=False)
+    old = fingerprint(["seq", "d"], [1, Decimal("1.2500")], by="written")
     assert old != fingerprint(["seq", "d"], [1, Decimal("1.2500")])
     since = Watermark("seq", 1, (old,), ("seq", "d"))
     tracker = BoundaryTracker("seq", arrow_type=pa.int64(), since=since, dedupe=True)
