@@ -111,7 +111,8 @@ def json_value(value: Any) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return value
     if isinstance(value, Decimal):
-        return str(value)
+        # plain digits with the column's scale: str() writes 0.0000001000 as "1.000E-7"
+        return f"{value:f}" if value.is_finite() else str(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, timedelta):

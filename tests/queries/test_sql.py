@@ -1074,6 +1074,21 @@ def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs
     assert "24:00:00" in table.stdout and "00:00:00 " not in table.stdout
 
 
+def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
+    """A DECIMAL(18,10) 0.0000001000 was answered in JSON as "1.000E-7" and a zero as
+    "0E-10" (Python's text of a Decimal), where the CSV and DuckDB say 0.0000001000 and
+    0.0000000000 and the documented form is plain digits with the column's scale."""
+    sql = (
+        "SELECT 0.0000001000::DECIMAL(18,10) AS a, 0::DECIMAL(18,10) AS z, "
+        "-12.50::DECIMAL(5,2) AS n, [0::DECIMAL(4,3)] AS l FROM web.logs VERSION AS OF 0 "
+        "WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [
+        {"a": "0.0000001000", "z": "0.0000000000", "n": "-12.50", "l": ["0.000"]}
+    ]
+
+
 def test_lake_sql_errors_are_one_line_and_exit_1(web_logs, logs_cli):
     result = logs_cli("sql", "SELECT * FROM web.logs VERSION AS OF 9")
     assert result.exit_code == 1
