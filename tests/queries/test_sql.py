@@ -1072,6 +1072,23 @@ def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs
     assert csv.stdout.splitlines() == ['"id","t","u"', '1,"24:00:00.000000",10:00:00.500000']
     table = logs_cli("sql", sql)
     assert "24:00:00" in table.stdout and "00:00:00 " not in table.stdout
+    nested = (
+        "SELECT [TIME '24:00:00', NULL, TIME '01:00:00'] AS l, {'t': TIME '24:00:00'} AS s, "
+        "MAP {'end': TIME '24:00:00'} AS m, [[TIME '24:00:00']] AS ll, NULL::TIME[] AS n, "
+        "MAP {TIME '24:00:00': 1} AS k"
+    )
+    assert logs_cli("sql", nested, "--output", "json").json()["rows"] == [
+        {
+            "l": ["24:00:00", None, "01:00:00"],
+            "s": {"t": "24:00:00"},
+            "m": {"end": "24:00:00"},
+            "ll": [["24:00:00"]],
+            "n": None,
+            "k": [{"key": "24:00:00", "value": 1}],
+        }
+    ]
+    csv = logs_cli("sql", nested, "--output", "csv").stdout
+    assert "24:00:00" in csv and "00:00:00" not in csv.replace("24:00:00", "")
 
 
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
