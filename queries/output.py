@@ -82,7 +82,7 @@ def json_document(result: QueryResult) -> dict[str, Any]:
     rows = (
         [
             {name: json_value(value) for name, value in zip(names, row, strict=True)}
-            for row in zip(*(column.to_pylist() for column in result.table.columns), strict=True)
+            for row in zip(*(column_values(column) for column in result.table.columns), strict=True)
         ]
         if result.table.num_columns
         else [{} for _ in range(result.table.num_rows)]
@@ -111,7 +111,8 @@ def json_value(value: Any) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return value
     if isinstance(value, Decimal):
-        return str(value)
+        # plain digits with the column's scale: str() writes 0.0000001000 as "1.000E-7"
+        return f"{value:f}" if value.is_finite() else str(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, timedelta):
@@ -124,7 +125,7 @@ def json_value(value: Any) -> Any:
         if value and all(
             isinstance(item, tuple) and len(item) == 2 for item in value
         ):  # an Arrow map
-            if all(isinstance(k, str) for k, _ in value):
+            if all(isinstance(k, str) and not isinstance(k, TimeText) for k, _ in value):
                 return {k: json_value(v) for k, v in value}
             return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
         return [json_value(item) for item in value]
@@ -133,6 +134,104 @@ def json_value(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return str(value)
+
+
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+class TimeText(str):
+    """A time Python's ``time`` cannot hold (24:00:00), as its text: still a time, so a map
+    keyed by times keeps its shape (arrays of {key, value})."""
+
+
+def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects for :func:`json_value`, with times of the day's end
+    kept: Arrow turns TIME '24:00:00' (DuckDB's and Postgres' end of a day, unequal to
+    00:00:00) into ``time(0, 0)``, so such a value is given as its text, "24:00:00", at any
+    depth of a list, struct or map."""
+    import pyarrow as pa
+
+    if not _holds_time(column.type):
+        return column.to_pylist()
+    if isinstance(column, pa.ChunkedArray):
+        return [value for chunk in column.chunks for value in _array_values(chunk)]
+    return _array_values(column)
+
+
+def _holds_time(t: pa.DataType) -> bool:
+    import pyarrow.types as pt
+
+    if pt.is_time(t):
+        return True
+    if pt.is_map(t):
+        return _holds_time(t.key_type) or _holds_time(t.item_type)
+    if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
+        return _holds_time(t.value_type)
+    if pt.is_struct(t):
+        return any(_holds_time(t.field(i).type) for i in range(t.num_fields))
+    return False
+
+
+def _array_values(array: pa.Array) -> list[Any]:
+    import pyarrow.types as pt
+
+    t = array.type
+    valid = array.is_valid().to_pylist()
+    if pt.is_time(t):
+        values = array.to_pylist()
+        for i in _day_ends(array):
+            values[i] = _time_text(array[i].cast(_int_of(t)).as_py(), t)
+        return values
+    if pt.is_struct(t):
+        names = [t.field(i).name for i in range(t.num_fields)]
+        if len(set(names)) < len(names) or not _holds_time(t):
+            return array.to_pylist()  # as Arrow answers it (duplicate names are refused there)
+        fields = [_array_values(child) for child in array.flatten()]
+        return [
+            dict(zip(names, row, strict=True)) if ok else None
+            for ok, row in zip(valid, zip(*fields, strict=True), strict=True)
+        ]
+    if pt.is_map(t) or pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
+        if pt.is_fixed_size_list(t):
+            size = t.list_size
+            offsets = [(array.offset + i) * size for i in range(len(array) + 1)]
+        else:
+            offsets = array.offsets.to_pylist()
+        items = _array_values(array.values)
+        if pt.is_map(t):
+            items = [None if item is None else tuple(item.values()) for item in items]
+        return [items[offsets[i] : offsets[i + 1]] if ok else None for i, ok in enumerate(valid)]
+    return array.to_pylist()
+
+
+def _int_of(t: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.int64() if t.bit_width == 64 else pa.int32()
+
+
+def _day_ends(column: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Positions of a time column's values at or past 24:00:00."""
+    import pyarrow.compute as pc
+
+    day = 86_400 * _PER_SECOND[column.type.unit]
+    past = pc.greater_equal(column.cast(_int_of(column.type)), day)
+    return pc.indices_nonzero(pc.fill_null(past, False)).to_pylist()
+
+
+def _time_text(value: int, t: pa.DataType, *, fixed: bool = False) -> str:
+    """``value`` of time type ``t`` as HH:MM:SS[.fraction], hours past 23 included; the
+    fraction as Arrow's CSV writer has it (``fixed``: the unit's digits, always) or as
+    ``time.isoformat`` (six digits, when not zero)."""
+    per_second = _PER_SECOND[t.unit]
+    seconds, fraction = divmod(value, per_second)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{hour:02d}:{minute:02d}:{second:02d}"
+    width = len(str(per_second)) - 1
+    if not fixed:
+        return TimeText(text + (f".{fraction * 10**6 // per_second:06d}" if fraction else ""))
+    return TimeText(text + (f".{fraction:0{width}d}" if width else ""))
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -175,7 +274,7 @@ def print_table(
     table = Table(header_style="bold")
     for column in result.columns:
         table.add_column(column.name, overflow="fold")
-    for row in zip(*(c.to_pylist() for c in shown.columns), strict=True):
+    for row in zip(*(column_values(c) for c in shown.columns), strict=True):
         table.add_row(*(_cell(value) for value in row))
     if result.columns:
         console.print(table)
@@ -260,10 +359,19 @@ def _csv_ready(table: pa.Table) -> pa.Table:
             or pt.is_duration(t)
             or pt.is_binary_view(t)
         )
+        if pt.is_time(t) and _day_ends(column):
+            # The CSV writer prints 24:00:00 as "<value out of range: ...>": write the column
+            # as text, each value as Arrow writes it, the day's end as 24:00:00.
+            text = column.cast(_int_of(t)).to_pylist()
+            written = [None if v is None else _time_text(v, t, fixed=True) for v in text]
+            columns.append(pa.array(written, pa.string()))
+            continue
         if plain:
             columns.append(column)
             continue
-        values = [None if v is None else _compact_json(json_value(v)) for v in column.to_pylist()]
+        values = [
+            None if v is None else _compact_json(json_value(v)) for v in column_values(column)
+        ]
         columns.append(pa.array(values, pa.string()))
     return pa.table(columns, names=table.column_names)
 

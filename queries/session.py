@@ -344,7 +344,10 @@ _LOSSY_TYPES = {
     # both come out as 10:00.
     "time with time zone": "whose offset DuckDB drops when it hands the rows on (10:00+02 "
     "would read 10:00): cast it, e.g. CAST({name} AS VARCHAR), or convert it to TIME in UTC",
-    # DuckDB's Arrow export gives its internal bytes: '0101' comes out as 04 f5.
+    # DuckDB's Arrow export gives its internal bytes for these two: a BIGNUM (VARINT)
+    # 123456789012345678901234567890 comes out as 16 bytes, a BIT '0101' as 04 f5.
+    "bignum": "which DuckDB hands on as its internal bytes, not the number: cast it, e.g. "
+    "CAST({name} AS VARCHAR), or to a DECIMAL or HUGEINT that holds its values",
     "bit": "which DuckDB hands on as its internal bytes ('0101' would read as the bytes 04 f5): "
     "cast it, e.g. CAST({name} AS VARCHAR)",
 }

@@ -13,7 +13,9 @@ The boundary rule (why rows sharing the watermark value are neither lost nor dup
   column values) of every row read whose cursor equals the new watermark, as a multiset. The
   next run drops exactly those rows from what it re-reads at that value, and delivers the
   others, so a row inserted later with a cursor equal to the old maximum is delivered once.
-  This holds for insert-only sources. The watermark also names the columns its fingerprints
+  This holds for insert-only sources. Numbers are hashed by value, so a boundary row re-read
+  after its column was widened (numeric(5,2) to numeric(12,4), int to numeric or to a float)
+  still matches (see :func:`fingerprint`). The watermark also names the columns its fingerprints
   cover, and the next run fingerprints the rows it re-reads on those columns only, so a column
   the source added since is no change (its boundary rows are not delivered again); a column
   the source dropped since makes the boundary rows unmatchable, and the extract is refused in
@@ -45,6 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -181,13 +184,27 @@ def read_predicate(
     return sa.or_(column >= bound, column.is_(None))
 
 
-def fingerprint(names: Sequence[str], row: Sequence[object]) -> str:
-    """128-bit hash of one row's values, stable across runs and machines for the same schema."""
-    parts = [f"{n}={_canon(v)}" for n, v in sorted(zip(names, row, strict=True))]
+#: How :func:`fingerprint` hashes numbers. ``value``: exact numbers by their value (a decimal as
+#: its shortest form, a whole one as the integer: 1.2500 as 1.25, 5.00 as 5), floats apart from
+#: integers (1.0 is not 1). ``written``: decimals as the column's type wrote them, the hash of
+#: watermarks stored before. ``widened``: as ``value``, and a whole float as the integer (an
+#: integer column made a float column since).
+Hashing = Literal["value", "written", "widened"]
+HASHINGS: tuple[Hashing, ...] = ("value", "written", "widened")
+
+
+def fingerprint(names: Sequence[str], row: Sequence[object], *, by: Hashing = "value") -> str:
+    """128-bit hash of one row's values, stable across runs and machines for the same schema.
+
+    Stored boundaries are hashed ``by="value"``, so a row re-read after its column was widened
+    losslessly (more decimal places, an integer column made numeric) matches the fingerprint it
+    had; a row that matches none is tried ``written`` and ``widened`` too (see
+    :meth:`BoundaryTracker.admit`)."""
+    parts = [f"{n}={_canon(v, by)}" for n, v in sorted(zip(names, row, strict=True))]
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def _canon(v: object) -> str:
+def _canon(v: object, by: Hashing = "value") -> str:
     if v is None:
         return "N"
     if isinstance(v, bool):
@@ -195,8 +212,14 @@ def _canon(v: object) -> str:
     if isinstance(v, int):
         return f"I{v}"
     if isinstance(v, float):
+        if by == "widened" and v.is_integer():
+            return f"I{int(v)}"
         return f"F{v.hex()}"
     if isinstance(v, Decimal):
+        if by != "written" and v.is_finite():
+            if v == v.to_integral_value():
+                return f"I{int(v)}"
+            return f"D{v.normalize():f}"
         return f"D{v}"
     if isinstance(v, str):
         return f"S{v!r}"
@@ -210,16 +233,16 @@ def _canon(v: object) -> str:
     if isinstance(v, dt.date):
         return f"d{v.isoformat()}"
     if isinstance(v, (list, tuple)):
-        return "[" + ",".join(_canon(x) for x in v) + "]"
+        return "[" + ",".join(_canon(x, by) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(f"{k!r}:{_canon(x)}" for k, x in sorted(v.items())) + "}"
+        return "{" + ",".join(f"{k!r}:{_canon(x, by)}" for k, x in sorted(v.items())) + "}"
     return f"?{v!r}"
 
 
-def _fingerprints(batch: pa.RecordBatch) -> list[str]:
+def _fingerprints(batch: pa.RecordBatch, *, by: Hashing = "value") -> list[str]:
     names = batch.schema.names
     cols = [c.to_pylist() for c in batch.columns]
-    return [fingerprint(names, row) for row in zip(*cols, strict=True)] if cols else []
+    return [fingerprint(names, row, by=by) for row in zip(*cols, strict=True)] if cols else []
 
 
 class BoundaryTracker:
@@ -333,14 +356,23 @@ class BoundaryTracker:
                         raise BoundaryColumnsMissing(cursor=self.column, missing=missing)
                     rows = rows.select(self._since_columns)
                 fps_at_since = _fingerprints(rows)
-                for pos, fp in zip(positions, fps_at_since, strict=True):
-                    if self._seen_boundary[fp] > 0:
-                        self._seen_boundary[fp] -= 1
-                        drop.append(pos)
-                    elif self._outdated:
-                        raise BoundaryFingerprintsOutdated(
-                            cursor=self.column, columns=self._outdated
-                        )
+                # A row that matches no stored fingerprint may match as watermarks stored
+                # before hashed it, or as it was hashed before its column became a float.
+                others: dict[Hashing, list[str]] = {}
+                for index, (pos, fp) in enumerate(zip(positions, fps_at_since, strict=True)):
+                    for by in HASHINGS:
+                        if by != "value" and by not in others:
+                            others[by] = _fingerprints(rows, by=by)
+                        candidate = fp if by == "value" else others[by][index]
+                        if self._seen_boundary[candidate] > 0:
+                            self._seen_boundary[candidate] -= 1
+                            drop.append(pos)
+                            break
+                    else:
+                        if self._outdated:
+                            raise BoundaryFingerprintsOutdated(
+                                cursor=self.column, columns=self._outdated
+                            )
 
         # The next boundary counts every row read at the maximum, dropped or delivered.
         same_columns = self._since_columns in (None, list(self._names))

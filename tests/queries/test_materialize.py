@@ -1348,3 +1348,37 @@ def test_a_bit_string_is_refused_not_written_as_duckdbs_internal_bytes(lk, tmp_p
     assert lk.materialize("named", sql=named, out=tmp_path / "named").row_count == 1
     cast = "SELECT CAST('0101'::BIT AS VARCHAR) AS flags FROM ml.a"
     assert lk.sql(cast).table.to_pylist() == [{"flags": "0101"}]
+
+
+@pytest.mark.parametrize(
+    ("expression", "kind"),
+    [
+        ("'123456789012345678901234567890'::VARINT", "BIGNUM"),
+        ("'101'::BIT", "BIT"),
+        ("['101'::BIT]", "BIT"),
+        ("MAP {'k': 5::VARINT}", "BIGNUM"),
+    ],
+)
+def test_a_bignum_or_bit_is_refused_not_written_as_duckdbs_internal_bytes(
+    lk, tmp_path, expression, kind
+):
+    """DuckDB hands a BIGNUM (VARINT) and a BIT string to Arrow as its own internal bytes:
+    123456789012345678901234567890 was answered by `lake sql --output json` as the base64
+    text 'gAANAY7pD/bDc+DuTj8K0g==' and bit string 101 as 'Bf0=', and a training set
+    stored those bytes as the column's values, with no error."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    sql = f"SELECT id, {expression} AS v FROM ml.a"
+    with pytest.raises(QueryRefused, match=rf"column v is of type .*{kind}.*CAST\(v AS VARCHAR\)"):
+        lk.materialize("odd", sql=sql, out=tmp_path / "odd")
+    assert lk.training_sets("odd") == []
+    with pytest.raises(QueryRefused, match=rf"column v is of type .*{kind}"):
+        lk.sql(sql)
+
+
+def test_a_struct_field_named_like_a_refused_type_is_not_refused(lk):
+    """Only types are refused, not member names that read like them."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    sql = """SELECT id, {'bit': 1, 'time with time zone': 2, 'bignum': 3} AS s FROM ml.a"""
+    assert lk.sql(sql).table.to_pylist() == [
+        {"id": 1, "s": {"bit": 1, "time with time zone": 2, "bignum": 3}}
+    ]

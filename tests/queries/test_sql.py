@@ -1058,6 +1058,54 @@ def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, l
     assert piped.stdout == '"x"\n42\n'
 
 
+def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs, logs_cli):
+    """DuckDB (and Postgres) hold TIME '24:00:00', the end of a day, unequal to 00:00:00:
+    `lake sql` answered it as "00:00:00" in JSON and the table (Arrow's conversion wraps it
+    to midnight) and as "<value out of range: 86400000000>" in CSV, with no error."""
+    sql = (
+        "SELECT id, TIME '24:00:00' AS t, TIME '10:00:00.5' AS u FROM web.logs "
+        "VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [{"id": 1, "t": "24:00:00", "u": "10:00:00.500000"}]
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines() == ['"id","t","u"', '1,"24:00:00.000000",10:00:00.500000']
+    table = logs_cli("sql", sql)
+    assert "24:00:00" in table.stdout and "00:00:00 " not in table.stdout
+    nested = (
+        "SELECT [TIME '24:00:00', NULL, TIME '01:00:00'] AS l, {'t': TIME '24:00:00'} AS s, "
+        "MAP {'end': TIME '24:00:00'} AS m, [[TIME '24:00:00']] AS ll, NULL::TIME[] AS n, "
+        "MAP {TIME '24:00:00': 1} AS k"
+    )
+    assert logs_cli("sql", nested, "--output", "json").json()["rows"] == [
+        {
+            "l": ["24:00:00", None, "01:00:00"],
+            "s": {"t": "24:00:00"},
+            "m": {"end": "24:00:00"},
+            "ll": [["24:00:00"]],
+            "n": None,
+            "k": [{"key": "24:00:00", "value": 1}],
+        }
+    ]
+    csv = logs_cli("sql", nested, "--output", "csv").stdout
+    assert "24:00:00" in csv and "00:00:00" not in csv.replace("24:00:00", "")
+
+
+def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
+    """A DECIMAL(18,10) 0.0000001000 was answered in JSON as "1.000E-7" and a zero as
+    "0E-10" (Python's text of a Decimal), where the CSV and DuckDB say 0.0000001000 and
+    0.0000000000 and the documented form is plain digits with the column's scale."""
+    sql = (
+        "SELECT 0.0000001000::DECIMAL(18,10) AS a, 0::DECIMAL(18,10) AS z, "
+        "-12.50::DECIMAL(5,2) AS n, [0::DECIMAL(4,3)] AS l FROM web.logs VERSION AS OF 0 "
+        "WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [
+        {"a": "0.0000001000", "z": "0.0000000000", "n": "-12.50", "l": ["0.000"]}
+    ]
+
+
 def test_lake_sql_errors_are_one_line_and_exit_1(web_logs, logs_cli):
     result = logs_cli("sql", "SELECT * FROM web.logs VERSION AS OF 9")
     assert result.exit_code == 1

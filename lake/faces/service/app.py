@@ -424,11 +424,11 @@ def _name(text: str):  # noqa: ANN202
 
 
 def _json_lines(table: Any) -> Iterator[bytes]:
-    from queries.output import json_value, unique_names
+    from queries.output import column_values, json_value, unique_names
 
     names = unique_names(list(table.column_names))
     for batch in table.to_batches(max_chunksize=10_000):
-        columns = [c.to_pylist() for c in batch.columns]
+        columns = [column_values(c) for c in batch.columns]
         lines = (
             [
                 json.dumps(

@@ -429,11 +429,11 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _rows(result: Any, *, limit: int | None = None) -> dict[str, Any]:
-    from queries.output import json_value, unique_names
+    from queries.output import column_values, json_value, unique_names
 
     table = result.table if limit is None else result.table.slice(0, limit)
     names = unique_names(list(result.column_names))
-    columns = [c.to_pylist() for c in table.columns]
+    columns = [column_values(c) for c in table.columns]
     rows = [[_cell(json_value(v)) for v in row] for row in zip(*columns, strict=True)]
     return {
         "columns": [

@@ -203,6 +203,17 @@ def test_time_travel_sql_over_http_streams_json_lines_and_arrow(service):
     assert len(cut.text.splitlines()) == 2 and cut.headers["lake-truncated"] == "true"
 
 
+def test_sql_over_http_answers_the_end_of_day_time_as_24_00_not_midnight(service):
+    """JSON lines gave TIME '24:00:00' (unequal to 00:00:00 in DuckDB) as "00:00:00"."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={"sql": "SELECT TIME '24:00:00' AS t, TIME '00:00:00' AS u FROM web.clicks LIMIT 1"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {"t": "24:00:00", "u": "00:00:00"}
+
+
 def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
     event = {
         "eventType": "START",

@@ -399,6 +399,25 @@ def test_fingerprints_do_not_depend_on_column_order_but_on_every_value():
     assert fingerprint(["t"], [aware]) == fingerprint(["t"], [aware.astimezone(UTC)])
 
 
+def test_exact_numbers_are_fingerprinted_by_value_and_old_watermarks_still_match():
+    assert fingerprint(["a"], [Decimal("1.2500")]) == fingerprint(["a"], [Decimal("1.25")])
+    assert fingerprint(["a"], [Decimal("5.00")]) == fingerprint(["a"], [5])
+    assert fingerprint(["a"], [Decimal("1.25")]) != fingerprint(["a"], [Decimal("1.26")])
+    assert fingerprint(["a"], [Decimal("5")]) != fingerprint(["a"], [5.0])
+    assert fingerprint(["a"], [5.0], by="widened") == fingerprint(["a"], [5])
+    assert fingerprint(["a"], [5.5], by="widened") == fingerprint(["a"], [5.5])
+    # A boundary stored before (decimals hashed as written) still drops the row it names.
+    schema = pa.schema([("seq", pa.int64()), ("d", pa.decimal128(6, 4))])
+    rows = pa.record_batch(
+        [pa.array([1, 1]), pa.array([Decimal("1.2500")] * 2, schema[1].type)], schema=schema
+    )
+    old = fingerprint(["seq", "d"], [1, Decimal("1.2500")], by="written")
+    assert old != fingerprint(["seq", "d"], [1, Decimal("1.2500")])
+    since = Watermark("seq", 1, (old,), ("seq", "d"))
+    tracker = BoundaryTracker("seq", arrow_type=pa.int64(), since=since, dedupe=True)
+    assert tracker.admit(rows).num_rows == 1 and tracker.rows_skipped == 1
+
+
 @pytest.mark.parametrize(
     "dialect", [postgresql.psycopg2.dialect(), mysql.pymysql.dialect(), sqlite.pysqlite.dialect()]
 )
