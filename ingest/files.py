@@ -11,8 +11,10 @@ other table's):
 ``source``         where the file was read (``file:///...``, ``s3://...``)
 ``sha256``         of its bytes
 ``size``           in bytes
-``media_type``     guessed from the name (``image/png``), else sniffed by Pillow,
-                   else ``application/octet-stream``
+``media_type``     guessed from the name (``image/png``; a compressed name such as
+                   ``photo.png.gz`` or ``a.tar.gz`` is its compression's type,
+                   ``application/gzip``), else sniffed by Pillow, else
+                   ``application/octet-stream``
 ``width, height``  pixels, for files Pillow reads as images; null otherwise
 ``_ingested_at``   when this ingest ran (UTC)
 =================  ===========================================================
@@ -90,7 +92,7 @@ def ingest_files(
         if _store(storage, source, uri, sha256, size):
             new += 1
         width, height, sniffed = _image_size(storage, uri)
-        guessed = mimetypes.guess_type(source.path)[0]
+        guessed = _guessed_media_type(source.path)
         rows.append(
             {
                 "uri": uri,
@@ -141,6 +143,27 @@ def ingest_files(
     total = sum(r["size"] for r in rows)
     shown = [{**r, "_ingested_at": at.isoformat()} for r in rows]
     return FilesReport(str(table), landed.version.version, len(rows), new, total, shown)
+
+
+_COMPRESSED = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+}
+"""The media type of the bytes of a file whose name says it is compressed (mimetypes'
+encodings)."""
+
+
+def _guessed_media_type(path: str) -> str | None:
+    """The media type the file's name says. A compressed name (``photo.png.gz``,
+    ``a.tar.gz``, ``b.svgz``) is its compression's type: mimetypes names the type of the
+    content *inside* and the compression apart, and the stored bytes are the compressed
+    ones (Pillow cannot read them as an image either)."""
+    media_type, encoding = mimetypes.guess_type(path)
+    if encoding is None:
+        return media_type
+    return _COMPRESSED.get(encoding, "application/octet-stream")
 
 
 def _namespace(uri: str) -> str:
