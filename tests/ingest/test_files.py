@@ -282,3 +282,33 @@ def test_a_compressed_name_is_its_compressions_media_type_not_the_type_inside(lk
         "log.gz": ("application/gzip", None),
         "photo.png.bz2": ("application/x-bzip2", None),
     }
+
+
+def test_the_media_type_of_a_name_does_not_depend_on_the_hosts_mime_types(lk, tmp_path):
+    """``mimetypes.guess_type`` reads the machine's ``/etc/mime.types``: the same file got
+    one media type where the ingest ran on a host that has the file and another in the
+    lake's own image (``python:3.11-slim`` has none; ``.flac`` was ``audio/flac`` on one,
+    ``application/octet-stream`` on the other). A host whose table says other things (made
+    here with the module's own ``init``) changes no row."""
+    import mimetypes
+
+    host = tmp_path / "mime.types"
+    host.write_text("audio/x-host-png png\naudio/x-host flac\napplication/x-host xyzzy\n")
+    root = tmp_path / "media"
+    root.mkdir()
+    for name in ("a.png", "b.flac", "c.xyzzy", "d.opus", "e.webp.gz"):
+        (root / name).write_bytes(b"not really " + name.encode())
+    mimetypes.init([str(host)])
+    try:
+        lk.ingest_files("media.typed", str(root))
+    finally:
+        mimetypes.init()  # the host's own table again, for the rest of the process
+
+    rows = lk.sql("SELECT source, media_type FROM media.typed").table.to_pylist()
+    assert {r["source"].rsplit("/", 1)[1]: r["media_type"] for r in rows} == {
+        "a.png": "image/png",
+        "b.flac": "audio/flac",
+        "c.xyzzy": "application/octet-stream",
+        "d.opus": "audio/opus",
+        "e.webp.gz": "application/gzip",
+    }
