@@ -11,8 +11,11 @@ other table's):
 ``source``         where the file was read (``file:///...``, ``s3://...``)
 ``sha256``         of its bytes
 ``size``           in bytes
-``media_type``     guessed from the name (``image/png``), else sniffed by Pillow,
-                   else ``application/octet-stream``
+``media_type``     guessed from the name (``image/png``) by Python's own table and a
+                   few of the lake's, never the host's ``/etc/mime.types``; a compressed
+                   name (``photo.png.gz``, ``a.tar.gz``) is its compression's type
+                   (``application/gzip``); else sniffed by Pillow, else
+                   ``application/octet-stream``
 ``width, height``  pixels, for files Pillow reads as images; null otherwise
 ``_ingested_at``   when this ingest ran (UTC)
 =================  ===========================================================
@@ -90,7 +93,7 @@ def ingest_files(
         if _store(storage, source, uri, sha256, size):
             new += 1
         width, height, sniffed = _image_size(storage, uri)
-        guessed = mimetypes.guess_type(source.path)[0]
+        guessed = _guessed_media_type(source.path)
         rows.append(
             {
                 "uri": uri,
@@ -141,6 +144,64 @@ def ingest_files(
     total = sum(r["size"] for r in rows)
     shown = [{**r, "_ingested_at": at.isoformat()} for r in rows]
     return FilesReport(str(table), landed.version.version, len(rows), new, total, shown)
+
+
+_COMPRESSED = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+}
+"""The media type of the bytes of a file whose name says it is compressed (mimetypes'
+encodings)."""
+
+
+_LAKE_TYPES = {
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".m4a": "audio/mp4",
+    ".webp": "image/webp",
+    ".jxl": "image/jxl",
+    ".jfif": "image/jpeg",
+    ".mkv": "video/x-matroska",
+    ".md": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".7z": "application/x-7z-compressed",
+    ".zst": "application/zstd",
+}
+"""Types Python's own table lacks, for common media and documents (as Debian's mime.types
+spells them)."""
+
+
+def _media_types() -> mimetypes.MimeTypes:
+    """Python's own table of types and the lake's few more, never the host's: the module's
+    ``guess_type`` reads the machine's ``/etc/mime.types`` (and others), so the same file got
+    ``audio/flac`` on one host and ``application/octet-stream`` in the lake's own image
+    (``python:3.11-slim`` has none), ``.opus`` ``audio/ogg`` on one and ``audio/opus`` on
+    another: a table's ``media_type`` would depend on where each ingest ran."""
+    types = mimetypes.MimeTypes(filenames=())  # reads no file of the machine's
+    for extension, media_type in _LAKE_TYPES.items():
+        types.add_type(media_type, extension)
+    return types
+
+
+_TYPES = _media_types()
+
+
+def _guessed_media_type(path: str) -> str | None:
+    """The media type the file's name says. A compressed name (``photo.png.gz``,
+    ``a.tar.gz``, ``b.svgz``) is its compression's type: mimetypes names the type of the
+    content *inside* and the compression apart, and the stored bytes are the compressed
+    ones (Pillow cannot read them as an image either)."""
+    media_type, encoding = _TYPES.guess_type(path)
+    if encoding is None:
+        return media_type
+    return _COMPRESSED.get(encoding, "application/octet-stream")
 
 
 def _namespace(uri: str) -> str:

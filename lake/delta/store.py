@@ -2397,6 +2397,15 @@ class DeltaStore:
                 f"The Delta table at {self.uri} requires the writer features {features}, "
                 "which deltalake cannot write: write it with an engine that supports them."
             )
+        unreadable = _UNREADABLE_PROTOCOL.search(str(error))
+        if unreadable:
+            # A version (the latest, or one committed after registration) raised the
+            # protocol past what deltalake reads: no version of the table can be opened.
+            return UnsupportedTableFeature(
+                f"The Delta table at {self.uri} uses a protocol deltalake cannot read "
+                f"({unreadable.group(1).strip().rstrip('.')[:200]}): read it with an engine "
+                "that supports it."
+            )
         damaged = re.search(r"Json error: ([^\n]*)", str(error))
         if damaged:
             # delta-rs names neither the entry nor the line, only what it met.
@@ -2484,6 +2493,12 @@ def _version_taken(error: BaseException) -> bool:
         and _unsupported_features(error) is None
     )
 
+
+_UNREADABLE_PROTOCOL = re.compile(
+    r"Kernel error: Unsupported: ((?:Unsupported minimum reader version|Feature )[^\n]*)"
+)
+"""delta-kernel's words for a protocol it cannot read (``Unsupported minimum reader version
+4``, ``Feature 'x' is not supported``): not a storage failure, as they were reported."""
 
 _UNSUPPORTED_FEATURES = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
 """deltalake's words (a ``CommitFailedError``, as a conflict is) for a table whose protocol

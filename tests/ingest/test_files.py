@@ -250,3 +250,65 @@ def test_odd_files_land_with_their_exact_paths_and_a_grown_folder_adds_only_new_
         landed(0)[os.fsencode(root / "one.txt")]["sha256"]
         == hashlib.sha256(b"same bytes\n").hexdigest()
     )
+
+
+def test_a_compressed_name_is_its_compressions_media_type_not_the_type_inside(lk, tmp_path):
+    """``photo.png.gz`` holds gzip bytes, not a PNG: mimetypes names the type inside
+    (``image/png``) and the compression apart, and the row said ``image/png`` for bytes no
+    image reader opens (``a.tar.gz`` said ``application/x-tar``, a plain ``.gz`` fell to
+    ``application/octet-stream``). A name without compression keeps its type."""
+    import bz2
+    import gzip
+
+    from PIL import Image
+
+    root = tmp_path / "packed"
+    root.mkdir()
+    Image.new("RGB", (4, 3), "red").save(root / "plain.png")
+    png = (root / "plain.png").read_bytes()
+    (root / "photo.png.gz").write_bytes(gzip.compress(png))
+    (root / "a.tar.gz").write_bytes(gzip.compress(b"tar bytes"))
+    (root / "log.gz").write_bytes(gzip.compress(b"a line\n"))
+    (root / "photo.png.bz2").write_bytes(bz2.compress(png))
+
+    lk.ingest_files("media.packed", str(root))
+
+    rows = lk.sql("SELECT source, media_type, width FROM media.packed").table.to_pylist()
+    got = {r["source"].rsplit("/", 1)[1]: (r["media_type"], r["width"]) for r in rows}
+    assert got == {
+        "plain.png": ("image/png", 4),
+        "photo.png.gz": ("application/gzip", None),
+        "a.tar.gz": ("application/gzip", None),
+        "log.gz": ("application/gzip", None),
+        "photo.png.bz2": ("application/x-bzip2", None),
+    }
+
+
+def test_the_media_type_of_a_name_does_not_depend_on_the_hosts_mime_types(lk, tmp_path):
+    """``mimetypes.guess_type`` reads the machine's ``/etc/mime.types``: the same file got
+    one media type where the ingest ran on a host that has the file and another in the
+    lake's own image (``python:3.11-slim`` has none; ``.flac`` was ``audio/flac`` on one,
+    ``application/octet-stream`` on the other). A host whose table says other things (made
+    here with the module's own ``init``) changes no row."""
+    import mimetypes
+
+    host = tmp_path / "mime.types"
+    host.write_text("audio/x-host-png png\naudio/x-host flac\napplication/x-host xyzzy\n")
+    root = tmp_path / "media"
+    root.mkdir()
+    for name in ("a.png", "b.flac", "c.xyzzy", "d.opus", "e.webp.gz"):
+        (root / name).write_bytes(b"not really " + name.encode())
+    mimetypes.init([str(host)])
+    try:
+        lk.ingest_files("media.typed", str(root))
+    finally:
+        mimetypes.init()  # the host's own table again, for the rest of the process
+
+    rows = lk.sql("SELECT source, media_type FROM media.typed").table.to_pylist()
+    assert {r["source"].rsplit("/", 1)[1]: r["media_type"] for r in rows} == {
+        "a.png": "image/png",
+        "b.flac": "audio/flac",
+        "c.xyzzy": "application/octet-stream",
+        "d.opus": "audio/opus",
+        "e.webp.gz": "application/gzip",
+    }

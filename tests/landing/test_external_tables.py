@@ -855,3 +855,43 @@ def test_a_time_before_a_commit_whose_clock_ran_ahead_reads_no_version_after_it(
     assert (
         lk.describe(f"ext.skew@{(start + timedelta(seconds=7)).isoformat()}").version.version == 0
     )
+
+
+@pytest.mark.parametrize(
+    "protocol,named",
+    [
+        ({"minReaderVersion": 4, "minWriterVersion": 7, "writerFeatures": []}, "reader version 4"),
+        (
+            {
+                "minReaderVersion": 3,
+                "minWriterVersion": 7,
+                "readerFeatures": ["futureThing"],
+                "writerFeatures": ["futureThing"],
+            },
+            "futureThing",
+        ),
+    ],
+    ids=["reader-version-4", "unknown-reader-feature"],
+)
+def test_a_commit_raising_the_protocol_past_the_reader_is_refused_as_unsupported(
+    lk, where, protocol, named
+):
+    """A commit after registration whose protocol asks for a reader version or feature
+    deltalake does not know: every read is refused (deltalake opens no version of such a
+    log), as a feature the lake cannot read, in one sentence; it was reported as "Storage
+    failed for reading the log of ...", which sends the user to look at the storage."""
+    uri, options = where("raised")
+    write_deltalake(uri, pa.table({"id": [1, 2]}), storage_options=options)
+    lk.register_table("ext.raised", uri)
+    external.write_log_entry(
+        uri, options, 1, [{"protocol": protocol}, {"commitInfo": {"timestamp": 1}}]
+    )
+
+    for read in (
+        lambda: lk.sql("SELECT count(*) AS n FROM ext.raised"),
+        lambda: lk.describe("ext.raised"),
+    ):
+        with pytest.raises(UnsupportedTableFeature, match=named) as raised:
+            read()
+        message = str(raised.value)
+        assert uri in message and message.count(". ") == 0 and message.endswith(".")
