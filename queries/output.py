@@ -12,7 +12,8 @@ HTTP service to come)::
                    "skipped_by_statistics": 0}]}
 
 Values are JSON-safe and lose nothing: decimals are strings ("12.50"), times ISO 8601,
-binary base64, NaN and infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
+binary base64, float32 values their shortest decimal (0.1, not 0.10000000149011612), NaN and
+infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
 8601 durations; structs are objects, lists arrays, maps objects (arrays of {key, value}
 when the keys are not strings). Column names repeated in a result get a suffix (``a``,
 ``a_2``) so every row is an object.
@@ -24,6 +25,7 @@ import base64
 import io
 import json
 import math
+import struct
 import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -148,27 +150,30 @@ def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     """A column's values as Python objects for :func:`json_value`, with times of the day's end
     kept: Arrow turns TIME '24:00:00' (DuckDB's and Postgres' end of a day, unequal to
     00:00:00) into ``time(0, 0)``, so such a value is given as its text, "24:00:00", at any
-    depth of a list, struct or map."""
+    depth of a list, struct or map. Float32 values are given as their shortest decimal
+    (:func:`float32_value`), at any depth too."""
     import pyarrow as pa
 
-    if not _holds_time(column.type):
+    if not _needs_care(column.type):
         return column.to_pylist()
     if isinstance(column, pa.ChunkedArray):
         return [value for chunk in column.chunks for value in _array_values(chunk)]
     return _array_values(column)
 
 
-def _holds_time(t: pa.DataType) -> bool:
+def _needs_care(t: pa.DataType) -> bool:
+    """Whether a type holds values Arrow's ``to_pylist`` gives wrong: times at the day's end,
+    float32 values (widened to doubles: 0.1 became 0.10000000149011612)."""
     import pyarrow.types as pt
 
-    if pt.is_time(t):
+    if pt.is_time(t) or pt.is_float32(t):
         return True
     if pt.is_map(t):
-        return _holds_time(t.key_type) or _holds_time(t.item_type)
+        return _needs_care(t.key_type) or _needs_care(t.item_type)
     if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
-        return _holds_time(t.value_type)
+        return _needs_care(t.value_type)
     if pt.is_struct(t):
-        return any(_holds_time(t.field(i).type) for i in range(t.num_fields))
+        return any(_needs_care(t.field(i).type) for i in range(t.num_fields))
     return False
 
 
@@ -176,6 +181,8 @@ def _array_values(array: pa.Array) -> list[Any]:
     import pyarrow.types as pt
 
     t = array.type
+    if pt.is_float32(t):
+        return [None if v is None else float32_value(v) for v in array.to_pylist()]
     valid = array.is_valid().to_pylist()
     if pt.is_time(t):
         values = array.to_pylist()
@@ -184,7 +191,7 @@ def _array_values(array: pa.Array) -> list[Any]:
         return values
     if pt.is_struct(t):
         names = [t.field(i).name for i in range(t.num_fields)]
-        if len(set(names)) < len(names) or not _holds_time(t):
+        if len(set(names)) < len(names) or not _needs_care(t):
             return array.to_pylist()  # as Arrow answers it (duplicate names are refused there)
         fields = [_array_values(child) for child in array.flatten()]
         return [
@@ -202,6 +209,26 @@ def _array_values(array: pa.Array) -> list[Any]:
             items = [None if item is None else tuple(item.values()) for item in items]
         return [items[offsets[i] : offsets[i + 1]] if ok else None for i, ok in enumerate(valid)]
     return array.to_pylist()
+
+
+def float32_value(value: float) -> float:
+    """A float32 (as Python's double) as the double of its shortest decimal that reads back
+    as the same float32 (numpy's repr of it): 0.10000000149011612 -> 0.1. NaN, infinities and
+    zeros are returned as they are."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    for digits in range(1, 10):  # 9 significant digits always read back (FLT_DECIMAL_DIG)
+        shorter = float(f"{value:.{digits}g}")
+        if _as_float32(shorter) == value:
+            return shorter
+    return value
+
+
+def _as_float32(value: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:  # past float32's largest value
+        return math.inf
 
 
 def _int_of(t: pa.DataType) -> pa.DataType:
