@@ -1134,6 +1134,42 @@ def test_float32_shortest_text_reads_back_as_the_same_float32():
         assert shortest == float(str(np.float32(v))), hex(b)
 
 
+def test_infinite_and_bc_dates_are_answered_as_duckdb_writes_them_in_every_output(
+    web_logs, logs_cli
+):
+    """DuckDB's DATE and TIMESTAMP hold infinities and years before 1 and after 9999, which
+    Python's cannot: JSON and the table failed with an OverflowError traceback, and the CSV
+    wrote "<value out of range: -2147483647>" or a wrong timestamp. Such values are given as
+    DuckDB's text of them; the others as before."""
+    sql = (
+        "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc, "
+        "'infinity'::TIMESTAMP AS t, '-infinity'::TIMESTAMPTZ AS tz, "
+        "'0044-03-15 (BC) 10:00:00.5'::TIMESTAMP AS bt, '10000-01-01'::DATE AS far, "
+        "['infinity'::DATE, DATE '2020-01-02'] AS l, DATE '2020-01-01' AS ok "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [
+        {
+            "d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity", "tz": "-infinity",
+            "bt": "0044-03-15 (BC) 10:00:00.5", "far": "10000-01-01",
+            "l": ["infinity", "2020-01-02"], "ok": "2020-01-01",
+        }
+    ]  # fmt: skip
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines()[1] == (
+        '"-infinity","0044-03-15 (BC)","infinity","-infinity","0044-03-15 (BC) 10:00:00.5",'
+        '"10000-01-01","[""infinity"",""2020-01-02""]",2020-01-01'
+    )
+    narrow = (  # few columns, so the table does not fold the text
+        "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    table = logs_cli("sql", narrow)
+    assert table.exit_code == 0, table.stderr
+    assert "-infinity" in table.stdout and "0044-03-15 (BC)" in table.stdout
+
+
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
     """A DECIMAL(18,10) 0.0000001000 was answered in JSON as "1.000E-7" and a zero as
     "0E-10" (Python's text of a Decimal), where the CSV and DuckDB say 0.0000001000 and

@@ -225,6 +225,20 @@ def test_sql_over_http_answers_a_float32_as_its_shortest_decimal(service):
     assert answer.text.strip() == '{"f": 0.1, "l": [2.2]}'
 
 
+def test_sql_over_http_answers_infinite_and_bc_dates_as_duckdb_writes_them(service):
+    """JSON lines failed on DATE '-infinity' or a BC date (Python's dates cannot hold them)."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={
+            "sql": "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc, "
+            "'infinity'::TIMESTAMP AS t FROM web.clicks LIMIT 1"
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {"d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity"}
+
+
 def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
     event = {
         "eventType": "START",
