@@ -492,15 +492,13 @@ def _merge_counts(
             con.execute("CREATE TABLE new AS SELECT * FROM new_src")
         old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
         with arrow_view(con, "old_src", old):
-            con.execute(
-                "CREATE TABLE old AS SELECT *, true AS lake_m FROM old_src"
-                f" SEMI JOIN new USING ({using})"
-            )
+            con.execute(f"CREATE TABLE old AS SELECT * FROM old_src SEMI JOIN new USING ({using})")
         others = [f for f in schema if f.name not in keys]
         differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+        matched = f"o.{_ident(keys[0])} IS NOT NULL"  # a NULL key matches nothing
         added, changed = con.execute(
-            "SELECT count(*) FILTER (WHERE o.lake_m IS NULL),"
-            f" count(*) FILTER (WHERE o.lake_m AND ({differs}))"
+            f"SELECT count(*) FILTER (WHERE NOT ({matched})),"
+            f" count(*) FILTER (WHERE {matched} AND ({differs}))"
             f" FROM new AS w LEFT JOIN old AS o USING ({using})"
         ).fetchone()
         return int(added), int(changed)

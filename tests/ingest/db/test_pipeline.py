@@ -599,10 +599,10 @@ def test_re_merged_rows_are_counted_changed_by_exact_values(lk, pg_source, monke
     table = unique("floaty")
     pg_source.run(
         f"CREATE TABLE {table} (id int PRIMARY KEY, day date NOT NULL, f float8, a float8[],"
-        " n numeric(10, 2))",
-        f"INSERT INTO {table} VALUES (1, DATE '2026-01-01', 0.0, NULL, 1.50),"
-        " (2, DATE '2026-01-01', 'NaN', ARRAY[0.0], NULL),"
-        " (3, DATE '2026-01-01', NULL, ARRAY[1.0], 2.00)",
+        " n numeric(10, 2), lake_m int)",  # lake_m: a name the comparison must not take
+        f"INSERT INTO {table} VALUES (1, DATE '2026-01-01', 0.0, NULL, 1.50, 0),"
+        " (2, DATE '2026-01-01', 'NaN', ARRAY[0.0], NULL, 0),"
+        " (3, DATE '2026-01-01', NULL, ARRAY[1.0], 2.00, 0)",
     )
 
     def run():
