@@ -12,9 +12,12 @@ HTTP service to come)::
                    "skipped_by_statistics": 0}]}
 
 Values are JSON-safe and lose nothing: decimals are strings ("12.50"), times ISO 8601,
-binary base64, NaN and infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
+binary base64, float32 values their shortest decimal (0.1, not 0.10000000149011612), NaN and
+infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
 8601 durations; structs are objects, lists arrays, maps objects (arrays of {key, value}
-when the keys are not strings). Column names repeated in a result get a suffix (``a``,
+when the keys are not strings). Dates and timestamps Python cannot hold (DuckDB's infinities,
+years before 1 or after 9999) are DuckDB's text of them ("-infinity", "0044-03-15 (BC)"), in
+CSV and the table too. Column names repeated in a result get a suffix (``a``,
 ``a_2``) so every row is an object.
 """
 
@@ -24,6 +27,7 @@ import base64
 import io
 import json
 import math
+import struct
 import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -148,27 +152,30 @@ def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     """A column's values as Python objects for :func:`json_value`, with times of the day's end
     kept: Arrow turns TIME '24:00:00' (DuckDB's and Postgres' end of a day, unequal to
     00:00:00) into ``time(0, 0)``, so such a value is given as its text, "24:00:00", at any
-    depth of a list, struct or map."""
+    depth of a list, struct or map. Float32 values are given as their shortest decimal
+    (:func:`float32_value`), at any depth too."""
     import pyarrow as pa
 
-    if not _holds_time(column.type):
+    if not _needs_care(column.type):
         return column.to_pylist()
     if isinstance(column, pa.ChunkedArray):
         return [value for chunk in column.chunks for value in _array_values(chunk)]
     return _array_values(column)
 
 
-def _holds_time(t: pa.DataType) -> bool:
+def _needs_care(t: pa.DataType) -> bool:
+    """Whether a type holds values Arrow's ``to_pylist`` gives wrong: times at the day's end,
+    float32 values (widened to doubles: 0.1 became 0.10000000149011612)."""
     import pyarrow.types as pt
 
-    if pt.is_time(t):
+    if pt.is_time(t) or pt.is_float32(t) or pt.is_date32(t) or pt.is_timestamp(t):
         return True
     if pt.is_map(t):
-        return _holds_time(t.key_type) or _holds_time(t.item_type)
+        return _needs_care(t.key_type) or _needs_care(t.item_type)
     if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
-        return _holds_time(t.value_type)
+        return _needs_care(t.value_type)
     if pt.is_struct(t):
-        return any(_holds_time(t.field(i).type) for i in range(t.num_fields))
+        return any(_needs_care(t.field(i).type) for i in range(t.num_fields))
     return False
 
 
@@ -176,6 +183,10 @@ def _array_values(array: pa.Array) -> list[Any]:
     import pyarrow.types as pt
 
     t = array.type
+    if pt.is_float32(t):
+        return [None if v is None else float32_value(v) for v in array.to_pylist()]
+    if pt.is_date32(t) or pt.is_timestamp(t):
+        return _dates_values(array)
     valid = array.is_valid().to_pylist()
     if pt.is_time(t):
         values = array.to_pylist()
@@ -184,7 +195,7 @@ def _array_values(array: pa.Array) -> list[Any]:
         return values
     if pt.is_struct(t):
         names = [t.field(i).name for i in range(t.num_fields)]
-        if len(set(names)) < len(names) or not _holds_time(t):
+        if len(set(names)) < len(names) or not _needs_care(t):
             return array.to_pylist()  # as Arrow answers it (duplicate names are refused there)
         fields = [_array_values(child) for child in array.flatten()]
         return [
@@ -202,6 +213,100 @@ def _array_values(array: pa.Array) -> list[Any]:
             items = [None if item is None else tuple(item.values()) for item in items]
         return [items[offsets[i] : offsets[i + 1]] if ok else None for i, ok in enumerate(valid)]
     return array.to_pylist()
+
+
+# Days since 1970-01-01 of 0001-01-01 and 9999-12-31: Python's dates hold no others.
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
+_INFINITY = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}  # DuckDB's; minus for -infinity
+
+
+def _dates_values(array: pa.Array) -> list[Any]:
+    """A date or timestamp array's values; those Python cannot hold (infinities, years before
+    1 or after 9999: Arrow's conversion raised OverflowError) as DuckDB's text of them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = array.type
+    outside = _outside_python(array)
+    if not outside:
+        return array.to_pylist()
+    numbers = array.cast(_int_of(t)).to_pylist()
+    values = pc.if_else(_mask(len(array), outside), pa.scalar(None, t), array).to_pylist()
+    for i in outside:
+        values[i] = _date_text(numbers[i], t)
+    return values
+
+
+def _mask(length: int, positions: list[int]) -> pa.Array:
+    import pyarrow as pa
+
+    mask = [False] * length
+    for i in positions:
+        mask[i] = True
+    return pa.array(mask)
+
+
+def _outside_python(column: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Positions of a date32 or timestamp column's values outside Python's years 1 to 9999."""
+    import pyarrow.compute as pc
+    import pyarrow.types as pt
+
+    numbers = column.cast(_int_of(column.type))
+    per_day = 1 if pt.is_date32(column.type) else 86_400 * _PER_SECOND[column.type.unit]
+    first, last = _FIRST_DAY * per_day, (_LAST_DAY + 1) * per_day - 1
+    out = pc.or_(pc.less(numbers, first), pc.greater(numbers, last))
+    return pc.indices_nonzero(pc.fill_null(out, False)).to_pylist()
+
+
+def _date_text(value: int, t: pa.DataType) -> str:
+    """DuckDB's text of a date32 or timestamp ``value`` (days, or the unit's ticks since
+    1970): "infinity", "-infinity", "0044-03-15 (BC)", "10000-01-01 01:02:03.5"."""
+    import pyarrow.types as pt
+
+    date = pt.is_date32(t)
+    if abs(value) == _INFINITY["date32" if date else "timestamp"]:
+        return "infinity" if value > 0 else "-infinity"
+    per_second = 1 if date else _PER_SECOND[t.unit]
+    days, ticks = (value, 0) if date else divmod(value, 86_400 * per_second)
+    # Proleptic Gregorian calendar from days since 1970-01-01 (H. Hinnant's civil_from_days).
+    z = days + 719_468
+    era, doe = divmod(z, 146_097)
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day, month = doy - (153 * mp + 2) // 5 + 1, mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    text = f"{year if year > 0 else 1 - year:04d}-{month:02d}-{day:02d}"
+    text += " (BC)" if year <= 0 else ""
+    if date:
+        return text
+    seconds, fraction = divmod(ticks, per_second)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    text += f" {hour:02d}:{minute:02d}:{second:02d}"
+    if fraction:
+        text += "." + f"{fraction:0{len(str(per_second)) - 1}d}".rstrip("0")
+    return text + ("+00" if t.tz is not None else "")
+
+
+def float32_value(value: float) -> float:
+    """A float32 (as Python's double) as the double of its shortest decimal that reads back
+    as the same float32 (numpy's repr of it): 0.10000000149011612 -> 0.1. NaN, infinities and
+    zeros are returned as they are."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    for digits in range(1, 10):  # 9 significant digits always read back (FLT_DECIMAL_DIG)
+        shorter = float(f"{value:.{digits}g}")
+        if _as_float32(shorter) == value:
+            return shorter
+    return value
+
+
+def _as_float32(value: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:  # past float32's largest value
+        return math.inf
 
 
 def _int_of(t: pa.DataType) -> pa.DataType:
@@ -366,6 +471,12 @@ def _csv_ready(table: pa.Table) -> pa.Table:
             written = [None if v is None else _time_text(v, t, fixed=True) for v in text]
             columns.append(pa.array(written, pa.string()))
             continue
+        if (pt.is_date32(t) or pt.is_timestamp(t)) and _outside_python(column):
+            # The CSV writer prints DuckDB's infinities as "<value out of range: ...>" or a
+            # wrong date: the values Python cannot hold as DuckDB's text, the others as
+            # Arrow writes them.
+            columns.append(pa.array(_csv_dates_text(column), pa.string()))
+            continue
         if plain:
             columns.append(column)
             continue
@@ -374,6 +485,20 @@ def _csv_ready(table: pa.Table) -> pa.Table:
         ]
         columns.append(pa.array(values, pa.string()))
     return pa.table(columns, names=table.column_names)
+
+
+def _csv_dates_text(column: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    outside = _outside_python(array)
+    numbers = array.cast(_int_of(array.type)).to_pylist()
+    inside = pc.if_else(_mask(len(array), outside), pa.scalar(None, array.type), array)
+    text = pc.cast(inside, pa.string()).to_pylist()
+    for i in outside:
+        text[i] = _date_text(numbers[i], array.type)
+    return text
 
 
 def _csv_header(name: str) -> str:

@@ -18,7 +18,9 @@ Modes:
   appended. Rows re-read at the watermark that the last run delivered unchanged are dropped
   by their fingerprints, so a night without changes makes no version (with a key, and more
   than 10,000 rows sharing the last value, the fingerprints are not kept: those rows are
-  merged again next time, which the key makes harmless). The watermark is
+  merged again next time, which the key makes harmless; only those whose values differ
+  exactly count as changed, and when none differs and none is new there is no version).
+  The watermark is
   stored in the catalog with the commit (``prepare_commit``), so it moves only when the Delta
   commit and its catalog record succeed; a failed run repeats from the same watermark.
 
@@ -312,6 +314,21 @@ def _commit(
     if staged.rows == 0:
         return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
     merged = bool(keys) and current is not None
+    exact: tuple[int, int] | None = None
+    if merged:
+        assert current is not None
+        # deltalake counts every matched row as updated, and rows re-read at a coarse
+        # watermark are matched on every run: count only those whose values differ.
+        exact = _merge_counts(store, current, staged, keys, staging)
+        previous_value = (read_from or {}).get("value") or {}
+        if (
+            exact == (0, 0)
+            and watermark is not None
+            and previous_value.get("value") == watermark.to_dict().get("value")
+        ):
+            # Every row read is already in the table as it is: as with a night whose
+            # boundary rows are fingerprinted, no version, and the watermark stays.
+            return _Outcome(None, 0, 0, 0, "merge")
     if not merged:
         # Appended rows are not idempotent: the rows past the watermark this extract read
         # from are claimed at the prepare, so two extracts from it at once cannot both
@@ -319,7 +336,13 @@ def _commit(
         base["watermark_from"] = read_from
 
     def outcome(counts: Counts) -> Mapping[str, Any]:
-        if counts.metrics:
+        if exact is not None:
+            # The merge still rewrites every matched row, so values stay exact (-0.0 is
+            # not kept as a stored 0.0); only the count is of the rows that differ.
+            added, changed = exact
+            if counts.metrics:
+                added = int(counts.metrics.get("num_target_rows_inserted") or 0)  # type: ignore[call-overload]
+        elif counts.metrics:
             added = int(counts.metrics.get("num_target_rows_inserted") or 0)  # type: ignore[call-overload]
             changed: int | None = int(counts.metrics.get("num_target_rows_updated") or 0)  # type: ignore[call-overload]
         elif counts.rows_replaced is None:  # a merge by deltalake, not done yet
@@ -418,6 +441,67 @@ def _compare(
             " FROM o FULL JOIN w USING (lake_h)"
         ).fetchone()
         return int(added), int(removed), None, "row"
+    except duckdb.Error as error:
+        raise ExtractError(
+            f"Comparing the extract with version {previous.version} of {store.uri} failed "
+            f"({str(error).splitlines()[0][:200]}); nothing was committed, run the extract again."
+        ) from None
+    finally:
+        con.close()
+
+
+def _differs(column: str, type_: pa.DataType) -> str:
+    """A DuckDB condition: ``w.column`` and ``o.column`` hold different values, exactly.
+
+    DuckDB holds -0.0 = 0.0 (and NaN = NaN): a float differs also when it is a zero of the
+    other sign; a nested value also when its text differs (DuckDB writes -0.0 as such)."""
+    import pyarrow as pa
+
+    w, o = f"w.{_ident(column)}", f"o.{_ident(column)}"
+    distinct = f"{w} IS DISTINCT FROM {o}"
+    if pa.types.is_floating(type_):
+        return f"({distinct} OR ({w} = 0 AND signbit({w}) <> signbit({o})))"
+    if pa.types.is_nested(type_):
+        return f"({distinct} OR CAST({w} AS VARCHAR) IS DISTINCT FROM CAST({o} AS VARCHAR))"
+    return distinct
+
+
+def _merge_counts(
+    store: DeltaStore,
+    previous: Snapshot,
+    staged: Staged,
+    keys: Sequence[str],
+    staging: Path,
+) -> tuple[int, int]:
+    """(added, changed) of a merge of the staged rows by ``keys`` into ``previous``: rows
+    whose key the table lacks, and rows whose key it has with values that differ exactly."""
+    import duckdb
+
+    from lake.core.duckdb import arrow_view
+
+    con = lake_duckdb.connect(
+        threads=2, memory_limit="256MB", temp_directory=staging / "duckdb-spill"
+    )
+    try:
+        import pyarrow as pa
+
+        schema = staged.schema
+        using = ", ".join(_ident(k) for k in keys)
+        new = pa.RecordBatchReader.from_batches(schema, read_staged(staged, schema))
+        with arrow_view(con, "new_src", new):
+            con.execute("CREATE TABLE new AS SELECT * FROM new_src")
+        old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
+        with arrow_view(con, "old_src", old):
+            con.execute(f"CREATE TABLE old AS SELECT * FROM old_src SEMI JOIN new USING ({using})")
+        others = [f for f in schema if f.name not in keys]
+        differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+        matched = f"o.{_ident(keys[0])} IS NOT NULL"  # a NULL key matches nothing
+        added, changed = con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT ({matched})),"
+            f" count(*) FILTER (WHERE {matched} AND ({differs}))"
+            f" FROM new AS w LEFT JOIN old AS o USING ({using})"
+        ).fetchone()
+        return int(added), int(changed)
     except duckdb.Error as error:
         raise ExtractError(
             f"Comparing the extract with version {previous.version} of {store.uri} failed "

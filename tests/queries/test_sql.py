@@ -1091,6 +1091,85 @@ def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs
     assert "24:00:00" in csv and "00:00:00" not in csv.replace("24:00:00", "")
 
 
+def test_float32_values_are_answered_as_their_shortest_decimal_in_every_output(web_logs, logs_cli):
+    """A FLOAT (float32) 0.1 was answered in JSON and the table as 0.10000000149011612 (the
+    float32 widened to a double), where the CSV and DuckDB say 0.1: a float32 is given as the
+    shortest decimal that reads back as the same float32, nested too."""
+    sql = (
+        "SELECT 0.1::FLOAT AS f, 16777217::FLOAT AS big, 3.4028235e38::FLOAT AS top, "
+        "1e-45::FLOAT AS tiny, '-0.0'::FLOAT AS z, 'nan'::FLOAT AS n, NULL::FLOAT AS x, "
+        "[0.1::FLOAT, NULL] AS l, {'g': 2.2::FLOAT} AS s, 0.1::DOUBLE AS d "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [
+        {
+            "f": 0.1, "big": 16777216.0, "top": 3.4028235e38, "tiny": 1e-45, "z": -0.0,
+            "n": "NaN", "x": None, "l": [0.1, None], "s": {"g": 2.2}, "d": 0.1,
+        }
+    ]  # fmt: skip
+    assert "0.1000000" not in logs_cli("sql", sql, "--output", "json").stdout
+    table = logs_cli("sql", sql).stdout
+    assert "0.1" in table and "0.1000000" not in table and "2.2000000" not in table
+    csv = logs_cli("sql", sql, "--output", "csv").stdout
+    assert "0.1000000" not in csv and "2.2000000" not in csv
+
+
+def test_float32_shortest_text_reads_back_as_the_same_float32():
+    """The shortest decimal of a float32 matches numpy's (Dragon4) and reads back exactly."""
+    import random
+    import struct
+
+    np = pytest.importorskip("numpy")
+    from queries.output import float32_value
+
+    rng = random.Random(7)
+    bits = [rng.getrandbits(32) for _ in range(20_000)] + [1, 0x00800000, 0x7F7FFFFF, 0x3F800000]
+    for b in bits:
+        (v,) = struct.unpack("<f", struct.pack("<I", b))
+        if v != v or v in (float("inf"), float("-inf")):
+            continue
+        shortest = float32_value(v)
+        assert struct.unpack("<f", struct.pack("<f", shortest))[0] == v
+        assert shortest == float(str(np.float32(v))), hex(b)
+
+
+def test_infinite_and_bc_dates_are_answered_as_duckdb_writes_them_in_every_output(
+    web_logs, logs_cli
+):
+    """DuckDB's DATE and TIMESTAMP hold infinities and years before 1 and after 9999, which
+    Python's cannot: JSON and the table failed with an OverflowError traceback, and the CSV
+    wrote "<value out of range: -2147483647>" or a wrong timestamp. Such values are given as
+    DuckDB's text of them; the others as before."""
+    sql = (
+        "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc, "
+        "'infinity'::TIMESTAMP AS t, '-infinity'::TIMESTAMPTZ AS tz, "
+        "'0044-03-15 (BC) 10:00:00.5'::TIMESTAMP AS bt, '10000-01-01'::DATE AS far, "
+        "['infinity'::DATE, DATE '2020-01-02'] AS l, DATE '2020-01-01' AS ok "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json").json()
+    assert document["rows"] == [
+        {
+            "d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity", "tz": "-infinity",
+            "bt": "0044-03-15 (BC) 10:00:00.5", "far": "10000-01-01",
+            "l": ["infinity", "2020-01-02"], "ok": "2020-01-01",
+        }
+    ]  # fmt: skip
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines()[1] == (
+        '"-infinity","0044-03-15 (BC)","infinity","-infinity","0044-03-15 (BC) 10:00:00.5",'
+        '"10000-01-01","[""infinity"",""2020-01-02""]",2020-01-01'
+    )
+    narrow = (  # few columns, so the table does not fold the text
+        "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    table = logs_cli("sql", narrow)
+    assert table.exit_code == 0, table.stderr
+    assert "-infinity" in table.stdout and "0044-03-15 (BC)" in table.stdout
+
+
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
     """A DECIMAL(18,10) 0.0000001000 was answered in JSON as "1.000E-7" and a zero as
     "0E-10" (Python's text of a Decimal), where the CSV and DuckDB say 0.0000001000 and

@@ -214,6 +214,31 @@ def test_sql_over_http_answers_the_end_of_day_time_as_24_00_not_midnight(service
     assert json.loads(answer.text) == {"t": "24:00:00", "u": "00:00:00"}
 
 
+def test_sql_over_http_answers_a_float32_as_its_shortest_decimal(service):
+    """JSON lines gave FLOAT 0.1 as 0.10000000149011612 (the float32 widened to a double)."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={"sql": "SELECT 0.1::FLOAT AS f, [2.2::FLOAT] AS l FROM web.clicks LIMIT 1"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.text.strip() == '{"f": 0.1, "l": [2.2]}'
+
+
+def test_sql_over_http_answers_infinite_and_bc_dates_as_duckdb_writes_them(service):
+    """JSON lines failed on DATE '-infinity' or a BC date (Python's dates cannot hold them)."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={
+            "sql": "SELECT '-infinity'::DATE AS d, '0044-03-15 (BC)'::DATE AS bc, "
+            "'infinity'::TIMESTAMP AS t FROM web.clicks LIMIT 1"
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {"d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity"}
+
+
 def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
     event = {
         "eventType": "START",

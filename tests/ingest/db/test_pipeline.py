@@ -548,10 +548,6 @@ def test_a_column_widened_to_a_decimal_or_double_in_an_appending_extract_keeps_b
     assert run().version is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy open: re-merged boundary rows are counted as changed (see docstring)",
-)
 def test_rows_re_merged_at_a_coarse_watermark_are_not_counted_as_changed(
     lk, pg_source, monkeypatch
 ):
@@ -586,6 +582,50 @@ def test_rows_re_merged_at_a_coarse_watermark_are_not_counted_as_changed(
     pg_source.run(f"UPDATE {table} SET v = -1 WHERE id = 1")
     changed = run()
     assert (changed.rows_added, changed.rows_changed) == (0, 1)
+    # Nothing changed: nothing new, as when the boundary rows are fingerprinted.
+    assert run().version is None
+    assert _lake_rows(lk, "SELECT id, v FROM shop.daily ORDER BY id") == [
+        (1, -1), (2, 2), (3, 3), (4, 4), (5, 5),
+    ]  # fmt: skip
+
+
+def test_re_merged_rows_are_counted_changed_by_exact_values(lk, pg_source, monkeypatch):
+    """Rows re-merged at a coarse watermark count as changed when a value differs exactly:
+    a 0.0 become -0.0 (plain or in an array), a NaN stays unchanged, a NULL become 0 changes;
+    the merge keeps every re-read row exactly as the source has it."""
+    import ingest.db.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_KEYED_BOUNDARY", 1)
+    table = unique("floaty")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, day date NOT NULL, f float8, a float8[],"
+        " n numeric(10, 2), lake_m int)",  # lake_m: a name the comparison must not take
+        f"INSERT INTO {table} VALUES (1, DATE '2026-01-01', 0.0, NULL, 1.50, 0),"
+        " (2, DATE '2026-01-01', 'NaN', ARRAY[0.0], NULL, 0),"
+        " (3, DATE '2026-01-01', NULL, ARRAY[1.0], 2.00, 0)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.floaty",
+            source=pg_source.url,
+            table_name=table,
+            mode="incremental",
+            cursor="day",
+            key=["id"],
+        )
+
+    assert run().rows_added == 3
+    assert run().version is None  # NaN = NaN, NULL = NULL: nothing differs
+    pg_source.run(f"UPDATE {table} SET f = '-0.0' WHERE id = 1")
+    pg_source.run(f"UPDATE {table} SET a = ARRAY['-0.0'::float8] WHERE id = 2")
+    pg_source.run(f"UPDATE {table} SET n = 0 WHERE id = 3")
+    changed = run()
+    assert (changed.rows_added, changed.rows_changed) == (0, 3)
+    rows = _lake_rows(lk, "SELECT id, signbit(f), signbit(a[1]), n FROM shop.floaty ORDER BY id")
+    assert rows == [
+        (1, True, None, Decimal("1.50")), (2, False, True, None), (3, None, False, Decimal("0.00")),
+    ]  # fmt: skip
 
 
 def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
