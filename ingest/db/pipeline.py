@@ -33,6 +33,7 @@ with the source's (it rewrites every row anyway) and records the change in the l
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -413,13 +414,7 @@ def _compare(
     staging: Path,
 ) -> tuple[int, int, int | None, str]:
     """(added, removed, changed, "key" | "row") of the staged rows against ``previous``."""
-    import duckdb
-
-    # 256 MB of memory, then it spills to the staging folder
-    con = lake_duckdb.connect(
-        threads=2, memory_limit="256MB", temp_directory=staging / "duckdb-spill"
-    )
-    try:
+    with _comparing(store, previous, staging) as con:
         schema = staged.schema
         _hashed(con, "old", _version_batches(store, previous, schema), schema, keys)
         _hashed(con, "new", read_staged(staged, schema), schema, keys)
@@ -441,6 +436,19 @@ def _compare(
             " FROM o FULL JOIN w USING (lake_h)"
         ).fetchone()
         return int(added), int(removed), None, "row"
+
+
+@contextlib.contextmanager
+def _comparing(store: DeltaStore, previous: Snapshot, staging: Path) -> Iterator[Any]:
+    """A DuckDB database to compare an extract with ``previous`` in (256 MB of memory, then
+    it spills to the staging folder); its errors become one :class:`ExtractError`."""
+    import duckdb
+
+    con = lake_duckdb.connect(
+        threads=2, memory_limit="256MB", temp_directory=staging / "duckdb-spill"
+    )
+    try:
+        yield con
     except duckdb.Error as error:
         raise ExtractError(
             f"Comparing the extract with version {previous.version} of {store.uri} failed "
@@ -475,16 +483,11 @@ def _merge_counts(
 ) -> tuple[int, int]:
     """(added, changed) of a merge of the staged rows by ``keys`` into ``previous``: rows
     whose key the table lacks, and rows whose key it has with values that differ exactly."""
-    import duckdb
+    import pyarrow as pa
 
     from lake.core.duckdb import arrow_view
 
-    con = lake_duckdb.connect(
-        threads=2, memory_limit="256MB", temp_directory=staging / "duckdb-spill"
-    )
-    try:
-        import pyarrow as pa
-
+    with _comparing(store, previous, staging) as con:
         schema = staged.schema
         using = ", ".join(_ident(k) for k in keys)
         new = pa.RecordBatchReader.from_batches(schema, read_staged(staged, schema))
@@ -502,13 +505,6 @@ def _merge_counts(
             f" FROM new AS w LEFT JOIN old AS o USING ({using})"
         ).fetchone()
         return int(added), int(changed)
-    except duckdb.Error as error:
-        raise ExtractError(
-            f"Comparing the extract with version {previous.version} of {store.uri} failed "
-            f"({str(error).splitlines()[0][:200]}); nothing was committed, run the extract again."
-        ) from None
-    finally:
-        con.close()
 
 
 def _drift_json(change: Change, source: str) -> dict[str, Any]:
