@@ -19,6 +19,9 @@ from lake.core.names import TableName
 if TYPE_CHECKING:
     from lake.delta.snapshot import Snapshot
 
+Totals = tuple[int | None, int | None, int | None]
+"""A version's rows, files and bytes as the catalog recorded them (None: not recorded)."""
+
 RECORDED_KEY = "recorded_by"
 """The key of a completed run's stats naming the call that recorded its version (see
 ``catalog.recording.record_commit``): the lake's own, never shown with the run."""
@@ -37,9 +40,7 @@ class TableInfo:
     versions_through: int | None = field(default=None, compare=False)
     """The newest version N with every version 0..N recorded (-1: none is) as the catalog
     kept it when this was read; None: not known (counted when asked)."""
-    recorded_totals: tuple[int | None, int | None, int | None] | None = field(
-        default=None, compare=False
-    )
+    recorded_totals: Totals | None = field(default=None, compare=False)
     """The rows, files and bytes the catalog recorded for ``current_version``, when read with
     the table (a writer's first transaction, in the same statement); None otherwise."""
 
@@ -71,6 +72,11 @@ class VersionInfo:
     files_total: int | None
     bytes_total: int | None
     schema_id: int | None
+
+    @property
+    def totals(self) -> Totals:
+        """The rows, files and bytes the table held at this version, as recorded."""
+        return (self.rows_total, self.files_total, self.bytes_total)
 
     def to_json(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("table",)}
@@ -153,7 +159,7 @@ def check_recorded(snapshot: Snapshot, recorded: VersionInfo, name: TableName) -
     Raises:
         TableLogReplaced: the totals differ: another table is at the location now.
     """
-    _check_totals(snapshot, (recorded.rows_total, recorded.files_total, recorded.bytes_total), name)
+    _check_totals(snapshot, recorded.totals, name)
 
 
 def check_base(snapshot: Snapshot, table: TableInfo) -> None:
@@ -187,43 +193,36 @@ def check_behind(recorded: VersionInfo, latest: int, name: TableName) -> None:
         TableLogReplaced: naming the recorded version and the log's latest.
     """
     if latest < recorded.version:
-        totals = (recorded.rows_total, recorded.files_total, recorded.bytes_total)
-        raise _behind(name, recorded.version, totals, latest)
+        raise _behind(name, recorded.version, recorded.totals, latest)
 
 
-def _behind(
-    name: TableName,
-    version: int,
-    totals: tuple[int | None, int | None, int | None],
-    latest: int,
-) -> TableLogReplaced:
+def _behind(name: TableName, version: int, totals: Totals, latest: int) -> TableLogReplaced:
     return TableLogReplaced(
         table=str(name),
         version=version,
-        recorded=", ".join(
-            f"{was} {what}"
-            for what, was in zip(("rows", "files", "bytes"), totals, strict=True)
-            if was is not None
-        ),
+        recorded=_shown(totals),
         found=f"none: version {latest} is the latest",
     )
 
 
-def _check_totals(
-    snapshot: Snapshot, recorded: tuple[int | None, int | None, int | None], name: TableName
-) -> None:
-    pairs = (
-        ("rows", recorded[0], snapshot.rows),
-        ("files", recorded[1], len(snapshot.files)),
-        ("bytes", recorded[2], snapshot.bytes),
-    )
-    if any(was is not None and was != now for _, was, now in pairs):
+def _check_totals(snapshot: Snapshot, recorded: Totals, name: TableName) -> None:
+    found = (snapshot.rows, len(snapshot.files), snapshot.bytes)
+    if any(was is not None and was != now for was, now in zip(recorded, found, strict=True)):
         raise TableLogReplaced(
             table=str(name),
             version=snapshot.version,
-            recorded=", ".join(f"{was} {what}" for what, was, _ in pairs if was is not None),
-            found=", ".join(f"{now} {what}" for what, _, now in pairs),
+            recorded=_shown(recorded),
+            found=_shown(found),
         )
+
+
+def _shown(totals: Totals) -> str:
+    """``300 rows, 30 files, 106130 bytes`` (a total not recorded left out)."""
+    return ", ".join(
+        f"{value} {what}"
+        for what, value in zip(("rows", "files", "bytes"), totals, strict=True)
+        if value is not None
+    )
 
 
 __all__ = [
