@@ -358,12 +358,12 @@ class BoundaryTracker:
                 fps_at_since = _fingerprints(rows)
                 # A row that matches no stored fingerprint may match as watermarks stored
                 # before hashed it, or as it was hashed before its column became a float.
-                others: dict[Hashing, list[str]] = {}
-                for index, (pos, fp) in enumerate(zip(positions, fps_at_since, strict=True)):
+                hashed: dict[Hashing, list[str]] = {"value": fps_at_since}
+                for index, pos in enumerate(positions):
                     for by in HASHINGS:
-                        if by != "value" and by not in others:
-                            others[by] = _fingerprints(rows, by=by)
-                        candidate = fp if by == "value" else others[by][index]
+                        if by not in hashed:
+                            hashed[by] = _fingerprints(rows, by=by)
+                        candidate = hashed[by][index]
                         if self._seen_boundary[candidate] > 0:
                             self._seen_boundary[candidate] -= 1
                             drop.append(pos)
