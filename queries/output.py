@@ -220,34 +220,27 @@ _FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
 _INFINITY = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}  # DuckDB's; minus for -infinity
 
 
-def _dates_values(array: pa.Array) -> list[Any]:
+def _dates_values(array: pa.Array, *, as_text: bool = False) -> list[Any]:
     """A date or timestamp array's values; those Python cannot hold (infinities, years before
-    1 or after 9999: Arrow's conversion raised OverflowError) as DuckDB's text of them."""
+    1 or after 9999: Arrow's conversion raised OverflowError) as DuckDB's text of them.
+    ``as_text``: every value as text, the others as Arrow's CSV writer has them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     t = array.type
     outside = _outside_python(array)
-    if not outside:
+    if not as_text and not pc.any(outside).as_py():
         return array.to_pylist()
-    numbers = array.cast(_int_of(t)).to_pylist()
-    values = pc.if_else(_mask(len(array), outside), pa.scalar(None, t), array).to_pylist()
-    for i in outside:
-        values[i] = _date_text(numbers[i], t)
+    inside = pc.if_else(outside, pa.scalar(None, t), array)
+    values = (pc.cast(inside, pa.string()) if as_text else inside).to_pylist()
+    numbers = array.cast(_int_of(t))
+    for i in pc.indices_nonzero(outside).to_pylist():
+        values[i] = _date_text(numbers[i].as_py(), t)
     return values
 
 
-def _mask(length: int, positions: list[int]) -> pa.Array:
-    import pyarrow as pa
-
-    mask = [False] * length
-    for i in positions:
-        mask[i] = True
-    return pa.array(mask)
-
-
-def _outside_python(column: pa.Array | pa.ChunkedArray) -> list[int]:
-    """Positions of a date32 or timestamp column's values outside Python's years 1 to 9999."""
+def _outside_python(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray | pa.ChunkedArray:
+    """Which values of a date32 or timestamp column lie outside Python's years 1 to 9999."""
     import pyarrow.compute as pc
     import pyarrow.types as pt
 
@@ -255,7 +248,7 @@ def _outside_python(column: pa.Array | pa.ChunkedArray) -> list[int]:
     per_day = 1 if pt.is_date32(column.type) else 86_400 * _PER_SECOND[column.type.unit]
     first, last = _FIRST_DAY * per_day, (_LAST_DAY + 1) * per_day - 1
     out = pc.or_(pc.less(numbers, first), pc.greater(numbers, last))
-    return pc.indices_nonzero(pc.fill_null(out, False)).to_pylist()
+    return pc.fill_null(out, False)
 
 
 def _date_text(value: int, t: pa.DataType) -> str:
@@ -281,9 +274,7 @@ def _date_text(value: int, t: pa.DataType) -> str:
     if date:
         return text
     seconds, fraction = divmod(ticks, per_second)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    text += f" {hour:02d}:{minute:02d}:{second:02d}"
+    text += " " + _clock(seconds)
     if fraction:
         text += "." + f"{fraction:0{len(str(per_second)) - 1}d}".rstrip("0")
     return text + ("+00" if t.tz is not None else "")
@@ -330,13 +321,18 @@ def _time_text(value: int, t: pa.DataType, *, fixed: bool = False) -> str:
     ``time.isoformat`` (six digits, when not zero)."""
     per_second = _PER_SECOND[t.unit]
     seconds, fraction = divmod(value, per_second)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    text = f"{hour:02d}:{minute:02d}:{second:02d}"
+    text = _clock(seconds)
     width = len(str(per_second)) - 1
     if not fixed:
         return TimeText(text + (f".{fraction * 10**6 // per_second:06d}" if fraction else ""))
     return TimeText(text + (f".{fraction:0{width}d}" if width else ""))
+
+
+def _clock(seconds: int) -> str:
+    """``seconds`` since midnight as HH:MM:SS (hours past 23 as they are)."""
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -450,6 +446,7 @@ def _write_text(result: QueryResult, format: Format, stream: TextIO) -> None:
 def _csv_ready(table: pa.Table) -> pa.Table:
     """Columns CSV cannot hold as they are (nested, binary, intervals) become JSON text."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.types as pt
 
     columns = []
@@ -471,11 +468,12 @@ def _csv_ready(table: pa.Table) -> pa.Table:
             written = [None if v is None else _time_text(v, t, fixed=True) for v in text]
             columns.append(pa.array(written, pa.string()))
             continue
-        if (pt.is_date32(t) or pt.is_timestamp(t)) and _outside_python(column):
+        if (pt.is_date32(t) or pt.is_timestamp(t)) and pc.any(_outside_python(column)).as_py():
             # The CSV writer prints DuckDB's infinities as "<value out of range: ...>" or a
             # wrong date: the values Python cannot hold as DuckDB's text, the others as
             # Arrow writes them.
-            columns.append(pa.array(_csv_dates_text(column), pa.string()))
+            whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            columns.append(pa.array(_dates_values(whole, as_text=True), pa.string()))
             continue
         if plain:
             columns.append(column)
@@ -485,20 +483,6 @@ def _csv_ready(table: pa.Table) -> pa.Table:
         ]
         columns.append(pa.array(values, pa.string()))
     return pa.table(columns, names=table.column_names)
-
-
-def _csv_dates_text(column: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    outside = _outside_python(array)
-    numbers = array.cast(_int_of(array.type)).to_pylist()
-    inside = pc.if_else(_mask(len(array), outside), pa.scalar(None, array.type), array)
-    text = pc.cast(inside, pa.string()).to_pylist()
-    for i in outside:
-        text[i] = _date_text(numbers[i], array.type)
-    return text
 
 
 def _csv_header(name: str) -> str:
