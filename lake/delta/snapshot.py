@@ -95,6 +95,9 @@ class Snapshot:
     """Column mapping (a table another engine wrote with ``delta.columnMapping.mode`` =
     ``name``): the name in the data files of each top-level column whose name there differs
     from its name in the schema. Empty for every table the lake writes."""
+    configuration: Mapping[str, str] = field(default_factory=dict)
+    """The table's properties (the log's ``metaData.configuration``), e.g.
+    ``delta.autoOptimize.autoCompact``."""
 
     @property
     def rows(self) -> int:

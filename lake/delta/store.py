@@ -565,6 +565,7 @@ class DeltaStore:
             partition_columns=partition_columns,
             files=files,
             physical_names=physical_names,
+            configuration=dict(dt.metadata().configuration),
         )
 
     def _deletion_vectors(self, version: int) -> dict[str, DeletionVector]:

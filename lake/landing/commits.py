@@ -78,6 +78,7 @@ Mode = Literal["append", "overwrite", "merge"]
 log = logging.getLogger("lake")
 
 AUTO_COMPACT_SMALL_FILES = 32
+AUTO_COMPACT_PROPERTY = "delta.autoOptimize.autoCompact"
 AUTO_COMPACT_TARGET_BYTES = 64 << 20
 AUTO_COMPACT_GROWTH = 2
 """A file joins an auto-compaction only while it is at most this many times the size of the
@@ -117,7 +118,14 @@ def compaction_target(snapshot: Snapshot) -> int | None:
 
     The target is the largest partition's chosen total: deltalake merges only files up to
     the target, and those chosen in one partition fill one file of it exactly.
+
+    A table whose property ``delta.autoOptimize.autoCompact`` is ``false`` (Delta's own
+    switch, which other engines honour too) is never compacted on its own: a team whose
+    readers or jobs count on the files as written turns it off, and ``lake optimize``
+    compacts when asked.
     """
+    if snapshot.configuration.get(AUTO_COMPACT_PROPERTY, "").strip().lower() == "false":
+        return None
     sizes: dict[tuple[tuple[str, str | None], ...], list[int]] = {}
     for f in snapshot.files:
         sizes.setdefault(tuple(sorted(f.partition_values.items())), []).append(f.size)

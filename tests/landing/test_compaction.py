@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from lake.landing.commits import AUTO_COMPACT_SMALL_FILES
+from lake.landing.commits import AUTO_COMPACT_PROPERTY, AUTO_COMPACT_SMALL_FILES
 
 
 def _rows(start: int, n: int = 10) -> pa.Table:
@@ -39,6 +39,24 @@ def test_many_small_appends_are_compacted_into_few_files_in_versions_of_their_ow
     before = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first - 1}").rows()
     after = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first}").rows()
     assert before == after == [{"n": 10 * AUTO_COMPACT_SMALL_FILES}]
+
+
+def test_a_table_whose_delta_property_turns_auto_compaction_off_keeps_its_files(lk):
+    # Delta's own switch, set by another tool: the lake's appends must honour it, and an
+    # explicit optimize still compacts.
+    lk.write_table("ml.kept", _rows(0))
+    location = lk.table("ml.kept").location
+    DeltaTable(location, storage_options=lk.storage.delta_options()).alter.set_table_properties(
+        {AUTO_COMPACT_PROPERTY: "false"}
+    )
+    appends = AUTO_COMPACT_SMALL_FILES + 5
+    for i in range(1, appends):
+        lk.write_table("ml.kept", _rows(10 * i))
+    assert not [v for v in lk.history("ml.kept") if v.operation == "OPTIMIZE"]
+    assert len(lk.describe("ml.kept").snapshot.files) == appends
+    lk.optimize("ml.kept")
+    assert len(lk.describe("ml.kept").snapshot.files) == 1
+    assert lk.sql("SELECT count(*) AS n FROM ml.kept").rows() == [{"n": 10 * appends}]
 
 
 def test_a_partition_of_one_file_is_not_compacted_again_and_again(lk, tmp_path):
