@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
@@ -298,6 +298,16 @@ class Resolver:
         travel: TimeTravel,
         where: str,
     ) -> int:
+        now = datetime.now(UTC)
+        if moment > now:
+            # Versions written from now until then would change the answer: a pipeline that
+            # pinned it would read other rows on its next run. Delta refuses such a time too.
+            raise TimeTravelError(
+                f"{travel.clause}{where} asks for {name} at {moment.isoformat()}, which is "
+                f"later than now ({now.isoformat(timespec='seconds')}): versions written until "
+                f"then would change the answer; use a time up to now, or VERSION AS OF a "
+                f"version."
+            )
         # A commit the catalog missed may be the answer: record it before asking.
         info = self._sync(info, store)
         try:

@@ -279,6 +279,21 @@ def test_a_time_before_the_table_existed_is_an_error_never_version_0(web_logs):
     assert isinstance(caught.value, VersionNotFound)
 
 
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_time_later_than_now_is_refused_never_the_latest_version(web_logs, tmp_path, read_only):
+    # The latest version answered a time after now: the same query pinned to it read other
+    # rows once a version was written before that time.
+    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    for clause in (f"TIMESTAMP AS OF '{later}'", f"AT (TIMESTAMP => TIMESTAMPTZ '{later}+00')"):
+        with pytest.raises(TimeTravelError, match=r"later than now .*VERSION AS OF"):
+            web_logs.sql(f"SELECT count(*) FROM web.logs {clause}", read_only=read_only)
+    with pytest.raises(TimeTravelError, match=r"later than now"):
+        web_logs.materialize(
+            "later", sql="SELECT * FROM web.logs", out=tmp_path / "later", as_of=f"{later}Z"
+        )
+    assert not (tmp_path / "later" / ".lake").exists()
+
+
 def test_a_version_that_does_not_exist_names_the_latest(web_logs):
     with pytest.raises(
         TimeTravelError,
