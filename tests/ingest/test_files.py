@@ -290,14 +290,21 @@ def test_the_media_type_of_a_name_does_not_depend_on_the_hosts_mime_types(lk, tm
     lake's own image (``python:3.11-slim`` has none; ``.flac`` was ``audio/flac`` on one,
     ``application/octet-stream`` on the other). A host whose table says other things (made
     here with the module's own ``init``) changes no row."""
+    import gzip
     import mimetypes
 
     host = tmp_path / "mime.types"
-    host.write_text("audio/x-host-png png\naudio/x-host flac\napplication/x-host xyzzy\n")
+    host.write_text(
+        "text/x-host-md md\naudio/x-host-opus opus\ntext/x-host-csv csv\n"
+        "audio/x-host flac\napplication/x-host xyzzy\n"
+    )
     root = tmp_path / "media"
     root.mkdir()
-    for name in ("a.png", "b.flac", "c.xyzzy", "d.opus", "e.webp.gz"):
-        (root / name).write_bytes(b"not really " + name.encode())
+    for name in ("a.md", "c.xyzzy", "f.csv"):
+        (root / name).write_bytes(b"text that no signature names: " + name.encode())
+    (root / "b.flac").write_bytes(b"fLaC" + bytes(60))
+    (root / "d.opus").write_bytes(b"OggS" + bytes(60))  # an Ogg: the name says which kind
+    (root / "e.webp.gz").write_bytes(gzip.compress(b"not really a webp"))
     mimetypes.init([str(host)])
     try:
         lk.ingest_files("media.typed", str(root))
@@ -306,9 +313,213 @@ def test_the_media_type_of_a_name_does_not_depend_on_the_hosts_mime_types(lk, tm
 
     rows = lk.sql("SELECT source, media_type FROM media.typed").table.to_pylist()
     assert {r["source"].rsplit("/", 1)[1]: r["media_type"] for r in rows} == {
-        "a.png": "image/png",
+        "a.md": "text/markdown",
         "b.flac": "audio/flac",
         "c.xyzzy": "application/octet-stream",
         "d.opus": "audio/opus",
         "e.webp.gz": "application/gzip",
+        "f.csv": "text/csv",
     }
+
+
+def _saved(image, fmt: str, **options) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def _landed(lk, table: str) -> dict[str, dict]:
+    rows = lk.sql(f"SELECT * FROM {table}").table.to_pylist()
+    return {r["source"].rsplit("/", 1)[1]: r for r in rows}
+
+
+def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_recorded(
+    lk, tmp_path
+):
+    """A ``.png`` holding a JPEG was ``image/png``, a ``.jpg`` holding an HTML page
+    ``image/jpeg``, a ``.mp3`` holding text ``audio/mpeg``: the name's type, unchecked,
+    although the lake could tell. Now the bytes decide where they are recognisable
+    (``media_type_from = 'content'``), a name they contradict is said in ``_error``, a name
+    the lake cannot check is believed and says so (``'name'``), and a claimed type the bytes
+    lack is not kept."""
+    import io
+    import wave
+    import zipfile
+
+    from PIL import Image
+
+    root = tmp_path / "mixed"
+    root.mkdir()
+    jpeg = _saved(Image.new("RGB", (6, 4), "red"), "JPEG")
+    png = _saved(Image.new("RGB", (3, 2), "blue"), "PNG")
+    sound = io.BytesIO()
+    with wave.open(sound, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(bytes(800))
+    document = io.BytesIO()
+    with zipfile.ZipFile(document, "w") as z:
+        z.writestr("word/document.xml", "<w/>")
+    for name, data in {
+        "photo.png": jpeg,
+        "cat.jpg": b"<!DOCTYPE html><html><body>404 Not Found</body></html>",
+        "fake.png": b"hello",
+        "empty.png": b"",
+        "song.mp3": b"not a song",
+        "real.png": png,
+        "no-name": png,
+        "notes.txt": b"plain text",
+        "clip.wav": sound.getvalue(),
+        "report.docx": document.getvalue(),
+    }.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.mixed", str(root))
+
+    rows = _landed(lk, "media.mixed")
+    assert {
+        n: r["media_type"] for n, r in rows.items() if n.endswith((".png", ".jpg", ".mp3"))
+    } == {
+        "photo.png": "image/jpeg",
+        "cat.jpg": "text/html",
+        "fake.png": "application/octet-stream",
+        "empty.png": "application/octet-stream",
+        "song.mp3": "application/octet-stream",
+        "real.png": "image/png",
+    }
+    got = {
+        n: (r["media_type"], r["media_type_from"], r["width"], r["height"], r["_error"])
+        for n, r in rows.items()
+    }
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert got == {
+        "photo.png": (
+            "image/jpeg",
+            "content",
+            6,
+            4,
+            "the name says image/png, the bytes are image/jpeg",
+        ),
+        "cat.jpg": (
+            "text/html",
+            "content",
+            None,
+            None,
+            "the name says image/jpeg, the bytes are text/html",
+        ),
+        "fake.png": (
+            "application/octet-stream",
+            None,
+            None,
+            None,
+            "the name says image/png, but the bytes are not image/png",
+        ),
+        "empty.png": (
+            "application/octet-stream",
+            None,
+            None,
+            None,
+            "the name says image/png, but the file is empty",
+        ),
+        "song.mp3": (
+            "application/octet-stream",
+            None,
+            None,
+            None,
+            "the name says audio/mpeg, but the bytes are not audio/mpeg",
+        ),
+        "real.png": ("image/png", "content", 3, 2, None),
+        "no-name": ("image/png", "content", 3, 2, None),
+        "notes.txt": ("text/plain", "name", None, None, None),
+        "clip.wav": ("audio/x-wav", "content", None, None, None),
+        "report.docx": (docx, "content", None, None, None),
+    }
+    assert lk.sql(
+        "SELECT count(*) AS n FROM media.mixed WHERE media_type LIKE 'image/%' AND width IS NULL"
+    ).table.to_pylist() == [{"n": 0}]
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header says ``width`` x ``height`` pixels of one bit, with no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk, tmp_path):
+    """Each image either has its size as a viewer shows it or none and ``_error`` says why.
+    Before: a PNG or JPEG cut in half had the size its header promised (nothing decodes
+    it); an image over Pillow's decompression-bomb limit, an SVG or a HEIC had no size and
+    no reason; a photo whose EXIF turns it a quarter had its stored, not its displayed,
+    width. Animated GIFs, CMYK JPEGs, 16-bit PNGs and AVIF have their size."""
+    import os
+
+    from PIL import Image
+
+    root = tmp_path / "images"
+    root.mkdir()
+    noise = Image.frombytes("RGB", (64, 48), os.urandom(64 * 48 * 3))
+    whole_png, whole_jpeg = _saved(noise, "PNG"), _saved(noise, "JPEG", quality=95)
+    turned = Image.Exif()
+    turned[0x0112] = 6  # "rotate 90 CW to display"
+    upright = Image.Exif()
+    upright[0x0112] = 1
+    photo = Image.new("RGB", (40, 30), "green")
+    frames = [Image.new("P", (8, 6), i) for i in range(3)]
+    images = {
+        "whole.png": whole_png,
+        "cut.png": whole_png[: len(whole_png) // 2],
+        "cut.jpg": whole_jpeg[: len(whole_jpeg) // 2],
+        "bomb.png": _png_claiming(100_000, 100_000),
+        "turned.jpg": _saved(photo, "JPEG", exif=turned),
+        "turned.png": _saved(photo, "PNG", exif=turned),
+        "turned.webp": _saved(photo, "WEBP", exif=turned),
+        "upright.jpg": _saved(photo, "JPEG", exif=upright),
+        "animated.gif": _saved(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        "cmyk.jpg": _saved(Image.new("CMYK", (5, 4)), "JPEG"),
+        "deep.png": _saved(Image.new("I;16", (7, 3)), "PNG"),
+        "small.avif": _saved(Image.new("RGB", (6, 4)), "AVIF"),
+        "vector.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
+        "phone.heic": b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64),
+    }
+    for name, data in images.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.sizes", str(root))
+
+    rows = _landed(lk, "media.sizes")
+    sizes = {n: (r["width"], r["height"]) for n, r in rows.items()}
+    assert sizes == {
+        "whole.png": (64, 48),
+        "cut.png": (None, None),
+        "cut.jpg": (None, None),
+        "bomb.png": (None, None),
+        "turned.jpg": (30, 40),
+        "turned.png": (30, 40),
+        "turned.webp": (30, 40),
+        "upright.jpg": (40, 30),
+        "animated.gif": (8, 6),
+        "cmyk.jpg": (5, 4),
+        "deep.png": (7, 3),
+        "small.avif": (6, 4),
+        "vector.svg": (None, None),
+        "phone.heic": (None, None),
+    }
+    errors = {n: r["_error"] for n, r in rows.items() if r["_error"]}
+    assert sorted(errors) == ["bomb.png", "cut.jpg", "cut.png", "phone.heic", "vector.svg"]
+    assert "truncated" in errors["cut.png"] and "truncated" in errors["cut.jpg"]
+    assert "decompression bomb" in errors["bomb.png"]
+    assert errors["vector.svg"] == "no width/height: Pillow here does not read image/svg+xml"
+    assert errors["phone.heic"] == "no width/height: Pillow here does not read image/heic"
+    assert {r["media_type"] for r in rows.values()} >= {"image/heic", "image/svg+xml"}

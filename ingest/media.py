@@ -1,0 +1,344 @@
+"""What a stored file is: its media type and, for an image, its size in pixels.
+
+The rules, in this one place (``lake ingest files`` applies them to each stored object):
+
+* ``media_type`` is what the **bytes** are when they start with a signature the lake knows
+  (:data:`_SIGNATURES`: images, audio, video, archives, PDF, HTML). A name whose type is a
+  kind of that container keeps its more precise type (``.docx`` is a ZIP, ``.opus`` an Ogg,
+  ``.m4a`` an MP4 box). Else it is the **name's** type, unless the name claims a type the
+  lake knows the signature of and the bytes lack it (a ``.png`` holding text is not a PNG:
+  ``application/octet-stream``). Else what Pillow recognises, else
+  ``application/octet-stream``.
+* ``media_type_from`` says which: ``content`` (the bytes were checked), ``name`` (only the
+  name says so: the lake has no signature for that type, e.g. ``text/csv``), or null
+  (nothing told).
+* ``width``/``height`` are pixels **as displayed**: an EXIF orientation that turns the
+  picture (5-8) swaps the stored width and height, as ``ImageOps.exif_transpose`` and
+  browsers do. They are set only when Pillow decodes the whole image (every frame; a JPEG
+  at 1/8 scale, which reads all its data): a truncated or corrupt image, one over Pillow's
+  decompression-bomb limit, or a format Pillow here cannot read (HEIC, SVG) has none.
+* ``_error`` says why: an image type without a size, or a name that says another type than
+  the bytes; null when nothing is doubtful.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+HEAD = 4096
+"""How much of a file's start the signatures look at."""
+SPOOL = 32 << 20
+"""An image up to this size is read in memory for Pillow; a larger one from a temporary file."""
+
+_COMPRESSED = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+}
+"""The media type of the bytes of a file whose name says it is compressed (mimetypes'
+encodings)."""
+
+
+_LAKE_TYPES = {
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".m4a": "audio/mp4",
+    ".webp": "image/webp",
+    ".jxl": "image/jxl",
+    ".jfif": "image/jpeg",
+    ".mkv": "video/x-matroska",
+    ".md": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".7z": "application/x-7z-compressed",
+    ".zst": "application/zstd",
+}
+"""Types Python's own table lacks, for common media and documents (as Debian's mime.types
+spells them)."""
+
+
+def _media_types() -> mimetypes.MimeTypes:
+    """Python's own table of types and the lake's few more, never the host's: the module's
+    ``guess_type`` reads the machine's ``/etc/mime.types`` (and others), so the same file got
+    ``audio/flac`` on one host and ``application/octet-stream`` in the lake's own image
+    (``python:3.11-slim`` has none), ``.opus`` ``audio/ogg`` on one and ``audio/opus`` on
+    another: a table's ``media_type`` would depend on where each ingest ran."""
+    types = mimetypes.MimeTypes(filenames=())  # reads no file of the machine's
+    for extension, media_type in _LAKE_TYPES.items():
+        types.add_type(media_type, extension)
+    return types
+
+
+_TYPES = _media_types()
+
+
+def name_media_type(path: str) -> str | None:
+    """The media type the file's name says. A compressed name (``photo.png.gz``,
+    ``a.tar.gz``, ``b.svgz``) is its compression's type: mimetypes names the type of the
+    content *inside* and the compression apart, and the stored bytes are the compressed
+    ones (Pillow cannot read them as an image either)."""
+    media_type, encoding = _TYPES.guess_type(path)
+    if encoding is None:
+        return media_type
+    return _COMPRESSED.get(encoding, "application/octet-stream")
+
+
+# ---------------------------------------------------------------------------------------
+# Signatures
+
+_ZIP_KINDS = frozenset(
+    {
+        "application/zip",
+        "application/java-archive",
+        "application/epub+zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/vnd.android.package-archive",
+    }
+)
+_OGG_KINDS = frozenset({"audio/ogg", "audio/opus", "audio/vorbis", "video/ogg", "application/ogg"})
+_ISO_MEDIA_KINDS = frozenset(
+    {
+        "video/mp4",
+        "audio/mp4",
+        "video/quicktime",
+        "audio/3gpp",
+        "video/3gpp",
+        "audio/3gpp2",
+        "video/3gpp2",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+        "audio/aac",
+    }
+)
+_MATROSKA_KINDS = frozenset({"video/x-matroska", "video/webm", "audio/webm", "audio/x-matroska"})
+_ID3_KINDS = frozenset({"audio/mpeg", "audio/flac", "audio/aac", "audio/x-aiff"})
+"""An ID3 tag may lead an MP3, and (against the standards, but written) a FLAC or AAC."""
+
+
+@dataclass(frozen=True)
+class _Sniffed:
+    media_type: str
+    kinds: frozenset[str] = frozenset()
+    """Names' types that are this container too: such a name's type is kept."""
+
+
+def _iso_media(head: bytes) -> _Sniffed | None:
+    if head[4:8] != b"ftyp":
+        return None
+    brand = head[8:12]
+    if brand in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"):
+        return _Sniffed("image/heic", _ISO_MEDIA_KINDS)
+    if brand in (b"mif1", b"msf1"):
+        return _Sniffed("image/heif", _ISO_MEDIA_KINDS)
+    if brand in (b"avif", b"avis"):
+        return _Sniffed("image/avif", _ISO_MEDIA_KINDS)
+    if brand in (b"M4A ", b"M4B "):
+        return _Sniffed("audio/mp4", _ISO_MEDIA_KINDS)
+    if brand == b"qt  ":
+        return _Sniffed("video/quicktime", _ISO_MEDIA_KINDS)
+    return _Sniffed("video/mp4", _ISO_MEDIA_KINDS)
+
+
+def _riff(head: bytes) -> _Sniffed | None:
+    if head[:4] != b"RIFF":
+        return None
+    form = head[8:12]
+    return {
+        b"WEBP": _Sniffed("image/webp"),
+        b"WAVE": _Sniffed("audio/x-wav", frozenset({"audio/x-wav", "audio/wav", "audio/vnd.wave"})),
+        b"AVI ": _Sniffed("video/x-msvideo"),
+    }.get(form)
+
+
+def _mpeg_audio(head: bytes) -> _Sniffed | None:
+    if head[:3] == b"ID3":
+        return _Sniffed("audio/mpeg", _ID3_KINDS)
+    # A frame header: 11 sync bits, a version other than "reserved", a layer other than
+    # "reserved", a bitrate other than "bad".
+    if len(head) >= 3 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        version, layer, bitrate = (head[1] >> 3) & 3, (head[1] >> 1) & 3, head[2] >> 4
+        if version != 1 and layer != 0 and bitrate != 15:
+            return _Sniffed("audio/mpeg", frozenset({"audio/mpeg", "audio/aac"}))
+    return None
+
+
+def _bmp(head: bytes) -> _Sniffed | None:
+    # "BM" alone starts words of text: the DIB header's own size must be one of the known.
+    ok = head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124)
+    return _Sniffed("image/bmp") if ok else None
+
+
+def _markup(head: bytes) -> _Sniffed | None:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return _Sniffed("text/html")
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return _Sniffed("image/svg+xml")
+    return None
+
+
+_PREFIXES: tuple[tuple[bytes, _Sniffed], ...] = (
+    (b"\x89PNG\r\n\x1a\n", _Sniffed("image/png")),
+    (b"\xff\xd8\xff", _Sniffed("image/jpeg")),
+    (b"GIF87a", _Sniffed("image/gif")),
+    (b"GIF89a", _Sniffed("image/gif")),
+    (b"II*\x00", _Sniffed("image/tiff")),
+    (b"MM\x00*", _Sniffed("image/tiff")),
+    (b"\xff\x0a", _Sniffed("image/jxl")),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", _Sniffed("image/jxl")),
+    (b"%PDF-", _Sniffed("application/pdf")),
+    (b"PK\x03\x04", _Sniffed("application/zip", _ZIP_KINDS)),
+    (b"PK\x05\x06", _Sniffed("application/zip", _ZIP_KINDS)),
+    (b"\x1f\x8b", _Sniffed("application/gzip")),
+    (b"\xfd7zXZ\x00", _Sniffed("application/x-xz")),
+    (b"(\xb5/\xfd", _Sniffed("application/zstd")),
+    (b"7z\xbc\xaf\x27\x1c", _Sniffed("application/x-7z-compressed")),
+    (b"fLaC", _Sniffed("audio/flac")),
+    (b"OggS", _Sniffed("audio/ogg", _OGG_KINDS)),
+    (b"\x1aE\xdf\xa3", _Sniffed("video/x-matroska", _MATROSKA_KINDS)),
+)
+
+
+def _sniff(head: bytes) -> _Sniffed | None:
+    for prefix, sniffed in _PREFIXES:
+        if head.startswith(prefix):
+            return sniffed
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:
+        return _Sniffed("application/x-bzip2")
+    for sniff in (_iso_media, _riff, _mpeg_audio, _bmp, _markup):
+        if found := sniff(head):
+            return found
+    return None
+
+
+_BZIP2_BLOCKS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+
+_CHECKED = frozenset(
+    [s.media_type for _, s in _PREFIXES]
+    + ["application/x-bzip2", "image/heic", "image/heif", "image/avif", "audio/mp4"]
+    + ["video/quicktime", "video/mp4", "image/webp", "audio/x-wav", "video/x-msvideo"]
+    + ["audio/mpeg", "image/bmp"]
+    + sorted(_ZIP_KINDS | _OGG_KINDS | _MATROSKA_KINDS)
+)
+"""Types whose bytes the lake knows: a name claiming one of them is believed only when the
+bytes agree. (HTML and SVG are recognised when they start as such, but may start with a
+comment or anything: their names are not contradicted by bytes that do not.)"""
+
+
+# ---------------------------------------------------------------------------------------
+# The rule
+
+
+@dataclass(frozen=True)
+class Described:
+    """What :func:`describe` found of one file: its columns ``media_type``,
+    ``media_type_from``, ``width``, ``height`` and ``_error``."""
+
+    media_type: str
+    media_type_from: str | None
+    width: int | None
+    height: int | None
+    error: str | None
+
+
+def describe(name: str, handle: BinaryIO) -> Described:
+    """The media type of the file named ``name`` whose bytes ``handle`` reads (seekable,
+    at its start), and its size when it is an image (see the module's rules)."""
+    head = handle.read(HEAD)
+    claimed = name_media_type(name)
+    sniffed = _sniff(head)
+    notes: list[str] = []
+    media_type: str | None
+    if sniffed is not None:
+        precise = claimed is not None and claimed in sniffed.kinds
+        media_type, source = (claimed if precise else sniffed.media_type), "content"
+        if claimed is not None and media_type != claimed:
+            notes.append(f"the name says {claimed}, the bytes are {sniffed.media_type}")
+    elif claimed is not None and claimed in _CHECKED:
+        media_type, source = None, None
+        bytes_are = "the file is empty" if not head else f"the bytes are not {claimed}"
+        notes.append(f"the name says {claimed}, but {bytes_are}")
+    else:
+        media_type, source = claimed, "name" if claimed else None
+
+    width = height = None
+    if media_type is None or media_type.startswith("image/"):
+        handle.seek(0)
+        # Pillow is given a Python file: it tries its readers in turn, and one (IM, before
+        # WebP's) reads lines, another seeks past the end, which pyarrow's files refuse (a
+        # WebP had no width).
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL) as copy:
+            shutil.copyfileobj(handle, copy, 1 << 20)
+            copy.seek(0)
+            width, height, pillow_type, why = _image(copy, media_type)
+        if media_type is None and pillow_type is not None:
+            media_type, source = pillow_type, "content"
+        elif media_type is not None and why:
+            notes.append(f"no width/height: {why}")
+    return Described(
+        media_type or "application/octet-stream",
+        source,
+        width,
+        height,
+        "; ".join(notes) or None,
+    )
+
+
+_TURNED = frozenset({5, 6, 7, 8})
+"""EXIF orientations that turn the picture a quarter: its displayed width is its stored height."""
+
+
+def _image(
+    handle: BinaryIO, media_type: str | None
+) -> tuple[int | None, int | None, str | None, str | None]:
+    """(width, height, Pillow's media type, why there is no size) of an image Pillow reads."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Over the limit Pillow only warns (an error over twice it): both are refused,
+            # as decoding such an image is what the limit guards against.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
+                pillow_type = Image.MIME.get(image.format or "")
+                width, height = image.size
+                try:
+                    for frame in range(getattr(image, "n_frames", 1)):
+                        image.seek(frame)
+                        image.draft(None, (1, 1))  # a JPEG read at 1/8 scale: all of its data
+                        image.load()
+                    orientation = image.getexif().get(0x0112)
+                except (OSError, ValueError, SyntaxError, EOFError) as e:
+                    return None, None, pillow_type, f"the image does not decode ({e})"
+    except UnidentifiedImageError:
+        # Pillow's own message names the handle (an address), not the file: said here.
+        Image.init()
+        if media_type in Image.MIME.values():
+            return None, None, None, f"it does not open as {media_type} (damaged or cut short)"
+        return None, None, None, f"Pillow here does not read {media_type}"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        return None, None, None, str(e)
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        return None, None, None, f"the image does not decode ({e})"
+    if orientation in _TURNED:
+        width, height = height, width
+    return width, height, pillow_type, None
+
+
+__all__ = ["HEAD", "Described", "describe", "name_media_type"]
