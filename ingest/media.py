@@ -14,8 +14,9 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
   (nothing told).
 * ``width``/``height`` are pixels **as displayed**: an EXIF orientation that turns the
   picture (5-8) swaps the stored width and height, as ``ImageOps.exif_transpose`` and
-  browsers do. They are set only when Pillow decodes the whole image (every frame; a JPEG
-  at 1/8 scale, which reads all its data): a truncated or corrupt image, one over Pillow's
+  browsers do. They are set only when the image is whole: a PNG's chunks all there with
+  their checksums, a JPEG's last scan followed by its end marker, any other format Pillow
+  reads decoded frame by frame. A truncated or damaged image, one over Pillow's
   decompression-bomb limit, or a format Pillow here cannot read (HEIC, SVG) has none.
 * ``_error`` says why: an image type without a size, or a name that says another type than
   the bytes; null when nothing is doubtful.
@@ -28,7 +29,7 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 HEAD = 4096
 """How much of a file's start the signatures look at."""
@@ -319,13 +320,10 @@ def _image(
                 pillow_type = Image.MIME.get(image.format or "")
                 width, height = image.size
                 try:
-                    for frame in range(getattr(image, "n_frames", 1)):
-                        image.seek(frame)
-                        image.draft(None, (1, 1))  # a JPEG read at 1/8 scale: all of its data
-                        image.load()
-                    orientation = image.getexif().get(0x0112)
+                    orientation = _orientation(image)
+                    _check_whole(image, handle)
                 except (OSError, ValueError, SyntaxError, EOFError) as e:
-                    return None, None, pillow_type, f"the image does not decode ({e})"
+                    return None, None, pillow_type, f"the image is not whole ({e})"
     except UnidentifiedImageError:
         # Pillow's own message names the handle (an address), not the file: said here.
         Image.init()
@@ -335,10 +333,59 @@ def _image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return None, None, None, str(e)
     except (OSError, ValueError, SyntaxError, EOFError) as e:
-        return None, None, None, f"the image does not decode ({e})"
+        return None, None, None, f"the image is not whole ({e})"
     if orientation in _TURNED:
         width, height = height, width
     return width, height, pillow_type, None
+
+
+def _orientation(image: Any) -> int | None:
+    """The EXIF orientation, without decoding: Pillow's ``getexif`` of a PNG decodes the
+    whole image when no eXIf chunk came before the pixels (the standard's place for it)."""
+    from PIL import Image
+
+    if image.format != "PNG":
+        return image.getexif().get(0x0112)
+    exif = Image.Exif()
+    if raw := image.info.get("exif"):
+        exif.load(raw)
+    return exif.get(0x0112)
+
+
+def _check_whole(image: Any, handle: BinaryIO) -> None:
+    """Raises when the image is cut short or damaged, as cheaply as the format allows: a
+    PNG's chunks are read to its end with their checksums, none inflated (``verify``, 4 ms
+    for 8 MB where decoding took 90); a JPEG's last scan must be followed by its end marker
+    (decoding a 12-megapixel photo even at 1/8 scale took 120 ms); any other format has
+    every frame decoded."""
+    if image.format == "PNG":
+        image.verify()
+    elif image.format in ("JPEG", "MPO"):
+        if not _jpeg_ends(handle):
+            raise OSError("image file is truncated: no end marker after its last scan")
+    else:
+        for frame in range(getattr(image, "n_frames", 1)):
+            image.seek(frame)
+            image.load()
+
+
+def _jpeg_ends(handle: BinaryIO) -> bool:
+    """Whether an end-of-image marker follows the last start-of-scan. In a scan's data a
+    0xFF byte is always followed by 0x00 or a restart marker, so neither marker occurs
+    inside one; an end marker before the last scan (an EXIF thumbnail's) does not count."""
+    handle.seek(0)
+    last_scan = last_end = -1
+    position, carry = 0, b""
+    while block := handle.read(1 << 20):
+        data = carry + block
+        base = position - len(carry)
+        if (at := data.rfind(b"\xff\xda")) >= 0:
+            last_scan = max(last_scan, base + at)
+        if (at := data.rfind(b"\xff\xd9")) >= 0:
+            last_end = max(last_end, base + at)
+        position += len(block)
+        carry = data[-1:]
+    return last_end > last_scan >= 0
 
 
 __all__ = ["HEAD", "Described", "describe", "name_media_type"]
