@@ -17,7 +17,7 @@ other table's):
 ``media_type_from``   ``content`` (the bytes were checked), ``name`` (only the name
                       says so), or null
 ``width, height``     pixels as displayed (EXIF orientation applied), for images
-                      Pillow decodes whole; null otherwise
+                      that are whole; null otherwise
 ``_ingested_at``      when this ingest ran (UTC)
 ``_error``            null, or why an image has no width/height, or that the name
                       says another type than the bytes
@@ -27,8 +27,8 @@ The rules for the media type and the image size are ``ingest.media``'s.
 
 Every file is a source of the run (``lake impact --source PATH`` finds what it reached).
 Memory stays bounded: files are read in blocks, hashed first, copied only when the object
-is new; an image is decoded one frame at a time (a JPEG at 1/8 scale), within Pillow's
-decompression-bomb limit.
+is new; an image is checked whole by its structure (PNG, JPEG) or decoded one frame at a
+time, within Pillow's decompression-bomb limit.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def ingest_files(
     import pyarrow as pa
 
     files = expand_paths(paths, filesystem_for=storage.filesystem_for)
+    failpoint("files_listed")
     at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     new = 0

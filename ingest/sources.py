@@ -226,11 +226,29 @@ def open_stored(src: SourceFile) -> BinaryIO:
     """
     try:
         if src.filesystem is None:
-            return open(src.path, "rb")  # noqa: SIM115 - closed by ContentReader
+            return _open_regular(src)
         # compression=None: pyarrow would otherwise guess from the extension.
         return src.filesystem.open_input_stream(src.path, compression=None)  # type: ignore[return-value]
     except (OSError, pa.ArrowException) as e:
         raise SourceUnreadable(f"Cannot open '{src.uri}': {e}; check that it is readable.") from e
+
+
+def _open_regular(src: SourceFile) -> BinaryIO:
+    """The local file, if it is still a regular file: one replaced by a pipe since it was
+    listed would block the open (and the ingest) until something wrote to the pipe. Opened
+    without waiting, then checked, so the check is of the file opened."""
+    fd = os.open(src.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceUnreadable(
+                f"Cannot read '{src.uri}': it is no longer a regular file (a pipe, socket or "
+                "device took its place since it was listed); ingest a regular file."
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _Decoder:
