@@ -206,6 +206,13 @@ def _expand_remote(uri: str, filesystem_for: FilesystemFor | None) -> list[Sourc
         if fi.type != pafs.FileType.File:
             continue
         rel = fi.path[len(base) :].lstrip("/")
+        if any(part in ("", ".", "..") for part in rel.split("/")):
+            # Not hidden, and no client here can read it: taken for hidden, it was skipped.
+            raise SourceUnreadable(
+                f"Cannot read '{scheme}://{fi.path}' (listed under '{uri}'): a key with an "
+                "empty, '.' or '..' part cannot be read by the lake's S3 client; copy it to "
+                "a key without one, or ingest a narrower prefix."
+            )
         if any(part.startswith(".") for part in rel.split("/")):
             continue
         if globbed and not fnmatch.fnmatchcase(fi.path, path):
