@@ -322,7 +322,7 @@ def _image(
                 try:
                     orientation = _orientation(image)
                     _check_whole(image, handle)
-                except (OSError, ValueError, SyntaxError, EOFError) as e:
+                except Exception as e:  # noqa: BLE001 - see below
                     return None, None, pillow_type, f"the image is not whole ({e})"
     except UnidentifiedImageError:
         # Pillow's own message names the handle (an address), not the file: said here.
@@ -332,8 +332,10 @@ def _image(
         return None, None, None, f"Pillow here does not read {media_type}"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return None, None, None, str(e)
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        return None, None, None, f"the image is not whole ({e})"
+    except Exception as e:  # noqa: BLE001
+        # Pillow's readers meet damaged bytes with whatever they raise (IndexError in a GIF,
+        # TypeError in a TIFF, RuntimeError in an AVIF): one damaged file failed the ingest.
+        return None, None, None, f"the image is not whole ({type(e).__name__}: {e})"
     if orientation in _TURNED:
         width, height = height, width
     return width, height, pillow_type, None
@@ -344,12 +346,17 @@ def _orientation(image: Any) -> int | None:
     whole image when no eXIf chunk came before the pixels (the standard's place for it)."""
     from PIL import Image
 
-    if image.format != "PNG":
-        return image.getexif().get(0x0112)
-    exif = Image.Exif()
-    if raw := image.info.get("exif"):
-        exif.load(raw)
-    return exif.get(0x0112)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data", on stderr
+            if image.format != "PNG":
+                return image.getexif().get(0x0112)
+            exif = Image.Exif()
+            if raw := image.info.get("exif"):
+                exif.load(raw)
+            return exif.get(0x0112)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block says no orientation, as to a viewer
+        return None
 
 
 def _check_whole(image: Any, handle: BinaryIO) -> None:

@@ -462,7 +462,8 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
     Before: a PNG or JPEG cut in half had the size its header promised (nothing decodes
     it); an image over Pillow's decompression-bomb limit, an SVG or a HEIC had no size and
     no reason; a photo whose EXIF turns it a quarter had its stored, not its displayed,
-    width. Animated GIFs, CMYK JPEGs, 16-bit PNGs and AVIF have their size."""
+    width; a damaged AVIF failed the whole ingest (Pillow's RuntimeError). Animated GIFs,
+    CMYK JPEGs, 16-bit PNGs and AVIF have their size."""
     import os
 
     from PIL import Image
@@ -493,6 +494,8 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
         "cmyk.jpg": _saved(Image.new("CMYK", (5, 4)), "JPEG"),
         "deep.png": _saved(Image.new("I;16", (7, 3)), "PNG"),
         "small.avif": _saved(Image.new("RGB", (6, 4)), "AVIF"),
+        # its primary item's box renamed: Pillow raised RuntimeError and the ingest failed
+        "damaged.avif": _saved(Image.new("RGB", (6, 4)), "AVIF").replace(b"pitm", b"\0itm"),
         "vector.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
         "phone.heic": b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64),
     }
@@ -518,6 +521,7 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
         "cmyk.jpg": (5, 4),
         "deep.png": (7, 3),
         "small.avif": (6, 4),
+        "damaged.avif": (None, None),
         "vector.svg": (None, None),
         "phone.heic": (None, None),
     }
@@ -527,6 +531,7 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
         "cut.gif",
         "cut.jpg",
         "cut.png",
+        "damaged.avif",
         "phone.heic",
         "vector.svg",
     ]
