@@ -3,10 +3,13 @@
 The rules, in this one place (``lake ingest files`` applies them to each stored object):
 
 * ``media_type`` is what the **bytes** are when they start with a signature the lake knows
-  (:data:`_SIGNATURES`: images, audio, video, archives, PDF, HTML). A name whose type is a
-  kind of that container keeps its more precise type (``.docx`` is a ZIP, ``.opus`` an Ogg,
-  ``.m4a`` an MP4 box). Else it is the **name's** type, unless the name claims a type the
-  lake knows the signature of and the bytes lack it (a ``.png`` holding text is not a PNG:
+  (:func:`_sniff`: images, audio, video, archives, PDF). A name whose type is a kind of
+  that container keeps its more precise type (``.docx`` is a ZIP, ``.opus`` an Ogg,
+  ``.m4a`` an MP4 box). Bytes that are text (UTF-8, or UTF-16 with its mark) or HTML/SVG
+  markup decide only against a name claiming a binary type (a ``.mp3`` holding text is
+  ``text/plain``), or a name that says nothing; a ``.csv`` or an XPM keeps its name's
+  type. Else it is the **name's** type, unless the name claims a type whose signature the
+  lake knows and the bytes lack it (a ``.png`` of other bytes is
   ``application/octet-stream``). Else what Pillow recognises, else
   ``application/octet-stream``.
 * ``media_type_from`` says which: ``content`` (the bytes were checked), ``name`` (only the
@@ -137,9 +140,14 @@ class _Sniffed:
     media_type: str
     kinds: frozenset[str] = frozenset()
     """Names' types that are this container too: such a name's type is kept."""
+    weak: bool = False
+    """Bytes that many formats may start with (text, markup): they decide only against a
+    name claiming a binary type (:func:`_binary`), or when the name says nothing."""
 
 
 def _iso_media(head: bytes) -> _Sniffed | None:
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return _Sniffed("video/quicktime", _ISO_MEDIA_KINDS)  # QuickTime before ftyp existed
     if head[4:8] != b"ftyp":
         return None
     brand = head[8:12]
@@ -157,7 +165,7 @@ def _iso_media(head: bytes) -> _Sniffed | None:
 
 
 def _riff(head: bytes) -> _Sniffed | None:
-    if head[:4] != b"RIFF":
+    if head[:4] not in (b"RIFF", b"RF64", b"BW64"):  # the last two: WAVs over 4 GB
         return None
     form = head[8:12]
     return {
@@ -170,28 +178,57 @@ def _riff(head: bytes) -> _Sniffed | None:
 def _mpeg_audio(head: bytes) -> _Sniffed | None:
     if head[:3] == b"ID3":
         return _Sniffed("audio/mpeg", _ID3_KINDS)
-    # A frame header: 11 sync bits, a version other than "reserved", a layer other than
-    # "reserved", a bitrate other than "bad".
+    # A frame header: 11 sync bits, a version other than "reserved", layer III or II (layer
+    # I's bits are those of a UTF-16 byte-order mark), a bitrate other than "bad".
     if len(head) >= 3 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         version, layer, bitrate = (head[1] >> 3) & 3, (head[1] >> 1) & 3, head[2] >> 4
-        if version != 1 and layer != 0 and bitrate != 15:
+        if version != 1 and layer in (1, 2) and bitrate != 15:
             return _Sniffed("audio/mpeg", frozenset({"audio/mpeg", "audio/aac"}))
     return None
 
 
 def _bmp(head: bytes) -> _Sniffed | None:
     # "BM" alone starts words of text: the DIB header's own size must be one of the known.
-    ok = head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124)
+    dib = int.from_bytes(head[14:18], "little")
+    ok = head[:2] == b"BM" and dib in (12, 16, 40, 52, 56, 64, 108, 124)
     return _Sniffed("image/bmp") if ok else None
 
 
 def _markup(head: bytes) -> _Sniffed | None:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html")):
-        return _Sniffed("text/html")
+        return _Sniffed("text/html", weak=True)
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
-        return _Sniffed("image/svg+xml")
+        return _Sniffed("image/svg+xml", weak=True)
     return None
+
+
+def _pdf(head: bytes) -> _Sniffed | None:
+    # The standard allows bytes before the header, within its first 1,024.
+    return _Sniffed("application/pdf") if b"%PDF-" in head[:1024] else None
+
+
+_CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 27}
+
+
+def _text(head: bytes) -> _Sniffed | None:
+    """UTF-8 (or UTF-16 with its byte-order mark) without control characters."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            body = head[: len(head) // 2 * 2].decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+        return None if any(ord(c) in _CONTROL for c in body) else _Sniffed("text/plain", weak=True)
+    body = head.removeprefix(b"\xef\xbb\xbf")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(body) - 3 or len(head) < HEAD:  # else only a character cut by HEAD
+            return None
+        body = body[: e.start]
+    if not body or _CONTROL.intersection(body):
+        return None
+    return _Sniffed("text/plain", weak=True)
 
 
 _PREFIXES: tuple[tuple[bytes, _Sniffed], ...] = (
@@ -203,7 +240,6 @@ _PREFIXES: tuple[tuple[bytes, _Sniffed], ...] = (
     (b"MM\x00*", _Sniffed("image/tiff")),
     (b"\xff\x0a", _Sniffed("image/jxl")),
     (b"\x00\x00\x00\x0cJXL \r\n\x87\n", _Sniffed("image/jxl")),
-    (b"%PDF-", _Sniffed("application/pdf")),
     (b"PK\x03\x04", _Sniffed("application/zip", _ZIP_KINDS)),
     (b"PK\x05\x06", _Sniffed("application/zip", _ZIP_KINDS)),
     (b"\x1f\x8b", _Sniffed("application/gzip")),
@@ -222,7 +258,7 @@ def _sniff(head: bytes) -> _Sniffed | None:
             return sniffed
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:
         return _Sniffed("application/x-bzip2")
-    for sniff in (_iso_media, _riff, _mpeg_audio, _bmp, _markup):
+    for sniff in (_iso_media, _riff, _mpeg_audio, _bmp, _pdf, _markup, _text):
         if found := sniff(head):
             return found
     return None
@@ -234,12 +270,17 @@ _CHECKED = frozenset(
     [s.media_type for _, s in _PREFIXES]
     + ["application/x-bzip2", "image/heic", "image/heif", "image/avif", "audio/mp4"]
     + ["video/quicktime", "video/mp4", "image/webp", "audio/x-wav", "video/x-msvideo"]
-    + ["audio/mpeg", "image/bmp"]
+    + ["image/bmp", "application/pdf"]
     + sorted(_ZIP_KINDS | _OGG_KINDS | _MATROSKA_KINDS)
 )
 """Types whose bytes the lake knows: a name claiming one of them is believed only when the
-bytes agree. (HTML and SVG are recognised when they start as such, but may start with a
-comment or anything: their names are not contradicted by bytes that do not.)"""
+bytes agree. Not MP3 (a frame may follow any junk), HTML or SVG (they may start with a
+comment or anything): their names are not contradicted by bytes that do not start so."""
+
+
+def _binary(claimed: str) -> bool:
+    """Whether text bytes contradict the name's type (an image may be text: XPM, SVG)."""
+    return claimed in _CHECKED or claimed.startswith(("audio/", "video/"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,7 +307,9 @@ def describe(name: str, handle: BinaryIO) -> Described:
     sniffed = _sniff(head)
     notes: list[str] = []
     media_type: str | None
-    if sniffed is not None:
+    if sniffed is not None and sniffed.weak and claimed is not None and not _binary(claimed):
+        media_type, source = claimed, "name"
+    elif sniffed is not None:
         precise = claimed is not None and claimed in sniffed.kinds
         media_type, source = (claimed if precise else sniffed.media_type), "content"
         if claimed is not None and media_type != claimed:
@@ -325,11 +368,9 @@ def _image(
                 except Exception as e:  # noqa: BLE001 - see below
                     return None, None, pillow_type, f"the image is not whole ({e})"
     except UnidentifiedImageError:
-        # Pillow's own message names the handle (an address), not the file: said here.
-        Image.init()
-        if media_type in Image.MIME.values():
-            return None, None, None, f"it does not open as {media_type} (damaged or cut short)"
-        return None, None, None, f"Pillow here does not read {media_type}"
+        # Pillow's own message names the handle (an address), not the file: said here. Not
+        # told apart: a format it has no reader for (HEIC, SVG) and a damaged file.
+        return None, None, None, f"Pillow here cannot open it as {media_type}"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return None, None, None, str(e)
     except Exception as e:  # noqa: BLE001

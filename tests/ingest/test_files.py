@@ -300,8 +300,9 @@ def test_the_media_type_of_a_name_does_not_depend_on_the_hosts_mime_types(lk, tm
     )
     root = tmp_path / "media"
     root.mkdir()
-    for name in ("a.md", "c.xyzzy", "f.csv"):
+    for name in ("a.md", "f.csv"):
         (root / name).write_bytes(b"text that no signature names: " + name.encode())
+    (root / "c.xyzzy").write_bytes(bytes(range(256)))  # bytes of no type the lake knows
     (root / "b.flac").write_bytes(b"fLaC" + bytes(60))
     (root / "d.opus").write_bytes(b"OggS" + bytes(60))  # an Ogg: the name says which kind
     (root / "e.webp.gz").write_bytes(gzip.compress(b"not really a webp"))
@@ -366,6 +367,13 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
         "fake.png": b"hello",
         "empty.png": b"",
         "song.mp3": b"not a song",
+        "noise.png": bytes(range(256)),
+        "junk-first.mp3": b"\x00" * 32 + b"\xff\xfb\x90\x00" + bytes(64),  # MP3s may
+        "utf16.txt": "text in UTF-16".encode("utf-16"),
+        "old.mov": b"\x00\x00\x00\x08wide\x00\x00\x00\x10mdat" + bytes(32),
+        "prefixed.pdf": b"junk before the header\n%PDF-1.4\n",
+        "table.csv": b"a,b\n1,2\n",
+        "cursor.xpm": b'/* XPM */\nstatic char *c[] = {\n"2 1 1 1",\n"a c #ff0000",\n"aa"\n};\n',
         "real.png": png,
         "no-name": png,
         "notes.txt": b"plain text",
@@ -378,13 +386,14 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
 
     rows = _landed(lk, "media.mixed")
     assert {
-        n: r["media_type"] for n, r in rows.items() if n.endswith((".png", ".jpg", ".mp3"))
+        n: r["media_type"] for n, r in rows.items() if n.endswith((".png", ".jpg", "song.mp3"))
     } == {
         "photo.png": "image/jpeg",
         "cat.jpg": "text/html",
-        "fake.png": "application/octet-stream",
+        "fake.png": "text/plain",
         "empty.png": "application/octet-stream",
-        "song.mp3": "application/octet-stream",
+        "song.mp3": "text/plain",
+        "noise.png": "application/octet-stream",
         "real.png": "image/png",
     }
     got = {
@@ -408,6 +417,13 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
             "the name says image/jpeg, the bytes are text/html",
         ),
         "fake.png": (
+            "text/plain",
+            "content",
+            None,
+            None,
+            "the name says image/png, the bytes are text/plain",
+        ),
+        "noise.png": (
             "application/octet-stream",
             None,
             None,
@@ -422,12 +438,18 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
             "the name says image/png, but the file is empty",
         ),
         "song.mp3": (
-            "application/octet-stream",
+            "text/plain",
+            "content",
             None,
             None,
-            None,
-            "the name says audio/mpeg, but the bytes are not audio/mpeg",
+            "the name says audio/mpeg, the bytes are text/plain",
         ),
+        "junk-first.mp3": ("audio/mpeg", "name", None, None, None),
+        "utf16.txt": ("text/plain", "name", None, None, None),
+        "old.mov": ("video/quicktime", "content", None, None, None),
+        "prefixed.pdf": ("application/pdf", "content", None, None, None),
+        "table.csv": ("text/csv", "name", None, None, None),
+        "cursor.xpm": ("image/x-xpixmap", "name", 2, 1, None),  # an image that is text
         "real.png": ("image/png", "content", 3, 2, None),
         "no-name": ("image/png", "content", 3, 2, None),
         "notes.txt": ("text/plain", "name", None, None, None),
@@ -537,8 +559,8 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
     ]
     assert "truncated" in errors["cut.png"].lower() and "truncated" in errors["cut.jpg"].lower()
     assert "decompression bomb" in errors["bomb.png"]
-    assert errors["vector.svg"] == "no width/height: Pillow here does not read image/svg+xml"
-    assert errors["phone.heic"] == "no width/height: Pillow here does not read image/heic"
+    assert errors["vector.svg"] == "no width/height: Pillow here cannot open it as image/svg+xml"
+    assert errors["phone.heic"] == "no width/height: Pillow here cannot open it as image/heic"
     assert {r["media_type"] for r in rows.values()} >= {"image/heic", "image/svg+xml"}
 
 
