@@ -304,6 +304,8 @@ def describe(name: str, handle: BinaryIO) -> Described:
     at its start), and its size when it is an image (see the module's rules)."""
     head = handle.read(HEAD)
     claimed = name_media_type(name)
+    if claimed == "application/octet-stream":  # a name (.bin) that says it does not know
+        claimed = None
     sniffed = _sniff(head)
     notes: list[str] = []
     media_type: str | None
@@ -322,7 +324,7 @@ def describe(name: str, handle: BinaryIO) -> Described:
         media_type, source = claimed, "name" if claimed else None
 
     width = height = None
-    if media_type is None or media_type.startswith("image/"):
+    if (media_type is None and _pillow_knows(head)) or (media_type or "").startswith("image/"):
         handle.seek(0)
         # Pillow is given a Python file: it tries its readers in turn, and one (IM, before
         # WebP's) reads lines, another seeks past the end, which pyarrow's files refuse (a
@@ -342,6 +344,22 @@ def describe(name: str, handle: BinaryIO) -> Described:
         height,
         "; ".join(notes) or None,
     )
+
+
+def _pillow_knows(head: bytes) -> bool:
+    """Whether Pillow takes a file of no known type for an image by its first bytes: only
+    then is the whole file given to it (a copy, see :func:`describe`)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head)):
+                return True
+    except Exception:  # noqa: BLE001 - whatever a reader raises on bytes it does not know
+        return False
 
 
 _TURNED = frozenset({5, 6, 7, 8})

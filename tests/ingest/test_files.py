@@ -376,6 +376,7 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
         "cursor.xpm": b'/* XPM */\nstatic char *c[] = {\n"2 1 1 1",\n"a c #ff0000",\n"aa"\n};\n',
         "real.png": png,
         "no-name": png,
+        "packed.bin": png,  # .bin: a name that says it does not know
         "notes.txt": b"plain text",
         "clip.wav": sound.getvalue(),
         "report.docx": document.getvalue(),
@@ -452,6 +453,7 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
         "cursor.xpm": ("image/x-xpixmap", "name", 2, 1, None),  # an image that is text
         "real.png": ("image/png", "content", 3, 2, None),
         "no-name": ("image/png", "content", 3, 2, None),
+        "packed.bin": ("image/png", "content", 3, 2, None),
         "notes.txt": ("text/plain", "name", None, None, None),
         "clip.wav": ("audio/x-wav", "content", None, None, None),
         "report.docx": (docx, "content", None, None, None),
