@@ -408,6 +408,8 @@ def _orientation(image: Any) -> int | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data", on stderr
+            if image.format == "TIFF":
+                return None  # Pillow's TIFF reader turns the picture itself: size as displayed
             if image.format != "PNG":
                 return image.getexif().get(0x0112)
             exif = Image.Exif()
