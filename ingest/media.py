@@ -310,7 +310,7 @@ def describe(name: str, handle: BinaryIO) -> Described:
     notes: list[str] = []
     media_type: str | None
     if sniffed is not None and sniffed.weak and claimed is not None and not _binary(claimed):
-        media_type, source = claimed, "name"
+        media_type, source = claimed, "content" if claimed == sniffed.media_type else "name"
     elif sniffed is not None:
         precise = claimed is not None and claimed in sniffed.kinds
         media_type, source = (claimed if precise else sniffed.media_type), "content"
