@@ -6,30 +6,35 @@ object). The same bytes ingested twice, under any name, are one object. The tabl
 row per file and ingest, as one new Delta version (so every version is a version like any
 other table's):
 
-=================  ===========================================================
-``uri``            the lake's copy (``<warehouse>/objects/ab/cdef...``)
-``source``         where the file was read (``file:///...``, ``s3://...``)
-``sha256``         of its bytes
-``size``           in bytes
-``media_type``     guessed from the name (``image/png``) by Python's own table and a
-                   few of the lake's, never the host's ``/etc/mime.types``; a compressed
-                   name (``photo.png.gz``, ``a.tar.gz``) is its compression's type
-                   (``application/gzip``); else sniffed by Pillow, else
-                   ``application/octet-stream``
-``width, height``  pixels, for files Pillow reads as images; null otherwise
-``_ingested_at``   when this ingest ran (UTC)
-=================  ===========================================================
+====================  ========================================================
+``uri``               the lake's copy (``<warehouse>/objects/ab/cdef...``)
+``source``            where the file was read (``file:///...``, ``s3://...``)
+``sha256``            of its bytes
+``size``              in bytes
+``media_type``        what the bytes are when they start with a signature the lake
+                      knows, else what the name says (never a type the bytes
+                      contradict), else ``application/octet-stream``
+``media_type_from``   ``content`` (the bytes were checked), ``name`` (only the name
+                      says so), or null
+``width, height``     pixels as displayed (EXIF orientation applied), for images
+                      that are whole; null otherwise
+``_ingested_at``      when this ingest ran (UTC)
+``_error``            null, or why an image has no width/height, or that the name
+                      says another type than the bytes
+====================  ========================================================
+
+The rules for the media type and the image size are ``ingest.media``'s.
 
 Every file is a source of the run (``lake impact --source PATH`` finds what it reached).
 Memory stays bounded: files are read in blocks, hashed first, copied only when the object
-is new; Pillow reads only an image's header for its size.
+is new; an image is checked whole by its structure (PNG, JPEG) or decoded one frame at a
+time, within Pillow's decompression-bomb limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import mimetypes
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +44,7 @@ from typing import Any
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
 from ingest.exceptions import SourceChanged
+from ingest.media import Described, describe
 from ingest.sources import SourceFile, expand_paths, open_stored
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName
@@ -84,6 +90,7 @@ def ingest_files(
     import pyarrow as pa
 
     files = expand_paths(paths, filesystem_for=storage.filesystem_for)
+    failpoint("files_listed")
     at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     new = 0
@@ -92,18 +99,19 @@ def ingest_files(
         uri = storage.object_uri(sha256)
         if _store(storage, source, uri, sha256, size):
             new += 1
-        width, height, sniffed = _image_size(storage, uri)
-        guessed = _guessed_media_type(source.path)
+        described = _describe(storage, uri, source.path)
         rows.append(
             {
                 "uri": uri,
                 "source": source.uri,
                 "sha256": sha256,
                 "size": size,
-                "media_type": guessed or sniffed or "application/octet-stream",
-                "width": width,
-                "height": height,
+                "media_type": described.media_type,
+                "media_type_from": described.media_type_from,
+                "width": described.width,
+                "height": described.height,
                 "_ingested_at": at,
+                "_error": described.error,
             }
         )
     schema = pa.schema(
@@ -113,9 +121,11 @@ def ingest_files(
             ("sha256", pa.string()),
             ("size", pa.int64()),
             ("media_type", pa.string()),
+            ("media_type_from", pa.string()),
             ("width", pa.int32()),
             ("height", pa.int32()),
             ("_ingested_at", pa.timestamp("us", tz="UTC")),
+            ("_error", pa.string()),
         ]
     )
     data = pa.Table.from_pylist(rows, schema=schema)
@@ -144,64 +154,6 @@ def ingest_files(
     total = sum(r["size"] for r in rows)
     shown = [{**r, "_ingested_at": at.isoformat()} for r in rows]
     return FilesReport(str(table), landed.version.version, len(rows), new, total, shown)
-
-
-_COMPRESSED = {
-    "gzip": "application/gzip",
-    "bzip2": "application/x-bzip2",
-    "xz": "application/x-xz",
-    "compress": "application/x-compress",
-}
-"""The media type of the bytes of a file whose name says it is compressed (mimetypes'
-encodings)."""
-
-
-_LAKE_TYPES = {
-    ".flac": "audio/flac",
-    ".ogg": "audio/ogg",
-    ".oga": "audio/ogg",
-    ".m4a": "audio/mp4",
-    ".webp": "image/webp",
-    ".jxl": "image/jxl",
-    ".jfif": "image/jpeg",
-    ".mkv": "video/x-matroska",
-    ".md": "text/markdown",
-    ".yaml": "application/yaml",
-    ".yml": "application/yaml",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".7z": "application/x-7z-compressed",
-    ".zst": "application/zstd",
-}
-"""Types Python's own table lacks, for common media and documents (as Debian's mime.types
-spells them)."""
-
-
-def _media_types() -> mimetypes.MimeTypes:
-    """Python's own table of types and the lake's few more, never the host's: the module's
-    ``guess_type`` reads the machine's ``/etc/mime.types`` (and others), so the same file got
-    ``audio/flac`` on one host and ``application/octet-stream`` in the lake's own image
-    (``python:3.11-slim`` has none), ``.opus`` ``audio/ogg`` on one and ``audio/opus`` on
-    another: a table's ``media_type`` would depend on where each ingest ran."""
-    types = mimetypes.MimeTypes(filenames=())  # reads no file of the machine's
-    for extension, media_type in _LAKE_TYPES.items():
-        types.add_type(media_type, extension)
-    return types
-
-
-_TYPES = _media_types()
-
-
-def _guessed_media_type(path: str) -> str | None:
-    """The media type the file's name says. A compressed name (``photo.png.gz``,
-    ``a.tar.gz``, ``b.svgz``) is its compression's type: mimetypes names the type of the
-    content *inside* and the compression apart, and the stored bytes are the compressed
-    ones (Pillow cannot read them as an image either)."""
-    media_type, encoding = _TYPES.guess_type(path)
-    if encoding is None:
-        return media_type
-    return _COMPRESSED.get(encoding, "application/octet-stream")
 
 
 def _namespace(uri: str) -> str:
@@ -271,18 +223,13 @@ def _store(storage: Storage, source: SourceFile, uri: str, sha256: str, size: in
     return True
 
 
-def _image_size(storage: Storage, uri: str) -> tuple[int | None, int | None, str | None]:
-    """Width, height and media type when Pillow reads the stored object as an image (its
-    header only); Nones otherwise. The object, not the source: its bytes are its sha256,
-    while the source may have changed since it was hashed."""
-    from PIL import Image, UnidentifiedImageError
-
+def _describe(storage: Storage, uri: str, name: str) -> Described:
+    """The media type and image size of the stored object (``ingest.media``'s rules), read
+    from the object, not the source: its bytes are its sha256, while the source may have
+    changed since it was hashed."""
     fs, path = storage.filesystem_for(uri)
-    try:
-        with fs.open_input_file(path) as handle, Image.open(handle) as image:
-            return image.width, image.height, Image.MIME.get(image.format or "")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None, None, None
+    with fs.open_input_file(path) as handle:
+        return describe(name, handle)
 
 
 __all__ = ["FilesReport", "ingest_files"]

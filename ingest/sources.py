@@ -206,6 +206,13 @@ def _expand_remote(uri: str, filesystem_for: FilesystemFor | None) -> list[Sourc
         if fi.type != pafs.FileType.File:
             continue
         rel = fi.path[len(base) :].lstrip("/")
+        if any(part in ("", ".", "..") for part in rel.split("/")):
+            # Not hidden, and no client here can read it: taken for hidden, it was skipped.
+            raise SourceUnreadable(
+                f"Cannot read '{scheme}://{fi.path}' (listed under '{uri}'): a key with an "
+                "empty, '.' or '..' part cannot be read by the lake's S3 client; copy it to "
+                "a key without one, or ingest a narrower prefix."
+            )
         if any(part.startswith(".") for part in rel.split("/")):
             continue
         if globbed and not fnmatch.fnmatchcase(fi.path, path):
@@ -226,11 +233,29 @@ def open_stored(src: SourceFile) -> BinaryIO:
     """
     try:
         if src.filesystem is None:
-            return open(src.path, "rb")  # noqa: SIM115 - closed by ContentReader
+            return _open_regular(src)
         # compression=None: pyarrow would otherwise guess from the extension.
         return src.filesystem.open_input_stream(src.path, compression=None)  # type: ignore[return-value]
     except (OSError, pa.ArrowException) as e:
         raise SourceUnreadable(f"Cannot open '{src.uri}': {e}; check that it is readable.") from e
+
+
+def _open_regular(src: SourceFile) -> BinaryIO:
+    """The local file, if it is still a regular file: one replaced by a pipe since it was
+    listed would block the open (and the ingest) until something wrote to the pipe. Opened
+    without waiting, then checked, so the check is of the file opened."""
+    fd = os.open(src.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceUnreadable(
+                f"Cannot read '{src.uri}': it is no longer a regular file (a pipe, socket or "
+                "device took its place since it was listed); ingest a regular file."
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _Decoder:

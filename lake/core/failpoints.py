@@ -27,6 +27,7 @@ points, in the order a write reaches them:
 * ``materialize_install``: shards moved into the output folder, the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
   lease, and is about to delete files.
+* ``files_listed``: ``lake ingest files`` has listed the files and read none of them.
 * ``object_write``: ``lake ingest files`` has opened a new object for writing and written
   nothing yet.
 * ``ray_ingest_task``: a Ray task of ``lake ingest logs --engine ray`` has staged its file and

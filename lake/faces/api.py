@@ -341,8 +341,10 @@ class Lake:
     def ingest_files(self, table: str, paths: str | Sequence[str]) -> FilesReport:
         """Store binary files (a file, folder, glob or ``s3://`` prefix) once each in the
         warehouse, by sha256 (``objects/ab/cdef...``), and land one row per file in
-        ``table``: ``uri``, ``source``, ``sha256``, ``size``, ``media_type``, ``width`` and
-        ``height`` for images, ``_ingested_at``."""
+        ``table``: ``uri``, ``source``, ``sha256``, ``size``, ``media_type`` (from the bytes
+        where the lake knows their signature), ``media_type_from``, ``width`` and ``height``
+        for images (as displayed), ``_ingested_at``, ``_error`` (why a value is missing or
+        the name disagrees with the bytes)."""
         from ingest.files import ingest_files
 
         return ingest_files(

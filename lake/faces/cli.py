@@ -725,7 +725,8 @@ def ingest_files(
     output: OutputOption = Output.table,
 ) -> None:
     """Store binary files (images, audio, documents) once each by sha256 in the warehouse,
-    one row per file in TABLE (uri, source, sha256, size, media_type, width, height).
+    one row per file in TABLE (uri, source, sha256, size, media_type, media_type_from,
+    width, height, _error).
 
     Example:  lake ingest files media.images ./photos --output json
     """

@@ -348,3 +348,31 @@ def test_a_file_deleted_after_it_was_listed_is_named_in_one_sentence(backend, lk
     assert ended.returncode == 1, ended.stdout
     assert_one_line_error(ended.stderr, r"Cannot open 'file://.*/b\.bin'.*No such file")
     assert lk.tables() == []
+
+
+@pytest.mark.timeout(240)
+def test_a_file_replaced_by_a_pipe_after_it_was_listed_is_refused_not_waited_on(
+    backend, lk, tmp_path
+):
+    """A file listed as a regular file and replaced by a named pipe before it is read: the
+    open of a pipe waits for a writer, so the ingest hung for ever. It is refused in one
+    sentence, nothing is made, and the folder is ingested once the file is back."""
+    import os
+
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "b.bin").write_bytes(b"b")
+
+    env = child_env(backend, LAKE_FAILPOINT="files_listed:stop", TMPDIR=str(tmp_path))
+    with stopped_child(lake_argv("ingest", "files", "assets.raw", str(folder)), env) as resume:
+        (folder / "a.bin").unlink()
+        os.mkfifo(folder / "a.bin")
+        ended = resume()
+
+    assert ended.returncode == 1, ended.stdout
+    assert_one_line_error(ended.stderr, r"'file://.*/a\.bin'.* no longer a regular file")
+    assert lk.tables() == []
+    (folder / "a.bin").unlink()
+    (folder / "a.bin").write_bytes(b"a")
+    assert lk.ingest_files("assets.raw", str(folder)).files == 2
