@@ -11,8 +11,9 @@ Modes:
   rows added, removed and changed against the previous version. With ``key`` rows are matched
   by key (a row whose key exists on both sides with other values is *changed*); without a key
   whole rows are compared as a multiset (a changed row counts as one removed and one added,
-  and ``rows_changed`` is not known). Both use a 64-bit DuckDB ``hash`` of each row's values,
-  computed over the key and hash columns only, so the comparison holds little memory.
+  and ``rows_changed`` is not known). Both compare exact values by the rule the incremental
+  merge counts by (:func:`_differs`), never a hash (DuckDB's ``hash`` holds -0.0 = 0.0 and
+  gives NULL, '{}' and '{NULL}' one value).
 * ``incremental`` (needs ``cursor``): only rows with ``cursor >= watermark`` are read (the
   boundary rule is in ingest/watermark.py). With ``key`` they are merged (upsert); without,
   appended. Rows re-read at the watermark that the last run delivered unchanged are dropped
@@ -389,21 +390,29 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _hashed(
-    con: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema, keys: Sequence[str]
-) -> None:
-    """Materialize (key columns, hash of the whole row) of ``batches`` as DuckDB table ``table``."""
+def _parts(column: str, type_: pa.DataType, side: str) -> list[str]:
+    """DuckDB expressions of ``side``'s ``column`` that are all not distinct between two rows
+    exactly when the rows hold the same value: the one rule for "a value changed".
+
+    DuckDB holds -0.0 = 0.0 (and NaN = NaN, which is kept: an unchanged NaN is unchanged), so
+    a float is also told by the sign of a zero; a nested value also by its text (DuckDB writes
+    -0.0 inside a list as such). Equal values of one type are otherwise the same bytes: every
+    column of an extract has one Arrow type on both sides (ingest/db/types.py), and strings
+    and binaries compare byte for byte."""
     import pyarrow as pa
 
-    from lake.core.duckdb import arrow_view
+    c = f"{side}.{_ident(column)}"
+    if pa.types.is_floating(type_):
+        return [c, f"CASE WHEN {c} = 0 THEN signbit({c}) END"]
+    if pa.types.is_nested(type_):
+        return [c, f"CAST({c} AS VARCHAR)"]
+    return [c]
 
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
-    columns = ", ".join(_ident(f.name) for f in schema)
-    key_list = "".join(f"{_ident(k)}, " for k in keys)
-    with arrow_view(con, f"{table}_src", reader):
-        con.execute(
-            f"CREATE TABLE {table} AS SELECT {key_list}hash({columns}) AS lake_h FROM {table}_src"
-        )
+
+def _differs(column: str, type_: pa.DataType) -> str:
+    """A DuckDB condition: ``w.column`` and ``o.column`` hold different values (:func:`_parts`)."""
+    pairs = zip(_parts(column, type_, "w"), _parts(column, type_, "o"), strict=True)
+    return "(" + " OR ".join(f"{w} IS DISTINCT FROM {o}" for w, o in pairs) + ")"
 
 
 def _compare(
@@ -413,27 +422,46 @@ def _compare(
     keys: Sequence[str],
     staging: Path,
 ) -> tuple[int, int, int | None, str]:
-    """(added, removed, changed, "key" | "row") of the staged rows against ``previous``."""
-    with _comparing(store, previous, staging) as con:
-        schema = staged.schema
-        _hashed(con, "old", _version_batches(store, previous, schema), schema, keys)
-        _hashed(con, "new", read_staged(staged, schema), schema, keys)
+    """(added, removed, changed, "key" | "row") of the staged rows against ``previous``, by the
+    exact rule of :func:`_differs`: with ``keys``, rows matched by key whose values differ are
+    changed; without, whole rows are compared as multisets (a changed row is one removed and
+    one added). Each side is scanned once, as it is read; DuckDB spills what does not fit."""
+    import pyarrow as pa
+
+    from lake.core.duckdb import arrow_view
+
+    schema = staged.schema
+    new = pa.RecordBatchReader.from_batches(schema, read_staged(staged, schema))
+    old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
+    with (
+        _comparing(store, previous, staging) as con,
+        arrow_view(con, "new_src", new),
+        arrow_view(con, "old_src", old),
+    ):
         if keys:
             using = ", ".join(_ident(k) for k in keys)
-            # One outer join (one hash table) answers all three counts.
+            others = [f for f in schema if f.name not in keys]
+            differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+            # The extract's keys are never NULL (KeyChecker); an old row's may be (the key
+            # column was added since): it matches nothing and counts as removed.
+            here, there = f"w.{_ident(keys[0])} IS NOT NULL", f"o.{_ident(keys[0])} IS NOT NULL"
             added, removed, changed = con.execute(
-                "SELECT count(*) FILTER (WHERE o.lake_h IS NULL),"
-                " count(*) FILTER (WHERE w.lake_h IS NULL),"
-                " count(*) FILTER (WHERE w.lake_h <> o.lake_h)"
-                f" FROM new AS w FULL JOIN old AS o USING ({using})"
+                f"SELECT count(*) FILTER (WHERE {here} AND NOT {there}),"
+                f" count(*) FILTER (WHERE NOT {here}),"
+                f" count(*) FILTER (WHERE {here} AND {there} AND ({differs}))"
+                f" FROM new_src AS w FULL JOIN old_src AS o USING ({using})"
             ).fetchone()
             return int(added), int(removed), int(changed), "key"
+        # Rows as multisets: each distinct row's count in the extract less its count before.
+        parts = [p for f in schema for p in _parts(f.name, f.type, "t")]
+        columns = ", ".join(f"{p} AS p{i}" for i, p in enumerate(parts))
         added, removed = con.execute(
-            "WITH o AS (SELECT lake_h, count(*) AS n FROM old GROUP BY lake_h),"
-            " w AS (SELECT lake_h, count(*) AS n FROM new GROUP BY lake_h)"
-            " SELECT coalesce(sum(greatest(coalesce(w.n, 0) - coalesce(o.n, 0), 0)), 0),"
-            " coalesce(sum(greatest(coalesce(o.n, 0) - coalesce(w.n, 0), 0)), 0)"
-            " FROM o FULL JOIN w USING (lake_h)"
+            "WITH d AS (SELECT sum(n) AS n FROM ("
+            f" SELECT {columns}, 1 AS n FROM new_src AS t"
+            f" UNION ALL SELECT {columns}, -1 AS n FROM old_src AS t"
+            f") GROUP BY {', '.join(f'p{i}' for i in range(len(parts)))})"
+            " SELECT coalesce(sum(n) FILTER (WHERE n > 0), 0),"
+            " coalesce(-sum(n) FILTER (WHERE n < 0), 0) FROM d"
         ).fetchone()
         return int(added), int(removed), None, "row"
 
@@ -456,22 +484,6 @@ def _comparing(store: DeltaStore, previous: Snapshot, staging: Path) -> Iterator
         ) from None
     finally:
         con.close()
-
-
-def _differs(column: str, type_: pa.DataType) -> str:
-    """A DuckDB condition: ``w.column`` and ``o.column`` hold different values, exactly.
-
-    DuckDB holds -0.0 = 0.0 (and NaN = NaN): a float differs also when it is a zero of the
-    other sign; a nested value also when its text differs (DuckDB writes -0.0 as such)."""
-    import pyarrow as pa
-
-    w, o = f"w.{_ident(column)}", f"o.{_ident(column)}"
-    distinct = f"{w} IS DISTINCT FROM {o}"
-    if pa.types.is_floating(type_):
-        return f"({distinct} OR ({w} = 0 AND signbit({w}) <> signbit({o})))"
-    if pa.types.is_nested(type_):
-        return f"({distinct} OR CAST({w} AS VARCHAR) IS DISTINCT FROM CAST({o} AS VARCHAR))"
-    return distinct
 
 
 def _merge_counts(

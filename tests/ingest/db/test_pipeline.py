@@ -422,6 +422,43 @@ def test_a_full_extract_records_rows_added_removed_and_changed_by_key_or_by_whol
     assert (again.version, again.rows_added, again.rows_removed, again.rows_changed) == (2, 0, 0, 0)
 
 
+def test_a_full_extract_counts_a_row_changed_by_its_exact_values_not_by_a_hash(lk, pg_source):
+    """A full extract compared rows by DuckDB's 64-bit hash of the whole row, which holds
+    0.0 = -0.0 and gives one hash to NULL, '{}' and '{NULL}' and to '{0}' and '{0,0}': each
+    of these rows changed at the source and the extract said 0 changed (so it could skip a
+    change as nothing new). A NaN that stays NaN is no change."""
+    table = unique("exact")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, f float8, fa float8[], ia int[])",
+        f"INSERT INTO {table} VALUES (1, 0.0, NULL, NULL), (2, 1, ARRAY[0.0], NULL),"
+        " (3, 1, NULL, NULL), (4, 1, NULL, ARRAY[0]), (5, 'NaN', ARRAY['NaN'::float8], NULL)",
+    )
+
+    def extract(name: str, **key):
+        return lk.ingest_db(name, source=pg_source.url, table_name=table, **key)
+
+    extract("shop.exact", key="id")
+    extract("shop.exact_rows")
+    pg_source.run(
+        f"UPDATE {table} SET f = '-0.0' WHERE id = 1",
+        f"UPDATE {table} SET fa = ARRAY['-0.0'::float8] WHERE id = 2",
+        f"UPDATE {table} SET ia = '{{}}' WHERE id = 3",
+        f"UPDATE {table} SET ia = ARRAY[0, 0] WHERE id = 4",
+    )
+    by_key = extract("shop.exact", key="id")
+    assert (by_key.rows_added, by_key.rows_removed, by_key.rows_changed) == (0, 0, 4)
+    by_row = extract("shop.exact_rows")
+    assert (by_row.rows_added, by_row.rows_removed) == (4, 4)
+    everything = "SELECT id, signbit(f), signbit(fa[1]), ia FROM {} ORDER BY id"
+    assert _lake_rows(lk, everything.format("shop.exact")) == [
+        (1, True, None, None), (2, False, True, None), (3, False, None, []),
+        (4, False, None, [0, 0]), (5, False, False, None),
+    ]  # fmt: skip
+    pg_source.run(f"UPDATE {table} SET ia = NULL WHERE id = 3")  # '{}' back to NULL
+    assert extract("shop.exact", key="id").rows_changed == 1
+    assert extract("shop.exact_rows").rows_added == 1
+
+
 # --------------------------------------------------------------------------------------------
 # Schema drift
 
