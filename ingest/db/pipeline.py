@@ -14,6 +14,9 @@ Modes:
   and ``rows_changed`` is not known). Both compare exact values by the rule the incremental
   merge counts by (:func:`_differs`), never a hash (DuckDB's ``hash`` holds -0.0 = 0.0 and
   gives NULL, '{}' and '{NULL}' one value).
+  When nothing would change (the rows, the table's column types, the watermark), no version
+  is written, as an incremental extract writes none: the run ends completed, saying the
+  table is unchanged at its version (``unchanged_at``).
 * ``incremental`` (needs ``cursor``): only rows with ``cursor >= watermark`` are read (the
   boundary rule is in ingest/watermark.py). With ``key`` they are merged (upsert); without,
   appended. Rows re-read at the watermark that the last run delivered unchanged are dropped
@@ -74,7 +77,7 @@ class ExtractReport:
 
     table: str
     version: int | None
-    """The new version, or None when an incremental extract found no new rows."""
+    """The new version, or None when the run wrote none (see ``unchanged_at``)."""
     run_id: str
     mode: Mode
     rows: int
@@ -91,11 +94,15 @@ class ExtractReport:
     drift: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     source: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    unchanged_at: int | None = None
+    """The version the table stays at when the run found nothing to change: no row, no
+    column type, no watermark (None when it wrote a version, or the table has none)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "table": self.table,
             "version": self.version,
+            "unchanged_at": self.unchanged_at,
             "run_id": self.run_id,
             "mode": self.mode,
             "rows": self.rows,
@@ -151,6 +158,7 @@ def ingest_db(
         info = catalog.find_table(name)
         since: Watermark | None = None
         previous: dict[str, Any] | None = None
+        stored_mark: dict[str, Any] | None = None
         if info is not None:
             if info.kind != KIND:
                 # A full extract replaces every row: never do that to a table other writers own.
@@ -163,6 +171,7 @@ def ingest_db(
             if stored is not None:
                 column, value = stored
                 previous = value
+                stored_mark = {"cursor": column, "value": value}
                 if mode == "full" and cursor is None and column in columns:
                     # Keep the watermark in step with the rows a full extract lands, or the next
                     # incremental run (without a key) would append rows this one already has.
@@ -231,6 +240,10 @@ def ingest_db(
                         # idempotent by key and cheaper than storing a fingerprint per row.
                         watermark = Watermark(watermark.column, watermark.value)
                     drift = tuple(_drift_json(c, label) for c in evolution.changes)
+                    # A column the table keeps but the source no longer has changes the
+                    # table's schema only the first time (its new rows hold NULL): its rows
+                    # then differ, unless they held NULL already.
+                    reshaped = any(c.kind != "dropped" for c in evolution.changes)
                     report = _commit(
                         run,
                         store,
@@ -245,7 +258,11 @@ def ingest_db(
                         ),
                         staging=staging,
                         read_from=None if since is None else {"cursor": cursor, "value": previous},
+                        reshaped=reshaped,
+                        stored_mark=stored_mark,
                     )
+                    if report.version is None and current is not None:
+                        run.unchanged(current.version)
     return ExtractReport(
         table=str(name),
         version=report.version,
@@ -262,6 +279,7 @@ def ingest_db(
         drift=drift if report.version is not None else (),
         source={**described, "table": table, "query": query},
         seconds=time.perf_counter() - started,
+        unchanged_at=None if report.version is not None or current is None else current.version,
     )
 
 
@@ -291,16 +309,26 @@ def _commit(
     source_ref: SourceRef,
     staging: Path,
     read_from: Mapping[str, Any] | None = None,
+    reshaped: bool = False,
+    stored_mark: Mapping[str, Any] | None = None,
 ) -> _Outcome:
+    """Land the staged rows as the table's next version, or none when nothing would change:
+    the rows are the table's (by :func:`_differs`), no column is added or retyped
+    (``reshaped``) and the watermark stays as stored (``stored_mark``)."""
     base: dict[str, Any] = {"drift": list(drift)}
     if watermark is not None:
         base["watermark"] = {"cursor": watermark.column, "value": watermark.to_dict()}
+    # A watermark is stored only with a version (catalog.ledger.advance_watermark): a new one
+    # (another cursor, a fingerprint format read more exactly) is a change to commit.
+    same_mark = watermark is None or base["watermark"] == stored_mark
 
     if mode == "full":
         if current is None:
             added, removed, changed, by = staged.rows, 0, 0, ("key" if keys else "row")
         else:
             added, removed, changed, by = _compare(store, current, staged, keys, staging)
+            if added == removed == (changed or 0) == 0 and not reshaped and same_mark:
+                return _Outcome(None, 0, 0, changed, by)
         # The source is recorded with the prepared outcome, in its transaction.
         landed = run.land(
             staged,
@@ -314,7 +342,9 @@ def _commit(
         return _Outcome(landed.version.version, added, removed, changed, by)
 
     if staged.rows == 0:
-        return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
+        # Nothing new: no commit, the watermark stays. A column the source added or widened
+        # reaches the table with the first rows that carry it.
+        return _Outcome(None, 0, 0, 0, "none")
     merged = bool(keys) and current is not None
     exact: tuple[int, int] | None = None
     if merged:
@@ -325,6 +355,7 @@ def _commit(
         previous_value = (read_from or {}).get("value") or {}
         if (
             exact == (0, 0)
+            and not reshaped
             and watermark is not None
             and previous_value.get("value") == watermark.to_dict().get("value")
         ):

@@ -419,7 +419,9 @@ def test_a_full_extract_records_rows_added_removed_and_changed_by_key_or_by_whol
     assert _lake_rows(lk, everything.format("crm.people")) == source
     assert _lake_rows(lk, "SELECT count(*) FROM crm.people VERSION AS OF 0") == [(4,)]
     again = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
-    assert (again.version, again.rows_added, again.rows_removed, again.rows_changed) == (2, 0, 0, 0)
+    assert (again.version, again.unchanged_at, again.rows_added, again.rows_changed) == (
+        None, 1, 0, 0,
+    )  # fmt: skip
 
 
 def test_a_full_extract_counts_a_row_changed_by_its_exact_values_not_by_a_hash(lk, pg_source):
@@ -457,6 +459,66 @@ def test_a_full_extract_counts_a_row_changed_by_its_exact_values_not_by_a_hash(l
     pg_source.run(f"UPDATE {table} SET ia = NULL WHERE id = 3")  # '{}' back to NULL
     assert extract("shop.exact", key="id").rows_changed == 1
     assert extract("shop.exact_rows").rows_added == 1
+
+
+def test_a_full_extract_where_nothing_changed_writes_no_version_and_says_the_table_is_unchanged(
+    lk, pg_source, cli
+):
+    """A full extract of unchanged rows wrote a new version with 0 added, removed and
+    changed (an incremental one writes none): now neither does, the run succeeds saying the
+    table is unchanged at its version; a column widened or added all-NULL, or a watermark
+    on another cursor, still writes one."""
+    table = unique("same")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, v int, f float8, u timestamp)",
+        (f"INSERT INTO {table} VALUES (1, 1, 0.5, :t), (2, 2, 'NaN', :t)", {"t": T(1)}),
+    )
+
+    def extract(name: str, **options):
+        return lk.ingest_db(name, source=pg_source.url, table_name=table, **options)
+
+    assert extract("shop.same", key="id").version == 0
+    assert extract("shop.same_rows").version == 0
+    keyed = extract("shop.same", key="id")
+    by_row = extract("shop.same_rows")
+    assert (keyed.version, keyed.unchanged_at, keyed.rows, keyed.rows_changed) == (None, 0, 2, 0)
+    assert (by_row.version, by_row.unchanged_at, by_row.rows_added, by_row.rows_removed) == (
+        None, 0, 0, 0,
+    )  # fmt: skip
+    assert (_versions(lk, "shop.same"), _versions(lk, "shop.same_rows")) == ([0], [0])
+    run = lk.run(keyed.run_id)
+    assert (run.status, run.stats["unchanged_at"]) == ("completed", 0)
+    # Lineage: version 0 is still the one made from the source; the run made nothing.
+    impact = lk.impact(source=table).to_json()
+    assert len(impact["origin"]["versions"]) == 2  # the first extract of each table
+    result = cli(f"ingest db shop.same --source {pg_source.url} --table {table} --key id")
+    assert result.exit_code == 0 and "shop.same unchanged at version 0" in result.stdout
+    result = cli(f"ingest db shop.same --source {pg_source.url} --table {table} --output json")
+    assert (result.json()["version"], result.json()["unchanged_at"]) == (None, 0)
+
+    # A cursor given for the first time: the watermark is stored with a version, then kept.
+    first = extract("shop.same", key="id", cursor="u")
+    assert (first.version, first.rows_changed) == (1, 0)
+    assert _watermark(lk, "shop.same")[1]["value"] == T(1).isoformat()
+    assert extract("shop.same", key="id").unchanged_at == 1  # the stored cursor, same value
+    assert extract("shop.same", key="id", mode="incremental", cursor="u").version is None
+
+    # The same rows in a wider or a new column are a change of the table's schema.
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = extract("shop.same", key="id")
+    assert (widened.version, widened.rows_changed) == (2, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    pg_source.run(f"ALTER TABLE {table} ADD COLUMN note text")
+    added = extract("shop.same_rows")
+    assert (added.version, added.rows_added, added.rows_removed) == (1, 0, 0)
+    assert [(d["column"], d["change"]) for d in added.drift] == [
+        ("v", "widened"), ("note", "added"),
+    ]  # fmt: skip
+    assert str(lk.describe("shop.same").snapshot.schema.field("v").type) == "int64"
+    assert extract("shop.same_rows").unchanged_at == 1
+    assert _lake_rows(lk, "SELECT id, v, note FROM shop.same_rows ORDER BY id") == [
+        (1, 1, None), (2, 2, None),
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
