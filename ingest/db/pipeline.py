@@ -40,14 +40,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
-from ingest.exceptions import ExtractError
+from ingest.exceptions import ExtractError, KeyEqualOnlyInSource
 from lake.core import duckdb as lake_duckdb
 from lake.core.names import TableName
 from lake.core.storage import Storage
@@ -195,6 +195,13 @@ def ingest_db(
             # watermark is then not merged again, and a night without changes makes no version.
             dedupe=True,
         )
+        # Keys the source compares without case, accents or trailing spaces: a merge must not
+        # take a key renamed only so ('a' -> 'A') for a new row.
+        blind = (
+            src.blind_keys(table=table, query=query, key=keys)
+            if mode == "incremental" and keys and info is not None
+            else {}
+        )
         parameters = {
             "source": described,
             "table": table,
@@ -260,6 +267,7 @@ def ingest_db(
                         read_from=None if since is None else {"cursor": cursor, "value": previous},
                         reshaped=reshaped,
                         stored_mark=stored_mark,
+                        blind=_BlindKeys(str(name), blind, src.same_in_source),
                     )
                     if report.version is None and current is not None:
                         run.unchanged(current.version)
@@ -288,6 +296,16 @@ def ingest_db(
 
 
 @dataclass(frozen=True)
+class _BlindKeys:
+    """The key columns the source compares otherwise than by bytes (column -> the name of its
+    comparison, ``Source.blind_keys``), and the source's own answer to "are these equal"."""
+
+    table: str
+    comparisons: Mapping[str, str]
+    same: Callable[[str, str, str], bool]
+
+
+@dataclass(frozen=True)
 class _Outcome:
     version: int | None
     added: int
@@ -311,6 +329,7 @@ def _commit(
     read_from: Mapping[str, Any] | None = None,
     reshaped: bool = False,
     stored_mark: Mapping[str, Any] | None = None,
+    blind: _BlindKeys | None = None,
 ) -> _Outcome:
     """Land the staged rows as the table's next version, or none when nothing would change:
     the rows are the table's (by :func:`_differs`), no column is added or retyped
@@ -351,7 +370,7 @@ def _commit(
         assert current is not None
         # deltalake counts every matched row as updated, and rows re-read at a coarse
         # watermark are matched on every run: count only those whose values differ.
-        exact = _merge_counts(store, current, staged, keys, staging)
+        exact = _merge_counts(store, current, staged, keys, staging, blind=blind)
         previous_value = (read_from or {}).get("value") or {}
         if (
             exact == (0, 0)
@@ -523,12 +542,27 @@ def _merge_counts(
     staged: Staged,
     keys: Sequence[str],
     staging: Path,
+    *,
+    blind: _BlindKeys | None = None,
 ) -> tuple[int, int]:
     """(added, changed) of a merge of the staged rows by ``keys`` into ``previous``: rows
-    whose key the table lacks, and rows whose key it has with values that differ exactly."""
+    whose key the table lacks, and rows whose key it has with values that differ exactly.
+
+    Raises:
+        KeyEqualOnlyInSource: an extracted key equals a stored one only as the source
+            compares them (``blind``), which the merge by bytes would keep as two rows.
+    """
     import pyarrow as pa
 
     from lake.core.duckdb import arrow_view
+
+    folded = blind.comparisons if blind is not None else {}
+
+    def fold(side: str, k: str) -> str:
+        # Wider than any of the sources' comparisons that matter here (case, accents,
+        # trailing spaces): the candidates it finds are put to the source itself.
+        c = f"{side}.{_ident(k)}"
+        return f"strip_accents(lower(rtrim({c}, ' ')))" if k in folded else c
 
     with _comparing(store, previous, staging) as con:
         schema = staged.schema
@@ -537,8 +571,13 @@ def _merge_counts(
         with arrow_view(con, "new_src", new):
             con.execute("CREATE TABLE new AS SELECT * FROM new_src")
         old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
+        near = " AND ".join(f"{fold('o', k)} = {fold('w', k)}" for k in keys)
         with arrow_view(con, "old_src", old):
-            con.execute(f"CREATE TABLE old AS SELECT * FROM old_src SEMI JOIN new USING ({using})")
+            con.execute(
+                f"CREATE TABLE old AS SELECT * FROM old_src AS o SEMI JOIN new AS w ON {near}"
+            )
+        if blind is not None and folded:
+            _refuse_keys_equal_only_in_source(con, keys, blind, near)
         others = [f for f in schema if f.name not in keys]
         differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
         matched = f"o.{_ident(keys[0])} IS NOT NULL"  # a NULL key matches nothing
@@ -548,6 +587,37 @@ def _merge_counts(
             f" FROM new AS w LEFT JOIN old AS o USING ({using})"
         ).fetchone()
         return int(added), int(changed)
+
+
+def _refuse_keys_equal_only_in_source(
+    con: Any, keys: Sequence[str], blind: _BlindKeys, near: str
+) -> None:
+    """Raise :class:`KeyEqualOnlyInSource` when an extracted key (table ``new``) and a stored
+    one (``old``) differ in bytes and the source holds them equal."""
+    bytes_differ = " OR ".join(f"w.{_ident(k)} <> o.{_ident(k)}" for k in keys)
+    columns = ", ".join(f"w.{_ident(k)}, o.{_ident(k)}" for k in keys)
+    candidates = con.execute(
+        f"SELECT {columns} FROM new AS w JOIN old AS o ON {near} WHERE {bytes_differ}"
+    ).fetchall()
+    examples: list[tuple[object, object]] = []
+    for row in candidates:
+        pairs = dict(zip(keys, zip(row[0::2], row[1::2], strict=True), strict=True))
+        if all(
+            w == o or (k in blind.comparisons and blind.same(blind.comparisons[k], w, o))
+            for k, (w, o) in pairs.items()
+        ):
+            new_key = row[0] if len(keys) == 1 else tuple(row[0::2])
+            old_key = row[1] if len(keys) == 1 else tuple(row[1::2])
+            examples.append((new_key, old_key))
+            if len(examples) == 3:
+                break
+    if examples:
+        raise KeyEqualOnlyInSource(
+            table=blind.table,
+            key=list(keys),
+            comparisons=sorted(set(blind.comparisons.values())),
+            examples=examples,
+        )
 
 
 def _drift_json(change: Change, source: str) -> dict[str, Any]:

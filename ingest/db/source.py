@@ -340,6 +340,15 @@ def _target(syntax: Syntax, table: str | None, query: str | None) -> _Target:
     return _Target(table, None, None)
 
 
+def _mysql_exact(collation: str) -> bool:
+    """Whether a MySQL/MariaDB collation compares strings byte for byte: ``binary``, and the
+    ``_bin`` collations that do not pad (MariaDB's ``_nopad_bin``, MySQL 8's ``_0900_bin``);
+    the other ``_bin`` ones hold ``'b' = 'b '``."""
+    return collation == "binary" or (
+        collation.endswith("_bin") and ("_nopad_" in collation or "_0900_" in collation)
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The source
 
@@ -514,6 +523,66 @@ class Source:
             keys=KeyChecker(key) if key else None,
             label=self._label,
         )
+
+    def blind_keys(
+        self, *, table: str | None = None, query: str | None = None, key: Sequence[str]
+    ) -> dict[str, str]:
+        """The ``key`` columns the source compares otherwise than byte for byte, each with the
+        name of its comparison: a MySQL/MariaDB collation other than ``binary`` and the NO PAD
+        ``_bin`` ones (``_ci`` ignores case and accents, a PAD SPACE one trailing spaces),
+        Postgres ``citext`` or a nondeterministic collation. Under such a key the source
+        holds one row where a merge byte for byte sees two keys (``'a'`` and ``'A'``).
+
+        Read from the columns' own metadata (no row is read); SQLite compares keys by bytes
+        unless told otherwise in each query, so its keys are taken as byte-exact."""
+        target = _target(self._syntax, table, query)
+        by_name = {c.name: c for c in self._plan(target)}
+        texts = [k for k in key if k in by_name and pa.types.is_string(by_name[k].arrow_type)]
+        if not texts or self.dialect == "sqlite":
+            return {}
+        src = target.selectable(texts)
+        empty = sa.select(*[src.c[k] for k in texts]).select_from(src).limit(0).subquery("lake_k")
+        with translated(self._label), self._engine.connect() as conn, conn.begin():
+            if self.dialect == "mysql":
+                names = sa.select(*[sa.func.collation(sa.func.max(empty.c[k])) for k in texts])
+                found = conn.execute(names).one()
+                blind = {k: str(c) for k, c in zip(texts, found, strict=True)}
+                return {k: c for k, c in blind.items() if not _mysql_exact(c)}
+            names = sa.select(*[sa.func.pg_collation_for(sa.func.max(empty.c[k])) for k in texts])
+            found = conn.execute(names).one()
+            deterministic = sa.text(
+                "SELECT collisdeterministic FROM pg_catalog.pg_collation "
+                "WHERE oid = to_regcollation(:c)"
+            )
+            blind = {}
+            for k, collation in zip(texts, found, strict=True):
+                if by_name[k].source_type.split(".")[-1] == "citext":
+                    blind[k] = by_name[k].source_type
+                elif collation is not None:
+                    if conn.execute(deterministic, {"c": collation}).scalar() is False:
+                        blind[k] = str(collation)
+            return blind
+
+    def same_in_source(self, comparison: str, a: str, b: str) -> bool:
+        """Whether the source holds ``a`` and ``b`` equal under ``comparison`` (a name that
+        :meth:`blind_keys` gave)."""
+        with translated(self._label), self._engine.connect() as conn, conn.begin():
+            if self.dialect == "mysql":
+                charset = conn.execute(
+                    sa.text(
+                        "SELECT CHARACTER_SET_NAME FROM information_schema.COLLATIONS "
+                        "WHERE COLLATION_NAME = :c"
+                    ),
+                    {"c": comparison},
+                ).scalar_one()
+                # Names the server itself gave, checked against its own list above.
+                side = f"CONVERT(:{{}} USING {charset}) COLLATE {comparison}"
+                sql = f"SELECT {side.format('a')} = {side.format('b')}"
+            elif comparison.split(".")[-1] == "citext":
+                sql = f"SELECT CAST(:a AS {comparison}) = CAST(:b AS {comparison})"
+            else:  # a collation name as pg_collation_for quoted it
+                sql = f"SELECT CAST(:a AS text) COLLATE {comparison} = CAST(:b AS text)"
+            return bool(conn.execute(sa.text(sql), {"a": a, "b": b}).scalar())
 
     def _reread(
         self, columns: list[SourceColumn], since: Watermark | None, key: Sequence[str] | None

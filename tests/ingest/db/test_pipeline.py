@@ -19,6 +19,7 @@ from ingest.exceptions import (
     CursorHasNulls,
     DuplicateKey,
     ExtractError,
+    KeyEqualOnlyInSource,
     SourceTableMissing,
     SourceUnreachable,
 )
@@ -916,47 +917,77 @@ def test_a_cursor_that_is_missing_or_holds_nulls_and_a_key_that_repeats_commit_n
     assert [r.status for r in lk.runs(kind="ingest_db")].count("failed") == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy open: the lake merges keys byte for byte, the source by its collation",
-)
 def test_a_key_that_changes_only_in_case_under_a_case_blind_collation_is_not_stored_twice(
     lk, mysql_source
 ):
     """MySQL/MariaDB compare a utf8mb4_general_ci key without case and trailing spaces: the
     source's row 'a' updated to 'A' (or 'b' to 'b ') is the same row, and its PRIMARY KEY
-    allows no other. The lake merges the incremental extract byte for byte, so it keeps the
-    old 'a' and adds 'A': 4 rows where the source has 2, no error. Either outcome below is
-    right (one row per source row, or the extract refused in one sentence); which one is a
-    policy choice: refuse a key whose collation is not binary (Postgres: citext, a
-    nondeterministic collation), match keys by the collation's weight (WEIGHT_STRING,
-    lower()), or refuse when an incoming key equals a stored one only case-blind."""
+    allows no other. The lake merged the incremental extract byte for byte, so it kept the
+    old 'a' and added 'A': 4 rows where the source has 2, no error. Now the extract is
+    refused in one sentence naming the keys and the way forward (a full extract)."""
     table = unique("ci_keys")
     mysql_source.run(
         f"CREATE TABLE {table} (k VARCHAR(10) PRIMARY KEY, v INT, u DATETIME(6)) "
         "COLLATE utf8mb4_general_ci",
-        (f"INSERT INTO {table} VALUES ('a', 1, :t), ('b', 2, :t)", {"t": T(0)}),
+        (f"INSERT INTO {table} VALUES ('a', 1, :t), ('b', 2, :t), ('c', 3, :t)", {"t": T(0)}),
     )
 
-    def extract():
-        return lk.ingest_db(
-            "shop.ci",
-            source=mysql_source.url,
-            table_name=table,
-            mode="incremental",
-            cursor="u",
-            key="k",
-        )
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("shop.ci", source=mysql_source.url, table_name=table, **options)
 
     extract()
     mysql_source.run(
         (f"UPDATE {table} SET k = 'A', v = 10, u = :t WHERE k = 'a'", {"t": T(1)}),
         (f"UPDATE {table} SET k = 'b ', v = 20, u = :t WHERE k = 'b'", {"t": T(1)}),
+        (f"UPDATE {table} SET v = 30, u = :t WHERE k = 'c'", {"t": T(1)}),
     )
     source = sorted(_source_rows(mysql_source, f"SELECT k, v FROM {table}"))
-    assert len(source) == 2
-    try:
+    assert len(source) == 3
+    with pytest.raises(
+        KeyEqualOnlyInSource,
+        match=r"shop\.ci.*utf8mb4_general_ci.*'A' \(stored as 'a'\).*'b ' \(stored as 'b'\)"
+        r".*--mode full",
+    ):
         extract()
-    except ExtractError:
-        return  # refused, saying why: no silent split
+    assert _versions(lk, "shop.ci") == [0]
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == [("a", 1), ("b", 2), ("c", 3)]
+    assert _watermark(lk, "shop.ci")[1]["value"] == T(0).isoformat()
+    # The way forward the message gives: one full extract, then incremental runs as before.
+    assert extract(mode="full").version == 1
     assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == source
+    mysql_source.run((f"UPDATE {table} SET v = 11, u = :t WHERE k = 'a'", {"t": T(2)}))
+    assert extract().rows_changed == 1  # 'a' reads as the source spells it: 'A'
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == sorted(
+        _source_rows(mysql_source, f"SELECT k, v FROM {table}")
+    )
+
+
+def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(lk, pg_source):
+    """Postgres citext compares without case: the row 'x' renamed 'X' is one row there."""
+    table = unique("ci_text")
+    pg_source.run(
+        "CREATE EXTENSION IF NOT EXISTS citext",
+        f"CREATE TABLE {table} (k citext PRIMARY KEY, v int, u timestamp)",
+        (f"INSERT INTO {table} VALUES ('x', 1, :t), ('y', 2, :t)", {"t": T(0)}),
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("shop.citext", source=pg_source.url, table_name=table, **options)
+
+    extract()
+    pg_source.run(
+        (f"UPDATE {table} SET k = 'X', u = :t WHERE k = 'x'", {"t": T(1)}),
+        (f"INSERT INTO {table} VALUES ('z', 3, :t)", {"t": T(1)}),
+    )
+    with pytest.raises(KeyEqualOnlyInSource, match=r"citext.*'X' \(stored as 'x'\)"):
+        extract()
+    assert _versions(lk, "shop.citext") == [0]
+    # A key that differs from every stored one under citext merges as before.
+    assert extract(mode="full").version == 1
+    pg_source.run((f"INSERT INTO {table} VALUES ('w', 4, :t)", {"t": T(2)}))
+    assert extract().rows_added == 1
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.citext")) == [
+        ("X", 1), ("w", 4), ("y", 2), ("z", 3),
+    ]  # fmt: skip
