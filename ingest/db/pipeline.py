@@ -490,8 +490,8 @@ def _compare(
     ):
         if keys:
             using = ", ".join(_ident(k) for k in keys)
-            others = [f for f in schema if f.name not in keys]
-            differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+            # Keys too: a join matches a float key 0.0 with -0.0.
+            differs = " OR ".join(_differs(f.name, f.type) for f in schema)
             # The extract's keys are never NULL (KeyChecker); an old row's may be (the key
             # column was added since): it matches nothing and counts as removed.
             here, there = f"w.{_ident(keys[0])} IS NOT NULL", f"o.{_ident(keys[0])} IS NOT NULL"
@@ -578,8 +578,7 @@ def _merge_counts(
             )
         if blind is not None and folded:
             _refuse_keys_equal_only_in_source(con, keys, blind, near)
-        others = [f for f in schema if f.name not in keys]
-        differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+        differs = " OR ".join(_differs(f.name, f.type) for f in schema)  # keys: see _compare
         matched = f"o.{_ident(keys[0])} IS NOT NULL"  # a NULL key matches nothing
         added, changed = con.execute(
             f"SELECT count(*) FILTER (WHERE NOT ({matched})),"

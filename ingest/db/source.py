@@ -542,14 +542,34 @@ class Source:
             return {}
         src = target.selectable(texts)
         empty = sa.select(*[src.c[k] for k in texts]).select_from(src).limit(0).subquery("lake_k")
+        # One row of NULLs of the columns' own types (an outer join with no row): a text
+        # carried as Arrow strings (uuid, json...) may have no max() to aggregate by.
+        one = sa.select(sa.literal(1).label("lake_one")).subquery("lake_one")
+        nulls = one.outerjoin(empty, sa.true())
         with translated(self._label), self._engine.connect() as conn, conn.begin():
             if self.dialect == "mysql":
-                names = sa.select(*[sa.func.collation(sa.func.max(empty.c[k])) for k in texts])
-                found = conn.execute(names).one()
+                names = sa.select(*[sa.func.collation(empty.c[k]) for k in texts])
+                found = conn.execute(names.select_from(nulls)).one()
                 blind = {k: str(c) for k, c in zip(texts, found, strict=True)}
                 return {k: c for k, c in blind.items() if not _mysql_exact(c)}
-            names = sa.select(*[sa.func.pg_collation_for(sa.func.max(empty.c[k])) for k in texts])
-            found = conn.execute(names).one()
+            # pg_collation_for refuses a type without collations (uuid, json): ask those first.
+            types = sa.select(*[sa.cast(sa.func.pg_typeof(empty.c[k]), sa.Integer) for k in texts])
+            oids = conn.execute(types.select_from(nulls)).one()
+            collatable = {
+                int(r[0])
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT oid FROM pg_catalog.pg_type "
+                        "WHERE oid = ANY(:o) AND typcollation <> 0"
+                    ),
+                    {"o": [int(o) for o in oids]},
+                )
+            }
+            texts = [k for k, o in zip(texts, oids, strict=True) if int(o) in collatable]
+            if not texts:
+                return {}
+            names = sa.select(*[sa.func.pg_collation_for(empty.c[k]) for k in texts])
+            found = conn.execute(names.select_from(nulls)).one()
             deterministic = sa.text(
                 "SELECT collisdeterministic FROM pg_catalog.pg_collation "
                 "WHERE oid = to_regcollation(:c)"

@@ -963,12 +963,21 @@ def test_a_key_that_changes_only_in_case_under_a_case_blind_collation_is_not_sto
     )
 
 
-def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(lk, pg_source):
-    """Postgres citext compares without case: the row 'x' renamed 'X' is one row there."""
+@pytest.mark.parametrize(
+    ("key_type", "comparison"),
+    [("citext", "citext"), ("text COLLATE lake_test_ci", "lake_test_ci")],
+)
+def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(
+    lk, pg_source, key_type, comparison
+):
+    """Postgres citext (and a nondeterministic collation) compares without case: the row 'x'
+    renamed 'X' is one row there."""
     table = unique("ci_text")
     pg_source.run(
         "CREATE EXTENSION IF NOT EXISTS citext",
-        f"CREATE TABLE {table} (k citext PRIMARY KEY, v int, u timestamp)",
+        "CREATE COLLATION IF NOT EXISTS lake_test_ci "
+        "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+        f"CREATE TABLE {table} (k {key_type} PRIMARY KEY, v int, u timestamp)",
         (f"INSERT INTO {table} VALUES ('x', 1, :t), ('y', 2, :t)", {"t": T(0)}),
     )
 
@@ -981,7 +990,7 @@ def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(lk, 
         (f"UPDATE {table} SET k = 'X', u = :t WHERE k = 'x'", {"t": T(1)}),
         (f"INSERT INTO {table} VALUES ('z', 3, :t)", {"t": T(1)}),
     )
-    with pytest.raises(KeyEqualOnlyInSource, match=r"citext.*'X' \(stored as 'x'\)"):
+    with pytest.raises(KeyEqualOnlyInSource, match=rf"{comparison}.*'X' \(stored as 'x'\)"):
         extract()
     assert _versions(lk, "shop.citext") == [0]
     # A key that differs from every stored one under citext merges as before.
