@@ -522,6 +522,35 @@ def test_a_full_extract_where_nothing_changed_writes_no_version_and_says_the_tab
     ]  # fmt: skip
 
 
+def test_keys_of_a_type_without_collations_and_float_keys_merge_and_count_exactly(lk, pg_source):
+    """The source's key comparison is asked only of text types (a uuid key has none); a
+    float key that became -0.0 is a change, though a join matches it with 0.0."""
+    table = unique("typed_keys")
+    pg_source.run(
+        f"CREATE TABLE {table} (id uuid PRIMARY KEY, f float8 UNIQUE, v int, u timestamp)",
+        (f"INSERT INTO {table} VALUES ('00000000-0000-0000-0000-000000000001', 0.0, 1, :t)",
+         {"t": T(0)}),
+    )  # fmt: skip
+
+    def by_uuid():
+        return lk.ingest_db(
+            "shop.by_uuid", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="u", key="id",
+        )  # fmt: skip
+
+    def by_float():  # only the key and a value that stays
+        query = f"SELECT f, v FROM {table}"
+        return lk.ingest_db("shop.by_float", source=pg_source.url, query=query, key="f")
+
+    by_uuid()
+    by_float()
+    pg_source.run((f"UPDATE {table} SET f = '-0.0', u = :t", {"t": T(1)}))
+    assert by_uuid().rows_changed == 1
+    floated = by_float()
+    assert (floated.version, floated.rows_changed) == (1, 1)
+    assert _lake_rows(lk, "SELECT signbit(f) FROM shop.by_float") == [(True,)]
+
+
 # --------------------------------------------------------------------------------------------
 # Schema drift
 
