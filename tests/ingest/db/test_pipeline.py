@@ -757,6 +757,35 @@ def test_re_merged_rows_are_counted_changed_by_exact_values(lk, pg_source, monke
     ]  # fmt: skip
 
 
+def test_re_merged_rows_of_a_widened_column_write_the_wider_schema(lk, pg_source, monkeypatch):
+    """Rows re-merged at a coarse watermark that are the same values in a widened column
+    wrote no version (nothing differed), so the table kept the narrow type the source no
+    longer has: a change of schema is a change, and writes a version."""
+    import ingest.db.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_KEYED_BOUNDARY", 1)
+    table = unique("widened")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, day date NOT NULL, v int)",
+        f"INSERT INTO {table} VALUES (1, DATE '2026-01-01', 1), (2, DATE '2026-01-01', 2)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.widened", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="day", key=["id"],
+        )  # fmt: skip
+
+    run()
+    assert run().version is None
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = run()
+    assert (widened.version, widened.rows_changed) == (1, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    assert str(lk.describe("shop.widened").snapshot.schema.field("v").type) == "int64"
+    assert run().unchanged_at == 1
+
+
 def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
     # Postgres reads a NaN cursor past any watermark; the lake's exact rule then dropped it
     # (NaN >= x is false), so the row arrived in no version and the extract said nothing.
