@@ -495,12 +495,16 @@ def _compare(
             # The extract's keys are never NULL (KeyChecker); an old row's may be (the key
             # column was added since): it matches nothing and counts as removed.
             here, there = f"w.{_ident(keys[0])} IS NOT NULL", f"o.{_ident(keys[0])} IS NOT NULL"
-            added, removed, changed = con.execute(
+            added, removed, changed, pairs = con.execute(
                 f"SELECT count(*) FILTER (WHERE {here} AND NOT {there}),"
                 f" count(*) FILTER (WHERE NOT {here}),"
-                f" count(*) FILTER (WHERE {here} AND {there} AND ({differs}))"
+                f" count(*) FILTER (WHERE {here} AND {there} AND ({differs})),"
+                f" count(*) FILTER (WHERE {here} AND {there})"
                 f" FROM new_src AS w FULL JOIN old_src AS o USING ({using})"
             ).fetchone()
+            # A key the table holds twice (rows appended without a key before): every match
+            # past one per extracted row is a row the extract removes.
+            removed += int(pairs) - (staged.rows - int(added))
             return int(added), int(removed), int(changed), "key"
         # Rows as multisets: each distinct row's count in the extract less its count before.
         parts = [p for f in schema for p in _parts(f.name, f.type, "t")]

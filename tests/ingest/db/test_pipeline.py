@@ -551,6 +551,25 @@ def test_keys_of_a_type_without_collations_and_float_keys_merge_and_count_exactl
     assert _lake_rows(lk, "SELECT signbit(f) FROM shop.by_float") == [(True,)]
 
 
+def test_a_full_extract_by_key_removes_rows_the_table_held_twice(lk, sqlite_source):
+    """A table that holds a key twice (appended without a key, a source that had duplicates)
+    and an extract by that key: each extracted row matched both copies unchanged, so the
+    extract counted nothing removed, and, writing no version when nothing changed, would
+    have kept the copy the source no longer has."""
+    table = unique("twice")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (id integer, name text)",
+        f"INSERT INTO {table} VALUES (1, 'a'), (1, 'a'), (2, 'b')",
+    )
+    lk.ingest_db("crm.twice", source=sqlite_source.url, table_name=table)
+    sqlite_source.run(f"DELETE FROM {table} WHERE rowid = 2")
+    keyed = lk.ingest_db("crm.twice", source=sqlite_source.url, table_name=table, key="id")
+    assert (keyed.version, keyed.rows_added, keyed.rows_removed, keyed.rows_changed) == (
+        1, 0, 1, 0,
+    )  # fmt: skip
+    assert _lake_rows(lk, "SELECT id, name FROM crm.twice ORDER BY id") == [(1, "a"), (2, "b")]
+
+
 # --------------------------------------------------------------------------------------------
 # Schema drift
 
