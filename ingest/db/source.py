@@ -530,16 +530,18 @@ class Source:
         """The ``key`` columns the source compares otherwise than byte for byte, each with the
         name of its comparison: a MySQL/MariaDB collation other than ``binary`` and the NO PAD
         ``_bin`` ones (``_ci`` ignores case and accents, a PAD SPACE one trailing spaces),
-        Postgres ``citext`` or a nondeterministic collation. Under such a key the source
+        Postgres ``citext`` or a nondeterministic collation, a SQLite unique index's
+        ``NOCASE`` or ``RTRIM``. Under such a key the source
         holds one row where a merge byte for byte sees two keys (``'a'`` and ``'A'``).
 
-        Read from the columns' own metadata (no row is read); SQLite compares keys by bytes
-        unless told otherwise in each query, so its keys are taken as byte-exact."""
+        Read from the columns' own metadata (no row is read)."""
         target = _target(self._syntax, table, query)
         by_name = {c.name: c for c in self._plan(target)}
         texts = [k for k in key if k in by_name and pa.types.is_string(by_name[k].arrow_type)]
-        if not texts or self.dialect == "sqlite":
+        if not texts:
             return {}
+        if self.dialect == "sqlite":
+            return self._sqlite_blind_keys(target, texts)
         src = target.selectable(texts)
         empty = sa.select(*[src.c[k] for k in texts]).select_from(src).limit(0).subquery("lake_k")
         # One row of NULLs of the columns' own types (an outer join with no row): a text
@@ -583,6 +585,24 @@ class Source:
                         blind[k] = str(collation)
             return blind
 
+    def _sqlite_blind_keys(self, target: _Target, texts: Sequence[str]) -> dict[str, str]:
+        """SQLite compares a column by the collation its unique index declares (``NOCASE``,
+        ``RTRIM``): such an index makes ``'a'`` and ``'A'`` one key. A --query's columns
+        carry no index: they are taken as compared by bytes."""
+        if target.table is None:
+            return {}
+        blind: dict[str, str] = {}
+        with translated(self._label), self._engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            for index in conn.exec_driver_sql(f"PRAGMA index_list({quote(target.table)})"):
+                if not index[2]:  # not unique
+                    continue
+                for info in conn.exec_driver_sql(f"PRAGMA index_xinfo({quote(index[1])})"):
+                    column, collation, is_key = info[2], str(info[4] or "BINARY"), info[5]
+                    if is_key and column in texts and collation.upper() != "BINARY":
+                        blind[column] = collation
+        return blind
+
     def same_in_source(self, comparison: str, a: str, b: str) -> bool:
         """Whether the source holds ``a`` and ``b`` equal under ``comparison`` (a name that
         :meth:`blind_keys` gave)."""
@@ -598,6 +618,9 @@ class Source:
                 # Names the server itself gave, checked against its own list above.
                 side = f"CONVERT(:{{}} USING {charset}) COLLATE {comparison}"
                 sql = f"SELECT {side.format('a')} = {side.format('b')}"
+            elif self.dialect == "sqlite":  # a collation name SQLite's index list gave
+                quoted = '"' + comparison.replace('"', '""') + '"'
+                sql = f"SELECT :a = :b COLLATE {quoted}"
             elif comparison.split(".")[-1] == "citext":
                 sql = f"SELECT CAST(:a AS {comparison}) = CAST(:b AS {comparison})"
             else:  # a collation name as pg_collation_for quoted it

@@ -1077,3 +1077,27 @@ def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(
     assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.citext")) == [
         ("X", 1), ("w", 4), ("y", 2), ("z", 3),
     ]  # fmt: skip
+
+
+def test_a_sqlite_key_under_a_nocase_unique_index_that_changes_only_in_case_is_refused(
+    lk, sqlite_source
+):
+    """SQLite's PRIMARY KEY on a NOCASE column holds 'a' and 'A' as one key, as MySQL's
+    utf8mb4_general_ci does; a key unique by bytes (no index) merges as before."""
+    table = unique("nocase")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (k TEXT COLLATE NOCASE PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES ('a', 1, 1), ('b', 2, 1)",
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("app.nocase", source=sqlite_source.url, table_name=table, **options)
+
+    extract()
+    sqlite_source.run(f"UPDATE {table} SET k = 'A', v = 10, u = 2 WHERE k = 'a'")
+    with pytest.raises(KeyEqualOnlyInSource, match=r"NOCASE.*'A' \(stored as 'a'\)"):
+        extract()
+    assert _versions(lk, "app.nocase") == [0]
+    assert extract(mode="full").version == 1
+    assert _lake_rows(lk, "SELECT k, v FROM app.nocase ORDER BY v") == [("b", 2), ("A", 10)]
