@@ -1101,3 +1101,28 @@ def test_a_sqlite_key_under_a_nocase_unique_index_that_changes_only_in_case_is_r
     assert _versions(lk, "app.nocase") == [0]
     assert extract(mode="full").version == 1
     assert _lake_rows(lk, "SELECT k, v FROM app.nocase ORDER BY v") == [("b", 2), ("A", 10)]
+
+
+def test_a_char_key_read_with_more_padding_after_the_column_grew_is_refused(lk, pg_source):
+    """Postgres char(n) arrives padded to n and compares without the padding: after char(3)
+    became char(5), the row 'ab' re-read as 'ab   ' is the row stored as 'ab ', and a merge
+    by bytes added it a second time."""
+    table = unique("chars")
+    pg_source.run(
+        f"CREATE TABLE {table} (k char(3) PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES ('ab', 1, 1), ('cd', 2, 1)",
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("app.chars", source=pg_source.url, table_name=table, **options)
+
+    extract()
+    pg_source.run(
+        f"ALTER TABLE {table} ALTER COLUMN k TYPE char(5)",
+        f"UPDATE {table} SET v = 10, u = 2 WHERE k = 'ab'",
+    )
+    with pytest.raises(KeyEqualOnlyInSource, match=r"bpchar.*'ab   ' \(stored as 'ab '\)"):
+        extract()
+    assert extract(mode="full").version == 1
+    assert _lake_rows(lk, "SELECT k, v FROM app.chars ORDER BY k") == [("ab   ", 10), ("cd   ", 2)]
