@@ -302,7 +302,7 @@ class _BlindKeys:
 
     table: str
     comparisons: Mapping[str, str]
-    same: Callable[[str, str, str], bool]
+    same: Callable[[str, Sequence[tuple[str, str]]], list[bool]]
 
 
 @dataclass(frozen=True)
@@ -602,13 +602,17 @@ def _refuse_keys_equal_only_in_source(
     candidates = con.execute(
         f"SELECT {columns} FROM new AS w JOIN old AS o ON {near} WHERE {bytes_differ}"
     ).fetchall()
+    # Each blind column's differing pairs, put to the source once each.
+    same: dict[tuple[str, object, object], bool] = {}
+    for k, comparison in blind.comparisons.items():
+        i = keys.index(k)
+        asked = sorted({(r[2 * i], r[2 * i + 1]) for r in candidates if r[2 * i] != r[2 * i + 1]})
+        answers = blind.same(comparison, asked) if asked else []
+        same.update({(k, w, o): a for (w, o), a in zip(asked, answers, strict=True)})
     examples: list[tuple[object, object]] = []
     for row in candidates:
-        pairs = dict(zip(keys, zip(row[0::2], row[1::2], strict=True), strict=True))
-        if all(
-            w == o or (k in blind.comparisons and blind.same(blind.comparisons[k], w, o))
-            for k, (w, o) in pairs.items()
-        ):
+        pairs = zip(keys, row[0::2], row[1::2], strict=True)
+        if all(w == o or same.get((k, w, o), False) for k, w, o in pairs):
             new_key = row[0] if len(keys) == 1 else tuple(row[0::2])
             old_key = row[1] if len(keys) == 1 else tuple(row[1::2])
             examples.append((new_key, old_key))

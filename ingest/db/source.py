@@ -607,9 +607,9 @@ class Source:
                         blind[column] = collation
         return blind
 
-    def same_in_source(self, comparison: str, a: str, b: str) -> bool:
-        """Whether the source holds ``a`` and ``b`` equal under ``comparison`` (a name that
-        :meth:`blind_keys` gave)."""
+    def same_in_source(self, comparison: str, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether the source holds each pair of strings equal under ``comparison`` (a name
+        that :meth:`blind_keys` gave), asked of it in one session."""
         with translated(self._label), self._engine.connect() as conn, conn.begin():
             if self.dialect == "mysql":
                 charset = conn.execute(
@@ -629,7 +629,8 @@ class Source:
                 sql = f"SELECT CAST(:a AS {comparison}) = CAST(:b AS {comparison})"
             else:  # a collation name as pg_collation_for quoted it
                 sql = f"SELECT CAST(:a AS text) COLLATE {comparison} = CAST(:b AS text)"
-            return bool(conn.execute(sa.text(sql), {"a": a, "b": b}).scalar())
+            statement = sa.text(sql)
+            return [bool(conn.execute(statement, {"a": a, "b": b}).scalar()) for a, b in pairs]
 
     def _reread(
         self, columns: list[SourceColumn], since: Watermark | None, key: Sequence[str] | None
