@@ -360,11 +360,10 @@ def _commit(
         )
         return _Outcome(landed.version.version, added, removed, changed, by)
 
-    if staged.rows == 0:
-        # Nothing new: no commit, the watermark stays. A column the source added or widened
-        # reaches the table with the first rows that carry it.
-        return _Outcome(None, 0, 0, 0, "none")
-    merged = bool(keys) and current is not None
+    if staged.rows == 0 and not reshaped:
+        return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
+    # No rows and a new column or type: an append of none carries the schema change.
+    merged = bool(keys) and current is not None and staged.rows > 0
     exact: tuple[int, int] | None = None
     if merged:
         assert current is not None

@@ -805,6 +805,42 @@ def test_re_merged_rows_of_a_widened_column_write_the_wider_schema(lk, pg_source
     assert run().unchanged_at == 1
 
 
+@pytest.mark.parametrize("key", [None, "id"])
+def test_an_incremental_extract_with_no_new_rows_still_writes_a_schema_change(lk, pg_source, key):
+    """With nothing past the watermark an incremental extract wrote no version, so a column
+    the source added or widened stayed out of the table until some row changed: a schema
+    change is a change, in an incremental extract as in a full one."""
+    table = unique("shape")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES (1, 1, 1), (2, 2, 1)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.shape", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="u", key=key,
+        )  # fmt: skip
+
+    run()
+    assert run().unchanged_at == 0
+    pg_source.run(f"ALTER TABLE {table} ADD COLUMN note text")
+    added = run()
+    assert (added.version, added.rows_added) == (1, 0)
+    assert [(d["column"], d["change"]) for d in added.drift] == [("note", "added")]
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = run()
+    assert (widened.version, widened.rows_added) == (2, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    assert run().unchanged_at == 2
+    schema = lk.describe("shop.shape").snapshot.schema
+    assert (str(schema.field("v").type), str(schema.field("note").type)) == ("int64", "string")
+    assert _lake_rows(lk, "SELECT id, v, note FROM shop.shape ORDER BY id") == [
+        (1, 1, None), (2, 2, None),
+    ]  # fmt: skip
+    assert _watermark(lk, "shop.shape")[1]["value"] == 1
+
+
 def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
     # Postgres reads a NaN cursor past any watermark; the lake's exact rule then dropped it
     # (NaN >= x is false), so the row arrived in no version and the extract said nothing.
