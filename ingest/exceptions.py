@@ -241,6 +241,32 @@ class DuplicateKey(ExtractError):
         )
 
 
+class KeyEqualOnlyInSource(ExtractError):
+    """Extracted keys equal stored keys under the source's comparison of the key (a MySQL
+    ``_ci`` or PAD SPACE collation, Postgres ``citext``) but not byte for byte: the source's
+    one row ('a' renamed 'A') would be two rows after a merge by bytes."""
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        key: list[str],
+        comparisons: list[str],
+        examples: list[tuple[object, object]],
+    ) -> None:
+        self.table = table
+        self.key = key
+        self.examples = examples
+        shown = ", ".join(f"{new!r} (stored as {old!r})" for new, old in examples)
+        super().__init__(
+            f"The key ({', '.join(key)}) of {table} compares by {', '.join(comparisons)} in the "
+            f"source, where extracted key(s) {shown} equal keys the table holds, which differ "
+            "byte for byte, so a merge would keep one source row as two; nothing was "
+            "committed: run this extract once with --mode full, which takes the source's rows "
+            "as they are."
+        )
+
+
 class KeyHasNulls(ExtractError):
     """A --key column holds NULL, which cannot identify a row."""
 

@@ -11,8 +11,12 @@ Modes:
   rows added, removed and changed against the previous version. With ``key`` rows are matched
   by key (a row whose key exists on both sides with other values is *changed*); without a key
   whole rows are compared as a multiset (a changed row counts as one removed and one added,
-  and ``rows_changed`` is not known). Both use a 64-bit DuckDB ``hash`` of each row's values,
-  computed over the key and hash columns only, so the comparison holds little memory.
+  and ``rows_changed`` is not known). Both compare exact values by the rule the incremental
+  merge counts by (:func:`_differs`), never a hash (DuckDB's ``hash`` holds -0.0 = 0.0 and
+  gives NULL, '{}' and '{NULL}' one value).
+  When nothing would change (the rows, the table's column types, the watermark), no version
+  is written, as an incremental extract writes none: the run ends completed, saying the
+  table is unchanged at its version (``unchanged_at``).
 * ``incremental`` (needs ``cursor``): only rows with ``cursor >= watermark`` are read (the
   boundary rule is in ingest/watermark.py). With ``key`` they are merged (upsert); without,
   appended. Rows re-read at the watermark that the last run delivered unchanged are dropped
@@ -36,14 +40,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.catalog import Catalog
 from catalog.edges import SourceRef
-from ingest.exceptions import ExtractError
+from ingest.exceptions import ExtractError, KeyEqualOnlyInSource
 from lake.core import duckdb as lake_duckdb
 from lake.core.names import TableName
 from lake.core.storage import Storage
@@ -73,7 +77,7 @@ class ExtractReport:
 
     table: str
     version: int | None
-    """The new version, or None when an incremental extract found no new rows."""
+    """The new version, or None when the run wrote none (see ``unchanged_at``)."""
     run_id: str
     mode: Mode
     rows: int
@@ -90,11 +94,15 @@ class ExtractReport:
     drift: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     source: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    unchanged_at: int | None = None
+    """The version the table stays at when the run found nothing to change: no row, no
+    column type, no watermark (None when it wrote a version, or the table has none)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "table": self.table,
             "version": self.version,
+            "unchanged_at": self.unchanged_at,
             "run_id": self.run_id,
             "mode": self.mode,
             "rows": self.rows,
@@ -150,6 +158,7 @@ def ingest_db(
         info = catalog.find_table(name)
         since: Watermark | None = None
         previous: dict[str, Any] | None = None
+        stored_mark: dict[str, Any] | None = None
         if info is not None:
             if info.kind != KIND:
                 # A full extract replaces every row: never do that to a table other writers own.
@@ -162,6 +171,7 @@ def ingest_db(
             if stored is not None:
                 column, value = stored
                 previous = value
+                stored_mark = {"cursor": column, "value": value}
                 if mode == "full" and cursor is None and column in columns:
                     # Keep the watermark in step with the rows a full extract lands, or the next
                     # incremental run (without a key) would append rows this one already has.
@@ -184,6 +194,13 @@ def ingest_db(
             # Fingerprint the boundary rows even with a key: a row re-read unchanged at the
             # watermark is then not merged again, and a night without changes makes no version.
             dedupe=True,
+        )
+        # Keys the source compares without case, accents or trailing spaces: a merge must not
+        # take a key renamed only so ('a' -> 'A') for a new row.
+        blind = (
+            src.blind_keys(table=table, query=query, key=keys)
+            if mode == "incremental" and keys and info is not None
+            else {}
         )
         parameters = {
             "source": described,
@@ -230,6 +247,10 @@ def ingest_db(
                         # idempotent by key and cheaper than storing a fingerprint per row.
                         watermark = Watermark(watermark.column, watermark.value)
                     drift = tuple(_drift_json(c, label) for c in evolution.changes)
+                    # A column the table keeps but the source no longer has changes the
+                    # table's schema only the first time (its new rows hold NULL): its rows
+                    # then differ, unless they held NULL already.
+                    reshaped = any(c.kind != "dropped" for c in evolution.changes)
                     report = _commit(
                         run,
                         store,
@@ -244,7 +265,12 @@ def ingest_db(
                         ),
                         staging=staging,
                         read_from=None if since is None else {"cursor": cursor, "value": previous},
+                        reshaped=reshaped,
+                        stored_mark=stored_mark,
+                        blind=_BlindKeys(str(name), blind, src.same_in_source),
                     )
+                    if report.version is None and current is not None:
+                        run.unchanged(current.version)
     return ExtractReport(
         table=str(name),
         version=report.version,
@@ -261,11 +287,22 @@ def ingest_db(
         drift=drift if report.version is not None else (),
         source={**described, "table": table, "query": query},
         seconds=time.perf_counter() - started,
+        unchanged_at=None if report.version is not None or current is None else current.version,
     )
 
 
 # --------------------------------------------------------------------------------------------
 # Committing
+
+
+@dataclass(frozen=True)
+class _BlindKeys:
+    """The key columns the source compares otherwise than by bytes (column -> the name of its
+    comparison, ``Source.blind_keys``), and the source's own answer to "are these equal"."""
+
+    table: str
+    comparisons: Mapping[str, str]
+    same: Callable[[str, Sequence[tuple[str, str]]], list[bool]]
 
 
 @dataclass(frozen=True)
@@ -290,16 +327,27 @@ def _commit(
     source_ref: SourceRef,
     staging: Path,
     read_from: Mapping[str, Any] | None = None,
+    reshaped: bool = False,
+    stored_mark: Mapping[str, Any] | None = None,
+    blind: _BlindKeys | None = None,
 ) -> _Outcome:
+    """Land the staged rows as the table's next version, or none when nothing would change:
+    the rows are the table's (by :func:`_differs`), no column is added or retyped
+    (``reshaped``) and the watermark stays as stored (``stored_mark``)."""
     base: dict[str, Any] = {"drift": list(drift)}
     if watermark is not None:
         base["watermark"] = {"cursor": watermark.column, "value": watermark.to_dict()}
+    # A watermark is stored only with a version (catalog.ledger.advance_watermark): a new one
+    # (another cursor, a fingerprint format read more exactly) is a change to commit.
+    same_mark = watermark is None or base["watermark"] == stored_mark
 
     if mode == "full":
         if current is None:
             added, removed, changed, by = staged.rows, 0, 0, ("key" if keys else "row")
         else:
             added, removed, changed, by = _compare(store, current, staged, keys, staging)
+            if added == removed == (changed or 0) == 0 and not reshaped and same_mark:
+                return _Outcome(None, 0, 0, changed, by)
         # The source is recorded with the prepared outcome, in its transaction.
         landed = run.land(
             staged,
@@ -312,18 +360,20 @@ def _commit(
         )
         return _Outcome(landed.version.version, added, removed, changed, by)
 
-    if staged.rows == 0:
+    if staged.rows == 0 and not reshaped:
         return _Outcome(None, 0, 0, 0, "none")  # nothing new: no commit, the watermark stays
-    merged = bool(keys) and current is not None
+    # No rows and a new column or type: an append of none carries the schema change.
+    merged = bool(keys) and current is not None and staged.rows > 0
     exact: tuple[int, int] | None = None
     if merged:
         assert current is not None
         # deltalake counts every matched row as updated, and rows re-read at a coarse
         # watermark are matched on every run: count only those whose values differ.
-        exact = _merge_counts(store, current, staged, keys, staging)
+        exact = _merge_counts(store, current, staged, keys, staging, blind=blind)
         previous_value = (read_from or {}).get("value") or {}
         if (
             exact == (0, 0)
+            and not reshaped
             and watermark is not None
             and previous_value.get("value") == watermark.to_dict().get("value")
         ):
@@ -389,21 +439,29 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _hashed(
-    con: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema, keys: Sequence[str]
-) -> None:
-    """Materialize (key columns, hash of the whole row) of ``batches`` as DuckDB table ``table``."""
+def _parts(column: str, type_: pa.DataType, side: str) -> list[str]:
+    """DuckDB expressions of ``side``'s ``column`` that are all not distinct between two rows
+    exactly when the rows hold the same value: the one rule for "a value changed".
+
+    DuckDB holds -0.0 = 0.0 (and NaN = NaN, which is kept: an unchanged NaN is unchanged), so
+    a float is also told by the sign of a zero; a nested value also by its text (DuckDB writes
+    -0.0 inside a list as such). Equal values of one type are otherwise the same bytes: every
+    column of an extract has one Arrow type on both sides (ingest/db/types.py), and strings
+    and binaries compare byte for byte."""
     import pyarrow as pa
 
-    from lake.core.duckdb import arrow_view
+    c = f"{side}.{_ident(column)}"
+    if pa.types.is_floating(type_):
+        return [c, f"CASE WHEN {c} = 0 THEN signbit({c}) END"]
+    if pa.types.is_nested(type_):
+        return [c, f"CAST({c} AS VARCHAR)"]
+    return [c]
 
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
-    columns = ", ".join(_ident(f.name) for f in schema)
-    key_list = "".join(f"{_ident(k)}, " for k in keys)
-    with arrow_view(con, f"{table}_src", reader):
-        con.execute(
-            f"CREATE TABLE {table} AS SELECT {key_list}hash({columns}) AS lake_h FROM {table}_src"
-        )
+
+def _differs(column: str, type_: pa.DataType) -> str:
+    """A DuckDB condition: ``w.column`` and ``o.column`` hold different values (:func:`_parts`)."""
+    pairs = zip(_parts(column, type_, "w"), _parts(column, type_, "o"), strict=True)
+    return "(" + " OR ".join(f"{w} IS DISTINCT FROM {o}" for w, o in pairs) + ")"
 
 
 def _compare(
@@ -413,27 +471,50 @@ def _compare(
     keys: Sequence[str],
     staging: Path,
 ) -> tuple[int, int, int | None, str]:
-    """(added, removed, changed, "key" | "row") of the staged rows against ``previous``."""
-    with _comparing(store, previous, staging) as con:
-        schema = staged.schema
-        _hashed(con, "old", _version_batches(store, previous, schema), schema, keys)
-        _hashed(con, "new", read_staged(staged, schema), schema, keys)
+    """(added, removed, changed, "key" | "row") of the staged rows against ``previous``, by the
+    exact rule of :func:`_differs`: with ``keys``, rows matched by key whose values differ are
+    changed; without, whole rows are compared as multisets (a changed row is one removed and
+    one added). Each side is scanned once, as it is read; DuckDB spills what does not fit."""
+    import pyarrow as pa
+
+    from lake.core.duckdb import arrow_view
+
+    schema = staged.schema
+    new = pa.RecordBatchReader.from_batches(schema, read_staged(staged, schema))
+    old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
+    with (
+        _comparing(store, previous, staging) as con,
+        arrow_view(con, "new_src", new),
+        arrow_view(con, "old_src", old),
+    ):
         if keys:
             using = ", ".join(_ident(k) for k in keys)
-            # One outer join (one hash table) answers all three counts.
-            added, removed, changed = con.execute(
-                "SELECT count(*) FILTER (WHERE o.lake_h IS NULL),"
-                " count(*) FILTER (WHERE w.lake_h IS NULL),"
-                " count(*) FILTER (WHERE w.lake_h <> o.lake_h)"
-                f" FROM new AS w FULL JOIN old AS o USING ({using})"
+            # Keys too: a join matches a float key 0.0 with -0.0.
+            differs = " OR ".join(_differs(f.name, f.type) for f in schema)
+            # The extract's keys are never NULL (KeyChecker); an old row's may be (the key
+            # column was added since): it matches nothing and counts as removed.
+            here, there = f"w.{_ident(keys[0])} IS NOT NULL", f"o.{_ident(keys[0])} IS NOT NULL"
+            added, removed, changed, pairs = con.execute(
+                f"SELECT count(*) FILTER (WHERE {here} AND NOT {there}),"
+                f" count(*) FILTER (WHERE NOT {here}),"
+                f" count(*) FILTER (WHERE {here} AND {there} AND ({differs})),"
+                f" count(*) FILTER (WHERE {here} AND {there})"
+                f" FROM new_src AS w FULL JOIN old_src AS o USING ({using})"
             ).fetchone()
+            # A key the table holds twice (rows appended without a key before): every match
+            # past one per extracted row is a row the extract removes.
+            removed += int(pairs) - (staged.rows - int(added))
             return int(added), int(removed), int(changed), "key"
+        # Rows as multisets: each distinct row's count in the extract less its count before.
+        parts = [p for f in schema for p in _parts(f.name, f.type, "t")]
+        columns = ", ".join(f"{p} AS p{i}" for i, p in enumerate(parts))
         added, removed = con.execute(
-            "WITH o AS (SELECT lake_h, count(*) AS n FROM old GROUP BY lake_h),"
-            " w AS (SELECT lake_h, count(*) AS n FROM new GROUP BY lake_h)"
-            " SELECT coalesce(sum(greatest(coalesce(w.n, 0) - coalesce(o.n, 0), 0)), 0),"
-            " coalesce(sum(greatest(coalesce(o.n, 0) - coalesce(w.n, 0), 0)), 0)"
-            " FROM o FULL JOIN w USING (lake_h)"
+            "WITH d AS (SELECT sum(n) AS n FROM ("
+            f" SELECT {columns}, 1 AS n FROM new_src AS t"
+            f" UNION ALL SELECT {columns}, -1 AS n FROM old_src AS t"
+            f") GROUP BY {', '.join(f'p{i}' for i in range(len(parts)))})"
+            " SELECT coalesce(sum(n) FILTER (WHERE n > 0), 0),"
+            " coalesce(-sum(n) FILTER (WHERE n < 0), 0) FROM d"
         ).fetchone()
         return int(added), int(removed), None, "row"
 
@@ -458,34 +539,33 @@ def _comparing(store: DeltaStore, previous: Snapshot, staging: Path) -> Iterator
         con.close()
 
 
-def _differs(column: str, type_: pa.DataType) -> str:
-    """A DuckDB condition: ``w.column`` and ``o.column`` hold different values, exactly.
-
-    DuckDB holds -0.0 = 0.0 (and NaN = NaN): a float differs also when it is a zero of the
-    other sign; a nested value also when its text differs (DuckDB writes -0.0 as such)."""
-    import pyarrow as pa
-
-    w, o = f"w.{_ident(column)}", f"o.{_ident(column)}"
-    distinct = f"{w} IS DISTINCT FROM {o}"
-    if pa.types.is_floating(type_):
-        return f"({distinct} OR ({w} = 0 AND signbit({w}) <> signbit({o})))"
-    if pa.types.is_nested(type_):
-        return f"({distinct} OR CAST({w} AS VARCHAR) IS DISTINCT FROM CAST({o} AS VARCHAR))"
-    return distinct
-
-
 def _merge_counts(
     store: DeltaStore,
     previous: Snapshot,
     staged: Staged,
     keys: Sequence[str],
     staging: Path,
+    *,
+    blind: _BlindKeys | None = None,
 ) -> tuple[int, int]:
     """(added, changed) of a merge of the staged rows by ``keys`` into ``previous``: rows
-    whose key the table lacks, and rows whose key it has with values that differ exactly."""
+    whose key the table lacks, and rows whose key it has with values that differ exactly.
+
+    Raises:
+        KeyEqualOnlyInSource: an extracted key equals a stored one only as the source
+            compares them (``blind``), which the merge by bytes would keep as two rows.
+    """
     import pyarrow as pa
 
     from lake.core.duckdb import arrow_view
+
+    folded = blind.comparisons if blind is not None else {}
+
+    def fold(side: str, k: str) -> str:
+        # Wider than any of the sources' comparisons that matter here (case, accents,
+        # trailing spaces): the candidates it finds are put to the source itself.
+        c = f"{side}.{_ident(k)}"
+        return f"strip_accents(lower(rtrim({c}, ' ')))" if k in folded else c
 
     with _comparing(store, previous, staging) as con:
         schema = staged.schema
@@ -494,10 +574,14 @@ def _merge_counts(
         with arrow_view(con, "new_src", new):
             con.execute("CREATE TABLE new AS SELECT * FROM new_src")
         old = pa.RecordBatchReader.from_batches(schema, _version_batches(store, previous, schema))
+        near = " AND ".join(f"{fold('o', k)} = {fold('w', k)}" for k in keys)
         with arrow_view(con, "old_src", old):
-            con.execute(f"CREATE TABLE old AS SELECT * FROM old_src SEMI JOIN new USING ({using})")
-        others = [f for f in schema if f.name not in keys]
-        differs = " OR ".join(_differs(f.name, f.type) for f in others) or "false"
+            con.execute(
+                f"CREATE TABLE old AS SELECT * FROM old_src AS o SEMI JOIN new AS w ON {near}"
+            )
+        if blind is not None and folded:
+            _refuse_keys_equal_only_in_source(con, keys, blind, near)
+        differs = " OR ".join(_differs(f.name, f.type) for f in schema)  # keys: see _compare
         matched = f"o.{_ident(keys[0])} IS NOT NULL"  # a NULL key matches nothing
         added, changed = con.execute(
             f"SELECT count(*) FILTER (WHERE NOT ({matched})),"
@@ -505,6 +589,41 @@ def _merge_counts(
             f" FROM new AS w LEFT JOIN old AS o USING ({using})"
         ).fetchone()
         return int(added), int(changed)
+
+
+def _refuse_keys_equal_only_in_source(
+    con: Any, keys: Sequence[str], blind: _BlindKeys, near: str
+) -> None:
+    """Raise :class:`KeyEqualOnlyInSource` when an extracted key (table ``new``) and a stored
+    one (``old``) differ in bytes and the source holds them equal."""
+    bytes_differ = " OR ".join(f"w.{_ident(k)} <> o.{_ident(k)}" for k in keys)
+    columns = ", ".join(f"w.{_ident(k)}, o.{_ident(k)}" for k in keys)
+    candidates = con.execute(
+        f"SELECT {columns} FROM new AS w JOIN old AS o ON {near} WHERE {bytes_differ}"
+    ).fetchall()
+    # Each blind column's differing pairs, put to the source once each.
+    same: dict[tuple[str, object, object], bool] = {}
+    for k, comparison in blind.comparisons.items():
+        i = keys.index(k)
+        asked = sorted({(r[2 * i], r[2 * i + 1]) for r in candidates if r[2 * i] != r[2 * i + 1]})
+        answers = blind.same(comparison, asked) if asked else []
+        same.update({(k, w, o): a for (w, o), a in zip(asked, answers, strict=True)})
+    examples: list[tuple[object, object]] = []
+    for row in candidates:
+        pairs = zip(keys, row[0::2], row[1::2], strict=True)
+        if all(w == o or same.get((k, w, o), False) for k, w, o in pairs):
+            new_key = row[0] if len(keys) == 1 else tuple(row[0::2])
+            old_key = row[1] if len(keys) == 1 else tuple(row[1::2])
+            examples.append((new_key, old_key))
+            if len(examples) == 3:
+                break
+    if examples:
+        raise KeyEqualOnlyInSource(
+            table=blind.table,
+            key=list(keys),
+            comparisons=sorted(set(blind.comparisons.values())),
+            examples=examples,
+        )
 
 
 def _drift_json(change: Change, source: str) -> dict[str, Any]:

@@ -340,6 +340,15 @@ def _target(syntax: Syntax, table: str | None, query: str | None) -> _Target:
     return _Target(table, None, None)
 
 
+def _mysql_exact(collation: str) -> bool:
+    """Whether a MySQL/MariaDB collation compares strings byte for byte: ``binary``, and the
+    ``_bin`` collations that do not pad (MariaDB's ``_nopad_bin``, MySQL 8's ``_0900_bin``);
+    the other ``_bin`` ones hold ``'b' = 'b '``."""
+    return collation == "binary" or (
+        collation.endswith("_bin") and ("_nopad_" in collation or "_0900_" in collation)
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The source
 
@@ -514,6 +523,114 @@ class Source:
             keys=KeyChecker(key) if key else None,
             label=self._label,
         )
+
+    def blind_keys(
+        self, *, table: str | None = None, query: str | None = None, key: Sequence[str]
+    ) -> dict[str, str]:
+        """The ``key`` columns the source compares otherwise than byte for byte, each with the
+        name of its comparison: a MySQL/MariaDB collation other than ``binary`` and the NO PAD
+        ``_bin`` ones (``_ci`` ignores case and accents, a PAD SPACE one trailing spaces),
+        Postgres ``citext`` or a nondeterministic collation, a SQLite unique index's
+        ``NOCASE`` or ``RTRIM``. Under such a key the source
+        holds one row where a merge byte for byte sees two keys (``'a'`` and ``'A'``).
+
+        Read from the columns' own metadata (no row is read)."""
+        target = _target(self._syntax, table, query)
+        by_name = {c.name: c for c in self._plan(target)}
+        texts = [k for k in key if k in by_name and pa.types.is_string(by_name[k].arrow_type)]
+        if not texts:
+            return {}
+        if self.dialect == "sqlite":
+            return self._sqlite_blind_keys(target, texts)
+        src = target.selectable(texts)
+        empty = sa.select(*[src.c[k] for k in texts]).select_from(src).limit(0).subquery("lake_k")
+        # One row of NULLs of the columns' own types (an outer join with no row): a text
+        # carried as Arrow strings (uuid, json...) may have no max() to aggregate by.
+        one = sa.select(sa.literal(1).label("lake_one")).subquery("lake_one")
+        nulls = one.outerjoin(empty, sa.true())
+        with translated(self._label), self._engine.connect() as conn, conn.begin():
+            if self.dialect == "mysql":
+                names = sa.select(*[sa.func.collation(empty.c[k]) for k in texts])
+                found = conn.execute(names.select_from(nulls)).one()
+                blind = {k: str(c) for k, c in zip(texts, found, strict=True)}
+                return {k: c for k, c in blind.items() if not _mysql_exact(c)}
+            # pg_collation_for refuses a type without collations (uuid, json): ask those first.
+            types = sa.select(*[sa.cast(sa.func.pg_typeof(empty.c[k]), sa.Integer) for k in texts])
+            oids = conn.execute(types.select_from(nulls)).one()
+            collatable = {
+                int(r[0])
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT oid FROM pg_catalog.pg_type "
+                        "WHERE oid = ANY(:o) AND typcollation <> 0"
+                    ),
+                    {"o": [int(o) for o in oids]},
+                )
+            }
+            texts = [k for k, o in zip(texts, oids, strict=True) if int(o) in collatable]
+            if not texts:
+                return {}
+            names = sa.select(*[sa.func.pg_collation_for(empty.c[k]) for k in texts])
+            found = conn.execute(names.select_from(nulls)).one()
+            deterministic = sa.text(
+                "SELECT collisdeterministic FROM pg_catalog.pg_collation "
+                "WHERE oid = to_regcollation(:c)"
+            )
+            blind = {}
+            for k, collation in zip(texts, found, strict=True):
+                if by_name[k].padded:
+                    # char(n) arrives padded to n, but compares without trailing spaces: its
+                    # keys read padded to 3 and, after the column grew, to 5 are one key.
+                    blind[k] = "bpchar"
+                elif by_name[k].source_type.split(".")[-1] == "citext":
+                    blind[k] = by_name[k].source_type
+                elif collation is not None:
+                    if conn.execute(deterministic, {"c": collation}).scalar() is False:
+                        blind[k] = str(collation)
+            return blind
+
+    def _sqlite_blind_keys(self, target: _Target, texts: Sequence[str]) -> dict[str, str]:
+        """SQLite compares a column by the collation its unique index declares (``NOCASE``,
+        ``RTRIM``): such an index makes ``'a'`` and ``'A'`` one key. A --query's columns
+        carry no index: they are taken as compared by bytes."""
+        if target.table is None:
+            return {}
+        blind: dict[str, str] = {}
+        with translated(self._label), self._engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            for index in conn.exec_driver_sql(f"PRAGMA index_list({quote(target.table)})"):
+                if not index[2]:  # not unique
+                    continue
+                for info in conn.exec_driver_sql(f"PRAGMA index_xinfo({quote(index[1])})"):
+                    column, collation, is_key = info[2], str(info[4] or "BINARY"), info[5]
+                    if is_key and column in texts and collation.upper() != "BINARY":
+                        blind[column] = collation
+        return blind
+
+    def same_in_source(self, comparison: str, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether the source holds each pair of strings equal under ``comparison`` (a name
+        that :meth:`blind_keys` gave), asked of it in one session."""
+        with translated(self._label), self._engine.connect() as conn, conn.begin():
+            if self.dialect == "mysql":
+                charset = conn.execute(
+                    sa.text(
+                        "SELECT CHARACTER_SET_NAME FROM information_schema.COLLATIONS "
+                        "WHERE COLLATION_NAME = :c"
+                    ),
+                    {"c": comparison},
+                ).scalar_one()
+                # Names the server itself gave, checked against its own list above.
+                side = f"CONVERT(:{{}} USING {charset}) COLLATE {comparison}"
+                sql = f"SELECT {side.format('a')} = {side.format('b')}"
+            elif self.dialect == "sqlite":  # a collation name SQLite's index list gave
+                quoted = '"' + comparison.replace('"', '""') + '"'
+                sql = f"SELECT :a = :b COLLATE {quoted}"
+            elif comparison.split(".")[-1] in ("citext", "bpchar"):
+                sql = f"SELECT CAST(:a AS {comparison}) = CAST(:b AS {comparison})"
+            else:  # a collation name as pg_collation_for quoted it
+                sql = f"SELECT CAST(:a AS text) COLLATE {comparison} = CAST(:b AS text)"
+            statement = sa.text(sql)
+            return [bool(conn.execute(statement, {"a": a, "b": b}).scalar()) for a, b in pairs]
 
     def _reread(
         self, columns: list[SourceColumn], since: Watermark | None, key: Sequence[str] | None

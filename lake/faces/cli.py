@@ -836,11 +836,12 @@ def ingest_db(
         print_json(report.to_json())
         return
     _print_drift(report.table, report.drift)
-    where = (
-        f"version {report.version} of {report.table}"
-        if report.version is not None
-        else f"{report.table} (nothing new: no version)"
-    )
+    if report.version is not None:
+        where = f"version {report.version} of {report.table}"
+    elif report.unchanged_at is not None:
+        where = f"{report.table} unchanged at version {report.unchanged_at} (no new version)"
+    else:
+        where = f"{report.table} (nothing new: no version)"
     changed = "?" if report.rows_changed is None else report.rows_changed
     mark = (
         f", watermark {report.watermark['column']} = {report.watermark['value']}"

@@ -240,6 +240,7 @@ class TableRun:
         self._last_snapshot: Snapshot | None = None
         self.ingested: tuple[IngestedFileInfo, ...] | None = None
         """The committed ranges the run's start read (see :meth:`begin`)."""
+        self._unchanged_at: int | None = None
 
     @classmethod
     def start(
@@ -317,7 +318,8 @@ class TableRun:
     ) -> None:
         if error is None:
             if self.version is None:  # nothing to commit (e.g. every file skipped)
-                self.catalog.finish_run(self.run_id, status="completed")
+                stats = None if self._unchanged_at is None else {"unchanged_at": self._unchanged_at}
+                self.catalog.finish_run(self.run_id, status="completed", stats=stats)
             elif self._appended is not None:
                 target = compaction_target(self._appended)
                 if target is not None:
@@ -335,6 +337,11 @@ class TableRun:
             self.catalog.finish_run(self.run_id, status="failed", error=message[:2000])
         except LakeError:
             pass  # the catalog itself is down; the original error is the one to report
+
+    def unchanged(self, version: int) -> None:
+        """Say the run found nothing to change in the table, which stays at ``version``: the
+        run ends completed, with ``unchanged_at`` in its stats, and commits nothing."""
+        self._unchanged_at = version
 
     def prepare(
         self, *, outcome: Mapping[str, Any] | None = None, files: Sequence[PendingFile] = ()

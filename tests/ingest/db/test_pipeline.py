@@ -19,6 +19,7 @@ from ingest.exceptions import (
     CursorHasNulls,
     DuplicateKey,
     ExtractError,
+    KeyEqualOnlyInSource,
     SourceTableMissing,
     SourceUnreachable,
 )
@@ -419,7 +420,154 @@ def test_a_full_extract_records_rows_added_removed_and_changed_by_key_or_by_whol
     assert _lake_rows(lk, everything.format("crm.people")) == source
     assert _lake_rows(lk, "SELECT count(*) FROM crm.people VERSION AS OF 0") == [(4,)]
     again = lk.ingest_db("crm.people", source=sqlite_source.url, table_name=table, key="id")
-    assert (again.version, again.rows_added, again.rows_removed, again.rows_changed) == (2, 0, 0, 0)
+    assert (again.version, again.unchanged_at, again.rows_added, again.rows_changed) == (
+        None, 1, 0, 0,
+    )  # fmt: skip
+
+
+def test_a_full_extract_counts_a_row_changed_by_its_exact_values_not_by_a_hash(lk, pg_source):
+    """A full extract compared rows by DuckDB's 64-bit hash of the whole row, which holds
+    0.0 = -0.0 and gives one hash to NULL, '{}' and '{NULL}' and to '{0}' and '{0,0}': each
+    of these rows changed at the source and the extract said 0 changed (so it could skip a
+    change as nothing new). A NaN that stays NaN is no change."""
+    table = unique("exact")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, f float8, fa float8[], ia int[])",
+        f"INSERT INTO {table} VALUES (1, 0.0, NULL, NULL), (2, 1, ARRAY[0.0], NULL),"
+        " (3, 1, NULL, NULL), (4, 1, NULL, ARRAY[0]), (5, 'NaN', ARRAY['NaN'::float8], NULL)",
+    )
+
+    def extract(name: str, **key):
+        return lk.ingest_db(name, source=pg_source.url, table_name=table, **key)
+
+    extract("shop.exact", key="id")
+    extract("shop.exact_rows")
+    pg_source.run(
+        f"UPDATE {table} SET f = '-0.0' WHERE id = 1",
+        f"UPDATE {table} SET fa = ARRAY['-0.0'::float8] WHERE id = 2",
+        f"UPDATE {table} SET ia = '{{}}' WHERE id = 3",
+        f"UPDATE {table} SET ia = ARRAY[0, 0] WHERE id = 4",
+    )
+    by_key = extract("shop.exact", key="id")
+    assert (by_key.rows_added, by_key.rows_removed, by_key.rows_changed) == (0, 0, 4)
+    by_row = extract("shop.exact_rows")
+    assert (by_row.rows_added, by_row.rows_removed) == (4, 4)
+    everything = "SELECT id, signbit(f), signbit(fa[1]), ia FROM {} ORDER BY id"
+    assert _lake_rows(lk, everything.format("shop.exact")) == [
+        (1, True, None, None), (2, False, True, None), (3, False, None, []),
+        (4, False, None, [0, 0]), (5, False, False, None),
+    ]  # fmt: skip
+    pg_source.run(f"UPDATE {table} SET ia = NULL WHERE id = 3")  # '{}' back to NULL
+    assert extract("shop.exact", key="id").rows_changed == 1
+    assert extract("shop.exact_rows").rows_added == 1
+
+
+def test_a_full_extract_where_nothing_changed_writes_no_version_and_says_the_table_is_unchanged(
+    lk, pg_source, cli
+):
+    """A full extract of unchanged rows wrote a new version with 0 added, removed and
+    changed (an incremental one writes none): now neither does, the run succeeds saying the
+    table is unchanged at its version; a column widened or added all-NULL, or a watermark
+    on another cursor, still writes one."""
+    table = unique("same")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, v int, f float8, u timestamp)",
+        (f"INSERT INTO {table} VALUES (1, 1, 0.5, :t), (2, 2, 'NaN', :t)", {"t": T(1)}),
+    )
+
+    def extract(name: str, **options):
+        return lk.ingest_db(name, source=pg_source.url, table_name=table, **options)
+
+    assert extract("shop.same", key="id").version == 0
+    assert extract("shop.same_rows").version == 0
+    keyed = extract("shop.same", key="id")
+    by_row = extract("shop.same_rows")
+    assert (keyed.version, keyed.unchanged_at, keyed.rows, keyed.rows_changed) == (None, 0, 2, 0)
+    assert (by_row.version, by_row.unchanged_at, by_row.rows_added, by_row.rows_removed) == (
+        None, 0, 0, 0,
+    )  # fmt: skip
+    assert (_versions(lk, "shop.same"), _versions(lk, "shop.same_rows")) == ([0], [0])
+    run = lk.run(keyed.run_id)
+    assert (run.status, run.stats["unchanged_at"]) == ("completed", 0)
+    # Lineage: version 0 is still the one made from the source; the run made nothing.
+    impact = lk.impact(source=table).to_json()
+    assert len(impact["origin"]["versions"]) == 2  # the first extract of each table
+    result = cli(f"ingest db shop.same --source {pg_source.url} --table {table} --key id")
+    assert result.exit_code == 0 and "shop.same unchanged at version 0" in result.stdout
+    result = cli(f"ingest db shop.same --source {pg_source.url} --table {table} --output json")
+    assert (result.json()["version"], result.json()["unchanged_at"]) == (None, 0)
+
+    # A cursor given for the first time: the watermark is stored with a version, then kept.
+    first = extract("shop.same", key="id", cursor="u")
+    assert (first.version, first.rows_changed) == (1, 0)
+    assert _watermark(lk, "shop.same")[1]["value"] == T(1).isoformat()
+    assert extract("shop.same", key="id").unchanged_at == 1  # the stored cursor, same value
+    assert extract("shop.same", key="id", mode="incremental", cursor="u").version is None
+
+    # The same rows in a wider or a new column are a change of the table's schema.
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = extract("shop.same", key="id")
+    assert (widened.version, widened.rows_changed) == (2, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    pg_source.run(f"ALTER TABLE {table} ADD COLUMN note text")
+    added = extract("shop.same_rows")
+    assert (added.version, added.rows_added, added.rows_removed) == (1, 0, 0)
+    assert [(d["column"], d["change"]) for d in added.drift] == [
+        ("v", "widened"), ("note", "added"),
+    ]  # fmt: skip
+    assert str(lk.describe("shop.same").snapshot.schema.field("v").type) == "int64"
+    assert extract("shop.same_rows").unchanged_at == 1
+    assert _lake_rows(lk, "SELECT id, v, note FROM shop.same_rows ORDER BY id") == [
+        (1, 1, None), (2, 2, None),
+    ]  # fmt: skip
+
+
+def test_keys_of_a_type_without_collations_and_float_keys_merge_and_count_exactly(lk, pg_source):
+    """The source's key comparison is asked only of text types (a uuid key has none); a
+    float key that became -0.0 is a change, though a join matches it with 0.0."""
+    table = unique("typed_keys")
+    pg_source.run(
+        f"CREATE TABLE {table} (id uuid PRIMARY KEY, f float8 UNIQUE, v int, u timestamp)",
+        (f"INSERT INTO {table} VALUES ('00000000-0000-0000-0000-000000000001', 0.0, 1, :t)",
+         {"t": T(0)}),
+    )  # fmt: skip
+
+    def by_uuid():
+        return lk.ingest_db(
+            "shop.by_uuid", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="u", key="id",
+        )  # fmt: skip
+
+    def by_float():  # only the key and a value that stays
+        query = f"SELECT f, v FROM {table}"
+        return lk.ingest_db("shop.by_float", source=pg_source.url, query=query, key="f")
+
+    by_uuid()
+    by_float()
+    pg_source.run((f"UPDATE {table} SET f = '-0.0', u = :t", {"t": T(1)}))
+    assert by_uuid().rows_changed == 1
+    floated = by_float()
+    assert (floated.version, floated.rows_changed) == (1, 1)
+    assert _lake_rows(lk, "SELECT signbit(f) FROM shop.by_float") == [(True,)]
+
+
+def test_a_full_extract_by_key_removes_rows_the_table_held_twice(lk, sqlite_source):
+    """A table that holds a key twice (appended without a key, a source that had duplicates)
+    and an extract by that key: each extracted row matched both copies unchanged, so the
+    extract counted nothing removed, and, writing no version when nothing changed, would
+    have kept the copy the source no longer has."""
+    table = unique("twice")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (id integer, name text)",
+        f"INSERT INTO {table} VALUES (1, 'a'), (1, 'a'), (2, 'b')",
+    )
+    lk.ingest_db("crm.twice", source=sqlite_source.url, table_name=table)
+    sqlite_source.run(f"DELETE FROM {table} WHERE rowid = 2")
+    keyed = lk.ingest_db("crm.twice", source=sqlite_source.url, table_name=table, key="id")
+    assert (keyed.version, keyed.rows_added, keyed.rows_removed, keyed.rows_changed) == (
+        1, 0, 1, 0,
+    )  # fmt: skip
+    assert _lake_rows(lk, "SELECT id, name FROM crm.twice ORDER BY id") == [(1, "a"), (2, "b")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,6 +776,71 @@ def test_re_merged_rows_are_counted_changed_by_exact_values(lk, pg_source, monke
     ]  # fmt: skip
 
 
+def test_re_merged_rows_of_a_widened_column_write_the_wider_schema(lk, pg_source, monkeypatch):
+    """Rows re-merged at a coarse watermark that are the same values in a widened column
+    wrote no version (nothing differed), so the table kept the narrow type the source no
+    longer has: a change of schema is a change, and writes a version."""
+    import ingest.db.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_KEYED_BOUNDARY", 1)
+    table = unique("widened")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, day date NOT NULL, v int)",
+        f"INSERT INTO {table} VALUES (1, DATE '2026-01-01', 1), (2, DATE '2026-01-01', 2)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.widened", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="day", key=["id"],
+        )  # fmt: skip
+
+    run()
+    assert run().version is None
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = run()
+    assert (widened.version, widened.rows_changed) == (1, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    assert str(lk.describe("shop.widened").snapshot.schema.field("v").type) == "int64"
+    assert run().unchanged_at == 1
+
+
+@pytest.mark.parametrize("key", [None, "id"])
+def test_an_incremental_extract_with_no_new_rows_still_writes_a_schema_change(lk, pg_source, key):
+    """With nothing past the watermark an incremental extract wrote no version, so a column
+    the source added or widened stayed out of the table until some row changed: a schema
+    change is a change, in an incremental extract as in a full one."""
+    table = unique("shape")
+    pg_source.run(
+        f"CREATE TABLE {table} (id int PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES (1, 1, 1), (2, 2, 1)",
+    )
+
+    def run():
+        return lk.ingest_db(
+            "shop.shape", source=pg_source.url, table_name=table, mode="incremental",
+            cursor="u", key=key,
+        )  # fmt: skip
+
+    run()
+    assert run().unchanged_at == 0
+    pg_source.run(f"ALTER TABLE {table} ADD COLUMN note text")
+    added = run()
+    assert (added.version, added.rows_added) == (1, 0)
+    assert [(d["column"], d["change"]) for d in added.drift] == [("note", "added")]
+    pg_source.run(f"ALTER TABLE {table} ALTER COLUMN v TYPE bigint")
+    widened = run()
+    assert (widened.version, widened.rows_added) == (2, 0)
+    assert [(d["column"], d["change"]) for d in widened.drift] == [("v", "widened")]
+    assert run().unchanged_at == 2
+    schema = lk.describe("shop.shape").snapshot.schema
+    assert (str(schema.field("v").type), str(schema.field("note").type)) == ("int64", "string")
+    assert _lake_rows(lk, "SELECT id, v, note FROM shop.shape ORDER BY id") == [
+        (1, 1, None), (2, 2, None),
+    ]  # fmt: skip
+    assert _watermark(lk, "shop.shape")[1]["value"] == 1
+
+
 def test_a_row_whose_float_cursor_is_nan_is_refused_not_lost(lk, pg_source):
     # Postgres reads a NaN cursor past any watermark; the lake's exact rule then dropped it
     # (NaN >= x is false), so the row arrived in no version and the extract said nothing.
@@ -817,47 +1030,135 @@ def test_a_cursor_that_is_missing_or_holds_nulls_and_a_key_that_repeats_commit_n
     assert [r.status for r in lk.runs(kind="ingest_db")].count("failed") == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy open: the lake merges keys byte for byte, the source by its collation",
-)
 def test_a_key_that_changes_only_in_case_under_a_case_blind_collation_is_not_stored_twice(
     lk, mysql_source
 ):
     """MySQL/MariaDB compare a utf8mb4_general_ci key without case and trailing spaces: the
     source's row 'a' updated to 'A' (or 'b' to 'b ') is the same row, and its PRIMARY KEY
-    allows no other. The lake merges the incremental extract byte for byte, so it keeps the
-    old 'a' and adds 'A': 4 rows where the source has 2, no error. Either outcome below is
-    right (one row per source row, or the extract refused in one sentence); which one is a
-    policy choice: refuse a key whose collation is not binary (Postgres: citext, a
-    nondeterministic collation), match keys by the collation's weight (WEIGHT_STRING,
-    lower()), or refuse when an incoming key equals a stored one only case-blind."""
+    allows no other. The lake merged the incremental extract byte for byte, so it kept the
+    old 'a' and added 'A': 4 rows where the source has 2, no error. Now the extract is
+    refused in one sentence naming the keys and the way forward (a full extract)."""
     table = unique("ci_keys")
     mysql_source.run(
         f"CREATE TABLE {table} (k VARCHAR(10) PRIMARY KEY, v INT, u DATETIME(6)) "
         "COLLATE utf8mb4_general_ci",
-        (f"INSERT INTO {table} VALUES ('a', 1, :t), ('b', 2, :t)", {"t": T(0)}),
+        (f"INSERT INTO {table} VALUES ('a', 1, :t), ('b', 2, :t), ('c', 3, :t)", {"t": T(0)}),
     )
 
-    def extract():
-        return lk.ingest_db(
-            "shop.ci",
-            source=mysql_source.url,
-            table_name=table,
-            mode="incremental",
-            cursor="u",
-            key="k",
-        )
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("shop.ci", source=mysql_source.url, table_name=table, **options)
 
     extract()
     mysql_source.run(
         (f"UPDATE {table} SET k = 'A', v = 10, u = :t WHERE k = 'a'", {"t": T(1)}),
         (f"UPDATE {table} SET k = 'b ', v = 20, u = :t WHERE k = 'b'", {"t": T(1)}),
+        (f"UPDATE {table} SET v = 30, u = :t WHERE k = 'c'", {"t": T(1)}),
     )
     source = sorted(_source_rows(mysql_source, f"SELECT k, v FROM {table}"))
-    assert len(source) == 2
-    try:
+    assert len(source) == 3
+    with pytest.raises(
+        KeyEqualOnlyInSource,
+        match=r"shop\.ci.*utf8mb4_general_ci.*'A' \(stored as 'a'\).*'b ' \(stored as 'b'\)"
+        r".*--mode full",
+    ):
         extract()
-    except ExtractError:
-        return  # refused, saying why: no silent split
+    assert _versions(lk, "shop.ci") == [0]
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == [("a", 1), ("b", 2), ("c", 3)]
+    assert _watermark(lk, "shop.ci")[1]["value"] == T(0).isoformat()
+    # The way forward the message gives: one full extract, then incremental runs as before.
+    assert extract(mode="full").version == 1
     assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == source
+    mysql_source.run((f"UPDATE {table} SET v = 11, u = :t WHERE k = 'a'", {"t": T(2)}))
+    assert extract().rows_changed == 1  # 'a' reads as the source spells it: 'A'
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.ci")) == sorted(
+        _source_rows(mysql_source, f"SELECT k, v FROM {table}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_type", "comparison"),
+    [("citext", "citext"), ("text COLLATE lake_test_ci", "lake_test_ci")],
+)
+def test_a_citext_key_that_changes_only_in_case_is_refused_not_stored_twice(
+    lk, pg_source, key_type, comparison
+):
+    """Postgres citext (and a nondeterministic collation) compares without case: the row 'x'
+    renamed 'X' is one row there."""
+    table = unique("ci_text")
+    pg_source.run(
+        "CREATE EXTENSION IF NOT EXISTS citext",
+        "CREATE COLLATION IF NOT EXISTS lake_test_ci "
+        "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+        f"CREATE TABLE {table} (k {key_type} PRIMARY KEY, v int, u timestamp)",
+        (f"INSERT INTO {table} VALUES ('x', 1, :t), ('y', 2, :t)", {"t": T(0)}),
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("shop.citext", source=pg_source.url, table_name=table, **options)
+
+    extract()
+    pg_source.run(
+        (f"UPDATE {table} SET k = 'X', u = :t WHERE k = 'x'", {"t": T(1)}),
+        (f"INSERT INTO {table} VALUES ('z', 3, :t)", {"t": T(1)}),
+    )
+    with pytest.raises(KeyEqualOnlyInSource, match=rf"{comparison}.*'X' \(stored as 'x'\)"):
+        extract()
+    assert _versions(lk, "shop.citext") == [0]
+    # A key that differs from every stored one under citext merges as before.
+    assert extract(mode="full").version == 1
+    pg_source.run((f"INSERT INTO {table} VALUES ('w', 4, :t)", {"t": T(2)}))
+    assert extract().rows_added == 1
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.citext")) == [
+        ("X", 1), ("w", 4), ("y", 2), ("z", 3),
+    ]  # fmt: skip
+
+
+def test_a_sqlite_key_under_a_nocase_unique_index_that_changes_only_in_case_is_refused(
+    lk, sqlite_source
+):
+    """SQLite's PRIMARY KEY on a NOCASE column holds 'a' and 'A' as one key, as MySQL's
+    utf8mb4_general_ci does; a key unique by bytes (no index) merges as before."""
+    table = unique("nocase")
+    sqlite_source.run(
+        f"CREATE TABLE {table} (k TEXT COLLATE NOCASE PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES ('a', 1, 1), ('b', 2, 1)",
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("app.nocase", source=sqlite_source.url, table_name=table, **options)
+
+    extract()
+    sqlite_source.run(f"UPDATE {table} SET k = 'A', v = 10, u = 2 WHERE k = 'a'")
+    with pytest.raises(KeyEqualOnlyInSource, match=r"NOCASE.*'A' \(stored as 'a'\)"):
+        extract()
+    assert _versions(lk, "app.nocase") == [0]
+    assert extract(mode="full").version == 1
+    assert _lake_rows(lk, "SELECT k, v FROM app.nocase ORDER BY v") == [("b", 2), ("A", 10)]
+
+
+def test_a_char_key_read_with_more_padding_after_the_column_grew_is_refused(lk, pg_source):
+    """Postgres char(n) arrives padded to n and compares without the padding: after char(3)
+    became char(5), the row 'ab' re-read as 'ab   ' is the row stored as 'ab ', and a merge
+    by bytes added it a second time."""
+    table = unique("chars")
+    pg_source.run(
+        f"CREATE TABLE {table} (k char(3) PRIMARY KEY, v int, u int NOT NULL)",
+        f"INSERT INTO {table} VALUES ('ab', 1, 1), ('cd', 2, 1)",
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("app.chars", source=pg_source.url, table_name=table, **options)
+
+    extract()
+    pg_source.run(
+        f"ALTER TABLE {table} ALTER COLUMN k TYPE char(5)",
+        f"UPDATE {table} SET v = 10, u = 2 WHERE k = 'ab'",
+    )
+    with pytest.raises(KeyEqualOnlyInSource, match=r"bpchar.*'ab   ' \(stored as 'ab '\)"):
+        extract()
+    assert extract(mode="full").version == 1
+    assert _lake_rows(lk, "SELECT k, v FROM app.chars ORDER BY k") == [("ab   ", 10), ("cd   ", 2)]
