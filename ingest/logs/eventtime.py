@@ -15,7 +15,11 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
   the formats (``20081109203615``), or it gets no event time and says why.
-* **Zones.** A time without an offset is UTC.
+* **Zones.** A time without an offset is UTC. A zone written as letters after an ISO time
+  (PostgreSQL's ``2024-07-21 10:00:00.123 BST``) is read only when it is ``UTC`` or ``GMT``:
+  an abbreviation names no one offset (BST is British or Bangladesh time, CST US Central or
+  China), so such a time is ``unreadable`` and its ``_error`` says so. A zone name
+  (``Europe/London``) is read.
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
   given (every such time gets it); otherwise the year of the file's last modification, or the
   year before for a time that would fall more than a day after it (a file is written after
@@ -113,6 +117,11 @@ _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
+_ZONE_WORD = r":[0-9]{2}(?:[.,][0-9]+)?\s+([A-Za-z]+)\s*$"
+_UTC_WORD = r"\s(?i:UTC|GMT|UT|Z)\s*$"
+# DuckDB reads a zone written as letters after an ISO time by ICU's table of legacy IDs: BST is
+# Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT Paris, and CET
+# or EET take summer time. Such a word names no one offset, so it is not read (but UTC/GMT).
 SHOWN_CHARS = 64
 """Characters of a value an ``_error`` text quotes at most."""
 
@@ -418,7 +427,8 @@ class EventTimeParser:
         if fmt == ISO8601:
             # DuckDB's cast would read '17/06/09' as the year 17: only ISO-shaped text.
             return (
-                f"CASE WHEN regexp_matches(s, '{_ISO_START}') "
+                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND (NOT regexp_matches(s, "
+                f"'{_ZONE_WORD}') OR regexp_matches(s, '{_UTC_WORD}')) "
                 "THEN TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
             )
         q = fmt.replace("'", "''")
@@ -539,6 +549,13 @@ class EventTimeParser:
             return (
                 f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
                 "not used (the record keeps its text in _raw)"
+            )
+        word = re.search(_ZONE_WORD, v)
+        if word and re.search(_ISO_START, v) and not re.search(_UTC_WORD, v):
+            return (
+                f"event time '{v}' gives its zone as '{word.group(1)}', an abbreviation that "
+                "stands for more than one offset (BST: British or Bangladesh): not used (the "
+                "lake reads an offset, +01:00, or a zone name, Europe/London)"
             )
         if re.fullmatch(_FEB_29_NO_YEAR, v):
             if self.rules.year is not None:
