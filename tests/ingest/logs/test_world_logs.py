@@ -67,3 +67,32 @@ def test_a_postgres_jsonlog_in_bst_is_never_read_as_bangladesh_time(lk, cli, tmp
     ]  # the value itself is kept as written
     hour = "SELECT count(*) AS n FROM pg.log WHERE _event_time < TIMESTAMP '2024-07-21 09:00'"
     assert cli("sql", hour, "--output", "json").json()["rows"] == [{"n": 0}]
+
+
+def spring_boot_log(folder: Path) -> Path:
+    """Spring Boot 2's default file layout (logback): ``%d{yyyy-MM-dd HH:mm:ss.SSS} %5p
+    ${PID:- } --- [%t] %-40.40logger{39} : %m%n``; the PID is blank when it is unknown."""
+    path = folder / "spring.log"
+    path.write_text(
+        "2023-11-14 10:15:30.123  INFO 12345 --- [           main] "
+        "com.example.DemoApplication             : Started DemoApplication in 2.1 seconds\n"
+        "2023-11-14 10:15:31.001  WARN   --- [nio-8080-exec-1] "
+        "o.s.web.servlet.PageNotFound            : No mapping for GET /favicon.ico\n"
+    )
+    return path
+
+
+def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logger(lk, tmp_path):
+    """Before: the log4j preset (which said it read Spring Boot) took the PID as the logger
+    ('12345', or '---' without a PID) and '-- [ main] com.example...' as the message, with no
+    _error, and --format auto chose it for such a file."""
+    path = str(spring_boot_log(tmp_path))
+    told = lk.ingest_logs("app.boot", path, preset="log4j")
+    assert (told.records_read, told.records_failed) == (2, 2)
+    rows = _rows(lk, "app.boot")
+    assert [r["_error"] for r in rows] == ["did not match preset 'log4j'"] * 2
+    assert [r["logger"] for r in rows] == [None, None]
+
+    auto = lk.ingest_logs("app.boot_auto", path)
+    assert auto.files[0].parser is None  # kept as lines, unparsed, rather than misread
+    assert [r["_raw"] for r in _rows(lk, "app.boot_auto")] == Path(path).read_text().splitlines()
