@@ -243,6 +243,7 @@ class EventTimeParser:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
+        self._zone_words: dict[str, bool] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -458,6 +459,18 @@ class EventTimeParser:
             f"ELSE {this} END"
         )
 
+    def _reads_as_zone(self, word: str) -> bool:
+        """Whether DuckDB reads ``word`` after an ISO time as a zone (``BST``; not ``PM``)."""
+        known = self._zone_words.get(word)
+        if known is None:
+            found = lake_duckdb.execute_on_text(
+                self._cursor(),
+                "SELECT TRY_CAST({} AS TIMESTAMPTZ) IS NOT NULL",
+                f"2000-01-01 00:00:00 {word}",
+            ).fetchone()
+            known = self._zone_words[word] = bool(found and found[0])
+        return known
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # A DuckDB connection runs one query at a time; its cursors share the database (and
         # its global settings) and run side by side.
@@ -551,7 +564,12 @@ class EventTimeParser:
                 "not used (the record keeps its text in _raw)"
             )
         word = re.search(_ZONE_WORD, v)
-        if word and re.search(_ISO_START, v) and not re.search(_UTC_WORD, v):
+        if (
+            word
+            and re.search(_ISO_START, v)
+            and not re.search(_UTC_WORD, v)
+            and self._reads_as_zone(word.group(1))
+        ):
             return (
                 f"event time '{v}' gives its zone as '{word.group(1)}', an abbreviation that "
                 "stands for more than one offset (BST: British or Bangladesh): not used (the "

@@ -229,3 +229,12 @@ def test_utc_gmt_and_zone_names_after_an_iso_time_are_read():
         datetime(2024, 1, 21, 2, tzinfo=UTC),
     ]
     assert found.errors is None
+
+
+def test_a_word_after_an_iso_time_that_is_no_zone_is_not_called_an_abbreviation():
+    found = _times(["2024-01-21 10:00:00 PM", "2024-01-21 10:00:00 UTC"])
+    assert found.times.to_pylist() == [None, datetime(2024, 1, 21, 10, tzinfo=UTC)]
+    assert (
+        found.errors[0]
+        == "event time '2024-01-21 10:00:00 PM' matches no time format: give --time-format"
+    )
