@@ -117,11 +117,11 @@ _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
-_ZONE_WORD = r":[0-9]{2}(?:[.,][0-9]+)?\s+([A-Za-z]+)\s*$"
-_UTC_WORD = r"\s(?i:UTC|GMT|UT|Z)\s*$"
-# DuckDB reads a zone written as letters after an ISO time by ICU's table of legacy IDs: BST is
-# Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT Paris, and CET
-# or EET take summer time. Such a word names no one offset, so it is not read (but UTC/GMT).
+_NOT_ABBREVIATIONS = ("UTC", "UCT", "GMT", "UT")
+# DuckDB reads a zone written in capitals (after an ISO time, or by %Z) by ICU's table of legacy
+# IDs: BST is Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT
+# Paris, and CET or EET take summer time. Such a word names no one offset: a time holding one
+# is not read (UTC and GMT are; zone names such as Europe/London too).
 SHOWN_CHARS = 64
 """Characters of a value an ``_error`` text quotes at most."""
 
@@ -243,7 +243,7 @@ class EventTimeParser:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
-        self._zone_words: dict[str, bool] = {}
+        self._abbreviations: re.Pattern[str] | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -428,10 +428,18 @@ class EventTimeParser:
         if fmt == ISO8601:
             # DuckDB's cast would read '17/06/09' as the year 17: only ISO-shaped text.
             return (
-                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND (NOT regexp_matches(s, "
-                f"'{_ZONE_WORD}') OR regexp_matches(s, '{_UTC_WORD}')) "
+                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND NOT regexp_matches(s, "
+                f"'{self._abbreviation_regex().pattern}') "
                 "THEN TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
             )
+        if re.search(r"(?<!%)(?:%%)*%Z", fmt):
+            return (
+                f"CASE WHEN NOT regexp_matches(s, '{self._abbreviation_regex().pattern}') "
+                f"THEN {self._format_sql_read(fmt, year_base)} END"
+            )
+        return self._format_sql_read(fmt, year_base)
+
+    def _format_sql_read(self, fmt: str, year_base: datetime | None) -> str:
         q = fmt.replace("'", "''")
         if has_year(fmt):
             # One try_strptime per format: with a list of formats, DuckDB 1.5.5 carried one
@@ -459,17 +467,22 @@ class EventTimeParser:
             f"ELSE {this} END"
         )
 
-    def _reads_as_zone(self, word: str) -> bool:
-        """Whether DuckDB reads ``word`` after an ISO time as a zone (``BST``; not ``PM``)."""
-        known = self._zone_words.get(word)
-        if known is None:
-            found = lake_duckdb.execute_on_text(
-                self._cursor(),
-                "SELECT TRY_CAST({} AS TIMESTAMPTZ) IS NOT NULL",
-                f"2000-01-01 00:00:00 {word}",
-            ).fetchone()
-            known = self._zone_words[word] = bool(found and found[0])
-        return known
+    def _abbreviation_regex(self) -> re.Pattern[str]:
+        """A word DuckDB reads as a zone written in capitals (BST, CST; not UTC or GMT)."""
+        if self._abbreviations is None:
+            found = (
+                self._cursor()
+                .execute(
+                    "SELECT list(name ORDER BY name) FROM pg_timezone_names() "
+                    "WHERE regexp_matches(name, '^[A-Z]{2,5}$')"
+                )
+                .fetchone()
+            )
+            words = [w for w in (found[0] if found else None) or [] if w not in _NOT_ABBREVIATIONS]
+            self._abbreviations = re.compile(
+                r"(?i)(?:^|[^A-Za-z])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z]|$)"
+            )
+        return self._abbreviations
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # A DuckDB connection runs one query at a time; its cursors share the database (and
@@ -563,13 +576,8 @@ class EventTimeParser:
                 f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
                 "not used (the record keeps its text in _raw)"
             )
-        word = re.search(_ZONE_WORD, v)
-        if (
-            word
-            and re.search(_ISO_START, v)
-            and not re.search(_UTC_WORD, v)
-            and self._reads_as_zone(word.group(1))
-        ):
+        word = re.search(r"[A-Za-z]{2}", v) and self._abbreviation_regex().search(v)
+        if word:
             return (
                 f"event time '{v}' gives its zone as '{word.group(1)}', an abbreviation that "
                 "stands for more than one offset (BST: British or Bangladesh): not used (the "

@@ -238,3 +238,13 @@ def test_a_word_after_an_iso_time_that_is_no_zone_is_not_called_an_abbreviation(
         found.errors[0]
         == "event time '2024-01-21 10:00:00 PM' matches no time format: give --time-format"
     )
+
+
+def test_a_zone_abbreviation_read_by_a_formats_percent_z_says_so_too():
+    """Java's Date.toString() with --time-format '%a %b %d %H:%M:%S %Z %Y': before, 'BST'
+    (a London server in summer, 09:00 UTC) was read as Bangladesh time, 04:00 UTC."""
+    rules = time_rules(time_format="%a %b %d %H:%M:%S %Z %Y")
+    found = _times(["Sun Jul 21 10:00:00 BST 2024", "Sun Jul 21 10:00:00 UTC 2024"], rules)
+    assert found.times.to_pylist() == [None, datetime(2024, 7, 21, 10, tzinfo=UTC)]
+    assert found.counts == {"unreadable": 1}
+    assert "gives its zone as 'BST', an abbreviation" in found.errors[0]
