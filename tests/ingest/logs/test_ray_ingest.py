@@ -275,3 +275,18 @@ def test_without_ray_installed_the_ray_engine_is_refused_in_one_sentence(
     assert shown.exit_code == 1
     assert "needs Ray, which is not installed; pip install 'lake[ray]'" in shown.stderr
     assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.slow
+def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
+    lk, cli, ray_cluster, tmp_path
+):
+    """PostgreSQL's jsonlog in BST (no event time, a reason) and Spring Boot's default layout
+    (kept unparsed): Ray's tasks read them as the local ingest does."""
+    from tests.ingest.logs.test_world_logs import postgres_jsonlog, spring_boot_log
+
+    paths = [str(postgres_jsonlog(tmp_path)), str(spring_boot_log(tmp_path))]
+    _same_as_local(lk, cli, paths, "world")
+    rows = _rows(lk, "app.world_ray").to_pylist()
+    assert [r["_event_time"] is None for r in rows] == [True, True, False, False, True, True]
+    assert rows[0]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
