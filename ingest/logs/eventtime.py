@@ -278,7 +278,23 @@ class EventTimeParser:
     ) -> EventTimes:
         """``_event_time`` for a column: read, then kept only inside the plausible window."""
         times, text, numeric_text = self._read(values, json_encoded, formats, year_base)
-        return self._window(times, text, numeric_text)
+        found = self._window(times, text, numeric_text)
+        if found.errors is None:
+            return found
+        kind = _nested_kind(values.type)
+        if kind is None and not json_encoded:
+            return found
+        # An object or a list is no time whatever the formats: say so, and where to look.
+        shown_as = text.to_pylist() if kind is not None else _as_text(values).to_pylist()
+        for i, (error, value) in enumerate(zip(found.errors, shown_as, strict=True)):
+            what = kind or {"{": "an object", "[": "a list"}.get((value or " ")[0])
+            if error is not None and what is not None:
+                found.errors[i] = (
+                    f"event time '{shown(value)}' is {what}, not a time: not used (give "
+                    "--time-field the path of the field inside it that holds the time, e.g. "
+                    "timestamp.seconds with --time-format epoch)"
+                )
+        return found
 
     def window(self, times: pa.Array | pa.ChunkedArray, text: pa.Array | None) -> EventTimes:
         """``_event_time`` from instants already read (a preset's typed time), ``text`` the
@@ -664,11 +680,26 @@ def _day(t: datetime) -> str:
     return t.isoformat()
 
 
+def _nested_kind(t: pa.DataType) -> str | None:
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "an object"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "a list"
+    return None
+
+
 def _as_text(values: pa.Array) -> pa.Array:
     try:
         return values.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(["" if v is None else str(v) for v in values.to_pylist()], pa.string())
+        # An object or a list: its JSON text, as the record wrote it (but for spacing).
+        return pa.array(
+            [
+                "" if v is None else json.dumps(v, default=str, separators=(",", ":"))
+                for v in values.to_pylist()
+            ],
+            pa.string(),
+        )
 
 
 def _to_utc(arr: pa.Array) -> pa.Array:

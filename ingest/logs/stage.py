@@ -1475,11 +1475,14 @@ class _Stage:
         cols = []
         for key in keys:
             col, t = _find_column(batch.table, batch.type, key)
-            if col is None or t is None or isinstance(t, (Struct, inf.List)):
+            if col is None or t is None:
                 return self.times.missing(n)
             cols.append((col, t))
-        if len(cols) == 1:
-            col, t = cols[0]
+        nested = [(col, t) for col, t in cols if isinstance(t, (Struct, inf.List))]
+        if len(cols) == 1 or nested:
+            # An object or a list is read alone: its values are no time, and their _error
+            # says so (counted as null before, with no reason).
+            col, t = (nested or cols)[0]
             return self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
         return self.times.event_times(join_fields(parts), year_base=self.year_base)

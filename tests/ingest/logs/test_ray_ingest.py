@@ -281,12 +281,17 @@ def test_without_ray_installed_the_ray_engine_is_refused_in_one_sentence(
 def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
     lk, cli, ray_cluster, tmp_path
 ):
-    """PostgreSQL's jsonlog in BST (no event time, a reason) and Spring Boot's default layout
-    (kept unparsed): Ray's tasks read them as the local ingest does."""
-    from tests.ingest.logs.test_world_logs import postgres_jsonlog, spring_boot_log
+    """PostgreSQL's jsonlog in BST (no event time, a reason), Cloud Logging's object times (a
+    reason) and Spring Boot's default layout (kept unparsed): Ray's tasks read them as the
+    local ingest does."""
+    from tests.ingest.logs import test_world_logs as world
 
-    paths = [str(postgres_jsonlog(tmp_path)), str(spring_boot_log(tmp_path))]
+    made = [world.postgres_jsonlog, world.cloud_logging_structured, world.spring_boot_log]
+    paths = [str(make(tmp_path)) for make in made]
     _same_as_local(lk, cli, paths, "world")
     rows = _rows(lk, "app.world_ray").to_pylist()
-    assert [r["_event_time"] is None for r in rows] == [True, True, False, False, True, True]
-    assert rows[0]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
+    by_file = [r["_source"].rsplit("/", 1)[1] for r in rows]
+    assert by_file == ["gcp.json"] * 2 + ["postgresql.json"] * 4 + ["spring.log"] * 2
+    assert [r["_event_time"] is None for r in rows] == [True] * 4 + [False] * 2 + [True] * 2
+    assert rows[0]["_error"].startswith('event time \'{"seconds":1705831200,')
+    assert rows[2]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")

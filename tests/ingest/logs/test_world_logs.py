@@ -96,3 +96,40 @@ def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logg
     auto = lk.ingest_logs("app.boot_auto", path)
     assert auto.files[0].parser is None  # kept as lines, unparsed, rather than misread
     assert [r["_raw"] for r in _rows(lk, "app.boot_auto")] == Path(path).read_text().splitlines()
+
+
+def cloud_logging_structured(folder: Path) -> Path:
+    """Google Cloud Logging's structured JSON: ``timestamp`` may be an object of ``seconds``
+    and ``nanos`` (its documented special field)."""
+    path = folder / "gcp.json"
+    path.write_text(
+        '{"timestamp":{"seconds":1705831200,"nanos":123000000},"severity":"INFO","message":"a"}\n'
+        '{"timestamp":{"seconds":1705831260,"nanos":0},"severity":"ERROR","message":"b"}\n'
+    )
+    return path
+
+
+def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk, tmp_path):
+    """Before: every record counted as having no time field at all ('no_value', no _error),
+    though each had one; the report said nothing was wrong."""
+    path = str(cloud_logging_structured(tmp_path))
+    report = lk.ingest_logs("gcp.obj", path)
+    assert report.event_times_json() == {
+        "time_field": "timestamp",
+        "with_time": 0,
+        "without_time": 2,
+        "reasons": {"unreadable": 2},
+    }
+    rows = _rows(lk, "gcp.obj")
+    assert rows[0]["_error"] == (
+        'event time \'{"seconds":1705831200,"nanos":123000000}\' is an object, not a time: '
+        "not used (give --time-field the path of the field inside it that holds the time, e.g. "
+        "timestamp.seconds with --time-format epoch)"
+    )
+    assert rows[0]["timestamp"] == {"seconds": 1705831200, "nanos": 123000000}
+    # What the error says to do gives the times (to the second).
+    lk.ingest_logs("gcp.secs", path, time_field="timestamp.seconds", time_format="epoch")
+    assert [r["_event_time"] for r in _rows(lk, "gcp.secs")] == [
+        dt.datetime(2024, 1, 21, 10, 0, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
+    ]
