@@ -113,6 +113,8 @@ REASONS = (
 
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%s", "%C")
 _NUMERIC = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
+_WHOLE = r"^\s*-?(?:[0-9]{1,18}|[1-8][0-9]{18})\s*$"
+"""A numeric text that is surely an int64 (up to 8999999999999999999): read as one, exactly."""
 _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
@@ -362,10 +364,20 @@ class EventTimeParser:
             return self._strings(text, fmts, year_base)
         as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
         times, _, unread = self._strings(as_text, fmts, year_base)
-        nums = pc.cast(pc.if_else(numbers, encoded, pa.scalar(None, pa.string())), pa.float64())
         unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
-        times = pc.if_else(numbers, self._epochs(nums, unit), times)
+        nums = pc.if_else(numbers, encoded, pa.scalar(None, pa.string()))
+        times = pc.if_else(numbers, self._epochs_of_text(nums, unit), times)
         return times, text, unread
+
+    def _epochs_of_text(self, numbers: pa.Array, unit: int | None) -> pa.Array:
+        """Numeric texts as epochs (see :meth:`_epochs`). Whole numbers are read as integers,
+        exactly as a JSON number is: a double holds nanoseconds since 1970 only to 256 ns, and
+        rounding them carried '1705881599999999999' (23:59:59.999999999) into the next day."""
+        numbers = pc.utf8_trim_whitespace(numbers)
+        whole = pc.fill_null(pc.match_substring_regex(numbers, _WHOLE), FALSE)
+        ints = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.string())), pa.int64())
+        floats = pc.cast(pc.if_else(whole, pa.scalar(None, pa.string()), numbers), pa.float64())
+        return pc.if_else(whole, self._epochs(ints, unit), self._epochs(floats, unit))
 
     def _epochs(self, values: pa.Array, unit: int | None) -> pa.Array:
         """Epoch numbers to instants: ``unit`` microseconds per unit, None for nanoseconds,
@@ -432,9 +444,8 @@ class EventTimeParser:
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
-            nums = pc.cast(pc.utf8_trim_whitespace(as_number), pa.float64())
             for unit in epoch_units:
-                times = pc.coalesce(times, self._epochs(nums, unit))
+                times = pc.coalesce(times, self._epochs_of_text(as_number, unit))
             return times, text, None
         # A numeric string no format read is not guessed to be an epoch: say why instead.
         unread_numbers = pc.and_(numeric, pc.is_null(times))

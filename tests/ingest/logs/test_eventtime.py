@@ -248,3 +248,16 @@ def test_a_zone_abbreviation_read_by_a_formats_percent_z_says_so_too():
     assert found.times.to_pylist() == [None, datetime(2024, 7, 21, 10, tzinfo=UTC)]
     assert found.counts == {"unreadable": 1}
     assert "gives its zone as 'BST', an abbreviation" in found.errors[0]
+
+
+@pytest.mark.parametrize("unit", ["epoch_ns", "epoch_us", "epoch_ms", "epoch"])
+def test_an_epoch_written_as_a_string_gives_the_instant_the_same_json_number_gives(unit):
+    """Whole numbers in text were read through a double: nanoseconds were rounded to the
+    next microsecond, 23:59:59.999999999 to the next day."""
+    digits = {"epoch_ns": 9, "epoch_us": 6, "epoch_ms": 3, "epoch": 0}[unit]
+    values = [int("1705881599" + "9" * digits), int("1705831200" + "123456789"[:digits])]
+    rules = time_rules(time_format=unit)
+    as_text = _times([str(v) for v in values], rules).times.to_pylist()
+    as_numbers = _times(values, rules).times.to_pylist()
+    assert as_text == as_numbers
+    assert as_text[0].date() == datetime(2024, 1, 21).date()

@@ -133,3 +133,21 @@ def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk,
         dt.datetime(2024, 1, 21, 10, 0, tzinfo=UTC),
         dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
     ]
+
+
+def test_nanoseconds_written_as_a_string_stay_in_their_second_and_day(lk, tmp_path):
+    """OpenTelemetry's JSON writes ``timeUnixNano`` as a string (proto3's int64). Before:
+    read through a double, 23:59:59.999999999 became 00:00:00 of the next day (another
+    ``_event_date`` partition), where the same digits as a JSON number gave 23:59:59.999999."""
+    path = tmp_path / "otel.json"
+    path.write_text(
+        '{"timeUnixNano":"1705881599999999999","severityText":"INFO","body":"last of the day"}\n'
+        '{"timeUnixNano":"1705831200123456789","severityText":"WARN","body":"morning"}\n'
+    )
+    lk.ingest_logs("otel.logs", str(path), time_field="timeUnixNano", time_format="epoch_ns")
+    rows = _rows(lk, "otel.logs")
+    assert [(r["_event_time"], r["_event_date"]) for r in rows] == [
+        (dt.datetime(2024, 1, 21, 23, 59, 59, 999999, tzinfo=UTC), dt.date(2024, 1, 21)),
+        (dt.datetime(2024, 1, 21, 10, 0, 0, 123456, tzinfo=UTC), dt.date(2024, 1, 21)),
+    ]
+    assert rows[0]["timeUnixNano"] == "1705881599999999999"
