@@ -282,19 +282,26 @@ def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
     lk, cli, ray_cluster, tmp_path
 ):
     """PostgreSQL's jsonlog in BST (no event time, a reason), Cloud Logging's object times (a
-    reason) and Spring Boot's default layout (kept unparsed): Ray's tasks read them as the
-    local ingest does."""
+    reason), Spring Boot's default layout (kept unparsed) and several loggers' JSON in one
+    file (each record its own time field): Ray's tasks read them as the local ingest does."""
     from tests.ingest.logs import test_world_logs as world
 
-    made = [world.postgres_jsonlog, world.cloud_logging_structured, world.spring_boot_log]
+    made = [
+        world.postgres_jsonlog,
+        world.cloud_logging_structured,
+        world.spring_boot_log,
+        world.collected_json,
+    ]
     paths = [str(make(tmp_path)) for make in made]
     _same_as_local(lk, cli, paths, "world")
     rows = _rows(lk, "app.world_ray").to_pylist()
     by_file = [r["_source"].rsplit("/", 1)[1] for r in rows]
-    assert by_file == ["gcp.json"] * 2 + ["postgresql.json"] * 4 + ["spring.log"] * 2
-    assert [r["_event_time"] is None for r in rows] == [True] * 4 + [False] * 2 + [True] * 2
+    files = {"gcp.json": 2, "node.json": 5, "postgresql.json": 4, "spring.log": 2}
+    assert by_file == [name for name, n in files.items() for _ in range(n)]
+    timeless = [True] * 2 + [False] * 4 + [True] * 3 + [False] * 2 + [True] * 2
+    assert [r["_event_time"] is None for r in rows] == timeless
     assert rows[0]["_error"].startswith('event time \'{"seconds":1705831200,')
-    assert rows[2]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
+    assert rows[7]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
 
 
 @pytest.mark.slow

@@ -151,3 +151,41 @@ def test_nanoseconds_written_as_a_string_stay_in_their_second_and_day(lk, tmp_pa
         (dt.datetime(2024, 1, 21, 10, 0, 0, 123456, tzinfo=UTC), dt.date(2024, 1, 21)),
     ]
     assert rows[0]["timeUnixNano"] == "1705881599999999999"
+
+
+def collected_json(folder: Path) -> Path:
+    """What a node's collector writes when it passes on several apps' JSON lines: zap's
+    ``ts`` (float seconds), pino's ``time`` (milliseconds), bunyan's ``time`` (ISO), ECS's
+    ``@timestamp``, and a record with no time at all."""
+    path = folder / "node.json"
+    path.write_text(
+        '{"level":"info","ts":1705831200.5,"caller":"main.go:12","msg":"zap"}\n'
+        '{"level":30,"time":1705831201123,"pid":7,"msg":"pino"}\n'
+        '{"name":"api","level":40,"time":"2024-01-21T10:00:02.250Z","msg":"bunyan","v":0}\n'
+        '{"@timestamp":"2024-01-21T11:00:03+01:00","log.level":"warn","message":"ecs"}\n'
+        '{"msg":"no time here"}\n'
+    )
+    return path
+
+
+def test_records_of_several_loggers_in_one_file_each_keep_their_time(lk, tmp_path):
+    """Before: the file's time field was the first record's ('ts'), and the records of the
+    other loggers got no event time, counted as having no time field, nothing in _error."""
+    report = lk.ingest_logs("node.logs", str(collected_json(tmp_path)))
+    assert report.event_times_json() == {
+        "time_field": "ts",
+        "with_time": 4,
+        "without_time": 1,
+        "reasons": {"no_value": 1},
+    }
+    rows = _rows(lk, "node.logs")
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 1, 123000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 2, 250000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 3, tzinfo=UTC),
+        None,
+    ]
+    assert [r["_error"] for r in rows] == [None] * 5
+    days = "SELECT count(*) AS n FROM node.logs WHERE _event_date = DATE '2024-01-21'"
+    assert lk.sql(days).rows() == [{"n": 4}]
