@@ -15,7 +15,11 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
   the formats (``20081109203615``), or it gets no event time and says why.
-* **Zones.** A time without an offset is UTC.
+* **Zones.** A time without an offset is UTC. A zone written as letters after an ISO time
+  (PostgreSQL's ``2024-07-21 10:00:00.123 BST``) is read only when it is ``UTC`` or ``GMT``:
+  an abbreviation names no one offset (BST is British or Bangladesh time, CST US Central or
+  China), so such a time is ``unreadable`` and its ``_error`` says so. A zone name
+  (``Europe/London``) is read.
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
   given (every such time gets it); otherwise the year of the file's last modification, or the
   year before for a time that would fall more than a day after it (a file is written after
@@ -109,10 +113,17 @@ REASONS = (
 
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%s", "%C")
 _NUMERIC = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
+_WHOLE = r"^\s*-?(?:[0-9]{1,18}|[1-8][0-9]{18})\s*$"
+"""A numeric text that is surely an int64 (up to 8999999999999999999): read as one, exactly."""
 _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
+_NOT_ABBREVIATIONS = ("UTC", "UCT", "GMT", "UT")
+# DuckDB reads a zone written in capitals (after an ISO time, or by %Z) by ICU's table of legacy
+# IDs: BST is Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT
+# Paris, and CET or EET take summer time. Such a word names no one offset: a time holding one
+# is not read (UTC and GMT are; zone names such as Europe/London too).
 SHOWN_CHARS = 64
 """Characters of a value an ``_error`` text quotes at most."""
 
@@ -234,6 +245,7 @@ class EventTimeParser:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
+        self._abbreviations: re.Pattern[str] | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -268,7 +280,23 @@ class EventTimeParser:
     ) -> EventTimes:
         """``_event_time`` for a column: read, then kept only inside the plausible window."""
         times, text, numeric_text = self._read(values, json_encoded, formats, year_base)
-        return self._window(times, text, numeric_text)
+        found = self._window(times, text, numeric_text)
+        if found.errors is None:
+            return found
+        kind = _nested_kind(values.type)
+        if kind is None and not json_encoded:
+            return found
+        # An object or a list is no time whatever the formats: say so, and where to look.
+        shown_as = text.to_pylist() if kind is not None else _as_text(values).to_pylist()
+        for i, (error, value) in enumerate(zip(found.errors, shown_as, strict=True)):
+            what = kind or {"{": "an object", "[": "a list"}.get((value or " ")[0])
+            if error is not None and what is not None:
+                found.errors[i] = (
+                    f"event time '{shown(value)}' is {what}, not a time: not used (give "
+                    "--time-field the path of the field inside it that holds the time, e.g. "
+                    "timestamp.seconds with --time-format epoch)"
+                )
+        return found
 
     def window(self, times: pa.Array | pa.ChunkedArray, text: pa.Array | None) -> EventTimes:
         """``_event_time`` from instants already read (a preset's typed time), ``text`` the
@@ -336,10 +364,20 @@ class EventTimeParser:
             return self._strings(text, fmts, year_base)
         as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
         times, _, unread = self._strings(as_text, fmts, year_base)
-        nums = pc.cast(pc.if_else(numbers, encoded, pa.scalar(None, pa.string())), pa.float64())
         unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
-        times = pc.if_else(numbers, self._epochs(nums, unit), times)
+        nums = pc.if_else(numbers, encoded, pa.scalar(None, pa.string()))
+        times = pc.if_else(numbers, self._epochs_of_text(nums, unit), times)
         return times, text, unread
+
+    def _epochs_of_text(self, numbers: pa.Array, unit: int | None) -> pa.Array:
+        """Numeric texts as epochs (see :meth:`_epochs`). Whole numbers are read as integers,
+        exactly as a JSON number is: a double holds nanoseconds since 1970 only to 256 ns, and
+        rounding them carried '1705881599999999999' (23:59:59.999999999) into the next day."""
+        numbers = pc.utf8_trim_whitespace(numbers)
+        whole = pc.fill_null(pc.match_substring_regex(numbers, _WHOLE), FALSE)
+        ints = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.string())), pa.int64())
+        floats = pc.cast(pc.if_else(whole, pa.scalar(None, pa.string()), numbers), pa.float64())
+        return pc.if_else(whole, self._epochs(ints, unit), self._epochs(floats, unit))
 
     def _epochs(self, values: pa.Array, unit: int | None) -> pa.Array:
         """Epoch numbers to instants: ``unit`` microseconds per unit, None for nanoseconds,
@@ -406,9 +444,8 @@ class EventTimeParser:
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
-            nums = pc.cast(pc.utf8_trim_whitespace(as_number), pa.float64())
             for unit in epoch_units:
-                times = pc.coalesce(times, self._epochs(nums, unit))
+                times = pc.coalesce(times, self._epochs_of_text(as_number, unit))
             return times, text, None
         # A numeric string no format read is not guessed to be an epoch: say why instead.
         unread_numbers = pc.and_(numeric, pc.is_null(times))
@@ -418,9 +455,18 @@ class EventTimeParser:
         if fmt == ISO8601:
             # DuckDB's cast would read '17/06/09' as the year 17: only ISO-shaped text.
             return (
-                f"CASE WHEN regexp_matches(s, '{_ISO_START}') "
+                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND NOT regexp_matches(s, "
+                f"'{self._abbreviation_regex().pattern}') "
                 "THEN TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
             )
+        if re.search(r"(?<!%)(?:%%)*%Z", fmt):
+            return (
+                f"CASE WHEN NOT regexp_matches(s, '{self._abbreviation_regex().pattern}') "
+                f"THEN {self._format_sql_read(fmt, year_base)} END"
+            )
+        return self._format_sql_read(fmt, year_base)
+
+    def _format_sql_read(self, fmt: str, year_base: datetime | None) -> str:
         q = fmt.replace("'", "''")
         if has_year(fmt):
             # One try_strptime per format: with a list of formats, DuckDB 1.5.5 carried one
@@ -447,6 +493,23 @@ class EventTimeParser:
             f"CASE WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
             f"ELSE {this} END"
         )
+
+    def _abbreviation_regex(self) -> re.Pattern[str]:
+        """A word DuckDB reads as a zone written in capitals (BST, CST; not UTC or GMT)."""
+        if self._abbreviations is None:
+            found = (
+                self._cursor()
+                .execute(
+                    "SELECT list(name ORDER BY name) FROM pg_timezone_names() "
+                    "WHERE regexp_matches(name, '^[A-Z]{2,5}$')"
+                )
+                .fetchone()
+            )
+            words = [w for w in (found[0] if found else None) or [] if w not in _NOT_ABBREVIATIONS]
+            self._abbreviations = re.compile(
+                r"(?i)(?:^|[^A-Za-z])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z]|$)"
+            )
+        return self._abbreviations
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # A DuckDB connection runs one query at a time; its cursors share the database (and
@@ -540,6 +603,13 @@ class EventTimeParser:
                 f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
                 "not used (the record keeps its text in _raw)"
             )
+        word = re.search(r"[A-Za-z]{2}", v) and self._abbreviation_regex().search(v)
+        if word:
+            return (
+                f"event time '{v}' gives its zone as '{word.group(1)}', an abbreviation that "
+                "stands for more than one offset (BST: British or Bangladesh): not used (the "
+                "lake reads an offset, +01:00, or a zone name, Europe/London)"
+            )
         if re.fullmatch(_FEB_29_NO_YEAR, v):
             if self.rules.year is not None:
                 return (
@@ -621,11 +691,26 @@ def _day(t: datetime) -> str:
     return t.isoformat()
 
 
+def _nested_kind(t: pa.DataType) -> str | None:
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "an object"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "a list"
+    return None
+
+
 def _as_text(values: pa.Array) -> pa.Array:
     try:
         return values.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(["" if v is None else str(v) for v in values.to_pylist()], pa.string())
+        # An object or a list: its JSON text, as the record wrote it (but for spacing).
+        return pa.array(
+            [
+                "" if v is None else json.dumps(v, default=str, separators=(",", ":"))
+                for v in values.to_pylist()
+            ],
+            pa.string(),
+        )
 
 
 def _to_utc(arr: pa.Array) -> pa.Array:

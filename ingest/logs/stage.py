@@ -40,7 +40,8 @@ Rules a user can see (each is tested in tests/test_log_*.py):
 * Event time: ``time_field`` (a top-level key or a dotted path into objects; several are
   joined by a space), else a text format's own (a preset's time; for a pattern, a group named
   like one of the keys below in any case, or ``date`` and ``time`` together), else the first
-  of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present. Reading rules, the plausible
+  of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present (a JSON record without a value
+  in it takes the first other of them it has one in). Reading rules, the plausible
   window and the reasons are in :mod:`ingest.logs.eventtime`: a time not used is a null
   ``_event_time`` and a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), its reason in
   ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
@@ -1475,14 +1476,62 @@ class _Stage:
         cols = []
         for key in keys:
             col, t = _find_column(batch.table, batch.type, key)
-            if col is None or t is None or isinstance(t, (Struct, inf.List)):
+            if col is None or t is None:
+                if batch.is_json and not self.rules.fields:  # the chosen field, not given
+                    return self._other_time_fields(batch, key, None, self.times.missing(n))
                 return self.times.missing(n)
             cols.append((col, t))
-        if len(cols) == 1:
-            col, t = cols[0]
-            return self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
+        nested = [(col, t) for col, t in cols if isinstance(t, (Struct, inf.List))]
+        if len(cols) == 1 or nested:
+            # An object or a list is read alone: its values are no time, and their _error
+            # says so (counted as null before, with no reason).
+            col, t = (nested or cols)[0]
+            found = self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
+            if batch.is_json and not self.rules.fields and not nested:
+                found = self._other_time_fields(batch, keys[0], col, found)
+            return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
         return self.times.event_times(join_fields(parts), year_base=self.year_base)
+
+    def _other_time_fields(
+        self, batch: _Batch, key: str, col: pa.ChunkedArray | None, found: EventTimes
+    ) -> EventTimes:
+        """A JSON record without a value in the chosen time field takes the first other of
+        :data:`TIME_FIELDS` it has one in: records of several loggers in one file (a collector
+        writes one app's ``ts`` beside another's ``time``) got no event time, counted as
+        having no time field, with nothing in ``_error``."""
+        if col is None:  # no record of the batch has the chosen field
+            missing = pc.is_null(pa.nulls(len(found.times)))
+        else:
+            missing = pc.is_null(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0))
+        for other in TIME_FIELDS:
+            if not pc.any(missing).as_py():
+                break
+            if other == key:
+                continue
+            values, t = _find_column(batch.table, batch.type, other)
+            if values is None or t is None or isinstance(t, (Struct, inf.List)):
+                continue
+            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+            take = pc.and_(missing, pc.is_valid(values))
+            n = pc.sum(take).as_py() or 0
+            if not n:
+                continue
+            more = self.times.event_times(
+                pc.filter(values, take), json_encoded=(t == JSON), year_base=self.year_base
+            )
+            times = pc.replace_with_mask(found.times, take, more.times)
+            errors = found.errors
+            if more.errors is not None:
+                errors = list(errors) if errors is not None else [None] * len(found.times)
+                for i, e in zip(pc.indices_nonzero(take).to_pylist(), more.errors, strict=True):
+                    errors[i] = e
+            counts = found.counts.copy()
+            counts["no_value"] -= n
+            counts.update(more.counts)
+            found = EventTimes(times, errors, +counts)
+            missing = pc.and_not(missing, take)
+        return found
 
     def _record_history(self, old: Struct, new: Struct, batch: _Batch, uri: str) -> None:
         # Changes are relative to what the table can already hold, so the line found is the

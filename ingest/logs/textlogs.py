@@ -259,14 +259,17 @@ PRESETS: dict[str, Preset] = {
         "log4j",
         r"^(?P<time>" + _ISO_TIME + r")\s+"
         r"(?:\[(?P<thread>[^\]]*)\]\s+)?(?P<level>" + _LEVELS + r")\s+"
-        r"(?:\[(?P<thread_after_level>[^\]]*)\]\s+)?(?P<logger>[^\s:]+)\s*(?:-|:)?\s?"
+        # A logger is a Java name: it starts with a letter, '_' or '$'. Spring Boot's default
+        # layout writes its PID (or nothing) and '---' there: no logger, not this layout.
+        r"(?:\[(?P<thread_after_level>[^\]]*)\]\s+)?(?P<logger>[A-Za-z_$][^\s:]*)\s*(?:-|:)?\s?"
         r"(?P<message>(?s:.*))$",
         time="time",
         time_formats=_LOG4J_FORMATS,
         optional=("thread", "thread_after_level"),
         alternates=(("thread", "thread_after_level"),),
         multiline_start=r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}",
-        description="log4j/logback with an ISO date first (Hadoop YARN/MapReduce, Spring Boot)",
+        description="log4j/logback with an ISO date first, then the level and the logger (Hadoop "
+        "YARN/MapReduce); not Spring Boot's default layout (PID and '---' before the logger)",
         example="2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.mapreduce.v2.app."
         "MRAppMaster: Created MRAppMaster for application appattempt_1445144423722_0020_000001",
     ),

@@ -191,3 +191,73 @@ def test_a_column_every_value_of_which_one_format_reads_gets_the_same_instants(v
         p.close()
     assert whole == mixed[:-1] and mixed[-1] is None
     assert None not in whole
+
+
+@pytest.mark.parametrize(
+    ("value", "abbreviation"),
+    [
+        ("2024-07-21 10:00:00.123 BST", "BST"),  # PostgreSQL, log_timezone Europe/London
+        ("2024-01-21 10:00:00 CST", "CST"),  # China Standard Time, +08:00
+        ("2024-01-21 10:00:00 IST", "IST"),  # Israel, Ireland or India
+        ("2024-01-21T10:00:00 AST", "AST"),  # Atlantic or Arabia
+        ("2024-07-21 10:00:00 EET", "EET"),  # +02:00 as written, whatever the season
+    ],
+)
+def test_a_zone_abbreviation_names_no_offset_and_says_so(value, abbreviation):
+    """Before: DuckDB read them by ICU's legacy IDs, 10:00 BST as 04:00 UTC (Bangladesh,
+    not British summer time: 09:00), CST as Chicago (a Chinese server's 10:00 is 02:00 UTC,
+    not 16:00), AST as Alaska, and EET in July as summer time: hours off, no error."""
+    found = _times([value])
+    assert found.times.to_pylist() == [None]
+    assert found.counts == {"unreadable": 1}
+    assert f"gives its zone as '{abbreviation}', an abbreviation" in found.errors[0]
+
+
+def test_utc_gmt_and_zone_names_after_an_iso_time_are_read():
+    found = _times(
+        [
+            "2024-07-21 10:00:00.123 UTC",
+            "2024-07-21 10:00:00 GMT",
+            "2024-07-21 10:00:00 Europe/London",
+            "2024-01-21 10:00:00 Asia/Shanghai",
+        ]
+    )
+    assert found.times.to_pylist() == [
+        datetime(2024, 7, 21, 10, 0, 0, 123000, tzinfo=UTC),
+        datetime(2024, 7, 21, 10, tzinfo=UTC),
+        datetime(2024, 7, 21, 9, tzinfo=UTC),
+        datetime(2024, 1, 21, 2, tzinfo=UTC),
+    ]
+    assert found.errors is None
+
+
+def test_a_word_after_an_iso_time_that_is_no_zone_is_not_called_an_abbreviation():
+    found = _times(["2024-01-21 10:00:00 PM", "2024-01-21 10:00:00 UTC"])
+    assert found.times.to_pylist() == [None, datetime(2024, 1, 21, 10, tzinfo=UTC)]
+    assert (
+        found.errors[0]
+        == "event time '2024-01-21 10:00:00 PM' matches no time format: give --time-format"
+    )
+
+
+def test_a_zone_abbreviation_read_by_a_formats_percent_z_says_so_too():
+    """Java's Date.toString() with --time-format '%a %b %d %H:%M:%S %Z %Y': before, 'BST'
+    (a London server in summer, 09:00 UTC) was read as Bangladesh time, 04:00 UTC."""
+    rules = time_rules(time_format="%a %b %d %H:%M:%S %Z %Y")
+    found = _times(["Sun Jul 21 10:00:00 BST 2024", "Sun Jul 21 10:00:00 UTC 2024"], rules)
+    assert found.times.to_pylist() == [None, datetime(2024, 7, 21, 10, tzinfo=UTC)]
+    assert found.counts == {"unreadable": 1}
+    assert "gives its zone as 'BST', an abbreviation" in found.errors[0]
+
+
+@pytest.mark.parametrize("unit", ["epoch_ns", "epoch_us", "epoch_ms", "epoch"])
+def test_an_epoch_written_as_a_string_gives_the_instant_the_same_json_number_gives(unit):
+    """Whole numbers in text were read through a double: nanoseconds were rounded to the
+    next microsecond, 23:59:59.999999999 to the next day."""
+    digits = {"epoch_ns": 9, "epoch_us": 6, "epoch_ms": 3, "epoch": 0}[unit]
+    values = [int("1705881599" + "9" * digits), int("1705831200" + "123456789"[:digits])]
+    rules = time_rules(time_format=unit)
+    as_text = _times([str(v) for v in values], rules).times.to_pylist()
+    as_numbers = _times(values, rules).times.to_pylist()
+    assert as_text == as_numbers
+    assert as_text[0].date() == datetime(2024, 1, 21).date()

@@ -99,11 +99,11 @@ def _report(report) -> dict:
     return shown
 
 
-def _same_as_local(lk, cli, paths: list[str], name: str) -> dict:
-    """Ingest ``paths`` locally and with Ray into two tables; assert they are the same and
-    return the Ray report's engine part."""
-    local = lk.ingest_logs(f"app.{name}_local", paths)
-    on_ray = lk.ingest_logs(f"app.{name}_ray", paths, engine="ray")
+def _same_as_local(lk, cli, paths: list[str], name: str, **options) -> dict:
+    """Ingest ``paths`` locally and with Ray (with the same ``options``) into two tables;
+    assert they are the same and return the Ray report's engine part."""
+    local = lk.ingest_logs(f"app.{name}_local", paths, **options)
+    on_ray = lk.ingest_logs(f"app.{name}_ray", paths, engine="ray", **options)
     assert on_ray.version == local.version == 0
     assert _report(on_ray) == _report(local)
     ours, theirs = _rows(lk, f"app.{name}_ray"), _rows(lk, f"app.{name}_local")
@@ -275,3 +275,40 @@ def test_without_ray_installed_the_ray_engine_is_refused_in_one_sentence(
     assert shown.exit_code == 1
     assert "needs Ray, which is not installed; pip install 'lake[ray]'" in shown.stderr
     assert [t.name for t in lk.tables()] == []
+
+
+@pytest.mark.slow
+def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
+    lk, cli, ray_cluster, tmp_path
+):
+    """PostgreSQL's jsonlog in BST (no event time, a reason), Cloud Logging's object times (a
+    reason), Spring Boot's default layout (kept unparsed) and several loggers' JSON in one
+    file (each record its own time field): Ray's tasks read them as the local ingest does."""
+    from tests.ingest.logs import test_world_logs as world
+
+    made = [
+        world.postgres_jsonlog,
+        world.cloud_logging_structured,
+        world.spring_boot_log,
+        world.collected_json,
+    ]
+    paths = [str(make(tmp_path)) for make in made]
+    _same_as_local(lk, cli, paths, "world")
+    rows = _rows(lk, "app.world_ray").to_pylist()
+    by_file = [r["_source"].rsplit("/", 1)[1] for r in rows]
+    files = {"gcp.json": 2, "node.json": 5, "postgresql.json": 4, "spring.log": 2}
+    assert by_file == [name for name, n in files.items() for _ in range(n)]
+    timeless = [True] * 2 + [False] * 4 + [True] * 3 + [False] * 2 + [True] * 2
+    assert [r["_event_time"] is None for r in rows] == timeless
+    assert rows[0]["_error"].startswith('event time \'{"seconds":1705831200,')
+    assert rows[7]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
+
+
+@pytest.mark.slow
+def test_nanoseconds_in_text_on_ray_stay_in_their_day_as_locally(lk, cli, ray_cluster, tmp_path):
+    path = tmp_path / "otel.json"
+    path.write_text('{"timeUnixNano":"1705881599999999999","body":"last of the day"}\n')
+    options = {"time_field": "timeUnixNano", "time_format": "epoch_ns"}
+    _same_as_local(lk, cli, [str(path)], "nanos", **options)
+    (row,) = _rows(lk, "app.nanos_ray").to_pylist()
+    assert row["_event_time"].isoformat() == "2024-01-21T23:59:59.999999+00:00"

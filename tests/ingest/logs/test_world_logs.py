@@ -1,0 +1,191 @@
+"""Logs shaped as other systems document them (PostgreSQL's jsonlog, Spring Boot's default
+layout): times, values and reasons through the lake, on both backend pairs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from lake.core.names import TableName
+
+UTC = dt.UTC
+
+
+def _rows(lk, table: str) -> list[dict]:
+    info = lk.catalog.get_table(TableName.parse(table))
+    found = pa.table(lk.delta(info).open().to_pyarrow_table()).to_pylist()
+    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
+
+
+def postgres_jsonlog(folder: Path) -> Path:
+    """PostgreSQL 15+ ``log_destination = jsonlog``: ``timestamp`` is ``%m``, its zone the
+    abbreviation of ``log_timezone`` (Europe/London in summer: BST)."""
+    path = folder / "postgresql.json"
+    records = [
+        ("2024-07-21 10:00:00.123 BST", "LOG", "checkpoint starting: time"),
+        ("2024-07-21 10:00:05.001 BST", "ERROR", 'relation "t" does not exist'),
+        ("2024-07-21 09:00:06.500 UTC", "LOG", "connection received"),
+        ("2024-07-21 10:00:07 Europe/London", "LOG", "written by hand"),
+    ]
+    path.write_text(
+        "".join(
+            json.dumps({"timestamp": t, "pid": 4242, "error_severity": s, "message": m}) + "\n"
+            for t, s, m in records
+        )
+    )
+    return path
+
+
+def test_a_postgres_jsonlog_in_bst_is_never_read_as_bangladesh_time(lk, cli, tmp_path):
+    """Before: 10:00:00.123 BST landed as 04:00:00.123 UTC (ICU's BST is Asia/Dhaka, +06:00;
+    British summer time is +01:00, 09:00 UTC), with no _error: a query for the 09:00 hour
+    found only the UTC record."""
+    report = lk.ingest_logs("pg.log", str(postgres_jsonlog(tmp_path)))
+    assert report.time_field == "timestamp"
+    assert report.event_times_json() == {
+        "time_field": "timestamp",
+        "with_time": 2,
+        "without_time": 2,
+        "reasons": {"unreadable": 2},
+    }
+    rows = _rows(lk, "pg.log")
+    assert [r["_event_time"] for r in rows] == [
+        None,
+        None,
+        dt.datetime(2024, 7, 21, 9, 0, 6, 500000, tzinfo=UTC),
+        dt.datetime(2024, 7, 21, 9, 0, 7, tzinfo=UTC),
+    ]
+    assert rows[0]["_error"].startswith(
+        "event time '2024-07-21 10:00:00.123 BST' gives its zone as 'BST', an abbreviation"
+    )
+    assert [r["timestamp"] for r in rows][:2] == [
+        "2024-07-21 10:00:00.123 BST",
+        "2024-07-21 10:00:05.001 BST",
+    ]  # the value itself is kept as written
+    hour = "SELECT count(*) AS n FROM pg.log WHERE _event_time < TIMESTAMP '2024-07-21 09:00'"
+    assert cli("sql", hour, "--output", "json").json()["rows"] == [{"n": 0}]
+
+
+def spring_boot_log(folder: Path) -> Path:
+    """Spring Boot 2's default file layout (logback): ``%d{yyyy-MM-dd HH:mm:ss.SSS} %5p
+    ${PID:- } --- [%t] %-40.40logger{39} : %m%n``; the PID is blank when it is unknown."""
+    path = folder / "spring.log"
+    path.write_text(
+        "2023-11-14 10:15:30.123  INFO 12345 --- [           main] "
+        "com.example.DemoApplication             : Started DemoApplication in 2.1 seconds\n"
+        "2023-11-14 10:15:31.001  WARN   --- [nio-8080-exec-1] "
+        "o.s.web.servlet.PageNotFound            : No mapping for GET /favicon.ico\n"
+    )
+    return path
+
+
+def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logger(lk, tmp_path):
+    """Before: the log4j preset (which said it read Spring Boot) took the PID as the logger
+    ('12345', or '---' without a PID) and '-- [ main] com.example...' as the message, with no
+    _error, and --format auto chose it for such a file."""
+    path = str(spring_boot_log(tmp_path))
+    told = lk.ingest_logs("app.boot", path, preset="log4j")
+    assert (told.records_read, told.records_failed) == (2, 2)
+    rows = _rows(lk, "app.boot")
+    assert [r["_error"] for r in rows] == ["did not match preset 'log4j'"] * 2
+    assert [r["logger"] for r in rows] == [None, None]
+
+    auto = lk.ingest_logs("app.boot_auto", path)
+    assert auto.files[0].parser is None  # kept as lines, unparsed, rather than misread
+    assert [r["_raw"] for r in _rows(lk, "app.boot_auto")] == Path(path).read_text().splitlines()
+
+
+def cloud_logging_structured(folder: Path) -> Path:
+    """Google Cloud Logging's structured JSON: ``timestamp`` may be an object of ``seconds``
+    and ``nanos`` (its documented special field)."""
+    path = folder / "gcp.json"
+    path.write_text(
+        '{"timestamp":{"seconds":1705831200,"nanos":123000000},"severity":"INFO","message":"a"}\n'
+        '{"timestamp":{"seconds":1705831260,"nanos":0},"severity":"ERROR","message":"b"}\n'
+    )
+    return path
+
+
+def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk, tmp_path):
+    """Before: every record counted as having no time field at all ('no_value', no _error),
+    though each had one; the report said nothing was wrong."""
+    path = str(cloud_logging_structured(tmp_path))
+    report = lk.ingest_logs("gcp.obj", path)
+    assert report.event_times_json() == {
+        "time_field": "timestamp",
+        "with_time": 0,
+        "without_time": 2,
+        "reasons": {"unreadable": 2},
+    }
+    rows = _rows(lk, "gcp.obj")
+    assert rows[0]["_error"] == (
+        'event time \'{"seconds":1705831200,"nanos":123000000}\' is an object, not a time: '
+        "not used (give --time-field the path of the field inside it that holds the time, e.g. "
+        "timestamp.seconds with --time-format epoch)"
+    )
+    assert rows[0]["timestamp"] == {"seconds": 1705831200, "nanos": 123000000}
+    # What the error says to do gives the times (to the second).
+    lk.ingest_logs("gcp.secs", path, time_field="timestamp.seconds", time_format="epoch")
+    assert [r["_event_time"] for r in _rows(lk, "gcp.secs")] == [
+        dt.datetime(2024, 1, 21, 10, 0, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
+    ]
+
+
+def test_nanoseconds_written_as_a_string_stay_in_their_second_and_day(lk, tmp_path):
+    """OpenTelemetry's JSON writes ``timeUnixNano`` as a string (proto3's int64). Before:
+    read through a double, 23:59:59.999999999 became 00:00:00 of the next day (another
+    ``_event_date`` partition), where the same digits as a JSON number gave 23:59:59.999999."""
+    path = tmp_path / "otel.json"
+    path.write_text(
+        '{"timeUnixNano":"1705881599999999999","severityText":"INFO","body":"last of the day"}\n'
+        '{"timeUnixNano":"1705831200123456789","severityText":"WARN","body":"morning"}\n'
+    )
+    lk.ingest_logs("otel.logs", str(path), time_field="timeUnixNano", time_format="epoch_ns")
+    rows = _rows(lk, "otel.logs")
+    assert [(r["_event_time"], r["_event_date"]) for r in rows] == [
+        (dt.datetime(2024, 1, 21, 23, 59, 59, 999999, tzinfo=UTC), dt.date(2024, 1, 21)),
+        (dt.datetime(2024, 1, 21, 10, 0, 0, 123456, tzinfo=UTC), dt.date(2024, 1, 21)),
+    ]
+    assert rows[0]["timeUnixNano"] == "1705881599999999999"
+
+
+def collected_json(folder: Path) -> Path:
+    """What a node's collector writes when it passes on several apps' JSON lines: zap's
+    ``ts`` (float seconds), pino's ``time`` (milliseconds), bunyan's ``time`` (ISO), ECS's
+    ``@timestamp``, and a record with no time at all."""
+    path = folder / "node.json"
+    path.write_text(
+        '{"level":"info","ts":1705831200.5,"caller":"main.go:12","msg":"zap"}\n'
+        '{"level":30,"time":1705831201123,"pid":7,"msg":"pino"}\n'
+        '{"name":"api","level":40,"time":"2024-01-21T10:00:02.250Z","msg":"bunyan","v":0}\n'
+        '{"@timestamp":"2024-01-21T11:00:03+01:00","log.level":"warn","message":"ecs"}\n'
+        '{"msg":"no time here"}\n'
+    )
+    return path
+
+
+def test_records_of_several_loggers_in_one_file_each_keep_their_time(lk, tmp_path):
+    """Before: the file's time field was the first record's ('ts'), and the records of the
+    other loggers got no event time, counted as having no time field, nothing in _error."""
+    report = lk.ingest_logs("node.logs", str(collected_json(tmp_path)))
+    assert report.event_times_json() == {
+        "time_field": "ts",
+        "with_time": 4,
+        "without_time": 1,
+        "reasons": {"no_value": 1},
+    }
+    rows = _rows(lk, "node.logs")
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 1, 123000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 2, 250000, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 0, 3, tzinfo=UTC),
+        None,
+    ]
+    assert [r["_error"] for r in rows] == [None] * 5
+    days = "SELECT count(*) AS n FROM node.logs WHERE _event_date = DATE '2024-01-21'"
+    assert lk.sql(days).rows() == [{"n": 4}]
