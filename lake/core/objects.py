@@ -182,6 +182,31 @@ def exists(storage: Storage, path: str) -> bool:
     return True
 
 
+def identity(storage: Storage, path: str) -> str | None:
+    """The ETag of the object at ``path`` (one HEAD), None when there is none: an object
+    written again under the same key has another.
+
+    Raises:
+        OSError: the request failed (the server's own words).
+    """
+    if _forked():
+        fs, at = _arrow(storage, path)
+        info = fs.get_file_info(at)
+        return None if info.size is None else f"{info.size}:{info.mtime_ns}"
+    import obstore
+
+    bucket, key = s3_key(path)
+    try:
+        found = obstore.head(client(storage, bucket), key)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - obstore's own errors
+        raise OSError(str(error)) from error
+    return str(found.get("e_tag") or f"{found.get('size')}:{found.get('last_modified')}")
+
+
 def put(storage: Storage, path: str, body: bytes) -> None:
     """Write ``body`` at ``path`` in one PUT.
 
@@ -394,6 +419,7 @@ __all__ = [
     "exists",
     "get",
     "get_tagged",
+    "identity",
     "put",
     "put_if_absent",
     "put_unless_changed",
