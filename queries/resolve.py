@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TableInfo, VersionInfo, check_behind, check_recorded
-from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
+from lake.core.errors import TableLogGone, TableNotFound, VersionLogCleaned, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
 from lake.delta.log import CommitCheck, entry_identity, has_commit_after
@@ -361,9 +361,15 @@ class Resolver:
             raise TableLogGone(table=str(name), recorded_through=info.current_version) from error
         except VersionNotFound as error:
             self._check_behind(store, recorded, name)
+            if isinstance(error, VersionLogCleaned):
+                raise TimeTravelError(
+                    f"Version {version} of {name}{where} can no longer be read: its writer "
+                    f"cleaned up the Delta log before version {error.oldest} (log retention); "
+                    f"{error.remedy}"
+                ) from error
             raise TimeTravelError(
                 f"Version {version} of {name}{where} cannot be read: its Delta log entry is "
-                f"gone ({error})."
+                f"gone; put it back from a backup, or read another version."
             ) from error
         check_recorded(snapshot, recorded, name)
         with _snapshots_lock:

@@ -39,6 +39,7 @@ from lake.core.errors import (
     TableNotFound,
     UnsupportedLocation,
     UnsupportedTableFeature,
+    VersionLogCleaned,
     VersionNotFound,
     VersionVacuumed,
 )
@@ -457,11 +458,7 @@ class DeltaStore:
             return VersionNotFound(
                 f"Version {version} of {self.uri} does not exist; the latest is {latest}."
             )
-        return VersionNotFound(
-            f"Version {version} of {self.uri} can no longer be read: its writer cleaned up the "
-            f"Delta log before version {oldest} (log retention); versions {oldest} to {latest} "
-            f"can be read."
-        )
+        return VersionLogCleaned(where=self.uri, version=version, oldest=oldest, latest=latest)
 
     def check_readable(self, dt: deltalake.DeltaTable | None = None) -> None:
         """Refuse a table version whose files cannot be read as plain Parquet without

@@ -9,6 +9,7 @@ written after the Delta protocol where deltalake writes no such thing).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -895,3 +896,37 @@ def test_a_commit_raising_the_protocol_past_the_reader_is_refused_as_unsupported
             read()
         message = str(raised.value)
         assert uri in message and message.count(". ") == 0 and message.endswith(".")
+
+
+def test_a_recorded_version_whose_log_entry_was_cleaned_up_is_refused_naming_the_table(
+    lk, where, cli
+):
+    """Recorded while the log held it, then cleaned up by the writer's log retention: the
+    refusal named the table's storage location ("Version 2 of s3://bucket/... can no longer
+    be read"), and said nothing of what to do."""
+    uri, options = where("retained")
+    for i in range(6):
+        write_deltalake(uri, pa.table({"id": [i]}), mode="append", storage_options=options)
+    lk.register_table("ext.retained", uri)
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    external.remove_log_entries(uri, options, [f"{v:020d}.json" for v in range(5)])
+
+    said = (
+        r"Version 2 of ext\.retained.* can no longer be read: its writer cleaned up the Delta "
+        r"log before version 5 \(log retention\); only version 5 can be read: read it, or put "
+        r"the cleaned-up log entries back from a backup\.$"
+    )
+    with pytest.raises(TimeTravelError, match=said) as refused:
+        lk.sql("SELECT * FROM ext.retained VERSION AS OF 2")
+    assert uri not in str(refused.value)
+    with pytest.raises(VersionNotFound, match=said) as refused:
+        lk.describe("ext.retained@2")
+    assert uri not in str(refused.value)
+    for argv in (
+        ("sql", "SELECT * FROM ext.retained VERSION AS OF 2"),
+        ("describe", "ext.retained@2"),
+    ):
+        result = cli(*argv)
+        assert result.exit_code == 1 and uri not in result.stderr, result.stderr
+        assert re.search(said, result.stderr.strip().removeprefix("error: ")), result.stderr
+    assert lk.sql("SELECT count(*) AS n FROM ext.retained VERSION AS OF 5").rows() == [{"n": 6}]
