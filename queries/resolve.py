@@ -180,7 +180,7 @@ class Resolver:
                 existed, or the table has no version at all.
         """
         info, version = self.version(name, travel, where=where, evaluate=evaluate)
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         snapshot, committed_at = self._snapshot(info, store, version, name, where)
         return ResolvedTable(
             TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
@@ -197,7 +197,7 @@ class Resolver:
         info, pinned = resolved.info, resolved.pinned
         with _snapshots_lock:
             _snapshots.pop((self.catalog.url, info.id, info.location, pinned.version), None)
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         recorded = self.catalog.get_version(info, pinned.version)
         try:
             snapshot = store.snapshot(pinned.version)
@@ -243,7 +243,7 @@ class Resolver:
             info = self._tables[name]
             if info is None:
                 raise UnknownTable(f"Table {name}{where} does not exist. {self.known_phrase()}")
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         if travel is None:
             info = self._current(name, info, store)
             if info.current_version is None:

@@ -205,6 +205,12 @@ class UnsupportedTableFeature(LakeError):
     correctly, so it refuses rather than return wrong rows."""
 
 
+class PartitionValueInvalid(LakeError):
+    """A Delta log gives a file a partition value that is not a value of its column's type
+    (the protocol's text of one): the engine that wrote the entry broke the protocol, and no
+    reader can open that version."""
+
+
 class ExternalTable(LakeError):
     """The table was registered from another engine's Delta table: the lake does not write
     to it, and touches its files only when told it owns them."""

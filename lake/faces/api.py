@@ -764,7 +764,7 @@ class Lake:
     def delta(self, info: TableInfo) -> DeltaStore:
         from lake.delta.store import DeltaStore
 
-        return DeltaStore(info.location, self.storage)
+        return DeltaStore(info.location, self.storage, name=str(info.name))
 
 
 def connect(
