@@ -23,6 +23,7 @@ Clocks of writers on different hosts are trusted to agree within minutes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lake.core.errors import StorageError
 from lake.core.failpoints import failpoint
 from lake.core.objects import delete, delete_unless_changed, get_tagged, put_unless_changed
 from lake.core.storage import Storage
@@ -281,12 +283,22 @@ class RemoteFolder:
             uploading = False
             return manifest
         finally:
-            if uploading:
-                # Failed half-way: the lease, expired now, names the files for the next writer.
-                ended = replace(lease, expires=datetime.now(UTC))
-                self._put_lease(ended, lease.e_tag)
-            else:
-                delete_unless_changed(self.storage, self / LEASE_PATH, e_tag=str(lease.e_tag))
+            self._give_back(lease, keep=uploading)
+
+    def _give_back(self, lease: _Lease, *, keep: bool) -> None:
+        """Let the prefix go. ``keep``: this writer failed half-way, and the lease, expired
+        now, names its files for the next writer to clear. Never raises: a lease that cannot
+        be given back (the store refuses conditional deletes, or the request failed) only
+        holds the prefix until it expires, and the write's own outcome stands."""
+        try:
+            if not keep and delete_unless_changed(
+                self.storage, self / LEASE_PATH, e_tag=str(lease.e_tag)
+            ):
+                return
+        except StorageError:
+            pass  # expired below instead
+        with contextlib.suppress(StorageError):
+            self._put_lease(replace(lease, expires=datetime.now(UTC)), lease.e_tag)
 
     def _lease(self) -> _Lease | None:
         """The prefix's lease as it is (None when there is none), its ETag kept."""
