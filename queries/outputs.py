@@ -39,7 +39,7 @@ from lake.core.failpoints import failpoint
 from lake.core.objects import delete, delete_unless_changed, get_tagged, put_unless_changed
 from lake.core.storage import Storage
 from queries.exceptions import ManifestError, OutputFolderNotEmpty, TrainingSetError
-from queries.manifest import LAKE_FOLDER, MANIFEST_PATH, OLD_MANIFEST_NAME, Manifest
+from queries.manifest import LAKE_FOLDER, MANIFEST_PATH, OLD_MANIFEST_NAME, Manifest, unlisted
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -210,9 +210,12 @@ class RemoteFolder:
             )
 
     def intact(self, manifest: Manifest) -> bool:
-        """Every listed object is there with its recorded size and sha256."""
+        """Every listed object is there with its recorded size and sha256, and no other
+        object a loader of the prefix reads."""
         sizes = self.objects()
         if any(sizes.get(str(f["path"])) != int(f["bytes"]) for f in manifest.files):
+            return False
+        if unlisted(sizes, manifest):
             return False
         for entry in manifest.files:
             digest = hashlib.sha256()

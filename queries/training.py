@@ -105,6 +105,7 @@ from queries.manifest import (
     find_manifest,
     manifest_in,
     read_manifest,
+    unlisted,
     write_manifest,
 )
 from queries.outputs import RemoteFolder, is_remote
@@ -1087,9 +1088,17 @@ def _refuse_inside_another_set(
 
 
 def _intact(manifest: Manifest, out: Target) -> bool:
-    """Every listed file is there with its recorded size and sha256."""
+    """Every listed file is there with its recorded size and sha256, and no other file a
+    loader of the folder reads (a cache hit said the set was there while loaders read the
+    rows of a stray shard beside it)."""
     if isinstance(out, RemoteFolder):
         return out.intact(manifest)
+    try:
+        present = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()]
+    except OSError:
+        return False
+    if unlisted(present, manifest):
+        return False
     for entry in manifest.files:
         path = out / str(entry["path"])
         try:
