@@ -234,8 +234,12 @@ class RemoteFolder:
         Raises:
             OutputFolderNotEmpty: another writer holds the prefix, or wrote another set there.
         """
-        files = tuple(str(f["path"]) for f in manifest.files)
-        lease, dead = self._take(files)
+        files = _paths(manifest)
+        # The lease names every file this writer may leave behind, the previous set's it is
+        # about to delete too: a writer that dies half-way leaves nothing the next takes for
+        # foreign.
+        left = _paths(previous) if previous else ()
+        lease, dead = self._take(tuple(dict.fromkeys((*files, *left))))
         uploading = False
         try:
             current = self.read_manifest()
@@ -258,12 +262,14 @@ class RemoteFolder:
                         f"recorded version: write it to a new prefix."
                     )
                 previous = current
+                lease = self._renewed(
+                    lease, files=tuple(dict.fromkeys((*lease.files, *_paths(current))))
+                )
             uploading = True
             for relative in (MANIFEST_PATH, OLD_MANIFEST_NAME):
                 self._delete(relative)
-            new = set(files)
-            left = {str(f["path"]) for f in previous.files} if previous else set()
-            for relative in sorted((left | set(dead)) - new):
+            gone = {*(_paths(previous) if previous else ()), *dead} - set(files)
+            for relative in sorted(gone):
                 self._delete(relative)
             for relative in files:
                 lease = self._renewed(lease)
@@ -333,12 +339,16 @@ class RemoteFolder:
             raise self._busy(taker) if taker is not None else self._lost()
         return replace(mine, e_tag=e_tag), found.files if found is not None else ()
 
-    def _renewed(self, lease: _Lease) -> _Lease:
-        """The lease, renewed when a third of it has passed (by its ETag: a writer whose lease
-        expired and was taken over stops here)."""
-        if lease.expires - datetime.now(UTC) > timedelta(seconds=LEASE_SECONDS * 2 / 3):
+    def _renewed(self, lease: _Lease, *, files: tuple[str, ...] | None = None) -> _Lease:
+        """The lease, renewed when a third of it has passed, or naming ``files`` now (by its
+        ETag: a writer whose lease expired and was taken over stops here)."""
+        due = lease.expires - datetime.now(UTC) <= timedelta(seconds=LEASE_SECONDS * 2 / 3)
+        if not due and (files is None or files == lease.files):
             return lease
-        renewed = replace(_Lease.mine(lease.files, lease.since), writer=lease.writer)
+        renewed = replace(
+            _Lease.mine(lease.files if files is None else files, lease.since),
+            writer=lease.writer,
+        )
         e_tag = self._put_lease(renewed, lease.e_tag)
         if e_tag is None:
             raise self._lost()
@@ -368,6 +378,10 @@ class RemoteFolder:
     def _delete(self, relative: str) -> None:
         """Remove one of the lake's objects under the prefix (gone already is fine)."""
         delete(self.storage, self / relative)
+
+
+def _paths(manifest: Manifest) -> tuple[str, ...]:
+    return tuple(str(f["path"]) for f in manifest.files)
 
 
 __all__ = ["RemoteFolder", "is_remote"]
