@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,21 @@ MANIFEST_PATH = f"{LAKE_FOLDER}/{MANIFEST_NAME}"
 OLD_MANIFEST_NAME = "lake-manifest.json"
 """Where folders written before ``.lake/`` held it (still read, never written)."""
 FORMAT = "lake-training-set/1"
+
+
+def unlisted(relatives: Iterable[str], manifest: Manifest) -> list[str]:
+    """The files among ``relatives`` (paths relative to a set's folder) that loaders of the
+    folder read but ``manifest`` does not list: ``pandas.read_parquet(DIR)`` and
+    ``pyarrow.dataset`` read every file below it except those under a name starting with
+    ``.`` or ``_``. Such a file makes the folder another set than the one recorded."""
+    listed = {str(f["path"]) for f in manifest.files}
+    return sorted(
+        relative
+        for relative in relatives
+        if relative not in listed
+        and relative != OLD_MANIFEST_NAME
+        and not any(part.startswith((".", "_")) for part in relative.split("/"))
+    )
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,20 @@ was one (:meth:`Resolver.newer_commit_seen`). Either way the answer is of a vers
 the latest at a moment between the call and its return: on S3 the check's round trip then
 costs nothing beside the query's own time.
 
-A version's file list never changes, so snapshots are cached per process.
+A version's file list never changes, so snapshots are cached per process, each with the
+identity of the log entry it was read from (:func:`lake.delta.log.entry_identity`). A table
+deleted and made again at its location by another tool, with no more versions than the
+catalog recorded, makes no newer commit to see: a cached snapshot's entry is looked at again
+(a ``stat`` locally, every query; on S3 one HEAD, at most once every
+:data:`RECHECK_S3_SECONDS`, so a warm query still makes one request), and when it is another
+entry the location's cached snapshots and DuckDB's cached files go, and the log is read again
+(:func:`catalog.records.check_recorded` then refuses a version that is not the one recorded).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,12 +38,13 @@ from typing import TYPE_CHECKING
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TableInfo, VersionInfo, check_behind, check_recorded
-from lake.core.errors import TableLogGone, TableNotFound, VersionNotFound
+from lake.core.errors import TableLogGone, TableNotFound, VersionLogCleaned, VersionNotFound
 from lake.core.names import DEFAULT_NAMESPACE, TableName, TableVersion
 from lake.core.storage import Storage
-from lake.delta.log import CommitCheck, has_commit_after
+from lake.delta.log import CommitCheck, entry_identity, has_commit_after
 from lake.delta.snapshot import Snapshot
 from lake.delta.store import DeltaStore
+from queries import session
 from queries.exceptions import TimeTravelError, UnknownTable
 from queries.statement import TableReference, TimeTravel
 
@@ -43,7 +52,22 @@ if TYPE_CHECKING:
     from catalog.catalog import Catalog
 
 SNAPSHOT_CACHE_SIZE = 64
-_snapshots: OrderedDict[tuple[str, int, str, int], tuple[Snapshot, datetime]] = OrderedDict()
+RECHECK_S3_SECONDS = 60.0
+"""How long a long-lived process answers from a cached snapshot on S3 before it looks at its
+log entry again (a table made again at its location is seen within this)."""
+
+
+@dataclass
+class _Cached:
+    snapshot: Snapshot
+    committed_at: datetime
+    entry: str | None
+    """The log entry's identity when the snapshot was read (None: not known)."""
+    checked: float
+    """``time.monotonic()`` when the entry was last looked at."""
+
+
+_snapshots: OrderedDict[tuple[str, int, str, int], _Cached] = OrderedDict()
 _snapshots_lock = threading.Lock()
 
 
@@ -156,7 +180,7 @@ class Resolver:
                 existed, or the table has no version at all.
         """
         info, version = self.version(name, travel, where=where, evaluate=evaluate)
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         snapshot, committed_at = self._snapshot(info, store, version, name, where)
         return ResolvedTable(
             TableVersion(name, snapshot.version, committed_at, info.id), info, snapshot
@@ -173,7 +197,7 @@ class Resolver:
         info, pinned = resolved.info, resolved.pinned
         with _snapshots_lock:
             _snapshots.pop((self.catalog.url, info.id, info.location, pinned.version), None)
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         recorded = self.catalog.get_version(info, pinned.version)
         try:
             snapshot = store.snapshot(pinned.version)
@@ -219,7 +243,7 @@ class Resolver:
             info = self._tables[name]
             if info is None:
                 raise UnknownTable(f"Table {name}{where} does not exist. {self.known_phrase()}")
-        store = DeltaStore(info.location, self.storage)
+        store = DeltaStore(info.location, self.storage, name=str(info.name))
         if travel is None:
             info = self._current(name, info, store)
             if info.current_version is None:
@@ -336,24 +360,51 @@ class Resolver:
             found = _snapshots.get(key)
             if found is not None:
                 _snapshots.move_to_end(key)
-                return found
+        if found is not None and self._still_read(found, store, version, info.location):
+            return found.snapshot, found.committed_at
         recorded = self.catalog.get_version(info, version)
+        # Before the log is read: an entry written again meanwhile is seen as another next time.
+        entry = entry_identity(self.storage, store.uri, version)
         try:
             snapshot = store.snapshot(version)
         except TableNotFound as error:
             raise TableLogGone(table=str(name), recorded_through=info.current_version) from error
         except VersionNotFound as error:
             self._check_behind(store, recorded, name)
+            if isinstance(error, VersionLogCleaned):
+                raise TimeTravelError(
+                    f"Version {version} of {name}{where} can no longer be read: its writer "
+                    f"cleaned up the Delta log before version {error.oldest} (log retention); "
+                    f"{error.remedy}"
+                ) from error
             raise TimeTravelError(
                 f"Version {version} of {name}{where} cannot be read: its Delta log entry is "
-                f"gone ({error})."
+                f"gone; put it back from a backup, or read another version."
             ) from error
         check_recorded(snapshot, recorded, name)
         with _snapshots_lock:
-            _snapshots[key] = (snapshot, recorded.committed_at)
+            _snapshots[key] = _Cached(snapshot, recorded.committed_at, entry, time.monotonic())
             while len(_snapshots) > SNAPSHOT_CACHE_SIZE:
                 _snapshots.popitem(last=False)
         return snapshot, recorded.committed_at
+
+    def _still_read(self, cached: _Cached, store: DeltaStore, version: int, location: str) -> bool:
+        """Whether a cached snapshot's log entry is still the one it was read from (looked at
+        again when due, see the module docstring); when it is not, every cached snapshot of
+        the location and DuckDB's cached files are dropped."""
+        now = time.monotonic()
+        if cached.entry is None or (
+            store.uri.startswith("s3://") and now - cached.checked < RECHECK_S3_SECONDS
+        ):
+            return True
+        if entry_identity(self.storage, store.uri, version) == cached.entry:
+            cached.checked = now
+            return True
+        with _snapshots_lock:
+            for key in [k for k in _snapshots if k[2] == location]:
+                del _snapshots[key]
+        session.forget_lake_files(self.storage)
+        return False
 
 
 def _candidate(ref: TableReference) -> TableName | None:

@@ -189,6 +189,17 @@ def _database(storage: Storage, lake_files_only: bool) -> duckdb.DuckDBPyConnect
     return database
 
 
+def forget_lake_files(storage: Storage) -> None:
+    """Drop what the lake's trusting database cached of lake tables' files (footers, data
+    blocks): another table was made at a table's location, whose files may have the old ones'
+    names (another tool's ``part-00000-...``). The next statement gets a new database;
+    statements running on the old one finish on it, and it is freed after them."""
+    with _shared_lock:
+        database = _shared.get(storage, {}).pop(True, None)
+        if database is not None:
+            _idle.pop(database, None)
+
+
 def close_shared(storage: Storage) -> None:
     """Close the lake's shared databases now (they are otherwise freed with its ``Storage``)."""
     with _shared_lock:

@@ -105,6 +105,7 @@ from queries.manifest import (
     find_manifest,
     manifest_in,
     read_manifest,
+    unlisted,
     write_manifest,
 )
 from queries.outputs import RemoteFolder, is_remote
@@ -742,7 +743,7 @@ def materialize(
                 catalog.finish_run(run_id, status="failed", error=_message(error))
                 raise
             failpoint("materialize_registered")
-            _install(out, staging, previous, manifest)
+            manifest = _install(out, staging, previous, manifest)
             catalog.finish_run(
                 run_id,
                 status="completed",
@@ -860,7 +861,7 @@ def rebuild(
                     },
                 }
             )
-            _install(out, staging, previous, rebuilt)
+            rebuilt = _install(out, staging, previous, rebuilt)
             catalog.finish_run(
                 run_id,
                 status="completed",
@@ -1087,9 +1088,17 @@ def _refuse_inside_another_set(
 
 
 def _intact(manifest: Manifest, out: Target) -> bool:
-    """Every listed file is there with its recorded size and sha256."""
+    """Every listed file is there with its recorded size and sha256, and no other file a
+    loader of the folder reads (a cache hit said the set was there while loaders read the
+    rows of a stray shard beside it)."""
     if isinstance(out, RemoteFolder):
         return out.intact(manifest)
+    try:
+        present = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()]
+    except OSError:
+        return False
+    if unlisted(present, manifest):
+        return False
     for entry in manifest.files:
         path = out / str(entry["path"])
         try:
@@ -1208,19 +1217,21 @@ def _clear_folder(out: Path, previous: Manifest | None) -> Path:
     return staging
 
 
-def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Manifest) -> None:
+def _install(out: Target, staging: Path, previous: Manifest | None, manifest: Manifest) -> Manifest:
     """Replace the folder's training set with the staged one; the manifest goes last, so a
     folder with a manifest always holds the files it lists. The journal names the files
-    being moved in, so a writer dying half-way leaves nothing the next one takes for foreign."""
+    being moved in, so a writer dying half-way leaves nothing the next one takes for foreign.
+    The manifest the folder then holds: on S3, another writer's when it finished the same
+    set first (:meth:`RemoteFolder.install`)."""
     if isinstance(out, RemoteFolder):
-        out.install(staging, previous, manifest)
-        return
+        return out.install(staging, previous, manifest)
     with _folder_lock(out, wait=True):
         # Another writer of the same version may have installed since this one looked: its
         # files go, or those its manifest lists and this one does not would stay as extra
         # shards that loaders read.
         current = _existing_manifest(out)
         _install_locked(out, staging, current or previous, manifest)
+    return manifest
 
 
 def _install_locked(

@@ -166,7 +166,7 @@ def ingest_db(
                     f"Table {name} holds {info.kind} data, not database extracts; extract into "
                     "another table."
                 )
-            sync_table(catalog, DeltaStore(info.location, storage), info)
+            sync_table(catalog, DeltaStore(info.location, storage, name=str(info.name)), info)
             stored = catalog.watermark(info)
             if stored is not None:
                 column, value = stored

@@ -155,6 +155,35 @@ class VersionNotFound(LakeError):
     """The requested version of a table does not exist, or no longer exists."""
 
 
+class VersionLogCleaned(VersionNotFound):
+    """The version's log entry is gone: its writer cleaned up the Delta log before the oldest
+    version the log can still rebuild (another engine's log retention). Built naming the
+    table's location; :meth:`of_table` names the table (what a user knows it by)."""
+
+    def __init__(self, *, where: str, version: int, oldest: int, latest: int) -> None:
+        self.where, self.version, self.oldest, self.latest = where, version, oldest, latest
+        super().__init__(
+            f"Version {version} of {where} can no longer be read: its writer cleaned up the "
+            f"Delta log before version {oldest} (log retention); {self.remedy}"
+        )
+
+    @property
+    def remedy(self) -> str:
+        """What to do, as the sentence's end."""
+        readable = (
+            f"only version {self.latest} can be read: read it"
+            if self.oldest == self.latest
+            else f"versions {self.oldest} to {self.latest} can be read: read one of those"
+        )
+        return f"{readable}, or put the cleaned-up log entries back from a backup."
+
+    def of_table(self, table: str) -> VersionLogCleaned:
+        """The same refusal naming the table ``table`` instead of its location."""
+        return VersionLogCleaned(
+            where=table, version=self.version, oldest=self.oldest, latest=self.latest
+        )
+
+
 class VersionVacuumed(VersionNotFound):
     """The version existed, but its data files were removed by vacuum."""
 
@@ -174,6 +203,12 @@ class TypeNotStorable(SchemaConflict):
 class UnsupportedTableFeature(LakeError):
     """A Delta table (written by another engine) uses a feature the lake cannot read
     correctly, so it refuses rather than return wrong rows."""
+
+
+class PartitionValueInvalid(LakeError):
+    """A Delta log gives a file a partition value that is not a value of its column's type
+    (the protocol's text of one): the engine that wrote the entry broke the protocol, and no
+    reader can open that version."""
 
 
 class ExternalTable(LakeError):

@@ -24,7 +24,8 @@ points, in the order a write reaches them:
 * ``training_set_location_checked``: inside the transaction that registers a training set,
   its output folder found free, the version not yet inserted (``catalog.registry``);
 * ``materialize_registered``: registered in the catalog, files not yet moved into place;
-* ``materialize_install``: shards moved into the output folder, the manifest not yet written.
+* ``materialize_install``: shards moved into the output folder (on S3: uploaded, the prefix's
+  lease held), the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
   lease, and is about to delete files.
 * ``files_listed``: ``lake ingest files`` has listed the files and read none of them.

@@ -182,6 +182,31 @@ def exists(storage: Storage, path: str) -> bool:
     return True
 
 
+def identity(storage: Storage, path: str) -> str | None:
+    """The ETag of the object at ``path`` (one HEAD), None when there is none: an object
+    written again under the same key has another.
+
+    Raises:
+        OSError: the request failed (the server's own words).
+    """
+    if _forked():
+        fs, at = _arrow(storage, path)
+        info = fs.get_file_info(at)
+        return None if info.size is None else f"{info.size}:{info.mtime_ns}"
+    import obstore
+
+    bucket, key = s3_key(path)
+    try:
+        found = obstore.head(client(storage, bucket), key)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - obstore's own errors
+        raise OSError(str(error)) from error
+    return str(found.get("e_tag") or f"{found.get('size')}:{found.get('last_modified')}")
+
+
 def put(storage: Storage, path: str, body: bytes) -> None:
     """Write ``body`` at ``path`` in one PUT.
 
@@ -230,6 +255,78 @@ def put_if_absent(storage: Storage, path: str, body: bytes) -> bool:
     except Exception as error:  # noqa: BLE001 - obstore's own errors
         raise OSError(str(error)) from error
     return True
+
+
+def get_tagged(storage: Storage, path: str) -> tuple[bytes, str | None]:
+    """The bytes of the object at ``path`` and its ETag (one GET), for a later
+    :func:`put_unless_changed`.
+
+    Raises:
+        FileNotFoundError: there is none.
+        OSError: the request failed, or this process was forked after obstore started.
+    """
+    if _forked():
+        raise OSError(
+            "a process forked after the lake used S3 cannot make a conditional write there; "
+            "start it with the spawn or forkserver method"
+        )
+    import obstore
+
+    bucket, key = s3_key(path)
+    try:
+        found = obstore.get(client(storage, bucket), key)
+        return found.bytes().to_bytes(), found.meta.get("e_tag")
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - obstore's own errors
+        raise OSError(str(error)) from error
+
+
+def put_unless_changed(
+    storage: Storage, path: str, body: bytes, *, e_tag: str | None
+) -> str | None:
+    """Write ``body`` at ``path`` only if the object there is still the one whose ETag is
+    ``e_tag`` (``If-Match``), or, with ``e_tag`` None, only if there is none (``If-None-Match:
+    *``): the new object's ETag, or None when the server refused (412, or the object is gone).
+
+    Raises:
+        OSError: the request failed otherwise, or this process was forked after obstore
+            started.
+    """
+    if _forked():
+        raise OSError(
+            "a process forked after the lake used S3 cannot make a conditional write there; "
+            "start it with the spawn or forkserver method"
+        )
+    import obstore
+    from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
+
+    bucket, key = s3_key(path)
+    try:
+        written = obstore.put(
+            client(storage, bucket), key, body, mode="create" if e_tag is None else {"e_tag": e_tag}
+        )
+    except (AlreadyExistsError, PreconditionError, NotFoundError, FileNotFoundError):
+        return None
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - obstore's own errors
+        raise OSError(str(error)) from error
+    return written.get("e_tag")
+
+
+def delete_unless_changed(storage: Storage, path: str, *, e_tag: str) -> bool:
+    """Delete the object at ``path`` only if it is still the one whose ETag is ``e_tag``;
+    False when the server refused (another write replaced it) or it is gone.
+
+    Raises:
+        StorageError: the request failed otherwise.
+    """
+    bucket, key = s3_key(path)
+    try:
+        return s3_keys.delete_if_unchanged(storage, bucket, key, e_tag)
+    except Exception as error:  # noqa: BLE001 - botocore's own errors
+        raise storage.translate(error, path) from error
 
 
 # -- both --------------------------------------------------------------------------------------
@@ -318,10 +415,14 @@ __all__ = [
     "client",
     "delete",
     "delete_tree",
+    "delete_unless_changed",
     "exists",
     "get",
+    "get_tagged",
+    "identity",
     "put",
     "put_if_absent",
+    "put_unless_changed",
     "s3_key",
     "send",
 ]

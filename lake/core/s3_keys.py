@@ -113,6 +113,26 @@ def delete_keys(storage: Storage, bucket: str, keys: Sequence[str]) -> None:
             )
 
 
+def delete_if_unchanged(storage: Storage, bucket: str, key: str, e_tag: str) -> bool:
+    """Delete ``key`` only if it is still the object whose ETag is ``e_tag`` (``If-Match``,
+    which obstore's delete cannot send); False when the server refused (412) or it is gone.
+
+    Raises:
+        botocore.exceptions.ClientError: the server refused otherwise.
+        botocore.exceptions.BotoCoreError: the request failed (after botocore's retries).
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        _client(storage).delete_object(Bucket=bucket, Key=key, IfMatch=e_tag)
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status in (404, 412):
+            return False
+        raise
+    return True
+
+
 def _client(storage: Storage) -> BaseClient:
     """One client per S3 settings and process (making one costs more than a request)."""
     key = (storage.config.s3, os.getpid())

@@ -125,6 +125,30 @@ def has_entry(storage: Storage, table_uri: str, version: int) -> bool:
         raise storage.translate(error, table_uri) from error
 
 
+def entry_identity(storage: Storage, table_uri: str, version: int) -> str | None:
+    """What tells the log entry of ``version`` from another written under its name (a table
+    deleted and made again at its location): on S3 its ETag (one HEAD), locally its size,
+    modification time and inode (a ``stat``). None when there is no such entry.
+
+    Raises:
+        StorageError: the warehouse could not be read.
+    """
+    name = entry_name(version)
+    local = _local_folder(table_uri)
+    if local is not None:
+        try:
+            found = os.stat(os.path.join(local, name))
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise storage.translate(error, table_uri) from error
+        return f"{found.st_size}:{found.st_mtime_ns}:{found.st_ino}"
+    try:
+        return objects.identity(storage, f"{table_uri.rstrip('/')}/{name}")
+    except OSError as error:
+        raise storage.translate(error, table_uri) from error
+
+
 def read_entry(storage: Storage, table_uri: str, version: int) -> bytes:
     """The log entry (commit file) of ``version``: a local one with plain file reads (pyarrow's
     filesystem costs a small query a tenth of its start-up), on S3 one GET
@@ -151,4 +175,11 @@ def _local_folder(table_uri: str) -> str | None:
     return urlsplit(table_uri).path if table_uri.startswith("file://") else table_uri
 
 
-__all__ = ["CommitCheck", "entry_name", "has_commit_after", "has_entry", "read_entry"]
+__all__ = [
+    "CommitCheck",
+    "entry_identity",
+    "entry_name",
+    "has_commit_after",
+    "has_entry",
+    "read_entry",
+]

@@ -34,11 +34,13 @@ from lake.core.errors import (
     CommitConflict,
     CommitInDoubt,
     LakeError,
+    PartitionValueInvalid,
     SchemaConflict,
     StorageError,
     TableNotFound,
     UnsupportedLocation,
     UnsupportedTableFeature,
+    VersionLogCleaned,
     VersionNotFound,
     VersionVacuumed,
 )
@@ -197,8 +199,10 @@ def _kept() -> dict[tuple[object, ...], deltalake.DeltaTable]:
 class DeltaStore:
     """A Delta table at one location of the warehouse."""
 
-    def __init__(self, uri: str, storage: Storage) -> None:
-        """
+    def __init__(self, uri: str, storage: Storage, *, name: str | None = None) -> None:
+        """``name``: the table's name in the catalog, for errors that a user must act on
+        (its location otherwise).
+
         Raises:
             UnsupportedLocation: deltalake would read another folder than the lake's other
                 readers (a table registered before such locations were refused, see
@@ -213,6 +217,7 @@ class DeltaStore:
             )
         self.uri = uri
         self.storage = storage
+        self.name = name
         self._key = (uri, tuple(sorted(storage.delta_options().items())))
         self._absent: int | None = None
         """A version :meth:`has_version` just found missing (see there)."""
@@ -457,11 +462,7 @@ class DeltaStore:
             return VersionNotFound(
                 f"Version {version} of {self.uri} does not exist; the latest is {latest}."
             )
-        return VersionNotFound(
-            f"Version {version} of {self.uri} can no longer be read: its writer cleaned up the "
-            f"Delta log before version {oldest} (log retention); versions {oldest} to {latest} "
-            f"can be read."
-        )
+        return VersionLogCleaned(where=self.uri, version=version, oldest=oldest, latest=latest)
 
     def check_readable(self, dt: deltalake.DeltaTable | None = None) -> None:
         """Refuse a table version whose files cannot be read as plain Parquet without
@@ -2407,6 +2408,9 @@ class DeltaStore:
                 f"({unreadable.group(1).strip().rstrip('.')[:200]}): read it with an engine "
                 "that supports it."
             )
+        unparsed = _UNPARSED_PARTITION.search(str(error))
+        if unparsed:
+            return self._invalid_partition_value(unparsed["value"], unparsed["type"])
         damaged = re.search(r"Json error: ([^\n]*)", str(error))
         if damaged:
             # delta-rs names neither the entry nor the line, only what it met.
@@ -2429,6 +2433,51 @@ class DeltaStore:
                 f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
             )
         return self.storage.translate(error, f"{doing} {self.uri}")
+
+    def _invalid_partition_value(self, value: str, kind: str) -> PartitionValueInvalid:
+        """The refusal of a log that gives a file a partition value delta-rs cannot parse as
+        its column's type, naming the file, its version and the column: delta-rs names only
+        the value, found again here in the log's commit files (newest first)."""
+        table = f"table {self.name}" if self.name else f"the Delta table at {self.uri}"
+        found = self._find_partition_value(value)
+        if found is None:
+            return PartitionValueInvalid(
+                f"The Delta log of {table} gives a file the partition value {value!r}, which is "
+                f"not a {kind}: the engine that wrote it broke the Delta protocol; correct the "
+                f"value in that log entry, or rewrite the file with that engine."
+            )
+        version, path, column = found
+        return PartitionValueInvalid(
+            f"Version {version} of {table} gives the file {path} the partition value {value!r} "
+            f"in column {column}, which is not a {kind}: the engine that wrote it broke the "
+            f"Delta protocol; correct the value in {entry_name(version)}, or rewrite the file "
+            f"with that engine."
+        )
+
+    def _find_partition_value(self, value: str) -> tuple[int, str, str] | None:
+        """(version, file, column) of the newest add action in the log's commit files whose
+        partition value is ``value``; None when none holds it (only a checkpoint does)."""
+        import pyarrow.fs as pafs
+
+        fs, base = self.storage.filesystem_for(self.uri)
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(f"{base.rstrip('/')}/_delta_log"))
+            commits, _ = _log_entries(info.base_name for info in infos)
+            for version in sorted(commits, reverse=True)[:_LOOKED_AT_ENTRIES]:
+                for line in read_entry(self.storage, self.uri, version).splitlines():
+                    add = json.loads(line).get("add") if line.strip() else None
+                    for column, text in ((add or {}).get("partitionValues") or {}).items():
+                        if text == value:
+                            return version, unquote(str(add["path"])), column
+        except (OSError, ValueError):
+            return None  # the refusal then names the value alone
+        return None
+
+
+_UNPARSED_PARTITION = re.compile(r"Failed to parse value '(?P<value>.*)' as '(?P<type>\w+)'")
+"""delta-rs' words for a partition value that is no value of its column's type."""
+_LOOKED_AT_ENTRIES = 1000
+"""The newest commit files searched for the file that holds such a value."""
 
 
 class _Raced(Exception):

@@ -219,8 +219,13 @@ class Lake:
             return TableDescription(
                 info, None, None, notes=("The table has no committed version yet.",)
             )
+        from lake.core.errors import VersionLogCleaned
+
         recorded = self.catalog.get_version(info, wanted)
-        snapshot = self.delta(info).snapshot(wanted)
+        try:
+            snapshot = self.delta(info).snapshot(wanted)
+        except VersionLogCleaned as error:
+            raise error.of_table(str(info.name)) from error
         from catalog.records import check_recorded
 
         check_recorded(snapshot, recorded, info.name)
@@ -761,7 +766,7 @@ class Lake:
     def delta(self, info: TableInfo) -> DeltaStore:
         from lake.delta.store import DeltaStore
 
-        return DeltaStore(info.location, self.storage)
+        return DeltaStore(info.location, self.storage, name=str(info.name))
 
 
 def connect(

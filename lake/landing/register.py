@@ -79,7 +79,7 @@ def register_table(
         raise UnsupportedLocation(
             f"The location {uri} {what}; move the table to a location without {avoid}."
         )
-    store = DeltaStore(uri, storage)
+    store = DeltaStore(uri, storage, name=str(name))
     if not store.exists():
         raise TableNotFound(
             f"No Delta table at {uri}: give the folder (or s3:// prefix) that holds its _delta_log."

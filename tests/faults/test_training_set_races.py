@@ -4,13 +4,21 @@ got there second is refused, and the folder ends holding exactly the recorded se
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pytest
 
 from catalog.exceptions import TrainingSetLocationTaken
 from queries.exceptions import OutputFolderNotEmpty
 from queries.manifest import MANIFEST_PATH, read_manifest
-from tests.faults.conftest import assert_one_line_error, child_env, lake_argv, stopped_child
+from tests.faults.conftest import (
+    assert_one_line_error,
+    child_env,
+    lake_argv,
+    run_lake,
+    stopped_child,
+)
 
 TABLE = "race.t"
 
@@ -124,3 +132,177 @@ def test_a_second_writer_of_the_same_set_never_deletes_the_files_a_live_writer_i
     assert (held.name, held.version) == ("first", 1)
     assert _intact(held, out), "the manifest names files the folder does not hold as listed"
     assert done.returncode == 0, done.stderr
+
+
+# -- an S3 prefix: no flock there; a lease object written put-if-absent instead --------------
+
+
+@pytest.fixture
+def s3_out(backend, s3_server, monkeypatch):
+    """A fresh ``s3://`` prefix for the set, on the loopback S3 server whatever the warehouse
+    (this process and the children it starts can write there); the server's client."""
+    import uuid
+
+    if s3_server is None:
+        pytest.skip("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    backend.env.update(s3_server.env())
+    prefix = f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}/set"
+    return prefix, s3_server
+
+
+def _s3_objects(s3_server, prefix: str) -> dict[str, bytes]:
+    client = s3_server.client()
+    key = prefix.split("/", 3)[3]
+    listed = client.list_objects_v2(Bucket=s3_server.bucket, Prefix=key + "/").get("Contents", [])
+    return {
+        o["Key"][len(key) + 1 :]: client.get_object(Bucket=s3_server.bucket, Key=o["Key"])[
+            "Body"
+        ].read()
+        for o in listed
+    }
+
+
+def _rows_a_loader_reads(s3_server, prefix: str) -> list[int]:
+    """The rows of every Parquet object under the prefix, as a loader of the prefix reads them."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    return sorted(
+        n
+        for name, body in _s3_objects(s3_server, prefix).items()
+        if name.endswith(".parquet")
+        for n in pq.read_table(io.BytesIO(body)).column("n").to_pylist()
+    )
+
+
+def _remote_manifest(s3_server, prefix: str):
+    from queries.manifest import Manifest
+
+    body = _s3_objects(s3_server, prefix)[MANIFEST_PATH]
+    return Manifest.from_json(json.loads(body), where=prefix)
+
+
+def _remote_intact(s3_server, prefix: str, manifest) -> bool:
+    import hashlib
+
+    held = _s3_objects(s3_server, prefix)
+    return all(
+        hashlib.sha256(held.get(str(f["path"]), b"")).hexdigest() == f["sha256"]
+        for f in manifest.files
+    )
+
+
+@pytest.mark.timeout(300)
+def test_a_second_writer_of_the_same_set_on_s3_leaves_the_prefix_holding_one_manifests_files(
+    backend, s3_out, lk
+):
+    """first@1 is registered at the prefix, its shards not yet uploaded; the same set (in
+    other shards) is written there meanwhile and finishes. The first then uploaded its one
+    shard over the second's first, left the second's other shards (a loader read 5 rows of
+    3) and wrote its manifest over the second's: the files the second reported changed."""
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    env = child_env(backend, LAKE_FAILPOINT="materialize_registered:stop")
+    with stopped_child(_materialize_argv("first", prefix), env) as resume:
+        second = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix, shard_rows=1)
+        reported = {f.path: f.sha256 for f in second.files}
+        done = resume()
+    assert done.returncode == 0, done.stderr
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
+    held = _remote_manifest(s3_server, prefix)
+    assert (held.name, held.version) == ("first", 1)
+    assert _remote_intact(s3_server, prefix, held)
+    # The set the second writer reported is the one the prefix holds.
+    assert {str(f["path"]): f["sha256"] for f in held.files} == reported
+
+
+@pytest.mark.timeout(300)
+def test_a_writer_of_a_set_on_s3_is_refused_in_one_sentence_while_another_uploads(
+    backend, s3_out, lk
+):
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    env = child_env(backend, LAKE_FAILPOINT="materialize_install:stop")
+    with stopped_child(_materialize_argv("first", prefix), env) as resume:
+        with pytest.raises(OutputFolderNotEmpty, match=r"Another writer .* run this again once"):
+            lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix, shard_rows=1)
+        done = resume()
+    assert done.returncode == 0, done.stderr
+    held = _remote_manifest(s3_server, prefix)
+    assert (held.name, held.version, held.row_count) == ("first", 1, 3)
+    assert _remote_intact(s3_server, prefix, held)
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
+
+
+@pytest.mark.timeout(300)
+def test_a_writer_that_died_uploading_a_set_on_s3_does_not_block_its_prefix(backend, s3_out, lk):
+    """Killed with its shard uploaded and no manifest: the next writer took the dead one's
+    shard for an object that is not the lake's and refused the prefix for ever."""
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    died = run_lake(
+        backend, *_materialize_argv("first", prefix)[3:], LAKE_FAILPOINT="materialize_install"
+    )
+    assert died.returncode == -9, died.stderr
+    assert MANIFEST_PATH not in _s3_objects(s3_server, prefix)
+    again = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix, shard_rows=2)
+    assert (again.version, again.row_count) == (1, 3)
+    held = _remote_manifest(s3_server, prefix)
+    assert _remote_intact(s3_server, prefix, held)
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
+
+
+def _put_lease(s3_server, prefix: str, *, host: str, expires: str, files: list[str]) -> None:
+    """A lease as another machine's writer leaves it (``.lake/writer.json``), and the file it
+    was uploading."""
+    key = prefix.split("/", 3)[3]
+    client = s3_server.client()
+    lease = {
+        "writer": "0" * 32,
+        "host": host,
+        "pid": 4242,
+        "since": "2026-12-07T09:00:00+00:00",
+        "expires": expires,
+        "files": files,
+    }
+    client.put_object(
+        Bucket=s3_server.bucket, Key=f"{key}/.lake/writer.json", Body=json.dumps(lease)
+    )
+    for name in files:
+        client.put_object(Bucket=s3_server.bucket, Key=f"{key}/{name}", Body=b"half a shard")
+
+
+@pytest.mark.timeout(300)
+def test_a_writer_on_another_host_holds_an_s3_prefix_until_its_lease_expires(backend, s3_out, lk):
+    from datetime import UTC, datetime, timedelta
+
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
+    _put_lease(s3_server, prefix, host="elsewhere", expires=later, files=["part-00007.parquet"])
+    with pytest.raises(
+        OutputFolderNotEmpty,
+        match=r"Another writer \(process 4242 on elsewhere, since .*\) is writing .* until "
+        + later.replace("+", r"\+"),
+    ):
+        lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
+    assert sorted(_s3_objects(s3_server, prefix)) == [".lake/writer.json", "part-00007.parquet"]
+
+
+@pytest.mark.timeout(300)
+def test_an_expired_lease_of_a_writer_on_another_host_is_taken_over_and_its_files_cleared(
+    backend, s3_out, lk
+):
+    from datetime import UTC, datetime, timedelta
+
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    gone = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
+    _put_lease(s3_server, prefix, host="elsewhere", expires=gone, files=["part-00007.parquet"])
+    done = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
+    assert (done.status, done.row_count) == ("materialized", 3)
+    assert sorted(_s3_objects(s3_server, prefix)) == [MANIFEST_PATH, "part-00000.parquet"]
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]

@@ -9,6 +9,7 @@ written after the Delta protocol where deltalake writes no such thing).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from lake.core.errors import (
     ExternalTable,
+    PartitionValueInvalid,
     StorageError,
     TableExists,
     TableNotFound,
@@ -895,3 +897,78 @@ def test_a_commit_raising_the_protocol_past_the_reader_is_refused_as_unsupported
             read()
         message = str(raised.value)
         assert uri in message and message.count(". ") == 0 and message.endswith(".")
+
+
+def test_a_recorded_version_whose_log_entry_was_cleaned_up_is_refused_naming_the_table(
+    lk, where, cli
+):
+    """Recorded while the log held it, then cleaned up by the writer's log retention: the
+    refusal named the table's storage location ("Version 2 of s3://bucket/... can no longer
+    be read"), and said nothing of what to do."""
+    uri, options = where("retained")
+    for i in range(6):
+        write_deltalake(uri, pa.table({"id": [i]}), mode="append", storage_options=options)
+    lk.register_table("ext.retained", uri)
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    external.remove_log_entries(uri, options, [f"{v:020d}.json" for v in range(5)])
+
+    said = (
+        r"Version 2 of ext\.retained.* can no longer be read: its writer cleaned up the Delta "
+        r"log before version 5 \(log retention\); only version 5 can be read: read it, or put "
+        r"the cleaned-up log entries back from a backup\.$"
+    )
+    with pytest.raises(TimeTravelError, match=said) as refused:
+        lk.sql("SELECT * FROM ext.retained VERSION AS OF 2")
+    assert uri not in str(refused.value)
+    with pytest.raises(VersionNotFound, match=said) as refused:
+        lk.describe("ext.retained@2")
+    assert uri not in str(refused.value)
+    for argv in (
+        ("sql", "SELECT * FROM ext.retained VERSION AS OF 2"),
+        ("describe", "ext.retained@2"),
+    ):
+        result = cli(*argv)
+        assert result.exit_code == 1 and uri not in result.stderr, result.stderr
+        assert re.search(said, result.stderr.strip().removeprefix("error: ")), result.stderr
+    assert lk.sql("SELECT count(*) AS n FROM ext.retained VERSION AS OF 5").rows() == [{"n": 6}]
+
+
+def test_a_partition_value_that_is_no_value_of_its_column_is_refused_naming_the_file(
+    lk, where, cli
+):
+    """Another engine's commit gives a file of an integer partition column the value 'nine':
+    the refusal was "Storage failed for reading the log of <location>: Kernel error: Failed to
+    parse value 'nine' as 'long'", naming neither the table, the file nor the column."""
+    uri, options = where("badpart")
+    write_deltalake(
+        uri, pa.table({"id": [1, 2], "n": [7, 8]}), partition_by=["n"], storage_options=options
+    )
+    lk.register_table("ext.badpart", uri)
+    write_deltalake(uri, pa.table({"id": [3], "n": [9]}), mode="append", storage_options=options)
+    [added] = [a["add"] for a in external.read_log_entry(uri, options, 1) if "add" in a]
+
+    def spelled_nine(action: dict) -> dict:
+        if "add" in action:
+            action["add"]["partitionValues"]["n"] = "nine"
+        return action
+
+    external.rewrite_log_entry(uri, options, 1, spelled_nine)
+
+    said = (
+        rf"^Version 1 of table ext\.{{name}} gives the file {re.escape(added['path'])} the "
+        r"partition value 'nine' in column n, which is not a long: the engine that wrote it "
+        r"broke the Delta protocol; correct the value in _delta_log/00000000000000000001\.json, "
+        r"or rewrite the file with that engine\.$"
+    )
+    with pytest.raises(PartitionValueInvalid, match=said.format(name="badpart")):
+        lk.sql("SELECT count(*) AS n FROM ext.badpart")
+    result = cli("sql", "SELECT count(*) AS n FROM ext.badpart")
+    assert result.exit_code == 1
+    assert re.search(said.format(name="badpart"), result.stderr.removeprefix("error: ").strip())
+    with pytest.raises(PartitionValueInvalid, match=said.format(name="badpart")):
+        lk.history("ext.badpart")
+    assert lk.sql("SELECT count(*) AS n FROM ext.badpart VERSION AS OF 0").rows() == [{"n": 2}]
+    # Registered under another name: refused the same way, nothing recorded.
+    with pytest.raises(PartitionValueInvalid, match=said.format(name="copy")):
+        lk.register_table("ext.copy", uri)
+    assert [str(t.name) for t in lk.tables()] == ["ext.badpart"]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -1382,3 +1383,43 @@ def test_a_struct_field_named_like_a_refused_type_is_not_refused(lk):
     assert lk.sql(sql).table.to_pylist() == [
         {"id": 1, "s": {"bit": 1, "time with time zone": 2, "bignum": 3}}
     ]
+
+
+def test_a_cache_hit_is_refused_when_a_stray_shard_lies_beside_the_set(
+    backend, s3_server, tmp_path, monkeypatch
+):
+    """A shard the manifest does not list, copied into the folder or prefix: materialize
+    said "cached" (200 rows, every listed file intact) while every loader of the folder read
+    400 rows."""
+    import uuid
+
+    import lake
+
+    if s3_server is None:
+        unavailable("the loopback S3 server (moto) could not start")
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    prefix = f"s3://{s3_server.bucket}/training-{uuid.uuid4().hex[:8]}/churn"
+    key = prefix.split("/", 3)[3]
+    folder = tmp_path / "churn"
+    s3 = s3_server.client()
+    with lake.connect() as lk:
+        _fill(lk)
+        made = lk.materialize("churn", sql=SQL, out=prefix)
+        lk.materialize("churn", sql=SQL, out=folder)
+        shard = s3.get_object(Bucket=s3_server.bucket, Key=f"{key}/part-00000.parquet")
+        s3.put_object(
+            Bucket=s3_server.bucket, Key=f"{key}/old/part-00000.parquet", Body=shard["Body"].read()
+        )
+        (folder / "old").mkdir()
+        shutil.copy(folder / "part-00000.parquet", folder / "old" / "part-00000.parquet")
+        assert pq.read_table(folder).num_rows == 2 * made.row_count  # what a loader reads
+        for out in (prefix, folder):
+            with pytest.raises(
+                OutputFolderNotEmpty, match=r"not a training set's \(old(/part-00000\.parquet)?\)"
+            ):
+                lk.materialize("churn", sql=SQL, out=out)
+        # Loaders skip names starting with '.' or '_': such a file changes nothing.
+        (folder / "old" / "part-00000.parquet").rename(folder / "_old.parquet")
+        (folder / "old").rmdir()
+        assert lk.materialize("churn", sql=SQL, out=folder).status == "cached"
