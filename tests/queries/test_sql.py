@@ -1170,6 +1170,46 @@ def test_infinite_and_bc_dates_are_answered_as_duckdb_writes_them_in_every_outpu
     assert "-infinity" in table.stdout and "0044-03-15 (BC)" in table.stdout
 
 
+def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_output(
+    web_logs, logs_cli
+):
+    """A TIMESTAMP_NS column crashed lake sql's JSON, CSV and table with a TypeError
+    traceback (its bounds check overflowed int64); a TIME_NS lost its last three digits in
+    JSON and the table (10:00:00.123456789 as 10:00:00.123456) while the CSV kept them; a
+    union's FLOAT and TIME members were widened and wrapped (0.1 as 0.10000000149011612,
+    24:00:00 as 00:00:00) in every output; an unnamed struct (ROW(1, 2): two fields named
+    "") crashed every output with a ValueError traceback. Values are answered as DuckDB
+    holds them; repeated field names get a suffix, as repeated column names do."""
+    sql = (
+        "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, "
+        "'1900-01-01 10:00:00.000000001'::TIMESTAMP_NS AS early, "
+        "'10:00:00.123456789'::TIME_NS AS t, union_value(f := 0.1::FLOAT) AS u, "
+        "union_value(e := '24:00:00'::TIME) AS ue, ROW(1, 'x') AS r "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json")
+    assert document.exit_code == 0, document.stderr
+    assert document.json()["rows"] == [
+        {
+            "tn": "2024-01-01T10:00:00.123456789", "early": "1900-01-01T10:00:00.000000001",
+            "t": "10:00:00.123456789", "u": 0.1, "ue": "24:00:00", "r": {"": 1, "_2": "x"},
+        }
+    ]  # fmt: skip
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines()[1] == (
+        "2024-01-01 10:00:00.123456789,1900-01-01 10:00:00.000000001,10:00:00.123456789,"
+        '"0.1","24:00:00","{"""":1,""_2"":""x""}"'
+    )
+    narrow = (  # few columns, so the table does not fold the text
+        "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, ROW(1, 2) AS r "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    table = logs_cli("sql", narrow)
+    assert table.exit_code == 0, table.stderr
+    assert "2024-01-01T10:00:00.123456789" in table.stdout and '{"":1,"_2":2}' in table.stdout
+
+
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):
     """A DECIMAL(18,10) 0.0000001000 was answered in JSON as "1.000E-7" and a zero as
     "0E-10" (Python's text of a Decimal), where the CSV and DuckDB say 0.0000001000 and

@@ -239,6 +239,25 @@ def test_sql_over_http_answers_infinite_and_bc_dates_as_duckdb_writes_them(servi
     assert json.loads(answer.text) == {"d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity"}
 
 
+def test_sql_over_http_answers_nanoseconds_and_unnamed_structs_whole(service):
+    """A TIMESTAMP_NS or ROW(1, 2) column was answered 200 and then the connection was cut
+    with no row (the conversion failed after the status was sent)."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={
+            "sql": "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, "
+            "'10:00:00.123456789'::TIME_NS AS t, ROW(1, 2) AS r FROM web.clicks LIMIT 1"
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {
+        "tn": "2024-01-01T10:00:00.123456789",
+        "t": "10:00:00.123456789",
+        "r": {"": 1, "_2": 2},
+    }
+
+
 def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
     event = {
         "eventType": "START",
