@@ -989,6 +989,13 @@ def sql(
             threads=threads,
         )
     write_result(result, format=output.value, out=out)
+    if result.truncated and output is not SqlOutput.table:  # the table says so itself
+        # a CSV or Parquet file holds no room to say it was cut, and a program reading JSON
+        # may not look: read-only answers are cut at query.max_bytes (100 MiB) by default
+        sys.stderr.write(
+            f"lake sql: the answer holds only its first {result.num_rows:,} rows: the row or "
+            "byte limit was reached (--max-rows, --max-bytes, [query] max_bytes).\n"
+        )
     if explain:
         print_scans(result)
 

@@ -1058,6 +1058,23 @@ def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, l
     assert piped.stdout == '"x"\n42\n'
 
 
+def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
+    """`lake sql --read-only -o csv` cut the answer at the byte limit (query.max_bytes,
+    100 MiB by default) and wrote the first rows with exit 0 and no word anywhere: a CSV
+    has no room for the JSON's "truncated", and the table's note was the only one."""
+    sql = "SELECT i, repeat('x', 1000) AS s FROM range(5000) t(i)"
+    csv = logs_cli("sql", sql, "--read-only", "--max-bytes", "1MB", "--output", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    written = len(csv.stdout.splitlines()) - 1
+    assert 0 < written < 5000
+    assert f"only its first {written:,} rows" in csv.stderr
+    out = tmp_path / "cut.parquet"
+    parquet = logs_cli("sql", sql, "--max-rows", "10", "--output", "parquet", "--out", str(out))
+    assert pq.read_table(out).num_rows == 10 and "only its first 10 rows" in parquet.stderr
+    whole = logs_cli("sql", "SELECT 1 AS x", "--read-only", "--output", "csv")
+    assert whole.stdout == '"x"\n1\n' and whole.stderr == ""
+
+
 def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs, logs_cli):
     """DuckDB (and Postgres) hold TIME '24:00:00', the end of a day, unequal to 00:00:00:
     `lake sql` answered it as "00:00:00" in JSON and the table (Arrow's conversion wraps it
