@@ -335,6 +335,7 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
             truncated=result.truncated,
             max_rows=settings.max_rows,
             versions=[v.to_json() for v in result.versions],
+            read=_read(result),
             error=None,
             names=names,
         )
@@ -348,6 +349,19 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
         if fmt not in ("csv", "parquet"):
             fmt = "csv"
         result = await run_in_threadpool(run_sql, lake, settings, sql)
+        shown = form.get("read")
+        if shown is not None and shown != _read(result):
+            # The download runs the query again: a table written since the page was shown
+            # would give a file of other rows than the page's, under the same name.
+            return render(
+                request,
+                "error.html",
+                status=409,
+                title="Not possible",
+                message=f"The tables changed since the page read them ({shown or 'none'}; "
+                f"now {_read(result) or 'none'}): run the query again, or pin each table "
+                "with VERSION AS OF n, then download.",
+            )
         body = await run_in_threadpool(_encode, result, fmt)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
         headers = {
@@ -443,6 +457,11 @@ def _rows(result: Any, *, limit: int | None = None) -> dict[str, Any]:
         "row_count": result.num_rows,
         "shown": len(rows),
     }
+
+
+def _read(result: Any) -> str:
+    """The table versions a query read, as the console's download form carries them."""
+    return ", ".join(f"{v.table}@{v.version}" for v in result.versions)
 
 
 def _cell(value: Any) -> dict[str, Any]:
