@@ -350,6 +350,11 @@ _LOSSY_TYPES = {
     "CAST({name} AS VARCHAR), or to a DECIMAL or HUGEINT that holds its values",
     "bit": "which DuckDB hands on as its internal bytes ('0101' would read as the bytes 04 f5): "
     "cast it, e.g. CAST({name} AS VARCHAR)",
+    # DuckDB's Arrow export gives a UHUGEINT as a signed 128-bit decimal: every value from
+    # 2**127 up wraps negative (340282366920938463463374607431768211455 read -1).
+    "uhugeint": "which DuckDB hands on as a signed 128-bit number, so values from 2^127 up "
+    "would read negative: cast it, e.g. CAST({name} AS VARCHAR), or to a HUGEINT or "
+    "DECIMAL(38, 0) that holds its values",
 }
 
 
