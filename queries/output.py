@@ -127,13 +127,11 @@ def json_value(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, MapEntries):
+        if value.text_keys:
+            return {k: json_value(v) for k, v in value}
+        return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
     if isinstance(value, list):
-        if value and all(
-            isinstance(item, tuple) and len(item) == 2 for item in value
-        ):  # an Arrow map
-            if all(isinstance(k, str) and not isinstance(k, TimeText) for k, _ in value):
-                return {k: json_value(v) for k, v in value}
-            return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
         return [json_value(item) for item in value]
     if hasattr(value, "months") and hasattr(value, "days") and hasattr(value, "nanoseconds"):
         return _iso_duration(value.months, value.days, value.nanoseconds)
@@ -145,9 +143,18 @@ def json_value(value: Any) -> Any:
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
+class MapEntries(list):
+    """A map's (key, value) pairs, and whether its keys are text: a JSON object then, empty
+    or not (an empty map was answered [] and the others {}), else an array of
+    {key, value}."""
+
+    def __init__(self, entries: list[tuple[Any, Any]], *, text_keys: bool) -> None:
+        super().__init__(entries)
+        self.text_keys = text_keys
+
+
 class TimeText(str):
-    """A time Python's ``time`` cannot hold (24:00:00), as its text: still a time, so a map
-    keyed by times keeps its shape (arrays of {key, value})."""
+    """A time or timestamp Python's types cannot hold (24:00:00, nanoseconds), as its text."""
 
 
 def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -175,7 +182,7 @@ def _needs_care(t: pa.DataType) -> bool:
     if pt.is_time(t) or pt.is_float32(t) or pt.is_date32(t) or pt.is_timestamp(t):
         return True
     if pt.is_map(t):
-        return _needs_care(t.key_type) or _needs_care(t.item_type)
+        return True  # Arrow gives a map as a list of pairs: an empty one reads as a list
     if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
         return _needs_care(t.value_type)
     if pt.is_struct(t):
@@ -225,6 +232,12 @@ def _array_values(array: pa.Array) -> list[Any]:
         items = _array_values(array.values)
         if pt.is_map(t):
             items = [None if item is None else tuple(item.values()) for item in items]
+            key = t.key_type
+            text = pt.is_string(key) or pt.is_large_string(key) or pt.is_string_view(key)
+            return [
+                MapEntries(items[offsets[i] : offsets[i + 1]], text_keys=text) if ok else None
+                for i, ok in enumerate(valid)
+            ]
         return [items[offsets[i] : offsets[i + 1]] if ok else None for i, ok in enumerate(valid)]
     return array.to_pylist()
 

@@ -1058,6 +1058,26 @@ def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, l
     assert piped.stdout == '"x"\n42\n'
 
 
+def test_a_map_keeps_its_json_shape_when_it_is_empty(web_logs, logs_cli):
+    """A map with text keys is a JSON object, but an empty one was answered [] (Arrow gives
+    maps as lists of pairs) in lake sql's JSON, CSV and table, the service and the console:
+    a program reading row["m"]["k"] failed on the empty ones. A map keyed otherwise is an
+    array of {key, value}, empty or not."""
+    sql = (
+        "SELECT m, n FROM (VALUES (MAP {'k': 1}, MAP {1: 2}), "
+        "(map_from_entries([]::STRUCT(k VARCHAR, v INT)[]), "
+        "map_from_entries([]::STRUCT(k INT, v INT)[]))) t(m, n)"
+    )
+    document = logs_cli("sql", sql, "--output", "json")
+    assert document.exit_code == 0, document.stderr
+    assert document.json()["rows"] == [
+        {"m": {"k": 1}, "n": [{"key": 1, "value": 2}]},
+        {"m": {}, "n": []},
+    ]
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines()[1:] == ['"{""k"":1}","[{""key"":1,""value"":2}]"', '"{}","[]"']
+
+
 def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
     """`lake sql --read-only -o csv` cut the answer at the byte limit (query.max_bytes,
     100 MiB by default) and wrote the first rows with exit 0 and no word anywhere: a CSV
