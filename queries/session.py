@@ -183,7 +183,7 @@ def _database(storage: Storage, lake_files_only: bool) -> duckdb.DuckDBPyConnect
         except duckdb.Error as error:
             database.close()
             raise QueryFailed(
-                f"DuckDB could not be prepared to read the warehouse: {_trim(str(error))}."
+                f"DuckDB could not be prepared to read the warehouse: {trim_message(str(error))}."
             ) from error
         databases[lake_files_only] = database
     return database
@@ -244,7 +244,7 @@ def locked_connection(
     except duckdb.Error as error:
         connection.close()
         raise QueryFailed(
-            f"DuckDB could not be locked down for a read-only query: {_trim(str(error))}."
+            f"DuckDB could not be locked down for a read-only query: {trim_message(str(error))}."
         ) from error
     return connection
 
@@ -449,7 +449,8 @@ def evaluate_time(connection: duckdb.DuckDBPyConnection, expression: str) -> obj
 
 def not_a_time(error: BaseException, context: str) -> QueryInvalid:
     return QueryInvalid(
-        f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
+        f"{context} is not a time DuckDB can compute: "
+        f"{trim_message(DuckError.read(error).message)}."
     )
 
 
@@ -564,7 +565,7 @@ def translate(
     """One sentence for a DuckDB error; ``locate`` maps DuckDB's byte position to the line
     and column of the user's query."""
     found = DuckError.read(error)
-    message = _trim(found.message)
+    message = trim_message(found.message)
     for secret in secrets:
         message = message.replace(secret, "****")
     where = locate(found.position) if found.position is not None else None
@@ -625,7 +626,7 @@ def _credential_settings(
     ]
 
 
-def _trim(text: str, limit: int = 400) -> str:
+def trim_message(text: str, limit: int = 400) -> str:
     """DuckDB's message as one line: its own lines joined, the query echo dropped."""
     text = text.split("\n\nLINE ")[0]
     lines = [part.strip() for part in text.splitlines() if part.strip()]

@@ -3,8 +3,8 @@
 Every list is paginated by ``limit`` (1-1000, default 100) and ``offset``; the answer is
 ``{"items": [...], "limit": L, "offset": O, "next_offset": O+L or null}``. Errors are
 ``{"error": "<one sentence>"}`` with a 4xx status (5xx only when the catalog or the
-warehouse is down). Handlers are plain functions: FastAPI runs them in its thread pool,
-as the catalog and DuckDB calls block.
+warehouse is down, or a data file in it cannot be read). Handlers are plain functions:
+FastAPI runs them in its thread pool, as the catalog and DuckDB calls block.
 
 Every answer has a typed schema in ``/openapi.json`` (the models of :mod:`lake.faces.schemas`,
 the shapes ``--output json`` prints too), and each endpoint lists only the statuses it can
@@ -107,7 +107,7 @@ ERROR_MEANINGS = {
     410: "The version's data files were removed by vacuum.",
     413: "The request body is larger than the service's limit.",
     422: "A parameter or the body does not match this document.",
-    503: "The catalog or the warehouse is unreachable.",
+    503: "The catalog or the warehouse is unreachable, or a data file in it cannot be read.",
 }
 READ = (401, 422, 503)
 """What every read endpoint can answer besides 200 (a read token is the weakest: no 403)."""

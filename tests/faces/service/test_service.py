@@ -563,6 +563,37 @@ def test_sql_over_a_table_whose_folder_is_gone_names_the_table_not_a_machine_pat
     assert path not in message and location not in message
 
 
+def test_sql_over_a_damaged_data_file_is_a_503_naming_the_version_not_a_machine_path(backend):
+    """A data file the log lists but that cannot be read (damaged in the warehouse) was a 400,
+    as if the query were wrong, with the file's full path in the warehouse in the error."""
+    import pyarrow.fs as pafs
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        lk.write_table("web.bad", pa.table({"x": [1]}))
+        location = lk.catalog.get_table(_table_name("web.bad")).location
+        fs, path = lk.storage.filesystem_for(location)
+        (data,) = [
+            f.path
+            for f in fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            if f.path.endswith(".parquet")
+        ]
+        with fs.open_output_stream(data) as out:
+            out.write(b"not a parquet file")
+        token = lk.create_token(role="read").secret
+        answer = TestClient(create_app(lk)).post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT * FROM web.bad"}
+        )
+    assert answer.status_code == 503, answer.text
+    message = answer.json()["error"]
+    name = data.rsplit("/", 1)[1]
+    assert message.startswith(f"web.bad@0 cannot be read: its data file {name} is damaged")
+    assert path not in message and location not in message
+
+
 def _table_name(text: str):  # noqa: ANN201
     from lake.core.names import TableName
 
