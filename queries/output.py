@@ -232,7 +232,7 @@ def _array_values(array: pa.Array) -> list[Any]:
         items = _array_values(array.values)
         if pt.is_map(t):
             items = [None if item is None else tuple(item.values()) for item in items]
-            key = t.key_type
+            key = t.key_type.value_type if pt.is_dictionary(t.key_type) else t.key_type  # ENUM
             text = pt.is_string(key) or pt.is_large_string(key) or pt.is_string_view(key)
             return [
                 MapEntries(items[offsets[i] : offsets[i + 1]], text_keys=text) if ok else None
@@ -276,9 +276,10 @@ def _outside_python(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray | pa.
 
     numbers = column.cast(_int_of(column.type))
     per_day = 1 if pt.is_date32(column.type) else 86_400 * _PER_SECOND[column.type.unit]
-    # int64 nanoseconds reach only 1677-2262: bounds past int64 hold every value
-    first = max(_FIRST_DAY * per_day, -(2**63))
-    last = min((_LAST_DAY + 1) * per_day - 1, 2**63 - 1)
+    # int64 nanoseconds reach only 1677-2262: bounds past int64 leave out DuckDB's
+    # infinities alone (the int64 extremes)
+    first = max(_FIRST_DAY * per_day, -_INFINITY["timestamp"] + 1)
+    last = min((_LAST_DAY + 1) * per_day - 1, _INFINITY["timestamp"] - 1)
     out = pc.or_(pc.less(numbers, first), pc.greater(numbers, last))
     return pc.fill_null(out, False)
 

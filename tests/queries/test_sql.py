@@ -1064,18 +1064,21 @@ def test_a_map_keeps_its_json_shape_when_it_is_empty(web_logs, logs_cli):
     a program reading row["m"]["k"] failed on the empty ones. A map keyed otherwise is an
     array of {key, value}, empty or not."""
     sql = (
-        "SELECT m, n FROM (VALUES (MAP {'k': 1}, MAP {1: 2}), "
+        "SELECT m, n, MAP {'a'::ENUM('a', 'b'): 1} AS e FROM (VALUES (MAP {'k': 1}, MAP {1: 2}), "
         "(map_from_entries([]::STRUCT(k VARCHAR, v INT)[]), "
         "map_from_entries([]::STRUCT(k INT, v INT)[]))) t(m, n)"
     )
     document = logs_cli("sql", sql, "--output", "json")
     assert document.exit_code == 0, document.stderr
     assert document.json()["rows"] == [
-        {"m": {"k": 1}, "n": [{"key": 1, "value": 2}]},
-        {"m": {}, "n": []},
+        {"m": {"k": 1}, "n": [{"key": 1, "value": 2}], "e": {"a": 1}},
+        {"m": {}, "n": [], "e": {"a": 1}},
     ]
     csv = logs_cli("sql", sql, "--output", "csv")
-    assert csv.stdout.splitlines()[1:] == ['"{""k"":1}","[{""key"":1,""value"":2}]"', '"{}","[]"']
+    assert csv.stdout.splitlines()[1:] == [
+        '"{""k"":1}","[{""key"":1,""value"":2}]","{""a"":1}"',
+        '"{}","[]","{""a"":1}"',
+    ]
 
 
 def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
@@ -1221,8 +1224,8 @@ def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_outp
         "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, "
         "'1900-01-01 10:00:00.000000001'::TIMESTAMP_NS AS early, "
         "'10:00:00.123456789'::TIME_NS AS t, union_value(f := 0.1::FLOAT) AS u, "
-        "union_value(e := '24:00:00'::TIME) AS ue, ROW(1, 'x') AS r "
-        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+        "union_value(e := '24:00:00'::TIME) AS ue, ROW(1, 'x') AS r, "
+        "'-infinity'::TIMESTAMP_NS AS inf FROM web.logs VERSION AS OF 0 WHERE id = 1"
     )
     document = logs_cli("sql", sql, "--output", "json")
     assert document.exit_code == 0, document.stderr
@@ -1230,13 +1233,14 @@ def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_outp
         {
             "tn": "2024-01-01T10:00:00.123456789", "early": "1900-01-01T10:00:00.000000001",
             "t": "10:00:00.123456789", "u": 0.1, "ue": "24:00:00", "r": {"": 1, "_2": "x"},
+            "inf": "-infinity",
         }
     ]  # fmt: skip
     csv = logs_cli("sql", sql, "--output", "csv")
     assert csv.exit_code == 0, csv.stderr
     assert csv.stdout.splitlines()[1] == (
         "2024-01-01 10:00:00.123456789,1900-01-01 10:00:00.000000001,10:00:00.123456789,"
-        '"0.1","24:00:00","{"""":1,""_2"":""x""}"'
+        '"0.1","24:00:00","{"""":1,""_2"":""x""}","-infinity"'
     )
     narrow = (  # few columns, so the table does not fold the text
         "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, ROW(1, 2) AS r "
