@@ -280,8 +280,11 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
         kind: str | None = Query(None, max_length=32),
         offset: int = Query(0, ge=0, le=1_000_000_000),
     ):
-        runs = [r.to_json() for r in lake.runs(limit=RUNS_PER_PAGE, offset=offset, kind=kind)]
-        more = len(runs) == RUNS_PER_PAGE
+        # One run past the page tells whether another page exists, as the API's list does:
+        # a page ending with the last run then links to no empty page.
+        found = lake.runs(limit=RUNS_PER_PAGE + 1, offset=offset, kind=kind)
+        runs = [r.to_json() for r in found[:RUNS_PER_PAGE]]
+        more = len(found) > RUNS_PER_PAGE
         return render(
             request,
             "runs.html",

@@ -165,3 +165,28 @@ def test_a_console_download_is_of_the_versions_its_page_showed_or_refused(own_si
     assert later.headers["content-type"].startswith("text/html")
     message = html.unescape(re.search(r'role="alert">([^<]*)<', later.text).group(1))
     assert "web.clicks@1" in message and "web.clicks@2" in message and message.endswith(".")
+
+
+def test_a_runs_page_ending_at_the_last_run_links_to_no_older_page(own_site, lk):
+    """With a multiple of 50 runs, the last runs page linked "older" to an empty page (the
+    API's list was fixed so; the page still guessed a full page meant more)."""
+    site = own_site
+    client = _signed_in(site)
+    have = len(lk.runs(limit=1000))
+    for i in range(50 - have % 50):  # external runs, to make exactly a page's worth
+        lk.record_lineage(
+            {
+                "eventType": "COMPLETE",
+                "eventTime": "2026-11-20T10:00:00Z",
+                "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+                "job": {"namespace": "airflow", "name": "fill"},
+                "producer": "https://example.invalid/test",
+                "inputs": [],
+                "outputs": [],
+            }
+        )
+    assert len(lk.runs(limit=1000)) % 50 == 0
+    last = client.get(site.url + "/runs", params={"offset": len(lk.runs(limit=1000)) - 50})
+    assert last.status_code == 200 and "older →" not in last.text
+    first = client.get(site.url + "/runs")
+    assert ("older →" in first.text) == (len(lk.runs(limit=1000)) > 50)
