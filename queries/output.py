@@ -69,7 +69,9 @@ def write_result(
         return
     if format == "parquet":
         assert out is not None
-        write_parquet(result.table, out)
+        # repeated names as in CSV and JSON: pyarrow, pandas and polars refuse to read a
+        # Parquet file whose columns repeat a name
+        write_parquet(result.table.rename_columns(unique_names(result.column_names)), out)
         return
     if out is None:
         target = stream or sys.stdout

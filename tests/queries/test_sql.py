@@ -1081,6 +1081,20 @@ def test_a_map_keeps_its_json_shape_when_it_is_empty(web_logs, logs_cli):
     ]
 
 
+def test_a_parquet_answer_with_repeated_column_names_reads_back_in_pyarrow(
+    web_logs, logs_cli, tmp_path
+):
+    """`lake sql -o parquet` wrote a result's repeated names as they were: pyarrow, pandas and
+    polars then refused the file ("Multiple matches for FieldRef.Name(a)"), exit 0. Its
+    columns are named as CSV and JSON name them (a, a_2), as the console's download was."""
+    out = tmp_path / "dup.parquet"
+    written = logs_cli(
+        "sql", "SELECT 1 AS a, 2 AS a, 3 AS b", "--output", "parquet", "--out", str(out)
+    )
+    assert written.exit_code == 0, written.stderr
+    assert pq.read_table(out).to_pylist() == [{"a": 1, "a_2": 2, "b": 3}]
+
+
 def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
     """`lake sql --read-only -o csv` cut the answer at the byte limit (query.max_bytes,
     100 MiB by default) and wrote the first rows with exit 0 and no word anywhere: a CSV

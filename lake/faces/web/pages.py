@@ -476,7 +476,7 @@ def _cell(value: Any) -> dict[str, Any]:
 
 
 def _encode(result: Any, fmt: str) -> bytes:
-    from queries.output import write_parquet, write_result
+    from queries.output import write_result
 
     if fmt == "csv":
         stream = io.StringIO()
@@ -484,14 +484,8 @@ def _encode(result: Any, fmt: str) -> bytes:
         return stream.getvalue().encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="lake-web-") as folder:
         out = FilePath(folder) / "result.parquet"
-        write_parquet(result.table.rename_columns(_unique(result)), out)
+        write_result(result, format="parquet", out=out)
         return out.read_bytes()
-
-
-def _unique(result: Any) -> list[str]:
-    from queries.output import unique_names
-
-    return unique_names(list(result.column_names))
 
 
 def _drift_timeline(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
