@@ -134,6 +134,10 @@ def json_value(value: Any) -> Any:
             return {k: json_value(v) for k, v in value}
         return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
     if isinstance(value, list):
+        if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):
+            # a map as Arrow's to_pylist gives it (column_values gives MapEntries)
+            text = all(isinstance(k, str) and not isinstance(k, TimeText) for k, _ in value)
+            return json_value(MapEntries(value, text_keys=text))
         return [json_value(item) for item in value]
     if hasattr(value, "months") and hasattr(value, "days") and hasattr(value, "nanoseconds"):
         return _iso_duration(value.months, value.days, value.nanoseconds)
