@@ -1497,6 +1497,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    max_queries: Annotated[
+        int,
+        typer.Option(
+            "--max-queries",
+            min=1,
+            help="SQL queries run at once (each a worker of up to --memory-limit); more are "
+            "answered 503, try again.",
+        ),
+    ] = 4,
     memory_limit: MemoryLimitOption = None,
     threads: ThreadsOption = None,
     max_bytes: MaxBytesOption = None,
@@ -1520,6 +1529,7 @@ def serve(
             max_bytes=_size_option("--max-bytes", max_bytes) or limits.max_bytes,
             memory_limit=_size_option("--memory-limit", memory_limit) or limits.memory_limit,
             threads=threads or limits.threads,
+            max_queries=max_queries,
         )
         run_service(lk, host=host, port=port, settings=settings, announce=_announce)
 
