@@ -8,7 +8,13 @@ of the rewritten text DuckDB saw). Version errors are also the lake's version er
 
 from __future__ import annotations
 
-from lake.core.errors import LakeError, TableNotFound, VersionNotFound, VersionVacuumed
+from lake.core.errors import (
+    LakeError,
+    StorageError,
+    TableNotFound,
+    VersionNotFound,
+    VersionVacuumed,
+)
 
 
 class QueryError(LakeError):
@@ -50,6 +56,12 @@ class TimeTravelError(QueryError, VersionNotFound):
 
 class VacuumedVersion(TimeTravelError, VersionVacuumed):
     """The version exists in the log, but vacuum deleted its data files."""
+
+
+class DataFileUnreadable(StorageError):
+    """A data file of a table version the query reads is in the warehouse's listing but could
+    not be read (damaged, or its storage failed): the lake's fault, not the query's. Names
+    the table version and the file within the table, never the warehouse's location."""
 
 
 class OutputError(QueryError):

@@ -17,8 +17,10 @@ infinities the strings "NaN", "Infinity", "-Infinity", intervals ISO
 8601 durations; structs are objects, lists arrays, maps objects (arrays of {key, value}
 when the keys are not strings). Dates and timestamps Python cannot hold (DuckDB's infinities,
 years before 1 or after 9999) are DuckDB's text of them ("-infinity", "0044-03-15 (BC)"), in
-CSV and the table too. Column names repeated in a result get a suffix (``a``,
-``a_2``) so every row is an object.
+CSV and the table too; times and timestamps with nanoseconds keep all nine digits
+("10:00:00.123456789"). A union's value is its member's, under the same rules. Column names
+repeated in a result, and field names repeated in a struct (DuckDB's ``ROW(1, 2)``), get a
+suffix (``a``, ``a_2``) so every row and struct is an object.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def write_result(
         return
     if format == "parquet":
         assert out is not None
-        write_parquet(result.table, out)
+        # repeated names as in CSV and JSON: pyarrow, pandas and polars refuse to read a
+        # Parquet file whose columns repeat a name
+        write_parquet(result.table.rename_columns(unique_names(result.column_names)), out)
         return
     if out is None:
         target = stream or sys.stdout
@@ -125,13 +129,15 @@ def json_value(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, MapEntries):
+        if value.text_keys:
+            return {k: json_value(v) for k, v in value}
+        return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
     if isinstance(value, list):
-        if value and all(
-            isinstance(item, tuple) and len(item) == 2 for item in value
-        ):  # an Arrow map
-            if all(isinstance(k, str) and not isinstance(k, TimeText) for k, _ in value):
-                return {k: json_value(v) for k, v in value}
-            return [{"key": json_value(k), "value": json_value(v)} for k, v in value]
+        if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):
+            # a map as Arrow's to_pylist gives it (column_values gives MapEntries)
+            text = all(isinstance(k, str) and not isinstance(k, TimeText) for k, _ in value)
+            return json_value(MapEntries(value, text_keys=text))
         return [json_value(item) for item in value]
     if hasattr(value, "months") and hasattr(value, "days") and hasattr(value, "nanoseconds"):
         return _iso_duration(value.months, value.days, value.nanoseconds)
@@ -143,9 +149,18 @@ def json_value(value: Any) -> Any:
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
+class MapEntries(list):
+    """A map's (key, value) pairs, and whether its keys are text: a JSON object then, empty
+    or not (an empty map was answered [] and the others {}), else an array of
+    {key, value}."""
+
+    def __init__(self, entries: list[tuple[Any, Any]], *, text_keys: bool) -> None:
+        super().__init__(entries)
+        self.text_keys = text_keys
+
+
 class TimeText(str):
-    """A time Python's ``time`` cannot hold (24:00:00), as its text: still a time, so a map
-    keyed by times keeps its shape (arrays of {key, value})."""
+    """A time or timestamp Python's types cannot hold (24:00:00, nanoseconds), as its text."""
 
 
 def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -164,17 +179,25 @@ def column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
 
 
 def _needs_care(t: pa.DataType) -> bool:
-    """Whether a type holds values Arrow's ``to_pylist`` gives wrong: times at the day's end,
-    float32 values (widened to doubles: 0.1 became 0.10000000149011612)."""
+    """Whether a type holds values Arrow's ``to_pylist`` gives wrong or refuses: times at the
+    day's end, nanoseconds (cut to microseconds, or refused without pandas), float32 values
+    (widened to doubles: 0.1 became 0.10000000149011612), struct fields whose names repeat,
+    at any depth of a list, struct, map or union."""
     import pyarrow.types as pt
 
     if pt.is_time(t) or pt.is_float32(t) or pt.is_date32(t) or pt.is_timestamp(t):
         return True
     if pt.is_map(t):
-        return _needs_care(t.key_type) or _needs_care(t.item_type)
+        return True  # Arrow gives a map as a list of pairs: an empty one reads as a list
     if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
         return _needs_care(t.value_type)
     if pt.is_struct(t):
+        names = [t.field(i).name for i in range(t.num_fields)]
+        # Arrow refuses a struct whose field names repeat (DuckDB's ROW(1, 2): two "")
+        return len(set(names)) < len(names) or any(
+            _needs_care(t.field(i).type) for i in range(t.num_fields)
+        )
+    if pt.is_union(t):
         return any(_needs_care(t.field(i).type) for i in range(t.num_fields))
     return False
 
@@ -187,16 +210,20 @@ def _array_values(array: pa.Array) -> list[Any]:
         return [None if v is None else float32_value(v) for v in array.to_pylist()]
     if pt.is_date32(t) or pt.is_timestamp(t):
         return _dates_values(array)
+    if pt.is_union(t):
+        return _union_values(array)
     valid = array.is_valid().to_pylist()
     if pt.is_time(t):
         values = array.to_pylist()
-        for i in _day_ends(array):
+        for i in _day_ends(array) + _below_microseconds(array):
             values[i] = _time_text(array[i].cast(_int_of(t)).as_py(), t)
         return values
     if pt.is_struct(t):
-        names = [t.field(i).name for i in range(t.num_fields)]
-        if len(set(names)) < len(names) or not _needs_care(t):
-            return array.to_pylist()  # as Arrow answers it (duplicate names are refused there)
+        if not _needs_care(t):
+            return array.to_pylist()
+        # repeated names (DuckDB's ROW(1, 2) has two fields named "") made unique as
+        # repeated column names are, so the value is still an object
+        names = unique_names([t.field(i).name for i in range(t.num_fields)])
         fields = [_array_values(child) for child in array.flatten()]
         return [
             dict(zip(names, row, strict=True)) if ok else None
@@ -211,6 +238,12 @@ def _array_values(array: pa.Array) -> list[Any]:
         items = _array_values(array.values)
         if pt.is_map(t):
             items = [None if item is None else tuple(item.values()) for item in items]
+            key = t.key_type.value_type if pt.is_dictionary(t.key_type) else t.key_type  # ENUM
+            text = pt.is_string(key) or pt.is_large_string(key) or pt.is_string_view(key)
+            return [
+                MapEntries(items[offsets[i] : offsets[i + 1]], text_keys=text) if ok else None
+                for i, ok in enumerate(valid)
+            ]
         return [items[offsets[i] : offsets[i + 1]] if ok else None for i, ok in enumerate(valid)]
     return array.to_pylist()
 
@@ -226,10 +259,13 @@ def _dates_values(array: pa.Array, *, as_text: bool = False) -> list[Any]:
     ``as_text``: every value as text, the others as Arrow's CSV writer has them."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.types as pt
 
     t = array.type
     outside = _outside_python(array)
     if not as_text and not pc.any(outside).as_py():
+        if pt.is_timestamp(t) and t.unit == "ns":
+            return _nanosecond_values(array)
         return array.to_pylist()
     inside = pc.if_else(outside, pa.scalar(None, t), array)
     values = (pc.cast(inside, pa.string()) if as_text else inside).to_pylist()
@@ -246,7 +282,10 @@ def _outside_python(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray | pa.
 
     numbers = column.cast(_int_of(column.type))
     per_day = 1 if pt.is_date32(column.type) else 86_400 * _PER_SECOND[column.type.unit]
-    first, last = _FIRST_DAY * per_day, (_LAST_DAY + 1) * per_day - 1
+    # int64 nanoseconds reach only 1677-2262: bounds past int64 leave out DuckDB's
+    # infinities alone (the int64 extremes)
+    first = max(_FIRST_DAY * per_day, -_INFINITY["timestamp"] + 1)
+    last = min((_LAST_DAY + 1) * per_day - 1, _INFINITY["timestamp"] - 1)
     out = pc.or_(pc.less(numbers, first), pc.greater(numbers, last))
     return pc.fill_null(out, False)
 
@@ -278,6 +317,58 @@ def _date_text(value: int, t: pa.DataType) -> str:
     if fraction:
         text += "." + f"{fraction:0{len(str(per_second)) - 1}d}".rstrip("0")
     return text + ("+00" if t.tz is not None else "")
+
+
+def _nanosecond_values(array: pa.Array) -> list[Any]:
+    """A nanosecond timestamp array's values: a datetime where the nanoseconds are whole
+    microseconds, else the ISO text with all nine digits (Arrow's conversion cut them to
+    microseconds, or refused the value without pandas)."""
+    import pyarrow as pa
+
+    t = array.type
+    ticks = array.cast(pa.int64()).to_pylist()
+    micros = pa.array([None if v is None else v // 1000 for v in ticks], pa.int64()).cast(
+        pa.timestamp("us", t.tz)
+    )
+    values = micros.to_pylist()
+    for i, value in enumerate(ticks):
+        if value is not None and value % 1000:
+            moment = values[i].isoformat(timespec="microseconds")
+            cut = moment.index(".") + 7  # after the sixth digit, before any offset
+            values[i] = TimeText(moment[:cut] + f"{value % 1000:03d}" + moment[cut:])
+    return values
+
+
+def _union_values(array: pa.Array) -> list[Any]:
+    """A union array's values, each its member's value as :func:`column_values` gives it.
+    (Arrow's ``type_codes`` and ``offsets`` ignore a slice's offset: read from the buffers.)"""
+    import pyarrow as pa
+
+    t = array.type
+    length, offset = len(array), array.offset
+    codes = pa.Array.from_buffers(pa.int8(), length, [None, array.buffers()[1]], offset=offset)
+    member = {code: i for i, code in enumerate(t.type_codes)}
+    children = [_array_values(array.field(i)) for i in range(t.num_fields)]
+    if t.mode == "sparse":  # each child as long as the (sliced) union
+        return [children[member[c]][i] for i, c in enumerate(codes.to_pylist())]
+    positions = pa.Array.from_buffers(pa.int32(), length, [None, array.buffers()[2]], offset=offset)
+    return [
+        children[member[c]][p]
+        for c, p in zip(codes.to_pylist(), positions.to_pylist(), strict=True)
+    ]
+
+
+def _below_microseconds(column: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Positions of a nanosecond time column's values with digits below the microsecond."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.type.unit != "ns":
+        return []
+    ticks = column.cast(pa.int64())
+    whole = pc.multiply(pc.divide(ticks, 1000), 1000)  # integer division
+    rest = pc.not_equal(ticks, whole)
+    return pc.indices_nonzero(pc.fill_null(rest, False)).to_pylist()
 
 
 def float32_value(value: float) -> float:
@@ -324,6 +415,8 @@ def _time_text(value: int, t: pa.DataType, *, fixed: bool = False) -> str:
     text = _clock(seconds)
     width = len(str(per_second)) - 1
     if not fixed:
+        if per_second == 10**9 and fraction % 1000:
+            return TimeText(text + f".{fraction:09d}")
         return TimeText(text + (f".{fraction * 10**6 // per_second:06d}" if fraction else ""))
     return TimeText(text + (f".{fraction:0{width}d}" if width else ""))
 

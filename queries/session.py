@@ -183,7 +183,7 @@ def _database(storage: Storage, lake_files_only: bool) -> duckdb.DuckDBPyConnect
         except duckdb.Error as error:
             database.close()
             raise QueryFailed(
-                f"DuckDB could not be prepared to read the warehouse: {_trim(str(error))}."
+                f"DuckDB could not be prepared to read the warehouse: {trim_message(str(error))}."
             ) from error
         databases[lake_files_only] = database
     return database
@@ -255,7 +255,7 @@ def locked_connection(
     except duckdb.Error as error:
         connection.close()
         raise QueryFailed(
-            f"DuckDB could not be locked down for a read-only query: {_trim(str(error))}."
+            f"DuckDB could not be locked down for a read-only query: {trim_message(str(error))}."
         ) from error
     return connection
 
@@ -361,6 +361,11 @@ _LOSSY_TYPES = {
     "CAST({name} AS VARCHAR), or to a DECIMAL or HUGEINT that holds its values",
     "bit": "which DuckDB hands on as its internal bytes ('0101' would read as the bytes 04 f5): "
     "cast it, e.g. CAST({name} AS VARCHAR)",
+    # DuckDB's Arrow export gives a UHUGEINT as a signed 128-bit decimal: every value from
+    # 2**127 up wraps negative (340282366920938463463374607431768211455 read -1).
+    "uhugeint": "which DuckDB hands on as a signed 128-bit number, so values from 2^127 up "
+    "would read negative: cast it, e.g. CAST({name} AS VARCHAR), or to a HUGEINT or "
+    "DECIMAL(38, 0) that holds its values",
 }
 
 
@@ -455,7 +460,8 @@ def evaluate_time(connection: duckdb.DuckDBPyConnection, expression: str) -> obj
 
 def not_a_time(error: BaseException, context: str) -> QueryInvalid:
     return QueryInvalid(
-        f"{context} is not a time DuckDB can compute: {_trim(DuckError.read(error).message)}."
+        f"{context} is not a time DuckDB can compute: "
+        f"{trim_message(DuckError.read(error).message)}."
     )
 
 
@@ -570,7 +576,7 @@ def translate(
     """One sentence for a DuckDB error; ``locate`` maps DuckDB's byte position to the line
     and column of the user's query."""
     found = DuckError.read(error)
-    message = _trim(found.message)
+    message = trim_message(found.message)
     for secret in secrets:
         message = message.replace(secret, "****")
     where = locate(found.position) if found.position is not None else None
@@ -631,7 +637,7 @@ def _credential_settings(
     ]
 
 
-def _trim(text: str, limit: int = 400) -> str:
+def trim_message(text: str, limit: int = 400) -> str:
     """DuckDB's message as one line: its own lines joined, the query echo dropped."""
     text = text.split("\n\nLINE ")[0]
     lines = [part.strip() for part in text.splitlines() if part.strip()]

@@ -45,6 +45,7 @@ from lake.core.storage import Storage
 from lake.delta.store import DeltaStore
 from queries import session
 from queries.exceptions import (
+    DataFileUnreadable,
     QueryError,
     QueryInvalid,
     QueryRefused,
@@ -608,7 +609,7 @@ class PreparedQuery:
 
     def translate(
         self, error: BaseException, rewritten: Rewritten, *, timeout_s: float | None = None
-    ) -> QueryError | TableLogReplaced:
+    ) -> QueryError | TableLogReplaced | DataFileUnreadable:
         """One sentence for a DuckDB error met running ``rewritten``."""
         found = session.DuckError.read(error)
         kind = found.kind.lower()
@@ -618,6 +619,14 @@ class PreparedQuery:
             vacuumed = self._vacuumed()
             if vacuumed is not None:
                 return vacuumed
+        files = self._files_named(found.message)
+        if files and kind in ("io", "http", "invalid input"):
+            version, name = next(iter(files.values()))
+            said = _named(session.trim_message(found.message), files)
+            return DataFileUnreadable(
+                f"{version} cannot be read: its data file {name} is damaged or its storage "
+                f"failed ({said}); try again, and if it persists restore that file from a backup."
+            )
         offset = rewritten.locate(found.position)[0] if found.position is not None else None
         where = line_and_column(self.statement.text, offset) if offset is not None else None
         ref = next(
@@ -636,13 +645,30 @@ class PreparedQuery:
                 line=where[0],
                 column=where[1],
             )
-        return session.translate(
+        translated = session.translate(
             error,
             locate=lambda _position: where,
             read_only=self.read_only,
             timeout_s=timeout_s,
             secrets=self.storage.config.secrets,
         )
+        if files:  # the warehouse's location is no business of the query's reader
+            return type(translated)(
+                _named(str(translated), files), line=translated.line, column=translated.column
+            )
+        return translated
+
+    def _files_named(self, message: str) -> dict[str, tuple[str, str]]:
+        """The data files of the versions read that DuckDB's ``message`` names by path, each
+        with its version (``web.logs@3``) and its name within the table."""
+        named = {}
+        for pinned, (resolved, paths) in self.reads.items():
+            root = resolved.info.location.rstrip("/") + "/"
+            for path in paths:
+                if path in message:
+                    inside = path[len(root) :] if path.startswith(root) else path.rsplit("/")[-1]
+                    named[path] = (f"{pinned.table}@{pinned.version}", inside)
+        return named
 
     def files_read(self, index: int) -> tuple[Snapshot, list[str]]:
         """The version a lake reference (index in ``statement.tables``) reads, with only the
@@ -726,6 +752,14 @@ class PreparedQuery:
                     f"you need before vacuuming."
                 )
         return None
+
+
+def _named(message: str, files: Mapping[str, tuple[str, str]]) -> str:
+    """``message`` with each data file's path given as the file's name in its table version."""
+    for path in sorted(files, key=len, reverse=True):
+        version, name = files[path]
+        message = message.replace(path, f"{name} of {version}")
+    return message
 
 
 def prepare(

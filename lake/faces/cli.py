@@ -991,6 +991,13 @@ def sql(
             threads=threads,
         )
     write_result(result, format=output.value, out=out)
+    if result.truncated and output is not SqlOutput.table:  # the table says so itself
+        # a CSV or Parquet file holds no room to say it was cut, and a program reading JSON
+        # may not look: read-only answers are cut at query.max_bytes (100 MiB) by default
+        sys.stderr.write(
+            f"lake sql: the answer holds only its first {result.num_rows:,} rows: the row or "
+            "byte limit was reached (--max-rows, --max-bytes, [query] max_bytes).\n"
+        )
     if explain:
         print_scans(result)
 
@@ -1492,6 +1499,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    max_queries: Annotated[
+        int,
+        typer.Option(
+            "--max-queries",
+            min=1,
+            help="SQL queries run at once (each a worker of up to --memory-limit); more are "
+            "answered 503, try again.",
+        ),
+    ] = 4,
     memory_limit: MemoryLimitOption = None,
     threads: ThreadsOption = None,
     max_bytes: MaxBytesOption = None,
@@ -1515,6 +1531,7 @@ def serve(
             max_bytes=_size_option("--max-bytes", max_bytes) or limits.max_bytes,
             memory_limit=_size_option("--memory-limit", memory_limit) or limits.memory_limit,
             threads=threads or limits.threads,
+            max_queries=max_queries,
         )
         run_service(lk, host=host, port=port, settings=settings, announce=_announce)
 

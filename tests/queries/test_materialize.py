@@ -1376,6 +1376,24 @@ def test_a_bignum_or_bit_is_refused_not_written_as_duckdbs_internal_bytes(
         lk.sql(sql)
 
 
+def test_a_uhugeint_is_refused_not_answered_negative(lk, tmp_path):
+    """DuckDB hands a UHUGEINT to Arrow as a signed 128-bit decimal: its largest value
+    340282366920938463463374607431768211455 was answered by lake sql (JSON, CSV, table), the
+    service and the Python API as -1, and 2**127 as -2**127, and a training set stored
+    them so, with no error."""
+    lk.write_table("ml.a", pa.table({"id": [1]}))
+    sql = "SELECT id, 340282366920938463463374607431768211455::UHUGEINT AS v FROM ml.a"
+    with pytest.raises(QueryRefused, match=r"column v is of type UHUGEINT.*CAST\(v AS VARCHAR\)"):
+        lk.sql(sql)
+    with pytest.raises(QueryRefused, match=r"column v is of type .*UHUGEINT\[\]"):
+        lk.sql("SELECT [2::UHUGEINT] AS v FROM ml.a")
+    with pytest.raises(QueryRefused, match=r"column v is of type UHUGEINT"):
+        lk.materialize("huge", sql=sql, out=tmp_path / "huge")
+    assert lk.training_sets("huge") == []
+    cast = "SELECT CAST(340282366920938463463374607431768211455::UHUGEINT AS VARCHAR) AS v"
+    assert lk.sql(cast).table.to_pylist() == [{"v": str(2**128 - 1)}]
+
+
 def test_a_struct_field_named_like_a_refused_type_is_not_refused(lk):
     """Only types are refused, not member names that read like them."""
     lk.write_table("ml.a", pa.table({"id": [1]}))

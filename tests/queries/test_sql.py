@@ -1073,6 +1073,60 @@ def test_lake_sql_writes_csv_and_parquet_and_shows_a_truncated_table(web_logs, l
     assert piped.stdout == '"x"\n42\n'
 
 
+def test_a_map_keeps_its_json_shape_when_it_is_empty(web_logs, logs_cli):
+    """A map with text keys is a JSON object, but an empty one was answered [] (Arrow gives
+    maps as lists of pairs) in lake sql's JSON, CSV and table, the service and the console:
+    a program reading row["m"]["k"] failed on the empty ones. A map keyed otherwise is an
+    array of {key, value}, empty or not."""
+    sql = (
+        "SELECT m, n, MAP {'a'::ENUM('a', 'b'): 1} AS e FROM (VALUES (MAP {'k': 1}, MAP {1: 2}), "
+        "(map_from_entries([]::STRUCT(k VARCHAR, v INT)[]), "
+        "map_from_entries([]::STRUCT(k INT, v INT)[]))) t(m, n)"
+    )
+    document = logs_cli("sql", sql, "--output", "json")
+    assert document.exit_code == 0, document.stderr
+    assert document.json()["rows"] == [
+        {"m": {"k": 1}, "n": [{"key": 1, "value": 2}], "e": {"a": 1}},
+        {"m": {}, "n": [], "e": {"a": 1}},
+    ]
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.stdout.splitlines()[1:] == [
+        '"{""k"":1}","[{""key"":1,""value"":2}]","{""a"":1}"',
+        '"{}","[]","{""a"":1}"',
+    ]
+
+
+def test_a_parquet_answer_with_repeated_column_names_reads_back_in_pyarrow(
+    web_logs, logs_cli, tmp_path
+):
+    """`lake sql -o parquet` wrote a result's repeated names as they were: pyarrow, pandas and
+    polars then refused the file ("Multiple matches for FieldRef.Name(a)"), exit 0. Its
+    columns are named as CSV and JSON name them (a, a_2), as the console's download was."""
+    out = tmp_path / "dup.parquet"
+    written = logs_cli(
+        "sql", "SELECT 1 AS a, 2 AS a, 3 AS b", "--output", "parquet", "--out", str(out)
+    )
+    assert written.exit_code == 0, written.stderr
+    assert pq.read_table(out).to_pylist() == [{"a": 1, "a_2": 2, "b": 3}]
+
+
+def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
+    """`lake sql --read-only -o csv` cut the answer at the byte limit (query.max_bytes,
+    100 MiB by default) and wrote the first rows with exit 0 and no word anywhere: a CSV
+    has no room for the JSON's "truncated", and the table's note was the only one."""
+    sql = "SELECT i, repeat('x', 1000) AS s FROM range(5000) t(i)"
+    csv = logs_cli("sql", sql, "--read-only", "--max-bytes", "1MB", "--output", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    written = len(csv.stdout.splitlines()) - 1
+    assert 0 < written < 5000
+    assert f"only its first {written:,} rows" in csv.stderr
+    out = tmp_path / "cut.parquet"
+    parquet = logs_cli("sql", sql, "--max-rows", "10", "--output", "parquet", "--out", str(out))
+    assert pq.read_table(out).num_rows == 10 and "only its first 10 rows" in parquet.stderr
+    whole = logs_cli("sql", "SELECT 1 AS x", "--read-only", "--output", "csv")
+    assert whole.stdout == '"x"\n1\n' and whole.stderr == ""
+
+
 def test_the_end_of_day_time_24_00_is_answered_as_24_00_in_every_output(web_logs, logs_cli):
     """DuckDB (and Postgres) hold TIME '24:00:00', the end of a day, unequal to 00:00:00:
     `lake sql` answered it as "00:00:00" in JSON and the table (Arrow's conversion wraps it
@@ -1183,6 +1237,47 @@ def test_infinite_and_bc_dates_are_answered_as_duckdb_writes_them_in_every_outpu
     table = logs_cli("sql", narrow)
     assert table.exit_code == 0, table.stderr
     assert "-infinity" in table.stdout and "0044-03-15 (BC)" in table.stdout
+
+
+def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_output(
+    web_logs, logs_cli
+):
+    """A TIMESTAMP_NS column crashed lake sql's JSON, CSV and table with a TypeError
+    traceback (its bounds check overflowed int64); a TIME_NS lost its last three digits in
+    JSON and the table (10:00:00.123456789 as 10:00:00.123456) while the CSV kept them; a
+    union's FLOAT and TIME members were widened and wrapped (0.1 as 0.10000000149011612,
+    24:00:00 as 00:00:00) in every output; an unnamed struct (ROW(1, 2): two fields named
+    "") crashed every output with a ValueError traceback. Values are answered as DuckDB
+    holds them; repeated field names get a suffix, as repeated column names do."""
+    sql = (
+        "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, "
+        "'1900-01-01 10:00:00.000000001'::TIMESTAMP_NS AS early, "
+        "'10:00:00.123456789'::TIME_NS AS t, union_value(f := 0.1::FLOAT) AS u, "
+        "union_value(e := '24:00:00'::TIME) AS ue, ROW(1, 'x') AS r, "
+        "'-infinity'::TIMESTAMP_NS AS inf FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    document = logs_cli("sql", sql, "--output", "json")
+    assert document.exit_code == 0, document.stderr
+    assert document.json()["rows"] == [
+        {
+            "tn": "2024-01-01T10:00:00.123456789", "early": "1900-01-01T10:00:00.000000001",
+            "t": "10:00:00.123456789", "u": 0.1, "ue": "24:00:00", "r": {"": 1, "_2": "x"},
+            "inf": "-infinity",
+        }
+    ]  # fmt: skip
+    csv = logs_cli("sql", sql, "--output", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines()[1] == (
+        "2024-01-01 10:00:00.123456789,1900-01-01 10:00:00.000000001,10:00:00.123456789,"
+        '"0.1","24:00:00","{"""":1,""_2"":""x""}","-infinity"'
+    )
+    narrow = (  # few columns, so the table does not fold the text
+        "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, ROW(1, 2) AS r "
+        "FROM web.logs VERSION AS OF 0 WHERE id = 1"
+    )
+    table = logs_cli("sql", narrow)
+    assert table.exit_code == 0, table.stderr
+    assert "2024-01-01T10:00:00.123456789" in table.stdout and '{"":1,"_2":2}' in table.stdout
 
 
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):

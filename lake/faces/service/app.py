@@ -3,8 +3,8 @@
 Every list is paginated by ``limit`` (1-1000, default 100) and ``offset``; the answer is
 ``{"items": [...], "limit": L, "offset": O, "next_offset": O+L or null}``. Errors are
 ``{"error": "<one sentence>"}`` with a 4xx status (5xx only when the catalog or the
-warehouse is down). Handlers are plain functions: FastAPI runs them in its thread pool,
-as the catalog and DuckDB calls block.
+warehouse is down, or a data file in it cannot be read). Handlers are plain functions:
+FastAPI runs them in its thread pool, as the catalog and DuckDB calls block.
 
 Every answer has a typed schema in ``/openapi.json`` (the models of :mod:`lake.faces.schemas`,
 the shapes ``--output json`` prints too), and each endpoint lists only the statuses it can
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -71,6 +72,14 @@ class ServiceSettings:
     """Larger request bodies are refused (413) before they are read."""
     token_cache_s: float = 5.0
     """A checked token is trusted this long: a revoked one is refused within it."""
+    max_queries: int = 4
+    """SQL queries (API and console) run at once; another is answered 503 at once. Each runs
+    in a worker of up to ``memory_limit`` (2 GiB): without a bound, the thread pool's 40
+    requests could start 40 of them together."""
+
+
+class ServiceBusy(LakeError):
+    """The service already runs as many SQL queries as it may (503, ``Retry-After``)."""
 
 
 class SqlRequest(BaseModel):
@@ -107,7 +116,8 @@ ERROR_MEANINGS = {
     410: "The version's data files were removed by vacuum.",
     413: "The request body is larger than the service's limit.",
     422: "A parameter or the body does not match this document.",
-    503: "The catalog or the warehouse is unreachable.",
+    503: "The catalog or the warehouse is unreachable, a data file in it cannot be read, "
+    "or the service runs as many SQL queries as it may at once.",
 }
 READ = (401, 422, 503)
 """What every read endpoint can answer besides 200 (a read token is the weakest: no 403)."""
@@ -135,6 +145,21 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
 
     worker.warm()  # the first SQL query would otherwise wait for the worker server
     app.state.tokens = TokenCache(lake.check_token, settings.token_cache_s)
+    slots = threading.BoundedSemaphore(settings.max_queries)
+
+    def run_limited(lake: Lake, settings: ServiceSettings, sql: str, **options: Any) -> Any:
+        """:func:`run_sql` within the service's bound on queries at once (API and console)."""
+        if not slots.acquire(blocking=False):
+            n = settings.max_queries
+            raise ServiceBusy(
+                f"The service is already running {n} SQL quer{'y' if n == 1 else 'ies'} at "
+                "once, its limit (lake serve --max-queries); try again in a moment."
+            )
+        try:
+            return run_sql(lake, settings, sql, **options)
+        finally:
+            slots.release()
+
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     _handlers(app)
@@ -360,7 +385,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         """Run one read-only statement over lake tables (``VERSION AS OF n`` and
         ``TIMESTAMP AS OF '...'`` included). Rows stream as JSON lines or an Arrow IPC
         stream; headers ``Lake-Versions`` (the exact versions read) and ``Lake-Truncated``."""
-        result = run_sql(lake, settings, body.sql, max_rows=body.max_rows)
+        result = run_limited(lake, settings, body.sql, max_rows=body.max_rows)
         arrow = body.format == "arrow" or (
             body.format is None and ARROW_STREAM in request.headers.get("accept", "")
         )
@@ -376,7 +401,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
 
     from lake.faces.web import mount
 
-    mount(app, lake, settings, run_sql=run_sql)
+    mount(app, lake, settings, run_sql=run_limited)
     return app
 
 
@@ -454,6 +479,8 @@ def _arrow_stream(table: Any) -> Iterator[bytes]:
 
 
 def _status(error: LakeError) -> int:
+    if isinstance(error, ServiceBusy):
+        return 503
     if isinstance(error, VersionVacuumed):
         return 410
     if isinstance(
@@ -486,7 +513,8 @@ def _status(error: LakeError) -> int:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(LakeError)
     def lake_error(_: Request, error: LakeError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=_status(error))
+        headers = {"Retry-After": "1"} if isinstance(error, ServiceBusy) else None
+        return JSONResponse({"error": str(error)}, status_code=_status(error), headers=headers)
 
     @app.exception_handler(AccessDenied)
     def denied(_: Request, error: AccessDenied) -> JSONResponse:

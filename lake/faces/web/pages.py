@@ -280,8 +280,11 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
         kind: str | None = Query(None, max_length=32),
         offset: int = Query(0, ge=0, le=1_000_000_000),
     ):
-        runs = [r.to_json() for r in lake.runs(limit=RUNS_PER_PAGE, offset=offset, kind=kind)]
-        more = len(runs) == RUNS_PER_PAGE
+        # One run past the page tells whether another page exists, as the API's list does:
+        # a page ending with the last run then links to no empty page.
+        found = lake.runs(limit=RUNS_PER_PAGE + 1, offset=offset, kind=kind)
+        runs = [r.to_json() for r in found[:RUNS_PER_PAGE]]
+        more = len(found) > RUNS_PER_PAGE
         return render(
             request,
             "runs.html",
@@ -335,6 +338,7 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
             truncated=result.truncated,
             max_rows=settings.max_rows,
             versions=[v.to_json() for v in result.versions],
+            read=_read(result),
             error=None,
             names=names,
         )
@@ -348,6 +352,19 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
         if fmt not in ("csv", "parquet"):
             fmt = "csv"
         result = await run_in_threadpool(run_sql, lake, settings, sql)
+        shown = form.get("read")
+        if shown is not None and shown != _read(result):
+            # The download runs the query again: a table written since the page was shown
+            # would give a file of other rows than the page's, under the same name.
+            return render(
+                request,
+                "error.html",
+                status=409,
+                title="Not possible",
+                message=f"The tables changed since the page read them ({shown or 'none'}; "
+                f"now {_read(result) or 'none'}): run the query again, or pin each table "
+                "with VERSION AS OF n, then download.",
+            )
         body = await run_in_threadpool(_encode, result, fmt)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
         headers = {
@@ -445,6 +462,11 @@ def _rows(result: Any, *, limit: int | None = None) -> dict[str, Any]:
     }
 
 
+def _read(result: Any) -> str:
+    """The table versions a query read, as the console's download form carries them."""
+    return ", ".join(f"{v.table}@{v.version}" for v in result.versions)
+
+
 def _cell(value: Any) -> dict[str, Any]:
     if value is None:
         return {"text": "null", "full": "", "null": True}
@@ -454,7 +476,7 @@ def _cell(value: Any) -> dict[str, Any]:
 
 
 def _encode(result: Any, fmt: str) -> bytes:
-    from queries.output import write_parquet, write_result
+    from queries.output import write_result
 
     if fmt == "csv":
         stream = io.StringIO()
@@ -462,14 +484,8 @@ def _encode(result: Any, fmt: str) -> bytes:
         return stream.getvalue().encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="lake-web-") as folder:
         out = FilePath(folder) / "result.parquet"
-        write_parquet(result.table.rename_columns(_unique(result)), out)
+        write_result(result, format="parquet", out=out)
         return out.read_bytes()
-
-
-def _unique(result: Any) -> list[str]:
-    from queries.output import unique_names
-
-    return unique_names(list(result.column_names))
 
 
 def _drift_timeline(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:

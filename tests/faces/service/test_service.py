@@ -239,6 +239,25 @@ def test_sql_over_http_answers_infinite_and_bc_dates_as_duckdb_writes_them(servi
     assert json.loads(answer.text) == {"d": "-infinity", "bc": "0044-03-15 (BC)", "t": "infinity"}
 
 
+def test_sql_over_http_answers_nanoseconds_and_unnamed_structs_whole(service):
+    """A TIMESTAMP_NS or ROW(1, 2) column was answered 200 and then the connection was cut
+    with no row (the conversion failed after the status was sent)."""
+    answer = service.post(
+        "/api/v1/sql",
+        service.read,
+        json={
+            "sql": "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, "
+            "'10:00:00.123456789'::TIME_NS AS t, ROW(1, 2) AS r FROM web.clicks LIMIT 1"
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {
+        "tn": "2024-01-01T10:00:00.123456789",
+        "t": "10:00:00.123456789",
+        "r": {"": 1, "_2": 2},
+    }
+
+
 def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
     event = {
         "eventType": "START",
@@ -541,6 +560,37 @@ def test_sql_over_a_table_whose_folder_is_gone_names_the_table_not_a_machine_pat
     assert answer.status_code == 404, answer.text
     message = answer.json()["error"]
     assert message.startswith("The Delta log of web.gone is gone from the warehouse"), message
+    assert path not in message and location not in message
+
+
+def test_sql_over_a_damaged_data_file_is_a_503_naming_the_version_not_a_machine_path(backend):
+    """A data file the log lists but that cannot be read (damaged in the warehouse) was a 400,
+    as if the query were wrong, with the file's full path in the warehouse in the error."""
+    import pyarrow.fs as pafs
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    with lake.connect() as lk:
+        lk.write_table("web.bad", pa.table({"x": [1]}))
+        location = lk.catalog.get_table(_table_name("web.bad")).location
+        fs, path = lk.storage.filesystem_for(location)
+        (data,) = [
+            f.path
+            for f in fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            if f.path.endswith(".parquet")
+        ]
+        with fs.open_output_stream(data) as out:
+            out.write(b"not a parquet file")
+        token = lk.create_token(role="read").secret
+        answer = TestClient(create_app(lk)).post(
+            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT * FROM web.bad"}
+        )
+    assert answer.status_code == 503, answer.text
+    message = answer.json()["error"]
+    name = data.rsplit("/", 1)[1]
+    assert message.startswith(f"web.bad@0 cannot be read: its data file {name} is damaged")
     assert path not in message and location not in message
 
 

@@ -107,6 +107,57 @@ def test_other_clients_get_answers_while_a_query_runs_away(lk):
         stop_service(process)
 
 
+def test_a_query_past_the_services_bound_at_once_is_answered_503_at_once(lk):
+    """Nothing bounded how many SQL queries the service ran at once (its thread pool's 40),
+    each in a worker of up to 2 GiB (and 1.5 GiB more of address space): a few read-token
+    clients could take the machine's memory. Past --max-queries at once a query is answered
+    503 with Retry-After in one sentence; the catalog still answers."""
+    lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["a", "b", "c"]}))
+    token = lk.create_token(role="read", name="notebook").secret
+    process, url = _serve("--timeout", "120", "--max-queries", "1")
+    server = psutil.Process(process.pid)
+    ended: list[object] = []
+
+    def run_away() -> None:
+        try:
+            ended.append(
+                httpx.post(
+                    f"{url}/api/v1/sql",
+                    headers=_auth(token),
+                    json={
+                        "sql": f"SELECT * FROM web.clicks AT (TIMESTAMP => now() + "
+                        f"{RUNAWAY_CONSTANT})"
+                    },
+                    timeout=240,
+                )
+            )
+        except httpx.HTTPError as error:  # the service is stopped under it
+            ended.append(error)
+
+    thread = threading.Thread(target=run_away)
+    try:
+        thread.start()
+        _wait_for(lambda: _query_workers(server), 60, "the runaway query's worker")
+        busy = httpx.post(
+            f"{url}/api/v1/sql",
+            headers=_auth(token),
+            json={"sql": "SELECT count(*) AS n FROM web.clicks"},
+            timeout=60,
+        )
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "1"
+        assert busy.json()["error"] == (
+            "The service is already running 1 SQL query at once, its limit "
+            "(lake serve --max-queries); try again in a moment."
+        )
+        tables = httpx.get(f"{url}/api/v1/tables", headers=_auth(token), timeout=60)
+        assert tables.status_code == 200
+        assert thread.is_alive() and ended == []  # the runaway was running all along
+    finally:
+        stop_service(process)
+        thread.join(60)
+
+
 def _others_answered_beside_a_runaway(
     server: psutil.Process, url: str, token: str, limit: int, *, last: bool
 ) -> bool:
