@@ -726,7 +726,7 @@ class PreparedQuery:
         pinned = self.lake[table].pinned
         return None if pinned in self.robust else pinned
 
-    def _vacuumed(self) -> VacuumedVersion | TableLogReplaced | None:
+    def _vacuumed(self) -> VacuumedVersion | TableLogReplaced | DataFileUnreadable | None:
         """Which version lost files to vacuum, when a read failed (checked only then: the
         check costs one request per file on S3). Files missing from a version this process
         had cached are vacuum's doing only when the log still holds that version: a table
@@ -741,6 +741,14 @@ class PreparedQuery:
                     return replaced
                 latest = resolved.info.current_version
                 pinned = resolved.pinned
+                if latest == pinned.version:
+                    # Vacuum keeps every file of the latest version: one is gone otherwise.
+                    return DataFileUnreadable(
+                        f"Version {pinned.version} of {pinned.table}, its latest, cannot be "
+                        f"read: a data file of it is missing from the warehouse, which vacuum "
+                        f"never does to the latest version (it was deleted outside the lake); "
+                        f"restore the table's files from a backup."
+                    )
                 newer = (
                     f" (the latest is {latest})"
                     if latest is not None and latest != pinned.version

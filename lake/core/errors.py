@@ -143,7 +143,9 @@ class TableLogReplaced(TableNotFound):
             f"recorded ({recorded} recorded, {found} in the log): another table was made at "
             f"its location, or the store let two writers make that version (an S3 store "
             f"without atomic conditional writes); restore the table's folder from a backup, "
-            f"or register the new table under a new name."
+            f"or move the new table to a location of its own and register it there under a "
+            f"new name (lake table register NAME LOCATION): the catalog keeps the location "
+            f"for {table}."
         )
 
 

@@ -20,6 +20,7 @@ from lake.core.errors import LakeError, TableNotFound, VersionNotFound, VersionV
 from lake.core.names import TableName
 from lake.landing.commits import TableRun
 from queries.exceptions import (
+    DataFileUnreadable,
     QueryError,
     QueryFailed,
     QueryInvalid,
@@ -318,6 +319,24 @@ def test_a_vacuumed_version_is_a_clear_error_and_newer_versions_still_read(lk, r
         lk.sql("SELECT * FROM ml.labels VERSION AS OF 0", read_only=read_only)
     assert isinstance(caught.value, VersionVacuumed)
     assert lk.sql("SELECT id FROM ml.labels").rows() == [{"id": 3}]
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_data_file_of_the_latest_version_deleted_outside_the_lake_is_not_blamed_on_vacuum(
+    lk, read_only
+):
+    lk.write_table("ml.labels", pa.table({"id": [1, 2]}))
+    info = lk.catalog.get_table(TableName.parse("ml.labels"))
+    [data_file] = lk.describe("ml.labels").snapshot.files
+    fs, base = lk.storage.filesystem_for(info.location)
+    fs.delete_file(f"{base.rstrip('/')}/{data_file.path}")
+    with pytest.raises(
+        DataFileUnreadable,
+        match=r"Version 0 of ml\.labels, its latest, cannot be read: a data file of it is "
+        r"missing .* deleted outside the lake",
+    ) as caught:
+        lk.sql("SELECT * FROM ml.labels", read_only=read_only)
+    assert not isinstance(caught.value, VersionVacuumed)
 
 
 def test_a_commit_the_catalog_missed_is_recorded_and_read(lk):
