@@ -462,14 +462,17 @@ def print_table(
 ) -> None:
     """A rich table of the first ``rows`` rows, then how many there were and what was read."""
     from rich.table import Table
+    from rich.text import Text
 
     console = text_console(stream)
+    null = Text("NULL", style="dim")
     shown = result.table.slice(0, rows)
     table = Table(header_style="bold")
     for column in result.columns:
         table.add_column(column.name, overflow="fold")
     for row in zip(*(column_values(c) for c in shown.columns), strict=True):
-        table.add_row(*(_cell(value) for value in row))
+        # NULL as DuckDB's own table shows it: blank, it was the empty string's twin.
+        table.add_row(*(null if value is None else _cell(value) for value in row))
     if result.columns:
         console.print(table)
     total = result.table.num_rows

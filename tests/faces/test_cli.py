@@ -378,6 +378,20 @@ def test_sql_prints_values_with_brackets_as_they_are(cli, lk, monkeypatch):
     assert line in shown.stdout and '["[a]","b"]' in shown.stdout
 
 
+def test_sql_table_tells_null_from_the_empty_string(cli, lk, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # GNU readline exports COLUMNS=80
+    # Both were printed blank: a user could not tell a missing value from an empty one.
+    lk.write_table("web.names", pa.table({"id": [1, 2], "name": [None, ""]}))
+    shown = cli("sql", "SELECT id, name FROM web.names ORDER BY id")
+    assert shown.exit_code == 0, shown.stderr
+    cells = [
+        [cell.strip() for cell in line.strip("│┃").split("│")]
+        for line in shown.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    assert cells == [["1", "NULL"], ["2", ""]]
+
+
 def test_sql_in_a_pipe_keeps_a_long_value_on_one_line(cli, lk, monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)  # GNU readline exports COLUMNS=80
     long = "GET /" + "a" * 300 + " HTTP/1.1"
