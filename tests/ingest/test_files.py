@@ -447,7 +447,14 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
             None,
             "the name says audio/mpeg, the bytes are text/plain",
         ),
-        "junk-first.mp3": ("audio/mpeg", "name", None, None, None),
+        "junk-first.mp3": (  # a frame header alone: no audio libsndfile reads
+            "audio/mpeg",
+            "name",
+            None,
+            None,
+            "no duration/sample rate/channels: libsndfile cannot read it as audio: "
+            "Format not recognised.",
+        ),
         "utf16.txt": ("text/plain", "content", None, None, None),
         "old.mov": ("video/quicktime", "content", None, None, None),
         "prefixed.pdf": ("application/pdf", "content", None, None, None),
