@@ -40,6 +40,7 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import re
 import shutil
@@ -52,6 +53,8 @@ HEAD = 4096
 """How much of a file's start the signatures look at."""
 SPOOL = 32 << 20
 """An image up to this size is read in memory for Pillow; a larger one from a temporary file."""
+AUDIO_BLOCK = 1 << 20
+"""libsndfile reads audio through a buffer of this size (see :func:`describe`)."""
 
 _COMPRESSED = {
     "gzip": "application/gzip",
@@ -358,7 +361,13 @@ def describe(name: str, handle: BinaryIO) -> Described:
     sound = Sound(None, None, None, None)
     if (media_type or "").startswith("audio/"):
         handle.seek(0)
-        sound = _sound(handle)
+        # libsndfile reads in small pieces (an MP3's frames are scanned to count them: 50,000
+        # reads for 11 MB), each a request on S3: read through a buffer, in blocks.
+        buffered = io.BufferedReader(handle, AUDIO_BLOCK)  # type: ignore[arg-type]
+        try:
+            sound = _sound(buffered)
+        finally:
+            buffered.detach()  # the caller closes its handle
         if sound.why:
             notes.append(f"no duration/sample rate/channels: {sound.why}")
     return Described(
@@ -376,8 +385,6 @@ def describe(name: str, handle: BinaryIO) -> Described:
 def _pillow_knows(head: bytes) -> bool:
     """Whether Pillow takes a file of no known type for an image by its first bytes: only
     then is the whole file given to it (a copy, see :func:`describe`)."""
-    import io
-
     from PIL import Image
 
     try:
@@ -537,8 +544,10 @@ _STREAMED = 0xFFFFFFFF
 
 def _sound(handle: BinaryIO) -> Sound:
     """Duration, sample rate and channels of the audio ``handle`` reads (seekable, at its
-    start), by libsndfile, which reads through the handle only what it needs: the header,
-    and the end to check the last frame is there."""
+    start), by libsndfile, which reads through the handle only what it needs: the header
+    and the end to check the last frame is there (4 KB of a 115 MB WAV, 21 KB of a 95 MB
+    FLAC, 150 KB of a 9 MB Ogg), or an MP3's every frame header, to count them (the whole
+    file, 0.14 s for ten minutes)."""
     import soundfile
 
     try:
