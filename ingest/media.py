@@ -633,11 +633,17 @@ def _sound(handle: io.BufferedReader) -> Sound:
     return Sound(frames / rate, rate, channels, None)
 
 
+_BAD_FILE = 7
+"""libsndfile's ``SFE_BAD_FILE``, which an MP3 decoder that finds no frame to start on also
+returns: its text ("File does not exist or is not a regular file") is false of an object
+read through its handle."""
+
+
 def _reason(e: Exception) -> str:
     import soundfile
 
     if isinstance(e, soundfile.LibsndfileError):
-        return e.error_string
+        return "its decoder found nothing to decode" if e.code == _BAD_FILE else e.error_string
     return f"{type(e).__name__}: {e}"
 
 

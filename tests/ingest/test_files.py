@@ -647,6 +647,7 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     streamed = speech[:size_at] + b"\xff\xff\xff\xff" + speech[size_at + 4 :]
     (root / "streamed.wav").write_bytes(streamed)
     (root / "empty.wav").write_bytes(b"")
+    (root / "lone-frame.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(300))  # a header only
     (root / "aac.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" + bytes(64))
 
     result = cli("ingest", "files", "media.sounds", str(root), "--output", "json")
@@ -668,6 +669,11 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav")
     for name in (*cut, "empty.wav", "aac.m4a"):
         assert got[name] == (None, None, None), name
+    assert got["lone-frame.mp3"] == (None, None, None)
+    assert rows["lone-frame.mp3"]["_error"] == (
+        "no duration/sample rate/channels: libsndfile cannot read it as audio: "
+        "its decoder found nothing to decode"
+    )
     errors = {n: rows[n]["_error"] for n in (*cut, "aac.m4a")}
     assert all(e.startswith("no duration/sample rate/channels: ") for e in errors.values())
     data_at = wav.index(b"data") + 8
