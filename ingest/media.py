@@ -359,7 +359,7 @@ def describe(name: str, handle: BinaryIO) -> Described:
             media_type, source = pillow_type, "content"
         elif media_type is not None and why:
             notes.append(f"no width/height: {why}")
-    sound = Sound(None, None, None, None)
+    sound = _Sound(None, None, None, None)
     if (media_type or "").startswith("audio/"):
         handle.seek(0)
         # libsndfile reads in small pieces (an MP3's frames are scanned to count them: 50,000
@@ -525,7 +525,7 @@ def _past_scan(handle: BinaryIO) -> bool:
 
 
 @dataclass(frozen=True)
-class Sound:
+class _Sound:
     duration_s: float | None
     sample_rate: int | None
     channels: int | None
@@ -584,7 +584,7 @@ class _AnySeek(io.RawIOBase):
         return len(data)
 
 
-def _sound(handle: io.BufferedReader) -> Sound:
+def _sound(handle: io.BufferedReader) -> _Sound:
     """Duration, sample rate and channels of the audio ``handle`` reads (seekable, at its
     start), by libsndfile, which reads through the handle only what it needs: the header
     and the end to check the last frame is there (in blocks of :data:`AUDIO_BLOCK`: 2 MB of
@@ -630,7 +630,7 @@ def _sound(handle: io.BufferedReader) -> Sound:
                 f"the audio is cut short: its {kind} header says {frames} frames, "
                 "the last is not there"
             )
-    return Sound(frames / rate, rate, channels, None)
+    return _Sound(frames / rate, rate, channels, None)
 
 
 _BAD_FILE = 7
@@ -647,8 +647,8 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _no_sound(why: str) -> Sound:
-    return Sound(None, None, None, why)
+def _no_sound(why: str) -> _Sound:
+    return _Sound(None, None, None, why)
 
 
 __all__ = ["HEAD", "Described", "describe", "name_media_type"]
