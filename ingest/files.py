@@ -18,17 +18,23 @@ other table's):
                       says so), or null
 ``width, height``     pixels as displayed (EXIF orientation applied), for images
                       that are whole; null otherwise
+``duration_s``        seconds (frames / sample rate), for audio libsndfile reads
+                      to its end; null otherwise
+``sample_rate``       frames per second, with ``duration_s``
+``channels``          with ``duration_s``
 ``_ingested_at``      when this ingest ran (UTC)
-``_error``            null, or why an image has no width/height, or that the name
-                      says another type than the bytes
+``_error``            null, or why an image has no width/height or an audio file
+                      no duration, or that the name says another type than the bytes
 ====================  ========================================================
 
-The rules for the media type and the image size are ``ingest.media``'s.
+The rules for the media type, the image size and the audio values are ``ingest.media``'s.
+A table from before a column was added gets it on its next ingest (its older rows null).
 
 Every file is a source of the run (``lake impact --source PATH`` finds what it reached).
 Memory stays bounded: files are read in blocks, hashed first, copied only when the object
 is new; an image is checked whole by its structure (PNG, JPEG) or decoded one frame at a
-time, within Pillow's decompression-bomb limit.
+time, within Pillow's decompression-bomb limit; audio is read by libsndfile through the
+stored object, its header and its last frame.
 """
 
 from __future__ import annotations
@@ -110,6 +116,9 @@ def ingest_files(
                 "media_type_from": described.media_type_from,
                 "width": described.width,
                 "height": described.height,
+                "duration_s": described.duration_s,
+                "sample_rate": described.sample_rate,
+                "channels": described.channels,
                 "_ingested_at": at,
                 "_error": described.error,
             }
@@ -124,6 +133,9 @@ def ingest_files(
             ("media_type_from", pa.string()),
             ("width", pa.int32()),
             ("height", pa.int32()),
+            ("duration_s", pa.float64()),
+            ("sample_rate", pa.int32()),
+            ("channels", pa.int32()),
             ("_ingested_at", pa.timestamp("us", tz="UTC")),
             ("_error", pa.string()),
         ]
@@ -224,9 +236,9 @@ def _store(storage: Storage, source: SourceFile, uri: str, sha256: str, size: in
 
 
 def _describe(storage: Storage, uri: str, name: str) -> Described:
-    """The media type and image size of the stored object (``ingest.media``'s rules), read
-    from the object, not the source: its bytes are its sha256, while the source may have
-    changed since it was hashed."""
+    """The media type, image size and audio values of the stored object (``ingest.media``'s
+    rules), read from the object, not the source: its bytes are its sha256, while the source
+    may have changed since it was hashed."""
     fs, path = storage.filesystem_for(uri)
     with fs.open_input_file(path) as handle:
         return describe(name, handle)

@@ -1,4 +1,5 @@
-"""What a stored file is: its media type and, for an image, its size in pixels.
+"""What a stored file is: its media type and, for an image, its size in pixels, for audio
+its duration, sample rate and channels.
 
 The rules, in this one place (``lake ingest files`` applies them to each stored object):
 
@@ -22,13 +23,27 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
   a motion photo's video, is not read), any other format Pillow reads decoded frame by
   frame. A truncated or damaged image, one over Pillow's
   decompression-bomb limit, or a format Pillow here cannot read (HEIC, SVG) has none.
-* ``_error`` says why: an image type without a size, or a name that says another type than
-  the bytes; null when nothing is doubtful.
+* ``duration_s``, ``sample_rate`` and ``channels`` are read by libsndfile (python-soundfile)
+  from the bytes of a file whose ``media_type`` is ``audio/*`` (WAV, FLAC, Ogg Vorbis/Opus,
+  MP3, AIFF...; the format is told by the bytes, never the name): ``duration_s`` is its
+  frames / its sample rate. They are set only for audio libsndfile reads to the end its
+  header gives: its last frame is read (a FLAC cut short fails there, an MP3 whose Xing
+  header counts more frames than its bytes hold reads none), and a WAV, RF64 or AIFF whose
+  header says more audio than the bytes present (libsndfile then counts the frames present
+  and says so only in its log) is cut short too. A damaged file, a format libsndfile lacks
+  (AAC/M4A, WebM), a length the header does not give (a streamed FLAC), or no frames at all
+  (a header alone, an Ogg cut before its first position) has none. An Ogg holds no length
+  in a header: one cut between pages reports the audio of its pages up to the last whole
+  one.
+* ``_error`` says why: an image or audio type without its values, or a name that says
+  another type than the bytes; null when nothing is doubtful.
 """
 
 from __future__ import annotations
 
+import io
 import mimetypes
+import re
 import shutil
 import tempfile
 import warnings
@@ -39,6 +54,8 @@ HEAD = 4096
 """How much of a file's start the signatures look at."""
 SPOOL = 32 << 20
 """An image up to this size is read in memory for Pillow; a larger one from a temporary file."""
+AUDIO_BLOCK = 1 << 20
+"""libsndfile reads audio through a buffer of this size (see :func:`describe`)."""
 
 _COMPRESSED = {
     "gzip": "application/gzip",
@@ -291,13 +308,17 @@ def _binary(claimed: str) -> bool:
 @dataclass(frozen=True)
 class Described:
     """What :func:`describe` found of one file: its columns ``media_type``,
-    ``media_type_from``, ``width``, ``height`` and ``_error``."""
+    ``media_type_from``, ``width``, ``height``, ``duration_s``, ``sample_rate``,
+    ``channels`` and ``_error``."""
 
     media_type: str
     media_type_from: str | None
     width: int | None
     height: int | None
     error: str | None
+    duration_s: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
 
 
 def describe(name: str, handle: BinaryIO) -> Described:
@@ -338,20 +359,33 @@ def describe(name: str, handle: BinaryIO) -> Described:
             media_type, source = pillow_type, "content"
         elif media_type is not None and why:
             notes.append(f"no width/height: {why}")
+    sound = _Sound(None, None, None, None)
+    if (media_type or "").startswith("audio/"):
+        handle.seek(0)
+        # libsndfile reads in small pieces (an MP3's frames are scanned to count them: 50,000
+        # reads for 11 MB), each a request on S3: read through a buffer, in blocks.
+        buffered = io.BufferedReader(_AnySeek(handle), AUDIO_BLOCK)
+        try:
+            sound = _sound(buffered)
+        finally:
+            buffered.detach()  # the caller closes its handle
+        if sound.why:
+            notes.append(f"no duration/sample rate/channels: {sound.why}")
     return Described(
         media_type or "application/octet-stream",
         source,
         width,
         height,
         "; ".join(notes) or None,
+        sound.duration_s,
+        sound.sample_rate,
+        sound.channels,
     )
 
 
 def _pillow_knows(head: bytes) -> bool:
     """Whether Pillow takes a file of no known type for an image by its first bytes: only
     then is the whole file given to it (a copy, see :func:`describe`)."""
-    import io
-
     from PIL import Image
 
     try:
@@ -484,6 +518,137 @@ def _past_scan(handle: BinaryIO) -> bool:
                 return True
             at = block.find(b"\xff", at + 2)
     return False
+
+
+# ---------------------------------------------------------------------------------------
+# Audio
+
+
+@dataclass(frozen=True)
+class _Sound:
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None
+    why: str | None
+    """Why there are no values; None when there are."""
+
+
+_UNKNOWN_LENGTH = (1 << 63) - 1
+"""libsndfile's frame count (``SF_COUNT_MAX``) for a stream whose header does not give its
+length (a FLAC written to a pipe)."""
+_CUT_DATA = re.compile(r"^\s*(data|SSND) : (\d+) \(should be (\d+)\)$", re.MULTILINE)
+"""libsndfile's log line for a WAV's (``data``) or AIFF's (``SSND``) audio chunk whose size
+is more than the bytes present; it then counts the frames present, silently."""
+_CUT_FRAMES = re.compile(
+    r"Calculated frame count (\d+) does not match value from '\w+' chunk of (\d+)"
+)
+"""libsndfile's log line for an RF64 (a WAV over 4 GB) whose ``ds64`` chunk counts more
+frames than the bytes present hold."""
+_STREAMED = 0xFFFFFFFF
+"""The data size a WAV written to a pipe keeps (its length was not known): not a cut."""
+
+
+class _AnySeek(io.RawIOBase):
+    """``handle`` as a file that may be positioned past its end (reads there find nothing),
+    as libsndfile does on a cut file: pyarrow's S3 files refuse it, and the error, raised in
+    libsndfile's callback, was printed with its traceback and the seek taken as done."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._size = handle.seek(0, io.SEEK_END)
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        at = offset + {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        if at < 0:
+            raise OSError(f"cannot seek to {at}")
+        self._at = at
+        return at
+
+    def readinto(self, buffer: Any) -> int:
+        if self._at >= self._size:
+            return 0
+        self._handle.seek(self._at)
+        data = self._handle.read(min(len(buffer), self._size - self._at))
+        buffer[: len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+
+def _sound(handle: io.BufferedReader) -> _Sound:
+    """Duration, sample rate and channels of the audio ``handle`` reads (seekable, at its
+    start), by libsndfile, which reads through the handle only what it needs: the header
+    and the end to check the last frame is there (in blocks of :data:`AUDIO_BLOCK`: 2 MB of
+    a 115 MB WAV, 1 MB of a 95 MB FLAC, 1.2 MB of a 9 MB Ogg), or an MP3's every frame
+    header, to count them (the whole file, 0.06 s for ten minutes)."""
+    import soundfile
+
+    try:
+        sound = soundfile.SoundFile(handle)
+    except Exception as e:  # noqa: BLE001 - one damaged file must not fail the ingest
+        # soundfile's own message names the handle (an address), not the file.
+        return _no_sound(f"libsndfile cannot read it as audio: {_reason(e)}")
+    with sound:
+        frames, rate, channels = sound.frames, sound.samplerate, sound.channels
+        kind = f"{sound.format} ({sound.subtype})"
+        if frames == _UNKNOWN_LENGTH:
+            return _no_sound(f"its {kind} header does not give its length")
+        if frames <= 0:
+            return _no_sound(f"libsndfile finds no audio frames in this {kind}")
+        log = sound.extra_info
+        cut = _CUT_DATA.search(log)
+        if cut and int(cut[2]) != _STREAMED:
+            return _no_sound(
+                f"the audio is cut short: its {kind} header says {cut[2]} bytes of audio, "
+                f"{cut[3]} are there"
+            )
+        cut = _CUT_FRAMES.search(log)
+        if cut and int(cut[1]) < int(cut[2]):
+            return _no_sound(
+                f"the audio is cut short: its {kind} header says {cut[2]} frames, "
+                f"{cut[1]} are there"
+            )
+        try:
+            sound.seek(frames - 1)
+            last = len(sound.read(1, dtype="float32"))
+        except Exception as e:  # noqa: BLE001 - libsndfile's error for a cut FLAC, or other
+            return _no_sound(
+                f"the audio is cut short or damaged: its {kind} header says {frames} frames, "
+                f"reading the last failed ({_reason(e)})"
+            )
+        if last != 1:
+            return _no_sound(
+                f"the audio is cut short: its {kind} header says {frames} frames, "
+                "the last is not there"
+            )
+    return _Sound(frames / rate, rate, channels, None)
+
+
+_BAD_FILE = 7
+"""libsndfile's ``SFE_BAD_FILE``, which an MP3 decoder that finds no frame to start on also
+returns: its text ("File does not exist or is not a regular file") is false of an object
+read through its handle."""
+
+
+def _reason(e: Exception) -> str:
+    import soundfile
+
+    if isinstance(e, soundfile.LibsndfileError):
+        return "its decoder found nothing to decode" if e.code == _BAD_FILE else e.error_string
+    return f"{type(e).__name__}: {e}"
+
+
+def _no_sound(why: str) -> _Sound:
+    return _Sound(None, None, None, why)
 
 
 __all__ = ["HEAD", "Described", "describe", "name_media_type"]

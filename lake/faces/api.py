@@ -348,8 +348,9 @@ class Lake:
         warehouse, by sha256 (``objects/ab/cdef...``), and land one row per file in
         ``table``: ``uri``, ``source``, ``sha256``, ``size``, ``media_type`` (from the bytes
         where the lake knows their signature), ``media_type_from``, ``width`` and ``height``
-        for images (as displayed), ``_ingested_at``, ``_error`` (why a value is missing or
-        the name disagrees with the bytes)."""
+        for images (as displayed), ``duration_s``, ``sample_rate`` and ``channels`` for
+        audio (libsndfile), ``_ingested_at``, ``_error`` (why a value is missing or the name
+        disagrees with the bytes)."""
         from ingest.files import ingest_files
 
         return ingest_files(

@@ -726,7 +726,7 @@ def ingest_files(
 ) -> None:
     """Store binary files (images, audio, documents) once each by sha256 in the warehouse,
     one row per file in TABLE (uri, source, sha256, size, media_type, media_type_from,
-    width, height, _error).
+    width, height, duration_s, sample_rate, channels, _error).
 
     Example:  lake ingest files media.images ./photos --output json
     """

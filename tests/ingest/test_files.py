@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 
 def _images(folder):
@@ -446,7 +447,14 @@ def test_the_media_type_is_what_the_bytes_are_and_a_name_that_says_otherwise_is_
             None,
             "the name says audio/mpeg, the bytes are text/plain",
         ),
-        "junk-first.mp3": ("audio/mpeg", "name", None, None, None),
+        "junk-first.mp3": (  # a frame header alone: no audio libsndfile reads
+            "audio/mpeg",
+            "name",
+            None,
+            None,
+            "no duration/sample rate/channels: libsndfile cannot read it as audio: "
+            "Format not recognised.",
+        ),
         "utf16.txt": ("text/plain", "content", None, None, None),
         "old.mov": ("video/quicktime", "content", None, None, None),
         "prefixed.pdf": ("application/pdf", "content", None, None, None),
@@ -580,6 +588,153 @@ def test_an_images_width_and_height_are_as_displayed_or_null_with_the_reason(lk,
     assert errors["vector.svg"] == "no width/height: Pillow here cannot open it as image/svg+xml"
     assert errors["phone.heic"] == "no width/height: Pillow here cannot open it as image/heic"
     assert {r["media_type"] for r in rows.values()} >= {"image/heic", "image/svg+xml"}
+
+
+def _sound(fmt: str, subtype: str, rate: int, channels: int, frames: int) -> bytes:
+    """``frames`` frames of a quiet tone, written by libsndfile (python-soundfile)."""
+    import io
+
+    import numpy
+    import soundfile
+
+    tone = (numpy.sin(numpy.arange(frames) / 10.0) * 0.3).astype("float32")
+    data = numpy.stack([tone] * channels, axis=1)
+    out = io.BytesIO()
+    soundfile.write(out, data, rate, format=fmt, subtype=subtype)
+    return out.getvalue()
+
+
+# An error in libsndfile's callbacks (a seek past the end of an S3 file) was printed with
+# its traceback and the seek taken as done.
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reason(
+    lk, cli, tmp_path
+):
+    """Audio had only a ``media_type``: nothing to filter or split a data set by. Now
+    ``duration_s`` (frames / rate), ``sample_rate`` and ``channels`` come from the stored
+    bytes by libsndfile, whatever the name says; a file cut short, one libsndfile cannot
+    read (AAC in MP4) or an empty one has nulls and ``_error`` says why (a WAV cut short
+    has no duration of its header's, nor of the bytes present)."""
+    root = tmp_path / "sounds"
+    root.mkdir()
+    made = {  # name: (format, subtype, rate, channels, frames)
+        "speech.wav": ("WAV", "PCM_16", 8000, 1, 12_345),
+        "studio.wav": ("WAV", "FLOAT", 96_000, 2, 150_000),
+        "album.flac": ("FLAC", "PCM_16", 44_100, 2, 66_150),
+        "hifi.flac": ("FLAC", "PCM_24", 96_000, 1, 48_001),
+        "voice.ogg": ("OGG", "VORBIS", 22_050, 1, 33_075),
+        "call.opus": ("OGG", "OPUS", 48_000, 2, 24_000),
+        "podcast.mp3": ("MP3", "MPEG_LAYER_III", 16_000, 1, 40_000),
+        "music.mp3": ("MP3", "MPEG_LAYER_III", 48_000, 2, 96_000),
+    }
+    sounds = {name: _sound(*spec) for name, spec in made.items()}
+    for name, data in sounds.items():
+        (root / name).write_bytes(data)
+    flac = sounds["album.flac"]
+    (root / "renamed.wav").write_bytes(flac)  # a .wav holding FLAC
+    wav = sounds["studio.wav"]
+    (root / "cut.wav").write_bytes(wav[: len(wav) // 2])
+    (root / "cut.flac").write_bytes(flac[: len(flac) // 2])
+    mp3 = sounds["music.mp3"]
+    (root / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])
+    aiff = _sound("AIFF", "PCM_16", 11_025, 2, 11_025)
+    (root / "cut.aiff").write_bytes(aiff[: len(aiff) // 2])
+    rf64 = _sound("RF64", "PCM_24", 32_000, 1, 32_000)  # a WAV over 4 GB is RF64
+    (root / "cut-rf64.wav").write_bytes(rf64[: len(rf64) // 2])
+    # Written to a pipe: its data size is 0xFFFFFFFF (unknown), not a claim of 4 GB.
+    speech = sounds["speech.wav"]
+    size_at = speech.index(b"data") + 4
+    streamed = speech[:size_at] + b"\xff\xff\xff\xff" + speech[size_at + 4 :]
+    (root / "streamed.wav").write_bytes(streamed)
+    (root / "empty.wav").write_bytes(b"")
+    (root / "lone-frame.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(300))  # a header only
+    (root / "aac.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" + bytes(64))
+
+    result = cli("ingest", "files", "media.sounds", str(root), "--output", "json")
+
+    assert result.exit_code == 0, result.stderr
+    rows = _landed(lk, "media.sounds")
+    got = {n: (r["duration_s"], r["sample_rate"], r["channels"]) for n, r in rows.items()}
+    for name, (_, _, rate, channels, frames) in made.items():
+        assert got[name][0] == pytest.approx(frames / rate, abs=0.0005), name
+        assert got[name][1:] == (rate, channels), name
+        assert rows[name]["_error"] is None, name
+    assert got["renamed.wav"][0] == pytest.approx(66_150 / 44_100, abs=0.0005)
+    assert got["renamed.wav"][1:] == (44_100, 2)
+    assert rows["renamed.wav"]["media_type"] == "audio/flac"
+    assert rows["renamed.wav"]["_error"] == "the name says audio/x-wav, the bytes are audio/flac"
+    assert got["streamed.wav"][0] == pytest.approx(12_345 / 8000, abs=0.0005)
+    assert got["streamed.wav"][1:] == (8000, 1)
+    assert rows["streamed.wav"]["_error"] is None
+    cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav")
+    for name in (*cut, "empty.wav", "aac.m4a"):
+        assert got[name] == (None, None, None), name
+    assert got["lone-frame.mp3"] == (None, None, None)
+    assert rows["lone-frame.mp3"]["_error"] == (
+        "no duration/sample rate/channels: libsndfile cannot read it as audio: "
+        "its decoder found nothing to decode"
+    )
+    errors = {n: rows[n]["_error"] for n in (*cut, "aac.m4a")}
+    assert all(e.startswith("no duration/sample rate/channels: ") for e in errors.values())
+    data_at = wav.index(b"data") + 8
+    said = int.from_bytes(wav[data_at - 4 : data_at], "little")
+    assert (
+        f"header says {said} bytes of audio, {len(wav) // 2 - data_at} are there"
+        in (errors["cut.wav"])
+    )
+    assert all("cut short" in errors[n] for n in cut)
+    assert "header says 32000 frames" in errors["cut-rf64.wav"]
+    assert "libsndfile cannot read it as audio" in errors["aac.m4a"]
+    assert rows["aac.m4a"]["media_type"] == "audio/mp4"
+    assert rows["empty.wav"]["_error"] == "the name says audio/x-wav, but the file is empty"
+    shown = {r["source"].rsplit("/", 1)[1]: r for r in result.json()["rows"]}
+    assert shown["speech.wav"]["sample_rate"] == 8000  # the CLI's report has them too
+    # Not audio: no audio values, and nothing said about them.
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "notes.txt").write_text("not a sound\n")
+    lk.ingest_files("media.sounds", str(tmp_path / "more"))
+    notes = _landed(lk, "media.sounds")["notes.txt"]
+    assert (notes["duration_s"], notes["sample_rate"], notes["channels"], notes["_error"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_files_table_from_before_the_audio_columns_gets_them_on_its_next_ingest(lk, tmp_path):
+    """A table landed with the columns of before (no ``duration_s``, ``sample_rate``,
+    ``channels``) takes the next ingest: its old rows read null, the new ones have values."""
+    import pyarrow as pa
+
+    old = pa.table(
+        {
+            "uri": ["objects/aa/old"],
+            "source": ["file:///old.wav"],
+            "sha256": ["aa" * 32],
+            "size": pa.array([44], pa.int64()),
+            "media_type": ["audio/x-wav"],
+            "media_type_from": ["content"],
+            "width": pa.array([None], pa.int32()),
+            "height": pa.array([None], pa.int32()),
+            "_ingested_at": pa.array([None], pa.timestamp("us", tz="UTC")),
+            "_error": pa.array([None], pa.string()),
+        }
+    )
+    lk.write_table("media.old", old, kind="files")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "tone.wav").write_bytes(_sound("WAV", "PCM_16", 16_000, 1, 8_000))
+
+    report = lk.ingest_files("media.old", str(tmp_path / "new"))
+
+    assert report.version == 1
+    rows = lk.sql(
+        "SELECT source, duration_s, sample_rate, channels FROM media.old ORDER BY source"
+    ).table.to_pylist()
+    assert [tuple(r.values()) for r in rows] == [
+        ("file:///old.wav", None, None, None),
+        ((tmp_path / "new" / "tone.wav").as_uri(), 0.5, 16_000, 1),
+    ]
 
 
 def _s3_files(s3_server, monkeypatch, keys: dict[str, bytes]) -> str:
