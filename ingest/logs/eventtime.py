@@ -228,6 +228,14 @@ class EventTimes:
     """``_error`` text per record (None where the time was used or had no value)."""
     counts: Counter[str] = field(default_factory=Counter)
 
+    def without_value(self) -> pa.Array:
+        """The records counted as ``no_value`` (absent, null, or empty text): no time and
+        no ``_error`` saying why."""
+        missing = pc.is_null(self.times)
+        if self.errors is not None:
+            missing = pc.and_(missing, pc.is_null(pa.array(self.errors, pa.string())))
+        return missing
+
 
 class EventTimeParser:
     """Reads time columns; holds one DuckDB connection for the strings Arrow cannot read,
