@@ -514,8 +514,10 @@ class EventTimeParser:
                 .fetchone()
             )
             words = [w for w in (found[0] if found else None) or [] if w not in _NOT_ABBREVIATIONS]
+            # A word that is part of a zone name is none: after a '/' (Australia/ACT), or
+            # with digits after it (PST8PDT, EST5EDT: zones with their rules).
             self._abbreviations = re.compile(
-                r"(?i)(?:^|[^A-Za-z])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z]|$)"
+                r"(?i)(?:^|[^A-Za-z/])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z0-9]|$)"
             )
         return self._abbreviations
 
