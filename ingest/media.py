@@ -5,10 +5,10 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
 * ``media_type`` is what the **bytes** are when they start with a signature the lake knows
   (:func:`_sniff`: images, audio, video, archives, PDF). A name whose type is a kind of
   that container keeps its more precise type (``.docx`` is a ZIP, ``.opus`` an Ogg,
-  ``.m4a`` an MP4 box). Bytes that are text (UTF-8, or UTF-16 with its mark) or HTML/SVG
-  markup decide only against a name claiming a binary type (a ``.mp3`` holding text is
-  ``text/plain``), or a name that says nothing; a ``.csv`` or an XPM keeps its name's
-  type. Else it is the **name's** type, unless the name claims a type whose signature the
+  ``.m4a`` an MP4 box). Bytes that are text (UTF-8, or UTF-16 with its mark), HTML/SVG
+  markup or a PDF header after other bytes (a ``.md`` may quote one) decide only against a
+  name claiming a binary type (a ``.mp3`` holding text is ``text/plain``), or a name that
+  says nothing; a ``.csv`` or an XPM keeps its name's type. Else it is the **name's** type, unless the name claims a type whose signature the
   lake knows and the bytes lack it (a ``.png`` of other bytes is
   ``application/octet-stream``). Else what Pillow recognises, else
   ``application/octet-stream``.
@@ -205,8 +205,11 @@ def _markup(head: bytes) -> _Sniffed | None:
 
 
 def _pdf(head: bytes) -> _Sniffed | None:
-    # The standard allows bytes before the header, within its first 1,024.
-    return _Sniffed("application/pdf") if b"%PDF-" in head[:1024] else None
+    if head.startswith(b"%PDF-"):
+        return _Sniffed("application/pdf")
+    # The standard allows bytes before the header, within its first 1,024; a header there
+    # is as weak as text: a .md or .txt quoting '%PDF-1.7' near its start is no PDF.
+    return _Sniffed("application/pdf", weak=True) if b"%PDF-" in head[:1024] else None
 
 
 _CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 27}

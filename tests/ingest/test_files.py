@@ -671,3 +671,37 @@ def test_a_pipe_is_never_read_skipped_in_a_folder_and_refused_when_named(lk, tmp
         with pytest.raises(SourceUnreadable, match="not a regular file"):
             lk.ingest_files("media.piped", str(named))
     assert [v.version for v in lk.history("media.piped")] == [0]
+
+
+def test_a_text_file_quoting_a_pdf_header_keeps_its_names_type(lk, tmp_path):
+    """A PDF may have bytes before its header (within its first 1,024), so '%PDF-' anywhere
+    there was taken for the bytes of a PDF, over the name: a .md or a .txt quoting it
+    became application/pdf, the name said to contradict the bytes. A header after other
+    bytes now decides as text does: against a name claiming a binary type, or no name."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    quoting = b"# PDF files\n\nEvery PDF starts with a header such as `%PDF-1.7`.\n"
+    for name, data in {
+        "pdf.md": quoting,
+        "pdf-notes.txt": quoting,
+        "prefixed.pdf": b"junk before the header\n%PDF-1.4\n",
+        "unnamed": b"\x00\x01junk\n%PDF-1.4\n",
+        "header.pdf": b"%PDF-1.4\n",
+        "header.txt": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+    }.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.docs", str(root))
+
+    got = {n: (r["media_type"], r["_error"]) for n, r in _landed(lk, "media.docs").items()}
+    assert got == {
+        "pdf.md": ("text/markdown", None),
+        "pdf-notes.txt": ("text/plain", None),
+        "prefixed.pdf": ("application/pdf", None),
+        "unnamed": ("application/pdf", None),
+        "header.pdf": ("application/pdf", None),
+        "header.txt": (
+            "application/pdf",
+            "the name says text/plain, the bytes are application/pdf",
+        ),
+    }
