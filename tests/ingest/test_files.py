@@ -705,3 +705,33 @@ def test_a_text_file_quoting_a_pdf_header_keeps_its_names_type(lk, tmp_path):
             "the name says text/plain, the bytes are application/pdf",
         ),
     }
+
+
+def test_text_that_starts_like_a_quicktime_atom_or_an_id3_tag_is_text(lk, tmp_path):
+    """'The free tier...' holds 'free' at bytes 4-8, where an old QuickTime file has its
+    first atom's type, and 'ID3 tags...' starts as an MP3's ID3 tag: such text files were
+    video/quicktime and audio/mpeg, their names said to contradict the bytes. An atom is
+    now taken only among bytes that are not text, an ID3 tag only with its version bytes."""
+    root = tmp_path / "texts"
+    root.mkdir()
+    for name, data in {
+        "pricing.md": b"The free tier allows ten queries a day.\n",
+        "skip.txt": b"You skip the first line.\n",
+        "tags.md": b"ID3 tags: artist, title, album.\n",
+        "unnamed": b"The free tier allows ten queries a day.\n",
+        "old.mov": b"\x00\x00\x00\x08wide\x00\x00\x00\x10mdat" + bytes(32),
+        "tagged.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x0a" + bytes(10) + b"\xff\xfb\x90\x00",
+    }.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.texts", str(root))
+
+    got = {n: (r["media_type"], r["_error"]) for n, r in _landed(lk, "media.texts").items()}
+    assert got == {
+        "pricing.md": ("text/markdown", None),
+        "skip.txt": ("text/plain", None),
+        "tags.md": ("text/markdown", None),
+        "unnamed": ("text/plain", None),
+        "old.mov": ("video/quicktime", None),
+        "tagged.mp3": ("audio/mpeg", None),
+    }
