@@ -6,13 +6,13 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
 * ``media_type`` is what the **bytes** are when they start with a signature the lake knows
   (:func:`_sniff`: images, audio, video, archives, PDF). A name whose type is a kind of
   that container keeps its more precise type (``.docx`` is a ZIP, ``.opus`` an Ogg,
-  ``.m4a`` an MP4 box). Bytes that are text (UTF-8, or UTF-16 with its mark) or HTML/SVG
-  markup decide only against a name claiming a binary type (a ``.mp3`` holding text is
-  ``text/plain``), or a name that says nothing; a ``.csv`` or an XPM keeps its name's
-  type. Else it is the **name's** type, unless the name claims a type whose signature the
-  lake knows and the bytes lack it (a ``.png`` of other bytes is
-  ``application/octet-stream``). Else what Pillow recognises, else
-  ``application/octet-stream``.
+  ``.m4a`` an MP4 box). Bytes that are text (UTF-8, or UTF-16 with its mark), HTML/SVG
+  markup or a PDF header after other bytes (a ``.md`` may quote one) decide only against a
+  name claiming a binary type (a ``.mp3`` holding text is ``text/plain``), or a name that
+  says nothing; a ``.csv`` or an XPM keeps its name's type. Else it is the **name's**
+  type, unless the name claims a type whose signature the lake knows and the bytes lack
+  it (a ``.png`` of other bytes is ``application/octet-stream``). Else what Pillow
+  recognises, else ``application/octet-stream``.
 * ``media_type_from`` says which: ``content`` (the bytes were checked), ``name`` (only the
   name says so: the lake has no signature for that type, e.g. ``text/csv``), or null
   (nothing told).
@@ -164,8 +164,10 @@ class _Sniffed:
 
 
 def _iso_media(head: bytes) -> _Sniffed | None:
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
-        return _Sniffed("video/quicktime", _ISO_MEDIA_KINDS)  # QuickTime before ftyp existed
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot") and not _text(head):
+        # QuickTime before ftyp existed. Its atom types are words: 'The free tier...' holds
+        # one at the same place; an atom's size and contents are not text.
+        return _Sniffed("video/quicktime", _ISO_MEDIA_KINDS)
     if head[4:8] != b"ftyp":
         return None
     brand = head[8:12]
@@ -194,7 +196,7 @@ def _riff(head: bytes) -> _Sniffed | None:
 
 
 def _mpeg_audio(head: bytes) -> _Sniffed | None:
-    if head[:3] == b"ID3":
+    if head[:3] == b"ID3" and head[3:4] in (b"\x02", b"\x03", b"\x04"):  # its version, 2.2-2.4
         return _Sniffed("audio/mpeg", _ID3_KINDS)
     # A frame header: 11 sync bits, a version other than "reserved", layer III or II (layer
     # I's bits are those of a UTF-16 byte-order mark), a bitrate other than "bad".
@@ -222,8 +224,11 @@ def _markup(head: bytes) -> _Sniffed | None:
 
 
 def _pdf(head: bytes) -> _Sniffed | None:
-    # The standard allows bytes before the header, within its first 1,024.
-    return _Sniffed("application/pdf") if b"%PDF-" in head[:1024] else None
+    if head.startswith(b"%PDF-"):
+        return _Sniffed("application/pdf")
+    # The standard allows bytes before the header, within its first 1,024; a header there
+    # is as weak as text: a .md or .txt quoting '%PDF-1.7' near its start is no PDF.
+    return _Sniffed("application/pdf", weak=True) if b"%PDF-" in head[:1024] else None
 
 
 _CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 27}

@@ -853,7 +853,7 @@ class _Kept:
 _rewrites: weakref.WeakKeyDictionary[Storage, OrderedDict[tuple, _Kept]] = (
     weakref.WeakKeyDictionary()
 )
-_paths: weakref.WeakKeyDictionary[Storage, OrderedDict[tuple, list[str]]] = (
+_paths: weakref.WeakKeyDictionary[Storage, OrderedDict[tuple, tuple[Snapshot, list[str]]]] = (
     weakref.WeakKeyDictionary()
 )
 _kept_lock = threading.Lock()
@@ -888,12 +888,14 @@ def _duckdb_paths(storage: Storage, resolved: ResolvedTable) -> list[str]:
     with _kept_lock:
         kept = _paths.setdefault(storage, OrderedDict())
         found = kept.get(key)
-        if found is not None:
+        # Only for the very snapshot they were read from: a table made again at its location
+        # by another tool (queries.resolve reads its log anew) may name other files.
+        if found is not None and found[0] is resolved.snapshot:
             kept.move_to_end(key)
-            return found
+            return found[1]
     paths = [storage.duckdb_path(f.uri) for f in resolved.snapshot.files]
     with _kept_lock:
-        kept[key] = paths
+        kept[key] = (resolved.snapshot, paths)
         while len(kept) > KEPT_REWRITES:
             kept.popitem(last=False)
     return paths

@@ -563,9 +563,10 @@ def _merge_counts(
 
     def fold(side: str, k: str) -> str:
         # Wider than any of the sources' comparisons that matter here (case, accents,
-        # trailing spaces): the candidates it finds are put to the source itself.
+        # trailing spaces, a letter that is two: see _FOLD_LETTERS): the candidates it finds
+        # are put to the source itself.
         c = f"{side}.{_ident(k)}"
-        return f"strip_accents(lower(rtrim({c}, ' ')))" if k in folded else c
+        return _fold_sql(f"strip_accents(lower(rtrim({c}, ' ')))") if k in folded else c
 
     with _comparing(store, previous, staging) as con:
         schema = staged.schema
@@ -589,6 +590,46 @@ def _merge_counts(
             f" FROM new AS w LEFT JOIN old AS o USING ({using})"
         ).fetchone()
         return int(added), int(changed)
+
+
+_FOLD_LETTERS = (
+    ("ß", "ss"),
+    ("æ", "ae"),
+    ("œ", "oe"),
+    ("ĳ", "ij"),
+    ("þ", "th"),
+    ("ﬀ", "ff"),
+    ("ﬁ", "fi"),
+    ("ﬂ", "fl"),
+    ("ﬃ", "ffi"),
+    ("ﬄ", "ffl"),
+    ("ﬅ", "st"),
+    ("ﬆ", "st"),
+    ("ø", "o"),
+    ("ł", "l"),
+    ("đ", "d"),
+    ("ħ", "h"),
+    ("ı", "i"),
+    *((chr(0xFF10 + i), chr(0x30 + i)) for i in range(10)),  # fullwidth digits
+    *((chr(0xFF41 + i), chr(0x61 + i)) for i in range(26)),  # fullwidth letters
+)
+"""Letters a Unicode collation (MySQL's _unicode_ci and _0900_ai_ci, an ICU collation of
+Postgres) holds equal to others that lowercasing and stripping accents leave apart: 'ß' is
+'ss', 'æ' 'ae', a fullwidth 'Ａ' 'a'; a stroke is an accent there ('ø', 'ł'). Folding more
+than a source does only puts more candidate pairs to it."""
+
+
+def _fold_sql(expression: str) -> str:
+    """``expression`` (lowercased, accents stripped) with :data:`_FOLD_LETTERS` replaced."""
+    single = [(a, b) for a, b in _FOLD_LETTERS if len(b) == 1]
+    folded = (
+        f"translate({expression}, '{''.join(a for a, _ in single)}', "
+        f"'{''.join(b for _, b in single)}')"
+    )
+    for a, b in _FOLD_LETTERS:
+        if len(b) > 1:
+            folded = f"replace({folded}, '{a}', '{b}')"
+    return folded
 
 
 def _refuse_keys_equal_only_in_source(

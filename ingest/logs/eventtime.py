@@ -228,6 +228,14 @@ class EventTimes:
     """``_error`` text per record (None where the time was used or had no value)."""
     counts: Counter[str] = field(default_factory=Counter)
 
+    def without_value(self) -> pa.Array:
+        """The records counted as ``no_value`` (absent, null, or empty text): no time and
+        no ``_error`` saying why."""
+        missing = pc.is_null(self.times)
+        if self.errors is not None:
+            missing = pc.and_(missing, pc.is_null(pa.array(self.errors, pa.string())))
+        return missing
+
 
 class EventTimeParser:
     """Reads time columns; holds one DuckDB connection for the strings Arrow cannot read,
@@ -506,8 +514,10 @@ class EventTimeParser:
                 .fetchone()
             )
             words = [w for w in (found[0] if found else None) or [] if w not in _NOT_ABBREVIATIONS]
+            # A word that is part of a zone name is none: after a '/' (Australia/ACT), or
+            # with digits after it (PST8PDT, EST5EDT: zones with their rules).
             self._abbreviations = re.compile(
-                r"(?i)(?:^|[^A-Za-z])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z]|$)"
+                r"(?i)(?:^|[^A-Za-z/])(" + "|".join(words or [r"[^\s\S]"]) + r")(?:[^A-Za-z0-9]|$)"
             )
         return self._abbreviations
 

@@ -1478,7 +1478,7 @@ class _Stage:
             col, t = _find_column(batch.table, batch.type, key)
             if col is None or t is None:
                 if batch.is_json and not self.rules.fields:  # the chosen field, not given
-                    return self._other_time_fields(batch, key, None, self.times.missing(n))
+                    return self._other_time_fields(batch, key, self.times.missing(n))
                 return self.times.missing(n)
             cols.append((col, t))
         nested = [(col, t) for col, t in cols if isinstance(t, (Struct, inf.List))]
@@ -1488,22 +1488,18 @@ class _Stage:
             col, t = (nested or cols)[0]
             found = self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
             if batch.is_json and not self.rules.fields and not nested:
-                found = self._other_time_fields(batch, keys[0], col, found)
+                found = self._other_time_fields(batch, keys[0], found)
             return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
         return self.times.event_times(join_fields(parts), year_base=self.year_base)
 
-    def _other_time_fields(
-        self, batch: _Batch, key: str, col: pa.ChunkedArray | None, found: EventTimes
-    ) -> EventTimes:
+    def _other_time_fields(self, batch: _Batch, key: str, found: EventTimes) -> EventTimes:
         """A JSON record without a value in the chosen time field takes the first other of
         :data:`TIME_FIELDS` it has one in: records of several loggers in one file (a collector
         writes one app's ``ts`` beside another's ``time``) got no event time, counted as
         having no time field, with nothing in ``_error``."""
-        if col is None:  # no record of the batch has the chosen field
-            missing = pc.is_null(pa.nulls(len(found.times)))
-        else:
-            missing = pc.is_null(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0))
+        # Empty text is no value either, as the reasons count it (no_value).
+        missing = found.without_value()
         for other in TIME_FIELDS:
             if not pc.any(missing).as_py():
                 break
@@ -1530,7 +1526,7 @@ class _Stage:
             counts["no_value"] -= n
             counts.update(more.counts)
             found = EventTimes(times, errors, +counts)
-            missing = pc.and_not(missing, take)
+            missing = found.without_value()
         return found
 
     def _record_history(self, old: Struct, new: Struct, batch: _Batch, uri: str) -> None:

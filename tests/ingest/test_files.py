@@ -826,3 +826,67 @@ def test_a_pipe_is_never_read_skipped_in_a_folder_and_refused_when_named(lk, tmp
         with pytest.raises(SourceUnreadable, match="not a regular file"):
             lk.ingest_files("media.piped", str(named))
     assert [v.version for v in lk.history("media.piped")] == [0]
+
+
+def test_a_text_file_quoting_a_pdf_header_keeps_its_names_type(lk, tmp_path):
+    """A PDF may have bytes before its header (within its first 1,024), so '%PDF-' anywhere
+    there was taken for the bytes of a PDF, over the name: a .md or a .txt quoting it
+    became application/pdf, the name said to contradict the bytes. A header after other
+    bytes now decides as text does: against a name claiming a binary type, or no name."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    quoting = b"# PDF files\n\nEvery PDF starts with a header such as `%PDF-1.7`.\n"
+    for name, data in {
+        "pdf.md": quoting,
+        "pdf-notes.txt": quoting,
+        "prefixed.pdf": b"junk before the header\n%PDF-1.4\n",
+        "unnamed": b"\x00\x01junk\n%PDF-1.4\n",
+        "header.pdf": b"%PDF-1.4\n",
+        "header.txt": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+    }.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.docs", str(root))
+
+    got = {n: (r["media_type"], r["_error"]) for n, r in _landed(lk, "media.docs").items()}
+    assert got == {
+        "pdf.md": ("text/markdown", None),
+        "pdf-notes.txt": ("text/plain", None),
+        "prefixed.pdf": ("application/pdf", None),
+        "unnamed": ("application/pdf", None),
+        "header.pdf": ("application/pdf", None),
+        "header.txt": (
+            "application/pdf",
+            "the name says text/plain, the bytes are application/pdf",
+        ),
+    }
+
+
+def test_text_that_starts_like_a_quicktime_atom_or_an_id3_tag_is_text(lk, tmp_path):
+    """'The free tier...' holds 'free' at bytes 4-8, where an old QuickTime file has its
+    first atom's type, and 'ID3 tags...' starts as an MP3's ID3 tag: such text files were
+    video/quicktime and audio/mpeg, their names said to contradict the bytes. An atom is
+    now taken only among bytes that are not text, an ID3 tag only with its version bytes."""
+    root = tmp_path / "texts"
+    root.mkdir()
+    for name, data in {
+        "pricing.md": b"The free tier allows ten queries a day.\n",
+        "skip.txt": b"You skip the first line.\n",
+        "tags.md": b"ID3 tags: artist, title, album.\n",
+        "unnamed": b"The free tier allows ten queries a day.\n",
+        "old.mov": b"\x00\x00\x00\x08wide\x00\x00\x00\x10mdat" + bytes(32),
+        "tagged.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x0a" + bytes(10) + b"\xff\xfb\x90\x00",
+    }.items():
+        (root / name).write_bytes(data)
+
+    lk.ingest_files("media.texts", str(root))
+
+    got = {n: (r["media_type"], r["_error"]) for n, r in _landed(lk, "media.texts").items()}
+    assert got == {
+        "pricing.md": ("text/markdown", None),
+        "skip.txt": ("text/plain", None),
+        "tags.md": ("text/markdown", None),
+        "unnamed": ("text/plain", None),
+        "old.mov": ("video/quicktime", None),
+        "tagged.mp3": ("audio/mpeg", None),
+    }

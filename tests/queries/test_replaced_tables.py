@@ -13,8 +13,12 @@ import pytest
 
 from lake.core.errors import TableLogReplaced
 
+SPARK_NAME = "part-00000-0f0e0d0c-0b0a-0908-0706-050403020100-c000.parquet"
 
-def _spark_style(uri: str, options: dict[str, str], values: list[int]) -> None:
+
+def _spark_style(
+    uri: str, options: dict[str, str], values: list[int], spark_name: str = SPARK_NAME
+) -> None:
     """A table as Spark writes one (deterministic file name ``part-00000-...-c000``), with
     ``values`` in one file: deltalake's own file renamed, its log entry rewritten."""
     import io
@@ -25,7 +29,6 @@ def _spark_style(uri: str, options: dict[str, str], values: list[int]) -> None:
     from tests.delta import external
 
     write_deltalake(uri, pa.table({"id": pa.array(values, pa.int64())}), storage_options=options)
-    spark_name = "part-00000-0f0e0d0c-0b0a-0908-0706-050403020100-c000.parquet"
     [entry] = [a for a in external.read_log_entry(uri, options, 0) if "add" in a]
     body = io.BytesIO()
     # Plain values, uncompressed: as many values make a file of the same size.
@@ -115,3 +118,27 @@ def test_a_long_lived_process_refuses_a_table_made_again_with_other_rows_as_a_ne
 
     with pytest.raises(TableLogReplaced, match=r"^Version 0 of ext\.t in its Delta log is not"):
         lk.sql(QUERY)
+
+
+def test_a_long_lived_process_reads_the_files_of_a_table_made_again_under_other_names(
+    lk, backend, tmp_path, looks_again_at_once
+):
+    """Made again with as many rows in a file of the same size under another name (another
+    job id in Spark's name): the catalog's totals cannot tell the tables apart, and a new
+    process answers the new rows. The process that had read the old table read its new
+    snapshot, but the paths it kept for the version (per table version and location) were
+    the old table's: DuckDB was sent to the deleted file, and the query refused."""
+    uri = _location(backend, tmp_path)
+    _spark_style(uri, lk.storage.delta_options(), list(range(1, 1001)))
+    lk.register_table("ext.t", uri)
+    assert lk.sql(QUERY).rows() == [{"s": 500500, "n": 1000}]
+    fs, path = lk.storage.filesystem_for(uri)
+    fs.delete_dir(path)
+    other = SPARK_NAME.replace("0f0e0d0c", "1f1e1d1c")
+    _spark_style(uri, lk.storage.delta_options(), list(range(1001, 2001)), other)
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        fresh = pool.apply(_answer_of_a_new_process, (QUERY,))
+    assert fresh == [{"s": 1500500, "n": 1000}]
+    assert lk.sql(QUERY).rows() == fresh

@@ -1076,6 +1076,44 @@ def test_a_key_that_changes_only_in_case_under_a_case_blind_collation_is_not_sto
     )
 
 
+def test_a_key_respelt_with_an_expansion_under_a_unicode_collation_is_not_stored_twice(
+    lk, mysql_source
+):
+    """utf8mb4_unicode_ci compares by the Unicode collation: 'strasse' and 'straße',
+    'oeuvre' and 'œuvre', 'soren' and a fullwidth 'ｓｏｒｅｎ' are one key there. The check's
+    folding (case, accents, trailing spaces) did not bring them together, so the source was
+    never asked and the merge kept each renamed row twice: 6 rows where the source has 3."""
+    table = unique("uca_keys")
+    mysql_source.run(
+        f"CREATE TABLE {table} (k VARCHAR(10) PRIMARY KEY, v INT, u DATETIME(6)) "
+        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        (
+            f"INSERT INTO {table} VALUES ('strasse', 1, :t), ('oeuvre', 2, :t), ('soren', 3, :t)",
+            {"t": T(0)},
+        ),
+    )
+
+    def extract(**options):
+        options = {"mode": "incremental", "cursor": "u", "key": "k", **options}
+        return lk.ingest_db("shop.uca", source=mysql_source.url, table_name=table, **options)
+
+    extract()
+    mysql_source.run(
+        (f"UPDATE {table} SET k = 'straße', v = 10, u = :t WHERE k = 'strasse'", {"t": T(1)}),
+        (f"UPDATE {table} SET k = 'œuvre', v = 20, u = :t WHERE k = 'oeuvre'", {"t": T(1)}),
+        (f"UPDATE {table} SET k = 'ｓｏｒｅｎ', v = 30, u = :t WHERE k = 'soren'", {"t": T(1)}),
+    )
+    assert len(_source_rows(mysql_source, f"SELECT k, v FROM {table}")) == 3
+    with pytest.raises(KeyEqualOnlyInSource, match=r"utf8mb4_unicode_ci.*--mode full") as refused:
+        extract()
+    for new, old in [("straße", "strasse"), ("œuvre", "oeuvre"), ("ｓｏｒｅｎ", "soren")]:
+        assert f"'{new}' (stored as '{old}')" in str(refused.value)
+    assert _versions(lk, "shop.uca") == [0]
+    assert sorted(_lake_rows(lk, "SELECT k, v FROM shop.uca")) == [
+        ("oeuvre", 2), ("soren", 3), ("strasse", 1),
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("key_type", "comparison"),
     [("citext", "citext"), ("text COLLATE lake_test_ci", "lake_test_ci")],

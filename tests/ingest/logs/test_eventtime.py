@@ -231,6 +231,25 @@ def test_utc_gmt_and_zone_names_after_an_iso_time_are_read():
     assert found.errors is None
 
 
+def test_zone_names_holding_a_listed_word_are_read_as_zone_names():
+    """A zone name whose part is also a capitalised legacy ID (Australia/ACT, Canberra) or
+    that starts with one (PST8PDT, EST5EDT: the tz database's US zones with their rules) is
+    one zone, not an abbreviation. Before: refused as 'ACT' and 'PST', no event time."""
+    found = _times(
+        [
+            "2024-01-21 10:00:00 Australia/ACT",
+            "2024-01-21 10:00:00 PST8PDT",
+            "2024-07-21 10:00:00 EST5EDT",
+        ]
+    )
+    assert found.times.to_pylist() == [
+        datetime(2024, 1, 20, 23, tzinfo=UTC),  # +11:00, Canberra's summer time
+        datetime(2024, 1, 21, 18, tzinfo=UTC),
+        datetime(2024, 7, 21, 14, tzinfo=UTC),
+    ]
+    assert found.errors is None
+
+
 def test_a_word_after_an_iso_time_that_is_no_zone_is_not_called_an_abbreviation():
     found = _times(["2024-01-21 10:00:00 PM", "2024-01-21 10:00:00 UTC"])
     assert found.times.to_pylist() == [None, datetime(2024, 1, 21, 10, tzinfo=UTC)]

@@ -189,3 +189,33 @@ def test_records_of_several_loggers_in_one_file_each_keep_their_time(lk, tmp_pat
     assert [r["_error"] for r in rows] == [None] * 5
     days = "SELECT count(*) AS n FROM node.logs WHERE _event_date = DATE '2024-01-21'"
     assert lk.sql(days).rows() == [{"n": 4}]
+
+
+def test_a_record_whose_time_field_is_empty_takes_another_as_one_without_it(lk, tmp_path):
+    """An empty time is no value (counted so): such a record takes another time field as a
+    record without the field does. Before: the empty 'time' kept the record from zap's 'ts'
+    it has beside it, so it got no event time while the same line with "time":null got it."""
+    path = tmp_path / "node.json"
+    path.write_text(
+        '{"time":"2024-01-21T10:00:02.250Z","msg":"bunyan"}\n'
+        '{"time":"","ts":1705831200.5,"msg":"empty"}\n'
+        '{"time":" ","@timestamp":"2024-01-21T11:00:03+01:00","msg":"blank"}\n'
+        '{"time":null,"ts":1705831200.5,"msg":"null"}\n'
+        '{"time":"","msg":"no time here"}\n'
+    )
+    report = lk.ingest_logs("node.logs", str(path))
+    assert report.event_times_json() == {
+        "time_field": "time",
+        "with_time": 4,
+        "without_time": 1,
+        "reasons": {"no_value": 1},
+    }
+    rows = _rows(lk, "node.logs")
+    assert [(r["msg"], r["_event_time"]) for r in rows] == [
+        ("bunyan", dt.datetime(2024, 1, 21, 10, 0, 2, 250000, tzinfo=UTC)),
+        ("empty", dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("blank", dt.datetime(2024, 1, 21, 10, 0, 3, tzinfo=UTC)),
+        ("null", dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("no time here", None),
+    ]
+    assert [r["_error"] for r in rows] == [None] * 5
