@@ -22,6 +22,7 @@ from catalog.exceptions import TrainingSetNotFound
 from lake.core.errors import InvalidName
 from queries.content_hash import content_hash
 from queries.exceptions import (
+    DataFileUnreadable,
     NotReproducible,
     OutputFolderNotEmpty,
     QueryFailed,
@@ -30,7 +31,6 @@ from queries.exceptions import (
     QuerySyntaxError,
     RebuildMismatch,
     TimeTravelError,
-    VacuumedVersion,
 )
 from queries.training import plan_order
 from tests.backends import unavailable
@@ -283,7 +283,9 @@ def test_a_cache_hit_is_told_from_the_catalog_and_the_folder_without_reading_any
             made[name].content_hash,
         ), name
     assert lk.materialize(from_="churn@1", out=tmp_path / "churn").status == "cached"
-    with pytest.raises(VacuumedVersion):  # the inputs are really gone: a miss would fail
+    # The inputs are really gone (the latest version's files, deleted outside the lake):
+    # a miss would fail.
+    with pytest.raises(DataFileUnreadable, match="deleted outside the lake"):
         lk.materialize("churn", sql=SQL, out=tmp_path / "elsewhere", shard_rows=10)
 
 
