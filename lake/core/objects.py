@@ -95,6 +95,15 @@ def _forked() -> bool:
     return _STARTED_IN is not None and _STARTED_IN != os.getpid()
 
 
+def _refuse_if_forked(doing: str) -> None:
+    """Conditional writes have no pyarrow fallback: a forked process cannot make them."""
+    if _forked():
+        raise OSError(
+            f"a process forked after the lake used S3 cannot {doing} there; start it with the "
+            "spawn or forkserver method"
+        )
+
+
 def _arrow(storage: Storage, path: str) -> tuple[Any, str]:
     """pyarrow's filesystem and ``bucket/key`` for ``path`` (in a forked process)."""
     bucket, key = s3_key(path)
@@ -237,11 +246,7 @@ def put_if_absent(storage: Storage, path: str, body: bytes) -> bool:
     Raises:
         OSError: the request failed otherwise (the server's own words).
     """
-    if _forked():
-        raise OSError(
-            "a process forked after the lake used S3 cannot write a log entry there; start it "
-            "with the spawn or forkserver method"
-        )
+    _refuse_if_forked("write a log entry")
     import obstore
     from obstore.exceptions import AlreadyExistsError, PreconditionError
 
@@ -265,11 +270,7 @@ def get_tagged(storage: Storage, path: str) -> tuple[bytes, str | None]:
         FileNotFoundError: there is none.
         OSError: the request failed, or this process was forked after obstore started.
     """
-    if _forked():
-        raise OSError(
-            "a process forked after the lake used S3 cannot make a conditional write there; "
-            "start it with the spawn or forkserver method"
-        )
+    _refuse_if_forked("make a conditional write")
     import obstore
 
     bucket, key = s3_key(path)
@@ -293,11 +294,7 @@ def put_unless_changed(
         OSError: the request failed otherwise, or this process was forked after obstore
             started.
     """
-    if _forked():
-        raise OSError(
-            "a process forked after the lake used S3 cannot make a conditional write there; "
-            "start it with the spawn or forkserver method"
-        )
+    _refuse_if_forked("make a conditional write")
     import obstore
     from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
 
