@@ -154,6 +154,9 @@ def test_a_query_past_the_services_bound_at_once_is_answered_503_at_once(lk):
         assert tables.status_code == 200
         assert thread.is_alive() and ended == []  # the runaway was running all along
     finally:
+        # The runaway's worker first: a graceful stop would wait 20 s for its request.
+        for worker in _query_workers(server):
+            worker.kill()
         stop_service(process)
         thread.join(60)
 
