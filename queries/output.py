@@ -594,8 +594,7 @@ def _compact_json(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return ""
+    """A value that is not NULL as the table shows it (:func:`print_table` shows NULL)."""
     if isinstance(value, datetime):
         return value.isoformat()
     converted = json_value(value)

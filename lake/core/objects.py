@@ -177,18 +177,7 @@ def exists(storage: Storage, path: str) -> bool:
                 return True
         except FileNotFoundError:
             return False
-    import obstore
-
-    bucket, key = s3_key(path)
-    try:
-        obstore.head(client(storage, bucket), key)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        raise
-    except Exception as error:  # noqa: BLE001 - obstore's own errors
-        raise OSError(str(error)) from error
-    return True
+    return _head(storage, path) is not None
 
 
 def identity(storage: Storage, path: str) -> str | None:
@@ -202,18 +191,29 @@ def identity(storage: Storage, path: str) -> str | None:
         fs, at = _arrow(storage, path)
         info = fs.get_file_info(at)
         return None if info.size is None else f"{info.size}:{info.mtime_ns}"
+    found = _head(storage, path)
+    if found is None:
+        return None
+    return str(found.get("e_tag") or f"{found.get('size')}:{found.get('last_modified')}")
+
+
+def _head(storage: Storage, path: str) -> dict[str, Any] | None:
+    """obstore's HEAD of the object at ``path``: its metadata, None when there is none.
+
+    Raises:
+        OSError: the request failed (the server's own words).
+    """
     import obstore
 
     bucket, key = s3_key(path)
     try:
-        found = obstore.head(client(storage, bucket), key)
+        return dict(obstore.head(client(storage, bucket), key))
     except FileNotFoundError:
         return None
     except OSError:
         raise
     except Exception as error:  # noqa: BLE001 - obstore's own errors
         raise OSError(str(error)) from error
-    return str(found.get("e_tag") or f"{found.get('size')}:{found.get('last_modified')}")
 
 
 def put(storage: Storage, path: str, body: bytes) -> None:
