@@ -33,6 +33,7 @@ from lake.core.config import location_problem
 from lake.core.errors import (
     CommitConflict,
     CommitInDoubt,
+    ConstraintViolation,
     LakeError,
     PartitionValueInvalid,
     SchemaConflict,
@@ -51,6 +52,7 @@ from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
+from lake.delta.requirements import COLUMN_MAPPING, WriterRequirements, writer_requirements
 from lake.delta.snapshot import (
     Commit,
     DataFile,
@@ -803,9 +805,16 @@ class DeltaStore:
             before = dt.version() if dt is not None else -1
             table_schema = _schema_of(dt) if dt is not None else schema
             commit_schema = _append_schema(table_schema, schema)
-            if commit_schema is None:
-                # The files add columns: deltalake's schema merge re-encodes them. Files this
-                # run published for an attempt that lost the race are nobody's: remove them.
+            asked = self._requirements(dt) if dt is not None else WriterRequirements()
+            if asked.identity or asked.column_mapping:
+                self._unpublish(actions or [])
+                asked.refuse_added_rows(self.uri)
+            if commit_schema is None or asked.rows_checked:
+                # The files add columns: deltalake's schema merge re-encodes them; or the
+                # table asks something of every row (constraints, invariants, NOT NULL or
+                # generated columns), which deltalake's writer checks and add actions of
+                # the lake's own files would not. Files this run published for an attempt
+                # that lost the race, or for its own commit, are nobody's: remove them.
                 self._unpublish(actions or [])
                 actions = None
                 try:
@@ -902,7 +911,14 @@ class DeltaStore:
             return False
         if protocol.min_writer_version in (3, 4, 5, 6):
             return False  # constraints, generated or identity columns, column mapping
-        return not any(b"delta.invariants" in (f.metadata or {}) for f in base.schema)
+        asked = self._requirements(dt)
+        return not (asked.rows_checked or asked.identity or asked.column_mapping)
+
+    def _requirements(self, dt: deltalake.DeltaTable) -> WriterRequirements:
+        """What the version at ``dt`` asks of a write (see :mod:`lake.delta.requirements`)."""
+        import pyarrow as pa
+
+        return writer_requirements(dt.metadata().configuration, pa.schema(dt.schema().to_arrow()))
 
     def _commit_own(
         self,
@@ -1313,7 +1329,10 @@ class DeltaStore:
                 files, schema=schema, run_id=run_id, operation=operation, metadata=metadata
             )
         dt = self._at_base(base_version) if base_version is not None else self.open()
-        if self._lacks_features(dt, schema):
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "an overwrite")
+        asked.refuse_added_rows(self.uri)
+        if self._lacks_features(dt, schema) or asked.rows_checked:
             import pyarrow as pa
 
             def reader() -> pa.RecordBatchReader:
@@ -1350,8 +1369,13 @@ class DeltaStore:
 
         Raises:
             CommitConflict: the commit kept conflicting with other writers.
+            UnsupportedTableFeature: the table is append-only or has identity columns.
+            ConstraintViolation: a row breaks the table's constraints.
         """
         dt = self.open()
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "a replacement of rows")
+        asked.refuse_added_rows(self.uri)
 
         def commit(retries: int) -> None:
             self._write(
@@ -1391,6 +1415,9 @@ class DeltaStore:
         if not data.schema.equals(schema):
             raise ValueError("rewrite: the data's schema is not the schema to write")
         dt = self._at_base(base_version)
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "a rewrite of every row")
+        asked.refuse_added_rows(self.uri)
         given = [data]
 
         def once() -> pa.RecordBatchReader:
@@ -1534,6 +1561,9 @@ class DeltaStore:
         predicate = " AND ".join(f"t.{_delta_ident(k)} = s.{_delta_ident(k)}" for k in keys)
         for attempt in range(MERGE_RETRIES):
             dt = self.open()
+            asked = self._requirements(dt)
+            asked.refuse_removal(self.uri, "a merge (an upsert by key)")
+            asked.refuse_added_rows(self.uri)
             before = dt.version()
             failpoint("merge")
             try:
@@ -1611,7 +1641,7 @@ class DeltaStore:
                 dt = self.open()
             # Judged again on each plan: the writer that made the last one stale may have
             # changed the protocol or the table's configuration.
-            if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
+            if (dt.metadata().configuration or {}).get(COLUMN_MAPPING, "none") != "none":
                 # New files would need the physical names and field ids; deltalake 1.6.6
                 # refuses too ("Column mapping is not supported for write operation
                 # 'OPTIMIZE'").
@@ -2419,6 +2449,16 @@ class DeltaStore:
                 f"({damaged.group(1).strip().rstrip('.')[:200]}): restore the damaged file "
                 f"of its _delta_log folder from a backup."
             )
+        violated = _VIOLATION.search(str(error))
+        if violated:
+            return self._violation(int(violated["rows"]))
+        if isinstance(error, CommitFailedError) and "append-only" in str(error):
+            # The table became append-only after this write checked it.
+            return UnsupportedTableFeature(
+                f"The Delta table at {self.uri} is append-only (delta.appendOnly = true), so "
+                "a write that removes rows is refused: append to it instead, or set "
+                "delta.appendOnly to false with the engine that owns it."
+            )
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "
@@ -2433,6 +2473,21 @@ class DeltaStore:
                 f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
             )
         return self.storage.translate(error, f"{doing} {self.uri}")
+
+    def _violation(self, rows: int) -> ConstraintViolation:
+        """The refusal of rows deltalake's writer found breaking the table's requirements,
+        naming them (deltalake names none)."""
+        try:
+            checks = "; ".join(self._requirements(self.open()).checks)
+        except Exception:  # noqa: BLE001 - the refusal stands without the names
+            checks = ""
+        named = f" ({checks})" if checks else ""
+        return ConstraintViolation(
+            f"{rows} {'rows' if rows != 1 else 'row'} written to {self.uri} "
+            f"{'break' if rows != 1 else 'breaks'} what the "
+            f"Delta table requires of every row{named}, so nothing was committed: correct "
+            "the rows (a constraint or invariant must be true, not null)."
+        )
 
     def _invalid_partition_value(self, value: str, kind: str) -> PartitionValueInvalid:
         """The refusal of a log that gives a file a partition value delta-rs cannot parse as
@@ -2550,6 +2605,7 @@ _UNREADABLE_PROTOCOL = re.compile(
 """delta-kernel's words for a protocol it cannot read (``Unsupported minimum reader version
 4``, ``Feature 'x' is not supported``): not a storage failure, as they were reported."""
 
+_VIOLATION = re.compile(r"Invalid data found: (?P<rows>\d+) rows failed validation check")
 _UNSUPPORTED_FEATURES = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
 """deltalake's words (a ``CommitFailedError``, as a conflict is) for a table whose protocol
 names writer features it cannot write (``rowTracking``, ``domainMetadata`` ...)."""
@@ -2589,7 +2645,6 @@ def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:
     return from_delta_schema(pa.schema(dt.schema().to_arrow()))
 
 
-COLUMN_MAPPING_MODE = "delta.columnMapping.mode"
 PHYSICAL_NAME = "delta.columnMapping.physicalName"
 READABLE_FEATURES = frozenset(
     {
@@ -2618,7 +2673,7 @@ def _unreadable(dt: deltalake.DeltaTable) -> str | None:
             f"uses the Delta reader feature {', '.join(unknown)}, which the lake cannot read; "
             "read it with an engine that supports the feature"
         )
-    mode = (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none")
+    mode = (dt.metadata().configuration or {}).get(COLUMN_MAPPING, "none")
     if mode == "id":
         return (
             "uses column mapping by field id (delta.columnMapping.mode = id), which the lake "

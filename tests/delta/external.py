@@ -636,3 +636,110 @@ def checkpoint_by_hand(
         ]
         with fs.open_output_stream(f"{folder}/{name}.{uuid.uuid4()}.json") as f:
             f.write(("\n".join(json.dumps(a) for a in top) + "\n").encode())
+
+
+# -- writer requirements another engine adds (Spark's ALTER TABLE) -----------------------------
+
+
+def alter(
+    uri: str,
+    options: dict[str, str],
+    *,
+    field_metadata: dict[str, dict[str, object]] | None = None,
+    not_null: tuple[str, ...] = (),
+    configuration: dict[str, str] | None = None,
+    min_writer_version: int | None = None,
+) -> int:
+    """Commit what Spark's ``ALTER TABLE`` writes after the protocol: the table's metaData
+    again with ``field_metadata`` merged into the fields at those dotted paths (invariants,
+    generation expressions, identity), the fields ``not_null`` made NOT NULL, and
+    ``configuration`` added; and a protocol raised to ``min_writer_version``. Returns the
+    version committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+
+    def field_at(path: str) -> dict:
+        fields, found = schema["fields"], None
+        for part in path.split("."):
+            found = next(f for f in fields if f["name"] == part)
+            fields = found["type"]["fields"] if isinstance(found["type"], dict) else []
+        assert found is not None
+        return found
+
+    for path, extra in (field_metadata or {}).items():
+        field_at(path).setdefault("metadata", {}).update(extra)
+    for path in not_null:
+        field_at(path)["nullable"] = False
+    version = dt.version() + 1
+    actions: list[dict] = [
+        {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "ALTER TABLE"}}
+    ]
+    if min_writer_version is not None:
+        protocol = dt.protocol()
+        actions.append(
+            {
+                "protocol": {
+                    "minReaderVersion": protocol.min_reader_version,
+                    "minWriterVersion": min_writer_version,
+                }
+            }
+        )
+    actions.append(
+        {
+            "metaData": {
+                "id": meta.id,
+                "format": {"provider": "parquet", "options": {}},
+                "schemaString": json.dumps(schema),
+                "partitionColumns": list(meta.partition_columns),
+                "configuration": {**meta.configuration, **(configuration or {})},
+                "createdTime": meta.created_time,
+            }
+        }
+    )
+    write_log_entry(uri, options, version, actions)
+    return version
+
+
+def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
+    """Commit what Spark's ``ALTER TABLE ... RENAME COLUMN old TO new`` writes to a table
+    without column mapping: mode ``name`` turned on (protocol 2/5), every top-level field
+    given an id and its name as its physical name, then ``old`` renamed. Returns the version
+    committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+    for i, f in enumerate(schema["fields"], start=1):
+        f["metadata"] = {
+            **f.get("metadata", {}),
+            "delta.columnMapping.id": i,
+            "delta.columnMapping.physicalName": f["name"],
+        }
+        if f["name"] == old:
+            f["name"] = new
+    version = dt.version() + 1
+    configuration = {
+        **meta.configuration,
+        "delta.columnMapping.mode": "name",
+        "delta.columnMapping.maxColumnId": str(len(schema["fields"])),
+    }
+    write_log_entry(
+        uri,
+        options,
+        version,
+        [
+            {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "RENAME COLUMN"}},
+            {"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}},
+            {
+                "metaData": {
+                    "id": meta.id,
+                    "format": {"provider": "parquet", "options": {}},
+                    "schemaString": json.dumps(schema),
+                    "partitionColumns": list(meta.partition_columns),
+                    "configuration": configuration,
+                    "createdTime": meta.created_time,
+                }
+            },
+        ],
+    )
+    return version
