@@ -162,3 +162,18 @@ def test_writes_into_a_table_whose_columns_another_engine_renamed_are_refused(lk
             lk.write_table("ml.renamed", renamed, mode=mode)
     assert lk.sql("SELECT * FROM ml.renamed").table.to_pylist() == [{"id": 1, "value": 10}]
     assert DeltaTable(uri, storage_options=options).version() == 1
+
+
+def test_a_row_giving_a_not_null_column_no_value_is_refused_in_our_words(lk):
+    lk.write_table("ml.strict", _rows([1], [1]))
+    uri, options = _table(lk, "ml.strict")
+    external.alter(uri, options, not_null=("id",))
+    before = _delta_rows(uri, options)
+    # Was pyarrow's ArrowInvalid ("Column 'id' is declared non-nullable but contains nulls").
+    with pytest.raises(ConstraintViolation, match="column id is NOT NULL"):
+        lk.write_table("ml.strict", _rows([None], [2]))  # type: ignore[list-item]
+    with pytest.raises(ConstraintViolation, match="column id is NOT NULL"):
+        lk.write_table("ml.strict", pa.table({"v": pa.array([3], pa.int64())}))
+    assert _delta_rows(uri, options) == before
+    lk.write_table("ml.strict", _rows([2], [2]))
+    assert _delta_rows(uri, options)[1] == [(1, 1), (2, 2)]
