@@ -1945,7 +1945,7 @@ class DeltaStore:
                 if kind in action and unquote(str(action[kind].get("path"))) in rewritten:
                     raise _Raced
             if "commitInfo" in action:
-                moment = int(action["commitInfo"].get("timestamp") or 0)
+                moment = int(_commit_moment(action["commitInfo"]) or 0)
         return moment
 
     def _compact_with_deltalake(
@@ -2386,14 +2386,14 @@ class DeltaStore:
         if known is not None:
             return known
         info = self._commit_info(version, mark=dt is self._latest)
-        if info is not None and "timestamp" in info:
-            moment = _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
+        if info is not None and _commit_moment(info) is not None:
+            moment = _ms_to_datetime(_commit_moment(info))
             _remember_time(self._key, version, moment)
             return moment
         # The log entry was cleaned up (log retention): the history may still know it.
         for entry in dt.history(1):
             if entry.get("version") == version:
-                return _ms_to_datetime(entry["timestamp"])
+                return _ms_to_datetime(_commit_moment(entry))
         # Only its checkpoint is left: the time the checkpoint was written (as Delta readers
         # take a commit's time from its file when the commit holds none).
         import pyarrow.fs as pafs
@@ -3027,12 +3027,25 @@ def _checked_try_properties(
     return _commit_properties(run_id, operation, metadata, retries=retries, guarded=retries > 0)
 
 
+def _commit_moment(info: Mapping[str, object]) -> object:
+    """When a commit was made, in milliseconds, from its commitInfo: its
+    ``inCommitTimestamp`` when it has one (a table with in-commit timestamps: the protocol
+    makes it the commit's time, for time travel and history, and ``timestamp`` may be an
+    earlier clock's), else its ``timestamp`` (None: neither)."""
+    moment = info.get("inCommitTimestamp")
+    return (
+        moment
+        if isinstance(moment, int) and not isinstance(moment, bool)
+        else info.get("timestamp")
+    )
+
+
 def _commit_from_history(entry: Mapping[str, object]) -> Commit:
     metrics = entry.get("operationMetrics") or {}
     parameters = entry.get("operationParameters") or {}
     return Commit(
         version=int(entry["version"]),  # type: ignore[arg-type]
-        committed_at=_ms_to_datetime(entry["timestamp"]),
+        committed_at=_ms_to_datetime(_commit_moment(entry)),
         operation=str(entry.get(OPERATION_KEY) or entry.get("operation") or "UNKNOWN"),
         run_id=entry.get(RUN_ID_KEY),  # type: ignore[arg-type]
         metrics=metrics if isinstance(metrics, Mapping) else {},

@@ -743,3 +743,29 @@ def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
         ],
     )
     return version
+
+
+def in_commit_timestamps(uri: str, options: dict[str, str], times: list[tuple[int, int]]) -> None:
+    """Two appends made into a table with in-commit timestamps (PROTOCOL.md "In-Commit
+    Timestamps"), each commit's ``(timestamp, inCommitTimestamp)`` in milliseconds as
+    ``times`` gives them: the first commit enables the feature, every commitInfo comes first
+    and carries its ``inCommitTimestamp`` (deltalake cannot write such a table)."""
+    for i in range(len(times)):
+        rows = pa.table({"id": pa.array([i], pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    for version, (stamp, in_commit) in enumerate(times):
+        actions = read_log_entry(uri, options, version)
+        for action in actions:
+            if "protocol" in action:
+                action["protocol"] = {
+                    "minReaderVersion": 1,
+                    "minWriterVersion": 7,
+                    "writerFeatures": ["inCommitTimestamp"],
+                }
+            if "metaData" in action:
+                action["metaData"]["configuration"]["delta.enableInCommitTimestamps"] = "true"
+            if "commitInfo" in action:
+                action["commitInfo"]["timestamp"] = stamp
+                action["commitInfo"]["inCommitTimestamp"] = in_commit
+        actions.sort(key=lambda a: "commitInfo" not in a)
+        write_log_entry(uri, options, version, actions)

@@ -972,3 +972,22 @@ def test_a_partition_value_that_is_no_value_of_its_column_is_refused_naming_the_
     with pytest.raises(PartitionValueInvalid, match=said.format(name="copy")):
         lk.register_table("ext.copy", uri)
     assert [str(t.name) for t in lk.tables()] == ["ext.badpart"]
+
+
+def test_a_table_with_in_commit_timestamps_has_their_times(lk, where):
+    # The second writer's clock was a day behind: its commitInfo timestamp says so, its
+    # in-commit timestamp (the commit's time, as the protocol says) is 1 ms after the first.
+    uri, options = where("ict")
+    first = int(datetime(2026, 11, 20, 10, 0, tzinfo=UTC).timestamp() * 1000)
+    day = 24 * 3600 * 1000
+    external.in_commit_timestamps(uri, options, [(first, first), (first - day, first + 1)])
+    lk.register_table("ext.ict", uri)
+    times = {v.version: v.committed_at for v in lk.history("ext.ict")}
+    assert times == {
+        0: datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        1: datetime(2026, 11, 20, 10, 0, 0, 1000, tzinfo=UTC),
+    }
+    assert lk.describe("ext.ict@1").version.committed_at == times[1]
+    assert lk.sql(
+        "SELECT count(*) AS n FROM ext.ict TIMESTAMP AS OF '2026-11-20T10:00:00.0005Z'"
+    ).table.to_pylist() == [{"n": 1}]
