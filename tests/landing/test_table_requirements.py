@@ -177,3 +177,33 @@ def test_a_row_giving_a_not_null_column_no_value_is_refused_in_our_words(lk):
     assert _delta_rows(uri, options) == before
     lk.write_table("ml.strict", _rows([2], [2]))
     assert _delta_rows(uri, options)[1] == [(1, 1), (2, 2)]
+
+
+def test_extracts_and_log_ingests_breaking_a_check_constraint_are_refused(lk, tmp_path):
+    source = tmp_path / "source.db"
+    with sqlite3.connect(source) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (2, 2)])
+    url, how = f"sqlite:///{source}", {"mode": "incremental", "cursor": "id", "key": "id"}
+    lk.ingest_db("crm.t", source=url, table_name="t", **how)
+    uri, options = _table(lk, "crm.t")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"v_positive": "v > 0"})
+    with sqlite3.connect(source) as con:
+        con.execute("INSERT INTO t VALUES (3, -3)")
+    # deltalake's merge refused it, told as a storage failure.
+    with pytest.raises(ConstraintViolation, match="v_positive"):
+        lk.ingest_db("crm.t", source=url, table_name="t", **how)
+    with sqlite3.connect(source) as con:
+        con.execute("UPDATE t SET v = 3 WHERE id = 3")
+    assert lk.ingest_db("crm.t", source=url, table_name="t", **how).rows_added == 1
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text('{"ts": "2026-11-01T10:00:00Z", "n": 1}\n')
+    lk.ingest_logs("web.events", [str(logs)])
+    uri, options = _table(lk, "web.events")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"n_positive": "n > 0"})
+    (logs / "b.jsonl").write_text('{"ts": "2026-11-01T11:00:00Z", "n": -1}\n')
+    with pytest.raises(ConstraintViolation, match="n_positive"):
+        lk.ingest_logs("web.events", [str(logs)])
+    assert DeltaTable(uri, storage_options=options).to_pyarrow_table()["n"].to_pylist() == [1]
