@@ -117,12 +117,11 @@ def writer_requirements(
     ]
     identity: list[str] = []
     for path, field in _fields(schema):
-        metadata = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in (field.metadata or {}).items()
-        }
         if not field.nullable:
             checks.append(f"NOT NULL {path}")
+        if not field.metadata:
+            continue
+        metadata = {k.decode(): v.decode() for k, v in field.metadata.items()}
         if INVARIANTS in metadata:
             checks.append(f"invariant of {path} ({_invariant_text(metadata[INVARIANTS])})")
         if GENERATION_EXPRESSION in metadata:
@@ -143,15 +142,15 @@ def _fields(schema: pa.Schema) -> Iterator[tuple[str, pa.Field]]:
     and map entries are not fields a constraint or a default names)."""
     import pyarrow as pa
 
-    def walk(prefix: str, field: pa.Field) -> Iterator[tuple[str, pa.Field]]:
-        path = f"{prefix}{field.name}"
+    def walk(path: str, field: pa.Field) -> Iterator[tuple[str, pa.Field]]:
         yield path, field
         if pa.types.is_struct(field.type):
             for i in range(field.type.num_fields):
-                yield from walk(f"{path}.", field.type.field(i))
+                child = field.type.field(i)
+                yield from walk(f"{path}.{child.name}", child)
 
     for field in schema:
-        yield from walk("", field)
+        yield from walk(field.name, field)
 
 
 def _invariant_text(value: str) -> str:

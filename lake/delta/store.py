@@ -911,7 +911,9 @@ class DeltaStore:
             return False
         if protocol.min_writer_version in (3, 4, 5, 6):
             return False  # constraints, generated or identity columns, column mapping
-        asked = self._requirements(dt)
+        # The base's schema is the latest version's (the Arrow one deltalake would give
+        # again, with each field's Delta metadata).
+        asked = writer_requirements(dt.metadata().configuration, base.schema)
         return not (asked.rows_checked or asked.identity or asked.column_mapping)
 
     def _requirements(self, dt: deltalake.DeltaTable) -> WriterRequirements:
