@@ -2488,7 +2488,8 @@ class DeltaStore:
             f"{rows} {'rows' if rows != 1 else 'row'} written to {self.uri} "
             f"{'break' if rows != 1 else 'breaks'} what the "
             f"Delta table requires of every row{named}, so nothing was committed: correct "
-            "the rows (a constraint or invariant must be true, not null)."
+            "the rows (a constraint or invariant must be true, not null, and a generated "
+            "column equal to its expression, which the lake does not compute)."
         )
 
     def _invalid_partition_value(self, value: str, kind: str) -> PartitionValueInvalid:
