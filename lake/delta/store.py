@@ -2068,6 +2068,35 @@ class DeltaStore:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return parts[0]  # files of different types (the table's types widened): judge one
 
+    def deletion_vector_files(self, version: int) -> frozenset[str]:
+        """The deletion vector files (paths relative to the table, decoded) that ``version``
+        needs: a file holding the vector of one of its data files. deltalake's vacuum does not
+        count them as files of a version (they are named by the vector, not by an add's
+        path).
+
+        Raises:
+            StorageError: the log names a vector it cannot decode.
+        """
+        found = set()
+        base = self.uri.rstrip("/") + "/"
+        for path, vector in self._deletion_vectors(version).items():
+            try:
+                where = vector.file_path()
+            except DeletionVectorError as error:
+                raise StorageError(
+                    f"The deletion vector of {path} in version {version} of {self.uri} is not "
+                    f"valid ({error}); the table cannot be read at this version."
+                ) from error
+            if where is None:
+                continue  # inline: in the log itself
+            if vector.storage_type == "p":
+                where = unquote(where)
+                if not where.startswith(base):
+                    continue  # outside the table's folder: vacuum never lists it
+                where = where[len(base) :]
+            found.add(where)
+        return frozenset(found)
+
     def vacuum(
         self,
         *,

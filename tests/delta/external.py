@@ -489,6 +489,18 @@ def remove_log_entries(uri: str, options: dict[str, str], names: list[str]) -> N
         fs.delete_file(f"{folder}/{name}")
 
 
+def table_files(uri: str, options: dict[str, str]) -> list[str]:
+    """The files of a table's folder outside its log, relative to it."""
+    fs, folder = _log_folder(uri, options)
+    base = folder.rsplit("/", 1)[0]
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    return sorted(
+        i.path[len(base) + 1 :]
+        for i in infos
+        if i.type == pafs.FileType.File and "_delta_log" not in i.path
+    )
+
+
 def log_names(uri: str, options: dict[str, str]) -> list[str]:
     fs, folder = _log_folder(uri, options)
     return sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(folder)))
