@@ -293,8 +293,10 @@ def _needed_files(
             and removed.get(versions[j + 1]) == 0
         ):
             j += 1
-        files = frozenset(unquote(f.path) for f in store.snapshot(versions[j]).files)
-        files |= store.deletion_vector_files(versions[j])
+        snapshot = store.snapshot(versions[j])
+        files = frozenset(unquote(f.path) for f in snapshot.files)
+        if any(f.deleted_rows for f in snapshot.files):  # its log is read again only then
+            files |= store.deletion_vector_files(versions[j])
         for version in versions[i : j + 1]:
             needed[version] = files if version == versions[j] else frozenset()
         i = j + 1
