@@ -207,6 +207,11 @@ class UnsupportedTableFeature(LakeError):
     correctly, so it refuses rather than return wrong rows."""
 
 
+class ConstraintViolation(SchemaConflict):
+    """Rows a write would add break what the Delta table requires of every row (its CHECK
+    constraints, column invariants, NOT NULL or generated columns): nothing is committed."""
+
+
 class PartitionValueInvalid(LakeError):
     """A Delta log gives a file a partition value that is not a value of its column's type
     (the protocol's text of one): the engine that wrote the entry broke the protocol, and no

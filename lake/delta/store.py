@@ -33,6 +33,7 @@ from lake.core.config import location_problem
 from lake.core.errors import (
     CommitConflict,
     CommitInDoubt,
+    ConstraintViolation,
     LakeError,
     PartitionValueInvalid,
     SchemaConflict,
@@ -51,6 +52,7 @@ from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
+from lake.delta.requirements import COLUMN_MAPPING, WriterRequirements, writer_requirements
 from lake.delta.snapshot import (
     Commit,
     DataFile,
@@ -803,9 +805,16 @@ class DeltaStore:
             before = dt.version() if dt is not None else -1
             table_schema = _schema_of(dt) if dt is not None else schema
             commit_schema = _append_schema(table_schema, schema)
-            if commit_schema is None:
-                # The files add columns: deltalake's schema merge re-encodes them. Files this
-                # run published for an attempt that lost the race are nobody's: remove them.
+            asked = self._requirements(dt) if dt is not None else WriterRequirements()
+            if asked.identity or asked.column_mapping:
+                self._unpublish(actions or [])
+                asked.refuse_added_rows(self.uri)
+            if commit_schema is None or asked.rows_checked:
+                # The files add columns: deltalake's schema merge re-encodes them; or the
+                # table asks something of every row (constraints, invariants, NOT NULL or
+                # generated columns), which deltalake's writer checks and add actions of
+                # the lake's own files would not. Files this run published for an attempt
+                # that lost the race, or for its own commit, are nobody's: remove them.
                 self._unpublish(actions or [])
                 actions = None
                 try:
@@ -902,7 +911,16 @@ class DeltaStore:
             return False
         if protocol.min_writer_version in (3, 4, 5, 6):
             return False  # constraints, generated or identity columns, column mapping
-        return not any(b"delta.invariants" in (f.metadata or {}) for f in base.schema)
+        # The base's schema is the latest version's (the Arrow one deltalake would give
+        # again, with each field's Delta metadata).
+        asked = writer_requirements(dt.metadata().configuration, base.schema)
+        return not (asked.rows_checked or asked.identity or asked.column_mapping)
+
+    def _requirements(self, dt: deltalake.DeltaTable) -> WriterRequirements:
+        """What the version at ``dt`` asks of a write (see :mod:`lake.delta.requirements`)."""
+        import pyarrow as pa
+
+        return writer_requirements(dt.metadata().configuration, pa.schema(dt.schema().to_arrow()))
 
     def _commit_own(
         self,
@@ -1313,7 +1331,10 @@ class DeltaStore:
                 files, schema=schema, run_id=run_id, operation=operation, metadata=metadata
             )
         dt = self._at_base(base_version) if base_version is not None else self.open()
-        if self._lacks_features(dt, schema):
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "an overwrite")
+        asked.refuse_added_rows(self.uri)
+        if self._lacks_features(dt, schema) or asked.rows_checked:
             import pyarrow as pa
 
             def reader() -> pa.RecordBatchReader:
@@ -1350,8 +1371,13 @@ class DeltaStore:
 
         Raises:
             CommitConflict: the commit kept conflicting with other writers.
+            UnsupportedTableFeature: the table is append-only or has identity columns.
+            ConstraintViolation: a row breaks the table's constraints.
         """
         dt = self.open()
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "a replacement of rows")
+        asked.refuse_added_rows(self.uri)
 
         def commit(retries: int) -> None:
             self._write(
@@ -1391,6 +1417,9 @@ class DeltaStore:
         if not data.schema.equals(schema):
             raise ValueError("rewrite: the data's schema is not the schema to write")
         dt = self._at_base(base_version)
+        asked = self._requirements(dt)
+        asked.refuse_removal(self.uri, "a rewrite of every row")
+        asked.refuse_added_rows(self.uri)
         given = [data]
 
         def once() -> pa.RecordBatchReader:
@@ -1534,6 +1563,9 @@ class DeltaStore:
         predicate = " AND ".join(f"t.{_delta_ident(k)} = s.{_delta_ident(k)}" for k in keys)
         for attempt in range(MERGE_RETRIES):
             dt = self.open()
+            asked = self._requirements(dt)
+            asked.refuse_removal(self.uri, "a merge (an upsert by key)")
+            asked.refuse_added_rows(self.uri)
             before = dt.version()
             failpoint("merge")
             try:
@@ -1611,7 +1643,7 @@ class DeltaStore:
                 dt = self.open()
             # Judged again on each plan: the writer that made the last one stale may have
             # changed the protocol or the table's configuration.
-            if (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none") != "none":
+            if (dt.metadata().configuration or {}).get(COLUMN_MAPPING, "none") != "none":
                 # New files would need the physical names and field ids; deltalake 1.6.6
                 # refuses too ("Column mapping is not supported for write operation
                 # 'OPTIMIZE'").
@@ -1915,7 +1947,7 @@ class DeltaStore:
                 if kind in action and unquote(str(action[kind].get("path"))) in rewritten:
                     raise _Raced
             if "commitInfo" in action:
-                moment = int(action["commitInfo"].get("timestamp") or 0)
+                moment = int(_commit_moment(action["commitInfo"]) or 0)
         return moment
 
     def _compact_with_deltalake(
@@ -2035,6 +2067,35 @@ class DeltaStore:
             return pa.concat_tables(parts, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return parts[0]  # files of different types (the table's types widened): judge one
+
+    def deletion_vector_files(self, version: int) -> frozenset[str]:
+        """The deletion vector files (paths relative to the table, decoded) that ``version``
+        needs: a file holding the vector of one of its data files. deltalake's vacuum does not
+        count them as files of a version (they are named by the vector, not by an add's
+        path).
+
+        Raises:
+            StorageError: the log names a vector it cannot decode.
+        """
+        found = set()
+        base = self.uri.rstrip("/") + "/"
+        for path, vector in self._deletion_vectors(version).items():
+            try:
+                where = vector.file_path()
+            except DeletionVectorError as error:
+                raise StorageError(
+                    f"The deletion vector of {path} in version {version} of {self.uri} is not "
+                    f"valid ({error}); the table cannot be read at this version."
+                ) from error
+            if where is None:
+                continue  # inline: in the log itself
+            if vector.storage_type == "p":
+                where = unquote(where)
+                if not where.startswith(base):
+                    continue  # outside the table's folder: vacuum never lists it
+                where = where[len(base) :]
+            found.add(where)
+        return frozenset(found)
 
     def vacuum(
         self,
@@ -2356,14 +2417,14 @@ class DeltaStore:
         if known is not None:
             return known
         info = self._commit_info(version, mark=dt is self._latest)
-        if info is not None and "timestamp" in info:
-            moment = _ms_to_datetime(info["timestamp"])  # type: ignore[arg-type]
+        if info is not None and _commit_moment(info) is not None:
+            moment = _ms_to_datetime(_commit_moment(info))
             _remember_time(self._key, version, moment)
             return moment
         # The log entry was cleaned up (log retention): the history may still know it.
         for entry in dt.history(1):
             if entry.get("version") == version:
-                return _ms_to_datetime(entry["timestamp"])
+                return _ms_to_datetime(_commit_moment(entry))
         # Only its checkpoint is left: the time the checkpoint was written (as Delta readers
         # take a commit's time from its file when the commit holds none).
         import pyarrow.fs as pafs
@@ -2419,6 +2480,16 @@ class DeltaStore:
                 f"({damaged.group(1).strip().rstrip('.')[:200]}): restore the damaged file "
                 f"of its _delta_log folder from a backup."
             )
+        violated = _VIOLATION.search(str(error))
+        if violated:
+            return self._violation(int(violated["rows"]))
+        if isinstance(error, CommitFailedError) and "append-only" in str(error):
+            # The table became append-only after this write checked it.
+            return UnsupportedTableFeature(
+                f"The Delta table at {self.uri} is append-only (delta.appendOnly = true), so "
+                "a write that removes rows is refused: append to it instead, or set "
+                "delta.appendOnly to false with the engine that owns it."
+            )
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "
@@ -2433,6 +2504,22 @@ class DeltaStore:
                 f"A data file of {self.uri} is missing (removed by vacuum?): {str(error)[:200]}"
             )
         return self.storage.translate(error, f"{doing} {self.uri}")
+
+    def _violation(self, rows: int) -> ConstraintViolation:
+        """The refusal of rows deltalake's writer found breaking the table's requirements,
+        naming them (deltalake names none)."""
+        try:
+            checks = "; ".join(self._requirements(self.open()).checks)
+        except Exception:  # noqa: BLE001 - the refusal stands without the names
+            checks = ""
+        named = f" ({checks})" if checks else ""
+        return ConstraintViolation(
+            f"{rows} {'rows' if rows != 1 else 'row'} written to {self.uri} "
+            f"{'break' if rows != 1 else 'breaks'} what the "
+            f"Delta table requires of every row{named}, so nothing was committed: correct "
+            "the rows (a constraint or invariant must be true, not null, and a generated "
+            "column equal to its expression, which the lake does not compute)."
+        )
 
     def _invalid_partition_value(self, value: str, kind: str) -> PartitionValueInvalid:
         """The refusal of a log that gives a file a partition value delta-rs cannot parse as
@@ -2550,6 +2637,7 @@ _UNREADABLE_PROTOCOL = re.compile(
 """delta-kernel's words for a protocol it cannot read (``Unsupported minimum reader version
 4``, ``Feature 'x' is not supported``): not a storage failure, as they were reported."""
 
+_VIOLATION = re.compile(r"Invalid data found: (?P<rows>\d+) rows failed validation check")
 _UNSUPPORTED_FEATURES = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
 """deltalake's words (a ``CommitFailedError``, as a conflict is) for a table whose protocol
 names writer features it cannot write (``rowTracking``, ``domainMetadata`` ...)."""
@@ -2589,7 +2677,6 @@ def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:
     return from_delta_schema(pa.schema(dt.schema().to_arrow()))
 
 
-COLUMN_MAPPING_MODE = "delta.columnMapping.mode"
 PHYSICAL_NAME = "delta.columnMapping.physicalName"
 READABLE_FEATURES = frozenset(
     {
@@ -2618,7 +2705,7 @@ def _unreadable(dt: deltalake.DeltaTable) -> str | None:
             f"uses the Delta reader feature {', '.join(unknown)}, which the lake cannot read; "
             "read it with an engine that supports the feature"
         )
-    mode = (dt.metadata().configuration or {}).get(COLUMN_MAPPING_MODE, "none")
+    mode = (dt.metadata().configuration or {}).get(COLUMN_MAPPING, "none")
     if mode == "id":
         return (
             "uses column mapping by field id (delta.columnMapping.mode = id), which the lake "
@@ -2972,12 +3059,25 @@ def _checked_try_properties(
     return _commit_properties(run_id, operation, metadata, retries=retries, guarded=retries > 0)
 
 
+def _commit_moment(info: Mapping[str, object]) -> object:
+    """When a commit was made, in milliseconds, from its commitInfo: its
+    ``inCommitTimestamp`` when it has one (a table with in-commit timestamps: the protocol
+    makes it the commit's time, for time travel and history, and ``timestamp`` may be an
+    earlier clock's), else its ``timestamp`` (None: neither)."""
+    moment = info.get("inCommitTimestamp")
+    return (
+        moment
+        if isinstance(moment, int) and not isinstance(moment, bool)
+        else info.get("timestamp")
+    )
+
+
 def _commit_from_history(entry: Mapping[str, object]) -> Commit:
     metrics = entry.get("operationMetrics") or {}
     parameters = entry.get("operationParameters") or {}
     return Commit(
         version=int(entry["version"]),  # type: ignore[arg-type]
-        committed_at=_ms_to_datetime(entry["timestamp"]),
+        committed_at=_ms_to_datetime(_commit_moment(entry)),
         operation=str(entry.get(OPERATION_KEY) or entry.get("operation") or "UNKNOWN"),
         run_id=entry.get(RUN_ID_KEY),  # type: ignore[arg-type]
         metrics=metrics if isinstance(metrics, Mapping) else {},

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from lake.core.errors import ConstraintViolation
 from lake.delta.encoding import ROW_GROUP_ROWS
 from lake.delta.evolution import conform
 from lake.delta.partitions import partition_text
@@ -69,6 +70,7 @@ def stage_batches(
             if batch.num_rows == 0:
                 continue
             batch = conform(batch, schema)
+            _check_not_null(batch)
             for values, part in _partitions(batch, partition_by):
                 writer, in_file = writers.get(values, (None, 0))
                 if writer is None or in_file >= rows_per_file:
@@ -85,6 +87,23 @@ def stage_batches(
         for writer, _ in writers.values():
             writer.close()
     return Staged(tuple(files), schema, rows, tuple(partition_by))
+
+
+def _check_not_null(batch: pa.RecordBatch) -> None:
+    """Refuse a batch giving a NOT NULL column of the table no value (pyarrow's Parquet
+    writer raised its own ``ArrowInvalid``, which reached the user untranslated).
+
+    Raises:
+        ConstraintViolation: a NOT NULL column holds nulls.
+    """
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        if not field.nullable and column.null_count:
+            rows = column.null_count
+            raise ConstraintViolation(
+                f"The column {field.name} is NOT NULL in the Delta table, and {rows} "
+                f"{'rows' if rows != 1 else 'row'} written {'give' if rows != 1 else 'gives'} "
+                "it no value, so nothing was committed: give every row a value."
+            )
 
 
 def _partitions(

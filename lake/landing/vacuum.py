@@ -48,6 +48,7 @@ from lake.delta.store import DeltaStore
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
 _UNITS = {"s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168}
+_DELETION_VECTOR = re.compile(r"(?:[^/]+/)?deletion_vector_[0-9a-fA-F-]{36}\.bin")
 
 
 # -- durations (pure) ------------------------------------------------------------------------
@@ -203,6 +204,15 @@ def _vacuum(
     ]
     candidates = [c for c in candidates if c in present or unquote(c) in present]
     all_needed = frozenset().union(*needed.values()) if needed else frozenset()
+    # deltalake's vacuum deletes what no add action names: a deletion vector's file is
+    # named by its vector only, and deleting a live one leaves its version unreadable to
+    # every engine. Those stay, and the vacuum deletes the other files itself.
+    vectors = {
+        c
+        for c in candidates
+        if _DELETION_VECTOR.fullmatch(unquote(c)) and (c in all_needed or unquote(c) in all_needed)
+    }
+    candidates = [c for c in candidates if c not in vectors]
     clash = sorted({c for c in candidates if c in all_needed or unquote(c) in all_needed})
     if clash:
         raise VacuumRefused(str(table.name), tuple(clash[:5]))
@@ -230,11 +240,14 @@ def _vacuum(
         # With nothing planned, deltalake is not asked: its full vacuum commits a VACUUM START
         # and END whenever it finds candidates, and it finds the tombstones it deleted before
         # (and any empty "folder" object) every time again: two versions a vacuum, of nothing.
-        deleted = (
-            store.vacuum(retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id)
-            if candidates
-            else []
-        )
+        if vectors:
+            deleted = _delete_files(store, candidates)
+        elif candidates:
+            deleted = store.vacuum(
+                retain_hours=hours, keep_versions=keep_versions, apply=True, run_id=run_id
+            )
+        else:
+            deleted = []
     except BaseException as error:
         catalog.finish_run(run_id, status="failed", error=str(error)[:2000])
         raise
@@ -280,11 +293,23 @@ def _needed_files(
             and removed.get(versions[j + 1]) == 0
         ):
             j += 1
-        files = frozenset(unquote(f.path) for f in store.snapshot(versions[j]).files)
+        snapshot = store.snapshot(versions[j])
+        files = frozenset(unquote(f.path) for f in snapshot.files)
+        if any(f.deleted_rows for f in snapshot.files):  # its log is read again only then
+            files |= store.deletion_vector_files(versions[j])
         for version in versions[i : j + 1]:
             needed[version] = files if version == versions[j] else frozenset()
         i = j + 1
     return {v: f for v, f in needed.items() if f}
+
+
+def _delete_files(store: DeltaStore, paths: Sequence[str]) -> list[str]:
+    """Delete the files at ``paths`` (relative to the table, as the plan names them): the
+    vacuum of a table whose deletion vectors deltalake's own vacuum would delete."""
+    base = store.uri.rstrip("/")
+    for path in paths:
+        delete(store.storage, f"{base}/{unquote(path)}")
+    return list(paths)
 
 
 def _relative(store: DeltaStore, path: str) -> str:

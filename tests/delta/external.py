@@ -489,6 +489,18 @@ def remove_log_entries(uri: str, options: dict[str, str], names: list[str]) -> N
         fs.delete_file(f"{folder}/{name}")
 
 
+def table_files(uri: str, options: dict[str, str]) -> list[str]:
+    """The files of a table's folder outside its log, relative to it."""
+    fs, folder = _log_folder(uri, options)
+    base = folder.rsplit("/", 1)[0]
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    return sorted(
+        i.path[len(base) + 1 :]
+        for i in infos
+        if i.type == pafs.FileType.File and "_delta_log" not in i.path
+    )
+
+
 def log_names(uri: str, options: dict[str, str]) -> list[str]:
     fs, folder = _log_folder(uri, options)
     return sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(folder)))
@@ -636,3 +648,136 @@ def checkpoint_by_hand(
         ]
         with fs.open_output_stream(f"{folder}/{name}.{uuid.uuid4()}.json") as f:
             f.write(("\n".join(json.dumps(a) for a in top) + "\n").encode())
+
+
+# -- writer requirements another engine adds (Spark's ALTER TABLE) -----------------------------
+
+
+def alter(
+    uri: str,
+    options: dict[str, str],
+    *,
+    field_metadata: dict[str, dict[str, object]] | None = None,
+    not_null: tuple[str, ...] = (),
+    configuration: dict[str, str] | None = None,
+    min_writer_version: int | None = None,
+) -> int:
+    """Commit what Spark's ``ALTER TABLE`` writes after the protocol: the table's metaData
+    again with ``field_metadata`` merged into the fields at those dotted paths (invariants,
+    generation expressions, identity), the fields ``not_null`` made NOT NULL, and
+    ``configuration`` added; and a protocol raised to ``min_writer_version``. Returns the
+    version committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+
+    def field_at(path: str) -> dict:
+        fields, found = schema["fields"], None
+        for part in path.split("."):
+            found = next(f for f in fields if f["name"] == part)
+            fields = found["type"]["fields"] if isinstance(found["type"], dict) else []
+        assert found is not None
+        return found
+
+    for path, extra in (field_metadata or {}).items():
+        field_at(path).setdefault("metadata", {}).update(extra)
+    for path in not_null:
+        field_at(path)["nullable"] = False
+    version = dt.version() + 1
+    actions: list[dict] = [
+        {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "ALTER TABLE"}}
+    ]
+    if min_writer_version is not None:
+        protocol = dt.protocol()
+        actions.append(
+            {
+                "protocol": {
+                    "minReaderVersion": protocol.min_reader_version,
+                    "minWriterVersion": min_writer_version,
+                }
+            }
+        )
+    actions.append(
+        {
+            "metaData": {
+                "id": meta.id,
+                "format": {"provider": "parquet", "options": {}},
+                "schemaString": json.dumps(schema),
+                "partitionColumns": list(meta.partition_columns),
+                "configuration": {**meta.configuration, **(configuration or {})},
+                "createdTime": meta.created_time,
+            }
+        }
+    )
+    write_log_entry(uri, options, version, actions)
+    return version
+
+
+def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
+    """Commit what Spark's ``ALTER TABLE ... RENAME COLUMN old TO new`` writes to a table
+    without column mapping: mode ``name`` turned on (protocol 2/5), every top-level field
+    given an id and its name as its physical name, then ``old`` renamed. Returns the version
+    committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+    for i, f in enumerate(schema["fields"], start=1):
+        f["metadata"] = {
+            **f.get("metadata", {}),
+            "delta.columnMapping.id": i,
+            "delta.columnMapping.physicalName": f["name"],
+        }
+        if f["name"] == old:
+            f["name"] = new
+    version = dt.version() + 1
+    configuration = {
+        **meta.configuration,
+        "delta.columnMapping.mode": "name",
+        "delta.columnMapping.maxColumnId": str(len(schema["fields"])),
+    }
+    write_log_entry(
+        uri,
+        options,
+        version,
+        [
+            {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "RENAME COLUMN"}},
+            {"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}},
+            {
+                "metaData": {
+                    "id": meta.id,
+                    "format": {"provider": "parquet", "options": {}},
+                    "schemaString": json.dumps(schema),
+                    "partitionColumns": list(meta.partition_columns),
+                    "configuration": configuration,
+                    "createdTime": meta.created_time,
+                }
+            },
+        ],
+    )
+    return version
+
+
+def in_commit_timestamps(uri: str, options: dict[str, str], times: list[tuple[int, int]]) -> None:
+    """Two appends made into a table with in-commit timestamps (PROTOCOL.md "In-Commit
+    Timestamps"), each commit's ``(timestamp, inCommitTimestamp)`` in milliseconds as
+    ``times`` gives them: the first commit enables the feature, every commitInfo comes first
+    and carries its ``inCommitTimestamp`` (deltalake cannot write such a table)."""
+    for i in range(len(times)):
+        rows = pa.table({"id": pa.array([i], pa.int64())})
+        write_deltalake(uri, rows, mode="append", storage_options=options)
+    for version, (stamp, in_commit) in enumerate(times):
+        actions = read_log_entry(uri, options, version)
+        for action in actions:
+            if "protocol" in action:
+                action["protocol"] = {
+                    "minReaderVersion": 1,
+                    "minWriterVersion": 7,
+                    "writerFeatures": ["inCommitTimestamp"],
+                }
+            if "metaData" in action:
+                action["metaData"]["configuration"]["delta.enableInCommitTimestamps"] = "true"
+            if "commitInfo" in action:
+                action["commitInfo"]["timestamp"] = stamp
+                action["commitInfo"]["inCommitTimestamp"] = in_commit
+        actions.sort(key=lambda a: "commitInfo" not in a)
+        write_log_entry(uri, options, version, actions)

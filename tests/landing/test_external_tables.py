@@ -972,3 +972,39 @@ def test_a_partition_value_that_is_no_value_of_its_column_is_refused_naming_the_
     with pytest.raises(PartitionValueInvalid, match=said.format(name="copy")):
         lk.register_table("ext.copy", uri)
     assert [str(t.name) for t in lk.tables()] == ["ext.badpart"]
+
+
+def test_a_table_with_in_commit_timestamps_has_their_times(lk, where):
+    # The second writer's clock was a day behind: its commitInfo timestamp says so, its
+    # in-commit timestamp (the commit's time, as the protocol says) is 1 ms after the first.
+    uri, options = where("ict")
+    first = int(datetime(2026, 11, 20, 10, 0, tzinfo=UTC).timestamp() * 1000)
+    day = 24 * 3600 * 1000
+    external.in_commit_timestamps(uri, options, [(first, first), (first - day, first + 1)])
+    lk.register_table("ext.ict", uri)
+    times = {v.version: v.committed_at for v in lk.history("ext.ict")}
+    assert times == {
+        0: datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        1: datetime(2026, 11, 20, 10, 0, 0, 1000, tzinfo=UTC),
+    }
+    assert lk.describe("ext.ict@1").version.committed_at == times[1]
+    assert lk.sql(
+        "SELECT count(*) AS n FROM ext.ict TIMESTAMP AS OF '2026-11-20T10:00:00.0005Z'"
+    ).table.to_pylist() == [{"n": 1}]
+
+
+def test_vacuum_keeps_the_deletion_vector_files_a_kept_version_needs(lk, where):
+    # deltalake's vacuum deleted the live vector (no add action names its file): the table
+    # could no longer be read at its latest version, by the lake or by Spark.
+    uri, options = where("dv")
+    external.with_deletion_vector(uri, options, DELETED, stored=True)
+    external.write_file(uri, options, "part-left-by-a-dead-writer.parquet", b"PAR1")
+    lk.register_table("ext.dv", uri)
+    vector = next(n for n in external.table_files(uri, options) if "deletion_vector_" in n)
+    (planned,) = lk.vacuum("ext.dv", retain="0d", owned=True)
+    assert [path for path, _ in planned.files] == ["part-left-by-a-dead-writer.parquet"]
+    (done,) = lk.vacuum("ext.dv", retain="0d", apply=True, owned=True)
+    assert [path for path, _ in done.files] == ["part-left-by-a-dead-writer.parquet"]
+    assert vector in external.table_files(uri, options)
+    assert "part-left-by-a-dead-writer.parquet" not in external.table_files(uri, options)
+    assert lk.sql("SELECT count(*) AS n FROM ext.dv").rows() == [{"n": 40 - len(DELETED)}]

@@ -1,0 +1,212 @@
+"""What another engine's ``ALTER TABLE`` asks of every writer of a lake table (PROTOCOL.md's
+"Writer Requirements"): CHECK constraints, column invariants, generated and identity columns,
+append-only. A row committed against them is a table Spark then refuses or reads wrong: the
+lake's writes keep them, or are refused in one sentence with the table unchanged.
+
+The requirements are added with deltalake (``alter.add_constraint``) or by committing the
+metaData Spark writes (``tests/delta/external.py``'s ``alter``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from lake.core.errors import ConstraintViolation, UnsupportedTableFeature
+from tests.delta import external
+
+
+def _rows(ids: list[int], values: list[int | None]) -> pa.Table:
+    return pa.table({"id": pa.array(ids, pa.int64()), "v": pa.array(values, pa.int64())})
+
+
+def _table(lk, name: str) -> tuple[str, dict[str, str]]:
+    """The location of a lake table and the deltalake options to open it."""
+    return lk.table(name).location, lk.storage.delta_options()
+
+
+def _delta_rows(uri: str, options: dict[str, str]) -> tuple[int, list[tuple]]:
+    dt = DeltaTable(uri, storage_options=options)
+    rows = dt.to_pyarrow_table().to_pylist()
+    return dt.version(), sorted(tuple(r.values()) for r in rows)
+
+
+def test_an_append_breaking_a_check_constraint_another_engine_added_is_refused(lk):
+    lk.write_table("ml.scores", _rows([1, 2], [1, 2]))
+    uri, options = _table(lk, "ml.scores")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"v_positive": "v > 0"})
+    before = _delta_rows(uri, options)
+    # A small append is the lake's own log entry, which checked nothing: -5 was committed.
+    with pytest.raises(ConstraintViolation, match=r"1 row written to .* breaks .*v_positive"):
+        lk.write_table("ml.scores", _rows([3], [-5]))
+    with pytest.raises(ConstraintViolation, match="v_positive"):  # null is no pass either
+        lk.write_table("ml.scores", _rows([3], [None]))
+    assert _delta_rows(uri, options) == before
+    lk.write_table("ml.scores", _rows([3], [3]))
+    assert _delta_rows(uri, options)[1] == [(1, 1), (2, 2), (3, 3)]
+    assert lk.sql("SELECT count(*) AS n FROM ml.scores").table.to_pylist() == [{"n": 3}]
+
+
+def test_an_overwrite_breaking_a_check_constraint_is_refused(lk):
+    lk.write_table("ml.scores", _rows([1, 2], [1, 2]))
+    uri, options = _table(lk, "ml.scores")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"v_positive": "v > 0"})
+    before = _delta_rows(uri, options)
+    with pytest.raises(ConstraintViolation, match="v_positive"):
+        lk.write_table("ml.scores", _rows([4, 5], [4, -6]), mode="overwrite")
+    assert _delta_rows(uri, options) == before
+    lk.write_table("ml.scores", _rows([4], [4]), mode="overwrite")
+    assert _delta_rows(uri, options)[1] == [(4, 4)]
+
+
+def test_an_append_breaking_an_invariant_of_a_nested_field_is_refused(lk):
+    # Writer version 2: the lake committed its own entry when no top-level field had one.
+    point = pa.struct([("x", pa.int64()), ("y", pa.int64())])
+    first = pa.table({"id": pa.array([1], pa.int64()), "p": pa.array([{"x": 1, "y": 1}], point)})
+    lk.write_table("ml.points", first)
+    uri, options = _table(lk, "ml.points")
+    invariant = '{"expression": {"expression": "p.x > 0"}}'
+    external.alter(
+        uri, options, field_metadata={"p.x": {"delta.invariants": invariant}}, min_writer_version=2
+    )
+    before = _delta_rows(uri, options)
+    bad = pa.table({"id": pa.array([2], pa.int64()), "p": pa.array([{"x": -1, "y": 0}], point)})
+    with pytest.raises(ConstraintViolation, match=r"invariant of p\.x \(p\.x > 0\)"):
+        lk.write_table("ml.points", bad)
+    assert _delta_rows(uri, options) == before
+
+
+def test_an_appended_generated_column_must_hold_its_expressions_value(lk):
+    lk.write_table("ml.scaled", _rows([1], [10]))
+    uri, options = _table(lk, "ml.scaled")
+    external.alter(
+        uri,
+        options,
+        field_metadata={"v": {"delta.generationExpression": "id * 10"}},
+        min_writer_version=4,
+    )
+    before = _delta_rows(uri, options)
+    with pytest.raises(ConstraintViolation, match=r"v GENERATED AS \(id \* 10\)"):
+        lk.write_table("ml.scaled", _rows([2], [7]))
+    # Left out, the column is null in the lake's rows: refused, not computed by a guess.
+    with pytest.raises(ConstraintViolation, match="does not compute"):
+        lk.write_table("ml.scaled", pa.table({"id": pa.array([2], pa.int64())}))
+    assert _delta_rows(uri, options) == before
+    lk.write_table("ml.scaled", _rows([2], [20]))
+    assert _delta_rows(uri, options)[1] == [(1, 10), (2, 20)]
+
+
+def test_writes_adding_rows_to_a_table_with_an_identity_column_are_refused(lk):
+    lk.write_table("ml.keyed", _rows([1, 2], [1, 2]))
+    uri, options = _table(lk, "ml.keyed")
+    identity = {
+        "delta.identity.start": 1,
+        "delta.identity.step": 1,
+        "delta.identity.highWaterMark": 2,
+        "delta.identity.allowExplicitInsert": False,
+    }
+    external.alter(uri, options, field_metadata={"id": identity}, min_writer_version=6)
+    before = _delta_rows(uri, options)
+    for mode in ("append", "overwrite"):
+        with pytest.raises(UnsupportedTableFeature, match="identity column id"):
+            lk.write_table("ml.keyed", _rows([2], [3]), mode=mode)
+    assert _delta_rows(uri, options) == before
+
+
+def test_an_append_only_table_refuses_what_removes_rows_and_takes_appends(lk, tmp_path):
+    source = tmp_path / "source.db"
+    with sqlite3.connect(source) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (2, 2)])
+    url = f"sqlite:///{source}"
+    lk.ingest_db("crm.t", source=url, table_name="t", mode="incremental", cursor="id", key="id")
+    uri, options = _table(lk, "crm.t")
+    DeltaTable(uri, storage_options=options).alter.set_table_properties(
+        {"delta.appendOnly": "true"}
+    )
+    before = _delta_rows(uri, options)
+    with sqlite3.connect(source) as con:
+        con.execute("INSERT INTO t VALUES (3, 3)")
+    # Was "Another writer committed ... at the same time ...; run the command again".
+    with pytest.raises(UnsupportedTableFeature, match=r"append-only .* an overwrite"):
+        lk.ingest_db("crm.t", source=url, table_name="t", mode="full")
+    with pytest.raises(UnsupportedTableFeature, match=r"append-only .* a merge"):
+        lk.ingest_db("crm.t", source=url, table_name="t", mode="incremental", cursor="id", key="id")
+    assert _delta_rows(uri, options) == before
+
+
+def test_an_append_only_table_takes_appends_and_compactions(lk):
+    lk.write_table("ml.events", _rows([1], [1]))
+    uri, options = _table(lk, "ml.events")
+    DeltaTable(uri, storage_options=options).alter.set_table_properties(
+        {"delta.appendOnly": "true"}
+    )
+    lk.write_table("ml.events", _rows([2], [2]))
+    with pytest.raises(UnsupportedTableFeature, match=r"append-only .* an overwrite"):
+        lk.write_table("ml.events", _rows([3], [3]), mode="overwrite")
+    # A compaction rearranges files (dataChange false), which the protocol allows.
+    assert lk.optimize("ml.events") is not None
+    assert _delta_rows(uri, options)[1] == [(1, 1), (2, 2)]
+
+
+def test_writes_into_a_table_whose_columns_another_engine_renamed_are_refused(lk):
+    lk.write_table("ml.renamed", _rows([1], [10]))
+    uri, options = _table(lk, "ml.renamed")
+    external.rename_column(uri, options, "v", "value")
+    assert lk.sql("SELECT * FROM ml.renamed").table.to_pylist() == [{"id": 1, "value": 10}]
+    renamed = pa.table({"id": pa.array([2], pa.int64()), "value": pa.array([20], pa.int64())})
+    # The append's file named the column "value", not "v": its row read back NULL, and
+    # deltalake's commit wrote the field ids as strings (no reader could open the table).
+    for mode in ("append", "overwrite"):
+        with pytest.raises(UnsupportedTableFeature, match=r"columnMapping\.mode = name"):
+            lk.write_table("ml.renamed", renamed, mode=mode)
+    assert lk.sql("SELECT * FROM ml.renamed").table.to_pylist() == [{"id": 1, "value": 10}]
+    assert DeltaTable(uri, storage_options=options).version() == 1
+
+
+def test_a_row_giving_a_not_null_column_no_value_is_refused_in_our_words(lk):
+    lk.write_table("ml.strict", _rows([1], [1]))
+    uri, options = _table(lk, "ml.strict")
+    external.alter(uri, options, not_null=("id",))
+    before = _delta_rows(uri, options)
+    # Was pyarrow's ArrowInvalid ("Column 'id' is declared non-nullable but contains nulls").
+    with pytest.raises(ConstraintViolation, match="column id is NOT NULL"):
+        lk.write_table("ml.strict", _rows([None], [2]))  # type: ignore[list-item]
+    with pytest.raises(ConstraintViolation, match="column id is NOT NULL"):
+        lk.write_table("ml.strict", pa.table({"v": pa.array([3], pa.int64())}))
+    assert _delta_rows(uri, options) == before
+    lk.write_table("ml.strict", _rows([2], [2]))
+    assert _delta_rows(uri, options)[1] == [(1, 1), (2, 2)]
+
+
+def test_extracts_and_log_ingests_breaking_a_check_constraint_are_refused(lk, tmp_path):
+    source = tmp_path / "source.db"
+    with sqlite3.connect(source) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", [(1, 1), (2, 2)])
+    url, how = f"sqlite:///{source}", {"mode": "incremental", "cursor": "id", "key": "id"}
+    lk.ingest_db("crm.t", source=url, table_name="t", **how)
+    uri, options = _table(lk, "crm.t")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"v_positive": "v > 0"})
+    with sqlite3.connect(source) as con:
+        con.execute("INSERT INTO t VALUES (3, -3)")
+    # deltalake's merge refused it, told as a storage failure.
+    with pytest.raises(ConstraintViolation, match="v_positive"):
+        lk.ingest_db("crm.t", source=url, table_name="t", **how)
+    with sqlite3.connect(source) as con:
+        con.execute("UPDATE t SET v = 3 WHERE id = 3")
+    assert lk.ingest_db("crm.t", source=url, table_name="t", **how).rows_added == 1
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text('{"ts": "2026-11-01T10:00:00Z", "n": 1}\n')
+    lk.ingest_logs("web.events", [str(logs)])
+    uri, options = _table(lk, "web.events")
+    DeltaTable(uri, storage_options=options).alter.add_constraint({"n_positive": "n > 0"})
+    (logs / "b.jsonl").write_text('{"ts": "2026-11-01T11:00:00Z", "n": -1}\n')
+    with pytest.raises(ConstraintViolation, match="n_positive"):
+        lk.ingest_logs("web.events", [str(logs)])
+    assert DeltaTable(uri, storage_options=options).to_pyarrow_table()["n"].to_pylist() == [1]
