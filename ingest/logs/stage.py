@@ -69,6 +69,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import threading
 import uuid
 from array import array
@@ -1017,6 +1018,17 @@ class _Stage:
                 # the ingest): read again whole so that record is whole, its rows replaced.
                 reader.restart()
                 continued = True
+        if (
+            reader.start_offset
+            and not reader.restarted
+            and resumed_text
+            and self.text.partials is not None
+            and self._ends_partial(reader.prefix_lines[1 if ending == "cr" else 0], codec)
+        ):
+            # The last whole line read was partial (a container log's P line): the record
+            # goes on in the new lines; read again whole so it is one, its rows replaced.
+            reader.restart()
+            continued = True
         if reader.restarted:
             line = 1
             replaces_from = 1 if point else replaces_from
@@ -1069,8 +1081,10 @@ class _Stage:
                         head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
                         chosen = choose_preset([x for x in head if x is not None], where=src.uri)
                         self.file_text = chosen or self.text
-                assembler = RecordAssembler(
-                    None if kind == "jsonl" else self.file_text.multiline_start
+                assembler = (
+                    RecordAssembler(None)
+                    if kind == "jsonl"
+                    else RecordAssembler(self.file_text.multiline_start, self.file_text.partials)
                 )
             items: Iterator[tuple[_ChunkLines, _Batch | None]]
             if first is None:
@@ -1154,6 +1168,17 @@ class _Stage:
         first = content.split(b"\r" if ending == "cr" else b"\n", 1)[0].removesuffix(b"\r")
         text = first.decode(codec, errors="replace")
         return RecordAssembler(start).starts(pa.array([text], pa.string()))[0].as_py()
+
+    def _ends_partial(self, line: bytes | None, codec: str) -> bool:
+        """Whether ``line`` (the last whole line an ingest read; None: too long to keep) is
+        a partial line that the next one goes on from (:class:`Partials`)."""
+        split = self.text.partials
+        if split is None:
+            return False
+        if line is None:
+            return True
+        text = line.removesuffix(b"\r").decode(codec, errors="replace")
+        return re.search(split.above, text) is not None
 
     def _json_batch(
         self,
