@@ -7,12 +7,14 @@ bytes, endings and chunks."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.logs.jsonl import PIECE_NOTE
 from ingest.logs.stage import stage_logs
 from ingest.logs.textlogs import PRESETS, choose_preset
 from lake.core.names import TableName
@@ -223,3 +225,145 @@ def test_auto_picks_cri_only_for_cri_lines_and_no_other_preset_for_them():
         picked = choose_preset([preset.example] * 3, where=name)
         assert picked is not None and picked.preset is not None
         assert picked.preset.name != "cri"
+
+
+# -- Docker's json-file driver --------------------------------------------------------------
+
+E = "é" * 8_192  # 16 KiB of UTF-8 in 8,192 characters
+
+
+def _docker(log: str, stream: str = "stdout", time: str = "2026-12-07T10:00:00.5Z") -> str:
+    """One record as Docker's jsonlog encoder writes it (keys in its order, no spaces)."""
+    return json.dumps({"log": log, "stream": stream, "time": time}, separators=(",", ":"))
+
+
+DOCKER_LINES = [
+    _docker("GET /healthz 200\n", time="2026-12-07T10:00:00.123456789Z"),
+    # one line of 32 KiB and 4 bytes, split by Docker's copier at 16 KiB: one record
+    _docker(A, "stderr", "2026-12-07T10:00:01.5Z"),
+    _docker(E, "stderr", "2026-12-07T10:00:01.6Z"),
+    _docker("end\n", "stderr", "2026-12-07T10:00:01.7Z"),
+    _docker("last words, no line feed", time="2026-12-07T10:00:02Z"),  # a container's exit
+    "Dec  7 10:00:03 host sshd[1]: Accepted publickey",  # no JSON: kept, failed
+    _docker(A, "stdout", "2026-12-07T10:00:04Z"),  # a piece whose rest went to ...
+    _docker("other stream\n", "stderr", "2026-12-07T10:00:05Z"),  # ... not this record
+    _docker(B, "stdout", "2026-12-07T10:00:06Z"),  # the file ends inside a split line
+]
+DOCKER_EXPECTED = [
+    # _line, log, stream, time, _error
+    (1, "GET /healthz 200\n", "stdout", _at(2026, 12, 7, 10, 0, 0, 123456), None),
+    (2, A + E + "end\n", "stderr", _at(2026, 12, 7, 10, 0, 1, 500000), None),
+    (5, "last words, no line feed", "stdout", _at(2026, 12, 7, 10, 0, 2), None),
+    (6, None, None, None, "invalid JSON: Expecting value at column 1"),
+    (7, A, "stdout", _at(2026, 12, 7, 10, 0, 4), PIECE_NOTE),
+    (8, "other stream\n", "stderr", _at(2026, 12, 7, 10, 0, 5), None),
+    (9, B, "stdout", _at(2026, 12, 7, 10, 0, 6), PIECE_NOTE),
+]
+
+
+def _docker_file(folder: Path, *, ending: str = "\n", bom: bool = False) -> Path:
+    path = folder / "0123abcd-json.log"
+    text = ending.join(DOCKER_LINES) + ending
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def test_a_docker_json_file_line_split_at_16_kib_is_one_record(lk, cli, tmp_path):
+    """Before: each 16 KiB piece was a record of its own (three rows for one line, the
+    line's end alone in the third), with no _error."""
+    report = lk.ingest_logs("docker.app", str(_docker_file(tmp_path)))
+    (outcome,) = report.files
+    assert (outcome.parser, outcome.records_read, outcome.records_failed) == (None, 7, 1)
+    assert report.time_field == "time"
+    rows = _rows(lk, "docker.app")
+    assert [(r["_line"], r["log"], r["stream"], r["time"], r["_error"]) for r in rows] == (
+        DOCKER_EXPECTED
+    )
+    assert [r["_event_time"] for r in rows] == [e[3] for e in DOCKER_EXPECTED]
+    assert rows[1]["_raw"] == "\n".join(DOCKER_LINES[1:4])
+    stderr = "SELECT length(log) AS n FROM docker.app WHERE stream = 'stderr' ORDER BY n"
+    assert cli("sql", stderr, "--output", "json").json()["rows"] == [
+        {"n": 13},
+        {"n": 16_384 + 8_192 + 4},
+    ]
+
+
+def test_json_that_is_not_dockers_layout_is_never_joined(tmp_path):
+    """A logger's own ``log`` key without a line feed, even of 16 KiB, is no piece: only
+    Docker's record layout with a log of exactly 16 KiB is."""
+    path = tmp_path / "app.jsonl"
+    lines = [
+        json.dumps({"log": A, "level": "info"}),
+        json.dumps({"log": "b", "level": "info"}),
+        json.dumps({"log": A + "x", "stream": "stdout", "time": "2026-12-07T10:00:00Z"}),
+        _docker("c", time="2026-12-07T10:00:01Z"),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    rows = _staged_rows(stage_logs([str(path)], staging_dir=tmp_path / "stage"))
+    assert [(r["_line"], len(r["log"]), r["_error"]) for r in rows] == [
+        (1, 16_384, None),
+        (2, 1, None),
+        (3, 16_385, None),
+        (4, 1, None),
+    ]
+
+
+@pytest.mark.parametrize(("ending", "bom"), [("\r\n", False), ("\r", False), ("\n", True)])
+def test_docker_pieces_with_cr_and_crlf_endings_and_a_bom_join_as_with_plain_lines(
+    tmp_path, ending, bom
+):
+    plain = stage_logs([str(_docker_file(tmp_path))], staging_dir=tmp_path / "plain")
+    (tmp_path / "odd").mkdir()
+    odd_path = _docker_file(tmp_path / "odd", ending=ending, bom=bom)
+    odd = stage_logs([str(odd_path)], staging_dir=tmp_path / "odd-stage")
+    keep = ("_line", "log", "stream", "time", "_error", "_raw")
+    assert [{c: r[c] for c in keep} for r in _staged_rows(odd)] == [
+        {c: r[c] for c in keep} for r in _staged_rows(plain)
+    ]
+
+
+def test_docker_pieces_join_across_chunks_as_in_one(tmp_path, monkeypatch):
+    import ingest.logs.lines
+    import ingest.sources
+
+    lines = []
+    for i in range(30):
+        t = f"2026-12-07T10:00:{i:02d}.{i:09d}Z"
+        lines += [_docker(A, time=t), _docker(E, time=t), _docker(f"{i}\n", time=t)]
+        lines.append(_docker(f"short {i}\n", "stderr", t))
+    path = tmp_path / "big-json.log"
+    path.write_text("\n".join(lines) + "\n")
+    whole = stage_logs([str(path)], staging_dir=tmp_path / "whole")
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    chunked = stage_logs([str(path)], staging_dir=tmp_path / "chunked")
+    for staged in (whole, chunked):
+        assert (staged.sources[0].records_read, staged.sources[0].records_failed) == (60, 0)
+        rows = _staged_rows(staged)
+        assert [r["log"] for r in rows[0::2]] == [f"{A}{E}{i}\n" for i in range(30)]
+        assert all(r["_error"] is None for r in rows)
+    drop = ("_ingested_at",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in _staged_rows(chunked)] == [
+        {k: v for k, v in r.items() if k not in drop} for r in _staged_rows(whole)
+    ]
+
+
+def test_a_docker_line_split_across_two_ingests_is_read_again_into_one_record(lk, tmp_path):
+    path = tmp_path / "grow-json.log"
+    path.write_text(_docker("one\n") + "\n" + _docker(A, time="2026-12-07T10:00:01Z") + "\n")
+    lk.ingest_logs("docker.grow", str(path))
+    assert [r["_error"] for r in _rows(lk, "docker.grow")] == [None, PIECE_NOTE]
+    with path.open("a") as f:
+        f.write(_docker("end\n", time="2026-12-07T10:00:02Z") + "\n" + _docker("two\n") + "\n")
+    lk.ingest_logs("docker.grow", str(path))
+    after = _rows(lk, "docker.grow")
+    assert [(r["_line"], r["log"], r["_error"]) for r in after] == [
+        (1, "one\n", None),
+        (2, A + "end\n", None),
+        (4, "two\n", None),
+    ]
+    lk.ingest_logs("docker.once", str(path))
+    drop = ("_ingested_at", "_source")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in after] == [
+        {k: v for k, v in r.items() if k not in drop} for r in _rows(lk, "docker.once")
+    ]

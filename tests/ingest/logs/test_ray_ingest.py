@@ -328,3 +328,17 @@ def test_cri_logs_on_ray_join_partial_lines_and_keep_nanoseconds_as_locally(
     assert [r["_line"] for r in rows] == [e[0] for e in cri.EXPECTED] * 2
     assert [r["message"] for r in rows][:2] == ["GET /healthz 200", cri.A + cri.B + " tail"]
     assert [r["time_nanos"] for r in rows] == [e[2] for e in cri.EXPECTED] * 2
+
+
+@pytest.mark.slow
+def test_docker_json_files_on_ray_join_split_lines_as_locally(lk, cli, ray_cluster, tmp_path):
+    from tests.ingest.logs import test_container_logs as cri
+
+    first = cri._docker_file(tmp_path)
+    (tmp_path / "crlf").mkdir()
+    second = cri._docker_file(tmp_path / "crlf", ending="\r\n", bom=True)
+    _same_as_local(lk, cli, [str(first), str(second)], "docker")
+    rows = _rows(lk, "app.docker_ray").to_pylist()
+    assert [(r["_line"], r["log"], r["_error"]) for r in rows] == [
+        (e[0], e[1], e[4]) for e in cri.DOCKER_EXPECTED
+    ] * 2
