@@ -298,7 +298,7 @@ def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
     by_file = [r["_source"].rsplit("/", 1)[1] for r in rows]
     files = {"gcp.json": 2, "node.json": 5, "postgresql.json": 4, "spring.log": 2}
     assert by_file == [name for name, n in files.items() for _ in range(n)]
-    timeless = [True] * 2 + [False] * 4 + [True] * 3 + [False] * 2 + [False] * 2
+    timeless = [True] * 2 + [False] * 4 + [True] * 3 + [False] * 2 + [True] * 2
     assert [r["_event_time"] is None for r in rows] == timeless
     assert rows[0]["_error"].startswith('event time \'{"seconds":1705831200,')
     assert rows[7]["_error"].startswith("event time '2024-07-21 10:00:00.123 BST' gives its zone")
