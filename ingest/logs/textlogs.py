@@ -652,6 +652,8 @@ def parse_text(
         errors = [None] * len(matched)
         for i in pc.indices_nonzero(pc.invert(matched)).to_pylist():
             errors[i] = reason
+            if fmt.partials is not None and fmt.pattern == fmt.preset.pattern:  # type: ignore[union-attr]
+                errors[i] = _mixed_partials(records[i].as_py(), fmt) or reason
     if texts is not None:
         texts.update(found)
     fields = [inf.arrow_field(g, t) for g, t in fmt.type.fields]
@@ -927,6 +929,28 @@ def _join_partials(
         for g, c in columns.items()
     }
     return columns, pc.replace_with_mask(matched, joined, pa.array(ok, pa.bool_()))
+
+
+def _mixed_partials(record: str | None, fmt: TextFormat) -> str | None:
+    """Why a record of a partial line and the lines after it failed when each line is read
+    alone but their ``same`` groups differ (a stdout piece ended by a stderr line); None
+    when that is not why."""
+    split = fmt.partials
+    if split is None or record is None or "\n" not in record:
+        return None
+    rx = re.compile(fmt.pattern or "")
+    found = [rx.search(line) for line in record.split("\n")]
+    if any(m is None for m in found):
+        return None
+    for g in split.same:
+        values = list(dict.fromkeys(m.group(g) for m in found if m is not None))
+        if len(values) > 1:
+            return (
+                f"a partial line of {g} {values[0]} goes on in a line of {g} "
+                f"{values[1]}: no one record ({split.piece} is null; the lines are in _raw "
+                "as written)"
+            )
+    return None
 
 
 def _element(lists: pa.Array, index: int) -> pa.Array:
