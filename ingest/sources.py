@@ -378,7 +378,10 @@ class ContentReader:
     bytes of the part already read (up to 64 KiB), and ``prefix_tails`` the content after
     the last ``\\n`` and after the last ``\\r`` of that part (None when longer than
     :data:`MAX_TAIL`): the caller tells from them whether the last ingest ended inside a
-    line, and then calls :meth:`replay` or :meth:`restart`.
+    line, and then calls :meth:`replay` or :meth:`restart`. ``prefix_lines`` holds the last
+    whole line of that part the same two ways (its text before its ending; empty when it
+    has none, None when longer than :data:`MAX_TAIL`): whether that line goes on in the
+    next (a partial line of a container log).
     """
 
     def __init__(
@@ -396,6 +399,7 @@ class ContentReader:
         self.prefix_head = b""
         self.prefix_kind: Compression = "none"
         self.prefix_tails: tuple[bytes | None, bytes | None] = (b"", b"")
+        self.prefix_lines: tuple[bytes | None, bytes | None] = (b"", b"")
         self._file: BinaryIO | None = None
         self._hash: Any = None
         self._pos = 0
@@ -493,6 +497,7 @@ class ContentReader:
         decoder = _Decoder(self.src.uri)
         head = bytearray()
         tails: list[bytes | None] = [b"", b""]
+        lasts: list[bytes | None] = [b"", b""]
         try:
             while pos < self.resume_offset:
                 data = self._read(f, min(READ_BLOCK, self.resume_offset - pos))
@@ -504,6 +509,7 @@ class ContentReader:
                     if len(head) < _HEAD_BYTES:
                         head += content[: _HEAD_BYTES - len(head)]
                     for i, end in enumerate((b"\n", b"\r")):
+                        lasts[i] = _line_before(lasts[i], tails[i], content, end)
                         tails[i] = _tail_after(tails[i], content, end)
             # A prefix shorter than a compression header was held back undecided: it is
             # plain content too (its unfinished last line must be read again whole).
@@ -511,12 +517,15 @@ class ContentReader:
             if rest:
                 head += rest[: _HEAD_BYTES - len(head)]
                 for i, end in enumerate((b"\n", b"\r")):
+                    lasts[i] = _line_before(lasts[i], tails[i], rest, end)
                     tails[i] = _tail_after(tails[i], rest, end)
         except SourceUnreadable:
             tails = [None, None]  # a prefix that does not decompress: read the file again
+            lasts = [None, None]
         self.prefix_head = bytes(head)
         self.prefix_kind = decoder.kind or "none"
         self.prefix_tails = (tails[0], tails[1])
+        self.prefix_lines = (lasts[0], lasts[1])
         return pos
 
     def _read(self, f: BinaryIO, n: int) -> bytes:
@@ -530,6 +539,22 @@ _HEAD_BYTES = 64 << 10
 MAX_TAIL = 64 << 20
 """The longest unfinished last line a resumed file is re-read from (a longer one was stored
 in pieces: the file is then read again whole)."""
+
+
+def _line_before(
+    last: bytes | None, tail: bytes | None, content: bytes, end: bytes
+) -> bytes | None:
+    """The last whole line (without its ``end``) once ``content`` follows ``tail`` (the text
+    after the last ``end`` so far) and ``last`` (the last whole line so far)."""
+    cut = content.rfind(end)
+    if cut < 0:
+        return last
+    before = content.rfind(end, 0, cut)
+    if before >= 0:
+        line: bytes | None = content[before + 1 : cut]
+    else:
+        line = None if tail is None else tail + content[:cut]
+    return line if line is None or len(line) <= MAX_TAIL else None
 
 
 def _tail_after(tail: bytes | None, content: bytes, end: bytes) -> bytes | None:

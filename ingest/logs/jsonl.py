@@ -14,6 +14,7 @@ file) into the table's final types and column names.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -538,3 +539,140 @@ def conform(arr: pa.Array, src: Type, dst: Type, src_names: Names, dst_names: Na
         return arr.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise NeedsReparse from e
+
+
+# ---------------------------------------------------------------------------------------
+# Docker's json-file driver: a line longer than its buffer is written as several records
+
+DOCKER_PIECE_BYTES = 16_384
+"""What Docker's log copier reads before it writes what it has as a partial record
+(``bufSize``, 16 KiB): each piece but the last holds exactly this many bytes of the line."""
+_DOCKER_LINE = (
+    # jsonlog's own encoder writes the keys in this order, nothing between them
+    r'^\{"log":"(?:[^"\\]|\\.)*","stream":"(?:stdout|stderr)",'
+    r'(?:"attrs":\{[^\n]*\},)?"time":"[^"\\]+"\}$'
+)
+_DOCKER_ENDED = r'(?:^\{"log":"|[^\\])(?:\\\\)*\\n","stream":"'
+"""A record whose ``log`` ends in a line feed (``\\n`` not itself escaped)."""
+_LOG_BODY = re.compile(r'^\{"log":"((?:[^"\\]|\\.)*)","stream":"(stdout|stderr)"')
+PIECE_NOTE = (
+    "a piece of a line Docker split (log of 16 KiB without its line feed) whose end is not "
+    "the next record: log holds only its first part (ingest the file again once the rest "
+    "is written)"
+)
+
+
+def docker_piece(line: str) -> bool:
+    """Whether ``line`` is a piece of a longer line Docker's json-file driver split: its
+    own record layout, a ``log`` of exactly :data:`DOCKER_PIECE_BYTES` without a line feed
+    at its end. (A container's last output without a line feed is shorter: no piece.)"""
+    return bool(_pieces(pa.array([line], pa.string()))[0].as_py())
+
+
+def _pieces(lines: pa.StringArray) -> pa.BooleanArray:
+    """Which of ``lines`` are pieces (:func:`docker_piece`). Most chunks have no line over
+    16 KiB: one pass over the lengths, no regex."""
+    long = pc.fill_null(
+        pc.greater(pc.binary_length(lines), pa.scalar(DOCKER_PIECE_BYTES, pa.int64())), False
+    )
+    if not pc.any(long).as_py():
+        return long
+    found = [False] * len(lines)
+    for i in pc.indices_nonzero(long).to_pylist():
+        line = lines[i].as_py()
+        if not re.search(_DOCKER_LINE, line) or re.search(_DOCKER_ENDED, line):
+            continue
+        m = _LOG_BODY.match(line)
+        body = json.loads('"' + m.group(1) + '"') if m else ""
+        found[i] = len(body.encode("utf-8", "surrogatepass")) == DOCKER_PIECE_BYTES
+    return pa.array(found, pa.bool_())
+
+
+@dataclass
+class Joined:
+    """Records after :class:`DockerPieces` joined pieces: the text each record is parsed
+    from, its raw text (its lines joined by ``\\n``), its first line's number, the index of
+    its first line in the lines fed (for errors and bytes known per line), and notes."""
+
+    texts: list[str]
+    raws: list[str]
+    numbers: list[int]
+    firsts: list[int]
+    notes: list[str | None]
+
+
+class DockerPieces:
+    """Joins the records of one line Docker's json-file driver split (each piece's ``log``
+    of 16 KiB, without a line feed) into one record, across chunks: its ``log`` the pieces'
+    concatenated, its other keys (``time``: when the line began) the first piece's; its
+    ``_raw`` the records as written, joined by ``\\n``. A piece continues only into the next
+    record when that is one of Docker's of the same stream; a run of pieces the file ends
+    with (its writer not done) is one record with a note in ``_error``. Lines with bytes
+    that are no UTF-8 (Docker writes none) never join."""
+
+    def __init__(self) -> None:
+        self._held: list[tuple[str, int]] = []
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def feed(
+        self, lines: pa.StringArray, numbers: Sequence[int], invalid: dict[int, str]
+    ) -> Joined | None:
+        """The records of these lines (None: no piece here nor held, nothing changes)."""
+        pieces = _pieces(lines)
+        if not self._held and not pc.any(pieces).as_py():
+            return None
+        docker = pc.fill_null(pc.match_substring_regex(lines, _DOCKER_LINE), False).to_pylist()
+        flags = pieces.to_pylist()
+        out = Joined([], [], [], [], [])
+        run: list[tuple[str, int, int]] = [(t, n, -1) for t, n in self._held]
+        self._held = []
+        for i, text in enumerate(lines.to_pylist()):
+            ok = docker[i] and i not in invalid
+            if run and not (ok and _stream(text) == _stream(run[0][0])):
+                self._emit(out, run, ended=False)
+                run = []
+            if ok and flags[i]:
+                run.append((text, numbers[i], i))
+                continue
+            if run:
+                run.append((text, numbers[i], i))
+                self._emit(out, run, ended=True)
+                run = []
+                continue
+            out.texts.append(text)
+            out.raws.append(text)
+            out.numbers.append(numbers[i])
+            out.firsts.append(i)
+            out.notes.append(None)
+        self._held = [(t, n) for t, n, _ in run]
+        return out
+
+    def flush(self) -> Joined | None:
+        """The run of pieces the content ended with, as one record with its note."""
+        if not self._held:
+            return None
+        out = Joined([], [], [], [], [])
+        self._emit(out, [(t, n, -1) for t, n in self._held], ended=False)
+        self._held = []
+        return out
+
+    @staticmethod
+    def _emit(out: Joined, run: list[tuple[str, int, int]], *, ended: bool) -> None:
+        first = run[0][0]
+        m = _LOG_BODY.match(first)
+        assert m is not None
+        bodies = [_LOG_BODY.match(t) for t, _, _ in run]
+        log = "".join(b.group(1) for b in bodies if b is not None)
+        out.texts.append(first[: m.start(1)] + log + first[m.end(1) :])
+        out.raws.append("\n".join(t for t, _, _ in run))
+        out.numbers.append(run[0][1])
+        out.firsts.append(run[0][2])
+        out.notes.append(None if ended else PIECE_NOTE)
+
+
+def _stream(line: str) -> str | None:
+    m = _LOG_BODY.match(line)
+    return m.group(2) if m else None

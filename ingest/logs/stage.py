@@ -69,6 +69,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import threading
 import uuid
 from array import array
@@ -96,8 +97,11 @@ from ingest.logs.eventtime import (
 )
 from ingest.logs.inference import JSON, NULL, Names, Struct, Type
 from ingest.logs.jsonl import (
+    DockerPieces,
+    Joined,
     NeedsReparse,
     conform_table,
+    docker_piece,
     exact,
     parse_records,
     python_table,
@@ -925,6 +929,7 @@ class _Stage:
         # thread's time on a 60-day ingest.
         self._options: dict[pa.Schema, dict[str, object]] = {}
         self.times = EventTimeParser(rules, now=self.ingested_at)
+        self.docker = DockerPieces()
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
@@ -1017,6 +1022,20 @@ class _Stage:
                 # the ingest): read again whole so that record is whole, its rows replaced.
                 reader.restart()
                 continued = True
+        resumed_json = fmt == "jsonl" or (fmt == "auto" and known_format == "jsonl")
+        if (
+            reader.start_offset
+            and not reader.restarted
+            and (resumed_text or resumed_json)
+            and self._ends_partial(
+                reader.prefix_lines[1 if ending == "cr" else 0], codec, is_json=resumed_json
+            )
+        ):
+            # The last whole line read was partial (a container log's P line, a piece of a
+            # line Docker split): the record goes on in the new lines; read again whole so
+            # it is one, its rows replaced.
+            reader.restart()
+            continued = True
         if reader.restarted:
             line = 1
             replaces_from = 1 if point else replaces_from
@@ -1055,6 +1074,7 @@ class _Stage:
         if fmt == "auto" and known_format is not None and replaces_from != 1:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
+        self.docker = DockerPieces()
         self.year_base = _modified(src) or self.ingested_at
         self.file_text = self.text
         self.file_times = Counter()
@@ -1069,8 +1089,10 @@ class _Stage:
                         head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
                         chosen = choose_preset([x for x in head if x is not None], where=src.uri)
                         self.file_text = chosen or self.text
-                assembler = RecordAssembler(
-                    None if kind == "jsonl" else self.file_text.multiline_start
+                assembler = (
+                    RecordAssembler(None)
+                    if kind == "jsonl"
+                    else RecordAssembler(self.file_text.multiline_start, self.file_text.partials)
                 )
             items: Iterator[tuple[_ChunkLines, _Batch | None]]
             if first is None:
@@ -1108,6 +1130,11 @@ class _Stage:
                 for pool in self._pools:
                     if pool.error:
                         raise pool.error
+            if kind == "jsonl":
+                rest = self.docker.flush()
+                batch = self._joined_batch(rest, {}, {}) if rest is not None else None
+                if batch is not None:
+                    self._add(batch, src.uri, counts)
             if kind == "text" and assembler is not None:
                 batch = self._text_records(*assembler.flush(), bad_lines, codec)
                 if batch is not None:
@@ -1155,6 +1182,21 @@ class _Stage:
         text = first.decode(codec, errors="replace")
         return RecordAssembler(start).starts(pa.array([text], pa.string()))[0].as_py()
 
+    def _ends_partial(self, line: bytes | None, codec: str, *, is_json: bool) -> bool:
+        """Whether ``line`` (the last whole line an ingest read; None: too long to keep) is
+        a partial line that the next one goes on from: a text preset's (:class:`Partials`),
+        or a JSON file's piece of a line Docker split (:func:`docker_piece`)."""
+        split = self.text.partials
+        if not is_json and split is None:
+            return False
+        if line is None:
+            return True
+        text = line.removesuffix(b"\r").decode(codec, errors="replace")
+        if is_json:
+            return docker_piece(text)
+        assert split is not None
+        return re.search(split.above, text) is not None
+
     def _json_batch(
         self,
         chunk: LineChunk,
@@ -1189,6 +1231,9 @@ class _Stage:
             line_numbers = numbers
         if not len(lines):
             return None
+        joined = self.docker.feed(lines, line_numbers, invalid)
+        if joined is not None:
+            return self._joined_batch(joined, invalid, raw)
         parsed = parse_records(lines, chunk.text, invalid, hint=self._hint())
         return _Batch(
             parsed.table,
@@ -1199,6 +1244,34 @@ class _Stage:
             True,
             parsed.values,
             _listed(raw, len(lines)),
+        )
+
+    def _joined_batch(
+        self, joined: Joined, invalid: dict[int, str], raw: dict[int, bytes]
+    ) -> _Batch | None:
+        """A JSON batch of records some of which are pieces Docker split, joined
+        (:class:`DockerPieces`): parsed from their joined text, ``_raw`` as written."""
+        if not joined.texts:
+            return None
+        invalid = {j: invalid[f] for j, f in enumerate(joined.firsts) if f in invalid}
+        raw = {j: raw[f] for j, f in enumerate(joined.firsts) if f in raw}
+        texts = pa.array(joined.texts, pa.string())
+        parsed = parse_records(
+            texts,
+            "\n".join(joined.texts).encode("utf-8", "surrogateescape"),
+            invalid,
+            hint=self._hint(),
+        )
+        return _Batch(
+            parsed.table,
+            parsed.type,
+            pa.array(joined.raws, pa.string()),
+            joined.numbers,
+            parsed.errors,
+            True,
+            parsed.values,
+            _listed(raw, len(texts)),
+            notes=joined.notes if any(joined.notes) else None,
         )
 
     def _hint(self) -> pa.Schema:

@@ -68,6 +68,9 @@ _SYSLOG_TIME = (
     r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))"
 )
 _RFC5424_HEAD = r"<\d{1,3}>\d{1,2} "
+_RFC3339_NANO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})"
+"""Go's ``time.RFC3339Nano`` (containerd and CRI-O write it): trailing zeros of the fraction
+are dropped, the dot too when all are zero."""
 _SYSLOG_TAG = (
     r"(?P<program>[^\s:\[\]()]+)(?:\((?P<subsystem>[^)\s]*)\))?(?:\[(?P<pid>\d+)\])?"
     r"(?: \([^)]*\)| [^\s:\[\]]+)?:"
@@ -125,6 +128,34 @@ REQUEST_PARTS = Parts("request", ("method", "path", "protocol"), "HTTP request l
 
 
 @dataclasses.dataclass(frozen=True)
+class Partials:
+    """Lines a writer split, joined into one record: a line ``above`` matches (the CRI tag
+    ``P``) goes on in the next line when that one matches ``below`` (a line of the same
+    layout). Each line of such a record is parsed on its own: the record takes its first
+    line's groups, ``piece`` the lines' ``piece`` texts concatenated (no separator: the
+    writer split one line), ``last`` from its last line; lines whose ``same`` groups differ
+    are no one record (it fails, its lines kept in ``_raw``). A record that ends with a line
+    ``above`` matches (its end never came, or not yet: the file is still written) is parsed
+    with a note in ``_error``."""
+
+    above: str
+    below: str
+    tag: str
+    """The group that says whether a line is partial."""
+    partial: str
+    """A regex the ``tag`` of a partial line matches."""
+    piece: str
+    last: tuple[str, ...]
+    same: tuple[str, ...]
+
+    def note(self) -> str:
+        return (
+            f"a partial line ({self.tag} P) whose end is not the next line: {self.piece} "
+            "holds only its first part (ingest the file again once its writer ends the line)"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
     """A named layout: its pattern, the types of its groups, how to read its time, where a
     multi-line record starts, and a line written after the documented layout."""
@@ -144,6 +175,13 @@ class Preset:
     time_fields: tuple[str, ...] = ()
     """Groups joined (by a space) into the event time when the time is split (HDFS)."""
     parts: Parts | None = None
+    partials: Partials | None = None
+    """How a line the writer split (CRI's ``P`` lines) is joined with the lines that end it."""
+    padded: tuple[str, ...] = ()
+    """Groups a layout pads to a width (logback's ``%15.15t``): their spaces are no text."""
+    nanos: str | None = None
+    """A group holding the time's fraction digits as written: a column of the nanoseconds
+    into its second (an int; 0 when no fraction is written), as ``time`` keeps microseconds."""
     auto_check: str | None = None
     """A regex (Python's ``re``, for :func:`score_presets` only) a record must match as well
     to count for ``--format auto``: where the preset's own optional groups let it parse the
@@ -337,6 +375,52 @@ PRESETS: dict[str, Preset] = {
         "'%(asctime)s - %(name)s - %(levelname)s - %(message)s'",
         example="2003-07-08 16:49:45,896 - simple_example - WARNING - warn message",
     ),
+    "spring-boot": Preset(
+        "spring-boot",
+        # logback's default of Spring Boot 2 and 3 (defaults.xml): '%d %5p ${PID:- } ---
+        # %esb{APPLICATION_NAME}%esb{APPLICATION_GROUP}[%15.15t]
+        # ${LOG_CORRELATION_PATTERN:-}%-40.40logger{39} : %m%n'. The thread is padded to
+        # exactly 15 characters: it tells the thread's brackets from the application's
+        # (3.2+) before it and the correlation id's (3.2+) after it.
+        r"^(?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
+        r"(?:Z|[+-]\d{2}:?\d{2})?) +(?P<level>" + _LEVELS + r") +(?:(?P<pid>\d+) +)?--- +"
+        r"(?:\[(?P<application>[^\]\n]*)\] )?(?:\[(?P<application_group>[^\]\n]*)\] )?"
+        r"\[(?P<thread>[^\]\n]{15})\] +(?:\[(?P<correlation>[^\]\n]*)\] *)?"
+        r"(?P<logger>[^\s\[\]]+) +:(?: |$)(?P<message>(?s:.*))$",
+        ints=("pid",),
+        time="time",
+        time_formats=("iso8601", *_LOG4J_FORMATS),
+        optional=("pid", "application", "application_group", "correlation"),
+        padded=("thread", "correlation"),
+        multiline_start=r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}",
+        description="Spring Boot's default logback layout (2.x and 3.x: ISO time with its "
+        "offset, PID, '---', application name, thread, correlation id, logger ' : ')",
+        example="2023-11-14T10:15:30.123+01:00  INFO 12345 --- [demo] [           main] "
+        "c.e.DemoApplication                      : Started DemoApplication in 2.1 seconds",
+    ),
+    "cri": Preset(
+        "cri",
+        r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(?P<time_nanos>\d{1,9}))?"
+        r"(?:Z|[+-]\d{2}:\d{2})) (?P<stream>stdout|stderr) (?P<tag>[PF](?::\S*)?)"
+        r"(?: (?P<message>(?s:.*)))?$",
+        ints=("time_nanos",),
+        time="time",
+        time_formats=("iso8601",),
+        nanos="time_nanos",
+        partials=Partials(
+            above="^" + _RFC3339_NANO + r" (?:stdout|stderr) P(?::\S*)?(?: |$)",
+            below="^" + _RFC3339_NANO + r" (?:stdout|stderr) [PF](?::\S*)?(?: |$)",
+            tag="tag",
+            partial=r"^P(?::|$)",
+            piece="message",
+            last=("tag",),
+            same=("stream",),
+        ),
+        description="Kubernetes CRI container log (containerd, CRI-O: /var/log/pods): "
+        "RFC 3339 time to the nanosecond, stream, tag (P: a partial line, joined with the "
+        "lines up to its F), message",
+        example="2026-12-07T10:00:00.123456789Z stdout F GET /healthz 200",
+    ),
 }
 
 
@@ -352,6 +436,10 @@ class TextFormat:
     alike: tuple[str, ...] = ()
     """Presets that parse the records ``--format auto`` chose this one by as well, with other
     columns (:func:`choose_preset`): the report says so."""
+
+    @property
+    def partials(self) -> Partials | None:
+        return self.preset.partials if self.preset is not None else None
 
     @property
     def type(self) -> inf.Struct:
@@ -418,11 +506,13 @@ class RecordAssembler:
 
     Without a start regex every non-blank line is a record. With one, a record starts at a
     line the regex matches (searched) and takes every following line that does not; lines
-    before the first start form a record of their own.
+    before the first start form a record of their own. With ``partials`` (a preset's
+    :class:`Partials`), a line that continues a partial line above it starts no record.
     """
 
-    def __init__(self, start: str | None) -> None:
+    def __init__(self, start: str | None, partials: Partials | None = None) -> None:
         self.start = start
+        self.partials = partials
         self._py = None
         if start:
             try:
@@ -438,13 +528,11 @@ class RecordAssembler:
         """Complete records from these lines: texts, first line numbers, errors (or None)."""
         if not self.start:
             keep = pc.invert(blank)
-            if pc.all(keep).as_py():
+            if not pc.all(keep).as_py():
+                lines = lines.filter(keep)
+                numbers = [n for n, k in zip(numbers, keep.to_pylist(), strict=True) if k]
+            if self.partials is None:
                 return lines, numbers, None
-            return (
-                lines.filter(keep),
-                [n for n, k in zip(numbers, keep.to_pylist(), strict=True) if k],
-                None,
-            )
         if self._lines is not None and len(self._lines):
             lines = pa.concat_arrays([self._lines, lines])
             numbers = self._numbers + list(numbers)
@@ -467,9 +555,21 @@ class RecordAssembler:
         return self._starts(lines)
 
     def _starts(self, lines: pa.StringArray) -> pa.BooleanArray:
-        if self._py is not None:
-            return pa.array([bool(self._py.search(s)) for s in lines.to_pylist()], pa.bool_())
-        return pc.fill_null(pc.match_substring_regex(lines, self.start), FALSE)
+        if not self.start:
+            starts = pc.fill_null(pc.is_valid(lines), TRUE)
+        elif self._py is not None:
+            starts = pa.array([bool(self._py.search(s)) for s in lines.to_pylist()], pa.bool_())
+        else:
+            starts = pc.fill_null(pc.match_substring_regex(lines, self.start), FALSE)
+        if self.partials is None or len(lines) < 2:
+            return starts
+        above = pc.fill_null(pc.match_substring_regex(lines, self.partials.above), FALSE)
+        below = pc.fill_null(pc.match_substring_regex(lines, self.partials.below), FALSE)
+        # Line i goes on from line i - 1 when that one is partial and this one is of its layout.
+        goes_on = pc.and_(
+            pa.concat_arrays([array([False], pa.bool_()), above.slice(0, len(lines) - 1)]), below
+        )
+        return pc.and_(starts, pc.invert(goes_on))
 
     def _join(
         self, lines: pa.StringArray, numbers: list[int], idx: list[int], end: int
@@ -552,6 +652,8 @@ def parse_text(
         errors = [None] * len(matched)
         for i in pc.indices_nonzero(pc.invert(matched)).to_pylist():
             errors[i] = reason
+            if fmt.partials is not None and fmt.pattern == fmt.preset.pattern:  # type: ignore[union-attr]
+                errors[i] = _mixed_partials(records[i].as_py(), fmt) or reason
     if texts is not None:
         texts.update(found)
     fields = [inf.arrow_field(g, t) for g, t in fmt.type.fields]
@@ -559,12 +661,13 @@ def parse_text(
 
 
 def part_notes(fmt: TextFormat, texts: dict[str, pa.Array]) -> list[str | None] | None:
-    """The ``_error`` note of each record whose preset's :class:`Parts` whole holds text
-    that split into none of its parts (None where it did, or when no record has one);
-    ``texts`` as :func:`parse_text` fills them."""
+    """The ``_error`` note of each record parsed with a remark (None where there is none, or
+    when no record has one): its preset's :class:`Parts` whole holds text that split into
+    none of its parts, or it ends with a partial line (:class:`Partials`); ``texts`` as
+    :func:`parse_text` fills them."""
     split = fmt.preset.parts if fmt.preset is not None else None
     if split is None:
-        return None
+        return _partial_notes(fmt, texts)
     whole = texts[split.whole]
     unsplit = pc.and_(
         pc.invert(pc.fill_null(pc.is_in(whole, value_set=array(split.nil, pa.string())), TRUE)),
@@ -575,6 +678,20 @@ def part_notes(fmt: TextFormat, texts: dict[str, pa.Array]) -> list[str | None] 
     notes: list[str | None] = [None] * len(whole)
     for i in pc.indices_nonzero(unsplit).to_pylist():
         notes[i] = split.note(whole[i].as_py())
+    return notes
+
+
+def _partial_notes(fmt: TextFormat, texts: dict[str, pa.Array]) -> list[str | None] | None:
+    """A note for each record that ends with a partial line (:class:`Partials`)."""
+    split = fmt.partials
+    if split is None or split.tag not in texts:
+        return None
+    open_ = pc.fill_null(pc.match_substring_regex(texts[split.tag], split.partial), FALSE)
+    if not pc.any(open_).as_py():
+        return None
+    notes: list[str | None] = [None] * len(open_)
+    for i in pc.indices_nonzero(open_).to_pylist():
+        notes[i] = split.note()
     return notes
 
 
@@ -619,6 +736,9 @@ def _parse_slice(
                 if target == g:
                     col = pc.coalesce(col, columns[alt])
         if t == inf.INT:
+            if p is not None and g == p.nanos:
+                # '5' of '.5' is 500000000 ns; no fraction written is 0
+                col = pc.utf8_rpad(col, width=9, padding="0")
             col = _empty_to_null(col, "-")
             col = pc.cast(col, pa.int64())
         elif t == inf.TIMESTAMP:
@@ -642,8 +762,12 @@ def _extract(
     reread = _REREADS.get(fmt.preset.name) if fmt.preset is not None else None
     if reread is not None and fmt.pattern == fmt.preset.pattern:  # type: ignore[union-attr]
         columns, matched = reread.apply(records, columns, matched, fmt)
+    if fmt.partials is not None and fmt.pattern == fmt.preset.pattern:  # type: ignore[union-attr]
+        columns, matched = _join_partials(records, columns, matched, fmt)
     p = fmt.preset
     if p is not None:
+        for g in p.padded:
+            columns[g] = pc.utf8_trim(columns[g], characters=" ")
         columns = {
             g: _empty_to_null(c, p.nil) if g in p.optional else c for g, c in columns.items()
         }
@@ -769,6 +893,66 @@ _REREADS = {
 }
 
 
+def _join_partials(
+    records: pa.StringArray,
+    columns: dict[str, pa.Array],
+    matched: pa.BooleanArray,
+    fmt: TextFormat,
+) -> tuple[dict[str, pa.Array], pa.BooleanArray]:
+    """The groups of records of several lines (a partial line and the lines that end it,
+    :class:`Partials`), each line parsed on its own by Python's ``re``; the few such records
+    only (a line split by its writer is one over 16 KiB)."""
+    split = fmt.partials
+    assert split is not None
+    joined = pc.fill_null(pc.match_substring(records, "\n"), FALSE)
+    if not pc.any(joined).as_py():
+        return columns, matched
+    rx = re.compile(fmt.pattern or "")
+    fixed: dict[str, list[str | None]] = {g: [] for g in fmt.group_names}
+    ok: list[bool] = []
+    for record in records.filter(joined).to_pylist():
+        found = [rx.search(line) for line in record.split("\n")]
+        whole = all(m is not None for m in found) and all(
+            len({m.group(g) for m in found if m is not None}) == 1 for g in split.same
+        )
+        ok.append(whole)
+        for g in fmt.group_names:
+            if not whole:
+                fixed[g].append(None)
+            elif g == split.piece:
+                fixed[g].append("".join(m.group(g) or "" for m in found if m is not None))
+            else:
+                m = found[-1] if g in split.last else found[0]
+                fixed[g].append((m.group(g) or "") if m is not None else None)
+    columns = {
+        g: pc.replace_with_mask(c, joined, pa.array(fixed[g], pa.string()).cast(c.type))
+        for g, c in columns.items()
+    }
+    return columns, pc.replace_with_mask(matched, joined, pa.array(ok, pa.bool_()))
+
+
+def _mixed_partials(record: str | None, fmt: TextFormat) -> str | None:
+    """Why a record of a partial line and the lines after it failed when each line is read
+    alone but their ``same`` groups differ (a stdout piece ended by a stderr line); None
+    when that is not why."""
+    split = fmt.partials
+    if split is None or record is None or "\n" not in record:
+        return None
+    rx = re.compile(fmt.pattern or "")
+    found = [rx.search(line) for line in record.split("\n")]
+    if any(m is None for m in found):
+        return None
+    for g in split.same:
+        values = list(dict.fromkeys(m.group(g) for m in found if m is not None))
+        if len(values) > 1:
+            return (
+                f"a partial line of {g} {values[0]} goes on in a line of {g} "
+                f"{values[1]}: no one record ({split.piece} is null; the lines are in _raw "
+                "as written)"
+            )
+    return None
+
+
 def _element(lists: pa.Array, index: int) -> pa.Array:
     """``pc.list_element`` with the index as an Arrow scalar (a Python int makes pyarrow
     import pandas, ``lake.core.arrow_values``)."""
@@ -839,8 +1023,17 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
         rx = re.compile(p.pattern)
         records: list[str] = []
         start = re.compile(p.multiline_start) if p.multiline_start else None
-        for line in lines:
-            if start is not None and records and not start.search(line):
+        above = re.compile(p.partials.above) if p.partials else None
+        below = re.compile(p.partials.below) if p.partials else None
+        for i, line in enumerate(lines):
+            goes_on = (
+                above is not None
+                and below is not None
+                and i > 0
+                and bool(above.search(lines[i - 1]))
+                and bool(below.search(line))
+            )
+            if records and (goes_on or (start is not None and not start.search(line))):
                 records[-1] += "\n" + line
             else:
                 records.append(line)

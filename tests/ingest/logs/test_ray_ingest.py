@@ -282,7 +282,7 @@ def test_world_logs_on_ray_give_the_times_reasons_and_rows_of_a_local_ingest(
     lk, cli, ray_cluster, tmp_path
 ):
     """PostgreSQL's jsonlog in BST (no event time, a reason), Cloud Logging's object times (a
-    reason), Spring Boot's default layout (kept unparsed) and several loggers' JSON in one
+    reason), Spring Boot's default layout (its own preset) and several loggers' JSON in one
     file (each record its own time field): Ray's tasks read them as the local ingest does."""
     from tests.ingest.logs import test_world_logs as world
 
@@ -312,3 +312,33 @@ def test_nanoseconds_in_text_on_ray_stay_in_their_day_as_locally(lk, cli, ray_cl
     _same_as_local(lk, cli, [str(path)], "nanos", **options)
     (row,) = _rows(lk, "app.nanos_ray").to_pylist()
     assert row["_event_time"].isoformat() == "2024-01-21T23:59:59.999999+00:00"
+
+
+@pytest.mark.slow
+def test_cri_logs_on_ray_join_partial_lines_and_keep_nanoseconds_as_locally(
+    lk, cli, ray_cluster, tmp_path
+):
+    from tests.ingest.logs import test_container_logs as cri
+
+    first = cri._cri_file(tmp_path)
+    (tmp_path / "crlf").mkdir()
+    second = cri._cri_file(tmp_path / "crlf", ending=b"\r\n", bom=True)
+    _same_as_local(lk, cli, [str(first), str(second)], "cri")
+    rows = _rows(lk, "app.cri_ray").to_pylist()
+    assert [r["_line"] for r in rows] == [e[0] for e in cri.EXPECTED] * 2
+    assert [r["message"] for r in rows][:2] == ["GET /healthz 200", cri.A + cri.B + " tail"]
+    assert [r["time_nanos"] for r in rows] == [e[2] for e in cri.EXPECTED] * 2
+
+
+@pytest.mark.slow
+def test_docker_json_files_on_ray_join_split_lines_as_locally(lk, cli, ray_cluster, tmp_path):
+    from tests.ingest.logs import test_container_logs as cri
+
+    first = cri._docker_file(tmp_path)
+    (tmp_path / "crlf").mkdir()
+    second = cri._docker_file(tmp_path / "crlf", ending="\r\n", bom=True)
+    _same_as_local(lk, cli, [str(first), str(second)], "docker")
+    rows = _rows(lk, "app.docker_ray").to_pylist()
+    assert [(r["_line"], r["log"], r["_error"]) for r in rows] == [
+        (e[0], e[1], e[4]) for e in cri.DOCKER_EXPECTED
+    ] * 2

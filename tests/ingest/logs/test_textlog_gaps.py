@@ -151,11 +151,12 @@ def test_auto_reads_app_and_container_logs_with_rfc3339_times_as_text_not_syslog
     """rsyslog writes a host and a tag (`prog[pid]:`) after its time. Before: auto read any
     line "RFC 3339 time, then words" as syslog, a level word or a stream as the host
     (`host` 'INFO', 'stdout'), with no error. Now such files stay plain text, as on main
-    before RFC 3339 syslog was read; `--preset syslog` still reads them when asked."""
+    before RFC 3339 syslog was read (a CRI container log is read by its own preset, `cri`);
+    `--preset syslog` still reads them when asked."""
     path = tmp_path / "app.log"
     path.write_text("\n".join(_NOT_SYSLOG[kind]) + "\n")
     report = lk.ingest_logs("app.auto", str(path))
-    assert report.files[0].parser is None
+    assert report.files[0].parser == ("cri" if kind.startswith("CRI") else None)
     rows = _rows(lk, "app.auto")
     assert [r["_raw"] for r in rows] == _NOT_SYSLOG[kind]
     assert "host" not in rows[0]

@@ -94,8 +94,13 @@ def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logg
     assert [r["logger"] for r in rows] == [None, None]
 
     auto = lk.ingest_logs("app.boot_auto", path)
-    assert auto.files[0].parser is None  # kept as lines, unparsed, rather than misread
-    assert [r["_raw"] for r in _rows(lk, "app.boot_auto")] == Path(path).read_text().splitlines()
+    assert auto.files[0].parser == "spring-boot"  # its own preset, not log4j
+    rows = _rows(lk, "app.boot_auto")
+    assert [r["_raw"] for r in rows] == Path(path).read_text().splitlines()
+    assert [(r["pid"], r["thread"], r["logger"]) for r in rows] == [
+        (12345, "main", "com.example.DemoApplication"),
+        (None, "nio-8080-exec-1", "o.s.web.servlet.PageNotFound"),
+    ]
 
 
 def cloud_logging_structured(folder: Path) -> Path:
@@ -219,3 +224,87 @@ def test_a_record_whose_time_field_is_empty_takes_another_as_one_without_it(lk, 
         ("no time here", None),
     ]
     assert [r["_error"] for r in rows] == [None] * 5
+
+
+SPRING_3 = [
+    # Spring Boot 3.2+: ISO time with offset, application name, correlation id (Micrometer)
+    b"2024-11-14T10:15:30.123+01:00  INFO 4711 --- [shop] [           main] "
+    b"c.e.shop.ShopApplication                 : Started ShopApplication in 3.2 seconds",
+    b"2024-11-14T10:15:31.456+01:00 ERROR 4711 --- [shop] [nio-8080-exec-3] "
+    b"[6e5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d-1a2b3c4d5e6f7a8b] c.e.shop.OrderController "
+    b"                : Order 17 failed",
+    b"java.lang.IllegalStateException: no stock",  # its stack trace: one record
+    b"\tat c.e.shop.OrderController.place(OrderController.java:42)",
+    b"2024-11-14 10:15:32,000 INFO [main] org.apache.hadoop.Foo: a log4j line",  # no Spring
+    b"2024-11-14T10:15:33.000+01:00  WARN 4711 --- [shop] [           main] "
+    b"c.e.shop.Caf\xe9                          : Latin-1 byte in the logger",
+    b"2024-11-14T10:15:34Z DEBUG 4711 --- [shop] [           main] c.e.shop.Big "
+    b"                            : " + b"x" * 100_000,  # longer than a 32 KiB chunk
+    b"2024-11-14T10:15:35.999+01:00  INFO 4711 --- [shop] [           main] "
+    b"c.e.shop.ShopApplication                 : torn, no line ending",
+]
+
+
+def test_spring_boot_3_lines_with_odd_bytes_endings_and_chunks_keep_every_value(
+    lk, tmp_path, monkeypatch
+):
+    """Before: no preset read Spring Boot's layout: auto kept these lines unparsed."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    path = tmp_path / "shop.log"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(SPRING_3))
+    report = lk.ingest_logs("app.shop", str(path), preset="spring-boot")
+    (outcome,) = report.files
+    assert outcome.parser == "spring-boot"
+    assert (outcome.records_read, outcome.records_failed) == (6, 2)
+    rows = _rows(lk, "app.shop")
+    at = dt.datetime
+    assert [
+        (r["_line"], r["time"], r["level"], r["application"], r["thread"], r["correlation"])
+        for r in rows
+    ] == [
+        (1, at(2024, 11, 14, 9, 15, 30, 123000, tzinfo=UTC), "INFO", "shop", "main", None),
+        (
+            2,
+            at(2024, 11, 14, 9, 15, 31, 456000, tzinfo=UTC),
+            "ERROR",
+            "shop",
+            "nio-8080-exec-3",
+            "6e5b1c2d3e4f5a6b7c8d9e0f1a2b3c4d-1a2b3c4d5e6f7a8b",
+        ),
+        (5, None, None, None, None, None),
+        (6, at(2024, 11, 14, 9, 15, 33, tzinfo=UTC), "WARN", "shop", "main", None),
+        (7, at(2024, 11, 14, 10, 15, 34, tzinfo=UTC), "DEBUG", "shop", "main", None),
+        (8, at(2024, 11, 14, 9, 15, 35, 999000, tzinfo=UTC), "INFO", "shop", "main", None),
+    ]
+    assert [r["_event_time"] for r in rows] == [r["time"] for r in rows]
+    assert rows[1]["message"] == (
+        "Order 17 failed\njava.lang.IllegalStateException: no stock\n"
+        "\tat c.e.shop.OrderController.place(OrderController.java:42)"
+    )
+    assert rows[1]["logger"] == "c.e.shop.OrderController"
+    assert [r["_error"] for r in rows] == [
+        None,
+        None,
+        "did not match preset 'spring-boot'",
+        "invalid UTF-8 in line 6; the original bytes are in _raw_bytes",
+        None,
+        None,
+    ]
+    assert rows[2]["_raw"] == SPRING_3[4].decode()
+    assert rows[3]["_raw_bytes"] == SPRING_3[5]
+    assert rows[4]["message"] == "x" * 100_000
+    assert rows[5]["message"] == "torn, no line ending"
+
+
+def test_auto_tells_spring_boot_3_from_log4j_both_ways():
+    """Each layout's lines are read by its own preset, never the other's."""
+    from ingest.logs.textlogs import PRESETS, choose_preset
+
+    spring = [line.decode("latin-1") for line in SPRING_3[:4]] * 3
+    log4j = [PRESETS["log4j"].example] * 3
+    assert choose_preset(spring, where="shop.log").preset.name == "spring-boot"
+    assert choose_preset(log4j, where="yarn.log").preset.name == "log4j"
