@@ -840,6 +840,8 @@ class _Written:
     records: int = 0
     is_json: bool = True
     has_raw_bytes: bool = False
+    writer: BoundedWriter | None = None
+    """The writer of the file as it stands (its footer, once closed, is the file's)."""
 
 
 @dataclass
@@ -1730,11 +1732,8 @@ class _Stage:
             )
             lane = self._next_lane
             self._next_lane = (lane + 1) % len(self._pools)
-            entry = (
-                _parquet_writer(path, schema.arrow, self._options_for(schema, table)),
-                written,
-                lane,
-            )
+            written.writer = _parquet_writer(path, schema.arrow, self._options_for(schema, table))
+            entry = (written.writer, written, lane)
             self.written.append(written)
             self.writers[key] = entry
         return entry
@@ -1792,6 +1791,7 @@ class _Stage:
                 StagedFile(
                     path=Path(w.path),
                     partition_values={PARTITION_COLUMN: w.date} if schema.has_time else {},
+                    footer=w.writer.metadata if w.writer is not None else None,
                 )
             )
         full = schema.arrow
@@ -1863,6 +1863,7 @@ class _Stage:
             if writer is not None:
                 writer.close()
         os.replace(tmp, w.path)
+        w.writer = writer
         w.type, w.names, w.has_time = schema.type, schema.names, schema.has_time
         w.has_raw_bytes = schema.has_raw_bytes
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 
 @dataclass(frozen=True)
@@ -149,3 +150,6 @@ class StagedFile:
 
     path: Path
     partition_values: Mapping[str, str | None] = field(default_factory=dict)
+    footer: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
+    """The footer its writer wrote, when the writer kept it (the log stage's do): publishing
+    takes the file's statistics from it instead of reading the footer back."""

@@ -127,7 +127,13 @@ class BoundedWriter:
     ``bench/bench_ingest_logs.py``), where Parquet's own statistics compare every page's
     values and copy whole lines into every row group's footer. Bounding every string
     column, for those whose values in some row group pyarrow found too long to keep in the
-    footer (over 4 KiB; the column then gets no statistics), cost 2.2%."""
+    footer (over 4 KiB; the column then gets no statistics), cost 2.2%.
+
+    :attr:`metadata` is the footer it wrote, once closed: publishing takes the file's
+    statistics from it instead of reading the footer back."""
+
+    metadata: pq.FileMetaData | None = None
+    """The footer written (its statistics and key-value metadata), set by :meth:`close`."""
 
     def __init__(self, where: object, schema: pa.Schema, **options: object) -> None:
         import pyarrow as pa
@@ -138,7 +144,8 @@ class BoundedWriter:
             # would copy into this one
             kept = {k: v for k, v in schema.metadata.items() if k != BOUNDS_KEY.encode()}
             schema = schema.with_metadata(kept)
-        self._writer = pq.ParquetWriter(where, schema, **options)
+        self._footers: list[pq.FileMetaData] = []
+        self._writer = pq.ParquetWriter(where, schema, metadata_collector=self._footers, **options)
         summed = options.get("write_statistics", True)
         strings = [
             f.name
@@ -173,6 +180,8 @@ class BoundedWriter:
                 {BOUNDS_KEY: json.dumps(bounds, ensure_ascii=False)}
             )
         self._writer.close()
+        if self._footers:
+            self.metadata = self._footers[-1]
 
     def _bound(self, data: pa.Table | pa.RecordBatch) -> None:
         import pyarrow.compute as pc

@@ -2292,7 +2292,9 @@ class DeltaStore:
                 stored = relative if folders is None else unquote(relative)
                 target = f"{base.rstrip('/')}/{stored}"
                 size = staged.path.stat().st_size
-                metadata = pq.read_metadata(staged.path)
+                metadata = (
+                    staged.footer if staged.footer is not None else pq.read_metadata(staged.path)
+                )
                 # Recorded before its copy starts: a failure from here on removes it too.
                 publishing.actions.append(
                     AddAction(

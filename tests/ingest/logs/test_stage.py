@@ -12,8 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+import ingest.logs.lines
+import ingest.sources
 from ingest.exceptions import LogFormatError, SourceNotFound, SourceUnreadable
 from ingest.logs.stage import ROW_GROUP_ROWS, StagedLogs, stage_logs
+from lake.delta.stats import file_stats
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "elastic-logs"
 APACHE = DATA / "apache_logs"
@@ -155,6 +158,34 @@ def test_drift_past_line_30000_is_widened_and_reported_with_its_line(tmp_path):
     assert t.column("ratio").type == pa.float64() and t.column("ratio")[30_100].as_py() == 0.5
     assert t.column("extra").to_pylist()[30_000] == {"k": True}
     assert t.column("id").to_pylist() == list(range(1, 35_001))
+
+
+def test_each_staged_file_carries_the_footer_its_writer_wrote(tmp_path, monkeypatch):
+    """Publishing takes a staged file's statistics from the footer its writer kept instead
+    of reading the file back: it must be the file's as it ends up, string bounds included,
+    also for a file rewritten in the final schema (``n`` widened on the last day, read in
+    a later chunk than the first day's rows)."""
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 262_144)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 262_144)
+    lines = [
+        json.dumps({"ts": f"2026-10-0{1 + i // 20_000}T00:00:00Z", "id": f"u-{i}", "n": i})
+        for i in range(60_000)
+    ]
+    lines[50_000] = json.dumps({"ts": "2026-10-03T00:00:00Z", "id": "u-x", "n": 0.5})
+    staged = stage(tmp_path, [write_lines(tmp_path / "days.jsonl", lines)])
+    assert {f.partition_values["_event_date"] for f in staged.files} == {
+        "2026-10-01",
+        "2026-10-02",
+        "2026-10-03",
+    }
+    for f in staged.files:
+        read = pq.read_metadata(f.path)
+        assert f.footer is not None
+        assert f.footer.schema.to_arrow_schema() == read.schema.to_arrow_schema()
+        assert f.footer.schema.to_arrow_schema().field("n").type == pa.float64()
+        assert f.footer.metadata == read.metadata
+        assert b"lake.string_bounds" in read.metadata
+        assert file_stats(f.footer, staged.schema) == file_stats(read, staged.schema)
 
 
 def test_without_an_existing_schema_every_column_is_added_at_its_first_line(tmp_path):
