@@ -231,6 +231,56 @@ from other helpers' suites, so CPU-seconds, medians of alternating fresh process
   its lines share a chunk, "added int64" then "widened" at 21,001 when they do not, so the
   ledger depends on where 16 MiB reads fall (left as a strict xfail).
 
+Fifth pass (issue 18, the parts of a whole ``lake ingest logs`` that are not the JSON parser,
+2026-12-07; the machine's load was 15-30 from other helpers' suites throughout, so CPU-
+seconds of fresh processes alternating with main's code, and direct measures of the step
+changed where a whole-command figure cannot show it):
+
+* Start-up, where it goes now. ``-X importtime`` of a 100-line ingest into a new catalog
+  (minimum self time of 7 runs): 385 ms of imports, of which SQLAlchemy 95 (and asyncio,
+  ssl, email that only it imports, ~15 more), pyarrow 64 (``pyarrow.compute`` building its
+  wrappers 34 of it), numpy 33, the lake's own modules 70 (ingest 25, lake 24, catalog 21),
+  rich 19, typer 12, deltalake 9. As processes (``python -c "import X"``, medians of 7):
+  ``pass`` 0.027 CPU-s, ``sqlalchemy`` 0.21-0.25, with ``catalog.catalog`` 0.26-0.29, pyarrow
+  with compute and parquet 0.16-0.18, typer 0.07, rich 0.07, deltalake 0.06. Checked and
+  already so: a JSON ingest imports no Alembic (a new catalog is made at head, one at head is
+  checked with one query), no pandas, pydantic, ``sqlalchemy.orm``, DuckDB,
+  ``pyarrow.dataset`` or sqlglot, on the 100-line file and on the 1M-line 1- and 60-day files
+  (``sys.modules`` at the end); ``zstandard`` and ``bz2`` at the top of ``ingest.sources`` cost
+  nothing measurable (0.144 / 0.147 CPU-s minimum with and without). What is left to cut
+  is SQLAlchemy's Core, about 0.2 CPU-s of every writing command: only writing the catalog
+  through the DB-API (as ``catalog.reader`` reads it) removes it, which is the catalog's
+  whole write path (tables, versions, runs, edges, ledger, schemas, leases, recording, pins,
+  registry, on two dialects, with the retries of ``catalog.database``): not this pass.
+* The end of the process. After the command, with the last collection already skipped,
+  Python's end (taking ~600 modules apart) was 33-44 ms of CPU (process CPU minus CPU at the
+  end of ``main``). The command line now leaves by ``os._exit`` after the exit handlers and a
+  flush (``lake.core.leave``; the usual end when DuckDB is loaded, a thread that is not a
+  daemon is alive, or a stream cannot be flushed). CPU after the last exit handler, medians
+  of 9 alternating (load 27): 100-line ingest 38 -> 21 ms; 60-day file (5) 42 -> 40 ms: what
+  is left is the kernel freeing the process's memory, which ``os._exit`` does not spare.
+* Publishing read the footer of every staged file back (``pq.read_metadata``) for its Delta
+  statistics. The stage's writers now keep the footer they wrote (``metadata_collector``,
+  ``BoundedWriter.metadata``), the staged file carries it (``StagedFile.footer``), and the
+  footer is read back only for files staged elsewhere (Ray, ``write_table``). Publishing's
+  footer and statistics step, thread CPU, medians of 15 (load 25): 60-day file (60 files)
+  19.7 -> 8.5 ms, 1-day (1 file) 1.6 -> 1.0 ms; the statistics are the same (compared per
+  file; ``tests/ingest/logs/test_stage.py`` holds it, a file rewritten in the final schema
+  included).
+* Whole command, main against this code alternating, medians (load 15-28, so within noise
+  for the 1M-line files, where the changes are worth 0.01-0.02 CPU-s): 100 JSON lines, new
+  catalog (9) 0.629 -> 0.628 CPU-s; into an existing table (9) 0.607 -> 0.520; 60-day 1M
+  lines (5) 3.14 -> 3.14 CPU-s; 1-day (5) 2.79 -> 2.77.
+* Checked and left. ``lake ingest files`` still reads a new file twice (the hash that names
+  its object, then the copy, hashed again to catch a file changed in between) and an already
+  stored one once: hashing while copying to a temporary object would write every stored file
+  again and on S3 needs a server-side copy. The text-log regex was taken apart in
+  ``bench_text_logs``' profile (fields split at their delimiters where a DFA proves it);
+  nothing new here. Landing after staging is about 0.035 CPU-s of the main thread
+  (``bench_write_startup``, fifth round): overlapping the catalog's record with the encoders'
+  tail would need the stage to hand over before its files are closed, for at most that in
+  wall time: not done.
+
 ``python -m bench.bench_peers --appends 1000`` runs only the appends case. Its long mode,
 ``--long 10000``, runs ``write_table`` alone on both backend pairs against DuckLake's
 DuckDB catalog, and prints the
