@@ -252,13 +252,16 @@ changed where a whole-command figure cannot show it):
   through the DB-API (as ``catalog.reader`` reads it) removes it, which is the catalog's
   whole write path (tables, versions, runs, edges, ledger, schemas, leases, recording, pins,
   registry, on two dialects, with the retries of ``catalog.database``): not this pass.
-* The end of the process. After the command, with the last collection already skipped,
-  Python's end (taking ~600 modules apart) was 33-44 ms of CPU (process CPU minus CPU at the
-  end of ``main``). The command line now leaves by ``os._exit`` after the exit handlers and a
-  flush (``lake.core.leave``; the usual end when DuckDB is loaded, a thread that is not a
-  daemon is alive, or a stream cannot be flushed). CPU after the last exit handler, medians
-  of 9 alternating (load 27): 100-line ingest 38 -> 21 ms; 60-day file (5) 42 -> 40 ms: what
-  is left is the kernel freeing the process's memory, which ``os._exit`` does not spare.
+* Tried and dropped: the end of the process. After the command, with the last collection
+  already skipped, Python's end (taking ~600 modules apart) was 33-44 ms of CPU (process CPU
+  minus CPU at the end of ``main``). Leaving by ``os._exit`` after the exit handlers and a
+  flush (the usual end when DuckDB is loaded, a thread that is not a daemon is alive, or a
+  stream cannot be flushed) took the CPU after the last exit handler from 38 to 21 ms on a
+  100-line ingest and from 42 to 40 ms on the 60-day file (medians of 9 alternating, load
+  27; what is left is the kernel freeing the process's memory). Not adopted: it needs
+  ``atexit._run_exitfuncs``, a private function of the standard library, and it skips the
+  flush of any file a library left open and unclosed, a loss no test of ours could rule out,
+  for 17 ms of a 0.5-0.6 CPU-s command.
 * Publishing read the footer of every staged file back (``pq.read_metadata``) for its Delta
   statistics. The stage's writers now keep the footer they wrote (``metadata_collector``,
   ``BoundedWriter.metadata``), the staged file carries it (``StagedFile.footer``), and the
@@ -269,7 +272,8 @@ changed where a whole-command figure cannot show it):
   included).
 * Whole command, main against this code alternating, medians (load 15-28, so within noise
   for the 1M-line files, where the changes are worth 0.01-0.02 CPU-s): 100 JSON lines, new
-  catalog (9) 0.629 -> 0.628 CPU-s; into an existing table (9) 0.607 -> 0.520; 60-day 1M
+  catalog (9) 0.629 -> 0.628 CPU-s; into an existing table (9) 0.607 -> 0.520 (both with the
+  ``os._exit`` above); 60-day 1M
   lines (5) 3.14 -> 3.14 CPU-s; 1-day (5) 2.79 -> 2.77.
 * Checked and left. ``lake ingest files`` still reads a new file twice (the hash that names
   its object, then the copy, hashed again to catch a file changed in between) and an already
