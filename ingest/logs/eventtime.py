@@ -119,6 +119,13 @@ _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
+_ISO_NAIVE = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?\s*$"
+# An ISO time without a zone is cast to TIMESTAMP, never to TIMESTAMPTZ: DuckDB 1.5.5's cast
+# carried a zone name one row held (Europe/Paris) over to the rows after it that have none
+# ('2026-12-07 10:00:00' read as Paris time, 09:00 UTC).
+_POSIX_SIGN = r"(?:^|[^A-Za-z/])((?:UTC|GMT|UT)\s*[+-]\s*[0-9]{1,2}(?::?[0-9]{2})?)(?:[^0-9:]|$)"
+# 'UTC+1' after a time: people mean +01:00 (DuckDB reads it so), POSIX's TZ=UTC+1 an hour
+# behind UTC (PostgreSQL reads it so): no one offset, not read. Etc/GMT+1 is a zone name.
 _NOT_ABBREVIATIONS = ("UTC", "UCT", "GMT", "UT")
 # DuckDB reads a zone written in capitals (after an ISO time, or by %Z) by ICU's table of legacy
 # IDs: BST is Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT
@@ -463,9 +470,12 @@ class EventTimeParser:
         if fmt == ISO8601:
             # DuckDB's cast would read '17/06/09' as the year 17: only ISO-shaped text.
             return (
-                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND NOT regexp_matches(s, "
-                f"'{self._abbreviation_regex().pattern}') "
-                "THEN TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
+                f"CASE WHEN NOT regexp_matches(s, '{_ISO_START}') OR regexp_matches(s, "
+                f"'{self._abbreviation_regex().pattern}') OR regexp_matches(s, "
+                f"'{_POSIX_SIGN}') THEN NULL "
+                f"WHEN regexp_matches(s, '{_ISO_NAIVE}') "
+                "THEN timezone('UTC', TRY_CAST(trim(s) AS TIMESTAMP)) "
+                "ELSE TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
             )
         if re.search(r"(?<!%)(?:%%)*%Z", fmt):
             return (
@@ -612,6 +622,13 @@ class EventTimeParser:
             return (
                 f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
                 "not used (the record keeps its text in _raw)"
+            )
+        sign = re.search(_POSIX_SIGN, v)
+        if sign and re.match(_ISO_START, v):
+            return (
+                f"event time '{v}' gives its zone as '{sign.group(1)}', whose sign is read both "
+                "ways (as written, +01:00 for UTC+1; by POSIX TZ rules, an hour behind UTC): not "
+                "used (the lake reads an offset, +01:00, or a zone name, Etc/GMT-1)"
             )
         word = re.search(r"[A-Za-z]{2}", v) and self._abbreviation_regex().search(v)
         if word:

@@ -280,3 +280,43 @@ def test_an_epoch_written_as_a_string_gives_the_instant_the_same_json_number_giv
     as_numbers = _times(values, rules).times.to_pylist()
     assert as_text == as_numbers
     assert as_text[0].date() == datetime(2024, 1, 21).date()
+
+
+def test_a_time_without_zone_is_utc_whatever_zone_the_record_before_it_named():
+    """Before: DuckDB 1.5.5's cast carried the zone name of one value to the values after it
+    that have none (10:00 read as Paris time, 09:00 UTC; a bare date as 05:00 UTC after New
+    York's)."""
+    found = _times(
+        [
+            "2024-01-21 10:00:00 Europe/Paris",
+            "2024-01-21 10:00:00",
+            "2024-01-21 10:00:00 America/New_York",
+            "2024-01-21",
+            "2024-01-21T24:00:00",
+        ]
+    )
+    assert found.times.to_pylist() == [
+        datetime(2024, 1, 21, 9, tzinfo=UTC),
+        datetime(2024, 1, 21, 10, tzinfo=UTC),
+        datetime(2024, 1, 21, 15, tzinfo=UTC),
+        datetime(2024, 1, 21, tzinfo=UTC),
+        datetime(2024, 1, 22, tzinfo=UTC),  # ISO 8601's end of the day
+    ]
+    assert found.errors is None
+
+
+@pytest.mark.parametrize(
+    "value, zone",
+    [
+        ("2024-01-21 10:00:00 UTC+1", "UTC+1"),
+        ("2024-01-21 10:00:00 GMT-03:00", "GMT-03:00"),
+        ("2024-01-21T10:00:00 UTC -5", "UTC -5"),
+    ],
+)
+def test_utc_or_gmt_with_a_signed_hour_names_no_one_offset_and_says_so(value, zone):
+    """Before: DuckDB read 'UTC+1' as +01:00 where POSIX TZ rules (and PostgreSQL) read an
+    hour behind UTC: two hours apart, no error."""
+    found = _times([value])
+    assert found.times.to_pylist() == [None]
+    assert found.counts == {"unreadable": 1}
+    assert f"gives its zone as '{zone}', whose sign is read both ways" in found.errors[0]
