@@ -18,8 +18,9 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 * **Zones.** A time without an offset is UTC. A zone written as letters after an ISO time
   (PostgreSQL's ``2024-07-21 10:00:00.123 BST``) is read only when it is ``UTC`` or ``GMT``:
   an abbreviation names no one offset (BST is British or Bangladesh time, CST US Central or
-  China), so such a time is ``unreadable`` and its ``_error`` says so. A zone name
-  (``Europe/London``) is read.
+  China), so such a time is ``unreadable`` and its ``_error`` says so, as is ``UTC+1`` (or
+  ``GMT-3``), whose sign POSIX reads the other way. A zone name (``Europe/London``,
+  ``Etc/GMT+1``) is read. A time without a zone is UTC whatever zone the value before it named.
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
   given (every such time gets it); otherwise the year of the file's last modification, or the
   year before for a time that would fall more than a day after it (a file is written after
