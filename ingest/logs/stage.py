@@ -1056,6 +1056,7 @@ class _Stage:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
         self.year_base = _modified(src) or self.ingested_at
+        self.times.start_file()
         self.file_text = self.text
         self.file_times = Counter()
         parsed: _Prefetch | None = None

@@ -64,3 +64,88 @@ def test_utc_plus_an_hour_is_read_by_no_one_sign_and_says_so(lk, tmp_path):
     )
     # A zone name of the tz database is read as it defines it (Etc/GMT+1 is UTC-1).
     assert rows[1]["_event_time"] == dt.datetime(2026, 12, 5, 11, 0, tzinfo=UTC)
+
+
+APP = r"^(?P<time>\S+ \S+) (?P<level>[A-Z]+) (?P<message>.*)$"
+"""An application's text log: its time, a level, a message."""
+
+
+def _lines(path: Path, times: list[str]) -> str:
+    path.write_text("".join(f"{t} INFO request {i} served\n" for i, t in enumerate(times)))
+    return str(path)
+
+
+def test_european_and_us_app_logs_are_read_by_the_layout_the_file_leaves(lk, tmp_path):
+    """Before: every such time was read as Hadoop's yy/MM/dd: 26/11/26 (26 November 2026) as
+    2026-11-26 by chance, 20/11/26 as 2020-11-26, and 27/11/26 (2027, after the window) lost;
+    US 11/05/26 as 2011-05-26."""
+    eu = _lines(tmp_path / "eu.log", [f"{d}/11/26 10:00:00" for d in range(20, 31)])
+    lk.ingest_logs("app.eu", eu, pattern=APP, latest="2026-12-31")
+    rows = _rows(lk, "app.eu")
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2026, 11, d, 10, tzinfo=UTC) for d in range(20, 31)
+    ]
+    assert {r["_error"] for r in rows} == {None}
+    us = _lines(tmp_path / "us.log", [f"11/{d:02}/26 10:00:00" for d in range(5, 15)])
+    lk.ingest_logs("app.us", us, pattern=APP, latest="2026-12-31")
+    rows = _rows(lk, "app.us")
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2026, 11, d, 10, tzinfo=UTC) for d in range(5, 15)
+    ]
+
+
+def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp_path):
+    """Spark's yy/MM/dd read by the default formats (not its preset), and a European week
+    of days 20 to 24: each also a date in another layout, nothing in the file rules one out.
+    Before: read as yy/MM/dd, the European week in 2020-2024."""
+    eu = _lines(tmp_path / "eu.log", [f"{d}/11/26 10:00:00" for d in range(20, 25)])
+    report = lk.ingest_logs("app.week", eu, pattern=APP, latest="2026-12-31")
+    assert report.files[0].time_reasons == {"ambiguous": 5}
+    rows = _rows(lk, "app.week")
+    assert {r["_event_time"] for r in rows} == {None}
+    assert rows[0]["_error"] == (
+        "event time '20/11/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2020-11-26, "
+        "'%d/%m/%y %H:%M:%S' 2026-11-20, and no time of the file rules out all but one: not "
+        "used (give the layout with --time-format)"
+    )
+    lk.ingest_logs(
+        "app.told", eu, pattern=APP, latest="2026-12-31", time_format="%d/%m/%y %H:%M:%S"
+    )
+    assert [r["_event_time"].day for r in _rows(lk, "app.told")] == [20, 21, 22, 23, 24]
+    # Spark's own log, through its preset (it documents yy/MM/dd) and through a pattern.
+    spark = tmp_path / "spark.log"
+    spark.write_text(
+        "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered\n"
+        "17/06/09 20:10:41 INFO spark.SecurityManager: Changing view acls to: yarn\n"
+    )
+    lk.ingest_logs("spark.preset", str(spark), preset="spark")
+    assert {r["_event_time"] for r in _rows(lk, "spark.preset")} == {
+        dt.datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),
+        dt.datetime(2017, 6, 9, 20, 10, 41, tzinfo=UTC),
+    }
+    lk.ingest_logs("spark.pattern", str(spark), pattern=APP)
+    assert {r["_event_time"] for r in _rows(lk, "spark.pattern")} == {None}
+
+
+def test_a_go_services_log_is_read_by_its_offsets(lk, tmp_path):
+    """Before: every record of a Go service printing time.Now() got no event time: 'CET'
+    was refused as an abbreviation, '+0000 UTC' matched no format."""
+    path = _jsonl(
+        tmp_path / "go.jsonl",
+        [
+            {"time": "2026-11-07 10:00:00.123 +0100 CET m=+0.000012001", "msg": "start"},
+            {"time": "2026-11-07 09:30:00 +0000 UTC", "msg": "utc"},
+            {"time": "2026-11-07 10:00:00 +0100 EST", "msg": "edited"},
+        ],
+    )
+    report = lk.ingest_logs("go.svc", path)
+    assert report.event_times_json()["reasons"] == {"unreadable": 1}
+    rows = _rows(lk, "go.svc")
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2026, 11, 7, 9, 0, 0, 123000, tzinfo=UTC),
+        dt.datetime(2026, 11, 7, 9, 30, tzinfo=UTC),
+        None,
+    ]
+    assert rows[2]["_error"].startswith(
+        "event time '2026-11-07 10:00:00 +0100 EST' gives the offset +0100 and the zone 'EST'"
+    )
