@@ -26,10 +26,12 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   Go's ``2026-12-07 10:00:00.123 +0100 CET`` is read by its offset unless the abbreviation
   after it names zones that are never at that offset (:func:`_go_conflict`).
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
-  given (every such time gets it); otherwise the year of the file's last modification, or the
-  year before for a time that would fall more than a day after it (a file is written after
-  its lines: ``Dec 31`` in a file last written in January is from the year before; ``Feb
-  29`` in a year without one is from the year before, when that has one).
+  given (every such time gets it); otherwise the latest of the years of the file's last
+  modification, the one after and the one before that puts the time no more than a day after
+  that modification (a file is written after its lines): ``Dec 31`` in a file last written in
+  January is from the year before, ``Jan  1 00:30`` written on a host east of UTC into a file
+  last modified at 23:30 UTC on Dec 31 from the year after, and ``Feb 29`` in a year without
+  one from the year before, when that has one.
 * **No instant.** A leap second (``23:59:60``) fits no timestamp, and ``Feb 29`` none in a
   year without it: such a time is ``unreadable`` and its ``_error`` says which (and to give
   ``--year``), not that its format is unknown.
@@ -640,11 +642,15 @@ class EventTimeParser:
         base = year_base or self.now
         y = base.year
         limit = (base + FUTURE_SLACK).strftime("%Y-%m-%d %H:%M:%S")
+        after = f"try_strptime(trim(s) || ' {y + 1}', '{q} %Y')::TIMESTAMPTZ"
         this = f"try_strptime(trim(s) || ' {y}', '{q} %Y')::TIMESTAMPTZ"
         prev = f"try_strptime(trim(s) || ' {y - 1}', '{q} %Y')::TIMESTAMPTZ"
-        # Feb 29 in a year that has none is no date: the year before may have it.
+        # The latest year that puts the time before the limit: the next one too, for a host
+        # east of UTC whose 'Jan  1 00:30' (local) was written at 23:30 UTC on Dec 31. Feb 29
+        # in a year that has none is no date: the year before may have it.
         return (
-            f"CASE WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
+            f"CASE WHEN {after} <= TIMESTAMPTZ '{limit}+00' THEN {after} "
+            f"WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
             f"ELSE {this} END"
         )
 

@@ -178,6 +178,25 @@ def test_a_year_less_time_takes_the_year_given_or_the_files_year_with_rollover()
     ]
 
 
+def test_new_year_on_a_host_east_of_utc_is_the_year_after_the_files_last_write():
+    """A Berlin host writes 'Jan  1 00:30' (local, read as UTC) into a file last modified at
+    23:30 UTC on Dec 31. Before: 2026-01-01, a year early (only that year and the one before
+    were tried)."""
+    p = EventTimeParser(now=datetime(2027, 1, 5, tzinfo=UTC))
+    try:
+        found = p.event_times(
+            pa.array(["Dec 31 23:59:00", "Jan  1 00:30:00", "Jan  2 00:30:00"]),
+            year_base=datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+        )
+    finally:
+        p.close()
+    assert found.times.to_pylist() == [
+        datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(2027, 1, 1, 0, 30, tzinfo=UTC),
+        datetime(2026, 1, 2, 0, 30, tzinfo=UTC),  # more than a day after: the year before
+    ]
+
+
 def test_a_preset_reads_the_fractions_its_pattern_takes_whatever_the_lines_beside_them():
     """The log4j preset's pattern takes 1 to 9 fraction digits after a comma or a dot; a
     time with 7 to 9 after a dot got no event time ("matches no time format") when the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -149,3 +150,22 @@ def test_a_go_services_log_is_read_by_its_offsets(lk, tmp_path):
     assert rows[2]["_error"].startswith(
         "event time '2026-11-07 10:00:00 +0100 EST' gives the offset +0100 and the zone 'EST'"
     )
+
+
+def test_a_syslog_file_across_new_year_east_of_utc_gets_each_line_its_year(lk, tmp_path):
+    """Before: the last line, 'Jan  1 00:30:05' on a Berlin host (23:30 UTC on Dec 31, when
+    the file was last written), landed in 2026-01-01, a year before the lines above it."""
+    path = tmp_path / "syslog"
+    path.write_text(
+        "Dec 30 12:00:00 web1 cron[10]: (root) CMD (run-parts)\n"
+        "Dec 31 23:59:58 web1 sshd[11]: Accepted publickey for deploy\n"
+        "Jan  1 00:30:05 web1 systemd[1]: Started Happy New Year.\n"
+    )
+    written = dt.datetime(2026, 12, 31, 23, 30, 6, tzinfo=UTC)
+    os.utime(path, (written.timestamp(), written.timestamp()))
+    lk.ingest_logs("sys.newyear", str(path), preset="syslog", latest="2027-01-31")
+    assert [r["_event_time"] for r in _rows(lk, "sys.newyear")] == [
+        dt.datetime(2026, 12, 30, 12, tzinfo=UTC),
+        dt.datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC),
+        dt.datetime(2027, 1, 1, 0, 30, 5, tzinfo=UTC),
+    ]
