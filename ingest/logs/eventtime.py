@@ -552,6 +552,8 @@ class EventTimeParser:
                 )
                 taken = pc.is_valid(times)
                 continue
+            if not pc.any(pc.match_substring_regex(rest.column(0), r"^\s*[0-9]")).as_py():
+                continue  # each layout of a tuple starts with a number ('Nov  7' none)
             read = {}
             for f in step:
                 sql = self._format_sql(f, year_base)
