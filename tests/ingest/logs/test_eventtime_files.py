@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from lake.core.names import TableName
 
@@ -169,3 +170,27 @@ def test_a_syslog_file_across_new_year_east_of_utc_gets_each_line_its_year(lk, t
         dt.datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC),
         dt.datetime(2027, 1, 1, 0, 30, 5, tzinfo=UTC),
     ]
+
+
+@pytest.mark.parametrize("backend", ["s3-postgres"], indirect=True)
+def test_on_s3_a_year_less_time_takes_its_year_from_the_objects_upload(lk, backend, tmp_path):
+    """An object's last modification on S3 is its upload: the year rule reads it as it reads
+    a local file's mtime (a line dated more than a day after the upload is from the year
+    before)."""
+    client = backend.s3.client()
+    now = dt.datetime.now(UTC)
+    later = now + dt.timedelta(
+        days=2 if (now + dt.timedelta(days=2)).strftime("%m%d") != "0229" else 3
+    )
+    path = tmp_path / "auth.log"
+    path.write_text(
+        f"{now.strftime('%b %e')} 00:00:01 web1 sshd[11]: Accepted publickey for deploy\n"
+        f"{later.strftime('%b %e')} 00:00:01 web1 sshd[12]: Accepted publickey for deploy\n"
+    )
+    client.upload_file(str(path), backend.s3.bucket, "logs/auth.log")
+    lk.ingest_logs(
+        "sys.auth", f"s3://{backend.s3.bucket}/logs/auth.log", preset="syslog", latest="2262-01-01"
+    )
+    rows = _rows(lk, "sys.auth")
+    assert rows[0]["_event_time"].date() == now.date()  # written just before the upload
+    assert rows[1]["_event_time"].date() == later.date().replace(year=later.year - 1)
