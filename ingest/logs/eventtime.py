@@ -9,8 +9,10 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   ``%f`` reads 1 to 9 fraction digits (nanoseconds cut to the microsecond).
   Without ``--time-format``: ISO 8601 (``T`` or space, fractions, ``Z`` or an offset), then
   :data:`DEFAULT_FORMATS` (Apache ``17/May/2015:10:05:03 +0000``, log4j
-  ``2023-11-14 22:13:20,323``, Hadoop/Spark ``17/06/09 20:10:40`` (yy/MM/dd), HDFS
-  ``081109 203615`` (yyMMdd HHmmss), ctime, syslog ``Oct 11 22:14:15``...).
+  ``2023-11-14 22:13:20,323``, ctime, syslog ``Oct 11 22:14:15``...). Layouts that read one
+  text as different dates (``07/12/26``: Hadoop/Spark yy/MM/dd, European dd/MM/yy, US
+  MM/dd/yy; HDFS's ``081109``) are read only as one the file's times leave
+  (:meth:`EventTimeParser.start_file`); else such a time is ``ambiguous``.
 * **Numbers.** A JSON number is a Unix epoch whose unit is read from its magnitude (|x| < 1e11:
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
@@ -18,13 +20,18 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 * **Zones.** A time without an offset is UTC. A zone written as letters after an ISO time
   (PostgreSQL's ``2024-07-21 10:00:00.123 BST``) is read only when it is ``UTC`` or ``GMT``:
   an abbreviation names no one offset (BST is British or Bangladesh time, CST US Central or
-  China), so such a time is ``unreadable`` and its ``_error`` says so. A zone name
-  (``Europe/London``) is read.
+  China), so such a time is ``unreadable`` and its ``_error`` says so, as is ``UTC+1`` (or
+  ``GMT-3``), whose sign POSIX reads the other way. A zone name (``Europe/London``,
+  ``Etc/GMT+1``) is read. A time without a zone is UTC whatever zone the value before it named.
+  Go's ``2026-12-07 10:00:00.123 +0100 CET`` is read by its offset unless the abbreviation
+  after it names zones that are never at that offset (:func:`_go_conflict`).
 * **No year** (RFC 3164 syslog, a format without ``%Y``/``%y``): the year is ``--year`` when
-  given (every such time gets it); otherwise the year of the file's last modification, or the
-  year before for a time that would fall more than a day after it (a file is written after
-  its lines: ``Dec 31`` in a file last written in January is from the year before; ``Feb
-  29`` in a year without one is from the year before, when that has one).
+  given (every such time gets it); otherwise the latest of the years of the file's last
+  modification, the one after and the one before that puts the time no more than a day after
+  that modification (a file is written after its lines): ``Dec 31`` in a file last written in
+  January is from the year before, ``Jan  1 00:30`` written on a host east of UTC into a file
+  last modified at 23:30 UTC on Dec 31 from the year after, and ``Feb 29`` in a year without
+  one from the year before, when that has one.
 * **No instant.** A leap second (``23:59:60``) fits no timestamp, and ``Feb 29`` none in a
   year without it: such a time is ``unreadable`` and its ``_error`` says which (and to give
   ``--year``), not that its format is unknown.
@@ -39,6 +46,8 @@ also written to the record's ``_error`` (when the record has no other error):
 ======================  ===========================================================
 ``no_value``            the time field is absent, null or empty
 ``unreadable``          the value matches none of the formats
+``ambiguous``           default formats read it as different dates and no value of
+                        the file rules out all but one (``07/12/26``)
 ``number_not_epoch``    a numeric string and no ``epoch*`` format was given
 ``before_earliest``     the instant is before ``--earliest``
 ``after_latest``        the instant is after ``--latest``
@@ -51,6 +60,7 @@ JSON strings that are ISO 8601 instants arrive already typed as timestamps
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -66,6 +76,7 @@ import pyarrow.compute as pc
 from ingest.exceptions import LogFormatError
 from lake.core import duckdb as lake_duckdb
 from lake.core.arrow_values import FALSE, TRUE, scalar
+from lake.core.arrow_values import array as array_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -79,14 +90,18 @@ EPOCH_UNITS = {"epoch": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1, "epoch_ns":
 """``--time-format`` names that read numbers: microseconds per unit (None: nanoseconds)."""
 ISO8601 = "iso8601"
 
-DEFAULT_FORMATS = (
+DEFAULT_FORMATS: tuple[str | tuple[str, ...], ...] = (
     "%Y-%m-%d %H:%M:%S,%f",  # log4j, Python logging
     "%Y-%m-%dT%H:%M:%S,%f",
     "%d/%b/%Y:%H:%M:%S %z",  # Apache / NGINX access logs
     "%d/%b/%Y:%H:%M:%S",
-    "%y/%m/%d %H:%M:%S",  # Hadoop / Spark log4j: yy/MM/dd (before %Y: it takes 2 digits)
+    # Hadoop / Spark log4j yy/MM/dd, European dd/MM/yy, US MM/dd/yy: one text, other dates
+    # ('07/12/26'). Before %Y: %y takes 2 digits.
+    ("%y/%m/%d %H:%M:%S", "%d/%m/%y %H:%M:%S", "%m/%d/%y %H:%M:%S"),
     "%Y/%m/%d %H:%M:%S",  # NGINX error log
-    "%y%m%d %H%M%S",  # HDFS: yyMMdd HHmmss
+    ("%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"),  # European and US, four-digit year
+    ("%d/%m/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p"),  # Windows '12/7/2026 10:00:00 AM'
+    ("%y%m%d %H%M%S", "%d%m%y %H%M%S", "%m%d%y %H%M%S"),  # HDFS: yyMMdd HHmmss
     "%Y%m%d%H%M%S",
     "%Y%m%dT%H%M%S%z",
     "%a %b %d %H:%M:%S.%f %Y",  # Apache error log
@@ -95,7 +110,18 @@ DEFAULT_FORMATS = (
     "%b %d %Y %H:%M:%S",
     "%b %d %H:%M:%S",  # RFC 3164 syslog: no year
 )
-"""Formats tried, in order, after ISO 8601 when no ``--time-format`` is given."""
+"""Formats tried, in order, after ISO 8601 when no ``--time-format`` is given. A tuple holds
+layouts that read one text as different dates: see :meth:`EventTimeParser.start_file`."""
+
+_SHAPES = {
+    "%y/%m/%d %H:%M:%S": r"^\s*[0-9]{2}/",
+    "%d/%m/%Y %H:%M:%S": r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}\s",
+    "%m/%d/%Y %H:%M:%S": r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}\s",
+    "%d/%m/%Y %I:%M:%S %p": r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}\s",
+    "%m/%d/%Y %I:%M:%S %p": r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}\s",
+}
+"""What a text must look like besides its format: DuckDB's %y reads '7' as 2007 and its %Y
+'26' as the year 26; a year is written in two digits or four."""
 
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 """Times before this are not used unless ``--earliest`` says otherwise."""
@@ -105,6 +131,7 @@ FUTURE_SLACK = timedelta(days=1)
 REASONS = (
     "no_value",
     "unreadable",
+    "ambiguous",
     "number_not_epoch",
     "before_earliest",
     "after_latest",
@@ -119,11 +146,26 @@ _LEAP_SECOND = r"(?:[01]\d|2[0-3]):[0-5]\d:60(?:[.,]\d+)?(?:$|[\sZz+-])"
 _FEB_29_NO_YEAR = r"(?:[A-Z][a-z]{2} )?Feb +29 \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 # (Times whose format matches but that are no instant: their _error says why, not "format".)
 _ISO_START = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}|\s*$)"
+_ISO_NAIVE = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?\s*$"
+# An ISO time without a zone is cast to TIMESTAMP, never to TIMESTAMPTZ: DuckDB 1.5.5's cast
+# carried a zone name one row held (Europe/Paris) over to the rows after it that have none
+# ('2026-12-07 10:00:00' read as Paris time, 09:00 UTC).
+_POSIX_SIGN = r"(?:^|[^A-Za-z/])((?:UTC|GMT|UT)\s*[+-]\s*[0-9]{1,2}(?::?[0-9]{2})?)(?:[^0-9:]|$)"
+# 'UTC+1' after a time: people mean +01:00 (DuckDB reads it so), POSIX's TZ=UTC+1 an hour
+# behind UTC (PostgreSQL reads it so): no one offset, not read. Etc/GMT+1 is a zone name.
 _NOT_ABBREVIATIONS = ("UTC", "UCT", "GMT", "UT")
 # DuckDB reads a zone written in capitals (after an ISO time, or by %Z) by ICU's table of legacy
 # IDs: BST is Bangladesh, IST India, CST Chicago (never China), AST Alaska, ART Cairo, ECT
 # Paris, and CET or EET take summer time. Such a word names no one offset: a time holding one
 # is not read (UTC and GMT are; zone names such as Europe/London too).
+_GO_TIME = (
+    r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?) "
+    r"([+-][0-9]{2})([0-9]{2}) ([A-Za-z]{1,6}|[+-][0-9]{2}(?:[0-9]{2})?)"
+    r"(?: m=[+-][0-9]+(?:\.[0-9]+)?)?\s*$"
+)
+"""Go's time.String() (and its default layout): '2026-12-07 10:00:00.123 +0100 CET', an
+offset and then the zone's abbreviation (or the offset again, '+03'), and for a time from
+time.Now() its monotonic clock reading (' m=+0.000012')."""
 SHOWN_CHARS = 64
 """Characters of a value an ``_error`` text quotes at most."""
 
@@ -254,6 +296,18 @@ class EventTimeParser:
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
         self._abbreviations: re.Pattern[str] | None = None
+        self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def start_file(self) -> None:
+        """The times read next are another file's.
+
+        Of default layouts that read one text as different dates (``07/12/26``: yy/MM/dd,
+        dd/MM/yy or MM/dd/yy), a file's times are read by the one layout that reads every
+        such time of the file read so far inside the plausible window; while more than one
+        does (or none), such times are null and ``ambiguous``, their ``_error`` naming each
+        reading and the ``--time-format`` that settles it. Nothing is carried from one file
+        to the next."""
+        self._layouts.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -287,8 +341,8 @@ class EventTimeParser:
         year_base: datetime | None = None,
     ) -> EventTimes:
         """``_event_time`` for a column: read, then kept only inside the plausible window."""
-        times, text, numeric_text = self._read(values, json_encoded, formats, year_base)
-        found = self._window(times, text, numeric_text)
+        times, text, numeric_text, ambiguous = self._read(values, json_encoded, formats, year_base)
+        found = self._window(times, text, numeric_text, ambiguous)
         if found.errors is None:
             return found
         kind = _nested_kind(values.type)
@@ -336,27 +390,28 @@ class EventTimeParser:
         json_encoded: bool,
         formats: Sequence[str] | None,
         year_base: datetime | None,
-    ) -> tuple[pa.Array, pa.Array | None, pa.Array | None]:
-        """(instants, the values as text, which texts are numeric and were not read)."""
+    ) -> tuple[pa.Array, pa.Array | None, pa.Array | None, list[str | None] | None]:
+        """(instants, the values as text, which texts are numeric and were not read, the
+        ``_error`` of each text that layouts read as different dates)."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
         fmts = tuple(formats) if formats else self.rules.formats
         t = values.type
         n = len(values)
         if pa.types.is_timestamp(t):
-            return _to_utc(values), None, None
+            return _to_utc(values), None, None, None
         if pa.types.is_date(t):
-            return _to_utc(values.cast(pa.timestamp("us"))), None, None
+            return _to_utc(values.cast(pa.timestamp("us"))), None, None, None
         if pa.types.is_integer(t) or pa.types.is_floating(t):
             unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
             if fmts and not any(f in EPOCH_UNITS for f in fmts):
                 # Formats given, none of them an epoch: read the digits as text by them.
                 return self._read(values.cast(pa.string()), False, fmts, year_base)
-            return self._epochs(values, unit), values.cast(pa.string()), None
+            return self._epochs(values, unit), values.cast(pa.string()), None, None
         if pa.types.is_boolean(t) or not (
             pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
         ):
-            return pa.nulls(n, EVENT_TIME), _as_text(values), None
+            return pa.nulls(n, EVENT_TIME), _as_text(values), None, None
         text = values.cast(pa.string())
         if not json_encoded:
             return self._strings(text, fmts, year_base)
@@ -371,11 +426,11 @@ class EventTimeParser:
         if not pc.any(numbers).as_py():
             return self._strings(text, fmts, year_base)
         as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
-        times, _, unread = self._strings(as_text, fmts, year_base)
+        times, _, unread, ambiguous = self._strings(as_text, fmts, year_base)
         unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
         nums = pc.if_else(numbers, encoded, pa.scalar(None, pa.string()))
         times = pc.if_else(numbers, self._epochs_of_text(nums, unit), times)
-        return times, text, unread
+        return times, text, unread, ambiguous
 
     def _epochs_of_text(self, numbers: pa.Array, unit: int | None) -> pa.Array:
         """Numeric texts as epochs (see :meth:`_epochs`). Whole numbers are read as integers,
@@ -428,44 +483,139 @@ class EventTimeParser:
 
     def _strings(
         self, text: pa.Array, fmts: tuple[str, ...], year_base: datetime | None
-    ) -> tuple[pa.Array, pa.Array, pa.Array | None]:
+    ) -> tuple[pa.Array, pa.Array, pa.Array | None, list[str | None] | None]:
         n = len(text)
+        shown = text
+        if not fmts or ISO8601 in fmts:
+            text = _go_times(text)
         if not fmts:
             try:  # ISO 8601 with a zone everywhere: Arrow's own parser, fastest
-                return _to_utc(pc.cast(text, EVENT_TIME)), text, None
+                return _to_utc(pc.cast(text, EVENT_TIME)), shown, None, None
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
         first = (fmts or (ISO8601,))[0]
         fast = _arrow_first_format(text, first)
         if fast is not None:  # the first format reads every value: no row goes further
-            return fast, text, None
+            return fast, shown, None, None
+        table = pa.Table.from_arrays([text], names=["s"])
+        ambiguous = None
+        if not fmts:
+            times, ambiguous = self._defaults(table, n, year_base)
+            numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
+            return times, shown, pc.and_(numeric, pc.is_null(times)), ambiguous
         parts: list[str] = []
         epoch_units: list[int | None] = []
-        for f in fmts or (ISO8601, *DEFAULT_FORMATS):
+        for f in fmts:
             if f in EPOCH_UNITS:
                 epoch_units.append(EPOCH_UNITS[f])
                 continue
             parts.append(self._format_sql(f, year_base))
         sql_parts = ", ".join(parts) if parts else "NULL::TIMESTAMPTZ"
-        table = pa.Table.from_arrays([text], names=["s"])
         times = self._sql(table, f"SELECT COALESCE({sql_parts}) FROM t", n)
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
             for unit in epoch_units:
                 times = pc.coalesce(times, self._epochs_of_text(as_number, unit))
-            return times, text, None
+            return times, shown, None, None
         # A numeric string no format read is not guessed to be an epoch: say why instead.
         unread_numbers = pc.and_(numeric, pc.is_null(times))
-        return times, text, unread_numbers
+        return times, shown, unread_numbers, None
+
+    def _defaults(
+        self, table: pa.Table, n: int, year_base: datetime | None
+    ) -> tuple[pa.Array, list[str | None] | None]:
+        """ISO 8601, then :data:`DEFAULT_FORMATS` in order, each reading the texts none
+        before it read; a tuple of layouts reads them as :meth:`start_file` says."""
+        steps: list[tuple[tuple[str, ...], bool]] = [((ISO8601,), False)]
+        for f in DEFAULT_FORMATS:  # (formats tried in order, or layouts of one tuple)
+            if isinstance(f, tuple):
+                steps.append((f, True))
+            elif steps[-1][1]:
+                steps.append(((f,), False))
+            else:
+                steps[-1] = ((*steps[-1][0], f), False)
+        text = _whole(table.column(0))
+        times = pa.nulls(n, EVENT_TIME)
+        taken = pc.is_null(text)  # read, or read as different dates: no later step's
+        notes: list[str | None] | None = None
+        for step, layouts in steps:
+            left = pc.invert(taken)
+            m = left.true_count
+            if not m:
+                break
+            rest = pa.Table.from_arrays([text.filter(left)], names=["s"])
+            if not layouts:
+                sql = ", ".join(self._format_sql(f, year_base) for f in step)
+                times = pc.replace_with_mask(
+                    times, left, self._sql(rest, f"SELECT COALESCE({sql}) FROM t", m)
+                )
+                taken = pc.is_valid(times)
+                continue
+            if not pc.any(pc.match_substring_regex(rest.column(0), r"^\s*[0-9]")).as_py():
+                continue  # each layout of a tuple starts with a number ('Nov  7' none)
+            read = {}
+            for f in step:
+                sql = self._format_sql(f, year_base)
+                if f in _SHAPES:
+                    sql = f"CASE WHEN regexp_matches(s, '{_SHAPES[f]}') THEN {sql} END"
+                read[f] = self._sql(rest, f"SELECT {sql} FROM t", m)
+            inside = {f: self._inside(c) for f, c in read.items()}
+            some = functools.reduce(pc.or_, inside.values())
+            possible = self._layouts.get(step, step)
+            if pc.any(some).as_py():
+                # A layout stays possible while it reads every text of the shape (one any
+                # layout reads inside the window) inside the window.
+                possible = tuple(
+                    f for f in possible if pc.all(pc.or_(pc.invert(some), inside[f])).as_py()
+                )
+                self._layouts[step] = possible
+            if len(possible) == 1:
+                times = pc.replace_with_mask(times, left, read[possible[0]])
+                taken = pc.is_valid(times)
+                continue
+            candidates = possible or step
+            readers = functools.reduce(
+                pc.add, (pc.cast(pc.is_valid(read[f]), pa.int8()) for f in candidates)
+            )
+            # A text one layout alone reads, outside the window: the window says why.
+            alone = pc.and_(pc.invert(some), pc.equal(readers, 1))
+            if pc.any(alone).as_py():
+                only = pc.coalesce(*(read[f] for f in candidates))
+                got = pc.if_else(alone, only, pa.nulls(m, EVENT_TIME))
+                times = pc.replace_with_mask(times, left, got)
+            any_read = pc.and_not(
+                functools.reduce(pc.or_, (pc.is_valid(c) for c in read.values())), alone
+            )
+            if not pc.any(any_read).as_py():
+                taken = pc.is_valid(times)
+                continue
+            notes = notes or [None] * n
+            rows = pc.indices_nonzero(left).to_pylist()
+            shape = rest.column(0)
+            for i in pc.indices_nonzero(any_read).to_pylist():
+                readings = [
+                    (f, read[f][i].as_py()) for f in (possible or step) if read[f][i].is_valid
+                ]
+                notes[rows[i]] = _ambiguous(shape[i].as_py(), readings, contradicted=not possible)
+            taken = pc.or_(pc.is_valid(times), pc.replace_with_mask(taken, left, any_read))
+        return times, notes
+
+    def _inside(self, times: pa.Array) -> pa.Array:
+        """Which instants are read and inside the plausible window."""
+        lo, hi = scalar(self.earliest, EVENT_TIME), scalar(self.latest, EVENT_TIME)
+        return pc.fill_null(pc.and_(pc.greater_equal(times, lo), pc.less_equal(times, hi)), FALSE)
 
     def _format_sql(self, fmt: str, year_base: datetime | None) -> str:
         if fmt == ISO8601:
             # DuckDB's cast would read '17/06/09' as the year 17: only ISO-shaped text.
             return (
-                f"CASE WHEN regexp_matches(s, '{_ISO_START}') AND NOT regexp_matches(s, "
-                f"'{self._abbreviation_regex().pattern}') "
-                "THEN TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
+                f"CASE WHEN NOT regexp_matches(s, '{_ISO_START}') OR regexp_matches(s, "
+                f"'{self._abbreviation_regex().pattern}') OR regexp_matches(s, "
+                f"'{_POSIX_SIGN}') THEN NULL "
+                f"WHEN regexp_matches(s, '{_ISO_NAIVE}') "
+                "THEN timezone('UTC', TRY_CAST(trim(s) AS TIMESTAMP)) "
+                "ELSE TRY_CAST(trim(s) AS TIMESTAMPTZ) END"
             )
         if re.search(r"(?<!%)(?:%%)*%Z", fmt):
             return (
@@ -494,11 +644,15 @@ class EventTimeParser:
         base = year_base or self.now
         y = base.year
         limit = (base + FUTURE_SLACK).strftime("%Y-%m-%d %H:%M:%S")
+        after = f"try_strptime(trim(s) || ' {y + 1}', '{q} %Y')::TIMESTAMPTZ"
         this = f"try_strptime(trim(s) || ' {y}', '{q} %Y')::TIMESTAMPTZ"
         prev = f"try_strptime(trim(s) || ' {y - 1}', '{q} %Y')::TIMESTAMPTZ"
-        # Feb 29 in a year that has none is no date: the year before may have it.
+        # The latest year that puts the time before the limit: the next one too, for a host
+        # east of UTC whose 'Jan  1 00:30' (local) was written at 23:30 UTC on Dec 31. Feb 29
+        # in a year that has none is no date: the year before may have it.
         return (
-            f"CASE WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
+            f"CASE WHEN {after} <= TIMESTAMPTZ '{limit}+00' THEN {after} "
+            f"WHEN {this} IS NULL OR {this} > TIMESTAMPTZ '{limit}+00' THEN {prev} "
             f"ELSE {this} END"
         )
 
@@ -547,7 +701,11 @@ class EventTimeParser:
     # -- the window ------------------------------------------------------------------
 
     def _window(
-        self, times: pa.Array, text: pa.Array | None, unread_numbers: pa.Array | None
+        self,
+        times: pa.Array,
+        text: pa.Array | None,
+        unread_numbers: pa.Array | None,
+        ambiguous: list[str | None] | None = None,
     ) -> EventTimes:
         n = len(times)
         lo = scalar(self.earliest, EVENT_TIME)
@@ -571,6 +729,10 @@ class EventTimeParser:
             unread_numbers = pc.fill_null(unread_numbers, FALSE)
             kinds["number_not_epoch"] = unread_numbers
             unreadable = pc.and_not(unreadable, unread_numbers)
+        notes = array_of(ambiguous, pa.string()) if ambiguous is not None else None
+        if notes is not None:
+            kinds["ambiguous"] = pc.and_(unreadable, pc.is_valid(notes))
+            unreadable = pc.and_not(unreadable, pc.is_valid(notes))
         kinds["unreadable"] = unreadable
         errors: list[str | None] | None = None
         for kind, mask in kinds.items():
@@ -584,6 +746,9 @@ class EventTimeParser:
                 errors = [None] * n
             shown = text if text is not None else pc.cast(times, pa.string())
             for i in pc.indices_nonzero(mask).to_pylist():
+                if kind == "ambiguous" and ambiguous is not None:
+                    errors[i] = ambiguous[i]
+                    continue
                 errors[i] = self._message(kind, shown[i].as_py())
         if pc.any(bad).as_py():
             times = pc.if_else(bad, pa.scalar(None, EVENT_TIME), times)
@@ -612,6 +777,25 @@ class EventTimeParser:
             return (
                 f"event time '{v}' is a leap second (second 60), which no timestamp holds: "
                 "not used (the record keeps its text in _raw)"
+            )
+        go = _go_conflict(v)
+        if go is not None:
+            offset, zone, year = go
+            what = (
+                "another offset"
+                if zone[0] in "+-"
+                else f"no zone's abbreviation at that offset in {year}"
+            )
+            return (
+                f"event time '{v}' gives the offset {offset} and the zone '{zone}', {what}: "
+                "not used (the two disagree; the record keeps its text in _raw)"
+            )
+        sign = re.search(_POSIX_SIGN, v)
+        if sign and re.match(_ISO_START, v):
+            return (
+                f"event time '{v}' gives its zone as '{sign.group(1)}', whose sign is read both "
+                "ways (as written, +01:00 for UTC+1; by POSIX TZ rules, an hour behind UTC): not "
+                "used (the lake reads an offset, +01:00, or a zone name, Etc/GMT-1)"
             )
         word = re.search(r"[A-Za-z]{2}", v) and self._abbreviation_regex().search(v)
         if word:
@@ -680,6 +864,22 @@ def _arrow_first_format(text: pa.Array, fmt: str) -> pa.Array | None:
     return _to_utc(parsed)
 
 
+def _ambiguous(
+    value: str | None, readings: list[tuple[str, datetime]], *, contradicted: bool
+) -> str:
+    """The ``_error`` of a time that layouts read as different dates."""
+    each = ", ".join(f"'{f}' {t.strftime('%Y-%m-%d')}" for f, t in readings)
+    if contradicted:
+        return (
+            f"event time '{shown(value)}' reads as {each}, and no one of these layouts reads "
+            "every time of the file written so: not used (give the layout with --time-format)"
+        )
+    return (
+        f"event time '{shown(value)}' reads as {each}, and no time of the file rules out all "
+        "but one: not used (give the layout with --time-format)"
+    )
+
+
 _FRACTION = re.compile(r"(?<!%)((?:%%)*)%f")
 
 
@@ -721,6 +921,63 @@ def _as_text(values: pa.Array) -> pa.Array:
             ],
             pa.string(),
         )
+
+
+def _go_times(text: pa.Array) -> pa.Array:
+    """Go's times read by their offset ('... +0100 CET' as '...+01:00'), the abbreviation
+    after it left out where it agrees with the offset or names no zone the lake knows; null
+    where it names a zone that is never at that offset (:func:`_go_conflict`)."""
+    go = pc.fill_null(pc.match_substring_regex(text, _GO_TIME), FALSE)
+    if not go.true_count:
+        return text
+    read = pc.replace_substring_regex(text, _GO_TIME, r"\1\2:\3")
+    if any(_go_conflict(v) for v in pc.unique(text.filter(go)).to_pylist()):
+        bad = array_of([_go_conflict(v) is not None for v in text.to_pylist()], pa.bool_())
+        read = pc.if_else(pc.fill_null(bad, FALSE), pa.scalar(None, pa.string()), read)
+    return pc.if_else(go, read, text)
+
+
+def _go_conflict(value: str | None) -> tuple[str, str, int] | None:
+    """(offset, zone, year) when a Go time's abbreviation is a zone's that is never at its
+    offset that year ('+0100 EST'); None when it agrees, is the offset again, or is no
+    abbreviation the tz database has."""
+    found = re.match(_GO_TIME, value or "")
+    if found is None:
+        return None
+    sign, hh, mm = found.group(2)[0], found.group(2)[1:], found.group(3)
+    seconds = (int(hh) * 3600 + int(mm) * 60) * (-1 if sign == "-" else 1)
+    zone, year = found.group(4), int(found.group(1)[:4])
+    if zone[0] in "+-":
+        written = int(zone[1:3]) * 3600 + int(zone[3:5] or 0) * 60
+        agrees = written * (-1 if zone[0] == "-" else 1) == seconds
+    else:
+        known = _abbreviation_offsets(year).get(zone)
+        agrees = known is None or seconds in known
+    return None if agrees else (found.group(2) + mm, zone, year)
+
+
+@functools.cache
+def _abbreviation_offsets(year: int) -> dict[str, frozenset[int]]:
+    """Each abbreviation the tz database gives a zone in ``year`` (mid-January and mid-July:
+    winter and summer on either side of the equator), with the offsets it stands for."""
+    import zoneinfo
+
+    found: dict[str, set[int]] = {}
+    for name in zoneinfo.available_timezones():
+        try:
+            zone = zoneinfo.ZoneInfo(name)
+        except (ValueError, OSError):
+            continue
+        for month in (1, 7):
+            t = datetime(max(1, min(year, 9998)), month, 15, 12, tzinfo=UTC).astimezone(zone)
+            offset = t.utcoffset()
+            if t.tzname() and offset is not None:
+                found.setdefault(t.tzname() or "", set()).add(int(offset.total_seconds()))
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def _whole(values: pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
 
 
 def _to_utc(arr: pa.Array) -> pa.Array:

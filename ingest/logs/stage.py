@@ -1078,6 +1078,7 @@ class _Stage:
         assembler: RecordAssembler | None = None
         self.docker = DockerPieces()
         self.year_base = _modified(src) or self.ingested_at
+        self.times.start_file()
         self.file_text = self.text
         self.file_times = Counter()
         parsed: _Prefetch | None = None

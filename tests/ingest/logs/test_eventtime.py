@@ -54,14 +54,72 @@ def _times(values, rules=None, **kw):
         p.close()
 
 
-def test_hdfs_yymmdd_hhmmss_and_spark_yy_mm_dd_are_read_with_their_own_years():
-    found = _times(["081109 203615", "17/06/09 20:10:40", "2017/06/09 20:10:40"])
+def test_a_text_default_layouts_read_as_different_dates_is_not_used_and_says_so():
+    """Before: '03/12/26' (3 December 2026 in a European log) was read as yy/MM/dd,
+    2003-12-26, and '081109' always as yyMMdd, with no error."""
+    found = _times(["081109 203615", "03/12/26 10:00:00", "2017/06/09 20:10:40"])
     assert found.times.to_pylist() == [
-        datetime(2008, 11, 9, 20, 36, 15, tzinfo=UTC),
-        datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),  # not the year 0017
-        datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),
+        None,
+        None,
+        datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),  # a four-digit year first: one reading
     ]
-    assert found.errors is None and not found.counts
+    assert found.counts == {"ambiguous": 2}
+    assert found.errors[1] == (
+        "event time '03/12/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2003-12-26, "
+        "'%d/%m/%y %H:%M:%S' 2026-12-03, '%m/%d/%y %H:%M:%S' 2026-03-12, and no time of the "
+        "file rules out all but one: not used (give the layout with --time-format)"
+    )
+    assert found.errors[0].startswith(
+        "event time '081109 203615' reads as '%y%m%d %H%M%S' 2008-11-09, '%d%m%y %H%M%S' "
+        "2009-11-08, '%m%d%y %H%M%S' 2009-08-11, and"
+    )
+    # The presets that document their layout (Spark's yy/MM/dd, HDFS's yyMMdd) read it.
+    told = _times(["17/06/09 20:10:40"], time_rules(time_format="%y/%m/%d %H:%M:%S"))
+    assert told.times.to_pylist() == [datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC)]
+
+
+def test_one_time_of_a_file_that_rules_out_the_other_layouts_settles_them_for_the_file():
+    p = EventTimeParser(now=NOW)
+    try:
+        # US: the 13th rules out the day first, and 2013-11-26 (yy/MM/dd) the month 13.
+        first = p.event_times(pa.array(["11/05/26 10:00:00", "11/06/26 10:00:00"]))
+        assert first.counts == {"ambiguous": 2}
+        second = p.event_times(pa.array(["11/13/26 10:00:00", "11/14/26 09:00:00"]))
+        assert second.times.to_pylist() == [
+            datetime(2026, 11, 13, 10, tzinfo=UTC),
+            datetime(2026, 11, 14, 9, tzinfo=UTC),
+        ]
+        later = p.event_times(pa.array(["11/05/26 11:00:00"]))  # settled for the file
+        assert later.times.to_pylist() == [datetime(2026, 11, 5, 11, tzinfo=UTC)]
+        # European: 27/11/26 as yy/MM/dd would be 2027, after the window: day first.
+        p.start_file()
+        eu = p.event_times(pa.array(["26/11/26 23:00:00", "27/11/26 01:00:00"]))
+        assert eu.times.to_pylist() == [
+            datetime(2026, 11, 26, 23, tzinfo=UTC),
+            datetime(2026, 11, 27, 1, tzinfo=UTC),
+        ]
+        # Texts no one layout reads all of: none is used.
+        p.start_file()
+        mixed = p.event_times(pa.array(["11/13/26 10:00:00", "27/11/26 01:00:00"]))
+        assert mixed.times.to_pylist() == [None, None]
+        assert mixed.counts == {"ambiguous": 2}
+        assert "no one of these layouts reads every time of the file" in mixed.errors[0]
+        # Windows event logs: a four-digit year last, a 12-hour clock.
+        p.start_file()
+        win = p.event_times(pa.array(["12/7/2025 10:00:00 AM", "12/13/2025 1:00:00 PM"]))
+        assert win.times.to_pylist() == [
+            datetime(2025, 12, 7, 10, tzinfo=UTC),
+            datetime(2025, 12, 13, 13, tzinfo=UTC),
+        ]
+        # A year in one digit is no yy/MM/dd, and one in two digits no %Y.
+        p.start_file()
+        short = p.event_times(pa.array(["7/12/25 10:00:00", "13/12/25 10:00:00"]))
+        assert short.times.to_pylist() == [
+            datetime(2025, 12, 7, 10, tzinfo=UTC),
+            datetime(2025, 12, 13, 10, tzinfo=UTC),
+        ]
+    finally:
+        p.close()
 
 
 def test_a_numeric_string_is_an_epoch_only_when_the_format_says_so():
@@ -117,6 +175,25 @@ def test_a_year_less_time_takes_the_year_given_or_the_files_year_with_rollover()
     assert found.times.to_pylist() == [
         datetime(2005, 12, 31, 23, 59, 59, tzinfo=UTC),
         datetime(2006, 1, 1, 0, 0, 1, tzinfo=UTC),
+    ]
+
+
+def test_new_year_on_a_host_east_of_utc_is_the_year_after_the_files_last_write():
+    """A Berlin host writes 'Jan  1 00:30' (local, read as UTC) into a file last modified at
+    23:30 UTC on Dec 31. Before: 2026-01-01, a year early (only that year and the one before
+    were tried)."""
+    p = EventTimeParser(now=datetime(2027, 1, 5, tzinfo=UTC))
+    try:
+        found = p.event_times(
+            pa.array(["Dec 31 23:59:00", "Jan  1 00:30:00", "Jan  2 00:30:00"]),
+            year_base=datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+        )
+    finally:
+        p.close()
+    assert found.times.to_pylist() == [
+        datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(2027, 1, 1, 0, 30, tzinfo=UTC),
+        datetime(2026, 1, 2, 0, 30, tzinfo=UTC),  # more than a day after: the year before
     ]
 
 
@@ -280,3 +357,81 @@ def test_an_epoch_written_as_a_string_gives_the_instant_the_same_json_number_giv
     as_numbers = _times(values, rules).times.to_pylist()
     assert as_text == as_numbers
     assert as_text[0].date() == datetime(2024, 1, 21).date()
+
+
+def test_a_time_without_zone_is_utc_whatever_zone_the_record_before_it_named():
+    """Before: DuckDB 1.5.5's cast carried the zone name of one value to the values after it
+    that have none (10:00 read as Paris time, 09:00 UTC; a bare date as 05:00 UTC after New
+    York's)."""
+    found = _times(
+        [
+            "2024-01-21 10:00:00 Europe/Paris",
+            "2024-01-21 10:00:00",
+            "2024-01-21 10:00:00 America/New_York",
+            "2024-01-21",
+            "2024-01-21T24:00:00",
+        ]
+    )
+    assert found.times.to_pylist() == [
+        datetime(2024, 1, 21, 9, tzinfo=UTC),
+        datetime(2024, 1, 21, 10, tzinfo=UTC),
+        datetime(2024, 1, 21, 15, tzinfo=UTC),
+        datetime(2024, 1, 21, tzinfo=UTC),
+        datetime(2024, 1, 22, tzinfo=UTC),  # ISO 8601's end of the day
+    ]
+    assert found.errors is None
+
+
+@pytest.mark.parametrize(
+    "value, zone",
+    [
+        ("2024-01-21 10:00:00 UTC+1", "UTC+1"),
+        ("2024-01-21 10:00:00 GMT-03:00", "GMT-03:00"),
+        ("2024-01-21T10:00:00 UTC -5", "UTC -5"),
+    ],
+)
+def test_utc_or_gmt_with_a_signed_hour_names_no_one_offset_and_says_so(value, zone):
+    """Before: DuckDB read 'UTC+1' as +01:00 where POSIX TZ rules (and PostgreSQL) read an
+    hour behind UTC: two hours apart, no error."""
+    found = _times([value])
+    assert found.times.to_pylist() == [None]
+    assert found.counts == {"unreadable": 1}
+    assert f"gives its zone as '{zone}', whose sign is read both ways" in found.errors[0]
+
+
+def test_a_go_time_is_read_by_its_offset_when_its_zone_agrees_or_names_no_other():
+    """Go's time.String() writes the offset, then the zone's abbreviation (or the offset
+    again), then for time.Now() the monotonic clock. Before: 'CET' refused the first as an
+    abbreviation, and '+0000 UTC' matched no format."""
+    found = _times(
+        [
+            "2026-11-07 10:00:00.123 +0100 CET",
+            "2026-11-07 10:00:00 +0000 UTC",
+            "2026-11-07 10:00:00.123456789 -0500 EST m=+0.000012001",
+            "2026-07-07 10:00:00 +0200 CEST",
+            "2026-11-07 10:00:00 +0300 +03",
+            "2026-11-07 10:00:00 +0100 XYZ",  # no abbreviation the tz database has
+        ]
+    )
+    assert found.times.to_pylist() == [
+        datetime(2026, 11, 7, 9, 0, 0, 123000, tzinfo=UTC),
+        datetime(2026, 11, 7, 10, tzinfo=UTC),
+        datetime(2026, 11, 7, 15, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 7, 7, 8, tzinfo=UTC),
+        datetime(2026, 11, 7, 7, tzinfo=UTC),
+        datetime(2026, 11, 7, 9, tzinfo=UTC),
+    ]
+    assert found.errors is None
+
+
+def test_a_go_time_whose_zone_contradicts_its_offset_is_not_used_and_says_so():
+    found = _times(["2026-11-07 10:00:00 +0100 EST", "2026-11-07 10:00:00 +0100 +02"])
+    assert found.times.to_pylist() == [None, None]
+    assert found.counts == {"unreadable": 2}
+    assert found.errors == [
+        "event time '2026-11-07 10:00:00 +0100 EST' gives the offset +0100 and the zone 'EST', "
+        "no zone's abbreviation at that offset in 2026: not used (the two disagree; the record "
+        "keeps its text in _raw)",
+        "event time '2026-11-07 10:00:00 +0100 +02' gives the offset +0100 and the zone '+02', "
+        "another offset: not used (the two disagree; the record keeps its text in _raw)",
+    ]

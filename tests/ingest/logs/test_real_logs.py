@@ -229,7 +229,11 @@ def test_hdfs_date_and_time_groups_of_a_user_pattern_give_2008_not_1970(lk, tmp_
         r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) "
         r"(?P<component>[^:]+): (?P<content>.*)$"
     )
-    report = lk.ingest_logs("hdfs.raw", _copy(tmp_path, "hdfs.log"), pattern=pattern)
+    path = _copy(tmp_path, "hdfs.log")
+    # yyMMdd is HDFS's layout; by the default formats alone 081109 is also ddMMyy, MMddyy.
+    unsure = lk.ingest_logs("hdfs.unsure", path, pattern=pattern)
+    assert unsure.event_times_json()["reasons"] == {"ambiguous": 10}
+    report = lk.ingest_logs("hdfs.raw", path, pattern=pattern, time_format="%y%m%d %H%M%S")
     assert report.time_field == "date+time"
     assert report.event_times_json() == {
         "time_field": "date+time",
@@ -252,7 +256,13 @@ def test_a_time_group_named_Time_or_given_as_two_fields_gives_event_times(lk, tm
     _event_time at all."""
     spark = _copy(tmp_path, "spark.log")
     pattern = r"^(?P<Time>\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) (?P<level>[A-Z]+) (?P<rest>(?s:.*))$"
-    lk.ingest_logs("spark.capital", spark, pattern=pattern, multiline_start=r"^\d{2}/")
+    lk.ingest_logs(
+        "spark.capital",
+        spark,
+        pattern=pattern,
+        multiline_start=r"^\d{2}/",
+        time_format="%y/%m/%d %H:%M:%S",  # Spark's layout: 17/06/09 is also 17 June 2009
+    )
     rows = _rows(lk, "spark.capital")
     assert rows[0]["_event_time"] == dt.datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC)  # not 0017
     assert {r["_event_date"] for r in rows} == {dt.date(2017, 6, 9), dt.date(2017, 6, 10)}
