@@ -486,13 +486,15 @@ class EventTimeParser:
     ) -> tuple[pa.Array, pa.Array, pa.Array | None, list[str | None] | None]:
         n = len(text)
         shown = text
-        if not fmts or ISO8601 in fmts:
-            text = _go_times(text)
         if not fmts:
             try:  # ISO 8601 with a zone everywhere: Arrow's own parser, fastest
                 return _to_utc(pc.cast(text, EVENT_TIME)), shown, None, None
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
+        if not fmts or ISO8601 in fmts:
+            # After the cast above, which reads no Go time: the regex is 3x the cast's CPU
+            # over a column of ISO times (70 against 22 ms per 1M values).
+            text = _go_times(text)
         first = (fmts or (ISO8601,))[0]
         fast = _arrow_first_format(text, first)
         if fast is not None:  # the first format reads every value: no row goes further
