@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
-from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned
+from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned, LineageVersionOwned
 from lake.core.errors import (
     CatalogError,
     CommitConflict,
@@ -112,7 +112,8 @@ ERROR_MEANINGS = {
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token's role is too weak for this endpoint.",
     404: "No such table, version, training set, model or run.",
-    409: "A concurrent write won; try again.",
+    409: "A concurrent write won (try again), or a lineage event names a run or an output "
+    "version the lake made.",
     410: "The version's data files were removed by vacuum.",
     413: "The request body is larger than the service's limit.",
     422: "A parameter or the body does not match this document.",
@@ -495,7 +496,7 @@ def _status(error: LakeError) -> int:
         ),
     ):
         return 404
-    if isinstance(error, LineageRunOwned):
+    if isinstance(error, (LineageRunOwned, LineageVersionOwned)):
         return 409
     if isinstance(error, LineageEventInvalid):
         return 422

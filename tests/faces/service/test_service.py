@@ -162,6 +162,78 @@ def test_openlineage_events_from_the_client_become_one_run_linked_to_exact_table
     assert [r["run_id"] for r in listed["items"]] == [run_id]
 
 
+def test_an_outside_run_cannot_claim_a_version_the_lake_wrote_but_may_claim_a_foreign_commit(
+    service, lk, backend, tmp_path
+):
+    """A write token could report a run whose OUTPUTS named web.clicks@1, which the lake's own
+    write run made: the event was recorded, the version then had two writers, and impact of
+    the outside run's input (s3://raw/forged.csv) reached everything trained on web.clicks@1.
+    Now the event is refused (409, one sentence, nothing recorded), whether the output names
+    the version or it is the one current at the event's time; a version another engine
+    committed to a registered table may still be claimed, by several runs beside each other."""
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
+    from openlineage.client.facet_v2 import dataset_version_dataset
+    from openlineage.client.uuid import generate_new_uuid
+
+    def version(n: str) -> dict:
+        return {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=n)}
+
+    def post(event) -> httpx.Response:
+        from openlineage.client.serde import Serde
+
+        return service.post(
+            "/api/v1/lineage",
+            service.write,
+            content=Serde.to_json(event),
+            headers={"Content-Type": "application/json"},
+        )
+
+    forged = InputDataset(namespace="s3://raw", name="forged.csv")
+    versions = service.get("/api/v1/tables/web.clicks/versions", service.read).json()["items"]
+    writers = {v["version"]: v["run_id"] for v in versions}
+    for outputs in (
+        [OutputDataset(namespace="lake", name="web.clicks", facets=version("1"))],
+        [OutputDataset(namespace="lake", name="web.clicks")],  # current at eventTime: 1
+        [
+            OutputDataset(namespace="s3://reports", name="ok.csv"),
+            OutputDataset(namespace="lake", name="web.clicks", facets=version("0")),
+        ],
+    ):
+        run_id = str(generate_new_uuid())
+        answer = post(_event("COMPLETE", run_id, [forged], outputs))
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert "the lake's own write run" in error and "no outside run may report it" in error
+        assert error.count(". ") == 0 and error.endswith(".")
+        assert service.get(f"/api/v1/runs/{run_id}", service.read).status_code == 404
+        assert writers[1] in error or writers[0] in error
+    external = service.get("/api/v1/runs", service.read, params={"kind": "external"}).json()
+    assert external["items"] == []  # nothing of the refused events was recorded
+
+    # Another engine's commit of a registered table has no lake run: outside runs may claim it.
+    from deltalake import write_deltalake
+
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
+    else:
+        uri = str(tmp_path / "spark" / "t")
+    write_deltalake(uri, pa.table({"id": [1]}), storage_options=lk.storage.delta_options())
+    lk.register_table("spark.t", uri)
+    claims = [str(generate_new_uuid()) for _ in range(2)]
+    for run_id in claims:
+        answer = post(
+            _event(
+                "COMPLETE",
+                run_id,
+                [forged],
+                [OutputDataset(namespace="lake", name="spark.t", facets=version("0"))],
+            )
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["outputs"] == ["lake/spark.t@0"]
+    assert service.post("/api/v1/lineage", service.read, json={}).status_code == 403
+
+
 def test_a_failed_run_keeps_the_producers_error(service):
     from openlineage.client.facet_v2 import error_message_run
     from openlineage.client.uuid import generate_new_uuid
