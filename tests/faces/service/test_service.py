@@ -590,6 +590,72 @@ def test_a_runs_page_ending_at_the_last_run_has_no_next_page(backend):
     ]
 
 
+def test_runs_are_paged_by_cursor_and_runs_started_between_two_pages_shift_none(backend):
+    """/api/v1/runs paged by offset: the runs started between two requests pushed the runs
+    of the first page onto the second (with 3 new runs, ?offset=2 answered a run of the first
+    page again, and the next pages skipped as many). A page's next_cursor and
+    previous_cursor (a run's start time and id) lead to the same runs whatever starts
+    meanwhile; runs of one start time are ordered by id. offset still works, deprecated."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    def external(i: int, when: str) -> None:
+        lk.record_lineage(
+            {
+                "eventType": "COMPLETE",
+                "eventTime": when,
+                "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+                "job": {"namespace": "airflow", "name": f"job{i}"},
+                "producer": "https://example.invalid/test",
+            }
+        )
+
+    with lake.connect() as lk:
+        for i in (5, 3, 1, 4, 2):  # one start time: ordered by id, whatever the insert order
+            external(i, "2026-11-20T10:00:00.000001Z")
+        lk.write_table("a.one", pa.table({"x": [1]}))
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+
+        def page(**params) -> dict:
+            answer = client.get("/api/v1/runs", params=params, headers=_auth(token))
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        def ids(found: dict) -> list[str]:
+            return [r["run_id"][-1] if r["kind"] == "external" else "w" for r in found["items"]]
+
+        first = page(limit=2)
+        assert ids(first) == ["w", "1"] and first["previous_cursor"] is None
+        for i, day in ((7, 1), (6, 2), (8, 3)):  # started between two requests
+            external(i, f"2030-01-0{day}T10:00:00Z")
+        assert ids(page(limit=2, offset=2)) == ["7", "w"]  # deprecated: shifted by the new runs
+        second = page(limit=2, after=first["next_cursor"])
+        assert ids(second) == ["2", "3"] and (second["offset"], second["next_offset"]) == (
+            None,
+            None,
+        )
+        third = page(limit=2, after=second["next_cursor"])
+        assert ids(third) == ["4", "5"] and third["next_cursor"] is None
+
+        back = page(limit=2, before=third["previous_cursor"])
+        assert ids(back) == ["2", "3"]
+        back = page(limit=2, before=back["previous_cursor"])
+        assert ids(back) == ["w", "1"]
+        newer = page(limit=2, before=back["previous_cursor"])
+        assert ids(newer) == ["6", "7"] and newer["next_cursor"] and newer["previous_cursor"]
+        newest = page(limit=2, before=newer["previous_cursor"])
+        assert ids(newest) == ["8"] and newest["previous_cursor"] is None
+        assert ids(page(limit=2, kind="external", after=first["next_cursor"])) == ["2", "3"]
+
+        for params in ({"after": "bm90IGEgY3Vyc29y"}, {"after": first["next_cursor"], "offset": 2}):
+            refused = client.get("/api/v1/runs", params=params, headers=_auth(token))
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"].count(". ") == 0
+
+
 def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_one_sentence_400(backend):
     from fastapi.testclient import TestClient
 
