@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lake.core.errors import TableLogReplaced
@@ -120,7 +120,9 @@ class RunCursor:
             text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             moment, run_id = text.split("|")
             started_at = datetime.fromisoformat(moment)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+            if started_at.tzinfo is not None:
+                started_at = started_at.astimezone(UTC)
+        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
             raise RunCursorInvalid(token) from None
         if started_at.tzinfo is None or not run_id or len(run_id) > 64 or "\x00" in run_id:
             raise RunCursorInvalid(token)

@@ -323,7 +323,7 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         dependencies=read,
         tags=["lineage"],
         response_model=schemas.RunPage,
-        responses=_errors(*READ),
+        responses=_errors(*READ, 400),
     )
     def list_runs(
         kind: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
