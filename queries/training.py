@@ -74,7 +74,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
@@ -907,12 +907,7 @@ def _registered_with_same_inputs(
     whichever of them that reference is pinned to (by ``--as-of`` or not), and gives other
     rows."""
     wanted = [(table, version) for table, version in references]
-    recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
-    if recorded_sets is None:
-        from catalog.registry import training_sets
-
-        recorded_sets = training_sets(full_catalog(catalog), name)
-    for candidate in reversed(recorded_sets):
+    for candidate in reversed(_recorded_sets(catalog, "training_sets", name)):
         recorded = [
             (str(r.get("table")), int(r.get("version", -1)))
             for r in candidate.manifest.get("references") or ()
@@ -920,6 +915,24 @@ def _registered_with_same_inputs(
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
+
+
+def _recorded_sets(
+    catalog: Catalog | CatalogReader,
+    question: Literal["training_sets", "training_sets_at"],
+    about: str | Sequence[str],
+) -> list[TrainingSetInfo]:
+    """The registered training-set versions ``question`` finds (``training_sets(name)``: every
+    version of a name; ``training_sets_at(locations)``: those recorded at any of them), from
+    the plain-SQL reader when it can answer, else from the registry on the full catalog (the
+    reader names its questions as the registry does and answers None for what it cannot)."""
+    if isinstance(catalog, CatalogReader):
+        found = getattr(catalog, question)(about)
+        if found is not None:
+            return found
+    from catalog import registry
+
+    return getattr(registry, question)(full_catalog(catalog), about)
 
 
 def _quick_cache_hit(
@@ -1071,11 +1084,7 @@ def _refuse_inside_another_set(
                 f"the new files as part of it: choose a folder outside {folder}."
             )
     locations = [str(folder) for folder in enclosing]
-    recorded = catalog.training_sets_at(locations) if isinstance(catalog, CatalogReader) else None
-    if recorded is None:
-        from catalog.registry import training_sets_at
-
-        recorded = training_sets_at(full_catalog(catalog), locations)
+    recorded = _recorded_sets(catalog, "training_sets_at", locations)
     if recorded:
         found = recorded[0]
         raise OutputFolderNotEmpty(
