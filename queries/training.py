@@ -566,17 +566,20 @@ def _stream(
     engine: Engine | None = None,
     notes: list[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """Run the ordered query and stream its rows."""
+    """Run the ordered query and stream its rows, repeated column names named apart by the
+    lake's one rule (:func:`queries.output.unique_names`, DuckDB's own: ``a, a_1``)."""
     cursor = prepared.cursor
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
-        return ray_engine.stream(
-            prepared.query,
-            prepared.order,
-            cursor,
-            address=engine.address,
-            notes=notes,
+        return _named_apart(
+            *ray_engine.stream(
+                prepared.query,
+                prepared.order,
+                cursor,
+                address=engine.address,
+                notes=notes,
+            )
         )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
@@ -593,7 +596,27 @@ def _stream(
                 raise
             raise prepared.query.translate(error, rewritten) from error
 
-    return reader.schema, batches()
+    return _named_apart(reader.schema, batches())
+
+
+def _named_apart(
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The rows under unique column names (the shards, the manifest and the content hash
+    all take them from here). DuckDB names a subquery's repeated columns so already; this
+    holds the rule whatever engine ran the query."""
+    from queries.output import unique_names
+
+    names = unique_names(schema.names)
+    if names == schema.names:
+        return schema, batches
+    import pyarrow as pa
+
+    named = pa.schema(
+        [field.with_name(name) for field, name in zip(schema, names, strict=True)],
+        metadata=schema.metadata,
+    )
+    return named, (pa.RecordBatch.from_arrays(b.columns, schema=named) for b in batches)
 
 
 def _is_arrow_error(error: BaseException) -> bool:

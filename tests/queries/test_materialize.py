@@ -1443,3 +1443,53 @@ def test_a_cache_hit_is_refused_when_a_stray_shard_lies_beside_the_set(
         (folder / "old" / "part-00000.parquet").rename(folder / "_old.parquet")
         (folder / "old").rmdir()
         assert lk.materialize("churn", sql=SQL, out=folder).status == "cached"
+
+
+def test_repeated_column_names_are_named_by_one_rule_in_every_output(lk, cli, tmp_path):
+    """A query with repeated column names got a, a_2 from `lake sql` (JSON, CSV, Parquet,
+    the service's JSON lines, the console) but a, a_1 in its training set (DuckDB names a
+    subquery's columns so), and a, a in the terminal table and the service's Arrow answer
+    (polars refuses such a stream). One rule now, DuckDB's (``queries.output.unique_names``):
+    the same names in every output, the training set's shards and manifest included."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from lake.faces.service import create_app
+
+    lk.write_table("t.x", pa.table({"a": [1], "b": [2]}))
+    sql = 'SELECT x.a, y.a, x.b AS a_1, x.b AS "A" FROM t.x x JOIN t.x y USING (b)'
+    names = ["a", "a_1", "a_1_1", "A_2"]
+
+    lk.materialize("dup", sql=sql, out=tmp_path / "dup")
+    manifest = json.loads((tmp_path / "dup" / ".lake" / "manifest.json").read_text())
+    assert [c["name"] for c in manifest["schema"]] == names
+    assert pq.read_table(next((tmp_path / "dup").glob("part-*.parquet"))).column_names == names
+
+    answer = cli("sql", sql, "--output", "json").json()
+    assert [c["name"] for c in answer["columns"]] == names and list(answer["rows"][0]) == names
+    assert cli("sql", sql, "--output", "csv").stdout.splitlines()[0] == ",".join(
+        f'"{n}"' for n in names
+    )
+    cli("sql", sql, "--output", "parquet", "--out", str(tmp_path / "dup.parquet"))
+    assert pq.read_table(tmp_path / "dup.parquet").column_names == names
+    header = cli("sql", sql).stdout
+    assert all(re.search(rf"\b{n}\b", header) for n in names[1:]), header
+
+    client = TestClient(create_app(lk))
+    token = {"Authorization": f"Bearer {lk.create_token(role='read').secret}"}
+    lines = client.post("/api/v1/sql", json={"sql": sql}, headers=token)
+    assert list(json.loads(lines.text.splitlines()[0])) == names
+    arrow = client.post("/api/v1/sql", json={"sql": sql, "format": "arrow"}, headers=token)
+    assert pa.ipc.open_stream(arrow.content).read_all().column_names == names
+
+    def csrf(path: str) -> str:
+        return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+    signed = client.post(
+        "/sign-in",
+        data={"csrf": csrf("/sign-in"), "token": token["Authorization"][7:], "next": "/sql"},
+    )
+    assert signed.status_code == 200, signed.text
+    page = client.post("/sql", data={"csrf": csrf("/sql"), "sql": sql}).text
+    assert re.findall(r'<th title="[^"]*">([^<]*)<br>', page) == names

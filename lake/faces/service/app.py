@@ -476,6 +476,10 @@ def _json_lines(table: Any) -> Iterator[bytes]:
 def _arrow_stream(table: Any) -> Iterator[bytes]:
     import pyarrow as pa
 
+    from queries.output import unique_names
+
+    # repeated names as every other answer names them: polars refuses a stream that repeats one
+    table = table.rename_columns(unique_names(table.column_names))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         for batch in table.to_batches(max_chunksize=65_536):

@@ -326,7 +326,7 @@ def test_sql_over_http_answers_nanoseconds_and_unnamed_structs_whole(service):
     assert json.loads(answer.text) == {
         "tn": "2024-01-01T10:00:00.123456789",
         "t": "10:00:00.123456789",
-        "r": {"": 1, "_2": 2},
+        "r": {"": 1, "_1": 2},
     }
 
 
