@@ -32,10 +32,10 @@ import json
 import math
 import struct
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 from uuid import UUID
 
@@ -433,7 +433,7 @@ def _clock(seconds: int) -> str:
 def unique_names(names: Sequence[str]) -> list[str]:
     """Names made unique by DuckDB's own rule, the one rule of every output of the lake
     (``lake sql`` as JSON, CSV, Parquet and a table; the service and the console; a training
-    set's shards and manifest, whose query DuckDB already names so as a subquery): a name met
+    set's shards and manifest): a name met
     again, compared case-blind, gets ``_1``, ``_2``... counting the times it was met and
     skipping a name already taken, so ``a, a, A, a_1`` becomes ``a, a_1, A_2, a_1_1``. Struct
     fields whose names repeat (DuckDB's ``ROW(1, 2)``: two ``""``) are named by it too."""

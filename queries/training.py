@@ -565,9 +565,12 @@ def _stream(
     prepared: _Prepared,
     engine: Engine | None = None,
     notes: list[str] | None = None,
+    recorded: Sequence[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Run the ordered query and stream its rows, repeated column names named apart by the
-    lake's one rule (:func:`queries.output.unique_names`, DuckDB's own: ``a, a_1``)."""
+    lake's one rule (:func:`queries.output.unique_names`, DuckDB's own: ``a, a_1``), unless
+    they are the ``recorded`` names of the set being rebuilt as they came (a set made before
+    the rule, from a query with its own ORDER BY, kept them repeated: it rebuilds as it was)."""
     cursor = prepared.cursor
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
@@ -579,7 +582,8 @@ def _stream(
                 cursor,
                 address=engine.address,
                 notes=notes,
-            )
+            ),
+            recorded,
         )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
@@ -596,19 +600,20 @@ def _stream(
                 raise
             raise prepared.query.translate(error, rewritten) from error
 
-    return _named_apart(reader.schema, batches())
+    return _named_apart(reader.schema, batches(), recorded)
 
 
 def _named_apart(
-    schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch], recorded: Sequence[str] | None
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """The rows under unique column names (the shards, the manifest and the content hash
-    all take them from here). DuckDB names a subquery's repeated columns so already; this
-    holds the rule whatever engine ran the query."""
+    all take them from here). DuckDB names a subquery's repeated columns so already, not
+    those of a query with its own ORDER BY; this holds the rule whatever the query and the
+    engine."""
     from queries.output import unique_names
 
     names = unique_names(schema.names)
-    if names == schema.names:
+    if names == schema.names or (recorded is not None and list(recorded) == schema.names):
         return schema, batches
     import pyarrow as pa
 
@@ -712,7 +717,10 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, engine, notes)
+                recorded = registered.manifest.get("schema") if registered else None
+                schema, batches = _stream(
+                    prepared, engine, notes, [str(c["name"]) for c in recorded or ()] or None
+                )
                 written, split_json = _write(
                     storage,
                     batches,
@@ -845,7 +853,9 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, engine, engine_notes)
+                schema, batches = _stream(
+                    prepared, engine, engine_notes, [str(c["name"]) for c in manifest.schema]
+                )
                 written, split_json = _write(
                     storage,
                     batches,
