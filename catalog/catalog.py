@@ -36,6 +36,7 @@ from catalog.connection import Connection
 from catalog.edges import SourceRef
 from catalog.ledger import IngestedFileInfo, PendingFile
 from catalog.recording import WriteStart
+from catalog.records import RunCursor
 from catalog.runs import RunInfo
 from catalog.schemas import SchemaChangeInfo
 from catalog.tables import TableInfo
@@ -249,10 +250,19 @@ class Catalog(Connection):
         return runs.get_run(self, run_id)
 
     def list_runs(
-        self, *, limit: int = 100, offset: int = 0, kind: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        kind: str | None = None,
+        after: RunCursor | None = None,
+        before: RunCursor | None = None,
     ) -> list[RunInfo]:
-        """Runs, the latest started first (of one ``kind``, when given)."""
-        return runs.list_runs(self, limit=limit, offset=offset, kind=kind)
+        """Runs, the latest started first, then by id (of one ``kind``, when given), from
+        ``offset`` or just after or before a cursor (``catalog.runs.list_runs``)."""
+        return runs.list_runs(
+            self, limit=limit, offset=offset, kind=kind, after=after, before=before
+        )
 
     # -- commits and versions --------------------------------------------------------------------
 

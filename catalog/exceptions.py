@@ -160,6 +160,18 @@ class RunNotFound(CatalogError):
         )
 
 
+class RunCursorInvalid(LakeError):
+    """A page of runs asked for by a cursor the lake did not hand out, or by two positions."""
+
+    def __init__(self, token: str | None, *, reason: str | None = None) -> None:
+        self.token = token
+        super().__init__(
+            reason
+            or f"{token[:80]!r} is not a cursor of the runs' list; take next_cursor or "
+            "previous_cursor from a page of runs, or start from the first page without one."
+        )
+
+
 class TokenNotFound(LakeError):
     """No API token with that id, or it is revoked already."""
 

@@ -19,6 +19,15 @@ every edge once. A transaction that still loses a race is run again (``RECORD_AT
 extract, a materialization...) is refused with one sentence (:class:`LineageRunOwned`):
 nothing from outside may add inputs or outputs to it, or change its status.
 
+**The lake's own versions are closed too.** An output that names a table version a lake run
+wrote (an ingest, an extract, a write, a materialization...; directly, or as the version current
+at the event's time) is refused with one sentence (:class:`LineageVersionOwned`) and nothing of
+the event is recorded: the lake knows who wrote that version, and an outside run claiming it would
+put its own inputs upstream of every model trained on it (impact and audit follow output
+edges). Outputs may name versions another engine committed to a registered table (the lake
+recorded them from the Delta log, without a run of its own); several outside runs may claim
+one such version, and each is listed beside the others. Inputs may name any version.
+
 **Limits.** An event names at most ``MAX_DATASETS`` inputs and as many outputs; job and
 dataset names and namespaces are at most ``MAX_NAME`` bytes of UTF-8 and hold no NUL; times must
 fit the catalog (years 1 to 9999 in UTC); a version facet of a lake table is ASCII digits.
@@ -70,6 +79,25 @@ class LineageRunOwned(LineageEventInvalid):
             f"Run {run_id} is the lake's own {kind} run ({job}): its inputs, outputs and status "
             f"come from the lake alone and accept no OpenLineage events; send the event under "
             f"a runId of your own."
+        )
+
+
+class LineageVersionOwned(LineageEventInvalid):
+    """An event's output names a table version the lake's own run wrote: no outside run may
+    claim to have written it."""
+
+    def __init__(self, table: str, version: int, run_id: str, kind: str, job: str) -> None:
+        self.table, self.version, self.run_id, self.kind, self.job = (
+            table,
+            version,
+            run_id,
+            kind,
+            job,
+        )
+        super().__init__(
+            f"{table}@{version} was written by the lake's own {kind} run {run_id} ({job}), so "
+            f"no outside run may report it as an output; report the version your job committed "
+            f"(a 'version' dataset facet), or name {table}@{version} among the inputs."
         )
 
 
@@ -155,6 +183,9 @@ def record_event(
         run = _locked_run(session, parsed)
         if run.kind != "external":
             raise LineageRunOwned(run.id, run.kind, run.job)
+        _refuse_lake_versions(
+            session, [ref for _, ref in resolved["output"] if isinstance(ref, TableVersion)]
+        )
         _apply_status(run, parsed)
         for direction in ("input", "output"):
             wanted = [ref for _, ref in resolved[direction] if ref is not _NOT_A_SOURCE]
@@ -172,6 +203,30 @@ def record_event(
         tuple(label for label, _ in resolved["input"]),
         tuple(label for label, _ in resolved["output"]),
     )
+
+
+def _refuse_lake_versions(session: Session, outputs: Sequence[TableVersion]) -> None:
+    """Refuse outputs naming a version a lake run wrote (its ``run_id``, or an output edge of
+    a run that is not ``external``), in the transaction that would add the edges."""
+    for target in outputs:
+        row = session.execute(
+            select(m.Run.id, m.Run.kind, m.Run.job)
+            .select_from(m.TableVersion)
+            .join(m.LineageEdge, m.LineageEdge.table_version_id == m.TableVersion.id, isouter=True)
+            .join(
+                m.Run,
+                (m.Run.id == m.TableVersion.run_id)
+                | ((m.Run.id == m.LineageEdge.run_id) & (m.LineageEdge.direction == "output")),
+            )
+            .where(
+                m.TableVersion.table_id == target.table_id,
+                m.TableVersion.version == target.version,
+                m.Run.kind != "external",
+            )
+            .limit(1)
+        ).first()
+        if row is not None:
+            raise LineageVersionOwned(str(target.table), target.version, row.id, row.kind, row.job)
 
 
 _NOT_A_SOURCE = SourceRef(kind="external", namespace="", name="")
@@ -522,6 +577,7 @@ __all__ = [
     "MAX_NAME",
     "LineageEventInvalid",
     "LineageRunOwned",
+    "LineageVersionOwned",
     "RecordedEvent",
     "record_event",
 ]

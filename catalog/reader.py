@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from catalog.records import RunInfo, TableInfo, TrainingSetInfo, VersionInfo
+from catalog.records import RunCursor, RunInfo, TableInfo, TrainingSetInfo, VersionInfo
 from lake.core.catalog_url import CatalogUrl
 from lake.core.names import TableName
 
@@ -181,8 +181,20 @@ class CatalogReader:
     # -- runs --------------------------------------------------------------------------------
 
     def list_runs(
-        self, *, limit: int = 100, offset: int = 0, kind: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        kind: str | None = None,
+        after: RunCursor | None = None,
+        before: RunCursor | None = None,
     ) -> list[RunInfo]:
+        """As ``Catalog.list_runs``; a page by cursor is the full catalog's (its times are
+        compared as each database stores them)."""
+        if after is not None or before is not None:
+            return self.full().list_runs(
+                limit=limit, offset=offset, kind=kind, after=after, before=before
+            )
         rows = (
             self._rows(LIST_RUNS_OF_KIND, (kind, limit, offset))
             if kind

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lake.core.errors import TableLogReplaced
@@ -83,6 +83,50 @@ class VersionInfo:
         data["table"] = str(self.table)
         data["committed_at"] = self.committed_at.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class RunCursor:
+    """A place in the list of runs, which is ordered by start time, latest first, then by id:
+    the key of the run it follows from (stable as runs are added, unlike an offset)."""
+
+    started_at: datetime
+    run_id: str
+
+    @classmethod
+    def of(cls, run: RunInfo) -> RunCursor:
+        return cls(run.started_at, run.id)
+
+    def token(self) -> str:
+        """The cursor as the API and the console hand it out: opaque, URL-safe text."""
+        import base64
+
+        text = f"{self.started_at.isoformat()}|{self.run_id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> RunCursor:
+        """The cursor a :meth:`token` gave.
+
+        Raises:
+            RunCursorInvalid: the text is not a cursor of the runs' list.
+        """
+        import base64
+        import binascii
+
+        from catalog.exceptions import RunCursorInvalid
+
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            moment, run_id = text.split("|")
+            started_at = datetime.fromisoformat(moment)
+            if started_at.tzinfo is not None:
+                started_at = started_at.astimezone(UTC)
+        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+            raise RunCursorInvalid(token) from None
+        if started_at.tzinfo is None or not run_id or len(run_id) > 64 or "\x00" in run_id:
+            raise RunCursorInvalid(token)
+        return cls(started_at, run_id)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from catalog.connection import Connection, CoreConnection
 from catalog.definitions import RUNS, jsonable, utcnow
 from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
-from catalog.records import RECORDED_KEY, RunInfo
+from catalog.records import RECORDED_KEY, RunCursor, RunInfo
 from lake.core.names import TableVersion
 
 
@@ -236,14 +236,36 @@ def get_run(db: Connection, run_id: str) -> RunInfo:
 
 
 def list_runs(
-    db: Connection, *, limit: int = 100, offset: int = 0, kind: str | None = None
+    db: Connection,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    kind: str | None = None,
+    after: RunCursor | None = None,
+    before: RunCursor | None = None,
 ) -> list[RunInfo]:
-    """Runs, the latest started first (of one ``kind``, when given)."""
+    """Runs, the latest started first, then by id (of one ``kind``, when given): skipping
+    ``offset``, or the ``limit`` runs just after ``after`` (older) or just before ``before``
+    (newer) in that order, still listed latest first. A cursor is a run's key, so runs added
+    meanwhile shift nothing: a page after a cursor holds the same runs however many start."""
+    key = (RUNS.c.started_at, RUNS.c.id)
 
     def work(conn: CoreConnection) -> list[RunInfo]:
-        query = select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.id)
+        query = select(RUNS)
         if kind:
             query = query.where(RUNS.c.kind == kind)
+        if before is not None:
+            query = query.where(
+                (key[0] > before.started_at)
+                | ((key[0] == before.started_at) & (key[1] < before.run_id))
+            ).order_by(key[0], key[1].desc())
+            return [run_info(r) for r in conn.execute(query.limit(limit))][::-1]
+        if after is not None:
+            query = query.where(
+                (key[0] < after.started_at)
+                | ((key[0] == after.started_at) & (key[1] > after.run_id))
+            )
+        query = query.order_by(key[0].desc(), key[1])
         return [run_info(r) for r in conn.execute(query.limit(limit).offset(offset))]
 
     return db.core_transaction(work)

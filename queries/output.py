@@ -19,8 +19,9 @@ when the keys are not strings). Dates and timestamps Python cannot hold (DuckDB'
 years before 1 or after 9999) are DuckDB's text of them ("-infinity", "0044-03-15 (BC)"), in
 CSV and the table too; times and timestamps with nanoseconds keep all nine digits
 ("10:00:00.123456789"). A union's value is its member's, under the same rules. Column names
-repeated in a result, and field names repeated in a struct (DuckDB's ``ROW(1, 2)``), get a
-suffix (``a``, ``a_2``) so every row and struct is an object.
+repeated in a result, and field names repeated in a struct (DuckDB's ``ROW(1, 2)``), are
+named apart by DuckDB's own rule (``a, a`` -> ``a, a_1``; :func:`unique_names`) so every row
+and struct is an object.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 import math
 import struct
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -428,16 +430,26 @@ def _clock(seconds: int) -> str:
     return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
-def unique_names(names: list[str]) -> list[str]:
-    """Column names made unique for JSON objects: ``a, a`` -> ``a, a_2``."""
-    taken: set[str] = set()
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Names made unique by DuckDB's own rule, the one rule of every output of the lake
+    (``lake sql`` as JSON, CSV, Parquet and a table; the service and the console; a training
+    set's shards and manifest): a name met
+    again, compared case-blind, gets ``_1``, ``_2``... counting the times it was met and
+    skipping a name already taken, so ``a, a, A, a_1`` becomes ``a, a_1, A_2, a_1_1``. Struct
+    fields whose names repeat (DuckDB's ``ROW(1, 2)``: two ``""``) are named by it too."""
+    met: dict[str, int] = {}
     unique = []
     for name in names:
-        candidate, count = name, 1
-        while candidate in taken:
-            count += 1
-            candidate = f"{name}_{count}"
-        taken.add(candidate)
+        low = name.lower()
+        if low not in met:
+            met[low] = 1
+            unique.append(name)
+            continue
+        candidate = f"{name}_{met[low]}"
+        while candidate.lower() in met:
+            met[low] += 1
+            candidate = f"{name}_{met[low]}"
+        met[candidate.lower()] = 1
         unique.append(candidate)
     return unique
 
@@ -468,8 +480,8 @@ def print_table(
     null = Text("NULL", style="dim")
     shown = result.table.slice(0, rows)
     table = Table(header_style="bold")
-    for column in result.columns:
-        table.add_column(column.name, overflow="fold")
+    for name in unique_names([column.name for column in result.columns]):
+        table.add_column(name, overflow="fold")
     for row in zip(*(column_values(c) for c in shown.columns), strict=True):
         # NULL as DuckDB's own table shows it: blank, it was the empty string's twin.
         table.add_row(*(null if value is None else _cell(value) for value in row))

@@ -74,7 +74,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from catalog.reader import CatalogReader, full_catalog
 from catalog.records import TrainingSetInfo
@@ -565,18 +565,25 @@ def _stream(
     prepared: _Prepared,
     engine: Engine | None = None,
     notes: list[str] | None = None,
+    recorded: Sequence[str] | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """Run the ordered query and stream its rows."""
+    """Run the ordered query and stream its rows, repeated column names named apart by the
+    lake's one rule (:func:`queries.output.unique_names`, DuckDB's own: ``a, a_1``), unless
+    they are the ``recorded`` names of the set being rebuilt as they came (a set made before
+    the rule, from a query with its own ORDER BY, kept them repeated: it rebuilds as it was)."""
     cursor = prepared.cursor
     if engine is not None and engine.name == "ray":
         from queries import ray_engine
 
-        return ray_engine.stream(
-            prepared.query,
-            prepared.order,
-            cursor,
-            address=engine.address,
-            notes=notes,
+        return _named_apart(
+            *ray_engine.stream(
+                prepared.query,
+                prepared.order,
+                cursor,
+                address=engine.address,
+                notes=notes,
+            ),
+            recorded,
         )
 
     def start(rewritten: Rewritten) -> tuple[Rewritten, pa.RecordBatchReader]:
@@ -593,7 +600,28 @@ def _stream(
                 raise
             raise prepared.query.translate(error, rewritten) from error
 
-    return reader.schema, batches()
+    return _named_apart(reader.schema, batches(), recorded)
+
+
+def _named_apart(
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch], recorded: Sequence[str] | None
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The rows under unique column names (the shards, the manifest and the content hash
+    all take them from here). DuckDB names a subquery's repeated columns so already, not
+    those of a query with its own ORDER BY; this holds the rule whatever the query and the
+    engine."""
+    from queries.output import unique_names
+
+    names = unique_names(schema.names)
+    if names == schema.names or (recorded is not None and list(recorded) == schema.names):
+        return schema, batches
+    import pyarrow as pa
+
+    named = pa.schema(
+        [field.with_name(name) for field, name in zip(schema, names, strict=True)],
+        metadata=schema.metadata,
+    )
+    return named, (pa.RecordBatch.from_arrays(b.columns, schema=named) for b in batches)
 
 
 def _is_arrow_error(error: BaseException) -> bool:
@@ -689,7 +717,10 @@ def materialize(
                 inputs=inputs,
             )
             try:
-                schema, batches = _stream(prepared, engine, notes)
+                recorded = registered.manifest.get("schema") if registered else None
+                schema, batches = _stream(
+                    prepared, engine, notes, [str(c["name"]) for c in recorded or ()] or None
+                )
                 written, split_json = _write(
                     storage,
                     batches,
@@ -822,7 +853,9 @@ def rebuild(
             )
             try:
                 shard_rows = int(manifest.writer.get("shard_rows") or DEFAULT_SHARD_ROWS)
-                schema, batches = _stream(prepared, engine, engine_notes)
+                schema, batches = _stream(
+                    prepared, engine, engine_notes, [str(c["name"]) for c in manifest.schema]
+                )
                 written, split_json = _write(
                     storage,
                     batches,
@@ -907,12 +940,7 @@ def _registered_with_same_inputs(
     whichever of them that reference is pinned to (by ``--as-of`` or not), and gives other
     rows."""
     wanted = [(table, version) for table, version in references]
-    recorded_sets = catalog.training_sets(name) if isinstance(catalog, CatalogReader) else None
-    if recorded_sets is None:
-        from catalog.registry import training_sets
-
-        recorded_sets = training_sets(full_catalog(catalog), name)
-    for candidate in reversed(recorded_sets):
+    for candidate in reversed(_recorded_sets(catalog, "training_sets", name)):
         recorded = [
             (str(r.get("table")), int(r.get("version", -1)))
             for r in candidate.manifest.get("references") or ()
@@ -920,6 +948,24 @@ def _registered_with_same_inputs(
         if candidate.sql == sql and recorded == wanted and _split_rule(candidate.manifest) == rule:
             return candidate
     return None
+
+
+def _recorded_sets(
+    catalog: Catalog | CatalogReader,
+    question: Literal["training_sets", "training_sets_at"],
+    about: str | Sequence[str],
+) -> list[TrainingSetInfo]:
+    """The registered training-set versions ``question`` finds (``training_sets(name)``: every
+    version of a name; ``training_sets_at(locations)``: those recorded at any of them), from
+    the plain-SQL reader when it can answer, else from the registry on the full catalog (the
+    reader names its questions as the registry does and answers None for what it cannot)."""
+    if isinstance(catalog, CatalogReader):
+        found = getattr(catalog, question)(about)
+        if found is not None:
+            return found
+    from catalog import registry
+
+    return getattr(registry, question)(full_catalog(catalog), about)
 
 
 def _quick_cache_hit(
@@ -1071,11 +1117,7 @@ def _refuse_inside_another_set(
                 f"the new files as part of it: choose a folder outside {folder}."
             )
     locations = [str(folder) for folder in enclosing]
-    recorded = catalog.training_sets_at(locations) if isinstance(catalog, CatalogReader) else None
-    if recorded is None:
-        from catalog.registry import training_sets_at
-
-        recorded = training_sets_at(full_catalog(catalog), locations)
+    recorded = _recorded_sets(catalog, "training_sets_at", locations)
     if recorded:
         found = recorded[0]
         raise OutputFolderNotEmpty(

@@ -51,6 +51,32 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class RunPage:
+    """One page of runs, latest started first, and where the pages beside it start.
+
+    ``older`` and ``newer`` are cursors (``RunCursor.token``): the page after ``older`` and the
+    page before ``newer`` hold the same runs however many runs start meanwhile. ``offset``
+    pages (deprecated) shift by one for each run started between two requests."""
+
+    runs: list[RunInfo]
+    limit: int
+    older: str | None
+    newer: str | None
+    offset: int | None = None
+    next_offset: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "items": [r.to_json() for r in self.runs],
+            "limit": self.limit,
+            "next_cursor": self.older,
+            "previous_cursor": self.newer,
+            "offset": self.offset,
+            "next_offset": self.next_offset,
+        }
+
+
+@dataclass(frozen=True)
 class TableDescription:
     """What ``lake describe`` shows: a table at one version."""
 
@@ -249,6 +275,60 @@ class Lake:
 
     def runs(self, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> list[RunInfo]:
         return self.reads.list_runs(limit=limit, offset=offset, kind=kind)
+
+    def runs_page(
+        self,
+        *,
+        limit: int = 100,
+        kind: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        offset: int | None = None,
+    ) -> RunPage:
+        """A page of runs, latest started first (of one ``kind``, when given): the first, or
+        the one just after the cursor ``after`` (older runs) or just before ``before`` (newer
+        runs), or (deprecated) from ``offset``. The page's ``older`` and ``newer`` cursors
+        lead to the pages beside it; None where no run is left that way.
+
+        Raises:
+            RunCursorInvalid: a cursor the lake did not hand out, or more than one of
+                ``after``, ``before`` and ``offset``.
+        """
+        from catalog.exceptions import RunCursorInvalid
+        from catalog.records import RunCursor
+
+        if sum(x is not None for x in (after, before, offset)) > 1:
+            raise RunCursorInvalid(
+                None,
+                reason="A page of runs starts at one place: give after, before or offset, "
+                "not several.",
+            )
+        reads = self.reads
+        if before is not None:
+            found = reads.list_runs(limit=limit + 1, kind=kind, before=RunCursor.parse(before))
+            newer_left = len(found) > limit
+            runs = found[-limit:] if newer_left else found
+            older_left = bool(runs) and bool(
+                reads.list_runs(limit=1, kind=kind, after=RunCursor.of(runs[-1]))
+            )
+        else:
+            cursor = RunCursor.parse(after) if after is not None else None
+            found = reads.list_runs(limit=limit + 1, offset=offset or 0, kind=kind, after=cursor)
+            older_left, runs = len(found) > limit, found[:limit]
+            newer_left = (
+                (after is not None or bool(offset))  # nothing is newer than the first page
+                and bool(runs)
+                and bool(reads.list_runs(limit=1, kind=kind, before=RunCursor.of(runs[0])))
+            )
+        by_offset = after is None and before is None
+        return RunPage(
+            runs=runs,
+            limit=limit,
+            older=RunCursor.of(runs[-1]).token() if older_left else None,
+            newer=RunCursor.of(runs[0]).token() if newer_left else None,
+            offset=(offset or 0) if by_offset else None,
+            next_offset=(offset or 0) + limit if by_offset and older_left else None,
+        )
 
     def run(self, run_id: str) -> RunInfo:
         return self.reads.get_run(run_id)

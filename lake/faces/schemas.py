@@ -217,8 +217,26 @@ class ModelPage(_Page):
     items: list[Model]
 
 
-class RunPage(_Page):
+class RunPage(_Shape):
+    """Runs, latest started first; the pages beside this one by cursor."""
+
     items: list[Run]
+    limit: int
+    next_cursor: str | None = Field(
+        description="Ask for ?after=<this> for the older runs past this page; null when none "
+        "is left. Runs started meanwhile shift no page."
+    )
+    previous_cursor: str | None = Field(
+        description="Ask for ?before=<this> for the newer runs before this page; null when "
+        "none is left."
+    )
+    offset: int | None = Field(
+        description="Deprecated: the offset this page started at (null for a cursor's page)."
+    )
+    next_offset: int | None = Field(
+        description="Deprecated (runs started meanwhile shift offset pages; use next_cursor): "
+        "the offset of the next page; null on the last and for a cursor's page."
+    )
 
 
 class Error(_Shape):

@@ -652,8 +652,23 @@ def test_audit_names_the_run_openlineage_reported_as_writing_a_version_as_impact
     assert source["name"] == "batch-17.csv"
 
 
+def _committed_elsewhere(backend, lk, tmp_path, name: str, table: pa.Table) -> None:
+    """``name`` as another engine makes it: a Delta table written outside the lake, then
+    registered (its version 0 has no lake run, so an outside run may report writing it)."""
+    import uuid
+
+    from deltalake import write_deltalake
+
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/elsewhere-{uuid.uuid4().hex[:8]}/{name}"
+    else:
+        uri = str(tmp_path / "elsewhere" / name)
+    write_deltalake(uri, table, storage_options=lk.storage.delta_options())
+    lk.register_table(name, uri)
+
+
 def test_impact_reaches_a_model_however_many_runs_lie_between_and_audit_says_where_it_stops(
-    lk, cli, tmp_path
+    backend, lk, cli, tmp_path
 ):
     """A bad file loaded by one reported run into dag.t0, then 34 reported steps each
     reading dag.tN and writing dag.tN+1, a training set on dag.t34 and a model. Impact of
@@ -661,8 +676,8 @@ def test_impact_reaches_a_model_however_many_runs_lie_between_and_audit_says_whe
     the model walked 9 levels up and listed no source beyond them, as if there were none."""
     steps = 34
     version_facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": "0"}}
-    for i in range(steps + 1):
-        lk.write_table(f"dag.t{i}", pa.table({"id": [i]}))
+    for i in range(steps + 1):  # each written by the reported step, not by the lake
+        _committed_elsewhere(backend, lk, tmp_path, f"dag.t{i}", pa.table({"id": [i]}))
     _reported(
         lk,
         "0191d7a0-0000-7000-8000-000000000100",

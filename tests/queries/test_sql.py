@@ -1120,13 +1120,14 @@ def test_a_parquet_answer_with_repeated_column_names_reads_back_in_pyarrow(
 ):
     """`lake sql -o parquet` wrote a result's repeated names as they were: pyarrow, pandas and
     polars then refused the file ("Multiple matches for FieldRef.Name(a)"), exit 0. Its
-    columns are named as CSV and JSON name them (a, a_2), as the console's download was."""
+    columns are named as CSV and JSON name them (a, a_1: DuckDB's rule, the lake's one), as the
+    console's download was."""
     out = tmp_path / "dup.parquet"
     written = logs_cli(
         "sql", "SELECT 1 AS a, 2 AS a, 3 AS b", "--output", "parquet", "--out", str(out)
     )
     assert written.exit_code == 0, written.stderr
-    assert pq.read_table(out).to_pylist() == [{"a": 1, "a_2": 2, "b": 3}]
+    assert pq.read_table(out).to_pylist() == [{"a": 1, "a_1": 2, "b": 3}]
 
 
 def test_lake_sql_says_on_stderr_when_a_csv_or_parquet_answer_was_cut(web_logs, logs_cli, tmp_path):
@@ -1280,7 +1281,7 @@ def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_outp
     assert document.json()["rows"] == [
         {
             "tn": "2024-01-01T10:00:00.123456789", "early": "1900-01-01T10:00:00.000000001",
-            "t": "10:00:00.123456789", "u": 0.1, "ue": "24:00:00", "r": {"": 1, "_2": "x"},
+            "t": "10:00:00.123456789", "u": 0.1, "ue": "24:00:00", "r": {"": 1, "_1": "x"},
             "inf": "-infinity",
         }
     ]  # fmt: skip
@@ -1288,7 +1289,7 @@ def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_outp
     assert csv.exit_code == 0, csv.stderr
     assert csv.stdout.splitlines()[1] == (
         "2024-01-01 10:00:00.123456789,1900-01-01 10:00:00.000000001,10:00:00.123456789,"
-        '"0.1","24:00:00","{"""":1,""_2"":""x""}","-infinity"'
+        '"0.1","24:00:00","{"""":1,""_1"":""x""}","-infinity"'
     )
     narrow = (  # few columns, so the table does not fold the text
         "SELECT '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS AS tn, ROW(1, 2) AS r "
@@ -1296,7 +1297,7 @@ def test_nanoseconds_unions_and_unnamed_structs_are_answered_whole_in_every_outp
     )
     table = logs_cli("sql", narrow)
     assert table.exit_code == 0, table.stderr
-    assert "2024-01-01T10:00:00.123456789" in table.stdout and '{"":1,"_2":2}' in table.stdout
+    assert "2024-01-01T10:00:00.123456789" in table.stdout and '{"":1,"_1":2}' in table.stdout
 
 
 def test_json_decimals_are_plain_digits_with_their_scale_never_exponents(web_logs, logs_cli):

@@ -1,7 +1,8 @@
 """The service's routes: a thin HTTP face over :class:`lake.faces.api.Lake`, like the CLI.
 
 Every list is paginated by ``limit`` (1-1000, default 100) and ``offset``; the answer is
-``{"items": [...], "limit": L, "offset": O, "next_offset": O+L or null}``. Errors are
+``{"items": [...], "limit": L, "offset": O, "next_offset": O+L or null}``. Runs, which start
+all the time, are paged by cursor instead (``after``/``before``; ``offset`` deprecated). Errors are
 ``{"error": "<one sentence>"}`` with a 4xx status (5xx only when the catalog or the
 warehouse is down, or a data file in it cannot be read). Handlers are plain functions:
 FastAPI runs them in its thread pool, as the catalog and DuckDB calls block.
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.exceptions import ModelNotFound, RunNotFound, TokenNotFound, TrainingSetNotFound
-from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned
+from catalog.openlineage_in import LineageEventInvalid, LineageRunOwned, LineageVersionOwned
 from lake.core.errors import (
     CatalogError,
     CommitConflict,
@@ -102,6 +103,12 @@ class SqlRequest(BaseModel):
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
+AFTER = "A page's next_cursor: the runs started before that page's last (older)."
+BEFORE = "A page's previous_cursor: the runs started after that page's first (newer)."
+RUN_OFFSET = (
+    "Deprecated: runs started between two requests shift offset pages (a run seen twice or "
+    "never); page by after and before."
+)
 NO_NUL = r"^[^\x00]*$"
 """Names and ids given as text: the catalog's Postgres driver cannot even send a NUL (it
 raised ValueError, a 500), and no name the lake stores holds one."""
@@ -112,7 +119,8 @@ ERROR_MEANINGS = {
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token's role is too weak for this endpoint.",
     404: "No such table, version, training set, model or run.",
-    409: "A concurrent write won; try again.",
+    409: "A concurrent write won (try again), or a lineage event names a run or an output "
+    "version the lake made.",
     410: "The version's data files were removed by vacuum.",
     413: "The request body is larger than the service's limit.",
     422: "A parameter or the body does not match this document.",
@@ -315,25 +323,22 @@ def build_app(lake: Lake, settings: ServiceSettings) -> FastAPI:
         dependencies=read,
         tags=["lineage"],
         response_model=schemas.RunPage,
-        responses=_errors(*READ),
+        responses=_errors(*READ, 400),
     )
     def list_runs(
         kind: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
         limit: Limit = 100,
-        offset: Offset = 0,
+        after: Annotated[str | None, Query(max_length=200, description=AFTER)] = None,
+        before: Annotated[str | None, Query(max_length=200, description=BEFORE)] = None,
+        offset: Annotated[
+            int | None, Query(ge=0, le=1_000_000_000, deprecated=True, description=RUN_OFFSET)
+        ] = None,
     ) -> JSONResponse:
-        # One run past the page tells whether another page exists: a page that ends with the
-        # last run then has no next_offset (one that only led to an empty page had).
-        runs = lake.runs(limit=limit + 1, offset=offset, kind=kind)
-        more = len(runs) > limit
-        return _json(
-            {
-                "items": [r.to_json() for r in runs[:limit]],
-                "limit": limit,
-                "offset": offset,
-                "next_offset": offset + limit if more else None,
-            }
-        )
+        """Runs, latest started first, paged by cursor: a page's ``next_cursor`` as
+        ``?after=`` gives the older runs past it, its ``previous_cursor`` as ``?before=`` the
+        newer ones, and runs started between two requests shift no page."""
+        page = lake.runs_page(limit=limit, kind=kind, after=after, before=before, offset=offset)
+        return _json(page.to_json())
 
     @app.get(
         f"{API}/runs/{{run_id}}",
@@ -471,6 +476,10 @@ def _json_lines(table: Any) -> Iterator[bytes]:
 def _arrow_stream(table: Any) -> Iterator[bytes]:
     import pyarrow as pa
 
+    from queries.output import unique_names
+
+    # repeated names as every other answer names them: polars refuses a stream that repeats one
+    table = table.rename_columns(unique_names(table.column_names))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         for batch in table.to_batches(max_chunksize=65_536):
@@ -495,7 +504,7 @@ def _status(error: LakeError) -> int:
         ),
     ):
         return 404
-    if isinstance(error, LineageRunOwned):
+    if isinstance(error, (LineageRunOwned, LineageVersionOwned)):
         return 409
     if isinstance(error, LineageEventInvalid):
         return 422

@@ -278,21 +278,20 @@ def add_pages(app: FastAPI, lake: Lake, settings: Any, *, run_sql: Callable[...,
     def runs_page(
         request: Request,
         kind: str | None = Query(None, max_length=32),
-        offset: int = Query(0, ge=0, le=1_000_000_000),
+        after: str | None = Query(None, max_length=200),
+        before: str | None = Query(None, max_length=200),
     ):
-        # One run past the page tells whether another page exists, as the API's list does:
-        # a page ending with the last run then links to no empty page.
-        found = lake.runs(limit=RUNS_PER_PAGE + 1, offset=offset, kind=kind)
-        runs = [r.to_json() for r in found[:RUNS_PER_PAGE]]
-        more = len(found) > RUNS_PER_PAGE
+        # Older and newer by cursor, as the API's list: runs started while a person reads a
+        # page shift none of the pages behind it (by offset, each new run moved every page by
+        # one, so a run was shown twice or never).
+        page = lake.runs_page(limit=RUNS_PER_PAGE, kind=kind, after=after, before=before)
         return render(
             request,
             "runs.html",
-            runs=runs,
+            runs=[r.to_json() for r in page.runs],
             kind=kind or "",
-            offset=offset,
-            next_offset=offset + RUNS_PER_PAGE if more else None,
-            previous_offset=max(0, offset - RUNS_PER_PAGE) if offset else None,
+            older=page.older,
+            newer=page.newer,
         )
 
     @pages.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -162,6 +162,78 @@ def test_openlineage_events_from_the_client_become_one_run_linked_to_exact_table
     assert [r["run_id"] for r in listed["items"]] == [run_id]
 
 
+def test_an_outside_run_cannot_claim_a_version_the_lake_wrote_but_may_claim_a_foreign_commit(
+    service, lk, backend, tmp_path
+):
+    """A write token could report a run whose OUTPUTS named web.clicks@1, which the lake's own
+    write run made: the event was recorded, the version then had two writers, and impact of
+    the outside run's input (s3://raw/forged.csv) reached everything trained on web.clicks@1.
+    Now the event is refused (409, one sentence, nothing recorded), whether the output names
+    the version or it is the one current at the event's time; a version another engine
+    committed to a registered table may still be claimed, by several runs beside each other."""
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
+    from openlineage.client.facet_v2 import dataset_version_dataset
+    from openlineage.client.uuid import generate_new_uuid
+
+    def version(n: str) -> dict:
+        return {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=n)}
+
+    def post(event) -> httpx.Response:
+        from openlineage.client.serde import Serde
+
+        return service.post(
+            "/api/v1/lineage",
+            service.write,
+            content=Serde.to_json(event),
+            headers={"Content-Type": "application/json"},
+        )
+
+    forged = InputDataset(namespace="s3://raw", name="forged.csv")
+    versions = service.get("/api/v1/tables/web.clicks/versions", service.read).json()["items"]
+    writers = {v["version"]: v["run_id"] for v in versions}
+    for outputs in (
+        [OutputDataset(namespace="lake", name="web.clicks", facets=version("1"))],
+        [OutputDataset(namespace="lake", name="web.clicks")],  # current at eventTime: 1
+        [
+            OutputDataset(namespace="s3://reports", name="ok.csv"),
+            OutputDataset(namespace="lake", name="web.clicks", facets=version("0")),
+        ],
+    ):
+        run_id = str(generate_new_uuid())
+        answer = post(_event("COMPLETE", run_id, [forged], outputs))
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert "the lake's own write run" in error and "no outside run may report it" in error
+        assert error.count(". ") == 0 and error.endswith(".")
+        assert service.get(f"/api/v1/runs/{run_id}", service.read).status_code == 404
+        assert writers[1] in error or writers[0] in error
+    external = service.get("/api/v1/runs", service.read, params={"kind": "external"}).json()
+    assert external["items"] == []  # nothing of the refused events was recorded
+
+    # Another engine's commit of a registered table has no lake run: outside runs may claim it.
+    from deltalake import write_deltalake
+
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
+    else:
+        uri = str(tmp_path / "spark" / "t")
+    write_deltalake(uri, pa.table({"id": [1]}), storage_options=lk.storage.delta_options())
+    lk.register_table("spark.t", uri)
+    claims = [str(generate_new_uuid()) for _ in range(2)]
+    for run_id in claims:
+        answer = post(
+            _event(
+                "COMPLETE",
+                run_id,
+                [forged],
+                [OutputDataset(namespace="lake", name="spark.t", facets=version("0"))],
+            )
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["outputs"] == ["lake/spark.t@0"]
+    assert service.post("/api/v1/lineage", service.read, json={}).status_code == 403
+
+
 def test_a_failed_run_keeps_the_producers_error(service):
     from openlineage.client.facet_v2 import error_message_run
     from openlineage.client.uuid import generate_new_uuid
@@ -254,7 +326,7 @@ def test_sql_over_http_answers_nanoseconds_and_unnamed_structs_whole(service):
     assert json.loads(answer.text) == {
         "tn": "2024-01-01T10:00:00.123456789",
         "t": "10:00:00.123456789",
-        "r": {"": 1, "_2": 2},
+        "r": {"": 1, "_1": 2},
     }
 
 
@@ -516,6 +588,72 @@ def test_a_runs_page_ending_at_the_last_run_has_no_next_page(backend):
     assert [r["run_id"] for r in first["items"] + rest["items"]] == [
         r["run_id"] for r in whole["items"]
     ]
+
+
+def test_runs_are_paged_by_cursor_and_runs_started_between_two_pages_shift_none(backend):
+    """/api/v1/runs paged by offset: the runs started between two requests pushed the runs
+    of the first page onto the second (with 3 new runs, ?offset=2 answered a run of the first
+    page again, and the next pages skipped as many). A page's next_cursor and
+    previous_cursor (a run's start time and id) lead to the same runs whatever starts
+    meanwhile; runs of one start time are ordered by id. offset still works, deprecated."""
+    from fastapi.testclient import TestClient
+
+    import lake
+    from lake.faces.service import create_app
+
+    def external(i: int, when: str) -> None:
+        lk.record_lineage(
+            {
+                "eventType": "COMPLETE",
+                "eventTime": when,
+                "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+                "job": {"namespace": "airflow", "name": f"job{i}"},
+                "producer": "https://example.invalid/test",
+            }
+        )
+
+    with lake.connect() as lk:
+        for i in (5, 3, 1, 4, 2):  # one start time: ordered by id, whatever the insert order
+            external(i, "2026-11-20T10:00:00.000001Z")
+        lk.write_table("a.one", pa.table({"x": [1]}))
+        token = lk.create_token(role="read").secret
+        client = TestClient(create_app(lk))
+
+        def page(**params) -> dict:
+            answer = client.get("/api/v1/runs", params=params, headers=_auth(token))
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        def ids(found: dict) -> list[str]:
+            return [r["run_id"][-1] if r["kind"] == "external" else "w" for r in found["items"]]
+
+        first = page(limit=2)
+        assert ids(first) == ["w", "1"] and first["previous_cursor"] is None
+        for i, day in ((7, 1), (6, 2), (8, 3)):  # started between two requests
+            external(i, f"2030-01-0{day}T10:00:00Z")
+        assert ids(page(limit=2, offset=2)) == ["7", "w"]  # deprecated: shifted by the new runs
+        second = page(limit=2, after=first["next_cursor"])
+        assert ids(second) == ["2", "3"] and (second["offset"], second["next_offset"]) == (
+            None,
+            None,
+        )
+        third = page(limit=2, after=second["next_cursor"])
+        assert ids(third) == ["4", "5"] and third["next_cursor"] is None
+
+        back = page(limit=2, before=third["previous_cursor"])
+        assert ids(back) == ["2", "3"]
+        back = page(limit=2, before=back["previous_cursor"])
+        assert ids(back) == ["w", "1"]
+        newer = page(limit=2, before=back["previous_cursor"])
+        assert ids(newer) == ["6", "7"] and newer["next_cursor"] and newer["previous_cursor"]
+        newest = page(limit=2, before=newer["previous_cursor"])
+        assert ids(newest) == ["8"] and newest["previous_cursor"] is None
+        assert ids(page(limit=2, kind="external", after=first["next_cursor"])) == ["2", "3"]
+
+        for params in ({"after": "bm90IGEgY3Vyc29y"}, {"after": first["next_cursor"], "offset": 2}):
+            refused = client.get("/api/v1/runs", params=params, headers=_auth(token))
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"].count(". ") == 0
 
 
 def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_one_sentence_400(backend):

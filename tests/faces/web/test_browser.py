@@ -171,3 +171,78 @@ def test_the_api_docs_render_from_the_lakes_own_files(site, browser, tmp_path):
     assert page.locator(".opblock-summary-path:has-text('/api/v1/sql')").count() == 1
     page.screenshot(path=str(tmp_path / "docs.png"))
     assert site.foreign_requests() == []
+
+
+BIG = (
+    "SELECT 9007199254740993::BIGINT AS big, (-9223372036854775808)::BIGINT AS least, "
+    "18446744073709551615::UBIGINT AS ubig, "
+    "170141183460469231731687303715884105727::HUGEINT AS huge, "
+    "12345678901234567890.123456789::DECIMAL(38, 9) AS dec, "
+    "[9007199254740993]::BIGINT[] AS list, {'n': 9007199254740993::BIGINT} AS obj "
+    "FROM web.clicks VERSION AS OF 0 LIMIT 1"
+)
+BIG_SHOWN = [
+    "9007199254740993",
+    "-9223372036854775808",
+    "18446744073709551615",
+    "170141183460469231731687303715884105727",
+    "12345678901234567890.123456789",
+    "[9007199254740993]",
+    '{"n": 9007199254740993}',
+]
+
+
+def test_the_console_shows_integers_beyond_2_53_exactly_and_the_api_keeps_their_digits(
+    site, browser, tmp_path
+):
+    """JavaScript reads a JSON number as a double: 9007199254740993 becomes ...992, silently.
+    The console renders its rows on the server, so a person sees every BIGINT, UBIGINT,
+    HUGEINT and DECIMAL digit for digit, nested ones too. The API's rule goes by type, never
+    by value: integers up to 64 bits are JSON numbers with all their digits, HUGEINT and
+    DECIMAL text. The browser's own JSON.parse gets ...992, and the README's way (JSON.parse's
+    reviver reading each number's source text, as Chromium and Node 21+ give it) gets the
+    exact value; this test runs both."""
+    page = browser.new_page()
+    sign_in(page, site)
+    page.goto(site.url + "/sql")
+    page.fill("#sql", BIG)
+    page.click("#sql-form button:has-text('Run')")
+    page.wait_for_selector("#sql-result")
+    cells = page.locator("#result tbody tr").first.locator("td").all_inner_texts()
+    assert cells == BIG_SHOWN
+    page.screenshot(path=str(tmp_path / "sql-big-integers.png"), full_page=True)
+
+    read = page.evaluate(
+        """async ([sql, token]) => {
+            const answer = await fetch("/api/v1/sql", {
+                method: "POST",
+                headers: {"Authorization": `Bearer ${token}`, "Content-Type": "application/json"},
+                body: JSON.stringify({sql}),
+            });
+            const text = await answer.text();
+            const exact = (key, value, context) =>
+                typeof value === "number" && !Number.isSafeInteger(value)
+                    && /^-?\\d+$/.test(context.source) ? BigInt(context.source) : value;
+            const row = JSON.parse(text, exact);
+            return {
+                text,
+                naive: String(JSON.parse(text).big),
+                exact: [row.big, row.least, row.ubig, row.huge, row.list[0], row.obj.n].map(String),
+                dec: row.dec,
+                huge: typeof row.huge,
+            };
+        }""",
+        [BIG, site.read],
+    )
+    assert '"big": 9007199254740993' in read["text"] or '"big":9007199254740993' in read["text"]
+    assert read["naive"] == "9007199254740992"  # what a plain JSON.parse silently gets
+    assert read["exact"] == [
+        "9007199254740993",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "170141183460469231731687303715884105727",
+        "9007199254740993",
+        "9007199254740993",
+    ]
+    assert (read["dec"], read["huge"]) == ("12345678901234567890.123456789", "string")
+    assert site.foreign_requests() == []

@@ -167,17 +167,12 @@ def test_a_console_download_is_of_the_versions_its_page_showed_or_refused(own_si
     assert "web.clicks@1" in message and "web.clicks@2" in message and message.endswith(".")
 
 
-def test_a_runs_page_ending_at_the_last_run_links_to_no_older_page(own_site, lk):
-    """With a multiple of 50 runs, the last runs page linked "older" to an empty page (the
-    API's list was fixed so; the page still guessed a full page meant more)."""
-    site = own_site
-    client = _signed_in(site)
-    have = len(lk.runs(limit=1000))
-    for i in range(50 - have % 50):  # external runs, to make exactly a page's worth
+def _external_runs(lk, ids: range, when: str = "2026-11-20T10:00:00Z") -> None:
+    for i in ids:
         lk.record_lineage(
             {
                 "eventType": "COMPLETE",
-                "eventTime": "2026-11-20T10:00:00Z",
+                "eventTime": when,
                 "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
                 "job": {"namespace": "airflow", "name": "fill"},
                 "producer": "https://example.invalid/test",
@@ -185,8 +180,48 @@ def test_a_runs_page_ending_at_the_last_run_links_to_no_older_page(own_site, lk)
                 "outputs": [],
             }
         )
-    assert len(lk.runs(limit=1000)) % 50 == 0
-    last = client.get(site.url + "/runs", params={"offset": len(lk.runs(limit=1000)) - 50})
-    assert last.status_code == 200 and "older →" not in last.text
-    first = client.get(site.url + "/runs")
-    assert ("older →" in first.text) == (len(lk.runs(limit=1000)) > 50)
+
+
+def _shown_runs(page: str) -> list[str]:
+    return re.findall(r'<a href="/runs/([0-9a-f-]{36})">', page)
+
+
+def _link(page: str, name: str) -> str | None:
+    found = re.search(rf'<a id="{name}" href="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_runs_pages_older_and_newer_links_keep_their_runs_while_runs_start(own_site, lk):
+    """The console paged runs by offset: each run started while a person read a page moved
+    every later page by one (50 runs started between two clicks on "older": the next page
+    showed the 50 runs already seen). Its links now carry a cursor (the last or first run's
+    start time and id): older shows the runs just past the page, newer those just before,
+    whatever started meanwhile; a page ending at the last run links to no older page. The
+    filled runs share one start time, so the order among them is by id alone."""
+    site = own_site
+    client = _signed_in(site)
+    _external_runs(lk, range(150 - len(lk.runs(limit=1000))))  # three pages of 50
+    everything = [r.id for r in lk.runs(limit=1000)]
+    assert len(everything) == 150
+
+    first = client.get(site.url + "/runs").text
+    assert _shown_runs(first) == everything[:50] and _link(first, "newer") is None
+    _external_runs(lk, range(1000, 1050), when="2030-01-01T10:00:00Z")  # 50 start meanwhile
+    second = client.get(site.url + _link(first, "older")).text
+    assert _shown_runs(second) == everything[50:100]
+    _external_runs(lk, range(2000, 2007), when="2030-01-02T10:00:00Z")
+    third = client.get(site.url + _link(second, "older")).text
+    assert _shown_runs(third) == everything[100:] and _link(third, "older") is None
+
+    back = client.get(site.url + _link(third, "newer")).text
+    assert _shown_runs(back) == everything[50:100]
+    back = client.get(site.url + _link(back, "newer")).text
+    assert _shown_runs(back) == everything[:50]
+    newest = client.get(site.url + _link(back, "newer")).text  # the 57 started meanwhile
+    started = [r.id for r in lk.runs(limit=57)]
+    assert _shown_runs(newest) == started[7:] and _link(newest, "newer") is not None
+    assert _shown_runs(client.get(site.url + _link(newest, "newer")).text) == started[:7]
+
+    refused = client.get(site.url + "/runs", params={"after": "not-a-cursor"})
+    assert refused.status_code == 400
+    assert "is not a cursor of the runs" in html.unescape(refused.text)
