@@ -25,6 +25,7 @@ import pyarrow.json as pj
 
 from ingest.logs import inference as inf
 from ingest.logs.inference import JSON, NULL, Names, Struct, Type
+from lake.core.arrow_values import FALSE, array, scalar
 
 _DEPTH_GUARD_BYTES = 1000
 """Lines shorter than this cannot nest deeper than pyarrow's parser survives (tested: 1,000)."""
@@ -566,14 +567,14 @@ def docker_piece(line: str) -> bool:
     """Whether ``line`` is a piece of a longer line Docker's json-file driver split: its
     own record layout, a ``log`` of exactly :data:`DOCKER_PIECE_BYTES` without a line feed
     at its end. (A container's last output without a line feed is shorter: no piece.)"""
-    return bool(_pieces(pa.array([line], pa.string()))[0].as_py())
+    return bool(_pieces(array([line], pa.string()))[0].as_py())
 
 
 def _pieces(lines: pa.StringArray) -> pa.BooleanArray:
     """Which of ``lines`` are pieces (:func:`docker_piece`). Most chunks have no line over
     16 KiB: one pass over the lengths, no regex."""
     long = pc.fill_null(
-        pc.greater(pc.binary_length(lines), pa.scalar(DOCKER_PIECE_BYTES, pa.int64())), False
+        pc.greater(pc.binary_length(lines), scalar(DOCKER_PIECE_BYTES, pa.int64())), FALSE
     )
     if not pc.any(long).as_py():
         return long
@@ -585,7 +586,7 @@ def _pieces(lines: pa.StringArray) -> pa.BooleanArray:
         m = _LOG_BODY.match(line)
         body = json.loads('"' + m.group(1) + '"') if m else ""
         found[i] = len(body.encode("utf-8", "surrogatepass")) == DOCKER_PIECE_BYTES
-    return pa.array(found, pa.bool_())
+    return array(found, pa.bool_())
 
 
 @dataclass
@@ -624,7 +625,7 @@ class DockerPieces:
         pieces = _pieces(lines)
         if not self._held and not pc.any(pieces).as_py():
             return None
-        docker = pc.fill_null(pc.match_substring_regex(lines, _DOCKER_LINE), False).to_pylist()
+        docker = pc.fill_null(pc.match_substring_regex(lines, _DOCKER_LINE), FALSE).to_pylist()
         flags = pieces.to_pylist()
         out = Joined([], [], [], [], [])
         run: list[tuple[str, int, int]] = [(t, n, -1) for t, n in self._held]
