@@ -93,6 +93,7 @@ def test_a_range_committed_after_the_plan_refuses_the_claim_and_one_read_by_it_d
 def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blocks):
     """Whether another host's process lives cannot be asked: its claim holds for
     CLAIM_EXPIRY_S from its run's start, then it is let go and the run is failed."""
+    import uuid
     from datetime import UTC, datetime, timedelta
 
     from catalog.definitions import RUNS
@@ -103,9 +104,14 @@ def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blo
     away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
     catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
     started = datetime.now(UTC) - timedelta(hours=hours)
+    # Another machine: another host name and another boot (the process record names this
+    # process otherwise, which lives).
+    stats = {**catalog.get_run(away).stats, "boot_id": str(uuid.uuid4())}
     catalog.core_transaction(
         lambda c: c.execute(
-            RUNS.update().where(RUNS.c.id == away).values(host="elsewhere", started_at=started)
+            RUNS.update()
+            .where(RUNS.c.id == away)
+            .values(host="elsewhere", started_at=started, stats=stats)
         )
     )
     here = catalog.start_run(kind="ingest_logs", job="b", parameters={})
