@@ -135,6 +135,27 @@ def delete_if_unchanged(storage: Storage, bucket: str, key: str, e_tag: str) -> 
     return True
 
 
+def e_tag(storage: Storage, bucket: str, key: str) -> str | None:
+    """The ETag of ``key`` (one HEAD, as obstore's ``head`` gives it), None when there is
+    no such object. For a forked process, which cannot use obstore: pyarrow's
+    ``get_file_info`` follows a missing key with a listing (is it a folder?) and gives no
+    ETag.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: a request failed
+            (after botocore's retries).
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        found = _client(storage).head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    return found.get("ETag") or f"{found.get('ContentLength')}:{found.get('LastModified')}"
+
+
 PART_BYTES = 8 << 20
 """The least size of a part of a multipart upload (S3 takes 5 MiB at least, but for the last)."""
 MAX_PARTS = 10_000

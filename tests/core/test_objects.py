@@ -451,6 +451,30 @@ def test_delete_tree_on_s3_stops_after_a_first_try_and_3_retries_in_one_sentence
     assert _raw_keys(backend, folder) == ["t/a.parquet"]
 
 
+def test_a_process_forked_after_s3_requests_tells_an_object_by_the_identity_its_parent_does(
+    backend,
+):
+    """A forked child (a DataLoader worker) of a long-lived process shares its cached
+    snapshots, each kept with its log entry's ETag: the child told the entry by its size
+    and time instead (and listed a missing key to do so), took every cached version for one
+    made again and dropped the caches."""
+    if backend.s3 is None:
+        pytest.skip("an S3 object's identity (locally it is a stat)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, f"forked-{uuid.uuid4().hex[:8]}")
+    _write(storage, f"{folder}/{entry_name(0)}", b"zero")
+    here = objects.identity(storage, f"{folder}/{entry_name(0)}")
+    assert here is not None
+
+    def child() -> tuple[str | None, str | None]:
+        return (
+            objects.identity(storage, f"{folder}/{entry_name(0)}"),
+            objects.identity(storage, f"{folder}/{entry_name(1)}"),
+        )
+
+    assert in_a_forked_child(child) == (here, None)
+
+
 class _Refused(Exception):
     pass
 
