@@ -62,13 +62,13 @@ def start_run(
 
 
 def reap_dead_runs(db: Connection) -> list[str]:
-    """Mark failed the runs of this host whose process is provably gone (killed: see
-    :func:`lake.core.processes.alive`), so no run stays ``running`` forever; returns their
-    ids.
+    """Mark failed the runs of this host whose process is provably gone (killed, or this
+    machine restarted since: see :func:`lake.core.processes.alive`), so no run stays
+    ``running`` forever; returns their ids.
 
     Safe against a commit such a run did make: recording it (``lake.landing.sync``) completes
-    the run whatever its status. Runs of other hosts, other containers and earlier boots are
-    left alone: their processes cannot be checked from here.
+    the run whatever its status. Runs of other hosts and other containers are left alone:
+    their processes cannot be checked from here.
     """
     return db.core_transaction(reap_in)
 
@@ -133,7 +133,8 @@ def reap_in(conn: CoreConnection) -> list[str]:
                     status="failed",
                     ended_at=utcnow(),
                     error=(
-                        f"The process (pid {pid} on {host}) ended before the run finished; "
+                        f"The process (pid {pid} on {host}) ended before the run finished (killed, "
+                        f"or the machine restarted); "
                         f"nothing it had not committed is visible. Run the command again."
                     ),
                 )

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from catalog.catalog import Catalog
-from lake.core.processes import this_process
+from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
 
 
 @pytest.fixture
@@ -76,3 +76,31 @@ def test_a_run_whose_pid_another_process_took_again_is_reaped(catalog, backend):
     _set_run_process(backend.catalog_url, run, started=started - 1)
     assert catalog.reap_dead_runs() == [run]
     assert catalog.get_run(run).status == "failed"
+
+
+def test_a_run_interrupted_by_a_reboot_of_this_machine_is_reaped_and_no_other_machines(
+    catalog, backend
+):
+    """The embedded default (one laptop or server) after a power cut: a run of an earlier
+    boot of this machine stayed running for ever (another boot was unknown). A run of
+    another machine with this host name, or of this machine's clone started after this
+    boot, is left running."""
+    import uuid
+
+    here = this_process()
+    if here["pid_namespace"] != INITIAL_PID_NAMESPACE or here["machine_id"] is None:
+        pytest.skip("not a process of the machine itself, or no /etc/machine-id")
+    interrupted, other_machine, clone = (
+        catalog.start_run(kind="write", job="write:x.t", parameters={}) for _ in range(3)
+    )
+    earlier = {"boot_id": str(uuid.uuid4()), "boot_time": here["boot_time"] - 86400}
+    _set_run_process(backend.catalog_url, interrupted, **earlier)
+    _set_run_process(backend.catalog_url, other_machine, **earlier, machine_id=uuid.uuid4().hex)
+    _set_run_process(
+        backend.catalog_url, clone, boot_id=str(uuid.uuid4()), boot_time=here["boot_time"] + 60
+    )
+    assert catalog.reap_dead_runs() == [interrupted]
+    run = catalog.get_run(interrupted)
+    assert run.status == "failed" and "the machine restarted" in run.error
+    assert catalog.get_run(other_machine).status == "running"
+    assert catalog.get_run(clone).status == "running"

@@ -369,7 +369,8 @@ def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires
 ):
     """A writer of another container (or machine) with this host name holds the prefix; its
     pid is no process here. The lease was taken over at once and the writer's files
-    deleted while it uploaded: a host name and a pid prove nothing."""
+    deleted while it uploaded: a host name and a pid prove nothing. Nor does its machine id
+    (its image's: the same on another machine) with another boot that began before ours."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -378,7 +379,14 @@ def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires
     prefix, s3_server = s3_out
     lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
-    elsewhere = {**this_process(), "pid": 4242, "boot_id": str(uuid.uuid4())}
+    here = this_process()
+    elsewhere = {
+        **here,
+        "pid": 4242,
+        "boot_id": str(uuid.uuid4()),
+        "boot_time": here["boot_time"] - 86400,
+        "pid_namespace": "pid:[4026532123]",
+    }
     _put_lease(
         s3_server,
         prefix,
@@ -390,3 +398,41 @@ def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires
     with pytest.raises(OutputFolderNotEmpty, match=r"Another writer \(process 4242 on "):
         lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
     assert sorted(_s3_objects(s3_server, prefix)) == [".lake/writer.json", "part-00007.parquet"]
+
+
+@pytest.mark.timeout(300)
+def test_a_lease_of_a_writer_of_this_machine_before_it_restarted_is_taken_over_at_once(
+    backend, s3_out, lk
+):
+    """A power cut while a writer uploaded: its lease, renewed just before, held the prefix
+    for ten minutes after the machine came back (another boot was unknown). Its process
+    is provably gone: its files are cleared and the set is written at once."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
+
+    here = this_process()
+    if here["pid_namespace"] != INITIAL_PID_NAMESPACE or here["machine_id"] is None:
+        pytest.skip("not a process of the machine itself, or no /etc/machine-id")
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    later = (datetime.now(UTC) + timedelta(minutes=9)).isoformat(timespec="seconds")
+    before = {
+        **here,
+        "pid": 4242,
+        "boot_id": str(uuid.uuid4()),
+        "boot_time": here["boot_time"] - 86400,
+    }
+    _put_lease(
+        s3_server,
+        prefix,
+        host=socket.gethostname(),
+        expires=later,
+        files=["part-00007.parquet"],
+        process=before,
+    )
+    done = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
+    assert (done.status, done.row_count) == ("materialized", 3)
+    assert sorted(_s3_objects(s3_server, prefix)) == [MANIFEST_PATH, "part-00000.parquet"]
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
