@@ -198,8 +198,8 @@ class Catalog(Connection):
         restarted), so no run stays ``running`` forever; returns their ids.
 
         Safe against a commit such a run did make: recording it (``lake.landing.sync``) completes
-        the run whatever its status. Runs of other hosts are left alone: their processes
-        cannot be checked from here.
+        the run whatever its status. Runs of other hosts and other containers are left
+        alone: their processes cannot be checked from here (:mod:`lake.core.processes`).
         """
         reaped = runs.reap_dead_runs(self)
         if self.lineage_out is not None:

@@ -58,8 +58,9 @@ from catalog.exceptions import (
     FileBeingIngested,
     WatermarkTaken,
 )
-from catalog.runs import process_alive, reap_in
+from catalog.runs import reap_in
 from catalog.tables import TableInfo
+from lake.core.processes import alive
 
 CLAIM_EXPIRY_S = 24 * 3600.0
 """A range pending for a run still marked running whose process cannot be checked (a run of
@@ -289,13 +290,13 @@ copies were two on every log ingest."""
 
 def _may_commit(status: str, host: str | None, stats: Any, started_at: datetime) -> bool:
     """Whether a run holding a claim may still commit: it is running, and its process lives
-    (a run of this host), or it started less than CLAIM_EXPIRY_S ago (another host's,
-    whose process cannot be asked)."""
+    (:func:`lake.core.processes.alive`), or, when that is unknown (another host's, another
+    container's), it started less than CLAIM_EXPIRY_S ago."""
     if status != "running":
         return False
-    alive = process_alive(host, stats)
-    if alive is not None:
-        return alive
+    found = alive(stats)
+    if found is not None:
+        return found
     return started_at > utcnow() - timedelta(seconds=CLAIM_EXPIRY_S)
 
 

@@ -5,7 +5,8 @@ id, the lake's version) and the dataset versions it reads (``catalog.edges``). I
 ``completed`` or ``failed``: by :func:`finish_run`, or completed by the recording of the
 commit it made (``catalog.recording``), whatever its status then. A run whose process
 died never ends by itself: :func:`reap_dead_runs` marks failed the runs of this host
-whose process is gone.
+whose process is provably gone (:mod:`lake.core.processes`, the record of the process kept
+in the run's stats).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from catalog.edges import SourceRef, add_edges
 from catalog.exceptions import RunNotFound
 from catalog.records import RECORDED_KEY, RunCursor, RunInfo
 from lake.core.names import TableVersion
+from lake.core.processes import alive, this_process
 
 
 def start_run(
@@ -60,12 +62,13 @@ def start_run(
 
 
 def reap_dead_runs(db: Connection) -> list[str]:
-    """Mark failed the runs of this host whose process is gone (killed, or the machine
-    restarted), so no run stays ``running`` forever; returns their ids.
+    """Mark failed the runs of this host whose process is provably gone (killed, or this
+    machine restarted since: see :func:`lake.core.processes.alive`), so no run stays
+    ``running`` forever; returns their ids.
 
     Safe against a commit such a run did make: recording it (``lake.landing.sync``) completes
-    the run whatever its status. Runs of other hosts are left alone: their processes
-    cannot be checked from here.
+    the run whatever its status. Runs of other hosts and other containers are left alone:
+    their processes cannot be checked from here.
     """
     return db.core_transaction(reap_in)
 
@@ -91,7 +94,7 @@ def add_run(
             "user": _user(),
             "host": socket.gethostname(),
             "code_version": code_version or _code_version(),
-            "stats": {"pid": os.getpid(), "pid_namespace": _pid_namespace()},
+            "stats": this_process(),
         },
     )
 
@@ -122,7 +125,7 @@ def reap_in(conn: CoreConnection) -> list[str]:
     running = conn.execute(_RUNNING_HERE, {"b_host": host})
     for run_id, stats in running.all():
         pid = (stats or {}).get("pid")
-        if process_alive(host, stats) is False:
+        if alive(stats) is False:
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id)
@@ -130,24 +133,14 @@ def reap_in(conn: CoreConnection) -> list[str]:
                     status="failed",
                     ended_at=utcnow(),
                     error=(
-                        f"The process (pid {pid} on {host}) ended before the run finished; "
+                        f"The process (pid {pid} on {host}) ended before the run finished (killed, "
+                        f"or the machine restarted); "
                         f"nothing it had not committed is visible. Run the command again."
                     ),
                 )
             )
             reaped.append(run_id)
     return reaped
-
-
-def process_alive(host: str | None, stats: Mapping[str, Any] | None) -> bool | None:
-    """Whether the process of a run recorded with ``host`` and ``stats`` still lives: known
-    only for a run of this host (and of this pid namespace), None for any other."""
-    pid = (stats or {}).get("pid")
-    # Containers can share a host name; a pid means something only in its namespace.
-    same_namespace = (stats or {}).get("pid_namespace") == _pid_namespace()
-    if host != socket.gethostname() or not isinstance(pid, int) or not same_namespace:
-        return None
-    return _process_alive(pid)
 
 
 def finish_run(
@@ -297,25 +290,6 @@ def _user() -> str | None:
         return os.environ.get("USER")
 
 
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
 @functools.cache
 def _code_version() -> str | None:
     """Read once a process: reading the installed package's metadata took 1.8 ms, 6% of a
@@ -336,7 +310,6 @@ __all__ = [
     "get_run",
     "list_runs",
     "complete_run",
-    "process_alive",
     "reap_dead_runs",
     "reap_in",
     "run_info",

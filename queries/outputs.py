@@ -15,10 +15,20 @@ finds it held refuses in one sentence; one that gets it after another writer fin
 same set finds that set and writes nothing over it; the manifest itself is written
 put-if-absent, so two manifests can never both land. A writer that died cannot hold the
 prefix for ever: its lease expires (:data:`LEASE_SECONDS` after it was taken or last
-renewed; a writer renews it while it uploads), or at once when the lease names a process of
-this host that is gone; the next writer takes it over by a write conditional on the dead
-lease's ETag (two takers: one wins) and deletes the files the dead writer had listed.
-Clocks of writers on different hosts are trusted to agree within minutes.
+renewed; a writer renews it while it uploads), or at once when the lease names a process
+that is provably gone (:mod:`lake.core.processes`); the next writer takes it over by a write
+conditional on the dead lease's ETag (two takers: one wins) and deletes the files the dead
+writer had listed. Clocks of writers on different hosts are trusted to agree within minutes.
+
+**An upload never outlives its lease.** pyarrow cannot abort an upload midway, and one
+stopped (a paused VM, a stalled network) until its lease expired landed among the files of
+the writer that took the prefix over. Each shard goes as a multipart upload
+(:func:`lake.core.objects.upload_confirmed`), which makes no object until it is completed:
+the writer renews its lease by its ETag just before completing, so it completes only while
+the lease is its own, with the whole lease ahead (a stop between the two must last the
+lease). A taker aborts the uncompleted uploads of the dead writer's files before it deletes
+or writes anything: one completed first is deleted with them, one not yet can never be.
+No byte is sent twice (a server-side copy from a private name would copy each shard again).
 """
 
 from __future__ import annotations
@@ -26,9 +36,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +46,17 @@ from typing import TYPE_CHECKING, Any
 
 from lake.core.errors import StorageError
 from lake.core.failpoints import failpoint
-from lake.core.objects import delete, delete_unless_changed, get_tagged, put_unless_changed
+from lake.core.objects import (
+    abort_uploads,
+    delete,
+    delete_unless_changed,
+    get_tagged,
+    put_unless_changed,
+    upload_confirmed,
+)
+from lake.core.processes import FIELDS as PROCESS_FIELDS
+from lake.core.processes import alive as process_alive
+from lake.core.processes import this_process
 from lake.core.storage import Storage
 from queries.exceptions import ManifestError, OutputFolderNotEmpty, TrainingSetError
 from queries.manifest import LAKE_FOLDER, MANIFEST_PATH, OLD_MANIFEST_NAME, Manifest, unlisted
@@ -67,17 +87,21 @@ class _Lease:
     expires: datetime
     files: tuple[str, ...]
     e_tag: str | None = None
+    process: Mapping[str, Any] = field(default_factory=dict)
+    """Its writer's process as :func:`lake.core.processes.this_process` records it."""
 
     @classmethod
     def mine(cls, files: tuple[str, ...], since: str | None = None) -> _Lease:
         now = datetime.now(UTC)
+        process = this_process()
         return cls(
             writer=uuid.uuid4().hex,
             host=socket.gethostname(),
-            pid=os.getpid(),
+            pid=int(process["pid"]),
             since=since or now.isoformat(timespec="seconds"),
             expires=now + timedelta(seconds=LEASE_SECONDS),
             files=files,
+            process=process,
         )
 
     @classmethod
@@ -93,6 +117,7 @@ class _Lease:
                 expires=datetime.fromisoformat(str(data["expires"])),
                 files=tuple(str(f) for f in data.get("files") or ()),
                 e_tag=e_tag,
+                process={key: data.get(key) for key in PROCESS_FIELDS},
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -106,24 +131,18 @@ class _Lease:
                 "since": self.since,
                 "expires": self.expires.isoformat(timespec="seconds"),
                 "files": list(self.files),
+                **self.process,
             }
         ).encode("utf-8")
 
     @property
     def alive(self) -> bool:
-        """Whether its writer may still be writing: not expired, and not a process of this
-        host that is gone."""
+        """Whether its writer may still be writing: not expired, and its process not
+        provably gone (:func:`lake.core.processes.alive`; a host name and pid alone prove
+        nothing)."""
         if self.expires <= datetime.now(UTC):
             return False
-        if self.host != socket.gethostname():
-            return True
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return process_alive(self.process) is not False
 
 
 @dataclass
@@ -266,6 +285,10 @@ class RemoteFolder:
                     lease, files=tuple(dict.fromkeys((*lease.files, *_paths(current))))
                 )
             uploading = True
+            # A writer that lost its lease while stopped may still be sending a shard: once
+            # its upload is aborted it can never complete, so before anything is deleted or
+            # written (one it completed first is among its files, deleted below).
+            abort_uploads(self.storage, self.location, {*dead, *files})
             for relative in (MANIFEST_PATH, OLD_MANIFEST_NAME):
                 self._delete(relative)
             gone = {*(_paths(previous) if previous else ()), *dead} - set(files)
@@ -273,12 +296,16 @@ class RemoteFolder:
                 self._delete(relative)
             for relative in files:
                 lease = self._renewed(lease)
-                with (
-                    open(staging / relative, "rb") as source,
-                    self.fs.open_output_stream(self._path(relative)) as target,
-                ):
-                    while chunk := source.read(_BLOCK):
-                        target.write(chunk)
+
+                def confirm() -> None:
+                    """The lease is still this writer's, renewed now: the shard may land."""
+                    nonlocal lease
+                    failpoint("materialize_upload")
+                    lease = self._renewed(lease, now=True)
+
+                upload_confirmed(
+                    self.storage, self / relative, staging / relative, before_complete=confirm
+                )
             failpoint("materialize_install")
             lease = self._renewed(lease)
             text = json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n"
@@ -339,10 +366,13 @@ class RemoteFolder:
             raise self._busy(taker) if taker is not None else self._lost()
         return replace(mine, e_tag=e_tag), found.files if found is not None else ()
 
-    def _renewed(self, lease: _Lease, *, files: tuple[str, ...] | None = None) -> _Lease:
-        """The lease, renewed when a third of it has passed, or naming ``files`` now (by its
+    def _renewed(
+        self, lease: _Lease, *, files: tuple[str, ...] | None = None, now: bool = False
+    ) -> _Lease:
+        """The lease, renewed when a third of it has passed (or ``now``: this writer's own
+        clock is not trusted to tell it still holds it), or naming ``files`` now (by its
         ETag: a writer whose lease expired and was taken over stops here)."""
-        due = lease.expires - datetime.now(UTC) <= timedelta(seconds=LEASE_SECONDS * 2 / 3)
+        due = now or lease.expires - datetime.now(UTC) <= timedelta(seconds=LEASE_SECONDS * 2 / 3)
         if not due and (files is None or files == lease.files):
             return lease
         renewed = replace(

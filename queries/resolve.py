@@ -22,8 +22,12 @@ deleted and made again at its location by another tool, with no more versions th
 catalog recorded, makes no newer commit to see: a cached snapshot's entry is looked at again
 (a ``stat`` locally, every query; on S3 one HEAD, at most once every
 :data:`RECHECK_S3_SECONDS`, so a warm query still makes one request), and when it is another
-entry the location's cached snapshots and DuckDB's cached files go, and the log is read again
+entry, or there is none to compare (unknown is not "the same"), the location's cached
+snapshots and DuckDB's cached files go, and the log is read again
 (:func:`catalog.records.check_recorded` then refuses a version that is not the one recorded).
+A version read from its checkpoint, its entry removed by log cleanup or a lifecycle rule, is
+told by its checkpoint's identity: it was read again at every look, each time dropping
+DuckDB's cached files of the whole warehouse.
 """
 
 from __future__ import annotations
@@ -393,13 +397,14 @@ class Resolver:
         again when due, see the module docstring); when it is not, every cached snapshot of
         the location and DuckDB's cached files are dropped."""
         now = time.monotonic()
-        if cached.entry is None or (
-            store.uri.startswith("s3://") and now - cached.checked < RECHECK_S3_SECONDS
-        ):
+        if store.uri.startswith("s3://") and now - cached.checked < RECHECK_S3_SECONDS:
             return True
-        if entry_identity(self.storage, store.uri, version) == cached.entry:
+        entry = entry_identity(self.storage, store.uri, version)
+        if entry is not None and entry == cached.entry:
             cached.checked = now
             return True
+        # Another entry, or none to compare (neither entry nor checkpoint when the snapshot
+        # was read, or now): not known to be the same table, read again.
         with _snapshots_lock:
             for key in [k for k in _snapshots if k[2] == location]:
                 del _snapshots[key]

@@ -24,6 +24,9 @@ points, in the order a write reaches them:
 * ``training_set_location_checked``: inside the transaction that registers a training set,
   its output folder found free, the version not yet inserted (``catalog.registry``);
 * ``materialize_registered``: registered in the catalog, files not yet moved into place;
+* ``materialize_upload``: on S3, every byte of a shard sent, its upload not yet completed
+  (the lease is renewed next, then the upload completed: a writer stopped here until its
+  lease expired never completes it);
 * ``materialize_install``: shards moved into the output folder (on S3: uploaded, the prefix's
   lease held), the manifest not yet written.
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum

@@ -30,11 +30,13 @@ words them.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 from lake.core.storage import Storage
 
@@ -131,6 +133,134 @@ def delete_if_unchanged(storage: Storage, bucket: str, key: str, e_tag: str) -> 
             return False
         raise
     return True
+
+
+def e_tag(storage: Storage, bucket: str, key: str) -> str | None:
+    """The ETag of ``key`` (one HEAD, as obstore's ``head`` gives it), None when there is
+    no such object. For a forked process, which cannot use obstore: pyarrow's
+    ``get_file_info`` follows a missing key with a listing (is it a folder?) and gives no
+    ETag.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: a request failed
+            (after botocore's retries).
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        found = _client(storage).head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    return found.get("ETag") or f"{found.get('ContentLength')}:{found.get('LastModified')}"
+
+
+PART_BYTES = 8 << 20
+"""The least size of a part of a multipart upload (S3 takes 5 MiB at least, but for the last)."""
+MAX_PARTS = 10_000
+"""The most parts S3 takes in one multipart upload."""
+PARTS_IN_FLIGHT = 4
+"""Parts of one upload sent at once (as many ``PART_BYTES`` held in memory)."""
+
+
+def upload(
+    storage: Storage,
+    bucket: str,
+    key: str,
+    source: BinaryIO,
+    *,
+    size: int,
+    before_complete: Callable[[], None],
+) -> None:
+    """Write ``source`` (``size`` bytes) at ``key`` as one multipart upload, which makes no
+    object until it is completed: ``before_complete()`` is called once every byte is sent,
+    and the object lands only if it returns. Anything raised on the way (by it too) aborts
+    the upload, and no object is made.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: a request failed
+            (after botocore's retries); or whatever ``before_complete`` raises.
+    """
+    client = _client(storage)
+    part_bytes = max(PART_BYTES, -(-size // MAX_PARTS))
+    # As boto3's own transfers do: a CRC32 of every part, each named again at completion.
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32")[
+        "UploadId"
+    ]
+
+    def send(number: int, chunk: bytes) -> dict[str, str | int]:
+        sent = client.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=chunk,
+            ChecksumAlgorithm="CRC32",
+        )
+        part: dict[str, str | int] = {"PartNumber": number, "ETag": sent["ETag"]}
+        if "ChecksumCRC32" in sent:
+            part["ChecksumCRC32"] = sent["ChecksumCRC32"]
+        return part
+
+    try:
+        parts = []
+        # Parts in flight together, as pyarrow's output stream sends them (one connection
+        # to S3 carries far less than its bandwidth); read as they go, PARTS_IN_FLIGHT held.
+        with concurrent.futures.ThreadPoolExecutor(PARTS_IN_FLIGHT) as pool:
+            pending: collections.deque[concurrent.futures.Future[dict[str, str | int]]]
+            pending = collections.deque()
+            number = 0
+            while True:
+                chunk = source.read(part_bytes)
+                if not chunk and number:
+                    break
+                number += 1
+                pending.append(pool.submit(send, number, chunk))
+                if len(pending) >= PARTS_IN_FLIGHT:
+                    parts.append(pending.popleft().result())
+                if len(chunk) < part_bytes:
+                    break
+            parts.extend(future.result() for future in pending)
+        before_complete()
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        _abort(client, bucket, key, upload_id)
+        raise
+
+
+def abort_uploads(storage: Storage, bucket: str, prefix: str, keys: Collection[str]) -> int:
+    """Abort every multipart upload of one of ``keys`` (under ``prefix``) not completed yet
+    (their parts go, no object is made; one still sending then fails); returns how many.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: a request failed
+            (after botocore's retries).
+    """
+    client = _client(storage)
+    aborted = 0
+    for page in client.get_paginator("list_multipart_uploads").paginate(
+        Bucket=bucket, Prefix=prefix
+    ):
+        for found in page.get("Uploads", []):
+            if found["Key"] not in keys:
+                continue
+            _abort(client, bucket, found["Key"], found["UploadId"])
+            aborted += 1
+    return aborted
+
+
+def _abort(client: BaseClient, bucket: str, key: str, upload_id: str) -> None:
+    """Abort one multipart upload; one already gone (completed or aborted) is no error."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+            raise
 
 
 def _client(storage: Storage) -> BaseClient:

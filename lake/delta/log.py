@@ -128,12 +128,22 @@ def has_entry(storage: Storage, table_uri: str, version: int) -> bool:
 def entry_identity(storage: Storage, table_uri: str, version: int) -> str | None:
     """What tells the log entry of ``version`` from another written under its name (a table
     deleted and made again at its location): on S3 its ETag (one HEAD), locally its size,
-    modification time and inode (a ``stat``). None when there is no such entry.
+    modification time and inode (a ``stat``). An entry that is gone (log cleanup, a
+    lifecycle rule expiring old ``_delta_log`` objects) leaves the version readable only
+    from its checkpoint: then the checkpoint's identity, marked as one (a second HEAD or
+    ``stat``). None when there is neither (or the checkpoint is in parts).
 
     Raises:
         StorageError: the warehouse could not be read.
     """
-    name = entry_name(version)
+    found = _identity(storage, table_uri, entry_name(version))
+    if found is not None:
+        return found
+    checkpoint = _identity(storage, table_uri, checkpoint_name(version))
+    return None if checkpoint is None else f"checkpoint:{checkpoint}"
+
+
+def _identity(storage: Storage, table_uri: str, name: str) -> str | None:
     local = _local_folder(table_uri)
     if local is not None:
         try:
@@ -169,6 +179,12 @@ def entry_name(version: int) -> str:
     return f"_delta_log/{version:020d}.json"
 
 
+def checkpoint_name(version: int) -> str:
+    """The path of the checkpoint of ``version`` in one file (as deltalake writes it),
+    relative to the table."""
+    return f"_delta_log/{version:020d}.checkpoint.parquet"
+
+
 def _local_folder(table_uri: str) -> str | None:
     if table_uri.startswith("s3://"):
         return None
@@ -177,6 +193,7 @@ def _local_folder(table_uri: str) -> str | None:
 
 __all__ = [
     "CommitCheck",
+    "checkpoint_name",
     "entry_identity",
     "entry_name",
     "has_commit_after",

@@ -93,6 +93,7 @@ def test_a_range_committed_after_the_plan_refuses_the_claim_and_one_read_by_it_d
 def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blocks):
     """Whether another host's process lives cannot be asked: its claim holds for
     CLAIM_EXPIRY_S from its run's start, then it is let go and the run is failed."""
+    import uuid
     from datetime import UTC, datetime, timedelta
 
     from catalog.definitions import RUNS
@@ -103,9 +104,19 @@ def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blo
     away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
     catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
     started = datetime.now(UTC) - timedelta(hours=hours)
+    # Another machine: another host name, machine id and boot (the process record names
+    # this process otherwise, which lives).
+    stats = {
+        **catalog.get_run(away).stats,
+        "host": "elsewhere",
+        "machine_id": uuid.uuid4().hex,
+        "boot_id": str(uuid.uuid4()),
+    }
     catalog.core_transaction(
         lambda c: c.execute(
-            RUNS.update().where(RUNS.c.id == away).values(host="elsewhere", started_at=started)
+            RUNS.update()
+            .where(RUNS.c.id == away)
+            .values(host="elsewhere", started_at=started, stats=stats)
         )
     )
     here = catalog.start_run(kind="ingest_logs", job="b", parameters={})
@@ -120,6 +131,42 @@ def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blo
     catalog.core_transaction(claim)
     run = catalog.get_run(away)
     assert run.status == "failed" and "more than 24 hours" in run.error
+
+
+def test_a_claim_of_a_run_interrupted_by_a_reboot_of_this_machine_is_let_go_at_once(catalog):
+    """A power cut an hour into an ingest: its claim held for 24 hours (another boot was
+    unknown); the run's process is provably gone, its claim is let go and the run failed."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from catalog.definitions import RUNS
+    from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
+
+    here = this_process()
+    if here["pid_namespace"] != INITIAL_PID_NAMESPACE or here["machine_id"] is None:
+        pytest.skip("not a process of the machine itself, or no /etc/machine-id")
+    table = _table(catalog)
+    away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
+    catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
+    stats = {
+        **catalog.get_run(away).stats,
+        "boot_id": str(uuid.uuid4()),
+        "boot_time": here["boot_time"] - 7200,
+    }
+    started = datetime.now(UTC) - timedelta(hours=1)
+    catalog.core_transaction(
+        lambda c: c.execute(
+            RUNS.update().where(RUNS.c.id == away).values(started_at=started, stats=stats)
+        )
+    )
+    here_run = catalog.start_run(kind="ingest_logs", job="b", parameters={})
+    claim = lambda c: add_pending_files(c, table.id, here_run, [_range(0)])  # noqa: E731
+    with pytest.raises(ClaimsOfEndedRuns):
+        catalog.core_transaction(claim)
+    catalog.abandon_claims(table, [away])
+    catalog.core_transaction(claim)
+    run = catalog.get_run(away)
+    assert run.status == "failed" and "the machine restarted" in run.error
 
 
 def test_a_claim_without_rivals_looks_at_the_ledger_once(catalog):

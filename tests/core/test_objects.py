@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from dataclasses import replace
@@ -448,3 +449,58 @@ def test_delete_tree_on_s3_stops_after_a_first_try_and_3_retries_in_one_sentence
         f"'injected by the test'; run the command again."
     )
     assert _raw_keys(backend, folder) == ["t/a.parquet"]
+
+
+def test_a_process_forked_after_s3_requests_tells_an_object_by_the_identity_its_parent_does(
+    backend,
+):
+    """A forked child (a DataLoader worker) of a long-lived process shares its cached
+    snapshots, each kept with its log entry's ETag: the child told the entry by its size
+    and time instead (and listed a missing key to do so), took every cached version for one
+    made again and dropped the caches."""
+    if backend.s3 is None:
+        pytest.skip("an S3 object's identity (locally it is a stat)")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, f"forked-{uuid.uuid4().hex[:8]}")
+    _write(storage, f"{folder}/{entry_name(0)}", b"zero")
+    here = objects.identity(storage, f"{folder}/{entry_name(0)}")
+    assert here is not None
+
+    def child() -> tuple[str | None, str | None]:
+        return (
+            objects.identity(storage, f"{folder}/{entry_name(0)}"),
+            objects.identity(storage, f"{folder}/{entry_name(1)}"),
+        )
+
+    assert in_a_forked_child(child) == (here, None)
+
+
+class _Refused(Exception):
+    pass
+
+
+def test_an_upload_lands_whole_only_when_its_confirmation_returns(backend, tmp_path):
+    """A file of several parts arrives as written; a confirmation that raises (the writer's
+    lease was taken over) leaves no object and no upload to complete, and is what the
+    caller sees."""
+    if backend.s3 is None:
+        pytest.skip("S3's multipart uploads")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, f"uploads-{uuid.uuid4().hex[:8]}")
+    body = os.urandom(s3_keys.PART_BYTES * 2 + 12345)  # three parts, the last short
+    source = tmp_path / "shard.parquet"
+    source.write_bytes(body)
+    confirmed = []
+    objects.upload_confirmed(
+        storage, f"{folder}/a", source, before_complete=lambda: confirmed.append(True)
+    )
+    assert confirmed == [True]
+    assert objects.get(storage, f"{folder}/a") == body
+
+    def refuse() -> None:
+        raise _Refused
+
+    with pytest.raises(_Refused):
+        objects.upload_confirmed(storage, f"{folder}/b", source, before_complete=refuse)
+    assert objects.identity(storage, f"{folder}/b") is None
+    assert objects.abort_uploads(storage, folder, ["a", "b"]) == 0

@@ -5,6 +5,7 @@ got there second is refused, and the folder ends holding exactly the recorded se
 from __future__ import annotations
 
 import json
+import socket
 
 import pyarrow as pa
 import pytest
@@ -255,7 +256,15 @@ def test_a_writer_that_died_uploading_a_set_on_s3_does_not_block_its_prefix(back
     assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
 
 
-def _put_lease(s3_server, prefix: str, *, host: str, expires: str, files: list[str]) -> None:
+def _put_lease(
+    s3_server,
+    prefix: str,
+    *,
+    host: str,
+    expires: str,
+    files: list[str],
+    process: dict | None = None,
+) -> None:
     """A lease as another machine's writer leaves it (``.lake/writer.json``), and the file it
     was uploading."""
     key = prefix.split("/", 3)[3]
@@ -267,6 +276,7 @@ def _put_lease(s3_server, prefix: str, *, host: str, expires: str, files: list[s
         "since": "2026-12-07T09:00:00+00:00",
         "expires": expires,
         "files": files,
+        **(process or {}),
     }
     client.put_object(
         Bucket=s3_server.bucket, Key=f"{key}/.lake/writer.json", Body=json.dumps(lease)
@@ -302,6 +312,126 @@ def test_an_expired_lease_of_a_writer_on_another_host_is_taken_over_and_its_file
     lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
     gone = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
     _put_lease(s3_server, prefix, host="elsewhere", expires=gone, files=["part-00007.parquet"])
+    done = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
+    assert (done.status, done.row_count) == ("materialized", 3)
+    assert sorted(_s3_objects(s3_server, prefix)) == [MANIFEST_PATH, "part-00000.parquet"]
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
+
+
+def _expire_lease(s3_server, prefix: str) -> None:
+    """Ten minutes pass for the prefix's lease: its expiry is moved to the past, as the
+    clocks of the writers that read it would see it (the writer holding it is stopped)."""
+    from datetime import UTC, datetime, timedelta
+
+    key = f"{prefix.split('/', 3)[3]}/.lake/writer.json"
+    client = s3_server.client()
+    lease = json.loads(client.get_object(Bucket=s3_server.bucket, Key=key)["Body"].read())
+    lease["expires"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
+    client.put_object(Bucket=s3_server.bucket, Key=key, Body=json.dumps(lease))
+
+
+@pytest.mark.timeout(300)
+def test_a_shard_upload_that_outlives_its_writers_lease_never_lands_among_another_writers_files(
+    backend, s3_out, lk
+):
+    """The first writer is stopped in the middle of uploading its one shard (a slow upload:
+    pyarrow cannot abort one) until its lease expires; a second writer of the same set (in
+    other shards) takes the prefix over and finishes. The first's upload then completed over
+    the second's first shard: a loader read 5 rows of 3 and the manifest listed a file the
+    prefix no longer held as written. Now a shard lands only when its writer still holds
+    the lease, confirmed just before the upload completes; the first's upload is aborted."""
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    env = child_env(backend, LAKE_FAILPOINT="materialize_upload:stop")
+    with stopped_child(_materialize_argv("first", prefix), env) as resume:
+        _expire_lease(s3_server, prefix)
+        second = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix, shard_rows=1)
+        done = resume()
+    assert done.returncode == 1
+    assert_one_line_error(done.stderr, r"hold on .* expired and another writer took it over")
+    assert _rows_a_loader_reads(s3_server, prefix) == [1, 2, 3]
+    held = _remote_manifest(s3_server, prefix)
+    assert {str(f["path"]): f["sha256"] for f in held.files} == {
+        f.path: f.sha256 for f in second.files
+    }
+    assert _remote_intact(s3_server, prefix, held)
+    assert sorted(_s3_objects(s3_server, prefix)) == sorted(
+        [MANIFEST_PATH, *(str(f["path"]) for f in held.files)]
+    )
+    key = prefix.split("/", 3)[3]
+    pending = s3_server.client().list_multipart_uploads(Bucket=s3_server.bucket, Prefix=key + "/")
+    assert pending.get("Uploads", []) == []
+
+
+@pytest.mark.timeout(300)
+def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires(
+    backend, s3_out, lk
+):
+    """A writer of another container (or machine) with this host name holds the prefix; its
+    pid is no process here. The lease was taken over at once and the writer's files
+    deleted while it uploaded: a host name and a pid prove nothing. Nor does its machine id
+    (its image's: the same on another machine) with another boot that began before ours."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from lake.core.processes import this_process
+
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
+    here = this_process()
+    elsewhere = {
+        **here,
+        "pid": 4242,
+        "boot_id": str(uuid.uuid4()),
+        "boot_time": here["boot_time"] - 86400,
+        "pid_namespace": "pid:[4026532123]",
+    }
+    _put_lease(
+        s3_server,
+        prefix,
+        host=socket.gethostname(),
+        expires=later,
+        files=["part-00007.parquet"],
+        process=elsewhere,
+    )
+    with pytest.raises(OutputFolderNotEmpty, match=r"Another writer \(process 4242 on "):
+        lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
+    assert sorted(_s3_objects(s3_server, prefix)) == [".lake/writer.json", "part-00007.parquet"]
+
+
+@pytest.mark.timeout(300)
+def test_a_lease_of_a_writer_of_this_machine_before_it_restarted_is_taken_over_at_once(
+    backend, s3_out, lk
+):
+    """A power cut while a writer uploaded: its lease, renewed just before, held the prefix
+    for ten minutes after the machine came back (another boot was unknown). Its process
+    is provably gone: its files are cleared and the set is written at once."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
+
+    here = this_process()
+    if here["pid_namespace"] != INITIAL_PID_NAMESPACE or here["machine_id"] is None:
+        pytest.skip("not a process of the machine itself, or no /etc/machine-id")
+    prefix, s3_server = s3_out
+    lk.write_table(TABLE, pa.table({"n": [1, 2, 3]}))
+    later = (datetime.now(UTC) + timedelta(minutes=9)).isoformat(timespec="seconds")
+    before = {
+        **here,
+        "pid": 4242,
+        "boot_id": str(uuid.uuid4()),
+        "boot_time": here["boot_time"] - 86400,
+    }
+    _put_lease(
+        s3_server,
+        prefix,
+        host=socket.gethostname(),
+        expires=later,
+        files=["part-00007.parquet"],
+        process=before,
+    )
     done = lk.materialize("first", sql=f"SELECT n FROM {TABLE}", out=prefix)
     assert (done.status, done.row_count) == ("materialized", 3)
     assert sorted(_s3_objects(s3_server, prefix)) == [MANIFEST_PATH, "part-00000.parquet"]

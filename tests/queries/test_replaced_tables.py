@@ -142,3 +142,66 @@ def test_a_long_lived_process_reads_the_files_of_a_table_made_again_under_other_
         fresh = pool.apply(_answer_of_a_new_process, (QUERY,))
     assert fresh == [{"s": 1500500, "n": 1000}]
     assert lk.sql(QUERY).rows() == fresh
+
+
+def test_a_long_lived_process_looks_again_at_a_version_it_read_without_its_log_entry(
+    lk, backend, tmp_path, looks_again_at_once
+):
+    """The version was read from its checkpoint, its log entry removed (a lifecycle rule
+    that expires old ``_delta_log`` objects): no identity to keep. The snapshot cached so
+    was never looked at again, and the process answered the old rows of a table made again
+    at the location for ever (sum 500500), where a new process refuses it."""
+    from deltalake import DeltaTable
+
+    from lake.core import objects
+
+    uri = _location(backend, tmp_path)
+    options = lk.storage.delta_options()
+    _spark_style(uri, options, list(range(1, 1001)))
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    lk.register_table("ext.t", uri)
+    objects.delete(lk.storage, f"{uri}/_delta_log/{0:020d}.json")
+    assert lk.sql(QUERY).rows() == [{"s": 500500, "n": 1000}]
+    assert lk.sql(QUERY).rows() == [{"s": 500500, "n": 1000}]
+    _made_again(lk, uri, list(range(1, 11)))
+
+    with pytest.raises(TableLogReplaced, match=r"^Version 0 of ext\.t in its Delta log is not"):
+        lk.sql(QUERY)
+
+
+def test_a_version_read_from_its_checkpoint_is_not_read_again_while_its_checkpoint_stays(
+    lk, backend, tmp_path, looks_again_at_once, monkeypatch
+):
+    """Its log entry removed, the version had no identity: every look read the log again
+    and dropped DuckDB's cached files of the whole warehouse (every query locally, once a
+    minute on S3). Its checkpoint tells it now, and a checkpoint written again (the table
+    made again, its entry removed again) is still told from it."""
+    from deltalake import DeltaTable
+
+    import queries.session
+    from lake.core import objects
+
+    forgotten = []
+    forget = queries.session.forget_lake_files
+
+    def counted(storage) -> None:
+        forgotten.append(storage)
+        forget(storage)
+
+    monkeypatch.setattr(queries.session, "forget_lake_files", counted)
+    uri = _location(backend, tmp_path)
+    options = lk.storage.delta_options()
+    _spark_style(uri, options, list(range(1, 1001)))
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    lk.register_table("ext.t", uri)
+    objects.delete(lk.storage, f"{uri}/_delta_log/{0:020d}.json")
+    for _ in range(3):
+        assert lk.sql(QUERY).rows() == [{"s": 500500, "n": 1000}]
+    assert forgotten == []
+    _made_again(lk, uri, list(range(1, 11)))
+    DeltaTable(uri, storage_options=options).create_checkpoint()
+    objects.delete(lk.storage, f"{uri}/_delta_log/{0:020d}.json")
+
+    with pytest.raises(TableLogReplaced, match=r"^Version 0 of ext\.t in its Delta log is not"):
+        lk.sql(QUERY)
+    assert forgotten == [lk.storage]
