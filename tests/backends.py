@@ -165,11 +165,12 @@ def _free_port() -> int:
 class PostgresServer:
     """A PostgreSQL server and the throwaway databases of the tests on it.
 
-    ``CREATE DATABASE`` (a copy of the template, synced to disk) and ``DROP DATABASE`` took
-    0.2-2 s each on a loaded 2-core machine, paid by every s3-postgres test. So a process of
-    its own (``tests/pg_databases.py``, where the docstring says why not a thread) makes the
-    next database ahead while a test runs and drops a test's database after it: each test
-    still gets a database made fresh from the template, and no test waits for the disk."""
+    ``CREATE DATABASE`` (a copy of the template, synced to disk) took 0.2-2 s and ``DROP
+    DATABASE`` (a checkpoint of the whole server) 1-10 s on a loaded 2-core machine, paid by
+    every s3-postgres test. So a process of its own (``tests/pg_databases.py``, where the
+    docstring says why not a thread) makes the next database ahead while a test runs and drops
+    a test's database after it, in the background: each test still gets a database made fresh
+    from the template, and no test waits for the disk."""
 
     host: str
     port: int

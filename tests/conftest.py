@@ -22,7 +22,7 @@ import pytest
 
 from tests.backends import PostgresServer, S3Server, start_postgres, start_s3, unavailable
 
-pytest_plugins = ["tests.ingest.db.fixtures", "tests.ray_cluster"]
+pytest_plugins = ["tests.ingest.db.fixtures", "tests.ray_cluster", "tests.scheduling"]
 
 BACKENDS = ["local-sqlite", "s3-postgres"]
 DATA = Path(__file__).parent / "data"

@@ -57,3 +57,33 @@ def test_a_database_taken_with_a_catalog_holds_a_new_one_and_an_empty_one_nothin
     assert {with_catalog, empty} <= _databases(server)  # the test's own: taken, not dropped
     for name in (with_catalog, empty):
         pg_server.drop_database(name)
+
+
+def test_a_database_is_taken_while_the_drop_of_another_cannot_finish(pg_server):
+    """PostgreSQL 15's ``DROP DATABASE`` waits for a checkpoint of the whole server (1-10 s
+    on a loaded machine), and a ``take`` asked after a ``drop`` waited for it: every
+    s3-postgres test's set-up took the drop of the test before it. Here the drop waits for
+    a lock this test holds (a comment on the database, not yet committed): the take is
+    answered all the same, the lock still held."""
+    if pg_server is None:
+        unavailable("no PostgreSQL server answers and none could be started")
+    server = PostgresServer(pg_server.host, pg_server.port, pg_server.user)
+    held = server.admin()
+    try:
+        dropped = server.create_database()
+        with held.cursor() as cursor:
+            # Bounds the hang of the test failing: the server ends the holder's session.
+            cursor.execute("SET idle_in_transaction_session_timeout = '60s'")
+            held.autocommit = False
+            cursor.execute(f'COMMENT ON DATABASE "{dropped}" IS %s', ("held by a test",))
+        server.drop_database_later(dropped)
+        taken = server.create_database()
+        with held.cursor() as cursor:  # the holder's session and its lock are still there
+            cursor.execute("SELECT 1")
+        assert {dropped, taken} <= _databases(server)
+        held.rollback()
+        server.drop_database_later(taken)
+    finally:
+        held.close()
+        server.close()
+    assert not {dropped, taken} & _databases(server)

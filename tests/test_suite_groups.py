@@ -8,6 +8,7 @@ reads), which is why pytest is pinned below it.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -28,19 +29,32 @@ SAMPLE = textwrap.dedent(
 )
 
 
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:typeguard", "-p", "no:pytest_postgresql")
+"""Left out as pyproject's addopts leaves them out of the suite (1.6 CPU-s of imports a
+process, three processes a run with ``-n 2``), which the sample's folder has not."""
+
+
 def _pytest_on(
-    tmp_path: Path, sample: str, *options: str, timeout: float
+    tmp_path: Path,
+    sample: str,
+    *options: str,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    path: str = "test_sample.py",
 ) -> subprocess.CompletedProcess[str]:
-    """pytest with ``options``, in a process of its own, on ``sample`` as a test module."""
-    (tmp_path / "test_sample.py").write_text(sample)
+    """pytest with ``options``, in a process of its own, on ``sample`` as a test module
+    (``path``, or every test module in ``tmp_path`` when that is ``.``)."""
+    if path != ".":
+        (tmp_path / path).write_text(sample)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options]
-        + [str(tmp_path / "test_sample.py")],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *UNUSED_PLUGINS, *options]
+        + [str(tmp_path / path)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
@@ -107,3 +121,46 @@ def test_the_tests_own_settings_outlive_the_clearing_of_the_users():
         check=True,
     )
     assert seen.stdout.split() == ["77", "None", "None"], seen.stderr
+
+
+def test_loadgroup_hands_out_the_longest_module_first_and_keeps_a_modules_order(tmp_path):
+    """tests/scheduling.py: a module recorded as long runs first, its tests in their order,
+    and a group stays whole. xdist's own order was the collection's: the top-level test
+    modules, collected last, ran at the end of the run."""
+    root = Path(__file__).parent.parent
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.scheduling"]\n')
+    test = "def test_{}():\n    pass\n"
+    (tmp_path / "test_a.py").write_text("".join(test.format(i) for i in range(3)))
+    (tmp_path / "test_b.py").write_text("".join(test.format(i) for i in range(2)))
+    (tmp_path / "test_c.py").write_text(
+        "import pytest\n\npytestmark = pytest.mark.xdist_group('c')\n\n"
+        + "".join(test.format(i) for i in range(2))
+    )
+    durations = tmp_path / "durations.json"
+    durations.write_text('{"test_b.py::test_1": 40, "test_c.py::test_0": 30}')
+    env = {**os.environ, "PYTHONPATH": str(root), "LAKE_TEST_DURATIONS": str(durations)}
+    done = _pytest_on(
+        tmp_path, "", "-n", "1", "--dist", "loadgroup", "-v", timeout=300, env=env, path="."
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = [line.split()[-1] for line in done.stdout.splitlines() if " PASSED " in line]
+    assert ran == [
+        *("test_b.py::test_0", "test_b.py::test_1"),
+        *("test_c.py::test_0@c", "test_c.py::test_1@c"),
+        *("test_a.py::test_0", "test_a.py::test_1", "test_a.py::test_2"),
+    ], done.stdout
+
+
+def test_the_recorded_durations_are_read_from_a_durations_listing():
+    from tests.scheduling import durations_of
+
+    listing = textwrap.dedent(
+        """
+        ============================= slowest durations ==============================
+        28.41s call     tests/x.py::test_a[s3-postgres]
+        0.30s setup    tests/x.py::test_a[s3-postgres]
+        0.40s call     tests/x.py::test_b
+        (4 durations < 0.005s hidden.)
+        """
+    )
+    assert durations_of(listing) == {"tests/x.py::test_a[s3-postgres]": 28.7}
