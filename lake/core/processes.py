@@ -40,6 +40,10 @@ machine held it: it is another machine's, with our id and name); a process in a 
 its boot id its machine's: a container restarted gets another pid namespace, and its runs
 are left running); a record without these fields (written by a lake before them).
 
+A POSIX system without ``/proc`` (macOS, the BSDs) shows none of these: there a record of
+this host name, written on such a system, is gone when no process has its pid, and alive
+otherwise (a pid used again keeps a dead run running, the safe side).
+
 What the rule trusts: a machine id unique to its machine, as ``machine-id(5)`` requires.
 A virtual machine cloned without a new one (``virt-sysprep``, or an image shipped with an
 empty ``/etc/machine-id``, makes one) that kept its host name too, or a container with
@@ -97,10 +101,12 @@ def alive(record: Mapping[str, Any] | None) -> bool | None:
     record = record or {}
     pid, started = record.get("pid"), record.get("started")
     place = _place()
-    if not isinstance(pid, int) or pid <= 0 or not isinstance(started, int):
+    if not isinstance(pid, int) or pid <= 0:
         return None
     if place["boot_id"] is None or place["pid_namespace"] is None:
-        return None  # no /proc here: nothing can be proved
+        return _by_pid_alone(record, pid)
+    if not isinstance(started, int):
+        return None
     if record.get("boot_id") != place["boot_id"]:
         return False if _of_an_earlier_boot_here(record, started) else None
     if any(record.get(key) != value for key, value in place.items()):
@@ -116,6 +122,24 @@ def alive(record: Mapping[str, Any] | None) -> bool | None:
         return True  # there, and its start time cannot be read
     state, now_started = found
     return now_started == started and state != "Z"
+
+
+def _by_pid_alone(record: Mapping[str, Any], pid: int) -> bool | None:
+    """On a POSIX system without ``/proc`` (macOS, the BSDs), which has no containers of its
+    own: a process of this host name written by a system like this one is gone when no
+    process has its pid (a pid used again leaves it alive: the safe side). Left unreaped,
+    a laptop's run killed or cut by a restart stayed ``running`` for ever."""
+    if os.name != "posix" or record.get("boot_id") is not None:
+        return None  # Windows' os.kill(pid, 0) is a CTRL_C_EVENT; a Linux record
+    if record.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # there, another user's
+    return True
 
 
 def _of_an_earlier_boot_here(record: Mapping[str, Any], started: int) -> bool:

@@ -131,3 +131,25 @@ def test_a_record_without_a_start_time_is_unknown_whatever_its_pid():
     assert alive({"pid": gone["pid"]}) is None
     assert alive({"pid": gone["pid"], "pid_namespace": gone["pid_namespace"]}) is None
     assert alive(None) is None
+
+
+def test_without_proc_a_process_of_this_host_is_gone_when_its_pid_is_free(monkeypatch):
+    """macOS and the BSDs have no /proc: their records name a pid and a host alone, and a
+    run whose process was killed there must still be reaped (it stayed running for ever)."""
+    import socket
+
+    from lake.core import processes
+
+    no_proc = {"boot_id": None, "pid_namespace": None, "time_namespace": None}
+    monkeypatch.setattr(processes, "_place", lambda: no_proc)
+    exited = {
+        **_record_of_a_process_that_exited(),
+        **no_proc,
+        "started": None,
+        "host": socket.gethostname(),
+    }
+    assert alive(exited) is False
+    assert alive({**exited, "pid": os.getpid()}) is True
+    assert alive({**exited, "host": "another-host"}) is None
+    # A record a Linux machine wrote names its boot: a pid means nothing here.
+    assert alive({**exited, "boot_id": str(uuid.uuid4())}) is None
