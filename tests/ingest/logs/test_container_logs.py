@@ -372,3 +372,42 @@ def test_a_docker_line_split_across_two_ingests_is_read_again_into_one_record(lk
     assert [{k: v for k, v in r.items() if k not in drop} for r in after] == [
         {k: v for k, v in r.items() if k not in drop} for r in _rows(lk, "docker.once")
     ]
+
+
+def _docker_raw(log: str, stream: str = "stdout", time: str = "2026-12-07T10:00:00Z") -> str:
+    """A record as Docker's encoder writes it: UTF-8 as is, each byte that is no UTF-8 as
+    the escape ``\\ufffd`` (``log`` here is that escaped text already)."""
+    return f'{{"log":"{log}","stream":"{stream}","time":"{time}"}}'
+
+
+def test_a_docker_line_whose_16_kib_cut_splits_a_character_is_one_record(tmp_path):
+    """Docker's copier cuts a long line after 16,384 bytes, inside a character when one
+    spans the cut, and its encoder writes each byte that is no longer UTF-8 as ``\\ufffd``:
+    a piece's log decodes to more than 16 KiB. Before: a line of Greek, Chinese or accented
+    text over 16 KiB was two records when the cut fell inside a character (the first with
+    no _error), one when it did not."""
+    path = tmp_path / "0123abcd-json.log"
+    lines = [
+        # 'a' and 8,192 'é' (2 bytes each) and a line feed: the cut after byte 16,384 falls
+        # inside the last 'é'; each half of it is one \ufffd
+        _docker_raw("a" + "é" * 8_191 + "\\ufffd", time="2026-12-07T10:00:01Z"),
+        _docker_raw("\\ufffd\\n", time="2026-12-07T10:00:01Z"),
+        # three pieces, a 3-byte character cut at each cut
+        _docker_raw("中" * 5_461 + "\\ufffd", time="2026-12-07T10:00:02Z"),
+        _docker_raw(
+            "\\ufffd\\ufffd" + "中" * 5_460 + "\\ufffd\\ufffd", time="2026-12-07T10:00:02Z"
+        ),
+        _docker_raw("\\ufffd" + "end\\n", time="2026-12-07T10:00:02Z"),
+        # the character U+FFFD the container wrote is UTF-8 (written as is, 3 bytes): a log
+        # of 16,386 bytes, no piece, and the next record is its own
+        _docker_raw("a" * 16_383 + "\ufffd", time="2026-12-07T10:00:03Z"),
+        _docker_raw("next\\n", time="2026-12-07T10:00:04Z"),
+    ]
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    rows = _staged_rows(stage_logs([str(path)], staging_dir=tmp_path / "stage"))
+    assert [(r["_line"], r["log"], r["_error"]) for r in rows] == [
+        (1, "a" + "é" * 8_191 + "\ufffd\ufffd\n", None),
+        (3, "中" * 5_461 + "\ufffd" * 3 + "中" * 5_460 + "\ufffd" * 3 + "end\n", None),
+        (6, "a" * 16_383 + "\ufffd", None),
+        (7, "next\n", None),
+    ]
