@@ -47,7 +47,7 @@ also written to the record's ``_error`` (when the record has no other error):
 ``no_value``            the time field is absent, null or empty
 ``unreadable``          the value matches none of the formats
 ``ambiguous``           default formats read it as different dates and no value of
-                        the file rules out all but one (``07/12/26``)
+                        the file read so far rules out all but one (``07/12/26``)
 ``number_not_epoch``    a numeric string and no ``epoch*`` format was given
 ``before_earliest``     the instant is before ``--earliest``
 ``after_latest``        the instant is after ``--latest``
@@ -877,8 +877,9 @@ def _ambiguous(
             "every time of the file written so: not used (give the layout with --time-format)"
         )
     return (
-        f"event time '{shown(value)}' reads as {each}, and no time of the file rules out all "
-        "but one: not used (give the layout with --time-format)"
+        f"event time '{shown(value)}' reads as {each}, and no time of the file read so far "
+        "rules out all but one: not used (a time read later that does settles only the times "
+        "after it: give the layout with --time-format)"
     )
 
 

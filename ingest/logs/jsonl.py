@@ -565,8 +565,9 @@ PIECE_NOTE = (
 
 def docker_piece(line: str) -> bool:
     """Whether ``line`` is a piece of a longer line Docker's json-file driver split: its
-    own record layout, a ``log`` of exactly :data:`DOCKER_PIECE_BYTES` without a line feed
-    at its end. (A container's last output without a line feed is shorter: no piece.)"""
+    own record layout, a ``log`` of exactly :data:`DOCKER_PIECE_BYTES` as the container
+    wrote them (:func:`_written_bytes`) without a line feed at its end. (A container's last
+    output without a line feed is shorter: no piece.)"""
     return bool(_pieces(array([line], pa.string()))[0].as_py())
 
 
@@ -584,9 +585,21 @@ def _pieces(lines: pa.StringArray) -> pa.BooleanArray:
         if not re.search(_DOCKER_LINE, line) or re.search(_DOCKER_ENDED, line):
             continue
         m = _LOG_BODY.match(line)
-        body = json.loads('"' + m.group(1) + '"') if m else ""
-        found[i] = len(body.encode("utf-8", "surrogatepass")) == DOCKER_PIECE_BYTES
+        found[i] = m is not None and _written_bytes(m.group(1)) == DOCKER_PIECE_BYTES
     return array(found, pa.bool_())
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+
+
+def _written_bytes(escaped: str) -> int:
+    """How many bytes the container wrote for a ``log`` that Docker's encoder wrote as
+    ``escaped`` (JSON text). The copier cuts after 16 KiB of bytes, inside a character when
+    one spans the cut, and the encoder writes each byte that is no UTF-8 as the escape
+    ``\\ufffd`` (3 bytes decoded); a U+FFFD the container wrote is UTF-8, written as is."""
+    body = json.loads('"' + escaped + '"')
+    invalid = sum(1 for e in _ESCAPE.findall(escaped) if e.lower() == "ufffd")
+    return len(body.encode("utf-8", "surrogatepass")) - 2 * invalid
 
 
 @dataclass

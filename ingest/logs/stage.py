@@ -130,6 +130,7 @@ from ingest.logs.textlogs import (
     TextFormat,
     choose_preset,
     looks_like_json,
+    mend_split_characters,
     parse_text,
     part_notes,
     text_format,
@@ -1306,6 +1307,8 @@ class _Stage:
                 raw_bytes=_listed(raw, len(lines)),
                 text=self.file_text,
             )
+        if codec == "utf-8" and self.file_text.partials is not None and len(raw) > 1:
+            lines = mend_split_characters(lines, raw, self.file_text)
         for i, data in raw.items():
             bad_lines[numbers[i]] = data
         return self._text_records(

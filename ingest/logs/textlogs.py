@@ -893,6 +893,68 @@ _REREADS = {
 }
 
 
+def mend_split_characters(
+    lines: pa.StringArray, raw: dict[int, bytes], fmt: TextFormat
+) -> pa.StringArray:
+    """UTF-8 lines of a chunk with the characters a writer cut between a partial line and
+    the line going on from it made whole again (the bytes that end such a character moved
+    to the partial line's end), those lines taken out of ``raw`` (their original bytes, by
+    index: lines that are no UTF-8); nothing changes unless that leaves every line it
+    touches UTF-8.
+
+    A runtime cuts a long line after 16 KiB of bytes (CRI), inside a character when one
+    spans the cut: each piece alone is no UTF-8, the line they make is. ``_raw`` shows such
+    a character at the end of the partial line, whole."""
+    split = fmt.partials
+    if split is None or len(raw) < 2:
+        return lines
+    rx = re.compile(fmt.pattern or "")
+    data = dict(raw)
+    touched: set[int] = set()
+    for i in sorted(raw):
+        if i + 1 not in data:
+            continue
+        head, tail = data[i], data[i + 1]
+        above, below = lines[i].as_py() or "", lines[i + 1].as_py() or ""
+        if not re.search(split.above, above) or not re.search(split.below, below):
+            continue
+        found = rx.search(below)
+        need = _missing_continuation(head)
+        if not need or found is None or found.start(split.piece) < 0:
+            continue
+        start = found.start(split.piece)
+        prefix = below[:start].encode("utf-8", "surrogateescape")
+        moved = tail[start : start + need]
+        if tail[:start] != prefix or len(moved) != need or any(b & 0xC0 != 0x80 for b in moved):
+            continue
+        data[i], data[i + 1] = head + moved, prefix + tail[start + need :]
+        touched.update((i, i + 1))
+    if not touched:
+        return lines
+    texts = lines.to_pylist()
+    try:
+        for i in touched:
+            texts[i] = data[i].decode("utf-8")
+    except UnicodeDecodeError:
+        return lines  # another byte that is no UTF-8: every line kept as it was, and said
+    for i in touched:
+        del raw[i]
+    return array(texts, pa.string())
+
+
+def _missing_continuation(data: bytes) -> int:
+    """How many bytes the UTF-8 character ``data`` ends inside lacks (0: it ends whole)."""
+    for k in range(1, min(4, len(data)) + 1):
+        byte = data[-k]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: the lead is further back
+        if byte < 0xC0:
+            return 0
+        length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+        return length - k if length > k else 0
+    return 0
+
+
 def _join_partials(
     records: pa.StringArray,
     columns: dict[str, pa.Array],

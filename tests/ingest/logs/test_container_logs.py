@@ -372,3 +372,91 @@ def test_a_docker_line_split_across_two_ingests_is_read_again_into_one_record(lk
     assert [{k: v for k, v in r.items() if k not in drop} for r in after] == [
         {k: v for k, v in r.items() if k not in drop} for r in _rows(lk, "docker.once")
     ]
+
+
+def _docker_raw(log: str, stream: str = "stdout", time: str = "2026-12-07T10:00:00Z") -> str:
+    """A record as Docker's encoder writes it: UTF-8 as is, each byte that is no UTF-8 as
+    the escape ``\\ufffd`` (``log`` here is that escaped text already)."""
+    return f'{{"log":"{log}","stream":"{stream}","time":"{time}"}}'
+
+
+def test_a_docker_line_whose_16_kib_cut_splits_a_character_is_one_record(tmp_path):
+    """Docker's copier cuts a long line after 16,384 bytes, inside a character when one
+    spans the cut, and its encoder writes each byte that is no longer UTF-8 as ``\\ufffd``:
+    a piece's log decodes to more than 16 KiB. Before: a line of Greek, Chinese or accented
+    text over 16 KiB was two records when the cut fell inside a character (the first with
+    no _error), one when it did not."""
+    path = tmp_path / "0123abcd-json.log"
+    lines = [
+        # 'a' and 8,192 'é' (2 bytes each) and a line feed: the cut after byte 16,384 falls
+        # inside the last 'é'; each half of it is one \ufffd
+        _docker_raw("a" + "é" * 8_191 + "\\ufffd", time="2026-12-07T10:00:01Z"),
+        _docker_raw("\\ufffd\\n", time="2026-12-07T10:00:01Z"),
+        # three pieces, a 3-byte character cut at each cut
+        _docker_raw("中" * 5_461 + "\\ufffd", time="2026-12-07T10:00:02Z"),
+        _docker_raw(
+            "\\ufffd\\ufffd" + "中" * 5_460 + "\\ufffd\\ufffd", time="2026-12-07T10:00:02Z"
+        ),
+        _docker_raw("\\ufffd" + "end\\n", time="2026-12-07T10:00:02Z"),
+        # the character U+FFFD the container wrote is UTF-8 (written as is, 3 bytes): a log
+        # of 16,386 bytes, no piece, and the next record is its own
+        _docker_raw("a" * 16_383 + "\ufffd", time="2026-12-07T10:00:03Z"),
+        _docker_raw("next\\n", time="2026-12-07T10:00:04Z"),
+    ]
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    rows = _staged_rows(stage_logs([str(path)], staging_dir=tmp_path / "stage"))
+    assert [(r["_line"], r["log"], r["_error"]) for r in rows] == [
+        (1, "a" + "é" * 8_191 + "\ufffd\ufffd\n", None),
+        (3, "中" * 5_461 + "\ufffd" * 3 + "中" * 5_460 + "\ufffd" * 3 + "end\n", None),
+        (6, "a" * 16_383 + "\ufffd", None),
+        (7, "next\n", None),
+    ]
+
+
+def test_a_cri_line_whose_16_kib_cut_splits_a_character_is_one_valid_record(tmp_path):
+    """The runtime cuts a long line after 16,384 bytes, inside a character when one spans
+    the cut, and writes the bytes as they are: each piece alone is no UTF-8, the pieces
+    joined are. Before: the record's message held the character as two escapes ('\\xc3',
+    '\\xa9') and its _error said 'invalid UTF-8 in line 1' for a line that has none."""
+    text = ("a" + "é" * 8_192 + "b" + "中" * 5_462 + "!").encode()  # both cuts inside one
+    cuts = [0, 16_384, 32_768, len(text)]
+    pieces = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    lines = [
+        b"2026-12-07T10:00:01.5Z stdout P " + pieces[0],
+        b"2026-12-07T10:00:01.6Z stdout P " + pieces[1],
+        b"2026-12-07T10:00:01.7Z stdout F " + pieces[2],
+        b"2026-12-07T10:00:02Z stdout F caf\xe9",  # Latin-1: still invalid, still said
+        b"2026-12-07T10:00:03Z stdout F next",
+    ]
+    path = tmp_path / "pod.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rows = _staged_rows(stage_logs([str(path)], staging_dir=tmp_path / "stage"))
+    assert rows[0]["_line"] == 1
+    assert rows[0]["message"] == text.decode()
+    assert (rows[0]["_error"], rows[0]["_raw_bytes"]) == (None, None)
+    assert [(r["_line"], r["message"], r["_error"]) for r in rows[1:]] == [
+        (
+            4,
+            "caf\\xe9",
+            "invalid UTF-8 in line 4; the original bytes are in _raw_bytes",
+        ),
+        (5, "next", None),
+    ]
+
+
+def test_a_cut_character_is_not_mended_when_its_lines_hold_other_invalid_bytes(tmp_path):
+    """A piece with a byte that is no UTF-8 besides the cut character: the lines stay as
+    they were written, the record says it is invalid, and no character is shown twice."""
+    text = ("a" + "é" * 8_192).encode()
+    lines = [
+        b"2026-12-07T10:00:01.5Z stdout P " + text[:16_384],
+        b"2026-12-07T10:00:01.6Z stdout F " + text[16_384:] + b" caf\xe9",
+    ]
+    path = tmp_path / "pod.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    (row,) = _staged_rows(stage_logs([str(path)], staging_dir=tmp_path / "stage"))
+    assert row["message"] == text[:16_384].decode("utf-8", "backslashreplace") + (
+        text[16_384:] + b" caf\xe9"
+    ).decode("utf-8", "backslashreplace")
+    assert row["_error"] == "invalid UTF-8 in line 1; the original bytes are in _raw_bytes"
+    assert row["_raw_bytes"] == b"\n".join(lines)

@@ -67,7 +67,8 @@ def test_a_text_default_layouts_read_as_different_dates_is_not_used_and_says_so(
     assert found.errors[1] == (
         "event time '03/12/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2003-12-26, "
         "'%d/%m/%y %H:%M:%S' 2026-12-03, '%m/%d/%y %H:%M:%S' 2026-03-12, and no time of the "
-        "file rules out all but one: not used (give the layout with --time-format)"
+        "file read so far rules out all but one: not used (a time read later that does "
+        "settles only the times after it: give the layout with --time-format)"
     )
     assert found.errors[0].startswith(
         "event time '081109 203615' reads as '%y%m%d %H%M%S' 2008-11-09, '%d%m%y %H%M%S' "

@@ -107,8 +107,9 @@ def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp
     assert {r["_event_time"] for r in rows} == {None}
     assert rows[0]["_error"] == (
         "event time '20/11/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2020-11-26, "
-        "'%d/%m/%y %H:%M:%S' 2026-11-20, and no time of the file rules out all but one: not "
-        "used (give the layout with --time-format)"
+        "'%d/%m/%y %H:%M:%S' 2026-11-20, and no time of the file read so far rules out all "
+        "but one: not used (a time read later that does settles only the times after it: give "
+        "the layout with --time-format)"
     )
     lk.ingest_logs(
         "app.told", eu, pattern=APP, latest="2026-12-31", time_format="%d/%m/%y %H:%M:%S"
@@ -127,6 +128,36 @@ def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp
     }
     lk.ingest_logs("spark.pattern", str(spark), pattern=APP)
     assert {r["_event_time"] for r in _rows(lk, "spark.pattern")} == {None}
+
+
+def test_times_read_before_a_later_one_settles_the_layout_say_so(lk, tmp_path, monkeypatch):
+    """A file read in several chunks whose first only has times of several readings: those
+    stay null, and a time of a later chunk that settles the layout (27/11/26 cannot be
+    yy/MM/dd: 2027 is after --latest) reads the same text after it. Before: each early
+    row's _error said no time of the file rules out all but one, which a later one did."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    times = ["20/11/26 10:00:00"] * 2_000 + ["27/11/26 10:00:00", "20/11/26 10:00:00"]
+    report = lk.ingest_logs(
+        "app.late", _lines(tmp_path / "eu.log", times), pattern=APP, latest="2026-12-31"
+    )
+    rows = _rows(lk, "app.late")
+    early = [r for r in rows if r["_event_time"] is None]
+    assert 0 < len(early) < 2_000 and early[-1]["_line"] < 2_000
+    assert report.files[0].time_reasons == {"ambiguous": len(early)}
+    assert early[0]["_error"] == (
+        "event time '20/11/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2020-11-26, "
+        "'%d/%m/%y %H:%M:%S' 2026-11-20, and no time of the file read so far rules out all "
+        "but one: not used (a time read later that does settles only the times after it: give "
+        "the layout with --time-format)"
+    )
+    assert [r["_event_time"] for r in rows[-2:]] == [
+        dt.datetime(2026, 11, 27, 10, tzinfo=UTC),
+        dt.datetime(2026, 11, 20, 10, tzinfo=UTC),
+    ]
 
 
 def test_a_go_services_log_is_read_by_its_offsets(lk, tmp_path):
