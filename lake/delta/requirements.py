@@ -85,9 +85,10 @@ class WriterRequirements:
                 "generate: write to it with an engine that supports identity columns (Spark)."
             )
 
-    def refuse_removal(self, table: str, doing: str) -> None:
+    def refuse_removal(self, table: str, doing: str, instead: str = "append to it instead") -> None:
         """Refuse a write that changes or removes rows of ``table`` (``doing``: what the
-        write is, e.g. ``an overwrite``) when the table is append-only.
+        write is, e.g. ``an overwrite``; ``instead``: what the user can do) when the table
+        is append-only.
 
         Raises:
             UnsupportedTableFeature: the table is append-only.
@@ -95,7 +96,7 @@ class WriterRequirements:
         if self.append_only:
             raise UnsupportedTableFeature(
                 f"The Delta table at {table} is append-only ({APPEND_ONLY} = true), so "
-                f"{doing}, which removes rows, is refused: append to it instead, or set "
+                f"{doing}, which removes rows, is refused: {instead}, or set "
                 f"{APPEND_ONLY} to false with the engine that owns it."
             )
 

@@ -1376,7 +1376,15 @@ class DeltaStore:
         """
         dt = self.open()
         asked = self._requirements(dt)
-        asked.refuse_removal(self.uri, "a replacement of rows")
+        # Only a log ingest replaces rows: a file read again whole because its last ingest
+        # ended inside a record (a torn line, a partial container line, a trace going on),
+        # or --reparse. "Append instead" is what the user was doing.
+        asked.refuse_removal(
+            self.uri,
+            "reading a log file again whole (its last ingest ended inside a record, or "
+            "--reparse), which replaces that file's rows,",
+            "ingest such files into it only once they are complete",
+        )
         asked.refuse_added_rows(self.uri)
 
         def commit(retries: int) -> None:

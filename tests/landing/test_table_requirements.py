@@ -210,3 +210,36 @@ def test_extracts_and_log_ingests_breaking_a_check_constraint_are_refused(lk, tm
     with pytest.raises(ConstraintViolation, match="n_positive"):
         lk.ingest_logs("web.events", [str(logs)])
     assert DeltaTable(uri, storage_options=options).to_pyarrow_table()["n"].to_pylist() == [1]
+
+
+def test_a_grown_log_file_an_append_only_table_cannot_take_is_refused_with_advice_it_can_follow(
+    lk, tmp_path
+):
+    """A file whose last ingest ended inside a record (here a torn last line) is read again
+    whole, its rows replaced: a removal an append-only table refuses. The refusal told the
+    user to "append to it instead", which is what they were doing."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.jsonl"
+    app.write_text('{"ts": "2026-11-01T10:00:00Z", "n": 1}\n{"ts": "2026-11-01T10:00:01Z", "n"')
+    lk.ingest_logs("web.events", [str(logs)])
+    uri, options = _table(lk, "web.events")
+    DeltaTable(uri, storage_options=options).alter.set_table_properties(
+        {"delta.appendOnly": "true"}
+    )
+
+    def table_now() -> tuple[int, list[str]]:
+        dt = DeltaTable(uri, storage_options=options)
+        return dt.version(), sorted(dt.to_pyarrow_table()["_raw"].to_pylist())
+
+    before = table_now()
+    assert len(before[1]) == 2  # the torn last line is a record of its own
+    with app.open("a") as f:
+        f.write(': 2}\n{"ts": "2026-11-01T10:00:02Z", "n": 3}\n')
+    with pytest.raises(UnsupportedTableFeature) as refused:
+        lk.ingest_logs("web.events", [str(logs)])
+    message = str(refused.value)
+    assert "append-only" in message and "reading a log file again whole" in message
+    assert "append to it instead" not in message
+    assert message.count(". ") == 0 and message.endswith("."), message  # one sentence
+    assert table_now() == before  # nothing committed, readable as it was
