@@ -111,12 +111,8 @@ def alive(record: Mapping[str, Any] | None) -> bool | None:
         return False if _of_an_earlier_boot_here(record, started) else None
     if any(record.get(key) != value for key, value in place.items()):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _pid_taken(pid):
         return False
-    except PermissionError:
-        pass  # there, another user's
     found = _stat(pid)
     if found is None:
         return True  # there, and its start time cannot be read
@@ -133,6 +129,11 @@ def _by_pid_alone(record: Mapping[str, Any], pid: int) -> bool | None:
         return None  # Windows' os.kill(pid, 0) is a CTRL_C_EVENT; a Linux record
     if record.get("host") != socket.gethostname():
         return None
+    return _pid_taken(pid)
+
+
+def _pid_taken(pid: int) -> bool:
+    """Whether some process of this pid namespace has ``pid`` (another user's too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
