@@ -10,14 +10,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ingest.logs.jsonl import PIECE_NOTE
 from ingest.logs.stage import stage_logs
 from ingest.logs.textlogs import PRESETS, choose_preset
-from lake.core.names import TableName
+from tests.ingest.logs.landed import landed_rows
 
 UTC = dt.UTC
 A = "a" * 16_384
@@ -45,12 +44,6 @@ def _cri_file(folder: Path, *, ending: bytes = b"\n", bom: bool = False) -> Path
     path = folder / "pod.log"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ending.join(CRI_LINES))
     return path
-
-
-def _rows(lk, table: str) -> list[dict]:
-    info = lk.catalog.get_table(TableName.parse(table))
-    found = pa.table(lk.delta(info).open().to_pyarrow_table()).to_pylist()
-    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
 
 
 def _staged_rows(staged) -> list[dict]:
@@ -96,7 +89,7 @@ def test_a_cri_log_is_one_record_per_line_its_partial_lines_joined_nanoseconds_k
     assert outcome.parser == "cri"
     assert (outcome.records_read, outcome.records_failed) == (7, 2)
     assert outcome.records_with_time == 6
-    rows = _rows(lk, "k8s.pods")
+    rows = landed_rows(lk, "k8s.pods")
     assert [tuple(r[c] for c in COLUMNS) for r in rows] == EXPECTED
     assert [r["_event_time"] for r in rows] == [e[1] for e in EXPECTED]
     # _raw keeps the lines as written, a joined record's lines joined by "\n"
@@ -195,7 +188,7 @@ def test_a_partial_line_ended_after_an_ingest_is_read_again_into_one_record(lk, 
     first = "2026-12-07T10:00:00Z stdout F one\n2026-12-07T10:00:01Z stdout P " + A + "\n"
     path.write_text(first)
     lk.ingest_logs("k8s.grow", str(path))
-    before = _rows(lk, "k8s.grow")
+    before = landed_rows(lk, "k8s.grow")
     assert [(r["_line"], r["tag"], r["_error"]) for r in before] == [
         (1, "F", None),
         (2, "P", PARTIAL_NOTE),
@@ -204,7 +197,7 @@ def test_a_partial_line_ended_after_an_ingest_is_read_again_into_one_record(lk, 
         f.write("2026-12-07T10:00:01.1Z stdout F end\n2026-12-07T10:00:02Z stdout F two\n")
     report = lk.ingest_logs("k8s.grow", str(path))
     assert report.files[0].parser == "cri"
-    after = _rows(lk, "k8s.grow")
+    after = landed_rows(lk, "k8s.grow")
     assert [(r["_line"], r["tag"], r["message"], r["_error"]) for r in after] == [
         (1, "F", "one", None),
         (2, "F", A + "end", None),
@@ -213,7 +206,7 @@ def test_a_partial_line_ended_after_an_ingest_is_read_again_into_one_record(lk, 
     lk.ingest_logs("k8s.once", str(path))
     drop = ("_ingested_at", "_source")
     assert [{k: v for k, v in r.items() if k not in drop} for r in after] == [
-        {k: v for k, v in r.items() if k not in drop} for r in _rows(lk, "k8s.once")
+        {k: v for k, v in r.items() if k not in drop} for r in landed_rows(lk, "k8s.once")
     ]
 
 
@@ -280,7 +273,7 @@ def test_a_docker_json_file_line_split_at_16_kib_is_one_record(lk, cli, tmp_path
     (outcome,) = report.files
     assert (outcome.parser, outcome.records_read, outcome.records_failed) == (None, 7, 1)
     assert report.time_field == "time"
-    rows = _rows(lk, "docker.app")
+    rows = landed_rows(lk, "docker.app")
     assert [(r["_line"], r["log"], r["stream"], r["time"], r["_error"]) for r in rows] == (
         DOCKER_EXPECTED
     )
@@ -357,11 +350,11 @@ def test_a_docker_line_split_across_two_ingests_is_read_again_into_one_record(lk
     path = tmp_path / "grow-json.log"
     path.write_text(_docker("one\n") + "\n" + _docker(A, time="2026-12-07T10:00:01Z") + "\n")
     lk.ingest_logs("docker.grow", str(path))
-    assert [r["_error"] for r in _rows(lk, "docker.grow")] == [None, PIECE_NOTE]
+    assert [r["_error"] for r in landed_rows(lk, "docker.grow")] == [None, PIECE_NOTE]
     with path.open("a") as f:
         f.write(_docker("end\n", time="2026-12-07T10:00:02Z") + "\n" + _docker("two\n") + "\n")
     lk.ingest_logs("docker.grow", str(path))
-    after = _rows(lk, "docker.grow")
+    after = landed_rows(lk, "docker.grow")
     assert [(r["_line"], r["log"], r["_error"]) for r in after] == [
         (1, "one\n", None),
         (2, A + "end\n", None),
@@ -370,7 +363,7 @@ def test_a_docker_line_split_across_two_ingests_is_read_again_into_one_record(lk
     lk.ingest_logs("docker.once", str(path))
     drop = ("_ingested_at", "_source")
     assert [{k: v for k, v in r.items() if k not in drop} for r in after] == [
-        {k: v for k, v in r.items() if k not in drop} for r in _rows(lk, "docker.once")
+        {k: v for k, v in r.items() if k not in drop} for r in landed_rows(lk, "docker.once")
     ]
 
 

@@ -8,19 +8,11 @@ import json
 import os
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from lake.core.names import TableName
+from tests.ingest.logs.landed import landed_rows
 
 UTC = dt.UTC
-
-
-def _rows(lk, table: str) -> list[dict]:
-    info = lk.catalog.get_table(TableName.parse(table))
-    snapshot = lk.delta(info).snapshot()
-    found = pa.table(lk.delta(info).open(snapshot.version).to_pyarrow_table()).to_pylist()
-    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
 
 
 def _jsonl(path: Path, records: list[dict]) -> str:
@@ -40,7 +32,7 @@ def test_a_time_without_zone_after_one_with_a_zone_name_is_utc_not_that_zone(lk,
         ],
     )
     lk.ingest_logs("app.zones", path)
-    rows = _rows(lk, "app.zones")
+    rows = landed_rows(lk, "app.zones")
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2026, 12, 5, 9, 0, tzinfo=UTC),
         dt.datetime(2026, 12, 5, 10, 0, tzinfo=UTC),
@@ -58,7 +50,7 @@ def test_utc_plus_an_hour_is_read_by_no_one_sign_and_says_so(lk, tmp_path):
         [{"ts": "2026-12-05 10:00:00 UTC+1"}, {"ts": "2026-12-05 10:00:00 Etc/GMT+1"}],
     )
     lk.ingest_logs("app.signs", path)
-    rows = _rows(lk, "app.signs")
+    rows = landed_rows(lk, "app.signs")
     assert rows[0]["_event_time"] is None
     assert rows[0]["_error"].startswith(
         "event time '2026-12-05 10:00:00 UTC+1' gives its zone as 'UTC+1', whose sign is read "
@@ -83,14 +75,14 @@ def test_european_and_us_app_logs_are_read_by_the_layout_the_file_leaves(lk, tmp
     US 11/05/26 as 2011-05-26."""
     eu = _lines(tmp_path / "eu.log", [f"{d}/11/26 10:00:00" for d in range(20, 31)])
     lk.ingest_logs("app.eu", eu, pattern=APP, latest="2026-12-31")
-    rows = _rows(lk, "app.eu")
+    rows = landed_rows(lk, "app.eu")
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2026, 11, d, 10, tzinfo=UTC) for d in range(20, 31)
     ]
     assert {r["_error"] for r in rows} == {None}
     us = _lines(tmp_path / "us.log", [f"11/{d:02}/26 10:00:00" for d in range(5, 15)])
     lk.ingest_logs("app.us", us, pattern=APP, latest="2026-12-31")
-    rows = _rows(lk, "app.us")
+    rows = landed_rows(lk, "app.us")
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2026, 11, d, 10, tzinfo=UTC) for d in range(5, 15)
     ]
@@ -103,7 +95,7 @@ def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp
     eu = _lines(tmp_path / "eu.log", [f"{d}/11/26 10:00:00" for d in range(20, 25)])
     report = lk.ingest_logs("app.week", eu, pattern=APP, latest="2026-12-31")
     assert report.files[0].time_reasons == {"ambiguous": 5}
-    rows = _rows(lk, "app.week")
+    rows = landed_rows(lk, "app.week")
     assert {r["_event_time"] for r in rows} == {None}
     assert rows[0]["_error"] == (
         "event time '20/11/26 10:00:00' reads as '%y/%m/%d %H:%M:%S' 2020-11-26, "
@@ -114,7 +106,7 @@ def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp
     lk.ingest_logs(
         "app.told", eu, pattern=APP, latest="2026-12-31", time_format="%d/%m/%y %H:%M:%S"
     )
-    assert [r["_event_time"].day for r in _rows(lk, "app.told")] == [20, 21, 22, 23, 24]
+    assert [r["_event_time"].day for r in landed_rows(lk, "app.told")] == [20, 21, 22, 23, 24]
     # Spark's own log, through its preset (it documents yy/MM/dd) and through a pattern.
     spark = tmp_path / "spark.log"
     spark.write_text(
@@ -122,12 +114,12 @@ def test_a_file_whose_times_fit_several_layouts_gets_none_and_says_which(lk, tmp
         "17/06/09 20:10:41 INFO spark.SecurityManager: Changing view acls to: yarn\n"
     )
     lk.ingest_logs("spark.preset", str(spark), preset="spark")
-    assert {r["_event_time"] for r in _rows(lk, "spark.preset")} == {
+    assert {r["_event_time"] for r in landed_rows(lk, "spark.preset")} == {
         dt.datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC),
         dt.datetime(2017, 6, 9, 20, 10, 41, tzinfo=UTC),
     }
     lk.ingest_logs("spark.pattern", str(spark), pattern=APP)
-    assert {r["_event_time"] for r in _rows(lk, "spark.pattern")} == {None}
+    assert {r["_event_time"] for r in landed_rows(lk, "spark.pattern")} == {None}
 
 
 def test_times_read_before_a_later_one_settles_the_layout_say_so(lk, tmp_path, monkeypatch):
@@ -144,7 +136,7 @@ def test_times_read_before_a_later_one_settles_the_layout_say_so(lk, tmp_path, m
     report = lk.ingest_logs(
         "app.late", _lines(tmp_path / "eu.log", times), pattern=APP, latest="2026-12-31"
     )
-    rows = _rows(lk, "app.late")
+    rows = landed_rows(lk, "app.late")
     early = [r for r in rows if r["_event_time"] is None]
     assert 0 < len(early) < 2_000 and early[-1]["_line"] < 2_000
     assert report.files[0].time_reasons == {"ambiguous": len(early)}
@@ -173,7 +165,7 @@ def test_a_go_services_log_is_read_by_its_offsets(lk, tmp_path):
     )
     report = lk.ingest_logs("go.svc", path)
     assert report.event_times_json()["reasons"] == {"unreadable": 1}
-    rows = _rows(lk, "go.svc")
+    rows = landed_rows(lk, "go.svc")
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2026, 11, 7, 9, 0, 0, 123000, tzinfo=UTC),
         dt.datetime(2026, 11, 7, 9, 30, tzinfo=UTC),
@@ -196,7 +188,7 @@ def test_a_syslog_file_across_new_year_east_of_utc_gets_each_line_its_year(lk, t
     written = dt.datetime(2026, 12, 31, 23, 30, 6, tzinfo=UTC)
     os.utime(path, (written.timestamp(), written.timestamp()))
     lk.ingest_logs("sys.newyear", str(path), preset="syslog", latest="2027-01-31")
-    assert [r["_event_time"] for r in _rows(lk, "sys.newyear")] == [
+    assert [r["_event_time"] for r in landed_rows(lk, "sys.newyear")] == [
         dt.datetime(2026, 12, 30, 12, tzinfo=UTC),
         dt.datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC),
         dt.datetime(2027, 1, 1, 0, 30, 5, tzinfo=UTC),
@@ -222,6 +214,6 @@ def test_on_s3_a_year_less_time_takes_its_year_from_the_objects_upload(lk, backe
     lk.ingest_logs(
         "sys.auth", f"s3://{backend.s3.bucket}/logs/auth.log", preset="syslog", latest="2262-01-01"
     )
-    rows = _rows(lk, "sys.auth")
+    rows = landed_rows(lk, "sys.auth")
     assert rows[0]["_event_time"].date() == now.date()  # written just before the upload
     assert rows[1]["_event_time"].date() == later.date().replace(year=later.year - 1)

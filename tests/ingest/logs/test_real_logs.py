@@ -11,14 +11,13 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from ingest.exceptions import LogFormatError
 from ingest.logs.stage import stage_logs
 from ingest.logs.textlogs import PRESETS
-from lake.core.names import TableName
 from tests.conftest import DATA
+from tests.ingest.logs.landed import landed_rows
 
 REAL = DATA / "real-logs"
 UTC = dt.UTC
@@ -43,13 +42,6 @@ def _staged_rows(staged) -> list[dict]:
             r["_event_date"] = dt.date.fromisoformat(d) if d else None
             out.append(r)
     return sorted(out, key=lambda r: r["_line"])
-
-
-def _rows(lk, table: str) -> list[dict]:
-    info = lk.catalog.get_table(TableName.parse(table))
-    snapshot = lk.delta(info).snapshot()
-    found = pa.table(lk.delta(info).open(snapshot.version).to_pyarrow_table()).to_pylist()
-    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
 
 
 # (file, preset, records, first event time, event dates)
@@ -241,7 +233,7 @@ def test_hdfs_date_and_time_groups_of_a_user_pattern_give_2008_not_1970(lk, tmp_
         "without_time": 0,
         "reasons": {},
     }
-    rows = _rows(lk, "hdfs.raw")
+    rows = landed_rows(lk, "hdfs.raw")
     assert rows[0]["_event_time"] == dt.datetime(2008, 11, 9, 20, 36, 15, tzinfo=UTC)
     assert Counter(r["_event_date"] for r in rows) == {
         dt.date(2008, 11, 9): 7,
@@ -263,7 +255,7 @@ def test_a_time_group_named_Time_or_given_as_two_fields_gives_event_times(lk, tm
         multiline_start=r"^\d{2}/",
         time_format="%y/%m/%d %H:%M:%S",  # Spark's layout: 17/06/09 is also 17 June 2009
     )
-    rows = _rows(lk, "spark.capital")
+    rows = landed_rows(lk, "spark.capital")
     assert rows[0]["_event_time"] == dt.datetime(2017, 6, 9, 20, 10, 40, tzinfo=UTC)  # not 0017
     assert {r["_event_date"] for r in rows} == {dt.date(2017, 6, 9), dt.date(2017, 6, 10)}
 
@@ -276,7 +268,7 @@ def test_a_time_group_named_Time_or_given_as_two_fields_gives_event_times(lk, tm
     )
     report = lk.ingest_logs("app.split", str(split), time_field=["d", "t"])
     assert report.time_field == "d+t"
-    assert [r["_event_time"] for r in _rows(lk, "app.split")] == [
+    assert [r["_event_time"] for r in landed_rows(lk, "app.split")] == [
         dt.datetime(2024, 1, 21, 10, tzinfo=UTC),
         dt.datetime(2024, 1, 22, 23, 59, 59, 500000, tzinfo=UTC),
     ]
@@ -292,7 +284,7 @@ def test_time_field_on_a_table_created_without_event_time_is_refused(lk, tmp_pat
     with pytest.raises(LogFormatError, match="has no _event_time column .* --time-field 'when'"):
         lk.ingest_logs("app.flat", str(second), time_field="when")
     assert lk.describe("app.flat").version.version == 0
-    assert [r["n"] for r in _rows(lk, "app.flat")] == [1]
+    assert [r["n"] for r in landed_rows(lk, "app.flat")] == [1]
 
 
 def test_out_of_range_times_land_with_their_reasons_counted(cli, tmp_path):
@@ -328,11 +320,11 @@ def test_syslog_years_come_from_year_or_from_the_files_last_write(lk, tmp_path):
     """Before: the year was the ingest's (2005 data landed in 2026), with no way to say."""
     path = _copy(tmp_path, "syslog-linux.log", modified=dt.datetime(2006, 1, 2, tzinfo=UTC))
     lk.ingest_logs("sys.bymtime", path, preset="syslog")
-    rows = _rows(lk, "sys.bymtime")
+    rows = landed_rows(lk, "sys.bymtime")
     assert rows[0]["_event_time"] == dt.datetime(2005, 6, 14, 15, 16, 1, tzinfo=UTC)
     assert rows[-1]["_event_time"] == dt.datetime(2005, 12, 31, 23, 59, 59, tzinfo=UTC)
     lk.ingest_logs("sys.given", path, preset="syslog", year=2004)
-    assert {r["_event_time"].year for r in _rows(lk, "sys.given")} == {2004}
+    assert {r["_event_time"].year for r in landed_rows(lk, "sys.given")} == {2004}
 
 
 def test_auto_refuses_a_text_file_no_preset_parses_and_names_the_best_three(lk, tmp_path):
@@ -349,7 +341,7 @@ def test_auto_refuses_a_text_file_no_preset_parses_and_names_the_best_three(lk, 
     assert [t.current_version for t in lk.tables()] == [None]  # nothing committed
     assert [r.status for r in lk.runs()] == ["failed"]
     lk.ingest_logs("app.mixed", str(mixed), format="text")  # lines kept, unparsed
-    assert len(_rows(lk, "app.mixed")) == 8
+    assert len(landed_rows(lk, "app.mixed")) == 8
 
 
 def test_lake_presets_lists_every_preset_with_its_regex_and_an_example(cli):
@@ -398,7 +390,7 @@ def test_iso_time_strings_in_json_are_timestamps_a_query_can_compare(lk, tmp_pat
         '{"ts":"2024-01-22T00:00:00.5+02:00","local":"2024-01-22 00:00:00","n":3}\n'
     )
     lk.ingest_logs("app.iso", str(first))
-    rows = _rows(lk, "app.iso")
+    rows = landed_rows(lk, "app.iso")
     assert rows[0]["ts"] == dt.datetime(2024, 1, 21, 10, 0, 0, 123000, tzinfo=UTC)
     assert rows[0]["at"]["seen"] == dt.datetime(2024, 1, 20, 22, tzinfo=UTC)
     assert rows[2]["local"] == "2024-01-22 00:00:00"  # no zone: no instant, kept as text
@@ -411,7 +403,7 @@ def test_iso_time_strings_in_json_are_timestamps_a_query_can_compare(lk, tmp_pat
     later = tmp_path / "b.jsonl"
     later.write_text('{"ts":"not yet","n":4}\n')
     lk.ingest_logs("app.iso", str(later))
-    by_n = {r["n"]: r for r in _rows(lk, "app.iso")}
+    by_n = {r["n"]: r for r in landed_rows(lk, "app.iso")}
     assert by_n[4]["ts"] == '"not yet"'
     assert by_n[1]["ts"] is not None and by_n[1]["ts"].startswith('"2024-01-21')
     assert all(r["ts"] is not None for r in by_n.values())

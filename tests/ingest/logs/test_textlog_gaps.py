@@ -12,22 +12,14 @@ import datetime as dt
 import os
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from ingest.exceptions import LogFormatError
-from lake.core.names import TableName
 from tests.conftest import DATA
+from tests.ingest.logs.landed import landed_rows
 
 REAL = DATA / "real-logs"
 UTC = dt.UTC
-
-
-def _rows(lk, table: str) -> list[dict]:
-    info = lk.catalog.get_table(TableName.parse(table))
-    snapshot = lk.delta(info).snapshot()
-    found = pa.table(lk.delta(info).open(snapshot.version).to_pyarrow_table()).to_pylist()
-    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
 
 
 def _at(*parts: int, offset: float = 0) -> dt.datetime:
@@ -60,7 +52,7 @@ def test_rsyslog_file_format_lines_are_syslog_records_with_exact_times(lk, tmp_p
     for report, table in ((by_preset, "sys.rsyslog"), (by_auto, "sys.rsyslog_auto")):
         assert report.files[0].parser == "syslog"
         assert (report.records_read, report.records_failed) == (7, 0)
-        rows = _rows(lk, table)
+        rows = landed_rows(lk, table)
         assert [r["_event_time"] for r in rows] == RSYSLOG_TIMES
         assert [r["time"] for r in rows] == RSYSLOG_TIMES
         assert [r["_error"] for r in rows] == [None] * 7
@@ -92,7 +84,7 @@ def test_rfc5424_lines_keep_nil_values_escaped_brackets_and_a_message_without_it
     report = lk.ingest_logs("sys.ietf", str(path))
     assert report.files[0].parser == "syslog-rfc5424"
     assert (report.records_read, report.records_failed) == (5, 1)
-    rows = _rows(lk, "sys.ietf")
+    rows = landed_rows(lk, "sys.ietf")
     assert [r["_event_time"] for r in rows] == [
         _at(2025, 12, 6, 23, 7, 49, 123456),
         _at(2025, 12, 6, 23, 7, 50),
@@ -118,7 +110,7 @@ def test_rfc5424_lines_keep_nil_values_escaped_brackets_and_a_message_without_it
 
     as_bsd = lk.ingest_logs("sys.ietf_as_bsd", str(path), preset="syslog")
     assert (as_bsd.records_read, as_bsd.records_failed) == (5, 5)
-    assert [r["_line"] for r in _rows(lk, "sys.ietf_as_bsd")] == [1, 2, 3, 4, 5]
+    assert [r["_line"] for r in landed_rows(lk, "sys.ietf_as_bsd")] == [1, 2, 3, 4, 5]
 
 
 # Application and container logs also open with an RFC 3339 time, then words: none is syslog.
@@ -157,7 +149,7 @@ def test_auto_reads_app_and_container_logs_with_rfc3339_times_as_text_not_syslog
     path.write_text("\n".join(_NOT_SYSLOG[kind]) + "\n")
     report = lk.ingest_logs("app.auto", str(path))
     assert report.files[0].parser == ("cri" if kind.startswith("CRI") else None)
-    rows = _rows(lk, "app.auto")
+    rows = landed_rows(lk, "app.auto")
     assert [r["_raw"] for r in rows] == _NOT_SYSLOG[kind]
     assert "host" not in rows[0]
 
@@ -180,7 +172,7 @@ def test_a_level_word_after_a_syslog_time_is_no_host_or_program(lk, tmp_path, st
     path.write_text("\n".join(lines) + "\n")
     report = lk.ingest_logs("sys.levels", str(path), preset="syslog")
     assert (report.records_read, report.records_failed) == (5, 0)
-    rows = _rows(lk, "sys.levels")
+    rows = landed_rows(lk, "sys.levels")
     assert [r["host"] for r in rows] == ["web1", None, None, None, "web1"]
     assert [r["program"] for r in rows] == ["app", None, None, None, "sshd"]
     assert [r["message"] for r in rows] == [
@@ -243,7 +235,7 @@ def test_a_request_that_is_no_http_request_line_is_kept_whole_and_its_nulls_say_
     path.write_text("\n".join(lines) + "\n")
     report = lk.ingest_logs("web.access", str(path), preset=preset)
     assert (report.records_read, report.records_failed) == (len(lines), 0)
-    rows = _rows(lk, "web.access")
+    rows = landed_rows(lk, "web.access")
     got = [(r["request"], r["method"], r["path"], r["protocol"], r["_error"]) for r in rows]
     assert got == [tuple(x) for x in _REQUESTS]
     assert [r["bytes"] for r in rows] == list(range(len(lines)))
@@ -284,7 +276,7 @@ def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
     report = lk.ingest_logs("sys.leap", after, preset="syslog")
     assert (report.records_read, report.records_failed) == (4, 0)
     assert report.files[0].time_reasons == {"unreadable": 2}
-    rows = _rows(lk, "sys.leap")
+    rows = landed_rows(lk, "sys.leap")
     assert [r["_event_time"] for r in rows] == [
         _at(2024, 2, 29, 12),
         None,
@@ -300,17 +292,17 @@ def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
 
     far = _leap_file(tmp_path, "far.log", dt.datetime(2023, 3, 5, tzinfo=UTC))
     lk.ingest_logs("sys.leap_far", far, preset="syslog")
-    assert _rows(lk, "sys.leap_far")[0]["_error"] == (
+    assert landed_rows(lk, "sys.leap_far")[0]["_error"] == (
         "event time 'Feb 29 12:00:00' has no year, and the file's last modification puts it in "
         "a year without Feb 29: not used (give the log's year with --year)"
     )
     lk.ingest_logs("sys.leap_2023", after, preset="syslog", year=2023)
-    assert _rows(lk, "sys.leap_2023")[0]["_error"] == (
+    assert landed_rows(lk, "sys.leap_2023")[0]["_error"] == (
         "event time 'Feb 29 12:00:00' is no date in 2023 (--year): not used (give the log's "
         "year with --year)"
     )
     lk.ingest_logs("sys.leap_2016", after, preset="syslog", year=2016)
-    rows = _rows(lk, "sys.leap_2016")
+    rows = landed_rows(lk, "sys.leap_2016")
     assert rows[0]["_event_time"] == _at(2016, 2, 29, 12)
     assert rows[1]["_error"] == f"event time 'Dec 31 23:59:60' {_LEAP_SECOND}"
 
@@ -333,7 +325,7 @@ def test_a_utf8_mark_on_a_latin1_file_is_no_text_and_every_byte_is_kept(lk, tmp_
 
     as_utf8 = lk.ingest_logs("sys.marked", str(path), preset="syslog", year=2024)
     assert (as_utf8.records_read, as_utf8.records_failed) == (2, 1)
-    rows = _rows(lk, "sys.marked")
+    rows = landed_rows(lk, "sys.marked")
     assert rows[0]["_error"] == "invalid UTF-8 in line 1; the original bytes are in _raw_bytes"
     assert rows[0]["_raw_bytes"] == _LATIN1_LINES[0]
     assert [r["_raw_bytes"] for r in rows[1:]] == [None]
@@ -343,7 +335,7 @@ def test_a_utf8_mark_on_a_latin1_file_is_no_text_and_every_byte_is_kept(lk, tmp_
         "sys.latin1", str(path), preset="syslog", year=2024, encoding="latin-1"
     )
     assert (as_latin1.records_read, as_latin1.records_failed) == (2, 0)
-    rows = _rows(lk, "sys.latin1")
+    rows = landed_rows(lk, "sys.latin1")
     assert [(r["host"], r["message"], r["_error"]) for r in rows] == [
         ("höst", "Müller ok", None),
         ("host", "plain", None),
@@ -395,7 +387,7 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     assert lk.table("app.spark").current_version == first.version
     again = lk.ingest_logs("app.spark", str(path), preset="spark", earliest="1990-01-01")
     assert again.files[0].status == "appended"
-    rows = _rows(lk, "app.spark")
+    rows = landed_rows(lk, "app.spark")
     assert len(rows) == again.records_read + first.records_read == 8  # a stack trace joins
     assert all(r["_error"] is None and r["level"] is not None for r in rows)
 
@@ -406,7 +398,7 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     path.write_text("".join(spark))
     whole = lk.ingest_logs("app.spark2", str(path), earliest="1990-01-01", reparse=True)
     assert (whole.files[0].status, whole.files[0].parser) == ("reparsed", "spark")
-    assert [r["level"] is not None for r in _rows(lk, "app.spark2")] == [True] * 8
+    assert [r["level"] is not None for r in landed_rows(lk, "app.spark2")] == [True] * 8
 
     notes = tmp_path / "notes.txt"
     notes.write_text("first note\n")
@@ -414,7 +406,7 @@ def test_a_grown_file_an_older_version_parsed_unrecorded_is_refused_not_read_as_
     _forget_parsers(lk)
     notes.write_text("first note\nsecond note\n")
     lk.ingest_logs("app.notes", str(notes))
-    assert [r["_raw"] for r in _rows(lk, "app.notes")] == ["first note", "second note"]
+    assert [r["_raw"] for r in landed_rows(lk, "app.notes")] == ["first note", "second note"]
 
 
 def _rename_parsers(lk, old: str) -> None:
@@ -475,7 +467,7 @@ def test_auto_says_which_other_preset_parses_the_file_as_well_with_other_columns
         "--format auto read it with preset 'apache-combined'; preset 'nginx-combined' parses "
         "its first records as well, with other columns: give --preset to choose"
     )
-    rows = _rows(lk, "web.auto")
+    rows = landed_rows(lk, "web.auto")
     assert [(r["ident"], r["auth"], r["_error"]) for r in rows] == [
         ("-", "-", None),
         ("-", "bob", None),

@@ -7,17 +7,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pyarrow as pa
-
-from lake.core.names import TableName
+from tests.ingest.logs.landed import landed_rows
 
 UTC = dt.UTC
-
-
-def _rows(lk, table: str) -> list[dict]:
-    info = lk.catalog.get_table(TableName.parse(table))
-    found = pa.table(lk.delta(info).open().to_pyarrow_table()).to_pylist()
-    return sorted(found, key=lambda r: (r["_source"], r["_line"]))
 
 
 def postgres_jsonlog(folder: Path) -> Path:
@@ -51,7 +43,7 @@ def test_a_postgres_jsonlog_in_bst_is_never_read_as_bangladesh_time(lk, cli, tmp
         "without_time": 2,
         "reasons": {"unreadable": 2},
     }
-    rows = _rows(lk, "pg.log")
+    rows = landed_rows(lk, "pg.log")
     assert [r["_event_time"] for r in rows] == [
         None,
         None,
@@ -89,13 +81,13 @@ def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logg
     path = str(spring_boot_log(tmp_path))
     told = lk.ingest_logs("app.boot", path, preset="log4j")
     assert (told.records_read, told.records_failed) == (2, 2)
-    rows = _rows(lk, "app.boot")
+    rows = landed_rows(lk, "app.boot")
     assert [r["_error"] for r in rows] == ["did not match preset 'log4j'"] * 2
     assert [r["logger"] for r in rows] == [None, None]
 
     auto = lk.ingest_logs("app.boot_auto", path)
     assert auto.files[0].parser == "spring-boot"  # its own preset, not log4j
-    rows = _rows(lk, "app.boot_auto")
+    rows = landed_rows(lk, "app.boot_auto")
     assert [r["_raw"] for r in rows] == Path(path).read_text().splitlines()
     assert [(r["pid"], r["thread"], r["logger"]) for r in rows] == [
         (12345, "main", "com.example.DemoApplication"),
@@ -125,7 +117,7 @@ def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk,
         "without_time": 2,
         "reasons": {"unreadable": 2},
     }
-    rows = _rows(lk, "gcp.obj")
+    rows = landed_rows(lk, "gcp.obj")
     assert rows[0]["_error"] == (
         'event time \'{"seconds":1705831200,"nanos":123000000}\' is an object, not a time: '
         "not used (give --time-field the path of the field inside it that holds the time, e.g. "
@@ -134,7 +126,7 @@ def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk,
     assert rows[0]["timestamp"] == {"seconds": 1705831200, "nanos": 123000000}
     # What the error says to do gives the times (to the second).
     lk.ingest_logs("gcp.secs", path, time_field="timestamp.seconds", time_format="epoch")
-    assert [r["_event_time"] for r in _rows(lk, "gcp.secs")] == [
+    assert [r["_event_time"] for r in landed_rows(lk, "gcp.secs")] == [
         dt.datetime(2024, 1, 21, 10, 0, tzinfo=UTC),
         dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
     ]
@@ -150,7 +142,7 @@ def test_nanoseconds_written_as_a_string_stay_in_their_second_and_day(lk, tmp_pa
         '{"timeUnixNano":"1705831200123456789","severityText":"WARN","body":"morning"}\n'
     )
     lk.ingest_logs("otel.logs", str(path), time_field="timeUnixNano", time_format="epoch_ns")
-    rows = _rows(lk, "otel.logs")
+    rows = landed_rows(lk, "otel.logs")
     assert [(r["_event_time"], r["_event_date"]) for r in rows] == [
         (dt.datetime(2024, 1, 21, 23, 59, 59, 999999, tzinfo=UTC), dt.date(2024, 1, 21)),
         (dt.datetime(2024, 1, 21, 10, 0, 0, 123456, tzinfo=UTC), dt.date(2024, 1, 21)),
@@ -183,7 +175,7 @@ def test_records_of_several_loggers_in_one_file_each_keep_their_time(lk, tmp_pat
         "without_time": 1,
         "reasons": {"no_value": 1},
     }
-    rows = _rows(lk, "node.logs")
+    rows = landed_rows(lk, "node.logs")
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC),
         dt.datetime(2024, 1, 21, 10, 0, 1, 123000, tzinfo=UTC),
@@ -215,7 +207,7 @@ def test_a_record_whose_time_field_is_empty_takes_another_as_one_without_it(lk, 
         "without_time": 1,
         "reasons": {"no_value": 1},
     }
-    rows = _rows(lk, "node.logs")
+    rows = landed_rows(lk, "node.logs")
     assert [(r["msg"], r["_event_time"]) for r in rows] == [
         ("bunyan", dt.datetime(2024, 1, 21, 10, 0, 2, 250000, tzinfo=UTC)),
         ("empty", dt.datetime(2024, 1, 21, 10, 0, 0, 500000, tzinfo=UTC)),
@@ -260,7 +252,7 @@ def test_spring_boot_3_lines_with_odd_bytes_endings_and_chunks_keep_every_value(
     (outcome,) = report.files
     assert outcome.parser == "spring-boot"
     assert (outcome.records_read, outcome.records_failed) == (6, 2)
-    rows = _rows(lk, "app.shop")
+    rows = landed_rows(lk, "app.shop")
     at = dt.datetime
     assert [
         (r["_line"], r["time"], r["level"], r["application"], r["thread"], r["correlation"])
