@@ -94,11 +94,20 @@ class WriterRequirements:
             UnsupportedTableFeature: the table is append-only.
         """
         if self.append_only:
-            raise UnsupportedTableFeature(
-                f"The Delta table at {table} is append-only ({APPEND_ONLY} = true), so "
-                f"{doing}, which removes rows, is refused: {instead}, or set "
-                f"{APPEND_ONLY} to false with the engine that owns it."
-            )
+            raise append_only_refusal(table, doing, instead)
+
+
+def append_only_refusal(
+    table: str, doing: str, instead: str = "append to it instead"
+) -> UnsupportedTableFeature:
+    """The refusal of ``doing`` (a write that changes or removes rows) on the append-only
+    table ``table``, with what the user can do ``instead``: before a write, or when the
+    table became append-only after the write checked it."""
+    return UnsupportedTableFeature(
+        f"The Delta table at {table} is append-only ({APPEND_ONLY} = true), so "
+        f"{doing}, which removes rows, is refused: {instead}, or set "
+        f"{APPEND_ONLY} to false with the engine that owns it."
+    )
 
 
 def writer_requirements(
@@ -164,6 +173,7 @@ def _invariant_text(value: str) -> str:
 
 __all__ = [
     "APPEND_ONLY",
+    "append_only_refusal",
     "COLUMN_MAPPING",
     "WriterRequirements",
     "writer_requirements",

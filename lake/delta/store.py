@@ -52,7 +52,12 @@ from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.partitions import folder_name, read_text
-from lake.delta.requirements import COLUMN_MAPPING, WriterRequirements, writer_requirements
+from lake.delta.requirements import (
+    COLUMN_MAPPING,
+    WriterRequirements,
+    append_only_refusal,
+    writer_requirements,
+)
 from lake.delta.snapshot import (
     Commit,
     DataFile,
@@ -2495,11 +2500,7 @@ class DeltaStore:
             return self._violation(int(violated["rows"]))
         if isinstance(error, CommitFailedError) and "append-only" in str(error):
             # The table became append-only after this write checked it.
-            return UnsupportedTableFeature(
-                f"The Delta table at {self.uri} is append-only (delta.appendOnly = true), so "
-                "a write that removes rows is refused: append to it instead, or set "
-                "delta.appendOnly to false with the engine that owns it."
-            )
+            return append_only_refusal(self.uri, "this write")
         if isinstance(error, CommitFailedError):
             return CommitConflict(
                 f"Another writer committed to {self.uri} at the same time and the commit could not "
