@@ -18,6 +18,7 @@ from catalog.catalog import Catalog
 from catalog.exceptions import ClaimsOfEndedRuns, FileBeingIngested
 from catalog.ledger import PendingFile, add_pending_files, ingested_files
 from lake.core.names import TableName
+from tests.boots import earlier_boot
 
 URI = "file:///logs/app.log"
 
@@ -136,7 +137,6 @@ def test_a_claim_of_another_hosts_run_holds_until_it_expires(catalog, hours, blo
 def test_a_claim_of_a_run_interrupted_by_a_reboot_of_this_machine_is_let_go_at_once(catalog):
     """A power cut an hour into an ingest: its claim held for 24 hours (another boot was
     unknown); the run's process is provably gone, its claim is let go and the run failed."""
-    import uuid
     from datetime import UTC, datetime, timedelta
 
     from catalog.definitions import RUNS
@@ -148,11 +148,7 @@ def test_a_claim_of_a_run_interrupted_by_a_reboot_of_this_machine_is_let_go_at_o
     table = _table(catalog)
     away = catalog.start_run(kind="ingest_logs", job="a", parameters={})
     catalog.core_transaction(lambda c: add_pending_files(c, table.id, away, [_range(0)]))
-    stats = {
-        **catalog.get_run(away).stats,
-        "boot_id": str(uuid.uuid4()),
-        "boot_time": here["boot_time"] - 7200,
-    }
+    stats = {**catalog.get_run(away).stats, **earlier_boot(here)}
     started = datetime.now(UTC) - timedelta(hours=1)
     catalog.core_transaction(
         lambda c: c.execute(

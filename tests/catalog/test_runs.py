@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from catalog.catalog import Catalog
 from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
+from tests.boots import earlier_boot
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_a_run_interrupted_by_a_reboot_of_this_machine_is_reaped_and_no_other_ma
     interrupted, other_machine, clone = (
         catalog.start_run(kind="write", job="write:x.t", parameters={}) for _ in range(3)
     )
-    earlier = {"boot_id": str(uuid.uuid4()), "boot_time": here["boot_time"] - 86400}
+    earlier = earlier_boot(here)
     _set_run_process(backend.catalog_url, interrupted, **earlier)
     _set_run_process(backend.catalog_url, other_machine, **earlier, machine_id=uuid.uuid4().hex)
     _set_run_process(

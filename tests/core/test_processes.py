@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from lake.core.processes import FIELDS, INITIAL_PID_NAMESPACE, alive, this_process
+from tests.boots import earlier_boot
 
 DAY = 86400
 
@@ -28,13 +29,8 @@ def here() -> dict:
 
 
 def _before_this_boot(record: dict, **changes: object) -> dict:
-    """``record`` as the boot of this machine a day before this one left it."""
-    return {
-        **record,
-        "boot_id": str(uuid.uuid4()),
-        "boot_time": record["boot_time"] - DAY,
-        **changes,
-    }
+    """``record`` as a boot of this machine before this one left it."""
+    return {**record, **earlier_boot(record), **changes}
 
 
 def _record_of_a_process_that_exited() -> dict:

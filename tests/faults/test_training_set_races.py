@@ -13,6 +13,7 @@ import pytest
 from catalog.exceptions import TrainingSetLocationTaken
 from queries.exceptions import OutputFolderNotEmpty
 from queries.manifest import MANIFEST_PATH, read_manifest
+from tests.boots import earlier_boot
 from tests.faults.conftest import (
     assert_one_line_error,
     child_env,
@@ -371,7 +372,6 @@ def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires
     pid is no process here. The lease was taken over at once and the writer's files
     deleted while it uploaded: a host name and a pid prove nothing. Nor does its machine id
     (its image's: the same on another machine) with another boot that began before ours."""
-    import uuid
     from datetime import UTC, datetime, timedelta
 
     from lake.core.processes import this_process
@@ -383,8 +383,7 @@ def test_a_lease_of_another_container_with_this_host_name_holds_until_it_expires
     elsewhere = {
         **here,
         "pid": 4242,
-        "boot_id": str(uuid.uuid4()),
-        "boot_time": here["boot_time"] - 86400,
+        **earlier_boot(here),
         "pid_namespace": "pid:[4026532123]",
     }
     _put_lease(
@@ -407,7 +406,6 @@ def test_a_lease_of_a_writer_of_this_machine_before_it_restarted_is_taken_over_a
     """A power cut while a writer uploaded: its lease, renewed just before, held the prefix
     for ten minutes after the machine came back (another boot was unknown). Its process
     is provably gone: its files are cleared and the set is written at once."""
-    import uuid
     from datetime import UTC, datetime, timedelta
 
     from lake.core.processes import INITIAL_PID_NAMESPACE, this_process
@@ -421,8 +419,7 @@ def test_a_lease_of_a_writer_of_this_machine_before_it_restarted_is_taken_over_a
     before = {
         **here,
         "pid": 4242,
-        "boot_id": str(uuid.uuid4()),
-        "boot_time": here["boot_time"] - 86400,
+        **earlier_boot(here),
     }
     _put_lease(
         s3_server,
