@@ -432,8 +432,9 @@ PRESETS: dict[str, Preset] = {
         # one is kept in `more`. A target list is quoted, or bare when it holds one target.
         r"^(?P<type>[a-z0-9]+) (?P<time>" + _RFC3339_NANO + r") (?P<elb>\S+) "
         r"(?P<client_ip>\S+):(?P<client_port>\d+) (?:(?P<target_ip>\S+):(?P<target_port>\d+)|-) "
-        r"(?P<request_processing_time>-?[0-9.]+) (?P<target_processing_time>-?[0-9.]+) "
-        r"(?P<response_processing_time>-?[0-9.]+) (?P<elb_status_code>\d{3}|-) "
+        r"(?P<request_processing_time>-?\d+(?:\.\d+)?) "
+        r"(?P<target_processing_time>-?\d+(?:\.\d+)?) "
+        r"(?P<response_processing_time>-?\d+(?:\.\d+)?) (?P<elb_status_code>\d{3}|-) "
         r"(?P<target_status_code>\d{3}|-) (?P<received_bytes>\d+|-) (?P<sent_bytes>\d+|-) "
         r'"(?P<request>(?P<method>[A-Z][A-Z_-]*) (?P<url>(?:[^"\\]|\\.)*) '
         r'(?P<protocol>[A-Z][A-Z0-9]*/[0-9.]+|-)|(?:[^"\\]|\\.)*)" '

@@ -49,11 +49,16 @@ ALB = [
 @pytest.mark.parametrize("preset", [None, "aws-alb"])
 def test_alb_access_logs_give_times_numbers_and_nulls_as_aws_documents_them(tmp_path, preset):
     path = tmp_path / "alb.log"
-    path.write_text("\n".join(ALB) + "\n")
+    # A line whose processing time is no number is no record of the layout: kept, failed
+    # (not a float cast that stops the ingest).
+    cut = ALB[0].replace(" 0.001 ", " 0.0.1 ")
+    path.write_text("\n".join([*ALB, cut]) + "\n")
     staged = stage_logs([str(path)], staging_dir=tmp_path / "s", preset=preset)
     assert staged.sources[0].parser == "aws-alb"
     assert staged.time_field == "time"
     rows = staged_rows(staged)
+    assert (rows[-1]["_raw"], rows[-1]["_event_time"]) == (cut, None)
+    assert rows.pop()["_error"] is not None and staged.records_failed == 1
     assert len(rows) == len(ALB) and [r["_error"] for r in rows] == [None] * len(ALB)
     assert [r["_event_time"] for r in rows] == [
         dt.datetime(2018, 7, 2, 22, 23, 0, 186641, tzinfo=UTC),
