@@ -93,13 +93,20 @@ def test_journald_json_gets_its_realtime_microseconds_as_the_event_time(lk, tmp_
     assert json.loads(rows[1]["MESSAGE"]) == list("Hi \xfcber".encode("latin-1"))
     assert json.loads(rows[0]["MESSAGE"]) == "Started nginx"
 
-    # The sender's time, where there is one, by the option (its unit is known too).
-    lk.ingest_logs("sys.sent", path, format="jsonl", time_field="_SOURCE_REALTIME_TIMESTAMP")
-    assert [r["_event_time"] for r in landed_rows(lk, "sys.sent")] == [
+
+def test_journald_json_with_the_senders_time_field_reads_its_unit_too(tmp_path):
+    """The sender's time (journalctl shows it where there is one) by the option, as
+    microseconds without --time-format; the entries without it have no value there."""
+    path = str(journald_json(tmp_path))
+    staged = stage_logs(
+        [path], staging_dir=tmp_path / "s", fmt="jsonl", time_field="_SOURCE_REALTIME_TIMESTAMP"
+    )
+    assert [r["_event_time"] for r in staged_rows(staged)] == [
         None,
         _at(2024, 1, 21, 10, 0, 0, 999000),
         None,
     ]
+    assert staged.sources[0].time_reasons == {"no_value": 2}
 
 
 CLEF = [
