@@ -1562,11 +1562,16 @@ class _Stage:
             cols.append((col, t))
         nested = [(col, t) for col, t in cols if isinstance(t, (Struct, inf.List))]
         if len(cols) == 1 or nested:
-            # An object or a list is read alone: its values are no time, and their _error
-            # says so (counted as null before, with no reason).
+            # An object or a list is read alone: an instant object is read as one, any other
+            # is no time and its _error says so (counted as null before, with no reason).
             col, t = (nested or cols)[0]
-            found = self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
-            if batch.is_json and not self.rules.fields and not nested:
+            found = self.times.event_times(
+                col,
+                json_encoded=(t == JSON),
+                year_base=self.year_base,
+                field=keys[0] if len(keys) == 1 else None,
+            )
+            if batch.is_json and not self.rules.fields:
                 found = self._other_time_fields(batch, keys[0], found)
             return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
@@ -1593,7 +1598,10 @@ class _Stage:
             if not n:
                 continue
             more = self.times.event_times(
-                pc.filter(values, take), json_encoded=(t == JSON), year_base=self.year_base
+                pc.filter(values, take),
+                json_encoded=(t == JSON),
+                year_base=self.year_base,
+                field=other,
             )
             times = pc.replace_with_mask(found.times, take, more.times)
             errors = found.errors
