@@ -6,12 +6,15 @@ table holds what one ingest of the complete file gives, row for row."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
 
+from ingest import sources
+from ingest.logs.stage import stage_logs
 from lake.core.errors import UnsupportedTableFeature
 from tests.ingest.logs.landed import landed_rows
 
@@ -170,3 +173,24 @@ def test_the_cli_says_what_it_held_back_and_final_lands_it(lk, cli, tmp_path: Pa
         (1, _json(1), False),
         (2, _json(2)[:20], True),  # kept as it is, with why it does not parse
     ]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_held_record_starts_at_its_first_line_found_across_read_blocks(
+    tmp_path, monkeypatch, ending
+):
+    """The ledger's range ends where the held record starts, and its sha256 is of the bytes
+    before: what the next ingest checks the file's start against. Found from the end, in
+    blocks smaller than the record."""
+    monkeypatch.setattr(sources, "READ_BLOCK", 64)  # the first holds a line's end
+    monkeypatch.setattr(sources, "_BACK_BLOCK", 5)
+    lines = [f"{LOG4J} INFO [main] com.example.App - start", BOOM, EXC, AT_1, AT_2]
+    content = (ending.join(lines) + ending + AT_2[:9]).encode()  # the trace is being written
+    path = tmp_path / "app.log"
+    path.write_bytes(content)
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "staged", preset="log4j", hold=True)
+    (report,) = staged.sources
+    start = content.index(BOOM.encode())
+    assert (report.records_read, report.next_line) == (1, 2)
+    assert (report.bytes_consumed, report.held_bytes) == (start, len(content) - start)
+    assert report.sha256 == hashlib.sha256(content[:start]).hexdigest()
