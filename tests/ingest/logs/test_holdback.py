@@ -145,15 +145,6 @@ def test_a_file_replaced_instead_of_grown_is_refused_in_one_sentence(lk, tmp_pat
     assert landed_rows(lk, "live.rot") == before
 
 
-def test_a_table_that_takes_replacements_lands_the_unfinished_record_at_once(lk, tmp_path):
-    """Not append-only: the torn line lands now (readers see the newest lines soonest) and
-    its row is replaced when the line is complete, as before."""
-    path = tmp_path / "app.jsonl"
-    path.write_text(_json(1) + "\n" + _json(2)[:20])
-    report = lk.ingest_logs("live.open", str(path))
-    assert (report.files[0].records_read, report.held_back) == (2, ())
-
-
 def test_the_cli_says_what_it_held_back_and_final_lands_it(lk, cli, tmp_path: Path):
     path = tmp_path / "app.jsonl"
     path.write_text(_json(1) + "\n")
