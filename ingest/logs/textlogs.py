@@ -687,6 +687,19 @@ class RecordAssembler:
         self._lines, self._numbers = None, []
         return self._join(lines, numbers, [0], len(lines))
 
+    def unfinished(self) -> int | None:
+        """The first line number of the record held for lines not read yet when that record
+        may go on in them (a trace under a multi-line start always may; with partials only,
+        a record whose last line is partial), else None."""
+        if self._lines is None or not len(self._lines):
+            return None
+        if not self.start:
+            assert self.partials is not None
+            last = self._lines[len(self._lines) - 1].as_py()
+            if last is None or re.search(self.partials.above, last) is None:
+                return None
+        return self._numbers[0]
+
     def starts(self, lines: pa.StringArray) -> pa.BooleanArray:
         """Which of ``lines`` start a record."""
         return self._starts(lines)
