@@ -1080,9 +1080,7 @@ class _Stage:
         if self.hold:
             # An uncompressed file in an encoding whose line feed is one byte can be
             # resumed inside: its torn last line waits there for its end.
-            blocks = _without_torn_tail(
-                blocks, torn, lambda: reader.compression == "none" and not wide(codec)
-            )
+            blocks = _without_torn_tail(blocks, torn, lambda: _holdable(reader, codec))
         # Reading, hashing, decompressing and cutting lines run on a thread of their own
         # while this one parses and the writer thread encodes Parquet.
         chunks = _Prefetch(
