@@ -107,6 +107,14 @@ from ingest.logs.jsonl import (
     python_table,
     reader_hint,
 )
+from ingest.logs.keyvalue import (
+    W3C_DATE,
+    W3C_TIME,
+    W3cFields,
+    looks_like_logfmt,
+    looks_like_w3c,
+    parse_logfmt,
+)
 from ingest.logs.lines import (
     DEFAULT_ENCODING,
     LONG_LINE_ERROR,
@@ -145,7 +153,15 @@ from lake.delta.snapshot import StagedFile
 from lake.delta.stats import BoundedWriter
 from lake.landing.staging import Staged
 
-Format = Literal["auto", "jsonl", "text"]
+Format = Literal["auto", "jsonl", "text", "logfmt", "w3c"]
+Kind = Literal["jsonl", "text", "logfmt", "w3c"]
+"""How a file's records were read (the report's ``format``); ``auto`` picks one per file."""
+_FORMATS = ("auto", "jsonl", "text", "logfmt", "w3c")
+Reread = Literal["jsonl", "logfmt", "typed"]
+"""How the rows of a staged file get their values again to take a wider type: ``_raw`` read
+again as a JSON or logfmt line, so a value that becomes JSON text keeps how it was written;
+``typed``: from their typed columns (text presets; W3C, whose lines need the ``#Fields`` in
+force; a file holding rows of several formats)."""
 ResumePoint = tuple[int, int, str]
 """``(bytes_consumed, next_line, sha256)`` of a file from an earlier ingest."""
 Progress = Callable[[int, int, int], None]
@@ -186,7 +202,7 @@ class FileReport:
     size: int
     sha256: str  # of the stored bytes [0, size): compressed bytes for .gz/.zst
     compression: Literal["none", "gzip", "zstd", "bzip2"]
-    format: Literal["jsonl", "text"]
+    format: Kind
     start_offset: int  # where this ingest started reading (the resume offset, or 0)
     bytes_consumed: int  # stored bytes covered once this ingest is committed (== size)
     start_line: int
@@ -210,6 +226,8 @@ class FileReport:
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    directives: int = 0
+    """W3C directive lines (``#Fields:``, ``#Date:``...) read: lines, but no records."""
 
     @property
     def next_line(self) -> int:
@@ -311,8 +329,8 @@ def stage_logs(
     a file. ``reparse``: URIs read whole again, whose
     rows already in the table these replace (``FileReport.replaces_from``).
     """
-    if fmt not in ("auto", "jsonl", "text"):
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
+    if fmt not in _FORMATS:
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
@@ -442,7 +460,7 @@ class PartFile:
     names: Names
     has_time: bool
     has_raw_bytes: bool
-    is_json: bool
+    reread: Reread
     records: int
 
 
@@ -498,8 +516,8 @@ def stage_part(
 
     Raises what :func:`stage_logs` raises; nothing stays staged then.
     """
-    if fmt not in ("auto", "jsonl", "text"):
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
+    if fmt not in _FORMATS:
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
@@ -546,7 +564,7 @@ def stage_part(
                     w.names,
                     w.has_time,
                     w.has_raw_bytes,
-                    w.is_json,
+                    w.reread,
                     w.records,
                 )
                 for w in stage.written
@@ -645,7 +663,7 @@ def finish_parts(
                     f.names,
                     f.has_time,
                     records=f.records,
-                    is_json=f.is_json,
+                    reread=f.reread,
                     has_raw_bytes=f.has_raw_bytes,
                 )
                 for f in part.files
@@ -705,13 +723,13 @@ def conform_part(
                 f.names,
                 f.has_time,
                 records=f.records,
-                is_json=f.is_json,
+                reread=f.reread,
                 has_raw_bytes=f.has_raw_bytes,
             )
             stage._rewrite(w, schema)
             files.append(
                 PartFile(
-                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.is_json, f.records
+                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.reread, f.records
                 )
             )
         return replace(part, files=tuple(files))
@@ -829,6 +847,11 @@ class _Batch:
     text: TextFormat | None = None  # text records: the format they were parsed with
     notes: list[str | None] | None = None
     """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
+    time_fields: tuple[str, ...] | None = None
+    """Keys the format itself gives the event time in (W3C: ``date`` and ``time``)."""
+    reread: Reread = "jsonl"
+    """How the records' values are had again when a file written before must take a wider
+    type (:data:`Reread`)."""
 
 
 @dataclass
@@ -839,7 +862,7 @@ class _Written:
     names: Names
     has_time: bool
     records: int = 0
-    is_json: bool = True
+    reread: Reread | None = None
     has_raw_bytes: bool = False
     writer: BoundedWriter | None = None
     """The writer of the file as it stands (its footer, once closed, is the file's)."""
@@ -852,7 +875,7 @@ class _Pending:
     schema: _Schema
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
-    is_json: bool = True
+    reread: Reread | None = None
     last_batch: int = 0
 
 
@@ -933,6 +956,7 @@ class _Stage:
         self._options: dict[pa.Schema, dict[str, object]] = {}
         self.times = EventTimeParser(rules, now=self.ingested_at)
         self.docker = DockerPieces()
+        self.w3c = W3cFields()
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
@@ -959,7 +983,7 @@ class _Stage:
         *,
         progress: Progress | None = None,
         files_done: int = 0,
-        known_format: Literal["jsonl", "text"] | None = None,
+        known_format: Kind | None = None,
         replace: bool = False,
         text: TextFormat | None = None,
     ) -> None:
@@ -980,7 +1004,7 @@ class _Stage:
         point: ResumePoint | None,
         progress: Progress | None,
         files_done: int,
-        known_format: Literal["jsonl", "text"] | None,
+        known_format: Kind | None,
         replace: bool,
     ) -> None:
         offset, line, sha = point if point else (0, 1, None)
@@ -1029,6 +1053,14 @@ class _Stage:
         if (
             reader.start_offset
             and not reader.restarted
+            and (fmt == "w3c" or (fmt == "auto" and known_format == "w3c"))
+        ):
+            # Its new lines are named by the #Fields in force where the last ingest stopped,
+            # which may be anywhere above: read again whole, its rows replaced.
+            reader.restart()
+        if (
+            reader.start_offset
+            and not reader.restarted
             and (resumed_text or resumed_json)
             and self._ends_partial(
                 reader.prefix_lines[1 if ending == "cr" else 0], codec, is_json=resumed_json
@@ -1073,11 +1105,12 @@ class _Stage:
         counts = [0, 0, 0]  # records read, records failed, line endings
         unterminated = False  # the content ends with a line that has no ending
         bad_lines: dict[int, bytes] = {}
-        kind: Literal["jsonl", "text"] = "jsonl" if fmt == "jsonl" else "text"
+        kind: Kind = "text" if fmt == "auto" else fmt
         if fmt == "auto" and known_format is not None and replaces_from != 1:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
         self.docker = DockerPieces()
+        self.w3c = W3cFields()
         self.year_base = _modified(src) or self.ingested_at
         self.times.start_file()
         self.file_text = self.text
@@ -1091,8 +1124,14 @@ class _Stage:
                     kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                     if kind == "text" and not self.explicit_text:
                         head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
-                        chosen = choose_preset([x for x in head if x is not None], where=src.uri)
-                        self.file_text = chosen or self.text
+                        sample = [x for x in head if x is not None]
+                        if looks_like_w3c(sample):
+                            kind = "w3c"
+                        elif looks_like_logfmt(sample[:AUTO_SAMPLE_LINES]):
+                            kind = "logfmt"
+                        else:
+                            chosen = choose_preset(sample, where=src.uri)
+                            self.file_text = chosen or self.text
                 assembler = (
                     RecordAssembler(None)
                     if kind == "jsonl"
@@ -1120,11 +1159,14 @@ class _Stage:
                 counts[2] += chunk.newlines
                 unterminated = chunk.n_lines > chunk.newlines
                 assert assembler is not None
-                batch = (
-                    parsed_batch
-                    if kind == "jsonl"
-                    else self._text_batch(chunk, lines, invalid, raw, assembler, bad_lines, codec)
-                )
+                if kind == "jsonl":
+                    batch = parsed_batch
+                elif kind in ("logfmt", "w3c"):
+                    batch = self._keyvalue_batch(chunk, lines, invalid, raw, w3c=kind == "w3c")
+                else:
+                    batch = self._text_batch(
+                        chunk, lines, invalid, raw, assembler, bad_lines, codec
+                    )
                 if batch is not None:
                     self._add(batch, src.uri, counts)
                 if progress:
@@ -1167,12 +1209,13 @@ class _Stage:
                 replaces_from=replaces_from,
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
-                parser=None if kind == "jsonl" else _parser_name(self.file_text),
-                parsed_alike=() if kind == "jsonl" else self.file_text.alike,
+                parser=_parser_name(self.file_text) if kind == "text" else None,
+                parsed_alike=self.file_text.alike if kind == "text" else (),
                 records_with_time=(counts[0] - sum(self.file_times.values()))
                 if self.has_time
                 else None,
                 time_reasons=dict(self.file_times) if self.has_time else {},
+                directives=self.w3c.directives,
             )
         )
 
@@ -1248,6 +1291,58 @@ class _Stage:
             True,
             parsed.values,
             _listed(raw, len(lines)),
+        )
+
+    def _keyvalue_batch(
+        self,
+        chunk: LineChunk,
+        lines: pa.StringArray,
+        invalid: dict[int, str],
+        raw: dict[int, bytes],
+        *,
+        w3c: bool,
+    ) -> _Batch | None:
+        """A batch of logfmt or W3C records (:mod:`ingest.logs.keyvalue`): typed as JSON
+        records are, from their parsed values; ``_raw`` the line as written. A W3C
+        directive is no record (counted in the report); a blank line neither."""
+        numbers: list[int] = []
+        texts: list[str] = []
+        values: list[object] = []
+        errors: list[str | None] = []
+        kept_raw: list[bytes | None] = []
+        for i, text in enumerate(lines.to_pylist()):
+            if text is None or not text.strip():
+                continue
+            if chunk.piece:
+                value, err = None, LONG_LINE_ERROR
+            elif w3c and self.w3c.directive(text):
+                continue
+            elif i in invalid:
+                value, err = None, invalid[i]
+            else:
+                value, err = self.w3c.parse(text) if w3c else parse_logfmt(text)
+            numbers.append(chunk.first_line + i)
+            texts.append(text)
+            values.append(value)
+            errors.append(err)
+            kept_raw.append(raw.get(i))
+        if not texts:
+            return None
+        t = inf.merge_all(inf.type_of(v) for v in values if v is not None)
+        if not isinstance(t, Struct):
+            t = Struct(())
+        table = python_table(values, t, None, errors)
+        return _Batch(
+            table,
+            t,
+            pa.array(texts, pa.string()),
+            numbers,
+            errors if any(e is not None for e in errors) else None,
+            True,
+            values,
+            kept_raw if raw else None,
+            time_fields=(W3C_DATE, W3C_TIME) if w3c else None,
+            reread="logfmt" if not w3c else "typed",
         )
 
     def _joined_batch(
@@ -1416,15 +1511,16 @@ class _Stage:
             )
         table = pa.Table.from_arrays(columns, schema=schema.arrow)
         self._batches += 1
+        reread: Reread = batch.reread if batch.is_json else "typed"
         self._flush_stale()
         if times is None:
-            self._write(table, None, schema, batch.is_json)
+            self._write(table, None, schema, reread)
             return
         dates = event_dates(times)
         uniq = pc.unique(dates)
         if len(uniq) == 1:
             d = uniq[0].as_py()
-            self._write(table, d.isoformat() if d else None, schema, batch.is_json)
+            self._write(table, d.isoformat() if d else None, schema, reread)
             return
         runs = _runs(dates)
         if runs is not None:
@@ -1432,7 +1528,7 @@ class _Stage:
             # (each a copy of the chunk, _raw included). A record without a time (a text
             # line that did not parse) cuts a day's run in two: still slices.
             for start, end, d in runs:
-                self._write(table.slice(start, end - start), d, schema, batch.is_json)
+                self._write(table.slice(start, end - start), d, schema, reread)
             if _in_order(runs):
                 # The days before the batch's last are over (logs in time order): their rows
                 # go to the encoders now, not two batches later. At the end of a many-day
@@ -1446,7 +1542,7 @@ class _Stage:
                 if d is None
                 else pc.fill_null(pc.equal(dates, scalar(d, dates.type)), FALSE)
             )
-            self._write(table.filter(mask), d.isoformat() if d else None, schema, batch.is_json)
+            self._write(table.filter(mask), d.isoformat() if d else None, schema, reread)
 
     def _choose_time_key(self, batch: _Batch) -> None:
         keys = self._time_keys(batch)
@@ -1465,8 +1561,11 @@ class _Stage:
         """The fields the batch's event time is read from: ``--time-field``; else a text
         format's own (a preset's time, or groups named like a time, any case: ``date`` and
         ``time`` together); else the JSON field :func:`_first_time_key` finds."""
-        if self.time_keys is not None:
+        if self.time_keys is not None and (self.rules.fields or batch.time_fields is None):
             return self.time_keys
+        if batch.time_fields is not None:
+            keys = {k for k, _ in batch.type.fields}
+            return batch.time_fields if keys.issuperset(batch.time_fields) else ()
         if not batch.is_json and batch.text is not None:
             fmt = batch.text
             if fmt.preset is not None:
@@ -1556,7 +1655,8 @@ class _Stage:
         for key in keys:
             col, t = _find_column(batch.table, batch.type, key)
             if col is None or t is None:
-                if batch.is_json and not self.rules.fields:  # the chosen field, not given
+                if batch.is_json and not self.rules.fields and batch.time_fields is None:
+                    # the chosen field, not given
                     return self._other_time_fields(batch, key, self.times.missing(n))
                 return self.times.missing(n)
             cols.append((col, t))
@@ -1566,7 +1666,7 @@ class _Stage:
             # says so (counted as null before, with no reason).
             col, t = (nested or cols)[0]
             found = self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
-            if batch.is_json and not self.rules.fields and not nested:
+            if batch.is_json and not self.rules.fields and not nested and not batch.time_fields:
                 found = self._other_time_fields(batch, keys[0], found)
             return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
@@ -1651,7 +1751,7 @@ class _Stage:
 
     # -- writing ----------------------------------------------------------------------
 
-    def _write(self, table: pa.Table, date: str | None, schema: _Schema, is_json: bool) -> None:
+    def _write(self, table: pa.Table, date: str | None, schema: _Schema, reread: Reread) -> None:
         # Chunks and date splits come in all sizes: gather rows so row groups are full
         # (65,536 rows), not one per piece (a line straddling two reads is a piece of one).
         buf = self._pending.get(date)
@@ -1660,7 +1760,7 @@ class _Stage:
         buf.last_batch = self._batches
         buf.tables.append(table)
         buf.rows += table.num_rows
-        buf.is_json = buf.is_json and is_json
+        buf.reread = _both(buf.reread, reread)
         self._pending_rows += table.num_rows
         self._pending_bytes += table.nbytes
         if buf.rows >= ROW_GROUP_ROWS:
@@ -1691,7 +1791,7 @@ class _Stage:
         self._pending_rows -= n
         writer, written, lane = self._writer_for(date, buf.schema, ready)
         written.records += n
-        written.is_json = written.is_json and buf.is_json
+        written.reread = _both(written.reread, buf.reread)
         self._pools[lane].submit(lambda: writer.write_table(ready, row_group_size=ROW_GROUP_ROWS))
 
     def _options_for(self, schema: _Schema, sample: pa.Table) -> dict[str, object]:
@@ -1829,7 +1929,7 @@ class _Stage:
                     t.column("_raw").combine_chunks(),
                     t.column("_line").to_pylist(),
                     t.column("_error").to_pylist(),
-                    w.is_json,
+                    w.reread != "typed",
                 )
                 try:
                     data = conform_table(
@@ -1873,9 +1973,14 @@ class _Stage:
 
     def _reencode(self, batch: _Batch, w: _Written, schema: _Schema) -> list[pa.ChunkedArray]:
         errors = list(batch.errors or [None] * len(batch.raw))
-        if w.is_json:
+        if w.reread == "jsonl":
             values = exact(batch.raw.to_pylist(), {}).values or []
             values = [None if e is not None else v for v, e in zip(values, errors, strict=True)]
+        elif w.reread == "logfmt":
+            values = [
+                None if e is not None or r is None else parse_logfmt(r)[0]
+                for r, e in zip(batch.raw.to_pylist(), errors, strict=True)
+            ]
         else:
             data_cols = [w.names.names.get(k, k) for k, _ in w.type.fields]
             rows = batch.table.select(data_cols).to_pylist()
@@ -1937,6 +2042,12 @@ class _Stage:
 
 
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _both(a: Reread | None, b: Reread | None) -> Reread | None:
+    """How a file's rows are read again once rows read as ``b`` join rows read as ``a``
+    (None: no rows yet)."""
+    return b if a is None or a == b else a if b is None else "typed"
 
 
 def _writer_options(sample: pa.Table) -> dict[str, object]:
