@@ -288,15 +288,6 @@ def _parse_float(text: str) -> float | BigNumber:
 _DECODER = json.JSONDecoder(parse_float=_parse_float)
 
 
-def parse_number(text: str) -> object:
-    """A JSON number literal's value as :func:`parse_json_line` reads it (a literal beyond
-    the double range a :class:`BigNumber`). Raises ValueError for text that is no number."""
-    value, end = _DECODER.raw_decode(text)
-    if end != len(text) or isinstance(value, (str, bool, dict, list)) or value is None:
-        raise ValueError(f"not a JSON number: {text!r}")
-    return value
-
-
 def parse_json_line(text: str) -> tuple[object, str | None]:
     """Parse one JSON line: ``(value, None)`` or ``(None, reason)``.
 

@@ -1,11 +1,13 @@
 """Key=value log records: logfmt lines and the W3C Extended Log File Format (IIS).
 
-Both give flat records whose keys become columns, typed from every record by the rules of
-:mod:`ingest.logs.inference`, as JSON lines are. What a value is comes from how it is written,
-one rule for both formats (:func:`scalar`): unquoted text that is a JSON number literal is a
-number (``42`` an int, ``1.5`` a float; ``1.2ms``, ``007`` and ``0x1f`` stay text), ``true``
-and ``false`` are booleans, anything else is a string; a quoted value is always a string. A
-string that is an ISO 8601 instant with a zone is then a timestamp, as in JSON.
+Both become JSON object text, one object per record, which the JSON reader of
+:mod:`ingest.logs.jsonl` types from every record (its fast reader over a whole chunk, the
+drift ledger and the rules of :mod:`ingest.logs.inference` as for JSON lines); ``_raw`` keeps
+the line as written. What a value is comes from how it is written, one rule for both formats
+(:func:`scalar`): unquoted text that is a JSON number literal is that number (``42`` an int,
+``1.5`` a float; ``1.2ms``, ``007`` and ``0x1f`` stay text), ``true`` and ``false`` are
+booleans, anything else is a string; a quoted value is always a string. A string that is an
+ISO 8601 instant with a zone is then a timestamp, as in JSON.
 
 logfmt (brandur.org/logfmt; the grammar of Go's github.com/go-logfmt/logfmt decoder, which
 Loki, Prometheus and logrus readers share): pairs ``key=value`` separated by spaces; a key is
@@ -13,9 +15,12 @@ any run of bytes above the space but ``=`` and ``"``; a value is unquoted (no sp
 ``"``) or quoted with JSON's escapes (``\\"``, ``\\\\``, ``\\n``, ``\\u00e9``); ``key=`` is the
 empty string and a bare ``key`` is ``true``. A line with no ``key=value`` pair at all (a Go
 panic's ``goroutine 1 [running]:``) is no logfmt record, and a line the decoder would stop at
-(an unterminated quote, ``=`` or ``"`` inside an unquoted value, ``=`` with no key) fails:
-both keep their text in ``_raw`` with the reason in ``_error``. A key given twice keeps its last
-value, as a JSON line with a duplicate key does (:func:`ingest.logs.inference.parse_json_line`).
+(an unterminated quote, ``=`` or ``"`` inside an unquoted value, ``=`` with no key) fails; so
+does a quoted value with text right after it (``a="x"y``, where Go's decoder starts a key;
+no writer leaves out that space). Both keep their text in ``_raw`` with the reason in
+``_error``. A raw tab inside quotes is read as itself (Go's decoder refuses it). A key given
+twice keeps its last value, as a JSON line with a duplicate key does
+(:func:`ingest.logs.inference.parse_json_line`).
 
 W3C Extended (www.w3.org/TR/WD-logfile; IIS, CloudFront): lines starting with ``#`` are
 directives, not records (:class:`W3cFields` counts them); ``#Fields:`` names the values of the
@@ -40,88 +45,141 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 """JSON's number grammar: what is a number in a JSON line is one here, and nothing else."""
 
 
-def scalar(text: str) -> object:
-    """The value of an unquoted token (see the module doc)."""
-    if text == "true":
-        return True
-    if text == "false":
-        return False
-    if text[:1] in "-0123456789" and _NUMBER.fullmatch(text):
-        return inf.parse_number(text)
-    return text
+def scalar(text: str) -> str:
+    """The JSON text of an unquoted token's value (see the module doc)."""
+    if text in ("true", "false") or (text[0] in _NUMBER_START and _NUMBER.fullmatch(text)):
+        return text
+    return _string(text)
+
+
+_NUMBER_START = frozenset("-0123456789")
+
+
+def _string(text: str) -> str:
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # its own JSON string body: the common case, no encoder
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _object(pairs: Sequence[tuple[str, str]]) -> str:
+    """One JSON object of ``(key, value JSON)`` pairs; a key given twice keeps its last value
+    (at its first place), as :func:`ingest.logs.inference.parse_json_line` reads such an
+    object."""
+    members = dict(pairs)
+    return "{" + ",".join([f"{_string(k)}:{v}" for k, v in members.items()]) + "}"
 
 
 # ---------------------------------------------------------------------------------------
 # logfmt
 
 NOT_LOGFMT = "not a logfmt line: no key=value pair"
+_SPACE = r"[\x00- ]"
+_KEY = r'[^\x00- ="]+'
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_VALID = re.compile(rf"{_SPACE}*(?:{_KEY}(?:=(?:{_QUOTED}|{_KEY})?)?(?:{_SPACE}+|$))*")
+"""A whole line the decoder reads without error (checked first: one match per line)."""
+_PAIR = re.compile(rf"({_KEY})(?:(=)({_QUOTED}|{_KEY})?)?")
+
+
+def logfmt_json(line: str) -> tuple[str | None, str | None]:
+    """One logfmt line as JSON object text: ``(text, None)`` or ``(None, reason)``."""
+    if not _VALID.fullmatch(line):
+        return None, _logfmt_error(line)
+    if "=" not in line:  # in a valid line, every "=" is a pair's or inside its quotes
+        return None, NOT_LOGFMT
+    members: dict[str, str] = {}  # a key given twice: its last value, as in a JSON line
+    for key, equal, value in _PAIR.findall(line):
+        if not equal:
+            members[key] = "true"
+        elif not value:
+            members[key] = '""'
+        elif value[0] != '"':
+            members[key] = scalar(value)
+        else:
+            quoted = _quoted_json(value)
+            if quoted is None:
+                return None, _bad_escape(line)
+            members[key] = quoted
+    return "{" + ",".join([f"{_key(k)}:{v}" for k, v in members.items()]) + "}", None
+
+
+def _bad_escape(line: str) -> str:
+    for m in _PAIR.finditer(line):
+        value = m.group(3)
+        if value and value[0] == '"' and _quoted_json(value) is None:
+            return _at("invalid escape in a quoted value", m.start(3))
+    raise AssertionError("no quoted value with a bad escape")  # pragma: no cover
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _key(key: str) -> str:
+    """A key's JSON string; the keys of a log repeat on every line, so each is made once."""
+    found = _KEYS.get(key)
+    if found is None:
+        found = _string(key)
+        if len(_KEYS) < 65536:
+            _KEYS[key] = found
+    return found
 
 
 def parse_logfmt(line: str) -> tuple[dict[str, object] | None, str | None]:
-    """One logfmt line: ``(record, None)`` or ``(None, reason)``."""
-    record: dict[str, object] = {}
-    pairs = 0
+    """One logfmt line as the JSON reader reads it: ``(record, None)`` or ``(None, reason)``."""
+    text, err = logfmt_json(line)
+    if text is None:
+        return None, err
+    value, err = inf.parse_json_line(text)
+    return value if isinstance(value, dict) else None, err
+
+
+def _quoted_json(value: str) -> str | None:
+    """The JSON string of a quoted value (JSON's escapes, as go-logfmt's decoder reads them);
+    None when an escape is not one."""
+    body = value[1:-1]
+    if "\\" not in body and body.isprintable():
+        return value if body.isascii() else _string(body)
+    try:
+        return json.dumps(json.loads(value, strict=False), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return None
+
+
+def _logfmt_error(line: str) -> str:
+    """Where the decoder stops in a line :data:`_VALID` does not match, and why."""
     pos, n = 0, len(line)
     while True:
         while pos < n and line[pos] <= " ":
             pos += 1
         if pos >= n:
-            break
+            return _at("unexpected end", pos)  # not reached: such a line is valid
         start = pos
         while pos < n and line[pos] > " " and line[pos] not in '="':
             pos += 1
         if pos < n and line[pos] == '"':
-            return None, _at("unexpected '\"'", pos)
-        if pos == start:  # "=" with no key before it
-            return None, _at("unexpected '='", pos)
-        key = line[start:pos]
+            return _at("unexpected '\"'", pos)
+        if pos == start:
+            return _at("unexpected '='", pos)
         if pos >= n or line[pos] != "=":
-            record.pop(key, None)  # the last value wins: keep the key's place at its last
-            record[key] = True
             continue
         pos += 1
-        pairs += 1
-        record.pop(key, None)
         if pos >= n or line[pos] <= " ":
-            record[key] = ""
             continue
         if line[pos] == '"':
-            end, value, err = _quoted(line, pos)
-            if err is not None:
-                return None, err
-            record[key] = value
-            pos = end
+            end = _QUOTED_AT.match(line, pos)
+            if end is None:
+                return _at("unterminated quoted value", pos)
+            pos = end.end()
+            if pos < n and line[pos] > " ":
+                return _at(f"unexpected '{line[pos]}' after a quoted value", pos)
             continue
-        start = pos
         while pos < n and line[pos] > " ":
             if line[pos] in '="':
-                return None, _at(f"unexpected '{line[pos]}' in an unquoted value", pos)
+                return _at(f"unexpected '{line[pos]}' in an unquoted value", pos)
             pos += 1
-        record[key] = scalar(line[start:pos])
-    if not pairs:
-        return None, NOT_LOGFMT
-    return record, None
 
 
-def _quoted(line: str, pos: int) -> tuple[int, str, str | None]:
-    """The quoted value opening at ``pos``: ``(end, value, error)``."""
-    i, n, escaped = pos + 1, len(line), False
-    while i < n:
-        c = line[i]
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c == '"':
-            text = line[pos : i + 1]
-            if "\\" not in text:
-                return i + 1, text[1:-1], None
-            try:
-                return i + 1, json.loads(text), None
-            except json.JSONDecodeError:
-                return i + 1, "", _at("invalid escape in a quoted value", pos)
-        i += 1
-    return n, "", _at("unterminated quoted value", pos)
+_QUOTED_AT = re.compile(_QUOTED)
 
 
 def _at(what: str, pos: int) -> str:
@@ -144,8 +202,10 @@ def _logfmt_record(line: str) -> bool:
     head = line.lstrip().split(" ", 1)[0]
     if "=" not in head or head.startswith(("=", '"')):
         return False
-    record, err = parse_logfmt(line)
-    return err is None and record is not None and sum(v is not True for v in record.values()) >= 2
+    return _VALID.fullmatch(line) is not None and len(_PAIRS_WITH_VALUE.findall(line)) >= 2
+
+
+_PAIRS_WITH_VALUE = re.compile(rf"{_KEY}=")
 
 
 # ---------------------------------------------------------------------------------------
@@ -184,21 +244,30 @@ class W3cFields:
             self.fields = tuple(rest.split())
         return True
 
-    def parse(self, line: str) -> tuple[dict[str, object] | None, str | None]:
-        """One entry under the fields in force: ``(record, None)`` or ``(None, reason)``."""
+    def entry_json(self, line: str) -> tuple[str | None, str | None]:
+        """One entry under the fields in force as JSON object text: ``(text, None)`` or
+        ``(None, reason)``."""
         if self.fields is None:
             return None, NO_FIELDS
-        values: list[object] = []
+        values: list[str] = []
         for m in _TOKEN.finditer(line):
             quoted = m.group(1)
             if quoted is not None:
-                values.append(quoted.replace('""', '"'))
+                values.append(_string(quoted.replace('""', '"')))
             else:
                 token = m.group(0)
-                values.append(None if token == "-" else scalar(token))
+                values.append("null" if token == "-" else scalar(token))
         if len(values) != len(self.fields):
             return None, (
                 f"{len(values)} values for the {len(self.fields)} fields of the #Fields "
                 "directive in force"
             )
-        return dict(zip(self.fields, values, strict=True)), None
+        return _object(list(zip(self.fields, values, strict=True))), None
+
+    def parse(self, line: str) -> tuple[dict[str, object] | None, str | None]:
+        """One entry as the JSON reader reads it: ``(record, None)`` or ``(None, reason)``."""
+        text, err = self.entry_json(line)
+        if text is None:
+            return None, err
+        value, err = inf.parse_json_line(text)
+        return value if isinstance(value, dict) else None, err

@@ -47,6 +47,10 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
   table gets ``_event_time``/``_event_date`` only when a time field exists; an existing table
   keeps its layout, and ``time_field`` on one without ``_event_time`` is refused.
+* logfmt and W3C Extended (``fmt="logfmt"``/``"w3c"``, or found by ``fmt="auto"``): each
+  record's JSON object text (:mod:`ingest.logs.keyvalue`) is read as a JSON line is, ``_raw``
+  the line as written; a W3C directive is no record (``FileReport.directives``), and its
+  ``date`` and ``time`` are the event time. A grown W3C file is read again whole.
 * Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
   file's head (``FileReport.parser``); lines kept unparsed when no preset parses any record
   there; LogFormatError naming the best three when some parse but none a clear majority.
@@ -111,9 +115,9 @@ from ingest.logs.keyvalue import (
     W3C_DATE,
     W3C_TIME,
     W3cFields,
+    logfmt_json,
     looks_like_logfmt,
     looks_like_w3c,
-    parse_logfmt,
 )
 from ingest.logs.lines import (
     DEFAULT_ENCODING,
@@ -847,11 +851,18 @@ class _Batch:
     text: TextFormat | None = None  # text records: the format they were parsed with
     notes: list[str | None] | None = None
     """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
+    json: pa.StringArray | None = None
+    """JSON records whose ``_raw`` is no JSON text (logfmt, W3C): the JSON text of each."""
     time_fields: tuple[str, ...] | None = None
     """Keys the format itself gives the event time in (W3C: ``date`` and ``time``)."""
     reread: Reread = "jsonl"
     """How the records' values are had again when a file written before must take a wider
     type (:data:`Reread`)."""
+
+    @property
+    def json_texts(self) -> pa.StringArray:
+        """JSON records: the JSON text each was parsed from."""
+        return self.json if self.json is not None else self.raw
 
 
 @dataclass
@@ -1302,45 +1313,50 @@ class _Stage:
         *,
         w3c: bool,
     ) -> _Batch | None:
-        """A batch of logfmt or W3C records (:mod:`ingest.logs.keyvalue`): typed as JSON
-        records are, from their parsed values; ``_raw`` the line as written. A W3C
-        directive is no record (counted in the report); a blank line neither."""
+        """A batch of logfmt or W3C records (:mod:`ingest.logs.keyvalue`): each line's JSON
+        object text read by the JSON reader; ``_raw`` the line as written. A W3C directive is
+        no record (counted in the report); a blank line neither. A line that fails is the
+        empty object (its columns null) with its reason."""
         numbers: list[int] = []
+        kept: list[str] = []
         texts: list[str] = []
-        values: list[object] = []
         errors: list[str | None] = []
         kept_raw: list[bytes | None] = []
-        for i, text in enumerate(lines.to_pylist()):
-            if text is None or not text.strip():
+        for i, line in enumerate(lines.to_pylist()):
+            if line is None or not line.strip():
                 continue
             if chunk.piece:
-                value, err = None, LONG_LINE_ERROR
-            elif w3c and self.w3c.directive(text):
+                text, err = None, LONG_LINE_ERROR
+            elif w3c and self.w3c.directive(line):
                 continue
             elif i in invalid:
-                value, err = None, invalid[i]
+                text, err = None, invalid[i]
             else:
-                value, err = self.w3c.parse(text) if w3c else parse_logfmt(text)
+                text, err = self.w3c.entry_json(line) if w3c else logfmt_json(line)
             numbers.append(chunk.first_line + i)
-            texts.append(text)
-            values.append(value)
+            kept.append(line)
+            texts.append(text or "{}")
             errors.append(err)
             kept_raw.append(raw.get(i))
-        if not texts:
+        if not kept:
             return None
-        t = inf.merge_all(inf.type_of(v) for v in values if v is not None)
-        if not isinstance(t, Struct):
-            t = Struct(())
-        table = python_table(values, t, None, errors)
+        json_texts = pa.array(texts, pa.string())
+        parsed = parse_records(
+            json_texts,
+            "\n".join(texts).encode("utf-8", "surrogateescape"),
+            hint=self._hint(),
+        )
+        combined = _combine(errors, parsed.errors, len(texts))
         return _Batch(
-            table,
-            t,
-            pa.array(texts, pa.string()),
+            parsed.table,
+            parsed.type,
+            pa.array(kept, pa.string()),
             numbers,
-            errors if any(e is not None for e in errors) else None,
+            combined if combined and any(e is not None for e in combined) else None,
             True,
-            values,
+            parsed.values,
             kept_raw if raw else None,
+            json=json_texts,
             time_fields=(W3C_DATE, W3C_TIME) if w3c else None,
             reread="logfmt" if not w3c else "typed",
         )
@@ -1610,7 +1626,7 @@ class _Stage:
         if batch.is_json:
             values = batch.values
             if values is None:
-                values = exact(batch.raw.to_pylist(), {}).values or []
+                values = exact(batch.json_texts.to_pylist(), {}).values or []
             values = [None if e is not None else v for v, e in zip(values, errors, strict=True)]
         else:
             values = batch.table.to_pylist()
@@ -1977,10 +1993,11 @@ class _Stage:
             values = exact(batch.raw.to_pylist(), {}).values or []
             values = [None if e is not None else v for v, e in zip(values, errors, strict=True)]
         elif w.reread == "logfmt":
-            values = [
-                None if e is not None or r is None else parse_logfmt(r)[0]
+            texts = [
+                None if e is not None or r is None else logfmt_json(r)[0]
                 for r, e in zip(batch.raw.to_pylist(), errors, strict=True)
             ]
+            values = exact(texts, {}).values or []
         else:
             data_cols = [w.names.names.get(k, k) for k, _ in w.type.fields]
             rows = batch.table.select(data_cols).to_pylist()
@@ -2394,7 +2411,7 @@ def _first_records(
     found: dict[tuple[str, ...], int] = {}
     if batch.is_json:
         values = batch.values
-        texts = None if values is not None else batch.raw
+        texts = None if values is not None else batch.json_texts
         if values is None:
             # An int column read as double: its first float is found by its text, not by
             # parsing every line before it in Python (a 16 MiB chunk took about 0.3 s).
@@ -2403,7 +2420,7 @@ def _first_records(
             }
             for path in widened:
                 del pending[path]
-            found.update(_first_floats(batch.raw, widened))
+            found.update(_first_floats(batch.json_texts, widened))
         for i in range(len(batch.raw)):
             if not pending:
                 break
@@ -2460,12 +2477,12 @@ def _later_floats(
     starts = {}
     for path, (old, new) in changed.items():
         if old in (None, NULL) and new == inf.FLOAT and path in firsts:
-            value, _ = inf.parse_json_line(batch.raw[firsts[path]].as_py())
+            value, _ = inf.parse_json_line(batch.json_texts[firsts[path]].as_py())
             if inf.merge_all(inf.type_of(v) for v in inf.value_at(value, path)) != inf.FLOAT:
                 # Between the two, the column holds ints and nulls only (a string or a bool
                 # beside a float is a conflict, read by the exact reader): no other step.
                 starts[path] = firsts[path] + 1
-    return _first_floats(batch.raw, starts)
+    return _first_floats(batch.json_texts, starts)
 
 
 def _float_steps(
@@ -2478,7 +2495,7 @@ def _float_steps(
         records = zip(batch.values[first:], batch.lines[first:], strict=True)
         return _type_steps(records, path, inf.FLOAT)
     seen = [
-        (inf.parse_json_line(batch.raw[i].as_py())[0], batch.lines[i])
+        (inf.parse_json_line(batch.json_texts[i].as_py())[0], batch.lines[i])
         for i in (first, later)
         if i is not None
     ]

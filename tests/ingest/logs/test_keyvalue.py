@@ -18,7 +18,6 @@ from ingest.logs.keyvalue import (
     W3cFields,
     looks_like_logfmt,
     parse_logfmt,
-    scalar,
 )
 from tests.ingest.logs.landed import landed_rows
 from tests.ingest.logs.test_stage import rows, stage, write_lines
@@ -61,12 +60,16 @@ def test_brandurs_example_line_reads_as_his_post_says():
     ],
 )
 def test_an_unquoted_value_is_a_number_or_boolean_only_as_json_writes_one(token, value):
-    got = scalar(token)
+    record, err = parse_logfmt(f"k={token} w={token}")
+    assert err is None
+    got = record["k"]
     assert got == value and type(got) is type(value)
+    quoted, _ = parse_logfmt(f'k="{token}" w=1')
+    assert quoted["k"] == token  # quoted: always a string
 
 
 def test_a_number_beyond_the_double_range_is_kept_as_written():
-    assert scalar("1e999") == BigNumber("1e999")
+    assert parse_logfmt("k=1e999 n=-0") == ({"k": BigNumber("1e999"), "n": 0}, None)
 
 
 def test_quoted_values_take_json_escapes_and_may_hold_spaces_and_equals():
@@ -80,6 +83,10 @@ def test_quoted_values_take_json_escapes_and_may_hold_spaces_and_equals():
         "k": "",  # key= is the empty string, as logrus writes one
         "t": True,  # a bare key is true
     }
+    assert parse_logfmt('msg="tab\there" who="Jürgen" n=1') == (
+        {"msg": "tab\there", "who": "Jürgen", "n": 1},
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,6 +97,7 @@ def test_quoted_values_take_json_escapes_and_may_hold_spaces_and_equals():
         ("url=/a?b=c", "invalid logfmt: unexpected '=' in an unquoted value at column 9"),
         ('a=1 b"c=2', "invalid logfmt: unexpected '\"' at column 6"),
         (r'a="x\qy"', "invalid logfmt: invalid escape in a quoted value at column 3"),
+        ('a="x"y', "invalid logfmt: unexpected 'y' after a quoted value at column 6"),
         ("goroutine 1 [running]:", NOT_LOGFMT),
         ("panic: runtime error: index out of range [5] with length 3", NOT_LOGFMT),
     ],
@@ -284,11 +292,16 @@ def test_w3c_values_may_be_quoted_strings_and_tab_separated():
 # Through the lake: a grown file
 
 
-def test_grown_logfmt_and_iis_files_keep_their_format_and_rows(lk, tmp_path):
+def test_grown_logfmt_and_iis_files_keep_their_format_and_rows(lk, cli, tmp_path):
     app = write_lines(tmp_path / "app.log", ["level=info n=1 msg=a", "level=info n=2 msg=b"])
     iis = write_lines(tmp_path / "u_ex.log", IIS[:6])
-    lk.ingest_logs("web.app", str(app))
-    lk.ingest_logs("web.iis", str(iis))
+    first = cli("ingest", "logs", "web.app", str(app), "--format", "logfmt", "--output", "json")
+    assert [(f["format"], f["records_read"]) for f in first.json()["files"]] == [("logfmt", 2)]
+    first = cli("ingest", "logs", "web.iis", str(iis), "--output", "json").json()
+    assert [(f["format"], f["directives"], f["records_read"]) for f in first["files"]] == [
+        ("w3c", 4, 2)
+    ]
+    assert first["event_times"]["time_field"] == "date+time"
     with app.open("a") as f:
         f.write("goroutine 1 [running]:\nlevel=warn n=3 msg=c\n")
     with iis.open("a") as f:
