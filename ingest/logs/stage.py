@@ -116,6 +116,7 @@ from ingest.logs.keyvalue import (
     W3C_TIME,
     W3cFields,
     logfmt_json,
+    logfmt_json_many,
     looks_like_logfmt,
     looks_like_w3c,
 )
@@ -1322,6 +1323,7 @@ class _Stage:
         texts: list[str] = []
         errors: list[str | None] = []
         kept_raw: list[bytes | None] = []
+        ready = logfmt_json_many(lines) if not w3c and not chunk.piece else None
         for i, line in enumerate(lines.to_pylist()):
             if line is None or not line.strip():
                 continue
@@ -1331,6 +1333,8 @@ class _Stage:
                 continue
             elif i in invalid:
                 text, err = None, invalid[i]
+            elif ready is not None and ready[i] is not None:
+                text, err = ready[i], None
             else:
                 text, err = self.w3c.entry_json(line) if w3c else logfmt_json(line)
             numbers.append(chunk.first_line + i)

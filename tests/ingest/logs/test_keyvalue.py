@@ -16,6 +16,7 @@ from ingest.logs.keyvalue import (
     NO_FIELDS,
     NOT_LOGFMT,
     W3cFields,
+    logfmt_json_many,
     looks_like_logfmt,
     parse_logfmt,
 )
@@ -111,6 +112,30 @@ def test_a_key_given_twice_keeps_its_last_value_as_a_json_line_does():
     assert parse_logfmt("a=1 b=2 a=3") == ({"b": 2, "a": 3}, None)
 
 
+def test_lines_rewritten_in_arrow_read_as_the_line_by_line_reader_reads_them():
+    lines = [
+        'at=info method=GET path="/" host=myapp.herokuapp.com fwd="204.204.204.204" '
+        "dyno=web.1 connect=1ms service=18ms status=200 bytes=13 protocol=https",
+        'a=1 b="x y=2" c=-0.5e3 d=true e=TRUE f=007 g=1.2ms h=-0 i=1e999 k=""',
+        'u=Jürgen n=1 p=/a/b?c q="=" r="a  b" s=[running]: t=%^',
+        "a=1 a=2 b=3",  # a key twice: the JSON reader keeps the last
+        # read line by line: a bare key, an empty value, an escape, two spaces, a tab
+        "a=1 debug b=2",
+        "a=1 b= c=2",
+        r'msg="say \"hi\"" n=1',
+        "a=1  b=2",
+        "a=1\tb=2",
+        "goroutine 1 [running]:",
+        'level=info msg="started',
+    ]
+    fast = logfmt_json_many(pa.array(lines, pa.string()))
+    assert [text is not None for text in fast] == [True] * 4 + [False] * 7
+    for line, text in zip(lines, fast, strict=True):
+        if text is not None:
+            value, expected = parse_json_line(text)[0], parse_logfmt(line)[0]
+            assert value == expected and list(value) == list(expected)
+
+
 def test_auto_takes_logfmt_only_for_lines_that_open_with_key_value_pairs():
     heroku = (
         'at=info method=GET path="/" host=myapp.herokuapp.com fwd="204.204.204.204" '
@@ -137,6 +162,7 @@ LOGRUS = [
     'time="2026-12-07T10:00:02+01:00" level=error msg="unterminated',
     'ts=2026-12-07T09:00:03.123Z caller=main.go:42 level=info component="tsdb" '
     "msg=ready http.status=204 x-request-id= debug ratio=2",
+    "level=info size=1 size=2",  # a key twice: its last value
 ]
 
 
@@ -148,7 +174,7 @@ def test_a_logfmt_file_lands_typed_with_event_times_and_keeps_odd_lines(tmp_path
     assert (report.format, report.line_ending, report.records_read, report.records_failed) == (
         "logfmt",
         "crlf",
-        7,
+        8,
         4,
     )
     types = {f.name: f.type for f in staged.schema}
@@ -167,6 +193,7 @@ def test_a_logfmt_file_lands_typed_with_event_times_and_keeps_odd_lines(tmp_path
         NOT_LOGFMT,
         "invalid logfmt: unterminated quoted value at column 50",
         None,
+        None,
     ]
     assert got[2]["_raw"] == "goroutine 1 [running]:"  # kept, never dropped
     assert got[0]["_raw"] == LOGRUS[0]  # no BOM, no \r
@@ -178,6 +205,7 @@ def test_a_logfmt_file_lands_typed_with_event_times_and_keeps_odd_lines(tmp_path
         None,
         None,
         dt.datetime(2026, 12, 7, 9, 0, 3, 123000, tzinfo=UTC),  # a go-kit line's ts
+        None,
     ]
     last = got[6]
     assert (last["msg"], last["x-request-id"], last["debug"], last["ratio"]) == (
@@ -187,6 +215,7 @@ def test_a_logfmt_file_lands_typed_with_event_times_and_keeps_odd_lines(tmp_path
         2.0,
     )
     assert (got[1]["number"], got[1]["dur"], got[1]["omg"]) == (122, "1.2ms", True)
+    assert got[7]["size"] == 2
 
 
 def test_a_column_a_later_file_turns_to_json_keeps_each_value_as_written(tmp_path):
