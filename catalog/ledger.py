@@ -517,16 +517,19 @@ _RANGES_OF = _COMMITTED_RANGES.where(
 ).order_by(INGESTED.c.id)
 
 PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
+RECORD_FORMATS = ("jsonl", "text", "logfmt", "w3c")
+"""The formats a file's records are read in (never ``auto``: each file's is recorded)."""
 
 
 def ingested_parsers(
     db: Connection, table: TableInfo, uris: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
-    "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
-    last committed ingest run (the preset ``--format auto`` chose is in the facets' ``parser``);
-    files never ingested are absent. ``"unrecorded": True`` marks a text file read by a version
-    that did not record that choice."""
+    """How each of ``uris`` was last read into ``table``: ``{"format"`` (one of
+    :data:`RECORD_FORMATS`), ``"pattern", "preset", "multiline_start"}`` from the file
+    facets and the parameters of its last committed ingest run (the preset ``--format
+    auto`` chose is in the facets' ``parser``); files never ingested are absent.
+    ``"unrecorded": True`` marks a text file read by a version that did not record that
+    choice."""
     if not uris:
         return {}
 
@@ -554,9 +557,9 @@ def ingested_parsers(
             # A format the run was told wins: a file's facets are those of its first
             # ingest with that content (a re-parse with --format reuses them).
             fmt = (parameters or {}).get("format")
-            if fmt not in ("jsonl", "text"):
+            if fmt not in RECORD_FORMATS:
                 fmt = (facets or {}).get("format")
-            if fmt in ("jsonl", "text"):
+            if fmt in RECORD_FORMATS:
                 options = {k: (parameters or {}).get(k) for k in PARSER_PARAMETERS}
                 chosen = (facets or {}).get("parser")
                 if not any(options.values()) and chosen is not None:

@@ -52,6 +52,10 @@ class FileOutcome:
     """Records that got an ``_event_time``; None when the table has none."""
     time_reasons: dict[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    format: str | None = None
+    """How its records were read: jsonl, text, logfmt or w3c (None: skipped)."""
+    directives: int = 0
+    """W3C directive lines read (``#Fields:``...): lines, not records."""
     held_bytes: int = 0
     """Bytes at the end of the file not landed: its last record, which may be unfinished (an
     append-only table's ingest holds it back until the file grows, or ``final``)."""
@@ -370,6 +374,8 @@ def ingest_logs(
                         parser=report.parser,
                         records_with_time=report.records_with_time,
                         time_reasons=dict(report.time_reasons),
+                        format=report.format,
+                        directives=report.directives,
                         bytes=report.bytes_consumed - report.start_offset,
                         note=_note(report, grown=grown, reparse=reparse),
                         held_bytes=report.held_bytes,
