@@ -757,6 +757,61 @@ def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
     return version
 
 
+def change_mapped_columns(
+    uri: str,
+    options: dict[str, str],
+    *,
+    drop: tuple[str, ...] = (),
+    add: tuple[tuple[str, str], ...] = (),
+) -> int:
+    """Commit what Spark's ``ALTER TABLE ... DROP COLUMN`` and ``ADD COLUMN`` write to a
+    column-mapped table: the dropped columns leave the schema (their data stays in the old
+    files, under their physical names), each added ``(name, Delta type)`` gets the next column
+    id and a physical name of its own (``col-<uuid>``), even when it takes a dropped column's
+    name, and ``delta.columnMapping.maxColumnId`` follows. Returns the version committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+    schema["fields"] = [f for f in schema["fields"] if f["name"] not in drop]
+    top = int(meta.configuration["delta.columnMapping.maxColumnId"])
+    for name, kind in add:
+        top += 1
+        schema["fields"].append(
+            {
+                "name": name,
+                "type": kind,
+                "nullable": True,
+                "metadata": {
+                    "delta.columnMapping.id": top,
+                    "delta.columnMapping.physicalName": f"col-{uuid.uuid4()}",
+                },
+            }
+        )
+    version = dt.version() + 1
+    write_log_entry(
+        uri,
+        options,
+        version,
+        [
+            {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "ALTER TABLE"}},
+            {
+                "metaData": {
+                    "id": meta.id,
+                    "format": {"provider": "parquet", "options": {}},
+                    "schemaString": json.dumps(schema),
+                    "partitionColumns": list(meta.partition_columns),
+                    "configuration": {
+                        **meta.configuration,
+                        "delta.columnMapping.maxColumnId": str(top),
+                    },
+                    "createdTime": meta.created_time,
+                }
+            },
+        ],
+    )
+    return version
+
+
 def in_commit_timestamps(uri: str, options: dict[str, str], times: list[tuple[int, int]]) -> None:
     """Two appends made into a table with in-commit timestamps (PROTOCOL.md "In-Commit
     Timestamps"), each commit's ``(timestamp, inCommitTimestamp)`` in milliseconds as

@@ -1,0 +1,120 @@
+"""Appends to column-mapped tables (PROTOCOL.md "Writer Requirements for Column Mapping"):
+the lake's own commit writes each column under its physical name with its column id as the
+Parquet field id, and keys statistics and partition values by physical name. Read back by the
+lake, by DuckDB's ``delta_scan`` (delta-kernel) and, for the log, by deltalake, which also
+appends to the same table after the lake."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from lake.delta.snapshot import StagedFile
+from lake.delta.store import DeltaStore
+from tests.delta import external
+
+
+def _kernel(lk, uri: str, version: int) -> pa.Table:
+    """One version as DuckDB's delta extension (delta-kernel) reads it."""
+    import duckdb
+
+    from lake.core.storage import extension_path
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": "false"})
+    lk.storage.configure_duckdb(con)
+    con.execute(f"LOAD '{extension_path('delta')}'")
+    return con.execute(f"SELECT * FROM delta_scan('{uri}', version => {version})").to_arrow_table()
+
+
+def _rows(table: pa.Table, columns: list[str]) -> list[tuple]:
+    data = table.select(columns).to_pylist()
+    return sorted((tuple(r[c] for c in columns) for r in data), key=lambda r: r[0])
+
+
+@pytest.fixture
+def mapped(backend, lk, tmp_path):
+    """A table deltalake wrote with ``delta.columnMapping.mode`` = ``name`` (physical names
+    ``col-<uuid>``, partitioned by ``part``), then ``Name x`` renamed to ``label``
+    (:func:`tests.delta.external.column_mapped`): its location and every row written."""
+    if backend.s3 is not None:
+        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/mapped"
+    else:
+        uri = str(tmp_path / "spark" / "mapped")
+    written = external.column_mapped(uri, lk.storage.delta_options())
+    return uri, written.rename_columns(["id", "label", "part"])
+
+
+def test_an_append_to_a_renamed_column_mapped_table_is_read_under_the_new_names_everywhere(
+    lk, tmp_path, mapped
+):
+    uri, written = mapped
+    options = lk.storage.delta_options()
+    store = DeltaStore(uri, lk.storage)
+    base = store.snapshot()
+    assert base.physical_names  # every column is stored as col-<uuid>
+    files = []
+    for part, ids, labels in (("p", [5, 6], ["e", None]), ("z", [7], ["g"])):
+        path = tmp_path / f"staged-{part}.parquet"
+        pq.write_table(pa.table({"id": pa.array(ids, pa.int64()), "label": labels}), path)
+        files.append(StagedFile(path, {"part": part}))
+    commit = store.append(
+        files,
+        schema=base.schema,
+        partition_by=base.partition_columns,
+        run_id="r-mapped",
+        operation="WRITE",
+        base=base,
+    )
+    assert commit.version == base.version + 1 == 3
+    told = store.snapshot(commit.version)
+    loaded = store.snapshot(commit.version)  # told once: this one is read from the log
+    assert told is not loaded
+    assert sorted((f.path, dict(f.partition_values), f.rows) for f in told.files) == sorted(
+        (f.path, dict(f.partition_values), f.rows) for f in loaded.files
+    )
+
+    # deltalake, a writer of column mapping of its own, appends after the lake
+    write_deltalake(
+        uri,
+        pa.table({"id": pa.array([8], pa.int64()), "label": ["h"], "part": ["q"]}),
+        mode="append",
+        storage_options=options,
+    )
+    expected = _rows(written, ["id", "label", "part"]) + [
+        (5, "e", "p"),
+        (6, None, "p"),
+        (7, "g", "z"),
+        (8, "h", "q"),
+    ]
+    lk.register_table("ext.mapped", uri)
+    ours = lk.sql("SELECT * FROM ext.mapped").table
+    assert ours.column_names == ["id", "label", "part"]
+    assert _rows(ours, ["id", "label", "part"]) == expected
+    # delta_scan reads NULL in this deltalake table's partition column, its own files too
+    kernel = _kernel(lk, uri, 4)
+    assert kernel.column_names == ["id", "label", "part"]
+    assert _rows(kernel, ["id", "label"]) == [(i, label) for i, label, _ in expected]
+    assert lk.sql("SELECT id FROM ext.mapped WHERE part = 'z'").rows() == [{"id": 7}]
+
+    # The lake's file, as the protocol asks of it: physical names and field ids
+    fields = json.loads(DeltaTable(uri, storage_options=options).schema().to_json())["fields"]
+    physical = {f["name"]: f["metadata"]["delta.columnMapping.physicalName"] for f in fields}
+    ids = {f["name"]: f["metadata"]["delta.columnMapping.id"] for f in fields}
+    adds = [a["add"] for a in external.read_log_entry(uri, options, 3) if "add" in a]
+    assert len(adds) == 2
+    for add in adds:
+        assert set(add["partitionValues"]) == {physical["part"]}
+        stats = json.loads(add["stats"])
+        assert set(stats["minValues"]) == {physical["id"], physical["label"]}
+        fs, root = lk.storage.filesystem_for(uri)
+        with fs.open_input_file(f"{root}/{add['path']}") as handle:
+            schema = pq.ParquetFile(handle).schema_arrow
+        assert schema.names == [physical["id"], physical["label"]]
+        assert [int(f.metadata[b"PARQUET:field_id"]) for f in schema] == [ids["id"], ids["label"]]
+    z = next(a for a in adds if a["partitionValues"][physical["part"]] == "z")
+    assert json.loads(z["stats"])["minValues"][physical["id"]] == 7
