@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from lake.core.errors import CommitConflict, UnsupportedTableFeature
 from lake.delta.snapshot import StagedFile
 from lake.delta.store import DeltaStore
 from tests.delta import external
@@ -118,3 +119,73 @@ def test_an_append_to_a_renamed_column_mapped_table_is_read_under_the_new_names_
         assert [int(f.metadata[b"PARQUET:field_id"]) for f in schema] == [ids["id"], ids["label"]]
     z = next(a for a in adds if a["partitionValues"][physical["part"]] == "z")
     assert json.loads(z["stats"])["minValues"][physical["id"]] == 7
+
+
+def _staged(tmp_path, ids: list[int]) -> list[StagedFile]:
+    path = tmp_path / f"staged-{ids[0]}.parquet"
+    labels = [f"l{i}" for i in ids]
+    pq.write_table(pa.table({"id": pa.array(ids, pa.int64()), "label": labels}), path)
+    return [StagedFile(path, {"part": "p"})]
+
+
+def test_an_append_that_lost_its_version_commits_after_an_append_and_not_after_a_rename(
+    lk, tmp_path, mapped
+):
+    """deltalake's commit would not keep the files' physical names: the lake commits again
+    on its own, after another writer's append (no conflict, as the protocol says); after a
+    rename (a change of metadata) it refuses, and removes the files it wrote."""
+    uri, _ = mapped
+    options = lk.storage.delta_options()
+    store = DeltaStore(uri, lk.storage)
+    base = store.snapshot()
+    other = pa.table({"id": pa.array([8], pa.int64()), "label": ["h"], "part": ["q"]})
+    write_deltalake(uri, other, mode="append", storage_options=options)  # takes version 3
+    commit = store.append(
+        _staged(tmp_path, [5]),
+        schema=base.schema,
+        partition_by=base.partition_columns,
+        run_id="r-late",
+        operation="WRITE",
+        base=base,
+    )
+    assert commit.version == 4
+    assert _rows(_kernel(lk, uri, 4), ["id", "label"])[-2:] == [(5, "l5"), (8, "h")]
+
+    base = store.snapshot()
+    files_before = external.table_files(uri, options)
+    external.change_mapped_columns(uri, options, rename={"label": "tag"})  # version 5
+    with pytest.raises(CommitConflict, match="run the command again"):
+        store.append(
+            _staged(tmp_path, [6]),
+            schema=base.schema,
+            partition_by=base.partition_columns,
+            run_id="r-renamed",
+            operation="WRITE",
+            base=base,
+        )
+    assert external.log_names(uri, options)[-1] == f"{5:020d}.json"
+    assert external.table_files(uri, options) == files_before
+
+
+def test_an_append_to_a_table_setting_a_mapping_its_protocol_does_not_declare_is_refused(lk):
+    """Readers honour ``delta.columnMapping.mode`` only under a protocol declaring the
+    feature: which names the files need cannot be told, so nothing is written."""
+    lk.write_table("ml.undeclared", pa.table({"id": pa.array([1], pa.int64()), "v": [1]}))
+    uri, options = lk.table("ml.undeclared").location, lk.storage.delta_options()
+    version = external.rename_column(uri, options, "v", "value")
+    external.rewrite_log_entry(
+        uri,
+        options,
+        version,
+        lambda a: (
+            {"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}} if "protocol" in a else a
+        ),
+    )
+    files_before = external.table_files(uri, options)
+    rows = pa.table({"id": pa.array([2], pa.int64()), "value": [2]})
+    with pytest.raises(UnsupportedTableFeature, match="without the columnMapping feature") as e:
+        lk.write_table("ml.undeclared", rows)
+    message = str(e.value)
+    assert uri in message and message.count(". ") == 0 and message.endswith(".")
+    assert external.table_files(uri, options) == files_before
+    assert external.log_names(uri, options)[-1] == f"{version:020d}.json"

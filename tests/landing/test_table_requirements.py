@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -155,13 +156,20 @@ def test_an_append_only_table_takes_appends_and_compactions(lk):
 def test_appends_to_a_table_whose_columns_another_engine_renamed_and_dropped_read_back_right(
     lk,
 ):
-    """Spark turned column mapping on (each column's physical name its old name), renamed
-    ``v`` to ``value``, dropped ``gone`` and added a new ``gone`` (a long, under a physical
-    name of its own). The append's file names its columns ``v`` and ``col-...``: on main the
-    append was refused (and before that its file named them ``value`` and ``gone``, and the
-    row read back NULL). The old ``gone``'s text must not come back under the new one."""
+    """Spark turned column mapping on (each field's physical name its old name, struct fields
+    too), renamed ``v`` to ``value``, dropped ``gone`` and added a new ``gone`` (a long, under
+    a physical name of its own). The append's file names its columns ``v`` and ``col-...``
+    with their ids: such appends were refused (and before that the file named them ``value``
+    and ``gone``, and the row read back NULL). The old ``gone``'s text must not come back
+    under the new one."""
+    point = pa.struct([("x", pa.int64()), ("tags", pa.list_(pa.struct([("k", pa.string())])))])
     old = pa.table(
-        {"id": pa.array([1], pa.int64()), "v": pa.array([10], pa.int64()), "gone": ["x"]}
+        {
+            "id": pa.array([1], pa.int64()),
+            "v": pa.array([10], pa.int64()),
+            "gone": ["x"],
+            "point": pa.array([{"x": 1, "tags": [{"k": "a"}]}], point),
+        }
     )
     lk.write_table("ml.renamed", old)
     uri, options = _table(lk, "ml.renamed")
@@ -171,14 +179,28 @@ def test_appends_to_a_table_whose_columns_another_engine_renamed_and_dropped_rea
         {
             "id": pa.array([2], pa.int64()),
             "value": pa.array([20], pa.int64()),
+            "point": pa.array([{"x": 2, "tags": [{"k": "b"}, None]}], point),
             "gone": pa.array([7], pa.int64()),
         }
     )
     lk.write_table("ml.renamed", appended)
-    expected = [{"id": 1, "value": 10, "gone": None}, {"id": 2, "value": 20, "gone": 7}]
+    expected = [
+        {"id": 1, "value": 10, "point": {"x": 1, "tags": [{"k": "a"}]}, "gone": None},
+        {"id": 2, "value": 20, "point": {"x": 2, "tags": [{"k": "b"}, None]}, "gone": 7},
+    ]
     assert lk.sql("SELECT * FROM ml.renamed ORDER BY id").table.to_pylist() == expected
     assert _kernel_rows(lk, uri) == expected
     version = DeltaTable(uri, storage_options=options).version()
+    (add,) = [a["add"] for a in external.read_log_entry(uri, options, version) if "add" in a]
+    fs, root = lk.storage.filesystem_for(uri)
+    with fs.open_input_file(f"{root}/{add['path']}") as handle:
+        written = pq.ParquetFile(handle).schema_arrow
+    # ids as rename_column numbered them: id 1, v 2, gone 3, point 4 (x 5, tags 6, k 7)
+    assert written.names[:3] == ["id", "v", "point"] and written.names[3].startswith("col-")
+    assert [f.metadata[b"PARQUET:field_id"] for f in written] == [b"1", b"2", b"4", b"8"]
+    tags = written.field("point").type.field("tags")
+    assert tags.metadata[b"PARQUET:field_id"] == b"6"
+    assert tags.type.value_type.field("k").metadata[b"PARQUET:field_id"] == b"7"
     # An overwrite goes through deltalake's writer, which is not shown to keep the mapping.
     with pytest.raises(UnsupportedTableFeature, match=r"columnMapping\.mode = name.* an overwrite"):
         lk.write_table("ml.renamed", appended, mode="overwrite")
