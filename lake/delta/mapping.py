@@ -94,8 +94,11 @@ def write_physical(
     """Write the staged Parquet file ``source`` again at ``target`` with its columns as the
     column-mapped table of schema ``table`` stores them (:func:`physical_schema`; ``where``:
     the table, for errors). Returns the physical schema and the footer written, whose
-    statistics are then keyed by physical name. Encoded as staging encodes, in row groups of
-    at most :data:`~lake.delta.encoding.ROW_GROUP_ROWS` rows.
+    statistics are then keyed by physical name. Encoded as staging encodes, archived columns
+    kept archived, in row groups of at most :data:`~lake.delta.encoding.ROW_GROUP_ROWS` rows.
+    Pages cannot be renamed in place (the names are in the footer, which pyarrow writes
+    whole): 1M rows of three columns took 1.75 s on a busy 2-core machine, where a plain
+    append links the file.
 
     Raises:
         UnsupportedTableFeature: see :func:`physical_schema`.
@@ -103,17 +106,19 @@ def write_physical(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lake.delta.encoding import writer_options
+    from lake.delta.encoding import archived_columns, writer_options
     from lake.delta.stats import BoundedWriter
 
     parquet = pq.ParquetFile(source)
     physical = physical_schema(parquet.schema_arrow, table, where=where)
+    stored = dict(zip(parquet.schema_arrow.names, physical.names, strict=True))
+    archive = {stored[name] for name in archived_columns(parquet.metadata) if name in stored}
     writer: BoundedWriter | None = None
     try:
         for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
             batch = to_physical(batch, physical)
             if writer is None:
-                options = writer_options(pa.Table.from_batches([batch]))
+                options = writer_options(pa.Table.from_batches([batch]), archive=archive)
                 writer = BoundedWriter(target, physical, **options)
             writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
         if writer is None:  # a file of no rows still has its schema

@@ -48,7 +48,7 @@ from lake.core.errors import (
 from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
-from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
+from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS, archived_columns
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
 from lake.delta.mapping import PHYSICAL_NAME, logical_names, physical_names, write_physical
@@ -1910,7 +1910,7 @@ class DeltaStore:
                         # deltalake's writer (a merge, a schema-merging append) keeps every
                         # column LZ4 with statistics: a bin whose largest, first file it wrote
                         # would otherwise turn _raw into LZ4 with whole lines in the footer
-                        archived |= _zstd_columns(parquet.metadata)
+                        archived |= archived_columns(parquet.metadata)
                     for batch in _file_rows(parquet, base, data_file):
                         if batch.num_rows:
                             pending.append(conform(batch, file_schema))
@@ -3019,23 +3019,6 @@ def _log_partition_values(
     return {c: values.get(c) for c in columns}
 
 
-def _zstd_columns(metadata: pq.FileMetaData) -> set[str]:
-    """Top-level columns every leaf of which the file stores zstd without statistics: the
-    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
-    rewrite keeps so. zstd alone does not say it: engines that compress every column with
-    zstd (Trino) write statistics a filter skips files by."""
-    if not metadata.num_row_groups:
-        return set()
-    group = metadata.row_group(0)
-    archived: dict[str, bool] = {}
-    for i in range(group.num_columns):
-        column = group.column(i)
-        top = column.path_in_schema.split(".", 1)[0]
-        leaf = column.compression == "ZSTD" and not column.is_stats_set
-        archived[top] = archived.get(top, True) and leaf
-    return {name for name, kept in archived.items() if kept}
-
-
 def _file_rows(
     parquet: pq.ParquetFile, snapshot: Snapshot, data_file: DataFile
 ) -> Iterator[pa.RecordBatch]:
@@ -3387,7 +3370,7 @@ def _archived(files: Sequence[StagedFile]) -> set[str]:
     which re-encodes them, is told to keep them without a dictionary."""
     import pyarrow.parquet as pq
 
-    return _zstd_columns(pq.read_metadata(files[0].path)) if files else set()
+    return archived_columns(pq.read_metadata(files[0].path)) if files else set()
 
 
 def _peek(

@@ -15,6 +15,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from lake.core.errors import CommitConflict, UnsupportedTableFeature
+from lake.delta.encoding import archived_columns
 from lake.delta.snapshot import StagedFile
 from lake.delta.store import DeltaStore
 from tests.delta import external
@@ -189,3 +190,36 @@ def test_an_append_to_a_table_setting_a_mapping_its_protocol_does_not_declare_is
     assert uri in message and message.count(". ") == 0 and message.endswith(".")
     assert external.table_files(uri, options) == files_before
     assert external.log_names(uri, options)[-1] == f"{version:020d}.json"
+
+
+def test_a_log_ingest_into_a_partitioned_table_another_engine_renamed_keeps_its_encodings(
+    lk, tmp_path
+):
+    """The log stage's own files (partitioned by day, ``_raw`` archived: zstd, no
+    statistics) are written again under the physical names, archived columns still so."""
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"ts": "2026-10-05T10:00:00Z", "n": 1}\n')
+    lk.ingest_logs("app.days", str(first))
+    uri, options = lk.table("app.days").location, lk.storage.delta_options()
+    version = external.rename_column(uri, options, "n", "count")
+    second = tmp_path / "second.jsonl"
+    second.write_text('{"ts": "2026-10-06T10:00:00Z", "count": 2}\n')
+    lk.ingest_logs("app.days", str(second))
+    found = lk.sql("SELECT _event_date, count FROM app.days ORDER BY count").rows()
+    assert [(str(r["_event_date"]), r["count"]) for r in found] == [
+        ("2026-10-05", 1),
+        ("2026-10-06", 2),
+    ]
+    kernel = _kernel(lk, uri, version + 1).sort_by("count")
+    assert kernel.column("count").to_pylist() == [1, 2]
+    assert [str(d) for d in kernel.column("_event_date").to_pylist()] == [
+        "2026-10-05",
+        "2026-10-06",
+    ]
+    (add,) = [a["add"] for a in external.read_log_entry(uri, options, version + 1) if "add" in a]
+    assert add["partitionValues"] == {"_event_date": "2026-10-06"}
+    fs, root = lk.storage.filesystem_for(uri)
+    with fs.open_input_file(f"{root}/{add['path']}") as handle:
+        parquet = pq.ParquetFile(handle)
+        assert "n" in parquet.schema_arrow.names and "count" not in parquet.schema_arrow.names
+        assert "_raw" in archived_columns(parquet.metadata)
