@@ -119,6 +119,14 @@ PREFETCH_FILES = 16
 ``DeltaStore._prefetched``)."""
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
 """Writer features under which an append is its add actions alone (see ``_commit_own``)."""
+OWN_MAPPED_APPEND_WRITER_FEATURES = OWN_COMMIT_WRITER_FEATURES | {
+    COLUMN_MAPPING_FEATURE,  # files written under their physical names (see ``publish``)
+    # Files added without a deletion vector ask nothing of their writer (PROTOCOL.md "Writer
+    # Requirement for Deletion Vectors"); Databricks turns the feature on for new tables.
+    "deletionVectors",
+}
+"""Writer features under which an append to a column-mapped table is the lake's own commit:
+deltalake's commit cannot take one (see :mod:`lake.delta.mapping`)."""
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
 _THREAD = threading.local()
 
@@ -934,7 +942,7 @@ class DeltaStore:
             # append of new rows writes no change data (PROTOCOL.md "Change Data Files").
             if protocol.min_writer_version in (5, 6):
                 return True
-            allowed = allowed | {COLUMN_MAPPING_FEATURE}
+            allowed = OWN_MAPPED_APPEND_WRITER_FEATURES
         if protocol.min_writer_version > 7 or (
             protocol.min_writer_version == 7 and not set(protocol.writer_features or ()) <= allowed
         ):
@@ -951,11 +959,7 @@ class DeltaStore:
         problem = asked.mapping_problem(protocol.min_writer_version, protocol.writer_features or ())
         if problem is not None:
             return UnsupportedTableFeature(f"The Delta table at {self.uri} {problem}.")
-        unknown = sorted(
-            set(protocol.writer_features or ())
-            - OWN_COMMIT_WRITER_FEATURES
-            - {COLUMN_MAPPING_FEATURE}
-        )
+        unknown = sorted(set(protocol.writer_features or ()) - OWN_MAPPED_APPEND_WRITER_FEATURES)
         if commit_schema is None:
             doing = "an append that adds columns"
         elif asked.rows_checked:

@@ -223,3 +223,34 @@ def test_a_log_ingest_into_a_partitioned_table_another_engine_renamed_keeps_its_
         parquet = pq.ParquetFile(handle)
         assert "n" in parquet.schema_arrow.names and "count" not in parquet.schema_arrow.names
         assert "_raw" in archived_columns(parquet.metadata)
+
+
+def test_an_append_to_a_mapped_table_under_databricks_features_is_the_lakes_own_commit(
+    lk, tmp_path, mapped
+):
+    """Databricks turns deletion vectors on with column mapping (protocol 3/7): files added
+    without a vector ask nothing more of the writer, so the lake's own commit takes them."""
+    uri, written = mapped
+    options = lk.storage.delta_options()
+    protocol = {
+        "minReaderVersion": 3,
+        "minWriterVersion": 7,
+        "readerFeatures": ["columnMapping", "deletionVectors"],
+        "writerFeatures": ["appendOnly", "invariants", "columnMapping", "deletionVectors"],
+    }
+    external.rewrite_log_entry(
+        uri, options, 0, lambda a: {"protocol": protocol} if "protocol" in a else a
+    )
+    store = DeltaStore(uri, lk.storage)
+    base = store.snapshot()
+    commit = store.append(
+        _staged(tmp_path, [5]),
+        schema=base.schema,
+        partition_by=base.partition_columns,
+        run_id="r-databricks",
+        operation="WRITE",
+        base=base,
+    )
+    assert commit.version == 3
+    expected = [(i, label) for i, label, _ in _rows(written, ["id", "label", "part"])]
+    assert _rows(_kernel(lk, uri, 3), ["id", "label"]) == [*expected, (5, "l5")]
