@@ -22,9 +22,12 @@ Chosen for scan speed, because analysts scan the same files many times:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 65_536
 """Row groups of at most this many rows: DuckDB skips row groups by their statistics, and
@@ -78,6 +81,23 @@ def writer_options(
             path for path in paths if _top(path) not in archive and path not in scattered
         ],
     }
+
+
+def archived_columns(metadata: pq.FileMetaData) -> set[str]:
+    """Top-level columns every leaf of which the file stores zstd without statistics: the
+    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
+    rewrite keeps so. zstd alone does not say it: engines that compress every column with
+    zstd (Trino) write statistics a filter skips files by."""
+    if not metadata.num_row_groups:
+        return set()
+    group = metadata.row_group(0)
+    archived: dict[str, bool] = {}
+    for i in range(group.num_columns):
+        column = group.column(i)
+        top = column.path_in_schema.split(".", 1)[0]
+        leaf = column.compression == "ZSTD" and not column.is_stats_set
+        archived[top] = archived.get(top, True) and leaf
+    return {name for name, kept in archived.items() if kept}
 
 
 def delta_writer_properties(
