@@ -61,6 +61,7 @@ from lake.core.errors import LakeError
 from lake.core.failpoints import failpoint
 from lake.core.names import TableName
 from lake.core.storage import Storage
+from lake.delta.store import DeltaStore
 from lake.landing.commits import TableRun
 from lake.landing.sync import sync_table
 
@@ -106,8 +107,9 @@ def ingest_files(
     at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     new = 0
+    known = _known(catalog, storage, table, files)
     for source in files:
-        landed = _land(storage, source)
+        landed = _land(storage, source, known.get((source.uri, source.size)))
         sha256, size = landed.sha256, landed.size
         uri = storage.object_uri(sha256)
         new += landed.new
@@ -179,7 +181,32 @@ def _namespace(uri: str) -> str:
     return "file://" if scheme == "file" else f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def _land(storage: Storage, source: SourceFile) -> _Landed:
+def _known(
+    catalog: Catalog, storage: Storage, table: TableName, files: Sequence[SourceFile]
+) -> dict[tuple[str, int], str]:
+    """The sha256 the table's latest version gives each large file listed (by its source
+    and size): a file ingested before, likely the same bytes again (a folder ingested again
+    as it grows). Only a guess of which read is cheaper (:func:`_land`): the bytes decide."""
+    large = {(f.uri, f.size) for f in files if f.size >= BLOCK}
+    found = catalog.find_table(table) if large else None
+    if found is None:
+        return {}
+    store = DeltaStore(found.location, storage)
+    if not store.exists():
+        return {}
+    snapshot = store.snapshot()
+    if not {"source", "size", "sha256"} <= set(snapshot.schema.names):
+        return {}
+    known: dict[tuple[str, int], str] = {}
+    for batch in store.scan(snapshot):
+        columns = (batch.column(c).to_pylist() for c in ("source", "size", "sha256"))
+        for uri, size, sha256 in zip(*columns, strict=True):
+            if (uri, size) in large:
+                known[(uri, size)] = sha256
+    return known
+
+
+def _land(storage: Storage, source: SourceFile, known: str | None = None) -> _Landed:
     """Read the file once, hashing it as it is read, and store it under its sha256 unless
     an object of that size is there (the name is the sha256 of the bytes, so an existing
     object holds the same bytes).
@@ -198,11 +225,21 @@ def _land(storage: Storage, source: SourceFile) -> _Landed:
     temporary object left by an ingest that died is named by no version: ``lake vacuum``
     deletes it with the other unnamed objects.
 
+    A large file the table named before (``known``, its sha256 then, see :func:`_known`)
+    is hashed first instead: when its object is there, it is read once and nothing is
+    written (through a temporary object it was written whole for nothing: 2.5 times the
+    time of a folder of 48 MB files ingested again); else it is read again, streamed.
+
     Raises:
         SourceChanged: the file does not have the size it was listed with (it is being
             written): nothing is kept.
         SourceUnreadable: it cannot be read.
     """
+    if known is not None and source.size >= BLOCK:
+        sha256, size = _hash(source)
+        if sha256 == known and _stored(storage, storage.object_uri(sha256), size):
+            _check_size(source, size)
+            return _Landed(sha256, size, False, None)
     with open_stored(source) as handle:
         failpoint("object_write")  # opened, nothing of it read, no object of it written
         first = bytearray()
@@ -224,6 +261,15 @@ class _Landed:
     """Whether this ingest wrote the object."""
     data: bytes | None
     """The bytes, when the file was small enough to be read whole into memory."""
+
+
+def _hash(source: SourceFile) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open_stored(source) as handle:
+        while chunk := _read(source, handle, BLOCK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _read(source: SourceFile, handle: Any, size: int) -> bytes:
