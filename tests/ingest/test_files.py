@@ -639,6 +639,8 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     (root / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])
     aiff = _sound("AIFF", "PCM_16", 11_025, 2, 11_025)
     (root / "cut.aiff").write_bytes(aiff[: len(aiff) // 2])
+    ogg = sounds["voice.ogg"]
+    (root / "cut.ogg").write_bytes(ogg[: ogg.rindex(b"OggS")])  # between pages: all whole
     rf64 = _sound("RF64", "PCM_24", 32_000, 1, 32_000)  # a WAV over 4 GB is RF64
     (root / "cut-rf64.wav").write_bytes(rf64[: len(rf64) // 2])
     # Written to a pipe: its data size is 0xFFFFFFFF (unknown), not a claim of 4 GB.
@@ -666,7 +668,7 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     assert got["streamed.wav"][0] == pytest.approx(12_345 / 8000, abs=0.0005)
     assert got["streamed.wav"][1:] == (8000, 1)
     assert rows["streamed.wav"]["_error"] is None
-    cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav")
+    cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav", "cut.ogg")
     for name in (*cut, "empty.wav", "aac.m4a"):
         assert got[name] == (None, None, None), name
     assert got["lone-frame.mp3"] == (None, None, None)
@@ -684,6 +686,8 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     )
     assert all("cut short" in errors[n] for n in cut)
     assert "header says 32000 frames" in errors["cut-rf64.wav"]
+    assert "before the end-of-stream page of its Ogg stream" in errors["cut.ogg"]
+    assert rows["cut.ogg"]["media_type"] == "audio/ogg"
     assert "libsndfile cannot read it as audio" in errors["aac.m4a"]
     assert rows["aac.m4a"]["media_type"] == "audio/mp4"
     assert rows["empty.wav"]["_error"] == "the name says audio/x-wav, but the file is empty"
