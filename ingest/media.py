@@ -199,6 +199,13 @@ def _riff(head: bytes) -> _Sniffed | None:
     }.get(form)
 
 
+def _aiff(head: bytes) -> _Sniffed | None:
+    # An IFF file: 'FORM', its size, its form ('AIFC' compressed, Apple's '.aifc').
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return _Sniffed("audio/x-aiff", frozenset({"audio/x-aiff", "audio/aiff"}))
+    return None
+
+
 def _mpeg_audio(head: bytes) -> _Sniffed | None:
     if head[:3] == b"ID3" and head[3:4] in (b"\x02", b"\x03", b"\x04"):  # its version, 2.2-2.4
         return _Sniffed("audio/mpeg", _ID3_KINDS)
@@ -285,7 +292,7 @@ def _sniff(head: bytes) -> _Sniffed | None:
             return sniffed
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:
         return _Sniffed("application/x-bzip2")
-    for sniff in (_iso_media, _riff, _mpeg_audio, _bmp, _pdf, _markup, _text):
+    for sniff in (_iso_media, _riff, _aiff, _mpeg_audio, _bmp, _pdf, _markup, _text):
         if found := sniff(head):
             return found
     return None
@@ -297,7 +304,7 @@ _CHECKED = frozenset(
     [s.media_type for _, s in _PREFIXES]
     + ["application/x-bzip2", "image/heic", "image/heif", "image/avif", "audio/mp4"]
     + ["video/quicktime", "video/mp4", "image/webp", "audio/x-wav", "video/x-msvideo"]
-    + ["image/bmp", "application/pdf"]
+    + ["image/bmp", "application/pdf", "audio/x-aiff"]
     + sorted(_ZIP_KINDS | _OGG_KINDS | _MATROSKA_KINDS)
 )
 """Types whose bytes the lake knows: a name claiming one of them is believed only when the

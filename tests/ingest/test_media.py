@@ -1,5 +1,6 @@
 """``ingest.media``'s rules on bytes alone (``describe`` of a file's bytes, no lake): the
-Ogg page walk (RFC 3533) that tells an Ogg cut between pages from a whole one. The sounds
+Ogg page walk (RFC 3533) that tells an Ogg cut between pages from a whole one; AIFF told by
+its bytes. The sounds
 are written here by libsndfile; pages are cut, dropped, interleaved and renumbered with
 their CRC made again by this file's own (table-driven) CRC-32."""
 
@@ -131,3 +132,24 @@ def test_chained_and_multiplexed_ogg_streams_each_need_their_end(vorbis):
     assert "0x22222222" not in unended
     stray = b"".join(one + [two[2]])
     assert "a page of stream 0x22222222" in _described(stray).error
+
+
+def test_aiff_is_told_by_its_bytes_whatever_its_name():
+    """An AIFF's bytes were not known: one named .wav (or with no name) was
+    ``application/octet-stream``, without its duration, though libsndfile reads it."""
+    import numpy
+    import soundfile
+
+    out = io.BytesIO()
+    soundfile.write(out, numpy.zeros((8000, 2), "float32"), 8000, format="AIFF")
+    data = out.getvalue()
+
+    found = {name: describe(name, io.BytesIO(data)) for name in ("clip.wav", "clip", "c.aif")}
+
+    assert {n: (d.media_type, d.media_type_from, d.duration_s) for n, d in found.items()} == {
+        "clip.wav": ("audio/x-aiff", "content", 1.0),
+        "clip": ("audio/x-aiff", "content", 1.0),
+        "c.aif": ("audio/x-aiff", "content", 1.0),
+    }
+    assert found["clip.wav"].error == "the name says audio/x-wav, the bytes are audio/x-aiff"
+    assert found["clip"].error is None
