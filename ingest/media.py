@@ -265,6 +265,12 @@ def _text(head: bytes) -> _Sniffed | None:
     return _Sniffed("text/plain", weak=True)
 
 
+# Kept by hand, not taken from a library (compared 2026-12-07 on the kinds of bytes the
+# tests hold): filetype 1.2.0 (MIT, last release 2022) knows no RF64, MP3 without ID3,
+# old QuickTime, JPEG XL, text, HTML, SVG or a PDF after junk, and calls text starting 'BM' a
+# BMP; puremagic 1.30 (MIT; its 2.x needs Python 3.12) calls 'The free tier...' QuickTime
+# and AVIF MP4, misses M4A, MP3 frames and JPEG XL, and took 7 ms a file (ours 0.05 ms,
+# filetype's 0.34 ms). Neither knows a container's family, which keeps a name's type.
 _PREFIXES: tuple[tuple[bytes, _Sniffed], ...] = (
     (b"\x89PNG\r\n\x1a\n", _Sniffed("image/png")),
     (b"\xff\xd8\xff", _Sniffed("image/jpeg")),
