@@ -11,17 +11,22 @@ has them (every object there: each file read once, nothing written), and into a 
 (every object new: each file read once, hashed as it is copied), with a few large files
 too (``LARGE`` each, read through a temporary object).
 
-Each new file was read twice before (hashed, then copied). Measured 2026-12-07, on a
-machine whose 2 cores ran a test suite too (load average 16-32), ``before``/``after``
-alternating, in fresh processes, local and moto S3 warehouses (SQLite catalog): bytes read
-by the ingest halved (1,000 x 64 KB: 136 -> 67 MB; 4 x 48 MB: 404 -> 203 MB). Wall times
-were within the load's noise locally (1,000 x 64 KB: 4.0/7.8 s before, 6.1/10.1 s after;
-4 x 48 MB: 4.3/12.8 s before, 3.3/10.7 s after); the per-file work alone (read, hash, store,
-describe; 300 x 64 KB, in one process, 4 rounds) had medians 5.0 s before, 3.5 s after. On
-moto S3, 1,000 x 64 KB took 389 s before, 141 s after (each object is no longer read back
-from S3 to describe it: the bytes are in memory), the same folder again 98 -> 37 s; 4 x 48 MB
-new took 47 s before, 58 s after (moto makes its server-side copy of each temporary object
-in Python, writing it again), again 2.5 s both.
+Each new file was read twice before (hashed, then copied). Measured 2026-12-07 on a
+machine whose 2 cores ran a test suite too (load average 16-32), so wall times are noisy:
+two rounds, ``before``/``after`` alternating, each in a fresh process and warehouse (SQLite
+catalog), then the same folder again into the same table:
+
+* bytes read by the ingest halve: 1,000 x 64 KB 136 -> 67 MB; 4 x 48 MB 404 -> 203 MB.
+* local, 1,000 x 64 KB: 4.0 / 7.8 s before, 6.1 / 10.1 s after (again: 2.1 / 3.3, 2.7 /
+  5.8); the per-file work alone (read, hash, store, describe; 300 x 64 KB in one process,
+  4 rounds) had medians 5.0 s before, 3.5 s after.
+* local, 4 x 48 MB: 4.3 / 12.8 s before, 3.3 / 10.7 s after (again: 1.4 / 2.2, 1.9 / 3.5;
+  in one process, 4 rounds: medians 2.5 s before, 2.1 s after).
+* moto S3, 1,000 x 64 KB: 389 / 533 s before, 141 / 249 s after (each object is no longer
+  read back from S3 to describe it: its bytes are in memory); again 98 / 154 -> 37 / 73 s.
+* moto S3, 4 x 48 MB: 47 / 37 s before, 58 / 66 s after: slower, as moto makes the
+  server-side copy of each temporary object in Python, writing it again; again 2.5 s both.
+  From a local disk to S3, hashing first (two local reads, one upload) was the faster way.
 """
 
 from __future__ import annotations

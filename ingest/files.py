@@ -227,9 +227,8 @@ def _land(storage: Storage, source: SourceFile, known: str | None = None) -> _La
 
     A large file the table named before (``known``, its sha256 then, see :func:`_known`)
     is hashed first instead: when its object is there, it is read once and nothing is
-    written (through a temporary object each was written whole for nothing: 4 files of 48
-    MB ingested again took 3.5 s where a hash took 1.4, one run under load); else it is
-    read again, streamed.
+    written (through a temporary object each was written whole for nothing: a folder of
+    4 files of 48 MB ingested again wrote 192 MB); else it is read again, streamed.
 
     Raises:
         SourceChanged: the file does not have the size it was listed with (it is being
