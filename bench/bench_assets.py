@@ -26,7 +26,8 @@ catalog), then the same folder again into the same table:
   read back from S3 to describe it: its bytes are in memory); again 98 / 154 -> 37 / 73 s.
 * moto S3, 4 x 48 MB: 47 / 37 s before, 58 / 66 s after: slower, as moto makes the
   server-side copy of each temporary object in Python, writing it again; again 2.5 s both.
-  From a local disk to S3, hashing first (two local reads, one upload) was the faster way.
+  From a local disk to S3 a large file is therefore hashed first, then uploaded (two
+  local reads, one upload: the ``before`` way, kept for that case only).
 """
 
 from __future__ import annotations

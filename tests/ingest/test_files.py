@@ -912,9 +912,10 @@ def _bytes_moved() -> tuple[int, int]:
 def test_a_new_file_is_read_once_and_stored_as_its_bytes_whatever_its_size(
     lk, tmp_path, monkeypatch
 ):
-    """Every new file was read twice, hashed and then copied (8 MB of files: 16 MB read).
+    """Every new file was read twice, hashed and then copied (11 MB of files: 22 MB read).
     It is hashed as it is copied: a small file read whole into memory, one of a read
-    block or more streamed through a temporary object that becomes its object. The
+    block or more streamed through a temporary object that becomes its object (but from
+    a disk to S3, where it is read again, as the server's copy costs more). The
     objects, hashes and rows are the bytes'; the same bytes again are one object,
     read once, nothing written; nothing temporary is left."""
     import os
@@ -925,7 +926,7 @@ def test_a_new_file_is_read_once_and_stored_as_its_bytes_whatever_its_size(
     monkeypatch.setattr("ingest.files.BLOCK", BLOCK)
     folder = tmp_path / "assets"
     folder.mkdir()
-    made = {f"small-{i}.bin": os.urandom(300_000 + i) for i in range(8)}
+    made = {f"small-{i}.bin": os.urandom(600_000 + i) for i in range(8)}
     made["large.bin"] = os.urandom(2 * BLOCK + 12_345)
     made["block.bin"] = os.urandom(BLOCK)  # exactly one block: the second read finds the end
     for name, data in made.items():
@@ -942,11 +943,14 @@ def test_a_new_file_is_read_once_and_stored_as_its_bytes_whatever_its_size(
     read_again -= read
 
     total = sum(len(d) for d in made.values())
+    # From a disk to S3 a large file is hashed, then read again to upload it (no copy made
+    # on the server); read twice, every file was 2x. The ingest's own reads: under 2 MB.
+    large = sum(len(d) for d in made.values() if len(d) >= BLOCK)
+    once = total + (large if lk.storage.is_s3 else 0) + (3 << 20)
     assert report.new_objects == len(made)
-    # Read twice it was 2x and more; the ingest's own reads (catalog, log) are about 1.5 MB.
-    assert read < 1.5 * total, f"{read:,} bytes read for {total:,} bytes of files"
+    assert read < once, f"{read:,} bytes read for {total:,} bytes of files"
     assert (again.files, again.new_objects) == (len(made), 0)
-    assert read_again < 1.5 * total, f"{read_again:,} bytes read again for {total:,}"
+    assert read_again < total + (3 << 20), f"{read_again:,} bytes read again for {total:,}"
     # Only the first ingest's objects and the two versions' files are written.
     assert written_again < 1.5 * total, f"{written_again:,} bytes written for {total:,}"
     rows = _landed(lk, "media.once")
