@@ -32,8 +32,10 @@ A table from before a column was added gets it on its next ingest (its older row
 
 Every file is a source of the run (``lake impact --source PATH`` finds what it reached).
 Each file is read once, hashed as it is copied (see :func:`_land`): a file under
-:data:`BLOCK` in memory, a larger one in blocks through a temporary object. Memory stays
-bounded; an image is checked whole by its structure (PNG, JPEG) or decoded one frame at a
+:data:`BLOCK` in memory, a larger one in blocks through a temporary object (but a large
+file from a local disk to S3, or one the table named before, is hashed first: a second
+local read costs less than the server's copy, or than writing known bytes again). Memory
+stays bounded; an image is checked whole by its structure (PNG, JPEG) or decoded one frame at a
 time, within Pillow's decompression-bomb limit; audio is read by libsndfile through the
 stored object, its header and its last frame.
 """
