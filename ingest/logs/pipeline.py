@@ -337,7 +337,7 @@ def ingest_logs(
                 )
             else:
                 staged = stage_logs(
-                    [s.uri for s in to_read],
+                    to_read,  # as expanded for the plan: the same files, not listed again
                     staging_dir=staging,
                     filesystem_for=storage.filesystem_for,
                     **options,

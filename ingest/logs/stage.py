@@ -308,7 +308,7 @@ class StagedLogs:
 
 
 def stage_logs(
-    paths: Sequence[str],
+    paths: Sequence[str] | Sequence[SourceFile],
     *,
     staging_dir: str | os.PathLike[str],
     filesystem_for: FilesystemFor | None = None,
@@ -330,6 +330,7 @@ def stage_logs(
     hold: bool = False,
 ) -> StagedLogs:
     """Read log files and stage them as Parquet under ``staging_dir`` (see the module doc).
+    ``paths``: as :func:`ingest.sources.expand_paths` takes them, or the files it gave.
 
     Raises SourceNotFound (a path matches nothing), SourceUnreadable (a file cannot be read,
     or its compression is truncated: nothing of the ingest should be committed),
@@ -357,7 +358,9 @@ def stage_logs(
             f"--time-field '{rules.field_label}' cannot apply; ingest into a new table to have "
             "event times, or leave --time-field out."
         )
-    sources = expand_paths(paths, filesystem_for=filesystem_for)
+    sources = [p for p in paths if isinstance(p, SourceFile)]
+    if len(sources) != len(paths):
+        sources = expand_paths([str(p) for p in paths], filesystem_for=filesystem_for)
     with pages_kept(), _long_lived_objects_frozen():
         return _stage_sources(
             sources,
