@@ -1078,7 +1078,8 @@ class _Stage:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
         self.docker = DockerPieces()
-        self.year_base = _modified(src) or self.ingested_at
+        modified = _modified(src)
+        self.year_base = modified or self.ingested_at
         self.times.start_file()
         self.file_text = self.text
         self.file_times = Counter()
@@ -1147,6 +1148,8 @@ class _Stage:
             if parsed is not None:
                 parsed.close()
             chunks.close()
+        # Before the file counts as read: a refusal leaves nothing of the ingest staged.
+        self.times.check_year(src.uri, modified)
         self.bytes += src.size - reader.start_offset
         self.reports.append(
             FileReport(
