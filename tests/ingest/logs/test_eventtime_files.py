@@ -324,3 +324,29 @@ def test_an_object_uploaded_days_after_its_syslog_lines_is_refused(lk, backend, 
     uri = f"s3://{backend.s3.bucket}/logs/auth.log"
     with pytest.raises(YearUnsure, match=f"The log file '{uri}' has times without a year"):
         lk.ingest_logs("sys.uploaded", uri, preset="syslog")
+
+
+def test_a_syslog_file_read_in_several_chunks_is_judged_by_its_newest_line(tmp_path, monkeypatch):
+    """The newest year-less time is the file's, over every chunk and slice read: as
+    written, its last line is seconds before the mtime; copied, that line is named."""
+    import ingest.logs.lines
+    import ingest.sources
+    from ingest.exceptions import YearUnsure
+    from ingest.logs.stage import stage_logs
+
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    start = dt.datetime(2024, 12, 1, tzinfo=UTC)
+    lines = [
+        f"{(start + dt.timedelta(minutes=i)):%b %e %H:%M:%S} web1 sshd[{i}]: "
+        "Accepted publickey for deploy from 10.0.0.5\n"
+        for i in range(1000)
+    ]
+    last = start + dt.timedelta(minutes=999)
+    path = tmp_path / "auth.log"
+    _written(path, "".join(lines), last + dt.timedelta(seconds=5))
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "as-written", preset="syslog")
+    assert staged.records_read == 1000  # 76 kB: three chunks of 32 kB
+    _written(path, "".join(lines), dt.datetime(2025, 3, 1, tzinfo=UTC))
+    with pytest.raises(YearUnsure, match=f"'{last:%b %d %H:%M:%S}' \\(read as 2024\\)"):
+        stage_logs([str(path)], staging_dir=tmp_path / "copied", preset="syslog")
