@@ -630,10 +630,10 @@ class EventTimeParser:
     def _first_of(
         self, table: pa.Table, fmts: Sequence[str], year_base: datetime | None
     ) -> pa.Array:
-        """Each text read by the first of ``fmts`` that reads it. Formats with a year and
-        formats without one are run apart, in order, so the newest time read without a year
-        is known (:meth:`check_year`); neither reads a text the other does (a year-less
-        format is read with a year appended)."""
+        """Each text read by the first of ``fmts`` that reads it. Runs of formats with a year
+        and of formats without one are read apart, in order, each on the texts no run before
+        it read (what one COALESCE of them all gives), so the newest time read without a
+        year is known (:meth:`check_year`)."""
         n = table.num_rows
         runs = [
             (yearless, list(group))
