@@ -258,6 +258,24 @@ def _open_regular(src: SourceFile) -> BinaryIO:
         raise
 
 
+_BACK_BLOCK = 1 << 20
+"""Bytes read at a time when looking for a line from the end of a file."""
+
+
+def _open_at(src: SourceFile, offset: int) -> BinaryIO:
+    """The file's stored bytes from ``offset``, random access (the caller closes it)."""
+    try:
+        f = (
+            _open_regular(src)
+            if src.filesystem is None
+            else src.filesystem.open_input_file(src.path)  # type: ignore[assignment]
+        )
+        f.seek(offset)
+        return f  # type: ignore[return-value]
+    except (OSError, pa.ArrowException) as e:
+        raise SourceUnreadable(f"Cannot open '{src.uri}': {e}; check that it is readable.") from e
+
+
 class _Decoder:
     """Turns stored bytes into content, member by member (gzip) or frame by frame (zstd).
 
@@ -405,6 +423,7 @@ class ContentReader:
         self._pos = 0
         self._replay = b""
         self._peeked = b""
+        self._marks: list[tuple[int, Any]] = []  # (offset, hash of the stored bytes before it)
 
     def check_resume(self) -> None:
         """Decide where reading starts (sets ``start_offset`` and ``restarted``); idempotent.
@@ -469,6 +488,7 @@ class ContentReader:
                 yield self._replay
             if self._peeked:
                 data, self._peeked = self._peeked, b""
+                self._marks.append((pos, h.copy()))
                 pos += len(data)
                 self.position = pos
                 h.update(data)
@@ -480,6 +500,7 @@ class ContentReader:
                         f"'{self.src.uri}' became shorter while it was read (expected "
                         f"{self.size} bytes, got {pos}); ingest it again."
                     )
+                self._marks.append((pos, h.copy()))
                 pos += len(data)
                 self.position = pos
                 h.update(data)
@@ -491,6 +512,49 @@ class ContentReader:
         finally:
             f.close()
         self.sha256 = h.hexdigest()
+
+    def sha256_before(self, offset: int) -> str:
+        """The sha256 of the stored bytes ``[0, offset)``, after :meth:`blocks` ran: what a
+        resume at ``offset`` checks the prefix against (an ingest that lands only part of
+        what it read). Reads again at most the bytes since the last block boundary."""
+        if offset == self.size:
+            return self.sha256
+        at, h = max(
+            ((p, m) for p, m in self._marks if p <= offset),
+            key=lambda mark: mark[0],
+            default=(0, hashlib.sha256()),
+        )
+        h = h.copy()
+        with _open_at(self.src, at) as f:
+            while at < offset:
+                data = self._read(f, min(READ_BLOCK, offset - at))
+                if not data:
+                    raise SourceUnreadable(
+                        f"'{self.src.uri}' became shorter while it was read (expected "
+                        f"{self.size} bytes, got {at}); ingest it again."
+                    )
+                h.update(data)
+                at += len(data)
+        return h.hexdigest()
+
+    def after_newline_from_end(self, k: int, newline: bytes, floor: int) -> int:
+        """The stored offset just past the ``k``-th ``newline`` byte counted back from the
+        end (``size``; k >= 1), or ``floor`` when ``[floor, size)`` holds fewer: where a
+        line of an uncompressed file in an ASCII-compatible encoding starts, found from the
+        end (reading only the bytes after it)."""
+        end = self.size
+        with _open_at(self.src, floor) as f:
+            while end > floor:
+                start = max(floor, end - _BACK_BLOCK)
+                f.seek(start)
+                block = self._read(f, end - start)
+                cut = len(block)
+                while (cut := block.rfind(newline, 0, cut)) >= 0:
+                    k -= 1
+                    if k == 0:
+                        return start + cut + 1
+                end = start
+        return floor
 
     def _hash_prefix(self, f: BinaryIO, h: Any) -> int:
         pos = 0

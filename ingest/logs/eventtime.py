@@ -21,7 +21,13 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
 * **Numbers.** A JSON number is a Unix epoch whose unit is read from its magnitude (|x| < 1e11:
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
-  the formats (``20081109203615``), or it gets no event time and says why.
+  the formats (``20081109203615``), or it gets no event time and says why. A field whose
+  logger documents its unit (journald's microseconds as a string) is read in it
+  (:data:`FIELD_FORMATS`). An epoch that lands inside the window but before
+  :data:`EPOCH_FLOOR` (1973-03-03) is ``ambiguous`` unless ``--earliest`` is before that
+  floor: ``1705831200`` as ``epoch_ms`` is January 1970 where its digits are seconds, and
+  ``200000`` an uptime rather than 1970-01-03. An object of seconds and nanoseconds
+  (:data:`INSTANT_OBJECTS`) is an instant.
 * **Zones.** A time without an offset is UTC. A zone written as letters after an ISO time
   (PostgreSQL's ``2024-07-21 10:00:00.123 BST``) is read only when it is ``UTC`` or ``GMT``:
   an abbreviation names no one offset (BST is British or Bangladesh time, CST US Central or
@@ -60,7 +66,9 @@ also written to the record's ``_error`` (when the record has no other error):
 ``no_value``            the time field is absent, null or empty
 ``unreadable``          the value matches none of the formats
 ``ambiguous``           default formats read it as different dates and no value of
-                        the file read so far rules out all but one (``07/12/26``)
+                        the file read so far rules out all but one (``07/12/26``); or
+                        an epoch number reads before 1973-03-03 (a count, or in a finer
+                        unit than its digits have)
 ``number_not_epoch``    a numeric string and no ``epoch*`` format was given
 ``before_earliest``     the instant is before ``--earliest``
 ``after_latest``        the instant is after ``--latest``
@@ -95,8 +103,38 @@ from lake.core.arrow_values import array as array_of
 if TYPE_CHECKING:
     import duckdb
 
-TIME_FIELDS = ("timestamp", "time", "@timestamp", "ts")
+TIME_FIELDS = (
+    "timestamp",
+    "time",
+    "@timestamp",
+    "ts",
+    "@t",  # Serilog's CLEF
+    "instant",  # log4j2 JsonLayout (2.11+): {"epochSecond": ..., "nanoOfSecond": ...}
+    "timeMillis",  # log4j2 JsonLayout before 2.11, or with includeTimeMillis
+    "asctime",  # python-json-logger: logging's asctime, '2026-12-07 10:00:00,123'
+    "__REALTIME_TIMESTAMP",  # systemd journald (journalctl -o json): when it was received
+)
 """Top-level JSON keys recognised as the event time, in this order, when none is given."""
+
+FIELD_FORMATS: dict[str, tuple[str, ...]] = {
+    "__REALTIME_TIMESTAMP": ("epoch_us",),
+    "_SOURCE_REALTIME_TIMESTAMP": ("epoch_us",),
+    "timeMillis": ("epoch_ms",),
+}
+"""How the documented time fields of known loggers are written, where no default reads them
+(journald writes microseconds as a string of digits, which is never guessed to be an epoch):
+used for such a field, picked or given by ``--time-field``, when no ``--time-format`` is."""
+
+INSTANT_OBJECTS = (("seconds", "nanos"), ("epochSecond", "nanoOfSecond"), ("epochSecond", "nano"))
+"""Objects that are an instant: whole seconds since the epoch and the nanoseconds into that
+second (protobuf's Timestamp as Google Cloud Logging writes ``timestamp``; log4j2's
+``instant``; a java.time.Instant as Jackson writes it without its time module)."""
+
+EPOCH_FLOOR = datetime(1973, 3, 3, 9, 46, 40, tzinfo=UTC)
+"""10^8 seconds after the epoch. An epoch number read as a time between ``--earliest``'s
+default and this is not used unless ``--earliest`` is before it: no log is from then, and
+such a number is a count (an uptime in seconds, a duration) or has the digits of a coarser
+unit than the one named (1705831200 as epoch_ms is 1970-01-20, as seconds 2024-01-21)."""
 
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 
@@ -373,8 +411,13 @@ class EventTimeParser:
         json_encoded: bool = False,
         formats: Sequence[str] | None = None,
         year_base: datetime | None = None,
+        field: str | None = None,
     ) -> EventTimes:
-        """``_event_time`` for a column: read, then kept only inside the plausible window."""
+        """``_event_time`` for a column: read, then kept only inside the plausible window.
+        ``field`` names the column, whose documented writing (:data:`FIELD_FORMATS`) is
+        read when neither ``formats`` nor ``--time-format`` says how."""
+        if not formats and not self.rules.formats and field in FIELD_FORMATS:
+            formats = FIELD_FORMATS[field]
         times, text, numeric_text, ambiguous = self._read(values, json_encoded, formats, year_base)
         found = self._window(times, text, numeric_text, ambiguous)
         if found.errors is None:
@@ -382,11 +425,13 @@ class EventTimeParser:
         kind = _nested_kind(values.type)
         if kind is None and not json_encoded:
             return found
-        # An object or a list is no time whatever the formats: say so, and where to look.
+        # An object or a list is no time whatever the formats (but for an instant object,
+        # whose _error is the window's): say so, and where to look.
         shown_as = text.to_pylist() if kind is not None else _as_text(values).to_pylist()
+        read = pc.is_valid(times).to_pylist()
         for i, (error, value) in enumerate(zip(found.errors, shown_as, strict=True)):
             what = kind or {"{": "an object", "[": "a list"}.get((value or " ")[0])
-            if error is not None and what is not None:
+            if error is not None and what is not None and not read[i]:
                 found.errors[i] = (
                     f"event time '{shown(value)}' is {what}, not a time: not used (give "
                     "--time-field the path of the field inside it that holds the time, e.g. "
@@ -441,7 +486,13 @@ class EventTimeParser:
             if fmts and not any(f in EPOCH_UNITS for f in fmts):
                 # Formats given, none of them an epoch: read the digits as text by them.
                 return self._read(values.cast(pa.string()), False, fmts, year_base)
-            return self._epochs(values, unit), values.cast(pa.string()), None, None
+            text = values.cast(pa.string())
+            times, notes = self._epoch_floor(values, unit, self._epochs(values, unit), text)
+            return times, text, None, notes
+        if pa.types.is_struct(t):
+            found = _instant_object(values)
+            if found is not None:
+                return found, _as_text(values), None, None
         if pa.types.is_boolean(t) or not (
             pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
         ):
@@ -457,14 +508,25 @@ class EventTimeParser:
             pc.invert(pc.fill_null(pc.starts_with(encoded, '"'), TRUE)),
             pc.fill_null(pc.match_substring_regex(encoded, _NUMERIC), FALSE),
         )
-        if not pc.any(numbers).as_py():
+        objects = pc.fill_null(pc.starts_with(encoded, "{"), FALSE)
+        if not pc.any(numbers).as_py() and not objects.true_count:
             return self._strings(text, fmts, year_base)
         as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
         times, _, unread, ambiguous = self._strings(as_text, fmts, year_base)
+        if objects.true_count:
+            # Records that disagree on the time's type (Cloud Logging's object beside its
+            # RFC 3339 text): each object that is an instant is read as one.
+            micros = [_object_micros(v) for v in encoded.filter(objects).to_pylist()]
+            if any(m is not None for m in micros):
+                read = self._epochs(pa.array(micros, pa.int64()), EPOCH_UNITS["epoch_us"])
+                times = pc.replace_with_mask(times, objects, read)
+        if not pc.any(numbers).as_py():
+            return times, text, unread, ambiguous
         unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
         nums = pc.if_else(numbers, encoded, pa.scalar(None, pa.string()))
-        times = pc.if_else(numbers, self._epochs_of_text(nums, unit), times)
-        return times, text, unread, ambiguous
+        epochs, notes = self._epoch_floor(nums, unit, self._epochs_of_text(nums, unit), text)
+        times = pc.if_else(numbers, epochs, times)
+        return times, text, unread, _either(ambiguous, notes)
 
     def _epochs_of_text(self, numbers: pa.Array, unit: int | None) -> pa.Array:
         """Numeric texts as epochs (see :meth:`_epochs`). Whole numbers are read as integers,
@@ -476,7 +538,8 @@ class EventTimeParser:
         floats = pc.cast(pc.if_else(whole, pa.scalar(None, pa.string()), numbers), pa.float64())
         return pc.if_else(whole, self._epochs(ints, unit), self._epochs(floats, unit))
 
-    def _epochs(self, values: pa.Array, unit: int | None) -> pa.Array:
+    @staticmethod
+    def _epochs(values: pa.Array, unit: int | None) -> pa.Array:
         """Epoch numbers to instants: ``unit`` microseconds per unit, None for nanoseconds,
         0 for the magnitude rule. A value beyond any timestamp becomes one far outside the
         window (about 146,000 years away), so it is reported as such, never raised."""
@@ -515,6 +578,43 @@ class EventTimeParser:
             us = far
         return pc.assume_timezone(us.cast(pa.timestamp("us")), "UTC").cast(EVENT_TIME)
 
+    def _epoch_floor(
+        self, values: pa.Array, unit: int | None, times: pa.Array, text: pa.Array
+    ) -> tuple[pa.Array, list[str | None] | None]:
+        """Epochs (read in ``unit``, 0: by magnitude) null where they fall inside the window
+        but before :data:`EPOCH_FLOOR`, with the ``_error`` of each: the reading its digits
+        give when that differs, else that such a number is more likely a count. None of them
+        when ``--earliest`` is before the floor (such times are then plausible)."""
+        if self.rules.earliest is not None and self.rules.earliest < EPOCH_FLOOR:
+            return times, None
+        lo, floor = scalar(self.earliest, EVENT_TIME), scalar(EPOCH_FLOOR, EVENT_TIME)
+        early = pc.fill_null(pc.and_(pc.greater_equal(times, lo), pc.less(times, floor)), FALSE)
+        if not early.true_count:
+            return times, None
+        if pa.types.is_string(values.type):
+            guessed = self._epochs_of_text(values, 0)
+        else:
+            guessed = self._epochs(values, 0)
+        given = next((f for f, u in EPOCH_UNITS.items() if u == unit and unit != 0), None)
+        notes: list[str | None] = [None] * len(times)
+        for i in pc.indices_nonzero(early).to_pylist():
+            read, other = times[i].as_py(), guessed[i].as_py()
+            v = shown(text[i].as_py())
+            if given is not None and other is not None and other != read:
+                notes[i] = (
+                    f"event time '{v}' is {_iso(read)} read as {given}, but its digits are "
+                    f"those of a coarser unit ({_iso(other)}): not used (give the unit they "
+                    "have, e.g. --time-format epoch, or an --earliest before 1973-03-03 to "
+                    "read them as given)"
+                )
+            else:
+                notes[i] = (
+                    f"event time '{v}' is {_iso(read)} as an epoch, before 1973-03-03: so "
+                    "small a number is more likely a count (an uptime, a duration) than a "
+                    "time: not used (give an --earliest before 1973-03-03 to read it as one)"
+                )
+        return pc.if_else(early, pa.scalar(None, EVENT_TIME), times), notes
+
     def _strings(
         self, text: pa.Array, fmts: tuple[str, ...], year_base: datetime | None
     ) -> tuple[pa.Array, pa.Array, pa.Array | None, list[str | None] | None]:
@@ -544,9 +644,18 @@ class EventTimeParser:
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
+            notes = None
             for unit in epoch_units:
-                times = pc.coalesce(times, self._epochs_of_text(as_number, unit))
-            return times, shown, None, None
+                epochs, found = self._epoch_floor(
+                    as_number, unit, self._epochs_of_text(as_number, unit), shown
+                )
+                taken = pc.and_(pc.is_null(times), pc.is_valid(epochs))
+                notes = _either(notes, found) if found is not None else notes
+                times = pc.if_else(taken, epochs, times)
+            if notes is not None:  # a time an earlier format read has no note
+                read = pc.is_valid(times).to_pylist()
+                notes = [None if t else n for t, n in zip(read, notes, strict=True)]
+            return times, shown, None, notes
         # A numeric string no format read is not guessed to be an epoch: say why instead.
         unread_numbers = pc.and_(numeric, pc.is_null(times))
         return times, shown, unread_numbers, None
@@ -961,6 +1070,10 @@ def shown(value: str | None) -> str:
     return v[:SHOWN_CHARS] + "..." if len(v) > SHOWN_CHARS else v
 
 
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
 def _day(t: datetime) -> str:
     if t.hour == t.minute == t.second == t.microsecond == 0:
         return t.date().isoformat()
@@ -1060,6 +1173,63 @@ def _unjson(text: str | None) -> str | None:
     except ValueError:
         return None
     return value if isinstance(value, str) else None
+
+
+def _instant_object(values: pa.Array) -> pa.Array | None:
+    """The instants of a struct column that is one of :data:`INSTANT_OBJECTS` (nanoseconds
+    cut to the microsecond; null where the seconds are absent or the nanoseconds are not
+    0 to 999,999,999), or None when it is none of them."""
+    if not pa.types.is_struct(values.type):
+        return None
+    names = {values.type.field(i).name for i in range(values.type.num_fields)}
+    for secs, nanos in INSTANT_OBJECTS:
+        if secs not in names or not names <= {secs, nanos}:
+            continue
+        try:
+            s = pc.struct_field(values, secs).cast(pa.int64())
+            n = (
+                pc.struct_field(values, nanos).cast(pa.int64())
+                if nanos in names
+                else pa.nulls(len(values), pa.int64())
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None  # seconds with a fraction, or text: no instant of this shape
+        n = pc.fill_null(n, 0)
+        valid = pc.and_(pc.greater_equal(n, 0), pc.less(n, 1_000_000_000))
+        # Seconds beyond any timestamp are an instant far outside the window (never a raise);
+        # within 2^62 microseconds of it, so adding under a second stays inside int64.
+        whole = EventTimeParser._epochs(s, EPOCH_UNITS["epoch"])
+        micros = pc.divide(n, 1000).cast(pa.duration("us"))
+        return pc.if_else(valid, pc.add(whole, micros), pa.scalar(None, EVENT_TIME))
+    return None
+
+
+def _object_micros(text: str | None) -> int | None:
+    """Microseconds since the epoch of a JSON object that is one of :data:`INSTANT_OBJECTS`,
+    or None."""
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    for secs, nanos in INSTANT_OBJECTS:
+        s, n = value.get(secs), value.get(nanos, 0)
+        if set(value) <= {secs, nanos} and type(s) is int and type(n) is int:
+            if not 0 <= n < 1_000_000_000:
+                return None
+            # Beyond any timestamp: an instant far outside the window, as _epochs makes it.
+            return max(-(2**62), min(2**62, s * 1_000_000 + n // 1000))
+    return None
+
+
+def _either(
+    first: list[str | None] | None, second: list[str | None] | None
+) -> list[str | None] | None:
+    """Two lists of ``_error`` notes as one (the first's where both have one)."""
+    if first is None or second is None:
+        return first if second is None else second
+    return [a if a is not None else b for a, b in zip(first, second, strict=True)]
 
 
 def join_fields(columns: Sequence[pa.Array]) -> pa.Array:

@@ -631,6 +631,11 @@ class DockerPieces:
     def holding(self) -> bool:
         return bool(self._held)
 
+    @property
+    def held_from(self) -> int | None:
+        """The line number of the first piece held (a line whose end is not read yet)."""
+        return self._held[0][1] if self._held else None
+
     def feed(
         self, lines: pa.StringArray, numbers: Sequence[int], invalid: dict[int, str]
     ) -> Joined | None:

@@ -23,6 +23,7 @@ from ingest.exceptions import LogFormatError
 from ingest.logs.textlogs import PRESETS, presets_with_columns
 from lake.core.names import TableName
 from lake.core.storage import Storage
+from lake.delta.requirements import append_only, append_only_refusal
 from lake.landing.commits import TableRun
 from lake.landing.staging import StagingFolder
 from lake.landing.sync import sync_table
@@ -38,7 +39,8 @@ ENGINES = ("local", "ray")
 @dataclass(frozen=True)
 class FileOutcome:
     uri: str
-    status: Literal["ingested", "appended", "reparsed", "skipped"]
+    status: Literal["ingested", "appended", "reparsed", "skipped", "held"]
+    """``held``: nothing new landed, the new bytes being one record that may be unfinished."""
     records_read: int = 0
     records_parsed: int = 0
     records_failed: int = 0
@@ -50,6 +52,20 @@ class FileOutcome:
     """Records that got an ``_event_time``; None when the table has none."""
     time_reasons: dict[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    held_bytes: int = 0
+    """Bytes at the end of the file not landed: its last record, which may be unfinished (an
+    append-only table's ingest holds it back until the file grows, or ``final``)."""
+
+    @property
+    def held_back(self) -> str | None:
+        """What was held back, in one sentence (None: nothing)."""
+        if not self.held_bytes:
+            return None
+        return (
+            f"{self.held_bytes:,} bytes held back at the end of {self.uri} (last record "
+            "unfinished): they land when an ingest finds the file grown past that record, or "
+            "with --final once the file is complete."
+        )
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,6 +131,12 @@ class IngestReport:
     def files_skipped(self) -> int:
         return sum(1 for f in self.files if f.status == "skipped")
 
+    @property
+    def held_back(self) -> tuple[str, ...]:
+        """One sentence per file whose last record was held back (see
+        :attr:`FileOutcome.held_back`)."""
+        return tuple(f.held_back for f in self.files if f.held_back)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "table": self.table,
@@ -124,6 +146,7 @@ class IngestReport:
             "records_parsed": self.records_parsed,
             "records_failed": self.records_failed,
             "files_skipped": self.files_skipped,
+            "held_back": list(self.held_back),
             "event_times": self.event_times_json(),
             "files": [f.to_json() for f in self.files],
             "drift": list(self.drift),
@@ -150,6 +173,7 @@ def ingest_logs(
     progress: Progress | None = None,
     encoding: str | None = None,
     reparse: bool = False,
+    final: bool = False,
     engine: str = "local",
     ray_address: str | None = None,
 ) -> IngestReport:
@@ -163,6 +187,17 @@ def ingest_logs(
     their rows in the table with the new parse, in the same commit (older versions keep the
     old parse). A grown file whose last ingest ended inside an unfinished last line has
     that line read again whole, its row replaced the same way.
+
+    On an append-only table (``delta.appendOnly``), which refuses that replacement, a file's
+    last record that may be unfinished (a last line without its line feed, a container log's
+    partial line or Docker's 16 KiB piece, a record under a multi-line start, which later
+    lines may continue) is held back instead: not landed, the ledger ending before it, so the
+    next ingest of the grown file reads it from its start and lands it whole
+    (``FileOutcome.held_bytes``, ``IngestReport.held_back``). A file that never grows keeps
+    it held, ingest after ingest; ``final``: the files are complete, their last records
+    land as they are. Other tables land them at once and replace them when the file grows
+    (readers see the newest lines soonest). Compressed and UTF-16/32 files cannot be
+    resumed inside a record and land whole.
     ``engine``: ``ray`` parses the files on a Ray cluster (``ray_address``, else
     ``RAY_ADDRESS``, else a local Ray; :mod:`ingest.logs.ray_stage`), with the same result.
 
@@ -205,6 +240,7 @@ def ingest_logs(
         "latest": latest,
         "encoding": encoding,
         "reparse": reparse,
+        **({"final": final} if final else {}),
         **({"engine": engine} if engine != "local" else {}),
     }
     few = len(sources) <= PLAN_QUERY_SOURCES
@@ -254,6 +290,9 @@ def ingest_logs(
             return IngestReport(
                 str(name), None, run.run_id, tuple(outcomes), seconds=time.perf_counter() - started
             )
+        # Only a table that refuses replacing rows waits for a record's end (see above).
+        only_appends = existing is not None and append_only(existing.configuration)
+        hold = only_appends and not final
         with StagingFolder("lake-stage-") as staging:
             options = {
                 "fmt": fmt,
@@ -266,6 +305,7 @@ def ingest_logs(
                 "earliest": earliest,
                 "latest": latest,
                 "encoding": encoding,
+                "hold": hold,
             }
             ray_run = None
             if engine == "ray":
@@ -306,7 +346,12 @@ def ingest_logs(
             new_records = [s for s in staged.sources if s.records_read or s.lines_consumed]
             for report in staged.sources:
                 grown = report.uri in resume and not report.restarted and not reparse
-                if report.records_read == 0 and report.start_offset == report.size:
+                if report.records_read == 0 and report.start_offset == report.bytes_consumed:
+                    if report.held_bytes:
+                        outcomes.append(
+                            FileOutcome(report.uri, "held", held_bytes=report.held_bytes)
+                        )
+                        continue
                     outcomes.append(
                         FileOutcome(
                             report.uri,
@@ -325,8 +370,9 @@ def ingest_logs(
                         parser=report.parser,
                         records_with_time=report.records_with_time,
                         time_reasons=dict(report.time_reasons),
-                        bytes=report.size - report.start_offset,
+                        bytes=report.bytes_consumed - report.start_offset,
                         note=_note(report, grown=grown, reparse=reparse),
+                        held_bytes=report.held_bytes,
                     )
                 )
             drift = tuple(_drift_json(event) for event in staged.drift)
@@ -341,6 +387,8 @@ def ingest_logs(
                     staged.time_field,
                     _engine_json(ray_run),
                 )
+            if only_appends:
+                _refuse_rewritten(staged.sources, resume, info.location)
             replaced = [
                 (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
             ]
@@ -386,6 +434,23 @@ def ingest_logs(
         staged.time_field,
         _engine_json(ray_run),
     )
+
+
+def _refuse_rewritten(
+    reports: Sequence[Any], resume: Mapping[str, tuple[int, int, str]], table: str
+) -> None:
+    """Raises UnsupportedTableFeature for a file that no longer starts with what its last
+    ingest read, into an append-only table: its new content would replace the rows of the
+    old, and appending it instead would keep rows of a rewritten file beside their new
+    versions (or, rotated, leave the old content's end unlanded), silently."""
+    for r in reports:
+        if r.rewritten and r.uri in resume:
+            raise append_only_refusal(
+                table,
+                f"reading {r.uri} again whole, as it no longer starts with the "
+                f"{resume[r.uri][0]:,} bytes its last ingest read (rotated or rewritten),",
+                "ingest its new content under a new file name",
+            )
 
 
 def _engine_json(run: Any) -> dict[str, Any] | None:

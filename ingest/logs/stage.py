@@ -135,7 +135,7 @@ from ingest.logs.textlogs import (
     part_notes,
     text_format,
 )
-from ingest.sources import ContentReader, FilesystemFor, SourceFile, expand_paths
+from ingest.sources import MAX_TAIL, ContentReader, FilesystemFor, SourceFile, expand_paths
 from lake.core import collection
 from lake.core.arrow_memory import pages_kept
 from lake.core.arrow_values import FALSE, TRUE, scalar
@@ -197,6 +197,9 @@ class FileReport:
     restarted: bool  # a resume point was given but the file changed before it: read again
     continued: bool = False
     """Read again whole because its new lines continued the last record read (restarted)."""
+    rewritten: bool = False
+    """Read again whole because it no longer starts with the bytes read last time (rotated,
+    truncated or rewritten; restarted)."""
     replaces_from: int | None = None
     """Rows of this file at ``_line`` >= this number are in the table already and are replaced
     by this ingest's (a last line read before it was finished, a rewritten file, a re-parse);
@@ -210,6 +213,9 @@ class FileReport:
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    held_bytes: int = 0
+    """Stored bytes at the end of the file not staged (``hold``): its last record, which may
+    be unfinished; ``bytes_consumed + held_bytes == size``."""
 
     @property
     def next_line(self) -> int:
@@ -298,6 +304,7 @@ def stage_logs(
     encoding: str | None = None,
     parsers: Mapping[str, Mapping[str, Any]] | None = None,
     reparse: frozenset[str] = frozenset(),
+    hold: bool = False,
 ) -> StagedLogs:
     """Read log files and stage them as Parquet under ``staging_dir`` (see the module doc).
 
@@ -309,7 +316,8 @@ def stage_logs(
     None). ``parsers``: how each resumed file was read before (``format``, and for text
     ``pattern``/``preset``/``multiline_start``): kept, never guessed again from the middle of
     a file. ``reparse``: URIs read whole again, whose
-    rows already in the table these replace (``FileReport.replaces_from``).
+    rows already in the table these replace (``FileReport.replaces_from``). ``hold``: the
+    last record of a file that may be unfinished is not staged (``FileReport.held_bytes``).
     """
     if fmt not in ("auto", "jsonl", "text"):
         raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
@@ -338,6 +346,7 @@ def stage_logs(
                 text,
                 codec,
                 explicit=bool(pattern or preset),
+                hold=hold,
             ),
             fmt=fmt,
             resume=resume,
@@ -490,6 +499,7 @@ def stage_part(
     encoding: str | None = None,
     parser: Mapping[str, Any] | None = None,
     reparse: bool = False,
+    hold: bool = False,
 ) -> StagedPart:
     """Stage the one file ``uri`` under ``staging_dir`` as :func:`stage_logs` stages it
     after files that left ``start`` (None: as the first file). The options mean what they
@@ -515,6 +525,7 @@ def stage_part(
         codec,
         explicit=bool(pattern or preset),
         ingested_at=ingested_at,
+        hold=hold,
     )
     try:
         if start is not None:
@@ -897,8 +908,10 @@ class _Stage:
         *,
         explicit: bool = True,
         ingested_at: datetime | None = None,
+        hold: bool = False,
     ) -> None:
         self.encoding = encoding
+        self.hold = hold
         self.dir = staging_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ingested_at = ingested_at or datetime.now(UTC).replace(tzinfo=UTC)
@@ -992,6 +1005,7 @@ class _Stage:
             pool.inline = inline
         reader = ContentReader(src, resume_offset=offset, resume_sha256=sha)
         reader.check_resume()
+        rewritten = reader.restarted
         replaces_from: int | None = 1 if replace else None
         codec, ending = self.encoding, "lf"
         if reader.start_offset and reader.start_offset < src.size:
@@ -1062,6 +1076,11 @@ class _Stage:
             blocks = to_utf8(blocks, codec, where=src.uri)
         if ending == "cr":
             blocks = cr_as_lf(blocks)
+        torn: list[bytes] = []
+        if self.hold:
+            # An uncompressed file in an encoding whose line feed is one byte can be
+            # resumed inside: its torn last line waits there for its end.
+            blocks = _without_torn_tail(blocks, torn, lambda: _holdable(reader, codec))
         # Reading, hashing, decompressing and cutting lines run on a thread of their own
         # while this one parses and the writer thread encodes Parquet.
         chunks = _Prefetch(
@@ -1135,15 +1154,25 @@ class _Stage:
                 for pool in self._pools:
                     if pool.error:
                         raise pool.error
+            # Held back (``hold``): the first line of the last record, when it may go on.
+            holding = self.hold and _holdable(reader, codec)
+            held = [line + counts[2]] if torn else []
             if kind == "jsonl":
-                rest = self.docker.flush()
-                batch = self._joined_batch(rest, {}, {}) if rest is not None else None
-                if batch is not None:
-                    self._add(batch, src.uri, counts)
+                if holding and self.docker.held_from is not None:
+                    held.append(self.docker.held_from)
+                else:
+                    rest = self.docker.flush()
+                    batch = self._joined_batch(rest, {}, {}) if rest is not None else None
+                    if batch is not None:
+                        self._add(batch, src.uri, counts)
             if kind == "text" and assembler is not None:
-                batch = self._text_records(*assembler.flush(), bad_lines, codec)
-                if batch is not None:
-                    self._add(batch, src.uri, counts)
+                unfinished = assembler.unfinished() if holding else None
+                if unfinished is not None:
+                    held.append(unfinished)
+                else:
+                    batch = self._text_records(*assembler.flush(), bad_lines, codec)
+                    if batch is not None:
+                        self._add(batch, src.uri, counts)
         finally:
             if parsed is not None:
                 parsed.close()
@@ -1151,22 +1180,33 @@ class _Stage:
         # Before the file counts as read: a refusal leaves nothing of the ingest staged.
         self.times.check_year(src.uri, modified)
         self.bytes += src.size - reader.start_offset
+        end, sha256, lines = src.size, reader.sha256, counts[2] + int(unterminated)
+        if held:
+            first_held = min(held)
+            # The line feeds from the held record's first line to the end, and the one
+            # before it: the record starts right after that one.
+            newline = b"\r" if ending == "cr" else b"\n"
+            end = reader.after_newline_from_end(
+                line + counts[2] - first_held + 1, newline, reader.start_offset
+            )
+            sha256, lines = reader.sha256_before(end), first_held - line
         self.reports.append(
             FileReport(
                 uri=src.uri,
                 size=src.size,
-                sha256=reader.sha256,
+                sha256=sha256,
                 compression=reader.compression,
                 format=kind,
                 start_offset=reader.start_offset,
-                bytes_consumed=src.size,
+                bytes_consumed=end,
                 start_line=line,
-                lines_consumed=counts[2] + int(unterminated),
+                lines_consumed=lines,
                 records_read=counts[0],
                 records_parsed=counts[0] - counts[1],
                 records_failed=counts[1],
                 restarted=reader.restarted,
                 continued=continued,
+                rewritten=rewritten,
                 replaces_from=replaces_from,
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
@@ -1176,6 +1216,7 @@ class _Stage:
                 if self.has_time
                 else None,
                 time_reasons=dict(self.file_times) if self.has_time else {},
+                held_bytes=src.size - end,
             )
         )
 
@@ -1565,11 +1606,16 @@ class _Stage:
             cols.append((col, t))
         nested = [(col, t) for col, t in cols if isinstance(t, (Struct, inf.List))]
         if len(cols) == 1 or nested:
-            # An object or a list is read alone: its values are no time, and their _error
-            # says so (counted as null before, with no reason).
+            # An object or a list is read alone: an instant object is read as one, any other
+            # is no time and its _error says so (counted as null before, with no reason).
             col, t = (nested or cols)[0]
-            found = self.times.event_times(col, json_encoded=(t == JSON), year_base=self.year_base)
-            if batch.is_json and not self.rules.fields and not nested:
+            found = self.times.event_times(
+                col,
+                json_encoded=(t == JSON),
+                year_base=self.year_base,
+                field=keys[0] if len(keys) == 1 else None,
+            )
+            if batch.is_json and not self.rules.fields:
                 found = self._other_time_fields(batch, keys[0], found)
             return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
@@ -1596,7 +1642,10 @@ class _Stage:
             if not n:
                 continue
             more = self.times.event_times(
-                pc.filter(values, take), json_encoded=(t == JSON), year_base=self.year_base
+                pc.filter(values, take),
+                json_encoded=(t == JSON),
+                year_base=self.year_base,
+                field=other,
             )
             times = pc.replace_with_mask(found.times, take, more.times)
             errors = found.errors
@@ -2014,6 +2063,40 @@ def _translate_write_error(e: BaseException) -> BaseException:
 
 _ChunkLines = tuple[LineChunk, pa.StringArray, dict[int, str], dict[int, bytes]]
 """A chunk, its lines as strings, reasons for lines not valid text, and their bytes."""
+
+
+def _holdable(reader: ContentReader, codec: str) -> bool:
+    """Whether a file read can be resumed at any line (``hold``): uncompressed, in an
+    encoding whose line feed is one byte, so a line's stored offset is found by counting."""
+    return reader.compression == "none" and not wide(codec)
+
+
+def _without_torn_tail(
+    blocks: Iterable[bytes], torn: list[bytes], holdable: Callable[[], bool]
+) -> Iterator[bytes]:
+    """Content blocks without what follows their last line feed (a last line whose end is
+    not written yet), which goes into ``torn``; given back at the end when the file cannot
+    be resumed inside (``holdable()`` false) or the line grows past :data:`MAX_TAIL`."""
+    blocks = iter(blocks)
+    tail: list[bytes] = []
+    size = 0
+    for block in blocks:
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            tail.append(block)
+            size += len(block)
+            if size > MAX_TAIL:
+                yield from tail
+                return (yield from blocks)
+            continue
+        yield from tail
+        yield block[: cut + 1]
+        tail = [block[cut + 1 :]] if cut + 1 < len(block) else []
+        size = len(block) - cut - 1
+    if any(tail) and holdable():
+        torn.extend(tail)
+    else:
+        yield from tail
 
 
 def _with_strings(chunks: Iterator[LineChunk], codec: str) -> Iterator[_ChunkLines]:

@@ -163,6 +163,10 @@ class Preset:
     name: str
     pattern: str
     ints: tuple[str, ...] = ()
+    floats: tuple[str, ...] = ()
+    no_number: tuple[str, ...] = ("-",)
+    """Texts that mean "no number" in ``ints`` and ``floats`` (null there): ALB's -1 for a
+    time it never measured is no time of -1 seconds, and would skew every average."""
     time: str | None = None
     """The group typed as a timestamp and read as the event time."""
     time_formats: tuple[str, ...] = ()
@@ -421,6 +425,137 @@ PRESETS: dict[str, Preset] = {
         "lines up to its F), message",
         example="2026-12-07T10:00:00.123456789Z stdout F GET /healthz 200",
     ),
+    "aws-alb": Preset(
+        "aws-alb",
+        # Fields are added at the end over the years (AWS: ignore the ones you do not
+        # expect): each group of later ones is optional, and what follows the last known
+        # one is kept in `more`. A target list is quoted, or bare when it holds one target.
+        r"^(?P<type>[a-z0-9]+) (?P<time>" + _RFC3339_NANO + r") (?P<elb>\S+) "
+        r"(?P<client_ip>\S+):(?P<client_port>\d+) (?:(?P<target_ip>\S+):(?P<target_port>\d+)|-) "
+        r"(?P<request_processing_time>-?\d+(?:\.\d+)?) "
+        r"(?P<target_processing_time>-?\d+(?:\.\d+)?) "
+        r"(?P<response_processing_time>-?\d+(?:\.\d+)?) (?P<elb_status_code>\d{3}|-) "
+        r"(?P<target_status_code>\d{3}|-) (?P<received_bytes>\d+|-) (?P<sent_bytes>\d+|-) "
+        r'"(?P<request>(?P<method>[A-Z][A-Z_-]*) (?P<url>(?:[^"\\]|\\.)*) '
+        r'(?P<protocol>[A-Z][A-Z0-9]*/[0-9.]+|-)|(?:[^"\\]|\\.)*)" '
+        r'"(?P<user_agent>(?:[^"\\]|\\.)*)" (?P<ssl_cipher>\S+) (?P<ssl_protocol>\S+) '
+        r'(?P<target_group_arn>\S+) "(?P<trace_id>[^"]*)"'
+        r'(?: "(?P<domain_name>[^"]*)" "(?P<chosen_cert_arn>[^"]*)" '
+        r"(?P<matched_rule_priority>\d+|-) (?P<request_creation_time>\S+) "
+        r'"(?P<actions_executed>[^"]*)" "(?P<redirect_url>(?:[^"\\]|\\.)*)"'
+        r'(?: "(?P<error_reason>[^"]*)" (?:"(?P<target_port_list>[^"]*)"|'
+        r'(?P<target_port_list_bare>\S+)) (?:"(?P<target_status_code_list>[^"]*)"|'
+        r"(?P<target_status_code_list_bare>\S+))"
+        r'(?: "(?P<classification>[^"]*)" "(?P<classification_reason>[^"]*)"'
+        r"(?: (?P<conn_trace_id>TID_\S+|-))?)?)?)?(?: (?P<more>.*))?$",
+        ints=(
+            "client_port",
+            "target_port",
+            "elb_status_code",
+            "target_status_code",
+            "received_bytes",
+            "sent_bytes",
+            "matched_rule_priority",
+        ),
+        floats=("request_processing_time", "target_processing_time", "response_processing_time"),
+        no_number=("-", "-1"),
+        time="time",
+        time_formats=("iso8601",),
+        optional=(
+            "target_ip",
+            "method",
+            "url",
+            "protocol",
+            "user_agent",
+            "ssl_cipher",
+            "ssl_protocol",
+            "target_group_arn",
+            "trace_id",
+            "domain_name",
+            "chosen_cert_arn",
+            "request_creation_time",
+            "actions_executed",
+            "redirect_url",
+            "error_reason",
+            "target_port_list",
+            "target_port_list_bare",
+            "target_status_code_list",
+            "target_status_code_list_bare",
+            "classification",
+            "classification_reason",
+            "conn_trace_id",
+            "more",
+        ),
+        nil="-",
+        alternates=(
+            ("target_port_list", "target_port_list_bare"),
+            ("target_status_code_list", "target_status_code_list_bare"),
+        ),
+        description="AWS Application Load Balancer access log: type, time (ISO 8601, UTC), "
+        "elb, client and target ip:port, the three processing times in seconds (-1, never "
+        "measured, is null), status codes, bytes, request, user agent, TLS, target group, "
+        "trace, rule and later fields; '-' is null, fields AWS adds later are kept in `more`",
+        example="https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 "
+        "192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "
+        '"GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 '
+        "TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/"
+        '73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" '
+        '"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" '
+        '1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" '
+        '"-" "-" TID_1234abcd5678ef90',
+    ),
+    "aws-s3": Preset(
+        "aws-s3",
+        # The fields after the user agent came over the years (version id, host id,
+        # signature, cipher, auth type, host header, TLS, access point, ACL required, source
+        # region): each optional, what follows the last known one kept in `more`.
+        r"^(?P<bucket_owner>\S+) (?P<bucket>\S+) \[(?P<time>[^\]]+)\] (?P<remote_ip>\S+) "
+        r"(?P<requester>\S+) (?P<request_id>\S+) (?P<operation>\S+) (?P<key>\S+) "
+        r'"(?P<request_uri>(?:[^"\\]|\\.)*)" (?P<http_status>\d{3}|-) (?P<error_code>\S+) '
+        r"(?P<bytes_sent>\d+|-) (?P<object_size>\d+|-) (?P<total_time>\d+|-) "
+        r'(?P<turn_around_time>\d+|-) "(?P<referer>(?:[^"\\]|\\.)*)" '
+        r'"(?P<user_agent>(?:[^"\\]|\\.)*)"'
+        r"(?: (?P<version_id>\S+)(?: (?P<host_id>\S+) (?P<signature_version>\S+) "
+        r"(?P<cipher_suite>\S+) (?P<authentication_type>\S+) (?P<host_header>\S+) "
+        r"(?P<tls_version>\S+)(?: (?P<access_point_arn>\S+)(?: (?P<acl_required>\S+)"
+        r"(?: (?P<source_region>\S+))?)?)?)?)?(?: (?P<more>.*))?$",
+        ints=("http_status", "bytes_sent", "object_size", "total_time", "turn_around_time"),
+        time="time",
+        time_formats=("%d/%b/%Y:%H:%M:%S %z",),
+        optional=(
+            "remote_ip",
+            "requester",
+            "request_id",
+            "key",
+            "request_uri",
+            "error_code",
+            "referer",
+            "user_agent",
+            "version_id",
+            "host_id",
+            "signature_version",
+            "cipher_suite",
+            "authentication_type",
+            "host_header",
+            "tls_version",
+            "access_point_arn",
+            "acl_required",
+            "source_region",
+            "more",
+        ),
+        nil="-",
+        description="Amazon S3 server access log: bucket owner, bucket, [time], remote ip, "
+        "requester, request id, operation, key, request URI, status, error code, bytes, "
+        "times in ms, referer, user agent and the fields added since; '-' is null",
+        example="79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be "
+        "amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 "
+        "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE "
+        'REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - '
+        '"-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/'
+        "XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader "
+        "amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 "
+        "arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP Yes us-east-1",
+    ),
 }
 
 
@@ -451,6 +586,8 @@ class TextFormat:
             t = inf.STRING
             if self.preset and g in self.preset.ints:
                 t = inf.INT
+            elif self.preset and g in self.preset.floats:
+                t = inf.FLOAT
             elif self.preset and g == self.preset.time:
                 t = inf.TIMESTAMP
             fields.append((g, t))
@@ -549,6 +686,19 @@ class RecordAssembler:
         lines, numbers = self._lines, self._numbers
         self._lines, self._numbers = None, []
         return self._join(lines, numbers, [0], len(lines))
+
+    def unfinished(self) -> int | None:
+        """The first line number of the record held for lines not read yet when that record
+        may go on in them (a trace under a multi-line start always may; with partials only,
+        a record whose last line is partial), else None."""
+        if self._lines is None or not len(self._lines):
+            return None
+        if not self.start:
+            assert self.partials is not None
+            last = self._lines[len(self._lines) - 1].as_py()
+            if last is None or re.search(self.partials.above, last) is None:
+                return None
+        return self._numbers[0]
 
     def starts(self, lines: pa.StringArray) -> pa.BooleanArray:
         """Which of ``lines`` start a record."""
@@ -739,8 +889,14 @@ def _parse_slice(
             if p is not None and g == p.nanos:
                 # '5' of '.5' is 500000000 ns; no fraction written is 0
                 col = pc.utf8_rpad(col, width=9, padding="0")
-            col = _empty_to_null(col, "-")
+            for nil in p.no_number if p is not None else ("-",):
+                col = _empty_to_null(col, nil)
             col = pc.cast(col, pa.int64())
+        elif t == inf.FLOAT:
+            assert p is not None
+            for nil in p.no_number:
+                col = _empty_to_null(col, nil)
+            col = pc.cast(col, pa.float64())
         elif t == inf.TIMESTAMP:
             assert p is not None
             formats = parser.rules.formats or p.time_formats  # --time-format overrides

@@ -143,8 +143,14 @@ def writer_requirements(
         checks=tuple(checks),
         identity=tuple(identity),
         column_mapping=None if mapping == "none" else mapping,
-        append_only=configuration.get(APPEND_ONLY, "").strip().lower() == "true",
+        append_only=append_only(configuration),
     )
+
+
+def append_only(configuration: Mapping[str, str] | None) -> bool:
+    """Whether a table whose metadata's configuration is this is append-only (no commit
+    may change or remove data)."""
+    return (configuration or {}).get(APPEND_ONLY, "").strip().lower() == "true"
 
 
 def _fields(schema: pa.Schema) -> Iterator[tuple[str, pa.Field]]:
@@ -173,6 +179,7 @@ def _invariant_text(value: str) -> str:
 
 __all__ = [
     "APPEND_ONLY",
+    "append_only",
     "append_only_refusal",
     "COLUMN_MAPPING",
     "WriterRequirements",

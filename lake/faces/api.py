@@ -382,6 +382,7 @@ class Lake:
         progress: Callable[[int, int, int], None] | None = None,
         encoding: str | None = None,
         reparse: bool = False,
+        final: bool = False,
         engine: str = "local",
         ray_address: str | None = None,
     ) -> IngestReport:
@@ -396,7 +397,10 @@ class Lake:
         plausible window ``earliest``/``latest`` (ISO dates; default 1970-01-02 to a day
         after the ingest). ``encoding``: of files without a byte-order mark (UTF-8 when None).
         ``reparse``: read the files again even if already ingested, their rows replaced by the
-        new parse in the same commit (older versions keep the old parse). ``engine="ray"``:
+        new parse in the same commit (older versions keep the old parse). On an append-only
+        table a file's last record that may be unfinished is held back until the file grows
+        (``IngestReport.held_back``); ``final``: the files are complete, land it as it is.
+        ``engine="ray"``:
         the files are parsed on a Ray cluster (``ray_address``, else ``RAY_ADDRESS``, else a
         local Ray), with the same rows, ledger and drift as the local engine, in one version.
         """
@@ -419,6 +423,7 @@ class Lake:
             progress=progress,
             encoding=encoding,
             reparse=reparse,
+            final=final,
             engine=engine,
             ray_address=ray_address,
         )

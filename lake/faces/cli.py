@@ -627,6 +627,17 @@ def ingest_logs(
             ),
         ),
     ] = False,
+    final: Annotated[
+        bool,
+        typer.Option(
+            "--final",
+            help=(
+                "The files are complete: land their last records as they are. Without it, an "
+                "append-only table holds back a last record that may be unfinished (a line "
+                "without its end, a partial line, a trace) until the file grows."
+            ),
+        ),
+    ] = False,
     engine: Annotated[
         str,
         typer.Option(
@@ -668,6 +679,7 @@ def ingest_logs(
             progress=progress,
             encoding=encoding,
             reparse=reparse,
+            final=final,
             engine=engine,
             ray_address=ray_address,
         )
@@ -689,6 +701,8 @@ def ingest_logs(
         ]
     )
     _print_drift(report.table, report.drift)
+    for held in report.held_back:
+        print_message(held)
     where = (
         f"version {report.version} of {report.table}"
         if report.version is not None

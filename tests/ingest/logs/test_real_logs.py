@@ -17,7 +17,7 @@ from ingest.exceptions import LogFormatError
 from ingest.logs.stage import stage_logs
 from ingest.logs.textlogs import PRESETS
 from tests.conftest import DATA
-from tests.ingest.logs.landed import landed_rows
+from tests.ingest.logs.landed import landed_rows, staged_rows
 
 REAL = DATA / "real-logs"
 UTC = dt.UTC
@@ -35,18 +35,6 @@ def _copy(tmp_path: Path, name: str, *, modified: dt.datetime | None = None) -> 
     if modified is not None:
         os.utime(target, (modified.timestamp(), modified.timestamp()))
     return str(target)
-
-
-def _staged_rows(staged) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    out = []
-    for f in staged.files:
-        for r in pq.read_table(f.path).to_pylist():
-            d = f.partition_values.get("_event_date")
-            r["_event_date"] = dt.date.fromisoformat(d) if d else None
-            out.append(r)
-    return sorted(out, key=lambda r: r["_line"])
 
 
 # (file, preset, records, first event time, event dates)
@@ -147,7 +135,7 @@ def test_each_preset_reads_its_systems_layout_whole_records_and_exact_times(
     report = staged.sources[0]
     assert report.parser == preset
     assert (report.records_read, report.records_failed) == (records, 0)
-    rows = _staged_rows(staged)
+    rows = staged_rows(staged)
     assert rows[0]["_event_time"] == first
     found = Counter(r["_event_date"].isoformat() if r["_event_date"] else None for r in rows)
     assert found == dates
@@ -159,7 +147,7 @@ def test_each_preset_reads_its_systems_layout_whole_records_and_exact_times(
 
 def test_kafka_records_keep_their_logger_and_stack_trace(tmp_path):
     staged = stage_logs([str(REAL / "kafka-server.log")], staging_dir=tmp_path, preset="kafka")
-    rows = _staged_rows(staged)
+    rows = staged_rows(staged)
     assert [r["logger"] for r in rows[:2]] == [
         "kafka.server.KafkaConfig",
         "kafka.server.KafkaServer",
@@ -171,7 +159,7 @@ def test_kafka_records_keep_their_logger_and_stack_trace(tmp_path):
 
 def test_zookeeper_threads_with_colons_and_brackets_split_at_the_class(tmp_path):
     staged = stage_logs([str(REAL / "zookeeper.log")], staging_dir=tmp_path, preset="zookeeper")
-    first = _staged_rows(staged)[0]
+    first = staged_rows(staged)[0]
     assert (first["thread"], first["class"], first["source_line"]) == (
         "QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181",
         "FastLeaderElection",
@@ -213,7 +201,7 @@ def test_zookeeper_threads_with_colons_and_brackets_split_at_the_class(tmp_path)
 def test_json_loggers_times_are_read_without_options(tmp_path, name, field, times):
     staged = stage_logs([str(REAL / name)], staging_dir=tmp_path)
     assert staged.time_field == field
-    assert [r["_event_time"] for r in _staged_rows(staged)] == times
+    assert [r["_event_time"] for r in staged_rows(staged)] == times
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,7 +369,7 @@ def test_every_presets_own_example_parses_with_an_event_time(tmp_path, name):
         [str(path)], staging_dir=tmp_path / "s", preset=name, earliest="1990-01-01", year=2024
     )
     assert staged.records_failed == 0
-    assert _staged_rows(staged)[0]["_event_time"] is not None
+    assert staged_rows(staged)[0]["_event_time"] is not None
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,8 +420,8 @@ def test_auto_does_not_pick_a_preset_that_reads_a_file_as_one_record_of_its_firs
     staged = stage_logs([str(path)], staging_dir=tmp_path / "s", earliest="1990-01-01")
     assert staged.sources[0].parser == "spark"
     alone = stage_logs([str(REAL / "spark.log")], staging_dir=tmp_path / "a", preset="spark")
-    want = [r["message"] for r in _staged_rows(alone)]
-    rows = _staged_rows(staged)
+    want = [r["message"] for r in staged_rows(alone)]
+    rows = staged_rows(staged)
     assert [r["message"] for r in rows] == [None, *want]
     assert [r["_error"] is not None for r in rows] == [True] + [False] * len(want)
 
@@ -455,7 +443,7 @@ def test_auto_does_not_pick_a_preset_whose_records_start_inside_anothers(tmp_pat
     path.write_text("\n".join(lines) + "\n")
     staged = stage_logs([str(path)], staging_dir=tmp_path / "s", earliest="1990-01-01")
     assert staged.sources[0].parser == "log4j"
-    rows = _staged_rows(staged)
+    rows = staged_rows(staged)
     assert [r["_line"] for r in rows] == [1 + 3 * i for i in range(20)]
     assert all(r["_error"] is None for r in rows)
     assert rows[3]["message"].startswith("step 3")
@@ -466,7 +454,7 @@ def test_auto_keeps_plain_text_no_preset_parses_at_all_as_unparsed_lines(tmp_pat
     plain.write_text("first note\nsecond note\n")
     staged = stage_logs([str(plain)], staging_dir=tmp_path / "s")
     assert staged.sources[0].parser is None
-    assert [r["_raw"] for r in _staged_rows(staged)] == ["first note", "second note"]
+    assert [r["_raw"] for r in staged_rows(staged)] == ["first note", "second note"]
 
 
 def test_time_format_overrides_a_presets_own(tmp_path):
@@ -477,5 +465,5 @@ def test_time_format_overrides_a_presets_own(tmp_path):
         preset="spark",
         time_format="%d/%m/%y %H:%M:%S",
     )
-    first = _staged_rows(staged)[0]
+    first = staged_rows(staged)[0]
     assert first["time"] == first["_event_time"] == dt.datetime(2009, 6, 17, 20, 10, 40, tzinfo=UTC)

@@ -97,39 +97,44 @@ def test_spring_boots_default_layout_is_no_log4j_record_with_its_pid_as_the_logg
 
 def cloud_logging_structured(folder: Path) -> Path:
     """Google Cloud Logging's structured JSON: ``timestamp`` may be an object of ``seconds``
-    and ``nanos`` (its documented special field)."""
+    and ``nanos`` (its documented special field), or RFC 3339 text; a record whose time field
+    holds an object of another shape (MongoDB's extended JSON ``$date``) is no instant."""
     path = folder / "gcp.json"
     path.write_text(
-        '{"timestamp":{"seconds":1705831200,"nanos":123000000},"severity":"INFO","message":"a"}\n'
+        '{"timestamp":{"seconds":1705831200,"nanos":123456789},"severity":"INFO","message":"a"}\n'
         '{"timestamp":{"seconds":1705831260,"nanos":0},"severity":"ERROR","message":"b"}\n'
+        '{"timestamp":"2024-01-21T10:02:00.5Z","severity":"INFO","message":"c"}\n'
+        '{"timestamp":{"$date":{"$numberLong":"1705831200000"}},"message":"mongoexport"}\n'
     )
     return path
 
 
-def test_a_time_field_holding_an_object_says_so_instead_of_counting_no_value(lk, tmp_path):
-    """Before: every record counted as having no time field at all ('no_value', no _error),
-    though each had one; the report said nothing was wrong."""
+def test_a_time_object_of_seconds_and_nanos_is_its_instant_and_any_other_says_so(lk, tmp_path):
+    """Before: Cloud Logging's ``{"seconds":...,"nanos":...}`` got no event time (an object
+    is no time), though it is one exactly; and before that every record counted as having no
+    time field at all ('no_value', no _error)."""
     path = str(cloud_logging_structured(tmp_path))
     report = lk.ingest_logs("gcp.obj", path)
     assert report.event_times_json() == {
         "time_field": "timestamp",
-        "with_time": 0,
-        "without_time": 2,
-        "reasons": {"unreadable": 2},
+        "with_time": 3,
+        "without_time": 1,
+        "reasons": {"unreadable": 1},
     }
     rows = landed_rows(lk, "gcp.obj")
-    assert rows[0]["_error"] == (
-        'event time \'{"seconds":1705831200,"nanos":123000000}\' is an object, not a time: '
+    assert [r["_event_time"] for r in rows] == [
+        dt.datetime(2024, 1, 21, 10, 0, 0, 123456, tzinfo=UTC),  # nanoseconds cut
+        dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
+        dt.datetime(2024, 1, 21, 10, 2, 0, 500000, tzinfo=UTC),
+        None,
+    ]
+    assert rows[3]["_error"] == (
+        'event time \'{"$date":{"$numberLong":"1705831200000"}}\' is an object, not a time: '
         "not used (give --time-field the path of the field inside it that holds the time, e.g. "
         "timestamp.seconds with --time-format epoch)"
     )
-    assert rows[0]["timestamp"] == {"seconds": 1705831200, "nanos": 123000000}
-    # What the error says to do gives the times (to the second).
-    lk.ingest_logs("gcp.secs", path, time_field="timestamp.seconds", time_format="epoch")
-    assert [r["_event_time"] for r in landed_rows(lk, "gcp.secs")] == [
-        dt.datetime(2024, 1, 21, 10, 0, tzinfo=UTC),
-        dt.datetime(2024, 1, 21, 10, 1, tzinfo=UTC),
-    ]
+    assert [r["_error"] for r in rows[:3]] == [None] * 3
+    assert json.loads(rows[0]["timestamp"]) == {"seconds": 1705831200, "nanos": 123456789}
 
 
 def test_nanoseconds_written_as_a_string_stay_in_their_second_and_day(lk, tmp_path):
