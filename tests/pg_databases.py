@@ -37,8 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
-DROPPERS = 4
-"""Drops at once, per test process: the drops waiting for one checkpoint share the next."""
+DROPPERS = 16
+"""Drops at once, per test process: the drops waiting for one checkpoint share the next, so
+the drops keep up with the tests only when many wait at once. With 4, 30 tests of 0.3 s
+each left a backlog that the worker's last test waited for in ``close``: 61-66 s, 5-9 s with
+16 (load 20); 16 drops took 25 s 4 at a time, 14-25 s 8 at a time, 3-6 s all at once. The
+worst case is 16 connections a worker, of PostgreSQL's 100."""
 
 
 def main(host: str, port: str, user: str) -> None:

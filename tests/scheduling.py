@@ -57,7 +57,7 @@ def ordered_units(
     collection order."""
 
     def seconds(nodeid: str) -> float:
-        return durations.get(nodeid.rpartition("@")[0] or nodeid, UNRECORDED)
+        return durations.get(recorded_id(nodeid), UNRECORDED)
 
     def block(scope: str, nodeids: list[str]) -> str:
         return scope if _in_group(nodeids[0]) else nodeids[0].split("::", 1)[0]
@@ -81,6 +81,13 @@ def ordered_units(
 def _in_group(nodeid: str) -> bool:
     # xdist's own test for a group's node id (LoadGroupScheduling._split_scope)
     return nodeid.rfind("@") > nodeid.rfind("]")
+
+
+def recorded_id(nodeid: str) -> str:
+    """The id a test is recorded under: without the ``@group`` that ``loadgroup`` adds to a
+    grouped test's id (and prints in the listing), so a group's tests are found whether the
+    listing came from a run with groups or without; an ``@`` inside the parameters stays."""
+    return nodeid.rpartition("@")[0] if _in_group(nodeid) else nodeid
 
 
 def _longest_first_scheduling(durations: dict[str, float]):  # noqa: ANN202 - xdist's class
@@ -114,7 +121,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, AN
     return _longest_first_scheduling(load_durations())(config, log)
 
 
-_LINE = re.compile(r"^\s*([0-9.]+)s (setup|call|teardown)\s+(\S+)\s*$")
+# the node id runs to the end of the line: parameters may hold spaces
+_LINE = re.compile(r"^\s*([0-9.]+)s (setup|call|teardown)\s+(\S.*?)\s*$")
 
 
 def durations_of(listing: str) -> dict[str, float]:
@@ -124,7 +132,7 @@ def durations_of(listing: str) -> dict[str, float]:
     for line in listing.splitlines():
         found = _LINE.match(line)
         if found:
-            nodeid = found.group(3)
+            nodeid = recorded_id(found.group(3))
             total[nodeid] = total.get(nodeid, 0.0) + float(found.group(1))
     return {
         nodeid: round(seconds, 1)

@@ -164,3 +164,37 @@ def test_the_recorded_durations_are_read_from_a_durations_listing():
         """
     )
     assert durations_of(listing) == {"tests/x.py::test_a[s3-postgres]": 28.7}
+
+
+def test_a_grouped_test_of_a_listing_is_recorded_and_found_under_its_own_id():
+    """``loadgroup`` lists a grouped test as ``id@group``: recorded so, it was looked up
+    without the group and counted as unrecorded, and the long groups (Ray, the web site)
+    were handed out last. An ``@`` in the parameters, or a space, is part of the id."""
+    from tests.scheduling import durations_of, ordered_units
+
+    listing = textwrap.dedent(
+        """
+        2.00s call     tests/r.py::test_ray[a]@ray
+        0.50s setup    tests/r.py::test_ray[a]@ray
+        0.90s call     tests/u.py::test_url[u@h]
+        0.70s call     tests/s.py::test_say[an error: no]
+        """
+    )
+    recorded = durations_of(listing)
+    assert recorded == {
+        "tests/r.py::test_ray[a]": 2.5,
+        "tests/u.py::test_url[u@h]": 0.9,
+        "tests/s.py::test_say[an error: no]": 0.7,
+    }
+    units = [
+        ("tests/a.py::test_a", ["tests/a.py::test_a"]),
+        ("tests/s.py::test_say[an error: no]", ["tests/s.py::test_say[an error: no]"]),
+        ("tests/u.py::test_url[u@h]", ["tests/u.py::test_url[u@h]"]),
+        ("ray", ["tests/r.py::test_ray[a]@ray"]),
+    ]
+    assert [scope for scope, _ in ordered_units(units, recorded)] == [
+        "ray",
+        "tests/u.py::test_url[u@h]",
+        "tests/s.py::test_say[an error: no]",
+        "tests/a.py::test_a",
+    ]

@@ -140,9 +140,11 @@ def sign_in(page, site: Site, shots: Path | None = None) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (tests/test_suite_groups.py)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of the shared site run on one xdist worker, so it is built once per backend
-    pair, not once per pair on each worker."""
+    """The tests of one backend pair's shared site run on one xdist worker, so it is built
+    once, not once on each worker; the two pairs' sites are two groups, which the two workers
+    can run at once (one group held both, on one worker, while the other could be idle)."""
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here) and "site" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("web-site"))
+            pair = item.callspec.params["site"]  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.xdist_group(f"web-site-{pair}"))
