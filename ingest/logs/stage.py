@@ -1110,7 +1110,11 @@ class _Stage:
                     kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                     if kind == "text" and not self.explicit_text:
                         head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
-                        chosen = choose_preset([x for x in head if x is not None], where=src.uri)
+                        chosen = choose_preset(
+                            [x for x in head if x is not None],
+                            where=src.uri,
+                            multiline_start=self.text.start_given,
+                        )
                         self.file_text = chosen or self.text
                 assembler = (
                     RecordAssembler(None)
