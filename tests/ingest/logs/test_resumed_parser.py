@@ -103,9 +103,7 @@ def test_options_naming_another_parser_for_a_grown_file_are_refused_the_same_one
     assert _seen(lk, "app.grown") == _seen(lk, "app.once")
 
 
-def test_a_file_read_with_a_start_given_refuses_another_start_and_reads_on_with_none(
-    lk, tmp_path
-):
+def test_a_file_read_with_a_start_given_refuses_another_start_and_reads_on_with_none(lk, tmp_path):
     path, _ = _grown_twice(lk, tmp_path, {"multiline_start": START}, {})
     assert [r[0] for r in _seen(lk, "app.grown")] == ["INFO", "ERROR", "WARN"]
     path.write_bytes(b"".join(LOG4J) + LOG4J[0])
