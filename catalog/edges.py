@@ -104,7 +104,7 @@ def add_edges(
         rows = [r for r in rows if (r["source_id"], r["table_version_id"]) not in present]
         if not rows:
             return
-    conn.execute(insert(EDGES), [{"run_id": run_id, "direction": direction, **r} for r in rows])
+    conn.execute(_INSERT_EDGES, [{"run_id": run_id, "direction": direction, **r} for r in rows])
 
 
 def _identity(ref: SourceRef) -> tuple[str, str, str, str | None]:
@@ -153,6 +153,7 @@ _SOURCES_NAMED = (
     .order_by(SOURCES.c.id)
 )
 _INSERT_SOURCES = insert(SOURCES).returning(SOURCES.c.id, sort_by_parameter_order=True)
+_INSERT_EDGES = insert(EDGES)
 
 
 __all__ = [

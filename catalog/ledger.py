@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, insert, literal, null, or_, select, union_all, update
 
@@ -61,6 +61,9 @@ from catalog.exceptions import (
 from catalog.runs import reap_in
 from catalog.tables import TableInfo
 from lake.core.processes import alive
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 CLAIM_EXPIRY_S = 24 * 3600.0
 """A range pending for a run still marked running whose process cannot be checked (a run of
@@ -167,11 +170,6 @@ def _check_claims(
     ending where a new file of the run ends, with the same sha256: a copy of it.
     ``doubted``: the runs whose claims on the table are kept in doubt (version by run)."""
     known = {f.uri: f.known_ranges or 0 for f in files}
-    others = (
-        INGESTED.c.table_id == table_id,
-        INGESTED.c.run_id != run_id,
-        INGESTED.c.state.in_(("pending", "committed")),
-    )
     # A new file read whole: the plan skipped it if the ledger had held its content, so
     # any such range is another run's since (as _plan in ingest.logs.pipeline matches).
     fresh = {
@@ -200,6 +198,7 @@ def _check_claims(
     run_columns = (RUNS.c.id, RUNS.c.status, RUNS.c.host, RUNS.c.stats, RUNS.c.started_at)
     copies = []
     if fresh and maybe_copies:
+        others = _other_runs(table_id, run_id)
         copies = [
             row
             for row in conn.execute(
@@ -223,6 +222,7 @@ def _check_claims(
         ]
     if not taken and not claimed and not copies:
         return
+    others = _other_runs(table_id, run_id)
     pending = [
         (uri, None, *run)
         for uri, *run in conn.execute(
@@ -262,6 +262,16 @@ def _check_claims(
                 same_as=c.uri,
             )
     raise ClaimsOfEndedRuns(ended)
+
+
+def _other_runs(table_id: int, run_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The ranges of other runs of the table that stand (built only when a claim meets
+    some: on every log ingest they were built for nothing)."""
+    return (
+        INGESTED.c.table_id == table_id,
+        INGESTED.c.run_id != run_id,
+        INGESTED.c.state.in_(("pending", "committed")),
+    )
 
 
 _COPIES = "copies?"
@@ -517,16 +527,19 @@ _RANGES_OF = _COMMITTED_RANGES.where(
 ).order_by(INGESTED.c.id)
 
 PARSER_PARAMETERS = ("pattern", "preset", "multiline_start")
+RECORD_FORMATS = ("jsonl", "text", "logfmt", "w3c")
+"""The formats a file's records are read in (never ``auto``: each file's is recorded)."""
 
 
 def ingested_parsers(
     db: Connection, table: TableInfo, uris: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """How each of ``uris`` was last read into ``table``: ``{"format": "jsonl" | "text",
-    "pattern", "preset", "multiline_start"}`` from the file facets and the parameters of its
-    last committed ingest run (the preset ``--format auto`` chose is in the facets' ``parser``);
-    files never ingested are absent. ``"unrecorded": True`` marks a text file read by a version
-    that did not record that choice."""
+    """How each of ``uris`` was last read into ``table``: ``{"format"`` (one of
+    :data:`RECORD_FORMATS`), ``"pattern", "preset", "multiline_start"}`` from the file
+    facets and the parameters of its last committed ingest run (the preset ``--format
+    auto`` chose is in the facets' ``parser``); files never ingested are absent.
+    ``"unrecorded": True`` marks a text file read by a version that did not record that
+    choice."""
     if not uris:
         return {}
 
@@ -554,9 +567,9 @@ def ingested_parsers(
             # A format the run was told wins: a file's facets are those of its first
             # ingest with that content (a re-parse with --format reuses them).
             fmt = (parameters or {}).get("format")
-            if fmt not in ("jsonl", "text"):
+            if fmt not in RECORD_FORMATS:
                 fmt = (facets or {}).get("format")
-            if fmt in ("jsonl", "text"):
+            if fmt in RECORD_FORMATS:
                 options = {k: (parameters or {}).get(k) for k in PARSER_PARAMETERS}
                 chosen = (facets or {}).get("parser")
                 # A multi-line start alone names no parser: --format auto still chose one.

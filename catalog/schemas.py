@@ -48,6 +48,22 @@ def describe_schema(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, b
     The fingerprint hashes names, types (JSON text columns as ``json``) and nullability,
     not other metadata, so the same schema written twice is stored once.
     """
+    # Every append records its table's schema, nearly always the one recorded before: an
+    # equal schema (field metadata, the JSON marks, included) is described as it was.
+    for described, found in _described:
+        if described.equals(schema, check_metadata=True):
+            return found[0], found[1], list(found[2])
+    found = _describe(schema)
+    _described[:] = [(schema, found), *_described[: _DESCRIBED - 1]]
+    return found[0], found[1], list(found[2])
+
+
+_DESCRIBED = 8
+_described: list[tuple[pa.Schema, tuple[str, str, list[tuple[str, str, bool]]]]] = []
+"""The schemas described last, newest first (see :func:`describe_schema`)."""
+
+
+def _describe(schema: pa.Schema) -> tuple[str, str, list[tuple[str, str, bool]]]:
     import pyarrow as pa
 
     from lake.delta.types import column_type

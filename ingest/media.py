@@ -33,20 +33,24 @@ The rules, in this one place (``lake ingest files`` applies them to each stored 
   and says so only in its log) is cut short too. A damaged file, a format libsndfile lacks
   (AAC/M4A, WebM), a length the header does not give (a streamed FLAC), or no frames at all
   (a header alone, an Ogg cut before its first position) has none. An Ogg holds no length
-  in a header: one cut between pages reports the audio of its pages up to the last whole
-  one.
+  in a header: its pages are walked (:func:`_ogg_cut`, RFC 3533), and one cut between
+  pages, which libsndfile reads as the audio of its pages up to the last whole one, is cut
+  short: a stream (serial) without its end-of-stream page; as is one cut inside a page,
+  and one whose page has a wrong checksum or is missing is damaged.
 * ``_error`` says why: an image or audio type without its values, or a name that says
   another type than the bytes; null when nothing is doubtful.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import mimetypes
 import re
 import shutil
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -195,6 +199,13 @@ def _riff(head: bytes) -> _Sniffed | None:
     }.get(form)
 
 
+def _aiff(head: bytes) -> _Sniffed | None:
+    # An IFF file: 'FORM', its size, its form ('AIFC' compressed, Apple's '.aifc').
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return _Sniffed("audio/x-aiff", frozenset({"audio/x-aiff", "audio/aiff"}))
+    return None
+
+
 def _mpeg_audio(head: bytes) -> _Sniffed | None:
     if head[:3] == b"ID3" and head[3:4] in (b"\x02", b"\x03", b"\x04"):  # its version, 2.2-2.4
         return _Sniffed("audio/mpeg", _ID3_KINDS)
@@ -254,6 +265,12 @@ def _text(head: bytes) -> _Sniffed | None:
     return _Sniffed("text/plain", weak=True)
 
 
+# Kept by hand, not taken from a library (compared 2026-12-07 on the kinds of bytes the
+# tests hold): filetype 1.2.0 (MIT, last release 2022) knows no RF64, MP3 without ID3,
+# old QuickTime, JPEG XL, text, HTML, SVG or a PDF after junk, and calls text starting 'BM' a
+# BMP; puremagic 1.30 (MIT; its 2.x needs Python 3.12) calls 'The free tier...' QuickTime
+# and AVIF MP4, misses M4A, MP3 frames and JPEG XL, and took 7 ms a file (ours 0.05 ms,
+# filetype's 0.34 ms). Neither knows a container's family, which keeps a name's type.
 _PREFIXES: tuple[tuple[bytes, _Sniffed], ...] = (
     (b"\x89PNG\r\n\x1a\n", _Sniffed("image/png")),
     (b"\xff\xd8\xff", _Sniffed("image/jpeg")),
@@ -281,7 +298,7 @@ def _sniff(head: bytes) -> _Sniffed | None:
             return sniffed
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:
         return _Sniffed("application/x-bzip2")
-    for sniff in (_iso_media, _riff, _mpeg_audio, _bmp, _pdf, _markup, _text):
+    for sniff in (_iso_media, _riff, _aiff, _mpeg_audio, _bmp, _pdf, _markup, _text):
         if found := sniff(head):
             return found
     return None
@@ -293,7 +310,7 @@ _CHECKED = frozenset(
     [s.media_type for _, s in _PREFIXES]
     + ["application/x-bzip2", "image/heic", "image/heif", "image/avif", "audio/mp4"]
     + ["video/quicktime", "video/mp4", "image/webp", "audio/x-wav", "video/x-msvideo"]
-    + ["image/bmp", "application/pdf"]
+    + ["image/bmp", "application/pdf", "audio/x-aiff"]
     + sorted(_ZIP_KINDS | _OGG_KINDS | _MATROSKA_KINDS)
 )
 """Types whose bytes the lake knows: a name claiming one of them is believed only when the
@@ -371,7 +388,9 @@ def describe(name: str, handle: BinaryIO) -> Described:
         # reads for 11 MB), each a request on S3: read through a buffer, in blocks.
         buffered = io.BufferedReader(_AnySeek(handle), AUDIO_BLOCK)
         try:
-            sound = _sound(buffered)
+            cut = _ogg_cut(buffered) if head.startswith(b"OggS") else None
+            buffered.seek(0)
+            sound = _no_sound(cut) if cut else _sound(buffered)
         finally:
             buffered.detach()  # the caller closes its handle
         if sound.why:
@@ -636,6 +655,91 @@ def _sound(handle: io.BufferedReader) -> _Sound:
                 "the last is not there"
             )
     return _Sound(frames / rate, rate, channels, None)
+
+
+_OGG_HEADER = 27
+"""The fixed part of an Ogg page's header (RFC 3533 section 6), before its segment table."""
+_OGG_BOS, _OGG_EOS = 0x02, 0x04
+_BIT_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+
+
+@functools.lru_cache(maxsize=256)
+def _crc_of_zeros(length: int) -> int:
+    return zlib.crc32(bytes(length))
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The Ogg CRC-32 of ``page`` (its CRC field zeroed): polynomial 0x04C11DB7, unreflected,
+    initial value and final xor 0. zlib computes the reflected one, with initial value and
+    final xor 0xFFFFFFFF: given the page's bits reversed, and its initial value undone by
+    the CRC of as many zeros (a CRC is linear), it is this one with its bits reversed (pure
+    Python ran at 1 MB/s)."""
+    reflected = zlib.crc32(page.translate(_BIT_REVERSED)) ^ _crc_of_zeros(len(page))
+    return int(f"{reflected:032b}"[::-1], 2)
+
+
+def _ogg_cut(handle: BinaryIO) -> str | None:
+    """Why the Ogg file ``handle`` reads is not whole, or None: its pages walked from its
+    start (RFC 3533): each starts with ``OggS`` and version 0, holds as many bytes as its
+    segment table says and its CRC; each logical stream (by serial number: chained one after
+    another, or multiplexed) starts with a page flagged beginning-of-stream, numbers its
+    pages one after another, and ends with a page flagged end-of-stream (0x04). A file cut
+    exactly between pages has whole pages only: the streams left without their last page
+    tell it. Bytes after every stream ended are not audio and not read. The whole file is
+    read (the CRCs are of every byte; from S3 too, where libsndfile read about an eighth):
+    9.8 MB of pages in 0.13-0.16 s, measured with both cores busy with other work."""
+    handle.seek(0)
+    open_streams: dict[int, int] = {}  # serial: the number of its last page
+    at = page_number = 0
+    while True:
+        header = handle.read(_OGG_HEADER)
+        if page_number and not open_streams and header[:4] != b"OggS":
+            return None  # every stream ended: the end, or bytes that are no page, not read
+        if not header:
+            return _ogg_unended(open_streams, "ends")
+        if header[:4] != b"OggS":
+            return f"the Ogg file is damaged: no page starts at byte {at}"
+        if len(header) < _OGG_HEADER:
+            return _ogg_unended(open_streams, f"ends inside the header of a page at byte {at}")
+        if header[4] != 0:
+            return f"the Ogg file is damaged: the page at byte {at} is of version {header[4]}"
+        flags = header[5]
+        serial = int.from_bytes(header[14:18], "little")
+        sequence = int.from_bytes(header[18:22], "little")
+        table = handle.read(header[26])
+        body = handle.read(sum(table)) if len(table) == header[26] else b""
+        if len(table) < header[26] or len(body) < sum(table):
+            return (
+                f"the audio is cut short: the file ends inside its Ogg page at byte {at} "
+                f"(stream {serial:#010x})"
+            )
+        page = header[:22] + b"\0\0\0\0" + header[26:] + table + body
+        if _ogg_crc(page) != int.from_bytes(header[22:26], "little"):
+            return f"the Ogg file is damaged: the checksum of its page at byte {at} is wrong"
+        if serial not in open_streams:
+            if not flags & _OGG_BOS:
+                return (
+                    f"the Ogg file is damaged: a page of stream {serial:#010x} at byte {at} "
+                    "is not of a stream begun (no beginning-of-stream page before it)"
+                )
+        elif sequence != open_streams[serial] + 1:
+            return (
+                f"the Ogg file is damaged: stream {serial:#010x} goes from page "
+                f"{open_streams[serial]} to page {sequence} at byte {at} (pages are missing)"
+            )
+        open_streams[serial] = sequence
+        if flags & _OGG_EOS:
+            del open_streams[serial]
+        at += _OGG_HEADER + len(table) + len(body)
+        page_number += 1
+
+
+def _ogg_unended(open_streams: dict[int, int], how: str) -> str:
+    streams = ", ".join(f"{s:#010x} (after its page {n})" for s, n in open_streams.items())
+    return (
+        f"the audio is cut short: the file {how}, before the end-of-stream page of its Ogg "
+        f"stream {streams}"
+    )
 
 
 _BAD_FILE = 7

@@ -52,6 +52,10 @@ class FileOutcome:
     """Records that got an ``_event_time``; None when the table has none."""
     time_reasons: dict[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    format: str | None = None
+    """How its records were read: jsonl, text, logfmt or w3c (None: skipped)."""
+    directives: int = 0
+    """W3C directive lines read (``#Fields:``...): lines, not records."""
     held_bytes: int = 0
     """Bytes at the end of the file not landed: its last record, which may be unfinished (an
     append-only table's ingest holds it back until the file grows, or ``final``)."""
@@ -347,7 +351,7 @@ def ingest_logs(
                 )
             else:
                 staged = stage_logs(
-                    [s.uri for s in to_read],
+                    to_read,  # as expanded for the plan: the same files, not listed again
                     staging_dir=staging,
                     filesystem_for=storage.filesystem_for,
                     **options,
@@ -384,6 +388,8 @@ def ingest_logs(
                         parser=report.parser,
                         records_with_time=report.records_with_time,
                         time_reasons=dict(report.time_reasons),
+                        format=report.format,
+                        directives=report.directives,
                         bytes=report.bytes_consumed - report.start_offset,
                         note=_note(report, grown=grown, reparse=reparse),
                         held_bytes=report.held_bytes,
@@ -651,10 +657,10 @@ def _refuse_other_parsers(
 
 
 def _described(parser: Mapping[str, Any]) -> str:
-    """How a file was read, for a refusal: "as JSON lines", "with preset 'log4j' and the
-    multi-line start '^x'"."""
+    """How a file was read, for a refusal: "in format 'jsonl'", "with preset 'log4j' and
+    the multi-line start '^x'"."""
     if parser["format"] != "text":
-        return "as JSON lines"
+        return f"in format '{parser['format']}'"
     named = parser.get("preset")
     how = (
         f"with preset '{named}'"

@@ -47,6 +47,10 @@ Rules a user can see (each is tested in tests/test_log_*.py):
   ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
   table gets ``_event_time``/``_event_date`` only when a time field exists; an existing table
   keeps its layout, and ``time_field`` on one without ``_event_time`` is refused.
+* logfmt and W3C Extended (``fmt="logfmt"``/``"w3c"``, or found by ``fmt="auto"``): each
+  record's JSON object text (:mod:`ingest.logs.keyvalue`) is read as a JSON line is, ``_raw``
+  the line as written; a W3C directive is no record (``FileReport.directives``), and its
+  ``date`` and ``time`` are the event time. A grown W3C file is read again whole.
 * Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
   file's head (``FileReport.parser``); lines kept unparsed when no preset parses any record
   there; LogFormatError naming the best three when some parse but none a clear majority.
@@ -108,6 +112,15 @@ from ingest.logs.jsonl import (
     python_table,
     reader_hint,
 )
+from ingest.logs.keyvalue import (
+    W3C_DATE,
+    W3C_TIME,
+    W3cFields,
+    logfmt_json,
+    logfmt_json_many,
+    looks_like_logfmt,
+    looks_like_w3c,
+)
 from ingest.logs.lines import (
     DEFAULT_ENCODING,
     LONG_LINE_ERROR,
@@ -146,7 +159,15 @@ from lake.delta.snapshot import StagedFile
 from lake.delta.stats import BoundedWriter
 from lake.landing.staging import Staged
 
-Format = Literal["auto", "jsonl", "text"]
+Format = Literal["auto", "jsonl", "text", "logfmt", "w3c"]
+Kind = Literal["jsonl", "text", "logfmt", "w3c"]
+"""How a file's records were read (the report's ``format``); ``auto`` picks one per file."""
+_FORMATS = ("auto", "jsonl", "text", "logfmt", "w3c")
+Reread = Literal["jsonl", "logfmt", "typed"]
+"""How the rows of a staged file get their values again to take a wider type: ``_raw`` read
+again as a JSON or logfmt line, so a value that becomes JSON text keeps how it was written;
+``typed``: from their typed columns (text presets; W3C, whose lines need the ``#Fields`` in
+force; a file holding rows of several formats)."""
 ResumePoint = tuple[int, int, str]
 """``(bytes_consumed, next_line, sha256)`` of a file from an earlier ingest."""
 Progress = Callable[[int, int, int], None]
@@ -187,7 +208,7 @@ class FileReport:
     size: int
     sha256: str  # of the stored bytes [0, size): compressed bytes for .gz/.zst
     compression: Literal["none", "gzip", "zstd", "bzip2"]
-    format: Literal["jsonl", "text"]
+    format: Kind
     start_offset: int  # where this ingest started reading (the resume offset, or 0)
     bytes_consumed: int  # stored bytes covered once this ingest is committed (== size)
     start_line: int
@@ -214,6 +235,8 @@ class FileReport:
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    directives: int = 0
+    """W3C directive lines (``#Fields:``, ``#Date:``...) read: lines, but no records."""
     held_bytes: int = 0
     """Stored bytes at the end of the file not staged (``hold``): its last record, which may
     be unfinished; ``bytes_consumed + held_bytes == size``."""
@@ -286,7 +309,7 @@ class StagedLogs:
 
 
 def stage_logs(
-    paths: Sequence[str],
+    paths: Sequence[str] | Sequence[SourceFile],
     *,
     staging_dir: str | os.PathLike[str],
     filesystem_for: FilesystemFor | None = None,
@@ -308,6 +331,7 @@ def stage_logs(
     hold: bool = False,
 ) -> StagedLogs:
     """Read log files and stage them as Parquet under ``staging_dir`` (see the module doc).
+    ``paths``: as :func:`ingest.sources.expand_paths` takes them, or the files it gave.
 
     Raises SourceNotFound (a path matches nothing), SourceUnreadable (a file cannot be read,
     or its compression is truncated: nothing of the ingest should be committed),
@@ -320,8 +344,8 @@ def stage_logs(
     rows already in the table these replace (``FileReport.replaces_from``). ``hold``: the
     last record of a file that may be unfinished is not staged (``FileReport.held_bytes``).
     """
-    if fmt not in ("auto", "jsonl", "text"):
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
+    if fmt not in _FORMATS:
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
@@ -335,7 +359,9 @@ def stage_logs(
             f"--time-field '{rules.field_label}' cannot apply; ingest into a new table to have "
             "event times, or leave --time-field out."
         )
-    sources = expand_paths(paths, filesystem_for=filesystem_for)
+    sources = [p for p in paths if isinstance(p, SourceFile)]
+    if len(sources) != len(paths):
+        sources = expand_paths([str(p) for p in paths], filesystem_for=filesystem_for)
     with pages_kept(), _long_lived_objects_frozen():
         return _stage_sources(
             sources,
@@ -452,7 +478,7 @@ class PartFile:
     names: Names
     has_time: bool
     has_raw_bytes: bool
-    is_json: bool
+    reread: Reread
     records: int
 
 
@@ -509,8 +535,8 @@ def stage_part(
 
     Raises what :func:`stage_logs` raises; nothing stays staged then.
     """
-    if fmt not in ("auto", "jsonl", "text"):
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl or text.")
+    if fmt not in _FORMATS:
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
     text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
@@ -558,7 +584,7 @@ def stage_part(
                     w.names,
                     w.has_time,
                     w.has_raw_bytes,
-                    w.is_json,
+                    w.reread,
                     w.records,
                 )
                 for w in stage.written
@@ -657,7 +683,7 @@ def finish_parts(
                     f.names,
                     f.has_time,
                     records=f.records,
-                    is_json=f.is_json,
+                    reread=f.reread,
                     has_raw_bytes=f.has_raw_bytes,
                 )
                 for f in part.files
@@ -717,13 +743,13 @@ def conform_part(
                 f.names,
                 f.has_time,
                 records=f.records,
-                is_json=f.is_json,
+                reread=f.reread,
                 has_raw_bytes=f.has_raw_bytes,
             )
             stage._rewrite(w, schema)
             files.append(
                 PartFile(
-                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.is_json, f.records
+                    path, f.date, w.type, w.names, w.has_time, w.has_raw_bytes, f.reread, f.records
                 )
             )
         return replace(part, files=tuple(files))
@@ -841,6 +867,18 @@ class _Batch:
     text: TextFormat | None = None  # text records: the format they were parsed with
     notes: list[str | None] | None = None
     """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
+    json: pa.StringArray | None = None
+    """JSON records whose ``_raw`` is no JSON text (logfmt, W3C): the JSON text of each."""
+    time_fields: tuple[str, ...] | None = None
+    """Keys the format itself gives the event time in (W3C: ``date`` and ``time``)."""
+    reread: Reread = "jsonl"
+    """How the records' values are had again when a file written before must take a wider
+    type (:data:`Reread`)."""
+
+    @property
+    def json_texts(self) -> pa.StringArray:
+        """JSON records: the JSON text each was parsed from."""
+        return self.json if self.json is not None else self.raw
 
 
 @dataclass
@@ -851,7 +889,7 @@ class _Written:
     names: Names
     has_time: bool
     records: int = 0
-    is_json: bool = True
+    reread: Reread | None = None
     has_raw_bytes: bool = False
     writer: BoundedWriter | None = None
     """The writer of the file as it stands (its footer, once closed, is the file's)."""
@@ -864,7 +902,7 @@ class _Pending:
     schema: _Schema
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
-    is_json: bool = True
+    reread: Reread | None = None
     last_batch: int = 0
 
 
@@ -947,6 +985,7 @@ class _Stage:
         self._options: dict[pa.Schema, dict[str, object]] = {}
         self.times = EventTimeParser(rules, now=self.ingested_at)
         self.docker = DockerPieces()
+        self.w3c = W3cFields()
         self.reports: list[FileReport] = []
         self.records = 0
         self.bytes = 0
@@ -973,7 +1012,7 @@ class _Stage:
         *,
         progress: Progress | None = None,
         files_done: int = 0,
-        known_format: Literal["jsonl", "text"] | None = None,
+        known_format: Kind | None = None,
         replace: bool = False,
         text: TextFormat | None = None,
     ) -> None:
@@ -994,7 +1033,7 @@ class _Stage:
         point: ResumePoint | None,
         progress: Progress | None,
         files_done: int,
-        known_format: Literal["jsonl", "text"] | None,
+        known_format: Kind | None,
         replace: bool,
     ) -> None:
         offset, line, sha = point if point else (0, 1, None)
@@ -1041,6 +1080,14 @@ class _Stage:
                 reader.restart()
                 continued = True
         resumed_json = fmt == "jsonl" or (fmt == "auto" and known_format == "jsonl")
+        if (
+            reader.start_offset
+            and not reader.restarted
+            and (fmt == "w3c" or (fmt == "auto" and known_format == "w3c"))
+        ):
+            # Its new lines are named by the #Fields in force where the last ingest stopped,
+            # which may be anywhere above: read again whole, its rows replaced.
+            reader.restart()
         if (
             reader.start_offset
             and not reader.restarted
@@ -1093,11 +1140,12 @@ class _Stage:
         counts = [0, 0, 0]  # records read, records failed, line endings
         unterminated = False  # the content ends with a line that has no ending
         bad_lines: dict[int, bytes] = {}
-        kind: Literal["jsonl", "text"] = "jsonl" if fmt == "jsonl" else "text"
+        kind: Kind = "text" if fmt == "auto" else fmt
         if fmt == "auto" and known_format is not None and replaces_from != 1:
             kind = known_format  # never guessed again from the middle of a file
         assembler: RecordAssembler | None = None
         self.docker = DockerPieces()
+        self.w3c = W3cFields()
         self.year_base = _modified(src) or self.ingested_at
         self.times.start_file()
         self.file_text = self.text
@@ -1111,12 +1159,16 @@ class _Stage:
                     kind = "jsonl" if looks_like_json(_head(chunk)) else "text"
                     if kind == "text" and not self.explicit_text:
                         head = lines.slice(0, 4 * AUTO_SAMPLE_LINES).to_pylist()
-                        chosen = choose_preset(
-                            [x for x in head if x is not None],
-                            where=src.uri,
-                            multiline_start=self.text.start_given,
-                        )
-                        self.file_text = chosen or self.text
+                        sample = [x for x in head if x is not None]
+                        if looks_like_w3c(sample):
+                            kind = "w3c"
+                        elif looks_like_logfmt(sample[:AUTO_SAMPLE_LINES]):
+                            kind = "logfmt"
+                        else:
+                            chosen = choose_preset(
+                                sample, where=src.uri, multiline_start=self.text.start_given
+                            )
+                            self.file_text = chosen or self.text
                 assembler = (
                     RecordAssembler(None)
                     if kind == "jsonl"
@@ -1144,11 +1196,14 @@ class _Stage:
                 counts[2] += chunk.newlines
                 unterminated = chunk.n_lines > chunk.newlines
                 assert assembler is not None
-                batch = (
-                    parsed_batch
-                    if kind == "jsonl"
-                    else self._text_batch(chunk, lines, invalid, raw, assembler, bad_lines, codec)
-                )
+                if kind == "jsonl":
+                    batch = parsed_batch
+                elif kind in ("logfmt", "w3c"):
+                    batch = self._keyvalue_batch(chunk, lines, invalid, raw, w3c=kind == "w3c")
+                else:
+                    batch = self._text_batch(
+                        chunk, lines, invalid, raw, assembler, bad_lines, codec
+                    )
                 if batch is not None:
                     self._add(batch, src.uri, counts)
                 if progress:
@@ -1212,13 +1267,14 @@ class _Stage:
                 replaces_from=replaces_from,
                 encoding=codec,
                 line_ending=ending,  # type: ignore[arg-type]
-                parser=None if kind == "jsonl" else _parser_name(self.file_text),
-                parsed_alike=() if kind == "jsonl" else self.file_text.alike,
+                parser=_parser_name(self.file_text) if kind == "text" else None,
+                parsed_alike=self.file_text.alike if kind == "text" else (),
                 records_with_time=(counts[0] - sum(self.file_times.values()))
                 if self.has_time
                 else None,
                 time_reasons=dict(self.file_times) if self.has_time else {},
                 held_bytes=src.size - end,
+                directives=self.w3c.directives,
             )
         )
 
@@ -1294,6 +1350,66 @@ class _Stage:
             True,
             parsed.values,
             _listed(raw, len(lines)),
+        )
+
+    def _keyvalue_batch(
+        self,
+        chunk: LineChunk,
+        lines: pa.StringArray,
+        invalid: dict[int, str],
+        raw: dict[int, bytes],
+        *,
+        w3c: bool,
+    ) -> _Batch | None:
+        """A batch of logfmt or W3C records (:mod:`ingest.logs.keyvalue`): each line's JSON
+        object text read by the JSON reader; ``_raw`` the line as written. A W3C directive is
+        no record (counted in the report); a blank line neither. A line that fails is the
+        empty object (its columns null) with its reason."""
+        numbers: list[int] = []
+        kept: list[str] = []
+        texts: list[str] = []
+        errors: list[str | None] = []
+        kept_raw: list[bytes | None] = []
+        ready = logfmt_json_many(lines) if not w3c and not chunk.piece else None
+        for i, line in enumerate(lines.to_pylist()):
+            if line is None or not line.strip():
+                continue
+            if chunk.piece:
+                text, err = None, LONG_LINE_ERROR
+            elif w3c and self.w3c.directive(line):
+                continue
+            elif i in invalid:
+                text, err = None, invalid[i]
+            elif ready is not None and ready[i] is not None:
+                text, err = ready[i], None
+            else:
+                text, err = self.w3c.entry_json(line) if w3c else logfmt_json(line)
+            numbers.append(chunk.first_line + i)
+            kept.append(line)
+            texts.append(text or "{}")
+            errors.append(err)
+            kept_raw.append(raw.get(i))
+        if not kept:
+            return None
+        json_texts = pa.array(texts, pa.string())
+        parsed = parse_records(
+            json_texts,
+            "\n".join(texts).encode("utf-8", "surrogateescape"),
+            hint=self._hint(),
+        )
+        combined = _combine(errors, parsed.errors, len(texts))
+        return _Batch(
+            parsed.table,
+            parsed.type,
+            pa.array(kept, pa.string()),
+            numbers,
+            combined if combined and any(e is not None for e in combined) else None,
+            True,
+            parsed.values,
+            kept_raw if raw else None,
+            json=json_texts,
+            time_fields=(W3C_DATE, W3C_TIME) if w3c else None,
+            reread="logfmt" if not w3c else "typed",
         )
 
     def _joined_batch(
@@ -1462,15 +1578,16 @@ class _Stage:
             )
         table = pa.Table.from_arrays(columns, schema=schema.arrow)
         self._batches += 1
+        reread: Reread = batch.reread if batch.is_json else "typed"
         self._flush_stale()
         if times is None:
-            self._write(table, None, schema, batch.is_json)
+            self._write(table, None, schema, reread)
             return
         dates = event_dates(times)
         uniq = pc.unique(dates)
         if len(uniq) == 1:
             d = uniq[0].as_py()
-            self._write(table, d.isoformat() if d else None, schema, batch.is_json)
+            self._write(table, d.isoformat() if d else None, schema, reread)
             return
         runs = _runs(dates)
         if runs is not None:
@@ -1478,7 +1595,7 @@ class _Stage:
             # (each a copy of the chunk, _raw included). A record without a time (a text
             # line that did not parse) cuts a day's run in two: still slices.
             for start, end, d in runs:
-                self._write(table.slice(start, end - start), d, schema, batch.is_json)
+                self._write(table.slice(start, end - start), d, schema, reread)
             if _in_order(runs):
                 # The days before the batch's last are over (logs in time order): their rows
                 # go to the encoders now, not two batches later. At the end of a many-day
@@ -1492,7 +1609,7 @@ class _Stage:
                 if d is None
                 else pc.fill_null(pc.equal(dates, scalar(d, dates.type)), FALSE)
             )
-            self._write(table.filter(mask), d.isoformat() if d else None, schema, batch.is_json)
+            self._write(table.filter(mask), d.isoformat() if d else None, schema, reread)
 
     def _choose_time_key(self, batch: _Batch) -> None:
         keys = self._time_keys(batch)
@@ -1511,8 +1628,11 @@ class _Stage:
         """The fields the batch's event time is read from: ``--time-field``; else a text
         format's own (a preset's time, or groups named like a time, any case: ``date`` and
         ``time`` together); else the JSON field :func:`_first_time_key` finds."""
-        if self.time_keys is not None:
+        if self.time_keys is not None and (self.rules.fields or batch.time_fields is None):
             return self.time_keys
+        if batch.time_fields is not None:
+            keys = {k for k, _ in batch.type.fields}
+            return batch.time_fields if keys.issuperset(batch.time_fields) else ()
         if not batch.is_json and batch.text is not None:
             fmt = batch.text
             if fmt.preset is not None:
@@ -1557,7 +1677,7 @@ class _Stage:
         if batch.is_json:
             values = batch.values
             if values is None:
-                values = exact(batch.raw.to_pylist(), {}).values or []
+                values = exact(batch.json_texts.to_pylist(), {}).values or []
             values = [None if e is not None else v for v, e in zip(values, errors, strict=True)]
         else:
             values = batch.table.to_pylist()
@@ -1602,7 +1722,8 @@ class _Stage:
         for key in keys:
             col, t = _find_column(batch.table, batch.type, key)
             if col is None or t is None:
-                if batch.is_json and not self.rules.fields:  # the chosen field, not given
+                if batch.is_json and not self.rules.fields and batch.time_fields is None:
+                    # the chosen field, not given
                     return self._other_time_fields(batch, key, self.times.missing(n))
                 return self.times.missing(n)
             cols.append((col, t))
@@ -1617,7 +1738,7 @@ class _Stage:
                 year_base=self.year_base,
                 field=keys[0] if len(keys) == 1 else None,
             )
-            if batch.is_json and not self.rules.fields:
+            if batch.is_json and not self.rules.fields and batch.time_fields is None:
                 found = self._other_time_fields(batch, keys[0], found)
             return found
         parts = [self.times.text_of(col, json_encoded=(t == JSON)) for col, t in cols]
@@ -1705,7 +1826,7 @@ class _Stage:
 
     # -- writing ----------------------------------------------------------------------
 
-    def _write(self, table: pa.Table, date: str | None, schema: _Schema, is_json: bool) -> None:
+    def _write(self, table: pa.Table, date: str | None, schema: _Schema, reread: Reread) -> None:
         # Chunks and date splits come in all sizes: gather rows so row groups are full
         # (65,536 rows), not one per piece (a line straddling two reads is a piece of one).
         buf = self._pending.get(date)
@@ -1714,7 +1835,7 @@ class _Stage:
         buf.last_batch = self._batches
         buf.tables.append(table)
         buf.rows += table.num_rows
-        buf.is_json = buf.is_json and is_json
+        buf.reread = _both(buf.reread, reread)
         self._pending_rows += table.num_rows
         self._pending_bytes += table.nbytes
         if buf.rows >= ROW_GROUP_ROWS:
@@ -1745,7 +1866,7 @@ class _Stage:
         self._pending_rows -= n
         writer, written, lane = self._writer_for(date, buf.schema, ready)
         written.records += n
-        written.is_json = written.is_json and buf.is_json
+        written.reread = _both(written.reread, buf.reread)
         self._pools[lane].submit(lambda: writer.write_table(ready, row_group_size=ROW_GROUP_ROWS))
 
     def _options_for(self, schema: _Schema, sample: pa.Table) -> dict[str, object]:
@@ -1883,7 +2004,7 @@ class _Stage:
                     t.column("_raw").combine_chunks(),
                     t.column("_line").to_pylist(),
                     t.column("_error").to_pylist(),
-                    w.is_json,
+                    w.reread != "typed",
                 )
                 try:
                     data = conform_table(
@@ -1927,9 +2048,15 @@ class _Stage:
 
     def _reencode(self, batch: _Batch, w: _Written, schema: _Schema) -> list[pa.ChunkedArray]:
         errors = list(batch.errors or [None] * len(batch.raw))
-        if w.is_json:
+        if w.reread == "jsonl":
             values = exact(batch.raw.to_pylist(), {}).values or []
             values = [None if e is not None else v for v, e in zip(values, errors, strict=True)]
+        elif w.reread == "logfmt":
+            texts = [
+                None if e is not None or r is None else logfmt_json(r)[0]
+                for r, e in zip(batch.raw.to_pylist(), errors, strict=True)
+            ]
+            values = exact(texts, {}).values or []
         else:
             data_cols = [w.names.names.get(k, k) for k, _ in w.type.fields]
             rows = batch.table.select(data_cols).to_pylist()
@@ -1991,6 +2118,12 @@ class _Stage:
 
 
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _both(a: Reread | None, b: Reread | None) -> Reread | None:
+    """How a file's rows are read again once rows read as ``b`` join rows read as ``a``
+    (None: no rows yet)."""
+    return b if a is None or a == b else a if b is None else "typed"
 
 
 def _writer_options(sample: pa.Table) -> dict[str, object]:
@@ -2371,7 +2504,7 @@ def _first_records(
     found: dict[tuple[str, ...], int] = {}
     if batch.is_json:
         values = batch.values
-        texts = None if values is not None else batch.raw
+        texts = None if values is not None else batch.json_texts
         if values is None:
             # An int column read as double: its first float is found by its text, not by
             # parsing every line before it in Python (a 16 MiB chunk took about 0.3 s).
@@ -2380,7 +2513,7 @@ def _first_records(
             }
             for path in widened:
                 del pending[path]
-            found.update(_first_floats(batch.raw, widened))
+            found.update(_first_floats(batch.json_texts, widened))
         for i in range(len(batch.raw)):
             if not pending:
                 break
@@ -2437,12 +2570,12 @@ def _later_floats(
     starts = {}
     for path, (old, new) in changed.items():
         if old in (None, NULL) and new == inf.FLOAT and path in firsts:
-            value, _ = inf.parse_json_line(batch.raw[firsts[path]].as_py())
+            value, _ = inf.parse_json_line(batch.json_texts[firsts[path]].as_py())
             if inf.merge_all(inf.type_of(v) for v in inf.value_at(value, path)) != inf.FLOAT:
                 # Between the two, the column holds ints and nulls only (a string or a bool
                 # beside a float is a conflict, read by the exact reader): no other step.
                 starts[path] = firsts[path] + 1
-    return _first_floats(batch.raw, starts)
+    return _first_floats(batch.json_texts, starts)
 
 
 def _float_steps(
@@ -2455,7 +2588,7 @@ def _float_steps(
         records = zip(batch.values[first:], batch.lines[first:], strict=True)
         return _type_steps(records, path, inf.FLOAT)
     seen = [
-        (inf.parse_json_line(batch.raw[i].as_py())[0], batch.lines[i])
+        (inf.parse_json_line(batch.json_texts[i].as_py())[0], batch.lines[i])
         for i in (first, later)
         if i is not None
     ]

@@ -32,8 +32,8 @@ points, in the order a write reaches them:
 * ``vacuum_delete``: a vacuum has read the pins and planned, holding the table's vacuum
   lease, and is about to delete files.
 * ``files_listed``: ``lake ingest files`` has listed the files and read none of them.
-* ``object_write``: ``lake ingest files`` has opened a new object for writing and written
-  nothing yet.
+* ``object_write``: ``lake ingest files`` has opened a file to store and read none of it
+  (no object of it is written yet).
 * ``ray_ingest_task``: a Ray task of ``lake ingest logs --engine ray`` has staged its file and
   copied it into the warehouse's staging folder, and is about to return.
 

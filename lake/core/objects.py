@@ -1,4 +1,4 @@
-"""Single requests to the warehouse's objects: get, look, put, put-if-absent, delete.
+"""Single requests to the warehouse's objects: get, look, put, put-if-absent, copy, delete.
 
 The table format's write path (a log entry read, looked for and written only if absent, a
 data file put) and every delete the lake makes go through here; bulk reads and writes of
@@ -267,6 +267,35 @@ def put_if_absent(storage: Storage, path: str, body: bytes) -> bool:
     return True
 
 
+COPY_LIMIT = 5 << 30
+"""The largest object S3 copies in one request (CopyObject); a larger one goes in parts."""
+
+
+def copy(storage: Storage, source: str, target: str, *, size: int) -> None:
+    """Copy the object at ``source`` (``size`` bytes) to ``target`` (both ``bucket/key`` of
+    one bucket), made by the server: no byte of it passes through this process. One
+    request up to :data:`COPY_LIMIT`, a multipart copy above (:func:`s3_keys.copy_parts`).
+    The target appears whole or not at all.
+
+    Raises:
+        StorageError: the storage refused or failed.
+    """
+    bucket, key = s3_key(source)
+    _, to = s3_key(target)
+    try:
+        if size > COPY_LIMIT:
+            s3_keys.copy_parts(storage, bucket, key, to, size=size)
+        elif _forked():
+            fs, at = _arrow(storage, source)
+            fs.copy_file(at, f"{bucket}/{to}")
+        else:
+            import obstore
+
+            obstore.copy(client(storage, bucket), key, to)
+    except Exception as error:  # noqa: BLE001 - obstore's, pyarrow's and botocore's own errors
+        raise storage.translate(error, f"s3://{bucket}/{to}") from error
+
+
 def get_tagged(storage: Storage, path: str) -> tuple[bytes, str | None]:
     """The bytes of the object at ``path`` and its ETag (one GET), for a later
     :func:`put_unless_changed`.
@@ -460,8 +489,10 @@ def _local(uri: str) -> str:
 
 
 __all__ = [
+    "COPY_LIMIT",
     "abort_uploads",
     "client",
+    "copy",
     "delete",
     "delete_tree",
     "delete_unless_changed",

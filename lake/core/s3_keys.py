@@ -160,6 +160,8 @@ PART_BYTES = 8 << 20
 """The least size of a part of a multipart upload (S3 takes 5 MiB at least, but for the last)."""
 MAX_PARTS = 10_000
 """The most parts S3 takes in one multipart upload."""
+COPY_PART_BYTES = 1 << 30
+"""The size of a part a multipart copy asks the server to copy (S3 takes up to 5 GiB)."""
 PARTS_IN_FLIGHT = 4
 """Parts of one upload sent at once (as many ``PART_BYTES`` held in memory)."""
 
@@ -228,6 +230,39 @@ def upload(
         )
     except BaseException:
         _abort(client, bucket, key, upload_id)
+        raise
+
+
+def copy_parts(storage: Storage, bucket: str, source: str, target: str, *, size: int) -> None:
+    """Copy the object ``source`` (``size`` bytes) to ``target`` in one bucket by a multipart
+    upload whose parts the server copies (UploadPartCopy): CopyObject takes at most 5 GiB.
+    No object is made at ``target`` unless every part is copied.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: a request failed
+            (after botocore's retries).
+    """
+    client = _client(storage)
+    part_bytes = max(COPY_PART_BYTES, -(-size // MAX_PARTS))
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=target)["UploadId"]
+    try:
+        parts = []
+        for number, start in enumerate(range(0, size, part_bytes), start=1):
+            end = min(start + part_bytes, size) - 1
+            copied = client.upload_part_copy(
+                Bucket=bucket,
+                Key=target,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": bucket, "Key": source},
+                CopySourceRange=f"bytes={start}-{end}",
+            )
+            parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        _abort(client, bucket, target, upload_id)
         raise
 
 

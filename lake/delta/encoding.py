@@ -22,9 +22,12 @@ Chosen for scan speed, because analysts scan the same files many times:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 65_536
 """Row groups of at most this many rows: DuckDB skips row groups by their statistics, and
@@ -55,9 +58,19 @@ def writer_options(
     ``unique``: top-level columns known to differ on every row (no dictionary tried).
     ``archive``: top-level columns kept rather than scanned (zstd, no statistics).
     """
-    paths = leaf_paths(sample.schema)
-    judged = sample.drop_columns([c for c in sample.column_names if c in unique or c in archive])
-    leaves = _leaves(judged.slice(0, SAMPLE_ROWS).combine_chunks())
+    # One walk of the sample gives every path and the leaves judged (a second walk of an
+    # empty table for the paths alone was a tenth of a small file's options).
+    table = sample.slice(0, SAMPLE_ROWS)
+    paths: list[str] = []
+    leaves: list[tuple[str, pa.Array]] = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        judged = field.name not in unique and field.name not in archive
+        found: list[tuple[str, pa.Array]] = []
+        # Not judged (``_raw``): its paths only, its values not copied together.
+        _walk(field.name, column.combine_chunks() if judged else pa.nulls(0, field.type), found)
+        paths.extend(path for path, _ in found)
+        if judged:
+            leaves.extend(found)
     dictionary = [path for path, arr in leaves if _few_distinct(arr)]
     repeating = set(dictionary)
     # A column with nulls keeps its statistics for their null count (`_error IS NOT NULL`).
@@ -78,6 +91,23 @@ def writer_options(
             path for path in paths if _top(path) not in archive and path not in scattered
         ],
     }
+
+
+def archived_columns(metadata: pq.FileMetaData) -> set[str]:
+    """Top-level columns every leaf of which the file stores zstd without statistics: the
+    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
+    rewrite keeps so. zstd alone does not say it: engines that compress every column with
+    zstd (Trino) write statistics a filter skips files by."""
+    if not metadata.num_row_groups:
+        return set()
+    group = metadata.row_group(0)
+    archived: dict[str, bool] = {}
+    for i in range(group.num_columns):
+        column = group.column(i)
+        top = column.path_in_schema.split(".", 1)[0]
+        leaf = column.compression == "ZSTD" and not column.is_stats_set
+        archived[top] = archived.get(top, True) and leaf
+    return {name for name, kept in archived.items() if kept}
 
 
 def delta_writer_properties(
@@ -219,6 +249,8 @@ def _few_distinct(arr: pa.Array) -> bool:
     values = len(arr) - arr.null_count
     if values == 0 or pa.types.is_null(t):
         return True  # nothing to judge by: the writer drops a dictionary that grows too large
+    if values < MIN_SAMPLE and _is_string(t):
+        return True  # as below whatever the count: not counted (most of a small file's options)
     try:
         distinct = pc.count_distinct(arr).as_py()
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):

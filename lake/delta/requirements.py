@@ -16,10 +16,15 @@ then refuses or reads wrong. What each asks of the lake's writes:
   the high-water mark. Neither the lake nor deltalake 1.6.6 does: a write that adds rows is
   refused. A compaction adds no rows and is allowed.
 * **Column mapping** (``delta.columnMapping.mode`` ``name`` or ``id``): the files name
-  each column by its physical name (and field id), which the lake's files and deltalake
-  1.6.6's commits do not (an append read back NULL in a renamed column, and deltalake's
-  commit wrote the field ids as strings, after which no reader could open the table).
-  Writes that add rows are refused; a compaction refuses it on its own.
+  each column by its physical name, with its column id as the Parquet field id, and the log
+  keys statistics and partition values by physical name (:mod:`lake.delta.mapping`). The
+  lake's own append writes its files so in mode ``name``, when the protocol declares the
+  feature (writer version 5 or 6, or ``columnMapping`` among version 7's writer features).
+  Every other write adding rows is refused: deltalake 1.6.6's schema merge, overwrite and
+  merge were not shown to keep the mapping (its ``create_write_transaction`` wrote the field
+  ids as strings, after which no reader could open the table), the lake does not read mode
+  ``id``, and a mode the protocol does not declare is one readers may ignore. A compaction
+  refuses it on its own.
 * **Append-only** (``delta.appendOnly = true``, writer version 2 or the ``appendOnly``
   feature): no commit may change or remove data. Overwrites, replacements of rows, rewrites
   and merges are refused before anything is written; appends and compactions (files
@@ -29,7 +34,7 @@ then refuses or reads wrong. What each asks of the lake's writes:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +49,7 @@ GENERATION_EXPRESSION = "delta.generationExpression"
 IDENTITY_PREFIX = "delta.identity."
 APPEND_ONLY = "delta.appendOnly"
 COLUMN_MAPPING = "delta.columnMapping.mode"
+COLUMN_MAPPING_FEATURE = "columnMapping"
 
 
 @dataclass(frozen=True)
@@ -65,25 +71,55 @@ class WriterRequirements:
         committed."""
         return bool(self.checks)
 
-    def refuse_added_rows(self, table: str) -> None:
-        """Refuse a write adding rows to ``table`` when the lake cannot give them what the
-        table asks.
+    def refuse_added_rows(self, table: str, doing: str = "a write adding rows") -> None:
+        """Refuse ``doing`` (a write adding rows to ``table`` through deltalake's writer, e.g.
+        ``an overwrite``) when the lake cannot give the rows what the table asks.
 
         Raises:
             UnsupportedTableFeature: the table has identity columns or maps its columns.
         """
         if self.column_mapping is not None:
-            raise UnsupportedTableFeature(
-                f"The Delta table at {table} maps its columns to other names in its files "
-                f"({COLUMN_MAPPING} = {self.column_mapping}), which the lake does not write: "
-                "write to it with an engine that supports column mapping (Spark)."
-            )
+            raise self.mapping_refusal(table, doing)
         if self.identity:
             raise UnsupportedTableFeature(
                 f"The Delta table at {table} has the identity column "
                 f"{', '.join(self.identity)}, whose values neither the lake nor deltalake can "
                 "generate: write to it with an engine that supports identity columns (Spark)."
             )
+
+    def mapping_refusal(self, table: str, doing: str) -> UnsupportedTableFeature:
+        """The refusal of ``doing`` (a write adding rows, e.g. ``an overwrite``) to the
+        column-mapped ``table`` when the lake's own append is not what it is."""
+        return UnsupportedTableFeature(
+            f"The Delta table at {table} maps its columns to other names in its files "
+            f"({COLUMN_MAPPING} = {self.column_mapping}), which the lake writes only when "
+            f"it appends rows of the table's own columns, so {doing} is refused: append "
+            "such rows, or write with an engine that supports column mapping (Spark)."
+        )
+
+    def mapping_problem(self, writer_version: int, writer_features: Collection[str]) -> str | None:
+        """Why the lake's own append cannot write files for this table's column mapping, as
+        the end of a sentence starting with the table (None: it can, or nothing is mapped);
+        ``writer_version`` and ``writer_features``: the table's protocol."""
+        if self.column_mapping is None:
+            return None
+        if self.column_mapping != "name":
+            return (
+                f"maps its columns by {COLUMN_MAPPING} = {self.column_mapping}, which the "
+                "lake does not write: write to it with an engine that supports column "
+                "mapping (Spark)"
+            )
+        declared = writer_version in (5, 6) or (
+            writer_version == 7 and COLUMN_MAPPING_FEATURE in writer_features
+        )
+        if not declared:
+            return (
+                f"sets {COLUMN_MAPPING} = name without the {COLUMN_MAPPING_FEATURE} feature "
+                f"in its protocol (writer version {writer_version}), so readers may ignore "
+                "the mapping and the lake cannot tell which names its files need: repair the "
+                "protocol with the engine that wrote it"
+            )
+        return None
 
     def refuse_removal(self, table: str, doing: str, instead: str = "append to it instead") -> None:
         """Refuse a write that changes or removes rows of ``table`` (``doing``: what the
@@ -138,11 +174,10 @@ def writer_requirements(
             checks.append(f"{path} GENERATED AS ({metadata[GENERATION_EXPRESSION]})")
         if any(k.startswith(IDENTITY_PREFIX) for k in metadata):
             identity.append(path)
-    mapping = configuration.get(COLUMN_MAPPING, "none").strip().lower()
     return WriterRequirements(
         checks=tuple(checks),
         identity=tuple(identity),
-        column_mapping=None if mapping == "none" else mapping,
+        column_mapping=mapping_mode(configuration),
         append_only=append_only(configuration),
     )
 
@@ -151,6 +186,13 @@ def append_only(configuration: Mapping[str, str] | None) -> bool:
     """Whether a table whose metadata's configuration is this is append-only (no commit
     may change or remove data)."""
     return (configuration or {}).get(APPEND_ONLY, "").strip().lower() == "true"
+
+
+def mapping_mode(configuration: Mapping[str, str] | None) -> str | None:
+    """The column mapping mode a table's configuration sets (``name``, ``id``, or another
+    word some engine wrote); None when it maps nothing."""
+    mode = (configuration or {}).get(COLUMN_MAPPING, "none").strip().lower()
+    return None if mode == "none" else mode
 
 
 def _fields(schema: pa.Schema) -> Iterator[tuple[str, pa.Field]]:
@@ -182,6 +224,8 @@ __all__ = [
     "append_only",
     "append_only_refusal",
     "COLUMN_MAPPING",
+    "COLUMN_MAPPING_FEATURE",
+    "mapping_mode",
     "WriterRequirements",
     "writer_requirements",
 ]

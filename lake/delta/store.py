@@ -48,14 +48,17 @@ from lake.core.errors import (
 from lake.core.failpoints import failpoint
 from lake.core.storage import Storage
 from lake.delta.deletion import DeletionVector, DeletionVectorError, inline_rows, stored_rows
-from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS
+from lake.delta.encoding import ROW_GROUP_ROWS, SAMPLE_ROWS, archived_columns
 from lake.delta.evolution import conform
 from lake.delta.log import entry_name, has_entry, read_entry
+from lake.delta.mapping import PHYSICAL_NAME, logical_names, physical_names, write_physical
 from lake.delta.partitions import folder_name, read_text
 from lake.delta.requirements import (
     COLUMN_MAPPING,
+    COLUMN_MAPPING_FEATURE,
     WriterRequirements,
     append_only_refusal,
+    mapping_mode,
     writer_requirements,
 )
 from lake.delta.snapshot import (
@@ -116,6 +119,14 @@ PREFETCH_FILES = 16
 ``DeltaStore._prefetched``)."""
 OWN_COMMIT_WRITER_FEATURES = frozenset({"appendOnly", "invariants", "timestampNtz"})
 """Writer features under which an append is its add actions alone (see ``_commit_own``)."""
+OWN_MAPPED_APPEND_WRITER_FEATURES = OWN_COMMIT_WRITER_FEATURES | {
+    COLUMN_MAPPING_FEATURE,  # files written under their physical names (see ``publish``)
+    # Files added without a deletion vector ask nothing of their writer (PROTOCOL.md "Writer
+    # Requirement for Deletion Vectors"); Databricks turns the feature on for new tables.
+    "deletionVectors",
+}
+"""Writer features under which an append to a column-mapped table is the lake's own commit:
+deltalake's commit cannot take one (see :mod:`lake.delta.mapping`)."""
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-./=]+")
 _THREAD = threading.local()
 
@@ -538,13 +549,13 @@ class DeltaStore:
             for i, value in enumerate(values):
                 partitions[i][column] = read_text(value)
         schema = _schema_of(dt)
-        physical_names = _physical_names(schema)
+        stored_names = physical_names(schema)
         logged = {}
         columns = set(actions.column_names)
         for f in schema:
             # The log keys statistics by a column's name in the data files: under column
             # mapping another column's logical name may be this one's physical name.
-            stored = physical_names.get(f.name, f.name)
+            stored = stored_names.get(f.name, f.name)
             low, high = f"min.{stored}", f"max.{stored}"
             if {low, high} <= columns and pa.types.is_timestamp(f.type) and f.type.tz:
                 logged[f.name] = (
@@ -572,7 +583,7 @@ class DeltaStore:
             schema=schema,
             partition_columns=partition_columns,
             files=files,
-            physical_names=physical_names,
+            physical_names=stored_names,
             configuration=dict(dt.metadata().configuration),
         )
 
@@ -781,16 +792,21 @@ class DeltaStore:
         properties = _commit_properties(run_id, operation, metadata)
         actions: list | None = None
         if published is not None:
-            if published.matches(self, files, schema, partition_by):
+            if published.matches(self, files, schema, partition_by, base):
                 actions = published.wait()
             else:
                 published.discard()
         if base is not None and self._own_commit_allowed(base, schema, partition_by):
             if actions is None:
-                actions = self._publish(files, schema, partition_by)
+                actions = self._publish(files, schema, partition_by, base)
             own = self._commit_own(base, actions, partition_by, run_id, operation, metadata)
             if own is not None:
                 return own
+            if mapping_mode(base.configuration) is not None:
+                # Files under physical names: only the lake's own commit keeps them so.
+                return self._commit_mapped(
+                    base, actions, schema, partition_by, run_id, operation, metadata
+                )
             # Another writer committed first: deltalake commits it on the log as it is now.
         # deltalake does not commit again by itself at the next version when the one it
         # tried is taken: a PUT stored whose answer was lost is retried and refused, and
@@ -813,6 +829,8 @@ class DeltaStore:
             asked = self._requirements(dt) if dt is not None else WriterRequirements()
             if asked.identity or asked.column_mapping:
                 self._unpublish(actions or [])
+                if dt is not None and asked.column_mapping:
+                    raise self._mapped_append_refusal(dt, asked, commit_schema)
                 asked.refuse_added_rows(self.uri)
             if commit_schema is None or asked.rows_checked:
                 # The files add columns: deltalake's schema merge re-encodes them; or the
@@ -901,25 +919,56 @@ class DeltaStore:
         """Whether an append of files in ``schema`` onto ``base`` (the latest version, as
         :meth:`snapshot` told it) can be committed by :meth:`_commit_own`: the table's own
         schema and partitioning, and a protocol that asks an append for nothing more than
-        its add actions (no column mapping, row tracking, constraints or invariants)."""
+        its add actions (no row tracking, constraints or invariants), or those and column
+        mapping by name, whose files :meth:`publish` writes under their physical names."""
         dt = self._latest
-        if dt is None or base.physical_names or tuple(partition_by) != base.partition_columns:
+        if dt is None or tuple(partition_by) != base.partition_columns:
             return False
         commit_schema = _append_schema(base.schema, schema)
         if commit_schema is None or not same_schema(commit_schema, base.schema):
             return False
-        protocol = dt.protocol()
-        if protocol.min_writer_version > 7 or (
-            protocol.min_writer_version == 7
-            and not set(protocol.writer_features or ()) <= OWN_COMMIT_WRITER_FEATURES
-        ):
-            return False
-        if protocol.min_writer_version in (3, 4, 5, 6):
-            return False  # constraints, generated or identity columns, column mapping
         # The base's schema is the latest version's (the Arrow one deltalake would give
         # again, with each field's Delta metadata).
         asked = writer_requirements(dt.metadata().configuration, base.schema)
-        return not (asked.rows_checked or asked.identity or asked.column_mapping)
+        if asked.rows_checked or asked.identity:
+            return False
+        protocol = dt.protocol()
+        allowed = OWN_COMMIT_WRITER_FEATURES
+        if asked.column_mapping is not None:
+            if asked.mapping_problem(protocol.min_writer_version, protocol.writer_features or ()):
+                return False
+            # Writer versions 5 and 6 also declare constraints, generated and identity
+            # columns and change data feed: the first three were asked about above, and an
+            # append of new rows writes no change data (PROTOCOL.md "Change Data Files").
+            if protocol.min_writer_version in (5, 6):
+                return True
+            allowed = OWN_MAPPED_APPEND_WRITER_FEATURES
+        if protocol.min_writer_version > 7 or (
+            protocol.min_writer_version == 7 and not set(protocol.writer_features or ()) <= allowed
+        ):
+            return False
+        # constraints, generated or identity columns, column mapping
+        return protocol.min_writer_version not in (3, 4, 5, 6)
+
+    def _mapped_append_refusal(
+        self, dt: deltalake.DeltaTable, asked: WriterRequirements, commit_schema: pa.Schema | None
+    ) -> UnsupportedTableFeature:
+        """The refusal of an append to the column-mapped table at ``dt`` that the lake's own
+        commit cannot make (``commit_schema``: None when the files add columns)."""
+        protocol = dt.protocol()
+        problem = asked.mapping_problem(protocol.min_writer_version, protocol.writer_features or ())
+        if problem is not None:
+            return UnsupportedTableFeature(f"The Delta table at {self.uri} {problem}.")
+        unknown = sorted(set(protocol.writer_features or ()) - OWN_MAPPED_APPEND_WRITER_FEATURES)
+        if commit_schema is None:
+            doing = "an append that adds columns"
+        elif asked.rows_checked:
+            doing = f"an append whose rows must meet {', '.join(asked.checks)}"
+        elif unknown:
+            doing = f"an append under the writer feature {', '.join(unknown)}"
+        else:
+            doing = "an append the lake cannot commit on its own"
+        return asked.mapping_refusal(self.uri, doing)
 
     def _requirements(self, dt: deltalake.DeltaTable) -> WriterRequirements:
         """What the version at ``dt`` asks of a write (see :mod:`lake.delta.requirements`)."""
@@ -993,6 +1042,59 @@ class DeltaStore:
         self._derive(base, commit, actions)
         self._checkpoint_if_due(version, body)
         return commit
+
+    def _commit_mapped(
+        self,
+        base: Snapshot,
+        actions: Sequence[object],
+        schema: pa.Schema,
+        partition_by: Sequence[str],
+        run_id: str,
+        operation: str,
+        metadata: Mapping[str, str] | None,
+    ) -> Commit:
+        """Commit an append of files written under the physical names of ``base`` (a
+        column-mapped version) when another writer took the version after it: by the lake's
+        own commit on the latest version, as long as that keeps the schema (names, physical
+        names and ids), partitioning and protocol the files were written for. Appends do not
+        conflict with appends (PROTOCOL.md); a change of the schema or mapping does, and then
+        the files are removed and the append refused.
+
+        Raises:
+            CommitConflict: the schema or mapping changed since ``base``, or other writers
+                kept taking the next version.
+            StorageError: no other writer took the version, yet the entry could not be
+                written (a local file system without hard links).
+        """
+        for _ in range(TAKEN_RETRIES):
+            found = self._committed_since(base.version, run_id)
+            if found is not None:
+                return replace(found, added=tuple(a.path for a in actions))  # type: ignore[attr-defined]
+            self._absent = None  # the version this append looked for was taken since
+            latest = self.snapshot()
+            if latest.version == base.version:
+                self._unpublish(actions)
+                raise StorageError(
+                    f"The lake could not write the log entry of version {base.version + 1} of "
+                    f"{self.uri} (the file system takes no hard links), which its commits to a "
+                    "column-mapped table need: write to it from a file system that does."
+                )
+            if not (
+                latest.schema.equals(base.schema, check_metadata=True)
+                and mapping_mode(latest.configuration) == mapping_mode(base.configuration)
+                and self._own_commit_allowed(latest, schema, partition_by)
+            ):
+                break
+            own = self._commit_own(latest, actions, partition_by, run_id, operation, metadata)
+            if own is not None:
+                return own
+            base = latest
+        self._unpublish(actions)
+        raise CommitConflict(
+            f"Another writer changed the schema or column mapping of {self.uri}, or kept "
+            "taking the version this append tried, while it wrote its files under the "
+            "table's physical column names; run the command again."
+        )
 
     def _put_if_absent(self, version: int, body: bytes, run_id: str) -> bool:
         """Write the log entry of ``version`` unless it exists; False when it does (or, on a
@@ -1228,7 +1330,7 @@ class DeltaStore:
         derived.pop((*self._key, commit.version), None)
         while len(derived) >= KEPT_TABLES:
             derived.pop(next(iter(derived)))
-        added = tuple(self._added_file(a, base.schema) for a in actions)
+        added = tuple(self._added_file(a, base) for a in actions)
         kept = tuple(f for f in base.files if unquote(f.path) not in removed)
         snapshot = replace(
             base,
@@ -1242,17 +1344,22 @@ class DeltaStore:
             ours.pop(next(iter(ours)))
         derived[(*self._key, commit.version)] = ours[self._key] = snapshot
 
-    def _added_file(self, action: object, schema: pa.Schema) -> DataFile:
-        """The :class:`DataFile` of an add action :meth:`_publish` made, as :meth:`snapshot`
-        would read it back from the log."""
+    def _added_file(self, action: object, base: Snapshot) -> DataFile:
+        """The :class:`DataFile` of an add action :meth:`_publish` made for a version after
+        ``base``, as :meth:`snapshot` would read it back from the log (under column mapping
+        the action keys statistics and partition values by physical name)."""
         import pyarrow as pa
 
         stats = json.loads(action.stats)  # type: ignore[attr-defined]
         lows, highs = stats.get("minValues") or {}, stats.get("maxValues") or {}
+        stored = base.physical_names
+        logical = logical_names(stored)
         ranges = {
-            f.name: (_logged_time(lows.get(f.name)), _logged_time(highs.get(f.name)))
-            for f in schema
-            if pa.types.is_timestamp(f.type) and f.type.tz and f.name in lows
+            f.name: (_logged_time(lows.get(key)), _logged_time(highs.get(key)))
+            for f in base.schema
+            if pa.types.is_timestamp(f.type)
+            and f.type.tz
+            and (key := stored.get(f.name, f.name)) in lows
         }
         return DataFile(
             uri=self._file_uri(action.path),  # type: ignore[attr-defined]
@@ -1260,7 +1367,7 @@ class DeltaStore:
             size=action.size,  # type: ignore[attr-defined]
             rows=stats.get("numRecords"),
             partition_values={
-                column: value or None  # an empty string is null, as the protocol says
+                logical.get(column, column): value or None  # an empty string is null
                 for column, value in (action.partition_values or {}).items()  # type: ignore[attr-defined]
             },
             time_ranges=ranges,
@@ -1338,7 +1445,7 @@ class DeltaStore:
         dt = self._at_base(base_version) if base_version is not None else self.open()
         asked = self._requirements(dt)
         asked.refuse_removal(self.uri, "an overwrite")
-        asked.refuse_added_rows(self.uri)
+        asked.refuse_added_rows(self.uri, "an overwrite")
         if self._lacks_features(dt, schema) or asked.rows_checked:
             import pyarrow as pa
 
@@ -1390,7 +1497,7 @@ class DeltaStore:
             "--reparse), which replaces that file's rows,",
             "ingest such files into it only once they are complete",
         )
-        asked.refuse_added_rows(self.uri)
+        asked.refuse_added_rows(self.uri, "reading a log file again whole (replacing its rows)")
 
         def commit(retries: int) -> None:
             self._write(
@@ -1432,7 +1539,7 @@ class DeltaStore:
         dt = self._at_base(base_version)
         asked = self._requirements(dt)
         asked.refuse_removal(self.uri, "a rewrite of every row")
-        asked.refuse_added_rows(self.uri)
+        asked.refuse_added_rows(self.uri, "a rewrite that changes column types")
         given = [data]
 
         def once() -> pa.RecordBatchReader:
@@ -1578,7 +1685,7 @@ class DeltaStore:
             dt = self.open()
             asked = self._requirements(dt)
             asked.refuse_removal(self.uri, "a merge (an upsert by key)")
-            asked.refuse_added_rows(self.uri)
+            asked.refuse_added_rows(self.uri, "a merge (an upsert by key)")
             before = dt.version()
             failpoint("merge")
             try:
@@ -1807,7 +1914,7 @@ class DeltaStore:
                         # deltalake's writer (a merge, a schema-merging append) keeps every
                         # column LZ4 with statistics: a bin whose largest, first file it wrote
                         # would otherwise turn _raw into LZ4 with whole lines in the footer
-                        archived |= _zstd_columns(parquet.metadata)
+                        archived |= archived_columns(parquet.metadata)
                     for batch in _file_rows(parquet, base, data_file):
                         if batch.num_rows:
                             pending.append(conform(batch, file_schema))
@@ -2272,6 +2379,7 @@ class DeltaStore:
         schema: pa.Schema,
         partition_by: Sequence[str] = (),
         folders: Sequence[str] | None = None,
+        table: Snapshot | None = None,
     ) -> Publishing:
         """Start copying staged files into the table's location, for an :meth:`append` of
         them (``published=``) with the same schema and partitioning. On S3 a small file's PUT
@@ -2281,44 +2389,69 @@ class DeltaStore:
         follows.
 
         ``folders``: each file's folder as the log spells it (escaped: the object is under
-        its decoded form), instead of ``col=value`` folders of its partition values."""
+        its decoded form), instead of ``col=value`` folders of its partition values.
+        ``table``: the version the files are for (None: a new table). When it maps its
+        columns (mode ``name``), each file is written again under the physical names and
+        field ids (:mod:`lake.delta.mapping`), and its add action keys statistics and
+        partition values by physical name.
+
+        Raises:
+            UnsupportedTableFeature: the table maps a column the files hold to no physical
+                name.
+        """
         import pyarrow.fs as pafs
         import pyarrow.parquet as pq
         from deltalake.transaction import AddAction
 
         fs, base = self.storage.filesystem_for(self.uri)
         local = pafs.LocalFileSystem()
-        publishing = Publishing(self, files, schema, tuple(partition_by))
+        mapped = table is not None and mapping_mode(table.configuration) is not None
+        publishing = Publishing(self, files, schema, tuple(partition_by), table if mapped else None)
+        stored = physical_names(table.schema) if table is not None and mapped else {}
+        rewritten: list[Path] = []
         now_ms = int(time.time() * 1000)
         try:
             for number, staged in enumerate(files):
-                folder = (
-                    "/".join(
+                source, file_schema = staged.path, schema
+                metadata = staged.footer
+                if table is not None and mapped:
+                    # Next to the staged file, which stays as it is for a retry to read.
+                    source = staged.path.with_name(f"{staged.path.stem}-{uuid.uuid4()}.parquet")
+                    rewritten.append(source)
+                    file_schema, metadata = write_physical(
+                        staged.path, source, table.schema, where=self.uri
+                    )
+                if mapped:
+                    # As Spark and deltalake place a column-mapped table's files: a folder
+                    # named for the column would name it by a name a rename changes, and
+                    # readers take the values from the log.
+                    folder = uuid.uuid4().hex[:2]
+                elif folders is None:
+                    folder = "/".join(
                         folder_name(column, staged.partition_values.get(column))
                         for column in partition_by
                     )
-                    if folders is None
-                    else folders[number]
-                )
+                else:
+                    folder = folders[number]
                 relative = f"{folder}/" if folder else ""
                 relative += f"part-{uuid.uuid4()}.zstd.parquet"
-                stored = relative if folders is None else unquote(relative)
-                target = f"{base.rstrip('/')}/{stored}"
-                size = staged.path.stat().st_size
-                metadata = (
-                    staged.footer if staged.footer is not None else pq.read_metadata(staged.path)
-                )
+                at = relative if folders is None or mapped else unquote(relative)
+                target = f"{base.rstrip('/')}/{at}"
+                size = source.stat().st_size
+                if metadata is None:
+                    metadata = pq.read_metadata(source)
                 # Recorded before its copy starts: a failure from here on removes it too.
                 publishing.actions.append(
                     AddAction(
                         path=relative,
                         size=size,
                         partition_values={
-                            column: staged.partition_values.get(column) for column in partition_by
+                            stored.get(column, column): staged.partition_values.get(column)
+                            for column in partition_by
                         },
                         modification_time=now_ms,
                         data_change=True,
-                        stats=stats_text(file_stats(metadata, schema)),
+                        stats=stats_text(file_stats(metadata, file_schema)),
                     )
                 )
                 if not self.storage.is_s3:
@@ -2326,11 +2459,11 @@ class DeltaStore:
                 if self.storage.is_s3 and size <= SINGLE_PUT_BYTES:
                     # One request: pyarrow uploads every file in three (a multipart upload).
                     publishing.pending.append(
-                        objects.send(objects.put, self.storage, target, staged.path.read_bytes())
+                        objects.send(objects.put, self.storage, target, source.read_bytes())
                     )
-                elif self.storage.is_s3 or not _linked(staged.path, target):
+                elif self.storage.is_s3 or not _linked(source, target):
                     pafs.copy_files(
-                        str(staged.path), target, source_filesystem=local, destination_filesystem=fs
+                        str(source), target, source_filesystem=local, destination_filesystem=fs
                     )
         except BaseException as error:
             # Whatever stopped the copies (an interrupt too), none of the files sent so far
@@ -2339,13 +2472,22 @@ class DeltaStore:
             if isinstance(error, OSError):
                 raise self.storage.translate(error, self.uri) from error
             raise
+        finally:
+            # Sent, copied or linked by now: the local copy under physical names is done with.
+            for path in rewritten:
+                path.unlink(missing_ok=True)
         return publishing
 
     def _publish(
-        self, files: Sequence[StagedFile], schema: pa.Schema, partition_by: Sequence[str]
+        self,
+        files: Sequence[StagedFile],
+        schema: pa.Schema,
+        partition_by: Sequence[str],
+        table: Snapshot | None = None,
     ) -> list:
-        """Copy staged files into the table's location; return their Delta add actions."""
-        return self.publish(files, schema=schema, partition_by=partition_by).wait()
+        """Copy staged files into the table's location (``table``: the version they are for,
+        see :meth:`publish`); return their Delta add actions."""
+        return self.publish(files, schema=schema, partition_by=partition_by, table=table).wait()
 
     def _find_commit(self, run_id: str, *, after: int | None = None) -> Commit:
         """The commit ``run_id`` just made; ``after``: a version the table had before it
@@ -2688,7 +2830,6 @@ def _schema_of(dt: deltalake.DeltaTable) -> pa.Schema:
     return from_delta_schema(pa.schema(dt.schema().to_arrow()))
 
 
-PHYSICAL_NAME = "delta.columnMapping.physicalName"
 READABLE_FEATURES = frozenset(
     {
         "columnMapping",  # name mode: read by each column's physical name (see _unreadable)
@@ -2755,16 +2896,6 @@ def _renamed_nested(t: pa.DataType) -> str | None:
         if deeper is not None:
             return deeper
     return None
-
-
-def _physical_names(schema: pa.Schema) -> dict[str, str]:
-    """Column mapping: each top-level column's name in the data files, where it differs."""
-    found = {}
-    for f in schema:
-        physical = (f.metadata or {}).get(PHYSICAL_NAME.encode())
-        if physical is not None and physical.decode() != f.name:
-            found[f.name] = physical.decode()
-    return found
 
 
 def _without_rows(batch: pa.RecordBatch, first: int, deleted: Sequence[int]) -> pa.RecordBatch:
@@ -2892,23 +3023,6 @@ def _log_partition_values(
     return {c: values.get(c) for c in columns}
 
 
-def _zstd_columns(metadata: pq.FileMetaData) -> set[str]:
-    """Top-level columns every leaf of which the file stores zstd without statistics: the
-    columns the lake archives rather than scans (see :mod:`lake.delta.encoding`), which a
-    rewrite keeps so. zstd alone does not say it: engines that compress every column with
-    zstd (Trino) write statistics a filter skips files by."""
-    if not metadata.num_row_groups:
-        return set()
-    group = metadata.row_group(0)
-    archived: dict[str, bool] = {}
-    for i in range(group.num_columns):
-        column = group.column(i)
-        top = column.path_in_schema.split(".", 1)[0]
-        leaf = column.compression == "ZSTD" and not column.is_stats_set
-        archived[top] = archived.get(top, True) and leaf
-    return {name for name, kept in archived.items() if kept}
-
-
 def _file_rows(
     parquet: pq.ParquetFile, snapshot: Snapshot, data_file: DataFile
 ) -> Iterator[pa.RecordBatch]:
@@ -2926,9 +3040,9 @@ def _file_rows(
         yield _with_partitions(batch, snapshot.schema, data_file.partition_values)
 
 
-def _logical(batch: pa.RecordBatch, physical_names: Mapping[str, str]) -> pa.RecordBatch:
+def _logical(batch: pa.RecordBatch, stored_names: Mapping[str, str]) -> pa.RecordBatch:
     """A batch read from a column-mapped file, its columns renamed to the schema's names."""
-    logical = {v: k for k, v in physical_names.items()}
+    logical = logical_names(stored_names)
     return batch.rename_columns([logical.get(n, n) for n in batch.schema.names])
 
 
@@ -3118,11 +3232,14 @@ class Publishing:
         files: Sequence[StagedFile],
         schema: pa.Schema,
         partition_by: tuple[str, ...],
+        mapped: Snapshot | None = None,
     ) -> None:
         self._store = store
         self._files = tuple(files)
         self._schema = schema
         self._partition_by = partition_by
+        self._mapped = mapped
+        """The column-mapped version the files were written for under its physical names."""
         self.actions: list = []
         self.pending: list[concurrent.futures.Future] = []
         self._done = False
@@ -3133,7 +3250,19 @@ class Publishing:
         files: Sequence[StagedFile],
         schema: pa.Schema,
         partition_by: Sequence[str],
+        table: Snapshot | None = None,
     ) -> bool:
+        """Whether these are the files an append of ``files`` in ``schema`` onto ``table``
+        (the version it appends to) would publish: for a column-mapped table, under the
+        physical names of the same schema."""
+        if self._mapped is not None and (
+            table is None
+            or mapping_mode(table.configuration) is None
+            or not table.schema.equals(self._mapped.schema, check_metadata=True)
+        ):
+            return False
+        if self._mapped is None and table is not None and mapping_mode(table.configuration):
+            return False
         return (
             store is self._store
             and not self._done
@@ -3245,7 +3374,7 @@ def _archived(files: Sequence[StagedFile]) -> set[str]:
     which re-encodes them, is told to keep them without a dictionary."""
     import pyarrow.parquet as pq
 
-    return _zstd_columns(pq.read_metadata(files[0].path)) if files else set()
+    return archived_columns(pq.read_metadata(files[0].path)) if files else set()
 
 
 def _peek(

@@ -194,7 +194,8 @@ def _normal_field(f: pa.Field) -> pa.Field:
 
 
 def same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    return normal_type(a).equals(normal_type(b))
+    # Equal types have equal normal types: most are, and normalizing builds new types.
+    return a.equals(b) or normal_type(a).equals(normal_type(b))
 
 
 def storable_type(t: pa.DataType, *, column: str) -> pa.DataType:

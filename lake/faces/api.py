@@ -389,7 +389,8 @@ class Lake:
         """Ingest raw log files (a file, folder, glob or ``s3://`` prefix; plain, .gz, .zst, .bz2)
         into ``table`` as one new version; the table is created on first ingest.
 
-        ``format`` is auto (JSON lines, or text parsed by the preset that fits), jsonl or text;
+        ``format`` is auto (JSON lines, W3C Extended, logfmt, or text parsed by the preset
+        that fits), jsonl, text, logfmt or w3c;
         text logs take ``pattern`` (a regex with named groups) or ``preset`` (see
         :meth:`presets`). The event time: ``time_field`` (``"date+time"`` or a list joins
         fields), ``time_format`` (strptime formats tried in order; ``epoch``, ``epoch_ms``,

@@ -534,6 +534,8 @@ class LogFormat(StrEnum):
     auto = "auto"
     jsonl = "jsonl"
     text = "text"
+    logfmt = "logfmt"
+    w3c = "w3c"
 
 
 @ingest_app.command("logs")

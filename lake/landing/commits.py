@@ -216,7 +216,10 @@ def send_ahead(
             as_batches(data), evolution.schema, folder, partition_by=kept.partition_columns
         )
         publishing = store.publish(
-            staged.files, schema=evolution.schema, partition_by=kept.partition_columns
+            staged.files,
+            schema=evolution.schema,
+            partition_by=kept.partition_columns,
+            table=kept,
         )
     except Exception:  # noqa: BLE001 - the write stages again, in its run, for its error
         return None  # (publish removed what it sent)
@@ -534,6 +537,7 @@ class TableRun:
                         staged.files,
                         schema=evolution.schema,
                         partition_by=current.partition_columns,
+                        table=current,
                     )
                 try:
                     self._prepare_outcome(outcome, counts)

@@ -504,3 +504,27 @@ def test_an_upload_lands_whole_only_when_its_confirmation_returns(backend, tmp_p
         objects.upload_confirmed(storage, f"{folder}/b", source, before_complete=refuse)
     assert objects.identity(storage, f"{folder}/b") is None
     assert objects.abort_uploads(storage, folder, ["a", "b"]) == 0
+
+
+def test_a_copy_on_s3_over_its_one_request_limit_goes_in_parts(backend, monkeypatch):
+    """``lake ingest files`` moves a large file's temporary object into place by a copy the
+    server makes (in one request: tests/ingest/test_files.py). CopyObject takes at most 5
+    GiB: above, the copy goes in parts (here the limit is made small, and the parts S3's
+    least, 5 MiB: two parts)."""
+    if backend.s3 is None:
+        pytest.skip("a copy on the server is S3's")
+    storage = _storage(backend)
+    folder = storage.join(storage.warehouse, "copies")
+    body = os.urandom((5 << 20) + 1)
+    _write(storage, f"{folder}/source", body)
+    _, source = storage.filesystem_for(f"{folder}/source")
+    monkeypatch.setattr(objects, "COPY_LIMIT", 1 << 20)
+    monkeypatch.setattr(s3_keys, "COPY_PART_BYTES", 5 << 20)
+
+    objects.copy(storage, source, f"{source}-copy", size=len(body))
+
+    assert objects.get(storage, f"{source}-copy") == body
+    assert _files(backend, storage, folder) == ["source", "source-copy"]
+    with pytest.raises(StorageError, match="copies/gone"):
+        objects.copy(storage, f"{source}-none", source.replace("source", "gone"), size=6 << 20)
+    assert _files(backend, storage, folder) == ["source", "source-copy"], "no part left"

@@ -715,25 +715,21 @@ def alter(
 
 def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
     """Commit what Spark's ``ALTER TABLE ... RENAME COLUMN old TO new`` writes to a table
-    without column mapping: mode ``name`` turned on (protocol 2/5), every top-level field
-    given an id and its name as its physical name, then ``old`` renamed. Returns the version
-    committed."""
+    without column mapping: mode ``name`` turned on (protocol 2/5), every field (struct
+    fields at any depth too) given an id and its name as its physical name, then the
+    top-level ``old`` renamed. Returns the version committed."""
     dt = DeltaTable(uri, storage_options=options)
     meta = dt.metadata()
     schema = json.loads(dt.schema().to_json())
-    for i, f in enumerate(schema["fields"], start=1):
-        f["metadata"] = {
-            **f.get("metadata", {}),
-            "delta.columnMapping.id": i,
-            "delta.columnMapping.physicalName": f["name"],
-        }
+    top = _map_fields(schema["fields"], 1) - 1
+    for f in schema["fields"]:
         if f["name"] == old:
             f["name"] = new
     version = dt.version() + 1
     configuration = {
         **meta.configuration,
         "delta.columnMapping.mode": "name",
-        "delta.columnMapping.maxColumnId": str(len(schema["fields"])),
+        "delta.columnMapping.maxColumnId": str(top),
     }
     write_log_entry(
         uri,
@@ -749,6 +745,90 @@ def rename_column(uri: str, options: dict[str, str], old: str, new: str) -> int:
                     "schemaString": json.dumps(schema),
                     "partitionColumns": list(meta.partition_columns),
                     "configuration": configuration,
+                    "createdTime": meta.created_time,
+                }
+            },
+        ],
+    )
+    return version
+
+
+def _map_fields(fields: list[dict], first: int) -> int:
+    """Give each field, and each struct field inside it, the next column id from ``first`` and
+    its name as its physical name; returns the next id left."""
+    for f in fields:
+        f["metadata"] = {
+            **f.get("metadata", {}),
+            "delta.columnMapping.id": first,
+            "delta.columnMapping.physicalName": f["name"],
+        }
+        first = _map_type(f["type"], first + 1)
+    return first
+
+
+def _map_type(kind: object, first: int) -> int:
+    if not isinstance(kind, dict):
+        return first
+    if kind["type"] == "struct":
+        return _map_fields(kind["fields"], first)
+    if kind["type"] == "array":
+        return _map_type(kind["elementType"], first)
+    if kind["type"] == "map":
+        return _map_type(kind["valueType"], _map_type(kind["keyType"], first))
+    return first
+
+
+def change_mapped_columns(
+    uri: str,
+    options: dict[str, str],
+    *,
+    drop: tuple[str, ...] = (),
+    add: tuple[tuple[str, str], ...] = (),
+    rename: dict[str, str] | None = None,
+) -> int:
+    """Commit what Spark's ``ALTER TABLE ... DROP COLUMN``, ``ADD COLUMN`` and ``RENAME
+    COLUMN`` write to a column-mapped table: the dropped columns leave the schema (their data
+    stays in the old files, under their physical names), each added ``(name, Delta type)``
+    gets the next column id and a physical name of its own (``col-<uuid>``), even when it
+    takes a dropped column's name, and ``delta.columnMapping.maxColumnId`` follows; a renamed
+    column keeps its physical name. Returns the version committed."""
+    dt = DeltaTable(uri, storage_options=options)
+    meta = dt.metadata()
+    schema = json.loads(dt.schema().to_json())
+    schema["fields"] = [f for f in schema["fields"] if f["name"] not in drop]
+    for f in schema["fields"]:
+        f["name"] = (rename or {}).get(f["name"], f["name"])
+    top = int(meta.configuration["delta.columnMapping.maxColumnId"])
+    for name, kind in add:
+        top += 1
+        schema["fields"].append(
+            {
+                "name": name,
+                "type": kind,
+                "nullable": True,
+                "metadata": {
+                    "delta.columnMapping.id": top,
+                    "delta.columnMapping.physicalName": f"col-{uuid.uuid4()}",
+                },
+            }
+        )
+    version = dt.version() + 1
+    write_log_entry(
+        uri,
+        options,
+        version,
+        [
+            {"commitInfo": {"timestamp": int(time.time() * 1000), "operation": "ALTER TABLE"}},
+            {
+                "metaData": {
+                    "id": meta.id,
+                    "format": {"provider": "parquet", "options": {}},
+                    "schemaString": json.dumps(schema),
+                    "partitionColumns": list(meta.partition_columns),
+                    "configuration": {
+                        **meta.configuration,
+                        "delta.columnMapping.maxColumnId": str(top),
+                    },
                     "createdTime": meta.created_time,
                 }
             },

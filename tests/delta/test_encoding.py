@@ -137,3 +137,24 @@ def test_tables_written_through_the_lake_skip_dictionaries_on_unique_top_level_c
 def test_delta_writer_properties_without_a_sample_keep_the_codec():
     props = delta_writer_properties(None, max_row_group_size=65_536)
     assert props.compression == "LZ4_RAW" and props.column_properties is None
+
+
+def test_a_small_files_strings_get_a_dictionary_and_its_numbers_only_when_they_repeat():
+    """Below MIN_SAMPLE values many distinct strings say little (a day's first lines), so
+    every string column of a small file is given a dictionary; numbers are judged."""
+    n = 100
+    table = pa.table(
+        {
+            "user": [f"user{i}" for i in range(n)],  # every value distinct
+            "status": [(200, 404)[i % 2] for i in range(n)],
+            "latency": list(range(n)),
+            "r": [{"path": f"/p/{i}"} for i in range(n)],
+            "_line": list(range(n)),
+            "_raw": [f"line {i}" for i in range(n)],
+        }
+    )
+    options = writer_options(table, unique=("_line",), archive=("_raw",))
+    assert options["use_dictionary"] == ["user", "status", "r.path"]
+    assert list(options["compression"]) == leaf_paths(table.schema)
+    assert options["compression"]["_raw"] == "zstd" and options["compression"]["user"] == "lz4"
+    assert "_raw" not in options["write_statistics"] and "_line" in options["write_statistics"]

@@ -261,3 +261,21 @@ def test_same_schema_reads_past_spellings_and_schema_metadata_but_not_json_marks
     assert not same_schema(plain, marked)
     assert same_schema(marked, marked)
     assert not same_schema(plain, pa.schema([plain.field("n"), plain.field("a")]))
+
+
+def test_data_in_the_tables_columns_changes_nothing_but_a_json_mark_is_a_conflict():
+    """Data whose schema is the table's (a log ingest's stage) meets it unchanged; one
+    that differs only by a field's JSON mark, which Arrow's type equality ignores, is a
+    change all the same."""
+    import pyarrow as pa
+
+    from lake.delta.types import JSON_ENCODING_KEY
+
+    table = pa.schema([("msg", pa.string()), ("r", pa.struct([("a", pa.int64())]))])
+    same = plan(table, table, "logs", where="table t")
+    assert same.changes == () and same.retyped == ()
+    assert same.schema.equals(table, check_metadata=True)
+    marked = pa.schema([table.field("msg").with_metadata({JSON_ENCODING_KEY: b"json"}), table[1]])
+    evolution = plan(table, marked, "logs", where="table t")
+    assert [(c.kind, c.column) for c in evolution.changes] == [("conflict", "msg")]
+    assert evolution.retyped == ("msg",)

@@ -301,10 +301,10 @@ def test_a_stored_file_is_never_seen_half_written_by_a_reader_or_another_ingest(
 def test_a_file_written_to_while_it_is_stored_is_refused_and_no_object_misnames_it(
     backend, lk, tmp_path
 ):
-    """The object's name is the sha256 of the bytes read first; the copy reads the file
-    again. A file written to in between (here: while the copy is stopped before its first
-    byte) is refused in one sentence: no version is made, and no object holds bytes other
-    than its name says."""
+    """The object's name is the sha256 of the bytes read, hashed as they are copied. A file
+    written to after it was listed (here: while the ingest is stopped before its first
+    byte), whose size then is not the one listed, is refused in one sentence: no version is
+    made, and no object holds bytes other than its name says."""
     import hashlib
 
     from pyarrow.fs import FileSelector, FileType

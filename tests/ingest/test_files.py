@@ -639,6 +639,8 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     (root / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])
     aiff = _sound("AIFF", "PCM_16", 11_025, 2, 11_025)
     (root / "cut.aiff").write_bytes(aiff[: len(aiff) // 2])
+    ogg = sounds["voice.ogg"]
+    (root / "cut.ogg").write_bytes(ogg[: ogg.rindex(b"OggS")])  # between pages: all whole
     rf64 = _sound("RF64", "PCM_24", 32_000, 1, 32_000)  # a WAV over 4 GB is RF64
     (root / "cut-rf64.wav").write_bytes(rf64[: len(rf64) // 2])
     # Written to a pipe: its data size is 0xFFFFFFFF (unknown), not a claim of 4 GB.
@@ -666,7 +668,7 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     assert got["streamed.wav"][0] == pytest.approx(12_345 / 8000, abs=0.0005)
     assert got["streamed.wav"][1:] == (8000, 1)
     assert rows["streamed.wav"]["_error"] is None
-    cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav")
+    cut = ("cut.wav", "cut.flac", "cut.mp3", "cut.aiff", "cut-rf64.wav", "cut.ogg")
     for name in (*cut, "empty.wav", "aac.m4a"):
         assert got[name] == (None, None, None), name
     assert got["lone-frame.mp3"] == (None, None, None)
@@ -684,6 +686,8 @@ def test_audio_has_its_duration_sample_rate_and_channels_or_nulls_with_the_reaso
     )
     assert all("cut short" in errors[n] for n in cut)
     assert "header says 32000 frames" in errors["cut-rf64.wav"]
+    assert "before the end-of-stream page of its Ogg stream" in errors["cut.ogg"]
+    assert rows["cut.ogg"]["media_type"] == "audio/ogg"
     assert "libsndfile cannot read it as audio" in errors["aac.m4a"]
     assert rows["aac.m4a"]["media_type"] == "audio/mp4"
     assert rows["empty.wav"]["_error"] == "the name says audio/x-wav, but the file is empty"
@@ -895,3 +899,72 @@ def test_text_that_starts_like_a_quicktime_atom_or_an_id3_tag_is_text(lk, tmp_pa
     errors = {n: r["_error"] for n, r in landed.items() if r["_error"] is not None}
     assert list(errors) == ["tagged.mp3"]
     assert errors["tagged.mp3"].startswith("no duration/sample rate/channels: libsndfile")
+
+
+def _bytes_moved() -> tuple[int, int]:
+    """What this process has read and written so far: Linux's counts of the bytes its
+    reads returned and its writes took (sockets' sends are not counted)."""
+    counts = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(counts["rchar"]), int(counts["wchar"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
+def test_a_new_file_is_read_once_and_stored_as_its_bytes_whatever_its_size(
+    lk, tmp_path, monkeypatch
+):
+    """Every new file was read twice, hashed and then copied (11 MB of files: 22 MB read).
+    It is hashed as it is copied: a small file read whole into memory, one of a read
+    block or more streamed through a temporary object that becomes its object (but from
+    a disk to S3, where it is read again, as the server's copy costs more). The
+    objects, hashes and rows are the bytes'; the same bytes again are one object,
+    read once, nothing written; nothing temporary is left."""
+    import os
+
+    from pyarrow.fs import FileSelector, FileType
+
+    BLOCK = 2 << 20  # noqa: N806 - the module's read block, made small: the same paths, faster
+    monkeypatch.setattr("ingest.files.BLOCK", BLOCK)
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    made = {f"small-{i}.bin": os.urandom(600_000 + i) for i in range(8)}
+    made["large.bin"] = os.urandom(2 * BLOCK + 12_345)
+    made["block.bin"] = os.urandom(BLOCK)  # exactly one block: the second read finds the end
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    (tmp_path / "warm").mkdir()
+    (tmp_path / "warm" / "w.bin").write_bytes(b"w")
+    lk.ingest_files("media.once", str(tmp_path / "warm"))  # imports, the table made
+
+    before = _bytes_moved()
+    report = lk.ingest_files("media.once", str(folder))
+    read = _bytes_moved()[0] - before[0]
+    again = lk.ingest_files("media.once", str(folder))
+    read_again, written_again = (a - b for a, b in zip(_bytes_moved(), before, strict=True))
+    read_again -= read
+
+    total = sum(len(d) for d in made.values())
+    # From a disk to S3 a large file is hashed, then read again to upload it (no copy made
+    # on the server); read twice, every file was 2x. The ingest's own reads: under 2 MB.
+    large = sum(len(d) for d in made.values() if len(d) >= BLOCK)
+    once = total + (large if lk.storage.is_s3 else 0) + (3 << 20)
+    assert report.new_objects == len(made)
+    assert read < once, f"{read:,} bytes read for {total:,} bytes of files"
+    assert (again.files, again.new_objects) == (len(made), 0)
+    assert read_again < total + (3 << 20), f"{read_again:,} bytes read again for {total:,}"
+    # Only the first ingest's objects and the two versions' files are written.
+    assert written_again < 1.5 * total, f"{written_again:,} bytes written for {total:,}"
+    rows = _landed(lk, "media.once")
+    fs, root = lk.storage.filesystem_for(lk.storage.objects_root)
+    stored = {
+        i.path[len(root) + 1 :].replace("/", "")
+        for i in fs.get_file_info(FileSelector(root, recursive=True))
+        if i.type == FileType.File
+    }
+    digests = {n: hashlib.sha256(d).hexdigest() for n, d in made.items()}
+    assert stored == {*digests.values(), hashlib.sha256(b"w").hexdigest()}, "none temporary"
+    for name, data in made.items():
+        row = rows[name]
+        assert (row["sha256"], row["size"]) == (digests[name], len(data)), name
+        assert row["uri"] == lk.storage.object_uri(digests[name])
+        with fs.open_input_stream(lk.storage.filesystem_for(row["uri"])[1]) as f:
+            assert f.read() == data, name

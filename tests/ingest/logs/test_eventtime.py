@@ -436,3 +436,25 @@ def test_a_go_time_whose_zone_contradicts_its_offset_is_not_used_and_says_so():
         "event time '2026-11-07 10:00:00 +0100 +02' gives the offset +0100 and the zone '+02', "
         "another offset: not used (the two disagree; the record keeps its text in _raw)",
     ]
+
+
+def test_times_on_the_windows_bounds_are_used_and_a_microsecond_past_is_not():
+    """Every time inside the window (bounds included) is used as read, with no reason
+    counted; one a microsecond past a bound is refused with its reason."""
+    rules = time_rules(earliest="2000-01-01", latest="2000-01-02")
+    inside = ["2000-01-01T00:00:00Z", "2000-01-01T12:00:00Z", "2000-01-02T00:00:00Z"]
+    found = _times(inside, rules)
+    assert found.times.to_pylist() == [
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime(2000, 1, 1, 12, tzinfo=UTC),
+        datetime(2000, 1, 2, tzinfo=UTC),
+    ]
+    assert found.errors is None and found.counts == {}
+    for past, reason in (
+        ("2000-01-02T00:00:00.000001Z", "after_latest"),
+        ("1999-12-31T23:59:59.999999Z", "before_earliest"),
+    ):
+        found = _times([*inside, past], rules)
+        assert found.times.to_pylist()[3] is None
+        assert found.counts == {reason: 1}
+        assert found.errors[:3] == [None, None, None] and "not used" in found.errors[3]

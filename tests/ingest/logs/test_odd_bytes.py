@@ -343,11 +343,14 @@ def test_lone_cr_line_endings_are_lines(lk):
 
 
 def test_crlf_endings_are_not_part_of_the_record(lk):
-    lk.ingest_logs("web.iis", str(ODD / "iis-crlf.log"))
+    report = lk.ingest_logs("web.iis", str(ODD / "iis-crlf.log"))
 
     rows = _rows(lk, "web.iis")
-    expected = (ODD / "iis-crlf.log").read_bytes().decode().split("\r\n")[:4]
+    # A W3C file: its two directives are lines, not records.
+    expected = (ODD / "iis-crlf.log").read_bytes().decode().split("\r\n")[2:4]
+    assert [(f.format, f.directives) for f in report.files] == [("w3c", 2)]
     assert rows.column("_raw").to_pylist() == expected
+    assert rows.column("cs-uri-stem").to_pylist() == ["/index.html", "/caf\u00e9.png"]
 
 
 def test_utf16_with_a_bom_is_decoded_and_its_bytes_recoverable(lk):
