@@ -50,6 +50,7 @@ def test_new_lines_of_a_file_auto_read_with_a_start_given_are_parsed_by_the_chos
     assert (grown.files[0].status, grown.files[0].parser) == ("appended", "log4j")
     assert _seen(lk, "app.grown") == _seen(lk, "app.once")
     assert [r[0] for r in _seen(lk, "app.grown")] == ["INFO", "ERROR", "WARN"]
+    assert landed_rows(lk, "app.grown")[0].keys() == landed_rows(lk, "app.once")[0].keys()
 
 
 def test_a_start_given_with_format_auto_wins_over_the_chosen_presets_own(lk, tmp_path):
