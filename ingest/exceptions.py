@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
+
 from lake.core.errors import LakeError
 
 
@@ -298,3 +301,39 @@ class RayIngestError(IngestError):
 
 class LogFormatError(IngestError):
     """The options describing a log format are invalid (a bad regex, an unknown preset)."""
+
+
+class YearUnsure(IngestError):
+    """A log file's times have no year, and its last modification is no evidence of one: its
+    newest such time is long before that modification (a copy, download or upload sets it).
+
+    ``newest`` is that time read in the year the modification gave; ``modified`` the
+    modification (None: the file has none, and the ingest's start stood in for it)."""
+
+    def __init__(
+        self, *, uri: str, newest: datetime, modified: datetime | None, base: datetime
+    ) -> None:
+        self.uri, self.newest, self.modified, self.base = uri, newest, modified, base
+        days = (base - newest).days
+        when = (
+            f"the file's last modification ({base:%Y-%m-%d %H:%M} UTC)"
+            if modified is not None
+            else f"this ingest ({base:%Y-%m-%d %H:%M} UTC; the file has no modification time)"
+        )
+        super().__init__(
+            f"The log file '{uri}' has times without a year, and its newest, "
+            f"'{newest:%b %d %H:%M:%S}' (read as {newest:%Y}), is {days} days before {when}, "
+            "so the file was copied, downloaded or uploaded after it was written and its "
+            "year is not sure: nothing was ingested; give --year (ingest this file on its own "
+            "if other files are of other years)."
+        )
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        # Crosses a process (a Ray task's outcome) by its values: the default pickle calls
+        # __init__ with the message alone.
+        return (
+            functools.partial(
+                type(self), uri=self.uri, newest=self.newest, modified=self.modified, base=self.base
+            ),
+            (),
+        )

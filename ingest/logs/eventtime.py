@@ -12,7 +12,12 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   ``2023-11-14 22:13:20,323``, ctime, syslog ``Oct 11 22:14:15``...). Layouts that read one
   text as different dates (``07/12/26``: Hadoop/Spark yy/MM/dd, European dd/MM/yy, US
   MM/dd/yy; HDFS's ``081109``) are read only as one the file's times leave
-  (:meth:`EventTimeParser.start_file`); else such a time is ``ambiguous``.
+  (:meth:`EventTimeParser.start_file`); else such a time is ``ambiguous``. A preset's layout
+  is its own, also when ``--format auto`` chose the preset: ``spark`` reads ``07/12/26`` as
+  yy/MM/dd (2007-12-26) even in a European dd/MM/yy log that looks like Spark's. The mtime
+  does not settle it: a file's newest time is known only after its chunks are staged, and
+  a copy's mtime would leave every time of a genuine Spark log ``ambiguous``. Such a log is
+  read with ``--time-format '%d/%m/%y %H:%M:%S'``.
 * **Numbers.** A JSON number is a Unix epoch whose unit is read from its magnitude (|x| < 1e11:
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
@@ -37,7 +42,15 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   that modification (a file is written after its lines): ``Dec 31`` in a file last written in
   January is from the year before, ``Jan  1 00:30`` written on a host east of UTC into a file
   last modified at 23:30 UTC on Dec 31 from the year after, and ``Feb 29`` in a year without
-  one from the year before, when that has one.
+  one from the year before, when that has one. That mtime is evidence only of a file as
+  written (syslog writes a line as it happens; rotation and gzip keep the mtime): when the
+  newest year-less time the ingest read of a file is more than :data:`YEAR_MARGIN` (2 days)
+  before it (a copy without ``-p``, a download, an S3 upload set it), the file is refused
+  with ``YearUnsure`` before anything is committed, naming the file, that time and the mtime,
+  and saying to give ``--year`` (:meth:`EventTimeParser.check_year`; per file, of the part
+  of a grown file read). Refused rather than nulled: every year-less time of the file is as
+  unsure, so nulling would land a file without times that needs ``--reparse --year`` anyway.
+  A copy made a whole year (within the margin) after the file was written is not caught.
 * **No instant.** A leap second (``23:59:60``) fits no timestamp, and ``Feb 29`` none in a
   year without it: such a time is ``unreadable`` and its ``_error`` says which (and to give
   ``--year``), not that its format is unknown.
@@ -69,6 +82,7 @@ JSON strings that are ISO 8601 instants arrive already typed as timestamps
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import threading
@@ -81,7 +95,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.exceptions import LogFormatError
+from ingest.exceptions import LogFormatError, YearUnsure
 from lake.core import duckdb as lake_duckdb
 from lake.core.arrow_values import FALSE, TRUE, scalar
 from lake.core.arrow_values import array as array_of
@@ -165,6 +179,12 @@ EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 """Times before this are not used unless ``--earliest`` says otherwise."""
 FUTURE_SLACK = timedelta(days=1)
 """Times more than this after the ingest are not used unless ``--latest`` says otherwise."""
+YEAR_MARGIN = timedelta(days=2)
+"""How long before a file's last modification its newest year-less time may be and the
+modification still give its year (:meth:`EventTimeParser.check_year`). Syslog writes a line
+as it happens, and rotation (rename, gzip) keeps the mtime, so in a file as written the
+newest line is at most a host's zone offset (up to 14 h) from it; the rest is slack for late
+or buffered writes. A copy, download or upload sets the mtime to when it was made."""
 
 REASONS = (
     "no_value",
@@ -335,6 +355,7 @@ class EventTimeParser:
         self._lock = threading.Lock()
         self._abbreviations: re.Pattern[str] | None = None
         self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._newest_yearless: datetime | None = None
 
     def start_file(self) -> None:
         """The times read next are another file's.
@@ -346,6 +367,19 @@ class EventTimeParser:
         reading and the ``--time-format`` that settles it. Nothing is carried from one file
         to the next."""
         self._layouts.clear()
+        self._newest_yearless = None
+
+    def check_year(self, uri: str, modified: datetime | None) -> None:
+        """Refuse the file read since :meth:`start_file` when it has times without a year
+        (read without ``--year``) and the newest of them is more than :data:`YEAR_MARGIN`
+        before ``modified`` (None: before the ingest's start, which stood in for it): that
+        mtime is then no evidence of the year (a copy's), and every such time may be a year
+        or more off. Raises YearUnsure."""
+        newest = self._newest_yearless
+        base = modified or self.now
+        if newest is None or self.rules.year is not None or newest >= base - YEAR_MARGIN:
+            return
+        raise YearUnsure(uri=uri, newest=newest, modified=modified, base=base)
 
     def close(self) -> None:
         with self._lock:
@@ -605,15 +639,8 @@ class EventTimeParser:
             times, ambiguous = self._defaults(table, n, year_base)
             numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
             return times, shown, pc.and_(numeric, pc.is_null(times)), ambiguous
-        parts: list[str] = []
-        epoch_units: list[int | None] = []
-        for f in fmts:
-            if f in EPOCH_UNITS:
-                epoch_units.append(EPOCH_UNITS[f])
-                continue
-            parts.append(self._format_sql(f, year_base))
-        sql_parts = ", ".join(parts) if parts else "NULL::TIMESTAMPTZ"
-        times = self._sql(table, f"SELECT COALESCE({sql_parts}) FROM t", n)
+        epoch_units = [EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS]
+        times = self._first_of(table, [f for f in fmts if f not in EPOCH_UNITS], year_base)
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
             as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
@@ -657,10 +684,7 @@ class EventTimeParser:
                 break
             rest = pa.Table.from_arrays([text.filter(left)], names=["s"])
             if not layouts:
-                sql = ", ".join(self._format_sql(f, year_base) for f in step)
-                times = pc.replace_with_mask(
-                    times, left, self._sql(rest, f"SELECT COALESCE({sql}) FROM t", m)
-                )
+                times = pc.replace_with_mask(times, left, self._first_of(rest, step, year_base))
                 taken = pc.is_valid(times)
                 continue
             if not pc.any(pc.match_substring_regex(rest.column(0), r"^\s*[0-9]")).as_py():
@@ -711,6 +735,45 @@ class EventTimeParser:
                 notes[rows[i]] = _ambiguous(shape[i].as_py(), readings, contradicted=not possible)
             taken = pc.or_(pc.is_valid(times), pc.replace_with_mask(taken, left, any_read))
         return times, notes
+
+    def _first_of(
+        self, table: pa.Table, fmts: Sequence[str], year_base: datetime | None
+    ) -> pa.Array:
+        """Each text read by the first of ``fmts`` that reads it. Runs of formats with a year
+        and of formats without one are read apart, in order, each on the texts no run before
+        it read (what one COALESCE of them all gives), so the newest time read without a
+        year is known (:meth:`check_year`)."""
+        n = table.num_rows
+        runs = [
+            (yearless, list(group))
+            for yearless, group in itertools.groupby(
+                fmts, key=lambda f: self.rules.year is None and not has_year(f)
+            )
+        ]
+        if len(runs) <= 1 and not (runs and runs[0][0]):
+            sql = ", ".join(self._format_sql(f, year_base) for f in fmts) or "NULL::TIMESTAMPTZ"
+            return self._sql(table, f"SELECT COALESCE({sql}) FROM t", n)
+        times = pa.nulls(n, EVENT_TIME)
+        for yearless, group in runs:
+            left = pc.is_null(times)
+            m = left.true_count
+            if not m:
+                break
+            rest = table if m == n else table.filter(left)
+            sql = ", ".join(self._format_sql(f, year_base) for f in group)
+            read = self._sql(rest, f"SELECT COALESCE({sql}) FROM t", m)
+            if yearless:
+                self._note_yearless(read)
+            times = read if m == n else pc.replace_with_mask(times, left, read)
+        return times
+
+    def _note_yearless(self, times: pa.Array) -> None:
+        newest = pc.max(times).as_py()
+        if newest is None:
+            return
+        with self._lock:  # a text chunk's slices are read side by side
+            if self._newest_yearless is None or newest > self._newest_yearless:
+                self._newest_yearless = newest
 
     def _inside(self, times: pa.Array) -> pa.Array:
         """Which instants are read and inside the plausible window."""

@@ -1146,7 +1146,8 @@ class _Stage:
         assembler: RecordAssembler | None = None
         self.docker = DockerPieces()
         self.w3c = W3cFields()
-        self.year_base = _modified(src) or self.ingested_at
+        modified = _modified(src)
+        self.year_base = modified or self.ingested_at
         self.times.start_file()
         self.file_text = self.text
         self.file_times = Counter()
@@ -1236,6 +1237,8 @@ class _Stage:
             if parsed is not None:
                 parsed.close()
             chunks.close()
+        # Before the file counts as read: a refusal leaves nothing of the ingest staged.
+        self.times.check_year(src.uri, modified)
         self.bytes += src.size - reader.start_offset
         end, sha256, lines = src.size, reader.sha256, counts[2] + int(unterminated)
         if held:

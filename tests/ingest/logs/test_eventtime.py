@@ -179,6 +179,39 @@ def test_a_year_less_time_takes_the_year_given_or_the_files_year_with_rollover()
     ]
 
 
+def test_a_file_whose_newest_year_less_time_is_days_before_its_mtime_is_refused():
+    """Only times read without a year count (a dated log4j time beside them is no evidence
+    of their year), by any formats that read them; two days before the mtime is still
+    evidence, a second more is not; --year, or the next file, ends it."""
+    from ingest.exceptions import YearUnsure
+
+    mtime = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    cases = [
+        ((), ["2026-12-07 09:59:00,123", "Dec  5 09:59:59"], True),
+        ((), ["2026-12-07 09:59:00,123", "Dec  5 10:00:00"], False),
+        (("iso8601", "%b %d %H:%M:%S"), ["2026-12-07T09:59:00Z", "Nov 30 10:00:00"], True),
+        (("%b %d %H:%M:%S", "iso8601"), ["Dec  7 09:00:00", "2026-11-30T10:00:00Z"], False),
+    ]
+    for formats, values, refused in cases:
+        p = EventTimeParser(time_rules(time_format=list(formats) or None), now=mtime)
+        try:
+            p.start_file()
+            p.event_times(pa.array(values), year_base=mtime)
+            if refused:
+                with pytest.raises(YearUnsure, match="give --year"):
+                    p.check_year("file:///var/log/auth.log", mtime)
+                p.start_file()
+            p.check_year("file:///var/log/auth.log", mtime)
+        finally:
+            p.close()
+    given = EventTimeParser(time_rules(year=2026), now=mtime)
+    try:
+        given.event_times(pa.array(["Jan  3 10:00:00"]), year_base=mtime)
+        given.check_year("file:///var/log/auth.log", mtime)
+    finally:
+        given.close()
+
+
 def test_new_year_on_a_host_east_of_utc_is_the_year_after_the_files_last_write():
     """A Berlin host writes 'Jan  1 00:30' (local, read as UTC) into a file last modified at
     23:30 UTC on Dec 31. Before: 2026-01-01, a year early (only that year and the one before

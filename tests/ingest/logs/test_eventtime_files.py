@@ -4,6 +4,7 @@ the lake reads them with its default formats, and when it says it cannot be sure
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 from pathlib import Path
@@ -217,3 +218,135 @@ def test_on_s3_a_year_less_time_takes_its_year_from_the_objects_upload(lk, backe
     rows = landed_rows(lk, "sys.auth")
     assert rows[0]["_event_time"].date() == now.date()  # written just before the upload
     assert rows[1]["_event_time"].date() == later.date().replace(year=later.year - 1)
+
+
+# -- a year-less time whose file's mtime is no evidence of its year --------------------
+
+_NEW_YEAR = (
+    "Dec 31 23:59:58 web1 sshd[11]: Accepted publickey for deploy from 10.0.0.5 port 50122\n"
+    "Jan  1 00:00:03 web1 CRON[12]: (root) CMD (command -v debian-sa1 > /dev/null)\n"
+)
+_DECEMBER = (
+    "Dec  3 10:00:01 web1 sshd[811]: Failed password for root from 203.0.113.9 port 4242\n"
+    "Dec  3 10:00:02 web1 sshd[811]: Connection closed by 203.0.113.9 port 4242 [preauth]\n"
+)
+
+
+def _written(path: Path, text: str | bytes, modified: dt.datetime) -> str:
+    if isinstance(text, str):
+        path.write_text(text)
+    else:
+        path.write_bytes(text)
+    os.utime(path, (modified.timestamp(), modified.timestamp()))
+    return str(path)
+
+
+def _versions(lk, table: str) -> list[int]:
+    from lake.core.names import TableName
+
+    return [v.version for v in lk.catalog.versions(lk.catalog.get_table(TableName.parse(table)))]
+
+
+@pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
+def test_a_syslog_file_copied_long_after_it_was_written_is_refused_naming_it_and_year(
+    lk, backend, tmp_path
+):
+    """Before: a rotated file of 2024 copied in June 2026 landed in December 2025, a year
+    late, with no error. Of a folder, the one copied file is named, nothing of the
+    folder lands; that file alone with --year, then the folder, land every line in its
+    year."""
+    from ingest.exceptions import YearUnsure
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # As written: its newest line a few seconds before its mtime, across New Year.
+    _written(logs / "auth.log", _NEW_YEAR, dt.datetime(2025, 1, 1, 0, 0, 4, tzinfo=UTC))
+    # Rotated and gzipped in 2024, copied (no -p) to this host in 2026.
+    rotated = _written(
+        logs / "auth.log.2.gz",
+        gzip.compress(_DECEMBER.encode()),
+        dt.datetime(2026, 6, 15, tzinfo=UTC),
+    )
+    with pytest.raises(YearUnsure) as refused:
+        lk.ingest_logs("sys.auth", str(logs), preset="syslog")
+    assert str(refused.value) == (
+        f"The log file 'file://{rotated}' has times without a year, and its newest, "
+        "'Dec 03 10:00:02' (read as 2025), is 193 days before the file's last modification "
+        "(2026-06-15 00:00 UTC), so the file was copied, downloaded or uploaded after it was "
+        "written and its year is not sure: nothing was ingested; give --year (ingest this file "
+        "on its own if other files are of other years)."
+    )
+    assert _versions(lk, "sys.auth") == []  # nothing committed
+    lk.ingest_logs("sys.auth", rotated, preset="syslog", year=2024)
+    lk.ingest_logs("sys.auth", str(logs), preset="syslog")
+    assert sorted(r["_event_time"] for r in landed_rows(lk, "sys.auth")) == [
+        dt.datetime(2024, 12, 3, 10, 0, 1, tzinfo=UTC),
+        dt.datetime(2024, 12, 3, 10, 0, 2, tzinfo=UTC),
+        dt.datetime(2024, 12, 31, 23, 59, 58, tzinfo=UTC),
+        dt.datetime(2025, 1, 1, 0, 0, 3, tzinfo=UTC),
+    ]
+    assert _versions(lk, "sys.auth") == [0, 1]
+
+
+@pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
+def test_a_grown_syslog_file_copied_later_is_refused_and_its_ledger_kept(lk, backend, tmp_path):
+    """Only the new part is read and judged: its newest line against the copy's mtime.
+    The refused ingest leaves the table and the ledger as they were, so --year reads just
+    the new lines."""
+    from ingest.exceptions import YearUnsure
+
+    path = tmp_path / "auth.log"
+    _written(path, _DECEMBER, dt.datetime(2024, 12, 3, 10, 0, 3, tzinfo=UTC))
+    lk.ingest_logs("sys.grown", str(path), preset="syslog")
+    grown = _DECEMBER + "Dec  4 08:00:00 web1 sshd[900]: Accepted publickey for deploy\n"
+    _written(path, grown, dt.datetime(2025, 2, 1, tzinfo=UTC))
+    with pytest.raises(YearUnsure, match=r"'Dec 04 08:00:00' \(read as 2024\), is 58 days"):
+        lk.ingest_logs("sys.grown", str(path), preset="syslog")
+    assert _versions(lk, "sys.grown") == [0]
+    report = lk.ingest_logs("sys.grown", str(path), preset="syslog", year=2024)
+    assert report.records_read == 1
+    assert [r["_event_time"] for r in landed_rows(lk, "sys.grown")][-1] == dt.datetime(
+        2024, 12, 4, 8, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize("backend", ["s3-postgres"], indirect=True)
+def test_an_object_uploaded_days_after_its_syslog_lines_is_refused(lk, backend, tmp_path):
+    """An S3 object's last modification is its upload: lines ten days older are no
+    evidence of their year (read in this year, and refused rather than landed)."""
+    from ingest.exceptions import YearUnsure
+
+    client = backend.s3.client()
+    old = dt.datetime.now(UTC) - dt.timedelta(days=10)
+    path = tmp_path / "auth.log"
+    path.write_text(f"{old.strftime('%b %e %H:%M:%S')} web1 sshd[11]: Accepted publickey\n")
+    client.upload_file(str(path), backend.s3.bucket, "logs/auth.log")
+    uri = f"s3://{backend.s3.bucket}/logs/auth.log"
+    with pytest.raises(YearUnsure, match=f"The log file '{uri}' has times without a year"):
+        lk.ingest_logs("sys.uploaded", uri, preset="syslog")
+
+
+def test_a_syslog_file_read_in_several_chunks_is_judged_by_its_newest_line(tmp_path, monkeypatch):
+    """The newest year-less time is the file's, over every chunk and slice read: as
+    written, its last line is seconds before the mtime; copied, that line is named."""
+    import ingest.logs.lines
+    import ingest.sources
+    from ingest.exceptions import YearUnsure
+    from ingest.logs.stage import stage_logs
+
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 32_768)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 32_768)
+    start = dt.datetime(2024, 12, 1, tzinfo=UTC)
+    lines = [
+        f"{(start + dt.timedelta(minutes=i)):%b %e %H:%M:%S} web1 sshd[{i}]: "
+        "Accepted publickey for deploy from 10.0.0.5\n"
+        for i in range(1000)
+    ]
+    last = start + dt.timedelta(minutes=999)
+    path = tmp_path / "auth.log"
+    _written(path, "".join(lines), last + dt.timedelta(seconds=5))
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "as-written", preset="syslog")
+    assert staged.records_read == 1000  # 76 kB: three chunks of 32 kB
+    _written(path, "".join(lines), dt.datetime(2025, 3, 1, tzinfo=UTC))
+    with pytest.raises(YearUnsure, match=f"'{last:%b %d %H:%M:%S}' \\(read as 2024\\)"):
+        stage_logs([str(path)], staging_dir=tmp_path / "copied", preset="syslog")

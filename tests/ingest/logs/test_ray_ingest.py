@@ -4,6 +4,7 @@ files in the same order (on the session's in-process Ray, see tests/ray_cluster.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import os
@@ -368,3 +369,29 @@ def test_a_grown_file_auto_read_with_a_start_given_reads_on_with_its_preset_on_r
         ("INFO", 1, None),
         ("ERROR", 2, None),
     ]
+
+
+@pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
+def test_a_copied_syslog_file_on_ray_is_refused_by_name_as_locally(
+    lk, backend, ray_cluster, tmp_path
+):
+    """The refusal of a year-less file whose mtime is a copy's crosses from the Ray task
+    with its values (the message names that file, not the other) and commits nothing."""
+    from ingest.exceptions import YearUnsure
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    written = logs / "auth.log"
+    written.write_text("Dec  3 10:00:01 web1 sshd[811]: Accepted publickey for deploy\n")
+    at = dt.datetime(2024, 12, 3, 10, 0, 2, tzinfo=dt.UTC).timestamp()
+    os.utime(written, (at, at))
+    copied = logs / "auth.log.1"
+    copied.write_text("Nov 20 08:00:00 web1 sshd[700]: Accepted publickey for deploy\n")
+    at = dt.datetime(2025, 3, 1, tzinfo=dt.UTC).timestamp()
+    os.utime(copied, (at, at))
+    with pytest.raises(YearUnsure) as refused:
+        lk.ingest_logs("sys.copied", str(logs), preset="syslog", engine="ray")
+    assert refused.value.uri == f"file://{copied}"
+    assert "'Nov 20 08:00:00' (read as 2024), is 100 days before" in str(refused.value)
+    info = lk.catalog.get_table(TableName.parse("sys.copied"))
+    assert list(lk.catalog.versions(info)) == []

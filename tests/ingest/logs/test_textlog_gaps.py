@@ -272,7 +272,7 @@ def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
     no timestamp. Feb 29 in a file last written in March 2025 is now 2024-02-29 (the latest
     such day the file can hold, as for any date without a year); where no such year is
     near, or `--year` is no leap year, the reason says so and names `--year`."""
-    after = _leap_file(tmp_path, "after.log", dt.datetime(2025, 3, 5, tzinfo=UTC))
+    after = _leap_file(tmp_path, "after.log", dt.datetime(2025, 3, 1, 12, tzinfo=UTC))
     report = lk.ingest_logs("sys.leap", after, preset="syslog")
     assert (report.records_read, report.records_failed) == (4, 0)
     assert report.files[0].time_reasons == {"unreadable": 2}
@@ -290,7 +290,7 @@ def test_feb_29_and_leap_seconds_say_what_happened_and_what_to_do(lk, tmp_path):
         None,
     ]
 
-    far = _leap_file(tmp_path, "far.log", dt.datetime(2023, 3, 5, tzinfo=UTC))
+    far = _leap_file(tmp_path, "far.log", dt.datetime(2023, 3, 1, 12, tzinfo=UTC))
     lk.ingest_logs("sys.leap_far", far, preset="syslog")
     assert landed_rows(lk, "sys.leap_far")[0]["_error"] == (
         "event time 'Feb 29 12:00:00' has no year, and the file's last modification puts it in "
