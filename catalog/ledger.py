@@ -572,18 +572,21 @@ def ingested_parsers(
             if fmt in RECORD_FORMATS:
                 options = {k: (parameters or {}).get(k) for k in PARSER_PARAMETERS}
                 chosen = (facets or {}).get("parser")
-                if not any(options.values()) and chosen is not None:
+                # A multi-line start alone names no parser: --format auto still chose one.
+                named = options["pattern"] or options["preset"]
+                if not named and chosen is not None:
                     before = {k: (out.get(uri) or {}).get(k) for k in PARSER_PARAMETERS}
                     if chosen == "pattern" or before["preset"] == chosen:
-                        # The run named no parser and kept the one an earlier run named
-                        # (pattern, multi-line start): the next one keeps it too.
-                        options = before
+                        # The run named no parser and kept the one an earlier run named or
+                        # chose (pattern, multi-line start): the next one keeps it too.
+                        options = {**before, **{k: v for k, v in options.items() if v}}
                     else:
-                        # --format auto chose this preset for the file: its new lines are
-                        # read with it too, not as plain text.
+                        # --format auto chose this preset for the file (cutting its records
+                        # by the start given, if any): its new lines are read with it too,
+                        # not as plain text.
                         options["preset"] = chosen
                 out[uri] = {"format": fmt, **options}
-                if fmt == "text" and not any(options.values()) and "parser" not in (facets or {}):
+                if fmt == "text" and not named and "parser" not in (facets or {}):
                     # Read by a version that did not record the preset --format auto chose:
                     # how its text was parsed is not known here.
                     out[uri]["unrecorded"] = True

@@ -283,12 +283,26 @@ def ingest_logs(
             skipped = {}
         to_read = [s for s in sources if s.uri not in skipped]
         parsers = catalog.ingested_parsers(info, [s.uri for s in to_read if s.uri in resume])
-        if fmt != "auto" or pattern or preset or multiline_start:
-            # Options given: they parse the new records; the format a file had is kept.
-            parsers = {u: {"format": p["format"]} for u, p in parsers.items()}
-        elif not reparse:  # read again whole, the file is parsed anew
+        named = fmt != "auto" or bool(pattern or preset)
+        if not reparse and not named:
             _refuse_unrecorded(parsers, existing_schema, str(name))
             _refuse_unknown_presets(parsers, str(name))
+        # A grown file is read on as its last ingest read it (parser, preset, multi-line
+        # start): options naming another are refused. Otherwise options given parse what
+        # is read whole again (--reparse; a file rotated or rewritten) and the new lines of
+        # a file whose parser is not known, as the refusals above say; its format is kept.
+        grown = {
+            s.uri
+            for s in to_read
+            if not reparse and _known(parsers.get(s.uri, {})) and s.size > resume[s.uri][0]
+        }
+        given = named or bool(multiline_start)
+        _refuse_other_parsers(
+            {u: parsers[u] for u in grown}, fmt, pattern, preset, multiline_start, str(name)
+        )
+        parsers = {
+            u: p if u in grown or not given else {"format": p["format"]} for u, p in parsers.items()
+        }
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
             return IngestReport(
@@ -595,6 +609,68 @@ def _refuse_unrecorded(
             f"told: give {give}, --pattern, or --format text, or --reparse to read it again "
             "whole."
         )
+
+
+def _known(parser: Mapping[str, Any]) -> bool:
+    """Whether a file's recorded parser can read its new lines (recorded, and its preset
+    still one of this lake's)."""
+    return (
+        bool(parser) and not parser.get("unrecorded") and parser.get("preset") in (None, *PRESETS)
+    )
+
+
+def _refuse_other_parsers(
+    parsers: Mapping[str, Mapping[str, Any]],
+    fmt: str,
+    pattern: str | None,
+    preset: str | None,
+    multiline_start: str | None,
+    table: str,
+) -> None:
+    """Raises LogFormatError for a grown file whose last ingest read it otherwise than the
+    options given say (another format, pattern, preset or multi-line start): read so, its
+    new rows would not be those of one ingest of the whole file."""
+    from ingest.logs.textlogs import text_format
+
+    for uri, parser in parsers.items():
+        was = parser["format"]
+        if was == "text":
+            read = text_format(
+                pattern=parser.get("pattern"),
+                preset=parser.get("preset"),
+                multiline_start=parser.get("multiline_start"),
+            )
+            other = (
+                (fmt not in ("auto", was))
+                or (pattern is not None and pattern != read.pattern)
+                or (preset is not None and preset != parser.get("preset"))
+                or (multiline_start is not None and multiline_start != read.multiline_start)
+            )
+        else:
+            other = fmt not in ("auto", was)
+        if other:
+            raise LogFormatError(
+                f"{uri} was read into {table} {_described(parser)}, and its new lines are read "
+                "the same way: leave out the options that differ (or give those), or add "
+                "--reparse to read the whole file again with them."
+            )
+
+
+def _described(parser: Mapping[str, Any]) -> str:
+    """How a file was read, for a refusal: "in format 'jsonl'", "with preset 'log4j' and
+    the multi-line start '^x'"."""
+    if parser["format"] != "text":
+        return f"in format '{parser['format']}'"
+    named = parser.get("preset")
+    how = (
+        f"with preset '{named}'"
+        if named
+        else f"with the pattern '{parser['pattern']}'"
+        if parser.get("pattern")
+        else "as plain text lines"
+    )
+    start = parser.get("multiline_start")
+    return f"{how} and the multi-line start '{start}'" if start else how
 
 
 def _refuse_unknown_presets(parsers: dict[str, dict[str, Any]], table: str) -> None:

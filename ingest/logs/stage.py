@@ -54,6 +54,7 @@ Rules a user can see (each is tested in tests/test_log_*.py):
 * Text files under ``fmt="auto"`` without a pattern or preset: the preset that parses the
   file's head (``FileReport.parser``); lines kept unparsed when no preset parses any record
   there; LogFormatError naming the best three when some parse but none a clear majority.
+  A ``multiline_start`` given cuts the chosen preset's records instead of its own.
 * Appended files: ``resume[uri] = FileReport.resume_point()`` of the last ingest. When the
   stored prefix still hashes the same, reading starts at that offset with that line number;
   otherwise the file was rewritten and is read whole again (``restarted``). When the last
@@ -1165,7 +1166,9 @@ class _Stage:
                         elif looks_like_logfmt(sample[:AUTO_SAMPLE_LINES]):
                             kind = "logfmt"
                         else:
-                            chosen = choose_preset(sample, where=src.uri)
+                            chosen = choose_preset(
+                                sample, where=src.uri, multiline_start=self.text.start_given
+                            )
                             self.file_text = chosen or self.text
                 assembler = (
                     RecordAssembler(None)

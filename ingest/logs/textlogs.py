@@ -577,6 +577,13 @@ class TextFormat:
         return self.preset.partials if self.preset is not None else None
 
     @property
+    def start_given(self) -> str | None:
+        """The multi-line start given with ``--multiline-start`` (None: none, or the preset's
+        own): it cuts the records of a preset ``--format auto`` chooses too."""
+        own = self.preset.multiline_start if self.preset is not None else None
+        return self.multiline_start if self.multiline_start != own else None
+
+    @property
     def type(self) -> inf.Struct:
         fields = []
         hidden = {g for _, g in self.preset.alternates} if self.preset else set()
@@ -1262,10 +1269,15 @@ def score_presets(lines: list[str]) -> list[PresetScore]:
     return sorted(scores, key=lambda s: (-s.rate, order[s.name]))
 
 
-def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
+def choose_preset(
+    lines: list[str], *, where: str, multiline_start: str | None = None
+) -> TextFormat | None:
     """The preset that parses a clear majority of ``lines`` (of several, the best rate among
     those parsing at least half the most records), or None when no preset parses any of
     them (plain text: its lines are kept unparsed, as with ``--format text``).
+
+    ``multiline_start``: the one the user gave; it cuts the chosen preset's records instead
+    of the preset's own (what they asked for). The choice is made with the presets' own.
 
     Raises LogFormatError naming the best three (with their parse rates) when some preset
     parses some records but none a clear majority: a log of a known family read with the
@@ -1291,7 +1303,7 @@ def choose_preset(lines: list[str], *, where: str) -> TextFormat | None:
     clear = [s for s in scores if s.rate >= AUTO_MIN_RATE]
     most = max(s.parsed for s in clear)
     best = next(s for s in clear if 2 * s.parsed >= most)  # scores: best rate first
-    chosen = text_format(pattern=None, preset=best.name, multiline_start=None)
+    chosen = text_format(pattern=None, preset=best.name, multiline_start=multiline_start)
     # Presets that parse the same records (an access log: Apache's and NGINX's combined
     # formats are one layout) cannot be told apart by the file; the first is taken, as
     # refusing would refuse every access log, and the report names the others.

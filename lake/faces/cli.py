@@ -561,7 +561,7 @@ def ingest_logs(
             "--multiline-start",
             help=(
                 "A regex matching the first line of a record; other lines join the record "
-                "before them."
+                "before them. It wins over the start of the preset --format auto chooses."
             ),
         ),
     ] = None,

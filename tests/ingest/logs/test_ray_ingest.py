@@ -346,6 +346,31 @@ def test_docker_json_files_on_ray_join_split_lines_as_locally(lk, cli, ray_clust
 
 
 @pytest.mark.slow
+def test_a_grown_file_auto_read_with_a_start_given_reads_on_with_its_preset_on_ray(
+    lk, ray_cluster, tmp_path
+):
+    """Before (as locally): the new lines landed as plain text, every column null."""
+    lines = [
+        b"2023-11-14 22:13:20,323 INFO [main] com.x.Foo: started\n",
+        b"2023-11-14 22:13:21,000 ERROR [main] com.x.Foo: boom\n",
+        b"\tat com.x.Foo.run(Foo.java:42)\n",
+    ]
+    options = {"multiline_start": r"^\d{4}-\d{2}-\d{2} ", "engine": "ray"}
+    path = tmp_path / "service.log"
+    path.write_bytes(lines[0])
+    lk.ingest_logs("app.start_ray", str(path), **options)
+    path.write_bytes(b"".join(lines))
+
+    grown = lk.ingest_logs("app.start_ray", str(path), **options)
+
+    assert (grown.files[0].status, grown.files[0].parser) == ("appended", "log4j")
+    rows = _rows(lk, "app.start_ray").to_pylist()
+    assert [(r["level"], r["_line"], r["_error"]) for r in rows] == [
+        ("INFO", 1, None),
+        ("ERROR", 2, None),
+    ]
+
+
 @pytest.mark.parametrize("backend", ["local-sqlite"], indirect=True)
 def test_a_copied_syslog_file_on_ray_is_refused_by_name_as_locally(
     lk, backend, ray_cluster, tmp_path
