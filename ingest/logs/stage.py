@@ -344,9 +344,7 @@ def stage_logs(
     rows already in the table these replace (``FileReport.replaces_from``). ``hold``: the
     last record of a file that may be unfinished is not staged (``FileReport.held_bytes``).
     """
-    if fmt not in _FORMATS:
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
-    text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    text = _options(fmt, pattern, preset, multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
         time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest
@@ -505,6 +503,23 @@ class StagedPart:
         return sum(f.records for f in self.files)
 
 
+def _options(
+    fmt: str, pattern: str | None, preset: str | None, multiline_start: str | None
+) -> TextFormat:
+    """The text layout the options name, checked once before any file is read. A layout given
+    with a format that is not text would be ignored without a word (``--format jsonl --preset
+    syslog`` read JSON lines), so it is refused. Raises LogFormatError."""
+    if fmt not in _FORMATS:
+        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
+    if fmt not in ("auto", "text") and (pattern or preset or multiline_start):
+        given = "--pattern" if pattern else "--preset" if preset else "--multiline-start"
+        raise LogFormatError(
+            f"{given} describes text lines, but --format {fmt} reads no text layout: leave out "
+            f"{given}, or use --format text (or auto) to read the files with it."
+        )
+    return text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+
+
 def stage_part(
     uri: str,
     *,
@@ -535,9 +550,7 @@ def stage_part(
 
     Raises what :func:`stage_logs` raises; nothing stays staged then.
     """
-    if fmt not in _FORMATS:
-        raise LogFormatError(f"Unknown log format '{fmt}'; use auto, jsonl, text, logfmt or w3c.")
-    text = text_format(pattern=pattern, preset=preset, multiline_start=multiline_start)
+    text = _options(fmt, pattern, preset, multiline_start)
     codec = check_encoding(encoding)
     rules = time_rules(
         time_field=time_field, time_format=time_format, year=year, earliest=earliest, latest=latest

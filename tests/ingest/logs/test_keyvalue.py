@@ -11,6 +11,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from ingest.exceptions import LogFormatError
 from ingest.logs.inference import BigNumber, parse_json_line
 from ingest.logs.keyvalue import (
     NO_FIELDS,
@@ -354,3 +355,22 @@ def test_grown_logfmt_and_iis_files_keep_their_format_and_rows(lk, cli, tmp_path
         (6, 401, None),
         (11, 200, 512),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "logfmt", "w3c"])
+@pytest.mark.parametrize(
+    "option", [{"preset": "syslog"}, {"pattern": r"(?P<msg>.*)"}, {"multiline_start": "^ "}]
+)
+def test_a_text_layout_given_with_a_format_that_reads_none_is_refused_before_reading(
+    tmp_path, fmt, option
+):
+    # Before: --format jsonl --preset syslog read JSON lines and dropped the preset unsaid.
+    path = write_lines(tmp_path / "a.log", ['{"a": 1}'])
+    given = "--" + next(iter(option)).replace("_", "-")
+    with pytest.raises(LogFormatError) as refused:
+        stage(tmp_path, [path], fmt=fmt, **option)
+    assert str(refused.value) == (
+        f"{given} describes text lines, but --format {fmt} reads no text layout: leave out "
+        f"{given}, or use --format text (or auto) to read the files with it."
+    )
+    assert not list(tmp_path.glob("staging*/*"))
