@@ -448,7 +448,7 @@ def _refuse_rewritten(
             raise append_only_refusal(
                 table,
                 f"reading {r.uri} again whole, as it no longer starts with the "
-                f"{resume[r.uri][0]:,} bytes its last ingest read (rotated or rewritten),",
+                f"{resume[r.uri][0]:,} bytes its last ingest read (rotated or rewritten)",
                 "ingest its new content under a new file name",
             )
 

@@ -142,6 +142,7 @@ def test_a_file_replaced_instead_of_grown_is_refused_in_one_sentence(lk, tmp_pat
     assert f"reading {path.as_uri()} again whole" in message
     assert "no longer starts with the 78 bytes its last ingest read" in message
     assert message.count(". ") == 0 and message.endswith("."), message
+    assert ",," not in message, message
     assert landed_rows(lk, "live.rot") == before
 
 
