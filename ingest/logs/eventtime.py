@@ -102,6 +102,11 @@ TIME_FIELDS = (
 )
 """Top-level JSON keys recognised as the event time, in this order, when none is given."""
 
+OBJECT_TIME_FIELDS = frozenset({"instant"})
+"""Of :data:`TIME_FIELDS`, those picked as the event time only when their value is an object
+(log4j2's instant, :data:`INSTANT_OBJECTS`): the word alone names no time (an instant payment,
+a flag), and such a value would take the event time from a ``time`` beside it."""
+
 FIELD_FORMATS: dict[str, tuple[str, ...]] = {
     "__REALTIME_TIMESTAMP": ("epoch_us",),
     "_SOURCE_REALTIME_TIMESTAMP": ("epoch_us",),

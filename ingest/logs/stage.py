@@ -87,6 +87,7 @@ import pyarrow.parquet as pq
 from ingest.exceptions import IngestError, LogFormatError, SourceUnreadable
 from ingest.logs import inference as inf
 from ingest.logs.eventtime import (
+    OBJECT_TIME_FIELDS,
     TIME_FIELDS,
     EventTimeParser,
     EventTimes,
@@ -1633,8 +1634,12 @@ class _Stage:
             values, t = _find_column(batch.table, batch.type, other)
             if values is None or t is None or isinstance(t, (Struct, inf.List)):
                 continue
+            if other in OBJECT_TIME_FIELDS and t != JSON:  # text or a number: no instant
+                continue
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
             take = pc.and_(missing, pc.is_valid(values))
+            if other in OBJECT_TIME_FIELDS:  # JSON text: only its objects may be instants
+                take = pc.and_(take, pc.fill_null(pc.starts_with(values, "{"), FALSE))
             n = pc.sum(take).as_py() or 0
             if not n:
                 continue
@@ -2252,15 +2257,20 @@ def _first_time_key(batch: _Batch) -> str | None:
     for k in TIME_FIELDS:
         if k not in keys:
             continue
+        objects_only = k in OBJECT_TIME_FIELDS
         if batch.values is not None:
             at = next(
                 (
                     i
                     for i, v in enumerate(batch.values)
-                    if isinstance(v, dict) and v.get(k) is not None
+                    if isinstance(v, dict)
+                    and v.get(k) is not None
+                    and (not objects_only or isinstance(v[k], dict))
                 ),
                 -1,
             )
+        elif objects_only and not isinstance(batch.type.get(k), Struct):
+            at = -1
         elif k in batch.table.column_names:
             at = pc.index(pc.is_valid(batch.table.column(k)), TRUE).as_py()
         else:

@@ -216,6 +216,27 @@ def test_log4j2_json_layout_reads_its_instant_object_and_its_time_millis(tmp_pat
     ]
 
 
+def test_an_instant_field_that_is_no_object_leaves_the_event_time_to_the_time_field(tmp_path):
+    """log4j2's ``instant`` is an object; the word alone is no time (an instant payment, a
+    flag). Before: the first record's ``"instant": false`` made `instant` the file's time
+    field, so no record got an event time, the later ones' ``time`` unread."""
+    path = tmp_path / "payments.jsonl"
+    path.write_text(
+        '{"event":"quote","instant":false,"amount":12.5}\n'
+        '{"event":"transfer","instant":true,"time":"2026-12-07T10:00:01Z","amount":12.5}\n'
+        '{"event":"transfer","instant":"sepa-inst","time":"2026-12-07T10:00:02Z"}\n'
+    )
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s")
+    assert staged.time_field == "time"
+    rows = staged_rows(staged)
+    assert [r["_event_time"] for r in rows] == [
+        None,
+        _at(2026, 12, 7, 10, 0, 1),
+        _at(2026, 12, 7, 10, 0, 2),
+    ]
+    assert [r["_error"] for r in rows] == [None] * 3
+
+
 # ---------------------------------------------------------------------------------------
 # The units of an epoch
 
