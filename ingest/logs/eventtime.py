@@ -90,11 +90,13 @@ if TYPE_CHECKING:
     import duckdb
 
 TIME_FIELDS = (
+    # CLEF's own keys start with @: its others are the application's properties, which may
+    # be named time or timestamp and hold anything (an elapsed time in ms).
+    "@t",  # Serilog's CLEF
     "timestamp",
     "time",
     "@timestamp",
     "ts",
-    "@t",  # Serilog's CLEF
     "instant",  # log4j2 JsonLayout (2.11+): {"epochSecond": ..., "nanoOfSecond": ...}
     "timeMillis",  # log4j2 JsonLayout before 2.11, or with includeTimeMillis
     "asctime",  # python-json-logger: logging's asctime, '2026-12-07 10:00:00,123'

@@ -216,6 +216,27 @@ def test_log4j2_json_layout_reads_its_instant_object_and_its_time_millis(tmp_pat
     ]
 
 
+def test_a_clef_event_with_a_property_named_time_keeps_its_at_t(tmp_path):
+    """CLEF's ``@t`` is the event's time; its other keys are the message template's
+    properties, named by the application (``{time}`` an elapsed time in ms, ``{timestamp}``
+    a business date). Before: ``time`` came first among the time fields, so every event got
+    no event time (34 ms reads as January 1970) and its ``@t`` was never read."""
+    path = tmp_path / "app.clef"
+    path.write_text(
+        '{"@t":"2024-01-21T10:00:00.1234567Z","@mt":"Query took {time} ms","time":34}\n'
+        '{"@t":"2024-01-21T10:00:01.0000000Z","@mt":"Invoice of {timestamp}",'
+        '"timestamp":"2023-12-31"}\n'
+    )
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s")
+    assert staged.time_field == "@t"
+    rows = staged_rows(staged)
+    assert [r["_event_time"] for r in rows] == [
+        _at(2024, 1, 21, 10, 0, 0, 123456),
+        _at(2024, 1, 21, 10, 0, 1),
+    ]
+    assert [(r["_error"], r["time"]) for r in rows] == [(None, 34), (None, None)]
+
+
 def test_an_instant_field_that_is_no_object_leaves_the_event_time_to_the_time_field(tmp_path):
     """log4j2's ``instant`` is an object; the word alone is no time (an instant payment, a
     flag). Before: the first record's ``"instant": false`` made `instant` the file's time
