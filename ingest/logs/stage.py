@@ -1012,7 +1012,13 @@ class _Stage:
         if reader.start_offset and reader.start_offset < src.size:
             # The file grew. Did the last ingest end inside a line (one still being written)?
             codec, _ = sniff_encoding(reader.prefix_head, self.encoding)
-            ending = detect_ending(reader.prefix_head)
+            head = reader.prefix_head
+            if reader.prefix_kind == "none" and len(head) == reader.start_offset:
+                # All read so far: a \r ending it decided nothing (its \n may have been
+                # unwritten), the new bytes do. Else a file of lone-\r lines whose first
+                # ingest saw one line was read on as one line.
+                head += reader.peek()
+            ending = detect_ending(head[:65536])
             tail = reader.prefix_tails[1 if ending == "cr" else 0]
             if wide(codec):
                 reader.restart()  # UTF-16/32: read again whole (rows replaced)

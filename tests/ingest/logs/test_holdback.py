@@ -186,3 +186,26 @@ def test_a_held_record_starts_at_its_first_line_found_across_read_blocks(
     assert (report.records_read, report.next_line) == (1, 2)
     assert (report.bytes_consumed, report.held_bytes) == (start, len(content) - start)
     assert report.sha256 == hashlib.sha256(content[:start]).hexdigest()
+
+
+def test_a_lone_cr_file_whose_first_ingest_saw_one_line_lands_each_later_line_once(lk, tmp_path):
+    """A lone ``\\r`` ending what an ingest read decides nothing (its ``\\n`` may come),
+    so the first ingest of a one-line file read it as LF lines. Before: when the file grew,
+    that guess stayed: on a table taking replacements the first two records became one
+    invalid record, and an append-only table held the whole file back at every ingest."""
+    for table, append_only in (("cr.plain", False), ("cr.only", True)):
+        path = tmp_path / f"{table}.jsonl"
+        path.write_bytes(f"{_json(1)}\r".encode())
+        lk.ingest_logs(table, str(path))
+        if append_only:
+            _make_append_only(lk, table)
+        for more in (f"{_json(2)}\r{_json(3)[:9]}", f"{_json(3)[9:]}\r"):
+            with path.open("ab") as f:
+                f.write(more.encode())
+            lk.ingest_logs(table, str(path))
+        rows = landed_rows(lk, table)
+        assert [(r["n"], r["_line"], r["_error"]) for r in rows] == [
+            (1, 1, None),
+            (2, 2, None),
+            (3, 3, None),
+        ], table
