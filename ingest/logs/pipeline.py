@@ -375,6 +375,8 @@ def ingest_logs(
                         held_bytes=report.held_bytes,
                     )
                 )
+            if only_appends:  # even when all it holds is held back: say so now
+                _refuse_rewritten(staged.sources, resume, info.location)
             drift = tuple(_drift_json(event) for event in staged.drift)
             if not staged.files:
                 return IngestReport(
@@ -387,8 +389,6 @@ def ingest_logs(
                     staged.time_field,
                     _engine_json(ray_run),
                 )
-            if only_appends:
-                _refuse_rewritten(staged.sources, resume, info.location)
             replaced = [
                 (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
             ]

@@ -135,6 +135,11 @@ def test_a_file_replaced_instead_of_grown_is_refused_in_one_sentence(lk, tmp_pat
     path.write_text(_json(1) + "\n" + _json(2) + "\n" + _json(3)[:20])
     assert lk.ingest_logs("live.rot", str(path)).files[0].held_bytes == 20
     before = landed_rows(lk, "live.rot")
+    # Rotated, the new file holding only a line being written: before, it was "held back"
+    # as the old file's unfinished record, the rotation unsaid.
+    path.write_text(_json(5)[:20])
+    with pytest.raises(UnsupportedTableFeature, match="again whole, as it no longer starts"):
+        lk.ingest_logs("live.rot", str(path))
     path.write_text(_json(5) + "\n" + _json(6) + "\n" + _json(7) + "\n")  # rotated
     with pytest.raises(UnsupportedTableFeature) as refused:
         lk.ingest_logs("live.rot", str(path))
