@@ -18,7 +18,7 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
   the formats (``20081109203615``), or it gets no event time and says why. A field whose
   logger documents its unit (journald's microseconds as a string) is read in it
-  (:data:`FIELD_FORMATS`). An epoch that lands inside the window but before
+  (:data:`FIELD_FORMATS`). An epoch that lands at or after the epoch but before
   :data:`EPOCH_FLOOR` (1973-03-03) is ``ambiguous`` unless ``--earliest`` is before that
   floor: ``1705831200`` as ``epoch_ms`` is January 1970 where its digits are seconds, and
   ``200000`` an uptime rather than 1970-01-03. An object of seconds and nanoseconds
@@ -124,10 +124,11 @@ second (protobuf's Timestamp as Google Cloud Logging writes ``timestamp``; log4j
 ``instant``; a java.time.Instant as Jackson writes it without its time module)."""
 
 EPOCH_FLOOR = datetime(1973, 3, 3, 9, 46, 40, tzinfo=UTC)
-"""10^8 seconds after the epoch. An epoch number read as a time between ``--earliest``'s
-default and this is not used unless ``--earliest`` is before it: no log is from then, and
-such a number is a count (an uptime in seconds, a duration) or has the digits of a coarser
-unit than the one named (1705831200 as epoch_ms is 1970-01-20, as seconds 2024-01-21)."""
+"""10^8 seconds after the epoch. An epoch number read as a time between the epoch itself
+(a duration of seconds too) and this is not used unless ``--earliest`` is before it: no
+log is from then, and such a number is a count (an uptime in seconds, a duration) or has
+the digits of a coarser unit than the one named (1705831200 as epoch_ms is 1970-01-20, as
+seconds 2024-01-21)."""
 
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 
@@ -168,6 +169,7 @@ _SHAPES = {
 """What a text must look like besides its format: DuckDB's %y reads '7' as 2007 and its %Y
 '26' as the year 26; a year is written in two digits or four."""
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 """Times before this are not used unless ``--earliest`` says otherwise."""
 FUTURE_SLACK = timedelta(days=1)
@@ -569,7 +571,10 @@ class EventTimeParser:
         when ``--earliest`` is before the floor (such times are then plausible)."""
         if self.rules.earliest is not None and self.rules.earliest < EPOCH_FLOOR:
             return times, None
-        lo, floor = scalar(self.earliest, EVENT_TIME), scalar(EPOCH_FLOOR, EVENT_TIME)
+        # From the epoch itself when --earliest is the default: a duration under a day is
+        # as much a count as an uptime, and widening the window would land it in 1970.
+        start = EPOCH if self.rules.earliest is None else self.earliest
+        lo, floor = scalar(start, EVENT_TIME), scalar(EPOCH_FLOOR, EVENT_TIME)
         early = pc.fill_null(pc.and_(pc.greater_equal(times, lo), pc.less(times, floor)), FALSE)
         if not early.true_count:
             return times, None

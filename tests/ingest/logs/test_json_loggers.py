@@ -375,3 +375,17 @@ def test_an_instant_struct_outside_the_window_shows_its_json_text():
     assert found.counts == {"before_earliest": 1, "no_value": 1}
     assert found.errors is not None
     assert found.errors[0].startswith("""event time '{"seconds":1,"nanos":null}' is before""")
+
+
+def test_a_duration_given_as_the_time_field_is_called_a_count_not_a_time_to_widen_for():
+    """Seconds under a day (a request's 0.35 s, a 42 s job) read as an epoch fall before
+    the default --earliest. Before: their _error said to widen the window with
+    --earliest, which would land them in January 1970; like the larger counts below
+    1973-03-03 they are ambiguous, with why."""
+    found = EventTimeParser().event_times(pa.array([0.35, 42, 0, 200_000]))
+    assert found.times.to_pylist() == [None] * 4
+    assert found.counts == {"ambiguous": 4}
+    assert found.errors is not None
+    assert all("more likely a count" in e for e in found.errors), found.errors
+    negative = EventTimeParser().event_times(pa.array([-5]))
+    assert negative.counts == {"before_earliest": 1}
