@@ -23,7 +23,7 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
   the formats (``20081109203615``), or it gets no event time and says why. A field whose
   logger documents its unit (journald's microseconds as a string) is read in it
-  (:data:`FIELD_FORMATS`). An epoch that lands inside the window but before
+  (:data:`FIELD_FORMATS`). An epoch that lands at or after the epoch but before
   :data:`EPOCH_FLOOR` (1973-03-03) is ``ambiguous`` unless ``--earliest`` is before that
   floor: ``1705831200`` as ``epoch_ms`` is January 1970 where its digits are seconds, and
   ``200000`` an uptime rather than 1970-01-03. An object of seconds and nanoseconds
@@ -104,17 +104,24 @@ if TYPE_CHECKING:
     import duckdb
 
 TIME_FIELDS = (
+    # CLEF's own keys start with @: its others are the application's properties, which may
+    # be named time or timestamp and hold anything (an elapsed time in ms).
+    "@t",  # Serilog's CLEF
     "timestamp",
     "time",
     "@timestamp",
     "ts",
-    "@t",  # Serilog's CLEF
     "instant",  # log4j2 JsonLayout (2.11+): {"epochSecond": ..., "nanoOfSecond": ...}
     "timeMillis",  # log4j2 JsonLayout before 2.11, or with includeTimeMillis
     "asctime",  # python-json-logger: logging's asctime, '2026-12-07 10:00:00,123'
     "__REALTIME_TIMESTAMP",  # systemd journald (journalctl -o json): when it was received
 )
 """Top-level JSON keys recognised as the event time, in this order, when none is given."""
+
+OBJECT_TIME_FIELDS = frozenset({"instant"})
+"""Of :data:`TIME_FIELDS`, those picked as the event time only when their value is an object
+(log4j2's instant, :data:`INSTANT_OBJECTS`): the word alone names no time (an instant payment,
+a flag), and such a value would take the event time from a ``time`` beside it."""
 
 FIELD_FORMATS: dict[str, tuple[str, ...]] = {
     "__REALTIME_TIMESTAMP": ("epoch_us",),
@@ -131,10 +138,11 @@ second (protobuf's Timestamp as Google Cloud Logging writes ``timestamp``; log4j
 ``instant``; a java.time.Instant as Jackson writes it without its time module)."""
 
 EPOCH_FLOOR = datetime(1973, 3, 3, 9, 46, 40, tzinfo=UTC)
-"""10^8 seconds after the epoch. An epoch number read as a time between ``--earliest``'s
-default and this is not used unless ``--earliest`` is before it: no log is from then, and
-such a number is a count (an uptime in seconds, a duration) or has the digits of a coarser
-unit than the one named (1705831200 as epoch_ms is 1970-01-20, as seconds 2024-01-21)."""
+"""10^8 seconds after the epoch. An epoch number read as a time between the epoch itself
+(a duration of seconds too) and this is not used unless ``--earliest`` is before it: no
+log is from then, and such a number is a count (an uptime in seconds, a duration) or has
+the digits of a coarser unit than the one named (1705831200 as epoch_ms is 1970-01-20, as
+seconds 2024-01-21)."""
 
 EVENT_TIME = pa.timestamp("us", tz="UTC")
 
@@ -175,6 +183,7 @@ _SHAPES = {
 """What a text must look like besides its format: DuckDB's %y reads '7' as 2007 and its %Y
 '26' as the year 26; a year is written in two digits or four."""
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 """Times before this are not used unless ``--earliest`` says otherwise."""
 FUTURE_SLACK = timedelta(days=1)
@@ -492,7 +501,7 @@ class EventTimeParser:
         if pa.types.is_struct(t):
             found = _instant_object(values)
             if found is not None:
-                return found, _as_text(values), None, None
+                return found, _instant_text(values), None, None
         if pa.types.is_boolean(t) or not (
             pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
         ):
@@ -511,19 +520,19 @@ class EventTimeParser:
         objects = pc.fill_null(pc.starts_with(encoded, "{"), FALSE)
         if not pc.any(numbers).as_py() and not objects.true_count:
             return self._strings(text, fmts, year_base)
-        as_text = pc.if_else(numbers, pa.scalar(None, pa.string()), text)
+        as_text = pc.if_else(numbers, scalar(None, pa.string()), text)
         times, _, unread, ambiguous = self._strings(as_text, fmts, year_base)
         if objects.true_count:
             # Records that disagree on the time's type (Cloud Logging's object beside its
             # RFC 3339 text): each object that is an instant is read as one.
             micros = [_object_micros(v) for v in encoded.filter(objects).to_pylist()]
             if any(m is not None for m in micros):
-                read = self._epochs(pa.array(micros, pa.int64()), EPOCH_UNITS["epoch_us"])
+                read = self._epochs(array_of(micros, pa.int64()), EPOCH_UNITS["epoch_us"])
                 times = pc.replace_with_mask(times, objects, read)
         if not pc.any(numbers).as_py():
             return times, text, unread, ambiguous
         unit = next((EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS), 0)
-        nums = pc.if_else(numbers, encoded, pa.scalar(None, pa.string()))
+        nums = pc.if_else(numbers, encoded, scalar(None, pa.string()))
         epochs, notes = self._epoch_floor(nums, unit, self._epochs_of_text(nums, unit), text)
         times = pc.if_else(numbers, epochs, times)
         return times, text, unread, _either(ambiguous, notes)
@@ -534,8 +543,8 @@ class EventTimeParser:
         rounding them carried '1705881599999999999' (23:59:59.999999999) into the next day."""
         numbers = pc.utf8_trim_whitespace(numbers)
         whole = pc.fill_null(pc.match_substring_regex(numbers, _WHOLE), FALSE)
-        ints = pc.cast(pc.if_else(whole, numbers, pa.scalar(None, pa.string())), pa.int64())
-        floats = pc.cast(pc.if_else(whole, pa.scalar(None, pa.string()), numbers), pa.float64())
+        ints = pc.cast(pc.if_else(whole, numbers, scalar(None, pa.string())), pa.int64())
+        floats = pc.cast(pc.if_else(whole, scalar(None, pa.string()), numbers), pa.float64())
         return pc.if_else(whole, self._epochs(ints, unit), self._epochs(floats, unit))
 
     @staticmethod
@@ -544,35 +553,44 @@ class EventTimeParser:
         0 for the magnitude rule. A value beyond any timestamp becomes one far outside the
         window (about 146,000 years away), so it is reported as such, never raised."""
         f = values.cast(pa.float64(), safe=False)
-        f = pc.if_else(pc.is_nan(f), pa.scalar(None, pa.float64()), f)
+        f = pc.if_else(pc.is_nan(f), scalar(None, pa.float64()), f)
         if unit == 0:
             a = pc.abs(f)
+            f64 = {x: scalar(x, pa.float64()) for x in (1e11, 1e14, 1e17, 1e6, 1e3, 1.0, 1e-3)}
             factor = pc.if_else(
-                pc.less(a, 1e11),
-                1e6,
-                pc.if_else(pc.less(a, 1e14), 1e3, pc.if_else(pc.less(a, 1e17), 1.0, 1e-3)),
+                pc.less(a, f64[1e11]),
+                f64[1e6],
+                pc.if_else(
+                    pc.less(a, f64[1e14]),
+                    f64[1e3],
+                    pc.if_else(pc.less(a, f64[1e17]), f64[1.0], f64[1e-3]),
+                ),
             )
         else:
-            factor = pa.scalar(1e-3 if unit is None else float(unit))
+            factor = scalar(1e-3 if unit is None else float(unit), pa.float64())
         micros = pc.multiply(f, factor)
-        lo, hi = -(2.0**62), 2.0**62
+        lo, hi = scalar(-(2.0**62), pa.float64()), scalar(2.0**62, pa.float64())
         inside = pc.and_(pc.greater(micros, lo), pc.less(micros, hi))
         bounded = pc.max_element_wise(
             pc.min_element_wise(micros, hi, skip_nulls=False), lo, skip_nulls=False
         )
         far = pc.cast(pc.round(bounded), pa.int64())
         if pa.types.is_integer(values.type):
-            safe = pc.if_else(inside, values.cast(pa.int64()), pa.scalar(0, pa.int64()))
+            safe = pc.if_else(inside, values.cast(pa.int64()), scalar(0, pa.int64()))
+            thousand = scalar(1000, pa.int64())
             if unit == 0:
                 exact = pc.if_else(
-                    pc.equal(factor, 1e-3),
-                    pc.divide(safe, 1000),
-                    pc.multiply(safe, pc.cast(pc.max_element_wise(factor, 1.0), pa.int64())),
+                    pc.equal(factor, scalar(1e-3, pa.float64())),
+                    pc.divide(safe, thousand),
+                    pc.multiply(
+                        safe,
+                        pc.cast(pc.max_element_wise(factor, scalar(1.0, pa.float64())), pa.int64()),
+                    ),
                 )
             elif unit is None:
-                exact = pc.divide(safe, 1000)
+                exact = pc.divide(safe, thousand)
             else:
-                exact = pc.multiply(safe, unit)
+                exact = pc.multiply(safe, scalar(unit, pa.int64()))
             us = pc.if_else(inside, exact, far)
         else:
             us = far
@@ -587,7 +605,10 @@ class EventTimeParser:
         when ``--earliest`` is before the floor (such times are then plausible)."""
         if self.rules.earliest is not None and self.rules.earliest < EPOCH_FLOOR:
             return times, None
-        lo, floor = scalar(self.earliest, EVENT_TIME), scalar(EPOCH_FLOOR, EVENT_TIME)
+        # From the epoch itself when --earliest is the default: a duration under a day is
+        # as much a count as an uptime, and widening the window would land it in 1970.
+        start = EPOCH if self.rules.earliest is None else self.earliest
+        lo, floor = scalar(start, EVENT_TIME), scalar(EPOCH_FLOOR, EVENT_TIME)
         early = pc.fill_null(pc.and_(pc.greater_equal(times, lo), pc.less(times, floor)), FALSE)
         if not early.true_count:
             return times, None
@@ -613,7 +634,7 @@ class EventTimeParser:
                     "small a number is more likely a count (an uptime, a duration) than a "
                     "time: not used (give an --earliest before 1973-03-03 to read it as one)"
                 )
-        return pc.if_else(early, pa.scalar(None, EVENT_TIME), times), notes
+        return pc.if_else(early, scalar(None, EVENT_TIME), times), notes
 
     def _strings(
         self, text: pa.Array, fmts: tuple[str, ...], year_base: datetime | None
@@ -643,7 +664,7 @@ class EventTimeParser:
         times = self._first_of(table, [f for f in fmts if f not in EPOCH_UNITS], year_base)
         numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
         if epoch_units:
-            as_number = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
+            as_number = pc.if_else(numeric, text, scalar(None, pa.string()))
             notes = None
             for unit in epoch_units:
                 epochs, found = self._epoch_floor(
@@ -932,7 +953,7 @@ class EventTimeParser:
                     continue
                 errors[i] = self._message(kind, shown[i].as_py())
         if pc.any(bad).as_py():
-            times = pc.if_else(bad, pa.scalar(None, EVENT_TIME), times)
+            times = pc.if_else(bad, scalar(None, EVENT_TIME), times)
         return EventTimes(times, errors, counts)
 
     def _message(self, kind: str, value: str | None) -> str:
@@ -1119,7 +1140,7 @@ def _go_times(text: pa.Array) -> pa.Array:
     read = pc.replace_substring_regex(text, _GO_TIME, r"\1\2:\3")
     if any(_go_conflict(v) for v in pc.unique(text.filter(go)).to_pylist()):
         bad = array_of([_go_conflict(v) is not None for v in text.to_pylist()], pa.bool_())
-        read = pc.if_else(pc.fill_null(bad, FALSE), pa.scalar(None, pa.string()), read)
+        read = pc.if_else(pc.fill_null(bad, FALSE), scalar(None, pa.string()), read)
     return pc.if_else(go, read, text)
 
 
@@ -1201,14 +1222,32 @@ def _instant_object(values: pa.Array) -> pa.Array | None:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None  # seconds with a fraction, or text: no instant of this shape
-        n = pc.fill_null(n, 0)
-        valid = pc.and_(pc.greater_equal(n, 0), pc.less(n, 1_000_000_000))
+        zero = scalar(0, pa.int64())
+        n = pc.fill_null(n, zero)
+        valid = pc.and_(pc.greater_equal(n, zero), pc.less(n, scalar(1_000_000_000, pa.int64())))
         # Seconds beyond any timestamp are an instant far outside the window (never a raise);
         # within 2^62 microseconds of it, so adding under a second stays inside int64.
         whole = EventTimeParser._epochs(s, EPOCH_UNITS["epoch"])
-        micros = pc.divide(n, 1000).cast(pa.duration("us"))
-        return pc.if_else(valid, pc.add(whole, micros), pa.scalar(None, EVENT_TIME))
+        micros = pc.divide(n, scalar(1000, pa.int64())).cast(pa.duration("us"))
+        return pc.if_else(valid, pc.add(whole, micros), scalar(None, EVENT_TIME))
     return None
+
+
+def _instant_text(values: pa.Array) -> pa.Array:
+    """An instant object's JSON text, as :func:`_as_text` writes it, made by Arrow: that
+    one's ``json.dumps`` of each record took 100 times what reading an ISO text does, for a
+    text shown only in the ``_error`` of a record outside the window."""
+    t = values.type
+    parts = [scalar("{", pa.string())]
+    for i in range(t.num_fields):
+        name = t.field(i).name
+        field = pc.fill_null(
+            pc.struct_field(values, i).cast(pa.string()), scalar("null", pa.string())
+        )
+        parts += [scalar(("," if i else "") + json.dumps(name) + ":", pa.string()), field]
+    parts.append(scalar("}", pa.string()))
+    text = pc.binary_join_element_wise(*parts, scalar("", pa.string()))
+    return pc.if_else(values.is_valid(), text, scalar("", pa.string()))
 
 
 def _object_micros(text: str | None) -> int | None:

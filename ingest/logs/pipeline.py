@@ -395,6 +395,8 @@ def ingest_logs(
                         held_bytes=report.held_bytes,
                     )
                 )
+            if only_appends:  # even when all it holds is held back: say so now
+                _refuse_rewritten(staged.sources, resume, info.location)
             drift = tuple(_drift_json(event) for event in staged.drift)
             if not staged.files:
                 return IngestReport(
@@ -407,8 +409,6 @@ def ingest_logs(
                     staged.time_field,
                     _engine_json(ray_run),
                 )
-            if only_appends:
-                _refuse_rewritten(staged.sources, resume, info.location)
             replaced = [
                 (r.uri, r.replaces_from) for r in staged.sources if r.replaces_from is not None
             ]
@@ -468,7 +468,7 @@ def _refuse_rewritten(
             raise append_only_refusal(
                 table,
                 f"reading {r.uri} again whole, as it no longer starts with the "
-                f"{resume[r.uri][0]:,} bytes its last ingest read (rotated or rewritten),",
+                f"{resume[r.uri][0]:,} bytes its last ingest read (rotated or rewritten)",
                 "ingest its new content under a new file name",
             )
 

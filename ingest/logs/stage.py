@@ -92,6 +92,7 @@ import pyarrow.parquet as pq
 from ingest.exceptions import IngestError, LogFormatError, SourceUnreadable
 from ingest.logs import inference as inf
 from ingest.logs.eventtime import (
+    OBJECT_TIME_FIELDS,
     TIME_FIELDS,
     EventTimeParser,
     EventTimes,
@@ -1064,7 +1065,13 @@ class _Stage:
         if reader.start_offset and reader.start_offset < src.size:
             # The file grew. Did the last ingest end inside a line (one still being written)?
             codec, _ = sniff_encoding(reader.prefix_head, self.encoding)
-            ending = detect_ending(reader.prefix_head)
+            head = reader.prefix_head
+            if reader.prefix_kind == "none" and len(head) == reader.start_offset:
+                # All read so far: a \r ending it decided nothing (its \n may have been
+                # unwritten), the new bytes do. Else a file of lone-\r lines whose first
+                # ingest saw one line was read on as one line.
+                head += reader.peek()
+            ending = detect_ending(head[:65536])
             tail = reader.prefix_tails[1 if ending == "cr" else 0]
             if wide(codec):
                 reader.restart()  # UTF-16/32: read again whole (rows replaced)
@@ -1775,8 +1782,12 @@ class _Stage:
             values, t = _find_column(batch.table, batch.type, other)
             if values is None or t is None or isinstance(t, (Struct, inf.List)):
                 continue
+            if other in OBJECT_TIME_FIELDS and t != JSON:  # text or a number: no instant
+                continue
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
             take = pc.and_(missing, pc.is_valid(values))
+            if other in OBJECT_TIME_FIELDS:  # JSON text: only its objects may be instants
+                take = pc.and_(take, pc.fill_null(pc.starts_with(values, "{"), FALSE))
             n = pc.sum(take).as_py() or 0
             if not n:
                 continue
@@ -2406,15 +2417,20 @@ def _first_time_key(batch: _Batch) -> str | None:
     for k in TIME_FIELDS:
         if k not in keys:
             continue
+        objects_only = k in OBJECT_TIME_FIELDS
         if batch.values is not None:
             at = next(
                 (
                     i
                     for i, v in enumerate(batch.values)
-                    if isinstance(v, dict) and v.get(k) is not None
+                    if isinstance(v, dict)
+                    and v.get(k) is not None
+                    and (not objects_only or isinstance(v[k], dict))
                 ),
                 -1,
             )
+        elif objects_only and not isinstance(batch.type.get(k), Struct):
+            at = -1
         elif k in batch.table.column_names:
             at = pc.index(pc.is_valid(batch.table.column(k)), TRUE).as_py()
         else:

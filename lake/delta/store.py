@@ -1494,7 +1494,7 @@ class DeltaStore:
         asked.refuse_removal(
             self.uri,
             "reading a log file again whole (its last ingest ended inside a record, or "
-            "--reparse), which replaces that file's rows,",
+            "--reparse) to replace that file's rows",
             "ingest such files into it only once they are complete",
         )
         asked.refuse_added_rows(self.uri, "reading a log file again whole (replacing its rows)")

@@ -302,4 +302,5 @@ def test_a_grown_log_file_an_append_only_table_cannot_take_is_refused_with_advic
     assert "append-only" in message and "reading a log file again whole" in message
     assert "append to it instead" not in message
     assert message.count(". ") == 0 and message.endswith("."), message  # one sentence
+    assert ",," not in message and message.count("which removes rows") == 1, message
     assert table_now() == before  # nothing committed, readable as it was

@@ -135,6 +135,11 @@ def test_a_file_replaced_instead_of_grown_is_refused_in_one_sentence(lk, tmp_pat
     path.write_text(_json(1) + "\n" + _json(2) + "\n" + _json(3)[:20])
     assert lk.ingest_logs("live.rot", str(path)).files[0].held_bytes == 20
     before = landed_rows(lk, "live.rot")
+    # Rotated, the new file holding only a line being written: before, it was "held back"
+    # as the old file's unfinished record, the rotation unsaid.
+    path.write_text(_json(5)[:20])
+    with pytest.raises(UnsupportedTableFeature, match="again whole, as it no longer starts"):
+        lk.ingest_logs("live.rot", str(path))
     path.write_text(_json(5) + "\n" + _json(6) + "\n" + _json(7) + "\n")  # rotated
     with pytest.raises(UnsupportedTableFeature) as refused:
         lk.ingest_logs("live.rot", str(path))
@@ -142,6 +147,7 @@ def test_a_file_replaced_instead_of_grown_is_refused_in_one_sentence(lk, tmp_pat
     assert f"reading {path.as_uri()} again whole" in message
     assert "no longer starts with the 78 bytes its last ingest read" in message
     assert message.count(". ") == 0 and message.endswith("."), message
+    assert ",," not in message, message
     assert landed_rows(lk, "live.rot") == before
 
 
@@ -185,3 +191,26 @@ def test_a_held_record_starts_at_its_first_line_found_across_read_blocks(
     assert (report.records_read, report.next_line) == (1, 2)
     assert (report.bytes_consumed, report.held_bytes) == (start, len(content) - start)
     assert report.sha256 == hashlib.sha256(content[:start]).hexdigest()
+
+
+def test_a_lone_cr_file_whose_first_ingest_saw_one_line_lands_each_later_line_once(lk, tmp_path):
+    """A lone ``\\r`` ending what an ingest read decides nothing (its ``\\n`` may come),
+    so the first ingest of a one-line file read it as LF lines. Before: when the file grew,
+    that guess stayed: on a table taking replacements the first two records became one
+    invalid record, and an append-only table held the whole file back at every ingest."""
+    for table, append_only in (("cr.plain", False), ("cr.only", True)):
+        path = tmp_path / f"{table}.jsonl"
+        path.write_bytes(f"{_json(1)}\r".encode())
+        lk.ingest_logs(table, str(path))
+        if append_only:
+            _make_append_only(lk, table)
+        for more in (f"{_json(2)}\r{_json(3)[:9]}", f"{_json(3)[9:]}\r"):
+            with path.open("ab") as f:
+                f.write(more.encode())
+            lk.ingest_logs(table, str(path))
+        rows = landed_rows(lk, table)
+        assert [(r["n"], r["_line"], r["_error"]) for r in rows] == [
+            (1, 1, None),
+            (2, 2, None),
+            (3, 3, None),
+        ], table

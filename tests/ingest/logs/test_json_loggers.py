@@ -216,6 +216,48 @@ def test_log4j2_json_layout_reads_its_instant_object_and_its_time_millis(tmp_pat
     ]
 
 
+def test_a_clef_event_with_a_property_named_time_keeps_its_at_t(tmp_path):
+    """CLEF's ``@t`` is the event's time; its other keys are the message template's
+    properties, named by the application (``{time}`` an elapsed time in ms, ``{timestamp}``
+    a business date). Before: ``time`` came first among the time fields, so every event got
+    no event time (34 ms reads as January 1970) and its ``@t`` was never read."""
+    path = tmp_path / "app.clef"
+    path.write_text(
+        '{"@t":"2024-01-21T10:00:00.1234567Z","@mt":"Query took {time} ms","time":34}\n'
+        '{"@t":"2024-01-21T10:00:01.0000000Z","@mt":"Invoice of {timestamp}",'
+        '"timestamp":"2023-12-31"}\n'
+    )
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s")
+    assert staged.time_field == "@t"
+    rows = staged_rows(staged)
+    assert [r["_event_time"] for r in rows] == [
+        _at(2024, 1, 21, 10, 0, 0, 123456),
+        _at(2024, 1, 21, 10, 0, 1),
+    ]
+    assert [(r["_error"], r["time"]) for r in rows] == [(None, 34), (None, None)]
+
+
+def test_an_instant_field_that_is_no_object_leaves_the_event_time_to_the_time_field(tmp_path):
+    """log4j2's ``instant`` is an object; the word alone is no time (an instant payment, a
+    flag). Before: the first record's ``"instant": false`` made `instant` the file's time
+    field, so no record got an event time, the later ones' ``time`` unread."""
+    path = tmp_path / "payments.jsonl"
+    path.write_text(
+        '{"event":"quote","instant":false,"amount":12.5}\n'
+        '{"event":"transfer","instant":true,"time":"2026-12-07T10:00:01Z","amount":12.5}\n'
+        '{"event":"transfer","instant":"sepa-inst","time":"2026-12-07T10:00:02Z"}\n'
+    )
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s")
+    assert staged.time_field == "time"
+    rows = staged_rows(staged)
+    assert [r["_event_time"] for r in rows] == [
+        None,
+        _at(2026, 12, 7, 10, 0, 1),
+        _at(2026, 12, 7, 10, 0, 2),
+    ]
+    assert [r["_error"] for r in rows] == [None] * 3
+
+
 # ---------------------------------------------------------------------------------------
 # The units of an epoch
 
@@ -317,3 +359,33 @@ def test_an_instant_object_outside_the_window_says_why_by_the_window_not_as_no_t
     assert "is before 1970-01-02: not used" in found.errors[0]
     assert "more than a day after the ingest" in found.errors[1]
     assert "is an object, not a time" in found.errors[2]  # nanoseconds no second holds
+
+
+def test_an_instant_struct_outside_the_window_shows_its_json_text():
+    """The text an instant column's _error shows is built by Arrow (a json.dumps of every
+    record took 100 times the reading of an ISO text): the same as the record's JSON."""
+    instant = pa.struct([("seconds", pa.int64()), ("nanos", pa.int64())])
+    found = EventTimeParser().event_times(
+        pa.array(
+            [{"seconds": 1, "nanos": None}, None, {"seconds": 1705831200, "nanos": 5000}],
+            instant,
+        )
+    )
+    assert found.times.to_pylist() == [None, None, _at(2024, 1, 21, 10, 0, 0, 5)]
+    assert found.counts == {"before_earliest": 1, "no_value": 1}
+    assert found.errors is not None
+    assert found.errors[0].startswith("""event time '{"seconds":1,"nanos":null}' is before""")
+
+
+def test_a_duration_given_as_the_time_field_is_called_a_count_not_a_time_to_widen_for():
+    """Seconds under a day (a request's 0.35 s, a 42 s job) read as an epoch fall before
+    the default --earliest. Before: their _error said to widen the window with
+    --earliest, which would land them in January 1970; like the larger counts below
+    1973-03-03 they are ambiguous, with why."""
+    found = EventTimeParser().event_times(pa.array([0.35, 42, 0, 200_000]))
+    assert found.times.to_pylist() == [None] * 4
+    assert found.counts == {"ambiguous": 4}
+    assert found.errors is not None
+    assert all("more likely a count" in e for e in found.errors), found.errors
+    negative = EventTimeParser().event_times(pa.array([-5]))
+    assert negative.counts == {"before_earliest": 1}
