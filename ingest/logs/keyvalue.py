@@ -43,6 +43,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.logs import inference as inf
+from lake.core.arrow_values import FALSE
+from lake.core.arrow_values import scalar as arrow_scalar
 
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 """JSON's number grammar: what is a number in a JSON line is one here, and nothing else."""
@@ -142,7 +144,7 @@ def logfmt_json_many(lines: pa.StringArray) -> list[str | None]:
     key and its value become ``,"key":`` and the value quoted as written or marked
     ``\x01value\x01``; a marked number or boolean loses its marks, the others become
     quotes. About 10x less CPU than the line-by-line reader on such lines."""
-    simple = pc.fill_null(pc.match_substring_regex(lines, _SIMPLE), False)
+    simple = pc.fill_null(pc.match_substring_regex(lines, _SIMPLE), FALSE)
     found: list[str | None] = [None] * len(lines)
     if not pc.any(simple).as_py():
         return found
@@ -150,7 +152,10 @@ def logfmt_json_many(lines: pa.StringArray) -> list[str | None]:
     a = pc.replace_substring(a, "\x01\x01", "")  # a quoted value: no marks
     a = pc.replace_substring_regex(a, _BARE, "\\1")
     a = pc.replace_substring(a, "\x01", '"')
-    a = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(a, 1), "}", "")
+    # Arrow scalars: a Python str given to a compute function imports pandas (0.1 CPU-s).
+    braces = (arrow_scalar(t, pa.string()) for t in ("{", "}", ""))
+    opening, closing, separator = braces
+    a = pc.binary_join_element_wise(opening, pc.utf8_slice_codeunits(a, 1), closing, separator)
     for i, text in zip(pc.indices_nonzero(simple).to_pylist(), a.to_pylist(), strict=True):
         found[i] = text
     return found

@@ -1414,7 +1414,7 @@ class _Stage:
             kept_raw.append(raw.get(i))
         if not kept:
             return None
-        json_texts = pa.array(texts, pa.string())
+        json_texts = array_of(texts, pa.string())
         parsed = parse_records(
             json_texts,
             "\n".join(texts).encode("utf-8", "surrogateescape"),
@@ -1424,7 +1424,7 @@ class _Stage:
         return _Batch(
             parsed.table,
             parsed.type,
-            pa.array(kept, pa.string()),
+            array_of(kept, pa.string()),
             numbers,
             combined if combined and any(e is not None for e in combined) else None,
             True,
@@ -1444,7 +1444,7 @@ class _Stage:
             return None
         invalid = {j: invalid[f] for j, f in enumerate(joined.firsts) if f in invalid}
         raw = {j: raw[f] for j, f in enumerate(joined.firsts) if f in raw}
-        texts = pa.array(joined.texts, pa.string())
+        texts = array_of(joined.texts, pa.string())
         parsed = parse_records(
             texts,
             "\n".join(joined.texts).encode("utf-8", "surrogateescape"),

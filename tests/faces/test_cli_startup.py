@@ -187,6 +187,24 @@ def test_a_text_log_ingest_with_a_preset_starts_without_pandas_or_pyarrow_datase
     assert _imported_by([*args, "--reparse"], tmp_path, env, heavy) == set()  # replacing
 
 
+def test_a_logfmt_ingest_starts_without_pandas(tmp_path):
+    """The logfmt reader's Python strings and lists become Arrow values through
+    ``lake.core.arrow_values``: handed to pyarrow as they are, they import pandas."""
+    logs = tmp_path / "app.log"
+    logs.write_text(
+        "".join(
+            f'ts=2026-10-0{1 + i % 3}T10:00:00Z level=info msg="req {i}" status={200 + i % 2}'
+            + (" debug\n" if i % 7 == 0 else "\n")  # a bare key: the line-by-line reader
+            for i in range(300)
+        )
+    )
+    env = {
+        "LAKE_WAREHOUSE": str(tmp_path / "warehouse"),
+        "LAKE_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    assert _imported_by(["ingest", "logs", "app.kv", str(logs)], tmp_path, env) == set()
+
+
 def test_a_materialize_that_finds_its_set_already_made_starts_without_sqlalchemy(tmp_path):
     """A cache hit only reads the catalog: plain SQL (``catalog.reader``), as read-only
     commands do; SQLAlchemy and its models cost a whole command about 0.2 s."""
