@@ -1260,12 +1260,23 @@ def _object_micros(text: str | None) -> int | None:
     if not isinstance(value, dict):
         return None
     for secs, nanos in INSTANT_OBJECTS:
-        s, n = value.get(secs), value.get(nanos, 0)
-        if set(value) <= {secs, nanos} and type(s) is int and type(n) is int:
+        # Whole numbers written with a fraction (1705831200.0) are read as the struct path's
+        # cast to int64 reads them: the same object is one instant in either column.
+        s, n = _whole_number(value.get(secs)), _whole_number(value.get(nanos, 0))
+        if set(value) <= {secs, nanos} and s is not None and n is not None:
             if not 0 <= n < 1_000_000_000:
                 return None
             # Beyond any timestamp: an instant far outside the window, as _epochs makes it.
             return max(-(2**62), min(2**62, s * 1_000_000 + n // 1000))
+    return None
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as an int when it is a whole JSON number (``7`` or ``7.0``), else None."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
     return None
 
 

@@ -389,3 +389,21 @@ def test_a_duration_given_as_the_time_field_is_called_a_count_not_a_time_to_wide
     assert all("more likely a count" in e for e in found.errors), found.errors
     negative = EventTimeParser().event_times(pa.array([-5]))
     assert negative.counts == {"before_earliest": 1}
+
+
+@pytest.mark.parametrize(
+    "seconds, read",
+    [("1705831200.0", _at(2024, 1, 21, 10, 0, 0, 5)), ("1705831200.5", None)],
+)
+def test_an_instant_object_is_read_alike_as_a_struct_column_and_as_json_text(seconds, read):
+    """One rule for whole seconds written with a fraction: the struct column's cast and the
+    JSON text's reading (a file mixing objects and text) give the same instant, and a
+    fraction of a second in the seconds is no instant in either."""
+    record = f'{{"seconds":{seconds},"nanos":5000}}'
+    as_text = EventTimeParser().event_times(
+        pa.array([record, '"2024-01-21T10:00:00Z"']), json_encoded=True
+    )
+    struct = pa.struct([("seconds", pa.float64()), ("nanos", pa.int64())])
+    as_struct = EventTimeParser().event_times(pa.array([json.loads(record)], struct))
+    assert as_text.times[0].as_py() == read
+    assert as_struct.times[0].as_py() == read
