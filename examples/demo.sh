@@ -105,8 +105,19 @@ printf '\n\033[1m== %s\033[0m\n$ %s\n' "Serve the lake over HTTP (the web catalo
 lake serve --port 0 > serve.log 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "listening on" serve.log && break; sleep 0.1; done
+# Start-up is a second or two on a quiet machine and far longer on a loaded one: wait while the
+# server lives (two minutes at most), and say why when it never listens.
+for _ in $(seq 1 1200); do
+    grep -q "listening on" serve.log && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+done
 url="$(sed -n 's/^lake serve: listening on \([^ ]*\).*/\1/p' serve.log)"
+if [[ -z "$url" ]]; then
+    printf 'lake serve did not start listening; its output:\n' >&2
+    cat serve.log >&2
+    exit 1
+fi
 printf '$ curl -H "Authorization: Bearer $TOKEN" "%s/api/v1/tables?limit=2"\n' "$url"
 curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/tables?limit=2" | python3 -m json.tool
 printf '\nOpen %s/ in a browser and sign in with a token to see the catalog; this server stops now.\n' "$url"
