@@ -8,17 +8,31 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from deltalake import DeltaTable
 
-from lake.landing.commits import AUTO_COMPACT_PROPERTY, AUTO_COMPACT_SMALL_FILES
+from lake.landing import commits
+from lake.landing.commits import AUTO_COMPACT_PROPERTY
+
+SMALL_FILES = 8
+"""The auto-compaction threshold these tests run with. The rule counts files, so it is the
+same rule at 8 as at the lake's 32; at 32 each test appended 37 to 96 times, most of the
+module's time (10 s a test on S3 + Postgres)."""
+
+
+@pytest.fixture
+def _fewer_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert commits.AUTO_COMPACT_SMALL_FILES > SMALL_FILES
+    monkeypatch.setattr(commits, "AUTO_COMPACT_SMALL_FILES", SMALL_FILES)
 
 
 def _rows(start: int, n: int = 10) -> pa.Table:
     return pa.table({"id": pa.array(range(start, start + n), pa.int64()), "v": [1.5] * n})
 
 
+@pytest.mark.usefixtures("_fewer_small_files")
 def test_many_small_appends_are_compacted_into_few_files_in_versions_of_their_own(lk):
-    appends = AUTO_COMPACT_SMALL_FILES * 2 + 5
+    appends = SMALL_FILES * 2 + 5
     for i in range(appends):
         lk.write_table("ml.small", _rows(10 * i))
     history = lk.history("ml.small")
@@ -30,7 +44,7 @@ def test_many_small_appends_are_compacted_into_few_files_in_versions_of_their_ow
     runs = {v.run_id: lk.run(v.run_id) for v in optimized}
     assert {r.job for r in runs.values()} == {"auto-compact:ml.small"}
     latest = lk.describe("ml.small").snapshot
-    assert len(latest.files) < AUTO_COMPACT_SMALL_FILES
+    assert len(latest.files) < SMALL_FILES
     assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.small").rows() == [
         {"n": 10 * appends, "s": sum(range(10 * appends))}
     ]
@@ -38,9 +52,10 @@ def test_many_small_appends_are_compacted_into_few_files_in_versions_of_their_ow
     first = optimized[0].version
     before = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first - 1}").rows()
     after = lk.sql(f"SELECT count(*) AS n FROM ml.small VERSION AS OF {first}").rows()
-    assert before == after == [{"n": 10 * AUTO_COMPACT_SMALL_FILES}]
+    assert before == after == [{"n": 10 * SMALL_FILES}]
 
 
+@pytest.mark.usefixtures("_fewer_small_files")
 def test_a_table_whose_delta_property_turns_auto_compaction_off_keeps_its_files(lk):
     # Delta's own switch, set by another tool: the lake's appends must honour it, and an
     # explicit optimize still compacts.
@@ -49,7 +64,7 @@ def test_a_table_whose_delta_property_turns_auto_compaction_off_keeps_its_files(
     DeltaTable(location, storage_options=lk.storage.delta_options()).alter.set_table_properties(
         {AUTO_COMPACT_PROPERTY: "false"}
     )
-    appends = AUTO_COMPACT_SMALL_FILES + 5
+    appends = SMALL_FILES + 5
     for i in range(1, appends):
         lk.write_table("ml.kept", _rows(10 * i))
     assert not [v for v in lk.history("ml.kept") if v.operation == "OPTIMIZE"]
@@ -59,9 +74,10 @@ def test_a_table_whose_delta_property_turns_auto_compaction_off_keeps_its_files(
     assert lk.sql("SELECT count(*) AS n FROM ml.kept").rows() == [{"n": 10 * appends}]
 
 
+@pytest.mark.usefixtures("_fewer_small_files")
 def test_a_partition_of_one_file_is_not_compacted_again_and_again(lk, tmp_path):
     # One small file per day: nothing to compact, however many days.
-    days = AUTO_COMPACT_SMALL_FILES + 5
+    days = SMALL_FILES + 5
     for n in range(days):
         day = date(2026, 9, 1) + timedelta(days=n)
         path = tmp_path / f"{day}.jsonl"
@@ -115,6 +131,7 @@ def test_optimize_writes_a_dictionary_only_for_columns_whose_values_repeat(lk):
     assert lk.sql("SELECT * FROM web.hits ORDER BY id").rows() == before
 
 
+@pytest.mark.usefixtures("_fewer_small_files")
 def test_auto_compaction_leaves_a_file_much_larger_than_the_small_ones_alone(lk):
     """Tiered: the small files since are merged together; a file more than twice their size
     together is not rewritten with them (merging every file under 8 MB rewrote the whole
@@ -122,26 +139,27 @@ def test_auto_compaction_leaves_a_file_much_larger_than_the_small_ones_alone(lk)
     big = lk.write_table("ml.tiered", _rows(0, 20_000))
     (kept,) = lk.describe("ml.tiered").snapshot.files
     assert big.files_total == 1
-    for i in range(AUTO_COMPACT_SMALL_FILES):
+    for i in range(SMALL_FILES):
         lk.write_table("ml.tiered", _rows(20_000 + 10 * i))
     optimized = [v for v in lk.history("ml.tiered") if v.operation == "OPTIMIZE"]
     assert len(optimized) == 1
     files = lk.describe("ml.tiered").snapshot.files
     assert kept.path in {f.path for f in files}
     assert len(files) == 2
-    n = 20_000 + 10 * AUTO_COMPACT_SMALL_FILES
+    n = 20_000 + 10 * SMALL_FILES
     assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.tiered").rows() == [
         {"n": n, "s": sum(range(n))}
     ]
 
 
+@pytest.mark.usefixtures("_fewer_small_files")
 def test_tiered_auto_compaction_keeps_the_file_count_under_its_threshold(lk):
-    for i in range(AUTO_COMPACT_SMALL_FILES * 3):
+    for i in range(SMALL_FILES * 3):
         lk.write_table("ml.tiers", _rows(10 * i))
     history = lk.history("ml.tiers")
     assert len([v for v in history if v.operation == "OPTIMIZE"]) >= 3
-    assert len(lk.describe("ml.tiers").snapshot.files) < AUTO_COMPACT_SMALL_FILES
-    n = 10 * AUTO_COMPACT_SMALL_FILES * 3
+    assert len(lk.describe("ml.tiers").snapshot.files) < SMALL_FILES
+    n = 10 * SMALL_FILES * 3
     assert lk.sql("SELECT count(*) AS n, sum(id) AS s FROM ml.tiers").rows() == [
         {"n": n, "s": sum(range(n))}
     ]

@@ -83,14 +83,21 @@ def read_everywhere(lk, name: str, only: Sequence[int] | None = None) -> dict[in
     con = duckdb.connect()
     lk.storage.configure_duckdb(con)
     con.execute(f"LOAD '{_delta_extension()}'")
-    # a data file never changes: its size is asked of the server once, not once a version
+    # a data file never changes: its size and footer are asked of the server once, not once
+    # a version (version k reads the files of every version before it)
     con.execute("SET enable_http_metadata_cache = true")
+    con.execute("SET parquet_metadata_cache = true")
+    # one table moved forward version by version: deltalake reads the log entries after the
+    # version it holds, not the whole log again (3x less time over 50 of 150 local versions)
+    table = DeltaTable(
+        info.location, version=versions[0], storage_options=lk.storage.delta_options()
+    )
     seen = {}
     for version in versions:
         by_lake = lk.sql(f"SELECT * FROM {name} VERSION AS OF {version}").table
-        by_deltalake = DeltaTable(
-            info.location, version=version, storage_options=lk.storage.delta_options()
-        ).to_pyarrow_table()
+        table.load_as_version(version)
+        assert table.version() == version, f"{name}: deltalake loaded {table.version()}"
+        by_deltalake = table.to_pyarrow_table()
         by_duckdb = con.execute(
             f"SELECT * FROM delta_scan('{info.location}', version={version})"
         ).to_arrow_table()
