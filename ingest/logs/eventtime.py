@@ -11,13 +11,17 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   :data:`DEFAULT_FORMATS` (Apache ``17/May/2015:10:05:03 +0000``, log4j
   ``2023-11-14 22:13:20,323``, ctime, syslog ``Oct 11 22:14:15``...). Layouts that read one
   text as different dates (``07/12/26``: Hadoop/Spark yy/MM/dd, European dd/MM/yy, US
-  MM/dd/yy; HDFS's ``081109``) are read only as one the file's times leave
-  (:meth:`EventTimeParser.start_file`); else such a time is ``ambiguous``. A preset's layout
-  is its own, also when ``--format auto`` chose the preset: ``spark`` reads ``07/12/26`` as
-  yy/MM/dd (2007-12-26) even in a European dd/MM/yy log that looks like Spark's. The mtime
-  does not settle it: a file's newest time is known only after its chunks are staged, and
-  a copy's mtime would leave every time of a genuine Spark log ``ambiguous``. Such a log is
-  read with ``--time-format '%d/%m/%y %H:%M:%S'``.
+  MM/dd/yy; HDFS's ``081109``; :data:`DATE_ORDERS`) are read only as one the file's times
+  leave (:meth:`EventTimeParser.start_file`): one that reads a time outside the window or
+  not at all (``27/11/26``, ``17/06/09`` as MM/dd), or that puts two consecutive times a
+  month or more apart where another puts them hours apart (a midnight crossed: ``07/11/26
+  23:59:59`` then ``08/11/26 00:00:01``, as yy/MM/dd a year apart); else such a time is
+  ``ambiguous``, unless every layout reads it as one instant (``11/11/11``). A preset given
+  reads its own layout (``--preset spark``: yy/MM/dd); one ``--format auto`` chose by the
+  shape of the lines reads each of its layouts as its group (a European dd/MM/yy log4j
+  layout writes Spark's shape). The mtime does not settle it: a file's newest time is known
+  only after its chunks are staged, and a copy's mtime says nothing. ``--time-format`` (or
+  ``--preset spark``) gives the layout.
 * **Numbers.** A JSON number is a Unix epoch whose unit is read from its magnitude (|x| < 1e11:
   seconds, < 1e14: milliseconds, < 1e17: microseconds, else nanoseconds), or in the unit an
   ``epoch*`` format names. A *string* of digits is never guessed to be an epoch: it is read by
@@ -65,8 +69,8 @@ also written to the record's ``_error`` (when the record has no other error):
 ======================  ===========================================================
 ``no_value``            the time field is absent, null or empty
 ``unreadable``          the value matches none of the formats
-``ambiguous``           default formats read it as different dates and no value of
-                        the file read so far rules out all but one (``07/12/26``); or
+``ambiguous``           layouts read it as different dates and no value of the
+                        file read so far rules out all but one (``07/12/26``); or
                         an epoch number reads before 1973-03-03 (a count, or in a finer
                         unit than its digits have)
 ``number_not_epoch``    a numeric string and no ``epoch*`` format was given
@@ -150,18 +154,28 @@ EPOCH_UNITS = {"epoch": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1, "epoch_ns":
 """``--time-format`` names that read numbers: microseconds per unit (None: nanoseconds)."""
 ISO8601 = "iso8601"
 
+DATE_ORDERS: tuple[tuple[str, ...], ...] = (
+    # Hadoop / Spark log4j yy/MM/dd, European dd/MM/yy, US MM/dd/yy: one text, other dates
+    # ('07/12/26').
+    ("%y/%m/%d %H:%M:%S", "%d/%m/%y %H:%M:%S", "%m/%d/%y %H:%M:%S"),
+    ("%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"),  # European and US, four-digit year
+    ("%d/%m/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p"),  # Windows '12/7/2026 10:00:00 AM'
+    ("%y%m%d %H%M%S", "%d%m%y %H%M%S", "%m%d%y %H%M%S"),  # HDFS: yyMMdd HHmmss
+)
+"""Layouts that read one text as different dates, each group the orders of day, month and
+year one shape of text is written in. A group is read as :meth:`EventTimeParser.start_file`
+says: by the layout the file's times leave."""
+
 DEFAULT_FORMATS: tuple[str | tuple[str, ...], ...] = (
     "%Y-%m-%d %H:%M:%S,%f",  # log4j, Python logging
     "%Y-%m-%dT%H:%M:%S,%f",
     "%d/%b/%Y:%H:%M:%S %z",  # Apache / NGINX access logs
     "%d/%b/%Y:%H:%M:%S",
-    # Hadoop / Spark log4j yy/MM/dd, European dd/MM/yy, US MM/dd/yy: one text, other dates
-    # ('07/12/26'). Before %Y: %y takes 2 digits.
-    ("%y/%m/%d %H:%M:%S", "%d/%m/%y %H:%M:%S", "%m/%d/%y %H:%M:%S"),
+    DATE_ORDERS[0],  # before %Y: %y takes 2 digits
     "%Y/%m/%d %H:%M:%S",  # NGINX error log
-    ("%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"),  # European and US, four-digit year
-    ("%d/%m/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p"),  # Windows '12/7/2026 10:00:00 AM'
-    ("%y%m%d %H%M%S", "%d%m%y %H%M%S", "%m%d%y %H%M%S"),  # HDFS: yyMMdd HHmmss
+    DATE_ORDERS[1],
+    DATE_ORDERS[2],
+    DATE_ORDERS[3],
     "%Y%m%d%H%M%S",
     "%Y%m%dT%H%M%S%z",
     "%a %b %d %H:%M:%S.%f %Y",  # Apache error log
@@ -172,6 +186,20 @@ DEFAULT_FORMATS: tuple[str | tuple[str, ...], ...] = (
 )
 """Formats tried, in order, after ISO 8601 when no ``--time-format`` is given. A tuple holds
 layouts that read one text as different dates: see :meth:`EventTimeParser.start_file`."""
+
+NEAR = timedelta(hours=6)
+APART = timedelta(days=28)
+"""Two consecutive times of a file (of one shape) that one layout of a :data:`DATE_ORDERS`
+group puts less than :data:`NEAR` apart and another at least :data:`APART` apart rule the
+latter out (:meth:`EventTimeParser.start_file`)."""
+
+
+def date_orders(fmt: str) -> str | tuple[str, ...]:
+    """The :data:`DATE_ORDERS` group ``fmt`` is one layout of, or ``fmt`` itself: how a time
+    is read whose layout is known only by the shape of its text (a preset ``--format auto``
+    chose by its lines: Spark's yy/MM/dd has the shape of a European dd/MM/yy)."""
+    return next((group for group in DATE_ORDERS if fmt in group), fmt)
+
 
 _SHAPES = {
     "%y/%m/%d %H:%M:%S": r"^\s*[0-9]{2}/",
@@ -336,6 +364,11 @@ class EventTimes:
     errors: list[str | None] | None
     """``_error`` text per record (None where the time was used or had no value)."""
     counts: Counter[str] = field(default_factory=Counter)
+    kinds: pa.Array | None = None
+    """The reason of each record without an event time (null where it has one); None when
+    every record has one."""
+    fields: Counter[str] = field(default_factory=Counter)
+    """Records whose event time another field than the chosen one gave, per field."""
 
     def without_value(self) -> pa.Array:
         """The records counted as ``no_value`` (absent, null, or empty text): no time and
@@ -364,18 +397,21 @@ class EventTimeParser:
         self._lock = threading.Lock()
         self._abbreviations: re.Pattern[str] | None = None
         self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._last: dict[tuple[str, ...], dict[str, int]] = {}
         self._newest_yearless: datetime | None = None
 
     def start_file(self) -> None:
         """The times read next are another file's.
 
-        Of default layouts that read one text as different dates (``07/12/26``: yy/MM/dd,
-        dd/MM/yy or MM/dd/yy), a file's times are read by the one layout that reads every
-        such time of the file read so far inside the plausible window; while more than one
-        does (or none), such times are null and ``ambiguous``, their ``_error`` naming each
-        reading and the ``--time-format`` that settles it. Nothing is carried from one file
-        to the next."""
+        Of layouts that read one text as different dates (``07/12/26``: yy/MM/dd, dd/MM/yy
+        or MM/dd/yy; :data:`DATE_ORDERS`), a file's times are read by the one layout that
+        reads every such time of the file read so far inside the plausible window and that
+        no two consecutive such times rule out (:meth:`_in_sequence`); while more than one
+        does (or none), such times are null and ``ambiguous`` (unless every layout reads
+        one as the same instant), their ``_error`` naming each reading and the
+        ``--time-format`` that settles it. Nothing is carried from one file to the next."""
         self._layouts.clear()
+        self._last.clear()
         self._newest_yearless = None
 
     def check_year(self, uri: str, modified: datetime | None) -> None:
@@ -406,19 +442,32 @@ class EventTimeParser:
         values: pa.Array | pa.ChunkedArray,
         *,
         json_encoded: bool = False,
-        formats: Sequence[str] | None = None,
+        formats: Sequence[str | tuple[str, ...]] | None = None,
         year_base: datetime | None = None,
     ) -> pa.Array:
         """The instants a column holds (null where unreadable), without the plausibility
-        window: for a typed time column (a preset's ``time``). Never raises on a value."""
+        window: for a typed time column (a preset's ``time``). Never raises on a value.
+        A tuple of ``formats`` is layouts read as :meth:`start_file` says."""
         return self._read(values, json_encoded, formats, year_base)[0]
+
+    def parse_noted(
+        self,
+        values: pa.Array | pa.ChunkedArray,
+        *,
+        formats: Sequence[str | tuple[str, ...]] | None = None,
+        year_base: datetime | None = None,
+    ) -> tuple[pa.Array, list[str | None] | None]:
+        """:meth:`parse`, and the ``_error`` of each value layouts read as different dates
+        (None when there is none), to hand to :meth:`window`."""
+        found = self._read(values, False, formats, year_base)
+        return found[0], found[3]
 
     def event_times(
         self,
         values: pa.Array | pa.ChunkedArray,
         *,
         json_encoded: bool = False,
-        formats: Sequence[str] | None = None,
+        formats: Sequence[str | tuple[str, ...]] | None = None,
         year_base: datetime | None = None,
         field: str | None = None,
     ) -> EventTimes:
@@ -448,12 +497,18 @@ class EventTimeParser:
                 )
         return found
 
-    def window(self, times: pa.Array | pa.ChunkedArray, text: pa.Array | None) -> EventTimes:
+    def window(
+        self,
+        times: pa.Array | pa.ChunkedArray,
+        text: pa.Array | None,
+        ambiguous: list[str | None] | None = None,
+    ) -> EventTimes:
         """``_event_time`` from instants already read (a preset's typed time), ``text`` the
-        values they were read from (a null instant with text is ``unreadable``)."""
+        values they were read from (a null instant with text is ``unreadable``, or
+        ``ambiguous`` where :meth:`parse_noted` gave it a note)."""
         if isinstance(times, pa.ChunkedArray):
             times = times.combine_chunks() if times.num_chunks != 1 else times.chunk(0)
-        return self._window(_to_utc(times), text, None)
+        return self._window(_to_utc(times), text, None, ambiguous)
 
     def text_of(
         self, values: pa.Array | pa.ChunkedArray, *, json_encoded: bool = False
@@ -468,7 +523,12 @@ class EventTimeParser:
 
     def missing(self, n: int, reason: str = "no_value") -> EventTimes:
         """Null event times for ``n`` records, counted under ``reason``."""
-        return EventTimes(pa.nulls(n, EVENT_TIME), None, Counter({reason: n} if n else {}))
+        return EventTimes(
+            pa.nulls(n, EVENT_TIME),
+            None,
+            Counter({reason: n} if n else {}),
+            pa.repeat(scalar(reason, pa.string()), n),
+        )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -476,7 +536,7 @@ class EventTimeParser:
         self,
         values: pa.Array | pa.ChunkedArray,
         json_encoded: bool,
-        formats: Sequence[str] | None,
+        formats: Sequence[str | tuple[str, ...]] | None,
         year_base: datetime | None,
     ) -> tuple[pa.Array, pa.Array | None, pa.Array | None, list[str | None] | None]:
         """(instants, the values as text, which texts are numeric and were not read, the
@@ -637,7 +697,7 @@ class EventTimeParser:
         return pc.if_else(early, scalar(None, EVENT_TIME), times), notes
 
     def _strings(
-        self, text: pa.Array, fmts: tuple[str, ...], year_base: datetime | None
+        self, text: pa.Array, fmts: tuple[str | tuple[str, ...], ...], year_base: datetime | None
     ) -> tuple[pa.Array, pa.Array, pa.Array | None, list[str | None] | None]:
         n = len(text)
         shown = text
@@ -651,13 +711,15 @@ class EventTimeParser:
             # over a column of ISO times (70 against 22 ms per 1M values).
             text = _go_times(text)
         first = (fmts or (ISO8601,))[0]
-        fast = _arrow_first_format(text, first)
+        fast = _arrow_first_format(text, first) if isinstance(first, str) else None
         if fast is not None:  # the first format reads every value: no row goes further
             return fast, shown, None, None
         table = pa.Table.from_arrays([text], names=["s"])
         ambiguous = None
-        if not fmts:
-            times, ambiguous = self._defaults(table, n, year_base)
+        if not fmts or any(isinstance(f, tuple) for f in fmts):
+            times, ambiguous = self._in_order(
+                table, n, fmts or (ISO8601, *DEFAULT_FORMATS), year_base
+            )
             numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC), FALSE)
             return times, shown, pc.and_(numeric, pc.is_null(times)), ambiguous
         epoch_units = [EPOCH_UNITS[f] for f in fmts if f in EPOCH_UNITS]
@@ -681,16 +743,21 @@ class EventTimeParser:
         unread_numbers = pc.and_(numeric, pc.is_null(times))
         return times, shown, unread_numbers, None
 
-    def _defaults(
-        self, table: pa.Table, n: int, year_base: datetime | None
+    def _in_order(
+        self,
+        table: pa.Table,
+        n: int,
+        fmts: Sequence[str | tuple[str, ...]],
+        year_base: datetime | None,
     ) -> tuple[pa.Array, list[str | None] | None]:
-        """ISO 8601, then :data:`DEFAULT_FORMATS` in order, each reading the texts none
-        before it read; a tuple of layouts reads them as :meth:`start_file` says."""
-        steps: list[tuple[tuple[str, ...], bool]] = [((ISO8601,), False)]
-        for f in DEFAULT_FORMATS:  # (formats tried in order, or layouts of one tuple)
+        """``fmts`` in order (without ``--time-format``: ISO 8601, then
+        :data:`DEFAULT_FORMATS`), each reading the texts none before it read; a tuple of
+        layouts reads them as :meth:`start_file` says."""
+        steps: list[tuple[tuple[str, ...], bool]] = []
+        for f in fmts:  # (formats tried in order, or layouts of one tuple)
             if isinstance(f, tuple):
                 steps.append((f, True))
-            elif steps[-1][1]:
+            elif not steps or steps[-1][1]:
                 steps.append(((f,), False))
             else:
                 steps[-1] = ((*steps[-1][0], f), False)
@@ -725,6 +792,10 @@ class EventTimeParser:
                 possible = tuple(
                     f for f in possible if pc.all(pc.or_(pc.invert(some), inside[f])).as_py()
                 )
+                if len(possible) > 1:
+                    possible = self._in_sequence(
+                        step, possible, {f: read[f] for f in possible}, some
+                    )
                 self._layouts[step] = possible
             if len(possible) == 1:
                 times = pc.replace_with_mask(times, left, read[possible[0]])
@@ -734,14 +805,20 @@ class EventTimeParser:
             readers = functools.reduce(
                 pc.add, (pc.cast(pc.is_valid(read[f]), pa.int8()) for f in candidates)
             )
-            # A text one layout alone reads, outside the window: the window says why.
+            # A text one layout alone reads, outside the window: the window says why. A text
+            # every layout reads as one instant ('11/11/11 10:00:00') is no ambiguity.
             alone = pc.and_(pc.invert(some), pc.equal(readers, 1))
-            if pc.any(alone).as_py():
+            first = read[candidates[0]]
+            agree = functools.reduce(
+                pc.and_, (pc.fill_null(pc.equal(read[f], first), FALSE) for f in candidates)
+            )
+            settled = pc.or_(alone, agree)
+            if pc.any(settled).as_py():
                 only = pc.coalesce(*(read[f] for f in candidates))
-                got = pc.if_else(alone, only, pa.nulls(m, EVENT_TIME))
+                got = pc.if_else(settled, only, pa.nulls(m, EVENT_TIME))
                 times = pc.replace_with_mask(times, left, got)
             any_read = pc.and_not(
-                functools.reduce(pc.or_, (pc.is_valid(c) for c in read.values())), alone
+                functools.reduce(pc.or_, (pc.is_valid(c) for c in read.values())), settled
             )
             if not pc.any(any_read).as_py():
                 taken = pc.is_valid(times)
@@ -756,6 +833,45 @@ class EventTimeParser:
                 notes[rows[i]] = _ambiguous(shape[i].as_py(), readings, contradicted=not possible)
             taken = pc.or_(pc.is_valid(times), pc.replace_with_mask(taken, left, any_read))
         return times, notes
+
+    def _in_sequence(
+        self,
+        step: tuple[str, ...],
+        possible: tuple[str, ...],
+        read: dict[str, pa.Array],
+        some: pa.Array,
+    ) -> tuple[str, ...]:
+        """Of ``possible`` layouts, each of which reads every text of ``some`` inside the
+        window, those that no two consecutive such texts of the file rule out: a layout that
+        puts them :data:`APART` or more apart where another puts them less than :data:`NEAR`
+        apart. A line at 23:59 and the next at 00:01 crossed a midnight: read the other way
+        round, those two texts are a year (yy/MM/dd against dd/MM/yy) or a month (dd/MM
+        against MM/dd) apart, and a log idle that long to within hours of it is not
+        believed. The last text of one chunk and the first of the next are consecutive too."""
+        last = self._last.get(step, {})
+        micros = {}
+        for f in possible:
+            us = read[f].filter(some).cast(pa.int64())
+            before = last.get(f)
+            if before is not None:
+                us = pa.concat_arrays([array_of([before], pa.int64()), us])
+            micros[f] = us
+        self._last[step] = {f: us[-1].as_py() for f, us in micros.items()}
+        if len(micros[possible[0]]) < 2:
+            return possible  # one time of the shape in the file so far: nothing to pair
+        gaps = {
+            f: pc.abs(pc.subtract(us.slice(1), us.slice(0, len(us) - 1)))
+            for f, us in micros.items()
+        }
+        near = scalar(NEAR // timedelta(microseconds=1), pa.int64())
+        apart = scalar(APART // timedelta(microseconds=1), pa.int64())
+        close = functools.reduce(pc.or_, (pc.less(g, near) for g in gaps.values()))
+        kept = tuple(
+            f
+            for f in possible
+            if not pc.any(pc.and_(pc.greater_equal(gaps[f], apart), close)).as_py()
+        )
+        return kept or possible
 
     def _first_of(
         self, table: pa.Table, fmts: Sequence[str], year_base: datetime | None
@@ -937,11 +1053,13 @@ class EventTimeParser:
             unreadable = pc.and_not(unreadable, pc.is_valid(notes))
         kinds["unreadable"] = unreadable
         errors: list[str | None] | None = None
+        reasons = pa.nulls(n, pa.string())
         for kind, mask in kinds.items():
             k = pc.sum(mask).as_py() or 0
             if not k:
                 continue
             counts[kind] += k
+            reasons = pc.if_else(mask, scalar(kind, pa.string()), reasons)
             if kind == "no_value":
                 continue
             if errors is None:
@@ -954,7 +1072,7 @@ class EventTimeParser:
                 errors[i] = self._message(kind, shown[i].as_py())
         if pc.any(bad).as_py():
             times = pc.if_else(bad, scalar(None, EVENT_TIME), times)
-        return EventTimes(times, errors, counts)
+        return EventTimes(times, errors, counts, reasons if counts else None)
 
     def _message(self, kind: str, value: str | None) -> str:
         v = shown(value)

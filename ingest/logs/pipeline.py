@@ -52,6 +52,8 @@ class FileOutcome:
     """Records that got an ``_event_time``; None when the table has none."""
     time_reasons: dict[str, int] = field(default_factory=dict)
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
+    time_from: dict[str, int] = field(default_factory=dict)
+    """Records whose event time a field other than the file's time field gave, per field."""
     format: str | None = None
     """How its records were read: jsonl, text, logfmt or w3c (None: skipped)."""
     directives: int = 0
@@ -118,18 +120,28 @@ class IngestReport:
             total.update(f.time_reasons)
         return dict(total.most_common())
 
+    @property
+    def time_from(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.time_from)
+        return dict(total.most_common())
+
     def event_times_json(self) -> dict[str, Any] | None:
         """How many records got an event time, how many did not and why (None: the table
         has no ``_event_time``)."""
         if not self.has_event_time:
             return None
         reasons = self.time_reasons
-        return {
+        found = {
             "time_field": self.time_field,
             "with_time": self.records_with_time,
             "without_time": sum(reasons.values()),
             "reasons": reasons,
         }
+        # Of with_time, the records whose time another field gave (JSON records whose time
+        # field had no value, or one not used): only when there are any.
+        return found | ({"from_other_fields": self.time_from} if self.time_from else {})
 
     @property
     def files_skipped(self) -> int:
@@ -388,6 +400,7 @@ def ingest_logs(
                         parser=report.parser,
                         records_with_time=report.records_with_time,
                         time_reasons=dict(report.time_reasons),
+                        time_from=dict(report.time_from),
                         format=report.format,
                         directives=report.directives,
                         bytes=report.bytes_consumed - report.start_offset,

@@ -40,8 +40,9 @@ Rules a user can see (each is tested in tests/test_log_*.py):
 * Event time: ``time_field`` (a top-level key or a dotted path into objects; several are
   joined by a space), else a text format's own (a preset's time; for a pattern, a group named
   like one of the keys below in any case, or ``date`` and ``time`` together), else the first
-  of ``timestamp``, ``time``, ``@timestamp``, ``ts`` present (a JSON record without a value
-  in it takes the first other of them it has one in). Reading rules, the plausible
+  of ``timestamp``, ``time``, ``@timestamp``, ``ts``... present (a JSON record whose value
+  there gives no event time takes it from the first other of them that gives one, its
+  ``_error`` saying which, counted in ``FileReport.time_from``). Reading rules, the plausible
   window and the reasons are in :mod:`ingest.logs.eventtime`: a time not used is a null
   ``_event_time`` and a null partition (``__HIVE_DEFAULT_PARTITION__`` folder), its reason in
   ``_error`` (the record still counts as parsed) and in ``FileReport.time_reasons``. A new
@@ -235,6 +236,8 @@ class FileReport:
     :func:`choose_preset`)."""
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
+    time_from: Mapping[str, int] = field(default_factory=dict)
+    """Records whose event time a field other than the chosen one gave, per field."""
     """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
     directives: int = 0
     """W3C directive lines (``#Fields:``, ``#Date:``...) read: lines, but no records."""
@@ -881,6 +884,8 @@ class _Batch:
     text: TextFormat | None = None  # text records: the format they were parsed with
     notes: list[str | None] | None = None
     """``_error`` of records parsed with a remark (not failed): :func:`part_notes`."""
+    time_notes: list[str | None] | None = None
+    """``_error`` of each preset time read as different dates (:func:`parse_text`)."""
     json: pa.StringArray | None = None
     """JSON records whose ``_raw`` is no JSON text (logfmt, W3C): the JSON text of each."""
     time_fields: tuple[str, ...] | None = None
@@ -985,6 +990,7 @@ class _Stage:
         )
         self.has_raw_bytes = existing is not None and RAW_BYTES in existing.names
         self.file_times: Counter[str] = Counter()
+        self.file_time_from: Counter[str] = Counter()
         self.running: Struct = Struct(())
         self.schema: _Schema | None = None
         self.history: dict[tuple[str, ...], list[tuple[Type, str, int | None]]] = {}
@@ -1171,6 +1177,7 @@ class _Stage:
         self.times.start_file()
         self.file_text = self.text
         self.file_times = Counter()
+        self.file_time_from = Counter()
         parsed: _Prefetch | None = None
         try:
             first = next(chunks, None)
@@ -1296,6 +1303,7 @@ class _Stage:
                 if self.has_time
                 else None,
                 time_reasons=dict(self.file_times) if self.has_time else {},
+                time_from=dict(self.file_time_from) if self.has_time else {},
                 held_bytes=src.size - end,
                 directives=self.w3c.directives,
             )
@@ -1511,8 +1519,14 @@ class _Stage:
         if not len(records):
             return None
         texts: dict[str, pa.Array] = {}
+        time_notes: list[str | None] = []
         table, parse_errors = parse_text(
-            records, self.file_text, times=self.times, year_base=self.year_base, texts=texts
+            records,
+            self.file_text,
+            times=self.times,
+            year_base=self.year_base,
+            texts=texts,
+            time_notes=time_notes,
         )
         errs = _combine(errors, parse_errors, len(records))
         raw_bytes: list[bytes | None] | None = None
@@ -1548,6 +1562,7 @@ class _Stage:
             texts=texts,
             text=self.file_text,
             notes=part_notes(self.file_text, texts),
+            time_notes=time_notes or None,
         )
 
     # -- per batch --------------------------------------------------------------------
@@ -1580,6 +1595,7 @@ class _Stage:
             found = self._event_times(batch)
             times = found.times
             self.file_times.update(found.counts)
+            self.file_time_from.update(found.fields)
             if found.errors is not None:
                 record_errors = _combine(record_errors, found.errors, n)
         errors = array_of(record_errors, pa.string()) if record_errors else pa.nulls(n, pa.string())
@@ -1736,9 +1752,9 @@ class _Stage:
             if p is not None and keys == p.event_time_fields:
                 if p.time is not None and keys == (p.time,) and p.time in batch.table.column_names:
                     # Already read with the preset (or --time-format): the window is left.
-                    return self.times.window(batch.table.column(p.time), text)
+                    return self.times.window(batch.table.column(p.time), text, batch.time_notes)
                 return self.times.event_times(
-                    text, formats=self.rules.formats or p.time_formats, year_base=self.year_base
+                    text, formats=self.rules.formats or fmt.time_formats, year_base=self.year_base
                 )
             return self.times.event_times(text, year_base=self.year_base)
         cols = []
@@ -1768,14 +1784,23 @@ class _Stage:
         return self.times.event_times(join_fields(parts), year_base=self.year_base)
 
     def _other_time_fields(self, batch: _Batch, key: str, found: EventTimes) -> EventTimes:
-        """A JSON record without a value in the chosen time field takes the first other of
-        :data:`TIME_FIELDS` it has one in: records of several loggers in one file (a collector
-        writes one app's ``ts`` beside another's ``time``) got no event time, counted as
-        having no time field, with nothing in ``_error``."""
-        # Empty text is no value either, as the reasons count it (no_value).
-        missing = found.without_value()
+        """A JSON record the chosen time field gives no event time (no value, or one not
+        read or not used) takes it from the first other of :data:`TIME_FIELDS` that gives
+        one: records of several loggers in one file (a collector writes one app's ``ts``
+        beside another's ``time``), and python-json-logger's ``asctime`` beside a ``time``
+        the application added (an elapsed time), which lost the record its time. Its
+        ``_error`` says which field gave the time and why the chosen one did not (nothing
+        when that had no value); a record no field gives one keeps the chosen field's
+        reason, its ``_error`` adding each other field's. ``fields`` counts the records
+        another field gave their time, which the reasons no longer count."""
+        if found.kinds is None:
+            return found
+        kinds = found.kinds.to_pylist()
+        times, errors = found.times, found.errors
+        counts, fields = found.counts.copy(), Counter(found.fields)
         for other in TIME_FIELDS:
-            if not pc.any(missing).as_py():
+            unused = pc.is_valid(array_of(kinds, pa.string()))
+            if not pc.any(unused).as_py():
                 break
             if other == key:
                 continue
@@ -1785,11 +1810,11 @@ class _Stage:
             if other in OBJECT_TIME_FIELDS and t != JSON:  # text or a number: no instant
                 continue
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-            take = pc.and_(missing, pc.is_valid(values))
+            # Empty text is no value either, as the reasons count it (no_value).
+            take = pc.and_(unused, pc.is_valid(values))
             if other in OBJECT_TIME_FIELDS:  # JSON text: only its objects may be instants
                 take = pc.and_(take, pc.fill_null(pc.starts_with(values, "{"), FALSE))
-            n = pc.sum(take).as_py() or 0
-            if not n:
+            if not pc.any(take).as_py():
                 continue
             more = self.times.event_times(
                 pc.filter(values, take),
@@ -1797,18 +1822,29 @@ class _Stage:
                 year_base=self.year_base,
                 field=other,
             )
-            times = pc.replace_with_mask(found.times, take, more.times)
-            errors = found.errors
-            if more.errors is not None:
-                errors = list(errors) if errors is not None else [None] * len(found.times)
-                for i, e in zip(pc.indices_nonzero(take).to_pylist(), more.errors, strict=True):
-                    errors[i] = e
-            counts = found.counts.copy()
-            counts["no_value"] -= n
-            counts.update(more.counts)
-            found = EventTimes(times, errors, +counts)
-            missing = found.without_value()
-        return found
+            times = pc.replace_with_mask(times, take, more.times)
+            errors = list(errors) if errors is not None else [None] * len(times)
+            more_kinds = more.kinds.to_pylist() if more.kinds is not None else None
+            read = pc.is_valid(more.times).to_pylist()
+            for j, i in enumerate(pc.indices_nonzero(take).to_pylist()):
+                was, mine = kinds[i], errors[i]
+                theirs = more.errors[j] if more.errors is not None else None
+                if read[j]:
+                    counts[was] -= 1
+                    kinds[i] = None
+                    fields[other] += 1
+                    if mine is not None:
+                        errors[i] = f"event time from {other}, as {key}'s was not used: {mine}"
+                elif was == "no_value":
+                    now = more_kinds[j] if more_kinds is not None else "no_value"
+                    counts[was] -= 1
+                    counts[now] += 1
+                    kinds[i], errors[i] = now, theirs
+                elif theirs is not None:
+                    errors[i] = f"{mine}; {other} gave none either: {theirs}"
+        if errors is not None and not any(e is not None for e in errors):
+            errors = None
+        return EventTimes(times, errors, +counts, array_of(kinds, pa.string()), fields)
 
     def _record_history(self, old: Struct, new: Struct, batch: _Batch, uri: str) -> None:
         # Changes are relative to what the table can already hold, so the line found is the

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from ingest.exceptions import LogFormatError
 from ingest.logs import inference as inf
-from ingest.logs.eventtime import EventTimeParser, TimeRules, shown
+from ingest.logs.eventtime import EventTimeParser, TimeRules, date_orders, shown
 from lake.core.arrow_values import FALSE, TRUE, array, scalar
 
 MAX_RECORD_LINES = 10_000
@@ -571,6 +571,18 @@ class TextFormat:
     alike: tuple[str, ...] = ()
     """Presets that parse the records ``--format auto`` chose this one by as well, with other
     columns (:func:`choose_preset`): the report says so."""
+    chosen: bool = False
+    """The preset was chosen by ``--format auto`` (:func:`choose_preset`), not given."""
+
+    @property
+    def time_formats(self) -> tuple[str | tuple[str, ...], ...]:
+        """How the preset's time is read: its own layouts when the preset was given (it
+        names them: Spark's yy/MM/dd), else each as one of its
+        :data:`~ingest.logs.eventtime.DATE_ORDERS` group. A preset is chosen by the shape
+        of the lines, and a European dd/MM/yy log4j layout writes the shape of Spark's:
+        read as yy/MM/dd, ``07/12/26`` became 2007-12-26 with no error."""
+        own = self.preset.time_formats if self.preset is not None else ()
+        return tuple(date_orders(f) for f in own) if self.chosen else own
 
     @property
     def partials(self) -> Partials | None:
@@ -762,28 +774,41 @@ def parse_text(
     times: EventTimeParser | None = None,
     year_base: datetime | None = None,
     texts: dict[str, pa.Array] | None = None,
+    time_notes: list[str | None] | None = None,
 ) -> tuple[pa.Table, list[str | None] | None]:
     """Columns of the format's named groups, and an error for each record that did not match.
 
     A preset's time group is read by ``times`` (:mod:`ingest.logs.eventtime`; a parser with
     ``year`` is made when none is given), the year of a year-less time from ``year_base``.
-    ``texts``, when given, receives each group's text (null where the record did not match).
-    Many records are parsed in slices side by side (:data:`PARALLEL_RECORDS`).
+    ``texts``, when given, receives each group's text (null where the record did not match);
+    ``time_notes`` the ``_error`` of each time read as different dates by the layouts of a
+    chosen preset (:attr:`TextFormat.time_formats`), or nothing when none is.
+    Many records are parsed in slices side by side (:data:`PARALLEL_RECORDS`); such layouts
+    are read after them, in the file's order (their choice rests on consecutive times).
     """
     if not fmt.pattern:
         return pa.Table.from_batches([], schema=pa.schema([])), None
     own = times is None
     parser = times if times is not None else EventTimeParser(TimeRules(year=year))
+    formats = parser.rules.formats or fmt.time_formats  # --time-format overrides
+    # (a time split over groups, HDFS's, is read after parsing: stage.py reads it whole)
+    whole = (
+        fmt.preset is not None
+        and fmt.preset.time is not None
+        and any(isinstance(f, tuple) for f in formats)
+    )
     try:
         n = len(records)
         slices = min(os.cpu_count() or 1, n // PARALLEL_RECORDS)
         if slices < 2:
-            typed, found, matched = _parse_slice(records, fmt, parser, year_base)
+            typed, found, matched = _parse_slice(records, fmt, parser, year_base, not whole)
         else:
             step = -(-n // slices)
             pieces = list(
                 _threads().map(
-                    lambda start: _parse_slice(records.slice(start, step), fmt, parser, year_base),
+                    lambda start: _parse_slice(
+                        records.slice(start, step), fmt, parser, year_base, not whole
+                    ),
                     range(0, n, step),
                 )
             )
@@ -800,6 +825,11 @@ def parse_text(
                 for g in fmt.group_names
             }
             matched = pa.concat_arrays([m for _, _, m in pieces])
+        if whole:
+            at = [g for g, _ in fmt.type.fields].index(fmt.preset.time)  # type: ignore[union-attr]
+            typed[at], notes = parser.parse_noted(typed[at], formats=formats, year_base=year_base)
+            if time_notes is not None and notes is not None:
+                time_notes.extend(notes)
     finally:
         if own:
             parser.close()
@@ -880,9 +910,10 @@ def _parse_slice(
     fmt: TextFormat,
     parser: EventTimeParser,
     year_base: datetime | None,
+    read_time: bool = True,
 ) -> tuple[list[pa.Array], dict[str, pa.Array], pa.BooleanArray]:
     """One slice: its typed columns (those of ``fmt.type``), each group's text, which
-    records matched."""
+    records matched; the time left as text unless ``read_time``."""
     columns, matched = _extract(records, fmt)
     p = fmt.preset
     typed = []
@@ -904,9 +935,9 @@ def _parse_slice(
             for nil in p.no_number:
                 col = _empty_to_null(col, nil)
             col = pc.cast(col, pa.float64())
-        elif t == inf.TIMESTAMP:
+        elif t == inf.TIMESTAMP and read_time:
             assert p is not None
-            formats = parser.rules.formats or p.time_formats  # --time-format overrides
+            formats = parser.rules.formats or fmt.time_formats  # --time-format overrides
             col = parser.parse(col, formats=formats, year_base=year_base)
         typed.append(col)
     return typed, columns, matched
@@ -1303,7 +1334,9 @@ def choose_preset(
     clear = [s for s in scores if s.rate >= AUTO_MIN_RATE]
     most = max(s.parsed for s in clear)
     best = next(s for s in clear if 2 * s.parsed >= most)  # scores: best rate first
-    chosen = text_format(pattern=None, preset=best.name, multiline_start=multiline_start)
+    chosen = dataclasses.replace(
+        text_format(pattern=None, preset=best.name, multiline_start=multiline_start), chosen=True
+    )
     # Presets that parse the same records (an access log: Apache's and NGINX's combined
     # formats are one layout) cannot be told apart by the file; the first is taken, as
     # refusing would refuse every access log, and the report names the others.

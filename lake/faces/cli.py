@@ -713,9 +713,12 @@ def ingest_logs(
     times = report.event_times_json()
     if times is not None:
         why = ", ".join(f"{k} {v}" for k, v in times["reasons"].items())
+        others = ", ".join(f"{v} from {k}" for k, v in times.get("from_other_fields", {}).items())
         print_message(
             f"Event time from {times['time_field'] or '(no time field found)'}: "
-            f"{times['with_time']} records have one, {times['without_time']} do not"
+            f"{times['with_time']} records have one"
+            + (f" ({others})" if others else "")
+            + f", {times['without_time']} do not"
             + (f" ({why}; see _error)." if why else ".")
         )
     print_message(

@@ -407,3 +407,63 @@ def test_an_instant_object_is_read_alike_as_a_struct_column_and_as_json_text(sec
     as_struct = EventTimeParser().event_times(pa.array([json.loads(record)], struct))
     assert as_text.times[0].as_py() == read
     assert as_struct.times[0].as_py() == read
+
+
+PYTHON_JSON_EXTRA = [
+    # python-json-logger, '%(asctime)s %(levelname)s %(name)s %(message)s', and the
+    # application's own `extra={"time": ...}` (an elapsed time): its keys after the format's.
+    '{"asctime": "2024-01-21 10:00:00,123", "levelname": "INFO", "name": "app", '
+    '"message": "query done", "time": 0.25}',
+    '{"asctime": "2024-01-21 10:00:01,500", "levelname": "INFO", "name": "app", '
+    '"message": "request served", "time": "12ms"}',
+    '{"asctime": "2024-01-21 10:00:02,000", "levelname": "WARNING", "name": "app", '
+    '"message": "no extra"}',
+    '{"asctime": "2024-01-21 10:00:03,000", "levelname": "INFO", "name": "app", '
+    '"message": "a real time", "time": "2024-01-21T10:00:03.250Z"}',
+    '{"asctime": "", "levelname": "INFO", "name": "app", "message": "odd", "time": "soon"}',
+    '{"asctime": "yesterday", "levelname": "INFO", "name": "app", "message": "odder", '
+    '"time": "later"}',
+]
+
+
+def test_a_time_property_that_is_no_time_leaves_the_record_its_asctime(lk, tmp_path):
+    """Before: `time` (first in the record, and before asctime among the time fields) was
+    the file's time field; 0.25 and '12ms' read as no time, and those records got none,
+    their asctime unread. Now the next time field of the record gives it, its _error says
+    which and why `time` did not, and the report counts those records apart."""
+    path = tmp_path / "app.json"
+    path.write_text("\n".join(PYTHON_JSON_EXTRA) + "\n")
+    report = lk.ingest_logs("app.extra", str(path))
+    assert report.event_times_json() == {
+        "time_field": "time",
+        "with_time": 4,
+        "without_time": 2,
+        "reasons": {"unreadable": 2},
+        "from_other_fields": {"asctime": 3},
+    }
+    assert (report.files[0].records_with_time, report.files[0].time_from) == (4, {"asctime": 3})
+    rows = landed_rows(lk, "app.extra")
+    assert [r["_event_time"] for r in rows] == [
+        _at(2024, 1, 21, 10, 0, 0, 123000),
+        _at(2024, 1, 21, 10, 0, 1, 500000),
+        _at(2024, 1, 21, 10, 0, 2),
+        _at(2024, 1, 21, 10, 0, 3, 250000),
+        None,
+        None,
+    ]
+    assert [r["_error"] for r in rows] == [
+        "event time from asctime, as time's was not used: event time '0.25' is "
+        "1970-01-01T00:00:00.250000Z as an epoch, before 1973-03-03: so small a number is "
+        "more likely a count (an uptime, a duration) than a time: not used (give an "
+        "--earliest before 1973-03-03 to read it as one)",
+        "event time from asctime, as time's was not used: event time '12ms' matches no time "
+        "format: give --time-format",
+        None,
+        None,
+        "event time 'soon' matches no time format: give --time-format",
+        "event time 'later' matches no time format: give --time-format; asctime gave none "
+        "either: event time 'yesterday' matches no time format: give --time-format",
+    ]
+    # Told which field holds the time, the lake reads that one only.
+    told = lk.ingest_logs("app.told", str(path), time_field="time")
+    assert told.event_times_json()["with_time"] == 1

@@ -215,9 +215,13 @@ def test_hdfs_date_and_time_groups_of_a_user_pattern_give_2008_not_1970(lk, tmp_
         r"(?P<component>[^:]+): (?P<content>.*)$"
     )
     path = _copy(tmp_path, "hdfs.log")
-    # yyMMdd is HDFS's layout; by the default formats alone 081109 is also ddMMyy, MMddyy.
-    unsure = lk.ingest_logs("hdfs.unsure", path, pattern=pattern)
-    assert unsure.event_times_json()["reasons"] == {"ambiguous": 10}
+    # yyMMdd is HDFS's layout; by the default formats alone 081109 is also ddMMyy, MMddyy,
+    # and the file's lines over midnight (081109 235959, then 081110 000001) rule those out.
+    guessed = lk.ingest_logs("hdfs.guessed", path, pattern=pattern)
+    assert guessed.event_times_json()["reasons"] == {}
+    assert landed_rows(lk, "hdfs.guessed")[0]["_event_time"] == dt.datetime(
+        2008, 11, 9, 20, 36, 15, tzinfo=UTC
+    )
     report = lk.ingest_logs("hdfs.raw", path, pattern=pattern, time_format="%y%m%d %H%M%S")
     assert report.time_field == "date+time"
     assert report.event_times_json() == {

@@ -179,6 +179,8 @@ def test_records_of_several_loggers_in_one_file_each_keep_their_time(lk, tmp_pat
         "with_time": 4,
         "without_time": 1,
         "reasons": {"no_value": 1},
+        # of with_time, those another field gave (the report said all were ts's)
+        "from_other_fields": {"time": 2, "@timestamp": 1},
     }
     rows = landed_rows(lk, "node.logs")
     assert [r["_event_time"] for r in rows] == [
@@ -211,6 +213,7 @@ def test_a_record_whose_time_field_is_empty_takes_another_as_one_without_it(lk, 
         "with_time": 4,
         "without_time": 1,
         "reasons": {"no_value": 1},
+        "from_other_fields": {"ts": 2, "@timestamp": 1},
     }
     rows = landed_rows(lk, "node.logs")
     assert [(r["msg"], r["_event_time"]) for r in rows] == [
