@@ -529,66 +529,66 @@ def _spark_overwrite(uri: str, options: dict[str, str], rows: pa.Table) -> None:
     external.write_log_entry(uri, options, 1, [{"commitInfo": info}, *removes, {"add": add}])
 
 
-@pytest.mark.parametrize("how", ["deltalake", "spark", "replace_where"])
-def test_another_engines_overwrite_ends_the_data_of_the_versions_before_it(
-    backend, lk, tmp_path, how
-):
-    """Another engine writes spark.t from a.csv (version 0), then overwrites it from b.csv
+def test_another_engines_overwrite_ends_the_data_of_the_versions_before_it(backend, lk, tmp_path):
+    """Another engine writes a table from a.csv (version 0), then overwrites it from b.csv
     (version 1); a model is trained on version 1. Spark and deltalake name an overwrite
     WRITE (``operationParameters`` ``{"mode": "Overwrite"}``), which the rule took for a
     rewrite that keeps rows: impact of a.csv reached the model and its audit listed a.csv,
     though no row of it is in version 1. A replaceWhere (an overwrite with a predicate)
-    keeps the rewritten files' other rows, so a.csv still counts (the conservative answer)."""
+    keeps the rewritten files' other rows, so a.csv still counts (the conservative answer).
+    One lake holds the three engines' tables, each with sources and a model of its own."""
     import uuid
 
     from deltalake import write_deltalake
 
     options = lk.storage.delta_options()
-    if backend.s3 is not None:
-        uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/t"
-    else:
-        uri = str(tmp_path / "spark" / "t")
-    write_deltalake(uri, _labels(0, 4), storage_options=options)
-    if how == "deltalake":
-        write_deltalake(uri, _labels(10, 3), mode="overwrite", storage_options=options)
-    elif how == "spark":
-        _spark_overwrite(uri, options, _labels(10, 3))
-    else:
-        write_deltalake(
-            uri,
-            _labels(2, 2),
-            mode="overwrite",
-            predicate="user_id >= 2",
-            storage_options=options,
-        )
-    lk.register_table("spark.t", uri)
-    for n, (version, source) in enumerate([("0", "a.csv"), ("1", "b.csv")]):
-        facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": version}}
-        _reported(
-            lk,
-            f"0191d7a0-0000-7000-8000-00000000ab0{n}",
-            f"load_{source}",
-            [{"namespace": "s3://raw", "name": source}],
-            [{"namespace": "lake", "name": "spark.t", "facets": facet}],
-        )
-    lk.materialize("s", sql="SELECT user_id FROM spark.t", out=tmp_path / "s")
-    lk.register_model("m", training_set="s")
+    for number, how in enumerate(("deltalake", "spark", "replace_where")):
+        table, model, first, second = f"spark.{how}", f"m_{how}", f"a_{how}.csv", f"b_{how}.csv"
+        if backend.s3 is not None:
+            uri = f"s3://{backend.s3.bucket}/spark-{uuid.uuid4().hex[:8]}/{how}"
+        else:
+            uri = str(tmp_path / "spark" / how)
+        write_deltalake(uri, _labels(0, 4), storage_options=options)
+        if how == "deltalake":
+            write_deltalake(uri, _labels(10, 3), mode="overwrite", storage_options=options)
+        elif how == "spark":
+            _spark_overwrite(uri, options, _labels(10, 3))
+        else:
+            write_deltalake(
+                uri,
+                _labels(2, 2),
+                mode="overwrite",
+                predicate="user_id >= 2",
+                storage_options=options,
+            )
+        lk.register_table(table, uri)
+        for n, (version, source) in enumerate([("0", first), ("1", second)]):
+            facet = {"version": {"_producer": "x", "_schemaURL": "y", "datasetVersion": version}}
+            _reported(
+                lk,
+                f"0191d7a0-0000-7000-8000-00000000a{number}0{n}",
+                f"load_{source}",
+                [{"namespace": "s3://raw", "name": source}],
+                [{"namespace": "lake", "name": table, "facets": facet}],
+            )
+        lk.materialize(f"s_{how}", sql=f"SELECT user_id FROM {table}", out=tmp_path / "sets" / how)
+        lk.register_model(model, training_set=f"s_{how}")
 
-    kept = how == "replace_where"
-    impact = lk.impact(source="a.csv").to_json()
-    assert [m["name"] for m in impact["models"]] == (["m"] if kept else [])
-    assert [(v["table"], v["version"]) for v in impact["table_versions"]] == (
-        [("spark.t", 0), ("spark.t", 1)] if kept else [("spark.t", 0)]
-    )
-    assert [m["name"] for m in lk.impact("spark.t@0").to_json()["models"]] == (
-        ["m"] if kept else []
-    )
-    assert [m["name"] for m in lk.impact(source="b.csv").to_json()["models"]] == ["m"]
-    (table,) = lk.audit("m").to_json()["training_set"]["inputs"]
-    assert (table["table"], table["version"]) == ("spark.t", 1)
-    assert [c["version"] for c in table["data_from"]] == ([0, 1] if kept else [1])
-    sources = sorted(s["name"] for c in table["data_from"] for s in c["sources"])
-    assert sources == (["a.csv", "b.csv"] if kept else ["b.csv"])
+        kept = how == "replace_where"
+        impact = lk.impact(source=first).to_json()
+        assert [m["name"] for m in impact["models"]] == ([model] if kept else []), how
+        assert [(v["table"], v["version"]) for v in impact["table_versions"]] == (
+            [(table, 0), (table, 1)] if kept else [(table, 0)]
+        ), how
+        assert [m["name"] for m in lk.impact(f"{table}@0").to_json()["models"]] == (
+            [model] if kept else []
+        ), how
+        assert [m["name"] for m in lk.impact(source=second).to_json()["models"]] == [model], how
+        (read,) = lk.audit(model).to_json()["training_set"]["inputs"]
+        assert (read["table"], read["version"]) == (table, 1), how
+        assert [c["version"] for c in read["data_from"]] == ([0, 1] if kept else [1]), how
+        sources = sorted(s["name"] for c in read["data_from"] for s in c["sources"])
+        assert sources == ([first, second] if kept else [second]), how
 
 
 def _reported(lk, run_id: str, job: str, inputs: list[dict], outputs: list[dict]) -> None:

@@ -270,19 +270,49 @@ def test_delete_tree_on_s3_removes_keys_obstore_cannot_name(backend):
     assert _raw_keys(backend, folder) == ["t-kept/x"]
 
 
-def test_delete_tree_on_s3_takes_more_keys_than_one_listing_answers(backend):
+def test_delete_tree_on_s3_takes_more_keys_than_one_listing_answers(backend, monkeypatch):
+    """S3 answers a listing in pages (of 1,000 keys at most); the pages are made 10 keys long
+    here by the request's own MaxKeys, so 25 keys take three listings, as 1,003 keys would take
+    two at the server's default, without 1,003 PUTs to moto."""
     if backend.s3 is None:
-        pytest.skip("S3's pages of 1,000 keys")
+        pytest.skip("S3's pages of keys")
+    import botocore.handlers
+
     storage = _storage(backend)
     folder = storage.join(storage.warehouse, "many")
     bucket, prefix = objects.s3_key(folder)
     s3 = backend.s3.client()
-    for n in range(1003):
+    for n in range(25):
         s3.put_object(Bucket=bucket, Key=f"{prefix}/t/{n:05d}", Body=b"")
 
-    objects.delete_tree(storage, f"{folder}/t")
+    def small_pages(params: dict, **_: object) -> None:
+        params["MaxKeys"] = 10
 
+    def count_page(parsed: dict, **_: object) -> None:
+        pages.append(len(parsed.get("Contents", [])))
+
+    pages: list[int] = []
+    # Every botocore session made from now on asks for pages of 10 keys; the lake keeps one
+    # client per settings and process, so the delete runs in a forked child, whose client
+    # is new (and made with these handlers).
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [
+            *botocore.handlers.BUILTIN_HANDLERS,
+            ("before-parameter-build.s3.ListObjectsV2", small_pages),
+            ("after-call.s3.ListObjectsV2", count_page),
+        ],
+    )
+
+    def delete() -> list[int]:
+        objects.delete_tree(storage, f"{folder}/t")
+        return pages
+
+    listed = in_a_forked_child(delete)
+    monkeypatch.undo()
     assert _raw_keys(backend, folder) == []
+    assert listed == [10, 10, 5]  # the listing took more than one page
 
 
 def _without_keys(storage: Storage, **changes: object) -> Storage:

@@ -923,43 +923,48 @@ def test_a_split_training_set_puts_each_row_in_the_split_its_key_hashes_to(
     }
 
 
-@pytest.mark.parametrize(
-    "key,column",
-    [
-        ("name", "'user-' || CAST(row_id AS VARCHAR) || '-é'"),
-        ("blob", "CAST('k' || CAST(row_id AS VARCHAR) AS BLOB)"),
-        ("small", "CAST(row_id - 150 AS SMALLINT)"),
-    ],
-)
 def test_a_split_is_the_rule_of_its_key_for_text_bytes_and_integers_in_the_querys_own_order(
-    lk, tmp_path, key, column
+    lk, tmp_path
 ):
     from queries.splits import assign, parse_split
 
     lk.write_table(
         "web.items", _events(0, 300).append_column("row_id", pa.array(range(300), pa.int64()))
     )
-    sql = (
-        f"SELECT {column} AS {key}, row_id, amount FROM web.items "
-        "ORDER BY amount DESC NULLS FIRST LIMIT 250"
-    )
-    whole = lk.materialize("whole", sql=sql, out=tmp_path / "whole")
-    split = lk.materialize(
-        "split", sql=sql, out=tmp_path / "split", split="a=0.3,b=0.7", split_key=key, shard_rows=40
-    )
+    keys = {
+        "name": "'user-' || CAST(row_id AS VARCHAR) || '-é'",
+        "blob": "CAST('k' || CAST(row_id AS VARCHAR) AS BLOB)",
+        "small": "CAST(row_id - 150 AS SMALLINT)",
+    }
+    for key, column in keys.items():
+        sql = (
+            f"SELECT {column} AS {key}, row_id, amount FROM web.items "
+            "ORDER BY amount DESC NULLS FIRST LIMIT 250"
+        )
+        whole_out, split_out = tmp_path / f"whole-{key}", tmp_path / f"split-{key}"
+        whole = lk.materialize(f"whole-{key}", sql=sql, out=whole_out)
+        split = lk.materialize(
+            f"split-{key}",
+            sql=sql,
+            out=split_out,
+            split="a=0.3,b=0.7",
+            split_key=key,
+            shard_rows=40,
+        )
 
-    assert (split.content_hash, split.row_count) == (whole.content_hash, 250)
-    rule = parse_split("a=0.3,b=0.7", key)
-    ordered = pa.concat_tables(
-        pq.read_table(p) for p in sorted((tmp_path / "whole").glob("*.parquet"))
-    ).to_pylist()
-    for index, name in enumerate(rule.names):
-        rows = pa.concat_tables(
-            pq.read_table(p) for p in sorted((tmp_path / "split" / name).glob("*.parquet"))
+        assert (split.content_hash, split.row_count) == (whole.content_hash, 250), key
+        rule = parse_split("a=0.3,b=0.7", key)
+        ordered = pa.concat_tables(
+            pq.read_table(p) for p in sorted(whole_out.glob("*.parquet"))
         ).to_pylist()
-        assert rows == [r for r in ordered if assign([r[key]], rule) == [index]]  # same order
-    rebuilt = lk.materialize(from_="split@1", out=tmp_path / "rebuilt")
-    assert (rebuilt.content_hash, rebuilt.files_identical) == (split.content_hash, True)
+        for index, name in enumerate(rule.names):
+            rows = pa.concat_tables(
+                pq.read_table(p) for p in sorted((split_out / name).glob("*.parquet"))
+            ).to_pylist()
+            # same order
+            assert rows == [r for r in ordered if assign([r[key]], rule) == [index]], key
+        rebuilt = lk.materialize(from_=f"split-{key}@1", out=tmp_path / f"rebuilt-{key}")
+        assert (rebuilt.content_hash, rebuilt.files_identical) == (split.content_hash, True), key
 
 
 def test_a_split_key_that_is_not_a_column_or_is_null_is_refused(lk, tmp_path):
@@ -1153,37 +1158,26 @@ def _spread(lk, parts: int = 12, rows: int = 400) -> None:
         lk.write_table("num.spread", pa.table({"g": [i % 3 for i in range(rows)], "x": values}))
 
 
-def test_a_training_set_of_floating_point_aggregates_rebuilds_to_the_same_bytes(lk, tmp_path):
+def test_training_sets_of_float_aggregates_or_of_rows_met_in_order_rebuild_to_the_same_bytes(
+    lk, tmp_path
+):
     # DuckDB's threads take a version's files in whichever order they get to them, so the
     # same query over the same pinned files summed them in another order from run to run
     # (2 threads, 16 files: 7 different sums in 20 runs): a set made so could not be rebuilt.
+    # A window's sum and DISTINCT ON's first row met depend on that order too. The three
+    # queries share one table (12 commits).
     _spread(lk)
-    sql = (
-        "SELECT g, sum(x) AS total, avg(x) AS mean, stddev_samp(x) AS spread "
-        "FROM num.spread GROUP BY g"
-    )
-    made = lk.materialize("sums", sql=sql, out=tmp_path / "sums")
-    for attempt in range(6):
-        again = lk.materialize(from_="sums@1", out=tmp_path / f"again-{attempt}")
-        assert again.content_hash == made.content_hash
-
-
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "SELECT g, x, sum(x) OVER (PARTITION BY g) AS group_total FROM num.spread",
-        "SELECT DISTINCT ON (g) g, x FROM num.spread",  # the first row met of each g
-    ],
-    ids=["window", "distinct-on"],
-)
-def test_a_training_set_whose_rows_depend_on_the_order_met_rebuilds_to_the_same_bytes(
-    lk, tmp_path, sql
-):
-    _spread(lk)
-    made = lk.materialize("met", sql=sql, out=tmp_path / "met")
-    for attempt in range(6):
-        again = lk.materialize(from_="met@1", out=tmp_path / f"again-{attempt}")
-        assert again.content_hash == made.content_hash
+    queries = {
+        "sums": "SELECT g, sum(x) AS total, avg(x) AS mean, stddev_samp(x) AS spread "
+        "FROM num.spread GROUP BY g",
+        "window": "SELECT g, x, sum(x) OVER (PARTITION BY g) AS group_total FROM num.spread",
+        "distinct-on": "SELECT DISTINCT ON (g) g, x FROM num.spread",  # the first row met of g
+    }
+    for name, sql in queries.items():
+        made = lk.materialize(name, sql=sql, out=tmp_path / name)
+        for attempt in range(6):
+            again = lk.materialize(from_=f"{name}@1", out=tmp_path / f"{name}-again-{attempt}")
+            assert again.content_hash == made.content_hash, f"{name}: rebuild {attempt} differs"
 
 
 # -- the order of a version's files -------------------------------------------------------------
