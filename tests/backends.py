@@ -152,7 +152,11 @@ def start_s3() -> Iterator[S3Server]:
         yield s3
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it behind
+            process.kill()
+            process.wait()
 
 
 def _free_port() -> int:

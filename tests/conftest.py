@@ -11,6 +11,7 @@ environment exactly as a user would set it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import uuid
@@ -39,12 +40,15 @@ for _name in list(os.environ):
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server | None]:
-    try:
-        with start_s3() as server:
-            yield server
-    except Exception as error:  # noqa: BLE001 - reported as an unavailable backend
-        yield None
-        print(f"loopback S3 server could not start: {error}")
+    # Only a failure to start is an unavailable backend: one in the server's teardown, after
+    # the tests, once made this fixture yield a second time (a pytest error of its own).
+    with contextlib.ExitStack() as stack:
+        try:
+            server: S3Server | None = stack.enter_context(start_s3())
+        except Exception as error:  # noqa: BLE001 - reported as an unavailable backend
+            print(f"loopback S3 server could not start: {error}")
+            server = None
+        yield server
 
 
 @pytest.fixture(scope="session")
