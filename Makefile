@@ -27,8 +27,9 @@ browser:
 
 # Bytecode: these machines set PYTHONDONTWRITEBYTECODE, so every process compiled the lake's
 # own modules again (0.3 CPU-s of each command's start, in every test's child process and Ray
-# worker). It goes to one folder in the venv instead, never beside the sources.
-BYTECODE = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$(CURDIR)/$(VENV)/pycache"
+# worker). Python's default is back: __pycache__ beside the sources (ignored by git). A
+# PYTHONPYCACHEPREFIX instead would compile the venv's packages again once (4 CPU-s).
+BYTECODE = PYTHONDONTWRITEBYTECODE=
 
 demo: install
 	$(BYTECODE) PATH="$(CURDIR)/$(BIN):$$PATH" ./examples/demo.sh
