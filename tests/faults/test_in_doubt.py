@@ -6,7 +6,10 @@ stores that PUT but its answer is lost, the client sends it again and the server
 fails too, it cannot know whether the version is its own, and must say so rather than
 commit the rows again at the next version. A loopback HTTP proxy in front of the real moto
 server (tests/faults/s3_faults.py) loses the PUT's answer and fails the read-back; the
-writer is a child process, as a user's command would be.
+writer is a child process, as a user's command would be (deltalake holds the GIL while it
+waits for the proxy in this process). The commands around it that go straight to the
+server (the refused ingests, the syncs, the ingests after them) run in this process
+(``in_process``), which spares a process start (1-2 CPU-s) each.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tests.faults.conftest import (
     assert_in_doubt,
     assert_one_line_error,
     child_env,
+    in_process,
     lake_argv,
     run_lake,
     runs_in_log,
@@ -327,7 +331,7 @@ def test_the_claims_of_a_run_in_doubt_hold_until_a_sync_so_its_late_entry_lands_
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
     assert lk.run(runs[1]).status == "completed"
-    assert run_lake(backend, "ingest", "logs", TABLE, second).returncode == 0
+    assert in_process("ingest", "logs", TABLE, second).returncode == 0
     assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
     assert lk.sql(by_writer).rows() == once
 
@@ -360,7 +364,7 @@ def test_the_watermark_claim_of_an_extract_in_doubt_holds_until_a_sync(s3_only, 
     assert_one_line_error(again.stderr, rf"run `lake catalog sync {TABLE}` first")
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
-    assert run_lake(backend, *args).returncode == 0  # nothing past the watermark now
+    assert in_process(*args).returncode == 0  # nothing past the watermark now
     assert lk.sql(by_id).rows() == once
 
 
@@ -378,16 +382,16 @@ def test_a_sync_that_does_not_find_the_commit_of_a_run_in_doubt_lets_its_claims_
             backend, "ingest", "logs", TABLE, second, AWS_ENDPOINT_URL=proxy.endpoint
         )
         assert_in_doubt(doubted, 1, TABLE)
-        refused = run_lake(backend, "ingest", "logs", TABLE, second)
+        refused = in_process("ingest", "logs", TABLE, second)
         assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
-        synced = run_lake(backend, "catalog", "sync", TABLE, "--output", "json")
+        synced = in_process("catalog", "sync", TABLE, "--output", "json")
         assert synced.returncode == 0, synced.stderr
         # The entry is not there: the claims go, and the sync names the run they were of.
         [result] = json.loads(synced.stdout)
         assert result["recorded"] == [] and len(result["released"]) == 1, result
         assert lk.run(result["released"][0]).status == "failed"
         assert sorted(runs_in_log(backend, lk, TABLE)) == [0]
-        landed = run_lake(backend, "ingest", "logs", TABLE, second)
+        landed = in_process("ingest", "logs", TABLE, second)
         assert landed.returncode == 0, landed.stderr
         assert proxy.release() == [412]  # too late: version 1 is the new ingest's
     assert _versions(lk) == [(0, 2, 2), (1, 3, 5)]
@@ -416,14 +420,14 @@ def test_two_runs_in_doubt_on_one_table_block_only_their_own_files_and_one_sync_
         assert_in_doubt(a, 1, TABLE)
         b = run_lake(backend, "ingest", "logs", TABLE, other, AWS_ENDPOINT_URL=two.endpoint)
         assert_in_doubt(b, 1, TABLE)
-        refused = run_lake(backend, "ingest", "logs", TABLE, second)
+        refused = in_process("ingest", "logs", TABLE, second)
         assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
         assert one.release() == [200]
         assert two.release() == [412]
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
     for args in ((other,), (second,)):
-        done = run_lake(backend, "ingest", "logs", TABLE, *args)
+        done = in_process("ingest", "logs", TABLE, *args)
         assert done.returncode == 0, done.stderr
     by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
     assert lk.sql(by_writer).rows() == [
@@ -453,7 +457,7 @@ def test_a_late_entry_that_lands_after_the_sync_let_its_claims_go_is_recorded_no
         assert_in_doubt(doubted, 1, TABLE)
         assert sorted(synced_runs(backend, lk, TABLE)) == [0]
         assert proxy.release() == [200]
-    again = run_lake(backend, "ingest", "logs", TABLE, second)
+    again = in_process("ingest", "logs", TABLE, second)
     assert again.returncode == 0, again.stderr
     by_writer = f"SELECT writer, count(*) AS n FROM {TABLE} GROUP BY writer ORDER BY writer"
     assert lk.sql(by_writer).rows() == [{"writer": 0, "n": 2}, {"writer": 1, "n": 3}]
@@ -480,10 +484,10 @@ def test_an_append_adding_a_column_whose_entry_put_got_no_answer_is_in_doubt(s3_
             backend, "ingest", "logs", TABLE, str(wider), AWS_ENDPOINT_URL=proxy.endpoint
         )
         assert_in_doubt(doubted, 1, TABLE)
-        refused = run_lake(backend, "ingest", "logs", TABLE, str(wider))
+        refused = in_process("ingest", "logs", TABLE, str(wider))
         assert_one_line_error(refused.stderr, rf"run `lake catalog sync {TABLE}` first")
         assert proxy.release() == [200]
     runs = synced_runs(backend, lk, TABLE)
     assert sorted(runs) == [0, 1], runs
-    assert run_lake(backend, "ingest", "logs", TABLE, str(wider)).returncode == 0
+    assert in_process("ingest", "logs", TABLE, str(wider)).returncode == 0
     assert lk.sql(f"SELECT count(extra) AS n FROM {TABLE}").rows() == [{"n": 3}]
