@@ -238,6 +238,10 @@ def locked_connection(
     )
     try:
         connection.execute(_DATABASE_SETTINGS)
+        # A database of its own that reads only ``allowed_paths``, lake tables' files: its
+        # caches are trusted as the shared trusting database's are (_TRUST_CACHE). On S3 a
+        # materialize's DESCRIBE and its query otherwise sent a HEAD per file each.
+        connection.execute(_TRUST_CACHE)
         storage.configure_duckdb(connection)
         # httpfs copies AWS_* environment variables into plain settings, which any query can
         # read with current_setting(); the session secret carries the credentials instead.

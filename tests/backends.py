@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -124,21 +125,26 @@ def _client_of(endpoint: str):  # noqa: ANN202 - a botocore client
 
 
 @contextmanager
-def start_s3() -> Iterator[S3Server]:
+def start_s3(requests_log: Path | None = None) -> Iterator[S3Server]:
     """moto's S3 server in its own process (``tests/s3_server.py``).
 
     Not in a thread of the test process: deltalake holds the GIL while it waits for the
-    server, so an in-process server would never answer it.
+    server, so an in-process server would never answer it. ``requests_log``: a file the
+    server writes a line per request to (see :func:`logged_requests`).
     """
     import time
 
     port = _free_port()
+    sink = open(requests_log, "wb") if requests_log is not None else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("s3_server.py")), "-H", "127.0.0.1"]
-        + ["-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        + ["-p", str(port)]
+        + (["--log-requests"] if requests_log is not None else []),
+        stdout=sink,
+        stderr=sink,
     )
+    if requests_log is not None:
+        sink.close()  # the server holds its own copy
     try:
         deadline = time.monotonic() + 30
         while not _port_open("127.0.0.1", port):
@@ -157,6 +163,19 @@ def start_s3() -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:  # a loaded machine: do not leave it behind
             process.kill()
             process.wait()
+
+
+_REQUEST = re.compile(rb"(GET|PUT|HEAD|POST|DELETE) (/\S*) HTTP/1\.1")
+
+
+def logged_requests(requests_log: Path, start: int = 0) -> tuple[int, list[tuple[str, str]]]:
+    """The requests in a :func:`start_s3` server's log after byte ``start``: where the log
+    ends now, and each request's method and path with its query (``GET /bucket?list-type=2
+    &prefix=...`` is a listing). moto colours the lines of some answers (206, 404): the
+    request is matched, not the line's quotes."""
+    data = requests_log.read_bytes()[start:]
+    found = [(m.decode(), p.decode()) for m, p in _REQUEST.findall(data)]
+    return start + len(data), found
 
 
 def _free_port() -> int:

@@ -25,7 +25,11 @@ from moto.server import main
 
 _MODULES = tuple(moto.backends.list_of_moto_modules())
 moto.backends.list_of_moto_modules = lambda: _MODULES
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
+# ``--log-requests``: a line per request after all, for tests that count requests
+if "--log-requests" in sys.argv:
+    sys.argv.remove("--log-requests")
+else:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 _put_object = S3Response.put_object
 _conditional = threading.Lock()

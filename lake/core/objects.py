@@ -202,6 +202,23 @@ def identity(storage: Storage, path: str) -> str | None:
     return str(found.get("e_tag") or f"{found.get('size')}:{found.get('last_modified')}")
 
 
+def size(storage: Storage, path: str) -> int | None:
+    """The size of the object at ``path`` (one HEAD), None when there is none. pyarrow's
+    ``get_file_info`` sends a HEAD and, for a missing key, a listing of it as a folder.
+
+    Raises:
+        OSError: the request failed (the server's own words).
+    """
+    if _forked():
+        from pyarrow.fs import FileType
+
+        fs, at = _arrow(storage, path)
+        info = fs.get_file_info(at)
+        return info.size if info.type == FileType.File else None
+    found = _head(storage, path)
+    return None if found is None else int(found["size"])
+
+
 def _head(storage: Storage, path: str) -> dict[str, Any] | None:
     """obstore's HEAD of the object at ``path``: its metadata, None when there is none.
 

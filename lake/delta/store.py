@@ -416,6 +416,26 @@ class DeltaStore:
                 ) from error
             raise self._translate(error, "reading the log of") from error
 
+    def _latest_afresh(self) -> deltalake.DeltaTable:
+        """The latest version's log loaded afresh (kept when nothing was: :meth:`open`),
+        never the kept one moved forward.
+
+        Raises:
+            TableNotFound: no Delta table is at this location.
+        """
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        self._check_kept()
+        if self._latest is None:
+            return self.open()
+        try:
+            return DeltaTable(self.uri, storage_options=self.storage.delta_options())
+        except TableNotFoundError as error:
+            raise TableNotFound(f"No Delta table at {self.uri}.") from error
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, "reading the log of") from error
+
     def latest_version(self) -> int:
         return self.open().version()
 
@@ -860,7 +880,8 @@ class DeltaStore:
                     # own create (its answer lost, the retried PUT refused), which deltalake
                     # took for another writer's and committed again as version 1.
                     if self._create(schema, actions, partition_by, plain):
-                        return self._find_commit(run_id)
+                        # version 0, read by its key: no load of the log and its history
+                        return self._find_commit(run_id, after=before)
                     found = self._committed_since(before, run_id)
                     if found is not None:
                         return replace(found, added=tuple(a.path for a in actions))
@@ -1755,10 +1776,12 @@ class DeltaStore:
         dt = self._latest if base is not None else None
         for _ in range(COMPACTION_PLANS):
             if base is None:
-                # Loaded by its number: the kept log's number can trail its files (see
-                # :meth:`snapshot`), and the removes must name the files of that version.
-                dt = self.open()
-                base = self.snapshot(dt.version())
+                # Loaded afresh, not the kept log moved forward: that log's number can trail
+                # its files (see :meth:`snapshot`), and the removes must name the files of
+                # that version. One load: opening the kept log to learn the version, then
+                # loading that version by its number, was two (on S3 about 30 requests).
+                dt = self._latest_afresh()
+                base = self.snapshot(table=dt)
             elif dt is None:
                 dt = self.open()
             # Judged again on each plan: the writer that made the last one stale may have
@@ -2036,6 +2059,13 @@ class DeltaStore:
         _remember_time(self._key, version, commit.committed_at)
         if version == base.version + 1:
             self._derive(base, commit, added, removed=gone)
+            # The version before, which the compaction's record compares with: the base the
+            # compaction planned on (loaded by its number or derived), not loaded again.
+            derived = _derived()
+            derived.pop((*self._key, base.version), None)
+            while len(derived) >= KEPT_TABLES:
+                derived.pop(next(iter(derived)))
+            derived[(*self._key, base.version)] = base
         else:
             _ours().pop(self._key, None)
         self._checkpoint_if_due(version, body)
@@ -2331,7 +2361,7 @@ class DeltaStore:
             if found is not None:
                 return found
             raise self._translate(error, "writing to") from error
-        return self._find_commit(run_id)
+        return self._find_commit(run_id, after=before)
 
     def _write(
         self,
