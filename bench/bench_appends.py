@@ -3,7 +3,7 @@
 SQLite) and on S3 (moto) + PostgreSQL.
 
     python -m bench.bench_appends [--old PATH] [--appends N] [--ingests N] [--versions V]
-                                  [--backends sqlite,s3_pg] [--rounds 2]
+                                  [--backends sqlite,s3_pg] [--rounds 2] [--steps 1]
 
 Each (code, backend) pair runs in a child process of its own, the old code (a checkout at
 PATH, imported through PYTHONPATH, run by PATH/.venv's Python when there is one) and this one
@@ -12,6 +12,10 @@ table, optionally grows it to V versions first (``--versions 10000``: is an appe
 10,000 versions as fast as at 10?), then times the appends: wall and CPU (user + system of
 the process) per append, SQL statements and transactions per append (SQLAlchemy's events),
 and S3 requests per append (moto's request log). Medians; read the load printed with them.
+``--steps 1`` adds each case's ``steps_ms``: the calling thread's CPU per append (mean) in
+each step of :data:`STEPS` (the catalog's three transactions, the log stage and its parse,
+the Parquet writer, the plan, publish and the Delta commit), to tell where one case costs
+more than another; the wrappers cost a few microseconds a call, so compare CPU with it off.
 
 Issue 18, small appends, third round (December 2026; the machine was shared the whole time,
 load 4-13, so wall times are only compared within a run and CPU, statements, transactions
@@ -665,6 +669,55 @@ def _lines(i: int) -> str:
     )
 
 
+STEPS = (
+    # (module, attribute path, label): what a step is, timed by the calling thread's CPU.
+    # Nested steps are inside the ones above them; a step that code lacks is left out.
+    ("catalog.catalog", "Catalog.start_write", "catalog: first transaction"),
+    ("catalog.catalog", "Catalog.prepare_commit", "catalog: prepare transaction"),
+    ("catalog.catalog", "Catalog.record_commit", "catalog: record transaction"),
+    ("ingest.logs.stage", "stage_logs", "log stage (read, parse, write)"),
+    ("ingest.logs.stage", "parse_records", "  JSON parse"),
+    ("ingest.logs.stage", "writer_options", "  staged file: encodings"),
+    ("lake.delta.stats", "BoundedWriter.__init__", "Parquet writer: open"),
+    ("lake.delta.stats", "BoundedWriter.write_table", "Parquet writer: write"),
+    ("lake.delta.stats", "BoundedWriter.write_batch", "Parquet writer: write"),
+    ("lake.delta.stats", "BoundedWriter.close", "Parquet writer: close"),
+    ("lake.landing.commits", "plan", "schema plan"),
+    ("lake.delta.store", "DeltaStore.publish", "publish data files"),
+    ("lake.delta.store", "DeltaStore.append", "Delta commit"),
+    # After the stage's: it imported the original by name (not wrapped twice).
+    ("lake.delta.encoding", "writer_options", "staged data: encodings (write_table)"),
+)
+"""Steps ``--steps 1`` times (CPU of the calling thread per append, mean)."""
+
+
+def _time_steps(spent: dict[str, float]) -> None:
+    """Wrap each of :data:`STEPS` to add its calling thread's CPU to ``spent``."""
+    import functools
+    import importlib
+
+    for module_name, path, label in STEPS:
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        *parents, name = path.split(".")
+        for part in parents:
+            owner = getattr(owner, part, None)
+        inner = getattr(owner, name, None) if owner is not None else None
+        if inner is None:
+            continue
+
+        def timed(*args: Any, _inner: Any = inner, _label: str = label, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.thread_time() - start
+
+        setattr(owner, name, functools.wraps(inner)(timed))
+
+
 def child(backend: str, appends: int, ingests: int, versions: int, log: str | None) -> None:
     """One (code, backend) pair: prints a JSON line of its samples."""
     from sqlalchemy import event
@@ -688,9 +741,12 @@ def child(backend: str, appends: int, ingests: int, versions: int, log: str | No
             # not the quote (a count of ' HTTP/1.1"' missed every range GET and missing key)
             return sum(1 for line in f if b" HTTP/1.1" in line)
 
+    spent: dict[str, float] = {}
+    if os.environ.get("BENCH_STEPS") == "1":
+        _time_steps(spent)
     place = Path(tempfile.mkdtemp(prefix="lake-bench-appends-"))
     try:
-        _timed_appends(place, backend, versions, appends, ingests, counts, requests)
+        _timed_appends(place, backend, versions, appends, ingests, counts, requests, spent)
     finally:
         shutil.rmtree(place, ignore_errors=True)  # one a child: a run had left dozens in /tmp
 
@@ -703,6 +759,7 @@ def _timed_appends(
     ingests: int,
     counts: dict[str, int],
     requests: Any,
+    spent: dict[str, float],
 ) -> None:
     import lake
 
@@ -724,12 +781,15 @@ def _timed_appends(
             if name == "ingest_logs":
                 action(10**6)  # creates the table: not timed
             walls, cpus = [], []
+            spent.clear()
             statements, commits, sent = counts["statements"], counts["commits"], requests()
+            own = time.thread_time()
             for i in range(n):
                 wall, cpu = time.perf_counter(), _cpu()
                 action(versions + i)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(_cpu() - cpu)
+            own = time.thread_time() - own
             # What the appends left to the upkeep thread (checkpoints), waited for as
             # Lake.close and the process's exit do: part of what the loop costs.
             wall, cpu = time.perf_counter(), _cpu()
@@ -752,6 +812,12 @@ def _timed_appends(
                 "transactions": round((counts["commits"] - commits) / n, 2),
                 "s3_requests": round((requests() - sent) / n, 2),
             }
+            if spent:
+                # Thread CPU per append by step (mean; the drain's checkpoints not included).
+                out[name]["steps_ms"] = {
+                    "all (calling thread)": round(own / n * 1000, 2),
+                    **{k: round(v / n * 1000, 2) for k, v in spent.items()},
+                }
     out["load"] = os.getloadavg()[0]
     print(json.dumps(out), flush=True)
 
@@ -808,6 +874,7 @@ def measure(options: dict[str, str]) -> list[dict[str, Any]]:
                             BENCH_CATALOG=pg_url(db),
                             BENCH_WAREHOUSE=f"s3://lake-bench/{uuid.uuid4().hex[:8]}",
                             PYTHONPATH=root,
+                            BENCH_STEPS=options.get("--steps", "0"),
                         )
                         try:
                             done = subprocess.run(
