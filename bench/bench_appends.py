@@ -614,6 +614,64 @@ statements decide, walls are not to be read):
   transaction (3-4 ms of CPU at that load), which the protocol keeps apart (a log ingest
   knows its ranges only after the parse, and the sync of missed commits comes first); the
   staged file's ParquetWriter (0.7 ms) and the write itself. Nothing was tried and dropped.
+
+Issue 18, where a 100-line ``ingest logs`` still costs more than ``write_table``, step by step
+(2026-12-07; the machine shared with other helpers' suites and this branch's tests, load
+44-80: walls were 110-700 ms and are not to be read; the calling thread's CPU is):
+
+* How: ``--steps 1`` (new in this round) times each step of :data:`STEPS` by the calling
+  thread's CPU; cProfile with ``time.thread_time`` of 195 appends a case; SQLAlchemy's
+  statement events. ``--old`` main ``--appends 100 --ingests 40 --steps 1``, one round
+  (load 44, 51, 53, 75 by pair; this branch's lake code is main's, so old and new are
+  two samples of one code).
+  Calling thread's CPU, ms, mean per append, old / new (wt: ``write_table``, il: ``ingest
+  logs``):
+
+  | step | local wt | local il | S3+PG wt | S3+PG il |
+  | --- | --- | --- | --- | --- |
+  | all | 9.3 / 11.4 | 24.9 / 26.7 | 13.6 / 16.4 | 32.1 / 30.5 |
+  | first transaction | 1.48 / 1.89 | 2.20 / 2.38 | 2.29 / 2.81 | 3.27 / 3.19 |
+  | staging (encodings, Parquet writer) | 1.37 / 1.73 | 2.93 / 3.18 | 1.43 / 1.78 | 2.87 / 2.52 |
+  | log stage without the writer (JSON parse 2.8-3.2) | - | 6.96 / 7.31 | - | 6.98 / 6.53 |
+  | schema plan | 0.22 / 0.27 | 0.48 / 0.46 | 0.42 / 0.50 | 0.46 / 0.44 |
+  | publish (statistics, link or PUT) | 0.83 / 1.04 | 1.09 / 1.15 | 0.90 / 1.06 | 1.23 / 1.19 |
+  | prepare transaction | - | 2.79 / 2.98 | - | 4.73 / 4.62 |
+  | Delta commit | 0.83 / 1.07 | 1.19 / 1.23 | 1.87 / 2.30 | 2.56 / 2.56 |
+  | record transaction | 1.90 / 2.35 | 2.21 / 2.42 | 3.26 / 3.88 | 3.94 / 3.71 |
+  | the rest (the pipeline's checks, sync, land) | 2.7 / 3.0 | 4.9 / 5.6 | 3.3 / 4.0 | 6.0 / 5.7 |
+
+  So the log ingest's extra 15.6 ms here (about 13 in a quiet run) is: the stage without
+  its writer, 7.0 ms (the JSON parse 3.0: pyarrow's reader twice, 0.3 ms each, since it
+  guesses ``ts`` as a timestamp; typing the time strings, the width and type walks,
+  a dozen compute kernels over 100 values; then reading, sniffing and cutting the
+  file's lines, event times, conforming, the schema of the stage: 4 ms); its writer 1.5
+  ms more than ``write_table``'s (13 columns, ``_raw`` in zstd, string bounds); the
+  prepare 2.8 ms (seven statements: the run's pending outcome, the table row's
+  properties under its lock, the range, the claim's counts, the source's look-up and
+  insert, the input edge; 17.3 statements in 3.12 transactions against 8.36 in 2.15);
+  the other two transactions 1.0 ms more (the file's ranges, the ledger's update); plan,
+  publish and commit 0.9 more (13 columns against 3); the rest of the pipeline 2.3 more.
+  On S3 + PG the same shape, 14-18.5 ms more: the prepare is 4.6-4.7 ms of CPU (psycopg2)
+  and nine round trips, the part of the wait the data PUT does not cover.
+* Measured and not taken (in-process, thread CPU, load 20-50): Parquet written to memory
+  and put in one ``write`` (a staged file is 42 ``write`` calls) against the file itself,
+  three rounds: 1.50 / 1.80 / 1.66 against 2.24 / 1.63 / 1.70 ms, and a buffered stream
+  alike: not told apart. Creating a file: 0.05-0.09 ms under ``/tmp``, ``/work`` and
+  ``/var/tmp`` alike here (the previous round's 0.4 ms in ``/tmp`` was not seen again). The
+  exact reader (Python's json) on a 100-line chunk: 3.8 ms against 1.5-1.8 ms for
+  pyarrow's path with its second read. The plan's normalizing of both schemas, the
+  candidate for a cache: 0.12 ms for the stage's 13 columns. Skipping the wide-integer
+  walk when the text holds no 16-digit literal, or one ``from_arrow`` fewer in the fast
+  reader: 0.1-0.2 ms each, below this load's noise, not done. The source's look-up and
+  insert as one ``INSERT ... ON CONFLICT``: ``sources`` has no unique key (its version may
+  be null), so it needs a migration first. Nothing was changed in the lake this round.
+* What would cut the 13 ms (not done in the time): a stage for a file that fits one chunk
+  that goes from one read to one table in the table's schema (no chunk machinery, no
+  merge of chunk types, the time strings typed once, the encodings of the table's last
+  file reused, which today are decided from the 100 rows); and, on S3 + PG, the prepare's
+  statements in fewer round trips (the source as one statement once it has a unique key;
+  the claim's lock and counts, which PostgreSQL's READ COMMITTED keeps two, as the eighth
+  round found).
 """
 
 from __future__ import annotations
