@@ -653,6 +653,10 @@ Issue 18, where a 100-line ``ingest logs`` still costs more than ``write_table``
   publish and commit 0.9 more (13 columns against 3); the rest of the pipeline 2.3 more.
   On S3 + PG the same shape, 14-18.5 ms more: the prepare is 4.6-4.7 ms of CPU (psycopg2)
   and nine round trips, the part of the wait the data PUT does not cover.
+  A quiet rerun (local pair, load 0.9-1.1, the same sizes, old / new): wall medians
+  ``write_table`` 9.6 / 9.2 ms, ``ingest logs`` 24.4 / 23.2 ms; calling thread 10.8 / 10.3
+  and 24.8 / 23.6 ms; the log stage 9.5 / 9.2 (parse 2.9 / 2.8), the prepare 3.3 / 2.9:
+  the same steps, the same sizes, so CPU, not the load, is the gap.
 * Measured and not taken (in-process, thread CPU, load 20-50): Parquet written to memory
   and put in one ``write`` (a staged file is 42 ``write`` calls) against the file itself,
   three rounds: 1.50 / 1.80 / 1.66 against 2.24 / 1.63 / 1.70 ms, and a buffered stream
