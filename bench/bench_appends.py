@@ -3,7 +3,7 @@
 SQLite) and on S3 (moto) + PostgreSQL.
 
     python -m bench.bench_appends [--old PATH] [--appends N] [--ingests N] [--versions V]
-                                  [--backends sqlite,s3_pg] [--rounds 2]
+                                  [--backends sqlite,s3_pg] [--rounds 2] [--steps 1]
 
 Each (code, backend) pair runs in a child process of its own, the old code (a checkout at
 PATH, imported through PYTHONPATH, run by PATH/.venv's Python when there is one) and this one
@@ -12,6 +12,10 @@ table, optionally grows it to V versions first (``--versions 10000``: is an appe
 10,000 versions as fast as at 10?), then times the appends: wall and CPU (user + system of
 the process) per append, SQL statements and transactions per append (SQLAlchemy's events),
 and S3 requests per append (moto's request log). Medians; read the load printed with them.
+``--steps 1`` adds each case's ``steps_ms``: the calling thread's CPU per append (mean) in
+each step of :data:`STEPS` (the catalog's three transactions, the log stage and its parse,
+the Parquet writer, the plan, publish and the Delta commit), to tell where one case costs
+more than another; the wrappers cost a few microseconds a call, so compare CPU with it off.
 
 Issue 18, small appends, third round (December 2026; the machine was shared the whole time,
 load 4-13, so wall times are only compared within a run and CPU, statements, transactions
@@ -610,6 +614,68 @@ statements decide, walls are not to be read):
   transaction (3-4 ms of CPU at that load), which the protocol keeps apart (a log ingest
   knows its ranges only after the parse, and the sync of missed commits comes first); the
   staged file's ParquetWriter (0.7 ms) and the write itself. Nothing was tried and dropped.
+
+Issue 18, where a 100-line ``ingest logs`` still costs more than ``write_table``, step by step
+(2026-12-07; the machine shared with other helpers' suites and this branch's tests, load
+44-80: walls were 110-700 ms and are not to be read; the calling thread's CPU is):
+
+* How: ``--steps 1`` (new in this round) times each step of :data:`STEPS` by the calling
+  thread's CPU; cProfile with ``time.thread_time`` of 195 appends a case; SQLAlchemy's
+  statement events. ``--old`` main ``--appends 100 --ingests 40 --steps 1``, one round
+  (load 44, 51, 53, 75 by pair; this branch's lake code is main's, so old and new are
+  two samples of one code).
+  Calling thread's CPU, ms, mean per append, old / new (wt: ``write_table``, il: ``ingest
+  logs``):
+
+  | step | local wt | local il | S3+PG wt | S3+PG il |
+  | --- | --- | --- | --- | --- |
+  | all | 9.3 / 11.4 | 24.9 / 26.7 | 13.6 / 16.4 | 32.1 / 30.5 |
+  | first transaction | 1.48 / 1.89 | 2.20 / 2.38 | 2.29 / 2.81 | 3.27 / 3.19 |
+  | staging (encodings, Parquet writer) | 1.37 / 1.73 | 2.93 / 3.18 | 1.43 / 1.78 | 2.87 / 2.52 |
+  | log stage without the writer (JSON parse 2.8-3.2) | - | 6.96 / 7.31 | - | 6.98 / 6.53 |
+  | schema plan | 0.22 / 0.27 | 0.48 / 0.46 | 0.42 / 0.50 | 0.46 / 0.44 |
+  | publish (statistics, link or PUT) | 0.83 / 1.04 | 1.09 / 1.15 | 0.90 / 1.06 | 1.23 / 1.19 |
+  | prepare transaction | - | 2.79 / 2.98 | - | 4.73 / 4.62 |
+  | Delta commit | 0.83 / 1.07 | 1.19 / 1.23 | 1.87 / 2.30 | 2.56 / 2.56 |
+  | record transaction | 1.90 / 2.35 | 2.21 / 2.42 | 3.26 / 3.88 | 3.94 / 3.71 |
+  | the rest (the pipeline's checks, sync, land) | 2.7 / 3.0 | 4.9 / 5.6 | 3.3 / 4.0 | 6.0 / 5.7 |
+
+  So the log ingest's extra 15.6 ms here (about 13 in a quiet run) is: the stage without
+  its writer, 7.0 ms (the JSON parse 3.0: pyarrow's reader twice, 0.3 ms each, since it
+  guesses ``ts`` as a timestamp; typing the time strings, the width and type walks,
+  a dozen compute kernels over 100 values; then reading, sniffing and cutting the
+  file's lines, event times, conforming, the schema of the stage: 4 ms); its writer 1.5
+  ms more than ``write_table``'s (13 columns, ``_raw`` in zstd, string bounds); the
+  prepare 2.8 ms (seven statements: the run's pending outcome, the table row's
+  properties under its lock, the range, the claim's counts, the source's look-up and
+  insert, the input edge; 17.3 statements in 3.12 transactions against 8.36 in 2.15);
+  the other two transactions 1.0 ms more (the file's ranges, the ledger's update); plan,
+  publish and commit 0.9 more (13 columns against 3); the rest of the pipeline 2.3 more.
+  On S3 + PG the same shape, 14-18.5 ms more: the prepare is 4.6-4.7 ms of CPU (psycopg2)
+  and nine round trips, the part of the wait the data PUT does not cover.
+  A quiet rerun (local pair, load 0.9-1.1, the same sizes, old / new): wall medians
+  ``write_table`` 9.6 / 9.2 ms, ``ingest logs`` 24.4 / 23.2 ms; calling thread 10.8 / 10.3
+  and 24.8 / 23.6 ms; the log stage 9.5 / 9.2 (parse 2.9 / 2.8), the prepare 3.3 / 2.9:
+  the same steps, the same sizes, so CPU, not the load, is the gap.
+* Measured and not taken (in-process, thread CPU, load 20-50): Parquet written to memory
+  and put in one ``write`` (a staged file is 42 ``write`` calls) against the file itself,
+  three rounds: 1.50 / 1.80 / 1.66 against 2.24 / 1.63 / 1.70 ms, and a buffered stream
+  alike: not told apart. Creating a file: 0.05-0.09 ms under ``/tmp``, ``/work`` and
+  ``/var/tmp`` alike here (the previous round's 0.4 ms in ``/tmp`` was not seen again). The
+  exact reader (Python's json) on a 100-line chunk: 3.8 ms against 1.5-1.8 ms for
+  pyarrow's path with its second read. The plan's normalizing of both schemas, the
+  candidate for a cache: 0.12 ms for the stage's 13 columns. Skipping the wide-integer
+  walk when the text holds no 16-digit literal, or one ``from_arrow`` fewer in the fast
+  reader: 0.1-0.2 ms each, below this load's noise, not done. The source's look-up and
+  insert as one ``INSERT ... ON CONFLICT``: ``sources`` has no unique key (its version may
+  be null), so it needs a migration first. Nothing was changed in the lake this round.
+* What would cut the 13 ms (not done in the time): a stage for a file that fits one chunk
+  that goes from one read to one table in the table's schema (no chunk machinery, no
+  merge of chunk types, the time strings typed once, the encodings of the table's last
+  file reused, which today are decided from the 100 rows); and, on S3 + PG, the prepare's
+  statements in fewer round trips (the source as one statement once it has a unique key;
+  the claim's lock and counts, which PostgreSQL's READ COMMITTED keeps two, as the eighth
+  round found).
 """
 
 from __future__ import annotations
@@ -665,6 +731,55 @@ def _lines(i: int) -> str:
     )
 
 
+STEPS = (
+    # (module, attribute path, label): what a step is, timed by the calling thread's CPU.
+    # Nested steps are inside the ones above them; a step that code lacks is left out.
+    ("catalog.catalog", "Catalog.start_write", "catalog: first transaction"),
+    ("catalog.catalog", "Catalog.prepare_commit", "catalog: prepare transaction"),
+    ("catalog.catalog", "Catalog.record_commit", "catalog: record transaction"),
+    ("ingest.logs.stage", "stage_logs", "log stage (read, parse, write)"),
+    ("ingest.logs.stage", "parse_records", "  JSON parse"),
+    ("ingest.logs.stage", "writer_options", "  staged file: encodings"),
+    ("lake.delta.stats", "BoundedWriter.__init__", "Parquet writer: open"),
+    ("lake.delta.stats", "BoundedWriter.write_table", "Parquet writer: write"),
+    ("lake.delta.stats", "BoundedWriter.write_batch", "Parquet writer: write"),
+    ("lake.delta.stats", "BoundedWriter.close", "Parquet writer: close"),
+    ("lake.landing.commits", "plan", "schema plan"),
+    ("lake.delta.store", "DeltaStore.publish", "publish data files"),
+    ("lake.delta.store", "DeltaStore.append", "Delta commit"),
+    # After the stage's: it imported the original by name (not wrapped twice).
+    ("lake.delta.encoding", "writer_options", "staged data: encodings (write_table)"),
+)
+"""Steps ``--steps 1`` times (CPU of the calling thread per append, mean)."""
+
+
+def _time_steps(spent: dict[str, float]) -> None:
+    """Wrap each of :data:`STEPS` to add its calling thread's CPU to ``spent``."""
+    import functools
+    import importlib
+
+    for module_name, path, label in STEPS:
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        *parents, name = path.split(".")
+        for part in parents:
+            owner = getattr(owner, part, None)
+        inner = getattr(owner, name, None) if owner is not None else None
+        if inner is None:
+            continue
+
+        def timed(*args: Any, _inner: Any = inner, _label: str = label, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.thread_time() - start
+
+        setattr(owner, name, functools.wraps(inner)(timed))
+
+
 def child(backend: str, appends: int, ingests: int, versions: int, log: str | None) -> None:
     """One (code, backend) pair: prints a JSON line of its samples."""
     from sqlalchemy import event
@@ -688,9 +803,12 @@ def child(backend: str, appends: int, ingests: int, versions: int, log: str | No
             # not the quote (a count of ' HTTP/1.1"' missed every range GET and missing key)
             return sum(1 for line in f if b" HTTP/1.1" in line)
 
+    spent: dict[str, float] = {}
+    if os.environ.get("BENCH_STEPS") == "1":
+        _time_steps(spent)
     place = Path(tempfile.mkdtemp(prefix="lake-bench-appends-"))
     try:
-        _timed_appends(place, backend, versions, appends, ingests, counts, requests)
+        _timed_appends(place, backend, versions, appends, ingests, counts, requests, spent)
     finally:
         shutil.rmtree(place, ignore_errors=True)  # one a child: a run had left dozens in /tmp
 
@@ -703,6 +821,7 @@ def _timed_appends(
     ingests: int,
     counts: dict[str, int],
     requests: Any,
+    spent: dict[str, float],
 ) -> None:
     import lake
 
@@ -724,12 +843,15 @@ def _timed_appends(
             if name == "ingest_logs":
                 action(10**6)  # creates the table: not timed
             walls, cpus = [], []
+            spent.clear()
             statements, commits, sent = counts["statements"], counts["commits"], requests()
+            own = time.thread_time()
             for i in range(n):
                 wall, cpu = time.perf_counter(), _cpu()
                 action(versions + i)
                 walls.append(time.perf_counter() - wall)
                 cpus.append(_cpu() - cpu)
+            own = time.thread_time() - own
             # What the appends left to the upkeep thread (checkpoints), waited for as
             # Lake.close and the process's exit do: part of what the loop costs.
             wall, cpu = time.perf_counter(), _cpu()
@@ -752,6 +874,12 @@ def _timed_appends(
                 "transactions": round((counts["commits"] - commits) / n, 2),
                 "s3_requests": round((requests() - sent) / n, 2),
             }
+            if spent:
+                # Thread CPU per append by step (mean; the drain's checkpoints not included).
+                out[name]["steps_ms"] = {
+                    "all (calling thread)": round(own / n * 1000, 2),
+                    **{k: round(v / n * 1000, 2) for k, v in spent.items()},
+                }
     out["load"] = os.getloadavg()[0]
     print(json.dumps(out), flush=True)
 
@@ -808,6 +936,7 @@ def measure(options: dict[str, str]) -> list[dict[str, Any]]:
                             BENCH_CATALOG=pg_url(db),
                             BENCH_WAREHOUSE=f"s3://lake-bench/{uuid.uuid4().hex[:8]}",
                             PYTHONPATH=root,
+                            BENCH_STEPS=options.get("--steps", "0"),
                         )
                         try:
                             done = subprocess.run(
