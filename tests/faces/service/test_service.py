@@ -20,6 +20,9 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from tests.backends import lake_environment
+from tests.conftest import BACKENDS
+
 START_TIMEOUT_S = 60
 
 
@@ -78,7 +81,9 @@ def stop_service(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def service(lk) -> Iterator[Service]:
+def own_service(lk) -> Iterator[Service]:
+    """``lake serve`` over the test's own lake (``lk``), for a test whose assertions need
+    every run or event of the lake to be its own."""
     lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["a", "b", "c"]}))
     lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["d"]}))
     read = lk.create_token(role="read", name="notebook").secret
@@ -86,6 +91,48 @@ def service(lk) -> Iterator[Service]:
     process, url = start_service()
     try:
         yield Service(url, read, write)
+    finally:
+        stop_service(process)
+
+
+@dataclass
+class SharedLake:
+    """One lake for the tests that only read it (or add runs no other test looks at)."""
+
+    lk: object
+    env: dict[str, str]
+    read: str
+    write: str
+    admin: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_lake(request, tmp_path_factory, s3_server, pg_server) -> Iterator[SharedLake]:
+    """``web.clicks`` at two versions (3 rows, then one more) and a token of each role, built
+    once per backend pair for the module: building a lake (and serving it) was most of each
+    such test's time. A test that changes what another reads takes ``service`` or ``backend``."""
+    import lake
+
+    root = tmp_path_factory.mktemp("shared")
+    with lake_environment(request.param, root, s3_server, pg_server) as env:
+        with lake.connect(environ=env, cwd=root) as lk:
+            lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["a", "b", "c"]}))
+            lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["d"]}))
+            yield SharedLake(
+                lk,
+                env,
+                read=lk.create_token(role="read", name="notebook").secret,
+                write=lk.create_token(role="write", name="airflow").secret,
+                admin=lk.create_token(role="admin", name="ops").secret,
+            )
+
+
+@pytest.fixture(scope="module")
+def service(shared_lake) -> Iterator[Service]:
+    """``lake serve`` over :func:`shared_lake`, one process for the module's reading tests."""
+    process, url = start_service(shared_lake.env)
+    try:
+        yield Service(url, shared_lake.read, shared_lake.write)
     finally:
         stop_service(process)
 
@@ -115,8 +162,9 @@ def _event(event_type: str, run_id: str, inputs: list, outputs: list, facets: di
 
 
 def test_openlineage_events_from_the_client_become_one_run_linked_to_exact_table_versions(
-    service, lk
+    own_service, lk
 ):
+    service = own_service
     from openlineage.client.event_v2 import InputDataset, OutputDataset
     from openlineage.client.facet_v2 import dataset_version_dataset
     from openlineage.client.uuid import generate_new_uuid
@@ -163,7 +211,7 @@ def test_openlineage_events_from_the_client_become_one_run_linked_to_exact_table
 
 
 def test_an_outside_run_cannot_claim_a_version_the_lake_wrote_but_may_claim_a_foreign_commit(
-    service, lk, backend, tmp_path
+    own_service, lk, backend, tmp_path
 ):
     """A write token could report a run whose OUTPUTS named web.clicks@1, which the lake's own
     write run made: the event was recorded, the version then had two writers, and impact of
@@ -171,6 +219,7 @@ def test_an_outside_run_cannot_claim_a_version_the_lake_wrote_but_may_claim_a_fo
     Now the event is refused (409, one sentence, nothing recorded), whether the output names
     the version or it is the one current at the event's time; a version another engine
     committed to a registered table may still be claimed, by several runs beside each other."""
+    service = own_service
     from openlineage.client.event_v2 import InputDataset, OutputDataset
     from openlineage.client.facet_v2 import dataset_version_dataset
     from openlineage.client.uuid import generate_new_uuid
@@ -366,22 +415,18 @@ def test_no_token_is_401_a_read_token_on_a_write_endpoint_403(service):
         "SELECT current_setting('s3_secret_access_key')",
     ],
 )
-def test_sql_that_writes_or_reads_anything_but_lake_tables_is_a_4xx(backend, sql):
+def test_sql_that_writes_or_reads_anything_but_lake_tables_is_a_4xx(shared_lake, sql):
     from fastapi.testclient import TestClient
 
-    import lake
     from lake.faces.service import create_app
 
-    with lake.connect() as lk:
-        lk.write_table("web.clicks", pa.table({"user_id": [1], "page": ["a"]}))
-        token = lk.create_token(role="admin").secret
-        answer = TestClient(create_app(lk)).post(
-            "/api/v1/sql", headers=_auth(token), json={"sql": sql}
-        )
+    answer = TestClient(create_app(shared_lake.lk)).post(
+        "/api/v1/sql", headers=_auth(shared_lake.admin), json={"sql": sql}
+    )
     if answer.status_code == 200:  # only a setting that holds no secret may be read
         assert (
             sql.startswith("SELECT current_setting")
-            and backend.env.get("AWS_SECRET_ACCESS_KEY", "-") not in answer.text
+            and shared_lake.env.get("AWS_SECRET_ACCESS_KEY", "-") not in answer.text
         )
         return
     assert 400 <= answer.status_code < 500, answer.text
@@ -389,78 +434,73 @@ def test_sql_that_writes_or_reads_anything_but_lake_tables_is_a_4xx(backend, sql
     assert message.endswith(".") and "\n" not in message
 
 
-def test_bad_input_gets_a_one_sentence_4xx(backend):
+def test_bad_input_gets_a_one_sentence_4xx(shared_lake):
     from fastapi.testclient import TestClient
 
-    import lake
     from lake.faces.service import create_app
     from lake.faces.service.app import ServiceSettings
 
-    with lake.connect() as lk:
-        lk.write_table("web.clicks", pa.table({"user_id": [1], "page": ["a"]}))
-        read, write = lk.create_token(role="read").secret, lk.create_token(role="write").secret
-        client = TestClient(create_app(lk, ServiceSettings(max_body_bytes=10_000)))
-        json_type = {"Content-Type": "application/json"}
-        answers = {
-            "malformed json": client.post(
-                "/api/v1/sql", headers={**_auth(read), **json_type}, content=b'{"sql": '
-            ),
-            "unknown table": client.get("/api/v1/tables/web.nope", headers=_auth(read)),
-            "unknown table in sql": client.post(
-                "/api/v1/sql", headers=_auth(read), json={"sql": "SELECT * FROM web.nope"}
-            ),
-            "unknown version": client.post(
-                "/api/v1/sql",
-                headers=_auth(read),
-                json={"sql": "SELECT * FROM web.clicks VERSION AS OF 9"},
-            ),
-            "bad table name": client.get("/api/v1/tables/a.b.c", headers=_auth(read)),
-            "oversized": client.post(
-                "/api/v1/lineage", headers={**_auth(write), **json_type}, content=b" " * 20_000
-            ),
-            "oversized chunked": client.post(
-                "/api/v1/lineage",
-                headers={**_auth(write), **json_type},
-                content=iter([b"[" + b" " * 8_000] * 3),
-            ),
-            "not a run event": client.post(
-                "/api/v1/lineage", headers=_auth(write), json={"eventType": "START"}
-            ),
-            "bad run id": client.post(
-                "/api/v1/lineage",
-                headers=_auth(write),
-                json={
-                    "eventTime": "2026-11-30T05:00:00Z",
-                    "run": {"runId": "x"},
-                    "job": {"namespace": "a", "name": "b"},
-                },
-            ),
-            "missing lake version": client.post(
-                "/api/v1/lineage",
-                headers=_auth(write),
-                json={
-                    "eventType": "COMPLETE",
-                    "eventTime": "2026-11-30T05:00:00Z",
-                    "run": {"runId": str(uuid.uuid4())},
-                    "job": {"namespace": "a", "name": "b"},
-                    "inputs": [
-                        {
-                            "namespace": "lake",
-                            "name": "web.clicks",
-                            "facets": {"version": {"datasetVersion": "7"}},
-                        }
-                    ],
-                },
-            ),
-            "bad limit": client.get("/api/v1/tables?limit=0", headers=_auth(read)),
-            "unknown run": client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=_auth(read)),
-            # found by the schemathesis run: the id was echoed as it came, newline included
-            "run id with a newline": client.get("/api/v1/runs/%0A", headers=_auth(read)),
-            "model name with a newline": client.get(
-                "/api/v1/models/a%0Ab/audit", headers=_auth(read)
-            ),
-            "no such endpoint": client.get("/api/v1/nothing", headers=_auth(read)),
-        }
+    read, write = shared_lake.read, shared_lake.write
+    client = TestClient(create_app(shared_lake.lk, ServiceSettings(max_body_bytes=10_000)))
+    json_type = {"Content-Type": "application/json"}
+    answers = {
+        "malformed json": client.post(
+            "/api/v1/sql", headers={**_auth(read), **json_type}, content=b'{"sql": '
+        ),
+        "unknown table": client.get("/api/v1/tables/web.nope", headers=_auth(read)),
+        "unknown table in sql": client.post(
+            "/api/v1/sql", headers=_auth(read), json={"sql": "SELECT * FROM web.nope"}
+        ),
+        "unknown version": client.post(
+            "/api/v1/sql",
+            headers=_auth(read),
+            json={"sql": "SELECT * FROM web.clicks VERSION AS OF 9"},
+        ),
+        "bad table name": client.get("/api/v1/tables/a.b.c", headers=_auth(read)),
+        "oversized": client.post(
+            "/api/v1/lineage", headers={**_auth(write), **json_type}, content=b" " * 20_000
+        ),
+        "oversized chunked": client.post(
+            "/api/v1/lineage",
+            headers={**_auth(write), **json_type},
+            content=iter([b"[" + b" " * 8_000] * 3),
+        ),
+        "not a run event": client.post(
+            "/api/v1/lineage", headers=_auth(write), json={"eventType": "START"}
+        ),
+        "bad run id": client.post(
+            "/api/v1/lineage",
+            headers=_auth(write),
+            json={
+                "eventTime": "2026-11-30T05:00:00Z",
+                "run": {"runId": "x"},
+                "job": {"namespace": "a", "name": "b"},
+            },
+        ),
+        "missing lake version": client.post(
+            "/api/v1/lineage",
+            headers=_auth(write),
+            json={
+                "eventType": "COMPLETE",
+                "eventTime": "2026-11-30T05:00:00Z",
+                "run": {"runId": str(uuid.uuid4())},
+                "job": {"namespace": "a", "name": "b"},
+                "inputs": [
+                    {
+                        "namespace": "lake",
+                        "name": "web.clicks",
+                        "facets": {"version": {"datasetVersion": "7"}},
+                    }
+                ],
+            },
+        ),
+        "bad limit": client.get("/api/v1/tables?limit=0", headers=_auth(read)),
+        "unknown run": client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=_auth(read)),
+        # found by the schemathesis run: the id was echoed as it came, newline included
+        "run id with a newline": client.get("/api/v1/runs/%0A", headers=_auth(read)),
+        "model name with a newline": client.get("/api/v1/models/a%0Ab/audit", headers=_auth(read)),
+        "no such endpoint": client.get("/api/v1/nothing", headers=_auth(read)),
+    }
     statuses = {name: answer.status_code for name, answer in answers.items()}
     assert statuses == {
         "malformed json": 400,
@@ -656,22 +696,18 @@ def test_runs_are_paged_by_cursor_and_runs_started_between_two_pages_shift_none(
             assert refused.json()["error"].count(". ") == 0
 
 
-def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_one_sentence_400(backend):
+def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_one_sentence_400(shared_lake):
     from fastapi.testclient import TestClient
 
-    import lake
     from lake.faces.service import create_app
 
-    with lake.connect() as lk:
-        token = lk.create_token(role="write").secret
-        client = TestClient(create_app(lk))
-        headers = {**_auth(token), "Content-Type": "application/json"}
-        answers = [
-            client.post("/api/v1/lineage", headers=headers, content=b"[" * 5000 + b"]" * 5000),
-            client.post(
-                "/api/v1/sql", headers=headers, content=b'{"a":' * 3000 + b"1" + b"}" * 3000
-            ),
-        ]
+    token, lk = shared_lake.write, shared_lake.lk
+    client = TestClient(create_app(lk))
+    headers = {**_auth(token), "Content-Type": "application/json"}
+    answers = [
+        client.post("/api/v1/lineage", headers=headers, content=b"[" * 5000 + b"]" * 5000),
+        client.post("/api/v1/sql", headers=headers, content=b'{"a":' * 3000 + b"1" + b"}" * 3000),
+    ]
     for answer in answers:
         assert answer.status_code == 400, answer.text
         assert answer.json() == {
@@ -738,30 +774,28 @@ def _table_name(text: str):  # noqa: ANN201
     return TableName.parse(text)
 
 
-def test_an_error_echoing_control_characters_shows_them_escaped(backend):
+def test_an_error_echoing_control_characters_shows_them_escaped(shared_lake):
     """A name with a terminal escape is echoed in the error as ``\\x1b``, never as the
     character itself (a client printing the error would run it); a name or id with a NUL is
     refused before the catalog is asked, on every backend."""
     from fastapi.testclient import TestClient
 
-    import lake
     from lake.faces.service import create_app
 
-    with lake.connect() as lk:
-        token = lk.create_token(role="read").secret
-        client = TestClient(create_app(lk))
-        escape = client.get("/api/v1/models/%1B%5B31mred/audit", headers=_auth(token))
-        nuls = [  # Postgres's driver cannot send a NUL: these were 500s there
-            client.get(f"/api/v1/{path}", headers=_auth(token))
-            for path in (
-                "models/a%00b/audit",
-                "models?name=a%00",
-                "training-sets?name=a%00",
-                "training-sets/a%00/versions/1/manifest",
-                "runs?kind=a%00",
-                "runs/a%00",
-            )
-        ]
+    token, lk = shared_lake.read, shared_lake.lk
+    client = TestClient(create_app(lk))
+    escape = client.get("/api/v1/models/%1B%5B31mred/audit", headers=_auth(token))
+    nuls = [  # Postgres's driver cannot send a NUL: these were 500s there
+        client.get(f"/api/v1/{path}", headers=_auth(token))
+        for path in (
+            "models/a%00b/audit",
+            "models?name=a%00",
+            "training-sets?name=a%00",
+            "training-sets/a%00/versions/1/manifest",
+            "runs?kind=a%00",
+            "runs/a%00",
+        )
+    ]
     assert escape.status_code == 404, escape.text
     message = escape.json()["error"]
     assert "\x1b" not in message and "\\x1b[31mred" in message, message
@@ -772,32 +806,30 @@ def test_an_error_echoing_control_characters_shows_them_escaped(backend):
         ), answer.text
 
 
-def test_an_answer_whose_first_row_is_over_the_byte_limit_is_refused_not_empty(backend):
+def test_an_answer_whose_first_row_is_over_the_byte_limit_is_refused_not_empty(shared_lake):
     """A row larger than the answer's byte limit was cut away and the answer was a 200 with
     no rows, its only sign a ``Lake-Truncated`` header: a client not reading it saw an empty
     result. Refused in one sentence instead; an answer cut after its first rows still comes."""
     from fastapi.testclient import TestClient
 
-    import lake
     from lake.faces.service import create_app
     from lake.faces.service.app import ServiceSettings
 
-    with lake.connect() as lk:
-        token = lk.create_token(role="read").secret
-        client = TestClient(create_app(lk, ServiceSettings(max_bytes=10_000)))
-        wide = client.post(
-            "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT repeat('x', 50000) AS s"}
-        )
-        cut = client.post(
-            "/api/v1/sql",
-            headers=_auth(token),
-            json={"sql": "SELECT repeat('x', 1000) AS s FROM range(100)"},
-        )
-        nothing_asked = client.post(
-            "/api/v1/sql",
-            headers=_auth(token),
-            json={"sql": "SELECT repeat('x', 50000) AS s", "max_rows": 0},
-        )
+    token, lk = shared_lake.read, shared_lake.lk
+    client = TestClient(create_app(lk, ServiceSettings(max_bytes=10_000)))
+    wide = client.post(
+        "/api/v1/sql", headers=_auth(token), json={"sql": "SELECT repeat('x', 50000) AS s"}
+    )
+    cut = client.post(
+        "/api/v1/sql",
+        headers=_auth(token),
+        json={"sql": "SELECT repeat('x', 1000) AS s FROM range(100)"},
+    )
+    nothing_asked = client.post(
+        "/api/v1/sql",
+        headers=_auth(token),
+        json={"sql": "SELECT repeat('x', 50000) AS s", "max_rows": 0},
+    )
     assert wide.status_code == 400, wide.text
     message = wide.json()["error"]
     assert message.startswith("The first row of the answer alone is over the 10,000-byte limit")

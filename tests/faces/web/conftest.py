@@ -50,12 +50,18 @@ class Site:
         ]
 
 
-def _site(lk, folder: Path, env: dict[str, str] | None = None) -> Iterator[Site]:
+def _site(
+    lk, folder: Path, env: dict[str, str] | None = None, *, lineage: bool = True
+) -> Iterator[Site]:
     """The lake described above, written through ``lk`` (its log files in ``folder``) and
-    served by `lake serve` with the environment ``env`` on top of this process's own."""
+    served by `lake serve` with the environment ``env`` on top of this process's own; without
+    ``lineage``, only ``web.clicks`` (its two versions, v0 tagged)."""
     lk.write_table("web.clicks", pa.table({"user_id": [1, 2, 3], "page": ["home", "cart", "pay"]}))
     lk.write_table("web.clicks", pa.table({"user_id": [4], "page": ["refund"], "amount": [12.5]}))
     lk.tag("web.clicks@0", "golden")
+    if not lineage:
+        yield from _served(lk, env, events_file="")
+        return
     events = folder / "events.jsonl"
     events.write_text(
         "".join(
@@ -76,10 +82,14 @@ def _site(lk, folder: Path, env: dict[str, str] | None = None) -> Iterator[Site]
         out=folder / "churn",
     )
     lk.register_model("churn_gbm", training_set="churn", metrics={"auc": 0.81})
+    yield from _served(lk, env, events_file=events.as_uri())
+
+
+def _served(lk, env: dict[str, str] | None, *, events_file: str) -> Iterator[Site]:
     read = lk.create_token(role="read", name="analyst").secret
     process, url = start_service(env)
     try:
-        yield Site(url, read, events.as_uri())
+        yield Site(url, read, events_file)
     finally:
         stop_service(process)
 
@@ -99,33 +109,42 @@ def site(request, tmp_path_factory, s3_server, pg_server) -> Iterator[Site]:
 
 @pytest.fixture
 def own_site(lk, tmp_path) -> Iterator[Site]:
-    """The site on the test's own lake (``lk``), for a test that changes it."""
-    yield from _site(lk, tmp_path)
+    """The site on the test's own lake (``lk``), for a test that changes it: ``web.clicks``
+    alone (the tests that change the lake look at nothing of the lineage chain, whose two
+    ingests, training set and model were most of such a test's set-up)."""
+    yield from _site(lk, tmp_path, lineage=False)
 
 
-@pytest.fixture
-def browser(tmp_path, site) -> Iterator:
-    """A fresh Chromium profile per test; every request its pages make is recorded."""
-    site.requests.clear()  # the site is shared: only this test's requests
+@pytest.fixture(scope="package")
+def chromium() -> Iterator:
+    """One Chromium process for the package's browser tests: starting it (and a new profile
+    of its own) for each test was about a third of each test's time."""
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"no {CHROMIUM}: `make install` installs Debian's chromium when run as root")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1360, "height": 860},
-            accept_downloads=True,
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
         )
-        context.set_default_timeout(15_000)
-        context.on("request", lambda request: site.requests.append(request.url))
         try:
-            yield context
+            yield launched
         finally:
-            context.close()
+            launched.close()
+
+
+@pytest.fixture
+def browser(chromium, site) -> Iterator:
+    """A fresh browser context per test (its own cookies, storage and cache, as a new
+    profile has); every request its pages make is recorded."""
+    site.requests.clear()  # the site is shared: only this test's requests
+    context = chromium.new_context(viewport={"width": 1360, "height": 860}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    context.on("request", lambda request: site.requests.append(request.url))
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def sign_in(page, site: Site, shots: Path | None = None) -> None:
