@@ -2312,9 +2312,12 @@ def _text_of(parser: Mapping[str, Any], default: TextFormat) -> TextFormat:
     if not any(options.values()):
         return default
     try:
-        return text_format(**options)
+        fmt = text_format(**options)
     except LogFormatError:
         return default
+    # A preset --format auto chose is read as auto reads it (TextFormat.time_formats): read
+    # as the preset named, a European log's appended 08/11/26 became 2008-11-26.
+    return replace(fmt, chosen=True) if parser.get("chosen") else fmt
 
 
 def _listed(raw: Mapping[int, bytes], n: int) -> list[bytes | None] | None:

@@ -168,3 +168,28 @@ def test_the_last_time_of_one_read_and_the_first_of_the_next_are_consecutive():
         assert times.to_pylist() == [None]
     finally:
         p.close()
+
+
+def test_a_grown_european_log_is_read_on_as_auto_read_it_not_as_sparks_layout(lk, tmp_path):
+    """Before: the first ingest read the European log day first (its midnight), the second
+    read the lines appended to it with Spark's preset as named, yy/MM/dd: 08/11/26 became
+    2008-11-26, with no error. A grown file's lines are read as ``--format auto`` read the
+    first (here of one day: no time, and why); ``--preset spark`` given names yy/MM/dd."""
+    from tests.ingest.logs.landed import landed_rows
+
+    path = tmp_path / "eu.log"
+    path.write_text(EUROPEAN)
+    first = lk.ingest_logs("app.eu", str(path), latest=LATEST)
+    assert (first.files[0].parser, first.files[0].records_with_time) == ("spark", 4)
+    day = "08/11/26 10:00:00 INFO Executor: five\n08/11/26 10:00:01 INFO Executor: six\n"
+    path.write_text(EUROPEAN + day)
+    again = lk.ingest_logs("app.eu", str(path), latest=LATEST)
+    assert (again.files[0].status, again.files[0].records_read) == ("appended", 2)
+    assert (again.files[0].records_with_time, again.files[0].time_reasons) == (0, {"ambiguous": 2})
+    rows = landed_rows(lk, "app.eu")
+    assert [r["_event_time"] for r in rows[4:]] == [None, None]
+    assert rows[4]["_error"].startswith("event time '08/11/26 10:00:00' reads as")
+    path.write_text(EUROPEAN + day * 2)
+    told = lk.ingest_logs("app.eu", str(path), latest=LATEST, preset="spark")
+    assert told.files[0].records_with_time == 2
+    assert landed_rows(lk, "app.eu")[6]["_event_time"] == _at(2008, 11, 26, 10, 0, 0)
