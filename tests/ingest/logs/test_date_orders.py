@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
 from ingest.logs.stage import stage_logs
 from tests.conftest import DATA
@@ -193,3 +194,32 @@ def test_a_grown_european_log_is_read_on_as_auto_read_it_not_as_sparks_layout(lk
     told = lk.ingest_logs("app.eu", str(path), latest=LATEST, preset="spark")
     assert told.files[0].records_with_time == 2
     assert landed_rows(lk, "app.eu")[6]["_event_time"] == _at(2008, 11, 26, 10, 0, 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the midnight that settles the order settles only the times read after it: "
+    "staged chunks before it keep null, ambiguous times (a fix reads the file's times "
+    "before staging its chunks, or restages them)",
+)
+def test_how_a_european_log_is_cut_into_chunks_does_not_change_its_times(tmp_path, monkeypatch):
+    """A day of a European dd/MM/yy log whose midnight comes at its end: read whole, every
+    time is read day first; read in 8 KiB chunks (as a log of many MiB is in its default
+    chunks), the 105 lines of the chunks before the midnight got no time."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    lines = "".join(
+        f"07/11/26 {h:02d}:{m:02d}:00 INFO Main: {'y' * 200}\n"
+        for h in range(20, 24)
+        for m in range(0, 60, 2)
+    ) + "".join(f"08/11/26 00:{m:02d}:00 INFO Main: x\n" for m in range(5))
+    whole = _stage(tmp_path, "eu.log", lines)
+    assert whole.sources[0].records_with_time == 125
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 8_192)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 8_192)
+    chunked = stage_logs([str(tmp_path / "eu.log")], staging_dir=tmp_path / "c", latest=LATEST)
+    assert chunked.sources[0].time_reasons == {}
+    assert [r["_event_time"] for r in staged_rows(chunked)] == [
+        r["_event_time"] for r in staged_rows(whole)
+    ]
