@@ -1796,6 +1796,7 @@ class _Stage:
         if found.kinds is None:
             return found
         kinds = found.kinds.to_pylist()
+        whose = [key] * len(kinds)  # the field each record's reason (in kinds) is about
         times, errors = found.times, found.errors
         counts, fields = found.counts.copy(), Counter(found.fields)
         for other in TIME_FIELDS:
@@ -1834,12 +1835,12 @@ class _Stage:
                     kinds[i] = None
                     fields[other] += 1
                     if mine is not None:
-                        errors[i] = f"event time from {other}, as {key}'s was not used: {mine}"
+                        errors[i] = f"event time from {other}, as {whose[i]}'s was not used: {mine}"
                 elif was == "no_value":
                     now = more_kinds[j] if more_kinds is not None else "no_value"
                     counts[was] -= 1
                     counts[now] += 1
-                    kinds[i], errors[i] = now, theirs
+                    kinds[i], errors[i], whose[i] = now, theirs, other
                 elif theirs is not None:
                     errors[i] = f"{mine}; {other} gave none either: {theirs}"
         if errors is not None and not any(e is not None for e in errors):
