@@ -236,9 +236,9 @@ class FileReport:
     :func:`choose_preset`)."""
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
     time_from: Mapping[str, int] = field(default_factory=dict)
     """Records whose event time a field other than the chosen one gave, per field."""
-    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
     directives: int = 0
     """W3C directive lines (``#Fields:``, ``#Date:``...) read: lines, but no records."""
     held_bytes: int = 0
