@@ -223,3 +223,21 @@ def test_how_a_european_log_is_cut_into_chunks_does_not_change_its_times(tmp_pat
     assert [r["_event_time"] for r in staged_rows(chunked)] == [
         r["_event_time"] for r in staged_rows(whole)
     ]
+
+
+def test_a_midnight_whose_other_readings_are_a_february_apart_settles_the_order(tmp_path):
+    """Before: a US log over the midnight of 2 to 3 January read as dd/MM/yy is 1 February
+    to 1 March, and as yy/MM/dd 2001-02-26 to 2001-03-26: 27 days and some hours, under
+    the 28 days that rule a reading out, so every time stayed null and ambiguous."""
+    staged = _stage(
+        tmp_path,
+        "us-jan.log",
+        "01/02/26 23:59:58 INFO SparkContext: Running Spark version 3.5.1\n"
+        "01/03/26 00:00:01 INFO SparkContext: Submitted application: etl\n"
+        "01/03/26 00:00:02 INFO SparkContext: Stopped\n",
+    )
+    assert [r["_event_time"] for r in staged_rows(staged)] == [
+        _at(2026, 1, 2, 23, 59, 58),
+        _at(2026, 1, 3, 0, 0, 1),
+        _at(2026, 1, 3, 0, 0, 2),
+    ]
