@@ -537,9 +537,9 @@ def ingested_parsers(
     """How each of ``uris`` was last read into ``table``: ``{"format"`` (one of
     :data:`RECORD_FORMATS`), ``"pattern", "preset", "multiline_start"}`` from the file
     facets and the parameters of its last committed ingest run (the preset ``--format
-    auto`` chose is in the facets' ``parser``); files never ingested are absent.
-    ``"unrecorded": True`` marks a text file read by a version that did not record that
-    choice."""
+    auto`` chose is in the facets' ``parser``, and ``"chosen": True`` then says no run named
+    it); files never ingested are absent. ``"unrecorded": True`` marks a text file read by
+    a version that did not record that choice."""
     if not uris:
         return {}
 
@@ -574,18 +574,23 @@ def ingested_parsers(
                 chosen = (facets or {}).get("parser")
                 # A multi-line start alone names no parser: --format auto still chose one.
                 named = options["pattern"] or options["preset"]
+                auto = False
                 if not named and chosen is not None:
                     before = {k: (out.get(uri) or {}).get(k) for k in PARSER_PARAMETERS}
                     if chosen == "pattern" or before["preset"] == chosen:
                         # The run named no parser and kept the one an earlier run named or
                         # chose (pattern, multi-line start): the next one keeps it too.
                         options = {**before, **{k: v for k, v in options.items() if v}}
+                        auto = bool((out.get(uri) or {}).get("chosen"))
                     else:
                         # --format auto chose this preset for the file (cutting its records
                         # by the start given, if any): its new lines are read with it too,
                         # not as plain text.
                         options["preset"] = chosen
-                out[uri] = {"format": fmt, **options}
+                        auto = True
+                # A preset auto chose reads its times as one the user named does not (a
+                # European dd/MM/yy log has the shape of Spark's yy/MM/dd): say which.
+                out[uri] = {"format": fmt, **options, **({"chosen": True} if auto else {})}
                 if fmt == "text" and not named and "parser" not in (facets or {}):
                     # Read by a version that did not record the preset --format auto chose:
                     # how its text was parsed is not known here.

@@ -14,7 +14,7 @@ Rules (each is tested in tests/ingest/logs/test_eventtime.py):
   MM/dd/yy; HDFS's ``081109``; :data:`DATE_ORDERS`) are read only as one the file's times
   leave (:meth:`EventTimeParser.start_file`): one that reads a time outside the window or
   not at all (``27/11/26``, ``17/06/09`` as MM/dd), or that puts two consecutive times a
-  month or more apart where another puts them hours apart (a midnight crossed: ``07/11/26
+  month (27 days) or more apart where another puts them hours apart (a midnight crossed: ``07/11/26
   23:59:59`` then ``08/11/26 00:00:01``, as yy/MM/dd a year apart); else such a time is
   ``ambiguous``, unless every layout reads it as one instant (``11/11/11``). A preset given
   reads its own layout (``--preset spark``: yy/MM/dd); one ``--format auto`` chose by the
@@ -188,10 +188,12 @@ DEFAULT_FORMATS: tuple[str | tuple[str, ...], ...] = (
 layouts that read one text as different dates: see :meth:`EventTimeParser.start_file`."""
 
 NEAR = timedelta(hours=6)
-APART = timedelta(days=28)
+APART = timedelta(days=27)
 """Two consecutive times of a file (of one shape) that one layout of a :data:`DATE_ORDERS`
 group puts less than :data:`NEAR` apart and another at least :data:`APART` apart rule the
-latter out (:meth:`EventTimeParser.start_file`)."""
+latter out (:meth:`EventTimeParser.start_file`). Read the other way round, a midnight is a
+month apart at the least: 1 February to 1 March less the hours that were near, over 27
+days (at 28, the 2nd to the 3rd of January stayed undecided)."""
 
 
 def date_orders(fmt: str) -> str | tuple[str, ...]:

@@ -313,7 +313,8 @@ def ingest_logs(
             {u: parsers[u] for u in grown}, fmt, pattern, preset, multiline_start, str(name)
         )
         parsers = {
-            u: p if u in grown or not given else {"format": p["format"]} for u, p in parsers.items()
+            u: _told(p, preset) if u in grown or not given else {"format": p["format"]}
+            for u, p in parsers.items()
         }
         outcomes = [FileOutcome(uri, "skipped", note=why) for uri, why in skipped.items()]
         if not to_read:
@@ -622,6 +623,12 @@ def _refuse_unrecorded(
             f"told: give {give}, --pattern, or --format text, or --reparse to read it again "
             "whole."
         )
+
+
+def _told(parser: dict[str, Any], preset: str | None) -> dict[str, Any]:
+    """A grown file's parser, as the preset given names it: read by its own layouts, not as
+    the one ``--format auto`` chose (whose times are read in every day-month-year order)."""
+    return {k: v for k, v in parser.items() if k != "chosen"} if preset else parser
 
 
 def _known(parser: Mapping[str, Any]) -> bool:

@@ -236,9 +236,9 @@ class FileReport:
     :func:`choose_preset`)."""
     records_with_time: int | None = None  # None: the table has no _event_time
     time_reasons: Mapping[str, int] = field(default_factory=dict)
+    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
     time_from: Mapping[str, int] = field(default_factory=dict)
     """Records whose event time a field other than the chosen one gave, per field."""
-    """Records without an event time, per reason (:mod:`ingest.logs.eventtime`)."""
     directives: int = 0
     """W3C directive lines (``#Fields:``, ``#Date:``...) read: lines, but no records."""
     held_bytes: int = 0
@@ -1796,6 +1796,7 @@ class _Stage:
         if found.kinds is None:
             return found
         kinds = found.kinds.to_pylist()
+        whose = [key] * len(kinds)  # the field each record's reason (in kinds) is about
         times, errors = found.times, found.errors
         counts, fields = found.counts.copy(), Counter(found.fields)
         for other in TIME_FIELDS:
@@ -1834,12 +1835,12 @@ class _Stage:
                     kinds[i] = None
                     fields[other] += 1
                     if mine is not None:
-                        errors[i] = f"event time from {other}, as {key}'s was not used: {mine}"
+                        errors[i] = f"event time from {other}, as {whose[i]}'s was not used: {mine}"
                 elif was == "no_value":
                     now = more_kinds[j] if more_kinds is not None else "no_value"
                     counts[was] -= 1
                     counts[now] += 1
-                    kinds[i], errors[i] = now, theirs
+                    kinds[i], errors[i], whose[i] = now, theirs, other
                 elif theirs is not None:
                     errors[i] = f"{mine}; {other} gave none either: {theirs}"
         if errors is not None and not any(e is not None for e in errors):
@@ -2312,9 +2313,12 @@ def _text_of(parser: Mapping[str, Any], default: TextFormat) -> TextFormat:
     if not any(options.values()):
         return default
     try:
-        return text_format(**options)
+        fmt = text_format(**options)
     except LogFormatError:
         return default
+    # A preset --format auto chose is read as auto reads it (TextFormat.time_formats): read
+    # as the preset named, a European log's appended 08/11/26 became 2008-11-26.
+    return replace(fmt, chosen=True) if parser.get("chosen") else fmt
 
 
 def _listed(raw: Mapping[int, bytes], n: int) -> list[bytes | None] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
 from ingest.logs.stage import stage_logs
 from tests.conftest import DATA
@@ -168,3 +169,75 @@ def test_the_last_time_of_one_read_and_the_first_of_the_next_are_consecutive():
         assert times.to_pylist() == [None]
     finally:
         p.close()
+
+
+def test_a_grown_european_log_is_read_on_as_auto_read_it_not_as_sparks_layout(lk, tmp_path):
+    """Before: the first ingest read the European log day first (its midnight), the second
+    read the lines appended to it with Spark's preset as named, yy/MM/dd: 08/11/26 became
+    2008-11-26, with no error. A grown file's lines are read as ``--format auto`` read the
+    first (here of one day: no time, and why); ``--preset spark`` given names yy/MM/dd."""
+    from tests.ingest.logs.landed import landed_rows
+
+    path = tmp_path / "eu.log"
+    path.write_text(EUROPEAN)
+    first = lk.ingest_logs("app.eu", str(path), latest=LATEST)
+    assert (first.files[0].parser, first.files[0].records_with_time) == ("spark", 4)
+    day = "08/11/26 10:00:00 INFO Executor: five\n08/11/26 10:00:01 INFO Executor: six\n"
+    path.write_text(EUROPEAN + day)
+    again = lk.ingest_logs("app.eu", str(path), latest=LATEST)
+    assert (again.files[0].status, again.files[0].records_read) == ("appended", 2)
+    assert (again.files[0].records_with_time, again.files[0].time_reasons) == (0, {"ambiguous": 2})
+    rows = landed_rows(lk, "app.eu")
+    assert [r["_event_time"] for r in rows[4:]] == [None, None]
+    assert rows[4]["_error"].startswith("event time '08/11/26 10:00:00' reads as")
+    path.write_text(EUROPEAN + day * 2)
+    told = lk.ingest_logs("app.eu", str(path), latest=LATEST, preset="spark")
+    assert told.files[0].records_with_time == 2
+    assert landed_rows(lk, "app.eu")[6]["_event_time"] == _at(2008, 11, 26, 10, 0, 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the midnight that settles the order settles only the times read after it: "
+    "staged chunks before it keep null, ambiguous times (a fix reads the file's times "
+    "before staging its chunks, or restages them)",
+)
+def test_how_a_european_log_is_cut_into_chunks_does_not_change_its_times(tmp_path, monkeypatch):
+    """A day of a European dd/MM/yy log whose midnight comes at its end: read whole, every
+    time is read day first; read in 8 KiB chunks (as a log of many MiB is in its default
+    chunks), the 105 lines of the chunks before the midnight got no time."""
+    import ingest.logs.lines
+    import ingest.sources
+
+    lines = "".join(
+        f"07/11/26 {h:02d}:{m:02d}:00 INFO Main: {'y' * 200}\n"
+        for h in range(20, 24)
+        for m in range(0, 60, 2)
+    ) + "".join(f"08/11/26 00:{m:02d}:00 INFO Main: x\n" for m in range(5))
+    whole = _stage(tmp_path, "eu.log", lines)
+    assert whole.sources[0].records_with_time == 125
+    monkeypatch.setattr(ingest.sources, "READ_BLOCK", 8_192)
+    monkeypatch.setattr(ingest.logs.lines, "CHUNK_BYTES", 8_192)
+    chunked = stage_logs([str(tmp_path / "eu.log")], staging_dir=tmp_path / "c", latest=LATEST)
+    assert chunked.sources[0].time_reasons == {}
+    assert [r["_event_time"] for r in staged_rows(chunked)] == [
+        r["_event_time"] for r in staged_rows(whole)
+    ]
+
+
+def test_a_midnight_whose_other_readings_are_a_february_apart_settles_the_order(tmp_path):
+    """Before: a US log over the midnight of 2 to 3 January read as dd/MM/yy is 1 February
+    to 1 March, and as yy/MM/dd 2001-02-26 to 2001-03-26: 27 days and some hours, under
+    the 28 days that rule a reading out, so every time stayed null and ambiguous."""
+    staged = _stage(
+        tmp_path,
+        "us-jan.log",
+        "01/02/26 23:59:58 INFO SparkContext: Running Spark version 3.5.1\n"
+        "01/03/26 00:00:01 INFO SparkContext: Submitted application: etl\n"
+        "01/03/26 00:00:02 INFO SparkContext: Stopped\n",
+    )
+    assert [r["_event_time"] for r in staged_rows(staged)] == [
+        _at(2026, 1, 2, 23, 59, 58),
+        _at(2026, 1, 3, 0, 0, 1),
+        _at(2026, 1, 3, 0, 0, 2),
+    ]

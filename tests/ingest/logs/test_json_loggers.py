@@ -467,3 +467,28 @@ def test_a_time_property_that_is_no_time_leaves_the_record_its_asctime(lk, tmp_p
     # Told which field holds the time, the lake reads that one only.
     told = lk.ingest_logs("app.told", str(path), time_field="time")
     assert told.event_times_json()["with_time"] == 1
+
+
+def test_a_record_another_field_gives_its_time_names_the_field_whose_value_was_not_used(
+    tmp_path,
+):
+    """Before: a record without `time` (the file's time field), whose `timestamp` was no
+    time and whose asctime gave it, said "as time's was not used: event time 'nope'...",
+    'nope' being the timestamp's."""
+    path = tmp_path / "mixed.json"
+    records = [
+        {"time": "2024-01-21T10:00:00Z", "msg": "a"},
+        {"timestamp": "nope", "asctime": "2024-01-21 10:00:01,000", "msg": "b"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    staged = stage_logs([str(path)], staging_dir=tmp_path / "s")
+    assert staged.sources[0].time_from == {"asctime": 1}
+    rows = staged_rows(staged)
+    assert [r["_event_time"] for r in rows] == [
+        _at(2024, 1, 21, 10, 0, 0),
+        _at(2024, 1, 21, 10, 0, 1),
+    ]
+    assert rows[1]["_error"] == (
+        "event time from asctime, as timestamp's was not used: event time 'nope' matches no "
+        "time format: give --time-format"
+    )

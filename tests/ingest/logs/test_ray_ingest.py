@@ -197,6 +197,32 @@ def test_grown_files_and_a_reparse_on_ray_give_what_they_give_locally(
 
 
 @pytest.mark.slow
+def test_logs_whose_lines_decide_the_date_order_read_on_ray_as_locally_also_grown(
+    lk, cli, ray_cluster, tmp_path
+):
+    """European and US dd/MM/yy-shaped logs (--format auto chooses Spark's preset), one
+    settled by its midnight, one of a day (no time, ambiguous), then the first grown: its
+    new lines are read on Ray as locally, as auto reads them (not yy/MM/dd: 2008-11-26)."""
+    from tests.ingest.logs.test_date_orders import EUROPEAN, LATEST, ONE_DAY, US
+
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    paths = []
+    for name, text in (("eu.log", EUROPEAN), ("us.log", US), ("day.log", ONE_DAY)):
+        (folder / name).write_text(text)
+        paths.append(str(folder / name))
+    _same_as_local(lk, cli, paths, "orders", latest=LATEST)
+    with open(paths[0], "a") as grown:
+        grown.write("08/11/26 10:00:00 INFO Executor: five\n")
+    local = lk.ingest_logs("app.orders_local", paths, latest=LATEST)
+    on_ray = lk.ingest_logs("app.orders_ray", paths, engine="ray", latest=LATEST)
+    assert _report(on_ray) == _report(local)
+    assert _rows(lk, "app.orders_ray").equals(_rows(lk, "app.orders_local"))
+    grown_file = next(f for f in local.files if f.uri.endswith("eu.log"))
+    assert (grown_file.status, grown_file.time_reasons) == ("appended", {"ambiguous": 1})
+
+
+@pytest.mark.slow
 def test_a_ray_worker_killed_while_staging_is_retried_and_the_ingest_is_unchanged(
     lk, cli, ray_cluster, tmp_path, monkeypatch
 ):
