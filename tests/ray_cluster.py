@@ -78,6 +78,30 @@ def _of_ray(pid: int) -> bool:
     return argv[0].startswith(b"ray::") or any(b"/ray/" in arg for arg in argv[:3])
 
 
+def _outliving(pids: set[int], seconds: float) -> list[int]:
+    """Those of ``pids`` still running ``seconds`` after now. A worker leaves when it sees its
+    raylet gone, a moment after ``ray.shutdown()`` returns (one was still there in a CI run):
+    each exit is waited for as the kernel signals it (a pidfd turns readable), not polled."""
+    import select
+    import time
+
+    deadline = time.monotonic() + seconds
+    left = []
+    for pid in sorted(pids):
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if _running(pid):
+                select.select([handle], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(handle)
+        if _running(pid):
+            left.append(pid)
+    return left
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -124,6 +148,6 @@ def ray_cluster() -> Iterator[object]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    left = sorted(pid for pid in started if _running(pid))
+    left = _outliving(started, seconds=30)
     assert started, "Ray started no process of its own"
     assert not left, f"Ray processes still running after shutdown: {left}"

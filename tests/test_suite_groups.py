@@ -91,8 +91,8 @@ def test_a_crashed_worker_ends_the_run_with_a_failure(tmp_path: Path) -> None:
         """
     )
     makefile = (Path(__file__).parent.parent / "Makefile").read_text()
-    # The options `make test` runs the suite with: "$(BIN)/python -m pytest -n 2 ...".
-    options = re.search(r"^test:.*\n\t\$\(BIN\)/python -m pytest (.*)$", makefile, re.M)
+    # The options `make test` runs the suite with: "$(BYTECODE) $(BIN)/python -m pytest -n 2 ...".
+    options = re.search(r"^test:.*\n\t[^\n]*\$\(BIN\)/python -m pytest (.*)$", makefile, re.M)
     assert options is not None, "the Makefile's test recipe runs no pytest"
     # The timeout bounds the hang this test is about; it is not a timing assertion.
     done = _pytest_on(tmp_path, sample, *options.group(1).split(), timeout=120)
