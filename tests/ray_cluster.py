@@ -81,8 +81,8 @@ def _of_ray(pid: int) -> bool:
 
 def _outliving(pids: set[int], seconds: float) -> list[int]:
     """Those of ``pids`` still running ``seconds`` after now. A worker leaves when it sees its
-    raylet gone, a moment after ``ray.shutdown()`` returns (one was still there in a CI run):
-    each exit is waited for as the kernel signals it (a pidfd turns readable), not polled."""
+    raylet gone, which may be a moment after ``ray.shutdown()`` returns: each exit is waited
+    for as the kernel signals it (a pidfd turns readable), not polled."""
     import select
     import time
 
