@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -115,17 +115,11 @@ class IngestReport:
 
     @property
     def time_reasons(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for f in self.files:
-            total.update(f.time_reasons)
-        return dict(total.most_common())
+        return _summed(f.time_reasons for f in self.files)
 
     @property
     def time_from(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for f in self.files:
-            total.update(f.time_from)
-        return dict(total.most_common())
+        return _summed(f.time_from for f in self.files)
 
     def event_times_json(self) -> dict[str, Any] | None:
         """How many records got an event time, how many did not and why (None: the table
@@ -141,7 +135,8 @@ class IngestReport:
         }
         # Of with_time, the records whose time another field gave (JSON records whose time
         # field had no value, or one not used): only when there are any.
-        return found | ({"from_other_fields": self.time_from} if self.time_from else {})
+        others = self.time_from
+        return found | ({"from_other_fields": others} if others else {})
 
     @property
     def files_skipped(self) -> int:
@@ -468,6 +463,14 @@ def ingest_logs(
         staged.time_field,
         _engine_json(ray_run),
     )
+
+
+def _summed(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The files' counts added up, largest first."""
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return dict(total.most_common())
 
 
 def _refuse_rewritten(
